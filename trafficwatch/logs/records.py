@@ -1,0 +1,88 @@
+"""Column types shared by the parser (producer) and the hourly series (consumer)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXAMPLE_MAX = 200  # bytes of a malformed line kept as its example
+
+
+@dataclass
+class Malformed:
+    """Malformed lines by reason, with the first example of each (never silently dropped)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, bytes] = field(default_factory=dict)
+
+    def add(self, reason: str, line: bytes, n: int = 1) -> None:
+        self.counts[reason] += n
+        self.examples.setdefault(reason, line[:EXAMPLE_MAX])
+
+    def merge(self, other: Malformed) -> None:
+        for reason, n in other.counts.items():
+            self.counts[reason] += n
+        for reason, ex in other.examples.items():
+            self.examples.setdefault(reason, ex)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Records:
+    """Parsed requests of one chunk, as equal-length numpy columns.
+
+    ts          int64   seconds since the epoch, UTC
+    utc_offset  int32   seconds east of UTC as written in the log (0 when the format has none)
+    status      int16   HTTP status, 0 when the format has none
+    size        int64   response bytes, -1 for '-' or absent
+    is_static   bool    path ends in a static-asset extension (.css, .js, .png, ...)
+    is_bot      bool    user agent looks like a bot, crawler or monitoring probe
+    client      uint64  64-bit hash of the client address or host name (see parse.client_hash)
+    visitor     uint64  64-bit hash of (client, user agent): the `visitors` metric counts these
+    vhost       int32   index into `vhosts`, -1 when the line names no virtual host
+    path        object  str paths, only when the parser was asked to keep them, else None
+    """
+
+    ts: np.ndarray
+    utc_offset: np.ndarray
+    status: np.ndarray
+    size: np.ndarray
+    is_static: np.ndarray
+    is_bot: np.ndarray
+    client: np.ndarray
+    visitor: np.ndarray
+    vhost: np.ndarray
+    vhosts: tuple[str, ...] = ()
+    path: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @classmethod
+    def empty(cls) -> Records:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(
+            ts=z,
+            utc_offset=np.zeros(0, np.int32),
+            status=np.zeros(0, np.int16),
+            size=z.copy(),
+            is_static=np.zeros(0, bool),
+            is_bot=np.zeros(0, bool),
+            client=np.zeros(0, np.uint64),
+            visitor=np.zeros(0, np.uint64),
+            vhost=np.zeros(0, np.int32),
+        )
+
+
+@dataclass
+class ParseResult:
+    """What one call to a parser's `feed` returns."""
+
+    records: Records
+    malformed: Malformed
+    lines: int  # complete lines seen in this call (parsed + malformed + comments/headers)
+    skipped: int = 0  # header/comment lines (W3C `#Fields:`), counted but not requests
