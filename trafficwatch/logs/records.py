@@ -86,3 +86,4 @@ class ParseResult:
     malformed: Malformed
     lines: int  # complete lines seen in this call (parsed + malformed + comments/headers)
     skipped: int = 0  # header/comment lines (W3C `#Fields:`), counted but not requests
+    excluded: int = 0  # parsed but left out on request (--exclude-ip, --ignore-status)
