@@ -1,0 +1,172 @@
+"""Hourly series: UTC buckets, metrics, filters, gaps vs zeros, partial hour, state round-trip."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.logs.records import Records
+from trafficwatch.series import HourlySeries, read_counts_csv
+
+T0 = 1_700_000_000 // 3600 * 3600  # an hour boundary
+
+
+def recs(ts, status=None, static=None, bot=None, visitor=None, offset=0) -> Records:
+    ts = np.asarray(ts, dtype=np.int64)
+    n = len(ts)
+    return Records(
+        ts=ts,
+        utc_offset=np.full(n, offset, np.int32),
+        status=np.asarray(status if status is not None else [200] * n, np.int16),
+        size=np.zeros(n, np.int64),
+        is_static=np.asarray(static if static is not None else [False] * n, bool),
+        is_bot=np.asarray(bot if bot is not None else [False] * n, bool),
+        client=np.arange(n, dtype=np.uint64),
+        visitor=np.asarray(visitor if visitor is not None else np.arange(n) * 1000, np.uint64),
+        vhost=np.full(n, -1, np.int32),
+    )
+
+
+def test_hits_are_bucketed_by_utc_hour():
+    s = HourlySeries()
+    s.add("a", recs([T0 + 5, T0 + 3599, T0 + 3600, T0 + 7300]))
+    out = s.series("a")
+    assert list(out.to_numpy()) == [2, 1, 1]
+    assert out.index[0] == pd.Timestamp(T0, unit="s", tz="UTC")
+    assert str(out.index.tz) == "UTC"
+
+
+def test_late_lines_update_a_closed_hour():
+    s = HourlySeries()
+    s.add("a", recs([T0 + 7200, T0 + 7300]))
+    s.add("a", recs([T0 + 10]))  # out of order, an hour already "closed"
+    s.add_coverage("a", T0 + 10, T0 + 7300)  # the file's span, as the reader reports it
+    assert list(s.series("a").to_numpy()) == [1, 0, 2]
+
+
+def test_quiet_hour_inside_coverage_is_zero_and_uncovered_hour_is_a_gap():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0 + 3 * 3600]))
+    s.add("a", recs([T0 + 10 * 3600]))
+    s.add_coverage("a", T0, T0 + 3 * 3600)
+    out = s.series("a").to_numpy()
+    assert list(out[:4]) == [1, 0, 0, 1]
+    assert np.isnan(out[4:10]).all()
+    assert out[10] == 1
+
+
+def test_pages_exclude_static_assets_and_bot_filter():
+    s = HourlySeries()
+    s.add("a", recs([T0] * 4, static=[True, False, False, True], bot=[False, False, True, True]))
+    assert s.series("a", "hits").iloc[0] == 4
+    assert s.series("a", "pages").iloc[0] == 2
+    assert s.series("a", "hits", bots=False).iloc[0] == 2
+    assert s.series("a", "hits", bots="only").iloc[0] == 2
+    assert s.series("a", "pages", bots=False).iloc[0] == 1
+
+
+def test_status_class_filter():
+    s = HourlySeries()
+    s.add("a", recs([T0] * 5, status=[200, 301, 404, 499, 502]))
+    assert s.series("a", status_classes={4}).iloc[0] == 2
+    assert s.series("a", status_classes={2, 5}).iloc[0] == 2
+
+
+def test_visitors_count_unique_client_agent_pairs_per_hour_across_chunks():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0, T0 + 3600], visitor=[64, 64, 64]))
+    s.add("a", recs([T0, T0 + 10], visitor=[64, 128]))
+    assert list(s.series("a", "visitors").to_numpy()) == [2, 1]
+
+
+def test_visitors_respect_filters():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0], visitor=[64, 128], bot=[True, False]))
+    assert s.series("a", "visitors", bots=False).iloc[0] == 1
+
+
+def test_sites_are_kept_apart_and_summed_when_unselected():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0]))
+    s.add("b", recs([T0]))
+    assert s.sites() == ["a", "b"]
+    assert s.series("b").iloc[0] == 1
+    assert s.series().iloc[0] == 3
+    with pytest.raises(KeyError):
+        s.series("c")
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="unknown metric"):
+        HourlySeries().series(metric="bytes")
+
+
+def test_partial_hour_is_the_hour_of_now_when_data_reaches_it():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0 + 3600 + 60]))
+    assert s.partial_hour("a", now=T0 + 3600 + 120) == pd.Timestamp(T0 + 3600, unit="s", tz="UTC")
+    assert s.partial_hour("a", now=T0 + 3 * 3600) is None
+
+
+def test_now_extends_coverage_with_zeros():
+    s = HourlySeries()
+    s.add("a", recs([T0]))
+    out = s.series("a", now=T0 + 2 * 3600 + 5)
+    assert list(out.to_numpy()) == [1, 0, 0]
+
+
+def test_display_offset_is_the_latest_lines():
+    s = HourlySeries()
+    s.add("a", recs([T0], offset=-5 * 3600))
+    s.add("a", recs([T0 + 99], offset=-4 * 3600))
+    assert s.utc_offset("a") == -4 * 3600
+
+
+def test_far_apart_hours_do_not_allocate_the_range_between():
+    s = HourlySeries()
+    s.add("a", recs([0, 4_000_000_000]))  # 1970 and 2096 in one chunk
+    assert s.total("a") == 2
+
+
+def test_state_round_trip_through_json():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0 + 3600], visitor=[64, 128], static=[True, False]))
+    s.add("b", recs([T0 + 50]))
+    back = HourlySeries.from_dict(json.loads(json.dumps(s.to_dict())))
+    for site in ("a", "b"):
+        for metric in ("hits", "pages", "visitors"):
+            pd.testing.assert_series_equal(back.series(site, metric), s.series(site, metric))
+    assert back.utc_offset("a") == s.utc_offset("a")
+
+
+@pytest.mark.parametrize("bad", [None, {}, {"version": 2}, {"version": 1, "sites": {"a": {}}}])
+def test_from_dict_refuses_malformed_state(bad):
+    with pytest.raises(ValueError):
+        HourlySeries.from_dict(bad)
+
+
+def test_merge_adds_counts():
+    a, b = HourlySeries(), HourlySeries()
+    a.add("x", recs([T0]))
+    b.add("x", recs([T0, T0 + 3600]))
+    a.merge(b)
+    assert list(a.series("x").to_numpy()) == [2, 1]
+
+
+def test_counts_csv_with_offsets_and_missing_hours(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("hour,visits\n2024-01-01T01:00:00+01:00,5\n2024-01-01T01:00:00+00:00,7\n"
+                 "2024-01-01T03:00:00+00:00,\n")
+    out = read_counts_csv(str(p))
+    assert list(out.index.hour) == [0, 1, 2, 3]
+    assert out.iloc[0] == 5 and out.iloc[1] == 7
+    assert np.isnan(out.iloc[2]) and np.isnan(out.iloc[3])
+
+
+def test_counts_csv_without_the_columns_is_refused(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="expected columns"):
+        read_counts_csv(str(p))

@@ -1,0 +1,274 @@
+"""Hourly request counts per site and metric, kept in UTC, with gaps told apart from zeros."""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trafficwatch.logs.records import Records
+
+METRICS = ("hits", "pages", "visitors")
+HOUR = 3600
+# A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
+N_CELLS = 24
+_VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
+
+
+def _cell(records: Records) -> np.ndarray:
+    cls = records.status.astype(np.int64) // 100
+    cls[(cls < 1) | (cls > 5)] = 0
+    return cls * 4 + records.is_bot.astype(np.int64) * 2 + records.is_static.astype(np.int64)
+
+
+def cell_mask(metric: str, bots: bool | str = True, status_classes: Iterable[int] | None = None) -> np.ndarray:
+    """Which of the N_CELLS count cells a metric and filter select.
+
+    bots: True keeps bots and humans, False keeps humans only, "only" keeps bots only.
+    status_classes: e.g. {4, 5}; None keeps every class (and lines without a status).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
+    cells = np.arange(N_CELLS)
+    cls, bot, static = cells // 4, (cells // 2) % 2, cells % 2
+    keep = np.ones(N_CELLS, bool)
+    if metric == "pages":
+        keep &= static == 0
+    if bots is False:
+        keep &= bot == 0
+    elif bots == "only":
+        keep &= bot == 1
+    if status_classes is not None:
+        keep &= np.isin(cls, list(status_classes))
+    return keep
+
+
+@dataclass
+class _Site:
+    """Counts of one site: hour -> cell counts, visitor keys, covered time spans."""
+
+    cells: dict[int, np.ndarray] = field(default_factory=dict)
+    visitors: dict[int, np.ndarray] = field(default_factory=dict)
+    coverage: list[tuple[int, int]] = field(default_factory=list)  # merged [start_h, end_h]
+    utc_offset: int = 0  # offset of the latest line seen, for display
+    last_ts: int | None = None
+
+
+class HourlySeries:
+    """Hourly counts per site (UTC), for hits/pages/visitors with bot and status filters."""
+
+    def __init__(self, track_visitors: bool = True) -> None:
+        self.track_visitors = track_visitors
+        self._sites: dict[str, _Site] = {}
+
+    # -- feeding -----------------------------------------------------------------
+    def add(self, site: str, records: Records) -> None:
+        """Count a chunk of parsed requests for `site` (late lines update their closed hour)."""
+        if len(records) == 0:
+            return
+        s = self._sites.setdefault(site, _Site())
+        hours = records.ts // HOUR
+        cell = _cell(records)
+        h0, h1 = int(hours.min()), int(hours.max())
+        if h1 - h0 < 100_000:
+            uniq = np.flatnonzero(np.bincount(hours - h0)) + h0
+            inv = np.searchsorted(uniq, hours)
+        else:  # sparse hours far apart: sort instead of a huge bincount
+            uniq, inv = np.unique(hours, return_inverse=True)
+        grid = np.bincount(inv * N_CELLS + cell, minlength=len(uniq) * N_CELLS)
+        grid = grid.reshape(len(uniq), N_CELLS)
+        for h, row in zip(uniq.tolist(), grid):
+            cur = s.cells.get(h)
+            s.cells[h] = row if cur is None else cur + row
+        if self.track_visitors:
+            keys = (records.visitor.astype(np.uint64) >> np.uint64(_VISITOR_CELL_BITS))
+            keys = (keys << np.uint64(_VISITOR_CELL_BITS)) | cell.astype(np.uint64)
+            order = np.argsort(inv, kind="stable")
+            bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
+            for i, h in enumerate(uniq.tolist()):
+                chunk = np.unique(keys[order[bounds[i] : bounds[i + 1]]])
+                cur = s.visitors.get(h)
+                s.visitors[h] = chunk if cur is None else np.union1d(cur, chunk)
+        last = int(records.ts[-1])
+        if s.last_ts is None or last >= s.last_ts:
+            s.last_ts = last
+            s.utc_offset = int(records.utc_offset[-1])
+        self.add_coverage(site, int(records.ts.min()), int(records.ts.max()))
+
+    def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
+        """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
+        s = self._sites.setdefault(site, _Site())
+        new = (start_ts // HOUR, end_ts // HOUR)
+        spans = sorted(s.coverage + [new])
+        merged: list[tuple[int, int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        s.coverage = merged
+
+    def merge(self, other: HourlySeries) -> None:
+        """Add every count of `other` into this one."""
+        for site, o in other._sites.items():
+            s = self._sites.setdefault(site, _Site())
+            for h, row in o.cells.items():
+                s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
+            for h, keys in o.visitors.items():
+                s.visitors[h] = np.union1d(s.visitors[h], keys) if h in s.visitors else keys
+            for a, b in o.coverage:
+                self.add_coverage(site, a * HOUR, b * HOUR)
+            if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
+                s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
+
+    # -- reading -----------------------------------------------------------------
+    def sites(self) -> list[str]:
+        """Sites with any count or coverage, sorted by name."""
+        return sorted(self._sites)
+
+    def utc_offset(self, site: str | None = None) -> int:
+        """Offset (seconds east of UTC) of the latest line: the log's own time zone."""
+        sites = [site] if site else self.sites()
+        latest = max((self._sites[x] for x in sites if x in self._sites),
+                     key=lambda s: s.last_ts or 0, default=None)
+        return latest.utc_offset if latest else 0
+
+    def last_ts(self, site: str | None = None) -> int | None:
+        """Time of the latest request seen for `site` (all sites when None)."""
+        vals = [self._sites[x].last_ts for x in ([site] if site else self.sites()) if x in self._sites]
+        vals = [v for v in vals if v is not None]
+        return max(vals) if vals else None
+
+    def total(self, site: str | None = None) -> int:
+        """Every request counted, all cells, for `site` (all sites when None)."""
+        return sum(int(r.sum()) for x in self._selected(site) for r in self._sites[x].cells.values())
+
+    def partial_hour(self, site: str | None = None, now: float | None = None) -> pd.Timestamp | None:
+        """The current, unfinished hour when the latest data falls in the hour of `now`."""
+        last = self.last_ts(site)
+        if last is None or now is None or int(now) // HOUR != last // HOUR:
+            return None
+        return pd.Timestamp(last // HOUR * HOUR, unit="s", tz="UTC")
+
+    def series(
+        self,
+        site: str | None = None,
+        metric: str = "hits",
+        bots: bool | str = True,
+        status_classes: Iterable[int] | None = None,
+        now: float | None = None,
+    ) -> pd.Series:
+        """Hourly values on a UTC index: NaN where no log covers the hour, 0 where it is quiet.
+
+        site None sums every site. With `now`, coverage extends to the hour of `now` (a
+        followed log that stays quiet is covered: zeros, not gaps).
+        """
+        mask = cell_mask(metric, bots, status_classes)
+        if metric == "visitors" and not self.track_visitors:
+            raise ValueError("visitors were not tracked for this series")
+        sites = self._selected(site)
+        spans = sorted(sp for x in sites for sp in self._sites[x].coverage)
+        if not spans:
+            return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype="float64",
+                             name=metric)
+        lo, hi = spans[0][0], max(b for _, b in spans)
+        if now is not None:
+            hi = max(hi, int(now) // HOUR)
+        values = np.full(hi - lo + 1, np.nan)
+        for a, b in spans:
+            values[a - lo : b - lo + 1] = 0.0
+        if now is not None and sites:
+            last_end = max(b for _, b in spans)
+            values[last_end - lo :] = 0.0
+        if metric == "visitors":
+            cells_kept = np.flatnonzero(mask)
+            for h in sorted({h for x in sites for h in self._sites[x].visitors}):
+                keys = [self._sites[x].visitors[h] for x in sites if h in self._sites[x].visitors]
+                k = np.concatenate(keys) if len(keys) > 1 else keys[0]
+                k = k[np.isin(k & np.uint64(N_CELLS_MASK), cells_kept)]
+                values[h - lo] = len(np.unique(k >> np.uint64(_VISITOR_CELL_BITS)))
+        else:
+            for x in sites:
+                for h, row in self._sites[x].cells.items():
+                    values[h - lo] += row[mask].sum()
+        index = pd.date_range(pd.Timestamp(lo * HOUR, unit="s", tz="UTC"), periods=len(values),
+                              freq="h")
+        return pd.Series(values, index=index, name=metric)
+
+    def _selected(self, site: str | None) -> list[str]:
+        if site is None:
+            return self.sites()
+        if site not in self._sites:
+            raise KeyError(f"no such site {site!r}; known: {', '.join(self.sites()) or 'none'}")
+        return [site]
+
+    # -- state -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-able copy of every count (for the state file)."""
+        out: dict = {"version": 1, "track_visitors": self.track_visitors, "sites": {}}
+        for name, s in self._sites.items():
+            hours = sorted(s.cells)
+            out["sites"][name] = {
+                "hours": hours,
+                "cells": [s.cells[h].tolist() for h in hours],
+                "visitors": {str(h): base64.b64encode(v.astype("<u8").tobytes()).decode()
+                             for h, v in s.visitors.items()},
+                "coverage": [list(c) for c in s.coverage],
+                "utc_offset": s.utc_offset,
+                "last_ts": s.last_ts,
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HourlySeries:
+        """Rebuild from `to_dict()` output; ValueError when it is not such a dict."""
+        if not isinstance(data, dict) or data.get("version") != 1:
+            raise ValueError("not a version-1 hourly series")
+        out = cls(track_visitors=bool(data.get("track_visitors", True)))
+        try:
+            for name, d in data["sites"].items():
+                s = out._sites.setdefault(name, _Site())
+                for h, row in zip(d["hours"], d["cells"]):
+                    arr = np.asarray(row, dtype=np.int64)
+                    if arr.shape != (N_CELLS,):
+                        raise ValueError("bad cell row")
+                    s.cells[int(h)] = arr
+                for h, b64 in d["visitors"].items():
+                    s.visitors[int(h)] = np.frombuffer(base64.b64decode(b64), "<u8").astype(np.uint64)
+                s.coverage = [(int(a), int(b)) for a, b in d["coverage"]]
+                s.utc_offset = int(d["utc_offset"])
+                s.last_ts = None if d["last_ts"] is None else int(d["last_ts"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed hourly series: {exc}") from exc
+        return out
+
+
+N_CELLS_MASK = (1 << _VISITOR_CELL_BITS) - 1
+
+
+def read_counts_csv(path: str) -> pd.Series:
+    """Read a CSV of hourly counts (`hour,count` or `hour,visits`; ISO 8601 hours) as UTC.
+
+    Missing hours between the first and last row become NaN (gaps), as do empty values.
+    """
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read as a CSV of hourly counts ({exc})") from exc
+    cols = [c.strip().lower() for c in df.columns]
+    df.columns = cols
+    value_col = next((c for c in ("count", "visits", "hits", "value", "y") if c in cols), None)
+    time_col = next((c for c in ("hour", "ds", "time", "timestamp") if c in cols), None)
+    if value_col is None or time_col is None:
+        raise ValueError(f"{path}: expected columns hour,count (or hour,visits); found {','.join(cols)}")
+    hours = pd.to_datetime(df[time_col], utc=True, errors="coerce", format="ISO8601")
+    values = pd.to_numeric(df[value_col], errors="coerce")
+    bad = hours.isna()
+    if bad.all():
+        raise ValueError(f"{path}: no row has an ISO 8601 hour in column {time_col!r}")
+    s = pd.Series(values[~bad].to_numpy(dtype=float), index=pd.DatetimeIndex(hours[~bad]).floor("h"))
+    s = s.groupby(level=0).sum(min_count=1).sort_index()
+    full = pd.date_range(s.index[0], s.index[-1], freq="h")
+    return s.reindex(full).rename("count")
