@@ -272,3 +272,11 @@ def read_counts_csv(path: str) -> pd.Series:
     s = s.groupby(level=0).sum(min_count=1).sort_index()
     full = pd.date_range(s.index[0], s.index[-1], freq="h")
     return s.reindex(full).rename("count")
+
+
+def load_hourly(paths: list[str], *, fmt: str | None = None, site: str | None = None,
+                metric: str = "hits") -> pd.Series:
+    """One hourly series from logs or a counts CSV; see trafficwatch.ingest.load_hourly."""
+    from trafficwatch.ingest import load_hourly as _load
+
+    return _load(paths, fmt=fmt, site=site, metric=metric)

@@ -1,0 +1,111 @@
+"""Command line: watch (the app, default) | counts | forecast | eval | train."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from trafficwatch import __version__
+
+COMMANDS = ("watch", "counts", "forecast", "eval", "train")
+
+EXIT_CODES = """exit codes:
+  0  every file was read
+  1  some file was skipped or had no parsable line (the others were still counted)
+  2  bad usage, or nothing at all could be read
+  130  interrupted (Ctrl-C); state was saved
+"""
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that reads logs (names as GoAccess has them)."""
+    g = p.add_argument_group("log input")
+    g.add_argument("--log-format", metavar="FMT",
+                   help="format name (COMBINED, VCOMBINED, COMMON, VCOMMON, CADDY, W3C, JSON ...), "
+                        "a GoAccess spec, an nginx log_format ($...) or an Apache LogFormat (%%h ...); "
+                        "default: detected from the first lines")
+    g.add_argument("--date-format", metavar="FMT", help="strftime date format for custom specs")
+    g.add_argument("--time-format", metavar="FMT", help="strftime time format for custom specs")
+    g.add_argument("--vhost-from-filename", metavar="REGEX",
+                   help="regex with one group that names the site from the file name "
+                        "(like GoAccess --fname-as-vhost)")
+    g.add_argument("--exclude-ip", action="append", default=[], metavar="IP",
+                   help="leave out requests from this client (repeatable); counted as excluded")
+    g.add_argument("--ignore-status", action="append", default=[], type=int, metavar="CODE",
+                   help="leave out requests with this status (repeatable); counted as excluded")
+
+
+def add_filter_options(p: argparse.ArgumentParser) -> None:
+    """Metric and filter options for commands that produce a series."""
+    g = p.add_argument_group("metric and filters")
+    g.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
+                   help="hits: every request; pages: without static assets; "
+                        "visitors: unique client+agent per hour (default: hits)")
+    bots = g.add_mutually_exclusive_group()
+    bots.add_argument("--no-bots", dest="bots", action="store_const", const=False, default=True,
+                      help="leave out bots and crawlers (by user agent)")
+    bots.add_argument("--bots-only", dest="bots", action="store_const", const="only",
+                      help="count bots and crawlers only")
+    g.add_argument("--status", metavar="CLASSES",
+                   help="status classes to keep, e.g. 2xx,3xx or 4xx,5xx (default: all)")
+    g.add_argument("--site", help="one site (default: each site apart for counts, all summed for "
+                                  "forecasts)")
+
+
+def parse_status_classes(text: str | None) -> set[int] | None:
+    """'4xx,5xx' -> {4, 5}; None stays None."""
+    if not text:
+        return None
+    out = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if len(part) != 3 or not part.endswith("xx") or part[0] not in "12345":
+            raise argparse.ArgumentTypeError(f"bad status class {part!r}: use 1xx..5xx")
+        out.add(int(part[0]))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every sub-command."""
+    from trafficwatch.commands import counts_cmd, watch_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="trafficwatch",
+        description="Follow web-server access logs, count visits per hour and forecast the coming "
+                    "hours with an LSTM you can look into. With no command, opens the app on PATHs "
+                    "(default: the bundled sample logs).",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"trafficwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    watch = sub.add_parser("watch", help="open the terminal app (the default command)",
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    watch_cmd.configure(watch)
+    counts = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
+                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    counts_cmd.configure(counts)
+    try:
+        from trafficwatch.model.commands import add_commands
+    except ImportError as exc:  # the model package is missing pieces: say so, keep counts usable
+        print(f"trafficwatch: model commands unavailable ({exc})", file=sys.stderr)
+    else:
+        add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `trafficwatch` console script."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        args_in = ["watch", *args_in]
+    parser = build_parser()
+    args = parser.parse_args(args_in)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `trafficwatch counts ... | head`
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,1 @@
+"""Sub-commands that are not the model's: watch (the app) and counts."""

@@ -1,0 +1,145 @@
+"""`trafficwatch counts`: hourly counts per site as CSV or JSON, a summary on stderr."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from typing import TextIO
+
+import numpy as np
+
+from trafficwatch.cli import add_filter_options, add_input_options, parse_status_classes
+from trafficwatch.ingest import IngestOptions, IngestReport, ingest
+from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.safe import safe_text
+from trafficwatch.series import HourlySeries
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Arguments of `counts`."""
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
+                   help="csv: hour,site,metric,count (empty count = no log covers that hour); "
+                        "json: one object per hour (default: csv)")
+    p.add_argument("--tz", metavar="ZONE",
+                   help="show hours in this zone (UTC, +02:00, Europe/Paris); default: the log's own offset")
+    p.add_argument("--follow", action="store_true",
+                   help="keep following the files; print a JSON line whenever an hour's count changes")
+    p.add_argument("--poll", action="store_true", help="with --follow: poll instead of inotify (NFS)")
+    p.add_argument("--state", metavar="FILE", help="with --follow: state file (default under "
+                                                   "$XDG_STATE_HOME/trafficwatch)")
+    add_input_options(p)
+    add_filter_options(p)
+    p.set_defaults(func=run)
+
+
+def ingest_options(args: argparse.Namespace) -> IngestOptions:
+    """IngestOptions from the shared log-input arguments."""
+    return IngestOptions(
+        log_format=args.log_format, date_format=args.date_format, time_format=args.time_format,
+        vhost_from_filename=args.vhost_from_filename,
+        parse=ParseOptions(exclude_ips=frozenset(args.exclude_ip),
+                           ignore_status=frozenset(args.ignore_status)))
+
+
+def parse_tz(text: str | None) -> dt.tzinfo | None:
+    """'UTC', '+02:00', '-0500' or an IANA name; None keeps the log's own offset."""
+    if not text:
+        return None
+    if text.upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    t = text.replace(":", "")
+    if t[:1] in "+-" and t[1:].isdigit() and len(t) == 5:
+        sign = 1 if t[0] == "+" else -1
+        return dt.timezone(sign * dt.timedelta(hours=int(t[1:3]), minutes=int(t[3:5])))
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SystemExit(f"trafficwatch: unknown time zone {text!r}: use UTC, +HH:MM or an IANA name") from exc
+
+
+def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
+    """(hour text, site, metric, count or None, partial) for every hour of every selected site."""
+    tz = parse_tz(args.tz)
+    classes = parse_status_classes(args.status)
+    sites = [args.site] if args.site else series.sites()
+    for site in sites:
+        s = series.series(site, args.metric, bots=args.bots, status_classes=classes, now=now)
+        zone = tz or dt.timezone(dt.timedelta(seconds=series.utc_offset(site)))
+        partial = series.partial_hour(site, now=now if now is not None else time.time())
+        idx = s.index.tz_convert(zone)
+        for ts, local, v in zip(s.index, idx, s.to_numpy()):
+            yield (local.isoformat(), site, args.metric, None if np.isnan(v) else int(v),
+                   partial is not None and ts == partial)
+
+
+def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> None:
+    """Print the hourly rows as CSV or JSON."""
+    if args.out_format == "csv":
+        out.write("hour,site,metric,count\n")
+        for hour, site, metric, count, _ in rows(series, args):
+            out.write(f"{hour},{_csv(site)},{metric},{'' if count is None else count}\n")
+    else:
+        data = [{"hour": h, "site": s, "metric": m, "count": c, "partial": p}
+                for h, s, m, c, p in rows(series, args)]
+        json.dump(data, out, indent=1)
+        out.write("\n")
+
+
+def _csv(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+def summary(report: IngestReport, err: TextIO) -> None:
+    """Lines read, malformed lines by reason (one example each), files skipped and why."""
+    rate = report.lines / report.seconds if report.seconds > 0 else 0.0
+    err.write(f"trafficwatch: {len(report.files)} file(s), {report.lines:,} lines in "
+              f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
+              f"{report.malformed.total:,} malformed, "
+              f"{sum(f.excluded for f in report.files):,} excluded\n")
+    for f in report.files:
+        if not f.error:
+            err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
+                      f"{f.malformed.total:,} malformed\n")
+    mal = report.malformed
+    for reason, n in mal.counts.most_common():
+        err.write(f"  malformed ({reason}): {n:,}, e.g. {safe_text(mal.examples[reason])}\n")
+    for name, why in report.skipped:
+        err.write(f"  skipped {safe_text(name)}: {why}\n")
+    for f in report.failed:
+        err.write(f"trafficwatch: {safe_text(f.error)}\n")
+
+
+def exit_code(report: IngestReport) -> int:
+    """0 all read, 1 something skipped or unparsable, 2 nothing at all read."""
+    if report.parsed == 0 and not any(f.excluded for f in report.files):
+        return 2
+    return 1 if report.failed or report.skipped else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read every file, print the hourly counts, then the summary."""
+    if args.follow:
+        from trafficwatch.commands.follow_cmd import run_follow
+
+        return run_follow(args)
+    try:
+        parse_status_classes(args.status)
+    except argparse.ArgumentTypeError as exc:
+        print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
+    series = HourlySeries(track_visitors=args.metric == "visitors")
+    series, report = ingest(args.paths, ingest_options(args), series)
+    if args.site and args.site not in series.sites():
+        print(f"trafficwatch: no site {args.site!r}; found: {', '.join(series.sites()) or 'none'}",
+              file=sys.stderr)
+        summary(report, sys.stderr)
+        return 2
+    write_rows(series, args, sys.stdout)
+    summary(report, sys.stderr)
+    return exit_code(report)

@@ -1,0 +1,46 @@
+"""`trafficwatch [watch] PATH...`: the terminal app (default command)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from trafficwatch.cli import add_filter_options, add_input_options
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Arguments of the app."""
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="log files or directories to follow (default: the bundled sample_logs/)")
+    p.add_argument("--replay", action="store_true",
+                   help="feed existing logs by their timestamps instead of opening them whole")
+    p.add_argument("--speed", type=float, default=3600.0,
+                   help="with --replay: log seconds per real second (3600 = an hour a second)")
+    p.add_argument("--poll", action="store_true", help="poll files instead of inotify (NFS)")
+    p.add_argument("--state", metavar="FILE", help="state file (default under $XDG_STATE_HOME)")
+    p.add_argument("--no-state", action="store_true", help="do not read or write a state file")
+    p.add_argument("--model", metavar="FILE", help="model checkpoint (default: models/default.pt)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the LSTM runs (default: auto, CUDA when available)")
+    p.add_argument("--band", type=float, default=0.8,
+                   help="width of the forecast band as a central probability (default 0.8: p10-p90)")
+    p.add_argument("--alert-cmd", metavar="CMD",
+                   help="run CMD (through the shell) when a new anomaly fires; details in env vars")
+    p.add_argument("--metrics-addr", metavar="HOST:PORT",
+                   help="serve Prometheus metrics here, e.g. 127.0.0.1:9877")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the app to a browser (needs the 'serve' extra) on 127.0.0.1")
+    p.add_argument("--tz", metavar="ZONE", help="show times in this zone (default: the log's own)")
+    add_input_options(p)
+    add_filter_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the app (imports Textual only now, so headless commands never load it)."""
+    try:
+        from trafficwatch.app.main import run_app
+    except ImportError as exc:
+        print(f"trafficwatch: the app cannot start ({exc}); headless commands still work: "
+              f"trafficwatch counts PATH", file=sys.stderr)
+        return 2
+    return run_app(args)

@@ -1,0 +1,196 @@
+"""Read log files (whole) into an HourlySeries, with a per-file report of what happened."""
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trafficwatch.logs.formats import detect_format, get_format
+from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.logs.read import is_binary, parse_file, sniff
+from trafficwatch.logs.records import Malformed
+from trafficwatch.logs.sources import SourceFile, discover
+from trafficwatch.series import HourlySeries
+
+
+@dataclass
+class FileReport:
+    """What reading one file gave: counts, format, or why it was skipped."""
+
+    name: str
+    site: str
+    format: str = ""
+    lines: int = 0
+    parsed: int = 0
+    excluded: int = 0
+    skipped_lines: int = 0
+    malformed: Malformed = field(default_factory=Malformed)
+    error: str = ""  # one line: why nothing (or not everything) was read, and what to do
+    first_ts: int | None = None
+    last_ts: int | None = None
+
+
+@dataclass
+class IngestReport:
+    """Every file's report plus the files skipped before reading."""
+
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lines(self) -> int:
+        return sum(f.lines for f in self.files)
+
+    @property
+    def parsed(self) -> int:
+        return sum(f.parsed for f in self.files)
+
+    @property
+    def malformed(self) -> Malformed:
+        total = Malformed()
+        for f in self.files:
+            total.merge(f.malformed)
+        return total
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.error]
+
+
+@dataclass
+class IngestOptions:
+    """How to read: format override, parse options, site naming."""
+
+    log_format: str | None = None
+    date_format: str | None = None
+    time_format: str | None = None
+    parse: ParseOptions = field(default_factory=ParseOptions)
+    vhost_from_filename: str | None = None
+    workers: int | None = None
+
+
+def _site_for(report: FileReport, records_vhosts: tuple[str, ...], code: int) -> str:
+    return records_vhosts[code] if code >= 0 else report.site
+
+
+def read_source(
+    src: SourceFile,
+    series: HourlySeries,
+    opts: IngestOptions,
+    on_progress: Callable[[FileReport], None] | None = None,
+) -> FileReport:
+    """Parse one file completely into `series`; errors end up in the report, not raised."""
+    rep = FileReport(name=src.display_name, site=src.site)
+    try:
+        sample = sniff(src.path)
+    except OSError as exc:
+        rep.error = f"cannot read {src.display_name}: {exc.strerror or exc}; check permissions"
+        return rep
+    if not sample:
+        rep.error = f"{src.display_name} is empty; nothing to count"
+        return rep
+    if is_binary(sample):
+        rep.error = f"{src.display_name} looks binary, not a text access log; skipped"
+        return rep
+    if opts.log_format:
+        fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
+        tried = [fmt.name]
+    else:
+        det = detect_format(sample)
+        fmt, tried = det.format, list(det.scores)
+        if fmt is None:
+            first = sample[0][:120].decode("utf-8", "backslashreplace")
+            rep.error = (f"{src.display_name}: no known log format matches (tried {', '.join(tried)}); "
+                         f"first line: {first!r}; pass --log-format")
+            return rep
+    rep.format = fmt.name
+    try:
+        for res in parse_file(src.path, fmt, opts.parse, workers=opts.workers):
+            _absorb(rep, res, series)
+            if on_progress is not None:
+                on_progress(rep)
+    except OSError as exc:
+        rep.error = f"reading {src.display_name} stopped: {exc}; counted up to the break"
+    if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
+        first = sample[0][:120].decode("utf-8", "backslashreplace")
+        rep.error = (f"{src.display_name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
+                     f"first line: {first!r}; pass --log-format")
+    return rep
+
+
+def _absorb(rep: FileReport, res, series: HourlySeries) -> None:
+    rec = res.records
+    rep.lines += res.lines
+    rep.parsed += len(rec)
+    rep.excluded += res.excluded
+    rep.skipped_lines += res.skipped
+    rep.malformed.merge(res.malformed)
+    if not len(rec):
+        return
+    lo, hi = int(rec.ts.min()), int(rec.ts.max())
+    rep.first_ts = lo if rep.first_ts is None else min(rep.first_ts, lo)
+    rep.last_ts = hi if rep.last_ts is None else max(rep.last_ts, hi)
+    if rec.vhosts and (rec.vhost >= 0).any():
+        for code in sorted(set(rec.vhost.tolist())):
+            series.add(_site_for(rep, rec.vhosts, code), _take(rec, rec.vhost == code))
+    else:
+        series.add(rep.site, rec)
+
+
+def _take(rec, mask):
+    from dataclasses import fields, replace
+
+    cols = {f.name: getattr(rec, f.name)[mask] for f in fields(rec)
+            if f.name not in ("vhosts",) and getattr(rec, f.name) is not None}
+    return replace(rec, **cols)
+
+
+def ingest(
+    paths: list[str],
+    opts: IngestOptions | None = None,
+    series: HourlySeries | None = None,
+    on_progress: Callable[[FileReport], None] | None = None,
+) -> tuple[HourlySeries, IngestReport]:
+    """Discover the files under `paths`, read each fully, and return the series and a report.
+
+    A site's files form a rotation chain: the time between one file's last line and the next
+    file's first line is covered (quiet hours are zeros); a missing rotation leaves a gap.
+    """
+    opts = opts or IngestOptions()
+    series = series if series is not None else HourlySeries()
+    started = time.perf_counter()
+    found = discover(paths, vhost_from_filename=opts.vhost_from_filename)
+    report = IngestReport(skipped=list(found.skipped))
+    for site, files in found.sites.items():
+        prev: tuple[SourceFile, FileReport] | None = None
+        for src in files:
+            rep = read_source(src, series, opts, on_progress)
+            report.files.append(rep)
+            if rep.first_ts is None:
+                prev = None
+                continue
+            series.add_coverage(site, rep.first_ts, rep.last_ts)
+            if prev is not None and src.follows(prev[0]):
+                series.add_coverage(site, prev[1].last_ts, rep.first_ts)
+            prev = (src, rep)
+    report.seconds = time.perf_counter() - started
+    return series, report
+
+
+def load_hourly(
+    paths: list[str], *, fmt: str | None = None, site: str | None = None, metric: str = "hits"
+) -> "pd.Series":  # noqa: F821
+    """One hourly series from logs or from a counts CSV (`hour,count`), for eval/forecast/train."""
+    from trafficwatch.series import read_counts_csv
+
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
+        return read_counts_csv(paths[0])
+    series, report = ingest(paths, IngestOptions(log_format=fmt))
+    for f in report.failed:
+        print(f"trafficwatch: {f.error}", file=sys.stderr)
+    if not series.sites():
+        raise ValueError(f"no request could be read from {', '.join(paths)}")
+    return series.series(site, metric)
