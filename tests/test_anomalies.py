@@ -1,0 +1,74 @@
+"""Anomalies fire after the trigger window, clear after the recovery window, skip gaps."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trafficwatch.anomalies import detect, run_alert
+
+H = 3600
+
+
+def scan(actual, trigger=1, recovery=1, low=10.0, high=20.0):
+    a = np.asarray(actual, float)
+    hours = np.arange(len(a)) * H
+    return detect(hours, a, np.full(len(a), low), np.full(len(a), high), trigger, recovery)
+
+
+def test_inside_the_band_is_no_anomaly():
+    assert scan([15, 12, 19, 10, 20]) == []
+
+
+def test_one_hour_above_fires_and_recovers():
+    (ev,) = scan([15, 50, 15])
+    assert ev.start == 1 * H and ev.end == 2 * H and ev.direction == 1
+    assert ev.actual == 50 and not ev.active
+
+
+def test_below_the_band_has_direction_minus_one():
+    (ev,) = scan([15, 2, 3, 15])
+    assert ev.direction == -1 and ev.peak_hour == 1 * H
+
+
+def test_trigger_window_needs_consecutive_hours():
+    assert scan([15, 50, 15, 50, 15], trigger=2) == []
+    (ev,) = scan([15, 50, 60, 15], trigger=2)
+    assert ev.start == 1 * H and ev.peak_hour == 2 * H
+
+
+def test_recovery_window_keeps_the_event_open():
+    (ev,) = scan([50, 15, 50, 15, 15], recovery=2)
+    assert ev.start == 0 and ev.end == 4 * H
+
+
+def test_still_outside_at_the_end_is_active():
+    (ev,) = scan([15, 50, 70])
+    assert ev.active and ev.peak_hour == 2 * H
+
+
+def test_gaps_neither_trigger_nor_recover():
+    (ev,) = scan([50, np.nan, np.nan, 15])
+    assert ev.end == 3 * H
+
+
+def test_a_swing_across_the_band_is_not_one_run():
+    assert scan([50, 2, 15], trigger=2) == []
+
+
+def test_bad_windows_are_refused():
+    with pytest.raises(ValueError):
+        scan([1], trigger=0)
+
+
+def test_alert_command_gets_details_in_env_not_in_the_command_line(tmp_path: Path):
+    (ev,) = scan([15, 50, 15])
+    out = tmp_path / "out.txt"
+    proc = run_alert(f'printf "%s|%s" "$TRAFFICWATCH_SITE" "$TRAFFICWATCH_DIRECTION" > {out}',
+                     "evil$(touch pwned);`id`", ev)
+    assert proc.wait(timeout=10) == 0
+    assert out.read_text() == "evil$(touch pwned);`id`|above"
+    assert not (Path(os.getcwd()) / "pwned").exists()

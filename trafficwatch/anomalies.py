@@ -1,0 +1,108 @@
+"""Anomalies: completed hours outside the forecast band, with trigger and recovery windows."""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AnomalyEvent:
+    """A run of hours outside the band: fires after `trigger` hours, clears after `recovery`."""
+
+    start: int  # epoch seconds of the first hour outside the band
+    end: int | None  # first hour of the recovery that cleared it; None while active
+    peak_hour: int
+    actual: float  # the value at the peak hour
+    low: float
+    high: float
+    direction: int  # +1 above the band, -1 below
+
+    @property
+    def active(self) -> bool:
+        return self.end is None
+
+
+def detect(
+    hours: np.ndarray,
+    actual: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    trigger: int = 1,
+    recovery: int = 1,
+) -> list[AnomalyEvent]:
+    """Scan completed hours in order, as an alert monitor would (Datadog's conventions).
+
+    An hour is out when `actual` lies outside [low, high]; NaN actual (a gap) or NaN band
+    is neither in nor out and leaves the state as it was. An event fires once `trigger`
+    consecutive hours are out, and clears after `recovery` consecutive hours back inside.
+    """
+    if trigger < 1 or recovery < 1:
+        raise ValueError("trigger and recovery windows are at least one hour")
+    events: list[AnomalyEvent] = []
+    run_out: list[int] = []  # indices of the current run of out-of-band hours, one direction
+    run_in = 0
+    firing: dict | None = None
+    for i in range(len(hours)):
+        a, lo, hi = actual[i], low[i], high[i]
+        if np.isnan(a) or np.isnan(lo) or np.isnan(hi):
+            continue
+        direction = 1 if a > hi else -1 if a < lo else 0
+        if not direction:
+            run_out = []
+            if firing is not None:
+                run_in += 1
+                if run_in >= recovery:
+                    events.append(_event(firing, hours, actual, low, high, end=int(hours[i])))
+                    firing, run_in = None, 0
+            continue
+        run_in = 0
+        if firing is None and run_out and _direction(run_out[-1], actual, low, high) != direction:
+            run_out = []  # a swing from above to below is a new run
+        run_out.append(i)
+        if firing is None and len(run_out) >= trigger:
+            firing = {"start": run_out[0], "peak": run_out[0], "dir": direction}
+        if firing is not None:
+            p = firing["peak"]
+            if abs(_excess(a, lo, hi)) > abs(_excess(actual[p], low[p], high[p])):
+                firing["peak"] = i
+    if firing is not None:
+        events.append(_event(firing, hours, actual, low, high, end=None))
+    return events
+
+
+def _direction(i: int, actual, low, high) -> int:
+    return 1 if actual[i] > high[i] else -1 if actual[i] < low[i] else 0
+
+
+def _excess(a: float, lo: float, hi: float) -> float:
+    return a - hi if a > hi else lo - a if a < lo else 0.0
+
+
+def _event(f: dict, hours, actual, low, high, end: int | None) -> AnomalyEvent:
+    p = f["peak"]
+    return AnomalyEvent(start=int(hours[f["start"]]), end=end, peak_hour=int(hours[p]),
+                        actual=float(actual[p]), low=float(low[p]), high=float(high[p]),
+                        direction=f["dir"])
+
+
+def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
+    """Start `cmd` through the shell for a new anomaly; the details go in environment variables.
+
+    Log-derived values are passed only as variables (never pasted into the command line), so
+    a crafted site name cannot inject shell syntax.
+    """
+    env = dict(os.environ)
+    env.update({
+        "TRAFFICWATCH_SITE": site,
+        "TRAFFICWATCH_HOUR": str(event.peak_hour),
+        "TRAFFICWATCH_START": str(event.start),
+        "TRAFFICWATCH_ACTUAL": f"{event.actual:g}",
+        "TRAFFICWATCH_LOW": f"{event.low:g}",
+        "TRAFFICWATCH_HIGH": f"{event.high:g}",
+        "TRAFFICWATCH_DIRECTION": "above" if event.direction > 0 else "below",
+    })
+    return subprocess.Popen(cmd, shell=True, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
