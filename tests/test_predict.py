@@ -1,0 +1,77 @@
+"""The model-side view: forecast after the last complete hour, day-ahead history, anomalies."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.predict import predict, widen
+
+
+def daily(days: int, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2026-01-05", periods=24 * days, freq="h", tz="UTC")
+    base = 100 + 80 * np.sin(2 * np.pi * (idx.hour - 6) / 24)
+    return pd.Series(rng.poisson(base).astype(float), index=idx)
+
+
+def test_without_a_model_it_forecasts_seasonal_naive_and_says_so():
+    s = daily(10)
+    p = predict(s, None)
+    assert p.model_name == "seasonal naive" and "loading model" in p.status
+    assert p.hours[0] == int(s.index[-1].timestamp()) + 3600
+    np.testing.assert_array_equal(p.p50, s.to_numpy()[-24:])
+    assert (p.p10 <= p.p50).all() and (p.p50 <= p.p90).all()
+
+
+def test_partial_hour_is_forecast_not_used_as_history():
+    s = daily(10)
+    partial = s.index[-1]
+    s.iloc[-1] = 3.0  # a few minutes of the current hour
+    p = predict(s, None, partial=partial)
+    assert p.hours[0] == int(partial.timestamp())
+    assert p.p50[0] == s.iloc[-25]  # yesterday's same hour, not the partial count
+
+
+def test_past_day_ahead_forecasts_cover_the_last_days_and_are_scored():
+    s = daily(10)
+    p = predict(s, None, days=7)
+    assert len(p.past_hours) == 7 * 24
+    assert p.past_hours[-1] == int(s.index[-1].timestamp())
+    assert p.mase == pytest.approx(p.mase_naive)  # the model shown is seasonal naive itself
+    assert 0.0 <= p.coverage <= 1.0
+
+
+def test_a_spike_outside_the_band_is_an_anomaly():
+    s = daily(10)
+    s.iloc[-5] = 5000.0
+    p = predict(s, None)
+    assert any(e.peak_hour == int(s.index[-5].timestamp()) and e.direction == 1
+               for e in p.anomalies)
+
+
+def test_gaps_do_not_become_anomalies():
+    s = daily(10)
+    s.iloc[-30:-20] = np.nan
+    p = predict(s, None)
+    gap_hours = {int(t.timestamp()) for t in s.index[-30:-20]}
+    assert not any(e.peak_hour in gap_hours for e in p.anomalies)
+
+
+def test_empty_or_all_gap_series_is_refused():
+    idx = pd.date_range("2026-01-05", periods=48, freq="h", tz="UTC")
+    with pytest.raises(ValueError, match="nothing to forecast"):
+        predict(pd.Series(np.nan, index=idx), None)
+
+
+def test_band_width_is_configurable():
+    p10, p50, p90 = np.array([80.0]), np.array([100.0]), np.array([120.0])
+    lo, hi = widen(p10, p50, p90, 0.8)
+    assert lo[0] == pytest.approx(80) and hi[0] == pytest.approx(120)
+    lo95, hi95 = widen(p10, p50, p90, 0.95)
+    assert lo95[0] < 80 and hi95[0] > 120
+    assert math.isclose(100 - lo95[0], hi95[0] - 100)
+    with pytest.raises(ValueError):
+        widen(p10, p50, p90, 1.5)

@@ -1,0 +1,146 @@
+"""One view's forecast, past day-ahead forecasts, error, gates and anomalies, from a series."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from trafficwatch.anomalies import AnomalyEvent, detect
+
+if TYPE_CHECKING:  # torch stays unimported until a model is actually used
+    from trafficwatch.model.forecaster import Forecaster
+
+HOUR = 3600
+_Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model side says about one series view (all hours as UTC epoch seconds)."""
+
+    model_name: str
+    hours: np.ndarray  # future hours; the first is the current partial hour when there is one
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+    past_hours: np.ndarray  # hours of the last `days` days, each forecast a day ahead
+    past_p10: np.ndarray
+    past_p50: np.ndarray
+    past_p90: np.ndarray
+    mase: float  # of the model shown, over the past day-ahead forecasts
+    mase_naive: float  # of seasonal naive (24 h) over the same hours
+    coverage: float  # share of past hours inside the band
+    gates: Any = None  # trafficwatch.model.forecaster.GateStats when the LSTM ran
+    anomalies: list[AnomalyEvent] = field(default_factory=list)
+    status: str = ""  # why the LSTM is not in use, when it is not
+
+    @property
+    def rel_to_naive(self) -> float:
+        """Model error / seasonal-naive error: below 1 means the model beats the baseline."""
+        if not (self.mase_naive > 0) or math.isnan(self.mase):
+            return math.nan
+        return self.mase / self.mase_naive
+
+
+def widen(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray]:
+    """The band for a central probability `band` (0.8 is p10-p90 itself), scaled as a normal would."""
+    if not 0.0 < band < 1.0:
+        raise ValueError(f"band must be between 0 and 1, got {band}")
+    k = NormalDist().inv_cdf(0.5 + band / 2) / _Z80
+    return np.clip(p50 - k * (p50 - p10), 0.0, None), p50 + k * (p90 - p50)
+
+
+def _naive(history: pd.Series, horizon: int) -> np.ndarray:
+    from trafficwatch.model.baselines import naive24
+
+    return naive24(history, horizon)
+
+
+def _model_fn(forecaster: Forecaster | None):
+    return forecaster.as_function() if forecaster is not None else _naive
+
+
+def predict(
+    series: pd.Series,
+    forecaster: Forecaster | None,
+    partial: pd.Timestamp | None = None,
+    horizon: int = 24,
+    days: int = 7,
+    band: float = 0.8,
+    trigger: int = 1,
+    recovery: int = 1,
+) -> Prediction:
+    """Forecast after the last complete hour; score and band-check the last `days` days.
+
+    With no forecaster (still loading) or a series the LSTM refuses (too little history), the
+    seasonal naive forecast is shown and `status` says why.
+    """
+    from trafficwatch.model.evaluate import score, seasonal_scale
+
+    history = series[series.index < partial] if partial is not None else series
+    if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
+        raise ValueError("no complete hour with data yet: nothing to forecast from")
+    status, name, gates = "", "seasonal naive", None
+    fn = _naive
+    if forecaster is None:
+        status = "loading model…"
+    else:
+        try:
+            f, gates = forecaster.forecast_with_gates(history, horizon)
+            fn, name = forecaster.as_function(), forecaster.name
+            q = np.stack([f.p10, f.p50, f.p90], axis=-1)
+        except ValueError as exc:
+            status = f"warming up: {exc} (seasonal naive meanwhile)"
+    if fn is _naive:
+        q = _naive(history, horizon)
+    start = int(history.index[-1].timestamp()) + HOUR
+    hours = start + HOUR * np.arange(horizon, dtype=np.int64)
+    lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
+
+    # Day-ahead forecasts for the last `days` days: what the model would have said each midnight.
+    v = history.to_numpy(dtype=float)
+    past = [[], [], [], []]
+    errs, errs_naive, inside, n_scored = [], [], 0, 0
+    for k in range(days, 0, -1):
+        o = len(v) - 24 * k
+        if o < 24:
+            continue
+        h = history.iloc[:o]
+        if not np.isfinite(h.to_numpy(dtype=float)).any():
+            continue
+        try:
+            qp = np.asarray(fn(h, 24), dtype=float)
+        except ValueError:
+            qp = _naive(h, 24)
+        actual = v[o:o + 24]
+        scale = seasonal_scale(h.to_numpy(dtype=float))
+        s_model, s_naive = score(actual, qp, scale), score(actual, _naive(h, 24), scale)
+        if s_model["n"]:
+            errs.append(s_model["mase"])
+            errs_naive.append(s_naive["mase"])
+            inside += s_model["coverage"] * s_model["n"]
+            n_scored += s_model["n"]
+        plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
+        past[0].append(int(history.index[o].timestamp()) + HOUR * np.arange(24, dtype=np.int64))
+        past[1].append(plo)
+        past[2].append(qp[:, 1])
+        past[3].append(phi)
+    ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
+    ph = ph.astype(np.int64)
+    actual_past = series.reindex(pd.to_datetime(ph, unit="s", utc=True)).to_numpy(dtype=float)
+    events = detect(ph, actual_past, p_lo, p_hi, trigger, recovery) if len(ph) else []
+    return Prediction(
+        model_name=name, hours=hours, p10=lo, p50=q[:, 1], p90=hi,
+        past_hours=ph, past_p10=p_lo, past_p50=p_mid, past_p90=p_hi,
+        mase=_nanmean(errs), mase_naive=_nanmean(errs_naive),
+        coverage=inside / n_scored if n_scored else math.nan,
+        gates=gates, anomalies=events, status=status)
+
+
+def _nanmean(xs: list[float]) -> float:
+    arr = np.asarray([x for x in xs if x == x], dtype=float)
+    return float(arr.mean()) if len(arr) else math.nan
