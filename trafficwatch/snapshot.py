@@ -1,0 +1,115 @@
+"""Immutable snapshots the engine fills and the UI only reads (no Textual here)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    """Actual hourly values of the selected site, metric and filter."""
+
+    site: str  # "" = all sites summed
+    metric: str
+    hours: np.ndarray  # int64 epoch seconds, UTC hour starts
+    counts: np.ndarray  # float64; NaN = gap (no log covers that hour)
+    partial_hour: int | None  # the current, unfinished hour (its count so far is in `counts`)
+    tz_offset_s: int  # display offset, seconds east of UTC
+    last_week: np.ndarray | None = None  # the same hours a week earlier, aligned to `hours`
+
+
+@dataclass(frozen=True)
+class ForecastView:
+    """Forecast for the coming hours, the day-ahead forecasts made for past hours, and its error."""
+
+    hours: np.ndarray
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+    past_hours: np.ndarray
+    past_p10: np.ndarray
+    past_p50: np.ndarray
+    past_p90: np.ndarray
+    model_name: str  # "default", "fine-tuned", "seasonal naive"
+    model_detail: str  # trained when, on what, on which device
+    mase: float  # over the last 7 days, day-ahead
+    mase_naive: float  # seasonal naive (24 h) over the same hours
+    rel_to_naive: float  # mase / mase_naive: below 1 beats the baseline
+    coverage: float  # share of past hours inside the band
+    band: float = 0.8  # central probability of the band drawn
+
+
+@dataclass(frozen=True)
+class GateView:
+    """The LSTM's gates over its latest input window (T steps, U units)."""
+
+    step_hours: np.ndarray  # (T,) int64
+    forget: np.ndarray  # (T, U)
+    input: np.ndarray
+    output: np.ndarray
+    candidate: np.ndarray
+    cell: np.ndarray
+    mean_forget: np.ndarray  # (T,)
+    mean_input: np.ndarray
+    mean_output: np.ndarray
+    saturated: dict[str, np.ndarray]  # gate -> (T,) share of units < 0.1 or > 0.9
+    cell_norm: np.ndarray  # (T,)
+    forget_drops: tuple[int, ...]  # steps where the forget gate fell sharply
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A run of completed hours outside the band."""
+
+    hour: int  # peak hour, epoch seconds
+    start: int
+    actual: float
+    p10: float
+    p90: float
+    direction: int  # +1 above, -1 below
+    active: bool
+
+
+@dataclass(frozen=True)
+class IngestView:
+    """What reading the logs gave: volumes, malformed lines by reason, files."""
+
+    lines_read: int = 0
+    parsed: int = 0
+    excluded: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    malformed_examples: dict[str, str] = field(default_factory=dict)  # raw, untrusted
+    files: tuple[tuple[str, str], ...] = ()  # (name, status), names untrusted
+    skipped: tuple[tuple[str, str], ...] = ()  # (name, reason)
+    lines_per_s: float = 0.0
+    last_update_ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class TailLine:
+    """One recent log line (raw and untrusted: shown only through safe_text)."""
+
+    ts: float
+    site: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one frame of the app shows."""
+
+    sites: tuple[str, ...]
+    site: str
+    metric: str
+    series: SeriesView | None
+    forecast: ForecastView | None
+    gates: GateView | None
+    anomalies: tuple[Anomaly, ...]
+    ingest: IngestView
+    tail: tuple[TailLine, ...] = ()
+    status: str = ""  # "loading model…", "warming up: …", "no parsable lines in …"
+    filter: str = ""  # a description of the active filter, "" when none
+    now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
+    created_at: float = field(default_factory=time.time)
