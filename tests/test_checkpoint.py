@@ -1,0 +1,116 @@
+"""Checkpoints: round trip with metadata, atomic writes, and refusal of bad or malicious files."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from trafficwatch.model.checkpoint import (CheckpointError, load_checkpoint, save_checkpoint)
+from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
+
+CFG = LSTMConfig(window=48, horizon=12, hidden=8)
+
+
+def small_model(seed: int = 0) -> QuantileLSTM:
+    torch.manual_seed(seed)
+    return QuantileLSTM(CFG).eval()
+
+
+def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
+    model = small_model()
+    path = save_checkpoint(tmp_path / "m.pt", model, data={"start": "2024-01-01T00:00:00+00:00"},
+                           metrics={"mase": 0.8})
+    ck = load_checkpoint(path)
+    x = torch.randn(2, 48, 6)
+    torch.testing.assert_close(ck.model.predict(x), model.predict(x))
+    assert ck.config == CFG
+    assert ck.data["start"].startswith("2024") and ck.metrics == {"mase": 0.8}
+    assert ck.scaling["transform"] == "log1p"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temp file left behind
+
+
+def test_save_replaces_atomically_and_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "m.pt", small_model(0))
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError):
+        save_checkpoint(path, small_model(1))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_truncated_file_is_refused_naming_the_file(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", small_model())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"m\.pt.*(truncated|corrupt).*retrain"):
+        load_checkpoint(path)
+
+
+def test_missing_file_and_other_versions_are_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="no such model file"):
+        load_checkpoint(tmp_path / "absent.pt")
+    path = tmp_path / "old.pt"
+    payload = {"format": "trafficwatch-lstm", "version": 99, "config": CFG.to_dict(),
+               "state_dict": small_model().state_dict()}
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=r"old\.pt.*version 99"):
+        load_checkpoint(path)
+
+
+def test_mismatched_architecture_or_window_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", small_model())
+    with pytest.raises(CheckpointError, match="window"):
+        load_checkpoint(path, expect=LSTMConfig(window=168, horizon=12, hidden=8))
+    bad = tmp_path / "bad.pt"
+    cfg = CFG.to_dict() | {"window": 72}  # weights are for a 48 h window
+    torch.save({"format": "trafficwatch-lstm", "version": 1, "config": cfg,
+                "state_dict": small_model().state_dict()}, bad)
+    with pytest.raises(CheckpointError, match=r"bad\.pt.*mismatched architecture"):
+        load_checkpoint(bad)
+
+
+class Payload:
+    """Unpickling this would create a file: the code payload a malicious checkpoint carries."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def write_malicious(tmp_path: Path) -> tuple[Path, Path]:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "trafficwatch-lstm", "version": 1, "x": Payload(str(marker))}, path)
+    assert not marker.exists()
+    return path, marker
+
+
+def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path):
+    path, marker = write_malicious(tmp_path)
+    with pytest.raises(CheckpointError, match=r"evil\.pt.*refused"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_code_payload_is_refused_even_with_torch_force_no_weights_only_load(tmp_path):
+    path, marker = write_malicious(tmp_path)
+    code = ("import sys\nfrom trafficwatch.model.checkpoint import CheckpointError, load_checkpoint\n"
+            "try:\n    load_checkpoint(sys.argv[1])\nexcept CheckpointError as e:\n"
+            "    print('refused:', e)\n    sys.exit(3)\n")
+    env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    res = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 3, res.stderr
+    assert "refused" in res.stdout
+    assert not marker.exists()

@@ -1,0 +1,150 @@
+"""Forecaster facade and the train/eval/forecast commands, on counts CSVs."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from trafficwatch.model.checkpoint import save_checkpoint
+from trafficwatch.model.commands import add_commands
+from trafficwatch.model.forecaster import Forecaster, forget_drops
+from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
+from trafficwatch.resources import default_model_path
+
+
+def traffic(days: int, seed: int = 0, level: float = 300.0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(24 * days)
+    y = level * (1.0 + 0.7 * np.sin(2 * np.pi * (t - 6) / 24)) * rng.lognormal(0, 0.1, len(t))
+    return pd.Series(np.round(y), index=pd.date_range("2024-05-06", periods=len(t), freq="h", tz="UTC"))
+
+
+@pytest.fixture(scope="module")
+def small_model_path(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "small.pt"
+    save_checkpoint(path, QuantileLSTM(LSTMConfig(window=72, horizon=48, hidden=8)))
+    return str(path)
+
+
+@pytest.fixture
+def counts_csv(tmp_path) -> str:
+    s = traffic(21)
+    s.iloc[100:110] = np.nan
+    path = tmp_path / "counts.csv"
+    lines = ["hour,visits"] + [f"{h.isoformat()},{'' if np.isnan(v) else int(v)}" for h, v in s.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="trafficwatch")
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("values, message", [
+    ([], "empty series"),
+    ([np.nan] * 200, "all gaps"),
+    ([5.0] * 10 + [np.nan] * 5, "needs at least 24 observed hours.*14 hours missing"),
+])
+def test_forecast_refuses_unusable_series_with_a_reason(small_model_path, values, message):
+    fc = Forecaster.load(small_model_path)
+    s = pd.Series(values, index=pd.date_range("2024-01-01", periods=len(values), freq="h", tz="UTC"),
+                  dtype=float)
+    with pytest.raises(ValueError, match=message):
+        fc.forecast(s)
+
+
+def test_forecast_covers_the_next_hours_with_ordered_quantiles(small_model_path):
+    fc = Forecaster.load(small_model_path)
+    s = traffic(10)
+    f = fc.forecast(s, horizon=30)
+    assert len(f.index) == 30 and f.index[0] == s.index[-1] + pd.Timedelta(hours=1)
+    assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all() and (f.p10 >= 0).all()
+    with pytest.raises(ValueError, match="1..48"):
+        fc.forecast(s, horizon=49)
+
+
+def test_gate_stats_summarise_the_latest_window(small_model_path):
+    fc = Forecaster.load(small_model_path)
+    s = traffic(10)
+    s.iloc[-30:-20] = np.nan
+    f, g = fc.forecast_with_gates(s, 24)
+    np.testing.assert_allclose(f.p50, fc.forecast(s, 24).p50, rtol=1e-4)  # same forecast both ways
+    assert g.matrices["forget"].shape == (72, 8) and g.cell_norm.shape == (72,)
+    assert g.index[-1] == s.index[-1] and g.observed.sum() == 62
+    for gate in ("forget", "input", "output"):
+        assert ((g.saturated[gate] >= 0) & (g.saturated[gate] <= 1)).all()
+    np.testing.assert_allclose(g.forget_mean, g.matrices["forget"].mean(axis=1))
+
+
+def test_forget_drops_flags_sharp_falls_only():
+    f = np.full(50, 0.8) + np.linspace(0, 0.01, 50)
+    f[30] = 0.5
+    assert forget_drops(f) == [30]
+    assert forget_drops(np.full(50, 0.8)) == []
+
+
+def test_default_model_gives_a_sensible_forecast_from_three_days():
+    fc = Forecaster.load()
+    assert default_model_path().stat().st_size < 5_000_000
+    s = traffic(3, seed=5, level=40.0)
+    f = fc.forecast(s, 24)
+    yesterday = s.to_numpy()[-24:]
+    assert 0.5 < f.p50.mean() / yesterday.mean() < 2.0
+    assert np.corrcoef(f.p50, yesterday)[0, 1] > 0.8  # it keeps the daily cycle
+    assert ((f.p10 <= yesterday * 1.3) & (f.p90 >= yesterday * 0.7)).mean() > 0.7
+
+
+def test_eval_command_on_a_counts_csv(counts_csv, small_model_path, capsys):
+    code, out, _ = run_cli(["eval", counts_csv, "--model", small_model_path, "--days", "3",
+                            "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert {"lstm:small", "naive24", "naive168"} <= set(data["models"])
+    assert len(data["origins"]) == 3 and data["models"]["naive24"]["hours"] == 72
+    code, out, _ = run_cli(["eval", counts_csv, "--model", small_model_path, "--days", "2"], capsys)
+    assert code == 0 and "MASE" in out and "naive168" in out
+
+
+def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, small_model_path,
+                                                                  tmp_path, capsys):
+    code, out, _ = run_cli(["forecast", counts_csv, "--model", small_model_path, "--horizon", "6"],
+                           capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "hour,p10,p50,p90,model" and len(lines) == 7
+    short = tmp_path / "short.csv"
+    short.write_text("hour,count\n" + "".join(f"2024-01-01T{h:02d}:00:00Z,{h}\n" for h in range(12)))
+    code, out, err = run_cli(["forecast", str(short), "--model", small_model_path, "--format", "json"],
+                             capsys)
+    assert code == 1 and "12 hours missing" in err
+    assert json.loads(out)["model"] == "naive24"
+
+
+def test_eval_reports_bad_input_and_bad_model_files(counts_csv, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    code, _, err = run_cli(["eval", counts_csv, "--model", str(bad)], capsys)
+    assert code == 2 and "bad.pt" in err
+    code, _, err = run_cli(["eval", str(tmp_path / "none.csv")], capsys)
+    assert code == 2 and "none.csv" in err
+
+
+def test_train_command_fine_tunes_saves_and_backtests(counts_csv, small_model_path, tmp_path, capsys):
+    out_path = tmp_path / "site.pt"
+    code, out, err = run_cli(["train", counts_csv, "--init", small_model_path, "--out", str(out_path),
+                              "--epochs", "1", "--holdout-days", "2", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "epoch 1/1" in err and "ETA" in err and "backtest" in out and "naive24" in out
+    fc = Forecaster.load(out_path)
+    assert fc.checkpoint.data["hours"] == 21 * 24 - 48
+    assert "lstm:site" in fc.checkpoint.metrics["backtest"]["models"]

@@ -1,0 +1,58 @@
+"""The LSTM: gate equations equal nn.LSTM, shapes, ordered quantiles, pinball loss."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM, pinball_loss
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_explicit_gate_equations_reproduce_nn_lstm_with_the_same_weights(layers):
+    torch.manual_seed(0)
+    model = QuantileLSTM(LSTMConfig(window=48, horizon=12, hidden=8, layers=layers)).eval()
+    x = torch.randn(3, 48, 6)
+    with torch.no_grad():
+        out, (h_n, c_n) = model.lstm(x)  # (B, T, U), (L, B, U)
+        expected = model(x)
+    q, inner = model.internals(x)
+    torch.testing.assert_close(inner.hidden, out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(inner.cell[:, -1], c_n[-1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(q, expected, atol=1e-5, rtol=1e-5)
+    # h_t = o_t * tanh(c_t): the pieces returned are the ones that made the output
+    torch.testing.assert_close(inner.output_gate * torch.tanh(inner.cell), inner.hidden)
+    first = model.internals(x, layer=0)[1]
+    if layers == 2:
+        assert not torch.allclose(first.hidden, inner.hidden)
+    for t in (inner.input_gate, inner.forget_gate, inner.output_gate):
+        assert t.shape == (3, 48, 8) and float(t.min()) >= 0.0 and float(t.max()) <= 1.0
+
+
+def test_forecast_shape_and_quantiles_never_cross():
+    torch.manual_seed(1)
+    model = QuantileLSTM(LSTMConfig(window=32, horizon=24, hidden=8)).eval()
+    with torch.no_grad():
+        model.head.bias.normal_(0, 5.0)  # wild offsets still give p10 <= p50 <= p90
+    q = model.predict(torch.randn(5, 32, 6) * 10)
+    assert q.shape == (5, 24, 3)
+    assert bool((q[..., 0] <= q[..., 1]).all()) and bool((q[..., 1] <= q[..., 2]).all())
+    assert not q.requires_grad
+
+
+def test_config_limits_horizon_and_requires_a_median():
+    with pytest.raises(ValueError, match="horizon"):
+        LSTMConfig(horizon=169)
+    with pytest.raises(ValueError, match="0.5"):
+        LSTMConfig(quantiles=(0.1, 0.9))
+    assert LSTMConfig.from_dict(LSTMConfig(horizon=48).to_dict()) == LSTMConfig(horizon=48)
+
+
+def test_pinball_loss_values_and_masked_targets():
+    pred = torch.tensor([[[0.0, 1.0, 2.0]]])  # (1, 1, 3)
+    target = torch.tensor([[1.0]])
+    # below p10 by 1 -> 0.1*1; at p50 -> 0; above p90 by 1 -> 0.1*1; mean over 3 quantiles
+    assert float(pinball_loss(pred, target, (0.1, 0.5, 0.9))) == pytest.approx(0.2 / 3)
+    pred2 = torch.cat([pred, pred], dim=1)  # (1, 2, 3)
+    target2 = torch.tensor([[1.0, 1000.0]])
+    mask = torch.tensor([[1.0, 0.0]])
+    assert float(pinball_loss(pred2, target2, (0.1, 0.5, 0.9), mask)) == pytest.approx(0.2 / 3)

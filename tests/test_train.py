@@ -1,0 +1,93 @@
+"""Training: beats seasonal naive on a clear cycle, reproducible, device choice, progress, fine-tuning."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from trafficwatch.model.baselines import naive24
+from trafficwatch.model.evaluate import backtest, summarize
+from trafficwatch.model.features import make_windows
+from trafficwatch.model.forecaster import Forecaster
+from trafficwatch.model.lstm import LSTMConfig
+from trafficwatch.model.train import TrainConfig, fine_tune, select_device, train_model
+
+SMALL = LSTMConfig(window=72, horizon=24, hidden=16)
+
+
+def daily_with_trend(weeks: int = 6, seed: int = 0) -> pd.Series:
+    """Seeded hourly series: a strong daily cycle, a rising trend and noisy counts."""
+    rng = np.random.default_rng(seed)
+    n = weeks * 168
+    t = np.arange(n)
+    level = 200.0 * (1.0 + 1.5 * t / n)
+    y = level * (1.0 + 0.6 * np.sin(2 * np.pi * t / 24)) * rng.lognormal(0.0, 0.12, n)
+    idx = pd.date_range("2024-03-04", periods=n, freq="h", tz="UTC")
+    return pd.Series(np.round(y), index=idx)
+
+
+def test_training_beats_seasonal_naive_on_a_daily_cycle_with_trend():
+    s = daily_with_trend()
+    train_part = s.iloc[:-7 * 24]
+    tc = TrainConfig(epochs=25, batch_size=64, lr=1e-2, patience=25, seed=0, val_hours=168)
+    model, result = train_model([train_part], SMALL, tc)
+    table = summarize(backtest(s, {"lstm": Forecaster(model).as_function(), "naive24": naive24}))
+    lstm, naive = table.loc["lstm", "mase"], table.loc["naive24", "mase"]
+    assert result.epochs_run == 25
+    assert naive > 1.0  # the trend and the noise make yesterday a poor guess
+    assert lstm < 0.85 * naive, table
+    assert 0.6 <= table.loc["lstm", "coverage"] <= 0.97, table
+
+
+def test_training_is_reproducible_with_a_seed_on_cpu():
+    s = daily_with_trend(weeks=3)
+    tc = TrainConfig(epochs=2, seed=7, device="cpu", val_hours=96)
+    a, _ = train_model([s], SMALL, tc)
+    b, _ = train_model([s], SMALL, tc)
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    c, _ = train_model([s], SMALL, TrainConfig(epochs=2, seed=8, device="cpu", val_hours=96))
+    assert not torch.equal(a.lstm.weight_hh_l0, c.lstm.weight_hh_l0)
+
+
+def test_progress_callback_reports_loss_and_eta():
+    seen = []
+    train_model([daily_with_trend(weeks=3)], SMALL,
+                TrainConfig(epochs=3, patience=10, val_hours=96), on_progress=seen.append)
+    assert [p.epoch for p in seen] == [1, 2, 3]
+    assert all(np.isfinite(p.train_loss) and p.eta_s >= 0 for p in seen)
+    assert seen[-1].eta_s == 0 and "ETA" in seen[0].line()
+
+
+def test_device_auto_picks_cpu_without_cuda_and_cuda_without_gpu_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert select_device("auto").type == "cpu"
+    with pytest.raises(ValueError, match="CUDA"):
+        select_device("cuda")
+
+
+def test_fine_tune_improves_a_copy_on_the_new_site_and_leaves_the_original_alone():
+    base, _ = train_model([daily_with_trend(weeks=3, seed=3)], SMALL, TrainConfig(epochs=1, val_hours=96))
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    t = np.arange(3 * 168)
+    weekly = daily_with_trend(weeks=3, seed=4) * np.where((t // 24) % 7 >= 5, 0.2, 1.0)  # quiet weekends
+    tuned, res = fine_tune(base, weekly, TrainConfig(epochs=3, lr=3e-3, batch_size=32, val_hours=96,
+                                                     patience=5))
+    assert tuned is not base and res.epochs_run == 3
+    assert res.best_val < 0.95 * res.initial_val
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())
+    assert not torch.equal(tuned.skip.weight, base.skip.weight)
+
+
+def test_windows_mask_gaps_and_pad_short_histories():
+    v = np.arange(100, dtype=float)
+    v[50:60] = np.nan
+    w = make_windows(v, start_hour=0, window=72, horizon=24, origins=np.array([30, 70, 95]),
+                     min_observed=24)
+    assert w.x.shape == (3, 72, 6)
+    assert w.x[0, :42, 1].sum() == 0 and w.x[0, 42:, 1].all()  # left padding is masked
+    assert w.x[1, 50 - (70 - 72):, 1].sum() < 72 and w.x[1, 52:62, 1].sum() == 0  # the gap
+    assert w.y_mask[2].sum() == 5  # only 5 target hours exist after origin 95
+    assert np.isfinite(w.x).all() and np.isfinite(w.y).all()

@@ -1,0 +1,225 @@
+"""`trafficwatch train | eval | forecast`: the model's commands, registered by cli.py via add_commands."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import pandas as pd
+
+EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
+
+
+def _clean(text: object) -> str:
+    """Text safe for a terminal: control characters (escape sequences) become '?'."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
+
+
+def _err(msg: str, err: TextIO | None = None) -> None:
+    print(f"trafficwatch: {_clean(msg)}", file=err or sys.stderr)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log files or directories, or one CSV of hourly counts "
+                        "(hour,count or hour,visits; ISO 8601 hours)")
+    p.add_argument("--site", help="one site (default: all sites summed)")
+    p.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
+                   help="what to count per hour (default: hits)")
+    p.add_argument("--log-format", metavar="FMT", help="log format (default: detected)")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register train, eval and forecast on the CLI's sub-command parser."""
+    t = subparsers.add_parser(
+        "train", help="fine-tune the default LSTM (or train one from scratch) on your traffic",
+        description="Train on PATHs' hourly series, holding out the last --holdout-days days, then "
+                    "print a backtest on those days against seasonal naive baselines.")
+    _common(t)
+    t.add_argument("--out", default="model.pt", metavar="FILE",
+                   help="where to write the model (default: model.pt)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: CUDA when available (default)")
+    t.add_argument("--epochs", type=int, default=None, help="at most this many epochs "
+                   "(default: 8 fine-tuning, 30 from scratch; early stopping may end sooner)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    t.add_argument("--scratch", action="store_true",
+                   help="train a new model instead of fine-tuning the shipped default")
+    t.add_argument("--init", metavar="FILE", help="fine-tune this model instead of the default")
+    t.add_argument("--holdout-days", type=int, default=7,
+                   help="days at the end kept out of training and used for the backtest "
+                        "(0: train on everything, no backtest; default: 7)")
+    t.set_defaults(func=run_train)
+
+    e = subparsers.add_parser(
+        "eval", help="rolling-origin backtest of the LSTM against baselines",
+        description="Daily origins over the last --days days; each model sees only the hours "
+                    "before its origin. MASE (vs in-sample 24 h seasonal naive), sMAPE, p10-p90 "
+                    "coverage; hours with no log are skipped, not counted as zero.")
+    _common(e)
+    e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
+    e.add_argument("--horizon", type=int, default=24, help="hours ahead (default: 24)")
+    e.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
+    e.add_argument("--model", metavar="FILE", help="model file (default: the shipped model)")
+    e.add_argument("--statsforecast", action="store_true",
+                   help="also run AutoETS, AutoTheta and MSTL (needs the bench extra)")
+    e.set_defaults(func=run_eval)
+
+    f = subparsers.add_parser(
+        "forecast", help="print p10/p50/p90 for the coming hours",
+        description="Forecast the hours after the last hour of PATHs' series. A series too short "
+                    "for the LSTM gets the 24 h seasonal naive forecast instead (said on stderr, exit 1).")
+    _common(f)
+    f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
+    f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
+    f.add_argument("--model", metavar="FILE", help="model file (default: the shipped model)")
+    f.set_defaults(func=run_forecast)
+
+
+def load_series(args: argparse.Namespace) -> pd.Series:
+    """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
+    paths = list(args.paths)
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
+        from trafficwatch.series import read_counts_csv
+
+        return read_counts_csv(paths[0])
+    from trafficwatch.series import load_hourly
+
+    return load_hourly(paths, fmt=args.log_format, site=args.site, metric=args.metric)
+
+
+def _load_forecaster(path: str | None):
+    from trafficwatch.model.forecaster import Forecaster
+
+    return Forecaster.load(path)
+
+
+def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Backtest the LSTM and baselines; print a table or JSON."""
+    from trafficwatch.model.baselines import baseline_models
+    from trafficwatch.model.checkpoint import CheckpointError
+    from trafficwatch.model.evaluate import backtest, format_table, to_json
+
+    out = out or sys.stdout
+    try:
+        series = load_series(args)
+        fc = _load_forecaster(args.model)
+        models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
+        table = backtest(series, models, days=args.days, horizon=args.horizon)
+    except (ValueError, OSError, CheckpointError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    for _, row in table[table["error"] != ""].drop_duplicates("model").iterrows():
+        _err(f"{row['model']} could not forecast at some origins: {row['error']}")
+    if args.out_format == "json":
+        json.dump(to_json(table, args.days, args.horizon), out, indent=1)
+        out.write("\n")
+    else:
+        out.write(f"rolling origin: {args.days} daily origins, {args.horizon} h ahead, "
+                  f"{series.index[0]:%Y-%m-%d %H:00} .. {series.index[-1]:%Y-%m-%d %H:00} UTC\n")
+        out.write(format_table(table) + "\n")
+    return EXIT_OK
+
+
+def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Print the forecast as CSV (hour,p10,p50,p90,model) or JSON."""
+    from trafficwatch.model.baselines import naive24
+    from trafficwatch.model.checkpoint import CheckpointError
+    from trafficwatch.model.forecaster import Forecast
+
+    out = out or sys.stdout
+    code = EXIT_OK
+    try:
+        series = load_series(args)
+        fc = _load_forecaster(args.model)
+        if not 1 <= args.horizon <= fc.cfg.horizon:
+            raise ValueError(f"--horizon must be 1..{fc.cfg.horizon}")
+        try:
+            f = fc.forecast(series, args.horizon)
+        except ValueError as exc:
+            q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
+            _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
+            idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
+                                freq="h")
+            f = Forecast(idx, q[:, 0], q[:, 1], q[:, 2], "naive24")
+            code = EXIT_FALLBACK
+    except (ValueError, OSError, CheckpointError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    if args.out_format == "csv":
+        out.write("hour,p10,p50,p90,model\n")
+        for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90):
+            out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
+    else:
+        json.dump({"model": f.model, "horizon": args.horizon,
+                   "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b), "p90": float(c)}
+                             for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90)]}, out, indent=1)
+        out.write("\n")
+    return code
+
+
+def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Fine-tune (or train) on the series, save atomically, print a backtest on held-out days."""
+    from trafficwatch.model.baselines import baseline_models
+    from trafficwatch.model.checkpoint import CheckpointError
+    from trafficwatch.model.evaluate import backtest, format_table, to_json
+    from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
+
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        select_device(args.device)
+        series = load_series(args)
+        hold = max(args.holdout_days, 0) * 24
+        fit_on = series.iloc[:-hold] if hold else series
+        if hold and len(fit_on) < 72:
+            raise ValueError(f"{len(series)} hours: too short to hold out {args.holdout_days} days; "
+                             "use --holdout-days 0 or more data")
+        base = None if args.scratch else _load_forecaster(args.init)
+        if base is None:
+            tcfg = TrainConfig(epochs=args.epochs or 30, seed=args.seed, device=args.device)
+        else:
+            tcfg = TrainConfig(**{**FINE_TUNE.__dict__, "seed": args.seed, "device": args.device,
+                                  "epochs": args.epochs or FINE_TUNE.epochs})
+        model, result = train_model([fit_on], tcfg=tcfg, init=base.model if base else None,
+                                    on_progress=lambda p: err.write(p.line() + "\n"))
+    except (ValueError, OSError, CheckpointError) as exc:
+        _err(str(exc), err)
+        return EXIT_USAGE
+    trained = Forecaster(model, name="lstm:" + Path(args.out).stem)
+    metrics: dict = {"val_pinball": result.best_val, "epochs": result.epochs_run}
+    if hold:
+        models = {trained.name: trained.as_function()}
+        if base is not None:
+            models[base.name] = base.as_function()
+        models.update(baseline_models())
+        table = backtest(series, models, days=args.holdout_days, horizon=24)
+        metrics["backtest"] = to_json(table, args.holdout_days, 24)
+        out.write(f"backtest on the {args.holdout_days} held-out days (24 h ahead):\n")
+        out.write(format_table(table) + "\n")
+    data = {"series": [_clean(p) for p in args.paths], "start": result.data_start,
+            "end": result.data_end, "hours": int(len(fit_on)),
+            "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
+            "init": "scratch" if base is None else base.name, "seed": args.seed}
+    try:
+        path = trained.save(args.out, data=data, metrics=_json_safe(metrics))
+    except OSError as exc:
+        _err(f"cannot write {args.out}: {exc}", err)
+        return EXIT_USAGE
+    err.write(f"trafficwatch: saved {_clean(path)} ({result.epochs_run} epochs, "
+              f"{result.seconds:.1f} s)\n")
+    return EXIT_OK
+
+
+def _json_safe(x):
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -1,0 +1,157 @@
+"""The quantile LSTM forecaster in one file: config, nn.LSTM for training, explicit gates for looking in.
+
+The model reads a window of scaled hourly traffic plus calendar features and predicts, in one shot
+(a direct multi-horizon head, not recursive), the p10/p50/p90 of each of the next `horizon` hours in
+the same scaled space. Scaling lives outside the module (see features.py).
+
+    x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ──► head ──► (B, H, Q) quantile offsets
+         └─ value channel (B, T) ──► skip (linear over the window) ──► (B, H) level/seasonal base
+
+The skip is a plain linear map from the window's values to each future hour (it can learn
+"same hour last week" or "same hour yesterday"); the LSTM's last hidden state corrects that base
+and sets the width of the band. `internals()` recomputes the LSTM with the textbook gate
+equations from the same weights, so the gate pane shows exactly what produced the forecast.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+N_FEATURES = 6  # value, observed mask, sin/cos hour-of-day, sin/cos day-of-week
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """Everything needed to rebuild the model; stored in every checkpoint."""
+
+    window: int = 168  # one week of hours: the model sees each weekday and the weekly cycle once
+    horizon: int = 24  # hours predicted in one shot; the CLI allows up to 168 (one week)
+    hidden: int = 64  # units per layer: enough for daily+weekly shapes, small enough for 2 CPU cores
+    layers: int = 1  # one layer keeps the gate pane about the gates that make the forecast
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # p10-p90 is the 80% band shown in the app
+    n_features: int = N_FEATURES  # see features.py: value, mask, hour and weekday on the circle
+    dropout: float = 0.0  # between layers only (nn.LSTM semantics); unused with one layer
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.horizon <= 168:
+            raise ValueError(f"horizon must be 1..168 hours, got {self.horizon}")
+        if self.window < 24:
+            raise ValueError(f"window must be at least 24 hours, got {self.window}")
+        qs = tuple(float(q) for q in self.quantiles)
+        if list(qs) != sorted(qs) or not all(0.0 < q < 1.0 for q in qs) or 0.5 not in qs:
+            raise ValueError(f"quantiles must be increasing in (0, 1) and include 0.5, got {qs}")
+        object.__setattr__(self, "quantiles", qs)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (tuples as lists) for checkpoints."""
+        d = asdict(self)
+        d["quantiles"] = list(self.quantiles)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LSTMConfig:
+        """Inverse of to_dict; unknown keys are an error (a newer checkpoint format)."""
+        d = dict(d)
+        d["quantiles"] = tuple(d.get("quantiles", (0.1, 0.5, 0.9)))
+        return cls(**d)
+
+
+@dataclass
+class LSTMInternals:
+    """Gate activations for one window, each (B, T, U), for one layer (the last by default)."""
+
+    input_gate: torch.Tensor  # i_t = σ(W_i x_t + U_i h_{t-1} + b_i): how much new content enters
+    forget_gate: torch.Tensor  # f_t: how much of c_{t-1} is kept (the highway)
+    output_gate: torch.Tensor  # o_t: how much of tanh(c_t) becomes h_t
+    candidate: torch.Tensor  # g_t = tanh(...): the new content proposed
+    cell: torch.Tensor  # c_t = f_t * c_{t-1} + i_t * g_t
+    hidden: torch.Tensor  # h_t = o_t * tanh(c_t)
+    layer: int = field(default=-1)
+
+
+class QuantileLSTM(nn.Module):
+    """LSTM encoder + direct multi-horizon quantile head with ordered quantiles."""
+
+    def __init__(self, cfg: LSTMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        nq = len(cfg.quantiles)
+        self.mid = cfg.quantiles.index(0.5)
+        self.lstm = nn.LSTM(cfg.n_features, cfg.hidden, cfg.layers, batch_first=True,
+                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.head = nn.Linear(cfg.hidden, cfg.horizon * nq)
+        self.skip = nn.Linear(cfg.window, cfg.horizon)
+        with torch.no_grad():  # start at "same hour yesterday" with a modest band: training begins sane
+            self.head.weight.mul_(0.01)  # the LSTM's correction starts near zero, not random noise
+            self.head.bias.zero_()  # softplus(0) = 0.69: quantiles start 0.69 window-stds apart
+            self.skip.weight.zero_()
+            self.skip.bias.zero_()
+            for h in range(cfg.horizon):
+                self.skip.weight[h, cfg.window - 24 + (h % 24)] = 1.0
+
+    def _quantiles(self, h_last: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """(B, U) last hidden + (B, T) scaled values -> (B, H, Q) ordered quantiles."""
+        B = h_last.shape[0]
+        raw = self.head(h_last).view(B, self.cfg.horizon, -1)  # (B, H, Q)
+        center = self.skip(values) + raw[..., self.mid]  # (B, H)
+        gaps = F.softplus(raw)  # (B, H, Q) non-negative spacings between neighbouring quantiles
+        below = torch.flip(torch.cumsum(torch.flip(gaps[..., : self.mid], [-1]), -1), [-1])
+        above = torch.cumsum(gaps[..., self.mid + 1:], -1)
+        c = center.unsqueeze(-1)  # (B, H, 1)
+        return torch.cat([c - below, c, c + above], dim=-1)  # (B, H, Q), increasing along Q
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, F) scaled window -> (B, H, Q) scaled quantile forecasts."""
+        out, _ = self.lstm(x)  # (B, T, U): cuDNN on GPU
+        return self._quantiles(out[:, -1], x[..., 0])
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference without gradients: (B, T, F) -> (B, H, Q)."""
+        return self.forward(x)
+
+    @torch.no_grad()
+    def internals(self, x: torch.Tensor, layer: int = -1) -> tuple[torch.Tensor, LSTMInternals]:
+        """Quantile forecast and one layer's gates, recomputed step by step from nn.LSTM's weights."""
+        B, T, _ = x.shape
+        U = self.cfg.hidden
+        inp = x  # (B, T, F) for layer 0, (B, T, U) above
+        keep = layer % self.cfg.layers
+        kept: LSTMInternals | None = None
+        for k in range(self.cfg.layers):
+            w_ih = getattr(self.lstm, f"weight_ih_l{k}")  # (4U, F_in), rows ordered i, f, g, o
+            w_hh = getattr(self.lstm, f"weight_hh_l{k}")  # (4U, U)
+            b = getattr(self.lstm, f"bias_ih_l{k}") + getattr(self.lstm, f"bias_hh_l{k}")  # (4U,)
+            xw = inp @ w_ih.T + b  # (B, T, 4U): input contribution for every step at once
+            h = x.new_zeros(B, U)
+            c = x.new_zeros(B, U)
+            gates = {n: x.new_empty(B, T, U) for n in ("i", "f", "g", "o", "c", "h")}
+            for t in range(T):
+                z = xw[:, t] + h @ w_hh.T  # (B, 4U)
+                zi, zf, zg, zo = z.chunk(4, dim=-1)  # each (B, U)
+                i, f, g, o = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg), torch.sigmoid(zo)
+                c = f * c + i * g  # (B, U): keep some old state, add some new
+                h = o * torch.tanh(c)  # (B, U): expose part of the state
+                for n, v in zip("ifgoch", (i, f, g, o, c, h)):
+                    gates[n][:, t] = v
+            if k == keep:
+                kept = LSTMInternals(gates["i"], gates["f"], gates["o"], gates["g"],
+                                     gates["c"], gates["h"], layer=k)
+            inp = gates["h"]  # (B, T, U) feeds the next layer (no dropout at inference)
+        assert kept is not None
+        return self._quantiles(inp[:, -1], x[..., 0]), kept
+
+
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: tuple[float, ...],
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean quantile (pinball) loss; pred (B, H, Q), target (B, H), mask (B, H) 1 = observed."""
+    q = pred.new_tensor(quantiles)  # (Q,)
+    diff = target.unsqueeze(-1) - pred  # (B, H, Q)
+    loss = torch.maximum(q * diff, (q - 1.0) * diff)  # (B, H, Q)
+    if mask is None:
+        return loss.mean()
+    m = mask.unsqueeze(-1).to(loss.dtype)  # (B, H, 1)
+    return (loss * m).sum() / (m.sum() * len(quantiles)).clamp_min(1.0)

@@ -1,0 +1,212 @@
+"""Training: windows from hourly series, validation on the most recent hours, early stopping.
+
+Seeded and reproducible on CPU; `device="auto"` uses CUDA when available. Loss is the pinball
+(quantile) loss in the scaled space of features.py, with missing targets masked out.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from trafficwatch.model.features import Windows, check_series, epoch_hours, make_windows
+from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM, pinball_loss
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; defaults suit training from scratch on a few months of hours."""
+
+    epochs: int = 30  # upper bound; early stopping usually ends sooner
+    batch_size: int = 128  # small batches: more updates per epoch on short site histories
+    lr: float = 3e-3  # Adam; fine-tuning uses a third of it
+    weight_decay: float = 1e-5
+    val_hours: int = 336  # the last two weeks of each series judge the epochs (never trained on)
+    val_stride: int = 6  # validation origins every 6 hours: cheap, still covers every hour of day
+    patience: int = 4  # epochs without a better validation loss before stopping
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    max_windows: int | None = None  # windows drawn per epoch (None = all): bounds epoch time
+    augment: float = 0.25  # share of windows with truncated history / a random gap
+    stride: int = 1  # hours between training origins; >1 bounds memory on a large corpus
+    clip: float = 1.0  # gradient norm clip
+
+
+@dataclass
+class Progress:
+    """One progress report: where training is, its losses, and the estimated time left."""
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    best_val: float
+    eta_s: float
+    elapsed_s: float
+
+    def line(self) -> str:
+        """Human line for stderr or a status bar."""
+        return (f"epoch {self.epoch}/{self.epochs}  train {self.train_loss:.4f}  "
+                f"val {self.val_loss:.4f}  best {self.best_val:.4f}  "
+                f"elapsed {self.elapsed_s:.1f}s  ETA {self.eta_s:.0f}s")
+
+
+@dataclass
+class TrainResult:
+    """What a training run did: best validation loss, epochs run, time, and the data range."""
+
+    best_val: float
+    epochs_run: int
+    seconds: float
+    n_train: int
+    n_val: int
+    history: list[tuple[float, float]] = field(default_factory=list)
+    initial_val: float = float("nan")  # validation loss before the first epoch
+    data_start: str = ""
+    data_end: str = ""
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """auto -> CUDA when available, else CPU; cuda without a GPU is an error, not a silent fallback."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device; use auto or cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}: use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def build_windows(series_list: Sequence[pd.Series], cfg: LSTMConfig, tcfg: TrainConfig,
+                  rng: np.random.Generator) -> tuple[Windows, Windows]:
+    """Training windows (targets before each series' last `val_hours`) and validation windows."""
+    train, val = [], []
+    for s in series_list:
+        s = check_series(s)
+        v = s.to_numpy()
+        n = len(v)
+        val_hours = min(tcfg.val_hours, max(n // 4, 24))
+        cut = n - val_hours
+        start = int(epoch_hours(s.index[:1])[0])
+        if cut > 24:
+            train.append(make_windows(v[:cut], start, cfg.window, cfg.horizon,
+                                      origins=np.arange(1, cut, tcfg.stride),
+                                      min_observed=min(24, cfg.window // 2), rng=rng,
+                                      augment=tcfg.augment))
+        origins = np.arange(cut, n - min(24, cfg.horizon) + 1, tcfg.val_stride)
+        if len(origins):
+            val.append(make_windows(v, start, cfg.window, cfg.horizon, origins=origins,
+                                    min_target=min(24, cfg.horizon)))
+    if not train or sum(len(w.x) for w in train) == 0:
+        raise ValueError("not enough observed hours to train on (need a few days of data)")
+    tr = _concat(train)
+    va = _concat(val) if val and sum(len(w.x) for w in val) else tr
+    return tr, va
+
+
+def _concat(ws: list[Windows]) -> Windows:
+    return Windows(*(np.concatenate([getattr(w, f) for w in ws]) for f in
+                     ("x", "y", "y_mask", "loc", "scale", "origin")))
+
+
+def _tensors(w: Windows, device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(a).to(device) for a in (w.x, w.y, w.y_mask))
+
+
+def _evaluate(model: QuantileLSTM, data: tuple[torch.Tensor, ...], bs: int) -> float:
+    model.eval()
+    x, y, m = data
+    total, weight = 0.0, 0.0
+    with torch.no_grad():
+        for i in range(0, len(x), bs * 4):
+            sl = slice(i, i + bs * 4)
+            w = float(m[sl].sum())
+            total += float(pinball_loss(model(x[sl]), y[sl], model.cfg.quantiles, m[sl])) * w
+            weight += w
+    return total / max(weight, 1.0)
+
+
+def fit(model: QuantileLSTM, train: Windows, val: Windows, tcfg: TrainConfig,
+        on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
+    """Train in place with Adam and early stopping; the best validation weights are kept."""
+    torch.manual_seed(tcfg.seed)
+    device = select_device(tcfg.device)
+    model.to(device)
+    tr, va = _tensors(train, device), _tensors(val, device)
+    gen = torch.Generator().manual_seed(tcfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    best = initial = _evaluate(model, va, tcfg.batch_size)
+    best_state = copy.deepcopy(model.state_dict())
+    history: list[tuple[float, float]] = []
+    stale, started = 0, time.perf_counter()
+    n = len(tr[0])
+    per_epoch = min(n, tcfg.max_windows or n)
+    epoch = 0
+    for epoch in range(1, tcfg.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=gen)[:per_epoch].to(device)
+        total = 0.0
+        for i in range(0, per_epoch, tcfg.batch_size):
+            idx = order[i:i + tcfg.batch_size]
+            loss = pinball_loss(model(tr[0][idx]), tr[1][idx], model.cfg.quantiles, tr[2][idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip)
+            opt.step()
+            total += loss.item() * len(idx)
+        train_loss = total / per_epoch
+        val_loss = _evaluate(model, va, tcfg.batch_size)
+        history.append((train_loss, val_loss))
+        if val_loss < best - 1e-5:
+            best, stale = val_loss, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        elapsed = time.perf_counter() - started
+        if on_progress is not None:
+            left = tcfg.epochs - epoch if stale < tcfg.patience else 0
+            on_progress(Progress(epoch, tcfg.epochs, train_loss, val_loss, best,
+                                 elapsed / epoch * left, elapsed))
+        if stale >= tcfg.patience or not math.isfinite(train_loss):
+            break
+    model.load_state_dict(best_state)
+    model.to("cpu").eval()
+    return TrainResult(best, epoch, time.perf_counter() - started, len(train.x), len(val.x), history,
+                       initial_val=initial)
+
+
+def train_model(series_list: Sequence[pd.Series], cfg: LSTMConfig | None = None,
+                tcfg: TrainConfig | None = None, init: QuantileLSTM | None = None,
+                on_progress: Callable[[Progress], None] | None = None
+                ) -> tuple[QuantileLSTM, TrainResult]:
+    """Train a new model (or a copy of `init`) on one or many hourly series."""
+    tcfg = tcfg or TrainConfig()
+    if init is not None:
+        cfg = init.cfg
+    cfg = cfg or LSTMConfig()
+    torch.manual_seed(tcfg.seed)
+    model = copy.deepcopy(init) if init is not None else QuantileLSTM(cfg)
+    model.cpu()
+    train, val = build_windows(series_list, cfg, tcfg, np.random.default_rng(tcfg.seed))
+    result = fit(model, train, val, tcfg, on_progress)
+    starts = [s.index[0] for s in series_list if len(s)]
+    ends = [s.index[-1] for s in series_list if len(s)]
+    result.data_start = min(starts).isoformat() if starts else ""
+    result.data_end = max(ends).isoformat() if ends else ""
+    return model, result
+
+
+FINE_TUNE = TrainConfig(epochs=8, lr=1e-3, patience=2, val_hours=168, augment=0.1, batch_size=64)
+
+
+def fine_tune(model: QuantileLSTM, series: pd.Series, tcfg: TrainConfig = FINE_TUNE,
+              on_progress: Callable[[Progress], None] | None = None
+              ) -> tuple[QuantileLSTM, TrainResult]:
+    """A fine-tuned copy of `model` on one site's series; the original is left untouched."""
+    return train_model([series], tcfg=tcfg, init=model, on_progress=on_progress)
