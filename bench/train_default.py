@@ -4,7 +4,7 @@
 
 Synthetic corpus (seeded, `--n-synthetic` series of 6-12 weeks): levels from 1 to 100,000 visits an
 hour (log-uniform), daily shapes from one to three harmonics or a two-peak office-day, weekend
-factors 0.3-1.3, linear trends and level shifts, multiplicative AR(1) noise and Poisson counting
+factors 0.3-1.3, linear trends, level shifts and a day-to-day random walk of the level, multiplicative AR(1) noise and Poisson counting
 noise, spikes of 2-20x lasting hours, surges of 1.3-5x lasting 2-20 days, events at a set hour on some
 days, and missing stretches (NaN) of 1-72 hours.
 Real data: the World Cup 98 hourly series from ../shared/data/series, only the hours before
@@ -58,6 +58,9 @@ def synthetic_series(rng: np.random.Generator, start: pd.Timestamp, hours: int) 
         on = rng.random(hours // 24 + 1) < rng.uniform(0.1, 0.4)
         hour0, width = rng.integers(0, 24), rng.uniform(1.0, 3.0)
         trend += np.log(rng.uniform(1.5, 5.0)) * on[day] * np.exp(-0.5 * ((hod - hour0) / width) ** 2)
+    days = hours // 24 + 2  # a level that wanders from day to day (real traffic drifts, it is not iid)
+    walk = np.cumsum(rng.normal(0, rng.uniform(0.0, 0.25), days))
+    trend += np.interp(t / 24, np.arange(days), walk - walk[0])
     ar = np.zeros(hours)
     sigma, phi = rng.uniform(0.02, 0.3), rng.uniform(0.0, 0.9)
     eps = rng.normal(0, sigma, hours)

@@ -148,3 +148,33 @@ def test_train_command_fine_tunes_saves_and_backtests(counts_csv, small_model_pa
     fc = Forecaster.load(out_path)
     assert fc.checkpoint.data["hours"] == 21 * 24 - 48
     assert "lstm:site" in fc.checkpoint.metrics["backtest"]["models"]
+
+
+def test_band_is_calibrated_on_the_series_own_recent_days(small_model_path):
+    from trafficwatch.model.evaluate import backtest, summarize
+
+    s = traffic(28, seed=9) * np.random.default_rng(9).lognormal(0, 0.6, 28 * 24)  # very noisy site
+    raw = Forecaster.load(small_model_path)
+    raw.calibrate = False
+    cal = Forecaster.load(small_model_path)
+    table = summarize(backtest(s, {"raw": raw.as_function(), "cal": cal.as_function()}, days=7))
+    assert table.loc["raw", "coverage"] < 0.6  # the untrained band is far too narrow here
+    assert 0.65 <= table.loc["cal", "coverage"] <= 0.95, table
+    assert table.loc["raw", "mase"] == table.loc["cal", "mase"]  # the median is left alone
+
+
+def test_cli_eval_on_a_counts_csv(counts_csv, small_model_path):
+    import subprocess
+    import sys
+
+    try:
+        from trafficwatch.cli import build_parser
+
+        build_parser()
+    except ImportError as exc:
+        pytest.skip(f"the CLI cannot be built yet ({exc})")
+    res = subprocess.run([sys.executable, "-m", "trafficwatch", "eval", counts_csv, "--model",
+                          small_model_path, "--days", "2", "--format", "json"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads(res.stdout)["origins"]) == 2

@@ -1,0 +1,6 @@
+"""Forecasting: the inspectable quantile LSTM and what surrounds it (imports torch lazily via submodules).
+
+Public surface: forecaster.Forecaster (load / forecast / forecast_with_gates / gates / fine_tune),
+forecaster.Forecast, forecaster.GateStats, checkpoint.CheckpointError, baselines.naive24/naive168,
+evaluate.backtest/summarize, commands.add_commands (train, eval, forecast).
+"""

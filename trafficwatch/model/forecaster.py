@@ -11,12 +11,13 @@ import pandas as pd
 import torch
 
 from trafficwatch.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from trafficwatch.model.features import check_series, decode, last_window
+from trafficwatch.model.features import check_series, epoch_hours, last_window, make_windows
 from trafficwatch.model.lstm import LSTMInternals, QuantileLSTM
 from trafficwatch.model.train import FINE_TUNE, Progress, TrainConfig, fine_tune
 
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
+CALIBRATION_DAYS = 7  # past daily origins used to widen/narrow the band (conformal, per series)
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,13 @@ class GateStats:
 class Forecaster:
     """A loaded LSTM with the operations the app needs; refuses series it cannot use, with a reason."""
 
-    def __init__(self, model: QuantileLSTM, name: str = "lstm", checkpoint: Checkpoint | None = None):
+    def __init__(self, model: QuantileLSTM, name: str = "lstm", checkpoint: Checkpoint | None = None,
+                 calibrate: bool = True):
         self.model = model.cpu().eval()
         self.cfg = model.cfg
         self.name = name
         self.checkpoint = checkpoint
+        self.calibrate = calibrate  # conformal band adjustment from the series' own recent days
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> Forecaster:
@@ -88,15 +91,44 @@ class Forecaster:
         return s
 
     def _prepare(self, series: pd.Series, horizon: int) -> tuple[torch.Tensor, np.ndarray,
-                                                                  np.ndarray, int]:
+                                                                  np.ndarray, int, float]:
         if not 1 <= horizon <= self.cfg.horizon:
             raise ValueError(f"horizon {horizon} h: this model forecasts 1..{self.cfg.horizon} hours")
-        x, loc, scale, end = last_window(self.check(series), self.cfg.window)
-        return torch.from_numpy(x), loc, scale, end
+        s = self.check(series)
+        x, loc, scale, end = last_window(s, self.cfg.window)
+        return torch.from_numpy(x), loc, scale, end, self._band_adjustment(s)
+
+    def _band_adjustment(self, s: pd.Series) -> float:
+        """Conformalised quantile regression on the last days: how much (log1p units) to widen
+        p10/p90 so that the past CALIBRATION_DAYS day-ahead forecasts would have held ~80%."""
+        n, day = len(s), min(24, self.cfg.horizon)
+        origins = np.array([n - day * k for k in range(1, CALIBRATION_DAYS + 1)])
+        origins = origins[origins >= 2 * day]
+        if not self.calibrate or len(origins) < 3:
+            return 0.0
+        v = s.to_numpy()
+        w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
+                         origins=origins, min_observed=day, min_target=day // 2)
+        if len(w.x) < 3:
+            return 0.0
+        zq = self.model.predict(torch.from_numpy(w.x)).numpy()[:, :day]  # (N, 24, Q)
+        lq = zq * w.scale[:, None, None] + w.loc[:, None, None]  # log1p units
+        actual = np.stack([v[o:o + day] for o in w.origin])  # (N, 24)
+        y = np.log1p(np.clip(actual, 0, None))
+        ok = np.isfinite(y)
+        err = np.maximum(lq[..., 0] - y, y - lq[..., -1])[ok]
+        if len(err) < 48:
+            return 0.0
+        level = min(1.0, 0.8 * (1 + 1 / len(err)))
+        return float(np.quantile(err, level))
 
     def _forecast(self, zq: torch.Tensor, loc: np.ndarray, scale: np.ndarray, end: int,
-                  horizon: int) -> Forecast:
-        q = decode(zq.numpy().astype(np.float64), loc, scale)[0, :horizon]  # (H, Q)
+                  horizon: int, widen: float = 0.0) -> Forecast:
+        lq = zq.numpy().astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p units
+        mid = self.cfg.quantiles.index(0.5)
+        lq[:, :mid] = np.minimum(lq[:, :mid] - widen, lq[:, mid:mid + 1])
+        lq[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + widen, lq[:, mid:mid + 1])
+        q = np.clip(np.expm1(np.clip(lq, None, 30.0)), 0.0, None)  # (H, Q) counts
         qs = self.cfg.quantiles
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         return Forecast(idx, q[:, qs.index(0.1)] if 0.1 in qs else q[:, 0], q[:, qs.index(0.5)],
@@ -104,17 +136,17 @@ class Forecaster:
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
-        x, loc, scale, end = self._prepare(series, horizon)
-        return self._forecast(self.model.predict(x), loc, scale, end, horizon)
+        x, loc, scale, end, widen = self._prepare(series, horizon)
+        return self._forecast(self.model.predict(x), loc, scale, end, horizon, widen)
 
     def forecast_with_gates(self, series: pd.Series, horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
-        x, loc, scale, end = self._prepare(series, horizon)
+        x, loc, scale, end, widen = self._prepare(series, horizon)
         zq, inner = self.model.internals(x)
         mask = x[0, :, 1].numpy() > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        return self._forecast(zq, loc, scale, end, horizon), gate_stats(inner, idx, mask)
+        return self._forecast(zq, loc, scale, end, horizon, widen), gate_stats(inner, idx, mask)
 
     def gates(self, series: pd.Series) -> GateStats:
         """Gate statistics over the latest input window (the one the next forecast reads)."""
@@ -132,7 +164,7 @@ class Forecaster:
         """A new Forecaster fine-tuned on one site's series; this one is left as it was."""
         s = self.check(series)
         model, result = fine_tune(self.model, s, tcfg, on_progress)
-        out = Forecaster(model, name=f"{self.name}+fine-tuned")
+        out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
 
