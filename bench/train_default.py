@@ -119,7 +119,7 @@ def main() -> int:
     ap.add_argument("--real-weight", type=int, default=8, help="copies of each real series")
     ap.add_argument("--extra", nargs="*", default=[], help="more logs/CSVs, one series each")
     ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--horizon", type=int, default=168)
+    ap.add_argument("--horizon", type=int, default=24)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--max-windows", type=int, default=16000)
     ap.add_argument("--device", default="auto")

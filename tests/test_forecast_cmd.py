@@ -178,3 +178,14 @@ def test_cli_eval_on_a_counts_csv(counts_csv, small_model_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert len(json.loads(res.stdout)["origins"]) == 2
+
+
+def test_train_from_scratch_with_another_horizon(counts_csv, tmp_path, capsys):
+    out_path = tmp_path / "week.pt"
+    code, _, err = run_cli(["train", counts_csv, "--scratch", "--horizon", "6", "--epochs", "1",
+                            "--holdout-days", "0", "--out", str(out_path)], capsys)
+    assert code == 0, err
+    fc = Forecaster.load(out_path)
+    assert fc.cfg.horizon == 6 and fc.checkpoint.data["init"] == "scratch"
+    code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"], capsys)
+    assert code == 2 and "forecasts 1..6 hours" in err

@@ -50,6 +50,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--scratch", action="store_true",
                    help="train a new model instead of fine-tuning the shipped default")
     t.add_argument("--init", metavar="FILE", help="fine-tune this model instead of the default")
+    t.add_argument("--horizon", type=int, default=24,
+                   help="with --scratch: hours the new model forecasts in one shot, 1-168 (default: 24)")
     t.add_argument("--holdout-days", type=int, default=7,
                    help="days at the end kept out of training and used for the backtest "
                         "(0: train on everything, no backtest; default: 7)")
@@ -137,7 +139,8 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         series = load_series(args)
         fc = _load_forecaster(args.model)
         if not 1 <= args.horizon <= fc.cfg.horizon:
-            raise ValueError(f"--horizon must be 1..{fc.cfg.horizon}")
+            raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts 1..{fc.cfg.horizon} hours; "
+                             "train a longer one with `trafficwatch train --scratch --horizon N`")
         try:
             f = fc.forecast(series, args.horizon)
         except ValueError as exc:
@@ -168,6 +171,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     from trafficwatch.model.checkpoint import CheckpointError
     from trafficwatch.model.evaluate import backtest, format_table, to_json
     from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.model.lstm import LSTMConfig
     from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -180,12 +184,13 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             raise ValueError(f"{len(series)} hours: too short to hold out {args.holdout_days} days; "
                              "use --holdout-days 0 or more data")
         base = None if args.scratch else _load_forecaster(args.init)
+        cfg = LSTMConfig(horizon=args.horizon) if base is None else None
         if base is None:
             tcfg = TrainConfig(epochs=args.epochs or 30, seed=args.seed, device=args.device)
         else:
             tcfg = TrainConfig(**{**FINE_TUNE.__dict__, "seed": args.seed, "device": args.device,
                                   "epochs": args.epochs or FINE_TUNE.epochs})
-        model, result = train_model([fit_on], tcfg=tcfg, init=base.model if base else None,
+        model, result = train_model([fit_on], cfg, tcfg, init=base.model if base else None,
                                     on_progress=lambda p: err.write(p.line() + "\n"))
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc), err)

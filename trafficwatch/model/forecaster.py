@@ -13,7 +13,7 @@ import torch
 from trafficwatch.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from trafficwatch.model.features import check_series, epoch_hours, last_window, make_windows
 from trafficwatch.model.lstm import LSTMInternals, QuantileLSTM
-from trafficwatch.model.train import FINE_TUNE, Progress, TrainConfig, fine_tune
+from trafficwatch.model.train import FINE_TUNE, Progress, TrainConfig, fine_tune, limit_threads
 
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
@@ -136,13 +136,16 @@ class Forecaster:
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
-        x, loc, scale, end, widen = self._prepare(series, horizon)
-        return self._forecast(self.model.predict(x), loc, scale, end, horizon, widen)
+        with limit_threads(1):  # one small window: threads only add synchronisation
+            x, loc, scale, end, widen = self._prepare(series, horizon)
+            zq = self.model.predict(x)
+        return self._forecast(zq, loc, scale, end, horizon, widen)
 
     def forecast_with_gates(self, series: pd.Series, horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
-        x, loc, scale, end, widen = self._prepare(series, horizon)
-        zq, inner = self.model.internals(x)
+        with limit_threads(1):
+            x, loc, scale, end, widen = self._prepare(series, horizon)
+            zq, inner = self.model.internals(x)
         mask = x[0, :, 1].numpy() > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,9 @@ class TrainConfig:
     augment: float = 0.25  # share of windows with truncated history / a random gap
     stride: int = 1  # hours between training origins; >1 bounds memory on a large corpus
     clip: float = 1.0  # gradient norm clip
+    min_lr_ratio: float = 0.05  # cosine decay of the learning rate to this share by the last epoch
+    threads: int | None = 1  # CPU threads; the LSTM steps hour by hour, and with 2+ threads on a
+    # busy machine every step waits for a descheduled thread (measured: 2.7 s vs 0.03 s a batch)
 
 
 @dataclass
@@ -70,6 +74,19 @@ class TrainResult:
     initial_val: float = float("nan")  # validation loss before the first epoch
     data_start: str = ""
     data_end: str = ""
+
+
+@contextmanager
+def limit_threads(n: int | None) -> Iterator[None]:
+    """Run torch CPU ops with at most `n` threads (None: leave as is), restoring the setting after."""
+    before = torch.get_num_threads()
+    if n is not None and n < before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -135,12 +152,20 @@ def _evaluate(model: QuantileLSTM, data: tuple[torch.Tensor, ...], bs: int) -> f
 def fit(model: QuantileLSTM, train: Windows, val: Windows, tcfg: TrainConfig,
         on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
     """Train in place with Adam and early stopping; the best validation weights are kept."""
+    with limit_threads(tcfg.threads):
+        return _fit(model, train, val, tcfg, on_progress)
+
+
+def _fit(model: QuantileLSTM, train: Windows, val: Windows, tcfg: TrainConfig,
+         on_progress: Callable[[Progress], None] | None) -> TrainResult:
     torch.manual_seed(tcfg.seed)
     device = select_device(tcfg.device)
     model.to(device)
     tr, va = _tensors(train, device), _tensors(val, device)
     gen = torch.Generator().manual_seed(tcfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(tcfg.epochs, 1),
+                                                       eta_min=tcfg.lr * tcfg.min_lr_ratio)
     best = initial = _evaluate(model, va, tcfg.batch_size)
     best_state = copy.deepcopy(model.state_dict())
     history: list[tuple[float, float]] = []
@@ -160,6 +185,7 @@ def fit(model: QuantileLSTM, train: Windows, val: Windows, tcfg: TrainConfig,
             torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip)
             opt.step()
             total += loss.item() * len(idx)
+        sched.step()
         train_loss = total / per_epoch
         val_loss = _evaluate(model, va, tcfg.batch_size)
         history.append((train_loss, val_loss))
