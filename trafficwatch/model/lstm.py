@@ -128,15 +128,17 @@ class QuantileLSTM(nn.Module):
             xw = inp @ w_ih.T + b  # (B, T, 4U): input contribution for every step at once
             h = x.new_zeros(B, U)
             c = x.new_zeros(B, U)
-            gates = {n: x.new_empty(B, T, U) for n in ("i", "f", "g", "o", "c", "h")}
+            w_hh_t = w_hh.T.contiguous()  # (U, 4U)
+            steps: list[tuple[torch.Tensor, ...]] = []
             for t in range(T):
-                z = xw[:, t] + h @ w_hh.T  # (B, 4U)
-                zi, zf, zg, zo = z.chunk(4, dim=-1)  # each (B, U)
-                i, f, g, o = torch.sigmoid(zi), torch.sigmoid(zf), torch.tanh(zg), torch.sigmoid(zo)
+                z = torch.addmm(xw[:, t], h, w_hh_t)  # (B, 4U) = x_t W_ih^T + b + h_{t-1} W_hh^T
+                i, f, _, o = torch.sigmoid(z).chunk(4, dim=-1)  # each (B, U); gate order i, f, g, o
+                g = torch.tanh(z[:, 2 * U:3 * U])  # (B, U) candidate
                 c = f * c + i * g  # (B, U): keep some old state, add some new
                 h = o * torch.tanh(c)  # (B, U): expose part of the state
-                for n, v in zip("ifgoch", (i, f, g, o, c, h)):
-                    gates[n][:, t] = v
+                steps.append((i, f, g, o, c, h))
+            gates = {n: torch.stack([st[k] for st in steps], dim=1)  # (B, T, U)
+                     for k, n in enumerate("ifgoch")}
             if k == keep:
                 kept = LSTMInternals(gates["i"], gates["f"], gates["o"], gates["g"],
                                      gates["c"], gates["h"], layer=k)
