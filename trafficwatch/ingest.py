@@ -72,6 +72,18 @@ class IngestOptions:
     workers: int | None = None
 
 
+def display_name(path: object) -> str:
+    """A file name as it may be shown: control characters escaped (names are untrusted)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
+def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
+    """True when `newer` is the rotation right after `older` (access.log.2.gz -> access.log.1)."""
+    if older.date_key or newer.date_key:  # dated rotations (access.log-20261120): a chain
+        return True
+    return older.rotation - newer.rotation == 1  # a missing .N leaves a gap
+
+
 def _site_for(report: FileReport, records_vhosts: tuple[str, ...], code: int) -> str:
     return records_vhosts[code] if code >= 0 else report.site
 
@@ -83,17 +95,18 @@ def read_source(
     on_progress: Callable[[FileReport], None] | None = None,
 ) -> FileReport:
     """Parse one file completely into `series`; errors end up in the report, not raised."""
-    rep = FileReport(name=src.display_name, site=src.site)
+    name = display_name(src.path)
+    rep = FileReport(name=name, site=src.site)
     try:
         sample = sniff(src.path)
     except OSError as exc:
-        rep.error = f"cannot read {src.display_name}: {exc.strerror or exc}; check permissions"
+        rep.error = f"cannot read {name}: {exc.strerror or exc}; check permissions"
         return rep
     if not sample:
-        rep.error = f"{src.display_name} is empty; nothing to count"
+        rep.error = f"{name} is empty; nothing to count"
         return rep
     if is_binary(sample):
-        rep.error = f"{src.display_name} looks binary, not a text access log; skipped"
+        rep.error = f"{name} looks binary, not a text access log; skipped"
         return rep
     if opts.log_format:
         fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
@@ -103,7 +116,7 @@ def read_source(
         fmt, tried = det.format, list(det.scores)
         if fmt is None:
             first = sample[0][:120].decode("utf-8", "backslashreplace")
-            rep.error = (f"{src.display_name}: no known log format matches (tried {', '.join(tried)}); "
+            rep.error = (f"{name}: no known log format matches (tried {', '.join(tried)}); "
                          f"first line: {first!r}; pass --log-format")
             return rep
     rep.format = fmt.name
@@ -113,10 +126,10 @@ def read_source(
             if on_progress is not None:
                 on_progress(rep)
     except OSError as exc:
-        rep.error = f"reading {src.display_name} stopped: {exc}; counted up to the break"
+        rep.error = f"reading {name} stopped: {exc}; counted up to the break"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
-        rep.error = (f"{src.display_name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
+        rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
                      f"first line: {first!r}; pass --log-format")
     return rep
 
@@ -173,7 +186,7 @@ def ingest(
                 prev = None
                 continue
             series.add_coverage(site, rep.first_ts, rep.last_ts)
-            if prev is not None and src.follows(prev[0]):
+            if prev is not None and _consecutive(prev[0], src):
                 series.add_coverage(site, prev[1].last_ts, rep.first_ts)
             prev = (src, rep)
     report.seconds = time.perf_counter() - started

@@ -1,0 +1,37 @@
+"""Untrusted text never reaches the terminal as control sequences or markup."""
+from __future__ import annotations
+
+import pytest
+
+from trafficwatch.safe import safe_content, safe_text
+
+HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[link=http://x]y[/link]", "\x1b]0;title\x07",
+           "\x1b[2J", "\x9b31m", "\u202eevil", "a\u2066b\u2069", "\x85next", "\x00nul", "del\x7f"]
+
+
+@pytest.mark.parametrize("s", HOSTILE)
+def test_no_control_or_bidi_character_survives(s):
+    out = safe_text(s)
+    assert not any(ord(c) < 32 and c != "\t" or 0x7F <= ord(c) <= 0x9F for c in out)
+    assert not any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in out)
+
+
+def test_escapes_are_visible_and_readable():
+    assert safe_text("\x1b[2J") == "\\x1b[2J"
+    assert safe_text("\u202e") == "\\u202e"
+    assert safe_text("tab\tkept") == "tab\tkept"
+
+
+def test_invalid_utf8_is_shown_as_byte_escapes():
+    assert safe_text(b"caf\xe9 \xff") == "caf\\xe9 \\xff"
+
+
+def test_existing_escapes_are_not_unescaped():
+    assert safe_text("GET /a\\x22b \\u001b") == "GET /a\\x22b \\u001b"
+
+
+@pytest.mark.parametrize("s", HOSTILE)
+def test_content_is_plain_text_without_markup_spans(s):
+    t = safe_content(s)
+    assert t.spans == []
+    assert t.plain == safe_text(s)

@@ -1,0 +1,210 @@
+"""Log formats: presets, GoAccess/nginx/Apache format strings -> one compiled line regex; detection."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Named pieces of a request line; the parser turns their bytes into Records columns.
+# host vhost time(+tz) date/clock request method path status size referer agent
+_Q = rb'"(?P<%s>(?:[^"\\]|\\.)*)"'  # a quoted field with backslash escapes
+_TIME_CLF = rb"\[(?P<time>[^\]]{1,64})\]"
+
+_PIECES: dict[str, bytes] = {
+    "host": rb"(?P<host>\S+)",
+    "vhost": rb"(?P<vhost>[^\s:]+)(?::\d+)?",
+    "skip": rb"\S+",
+    "user": rb"(?:\S+|\S.*?\S)",
+    "time": _TIME_CLF,
+    # The request may hold stray quotes and spaces: it ends at the quote that a status follows.
+    "request": rb'"(?P<request>.*?)"(?=\s+(?:\d{3}|-)\b)',
+    "status": rb"(?P<status>\d{3}|-)",
+    "size": rb"(?P<size>\d{1,18}|-)",
+    "referer": _Q % b"referer",
+    # The agent may be cut short at the end of a truncated line (no closing quote).
+    "agent": rb'"(?P<agent>(?:[^"\\]|\\.)*)(?:"|\\?$)',
+    "quoted": rb'"(?:[^"\\]|\\.)*"',
+}
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A compiled format: how to find each field in a line (or JSON/W3C handling)."""
+
+    name: str
+    kind: str  # "regex" | "json" | "w3c"
+    pattern: bytes = b""
+    time_style: str = "clf"  # clf | iso | epoch | epoch_ms | strptime
+    date_format: str | None = None
+    time_format: str | None = None
+    json_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def regex(self) -> re.Pattern[bytes]:
+        return _compiled(self.pattern)
+
+
+_CACHE: dict[bytes, re.Pattern[bytes]] = {}
+
+
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    rx = _CACHE.get(pattern)
+    if rx is None:
+        rx = _CACHE[pattern] = re.compile(pattern)
+    return rx
+
+
+def _seq(*names: str, tail: bytes = rb'(?:\s+"(?:[^"\\]|\\.)*")*') -> bytes:
+    """Pieces separated by whitespace; extra trailing quoted fields are allowed."""
+    return rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
+
+
+COMMON = LogFormat("COMMON", "regex", _seq("host", "skip", "user", "time", "request", "status", "size"))
+COMBINED = LogFormat("COMBINED", "regex", _seq("host", "skip", "user", "time", "request", "status",
+                                               "size", "referer", "agent"))
+VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", "host", "skip", "user", "time", "request",
+                                             "status", "size"))
+VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", "host", "skip", "user", "time", "request",
+                                                 "status", "size", "referer", "agent"))
+_JSON_FIELDS = {
+    "time": ("ts", "time", "time_iso8601", "timestamp", "@timestamp", "StartUTC", "time_local",
+             "msec", "date"),
+    "host": ("remote_addr", "remote_ip", "client_ip", "ClientHost", "ip", "clientip"),
+    "status": ("status", "DownstreamStatus", "OriginStatus", "response", "code"),
+    "size": ("size", "body_bytes_sent", "bytes_sent", "DownstreamContentSize", "bytes"),
+    "method": ("method", "request_method", "RequestMethod"),
+    "path": ("uri", "request_uri", "path", "RequestPath", "url"),
+    "request": ("request",),
+    "agent": ("http_user_agent", "user_agent", "User-Agent", "request_User-Agent", "agent",
+              "useragent"),
+    "vhost": ("host", "server_name", "RequestHost", "vhost"),
+}
+JSON = LogFormat("JSON", "json", time_style="auto", json_fields=_JSON_FIELDS)
+CADDY = LogFormat("CADDY", "json", time_style="auto", json_fields=_JSON_FIELDS)
+TRAEFIK = LogFormat("TRAEFIK", "json", time_style="auto", json_fields=_JSON_FIELDS)
+W3C = LogFormat("W3C", "w3c", time_style="w3c")
+
+PRESETS: dict[str, LogFormat] = {f.name: f for f in (COMBINED, VCOMBINED, COMMON, VCOMMON, JSON,
+                                                       CADDY, TRAEFIK, W3C)}
+PRESETS["NCSA"] = COMBINED
+PRESETS["IIS"] = W3C
+DETECT_ORDER = (VCOMBINED, COMBINED, VCOMMON, COMMON, JSON, W3C)
+
+# GoAccess spec specifiers -> pieces (%^ skips a field).
+_GOACCESS = {
+    "%h": _PIECES["host"], "%v": _PIECES["vhost"], "%^": rb"\S+", "%r": rb"(?P<request>.*?)",
+    "%m": rb"(?P<method>[A-Z]+)", "%U": rb"(?P<path>\S+)", "%H": rb"\S+", "%q": rb"\S*",
+    "%s": rb"(?P<status>\d{3}|-)", "%b": rb"(?P<size>\d{1,18}|-)", "%R": rb"(?P<referer>(?:[^\"\\]|\\.)*)",
+    "%u": rb"(?P<agent>(?:[^\"\\]|\\.)*)", "%x": rb"(?P<time>[^\]\"]+?)", "%T": rb"\S+", "%D": rb"\S+",
+    "%L": rb"\S+", "%e": rb"\S+", "%C": rb"\S+", "%K": rb"\S+", "%k": rb"\S+", "%M": rb"\S+",
+}
+# nginx variables -> pieces.
+_NGINX = {
+    "remote_addr": _PIECES["host"], "binary_remote_addr": _PIECES["host"],
+    "http_x_forwarded_for": rb"(?:\S+|[^\"]*?)", "remote_user": rb"\S+",
+    "time_local": rb"(?P<time>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})",
+    "time_iso8601": rb"(?P<iso>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)",
+    "msec": rb"(?P<epoch>\d{9,11}(?:\.\d+)?)", "request": rb"(?P<request>.*?)",
+    "status": rb"(?P<status>\d{3}|-)", "body_bytes_sent": rb"(?P<size>\d{1,18}|-)",
+    "bytes_sent": rb"(?P<size>\d{1,18}|-)", "http_referer": rb"(?P<referer>(?:[^\"\\]|\\.)*)",
+    "http_user_agent": rb"(?P<agent>(?:[^\"\\]|\\.)*)", "host": _PIECES["vhost"],
+    "server_name": _PIECES["vhost"], "request_method": rb"(?P<method>[A-Z]+)",
+    "request_uri": rb"(?P<path>\S+)", "uri": rb"(?P<path>\S+)",
+}
+# Apache LogFormat directives -> pieces.
+_APACHE = {
+    "%h": _PIECES["host"], "%a": _PIECES["host"], "%l": rb"\S+", "%u": rb"\S+",
+    "%t": _TIME_CLF, "%r": rb"(?P<request>.*?)", "%>s": rb"(?P<status>\d{3}|-)",
+    "%s": rb"(?P<status>\d{3}|-)", "%b": rb"(?P<size>\d{1,18}|-)", "%B": rb"(?P<size>\d{1,18})",
+    "%{Referer}i": rb"(?P<referer>(?:[^\"\\]|\\.)*)", "%{User-Agent}i": rb"(?P<agent>(?:[^\"\\]|\\.)*)",
+    "%v": _PIECES["vhost"], "%V": _PIECES["vhost"], "%p": rb"\d+", "%D": rb"\d+", "%T": rb"\d+",
+    "%m": rb"(?P<method>[A-Z]+)", "%U": rb"(?P<path>\S+)", "%q": rb"\S*", "%H": rb"\S+",
+    "%I": rb"\d+", "%O": rb"\d+", "%X": rb"\S", "%k": rb"\d+", "%P": rb"\d+",
+}
+
+
+class FormatError(ValueError):
+    """A --log-format that cannot be understood; the message says which part and why."""
+
+
+def _literal(text: str) -> bytes:
+    return re.sub(rb"\\ ", rb"\\s+", re.escape(text.encode()))
+
+
+def _compile_tokens(spec: str, table: dict[str, bytes], token_rx: str, name: str) -> bytes:
+    out, pos, seen = [], 0, set()
+    for m in re.finditer(token_rx, spec):
+        out.append(_literal(spec[pos:m.start()]))
+        tok = m.group(0)
+        piece = table.get(tok) or table.get(tok.lstrip("$"))
+        if piece is None:
+            piece = rb"\S+" if not tok.startswith("%{") else rb"(?:[^\"]*?)"
+        for g in re.findall(rb"\?P<(\w+)>", piece):
+            if g in seen:  # a field named twice: keep the first capture
+                piece = piece.replace(b"?P<" + g + b">", b"?:")
+            seen.add(g)
+        out.append(piece)
+        pos = m.end()
+    out.append(_literal(spec[pos:]))
+    pattern = b"".join(out)
+    if b"?P<time>" not in pattern and b"?P<iso>" not in pattern and b"?P<epoch>" not in pattern \
+            and b"?P<date>" not in pattern:
+        raise FormatError(f"{name} format {spec!r} has no time field: trafficwatch counts per hour")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise FormatError(f"cannot compile {name} format {spec!r}: {exc}") from exc
+    return pattern + rb"\s*"
+
+
+def get_format(spec: str | None, *, date_format: str | None = None,
+               time_format: str | None = None) -> LogFormat:
+    """A preset name, GoAccess spec, nginx log_format ($...) or Apache LogFormat (%h ...)."""
+    if spec is None or not spec.strip():
+        return COMBINED
+    key = spec.strip().upper()
+    if key in PRESETS:
+        return PRESETS[key]
+    if "$" in spec:
+        pattern = _compile_tokens(spec, _NGINX, r"\$\w+", "nginx")
+        return LogFormat("nginx:" + spec, "regex", pattern, time_style="auto")
+    if re.search(r"%>s|%\{[^}]+\}[itCeno]|%[lO]\b", spec) or "%t" in spec and "%d" not in spec:
+        pattern = _compile_tokens(spec, _APACHE, r"%\{[^}]*\}[a-zA-Z]|%>?[a-zA-Z]", "Apache")
+        return LogFormat("apache:" + spec, "regex", pattern, time_style="auto")
+    if "%d" in spec or "%t" in spec or "%x" in spec:
+        table = dict(_GOACCESS)
+        if not date_format or not time_format:
+            if "%x" not in spec:
+                raise FormatError("a GoAccess spec with %d/%t needs --date-format and --time-format "
+                                  "(e.g. --date-format %d/%b/%Y --time-format %T)")
+        table["%d"] = rb"(?P<date>[^\s\[\]\"]+?)"
+        table["%t"] = rb"(?P<clock>[^\s\[\]\"]+?)"
+        pattern = _compile_tokens(spec.replace("%^[", "%^ ["), table, r"%\^|%[a-zA-Z]", "GoAccess")
+        return LogFormat("goaccess:" + spec, "regex", pattern, time_style="strptime",
+                         date_format=date_format, time_format=time_format)
+    raise FormatError(f"unknown log format {spec!r}: use a name ({', '.join(sorted(PRESETS))}), "
+                      "a GoAccess spec, an nginx log_format or an Apache LogFormat")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The format chosen from a sample, and the share of sample lines each candidate parsed."""
+
+    format: LogFormat | None
+    scores: dict[str, float]
+
+
+def detect_format(sample: list[bytes]) -> Detection:
+    """Try each known format on the sample; the best one wins if it parses at least half."""
+    from trafficwatch.logs.parse import Parser
+
+    lines = [ln for ln in sample if ln.strip()]
+    if not lines:
+        return Detection(None, {})
+    data = b"\n".join(lines) + b"\n"
+    scores: dict[str, float] = {}
+    for fmt in DETECT_ORDER:
+        res = Parser(fmt).feed(data, final=True)
+        requests = res.lines - res.skipped
+        scores[fmt.name] = len(res.records) / requests if requests else 0.0
+    best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
+    return Detection(PRESETS[best] if scores[best] >= 0.5 else None, scores)

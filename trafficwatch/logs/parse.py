@@ -1,0 +1,218 @@
+"""Bytes of complete log lines -> Records columns, malformed lines counted by reason."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trafficwatch.logs.formats import LogFormat
+from trafficwatch.logs.records import Malformed, ParseResult, Records
+from trafficwatch.logs.timeparse import TimeError, parse_time
+from trafficwatch.logs.w3c import JsonLine, W3CState
+
+STATIC_EXT = (b".css", b".js", b".mjs", b".map", b".png", b".jpg", b".jpeg", b".gif", b".webp",
+              b".avif", b".svg", b".ico", b".woff", b".woff2", b".ttf", b".otf", b".eot", b".mp4",
+              b".webm", b".mp3", b".wasm", b".pdf", b".zip", b".gz", b".txt", b".xml", b".json")
+_BOT = re.compile(
+    rb"bot\b|bot/|crawl|spider|slurp|scan|curl/|wget/|python-requests|python-urllib|go-http-client|"
+    rb"libwww|httpclient|okhttp|java/|uptime|pingdom|monitor|statuscake|headless|phantomjs|"
+    rb"facebookexternalhit|preview|feedfetcher|ahrefs|semrush|mj12|dotbot|petalbot|yandex|baidu|"
+    rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|^-?$", re.IGNORECASE)
+
+
+def stable_hash(data: bytes) -> int:
+    """64-bit hash that is the same in every process (Python's hash() of bytes is salted)."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def client_hash(ip: str | bytes) -> int:
+    """The Records.client value for a client address (for --exclude-ip and tests)."""
+    return stable_hash(ip.encode() if isinstance(ip, str) else ip)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What to keep and what to leave out (counted as excluded, never dropped silently)."""
+
+    keep_paths: bool = False
+    exclude_ips: frozenset[str] = frozenset()
+    ignore_status: frozenset[int] = frozenset()
+    max_line_bytes: int = 65536
+
+
+@dataclass
+class _Columns:
+    ts: list[int] = field(default_factory=list)
+    off: list[int] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+    size: list[int] = field(default_factory=list)
+    static: list[bool] = field(default_factory=list)
+    bot: list[bool] = field(default_factory=list)
+    client: list[int] = field(default_factory=list)
+    visitor: list[int] = field(default_factory=list)
+    vhost: list[int] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)
+
+
+class Parser:
+    """Parses one stream of one format; stateful (W3C `#Fields:` headers may change mid-file)."""
+
+    def __init__(self, fmt: LogFormat, options: ParseOptions | None = None) -> None:
+        self.fmt = fmt
+        self.opts = options or ParseOptions()
+        self._rx = fmt.regex if fmt.kind == "regex" else None
+        self._w3c = W3CState() if fmt.kind == "w3c" else None
+        self._json = JsonLine(fmt) if fmt.kind == "json" else None
+        self._vhosts: dict[bytes, int] = {}
+        self._agents: dict[bytes, bool] = {}
+        self._hashes: dict[bytes, int] = {}
+        self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
+
+    def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
+        """Parse complete lines; with final=True a last line without newline is parsed too."""
+        lines = data.split(b"\n")
+        tail = lines.pop()  # after the last b"\n": empty, or an unfinished line
+        if final and tail.strip():
+            lines.append(tail)
+        cols, mal = _Columns(), Malformed()
+        skipped = excluded = 0
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.opts.max_line_bytes:
+                mal.add("line too long", line)
+                continue
+            if not line.strip():
+                skipped += 1
+                continue
+            try:
+                fields_list = self._fields(line)
+            except TimeError as exc:
+                mal.add(str(exc), line)
+                continue
+            if fields_list is None:
+                if self._w3c is not None and line.startswith(b"#"):
+                    skipped += 1
+                else:
+                    mal.add(self._reason(line), line)
+                continue
+            for f in fields_list:
+                excluded += self._add(cols, f)
+        recs = self._records(cols)
+        return ParseResult(recs, mal, lines=len(lines), skipped=skipped, excluded=excluded)
+
+    # -- one line -> field dicts ---------------------------------------------------
+    def _fields(self, line: bytes) -> list[dict] | None:
+        if self._w3c is not None:
+            return self._w3c.line(line)
+        if self._json is not None:
+            got = self._json.parse(line)
+            return [got] if got is not None else None
+        out, pos, n = [], 0, len(line)
+        while pos < n:
+            m = self._rx.match(line, pos)
+            if m is None:
+                break
+            out.append(self._from_match(m))
+            if m.end() <= pos:
+                break
+            pos = m.end()
+            while pos < n and line[pos] in b" \t":
+                pos += 1
+        return out or None
+
+    def _from_match(self, m: re.Match[bytes]) -> dict:
+        g = m.groupdict()
+        fmt = self.fmt
+        if g.get("time") is not None:
+            ts, off = parse_time(g["time"], "clf" if fmt.time_style in ("clf", "auto") else
+                                 fmt.time_style, fmt)
+        elif g.get("iso") is not None:
+            ts, off = parse_time(g["iso"], "iso", fmt)
+        elif g.get("epoch") is not None:
+            ts, off = parse_time(g["epoch"], "epoch", fmt)
+        else:
+            ts, off = parse_time(g.get("date", b"") + b" " + g.get("clock", b""), "strptime", fmt)
+        g["_ts"], g["_off"] = ts, off
+        return g
+
+    def _reason(self, line: bytes) -> str:
+        if self._json is not None:
+            return "not a JSON object with a time" if line.lstrip().startswith(b"{") else "not JSON"
+        if self._w3c is not None:
+            return "W3C line before any #Fields header" if not self._w3c.fields else \
+                "W3C line with the wrong number of fields"
+        if b"[" not in line and b"T" not in line:
+            return "no timestamp"
+        if line.count(b'"') % 2:
+            return "unbalanced quotes (truncated line?)"
+        return f"does not match {self.fmt.name.split(':')[0]}"
+
+    # -- field dict -> columns -----------------------------------------------------
+    def _add(self, c: _Columns, g: dict) -> int:
+        host = g.get("host") or b"-"
+        status_b = g.get("status") or b"-"
+        status = int(status_b) if status_b.isdigit() else 0
+        ch = self._hash(host)
+        if ch in self._excl or status in self.opts.ignore_status:
+            return 1
+        path = g.get("path")
+        if path is None:
+            path = _path_of(g.get("request") or b"")
+        agent = g.get("agent") or b""
+        size_b = g.get("size") or b"-"
+        c.ts.append(g["_ts"])
+        c.off.append(g["_off"])
+        c.status.append(status)
+        c.size.append(int(size_b) if size_b.isdigit() else -1)
+        c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
+        bot = self._agents.get(agent)
+        if bot is None:
+            bot = self._agents[agent] = _BOT.search(agent) is not None
+            if len(self._agents) > 100_000:
+                self._agents.clear()
+        c.bot.append(bot)
+        c.client.append(ch)
+        c.visitor.append(self._hash(host + b"\0" + agent))
+        vh = g.get("vhost")
+        c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
+        if self.opts.keep_paths:
+            c.path.append(path.decode("utf-8", "backslashreplace"))
+        return 0
+
+    def _hash(self, key: bytes) -> int:
+        h = self._hashes.get(key)
+        if h is None:
+            if len(self._hashes) > 200_000:
+                self._hashes.clear()
+            h = self._hashes[key] = stable_hash(key)
+        return h
+
+    def _records(self, c: _Columns) -> Records:
+        names = tuple(v.decode("utf-8", "backslashreplace")
+                      for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
+        return Records(
+            ts=np.asarray(c.ts, np.int64), utc_offset=np.asarray(c.off, np.int32),
+            status=np.asarray(c.status, np.int16), size=np.asarray(c.size, np.int64),
+            is_static=np.asarray(c.static, bool), is_bot=np.asarray(c.bot, bool),
+            client=np.asarray(c.client, np.uint64), visitor=np.asarray(c.visitor, np.uint64),
+            vhost=np.asarray(c.vhost, np.int32), vhosts=names,
+            path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None)
+
+
+def _path_of(request: bytes) -> bytes:
+    """The URL of `METHOD URL PROTO`, which may hold spaces or lack the protocol."""
+    first = request.find(b" ")
+    if first < 0:
+        return request
+    last = request.rfind(b" ")
+    if last > first and request[last + 1:last + 6].upper() == b"HTTP/":
+        return request[first + 1:last]
+    return request[first + 1:]
+
+
+def parse_bytes(data: bytes, fmt: LogFormat, options: ParseOptions | None = None) -> ParseResult:
+    """Parse a whole buffer (a last line without newline included)."""
+    return Parser(fmt, options).feed(data, final=True)

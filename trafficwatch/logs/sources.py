@@ -1,0 +1,143 @@
+"""Find access logs in files, directories and globs; group rotations per site, oldest first."""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# access.log, access.log.1, access.log.2.gz, access.log-20261120(.gz), example.com.access.log.3.bz2
+_ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?"
+                       r"(?P<comp>\.gz|\.bz2)?$")
+_COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
+_ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
+
+
+def safe_name(path: object) -> str:
+    """A path as it may be shown: control characters written as escapes (names are untrusted)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One log file of a site: its rotation index (0 = live file) and compression."""
+
+    path: str
+    site: str
+    rotation: int = 0  # 0 for the live file, N for .N / .N.gz, a large number for dated files
+    compressed: str | None = None  # None, "gz" or "bz2"
+    date_key: str = ""  # the date suffix of dated rotations (access.log-20261120)
+
+    @property
+    def display_name(self) -> str:
+        return safe_name(self.path)
+
+    def identity(self) -> tuple[int, int, str]:
+        """(st_dev, st_ino, fingerprint of the first KiB of decompressed content)."""
+        from trafficwatch.logs.read import open_stream
+
+        st = os.stat(self.path)
+        with open_stream(self.path) as s:
+            head = s.read(1024)
+        return st.st_dev, st.st_ino, hashlib.blake2b(head, digest_size=16).hexdigest()
+
+
+@dataclass
+class Discovery:
+    """Sites -> files oldest first, and what was skipped with the reason."""
+
+    sites: dict[str, list[SourceFile]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
+    if vhost_rx is not None:
+        m = vhost_rx.search(path.name)
+        if m and m.groups() and m.group(1):
+            return m.group(1)
+    base = stem[:-4]  # drop ".log"
+    for suffix in (".access", "_access", "-access", "access"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)].rstrip("._-")
+            break
+    return base or path.parent.resolve().name or "default"
+
+
+def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile | str:
+    """A SourceFile, or the reason the path is not read."""
+    name = path.name
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return "dangling symlink" if path.is_symlink() else "no such file"
+    except OSError as exc:
+        return f"cannot stat: {exc.strerror}"
+    if stat.S_ISDIR(st.st_mode):
+        return "directory"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (FIFO, device or socket)"
+    if not os.access(path, os.R_OK):
+        return "permission denied: run as a user that can read it (e.g. in group adm)"
+    if _ERROR_LOG.search(name):
+        return "an error log, not an access log"
+    m = _ROTATION.match(name)
+    comp = None
+    if m is None:
+        stem, rotation, date = name, 0, ""
+        for ext, kind in _COMPRESSED.items():
+            if name.endswith(ext):
+                stem, comp = name[: -len(ext)], kind
+    else:
+        stem = m.group("stem")
+        comp = _COMPRESSED.get(m.group("comp") or "")
+        date = m.group("date") or ""
+        rotation = int(m.group("num")) if m.group("num") else 0
+    site = _site_of(path, stem if stem.endswith(".log") else stem + ".log", vhost_rx)
+    return SourceFile(str(path), site, rotation, comp, date)
+
+
+def _expand(arg: str) -> tuple[list[Path], bool]:
+    if arg == "-":
+        return [Path("-")], True
+    p = Path(arg)
+    if p.is_dir():
+        return sorted(x for x in p.iterdir()), False
+    if any(c in arg for c in "*?["):
+        return [Path(x) for x in sorted(glob.glob(arg))], True
+    return [p], True
+
+
+def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discovery:
+    """Every readable access log under `paths`, per site, oldest rotation first."""
+    rx = re.compile(vhost_from_filename) if vhost_from_filename else None
+    out = Discovery()
+    seen: set[str] = set()
+    for arg in paths:
+        found, explicit = _expand(arg)
+        if not found:
+            out.skipped.append((safe_name(arg), "no file matches"))
+        for p in found:
+            if str(p) == "-":
+                out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))
+                continue
+            key = os.path.realpath(p)
+            if key in seen:
+                continue
+            seen.add(key)
+            res = classify(p, rx)
+            if isinstance(res, str):
+                if explicit or res not in ("directory",):
+                    out.skipped.append((safe_name(p), res))
+                continue
+            low = p.name.lower()
+            if not explicit and "log" not in low and "access" not in low:
+                out.skipped.append((safe_name(p), "not named like a log (*log*, *access*)"))
+                continue
+            out.sites.setdefault(res.site, []).append(res)
+    for files in out.sites.values():
+        # Oldest first: numbered rotations by number descending, dated ones by date, live last.
+        files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
+    return out

@@ -1,0 +1,110 @@
+"""Line parsers that are not one regex: W3C extended (IIS, `#Fields:`) and JSON lines."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from trafficwatch.logs.timeparse import TimeError, parse_time
+
+if TYPE_CHECKING:
+    from trafficwatch.logs.formats import LogFormat
+
+_W3C_MAP = {
+    b"c-ip": "host", b"cs-method": "method", b"cs-uri-stem": "path", b"sc-status": "status",
+    b"sc-bytes": "size", b"cs(user-agent)": "agent", b"cs(referer)": "referer",
+    b"cs-host": "vhost", b"x-host-header": "vhost",
+}
+
+
+class W3CState:
+    """Follows `#Fields:` headers (which may repeat mid-file) and splits data lines by them."""
+
+    def __init__(self) -> None:
+        self.fields: list[bytes] = []
+
+    def line(self, line: bytes) -> list[dict] | None:
+        if line.startswith(b"#"):
+            if line[:8].lower() == b"#fields:":
+                self.fields = [f.lower() for f in line[8:].split()]
+            return None
+        if not self.fields:
+            return None
+        parts = line.split()
+        if len(parts) != len(self.fields):
+            return None
+        g: dict = {}
+        date = clock = None
+        for name, value in zip(self.fields, parts):
+            if name == b"date":
+                date = value
+            elif name == b"time":
+                clock = value
+            else:
+                key = _W3C_MAP.get(name)
+                if key and key not in g:
+                    g[key] = value.replace(b"+", b" ") if key == "agent" else value
+        if date is None or clock is None:
+            raise TimeError("W3C line without date and time fields")
+        g["_ts"], g["_off"] = parse_time(date + b"T" + clock + b"Z", "iso")  # W3C times are UTC
+        return [g]
+
+
+def _flat(obj: dict, out: dict, prefix: str = "") -> dict:
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            _flat(v, out, f"{prefix}{k}.")
+            for kk, vv in v.items():  # also reachable by the bare key (Caddy's request.uri)
+                if not isinstance(vv, dict):
+                    out.setdefault(kk, vv)
+        else:
+            out[f"{prefix}{k}"] = v
+            out.setdefault(k, v)
+    return out
+
+
+def _bytes(v: object) -> bytes | None:
+    if v is None:
+        return None
+    if isinstance(v, list):  # Caddy: "User-Agent": ["..."]
+        v = v[0] if v else ""
+    return str(v).encode("utf-8", "surrogateescape")
+
+
+class JsonLine:
+    """One JSON object per line (nginx escape=json, Caddy, Traefik); fields found by name."""
+
+    def __init__(self, fmt: LogFormat) -> None:
+        self.fmt = fmt
+        self.fields = fmt.json_fields
+
+    def parse(self, line: bytes) -> dict | None:
+        s = line.strip()
+        if not s.startswith(b"{"):
+            return None
+        try:
+            obj = json.loads(s)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        flat = _flat(obj, {})
+        g: dict = {}
+        for key, names in self.fields.items():
+            for n in names:
+                if n in flat and flat[n] not in (None, ""):
+                    g[key] = flat[n]
+                    break
+        if "time" not in g:
+            raise TimeError("JSON line without a time field")
+        t = g.pop("time")
+        if isinstance(t, bool):
+            raise TimeError("bad time")
+        if isinstance(t, (int, float)):
+            g["_ts"], g["_off"] = parse_time(str(t).encode(), "epoch")
+        else:
+            g["_ts"], g["_off"] = parse_time(_bytes(t), "auto")
+        out = {k: _bytes(v) for k, v in g.items() if not k.startswith("_")}
+        if isinstance(g.get("status"), (int, float)):
+            out["status"] = str(int(g["status"])).encode()
+        out["_ts"], out["_off"] = g["_ts"], g["_off"]
+        return out
