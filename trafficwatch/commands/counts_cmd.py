@@ -103,7 +103,7 @@ def summary(report: IngestReport, err: TextIO) -> None:
               f"{report.malformed.total:,} malformed, "
               f"{sum(f.excluded for f in report.files):,} excluded\n")
     for f in report.files:
-        if not f.error:
+        if not f.error and f.malformed.total:
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
                       f"{f.malformed.total:,} malformed\n")
     mal = report.malformed
