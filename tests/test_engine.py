@@ -1,0 +1,126 @@
+"""The engine: feeds -> series -> prediction -> snapshots, driven without a UI or a model."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trafficwatch.engine as engine_mod
+import trafficwatch.feeds as feeds
+from trafficwatch.engine import Engine, EngineConfig, ViewFilter
+from trafficwatch.ingest import IngestReport
+from trafficwatch.logs.records import Records
+
+T0 = pd.Timestamp("2026-01-05", tz="UTC").value // 10**9
+
+
+def synthetic(days: int = 10, seed: int = 0) -> Records:
+    rng = np.random.default_rng(seed)
+    hours = np.arange(days * 24)
+    per_hour = rng.poisson(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24))
+    ts = np.concatenate([T0 + h * 3600 + np.sort(rng.integers(0, 3600, n))
+                         for h, n in zip(hours, per_hour)]).astype(np.int64)
+    n = len(ts)
+    return Records(ts=ts, utc_offset=np.zeros(n, np.int32),
+                   status=rng.choice([200, 404, 500], n, p=[.9, .08, .02]).astype(np.int16),
+                   size=np.zeros(n, np.int64), is_static=rng.random(n) < .3,
+                   is_bot=rng.random(n) < .1, client=rng.integers(0, 500, n).astype(np.uint64),
+                   visitor=rng.integers(0, 500, n).astype(np.uint64) << np.uint64(8),
+                   vhost=np.full(n, -1, np.int32))
+
+
+class FakeFeed:
+    """A feed that puts ten days of requests into the series at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.report = IngestReport()
+        self.tail = ()
+        self.clock = T0 + 10 * 24 * 3600
+        with engine.lock:
+            engine.series.add("site-a", synthetic())
+
+    def step(self, dt: float) -> None:
+        return None
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    monkeypatch.setattr(feeds, "open_source", lambda e: FakeFeed(e))
+    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    got: list = []
+    ready = threading.Event()
+
+    def on_snapshot(s):
+        got.append(s)
+        if s.forecast is not None:
+            ready.set()
+
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01), on_snapshot)
+    e.start()
+    assert ready.wait(10), "no snapshot with a forecast"
+    yield e, got
+    e.stop()
+
+
+def test_snapshots_carry_series_and_seasonal_naive_forecast_until_a_model_loads(engine):
+    e, got = engine
+    snap = next(s for s in reversed(got) if s.forecast is not None)
+    assert snap.sites == ("site-a",)
+    assert snap.forecast.model_name == "seasonal naive"
+    assert "no model in tests" in snap.status
+    total = np.nansum(snap.series.counts)
+    assert total == e.series.series(None, "hits").iloc[-len(snap.series.counts):].sum()
+    assert snap.forecast.hours[0] == snap.series.hours[-1] + 3600
+
+
+def test_metric_change_reaches_the_next_snapshot(engine):
+    e, got = engine
+    e.set_metric("pages")
+    snap = e.snapshot()
+    assert snap.metric == "pages"
+    expected = e.series.series("site-a", "pages", now=e.now()).to_numpy()[-len(snap.series.counts):]
+    np.testing.assert_array_equal(snap.series.counts, expected)
+
+
+def test_filter_narrows_the_series_and_is_described(engine):
+    e, _ = engine
+    e.set_site("site-a")
+    e.set_filter(ViewFilter(status_classes=frozenset({5}), bots=False))
+    snap = e.snapshot()
+    assert snap.filter == "status 5xx; no bots"
+    assert np.nansum(snap.series.counts) == e.series.series("site-a", bots=False,
+                                                            status_classes={5}).sum()
+
+
+def test_bad_path_regex_is_refused_before_it_applies(engine):
+    e, _ = engine
+    import re
+
+    with pytest.raises(re.error):
+        e.set_filter(ViewFilter(path_regex="("))
+    assert e.filter.path_regex is None
+
+
+def test_unknown_metric_is_refused(engine):
+    e, _ = engine
+    with pytest.raises(ValueError):
+        e.set_metric("bytes")
+
+
+def test_a_source_that_cannot_open_shows_its_error(monkeypatch):
+    def boom(e):
+        raise ValueError("no access log found in /nowhere: point trafficwatch at a log file")
+
+    monkeypatch.setattr(feeds, "open_source", boom)
+    got = []
+    done = threading.Event()
+    e = Engine(EngineConfig(paths=["/nowhere"], fine_tune=False, tick_s=0.01),
+               lambda s: (got.append(s), done.set()))
+    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, ""))
+    e.start()
+    assert done.wait(5)
+    e.stop()
+    assert "no access log found" in got[0].status
+    assert got[0].series is None

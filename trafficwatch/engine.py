@@ -1,0 +1,248 @@
+"""The one-way data flow behind the app: logs -> series -> forecaster -> Snapshot (no Textual)."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from trafficwatch.ingest import IngestOptions
+from trafficwatch.predict import Prediction, predict
+from trafficwatch.series import METRICS, HourlySeries
+from trafficwatch.snapshot import Snapshot
+from trafficwatch.views import build_snapshot, ingest_view
+
+log = logging.getLogger(__name__)
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class ViewFilter:
+    """What the user narrowed the view to (`/` in the app)."""
+
+    status_classes: frozenset[int] | None = None
+    bots: bool | str = True
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    path_regex: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.status_classes:
+            parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
+        if self.bots is False:
+            parts.append("no bots")
+        elif self.bots == "only":
+            parts.append("bots only")
+        if self.start is not None or self.end is not None:
+            parts.append(f"{self.start or '…'} – {self.end or '…'}")
+        if self.path_regex:
+            parts.append(f"path ~ {self.path_regex}")
+        return "; ".join(parts)
+
+
+@dataclass
+class EngineConfig:
+    """How the engine reads, models and alerts (from the command line)."""
+
+    paths: list[str]
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    replay: bool = False
+    speed: float = 3600.0
+    poll: bool = False
+    state_path: str | None = None
+    use_state: bool = True
+    model_path: str | None = None
+    device: str = "auto"
+    band: float = 0.8
+    horizon: int = 24
+    alert_cmd: str | None = None
+    metric: str = "hits"
+    site: str | None = None
+    filter: ViewFilter = field(default_factory=ViewFilter)
+    fine_tune: bool = True
+    tick_s: float = 0.25
+
+
+class Engine:
+    """Owns the series and the model; calls `on_snapshot` from its threads with fresh frames."""
+
+    def __init__(self, cfg: EngineConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
+        self.cfg = cfg
+        self.on_snapshot = on_snapshot
+        self.series = HourlySeries(track_visitors=True)
+        self.lock = threading.RLock()
+        self.metric = cfg.metric
+        self.site = cfg.site or ""
+        self.filter = cfg.filter
+        self.status = "reading logs…"
+        self.model_status = "loading model…"
+        self.forecaster = None  # the default model once loaded
+        self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
+        self.tuning_note: dict[str, str] = {}
+        self.prediction: tuple[tuple, Prediction] | None = None
+        self.source = None  # Replayer or LiveSource
+        self._stop = threading.Event()
+        self._model_wake = threading.Event()
+        self._dirty = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._alerted: set[tuple[str, int]] = set()
+        self.latest: Snapshot | None = None
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self) -> None:
+        """Start the data and model threads; returns at once."""
+        for name, target in (("data", self._data_loop), ("model", self._model_loop)):
+            t = threading.Thread(target=target, name=f"trafficwatch-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        """Stop following and save state (q in the app, SIGTERM)."""
+        self._stop.set()
+        self._model_wake.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        if self.source is not None and hasattr(self.source, "close"):
+            self.source.close()
+
+    # -- commands from the UI ----------------------------------------------------
+    def set_site(self, site: str) -> None:
+        with self.lock:
+            self.site = site
+        self._changed(model=True)
+
+    def set_metric(self, metric: str) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        with self.lock:
+            self.metric = metric
+        self._changed(model=True)
+
+    def cycle_metric(self) -> str:
+        nxt = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
+        self.set_metric(nxt)
+        return nxt
+
+    def set_filter(self, flt: ViewFilter) -> None:
+        if flt.path_regex:
+            re.compile(flt.path_regex)  # raises re.error for the filter screen to show
+        with self.lock:
+            self.filter = flt
+        self._changed(model=True)
+
+    # -- internals ---------------------------------------------------------------
+    def _changed(self, model: bool = False) -> None:
+        self._dirty.set()
+        if model:
+            self._model_wake.set()
+
+    def now(self) -> float:
+        src = self.source
+        return float(src.clock) if self.cfg.replay and src is not None else time.time()
+
+    def view_series(self) -> pd.Series:
+        """The selected site/metric/filter as an hourly series (NaN = gap)."""
+        f = self.filter
+        with self.lock:
+            if not self.series.sites():
+                return pd.Series(dtype=float)
+            s = self.series.series(self.site or None, self.metric, bots=f.bots,
+                                   status_classes=f.status_classes, now=self.now())
+        if f.start is not None:
+            s = s[s.index >= f.start]
+        if f.end is not None:
+            s = s[s.index <= f.end]
+        return s
+
+    def _data_loop(self) -> None:
+        from trafficwatch.feeds import open_source
+
+        try:
+            self.source = open_source(self)
+        except (OSError, ValueError) as exc:
+            self.status = str(exc)
+            self._publish()
+            return
+        self.status = ""
+        self._changed(model=True)
+        last_hour = None
+        last_pub = 0.0
+        while not self._stop.is_set():
+            self.source.step(self.cfg.tick_s)
+            hour = int(self.now()) // HOUR
+            if hour != last_hour:
+                last_hour = hour
+                self._model_wake.set()
+            if self._dirty.is_set() and time.monotonic() - last_pub >= self.cfg.tick_s:
+                self._dirty.clear()
+                last_pub = time.monotonic()
+                self._publish()
+            self._stop.wait(self.cfg.tick_s)
+
+    def _model_loop(self) -> None:
+        from trafficwatch.tuning import load_default, maybe_fine_tune
+
+        self.forecaster, self.model_status = load_default(self.cfg)
+        self._model_wake.set()
+        while not self._stop.is_set():
+            self._model_wake.wait(timeout=5)
+            if self._stop.is_set():
+                return
+            self._model_wake.clear()
+            self._predict_once()
+            if self.cfg.fine_tune and self.forecaster is not None:
+                if maybe_fine_tune(self):
+                    self._predict_once()
+
+    def current_forecaster(self):
+        return self.tuned.get(self.site) or self.forecaster
+
+    def _predict_once(self) -> None:
+        s = self.view_series()
+        key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
+        if not len(s) or not s.notna().any():
+            return
+        partial = self.series.partial_hour(self.site or None, now=self.now())
+        try:
+            p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
+                        band=self.cfg.band)
+        except ValueError as exc:
+            self.model_status = str(exc)
+            self._changed()
+            return
+        with self.lock:
+            self.prediction = (key, p)
+        self._alert(p)
+        self._changed()
+
+    def _alert(self, p: Prediction) -> None:
+        if not self.cfg.alert_cmd:
+            return
+        from trafficwatch.anomalies import run_alert
+
+        for ev in p.anomalies:
+            k = (self.site, ev.start)
+            if k not in self._alerted:
+                self._alerted.add(k)
+                run_alert(self.cfg.alert_cmd, self.site or "all", ev)
+
+    def _publish(self) -> None:
+        snap = self.snapshot()
+        self.latest = snap
+        self.on_snapshot(snap)
+
+    def snapshot(self) -> Snapshot:
+        """A complete frame of the current state (cheap: no model work here)."""
+        with self.lock:
+            pred = self.prediction
+            key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
+            usable = pred[1] if pred is not None and pred[0][:3] == key[:3] else None
+            model_note = self.model_status if self.forecaster is None else ""
+            status = self.status or model_note or (usable.status if usable else "")
+            ing = ingest_view(self.source)
+        return build_snapshot(self, self.view_series(), usable, ing, status)

@@ -1,0 +1,60 @@
+"""Load the shipped model in the background; fine-tune a copy per site when history allows."""
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from trafficwatch.engine import Engine, EngineConfig
+
+FINE_TUNE_MIN_DAYS = 14  # two weeks: the default model's window (a week) plus a week to learn from
+
+
+def load_default(cfg: EngineConfig):
+    """(Forecaster or None, status line). Imports torch here, off the UI's first frame."""
+    from trafficwatch.model.checkpoint import CheckpointError
+    from trafficwatch.model.forecaster import Forecaster
+
+    try:
+        f = Forecaster.load(cfg.model_path)
+    except CheckpointError as exc:
+        return None, f"{exc} (seasonal naive meanwhile)"
+    return f, ""
+
+
+def maybe_fine_tune(engine: Engine) -> bool:
+    """Fine-tune once per site with enough history; keep it only if it backtests better.
+
+    Returns True when the model in use for the current site changed.
+    """
+    site = engine.site
+    if site in engine.tuning_note or engine.forecaster is None:
+        return False
+    s = engine.view_series()
+    observed_days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
+    if observed_days < FINE_TUNE_MIN_DAYS:
+        return False
+    from trafficwatch.model.evaluate import backtest, summarize
+
+    engine.tuning_note[site] = "fine-tuning…"
+    engine._changed()
+    started = time.time()
+    holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
+    tuned = engine.forecaster.fine_tune(holdout)
+    table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
+                                   "fine-tuned": tuned.as_function()}, days=7))
+    mase = table["mase"].to_dict()
+    d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+    device = engine.cfg.device if engine.cfg.device != "auto" else "cpu"
+    if t < d:
+        engine.tuned[site] = tuned
+        engine.tuning_note[site] = (f"fine-tuned {when} on {device}: MASE {t:.2f} vs default "
+                                    f"{d:.2f} over the last 7 days")
+        return True
+    engine.tuning_note[site] = (f"default kept: fine-tuned MASE {t:.2f} vs default {d:.2f} "
+                                f"over the last 7 days ({when})")
+    return False

@@ -1,0 +1,90 @@
+"""Turn the engine's series and prediction into the Snapshot the UI draws."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from trafficwatch.predict import Prediction
+from trafficwatch.snapshot import Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot
+
+if TYPE_CHECKING:
+    from trafficwatch.engine import Engine
+
+SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
+
+
+def _epoch(index: pd.DatetimeIndex) -> np.ndarray:
+    return (index.asi8 // 1_000_000_000).astype(np.int64)
+
+
+def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:
+    """The last SHOW_HOURS of the view, with the same hours a week earlier aligned."""
+    if not len(s):
+        return None
+    shown = s.iloc[-SHOW_HOURS:]
+    week = s.reindex(shown.index - pd.Timedelta(hours=168)).to_numpy(dtype=float)
+    partial = engine.series.partial_hour(engine.site or None, now=engine.now())
+    return SeriesView(
+        site=engine.site, metric=engine.metric, hours=_epoch(shown.index),
+        counts=shown.to_numpy(dtype=float),
+        partial_hour=int(partial.timestamp()) if partial is not None else None,
+        tz_offset_s=engine.series.utc_offset(engine.site or None), last_week=week)
+
+
+def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
+    """Copy a Prediction into the frozen view type."""
+    return ForecastView(
+        hours=p.hours, p10=p.p10, p50=p.p50, p90=p.p90, past_hours=p.past_hours,
+        past_p10=p.past_p10, past_p50=p.past_p50, past_p90=p.past_p90,
+        model_name=p.model_name, model_detail=detail, mase=p.mase, mase_naive=p.mase_naive,
+        rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band)
+
+
+def gate_view(g) -> GateView | None:
+    """GateStats (model/forecaster.py) -> GateView; None when the LSTM did not run."""
+    if g is None:
+        return None
+    m = g.matrices
+    return GateView(
+        step_hours=_epoch(g.index), forget=m["forget"], input=m["input"], output=m["output"],
+        candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
+        mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
+        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops))
+
+
+def anomalies(p: Prediction) -> tuple[Anomaly, ...]:
+    """Newest first."""
+    out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
+                   direction=e.direction, active=e.active) for e in p.anomalies]
+    return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
+
+
+def ingest_view(source) -> IngestView:
+    """Counts and file states from the feed's report (empty while it starts)."""
+    if source is None:
+        return IngestView()
+    rep = source.report
+    mal = rep.malformed
+    files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
+    return IngestView(
+        lines_read=rep.lines, parsed=rep.parsed,
+        excluded=sum(f.excluded for f in rep.files), malformed=dict(mal.counts),
+        malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
+        files=files, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
+        last_update_ts=getattr(source, "last_update", 0.0))
+
+
+def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: IngestView,
+                   status: str) -> Snapshot:
+    """One complete frame."""
+    detail = engine.tuning_note.get(engine.site, "")
+    return Snapshot(
+        sites=tuple(engine.series.sites()), site=engine.site, metric=engine.metric,
+        series=series_view(engine, s),
+        forecast=forecast_view(p, detail, engine.cfg.band) if p is not None else None,
+        gates=gate_view(p.gates) if p is not None else None,
+        anomalies=anomalies(p) if p is not None else (),
+        ingest=ing, tail=tuple(getattr(engine.source, "tail", ())), status=status,
+        filter=engine.filter.describe(), now=engine.now())
