@@ -110,6 +110,12 @@ def timings(model_path: str | None) -> None:
     res = tuned.train_result  # type: ignore[attr-defined]
     print(f"fine-tune on 8 weeks ({len(eight)} h, {res.epochs_run} epochs, {res.n_train} windows): "
           f"{ft:.1f} s (target < 30 s on 2 cores)")
+    from trafficwatch.model.train import FINE_TUNE, TrainConfig
+
+    full = TrainConfig(**{**FINE_TUNE.__dict__, "patience": FINE_TUNE.epochs})  # no early stop
+    t0 = time.perf_counter()
+    fc.fine_tune(eight, full)
+    print(f"  same, all {full.epochs} epochs (early stopping off): {time.perf_counter() - t0:.1f} s")
     sf = statsforecast_models()
     if sf:
         t0 = time.perf_counter()

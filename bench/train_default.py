@@ -118,7 +118,7 @@ def main() -> int:
     ap.add_argument("--real-cutoff", default="1998-06-01")
     ap.add_argument("--real-weight", type=int, default=8, help="copies of each real series")
     ap.add_argument("--extra", nargs="*", default=[], help="more logs/CSVs, one series each")
-    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--epochs", type=int, default=35)
     ap.add_argument("--horizon", type=int, default=24)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--max-windows", type=int, default=16000)
@@ -137,6 +137,7 @@ def main() -> int:
     data = {"synthetic_series": args.n_synthetic, "synthetic_seed": args.seed,
             "synthetic_hours": int(sum(len(s) for s in synth)), "real": real_names,
             "real_weight": args.real_weight, "trained": time.strftime("%Y-%m-%d"),
+            "real_range": [[str(s.index[0]), str(s.index[-1])] for s in real],
             "command": "python bench/train_default.py " + " ".join(sys.argv[1:])}
     metrics = {"val_pinball": res.best_val, "epochs": res.epochs_run, "seconds": round(res.seconds, 1),
                "train_windows": res.n_train, "val_windows": res.n_val}

@@ -85,6 +85,7 @@ def statsforecast_available() -> bool:
 
 def _statsforecast(make: Callable[[], object], max_hours: int) -> ForecastFn:
     def run(history: pd.Series, horizon: int) -> np.ndarray:
+        """Fit on the gap-filled tail, forecast with an 80% interval as p10/p90."""
         y = fill_gaps(history)[-max_hours:]
         out = make().forecast(y=y, h=horizon, level=[80])  # type: ignore[attr-defined]
         p50 = np.asarray(out["mean"], dtype=np.float64)

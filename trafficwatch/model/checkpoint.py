@@ -59,6 +59,8 @@ def save_checkpoint(path: str | os.PathLike, model: QuantileLSTM, data: dict | N
     }
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is no secret (umask is not read:
+        # os.umask would change it process-wide, racing other threads)
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()

@@ -89,6 +89,7 @@ def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:
     summary = summarize(table)
 
     def clean(x: float | int) -> float | int | None:
+        """NaN -> None so the dict is valid JSON."""
         return None if isinstance(x, float) and not math.isfinite(x) else x
 
     return {"days": days, "horizon": horizon,

@@ -158,6 +158,7 @@ class Forecaster:
     def as_function(self) -> Callable[[pd.Series, int], np.ndarray]:
         """(history, horizon) -> (H, 3) p10/p50/p90, the shape the backtest expects."""
         def run(history: pd.Series, horizon: int) -> np.ndarray:
+            """p10/p50/p90 as one (H, 3) array."""
             f = self.forecast(history, horizon)
             return np.stack([f.p10, f.p50, f.p90], axis=-1)
         return run
