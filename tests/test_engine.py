@@ -72,7 +72,9 @@ def test_snapshots_carry_series_and_seasonal_naive_forecast_until_a_model_loads(
     assert "no model in tests" in snap.status
     total = np.nansum(snap.series.counts)
     assert total == e.series.series(None, "hits").iloc[-len(snap.series.counts):].sum()
-    assert snap.forecast.hours[0] == snap.series.hours[-1] + 3600
+    # The clock's hour is in progress: it ends the series and is the first hour forecast.
+    assert snap.series.partial_hour == snap.series.hours[-1]
+    assert snap.forecast.hours[0] == snap.series.partial_hour
 
 
 def test_metric_change_reaches_the_next_snapshot(engine):

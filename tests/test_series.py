@@ -103,11 +103,14 @@ def test_unknown_metric_is_refused():
         HourlySeries().series(metric="bytes")
 
 
-def test_partial_hour_is_the_hour_of_now_when_data_reaches_it():
+def test_partial_hour_is_the_hour_of_now_even_before_its_first_line():
     s = HourlySeries()
     s.add("a", recs([T0, T0 + 3600 + 60]))
     assert s.partial_hour("a", now=T0 + 3600 + 120) == pd.Timestamp(T0 + 3600, unit="s", tz="UTC")
-    assert s.partial_hour("a", now=T0 + 3 * 3600) is None
+    assert s.partial_hour("a", now=T0 + 3 * 3600 + 5) == pd.Timestamp(T0 + 3 * 3600, unit="s",
+                                                                       tz="UTC")
+    assert s.partial_hour("a", now=T0) is None  # a clock behind the data: nothing in progress
+    assert s.partial_hour("a", now=None) is None
 
 
 def test_now_extends_coverage_with_zeros():

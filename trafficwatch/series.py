@@ -146,11 +146,14 @@ class HourlySeries:
         return sum(int(r.sum()) for x in self._selected(site) for r in self._sites[x].cells.values())
 
     def partial_hour(self, site: str | None = None, now: float | None = None) -> pd.Timestamp | None:
-        """The current, unfinished hour when the latest data falls in the hour of `now`."""
+        """The hour of `now`, still in progress, once data has reached it or the hour before.
+
+        While logs are followed the current hour is partial even before its first line.
+        """
         last = self.last_ts(site)
-        if last is None or now is None or int(now) // HOUR != last // HOUR:
+        if last is None or now is None or int(now) // HOUR < last // HOUR:
             return None
-        return pd.Timestamp(last // HOUR * HOUR, unit="s", tz="UTC")
+        return pd.Timestamp(int(now) // HOUR * HOUR, unit="s", tz="UTC")
 
     def series(
         self,
