@@ -118,7 +118,8 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
     for arg in paths:
         found, explicit = _expand(arg)
         if not found:
-            out.skipped.append((safe_name(arg), "no file matches"))
+            why = "empty directory: no access log found" if Path(arg).is_dir() else "no file matches"
+            out.skipped.append((safe_name(arg), why))
         for p in found:
             if str(p) == "-":
                 out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))

@@ -1,0 +1,125 @@
+"""Live following: appended lines, partial lines, rename and copytruncate rotation, compression."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.live import LiveFeed
+
+LINE = '203.0.113.{i} - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'
+
+
+def lines(start: int, n: int) -> str:
+    return "".join(LINE.format(i=(start + k) % 250, m=(start + k) % 60) for k in range(n))
+
+
+@pytest.fixture
+def feed_for(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+
+    def make() -> tuple[Engine, LiveFeed]:
+        e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
+        return e, LiveFeed(e)
+
+    return make
+
+
+def total(e: Engine) -> int:
+    return e.series.total()
+
+
+def test_appended_lines_are_counted_once(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 30))
+    e, f = feed_for()
+    assert total(e) == 30
+    with log.open("a") as fh:
+        fh.write(lines(30, 12))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 42
+
+
+def test_a_partial_line_waits_for_its_newline(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 5))
+    e, f = feed_for()
+    one = lines(5, 1)
+    with log.open("a") as fh:
+        fh.write(one[:20])
+    f.step(0.1)
+    assert total(e) == 5
+    with log.open("a") as fh:
+        fh.write(one[20:])
+    f.step(0.1)
+    assert total(e) == 6
+
+
+def test_rename_rotation_finishes_the_old_file_then_reads_the_new(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 40))
+    e, f = feed_for()
+    with log.open("a") as fh:
+        fh.write(lines(40, 3))  # written just before the rotation
+    os.rename(log, tmp_path / "access.log.1")
+    log.write_text(lines(43, 7))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 50
+
+
+def test_copytruncate_restarts_without_recounting(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 40))
+    e, f = feed_for()
+    shutil.copy(log, tmp_path / "access.log.1")
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    f.step(0.1)
+    with log.open("a") as fh:
+        fh.write(lines(40, 4))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 44  # the copy (.1) has the fingerprint of what was read: not read again
+
+
+def test_compressed_rotation_is_recognised_as_already_read(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 40))
+    e, f = feed_for()
+    rotated = tmp_path / "access.log.1"
+    os.rename(log, rotated)
+    log.write_text("")
+    with gzip.open(tmp_path / "access.log.2.gz", "wb") as gz:
+        gz.write(rotated.read_bytes())
+    rotated.unlink()
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 40
+
+
+def test_a_new_site_file_appearing_is_followed(tmp_path, feed_for):
+    (tmp_path / "a.example.access.log").write_text(lines(0, 3))
+    e, f = feed_for()
+    (tmp_path / "b.example.access.log").write_text(lines(3, 4))
+    f.step(0.1)
+    assert e.series.sites() == ["a.example", "b.example"]
+    assert total(e) == 7
+
+
+def test_tail_keeps_recent_lines(tmp_path, feed_for):
+    (tmp_path / "access.log").write_text(lines(0, 3))
+    e, f = feed_for()
+    assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
+
+
+def test_an_empty_directory_says_so(tmp_path):
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
+    with pytest.raises(ValueError, match="no access log found"):
+        LiveFeed(e)

@@ -1,0 +1,63 @@
+"""Start the app from parsed command-line arguments."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from trafficwatch.resources import sample_logs_dir
+
+
+def engine_config(args: argparse.Namespace):
+    """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
+    from trafficwatch.cli import parse_status_classes
+    from trafficwatch.commands.counts_cmd import ingest_options
+    from trafficwatch.engine import EngineConfig, ViewFilter
+
+    paths = args.paths or [str(sample_logs_dir())]
+    classes = parse_status_classes(args.status)
+    return EngineConfig(
+        paths=paths, ingest=ingest_options(args), replay=args.replay or not args.paths,
+        speed=args.speed, poll=args.poll, state_path=args.state, use_state=not args.no_state,
+        model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
+        metric=args.metric, site=args.site,
+        filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the Textual app (or serve it to a browser with --serve) until the user quits."""
+    if args.serve:
+        try:
+            from textual_serve.server import Server
+        except ImportError:
+            print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
+                  file=sys.stderr)
+            return 2
+        argv = [a for a in sys.argv[1:] if a != "--serve"]
+        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host="127.0.0.1").serve()
+        return 0
+    from trafficwatch.app.app import TrafficWatchApp
+
+    cfg = engine_config(args)
+    metrics, holder = None, {}
+    if args.metrics_addr:
+        from trafficwatch.metrics import MetricsServer
+        from trafficwatch.metrics_view import samples_for
+
+        metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, metrics, holder if metrics else None))
+    if metrics is not None:
+        metrics.start()
+    app.run()
+    if metrics is not None:
+        metrics.stop()
+    return 0
+
+
+def _engine(cfg, cb, metrics, holder):
+    from trafficwatch.engine import Engine
+
+    e = Engine(cfg, cb)
+    if holder is not None:
+        holder["engine"] = e
+    return e

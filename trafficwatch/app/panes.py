@@ -1,0 +1,224 @@
+"""The app's panes; each draws a Snapshot through `update(snapshot)` and nothing else."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from rich.text import Text
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from trafficwatch.safe import safe_content, safe_text
+from trafficwatch.snapshot import Snapshot
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+SHADES = " ░▒▓█"
+
+
+def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
+    """An epoch hour in the log's own offset."""
+    return time.strftime(form, time.gmtime(int(ts) + offset))
+
+
+def num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.2f}"
+
+
+def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) -> str:
+    """Values resampled to `width` columns as block characters scaled to [lo, hi]."""
+    v = np.asarray(values, dtype=float)
+    if not len(v) or width <= 0:
+        return ""
+    idx = np.linspace(0, len(v) - 1, num=min(width, len(v))).round().astype(int)
+    v = v[idx]
+    span = hi - lo if hi > lo else 1.0
+    levels = np.clip(((v - lo) / span * (len(BLOCKS) - 1)).round(), 0, len(BLOCKS) - 1)
+    return "".join(BLOCKS[int(x)] if np.isfinite(x) else " " for x in levels)
+
+
+class ForecastChart(PlotextPlot):
+    """Actual hourly counts, the forecast with its band, past forecasts, anomalies."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.show_band = True
+        self.log_scale = False
+        self.week_overlay = False
+        self.days = 4
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        sv, fv = snap.series, snap.forecast
+        if sv is None:
+            plt.title(snap.status or "no data yet")
+            self.refresh()
+            return
+        off = sv.tz_offset_s
+        width = max(self.size.width - 10, 20)
+        n = min(len(sv.hours), self.days * 24, width)
+        hours, counts = sv.hours[-n:], sv.counts[-n:].copy()
+        t0 = int(hours[0])
+
+        def x(ts):  # hours since the first shown hour, so the axis stays numeric
+            return ((np.asarray(ts) - t0) // 3600).tolist()
+
+        tr = (lambda v: np.log10(np.maximum(np.asarray(v, float), 0) + 1)) if self.log_scale \
+            else (lambda v: np.asarray(v, float))
+        complete = counts.copy()
+        if sv.partial_hour is not None and sv.partial_hour == hours[-1]:
+            complete[-1] = np.nan
+            plt.scatter(x([hours[-1]]), tr([counts[-1]]).tolist(), marker="◆", color="yellow",
+                        label="this hour so far")
+        for seg in _runs(complete):  # gaps are breaks in the line, never zeros
+            plt.plot(x(hours[seg]), tr(complete[seg]).tolist(), color="cyan", marker="braille",
+                     label="actual" if seg.start == _runs(complete)[0].start else None)
+        if self.week_overlay and sv.last_week is not None:
+            lw = sv.last_week[-n:]
+            for seg in _runs(lw):
+                plt.plot(x(hours[seg]), tr(lw[seg]).tolist(), color="gray", marker="dot")
+        if fv is not None:
+            keep = fv.past_hours >= t0
+            if keep.any():
+                plt.plot(x(fv.past_hours[keep]), tr(fv.past_p50[keep]).tolist(), color="magenta",
+                         marker="dot", label="past forecasts")
+            fx = x(fv.hours)
+            if self.show_band:
+                plt.plot(fx, tr(fv.p10).tolist(), color="green", marker="dot")
+                plt.plot(fx, tr(fv.p90).tolist(), color="green", marker="dot",
+                         label=f"p{int(50 - fv.band * 50)}-p{int(50 + fv.band * 50)} band")
+            plt.plot(fx, tr(fv.p50).tolist(), color="green", marker="braille", label="forecast")
+        for a in snap.anomalies:
+            if a.hour >= t0:
+                plt.scatter(x([a.hour]), tr([a.actual]).tolist(), marker="x", color="red")
+        ticks = list(range(0, n + (len(fv.hours) if fv else 0), 12))
+        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
+        plt.title(f"{snap.site or 'all sites'} · {snap.metric} per hour"
+                  + (" (log10)" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else ""))
+        self.refresh()
+
+
+def _runs(v: np.ndarray) -> list[slice]:
+    ok = np.isfinite(v)
+    out, start = [], None
+    for i, good in enumerate(ok):
+        if good and start is None:
+            start = i
+        if not good and start is not None:
+            out.append(slice(start, i))
+            start = None
+    if start is not None:
+        out.append(slice(start, len(v)))
+    return out
+
+
+class StatsPane(Static):
+    """This hour vs its forecast, next hour, recent error, model in use, ingest figures."""
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        t = Text()
+        sv, fv, ing = snap.series, snap.forecast, snap.ingest
+        if sv is not None and fv is not None and len(fv.hours):
+            off = sv.tz_offset_s
+            if sv.partial_hour is not None and fv.hours[0] == sv.partial_hour:
+                t.append(f"This hour ({fmt_hour(fv.hours[0], off, '%H:00')}) so far: "
+                         f"{num(sv.counts[-1])} of ~{num(fv.p50[0])} forecast\n")
+                nxt = 1 if len(fv.hours) > 1 else 0
+            else:
+                nxt = 0
+            t.append(f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}: {num(fv.p50[nxt])} "
+                     f"({num(fv.p10[nxt])}–{num(fv.p90[nxt])})\n", style="bold")
+            t.append(f"Last 7 days: MASE {num(fv.mase)} · seasonal naive {num(fv.mase_naive)}"
+                     f" · ratio {num(fv.rel_to_naive)} · band coverage "
+                     f"{'–' if math.isnan(fv.coverage) else f'{fv.coverage:.0%}'}\n")
+            t.append("Model: ")
+            t.append_text(safe_content(fv.model_name))
+            if fv.model_detail:
+                t.append(" · ")
+                t.append_text(safe_content(fv.model_detail))
+            t.append("\n")
+        t.append(f"Lines read {ing.lines_read:,} · counted {ing.parsed:,} · malformed "
+                 f"{sum(ing.malformed.values()):,}")
+        if ing.lines_per_s:
+            t.append(f" · {ing.lines_per_s:,.0f} lines/s")
+        t.append(f" · files {len(ing.files)}\n")
+        for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:
+            t.append(f"  {n:,} {reason}: ", style="yellow")
+            t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))
+            t.append("\n")
+        for name, why in ing.skipped[:3]:
+            t.append("  skipped ", style="yellow")
+            t.append_text(safe_content(f"{name}: {why}"))
+            t.append("\n")
+        super().update(t)
+
+
+class GatePane(Static):
+    """Forget/input/output gates and cell-state norm over the model's input window."""
+
+    heatmap = False
+    gate = "forget"
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        g = snap.gates
+        if g is None:
+            super().update(Text("Gates: shown once the LSTM runs "
+                                f"({safe_text(snap.status) or 'seasonal naive in use'})", style="dim"))
+            return
+        width = max(self.size.width - 24, 16)
+        off = snap.series.tz_offset_s if snap.series else 0
+        t = Text()
+        if self.heatmap:
+            m = getattr(g, self.gate)
+            t.append(f"{self.gate} gate, units × hours (█ open ≈1, blank closed ≈0)\n", style="bold")
+            cols = np.linspace(0, m.shape[0] - 1, num=min(width, m.shape[0])).round().astype(int)
+            for u in range(min(m.shape[1], 12)):
+                row = np.clip((m[cols, u] * (len(SHADES) - 1)).round(), 0, len(SHADES) - 1)
+                t.append(f"u{u:<3}" + "".join(SHADES[int(v)] for v in row) + "\n")
+        else:
+            for name, mean in (("forget", g.mean_forget), ("input", g.mean_input),
+                               ("output", g.mean_output)):
+                sat = g.saturated.get(name, np.zeros(1))
+                t.append(f"{name:<7}{sparkline(mean, width)} ", style="cyan")
+                t.append(f"μ {np.mean(mean):.2f} sat {np.mean(sat):.0%}\n")
+            top = float(np.max(g.cell_norm)) if len(g.cell_norm) else 1.0
+            t.append(f"{'cell':<7}{sparkline(g.cell_norm, width, 0.0, top)} ", style="magenta")
+            t.append(f"‖c‖ {g.cell_norm[-1]:.1f}\n")
+        drops = [fmt_hour(g.step_hours[i], off) for i in g.forget_drops[-4:]]
+        t.append("Forgot at: " + (", ".join(drops) if drops else "no sharp forget-gate drop"),
+                 style="yellow")
+        super().update(t)
+
+
+class AnomalyPane(Static):
+    """Completed hours outside the band, newest first."""
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        off = snap.series.tz_offset_s if snap.series else 0
+        if not snap.anomalies:
+            super().update(Text("No anomaly in the last 7 days", style="dim"))
+            return
+        t = Text()
+        for a in snap.anomalies[:20]:
+            arrow = "▲" if a.direction > 0 else "▼"
+            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {num(a.actual)} vs {num(a.p10)}–{num(a.p90)}"
+                     f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
+        super().update(t)
+
+
+class LogTail(Static):
+    """The latest log lines, sanitised: log content is attacker-controlled."""
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        if not snap.tail:
+            super().update(Text("No live lines (replay, or nothing appended yet)", style="dim"))
+            return
+        t = Text()
+        for line in snap.tail[-50:]:
+            t.append_text(safe_content(line.text))
+            t.append("\n")
+        super().update(t)

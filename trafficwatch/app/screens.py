@@ -1,0 +1,121 @@
+"""Modal screens: help, site picker, filter."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from trafficwatch.engine import ViewFilter
+from trafficwatch.safe import safe_content
+
+HELP = """\
+[b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next hours.
+
+[b]Forecast chart[/b]  cyan: actual requests per hour (a break in the line is an hour no log
+covers, not a zero); yellow ◆: the current hour so far; green: the forecast (median) and its band
+(p10–p90: 8 hours in 10 should fall inside); magenta: what the model forecast a day ahead for
+hours now past, so you can see how good it has been; red x: anomalies.
+
+[b]Stats[/b]  this hour vs its forecast, the next hour with its band, and the error over the last
+7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal naive
+(below 1: the model beats 'same hour yesterday').
+
+[b]Gates[/b]  the LSTM reads the last week hour by hour. Its cell state is a highway that carries
+what it knows; at each hour the [b]forget[/b] gate decides how much of that to keep (near 1: keep,
+near 0: wipe), the [b]input[/b] gate how much new information to write, and the [b]output[/b] gate
+how much of the cell to show. A sharp drop of the forget gate means the model threw away what it
+had: a change of regime, such as a spike or an outage. 'sat' is the share of units pinned near 0
+or 1. Press h for a heatmap of units × hours.
+
+[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and clear
+after the recovery window).
+
+[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · w same hours
+last week · b band · l log scale · h gate heatmap · Tab/Shift+Tab panes · j/k g/G scroll ·
+ctrl+p command palette
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """What each pane and each gate means, in plain words."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(HELP)  # our own text: markup here is trusted
+
+
+class SitePicker(ModalScreen[str | None]):
+    """Choose one site, or all."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, sites: tuple[str, ...]) -> None:
+        super().__init__()
+        self.sites = sites
+
+    def compose(self) -> ComposeResult:
+        opts = [Option("all sites", id="")] + [Option(safe_content(s), id=s) for s in self.sites]
+        yield OptionList(*opts, id="sites")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id or "")
+
+
+class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
+    """Status classes, bots, date range and site; Enter applies, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, sites: tuple[str, ...]) -> None:
+        super().__init__()
+        self.sites = sites
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="filter"):
+            yield Label("Status classes (e.g. 4xx,5xx; empty = all)")
+            yield Input(id="status")
+            yield Label("Bots: all | none | only")
+            yield Input(value="all", id="bots")
+            yield Label("From / to (YYYY-MM-DD[ HH:MM], UTC; empty = open)")
+            yield Input(id="start")
+            yield Input(id="end")
+            yield Label("Site (empty = keep)")
+            yield Input(id="site")
+            yield Static("", id="error")
+            yield Button("Apply", id="apply", variant="primary")
+
+    def on_input_submitted(self) -> None:
+        self._apply()
+
+    def on_button_pressed(self) -> None:
+        self._apply()
+
+    def _apply(self) -> None:
+        val = {w.id: w.value.strip() for w in self.query(Input)}
+        try:
+            classes = None
+            if val["status"]:
+                classes = frozenset(int(p.strip()[0]) for p in val["status"].split(",")
+                                    if re.fullmatch(r"[1-5]xx", p.strip().lower()))
+                if not classes:
+                    raise ValueError("status classes look like 4xx,5xx")
+            bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
+            if bots is None:
+                raise ValueError("bots: all, none or only")
+            start = pd.Timestamp(val["start"], tz="UTC") if val["start"] else None
+            end = pd.Timestamp(val["end"], tz="UTC") if val["end"] else None
+            site = val["site"] or None
+            if site is not None and site not in self.sites:
+                raise ValueError(f"no site {site!r}")
+        except ValueError as exc:
+            self.query_one("#error", Static).update(safe_content(str(exc), "red"))
+            return
+        self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end), site))
