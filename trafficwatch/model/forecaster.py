@@ -185,11 +185,15 @@ def gate_stats(inner: LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarr
                      sat, np.linalg.norm(mats["cell"], axis=1), mats, forget_drops(f))
 
 
-def forget_drops(forget_mean: np.ndarray, min_drop: float = 0.05) -> list[int]:
-    """Steps where the mean forget gate fell by more than 3x its typical step change (and min_drop)."""
+def forget_drops(forget_mean: np.ndarray, min_drop: float = 0.01, factor: float = 4.0) -> list[int]:
+    """Steps where the mean forget gate fell by more than `factor` x its typical step change.
+
+    The mean over units moves little (the default model: median step 0.004); its largest falls
+    (about 0.02) line up with sudden traffic rises, e.g. x1.7-3.4 within an hour on World Cup 98.
+    """
     d = np.diff(forget_mean)
     if not len(d):
         return []
     typical = float(np.median(np.abs(d)))
-    threshold = max(min_drop, 3.0 * typical)
+    threshold = max(min_drop, factor * typical)
     return [int(t) + 1 for t in np.flatnonzero(d < -threshold)]
