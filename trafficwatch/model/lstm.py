@@ -137,8 +137,8 @@ class QuantileLSTM(nn.Module):
                 c = f * c + i * g  # (B, U): keep some old state, add some new
                 h = o * torch.tanh(c)  # (B, U): expose part of the state
                 steps.append((i, f, g, o, c, h))
-            gates = {n: torch.stack([st[k] for st in steps], dim=1)  # (B, T, U)
-                     for k, n in enumerate("ifgoch")}
+            gates = {n: torch.stack([st[j] for st in steps], dim=1)  # (B, T, U)
+                     for j, n in enumerate("ifgoch")}
             if k == keep:
                 kept = LSTMInternals(gates["i"], gates["f"], gates["o"], gates["g"],
                                      gates["c"], gates["h"], layer=k)
