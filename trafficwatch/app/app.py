@@ -78,7 +78,11 @@ class TrafficWatchApp(App):
                     yield LogTail(id="tail")
         yield Footer()
 
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < 120 or event.size.height < 32, "narrow")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.width < 120 or self.size.height < 32, "narrow")
         self.engine.start()  # threads: returns at once, the first frame is not held up
 
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:

@@ -1,0 +1,155 @@
+"""The app with a fake engine: panes show the snapshot's numbers, keys reach the engine."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trafficwatch.app.app import TrafficWatchApp
+from trafficwatch.snapshot import (Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot,
+                                   TailLine)
+
+T0 = 1_795_000_000 // 3600 * 3600
+
+
+def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), status="") -> Snapshot:
+    rng = np.random.default_rng(0)
+    hours = T0 + 3600 * np.arange(-96, 1)
+    counts = 100 + 50 * np.sin(np.arange(97) / 24 * 2 * np.pi) + rng.normal(0, 5, 97)
+    counts[10:13] = np.nan  # a gap
+    fh = T0 + 3600 * np.arange(24)
+    p50 = np.full(24, 123.0)
+    gates = {k: rng.random((168, 8)).astype(np.float32) for k in
+             ("forget", "input", "output", "candidate", "cell")}
+    return Snapshot(
+        sites=sites, site="shop", metric="hits",
+        series=SeriesView("shop", "hits", hours, counts, partial_hour=int(T0), tz_offset_s=3600,
+                          last_week=counts[::-1].copy()),
+        forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], counts[:-1] - 10, counts[:-1],
+                              counts[:-1] + 10, "lstm:default", "trained 2026-11-20 on cpu",
+                              0.71, 0.95, 0.75, 0.82),
+        gates=GateView(T0 - 3600 * np.arange(168)[::-1], *(gates[k] for k in
+                       ("forget", "input", "output", "candidate", "cell")),
+                       gates["forget"].mean(1), gates["input"].mean(1), gates["output"].mean(1),
+                       {"forget": np.zeros(168), "input": np.zeros(168), "output": np.zeros(168)},
+                       np.linspace(1, 3, 168), (100,)),
+        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False),),
+        ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
+                          malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
+                          files=(("access.log", "COMBINED"),), skipped=skipped),
+        tail=tuple(tail), status=status)
+
+
+class FakeEngine:
+    """Records what the app asked for; hands out a fixed snapshot."""
+
+    def __init__(self, cb, snap: Snapshot) -> None:
+        self.cb, self.snap, self.calls = cb, snap, []
+        self.latest = snap
+
+    def start(self) -> None:
+        self.cb(self.snap)
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def set_site(self, site: str) -> None:
+        self.calls.append(("site", site))
+
+    def cycle_metric(self) -> str:
+        self.calls.append("metric")
+        return "pages"
+
+    def set_filter(self, flt) -> None:
+        self.calls.append(("filter", flt))
+
+
+def make_app(snap: Snapshot | None = None) -> TrafficWatchApp:
+    return TrafficWatchApp(lambda cb: FakeEngine(cb, snap or demo_snapshot()))
+
+
+def screen_text(app: TrafficWatchApp) -> str:
+    """The screen's text (the SVG export without tags, non-breaking spaces as spaces)."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+
+async def test_stats_pane_shows_the_snapshots_numbers():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        stats = str(app.query_one("#stats").render())
+        assert "so far: 150 of ~123 forecast" in stats or "so far:" in stats
+        assert "Next hour" in stats and "123" in stats and "103–153" in stats
+        assert "MASE 0.71" in stats and "ratio 0.75" in stats and "82%" in stats
+        assert "lstm:default" in stats and "malformed 4" in stats
+
+
+async def test_keys_reach_the_engine_and_quit_saves_state():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.press("q")
+    assert app.engine.calls[0] == "metric" and "stop" in app.engine.calls
+
+
+async def test_chart_and_gate_toggles():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart")
+        await pilot.press("w", "b", "l", "h")
+        assert chart.week_overlay and not chart.show_band and chart.log_scale
+        assert app.query_one("#gates").heatmap
+        assert "units × hours" in str(app.query_one("#gates").render())
+
+
+async def test_help_and_filter_screens_open_and_filter_applies():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("slash")
+        assert app.screen.__class__.__name__ == "FilterScreen"
+        app.screen.query_one("#status").value = "4xx,5xx"
+        await pilot.press("enter")
+        await pilot.pause()
+    flt = [c for c in app.engine.calls if c[0] == "filter"][0][1]
+    assert flt.status_classes == frozenset({4, 5})
+
+
+async def test_bad_filter_is_shown_not_applied():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        app.screen.query_one("#bots").value = "maybe"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "FilterScreen"
+        assert "bots" in str(app.screen.query_one("#error").render())
+    assert not [c for c in app.engine.calls if c[0] == "filter"]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_small_and_large_terminals_render(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "Next hour" in screen_text(app)
+
+
+async def test_empty_and_error_states_are_messages_on_screen():
+    snap = Snapshot(sites=(), site="", metric="hits", series=None, forecast=None, gates=None,
+                    anomalies=(), ingest=IngestView(),
+                    status="no access log found in /var/log/empty: point trafficwatch at a log")
+    app = make_app(snap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "no access log found" in text
+        assert "Gates: shown once the LSTM runs" in text

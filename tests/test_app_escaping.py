@@ -1,0 +1,33 @@
+"""Log content never becomes terminal escapes, markup or actions on screen."""
+from __future__ import annotations
+
+import re
+
+from tests.test_app import demo_snapshot, make_app, screen_text
+from trafficwatch.snapshot import TailLine
+
+HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[link=http://x]y[/link]", "\x1b]0;title\x07",
+           "\x1b[2J", "\x9b", "\u202e", "GET /search?q=[/] HTTP/1.1",
+           b"\xff\xfe bad utf8".decode("utf-8", "surrogateescape")]
+
+
+async def test_hostile_log_content_in_every_pane_is_inert():
+    joined = " ".join(HOSTILE)
+    snap = demo_snapshot(
+        tail=[TailLine(0, "s", h) for h in HOSTILE],
+        examples={"bad time": joined, "[b]reason[/b]": joined},
+        skipped=((joined, "binary"),), sites=("[@click=app.quit]", "\x1b[2J"))
+    app = make_app(snap)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        await pilot.click("#tail")  # an injected [@click] would quit the app here
+        await pilot.pause()
+        assert app.is_running
+        svg = app.export_screenshot()
+        text = screen_text(app)
+        assert "\x1b" not in svg and "\x9b" not in svg and "\u202e" not in svg
+        assert "\\x1b]0;title\\x07" in text
+        assert not re.findall(r'href="[^"]*quit', svg)
+        tail = app.query_one("#tail").render()
+        assert all(not s.style or not getattr(s.style, "link", None) for s in tail.spans)
+        assert "[@click=app.quit]x[/]" in tail.plain
