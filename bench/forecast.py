@@ -1,4 +1,4 @@
-"""Forecast benchmark: rolling-origin backtest of the LSTM against baselines on real series, and timings.
+"""Forecast benchmark: rolling-origin backtest of the LSTM against baselines, and timings.
 
     .venv/bin/python bench/forecast.py [--no-statsforecast] [--model models/default.pt]
 
@@ -92,7 +92,7 @@ def report(df: pd.DataFrame) -> None:
 
 
 def timings(model_path: str | None) -> None:
-    """Fine-tune on 8 weeks and one forecast with gates, each beside a reference on the same data."""
+    """Fine-tune on 8 weeks and one forecast with gates, each beside a reference on that data."""
     import torch
 
     from trafficwatch.model.baselines import naive24, statsforecast_models
@@ -115,12 +115,14 @@ def timings(model_path: str | None) -> None:
     full = TrainConfig(**{**FINE_TUNE.__dict__, "patience": FINE_TUNE.epochs})  # no early stop
     t0 = time.perf_counter()
     fc.fine_tune(eight, full)
-    print(f"  same, all {full.epochs} epochs (early stopping off): {time.perf_counter() - t0:.1f} s")
+    took = time.perf_counter() - t0
+    print(f"  same, all {full.epochs} epochs (early stopping off): {took:.1f} s")
     sf = statsforecast_models()
     if sf:
         t0 = time.perf_counter()
         sf["AutoETS"](eight, 24)
-        print(f"  reference: AutoETS fit+forecast on the same 8 weeks: {time.perf_counter() - t0:.1f} s")
+        took = time.perf_counter() - t0
+        print(f"  reference: AutoETS fit+forecast on the same 8 weeks: {took:.1f} s")
 
     def median_ms(fn, n: int = 30) -> float:
         fn()
@@ -131,9 +133,11 @@ def timings(model_path: str | None) -> None:
             times.append(time.perf_counter() - t)
         return 1000 * statistics.median(times)
 
-    print(f"one forecast with gate internals: {median_ms(lambda: fc.forecast_with_gates(eight, 24)):.1f}"
+    gates_ms = median_ms(lambda: fc.forecast_with_gates(eight, 24))
+    print(f"one forecast with gate internals: {gates_ms:.1f}"
           f" ms (target < 20 ms)")
-    print(f"  reference: forecast without gates (nn.LSTM): {median_ms(lambda: fc.forecast(eight, 24)):.1f}"
+    plain_ms = median_ms(lambda: fc.forecast(eight, 24))
+    print(f"  reference: forecast without gates (nn.LSTM): {plain_ms:.1f}"
           f" ms; seasonal naive 24 h: {median_ms(lambda: naive24(eight, 24)):.2f} ms")
 
 

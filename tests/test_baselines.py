@@ -1,4 +1,4 @@
-"""Baselines: seasonal naive (24 h, 168 h) with residual bands, gaps skipped; statsforecast optional."""
+"""Baselines: seasonal naive (24 h, 168 h) with residual bands, gaps skipped; statsforecast."""
 from __future__ import annotations
 
 import numpy as np

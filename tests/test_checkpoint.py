@@ -105,7 +105,8 @@ def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path):
 
 def test_code_payload_is_refused_even_with_torch_force_no_weights_only_load(tmp_path):
     path, marker = write_malicious(tmp_path)
-    code = ("import sys\nfrom trafficwatch.model.checkpoint import CheckpointError, load_checkpoint\n"
+    code = ("import sys\n"
+            "from trafficwatch.model.checkpoint import CheckpointError, load_checkpoint\n"
             "try:\n    load_checkpoint(sys.argv[1])\nexcept CheckpointError as e:\n"
             "    print('refused:', e)\n    sys.exit(3)\n")
     env = os.environ | {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}

@@ -19,7 +19,8 @@ def hourly(values) -> pd.Series:
 
 def cycle(days: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.tile(100 + 50 * np.sin(np.arange(24) / 24 * 2 * np.pi), days) + rng.normal(0, 5, 24 * days)
+    day = 100 + 50 * np.sin(np.arange(24) / 24 * 2 * np.pi)
+    return np.tile(day, days) + rng.normal(0, 5, 24 * days)
 
 
 def test_daily_origins_over_the_last_days_each_with_a_full_horizon():

@@ -20,7 +20,8 @@ def traffic(days: int, seed: int = 0, level: float = 300.0) -> pd.Series:
     rng = np.random.default_rng(seed)
     t = np.arange(24 * days)
     y = level * (1.0 + 0.7 * np.sin(2 * np.pi * (t - 6) / 24)) * rng.lognormal(0, 0.1, len(t))
-    return pd.Series(np.round(y), index=pd.date_range("2024-05-06", periods=len(t), freq="h", tz="UTC"))
+    idx = pd.date_range("2024-05-06", periods=len(t), freq="h", tz="UTC")
+    return pd.Series(np.round(y), index=idx)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def counts_csv(tmp_path) -> str:
     s = traffic(21)
     s.iloc[100:110] = np.nan
     path = tmp_path / "counts.csv"
-    lines = ["hour,visits"] + [f"{h.isoformat()},{'' if np.isnan(v) else int(v)}" for h, v in s.items()]
+    lines = ["hour,visits"] + [f"{h.isoformat()},{'' if np.isnan(v) else int(v)}"
+                                for h, v in s.items()]
     path.write_text("\n".join(lines) + "\n")
     return str(path)
 
@@ -57,8 +59,8 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 ])
 def test_forecast_refuses_unusable_series_with_a_reason(small_model_path, values, message):
     fc = Forecaster.load(small_model_path)
-    s = pd.Series(values, index=pd.date_range("2024-01-01", periods=len(values), freq="h", tz="UTC"),
-                  dtype=float)
+    idx = pd.date_range("2024-01-01", periods=len(values), freq="h", tz="UTC")
+    s = pd.Series(values, index=idx, dtype=float)
     with pytest.raises(ValueError, match=message):
         fc.forecast(s)
 
@@ -122,9 +124,10 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
     lines = out.splitlines()
     assert code == 0 and lines[0] == "hour,p10,p50,p90,model" and len(lines) == 7
     short = tmp_path / "short.csv"
-    short.write_text("hour,count\n" + "".join(f"2024-01-01T{h:02d}:00:00Z,{h}\n" for h in range(12)))
-    code, out, err = run_cli(["forecast", str(short), "--model", small_model_path, "--format", "json"],
-                             capsys)
+    rows = "".join(f"2024-01-01T{h:02d}:00:00Z,{h}\n" for h in range(12))
+    short.write_text("hour,count\n" + rows)
+    code, out, err = run_cli(["forecast", str(short), "--model", small_model_path,
+                              "--format", "json"], capsys)
     assert code == 1 and "12 hours missing" in err
     assert json.loads(out)["model"] == "naive24"
 
@@ -138,9 +141,11 @@ def test_eval_reports_bad_input_and_bad_model_files(counts_csv, tmp_path, capsys
     assert code == 2 and "none.csv" in err
 
 
-def test_train_command_fine_tunes_saves_and_backtests(counts_csv, small_model_path, tmp_path, capsys):
+def test_train_command_fine_tunes_saves_and_backtests(counts_csv, small_model_path, tmp_path,
+                                                      capsys):
     out_path = tmp_path / "site.pt"
-    code, out, err = run_cli(["train", counts_csv, "--init", small_model_path, "--out", str(out_path),
+    code, out, err = run_cli(["train", counts_csv, "--init", small_model_path,
+                              "--out", str(out_path),
                               "--epochs", "1", "--holdout-days", "2", "--device", "cpu"], capsys)
     assert code == 0, err
     assert "epoch 1/1" in err and "ETA" in err and "backtest" in out and "naive24" in out
@@ -186,5 +191,6 @@ def test_train_from_scratch_with_another_horizon(counts_csv, tmp_path, capsys):
     assert code == 0, err
     fc = Forecaster.load(out_path)
     assert fc.cfg.horizon == 6 and fc.checkpoint.data["init"] == "scratch"
-    code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"], capsys)
+    code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"],
+                           capsys)
     assert code == 2 and "forecasts 1..6 hours" in err

@@ -1,4 +1,4 @@
-"""Training: beats seasonal naive on a clear cycle, reproducible, device choice, progress, fine-tuning."""
+"""Training: beats seasonal naive on a clear cycle, reproducible, devices, progress, fine-tuning."""
 from __future__ import annotations
 
 import numpy as np
@@ -69,10 +69,12 @@ def test_device_auto_picks_cpu_without_cuda_and_cuda_without_gpu_is_refused():
 
 
 def test_fine_tune_improves_a_copy_on_the_new_site_and_leaves_the_original_alone():
-    base, _ = train_model([daily_with_trend(weeks=3, seed=3)], SMALL, TrainConfig(epochs=1, val_hours=96))
+    base, _ = train_model([daily_with_trend(weeks=3, seed=3)], SMALL,
+                          TrainConfig(epochs=1, val_hours=96))
     before = {k: v.clone() for k, v in base.state_dict().items()}
     t = np.arange(3 * 168)
-    weekly = daily_with_trend(weeks=3, seed=4) * np.where((t // 24) % 7 >= 5, 0.2, 1.0)  # quiet weekends
+    quiet_weekends = np.where((t // 24) % 7 >= 5, 0.2, 1.0)
+    weekly = daily_with_trend(weeks=3, seed=4) * quiet_weekends
     tuned, res = fine_tune(base, weekly, TrainConfig(epochs=3, lr=3e-3, batch_size=32, val_hours=96,
                                                      patience=5))
     assert tuned is not base and res.epochs_run == 3

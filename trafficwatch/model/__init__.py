@@ -1,4 +1,4 @@
-"""Forecasting: the inspectable quantile LSTM and what surrounds it (imports torch lazily via submodules).
+"""Forecasting: the inspectable quantile LSTM and what surrounds it (torch only in submodules).
 
 Public surface: forecaster.Forecaster (load / forecast / forecast_with_gates / gates / fine_tune),
 forecaster.Forecast, forecaster.GateStats, checkpoint.CheckpointError, baselines.naive24/naive168,

@@ -96,7 +96,7 @@ def _statsforecast(make: Callable[[], object], max_hours: int) -> ForecastFn:
 
 
 def statsforecast_models(max_hours: int = 1008) -> dict[str, ForecastFn]:
-    """AutoETS, AutoTheta and MSTL (24 h + 168 h seasons) on the last `max_hours`; {} if not installed."""
+    """AutoETS, AutoTheta, MSTL (24 h + 168 h) on the last `max_hours`; {} if not installed."""
     if not statsforecast_available():
         return {}
     from statsforecast.models import MSTL, AutoETS, AutoTheta

@@ -39,11 +39,12 @@ class Checkpoint:
 
 
 def scaling_info() -> dict:
-    """How inputs are scaled (see features.py), recorded so a reader knows what the weights expect."""
+    """How inputs are scaled (features.py), recorded so a reader knows what the weights expect."""
     from trafficwatch.model.features import MIN_SCALE
 
     return {"transform": "log1p", "normalise": "per-window mean/std of observed hours",
-            "min_scale": MIN_SCALE, "features": ["z", "mask", "hod_sin", "hod_cos", "how_sin", "how_cos"]}
+            "min_scale": MIN_SCALE,
+            "features": ["z", "mask", "hod_sin", "hod_cos", "how_sin", "how_cos"]}
 
 
 def save_checkpoint(path: str | os.PathLike, model: QuantileLSTM, data: dict | None = None,
@@ -105,7 +106,8 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
         model.load_state_dict(raw["state_dict"], strict=True)
     except (KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored config "
-                              f"(mismatched architecture/window: {str(exc)[:300]}); {_FIX}") from exc
+                              f"(mismatched architecture/window: {str(exc)[:300]}); "
+                              f"{_FIX}") from exc
     model.eval()
     return Checkpoint(model, cfg, dict(raw.get("scaling") or {}), dict(raw.get("data") or {}),
                       dict(raw.get("metrics") or {}), str(path))

@@ -1,4 +1,4 @@
-"""`trafficwatch train | eval | forecast`: the model's commands, registered by cli.py via add_commands."""
+"""`trafficwatch train | eval | forecast`: the model's commands; cli.py calls add_commands."""
 from __future__ import annotations
 
 import argparse
@@ -51,7 +51,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="train a new model instead of fine-tuning the shipped default")
     t.add_argument("--init", metavar="FILE", help="fine-tune this model instead of the default")
     t.add_argument("--horizon", type=int, default=24,
-                   help="with --scratch: hours the new model forecasts in one shot, 1-168 (default: 24)")
+                   help="with --scratch: hours the new model forecasts in one shot, 1-168 "
+                        "(default: 24)")
     t.add_argument("--holdout-days", type=int, default=7,
                    help="days at the end kept out of training and used for the backtest "
                         "(0: train on everything, no backtest; default: 7)")
@@ -74,7 +75,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     f = subparsers.add_parser(
         "forecast", help="print p10/p50/p90 for the coming hours",
         description="Forecast the hours after the last hour of PATHs' series. A series too short "
-                    "for the LSTM gets the 24 h seasonal naive forecast instead (said on stderr, exit 1).")
+                    "for the LSTM gets the 24 h seasonal naive forecast instead (said on stderr, "
+                    "exit 1).")
     _common(f)
     f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
     f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
@@ -139,7 +141,8 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         series = load_series(args)
         fc = _load_forecaster(args.model)
         if not 1 <= args.horizon <= fc.cfg.horizon:
-            raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts 1..{fc.cfg.horizon} hours; "
+            raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
+                             f"1..{fc.cfg.horizon} hours; "
                              "train a longer one with `trafficwatch train --scratch --horizon N`")
         try:
             f = fc.forecast(series, args.horizon)
@@ -159,13 +162,15 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
             out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
         json.dump({"model": f.model, "horizon": args.horizon,
-                   "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b), "p90": float(c)}
+                   "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
+                              "p90": float(c)}
                              for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90)]}, out, indent=1)
         out.write("\n")
     return code
 
 
-def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_train(args: argparse.Namespace, out: TextIO | None = None,
+              err: TextIO | None = None) -> int:
     """Fine-tune (or train) on the series, save atomically, print a backtest on held-out days."""
     from trafficwatch.model.baselines import baseline_models
     from trafficwatch.model.checkpoint import CheckpointError
@@ -181,7 +186,8 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         hold = max(args.holdout_days, 0) * 24
         fit_on = series.iloc[:-hold] if hold else series
         if hold and len(fit_on) < 72:
-            raise ValueError(f"{len(series)} hours: too short to hold out {args.holdout_days} days; "
+            raise ValueError(f"{len(series)} hours: too short to hold out "
+                             f"{args.holdout_days} days; "
                              "use --holdout-days 0 or more data")
         base = None if args.scratch else _load_forecaster(args.init)
         cfg = LSTMConfig(horizon=args.horizon) if base is None else None

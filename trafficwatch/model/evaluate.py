@@ -79,7 +79,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         ok = n > 0
         out.append({"model": name, "mase": float(np.nanmean(g["mase"])) if ok.any() else math.nan,
                     "smape": float(np.nanmean(g["smape"])) if ok.any() else math.nan,
-                    "coverage": float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any() else math.nan,
+                    "coverage": (float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any()
+                                 else math.nan),
                     "origins": int(ok.sum()), "hours": int(n.sum())})
     return pd.DataFrame(out).set_index("model")
 

@@ -1,7 +1,7 @@
 """Scaling and features outside the model: log1p, per-window normalisation, gap mask, calendar.
 
 A window of raw hourly counts (NaN = no log covers that hour) becomes (T, 6) features:
-    z      = (log1p(count) - loc) / scale, 0 where missing   (loc/scale from the window's observed hours)
+    z      = (log1p(count) - loc) / scale, 0 where missing (loc/scale: the window's observed hours)
     mask   = 1 observed, 0 missing (gaps and left padding for short histories)
     sin/cos of hour-of-day, sin/cos of the hour-of-week phase (weekday), from the UTC hour
 Targets are scaled with the same loc/scale, so the model never sees absolute traffic levels:
@@ -37,7 +37,7 @@ def epoch_hours(index: pd.DatetimeIndex) -> np.ndarray:
 
 
 def check_series(series: pd.Series) -> pd.Series:
-    """Validate an hourly series (tz-aware UTC DatetimeIndex, regular hours) and return it as float."""
+    """Check an hourly series (tz-aware UTC index, consecutive hours); return it as float."""
     if not isinstance(series.index, pd.DatetimeIndex):
         raise ValueError("expected an hourly series with a DatetimeIndex")
     idx = series.index
@@ -69,7 +69,7 @@ def scale_windows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 
 def encode(raw: np.ndarray, first_hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, T) raw windows + (N,) epoch hour of each window's first step -> x (N, T, F), loc, scale."""
+    """(N, T) raw windows + (N,) epoch hour of each first step -> x (N, T, F), loc, scale."""
     N, T = raw.shape
     z, mask, loc, scale = scale_windows(raw)
     hours = first_hour[:, None] + np.arange(T)[None, :]  # (N, T)
@@ -77,7 +77,8 @@ def encode(raw: np.ndarray, first_hour: np.ndarray) -> tuple[np.ndarray, np.ndar
     return x.astype(np.float32), loc, scale
 
 
-def scale_targets(raw: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def scale_targets(raw: np.ndarray, loc: np.ndarray,
+                  scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, H) raw targets -> scaled targets (0 where missing) and their mask."""
     v = np.log1p(np.clip(raw, 0.0, None))
     mask = np.isfinite(v)
@@ -100,7 +101,8 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
     Inputs before the series start are padded as missing (a short history still gets a window).
     With `rng`, a share `augment` of windows loses its oldest hours (a young site) and as many
     get a random gap of 1-48 h (a log that was not collected), so the model learns to use the mask.
-    Windows with fewer than `min_observed` observed inputs or `min_target` observed targets are dropped.
+    Windows with fewer than `min_observed` observed inputs or `min_target` observed targets are
+    dropped.
     """
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
@@ -133,7 +135,7 @@ def _augment(ins: np.ndarray, rng: np.random.Generator, share: float, min_keep: 
 
 
 def last_window(series: pd.Series, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The model input for forecasting right after the series' last hour: x (1, T, F), loc, scale, end hour."""
+    """Model input to forecast right after the series' last hour: x (1, T, F), loc, scale, end."""
     values = series.to_numpy(dtype=np.float64)[-window:]
     end = int(epoch_hours(series.index[-1:])[0]) + 1  # first forecast hour
     raw = np.concatenate([np.full(window - len(values), np.nan), values])[None, :]

@@ -1,4 +1,4 @@
-"""The facade the app and the CLI use: load a model, forecast a series, look at its gates, fine-tune."""
+"""The facade the app and CLI use: load a model, forecast a series, look at its gates, fine-tune."""
 from __future__ import annotations
 
 import os
@@ -47,14 +47,14 @@ class GateStats:
     saturated: dict[str, np.ndarray]  # gate -> (T,) share of units < 0.1 or > 0.9
     cell_norm: np.ndarray  # (T,) L2 norm of the cell state
     matrices: dict[str, np.ndarray]  # forget/input/output/candidate/cell/hidden -> (T, U)
-    forget_drops: list[int] = field(default_factory=list)  # steps where the forget gate fell sharply
+    forget_drops: list[int] = field(default_factory=list)  # steps where the forget gate fell
 
 
 class Forecaster:
-    """A loaded LSTM with the operations the app needs; refuses series it cannot use, with a reason."""
+    """A loaded LSTM with what the app needs; refuses series it cannot use, saying why."""
 
-    def __init__(self, model: QuantileLSTM, name: str = "lstm", checkpoint: Checkpoint | None = None,
-                 calibrate: bool = True):
+    def __init__(self, model: QuantileLSTM, name: str = "lstm",
+                 checkpoint: Checkpoint | None = None, calibrate: bool = True):
         self.model = model.cpu().eval()
         self.cfg = model.cfg
         self.name = name
@@ -86,14 +86,16 @@ class Forecaster:
             raise ValueError(f"no observed hour in the last {min(len(s), self.cfg.window)} hours "
                              "(all gaps): nothing to forecast from")
         if seen < MIN_OBSERVED:
-            raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has {seen}: "
+            raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has "
+                             f"{seen}: "
                              f"{MIN_OBSERVED - seen} hours missing")
         return s
 
     def _prepare(self, series: pd.Series, horizon: int) -> tuple[torch.Tensor, np.ndarray,
                                                                   np.ndarray, int, float]:
         if not 1 <= horizon <= self.cfg.horizon:
-            raise ValueError(f"horizon {horizon} h: this model forecasts 1..{self.cfg.horizon} hours")
+            raise ValueError(f"horizon {horizon} h: this model forecasts "
+                             f"1..{self.cfg.horizon} hours")
         s = self.check(series)
         x, loc, scale, end = last_window(s, self.cfg.window)
         return torch.from_numpy(x), loc, scale, end, self._band_adjustment(s)
@@ -141,7 +143,8 @@ class Forecaster:
             zq = self.model.predict(x)
         return self._forecast(zq, loc, scale, end, horizon, widen)
 
-    def forecast_with_gates(self, series: pd.Series, horizon: int = 24) -> tuple[Forecast, GateStats]:
+    def forecast_with_gates(self, series: pd.Series,
+                            horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
         with limit_threads(1):
             x, loc, scale, end, widen = self._prepare(series, horizon)

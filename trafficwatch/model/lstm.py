@@ -1,4 +1,4 @@
-"""The quantile LSTM forecaster in one file: config, nn.LSTM for training, explicit gates for looking in.
+"""The quantile LSTM forecaster in one file: config, nn.LSTM to train, explicit gates to look in.
 
 The model reads a window of scaled hourly traffic plus calendar features and predicts, in one shot
 (a direct multi-horizon head, not recursive), the p10/p50/p90 of each of the next `horizon` hours in
@@ -29,7 +29,7 @@ class LSTMConfig:
 
     window: int = 168  # one week of hours: the model sees each weekday and the weekly cycle once
     horizon: int = 24  # hours predicted in one shot; the CLI allows up to 168 (one week)
-    hidden: int = 64  # units per layer: enough for daily+weekly shapes, small enough for 2 CPU cores
+    hidden: int = 64  # units: enough for daily+weekly shapes, small enough for 2 CPU cores
     layers: int = 1  # one layer keeps the gate pane about the gates that make the forecast
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # p10-p90 is the 80% band shown in the app
     n_features: int = N_FEATURES  # see features.py: value, mask, hour and weekday on the circle
@@ -84,7 +84,7 @@ class QuantileLSTM(nn.Module):
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden, cfg.horizon * nq)
         self.skip = nn.Linear(cfg.window, cfg.horizon)
-        with torch.no_grad():  # start at "same hour yesterday" with a modest band: training begins sane
+        with torch.no_grad():  # start at "same hour yesterday" with a modest band
             self.head.weight.mul_(0.01)  # the LSTM's correction starts near zero, not random noise
             self.head.bias.zero_()  # softplus(0) = 0.69: quantiles start 0.69 window-stds apart
             self.skip.weight.zero_()
@@ -115,7 +115,7 @@ class QuantileLSTM(nn.Module):
 
     @torch.no_grad()
     def internals(self, x: torch.Tensor, layer: int = -1) -> tuple[torch.Tensor, LSTMInternals]:
-        """Quantile forecast and one layer's gates, recomputed step by step from nn.LSTM's weights."""
+        """Quantile forecast and one layer's gates, recomputed step by step from nn.LSTM weights."""
         B, T, _ = x.shape
         U = self.cfg.hidden
         inp = x  # (B, T, F) for layer 0, (B, T, U) above

@@ -78,7 +78,7 @@ class TrainResult:
 
 @contextmanager
 def limit_threads(n: int | None) -> Iterator[None]:
-    """Run torch CPU ops with at most `n` threads (None: leave as is), restoring the setting after."""
+    """Run torch CPU ops with at most `n` threads (None: as is), restoring the setting after."""
     before = torch.get_num_threads()
     if n is not None and n < before:
         torch.set_num_threads(n)
@@ -90,7 +90,7 @@ def limit_threads(n: int | None) -> Iterator[None]:
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """auto -> CUDA when available, else CPU; cuda without a GPU is an error, not a silent fallback."""
+    """auto -> CUDA when available, else CPU; cuda without a GPU is an error, not a fallback."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -203,8 +203,8 @@ def _fit(model: QuantileLSTM, train: Windows, val: Windows, tcfg: TrainConfig,
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()
-    return TrainResult(best, epoch, time.perf_counter() - started, len(train.x), len(val.x), history,
-                       initial_val=initial)
+    return TrainResult(best, epoch, time.perf_counter() - started, len(train.x), len(val.x),
+                       history, initial_val=initial)
 
 
 def train_model(series_list: Sequence[pd.Series], cfg: LSTMConfig | None = None,
