@@ -1,10 +1,12 @@
 """Read log files (whole) into an HourlySeries, with a per-file report of what happened."""
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trafficwatch.logs.formats import detect_format, get_format
@@ -95,6 +97,13 @@ def read_source(
     on_progress: Callable[[FileReport], None] | None = None,
 ) -> FileReport:
     """Parse one file completely into `series`; errors end up in the report, not raised."""
+    if src.path == "-":  # stdin can be read once: spool it to disk, then read it like a file
+        with tempfile.NamedTemporaryFile(prefix="trafficwatch-stdin-") as tmp:
+            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+            tmp.flush()
+            rep = read_source(replace(src, path=tmp.name), series, opts, on_progress)
+        rep.name = "<stdin>"
+        return rep
     name = display_name(src.path)
     rep = FileReport(name=name, site=src.site)
     try:
@@ -154,7 +163,7 @@ def _absorb(rep: FileReport, res, series: HourlySeries) -> None:
 
 
 def _take(rec, mask):
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     cols = {f.name: getattr(rec, f.name)[mask] for f in fields(rec)
             if f.name not in ("vhosts",) and getattr(rec, f.name) is not None}

@@ -53,6 +53,7 @@ class _Site:
     visitors: dict[int, np.ndarray] = field(default_factory=dict)
     coverage: list[tuple[int, int]] = field(default_factory=list)  # merged [start_h, end_h]
     utc_offset: int = 0  # offset of the latest line seen, for display
+    offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
 
 
@@ -79,9 +80,12 @@ class HourlySeries:
             uniq, inv = np.unique(hours, return_inverse=True)
         grid = np.bincount(inv * N_CELLS + cell, minlength=len(uniq) * N_CELLS)
         grid = grid.reshape(len(uniq), N_CELLS)
-        for h, row in zip(uniq.tolist(), grid):
+        last_of = np.zeros(len(uniq), dtype=np.int64)
+        last_of[inv] = np.arange(len(inv))  # the last line of each hour (last write wins)
+        for h, row, off in zip(uniq.tolist(), grid, records.utc_offset[last_of].tolist()):
             cur = s.cells.get(h)
             s.cells[h] = row if cur is None else cur + row
+            s.offsets[h] = off
         if self.track_visitors:
             keys = (records.visitor.astype(np.uint64) >> np.uint64(_VISITOR_CELL_BITS))
             keys = (keys << np.uint64(_VISITOR_CELL_BITS)) | cell.astype(np.uint64)
@@ -118,6 +122,7 @@ class HourlySeries:
                 s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
             for h, keys in o.visitors.items():
                 s.visitors[h] = np.union1d(s.visitors[h], keys) if h in s.visitors else keys
+            s.offsets.update(o.offsets)
             for a, b in o.coverage:
                 self.add_coverage(site, a * HOUR, b * HOUR)
             if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
@@ -134,6 +139,16 @@ class HourlySeries:
         latest = max((self._sites[x] for x in sites if x in self._sites),
                      key=lambda s: s.last_ts or 0, default=None)
         return latest.utc_offset if latest else 0
+
+    def offsets_for(self, site: str, index: pd.DatetimeIndex) -> np.ndarray:
+        """The log's own offset for each hour of `index` (carried over quiet hours and gaps)."""
+        s = self._sites[site]
+        hours = (index.asi8 // 1_000_000_000 // HOUR).tolist()
+        out, cur = [], s.offsets[min(s.offsets)] if s.offsets else s.utc_offset
+        for h in hours:
+            cur = s.offsets.get(h, cur)
+            out.append(cur)
+        return np.asarray(out, dtype=np.int64)
 
     def last_ts(self, site: str | None = None) -> int | None:
         """Time of the latest request seen for `site` (all sites when None)."""
@@ -219,6 +234,7 @@ class HourlySeries:
                 "visitors": {str(h): base64.b64encode(v.astype("<u8").tobytes()).decode()
                              for h, v in s.visitors.items()},
                 "coverage": [list(c) for c in s.coverage],
+                "offsets": {str(h): o for h, o in s.offsets.items()},
                 "utc_offset": s.utc_offset,
                 "last_ts": s.last_ts,
             }
@@ -241,6 +257,7 @@ class HourlySeries:
                 for h, b64 in d["visitors"].items():
                     s.visitors[int(h)] = np.frombuffer(base64.b64decode(b64), "<u8").astype(np.uint64)
                 s.coverage = [(int(a), int(b)) for a, b in d["coverage"]]
+                s.offsets = {int(h): int(o) for h, o in d.get("offsets", {}).items()}
                 s.utc_offset = int(d["utc_offset"])
                 s.last_ts = None if d["last_ts"] is None else int(d["last_ts"])
         except (KeyError, TypeError, AttributeError) as exc:

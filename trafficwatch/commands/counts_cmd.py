@@ -70,12 +70,19 @@ def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = Non
     sites = [args.site] if args.site else series.sites()
     for site in sites:
         s = series.series(site, args.metric, bots=args.bots, status_classes=classes, now=now)
-        zone = tz or dt.timezone(dt.timedelta(seconds=series.utc_offset(site)))
         partial = series.partial_hour(site, now=now if now is not None else time.time())
-        idx = s.index.tz_convert(zone)
-        for ts, local, v in zip(s.index, idx, s.to_numpy()):
-            yield (local.isoformat(), site, args.metric, None if np.isnan(v) else int(v),
+        if tz is not None:
+            shown = [t.isoformat() for t in s.index.tz_convert(tz)]
+        else:  # each hour in the offset its lines were written in (DST changes included)
+            shown = [_with_offset(ts, off) for ts, off in
+                     zip(s.index.asi8 // 1_000_000_000, series.offsets_for(site, s.index))]
+        for ts, text, v in zip(s.index, shown, s.to_numpy()):
+            yield (text, site, args.metric, None if np.isnan(v) else int(v),
                    partial is not None and ts == partial)
+
+
+def _with_offset(ts: int, off: int) -> str:
+    return dt.datetime.fromtimestamp(int(ts), dt.timezone(dt.timedelta(seconds=int(off)))).isoformat()
 
 
 def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> None:

@@ -91,7 +91,7 @@ DETECT_ORDER = (VCOMBINED, COMBINED, VCOMMON, COMMON, JSON, W3C)
 
 # GoAccess spec specifiers -> pieces (%^ skips a field).
 _GOACCESS = {
-    "%h": _PIECES["host"], "%v": _PIECES["vhost"], "%^": rb"\S+", "%r": rb"(?P<request>.*?)",
+    "%h": _PIECES["host"], "%v": _PIECES["vhost"], "%^": rb".*?", "%r": rb"(?P<request>.*?)",
     "%m": rb"(?P<method>[A-Z]+)", "%U": rb"(?P<path>\S+)", "%H": rb"\S+", "%q": rb"\S*",
     "%s": rb"(?P<status>\d{3}|-)", "%b": rb"(?P<size>\d{1,18}|-)", "%R": rb"(?P<referer>(?:[^\"\\]|\\.)*)",
     "%u": rb"(?P<agent>(?:[^\"\\]|\\.)*)", "%x": rb"(?P<time>[^\]\"]+?)", "%T": rb"\S+", "%D": rb"\S+",
@@ -168,6 +168,7 @@ def get_format(spec: str | None, *, date_format: str | None = None,
         pattern = _compile_tokens(spec, _NGINX, r"\$\w+", "nginx")
         return LogFormat("nginx:" + spec, "regex", pattern, time_style="auto")
     if re.search(r"%>s|%\{[^}]+\}[itCeno]|%[lO]\b", spec) or "%t" in spec and "%d" not in spec:
+        spec = spec.replace('\\"', '"')  # LogFormat strings escape their quotes
         pattern = _compile_tokens(spec, _APACHE, r"%\{[^}]*\}[a-zA-Z]|%>?[a-zA-Z]", "Apache")
         return LogFormat("apache:" + spec, "regex", pattern, time_style="auto")
     if "%d" in spec or "%t" in spec or "%x" in spec:
@@ -178,7 +179,7 @@ def get_format(spec: str | None, *, date_format: str | None = None,
                                   "(e.g. --date-format %d/%b/%Y --time-format %T)")
         table["%d"] = rb"(?P<date>[^\s\[\]\"]+?)"
         table["%t"] = rb"(?P<clock>[^\s\[\]\"]+?)"
-        pattern = _compile_tokens(spec.replace("%^[", "%^ ["), table, r"%\^|%[a-zA-Z]", "GoAccess")
+        pattern = _compile_tokens(spec, table, r"%\^|%[a-zA-Z]", "GoAccess")
         return LogFormat("goaccess:" + spec, "regex", pattern, time_style="strptime",
                          date_format=date_format, time_format=time_format)
     raise FormatError(f"unknown log format {spec!r}: use a name ({', '.join(sorted(PRESETS))}), "

@@ -1,0 +1,129 @@
+"""The command line: counts output, golden counts of the sample logs, loud failures, --help."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.cli import COMMANDS, main
+from trafficwatch.resources import sample_logs_dir
+
+SAMPLE = str(sample_logs_dir())
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trafficwatch", *args], capture_output=True,
+                          input=stdin, timeout=120)
+
+
+def rows(out: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(out.decode())))
+
+
+@pytest.fixture(scope="module")
+def sample_counts() -> list[dict]:
+    p = run("counts", SAMPLE)
+    assert p.returncode == 1  # sample_logs/README.md is reported as skipped
+    return rows(p.stdout)
+
+
+def test_golden_hourly_counts_of_the_sample_logs(sample_counts):
+    by_site: dict[str, int] = {}
+    for r in sample_counts:
+        by_site[r["site"]] = by_site.get(r["site"], 0) + int(r["count"] or 0)
+    assert by_site == {"blog.example.org": 69394, "shop.example.com": 161320}
+    shop = {r["hour"]: int(r["count"]) for r in sample_counts if r["site"] == "shop.example.com"}
+    assert len(shop) == 1177
+    assert shop["2026-11-03T13:00:00+01:00"] == 326 and shop["2026-11-03T14:00:00+01:00"] == 202
+    # Hours are written in the offset the lines had: +02:00 before the DST change, +01:00 after.
+    assert "2026-10-02T11:00:00+02:00" in {r["hour"] for r in sample_counts}
+
+
+def test_metric_and_filters(tmp_path):
+    p = run("counts", SAMPLE, "--metric", "pages", "--no-bots")
+    assert sum(int(r["count"] or 0) for r in rows(p.stdout)) == 98867
+    p = run("counts", SAMPLE, "--site", "blog.example.org", "--metric", "visitors")
+    got = rows(p.stdout)
+    assert got[0] == {"hour": "2026-10-02T11:00:00+02:00", "site": "blog.example.org",
+                      "metric": "visitors", "count": "13"}
+
+
+def test_json_output_and_tz(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text('1.2.3.4 - - [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+                   '1.2.3.4 - - [10/Oct/2026:16:05:00 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    p = run("counts", str(log), "--format", "json", "--tz", "UTC")
+    data = json.loads(p.stdout)
+    assert [d["hour"] for d in data] == ["2026-10-10T20:00:00+00:00", "2026-10-10T21:00:00+00:00",
+                                         "2026-10-10T22:00:00+00:00", "2026-10-10T23:00:00+00:00"]
+    assert [d["count"] for d in data] == [1, 0, 0, 1]
+    assert p.returncode == 0
+
+
+def test_stdin_is_read(tmp_path):
+    line = b'1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+    p = run("counts", "-", stdin=line * 3)
+    assert rows(p.stdout)[0]["count"] == "3" and p.returncode == 0
+
+
+def test_a_wrong_format_is_loud_not_zero_records(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("this is not\nan access log\n")
+    p = run("counts", str(log))
+    assert p.returncode == 2
+    err = p.stderr.decode()
+    assert "no known log format matches" in err and "COMBINED" in err and "this is not" in err
+    assert "--log-format" in err
+
+
+def test_bad_files_are_named_and_the_others_still_counted(tmp_path):
+    good = tmp_path / "a.access.log"
+    good.write_text('1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    (tmp_path / "b.access.log").write_bytes(b"\x00\x01\x02binary\x00" * 10)
+    (tmp_path / "c.access.log").write_text("")
+    (tmp_path / "d.access.log.2.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    p = run("counts", str(tmp_path))
+    err = p.stderr.decode()
+    assert p.returncode == 1 and rows(p.stdout)[0]["count"] == "1"
+    assert "b.access.log looks binary" in err and "c.access.log is empty" in err
+    assert "d.access.log.2.gz" in err
+
+
+def test_malformed_lines_are_counted_with_an_example_made_safe(tmp_path):
+    log = tmp_path / "access.log"
+    ok = '1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+    log.write_text(ok * 5 + 'x - - [99/Foo/2026:13:55:36 +0000] "GET /\x1b[2J HTTP/1.1" 200 1 "-" "ua"\n')
+    p = run("counts", str(log))
+    err = p.stderr.decode()
+    assert "1 malformed" in err and "bad time" in err
+    assert "\x1b" not in err and "\\x1b[2J" in err
+
+
+def test_every_command_has_help_and_is_documented():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for cmd in COMMANDS:
+        p = run(cmd, "--help")
+        assert p.returncode == 0 and b"usage: trafficwatch" in p.stdout, cmd
+        assert f"trafficwatch {cmd}" in readme or cmd == "watch", cmd
+
+
+def test_bad_usage_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["counts"])
+    assert exc.value.code == 2
+    assert main(["counts", SAMPLE, "--status", "6xx"]) == 2
+
+
+def test_core_imports_without_textual_or_torch():
+    code = ("import sys, trafficwatch.cli, trafficwatch.engine, trafficwatch.ingest, "
+            "trafficwatch.live, trafficwatch.series, trafficwatch.predict, trafficwatch.logs.parse;"
+            "trafficwatch.cli.build_parser();"
+            "bad = [m for m in ('textual', 'torch') if m in sys.modules]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr

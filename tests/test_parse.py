@@ -1,0 +1,198 @@
+"""Formats and the real-world quirks that break strict regexes: each parses or is counted."""
+from __future__ import annotations
+
+import calendar
+import gzip
+
+import pytest
+
+from trafficwatch.logs.formats import FormatError, detect_format, get_format
+from trafficwatch.logs.parse import ParseOptions, Parser, client_hash, parse_bytes
+
+COMBINED_LINE = (b'203.0.113.9 - frank [10/Oct/2000:13:55:36 -0700] "GET /a/b.html?x=1 HTTP/1.1" '
+                 b'200 2326 "http://example.com/start" "Mozilla/5.0 (X11; Linux x86_64)"')
+T = calendar.timegm((2000, 10, 10, 20, 55, 36))  # 13:55:36 -0700 in UTC
+
+
+def one(line: bytes, fmt: str = "COMBINED", **opts):
+    res = parse_bytes(line + b"\n", get_format(fmt), ParseOptions(**opts))
+    return res
+
+
+def test_combined_fields():
+    r = one(COMBINED_LINE, keep_paths=True).records
+    assert len(r) == 1
+    assert r.ts[0] == T and r.utc_offset[0] == -7 * 3600
+    assert r.status[0] == 200 and r.size[0] == 2326
+    assert r.path[0] == "/a/b.html?x=1" and not r.is_static[0] and not r.is_bot[0]
+    assert r.client[0] == client_hash("203.0.113.9")
+
+
+def test_common_format():
+    r = one(b'1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.0" 304 -', "COMMON").records
+    assert r.status[0] == 304 and r.size[0] == -1
+
+
+def test_vhost_combined_names_the_site():
+    line = b"shop.example.com:443 " + COMBINED_LINE
+    r = one(line, "VCOMBINED").records
+    assert r.vhosts[r.vhost[0]] == "shop.example.com"
+
+
+@pytest.mark.parametrize("line", [
+    b'host.example.net - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"',  # hostname
+    b'2001:db8::1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"',  # IPv6
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a.gif" 200 12 "-" "ua"',  # no protocol
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a b c.html HTTP/1.1" 200 1 "-" "ua"',  # spaces
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a"b HTTP/1.1" 200 1 "-" "ua"',  # stray quote
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "say \\"hi\\" ua"',
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 499 - "-" "ua"',  # 499, size -
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"   ',  # trailing
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /\xff\xfe HTTP/1.1" 200 1 "-" "\xc3\x28"',
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua" "extra" "more"',
+    b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "Mozilla (truncated',
+])
+def test_real_world_quirks_parse(line):
+    res = one(line)
+    assert len(res.records) == 1, res.malformed.counts
+    assert res.records.ts[0] == T
+
+
+def test_two_records_glued_on_one_line_are_both_counted():
+    res = one(COMBINED_LINE + b" " + COMBINED_LINE)
+    assert len(res.records) == 2 and res.malformed.total == 0
+
+
+def test_split_on_newline_only():
+    agent_with_seps = COMBINED_LINE.replace(b"X11", "X\x85\x1c\u2028".encode())
+    res = one(agent_with_seps)
+    assert res.lines == 1 and len(res.records) == 1
+
+
+def test_crlf_and_a_truncated_last_line():
+    data = COMBINED_LINE + b"\r\n" + COMBINED_LINE  # no final newline
+    assert len(Parser(get_format("COMBINED")).feed(data, final=True).records) == 2
+    assert len(Parser(get_format("COMBINED")).feed(data, final=False).records) == 1
+
+
+def test_dst_change_inside_one_file():
+    a = COMBINED_LINE.replace(b"-0700", b"-0500")
+    b = COMBINED_LINE.replace(b"-0700", b"-0400")
+    r = parse_bytes(a + b"\n" + b + b"\n", get_format("COMBINED")).records
+    assert list(r.utc_offset) == [-5 * 3600, -4 * 3600]
+    assert r.ts[0] - r.ts[1] == 3600
+
+
+@pytest.mark.parametrize("line,reason", [
+    (COMBINED_LINE.replace(b"2326", b"9" * 5000), "does not match"),
+    (COMBINED_LINE.replace(b"2000:", b"9999:"), "time out of range"),
+    (COMBINED_LINE.replace(b"-0700", b"+9999"), "bad time zone offset"),
+    (COMBINED_LINE.replace(b"Oct", b"Foo"), "bad time"),
+    (b"complete garbage", "no timestamp"),
+])
+def test_malformed_lines_are_counted_with_a_reason(line, reason):
+    res = one(line)
+    assert len(res.records) == 0 and res.malformed.total == 1
+    assert any(reason in r for r in res.malformed.counts), res.malformed.counts
+    assert next(iter(res.malformed.examples.values()))[:10] == line[:10]
+
+
+def test_a_megabyte_of_quotes_or_spaces_is_malformed_not_slow():
+    for junk in (b'"' * (1 << 20), b" " * (1 << 20), b"[" + b'"' * (1 << 20)):
+        res = one(junk, max_line_bytes=2 << 20)
+        assert len(res.records) == 0 and res.malformed.total + res.skipped == 1
+
+
+def test_exclude_ip_and_ignore_status_are_counted_as_excluded():
+    data = COMBINED_LINE + b"\n" + COMBINED_LINE.replace(b"203.0.113.9", b"10.0.0.1") + b"\n"
+    res = parse_bytes(data, get_format("COMBINED"), ParseOptions(exclude_ips=frozenset({"10.0.0.1"})))
+    assert len(res.records) == 1 and res.excluded == 1
+    res = parse_bytes(data, get_format("COMBINED"), ParseOptions(ignore_status=frozenset({200})))
+    assert len(res.records) == 0 and res.excluded == 2
+
+
+def test_static_assets_and_bots():
+    r = one(COMBINED_LINE.replace(b"/a/b.html?x=1", b"/s/app.CSS?v=3").replace(
+        b"Mozilla/5.0 (X11; Linux x86_64)", b"Mozilla/5.0 (compatible; Googlebot/2.1)")).records
+    assert r.is_static[0] and r.is_bot[0]
+
+
+def test_nginx_log_format_spec():
+    fmt = get_format('$remote_addr - $remote_user [$time_local] "$request" $status '
+                     '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time')
+    assert len(parse_bytes(COMBINED_LINE + b" 0.004\n", fmt).records) == 1
+
+
+def test_apache_logformat_spec():
+    fmt = get_format(r'%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"')
+    r = parse_bytes(b"www.x.org " + COMBINED_LINE + b"\n", fmt).records
+    assert len(r) == 1 and r.vhosts == ("www.x.org",)
+
+
+def test_goaccess_spec_with_date_and_time_formats():
+    fmt = get_format('%h %^[%d:%t %^] "%r" %s %b "%R" "%u"', date_format="%d/%b/%Y",
+                     time_format="%H:%M:%S")
+    r = parse_bytes(COMBINED_LINE + b"\n", fmt).records
+    assert len(r) == 1 and r.status[0] == 200
+
+
+def test_unknown_or_timeless_format_is_refused_with_a_reason():
+    with pytest.raises(FormatError, match="no time field"):
+        get_format("$remote_addr $status")
+    with pytest.raises(FormatError, match="unknown log format"):
+        get_format("whatever")
+
+
+@pytest.mark.parametrize("line,ts", [
+    (b'{"ts":971211336.5,"request":{"remote_ip":"1.2.3.4","host":"x.org","uri":"/a.js",'
+     b'"headers":{"User-Agent":["curl/8"]}},"status":404,"size":5}', 971211336),  # Caddy
+    (b'{"StartUTC":"2000-10-10T20:55:36Z","ClientHost":"1.2.3.4","DownstreamStatus":200,'
+     b'"RequestPath":"/"}', T),  # Traefik
+    (b'{"time_iso8601":"2000-10-10T13:55:36-07:00","remote_addr":"1.2.3.4","status":"200",'
+     b'"request":"GET / HTTP/1.1","http_user_agent":"\\u001b[2J"}', T),  # nginx escape=json
+    (b'{"msec":"971211336000","status":200}', 971211336),  # epoch milliseconds
+])
+def test_json_lines(line, ts):
+    r = one(line, "JSON").records
+    assert len(r) == 1 and r.ts[0] == ts
+
+
+def test_caddy_json_fields():
+    r = one(b'{"ts":971211336.5,"request":{"remote_ip":"1.2.3.4","host":"x.org","uri":"/a.js",'
+            b'"headers":{"User-Agent":["curl/8"]}},"status":404,"size":5}', "CADDY").records
+    assert r.status[0] == 404 and r.is_static[0] and r.is_bot[0] and r.vhosts == ("x.org",)
+
+
+def test_w3c_follows_fields_headers_that_change_mid_file():
+    data = (b"#Software: Microsoft Internet Information Services 10.0\n"
+            b"#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+            b"2000-10-10 20:55:36 1.2.3.4 GET /a 200\n"
+            b"#Fields: date time cs-uri-stem sc-status cs(User-Agent)\n"
+            b"2000-10-10 20:55:36 /b.png 404 Mozilla/5.0+(compatible;+bingbot/2.0)\n"
+            b"2000-10-10 20:55:36 /c 200\n")  # wrong field count for the header in force
+    res = parse_bytes(data, get_format("W3C"))
+    assert len(res.records) == 2 and res.skipped == 3 and res.malformed.total == 1
+    assert list(res.records.status) == [200, 404] and res.records.is_bot[1]
+
+
+@pytest.mark.parametrize("fmt,line", [("COMBINED", COMBINED_LINE),
+                                      ("VCOMBINED", b"a.org:80 " + COMBINED_LINE),
+                                      ("COMMON", COMBINED_LINE.split(b' "http')[0]),
+                                      ("JSON", b'{"time":"2000-10-10T20:55:36Z","status":200}'),
+                                      ("W3C", b"#Fields: date time sc-status\n2000-10-10 20:55:36 200")])
+def test_detection(fmt, line):
+    assert detect_format([line] * 5).format.name == fmt
+
+
+def test_detection_says_nothing_matched():
+    det = detect_format([b"hello world", b"not a log"])
+    assert det.format is None and "COMBINED" in det.scores
+
+
+def test_every_line_of_the_real_logs_parses(shared_data):
+    for path in sorted((shared_data / "real_logs").glob("*.gz")):
+        data = gzip.open(path).read()
+        det = detect_format(data.split(b"\n")[:200])
+        res = Parser(det.format).feed(data, final=True)
+        assert res.malformed.total == 0, (path.name, res.malformed.counts)
+        assert len(res.records) == data.count(b"\n") + (not data.endswith(b"\n")), path.name

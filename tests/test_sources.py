@@ -1,0 +1,71 @@
+"""Finding logs: rotations grouped per site, oldest first; what is skipped and why."""
+from __future__ import annotations
+
+import gzip
+import os
+
+from trafficwatch.logs.sources import discover
+
+
+def touch(p, data=b"x\n"):
+    p.write_bytes(data)
+    return p
+
+
+def test_rotations_are_grouped_per_site_oldest_first(tmp_path):
+    for name in ("access.log", "access.log.1", "access.log.2.gz", "access.log.10.gz",
+                 "example.com.access.log", "example.com.access.log.1", "error.log"):
+        touch(tmp_path / name)
+    d = discover([str(tmp_path)])
+    assert [os.path.basename(f.path) for f in d.sites[tmp_path.name]] == [
+        "access.log.10.gz", "access.log.2.gz", "access.log.1", "access.log"]
+    assert [f.rotation for f in d.sites["example.com"]] == [1, 0]
+    assert d.sites[tmp_path.name][1].compressed == "gz"
+    assert any("error log" in why for _, why in d.skipped)
+
+
+def test_dated_rotations_sort_by_date(tmp_path):
+    for name in ("site.access.log-20261119.gz", "site.access.log", "site.access.log-20261118.gz"):
+        touch(tmp_path / name)
+    files = discover([str(tmp_path)]).sites["site"]
+    assert [os.path.basename(f.path) for f in files] == [
+        "site.access.log-20261118.gz", "site.access.log-20261119.gz", "site.access.log"]
+
+
+def test_vhost_from_filename_names_the_site(tmp_path):
+    touch(tmp_path / "vhost_shop_access.log")
+    d = discover([str(tmp_path)], vhost_from_filename=r"vhost_(\w+?)_")
+    assert list(d.sites) == ["shop"]
+
+
+def test_globs_and_explicit_files(tmp_path):
+    touch(tmp_path / "a.log")
+    touch(tmp_path / "b.log")
+    assert sum(len(v) for v in discover([str(tmp_path / "*.log")]).sites.values()) == 2
+    d = discover([str(tmp_path / "missing.log")])
+    assert d.skipped == [(str(tmp_path / "missing.log"), "no such file")]
+
+
+def test_fifo_dangling_symlink_and_control_characters_are_skipped_safely(tmp_path):
+    os.mkfifo(tmp_path / "fifo.log")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling.log")
+    touch(tmp_path / "evil\x1b[2J.log")
+    d = discover([str(tmp_path)])
+    reasons = dict(d.skipped)
+    assert reasons[str(tmp_path / "fifo.log")].startswith("not a regular file")
+    assert reasons[str(tmp_path / "dangling.log")] == "dangling symlink"
+    (evil,) = [f for files in d.sites.values() for f in files]
+    assert "\x1b" not in evil.display_name and "\\x1b" in evil.display_name
+
+
+def test_identity_sees_through_compression(tmp_path):
+    plain = touch(tmp_path / "access.log.1", b"line\n" * 400)
+    with gzip.open(tmp_path / "access.log.2.gz", "wb") as gz:
+        gz.write(plain.read_bytes())
+    files = {os.path.basename(f.path): f for f in discover([str(tmp_path)]).sites[tmp_path.name]}
+    a, b = files["access.log.1"].identity(), files["access.log.2.gz"].identity()
+    assert a[2] == b[2] and a[1] != b[1]
+
+
+def test_an_empty_directory_is_reported(tmp_path):
+    assert discover([str(tmp_path)]).skipped == [(str(tmp_path), "empty directory: no access log found")]
