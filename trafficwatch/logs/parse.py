@@ -6,8 +6,10 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from trafficwatch.logs.formats import LogFormat
+from trafficwatch.logs.fastclf import parse_chunk
+from trafficwatch.logs.formats import COMBINED, COMMON, LogFormat
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
 from trafficwatch.logs.w3c import JsonLine, W3CState
@@ -20,6 +22,11 @@ _BOT = re.compile(
     rb"libwww|httpclient|okhttp|java/|uptime|pingdom|monitor|statuscake|headless|phantomjs|"
     rb"facebookexternalhit|preview|feedfetcher|ahrefs|semrush|mj12|dotbot|petalbot|yandex|baidu|"
     rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|^-?$", re.IGNORECASE)
+
+
+_MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
+_MIX = np.uint64(_MIX_INT)
+_MASK64 = (1 << 64) - 1
 
 
 def stable_hash(data: bytes) -> int:
@@ -63,6 +70,7 @@ class Parser:
         self.fmt = fmt
         self.opts = options or ParseOptions()
         self._rx = fmt.regex if fmt.kind == "regex" else None
+        self._fast = parse_chunk if fmt == COMBINED or fmt == COMMON else None
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
         self._vhosts: dict[bytes, int] = {}
@@ -72,11 +80,19 @@ class Parser:
 
     def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
         """Parse complete lines; with final=True a last line without newline is parsed too."""
+        if not final:
+            data = data[: data.rfind(b"\n") + 1]
+        if self._fast is not None and data:
+            return self._feed_fast(data)
         lines = data.split(b"\n")
-        tail = lines.pop()  # after the last b"\n": empty, or an unfinished line
-        if final and tail.strip():
-            lines.append(tail)
+        if not lines[-1].strip():
+            lines.pop()  # after the last b"\n": empty (or blank)
         cols, mal = _Columns(), Malformed()
+        skipped, excluded = self._feed_lines(lines, cols, mal)
+        return ParseResult(self._records(cols), mal, lines=len(lines), skipped=skipped,
+                           excluded=excluded)
+
+    def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed) -> tuple[int, int]:
         skipped = excluded = 0
         for line in lines:
             if line.endswith(b"\r"):
@@ -100,8 +116,55 @@ class Parser:
                 continue
             for f in fields_list:
                 excluded += self._add(cols, f)
-        recs = self._records(cols)
-        return ParseResult(recs, mal, lines=len(lines), skipped=skipped, excluded=excluded)
+        return skipped, excluded
+
+    def _feed_fast(self, data: bytes) -> ParseResult:
+        """Common/combined: numpy over the chunk; the lines it cannot take go line by line."""
+        c, fast, slow, starts, ends = parse_chunk(data, self.fmt == COMBINED)
+        too_long = (ends[fast] - starts[fast]) > self.opts.max_line_bytes
+        if too_long.any():
+            keep = ~too_long
+            slow = np.sort(np.concatenate([slow, fast[too_long]]))
+            fast = fast[keep]
+            c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
+                 for k, v in c.items()}
+        # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
+        hosts = [data[a:b] for a, b in zip(*(x.tolist() for x in c["host"]))]
+        codes, uniq = pd.factorize(np.asarray(hosts, dtype=object))
+        host_h = np.fromiter((self._hash(h) for h in uniq), np.uint64, len(uniq))[codes]
+        if "agent" in c:
+            agents = [data[a:b] for a, b in zip(*(x.tolist() for x in c["agent"]))]
+            codes, uniq = pd.factorize(np.asarray(agents, dtype=object))
+        else:
+            codes, uniq = np.zeros(len(hosts), np.int64), [b""]
+        bot = np.fromiter((self._is_bot(a) for a in uniq), bool, len(uniq))[codes]
+        agent_h = np.fromiter((self._hash(a) for a in uniq), np.uint64, len(uniq))[codes]
+        visitor = host_h * _MIX + agent_h  # wraps mod 2**64: a hash of the (client, agent) pair
+        keep = np.ones(len(fast), bool)
+        if self._excl:
+            keep &= ~np.isin(host_h, np.fromiter(self._excl, np.uint64, len(self._excl)))
+        if self.opts.ignore_status:
+            keep &= ~np.isin(c["status"], list(self.opts.ignore_status))
+        excluded = int((~keep).sum())
+        fast_rec = Records(
+            ts=c["ts"][keep].astype(np.int64), utc_offset=c["off"][keep].astype(np.int32),
+            status=c["status"][keep].astype(np.int16), size=c["size"][keep].astype(np.int64),
+            is_static=c["static"][keep], is_bot=bot[keep], client=host_h[keep],
+            visitor=visitor[keep], vhost=np.full(int(keep.sum()), -1, np.int32),
+            path=_paths(data, c, keep) if self.opts.keep_paths else None)
+        cols, mal = _Columns(), Malformed()
+        lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
+        skipped, ex2 = self._feed_lines(lines, cols, mal)
+        recs = _concat(fast_rec, self._records(cols)) if cols.ts else fast_rec
+        return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
+
+    def _is_bot(self, agent: bytes) -> bool:
+        bot = self._agents.get(agent)
+        if bot is None:
+            if len(self._agents) > 100_000:
+                self._agents.clear()
+            bot = self._agents[agent] = _BOT.search(agent) is not None
+        return bot
 
     # -- one line -> field dicts ---------------------------------------------------
     def _fields(self, line: bytes) -> list[dict] | None:
@@ -168,14 +231,9 @@ class Parser:
         c.status.append(status)
         c.size.append(int(size_b) if size_b.isdigit() else -1)
         c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
-        bot = self._agents.get(agent)
-        if bot is None:
-            bot = self._agents[agent] = _BOT.search(agent) is not None
-            if len(self._agents) > 100_000:
-                self._agents.clear()
-        c.bot.append(bot)
+        c.bot.append(self._is_bot(agent))
         c.client.append(ch)
-        c.visitor.append(self._hash(host + b"\0" + agent))
+        c.visitor.append((ch * _MIX_INT + self._hash(agent)) & _MASK64)
         vh = g.get("vhost")
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
@@ -200,6 +258,20 @@ class Parser:
             client=np.asarray(c.client, np.uint64), visitor=np.asarray(c.visitor, np.uint64),
             vhost=np.asarray(c.vhost, np.int32), vhosts=names,
             path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None)
+
+
+def _paths(data: bytes, c: dict, keep: np.ndarray) -> np.ndarray:
+    return np.asarray([_path_of(data[a:b].split(b'"', 1)[-1]).decode("utf-8", "backslashreplace")
+                       for a, b in zip(*(x[keep].tolist() for x in c["req"]))], dtype=object)
+
+
+def _concat(a: Records, b: Records) -> Records:
+    from dataclasses import fields, replace
+
+    cols = {f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)
+            if f.name not in ("vhosts", "path")}
+    path = None if a.path is None else np.concatenate([a.path, b.path])
+    return replace(a, **cols, vhosts=b.vhosts or a.vhosts, path=path)
 
 
 def _path_of(request: bytes) -> bytes:

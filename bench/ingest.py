@@ -1,0 +1,95 @@
+"""Ingestion speed and memory: `trafficwatch counts` against awk | sort | uniq -c on the same file.
+
+    python bench/ingest.py [--lines 2000000] [--big]    (files go to bench/out/, git-ignored)
+
+Prints lines/s for both and their ratio; with --big, a ~2 GB file and the peak RSS of
+trafficwatch on it (memory must not grow with file size).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent / "out"
+AGENTS = [b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+          b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+          b"curl/8.5.0", b"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Mobile/15E148"]
+PATHS = [b"/", b"/products/kettle-12", b"/static/app.js", b"/search?q=tea+cups", b"/favicon.ico"]
+MON = [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"]
+
+
+def make_log(path: Path, n: int, seed: int = 0) -> None:
+    """A deterministic nginx combined log of `n` lines, in time order, ~180 bytes a line."""
+    if path.exists() and path.stat().st_size > 0 and path.with_suffix(".n").exists() and \
+            path.with_suffix(".n").read_text() == str(n):
+        return
+    rng = np.random.default_rng(seed)
+    t0 = 1_790_000_000
+    with open(path, "wb") as f:
+        done = 0
+        while done < n:
+            k = min(200_000, n - done)
+            ts = t0 + (done + np.arange(k)) // 50  # 50 requests a second
+            ips = rng.integers(1, 255, (k, 2))
+            st = rng.choice([200, 200, 200, 304, 404, 500], k)
+            out = []
+            for i in range(k):
+                t = time.gmtime(int(ts[i]))
+                out.append(b'10.%d.%d.7 - - [%02d/%s/%d:%02d:%02d:%02d +0000] "GET %s HTTP/1.1" %d %d '
+                           b'"-" "%s"\n' % (ips[i, 0], ips[i, 1], t.tm_mday, MON[t.tm_mon - 1],
+                                           t.tm_year, t.tm_hour, t.tm_min, t.tm_sec,
+                                           PATHS[i % 5], st[i], 100 + i % 5000, AGENTS[i % 4]))
+            f.write(b"".join(out))
+            done += k
+    path.with_suffix(".n").write_text(str(n))
+
+
+def timed(cmd: str) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the children) for a shell command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dt = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return dt, max(peak, before) / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=2_000_000)
+    ap.add_argument("--big", action="store_true", help="also a ~2 GB file, for peak memory")
+    a = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    log = OUT / f"combined_{a.lines}.log"
+    make_log(log, a.lines)
+    size = log.stat().st_size
+    tw = f"{sys.executable} -m trafficwatch counts {log} --log-format COMBINED"
+    awk = f"awk '{{print substr($4,2,14)}}' {log} | sort | uniq -c"
+    print(f"file: {log.name}, {a.lines:,} lines, {size / 1e6:.0f} MB, {os.cpu_count()} cores")
+    t_tw, _ = timed(tw)
+    t_awk, _ = timed(awk)
+    print(f"trafficwatch counts : {a.lines / t_tw / 1e6:6.2f} M lines/s ({t_tw:.2f} s)")
+    print(f"awk | sort | uniq -c: {a.lines / t_awk / 1e6:6.2f} M lines/s ({t_awk:.2f} s)")
+    print(f"ratio trafficwatch/awk: {t_awk / t_tw:.2f}x")
+    if a.big:
+        big = OUT / "combined_big.log"
+        n_big = 11_000_000
+        make_log(big, n_big, seed=1)
+        t, _ = timed(f"{tw.replace(str(log), str(big))}")
+        peak = subprocess.run(["/usr/bin/time", "-f", "%M", *tw.replace(str(log), str(big)).split()],
+                              capture_output=True, text=True)
+        rss = int(peak.stderr.strip().splitlines()[-1]) / 1024
+        print(f"big file: {big.stat().st_size / 1e9:.1f} GB, {n_big / t / 1e6:.2f} M lines/s, "
+              f"peak RSS {rss:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

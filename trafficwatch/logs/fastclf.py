@@ -1,0 +1,178 @@
+"""Vectorized parsing of common/combined lines over a whole chunk; odd lines go to the regex path.
+
+A line is taken here only when its structure is exactly the usual one:
+`host ident user [dd/Mon/yyyy:HH:MM:SS +zzzz] "request" status size ["referer" "agent" ...]`.
+Everything else (stray quotes that break the pattern, glued records, bad times, ...) is returned
+as line spans for the per-line regex parser, which counts or reports it. Only unique hosts and
+agents reach Python objects; timestamps, statuses, sizes and static-asset checks are numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from trafficwatch.logs.timeparse import MAX_OFFSET, MAX_YEAR, MIN_YEAR
+
+_MON = np.array([int.from_bytes(m, "big") for m in (
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")])
+_MON_ORDER = np.argsort(_MON)
+_MON_SORTED = _MON[_MON_ORDER]
+_P = np.uint64(0x100000001B3)
+
+
+def _digits(b: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Value of the n ASCII digits at each pos, and whether they all are digits."""
+    val = np.zeros(len(pos), np.int64)
+    ok = np.ones(len(pos), bool)
+    for k in range(n):
+        d = b[pos + k] - np.uint8(48)  # wraps below '0': then > 9
+        ok &= d <= 9
+        val = val * 10 + d
+    return val, ok
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 (Howard Hinnant's algorithm), vectorized."""
+    y = y - (m <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (m + 9) % 12
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """For each value in `after`, the first position >= it (a sentinel past the end if none)."""
+    i = np.searchsorted(positions, after)
+    padded = np.append(positions, np.iinfo(np.int64).max // 2)
+    return padded[i]
+
+
+def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarray, list, list]:
+    """Columns for the lines of the usual shape, and (start, end) spans of the others.
+
+    Returns (columns, fast_line_ids, slow_line_ids, starts, ends): columns holds ts, off, status,
+    size, static, host spans and agent spans for the fast lines (in line order).
+    """
+    b = np.frombuffer(data, dtype=np.uint8)
+    n_bytes = len(b)
+    b = np.append(b, np.zeros(64, np.uint8))  # so fixed-width gathers never index past the end
+    nl = np.flatnonzero(b[:n_bytes] == 10)
+    starts = np.concatenate(([0], nl + 1)).astype(np.int64)
+    ends = np.concatenate((nl, [n_bytes])).astype(np.int64)
+    if len(starts) and starts[-1] >= n_bytes:  # the chunk ends with a newline: no empty last line
+        starts, ends = starts[:-1], ends[:-1]
+    ends = ends - (b[np.maximum(ends - 1, 0)] == 13) * (ends > starts)  # CRLF
+    n = len(starts)
+    sp = np.flatnonzero(b[:n_bytes] == 32)
+    q = np.flatnonzero(b[:n_bytes] == 34)
+    ok = ends > starts
+    host_end = _next(sp, starts)
+    ok &= host_end < ends
+    lb = np.flatnonzero(b[:n_bytes] == 91)
+    t = _next(lb, starts) + 1  # first char of the time
+    ok &= t + 29 < ends
+    t = np.where(ok, t, 0)
+    fixed = ((b[t + 2] == 47) & (b[t + 6] == 47) & (b[t + 11] == 58) & (b[t + 14] == 58)
+             & (b[t + 17] == 58) & (b[t + 20] == 32) & (b[t + 26] == 93) & (b[t + 27] == 32)
+             & (b[t + 28] == 34) & ((b[t + 21] == 43) | (b[t + 21] == 45)))
+    ok &= fixed
+    day, d1 = _digits(b, t, 2)
+    year, d2 = _digits(b, t + 7, 4)
+    hh, d3 = _digits(b, t + 12, 2)
+    mi, d4 = _digits(b, t + 15, 2)
+    ss, d5 = _digits(b, t + 18, 2)
+    oh, d6 = _digits(b, t + 22, 2)
+    om, d7 = _digits(b, t + 24, 2)
+    ok &= d1 & d2 & d3 & d4 & d5 & d6 & d7
+    mon_key = (b[t + 3].astype(np.int64) << 16) | (b[t + 4].astype(np.int64) << 8) | b[t + 5]
+    mi_idx = np.clip(np.searchsorted(_MON_SORTED, mon_key), 0, 11)
+    ok &= _MON_SORTED[mi_idx] == mon_key
+    month = _MON_ORDER[mi_idx] + 1
+    off = (oh * 3600 + om * 60) * np.where(b[t + 21] == 43, 1, -1)
+    ok &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (day >= 1) & (day <= 31) & (hh < 24) & \
+        (mi < 60) & (ss < 61) & (np.abs(off) <= MAX_OFFSET)
+    # The request ends at the first quote followed by ` DDD ` (stray quotes inside are fine).
+    qd = q[(b[q + 1] == 32) & (b[q + 2] - 48 < 10) & (b[q + 3] - 48 < 10) & (b[q + 4] - 48 < 10)
+           & (b[q + 5] == 32)]
+    ropen = t + 28
+    close = _next(qd, ropen + 1)
+    ok &= close < ends
+    close = np.where(ok, close, 0)
+    status, _ = _digits(b, close + 2, 3)
+    size_start = close + 6
+    size_end = np.minimum(_next(sp, size_start), ends)
+    size_len = size_end - size_start
+    dash = (size_len == 1) & (b[size_start] == 45)
+    ok &= ((size_len >= 1) & (size_len <= 18)) | dash
+    size = np.zeros(n, np.int64)
+    size_ok = np.ones(n, bool)
+    for k in range(int(np.clip(size_len[ok], 0, 18).max()) if ok.any() else 0):
+        inside = k < size_len
+        d = b[np.where(inside, size_start + k, 0)] - np.uint8(48)
+        size_ok &= ~inside | (d <= 9)
+        size = np.where(inside, size * 10 + d, size)
+    ok &= dash | size_ok
+    size = np.where(dash, -1, size)
+    # Path: METHOD SP path [SP HTTP/x]; a static asset by the extension before any '?'.
+    meth_end = _next(sp, ropen + 1)
+    ok &= meth_end < close
+    pstart = meth_end + 1
+    last_sp = sp[np.clip(np.searchsorted(sp, close) - 1, 0, max(len(sp) - 1, 0))] if len(sp) \
+        else close
+    has_proto = (last_sp > meth_end) & (b[last_sp + 1] == 72) & (b[last_sp + 2] == 84) & \
+        (b[last_sp + 5] == 47)
+    pend = np.where(has_proto, last_sp, close)
+    qm = np.flatnonzero(b[:n_bytes] == 63)
+    pend = np.minimum(pend, _next(qm, pstart))
+    static = _static(b, pend, pend - pstart)
+    cols = {"ts": (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - off),
+            "off": off, "status": status, "size": size, "static": static,
+            "host": (starts, host_end), "req": (ropen, close)}
+    if combined:
+        ref_open = size_end + 1
+        ok &= (b[size_end] == 32) & (b[ref_open] == 34)
+        qr = q[(b[q + 1] == 32) & (b[q + 2] == 34) & (b[np.maximum(q - 1, 0)] != 92)]
+        ref_close = _next(qr, ref_open + 1)
+        ok &= ref_close < ends
+        a_open = ref_close + 2
+        q_end = q[(b[np.maximum(q - 1, 0)] != 92) & ((b[q + 1] == 32) | (b[q + 1] == 10) |
+                                                    (b[q + 1] == 13) | (q + 1 >= n_bytes))]
+        a_close = _next(q_end, a_open + 1)
+        ok &= a_close < ends
+        cols["agent"] = (a_open + 1, a_close)
+        last = a_close
+    else:
+        last = size_end - 1
+    # After the last field: only spaces, or extra quoted fields; else (glued records) slow path.
+    after = np.where(ok, last + 1, 0)
+    n_spaces = np.searchsorted(sp, ends) - np.searchsorted(sp, after)
+    ok &= (n_spaces == ends - after) | ((b[after] == 32) & (b[after + 1] == 34))
+    fast = np.flatnonzero(ok)
+    slow = np.flatnonzero(~ok)
+    out = {k: (v[0][fast], v[1][fast]) if isinstance(v, tuple) else v[fast] for k, v in cols.items()}
+    return out, fast, slow, starts, ends
+
+
+_EXT = [e.encode() for e in (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif",
+                             ".webp", ".avif", ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf",
+                             ".eot", ".mp4", ".webm", ".mp3", ".wasm", ".pdf", ".zip", ".gz",
+                             ".txt", ".xml", ".json")]
+_EXT_KEYS = np.array(sorted(int.from_bytes(e, "big") for e in _EXT), dtype=np.int64)
+
+
+def _static(b: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Path ends in a static-asset extension (case-insensitive): the bytes from its last '.'."""
+    key = np.zeros(len(end), np.int64)
+    found = np.zeros(len(end), bool)
+    for k in range(2, 7):  # ".js" .. ".woff2": the dot k bytes before the end
+        dot = ~found & (length >= k) & (b[np.maximum(end - k, 0)] == 46)
+        if dot.any():
+            kk = np.zeros(int(dot.sum()), np.int64)
+            e = end[dot]
+            for j in range(k, 0, -1):
+                c = b[e - j].astype(np.int64)
+                kk = (kk << 8) | np.where((c >= 65) & (c <= 90), c | 0x20, c)
+            key[dot] = kk
+            found |= dot
+    return found & np.isin(key, _EXT_KEYS)
