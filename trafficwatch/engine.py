@@ -54,8 +54,6 @@ class EngineConfig:
     replay: bool = False
     speed: float = 3600.0
     poll: bool = False
-    state_path: str | None = None
-    use_state: bool = True
     model_path: str | None = None
     device: str = "auto"
     band: float = 0.8

@@ -18,7 +18,7 @@ def engine_config(args: argparse.Namespace):
     classes = parse_status_classes(args.status)
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=args.replay or not args.paths,
-        speed=args.speed, poll=args.poll, state_path=args.state, use_state=not args.no_state,
+        speed=args.speed, poll=args.poll,
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))

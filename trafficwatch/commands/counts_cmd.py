@@ -28,9 +28,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="show hours in this zone (UTC, +02:00, Europe/Paris); default: the log's own offset")
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
-    p.add_argument("--poll", action="store_true", help="with --follow: poll instead of inotify (NFS)")
-    p.add_argument("--state", metavar="FILE", help="with --follow: state file (default under "
-                                                   "$XDG_STATE_HOME/trafficwatch)")
+    p.add_argument("--poll", action="store_true",
+                   help="with --follow: poll files (works on NFS); polling is the only back end so far")
     add_input_options(p)
     add_filter_options(p)
     p.set_defaults(func=run)

@@ -15,9 +15,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="feed existing logs by their timestamps instead of opening them whole")
     p.add_argument("--speed", type=float, default=3600.0,
                    help="with --replay: log seconds per real second (3600 = an hour a second)")
-    p.add_argument("--poll", action="store_true", help="poll files instead of inotify (NFS)")
-    p.add_argument("--state", metavar="FILE", help="state file (default under $XDG_STATE_HOME)")
-    p.add_argument("--no-state", action="store_true", help="do not read or write a state file")
+    p.add_argument("--poll", action="store_true",
+                   help="poll files (works on NFS); polling is the only back end so far")
     p.add_argument("--model", metavar="FILE", help="model checkpoint (default: models/default.pt)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the LSTM runs (default: auto, CUDA when available)")

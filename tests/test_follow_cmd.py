@@ -1,0 +1,43 @@
+"""`counts --follow`: a JSON line per changed hour, end to end through a real process."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+LINE = '1.2.3.4 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+
+def read_json_lines(proc: subprocess.Popen, want: int, timeout: float = 20.0) -> list[dict]:
+    out, deadline = [], time.monotonic() + timeout
+    while len(out) < want and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if line:
+                out.append(json.loads(line))
+    return out
+
+
+def test_follow_prints_each_change_and_exits_cleanly_on_sigterm(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(LINE.format(m=1) * 3)
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        (first,) = read_json_lines(proc, 1)
+        assert first == {"hour": "2026-11-20T10:00:00+00:00", "site": tmp_path.name,
+                         "metric": "hits", "count": 3}
+        with log.open("a") as fh:
+            fh.write(LINE.format(m=2) * 2)
+        (second,) = read_json_lines(proc, 1)
+        assert second["count"] == 5
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,75 @@
+"""`trafficwatch counts --follow`: a JSON line whenever an hour's count changes."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+import numpy as np
+
+from trafficwatch.cli import parse_status_classes
+from trafficwatch.series import HourlySeries
+
+
+class _Headless:
+    """The little of the engine that LiveFeed needs, without models or UI."""
+
+    def __init__(self, paths: list[str], ingest, track_visitors: bool) -> None:
+        from trafficwatch.engine import EngineConfig
+
+        self.cfg = EngineConfig(paths=paths, ingest=ingest)
+        self.series = HourlySeries(track_visitors=track_visitors)
+        self.lock = threading.RLock()
+
+    def _changed(self, model: bool = False) -> None:
+        return None
+
+
+def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Follow until Ctrl-C or SIGTERM; each changed (site, hour) is printed as one JSON line."""
+    from trafficwatch.commands.counts_cmd import ingest_options
+    from trafficwatch.live import LiveFeed
+
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    classes = parse_status_classes(args.status)
+    ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors")
+    try:
+        feed = LiveFeed(ctx)  # type: ignore[arg-type]
+    except ValueError as exc:
+        print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
+    seen: dict[tuple[str, int], int] = {}
+    try:
+        while True:
+            _emit(ctx, args, classes, seen)
+            if stop.wait(0.25):
+                break
+            feed.step(0.25)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        feed.close()
+    _emit(ctx, args, classes, seen)
+    return 0
+
+
+def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None:
+    with ctx.lock:
+        sites = [args.site] if args.site else ctx.series.sites()
+        for site in sites:
+            if site not in ctx.series.sites():
+                continue
+            s = ctx.series.series(site, args.metric, bots=args.bots, status_classes=classes)
+            for ts, v in zip(s.index.asi8 // 1_000_000_000, s.to_numpy()):
+                if np.isnan(v):
+                    continue
+                key = (site, int(ts))
+                if seen.get(key) != int(v):
+                    seen[key] = int(v)
+                    print(json.dumps({"hour": s.index[0].fromtimestamp(int(ts), tz=s.index.tz)
+                                      .isoformat(), "site": site, "metric": args.metric,
+                                      "count": int(v)}), flush=True)
