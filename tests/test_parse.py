@@ -232,3 +232,20 @@ def test_vectorized_path_hands_odd_lines_to_the_regex_path():
     slow = _regex_only("COMBINED").feed(data)
     assert _sorted_cols(fast.records) == _sorted_cols(slow.records)
     assert fast.malformed.counts == slow.malformed.counts
+
+
+def test_vectorized_span_hash_equals_the_python_one():
+    from trafficwatch.logs.fastclf import span_hash_py, span_hashes
+
+    words = [b"", b"a", b"1.2.3.4", b"2001:db8::1", b"x" * 8, b"y" * 40, b"z" * 41,
+             b"host-" * 30, b"\xff\x00\x01"]
+    data = b"".join(words)
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w)
+    s = np.asarray(starts, np.int64)
+    e = s + np.asarray([len(w) for w in words], np.int64)
+    got = span_hashes(np.frombuffer(data, np.uint8), s, e, data).tolist()
+    assert got == [span_hash_py(w) for w in words]
+    assert len(set(got)) == len(words)

@@ -30,6 +30,42 @@ def _digits(b: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     return val, ok
 
 
+_M64 = (1 << 64) - 1
+_HP = 0x100000001B3
+HASH_WORDS = 5  # spans up to 40 bytes are hashed in numpy; longer ones by span_hash_py
+
+
+def span_hash_py(data: bytes) -> int:
+    """64-bit hash of a byte string; span_hashes computes the same over many spans at once."""
+    h = len(data)
+    padded = data + b"\0" * (-len(data) % 8)
+    for i in range(0, max(len(padded), 8), 8):
+        w = int.from_bytes(padded[i:i + 8].ljust(8, b"\0"), "little")
+        h = ((h ^ w) * _HP) & _M64
+        h ^= h >> 29
+    return h
+
+
+def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes) -> np.ndarray:
+    """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 40 bytes."""
+    n = end - start
+    width = HASH_WORDS * 8
+    cols = start[:, None] + np.arange(width)
+    m = np.where(np.arange(width) < n[:, None], b[np.minimum(cols, len(b) - 1)], 0).astype(np.uint8)
+    words = np.ascontiguousarray(m).view("<u8")  # (N, 5)
+    h = n.astype(np.uint64)
+    n_words = np.maximum((n + 7) // 8, 1)
+    for k in range(HASH_WORDS):
+        use = k < n_words
+        nh = (h ^ words[:, k]) * np.uint64(_HP)
+        nh ^= nh >> np.uint64(29)
+        h = np.where(use, nh, h)
+    long = np.flatnonzero(n > width)
+    for i in long.tolist():
+        h[i] = span_hash_py(data[start[i]:end[i]])
+    return h
+
+
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Days since 1970-01-01 (Howard Hinnant's algorithm), vectorized."""
     y = y - (m <= 2)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trafficwatch.logs.fastclf import parse_chunk
+from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import COMBINED, COMMON, LogFormat
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
@@ -36,7 +36,7 @@ def stable_hash(data: bytes) -> int:
 
 def client_hash(ip: str | bytes) -> int:
     """The Records.client value for a client address (for --exclude-ip and tests)."""
-    return stable_hash(ip.encode() if isinstance(ip, str) else ip)
+    return span_hash_py(ip.encode() if isinstance(ip, str) else ip)
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class Parser:
         self._vhosts: dict[bytes, int] = {}
         self._agents: dict[bytes, bool] = {}
         self._hashes: dict[bytes, int] = {}
+        self._clients: dict[bytes, int] = {}
         self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
 
     def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
@@ -129,14 +130,12 @@ class Parser:
             c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
                  for k, v in c.items()}
         # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
-        hosts = [data[a:b] for a, b in zip(*(x.tolist() for x in c["host"]))]
-        codes, uniq = pd.factorize(np.asarray(hosts, dtype=object))
-        host_h = np.fromiter((self._hash(h) for h in uniq), np.uint64, len(uniq))[codes]
+        host_h = span_hashes(np.frombuffer(data, np.uint8), *c["host"], data)
         if "agent" in c:
             agents = [data[a:b] for a, b in zip(*(x.tolist() for x in c["agent"]))]
             codes, uniq = pd.factorize(np.asarray(agents, dtype=object))
         else:
-            codes, uniq = np.zeros(len(hosts), np.int64), [b""]
+            codes, uniq = np.zeros(len(host_h), np.int64), [b""]
         bot = np.fromiter((self._is_bot(a) for a in uniq), bool, len(uniq))[codes]
         agent_h = np.fromiter((self._hash(a) for a in uniq), np.uint64, len(uniq))[codes]
         visitor = host_h * _MIX + agent_h  # wraps mod 2**64: a hash of the (client, agent) pair
@@ -218,7 +217,7 @@ class Parser:
         host = g.get("host") or b"-"
         status_b = g.get("status") or b"-"
         status = int(status_b) if status_b.isdigit() else 0
-        ch = self._hash(host)
+        ch = self._client(host)
         if ch in self._excl or status in self.opts.ignore_status:
             return 1
         path = g.get("path")
@@ -239,6 +238,14 @@ class Parser:
         if self.opts.keep_paths:
             c.path.append(path.decode("utf-8", "backslashreplace"))
         return 0
+
+    def _client(self, host: bytes) -> int:
+        h = self._clients.get(host)
+        if h is None:
+            if len(self._clients) > 200_000:
+                self._clients.clear()
+            h = self._clients[host] = span_hash_py(host)
+        return h
 
     def _hash(self, key: bytes) -> int:
         h = self._hashes.get(key)
