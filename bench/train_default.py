@@ -1,12 +1,13 @@
-"""Reproduce models/default.pt: train the LSTM on a seeded synthetic corpus plus real hourly traffic.
+"""Reproduce models/default.pt: train the LSTM on a seeded synthetic corpus plus real traffic.
 
     .venv/bin/python bench/train_default.py --out models/default.pt
 
 Synthetic corpus (seeded, `--n-synthetic` series of 6-12 weeks): levels from 1 to 100,000 visits an
-hour (log-uniform), daily shapes from one to three harmonics or a two-peak office-day, weekend
-factors 0.3-1.3, linear trends, level shifts and a day-to-day random walk of the level, multiplicative AR(1) noise and Poisson counting
-noise, spikes of 2-20x lasting hours, surges of 1.3-5x lasting 2-20 days, events at a set hour on some
-days, and missing stretches (NaN) of 1-72 hours.
+hour (log-uniform); daily shapes from one to three harmonics or a two-peak office day, in a random
+time zone (-12..+12 h); weekend factors 0.3-1.3 on the calendar's Saturday and Sunday (local time);
+linear trends, level shifts and a day-to-day random walk of the level; multiplicative AR(1) noise
+and Poisson counting noise; spikes of 2-20x lasting hours; surges of 1.3-5x lasting 2-20 days;
+events at a set hour on some days; missing stretches (NaN) of 1-72 hours.
 Real data: the World Cup 98 hourly series from ../shared/data/series, only the hours before
 `--real-cutoff` (1998-06-01), so bench/forecast.py can judge the model on later, unseen hours;
 plus the series of every file found under `--extra` (e.g. sample_logs/), when given.
@@ -29,13 +30,16 @@ SHARED_SERIES = REPO.parent / "shared" / "data" / "series"
 def synthetic_series(rng: np.random.Generator, start: pd.Timestamp, hours: int) -> pd.Series:
     """One varied hourly traffic series with gaps (NaN), seeded by `rng`."""
     t = np.arange(hours)
-    hod = (t + rng.integers(0, 24)) % 24  # the site's local hour (its own time zone)
+    offset = int(rng.integers(-12, 13))  # the site's time zone: its day and week follow local time
+    local = int(start.value // 3_600_000_000_000) + offset + t  # local hours since 1970-01-01
+    hod = local % 24
     level = np.exp(rng.uniform(np.log(1.0), np.log(1e5)))
     kind = rng.choice(["harmonic", "office", "flat"], p=[0.6, 0.3, 0.1])
     if kind == "harmonic":
         shape = np.zeros(hours)
         for k in range(1, rng.integers(2, 5)):
-            shape += rng.uniform(0.1, 1.0) / k * np.cos(2 * np.pi * k * (hod - rng.uniform(0, 24)) / 24)
+            amp = rng.uniform(0.1, 1.0) / k
+            shape += amp * np.cos(2 * np.pi * k * (hod - rng.uniform(0, 24)) / 24)
     elif kind == "office":
         peaks = rng.uniform(8, 12), rng.uniform(13, 20)
         shape = sum(np.exp(-0.5 * ((hod - p) / rng.uniform(1.0, 3.0)) ** 2) for p in peaks)
@@ -43,7 +47,7 @@ def synthetic_series(rng: np.random.Generator, start: pd.Timestamp, hours: int) 
         shape = 0.1 * np.cos(2 * np.pi * (hod - rng.uniform(0, 24)) / 24)
     depth = rng.uniform(0.2, 2.5)  # log-range between night and day
     daily = depth * (shape - shape.min()) / max(np.ptp(shape), 1e-9)
-    dow = ((t + rng.integers(0, 168)) // 24) % 7
+    dow = (local // 24 + 3) % 7  # Monday = 0: weekends fall on the calendar's Saturday and Sunday
     week_effect = np.log(rng.uniform(0.3, 1.3)) * (dow >= 5) + rng.normal(0, 0.08, 7)[dow]
     trend = rng.uniform(-0.7, 1.0) * t / hours
     if rng.random() < 0.3:  # a level shift (new campaign, lost link)
@@ -57,8 +61,9 @@ def synthetic_series(rng: np.random.Generator, start: pd.Timestamp, hours: int) 
         day = t // 24
         on = rng.random(hours // 24 + 1) < rng.uniform(0.1, 0.4)
         hour0, width = rng.integers(0, 24), rng.uniform(1.0, 3.0)
-        trend += np.log(rng.uniform(1.5, 5.0)) * on[day] * np.exp(-0.5 * ((hod - hour0) / width) ** 2)
-    days = hours // 24 + 2  # a level that wanders from day to day (real traffic drifts, it is not iid)
+        size = np.log(rng.uniform(1.5, 5.0))
+        trend += size * on[day] * np.exp(-0.5 * ((hod - hour0) / width) ** 2)
+    days = hours // 24 + 2  # a level that wanders from day to day (real traffic drifts)
     walk = np.cumsum(rng.normal(0, rng.uniform(0.0, 0.25), days))
     trend += np.interp(t / 24, np.arange(days), walk - walk[0])
     ar = np.zeros(hours)
@@ -139,7 +144,8 @@ def main() -> int:
             "real_weight": args.real_weight, "trained": time.strftime("%Y-%m-%d"),
             "real_range": [[str(s.index[0]), str(s.index[-1])] for s in real],
             "command": "python bench/train_default.py " + " ".join(sys.argv[1:])}
-    metrics = {"val_pinball": res.best_val, "epochs": res.epochs_run, "seconds": round(res.seconds, 1),
+    metrics = {"val_pinball": res.best_val, "epochs": res.epochs_run,
+               "seconds": round(res.seconds, 1),
                "train_windows": res.n_train, "val_windows": res.n_val}
     save_checkpoint(args.out, model, data=data, metrics=metrics)
     print(json.dumps({"out": args.out, "wall_s": round(time.time() - started, 1), "data": data,

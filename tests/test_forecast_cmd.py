@@ -194,3 +194,17 @@ def test_train_from_scratch_with_another_horizon(counts_csv, tmp_path, capsys):
     code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"],
                            capsys)
     assert code == 2 and "forecasts 1..6 hours" in err
+
+
+def test_default_model_beats_yesterday_on_a_site_with_quiet_weekends():
+    from trafficwatch.model.baselines import naive24
+    from trafficwatch.model.evaluate import backtest, summarize
+
+    rng = np.random.default_rng(42)
+    t = np.arange(6 * 168)  # 2024-01-01 is a Monday
+    lam = 30 * (1 + 0.8 * np.sin(2 * np.pi * (t - 8) / 24)) * np.where((t // 24) % 7 >= 5, 0.5, 1)
+    s = pd.Series(rng.poisson(lam).astype(float),
+                  index=pd.date_range("2024-01-01", periods=len(t), freq="h", tz="UTC"))
+    table = summarize(backtest(s, {"lstm": Forecaster.load().as_function(), "naive24": naive24}))
+    assert table.loc["lstm", "mase"] < 0.8 * table.loc["naive24", "mase"], table
+    assert 0.7 <= table.loc["lstm", "coverage"] <= 0.9, table
