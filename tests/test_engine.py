@@ -13,7 +13,7 @@ from trafficwatch.engine import Engine, EngineConfig, ViewFilter
 from trafficwatch.ingest import IngestReport
 from trafficwatch.logs.records import Records
 
-T0 = pd.Timestamp("2026-01-05", tz="UTC").value // 10**9
+T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
 
 
 def synthetic(days: int = 10, seed: int = 0) -> Records:

@@ -49,7 +49,7 @@ def test_traffic_has_daily_and_weekly_cycles_a_spike_and_no_gaps(sample):
     assert not shop.isna().any()
     by_hour = shop.groupby(shop.index.hour).mean()
     assert by_hour.max() > 4 * by_hour.min()  # day vs night
-    by_dow = shop.groupby(shop.index.dayofweek).mean()
+    by_dow = shop.groupby(shop.index.day_of_week).mean()
     assert by_dow[[0, 1, 2, 3, 4]].mean() > 1.3 * by_dow[[5, 6]].mean()  # quieter weekends
     blog = series.series("blog.example.org", bots=False)
     typical = blog.rolling(168, center=True, min_periods=24).median()

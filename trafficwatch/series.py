@@ -143,7 +143,7 @@ class HourlySeries:
     def offsets_for(self, site: str, index: pd.DatetimeIndex) -> np.ndarray:
         """The log's own offset for each hour of `index` (carried over quiet hours and gaps)."""
         s = self._sites[site]
-        hours = (index.asi8 // 1_000_000_000 // HOUR).tolist()
+        hours = (epoch_seconds(index) // HOUR).tolist()
         out, cur = [], s.offsets[min(s.offsets)] if s.offsets else s.utc_offset
         for h in hours:
             cur = s.offsets.get(h, cur)
@@ -266,6 +266,11 @@ class HourlySeries:
 
 
 N_CELLS_MASK = (1 << _VISITOR_CELL_BITS) - 1
+
+
+def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """UTC epoch seconds of a DatetimeIndex, whatever its unit (pandas 3 is not always ns)."""
+    return index.as_unit("s").asi8.astype(np.int64)
 
 
 def read_counts_csv(path: str) -> pd.Series:

@@ -25,6 +25,47 @@ def load_default(cfg: EngineConfig):
     return f, ""
 
 
+def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600.0):
+    """Fine-tune a copy of the model in a child process and load the result (weights only).
+
+    Training in a thread of the app's process holds the GIL in its Python parts (windowing,
+    the optimiser loop) for hundreds of milliseconds; a child process keeps the UI smooth.
+    The series goes over as a counts CSV (gaps as empty values), the model comes back as a
+    checkpoint file.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from trafficwatch.model.forecaster import Forecaster
+
+    with tempfile.TemporaryDirectory(prefix="trafficwatch-tune-") as tmp:
+        src, out = Path(tmp) / "series.csv", Path(tmp) / "tuned.pt"
+        series.rename("count").rename_axis("hour").to_csv(src)
+        cmd = [sys.executable, "-m", "trafficwatch.tuning", str(src), str(out)]
+        if model_path:
+            cmd.append(str(model_path))
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"fine-tuning failed: {last}")
+        tuned = Forecaster.load(out)
+    tuned.name = "fine-tuned"
+    return tuned
+
+
+def _main(argv: list[str]) -> int:
+    """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT [MODEL_PT]."""
+    from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.series import read_counts_csv
+
+    series = read_counts_csv(argv[0])
+    Forecaster.load(argv[2] if len(argv) > 2 else None).fine_tune(series).save(argv[1])
+    return 0
+
+
 def maybe_fine_tune(engine: Engine) -> bool:
     """Fine-tune once per site with enough history; keep it only if it backtests better.
 
@@ -43,7 +84,7 @@ def maybe_fine_tune(engine: Engine) -> bool:
     engine._changed()
     started = time.time()
     holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
-    tuned = engine.forecaster.fine_tune(holdout)
+    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout)
     table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
@@ -58,3 +99,9 @@ def maybe_fine_tune(engine: Engine) -> bool:
     engine.tuning_note[site] = (f"default kept: fine-tuned MASE {t:.2f} vs default {d:.2f} "
                                 f"over the last 7 days ({when})")
     return False
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

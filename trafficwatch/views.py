@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.predict import Prediction
+from trafficwatch.series import epoch_seconds
 from trafficwatch.snapshot import Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fi
 
 
 def _epoch(index: pd.DatetimeIndex) -> np.ndarray:
-    return (index.asi8 // 1_000_000_000).astype(np.int64)
+    return epoch_seconds(index)
 
 
 def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:

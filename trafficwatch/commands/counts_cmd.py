@@ -14,7 +14,7 @@ from trafficwatch.cli import add_filter_options, add_input_options, parse_status
 from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.safe import safe_text
-from trafficwatch.series import HourlySeries
+from trafficwatch.series import HourlySeries, epoch_seconds
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -74,7 +74,7 @@ def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = Non
             shown = [t.isoformat() for t in s.index.tz_convert(tz)]
         else:  # each hour in the offset its lines were written in (DST changes included)
             shown = [_with_offset(ts, off) for ts, off in
-                     zip(s.index.asi8 // 1_000_000_000, series.offsets_for(site, s.index))]
+                     zip(epoch_seconds(s.index), series.offsets_for(site, s.index))]
         for ts, text, v in zip(s.index, shown, s.to_numpy()):
             yield (text, site, args.metric, None if np.isnan(v) else int(v),
                    partial is not None and ts == partial)

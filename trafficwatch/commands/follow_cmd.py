@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
-from trafficwatch.series import HourlySeries
+from trafficwatch.series import HourlySeries, epoch_seconds
 
 
 class _Headless:
@@ -64,7 +64,7 @@ def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None
             if site not in ctx.series.sites():
                 continue
             s = ctx.series.series(site, args.metric, bots=args.bots, status_classes=classes)
-            for ts, v in zip(s.index.asi8 // 1_000_000_000, s.to_numpy()):
+            for ts, v in zip(epoch_seconds(s.index), s.to_numpy()):
                 if np.isnan(v):
                     continue
                 key = (site, int(ts))

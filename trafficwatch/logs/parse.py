@@ -240,20 +240,10 @@ class Parser:
         return 0
 
     def _client(self, host: bytes) -> int:
-        h = self._clients.get(host)
-        if h is None:
-            if len(self._clients) > 200_000:
-                self._clients.clear()
-            h = self._clients[host] = span_hash_py(host)
-        return h
+        return _cached(self._clients, host, span_hash_py)
 
     def _hash(self, key: bytes) -> int:
-        h = self._hashes.get(key)
-        if h is None:
-            if len(self._hashes) > 200_000:
-                self._hashes.clear()
-            h = self._hashes[key] = stable_hash(key)
-        return h
+        return _cached(self._hashes, key, stable_hash)
 
     def _records(self, c: _Columns) -> Records:
         names = tuple(v.decode("utf-8", "backslashreplace")
@@ -265,6 +255,16 @@ class Parser:
             client=np.asarray(c.client, np.uint64), visitor=np.asarray(c.visitor, np.uint64),
             vhost=np.asarray(c.vhost, np.int32), vhosts=names,
             path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None)
+
+
+def _cached(cache: dict[bytes, int], key: bytes, fn) -> int:
+    """fn(key) through a bounded cache (cleared when it grows past 200,000 keys)."""
+    h = cache.get(key)
+    if h is None:
+        if len(cache) > 200_000:
+            cache.clear()
+        h = cache[key] = fn(key)
+    return h
 
 
 def _paths(data: bytes, c: dict, keep: np.ndarray) -> np.ndarray:
