@@ -35,3 +35,10 @@ def test_content_is_plain_text_without_markup_spans(s):
     t = safe_content(s)
     assert t.spans == []
     assert t.plain == safe_text(s)
+
+
+def test_surrogateescaped_bytes_become_byte_escapes_not_unencodable_text():
+    line = b"GET /\xff\xfe x".decode("utf-8", "surrogateescape")
+    out = safe_text(line)
+    assert out == "GET /\\xff\\xfe x"
+    out.encode("utf-8")  # a lone surrogate here would crash the terminal driver

@@ -8,13 +8,15 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 # C0 controls but tab, DEL, C1, bidi embeddings/overrides/isolates, and other invisible format
-# characters that can reorder or hide text on a terminal.
+# characters that can reorder or hide text on a terminal, and lone surrogates (unencodable).
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069"
-                     "\ufeff\ufff9-\ufffb]")
+                     "\ufeff\ufff9-\ufffb\ud800-\udfff]")
 
 
 def _escape(m: re.Match[str]) -> str:
     c = ord(m.group(0))
+    if 0xDC80 <= c <= 0xDCFF:  # a byte kept by surrogateescape: show the byte itself
+        return f"\\x{c - 0xDC00:02x}"
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
