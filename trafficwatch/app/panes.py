@@ -48,15 +48,26 @@ class ForecastChart(PlotextPlot):
         self.log_scale = False
         self.week_overlay = False
         self.days = 4
+        self._snap: Snapshot | None = None
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        """Keep the snapshot; it is drawn at render time, fitted to the width the chart has then."""
+        self._snap = snap
+        self.refresh()
+
+    def render(self):
+        """Draw the last snapshot at the current size (one point per column), then plot it."""
+        if self._snap is not None:
+            self._draw(self._snap)
+        return super().render()
+
+    def _draw(self, snap: Snapshot) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         sv, fv = snap.series, snap.forecast
         if sv is None:
             plt.title(snap.status or "no data yet")
-            self.refresh()
             return
         off = sv.tz_offset_s
         width = max(self.size.width - 10, 20)
@@ -99,7 +110,6 @@ class ForecastChart(PlotextPlot):
         plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
         plt.title(f"{snap.site or 'all sites'} · {snap.metric} per hour"
                   + (" (log10)" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else ""))
-        self.refresh()
 
 
 def _runs(v: np.ndarray) -> list[slice]:
