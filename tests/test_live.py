@@ -123,3 +123,16 @@ def test_an_empty_directory_says_so(tmp_path):
     e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
     with pytest.raises(ValueError, match="no access log found"):
         LiveFeed(e)
+
+
+def test_logs_nobody_writes_any_more_end_at_their_last_line(tmp_path, feed_for):
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 5))
+    old = time.time() - 10 * 86400
+    os.utime(log, (old, old))
+    e, f = feed_for()
+    e.source = f
+    assert not f.fresh and e.series_now() is None
+    assert e.view_series().index[-1].hour == 10  # no zeros appended up to today
+    log.write_text(lines(5, 1))  # written now: followed, quiet hours up to now are zeros
+    assert f.fresh and e.series_now() is not None

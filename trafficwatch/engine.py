@@ -143,6 +143,13 @@ class Engine:
         src = self.source
         return float(src.clock) if self.cfg.replay and src is not None else time.time()
 
+    def series_now(self) -> float | None:
+        """The clock up to which quiet hours count as zeros: None for logs no longer written."""
+        src = self.source
+        if self.cfg.replay or src is None or getattr(src, "fresh", True):
+            return self.now()
+        return None
+
     def view_series(self) -> pd.Series:
         """The selected site/metric/filter as an hourly series (NaN = gap)."""
         f = self.filter
@@ -150,7 +157,7 @@ class Engine:
             if not self.series.sites():
                 return pd.Series(dtype=float)
             s = self.series.series(self.site or None, self.metric, bots=f.bots,
-                                   status_classes=f.status_classes, now=self.now())
+                                   status_classes=f.status_classes, now=self.series_now())
         if f.start is not None:
             s = s[s.index >= f.start]
         if f.end is not None:
@@ -205,7 +212,7 @@ class Engine:
         key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
         if not len(s) or not s.notna().any():
             return
-        partial = self.series.partial_hour(self.site or None, now=self.now())
+        partial = self.series.partial_hour(self.site or None, now=self.series_now())
         try:
             p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
                         band=self.cfg.band)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from trafficwatch.engine import Engine
 
 READ_MAX = 8 << 20  # bytes read from one file per step: a burst is spread over steps
-RESCAN_S = 1.0  # how often directories are listed again for new files
+RESCAN_S = 1.0
+FRESH_S = 86400  # a log written within this many seconds is taken as still being written  # how often directories are listed again for new files
 
 
 @dataclass
@@ -60,6 +61,21 @@ class LiveFeed:
     @property
     def clock(self) -> float:
         return time.time()
+
+    @property
+    def fresh(self) -> bool:
+        """Some followed file was written in the last day: quiet hours up to now are zeros.
+
+        Logs nobody writes any more (an archive, old rotations) end at their last line instead.
+        """
+        now = time.time()
+        for t in self.files.values():
+            try:
+                if now - os.stat(t.src.path).st_mtime < FRESH_S:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def close(self) -> None:
         for t in self.files.values():

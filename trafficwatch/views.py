@@ -26,7 +26,7 @@ def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:
         return None
     shown = s.iloc[-SHOW_HOURS:]
     week = s.reindex(shown.index - pd.Timedelta(hours=168)).to_numpy(dtype=float)
-    partial = engine.series.partial_hour(engine.site or None, now=engine.now())
+    partial = engine.series.partial_hour(engine.site or None, now=engine.series_now())
     return SeriesView(
         site=engine.site, metric=engine.metric, hours=_epoch(shown.index),
         counts=shown.to_numpy(dtype=float),
