@@ -134,5 +134,15 @@ def test_logs_nobody_writes_any_more_end_at_their_last_line(tmp_path, feed_for):
     e.source = f
     assert not f.fresh and e.series_now() is None
     assert e.view_series().index[-1].hour == 10  # no zeros appended up to today
-    log.write_text(lines(5, 1))  # written now: followed, quiet hours up to now are zeros
-    assert f.fresh and e.series_now() is not None
+    with log.open("a") as fh:  # written now, but its lines are from long ago: an archive copy
+        fh.write(lines(5, 1))
+    assert f.fresh and e.series_now() is None
+
+
+def test_a_log_written_now_with_recent_lines_counts_quiet_hours_as_zeros(tmp_path, feed_for):
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(time.time() - 3 * 3600))
+    (tmp_path / "access.log").write_text(f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    e, f = feed_for()
+    e.source = f
+    assert e.series_now() is not None
+    assert list(e.view_series().to_numpy()[-3:]) == [0.0, 0.0, 0.0]

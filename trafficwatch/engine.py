@@ -146,9 +146,11 @@ class Engine:
     def series_now(self) -> float | None:
         """The clock up to which quiet hours count as zeros: None for logs no longer written."""
         src = self.source
-        if self.cfg.replay or src is None or getattr(src, "fresh", True):
+        if self.cfg.replay or src is None:
             return self.now()
-        return None
+        last = self.series.last_ts(self.site or None)
+        recent = last is not None and self.now() - last < 86400  # a copied archive is not live
+        return self.now() if recent and getattr(src, "fresh", True) else None
 
     def view_series(self) -> pd.Series:
         """The selected site/metric/filter as an hourly series (NaN = gap)."""
