@@ -46,18 +46,21 @@ def span_hash_py(data: bytes) -> int:
     return h
 
 
-def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes) -> np.ndarray:
-    """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 40 bytes."""
+def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
+                words: int = HASH_WORDS) -> np.ndarray:
+    """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 8*words bytes."""
     n = end - start
-    width = HASH_WORDS * 8
+    if len(n):
+        words = max(1, min(words, int((n.max() + 7) // 8)))  # no wider than the longest span
+    width = words * 8
     cols = start[:, None] + np.arange(width)
     m = np.where(np.arange(width) < n[:, None], b[np.minimum(cols, len(b) - 1)], 0).astype(np.uint8)
-    words = np.ascontiguousarray(m).view("<u8")  # (N, 5)
+    w64 = np.ascontiguousarray(m).view("<u8")  # (N, words)
     h = n.astype(np.uint64)
     n_words = np.maximum((n + 7) // 8, 1)
-    for k in range(HASH_WORDS):
+    for k in range(words):
         use = k < n_words
-        nh = (h ^ words[:, k]) * np.uint64(_HP)
+        nh = (h ^ w64[:, k]) * np.uint64(_HP)
         nh ^= nh >> np.uint64(29)
         h = np.where(use, nh, h)
     long = np.flatnonzero(n > width)

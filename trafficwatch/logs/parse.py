@@ -1,12 +1,10 @@
 """Bytes of complete log lines -> Records columns, malformed lines counted by reason."""
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import COMBINED, COMMON, LogFormat
@@ -27,11 +25,6 @@ _BOT = re.compile(
 _MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
 _MIX = np.uint64(_MIX_INT)
 _MASK64 = (1 << 64) - 1
-
-
-def stable_hash(data: bytes) -> int:
-    """64-bit hash that is the same in every process (Python's hash() of bytes is salted)."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
 def client_hash(ip: str | bytes) -> int:
@@ -75,7 +68,6 @@ class Parser:
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
         self._vhosts: dict[bytes, int] = {}
         self._agents: dict[bytes, bool] = {}
-        self._hashes: dict[bytes, int] = {}
         self._clients: dict[bytes, int] = {}
         self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
 
@@ -131,13 +123,15 @@ class Parser:
                  for k, v in c.items()}
         # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
         host_h = span_hashes(np.frombuffer(data, np.uint8), *c["host"], data)
-        if "agent" in c:
-            agents = [data[a:b] for a, b in zip(*(x.tolist() for x in c["agent"]))]
-            codes, uniq = pd.factorize(np.asarray(agents, dtype=object))
+        if "agent" in c:  # agents hashed in numpy; only distinct ones meet the bot regex
+            a0, a1 = c["agent"]
+            agent_h = span_hashes(np.frombuffer(data, np.uint8), a0, a1, data, words=32)
+            _, first, inv = np.unique(agent_h, return_index=True, return_inverse=True)
+            bot = np.fromiter((self._is_bot(data[a0[i]:a1[i]]) for i in first.tolist()), bool,
+                              len(first))[inv.reshape(-1)]
         else:
-            codes, uniq = np.zeros(len(host_h), np.int64), [b""]
-        bot = np.fromiter((self._is_bot(a) for a in uniq), bool, len(uniq))[codes]
-        agent_h = np.fromiter((self._hash(a) for a in uniq), np.uint64, len(uniq))[codes]
+            agent_h = np.full(len(host_h), span_hash_py(b""), np.uint64)
+            bot = np.full(len(host_h), self._is_bot(b""), bool)
         visitor = host_h * _MIX + agent_h  # wraps mod 2**64: a hash of the (client, agent) pair
         keep = np.ones(len(fast), bool)
         if self._excl:
@@ -232,7 +226,7 @@ class Parser:
         c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
         c.bot.append(self._is_bot(agent))
         c.client.append(ch)
-        c.visitor.append((ch * _MIX_INT + self._hash(agent)) & _MASK64)
+        c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
         vh = g.get("vhost")
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
@@ -242,8 +236,6 @@ class Parser:
     def _client(self, host: bytes) -> int:
         return _cached(self._clients, host, span_hash_py)
 
-    def _hash(self, key: bytes) -> int:
-        return _cached(self._hashes, key, stable_hash)
 
     def _records(self, c: _Columns) -> Records:
         names = tuple(v.decode("utf-8", "backslashreplace")
