@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,6 @@ class ViewFilter:
     bots: bool | str = True
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
-    path_regex: str | None = None
 
     def describe(self) -> str:
         parts = []
@@ -40,8 +38,6 @@ class ViewFilter:
             parts.append("bots only")
         if self.start is not None or self.end is not None:
             parts.append(f"{self.start or '…'} – {self.end or '…'}")
-        if self.path_regex:
-            parts.append(f"path ~ {self.path_regex}")
         return "; ".join(parts)
 
 
@@ -127,8 +123,6 @@ class Engine:
         return nxt
 
     def set_filter(self, flt: ViewFilter) -> None:
-        if flt.path_regex:
-            re.compile(flt.path_regex)  # raises re.error for the filter screen to show
         with self.lock:
             self.filter = flt
         self._changed(model=True)
