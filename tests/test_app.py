@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 from trafficwatch.app.app import TrafficWatchApp
-from trafficwatch.snapshot import (Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot,
-                                   TailLine)
+from trafficwatch.snapshot import (
+    Anomaly,
+    ForecastView,
+    GateView,
+    IngestView,
+    SeriesView,
+    Snapshot,
+)
 
 T0 = 1_795_000_000 // 3600 * 3600
 

@@ -5,9 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch.model.baselines import (baseline_models, fill_gaps, naive24, naive168,
-                                          seasonal_naive, statsforecast_available,
-                                          statsforecast_models)
+from trafficwatch.model.baselines import (
+    baseline_models,
+    fill_gaps,
+    naive24,
+    naive168,
+    seasonal_naive,
+    statsforecast_available,
+    statsforecast_models,
+)
 
 
 def hourly(values) -> pd.Series:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trafficwatch.model.checkpoint import (CheckpointError, load_checkpoint, save_checkpoint)
+from trafficwatch.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
 
 CFG = LSTMConfig(window=48, horizon=12, hidden=8)

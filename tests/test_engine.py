@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import trafficwatch.engine as engine_mod
-import trafficwatch.feeds as feeds
+from trafficwatch import feeds
 from trafficwatch.engine import Engine, EngineConfig, ViewFilter
 from trafficwatch.ingest import IngestReport
 from trafficwatch.logs.records import Records

@@ -8,8 +8,15 @@ import pandas as pd
 import pytest
 
 from trafficwatch.model.baselines import naive24
-from trafficwatch.model.evaluate import (backtest, format_table, origins_for, score,
-                                         seasonal_scale, summarize, to_json)
+from trafficwatch.model.evaluate import (
+    backtest,
+    format_table,
+    origins_for,
+    score,
+    seasonal_scale,
+    summarize,
+    to_json,
+)
 
 
 def hourly(values) -> pd.Series:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-import trafficwatch.tuning as tuning
+from trafficwatch import tuning
 from trafficwatch.engine import Engine, EngineConfig
 
 

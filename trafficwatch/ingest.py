@@ -204,7 +204,7 @@ def ingest(
 
 def load_hourly(
     paths: list[str], *, fmt: str | None = None, site: str | None = None, metric: str = "hits"
-) -> "pd.Series":  # noqa: F821
+) -> pd.Series:  # noqa: F821
     """One hourly series from logs or from a counts CSV (`hour,count`), for eval/forecast/train."""
     from trafficwatch.series import read_counts_csv
 

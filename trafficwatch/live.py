@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from trafficwatch.ingest import FileReport, IngestReport, _absorb, display_name
 from trafficwatch.logs.formats import detect_format, get_format
 from trafficwatch.logs.parse import Parser
-from trafficwatch.logs.read import iter_chunks, open_stream
+from trafficwatch.logs.read import open_stream
 from trafficwatch.logs.sources import SourceFile, discover
 from trafficwatch.snapshot import TailLine
 

@@ -6,7 +6,6 @@ import numpy as np
 from trafficwatch.metrics import Sample
 
 
-
 def samples_for(engine) -> list[Sample]:
     """Samples from the engine's series and latest snapshot (empty before it starts)."""
     if engine is None:

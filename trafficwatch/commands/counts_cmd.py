@@ -88,8 +88,7 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
     """Print the hourly rows as CSV or JSON."""
     if args.out_format == "csv":
         out.write("hour,site,metric,count\n")
-        for hour, site, metric, count, _ in rows(series, args):
-            out.write(f"{hour},{_csv(site)},{metric},{'' if count is None else count}\n")
+        out.writelines(f"{hour},{_csv(site)},{metric},{'' if count is None else count}\n" for hour, site, metric, count, _ in rows(series, args))
     else:
         data = [{"hour": h, "site": s, "metric": m, "count": c, "partial": p}
                 for h, s, m, c, p in rows(series, args)]
@@ -113,10 +112,8 @@ def summary(report: IngestReport, err: TextIO) -> None:
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
                       f"{f.malformed.total:,} malformed\n")
     mal = report.malformed
-    for reason, n in mal.counts.most_common():
-        err.write(f"  malformed ({reason}): {n:,}, e.g. {safe_text(mal.examples[reason])}\n")
-    for name, why in report.skipped:
-        err.write(f"  skipped {safe_text(name)}: {why}\n")
+    err.writelines(f"  malformed ({reason}): {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
+    err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
 

@@ -79,7 +79,7 @@ def _iso(text: bytes) -> tuple[int, int]:
     return _epoch(year, month, day, hh, mm, off) + ss, off
 
 
-def _epoch_text(text: bytes | float | int, ms: bool = False) -> tuple[int, int]:
+def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
     try:
         v = float(text)
     except (TypeError, ValueError) as exc:

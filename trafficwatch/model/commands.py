@@ -213,7 +213,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         out.write(f"backtest on the {args.holdout_days} held-out days (24 h ahead):\n")
         out.write(format_table(table) + "\n")
     data = {"series": [_clean(p) for p in args.paths], "start": result.data_start,
-            "end": result.data_end, "hours": int(len(fit_on)),
+            "end": result.data_end, "hours": len(fit_on),
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
             "init": "scratch" if base is None else base.name, "seed": args.seed}
     try:

@@ -42,7 +42,7 @@ def score(actual: np.ndarray, q: np.ndarray, scale: float) -> dict[str, float]:
     smape = np.where(denom > 0, 200.0 * err / np.where(denom > 0, denom, 1.0), 0.0)
     mase = float(err.mean() / scale) if scale > 0 and math.isfinite(scale) else math.nan
     return {"mase": mase, "smape": float(smape.mean()),
-            "coverage": float(((y >= lo) & (y <= hi)).mean()), "n": int(len(y))}
+            "coverage": float(((y >= lo) & (y <= hi)).mean()), "n": len(y)}
 
 
 def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
@@ -89,7 +89,7 @@ def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:
     """JSON-able dict: settings, origins, and the per-model summary (NaN as None)."""
     summary = summarize(table)
 
-    def clean(x: float | int) -> float | int | None:
+    def clean(x: float) -> float | int | None:
         """NaN -> None so the dict is valid JSON."""
         return None if isinstance(x, float) and not math.isfinite(x) else x
 
@@ -104,6 +104,6 @@ def format_table(table: pd.DataFrame) -> str:
     summary = summarize(table)
     lines = [f"{'model':<16} {'MASE':>7} {'sMAPE%':>7} {'cover%':>7} {'hours':>6}"]
     for name, r in summary.iterrows():
-        lines.append(f"{str(name):<16} {r['mase']:>7.3f} {r['smape']:>7.1f} "
+        lines.append(f"{name!s:<16} {r['mase']:>7.3f} {r['smape']:>7.1f} "
                      f"{100 * r['coverage']:>7.1f} {int(r['hours']):>6}")
     return "\n".join(lines)
