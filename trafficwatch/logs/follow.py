@@ -1,0 +1,417 @@
+"""Follow log files and directories: complete new lines once, across rotation and truncation.
+
+Knows nothing of parsing or the UI: `on_data(key, chunk)` gets complete lines (ending in b"\\n"),
+in order per file, from the follower's own thread. A line longer than `max_line_bytes` is not
+delivered: it is dropped as it streams (memory stays flat) and reported once as a FollowEvent of
+kind "line_too_long"; the caller counts it as malformed ("line too long").
+
+Exactly-once with a state file: on_data runs under `follower.lock`, and the offset of a file
+advances under that lock right after on_data returns. A commit taken under the same lock
+(`with f.lock: State(paths, f.offsets(), series.to_dict())`) pairs counts and offsets exactly.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from trafficwatch.logs.read import MAX_DECOMPRESSED, open_stream, stream_error
+from trafficwatch.logs.sources import discover, safe_name
+from trafficwatch.state import TAIL_BYTES, FileRecord, digest
+
+FP_BYTES = 1024
+READ_BYTES = 1 << 20  # one read
+PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
+MAX_RETIRED = 2000
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """A followed file: (st_dev, st_ino); the path and site are for display only."""
+
+    dev: int
+    ino: int
+    path: str = field(default="", compare=False)
+    site: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class FollowEvent:
+    """Something the caller should know: kind, sanitised file name, one-line message."""
+
+    kind: str  # new_file rotated truncated gone skipped error line_too_long archive_error resumed
+    name: str
+    message: str
+
+
+@dataclass
+class _File:
+    """A tracked file: open handle, bytes consumed, partial line, proof of what was read."""
+
+    key: FileKey
+    compressed: bool
+    fh: object = None
+    consumed: int = 0  # bytes read from the stream
+    boundary: int = 0  # bytes up to the end of the last complete line (delivered or dropped)
+    pending: bytearray = field(default_factory=bytearray)  # a line whose newline is not here yet
+    skipping: bool = False  # inside an over-long line: drop until its newline
+    head: bytes = b""  # first FP_BYTES of content
+    tail: bytes = b""  # last TAIL_BYTES before the boundary
+    preread: bytes = b""  # content read while identifying the file, fed before the next read
+    live: bool = True  # the name a server writes to (not a numbered or dated rotation)
+    done: bool = False
+
+    def record(self) -> FileRecord:
+        return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
+                          self.boundary, digest(self.tail), self.key.path, self.done)
+
+
+class Follower:
+    """Watches paths (inotify via watchdog, or polling) and delivers each complete line once."""
+
+    def __init__(self, paths: list[str], on_data: Callable[[FileKey, bytes], None], *,
+                 poll: bool = False, poll_interval: float = 0.25, rescan_interval: float = 5.0,
+                 max_line_bytes: int = 65536,
+                 on_event: Callable[[FollowEvent], None] | None = None,
+                 resume: list[FileRecord] | None = None,
+                 max_decompressed: int = MAX_DECOMPRESSED) -> None:
+        self.paths = [str(p) for p in paths]
+        self.on_data, self.on_event = on_data, on_event
+        self.poll, self.poll_interval, self.rescan_interval = poll, poll_interval, rescan_interval
+        self.max_line_bytes, self.max_decompressed = max_line_bytes, max_decompressed
+        self.lock = threading.RLock()
+        self._files: dict[tuple[int, int], _File] = {}
+        self._retired: list[FileRecord] = list(resume or [])  # content to recognise, not re-count
+        self._reported: set[tuple[str, str]] = set()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer = None
+        self._watched_dirs: set[str] = set()
+        self._scan_due = True
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the follower thread (and the inotify observer unless poll=True)."""
+        if not self.poll:
+            from watchdog.observers import Observer
+
+            self._observer = Observer()
+            self._observer.start()
+            self._rewatch()
+        self._thread = threading.Thread(target=self._run, name="trafficwatch-follow", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and close every file (pending partial lines are not delivered)."""
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self.lock:
+            for f in self._files.values():
+                self._close(f)
+
+    def _run(self) -> None:
+        import time
+
+        last_scan = time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() - last_scan >= self.rescan_interval:
+                self._scan_due, last_scan = True, time.monotonic()
+            more = self.check_now()
+            if more:
+                continue
+            self._wake.wait(self.poll_interval if self.poll else self.rescan_interval)
+            self._wake.clear()
+            if not self.poll:
+                self._scan_due = True  # an inotify event: cheap to list the few watched dirs
+
+    # -- the pass ----------------------------------------------------------------------------
+    def check_now(self) -> bool:
+        """One synchronous pass: scan if due, read what was appended. True if more is waiting."""
+        with self.lock:
+            if self._scan_due:
+                self._scan()
+            more = False
+            for f in list(self._files.values()):
+                if not f.done:
+                    more |= self._pump(f)
+            return more
+
+    def offsets(self) -> list[FileRecord]:
+        """Records of every file read (live, finished and retired content), for the state."""
+        with self.lock:
+            return [f.record() for f in self._files.values()] + list(self._retired)
+
+    def _event(self, kind: str, name: str, message: str) -> None:
+        if self.on_event is not None:
+            self.on_event(FollowEvent(kind, safe_name(name), message))
+
+    def _scan(self) -> None:
+        self._scan_due = False
+        found = discover(self.paths)
+        for name, why in found.skipped:
+            if (name, why) not in self._reported:
+                self._reported.add((name, why))
+                self._event("skipped", name, f"{name}: skipped: {why}")
+        seen: set[tuple[int, int]] = set()
+        for site, files in found.sites.items():
+            for src in files:
+                try:
+                    st = os.stat(src.path)
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino)
+                seen.add(ident)
+                live = src.rotation == 0 and not src.date_key and not src.compressed
+                f = self._files.get(ident)
+                if f is None:
+                    self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live)
+                    continue
+                f.key, f.live = FileKey(*ident, src.path, site), live
+                if f.fh is None and not f.compressed and st.st_size != f.consumed:
+                    self._reopen(f)  # a rotated file written after we finished it
+        for ident, f in list(self._files.items()):
+            if ident not in seen and f.fh is None:
+                self._retire(ident)  # gone from disk and nothing left to read: remember content
+        if self._observer is not None:
+            self._rewatch()
+
+    def _retire(self, ident: tuple[int, int]) -> None:
+        f = self._files.pop(ident)
+        rec = f.record()
+        rec.done = True
+        self._retired.append(rec)
+        del self._retired[:-MAX_RETIRED]
+
+    def _reopen(self, f: _File) -> None:
+        try:
+            f.fh = open(f.key.path, "rb")  # noqa: SIM115 (kept open while followed)
+            if os.fstat(f.fh.fileno()).st_ino != f.key.ino:
+                self._close(f)
+                return
+            f.fh.seek(f.consumed)
+        except OSError as exc:
+            self._close(f)
+            self._report_error(f.key.path, exc)
+            return
+        f.done = False
+
+    def _adopt(self, key: FileKey, compressed: bool, live: bool) -> None:
+        try:
+            fh = open_stream(key.path, self.max_decompressed)
+            head = fh.read(FP_BYTES)
+        except OSError as exc:
+            self._report_error(key.path, exc)
+            return
+        f = _File(key, compressed, fh=fh, live=live)
+        start = self._match(key, head)
+        try:
+            self._seek(f, head, start)
+        except OSError as exc:
+            self._close(f)
+            self._report_error(key.path, exc)
+            return
+        self._files[(key.dev, key.ino)] = f
+        if start:
+            self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
+                        "bytes already counted")
+        else:
+            self._event("new_file", key.path, f"{safe_name(key.path)}: following")
+
+    def _match(self, key: FileKey, head: bytes) -> int:
+        """Where to start in a newly seen file: 0, or after content already counted."""
+        pools = [f.record() for f in self._files.values()] + self._retired
+        pools.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
+        for rec in pools:
+            if rec.fp_len == 0 or rec.offset == 0 or len(head) < rec.fp_len:
+                continue
+            if digest(head[: rec.fp_len]) != rec.fingerprint:
+                continue
+            if self._tail_at(key.path, rec.offset) == rec.tail_hash:
+                if rec in self._retired:
+                    self._retired.remove(rec)
+                return rec.offset
+        return 0
+
+    def _tail_at(self, path: str, offset: int) -> str | None:
+        try:
+            with open_stream(path) as s:
+                skip = max(0, offset - TAIL_BYTES)
+                while skip:
+                    got = s.read(min(skip, READ_BYTES))
+                    if not got:
+                        return None
+                    skip -= len(got)
+                tail = s.read(offset - max(0, offset - TAIL_BYTES))
+        except OSError:
+            return None
+        return digest(tail) if len(tail) == min(offset, TAIL_BYTES) else None
+
+    def _seek(self, f: _File, head: bytes, start: int) -> None:
+        """Position a new file at `start` (a line boundary), with its head and tail known."""
+        f.consumed = f.boundary = start
+        if start == 0:
+            if f.compressed:
+                f.preread, f.consumed = head, 0
+            else:
+                f.fh.seek(0)
+            return
+        f.head = head
+        if start <= len(head):
+            f.tail = head[max(0, start - TAIL_BYTES):start]
+            if f.compressed:
+                f.preread = head[start:]
+            else:
+                f.fh.seek(start)
+            return
+        if f.compressed:
+            left = start - len(head) - TAIL_BYTES
+            while left > 0:
+                got = f.fh.read(min(left, READ_BYTES))
+                if not got:
+                    break
+                left -= len(got)
+            f.tail = (head + f.fh.read(TAIL_BYTES + min(0, left)))[-TAIL_BYTES:]
+        else:
+            f.fh.seek(max(0, start - TAIL_BYTES))
+            f.tail = f.fh.read(start - max(0, start - TAIL_BYTES))
+
+    def _report_error(self, path: str, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        if (path, why) not in self._reported:
+            self._reported.add((path, why))
+            self._event("error", path, f"{safe_name(path)}: cannot read ({why}); will retry")
+
+    def _close(self, f: _File) -> None:
+        if f.fh is not None:
+            f.fh.close()
+            f.fh = None
+
+    def _pump(self, f: _File) -> bool:
+        """Read up to PASS_BYTES of one file and deliver its complete lines."""
+        if not f.compressed and self._rotated_or_truncated(f):
+            return True
+        if f.preread:
+            data, f.preread = f.preread, b""
+            self._take(f, data)
+        budget = PASS_BYTES
+        while budget > 0:
+            try:
+                data = f.fh.read(min(READ_BYTES, budget))
+            except OSError as exc:
+                self._report_error(f.key.path, exc)
+                return False
+            if not data:
+                break
+            budget -= len(data)
+            self._take(f, data)
+        else:
+            return True
+        if f.compressed:
+            err = stream_error(f.fh)
+            if err:
+                self._event("archive_error", f.key.path, f"{safe_name(f.key.path)}: {err}")
+            f.done = True
+            self._close(f)
+        elif not f.live or self._moved_away(f):
+            self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
+            f.done = True
+            self._scan_due = True
+        return False
+
+    def _moved_away(self, f: _File) -> bool:
+        try:
+            st = os.stat(f.key.path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != (f.key.dev, f.key.ino)
+
+    def _same_tail(self, f: _File) -> bool:
+        """The bytes before the boundary are unchanged (else truncated and regrown since)."""
+        if not f.tail:
+            return True
+        try:
+            return os.pread(f.fh.fileno(), len(f.tail), f.boundary - len(f.tail)) == f.tail
+        except OSError:
+            return True
+
+    def _rotated_or_truncated(self, f: _File) -> bool:
+        try:
+            size = os.fstat(f.fh.fileno()).st_size
+        except (OSError, ValueError):
+            return False
+        if size >= f.consumed and self._same_tail(f):
+            if self._moved_away(f):
+                self._scan_due = True  # a rename rotation: the new file is looked for now
+            return False
+        self._retired.append(f.record())  # the content before the truncation, for its copy
+        del self._retired[:-MAX_RETIRED]
+        self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
+                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from its start")
+        f.fh.seek(0)
+        f.consumed = f.boundary = 0
+        f.pending, f.skipping, f.head, f.tail = bytearray(), False, b"", b""
+        self._scan_due = True
+        return False
+
+    def _take(self, f: _File, data: bytes) -> None:
+        pos = f.consumed
+        if pos < FP_BYTES and len(f.head) == pos:
+            f.head += data[: FP_BYTES - pos]
+        f.consumed += len(data)
+        if f.skipping:
+            nl = data.find(b"\n")
+            if nl < 0:
+                f.tail = (f.tail + data)[-TAIL_BYTES:]
+                return  # still inside the over-long line: nothing kept
+            f.skipping = False
+            f.tail = (f.tail + data[: nl + 1])[-TAIL_BYTES:]
+            f.boundary = pos + nl + 1
+            data = data[nl + 1:]
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            chunk = bytes(f.pending) + data[:cut] if f.pending else data[:cut]
+            f.pending = bytearray(data[cut:])
+            self.on_data(f.key, chunk)
+            f.boundary = f.consumed - len(f.pending)
+            f.tail = (f.tail + chunk[-TAIL_BYTES:])[-TAIL_BYTES:]
+        else:
+            f.pending += data
+        if len(f.pending) > self.max_line_bytes:
+            self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
+                        f"than {self.max_line_bytes} bytes was skipped (line too long)")
+            f.tail = (f.tail + f.pending[-TAIL_BYTES:])[-TAIL_BYTES:]
+            f.pending = bytearray()
+            f.skipping = True
+
+    # -- inotify -----------------------------------------------------------------------------
+    def _rewatch(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+
+        wake = self._wake
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                wake.set()
+
+        want: set[str] = set()
+        for p in self.paths:
+            d = os.path.abspath(p)
+            if not os.path.isdir(d):
+                d = os.path.dirname(d)
+            while d and not os.path.isdir(d):
+                d = os.path.dirname(d)  # not there yet: watch the nearest existing ancestor
+            want.add(d)
+        for d in want - self._watched_dirs:
+            try:
+                self._observer.schedule(_Handler(), d, recursive=False)
+            except OSError as exc:
+                self._report_error(d, exc)
+                continue
+            self._watched_dirs.add(d)
