@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.read import MAX_DECOMPRESSED, open_stream, stream_error
+from trafficwatch.logs.read import MAX_DECOMPRESSED, CappedReader, open_stream, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
@@ -24,6 +25,35 @@ FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000
+
+
+class _Read1:
+    """Reads an archive one decompressed block at a time, so a cut archive loses nothing."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def read(self, n: int) -> bytes:
+        return self.inner.read1(n)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _open(path: str, cap: int):
+    """open_stream, but archives read block by block (lines up to a break are kept)."""
+    import bz2
+    import gzip
+    import io
+
+    fh = open(path, "rb")  # noqa: SIM115 (returned to the caller)
+    magic = fh.read(3)
+    fh.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        return io.BufferedReader(CappedReader(_Read1(gzip.GzipFile(fileobj=fh)), cap), 1 << 16)
+    if magic == b"BZh":
+        return io.BufferedReader(CappedReader(_Read1(bz2.BZ2File(fh)), cap), 1 << 16)
+    return fh
 
 
 @dataclass(frozen=True)
@@ -75,7 +105,7 @@ class Follower:
                  max_line_bytes: int = 65536,
                  on_event: Callable[[FollowEvent], None] | None = None,
                  resume: list[FileRecord] | None = None,
-                 max_decompressed: int = MAX_DECOMPRESSED) -> None:
+                 max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0) -> None:
         self.paths = [str(p) for p in paths]
         self.on_data, self.on_event = on_data, on_event
         self.poll, self.poll_interval, self.rescan_interval = poll, poll_interval, rescan_interval
@@ -90,6 +120,8 @@ class Follower:
         self._observer = None
         self._watched_dirs: set[str] = set()
         self._scan_due = True
+        self.settle = settle  # an archive modified this recently may still be being written
+        self._waiting = False  # some archive was left for a later scan
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -117,8 +149,6 @@ class Follower:
                 self._close(f)
 
     def _run(self) -> None:
-        import time
-
         last_scan = time.monotonic()
         while not self._stop.is_set():
             if time.monotonic() - last_scan >= self.rescan_interval:
@@ -126,9 +156,10 @@ class Follower:
             more = self.check_now()
             if more:
                 continue
-            self._wake.wait(self.poll_interval if self.poll else self.rescan_interval)
+            wait = self.poll_interval if self.poll else self.rescan_interval
+            self._wake.wait(min(wait, self.settle) if self._waiting else wait)
             self._wake.clear()
-            if not self.poll:
+            if not self.poll or self._waiting:
                 self._scan_due = True  # an inotify event: cheap to list the few watched dirs
 
     # -- the pass ----------------------------------------------------------------------------
@@ -153,8 +184,9 @@ class Follower:
             self.on_event(FollowEvent(kind, safe_name(name), message))
 
     def _scan(self) -> None:
-        self._scan_due = False
+        self._scan_due = self._waiting = False
         found = discover(self.paths)
+        now = time.time()
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
@@ -170,6 +202,9 @@ class Follower:
                 seen.add(ident)
                 live = src.rotation == 0 and not src.date_key and not src.compressed
                 f = self._files.get(ident)
+                if f is None and src.compressed and now - st.st_mtime < self.settle:
+                    self._waiting = True  # still being compressed, probably: look again soon
+                    continue
                 if f is None:
                     self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live)
                     continue
@@ -204,7 +239,7 @@ class Follower:
 
     def _adopt(self, key: FileKey, compressed: bool, live: bool) -> None:
         try:
-            fh = open_stream(key.path, self.max_decompressed)
+            fh = _open(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
         except OSError as exc:
             self._report_error(key.path, exc)

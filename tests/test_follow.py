@@ -1,0 +1,338 @@
+"""Follower fault matrix, with the inotify and the polling back ends: each line delivered once."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from trafficwatch.logs.follow import Follower
+from trafficwatch.state import State, StateStore
+
+
+def wait_for(cond, timeout=10.0):
+    """Poll `cond` until true; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+class Run:
+    """A started Follower that collects lines and events."""
+
+    def __init__(self, paths, mode, resume=None, **kw):
+        self.lines: list[bytes] = []
+        self.events = []
+        self._lk = threading.Lock()
+        self.f = Follower([str(p) for p in paths], self._data, poll=mode == "poll",
+                          poll_interval=0.02, rescan_interval=0.3, on_event=self.events.append,
+                          resume=resume, **kw)
+        self.f.start()
+
+    def _data(self, key, chunk):
+        assert chunk.endswith(b"\n")
+        with self._lk:
+            self.lines.extend(chunk.split(b"\n")[:-1])
+
+    def expect(self, written):
+        """Wait until every written line arrived, then check none came twice or extra."""
+        want = Counter(written)
+        wait_for(lambda: len(self.lines) >= len(written))
+        time.sleep(0.1)
+        assert Counter(self.lines) == want
+        assert len(self.lines) == len(written)
+
+    def kinds(self):
+        return [e.kind for e in self.events]
+
+    def stop(self):
+        self.f.stop()
+
+
+@pytest.fixture(params=["inotify", "poll"])
+def mode(request):
+    return request.param
+
+
+class Log:
+    """Writes numbered lines to a file and remembers them."""
+
+    def __init__(self, path, tag="a"):
+        self.path, self.tag, self.n, self.written = path, tag, 0, []
+
+    def write(self, k, path=None):
+        lines = [b"%s %06d padding to make lines a bit longer" % (self.tag.encode(), self.n + i)
+                 for i in range(k)]
+        self.n += k
+        with open(path or self.path, "ab") as h:
+            h.write(b"".join(x + b"\n" for x in lines))
+        self.written += lines
+        return lines
+
+
+@pytest.fixture
+def log(tmp_path):
+    return Log(tmp_path / "access.log")
+
+
+def test_appended_lines_arrive_once(tmp_path, log, mode):
+    log.write(50)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    log.write(30)
+    r.expect(log.written)
+    r.stop()
+
+
+def test_rename_and_create_rotation_reads_old_file_to_its_end(tmp_path, log, mode):
+    log.write(40)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    os.rename(log.path, str(log.path) + ".1")
+    log.write(7, path=str(log.path) + ".1")  # the server still writes the old file for a moment
+    log.write(20)
+    r.expect(log.written)
+    r.stop()
+
+
+def test_copytruncate_restarts_from_zero_without_recounting(tmp_path, log, mode):
+    log.write(40)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    log.write(5)  # not read yet when copied: read from the copy, once
+    shutil.copyfile(log.path, str(log.path) + ".1")
+    os.truncate(log.path, 0)
+    log.write(10)
+    r.expect(log.written)
+    assert "truncated" in r.kinds()
+    r.stop()
+
+
+def test_truncation_to_zero_then_regrowth_past_old_size(tmp_path, log, mode):
+    log.write(20)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    new = [b"new %06d, a longer line than the ones before it" % i for i in range(60)]
+    with r.f.lock:  # truncated and regrown past the old size between two passes
+        log.path.write_bytes(b"".join(x + b"\n" for x in new))
+    r.expect(log.written + new)
+    assert "truncated" in r.kinds()
+    r.stop()
+
+
+def test_compressed_rotation_is_recognised_as_read(tmp_path, log, mode):
+    log.write(100)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    os.rename(log.path, str(log.path) + ".1")
+    log.write(10)
+    r.expect(log.written)
+    with open(str(log.path) + ".1", "rb") as src, gzip.open(str(log.path) + ".2.gz", "wb") as g:
+        g.write(src.read())
+    os.unlink(str(log.path) + ".1")
+    log.write(5)
+    wait_for(lambda: "resumed" in r.kinds())  # the archive is looked at once it settles
+    r.expect(log.written)
+    r.stop()
+
+
+def test_partial_line_is_held_until_its_newline(tmp_path, log, mode):
+    log.write(3)
+    with open(log.path, "ab") as h:
+        h.write(b"half a li")
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    with open(log.path, "ab") as h:
+        h.write(b"ne\n")
+    log.written.append(b"half a line")
+    r.expect(log.written)
+    r.stop()
+
+
+def test_one_mib_line_is_skipped_and_reported_with_flat_memory(tmp_path, log, mode):
+    log.write(3)
+    with open(log.path, "ab") as h:
+        h.write(b"x" * (1 << 20) + b"\n")
+    log.write(3)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    assert r.kinds().count("line_too_long") == 1
+    r.stop()
+
+
+def test_a_million_line_burst_arrives_in_bounded_chunks(tmp_path, mode):
+    path = tmp_path / "access.log"
+    path.write_bytes(b"")
+    sizes = []
+    got = [0]
+    f = Follower([str(tmp_path)], lambda k, b: (sizes.append(len(b)), got.__setitem__(
+        0, got[0] + b.count(b"\n"))), poll=mode == "poll", poll_interval=0.02)
+    f.start()
+    with open(path, "ab") as h:
+        h.write(b"%d\n" % 7 * 1_000_000)
+    wait_for(lambda: got[0] >= 1_000_000, timeout=20)
+    f.stop()
+    assert got[0] == 1_000_000
+    assert max(sizes) <= 1 << 20
+
+
+def test_directory_that_appears_later(tmp_path, mode):
+    d = tmp_path / "later" / "logs"
+    r = Run([d], mode)
+    time.sleep(0.1)
+    d.mkdir(parents=True)
+    log = Log(d / "access.log")
+    log.write(12)
+    r.expect(log.written)
+    assert "skipped" in r.kinds()
+    r.stop()
+
+
+def test_file_replaced_by_a_directory_or_fifo_is_reported_not_fatal(tmp_path, log, mode):
+    log.write(10)
+    r = Run([log.path], mode)
+    r.expect(log.written)
+    os.unlink(log.path)
+    os.mkfifo(log.path)
+    wait_for(lambda: "skipped" in r.kinds())
+    os.unlink(log.path)
+    log.write(4)
+    r.expect(log.written)
+    r.stop()
+
+
+def test_deleted_and_recreated_file_is_read_from_its_start(tmp_path, log, mode):
+    log.write(30)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    os.unlink(log.path)
+    log.write(8)  # may get the same inode number back
+    r.expect(log.written)
+    r.stop()
+
+
+def test_two_files_with_identical_first_kib_are_both_counted(tmp_path, mode):
+    head = b"".join(b"same header line %04d ..............................\n" % i
+                    for i in range(30))
+    (tmp_path / "a.access.log").write_bytes(head + b"only in a\n")
+    r = Run([tmp_path], mode)
+    wait_for(lambda: len(r.lines) == 31)
+    (tmp_path / "b.access.log").write_bytes(head + b"only in b\n")
+    wait_for(lambda: len(r.lines) >= 62)
+    time.sleep(0.1)
+    assert len(r.lines) == 62 and r.lines.count(b"only in b") == 1
+    r.stop()
+
+
+def test_corrupt_and_still_being_written_gzip_read_to_the_break(tmp_path, mode):
+    full = gzip.compress(b"".join(b"gz line %05d\n" % i for i in range(5000)))
+    (tmp_path / "access.log.2.gz").write_bytes(full[: len(full) // 2])
+    (tmp_path / "access.log.3.gz").write_bytes(full[:200] + b"\0garbage" * 50)
+    r = Run([tmp_path], mode)
+    wait_for(lambda: r.kinds().count("archive_error") == 2)
+    assert all(x.startswith(b"gz line ") for x in r.lines)
+    assert len(set(r.lines)) == len(r.lines) > 0
+    r.stop()
+
+
+def test_gzip_bomb_stops_at_the_cap(tmp_path, mode):
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    blob = z.compress(b"ok line\n" * 10) + b"".join(z.compress(bytes(1 << 20)) for _ in range(64))
+    (tmp_path / "access.log.1.gz").write_bytes(blob + z.flush())
+    r = Run([tmp_path], mode, max_decompressed=8 << 20)
+    wait_for(lambda: "archive_error" in r.kinds())
+    assert r.lines == [b"ok line"] * 10
+    assert "line_too_long" in r.kinds()
+    r.stop()
+
+
+def test_thousands_of_rotations_fifo_dangling_symlink_and_escape_name(tmp_path, mode):
+    for i in range(1, 2001):
+        (tmp_path / f"access.log.{i}").write_bytes(b"r%d\n" % i)
+    os.mkfifo(tmp_path / "fifo.log")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling.log")
+    (tmp_path / "evil\x1b[31m.log").write_bytes(b"evil\n")
+    r = Run([tmp_path], mode)
+    wait_for(lambda: len(r.lines) >= 2001)
+    wait_for(lambda: r.kinds().count("skipped") >= 2)
+    assert len(set(r.lines)) == len(r.lines) == 2001
+    assert all("\x1b" not in e.name and "\x1b" not in e.message for e in r.events)
+    r.stop()
+
+
+# -- restarts with state -------------------------------------------------------------------
+def commit(store, r, paths):
+    with r.f.lock:
+        store.commit(State([str(p) for p in paths], r.f.offsets(), {"n": len(r.lines)}))
+
+
+def test_restart_resumes_from_state_after_rotation_while_stopped(tmp_path, log, mode):
+    store = StateStore(tmp_path / "st" / "s.json")
+    log.write(50)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    log.write(5)  # written, maybe not read, before the stop
+    r.expect(log.written)
+    commit(store, r, [tmp_path])
+    done = list(log.written)
+    r.stop()
+    log.write(6)  # while stopped
+    os.rename(log.path, str(log.path) + ".1")
+    log.write(4)
+    r = Run([tmp_path], mode, resume=store.load().files)
+    r.expect(log.written[len(done):])
+    r.stop()
+
+
+def test_partial_last_line_then_restart_then_its_end_counted_once(tmp_path, log, mode):
+    store = StateStore(tmp_path / "st" / "s.json")
+    log.write(5)
+    with open(log.path, "ab") as h:
+        h.write(b"cut here")
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    commit(store, r, [tmp_path])
+    r.stop()
+    with open(log.path, "ab") as h:
+        h.write(b" and done\n")
+    r = Run([tmp_path], mode, resume=store.load().files)
+    r.expect([b"cut here and done"])
+    r.stop()
+
+
+def test_inode_reuse_with_different_content_is_read_from_start(tmp_path, log, mode):
+    store = StateStore(tmp_path / "st" / "s.json")
+    log.write(50)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    commit(store, r, [tmp_path])
+    r.stop()
+    other = Log(log.path, tag="b")
+    with open(log.path, "r+b") as h:  # same inode, new content, longer than the saved offset
+        h.truncate(0)
+    other.write(80)
+    r = Run([tmp_path], mode, resume=store.load().files)
+    r.expect(other.written)
+    r.stop()
+
+
+def test_restart_with_corrupt_state_moves_it_aside_and_rebuilds(tmp_path, log, mode):
+    path = tmp_path / "st" / "s.json"
+    path.parent.mkdir()
+    path.write_bytes(b'{"version": 1, "files": [tru')
+    store = StateStore(path)
+    assert store.load() is None
+    assert "moved to" in store.notice and ".corrupt-" in store.notice
+    assert list(path.parent.glob("s.json.corrupt-*"))
+    log.write(20)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    r.stop()
