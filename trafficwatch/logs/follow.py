@@ -122,6 +122,7 @@ class Follower:
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
+        self._pool: dict[str, list[FileRecord]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -185,6 +186,7 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
+        self._pool = None
         found = discover(self.paths)
         now = time.time()
         for name, why in found.skipped:
@@ -261,16 +263,21 @@ class Follower:
 
     def _match(self, key: FileKey, head: bytes) -> int:
         """Where to start in a newly seen file: 0, or after content already counted."""
-        pools = [f.record() for f in self._files.values()] + self._retired
-        pools.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
-        for rec in pools:
-            if rec.fp_len == 0 or rec.offset == 0 or len(head) < rec.fp_len:
-                continue
-            if digest(head[: rec.fp_len]) != rec.fingerprint:
-                continue
+        if self._pool is None:  # fingerprint -> records, built once per scan
+            self._pool = {}
+            for rec in [f.record() for f in self._files.values()] + self._retired:
+                if rec.fp_len and rec.offset:
+                    self._pool.setdefault(rec.fingerprint, []).append(rec)
+        cands: list[FileRecord] = []
+        for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
+            if len(head) >= n:
+                cands += self._pool.get(digest(head[:n]), [])
+        cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
+        for rec in cands:
             if self._tail_at(key.path, rec.offset) == rec.tail_hash:
                 if rec in self._retired:
                     self._retired.remove(rec)
+                self._pool[rec.fingerprint].remove(rec)
                 return rec.offset
         return 0
 
