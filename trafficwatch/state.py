@@ -86,6 +86,8 @@ class StateStore:
 
     def load(self) -> State | None:
         """The saved state, or None (none yet, or corrupt: moved aside, see `notice`)."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a commit killed before its rename
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
