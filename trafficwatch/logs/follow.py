@@ -160,8 +160,8 @@ class Follower:
             wait = self.poll_interval if self.poll else self.rescan_interval
             self._wake.wait(min(wait, self.settle) if self._waiting else wait)
             self._wake.clear()
-            if not self.poll or self._waiting:
-                self._scan_due = True  # an inotify event: cheap to list the few watched dirs
+            if self._waiting:
+                self._scan_due = True
 
     # -- the pass ----------------------------------------------------------------------------
     def check_now(self) -> bool:
@@ -436,11 +436,13 @@ class Follower:
     def _rewatch(self) -> None:
         from watchdog.events import FileSystemEventHandler
 
-        wake = self._wake
+        follower = self
 
         class _Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
-                wake.set()
+                if event.event_type not in ("modified", "opened", "closed", "closed_no_write"):
+                    follower._scan_due = True  # created, moved, deleted: list the dirs again
+                follower._wake.set()
 
         want: set[str] = set()
         for p in self.paths:
