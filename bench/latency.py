@@ -85,7 +85,7 @@ def main() -> None:
     f.stop()
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     delays.sort()
-    q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))] * 1000  # noqa: E731
+    q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))] * 1000
     mode = "poll" if args.poll else "inotify"
     print(f"backend={mode} rate={args.rate}/s seconds={args.seconds:g} "
           f"rotations={int(args.seconds // args.rotate_every)}")

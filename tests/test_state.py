@@ -37,8 +37,8 @@ def test_missing_state_is_none_without_notice(tmp_path):
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"version": 99}', b"\xff\xfe",
-                                     b'{"version": 1, "paths": [], "files": [{"dev": 1}], '
-                                     b'"counts": {}}'])
+                                     (b'{"version": 1, "paths": [], "files": [{"dev": 1}], '
+                                      b'"counts": {}}')])
 def test_corrupt_or_incompatible_state_is_moved_aside_with_a_message(tmp_path, content):
     path = tmp_path / "s.json"
     path.write_bytes(content)

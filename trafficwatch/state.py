@@ -1,4 +1,4 @@
-"""Persisted follow state: file identities, line-boundary offsets and counts, in one atomic write."""
+"""Persisted follow state: file identities, line-boundary offsets and counts, written atomically."""
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +52,7 @@ class State:
     def from_json(cls, data: object) -> State:
         """Rebuild from `to_json()`; ValueError when the data is not such a state."""
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise ValueError("not a JSON object")  # noqa: TRY004 (one error type: unusable)
         if data.get("version") != VERSION:
             raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
         try:
@@ -62,7 +62,7 @@ class State:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"missing or bad field ({exc})") from exc
         if not isinstance(counts, dict):
-            raise ValueError("counts is not an object")
+            raise ValueError("counts is not an object")  # noqa: TRY004
         for f in files:
             if not (isinstance(f.offset, int) and f.offset >= 0 and isinstance(f.ino, int)):
                 raise ValueError("bad file record")
@@ -93,13 +93,15 @@ class StateStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            self.notice = f"cannot read state file {self.path}: {exc.strerror}; counting from the logs"
+            self.notice = (f"cannot read state file {self.path}: {exc.strerror}; "
+                           "counting from the logs")
             log.warning(self.notice)
             return None
         try:
             return State.from_json(json.loads(raw))
         except (ValueError, UnicodeDecodeError) as exc:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             os.replace(self.path, aside)
             self.notice = (f"state file {self.path} is unusable ({str(exc)[:120]}); moved to "
                            f"{aside}; rebuilding counts from the logs")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.read import MAX_DECOMPRESSED, CappedReader, open_stream, stream_error
+from trafficwatch.logs.read import MAX_DECOMPRESSED, CappedReader, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
@@ -283,7 +283,7 @@ class Follower:
 
     def _tail_at(self, path: str, offset: int) -> str | None:
         try:
-            with open_stream(path) as s:
+            with _open(path, self.max_decompressed) as s:
                 skip = max(0, offset - TAIL_BYTES)
                 while skip:
                     got = s.read(min(skip, READ_BYTES))
@@ -395,7 +395,7 @@ class Follower:
         self._retired.append(f.record())  # the content before the truncation, for its copy
         del self._retired[:-MAX_RETIRED]
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
-                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from its start")
+                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0")
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail = bytearray(), False, b"", b""
