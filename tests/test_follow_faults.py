@@ -136,3 +136,25 @@ def test_inode_reuse_with_new_content_while_stopped(tmp_path):
                  resume=[fake])
     f.check_now()
     assert len(got) == 10
+
+
+def test_restart_does_not_decompress_finished_archives_again(tmp_path):
+    import gzip
+
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"old line\n" * 5000))
+    (tmp_path / "access.log").write_bytes(b"live line\n" * 3)
+    got: list[bytes] = []
+    events: list = []
+    kw = {"poll": True, "settle": 0, "on_event": events.append}
+    f = Follower([str(tmp_path)], lambda k, b: got.extend(b.split(b"\n")[:-1]), **kw)
+    f.check_now()
+    assert len(got) == 5003
+    saved = f.offsets()
+    f.stop()
+    got.clear()
+    events.clear()
+    f = Follower([str(tmp_path)], lambda k, b: got.extend(b.split(b"\n")[:-1]), resume=saved, **kw)
+    f.check_now()
+    assert got == []
+    assert [e.name for e in events if e.kind == "resumed"] == [str(tmp_path / "access.log")]
+    assert any(r.done and r.path.endswith(".gz") and r.offset == 45000 for r in f.offsets())

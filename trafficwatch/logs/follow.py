@@ -89,12 +89,14 @@ class _File:
     head: bytes = b""  # first FP_BYTES of content
     tail: bytes = b""  # last TAIL_BYTES before the boundary
     preread: bytes = b""  # content read while identifying the file, fed before the next read
+    proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
     done: bool = False
 
     def record(self) -> FileRecord:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
-                          self.boundary, digest(self.tail), self.key.path, self.done)
+                          self.boundary, self.proof or digest(self.tail), self.key.path,
+                          self.done)
 
 
 class Follower:
@@ -247,6 +249,8 @@ class Follower:
             self._report_error(key.path, exc)
             return
         f = _File(key, compressed, fh=fh, live=live)
+        if compressed and self._finished_archive(f, head):
+            return
         start = self._match(key, head)
         try:
             self._seek(f, head, start)
@@ -260,6 +264,19 @@ class Follower:
                         "bytes already counted")
         else:
             self._event("new_file", key.path, f"{safe_name(key.path)}: following")
+
+    def _finished_archive(self, f: _File, head: bytes) -> bool:
+        """An archive read to its end before a restart (same inode and head): not read again."""
+        for i, rec in enumerate(self._retired):
+            if ((rec.dev, rec.ino) == (f.key.dev, f.key.ino) and rec.done and rec.offset
+                    and len(head) >= rec.fp_len and digest(head[: rec.fp_len]) == rec.fingerprint):
+                del self._retired[i]
+                self._close(f)
+                f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
+                f.done = True
+                self._files[(f.key.dev, f.key.ino)] = f
+                return True
+        return False
 
     def _match(self, key: FileKey, head: bytes) -> int:
         """Where to start in a newly seen file: 0, or after content already counted."""
