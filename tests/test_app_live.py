@@ -43,6 +43,38 @@ async def test_lines_appended_while_the_app_runs_show_up(tmp_path, monkeypatch):
         await pilot.press("q")
 
 
+async def test_quitting_saves_state_and_the_next_start_resumes_from_it(tmp_path, monkeypatch):
+    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    logs, state = tmp_path / "logs", tmp_path / "state.json"
+    logs.mkdir()
+    log = logs / "access.log"
+    now = time.time()
+    log.write_text("".join(LINE.format(i=i % 200, d=stamp(now - 86400 + i * 60)) for i in range(600)))
+    cfg = EngineConfig(paths=[str(logs)], fine_tune=False, tick_s=0.05, state_path=str(state))
+
+    async def run_once(expect: str, append: int = 0) -> str:
+        app = TrafficWatchApp(lambda cb: Engine(cfg, cb))
+        async with app.run_test(size=(160, 50)) as pilot:
+            for want, n in ((expect, append), (expect.replace("600", "604"), 0)):
+                for _ in range(100):
+                    await pilot.pause(0.1)
+                    if want in screen_text(app):
+                        break
+                if n:  # appended while the app runs
+                    with log.open("a") as fh:
+                        fh.write("".join(LINE.format(i=i, d=stamp(time.time())) for i in range(n)))
+            text = screen_text(app)
+            await pilot.press("q")
+        return text
+
+    assert "Lines read 604" in await run_once("Lines read 600", append=4)
+    with log.open("a") as fh:  # written while the app was not running
+        fh.write("".join(LINE.format(i=i, d=stamp(time.time())) for i in range(9)))
+    text = await run_once("Lines read 613")
+    assert "Lines read 613" in text
+    assert "604 lines counted before" in text  # q saved the 4 lines read while running
+
+
 async def test_the_ui_keeps_ticking_while_a_model_trains():
     import trafficwatch.model.forecaster  # noqa: F401  (the engine imports torch at start-up)
     from trafficwatch.tuning import fine_tune_in_subprocess

@@ -41,3 +41,28 @@ def test_follow_prints_each_change_and_exits_cleanly_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_follow_saves_state_on_sigterm_and_resumes_without_recounting(tmp_path):
+    logs, state = tmp_path / "logs", tmp_path / "follow-state.json"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_text(LINE.format(m=1) * 3)
+    cmd = [sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll", "--state",
+           str(state), str(logs)]
+    for want, appended in ((3, 0), (5, 2)):
+        if appended:
+            with log.open("a") as fh:  # written while nothing was following
+                fh.write(LINE.format(m=2) * appended)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            (first,) = read_json_lines(proc, 1)
+            assert first["count"] == want
+            os.kill(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+            err = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert state.exists()
+    assert "resumed from" in err and "3 lines counted before" in err

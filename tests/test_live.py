@@ -19,15 +19,22 @@ def lines(start: int, n: int) -> str:
     return "".join(LINE.format(i=(start + k) % 250, m=(start + k) % 60) for k in range(n))
 
 
-@pytest.fixture
-def feed_for(tmp_path: Path, monkeypatch):
+@pytest.fixture(params=["inotify", "poll"])
+def feed_for(tmp_path: Path, monkeypatch, request):
+    """Builds feeds on tmp_path (with either back end); every feed is closed at the end."""
     monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+    made: list[LiveFeed] = []
 
-    def make() -> tuple[Engine, LiveFeed]:
-        e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
-        return e, LiveFeed(e)
+    def make(state: Path | None = None, **cfg) -> tuple[Engine, LiveFeed]:
+        e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False,
+                                poll=request.param == "poll", **cfg), lambda s: None)
+        f = LiveFeed(e, state)
+        made.append(f)
+        return e, f
 
-    return make
+    yield make
+    for f in made:
+        f.close()
 
 
 def total(e: Engine) -> int:
@@ -115,14 +122,14 @@ def test_a_new_site_file_appearing_is_followed(tmp_path, feed_for):
 
 def test_tail_keeps_recent_lines(tmp_path, feed_for):
     (tmp_path / "access.log").write_text(lines(0, 3))
-    e, f = feed_for()
+    _, f = feed_for()
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
 def test_an_empty_directory_says_so(tmp_path):
     e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
     with pytest.raises(ValueError, match="no access log found"):
-        LiveFeed(e)
+        LiveFeed(e, start_thread=False)
 
 
 def test_logs_nobody_writes_any_more_end_at_their_last_line(tmp_path, feed_for):

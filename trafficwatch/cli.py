@@ -17,6 +17,31 @@ EXIT_CODES = """exit codes:
 """
 
 
+def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """How live logs are followed and where counts and offsets are kept across restarts."""
+    g = p.add_argument_group("following")
+    g.add_argument("--poll", action="store_true",
+                   help=prefix + "poll files every 0.25 s instead of inotify (for NFS, SMB and "
+                        "other filesystems without change events)")
+    g.add_argument("--state", metavar="FILE",
+                   help=prefix + "keep counts and file offsets here, so a restart resumes without "
+                        "re-reading or re-counting (default: $XDG_STATE_HOME/trafficwatch/<hash of "
+                        "the paths>.json)")
+    g.add_argument("--no-state", action="store_true",
+                   help=prefix + "keep no state: every start counts the logs from the beginning")
+
+
+def state_path(args: argparse.Namespace, paths: list[str]) -> str | None:
+    """The state file the follow options name (None with --no-state)."""
+    if getattr(args, "no_state", False):
+        return None
+    if getattr(args, "state", None):
+        return args.state
+    from trafficwatch.state import default_state_path
+
+    return str(default_state_path(paths))
+
+
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that reads logs (names as GoAccess has them)."""
     g = p.add_argument_group("log input")

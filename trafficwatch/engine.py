@@ -50,6 +50,7 @@ class EngineConfig:
     replay: bool = False
     speed: float = 3600.0
     poll: bool = False
+    state_path: str | None = None  # live following: counts and offsets kept across restarts
     model_path: str | None = None
     device: str = "auto"
     band: float = 0.8

@@ -41,18 +41,28 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # counted before a restart (live following resumes from its state file)
+    restored_lines: int = 0
+    restored_parsed: int = 0
+    restored_excluded: int = 0
+    restored_malformed: Malformed = field(default_factory=Malformed)
 
     @property
     def lines(self) -> int:
-        return sum(f.lines for f in self.files)
+        return self.restored_lines + sum(f.lines for f in self.files)
 
     @property
     def parsed(self) -> int:
-        return sum(f.parsed for f in self.files)
+        return self.restored_parsed + sum(f.parsed for f in self.files)
+
+    @property
+    def excluded(self) -> int:
+        return self.restored_excluded + sum(f.excluded for f in self.files)
 
     @property
     def malformed(self) -> Malformed:
         total = Malformed()
+        total.merge(self.restored_malformed)
         for f in self.files:
             total.merge(f.malformed)
         return total

@@ -1,63 +1,97 @@
-"""Follow log files live (polling): appended lines, rename and copytruncate rotation, new files."""
+"""Follow live logs into the engine's series, with the counts and offsets saved together.
+
+The Follower (logs/follow.py) delivers each complete line once, across rename and copytruncate
+rotation, compression of rotated files and truncation; this module parses what it delivers, adds
+it to the series, and commits counts and file offsets in one atomic write (state.py), so a
+restart resumes where it stopped: nothing counted twice, nothing missed while it was down.
+"""
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
 import os
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from trafficwatch.ingest import FileReport, IngestReport, _absorb, display_name
+from trafficwatch.logs.follow import FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import detect_format, get_format
 from trafficwatch.logs.parse import Parser
-from trafficwatch.logs.read import open_stream
-from trafficwatch.logs.sources import SourceFile, discover
+from trafficwatch.logs.records import Malformed
+from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
+from trafficwatch.state import State, StateStore, digest
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
 
-READ_MAX = 8 << 20  # bytes read from one file per step: a burst is spread over steps
-RESCAN_S = 1.0
-FRESH_S = 86400  # a log written within this many seconds is taken as still being written  # how often directories are listed again for new files
+log = logging.getLogger(__name__)
+RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
+COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
+FRESH_S = 86400  # a log written within this many seconds is taken as still being written
+STATE_KIND = "trafficwatch-live-1"
 
 
 @dataclass
-class _Tracked:
-    """One followed file: open handle, identity, offset at a line boundary, its parser."""
+class _Stream:
+    """What is known about one followed file: its report and its parser (None until detected)."""
 
-    src: SourceFile
+    key: FileKey
     report: FileReport
     parser: Parser | None = None
-    fh: object = None
-    ino: tuple[int, int] = (0, 0)
-    offset: int = 0
-    pending: bytes = b""  # a line whose newline has not arrived yet
-    done: bool = False  # compressed files are read once
-    fingerprint: str = ""
-    sample: list[bytes] = field(default_factory=list)
 
 
 class LiveFeed:
-    """Reads every file, then follows the live ones; every complete line is counted once."""
+    """Reads every file, then follows them; every complete line is counted exactly once.
 
-    def __init__(self, engine: Engine) -> None:
+    `engine` needs `cfg` (paths, ingest options, poll), `series`, `lock` and `_changed()`.
+    With `state_path`, counts and offsets are restored from it at start and committed to it
+    every COMMIT_S seconds and at `close()`.
+    """
+
+    def __init__(self, engine: Engine, state_path: str | os.PathLike | None = None,
+                 *, start_thread: bool = True) -> None:
         self.engine = engine
+        cfg = engine.cfg
         self.report = IngestReport()
         self.tail: deque[TailLine] = deque(maxlen=200)
+        self.events: deque[str] = deque(maxlen=50)  # rotations, truncations, errors: newest last
+        self.event_count = 0
+        self.warnings: deque[str] = deque(maxlen=10)  # truncations and read errors, for the screen
         self.rate = 0.0
         self.last_update = time.time()
-        self.files: dict[tuple[int, int], _Tracked] = {}
-        self.fingerprints: dict[str, int] = {}  # first-KiB hash -> bytes read of that content
-        self._last_scan = 0.0
-        self._scan()
-        if not self.files:
+        self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
+        self._streams: dict[tuple[int, int], _Stream] = {}
+        self._saved_parsers: dict[tuple[int, int], Parser] = {}
+        self._lines_since_step = 0
+        self._dirty = False
+        self._last_commit = time.monotonic()
+        self._last_scan = time.monotonic()
+        self._closed = False
+        self._options_key = _options_key(engine)
+        self.store = StateStore(state_path) if state_path else None
+        resume = self._restore() if self.store else None
+        self.follower = Follower(
+            cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
+            max_line_bytes=cfg.ingest.parse.max_line_bytes,
+            vhost_from_filename=cfg.ingest.vhost_from_filename, rescan_interval=RESCAN_S)
+        while self.follower.check_now():
+            pass  # the first read, all of it (or, after a restart, what was appended since)
+        if not self.follower.tracked() and not self.report.restored_lines:
             from trafficwatch.feeds import _nothing_read
 
-            raise ValueError(_nothing_read(self.report, engine.cfg.paths))
-        self.step(0.0)
+            raise ValueError(_nothing_read(self.report, cfg.paths))
+        if all(s.report.error for s in self._streams.values()) and self._streams \
+                and not self.report.parsed:
+            raise ValueError(next(iter(self._streams.values())).report.error)
+        self._lines_since_step = 0
+        self.commit()
+        if start_thread:
+            self.follower.start()
 
+    # -- what the engine reads -----------------------------------------------------------------
     @property
     def clock(self) -> float:
         return time.time()
@@ -69,129 +103,221 @@ class LiveFeed:
         Logs nobody writes any more (an archive, old rotations) end at their last line instead.
         """
         now = time.time()
-        for t in self.files.values():
+        for key in self.follower.tracked():
             try:
-                if now - os.stat(t.src.path).st_mtime < FRESH_S:
+                if now - os.stat(key.path).st_mtime < FRESH_S:
                     return True
             except OSError:
                 continue
         return False
 
-    def close(self) -> None:
-        for t in self.files.values():
-            if t.fh is not None:
-                t.fh.close()
-
-    def _scan(self) -> None:
-        found = discover(self.engine.cfg.paths, self.engine.cfg.ingest.vhost_from_filename)
-        self.report.skipped = list(found.skipped)
-        for files in found.sites.values():
-            for src in files:
-                try:
-                    st = os.stat(src.path)
-                except OSError:
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if key in self.files:
-                    self.files[key].src = src  # renamed by rotation: same file, new name
-                    continue
-                if self._already_read(src, st.st_size):
-                    continue  # a rotated copy (copytruncate, or .1 compressed to .2.gz): read already
-                rep = FileReport(name=display_name(src.path), site=src.site)
-                self.report.files.append(rep)
-                self.files[key] = _Tracked(src, rep, ino=key)
-        self._last_scan = time.monotonic()
-
-    def _already_read(self, src: SourceFile, size: int) -> bool:
-        """Same first KiB as a file read before, and no longer than what was read of it."""
-        if not self.fingerprints:
-            return False
-        try:
-            with open_stream(src.path) as s:
-                head = s.read(1024)
-        except OSError:
-            return False
-        read = self.fingerprints.get(hashlib.blake2b(head, digest_size=16).hexdigest())
-        return len(head) == 1024 and read is not None and (src.compressed or size <= read)
-
     def step(self, dt: float) -> None:
-        """Read what was appended since the last step (bounded per file), then count it."""
-        if time.monotonic() - self._last_scan > RESCAN_S:
-            self._scan()
-        n = 0
-        for t in list(self.files.values()):
-            try:
-                n += self._read(t)
-            except OSError as exc:
-                t.report.error = f"reading {t.report.name} failed: {exc.strerror or exc}; will retry"
+        """One pass of reading (the follower's thread also reads as soon as inotify says so)."""
+        if time.monotonic() - self._last_scan >= RESCAN_S:
+            self._last_scan = time.monotonic()
+            self.follower.request_scan()
+        if not self._closed:
+            self.follower.check_now()
+        with self.follower.lock:
+            n, self._lines_since_step = self._lines_since_step, 0
+        self.rate = n / dt if dt > 0 else 0.0
         if n:
-            self.rate = n / dt if dt > 0 else 0.0
             self.last_update = time.time()
             self.engine._changed()
+        if self._dirty and time.monotonic() - self._last_commit >= COMMIT_S:
+            self.commit()
 
-    def _open(self, t: _Tracked) -> None:
-        t.fh = open_stream(t.src.path) if t.src.compressed else open(t.src.path, "rb")  # noqa: SIM115
+    def close(self) -> None:
+        """Stop following and save counts and offsets (q in the app, Ctrl-C, SIGTERM)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.follower.stop()
+        self.commit()
 
-    def _read(self, t: _Tracked) -> int:
-        if t.done:
-            return 0
-        if t.fh is None:
-            self._open(t)
-        if not t.src.compressed:
-            try:
-                st = os.stat(t.src.path)
-            except FileNotFoundError:
-                st = None
-            if st is not None and (st.st_dev, st.st_ino) == t.ino and st.st_size < t.offset:
-                t.fh.seek(0)  # copytruncate: the file restarted; what we read stays counted
-                t.offset, t.pending = 0, b""
-        data = t.fh.read(READ_MAX)
-        if not data:
-            if t.src.compressed:
-                t.done = True
-                t.fh.close()
-            return 0
-        t.offset += len(data)
-        data = t.pending + data
-        cut = data.rfind(b"\n") + 1
-        final = bool(t.src.compressed) and len(data) < READ_MAX
-        body, t.pending = (data, b"") if final else (data[:cut], data[cut:])
-        if len(t.pending) > self.engine.cfg.ingest.parse.max_line_bytes:
-            t.report.malformed.add("line too long", t.pending)
-            t.pending = b""
-        if not t.fingerprint and t.report.lines == 0 and len(data) >= 1024:
-            # The first KiB names the content: a later compressed copy of it is not read again.
-            t.fingerprint = hashlib.blake2b(data[:1024], digest_size=16).hexdigest()
-        if t.fingerprint:
-            self.fingerprints[t.fingerprint] = max(self.fingerprints.get(t.fingerprint, 0), t.offset)
-        return self._parse(t, body, final)
+    # -- the follower's callbacks (its lock is held) -------------------------------------------
+    def _stream(self, key: FileKey) -> _Stream:
+        st = self._streams.get((key.dev, key.ino))
+        if st is None:
+            rep = FileReport(name=display_name(key.path), site=key.site)
+            self.report.files.append(rep)
+            st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
+            st.parser = self._saved_parsers.pop((key.dev, key.ino), None)  # resumed mid-file
+            if st.parser is not None:
+                rep.format = st.parser.fmt.name
+        elif st.key.path != key.path:
+            st.key = key  # renamed by rotation: same file, new name
+            st.report.name = display_name(key.path)
+        return st
 
-    def _parse(self, t: _Tracked, body: bytes, final: bool) -> int:
-        if not body:
-            return 0
-        if t.parser is None:
-            opts = self.engine.cfg.ingest
-            if opts.log_format:
-                fmt = get_format(opts.log_format, date_format=opts.date_format,
-                                 time_format=opts.time_format)
-            else:
-                det = detect_format(body.split(b"\n", 200)[:200])
-                if det.format is None:
-                    first = body.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
-                    t.report.error = (f"{t.report.name}: no known log format matches (tried "
-                                      f"{', '.join(det.scores)}); first line: {first!r}; pass --log-format")
-                    t.done = True
-                    return 0
-                fmt = det.format
-            t.report.format = fmt.name
-            t.parser = Parser(fmt, opts.parse)
-        res = t.parser.feed(body, final=final)
+    def _on_data(self, key: FileKey, chunk: bytes) -> None:
+        st = self._stream(key)
+        rep = st.report
+        if st.parser is None and not self._make_parser(st, chunk):
+            n = chunk.count(b"\n")  # counted and shown, never dropped: the file's error says why
+            rep.lines += n
+            rep.malformed.add("no known log format", chunk.split(b"\n", 1)[0], n)
+            self._lines_since_step += n
+            self._dirty = True
+            return
+        res = st.parser.feed(chunk)
         with self.engine.lock:
-            _absorb(t.report, res, self.engine.series)
-            if t.report.first_ts is not None:
-                self.engine.series.add_coverage(t.src.site, t.report.first_ts, t.report.last_ts)
-        for line in body[-8192:].split(b"\n")[-20:]:
+            _absorb(rep, res, self.engine.series)
+            if rep.first_ts is not None:
+                self.engine.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
+        self._lines_since_step += res.lines
+        self._dirty = True
+        for line in chunk[-8192:].split(b"\n")[-21:]:
             if line.strip():
-                self.tail.append(TailLine(time.time(), t.src.site,
+                self.tail.append(TailLine(time.time(), key.site,
                                           line.decode("utf-8", "backslashreplace")))
-        return res.lines
+
+    def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
+        opts = self.engine.cfg.ingest
+        if opts.log_format:
+            fmt = get_format(opts.log_format, date_format=opts.date_format,
+                             time_format=opts.time_format)
+        else:
+            det = detect_format(chunk.split(b"\n", 200)[:200])
+            if det.format is None:
+                first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
+                st.report.error = (f"{st.report.name}: no known log format matches (tried "
+                                   f"{', '.join(det.scores)}); first line: {first!r}; "
+                                   "pass --log-format")
+                return False
+            fmt = det.format
+        st.report.format, st.report.error = fmt.name, ""
+        st.parser = Parser(fmt, opts.parse)
+        return True
+
+    def _on_event(self, ev: FollowEvent) -> None:
+        self.events.append(ev.message)
+        self.event_count += 1
+        if ev.kind in ("truncated", "error", "archive_error"):
+            self.warnings.append(ev.message)
+        log.info("%s", ev.message)
+        if ev.kind in ("new_file", "resumed") and ev.key is not None:
+            self._stream(ev.key)  # listed among the files watched before it delivers a line
+        elif ev.kind == "skipped":
+            name, _, why = ev.message.partition(": skipped: ")
+            self.report.skipped.append((name, why))
+        elif ev.kind == "line_too_long" and ev.key is not None:
+            rep = self._stream(ev.key).report
+            rep.lines += 1
+            rep.malformed.add("line too long", b"")
+            self._dirty = True
+        elif ev.kind in ("error", "archive_error"):
+            if ev.key is not None:
+                self._stream(ev.key).report.error = ev.message
+            else:
+                self.report.skipped.append((ev.name, ev.message))
+        elif ev.kind == "truncated" and ev.key is not None:
+            self._stream(ev.key).parser = None  # new content: its format is found again
+
+    # -- state ---------------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Save counts and offsets together (one atomic write); no-op without a state file."""
+        if self.store is None:
+            return
+        with self.follower.lock, self.engine.lock:
+            state = State([os.path.abspath(p) for p in self.engine.cfg.paths],
+                          self.follower.offsets(), self._counts())
+            self._dirty = False
+        try:
+            self.store.commit(state)
+        except OSError as exc:
+            self.notice = (f"cannot save state to {self.store.path}: {exc.strerror or exc}; "
+                           "a restart will read the logs again (use --state PATH or --no-state)")
+            log.warning(self.notice)
+            self._dirty = True
+        self._last_commit = time.monotonic()
+
+    def _counts(self) -> dict:
+        mal = self.report.malformed
+        parsers = {f"{k[0]}:{k[1]}": _parser_state(s.parser)
+                   for k, s in self._streams.items() if s.parser is not None}
+        return {
+            "kind": STATE_KIND, "options": self._options_key,
+            "series": self.engine.series.to_dict(),
+            "lines": self.report.lines, "parsed": self.report.parsed,
+            "excluded": self.report.excluded,
+            "malformed": dict(mal.counts),
+            "examples": {k: v.decode("latin-1") for k, v in mal.examples.items()},
+            "parsers": parsers,
+        }
+
+    def _restore(self) -> list | None:
+        """Counts and file records from the state file, or None to count from the logs."""
+        st = self.store.load()
+        self.notice = self.store.notice
+        if st is None:
+            return None
+        c = st.counts
+        paths = sorted(os.path.abspath(p) for p in self.engine.cfg.paths)
+        why = ""
+        if c.get("kind") != STATE_KIND:
+            why = "it is not a live-follow state"
+        elif sorted(st.paths) != paths:
+            why = f"it is for other paths ({', '.join(st.paths)[:200]})"
+        elif c.get("options") != self._options_key:
+            why = "the format, filter or exclusion options changed since it was saved"
+        if not why:
+            try:
+                series = HourlySeries.from_dict(c["series"])
+                mal = Malformed()
+                for reason, n in c["malformed"].items():
+                    mal.add(str(reason), str(c["examples"].get(reason, "")).encode("latin-1"),
+                            int(n))
+                lines, parsed, excluded = int(c["lines"]), int(c["parsed"]), int(c["excluded"])
+                parsers = dict(c.get("parsers", {}))
+            except (KeyError, TypeError, ValueError, AttributeError, UnicodeEncodeError) as exc:
+                why = f"its counts are unusable ({exc})"
+        if why:
+            self.notice = self.store.move_aside(why)
+            log.warning(self.notice)
+            return None
+        with self.engine.lock:
+            self.engine.series.merge(series)
+        self.report.restored_lines, self.report.restored_parsed = lines, parsed
+        self.report.restored_excluded, self.report.restored_malformed = excluded, mal
+        for rec in st.files:
+            saved = parsers.get(f"{rec.dev}:{rec.ino}")
+            parser = _parser_from_state(saved, self.engine) if isinstance(saved, dict) else None
+            if parser is not None:
+                self._saved_parsers[(rec.dev, rec.ino)] = parser
+        self.notice = (f"resumed from {self.store.path}: {lines:,} lines counted before; "
+                       "reading only what was appended since")
+        return st.files
+
+
+def _options_key(engine: Engine) -> str:
+    """What changes how lines are counted: a state saved under other options is not reused."""
+    ing = engine.cfg.ingest
+    d = asdict(ing)
+    d.pop("workers", None)
+    d["track_visitors"] = engine.series.track_visitors
+    text = json.dumps(d, sort_keys=True, default=lambda o: sorted(map(str, o)))
+    return digest(text.encode())
+
+
+def _parser_state(p: Parser) -> dict:
+    return {"format": p.fmt.name,
+            "w3c_fields": [f.decode("latin-1") for f in p.w3c_fields]}
+
+
+def _parser_from_state(d: dict, engine: Engine) -> Parser | None:
+    """The parser a file had when the state was saved (W3C keeps its `#Fields:` header)."""
+    opts = engine.cfg.ingest
+    try:
+        fmt = (get_format(opts.log_format, date_format=opts.date_format,
+                          time_format=opts.time_format) if opts.log_format
+               else get_format(str(d["format"])))
+    except (KeyError, ValueError):
+        return None
+    p = Parser(fmt, opts.parse)
+    try:
+        p.w3c_fields = [str(f).encode("latin-1") for f in d.get("w3c_fields", [])]
+    except (TypeError, UnicodeEncodeError):
+        return None
+    return p
+

@@ -85,6 +85,7 @@ class IngestView:
     skipped: tuple[tuple[str, str], ...] = ()  # (name, reason)
     lines_per_s: float = 0.0
     last_update_ts: float = 0.0
+    notices: tuple[str, ...] = ()  # state file resumed or moved aside, files failing, truncations
 
 
 @dataclass(frozen=True)

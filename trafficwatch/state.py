@@ -108,6 +108,17 @@ class StateStore:
             log.warning(self.notice)
             return None
 
+    def move_aside(self, why: str) -> str:
+        """Keep a state file that cannot be used here (renamed, not deleted); the notice line."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.unused-{stamp}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            return f"state file {self.path} not used ({why}) and not moved: {exc.strerror}"
+        return (f"state file {self.path} not used: {why}; moved to {aside}; "
+                "counting from the logs")
+
     def commit(self, state: State) -> None:
         """Write `state` atomically: temp file in the same dir, fsync, os.replace, fsync dir."""
         state.saved_at = time.time()

@@ -71,10 +71,18 @@ def ingest_view(source) -> IngestView:
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
     return IngestView(
         lines_read=rep.lines, parsed=rep.parsed,
-        excluded=sum(f.excluded for f in rep.files), malformed=dict(mal.counts),
+        excluded=rep.excluded, malformed=dict(mal.counts),
         malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
         files=files, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
-        last_update_ts=getattr(source, "last_update", 0.0))
+        last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source))
+
+
+def _notices(source) -> tuple[str, ...]:
+    """What the operator should read: the state file's fate, failing files, recent warnings."""
+    out = [n for n in (getattr(source, "notice", ""),) if n]
+    out += [f.error for f in source.report.failed]
+    out += list(getattr(source, "warnings", ()))[-3:]
+    return tuple(dict.fromkeys(out))
 
 
 def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: IngestView,

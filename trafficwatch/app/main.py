@@ -10,15 +10,16 @@ from trafficwatch.resources import sample_logs_dir
 
 def engine_config(args: argparse.Namespace):
     """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
-    from trafficwatch.cli import parse_status_classes
+    from trafficwatch.cli import parse_status_classes, state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.engine import EngineConfig, ViewFilter
 
     paths = args.paths or [str(sample_logs_dir())]
     classes = parse_status_classes(args.status)
+    replay = args.replay or not args.paths
     return EngineConfig(
-        paths=paths, ingest=ingest_options(args), replay=args.replay or not args.paths,
-        speed=args.speed, poll=args.poll,
+        paths=paths, ingest=ingest_options(args), replay=replay,
+        speed=args.speed, poll=args.poll, state_path=None if replay else state_path(args, paths),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
@@ -45,19 +46,36 @@ def run_app(args: argparse.Namespace) -> int:
         from trafficwatch.metrics_view import samples_for
 
         metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
-    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, metrics, holder if metrics else None))
+    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, metrics, holder))
     if metrics is not None:
         metrics.start()
-    app.run()
-    if metrics is not None:
-        metrics.stop()
+    _quit_on_signals(app)
+    try:
+        app.run()
+    finally:
+        if holder.get("engine") is not None:
+            holder["engine"].stop()  # saves state however the app ended (idempotent)
+        if metrics is not None:
+            metrics.stop()
     return 0
+
+
+def _quit_on_signals(app) -> None:
+    """SIGTERM (service stop) and SIGHUP (the SSH session dropped) quit like q: state is saved."""
+    import signal
+    import threading
+
+    def handler(signum, frame) -> None:
+        # call_from_thread may not be called from the app's own thread: hand it to another one
+        threading.Thread(target=lambda: app.call_from_thread(app.action_quit), daemon=True).start()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 def _engine(cfg, cb, metrics, holder):
     from trafficwatch.engine import Engine
 
     e = Engine(cfg, cb)
-    if holder is not None:
-        holder["engine"] = e
+    holder["engine"] = e
     return e

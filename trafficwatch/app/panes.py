@@ -164,6 +164,10 @@ class StatsPane(Static):
             t.append("  skipped ", style="yellow")
             t.append_text(safe_content(f"{name}: {why}"))
             t.append("\n")
+        for note in ing.notices[:4]:
+            t.append("  ")
+            t.append_text(safe_content(note))
+            t.append("\n")
         super().update(t)
 
 

@@ -10,7 +10,12 @@ from typing import TextIO
 
 import numpy as np
 
-from trafficwatch.cli import add_filter_options, add_input_options, parse_status_classes
+from trafficwatch.cli import (
+    add_filter_options,
+    add_follow_options,
+    add_input_options,
+    parse_status_classes,
+)
 from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.safe import safe_text
@@ -28,8 +33,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="show hours in this zone (UTC, +02:00, Europe/Paris); default: the log's own offset")
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
-    p.add_argument("--poll", action="store_true",
-                   help="with --follow: poll files (works on NFS); polling is the only back end so far")
+    add_follow_options(p, "with --follow: ")
     add_input_options(p)
     add_filter_options(p)
     p.set_defaults(func=run)

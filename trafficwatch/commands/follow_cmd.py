@@ -16,10 +16,10 @@ from trafficwatch.series import HourlySeries, epoch_seconds
 class _Headless:
     """The little of the engine that LiveFeed needs, without models or UI."""
 
-    def __init__(self, paths: list[str], ingest, track_visitors: bool) -> None:
+    def __init__(self, paths: list[str], ingest, track_visitors: bool, poll: bool) -> None:
         from trafficwatch.engine import EngineConfig
 
-        self.cfg = EngineConfig(paths=paths, ingest=ingest)
+        self.cfg = EngineConfig(paths=paths, ingest=ingest, poll=poll)
         self.series = HourlySeries(track_visitors=track_visitors)
         self.lock = threading.RLock()
 
@@ -29,6 +29,7 @@ class _Headless:
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Follow until Ctrl-C or SIGTERM; each changed (site, hour) is printed as one JSON line."""
+    from trafficwatch.cli import state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.live import LiveFeed
 
@@ -36,25 +37,40 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     classes = parse_status_classes(args.status)
-    ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors")
+    ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
     try:
-        feed = LiveFeed(ctx)  # type: ignore[arg-type]
+        feed = LiveFeed(ctx, state_path(args, args.paths))  # type: ignore[arg-type]
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
+    if feed.notice:
+        print(f"trafficwatch: {feed.notice}", file=sys.stderr)
     seen: dict[tuple[str, int], int] = {}
+    printed = 0
     try:
         while True:
             _emit(ctx, args, classes, seen)
+            printed = _report_events(feed, printed)
             if stop.wait(0.25):
                 break
             feed.step(0.25)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
+    else:
+        interrupted = False
     finally:
-        feed.close()
+        feed.close()  # saves counts and offsets
     _emit(ctx, args, classes, seen)
-    return 0
+    _report_events(feed, printed)
+    return 130 if interrupted else 0
+
+
+def _report_events(feed, printed: int) -> int:
+    """Rotations, truncations and unreadable files, one line each on stderr as they happen."""
+    new = min(feed.event_count - printed, len(feed.events))
+    for msg in list(feed.events)[len(feed.events) - new:]:
+        print(f"trafficwatch: {msg}", file=sys.stderr, flush=True)
+    return feed.event_count
 
 
 def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None:

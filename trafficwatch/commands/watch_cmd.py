@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trafficwatch.cli import add_filter_options, add_input_options
+from trafficwatch.cli import add_filter_options, add_follow_options, add_input_options
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -15,8 +15,6 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="feed existing logs by their timestamps instead of opening them whole")
     p.add_argument("--speed", type=float, default=3600.0,
                    help="with --replay: log seconds per real second (3600 = an hour a second)")
-    p.add_argument("--poll", action="store_true",
-                   help="poll files (works on NFS); polling is the only back end so far")
     p.add_argument("--model", metavar="FILE", help="model checkpoint (default: models/default.pt)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the LSTM runs (default: auto, CUDA when available)")
@@ -29,6 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--serve", action="store_true",
                    help="serve the app to a browser (needs the 'serve' extra) on 127.0.0.1")
     p.add_argument("--tz", metavar="ZONE", help="show times in this zone (default: the log's own)")
+    add_follow_options(p, "live logs: ")
     add_input_options(p)
     add_filter_options(p)
     p.set_defaults(func=run)

@@ -73,6 +73,7 @@ class FollowEvent:
     kind: str  # new_file rotated truncated gone skipped error line_too_long archive_error resumed
     name: str
     message: str
+    key: FileKey | None = None  # the file it is about, where it is a followed file
 
 
 @dataclass
@@ -107,8 +108,10 @@ class Follower:
                  max_line_bytes: int = 65536,
                  on_event: Callable[[FollowEvent], None] | None = None,
                  resume: list[FileRecord] | None = None,
-                 max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0) -> None:
+                 max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0,
+                 vhost_from_filename: str | None = None) -> None:
         self.paths = [str(p) for p in paths]
+        self.vhost_from_filename = vhost_from_filename
         self.on_data, self.on_event = on_data, on_event
         self.poll, self.poll_interval, self.rescan_interval = poll, poll_interval, rescan_interval
         self.max_line_bytes, self.max_decompressed = max_line_bytes, max_decompressed
@@ -182,14 +185,24 @@ class Follower:
         with self.lock:
             return [f.record() for f in self._files.values()] + list(self._retired)
 
-    def _event(self, kind: str, name: str, message: str) -> None:
+    def tracked(self) -> list[FileKey]:
+        """The files followed now (with the name each was last seen under)."""
+        with self.lock:
+            return [f.key for f in self._files.values()]
+
+    def request_scan(self) -> None:
+        """List the watched directories again on the next pass (new files, rotations)."""
+        self._scan_due = True
+        self._wake.set()
+
+    def _event(self, kind: str, name: str, message: str, key: FileKey | None = None) -> None:
         if self.on_event is not None:
-            self.on_event(FollowEvent(kind, safe_name(name), message))
+            self.on_event(FollowEvent(kind, safe_name(name), message, key))
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
         self._pool = None
-        found = discover(self.paths)
+        found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
             if (name, why) not in self._reported:
@@ -261,9 +274,9 @@ class Follower:
         self._files[(key.dev, key.ino)] = f
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
-                        "bytes already counted")
+                        "bytes already counted", key)
         else:
-            self._event("new_file", key.path, f"{safe_name(key.path)}: following")
+            self._event("new_file", key.path, f"{safe_name(key.path)}: following", key)
 
     def _finished_archive(self, f: _File, head: bytes) -> bool:
         """An archive read to its end before a restart (same inode and head): not read again."""
@@ -375,7 +388,7 @@ class Follower:
         if f.compressed:
             err = stream_error(f.fh)
             if err:
-                self._event("archive_error", f.key.path, f"{safe_name(f.key.path)}: {err}")
+                self._event("archive_error", f.key.path, f"{safe_name(f.key.path)}: {err}", f.key)
             f.done = True
             self._close(f)
         elif not f.live or self._moved_away(f):
@@ -412,7 +425,7 @@ class Follower:
         self._retired.append(f.record())  # the content before the truncation, for its copy
         del self._retired[:-MAX_RETIRED]
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
-                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0")
+                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key)
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail = bytearray(), False, b"", b""
@@ -444,7 +457,7 @@ class Follower:
             f.pending += data
         if len(f.pending) > self.max_line_bytes:
             self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
-                        f"than {self.max_line_bytes} bytes was skipped (line too long)")
+                        f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key)
             f.tail = (f.tail + f.pending[-TAIL_BYTES:])[-TAIL_BYTES:]
             f.pending = bytearray()
             f.skipping = True

@@ -71,6 +71,16 @@ class Parser:
         self._clients: dict[bytes, int] = {}
         self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
 
+    @property
+    def w3c_fields(self) -> list[bytes]:
+        """The `#Fields:` header in force (W3C logs; empty otherwise), saved across restarts."""
+        return list(self._w3c.fields) if self._w3c is not None else []
+
+    @w3c_fields.setter
+    def w3c_fields(self, fields: list[bytes]) -> None:
+        if self._w3c is not None:
+            self._w3c.fields = list(fields)
+
     def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
         """Parse complete lines; with final=True a last line without newline is parsed too."""
         if not final:

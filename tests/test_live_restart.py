@@ -1,0 +1,213 @@
+"""Live following with a state file: restarts resume where they stopped, counting each line once."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.ingest import IngestOptions
+from trafficwatch.live import LiveFeed
+
+LINE = '203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'
+
+
+def lines(start: int, n: int) -> str:
+    return "".join(LINE.format(i=k % 250, h=(k // 60) % 24, m=k % 60)
+                   for k in range(start, start + n))
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a") as fh:
+        fh.write(text)
+
+
+@pytest.fixture(params=["inotify", "poll"])
+def session(tmp_path: Path, request):
+    """session(**cfg) starts a feed on tmp_path/logs with the state in tmp_path/state.json."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    state = tmp_path / "state.json"
+    open_feeds: list[LiveFeed] = []
+
+    def start(**cfg) -> tuple[Engine, LiveFeed]:
+        e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False,
+                                poll=request.param == "poll", **cfg), lambda s: None)
+        f = LiveFeed(e, state)
+        open_feeds.append(f)
+        return e, f
+
+    start.logs, start.state = logs, state
+    yield start
+    for f in open_feeds:
+        f.close()
+
+
+def wait_for(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 30))
+    e, f = session()
+    assert e.series.total() == 30
+    f.close()
+    append(log, lines(30, 5))
+    e2, f2 = session()
+    assert e2.series.total() == 35
+    assert f2.report.lines == 35
+    assert sum(r.lines for r in f2.report.files) == 5  # only what was appended was read
+    assert "resumed" in f2.notice
+
+
+def test_the_follower_thread_counts_without_being_stepped(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 3))
+    e, _ = session()
+    append(log, lines(3, 4))
+    wait_for(lambda: e.series.total() == 7)
+
+
+def test_rotation_while_stopped_finishes_the_old_file_and_reads_the_new(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 40))
+    _, f = session()
+    f.close()
+    append(log, lines(40, 3))  # written just before the rotation
+    os.rename(log, session.logs / "access.log.1")
+    log.write_text(lines(43, 7))
+    e2, f2 = session()
+    assert e2.series.total() == 50
+    assert sum(r.lines for r in f2.report.files) == 10  # the 3 late lines and the new file
+
+
+def test_a_crash_between_commits_recounts_exactly_from_the_last_commit(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 20))
+    e, f = session()  # commits after its first read
+    append(log, lines(20, 10))
+    f.step(0.1)
+    assert e.series.total() == 30
+    f.follower.stop()  # killed: no commit of the 10 new lines (nor of their offsets)
+    f._closed = True
+    e2, f2 = session()
+    assert e2.series.total() == 30  # counts and offsets were saved together
+    assert sum(r.lines for r in f2.report.files) == 10  # resumed at the committed offset
+
+
+def test_a_partial_line_then_restart_then_its_end_is_counted_once(session):
+    log = session.logs / "access.log"
+    one = lines(5, 1)
+    log.write_text(lines(0, 5) + one[:25])
+    _, f = session()
+    f.close()
+    append(log, one[25:])
+    e2, f2 = session()
+    assert e2.series.total() == 6
+    assert sum(r.lines for r in f2.report.files) == 1
+
+
+def test_a_corrupt_state_file_is_moved_aside_and_counts_are_rebuilt(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 12))
+    session.state.write_text('{"version": 1, "paths": [')
+    e, f = session()
+    assert e.series.total() == 12
+    assert "moved to" in f.notice
+    aside = list(session.state.parent.glob("state.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text().startswith('{"version": 1')
+    assert json.loads(session.state.read_text())["version"] == 1  # a fresh state was written
+
+
+def test_a_state_saved_under_other_options_is_not_reused(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 10))
+    _, f = session()
+    f.close()
+    from trafficwatch.logs.parse import ParseOptions
+
+    e2, f2 = session(ingest=IngestOptions(parse=ParseOptions(exclude_ips=("203.0.113.1",))))
+    assert e2.series.total() == 9  # recounted from the logs with the new exclusion
+    assert "options changed" in f2.notice
+    assert list(session.state.parent.glob("state.json.unused-*"))
+
+
+def test_the_state_file_is_private_and_names_the_offsets(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 4))
+    _, f = session()
+    f.close()
+    assert session.state.stat().st_mode & 0o777 == 0o600
+    data = json.loads(session.state.read_text())
+    (rec,) = [r for r in data["files"] if r["path"].endswith("access.log")]
+    assert rec["offset"] == log.stat().st_size
+
+
+def test_w3c_logs_keep_their_fields_header_across_a_restart(session):
+    log = session.logs / "u_ex261120.log"
+    head = "#Software: IIS\n#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)\n"
+    row = "2026-11-20 10:{m:02d}:00 192.0.2.{m} GET /a 200 Mozilla/5.0\n"
+    log.write_text(head + "".join(row.format(m=m) for m in range(3)))
+    e, f = session()
+    assert e.series.total() == 3
+    f.close()
+    append(log, "".join(row.format(m=m) for m in range(3, 7)))
+    e2, f2 = session()
+    assert e2.series.total() == 7
+    assert f2.report.malformed.total == 0
+
+
+def test_malformed_lines_and_their_reasons_survive_a_restart(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 3) + "garbage line\n")
+    _, f = session()
+    assert f.report.malformed.total == 1
+    f.close()
+    append(log, lines(3, 1))
+    _, f2 = session()
+    assert f2.report.malformed.total == 1 and f2.report.lines == 5
+    (example,) = f2.report.malformed.examples.values()
+    assert example == b"garbage line"
+
+
+def test_a_line_longer_than_the_cap_is_counted_as_malformed(session):
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 2))
+    e, f = session()
+    append(log, "x" * 200_000 + "\n" + lines(2, 1))
+    wait_for(lambda: (f.step(0.05), e.series.total() == 3)[1])
+    assert f.report.malformed.counts["line too long"] == 1
+
+
+def test_a_file_in_an_unknown_format_is_loud_and_its_lines_are_counted(session):
+    (session.logs / "access.log").write_text(lines(0, 3))
+    (session.logs / "other.access.log").write_text("this is not\nan access log\n")
+    e, f = session()
+    assert e.series.total() == 3
+    (bad,) = [r for r in f.report.files if r.error]
+    assert "no known log format" in bad.error and "--log-format" in bad.error
+    assert f.report.malformed.counts["no known log format"] == 2
+
+
+def test_only_unknown_formats_is_an_error_at_start(session):
+    (session.logs / "access.log").write_text("this is not\nan access log\n")
+    with pytest.raises(ValueError, match="no known log format"):
+        session()
+
+
+def test_files_resumed_from_the_state_are_listed_as_watched(session):
+    (session.logs / "access.log").write_text(lines(0, 3))
+    (session.logs / "access.log.1").write_text(lines(3, 3))
+    _, f = session()
+    f.close()
+    _, f2 = session()
+    assert sorted(r.name.rsplit("/", 1)[-1] for r in f2.report.files) == ["access.log",
+                                                                        "access.log.1"]
