@@ -1,8 +1,9 @@
 """Live latency: a writer appends timestamped lines at a steady rate with rotations in between.
 
-Prints p50/p99 delay from a line's write to its delivery to on_data, lines appended vs delivered
-(must be equal, each once) and the follower process's CPU share. Reference: the same run's
-writer process CPU share, for scale.
+The lines are nginx combined lines; they go through what the app uses (LiveFeed: the Follower,
+the parser and the hourly series). Prints p50/p99 delay from a line's write to its being counted
+in the series, lines appended vs counted (must be equal, each once) and the reading process's CPU
+share. Reference: the same run's writer process CPU share, for scale.
 
     python bench/latency.py --rate 10000 --seconds 60 [--poll]
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -25,7 +27,9 @@ h = open(path, "ab", buffering=0)
 while (now := time.time()) < t0 + seconds:
     due = int((now - t0) * rate)
     if due > n:
-        h.write(b"".join(b"t=%.6f n=%d\n" % (time.time(), i) for i in range(n, due)))
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()).encode()
+        h.write(b"".join(b'192.0.2.%d - - [%s] "GET /t=%.6f/n=%d HTTP/1.1" 200 5 "-" "bench"\n'
+                         % (i % 250, stamp, time.time(), i) for i in range(n, due)))
         n = due
     if now >= nxt:
         k, nxt = k + 1, now + rotate
@@ -50,7 +54,9 @@ def main() -> None:
     ap.add_argument("--poll", action="store_true", help="polling back end instead of inotify")
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    from trafficwatch.logs.follow import Follower
+    from trafficwatch.commands.follow_cmd import _Headless
+    from trafficwatch.ingest import IngestOptions
+    from trafficwatch.live import LiveFeed
 
     d = tempfile.mkdtemp(prefix="tw-latency-")
     path = os.path.join(d, "access.log")
@@ -60,18 +66,24 @@ def main() -> None:
     dup = [0]
     lock = threading.Lock()
 
-    def on_data(key, chunk: bytes) -> None:
+    rx = re.compile(rb"GET /t=([0-9.]+)/n=([0-9]+) ")
+    counted = LiveFeed._on_data
+
+    def on_data(self, key, chunk: bytes) -> None:
+        counted(self, key, chunk)  # parsed and added to the series: now it is counted
         now = time.time()
         with lock:
-            for line in chunk.split(b"\n")[:-1]:
-                t, n = line.split(b" ")
-                delays.append(now - float(t[2:]))
-                i = int(n[2:])
+            for t, n in rx.findall(chunk):
+                delays.append(now - float(t))
+                i = int(n)
                 dup[0] += i in seen
                 seen.add(i)
 
-    f = Follower([d], on_data, poll=args.poll)
-    f.start()
+    LiveFeed._on_data = on_data
+    with open(path, "wb") as h:  # a first line, so that the format is known from the start
+        h.write(b'192.0.2.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n')
+    ctx = _Headless([d], IngestOptions(), track_visitors=False, poll=args.poll)
+    feed = LiveFeed(ctx, None)
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
     out = subprocess.run([sys.executable, "-c", WRITER, path, str(args.rate), str(args.seconds),
                           str(args.rotate_every)], capture_output=True, text=True, check=True)
@@ -82,17 +94,19 @@ def main() -> None:
         time.sleep(0.05)
     wall = time.monotonic() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    f.stop()
+    feed.close()
+    in_series = ctx.series.total() - 1
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     delays.sort()
     q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))] * 1000
     mode = "poll" if args.poll else "inotify"
     print(f"backend={mode} rate={args.rate}/s seconds={args.seconds:g} "
           f"rotations={int(args.seconds // args.rotate_every)}")
-    print(f"appended={written} delivered={len(delays)} distinct={len(seen)} duplicates={dup[0]} "
-          f"{'OK' if len(delays) == len(seen) == written else 'MISMATCH'}")
+    ok = len(delays) == len(seen) == written == in_series
+    print(f"appended={written} counted={in_series} distinct={len(seen)} duplicates={dup[0]} "
+          f"{'OK' if ok else 'MISMATCH'}")
     print(f"delay p50={q(0.5):.1f} ms p99={q(0.99):.1f} ms max={delays[-1] * 1000:.1f} ms")
-    print(f"follower process CPU {cpu / wall:.1%} of a core (writer reference: "
+    print(f"reading process CPU {cpu / wall:.1%} of a core (writer reference: "
           f"{float(writer_cpu) / args.seconds:.1%})")
 
 

@@ -114,6 +114,22 @@ def test_copytruncate_restarts_from_zero_without_recounting(tmp_path, log, mode)
     r.stop()
 
 
+def test_copytruncate_copy_seen_half_written_is_not_read_from_its_start(tmp_path, log, mode):
+    log.write(400)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    data = log.path.read_bytes()
+    with open(str(log.path) + ".1", "wb") as copy:  # the copy, caught by a scan half-way
+        copy.write(data[: len(data) // 2])
+        copy.flush()
+        time.sleep(0.5)  # inotify's create event and a rescan both happen meanwhile
+        copy.write(data[len(data) // 2:])
+    os.truncate(log.path, 0)
+    log.write(10)
+    r.expect(log.written)
+    r.stop()
+
+
 def test_truncation_to_zero_then_regrowth_past_old_size(tmp_path, log, mode):
     log.write(20)
     r = Run([tmp_path], mode)

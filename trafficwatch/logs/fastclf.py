@@ -9,6 +9,7 @@ agents reach Python objects; timestamps, statuses, sizes and static-asset checks
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.timeparse import MAX_OFFSET, MAX_YEAR, MIN_YEAR
 
@@ -53,16 +54,19 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     if len(n):
         words = max(1, min(words, int((n.max() + 7) // 8)))  # no wider than the longest span
     width = words * 8
-    cols = start[:, None] + np.arange(width)
-    m = np.where(np.arange(width) < n[:, None], b[np.minimum(cols, len(b) - 1)], 0).astype(np.uint8)
-    w64 = np.ascontiguousarray(m).view("<u8")  # (N, words)
+    # One gather of each span's first `width` bytes (a window view: no index matrix), then the
+    # bytes past the span's end zeroed.
+    padded = np.concatenate([b, np.zeros(width, np.uint8)])
+    m = sliding_window_view(padded, width)[start]  # (N, width), a copy
+    m[np.arange(width) >= n[:, None]] = 0
+    w64 = m.view("<u8")  # (N, words)
     h = n.astype(np.uint64)
     n_words = np.maximum((n + 7) // 8, 1)
+    hp, s29 = np.uint64(_HP), np.uint64(29)
     for k in range(words):
-        use = k < n_words
-        nh = (h ^ w64[:, k]) * np.uint64(_HP)
-        nh ^= nh >> np.uint64(29)
-        h = np.where(use, nh, h)
+        nh = (h ^ w64[:, k]) * hp
+        nh ^= nh >> s29
+        h = np.where(k < n_words, nh, h)
     long = np.flatnonzero(n > width)
     for i in long.tolist():
         h[i] = span_hash_py(data[start[i]:end[i]])

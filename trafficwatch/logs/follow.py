@@ -264,7 +264,11 @@ class Follower:
         f = _File(key, compressed, fh=fh, live=live)
         if compressed and self._finished_archive(f, head):
             return
-        start = self._match(key, head)
+        start = self._match(key, head, compressed)
+        if start is None:  # a copy of counted content still being written: look again soon
+            self._close(f)
+            self._waiting = True
+            return
         try:
             self._seek(f, head, start)
         except OSError as exc:
@@ -291,8 +295,13 @@ class Follower:
                 return True
         return False
 
-    def _match(self, key: FileKey, head: bytes) -> int:
-        """Where to start in a newly seen file: 0, or after content already counted."""
+    def _match(self, key: FileKey, head: bytes, compressed: bool = False) -> int | None:
+        """Where to start in a newly seen file: 0, or after content already counted.
+
+        None: the file starts like content already counted but is still shorter than what was
+        counted of it, and was written within `settle` seconds: most likely a copy in progress
+        (copytruncate's copy, a `cp` of a log), to be looked at again once it has settled.
+        """
         if self._pool is None:  # fingerprint -> records, built once per scan
             self._pool = {}
             for rec in [f.record() for f in self._files.values()] + self._retired:
@@ -309,6 +318,14 @@ class Follower:
                     self._retired.remove(rec)
                 self._pool[rec.fingerprint].remove(rec)
                 return rec.offset
+        if cands and not compressed:
+            try:
+                st = os.stat(key.path)
+            except OSError:
+                return 0
+            if (time.time() - st.st_mtime < self.settle
+                    and any(rec.offset > st.st_size for rec in cands)):
+                return None
         return 0
 
     def _tail_at(self, path: str, offset: int) -> str | None:
