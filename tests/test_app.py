@@ -128,6 +128,25 @@ async def test_help_and_filter_screens_open_and_filter_applies():
     assert flt.status_classes == frozenset({4, 5})
 
 
+async def test_path_regex_filter_applies_and_a_bad_one_is_refused():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        assert "Apply" in screen_text(app) and "Path regex" in screen_text(app)  # fits 80x24
+        await pilot.press(*"(api")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "FilterScreen"
+        assert "path regex" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#path").value = r"^/api/"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "FilterScreen"
+    (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    assert flt.path == r"^/api/"
+
+
 async def test_bad_filter_is_shown_not_applied():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

@@ -173,3 +173,69 @@ def test_counts_csv_without_the_columns_is_refused(tmp_path):
     p.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="expected columns"):
         read_counts_csv(str(p))
+
+
+# -- the path filter ---------------------------------------------------------------------------
+def _parsed(text: str):
+    from trafficwatch.logs.formats import COMBINED
+    from trafficwatch.logs.parse import ParseOptions, Parser
+
+    return Parser(COMBINED, ParseOptions(keep_paths=True)).feed(text.encode()).records
+
+
+PATH_LINES = "".join(
+    f'192.0.2.{i} - - [20/Nov/2026:{10 + i % 3}:00:0{i % 10} +0000] "GET {p} HTTP/1.1" '
+    f'{s} 5 "-" "ua"\n'
+    for i, (p, s) in enumerate([("/api/v1/items?page=2", 200), ("/api/v1/items", 500),
+                                ("/shop/cart", 200), ("/static/app.css", 200),
+                                ("/search?q=/api/", 200), ("/api/login", 404)] * 5))
+
+
+def test_a_path_regex_counts_only_matching_paths_without_their_query_string():
+    from trafficwatch.series import HourlySeries
+
+    s = HourlySeries(track_paths=True)
+    s.add("site", _parsed(PATH_LINES))
+    api = s.series(path=r"^/api/")
+    assert api.sum() == 15  # /search?q=/api/ does not match: the query string is not the path
+    assert s.series(path=r"^/api/", status_classes={5}).sum() == 5
+    assert s.series(path=r"\.css$", metric="pages").sum() == 0  # a static asset is not a page
+    assert s.series(path=r"\.css$").sum() == 5
+    assert s.series(path="").sum() == s.series().sum() == 30
+    per_hour = api.dropna().astype(int).tolist()
+    assert per_hour == [5, 5, 5] and list(api.index) == list(s.series().index)
+
+
+def test_path_counts_survive_the_state_file_and_merge():
+    from trafficwatch.series import HourlySeries
+
+    s = HourlySeries(track_paths=True)
+    s.add("site", _parsed(PATH_LINES))
+    back = HourlySeries.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back.series(path="login").sum() == 5
+    back.merge(s)
+    assert back.series(path="login").sum() == 10 and back.series(path="cart").sum() == 10
+
+
+def test_paths_past_the_cap_are_counted_as_overflow_not_dropped(monkeypatch):
+    from trafficwatch import series as series_mod
+
+    monkeypatch.setattr(series_mod, "MAX_PATHS", 2)
+    s = series_mod.HourlySeries(track_paths=True)
+    s.add("site", _parsed(PATH_LINES))
+    pc = s._sites["site"].paths
+    assert len(pc.names) == 2 and pc.overflow == 15  # 3 more distinct paths x 5 lines
+    assert s.series().sum() == 30  # the hourly counts themselves are complete
+
+
+def test_visitors_and_bad_patterns_are_refused_for_the_path_filter():
+    import re
+
+    from trafficwatch.series import HourlySeries
+
+    s = HourlySeries(track_paths=True)
+    s.add("site", _parsed(PATH_LINES))
+    with pytest.raises(ValueError, match="visitors"):
+        s.series(metric="visitors", path="^/api")
+    with pytest.raises(re.error):
+        s.series(path="(unclosed")

@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -27,9 +27,12 @@ class ViewFilter:
     bots: bool | str = True
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    path: str | None = None  # regex searched in the request path (without query string)
 
     def describe(self) -> str:
         parts = []
+        if self.path:
+            parts.append(f"path ~ {self.path}")
         if self.status_classes:
             parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
         if self.bots is False:
@@ -67,9 +70,11 @@ class Engine:
     """Owns the series and the model; calls `on_snapshot` from its threads with fresh frames."""
 
     def __init__(self, cfg: EngineConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
+        # The path filter needs each request's path: parsed, and counted per path.
+        cfg.ingest = replace(cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True))
         self.cfg = cfg
         self.on_snapshot = on_snapshot
-        self.series = HourlySeries(track_visitors=True)
+        self.series = HourlySeries(track_visitors=True, track_paths=True)
         self.lock = threading.RLock()
         self.metric = cfg.metric
         self.site = cfg.site or ""
@@ -153,8 +158,11 @@ class Engine:
         with self.lock:
             if not self.series.sites():
                 return pd.Series(dtype=float)
+            # visitors are not counted per path: that metric ignores the path filter
+            path = f.path if self.metric != "visitors" else None
             s = self.series.series(self.site or None, self.metric, bots=f.bots,
-                                   status_classes=f.status_classes, now=self.series_now())
+                                   status_classes=f.status_classes, now=self.series_now(),
+                                   path=path)
         if f.start is not None:
             s = s[s.index >= f.start]
         if f.end is not None:

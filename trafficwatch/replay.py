@@ -34,12 +34,15 @@ def _concat_sorted(chunks: list[Records]) -> Records:
             continue
         cols[f.name] = np.concatenate([getattr(c, f.name) for c in chunks])
     order = np.argsort(cols["ts"], kind="stable")
-    return replace(chunks[0], **{k: v[order] for k, v in cols.items()}, path=None)
+    paths = None
+    if all(c.path is not None for c in chunks):  # kept for the path filter
+        paths = np.concatenate([c.path for c in chunks])[order]
+    return replace(chunks[0], **{k: v[order] for k, v in cols.items()}, path=paths)
 
 
 def _slice(rec: Records, lo: int, hi: int) -> Records:
     return replace(rec, **{f.name: getattr(rec, f.name)[lo:hi] for f in fields(Records)
-                           if f.name not in ("vhosts", "path")})
+                           if f.name != "vhosts" and getattr(rec, f.name) is not None})
 
 
 class Replayer:

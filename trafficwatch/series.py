@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,6 +47,113 @@ def cell_mask(metric: str, bots: bool | str = True, status_classes: Iterable[int
     return keep
 
 
+MAX_PATHS = 100_000  # distinct paths per site kept for the path filter; later ones are "other"
+_PENDING_MAX = 1 << 20
+
+
+class PathCounts:
+    """Requests per (hour, path, cell) of one site, for the path filter.
+
+    Paths are kept without their query string. Keys pack hour << 40 | path id << 8 | cell into
+    one int64, kept sorted and unique with their counts; new chunks wait in a pending list and
+    are folded in when it grows or when counts are read. After MAX_PATHS distinct paths, new ones
+    are counted in `overflow` (shown as what the filter cannot see), never silently dropped.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+        self.overflow = 0
+        self.keys = np.empty(0, np.int64)
+        self.counts = np.empty(0, np.int64)
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self._match_cache: tuple[str, int, np.ndarray] | None = None
+
+    def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
+        codes, uniques = pd.factorize(paths)
+        ids = np.fromiter((self._intern(str(u).split("?", 1)[0]) for u in uniques), np.int64,
+                          len(uniques))
+        pid = ids[codes]
+        keep = pid >= 0
+        self.overflow += int((~keep).sum())
+        self._pending.append((hours[keep].astype(np.int64) << 40) | (pid[keep] << 8)
+                             | cells[keep].astype(np.int64))
+        self._pending_n += int(keep.sum())
+        if self._pending_n > _PENDING_MAX:
+            self._fold()
+
+    def _intern(self, path: str) -> int:
+        i = self.ids.get(path)
+        if i is None:
+            if len(self.names) >= MAX_PATHS:
+                return -1
+            i = self.ids[path] = len(self.names)
+            self.names.append(path)
+        return i
+
+    def _fold(self, extra: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        if not self._pending and extra is None:
+            return
+        parts_k = [self.keys, *self._pending]
+        parts_c = [self.counts, *(np.ones(len(p), np.int64) for p in self._pending)]
+        if extra is not None:
+            parts_k.append(extra[0])
+            parts_c.append(extra[1])
+        k, c = np.concatenate(parts_k), np.concatenate(parts_c)
+        self.keys, inv = np.unique(k, return_inverse=True)
+        self.counts = np.bincount(inv.reshape(-1), weights=c, minlength=len(self.keys)).astype(
+            np.int64)
+        self._pending, self._pending_n = [], 0
+
+    def matching(self, pattern: str) -> np.ndarray:
+        """Ids of the paths `pattern` (a regex, searched anywhere in the path) matches."""
+        cache = self._match_cache
+        if cache is not None and cache[0] == pattern and cache[1] == len(self.names):
+            return cache[2]
+        rx = re.compile(pattern)
+        ids = np.fromiter((i for i, n in enumerate(self.names) if rx.search(n)), np.int64)
+        self._match_cache = (pattern, len(self.names), ids)
+        return ids
+
+    def hourly(self, pattern: str, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hours, counts) of requests whose path matches and whose cell `mask` selects."""
+        self._fold()
+        ids = self.matching(pattern)
+        pid = (self.keys >> 8) & 0xFFFFFFFF
+        sel = np.isin(pid, ids) & mask[self.keys & 0xFF]
+        hours, inv = np.unique(self.keys[sel] >> 40, return_inverse=True)
+        return hours, np.bincount(inv.reshape(-1), weights=self.counts[sel],
+                                  minlength=len(hours))
+
+    def merge(self, other: PathCounts) -> None:
+        other._fold()
+        remap = np.fromiter((self._intern(n) for n in other.names), np.int64, len(other.names))
+        pid = remap[(other.keys >> 8) & 0xFFFFFFFF]
+        keep = pid >= 0
+        self.overflow += other.overflow + int(other.counts[~keep].sum())
+        k = (other.keys[keep] & ~np.int64(0xFFFFFFFF << 8)) | (pid[keep] << 8)
+        self._fold((k, other.counts[keep]))
+
+    def to_dict(self) -> dict:
+        self._fold()
+        return {"names": list(self.names), "overflow": self.overflow,
+                "keys": base64.b64encode(self.keys.astype("<i8").tobytes()).decode(),
+                "counts": base64.b64encode(self.counts.astype("<i8").tobytes()).decode()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PathCounts:
+        out = cls()
+        out.names = [str(n) for n in d["names"]]
+        out.ids = {n: i for i, n in enumerate(out.names)}
+        out.overflow = int(d["overflow"])
+        out.keys = np.frombuffer(base64.b64decode(d["keys"]), "<i8").astype(np.int64)
+        out.counts = np.frombuffer(base64.b64decode(d["counts"]), "<i8").astype(np.int64)
+        if len(out.keys) != len(out.counts):
+            raise ValueError("path counts: keys and counts differ in length")
+        return out
+
+
 @dataclass
 class _Site:
     """Counts of one site: hour -> cell counts, visitor keys, covered time spans."""
@@ -55,13 +164,15 @@ class _Site:
     utc_offset: int = 0  # offset of the latest line seen, for display
     offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
+    paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
 
 
 class HourlySeries:
     """Hourly counts per site (UTC), for hits/pages/visitors with bot and status filters."""
 
-    def __init__(self, track_visitors: bool = True) -> None:
+    def __init__(self, track_visitors: bool = True, track_paths: bool = False) -> None:
         self.track_visitors = track_visitors
+        self.track_paths = track_paths  # counts per path for the path filter (needs keep_paths)
         self._sites: dict[str, _Site] = {}
 
     # -- feeding -----------------------------------------------------------------
@@ -95,6 +206,10 @@ class HourlySeries:
                 chunk = np.unique(keys[order[bounds[i] : bounds[i + 1]]])
                 cur = s.visitors.get(h)
                 s.visitors[h] = chunk if cur is None else np.union1d(cur, chunk)
+        if self.track_paths and records.path is not None:
+            if s.paths is None:
+                s.paths = PathCounts()
+            s.paths.add(hours, cell, records.path)
         last = int(records.ts[-1])
         if s.last_ts is None or last >= s.last_ts:
             s.last_ts = last
@@ -127,6 +242,10 @@ class HourlySeries:
                 self.add_coverage(site, a * HOUR, b * HOUR)
             if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
                 s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
+            if o.paths is not None:
+                if s.paths is None:
+                    s.paths = PathCounts()
+                s.paths.merge(o.paths)
 
     # -- reading -----------------------------------------------------------------
     def sites(self) -> list[str]:
@@ -177,15 +296,23 @@ class HourlySeries:
         bots: bool | str = True,
         status_classes: Iterable[int] | None = None,
         now: float | None = None,
+        path: str | None = None,
     ) -> pd.Series:
         """Hourly values on a UTC index: NaN where no log covers the hour, 0 where it is quiet.
 
         site None sums every site. With `now`, coverage extends to the hour of `now` (a
-        followed log that stays quiet is covered: zeros, not gaps).
+        followed log that stays quiet is covered: zeros, not gaps). `path`: only requests whose
+        path (without query string) the regex matches (re.search); needs track_paths.
         """
         mask = cell_mask(metric, bots, status_classes)
         if metric == "visitors" and not self.track_visitors:
             raise ValueError("visitors were not tracked for this series")
+        if path:
+            if metric == "visitors":
+                raise ValueError("visitors cannot be narrowed by path: use hits or pages")
+            if not self.track_paths:
+                raise ValueError("paths were not kept for this series")
+            re.compile(path)  # re.error (a ValueError) for a bad pattern, before any work
         sites = self._selected(site)
         spans = sorted(sp for x in sites for sp in self._sites[x].coverage)
         if not spans:
@@ -207,6 +334,12 @@ class HourlySeries:
                 k = np.concatenate(keys) if len(keys) > 1 else keys[0]
                 k = k[np.isin(k & np.uint64(N_CELLS_MASK), cells_kept)]
                 values[h - lo] = len(np.unique(k >> np.uint64(_VISITOR_CELL_BITS)))
+        elif path:
+            for x in sites:
+                pc = self._sites[x].paths
+                if pc is not None:
+                    hours, counts = pc.hourly(path, mask)
+                    np.add.at(values, hours - lo, counts)
         else:
             for x in sites:
                 for h, row in self._sites[x].cells.items():
@@ -225,7 +358,8 @@ class HourlySeries:
     # -- state -------------------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-able copy of every count (for the state file)."""
-        out: dict = {"version": 1, "track_visitors": self.track_visitors, "sites": {}}
+        out: dict = {"version": 1, "track_visitors": self.track_visitors,
+                     "track_paths": self.track_paths, "sites": {}}
         for name, s in self._sites.items():
             hours = sorted(s.cells)
             out["sites"][name] = {
@@ -237,6 +371,7 @@ class HourlySeries:
                 "offsets": {str(h): o for h, o in s.offsets.items()},
                 "utc_offset": s.utc_offset,
                 "last_ts": s.last_ts,
+                "paths": s.paths.to_dict() if s.paths is not None else None,
             }
         return out
 
@@ -245,7 +380,8 @@ class HourlySeries:
         """Rebuild from `to_dict()` output; ValueError when it is not such a dict."""
         if not isinstance(data, dict) or data.get("version") != 1:
             raise ValueError("not a version-1 hourly series")
-        out = cls(track_visitors=bool(data.get("track_visitors", True)))
+        out = cls(track_visitors=bool(data.get("track_visitors", True)),
+                  track_paths=bool(data.get("track_paths", False)))
         try:
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
@@ -260,7 +396,9 @@ class HourlySeries:
                 s.offsets = {int(h): int(o) for h, o in d.get("offsets", {}).items()}
                 s.utc_offset = int(d["utc_offset"])
                 s.last_ts = None if d["last_ts"] is None else int(d["last_ts"])
-        except (KeyError, TypeError, AttributeError) as exc:
+                if d.get("paths") is not None:
+                    s.paths = PathCounts.from_dict(d["paths"])
+        except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise ValueError(f"malformed hourly series: {exc}") from exc
         return out
 

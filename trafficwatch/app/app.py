@@ -117,7 +117,8 @@ class TrafficWatchApp(App):
         self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
 
     def action_filter(self) -> None:
-        self.push_screen(FilterScreen(self.snapshot.sites if self.snapshot else ()),
+        self.push_screen(FilterScreen(self.snapshot.sites if self.snapshot else (),
+                                      getattr(self.engine, "filter", None)),
                          self._apply_filter)
 
     def _apply_filter(self, result) -> None:

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -35,6 +35,9 @@ or 1. Press h for a heatmap of units × hours.
 
 [b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and clear
 after the recovery window).
+
+[b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex (searched
+in the path without its query string), status classes, bots, a date range and the site.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · w same hours
 last week · b band · l log scale · h gate heatmap · Tab/Shift+Tab panes · j/k g/G scroll ·
@@ -70,23 +73,31 @@ class SitePicker(ModalScreen[str | None]):
 
 
 class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
-    """Status classes, bots, date range and site; Enter applies, Escape cancels."""
+    """Path regex, status classes, bots, date range and site; Enter applies, Escape cancels."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, sites: tuple[str, ...]) -> None:
+    def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None) -> None:
         super().__init__()
         self.sites = sites
+        self.current = current or ViewFilter()
 
     def compose(self) -> ComposeResult:
+        cur = self.current
+        bots = {True: "all", False: "none", "only": "only"}.get(cur.bots, "all")
+        fmt = lambda t: "" if t is None else t.strftime("%Y-%m-%d %H:%M")  # noqa: E731
         with Vertical(id="filter"):
-            yield Label("Status classes (e.g. 4xx,5xx; empty = all)")
-            yield Input(id="status")
-            yield Label("Bots: all | none | only")
-            yield Input(value="all", id="bots")
-            yield Label("From / to (YYYY-MM-DD[ HH:MM], UTC; empty = open)")
-            yield Input(id="start")
-            yield Input(id="end")
+            yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
+            yield Input(value=cur.path or "", id="path")
+            yield Label("Status classes (4xx,5xx) · bots (all | none | only)")
+            with Horizontal(classes="pair"):
+                yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
+                            placeholder="all", id="status")
+                yield Input(value=bots, id="bots")
+            yield Label("From · to (YYYY-MM-DD[ HH:MM], UTC; empty = open)")
+            with Horizontal(classes="pair"):
+                yield Input(value=fmt(cur.start), id="start")
+                yield Input(value=fmt(cur.end), id="end")
             yield Label("Site (empty = keep)")
             yield Input(id="site")
             yield Static("", id="error")
@@ -115,7 +126,14 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             site = val["site"] or None
             if site is not None and site not in self.sites:
                 raise ValueError(f"no site {site!r}")
+            path = val["path"] or None
+            if path is not None:
+                try:
+                    re.compile(path)
+                except re.error as exc:
+                    raise ValueError(f"path regex: {exc}") from exc
         except ValueError as exc:
             self.query_one("#error", Static).update(safe_content(str(exc), "red"))
             return
-        self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end), site))
+        self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
+                                 path=path), site))
