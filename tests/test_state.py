@@ -72,6 +72,8 @@ def test_default_location_follows_xdg_state_home_and_the_watched_paths(tmp_path,
     assert a.parent == tmp_path / "trafficwatch" and a.suffix == ".json"
     assert a == default_state_path(["/var/log/nginx"])
     assert a != default_state_path(["/var/log/apache2"])
+    app, follow = (default_state_path(["/var/log/nginx"], k) for k in ("app", "follow"))
+    assert len({a, app, follow}) == 3 and app.parent == a.parent  # they count differently
     monkeypatch.delenv("XDG_STATE_HOME")
     assert ".local/state/trafficwatch" in str(default_state_path(["/x"]))
 

@@ -31,15 +31,15 @@ def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=prefix + "keep no state: every start counts the logs from the beginning")
 
 
-def state_path(args: argparse.Namespace, paths: list[str]) -> str | None:
-    """The state file the follow options name (None with --no-state)."""
+def state_path(args: argparse.Namespace, paths: list[str], kind: str) -> str | None:
+    """The state file the follow options name (None with --no-state); kind: app or follow."""
     if getattr(args, "no_state", False):
         return None
     if getattr(args, "state", None):
         return args.state
     from trafficwatch.state import default_state_path
 
-    return str(default_state_path(paths))
+    return str(default_state_path(paths, kind))
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:

@@ -69,12 +69,17 @@ class State:
         return cls(paths, files, counts, VERSION, float(data.get("saved_at", 0.0)))
 
 
-def default_state_path(paths: list[str]) -> Path:
-    """$XDG_STATE_HOME/trafficwatch/<hash of the watched paths>.json (~/.local/state if unset)."""
+def default_state_path(paths: list[str], kind: str = "") -> Path:
+    """$XDG_STATE_HOME/trafficwatch/<hash of the watched paths>[-kind].json (~/.local/state).
+
+    `kind` keeps apart states that count differently (the app keeps paths and visitors,
+    `counts --follow` only what it prints), so neither moves the other's aside.
+    """
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
                                                             "state")
     key = "\n".join(sorted(os.path.abspath(p) for p in paths)).encode()
-    return Path(base) / "trafficwatch" / f"{digest(key)[:16]}.json"
+    suffix = f"-{kind}" if kind else ""
+    return Path(base) / "trafficwatch" / f"{digest(key)[:16]}{suffix}.json"
 
 
 class StateStore:

@@ -19,7 +19,7 @@ def engine_config(args: argparse.Namespace):
     replay = args.replay or not args.paths
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=replay,
-        speed=args.speed, poll=args.poll, state_path=None if replay else state_path(args, paths),
+        speed=args.speed, poll=args.poll, state_path=None if replay else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))

@@ -39,7 +39,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     classes = parse_status_classes(args.status)
     ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
     try:
-        feed = LiveFeed(ctx, state_path(args, args.paths))  # type: ignore[arg-type]
+        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))  # type: ignore[arg-type]
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
