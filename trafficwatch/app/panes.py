@@ -106,7 +106,12 @@ class ForecastChart(PlotextPlot):
         for a in snap.anomalies:
             if a.hour >= t0:
                 plt.scatter(x([a.hour]), tr([a.actual]).tolist(), marker="x", color="red")
-        ticks = list(range(0, n + (len(fv.hours) if fv else 0), 12))
+        span = n + (len(fv.hours) if fv else 0)
+        # Labels ("15/11 23:00", 11 columns) spaced so none overlaps: plotext drops overlapping
+        # ones, and which it drops varies between runs.
+        cols = max(self.size.width - 10, 20)
+        step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
+        ticks = list(range(0, span, step))
         plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
         plt.title(f"{snap.site or 'all sites'} · {snap.metric} per hour"
                   + (" (log10)" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else ""))

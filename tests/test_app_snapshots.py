@@ -1,0 +1,41 @@
+"""What the screen looks like (pytest-textual-snapshot), at 80x24 and 160x50, from a fixed snapshot.
+
+The frames come from a fake engine with a fixed Snapshot, so they change only when the app's
+drawing changes; after an intended change, look at the report and run
+`pytest tests/test_app_snapshots.py --snapshot-update`.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app import demo_snapshot, make_app
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_main_screen(snap_compare, size):
+    assert snap_compare(make_app(), terminal_size=size)
+
+
+def test_hostile_log_lines_in_the_tail_at_160x50(snap_compare):
+    from trafficwatch.snapshot import TailLine
+
+    tail = [TailLine(0.0, "shop", s) for s in
+            ("[/] [@click=app.quit]x[/] [link=http://x]y[/link]", "\x1b]0;title\x07 \x1b[2J \x9b",
+             "\u202eevil \udcff")]
+    assert snap_compare(make_app(demo_snapshot(tail=tail)), terminal_size=(160, 50))
+
+
+def test_filter_and_help_screens_at_80x24(snap_compare):
+    async def open_filter(pilot) -> None:
+        await pilot.press("slash")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_filter)
+
+
+def test_gate_heatmap_at_160x50(snap_compare):
+    async def heatmap(pilot) -> None:
+        await pilot.press("h")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(160, 50), run_before=heatmap)
