@@ -23,7 +23,7 @@ def engine_with(series: pd.Series, default: Stub, tuned: Stub, monkeypatch) -> E
     e = Engine(EngineConfig(paths=["x"]), lambda s: None)
     e.forecaster = default
     monkeypatch.setattr(e, "view_series", lambda: series)
-    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s: tuned)
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: tuned)
     return e
 
 
@@ -51,3 +51,43 @@ def test_a_worse_fine_tune_is_dropped_and_said(monkeypatch):
 def test_too_little_history_waits(monkeypatch):
     e = engine_with(flat(10), Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
     assert tuning.maybe_fine_tune(e) is False and "" not in e.tuning_note
+
+
+def test_a_failing_fine_tune_is_shown_and_the_default_stays(monkeypatch):
+    e = engine_with(flat(21), Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
+
+    def boom(path, s, **kw):
+        raise RuntimeError("fine-tuning failed: out of memory")
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", boom)
+    e._tune_in_background(tuning.maybe_fine_tune)
+    e._tuner.join(timeout=10)
+    assert "failed" in e.tuning_note[""] and "out of memory" in e.tuning_note[""]
+    assert e.current_forecaster().name == "default"
+
+
+def test_the_model_loop_keeps_predicting_while_a_fine_tune_runs(monkeypatch):
+    import threading
+
+    release = threading.Event()
+    e = engine_with(flat(21), Stub(60, "default"), Stub(100, "fine-tuned"), monkeypatch)
+
+    def slow(path, s, **kw):
+        release.wait(10)
+        return Stub(100, "fine-tuned")
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", slow)
+    e._tune_in_background(tuning.maybe_fine_tune)
+    assert e._tuner.is_alive() and e.tuning_note[""] == "fine-tuning…"
+    e._tune_in_background(tuning.maybe_fine_tune)  # one at a time: no second tuner
+    release.set()
+    e._tuner.join(timeout=10)
+    assert e.current_forecaster().name == "fine-tuned" and e._model_wake.is_set()
+
+
+def test_the_tuning_note_names_the_device_the_child_used(monkeypatch):
+    tuned = Stub(100, "fine-tuned")
+    tuned.trained_on = "cuda"
+    e = engine_with(flat(21), Stub(60, "default"), tuned, monkeypatch)
+    assert tuning.maybe_fine_tune(e) is True
+    assert " on cuda:" in e.tuning_note[""]

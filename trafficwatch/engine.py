@@ -90,6 +90,7 @@ class Engine:
         self._model_wake = threading.Event()
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._tuner: threading.Thread | None = None
         self._alerted: set[tuple[str, int]] = set()
         self.latest: Snapshot | None = None
 
@@ -206,8 +207,25 @@ class Engine:
             self._model_wake.clear()
             self._predict_once()
             if self.cfg.fine_tune and self.forecaster is not None:
+                self._tune_in_background(maybe_fine_tune)
+
+    def _tune_in_background(self, maybe_fine_tune) -> None:
+        """Fine-tuning takes minutes: it runs beside the model loop, which keeps predicting."""
+        if self._tuner is not None and self._tuner.is_alive():
+            return
+        site = self.site
+
+        def run() -> None:
+            try:
                 if maybe_fine_tune(self):
-                    self._predict_once()
+                    self._model_wake.set()  # predict again with the fine-tuned model
+            except Exception as exc:  # noqa: BLE001 (shown on screen; the default model stays)
+                log.warning("fine-tuning %s failed: %s", site or "all sites", exc)
+                self.tuning_note[site] = f"fine-tuning failed ({str(exc)[:100]}); default kept"
+                self._changed()
+
+        self._tuner = threading.Thread(target=run, name="trafficwatch-tune", daemon=True)
+        self._tuner.start()
 
     def current_forecaster(self):
         return self.tuned.get(self.site) or self.forecaster

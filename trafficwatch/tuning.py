@@ -25,7 +25,8 @@ def load_default(cfg: EngineConfig):
     return f, ""
 
 
-def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600.0):
+def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600.0,
+                            device: str = "auto"):
     """Fine-tune a copy of the model in a child process and load the result (weights only).
 
     Training in a thread of the app's process holds the GIL in its Python parts (windowing,
@@ -43,7 +44,7 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     with tempfile.TemporaryDirectory(prefix="trafficwatch-tune-") as tmp:
         src, out = Path(tmp) / "series.csv", Path(tmp) / "tuned.pt"
         series.rename("count").rename_axis("hour").to_csv(src)
-        cmd = [sys.executable, "-m", "trafficwatch.tuning", str(src), str(out)]
+        cmd = [sys.executable, "-m", "trafficwatch.tuning", str(src), str(out), device]
         if model_path:
             cmd.append(str(model_path))
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -53,16 +54,24 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
             raise RuntimeError(f"fine-tuning failed: {last}")
         tuned = Forecaster.load(out)
     tuned.name = "fine-tuned"
+    used = [ln for ln in proc.stdout.splitlines() if ln.startswith("device=")]
+    tuned.trained_on = used[-1].partition("=")[2] if used else "cpu"  # type: ignore[attr-defined]
     return tuned
 
 
 def _main(argv: list[str]) -> int:
-    """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT [MODEL_PT]."""
+    """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT DEVICE [MODEL_PT]."""
+    from dataclasses import replace
+
     from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.model.train import FINE_TUNE, select_device
     from trafficwatch.series import read_counts_csv
 
     series = read_counts_csv(argv[0])
-    Forecaster.load(argv[2] if len(argv) > 2 else None).fine_tune(series).save(argv[1])
+    device = select_device(argv[2])  # ValueError (exit 1, said on stderr) for cuda without one
+    base = Forecaster.load(argv[3] if len(argv) > 3 else None)
+    base.fine_tune(series, replace(FINE_TUNE, device=device.type)).save(argv[1])
+    print(f"device={device.type}", flush=True)
     return 0
 
 
@@ -84,13 +93,13 @@ def maybe_fine_tune(engine: Engine) -> bool:
     engine._changed()
     started = time.time()
     holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
-    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout)
+    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout, device=engine.cfg.device)
     table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
     d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
-    device = engine.cfg.device if engine.cfg.device != "auto" else "cpu"
+    device = getattr(tuned, "trained_on", "cpu")
     if t < d:
         engine.tuned[site] = tuned
         engine.tuning_note[site] = (f"fine-tuned {when} on {device}: MASE {t:.2f} vs default "

@@ -17,7 +17,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="with --replay: log seconds per real second (3600 = an hour a second)")
     p.add_argument("--model", metavar="FILE", help="model checkpoint (default: models/default.pt)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="where the LSTM runs (default: auto, CUDA when available)")
+                   help="where per-site fine-tuning runs (default: auto, CUDA when available); "
+                        "forecasts run on the CPU, where one small LSTM step is fastest")
     p.add_argument("--band", type=float, default=0.8,
                    help="width of the forecast band as a central probability (default 0.8: p10-p90)")
     p.add_argument("--alert-cmd", metavar="CMD",
