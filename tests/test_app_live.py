@@ -75,6 +75,21 @@ async def test_quitting_saves_state_and_the_next_start_resumes_from_it(tmp_path,
     assert "604 lines counted before" in text  # q saved the 4 lines read while running
 
 
+def runqueue_wait_s() -> float:
+    """Seconds this thread has waited, runnable, for a CPU (Linux schedstat; 0 elsewhere).
+
+    Taken off the gaps between UI ticks: on a 2-core CI box running two test workers and a
+    training process, the OS may not schedule the app for a few hundred ms; that is the
+    machine being busy, not the app freezing. Time the UI thread spends blocked on the GIL
+    or in a slow call still counts.
+    """
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 async def test_the_ui_keeps_ticking_while_a_model_trains():
     import trafficwatch.model.forecaster  # noqa: F401  (the engine imports torch at start-up)
     from trafficwatch.tuning import fine_tune_in_subprocess
@@ -89,7 +104,7 @@ async def test_the_ui_keeps_ticking_while_a_model_trains():
     ticks: list[float] = []
     done = threading.Event()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.set_interval(0.02, lambda: ticks.append(time.perf_counter()))
+        app.set_interval(0.02, lambda: ticks.append(time.perf_counter() - runqueue_wait_s()))
         tuned: list = []
 
         def train() -> None:
@@ -108,6 +123,6 @@ async def test_the_ui_keeps_ticking_while_a_model_trains():
         worker.join(timeout=5)
     assert tuned and not isinstance(tuned[0], BaseException), tuned
     assert tuned[0].name == "fine-tuned"  # the engine's own fine-tune path ran to the end
-    gaps = np.diff(ticks)
+    gaps = np.diff(ticks)  # time the UI thread could run but did not tick
     assert len(gaps) > 10
     assert gaps.max() < 0.2, f"the UI stalled {gaps.max() * 1000:.0f} ms while training"

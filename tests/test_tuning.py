@@ -1,6 +1,8 @@
 """Per-site fine-tuning: kept only when it backtests better on the last 7 days, and shown."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -78,8 +80,14 @@ def test_the_model_loop_keeps_predicting_while_a_fine_tune_runs(monkeypatch):
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", slow)
     e._tune_in_background(tuning.maybe_fine_tune)
-    assert e._tuner.is_alive() and e.tuning_note[""] == "fine-tuning…"
+    first = e._tuner
+    for _ in range(500):  # the tuner thread marks the site as being tuned
+        if e.tuning_note.get("") == "fine-tuning…":
+            break
+        time.sleep(0.01)
+    assert first.is_alive() and e.tuning_note[""] == "fine-tuning…"
     e._tune_in_background(tuning.maybe_fine_tune)  # one at a time: no second tuner
+    assert e._tuner is first
     release.set()
     e._tuner.join(timeout=10)
     assert e.current_forecaster().name == "fine-tuned" and e._model_wake.is_set()
