@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
-STATE_KIND = "trafficwatch-live-1"
+STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
 
 
 @dataclass

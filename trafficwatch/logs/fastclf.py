@@ -36,15 +36,44 @@ _HP = 0x100000001B3
 HASH_WORDS = 5  # spans up to 40 bytes are hashed in numpy; longer ones by span_hash_py
 
 
+def _splitmix(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+_N_MULT = 64
+_MULT = [_splitmix(k) | 1 for k in range(_N_MULT)]  # one odd multiplier per 8-byte word
+_MULT_NP = np.array(_MULT, dtype=np.uint64)
+
+
+def _mult(k: int) -> int:
+    return _MULT[k] if k < _N_MULT else _splitmix(k) | 1
+
+
+def _finish(h):
+    """Mix the word sum (an int, or a uint64 array: the same function mod 2**64)."""
+    if isinstance(h, int):
+        h ^= h >> 33
+        h = (h * 0xFF51AFD7ED558CCD) & _M64
+        return h ^ (h >> 29)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    return h ^ (h >> np.uint64(29))
+
+
 def span_hash_py(data: bytes) -> int:
-    """64-bit hash of a byte string; span_hashes computes the same over many spans at once."""
-    h = len(data)
-    padded = data + b"\0" * (-len(data) % 8)
-    for i in range(0, max(len(padded), 8), 8):
-        w = int.from_bytes(padded[i:i + 8].ljust(8, b"\0"), "little")
-        h = ((h ^ w) * _HP) & _M64
-        h ^= h >> 29
-    return h
+    """64-bit hash of a byte string; span_hashes computes the same over many spans at once.
+
+    The length times one multiplier plus each little-endian 8-byte word (zero-padded) times its
+    own, mod 2**64, then mixed: a sum of independent products, so numpy computes it for a whole
+    matrix of spans in two passes.
+    """
+    h = len(data) * _HP
+    for k in range(0, len(data), 8):
+        h += int.from_bytes(data[k:k + 8].ljust(8, b"\0"), "little") * _mult(k // 8)
+    return _finish(h & _M64)
 
 
 def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
@@ -52,7 +81,7 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 8*words bytes."""
     n = end - start
     if len(n):
-        words = max(1, min(words, int((n.max() + 7) // 8)))  # no wider than the longest span
+        words = max(1, min(words, _N_MULT, int((n.max() + 7) // 8)))  # no wider than needed
     width = words * 8
     # One gather of each span's first `width` bytes (a window view: no index matrix), then the
     # bytes past the span's end zeroed.
@@ -60,13 +89,9 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     m = sliding_window_view(padded, width)[start]  # (N, width), a copy
     m[np.arange(width) >= n[:, None]] = 0
     w64 = m.view("<u8")  # (N, words)
-    h = n.astype(np.uint64)
-    n_words = np.maximum((n + 7) // 8, 1)
-    hp, s29 = np.uint64(_HP), np.uint64(29)
-    for k in range(words):
-        nh = (h ^ w64[:, k]) * hp
-        nh ^= nh >> s29
-        h = np.where(k < n_words, nh, h)
+    h = n.astype(np.uint64) * np.uint64(_HP)
+    h += (w64 * _MULT_NP[:words]).sum(axis=1, dtype=np.uint64)
+    h = _finish(h)
     long = np.flatnonzero(n > width)
     for i in long.tolist():
         h[i] = span_hash_py(data[start[i]:end[i]])
@@ -84,6 +109,22 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return era * 146097 + doe - 719468
 
 
+_FAR = np.iinfo(np.int64).max // 2
+PAD = 128  # zero bytes after the data: fixed offsets and windows never index past the end
+
+
+def _first(b: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
+    """For each pos, the first index >= pos holding `byte` within `width` bytes, else _FAR.
+
+    One gather of `width` bytes per position through a window view: cheaper than listing every
+    occurrence of a common byte (a space) in the whole chunk and searching that list.
+    """
+    pos = np.minimum(pos, len(b) - width)
+    hit = sliding_window_view(b, width)[pos] == byte
+    idx = hit.argmax(1)
+    return np.where(hit[np.arange(len(pos)), idx], pos + idx, _FAR)
+
+
 def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     """For each value in `after`, the first position >= it (a sentinel past the end if none)."""
     i = np.searchsorted(positions, after)
@@ -99,7 +140,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     """
     b = np.frombuffer(data, dtype=np.uint8)
     n_bytes = len(b)
-    b = np.append(b, np.zeros(64, np.uint8))  # so fixed-width gathers never index past the end
+    b = np.append(b, np.zeros(PAD, np.uint8))  # so fixed-width gathers never index past the end
     nl = np.flatnonzero(b[:n_bytes] == 10)
     starts = np.concatenate(([0], nl + 1)).astype(np.int64)
     ends = np.concatenate((nl, [n_bytes])).astype(np.int64)
@@ -107,13 +148,11 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
         starts, ends = starts[:-1], ends[:-1]
     ends = ends - (b[np.maximum(ends - 1, 0)] == 13) * (ends > starts)  # CRLF
     n = len(starts)
-    sp = np.flatnonzero(b[:n_bytes] == 32)
     q = np.flatnonzero(b[:n_bytes] == 34)
     ok = ends > starts
-    host_end = _next(sp, starts)
+    host_end = _first(b, starts, 64, 32)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
-    lb = np.flatnonzero(b[:n_bytes] == 91)
-    t = _next(lb, starts) + 1  # first char of the time
+    t = _first(b, np.where(ok, host_end, 0), 64, 91) + 1  # first char of the time
     ok &= t + 29 < ends
     t = np.where(ok, t, 0)
     fixed = ((b[t + 2] == 47) & (b[t + 6] == 47) & (b[t + 11] == 58) & (b[t + 14] == 58)
@@ -144,7 +183,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     close = np.where(ok, close, 0)
     status, _ = _digits(b, close + 2, 3)
     size_start = close + 6
-    size_end = np.minimum(_next(sp, size_start), ends)
+    size_end = np.minimum(_first(b, size_start, 20, 32), ends)
     size_len = size_end - size_start
     dash = (size_len == 1) & (b[size_start] == 45)
     ok &= ((size_len >= 1) & (size_len <= 18)) | dash
@@ -158,14 +197,16 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     ok &= dash | size_ok
     size = np.where(dash, -1, size)
     # Path: METHOD SP path [SP HTTP/x]; a static asset by the extension before any '?'.
-    meth_end = _next(sp, ropen + 1)
+    meth_end = _first(b, ropen + 1, 32, 32)
     ok &= meth_end < close
     pstart = meth_end + 1
-    last_sp = sp[np.clip(np.searchsorted(sp, close) - 1, 0, max(len(sp) - 1, 0))] if len(sp) \
-        else close
-    has_proto = (last_sp > meth_end) & (b[last_sp + 1] == 72) & (b[last_sp + 2] == 84) & \
-        (b[last_sp + 5] == 47)
-    pend = np.where(has_proto, last_sp, close)
+    # The path ends before " HTTP/x.y" or " HTTP/x" when the request has a protocol.
+    c9, c7 = np.maximum(close - 9, 0), np.maximum(close - 7, 0)
+    proto9 = (c9 > meth_end) & (b[c9] == 32) & (b[c9 + 1] == 72) & (b[c9 + 2] == 84) & \
+        (b[c9 + 5] == 47)
+    proto7 = (c7 > meth_end) & (b[c7] == 32) & (b[c7 + 1] == 72) & (b[c7 + 2] == 84) & \
+        (b[c7 + 5] == 47)
+    pend = np.where(proto9, c9, np.where(proto7, c7, close))
     qm = np.flatnonzero(b[:n_bytes] == 63)
     pend = np.minimum(pend, _next(qm, pstart))
     static = _static(b, pend, pend - pstart)
@@ -189,8 +230,10 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
         last = size_end - 1
     # After the last field: only spaces, or extra quoted fields; else (glued records) slow path.
     after = np.where(ok, last + 1, 0)
-    n_spaces = np.searchsorted(sp, ends) - np.searchsorted(sp, after)
-    ok &= (n_spaces == ends - after) | ((b[after] == 32) & (b[after + 1] == 34))
+    rest = ends - after
+    tail = sliding_window_view(b, 16)[np.minimum(after, len(b) - 16)]
+    blank = ((tail == 32) | (np.arange(16) >= rest[:, None])).all(1) & (rest <= 16)
+    ok &= blank | ((b[after] == 32) & (b[after + 1] == 34))
     fast = np.flatnonzero(ok)
     slow = np.flatnonzero(~ok)
     out = {k: (v[0][fast], v[1][fast]) if isinstance(v, tuple) else v[fast] for k, v in cols.items()}
