@@ -207,7 +207,7 @@ def _regex_only(fmt_name: str):
 
 
 def _sorted_cols(r):
-    order = np.lexsort((r.visitor, r.size, r.status, r.ts))
+    order = np.lexsort((r.is_static, r.is_bot, r.client, r.visitor, r.size, r.status, r.ts))
     return {k: getattr(r, k)[order].tolist() for k in
             ("ts", "utc_offset", "status", "size", "is_static", "is_bot", "client", "visitor")}
 
@@ -227,6 +227,20 @@ def test_vectorized_path_hands_odd_lines_to_the_regex_path():
            COMBINED_LINE.replace(b"/a/b.html?x=1", b'/a"b'), b"garbage line",
            COMBINED_LINE.replace(b"2326", b"-"), COMBINED_LINE + b"   ",
            COMBINED_LINE.replace(b"Oct", b"oct"), COMBINED_LINE.replace(b"2000:", b"1899:")]
+    # Past the fixed windows of the vectorized path: long client, user, method, size; a
+    # protocol of another length; many trailing spaces; an agent longer than 256 bytes.
+    host = COMBINED_LINE.split(b" ", 1)[0]
+    odd += [COMBINED_LINE.replace(host, b"h" * 63, 1), COMBINED_LINE.replace(host, b"h" * 64, 1),
+            COMBINED_LINE.replace(b" - ", b" " + b"u" * 70 + b" ", 1),
+            COMBINED_LINE.replace(b'"GET ', b'"' + b"M" * 40 + b" "),
+            COMBINED_LINE.replace(b"2326", b"9" * 18), COMBINED_LINE.replace(b"2326", b"9" * 19),
+            COMBINED_LINE.replace(b"?x=1 HTTP/1.1", b" HTTP/2"),
+            COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/s.css HTTP/10.10"),
+            COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/s.css HTTP/2"),
+            COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/s.css"),
+            COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/x y/s.css HTTP/1.1"),
+            COMBINED_LINE + b" " * 16, COMBINED_LINE + b" " * 17,
+            COMBINED_LINE[:-1] + b"x" * 300 + b'"']
     data = b"\n".join(odd) + b"\n"
     fast = Parser(get_format("COMBINED")).feed(data)
     slow = _regex_only("COMBINED").feed(data)

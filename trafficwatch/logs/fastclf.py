@@ -200,13 +200,15 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     meth_end = _first(b, ropen + 1, 32, 32)
     ok &= meth_end < close
     pstart = meth_end + 1
-    # The path ends before " HTTP/x.y" or " HTTP/x" when the request has a protocol.
-    c9, c7 = np.maximum(close - 9, 0), np.maximum(close - 7, 0)
-    proto9 = (c9 > meth_end) & (b[c9] == 32) & (b[c9 + 1] == 72) & (b[c9 + 2] == 84) & \
-        (b[c9 + 5] == 47)
-    proto7 = (c7 > meth_end) & (b[c7] == 32) & (b[c7 + 1] == 72) & (b[c7 + 2] == 84) & \
-        (b[c7 + 5] == 47)
-    pend = np.where(proto9, c9, np.where(proto7, c7, close))
+    # The path ends at the last space before the closing quote when " HTTP/..." follows it
+    # (looked for in the 16 bytes before the quote: protocols are short).
+    w0 = np.maximum(close - 16, 0)
+    hit = sliding_window_view(b, 16)[w0] == 32
+    has_sp = hit.any(1)
+    last_sp = np.where(has_sp, w0 + 15 - hit[:, ::-1].argmax(1), close)
+    has_proto = has_sp & (last_sp > meth_end) & (b[last_sp + 1] == 72) & \
+        (b[last_sp + 2] == 84) & (b[last_sp + 5] == 47)
+    pend = np.where(has_proto, last_sp, close)
     qm = np.flatnonzero(b[:n_bytes] == 63)
     pend = np.minimum(pend, _next(qm, pstart))
     static = _static(b, pend, pend - pstart)
