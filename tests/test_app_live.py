@@ -126,3 +126,25 @@ async def test_the_ui_keeps_ticking_while_a_model_trains():
     gaps = np.diff(ticks)  # time the UI thread could run but did not tick
     assert len(gaps) > 10
     assert gaps.max() < 0.2, f"the UI stalled {gaps.max() * 1000:.0f} ms while training"
+
+
+async def test_empty_unparsable_and_short_inputs_are_told_on_screen(tmp_path):
+    """The real engine and model: each state is a message on the screen, not an exception."""
+    empty, garbage, short = (tmp_path / n for n in ("empty", "garbage", "short"))
+    for d in (empty, garbage, short):
+        d.mkdir()
+    (garbage / "access.log").write_text("this is not\nan access log\n")
+    now = time.time()
+    (short / "access.log").write_text("".join(LINE.format(i=i, d=stamp(now - 5 * 3600 + i * 60))
+                                              for i in range(300)))
+    for path, want in ((empty, "no access log found"), (garbage, "no known log format"),
+                       (short, "warming up")):
+        cfg = EngineConfig(paths=[str(path)], fine_tune=False, tick_s=0.05)
+        app = TrafficWatchApp(lambda cb, cfg=cfg: Engine(cfg, cb))
+        async with app.run_test(size=(160, 50)) as pilot:
+            for _ in range(150):
+                await pilot.pause(0.1)
+                if want in screen_text(app):
+                    break
+            assert want in screen_text(app), (path.name, screen_text(app)[-2000:])
+            await pilot.press("q")

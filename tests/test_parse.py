@@ -263,3 +263,14 @@ def test_vectorized_span_hash_equals_the_python_one():
     got = span_hashes(np.frombuffer(data, np.uint8), s, e, data).tolist()
     assert got == [span_hash_py(w) for w in words]
     assert len(set(got)) == len(words)
+
+
+def test_a_format_hint_gives_what_full_detection_gives():
+    from trafficwatch.logs.formats import COMBINED, COMMON, detect_format
+
+    sample = [COMBINED_LINE] * 5
+    assert detect_format(sample, hint=COMBINED).scores == {"COMBINED": 1.0}  # later ones skipped
+    # COMMON also parses combined lines; full detection prefers COMBINED, and so does the hint
+    assert detect_format(sample, hint=COMMON).format is COMBINED is detect_format(sample).format
+    det = detect_format([b'{"time": "2026-11-20T10:00:00Z", "status": 200}'] * 3, hint=COMBINED)
+    assert det.format is not COMBINED and len(det.scores) > 1  # a wrong hint: full detection

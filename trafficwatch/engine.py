@@ -91,6 +91,7 @@ class Engine:
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
         self._tuner: threading.Thread | None = None
+        self._source_tried = threading.Event()  # the logs were read (or failed): load the model
         self._alerted: set[tuple[str, int]] = set()
         self.latest: Snapshot | None = None
 
@@ -179,6 +180,8 @@ class Engine:
             self.status = str(exc)
             self._publish()
             return
+        finally:
+            self._source_tried.set()
         self.status = ""
         self._changed(model=True)
         last_hour = None
@@ -198,6 +201,11 @@ class Engine:
     def _model_loop(self) -> None:
         from trafficwatch.tuning import load_default, maybe_fine_tune
 
+        # Importing torch is a second of mostly GIL-holding Python: done while the logs are
+        # being read, it slows the first frame with data by more than it saves.
+        while not self._source_tried.wait(0.1):
+            if self._stop.is_set():
+                return
         self.forecaster, self.model_status = load_default(self.cfg)
         self._model_wake.set()
         while not self._stop.is_set():

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from trafficwatch.logs.formats import detect_format, get_format
+from trafficwatch.logs.formats import PRESETS, detect_format, get_format
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.logs.read import is_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed
@@ -105,13 +105,17 @@ def read_source(
     series: HourlySeries,
     opts: IngestOptions,
     on_progress: Callable[[FileReport], None] | None = None,
+    hint=None,
 ) -> FileReport:
-    """Parse one file completely into `series`; errors end up in the report, not raised."""
+    """Parse one file completely into `series`; errors end up in the report, not raised.
+
+    `hint`: the format of the site's previous file, tried first (rotations share a format).
+    """
     if src.path == "-":  # stdin can be read once: spool it to disk, then read it like a file
         with tempfile.NamedTemporaryFile(prefix="trafficwatch-stdin-") as tmp:
             shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
             tmp.flush()
-            rep = read_source(replace(src, path=tmp.name), series, opts, on_progress)
+            rep = read_source(replace(src, path=tmp.name), series, opts, on_progress, hint)
         rep.name = "<stdin>"
         return rep
     name = display_name(src.path)
@@ -131,7 +135,7 @@ def read_source(
         fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
         tried = [fmt.name]
     else:
-        det = detect_format(sample)
+        det = detect_format(sample, hint)
         fmt, tried = det.format, list(det.scores)
         if fmt is None:
             first = sample[0][:120].decode("utf-8", "backslashreplace")
@@ -198,8 +202,11 @@ def ingest(
     report = IngestReport(skipped=list(found.skipped))
     for site, files in found.sites.items():
         prev: tuple[SourceFile, FileReport] | None = None
+        hint = None
         for src in files:
-            rep = read_source(src, series, opts, on_progress)
+            rep = read_source(src, series, opts, on_progress, hint)
+            if rep.format in PRESETS:
+                hint = PRESETS[rep.format]
             report.files.append(rep)
             if rep.first_ts is None:
                 prev = None

@@ -194,7 +194,34 @@ class Detection:
     scores: dict[str, float]
 
 
-def detect_format(sample: list[bytes]) -> Detection:
+def fit(fmt: LogFormat, sample: list[bytes]) -> float:
+    """Share of the sample's requests (headers and blank lines aside) that `fmt` parses."""
+    from trafficwatch.logs.parse import Parser
+
+    lines = [ln for ln in sample if ln.strip()]
+    if not lines:
+        return 0.0
+    res = Parser(fmt).feed(b"\n".join(lines) + b"\n", final=True)
+    requests = res.lines - res.skipped
+    return len(res.records) / requests if requests else 0.0
+
+
+def detect_format(sample: list[bytes], hint: LogFormat | None = None) -> Detection:
+    """Try each known format on the sample; the best one wins if it parses at least half.
+
+    `hint` (the format of another file of the same site, e.g. the previous rotation) saves
+    trying the formats after it: when it parses the whole sample, the first format up to it
+    that does is what full detection would choose too (ties go to the earlier format).
+    """
+    if hint is not None and hint in DETECT_ORDER and fit(hint, sample) == 1.0:
+        for fmt in DETECT_ORDER[: DETECT_ORDER.index(hint)]:
+            if fit(fmt, sample) == 1.0:
+                return Detection(fmt, {fmt.name: 1.0})
+        return Detection(hint, {hint.name: 1.0})
+    return _detect(sample)
+
+
+def _detect(sample: list[bytes]) -> Detection:
     """Try each known format on the sample; the best one wins if it parses at least half."""
     from trafficwatch.logs.parse import Parser
 
