@@ -69,3 +69,29 @@ def test_identity_sees_through_compression(tmp_path):
 
 def test_an_empty_directory_is_reported(tmp_path):
     assert discover([str(tmp_path)]).skipped == [(str(tmp_path), "empty directory: no access log found")]
+
+
+def test_gz_and_bz2_rotations_are_read_in_order_with_every_line_counted(tmp_path):
+    import bz2
+
+    from trafficwatch.ingest import ingest
+
+    line = '192.0.2.1 - - [{d:02d}/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    day = {name: d for d, name in enumerate(
+        ("access.log.4.bz2", "access.log.3.bz2", "access.log.2.gz", "access.log.1", "access.log"),
+        start=10)}
+    for name, d in day.items():
+        data = (line.format(d=d) * d).encode()  # day d has d lines
+        if name.endswith(".bz2"):
+            data = bz2.compress(data)
+        elif name.endswith(".gz"):
+            data = gzip.compress(data)
+        touch(tmp_path / name, data)
+    found = discover([str(tmp_path)])
+    files = found.sites[tmp_path.name]
+    assert [os.path.basename(f.path) for f in files] == list(day)
+    assert [f.compressed for f in files] == ["bz2", "bz2", "gz", None, None]
+    series, report = ingest([str(tmp_path)])
+    s = series.series(tmp_path.name).dropna()
+    assert report.lines == sum(day.values()) and not report.failed
+    assert [int(s[s.index.day == d].sum()) for d in day.values()] == list(day.values())
