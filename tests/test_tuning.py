@@ -16,6 +16,9 @@ class Stub:
     def __init__(self, level: float, name: str) -> None:
         self.level, self.name = level, name
 
+    def check(self, series):
+        return series
+
     def as_function(self):
         return lambda history, horizon: np.tile([self.level * 0.8, self.level, self.level * 1.2],
                                                 (horizon, 1))
@@ -99,3 +102,19 @@ def test_the_tuning_note_names_the_device_the_child_used(monkeypatch):
     e = engine_with(flat(21), Stub(60, "default"), tuned, monkeypatch)
     assert tuning.maybe_fine_tune(e) is True
     assert " on cuda:" in e.tuning_note[""]
+
+
+def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monkeypatch):
+    from trafficwatch.model.forecaster import Forecaster
+
+    s = flat(40)
+    s.iloc[-21 * 24:-7 * 24] = np.nan  # two weeks without logs, then the last week
+    e = engine_with(s, Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
+    e.forecaster.check = Forecaster.load().check  # the real model's check
+
+    def must_not_run(*a, **kw):
+        raise AssertionError("fine-tuning started on a series it cannot use")
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", must_not_run)
+    assert tuning.maybe_fine_tune(e) is False
+    assert e.tuning_note[""].startswith("not fine-tuned") and "gaps" in e.tuning_note[""]

@@ -229,7 +229,8 @@ class Engine:
                     self._model_wake.set()  # predict again with the fine-tuned model
             except Exception as exc:  # noqa: BLE001 (shown on screen; the default model stays)
                 log.warning("fine-tuning %s failed: %s", site or "all sites", exc)
-                self.tuning_note[site] = f"fine-tuning failed ({str(exc)[:100]}); default kept"
+                why = str(exc).removeprefix("fine-tuning failed: ")[:200]
+                self.tuning_note[site] = f"fine-tuning failed ({why}); default kept"
                 self._changed()
 
         self._tuner = threading.Thread(target=run, name="trafficwatch-tune", daemon=True)

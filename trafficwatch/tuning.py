@@ -89,10 +89,16 @@ def maybe_fine_tune(engine: Engine) -> bool:
         return False
     from trafficwatch.model.evaluate import backtest, summarize
 
+    holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
+    try:
+        engine.forecaster.check(holdout)
+    except ValueError as exc:  # e.g. the history before the last week ends in a long gap
+        engine.tuning_note[site] = f"not fine-tuned: the history before the last week: {exc}"
+        engine._changed()
+        return False
     engine.tuning_note[site] = "fine-tuning…"
     engine._changed()
     started = time.time()
-    holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
     tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout, device=engine.cfg.device)
     table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
