@@ -127,3 +127,20 @@ def test_core_imports_without_textual_or_torch():
             "sys.exit(1 if bad else 0)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_serve_binds_loopback_unless_an_address_is_given():
+    from trafficwatch.app.main import serve_address, without_serve
+    from trafficwatch.cli import build_parser
+
+    args = build_parser().parse_args(["watch", "--serve", "/var/log/nginx"])
+    assert args.paths == ["/var/log/nginx"] and serve_address(args.serve_addr) == ("127.0.0.1",
+                                                                                   8000)
+    assert serve_address("0.0.0.0:9000") == ("0.0.0.0", 9000)
+    assert serve_address(":9001") == ("127.0.0.1", 9001)
+    assert serve_address("[::1]:9002") == ("::1", 9002)
+    with pytest.raises(ValueError):
+        serve_address("host:http")
+    assert without_serve(["/var/log/nginx", "--serve", "--serve-addr", "0.0.0.0:9000",
+                          "--band", "0.9"]) == ["/var/log/nginx", "--band", "0.9"]
+    assert without_serve(["--serve-addr=:9000", "--serve", "x"]) == ["x"]

@@ -25,6 +25,30 @@ def engine_config(args: argparse.Namespace):
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
 
 
+def serve_address(value: str) -> tuple[str, int]:
+    """HOST:PORT (or HOST, or :PORT) for --serve; 127.0.0.1:8000 for what is left out."""
+    host, sep, port = value.rpartition(":") if ":" in value.strip("[]") else (value, "", "")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port:
+        return host, 8000
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"wants HOST:PORT with a port from 1 to 65535, not {value!r}")
+    return host, int(port)
+
+
+def without_serve(argv: list[str]) -> list[str]:
+    """The command line minus --serve and --serve-addr: what the served app runs."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--serve-addr":
+            skip = True
+        elif a != "--serve" and not a.startswith("--serve-addr="):
+            out.append(a)
+    return out
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the Textual app (or serve it to a browser with --serve) until the user quits."""
     if args.serve:
@@ -34,8 +58,14 @@ def run_app(args: argparse.Namespace) -> int:
             print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
                   file=sys.stderr)
             return 2
-        argv = [a for a in sys.argv[1:] if a != "--serve"]
-        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host="127.0.0.1").serve()
+        try:
+            host, port = serve_address(args.serve_addr)
+        except ValueError as exc:
+            print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
+            return 2
+        argv = without_serve(sys.argv[1:])
+        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
+               port=port).serve()
         return 0
     from trafficwatch.app.app import TrafficWatchApp
 

@@ -26,7 +26,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-addr", metavar="HOST:PORT",
                    help="serve Prometheus metrics here, e.g. 127.0.0.1:9877")
     p.add_argument("--serve", action="store_true",
-                   help="serve the app to a browser (needs the 'serve' extra) on 127.0.0.1")
+                   help="serve the app to a browser (needs the 'serve' extra) on --serve-addr")
+    p.add_argument("--serve-addr", metavar="HOST:PORT", default="127.0.0.1:8000",
+                   help="where --serve listens (default 127.0.0.1:8000: this machine only; "
+                        "any other address is your explicit choice)")
     p.add_argument("--tz", metavar="ZONE", help="show times in this zone (default: the log's own)")
     add_follow_options(p, "live logs: ")
     add_input_options(p)
