@@ -124,7 +124,7 @@ async def test_help_and_filter_screens_open_and_filter_applies():
         app.screen.query_one("#status").value = "4xx,5xx"
         await pilot.press("enter")
         await pilot.pause()
-    flt = [c for c in app.engine.calls if c[0] == "filter"][0][1]
+    flt = next(c[1] for c in app.engine.calls if c[0] == "filter")
     assert flt.status_classes == frozenset({4, 5})
 
 

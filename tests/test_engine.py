@@ -77,7 +77,7 @@ def test_snapshots_carry_series_and_seasonal_naive_forecast_until_a_model_loads(
 
 
 def test_metric_change_reaches_the_next_snapshot(engine):
-    e, got = engine
+    e, _ = engine
     e.set_metric("pages")
     snap = e.snapshot()
     assert snap.metric == "pages"

@@ -17,7 +17,7 @@ def test_explicit_gate_equations_reproduce_nn_lstm_with_the_same_weights(layers)
     model = QuantileLSTM(LSTMConfig(window=48, horizon=12, hidden=8, layers=layers)).eval()
     x = torch.randn(3, 48, 6)
     with torch.no_grad():
-        out, (h_n, c_n) = model.lstm(x)  # (B, T, U), (L, B, U)
+        out, (_, c_n) = model.lstm(x)  # (B, T, U), (L, B, U)
         expected = model(x)
     q, inner = model.internals(x)
     assert_close(inner.hidden, out)

@@ -145,12 +145,12 @@ def test_unknown_or_timeless_format_is_refused_with_a_reason():
 
 
 @pytest.mark.parametrize("line,ts", [
-    (b'{"ts":971211336.5,"request":{"remote_ip":"1.2.3.4","host":"x.org","uri":"/a.js",'
-     b'"headers":{"User-Agent":["curl/8"]}},"status":404,"size":5}', 971211336),  # Caddy
-    (b'{"StartUTC":"2000-10-10T20:55:36Z","ClientHost":"1.2.3.4","DownstreamStatus":200,'
-     b'"RequestPath":"/"}', T),  # Traefik
-    (b'{"time_iso8601":"2000-10-10T13:55:36-07:00","remote_addr":"1.2.3.4","status":"200",'
-     b'"request":"GET / HTTP/1.1","http_user_agent":"\\u001b[2J"}', T),  # nginx escape=json
+    ((b'{"ts":971211336.5,"request":{"remote_ip":"1.2.3.4","host":"x.org","uri":"/a.js",'
+      b'"headers":{"User-Agent":["curl/8"]}},"status":404,"size":5}'), 971211336),  # Caddy
+    ((b'{"StartUTC":"2000-10-10T20:55:36Z","ClientHost":"1.2.3.4","DownstreamStatus":200,'
+      b'"RequestPath":"/"}'), T),  # Traefik
+    ((b'{"time_iso8601":"2000-10-10T13:55:36-07:00","remote_addr":"1.2.3.4","status":"200",'
+      b'"request":"GET / HTTP/1.1","http_user_agent":"\\u001b[2J"}'), T),  # nginx escape=json
     (b'{"msec":"971211336000","status":200}', 971211336),  # epoch milliseconds
 ])
 def test_json_lines(line, ts):
@@ -192,7 +192,8 @@ def test_detection_says_nothing_matched():
 
 def test_every_line_of_the_real_logs_parses(shared_data):
     for path in sorted((shared_data / "real_logs").glob("*.gz")):
-        data = gzip.open(path).read()
+        with gzip.open(path) as fh:
+            data = fh.read()
         det = detect_format(data.split(b"\n")[:200])
         res = Parser(det.format).feed(data, final=True)
         assert res.malformed.total == 0, (path.name, res.malformed.counts)
@@ -215,7 +216,8 @@ def _sorted_cols(r):
 @pytest.mark.parametrize("fmt", ["COMBINED", "COMMON"])
 def test_vectorized_path_equals_the_regex_path(fmt, shared_data):
     for path in sorted((shared_data / "real_logs").glob("*.gz")):
-        data = gzip.open(path).read()
+        with gzip.open(path) as fh:
+            data = fh.read()
         fast = Parser(get_format(fmt)).feed(data, final=True)
         slow = _regex_only(fmt).feed(data, final=True)
         assert fast.lines == slow.lines and fast.malformed.counts == slow.malformed.counts

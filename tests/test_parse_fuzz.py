@@ -8,11 +8,11 @@ from trafficwatch.logs.formats import PRESETS
 from trafficwatch.logs.parse import ParseOptions, Parser
 
 REAL = [
-    b'83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /presentations/logstash-monitorama-2013/'
-    b'images/kibana-search.png HTTP/1.1" 200 203023 "http://semicomplete.com/presentations/" '
-    b'"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"',
-    b'93.180.71.3 - - [17/May/2015:08:05:32 +0000] "GET /downloads/product_1 HTTP/1.1" 304 0 "-" '
-    b'"Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.21)"',
+    (b'83.149.9.216 - - [17/May/2015:10:05:03 +0000] "GET /presentations/logstash-monitorama-2013/'
+     b'images/kibana-search.png HTTP/1.1" 200 203023 "http://semicomplete.com/presentations/" '
+     b'"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"'),
+    (b'93.180.71.3 - - [17/May/2015:08:05:32 +0000] "GET /downloads/product_1 HTTP/1.1" 304 0 "-" '
+     b'"Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.21)"'),
     b'{"ts":1700000000.1,"request":{"remote_ip":"::1","uri":"/"},"status":200}',
     b"#Fields: date time c-ip sc-status\n2024-01-01 00:00:00 1.2.3.4 200",
 ]

@@ -142,5 +142,5 @@ def predict(
 
 
 def _nanmean(xs: list[float]) -> float:
-    arr = np.asarray([x for x in xs if x == x], dtype=float)
+    arr = np.asarray([x for x in xs if not math.isnan(x)], dtype=float)
     return float(arr.mean()) if len(arr) else math.nan

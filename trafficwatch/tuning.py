@@ -48,7 +48,7 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
         if model_path:
             cmd.append(str(model_path))
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"fine-tuning failed: {last}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -44,7 +44,7 @@ class TrafficWatchApp(App):
 
     CSS_PATH = "app.tcss"
     TITLE = "trafficwatch"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit"), Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),

@@ -27,7 +27,7 @@ def engine_config(args: argparse.Namespace):
 
 def serve_address(value: str) -> tuple[str, int]:
     """HOST:PORT (or HOST, or :PORT) for --serve; 127.0.0.1:8000 for what is left out."""
-    host, sep, port = value.rpartition(":") if ":" in value.strip("[]") else (value, "", "")
+    host, _, port = value.rpartition(":") if ":" in value.strip("[]") else (value, "", "")
     host = host.strip("[]") or "127.0.0.1"
     if not port:
         return host, 8000

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 import pandas as pd
 from textual.app import ComposeResult
@@ -48,7 +49,7 @@ ctrl+p command palette
 class HelpScreen(ModalScreen[None]):
     """What each pane and each gate means, in plain words."""
 
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
@@ -58,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
 class SitePicker(ModalScreen[str | None]):
     """Choose one site, or all."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, sites: tuple[str, ...]) -> None:
         super().__init__()
@@ -75,7 +76,7 @@ class SitePicker(ModalScreen[str | None]):
 class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
     """Path regex, status classes, bots, date range and site; Enter applies, Escape cancels."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None) -> None:
         super().__init__()
@@ -85,7 +86,10 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
     def compose(self) -> ComposeResult:
         cur = self.current
         bots = {True: "all", False: "none", "only": "only"}.get(cur.bots, "all")
-        fmt = lambda t: "" if t is None else t.strftime("%Y-%m-%d %H:%M")  # noqa: E731
+
+        def fmt(t: pd.Timestamp | None) -> str:
+            return "" if t is None else t.strftime("%Y-%m-%d %H:%M")
+
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
             yield Input(value=cur.path or "", id="path")

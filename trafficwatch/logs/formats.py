@@ -173,10 +173,9 @@ def get_format(spec: str | None, *, date_format: str | None = None,
         return LogFormat("apache:" + spec, "regex", pattern, time_style="auto")
     if "%d" in spec or "%t" in spec or "%x" in spec:
         table = dict(_GOACCESS)
-        if not date_format or not time_format:
-            if "%x" not in spec:
-                raise FormatError("a GoAccess spec with %d/%t needs --date-format and --time-format "
-                                  "(e.g. --date-format %d/%b/%Y --time-format %T)")
+        if (not date_format or not time_format) and "%x" not in spec:
+            raise FormatError("a GoAccess spec with %d/%t needs --date-format and --time-format "
+                              "(e.g. --date-format %d/%b/%Y --time-format %T)")
         table["%d"] = rb"(?P<date>[^\s\[\]\"]+?)"
         table["%t"] = rb"(?P<clock>[^\s\[\]\"]+?)"
         pattern = _compile_tokens(spec, table, r"%\^|%[a-zA-Z]", "GoAccess")

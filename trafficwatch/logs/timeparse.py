@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -86,7 +87,7 @@ def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
         raise TimeError("bad time") from exc
     if ms or v > 1e11:  # epoch milliseconds
         v /= 1000.0
-    if not (v == v) or not calendar.timegm((MIN_YEAR, 1, 1, 0, 0, 0)) <= v < \
+    if math.isnan(v) or not calendar.timegm((MIN_YEAR, 1, 1, 0, 0, 0)) <= v < \
             calendar.timegm((MAX_YEAR + 1, 1, 1, 0, 0, 0)):
         raise TimeError("time out of range")
     return int(v), 0

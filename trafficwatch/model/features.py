@@ -39,7 +39,7 @@ def epoch_hours(index: pd.DatetimeIndex) -> np.ndarray:
 def check_series(series: pd.Series) -> pd.Series:
     """Check an hourly series (tz-aware UTC index, consecutive hours); return it as float."""
     if not isinstance(series.index, pd.DatetimeIndex):
-        raise ValueError("expected an hourly series with a DatetimeIndex")
+        raise ValueError("expected an hourly series with a DatetimeIndex")  # noqa: TRY004 (callers catch ValueError: unusable series)
     idx = series.index
     if idx.tz is None:
         raise ValueError("expected a tz-aware (UTC) hourly index")
@@ -70,7 +70,7 @@ def scale_windows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 def encode(raw: np.ndarray, first_hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, T) raw windows + (N,) epoch hour of each first step -> x (N, T, F), loc, scale."""
-    N, T = raw.shape
+    _, T = raw.shape
     z, mask, loc, scale = scale_windows(raw)
     hours = first_hour[:, None] + np.arange(T)[None, :]  # (N, T)
     x = np.concatenate([z[..., None], mask[..., None], calendar(hours)], axis=-1)  # (N, T, 6)
