@@ -144,3 +144,12 @@ def test_a_path_filter_narrows_replayed_and_live_logs_alike(tmp_path):
         finally:
             if hasattr(e.source, "close"):
                 e.source.close()
+
+
+def test_the_first_read_of_big_logs_shows_its_progress():
+    frames = []
+    e = Engine(EngineConfig(paths=["x"], fine_tune=False), frames.append)
+    e.reading_progress(150_000_000, 300_000_000)
+    assert frames[-1].status == "reading logs… 50% of 0.30 GB"
+    e.reading_progress(2_000_000, 8_000_000)
+    assert frames[-1].status == "reading logs… 25% of 8 MB"

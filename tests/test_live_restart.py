@@ -211,3 +211,21 @@ def test_files_resumed_from_the_state_are_listed_as_watched(session):
     _, f2 = session()
     assert sorted(r.name.rsplit("/", 1)[-1] for r in f2.report.files) == ["access.log",
                                                                         "access.log.1"]
+
+
+def test_a_long_first_read_reports_its_progress(session, monkeypatch):
+    import trafficwatch.logs.follow as follow_mod
+
+    monkeypatch.setattr(follow_mod, "PASS_BYTES", 64 << 10)  # many passes over a small file
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 6000))
+    seen: list[tuple[int, int]] = []
+    e = Engine(EngineConfig(paths=[str(session.logs)], fine_tune=False), lambda s: None)
+    clock = iter(range(10_000))
+    monkeypatch.setattr("trafficwatch.live.time.monotonic", lambda: float(next(clock)))
+    f = LiveFeed(e, None, start_thread=False, on_progress=lambda d, t: seen.append((d, t)))
+    f.close()
+    size = log.stat().st_size
+    assert len(seen) >= 3 and all(t == size for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and 0 < seen[0][0] < size
+    assert e.series.total() == 6000

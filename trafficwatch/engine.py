@@ -141,6 +141,13 @@ class Engine:
         if model:
             self._model_wake.set()
 
+    def reading_progress(self, done: int, total: int) -> None:
+        """The first read of big logs takes a while: say how far it got (data thread)."""
+        share = f"{done / total:.0%} of " if total else ""
+        self.status = f"reading logs… {share}{total / 1e9:.2f} GB" if total >= 1e8 else \
+            f"reading logs… {share}{total / 1e6:.0f} MB"
+        self._publish()
+
     def now(self) -> float:
         src = self.source
         return float(src.clock) if self.cfg.replay and src is not None else time.time()

@@ -55,4 +55,4 @@ def open_source(engine: Engine):
         return ReplayFeed(engine)
     from trafficwatch.live import LiveFeed
 
-    return LiveFeed(engine, engine.cfg.state_path)
+    return LiveFeed(engine, engine.cfg.state_path, on_progress=engine.reading_progress)

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,8 @@ class LiveFeed:
     """
 
     def __init__(self, engine: Engine, state_path: str | os.PathLike | None = None,
-                 *, start_thread: bool = True) -> None:
+                 *, start_thread: bool = True,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
         self.engine = engine
         cfg = engine.cfg
         self.report = IngestReport()
@@ -77,8 +79,11 @@ class LiveFeed:
             cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
             max_line_bytes=cfg.ingest.parse.max_line_bytes,
             vhost_from_filename=cfg.ingest.vhost_from_filename, rescan_interval=RESCAN_S)
-        while self.follower.check_now():
-            pass  # the first read, all of it (or, after a restart, what was appended since)
+        shown = time.monotonic()
+        while self.follower.check_now():  # the first read, all of it (or what was appended since)
+            if on_progress is not None and time.monotonic() - shown >= 0.25:
+                shown = time.monotonic()
+                on_progress(*self.follower.progress())
         if not self.follower.tracked() and not self.report.restored_lines:
             from trafficwatch.feeds import _nothing_read
 

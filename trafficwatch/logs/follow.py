@@ -195,6 +195,19 @@ class Follower:
         with self.lock:
             return [f.key for f in self._files.values()]
 
+    def progress(self) -> tuple[int, int]:
+        """(bytes read, bytes on disk) of the plain files followed; archives count when done."""
+        done = total = 0
+        with self.lock:
+            for f in self._files.values():
+                try:
+                    size = os.stat(f.key.path).st_size
+                except OSError:
+                    continue
+                total += size
+                done += size if f.done else (0 if f.compressed else min(f.consumed, size))
+        return done, total
+
     def request_scan(self) -> None:
         """List the watched directories again on the next pass (new files, rotations)."""
         self._scan_due = True
