@@ -81,6 +81,21 @@ def test_visitors_count_unique_client_agent_pairs_per_hour_across_chunks():
     assert list(s.series("a", "visitors").to_numpy()) == [2, 1]
 
 
+def test_visitors_of_a_busy_hour_arriving_in_many_chunks_are_counted_once():
+    rng = np.random.default_rng(3)
+    s, seen = HourlySeries(), set()
+    for _ in range(300):  # many chunks of one hour with repeats inside and across chunks
+        v = rng.integers(0, 20_000, 200).astype(np.uint64) << np.uint64(8)
+        seen |= set(v.tolist())
+        s.add("a", recs(T0 + rng.integers(0, 3600, 200), visitor=v))
+        if _ == 150:  # a read half-way folds what waits; later chunks keep arriving
+            assert s.series("a", "visitors").iloc[0] == len(seen)
+    assert s.series("a", "visitors").iloc[0] == len(seen)
+    back = HourlySeries.from_dict(s.to_dict())
+    back.merge(s)  # the same visitors again: still counted once
+    assert back.series("a", "visitors").iloc[0] == len(seen)
+
+
 def test_visitors_respect_filters():
     s = HourlySeries()
     s.add("a", recs([T0, T0], visitor=[64, 128], bot=[True, False]))

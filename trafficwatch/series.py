@@ -165,6 +165,28 @@ class _Site:
     offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
     paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
+    # Visitor keys of an hour arrive chunk by chunk; they wait here and are merged into
+    # `visitors` when they outgrow it (or when read), so a busy hour is not re-sorted per chunk.
+    pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
+    pending_n: dict[int, int] = field(default_factory=dict)
+
+    def add_visitors(self, h: int, keys: np.ndarray) -> None:
+        cur = self.visitors.get(h)
+        if cur is None and h not in self.pending:
+            self.visitors[h] = keys
+            return
+        self.pending.setdefault(h, []).append(keys)
+        n = self.pending_n[h] = self.pending_n.get(h, 0) + len(keys)
+        if n > max(0 if cur is None else len(cur), 4096):
+            self.fold(h)
+
+    def fold(self, h: int | None = None) -> None:
+        """Merge waiting visitor keys (of hour h, or of every hour) into `visitors`."""
+        for hour in ([h] if h is not None else list(self.pending)):
+            parts = self.pending.pop(hour, [])
+            self.pending_n.pop(hour, None)
+            cur = self.visitors.get(hour)
+            self.visitors[hour] = np.unique(np.concatenate(([] if cur is None else [cur]) + parts))
 
 
 class HourlySeries:
@@ -203,9 +225,7 @@ class HourlySeries:
             order = np.argsort(inv, kind="stable")
             bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
             for i, h in enumerate(uniq.tolist()):
-                chunk = np.unique(keys[order[bounds[i] : bounds[i + 1]]])
-                cur = s.visitors.get(h)
-                s.visitors[h] = chunk if cur is None else np.union1d(cur, chunk)
+                s.add_visitors(h, np.unique(keys[order[bounds[i] : bounds[i + 1]]]))
         if self.track_paths and records.path is not None:
             if s.paths is None:
                 s.paths = PathCounts()
@@ -233,10 +253,11 @@ class HourlySeries:
         """Add every count of `other` into this one."""
         for site, o in other._sites.items():
             s = self._sites.setdefault(site, _Site())
+            o.fold()
             for h, row in o.cells.items():
                 s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
             for h, keys in o.visitors.items():
-                s.visitors[h] = np.union1d(s.visitors[h], keys) if h in s.visitors else keys
+                s.add_visitors(h, keys)
             s.offsets.update(o.offsets)
             for a, b in o.coverage:
                 self.add_coverage(site, a * HOUR, b * HOUR)
@@ -328,6 +349,8 @@ class HourlySeries:
             last_end = max(b for _, b in spans)
             values[last_end - lo :] = 0.0
         if metric == "visitors":
+            for x in sites:
+                self._sites[x].fold()
             cells_kept = np.flatnonzero(mask)
             for h in sorted({h for x in sites for h in self._sites[x].visitors}):
                 keys = [self._sites[x].visitors[h] for x in sites if h in self._sites[x].visitors]
@@ -361,6 +384,7 @@ class HourlySeries:
         out: dict = {"version": 1, "track_visitors": self.track_visitors,
                      "track_paths": self.track_paths, "sites": {}}
         for name, s in self._sites.items():
+            s.fold()
             hours = sorted(s.cells)
             out["sites"][name] = {
                 "hours": hours,
