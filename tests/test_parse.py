@@ -25,7 +25,7 @@ def test_combined_fields():
     assert len(r) == 1
     assert r.ts[0] == T and r.utc_offset[0] == -7 * 3600
     assert r.status[0] == 200 and r.size[0] == 2326
-    assert r.path[0] == "/a/b.html?x=1" and not r.is_static[0] and not r.is_bot[0]
+    assert r.path[0] == "/a/b.html" and not r.is_static[0] and not r.is_bot[0]  # no query
     assert r.client[0] == client_hash("203.0.113.9")
 
 
@@ -276,3 +276,23 @@ def test_a_format_hint_gives_what_full_detection_gives():
     assert detect_format(sample, hint=COMMON).format is COMBINED is detect_format(sample).format
     det = detect_format([b'{"time": "2026-11-20T10:00:00Z", "status": 200}'] * 3, hint=COMBINED)
     assert det.format is not COMBINED and len(det.scores) > 1  # a wrong hint: full detection
+
+
+def test_vectorized_paths_equal_the_regex_paths():
+    from trafficwatch.logs.parse import ParseOptions
+
+    paths = [b"/", b"/a/b.html?x=1", b"/a/b.html?y=2", b"/" + b"p" * 63, b"/" + b"p" * 64,
+             b"/" + b"q" * 200 + b"?z", b"/caf\xc3\xa9", b"/bad\xff\xfe", b"/x y/z.css",
+             b"/search?q=/api/"]
+    lines = [COMBINED_LINE.replace(b"/a/b.html?x=1", p) for p in paths]
+    lines.append(COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/no/proto.gif"))
+    data = b"\n".join(lines) + b"\n"
+    opts = ParseOptions(keep_paths=True)
+    fast = Parser(get_format("COMBINED"), opts).feed(data).records
+    slow_parser = Parser(get_format("COMBINED"), opts)
+    slow_parser._fast = None
+    slow = slow_parser.feed(data).records
+    assert fast.path.tolist() == slow.path.tolist()  # same line order: one chunk, no slow lines
+    assert fast.path.tolist()[:3] == ["/", "/a/b.html", "/a/b.html"]  # no query string
+    assert fast.path[4] == "/" + "p" * 64 and fast.path[5] == "/" + "q" * 200
+    assert fast.path[7] == "/bad\\xff\\xfe" and fast.path[-1] == "/no/proto.gif"

@@ -214,7 +214,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     static = _static(b, pend, pend - pstart)
     cols = {"ts": (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - off),
             "off": off, "status": status, "size": size, "static": static,
-            "host": (starts, host_end), "req": (ropen, close)}
+            "host": (starts, host_end), "req": (ropen, close), "path": (pstart, pend)}
     if combined:
         ref_open = size_end + 1
         ok &= (b[size_end] == 32) & (b[ref_open] == 34)

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import COMBINED, COMMON, LogFormat
@@ -240,7 +241,7 @@ class Parser:
         vh = g.get("vhost")
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
-            c.path.append(path.decode("utf-8", "backslashreplace"))
+            c.path.append(path.split(b"?", 1)[0].decode("utf-8", "backslashreplace"))
         return 0
 
     def _client(self, host: bytes) -> int:
@@ -269,9 +270,26 @@ def _cached(cache: dict[bytes, int], key: bytes, fn) -> int:
     return h
 
 
-def _paths(data: bytes, c: dict, keep: np.ndarray) -> np.ndarray:
-    return np.asarray([_path_of(data[a:b].split(b'"', 1)[-1]).decode("utf-8", "backslashreplace")
-                       for a, b in zip(*(x[keep].tolist() for x in c["req"]))], dtype=object)
+def _paths(data: bytes, c: dict, keep: np.ndarray, width: int = 64) -> np.ndarray:
+    """Each kept line's path without its query string, as str (an object array).
+
+    Only distinct paths become str objects: the first `width` bytes of every path are
+    compared exactly in numpy (np.unique on fixed-width rows); longer paths are decoded alone.
+    """
+    a, z = c["path"][0][keep], c["path"][1][keep]
+    if not len(a):
+        return np.empty(0, dtype=object)
+    b = np.frombuffer(data + bytes(width), np.uint8)
+    n = z - a
+    rows = sliding_window_view(b, width)[a]  # a copy, one row per line
+    rows[np.arange(width) >= n[:, None]] = 0
+    uniq, inv = np.unique(rows.view(f"S{width}").ravel(), return_inverse=True)
+    names = np.array([u.decode("utf-8", "backslashreplace") for u in uniq.tolist()],
+                     dtype=object)
+    out = names[inv.reshape(-1)]
+    for i in np.flatnonzero(n > width).tolist():
+        out[i] = data[a[i]:z[i]].decode("utf-8", "backslashreplace")
+    return out
 
 
 def _concat(a: Records, b: Records) -> Records:

@@ -44,7 +44,7 @@ class Records:
     client      uint64  64-bit hash of the client address or host name (see parse.client_hash)
     visitor     uint64  64-bit hash of (client, user agent): the `visitors` metric counts these
     vhost       int32   index into `vhosts`, -1 when the line names no virtual host
-    path        object  str paths, only when the parser was asked to keep them, else None
+    path        object  str paths without query string, only when asked for (keep_paths)
     """
 
     ts: np.ndarray
