@@ -72,6 +72,7 @@ class LiveFeed:
         self._last_commit = time.monotonic()
         self._last_scan = time.monotonic()
         self._closed = False
+        self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
         self._options_key = _options_key(engine)
         self.store = StateStore(state_path) if state_path else None
         resume = self._restore() if self.store else None
@@ -84,13 +85,17 @@ class LiveFeed:
             if on_progress is not None and time.monotonic() - shown >= 0.25:
                 shown = time.monotonic()
                 on_progress(*self.follower.progress())
+        failed = ""
         if not self.follower.tracked() and not self.report.restored_lines:
             from trafficwatch.feeds import _nothing_read
 
-            raise ValueError(_nothing_read(self.report, cfg.paths))
-        if all(s.report.error for s in self._streams.values()) and self._streams \
-                and not self.report.parsed:
-            raise ValueError(next(iter(self._streams.values())).report.error)
+            failed = _nothing_read(self.report, cfg.paths)
+        elif self._streams and not self.report.parsed and \
+                all(s.report.error for s in self._streams.values()):
+            failed = next(iter(self._streams.values())).report.error
+        if failed:
+            self.follower.stop()  # closes the files it opened
+            raise ValueError(failed)
         self._lines_since_step = 0
         self.commit()
         if start_thread:
@@ -106,11 +111,15 @@ class LiveFeed:
         """Some followed file was written in the last day: quiet hours up to now are zeros.
 
         Logs nobody writes any more (an archive, old rotations) end at their last line instead.
+        Asked at every frame: newest files first, and a yes is kept for 5 s.
         """
         now = time.time()
-        for key in self.follower.tracked():
+        if now - self._fresh_at < 5.0:
+            return True
+        for key in reversed(self.follower.tracked()):
             try:
                 if now - os.stat(key.path).st_mtime < FRESH_S:
+                    self._fresh_at = now
                     return True
             except OSError:
                 continue
