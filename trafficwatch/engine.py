@@ -71,8 +71,8 @@ class Engine:
 
     def __init__(self, cfg: EngineConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
         # The path filter needs each request's path: parsed, and counted per path.
-        cfg.ingest = replace(cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True))
-        self.cfg = cfg
+        self.cfg = cfg = replace(cfg, ingest=replace(
+            cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True)))
         self.on_snapshot = on_snapshot
         self.series = HourlySeries(track_visitors=True, track_paths=True)
         self.lock = threading.RLock()
