@@ -1,6 +1,7 @@
 """No byte sequence crashes the parser, and every line is accounted for."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -54,3 +55,29 @@ def test_random_bytes_never_crash(data):
                                                  st.integers(0, 255)), max_size=8))
 def test_mutated_real_lines_never_crash(line, ops):
     check(mutate(line, ops) + b"\n" + line + b"\n")
+
+
+def _cols(res):
+    r = res.records
+    order = np.lexsort((r.path, r.is_static, r.is_bot, r.client, r.visitor, r.size, r.status,
+                        r.ts))
+    cols = ("ts", "utc_offset", "status", "size", "is_static", "is_bot", "client", "visitor",
+            "path")
+    return {k: getattr(r, k)[order].tolist() for k in cols}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from(REAL),
+                          st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000),
+                                             st.sampled_from(b' "[]?-/\\0Hx\n\t\x00\xff')),
+                                   max_size=4)), min_size=1, max_size=6))
+def test_the_vectorized_path_equals_the_per_line_parser_on_mutated_lines(lines):
+    """Windows, fixed offsets and hashes of the numpy path give what the regex path gives."""
+    data = b"\n".join(mutate(line, ops) for line, ops in lines) + b"\n"
+    for name in ("COMBINED", "COMMON"):
+        fast = Parser(PRESETS[name], ParseOptions(keep_paths=True))
+        slow = Parser(PRESETS[name], ParseOptions(keep_paths=True))
+        slow._fast = None  # the per-line regex path only
+        a, b = fast.feed(data, final=True), slow.feed(data, final=True)
+        assert (a.lines, dict(a.malformed.counts)) == (b.lines, dict(b.malformed.counts))
+        assert _cols(a) == _cols(b)

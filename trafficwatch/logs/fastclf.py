@@ -141,7 +141,10 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     b = np.frombuffer(data, dtype=np.uint8)
     n_bytes = len(b)
     b = np.append(b, np.zeros(PAD, np.uint8))  # so fixed-width gathers never index past the end
-    nl = np.flatnonzero(b[:n_bytes] == 10)
+    ctl = np.flatnonzero(b[:n_bytes] < 14)  # newlines and other whitespace (\t \v \f \r) at once
+    kind = b[ctl]
+    nl = ctl[kind == 10]
+    ws = ctl[(kind >= 9) & (kind != 10)]
     starts = np.concatenate(([0], nl + 1)).astype(np.int64)
     ends = np.concatenate((nl, [n_bytes])).astype(np.int64)
     if len(starts) and starts[-1] >= n_bytes:  # the chunk ends with a newline: no empty last line
@@ -150,10 +153,24 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     n = len(starts)
     q = np.flatnonzero(b[:n_bytes] == 34)
     ok = ends > starts
+    # Whitespace other than spaces (a tab, a lone CR) separates fields for the per-line parser
+    # but not here: such lines go the per-line way.
+    if len(ws):
+        line_of = np.searchsorted(starts, ws, side="right") - 1
+        inside = (line_of >= 0) & (ws < ends[np.maximum(line_of, 0)])
+        ok[line_of[inside]] = False
     host_end = _first(b, starts, 64, 32)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
     t = _first(b, np.where(ok, host_end, 0), 64, 91) + 1  # first char of the time
     ok &= t + 29 < ends
+    # `host ident user [`: one space between non-empty fields (else the per-line parser decides)
+    t, he = np.where(ok, t, 3), np.where(ok, host_end, 0)
+    ident_end = he + 2  # the usual one-character ident ("-"); others are looked for
+    long_ident = np.flatnonzero(b[ident_end] != 32)
+    if len(long_ident):
+        ident_end[long_ident] = _first(b, he[long_ident] + 1, 64, 32)
+    ok &= (he > starts) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
+        (b[t - 3] != 32)
     t = np.where(ok, t, 0)
     fixed = ((b[t + 2] == 47) & (b[t + 6] == 47) & (b[t + 11] == 58) & (b[t + 14] == 58)
              & (b[t + 17] == 58) & (b[t + 20] == 32) & (b[t + 26] == 93) & (b[t + 27] == 32)
@@ -206,8 +223,10 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     hit = sliding_window_view(b, 16)[w0] == 32
     has_sp = hit.any(1)
     last_sp = np.where(has_sp, w0 + 15 - hit[:, ::-1].argmax(1), close)
-    has_proto = has_sp & (last_sp > meth_end) & (b[last_sp + 1] == 72) & \
-        (b[last_sp + 2] == 84) & (b[last_sp + 5] == 47)
+    low = np.uint8(32)  # "HTTP/" in any case, as the per-line parser compares it
+    has_proto = has_sp & (last_sp > meth_end) & (b[last_sp + 1] | low == 104) & \
+        (b[last_sp + 2] | low == 116) & (b[last_sp + 3] | low == 116) & \
+        (b[last_sp + 4] | low == 112) & (b[last_sp + 5] == 47)
     pend = np.where(has_proto, last_sp, close)
     qm = np.flatnonzero(b[:n_bytes] == 63)
     pend = np.minimum(pend, _next(qm, pstart))
@@ -226,6 +245,16 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
                                                     (b[q + 1] == 13) | (q + 1 >= n_bytes))]
         a_close = _next(q_end, a_open + 1)
         ok &= a_close < ends
+        # Inside referer and agent only escaped quotes (\"), as the per-line parser reads them;
+        # a quote after an escaped backslash (\\") is left to it.
+        # Between the referer's opening quote and the agent's closing one: exactly the
+        # referer's closing quote and the agent's opening one.
+        bare = q[b[np.maximum(q - 1, 0)] != 92]
+        ac = np.where(ok, a_close, 0)
+        ok &= np.searchsorted(bare, ac) - np.searchsorted(bare, ref_open + 1) == 2
+        odd = q[(b[np.maximum(q - 1, 0)] == 92) & (b[np.maximum(q - 2, 0)] == 92)]
+        if len(odd):
+            ok[np.searchsorted(starts, odd, side="right") - 1] = False
         cols["agent"] = (a_open + 1, a_close)
         last = a_close
     else:

@@ -282,12 +282,14 @@ def _paths(data: bytes, c: dict, keep: np.ndarray, width: int = 64) -> np.ndarra
     b = np.frombuffer(data + bytes(width), np.uint8)
     n = z - a
     rows = sliding_window_view(b, width)[a]  # a copy, one row per line
-    rows[np.arange(width) >= n[:, None]] = 0
+    beyond = np.arange(width) >= n[:, None]
+    alone = (n > width) | ((rows == 0) & ~beyond).any(1)  # long, or holding NUL (S rows drop it)
+    rows[beyond] = 0
     uniq, inv = np.unique(rows.view(f"S{width}").ravel(), return_inverse=True)
     names = np.array([u.decode("utf-8", "backslashreplace") for u in uniq.tolist()],
                      dtype=object)
     out = names[inv.reshape(-1)]
-    for i in np.flatnonzero(n > width).tolist():
+    for i in np.flatnonzero(alone).tolist():
         out[i] = data[a[i]:z[i]].decode("utf-8", "backslashreplace")
     return out
 
