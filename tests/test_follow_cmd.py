@@ -66,3 +66,27 @@ def test_follow_saves_state_on_sigterm_and_resumes_without_recounting(tmp_path):
                 proc.kill()
         assert state.exists()
     assert "resumed from" in err and "3 lines counted before" in err
+
+
+def test_follow_reports_truncation_on_stderr_but_not_every_file(tmp_path):
+    for k in range(30):
+        (tmp_path / f"access.log.{k + 1}").write_text(LINE.format(m=1))
+    log = tmp_path / "access.log"
+    log.write_text(LINE.format(m=1) * 3)
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll",
+                             "--no-state", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_json_lines(proc, 1)[0]["count"] == 33
+        log.write_text("")  # truncated (copytruncate), then written again
+        with log.open("a") as fh:
+            fh.write(LINE.format(m=2))
+        assert read_json_lines(proc, 1)[0]["count"] == 34  # what was read stays counted
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "truncated" in err
+    assert "following" not in err  # 31 files followed, none of them announced

@@ -254,3 +254,16 @@ def test_visitors_and_bad_patterns_are_refused_for_the_path_filter():
         s.series(metric="visitors", path="^/api")
     with pytest.raises(re.error):
         s.series(path="(unclosed")
+
+
+def test_the_path_filter_sees_lines_added_after_it_was_first_read():
+    from trafficwatch.series import HourlySeries
+
+    s = HourlySeries(track_paths=True)
+    s.add("site", _parsed(PATH_LINES))
+    assert s.series(path="login").sum() == 5
+    s.add("site", _parsed(PATH_LINES))  # waits unmerged: still counted
+    assert s.series(path="login").sum() == 10
+    s._sites["site"].paths._fold()
+    s.add("site", _parsed(PATH_LINES))
+    assert s.series(path="login").sum() == 15 and s.series(path="cart").sum() == 15

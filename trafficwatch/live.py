@@ -59,7 +59,8 @@ class LiveFeed:
         cfg = engine.cfg
         self.report = IngestReport()
         self.tail: deque[TailLine] = deque(maxlen=200)
-        self.events: deque[str] = deque(maxlen=50)  # rotations, truncations, errors: newest last
+        # truncations, skipped files, errors, over-long lines: newest last (not each new file)
+        self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
         self.warnings: deque[str] = deque(maxlen=10)  # truncations and read errors, for the screen
         self.rate = 0.0
@@ -205,8 +206,9 @@ class LiveFeed:
         return True
 
     def _on_event(self, ev: FollowEvent) -> None:
-        self.events.append(ev.message)
-        self.event_count += 1
+        if ev.kind not in ("new_file", "resumed"):  # one per file: thousands with old rotations
+            self.events.append(ev.message)
+            self.event_count += 1
         if ev.kind in ("truncated", "error", "archive_error"):
             self.warnings.append(ev.message)
         log.info("%s", ev.message)

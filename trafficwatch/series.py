@@ -69,6 +69,8 @@ class PathCounts:
         self._pending: list[np.ndarray] = []
         self._pending_n = 0
         self._match_cache: tuple[str, int, np.ndarray] | None = None
+        self._hourly_cache: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
+        self._folds = 0  # how many times keys were merged: the cache's version
 
     def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
         codes, uniques = pd.factorize(paths)
@@ -105,6 +107,7 @@ class PathCounts:
         self.counts = np.bincount(inv.reshape(-1), weights=c, minlength=len(self.keys)).astype(
             np.int64)
         self._pending, self._pending_n = [], 0
+        self._folds += 1
 
     def matching(self, pattern: str) -> np.ndarray:
         """Ids of the paths `pattern` (a regex, searched anywhere in the path) matches."""
@@ -117,14 +120,28 @@ class PathCounts:
         return ids
 
     def hourly(self, pattern: str, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(hours, counts) of requests whose path matches and whose cell `mask` selects."""
-        self._fold()
+        """(hours, counts) of requests whose path matches and whose cell `mask` selects.
+
+        Hours may repeat (sum them, e.g. with np.add.at). Asked at every frame while a path
+        filter is on: the merged keys' answer is kept until they change, and keys still
+        waiting are read as they are instead of being merged (a sort of everything) first.
+        """
         ids = self.matching(pattern)
-        pid = (self.keys >> 8) & 0xFFFFFFFF
-        sel = np.isin(pid, ids) & mask[self.keys & 0xFF]
-        hours, inv = np.unique(self.keys[sel] >> 40, return_inverse=True)
-        return hours, np.bincount(inv.reshape(-1), weights=self.counts[sel],
-                                  minlength=len(hours))
+        cache_key = (pattern, len(self.names), mask.tobytes(), self._folds)
+        if self._hourly_cache is None or self._hourly_cache[0] != cache_key:
+            self._hourly_cache = (cache_key, self._select(self.keys, self.counts, ids, mask))
+        parts = [self._hourly_cache[1]]
+        parts += [self._select(k, None, ids, mask) for k in self._pending]
+        return (np.concatenate([h for h, _ in parts]),
+                np.concatenate([c for _, c in parts]))
+
+    @staticmethod
+    def _select(keys: np.ndarray, counts: np.ndarray | None, ids: np.ndarray,
+                mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sel = np.isin((keys >> 8) & 0xFFFFFFFF, ids) & mask[keys & 0xFF]
+        hours, inv = np.unique(keys[sel] >> 40, return_inverse=True)
+        weights = None if counts is None else counts[sel]
+        return hours, np.bincount(inv.reshape(-1), weights=weights, minlength=len(hours))
 
     def merge(self, other: PathCounts) -> None:
         other._fold()
