@@ -19,7 +19,8 @@ def engine_config(args: argparse.Namespace):
     replay = args.replay or not args.paths
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=replay,
-        speed=args.speed, poll=args.poll, state_path=None if replay else state_path(args, paths, "app"),
+        speed=args.speed, poll=args.poll,
+        state_path=None if replay else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
@@ -76,7 +77,7 @@ def run_app(args: argparse.Namespace) -> int:
         from trafficwatch.metrics_view import samples_for
 
         metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
-    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, metrics, holder))
+    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
     if metrics is not None:
         metrics.start()
     _quit_on_signals(app)
@@ -103,7 +104,8 @@ def _quit_on_signals(app) -> None:
         signal.signal(sig, handler)
 
 
-def _engine(cfg, cb, metrics, holder):
+def _engine(cfg, cb, holder: dict):
+    """The app's engine, kept in `holder` for the metrics server and the final save."""
     from trafficwatch.engine import Engine
 
     e = Engine(cfg, cb)

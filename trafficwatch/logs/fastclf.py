@@ -17,7 +17,6 @@ _MON = np.array([int.from_bytes(m, "big") for m in (
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")])
 _MON_ORDER = np.argsort(_MON)
 _MON_SORTED = _MON[_MON_ORDER]
-_P = np.uint64(0x100000001B3)
 
 
 def _digits(b: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +127,7 @@ def _first(b: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
 def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     """For each value in `after`, the first position >= it (a sentinel past the end if none)."""
     i = np.searchsorted(positions, after)
-    padded = np.append(positions, np.iinfo(np.int64).max // 2)
+    padded = np.append(positions, _FAR)
     return padded[i]
 
 
