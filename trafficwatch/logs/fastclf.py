@@ -79,22 +79,37 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
                 words: int = HASH_WORDS) -> np.ndarray:
     """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 8*words bytes."""
     n = end - start
-    if len(n):
-        words = max(1, min(words, _N_MULT, int((n.max() + 7) // 8)))  # no wider than needed
+    if not len(n):
+        return np.zeros(0, np.uint64)
+    words = max(1, min(words, _N_MULT, int((n.max() + 7) // 8)))  # no wider than needed
     width = words * 8
-    # One gather of each span's first `width` bytes (a window view: no index matrix), then the
-    # bytes past the span's end zeroed.
-    padded = np.concatenate([b, np.zeros(width, np.uint8)])
-    m = sliding_window_view(padded, width)[start]  # (N, width), a copy
-    m[np.arange(width) >= n[:, None]] = 0
-    w64 = m.view("<u8")  # (N, words)
+    if len(b) < int(start.max()) + width:  # parse_chunk's buffer is padded enough already
+        b = np.concatenate([b, np.zeros(width, np.uint8)])
+    # One gather of each span's first `width` bytes (a window view: no index matrix). The words
+    # wholly inside the span add up as a running sum; the word the span ends in is masked to its
+    # bytes; the words past it do not count.
+    w64 = sliding_window_view(b, width)[start].view("<u8")  # (N, words), a copy
+    run = np.cumsum(w64 * _MULT_NP[:words], axis=1, dtype=np.uint64)
+    inside = np.minimum(n, width)
+    full, rest = inside // 8, (inside % 8).astype(np.uint64)
+    rows = np.arange(len(n))
     h = n.astype(np.uint64) * np.uint64(_HP)
-    h += (w64 * _MULT_NP[:words]).sum(axis=1, dtype=np.uint64)
+    h += np.where(full > 0, run[rows, np.maximum(full - 1, 0)], np.uint64(0))
+    k = np.minimum(full, words - 1)
+    tail = w64[rows, k] & ((np.uint64(1) << (rest * np.uint64(8))) - np.uint64(1))
+    h += np.where(full < words, tail * _MULT_NP[k], np.uint64(0))
     h = _finish(h)
     long = np.flatnonzero(n > width)
     for i in long.tolist():
         h[i] = span_hash_py(data[start[i]:end[i]])
     return h
+
+
+# Positions in `dd/Mon/yyyy:HH:MM:SS +zzzz] "` of its separators, and of its digits in pairs:
+# day, year (two pairs), hour, minute, second, offset hours, offset minutes.
+_TIME_SEP_AT = [2, 6, 11, 14, 17, 20, 26, 27, 28]
+_TIME_SEP = np.frombuffer(b"//::: ] \"", np.uint8)
+_TIME_DIGITS_AT = [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 22, 23, 24, 25]
 
 
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -109,7 +124,9 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 _FAR = np.iinfo(np.int64).max // 2
-PAD = 128  # zero bytes after the data: fixed offsets and windows never index past the end
+# Zero bytes after the data: fixed offsets and windows never index past the end, and spans
+# hashed from the returned buffer (agents: 32 words) need no copy of it.
+PAD = 8 * 33
 
 
 def _first(b: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
@@ -124,6 +141,18 @@ def _first(b: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
     return np.where(hit[np.arange(len(pos)), idx], pos + idx, _FAR)
 
 
+def _status_quote(b: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quotes followed by ` DDD ` (a request's closing quote before the status)."""
+    return (b[q + 1] == 32) & (b[q + 2] - 48 < 10) & (b[q + 3] - 48 < 10) & \
+        (b[q + 4] - 48 < 10) & (b[q + 5] == 32)
+
+
+def _closing(b: np.ndarray, q: np.ndarray, n_bytes: int) -> np.ndarray:
+    """Quotes followed by a space, a line end or the end of the data (a field's last quote)."""
+    nxt = b[q + 1]
+    return (nxt == 32) | (nxt == 10) | (nxt == 13) | (q + 1 >= n_bytes)
+
+
 def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     """For each value in `after`, the first position >= it (a sentinel past the end if none)."""
     i = np.searchsorted(positions, after)
@@ -131,11 +160,13 @@ def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     return padded[i]
 
 
-def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarray, list, list]:
+def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray, np.ndarray]:
     """Columns for the lines of the usual shape, and (start, end) spans of the others.
 
-    Returns (columns, fast_line_ids, slow_line_ids, starts, ends): columns holds ts, off, status,
-    size, static, host spans and agent spans for the fast lines (in line order).
+    Returns (columns, fast_line_ids, slow_line_ids, starts, ends, buffer): columns holds ts,
+    off, status, size, static, host spans and agent spans for the fast lines (in line order);
+    buffer is the data as uint8 followed by PAD zero bytes (for span_hashes).
     """
     b = np.frombuffer(data, dtype=np.uint8)
     n_bytes = len(b)
@@ -171,30 +202,39 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     ok &= (he > starts) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
         (b[t - 3] != 32)
     t = np.where(ok, t, 0)
-    fixed = ((b[t + 2] == 47) & (b[t + 6] == 47) & (b[t + 11] == 58) & (b[t + 14] == 58)
-             & (b[t + 17] == 58) & (b[t + 20] == 32) & (b[t + 26] == 93) & (b[t + 27] == 32)
-             & (b[t + 28] == 34) & ((b[t + 21] == 43) | (b[t + 21] == 45)))
-    ok &= fixed
-    day, d1 = _digits(b, t, 2)
-    year, d2 = _digits(b, t + 7, 4)
-    hh, d3 = _digits(b, t + 12, 2)
-    mi, d4 = _digits(b, t + 15, 2)
-    ss, d5 = _digits(b, t + 18, 2)
-    oh, d6 = _digits(b, t + 22, 2)
-    om, d7 = _digits(b, t + 24, 2)
-    ok &= d1 & d2 & d3 & d4 & d5 & d6 & d7
-    mon_key = (b[t + 3].astype(np.int64) << 16) | (b[t + 4].astype(np.int64) << 8) | b[t + 5]
+    # The time `dd/Mon/yyyy:HH:MM:SS +zzzz] "`: one gather of its 29 bytes, checked at once.
+    tm = sliding_window_view(b, 29)[t]
+    ok &= (tm[:, _TIME_SEP_AT] == _TIME_SEP).all(1) & ((tm[:, 21] == 43) | (tm[:, 21] == 45))
+    dg = tm[:, _TIME_DIGITS_AT] - np.uint8(48)  # wraps below '0': then > 9
+    ok &= (dg <= 9).all(1)
+    pairs = dg[:, 0::2].astype(np.int64) * 10 + dg[:, 1::2]
+    day, hh, mi, ss, oh, om = pairs[:, 0], pairs[:, 3], pairs[:, 4], pairs[:, 5], pairs[:, 6], pairs[:, 7]
+    year = pairs[:, 1] * 100 + pairs[:, 2]
+    mon_key = (tm[:, 3].astype(np.int64) << 16) | (tm[:, 4].astype(np.int64) << 8) | tm[:, 5]
     mi_idx = np.clip(np.searchsorted(_MON_SORTED, mon_key), 0, 11)
     ok &= _MON_SORTED[mi_idx] == mon_key
     month = _MON_ORDER[mi_idx] + 1
-    off = (oh * 3600 + om * 60) * np.where(b[t + 21] == 43, 1, -1)
+    off = (oh * 3600 + om * 60) * np.where(tm[:, 21] == 43, 1, -1)
     ok &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (day >= 1) & (day <= 31) & (hh < 24) & \
         (mi < 60) & (ss < 61) & (np.abs(off) <= MAX_OFFSET)
-    # The request ends at the first quote followed by ` DDD ` (stray quotes inside are fine).
-    qd = q[(b[q + 1] == 32) & (b[q + 2] - 48 < 10) & (b[q + 3] - 48 < 10) & (b[q + 4] - 48 < 10)
-           & (b[q + 5] == 32)]
     ropen = t + 28
-    close = _next(qd, ropen + 1)
+    # Quotes. A "plain" line holds exactly the quotes of its format (2, or 6 when combined),
+    # none after a backslash, the first one opening the request and the second closing it
+    # (followed by ` DDD `): its field bounds are read off the quote list directly. The others
+    # (stray or escaped quotes, extra fields) are searched among their own quotes only.
+    n_q = 6 if combined else 2
+    k0 = np.searchsorted(q, starts)  # index of each line's first quote
+    per_line = np.diff(np.append(k0, len(q)))
+    qp = np.append(q, np.full(n_q + 1, n_bytes))  # qp[k0 + j] is always an index
+    qn = [qp[k0 + j] for j in range(n_q)]
+    plain = (qn[-1] < ends) & (qp[k0 + n_q] >= ends) & (qn[0] == ropen) & \
+        _status_quote(b, qn[1])
+    esc = q[b[np.maximum(q - 1, 0)] == 92]
+    if len(esc):
+        plain[np.searchsorted(starts, esc, side="right") - 1] = False
+    q = q[np.repeat(~plain, per_line)]  # the quotes of the other lines
+    # The request ends at the first quote followed by ` DDD ` (stray quotes inside are fine).
+    close = np.where(plain, qn[1], _next(q[_status_quote(b, q)], ropen + 1))
     ok &= close < ends
     close = np.where(ok, close, 0)
     status, _ = _digits(b, close + 2, 3)
@@ -236,13 +276,18 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     if combined:
         ref_open = size_end + 1
         ok &= (b[size_end] == 32) & (b[ref_open] == 34)
+        # A plain line: quote 3 closes the referer when ` "` follows it (quote 4 opens the
+        # agent), quote 5 closes the agent when a space or the line's end follows; else it is
+        # not of this shape (what the search below would also find).
         qr = q[(b[q + 1] == 32) & (b[q + 2] == 34) & (b[np.maximum(q - 1, 0)] != 92)]
-        ref_close = _next(qr, ref_open + 1)
+        ref_close = np.where(plain, np.where(b[qn[3] + 1] == 32, qn[3], _FAR),
+                             _next(qr, ref_open + 1))
         ok &= ref_close < ends
         a_open = ref_close + 2
-        q_end = q[(b[np.maximum(q - 1, 0)] != 92) & ((b[q + 1] == 32) | (b[q + 1] == 10) |
-                                                    (b[q + 1] == 13) | (q + 1 >= n_bytes))]
-        a_close = _next(q_end, a_open + 1)
+        ok &= ~plain | ((qn[2] == ref_open) & (qn[4] == a_open))
+        q_end = q[(b[np.maximum(q - 1, 0)] != 92) & _closing(b, q, n_bytes)]
+        a_close = np.where(plain, np.where(_closing(b, qn[5], n_bytes), qn[5], _FAR),
+                           _next(q_end, a_open + 1))
         ok &= a_close < ends
         # Inside referer and agent only escaped quotes (\"), as the per-line parser reads them;
         # a quote after an escaped backslash (\\") is left to it.
@@ -250,7 +295,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
         # referer's closing quote and the agent's opening one.
         bare = q[b[np.maximum(q - 1, 0)] != 92]
         ac = np.where(ok, a_close, 0)
-        ok &= np.searchsorted(bare, ac) - np.searchsorted(bare, ref_open + 1) == 2
+        ok &= plain | (np.searchsorted(bare, ac) - np.searchsorted(bare, ref_open + 1) == 2)
         odd = q[(b[np.maximum(q - 1, 0)] == 92) & (b[np.maximum(q - 2, 0)] == 92)]
         if len(odd):
             ok[np.searchsorted(starts, odd, side="right") - 1] = False
@@ -267,7 +312,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     fast = np.flatnonzero(ok)
     slow = np.flatnonzero(~ok)
     out = {k: (v[0][fast], v[1][fast]) if isinstance(v, tuple) else v[fast] for k, v in cols.items()}
-    return out, fast, slow, starts, ends
+    return out, fast, slow, starts, ends, b
 
 
 _EXT = [e.encode() for e in (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif",

@@ -124,7 +124,7 @@ class Parser:
 
     def _feed_fast(self, data: bytes) -> ParseResult:
         """Common/combined: numpy over the chunk; the lines it cannot take go line by line."""
-        c, fast, slow, starts, ends = parse_chunk(data, self.fmt == COMBINED)
+        c, fast, slow, starts, ends, buf = parse_chunk(data, self.fmt == COMBINED)
         too_long = (ends[fast] - starts[fast]) > self.opts.max_line_bytes
         if too_long.any():
             keep = ~too_long
@@ -133,10 +133,10 @@ class Parser:
             c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
                  for k, v in c.items()}
         # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
-        host_h = span_hashes(np.frombuffer(data, np.uint8), *c["host"], data)
+        host_h = span_hashes(buf, *c["host"], data)
         if "agent" in c:  # agents hashed in numpy; only distinct ones meet the bot regex
             a0, a1 = c["agent"]
-            agent_h = span_hashes(np.frombuffer(data, np.uint8), a0, a1, data, words=32)
+            agent_h = span_hashes(buf, a0, a1, data, words=32)
             _, first, inv = np.unique(agent_h, return_index=True, return_inverse=True)
             bot = np.fromiter((self._is_bot(data[a0[i]:a1[i]]) for i in first.tolist()), bool,
                               len(first))[inv.reshape(-1)]
