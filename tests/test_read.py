@@ -1,0 +1,81 @@
+"""Whole-file reading: byte ranges share out lines exactly once; parallel == serial parsing."""
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+
+from trafficwatch.logs import read
+from trafficwatch.logs.formats import get_format
+from trafficwatch.logs.read import parse_file, read_lines_at
+
+LINE = (b'203.0.113.%d - - [10/Oct/2026:13:%02d:36 +0000] "GET /p/%d HTTP/1.1" %d 2326 '
+        b'"-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/%d"')
+
+
+def _lines(rng: random.Random, n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        r = rng.random()
+        if r < 0.05:
+            out.append(b"x" * rng.randint(200, 900))  # longer than a range
+        elif r < 0.08:
+            out.append(b"")
+        elif r < 0.1:
+            out.append(b'garbage "with quotes')
+        else:
+            out.append(LINE % (i % 250, i % 60, i, rng.choice([200, 404, 500]), i % 7))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_byte_ranges_share_out_every_line_exactly_once(seed):
+    rng = random.Random(seed)
+    data = b"\n".join(_lines(rng, 200)) + rng.choice([b"", b"\n", b"\r\n"])
+    f = io.BytesIO(data)
+    size = rng.choice([1, 7, 64, 100, 333, 4096])
+    got = [read_lines_at(f, s, min(s + size, len(data)), limit=1000)
+           for s in range(0, len(data), size)]
+    assert b"".join(got) == data
+    # each piece is whole lines: it starts a line and ends with one (or the data's end)
+    starts = {0} | {i + 1 for i, c in enumerate(data) if c == 10}
+    pos = 0
+    for piece in got:
+        if piece:
+            assert pos in starts and (piece.endswith(b"\n") or pos + len(piece) == len(data))
+        pos += len(piece)
+
+
+def test_a_line_longer_than_the_limit_is_handed_on_cut_and_counted_once():
+    data = b"a\n" + b"y" * 5000 + b"\nb\n"
+    f = io.BytesIO(data)
+    got = [read_lines_at(f, s, min(s + 100, len(data)), limit=300) for s in range(0, len(data), 100)]
+    assert got[0].startswith(b"a\n" + b"y" * 98) and len(got[0]) <= 2 + 100 + 300
+    assert b"".join(got[1:]) == b"b\n"  # the rest of the long line belongs to no range
+
+
+def _columns(results):
+    recs = [r.records for r in results]
+    cols = {k: np.concatenate([getattr(r, k) for r in recs]).tolist()
+            for k in ("ts", "status", "size", "is_bot", "is_static", "client", "visitor")}
+    mal = {}
+    for r in results:
+        for reason, n in r.malformed.counts.items():
+            mal[reason] = mal.get(reason, 0) + n
+    return cols, mal, sum(r.lines for r in results), sum(r.skipped for r in results)
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMMON"])
+def test_parallel_workers_give_what_one_process_gives(tmp_path, monkeypatch, fmt):
+    rng = random.Random(5)
+    path = tmp_path / "access.log"
+    path.write_bytes(b"\n".join(_lines(rng, 3000)) + b"\n" + LINE % (1, 2, 3, 200, 4))  # no final \n
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    f = get_format(fmt)
+    serial = _columns(list(parse_file(path, f, workers=1, chunk_bytes=4096)))
+    parallel = list(parse_file(path, f, workers=2, chunk_bytes=4096))
+    assert len(parallel) > 50  # really split into many ranges
+    assert _columns(parallel) == serial
+    assert serial[2] == 3001 and len(serial[0]["ts"]) > 2000 and serial[1]
