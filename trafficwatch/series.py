@@ -6,11 +6,14 @@ import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from trafficwatch.logs.records import Records
+
+if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
+    import pandas as pd
 
 METRICS = ("hits", "pages", "visitors")
 HOUR = 3600
@@ -73,6 +76,8 @@ class PathCounts:
         self._folds = 0  # how many times keys were merged: the cache's version
 
     def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
+        import pandas as pd
+
         codes, uniques = pd.factorize(paths)
         ids = np.fromiter((self._intern(str(u).split("?", 1)[0]) for u in uniques), np.int64,
                           len(uniques))
@@ -299,10 +304,13 @@ class HourlySeries:
 
     def offsets_for(self, site: str, index: pd.DatetimeIndex) -> np.ndarray:
         """The log's own offset for each hour of `index` (carried over quiet hours and gaps)."""
+        return self.offsets_at(site, epoch_seconds(index) // HOUR)
+
+    def offsets_at(self, site: str, hours: np.ndarray) -> np.ndarray:
+        """offsets_for, for hour numbers (UTC epoch seconds // 3600) in ascending order."""
         s = self._sites[site]
-        hours = (epoch_seconds(index) // HOUR).tolist()
         out, cur = [], s.offsets[min(s.offsets)] if s.offsets else s.utc_offset
-        for h in hours:
+        for h in hours.tolist():
             cur = s.offsets.get(h, cur)
             out.append(cur)
         return np.asarray(out, dtype=np.int64)
@@ -322,10 +330,17 @@ class HourlySeries:
 
         While logs are followed the current hour is partial even before its first line.
         """
+        import pandas as pd
+
+        h = self.partial_hour_number(site, now)
+        return None if h is None else pd.Timestamp(h * HOUR, unit="s", tz="UTC")
+
+    def partial_hour_number(self, site: str | None = None, now: float | None = None) -> int | None:
+        """partial_hour as an hour number (UTC epoch seconds // 3600)."""
         last = self.last_ts(site)
         if last is None or now is None or int(now) // HOUR < last // HOUR:
             return None
-        return pd.Timestamp(int(now) // HOUR * HOUR, unit="s", tz="UTC")
+        return int(now) // HOUR
 
     def series(
         self,
@@ -342,6 +357,26 @@ class HourlySeries:
         followed log that stays quiet is covered: zeros, not gaps). `path`: only requests whose
         path (without query string) the regex matches (re.search); needs track_paths.
         """
+        import pandas as pd
+
+        first, values = self.hourly(site, metric, bots, status_classes, now, path)
+        if not len(values):
+            return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype="float64",
+                             name=metric)
+        index = pd.date_range(pd.Timestamp(first * HOUR, unit="s", tz="UTC"), periods=len(values),
+                              freq="h")
+        return pd.Series(values, index=index, name=metric)
+
+    def hourly(
+        self,
+        site: str | None = None,
+        metric: str = "hits",
+        bots: bool | str = True,
+        status_classes: Iterable[int] | None = None,
+        now: float | None = None,
+        path: str | None = None,
+    ) -> tuple[int, np.ndarray]:
+        """What `series` gives, without pandas: (first hour number, one value per hour on)."""
         mask = cell_mask(metric, bots, status_classes)
         if metric == "visitors" and not self.track_visitors:
             raise ValueError("visitors were not tracked for this series")
@@ -354,8 +389,7 @@ class HourlySeries:
         sites = self._selected(site)
         spans = sorted(sp for x in sites for sp in self._sites[x].coverage)
         if not spans:
-            return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype="float64",
-                             name=metric)
+            return 0, np.zeros(0)
         lo, hi = spans[0][0], max(b for _, b in spans)
         if now is not None:
             hi = max(hi, int(now) // HOUR)
@@ -384,9 +418,7 @@ class HourlySeries:
             for x in sites:
                 for h, row in self._sites[x].cells.items():
                     values[h - lo] += row[mask].sum()
-        index = pd.date_range(pd.Timestamp(lo * HOUR, unit="s", tz="UTC"), periods=len(values),
-                              freq="h")
-        return pd.Series(values, index=index, name=metric)
+        return lo, values
 
     def _selected(self, site: str | None) -> list[str]:
         if site is None:
@@ -457,6 +489,8 @@ def read_counts_csv(path: str) -> pd.Series:
 
     Missing hours between the first and last row become NaN (gaps), as do empty values.
     """
+    import pandas as pd
+
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 import time
 from typing import TextIO
@@ -19,7 +20,7 @@ from trafficwatch.cli import (
 from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.safe import safe_text
-from trafficwatch.series import HourlySeries, epoch_seconds
+from trafficwatch.series import HOUR, HourlySeries
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -72,16 +73,17 @@ def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = Non
     classes = parse_status_classes(args.status)
     sites = [args.site] if args.site else series.sites()
     for site in sites:
-        s = series.series(site, args.metric, bots=args.bots, status_classes=classes, now=now)
-        partial = series.partial_hour(site, now=now if now is not None else time.time())
+        first, values = series.hourly(site, args.metric, bots=args.bots, status_classes=classes,
+                                      now=now)
+        hours = first + np.arange(len(values))
+        partial = series.partial_hour_number(site, now=now if now is not None else time.time())
         if tz is not None:
-            shown = [t.isoformat() for t in s.index.tz_convert(tz)]
+            shown = [dt.datetime.fromtimestamp(h * HOUR, tz).isoformat() for h in hours.tolist()]
         else:  # each hour in the offset its lines were written in (DST changes included)
-            shown = [_with_offset(ts, off) for ts, off in
-                     zip(epoch_seconds(s.index), series.offsets_for(site, s.index))]
-        for ts, text, v in zip(s.index, shown, s.to_numpy()):
-            yield (text, site, args.metric, None if np.isnan(v) else int(v),
-                   partial is not None and ts == partial)
+            shown = [_with_offset(h * HOUR, off) for h, off in
+                     zip(hours.tolist(), series.offsets_at(site, hours).tolist())]
+        for h, text, v in zip(hours.tolist(), shown, values.tolist()):
+            yield (text, site, args.metric, None if math.isnan(v) else int(v), h == partial)
 
 
 def _with_offset(ts: int, off: int) -> str:

@@ -6,10 +6,12 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where used: the CLI registers these for every command
+    import pandas as pd
 
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
 
@@ -149,6 +151,8 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except ValueError as exc:
             q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
             _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
+            import pandas as pd
+
             idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
                                 freq="h")
             f = Forecast(idx, q[:, 0], q[:, 1], q[:, 2], "naive24")
