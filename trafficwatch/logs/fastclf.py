@@ -75,16 +75,9 @@ def span_hash_py(data: bytes) -> int:
     return _finish(h & _M64)
 
 
-def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
-                words: int = HASH_WORDS) -> np.ndarray:
-    """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 8*words bytes."""
-    n = end - start
-    if not len(n):
-        return np.zeros(0, np.uint64)
-    words = max(1, min(words, _N_MULT, int((n.max() + 7) // 8)))  # no wider than needed
+def _hash_rows(b: np.ndarray, start: np.ndarray, n: np.ndarray, words: int) -> np.ndarray:
+    """The span hash of spans of at most 8*words bytes (longer ones: of their first 8*words)."""
     width = words * 8
-    if len(b) < int(start.max()) + width:  # parse_chunk's buffer is padded enough already
-        b = np.concatenate([b, np.zeros(width, np.uint8)])
     # One gather of each span's first `width` bytes (a window view: no index matrix). The words
     # wholly inside the span add up as a running sum; the word the span ends in is masked to its
     # bytes; the words past it do not count.
@@ -98,7 +91,33 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     k = np.minimum(full, words - 1)
     tail = w64[rows, k] & ((np.uint64(1) << (rest * np.uint64(8))) - np.uint64(1))
     h += np.where(full < words, tail * _MULT_NP[k], np.uint64(0))
-    h = _finish(h)
+    return _finish(h)
+
+
+def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
+                words: int = HASH_WORDS) -> np.ndarray:
+    """span_hash_py(data[start:end]) for every span, vectorized for spans of <= 8*words bytes."""
+    n = end - start
+    if not len(n):
+        return np.zeros(0, np.uint64)
+    words = max(1, min(words, _N_MULT, int((n.max() + 7) // 8)))  # no wider than needed
+    width = words * 8
+    if len(b) < int(start.max()) + width:  # parse_chunk's buffer is padded enough already
+        b = np.concatenate([b, np.zeros(width, np.uint8)])
+    # Spans in tiers of up to 4, 8, 16, 32... words, each hashed as a matrix that wide: a few
+    # long agents do not make every short one pay for their width.
+    n_words = (np.minimum(n, width) + 7) // 8
+    h = np.empty(len(n), np.uint64)
+    lo, hi = 0, 4
+    while lo < words:
+        hi = min(hi, words)
+        rows = np.flatnonzero((n_words > lo) & (n_words <= hi)) if lo else \
+            np.flatnonzero(n_words <= hi)
+        if len(rows) == len(n):
+            h = _hash_rows(b, start, n, hi)
+        elif len(rows):
+            h[rows] = _hash_rows(b, start[rows], n[rows], hi)
+        lo, hi = hi, hi * 2
     long = np.flatnonzero(n > width)
     for i in long.tolist():
         h[i] = span_hash_py(data[start[i]:end[i]])
@@ -129,16 +148,82 @@ _FAR = np.iinfo(np.int64).max // 2
 PAD = 8 * 33
 
 
-def _first(b: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
+# Bytes compared eight at a time ("SWAR"): w[i] is the little-endian word of b[i:i+8] (an
+# unaligned view, no copy), so one gather reads 8 bytes per line, and a few uint64 operations
+# find a byte in them. Far cheaper than a (lines x width) byte matrix and a row-wise argmax.
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+def _words(b: np.ndarray) -> np.ndarray:
+    """w[i] = int.from_bytes(b[i:i+8], "little") for every i (a view of b)."""
+    return np.ndarray(shape=(len(b) - 7,), dtype="<u8", buffer=b, strides=(1,))
+
+
+def _eq(w: np.ndarray, byte: int) -> np.ndarray:
+    """The high bit of each byte of w that equals `byte` (exact: no borrow between bytes)."""
+    x = w ^ np.uint64(byte * 0x0101010101010101)
+    return ~(((x & _LOW7) + _LOW7) | x | _LOW7)
+
+
+def _exponent(x: np.ndarray) -> np.ndarray:
+    """floor(log2(x)) of flags at bits 8k+7 (exact: sparse bits never round up); -1023 for 0."""
+    return (x.astype(np.float64).view(np.int64) >> 52) - 1023
+
+
+def _low(f: np.ndarray) -> np.ndarray:
+    """Index (0..7) of the lowest flagged byte of _eq's flags; 8 when none."""
+    k = (_exponent(f & (np.uint64(0) - f)) - 7) >> 3
+    return np.where(f != 0, k, 8)
+
+
+def _high(f: np.ndarray) -> np.ndarray:
+    """Index (0..7) of the highest flagged byte of _eq's flags; -1 when none."""
+    return np.where(f != 0, (_exponent(f) - 7) >> 3, -1)
+
+
+def _first(w: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
     """For each pos, the first index >= pos holding `byte` within `width` bytes, else _FAR.
 
-    One gather of `width` bytes per position through a window view: cheaper than listing every
-    occurrence of a common byte (a space) in the whole chunk and searching that list.
+    `w` is _words(b); width a multiple of 8. Word by word, and only for the positions not
+    found yet: most fields end within their first eight bytes.
     """
-    pos = np.minimum(pos, len(b) - width)
-    hit = sliding_window_view(b, width)[pos] == byte
-    idx = hit.argmax(1)
-    return np.where(hit[np.arange(len(pos)), idx], pos + idx, _FAR)
+    out = np.full(len(pos), _FAR, np.int64)
+    todo = np.arange(len(pos))
+    p = np.minimum(pos, len(w) + 7 - width)
+    for _ in range(width // 8):
+        k = _low(_eq(w[p], byte))
+        hit = k < 8
+        out[todo[hit]] = p[hit] + k[hit]
+        todo, p = todo[~hit], p[~hit] + 8
+        if not len(todo):
+            break
+    return out
+
+
+def _first_before(w: np.ndarray, data: bytes, pos: np.ndarray, stop: np.ndarray, byte: int,
+                  words: int = 8) -> np.ndarray:
+    """For each pos, the first index in [pos, stop) holding `byte`, else stop.
+
+    Word by word for the first `words` words; the few spans longer than that are searched by
+    bytes.find.
+    """
+    out = stop.copy()
+    todo = np.flatnonzero(pos < stop)
+    p = pos[todo]
+    for _ in range(words):
+        k = _low(_eq(w[p], byte))
+        hit = (k < 8) & (p + k < out[todo])
+        out[todo[hit]] = p[hit] + k[hit]
+        more = ~hit & (p + 8 < out[todo])
+        todo, p = todo[more], p[more] + 8
+        if not len(todo):
+            return out
+    needle = bytes([byte])
+    for i, a in zip(todo.tolist(), p.tolist()):
+        j = data.find(needle, a, int(out[i]))
+        if j >= 0:
+            out[i] = j
+    return out
 
 
 def _status_quote(b: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -189,16 +274,17 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
         line_of = np.searchsorted(starts, ws, side="right") - 1
         inside = (line_of >= 0) & (ws < ends[np.maximum(line_of, 0)])
         ok[line_of[inside]] = False
-    host_end = _first(b, starts, 64, 32)  # a client longer than 63 bytes goes the slow way
+    w = _words(b)
+    host_end = _first(w, starts, 64, 32)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
-    t = _first(b, np.where(ok, host_end, 0), 64, 91) + 1  # first char of the time
+    t = _first(w, np.where(ok, host_end, 0), 64, 91) + 1  # first char of the time
     ok &= t + 29 < ends
     # `host ident user [`: one space between non-empty fields (else the per-line parser decides)
     t, he = np.where(ok, t, 3), np.where(ok, host_end, 0)
     ident_end = he + 2  # the usual one-character ident ("-"); others are looked for
     long_ident = np.flatnonzero(b[ident_end] != 32)
     if len(long_ident):
-        ident_end[long_ident] = _first(b, he[long_ident] + 1, 64, 32)
+        ident_end[long_ident] = _first(w, he[long_ident] + 1, 64, 32)
     ok &= (he > starts) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
         (b[t - 3] != 32)
     t = np.where(ok, t, 0)
@@ -239,7 +325,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     close = np.where(ok, close, 0)
     status, _ = _digits(b, close + 2, 3)
     size_start = close + 6
-    size_end = np.minimum(_first(b, size_start, 20, 32), ends)
+    size_end = np.minimum(_first(w, size_start, 24, 32), ends)
     size_len = size_end - size_start
     dash = (size_len == 1) & (b[size_start] == 45)
     ok &= ((size_len >= 1) & (size_len <= 18)) | dash
@@ -253,22 +339,21 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     ok &= dash | size_ok
     size = np.where(dash, -1, size)
     # Path: METHOD SP path [SP HTTP/x]; a static asset by the extension before any '?'.
-    meth_end = _first(b, ropen + 1, 32, 32)
+    meth_end = _first(w, ropen + 1, 32, 32)
     ok &= meth_end < close
     pstart = meth_end + 1
     # The path ends at the last space before the closing quote when " HTTP/..." follows it
     # (looked for in the 16 bytes before the quote: protocols are short).
     w0 = np.maximum(close - 16, 0)
-    hit = sliding_window_view(b, 16)[w0] == 32
-    has_sp = hit.any(1)
-    last_sp = np.where(has_sp, w0 + 15 - hit[:, ::-1].argmax(1), close)
+    k0, k1 = _high(_eq(w[w0], 32)), _high(_eq(w[w0 + 8], 32))
+    has_sp = (k0 >= 0) | (k1 >= 0)
+    last_sp = np.where(k1 >= 0, w0 + 8 + k1, np.where(k0 >= 0, w0 + k0, close))
     low = np.uint8(32)  # "HTTP/" in any case, as the per-line parser compares it
     has_proto = has_sp & (last_sp > meth_end) & (b[last_sp + 1] | low == 104) & \
         (b[last_sp + 2] | low == 116) & (b[last_sp + 3] | low == 116) & \
         (b[last_sp + 4] | low == 112) & (b[last_sp + 5] == 47)
     pend = np.where(has_proto, last_sp, close)
-    qm = np.flatnonzero(b[:n_bytes] == 63)
-    pend = np.minimum(pend, _next(qm, pstart))
+    pend = _first_before(w, data, np.where(ok, pstart, pend), pend, 63)  # the query string
     static = _static(b, pend, pend - pstart)
     cols = {"ts": (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - off),
             "off": off, "status": status, "size": size, "static": static,
@@ -306,13 +391,17 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     # After the last field: only spaces, or extra quoted fields; else (glued records) slow path.
     after = np.where(ok, last + 1, 0)
     rest = ends - after
-    tail = sliding_window_view(b, 16)[np.minimum(after, len(b) - 16)]
-    blank = ((tail == 32) | (np.arange(16) >= rest[:, None])).all(1) & (rest <= 16)
+    a = np.minimum(after, len(b) - 16)
+    k0, k1 = _low(~_eq(w[a], 32) & ~_LOW7), _low(~_eq(w[a + 8], 32) & ~_LOW7)
+    first_other = np.where(k0 < 8, k0, 8 + k1)  # the first byte that is not a space (16: none)
+    blank = (first_other >= rest) & (rest <= 16)
     ok &= blank | ((b[after] == 32) & (b[after + 1] == 34))
     fast = np.flatnonzero(ok)
     slow = np.flatnonzero(~ok)
-    out = {k: (v[0][fast], v[1][fast]) if isinstance(v, tuple) else v[fast] for k, v in cols.items()}
-    return out, fast, slow, starts, ends, b
+    if len(slow):
+        cols = {k: (v[0][fast], v[1][fast]) if isinstance(v, tuple) else v[fast]
+                for k, v in cols.items()}
+    return cols, fast, slow, starts, ends, b
 
 
 _EXT = [e.encode() for e in (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jpeg", ".gif",

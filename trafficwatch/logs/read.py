@@ -132,42 +132,52 @@ def tune_malloc() -> None:
         pass
 
 
+def _line_start_at_or_after(f: BinaryIO, pos: int, limit: int) -> int | None:
+    """The first line start >= pos (just past a newline at pos-1 or later), looking at most
+    `limit` bytes on; None at the end of the file or past the limit."""
+    if pos == 0:
+        return 0
+    f.seek(pos - 1)
+    looked = 0
+    while looked <= limit:
+        block = f.read(64 << 10)
+        if not block:
+            return None
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + looked + nl if looked + nl <= limit else None
+        looked += len(block)
+    return None
+
+
 def read_lines_at(f: BinaryIO, start: int, end: int, limit: int = 4 * CHUNK) -> bytes:
     """The complete lines of file `f` that start in [start, end): read at their offsets.
 
     A line running past `end` is read to its newline (or to the end of the file), at most
     `limit` bytes further; the part of a longer one that is left belongs to no range (the
     parser counts the line as too long). The ranges of a file's partition share out its lines
-    exactly once.
+    exactly once. Both ends are found first, so the lines come in one read, not copied again.
     """
-    f.seek(max(start - 1, 0))
-    data = f.read(end - start + (start > 0))
-    if start > 0:  # a line that began before `start` belongs to the range before
-        nl = data.find(b"\n")
-        if nl < 0:
-            return b""
-        data = data[nl + 1:]
-    if data and not data.endswith(b"\n"):
-        parts, got = [data], 0
-        while got < limit:
-            block = f.read(min(CHUNK, limit - got))
-            if not block:
-                break
-            nl = block.find(b"\n")
-            if nl >= 0:
-                parts.append(block[:nl + 1])
-                break
-            parts.append(block)
-            got += len(block)
-        data = b"".join(parts)
-    return data
+    first = _line_start_at_or_after(f, start, end - start)
+    if first is None or first >= end:
+        return b""  # inside a line that began in an earlier range
+    last = _line_start_at_or_after(f, end, limit)
+    f.seek(first)
+    return f.read((end + limit if last is None else last) - first)
+
+
+_worker_parser: Parser | None = None  # a worker's parser, kept for its host and agent caches
 
 
 def _parse_range(args: tuple) -> ParseResult:
+    global _worker_parser
     path, start, end, limit, fmt, opts = args
     with open(path, "rb") as f:
         data = read_lines_at(f, start, end, limit)
-    return Parser(fmt, opts).feed(data, final=True)
+    p = _worker_parser
+    if p is None or p.fmt != fmt or p.opts != opts:
+        p = _worker_parser = Parser(fmt, opts)
+    return p.feed(data, final=True)
 
 
 def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | None = None,
