@@ -264,8 +264,8 @@ def test_vectorized_span_hash_equals_the_python_one():
     e = s + np.asarray([len(w) for w in words], np.int64)
     got = span_hashes(np.frombuffer(data, np.uint8), s, e, data).tolist()
     assert got == [span_hash_py(w) for w in words]
-    # agents: hashed in tiers of 4, 8, 16, 32 words, longer ones one by one
-    agents = [b"x" * k for k in (0, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 600)]
+    # agents: hashed in tiers of 2, 4, 8, 12, 16, 24, 32 words, longer ones one by one
+    agents = [b"x" * k for k in (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128, 129, 191, 192, 193, 255, 256, 257, 600)]
     blob = b"".join(agents)
     a = np.cumsum([0] + [len(x) for x in agents])
     assert span_hashes(np.frombuffer(blob, np.uint8), a[:-1], a[1:], blob, words=32).tolist() == \

@@ -75,8 +75,19 @@ def span_hash_py(data: bytes) -> int:
     return _finish(h & _M64)
 
 
+_TIERS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [_M64], dtype=np.uint64)
+
+
 def _hash_rows(b: np.ndarray, start: np.ndarray, n: np.ndarray, words: int) -> np.ndarray:
     """The span hash of spans of at most 8*words bytes (longer ones: of their first 8*words)."""
+    if words <= 4:  # short spans (clients): word by word from the unaligned view
+        w = _words(b)
+        h = n.astype(np.uint64) * np.uint64(_HP)
+        for j in range(words):
+            left = np.clip(n - 8 * j, 0, 8)
+            h += (w[start + 8 * j] & _BYTE_MASKS[left]) * _MULT_NP[j]
+        return _finish(h)
     width = words * 8
     # One gather of each span's first `width` bytes (a window view: no index matrix). The words
     # wholly inside the span add up as a running sum; the word the span ends in is masked to its
@@ -104,12 +115,12 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     width = words * 8
     if len(b) < int(start.max()) + width:  # parse_chunk's buffer is padded enough already
         b = np.concatenate([b, np.zeros(width, np.uint8)])
-    # Spans in tiers of up to 4, 8, 16, 32... words, each hashed as a matrix that wide: a few
-    # long agents do not make every short one pay for their width.
+    # Spans in tiers of up to 2, 4, 8, 12, 16... words, each hashed as a matrix that wide: a
+    # few long agents do not make every short one pay for their width.
     n_words = (np.minimum(n, width) + 7) // 8
     h = np.empty(len(n), np.uint64)
-    lo, hi = 0, 4
-    while lo < words:
+    lo = 0
+    for hi in _TIERS:
         hi = min(hi, words)
         rows = np.flatnonzero((n_words > lo) & (n_words <= hi)) if lo else \
             np.flatnonzero(n_words <= hi)
@@ -117,7 +128,9 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
             h = _hash_rows(b, start, n, hi)
         elif len(rows):
             h[rows] = _hash_rows(b, start[rows], n[rows], hi)
-        lo, hi = hi, hi * 2
+        lo = hi
+        if lo >= words:
+            break
     long = np.flatnonzero(n > width)
     for i in long.tolist():
         h[i] = span_hash_py(data[start[i]:end[i]])
@@ -315,7 +328,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     qn = [qp[k0 + j] for j in range(n_q)]
     plain = (qn[-1] < ends) & (qp[k0 + n_q] >= ends) & (qn[0] == ropen) & \
         _status_quote(b, qn[1])
-    esc = q[b[np.maximum(q - 1, 0)] == 92]
+    esc = q[b[q - 1] == 92]  # q - 1 = -1 reads the zero padding at the end
     if len(esc):
         plain[np.searchsorted(starts, esc, side="right") - 1] = False
     q = q[np.repeat(~plain, per_line)]  # the quotes of the other lines
@@ -408,21 +421,29 @@ _EXT = [e.encode() for e in (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jp
                              ".webp", ".avif", ".svg", ".ico", ".woff", ".woff2", ".ttf", ".otf",
                              ".eot", ".mp4", ".webm", ".mp3", ".wasm", ".pdf", ".zip", ".gz",
                              ".txt", ".xml", ".json")]
-_EXT_KEYS = np.array(sorted(int.from_bytes(e, "big") for e in _EXT), dtype=np.int64)
+_EXT_KEYS = np.array(sorted(int.from_bytes(e, "little") for e in _EXT), dtype=np.uint64)
+# High bits of bytes i..6 of a word: where the dot of an extension of 2..6 bytes can be.
+_DOT_AT = np.array([sum(0x80 << (8 * k) for k in range(i, 7)) for i in range(9)], np.uint64)
+_HI = np.uint64(0x8080808080808080)
+
+
+def _lower(x: np.ndarray) -> np.ndarray:
+    """ASCII A-Z to a-z in every byte of the words x (other bytes unchanged)."""
+    low7 = x & _LOW7
+    ge_a = low7 + np.uint64(0x3F3F3F3F3F3F3F3F)  # high bit set where the byte's low 7 bits >= 'A'
+    gt_z = low7 + np.uint64(0x2525252525252525)  # ... > 'Z'
+    upper = ge_a & ~gt_z & ~x & _HI
+    return x | (upper >> np.uint64(2))  # 0x80 >> 2 == 0x20
 
 
 def _static(b: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Path ends in a static-asset extension (case-insensitive): the bytes from its last '.'."""
-    key = np.zeros(len(end), np.int64)
-    found = np.zeros(len(end), bool)
-    for k in range(2, 7):  # ".js" .. ".woff2": the dot k bytes before the end
-        dot = ~found & (length >= k) & (b[np.maximum(end - k, 0)] == 46)
-        if dot.any():
-            kk = np.zeros(int(dot.sum()), np.int64)
-            e = end[dot]
-            for j in range(k, 0, -1):
-                c = b[e - j].astype(np.int64)
-                kk = (kk << 8) | np.where((c >= 65) & (c <= 90), c | 0x20, c)
-            key[dot] = kk
-            found |= dot
-    return found & np.isin(key, _EXT_KEYS)
+    """Path ends in a static-asset extension (case-insensitive): the bytes from its last '.'.
+
+    The path's last 8 bytes as one word: the last dot 2..6 bytes before the end (inside the
+    path), and the word shifted down to it is the extension as a little-endian key.
+    """
+    x = _words(b)[np.maximum(end - 8, 0)]  # paths of lines of this shape end past byte 8
+    dot = _high(_eq(x, 46) & _DOT_AT[np.clip(8 - length, 2, 7)])
+    key = _lower(x) >> (np.maximum(dot, 0).astype(np.uint64) * np.uint64(8))
+    i = np.minimum(np.searchsorted(_EXT_KEYS, key), len(_EXT_KEYS) - 1)
+    return (dot >= 0) & (_EXT_KEYS[i] == key)
