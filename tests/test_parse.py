@@ -112,6 +112,38 @@ def test_exclude_ip_and_ignore_status_are_counted_as_excluded():
     assert len(res.records) == 0 and res.excluded == 2
 
 
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMBINED:regex"])
+def test_without_visitors_no_hashes_are_kept_and_the_rest_is_the_same(fmt):
+    lines = [COMBINED_LINE, COMBINED_LINE.replace(b"203.0.113.9", b"10.0.0.1"),
+             COMBINED_LINE.replace(b"2326", b"-") + b' "extra"', b"garbage"]
+    data = b"\n".join(lines) + b"\n"
+
+    def parse(**opts):
+        p = Parser(get_format("COMBINED"), ParseOptions(**opts))
+        if fmt.endswith(":regex"):
+            p._fast = None  # the per-line path too
+        return p.feed(data)
+
+    full, bare = parse(), parse(keep_visitors=False)
+    assert full.records.client is not None and bare.records.client is bare.records.visitor is None
+    for col in ("ts", "utc_offset", "status", "size", "is_static", "is_bot"):
+        assert getattr(bare.records, col).tolist() == getattr(full.records, col).tolist()
+    assert bare.malformed.counts == full.malformed.counts and bare.lines == full.lines == 4
+    # --exclude-ip still matches clients without keeping their hashes
+    excl = parse(keep_visitors=False, exclude_ips=frozenset({"10.0.0.1"}))
+    assert excl.excluded == 1 and len(excl.records) == 2
+
+
+def test_a_series_of_visitors_refuses_records_without_them():
+    from trafficwatch.series import HourlySeries
+
+    rec = parse_bytes(COMBINED_LINE + b"\n", get_format("COMBINED"),
+                      ParseOptions(keep_visitors=False)).records
+    HourlySeries(track_visitors=False).add("s", rec)
+    with pytest.raises(ValueError, match="keep_visitors"):
+        HourlySeries(track_visitors=True).add("s", rec)
+
+
 def test_static_assets_and_bots():
     r = one(COMBINED_LINE.replace(b"/a/b.html?x=1", b"/s/app.CSS?v=3").replace(
         b"Mozilla/5.0 (X11; Linux x86_64)", b"Mozilla/5.0 (compatible; Googlebot/2.1)")).records

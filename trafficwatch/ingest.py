@@ -143,8 +143,10 @@ def read_source(
                          f"first line: {first!r}; pass --log-format")
             return rep
     rep.format = fmt.name
+    # client and visitor hashes only for a series that counts visitors
+    parse_opts = replace(opts.parse, keep_visitors=opts.parse.keep_visitors and series.track_visitors)
     try:
-        for res in parse_file(src.path, fmt, opts.parse, workers=opts.workers):
+        for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers):
             _absorb(rep, res, series)
             if on_progress is not None:
                 on_progress(rep)

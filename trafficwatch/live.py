@@ -311,6 +311,7 @@ def _options_key(engine: Engine) -> str:
     ing = engine.cfg.ingest
     d = asdict(ing)
     d.pop("workers", None)
+    d["parse"].pop("keep_visitors", None)  # follows track_visitors
     d["track_visitors"] = engine.series.track_visitors
     text = json.dumps(d, sort_keys=True, default=lambda o: sorted(map(str, o)))
     return digest(text.encode())

@@ -13,6 +13,8 @@ from trafficwatch.series import HourlySeries
 class _Collector:
     """Stands in for HourlySeries during ingest: keeps the records themselves, per site."""
 
+    track_visitors = True  # the records are replayed into a series that counts visitors
+
     def __init__(self) -> None:
         self.chunks: dict[str, list[Records]] = {}
 

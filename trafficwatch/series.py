@@ -242,6 +242,8 @@ class HourlySeries:
             s.cells[h] = row if cur is None else cur + row
             s.offsets[h] = off
         if self.track_visitors:
+            if records.visitor is None:
+                raise ValueError("this series counts visitors: parse with keep_visitors=True")
             keys = (records.visitor.astype(np.uint64) >> np.uint64(_VISITOR_CELL_BITS))
             keys = (keys << np.uint64(_VISITOR_CELL_BITS)) | cell.astype(np.uint64)
             order = np.argsort(inv, kind="stable")

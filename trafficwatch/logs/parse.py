@@ -38,6 +38,9 @@ class ParseOptions:
     """What to keep and what to leave out (counted as excluded, never dropped silently)."""
 
     keep_paths: bool = False
+    # client and visitor hashes (the visitors metric); off, their columns are None and no
+    # hash is computed (counting hits or pages needs neither; --exclude-ip still works)
+    keep_visitors: bool = True
     exclude_ips: frozenset[str] = frozenset()
     ignore_status: frozenset[int] = frozenset()
     max_line_bytes: int = 65536
@@ -133,7 +136,8 @@ class Parser:
             c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
                  for k, v in c.items()}
         # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
-        host_h = span_hashes(buf, *c["host"], data)
+        want_h = self.opts.keep_visitors or bool(self._excl)
+        host_h = span_hashes(buf, *c["host"], data) if want_h else None
         if "agent" in c:  # agents hashed in numpy; only distinct ones meet the bot regex
             a0, a1 = c["agent"]
             agent_h = span_hashes(buf, a0, a1, data, words=32)
@@ -141,9 +145,8 @@ class Parser:
             bot = np.fromiter((self._is_bot(data[a0[i]:a1[i]]) for i in first.tolist()), bool,
                               len(first))[inv.reshape(-1)]
         else:
-            agent_h = np.full(len(host_h), span_hash_py(b""), np.uint64)
-            bot = np.full(len(host_h), self._is_bot(b""), bool)
-        visitor = host_h * _MIX + agent_h  # wraps mod 2**64: a hash of the (client, agent) pair
+            agent_h = np.full(len(fast), span_hash_py(b""), np.uint64)
+            bot = np.full(len(fast), self._is_bot(b""), bool)
         keep = np.ones(len(fast), bool)
         if self._excl:
             keep &= ~np.isin(host_h, np.fromiter(self._excl, np.uint64, len(self._excl)))
@@ -153,8 +156,11 @@ class Parser:
         fast_rec = Records(
             ts=c["ts"][keep].astype(np.int64), utc_offset=c["off"][keep].astype(np.int32),
             status=c["status"][keep].astype(np.int16), size=c["size"][keep].astype(np.int64),
-            is_static=c["static"][keep], is_bot=bot[keep], client=host_h[keep],
-            visitor=visitor[keep], vhost=np.full(int(keep.sum()), -1, np.int32),
+            is_static=c["static"][keep], is_bot=bot[keep],
+            client=host_h[keep] if self.opts.keep_visitors else None,
+            # wraps mod 2**64: a hash of the (client, agent) pair
+            visitor=(host_h * _MIX + agent_h)[keep] if self.opts.keep_visitors else None,
+            vhost=np.full(int(keep.sum()), -1, np.int32),
             path=_paths(data, c, keep) if self.opts.keep_paths else None)
         cols, mal = _Columns(), Malformed()
         lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
@@ -237,7 +243,8 @@ class Parser:
         c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
         c.bot.append(self._is_bot(agent))
         c.client.append(ch)
-        c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
+        if self.opts.keep_visitors:
+            c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
         vh = g.get("vhost")
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
@@ -255,7 +262,8 @@ class Parser:
             ts=np.asarray(c.ts, np.int64), utc_offset=np.asarray(c.off, np.int32),
             status=np.asarray(c.status, np.int16), size=np.asarray(c.size, np.int64),
             is_static=np.asarray(c.static, bool), is_bot=np.asarray(c.bot, bool),
-            client=np.asarray(c.client, np.uint64), visitor=np.asarray(c.visitor, np.uint64),
+            client=np.asarray(c.client, np.uint64) if self.opts.keep_visitors else None,
+            visitor=np.asarray(c.visitor, np.uint64) if self.opts.keep_visitors else None,
             vhost=np.asarray(c.vhost, np.int32), vhosts=names,
             path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None)
 
@@ -298,9 +306,8 @@ def _concat(a: Records, b: Records) -> Records:
     from dataclasses import fields, replace
 
     cols = {f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)
-            if f.name not in ("vhosts", "path")}
-    path = None if a.path is None else np.concatenate([a.path, b.path])
-    return replace(a, **cols, vhosts=b.vhosts or a.vhosts, path=path)
+            if f.name != "vhosts" and getattr(a, f.name) is not None}
+    return replace(a, **cols, vhosts=b.vhosts or a.vhosts)
 
 
 def _path_of(request: bytes) -> bytes:

@@ -16,7 +16,7 @@ from trafficwatch.logs.formats import LogFormat
 from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.records import ParseResult
 
-CHUNK = 4 << 20  # bytes per parse call: large enough to amortise, small enough for flat memory
+CHUNK = 2 << 20  # bytes per parse call: large enough to amortise, small enough for flat memory
 MAX_DECOMPRESSED = 64 << 30  # a gzip bomb stops here (reported), memory stays flat regardless
 PARALLEL_MIN = 32 << 20  # files smaller than this are parsed in-process
 

@@ -41,8 +41,10 @@ class Records:
     size        int64   response bytes, -1 for '-' or absent
     is_static   bool    path ends in a static-asset extension (.css, .js, .png, ...)
     is_bot      bool    user agent looks like a bot, crawler or monitoring probe
-    client      uint64  64-bit hash of the client address or host name (see parse.client_hash)
-    visitor     uint64  64-bit hash of (client, user agent): the `visitors` metric counts these
+    client      uint64  64-bit hash of the client address or host name (see parse.client_hash);
+                        None when the parser was told not to keep visitors (keep_visitors)
+    visitor     uint64  64-bit hash of (client, user agent): the `visitors` metric counts these;
+                        None like client
     vhost       int32   index into `vhosts`, -1 when the line names no virtual host
     path        object  str paths without query string, only when asked for (keep_paths)
     """
@@ -53,8 +55,8 @@ class Records:
     size: np.ndarray
     is_static: np.ndarray
     is_bot: np.ndarray
-    client: np.ndarray
-    visitor: np.ndarray
+    client: np.ndarray | None
+    visitor: np.ndarray | None
     vhost: np.ndarray
     vhosts: tuple[str, ...] = ()
     path: np.ndarray | None = None
