@@ -165,6 +165,7 @@ PAD = 8 * 33
 # unaligned view, no copy), so one gather reads 8 bytes per line, and a few uint64 operations
 # find a byte in them. Far cheaper than a (lines x width) byte matrix and a row-wise argmax.
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HI = np.uint64(0x8080808080808080)
 
 
 def _words(b: np.ndarray) -> np.ndarray:
@@ -211,6 +212,40 @@ def _first(w: np.ndarray, pos: np.ndarray, width: int, byte: int) -> np.ndarray:
         if not len(todo):
             break
     return out
+
+
+_ZEROS = np.uint64(0x3030303030303030)
+_NO_USER = np.uint64(int.from_bytes(b" - - [", "little"))
+
+
+def _number(w: np.ndarray, b: np.ndarray, start: np.ndarray, length: np.ndarray,
+            want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal number of `length` (1..18) digits at each start, and whether all are digits
+    (numbers of more than 8 digits only where `want`; elsewhere not ok).
+
+    Up to 8 digits as one word: checked byte-wise, right-aligned behind '0's, then combined
+    in three multiply-and-shift steps (pairs, quads, octets). Longer ones digit by digit.
+    """
+    x = w[start]
+    short = length <= 8
+    n = np.where(short, length, 8).astype(np.uint64)
+    keep = _BYTE_MASKS[n]
+    low7 = x & _LOW7
+    digit = (low7 + np.uint64(0x5050505050505050)) & ~(low7 + np.uint64(0x4646464646464646)) & \
+        ~x & _HI  # high bit of each byte in '0'..'9'
+    ok = (digit & keep & _HI) == (keep & _HI)
+    shift = (np.uint64(8) - n) * np.uint64(8)
+    y = ((x & keep) << shift) | (_ZEROS & ~(keep << shift))
+    v = y - _ZEROS
+    v = (v * np.uint64(10) + (v >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    v = (v * np.uint64(100) + (v >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    v = ((v * np.uint64(10000) + (v >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    ok &= short
+    for i in np.flatnonzero(~short & want).tolist():  # 9..18 digits: rare
+        text = b[start[i]:start[i] + length[i]].tobytes()
+        ok[i] = text.isdigit()
+        v[i] = int(text) if ok[i] else 0
+    return v, ok
 
 
 def _first_before(w: np.ndarray, data: bytes, pos: np.ndarray, stop: np.ndarray, byte: int,
@@ -278,7 +313,6 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     if len(starts) and starts[-1] >= n_bytes:  # the chunk ends with a newline: no empty last line
         starts, ends = starts[:-1], ends[:-1]
     ends = ends - (b[np.maximum(ends - 1, 0)] == 13) * (ends > starts)  # CRLF
-    n = len(starts)
     q = np.flatnonzero(b[:n_bytes] == 34)
     ok = ends > starts
     # Whitespace other than spaces (a tab, a lone CR) separates fields for the per-line parser
@@ -290,7 +324,12 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     w = _words(b)
     host_end = _first(w, starts, 64, 32)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
-    t = _first(w, np.where(ok, host_end, 0), 64, 91) + 1  # first char of the time
+    # The time's '[': right after " - - " mostly (no ident, no user); else looked for.
+    he = np.where(ok, host_end, 0)
+    t = he + 6
+    other = np.flatnonzero((w[he] & np.uint64(0xFFFFFFFFFFFF)) != _NO_USER)
+    if len(other):
+        t[other] = _first(w, he[other], 64, 91) + 1  # first char of the time
     ok &= t + 29 < ends
     # `host ident user [`: one space between non-empty fields (else the per-line parser decides)
     t, he = np.where(ok, t, 3), np.where(ok, host_end, 0)
@@ -342,13 +381,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     size_len = size_end - size_start
     dash = (size_len == 1) & (b[size_start] == 45)
     ok &= ((size_len >= 1) & (size_len <= 18)) | dash
-    size = np.zeros(n, np.int64)
-    size_ok = np.ones(n, bool)
-    for k in range(int(np.clip(size_len[ok], 0, 18).max()) if ok.any() else 0):
-        inside = k < size_len
-        d = b[np.where(inside, size_start + k, 0)] - np.uint8(48)
-        size_ok &= ~inside | (d <= 9)
-        size = np.where(inside, size * 10 + d, size)
+    size, size_ok = _number(w, b, size_start, np.clip(size_len, 1, 18), ok)
     ok &= dash | size_ok
     size = np.where(dash, -1, size)
     # Path: METHOD SP path [SP HTTP/x]; a static asset by the extension before any '?'.
@@ -424,7 +457,6 @@ _EXT = [e.encode() for e in (".css", ".js", ".mjs", ".map", ".png", ".jpg", ".jp
 _EXT_KEYS = np.array(sorted(int.from_bytes(e, "little") for e in _EXT), dtype=np.uint64)
 # High bits of bytes i..6 of a word: where the dot of an extension of 2..6 bytes can be.
 _DOT_AT = np.array([sum(0x80 << (8 * k) for k in range(i, 7)) for i in range(9)], np.uint64)
-_HI = np.uint64(0x8080808080808080)
 
 
 def _lower(x: np.ndarray) -> np.ndarray:
