@@ -268,6 +268,10 @@ def test_vectorized_path_hands_odd_lines_to_the_regex_path():
             COMBINED_LINE.replace(b" - ", b" " + b"u" * 70 + b" ", 1),
             COMBINED_LINE.replace(b'"GET ', b'"' + b"M" * 40 + b" "),
             COMBINED_LINE.replace(b"2326", b"9" * 18), COMBINED_LINE.replace(b"2326", b"9" * 19),
+            *(COMBINED_LINE.replace(b"2326", size) for size in
+              (b"0", b"7", b"12345678", b"123456789", b"00000001", b"99999999", b"1a", b"12:4",
+               b"123456789012345678", b"12345678901234567x", b"+1", b"\xb9")),
+            COMBINED_LINE.replace(b"- frank", b"- -"), COMBINED_LINE.replace(b"- frank", b"-  -"),
             COMBINED_LINE.replace(b"?x=1 HTTP/1.1", b" HTTP/2"),
             COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/s.css HTTP/10.10"),
             COMBINED_LINE.replace(b"/a/b.html?x=1 HTTP/1.1", b"/s.css HTTP/2"),
