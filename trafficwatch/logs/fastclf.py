@@ -361,9 +361,12 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     # (followed by ` DDD `): its field bounds are read off the quote list directly. The others
     # (stray or escaped quotes, extra fields) are searched among their own quotes only.
     n_q = 6 if combined else 2
-    k0 = np.searchsorted(q, starts)  # index of each line's first quote
-    per_line = np.diff(np.append(k0, len(q)))
     qp = np.append(q, np.full(n_q + 1, n_bytes))  # qp[k0 + j] is always an index
+    k0 = n_q * np.arange(len(starts))  # index of each line's first quote, when all are plain
+    if len(q) != n_q * len(starts) or not (qp[k0] >= starts).all() or \
+            not (qp[k0[1:] - 1] < starts[1:]).all():
+        k0 = np.searchsorted(q, starts)
+    per_line = np.diff(np.append(k0, len(q)))
     qn = [qp[k0 + j] for j in range(n_q)]
     plain = (qn[-1] < ends) & (qp[k0 + n_q] >= ends) & (qn[0] == ropen) & \
         _status_quote(b, qn[1])
