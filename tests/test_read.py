@@ -79,3 +79,42 @@ def test_parallel_workers_give_what_one_process_gives(tmp_path, monkeypatch, fmt
     assert len(parallel) > 50  # really split into many ranges
     assert _columns(parallel) == serial
     assert serial[2] == 3001 and len(serial[0]["ts"]) > 2000 and serial[1]
+
+
+def _big_log(tmp_path, n=3000):
+    path = tmp_path / "access.log"
+    path.write_bytes(b"\n".join(_lines(random.Random(9), n)) + b"\n")
+    return path
+
+
+def test_a_file_rotated_away_while_workers_read_it_is_still_read_whole(tmp_path, monkeypatch):
+    path = _big_log(tmp_path)
+    f = get_format("COMBINED")
+    expected = _columns(list(parse_file(path, f, workers=1, chunk_bytes=4096)))
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    gen = parse_file(path, f, workers=2, chunk_bytes=4096)
+    got = [next(gen)]
+    path.rename(tmp_path / "access.log.1")  # logrotate: a new, different file at the path
+    path.write_bytes(b"\n".join(_lines(random.Random(10), 3000)) + b"\n")
+    got += list(gen)
+    assert _columns(got) == expected
+
+
+def _dies_on_some_ranges(args):
+    if args[2] // 4096 % 7 == 3:  # a worker killed (OOM killer, kill -9) on some ranges
+        import os
+
+        os._exit(1)
+    return _real_parse_range(args)
+
+
+_real_parse_range = read._parse_range
+
+
+def test_ranges_of_a_killed_worker_are_read_by_the_caller(tmp_path, monkeypatch):
+    path = _big_log(tmp_path)
+    f = get_format("COMBINED")
+    expected = _columns(list(parse_file(path, f, workers=1, chunk_bytes=4096)))
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(read, "_parse_range", _dies_on_some_ranges)
+    assert _columns(list(parse_file(path, f, workers=2, chunk_bytes=4096))) == expected

@@ -9,7 +9,7 @@ import sys
 import zlib
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
 from trafficwatch.logs.formats import LogFormat
@@ -169,15 +169,64 @@ def read_lines_at(f: BinaryIO, start: int, end: int, limit: int = 4 * CHUNK) -> 
 _worker_parser: Parser | None = None  # a worker's parser, kept for its host and agent caches
 
 
-def _parse_range(args: tuple) -> ParseResult:
+def _parse_range(args: tuple) -> ParseResult | None:
+    """A worker's part: parse the lines that start in [start, end) of the file at `path`.
+
+    None when that path is no longer the file being read (rotated or replaced meanwhile) or
+    cannot be opened: the caller then reads the range from its own open file.
+    """
     global _worker_parser
-    path, start, end, limit, fmt, opts = args
-    with open(path, "rb") as f:
-        data = read_lines_at(f, start, end, limit)
+    path, ident, start, end, limit, fmt, opts = args
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_dev, st.st_ino) != ident:
+                return None
+            data = read_lines_at(f, start, end, limit)
+    except OSError:
+        return None
     p = _worker_parser
     if p is None or p.fmt != fmt or p.opts != opts:
         p = _worker_parser = Parser(fmt, opts)
     return p.feed(data, final=True)
+
+
+def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
+                    opts: ParseOptions, workers: int, chunk_bytes: int) -> Iterator[ParseResult]:
+    """Workers read and parse byte ranges themselves (the bytes are not piped to them).
+
+    A range a worker could not read as the same file (rotated away mid-read, permissions) or
+    lost with its worker (killed) is read here from the file opened at the start.
+    """
+    st = os.fstat(stream.fileno())
+    ident, limit = (st.st_dev, st.st_ino), 4 * chunk_bytes
+    local = Parser(fmt, opts)
+
+    def result(start: int, end: int, fut: Future | None) -> ParseResult:
+        try:
+            res = fut.result() if fut is not None else None
+        except BrokenExecutor:
+            res = None
+        if res is None:
+            res = local.feed(read_lines_at(stream, start, end, limit), final=True)
+        return res
+
+    pool = ProcessPoolExecutor(workers, initializer=tune_malloc)
+    try:
+        pending: deque = deque()
+        for start in range(0, size, chunk_bytes):
+            end = min(start + chunk_bytes, size)
+            try:
+                fut = pool.submit(_parse_range, (path, ident, start, end, limit, fmt, opts))
+            except BrokenExecutor:
+                fut = None
+            pending.append((start, end, fut))
+            if len(pending) >= 2 * workers:  # bounded in flight: memory flat in file size
+                yield result(*pending.popleft())
+        while pending:
+            yield result(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | None = None,
@@ -201,17 +250,7 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
             for chunk in iter_chunks(stream, chunk_bytes):
                 yield parser.feed(chunk, final=True)
         else:
-            # Each worker reads its own byte range (lines that start in it): the file's bytes
-            # are not read here and piped over.
-            with ProcessPoolExecutor(n, initializer=tune_malloc) as pool:
-                pending: deque = deque()
-                for start in range(0, size, chunk_bytes):
-                    task = (path, start, min(start + chunk_bytes, size), 4 * chunk_bytes, fmt, opts)
-                    pending.append(pool.submit(_parse_range, task))
-                    if len(pending) >= 2 * n:  # bounded in flight: memory flat in file size
-                        yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
+            yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes)
         err = stream_error(stream)
     finally:
         stream.close()
