@@ -118,3 +118,36 @@ def test_ranges_of_a_killed_worker_are_read_by_the_caller(tmp_path, monkeypatch)
     monkeypatch.setattr(read, "PARALLEL_MIN", 0)
     monkeypatch.setattr(read, "_parse_range", _dies_on_some_ranges)
     assert _columns(list(parse_file(path, f, workers=2, chunk_bytes=4096))) == expected
+
+
+@pytest.mark.parametrize("fmt,vhost", [("COMBINED", False), ("VCOMBINED", True)])
+def test_counting_in_the_workers_gives_the_series_counting_the_records_gives(
+        tmp_path, monkeypatch, fmt, vhost):
+    from trafficwatch.ingest import CountInto, add_records
+    from trafficwatch.logs.parse import ParseOptions
+    from trafficwatch.series import HourlySeries
+
+    rng = random.Random(3)
+    lines = _lines(rng, 3000)
+    if vhost:  # two virtual hosts named by the lines themselves
+        lines = [(b"shop.example:443 " if i % 3 else b"blog.example:80 ") + ln
+                 for i, ln in enumerate(lines)]
+    path = tmp_path / "access.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    f, opts = get_format(fmt), ParseOptions(keep_paths=True)
+    by_records = HourlySeries(track_visitors=True, track_paths=True)
+    for res in parse_file(path, f, opts, workers=2, chunk_bytes=4096):
+        add_records(by_records, "site", res.records)
+    in_workers = HourlySeries(track_visitors=True, track_paths=True)
+    for got in parse_file(path, f, opts, workers=2, chunk_bytes=4096,
+                          reduce=CountInto("site", True, True)):
+        in_workers.merge(got.series)
+    assert in_workers.sites() == by_records.sites() == (
+        ["blog.example", "shop.example"] if vhost else ["site"])
+    assert in_workers.to_dict() == by_records.to_dict()
+    assert in_workers.total() > 2000
+    for site in in_workers.sites():
+        for metric in ("hits", "pages", "visitors"):
+            a, b = in_workers.hourly(site, metric), by_records.hourly(site, metric)
+            assert a[0] == b[0] and np.array_equal(a[1], b[1], equal_nan=True)

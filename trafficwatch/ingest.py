@@ -12,7 +12,7 @@ from pathlib import Path
 from trafficwatch.logs.formats import PRESETS, detect_format, get_format
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.logs.read import is_binary, parse_file, sniff
-from trafficwatch.logs.records import Malformed
+from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import SourceFile, discover
 from trafficwatch.series import HourlySeries
 
@@ -96,10 +96,6 @@ def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
     return older.rotation - newer.rotation == 1  # a missing .N leaves a gap
 
 
-def _site_for(report: FileReport, records_vhosts: tuple[str, ...], code: int) -> str:
-    return records_vhosts[code] if code >= 0 else report.site
-
-
 def read_source(
     src: SourceFile,
     series: HourlySeries,
@@ -145,8 +141,12 @@ def read_source(
     rep.format = fmt.name
     # client and visitor hashes only for a series that counts visitors
     parse_opts = replace(opts.parse, keep_visitors=opts.parse.keep_visitors and series.track_visitors)
+    # A real series is counted into in the workers (only the counts come back); other
+    # consumers (replay keeps the requests themselves) get the records.
+    reduce = CountInto(src.site, series.track_visitors, series.track_paths) \
+        if isinstance(series, HourlySeries) else None
     try:
-        for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers):
+        for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers, reduce=reduce):
             _absorb(rep, res, series)
             if on_progress is not None:
                 on_progress(rep)
@@ -159,23 +159,64 @@ def read_source(
     return rep
 
 
-def _absorb(rep: FileReport, res, series: HourlySeries) -> None:
-    rec = res.records
+@dataclass
+class Counted:
+    """A chunk's parse result counted into a series of its own (by CountInto, in a worker)."""
+
+    series: HourlySeries
+    malformed: Malformed
+    lines: int
+    parsed: int
+    excluded: int
+    skipped: int
+    first_ts: int | None
+    last_ts: int | None
+
+
+@dataclass(frozen=True)
+class CountInto:
+    """Counts a ParseResult into a fresh series where it was parsed: only counts travel back."""
+
+    site: str
+    track_visitors: bool
+    track_paths: bool
+
+    def __call__(self, res: ParseResult) -> Counted:
+        part = HourlySeries(track_visitors=self.track_visitors, track_paths=self.track_paths)
+        rec = res.records
+        add_records(part, self.site, rec)
+        lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if len(rec) else (None, None)
+        return Counted(part, res.malformed, res.lines, len(rec), res.excluded, res.skipped, lo, hi)
+
+
+def add_records(series: HourlySeries, site: str, rec: Records) -> None:
+    """Count parsed requests into `series`: under `site`, or the virtual host a line names."""
+    if not len(rec):
+        return
+    if rec.vhosts and (rec.vhost >= 0).any():
+        for code in sorted(set(rec.vhost.tolist())):
+            series.add(rec.vhosts[code] if code >= 0 else site, _take(rec, rec.vhost == code))
+    else:
+        series.add(site, rec)
+
+
+def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -> None:
+    if isinstance(res, Counted):
+        parsed, lo, hi = res.parsed, res.first_ts, res.last_ts
+        series.merge(res.series)
+    else:
+        rec = res.records
+        parsed = len(rec)
+        lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if parsed else (None, None)
+        add_records(series, rep.site, rec)
     rep.lines += res.lines
-    rep.parsed += len(rec)
+    rep.parsed += parsed
     rep.excluded += res.excluded
     rep.skipped_lines += res.skipped
     rep.malformed.merge(res.malformed)
-    if not len(rec):
-        return
-    lo, hi = int(rec.ts.min()), int(rec.ts.max())
-    rep.first_ts = lo if rep.first_ts is None else min(rep.first_ts, lo)
-    rep.last_ts = hi if rep.last_ts is None else max(rep.last_ts, hi)
-    if rec.vhosts and (rec.vhost >= 0).any():
-        for code in sorted(set(rec.vhost.tolist())):
-            series.add(_site_for(rep, rec.vhosts, code), _take(rec, rec.vhost == code))
-    else:
-        series.add(rep.site, rec)
+    if lo is not None:
+        rep.first_ts = lo if rep.first_ts is None else min(rep.first_ts, lo)
+        rep.last_ts = hi if rep.last_ts is None else max(rep.last_ts, hi)
 
 
 def _take(rec, mask):

@@ -8,7 +8,7 @@ import os
 import sys
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
@@ -176,7 +176,7 @@ def _parse_range(args: tuple) -> ParseResult | None:
     cannot be opened: the caller then reads the range from its own open file.
     """
     global _worker_parser
-    path, ident, start, end, limit, fmt, opts = args
+    path, ident, start, end, limit, fmt, opts, reduce = args
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -188,11 +188,13 @@ def _parse_range(args: tuple) -> ParseResult | None:
     p = _worker_parser
     if p is None or p.fmt != fmt or p.opts != opts:
         p = _worker_parser = Parser(fmt, opts)
-    return p.feed(data, final=True)
+    res = p.feed(data, final=True)
+    return reduce(res) if reduce is not None else res
 
 
 def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
-                    opts: ParseOptions, workers: int, chunk_bytes: int) -> Iterator[ParseResult]:
+                    opts: ParseOptions, workers: int, chunk_bytes: int,
+                    reduce: Callable | None) -> Iterator:
     """Workers read and parse byte ranges themselves (the bytes are not piped to them).
 
     A range a worker could not read as the same file (rotated away mid-read, permissions) or
@@ -202,13 +204,14 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
     ident, limit = (st.st_dev, st.st_ino), 4 * chunk_bytes
     local = Parser(fmt, opts)
 
-    def result(start: int, end: int, fut: Future | None) -> ParseResult:
+    def result(start: int, end: int, fut: Future | None):
         try:
             res = fut.result() if fut is not None else None
         except BrokenExecutor:
             res = None
         if res is None:
             res = local.feed(read_lines_at(stream, start, end, limit), final=True)
+            res = reduce(res) if reduce is not None else res
         return res
 
     pool = ProcessPoolExecutor(workers, initializer=tune_malloc)
@@ -217,7 +220,7 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
         for start in range(0, size, chunk_bytes):
             end = min(start + chunk_bytes, size)
             try:
-                fut = pool.submit(_parse_range, (path, ident, start, end, limit, fmt, opts))
+                fut = pool.submit(_parse_range, (path, ident, start, end, limit, fmt, opts, reduce))
             except BrokenExecutor:
                 fut = None
             pending.append((start, end, fut))
@@ -230,12 +233,15 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
 
 
 def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | None = None,
-               workers: int | None = None, chunk_bytes: int = CHUNK) -> Iterator[ParseResult]:
+               workers: int | None = None, chunk_bytes: int = CHUNK,
+               reduce: Callable[[ParseResult], object] | None = None) -> Iterator:
     """Parse a whole file chunk by chunk, with bounded memory; big files use every core.
 
     Line formats without state across lines (all but W3C) in plain files of PARALLEL_MIN bytes
     or more are parsed in parallel, each worker reading its own `chunk_bytes` range; results
     come back in file order. A truncated archive yields what it held, then raises OSError.
+    `reduce` (picklable) turns each ParseResult into what is yielded instead, in the worker
+    that parsed it: a summary much smaller than the records saves sending them back.
     """
     opts = options or ParseOptions()
     stream = open_stream(path)
@@ -248,9 +254,10 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
         if fmt.kind == "w3c" or n <= 1 or size < PARALLEL_MIN:
             parser = Parser(fmt, opts)
             for chunk in iter_chunks(stream, chunk_bytes):
-                yield parser.feed(chunk, final=True)
+                res = parser.feed(chunk, final=True)
+                yield reduce(res) if reduce is not None else res
         else:
-            yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes)
+            yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes, reduce)
         err = stream_error(stream)
     finally:
         stream.close()
