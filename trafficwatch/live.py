@@ -16,14 +16,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from trafficwatch.ingest import FileReport, IngestReport, _absorb, display_name
-from trafficwatch.logs.follow import FileKey, Follower, FollowEvent
+from trafficwatch.ingest import CountInto, FileReport, IngestReport, _absorb, display_name
+from trafficwatch.logs import read as logread
+from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import detect_format, get_format
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
+from trafficwatch.logs.sources import discover
 from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
-from trafficwatch.state import State, StateStore, digest
+from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
@@ -77,6 +79,8 @@ class LiveFeed:
         self._options_key = _options_key(engine)
         self.store = StateStore(state_path) if state_path else None
         resume = self._restore() if self.store else None
+        if resume is None:  # nothing counted yet: big plain files are read on every core first
+            resume = self._read_big_files(on_progress)
         self.follower = Follower(
             cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
             max_line_bytes=cfg.ingest.parse.max_line_bytes,
@@ -149,6 +153,91 @@ class LiveFeed:
         self._closed = True
         self.follower.stop()
         self.commit()
+
+    # -- the first read of big files, in parallel ----------------------------------------------
+    def _read_big_files(self, on_progress: Callable[[int, int], None] | None) -> list[FileRecord]:
+        """Plain files of PARALLEL_MIN bytes or more, read up to their last complete line by
+        worker processes (parse_file) before the follower starts.
+
+        What was read is handed to the follower as resume records (identity, offset, tail hash),
+        as a restart from the state would be: it goes on from there, across rotations meanwhile.
+        A file that changes identity before it is read, has no newline in its last MiB, is W3C
+        (its header state runs through the file), of no known format, or fails while being read
+        is left to the follower, which reads it from the start (nothing of it counted here).
+        """
+        cfg = self.engine.cfg
+        if (os.cpu_count() or 1) < 2:
+            return []
+        big = []
+        for site, files in discover(cfg.paths, cfg.ingest.vhost_from_filename).sites.items():
+            for src in files:
+                try:
+                    st = os.stat(src.path)
+                except OSError:
+                    continue
+                if not src.compressed and st.st_size >= logread.PARALLEL_MIN:
+                    big.append((src.path, site, st))
+        total, done, records = sum(st.st_size for _, _, st in big), 0, []
+        for path, site, st in big:
+            def progress(n: int, before: int = done) -> None:
+                if on_progress is not None:
+                    on_progress(before + n, total)
+
+            rec = self._read_big_file(path, site, st, progress)
+            done += st.st_size
+            if rec is not None:
+                records.append(rec)
+        return records
+
+    def _read_big_file(self, path: str, site: str, st: os.stat_result,
+                       progress: Callable[[int], None]) -> FileRecord | None:
+        opts = self.engine.cfg.ingest
+        ident = (st.st_dev, st.st_ino)
+        try:
+            with open(path, "rb") as fh:
+                now = os.fstat(fh.fileno())
+                if (now.st_dev, now.st_ino) != ident:
+                    return None
+                head = fh.read(FP_BYTES)
+                fh.seek(max(0, st.st_size - (1 << 20)))
+                last = fh.read(st.st_size - fh.tell())
+        except OSError:
+            return None
+        end = st.st_size - len(last) + last.rfind(b"\n") + 1
+        last = last[: last.rfind(b"\n") + 1]  # up to `end`
+        if len(last) < TAIL_BYTES:  # no newline in the last MiB: left to the follower
+            return None
+        try:
+            fmt = get_format(opts.log_format, date_format=opts.date_format,
+                             time_format=opts.time_format) if opts.log_format \
+                else detect_format(logread.sniff(path)).format
+        except (OSError, ValueError):
+            return None
+        if fmt is None or fmt.kind == "w3c":
+            return None
+        # Counted apart, and into the engine's series only once the whole file is read.
+        part = HourlySeries(self.engine.series.track_visitors, self.engine.series.track_paths)
+        rep = FileReport(name=display_name(path), site=site, format=fmt.name)
+        reduce = CountInto(site, part.track_visitors, part.track_paths)
+        try:
+            for i, got in enumerate(logread.parse_file(path, fmt, opts.parse, reduce=reduce,
+                                                       end=end, ident=ident)):
+                _absorb(rep, got, part)
+                progress(min(end, (i + 1) * logread.CHUNK))
+        except OSError:
+            return None
+        if rep.first_ts is not None:
+            part.add_coverage(site, rep.first_ts, rep.last_ts)
+        with self.engine.lock:
+            self.engine.series.merge(part)
+        self.report.files.append(rep)
+        self._streams[ident] = _Stream(FileKey(*ident, path, site), rep, Parser(fmt, opts.parse))
+        self._lines_since_step += rep.lines
+        self._dirty = True
+        for line in last[-8192:].split(b"\n")[-21:]:
+            if line.strip():
+                self.tail.append(TailLine(time.time(), site, line.decode("utf-8", "backslashreplace")))
+        return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     # -- the follower's callbacks (its lock is held) -------------------------------------------
     def _stream(self, key: FileKey) -> _Stream:

@@ -73,6 +73,35 @@ def stream_error(stream: BinaryIO) -> str:
     return getattr(raw, "error", "") if raw is not None else ""
 
 
+class _Limited(io.RawIOBase):
+    """The first `limit` bytes of a plain file (seekable, with its fileno)."""
+
+    def __init__(self, f: BinaryIO, limit: int) -> None:
+        self.f, self.limit = f, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.f.fileno()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self.f.seek(pos, whence)
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.limit - self.f.tell()
+        return self.f.read(left if n < 0 else max(0, min(n, left)))
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.f.close()
+        super().close()
+
+
 def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
     """Chunks that end on b"\\n"; a last unfinished line comes last on its own."""
     carry = b""
@@ -233,8 +262,9 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
 
 
 def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | None = None,
-               workers: int | None = None, chunk_bytes: int = CHUNK,
-               reduce: Callable[[ParseResult], object] | None = None) -> Iterator:
+               workers: int | None = None, chunk_bytes: int | None = None,
+               reduce: Callable[[ParseResult], object] | None = None, *,
+               end: int | None = None, ident: tuple[int, int] | None = None) -> Iterator:
     """Parse a whole file chunk by chunk, with bounded memory; big files use every core.
 
     Line formats without state across lines (all but W3C) in plain files of PARALLEL_MIN bytes
@@ -242,13 +272,26 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
     come back in file order. A truncated archive yields what it held, then raises OSError.
     `reduce` (picklable) turns each ParseResult into what is yielded instead, in the worker
     that parsed it: a summary much smaller than the records saves sending them back.
+    `end` (a plain file): only the lines before this offset, which must be a line boundary.
+    `ident`: the (st_dev, st_ino) the file must have; OSError before anything is read if not.
     """
     opts = options or ParseOptions()
+    chunk_bytes = chunk_bytes or CHUNK
     stream = open_stream(path)
     try:
-        size = os.fstat(stream.fileno()).st_size if hasattr(stream, "fileno") else 0
+        st = os.fstat(stream.fileno()) if hasattr(stream, "fileno") else None
     except (OSError, io.UnsupportedOperation):
-        size = 0
+        st = None
+    if ident is not None and (st is None or (st.st_dev, st.st_ino) != ident):
+        stream.close()
+        raise OSError(f"{path} is no longer the file it was")
+    size = st.st_size if st is not None else 0
+    if end is not None:
+        if st is None:
+            stream.close()
+            raise ValueError("end= needs a plain file")
+        size = min(size, end)
+        stream = _Limited(stream, size)
     n = workers if workers is not None else min(os.cpu_count() or 1, 8)
     try:
         if fmt.kind == "w3c" or n <= 1 or size < PARALLEL_MIN:

@@ -1,0 +1,91 @@
+"""The app's first read of big plain files on every core, handed on to the follower."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.live import LiveFeed
+from trafficwatch.logs import read
+
+LINE = ('203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:{s:02d} +0000] "GET /p{p}.{ext} HTTP/1.1" '
+        '{st} 5 "-" "{ua}"\n')
+UAS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "Googlebot/2.1", "curl/8.5.0"]
+
+
+def lines(start: int, n: int) -> str:
+    return "".join(LINE.format(i=k % 250, h=(k // 3600) % 24, m=(k // 60) % 60, s=k % 60,
+                               p=k % 40, ext=("css", "html")[k % 2], st=(200, 404)[k % 7 == 0],
+                               ua=UAS[k % 3]) for k in range(start, start + n))
+
+
+def append(path: Path, text: str) -> None:
+    with path.open("a") as fh:
+        fh.write(text)
+
+
+def feed(logs: Path, state: Path | None) -> tuple[Engine, LiveFeed]:
+    e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False, poll=True), lambda s: None)
+    return e, LiveFeed(e, state, start_thread=False)
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log.1").write_text(lines(0, 3000))
+    (d / "access.log").write_text(lines(3000, 3000) + "garbage line\n" + lines(6000, 1)[:30])
+    (d / "small.access.log").write_text(lines(0, 10))
+    return d
+
+
+@pytest.fixture
+def parallel(monkeypatch) -> list[str]:
+    """Files over 100 kB read in parallel, in 16 kB ranges; the names of those so read."""
+    monkeypatch.setattr(read, "PARALLEL_MIN", 100_000)
+    monkeypatch.setattr(read, "CHUNK", 16_384)
+    real, seen = read.parse_file, []
+
+    def spy(path, *a, **kw):
+        seen.append(Path(path).name)
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(read, "parse_file", spy)
+    return seen
+
+
+def test_reading_big_files_in_parallel_counts_what_the_follower_counts(logs, monkeypatch, parallel):
+    with monkeypatch.context() as m:
+        m.setattr(read, "PARALLEL_MIN", 1 << 60)  # the follower reads everything
+        e1, f1 = feed(logs, None)
+    assert parallel == []
+    e2, f2 = feed(logs, None)
+    assert sorted(parallel) == ["access.log", "access.log.1"]
+    assert {r.name.rsplit("/", 1)[-1] for r in f2.report.files} >= {"access.log", "access.log.1"}
+    assert e2.series.to_dict() == e1.series.to_dict()
+    assert f2.report.lines == f1.report.lines == 6011
+    assert f2.report.malformed.counts == f1.report.malformed.counts
+    assert [t.text for t in f2.tail][-3:] == [t.text for t in f1.tail][-3:]
+    f1.close()
+    f2.close()
+
+
+def test_after_a_parallel_read_the_follower_goes_on_from_the_last_complete_line(
+        logs, tmp_path, parallel):
+    state = tmp_path / "state.json"
+    e, f = feed(logs, state)
+    assert sorted(parallel) == ["access.log", "access.log.1"]
+    before = e.series.total()
+    assert before == 6010  # the partial last line is not counted yet
+    append(logs / "access.log", lines(6000, 1)[30:] + lines(6001, 4))  # its end, then 4 more
+    f.step(0.1)
+    assert e.series.total() == before + 5
+    f.close()
+    append(logs / "access.log", lines(6005, 2))
+    os.rename(logs / "access.log", logs / "access.log.0")  # rotated while stopped
+    (logs / "access.log").write_text(lines(7000, 3))
+    e2, f2 = feed(logs, state)
+    assert e2.series.total() == before + 10  # from the state: nothing read twice
+    f2.close()
