@@ -151,3 +151,55 @@ def test_counting_in_the_workers_gives_the_series_counting_the_records_gives(
         for metric in ("hits", "pages", "visitors"):
             a, b = in_workers.hourly(site, metric), by_records.hourly(site, metric)
             assert a[0] == b[0] and np.array_equal(a[1], b[1], equal_nan=True)
+
+
+def test_parallel_reading_from_a_thread_uses_clean_workers_and_gives_the_same(tmp_path, monkeypatch):
+    import threading
+
+    path = _big_log(tmp_path)
+    f = get_format("COMBINED")
+    expected = _columns(list(parse_file(path, f, workers=1, chunk_bytes=4096)))
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    got: list = []
+    method: list = []
+
+    def read_in_thread():  # the app reads its first logs beside the UI thread
+        method.append(read._start_method().get_start_method())
+        got.extend(parse_file(path, f, workers=2, chunk_bytes=4096))
+
+    t = threading.Thread(target=read_in_thread)
+    t.start()
+    t.join()
+    assert method == ["forkserver"]  # no fork of a multi-threaded process (Linux)
+    assert _columns(got) == expected
+    assert read._start_method().get_start_method() == "fork" or threading.active_count() > 1
+
+
+def test_the_worker_server_started_early_works_once_a_ui_has_taken_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    path = _big_log(tmp_path)
+    script = f"""
+import sys, threading
+from trafficwatch.logs import read
+from trafficwatch.logs.formats import get_format
+read.start_worker_server()  # what `trafficwatch` does before the app starts
+
+class Captured:  # Textual's stand-in for stderr: no usable file descriptor
+    def write(self, s): return len(s)
+    def flush(self): pass
+    def fileno(self): return -1
+
+real, sys.stderr = sys.stderr, Captured()
+read.PARALLEL_MIN = 0
+out = []
+t = threading.Thread(target=lambda: out.extend(
+    read.parse_file({str(path)!r}, get_format("COMBINED"), workers=2, chunk_bytes=4096)))
+t.start(); t.join()
+print(sum(r.lines for r in out), len(out))
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=False)
+    lines, chunks = map(int, res.stdout.split())
+    assert lines == 3000 and chunks > 50, res.stderr

@@ -3,4 +3,5 @@ from __future__ import annotations
 
 from trafficwatch.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a worker process imports the main module
+    raise SystemExit(main())

@@ -45,4 +45,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"trafficwatch: the app cannot start ({exc}); headless commands still work: "
               f"trafficwatch counts PATH", file=sys.stderr)
         return 2
+    if _has_big_plain_files(args):
+        from trafficwatch.logs.read import start_worker_server
+
+        start_worker_server()  # before the app captures stderr (see its docstring)
     return run_app(args)
+
+
+def _has_big_plain_files(args: argparse.Namespace) -> bool:
+    """Will the first read use worker processes (a plain log of PARALLEL_MIN bytes or more)?"""
+    import os
+
+    from trafficwatch.logs import read
+    from trafficwatch.logs.sources import discover
+
+    if (os.cpu_count() or 1) < 2 or not getattr(args, "paths", None):
+        return False
+    for files in discover(args.paths, getattr(args, "vhost_from_filename", None)).sites.values():
+        for src in files:
+            try:
+                if not src.compressed and os.stat(src.path).st_size >= read.PARALLEL_MIN:
+                    return True
+            except OSError:
+                continue
+    return False

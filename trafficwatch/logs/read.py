@@ -221,6 +221,39 @@ def _parse_range(args: tuple) -> ParseResult | None:
     return reduce(res) if reduce is not None else res
 
 
+def start_worker_server() -> None:
+    """Start the fork server (and the resource tracker it needs) now, from a process that still
+    has its own stderr: a UI that captures stderr (Textual gives it fileno -1) leaves the
+    tracker no valid descriptor to start with later. For the app, whose first read runs in a
+    thread; a no-op where fork servers do not exist."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["trafficwatch.logs.read"])
+    resource_tracker.ensure_running()
+    forkserver.ensure_running()
+
+
+def _start_method():
+    """fork where this process runs one thread (fast: workers inherit the imports); else a
+    fork server started clean, since a fork copies locks other threads may hold (the app reads
+    its first logs beside the UI thread)."""
+    import multiprocessing
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["trafficwatch.logs.read"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
                     opts: ParseOptions, workers: int, chunk_bytes: int,
                     reduce: Callable | None) -> Iterator:
@@ -243,7 +276,7 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
             res = reduce(res) if reduce is not None else res
         return res
 
-    pool = ProcessPoolExecutor(workers, initializer=tune_malloc)
+    pool = ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=tune_malloc)
     try:
         pending: deque = deque()
         for start in range(0, size, chunk_bytes):
