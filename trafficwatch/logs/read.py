@@ -232,9 +232,18 @@ def start_worker_server() -> None:
         return
     from multiprocessing import forkserver, resource_tracker
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["trafficwatch.logs.read"])
+    _forkserver()
     resource_tracker.ensure_running()
     forkserver.ensure_running()
+
+
+def _forkserver():
+    """The fork-server context, its server preloading the parser (not the main module)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["trafficwatch.logs.read"])
+    return ctx
 
 
 def _start_method():
@@ -248,9 +257,7 @@ def _start_method():
     if threading.active_count() == 1 and "fork" in methods:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["trafficwatch.logs.read"])
-        return ctx
+        return _forkserver()
     return multiprocessing.get_context("spawn")
 
 
