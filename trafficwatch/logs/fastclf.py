@@ -157,8 +157,8 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 _FAR = np.iinfo(np.int64).max // 2
 # Zero bytes after the data: fixed offsets and windows never index past the end, and spans
-# hashed from the returned buffer (agents: 32 words) need no copy of it.
-PAD = 8 * 33
+# hashed from the returned buffer (agents: up to 64 words) need no copy of it.
+PAD = 8 * 65
 
 
 # Bytes compared eight at a time ("SWAR"): w[i] is the little-endian word of b[i:i+8] (an

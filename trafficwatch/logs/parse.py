@@ -20,7 +20,8 @@ _BOT = re.compile(
     rb"bot\b|bot/|crawl|spider|slurp|scan|curl/|wget/|python-requests|python-urllib|go-http-client|"
     rb"libwww|httpclient|okhttp|java/|uptime|pingdom|monitor|statuscake|headless|phantomjs|"
     rb"facebookexternalhit|preview|feedfetcher|ahrefs|semrush|mj12|dotbot|petalbot|yandex|baidu|"
-    rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|^-?$", re.IGNORECASE)
+    rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|^-?$")  # searched in the lower-cased agent:
+# 3x faster than re.IGNORECASE (7 vs 21 us an agent on the real logs' 1,107 distinct agents)
 
 
 _MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
@@ -140,7 +141,7 @@ class Parser:
         host_h = span_hashes(buf, *c["host"], data) if want_h else None
         if "agent" in c:  # agents hashed in numpy; only distinct ones meet the bot regex
             a0, a1 = c["agent"]
-            agent_h = span_hashes(buf, a0, a1, data, words=32)
+            agent_h = span_hashes(buf, a0, a1, data, words=64)
             _, first, inv = np.unique(agent_h, return_index=True, return_inverse=True)
             bot = np.fromiter((self._is_bot(data[a0[i]:a1[i]]) for i in first.tolist()), bool,
                               len(first))[inv.reshape(-1)]
@@ -173,7 +174,7 @@ class Parser:
         if bot is None:
             if len(self._agents) > 100_000:
                 self._agents.clear()
-            bot = self._agents[agent] = _BOT.search(agent) is not None
+            bot = self._agents[agent] = _BOT.search(agent.lower()) is not None
         return bot
 
     # -- one line -> field dicts ---------------------------------------------------
