@@ -300,15 +300,16 @@ def test_vectorized_span_hash_equals_the_python_one():
     e = s + np.asarray([len(w) for w in words], np.int64)
     got = span_hashes(np.frombuffer(data, np.uint8), s, e, data).tolist()
     assert got == [span_hash_py(w) for w in words]
-    # agents: hashed in tiers of 2, 4, 8, 12, 16, 24, 32 words, longer ones one by one
-    agents = [b"x" * k for k in (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128, 129, 191, 192, 193, 255, 256, 257,
-                                  383, 384, 385, 511, 512, 513, 600)]
+    assert len(set(got)) == len(words)
+    # agents: hashed in tiers of 2, 4, 8, 12, 16, 24, 32, 48, 64 words, longer ones one by one
+    agents = [b"x" * k for k in (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128,
+                                 129, 191, 192, 193, 255, 256, 257, 383, 384, 385, 511, 512, 513,
+                                 600)]
     blob = b"".join(agents)
     a = np.cumsum([0] + [len(x) for x in agents])
-    for words in (32, 64):
-        got = span_hashes(np.frombuffer(blob, np.uint8), a[:-1], a[1:], blob, words=words)
-        assert got.tolist() == [span_hash_py(x) for x in agents]
-    assert len(set(got)) == len(words)
+    for width in (32, 64):
+        hashed = span_hashes(np.frombuffer(blob, np.uint8), a[:-1], a[1:], blob, words=width)
+        assert hashed.tolist() == [span_hash_py(x) for x in agents]
 
 
 def test_a_format_hint_gives_what_full_detection_gives():
