@@ -1,6 +1,6 @@
 """Ingestion speed and memory: `trafficwatch counts` against awk | sort | uniq -c on the same file.
 
-    python bench/ingest.py [--lines 2000000] [--big]    (files go to bench/out/, git-ignored)
+    python bench/ingest.py [--lines 2000000] [--big] [--real]  (files go to bench/out/, ignored)
 
 Prints lines/s for both and their ratio; with --big, a ~2 GB file and the peak RSS of
 trafficwatch on it (memory must not grow with file size).
@@ -109,14 +109,45 @@ def peak_tree_rss(argv: list[str]) -> tuple[float, float]:
     return tree / 1024, largest / 1024
 
 
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_logs"
+
+
+def make_real_log(path: Path, n: int) -> bool:
+    """`n` lines of the real public logs in ../shared/data (all their lines, repeated in turn):
+    long agents, many distinct paths and agents, as real traffic has. False when absent."""
+    import gzip
+
+    files = sorted(REAL.glob("*.gz")) if REAL.is_dir() else []
+    if not files:
+        return False
+    if path.exists() and path.with_suffix(".n").exists() and path.with_suffix(".n").read_text() == str(n):
+        return True
+    lines = []
+    for f in files:
+        with gzip.open(f) as fh:
+            lines += [ln for ln in fh.read().split(b"\n") if ln.strip()]
+    with open(path, "wb") as out:
+        out.writelines(b"\n".join(lines[: n - i]) + b"\n" for i in range(0, n, len(lines)))
+    path.with_suffix(".n").write_text(str(n))
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--big", action="store_true", help="also a ~2 GB file, for peak memory")
+    ap.add_argument("--real", action="store_true",
+                    help="lines of the real logs in ../shared/data instead of generated ones")
     a = ap.parse_args()
     OUT.mkdir(exist_ok=True)
-    log = OUT / f"combined_{a.lines}.log"
-    make_log(log, a.lines)
+    if a.real:
+        log = OUT / f"real_{a.lines}.log"
+        if not make_real_log(log, a.lines):
+            print(f"no real logs at {REAL}", file=sys.stderr)
+            return 2
+    else:
+        log = OUT / f"combined_{a.lines}.log"
+        make_log(log, a.lines)
     size = log.stat().st_size
     tw = f"{sys.executable} -m trafficwatch counts {log} --log-format COMBINED"
     awk = f"awk '{{print substr($4,2,14)}}' {log} | sort | uniq -c"
