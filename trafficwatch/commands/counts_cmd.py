@@ -69,6 +69,12 @@ def parse_tz(text: str | None) -> dt.tzinfo | None:
 
 def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
     """(hour text, site, metric, count or None, partial) for every hour of every selected site."""
+    for site, shown, counts, partial in _columns(series, args, now):
+        yield from zip(shown, [site] * len(shown), [args.metric] * len(shown), counts, partial)
+
+
+def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
+    """Per selected site: (site, hour texts, counts or None, partial flags)."""
     tz = parse_tz(args.tz)
     classes = parse_status_classes(args.status)
     sites = [args.site] if args.site else series.sites()
@@ -82,10 +88,8 @@ def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = Non
                                   .total_seconds() for h in hours.tolist()], np.int64)
         else:  # each hour in the offset its lines were written in (DST changes included)
             offsets = series.offsets_at(site, hours)
-        shown = hour_texts(hours, offsets)
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
-        yield from zip(shown, [site] * len(hours), [args.metric] * len(hours), counts,
-                       (hours == partial).tolist())
+        yield site, hour_texts(hours, offsets), counts, (hours == partial).tolist()
 
 
 def hour_texts(hours: np.ndarray, offsets: np.ndarray) -> list[str]:
@@ -104,10 +108,10 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
     """Print the hourly rows as CSV or JSON."""
     if args.out_format == "csv":
         out.write("hour,site,metric,count\n")
-        quoted: dict[str, str] = {}
-        out.writelines(f"{hour},{quoted.setdefault(site, _csv(site))},{metric},"
-                       f"{'' if count is None else count}\n"
-                       for hour, site, metric, count, _ in rows(series, args))
+        for site, shown, counts, _ in _columns(series, args):
+            mid = f",{_csv(site)},{args.metric},"
+            out.writelines(f"{hour}{mid}{'' if count is None else count}\n"
+                           for hour, count in zip(shown, counts))
     else:
         data = [{"hour": h, "site": s, "metric": m, "count": c, "partial": p}
                 for h, s, m, c, p in rows(series, args)]
