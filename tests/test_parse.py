@@ -301,7 +301,7 @@ def test_vectorized_span_hash_equals_the_python_one():
     got = span_hashes(np.frombuffer(data, np.uint8), s, e, data).tolist()
     assert got == [span_hash_py(w) for w in words]
     assert len(set(got)) == len(words)
-    # agents: hashed in tiers of 2, 4, 8, 12, 16, 24, 32, 48, 64 words, longer ones one by one
+    # agents: hashed in tiers of 4, 8, 16, 32, 64 words, longer ones one by one
     agents = [b"x" * k for k in (0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 97, 127, 128,
                                  129, 191, 192, 193, 255, 256, 257, 383, 384, 385, 511, 512, 513,
                                  600)]
@@ -341,3 +341,18 @@ def test_vectorized_paths_equal_the_regex_paths():
     assert fast.path.tolist()[:3] == ["/", "/a/b.html", "/a/b.html"]  # no query string
     assert fast.path[4] == "/" + "p" * 64 and fast.path[5] == "/" + "q" * 200
     assert fast.path[7] == "/bad\\xff\\xfe" and fast.path[-1] == "/no/proto.gif"
+
+
+@pytest.mark.parametrize("cache_max", [200_000, 3])
+def test_bot_flags_stay_right_across_chunks_as_new_agents_come(cache_max, monkeypatch):
+    monkeypatch.setattr(Parser, "BOT_CACHE_MAX", cache_max)  # 3: the cache is cleared often
+    agents = [b"Mozilla/5.0 (X11)", b"Googlebot/2.1", b"curl/8.5.0", b"Mozilla/5.0 (iPhone)",
+              b"Mozilla/5.0 (compatible; bingbot/2.0)", b"-", b"python-requests/2.31"]
+    fast, slow = Parser(get_format("COMBINED")), _regex_only("COMBINED")
+    for chunk in range(6):  # each chunk brings a new agent and repeats older ones
+        lines = [COMBINED_LINE.replace(b"Mozilla/5.0 (X11; Linux x86_64)", agents[(chunk + k) % 7])
+                 for k in range(chunk + 2)]
+        data = b"\n".join(lines) + b"\n"
+        a, b = fast.feed(data).records, slow.feed(data).records
+        assert a.is_bot.tolist() == b.is_bot.tolist() and len(a) == chunk + 2
+    assert fast._bot_keys.size <= max(cache_max, 7)

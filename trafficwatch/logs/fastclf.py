@@ -75,7 +75,7 @@ def span_hash_py(data: bytes) -> int:
     return _finish(h & _M64)
 
 
-_TIERS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
+_TIERS = (4, 8, 16, 32, 64)
 _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [_M64], dtype=np.uint64)
 
 
@@ -115,7 +115,7 @@ def span_hashes(b: np.ndarray, start: np.ndarray, end: np.ndarray, data: bytes,
     width = words * 8
     if len(b) < int(start.max()) + width:  # parse_chunk's buffer is padded enough already
         b = np.concatenate([b, np.zeros(width, np.uint8)])
-    # Spans in tiers of up to 2, 4, 8, 12, 16... words, each hashed as a matrix that wide: a
+    # Spans in tiers of up to 4, 8, 16, 32, 64 words, each hashed as a matrix that wide: a
     # few long agents do not make every short one pay for their width.
     n_words = (np.minimum(n, width) + 7) // 8
     h = np.empty(len(n), np.uint64)

@@ -64,6 +64,8 @@ class _Columns:
 class Parser:
     """Parses one stream of one format; stateful (W3C `#Fields:` headers may change mid-file)."""
 
+    BOT_CACHE_MAX = 200_000  # agents whose bot flag is remembered across chunks
+
     def __init__(self, fmt: LogFormat, options: ParseOptions | None = None) -> None:
         self.fmt = fmt
         self.opts = options or ParseOptions()
@@ -73,6 +75,8 @@ class Parser:
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
         self._vhosts: dict[bytes, int] = {}
         self._agents: dict[bytes, bool] = {}
+        self._bot_keys = np.zeros(0, np.uint64)  # agent hashes seen, sorted, and their bot flags
+        self._bot_vals = np.zeros(0, bool)
         self._clients: dict[bytes, int] = {}
         self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
 
@@ -136,15 +140,12 @@ class Parser:
             fast = fast[keep]
             c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
                  for k, v in c.items()}
-        # Only distinct hosts and agents become hashes and bot checks (factorize is C-level).
         want_h = self.opts.keep_visitors or bool(self._excl)
         host_h = span_hashes(buf, *c["host"], data) if want_h else None
-        if "agent" in c:  # agents hashed in numpy; only distinct ones meet the bot regex
+        if "agent" in c:  # agents hashed in numpy; only ones not seen before meet the bot regex
             a0, a1 = c["agent"]
             agent_h = span_hashes(buf, a0, a1, data, words=64)
-            _, first, inv = np.unique(agent_h, return_index=True, return_inverse=True)
-            bot = np.fromiter((self._is_bot(data[a0[i]:a1[i]]) for i in first.tolist()), bool,
-                              len(first))[inv.reshape(-1)]
+            bot = self._bots_of(agent_h, a0, a1, data)
         else:
             agent_h = np.full(len(fast), span_hash_py(b""), np.uint64)
             bot = np.full(len(fast), self._is_bot(b""), bool)
@@ -168,6 +169,26 @@ class Parser:
         skipped, ex2 = self._feed_lines(lines, cols, mal)
         recs = _concat(fast_rec, self._records(cols)) if cols.ts else fast_rec
         return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
+
+    def _bots_of(self, agent_h: np.ndarray, a0: np.ndarray, a1: np.ndarray,
+                 data: bytes) -> np.ndarray:
+        """The bot flag of each agent (by its hash), from a sorted cache of agents seen before;
+        the regex runs once per new agent. Cleared past BOT_CACHE_MAX agents (bounded memory)."""
+        keys, vals = self._bot_keys, self._bot_vals
+        i = np.minimum(np.searchsorted(keys, agent_h), max(len(keys) - 1, 0))
+        known = keys[i] == agent_h if len(keys) else np.zeros(len(agent_h), bool)
+        if not known.all():
+            if len(keys) + int((~known).sum()) > self.BOT_CACHE_MAX:  # full: this chunk's only
+                keys, vals, known = keys[:0], vals[:0], np.zeros(len(agent_h), bool)
+            miss = np.flatnonzero(~known)
+            new_h, first = np.unique(agent_h[miss], return_index=True)
+            new_bot = np.fromiter((self._is_bot(data[a0[j]:a1[j]]) for j in miss[first].tolist()),
+                                  bool, len(first))
+            keys, vals = np.concatenate([keys, new_h]), np.concatenate([vals, new_bot])
+            order = np.argsort(keys, kind="stable")
+            self._bot_keys, self._bot_vals = keys, vals = keys[order], vals[order]
+            i = np.searchsorted(keys, agent_h)
+        return vals[i]
 
     def _is_bot(self, agent: bytes) -> bool:
         bot = self._agents.get(agent)
