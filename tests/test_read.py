@@ -142,7 +142,8 @@ def test_counting_in_the_workers_gives_the_series_counting_the_records_gives(
     in_workers = HourlySeries(track_visitors=True, track_paths=True)
     for got in parse_file(path, f, opts, workers=2, chunk_bytes=4096,
                           reduce=CountInto("site", True, True)):
-        in_workers.merge(got.series)
+        for site, counts in got.counts.items():
+            in_workers.add_counts(site, counts)
     assert in_workers.sites() == by_records.sites() == (
         ["blog.example", "shop.example"] if vhost else ["site"])
     assert in_workers.to_dict() == by_records.to_dict()

@@ -14,7 +14,7 @@ from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.logs.read import is_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import SourceFile, discover
-from trafficwatch.series import HourlySeries
+from trafficwatch.series import ChunkCounts, HourlySeries, count_chunk
 
 
 @dataclass
@@ -161,9 +161,9 @@ def read_source(
 
 @dataclass
 class Counted:
-    """A chunk's parse result counted into a series of its own (by CountInto, in a worker)."""
+    """A chunk's parse result counted per site (by CountInto, in the worker that parsed it)."""
 
-    series: HourlySeries
+    counts: dict[str, ChunkCounts]
     malformed: Malformed
     lines: int
     parsed: int
@@ -175,35 +175,42 @@ class Counted:
 
 @dataclass(frozen=True)
 class CountInto:
-    """Counts a ParseResult into a fresh series where it was parsed: only counts travel back."""
+    """Counts a ParseResult where it was parsed: only the hourly counts travel back."""
 
     site: str
     track_visitors: bool
     track_paths: bool
 
     def __call__(self, res: ParseResult) -> Counted:
-        part = HourlySeries(track_visitors=self.track_visitors, track_paths=self.track_paths)
         rec = res.records
-        add_records(part, self.site, rec)
+        counts = {site: count_chunk(part, self.track_visitors, self.track_paths)
+                  for site, part in by_site(self.site, rec)}
         lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if len(rec) else (None, None)
-        return Counted(part, res.malformed, res.lines, len(rec), res.excluded, res.skipped, lo, hi)
+        return Counted(counts, res.malformed, res.lines, len(rec), res.excluded, res.skipped,
+                       lo, hi)
+
+
+def by_site(site: str, rec: Records) -> list[tuple[str, Records]]:
+    """The requests of a chunk per site: `site`, or the virtual host a line names."""
+    if not len(rec):
+        return []
+    if rec.vhosts and (rec.vhost >= 0).any():
+        return [(rec.vhosts[code] if code >= 0 else site, _take(rec, rec.vhost == code))
+                for code in sorted(set(rec.vhost.tolist()))]
+    return [(site, rec)]
 
 
 def add_records(series: HourlySeries, site: str, rec: Records) -> None:
     """Count parsed requests into `series`: under `site`, or the virtual host a line names."""
-    if not len(rec):
-        return
-    if rec.vhosts and (rec.vhost >= 0).any():
-        for code in sorted(set(rec.vhost.tolist())):
-            series.add(rec.vhosts[code] if code >= 0 else site, _take(rec, rec.vhost == code))
-    else:
-        series.add(site, rec)
+    for name, part in by_site(site, rec):
+        series.add(name, part)
 
 
 def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -> None:
     if isinstance(res, Counted):
         parsed, lo, hi = res.parsed, res.first_ts, res.last_ts
-        series.merge(res.series)
+        for site, counts in res.counts.items():
+            series.add_counts(site, counts)
     else:
         rec = res.records
         parsed = len(rec)

@@ -79,7 +79,7 @@ class PathCounts:
         self.overflow = 0
         self.keys = np.empty(0, np.int64)
         self.counts = np.empty(0, np.int64)
-        self._pending: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []  # keys, counts (None: 1s)
         self._pending_n = 0
         self._match_cache: tuple[str, int, np.ndarray] | None = None
         self._hourly_cache: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
@@ -94,9 +94,12 @@ class PathCounts:
         pid = ids[codes]
         keep = pid >= 0
         self.overflow += int((~keep).sum())
-        self._pending.append((hours[keep].astype(np.int64) << 40) | (pid[keep] << 8)
-                             | cells[keep].astype(np.int64))
-        self._pending_n += int(keep.sum())
+        self._wait((hours[keep].astype(np.int64) << 40) | (pid[keep] << 8)
+                   | cells[keep].astype(np.int64), None)
+
+    def _wait(self, keys: np.ndarray, counts: np.ndarray | None) -> None:
+        self._pending.append((keys, counts))
+        self._pending_n += len(keys)
         if self._pending_n > _PENDING_MAX:
             self._fold()
 
@@ -109,14 +112,12 @@ class PathCounts:
             self.names.append(path)
         return i
 
-    def _fold(self, extra: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        if not self._pending and extra is None:
+    def _fold(self) -> None:
+        if not self._pending:
             return
-        parts_k = [self.keys, *self._pending]
-        parts_c = [self.counts, *(np.ones(len(p), np.int64) for p in self._pending)]
-        if extra is not None:
-            parts_k.append(extra[0])
-            parts_c.append(extra[1])
+        parts_k = [self.keys, *(k for k, _ in self._pending)]
+        parts_c = [self.counts, *(np.ones(len(k), np.int64) if c is None else c
+                                  for k, c in self._pending)]
         k, c = np.concatenate(parts_k), np.concatenate(parts_c)
         self.keys, inv = np.unique(k, return_inverse=True)
         self.counts = np.bincount(inv.reshape(-1), weights=c, minlength=len(self.keys)).astype(
@@ -146,7 +147,7 @@ class PathCounts:
         if self._hourly_cache is None or self._hourly_cache[0] != cache_key:
             self._hourly_cache = (cache_key, self._select(self.keys, self.counts, ids, mask))
         parts = [self._hourly_cache[1]]
-        parts += [self._select(k, None, ids, mask) for k in self._pending]
+        parts += [self._select(k, c, ids, mask) for k, c in self._pending]
         return (np.concatenate([h for h, _ in parts]),
                 np.concatenate([c for _, c in parts]))
 
@@ -165,7 +166,7 @@ class PathCounts:
         keep = pid >= 0
         self.overflow += other.overflow + int(other.counts[~keep].sum())
         k = (other.keys[keep] & ~np.int64(0xFFFFFFFF << 8)) | (pid[keep] << 8)
-        self._fold((k, other.counts[keep]))
+        self._wait(k, other.counts[keep])  # merged with the rest when they are folded
 
     def to_dict(self) -> dict:
         self._fold()
@@ -221,6 +222,59 @@ class _Site:
             self.visitors[hour] = distinct(np.concatenate(([] if cur is None else [cur]) + parts))
 
 
+@dataclass
+class ChunkCounts:
+    """One chunk's requests of one site, counted: small next to the records (it crosses from
+    the worker that parsed the chunk to the series)."""
+
+    hours: np.ndarray  # distinct hour numbers (UTC epoch seconds // 3600), ascending
+    grid: np.ndarray  # (hours, N_CELLS) request counts
+    offsets: np.ndarray  # the UTC offset of each hour's last line
+    visitor_keys: np.ndarray | None  # each hour's distinct visitor keys, one hour after another
+    visitor_bounds: np.ndarray | None  # hour i's keys: visitor_keys[bounds[i]:bounds[i + 1]]
+    paths: PathCounts | None
+    last_ts: int  # the time of the chunk's last line, and its offset
+    last_offset: int
+    min_ts: int
+    max_ts: int
+
+
+def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkCounts:
+    """Count parsed requests (a non-empty chunk) per hour and cell; with `visitors`, each
+    hour's distinct visitor keys; with `paths` (records.path kept), per-path counts."""
+    hours = records.ts // HOUR
+    cell = _cell(records)
+    h0, h1 = int(hours.min()), int(hours.max())
+    if h1 - h0 < 100_000:
+        uniq = np.flatnonzero(np.bincount(hours - h0)) + h0
+        inv = np.searchsorted(uniq, hours)
+    else:  # sparse hours far apart: sort instead of a huge bincount
+        uniq, inv = np.unique(hours, return_inverse=True)
+    grid = np.bincount(inv * N_CELLS + cell, minlength=len(uniq) * N_CELLS)
+    grid = grid.reshape(len(uniq), N_CELLS)
+    last_of = np.zeros(len(uniq), dtype=np.int64)
+    last_of[inv] = np.arange(len(inv))  # the last line of each hour (last write wins)
+    keys = bounds = None
+    if visitors:
+        if records.visitor is None:
+            raise ValueError("visitors asked for: parse with keep_visitors=True")
+        keys = (records.visitor.astype(np.uint64) >> np.uint64(_VISITOR_CELL_BITS))
+        keys = (keys << np.uint64(_VISITOR_CELL_BITS)) | cell.astype(np.uint64)
+        order = np.lexsort((keys, inv))  # by hour, then key: each hour's keys made distinct
+        keys, hour_of = keys[order], inv[order]
+        new = np.ones(len(keys), bool)
+        new[1:] = (keys[1:] != keys[:-1]) | (hour_of[1:] != hour_of[:-1])
+        keys, hour_of = keys[new], hour_of[new]
+        bounds = np.searchsorted(hour_of, np.arange(len(uniq) + 1))
+    pc = None
+    if paths and records.path is not None:
+        pc = PathCounts()
+        pc.add(hours, cell, records.path)
+    return ChunkCounts(uniq, grid, records.utc_offset[last_of].astype(np.int64), keys, bounds,
+                       pc, int(records.ts[-1]), int(records.utc_offset[-1]),
+                       int(records.ts.min()), int(records.ts.max()))
+
+
 class HourlySeries:
     """Hourly counts per site (UTC), for hits/pages/visitors with bot and status filters."""
 
@@ -234,41 +288,35 @@ class HourlySeries:
         """Count a chunk of parsed requests for `site` (late lines update their closed hour)."""
         if len(records) == 0:
             return
+        if self.track_visitors and records.visitor is None:
+            raise ValueError("this series counts visitors: parse with keep_visitors=True")
+        self.add_counts(site, count_chunk(records, visitors=self.track_visitors))
+        if self.track_paths and records.path is not None:
+            s = self._sites[site]
+            if s.paths is None:
+                s.paths = PathCounts()
+            s.paths.add(records.ts // HOUR, _cell(records), records.path)
+
+    def add_counts(self, site: str, cc: ChunkCounts) -> None:
+        """Add a chunk already counted by count_chunk (in a worker, or by add)."""
         s = self._sites.setdefault(site, _Site())
-        hours = records.ts // HOUR
-        cell = _cell(records)
-        h0, h1 = int(hours.min()), int(hours.max())
-        if h1 - h0 < 100_000:
-            uniq = np.flatnonzero(np.bincount(hours - h0)) + h0
-            inv = np.searchsorted(uniq, hours)
-        else:  # sparse hours far apart: sort instead of a huge bincount
-            uniq, inv = np.unique(hours, return_inverse=True)
-        grid = np.bincount(inv * N_CELLS + cell, minlength=len(uniq) * N_CELLS)
-        grid = grid.reshape(len(uniq), N_CELLS)
-        last_of = np.zeros(len(uniq), dtype=np.int64)
-        last_of[inv] = np.arange(len(inv))  # the last line of each hour (last write wins)
-        for h, row, off in zip(uniq.tolist(), grid, records.utc_offset[last_of].tolist()):
+        for h, row, off in zip(cc.hours.tolist(), cc.grid, cc.offsets.tolist()):
             cur = s.cells.get(h)
             s.cells[h] = row if cur is None else cur + row
             s.offsets[h] = off
         if self.track_visitors:
-            if records.visitor is None:
-                raise ValueError("this series counts visitors: parse with keep_visitors=True")
-            keys = (records.visitor.astype(np.uint64) >> np.uint64(_VISITOR_CELL_BITS))
-            keys = (keys << np.uint64(_VISITOR_CELL_BITS)) | cell.astype(np.uint64)
-            order = np.argsort(inv, kind="stable")
-            bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
-            for i, h in enumerate(uniq.tolist()):
-                s.add_visitors(h, distinct(keys[order[bounds[i] : bounds[i + 1]]]))
-        if self.track_paths and records.path is not None:
+            if cc.visitor_keys is None:
+                raise ValueError("this series counts visitors: count the chunk with visitors")
+            b = cc.visitor_bounds.tolist()
+            for i, h in enumerate(cc.hours.tolist()):
+                s.add_visitors(h, cc.visitor_keys[b[i]:b[i + 1]])
+        if cc.paths is not None and self.track_paths:
             if s.paths is None:
                 s.paths = PathCounts()
-            s.paths.add(hours, cell, records.path)
-        last = int(records.ts[-1])
-        if s.last_ts is None or last >= s.last_ts:
-            s.last_ts = last
-            s.utc_offset = int(records.utc_offset[-1])
-        self.add_coverage(site, int(records.ts.min()), int(records.ts.max()))
+            s.paths.merge(cc.paths)
+        if s.last_ts is None or cc.last_ts >= s.last_ts:
+            s.last_ts, s.utc_offset = cc.last_ts, cc.last_offset
+        self.add_coverage(site, cc.min_ts, cc.max_ts)
 
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
