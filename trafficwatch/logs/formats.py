@@ -214,10 +214,19 @@ def detect_format(sample: list[bytes], hint: LogFormat | None = None) -> Detecti
     """
     if hint is not None and hint in DETECT_ORDER and fit(hint, sample) == 1.0:
         for fmt in DETECT_ORDER[: DETECT_ORDER.index(hint)]:
-            if fit(fmt, sample) == 1.0:
+            if _fits_all(fmt, sample):
                 return Detection(fmt, {fmt.name: 1.0})
         return Detection(hint, {hint.name: 1.0})
     return _detect(sample)
+
+
+def _fits_all(fmt: LogFormat, sample: list[bytes]) -> bool:
+    """fit(fmt, sample) == 1.0, answered by the first line alone when that one does not parse
+    (a rotation of a combined log is not tried line by line as vhost-combined)."""
+    lines = [ln for ln in sample if ln.strip()]
+    if fmt.kind != "w3c" and lines and fit(fmt, lines[:1]) < 1.0:
+        return False
+    return fit(fmt, lines) == 1.0
 
 
 def _detect(sample: list[bytes]) -> Detection:

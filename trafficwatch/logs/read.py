@@ -139,8 +139,11 @@ def is_binary(sample: list[bytes]) -> bool:
         return True
     if not blob:
         return False
-    text = sum(32 <= c < 127 or c in (9, 10, 13) or c >= 128 for c in blob)
-    return text / len(blob) < 0.9
+    other = len(blob.translate(None, _TEXT_BYTES))  # what is left once text bytes are deleted
+    return other / len(blob) > 0.1
+
+
+_TEXT_BYTES = bytes(c for c in range(256) if 32 <= c < 127 or c in (9, 10, 13) or c >= 128)
 
 
 def tune_malloc() -> None:
