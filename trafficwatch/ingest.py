@@ -1,6 +1,7 @@
 """Read log files (whole) into an HourlySeries, with a per-file report of what happened."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from trafficwatch.logs import read as logread
 from trafficwatch.logs.formats import PRESETS, detect_format, get_format
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.logs.read import is_binary, parse_file, sniff
@@ -244,29 +246,103 @@ def ingest(
 
     A site's files form a rotation chain: the time between one file's last line and the next
     file's first line is covered (quiet hours are zeros); a missing rotation leaves a gap.
+    Compressed and small files are read on every core, one file per worker; big plain files
+    one after another, each split over every core by parse_file.
     """
     opts = opts or IngestOptions()
     series = series if series is not None else HourlySeries()
     started = time.perf_counter()
     found = discover(paths, vhost_from_filename=opts.vhost_from_filename)
     report = IngestReport(skipped=list(found.skipped))
-    for site, files in found.sites.items():
-        prev: tuple[SourceFile, FileReport] | None = None
-        hint = None
-        for src in files:
-            rep = read_source(src, series, opts, on_progress, hint)
-            if rep.format in PRESETS:
-                hint = PRESETS[rep.format]
-            report.files.append(rep)
-            if rep.first_ts is None:
-                prev = None
-                continue
-            series.add_coverage(site, rep.first_ts, rep.last_ts)
-            if prev is not None and _consecutive(prev[0], src):
-                series.add_coverage(site, prev[1].last_ts, rep.first_ts)
-            prev = (src, rep)
+    pool = _file_pool(found.sites, opts, series)
+    try:
+        for site, files in found.sites.items():
+            prev: tuple[SourceFile, FileReport] | None = None
+            for src, rep in _read_site(files, series, opts, on_progress, pool):
+                report.files.append(rep)
+                if rep.first_ts is None:
+                    prev = None
+                    continue
+                series.add_coverage(site, rep.first_ts, rep.last_ts)
+                if prev is not None and _consecutive(prev[0], src):
+                    series.add_coverage(site, prev[1].last_ts, rep.first_ts)
+                prev = (src, rep)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     report.seconds = time.perf_counter() - started
     return series, report
+
+
+def _whole_file_task(src: SourceFile) -> bool:
+    """A file parse_file would read in one process: compressed, or smaller than PARALLEL_MIN."""
+    if src.path == "-":
+        return False
+    if src.compressed:
+        return True
+    try:
+        return os.stat(src.path).st_size < logread.PARALLEL_MIN
+    except OSError:
+        return False  # read here, where the error is reported
+
+
+def _file_pool(sites: dict[str, list[SourceFile]], opts: IngestOptions, series):
+    """Worker processes for whole files, when there are several such files and cores."""
+    cores = min(os.cpu_count() or 1, 8) if opts.workers is None else opts.workers
+    if cores < 2 or not isinstance(series, HourlySeries):
+        return None
+    if sum(_whole_file_task(f) for files in sites.values() for f in files[1:]) < 2:
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(cores, mp_context=logread._start_method(),
+                               initializer=logread.tune_malloc)
+
+
+def _read_in_worker(args: tuple) -> tuple[FileReport, HourlySeries]:
+    """One whole file read in a worker into a series of its own."""
+    src, opts, hint, track_visitors, track_paths = args
+    part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
+    return read_source(src, part, replace(opts, workers=1), None, hint), part
+
+
+def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOptions,
+               on_progress: Callable[[FileReport], None] | None, pool):
+    """(file, report) of each of a site's files, in order, each counted into `series`.
+
+    The first file is read here: its format is the hint (tried first) for the others, which go
+    to the pool when there is one and they are whole-file tasks.
+    """
+    from concurrent.futures import BrokenExecutor
+
+    hint, futures = None, {}
+    for i, src in enumerate(files):
+        fut = futures.pop(i, None)
+        rep = None
+        if fut is not None:
+            try:
+                rep, part = fut.result()
+            except BrokenExecutor:  # a worker was killed: read it here
+                rep = None
+            else:
+                series.merge(part)
+                if on_progress is not None:
+                    on_progress(rep)
+        if rep is None:
+            rep = read_source(src, series, opts, on_progress, hint)
+        if i == 0:
+            hint = PRESETS.get(rep.format)
+            if pool is not None:
+                task = (opts, hint, series.track_visitors, series.track_paths)
+                for j, later in enumerate(files[1:], 1):
+                    if _whole_file_task(later):
+                        try:
+                            futures[j] = pool.submit(_read_in_worker, (later, *task))
+                        except BrokenExecutor:
+                            break
+        elif fut is None and rep.format in PRESETS:
+            hint = PRESETS[rep.format]
+        yield src, rep
 
 
 def load_hourly(

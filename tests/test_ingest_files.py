@@ -1,0 +1,70 @@
+"""Directories of many files: whole files read on every core give what one process gives."""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+from trafficwatch import ingest as ingest_mod
+from trafficwatch.ingest import IngestOptions, ingest
+from trafficwatch.series import HourlySeries
+
+LINE = ('198.51.100.{i} - - [{d:02d}/Nov/2026:{h:02d}:{m:02d}:00 +0100] "GET /p{i}.{ext} HTTP/1.1" '
+        '{st} 5 "-" "{ua}"\n')
+
+
+def _rotations(d: Path) -> Path:
+    """Two sites, each a live log, a .1 and gzipped older rotations; some junk among them."""
+    for site in ("shop.example", "blog.example"):
+        for k in range(8, -1, -1):  # access.log.8.gz (oldest) .. access.log (newest)
+            text = "".join(LINE.format(i=(k * 7 + j) % 250, d=20 - k, h=j % 24, m=j % 60,
+                                       ext=("css", "html")[j % 2], st=(200, 404)[j % 5 == 0],
+                                       ua=("Mozilla/5.0", "Googlebot/2.1")[j % 3 == 0])
+                           for j in range(300 + k))
+            if k == 3:
+                text += "not a log line\n"  # malformed, counted with its reason
+            name = f"{site}.access.log" + (f".{k}" if k else "")
+            if k >= 2:
+                (d / f"{name}.gz").write_bytes(gzip.compress(text.encode()))
+            else:
+                (d / name).write_text(text)
+    (d / "other.access.log.2.gz").write_bytes(b"\x1f\x8b broken gzip")  # an archive cut short
+    (d / "bin.access.log").write_bytes(bytes(range(256)) * 4)  # binary: skipped, said why
+    return d
+
+
+def _read(d: Path, workers: int | None):
+    series, report = ingest([str(d)], IngestOptions(workers=workers),
+                            HourlySeries(track_visitors=True))
+    files = [(os.path.basename(f.name), f.format, f.lines, f.parsed, dict(f.malformed.counts),
+              f.error.replace(str(d), "D"), f.first_ts, f.last_ts) for f in report.files]
+    return series.to_dict(), files, report.lines
+
+
+def test_files_read_by_workers_give_what_one_process_gives(tmp_path):
+    from trafficwatch.logs.sources import discover
+
+    one = _read(_rotations(tmp_path), workers=1)
+    pool = ingest_mod._file_pool(discover([str(tmp_path)]).sites, IngestOptions(workers=2),
+                                 HourlySeries())
+    assert pool is not None  # the gzipped rotations do go to workers
+    pool.shutdown()
+    many = _read(tmp_path, workers=2)
+    assert many == one
+    assert one[2] == 2 * sum(300 + k for k in range(9)) + 2  # every line, the junk ones too
+    assert sum(1 for f in one[1] if f[5]) == 2  # the broken archive and the binary file, said
+
+
+def _dies_on_one_file(args):
+    if args[0].path.endswith("shop.example.access.log.4.gz"):
+        os._exit(1)  # the OOM killer, say
+    return _real(args)
+
+
+_real = ingest_mod._read_in_worker
+
+
+def test_a_file_whose_worker_died_is_read_here(tmp_path, monkeypatch):
+    one = _read(_rotations(tmp_path), workers=1)
+    monkeypatch.setattr(ingest_mod, "_read_in_worker", _dies_on_one_file)
+    assert _read(tmp_path, workers=2) == one
