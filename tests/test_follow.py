@@ -257,6 +257,14 @@ def test_corrupt_and_still_being_written_gzip_read_to_the_break(tmp_path, mode):
     r.stop()
 
 
+def test_the_last_line_of_an_archive_counts_without_a_newline(tmp_path, mode):
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"gz line 1\ngz line 2"))
+    r = Run([tmp_path], mode)
+    wait_for(lambda: len(r.lines) == 2)
+    assert r.lines == [b"gz line 1", b"gz line 2"]
+    r.stop()
+
+
 def test_gzip_bomb_stops_at_the_cap(tmp_path, mode):
     import zlib
 

@@ -424,6 +424,10 @@ class Follower:
             err = stream_error(f.fh)
             if err:
                 self._event("archive_error", f.key.path, f"{safe_name(f.key.path)}: {err}", f.key)
+            elif f.pending and not f.skipping:  # an archive's last line needs no newline
+                chunk, f.pending = bytes(f.pending) + b"\n", bytearray()
+                self.on_data(f.key, chunk)
+                f.boundary = f.consumed
             f.done = True
             self._close(f)
         elif not f.live or self._moved_away(f):
