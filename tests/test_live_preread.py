@@ -1,4 +1,4 @@
-"""The app's first read of big plain files on every core, handed on to the follower."""
+"""The app's first read of big plain files and archives on every core, handed on to the follower."""
 from __future__ import annotations
 
 import os
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from trafficwatch import live
 from trafficwatch.engine import Engine, EngineConfig
 from trafficwatch.live import LiveFeed
 from trafficwatch.logs import read
@@ -89,3 +90,54 @@ def test_after_a_parallel_read_the_follower_goes_on_from_the_last_complete_line(
     e2, f2 = feed(logs, state)
     assert e2.series.total() == before + 10  # from the state: nothing read twice
     f2.close()
+
+
+@pytest.fixture
+def rotated(tmp_path: Path) -> Path:
+    """A live log and five gzipped rotations, one cut short, one without a final newline."""
+    import gzip
+
+    d = tmp_path / "rot"
+    d.mkdir()
+    for k in range(6, 1, -1):
+        text = lines(k * 1000, 400 + k)
+        if k == 5:
+            text = text.rstrip("\n")  # an archive's last line needs no newline
+        blob = gzip.compress(text.encode())
+        if k == 6:
+            blob = blob[: len(blob) // 2]  # a truncated archive: read to the break, said so
+        (d / f"access.log.{k}.gz").write_bytes(blob)
+        os.utime(d / f"access.log.{k}.gz", (1e9, 1e9))  # not one being compressed right now
+    (d / "access.log.1").write_text(lines(1000, 50))
+    (d / "access.log").write_text(lines(0, 20))
+    return d
+
+
+def test_archives_read_by_workers_count_what_the_follower_counts(rotated, monkeypatch, tmp_path):
+    monkeypatch.setattr(live, "ARCHIVE_MIN", 0)  # these small ones too
+    with monkeypatch.context() as m:
+        m.setattr(os, "cpu_count", lambda: 1)  # no workers: the follower reads everything
+        e1, f1 = feed(rotated, None)
+    taken = []
+    real = LiveFeed._count_archive
+
+    def spy(self, src, st, whole):
+        taken.append(Path(src.path).name)
+        return real(self, src, st, whole)
+
+    monkeypatch.setattr(LiveFeed, "_count_archive", spy)
+    state = tmp_path / "state.json"
+    e2, f2 = feed(rotated, state)
+    assert sorted(taken) == ["access.log.2.gz", "access.log.3.gz", "access.log.4.gz",
+                             "access.log.5.gz"]  # the truncated one is left to the follower
+    assert e2.series.to_dict() == e1.series.to_dict()
+    assert f2.report.lines == f1.report.lines
+    assert f2.report.malformed.counts == f1.report.malformed.counts
+    assert [t.text for t in f2.tail][-3:] == [t.text for t in f1.tail][-3:]
+    assert any("truncated" in w or "corrupt" in w for w in f2.warnings)
+    f1.close()
+    f2.close()
+    e3, f3 = feed(rotated, state)  # restart: no archive read again
+    assert e3.series.total() == e2.series.total()
+    assert sum(r.lines for r in f3.report.files) == 0
+    f3.close()

@@ -165,7 +165,7 @@ def test_parallel_reading_from_a_thread_uses_clean_workers_and_gives_the_same(tm
     method: list = []
 
     def read_in_thread():  # the app reads its first logs beside the UI thread
-        method.append(read._start_method().get_start_method())
+        method.append(read.start_method().get_start_method())
         got.extend(parse_file(path, f, workers=2, chunk_bytes=4096))
 
     t = threading.Thread(target=read_in_thread)
@@ -173,10 +173,11 @@ def test_parallel_reading_from_a_thread_uses_clean_workers_and_gives_the_same(tm
     t.join()
     assert method == ["forkserver"]  # no fork of a multi-threaded process (Linux)
     assert _columns(got) == expected
-    assert read._start_method().get_start_method() == "fork" or threading.active_count() > 1
+    assert read.start_method().get_start_method() == "fork" or threading.active_count() > 1
 
 
-def test_the_worker_server_started_early_works_once_a_ui_has_taken_stderr(tmp_path):
+@pytest.mark.parametrize("early", [True, False])
+def test_once_a_ui_has_taken_stderr_reads_use_the_early_worker_server_or_none(tmp_path, early):
     import subprocess
     import sys
 
@@ -185,7 +186,8 @@ def test_the_worker_server_started_early_works_once_a_ui_has_taken_stderr(tmp_pa
 import sys, threading
 from trafficwatch.logs import read
 from trafficwatch.logs.formats import get_format
-read.start_worker_server()  # what `trafficwatch` does before the app starts
+if {early}:
+    read.start_worker_server()  # what `trafficwatch` does before the app starts
 
 class Captured:  # Textual's stand-in for stderr: no usable file descriptor
     def write(self, s): return len(s)
@@ -194,13 +196,17 @@ class Captured:  # Textual's stand-in for stderr: no usable file descriptor
 
 real, sys.stderr = sys.stderr, Captured()
 read.PARALLEL_MIN = 0
-out = []
-t = threading.Thread(target=lambda: out.extend(
-    read.parse_file({str(path)!r}, get_format("COMBINED"), workers=2, chunk_bytes=4096)))
+out, how = [], []
+def work():
+    ctx = read.start_method()
+    how.append(ctx.get_start_method() if ctx else "none")
+    out.extend(read.parse_file({str(path)!r}, get_format("COMBINED"), workers=2, chunk_bytes=4096))
+t = threading.Thread(target=work)
 t.start(); t.join()
-print(sum(r.lines for r in out), len(out))
+print(sum(r.lines for r in out), len(out), how[0])
 """
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=False)
-    lines, chunks = map(int, res.stdout.split())
-    assert lines == 3000 and chunks > 50, res.stderr
+    lines, chunks, how = res.stdout.split()
+    assert int(lines) == 3000 and int(chunks) > 50, res.stderr  # read whole either way
+    assert how == ("forkserver" if early else "none")  # workers only with the early server

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.formats import PRESETS, detect_format, get_format
-from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import is_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import SourceFile, discover
@@ -295,8 +295,10 @@ def _file_pool(sites: dict[str, list[SourceFile]], opts: IngestOptions, series):
         return None
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(cores, mp_context=logread._start_method(),
-                               initializer=logread.tune_malloc)
+    ctx = logread.start_method()
+    if ctx is None:
+        return None
+    return ProcessPoolExecutor(cores, mp_context=ctx, initializer=logread.tune_malloc)
 
 
 def _read_in_worker(args: tuple) -> tuple[FileReport, HourlySeries]:
@@ -304,6 +306,54 @@ def _read_in_worker(args: tuple) -> tuple[FileReport, HourlySeries]:
     src, opts, hint, track_visitors, track_paths = args
     part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
     return read_source(src, part, replace(opts, workers=1), None, hint), part
+
+
+@dataclass
+class WholeFile:
+    """A compressed file read whole in a worker (the app's first read): what the follower needs
+    to take it as done (its identity, content head and length) and what it counted."""
+
+    report: FileReport
+    series: HourlySeries
+    head: bytes  # the first FP_BYTES of content
+    tail: bytes  # the last 8 KiB of content
+    length: int  # bytes of content
+
+
+def read_archive(args: tuple) -> WholeFile | None:
+    """Read a compressed log whole into a series of its own (in a worker).
+
+    None where it is not that file any more, cannot be read to its end (a truncated archive) or
+    has no known format: the follower reads it then and says why.
+    """
+    src, opts, ident, fp_bytes, track_visitors, track_paths = args
+    try:
+        with open(src.path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if (st.st_dev, st.st_ino) != ident:
+                return None
+            sample = sniff(src.path)
+            fmt = get_format(opts.log_format, date_format=opts.date_format,
+                             time_format=opts.time_format) if opts.log_format \
+                else detect_format(sample).format
+            if fmt is None or is_binary(sample):
+                return None
+            part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
+            rep = FileReport(name=display_name(src.path), site=src.site, format=fmt.name)
+            parser = Parser(fmt, opts.parse)
+            stream = logread.open_stream(src.path, fh=fh)
+            head, tail, length = b"", b"", 0
+            for chunk in logread.iter_chunks(stream):
+                if len(head) < fp_bytes:
+                    head += chunk[: fp_bytes - len(head)]
+                length += len(chunk)
+                tail = (tail + chunk)[-8192:]
+                _absorb(rep, parser.feed(chunk, final=True), part)
+            if logread.stream_error(stream):
+                return None
+    except (OSError, ValueError):
+        return None
+    return WholeFile(rep, part, head, tail, length)
 
 
 def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOptions,

@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from trafficwatch.ingest import CountInto, FileReport, IngestReport, _absorb, display_name
+from trafficwatch.ingest import (
+    CountInto,
+    FileReport,
+    IngestReport,
+    WholeFile,
+    _absorb,
+    display_name,
+    read_archive,
+)
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import detect_format, get_format
@@ -32,6 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
+# Archives of this many (compressed) bytes or more are read by worker processes at the first
+# read: below it, a worker's detection, counting and hand-over cost more than the follower
+# reading it here (sample_logs: 1.04 s here, 1.12 s in workers; four 7 MB ones: 4.1 vs 2.4 s).
+ARCHIVE_MIN = 1 << 20
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
@@ -80,7 +92,7 @@ class LiveFeed:
         self.store = StateStore(state_path) if state_path else None
         resume = self._restore() if self.store else None
         if resume is None:  # nothing counted yet: big plain files are read on every core first
-            resume = self._read_big_files(on_progress)
+            resume = self._read_in_workers(on_progress)
         self.follower = Follower(
             cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
             max_line_bytes=cfg.ingest.parse.max_line_bytes,
@@ -155,42 +167,103 @@ class LiveFeed:
         self.commit()
 
     # -- the first read of big files, in parallel ----------------------------------------------
-    def _read_big_files(self, on_progress: Callable[[int, int], None] | None) -> list[FileRecord]:
-        """Plain files of PARALLEL_MIN bytes or more, read up to their last complete line by
-        worker processes (parse_file) before the follower starts.
+    def _read_in_workers(self, on_progress: Callable[[int, int], None] | None) -> list[FileRecord]:
+        """The first read, on every core: compressed rotations of ARCHIVE_MIN bytes or more whole, a
+        file per worker process, and plain files of PARALLEL_MIN bytes or more up to their last complete line, split
+        over the workers (parse_file) — before the follower starts.
 
-        What was read is handed to the follower as resume records (identity, offset, tail hash),
-        as a restart from the state would be: it goes on from there, across rotations meanwhile.
-        A file that changes identity before it is read, has no newline in its last MiB, is W3C
-        (its header state runs through the file), of no known format, or fails while being read
-        is left to the follower, which reads it from the start (nothing of it counted here).
+        What was read is handed to the follower as resume records (identity, offset, tail hash;
+        archives marked done), as a restart from the state would be: it goes on from there,
+        across rotations meanwhile. A file that changes identity before it is read, has no
+        newline in its last MiB, is W3C (plain files: its header state runs through the file),
+        of no known format, or cannot be read to its end is left to the follower, which reads
+        it from the start and says why (nothing of it counted here).
         """
         cfg = self.engine.cfg
         if (os.cpu_count() or 1) < 2:
             return []
-        big = []
+        big, archives = [], []
         for site, files in discover(cfg.paths, cfg.ingest.vhost_from_filename).sites.items():
             for src in files:
                 try:
                     st = os.stat(src.path)
                 except OSError:
                     continue
-                if not src.compressed and st.st_size >= logread.PARALLEL_MIN:
+                if src.compressed:
+                    if st.st_size >= ARCHIVE_MIN:
+                        archives.append((src, st))
+                elif st.st_size >= logread.PARALLEL_MIN:
                     big.append((src.path, site, st))
-        total, done, records = sum(st.st_size for _, _, st in big), 0, []
-        for path, site, st in big:
-            def progress(n: int, before: int = done) -> None:
-                if on_progress is not None:
-                    on_progress(before + n, total)
+        if len(archives) < 2:
+            archives = []  # one archive: no gain from a worker
+        total = sum(st.st_size for _, _, st in big) + sum(st.st_size for _, st in archives)
+        done, records = 0, []
 
+        def progress(n: int) -> None:
+            if on_progress is not None:
+                on_progress(done + n, total)
+
+        for src, st, whole in self._read_archives(archives):
+            if whole is not None:
+                records.append(self._count_archive(src, st, whole))
+            done += st.st_size
+            progress(0)
+        for path, site, st in big:
             rec = self._read_big_file(path, site, st, progress)
             done += st.st_size
             if rec is not None:
                 records.append(rec)
         return records
 
+    def _read_archives(self, archives: list):
+        """(file, stat, WholeFile or None) for each archive, read by worker processes."""
+        if not archives:
+            return
+        from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+
+        cfg, series = self.engine.cfg, self.engine.series
+        ctx = logread.start_method()
+        if ctx is None:  # no worker can start: the follower reads them
+            return
+        pool = ProcessPoolExecutor(min(os.cpu_count() or 1, 8), mp_context=ctx,
+                                   initializer=logread.tune_malloc)
+        try:
+            futures = [pool.submit(read_archive, (src, cfg.ingest, (st.st_dev, st.st_ino),
+                                                  FP_BYTES, series.track_visitors,
+                                                  series.track_paths))
+                       for src, st in archives]
+            for (src, st), fut in zip(archives, futures):
+                try:
+                    whole = fut.result()
+                except BrokenExecutor:  # a worker was killed: the follower reads this one
+                    whole = None
+                yield src, st, whole
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _count_archive(self, src, st: os.stat_result, whole: WholeFile) -> FileRecord:
+        """Take an archive read whole by a worker: its counts, report, tail, and the record that
+        tells the follower it is done."""
+        rep = whole.report
+        with self.engine.lock:
+            self.engine.series.merge(whole.series)
+            if rep.first_ts is not None:
+                self.engine.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
+        ident = (st.st_dev, st.st_ino)
+        self.report.files.append(rep)
+        self._streams[ident] = _Stream(FileKey(*ident, src.path, src.site), rep)
+        self._lines_since_step += rep.lines
+        self._dirty = True
+        for line in whole.tail.split(b"\n")[-21:]:
+            if line.strip():
+                self.tail.append(TailLine(time.time(), src.site,
+                                          line.decode("utf-8", "backslashreplace")))
+        return FileRecord(*ident, digest(whole.head), len(whole.head), whole.length,
+                          digest(whole.tail[-TAIL_BYTES:]), src.path, done=True)
+
     def _read_big_file(self, path: str, site: str, st: os.stat_result,
                        progress: Callable[[int], None]) -> FileRecord | None:
+        """One big plain file on every core, up to its last complete line (see above)."""
         opts = self.engine.cfg.ingest
         ident = (st.st_dev, st.st_ino)
         try:

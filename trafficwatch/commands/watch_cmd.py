@@ -45,27 +45,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"trafficwatch: the app cannot start ({exc}); headless commands still work: "
               f"trafficwatch counts PATH", file=sys.stderr)
         return 2
-    if _has_big_plain_files(args):
+    if _reads_in_workers(args):
         from trafficwatch.logs.read import start_worker_server
 
         start_worker_server()  # before the app captures stderr (see its docstring)
     return run_app(args)
 
 
-def _has_big_plain_files(args: argparse.Namespace) -> bool:
-    """Will the first read use worker processes (a plain log of PARALLEL_MIN bytes or more)?"""
+def _reads_in_workers(args: argparse.Namespace) -> bool:
+    """Will the first read use worker processes (two archives of ARCHIVE_MIN bytes or more, or a
+    plain log of PARALLEL_MIN bytes or more; see LiveFeed._read_in_workers)?"""
     import os
 
+    from trafficwatch.live import ARCHIVE_MIN
     from trafficwatch.logs import read
     from trafficwatch.logs.sources import discover
 
     if (os.cpu_count() or 1) < 2 or not getattr(args, "paths", None):
         return False
+    archives = 0
     for files in discover(args.paths, getattr(args, "vhost_from_filename", None)).sites.values():
         for src in files:
             try:
-                if not src.compressed and os.stat(src.path).st_size >= read.PARALLEL_MIN:
-                    return True
+                size = os.stat(src.path).st_size
             except OSError:
                 continue
+            archives += bool(src.compressed) and size >= ARCHIVE_MIN
+            if archives >= 2 or (not src.compressed and size >= read.PARALLEL_MIN):
+                return True
     return False

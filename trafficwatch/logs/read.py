@@ -53,11 +53,15 @@ class CappedReader(io.RawIOBase):
         super().close()
 
 
-def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED) -> BinaryIO:
-    """A binary stream of the file's text: .gz/.bz2 (by magic bytes) decompressed, capped."""
+def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED,
+                fh: BinaryIO | None = None) -> BinaryIO:
+    """A binary stream of the file's text: .gz/.bz2 (by magic bytes) decompressed, capped.
+
+    `fh`: the file already opened (at its start), e.g. after checking its identity.
+    """
     if str(path) == "-":
         return sys.stdin.buffer
-    f = open(path, "rb")  # noqa: SIM115 (returned to the caller)
+    f = fh if fh is not None else open(path, "rb")  # noqa: SIM115 (returned to the caller)
     magic = f.read(3)
     f.seek(0)
     if magic[:2] == b"\x1f\x8b":
@@ -249,19 +253,31 @@ def _forkserver():
     return ctx
 
 
-def _start_method():
-    """fork where this process runs one thread (fast: workers inherit the imports); else a
-    fork server started clean, since a fork copies locks other threads may hold (the app reads
-    its first logs beside the UI thread)."""
+def start_method():
+    """How to start worker processes here, or None when they cannot be started.
+
+    fork where this process runs one thread (fast: workers inherit the imports); else a fork
+    server started clean, since a fork copies locks other threads may hold (the app reads its
+    first logs beside the UI thread). None when the fork server cannot start (stderr taken by a
+    UI before start_worker_server ran): the callers then read in this process.
+    """
     import multiprocessing
     import threading
 
     methods = multiprocessing.get_all_start_methods()
     if threading.active_count() == 1 and "fork" in methods:
         return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        return _forkserver()
-    return multiprocessing.get_context("spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    from multiprocessing import forkserver, resource_tracker
+
+    ctx = _forkserver()
+    try:
+        resource_tracker.ensure_running()
+        forkserver.ensure_running()
+    except (OSError, ValueError):
+        return None
+    return ctx
 
 
 def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
@@ -286,7 +302,14 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
             res = reduce(res) if reduce is not None else res
         return res
 
-    pool = ProcessPoolExecutor(workers, mp_context=_start_method(), initializer=tune_malloc)
+    ctx = start_method()
+    if ctx is None:  # no worker can start: read here, the same ranges in the same order
+        for start in range(0, size, chunk_bytes):
+            res = local.feed(read_lines_at(stream, start, min(start + chunk_bytes, size), limit),
+                             final=True)
+            yield reduce(res) if reduce is not None else res
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=tune_malloc)
     try:
         pending: deque = deque()
         for start in range(0, size, chunk_bytes):
