@@ -356,3 +356,19 @@ def test_bot_flags_stay_right_across_chunks_as_new_agents_come(cache_max, monkey
         a, b = fast.feed(data).records, slow.feed(data).records
         assert a.is_bot.tolist() == b.is_bot.tolist() and len(a) == chunk + 2
     assert fast._bot_keys.size <= max(cache_max, 7)
+
+
+def test_many_long_paths_find_their_query_string_as_the_regex_path_does():
+    from trafficwatch.logs.parse import ParseOptions
+
+    lines = []
+    for i in range(600):  # enough long paths for the chunk-wide search
+        path = b"/" + b"seg/" * (40 + i % 30) + (b"?q=%d" % i if i % 3 else b"") + b"/tail"
+        lines.append(COMBINED_LINE.replace(b"/a/b.html?x=1", path))
+    data = b"\n".join(lines) + b"\n"
+    fast = Parser(get_format("COMBINED"), ParseOptions(keep_paths=True)).feed(data).records
+    slow_parser = Parser(get_format("COMBINED"), ParseOptions(keep_paths=True))
+    slow_parser._fast = None
+    slow = slow_parser.feed(data).records
+    assert fast.path.tolist() == slow.path.tolist()
+    assert sum("?" in p for p in fast.path.tolist()) == 0 and len(set(fast.path.tolist())) == 30

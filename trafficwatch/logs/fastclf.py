@@ -260,8 +260,8 @@ def _first_before(w: np.ndarray, data: bytes, pos: np.ndarray, stop: np.ndarray,
                   words: int = 8) -> np.ndarray:
     """For each pos, the first index in [pos, stop) holding `byte`, else stop.
 
-    Word by word for the first `words` words; the few spans longer than that are searched by
-    bytes.find.
+    Word by word for the first `words` words; spans longer than that by bytes.find when they
+    are few, else by a scan of the chunk for the byte.
     """
     out = stop.copy()
     todo = np.flatnonzero(pos < stop)
@@ -274,6 +274,10 @@ def _first_before(w: np.ndarray, data: bytes, pos: np.ndarray, stop: np.ndarray,
         todo, p = todo[more], p[more] + 16
         if not len(todo):
             return out
+    if len(todo) > 256:  # many long spans: list the byte's places in the whole chunk once
+        at = np.flatnonzero(np.frombuffer(data, np.uint8) == byte)
+        out[todo] = np.minimum(out[todo], _next(at, p))
+        return out
     needle = bytes([byte])
     for i, a in zip(todo.tolist(), p.tolist()):
         j = data.find(needle, a, int(out[i]))
