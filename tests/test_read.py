@@ -173,7 +173,6 @@ def test_parallel_reading_from_a_thread_uses_clean_workers_and_gives_the_same(tm
     t.join()
     assert method == ["forkserver"]  # no fork of a multi-threaded process (Linux)
     assert _columns(got) == expected
-    assert read.start_method().get_start_method() == "fork" or threading.active_count() > 1
 
 
 @pytest.mark.parametrize("early", [True, False])

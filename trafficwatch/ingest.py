@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trafficwatch.logs import read as logread
-from trafficwatch.logs.formats import PRESETS, detect_format, get_format
+from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import is_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
@@ -98,6 +98,17 @@ def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
     return older.rotation - newer.rotation == 1  # a missing .N leaves a gap
 
 
+def choose_format(opts: IngestOptions, sample: list[bytes],
+                  hint: LogFormat | None = None) -> tuple[LogFormat | None, list[str]]:
+    """The format --log-format names, else the one detected in `sample` (`hint` tried first);
+    and the names of the formats tried. ValueError for a bad --log-format."""
+    if opts.log_format:
+        fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
+        return fmt, [fmt.name]
+    det = detect_format(sample, hint)
+    return det.format, list(det.scores)
+
+
 def read_source(
     src: SourceFile,
     series: HourlySeries,
@@ -129,17 +140,12 @@ def read_source(
     if is_binary(sample):
         rep.error = f"{name} looks binary, not a text access log; skipped"
         return rep
-    if opts.log_format:
-        fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
-        tried = [fmt.name]
-    else:
-        det = detect_format(sample, hint)
-        fmt, tried = det.format, list(det.scores)
-        if fmt is None:
-            first = sample[0][:120].decode("utf-8", "backslashreplace")
-            rep.error = (f"{name}: no known log format matches (tried {', '.join(tried)}); "
-                         f"first line: {first!r}; pass --log-format")
-            return rep
+    fmt, tried = choose_format(opts, sample, hint)
+    if fmt is None:
+        first = sample[0][:120].decode("utf-8", "backslashreplace")
+        rep.error = (f"{name}: no known log format matches (tried {', '.join(tried)}); "
+                     f"first line: {first!r}; pass --log-format")
+        return rep
     rep.format = fmt.name
     # client and visitor hashes only for a series that counts visitors
     parse_opts = replace(opts.parse, keep_visitors=opts.parse.keep_visitors and series.track_visitors)
@@ -333,10 +339,10 @@ def read_archive(args: tuple) -> WholeFile | None:
             if (st.st_dev, st.st_ino) != ident:
                 return None
             sample = sniff(src.path)
-            fmt = get_format(opts.log_format, date_format=opts.date_format,
-                             time_format=opts.time_format) if opts.log_format \
-                else detect_format(sample).format
-            if fmt is None or is_binary(sample):
+            if is_binary(sample):
+                return None
+            fmt, _ = choose_format(opts, sample)
+            if fmt is None:
                 return None
             part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
             rep = FileReport(name=display_name(src.path), site=src.site, format=fmt.name)

@@ -22,12 +22,13 @@ from trafficwatch.ingest import (
     IngestReport,
     WholeFile,
     _absorb,
+    choose_format,
     display_name,
     read_archive,
 )
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
-from trafficwatch.logs.formats import detect_format, get_format
+from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
 from trafficwatch.logs.sources import discover
@@ -281,9 +282,7 @@ class LiveFeed:
         if len(last) < TAIL_BYTES:  # no newline in the last MiB: left to the follower
             return None
         try:
-            fmt = get_format(opts.log_format, date_format=opts.date_format,
-                             time_format=opts.time_format) if opts.log_format \
-                else detect_format(logread.sniff(path)).format
+            fmt, _ = choose_format(opts, logread.sniff(path))
         except (OSError, ValueError):
             return None
         if fmt is None or fmt.kind == "w3c":
@@ -351,18 +350,12 @@ class LiveFeed:
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.engine.cfg.ingest
-        if opts.log_format:
-            fmt = get_format(opts.log_format, date_format=opts.date_format,
-                             time_format=opts.time_format)
-        else:
-            det = detect_format(chunk.split(b"\n", 200)[:200])
-            if det.format is None:
-                first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
-                st.report.error = (f"{st.report.name}: no known log format matches (tried "
-                                   f"{', '.join(det.scores)}); first line: {first!r}; "
-                                   "pass --log-format")
-                return False
-            fmt = det.format
+        fmt, tried = choose_format(opts, chunk.split(b"\n", 200)[:200])
+        if fmt is None:
+            first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
+            st.report.error = (f"{st.report.name}: no known log format matches (tried "
+                               f"{', '.join(tried)}); first line: {first!r}; pass --log-format")
+            return False
         st.report.format, st.report.error = fmt.name, ""
         st.parser = Parser(fmt, opts.parse)
         return True
