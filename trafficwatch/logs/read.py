@@ -305,9 +305,7 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
     ctx = start_method()
     if ctx is None:  # no worker can start: read here, the same ranges in the same order
         for start in range(0, size, chunk_bytes):
-            res = local.feed(read_lines_at(stream, start, min(start + chunk_bytes, size), limit),
-                             final=True)
-            yield reduce(res) if reduce is not None else res
+            yield result(start, min(start + chunk_bytes, size), None)
         return
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=tune_malloc)
     try:
