@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trafficwatch.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from trafficwatch.model.checkpoint import VERSION, CheckpointError, load_checkpoint, save_checkpoint
 from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
 
 CFG = LSTMConfig(window=48, horizon=12, hidden=8)
@@ -25,8 +25,9 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", model, data={"start": "2024-01-01T00:00:00+00:00"},
                            metrics={"mase": 0.8})
     ck = load_checkpoint(path)
-    x = torch.randn(2, 48, 6)
-    torch.testing.assert_close(ck.model.predict(x), model.predict(x))
+    x, bases, skill = torch.randn(2, 48, 6), torch.randn(2, 12, 7), torch.randn(2, 8)
+    ctx = (bases, torch.ones(2, 12, 7), skill)
+    torch.testing.assert_close(ck.model.predict(x, *ctx), model.predict(x, *ctx))
     assert ck.config == CFG
     assert ck.data["start"].startswith("2024") and ck.metrics == {"mase": 0.8}
     assert ck.scaling["transform"] == "log1p"
@@ -71,8 +72,8 @@ def test_mismatched_architecture_or_window_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="window"):
         load_checkpoint(path, expect=LSTMConfig(window=168, horizon=12, hidden=8))
     bad = tmp_path / "bad.pt"
-    cfg = CFG.to_dict() | {"window": 72}  # weights are for a 48 h window
-    torch.save({"format": "trafficwatch-lstm", "version": 1, "config": cfg,
+    cfg = CFG.to_dict() | {"hidden": 16}  # weights are for 8 units
+    torch.save({"format": "trafficwatch-lstm", "version": VERSION, "config": cfg,
                 "state_dict": small_model().state_dict()}, bad)
     with pytest.raises(CheckpointError, match=r"bad\.pt.*mismatched architecture"):
         load_checkpoint(bad)
@@ -91,7 +92,7 @@ class Payload:
 def write_malicious(tmp_path: Path) -> tuple[Path, Path]:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    torch.save({"format": "trafficwatch-lstm", "version": 1, "x": Payload(str(marker))}, path)
+    torch.save({"format": "trafficwatch-lstm", "version": VERSION, "x": Payload(str(marker))}, path)
     assert not marker.exists()
     return path, marker
 

@@ -208,3 +208,15 @@ def test_default_model_beats_yesterday_on_a_site_with_quiet_weekends():
     table = summarize(backtest(s, {"lstm": Forecaster.load().as_function(), "naive24": naive24}))
     assert table.loc["lstm", "mase"] < 0.8 * table.loc["naive24", "mase"], table
     assert 0.7 <= table.loc["lstm", "coverage"] <= 0.9, table
+
+
+def test_eval_at_48_hours_and_a_week_ahead_forecast_with_the_shipped_model(counts_csv, capsys):
+    code, out, err = run_cli(["eval", counts_csv, "--days", "3", "--horizon", "48"], capsys)
+    assert code == 0, err
+    assert "48 h ahead" in out and "naive168" in out
+    code, out, err = run_cli(["forecast", counts_csv, "--horizon", "168", "--format", "json"],
+                             capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert len(doc["hours"]) == 168 and doc["choice"]
+    assert "forecast shown:" in err  # which forecast, and why, in plain words

@@ -80,7 +80,7 @@ def test_fine_tune_improves_a_copy_on_the_new_site_and_leaves_the_original_alone
     assert tuned is not base and res.epochs_run == 3
     assert res.best_val < 0.95 * res.initial_val
     assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())
-    assert not torch.equal(tuned.skip.weight, base.skip.weight)
+    assert not torch.equal(tuned.head.weight, base.head.weight)
 
 
 def test_windows_mask_gaps_and_pad_short_histories():
@@ -93,3 +93,25 @@ def test_windows_mask_gaps_and_pad_short_histories():
     assert w.x[1, 50 - (70 - 72):, 1].sum() < 72 and w.x[1, 52:62, 1].sum() == 0  # the gap
     assert w.y_mask[2].sum() == 5  # only 5 target hours exist after origin 95
     assert np.isfinite(w.x).all() and np.isfinite(w.y).all()
+    assert np.isfinite(w.bases).all() and np.isfinite(w.skill).all()
+    assert w.bmask.shape == (3, 24, 7) and w.bmask[..., -1].all()
+    assert w.bmask[0, :, 1].sum() == 0  # no "last week" for a site 30 hours old
+    assert w.bmask[2, :, 0].all()  # "yesterday" exists for every hour at origin 95
+
+
+def test_seasonal_bases_are_what_their_names_say():
+    from trafficwatch.model.features import BASE_NAMES, seasonal_bases
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(5, 1, (1, 24 * 35))
+    L = v.shape[1]
+    b = seasonal_bases(v, L, 48)  # (1, 48, K)
+    names = dict(zip(BASE_NAMES, range(len(BASE_NAMES))))
+    np.testing.assert_allclose(b[0, :, names["yesterday"]], np.tile(v[0, L - 24:], 2))
+    np.testing.assert_allclose(b[0, :, names["last week"]], v[0, L - 168:L - 168 + 48])
+    week4 = np.mean([v[0, L - 168 * k:L - 168 * k + 48] for k in range(1, 5)], axis=0)
+    np.testing.assert_allclose(b[0, :, names["4-week mean"]], week4)
+    np.testing.assert_allclose(b[0, :, names["last hour"]], v[0, -1])
+    v[0, L - 24 + 5] = np.nan  # a gap yesterday: the day before stands in
+    assert b[0, 5, 0] != seasonal_bases(v, L, 48)[0, 5, 0]
+    assert seasonal_bases(v, L, 48)[0, 5, 0] == v[0, L - 48 + 5]

@@ -31,12 +31,14 @@ class Prediction:
     past_p10: np.ndarray
     past_p50: np.ndarray
     past_p90: np.ndarray
-    mase: float  # of the model shown, over the past day-ahead forecasts
-    mase_naive: float  # of seasonal naive (24 h) over the same hours
+    mase: float  # of the forecast shown, over the past day-ahead forecasts
+    mase_naive: float  # of the better seasonal naive (24 h or 168 h) over the same hours
     coverage: float  # share of past hours inside the band
     gates: Any = None  # trafficwatch.model.forecaster.GateStats when the LSTM ran
     anomalies: list[AnomalyEvent] = field(default_factory=list)
     status: str = ""  # why the LSTM is not in use, when it is not
+    naive_name: str = "naive 24 h"  # which seasonal naive mase_naive is ("naive 168 h")
+    choice: str = ""  # which forecast is shown and why, in plain words
 
     @property
     def rel_to_naive(self) -> float:
@@ -60,8 +62,10 @@ def _naive(history: pd.Series, horizon: int) -> np.ndarray:
     return naive24(history, horizon)
 
 
-def _model_fn(forecaster: Forecaster | None):
-    return forecaster.as_function() if forecaster is not None else _naive
+def _naive168(history: pd.Series, horizon: int) -> np.ndarray:
+    from trafficwatch.model.baselines import naive168
+
+    return naive168(history, horizon)
 
 
 def predict(
@@ -84,14 +88,14 @@ def predict(
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
-    status, name, gates = "", "seasonal naive", None
+    status, name, gates, choice = "", "seasonal naive", None, ""
     fn = _naive
     if forecaster is None:
         status = "loading model…"
     else:
         try:
             f, gates = forecaster.forecast_with_gates(history, horizon)
-            fn, name = forecaster.as_function(), forecaster.name
+            fn, name, choice = forecaster.as_function(), forecaster.name, f.choice
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"warming up: {exc} (seasonal naive meanwhile)"
@@ -104,7 +108,7 @@ def predict(
     # Day-ahead forecasts for the last `days` days: what the model would have said each midnight.
     v = history.to_numpy(dtype=float)
     past = [[], [], [], []]
-    errs, errs_naive, inside, n_scored = [], [], 0, 0
+    errs, errs24, errs168, inside, n_scored = [], [], [], 0, 0
     for k in range(days, 0, -1):
         o = len(v) - 24 * k
         if o < 24:
@@ -118,10 +122,11 @@ def predict(
             qp = _naive(h, 24)
         actual = v[o:o + 24]
         scale = seasonal_scale(h.to_numpy(dtype=float))
-        s_model, s_naive = score(actual, qp, scale), score(actual, _naive(h, 24), scale)
+        s_model = score(actual, qp, scale)
         if s_model["n"]:
             errs.append(s_model["mase"])
-            errs_naive.append(s_naive["mase"])
+            errs24.append(score(actual, _naive(h, 24), scale)["mase"])
+            errs168.append(score(actual, _naive168(h, 24), scale)["mase"])
             inside += s_model["coverage"] * s_model["n"]
             n_scored += s_model["n"]
         plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
@@ -133,12 +138,15 @@ def predict(
     ph = ph.astype(np.int64)
     actual_past = series.reindex(pd.to_datetime(ph, unit="s", utc=True)).to_numpy(dtype=float)
     events = detect(ph, actual_past, p_lo, p_hi, trigger, recovery) if len(ph) else []
+    m24, m168 = _nanmean(errs24), _nanmean(errs168)
+    naive_name, m_naive = (("naive 168 h", m168) if m168 < m24 or math.isnan(m24)
+                           else ("naive 24 h", m24))
     return Prediction(
         model_name=name, hours=hours, p10=lo, p50=q[:, 1], p90=hi,
         past_hours=ph, past_p10=p_lo, past_p50=p_mid, past_p90=p_hi,
-        mase=_nanmean(errs), mase_naive=_nanmean(errs_naive),
+        mase=_nanmean(errs), mase_naive=m_naive,
         coverage=inside / n_scored if n_scored else math.nan,
-        gates=gates, anomalies=events, status=status)
+        gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice)
 
 
 def _nanmean(xs: list[float]) -> float:

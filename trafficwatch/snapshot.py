@@ -35,10 +35,12 @@ class ForecastView:
     model_name: str  # "default", "fine-tuned", "seasonal naive"
     model_detail: str  # trained when, on what, on which device
     mase: float  # over the last 7 days, day-ahead
-    mase_naive: float  # seasonal naive (24 h) over the same hours
+    mase_naive: float  # the better seasonal naive (24 h or 168 h) over the same hours
     rel_to_naive: float  # mase / mase_naive: below 1 beats the baseline
     coverage: float  # share of past hours inside the band
     band: float = 0.8  # central probability of the band drawn
+    naive_name: str = "naive 24 h"  # which seasonal naive mase_naive belongs to
+    choice: str = ""  # which forecast is shown and why (the model's own check on recent days)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
         hours=p.hours, p10=p.p10, p50=p.p50, p90=p.p90, past_hours=p.past_hours,
         past_p10=p.past_p10, past_p50=p.past_p50, past_p90=p.past_p90,
         model_name=p.model_name, model_detail=detail, mase=p.mase, mase_naive=p.mase_naive,
-        rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band)
+        rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, naive_name=p.naive_name,
+        choice=p.choice)
 
 
 def gate_view(g) -> GateView | None:

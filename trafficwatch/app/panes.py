@@ -147,8 +147,8 @@ class StatsPane(Static):
                 nxt = 0
             t.append(f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}: {num(fv.p50[nxt])} "
                      f"({num(fv.p10[nxt])}–{num(fv.p90[nxt])})\n", style="bold")
-            t.append(f"Last 7 days: MASE {num(fv.mase)} · seasonal naive {num(fv.mase_naive)}"
-                     f" · ratio {num(fv.rel_to_naive)} · band coverage "
+            t.append(f"Last 7 days: MASE {num(fv.mase)} · best seasonal naive ({fv.naive_name}) "
+                     f"{num(fv.mase_naive)} · ratio {num(fv.rel_to_naive)} · band coverage "
                      f"{'–' if math.isnan(fv.coverage) else f'{fv.coverage:.0%}'}\n")
             t.append("Model: ")
             t.append_text(safe_content(fv.model_name))
@@ -156,6 +156,10 @@ class StatsPane(Static):
                 t.append(" · ")
                 t.append_text(safe_content(fv.model_detail))
             t.append("\n")
+            if fv.choice:
+                t.append("Shown: ")
+                t.append_text(safe_content(fv.choice))
+                t.append("\n")
         t.append(f"Lines read {ing.lines_read:,} · counted {ing.parsed:,} · malformed "
                  f"{sum(ing.malformed.values()):,}")
         if ing.lines_per_s:

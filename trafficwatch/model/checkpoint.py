@@ -18,7 +18,7 @@ import torch
 from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
 
 FORMAT = "trafficwatch-lstm"
-VERSION = 1
+VERSION = 2  # 2: the head mixes seasonal bases (features.py), horizon up to 168 h
 _FIX = "retrain it with `trafficwatch train PATH... --out FILE` or use the shipped default model"
 
 
@@ -40,10 +40,10 @@ class Checkpoint:
 
 def scaling_info() -> dict:
     """How inputs are scaled (features.py), recorded so a reader knows what the weights expect."""
-    from trafficwatch.model.features import MIN_SCALE
+    from trafficwatch.model.features import BASE_NAMES, HISTORY, MIN_SCALE
 
     return {"transform": "log1p", "normalise": "per-window mean/std of observed hours",
-            "min_scale": MIN_SCALE,
+            "min_scale": MIN_SCALE, "history_hours": HISTORY, "bases": list(BASE_NAMES),
             "features": ["z", "mask", "hod_sin", "hod_cos", "how_sin", "how_cos"]}
 
 

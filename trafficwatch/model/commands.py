@@ -52,9 +52,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--scratch", action="store_true",
                    help="train a new model instead of fine-tuning the shipped default")
     t.add_argument("--init", metavar="FILE", help="fine-tune this model instead of the default")
-    t.add_argument("--horizon", type=int, default=24,
+    t.add_argument("--horizon", type=int, default=168,
                    help="with --scratch: hours the new model forecasts in one shot, 1-168 "
-                        "(default: 24)")
+                        "(default: 168)")
     t.add_argument("--holdout-days", type=int, default=7,
                    help="days at the end kept out of training and used for the backtest "
                         "(0: train on everything, no backtest; default: 7)")
@@ -76,9 +76,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     f = subparsers.add_parser(
         "forecast", help="print p10/p50/p90 for the coming hours",
-        description="Forecast the hours after the last hour of PATHs' series. A series too short "
-                    "for the LSTM gets the 24 h seasonal naive forecast instead (said on stderr, "
-                    "exit 1).")
+        description="Forecast the hours after the last hour of PATHs' series. The LSTM is first "
+                    "checked on the series' own last 7 days against seasonal naive (24 h and "
+                    "168 h); where it lost there, a blend weighted by recent error is printed, "
+                    "and stderr says which. A series too short for the LSTM gets the 24 h "
+                    "seasonal naive forecast instead (said on stderr, exit 1).")
     _common(f)
     f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
     f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
@@ -148,6 +150,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
                              "train a longer one with `trafficwatch train --scratch --horizon N`")
         try:
             f = fc.forecast(series, args.horizon)
+            _err(f"forecast shown: {f.choice}")
         except ValueError as exc:
             q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
             _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
@@ -165,7 +168,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90):
             out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
-        json.dump({"model": f.model, "horizon": args.horizon,
+        json.dump({"model": f.model, "horizon": args.horizon, "choice": f.choice,
                    "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
                               "p90": float(c)}
                              for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90)]}, out, indent=1)

@@ -1,11 +1,23 @@
-"""Scaling and features outside the model: log1p, per-window normalisation, gap mask, calendar.
+"""Scaling, seasonal bases and features outside the model.
 
-A window of raw hourly counts (NaN = no log covers that hour) becomes (T, 6) features:
-    z      = (log1p(count) - loc) / scale, 0 where missing (loc/scale: the window's observed hours)
-    mask   = 1 observed, 0 missing (gaps and left padding for short histories)
-    sin/cos of hour-of-day, sin/cos of the hour-of-week phase (weekday), from the UTC hour
-Targets are scaled with the same loc/scale, so the model never sees absolute traffic levels:
-one set of weights serves a site with 1 visit an hour and one with 100,000.
+A forecast at an origin reads up to HISTORY hours of raw counts before it (NaN = no log covers
+that hour; older hours than the site has are NaN too) and becomes:
+
+    x      (T, 6)  the LSTM's input over the last `window` hours: z, observed mask, sin/cos hour of
+                   day, sin/cos hour of week (UTC)
+    bases  (H, K)  K seasonal forecasts of each future hour, in z units (BASE_NAMES): the values
+                   the model chooses between and corrects, so that its median is always near
+                   something the site actually did
+    bmask  (H, K)  1 where a base exists (a young site has no "last week")
+    skill  (K+1,)  each base's day-ahead error over the last 7 days relative to the best one's,
+                   log(ratio + 0.05), and log(best error / window spread): how well each kind
+                   of memory has worked on this site lately, and how predictable the site is
+
+Inputs: z = (log1p(count) - loc) / spread, loc and spread the mean and std of log1p over the
+window's observed hours. Outputs (bases, targets, quantiles): (log1p - loc) / scale, where scale
+is the best base's recent error (at least MIN_SCALE = 0.5 %, so a flat series stays flat and one
+with tiny variation is not blown up). The model never sees absolute levels: one set of weights
+serves a site with 1 visit an hour and one with 100,000.
 """
 from __future__ import annotations
 
@@ -15,20 +27,48 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-MIN_SCALE = 0.1  # floor on the log-space spread: a flat window must not blow noise up
+MIN_SCALE = 0.005  # floor on log-space scales (0.5 %): a flat window stays flat, noise is not
+# amplified
+Z_CLIP = 10.0  # inputs beyond 10 window-stds carry no more information
+OUT_CLIP = 60.0  # targets in best-base errors (the log-space view; the loss is on counts)
+HISTORY = 1008  # six weeks: four for the weekly profile, one to judge each base, one spare
 HOUR_NS = 3_600_000_000_000
+BASE_NAMES = ("yesterday", "last week", "7-day mean", "4-week mean", "last hour",
+              "4-week mean at today's level", "week's mean")
+N_BASES = len(BASE_NAMES)
+SKILL_DAYS = 7
+CAP_LOG = float(np.log(2.0))  # no quantile above twice the largest hour of the last six weeks
 
 
 @dataclass
 class Windows:
-    """Model-ready windows: inputs, scaled targets with their mask, and the scaling to undo."""
+    """Model-ready windows: inputs, bases, scaled targets with their mask, and the scaling."""
 
     x: np.ndarray  # (N, T, F) float32
+    bases: np.ndarray  # (N, H, K) float32 z units, 0 where missing
+    bmask: np.ndarray  # (N, H, K) float32, 1 = base exists
+    skill: np.ndarray  # (N, K) float32
     y: np.ndarray  # (N, H) float32 scaled targets, 0 where missing
     y_mask: np.ndarray  # (N, H) float32, 1 = observed target
     loc: np.ndarray  # (N,) float64
     scale: np.ndarray  # (N,) float64
+    cap: np.ndarray  # (N,) float64 log1p ceiling for any quantile
     origin: np.ndarray  # (N,) int64 index in the series of the first forecast hour
+    counts: np.ndarray  # (N, H) float32 raw target counts, 0 where missing
+    mae_scale: np.ndarray  # (N,) float64 in-sample MAE of naive 24 h over the window (counts):
+    # the denominator of MASE, so that training weighs each window as the judges do
+
+    FIELDS = ("x", "bases", "bmask", "skill", "y", "y_mask", "loc", "scale", "cap", "origin",
+              "counts", "mae_scale")
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        """What the model's forward takes after x: bases, bmask, skill."""
+        return self.bases, self.bmask, self.skill
+
+
+def concat(ws: list[Windows]) -> Windows:
+    """Windows of several series as one set."""
+    return Windows(*(np.concatenate([getattr(w, f) for w in ws]) for f in Windows.FIELDS))
 
 
 def epoch_hours(index: pd.DatetimeIndex) -> np.ndarray:
@@ -55,41 +95,116 @@ def calendar(hours: np.ndarray) -> np.ndarray:
     return np.stack([np.sin(hod), np.cos(hod), np.sin(how), np.cos(how)], axis=-1)
 
 
-def scale_windows(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(N, T) raw counts -> z (N, T) with 0 for gaps, mask (N, T), loc (N,), scale (N,)."""
-    v = np.log1p(np.clip(raw, 0.0, None))
-    mask = np.isfinite(v)
+def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+    ok = np.isfinite(a)
+    n = ok.sum(axis=axis)
+    s = np.where(ok, a, 0.0).sum(axis=axis)
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+def _lagged(v: np.ndarray, end: int, horizon: int, period: int, count: int) -> np.ndarray:
+    """(N, count, H): v[:, end - period*j + h % period] for j = 1..count (NaN before the start)."""
+    h = np.arange(horizon) % period
+    idx = end - period * np.arange(1, count + 1)[:, None] + h[None, :]  # (count, H)
+    out = v[:, np.clip(idx, 0, None)]
+    return np.where((idx >= 0)[None], out, np.nan)
+
+
+def _first_finite(a: np.ndarray) -> np.ndarray:
+    """(N, J, H) -> (N, H): the first finite value along J (NaN if none)."""
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out = np.where(np.isfinite(out), out, a[:, j])
+    return out
+
+
+def seasonal_bases(v: np.ndarray, end: int, horizon: int) -> np.ndarray:
+    """(N, L) log1p history -> (N, H, K) bases (log1p units, NaN where missing) for hours end.."""
+    N = v.shape[0]
+    day = _lagged(v, end, horizon, 24, 7)  # (N, 7, H)
+    week = _lagged(v, end, horizon, 168, 4)  # (N, 4, H)
+    w4 = _nanmean(week, 1)
+    recent = v[:, max(end - 24, 0):end]  # (N, <=24)
+    last = np.full(N, np.nan)
+    for j in range(recent.shape[1]):
+        last = np.where(np.isfinite(recent[:, j]), recent[:, j], last)
+    # today's level against the 4-week profile at the same hours (trend or shift since then)
+    prof = _nanmean(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
+    delta = _nanmean(recent - prof[:, -recent.shape[1]:], 1) if recent.shape[1] else np.nan
+    level = _nanmean(v[:, max(end - 168, 0):end], 1)
+    cols = [_first_finite(day), _first_finite(week), _nanmean(day, 1), w4,
+            np.repeat(last[:, None], horizon, 1), w4 + np.asarray(delta)[..., None],
+            np.repeat(level[:, None], horizon, 1)]
+    return np.stack(cols, axis=-1)
+
+
+def _base_errors(v: np.ndarray, end: int) -> np.ndarray:
+    """(N, K) mean |error| in log1p units of each base's day-ahead forecasts over SKILL_DAYS
+    (NaN where a base never had a forecast and an actual to compare)."""
+    errs = []
+    for d in range(1, SKILL_DAYS + 1):
+        e = end - 24 * d
+        if e < 24:
+            break
+        b = seasonal_bases(v, e, 24)  # (N, 24, K)
+        errs.append(np.abs(b - v[:, e:e + 24, None]))
+    if not errs:
+        return np.full((v.shape[0], N_BASES), np.nan)
+    return _nanmean(np.concatenate(errs, axis=1), 1)
+
+
+def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
+           ) -> tuple[np.ndarray, ...]:
+    """(N, L) raw histories ending at the origin + (N,) epoch hour of each history's last
+    `window` hours' first step -> x, bases, bmask, skill, loc, scale, cap.
+
+    Two scales: the LSTM's input is the window z-scored by its own spread (well conditioned for
+    any level); the output space (bases, targets, quantiles) is measured in `scale` = the recent
+    day-ahead error of the best seasonal base (at least MIN_SCALE), so the loss asks every site
+    the same question: how much better than its best seasonal memory can you do?
+    """
+    v = np.log1p(np.clip(hist, 0.0, None))
+    L = v.shape[1]
+    w = v[:, L - window:]
+    mask = np.isfinite(w)
     n = mask.sum(axis=1)
-    vz = np.where(mask, v, 0.0)
-    loc = vz.sum(axis=1) / np.maximum(n, 1)
-    var = (np.where(mask, v - loc[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n, 1)
-    scale = np.maximum(np.sqrt(var), MIN_SCALE)
-    z = np.where(mask, (vz - loc[:, None]) / scale[:, None], 0.0)
-    return z, mask.astype(np.float64), loc, scale
-
-
-def encode(raw: np.ndarray, first_hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, T) raw windows + (N,) epoch hour of each first step -> x (N, T, F), loc, scale."""
-    _, T = raw.shape
-    z, mask, loc, scale = scale_windows(raw)
-    hours = first_hour[:, None] + np.arange(T)[None, :]  # (N, T)
+    wz = np.where(mask, w, 0.0)
+    loc = wz.sum(axis=1) / np.maximum(n, 1)
+    var = (np.where(mask, w - loc[:, None], 0.0) ** 2).sum(axis=1) / np.maximum(n, 1)
+    spread = np.maximum(np.sqrt(var), MIN_SCALE)
+    z = np.clip(np.where(mask, (wz - loc[:, None]) / spread[:, None], 0.0), -Z_CLIP, Z_CLIP)
+    hours = first_hour[:, None] + np.arange(window)[None, :]  # (N, T)
     x = np.concatenate([z[..., None], mask[..., None], calendar(hours)], axis=-1)  # (N, T, 6)
-    return x.astype(np.float32), loc, scale
+    err = _base_errors(v, L)  # (N, K) log1p units
+    best = np.nanmin(np.where(np.isfinite(err), err, np.inf), axis=1)
+    scale = np.where(np.isfinite(best), np.maximum(best, MIN_SCALE), spread)
+    rel = np.where(np.isfinite(err), err / scale[:, None], 5.0)
+    skill = np.concatenate([np.log(np.minimum(rel, 5.0) + 0.05),
+                            np.log(scale / spread)[:, None]], axis=1)  # (N, K + 1)
+    b = seasonal_bases(v, L, horizon)
+    bmask = np.isfinite(b)
+    bz = (np.where(bmask, b, 0.0) - loc[:, None, None]) / scale[:, None, None]  # not clipped:
+    # a base is an hour the site really had, however far from the mean in best-base errors
+    bz[..., -1] = 0.0  # the week's mean is loc itself, always there
+    bmask[..., -1] = True
+    cap = np.nanmax(np.where(np.isfinite(v), v, -np.inf), axis=1) + CAP_LOG
+    return (x.astype(np.float32), (bz * bmask).astype(np.float32), bmask.astype(np.float32),
+            skill.astype(np.float32), loc, scale, cap)
 
 
 def scale_targets(raw: np.ndarray, loc: np.ndarray,
                   scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, H) raw targets -> scaled targets (0 where missing) and their mask."""
+    """(N, H) raw targets -> scaled targets (0 where missing, clipped) and their mask."""
     v = np.log1p(np.clip(raw, 0.0, None))
     mask = np.isfinite(v)
     y = np.where(mask, (np.where(mask, v, 0.0) - loc[:, None]) / scale[:, None], 0.0)
-    return y.astype(np.float32), mask.astype(np.float32)
+    return np.clip(y, -OUT_CLIP, OUT_CLIP).astype(np.float32), mask.astype(np.float32)
 
 
-def decode(zq: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(N, H, Q) scaled quantiles -> counts (never negative); monotone, so order is kept."""
+def decode(zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """(N, H, Q) scaled quantiles -> counts, never negative nor above the cap; order is kept."""
     v = zq * scale[:, None, None] + loc[:, None, None]
-    return np.clip(np.expm1(np.clip(v, None, 30.0)), 0.0, None)
+    return np.clip(np.expm1(np.minimum(v, cap[:, None, None])), 0.0, None)
 
 
 def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
@@ -98,7 +213,7 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
                  augment: float = 0.0) -> Windows:
     """Cut a series (values[i] at epoch hour start_hour+i) into windows ending before each origin.
 
-    Inputs before the series start are padded as missing (a short history still gets a window).
+    Hours before the series start are missing (a short history still gets a window).
     With `rng`, a share `augment` of windows loses its oldest hours (a young site) and as many
     get a random gap of 1-48 h (a log that was not collected), so the model learns to use the mask.
     Windows with fewer than `min_observed` observed inputs or `min_target` observed targets are
@@ -106,38 +221,59 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
     """
     values = np.asarray(values, dtype=np.float64)
     n = len(values)
-    padded = np.concatenate([np.full(window, np.nan), values, np.full(horizon, np.nan)])
+    L = max(HISTORY, window)
+    padded = np.concatenate([np.full(L, np.nan), values, np.full(horizon, np.nan)])
     if origins is None:
         origins = np.arange(1, n)
     origins = np.asarray(origins, dtype=np.int64)
-    ins = sliding_window_view(padded, window)[origins]  # (N, T): values[o-T:o]
-    outs = sliding_window_view(padded, horizon)[origins + window]  # (N, H): values[o:o+H]
-    if rng is not None and augment > 0 and len(ins):
-        _augment(ins, rng, augment, min_observed)
-    keep = (np.isfinite(ins).sum(1) >= min_observed) & (np.isfinite(outs).sum(1) >= min_target)
-    ins, outs, origins = ins[keep], outs[keep], origins[keep]
-    x, loc, scale = encode(ins, start_hour + origins - window)
+    hist = sliding_window_view(padded, L)[origins].copy()  # (N, L): values[o-L:o]
+    outs = sliding_window_view(padded, horizon)[origins + L]  # (N, H): values[o:o+H]
+    if rng is not None and augment > 0 and len(hist):
+        _augment(hist, rng, augment, min_observed)
+    keep = ((np.isfinite(hist[:, L - window:]).sum(1) >= min_observed)
+            & (np.isfinite(outs).sum(1) >= min_target))
+    hist, outs, origins = hist[keep], outs[keep], origins[keep]
+    x, b, bm, sk, loc, scale, cap = encode(hist, start_hour + origins - window, window, horizon)
     y, y_mask = scale_targets(outs, loc, scale)
-    return Windows(x, y, y_mask, loc, scale, origins)
+    counts = np.where(np.isfinite(outs), np.clip(outs, 0, None), 0.0).astype(np.float32)
+    return Windows(x, b, bm, sk, y, y_mask, loc, scale, cap, origins, counts,
+                   naive_mae(hist[:, L - window:]))
 
 
-def _augment(ins: np.ndarray, rng: np.random.Generator, share: float, min_keep: int) -> None:
-    """In place: truncate the history of some windows and punch a gap into others."""
-    N, T = ins.shape
-    steps = np.arange(T)[None, :]
+def naive_mae(w: np.ndarray) -> np.ndarray:
+    """(N, T) raw windows -> (N,) mean |y_t - y_{t-24}| over observed pairs (MASE's scale), at
+    least 1 % of the window's mean level and 0.1, so a flat window does not divide by zero."""
+    d = np.abs(w[:, 24:] - w[:, :-24])
+    mae = _nanmean(d, 1)
+    level = _nanmean(w, 1)
+    floor = np.maximum(0.01 * np.where(np.isfinite(level), level, 0.0), 0.1)
+    return np.where(np.isfinite(mae), np.maximum(mae, floor), floor)
+
+
+def _augment(hist: np.ndarray, rng: np.random.Generator, share: float, min_keep: int) -> None:
+    """In place: truncate the history of some windows, punch a gap into others, and zero a
+    stretch of others (an outage or a log that counted nothing: the forecast must not follow)."""
+    N, L = hist.shape
+    steps = np.arange(L)[None, :]
     young = rng.random(N) < share
-    cut = rng.integers(0, max(T - min_keep, 1), N)  # hours lost at the old end
-    ins[young[:, None] & (steps < cut[:, None])] = np.nan
+    cut = L - rng.integers(min_keep, L, N)  # hours lost at the old end: from 0 to L - min_keep
+    hist[young[:, None] & (steps < cut[:, None])] = np.nan
     holed = rng.random(N) < share
     length = rng.integers(1, 49, N)
-    start = rng.integers(0, T, N)
-    ins[holed[:, None] & (steps >= start[:, None]) & (steps < (start + length)[:, None])] = np.nan
+    start = rng.integers(L - 336, L, N)  # gaps in the last two weeks, where they matter
+    hist[holed[:, None] & (steps >= start[:, None]) & (steps < (start + length)[:, None])] = np.nan
+    down = rng.random(N) < share / 4
+    length = rng.integers(6, 49, N)
+    start = rng.integers(L - 336, L - 6, N)
+    hist[down[:, None] & (steps >= start[:, None]) & (steps < (start + length)[:, None])] = 0.0
 
 
-def last_window(series: pd.Series, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Model input to forecast right after the series' last hour: x (1, T, F), loc, scale, end."""
-    values = series.to_numpy(dtype=np.float64)[-window:]
-    end = int(epoch_hours(series.index[-1:])[0]) + 1  # first forecast hour
-    raw = np.concatenate([np.full(window - len(values), np.nan), values])[None, :]
-    x, loc, scale = encode(raw, np.array([end - window]))
-    return x, loc, scale, end
+def last_window(series: pd.Series, window: int, horizon: int) -> tuple[tuple[np.ndarray, ...],
+                                                                        int]:
+    """Model inputs to forecast right after the series' last hour: encode()'s tuple, and the
+    epoch hour of the first forecast hour."""
+    L = max(HISTORY, window)
+    values = series.to_numpy(dtype=np.float64)[-L:]
+    end = int(epoch_hours(series.index[-1:])[0]) + 1
+    hist = np.concatenate([np.full(L - len(values), np.nan), values])[None, :]
+    return encode(hist, np.array([end - window]), window, horizon), end

@@ -11,28 +11,69 @@ import pandas as pd
 import torch
 
 from trafficwatch.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from trafficwatch.model.features import check_series, epoch_hours, last_window, make_windows
+from trafficwatch.model.features import (
+    BASE_NAMES,
+    check_series,
+    epoch_hours,
+    last_window,
+    make_windows,
+)
 from trafficwatch.model.lstm import LSTMInternals, QuantileLSTM
 from trafficwatch.model.train import FINE_TUNE, Progress, TrainConfig, fine_tune, limit_threads
 
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
-CALIBRATION_DAYS = 7  # past daily origins used to widen/narrow the band (conformal, per series)
+RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
+MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """Quantile forecast for the hours after a series: p10 <= p50 <= p90 (counts per hour)."""
+    """Quantile forecast for the hours after a series: p10 <= p50 <= p90 (counts per hour).
+
+    `choice` says in plain words which forecast this is and why; `recent` holds the evidence:
+    the mean absolute error of each candidate over the series' own last day-ahead forecasts.
+    """
 
     index: pd.DatetimeIndex
     p10: np.ndarray
     p50: np.ndarray
     p90: np.ndarray
     model: str
+    choice: str = ""
+    recent: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """DataFrame indexed by hour with p10, p50, p90 columns."""
         return pd.DataFrame({"p10": self.p10, "p50": self.p50, "p90": self.p90}, index=self.index)
+
+
+@dataclass(frozen=True)
+class Recent:
+    """How the candidates did on the series' own last days, and what to show because of it."""
+
+    mae: dict[str, float]  # lstm, naive24, naive168 -> mean |error| over the same hours
+    weights: dict[str, float]  # what is shown: the LSTM alone, half of it and half the better
+    # seasonal naive, or that naive alone: whichever had the smallest error on these days
+    widen: float  # log1p units added to both sides of the band (negative narrows)
+    hours: int  # hours scored
+
+    def describe(self, name: str) -> str:
+        """One line for the stats pane: which forecast is shown and why."""
+        if not self.hours:
+            return f"{name}: too little recent history to check it against seasonal naive"
+        m = self.mae
+        best_naive = min(("naive24", "naive168"), key=lambda k: m[k])
+        label = {"naive24": "same hour yesterday", "naive168": "same hour last week"}
+        days = f"over the last {self.hours // 24} days"
+        if self.weights.get("lstm", 0.0) >= 0.999:
+            return (f"{name}: error {m['lstm']:.3g}/h {days}, better than {label[best_naive]} "
+                    f"({m[best_naive]:.3g}/h)")
+        if self.weights.get("lstm", 0.0) > 0:
+            return (f"half {name}, half {label[best_naive]}: the blend did best {days} "
+                    f"({name} alone {m['lstm']:.3g}/h, {label[best_naive]} {m[best_naive]:.3g}/h)")
+        return (f"{label[best_naive]}: it beat {name} {days} ({m[best_naive]:.3g}/h vs "
+                f"{m['lstm']:.3g}/h); {name}'s gates are still shown")
 
 
 @dataclass(frozen=True)
@@ -48,6 +89,7 @@ class GateStats:
     cell_norm: np.ndarray  # (T,) L2 norm of the cell state
     matrices: dict[str, np.ndarray]  # forget/input/output/candidate/cell/hidden -> (T, U)
     forget_drops: list[int] = field(default_factory=list)  # steps where the forget gate fell
+    reliance: dict[str, float] = field(default_factory=dict)  # base -> weight in the next 24 h
 
 
 class Forecaster:
@@ -91,68 +133,108 @@ class Forecaster:
                              f"{MIN_OBSERVED - seen} hours missing")
         return s
 
-    def _prepare(self, series: pd.Series, horizon: int) -> tuple[torch.Tensor, np.ndarray,
-                                                                  np.ndarray, int, float]:
+    def _inputs(self, series: pd.Series, horizon: int):
+        (x, b, bm, sk, loc, scale, cap), end = last_window(series, self.cfg.window, horizon)
+        t = tuple(torch.from_numpy(a) for a in (x, b, bm, sk))
+        return t, loc, scale, cap, end
+
+    def _check_horizon(self, horizon: int) -> None:
         if not 1 <= horizon <= self.cfg.horizon:
             raise ValueError(f"horizon {horizon} h: this model forecasts "
                              f"1..{self.cfg.horizon} hours")
-        s = self.check(series)
-        x, loc, scale, end = last_window(s, self.cfg.window)
-        return torch.from_numpy(x), loc, scale, end, self._band_adjustment(s)
 
-    def _band_adjustment(self, s: pd.Series) -> float:
-        """Conformalised quantile regression on the last days: how much (log1p units) to widen
-        p10/p90 so that the past CALIBRATION_DAYS day-ahead forecasts would have held ~80%."""
-        n, day = len(s), min(24, self.cfg.horizon)
-        origins = np.array([n - day * k for k in range(1, CALIBRATION_DAYS + 1)])
-        origins = origins[origins >= 2 * day]
-        if not self.calibrate or len(origins) < 3:
-            return 0.0
+    def recent(self, series: pd.Series) -> Recent:
+        """Day-ahead forecasts of the LSTM and both seasonal naives over the last RECENT_DAYS
+        days (each from the hours before it), their errors, the blend to show, the band's fix."""
+        s = check_series(series)
         v = s.to_numpy()
+        n, day = len(v), min(24, self.cfg.horizon)
+        origins = np.array([n - day * k for k in range(RECENT_DAYS, 0, -1)])
+        origins = origins[origins >= 2 * day]
+        none = Recent({"lstm": np.nan, "naive24": np.nan, "naive168": np.nan}, {"lstm": 1.0},
+                      0.0, 0)
+        if not self.calibrate or len(origins) < 2:
+            return none
         w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
-                         origins=origins, min_observed=day, min_target=day // 2)
-        if len(w.x) < 3:
-            return 0.0
-        zq = self.model.predict(torch.from_numpy(w.x)).numpy()[:, :day]  # (N, 24, Q)
-        lq = zq * w.scale[:, None, None] + w.loc[:, None, None]  # log1p units
+                         origins=origins, min_observed=MIN_OBSERVED, min_target=day // 2)
+        if len(w.x) < 2:
+            return none
+        with limit_threads(1):
+            zq = self.model.predict(*(torch.from_numpy(a) for a in (w.x, *w.inputs())))
+        lq = np.minimum(zq.numpy()[:, :day] * w.scale[:, None, None] + w.loc[:, None, None],
+                        w.cap[:, None, None])  # (N, 24, Q) log1p units
         actual = np.stack([v[o:o + day] for o in w.origin])  # (N, 24)
+        ok = np.isfinite(actual)
+        preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
+        for name, k in (("naive24", BASE_NAMES.index("yesterday")),
+                        ("naive168", BASE_NAMES.index("last week"))):
+            b = w.bases[:, :day, k] * w.scale[:, None] + w.loc[:, None]  # log1p units
+            preds[name] = np.where(w.bmask[:, :day, k] > 0, np.expm1(b), np.nan)
+        mae = {k: float(np.abs(p - actual)[ok].mean()) for k, p in preds.items()}
+        if not all(np.isfinite(list(mae.values()))):  # a young site has no "last week" yet
+            return Recent(mae, {"lstm": 1.0}, 0.0, 0)
+        weights = {"lstm": 1.0}
+        best_naive = min(("naive24", "naive168"), key=lambda k: mae[k])
+        if mae["lstm"] > mae[best_naive]:  # the LSTM lost here: show what wins on these days
+            half = {"lstm": 0.5, best_naive: 0.5}
+            mae_half = float(np.abs(0.5 * (preds["lstm"] + preds[best_naive]) - actual)[ok].mean())
+            weights = half if mae_half < mae[best_naive] else {best_naive: 1.0}
+        mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
+        shift = np.log1p(np.clip(mid, 0, None)) - lq[..., self.cfg.quantiles.index(0.5)]
         y = np.log1p(np.clip(actual, 0, None))
-        ok = np.isfinite(y)
-        err = np.maximum(lq[..., 0] - y, y - lq[..., -1])[ok]
-        if len(err) < 48:
-            return 0.0
-        level = min(1.0, 0.8 * (1 + 1 / len(err)))
-        return float(np.quantile(err, level))
+        err = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)[ok]
+        widen = 0.0
+        if len(err) >= 48:  # conformalised quantile regression on this site's own days
+            level = min(1.0, 0.8 * (1 + 1 / len(err)))
+            widen = float(np.clip(np.quantile(err, level), -MAX_WIDEN, MAX_WIDEN))
+        return Recent(mae, weights, widen, int(ok.sum()))
 
-    def _forecast(self, zq: torch.Tensor, loc: np.ndarray, scale: np.ndarray, end: int,
-                  horizon: int, widen: float = 0.0) -> Forecast:
-        lq = zq.numpy().astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p units
+    def _forecast(self, zq: torch.Tensor, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
+                  end: int, horizon: int, history: pd.Series, recent: Recent) -> Forecast:
+        from trafficwatch.model.baselines import naive24, naive168
+
         mid = self.cfg.quantiles.index(0.5)
-        lq[:, :mid] = np.minimum(lq[:, :mid] - widen, lq[:, mid:mid + 1])
-        lq[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + widen, lq[:, mid:mid + 1])
-        q = np.clip(np.expm1(np.clip(lq, None, 30.0)), 0.0, None)  # (H, Q) counts
+        lq = zq.numpy().astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
+        if recent.weights.get("lstm", 1.0) < 0.999:  # move the band onto the blend's median
+            p50 = recent.weights["lstm"] * np.expm1(lq[:, mid])
+            p50 += recent.weights.get("naive24", 0.0) * naive24(history, horizon)[:, 1]
+            p50 += recent.weights.get("naive168", 0.0) * naive168(history, horizon)[:, 1]
+            lq += (np.log1p(np.clip(p50, 0, None)) - lq[:, mid])[:, None]
+        lq[:, :mid] = np.minimum(lq[:, :mid] - recent.widen, lq[:, mid:mid + 1])
+        lq[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + recent.widen, lq[:, mid:mid + 1])
+        q = np.clip(np.expm1(np.minimum(lq, cap[0])), 0.0, None)  # (H, Q) counts
         qs = self.cfg.quantiles
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
-        return Forecast(idx, q[:, qs.index(0.1)] if 0.1 in qs else q[:, 0], q[:, qs.index(0.5)],
-                        q[:, qs.index(0.9)] if 0.9 in qs else q[:, -1], self.name)
+        name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
+        return Forecast(idx, q[:, qs.index(0.1)] if 0.1 in qs else q[:, 0], q[:, mid],
+                        q[:, qs.index(0.9)] if 0.9 in qs else q[:, -1], name,
+                        recent.describe(self.name), recent.mae)
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
+        self._check_horizon(horizon)
+        s = self.check(series)
+        recent = self.recent(s)
         with limit_threads(1):  # one small window: threads only add synchronisation
-            x, loc, scale, end, widen = self._prepare(series, horizon)
-            zq = self.model.predict(x)
-        return self._forecast(zq, loc, scale, end, horizon, widen)
+            t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
+            zq = self.model.predict(*t)
+        return self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
 
     def forecast_with_gates(self, series: pd.Series,
                             horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
+        self._check_horizon(horizon)
+        s = self.check(series)
+        recent = self.recent(s)
         with limit_threads(1):
-            x, loc, scale, end, widen = self._prepare(series, horizon)
-            zq, inner = self.model.internals(x)
+            t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
+            zq, inner = self.model.internals(*t)
+        x = t[0]
         mask = x[0, :, 1].numpy() > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        return self._forecast(zq, loc, scale, end, horizon, widen), gate_stats(inner, idx, mask)
+        fc = self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
+        return fc, gate_stats(inner, idx, mask)
 
     def gates(self, series: pd.Series) -> GateStats:
         """Gate statistics over the latest input window (the one the next forecast reads)."""
@@ -184,8 +266,14 @@ def gate_stats(inner: LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarr
     lo, hi = SATURATED
     sat = {g: ((mats[g] < lo) | (mats[g] > hi)).mean(axis=1) for g in ("forget", "input", "output")}
     f = mats["forget"].mean(axis=1)
+    reliance = {}
+    if inner.mix is not None:  # (1, H, K): the mixture weights of the first day ahead
+        from trafficwatch.model.features import BASE_NAMES
+
+        w = inner.mix[0, :24].numpy().mean(axis=0)
+        reliance = {name: float(x) for name, x in zip(BASE_NAMES, w)}
     return GateStats(index, observed, f, mats["input"].mean(axis=1), mats["output"].mean(axis=1),
-                     sat, np.linalg.norm(mats["cell"], axis=1), mats, forget_drops(f))
+                     sat, np.linalg.norm(mats["cell"], axis=1), mats, forget_drops(f), reliance)
 
 
 def forget_drops(forget_mean: np.ndarray, min_drop: float = 0.01, factor: float = 4.0) -> list[int]:

@@ -1,16 +1,20 @@
 """The quantile LSTM forecaster in one file: config, nn.LSTM to train, explicit gates to look in.
 
-The model reads a window of scaled hourly traffic plus calendar features and predicts, in one shot
-(a direct multi-horizon head, not recursive), the p10/p50/p90 of each of the next `horizon` hours in
-the same scaled space. Scaling lives outside the module (see features.py).
+The model reads a week of scaled hourly traffic plus calendar features and predicts, in one shot
+(a direct multi-horizon head, not recursive), the p10/p50/p90 of each of the next `horizon` hours
+in the same scaled space. Scaling and the seasonal bases live outside the module (features.py).
 
-    x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ──► head ──► (B, H, Q) quantile offsets
-         └─ value channel (B, T) ──► skip (linear over the window) ──► (B, H) level/seasonal base
+    x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ─┐
+    skill (B, K+1) ─────────────────────────┴─► head ──► per hour: mix (H, K), shift (H), spread
+    bases (B, H, K): yesterday, last week, 7-day and 4-week means, last hour, ...  │
+    p50 = Σ_k softmax(mix)_k · base_k + shift_max · tanh(shift)  ◄───────────────┘
+    p10 / p90 = p50 ∓ softplus spacings
 
-The skip is a plain linear map from the window's values to each future hour (it can learn
-"same hour last week" or "same hour yesterday"); the LSTM's last hidden state corrects that base
-and sets the width of the band. `internals()` recomputes the LSTM with the textbook gate
-equations from the same weights, so the gate pane shows exactly what produced the forecast.
+The LSTM does not invent the level: it chooses, per future hour, how much to trust each kind of
+seasonal memory of this site (the weights are shown as "what the model relies on"), shifts the
+result by at most SHIFT_MAX times the best base's recent error, and sets the band. So a forecast is always near something
+the site did, at any level and for any shape. `internals()` recomputes the LSTM with the textbook
+gate equations from the same weights, so the gate pane shows exactly what produced the forecast.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 
 N_FEATURES = 6  # value, observed mask, sin/cos hour-of-day, sin/cos day-of-week
+N_BASES = 7  # seasonal bases of features.py (BASE_NAMES)
+SHIFT_MAX = 2.0  # the LSTM may move the mixed bases by twice the best base's recent error at most
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,13 @@ class LSTMConfig:
     """Everything needed to rebuild the model; stored in every checkpoint."""
 
     window: int = 168  # one week of hours: the model sees each weekday and the weekly cycle once
-    horizon: int = 24  # hours predicted in one shot; the CLI allows up to 168 (one week)
+    horizon: int = 168  # hours predicted in one shot: up to a week ahead, as the CLI offers
     hidden: int = 64  # units: enough for daily+weekly shapes, small enough for 2 CPU cores
     layers: int = 1  # one layer keeps the gate pane about the gates that make the forecast
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # p10-p90 is the 80% band shown in the app
     n_features: int = N_FEATURES  # see features.py: value, mask, hour and weekday on the circle
     dropout: float = 0.0  # between layers only (nn.LSTM semantics); unused with one layer
+    n_bases: int = N_BASES  # seasonal bases the head mixes (features.py)
 
     def __post_init__(self) -> None:
         if not 1 <= self.horizon <= 168:
@@ -70,51 +77,59 @@ class LSTMInternals:
     cell: torch.Tensor  # c_t = f_t * c_{t-1} + i_t * g_t
     hidden: torch.Tensor  # h_t = o_t * tanh(c_t)
     layer: int = field(default=-1)
+    mix: torch.Tensor | None = None  # (B, H, K) weight of each seasonal base in the median
 
 
 class QuantileLSTM(nn.Module):
-    """LSTM encoder + direct multi-horizon quantile head with ordered quantiles."""
+    """LSTM encoder + direct multi-horizon head mixing seasonal bases, with ordered quantiles."""
 
     def __init__(self, cfg: LSTMConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        nq = len(cfg.quantiles)
+        nq, H, K = len(cfg.quantiles), cfg.horizon, cfg.n_bases
         self.mid = cfg.quantiles.index(0.5)
         self.lstm = nn.LSTM(cfg.n_features, cfg.hidden, cfg.layers, batch_first=True,
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
-        self.head = nn.Linear(cfg.hidden, cfg.horizon * nq)
-        self.skip = nn.Linear(cfg.window, cfg.horizon)
-        with torch.no_grad():  # start at "same hour yesterday" with a modest band
-            self.head.weight.mul_(0.01)  # the LSTM's correction starts near zero, not random noise
-            self.head.bias.zero_()  # softplus(0) = 0.69: quantiles start 0.69 window-stds apart
-            self.skip.weight.zero_()
-            self.skip.bias.zero_()
-            for h in range(cfg.horizon):
-                self.skip.weight[h, cfg.window - 24 + (h % 24)] = 1.0
+        self.head = nn.Linear(cfg.hidden + K + 1, H * (K + nq))  # per hour: K mix logits, shift,
+        # quantile gaps; from the last hidden state and the K + 1 skill figures (features.py)
+        with torch.no_grad():  # start as "the mean of the bases" with a modest band
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
 
-    def _quantiles(self, h_last: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """(B, U) last hidden + (B, T) scaled values -> (B, H, Q) ordered quantiles."""
-        B = h_last.shape[0]
-        raw = self.head(h_last).view(B, self.cfg.horizon, -1)  # (B, H, Q)
-        center = self.skip(values) + raw[..., self.mid]  # (B, H)
-        gaps = F.softplus(raw)  # (B, H, Q) non-negative spacings between neighbouring quantiles
+    def _quantiles(self, h_last: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
+                   skill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill -> (B, H, Q) quantiles,
+        (B, H, K) mixture weights."""
+        B, H, K = bases.shape
+        if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
+            raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
+                             f"{self.cfg.n_bases}")
+        raw = self.head(torch.cat([h_last, skill], dim=-1)).view(B, H, -1)  # (B, H, K + Q)
+        logits = raw[..., :K].masked_fill(bmask < 0.5, -1e4)  # a missing base gets no weight
+        mix = torch.softmax(logits, dim=-1)  # (B, H, K)
+        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
+        center = (mix * bases).sum(-1) + SHIFT_MAX * torch.tanh(rest[..., self.mid])  # (B, H)
+        gaps = F.softplus(rest.clamp(max=6.0))  # (B, H, Q) non-negative spacings
         below = torch.flip(torch.cumsum(torch.flip(gaps[..., : self.mid], [-1]), -1), [-1])
         above = torch.cumsum(gaps[..., self.mid + 1:], -1)
         c = center.unsqueeze(-1)  # (B, H, 1)
-        return torch.cat([c - below, c, c + above], dim=-1)  # (B, H, Q), increasing along Q
+        return torch.cat([c - below, c, c + above], dim=-1), mix  # (B, H, Q), increasing along Q
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, T, F) scaled window -> (B, H, Q) scaled quantile forecasts."""
+    def forward(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
+                skill: torch.Tensor) -> torch.Tensor:
+        """x (B, T, F) scaled window, bases/bmask (B, H, K), skill (B, K+1) -> (B, H, Q)."""
         out, _ = self.lstm(x)  # (B, T, U): cuDNN on GPU
-        return self._quantiles(out[:, -1], x[..., 0])
+        return self._quantiles(out[:, -1], bases, bmask, skill)[0]
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Inference without gradients: (B, T, F) -> (B, H, Q)."""
-        return self.forward(x)
+    def predict(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
+                skill: torch.Tensor) -> torch.Tensor:
+        """Inference without gradients: -> (B, H, Q)."""
+        return self.forward(x, bases, bmask, skill)
 
     @torch.no_grad()
-    def internals(self, x: torch.Tensor, layer: int = -1) -> tuple[torch.Tensor, LSTMInternals]:
+    def internals(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
+                  skill: torch.Tensor, layer: int = -1) -> tuple[torch.Tensor, LSTMInternals]:
         """Quantile forecast and one layer's gates, recomputed step by step from nn.LSTM weights."""
         B, T, _ = x.shape
         U = self.cfg.hidden
@@ -144,7 +159,8 @@ class QuantileLSTM(nn.Module):
                                      gates["c"], gates["h"], layer=k)
             inp = gates["h"]  # (B, T, U) feeds the next layer (no dropout at inference)
         assert kept is not None
-        return self._quantiles(inp[:, -1], x[..., 0]), kept
+        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill)
+        return q, kept
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: tuple[float, ...],

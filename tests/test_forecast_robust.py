@@ -1,0 +1,113 @@
+"""The shipped model on every shape a site can take: no blow-ups, never far behind seasonal naive."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.model.baselines import naive24, naive168
+from trafficwatch.model.evaluate import backtest, summarize
+from trafficwatch.model.forecaster import Forecaster
+from trafficwatch.predict import predict
+
+HOURS = pd.date_range("2026-01-05", periods=24 * 28, freq="h", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Forecaster:
+    return Forecaster.load(None)
+
+
+def series(values: np.ndarray) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=HOURS[:len(values)])
+
+
+def daily_cycle(rng: np.random.Generator, level: float, n: int = 24 * 28) -> np.ndarray:
+    t = np.arange(n)
+    shape = 1 + 0.6 * np.sin(2 * np.pi * (t % 24 - 8) / 24)
+    return rng.poisson(level * shape).astype(float)
+
+
+def families() -> dict[str, np.ndarray]:
+    """Seeded series of the shapes the issue names."""
+    rng = np.random.default_rng(7)
+    n = 24 * 28
+    t = np.arange(n)
+    out = {
+        "constant": np.full(n, 27.0),
+        "tiny variation on a high level": 27 + 2.3 * np.sin(2 * np.pi * t / 24)
+        + rng.uniform(-0.1, 0.1, n),
+        "sparse 0-3 an hour": rng.poisson(0.8, n).astype(float),
+        "all zero": np.zeros(n),
+        "step up three days ago": np.where(t < n - 72, 1.0, 3.0) * daily_cycle(rng, 100, n),
+        "trend": daily_cycle(rng, 50, n) * (1 + 2 * t / n),
+        "spike yesterday": daily_cycle(rng, 200, n),
+        "long gap": daily_cycle(rng, 80, n),
+        "young site, two days": daily_cycle(rng, 120, 48),
+        "huge level": daily_cycle(rng, 1e6, n),
+    }
+    out["spike yesterday"][-20] *= 50
+    out["long gap"][-150:-78] = np.nan
+    return out
+
+
+@pytest.mark.parametrize("name", list(families()))
+def test_every_family_gets_a_sane_ordered_forecast_a_week_ahead(shipped, name):
+    v = families()[name]
+    s = series(v)
+    f = shipped.forecast(s, 168)
+    q = np.stack([f.p10, f.p50, f.p90])
+    assert np.isfinite(q).all() and (q >= 0).all()
+    assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()
+    top = np.nanmax(v[-1008:])
+    assert f.p90.max() <= 2 * (top + 1) + 1e-6, "no forecast above twice the largest hour seen"
+    if name in ("constant", "all zero"):
+        np.testing.assert_allclose(f.p50, v[-1], atol=0.5)  # a flat series stays flat
+        assert (f.p90 - f.p10).max() <= 1.0
+    if name == "step up three days ago":
+        assert f.p50[:24].mean() > 2.0 * v[-400:-100].mean()  # follows the new level
+    if name == "spike yesterday":
+        assert f.p50[:24].max() < 3 * np.median(v[-200:-30]) * 1.6  # not repeated tomorrow
+
+
+@pytest.mark.parametrize("name", ["tiny variation on a high level", "sparse 0-3 an hour", "trend",
+                                  "step up three days ago", "long gap"])
+def test_never_much_worse_than_the_better_seasonal_naive(shipped, name):
+    s = series(families()[name])
+    table = summarize(backtest(s, {"lstm": shipped.as_function(), "naive24": naive24,
+                                   "naive168": naive168}, days=7, horizon=24))
+    best_naive = min(table.loc["naive24", "mase"], table.loc["naive168", "mase"])
+    assert table.loc["lstm", "mase"] <= 1.1 * best_naive, table
+
+
+def test_a_site_that_repeats_last_week_exactly_gets_last_week(shipped):
+    rng = np.random.default_rng(3)
+    week = 30000 * rng.uniform(0.3, 1.0, 168)  # an arbitrary but exactly weekly shape
+    s = series(np.tile(week, 4))
+    f = shipped.forecast(s.iloc[:-24], 24)
+    err = np.abs(f.p50 - s.to_numpy()[-24:]).mean()
+    assert err <= 0.05 * np.abs(week - np.roll(week, 24)).mean()  # far better than yesterday
+    assert "last week" in f.choice or "better than" in f.choice
+
+
+def test_a_blog_with_a_dead_day_keeps_a_band_the_data_justifies(shipped):
+    """142-404 requests an hour, and a day the log counted nothing (the case that drew p90 at
+    5,579 and past forecasts at 0 for whole days)."""
+    rng = np.random.default_rng(11)
+    v = np.clip(daily_cycle(rng, 260), 142, 404)
+    v[-5 * 24:-4 * 24] = 0.0
+    s = series(v)
+    p = predict(s, shipped)
+    assert p.p90.max() <= 2 * 405
+    assert (p.p90[:24] / np.maximum(p.p50[:24], 1)).max() < 2.5
+    days = p.past_p50.reshape(-1, 24)
+    assert (days.max(axis=1) > 100).all(), "a past day-ahead forecast sits at 0 for a whole day"
+
+
+def test_forty_eight_and_a_hundred_sixty_eight_hours_are_forecast_not_refused(shipped):
+    s = series(families()["trend"])
+    for h in (24, 48, 168):
+        f = shipped.forecast(s, h)
+        assert len(f.p50) == h and f.index[0] == s.index[-1] + pd.Timedelta(hours=1)
+    with pytest.raises(ValueError, match="1..168"):
+        shipped.forecast(s, 169)
