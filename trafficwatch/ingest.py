@@ -184,7 +184,7 @@ def read_source(
             if on_progress is not None:
                 on_progress(rep)
     except OSError as exc:
-        rep.error = f"{name}: {exc}; the complete lines before that are counted"
+        rep.error = f"{name}: {exc} after {rep.lines:,} lines; the complete lines before it counted"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
         rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
