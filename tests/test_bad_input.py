@@ -231,12 +231,13 @@ def test_iis_daily_files_are_one_site_named_by_their_folder(tmp_path, capsys):
     site.mkdir()
     for day in range(1, 6):
         (site / f"u_ex2401{day:02d}.log").write_bytes(_iis_day(day, 30))
+    (site / "u_ex240106_x.log").write_bytes(_iis_day(6, 30))  # IIS 8.5 custom fields
     assert list(discover([str(site)]).sites) == ["W3SVC1"]
     rc = main(["counts", str(site)])
     out, _ = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["site"] for r in rows} == {"W3SVC1"}
-    assert rc == 0 and sum(int(r["count"] or 0) for r in rows) == 150
+    assert rc == 0 and sum(int(r["count"] or 0) for r in rows) == 180
 
 
 def test_a_date_stamp_in_a_name_is_never_part_of_the_site(tmp_path):

@@ -20,8 +20,9 @@ ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignor
 _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
 _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]\d|2[0-3])?"
                          rf"|(?:19|20)\d\d-{_MM}-{_DD}|\d\d{_MM}{_DD})(?!\d)")
-# What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc): the folder names it
-_IIS_PREFIX = re.compile(r"^(?:u_)?(?:ex|in|nc)$", re.IGNORECASE)
+# What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
+# fields): the folder names the site
+_IIS_PREFIX = re.compile(r"^(?:u_)?(?:ex|in|nc)(?:_x)?$", re.IGNORECASE)
 
 
 def safe_name(path: object) -> str:
