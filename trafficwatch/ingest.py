@@ -12,16 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trafficwatch.logs import read as logread
-from trafficwatch.logs.formats import (
-    PRESETS,
-    LogFormat,
-    detect_format,
-    fit,
-    get_format,
-    is_error_log,
-)
+from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format, is_error_log
 from trafficwatch.logs.parse import ParseOptions, Parser
-from trafficwatch.logs.read import is_binary, parse_file, sniff
+from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover
 from trafficwatch.series import ChunkCounts, HourlySeries, count_chunk
@@ -190,11 +183,6 @@ def read_source(
         rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
                      f"first line: {first!r}; pass --log-format")
     return rep
-
-
-def looks_binary(sample: list[bytes], fmt: LogFormat | None) -> bool:
-    """A binary file, not a log: mostly binary lines, and the format (if any) fits few lines."""
-    return is_binary(sample) and (fmt is None or fit(fmt, sample) < 0.5)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
 from trafficwatch.logs.compressed import Decompressed, kind_of
-from trafficwatch.logs.formats import LogFormat
+from trafficwatch.logs.formats import LogFormat, fit
 from trafficwatch.logs.parse import ParseOptions, Parser, is_binary_line
 from trafficwatch.logs.records import ParseResult
 
@@ -129,6 +129,11 @@ def is_binary(sample: list[bytes]) -> bool:
     blob = b"\n".join(sample)
     other = len(blob.translate(None, _TEXT_BYTES))  # what is left once text bytes are deleted
     return other / len(blob) > 0.1
+
+
+def looks_binary(sample: list[bytes], fmt: LogFormat | None) -> bool:
+    """A binary file, not a log: mostly binary lines, and the format (if any) fits few of them."""
+    return is_binary(sample) and (fmt is None or fit(fmt, sample) < 0.5)
 
 
 _TEXT_BYTES = bytes(c for c in range(256) if 32 <= c < 127 or c in (9, 10, 13) or c >= 128)
