@@ -81,6 +81,27 @@ def test_members_after_the_first_are_read_and_a_cut_last_member_keeps_its_lines(
     assert f"truncated after {3000 + complete_lines(cut):,} lines" in err
 
 
+def test_random_cuts_of_a_multi_member_archive_keep_every_complete_line(tmp_path):
+    from trafficwatch.logs.read import open_stream, stream_error
+
+    rng = random.Random(11)
+    members = [gzip.compress(log_lines(n, seed=n)) for n in (700, 1, 1500)]
+    blob = b"".join(members)
+    path = tmp_path / "access.log.1.gz"
+    for cut in sorted(rng.sample(range(1, len(blob) + 1), 60)) + [len(blob)]:
+        path.write_bytes(blob[:cut])
+        want, start = b"", 0
+        for z in members:  # the reference: each member on its own, up to the cut
+            if start < cut:
+                want += zlib.decompressobj(wbits=31).decompress(z[: cut - start])
+            start += len(z)
+        want = want[: want.rfind(b"\n") + 1]
+        with open_stream(path) as s:
+            got, err = s.read(), stream_error(s)
+        assert got == want, cut
+        assert bool(err) == (cut not in (len(members[0]), len(blob) - len(members[2]), len(blob)))
+
+
 def test_archives_read_by_worker_processes_keep_every_recoverable_line(tmp_path):
     expect = 0
     for k in range(1, 5):
