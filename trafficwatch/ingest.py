@@ -1,6 +1,7 @@
 """Read log files (whole) into an HourlySeries, with a per-file report of what happened."""
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import sys
@@ -11,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trafficwatch.logs import read as logread
-from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format
+from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format, is_error_log
 from trafficwatch.logs.parse import ParseOptions, Parser
-from trafficwatch.logs.read import is_binary, parse_file, sniff
+from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
-from trafficwatch.logs.sources import SourceFile, discover
+from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover
 from trafficwatch.series import ChunkCounts, HourlySeries, count_chunk
 
 
@@ -32,6 +33,7 @@ class FileReport:
     skipped_lines: int = 0
     malformed: Malformed = field(default_factory=Malformed)
     error: str = ""  # one line: why nothing (or not everything) was read, and what to do
+    ignored: str = ""  # why it was not read although nothing is wrong (an error log)
     first_ts: int | None = None
     last_ts: int | None = None
 
@@ -42,6 +44,7 @@ class IngestReport:
 
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs, by name or content
     seconds: float = 0.0
     # counted before a restart (live following resumes from its state file)
     restored_lines: int = 0
@@ -93,9 +96,20 @@ def display_name(path: object) -> str:
 
 def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
     """True when `newer` is the rotation right after `older` (access.log.2.gz -> access.log.1)."""
-    if older.date_key or newer.date_key:  # dated rotations (access.log-20261120): a chain
+    if older.date_key and newer.date_key:  # dated (u_ex240101.log): a month apart at most
+        try:
+            gap = _date(newer.date_key) - _date(older.date_key)
+        except ValueError:
+            return False
+        return 0 <= gap.days <= 31
+    if older.date_key or newer.date_key:  # the live file after its dated rotations: a chain
         return True
     return older.rotation - newer.rotation == 1  # a missing .N leaves a gap
+
+
+def _date(key: str) -> datetime.date:
+    """The date of a date stamp's digits (YYYYMMDD[HH])."""
+    return datetime.date(int(key[:4]), int(key[4:6]), int(key[6:8]))
 
 
 def choose_format(opts: IngestOptions, sample: list[bytes],
@@ -132,15 +146,19 @@ def read_source(
     try:
         sample = sniff(src.path)
     except OSError as exc:
-        rep.error = f"cannot read {name}: {exc.strerror or exc}; check permissions"
+        why = "; check permissions" if isinstance(exc, PermissionError) else ""
+        rep.error = f"cannot read {name}: {exc.strerror or exc}{why}"
         return rep
     if not sample:
         rep.error = f"{name} is empty; nothing to count"
         return rep
-    if is_binary(sample):
+    fmt, tried = choose_format(opts, sample, hint)
+    if looks_binary(sample, fmt):
         rep.error = f"{name} looks binary, not a text access log; skipped"
         return rep
-    fmt, tried = choose_format(opts, sample, hint)
+    if fmt is None and is_error_log(sample):
+        rep.ignored = ERROR_LOG
+        return rep
     if fmt is None:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
         rep.error = (f"{name}: no known log format matches (tried {', '.join(tried)}); "
@@ -159,7 +177,7 @@ def read_source(
             if on_progress is not None:
                 on_progress(rep)
     except OSError as exc:
-        rep.error = f"reading {name} stopped: {exc}; counted up to the break"
+        rep.error = f"{name}: {exc} after {rep.lines:,} lines; the complete lines before it counted"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
         rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
@@ -259,13 +277,15 @@ def ingest(
     series = series if series is not None else HourlySeries()
     started = time.perf_counter()
     found = discover(paths, vhost_from_filename=opts.vhost_from_filename)
-    report = IngestReport(skipped=list(found.skipped))
+    report = IngestReport(skipped=list(found.skipped), ignored=list(found.ignored))
     pool = _file_pool(found.sites, opts, series)
     try:
         for site, files in found.sites.items():
             prev: tuple[SourceFile, FileReport] | None = None
             for src, rep in _read_site(files, series, opts, on_progress, pool):
                 report.files.append(rep)
+                if rep.ignored:
+                    report.ignored.append((rep.name, rep.ignored))
                 if rep.first_ts is None:
                     prev = None
                     continue
@@ -339,10 +359,8 @@ def read_archive(args: tuple) -> WholeFile | None:
             if (st.st_dev, st.st_ino) != ident:
                 return None
             sample = sniff(src.path)
-            if is_binary(sample):
-                return None
             fmt, _ = choose_format(opts, sample)
-            if fmt is None:
+            if fmt is None or looks_binary(sample, fmt):
                 return None
             part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
             rep = FileReport(name=display_name(src.path), site=src.site, format=fmt.name)

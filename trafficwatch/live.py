@@ -255,10 +255,8 @@ class LiveFeed:
         self._streams[ident] = _Stream(FileKey(*ident, src.path, src.site), rep)
         self._lines_since_step += rep.lines
         self._dirty = True
-        for line in whole.tail.split(b"\n")[-21:]:
-            if line.strip():
-                self.tail.append(TailLine(time.time(), src.site,
-                                          line.decode("utf-8", "backslashreplace")))
+        for text in logread.last_lines(whole.tail):
+            self.tail.append(TailLine(time.time(), src.site, text))
         return FileRecord(*ident, digest(whole.head), len(whole.head), whole.length,
                           digest(whole.tail[-TAIL_BYTES:]), src.path, done=True)
 
@@ -306,9 +304,8 @@ class LiveFeed:
         self._streams[ident] = _Stream(FileKey(*ident, path, site), rep, Parser(fmt, opts.parse))
         self._lines_since_step += rep.lines
         self._dirty = True
-        for line in last[-8192:].split(b"\n")[-21:]:
-            if line.strip():
-                self.tail.append(TailLine(time.time(), site, line.decode("utf-8", "backslashreplace")))
+        for text in logread.last_lines(last[-8192:]):
+            self.tail.append(TailLine(time.time(), site, text))
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     # -- the follower's callbacks (its lock is held) -------------------------------------------
@@ -343,10 +340,8 @@ class LiveFeed:
                 self.engine.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
-        for line in chunk[-8192:].split(b"\n")[-21:]:
-            if line.strip():
-                self.tail.append(TailLine(time.time(), key.site,
-                                          line.decode("utf-8", "backslashreplace")))
+        for text in logread.last_lines(chunk[-8192:]):
+            self.tail.append(TailLine(time.time(), key.site, text))
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.engine.cfg.ingest

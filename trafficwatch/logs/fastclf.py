@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from trafficwatch.logs.timeparse import MAX_OFFSET, MAX_YEAR, MIN_YEAR
+from trafficwatch.logs.timeparse import MAX_OFFSET, window
 
 _MON = np.array([int.from_bytes(m, "big") for m in (
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")])
 _MON_ORDER = np.argsort(_MON)
 _MON_SORTED = _MON[_MON_ORDER]
+_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])  # by month, 28 in Feb
 
 
 def _digits(b: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -316,10 +317,10 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     b = np.frombuffer(data, dtype=np.uint8)
     n_bytes = len(b)
     b = np.append(b, np.zeros(PAD, np.uint8))  # so fixed-width gathers never index past the end
-    ctl = np.flatnonzero(b[:n_bytes] < 14)  # newlines and other whitespace (\t \v \f \r) at once
+    ctl = np.flatnonzero(b[:n_bytes] < 32)  # newlines, other whitespace and control bytes
     kind = b[ctl]
     nl = ctl[kind == 10]
-    ws = ctl[(kind >= 9) & (kind != 10)]
+    ws = ctl[(kind != 10) & (kind != 27)]  # tabs, lone CRs, NULs, ... (ESC is left to safe.py)
     starts = np.concatenate(([0], nl + 1)).astype(np.int64)
     ends = np.concatenate((nl, [n_bytes])).astype(np.int64)
     if len(starts) and starts[-1] >= n_bytes:  # the chunk ends with a newline: no empty last line
@@ -328,7 +329,8 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     q = np.flatnonzero(b[:n_bytes] == 34)
     ok = ends > starts
     # Whitespace other than spaces (a tab, a lone CR) separates fields for the per-line parser
-    # but not here: such lines go the per-line way.
+    # but not here, and control bytes (NUL, ...) make a line binary there: such lines go the
+    # per-line way.
     if len(ws):
         line_of = np.searchsorted(starts, ws, side="right") - 1
         inside = (line_of >= 0) & (ws < ends[np.maximum(line_of, 0)])
@@ -365,8 +367,13 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     ok &= _MON_SORTED[mi_idx] == mon_key
     month = _MON_ORDER[mi_idx] + 1
     off = (oh * 3600 + om * 60) * np.where(tm[:, 21] == 43, 1, -1)
-    ok &= (year >= MIN_YEAR) & (year <= MAX_YEAR) & (day >= 1) & (day <= 31) & (hh < 24) & \
-        (mi < 60) & (ss < 61) & (np.abs(off) <= MAX_OFFSET)
+    dim = _DAYS[month]
+    feb29 = np.flatnonzero((day == 29) & (month == 2))
+    if len(feb29):  # a real date in leap years only
+        y = year[feb29]
+        dim[feb29[(y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))]] = 29
+    ok &= (day >= 1) & (day <= dim) & (hh < 24) & (mi < 60) & (ss < 61) & \
+        (np.abs(off) <= MAX_OFFSET)
     ropen = t + 28
     # Quotes. A "plain" line holds exactly the quotes of its format (2, or 6 when combined),
     # none after a backslash, the first one opening the request and the second closing it
@@ -416,8 +423,10 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     pend = np.where(has_proto, last_sp, close)
     pend = _first_before(w, data, np.where(ok, pstart, pend), pend, 63)  # the query string
     static = _static(b, pend, pend - pstart)
-    cols = {"ts": (_days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - off),
-            "off": off, "status": status, "size": size, "static": static,
+    ts = _days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - off
+    lo, hi = window()  # outside it (or not a real date): timeparse says why, line by line
+    ok &= (ts >= lo) & (ts <= hi)
+    cols = {"ts": ts, "off": off, "status": status, "size": size, "static": static,
             "host": (starts, host_end), "req": (ropen, close), "path": (pstart, pend)}
     if combined:
         ref_open = size_end + 1

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.read import MAX_DECOMPRESSED, CappedReader, stream_error
+from trafficwatch.logs.read import MAX_DECOMPRESSED, open_stream, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
@@ -27,33 +27,9 @@ PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunk
 MAX_RETIRED = 2000
 
 
-class _Read1:
-    """Reads an archive one decompressed block at a time, so a cut archive loses nothing."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def read(self, n: int) -> bytes:
-        return self.inner.read1(n)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def _open(path: str, cap: int):
-    """open_stream, but archives read block by block (lines up to a break are kept)."""
-    import bz2
-    import gzip
-    import io
-
-    fh = open(path, "rb")  # noqa: SIM115 (returned to the caller)
-    magic = fh.read(3)
-    fh.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        return io.BufferedReader(CappedReader(_Read1(gzip.GzipFile(fileobj=fh)), cap), 1 << 16)
-    if magic == b"BZh":
-        return io.BufferedReader(CappedReader(_Read1(bz2.BZ2File(fh)), cap), 1 << 16)
-    return fh
+    """open_stream with a small buffer: archives read to their last recoverable byte."""
+    return open_stream(path, cap, buffer=1 << 16)
 
 
 @dataclass(frozen=True)

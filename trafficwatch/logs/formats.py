@@ -244,3 +244,18 @@ def _detect(sample: list[bytes]) -> Detection:
         scores[fmt.name] = len(res.records) / requests if requests else 0.0
     best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
     return Detection(PRESETS[best] if scores[best] >= 0.5 else None, scores)
+
+
+# An nginx or Apache error log line (not a request): `2026/11/20 10:00:00 [error] 12#12: ...` or
+# `[Fri Nov 20 10:00:00.123 2026] [core:error] [pid 12] ...` (Apache 2.2: `[error]`).
+_LEVEL = rb"(?:emerg|alert|crit|error|warn|notice|info|debug|trace\d)"
+_ERROR_LINE = re.compile(
+    rb"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[" + _LEVEL + rb"\] \d+#\d+: "
+    rb"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4}\] \[(?:[\w-]+:)?"
+    + _LEVEL + rb"\]")
+
+
+def is_error_log(sample: list[bytes]) -> bool:
+    """Most of the sample's lines are nginx or Apache error log lines: not an access log."""
+    lines = [ln for ln in sample if ln.strip()]
+    return bool(lines) and 2 * sum(_ERROR_LINE.match(ln) is not None for ln in lines) >= len(lines)

@@ -24,6 +24,20 @@ _BOT = re.compile(
 # 3x faster than re.IGNORECASE (7 vs 21 us an agent on the real logs' 1,107 distinct agents)
 
 
+# Control bytes no text log line holds (tab, CR, FF, VT and ESC aside). A line with a NUL (a
+# NUL-filled block after a crash, a binary file's bytes), or made of them for a tenth or more,
+# is binary: malformed whatever else it holds. A stray one in an agent still counts.
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_CONTROL_BYTES = bytes([*range(9), *range(14, 27), *range(28, 32)])
+
+
+def is_binary_line(line: bytes) -> bool:
+    """The line holds a NUL, or control bytes (see _CONTROL) make up a tenth of it or more."""
+    if _CONTROL.search(line) is None:
+        return False
+    return b"\0" in line or 10 * (len(line) - len(line.translate(None, _CONTROL_BYTES))) >= len(line)
+
+
 _MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
 _MIX = np.uint64(_MIX_INT)
 _MASK64 = (1 << 64) - 1
@@ -109,6 +123,9 @@ class Parser:
         for line in lines:
             if line.endswith(b"\r"):
                 line = line[:-1]
+            if is_binary_line(line):
+                mal.add("binary", line)
+                continue
             if len(line) > self.opts.max_line_bytes:
                 mal.add("line too long", line)
                 continue

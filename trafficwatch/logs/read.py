@@ -1,19 +1,17 @@
 """Files -> chunks of complete lines (plain, .gz, .bz2), and whole-file parsing on every core."""
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import os
 import sys
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
-from trafficwatch.logs.formats import LogFormat
-from trafficwatch.logs.parse import ParseOptions, Parser
+from trafficwatch.logs.compressed import Decompressed, kind_of
+from trafficwatch.logs.formats import LogFormat, fit
+from trafficwatch.logs.parse import ParseOptions, Parser, is_binary_line
 from trafficwatch.logs.records import ParseResult
 
 CHUNK = 2 << 20  # bytes per parse call: large enough to amortise, small enough for flat memory
@@ -21,53 +19,20 @@ MAX_DECOMPRESSED = 64 << 30  # a gzip bomb stops here (reported), memory stays f
 PARALLEL_MIN = 32 << 20  # files smaller than this are parsed in-process
 
 
-class CappedReader(io.RawIOBase):
-    """Reads a decompressing stream up to a byte cap; a corrupt or cut archive ends the stream.
-
-    `error` holds why reading stopped early (truncated gzip, bad data, size cap), else "".
-    """
-
-    def __init__(self, inner: BinaryIO, cap: int = MAX_DECOMPRESSED) -> None:
-        self.inner, self.cap, self.read_bytes, self.error = inner, cap, 0, ""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        if self.error or self.read_bytes >= self.cap:
-            if not self.error and self.read_bytes >= self.cap:
-                self.error = f"stopped at the decompressed-size cap ({self.cap >> 20} MiB)"
-            return 0
-        try:
-            data = self.inner.read(min(len(b), self.cap - self.read_bytes))
-        except (EOFError, OSError, zlib.error, ValueError) as exc:
-            self.error = f"archive is truncated or corrupt ({exc}); read up to the break"
-            return 0
-        n = len(data)
-        b[:n] = data
-        self.read_bytes += n
-        return n
-
-    def close(self) -> None:
-        self.inner.close()
-        super().close()
-
-
 def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED,
-                fh: BinaryIO | None = None) -> BinaryIO:
+                fh: BinaryIO | None = None, buffer: int = CHUNK) -> BinaryIO:
     """A binary stream of the file's text: .gz/.bz2 (by magic bytes) decompressed, capped.
 
+    Archives are read by compressed.Decompressed: every member, to the last recoverable byte.
     `fh`: the file already opened (at its start), e.g. after checking its identity.
     """
     if str(path) == "-":
         return sys.stdin.buffer
     f = fh if fh is not None else open(path, "rb")  # noqa: SIM115 (returned to the caller)
-    magic = f.read(3)
+    kind = kind_of(f.read(3))
     f.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        return io.BufferedReader(CappedReader(gzip.GzipFile(fileobj=f), cap), CHUNK)
-    if magic == b"BZh":
-        return io.BufferedReader(CappedReader(bz2.BZ2File(f), cap), CHUNK)
+    if kind is not None:
+        return io.BufferedReader(Decompressed(f, kind, cap), buffer)
     return f
 
 
@@ -127,24 +92,48 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
 
 
 def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
-    """The first `n` lines (decompressed) for format detection; OSError if unreadable."""
+    """The first `n` lines (decompressed) for format detection; OSError if unreadable, or if an
+    archive breaks before its first line."""
     with open_stream(path) as s:
         head = s.read(256 << 10)
+        err = stream_error(s)
     lines = head.split(b"\n")
     if len(lines) > 1 and len(head) == 256 << 10:
         lines.pop()  # probably cut mid-line
-    return [ln for ln in lines[:n] if ln.strip()]
+    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines[:n] if ln.strip()]
+    if not lines and err:
+        raise OSError(err)
+    return lines
+
+
+def last_lines(data: bytes, n: int = 20) -> list[str]:
+    """The last `n` lines of `data` that are not blank, as text, without the CR of CRLF ends."""
+    out = []
+    for line in data.split(b"\n")[-(n + 1):]:
+        line = line[:-1] if line.endswith(b"\r") else line
+        if line.strip():
+            out.append(line.decode("utf-8", "backslashreplace"))
+    return out
 
 
 def is_binary(sample: list[bytes]) -> bool:
-    """NUL bytes or mostly non-text bytes: not an access log."""
-    blob = b"\n".join(sample)[:4096]
-    if b"\0" in blob:
-        return True
-    if not blob:
+    """Not a text log at all: most lines binary (is_binary_line), or mostly non-text bytes.
+
+    Decided over the sample's lines, not by one NUL: a text log with a binary line is read
+    (that line is malformed, reason "binary"); callers also ask whether the format fits.
+    """
+    if not sample:
         return False
+    if 2 * sum(is_binary_line(ln) for ln in sample) >= len(sample):
+        return True
+    blob = b"\n".join(sample)
     other = len(blob.translate(None, _TEXT_BYTES))  # what is left once text bytes are deleted
     return other / len(blob) > 0.1
+
+
+def looks_binary(sample: list[bytes], fmt: LogFormat | None) -> bool:
+    """A binary file, not a log: mostly binary lines, and the format (if any) fits few of them."""
+    return is_binary(sample) and (fmt is None or fit(fmt, sample) < 0.5)
 
 
 _TEXT_BYTES = bytes(c for c in range(256) if 32 <= c < 127 or c in (9, 10, 13) or c >= 128)

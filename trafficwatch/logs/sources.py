@@ -9,11 +9,20 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# access.log, access.log.1, access.log.2.gz, access.log-20261120(.gz), example.com.access.log.3.bz2
-_ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?"
-                       r"(?P<comp>\.gz|\.bz2)?$")
+# access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
+# example.com.access.log.3 (after .gz or .bz2 is taken off)
+_ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?$")
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
+ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
+# A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
+# part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
+_MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
+_DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]\d|2[0-3])?"
+                         rf"|(?:19|20)\d\d-{_MM}-{_DD}|\d\d{_MM}{_DD})(?!\d)")
+# What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
+# fields): the folder names the site
+_IIS_PREFIX = re.compile(r"^(?:u_)?(?:ex|in|nc)(?:_x)?$", re.IGNORECASE)
 
 
 def safe_name(path: object) -> str:
@@ -47,10 +56,11 @@ class SourceFile:
 
 @dataclass
 class Discovery:
-    """Sites -> files oldest first, and what was skipped with the reason."""
+    """Sites -> files oldest first, what was skipped with the reason, and what was ignored."""
 
     sites: dict[str, list[SourceFile]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs: not a problem
 
 
 def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
@@ -63,7 +73,22 @@ def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
         if base.endswith(suffix):
             base = base[: -len(suffix)].rstrip("._-")
             break
+    if _IIS_PREFIX.match(base):
+        base = ""
     return base or path.parent.resolve().name or "default"
+
+
+def _undated(name: str) -> tuple[str, str]:
+    """The name without its date stamp (if it holds one) and the stamp as digits (YYYYMMDD...)."""
+    m = None
+    for m in _DATE_STAMP.finditer(name):
+        pass  # the last stamp: rotations append theirs
+    if m is None:
+        return name, ""
+    digits = m.group("date").replace("-", "")
+    if len(digits) == 6:  # YYMMDD
+        digits = "20" + digits
+    return name[:m.start()] + name[m.end():], digits
 
 
 def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile | str:
@@ -82,23 +107,21 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
     if not os.access(path, os.R_OK):
         return "permission denied: run as a user that can read it (e.g. in group adm)"
     if _ERROR_LOG.search(name):
-        return "an error log, not an access log"
-    m = _ROTATION.match(name)
+        return ERROR_LOG
     comp = None
+    for ext, kind in _COMPRESSED.items():
+        if name.endswith(ext):
+            name, comp = name[: -len(ext)], kind
+    name, date = _undated(name)
+    m = _ROTATION.match(name)
     if m is None:
-        stem, rotation, date = name, 0, ""
-        for ext, kind in _COMPRESSED.items():
-            if name.endswith(ext):
-                stem, comp = name[: -len(ext)], kind
+        stem, rotation = name, 0
     else:
         stem = m.group("stem")
-        comp = _COMPRESSED.get(m.group("comp") or "")
-        date = m.group("date") or ""
         rotation = int(m.group("num")) if m.group("num") else 0
+        date = date or m.group("date") or ""
     site = _site_of(path, stem if stem.endswith(".log") else stem + ".log", vhost_rx)
     return SourceFile(str(path), site, rotation, comp, date)
-
-
 def _expand(arg: str) -> tuple[list[Path], bool]:
     if arg == "-":
         return [Path("-")], True
@@ -129,6 +152,9 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 continue
             seen.add(key)
             res = classify(p, rx)
+            if res == ERROR_LOG:
+                out.ignored.append((safe_name(p), res))
+                continue
             if isinstance(res, str):
                 if explicit or res not in ("directory",):
                     out.skipped.append((safe_name(p), res))

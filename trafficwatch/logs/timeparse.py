@@ -1,17 +1,30 @@
-"""Log timestamps -> (UTC epoch seconds, offset seconds), strict about ranges, cached per minute."""
+"""Log timestamps -> (UTC epoch seconds, offset seconds), strict about ranges, cached per minute.
+
+Every timestamp of every format becomes an epoch value through `to_epoch` (or `check_window`
+for epoch numbers), which refuses impossible dates and times outside the sane window: before
+1990, or more than a day ahead of the wall clock (a line dated 2100 must not add 74 years of
+hours). The vectorised common/combined parser applies the same window (`window`) and leaves
+the lines outside it to this module, which gives the reason.
+"""
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 import math
 import re
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trafficwatch.logs.formats import LogFormat
 
-MIN_YEAR, MAX_YEAR = 1990, 2100  # beyond these a timestamp is malformed, not a 9999-year series
+MIN_YEAR, MAX_YEAR = 1990, 9999  # MAX_YEAR: only what four digits hold (the clock bounds it)
+MIN_EPOCH = calendar.timegm((MIN_YEAR, 1, 1, 0, 0, 0))
+AHEAD = 86400  # how far past the wall clock a timestamp may be (clock skew, time zones)
 MAX_OFFSET = 14 * 3600
+_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+TOO_EARLY = f"time out of range (before {MIN_YEAR})"
+TOO_LATE = "time out of range (more than a day ahead of the clock)"
 _MONTHS = {m.encode(): i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CLF = re.compile(rb"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?"
@@ -25,20 +38,33 @@ class TimeError(ValueError):
     """A timestamp that cannot be read or lies out of range; its text is the malformed reason."""
 
 
-def _check(year: int, month: int, day: int, hh: int, mm: int, ss: int, off: int) -> None:
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise TimeError("time out of range")
+def window(now: float | None = None) -> tuple[int, int]:
+    """The epoch seconds a timestamp may lie in: [1990-01-01, a day past the wall clock]."""
+    return MIN_EPOCH, int(time.time() if now is None else now) + AHEAD
+
+
+def check_window(ts: float) -> int:
+    """`ts` as int when inside window(); TimeError with the reason when not."""
+    lo, hi = window()
+    if math.isnan(ts) or ts < lo:
+        raise TimeError(TOO_EARLY)
+    if ts > hi:
+        raise TimeError(TOO_LATE)
+    return int(ts)
+
+
+def to_epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int, off: int) -> int:
+    """UTC epoch seconds of a local time `off` seconds east of UTC; TimeError when it is not a
+    real time (31 Feb, 25:00), not a real offset, or outside window()."""
     if not (1 <= month <= 12 and 1 <= day <= 31 and hh < 24 and mm < 60 and ss < 61):
         raise TimeError("bad time")
+    if day > _DAYS[month - 1] + (month == 2 and calendar.isleap(year)):
+        raise TimeError("impossible date")
     if abs(off) > MAX_OFFSET:
         raise TimeError("bad time zone offset")
-
-
-def _epoch(year: int, month: int, day: int, hh: int, mm: int, off: int) -> int:
-    try:
-        return calendar.timegm((year, month, day, hh, mm, 0, 0, 0, 0)) - off
-    except (ValueError, OverflowError) as exc:
-        raise TimeError("bad time") from exc
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise TimeError(TOO_EARLY if year < MIN_YEAR else TOO_LATE)
+    return check_window(calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0)) - off)
 
 
 def _clf(text: bytes) -> tuple[int, int]:
@@ -57,8 +83,7 @@ def _clf(text: bytes) -> tuple[int, int]:
         off = 0
         if m.group(7):
             off = (int(m.group(8)) * 3600 + int(m.group(9)) * 60) * (1 if m.group(7) == b"+" else -1)
-        _check(year, month, day, hh, mm, ss, off)
-        hit = (_epoch(year, month, day, hh, mm, off), off)
+        hit = (to_epoch(year, month, day, hh, mm, ss, off) - ss, off)
         if len(_minute_cache) > 50_000:
             _minute_cache.clear()
         _minute_cache[key] = hit
@@ -76,8 +101,7 @@ def _iso(text: bytes) -> tuple[int, int]:
     off = 0
     if m.group(8):
         off = (int(m.group(9)) * 3600 + int(m.group(10)) * 60) * (1 if m.group(8) == b"+" else -1)
-    _check(year, month, day, hh, mm, ss, off)
-    return _epoch(year, month, day, hh, mm, off) + ss, off
+    return to_epoch(year, month, day, hh, mm, ss, off), off
 
 
 def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
@@ -87,10 +111,7 @@ def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
         raise TimeError("bad time") from exc
     if ms or v > 1e11:  # epoch milliseconds
         v /= 1000.0
-    if math.isnan(v) or not calendar.timegm((MIN_YEAR, 1, 1, 0, 0, 0)) <= v < \
-            calendar.timegm((MAX_YEAR + 1, 1, 1, 0, 0, 0)):
-        raise TimeError("time out of range")
-    return int(v), 0
+    return check_window(v), 0
 
 
 def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
@@ -100,8 +121,7 @@ def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
     except ValueError as exc:
         raise TimeError("bad time") from exc
     off = int(d.utcoffset().total_seconds()) if d.tzinfo else 0
-    _check(d.year, d.month, d.day, d.hour, d.minute, d.second, off)
-    return _epoch(d.year, d.month, d.day, d.hour, d.minute, off) + d.second, off
+    return to_epoch(d.year, d.month, d.day, d.hour, d.minute, d.second, off), off
 
 
 def parse_time(text: bytes, style: str, fmt: LogFormat | None = None) -> tuple[int, int]:

@@ -1,0 +1,293 @@
+"""Bad input: broken archives, impossible or far-off times, binary lines, error logs, IIS files."""
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import random
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.cli import main
+from trafficwatch.ingest import IngestOptions, ingest
+from trafficwatch.logs.formats import get_format
+from trafficwatch.logs.parse import parse_bytes
+from trafficwatch.logs.sources import discover
+
+LINE = (b'10.%d.%d.7 - - [01/Oct/2026:%02d:%02d:%02d +0000] "GET /p/%d?q=%d HTTP/1.1" 200 %d '
+        b'"-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/%d"\n')
+
+
+def log_lines(n: int, seed: int = 0) -> bytes:
+    """`n` combined lines (varied, so that they compress little: archives of some size)."""
+    rng = random.Random(seed)
+    return b"".join(LINE % (rng.randrange(256), rng.randrange(256), (i // 3600) % 24,
+                            (i // 60) % 60, i % 60, rng.randrange(10**6), rng.randrange(10**9),
+                            rng.randrange(10**5), rng.randrange(200)) for i in range(n))
+
+
+def counts(capsys, *args: str) -> tuple[int, int, str]:
+    """`trafficwatch counts ARGS`: exit status, total count of the CSV rows, stderr."""
+    rc = main(["counts", *args])
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    return rc, sum(int(r["count"] or 0) for r in rows), err
+
+
+def complete_lines(blob: bytes) -> int:
+    """What `gzip -dc` recovers from a cut member, in complete lines (the reference)."""
+    data = zlib.decompressobj(wbits=31).decompress(blob)
+    return data.count(b"\n")
+
+
+# -- archives: every member, to the last recoverable byte ------------------------------------------
+
+@pytest.mark.parametrize("n", [5000, 30000])
+def test_a_truncated_gzip_counts_every_complete_line_before_the_break(tmp_path, capsys, n):
+    blob = gzip.compress(log_lines(n))
+    cut = blob[: len(blob) // 2]
+    (tmp_path / "access.log.2.gz").write_bytes(cut)
+    want = complete_lines(cut)
+    assert 0 < want < n
+    rc, total, err = counts(capsys, str(tmp_path / "access.log.2.gz"))
+    assert total == want
+    assert f"truncated after {want:,} lines" in err and "malformed" not in err.split("\n", 1)[1]
+    assert rc == 1  # said: the archive is damaged
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2"])
+def test_trailing_garbage_after_a_valid_member_keeps_the_member(tmp_path, capsys, kind):
+    data = log_lines(5000)
+    blob = gzip.compress(data) if kind == "gz" else bz2.compress(data)
+    path = tmp_path / f"access.log.1.{kind}"
+    path.write_bytes(blob + b"GARBAGE!")
+    rc, total, err = counts(capsys, str(path))
+    assert (rc, total) == (1, 5000)
+    assert "8 bytes of trailing garbage" in err
+
+
+def test_members_after_the_first_are_read_and_a_cut_last_member_keeps_its_lines(tmp_path, capsys):
+    first, second = log_lines(3000, seed=1), log_lines(20000, seed=2)
+    cut = gzip.compress(second)
+    cut = cut[: len(cut) * 3 // 4]
+    (tmp_path / "access.log.1.gz").write_bytes(gzip.compress(first) + cut)
+    rc, total, err = counts(capsys, str(tmp_path / "access.log.1.gz"))
+    assert (rc, total) == (1, 3000 + complete_lines(cut))
+    assert f"truncated after {3000 + complete_lines(cut):,} lines" in err
+
+
+def test_random_cuts_of_a_multi_member_archive_keep_every_complete_line(tmp_path):
+    from trafficwatch.logs.read import open_stream, stream_error
+
+    rng = random.Random(11)
+    members = [gzip.compress(log_lines(n, seed=n)) for n in (700, 1, 1500)]
+    blob = b"".join(members)
+    path = tmp_path / "access.log.1.gz"
+    for cut in sorted(rng.sample(range(1, len(blob) + 1), 60)) + [len(blob)]:
+        path.write_bytes(blob[:cut])
+        want, start = b"", 0
+        for z in members:  # the reference: each member on its own, up to the cut
+            if start < cut:
+                want += zlib.decompressobj(wbits=31).decompress(z[: cut - start])
+            start += len(z)
+        want = want[: want.rfind(b"\n") + 1]
+        with open_stream(path) as s:
+            got, err = s.read(), stream_error(s)
+        assert got == want, cut
+        assert bool(err) == (cut not in (len(members[0]), len(blob) - len(members[2]), len(blob)))
+
+
+def test_archives_read_by_worker_processes_keep_every_recoverable_line(tmp_path):
+    expect = 0
+    for k in range(1, 5):
+        blob = gzip.compress(log_lines(8000, seed=k))
+        if k % 2:
+            blob = blob[: len(blob) * 2 // 3]
+        expect += complete_lines(blob)
+        (tmp_path / f"access.log.{k}.gz").write_bytes(blob)
+    (tmp_path / "access.log").write_bytes(log_lines(10, seed=9))
+    series, report = ingest([str(tmp_path)], IngestOptions(workers=2))
+    assert series.total() == report.parsed == expect + 10
+    assert sum("truncated" in f.error for f in report.files) == 2
+
+
+# -- times: a sane window, real dates -------------------------------------------------------------
+
+def _future() -> tuple[str, str]:
+    """A time two days ahead of the clock, as CLF and as ISO text."""
+    t = time.gmtime(time.time() + 2 * 86400)
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", t), time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
+
+
+GOOD_CLF, GOOD_ISO = "01/Oct/2026:10:00:00 +0000", "2026-10-01T10:00:00Z"
+
+
+def _line(fmt: str, clf: str, iso: str) -> bytes:
+    if fmt in ("COMBINED", "VCOMBINED"):
+        host = "shop.example " if fmt == "VCOMBINED" else ""
+        return f'{host}1.2.3.4 - - [{clf}] "GET / HTTP/1.1" 200 5 "-" "ua"'.encode()
+    if fmt == "JSON":
+        return json.dumps({"time": iso, "remote_addr": "1.2.3.4", "status": 200}).encode()
+    if fmt == "W3C":
+        date, clock = iso.rstrip("Z").split("T")
+        return f"{date} {clock} 1.2.3.4 GET / 200 5".encode()
+    raise AssertionError(fmt)
+
+
+def _parse(fmt: str, *lines: bytes):
+    head = b"#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\r\n" \
+        if fmt == "W3C" else b""
+    return parse_bytes(head + b"\r\n".join(lines) + b"\r\n", get_format(fmt))
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "VCOMBINED", "JSON", "W3C"])
+@pytest.mark.parametrize("when", ["2100", "two days ahead"])
+def test_a_time_more_than_a_day_ahead_of_the_clock_is_malformed(fmt, when):
+    clf, iso = _future() if when != "2100" else ("01/Jan/2100:00:00:00 +0000", "2100-01-01T00:00:00Z")
+    res = _parse(fmt, _line(fmt, GOOD_CLF, GOOD_ISO), _line(fmt, clf, iso))
+    assert len(res.records) == 1 and res.malformed.total == 1
+    assert list(res.malformed.counts) == ["time out of range (more than a day ahead of the clock)"]
+
+
+def test_epoch_times_ahead_of_the_clock_are_malformed_too():
+    res = parse_bytes(b'{"msec": %d, "status": 200}\n{"msec": 1790000000, "status": 200}\n'
+                      % (time.time() + 3 * 86400), get_format("JSON"))
+    assert len(res.records) == 1 and "ahead of the clock" in next(iter(res.malformed.counts))
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "VCOMBINED", "JSON", "W3C"])
+@pytest.mark.parametrize("clf,iso", [("31/Feb/2024:10:00:00 +0000", "2024-02-31T10:00:00Z"),
+                                     ("29/Feb/2023:10:00:00 +0000", "2023-02-29T10:00:00Z"),
+                                     ("31/Apr/2024:10:00:00 +0000", "2024-04-31T10:00:00Z")])
+def test_impossible_dates_are_malformed_not_moved_to_the_next_month(fmt, clf, iso):
+    res = _parse(fmt, _line(fmt, clf, iso), _line(fmt, "29/Feb/2024:10:00:00 +0000",
+                                                  "2024-02-29T10:00:00Z"))
+    assert len(res.records) == 1 and dict(res.malformed.counts) == {"impossible date": 1}
+    assert time.gmtime(int(res.records.ts[0]))[:3] == (2024, 2, 29)
+
+
+def test_times_before_1990_are_malformed():
+    res = _parse("COMBINED", _line("COMBINED", "31/Dec/1989:23:00:00 +0000", ""),
+                 _line("COMBINED", GOOD_CLF, ""))
+    assert len(res.records) == 1 and list(res.malformed.counts) == ["time out of range (before 1990)"]
+
+
+def test_one_line_dated_2100_does_not_add_a_lifetime_of_hours(tmp_path, capsys):
+    log = tmp_path / "access.log"
+    log.write_bytes(log_lines(100) + _line("COMBINED", "01/Jan/2100:00:00:00 +0000", "") + b"\n")
+    rc = main(["counts", str(log)])
+    out, err = capsys.readouterr()
+    assert rc == 0 and len(out.splitlines()) < 50  # 100 lines in 2 hours: a header and 2 rows
+    assert "malformed (time out of range (more than a day ahead of the clock)): 1" in err
+
+
+# -- binary: per line, and a binary file said once ------------------------------------------------
+
+def test_a_nul_in_one_line_makes_that_line_malformed_not_the_file(tmp_path, capsys):
+    log = tmp_path / "access.log"
+    log.write_bytes(b"\0\0\0 crash padding \0\0\n" + log_lines(100))
+    rc, total, err = counts(capsys, str(log))
+    assert (rc, total) == (0, 100)
+    assert "malformed (binary): 1" in err and "looks binary" not in err
+
+
+def test_a_nul_inside_a_well_formed_line_is_binary_in_the_fast_path_too():
+    good = _line("COMBINED", GOOD_CLF, "")
+    res = parse_bytes(good + b"\n" + good.replace(b'"ua"', b'"u\0a"') + b"\n", get_format("COMBINED"))
+    assert len(res.records) == 1 and dict(res.malformed.counts) == {"binary": 1}
+
+
+@pytest.mark.parametrize("head", [b"", b"\x7fELF\x02\x01\x01\0", b"\x89PNG\r\n\x1a\n"])
+def test_a_binary_file_gets_one_clear_line(tmp_path, capsys, head):
+    path = tmp_path / "access.log"
+    path.write_bytes(head + random.Random(3).randbytes(200_000))
+    rc, total, err = counts(capsys, str(path))
+    assert (rc, total) == (2, 0) and "looks binary" in err and "malformed (" not in err
+
+
+# -- error logs, IIS daily files, CRLF ------------------------------------------------------------
+
+NGINX_ERROR = (b'2026/10/01 10:00:00 [error] 1234#1234: *5 open() "/srv/x" failed (2: No such file '
+               b'or directory), client: 1.2.3.4, server: shop, request: "GET /x HTTP/1.1"\n')
+APACHE_ERROR = (b"[Thu Oct 01 10:00:00.123456 2026] [core:error] [pid 35708:tid 4328636416] "
+                b"[client 1.2.3.4:5000] AH00126: Invalid URI in request\n")
+
+
+def test_a_stock_nginx_directory_counts_with_exit_0(tmp_path, capsys):
+    (tmp_path / "access.log").write_bytes(log_lines(50, seed=1))
+    (tmp_path / "access.log.1").write_bytes(log_lines(50, seed=2))
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(log_lines(50, seed=3)))
+    (tmp_path / "error.log").write_bytes(NGINX_ERROR * 3)
+    (tmp_path / "error.log.1").write_bytes(NGINX_ERROR)
+    (tmp_path / "error.log.2.gz").write_bytes(gzip.compress(NGINX_ERROR))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 150) and "error" not in err and "skipped" not in err
+
+
+@pytest.mark.parametrize("content", [NGINX_ERROR, APACHE_ERROR])
+def test_an_error_log_known_by_its_lines_is_ignored(tmp_path, capsys, content):
+    (tmp_path / "access.log").write_bytes(log_lines(50))
+    (tmp_path / "ssl.log").write_bytes(content * 20)
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 50) and "ssl.log" not in err
+
+
+def _iis_day(day: int, n: int) -> bytes:
+    head = (b"#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n"
+            b"#Date: 2024-01-%02d 00:00:00\r\n"
+            b"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip "
+            b"cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\r\n" % day)
+    rows = b"".join(b"2024-01-%02d %02d:%02d:00 10.0.0.1 GET /p%d - 443 1.2.3.%d Mozilla/5.0 200 0 0 5"
+                    b"\r\n" % (day, i % 24, i % 60, i, i % 250) for i in range(n))
+    return head + rows
+
+
+def test_iis_daily_files_are_one_site_named_by_their_folder(tmp_path, capsys):
+    site = tmp_path / "W3SVC1"
+    site.mkdir()
+    for day in range(1, 6):
+        (site / f"u_ex2401{day:02d}.log").write_bytes(_iis_day(day, 30))
+    (site / "u_ex240106_x.log").write_bytes(_iis_day(6, 30))  # IIS 8.5 custom fields
+    assert list(discover([str(site)]).sites) == ["W3SVC1"]
+    rc = main(["counts", str(site)])
+    out, _ = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["site"] for r in rows} == {"W3SVC1"}
+    assert rc == 0 and sum(int(r["count"] or 0) for r in rows) == 180
+
+
+def test_a_date_stamp_in_a_name_is_never_part_of_the_site(tmp_path):
+    for name in ("shop-2024-01-02.log", "shop_20240101.log.gz", "shop.log", "blog.access.log-240103",
+                 "blog.access.log.2024-01-01"):
+        (tmp_path / name).write_bytes(b"x\n")
+    sites = discover([str(tmp_path)]).sites
+    assert {k: [Path(f.path).name for f in v] for k, v in sites.items()} == {
+        "shop": ["shop_20240101.log.gz", "shop-2024-01-02.log", "shop.log"],
+        "blog": ["blog.access.log.2024-01-01", "blog.access.log-240103"]}
+
+
+def test_crlf_lines_reach_the_log_tail_without_their_cr(tmp_path, monkeypatch):
+    from trafficwatch.engine import Engine, EngineConfig
+    from trafficwatch.live import LiveFeed
+
+    monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+    log = tmp_path / "u_ex240101.log"
+    log.write_bytes(_iis_day(1, 10))
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, poll=True), lambda s: None)
+    f = LiveFeed(e, None)
+    try:
+        with log.open("ab") as fh:
+            fh.write(_iis_day(1, 3).split(b"\r\n", 4)[4])  # three more rows, appended
+        for _ in range(3):
+            f.step(0.1)
+        assert e.series.total() == 13
+        texts = [t.text for t in f.tail]
+        assert sum(t.startswith("2024-01-01 ") for t in texts) == 13
+        assert not any(t.endswith("\r") for t in texts)
+    finally:
+        f.close()
