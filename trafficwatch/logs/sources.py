@@ -9,16 +9,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trafficwatch.safe import safe_name
+
 # access.log, access.log.1, access.log.2.gz, access.log-20261120(.gz), example.com.access.log.3.bz2
 _ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?"
                        r"(?P<comp>\.gz|\.bz2)?$")
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
-
-
-def safe_name(path: object) -> str:
-    """A path as it may be shown: control characters written as escapes (names are untrusted)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 @dataclass(frozen=True)
