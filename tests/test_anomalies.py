@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trafficwatch.anomalies import detect, run_alert
+from trafficwatch.alerts import run_alert
+from trafficwatch.anomalies import detect
 
 H = 3600
 

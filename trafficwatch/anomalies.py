@@ -1,8 +1,6 @@
 """Anomalies: completed hours outside the forecast band, with trigger and recovery windows."""
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,22 +96,3 @@ def _event(f: dict, hours, actual, low, high, end: int | None) -> AnomalyEvent:
                         actual=float(actual[p]), low=float(low[p]), high=float(high[p]),
                         direction=f["dir"], fired=int(hours[f["fired"]]))
 
-
-def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
-    """Start `cmd` through the shell for a new anomaly; the details go in environment variables.
-
-    Log-derived values are passed only as variables (never pasted into the command line), so
-    a crafted site name cannot inject shell syntax.
-    """
-    env = dict(os.environ)
-    env.update({
-        "TRAFFICWATCH_SITE": site,
-        "TRAFFICWATCH_HOUR": str(event.peak_hour),
-        "TRAFFICWATCH_START": str(event.start),
-        "TRAFFICWATCH_ACTUAL": f"{event.actual:g}",
-        "TRAFFICWATCH_LOW": f"{event.low:g}",
-        "TRAFFICWATCH_HIGH": f"{event.high:g}",
-        "TRAFFICWATCH_DIRECTION": "above" if event.direction > 0 else "below",
-    })
-    return subprocess.Popen(cmd, shell=True, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
