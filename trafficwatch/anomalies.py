@@ -17,7 +17,7 @@ class AnomalyEvent:
     low: float
     high: float
     direction: int  # +1 above the band, -1 below
-    fired: int = 0  # epoch seconds of the hour that completed the trigger window
+    fired: int  # epoch seconds of the hour that completed the trigger window
 
     @property
     def fired_at(self) -> int:
@@ -95,4 +95,3 @@ def _event(f: dict, hours, actual, low, high, end: int | None) -> AnomalyEvent:
     return AnomalyEvent(start=int(hours[f["start"]]), end=end, peak_hour=int(hours[p]),
                         actual=float(actual[p]), low=float(low[p]), high=float(high[p]),
                         direction=f["dir"], fired=int(hours[f["fired"]]))
-

@@ -70,7 +70,8 @@ def parse_tz(text: str | None) -> dt.tzinfo | None:
 def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
     """(hour text, site as shown, metric, count or None, partial) for every hour of every site."""
     for site, shown, counts, partial in _columns(series, args, now):
-        yield from zip(shown, [safe_name(site)] * len(shown), [args.metric] * len(shown), counts, partial)
+        n = len(shown)
+        yield from zip(shown, [safe_name(site)] * n, [args.metric] * n, counts, partial)
 
 
 def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
