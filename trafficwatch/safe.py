@@ -16,19 +16,22 @@ _UNSAFE = re.compile(f"[{_CLASS}]")
 
 
 def _escape(m: re.Match[str]) -> str:
-    return _escape_char(m.group(0))
+    return _escape_code(ord(m.group(0)))
 
 
-def _escape_char(ch: str) -> str:
+def _escape_code(c: int) -> str:
+    if 0xDC80 <= c <= 0xDCFF:  # a byte kept by surrogateescape: show the byte itself
+        return f"\\x{c - 0xDC00:02x}"
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
+
+
+def _escape_in_name(ch: str) -> str:
     c = ord(ch)
     if c == 0x5C:
         return "\\\\"
-    if 0xDC80 <= c <= 0xDCFF:  # a byte kept by surrogateescape: show the byte itself
-        return f"\\x{c - 0xDC00:02x}"
-    # \xNN only below 0x80, so a C1 character (\u0085) never looks like the invalid byte 0x85
-    if c < 0x80:
-        return f"\\x{c:02x}"
-    return f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
+    if 0x80 <= c <= 0xFF:  # \u0085, so a character never looks like the invalid byte \x85
+        return f"\\u{c:04x}"
+    return _escape_code(c)
 
 
 def _as_str(value: object) -> str:
@@ -53,7 +56,7 @@ def safe_name(value: object) -> str:
     printable (also tabs, invisible spaces and format characters) escaped, and backslashes
     doubled, so the shown form reads back to one name only: two names never show the same.
     """
-    return "".join(_escape_char(c) if c == "\\" or not c.isprintable() else c
+    return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable() else c
                    for c in _as_str(value))
 
 
