@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +82,21 @@ async def test_a_hostile_site_in_the_header_and_picker_is_shown_escaped():
         shown = screen_text(app)
         assert all(s in shown for s in SHOWN)
         assert "\x1b" not in app.export_screenshot()
+
+
+def test_counts_follow_json_lines_carry_the_same_escaped_names(tmp_path):
+    hostile_vhost_log(tmp_path / "access.log")
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                             "--no-state", "--log-format", "VCOMBINED", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, deadline = b"", time.monotonic() + 30
+    try:  # five lines: the three hostile sites, good.example and the directory's own site
+        while out.count(b"\n") < 5 and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                out += os.read(proc.stdout.fileno(), 65536)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not any(b < 32 and b != 10 for b in out)
+    sites = {json.loads(line)["site"] for line in out.splitlines()}
+    assert sites >= {"good.example", *SHOWN_SITES}
