@@ -135,9 +135,6 @@ def test_history_never_alerts_a_new_anomaly_alerts_once_with_iso_times(monkeypat
         run.advance(SPIKE + H + 1)  # the spike hour completes while watching
         assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
         run.advance(SPIKE + 2 * H + 1)  # predicted again: the same anomaly is not alerted again
-        run.engine.set_metric("pages")
-        run.engine.set_metric("hits")
-        run.forecast_after(SPIKE + H)
         assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
     finally:
         run.stop()
