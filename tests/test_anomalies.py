@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trafficwatch.anomalies import detect, run_alert
+from trafficwatch.alerts import run_alert
+from trafficwatch.anomalies import detect
 
 H = 3600
 
@@ -71,3 +72,15 @@ def test_alert_command_gets_details_in_env_not_in_the_command_line(tmp_path: Pat
     assert proc.wait(timeout=10) == 0
     assert out.read_text() == "evil$(touch pwned);`id`|above"
     assert not (Path(os.getcwd()) / "pwned").exists()
+
+
+def test_crossing_from_below_to_above_is_two_events_each_with_its_direction():
+    a = np.asarray([5, 0, 24, 5], float)
+    events = detect(np.arange(4) * H, a, np.full(4, 1.0), np.full(4, 10.0))
+    assert [(e.direction, e.start, e.end, e.actual) for e in events] == \
+        [(-1, 1 * H, 2 * H, 0.0), (1, 2 * H, 3 * H, 24.0)]
+
+
+def test_crossing_while_firing_starts_a_new_event_after_its_own_trigger_window():
+    events = scan([15, 50, 60, 2, 3, 15], trigger=2)
+    assert [(e.direction, e.start, e.end) for e in events] == [(1, 1 * H, 3 * H), (-1, 3 * H, 5 * H)]

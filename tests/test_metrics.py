@@ -23,7 +23,7 @@ def test_render_groups_samples_with_help_and_type():
 
 def test_label_values_from_logs_are_escaped():
     text = render([Sample("trafficwatch_yhat", (("site", 'x"} 1\nevil 2'),), 3)])
-    assert 'trafficwatch_yhat{site="x\\"} 1\\nevil 2"} 3.0' in text
+    assert 'trafficwatch_yhat{site="x\\"} 1\\\\x0aevil 2"} 3.0' in text
     assert "\nevil 2" not in text
 
 

@@ -42,3 +42,21 @@ def test_surrogateescaped_bytes_become_byte_escapes_not_unencodable_text():
     out = safe_text(line)
     assert out == "GET /\\xff\\xfe x"
     out.encode("utf-8")  # a lone surrogate here would crash the terminal driver
+
+
+def test_names_show_controls_as_escapes_and_never_two_the_same():
+    import random
+
+    from trafficwatch.safe import safe_name
+
+    assert safe_name("ev\x00il.example") == "ev\\x00il.example"
+    assert safe_name("\x1b]0;PWNED\x07") == "\\x1b]0;PWNED\\x07"
+    assert safe_name("a\\x1bb") != safe_name("a\x1bb")
+    assert safe_name("\x85") != safe_name(b"\x85".decode("utf-8", "surrogateescape"))
+    rng = random.Random(0)
+    alphabet = ["a", "\\", "x", "1", "b", "0", "u", "\x1b", "\x00", "\t", "\x85", "\u202e",
+                "\u00a0", "\udc85", "\U000e0001", " "]
+    names = {"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(20000)}
+    shown = {safe_name(n) for n in names}
+    assert len(shown) == len(names)
+    assert all(c.isprintable() for s in shown for c in s)

@@ -1,8 +1,6 @@
 """Anomalies: completed hours outside the forecast band, with trigger and recovery windows."""
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +17,12 @@ class AnomalyEvent:
     low: float
     high: float
     direction: int  # +1 above the band, -1 below
+    fired: int  # epoch seconds of the hour that completed the trigger window
+
+    @property
+    def fired_at(self) -> int:
+        """When the event fired: the end of the hour that completed its trigger window."""
+        return self.fired + 3600
 
     @property
     def active(self) -> bool:
@@ -38,6 +42,8 @@ def detect(
     An hour is out when `actual` lies outside [low, high]; NaN actual (a gap) or NaN band
     is neither in nor out and leaves the state as it was. An event fires once `trigger`
     consecutive hours are out, and clears after `recovery` consecutive hours back inside.
+    A run that crosses the band (below, then above) is two events: the first ends where the
+    second direction begins, and the second fires after its own `trigger` hours.
     """
     if trigger < 1 or recovery < 1:
         raise ValueError("trigger and recovery windows are at least one hour")
@@ -59,11 +65,14 @@ def detect(
                     firing, run_in = None, 0
             continue
         run_in = 0
-        if firing is None and run_out and _direction(run_out[-1], actual, low, high) != direction:
+        if run_out and _direction(run_out[-1], actual, low, high) != direction:
             run_out = []  # a swing from above to below is a new run
+        if firing is not None and firing["dir"] != direction:
+            events.append(_event(firing, hours, actual, low, high, end=int(hours[i])))
+            firing, run_out = None, []
         run_out.append(i)
         if firing is None and len(run_out) >= trigger:
-            firing = {"start": run_out[0], "peak": run_out[0], "dir": direction}
+            firing = {"start": run_out[0], "peak": run_out[0], "dir": direction, "fired": i}
         if firing is not None:
             p = firing["peak"]
             if abs(_excess(a, lo, hi)) > abs(_excess(actual[p], low[p], high[p])):
@@ -85,24 +94,4 @@ def _event(f: dict, hours, actual, low, high, end: int | None) -> AnomalyEvent:
     p = f["peak"]
     return AnomalyEvent(start=int(hours[f["start"]]), end=end, peak_hour=int(hours[p]),
                         actual=float(actual[p]), low=float(low[p]), high=float(high[p]),
-                        direction=f["dir"])
-
-
-def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
-    """Start `cmd` through the shell for a new anomaly; the details go in environment variables.
-
-    Log-derived values are passed only as variables (never pasted into the command line), so
-    a crafted site name cannot inject shell syntax.
-    """
-    env = dict(os.environ)
-    env.update({
-        "TRAFFICWATCH_SITE": site,
-        "TRAFFICWATCH_HOUR": str(event.peak_hour),
-        "TRAFFICWATCH_START": str(event.start),
-        "TRAFFICWATCH_ACTUAL": f"{event.actual:g}",
-        "TRAFFICWATCH_LOW": f"{event.low:g}",
-        "TRAFFICWATCH_HIGH": f"{event.high:g}",
-        "TRAFFICWATCH_DIRECTION": "above" if event.direction > 0 else "below",
-    })
-    return subprocess.Popen(cmd, shell=True, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                        direction=f["dir"], fired=int(hours[f["fired"]]))

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -14,6 +15,9 @@ from trafficwatch.predict import Prediction, predict
 from trafficwatch.series import METRICS, HourlySeries
 from trafficwatch.snapshot import Snapshot
 from trafficwatch.views import build_snapshot, ingest_view
+
+if TYPE_CHECKING:
+    from trafficwatch.alerts import Alerter
 
 log = logging.getLogger(__name__)
 HOUR = 3600
@@ -92,12 +96,19 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._tuner: threading.Thread | None = None
         self._source_tried = threading.Event()  # the logs were read (or failed): load the model
-        self._alerted: set[tuple[str, int]] = set()
+        self.alerts: Alerter | None = None  # with --alert-cmd
+        if cfg.alert_cmd:
+            from trafficwatch.alerts import Alerter, AlertMarks, marks_path
+
+            path = marks_path(cfg.state_path) if cfg.state_path else None
+            self.alerts = Alerter(cfg.alert_cmd, AlertMarks(path))
+        self._started_at = time.time()
         self.latest: Snapshot | None = None
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
         """Start the data and model threads; returns at once."""
+        self._started_at = time.time()
         for name, target in (("data", self._data_loop), ("model", self._model_loop)):
             t = threading.Thread(target=target, name=f"trafficwatch-{name}", daemon=True)
             t.start()
@@ -107,6 +118,8 @@ class Engine:
         """Stop following and save state (q in the app, SIGTERM)."""
         self._stop.set()
         self._model_wake.set()
+        if self.alerts is not None:
+            self.alerts.stop()
         for t in self._threads:
             t.join(timeout=5)
         if self.source is not None and hasattr(self.source, "close"):
@@ -183,6 +196,8 @@ class Engine:
 
         try:
             self.source = open_source(self)
+            if self.alerts is not None:  # what the logs held when watching began is history
+                self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
         except (OSError, ValueError) as exc:
             self.status = str(exc)
             self._publish()
@@ -265,15 +280,9 @@ class Engine:
         self._changed()
 
     def _alert(self, p: Prediction) -> None:
-        if not self.cfg.alert_cmd:
-            return
-        from trafficwatch.anomalies import run_alert
-
-        for ev in p.anomalies:
-            k = (self.site, ev.start)
-            if k not in self._alerted:
-                self._alerted.add(k)
-                run_alert(self.cfg.alert_cmd, self.site or "all", ev)
+        """Anomalies that fired after the site's last alert run --alert-cmd (its own thread)."""
+        if self.alerts is not None:
+            self.alerts.check(self.site, p.anomalies)
 
     def _publish(self) -> None:
         snap = self.snapshot()
@@ -289,4 +298,6 @@ class Engine:
             model_note = self.model_status if self.forecaster is None else ""
             status = self.status or model_note or (usable.status if usable else "")
             ing = ingest_view(self.source)
+        if self.alerts is not None and self.alerts.notice:
+            ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
         return build_snapshot(self, self.view_series(), usable, ing, status)

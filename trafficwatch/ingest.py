@@ -17,6 +17,7 @@ from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover
+from trafficwatch.safe import safe_name
 from trafficwatch.series import ChunkCounts, HourlySeries, count_chunk
 
 
@@ -89,11 +90,6 @@ class IngestOptions:
     workers: int | None = None
 
 
-def display_name(path: object) -> str:
-    """A file name as it may be shown: control characters escaped (names are untrusted)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
-
-
 def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
     """True when `newer` is the rotation right after `older` (access.log.2.gz -> access.log.1)."""
     if older.date_key and newer.date_key:  # dated (u_ex240101.log): a month apart at most
@@ -141,7 +137,7 @@ def read_source(
             rep = read_source(replace(src, path=tmp.name), series, opts, on_progress, hint)
         rep.name = "<stdin>"
         return rep
-    name = display_name(src.path)
+    name = safe_name(src.path)
     rep = FileReport(name=name, site=src.site)
     try:
         sample = sniff(src.path)
@@ -363,7 +359,7 @@ def read_archive(args: tuple) -> WholeFile | None:
             if fmt is None or looks_binary(sample, fmt):
                 return None
             part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
-            rep = FileReport(name=display_name(src.path), site=src.site, format=fmt.name)
+            rep = FileReport(name=safe_name(src.path), site=src.site, format=fmt.name)
             parser = Parser(fmt, opts.parse)
             stream = logread.open_stream(src.path, fh=fh)
             head, tail, length = b"", b"", 0

@@ -23,7 +23,6 @@ from trafficwatch.ingest import (
     WholeFile,
     _absorb,
     choose_format,
-    display_name,
     read_archive,
 )
 from trafficwatch.logs import read as logread
@@ -32,6 +31,7 @@ from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
 from trafficwatch.logs.sources import discover
+from trafficwatch.safe import safe_name
 from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
 from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest
@@ -287,7 +287,7 @@ class LiveFeed:
             return None
         # Counted apart, and into the engine's series only once the whole file is read.
         part = HourlySeries(self.engine.series.track_visitors, self.engine.series.track_paths)
-        rep = FileReport(name=display_name(path), site=site, format=fmt.name)
+        rep = FileReport(name=safe_name(path), site=site, format=fmt.name)
         reduce = CountInto(site, part.track_visitors, part.track_paths)
         try:
             for i, got in enumerate(logread.parse_file(path, fmt, opts.parse, reduce=reduce,
@@ -312,7 +312,7 @@ class LiveFeed:
     def _stream(self, key: FileKey) -> _Stream:
         st = self._streams.get((key.dev, key.ino))
         if st is None:
-            rep = FileReport(name=display_name(key.path), site=key.site)
+            rep = FileReport(name=safe_name(key.path), site=key.site)
             self.report.files.append(rep)
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
             st.parser = self._saved_parsers.pop((key.dev, key.ino), None)  # resumed mid-file
@@ -320,7 +320,7 @@ class LiveFeed:
                 rep.format = st.parser.fmt.name
         elif st.key.path != key.path:
             st.key = key  # renamed by rotation: same file, new name
-            st.report.name = display_name(key.path)
+            st.report.name = safe_name(key.path)
         return st
 
     def _on_data(self, key: FileKey, chunk: bytes) -> None:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from trafficwatch.safe import safe_name
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -27,8 +29,9 @@ HELP = {
 
 
 def _escape(value: str) -> str:
-    # Label values come from logs (vhost names): escape as the exposition format requires.
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    # Label values come from logs (vhost names): the name as shown everywhere (no control
+    # characters left), then escaped as the exposition format requires.
+    return safe_name(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def render(samples: Iterable[Sample]) -> str:

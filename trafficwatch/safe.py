@@ -1,4 +1,5 @@
-"""The one sanitiser at the display boundary: untrusted log text -> visible, inert characters."""
+"""The one sanitiser for untrusted text (log lines, file and site names, anything from the
+network): control and invisible characters become visible, inert escapes."""
 from __future__ import annotations
 
 import re
@@ -9,31 +10,57 @@ if TYPE_CHECKING:
 
 # C0 controls but tab, DEL, C1, bidi embeddings/overrides/isolates, and other invisible format
 # characters that can reorder or hide text on a terminal, and lone surrogates (unencodable).
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069"
-                     "\ufeff\ufff9-\ufffb\ud800-\udfff]")
+_CLASS = ("\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069"
+          "\ufeff\ufff9-\ufffb\ud800-\udfff")
+_UNSAFE = re.compile(f"[{_CLASS}]")
 
 
 def _escape(m: re.Match[str]) -> str:
-    c = ord(m.group(0))
+    return _escape_code(ord(m.group(0)))
+
+
+def _escape_code(c: int) -> str:
     if 0xDC80 <= c <= 0xDCFF:  # a byte kept by surrogateescape: show the byte itself
         return f"\\x{c - 0xDC00:02x}"
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
 
 
-def safe_text(value: str | bytes | None) -> str:
+def _escape_in_name(ch: str) -> str:
+    c = ord(ch)
+    if c == 0x5C:
+        return "\\\\"
+    if 0x80 <= c <= 0xFF:  # \u0085, so a character never looks like the invalid byte \x85
+        return f"\\u{c:04x}"
+    return _escape_code(c)
+
+
+def _as_str(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return value if isinstance(value, str) else str(value)
+
+
+def safe_text(value: object) -> str:
     """Text safe to put on a terminal: controls and bidi overrides become visible escapes.
 
     Bytes are decoded as UTF-8 with invalid bytes shown as \\xNN. Escapes already in the log
     (nginx's \\x22, JSON's \\u001b) are left as they are: never unescaped for display.
     """
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "backslashreplace")
-    return _UNSAFE.sub(_escape, value)
+    return _UNSAFE.sub(_escape, _as_str(value))
 
 
-def safe_content(value: str | bytes | None, style: str = "") -> Text:
+def safe_name(value: object) -> str:
+    """A name (site, vhost, file, path) as shown or written: every character that is not
+    printable (also tabs, invisible spaces and format characters) escaped, and backslashes
+    doubled, so the shown form reads back to one name only: two names never show the same.
+    """
+    return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable() else c
+                   for c in _as_str(value))
+
+
+def safe_content(value: object, style: str = "") -> Text:
     """A Rich Text of the sanitised value, built without markup parsing ('[/]' stays literal)."""
     from rich.text import Text
 

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Static
 
 from trafficwatch.app.panes import AnomalyPane, ForecastChart, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
-from trafficwatch.safe import safe_content
+from trafficwatch.safe import safe_content, safe_name
 from trafficwatch.snapshot import Snapshot
 
 
@@ -91,7 +91,7 @@ class TrafficWatchApp(App):
     def draw(self, snap: Snapshot) -> None:
         """Show one frame in every pane."""
         self.snapshot = snap
-        self.sub_title = f"{snap.site or 'all sites'} · {snap.metric}"
+        self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
         status = self.query_one("#status", Static)
         status.update(safe_content(snap.status or (f"filter: {snap.filter}" if snap.filter else
                                                    "following")))

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from trafficwatch.safe import safe_content, safe_text
+from trafficwatch.safe import safe_content, safe_name, safe_text
 from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -67,7 +67,7 @@ class ForecastChart(PlotextPlot):
         plt.clear_figure()
         sv, fv = snap.series, snap.forecast
         if sv is None:
-            plt.title(snap.status or "no data yet")
+            plt.title(safe_text(snap.status) or "no data yet")
             return
         off = sv.tz_offset_s
         width = max(self.size.width - 10, 20)
@@ -113,7 +113,7 @@ class ForecastChart(PlotextPlot):
         step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
         ticks = list(range(0, span, step))
         plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
-        plt.title(f"{snap.site or 'all sites'} · {snap.metric} per hour"
+        plt.title(f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric} per hour"
                   + (" (log10)" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else ""))
 
 

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from trafficwatch.engine import ViewFilter
-from trafficwatch.safe import safe_content
+from trafficwatch.safe import safe_content, safe_name
 
 HELP = """\
 [b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next hours.
@@ -66,7 +66,8 @@ class SitePicker(ModalScreen[str | None]):
         self.sites = sites
 
     def compose(self) -> ComposeResult:
-        opts = [Option("all sites", id="")] + [Option(safe_content(s), id=s) for s in self.sites]
+        opts = [Option("all sites", id="")] + [Option(safe_content(safe_name(s)), id=s)
+                                             for s in self.sites]
         yield OptionList(*opts, id="sites")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

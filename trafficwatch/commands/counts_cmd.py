@@ -19,7 +19,7 @@ from trafficwatch.cli import (
 )
 from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
-from trafficwatch.safe import safe_text
+from trafficwatch.safe import safe_name, safe_text
 from trafficwatch.series import HOUR, HourlySeries
 
 
@@ -68,9 +68,10 @@ def parse_tz(text: str | None) -> dt.tzinfo | None:
 
 
 def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
-    """(hour text, site, metric, count or None, partial) for every hour of every selected site."""
+    """(hour text, site as shown, metric, count or None, partial) for every hour of every site."""
     for site, shown, counts, partial in _columns(series, args, now):
-        yield from zip(shown, [site] * len(shown), [args.metric] * len(shown), counts, partial)
+        n = len(shown)
+        yield from zip(shown, [safe_name(site)] * n, [args.metric] * n, counts, partial)
 
 
 def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
@@ -109,7 +110,7 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
     if args.out_format == "csv":
         out.write("hour,site,metric,count\n")
         for site, shown, counts, _ in _columns(series, args):
-            mid = f",{_csv(site)},{args.metric},"
+            mid = f",{_csv(safe_name(site))},{args.metric},"
             out.writelines(f"{hour}{mid}{'' if count is None else count}\n"
                            for hour, count in zip(shown, counts))
     else:
@@ -162,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     series = HourlySeries(track_visitors=args.metric == "visitors")
     series, report = ingest(args.paths, ingest_options(args), series)
     if args.site and args.site not in series.sites():
-        print(f"trafficwatch: no site {args.site!r}; found: {', '.join(series.sites()) or 'none'}",
+        found = ", ".join(safe_name(s) for s in series.sites()) or "none"
+        print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}",
               file=sys.stderr)
         summary(report, sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
+from trafficwatch.safe import safe_name
 from trafficwatch.series import HourlySeries, epoch_seconds
 
 
@@ -87,5 +88,5 @@ def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None
                 if seen.get(key) != int(v):
                     seen[key] = int(v)
                     print(json.dumps({"hour": s.index[0].fromtimestamp(int(ts), tz=s.index.tz)
-                                      .isoformat(), "site": site, "metric": args.metric,
+                                      .isoformat(), "site": safe_name(site), "metric": args.metric,
                                       "count": int(v)}), flush=True)

@@ -9,6 +9,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trafficwatch.safe import safe_name
+
 # access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
 # example.com.access.log.3 (after .gz or .bz2 is taken off)
 _ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?$")
@@ -23,11 +25,6 @@ _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
 _IIS_PREFIX = re.compile(r"^(?:u_)?(?:ex|in|nc)(?:_x)?$", re.IGNORECASE)
-
-
-def safe_name(path: object) -> str:
-    """A path as it may be shown: control characters written as escapes (names are untrusted)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 @dataclass(frozen=True)

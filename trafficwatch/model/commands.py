@@ -10,19 +10,16 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from trafficwatch.safe import safe_name, safe_text
+
 if TYPE_CHECKING:  # imported where used: the CLI registers these for every command
     import pandas as pd
 
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
 
 
-def _clean(text: object) -> str:
-    """Text safe for a terminal: control characters (escape sequences) become '?'."""
-    return "".join(c if c.isprintable() else "?" for c in str(text))
-
-
 def _err(msg: str, err: TextIO | None = None) -> None:
-    print(f"trafficwatch: {_clean(msg)}", file=err or sys.stderr)
+    print(f"trafficwatch: {safe_text(msg)}", file=err or sys.stderr)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -219,7 +216,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         metrics["backtest"] = to_json(table, args.holdout_days, 24)
         out.write(f"backtest on the {args.holdout_days} held-out days (24 h ahead):\n")
         out.write(format_table(table) + "\n")
-    data = {"series": [_clean(p) for p in args.paths], "start": result.data_start,
+    data = {"series": [safe_name(p) for p in args.paths], "start": result.data_start,
             "end": result.data_end, "hours": len(fit_on),
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
             "init": "scratch" if base is None else base.name, "seed": args.seed}
@@ -228,7 +225,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
     except OSError as exc:
         _err(f"cannot write {args.out}: {exc}", err)
         return EXIT_USAGE
-    err.write(f"trafficwatch: saved {_clean(path)} ({result.epochs_run} epochs, "
+    err.write(f"trafficwatch: saved {safe_name(path)} ({result.epochs_run} epochs, "
               f"{result.seconds:.1f} s)\n")
     return EXIT_OK
 

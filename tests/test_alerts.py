@@ -1,0 +1,241 @@
+"""--alert-cmd: once per anomaly that fires while watching, across restarts; ISO times; a failing
+or crashing alert never stops the forecasts and is shown once."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch import feeds
+from trafficwatch.alerts import Alerter, AlertMarks, marks_path
+from trafficwatch.anomalies import AnomalyEvent
+from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.ingest import IngestReport
+from trafficwatch.logs.records import Records
+
+H = 3600
+T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
+OLD_SPIKE = T0 + (7 * 24 + 3) * H  # in the history the engine starts with
+SPIKE = T0 + (10 * 24 + 12) * H  # completes while the engine is watching
+START = SPIKE - 2 * H
+LINE = 'echo "$TRAFFICWATCH_SITE|$TRAFFICWATCH_START|$TRAFFICWATCH_HOUR|$TRAFFICWATCH_DIRECTION"'
+
+
+def records(ts: np.ndarray, seed: int = 0) -> Records:
+    rng = np.random.default_rng(seed)
+    n = len(ts)
+    return Records(ts=ts.astype(np.int64), utc_offset=np.zeros(n, np.int32),
+                   status=np.full(n, 200, np.int16), size=np.zeros(n, np.int64),
+                   is_static=np.zeros(n, bool), is_bot=np.zeros(n, bool),
+                   client=rng.integers(0, 500, n).astype(np.uint64),
+                   visitor=rng.integers(0, 500, n).astype(np.uint64) << np.uint64(8),
+                   vhost=np.full(n, -1, np.int32))
+
+
+def traffic(days: int = 12) -> np.ndarray:
+    """The same daily cycle every day (no noise: no anomaly but the spikes), and 5,000 extra
+    requests in the two spike hours."""
+    hours = np.arange(days * 24)
+    per_hour = np.round(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24)).astype(int)
+    ts = [T0 + h * H + np.arange(n) * (H // n) for h, n in zip(hours, per_hour)]
+    ts += [spike + np.arange(5000) % H for spike in (OLD_SPIKE, SPIKE)]
+    return np.sort(np.concatenate(ts))
+
+
+class SteppedFeed:
+    """Releases the requests before `target`, then moves its clock there (log time, as replay
+    does); the test moves `target`."""
+
+    def __init__(self, engine: Engine, site: str, clock: int) -> None:
+        self.engine, self.site, self.clock, self.target = engine, site, clock, clock
+        self.report = IngestReport()
+        self.tail = ()
+        self.ts = traffic()
+        self.released = 0
+        self.step(0)
+
+    def step(self, dt: float) -> None:
+        target = self.target
+        hi = int(np.searchsorted(self.ts, target, side="left"))
+        if hi > self.released:
+            with self.engine.lock:
+                self.engine.series.add(self.site, records(self.ts[self.released:hi]))
+                self.clock = target
+            self.released = hi
+            self.engine._changed(model=True)
+
+
+class Run:
+    """One engine process: started at `clock` with the stepped feed; frames kept."""
+
+    def __init__(self, monkeypatch, tmp_path: Path, cmd: str, site: str = "shop",
+                 clock: int = START) -> None:
+        monkeypatch.setattr(feeds, "open_source", lambda e: SteppedFeed(e, site, clock))
+        monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model"))
+        self.frames: list = []
+        self.new_frame = threading.Condition()
+
+        def on_snapshot(s) -> None:
+            with self.new_frame:
+                self.frames.append(s)
+                self.new_frame.notify_all()
+
+        self.engine = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01,
+                                          alert_cmd=cmd, site=site,
+                                          state_path=str(tmp_path / "state.json")), on_snapshot)
+        self.engine.start()
+        self.first = self.forecast_after(clock - 3 * H)
+
+    def forecast_after(self, hour: int, timeout: float = 20.0):
+        """The first frame whose forecast starts after `hour` (predicted with it complete)."""
+        end = time.monotonic() + timeout
+        with self.new_frame:
+            while time.monotonic() < end:
+                for s in self.frames:
+                    if s.forecast is not None and s.forecast.hours[0] > hour:
+                        return s
+                self.new_frame.wait(0.2)
+        raise AssertionError(f"no forecast after {hour} within {timeout} s")
+
+    def advance(self, clock: int):
+        self.engine.source.target = clock
+        return self.forecast_after(clock // H * H - H)
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+
+def alert_lines(out: Path, want: int = 0, timeout: float = 10.0) -> list[str]:
+    """The alert lines written so far, waiting up to `timeout` for `want` of them
+    (and a moment more for any that should not come)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        lines = out.read_text().splitlines() if out.exists() else []
+        if len(lines) >= want:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return out.read_text().splitlines() if out.exists() else []
+
+
+def iso(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def test_history_never_alerts_a_new_anomaly_alerts_once_with_iso_times(monkeypatch, tmp_path):
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}")
+    try:
+        assert any(a.start == OLD_SPIKE for a in run.first.anomalies)  # history holds an anomaly
+        assert alert_lines(out) == []  # ... that is not alerted
+        run.advance(SPIKE + H + 1)  # the spike hour completes while watching
+        assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        run.advance(SPIKE + 2 * H + 1)  # predicted again: the same anomaly is not alerted again
+        assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    finally:
+        run.stop()
+
+
+def test_an_anomaly_alerts_once_across_restarts(monkeypatch, tmp_path):
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}")
+    try:
+        run.advance(SPIKE + H + 1)
+        assert len(alert_lines(out, 1)) == 1
+    finally:
+        run.stop()
+    # restarted from the same state, and reading the same hours again: nothing new to alert
+    again = Run(monkeypatch, tmp_path, f"{LINE} >> {out}")
+    try:
+        frame = again.advance(SPIKE + 2 * H + 1)
+        assert any(a.start == SPIKE for a in frame.anomalies)
+        assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    finally:
+        again.stop()
+
+
+def test_a_site_with_a_nul_alerts_sanitised_and_forecasts_go_on(monkeypatch, tmp_path):
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}", site="ev\x00il.example")
+    try:
+        run.advance(SPIKE + H + 1)
+        assert alert_lines(out, 1) == [f"ev\\x00il.example|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        later = run.advance(SPIKE + 3 * H + 1)  # the model thread is still forecasting
+        assert later.forecast.hours[0] == SPIKE + 3 * H
+    finally:
+        run.stop()
+
+
+@pytest.mark.parametrize("cmd,why", [("exit 3", "exit status 3"),
+                                     ("kill -9 $$", "killed by signal 9")])
+def test_a_failing_alert_command_is_one_notice_and_forecasts_go_on(monkeypatch, tmp_path, cmd, why):
+    run = Run(monkeypatch, tmp_path, cmd)
+    try:
+        run.advance(SPIKE + H + 1)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not run.engine.snapshot().ingest.notices:
+            time.sleep(0.05)
+        frame = run.advance(SPIKE + 2 * H + 1)
+        notices = [n for n in frame.ingest.notices if "alert" in n]
+        assert len(notices) == 1 and why in notices[0] and "shop" in notices[0]
+    finally:
+        run.stop()
+
+
+def event(fired: int, direction: int = 1) -> AnomalyEvent:
+    return AnomalyEvent(start=fired, end=None, peak_hour=fired, actual=500.0, low=10.0,
+                        high=20.0, direction=direction, fired=fired)
+
+
+def wait_for(out: Path, n: int) -> list[str]:
+    end = time.monotonic() + 10
+    while time.monotonic() < end and len(out.read_text().splitlines() if out.exists() else []) < n:
+        time.sleep(0.05)
+    return out.read_text().splitlines() if out.exists() else []
+
+
+def test_the_mark_is_saved_before_the_command_and_a_missed_anomaly_alerts_after_a_restart(tmp_path):
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    first = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    first.begin(START)
+    assert first.check("shop", [event(OLD_SPIKE), event(SPIKE)]) == [event(SPIKE)]
+    assert wait_for(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    first.stop()
+    # stopped for a day; an anomaly fired meanwhile (after the mark): it alerts once, at start
+    missed = event(SPIKE + 5 * H, -1)
+    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    second.begin(SPIKE + 24 * H)
+    assert second.check("shop", [event(OLD_SPIKE), event(SPIKE), missed]) == [missed]
+    assert second.check("shop", [event(SPIKE), missed]) == []
+    assert wait_for(out, 2)[1] == f"shop|{iso(missed.start)}|{iso(missed.start)}|below"
+    # a site never alerted before: only what fires after this start
+    assert second.check("blog", [event(SPIKE + 23 * H)]) == []
+    second.stop()
+
+
+@pytest.mark.parametrize("content", [b"\x00garbage", b'{"version": 1, "marks": [1]}', b"[]",
+                                     b'{"version": 1, "marks": {"shop": 1e300}}'])
+def test_a_bad_marks_file_never_crashes_and_never_silences_alerts(tmp_path, content):
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    path.write_bytes(content)
+    alerter = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    alerter.begin(START)
+    assert alerter.check("shop", [event(SPIKE)]) == [event(SPIKE)]
+    assert len(wait_for(out, 1)) == 1
+    alerter.stop()
+
+
+def test_a_hung_alert_command_is_killed_and_the_next_one_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr("trafficwatch.alerts.RUN_LIMIT_S", 0.5)
+    out = tmp_path / "alerts.txt"
+    cmd = f'[ "$TRAFFICWATCH_DIRECTION" = above ] && sleep 30; {LINE} >> {out}'
+    alerter = Alerter(cmd, AlertMarks(None))
+    alerter.begin(START)
+    alerter.check("shop", [event(SPIKE), event(SPIKE + 3 * H, -1)])
+    assert wait_for(out, 1) == [f"shop|{iso(SPIKE + 3 * H)}|{iso(SPIKE + 3 * H)}|below"]
+    assert "ran over" in alerter.notice and "1 of 2 failed" in alerter.notice
+    alerter.stop()

@@ -1,0 +1,105 @@
+"""Site and file names come from the network and from file names: shown and written only as
+safe, one-to-one escapes (CSV, JSON, Prometheus labels, the app's header and site picker)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_app import demo_snapshot, make_app, screen_text
+from trafficwatch.metrics import Sample, render
+
+HOSTILE_SITES = ["\x1b]0;PWNED\x07", "\x1b[31mred.example", "ev\x00il.example"]
+SHOWN = ["\\x1b]0;PWNED\\x07", "\\x1b[31mred.example", "ev\\x00il.example"]
+# vhosts are case-insensitive (counted lower-cased); a line with a NUL is malformed ("binary"),
+# so the NUL name reaches the app and the metrics (tested below) but not the counts from a log
+SHOWN_SITES = {s.lower() for s in SHOWN if "\\x00" not in s}
+
+
+def hostile_vhost_log(path: Path) -> None:
+    """Good lines for ~5 KB (binary sniffing looks at the first 4 KB), then hostile vhosts."""
+    line = ('{v} 192.0.2.1 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 5 "-" '
+            '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"\n')
+    good = "".join(line.format(v="good.example", m=i % 60) for i in range(50))
+    bad = "".join(line.format(v=v, m=i) for i, v in enumerate(HOSTILE_SITES))
+    path.write_bytes((good + bad).encode())
+
+
+def counts(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trafficwatch", "counts", *args],
+                          capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture(scope="module")
+def vhost_log(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("vhosts") / "access.log"
+    hostile_vhost_log(p)
+    return p
+
+
+def test_counts_csv_has_no_control_bytes_and_shows_each_site_escaped(vhost_log):
+    p = counts("--log-format", "VCOMBINED", str(vhost_log))
+    assert not any(b < 32 and b not in b"\n" or b == 127 for b in p.stdout), p.stdout[-300:]
+    sites = {r["site"] for r in csv.DictReader(io.StringIO(p.stdout.decode()))}
+    assert sites >= {"good.example", *SHOWN_SITES}
+    assert all(r.isprintable() for r in sites)
+    assert b"binary" in p.stderr  # the NUL line is counted malformed, with its reason
+
+
+def test_counts_json_sites_are_the_same_escaped_names(vhost_log):
+    p = counts("--log-format", "VCOMBINED", "--format", "json", str(vhost_log))
+    assert {r["site"] for r in json.loads(p.stdout)} >= {"good.example", *SHOWN_SITES}
+
+
+def test_prometheus_label_values_are_sanitised_then_escaped():
+    text = render([Sample("trafficwatch_yhat", (("site", s),), 1) for s in HOSTILE_SITES]
+                  + [Sample("trafficwatch_yhat", (("site", 'a\\b"c'),), 2)])
+    assert not any(ord(c) < 32 and c != "\n" or ord(c) == 127 for c in text)
+    # the exposition format's own escaping on top of the shown name ("\\" -> "\\\\")
+    assert 'trafficwatch_yhat{site="\\\\x1b]0;PWNED\\\\x07"} 1.0' in text
+    assert 'trafficwatch_yhat{site="ev\\\\x00il.example"} 1.0' in text
+    assert 'trafficwatch_yhat{site="a\\\\\\\\b\\"c"} 2.0' in text
+
+
+async def test_a_hostile_site_in_the_header_and_picker_is_shown_escaped():
+    snap = demo_snapshot(sites=("shop", *HOSTILE_SITES))
+    from dataclasses import replace
+
+    app = make_app(replace(snap, site=HOSTILE_SITES[0]))
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        assert app.sub_title.startswith(SHOWN[0])
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg and "\x00" not in svg
+        assert SHOWN[0] in screen_text(app)
+        await pilot.press("s")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert all(s in shown for s in SHOWN)
+        assert "\x1b" not in app.export_screenshot()
+
+
+def test_counts_follow_json_lines_carry_the_same_escaped_names(tmp_path):
+    hostile_vhost_log(tmp_path / "access.log")
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                             "--no-state", "--log-format", "VCOMBINED", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, deadline = b"", time.monotonic() + 30
+    try:  # five lines: the three hostile sites, good.example and the directory's own site
+        while out.count(b"\n") < 5 and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                out += os.read(proc.stdout.fileno(), 65536)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not any(b < 32 and b != 10 for b in out)
+    sites = {json.loads(line)["site"] for line in out.splitlines()}
+    assert sites >= {"good.example", *SHOWN_SITES}

@@ -1,0 +1,214 @@
+"""`--alert-cmd`: run once per anomaly, for anomalies that fired after the last alerted one.
+
+Each site has a "last alerted" mark: when the newest anomaly it was alerted for fired (the end
+of the hour that completed its trigger window). An anomaly alerts only when it fired after the
+mark, or, for a site without a mark, after this process began watching, so history read at
+startup never alerts. The marks are saved atomically beside the state file before each command
+starts: a restart neither repeats an alert nor loses one that fired while it was down.
+The command runs in a thread of its own, one at a time; its failures are a notice on screen.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from trafficwatch.anomalies import AnomalyEvent
+from trafficwatch.safe import safe_name, safe_text
+
+log = logging.getLogger(__name__)
+MARKS_VERSION = 1
+FUTURE_SLACK_S = 86400  # a saved mark this far ahead of the clock is not believed
+RUN_LIMIT_S = 60.0  # an alert command still running after this is killed (the next one waits)
+
+
+def iso_hour(ts: int) -> str:
+    """Epoch seconds as ISO 8601 UTC: 2026-12-02T09:00:00Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
+
+
+def alert_env(site: str, event: AnomalyEvent) -> dict[str, str]:
+    """The TRAFFICWATCH_* variables for one anomaly; the site as safe_name shows it."""
+    return {
+        "TRAFFICWATCH_SITE": safe_name(site),
+        "TRAFFICWATCH_HOUR": iso_hour(event.peak_hour),
+        "TRAFFICWATCH_START": iso_hour(event.start),
+        "TRAFFICWATCH_ACTUAL": f"{event.actual:g}",
+        "TRAFFICWATCH_LOW": f"{event.low:g}",
+        "TRAFFICWATCH_HIGH": f"{event.high:g}",
+        "TRAFFICWATCH_DIRECTION": "above" if event.direction > 0 else "below",
+    }
+
+
+def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
+    """Start `cmd` through the shell for one anomaly; the details go in environment variables.
+
+    Log-derived values are passed only as (sanitised) variables, never pasted into the command
+    line, so a crafted site name cannot inject shell syntax.
+    """
+    env = {**os.environ, **alert_env(site, event)}
+    return subprocess.Popen(cmd, shell=True, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # its own group: killed whole on timeout
+
+
+def marks_path(state_path: str | os.PathLike) -> Path:
+    """Where the alert marks of a state file live: beside it, `<state>.alerts`."""
+    p = Path(state_path)
+    return p.with_name(p.name + ".alerts")
+
+
+class AlertMarks:
+    """Site -> when its newest alerted anomaly fired (epoch s); saved atomically when a path is set."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.notice = ""
+        self.marks: dict[str, float] = {}
+        if path is not None:
+            self.marks = self._load(path)
+
+    def _load(self, path: Path) -> dict[str, float]:
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a save killed before its rename
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            self.notice = f"alert marks {safe_name(path)} unreadable ({safe_text(exc)}); " \
+                          "alerting anomalies from now on"
+            return {}
+        if not (isinstance(data, dict) and data.get("version") == MARKS_VERSION
+                and isinstance(data.get("marks"), dict)):
+            self.notice = f"alert marks {safe_name(path)} not understood; alerting from now on"
+            return {}
+        marks = data["marks"]
+        limit = time.time() + FUTURE_SLACK_S
+        return {str(k): float(v) for k, v in marks.items()
+                if isinstance(v, (int, float)) and math.isfinite(v) and v <= limit}
+
+    def get(self, site: str) -> float | None:
+        return self.marks.get(site)
+
+    def advance(self, site: str, fired_at: float) -> None:
+        """Record that `site` was alerted for an anomaly that fired at `fired_at`, and save."""
+        self.marks[site] = max(fired_at, self.marks.get(site, fired_at))
+        if self.path is None:
+            return
+        data = json.dumps({"version": MARKS_VERSION, "marks": self.marks}).encode()
+        _atomic_write(self.path, data)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename over `path`, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class Alerter:
+    """Decides which anomalies alert (model thread) and runs the command for each (own thread)."""
+
+    def __init__(self, cmd: str, marks: AlertMarks) -> None:
+        self.cmd = cmd
+        self.marks = marks
+        self.since: float | None = None  # when watching began; nothing alerts before it is set
+        self._queued: dict[str, float] = {}  # per site: the newest fired_at handed to the runner
+        self._jobs: queue.SimpleQueue[tuple[str, AnomalyEvent] | None] = queue.SimpleQueue()
+        self._runner: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._error = ""
+        self._failures = 0
+        self._runs = 0
+
+    def begin(self, since: float) -> None:
+        """Watching starts now (clock `since`): anomalies that fired before it are history."""
+        self.since = since
+
+    def check(self, site: str, events: Iterable[AnomalyEvent]) -> list[AnomalyEvent]:
+        """Queue an alert for each anomaly of `site` not alerted yet; returns those queued."""
+        if self.since is None:
+            return []
+        saved = self.marks.get(site)
+        floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf))
+        new = sorted((e for e in events if e.fired_at > floor), key=lambda e: e.fired_at)
+        for ev in new:
+            self._queued[site] = ev.fired_at
+            self._jobs.put((site, ev))
+        if new and self._runner is None:
+            self._runner = threading.Thread(target=self._run, name="trafficwatch-alerts",
+                                            daemon=True)
+            self._runner.start()
+        return new
+
+    def stop(self) -> None:
+        """Let the runner finish the alert it is running and end (queued ones alert next start)."""
+        self._jobs.put(None)
+
+    @property
+    def notice(self) -> str:
+        """One line for the screen: the marks file's trouble, or the latest failing alert."""
+        with self._lock:
+            if self._error:
+                return f"--alert-cmd: {self._error} ({self._failures} of {self._runs} failed)"
+        return self.marks.notice
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            site, ev = job
+            try:
+                self.marks.advance(site, ev.fired_at)  # saved before it runs: never twice
+            except OSError as exc:
+                self._failed(f"cannot save alert marks ({exc.strerror}); alerts may repeat "
+                             "after a restart", counted=False)
+            with self._lock:
+                self._runs += 1
+            try:
+                proc = run_alert(self.cmd, site or "all", ev)
+            except (OSError, ValueError) as exc:
+                self._failed(f"cannot start the alert command for {safe_name(site or 'all')}: "
+                             f"{safe_text(exc)}")
+                continue
+            try:
+                code = proc.wait(RUN_LIMIT_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                self._failed(f"the alert command for {safe_name(site or 'all')} ran over "
+                             f"{RUN_LIMIT_S:g} s and was killed")
+                continue
+            if code:
+                why = f"exit status {code}" if code > 0 else f"killed by signal {-code}"
+                self._failed(f"the alert command for {safe_name(site or 'all')} failed ({why})")
+
+    def _failed(self, message: str, counted: bool = True) -> None:
+        with self._lock:
+            if message != self._error:
+                log.warning("%s", message)
+            self._error = message
+            self._failures += counted
