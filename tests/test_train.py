@@ -109,8 +109,10 @@ def test_seasonal_bases_are_what_their_names_say():
     names = dict(zip(BASE_NAMES, range(len(BASE_NAMES))))
     np.testing.assert_allclose(b[0, :, names["yesterday"]], np.tile(v[0, L - 24:], 2))
     np.testing.assert_allclose(b[0, :, names["last week"]], v[0, L - 168:L - 168 + 48])
-    week4 = np.mean([v[0, L - 168 * k:L - 168 * k + 48] for k in range(1, 5)], axis=0)
-    np.testing.assert_allclose(b[0, :, names["4-week mean"]], week4)
+    week4 = np.median([v[0, L - 168 * k:L - 168 * k + 48] for k in range(1, 5)], axis=0)
+    np.testing.assert_allclose(b[0, :, names["4-week median"]], week4)
+    day7 = np.median([v[0, L - 24 * k:L - 24 * k + 24] for k in range(1, 8)], axis=0)
+    np.testing.assert_allclose(b[0, :, names["7-day median"]], np.tile(day7, 2))
     np.testing.assert_allclose(b[0, :, names["last hour"]], v[0, -1])
     v[0, L - 24 + 5] = np.nan  # a gap yesterday: the day before stands in
     assert b[0, 5, 0] != seasonal_bases(v, L, 48)[0, 5, 0]

@@ -33,8 +33,8 @@ Z_CLIP = 10.0  # inputs beyond 10 window-stds carry no more information
 OUT_CLIP = 60.0  # targets in best-base errors (the log-space view; the loss is on counts)
 HISTORY = 1008  # six weeks: four for the weekly profile, one to judge each base, one spare
 HOUR_NS = 3_600_000_000_000
-BASE_NAMES = ("yesterday", "last week", "7-day mean", "4-week mean", "last hour",
-              "4-week mean at today's level", "week's mean")
+BASE_NAMES = ("yesterday", "last week", "7-day median", "4-week median", "last hour",
+              "4-week median at today's level", "week's mean")
 N_BASES = len(BASE_NAMES)
 SKILL_DAYS = 7
 CAP_LOG = float(np.log(2.0))  # no quantile above twice the largest hour of the last six weeks
@@ -102,6 +102,15 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+    """Median over `axis` ignoring NaN (NaN where all are NaN); a sort, fast for small axes."""
+    srt = np.sort(np.moveaxis(a, axis, -1), axis=-1)  # NaN sorts last
+    n = np.isfinite(srt).sum(axis=-1, keepdims=True)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0), axis=-1)
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0), axis=-1)
+    return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
+
+
 def _lagged(v: np.ndarray, end: int, horizon: int, period: int, count: int) -> np.ndarray:
     """(N, count, H): v[:, end - period*j + h % period] for j = 1..count (NaN before the start)."""
     h = np.arange(horizon) % period
@@ -123,16 +132,16 @@ def seasonal_bases(v: np.ndarray, end: int, horizon: int) -> np.ndarray:
     N = v.shape[0]
     day = _lagged(v, end, horizon, 24, 7)  # (N, 7, H)
     week = _lagged(v, end, horizon, 168, 4)  # (N, 4, H)
-    w4 = _nanmean(week, 1)
+    w4 = _nanmedian(week, 1)  # medians: one holiday week or two weekend days do not move them
     recent = v[:, max(end - 24, 0):end]  # (N, <=24)
     last = np.full(N, np.nan)
     for j in range(recent.shape[1]):
         last = np.where(np.isfinite(recent[:, j]), recent[:, j], last)
     # today's level against the 4-week profile at the same hours (trend or shift since then)
-    prof = _nanmean(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
+    prof = _nanmedian(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
     delta = _nanmean(recent - prof[:, -recent.shape[1]:], 1) if recent.shape[1] else np.nan
     level = _nanmean(v[:, max(end - 168, 0):end], 1)
-    cols = [_first_finite(day), _first_finite(week), _nanmean(day, 1), w4,
+    cols = [_first_finite(day), _first_finite(week), _nanmedian(day, 1), w4,
             np.repeat(last[:, None], horizon, 1), w4 + np.asarray(delta)[..., None],
             np.repeat(level[:, None], horizon, 1)]
     return np.stack(cols, axis=-1)

@@ -6,7 +6,7 @@ in the same scaled space. Scaling and the seasonal bases live outside the module
 
     x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ─┐
     skill (B, K+1) ─────────────────────────┴─► head ──► per hour: mix (H, K), shift (H), spread
-    bases (B, H, K): yesterday, last week, 7-day and 4-week means, last hour, ...  │
+    bases (B, H, K): yesterday, last week, 7-day and 4-week medians, last hour, ... │
     p50 = Σ_k softmax(mix)_k · base_k + shift_max · tanh(shift)  ◄───────────────┘
     p10 / p90 = p50 ∓ softplus spacings
 
