@@ -11,13 +11,15 @@ advances under that lock right after on_data returns. A commit taken under the s
 """
 from __future__ import annotations
 
+import io
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.read import MAX_DECOMPRESSED, CappedReader, stream_error
+from trafficwatch.logs.identity import Alias, open_content, probe, same_content, signature
+from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
@@ -25,35 +27,6 @@ FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000
-
-
-class _Read1:
-    """Reads an archive one decompressed block at a time, so a cut archive loses nothing."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-
-    def read(self, n: int) -> bytes:
-        return self.inner.read1(n)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def _open(path: str, cap: int):
-    """open_stream, but archives read block by block (lines up to a break are kept)."""
-    import bz2
-    import gzip
-    import io
-
-    fh = open(path, "rb")  # noqa: SIM115 (returned to the caller)
-    magic = fh.read(3)
-    fh.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        return io.BufferedReader(CappedReader(_Read1(gzip.GzipFile(fileobj=fh)), cap), 1 << 16)
-    if magic == b"BZh":
-        return io.BufferedReader(CappedReader(_Read1(bz2.BZ2File(fh)), cap), 1 << 16)
-    return fh
 
 
 @dataclass(frozen=True)
@@ -93,6 +66,8 @@ class _File:
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
     done: bool = False
+    gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
+    sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
 
     def record(self) -> FileRecord:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
@@ -109,7 +84,8 @@ class Follower:
                  on_event: Callable[[FollowEvent], None] | None = None,
                  resume: list[FileRecord] | None = None,
                  max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0,
-                 vhost_from_filename: str | None = None, batch_interval: float = 0.05) -> None:
+                 vhost_from_filename: str | None = None, batch_interval: float = 0.05,
+                 on_gone: Callable[[], None] | None = None) -> None:
         self.paths = [str(p) for p in paths]
         self.vhost_from_filename = vhost_from_filename
         self.batch_interval = batch_interval  # inotify: gather writes this long before a pass
@@ -129,6 +105,14 @@ class Follower:
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
         self._pool: dict[str, list[FileRecord]] | None = None
+        self._copies: dict[str, list[_File]] | None = None  # head digest -> files read now
+        self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
+        self._sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
+        # Called outside the lock after a pass in which a file that was read from was deleted,
+        # rotated away or truncated: the caller commits then, so that what was read from it is
+        # not only in memory (a kill -9 would lose it: the file cannot be read again).
+        self.on_gone = on_gone
+        self._gone = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -183,7 +167,10 @@ class Follower:
             for f in list(self._files.values()):
                 if not f.done:
                     more |= self._pump(f)
-            return more
+            gone, self._gone = self._gone, False
+        if gone and self.on_gone is not None:
+            self.on_gone()
+        return more
 
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
@@ -219,36 +206,61 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
-        self._pool = None
+        self._pool = self._copies = None
         found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
                 self._event("skipped", name, f"{name}: skipped: {why}")
-        seen: set[tuple[int, int]] = set()
+        entries: list[tuple[str, object, os.stat_result]] = []
         for site, files in found.sites.items():
             for src in files:
                 try:
-                    st = os.stat(src.path)
+                    entries.append((site, src, os.stat(src.path)))
                 except OSError:
                     continue
-                ident = (st.st_dev, st.st_ino)
-                seen.add(ident)
-                live = src.rotation == 0 and not src.date_key and not src.compressed
-                f = self._files.get(ident)
-                if f is None and src.compressed and now - st.st_mtime < self.settle:
-                    self._waiting = True  # still being compressed, probably: look again soon
-                    continue
-                if f is None:
-                    self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live)
-                    continue
-                f.key, f.live = FileKey(*ident, src.path, site), live
-                if f.fh is None and not f.compressed and st.st_size != f.consumed:
-                    self._reopen(f)  # a rotated file written after we finished it
+                self._sites[src.path] = site
+        seen: set[tuple[int, int]] = set()
+        for _, src, st in entries:
+            ident = (st.st_dev, st.st_ino)
+            f = self._files.get(ident)
+            if f is not None and f.fh is None and f.sig != signature(st):
+                # Closed, so its inode number may now be another file's: the content decides.
+                if not same_content(src.path, f.head, f.tail, f.boundary, f.compressed,
+                                    self.max_decompressed):
+                    continue  # not seen: retired below, and this file adopted as a new one
+                f.sig = signature(st)
+            seen.add(ident)
         for ident, f in list(self._files.items()):
             if ident not in seen and f.fh is None:
                 self._retire(ident)  # gone from disk and nothing left to read: remember content
+        # A file that goes on from a saved record of its own inode first: its copies then
+        # find it being read (and wait for it) instead of taking its record.
+        own = {(r.dev, r.ino) for r in self._retired}
+        entries.sort(key=lambda e: (e[2].st_dev, e[2].st_ino) not in own)
+        for site, src, st in entries:
+            ident = (st.st_dev, st.st_ino)
+            live = src.rotation == 0 and not src.date_key and not src.compressed
+            f = self._files.get(ident)
+            if f is not None:
+                f.key, f.live = FileKey(*ident, src.path, site), live
+                if f.fh is None and not f.compressed and st.st_size != f.consumed:
+                    self._reopen(f)  # a rotated file written after we finished it
+                continue
+            al = self._aliases.pop(ident, None)
+            if al is not None and al.sig == signature(st) and al.gen == al.of.gen and \
+                    self._files.get((al.of.key.dev, al.of.key.ino)) is al.of:
+                self._aliases[ident] = al  # the copy and the file it copies are as they were
+                continue
+            if src.compressed and now - st.st_mtime < self.settle:
+                self._waiting = True  # still being compressed, probably: look again soon
+                continue
+            self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st)
+        on_disk = {(st.st_dev, st.st_ino) for _, _, st in entries}
+        for ident in list(self._aliases):
+            if ident not in on_disk:
+                del self._aliases[ident]
         if self._observer is not None:
             self._rewatch()
 
@@ -258,6 +270,8 @@ class Follower:
         rec.done = True
         self._retired.append(rec)
         del self._retired[:-MAX_RETIRED]
+        if f.boundary:
+            self._gone = True  # what was read from it is now only in memory: commit it
 
     def _reopen(self, f: _File) -> None:
         try:
@@ -272,9 +286,9 @@ class Follower:
             return
         f.done = False
 
-    def _adopt(self, key: FileKey, compressed: bool, live: bool) -> None:
+    def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result) -> None:
         try:
-            fh = _open(key.path, self.max_decompressed)
+            fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
         except OSError as exc:
             self._report_error(key.path, exc)
@@ -282,7 +296,13 @@ class Follower:
         f = _File(key, compressed, fh=fh, live=live)
         if compressed and self._finished_archive(f, head):
             return
-        start = self._match(key, head, compressed)
+        start = self._match(key, head)
+        if start == 0:
+            of = self._copy_of(key, head)
+            if of is not None:  # a copy of what another file is being read for: not read
+                self._close(f)
+                self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st))
+                return
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
@@ -294,6 +314,8 @@ class Follower:
             self._report_error(key.path, exc)
             return
         self._files[(key.dev, key.ino)] = f
+        if self._copies is not None and f.head and f.boundary:
+            self._copies.setdefault(digest(f.head), []).append(f)
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
                         "bytes already counted", key)
@@ -313,16 +335,19 @@ class Follower:
                 return True
         return False
 
-    def _match(self, key: FileKey, head: bytes, compressed: bool = False) -> int | None:
+    def _match(self, key: FileKey, head: bytes) -> int | None:
         """Where to start in a newly seen file: 0, or after content already counted.
 
-        None: the file starts like content already counted but is still shorter than what was
-        counted of it, and was written within `settle` seconds: most likely a copy in progress
-        (copytruncate's copy, a `cp` of a log), to be looked at again once it has settled.
+        Content counted before (retired or saved records) that this file starts like: read on
+        from the saved offset when the bytes before it match; nothing of it when the file is
+        shorter than what was counted of that content (a copy cut short: copytruncate's copy,
+        with lines written after the copy read from the original before its truncation).
+        None: such a shorter file written within `settle` seconds: most likely a copy in
+        progress, to be looked at again once it has settled.
         """
         if self._pool is None:  # fingerprint -> records, built once per scan
             self._pool = {}
-            for rec in [f.record() for f in self._files.values()] + self._retired:
+            for rec in self._retired:
                 if rec.fp_len and rec.offset:
                     self._pool.setdefault(rec.fingerprint, []).append(rec)
         cands: list[FileRecord] = []
@@ -330,35 +355,50 @@ class Follower:
             if len(head) >= n:
                 cands += self._pool.get(digest(head[:n]), [])
         cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
+        short = None
         for rec in cands:
-            if self._tail_at(key.path, rec.offset) == rec.tail_hash:
-                if rec in self._retired:
-                    self._retired.remove(rec)
-                self._pool[rec.fingerprint].remove(rec)
+            got = probe(key.path, rec.offset, self.max_decompressed)
+            if got is not None and got.tail_hash == rec.tail_hash:
+                self._take_record(rec)
                 return rec.offset
-        if cands and not compressed:
-            try:
-                st = os.stat(key.path)
-            except OSError:
-                return 0
-            if (time.time() - st.st_mtime < self.settle
-                    and any(rec.offset > st.st_size for rec in cands)):
-                return None
-        return 0
-
-    def _tail_at(self, path: str, offset: int) -> str | None:
+            if (got is not None and got.tail_hash is None and short is None
+                    and self._sites.get(rec.path, key.site) == key.site):
+                short = (rec, got.length)  # starts like it, ends before what was counted of it
+        if short is None:
+            return 0
         try:
-            with _open(path, self.max_decompressed) as s:
-                skip = max(0, offset - TAIL_BYTES)
-                while skip:
-                    got = s.read(min(skip, READ_BYTES))
-                    if not got:
-                        return None
-                    skip -= len(got)
-                tail = s.read(offset - max(0, offset - TAIL_BYTES))
+            st = os.stat(key.path)
         except OSError:
+            return 0
+        if time.time() - st.st_mtime < self.settle:
             return None
-        return digest(tail) if len(tail) == min(offset, TAIL_BYTES) else None
+        self._take_record(short[0])
+        return short[1]
+
+    def _take_record(self, rec: FileRecord) -> None:
+        if rec in self._retired:
+            self._retired.remove(rec)
+        if self._pool is not None and rec in self._pool.get(rec.fingerprint, []):
+            self._pool[rec.fingerprint].remove(rec)
+
+    def _copy_of(self, key: FileKey, head: bytes) -> _File | None:
+        """The followed file whose content this one copies up to where it was read, if any."""
+        if self._copies is None:  # head digest -> files being read, built once per scan
+            self._copies = {}
+            for g in self._files.values():
+                if g.head and g.boundary:
+                    self._copies.setdefault(digest(g.head), []).append(g)
+        for n in sorted({len(g.head) for gs in self._copies.values() for g in gs}):
+            if len(head) < n:
+                break
+            for g in self._copies.get(digest(head[:n]), []):
+                if (g.key.dev, g.key.ino) == (key.dev, key.ino) or g.key.site != key.site:
+                    continue  # a copy of a site's log keeps the site in its name
+                got = probe(key.path, g.boundary, self.max_decompressed)
+                if got is not None and (got.tail_hash is None or
+                                        got.tail_hash == (g.proof or digest(g.tail))):
+                    return g  # the same bytes up to where g was read, or a shorter copy of them
+        return None
 
     def _seek(self, f: _File, head: bytes, start: int) -> None:
         """Position a new file at `start` (a line boundary), with its head and tail known."""
@@ -397,6 +437,10 @@ class Follower:
 
     def _close(self, f: _File) -> None:
         if f.fh is not None:
+            try:
+                f.sig = signature(os.fstat(f.fh.fileno()))
+            except (OSError, ValueError, io.UnsupportedOperation):
+                f.sig = (0, 0, 0)
             f.fh.close()
             f.fh = None
 
@@ -434,6 +478,7 @@ class Follower:
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
             self._scan_due = True
+            self._gone |= f.live and f.boundary > 0  # moved away or deleted: commit what was read
         return False
 
     def _moved_away(self, f: _File) -> bool:
@@ -463,6 +508,8 @@ class Follower:
             return False
         self._retired.append(f.record())  # the content before the truncation, for its copy
         del self._retired[:-MAX_RETIRED]
+        f.gen += 1  # a copy of it waiting for it is looked at again
+        self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
                     f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key)
         f.fh.seek(0)

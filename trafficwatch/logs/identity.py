@@ -1,0 +1,102 @@
+"""What makes two files the same content: the first KiB and the bytes before an offset, never
+an inode number alone.
+
+An inode number is only trusted while the follower holds the file open (then it cannot be
+reused); a closed file seen again under its old number is checked against the content read from
+it (`same_content`) whenever its stat signature changed. A file that starts like content already
+read is the same content: read on past what was counted (`probe` matches the tail at the saved
+offset), or nothing of it at all when it is a shorter copy of what was counted, or, when another
+followed file is reading that content now, not read at all while that one is (an `Alias`).
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import os
+from dataclasses import dataclass
+
+from trafficwatch.logs.read import CappedReader
+from trafficwatch.state import TAIL_BYTES, digest
+
+READ_BYTES = 1 << 20  # one read
+
+
+class _Read1:
+    """Reads an archive one decompressed block at a time, so a cut archive loses nothing."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def read(self, n: int) -> bytes:
+        return self.inner.read1(n)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def open_content(path: str, cap: int):
+    """The decompressed content of a file, archives read block by block (kept up to a break)."""
+    fh = open(path, "rb")  # noqa: SIM115 (returned to the caller)
+    magic = fh.read(3)
+    fh.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        return io.BufferedReader(CappedReader(_Read1(gzip.GzipFile(fileobj=fh)), cap), 1 << 16)
+    if magic == b"BZh":
+        return io.BufferedReader(CappedReader(_Read1(bz2.BZ2File(fh)), cap), 1 << 16)
+    return fh
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a file is written, renamed or replaced by another with its inode number."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+@dataclass
+class Probe:
+    """A file's content at an offset: the hash of the bytes before it, or how short it is."""
+
+    tail_hash: str | None  # digest of the TAIL_BYTES before the offset; None if shorter
+    length: int  # the content's length when shorter than the offset, else the offset
+
+
+def probe(path: str, offset: int, cap: int) -> Probe | None:
+    """The content of `path` at `offset` (decompressed); None when it cannot be read."""
+    try:
+        with open_content(path, cap) as s:
+            skip, seen = max(0, offset - TAIL_BYTES), 0
+            while skip:
+                got = s.read(min(skip, READ_BYTES))
+                if not got:
+                    return Probe(None, seen)
+                skip -= len(got)
+                seen += len(got)
+            tail = s.read(offset - seen)
+    except OSError:
+        return None
+    if len(tail) == offset - seen:
+        return Probe(digest(tail), offset)
+    return Probe(None, seen + len(tail))
+
+
+def same_content(path: str, head: bytes, tail: bytes, boundary: int, compressed: bool,
+                 cap: int) -> bool:
+    """`path` still starts with `head` and (plain files) has `tail` just before `boundary`."""
+    try:
+        with open_content(path, cap) as s:
+            if s.read(len(head)) != head:
+                return False
+            if compressed or not tail:
+                return True
+            return os.pread(s.fileno(), len(tail), boundary - len(tail)) == tail
+    except OSError:
+        return False
+
+
+@dataclass
+class Alias:
+    """A copy of content another followed file (`of`) reads now: not read while that one is."""
+
+    of: object  # the follower's record of the file being read
+    gen: int  # that file's content generation when this was found (a truncation bumps it)
+    sig: tuple[int, int, int]  # this copy's stat signature: a change means look again
