@@ -12,6 +12,7 @@ advances under that lock right after on_data returns. A commit taken under the s
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 import time
@@ -27,6 +28,7 @@ FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class _File:
     pending: bytearray = field(default_factory=bytearray)  # a line whose newline is not here yet
     skipping: bool = False  # inside an over-long line: drop until its newline
     head: bytes = b""  # first FP_BYTES of content
+    first: bytes = b""  # the first FP_BYTES as seen when adopted (before any was read)
     tail: bytes = b""  # last TAIL_BYTES before the boundary
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
@@ -73,6 +76,22 @@ class _File:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
                           self.boundary, self.proof or digest(self.tail), self.key.path,
                           self.done)
+
+
+def _rkey(rec: FileRecord) -> tuple:
+    return rec.dev, rec.ino, rec.fingerprint, rec.offset
+
+
+def _known(f: _File) -> list[bytes]:
+    """The first bytes of a followed file's content: as read (or seen when adopted), and as
+    it is now while it is open (more may be there than was read, or other content)."""
+    out = [f.head if len(f.head) >= len(f.first) else f.first]
+    if f.fh is not None and not f.compressed and len(f.head) < FP_BYTES:
+        try:
+            out.append(os.pread(f.fh.fileno(), FP_BYTES, 0))
+        except OSError as exc:
+            log.debug("cannot read the start of %s: %s", safe_name(f.key.path), exc)
+    return out
 
 
 class Follower:
@@ -105,7 +124,7 @@ class Follower:
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
         self._pool: dict[str, list[FileRecord]] | None = None
-        self._copies: dict[str, list[_File]] | None = None  # head digest -> files read now
+        self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
         self._sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
         # Called outside the lock after a pass in which a file that was read from was deleted,
@@ -167,6 +186,9 @@ class Follower:
             for f in list(self._files.values()):
                 if not f.done:
                     more |= self._pump(f)
+            if self._gone and self._scan_due:
+                self._scan()  # copies waiting for what went away are settled before the commit
+                more = True
             gone, self._gone = self._gone, False
         if gone and self.on_gone is not None:
             self.on_gone()
@@ -206,7 +228,7 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
-        self._pool = self._copies = None
+        self._pool = None
         found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
@@ -235,10 +257,13 @@ class Follower:
         for ident, f in list(self._files.items()):
             if ident not in seen and f.fh is None:
                 self._retire(ident)  # gone from disk and nothing left to read: remember content
-        # A file that goes on from a saved record of its own inode first: its copies then
-        # find it being read (and wait for it) instead of taking its record.
+        # Who reads content found in several files: the file going on from a saved record of
+        # its own inode, else the live one (it grows), else a plain one; the others are copies
+        # that find it being read, and wait for it, instead of taking its record.
         own = {(r.dev, r.ino) for r in self._retired}
-        entries.sort(key=lambda e: (e[2].st_dev, e[2].st_ino) not in own)
+        entries.sort(key=lambda e: ((e[2].st_dev, e[2].st_ino) not in own,
+                                    e[1].rotation != 0 or bool(e[1].date_key),
+                                    bool(e[1].compressed)))
         for site, src, st in entries:
             ident = (st.st_dev, st.st_ino)
             live = src.rotation == 0 and not src.date_key and not src.compressed
@@ -268,10 +293,18 @@ class Follower:
         f = self._files.pop(ident)
         rec = f.record()
         rec.done = True
-        self._retired.append(rec)
-        del self._retired[:-MAX_RETIRED]
+        self._remember(rec, f.head)
         if f.boundary:
             self._gone = True  # what was read from it is now only in memory: commit it
+
+    def _remember(self, rec: FileRecord, head: bytes) -> None:
+        """Keep a record of content no longer followed, to recognise its copies by."""
+        self._retired.append(rec)
+        del self._retired[:-MAX_RETIRED]
+        self._heads[_rkey(rec)] = head  # its first bytes: a copy shorter than them is known too
+        if len(self._heads) > 2 * MAX_RETIRED:
+            for k in list(self._heads)[:MAX_RETIRED]:
+                del self._heads[k]
 
     def _reopen(self, f: _File) -> None:
         try:
@@ -293,7 +326,7 @@ class Follower:
         except OSError as exc:
             self._report_error(key.path, exc)
             return
-        f = _File(key, compressed, fh=fh, live=live)
+        f = _File(key, compressed, fh=fh, live=live, first=head)
         if compressed and self._finished_archive(f, head):
             return
         start = self._match(key, head)
@@ -314,8 +347,6 @@ class Follower:
             self._report_error(key.path, exc)
             return
         self._files[(key.dev, key.ino)] = f
-        if self._copies is not None and f.head and f.boundary:
-            self._copies.setdefault(digest(f.head), []).append(f)
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
                         "bytes already counted", key)
@@ -354,6 +385,9 @@ class Follower:
         for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
             if len(head) >= n:
                 cands += self._pool.get(digest(head[:n]), [])
+            elif head:  # shorter than what was fingerprinted: a copy of its start, maybe
+                cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
+                          and self._heads.get(_rkey(r), b"").startswith(head)]
         cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
         short = None
         for rec in cands:
@@ -382,22 +416,17 @@ class Follower:
             self._pool[rec.fingerprint].remove(rec)
 
     def _copy_of(self, key: FileKey, head: bytes) -> _File | None:
-        """The followed file whose content this one copies up to where it was read, if any."""
-        if self._copies is None:  # head digest -> files being read, built once per scan
-            self._copies = {}
-            for g in self._files.values():
-                if g.head and g.boundary:
-                    self._copies.setdefault(digest(g.head), []).append(g)
-        for n in sorted({len(g.head) for gs in self._copies.values() for g in gs}):
-            if len(head) < n:
-                break
-            for g in self._copies.get(digest(head[:n]), []):
-                if (g.key.dev, g.key.ino) == (key.dev, key.ino) or g.key.site != key.site:
-                    continue  # a copy of a site's log keeps the site in its name
-                got = probe(key.path, g.boundary, self.max_decompressed)
-                if got is not None and (got.tail_hash is None or
-                                        got.tail_hash == (g.proof or digest(g.tail))):
-                    return g  # the same bytes up to where g was read, or a shorter copy of them
+        """The followed file of the same site whose content this one copies (up to where that
+        one was read, or a shorter copy of it), if any."""
+        for g in self._files.values():
+            if g.key.site != key.site or (g.key.dev, g.key.ino) == (key.dev, key.ino):
+                continue  # a copy of a site's log keeps the site in its name
+            if not any(head[:n] == k[:n] for k in _known(g) if (n := min(len(head), len(k)))):
+                continue
+            got = probe(key.path, g.boundary, self.max_decompressed)
+            if got is not None and (got.tail_hash is None or
+                                    got.tail_hash == (g.proof or digest(g.tail))):
+                return g
         return None
 
     def _seek(self, f: _File, head: bytes, start: int) -> None:
@@ -506,15 +535,14 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
-        self._retired.append(f.record())  # the content before the truncation, for its copy
-        del self._retired[:-MAX_RETIRED]
+        self._remember(f.record(), f.head)  # the content before the truncation, for its copy
         f.gen += 1  # a copy of it waiting for it is looked at again
         self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
                     f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key)
         f.fh.seek(0)
         f.consumed = f.boundary = 0
-        f.pending, f.skipping, f.head, f.tail = bytearray(), False, b"", b""
+        f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""
         self._scan_due = True
         return False
 
