@@ -257,6 +257,8 @@ class Follower:
         for ident, f in list(self._files.items()):
             if ident not in seen and f.fh is None:
                 self._retire(ident)  # gone from disk and nothing left to read: remember content
+            elif f.fh is not None and not f.compressed:
+                self._rotated_or_truncated(f)  # new files are compared with what it holds now
         # Who reads content found in several files: the file going on from a saved record of
         # its own inode, else the live one (it grows), else a plain one; the others are copies
         # that find it being read, and wait for it, instead of taking its record.
