@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.identity import Alias, open_content, probe, same_content, signature
+from trafficwatch.logs.identity import (
+    Alias,
+    Probe,
+    open_content,
+    probe,
+    same_content,
+    signature,
+)
 from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
@@ -197,7 +204,10 @@ class Follower:
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
         with self.lock:
-            return [f.record() for f in self._files.values()] + list(self._retired)
+            copies = [a.current(a.of.boundary, a.of.proof or digest(a.of.tail),
+                                self.max_decompressed) for a in self._aliases.values()]
+            return ([f.record() for f in self._files.values()] + list(self._retired)
+                    + [rec for rec in copies if rec is not None])
 
     def tracked(self) -> list[FileKey]:
         """The files followed now (with the name each was last seen under)."""
@@ -331,13 +341,16 @@ class Follower:
         f = _File(key, compressed, fh=fh, live=live, first=head)
         if compressed and self._finished_archive(f, head):
             return
+        copy = self._copy_of(key, head)
+        if copy is not None:  # a copy of what another file is being read for: not read
+            of, _ = copy
+            self._close(f)
+            for rec in [r for r in self._retired if (r.dev, r.ino) == (key.dev, key.ino)]:
+                self._take_record(rec)  # its record as a copy before a restart: this one now
+            self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
+                                                      key.ino, key.path, head)
+            return
         start = self._match(key, head)
-        if start == 0:
-            of = self._copy_of(key, head)
-            if of is not None:  # a copy of what another file is being read for: not read
-                self._close(f)
-                self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st))
-                return
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
@@ -391,15 +404,18 @@ class Follower:
                 cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
                           and self._heads.get(_rkey(r), b"").startswith(head)]
         cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
-        short = None
+        short, same = None, []
         for rec in cands:
             got = probe(key.path, rec.offset, self.max_decompressed)
             if got is not None and got.tail_hash == rec.tail_hash:
-                self._take_record(rec)
-                return rec.offset
-            if (got is not None and got.tail_hash is None and short is None
+                same.append(rec)
+            elif (got is not None and got.tail_hash is None and short is None
                     and self._sites.get(rec.path, key.site) == key.site):
                 short = (rec, got.length)  # starts like it, ends before what was counted of it
+        if same:  # the same content as all these: counted up to the furthest of them
+            for rec in same:
+                self._take_record(rec)
+            return max(rec.offset for rec in same)
         if short is None:
             return 0
         try:
@@ -417,7 +433,7 @@ class Follower:
         if self._pool is not None and rec in self._pool.get(rec.fingerprint, []):
             self._pool[rec.fingerprint].remove(rec)
 
-    def _copy_of(self, key: FileKey, head: bytes) -> _File | None:
+    def _copy_of(self, key: FileKey, head: bytes) -> tuple[_File, Probe] | None:
         """The followed file of the same site whose content this one copies (up to where that
         one was read, or a shorter copy of it), if any."""
         for g in self._files.values():
@@ -428,7 +444,7 @@ class Follower:
             got = probe(key.path, g.boundary, self.max_decompressed)
             if got is not None and (got.tail_hash is None or
                                     got.tail_hash == (g.proof or digest(g.tail))):
-                return g
+                return g, got
         return None
 
     def _seek(self, f: _File, head: bytes, start: int) -> None:

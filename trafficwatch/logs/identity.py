@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 
 from trafficwatch.logs.read import CappedReader
-from trafficwatch.state import TAIL_BYTES, digest
+from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
 READ_BYTES = 1 << 20  # one read
 
@@ -58,25 +58,28 @@ class Probe:
 
     tail_hash: str | None  # digest of the TAIL_BYTES before the offset; None if shorter
     length: int  # the content's length when shorter than the offset, else the offset
+    end_hash: str = ""  # digest of the TAIL_BYTES before `length`
 
 
 def probe(path: str, offset: int, cap: int) -> Probe | None:
     """The content of `path` at `offset` (decompressed); None when it cannot be read."""
+    last = b""
     try:
         with open_content(path, cap) as s:
             skip, seen = max(0, offset - TAIL_BYTES), 0
             while skip:
                 got = s.read(min(skip, READ_BYTES))
                 if not got:
-                    return Probe(None, seen)
+                    return Probe(None, seen, digest(last))
+                last = (last + got[-TAIL_BYTES:])[-TAIL_BYTES:]
                 skip -= len(got)
                 seen += len(got)
             tail = s.read(offset - seen)
     except OSError:
         return None
     if len(tail) == offset - seen:
-        return Probe(digest(tail), offset)
-    return Probe(None, seen + len(tail))
+        return Probe(digest(tail), offset, digest(tail))
+    return Probe(None, seen + len(tail), digest((last + tail)[-TAIL_BYTES:]))
 
 
 def same_content(path: str, head: bytes, tail: bytes, boundary: int, compressed: bool,
@@ -100,3 +103,20 @@ class Alias:
     of: object  # the follower's record of the file being read
     gen: int  # that file's content generation when this was found (a truncation bumps it)
     sig: tuple[int, int, int]  # this copy's stat signature: a change means look again
+    dev: int = 0
+    ino: int = 0
+    path: str = ""
+    head: bytes = b""  # its first bytes
+    record: FileRecord | None = None  # what of it is counted (by `of`), saved with the state
+    at: int = -1  # the offset of `of` when `record` was made
+
+    def current(self, boundary: int, tail_hash: str, cap: int) -> FileRecord | None:
+        """Its record now that `of` was read up to `boundary` (looked at when that moved)."""
+        if boundary != self.at and boundary:
+            got = probe(self.path, boundary, cap)
+            if got is not None and got.tail_hash in (None, tail_hash):
+                self.record = FileRecord(self.dev, self.ino, digest(self.head[:got.length]),
+                                         min(len(self.head), got.length), got.length,
+                                         got.tail_hash or got.end_hash, self.path)
+            self.at = boundary
+        return self.record
