@@ -536,11 +536,12 @@ class Follower:
         return (st.st_dev, st.st_ino) != (f.key.dev, f.key.ino)
 
     def _same_tail(self, f: _File) -> bool:
-        """The bytes before the boundary are unchanged (else truncated and regrown since)."""
-        if not f.tail:
-            return True
+        """The first bytes and those before the boundary are unchanged (else truncated and
+        regrown since: the bytes before the boundary alone can look alike, as lines do)."""
         try:
-            return os.pread(f.fh.fileno(), len(f.tail), f.boundary - len(f.tail)) == f.tail
+            fd = f.fh.fileno()
+            return ((not f.tail or os.pread(fd, len(f.tail), f.boundary - len(f.tail)) == f.tail)
+                    and (not f.head or os.pread(fd, len(f.head), 0) == f.head))
         except OSError:
             return True
 
