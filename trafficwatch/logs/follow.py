@@ -345,7 +345,8 @@ class Follower:
         if copy is not None:  # a copy of what another file is being read for: not read
             of, _ = copy
             self._close(f)
-            for rec in [r for r in self._retired if (r.dev, r.ino) == (key.dev, key.ino)]:
+            for rec in [r for r in self._retired if (r.dev, r.ino) == (key.dev, key.ino)
+                        and len(head) >= r.fp_len and digest(head[:r.fp_len]) == r.fingerprint]:
                 self._take_record(rec)  # its record as a copy before a restart: this one now
             self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
                                                       key.ino, key.path, head)
