@@ -258,9 +258,10 @@ class Follower:
             ident = (st.st_dev, st.st_ino)
             f = self._files.get(ident)
             if f is not None and f.fh is None and f.sig != signature(st):
-                # Closed, so its inode number may now be another file's: the content decides.
-                if not same_content(src.path, f.head, f.tail, f.boundary, f.compressed,
-                                    self.max_decompressed):
+                # Closed, so its inode number may now be another file's: the content decides
+                # (nothing read of it: nothing to decide by, it is looked at as a new one).
+                if not f.boundary or not same_content(src.path, f.head, f.tail, f.boundary,
+                                                      f.compressed, self.max_decompressed):
                     continue  # not seen: retired below, and this file adopted as a new one
                 f.sig = signature(st)
             seen.add(ident)
