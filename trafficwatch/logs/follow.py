@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from trafficwatch.logs.identity import (
     Alias,
+    PrefixIndex,
     Probe,
     open_content,
     probe,
@@ -131,6 +132,7 @@ class Follower:
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
         self._pool: dict[str, list[FileRecord]] | None = None
+        self._index: PrefixIndex | None = None  # files followed now, by their first bytes
         self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
         self._sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
@@ -238,7 +240,7 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
-        self._pool = None
+        self._pool = self._index = None
         found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
@@ -274,6 +276,7 @@ class Follower:
         # its own inode, else the live one (it grows), else a plain one; the others are copies
         # that find it being read, and wait for it, instead of taking its record.
         own = {(r.dev, r.ino) for r in self._retired}
+        listed = list(entries)
         entries.sort(key=lambda e: ((e[2].st_dev, e[2].st_ino) not in own,
                                     e[1].rotation != 0 or bool(e[1].date_key),
                                     bool(e[1].compressed)))
@@ -295,9 +298,14 @@ class Follower:
                 self._waiting = True  # still being compressed, probably: look again soon
                 continue
             self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st)
-        on_disk = {(st.st_dev, st.st_ino) for _, _, st in entries}
+        on_disk = [(st.st_dev, st.st_ino) for _, _, st in listed]
+        # Read oldest first, as listed (files no longer listed, still being read, before them):
+        # lines reach the caller in the order they were written.
+        listed_ids = set(on_disk)
+        self._files = {k: f for k, f in self._files.items() if k not in listed_ids} | \
+            {k: self._files[k] for k in on_disk if k in self._files}
         for ident in list(self._aliases):
-            if ident not in on_disk:
+            if ident not in listed_ids:
                 del self._aliases[ident]
         if self._observer is not None:
             self._rewatch()
@@ -364,6 +372,9 @@ class Follower:
             self._report_error(key.path, exc)
             return
         self._files[(key.dev, key.ino)] = f
+        if self._index is not None:
+            for k in _known(f):
+                self._index.add(k, f)
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
                         "bytes already counted", key)
@@ -438,11 +449,14 @@ class Follower:
     def _copy_of(self, key: FileKey, head: bytes) -> tuple[_File, Probe] | None:
         """The followed file of the same site whose content this one copies (up to where that
         one was read, or a shorter copy of it), if any."""
-        for g in self._files.values():
+        if self._index is None:  # the followed files by their first bytes, once per scan
+            self._index = PrefixIndex()
+            for g in self._files.values():
+                for k in _known(g):
+                    self._index.add(k, g)
+        for g in self._index.find(head):
             if g.key.site != key.site or (g.key.dev, g.key.ino) == (key.dev, key.ino):
                 continue  # a copy of a site's log keeps the site in its name
-            if not any(head[:n] == k[:n] for k in _known(g) if (n := min(len(head), len(k)))):
-                continue
             got = probe(key.path, g.boundary, self.max_decompressed)
             if got is not None and (got.tail_hash is None or
                                     got.tail_hash == (g.proof or digest(g.tail))):

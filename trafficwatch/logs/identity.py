@@ -14,6 +14,7 @@ import bz2
 import gzip
 import io
 import os
+from bisect import bisect_left, insort
 from dataclasses import dataclass
 
 from trafficwatch.logs.read import CappedReader
@@ -120,3 +121,32 @@ class Alias:
                                          got.tail_hash or got.end_hash, self.path)
             self.at = boundary
         return self.record
+
+
+class PrefixIndex:
+    """Items by the first bytes of their content: those a head starts with, or that start
+    with it (a copy may be shorter or longer than what is known of the file it copies)."""
+
+    def __init__(self) -> None:
+        self._by_len: dict[int, dict[bytes, list]] = {}
+        self._keys: list[bytes] = []  # sorted, for the keys that start with a head
+
+    def add(self, key: bytes, item: object) -> None:
+        """Index `item` under `key` (an empty key is not indexed: it tells nothing)."""
+        if key:
+            self._by_len.setdefault(len(key), {}).setdefault(key, []).append(item)
+            insort(self._keys, key)
+
+    def find(self, head: bytes) -> list:
+        """The items whose key is a prefix of `head`, or starts with `head`, each once."""
+        out: dict[int, object] = {}
+        for n, keys in self._by_len.items():
+            if n <= len(head):
+                for item in keys.get(head[:n], ()):
+                    out[id(item)] = item
+        i = bisect_left(self._keys, head) if head else len(self._keys)
+        while i < len(self._keys) and self._keys[i].startswith(head):
+            for item in self._by_len[len(self._keys[i])][self._keys[i]]:
+                out[id(item)] = item
+            i += 1
+        return list(out.values())
