@@ -86,6 +86,7 @@ class Sequence:
         self.wrong_site: Counter[int] = Counter()
         self.excused: dict[int, str] = {}
         self.at_risk: set[int] = set()  # read, not committed, destroyed: the next pass commits
+        self.uncommitted: set[int] = set()  # read by the follower killed last, not committed
         self.follower: Follower | None = None
         self.kill_after = -1  # deliveries left before a kill -9 mid-pass (-1: none due)
         self.kills = 0
@@ -142,6 +143,7 @@ class Sequence:
         for i in self.at_risk:
             self.excused.setdefault(i, "kill_window")
         self.at_risk.clear()
+        self.uncommitted = {i for i, n in self.counted.items() if n > self.saved[i]}
         self.counted = Counter(self.saved)
 
     # -- the files, and what the model knows of them ----------------------------------------
@@ -165,7 +167,7 @@ class Sequence:
             if i in left or self.saved[i]:
                 continue
             if self.follower is None:
-                self.excused.setdefault(i, "while_down" if self.counted[i] else "unread")
+                self.excused.setdefault(i, "while_down" if i in self.uncommitted else "unread")
             elif self.counted[i]:
                 self.at_risk.add(i)
             else:

@@ -125,12 +125,17 @@ def test_a_reused_inode_number_does_not_carry_the_old_files_site(tmp_path):
 def read_counts(proc: subprocess.Popen, until, timeout: float = 20.0) -> int:
     """The total of the latest printed counts, once `until(total)` holds (or at the timeout)."""
     latest: dict[tuple[str, str], int] = {}
-    deadline = time.monotonic() + timeout
+    fd, buf, deadline = proc.stdout.fileno(), b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-        if ready:
-            row = json.loads(proc.stdout.readline())
-            latest[(row["site"], row["hour"])] = row["count"]
+        if select.select([fd], [], [], 0.1)[0]:
+            got = os.read(fd, 65536)
+            if not got:
+                break
+            buf += got
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                row = json.loads(line)
+                latest[(row["site"], row["hour"])] = row["count"]
             if until(sum(latest.values())):
                 break
     return sum(latest.values())
