@@ -53,6 +53,7 @@ class Result:
     lost: int = 0  # not counted, though some follower could have read it and kept it
     doubled: int = 0  # counted more than once
     misattributed: int = 0  # counted under another site
+    garbled: int = 0  # pieces of lines delivered as lines
     unread: int = 0  # destroyed before any follower read it (excused)
     kill_window: int = 0  # read, file gone, killed before the follower saw it gone (excused)
     while_down: int = 0  # read but not committed, destroyed while no follower ran (excused)
@@ -60,14 +61,14 @@ class Result:
     failures: list[str] = field(default_factory=list)
 
     def add(self, other: Result) -> None:
-        for name in ("sequences", "written", "counted", "lost", "doubled", "misattributed",
+        for name in ("sequences", "written", "counted", "lost", "doubled", "misattributed", "garbled",
                      "unread", "kill_window", "while_down", "kills"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failures += other.failures
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.doubled or self.misattributed)
+        return not (self.lost or self.doubled or self.misattributed or self.garbled)
 
 
 class Sequence:
@@ -84,6 +85,7 @@ class Sequence:
         self.counted: Counter[int] = Counter()  # by the running follower (restored + read)
         self.saved: Counter[int] = Counter()  # as last committed
         self.wrong_site: Counter[int] = Counter()
+        self.garbled = 0
         self.excused: dict[int, str] = {}
         self.at_risk: set[int] = set()  # read, not committed, destroyed: the next pass commits
         self.uncommitted: set[int] = set()  # read by the follower killed last, not committed
@@ -105,7 +107,11 @@ class Sequence:
             if self.kill_after == 0:
                 raise Killed
             self.kill_after -= 1 if self.kill_after > 0 else 0
-            site, ident = line.split(b" ", 2)[:2]
+            parts = line.split(b" ", 2)
+            if len(parts) < 3 or parts[0].decode() not in SITES or not parts[1].isdigit():
+                self.garbled += 1  # a piece of a line: read from the middle of one
+                continue
+            site, ident = parts[0], parts[1]
             self.counted[int(ident)] += 1
             if key.site != site.decode():
                 self.wrong_site[int(ident)] += 1
@@ -299,7 +305,7 @@ class Sequence:
 
     def judge(self) -> Result:
         r = Result(sequences=1, written=len(self.site_of), counted=sum(self.saved.values()),
-                   kills=self.kills)
+                   kills=self.kills, garbled=self.garbled)
         for i in range(len(self.site_of)):
             n = self.saved[i]
             r.doubled += max(0, n - 1)
@@ -312,7 +318,8 @@ class Sequence:
                     setattr(r, why, getattr(r, why) + 1)
         if not r.ok:
             r.failures.append(f"seed {self.seed}: lost {r.lost}, doubled {r.doubled}, "
-                              f"misattributed {r.misattributed}; ops: {' | '.join(self.log)}")
+                              f"misattributed {r.misattributed}, garbled {r.garbled}; "
+                              f"ops: {' | '.join(self.log)}")
         return r
 
 
@@ -336,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{r.sequences} sequences ({args.steps} steps, seed {args.seed}) in "
           f"{time.perf_counter() - t0:.1f} s: {r.written} lines written, {r.counted} counted, "
           f"{r.kills} kills; lost {r.lost}, doubled {r.doubled}, misattributed "
-          f"{r.misattributed}; excused: destroyed unread {r.unread}, in a kill window "
+          f"{r.misattributed}, garbled {r.garbled}; excused: destroyed unread {r.unread}, in a kill window "
           f"{r.kill_window}, while down {r.while_down}")
     for line in r.failures[:10]:
         print(line[:2000])

@@ -38,7 +38,7 @@ def test_random_fault_sequences_lose_double_and_misattribute_nothing(capsys):
               f"{r.kill_window}, while down {r.while_down}")
     assert r.sequences == 200 and r.kills > 100
     assert r.failures == []
-    assert (r.lost, r.doubled, r.misattributed) == (0, 0, 0)
+    assert (r.lost, r.doubled, r.misattributed, r.garbled) == (0, 0, 0, 0)
     assert r.counted + r.unread + r.kill_window + r.while_down == r.written
 
 
