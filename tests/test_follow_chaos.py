@@ -72,8 +72,9 @@ class Writer:
         old = self.logs / f"{site}.log.{self.rotations[site]}"  # a new name each time
         if op < 0.8:
             os.rename(live, old)
-        elif op < 0.9:
+        elif op < 0.9:  # copytruncate, the copy seen (or not) before the truncation
             shutil.copyfile(live, old)
+            time.sleep(self.rng.choice([0, 0.3]))
             os.truncate(live, 0)
         else:  # copytruncate, then the copy compressed and removed
             shutil.copyfile(live, old)
