@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from trafficwatch.logs.identity import (
     Alias,
+    Counted,
     PrefixIndex,
     Probe,
     open_content,
@@ -86,10 +87,6 @@ class _File:
                           self.done)
 
 
-def _rkey(rec: FileRecord) -> tuple:
-    return rec.dev, rec.ino, rec.fingerprint, rec.offset
-
-
 def _known(f: _File) -> list[bytes]:
     """The first bytes of a followed file's content: as read (or seen when adopted), and as
     it is now while it is open (more may be there than was read, or other content)."""
@@ -121,7 +118,8 @@ class Follower:
         self.max_line_bytes, self.max_decompressed = max_line_bytes, max_decompressed
         self.lock = threading.RLock()
         self._files: dict[tuple[int, int], _File] = {}
-        self._retired: list[FileRecord] = list(resume or [])  # content to recognise, not re-count
+        # content counted that no followed file holds now: to recognise, not to count again
+        self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
         self._reported: set[tuple[str, str]] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -131,11 +129,8 @@ class Follower:
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
-        self._pool: dict[str, list[FileRecord]] | None = None
         self._index: PrefixIndex | None = None  # files followed now, by their first bytes
-        self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
-        self._sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
         # Called outside the lock after a pass in which a file that was read from was deleted,
         # rotated away or truncated: the caller commits then, so that what was read from it is
         # not only in memory (a kill -9 would lose it: the file cannot be read again).
@@ -208,7 +203,7 @@ class Follower:
         with self.lock:
             copies = [a.current(a.of.boundary, a.of.proof or digest(a.of.tail),
                                 self.max_decompressed) for a in self._aliases.values()]
-            return ([f.record() for f in self._files.values()] + list(self._retired)
+            return ([f.record() for f in self._files.values()] + list(self._counted.records)
                     + [rec for rec in copies if rec is not None])
 
     def tracked(self) -> list[FileKey]:
@@ -240,7 +235,8 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
-        self._pool = self._index = None
+        self._index = None
+        self._counted.new_scan()
         found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
@@ -254,7 +250,7 @@ class Follower:
                     entries.append((site, src, os.stat(src.path)))
                 except OSError:
                     continue
-                self._sites[src.path] = site
+                self._counted.sites[src.path] = site
         seen: set[tuple[int, int]] = set()
         for _, src, st in entries:
             ident = (st.st_dev, st.st_ino)
@@ -275,7 +271,7 @@ class Follower:
         # Who reads content found in several files: the file going on from a saved record of
         # its own inode, else the live one (it grows), else a plain one; the others are copies
         # that find it being read, and wait for it, instead of taking its record.
-        own = {(r.dev, r.ino) for r in self._retired}
+        own = self._counted.owners()
         listed = list(entries)
         entries.sort(key=lambda e: ((e[2].st_dev, e[2].st_ino) not in own,
                                     e[1].rotation != 0 or bool(e[1].date_key),
@@ -314,18 +310,9 @@ class Follower:
         f = self._files.pop(ident)
         rec = f.record()
         rec.done = True
-        self._remember(rec, f.head)
+        self._counted.remember(rec, f.head)
         if f.boundary:
             self._gone = True  # what was read from it is now only in memory: commit it
-
-    def _remember(self, rec: FileRecord, head: bytes) -> None:
-        """Keep a record of content no longer followed, to recognise its copies by."""
-        self._retired.append(rec)
-        del self._retired[:-MAX_RETIRED]
-        self._heads[_rkey(rec)] = head  # its first bytes: a copy shorter than them is known too
-        if len(self._heads) > 2 * MAX_RETIRED:
-            for k in list(self._heads)[:MAX_RETIRED]:
-                del self._heads[k]
 
     def _reopen(self, f: _File) -> None:
         try:
@@ -354,13 +341,12 @@ class Follower:
         if copy is not None:  # a copy of what another file is being read for: not read
             of, _ = copy
             self._close(f)
-            for rec in [r for r in self._retired if (r.dev, r.ino) == (key.dev, key.ino)
-                        and len(head) >= r.fp_len and digest(head[:r.fp_len]) == r.fingerprint]:
-                self._take_record(rec)  # its record as a copy before a restart: this one now
+            for rec in self._counted.of_file(key.dev, key.ino, head):
+                self._counted.take(rec)  # its record as a copy before a restart: this one now
             self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
                                                       key.ino, key.path, head)
             return
-        start = self._match(key, head)
+        start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle)
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
@@ -383,68 +369,14 @@ class Follower:
 
     def _finished_archive(self, f: _File, head: bytes) -> bool:
         """An archive read to its end before a restart (same inode and head): not read again."""
-        for i, rec in enumerate(self._retired):
-            if ((rec.dev, rec.ino) == (f.key.dev, f.key.ino) and rec.done and rec.offset
-                    and len(head) >= rec.fp_len and digest(head[: rec.fp_len]) == rec.fingerprint):
-                del self._retired[i]
-                self._close(f)
-                f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
-                f.done = True
-                self._files[(f.key.dev, f.key.ino)] = f
-                return True
+        for rec in self._counted.of_file(f.key.dev, f.key.ino, head, done=True)[:1]:
+            self._counted.take(rec)
+            self._close(f)
+            f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
+            f.done = True
+            self._files[(f.key.dev, f.key.ino)] = f
+            return True
         return False
-
-    def _match(self, key: FileKey, head: bytes) -> int | None:
-        """Where to start in a newly seen file: 0, or after content already counted.
-
-        Content counted before (retired or saved records) that this file starts like: read on
-        from the saved offset when the bytes before it match; nothing of it when the file is
-        shorter than what was counted of that content (a copy cut short: copytruncate's copy,
-        with lines written after the copy read from the original before its truncation).
-        None: such a shorter file written within `settle` seconds: most likely a copy in
-        progress, to be looked at again once it has settled.
-        """
-        if self._pool is None:  # fingerprint -> records, built once per scan
-            self._pool = {}
-            for rec in self._retired:
-                if rec.fp_len and rec.offset:
-                    self._pool.setdefault(rec.fingerprint, []).append(rec)
-        cands: list[FileRecord] = []
-        for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
-            if len(head) >= n:
-                cands += self._pool.get(digest(head[:n]), [])
-            elif head:  # shorter than what was fingerprinted: a copy of its start, maybe
-                cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
-                          and self._heads.get(_rkey(r), b"").startswith(head)]
-        cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
-        short, same = None, []
-        for rec in cands:
-            got = probe(key.path, rec.offset, self.max_decompressed)
-            if got is not None and got.tail_hash == rec.tail_hash:
-                same.append(rec)
-            elif (got is not None and got.tail_hash is None and short is None
-                    and self._sites.get(rec.path, key.site) == key.site):
-                short = (rec, got.length)  # starts like it, ends before what was counted of it
-        if same:  # the same content as all these: counted up to the furthest of them
-            for rec in same:
-                self._take_record(rec)
-            return max(rec.offset for rec in same)
-        if short is None:
-            return 0
-        try:
-            st = os.stat(key.path)
-        except OSError:
-            return 0
-        if time.time() - st.st_mtime < self.settle:
-            return None
-        self._take_record(short[0])
-        return short[1]
-
-    def _take_record(self, rec: FileRecord) -> None:
-        if rec in self._retired:
-            self._retired.remove(rec)
-        if self._pool is not None and rec in self._pool.get(rec.fingerprint, []):
-            self._pool[rec.fingerprint].remove(rec)
 
     def _copy_of(self, key: FileKey, head: bytes) -> tuple[_File, Probe] | None:
         """The followed file of the same site whose content this one copies (up to where that
@@ -570,7 +502,7 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
-        self._remember(f.record(), f.head)  # the content before the truncation, for its copy
+        self._counted.remember(f.record(), f.head)  # content before the truncation, for copies
         f.gen += 1  # a copy of it waiting for it is looked at again
         self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"

@@ -14,6 +14,7 @@ import bz2
 import gzip
 import io
 import os
+import time
 from bisect import bisect_left, insort
 from dataclasses import dataclass
 
@@ -150,3 +151,97 @@ class PrefixIndex:
                 out[id(item)] = item
             i += 1
         return list(out.values())
+
+
+def _rkey(rec: FileRecord) -> tuple:
+    return rec.dev, rec.ino, rec.fingerprint, rec.offset
+
+
+class Counted:
+    """Content counted that no followed file holds now (gone, truncated, or saved before a
+    restart): records to recognise it by, so that of a file holding it only what is past
+    them is read."""
+
+    def __init__(self, records: list[FileRecord], cap: int, keep: int = 2000) -> None:
+        self.records = list(records)
+        self.cap, self.keep = cap, keep
+        self.sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
+        self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
+        self._pool: dict[str, list[FileRecord]] | None = None  # fingerprint -> records
+
+    def new_scan(self) -> None:
+        """Records may have changed since the last listing: index them again when asked."""
+        self._pool = None
+
+    def remember(self, rec: FileRecord, head: bytes) -> None:
+        """Keep the record of content no longer followed, to recognise its copies by."""
+        self.records.append(rec)
+        del self.records[:-self.keep]
+        self._heads[_rkey(rec)] = head  # its first bytes: a copy shorter than them is known too
+        if len(self._heads) > 2 * self.keep:
+            for k in list(self._heads)[: self.keep]:
+                del self._heads[k]
+        self._pool = None
+
+    def take(self, rec: FileRecord) -> None:
+        """A file holds this content now: it is that file's to record."""
+        if rec in self.records:
+            self.records.remove(rec)
+        if self._pool is not None and rec in self._pool.get(rec.fingerprint, []):
+            self._pool[rec.fingerprint].remove(rec)
+
+    def owners(self) -> set[tuple[int, int]]:
+        """The (dev, ino) the records were saved under."""
+        return {(r.dev, r.ino) for r in self.records}
+
+    def of_file(self, dev: int, ino: int, head: bytes, done: bool = False) -> list[FileRecord]:
+        """Records saved under this inode number whose first bytes are these (content too)."""
+        return [r for r in self.records if (r.dev, r.ino) == (dev, ino) and (r.done or not done)
+                and r.offset and len(head) >= r.fp_len and digest(head[: r.fp_len]) == r.fingerprint]
+
+    def match(self, path: str, dev: int, ino: int, site: str, head: bytes,
+              settle: float) -> int | None:
+        """Where to start in a newly seen file: 0, or after content already counted.
+
+        Content counted before that this file starts like: read on from the saved offset when
+        the bytes before it match (from the furthest such record); nothing of it when the file
+        is shorter than what was counted of that content (a copy cut short: copytruncate's
+        copy, with lines written after the copy read from the original before its truncation).
+        None: such a shorter file written within `settle` seconds: most likely a copy in
+        progress, to be looked at again once it has settled.
+        """
+        if self._pool is None:
+            self._pool = {}
+            for rec in self.records:
+                if rec.fp_len and rec.offset:
+                    self._pool.setdefault(rec.fingerprint, []).append(rec)
+        cands: list[FileRecord] = []
+        for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
+            if len(head) >= n:
+                cands += self._pool.get(digest(head[:n]), [])
+            elif head:  # shorter than what was fingerprinted: a copy of its start, maybe
+                cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
+                          and self._heads.get(_rkey(r), b"").startswith(head)]
+        cands.sort(key=lambda r: (r.dev, r.ino) != (dev, ino))  # same inode first
+        short, same = None, []
+        for rec in cands:
+            got = probe(path, rec.offset, self.cap)
+            if got is not None and got.tail_hash == rec.tail_hash:
+                same.append(rec)
+            elif (got is not None and got.tail_hash is None and short is None
+                    and self.sites.get(rec.path, site) == site):
+                short = (rec, got.length)  # starts like it, ends before what was counted of it
+        if same:  # the same content as all these: counted up to the furthest of them
+            for rec in same:
+                self.take(rec)
+            return max(rec.offset for rec in same)
+        if short is None:
+            return 0
+        try:
+            st = os.stat(path)
+        except OSError:
+            return 0
+        if time.time() - st.st_mtime < settle:
+            return None
+        self.take(short[0])
+        return short[1]
