@@ -8,6 +8,13 @@ kind "line_too_long"; the caller counts it as malformed ("line too long").
 Exactly-once with a state file: on_data runs under `follower.lock`, and the offset of a file
 advances under that lock right after on_data returns. A commit taken under the same lock
 (`with f.lock: State(paths, f.offsets(), series.to_dict())`) pairs counts and offsets exactly.
+`on_gone` asks for such a commit as soon as a file read from is deleted, rotated away or
+truncated: what was read from it is then never only in memory (a kill -9 would lose it).
+
+Identity is content (logs/identity.py): the first KiB and the bytes before an offset decide
+whether a file is one already read, a copy of one (copytruncate's copy, a compressed rotation:
+only what is past the counted part is read, and a copy of a file being read waits for it), or
+new. An inode number is trusted only while the file is held open.
 """
 from __future__ import annotations
 
