@@ -69,8 +69,8 @@ def test_follow_saves_state_on_sigterm_and_resumes_without_recounting(tmp_path):
 
 
 def test_follow_reports_truncation_on_stderr_but_not_every_file(tmp_path):
-    for k in range(30):
-        (tmp_path / f"access.log.{k + 1}").write_text(LINE.format(m=1))
+    for k in range(30):  # 30 rotations, each its own line (byte-identical files are copies)
+        (tmp_path / f"access.log.{k + 1}").write_text(LINE.format(m=k + 2))
     log = tmp_path / "access.log"
     log.write_text(LINE.format(m=1) * 3)
     proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +89,8 @@ class LiveFeed:
         self._last_commit = time.monotonic()
         self._last_scan = time.monotonic()
         self._closed = False
+        self._ready = False  # the first read is done: commits from the follower may start
+        self._commit_lock = threading.Lock()  # one commit at a time, so none is overtaken
         self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
         self._options_key = _options_key(engine)
         self.store = StateStore(state_path) if state_path else None
@@ -97,7 +100,8 @@ class LiveFeed:
         self.follower = Follower(
             cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
             max_line_bytes=cfg.ingest.parse.max_line_bytes,
-            vhost_from_filename=cfg.ingest.vhost_from_filename, rescan_interval=RESCAN_S)
+            vhost_from_filename=cfg.ingest.vhost_from_filename, rescan_interval=RESCAN_S,
+            on_gone=self._commit_gone)
         shown = time.monotonic()
         while self.follower.check_now():  # the first read, all of it (or what was appended since)
             if on_progress is not None and time.monotonic() - shown >= 0.25:
@@ -115,6 +119,7 @@ class LiveFeed:
             self.follower.stop()  # closes the files it opened
             raise ValueError(failed)
         self._lines_since_step = 0
+        self._ready = True
         self.commit()
         if start_thread:
             self.follower.start()
@@ -309,13 +314,19 @@ class LiveFeed:
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     # -- the follower's callbacks (its lock is held) -------------------------------------------
-    def _stream(self, key: FileKey) -> _Stream:
+    def _stream(self, key: FileKey, new: bool = False, resumed: bool = False) -> _Stream:
+        """The stream of a followed file; `new`: a file read from its start (maybe under the
+        inode number of a file gone since: a stream of its own), `resumed`: it goes on from a
+        saved record (its saved parser, if any)."""
         st = self._streams.get((key.dev, key.ino))
+        if st is not None and new:
+            st = None  # another file with the inode number of one gone: its own report, site
         if st is None:
             rep = FileReport(name=safe_name(key.path), site=key.site)
             self.report.files.append(rep)
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
-            st.parser = self._saved_parsers.pop((key.dev, key.ino), None)  # resumed mid-file
+            saved = self._saved_parsers.pop((key.dev, key.ino), None)
+            st.parser = saved if resumed else None  # resumed mid-file: the format it had
             if st.parser is not None:
                 rep.format = st.parser.fmt.name
         elif st.key.path != key.path:
@@ -363,7 +374,8 @@ class LiveFeed:
             self.warnings.append(ev.message)
         log.info("%s", ev.message)
         if ev.kind in ("new_file", "resumed") and ev.key is not None:
-            self._stream(ev.key)  # listed among the files watched before it delivers a line
+            # listed among the files watched before it delivers a line
+            self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
             self.report.skipped.append((name, why))
@@ -381,22 +393,29 @@ class LiveFeed:
             self._stream(ev.key).parser = None  # new content: its format is found again
 
     # -- state ---------------------------------------------------------------------------------
+    def _commit_gone(self) -> None:
+        """A file read from was deleted, rotated away or truncated: commit now, not in COMMIT_S."""
+        if self._ready:
+            self.commit()
+
     def commit(self) -> None:
         """Save counts and offsets together (one atomic write); no-op without a state file."""
         if self.store is None:
             return
-        with self.follower.lock, self.engine.lock:
-            state = State([os.path.abspath(p) for p in self.engine.cfg.paths],
-                          self.follower.offsets(), self._counts())
-            self._dirty = False
-        try:
-            self.store.commit(state)
-        except OSError as exc:
-            self.notice = (f"cannot save state to {self.store.path}: {exc.strerror or exc}; "
-                           "a restart will read the logs again (use --state PATH or --no-state)")
-            log.warning(self.notice)
-            self._dirty = True
-        self._last_commit = time.monotonic()
+        with self._commit_lock:
+            with self.follower.lock, self.engine.lock:
+                state = State([os.path.abspath(p) for p in self.engine.cfg.paths],
+                              self.follower.offsets(), self._counts())
+                self._dirty = False
+            try:
+                self.store.commit(state)
+            except OSError as exc:
+                self.notice = (f"cannot save state to {self.store.path}: "
+                               f"{exc.strerror or exc}; a restart will read the logs again "
+                               "(use --state PATH or --no-state)")
+                log.warning(self.notice)
+                self._dirty = True
+            self._last_commit = time.monotonic()
 
     def _counts(self) -> dict:
         mal = self.report.malformed

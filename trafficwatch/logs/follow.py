@@ -8,16 +8,35 @@ kind "line_too_long"; the caller counts it as malformed ("line too long").
 Exactly-once with a state file: on_data runs under `follower.lock`, and the offset of a file
 advances under that lock right after on_data returns. A commit taken under the same lock
 (`with f.lock: State(paths, f.offsets(), series.to_dict())`) pairs counts and offsets exactly.
+`on_gone` asks for such a commit as soon as a file read from is deleted, rotated away or
+truncated: what was read from it is then never only in memory (a kill -9 would lose it).
+
+Identity is content (logs/identity.py): the first KiB and the bytes before an offset decide
+whether a file is one already read, a copy of one (copytruncate's copy, a compressed rotation:
+only what is past the counted part is read, and a copy of a file being read waits for it), or
+new. An inode number is trusted only while the file is held open.
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from trafficwatch.logs.read import MAX_DECOMPRESSED, open_stream, stream_error
+from trafficwatch.logs.identity import (
+    Alias,
+    Counted,
+    PrefixIndex,
+    Probe,
+    open_content,
+    probe,
+    same_content,
+    signature,
+)
+from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
 from trafficwatch.logs.sources import discover, safe_name
 from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
@@ -25,11 +44,7 @@ FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000
-
-
-def _open(path: str, cap: int):
-    """open_stream with a small buffer: archives read to their last recoverable byte."""
-    return open_stream(path, cap, buffer=1 << 16)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,16 +79,31 @@ class _File:
     pending: bytearray = field(default_factory=bytearray)  # a line whose newline is not here yet
     skipping: bool = False  # inside an over-long line: drop until its newline
     head: bytes = b""  # first FP_BYTES of content
+    first: bytes = b""  # the first FP_BYTES as seen when adopted (before any was read)
     tail: bytes = b""  # last TAIL_BYTES before the boundary
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
     done: bool = False
+    gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
+    sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
 
     def record(self) -> FileRecord:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
                           self.boundary, self.proof or digest(self.tail), self.key.path,
                           self.done)
+
+
+def _known(f: _File) -> list[bytes]:
+    """The first bytes of a followed file's content: as read (or seen when adopted), and as
+    it is now while it is open (more may be there than was read, or other content)."""
+    out = [f.head if len(f.head) >= len(f.first) else f.first]
+    if f.fh is not None and not f.compressed and len(f.head) < FP_BYTES:
+        try:
+            out.append(os.pread(f.fh.fileno(), FP_BYTES, 0))
+        except OSError as exc:
+            log.debug("cannot read the start of %s: %s", safe_name(f.key.path), exc)
+    return out
 
 
 class Follower:
@@ -85,7 +115,8 @@ class Follower:
                  on_event: Callable[[FollowEvent], None] | None = None,
                  resume: list[FileRecord] | None = None,
                  max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0,
-                 vhost_from_filename: str | None = None, batch_interval: float = 0.05) -> None:
+                 vhost_from_filename: str | None = None, batch_interval: float = 0.05,
+                 on_gone: Callable[[], None] | None = None) -> None:
         self.paths = [str(p) for p in paths]
         self.vhost_from_filename = vhost_from_filename
         self.batch_interval = batch_interval  # inotify: gather writes this long before a pass
@@ -94,7 +125,8 @@ class Follower:
         self.max_line_bytes, self.max_decompressed = max_line_bytes, max_decompressed
         self.lock = threading.RLock()
         self._files: dict[tuple[int, int], _File] = {}
-        self._retired: list[FileRecord] = list(resume or [])  # content to recognise, not re-count
+        # content counted that no followed file holds now: to recognise, not to count again
+        self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
         self._reported: set[tuple[str, str]] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -104,7 +136,13 @@ class Follower:
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
         self._waiting = False  # some archive was left for a later scan
-        self._pool: dict[str, list[FileRecord]] | None = None
+        self._index: PrefixIndex | None = None  # files followed now, by their first bytes
+        self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
+        # Called outside the lock after a pass in which a file that was read from was deleted,
+        # rotated away or truncated: the caller commits then, so that what was read from it is
+        # not only in memory (a kill -9 would lose it: the file cannot be read again).
+        self.on_gone = on_gone
+        self._gone = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -159,12 +197,21 @@ class Follower:
             for f in list(self._files.values()):
                 if not f.done:
                     more |= self._pump(f)
-            return more
+            if self._gone and self._scan_due:
+                self._scan()  # copies waiting for what went away are settled before the commit
+                more = True
+            gone, self._gone = self._gone, False
+        if gone and self.on_gone is not None:
+            self.on_gone()
+        return more
 
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
         with self.lock:
-            return [f.record() for f in self._files.values()] + list(self._retired)
+            copies = [a.current(a.of.boundary, a.of.proof or digest(a.of.tail),
+                                self.max_decompressed) for a in self._aliases.values()]
+            return ([f.record() for f in self._files.values()] + list(self._counted.records)
+                    + [rec for rec in copies if rec is not None])
 
     def tracked(self) -> list[FileKey]:
         """The files followed now (with the name each was last seen under)."""
@@ -195,36 +242,74 @@ class Follower:
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
-        self._pool = None
+        self._index = None
+        self._counted.new_scan()
         found = discover(self.paths, self.vhost_from_filename)
         now = time.time()
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
                 self._event("skipped", name, f"{name}: skipped: {why}")
-        seen: set[tuple[int, int]] = set()
+        entries: list[tuple[str, object, os.stat_result]] = []
         for site, files in found.sites.items():
             for src in files:
                 try:
-                    st = os.stat(src.path)
+                    entries.append((site, src, os.stat(src.path)))
                 except OSError:
                     continue
-                ident = (st.st_dev, st.st_ino)
-                seen.add(ident)
-                live = src.rotation == 0 and not src.date_key and not src.compressed
-                f = self._files.get(ident)
-                if f is None and src.compressed and now - st.st_mtime < self.settle:
-                    self._waiting = True  # still being compressed, probably: look again soon
-                    continue
-                if f is None:
-                    self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live)
-                    continue
-                f.key, f.live = FileKey(*ident, src.path, site), live
-                if f.fh is None and not f.compressed and st.st_size != f.consumed:
-                    self._reopen(f)  # a rotated file written after we finished it
+                self._counted.sites[src.path] = site
+        seen: set[tuple[int, int]] = set()
+        for _, src, st in entries:
+            ident = (st.st_dev, st.st_ino)
+            f = self._files.get(ident)
+            if f is not None and f.fh is None and f.sig != signature(st):
+                # Closed, so its inode number may now be another file's: the content decides
+                # (nothing read of it: nothing to decide by, it is looked at as a new one).
+                if not f.boundary or not same_content(src.path, f.head, f.tail, f.boundary,
+                                                      f.compressed, self.max_decompressed):
+                    continue  # not seen: retired below, and this file adopted as a new one
+                f.sig = signature(st)
+            seen.add(ident)
         for ident, f in list(self._files.items()):
             if ident not in seen and f.fh is None:
                 self._retire(ident)  # gone from disk and nothing left to read: remember content
+            elif f.fh is not None and not f.compressed:
+                self._rotated_or_truncated(f)  # new files are compared with what it holds now
+        # Who reads content found in several files: the file going on from a saved record of
+        # its own inode, else the live one (it grows), else a plain one; the others are copies
+        # that find it being read, and wait for it, instead of taking its record.
+        own = self._counted.owners()
+        listed = list(entries)
+        entries.sort(key=lambda e: ((e[2].st_dev, e[2].st_ino) not in own,
+                                    e[1].rotation != 0 or bool(e[1].date_key),
+                                    bool(e[1].compressed)))
+        for site, src, st in entries:
+            ident = (st.st_dev, st.st_ino)
+            live = src.rotation == 0 and not src.date_key and not src.compressed
+            f = self._files.get(ident)
+            if f is not None:
+                f.key, f.live = FileKey(*ident, src.path, site), live
+                if f.fh is None and not f.compressed and st.st_size != f.consumed:
+                    self._reopen(f)  # a rotated file written after we finished it
+                continue
+            al = self._aliases.pop(ident, None)
+            if al is not None and al.sig == signature(st) and al.gen == al.of.gen and \
+                    self._files.get((al.of.key.dev, al.of.key.ino)) is al.of:
+                self._aliases[ident] = al  # the copy and the file it copies are as they were
+                continue
+            if src.compressed and now - st.st_mtime < self.settle:
+                self._waiting = True  # still being compressed, probably: look again soon
+                continue
+            self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st)
+        on_disk = [(st.st_dev, st.st_ino) for _, _, st in listed]
+        # Read oldest first, as listed (files no longer listed, still being read, before them):
+        # lines reach the caller in the order they were written.
+        listed_ids = set(on_disk)
+        self._files = {k: f for k, f in self._files.items() if k not in listed_ids} | \
+            {k: self._files[k] for k in on_disk if k in self._files}
+        for ident in list(self._aliases):
+            if ident not in listed_ids:
+                del self._aliases[ident]
         if self._observer is not None:
             self._rewatch()
 
@@ -232,8 +317,9 @@ class Follower:
         f = self._files.pop(ident)
         rec = f.record()
         rec.done = True
-        self._retired.append(rec)
-        del self._retired[:-MAX_RETIRED]
+        self._counted.remember(rec, f.head)
+        if f.boundary:
+            self._gone = True  # what was read from it is now only in memory: commit it
 
     def _reopen(self, f: _File) -> None:
         try:
@@ -248,17 +334,26 @@ class Follower:
             return
         f.done = False
 
-    def _adopt(self, key: FileKey, compressed: bool, live: bool) -> None:
+    def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result) -> None:
         try:
-            fh = _open(key.path, self.max_decompressed)
+            fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
         except OSError as exc:
             self._report_error(key.path, exc)
             return
-        f = _File(key, compressed, fh=fh, live=live)
+        f = _File(key, compressed, fh=fh, live=live, first=head)
         if compressed and self._finished_archive(f, head):
             return
-        start = self._match(key, head, compressed)
+        copy = self._copy_of(key, head)
+        if copy is not None:  # a copy of what another file is being read for: not read
+            of, _ = copy
+            self._close(f)
+            for rec in self._counted.of_file(key.dev, key.ino, head):
+                self._counted.take(rec)  # its record as a copy before a restart: this one now
+            self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
+                                                      key.ino, key.path, head)
+            return
+        start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle)
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
@@ -270,6 +365,9 @@ class Follower:
             self._report_error(key.path, exc)
             return
         self._files[(key.dev, key.ino)] = f
+        if self._index is not None:
+            for k in _known(f):
+                self._index.add(k, f)
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
                         "bytes already counted", key)
@@ -278,63 +376,31 @@ class Follower:
 
     def _finished_archive(self, f: _File, head: bytes) -> bool:
         """An archive read to its end before a restart (same inode and head): not read again."""
-        for i, rec in enumerate(self._retired):
-            if ((rec.dev, rec.ino) == (f.key.dev, f.key.ino) and rec.done and rec.offset
-                    and len(head) >= rec.fp_len and digest(head[: rec.fp_len]) == rec.fingerprint):
-                del self._retired[i]
-                self._close(f)
-                f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
-                f.done = True
-                self._files[(f.key.dev, f.key.ino)] = f
-                return True
+        for rec in self._counted.of_file(f.key.dev, f.key.ino, head, done=True)[:1]:
+            self._counted.take(rec)
+            self._close(f)
+            f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
+            f.done = True
+            self._files[(f.key.dev, f.key.ino)] = f
+            return True
         return False
 
-    def _match(self, key: FileKey, head: bytes, compressed: bool = False) -> int | None:
-        """Where to start in a newly seen file: 0, or after content already counted.
-
-        None: the file starts like content already counted but is still shorter than what was
-        counted of it, and was written within `settle` seconds: most likely a copy in progress
-        (copytruncate's copy, a `cp` of a log), to be looked at again once it has settled.
-        """
-        if self._pool is None:  # fingerprint -> records, built once per scan
-            self._pool = {}
-            for rec in [f.record() for f in self._files.values()] + self._retired:
-                if rec.fp_len and rec.offset:
-                    self._pool.setdefault(rec.fingerprint, []).append(rec)
-        cands: list[FileRecord] = []
-        for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
-            if len(head) >= n:
-                cands += self._pool.get(digest(head[:n]), [])
-        cands.sort(key=lambda r: (r.dev, r.ino) != (key.dev, key.ino))  # same inode first
-        for rec in cands:
-            if self._tail_at(key.path, rec.offset) == rec.tail_hash:
-                if rec in self._retired:
-                    self._retired.remove(rec)
-                self._pool[rec.fingerprint].remove(rec)
-                return rec.offset
-        if cands and not compressed:
-            try:
-                st = os.stat(key.path)
-            except OSError:
-                return 0
-            if (time.time() - st.st_mtime < self.settle
-                    and any(rec.offset > st.st_size for rec in cands)):
-                return None
-        return 0
-
-    def _tail_at(self, path: str, offset: int) -> str | None:
-        try:
-            with _open(path, self.max_decompressed) as s:
-                skip = max(0, offset - TAIL_BYTES)
-                while skip:
-                    got = s.read(min(skip, READ_BYTES))
-                    if not got:
-                        return None
-                    skip -= len(got)
-                tail = s.read(offset - max(0, offset - TAIL_BYTES))
-        except OSError:
-            return None
-        return digest(tail) if len(tail) == min(offset, TAIL_BYTES) else None
+    def _copy_of(self, key: FileKey, head: bytes) -> tuple[_File, Probe] | None:
+        """The followed file of the same site whose content this one copies (up to where that
+        one was read, or a shorter copy of it), if any."""
+        if self._index is None:  # the followed files by their first bytes, once per scan
+            self._index = PrefixIndex()
+            for g in self._files.values():
+                for k in _known(g):
+                    self._index.add(k, g)
+        for g in self._index.find(head):
+            if g.key.site != key.site or (g.key.dev, g.key.ino) == (key.dev, key.ino):
+                continue  # a copy of a site's log keeps the site in its name
+            got = probe(key.path, g.boundary, self.max_decompressed)
+            if got is not None and (got.tail_hash is None or
+                                    got.tail_hash == (g.proof or digest(g.tail))):
+                return g, got
+        return None
 
     def _seek(self, f: _File, head: bytes, start: int) -> None:
         """Position a new file at `start` (a line boundary), with its head and tail known."""
@@ -373,6 +439,10 @@ class Follower:
 
     def _close(self, f: _File) -> None:
         if f.fh is not None:
+            try:
+                f.sig = signature(os.fstat(f.fh.fileno()))
+            except (OSError, ValueError, io.UnsupportedOperation):
+                f.sig = (0, 0, 0)
             f.fh.close()
             f.fh = None
 
@@ -410,6 +480,7 @@ class Follower:
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
             self._scan_due = True
+            self._gone |= f.live and f.boundary > 0  # moved away or deleted: commit what was read
         return False
 
     def _moved_away(self, f: _File) -> bool:
@@ -420,11 +491,12 @@ class Follower:
         return (st.st_dev, st.st_ino) != (f.key.dev, f.key.ino)
 
     def _same_tail(self, f: _File) -> bool:
-        """The bytes before the boundary are unchanged (else truncated and regrown since)."""
-        if not f.tail:
-            return True
+        """The first bytes and those before the boundary are unchanged (else truncated and
+        regrown since: the bytes before the boundary alone can look alike, as lines do)."""
         try:
-            return os.pread(f.fh.fileno(), len(f.tail), f.boundary - len(f.tail)) == f.tail
+            fd = f.fh.fileno()
+            return ((not f.tail or os.pread(fd, len(f.tail), f.boundary - len(f.tail)) == f.tail)
+                    and (not f.head or os.pread(fd, len(f.head), 0) == f.head))
         except OSError:
             return True
 
@@ -437,13 +509,14 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
-        self._retired.append(f.record())  # the content before the truncation, for its copy
-        del self._retired[:-MAX_RETIRED]
+        self._counted.remember(f.record(), f.head)  # content before the truncation, for copies
+        f.gen += 1  # a copy of it waiting for it is looked at again
+        self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
                     f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key)
         f.fh.seek(0)
         f.consumed = f.boundary = 0
-        f.pending, f.skipping, f.head, f.tail = bytearray(), False, b"", b""
+        f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""
         self._scan_due = True
         return False
 

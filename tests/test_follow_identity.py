@@ -1,0 +1,168 @@
+"""File identity is content, not the inode number: copies, compressed copies and reused inodes."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.logs.follow import FileKey, Follower
+
+
+class Lines:
+    """Numbered lines per site, written to files, and what the follower delivered for each."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.got: Counter[tuple[str, bytes]] = Counter()
+
+    def write(self, path: Path, site: str, k: int) -> None:
+        with open(path, "ab") as h:
+            for _ in range(k):
+                h.write(b"%s line %06d with some padding to be longer\n" % (site.encode(), self.n))
+                self.n += 1
+
+    def on_data(self, key: FileKey, chunk: bytes) -> None:
+        for line in chunk.split(b"\n")[:-1]:
+            self.got[(key.site, line)] += 1
+
+    def total(self) -> int:
+        return sum(self.got.values())
+
+    def doubled(self) -> int:
+        return sum(n - 1 for n in self.got.values() if n > 1)
+
+    def misattributed(self) -> int:
+        return sum(n for (site, line), n in self.got.items() if not line.startswith(site.encode()))
+
+
+def follower(logs: Path, lines: Lines, **kw) -> Follower:
+    return Follower([str(logs)], lines.on_data, poll=True, settle=0, **kw)
+
+
+def drain(f: Follower) -> None:
+    for _ in range(4):  # a pass, and the scans the pass asks for
+        while f.check_now():
+            pass
+        f.request_scan()
+
+
+def test_copytruncate_while_lagging_then_the_copy_compressed_counts_each_line_once(tmp_path):
+    lines, log = Lines(), tmp_path / "a.example.log"
+    lines.write(log, "a.example", 100)
+    f = follower(tmp_path, lines)
+    drain(f)
+    lines.write(log, "a.example", 10)  # not read yet: the follower lags
+    shutil.copyfile(log, f"{log}.1")
+    os.truncate(log, 0)
+    with open(f"{log}.1", "rb") as src, gzip.open(f"{log}.1.gz", "wb") as gz:
+        gz.write(src.read())  # `gzip -c access.log.1 > access.log.1.gz` before the follower looks
+    f.check_now()  # sees the truncation
+    f.check_now()  # and both copies, the plain one and the compressed one
+    os.unlink(f"{log}.1")
+    drain(f)
+    assert (lines.total(), lines.doubled()) == (110, 0)
+
+
+def test_copy_seen_before_the_original_is_truncated_counts_each_line_once(tmp_path):
+    lines, log = Lines(), tmp_path / "a.example.log"
+    lines.write(log, "a.example", 100)
+    f = follower(tmp_path, lines)
+    drain(f)
+    lines.write(log, "a.example", 10)
+    shutil.copyfile(log, f"{log}.1")
+    f.request_scan()
+    f.check_now()  # the copy is seen before copytruncate truncates the original
+    os.truncate(log, 0)
+    drain(f)
+    assert (lines.total(), lines.doubled()) == (110, 0)
+
+
+LOG = '203.0.113.9 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /{i} HTTP/1.1" 200 1 "-" "ua"\n'
+
+
+def log_lines(path: Path, start: int, n: int) -> None:
+    with open(path, "a") as h:
+        h.write("".join(LOG.format(m=i % 60, i=i) for i in range(start, start + n)))
+
+
+def test_a_reused_inode_number_does_not_carry_the_old_files_site(tmp_path):
+    from trafficwatch.engine import Engine, EngineConfig
+    from trafficwatch.live import LiveFeed
+
+    a, b = tmp_path / "a.example.log", tmp_path / "b.example.log"
+    log_lines(a, 0, 30)
+    log_lines(b, 0, 20)
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, poll=True), lambda s: None)
+    feed = LiveFeed(e, None, start_thread=False)
+    old = os.stat(a).st_ino
+    os.unlink(a)  # a.example's log deleted: the follower finishes it and lets it go...
+    feed.follower.request_scan()
+    feed.follower.check_now()
+    os.rename(b, f"{b}.1")  # ...then b.example rotated: its new file may get a's inode number
+    for i in range(50):
+        log_lines(b, 20, 1)
+        if os.stat(b).st_ino == old:
+            break
+        os.rename(b, tmp_path / f"spare{i}.txt")  # not a log name: try for another inode
+    else:
+        pytest.skip("this file system did not reuse the inode number")
+    log_lines(b, 21, 49)
+    drain(feed.follower)
+    assert (e.series.total("a.example"), e.series.total("b.example")) == (30, 70)
+    feed.close()
+
+
+def read_counts(proc: subprocess.Popen, until, timeout: float = 20.0) -> int:
+    """The total of the latest printed counts, once `until(total)` holds (or at the timeout)."""
+    latest: dict[tuple[str, str], int] = {}
+    fd, buf, deadline = proc.stdout.fileno(), b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            got = os.read(fd, 65536)
+            if not got:
+                break
+            buf += got
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                row = json.loads(line)
+                latest[(row["site"], row["hour"])] = row["count"]
+            if until(sum(latest.values())):
+                break
+    return sum(latest.values())
+
+
+def test_lines_read_from_a_deleted_file_survive_a_kill_9(tmp_path):
+    logs, state = tmp_path / "logs", tmp_path / "state.json"
+    logs.mkdir()
+    a, b = logs / "a.example.log", logs / "b.example.log"
+    log_lines(a, 0, 100)
+    log_lines(b, 0, 1)
+    cmd = [sys.executable, "-m", "trafficwatch", "counts", "--follow", "--state", str(state),
+           str(logs)]
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
+    try:
+        assert read_counts(proc, lambda n: n == 101) == 101
+        log_lines(a, 100, 50)
+        assert read_counts(proc, lambda n: n == 150) == 150  # a.example: 100 + 50
+        a.unlink()
+        time.sleep(1.0)  # well before the next periodic commit
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, env=env)
+        assert read_counts(proc, lambda n: n >= 151, timeout=5) == 151
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -1,0 +1,224 @@
+"""What makes two files the same content: the first KiB and the bytes before an offset, never
+an inode number alone.
+
+An inode number is only trusted while the follower holds the file open (then it cannot be
+reused); a closed file seen again under its old number is checked against the content read from
+it (`same_content`) whenever its stat signature changed. A file that starts like content already
+read is the same content: read on past what was counted (`probe` matches the tail at the saved
+offset), or nothing of it at all when it is a shorter copy of what was counted, or, when another
+followed file is reading that content now, not read at all while that one is (an `Alias`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from bisect import bisect_left, insort
+from dataclasses import dataclass
+
+from trafficwatch.logs.read import open_stream
+from trafficwatch.state import TAIL_BYTES, FileRecord, digest
+
+READ_BYTES = 1 << 20  # one read
+
+
+def open_content(path: str, cap: int):
+    """The decompressed content of a file; archives read to their last recoverable byte."""
+    return open_stream(path, cap, buffer=1 << 16)
+
+
+def signature(st: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a file is written, renamed or replaced by another with its inode number."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+@dataclass
+class Probe:
+    """A file's content at an offset: the hash of the bytes before it, or how short it is."""
+
+    tail_hash: str | None  # digest of the TAIL_BYTES before the offset; None if shorter
+    length: int  # the content's length when shorter than the offset, else the offset
+    end_hash: str = ""  # digest of the TAIL_BYTES before `length`
+
+
+def probe(path: str, offset: int, cap: int) -> Probe | None:
+    """The content of `path` at `offset` (decompressed); None when it cannot be read."""
+    last = b""
+    try:
+        with open_content(path, cap) as s:
+            skip, seen = max(0, offset - TAIL_BYTES), 0
+            while skip:
+                got = s.read(min(skip, READ_BYTES))
+                if not got:
+                    return Probe(None, seen, digest(last))
+                last = (last + got[-TAIL_BYTES:])[-TAIL_BYTES:]
+                skip -= len(got)
+                seen += len(got)
+            tail = s.read(offset - seen)
+    except OSError:
+        return None
+    if len(tail) == offset - seen:
+        return Probe(digest(tail), offset, digest(tail))
+    return Probe(None, seen + len(tail), digest((last + tail)[-TAIL_BYTES:]))
+
+
+def same_content(path: str, head: bytes, tail: bytes, boundary: int, compressed: bool,
+                 cap: int) -> bool:
+    """`path` still starts with `head` and (plain files) has `tail` just before `boundary`."""
+    try:
+        with open_content(path, cap) as s:
+            if s.read(len(head)) != head:
+                return False
+            if compressed or not tail:
+                return True
+            return os.pread(s.fileno(), len(tail), boundary - len(tail)) == tail
+    except OSError:
+        return False
+
+
+@dataclass
+class Alias:
+    """A copy of content another followed file (`of`) reads now: not read while that one is."""
+
+    of: object  # the follower's record of the file being read
+    gen: int  # that file's content generation when this was found (a truncation bumps it)
+    sig: tuple[int, int, int]  # this copy's stat signature: a change means look again
+    dev: int = 0
+    ino: int = 0
+    path: str = ""
+    head: bytes = b""  # its first bytes
+    record: FileRecord | None = None  # what of it is counted (by `of`), saved with the state
+    at: int = -1  # the offset of `of` when `record` was made
+
+    def current(self, boundary: int, tail_hash: str, cap: int) -> FileRecord | None:
+        """Its record now that `of` was read up to `boundary` (looked at when that moved)."""
+        if boundary != self.at and boundary:
+            got = probe(self.path, boundary, cap)
+            if got is not None and got.tail_hash in (None, tail_hash):
+                self.record = FileRecord(self.dev, self.ino, digest(self.head[:got.length]),
+                                         min(len(self.head), got.length), got.length,
+                                         got.tail_hash or got.end_hash, self.path)
+            self.at = boundary
+        return self.record
+
+
+class PrefixIndex:
+    """Items by the first bytes of their content: those a head starts with, or that start
+    with it (a copy may be shorter or longer than what is known of the file it copies)."""
+
+    def __init__(self) -> None:
+        self._by_len: dict[int, dict[bytes, list]] = {}
+        self._keys: list[bytes] = []  # sorted, for the keys that start with a head
+
+    def add(self, key: bytes, item: object) -> None:
+        """Index `item` under `key` (an empty key is not indexed: it tells nothing)."""
+        if key:
+            self._by_len.setdefault(len(key), {}).setdefault(key, []).append(item)
+            insort(self._keys, key)
+
+    def find(self, head: bytes) -> list:
+        """The items whose key is a prefix of `head`, or starts with `head`, each once."""
+        out: dict[int, object] = {}
+        for n, keys in self._by_len.items():
+            if n <= len(head):
+                for item in keys.get(head[:n], ()):
+                    out[id(item)] = item
+        i = bisect_left(self._keys, head) if head else len(self._keys)
+        while i < len(self._keys) and self._keys[i].startswith(head):
+            for item in self._by_len[len(self._keys[i])][self._keys[i]]:
+                out[id(item)] = item
+            i += 1
+        return list(out.values())
+
+
+def _rkey(rec: FileRecord) -> tuple:
+    return rec.dev, rec.ino, rec.fingerprint, rec.offset
+
+
+class Counted:
+    """Content counted that no followed file holds now (gone, truncated, or saved before a
+    restart): records to recognise it by, so that of a file holding it only what is past
+    them is read."""
+
+    def __init__(self, records: list[FileRecord], cap: int, keep: int = 2000) -> None:
+        self.records = list(records)
+        self.cap, self.keep = cap, keep
+        self.sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
+        self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
+        self._pool: dict[str, list[FileRecord]] | None = None  # fingerprint -> records
+
+    def new_scan(self) -> None:
+        """Records may have changed since the last listing: index them again when asked."""
+        self._pool = None
+
+    def remember(self, rec: FileRecord, head: bytes) -> None:
+        """Keep the record of content no longer followed, to recognise its copies by."""
+        self.records.append(rec)
+        del self.records[:-self.keep]
+        self._heads[_rkey(rec)] = head  # its first bytes: a copy shorter than them is known too
+        if len(self._heads) > 2 * self.keep:
+            for k in list(self._heads)[: self.keep]:
+                del self._heads[k]
+        self._pool = None
+
+    def take(self, rec: FileRecord) -> None:
+        """A file holds this content now: it is that file's to record."""
+        if rec in self.records:
+            self.records.remove(rec)
+        if self._pool is not None and rec in self._pool.get(rec.fingerprint, []):
+            self._pool[rec.fingerprint].remove(rec)
+
+    def owners(self) -> set[tuple[int, int]]:
+        """The (dev, ino) the records were saved under."""
+        return {(r.dev, r.ino) for r in self.records}
+
+    def of_file(self, dev: int, ino: int, head: bytes, done: bool = False) -> list[FileRecord]:
+        """Records saved under this inode number whose first bytes are these (content too)."""
+        return [r for r in self.records if (r.dev, r.ino) == (dev, ino) and (r.done or not done)
+                and r.offset and len(head) >= r.fp_len and digest(head[: r.fp_len]) == r.fingerprint]
+
+    def match(self, path: str, dev: int, ino: int, site: str, head: bytes,
+              settle: float) -> int | None:
+        """Where to start in a newly seen file: 0, or after content already counted.
+
+        Content counted before that this file starts like: read on from the saved offset when
+        the bytes before it match (from the furthest such record); nothing of it when the file
+        is shorter than what was counted of that content (a copy cut short: copytruncate's
+        copy, with lines written after the copy read from the original before its truncation).
+        None: such a shorter file written within `settle` seconds: most likely a copy in
+        progress, to be looked at again once it has settled.
+        """
+        if self._pool is None:
+            self._pool = {}
+            for rec in self.records:
+                if rec.fp_len and rec.offset:
+                    self._pool.setdefault(rec.fingerprint, []).append(rec)
+        cands: list[FileRecord] = []
+        for n in {r.fp_len for recs in self._pool.values() for r in recs[:1]}:
+            if len(head) >= n:
+                cands += self._pool.get(digest(head[:n]), [])
+            elif head:  # shorter than what was fingerprinted: a copy of its start, maybe
+                cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
+                          and self._heads.get(_rkey(r), b"").startswith(head)]
+        cands.sort(key=lambda r: (r.dev, r.ino) != (dev, ino))  # same inode first
+        short, same = None, []
+        for rec in cands:
+            got = probe(path, rec.offset, self.cap)
+            if got is not None and got.tail_hash == rec.tail_hash:
+                same.append(rec)
+            elif (got is not None and got.tail_hash is None and short is None
+                    and self.sites.get(rec.path, site) == site):
+                short = (rec, got.length)  # starts like it, ends before what was counted of it
+        if same:  # the same content as all these: counted up to the furthest of them
+            for rec in same:
+                self.take(rec)
+            return max(rec.offset for rec in same)
+        if short is None:
+            return 0
+        try:
+            st = os.stat(path)
+        except OSError:
+            return 0
+        if time.time() - st.st_mtime < settle:
+            return None
+        self.take(short[0])
+        return short[1]
