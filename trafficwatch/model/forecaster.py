@@ -52,7 +52,8 @@ class Forecast:
 class Recent:
     """How the candidates did on the series' own last days, and what to show because of it."""
 
-    mae: dict[str, float]  # lstm, naive24, naive168 -> mean |error| over the same hours
+    mae: dict[str, float]  # lstm, naive24, naive168 (once a week old) -> mean |error| over the
+    # same hours; empty when there was too little history to judge
     weights: dict[str, float]  # what is shown: the LSTM alone, half of it and half the better
     # seasonal naive, or that naive alone: whichever had the smallest error on these days
     widen: float  # log1p units added to both sides of the band (negative narrows)
@@ -63,7 +64,7 @@ class Recent:
         if not self.hours:
             return f"{name}: too little recent history to check it against seasonal naive"
         m = self.mae
-        best_naive = min(("naive24", "naive168"), key=lambda k: m[k])
+        best_naive = min((k for k in m if k != "lstm"), key=lambda k: m[k])
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week"}
         days = f"over the last {self.hours // 24} days"
         if self.weights.get("lstm", 0.0) >= 0.999:
@@ -151,8 +152,7 @@ class Forecaster:
         n, day = len(v), min(24, self.cfg.horizon)
         origins = np.array([n - day * k for k in range(RECENT_DAYS, 0, -1)])
         origins = origins[origins >= 2 * day]
-        none = Recent({"lstm": np.nan, "naive24": np.nan, "naive168": np.nan}, {"lstm": 1.0},
-                      0.0, 0)
+        none = Recent({}, {"lstm": 1.0}, 0.0, 0)
         if not self.calibrate or len(origins) < 2:
             return none
         w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
@@ -170,11 +170,14 @@ class Forecaster:
                         ("naive168", BASE_NAMES.index("last week"))):
             b = w.bases[:, :day, k] * w.scale[:, None] + w.loc[:, None]  # log1p units
             preds[name] = np.where(w.bmask[:, :day, k] > 0, np.expm1(b), np.nan)
+        # a young site has no "last week" yet: it is judged against yesterday alone
+        preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
+        ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
+        if len(preds) < 2 or ok.sum() < day:
+            return none
         mae = {k: float(np.abs(p - actual)[ok].mean()) for k, p in preds.items()}
-        if not all(np.isfinite(list(mae.values()))):  # a young site has no "last week" yet
-            return Recent(mae, {"lstm": 1.0}, 0.0, 0)
         weights = {"lstm": 1.0}
-        best_naive = min(("naive24", "naive168"), key=lambda k: mae[k])
+        best_naive = min((k for k in mae if k != "lstm"), key=lambda k: mae[k])
         if mae["lstm"] > mae[best_naive]:  # the LSTM lost here: show what wins on these days
             half = {"lstm": 0.5, best_naive: 0.5}
             mae_half = float(np.abs(0.5 * (preds["lstm"] + preds[best_naive]) - actual)[ok].mean())
