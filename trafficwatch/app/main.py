@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 
 from trafficwatch.resources import sample_logs_dir
+
+log = logging.getLogger(__name__)
 
 
 def engine_config(args: argparse.Namespace):
@@ -53,22 +56,9 @@ def without_serve(argv: list[str]) -> list[str]:
 def run_app(args: argparse.Namespace) -> int:
     """Run the Textual app (or serve it to a browser with --serve) until the user quits."""
     if args.serve:
-        try:
-            from textual_serve.server import Server
-        except ImportError:
-            print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
-                  file=sys.stderr)
-            return 2
-        try:
-            host, port = serve_address(args.serve_addr)
-        except ValueError as exc:
-            print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
-            return 2
-        argv = without_serve(sys.argv[1:])
-        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
-               port=port).serve()
-        return 0
+        return _serve(args)
     from trafficwatch.app.app import TrafficWatchApp
+    from trafficwatch.lifecycle import Shutdown, end_children
 
     cfg = engine_config(args)
     metrics, holder = None, {}
@@ -78,30 +68,60 @@ def run_app(args: argparse.Namespace) -> int:
 
         metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
     app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
+    shutdown = Shutdown()
+    shutdown.on_shutdown(lambda: _stop_engine(holder))  # state first: it is what a hang would lose
+    shutdown.on_shutdown(end_children)  # fine-tuning, fork server, alert commands
+    shutdown.on_shutdown(lambda: _quit_app(app))
+    shutdown.install()
     if metrics is not None:
         metrics.start()
-    _quit_on_signals(app)
     try:
-        app.run()
+        if not shutdown.requested:  # a signal before the UI started: no UI at all
+            app.run()
     finally:
-        if holder.get("engine") is not None:
-            holder["engine"].stop()  # saves state however the app ended (idempotent)
+        _stop_engine(holder)  # saves state however the app ended (idempotent)
         if metrics is not None:
             metrics.stop()
+    if shutdown.signum:
+        shutdown.finish()  # state saved, terminal restored: nothing left worth waiting for
+    return shutdown.exit_code if shutdown.requested else 0
+
+
+def _quit_app(app) -> None:
+    """Ask the UI to exit from the shutdown thread (a UI not running yet will not start)."""
+    try:
+        app.call_from_thread(app.exit)
+    except RuntimeError as exc:  # not running (yet or any more): main sees shutdown.requested
+        log.info("quit: %s", exc)
+
+
+def _stop_engine(holder: dict) -> None:
+    if holder.get("engine") is not None:
+        holder["engine"].stop()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the app to browsers; each session is a child process, ended with the server."""
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
+              file=sys.stderr)
+        return 2
+    try:
+        host, port = serve_address(args.serve_addr)
+    except ValueError as exc:
+        print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
+        return 2
+    from trafficwatch.lifecycle import end_children
+
+    argv = without_serve(sys.argv[1:])
+    try:
+        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
+               port=port).serve()
+    finally:
+        end_children()  # the sessions' apps do not outlive the server
     return 0
-
-
-def _quit_on_signals(app) -> None:
-    """SIGTERM (service stop) and SIGHUP (the SSH session dropped) quit like q: state is saved."""
-    import signal
-    import threading
-
-    def handler(signum, frame) -> None:
-        # call_from_thread may not be called from the app's own thread: hand it to another one
-        threading.Thread(target=lambda: app.call_from_thread(app.action_quit), daemon=True).start()
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
 
 
 def _engine(cfg, cb, holder: dict):

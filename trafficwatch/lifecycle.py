@@ -1,0 +1,153 @@
+"""One way out: SIGTERM, SIGHUP and SIGINT start the same shutdown, and a watchdog ends the process
+within GRACE_S seconds of the signal even when something hangs (a stuck thread, a dead terminal).
+
+The signal handler itself only arms the watchdog and writes a byte to a pipe: it runs in the main
+thread between any two bytecodes, so taking a lock there (an Event's, a Queue's) can deadlock with
+the code it interrupted. A daemon thread reads the pipe and does the work: it sets `event` and
+runs the stop callbacks (save state, end child processes, quit the UI) in order.
+
+The watchdog has two stages: a thread that restores the terminal and exits shortly before the
+deadline, and the kernel's interval timer (SIGALRM, default action) at the deadline, which needs
+no Python at all: a thread holding the GIL in C code (a torch import, a training step) cannot
+keep the process alive past it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+
+GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
+SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+log = logging.getLogger(__name__)
+
+
+class Shutdown:
+    """Set once by a signal or `request()`; then callbacks in a thread, and a watchdog."""
+
+    def __init__(self, grace: float | None = GRACE_S) -> None:
+        self.event = threading.Event()
+        self.signum = 0  # the signal that started it (0: asked for, e.g. q in the app)
+        self.grace = grace  # None: no watchdog (a caller that ends the process itself)
+        self._callbacks: list[Callable[[], object]] = []
+        self._armed = False  # the kernel's timer runs (set in the signal handler only)
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+        self._thread = threading.Thread(target=self._run, name="trafficwatch-shutdown",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def requested(self) -> bool:
+        """Has a shutdown started?"""
+        return self.event.is_set()
+
+    @property
+    def exit_code(self) -> int:
+        """130 after SIGINT (as a Ctrl-C in a shell), 0 after SIGTERM/SIGHUP or a request."""
+        return 130 if self.signum == signal.SIGINT else 0
+
+    def on_shutdown(self, callback: Callable[[], object]) -> None:
+        """Run `callback` (in the shutdown thread, after those added before) once it starts."""
+        self._callbacks.append(callback)
+
+    def install(self, signals: Iterable[int] = SIGNALS) -> None:
+        """Route these signals here (main thread only)."""
+        for sig in signals:
+            signal.signal(sig, self._handler)
+
+    def request(self, signum: int = 0) -> None:
+        """Start the shutdown (safe from any thread and from a signal handler)."""
+        with contextlib.suppress(BlockingIOError, OSError):  # full or closed pipe: already started
+            os.write(self._w, bytes([signum & 0xFF]))
+
+    def finish(self) -> None:
+        """End the process now with `exit_code`, after the shutdown steps ran (no finalization:
+        it would wait for daemon threads in C code, such as a torch import, for seconds)."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        os._exit(self.exit_code)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.grace is not None and not self._armed:
+            self._armed = True
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_REAL, self.grace)
+        if signum == signal.SIGHUP:
+            # The terminal is gone: a SIGCONT comes with the hangup, and a UI that resumes its
+            # screen on SIGCONT (Textual does) would start writing to a dead terminal.
+            for sig in (signal.SIGCONT, signal.SIGTSTP):
+                signal.signal(sig, signal.SIG_DFL)
+        self.request(signum)
+
+    def _run(self) -> None:
+        data = os.read(self._r, 1)
+        self.signum = data[0] if data else 0
+        self.event.set()
+        if self.grace is not None:
+            soft = max(self.grace - SOFT_MARGIN_S, self.grace / 2)
+            watchdog = threading.Timer(soft, self._force_exit)
+            watchdog.daemon = True
+            watchdog.name = "trafficwatch-watchdog"
+            watchdog.start()
+        for cb in self._callbacks:
+            try:
+                cb()
+            except Exception:  # one failing step must not keep the next from running
+                log.exception("shutdown step %r failed", cb)
+
+    def _force_exit(self) -> None:
+        """Past the grace period: leave the terminal usable and end the process now."""
+        log.warning("shutdown took over %.1f s: ending the process", self.grace)
+        restore_terminal()
+        os._exit(128 + self.signum if self.signum else 1)
+
+
+def restore_terminal() -> None:
+    """Leave the alternate screen and show the cursor, without ever blocking (no terminal: no-op)."""
+    try:
+        fd = os.open("/dev/tty", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):  # a hung-up or stalled terminal: nothing to restore
+        os.write(fd, b"\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[<u")
+    os.close(fd)
+
+
+def end_children(sig: int = signal.SIGTERM) -> list[int]:
+    """Send `sig` to every direct child process (fine-tuning, fork server, alert commands...).
+
+    Found through /proc (Linux); elsewhere the multiprocessing children only. Returns the pids.
+    """
+    me, pids = os.getpid(), []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        import multiprocessing
+
+        pids = [p.pid for p in multiprocessing.active_children() if p.pid]
+    else:
+        for name in entries:
+            if name.isdigit() and _parent_of(name) == me:
+                pids.append(int(name))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    return pids
+
+
+def _parent_of(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return -1
+    # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return int(fields[1]) if len(fields) > 1 else -1
