@@ -14,6 +14,8 @@ EXIT_CODES = """exit codes:
   1  some file was skipped or had no parsable line (the others were still counted)
   2  bad usage, or nothing at all could be read
   130  interrupted (Ctrl-C); state was saved
+SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
+hangs on the way out is cut short by a watchdog (status 128 + the signal's number)
 """
 
 

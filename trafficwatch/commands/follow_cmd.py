@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
+from trafficwatch.lifecycle import Shutdown
 from trafficwatch.series import HourlySeries, epoch_seconds
 
 
@@ -28,14 +28,17 @@ class _Headless:
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Follow until Ctrl-C or SIGTERM; each changed (site, hour) is printed as one JSON line."""
+    """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); each changed (site, hour) is printed as one JSON line."""
     from trafficwatch.cli import state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.live import LiveFeed
 
     stop = stop or threading.Event()
+    shutdown = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        shutdown = Shutdown()  # SIGTERM, SIGHUP, Ctrl-C: stop, save, exit within its grace
+        shutdown.on_shutdown(stop.set)
+        shutdown.install()
     classes = parse_status_classes(args.status)
     ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
     try:
@@ -54,15 +57,11 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
             if stop.wait(0.25):
                 break
             feed.step(0.25)
-    except KeyboardInterrupt:
-        interrupted = True
-    else:
-        interrupted = False
     finally:
         feed.close()  # saves counts and offsets
     _emit(ctx, args, classes, seen)
     _report_events(feed, printed)
-    return 130 if interrupted else 0
+    return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 
 def _report_events(feed, printed: int) -> int:
