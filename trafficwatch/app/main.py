@@ -59,8 +59,15 @@ def run_app(args: argparse.Namespace) -> int:
         return _serve(args)
     from trafficwatch.app.app import TrafficWatchApp
     from trafficwatch.lifecycle import Shutdown, end_children
+    from trafficwatch.state import UntrustedState, check_state_path
 
     cfg = engine_config(args)
+    try:
+        if cfg.state_path:
+            check_state_path(cfg.state_path)
+    except UntrustedState as exc:
+        print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
     metrics, holder = None, {}
     if args.metrics_addr:
         from trafficwatch.metrics import MetricsServer
