@@ -109,6 +109,34 @@ class Shutdown:
         os._exit(128 + self.signum if self.signum else 1)
 
 
+FD_RESERVE = 64  # descriptors beside the followed files: imports, pipes, inotify, sockets, workers
+
+
+def check_fd_budget(paths: list[str], vhost_from_filename: str | None = None) -> None:
+    """ensure_fd_budget for the plain (followed) files found under `paths`."""
+    from trafficwatch.logs.sources import discover
+
+    found = discover(paths, vhost_from_filename).sites.values()
+    ensure_fd_budget(sum(not src.compressed for files in found for src in files))
+
+
+def ensure_fd_budget(files: int) -> None:
+    """Room for `files` open files (one per followed file): the soft limit is raised up to the
+    hard one when needed; ValueError with one line saying what to do when even that is short."""
+    import resource
+
+    want = files + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return
+    if hard == resource.RLIM_INFINITY or want <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY
+                                                    else hard, hard))
+        return
+    raise ValueError(f"{files:,} files to follow need {want:,} open files, but the limit is "
+                     f"{hard:,} (ulimit -n): raise it, or follow fewer files")
+
+
 def restore_terminal() -> None:
     """Leave the alternate screen and show the cursor, without ever blocking (no terminal: no-op)."""
     try:

@@ -58,22 +58,27 @@ def run_app(args: argparse.Namespace) -> int:
     if args.serve:
         return _serve(args)
     from trafficwatch.app.app import TrafficWatchApp
-    from trafficwatch.lifecycle import Shutdown, end_children
-    from trafficwatch.state import UntrustedState, check_state_path
+    from trafficwatch.cli import UsageError
+    from trafficwatch.lifecycle import Shutdown, check_fd_budget, end_children
+    from trafficwatch.state import check_state_path
 
     cfg = engine_config(args)
     try:
         if cfg.state_path:
             check_state_path(cfg.state_path)
-    except UntrustedState as exc:
-        print(f"trafficwatch: {exc}", file=sys.stderr)
-        return 2
+        if not cfg.replay:
+            check_fd_budget(cfg.paths, cfg.ingest.vhost_from_filename)
+    except ValueError as exc:  # UntrustedState, or not enough file descriptors
+        raise UsageError(str(exc)) from exc
     metrics, holder = None, {}
     if args.metrics_addr:
         from trafficwatch.metrics import MetricsServer
         from trafficwatch.metrics_view import samples_for
 
-        metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+        try:
+            metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
     shutdown = Shutdown()
     shutdown.on_shutdown(lambda: _stop_engine(holder))  # state first: it is what a hang would lose

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
-from trafficwatch.lifecycle import Shutdown
+from trafficwatch.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.series import HourlySeries, epoch_seconds
 
 
@@ -42,9 +42,14 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     classes = parse_status_classes(args.status)
     ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
     try:
+        check_fd_budget(args.paths, args.vhost_from_filename)
         feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))  # type: ignore[arg-type]
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # out of file descriptors after all (files added meanwhile), ...
+        print(f"trafficwatch: cannot follow {', '.join(args.paths)[:200]}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     if feed.notice:
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
