@@ -92,6 +92,7 @@ def run_app(args: argparse.Namespace) -> int:
             app.run()
     finally:
         _stop_engine(holder)  # saves state however the app ended (idempotent)
+        end_children()  # a fine-tuning child would otherwise train on for minutes, orphaned
         if metrics is not None:
             metrics.stop()
     if shutdown.signum:
