@@ -80,6 +80,7 @@ def run_app(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
+    app.driver_class = _survives_hangup(app.driver_class)
     shutdown = Shutdown()
     shutdown.on_shutdown(lambda: _stop_engine(holder))  # state first: it is what a hang would lose
     shutdown.on_shutdown(end_children)  # fine-tuning, fork server, alert commands
@@ -98,6 +99,50 @@ def run_app(args: argparse.Namespace) -> int:
     if shutdown.signum:
         shutdown.finish()  # state saved, terminal restored: nothing left worth waiting for
     return shutdown.exit_code if shutdown.requested else 0
+
+
+class _TerminalOutput:
+    """The terminal as Textual's writer thread sees it: once the terminal is gone (EIO after a
+    hangup), output is dropped instead of killing that thread, whose queue would then fill and
+    block the UI thread's next write for ever."""
+
+    def __init__(self, out) -> None:
+        self._out = out
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            try:
+                self._out.write(text)
+            except OSError:
+                self.gone = True
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._out.flush()
+            except OSError:
+                self.gone = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._out, name)
+
+
+def _survives_hangup(driver_class: type) -> type:
+    """Textual's terminal driver, writing through _TerminalOutput (other drivers as they are)."""
+    try:
+        from textual.drivers.linux_driver import LinuxDriver
+    except ImportError:  # Windows
+        return driver_class
+    if not issubclass(driver_class, LinuxDriver):
+        return driver_class
+
+    class Driver(driver_class):  # type: ignore[valid-type, misc]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._file = _TerminalOutput(self._file)
+
+    return Driver
 
 
 def _quit_app(app) -> None:
