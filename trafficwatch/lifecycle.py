@@ -36,6 +36,7 @@ class Shutdown:
         self.grace = grace  # None: no watchdog (a caller that ends the process itself)
         self._callbacks: list[Callable[[], object]] = []
         self._armed = False  # the kernel's timer runs (set in the signal handler only)
+        self._previous: dict[int, object] = {}
         self._r, self._w = os.pipe()
         os.set_blocking(self._w, False)
         self._thread = threading.Thread(target=self._run, name="trafficwatch-shutdown",
@@ -57,9 +58,15 @@ class Shutdown:
         self._callbacks.append(callback)
 
     def install(self, signals: Iterable[int] = SIGNALS) -> None:
-        """Route these signals here (main thread only)."""
+        """Route these signals here (main thread only); `uninstall()` puts the old handlers back."""
         for sig in signals:
-            signal.signal(sig, self._handler)
+            self._previous[sig] = signal.signal(sig, self._handler)
+
+    def uninstall(self) -> None:
+        """The handlers from before `install()` (for a caller that goes on running)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
     def request(self, signum: int = 0) -> None:
         """Start the shutdown (safe from any thread and from a signal handler)."""

@@ -28,7 +28,7 @@ class _Headless:
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); each changed (site, hour) is printed as one JSON line."""
+    """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); a JSON line per changed (site, hour)."""
     from trafficwatch.cli import state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.live import LiveFeed
@@ -64,6 +64,8 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
             feed.step(0.25)
     finally:
         feed.close()  # saves counts and offsets
+        if shutdown is not None and not shutdown.requested:
+            shutdown.uninstall()  # an exception on the way out: the caller's handlers again
     _emit(ctx, args, classes, seen)
     _report_events(feed, printed)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
