@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import pty
+import select
 import signal
 import struct
 import subprocess
@@ -36,6 +37,7 @@ class TerminalApp:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         self.master = master
         self.output = bytearray()
+        self._closing = threading.Event()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", TAKE_TERMINAL, *args], stdin=slave, stdout=slave,
             stderr=slave, start_new_session=True, env={**os.environ, **(env or {})})
@@ -44,7 +46,10 @@ class TerminalApp:
         self._reader.start()
 
     def _read(self) -> None:
-        while True:
+        # select first: a read() in progress would keep the master open past hang_up's close()
+        while not self._closing.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
             try:
                 data = os.read(self.master, 65536)
             except OSError:
@@ -63,7 +68,10 @@ class TerminalApp:
 
     def hang_up(self) -> None:
         """Close the terminal: the kernel sends SIGHUP (and SIGCONT) to the session."""
+        self._closing.set()
+        self._reader.join()
         os.close(self.master)
+        self.master = -1
 
     def seconds_to_exit(self, limit: float = 10.0) -> float:
         start = time.monotonic()
@@ -77,10 +85,10 @@ class TerminalApp:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        try:
+        self._closing.set()
+        self._reader.join()
+        if self.master >= 0:
             os.close(self.master)
-        except OSError:
-            pass
 
 
 LINES = 10 * 24 * 6  # ten days, a line every 10 minutes: enough history for the LSTM to run
@@ -160,6 +168,24 @@ def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_other_signals_do_not_start_a_shutdown():
+    """The pipe is the wakeup fd: a resize (SIGWINCH, handled by the UI) writes to it too."""
+    code = (
+        "import os, signal, sys, threading\n"
+        "from trafficwatch.lifecycle import Shutdown\n"
+        "s = Shutdown(grace=0.5)\n"
+        "s.install()\n"
+        "signal.signal(signal.SIGWINCH, lambda *a: None)\n"
+        "for sig in (signal.SIGWINCH, signal.SIGCONT, signal.SIGWINCH):\n"
+        "    signal.signal(signal.SIGCONT, lambda *a: None)\n"
+        "    os.kill(os.getpid(), sig)\n"
+        "print('requested' if s.event.wait(1.0) else 'still running', flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=20, check=False)
+    assert (proc.stdout, proc.returncode) == ("still running\n", 0)
 
 
 def test_a_signal_runs_the_shutdown_steps_in_order_once():

@@ -1,10 +1,11 @@
 """One way out: SIGTERM, SIGHUP and SIGINT start the same shutdown, and a watchdog ends the process
 within GRACE_S seconds of the signal even when something hangs (a stuck thread, a dead terminal).
 
-The signal handler itself only arms the watchdog and writes a byte to a pipe: it runs in the main
-thread between any two bytecodes, so taking a lock there (an Event's, a Queue's) can deadlock with
-the code it interrupted. A daemon thread reads the pipe and does the work: it sets `event` and
-runs the stop callbacks (save state, end child processes, quit the UI) in order.
+The signal only writes a byte to a pipe (the wakeup fd, and the Python handler, which runs in the
+main thread between any two bytecodes, where taking a lock, an Event's or a Queue's, can deadlock
+with the code it interrupted). A daemon thread reads the pipe and does the work: it arms the
+watchdog, sets `event` and runs the stop callbacks (save state, end child processes, quit the
+UI) in order.
 
 The watchdog has two stages: a thread that restores the terminal and exits shortly before the
 deadline, and the kernel's interval timer (SIGALRM, default action) at the deadline, which needs
@@ -35,8 +36,9 @@ class Shutdown:
         self.signum = 0  # the signal that started it (0: asked for, e.g. q in the app)
         self.grace = grace  # None: no watchdog (a caller that ends the process itself)
         self._callbacks: list[Callable[[], object]] = []
-        self._armed = False  # the kernel's timer runs (set in the signal handler only)
         self._previous: dict[int, object] = {}
+        self._old_wakeup = -1
+        self._signals = set(SIGNALS)  # the ones that start a shutdown
         self._r, self._w = os.pipe()
         os.set_blocking(self._w, False)
         self._thread = threading.Thread(target=self._run, name="trafficwatch-shutdown",
@@ -58,15 +60,24 @@ class Shutdown:
         self._callbacks.append(callback)
 
     def install(self, signals: Iterable[int] = SIGNALS) -> None:
-        """Route these signals here (main thread only); `uninstall()` puts the old handlers back."""
+        """Route these signals here (main thread only); `uninstall()` puts the old handlers back.
+
+        The pipe is also the wakeup fd: the C-level handler writes the signal's number into it
+        at once, whichever thread the kernel picked, so the shutdown starts even while the main
+        thread sleeps in a select() that the signal did not interrupt.
+        """
         for sig in signals:
             self._previous[sig] = signal.signal(sig, self._handler)
+            self._signals.add(sig)
+        self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        self._old_wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
 
     def uninstall(self) -> None:
         """The handlers from before `install()` (for a caller that goes on running)."""
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, handler)  # type: ignore[arg-type]
         self._previous.clear()
+        signal.set_wakeup_fd(self._old_wakeup)
 
     def request(self, signum: int = 0) -> None:
         """Start the shutdown (safe from any thread and from a signal handler)."""
@@ -82,10 +93,6 @@ class Shutdown:
         os._exit(self.exit_code)
 
     def _handler(self, signum: int, frame: object) -> None:
-        if self.grace is not None and not self._armed:
-            self._armed = True
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
-            signal.setitimer(signal.ITIMER_REAL, self.grace)
         if signum == signal.SIGHUP:
             # The terminal is gone: a SIGCONT comes with the hangup, and a UI that resumes its
             # screen on SIGCONT (Textual does) would start writing to a dead terminal.
@@ -94,8 +101,13 @@ class Shutdown:
         self.request(signum)
 
     def _run(self) -> None:
-        data = os.read(self._r, 1)
+        while True:  # the wakeup fd also gets every other handled signal (SIGWINCH, SIGCONT...)
+            data = os.read(self._r, 1)
+            if not data or data[0] == 0 or data[0] in self._signals:
+                break
         self.signum = data[0] if data else 0
+        if self.grace is not None and self._previous:  # a signal's: the kernel ends it on time
+            signal.setitimer(signal.ITIMER_REAL, self.grace)
         self.event.set()
         if self.grace is not None:
             soft = max(self.grace - SOFT_MARGIN_S, self.grace / 2)
