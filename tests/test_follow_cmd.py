@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 LINE = '1.2.3.4 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
 
 
@@ -43,7 +45,9 @@ def test_follow_prints_each_change_and_exits_cleanly_on_sigterm(tmp_path):
             proc.kill()
 
 
-def test_follow_saves_state_on_sigterm_and_resumes_without_recounting(tmp_path):
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGHUP, 0),
+                                           (signal.SIGINT, 130)])
+def test_follow_saves_state_on_a_signal_and_resumes_without_recounting(tmp_path, sig, code):
     logs, state = tmp_path / "logs", tmp_path / "follow-state.json"
     logs.mkdir()
     log = logs / "access.log"
@@ -58,8 +62,9 @@ def test_follow_saves_state_on_sigterm_and_resumes_without_recounting(tmp_path):
         try:
             (first,) = read_json_lines(proc, 1)
             assert first["count"] == want
-            os.kill(proc.pid, signal.SIGTERM)
-            assert proc.wait(timeout=20) == 0
+            state.unlink()  # saved after the first read: the signal must save it again
+            os.kill(proc.pid, sig)
+            assert proc.wait(timeout=20) == code
             err = proc.stderr.read()
         finally:
             if proc.poll() is None:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from trafficwatch import __version__
 
@@ -14,7 +16,54 @@ EXIT_CODES = """exit codes:
   1  some file was skipped or had no parsable line (the others were still counted)
   2  bad usage, or nothing at all could be read
   130  interrupted (Ctrl-C); state was saved
+SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
+hangs on the way out is cut short by a watchdog (status 128 + the signal's number)
 """
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (a format, regex, zone or address that cannot work)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    """Every option that can be checked before any work is done; UsageError names the first
+    bad one. One place for every command, so no command fails later with a traceback."""
+    from trafficwatch.commands.counts_cmd import parse_tz
+
+    fmt = getattr(args, "log_format", None)
+    if fmt:
+        from trafficwatch.logs.formats import get_format
+
+        try:
+            get_format(fmt, date_format=getattr(args, "date_format", None),
+                       time_format=getattr(args, "time_format", None))
+        except ValueError as exc:
+            raise UsageError(f"--log-format: {exc}") from exc
+    rx = getattr(args, "vhost_from_filename", None)
+    if rx:
+        try:
+            groups = re.compile(rx).groups
+        except re.error as exc:
+            raise UsageError(f"--vhost-from-filename {rx!r} is not a regex: {exc}") from exc
+        if not groups:
+            raise UsageError(f"--vhost-from-filename {rx!r} has no group: put the site name's "
+                             "part in ( )")
+    try:
+        parse_tz(getattr(args, "tz", None))
+        parse_status_classes(getattr(args, "status", None))
+        if getattr(args, "metrics_addr", None):
+            from trafficwatch.metrics import parse_addr
+
+            parse_addr(args.metrics_addr)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -94,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
     from trafficwatch.commands import counts_cmd, watch_cmd
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="trafficwatch",
         description="Follow web-server access logs, count visits per hour and forecast the coming "
                     "hours with an LSTM you can look into. With no command, opens the app on PATHs "
@@ -128,7 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_usage(args)
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `trafficwatch counts ... | head`

@@ -91,6 +91,7 @@ class Engine:
         self.prediction: tuple[tuple, Prediction] | None = None
         self.source = None  # Replayer or LiveSource
         self._stop = threading.Event()
+        self._stop_lock = threading.Lock()
         self._model_wake = threading.Event()
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -114,16 +115,24 @@ class Engine:
             t.start()
             self._threads.append(t)
 
-    def stop(self) -> None:
-        """Stop following and save state (q in the app, SIGTERM)."""
-        self._stop.set()
-        self._model_wake.set()
-        if self.alerts is not None:
-            self.alerts.stop()
-        for t in self._threads:
-            t.join(timeout=5)
-        if self.source is not None and hasattr(self.source, "close"):
-            self.source.close()
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop following and save state (q, a signal); waits `timeout` s at most for the reader.
+
+        The model and fine-tuning threads are not waited for: they own nothing to save and see
+        the stop at their next step (a torch import or a training child can take seconds).
+        Safe to call twice and from two threads at once (q while a signal's shutdown runs).
+        """
+        with self._stop_lock:
+            if self._stop.is_set():
+                return
+            self._stop.set()
+            self._model_wake.set()
+            if self.alerts is not None:
+                self.alerts.stop()  # non-blocking: the runner ends after its current alert
+            for t in self._threads[:1]:  # the data thread: the state is saved once it is out
+                t.join(timeout=timeout)
+            if self.source is not None and hasattr(self.source, "close"):
+                self.source.close()
 
     # -- commands from the UI ----------------------------------------------------
     def set_site(self, site: str) -> None:

@@ -35,7 +35,7 @@ from trafficwatch.logs.sources import discover
 from trafficwatch.safe import safe_name
 from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
-from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest
+from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest, natural
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
@@ -452,8 +452,8 @@ class LiveFeed:
                 mal = Malformed()
                 for reason, n in c["malformed"].items():
                     mal.add(str(reason), str(c["examples"].get(reason, "")).encode("latin-1"),
-                            int(n))
-                lines, parsed, excluded = int(c["lines"]), int(c["parsed"]), int(c["excluded"])
+                            natural(n, "malformed"))
+                lines, parsed, excluded = (natural(c[k], k) for k in ("lines", "parsed", "excluded"))
                 parsers = dict(c.get("parsers", {}))
             except (KeyError, TypeError, ValueError, AttributeError, UnicodeEncodeError) as exc:
                 why = f"its counts are unusable ({exc})"

@@ -60,7 +60,10 @@ def parse_addr(text: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """A small HTTP server answering GET /metrics from a callable, in a daemon thread."""
+    """A small HTTP server answering GET /metrics from a callable, in a daemon thread.
+
+    ValueError (one line, naming the address) when the address is malformed or cannot be bound.
+    """
 
     def __init__(self, addr: str, samples: Callable[[], Iterable[Sample]]) -> None:
         host, port = parse_addr(addr)
@@ -81,7 +84,11 @@ class MetricsServer:
             def log_message(self, *args: object) -> None:  # keep the TUI's terminal clean
                 return
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:  # in use, no such host or address, not allowed (< 1024)
+            why = exc.strerror or str(exc)
+            raise ValueError(f"--metrics-addr {addr}: cannot listen there: {why}") from exc
         self.address = self._httpd.server_address
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics",
                                         daemon=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trafficwatch.logs.records import Records
+from trafficwatch.state import int_in, natural
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
     import pandas as pd
@@ -19,6 +20,8 @@ METRICS = ("hits", "pages", "visitors")
 HOUR = 3600
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
+DAY = 86400
+MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
 
@@ -177,13 +180,20 @@ class PathCounts:
     @classmethod
     def from_dict(cls, d: dict) -> PathCounts:
         out = cls()
+        if not isinstance(d["names"], list):
+            raise ValueError("path counts: names is not a list")  # noqa: TRY004
         out.names = [str(n) for n in d["names"]]
         out.ids = {n: i for i, n in enumerate(out.names)}
-        out.overflow = int(d["overflow"])
-        out.keys = np.frombuffer(base64.b64decode(d["keys"]), "<i8").astype(np.int64)
-        out.counts = np.frombuffer(base64.b64decode(d["counts"]), "<i8").astype(np.int64)
+        out.overflow = natural(d["overflow"], "path overflow")
+        out.keys = np.frombuffer(base64.b64decode(d["keys"], validate=True), "<i8").astype(np.int64)
+        out.counts = np.frombuffer(base64.b64decode(d["counts"], validate=True), "<i8").astype(
+            np.int64)
         if len(out.keys) != len(out.counts):
             raise ValueError("path counts: keys and counts differ in length")
+        pid, cell = (out.keys >> 8) & 0xFFFFFFFF, out.keys & 0xFF
+        if (out.counts < 0).any() or (out.keys < 0).any() or (pid >= len(out.names)).any() \
+                or (cell >= N_CELLS).any():
+            raise ValueError("path counts: a negative count or a key out of range")
         return out
 
 
@@ -518,25 +528,53 @@ class HourlySeries:
         try:
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
-                for h, row in zip(d["hours"], d["cells"]):
-                    arr = np.asarray(row, dtype=np.int64)
-                    if arr.shape != (N_CELLS,):
-                        raise ValueError("bad cell row")
-                    s.cells[int(h)] = arr
+                hours, cells = _int_array(d["hours"], (-1,)), _int_array(d["cells"], (-1, N_CELLS))
+                if len(hours) != len(cells) or (hours < 0).any() or (hours > MAX_HOUR).any() \
+                        or (cells < 0).any() or (cells > 1 << 53).any():
+                    raise ValueError("hours or cell counts out of range")
+                s.cells.update(zip(hours.tolist(), cells))
                 for h, b64 in d["visitors"].items():
-                    s.visitors[int(h)] = np.frombuffer(base64.b64decode(b64), "<u8").astype(np.uint64)
-                s.coverage = [(int(a), int(b)) for a, b in d["coverage"]]
-                s.offsets = {int(h): int(o) for h, o in d.get("offsets", {}).items()}
-                s.utc_offset = int(d["utc_offset"])
-                s.last_ts = None if d["last_ts"] is None else int(d["last_ts"])
+                    keys = base64.b64decode(b64, validate=True)
+                    if len(keys) % 8:
+                        raise ValueError("bad visitor keys")
+                    s.visitors[int_in(int(h), "hour", 0, MAX_HOUR)] = \
+                        np.frombuffer(keys, "<u8").astype(np.uint64)
+                s.coverage = [(int_in(a, "hour", 0, MAX_HOUR), int_in(b, "hour", a, MAX_HOUR))
+                              for a, b in d["coverage"]]
+                spans = np.asarray(sorted(s.coverage), dtype=np.int64).reshape(-1, 2)
+                hours = np.fromiter(s.cells, dtype=np.int64)
+                at = np.searchsorted(spans[:, 0], hours, side="right") - 1
+                if (at < 0).any() or (hours > spans[at.clip(0), 1]).any():
+                    raise ValueError("counts for an hour no log covers")
+                s.offsets = {int_in(int(h), "hour", 0, MAX_HOUR): int_in(o, "offset", -DAY, DAY)
+                             for h, o in d.get("offsets", {}).items()}
+                s.utc_offset = int_in(d["utc_offset"], "offset", -DAY, DAY)
+                s.last_ts = None if d["last_ts"] is None else \
+                    int_in(d["last_ts"], "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
-        except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
+        except (KeyError, TypeError, AttributeError, binascii.Error, OverflowError) as exc:
             raise ValueError(f"malformed hourly series: {exc}") from exc
         return out
 
 
 N_CELLS_MASK = (1 << _VISITOR_CELL_BITS) - 1
+
+
+def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:
+    """A JSON list of ints (or of rows of ints) as int64; ValueError for floats, strings, nulls,
+    ragged rows or numbers beyond 64 bits (a state file is input like any other)."""
+    if not isinstance(values, list):
+        raise ValueError("not a list")  # noqa: TRY004 (one error type: unusable)
+    if not values:
+        return np.zeros((0, *shape[1:]), dtype=np.int64)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"not a list of whole numbers: {exc}") from exc
+    if arr.dtype.kind not in "iu" or arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
+        raise ValueError("not a list of whole numbers of the expected shape")
+    return arr.astype(np.int64)  # uint64 beyond int64 turns negative: refused by the caller
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:

@@ -1,10 +1,12 @@
 """Persisted follow state: file identities, line-boundary offsets and counts, written atomically."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,23 +52,113 @@ class State:
 
     @classmethod
     def from_json(cls, data: object) -> State:
-        """Rebuild from `to_json()`; ValueError when the data is not such a state."""
+        """Rebuild from `to_json()`; ValueError when the data is not such a state (any field of
+        the wrong type or out of range: a state file is input like any other)."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")  # noqa: TRY004 (one error type: unusable)
-        if data.get("version") != VERSION:
-            raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
-        try:
-            files = [FileRecord(**f) for f in data["files"]]
-            paths = [str(p) for p in data["paths"]]
-            counts = data["counts"]
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"missing or bad field ({exc})") from exc
+        if not _is_int(data.get("version")) or data["version"] != VERSION:
+            raise ValueError(f"version {str(data.get('version'))[:20]!r}, expected {VERSION}")
+        missing = {"paths", "files", "counts"} - data.keys()
+        if missing:
+            raise ValueError(f"missing field {min(missing)!r}")
+        paths, files, counts = data["paths"], data["files"], data["counts"]
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError("paths is not a list of strings")
+        if not isinstance(files, list):
+            raise ValueError("files is not a list")  # noqa: TRY004
         if not isinstance(counts, dict):
             raise ValueError("counts is not an object")  # noqa: TRY004
-        for f in files:
-            if not (isinstance(f.offset, int) and f.offset >= 0 and isinstance(f.ino, int)):
-                raise ValueError("bad file record")
-        return cls(paths, files, counts, VERSION, float(data.get("saved_at", 0.0)))
+        saved_at = data.get("saved_at", 0.0)
+        if not isinstance(saved_at, (int, float)) or isinstance(saved_at, bool) or \
+                not 0 <= saved_at < 1e11:
+            raise ValueError("bad saved_at")
+        return cls(list(paths), [_file_record(f) for f in files], counts, VERSION, float(saved_at))
+
+
+MAX_OFFSET = 1 << 50  # a petabyte: any larger offset was not written by a reader of real files
+_RECORD = {"dev": int, "ino": int, "fingerprint": str, "fp_len": int, "offset": int,
+           "tail_hash": str, "path": str, "done": bool}
+
+
+def _file_record(f: object) -> FileRecord:
+    """A FileRecord from its JSON object, every field checked; ValueError otherwise."""
+    if not isinstance(f, dict) or set(f) != set(_RECORD):
+        raise ValueError("bad file record (fields)")
+    for name, kind in _RECORD.items():
+        ok = _is_int(f[name]) if kind is int else type(f[name]) is kind
+        if not ok:
+            raise ValueError(f"bad file record ({name} is not {kind.__name__})")
+    if not (0 <= f["dev"] < 1 << 64 and 0 <= f["ino"] < 1 << 64 and 0 <= f["fp_len"] <= 1 << 20
+            and 0 <= f["offset"] <= MAX_OFFSET):
+        raise ValueError("bad file record (a number out of range)")
+    if not all(_is_digest(f[k]) for k in ("fingerprint", "tail_hash")):
+        raise ValueError("bad file record (not a digest)")
+    return FileRecord(**f)
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int  # not bool, not float
+
+
+def _is_digest(v: str) -> bool:
+    return len(v) == 32 and all(c in "0123456789abcdef" for c in v)
+
+
+def natural(v: object, what: str, limit: int = 1 << 62) -> int:
+    """`v` if it is an int from 0 to `limit`; ValueError naming `what` otherwise (state input)."""
+    if not _is_int(v) or not 0 <= v <= limit:  # type: ignore[operator]
+        raise ValueError(f"{what} is not a count from 0 to {limit}: {str(v)[:20]!r}")
+    return v  # type: ignore[return-value]
+
+
+def int_in(v: object, what: str, low: int, high: int) -> int:
+    """`v` if it is an int within [low, high]; ValueError naming `what` otherwise."""
+    if not _is_int(v) or not low <= v <= high:  # type: ignore[operator]
+        raise ValueError(f"{what} out of range: {str(v)[:20]!r}")
+    return v  # type: ignore[return-value]
+
+
+class UntrustedState(ValueError):
+    """A state path this process must neither read nor replace; the message says why."""
+
+
+def check_state_path(path: str | os.PathLike) -> None:
+    """Raise UntrustedState unless `path` is absent or a regular file that belongs to this user
+    and that no one else may write (another user's counts would be shown as ours; a FIFO or a
+    device would block or never end)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UntrustedState(f"state file {path}: {exc.strerror}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        _check_owner(path, st, "link")
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return  # a dangling link of ours: the first commit replaces it with a file
+        except OSError as exc:
+            raise UntrustedState(f"state file {path}: {exc.strerror}") from exc
+    _check_file(path, st)
+
+
+def _check_file(path: str | os.PathLike, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "not a regular file")
+        raise UntrustedState(f"state file {path} is {kind}: use a regular file, or --no-state")
+    _check_owner(path, st, "file")
+    if st.st_mode & 0o022:
+        raise UntrustedState(f"state file {path} is writable by others (mode "
+                             f"{stat.S_IMODE(st.st_mode):o}): not trusted; chmod go-w it")
+
+
+def _check_owner(path: str | os.PathLike, st: os.stat_result, what: str) -> None:
+    if st.st_uid != os.geteuid():
+        raise UntrustedState(f"state {what} {path} belongs to user {st.st_uid}, not to you "
+                             f"({os.geteuid()}): not trusted; use --state with a file of yours")
 
 
 def default_state_path(paths: list[str], kind: str = "") -> Path:
@@ -93,8 +185,9 @@ class StateStore:
         """The saved state, or None (none yet, or corrupt: moved aside, see `notice`)."""
         for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
             stale.unlink(missing_ok=True)  # a commit killed before its rename
+        check_state_path(self.path)
         try:
-            raw = self.path.read_bytes()
+            raw = self._read()
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -113,6 +206,14 @@ class StateStore:
             log.warning(self.notice)
             return None
 
+    def _read(self) -> bytes:
+        """The file's bytes, opened without blocking and checked again once open (a FIFO or
+        device swapped in after check_state_path is refused, not read)."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            _check_file(self.path, os.fstat(fd))
+            return fh.read()
+
     def move_aside(self, why: str) -> str:
         """Keep a state file that cannot be used here (renamed, not deleted); the notice line."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -126,6 +227,10 @@ class StateStore:
 
     def commit(self, state: State) -> None:
         """Write `state` atomically: temp file in the same dir, fsync, os.replace, fsync dir."""
+        try:
+            check_state_path(self.path)  # never replace what is not ours (or not a file)
+        except UntrustedState as exc:
+            raise PermissionError(errno.EACCES, str(exc)) from exc
         state.saved_at = time.time()
         data = json.dumps(state.to_json(), separators=(",", ":")).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 
 from trafficwatch.resources import sample_logs_dir
+
+log = logging.getLogger(__name__)
 
 
 def engine_config(args: argparse.Namespace):
@@ -53,55 +56,130 @@ def without_serve(argv: list[str]) -> list[str]:
 def run_app(args: argparse.Namespace) -> int:
     """Run the Textual app (or serve it to a browser with --serve) until the user quits."""
     if args.serve:
-        try:
-            from textual_serve.server import Server
-        except ImportError:
-            print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
-                  file=sys.stderr)
-            return 2
-        try:
-            host, port = serve_address(args.serve_addr)
-        except ValueError as exc:
-            print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
-            return 2
-        argv = without_serve(sys.argv[1:])
-        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
-               port=port).serve()
-        return 0
+        return _serve(args)
     from trafficwatch.app.app import TrafficWatchApp
+    from trafficwatch.cli import UsageError
+    from trafficwatch.lifecycle import Shutdown, check_fd_budget, end_children
+    from trafficwatch.state import check_state_path
 
     cfg = engine_config(args)
+    try:
+        if cfg.state_path:
+            check_state_path(cfg.state_path)
+        if not cfg.replay:
+            check_fd_budget(cfg.paths, cfg.ingest.vhost_from_filename)
+    except ValueError as exc:  # UntrustedState, or not enough file descriptors
+        raise UsageError(str(exc)) from exc
     metrics, holder = None, {}
     if args.metrics_addr:
         from trafficwatch.metrics import MetricsServer
         from trafficwatch.metrics_view import samples_for
 
-        metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+        try:
+            metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
+    app.driver_class = _survives_hangup(app.driver_class)
+    shutdown = Shutdown()
+    shutdown.on_shutdown(lambda: _stop_engine(holder))  # state first: it is what a hang would lose
+    shutdown.on_shutdown(end_children)  # fine-tuning, fork server, alert commands
+    shutdown.on_shutdown(lambda: _quit_app(app))
+    shutdown.install()
     if metrics is not None:
         metrics.start()
-    _quit_on_signals(app)
     try:
-        app.run()
+        if not shutdown.requested:  # a signal before the UI started: no UI at all
+            app.run()
     finally:
-        if holder.get("engine") is not None:
-            holder["engine"].stop()  # saves state however the app ended (idempotent)
+        _stop_engine(holder)  # saves state however the app ended (idempotent)
+        end_children()  # a fine-tuning child would otherwise train on for minutes, orphaned
         if metrics is not None:
             metrics.stop()
+    if shutdown.signum:
+        shutdown.finish()  # state saved, terminal restored: nothing left worth waiting for
+    return shutdown.exit_code if shutdown.requested else 0
+
+
+class _TerminalOutput:
+    """The terminal as Textual's writer thread sees it: once the terminal is gone (EIO after a
+    hangup), output is dropped instead of killing that thread, whose queue would then fill and
+    block the UI thread's next write for ever."""
+
+    def __init__(self, out) -> None:
+        self._out = out
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            try:
+                self._out.write(text)
+            except OSError:
+                self.gone = True
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._out.flush()
+            except OSError:
+                self.gone = True
+
+    def __getattr__(self, name: str):
+        return getattr(self._out, name)
+
+
+def _survives_hangup(driver_class: type) -> type:
+    """Textual's terminal driver, writing through _TerminalOutput (other drivers as they are)."""
+    try:
+        from textual.drivers.linux_driver import LinuxDriver
+    except ImportError:  # Windows
+        return driver_class
+    if not issubclass(driver_class, LinuxDriver):
+        return driver_class
+
+    class Driver(driver_class):  # type: ignore[valid-type, misc]
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._file = _TerminalOutput(self._file)
+
+    return Driver
+
+
+def _quit_app(app) -> None:
+    """Ask the UI to exit from the shutdown thread (a UI not running yet will not start)."""
+    try:
+        app.call_from_thread(app.exit)
+    except RuntimeError as exc:  # not running (yet or any more): main sees shutdown.requested
+        log.info("quit: %s", exc)
+
+
+def _stop_engine(holder: dict) -> None:
+    if holder.get("engine") is not None:
+        holder["engine"].stop()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve the app to browsers; each session is a child process, ended with the server."""
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
+              file=sys.stderr)
+        return 2
+    try:
+        host, port = serve_address(args.serve_addr)
+    except ValueError as exc:
+        print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
+        return 2
+    from trafficwatch.lifecycle import end_children
+
+    argv = without_serve(sys.argv[1:])
+    try:
+        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
+               port=port).serve()
+    finally:
+        end_children()  # the sessions' apps do not outlive the server
     return 0
-
-
-def _quit_on_signals(app) -> None:
-    """SIGTERM (service stop) and SIGHUP (the SSH session dropped) quit like q: state is saved."""
-    import signal
-    import threading
-
-    def handler(signum, frame) -> None:
-        # call_from_thread may not be called from the app's own thread: hand it to another one
-        threading.Thread(target=lambda: app.call_from_thread(app.action_quit), daemon=True).start()
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
 
 
 def _engine(cfg, cb, holder: dict):

@@ -50,7 +50,7 @@ def ingest_options(args: argparse.Namespace) -> IngestOptions:
 
 
 def parse_tz(text: str | None) -> dt.tzinfo | None:
-    """'UTC', '+02:00', '-0500' or an IANA name; None keeps the log's own offset."""
+    """'UTC', '+02:00', '-0500' or an IANA name; None keeps the log's own offset; ValueError."""
     if not text:
         return None
     if text.upper() in ("UTC", "Z"):
@@ -64,7 +64,8 @@ def parse_tz(text: str | None) -> dt.tzinfo | None:
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SystemExit(f"trafficwatch: unknown time zone {text!r}: use UTC, +HH:MM or an IANA name") from exc
+        raise ValueError(f"--tz: unknown time zone {text!r}: use UTC, +HH:MM or an IANA name") \
+            from exc
 
 
 def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
+from trafficwatch.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.safe import safe_name
 from trafficwatch.series import HourlySeries, epoch_seconds
 
@@ -29,20 +29,28 @@ class _Headless:
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
-    """Follow until Ctrl-C or SIGTERM; each changed (site, hour) is printed as one JSON line."""
+    """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); a JSON line per changed (site, hour)."""
     from trafficwatch.cli import state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.live import LiveFeed
 
     stop = stop or threading.Event()
+    shutdown = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        shutdown = Shutdown()  # SIGTERM, SIGHUP, Ctrl-C: stop, save, exit within its grace
+        shutdown.on_shutdown(stop.set)
+        shutdown.install()
     classes = parse_status_classes(args.status)
     ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
     try:
+        check_fd_budget(args.paths, args.vhost_from_filename)
         feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))  # type: ignore[arg-type]
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # out of file descriptors after all (files added meanwhile), ...
+        print(f"trafficwatch: cannot follow {', '.join(args.paths)[:200]}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     if feed.notice:
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
@@ -55,15 +63,13 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
             if stop.wait(0.25):
                 break
             feed.step(0.25)
-    except KeyboardInterrupt:
-        interrupted = True
-    else:
-        interrupted = False
     finally:
         feed.close()  # saves counts and offsets
+        if shutdown is not None and not shutdown.requested:
+            shutdown.uninstall()  # an exception on the way out: the caller's handlers again
     _emit(ctx, args, classes, seen)
     _report_events(feed, printed)
-    return 130 if interrupted else 0
+    return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 
 def _report_events(feed, printed: int) -> int:

@@ -1,0 +1,210 @@
+"""The app under a real terminal (a pty): closing the terminal or a signal ends it within 2 s,
+with its state saved; a stuck shutdown step is cut short by the watchdog."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.lifecycle import Shutdown, end_children
+
+LINE = '203.0.113.{i} - - [{d}] "GET /p HTTP/1.1" 200 5 "-" "ua"\n'
+EXIT_WITHIN_S = 2.0
+
+
+# the new session's leader makes the pty its controlling terminal, then becomes the app
+TAKE_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                 "os.execv(sys.executable, [sys.executable, '-m', 'trafficwatch', *sys.argv[1:]])")
+
+
+class TerminalApp:
+    """`trafficwatch ARGS` on a 120x40 pty of its own (a session leader, like a login shell)."""
+
+    def __init__(self, args: list[str], env: dict | None = None) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.master = master
+        self.output = bytearray()
+        self._closing = threading.Event()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", TAKE_TERMINAL, *args], stdin=slave, stdout=slave,
+            stderr=slave, start_new_session=True, env={**os.environ, **(env or {})})
+        os.close(slave)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        # select first: a read() in progress would keep the master open past hang_up's close()
+        while not self._closing.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def wait_for_output(self, text: bytes, timeout: float = 60.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if text in self.output:
+                return True
+            time.sleep(0.05)
+        return text in self.output
+
+    def hang_up(self) -> None:
+        """Close the terminal: the kernel sends SIGHUP (and SIGCONT) to the session."""
+        self._closing.set()
+        self._reader.join()
+        os.close(self.master)
+        self.master = -1
+
+    def seconds_to_exit(self, limit: float = 10.0) -> float:
+        start = time.monotonic()
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            return float("inf")
+        return time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._closing.set()
+        self._reader.join()
+        if self.master >= 0:
+            os.close(self.master)
+
+
+LINES = 10 * 24 * 6  # ten days, a line every 10 minutes: enough history for the LSTM to run
+
+
+def live_logs(tmp_path: Path) -> tuple[Path, Path]:
+    logs, state = tmp_path / "logs", tmp_path / "state.json"
+    logs.mkdir()
+    now = time.time()
+    (logs / "access.log").write_text("".join(
+        LINE.format(i=i % 200, d=time.strftime("%d/%b/%Y:%H:%M:%S +0000",
+                                               time.gmtime(now - LINES * 600 + i * 600)))
+        for i in range(LINES)))
+    return logs, state
+
+
+def saved_lines(state: Path) -> int:
+    return json.loads(state.read_text())["counts"]["lines"]
+
+
+@pytest.fixture
+def app_in_terminal():
+    apps: list[TerminalApp] = []
+
+    def start(args: list[str], env: dict | None = None) -> TerminalApp:
+        apps.append(TerminalApp(args, env))
+        return apps[-1]
+
+    yield start
+    for a in apps:
+        a.kill()
+
+
+# what the screen shows at each moment: the UI is up; the logs are counted; the LSTM has run
+MOMENTS = {"started": b"\x1b[?1049h", "counted": b"Lines read", "model loaded": b"Forgot at"}
+
+
+@pytest.mark.parametrize(("how", "moment"), [
+    ("hang up", "started"), ("hang up", "counted"), ("hang up", "model loaded"),
+    ("SIGHUP", "counted"), ("SIGTERM", "model loaded")])
+def test_the_app_ends_within_2_s_of_a_closed_terminal_or_a_signal_and_saves_its_state(
+        tmp_path, app_in_terminal, how, moment):
+    logs, state = live_logs(tmp_path)
+    app = app_in_terminal(["--state", str(state), str(logs)])
+    assert app.wait_for_output(MOMENTS[moment]), bytes(app.output[-2000:])
+    counted = state.exists()
+    if counted:
+        state.unlink()  # written after the first read: it must be written again on the way out
+    if how == "hang up":
+        app.hang_up()
+    else:
+        app.proc.send_signal(signal.SIGHUP if how == "SIGHUP" else signal.SIGTERM)
+    took = app.seconds_to_exit()
+    assert (took, app.proc.returncode) < (EXIT_WITHIN_S, 1)  # in time, by the clean path
+    if counted:
+        assert saved_lines(state) == LINES
+
+
+def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
+    """Whatever hangs (a thread, a dead terminal), the process ends GRACE_S after the signal."""
+    code = (
+        "import os, signal, threading, time\n"
+        "from trafficwatch.lifecycle import Shutdown\n"
+        "s = Shutdown(grace=0.5)\n"
+        "s.on_shutdown(threading.Event().wait)\n"  # a step that never returns
+        "s.install()\n"
+        "print('ready', flush=True)\n"
+        "threading.Event().wait()\n"  # and a main thread that never looks
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        assert proc.wait(timeout=5) == 128 + signal.SIGTERM
+        assert time.monotonic() - start < 1.5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_other_signals_do_not_start_a_shutdown():
+    """The pipe is the wakeup fd: a resize (SIGWINCH, handled by the UI) writes to it too."""
+    code = (
+        "import os, signal, sys, threading\n"
+        "from trafficwatch.lifecycle import Shutdown\n"
+        "s = Shutdown(grace=0.5)\n"
+        "s.install()\n"
+        "signal.signal(signal.SIGWINCH, lambda *a: None)\n"
+        "for sig in (signal.SIGWINCH, signal.SIGCONT, signal.SIGWINCH):\n"
+        "    signal.signal(signal.SIGCONT, lambda *a: None)\n"
+        "    os.kill(os.getpid(), sig)\n"
+        "print('requested' if s.event.wait(1.0) else 'still running', flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=20, check=False)
+    assert (proc.stdout, proc.returncode) == ("still running\n", 0)
+
+
+def test_a_signal_runs_the_shutdown_steps_in_order_once():
+    s, seen = Shutdown(grace=None), []
+    done = threading.Event()
+    s.on_shutdown(lambda: seen.append("state"))
+    s.on_shutdown(lambda: (seen.append("ui"), done.set()))
+    s.request(signal.SIGTERM)
+    s.request(signal.SIGINT)
+    assert done.wait(5)
+    assert seen == ["state", "ui"]
+    assert s.requested and s.exit_code == 0
+
+
+def test_child_processes_are_ended():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert child.pid in end_children()
+        assert child.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()

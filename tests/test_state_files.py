@@ -1,0 +1,164 @@
+"""State files are input like any other: a valid-JSON corruption is moved aside and the counts are
+rebuilt from the logs; a file that is not a regular file of ours, or that others may write, is
+refused in one line (status 2), never read, blocked on or trusted."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.commands.follow_cmd import _Headless
+from trafficwatch.ingest import IngestOptions
+from trafficwatch.live import LiveFeed
+
+LINE = '1.2.3.{i} - - [20/Nov/2026:1{h}:{m:02d}:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "ua"\n'
+N = 300
+
+
+def follow_once(logs: Path, state: Path) -> tuple[LiveFeed, _Headless]:
+    ctx = _Headless([str(logs)], IngestOptions(), False, False)
+    feed = LiveFeed(ctx, state, start_thread=False)  # type: ignore[arg-type]
+    feed.close()
+    return feed, ctx
+
+
+@pytest.fixture
+def saved(tmp_path) -> tuple[Path, Path, dict]:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text("".join(LINE.format(i=i % 9, h=i % 5, m=i % 60)
+                                             for i in range(N)))
+    state = tmp_path / "state.json"
+    follow_once(logs, state)
+    return logs, state, json.loads(state.read_text())
+
+
+def _set(d: dict, path: tuple, value: object) -> dict:
+    d = copy.deepcopy(d)
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return d
+
+
+SITE = ("counts", "series", "sites", "logs")
+CORRUPTIONS = {  # each valid JSON, each crashed, hung or printed wrong counts before
+    "negative count": (SITE + ("cells", 0, 8), -70),
+    "count beyond int64": (SITE + ("cells", 0, 8), 2 ** 64),
+    "float count": (SITE + ("cells", 0, 8), 1.5),
+    "infinite hour": (SITE + ("hours", 0), float("inf")),
+    "negative hour": (SITE + ("hours", 0), -1),
+    "huge coverage": (SITE + ("coverage", 0, 1), 10 ** 12),
+    "cells as a dict": (SITE + ("cells",), {"a": 1}),
+    "sites as a list": (("counts", "series", "sites"), [1]),
+    "negative lines": (("counts", "lines"), -5),
+    "lines as text": (("counts", "lines"), "350"),
+    "malformed count negative": (("counts", "malformed"), {"bad date": -3}),
+    "offset negative": (("files", 0, "offset"), -1),
+    "offset huge": (("files", 0, "offset"), 10 ** 30),
+    "offset as float": (("files", 0, "offset"), 1.5),
+    "fp_len as text": (("files", 0, "fp_len"), "x"),
+    "fingerprint as a list": (("files", 0, "fingerprint"), []),
+    "record as a list": (("files", 0), [1, 2]),
+    "files as a dict": (("files",), {}),
+    "version true": (("version",), True),
+    "counts as a list": (("counts",), []),
+}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_a_valid_json_corruption_is_moved_aside_and_counts_rebuilt(saved, name):
+    logs, state, data = saved
+    path, value = CORRUPTIONS[name]
+    state.write_text(json.dumps(_set(data, path, value)))
+    feed, ctx = follow_once(logs, state)
+    s = ctx.series.series("logs", "hits")
+    assert (s.dropna() >= 0).all() and s.sum() == N  # rebuilt from the logs, nothing negative
+    assert "moved to" in feed.notice
+    assert [p.name for p in state.parent.iterdir() if ".corrupt-" in p.name or ".unused-" in p.name]
+
+
+def test_random_corruptions_never_crash_and_never_count_below_zero(saved):
+    """80 seeded corruptions of leaves (wrong types, signs, sizes): no exception, no negative."""
+    import random
+
+    logs, state, data = saved
+    rng = random.Random(11)
+    leaves: list[tuple] = []
+
+    def walk(node: object, path: tuple) -> None:
+        leaves.append(path)
+        items = node.items() if isinstance(node, dict) else enumerate(node[:2]) \
+            if isinstance(node, list) else ()
+        for k, v in items:
+            walk(v, (*path, k))
+
+    walk(data, ())
+    bad = [-1, -(10 ** 30), 10 ** 30, 2 ** 63, 1.5, "x", None, [], {}, True, [1], {"a": 1},
+           float("nan"), float("inf")]
+    for _ in range(80):
+        path = rng.choice(leaves[1:])
+        state.write_text(json.dumps(_set(data, path, rng.choice(bad))))
+        _, ctx = follow_once(logs, state)
+        for site in ctx.series.sites():
+            assert (ctx.series.series(site, "hits").dropna() >= 0).all(), path
+
+
+def run_follow(state: str, logs: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trafficwatch", "counts", "--follow", "--state",
+                           state, str(logs)], capture_output=True, text=True, timeout=20,
+                          check=False)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "directory"])
+def test_a_state_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path, saved, kind):
+    logs = saved[0]
+    path = tmp_path / "not-a-file"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = Path(kind)
+    proc = run_follow(str(path), logs)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert "use a regular file" in line
+
+
+def test_a_state_file_others_may_write_is_not_trusted(saved):
+    logs, state, _ = saved
+    state.chmod(0o666)
+    proc = run_follow(str(state), logs)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert "writable by others" in line and "not trusted" in line
+
+
+def test_a_state_file_of_another_user_is_not_trusted(tmp_path, saved):
+    logs, state, _ = saved
+    if os.geteuid() == 0:
+        os.chown(state, 65534, 65534)
+    else:
+        state = Path("/etc/hostname")  # a root-owned regular file
+    proc = run_follow(str(state), logs)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert "not to you" in line and "not trusted" in line
+
+
+def test_the_app_refuses_an_untrusted_state_before_its_screen_opens(tmp_path, saved):
+    logs = saved[0]
+    proc = subprocess.run([sys.executable, "-m", "trafficwatch", "--state", "/dev/zero",
+                           str(logs)], capture_output=True, text=True, timeout=20, check=False,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.splitlines()
+    assert "/dev/zero is a device" in line

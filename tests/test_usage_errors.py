@@ -1,0 +1,101 @@
+"""Bad usage is one line on stderr and status 2, for every command, never a traceback."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.cli import main
+
+LINE = '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+
+@pytest.fixture
+def logs(tmp_path) -> Path:
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log").write_text(LINE * 3)
+    return d
+
+
+def one_line_exit_2(capsys, argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["counts", "--log-format", "NOPE"], "unknown log format 'NOPE'"),
+    (["counts", "--follow", "--log-format", "NOPE"], "unknown log format 'NOPE'"),
+    (["counts", "--vhost-from-filename", "("], "--vhost-from-filename '(' is not a regex"),
+    (["counts", "--follow", "--vhost-from-filename", "("], "is not a regex"),
+    (["counts", "--vhost-from-filename", "[a-z]+"], "has no group"),
+    (["counts", "--tz", "Nowhere/Else"], "unknown time zone 'Nowhere/Else'"),
+    (["watch", "--tz", "Nowhere/Else"], "unknown time zone"),
+    (["watch", "--metrics-addr", "127.0.0.1"], "use HOST:PORT"),
+    (["watch", "--metrics-addr", "no-such-host.invalid:9877"], "cannot listen there"),
+])
+def test_bad_options_are_one_line_and_status_2(capsys, logs, argv, says):
+    assert says in one_line_exit_2(capsys, [*argv, str(logs)])
+
+
+def test_a_metrics_port_in_use_is_one_line_and_status_2(capsys, logs):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        err = one_line_exit_2(capsys, ["--metrics-addr", f"127.0.0.1:{port}", str(logs)])
+    assert f"--metrics-addr 127.0.0.1:{port}: cannot listen there" in err
+
+
+def test_argparse_errors_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["counts"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "required: PATH" in err
+
+
+FOLLOW_UNDER_LIMIT = (
+    "import resource, sys\n"
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])))\n"
+    "from trafficwatch.cli import main\n"
+    "sys.exit(main(['counts', '--follow', '--no-state', sys.argv[3]]))\n")
+
+
+def many_logs(tmp_path: Path, n: int) -> Path:
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(n):
+        (d / f"site{i}.access.log").write_text(LINE)
+    return d
+
+
+def test_more_logs_than_file_descriptors_is_one_line_and_status_2(tmp_path):
+    d = many_logs(tmp_path, 300)
+    proc = subprocess.run([sys.executable, "-c", FOLLOW_UNDER_LIMIT, "256", "256", str(d)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == ("trafficwatch: 300 files to follow need 364 open files, but the limit "
+                           "is 256 (ulimit -n): raise it, or follow fewer files\n")
+
+
+def test_a_low_soft_limit_is_raised_to_the_hard_one_and_every_log_followed(tmp_path):
+    d = many_logs(tmp_path, 300)
+    proc = subprocess.Popen([sys.executable, "-c", FOLLOW_UNDER_LIMIT, "256", "1024", str(d)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(300)]
+        assert all('"count": 1' in ln for ln in lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

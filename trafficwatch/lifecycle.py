@@ -1,0 +1,200 @@
+"""One way out: SIGTERM, SIGHUP and SIGINT start the same shutdown, and a watchdog ends the process
+within GRACE_S seconds of the signal even when something hangs (a stuck thread, a dead terminal).
+
+The signal only writes a byte to a pipe (the wakeup fd, and the Python handler, which runs in the
+main thread between any two bytecodes, where taking a lock, an Event's or a Queue's, can deadlock
+with the code it interrupted). A daemon thread reads the pipe and does the work: it arms the
+watchdog, sets `event` and runs the stop callbacks (save state, end child processes, quit the
+UI) in order.
+
+The watchdog has two stages: a thread that restores the terminal and exits shortly before the
+deadline, and the kernel's interval timer (SIGALRM, default action) at the deadline, which needs
+no Python at all: a thread holding the GIL in C code (a torch import, a training step) cannot
+keep the process alive past it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+
+GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
+SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+log = logging.getLogger(__name__)
+
+
+class Shutdown:
+    """Set once by a signal or `request()`; then callbacks in a thread, and a watchdog."""
+
+    def __init__(self, grace: float | None = GRACE_S) -> None:
+        self.event = threading.Event()
+        self.signum = 0  # the signal that started it (0: asked for, e.g. q in the app)
+        self.grace = grace  # None: no watchdog (a caller that ends the process itself)
+        self._callbacks: list[Callable[[], object]] = []
+        self._previous: dict[int, object] = {}
+        self._old_wakeup = -1
+        self._signals = set(SIGNALS)  # the ones that start a shutdown
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+        self._thread = threading.Thread(target=self._run, name="trafficwatch-shutdown",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def requested(self) -> bool:
+        """Has a shutdown started?"""
+        return self.event.is_set()
+
+    @property
+    def exit_code(self) -> int:
+        """130 after SIGINT (as a Ctrl-C in a shell), 0 after SIGTERM/SIGHUP or a request."""
+        return 130 if self.signum == signal.SIGINT else 0
+
+    def on_shutdown(self, callback: Callable[[], object]) -> None:
+        """Run `callback` (in the shutdown thread, after those added before) once it starts."""
+        self._callbacks.append(callback)
+
+    def install(self, signals: Iterable[int] = SIGNALS) -> None:
+        """Route these signals here (main thread only); `uninstall()` puts the old handlers back.
+
+        The pipe is also the wakeup fd: the C-level handler writes the signal's number into it
+        at once, whichever thread the kernel picked, so the shutdown starts even while the main
+        thread sleeps in a select() that the signal did not interrupt.
+        """
+        for sig in signals:
+            self._previous[sig] = signal.signal(sig, self._handler)
+            self._signals.add(sig)
+        self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        self._old_wakeup = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+
+    def uninstall(self) -> None:
+        """The handlers from before `install()` (for a caller that goes on running)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+        signal.set_wakeup_fd(self._old_wakeup)
+
+    def request(self, signum: int = 0) -> None:
+        """Start the shutdown (safe from any thread and from a signal handler)."""
+        with contextlib.suppress(BlockingIOError, OSError):  # full or closed pipe: already started
+            os.write(self._w, bytes([signum & 0xFF]))
+
+    def finish(self) -> None:
+        """End the process now with `exit_code`, after the shutdown steps ran (no finalization:
+        it would wait for daemon threads in C code, such as a torch import, for seconds)."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        os._exit(self.exit_code)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if signum == signal.SIGHUP:
+            # The terminal is gone: a SIGCONT comes with the hangup, and a UI that resumes its
+            # screen on SIGCONT (Textual does) would start writing to a dead terminal.
+            for sig in (signal.SIGCONT, signal.SIGTSTP):
+                signal.signal(sig, signal.SIG_DFL)
+        self.request(signum)
+
+    def _run(self) -> None:
+        while True:  # the wakeup fd also gets every other handled signal (SIGWINCH, SIGCONT...)
+            data = os.read(self._r, 1)
+            if not data or data[0] == 0 or data[0] in self._signals:
+                break
+        self.signum = data[0] if data else 0
+        if self.grace is not None and self._previous:  # a signal's: the kernel ends it on time
+            signal.setitimer(signal.ITIMER_REAL, self.grace)
+        self.event.set()
+        if self.grace is not None:
+            soft = max(self.grace - SOFT_MARGIN_S, self.grace / 2)
+            watchdog = threading.Timer(soft, self._force_exit)
+            watchdog.daemon = True
+            watchdog.name = "trafficwatch-watchdog"
+            watchdog.start()
+        for cb in self._callbacks:
+            try:
+                cb()
+            except Exception:  # one failing step must not keep the next from running
+                log.exception("shutdown step %r failed", cb)
+
+    def _force_exit(self) -> None:
+        """Past the grace period: leave the terminal usable and end the process now."""
+        log.warning("shutdown took over %.1f s: ending the process", self.grace)
+        restore_terminal()
+        os._exit(128 + self.signum if self.signum else 1)
+
+
+FD_RESERVE = 64  # descriptors beside the followed files: imports, pipes, inotify, sockets, workers
+
+
+def check_fd_budget(paths: list[str], vhost_from_filename: str | None = None) -> None:
+    """ensure_fd_budget for the plain (followed) files found under `paths`."""
+    from trafficwatch.logs.sources import discover
+
+    found = discover(paths, vhost_from_filename).sites.values()
+    ensure_fd_budget(sum(not src.compressed for files in found for src in files))
+
+
+def ensure_fd_budget(files: int) -> None:
+    """Room for `files` open files (one per followed file): the soft limit is raised up to the
+    hard one when needed; ValueError with one line saying what to do when even that is short."""
+    import resource
+
+    want = files + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return
+    if hard == resource.RLIM_INFINITY or want <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY
+                                                    else hard, hard))
+        return
+    raise ValueError(f"{files:,} files to follow need {want:,} open files, but the limit is "
+                     f"{hard:,} (ulimit -n): raise it, or follow fewer files")
+
+
+def restore_terminal() -> None:
+    """Leave the alternate screen and show the cursor, without ever blocking (no terminal: no-op)."""
+    try:
+        fd = os.open("/dev/tty", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):  # a hung-up or stalled terminal: nothing to restore
+        os.write(fd, b"\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1006l\x1b[<u")
+    os.close(fd)
+
+
+def end_children(sig: int = signal.SIGTERM) -> list[int]:
+    """Send `sig` to every direct child process (fine-tuning, fork server, alert commands...).
+
+    Found through /proc (Linux); elsewhere the multiprocessing children only. Returns the pids.
+    """
+    me, pids = os.getpid(), []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        import multiprocessing
+
+        pids = [p.pid for p in multiprocessing.active_children() if p.pid]
+    else:
+        for name in entries:
+            if name.isdigit() and _parent_of(name) == me:
+                pids.append(int(name))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    return pids
+
+
+def _parent_of(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return -1
+    # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return int(fields[1]) if len(fields) > 1 else -1
