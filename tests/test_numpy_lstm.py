@@ -168,7 +168,7 @@ def test_shipped_npz_is_made_from_the_shipped_pt_and_forecasts_the_same():
         close(ga.matrices[name], gb.matrices[name])
 
 
-def test_forecast_and_eval_with_the_shipped_model_never_import_torch(tmp_path):
+def test_forecast_eval_and_the_app_model_side_never_import_torch(tmp_path):
     csv = tmp_path / "counts.csv"
     s = traffic(21, seed=4)
     csv.write_text("hour,count\n" + "".join(f"{h.isoformat()},{int(v)}\n" for h, v in s.items()))
@@ -178,6 +178,13 @@ def test_forecast_and_eval_with_the_shipped_model_never_import_torch(tmp_path):
             "from trafficwatch.cli import main\n"
             "assert main(['forecast', sys.argv[1], '--horizon', '24']) == 0\n"
             "assert main(['eval', sys.argv[1], '--days', '2']) == 0\n"
+            "import trafficwatch.app.app\n"  # the app's model side: default model, predict()
+            "from trafficwatch.engine import EngineConfig\n"
+            "from trafficwatch.predict import predict\n"
+            "from trafficwatch.series import read_counts_csv\n"
+            "from trafficwatch.tuning import load_default\n"
+            "fc, why = load_default(EngineConfig(paths=[sys.argv[1]]))\n"
+            "assert predict(read_counts_csv(sys.argv[1]), fc).gates is not None, why\n"
             "print('torch imported:', 'torch' in sys.modules)\n")
     env = os.environ | {"PYTHONPATH": str(REPO)}
     res = subprocess.run([sys.executable, "-c", code, str(csv)], env=env, capture_output=True,

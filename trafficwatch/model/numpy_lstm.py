@@ -52,10 +52,6 @@ def weight_shapes(cfg: LSTMConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # = 1 / (1 + e^-z), without overflow for large |z|
-
-
 class NumpyLSTM:
     """QuantileLSTM's forward pass and gates from its weights, in numpy."""
 
@@ -75,9 +71,13 @@ class NumpyLSTM:
         w = {k: v.astype(np.float64) for k, v in self.weights.items()}
         if not all(np.isfinite(v).all() for v in w.values()):
             raise ValueError("weights hold NaN or infinite values")
-        self._layers = [(w[f"lstm.weight_ih_l{k}"].T.copy(), w[f"lstm.weight_hh_l{k}"].T.copy(),
-                         w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"])
-                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,)
+        # σ(z) = (1 + tanh(z / 2)) / 2: the i, f, o rows are halved here (exact: a power of two)
+        # so one tanh per step serves all four gates (no exp to overflow either)
+        half = np.ones(4 * cfg.hidden)
+        half[:2 * cfg.hidden] = half[3 * cfg.hidden:] = 0.5
+        self._layers = [(w[f"lstm.weight_ih_l{k}"].T * half, w[f"lstm.weight_hh_l{k}"].T * half,
+                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"]) * half)
+                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,), rows scaled
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
 
     @classmethod
@@ -107,10 +107,13 @@ class NumpyLSTM:
         hs = np.empty((B, T, U))
         gates = {n: np.empty((B, T, U)) for n in "ifgoc"} if keep else None
         for t in range(T):
-            z = xw[:, t] + h @ w_hh_t  # (B, 4U) = x_t W_ih^T + b + h_{t-1} W_hh^T
-            s = _sigmoid(z)
+            a = h @ w_hh_t  # (B, 4U): z = x_t W_ih^T + b + h_{t-1} W_hh^T, i/f/o rows halved
+            a += xw[:, t]
+            np.tanh(a, out=a)
+            s = a * 0.5
+            s += 0.5  # σ for the i, f, o slots
             i, f, o = s[:, :U], s[:, U:2 * U], s[:, 3 * U:]  # gate order i, f, g, o
-            g = np.tanh(z[:, 2 * U:3 * U])  # (B, U) candidate
+            g = a[:, 2 * U:3 * U]  # (B, U) candidate tanh(z_g)
             c = f * c + i * g  # keep some old state, add some new
             h = o * np.tanh(c)  # expose part of the state
             hs[:, t] = h
