@@ -132,6 +132,8 @@ def test_a_npz_holding_pickled_objects_is_refused_without_unpickling(tmp_path):
         load_npz(path)
     with pytest.raises(CheckpointError, match="no such model file"):
         load_npz(tmp_path / "absent.npz")
+    with pytest.raises(CheckpointError, match=r"absent\.pt: no such model file"):
+        load_model(tmp_path / "absent.pt")
 
 
 def test_saving_to_a_npz_path_writes_only_the_torch_free_file(tmp_path):

@@ -167,8 +167,10 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     if path.suffix.lower() == ".npz":
         return load_npz(path)
+    if not path.is_file():  # said without importing torch
+        raise CheckpointError(f"{path}: no such model file; {_FIX}")
     twin = npz_path(path)
-    if twin.is_file() and path.is_file():
+    if twin.is_file():
         try:
             ck, meta = _read_npz(twin)
         except CheckpointError:  # a damaged copy: the .pt is the model
