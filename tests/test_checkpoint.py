@@ -31,12 +31,12 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     assert ck.config == CFG
     assert ck.data["start"].startswith("2024") and ck.metrics == {"mase": 0.8}
     assert ck.scaling["transform"] == "log1p"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "m.pt"]  # no temp file left
 
 
 def test_save_replaces_atomically_and_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "m.pt", small_model(0))
-    before = path.read_bytes()
+    before, npz_before = path.read_bytes(), path.with_suffix(".npz").read_bytes()
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -44,8 +44,8 @@ def test_save_replaces_atomically_and_keeps_the_old_file_when_writing_fails(tmp_
     monkeypatch.setattr(torch, "save", boom)
     with pytest.raises(OSError):
         save_checkpoint(path, small_model(1))
-    assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    assert path.read_bytes() == before and path.with_suffix(".npz").read_bytes() == npz_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "m.pt"]
 
 
 def test_truncated_file_is_refused_naming_the_file(tmp_path):

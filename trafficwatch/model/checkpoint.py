@@ -1,21 +1,37 @@
 """Checkpoints: weights + the config that rebuilds the model + metadata, saved atomically.
 
-Loading always uses `torch.load(f, weights_only=True, map_location="cpu")`: a checkpoint is data,
-never code. A file that is truncated, of another format version, built for another architecture or
-carrying a pickled code payload raises CheckpointError naming the file and what to do.
+Loading a `.pt` always uses `torch.load(f, weights_only=True, map_location="cpu")`: a checkpoint is
+data, never code. A file that is truncated, of another format version, built for another
+architecture or carrying a pickled code payload raises CheckpointError naming the file and what to
+do.
+
+Beside every `NAME.pt` goes `NAME.npz` (`np.savez`: the same weights as plain arrays, the config
+and metadata as one JSON string, read with `allow_pickle=False`), so forecasting needs numpy and
+not torch (numpy_lstm.py). The `.npz` records the SHA-256 of the `.pt` it was made from; one that
+is missing, unreadable or made from other bytes is ignored and the `.pt` is loaded with torch
+(`python -m trafficwatch.model.export NAME.pt` writes it again). Torch is imported only to read or
+write a `.pt`.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-import torch
+import numpy as np
 
-from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
+from trafficwatch.model.config import LSTMConfig
+from trafficwatch.model.numpy_lstm import NumpyLSTM
+
+if TYPE_CHECKING:
+    from trafficwatch.model.lstm import QuantileLSTM
 
 FORMAT = "trafficwatch-lstm"
 VERSION = 2  # 2: the head mixes seasonal bases (features.py), horizon up to 168 h
@@ -30,7 +46,7 @@ class CheckpointError(ValueError):
 class Checkpoint:
     """A loaded model with the metadata stored beside it."""
 
-    model: QuantileLSTM
+    model: QuantileLSTM | NumpyLSTM  # NumpyLSTM when read from a `.npz`
     config: LSTMConfig
     scaling: dict = field(default_factory=dict)
     data: dict = field(default_factory=dict)  # what it was trained on: range, series, hours
@@ -47,34 +63,129 @@ def scaling_info() -> dict:
             "features": ["z", "mask", "hod_sin", "hod_cos", "how_sin", "how_cos"]}
 
 
-def save_checkpoint(path: str | os.PathLike, model: QuantileLSTM, data: dict | None = None,
-                    metrics: dict | None = None) -> Path:
-    """Write atomically: a temp file in the same folder, fsync, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": FORMAT, "version": VERSION,
-        "config": model.cfg.to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "scaling": scaling_info(), "data": dict(data or {}), "metrics": dict(metrics or {}),
-    }
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write via a temp file in the same folder, fsync, then os.replace: never a half file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is no secret (umask is not read:
         # os.umask would change it process-wide, racing other threads)
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def npz_path(path: str | os.PathLike) -> Path:
+    """Where the torch-free copy of a checkpoint goes: NAME.npz beside NAME.pt."""
+    return Path(path).with_suffix(".npz")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _meta(cfg: LSTMConfig, data: dict | None, metrics: dict | None) -> dict:
+    return {"format": FORMAT, "version": VERSION, "config": cfg.to_dict(),
+            "scaling": scaling_info(), "data": dict(data or {}), "metrics": dict(metrics or {})}
+
+
+def write_npz(path: str | os.PathLike, weights: Mapping[str, np.ndarray], meta: dict) -> Path:
+    """Weights as plain arrays + `meta` as one JSON string (`__meta__`), written atomically."""
+    path = Path(path)
+    arrays = {k: np.asarray(v) for k, v in weights.items()}
+    arrays["__meta__"] = np.array([json.dumps(meta)])  # a str array: loads without pickle
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
     return path
+
+
+def save_checkpoint(path: str | os.PathLike, model: QuantileLSTM, data: dict | None = None,
+                    metrics: dict | None = None) -> Path:
+    """Write NAME.pt then NAME.npz, each atomically (a path ending .npz writes only the .npz)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = _meta(model.cfg, data, metrics)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    weights = {k: v.numpy() for k, v in state.items()}
+    if path.suffix.lower() == ".npz":
+        return write_npz(path, weights, meta)
+    import torch
+
+    _atomic_write(path, lambda f: torch.save({**meta, "state_dict": state}, f))
+    write_npz(npz_path(path), weights, meta | {"source_sha256": _sha256(path)})
+    return path
+
+
+def export_npz(path: str | os.PathLike) -> Path:
+    """(Re)write NAME.npz from NAME.pt (read with torch); CheckpointError if the .pt is bad."""
+    ck = load_checkpoint(path)
+    weights = {k: v.detach().cpu().numpy() for k, v in ck.model.state_dict().items()}
+    meta = _meta(ck.config, ck.data, ck.metrics) | {"scaling": ck.scaling,
+                                                     "source_sha256": _sha256(Path(path))}
+    return write_npz(npz_path(path), weights, meta)
+
+
+def _read_npz(path: Path) -> tuple[Checkpoint, dict]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: not a readable model file (truncated, corrupt or holding "
+                              f"pickled objects: {str(exc)[:200]}); {_FIX}") from exc
+    try:
+        meta = json.loads(str(arrays.pop("__meta__").reshape(-1)[0]))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise CheckpointError(f"{path}: no readable metadata; {_FIX}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a trafficwatch model file; {_FIX}")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: model format version {meta.get('version')!r}, this "
+                              f"trafficwatch reads version {VERSION}; {_FIX}")
+    try:
+        cfg = LSTMConfig.from_dict(meta["config"])
+        model = NumpyLSTM(cfg, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: weights or config do not fit ({str(exc)[:300]}); "
+                              f"{_FIX}") from exc
+    ck = Checkpoint(model, cfg, dict(meta.get("scaling") or {}), dict(meta.get("data") or {}),
+                    dict(meta.get("metrics") or {}), str(path))
+    return ck, meta
+
+
+def load_npz(path: str | os.PathLike) -> Checkpoint:
+    """Load a `.npz` model without torch (`allow_pickle=False`); CheckpointError when bad."""
+    return _read_npz(Path(path))[0]
+
+
+def load_model(path: str | os.PathLike) -> Checkpoint:
+    """The cheapest faithful load: NAME.npz when it was made from NAME.pt, else the .pt (torch)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        return load_npz(path)
+    if not path.is_file():  # said without importing torch
+        raise CheckpointError(f"{path}: no such model file; {_FIX}")
+    twin = npz_path(path)
+    if twin.is_file():
+        try:
+            ck, meta = _read_npz(twin)
+        except CheckpointError:  # a damaged copy: the .pt is the model
+            ck, meta = None, {}
+        if ck is not None and meta.get("source_sha256") == _sha256(path):
+            return ck
+    return load_checkpoint(path)
 
 
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
+    import torch
+
+    from trafficwatch.model.lstm import QuantileLSTM
+
     path = Path(path)
     try:
         with open(path, "rb") as f:

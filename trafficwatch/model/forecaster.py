@@ -1,16 +1,20 @@
-"""The facade the app and CLI use: load a model, forecast a series, look at its gates, fine-tune."""
+"""The facade the app and CLI use: load a model, forecast a series, look at its gates, fine-tune.
+
+Forecasts run in numpy (numpy_lstm.py) when the model came from a `.npz`; torch is imported only
+for a torch model (a `.pt` without its `.npz`, one just trained) and for fine-tuning or saving.
+"""
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
-from trafficwatch.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
     BASE_NAMES,
     check_series,
@@ -18,8 +22,11 @@ from trafficwatch.model.features import (
     last_window,
     make_windows,
 )
-from trafficwatch.model.lstm import LSTMInternals, QuantileLSTM
-from trafficwatch.model.train import FINE_TUNE, Progress, TrainConfig, fine_tune, limit_threads
+from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
+
+if TYPE_CHECKING:
+    from trafficwatch.model.lstm import LSTMInternals, QuantileLSTM
+    from trafficwatch.model.train import Progress, TrainConfig
 
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
@@ -96,9 +103,10 @@ class GateStats:
 class Forecaster:
     """A loaded LSTM with what the app needs; refuses series it cannot use, saying why."""
 
-    def __init__(self, model: QuantileLSTM, name: str = "lstm",
+    def __init__(self, model: QuantileLSTM | NumpyLSTM, name: str = "lstm",
                  checkpoint: Checkpoint | None = None, calibrate: bool = True):
-        self.model = model.cpu().eval()
+        self.net = model if isinstance(model, NumpyLSTM) else model.cpu().eval()  # what forecasts
+        self._torch = None if isinstance(model, NumpyLSTM) else self.net
         self.cfg = model.cfg
         self.name = name
         self.checkpoint = checkpoint
@@ -111,8 +119,38 @@ class Forecaster:
             from trafficwatch.resources import default_model_path
 
             path = default_model_path()
-        ck = load_checkpoint(path)
+        ck = load_model(path)
         return cls(ck.model, name=f"lstm:{Path(path).stem}", checkpoint=ck)
+
+    @property
+    def model(self) -> QuantileLSTM:
+        """The torch model (built from the numpy weights on first use: imports torch)."""
+        if self._torch is None:
+            self._torch = self.net.torch_model()
+        return self._torch
+
+    def _predict(self, *inputs: np.ndarray) -> np.ndarray:
+        """(x, bases, bmask, skill) arrays -> (B, H, Q) scaled quantiles, numpy or torch."""
+        if isinstance(self.net, NumpyLSTM):
+            return self.net.predict(*inputs)
+        import torch
+
+        from trafficwatch.model.train import limit_threads
+
+        with limit_threads(1):  # small batches: threads only add synchronisation
+            return self.net.predict(*(torch.from_numpy(a) for a in inputs)).numpy()
+
+    def _internals(self, *inputs: np.ndarray) -> tuple[np.ndarray, Internals | LSTMInternals]:
+        """Quantiles and the last layer's gates from the explicit equations, numpy or torch."""
+        if isinstance(self.net, NumpyLSTM):
+            return self.net.internals(*inputs)
+        import torch
+
+        from trafficwatch.model.train import limit_threads
+
+        with limit_threads(1):
+            zq, inner = self.net.internals(*(torch.from_numpy(a) for a in inputs))
+        return zq.numpy(), inner
 
     def save(self, path: str | os.PathLike, data: dict | None = None,
              metrics: dict | None = None) -> Path:
@@ -136,8 +174,7 @@ class Forecaster:
 
     def _inputs(self, series: pd.Series, horizon: int):
         (x, b, bm, sk, loc, scale, cap), end = last_window(series, self.cfg.window, horizon)
-        t = tuple(torch.from_numpy(a) for a in (x, b, bm, sk))
-        return t, loc, scale, cap, end
+        return (x, b, bm, sk), loc, scale, cap, end
 
     def _check_horizon(self, horizon: int) -> None:
         if not 1 <= horizon <= self.cfg.horizon:
@@ -159,9 +196,8 @@ class Forecaster:
                          origins=origins, min_observed=MIN_OBSERVED, min_target=day // 2)
         if len(w.x) < 2:
             return none
-        with limit_threads(1):
-            zq = self.model.predict(*(torch.from_numpy(a) for a in (w.x, *w.inputs())))
-        lq = np.minimum(zq.numpy()[:, :day] * w.scale[:, None, None] + w.loc[:, None, None],
+        zq = self._predict(w.x, *w.inputs())
+        lq = np.minimum(zq[:, :day] * w.scale[:, None, None] + w.loc[:, None, None],
                         w.cap[:, None, None])  # (N, 24, Q) log1p units
         actual = np.stack([v[o:o + day] for o in w.origin])  # (N, 24)
         ok = np.isfinite(actual)
@@ -192,12 +228,12 @@ class Forecaster:
             widen = float(np.clip(np.quantile(err, level), -MAX_WIDEN, MAX_WIDEN))
         return Recent(mae, weights, widen, int(ok.sum()))
 
-    def _forecast(self, zq: torch.Tensor, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
+    def _forecast(self, zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
                   end: int, horizon: int, history: pd.Series, recent: Recent) -> Forecast:
         from trafficwatch.model.baselines import naive24, naive168
 
         mid = self.cfg.quantiles.index(0.5)
-        lq = zq.numpy().astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
+        lq = zq.astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
         if recent.weights.get("lstm", 1.0) < 0.999:  # move the band onto the blend's median
             p50 = recent.weights["lstm"] * np.expm1(lq[:, mid])
             p50 += recent.weights.get("naive24", 0.0) * naive24(history, horizon)[:, 1]
@@ -218,9 +254,8 @@ class Forecaster:
         self._check_horizon(horizon)
         s = self.check(series)
         recent = self.recent(s)
-        with limit_threads(1):  # one small window: threads only add synchronisation
-            t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
-            zq = self.model.predict(*t)
+        t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
+        zq = self._predict(*t)
         return self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
 
     def forecast_with_gates(self, series: pd.Series,
@@ -229,11 +264,10 @@ class Forecaster:
         self._check_horizon(horizon)
         s = self.check(series)
         recent = self.recent(s)
-        with limit_threads(1):
-            t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
-            zq, inner = self.model.internals(*t)
+        t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
+        zq, inner = self._internals(*t)
         x = t[0]
-        mask = x[0, :, 1].numpy() > 0.5
+        mask = x[0, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
         fc = self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
@@ -251,19 +285,22 @@ class Forecaster:
             return np.stack([f.p10, f.p50, f.p90], axis=-1)
         return run
 
-    def fine_tune(self, series: pd.Series, tcfg: TrainConfig = FINE_TUNE,
+    def fine_tune(self, series: pd.Series, tcfg: TrainConfig | None = None,
                   on_progress: Callable[[Progress], None] | None = None) -> Forecaster:
-        """A new Forecaster fine-tuned on one site's series; this one is left as it was."""
+        """A new Forecaster fine-tuned on one site's series (default: train.FINE_TUNE); this one
+        is left as it was. Imports torch."""
+        from trafficwatch.model.train import FINE_TUNE, fine_tune
+
         s = self.check(series)
-        model, result = fine_tune(self.model, s, tcfg, on_progress)
+        model, result = fine_tune(self.model, s, FINE_TUNE if tcfg is None else tcfg, on_progress)
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
 
 
-def gate_stats(inner: LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarray) -> GateStats:
+def gate_stats(inner: Internals | LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarray) -> GateStats:
     """Summaries of one window's internals (batch of one) for the gate pane."""
-    mats = {name: getattr(inner, attr)[0].numpy() for name, attr in (
+    mats = {name: np.asarray(getattr(inner, attr)[0]) for name, attr in (
         ("forget", "forget_gate"), ("input", "input_gate"), ("output", "output_gate"),
         ("candidate", "candidate"), ("cell", "cell"), ("hidden", "hidden"))}  # each (T, U)
     lo, hi = SATURATED
@@ -273,7 +310,7 @@ def gate_stats(inner: LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarr
     if inner.mix is not None:  # (1, H, K): the mixture weights of the first day ahead
         from trafficwatch.model.features import BASE_NAMES
 
-        w = inner.mix[0, :24].numpy().mean(axis=0)
+        w = np.asarray(inner.mix[0, :24]).mean(axis=0)
         reliance = {name: float(x) for name, x in zip(BASE_NAMES, w)}
     return GateStats(index, observed, f, mats["input"].mean(axis=1), mats["output"].mean(axis=1),
                      sat, np.linalg.norm(mats["cell"], axis=1), mats, forget_drops(f), reliance)

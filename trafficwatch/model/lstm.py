@@ -18,52 +18,13 @@ gate equations from the same weights, so the gate pane shows exactly what produc
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-N_FEATURES = 6  # value, observed mask, sin/cos hour-of-day, sin/cos day-of-week
-N_BASES = 7  # seasonal bases of features.py (BASE_NAMES)
-SHIFT_MAX = 2.0  # the LSTM may move the mixed bases by twice the best base's recent error at most
-
-
-@dataclass(frozen=True)
-class LSTMConfig:
-    """Everything needed to rebuild the model; stored in every checkpoint."""
-
-    window: int = 168  # one week of hours: the model sees each weekday and the weekly cycle once
-    horizon: int = 168  # hours predicted in one shot: up to a week ahead, as the CLI offers
-    hidden: int = 64  # units: enough for daily+weekly shapes, small enough for 2 CPU cores
-    layers: int = 1  # one layer keeps the gate pane about the gates that make the forecast
-    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # p10-p90 is the 80% band shown in the app
-    n_features: int = N_FEATURES  # see features.py: value, mask, hour and weekday on the circle
-    dropout: float = 0.0  # between layers only (nn.LSTM semantics); unused with one layer
-    n_bases: int = N_BASES  # seasonal bases the head mixes (features.py)
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.horizon <= 168:
-            raise ValueError(f"horizon must be 1..168 hours, got {self.horizon}")
-        if self.window < 24:
-            raise ValueError(f"window must be at least 24 hours, got {self.window}")
-        qs = tuple(float(q) for q in self.quantiles)
-        if list(qs) != sorted(qs) or not all(0.0 < q < 1.0 for q in qs) or 0.5 not in qs:
-            raise ValueError(f"quantiles must be increasing in (0, 1) and include 0.5, got {qs}")
-        object.__setattr__(self, "quantiles", qs)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict (tuples as lists) for checkpoints."""
-        d = asdict(self)
-        d["quantiles"] = list(self.quantiles)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LSTMConfig:
-        """Inverse of to_dict; unknown keys are an error (a newer checkpoint format)."""
-        d = dict(d)
-        d["quantiles"] = tuple(d.get("quantiles", (0.1, 0.5, 0.9)))
-        return cls(**d)
+from trafficwatch.model.config import SHIFT_MAX, LSTMConfig
 
 
 @dataclass

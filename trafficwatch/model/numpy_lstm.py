@@ -1,0 +1,170 @@
+"""QuantileLSTM inference in numpy: the same gate equations as `QuantileLSTM.internals`, no torch.
+
+The app forecasts with the shipped 27k-parameter model many times a minute; `import torch` alone
+costs about 500 MB resident and 2 s. This module runs the forward pass from the same weights
+(`state_dict` arrays, read from the `.npz` beside a checkpoint) in float64:
+
+    z_t = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T      rows ordered i, f, g, o (nn.LSTM)
+    i, f, o = σ(z_i), σ(z_f), σ(z_o);  g = tanh(z_g);  c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)
+
+and the head of lstm.py (`_quantiles`): softmax mix of the seasonal bases, bounded shift,
+softplus spacings. Torch is imported only by `torch_model()`, for fine-tuning.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trafficwatch.model.config import SHIFT_MAX, LSTMConfig
+
+if TYPE_CHECKING:
+    from trafficwatch.model.lstm import QuantileLSTM
+
+
+@dataclass
+class Internals:
+    """Gate activations for one window, each (B, T, U): the numpy twin of lstm.LSTMInternals."""
+
+    input_gate: np.ndarray  # i_t = σ(W_i x_t + U_i h_{t-1} + b_i)
+    forget_gate: np.ndarray  # f_t: how much of c_{t-1} is kept
+    output_gate: np.ndarray  # o_t: how much of tanh(c_t) becomes h_t
+    candidate: np.ndarray  # g_t = tanh(...): the new content proposed
+    cell: np.ndarray  # c_t = f_t * c_{t-1} + i_t * g_t
+    hidden: np.ndarray  # h_t = o_t * tanh(c_t)
+    layer: int = field(default=-1)
+    mix: np.ndarray | None = None  # (B, H, K) weight of each seasonal base in the median
+
+
+def weight_shapes(cfg: LSTMConfig) -> dict[str, tuple[int, ...]]:
+    """The state_dict names and shapes of QuantileLSTM(cfg), as nn.LSTM and nn.Linear name them."""
+    U, K, nq = cfg.hidden, cfg.n_bases, len(cfg.quantiles)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for k in range(cfg.layers):
+        shapes[f"lstm.weight_ih_l{k}"] = (4 * U, cfg.n_features if k == 0 else U)
+        shapes[f"lstm.weight_hh_l{k}"] = (4 * U, U)
+        shapes[f"lstm.bias_ih_l{k}"] = (4 * U,)
+        shapes[f"lstm.bias_hh_l{k}"] = (4 * U,)
+    shapes["head.weight"] = (cfg.horizon * (K + nq), U + K + 1)
+    shapes["head.bias"] = (cfg.horizon * (K + nq),)
+    return shapes
+
+
+class NumpyLSTM:
+    """QuantileLSTM's forward pass and gates from its weights, in numpy."""
+
+    def __init__(self, cfg: LSTMConfig, weights: Mapping[str, np.ndarray]) -> None:
+        shapes = weight_shapes(cfg)
+        if set(weights) != set(shapes):
+            raise ValueError(f"weights {sorted(weights)} do not fit the config "
+                             f"(expected {sorted(shapes)})")
+        bad = {k: tuple(np.shape(weights[k])) for k, s in shapes.items()
+               if tuple(np.shape(weights[k])) != s}
+        if bad:
+            raise ValueError(f"weight shapes {bad} do not fit the config (expected "
+                             f"{ {k: shapes[k] for k in bad} })")
+        self.cfg = cfg
+        self.mid = cfg.quantiles.index(0.5)
+        self.weights = {k: np.array(v, dtype=np.float32) for k, v in weights.items()}  # as stored
+        w = {k: v.astype(np.float64) for k, v in self.weights.items()}
+        if not all(np.isfinite(v).all() for v in w.values()):
+            raise ValueError("weights hold NaN or infinite values")
+        # σ(z) = (1 + tanh(z / 2)) / 2: the i, f, o rows are halved here (exact: a power of two)
+        # so one tanh per step serves all four gates (no exp to overflow either)
+        half = np.ones(4 * cfg.hidden)
+        half[:2 * cfg.hidden] = half[3 * cfg.hidden:] = 0.5
+        self._layers = [(w[f"lstm.weight_ih_l{k}"].T * half, w[f"lstm.weight_hh_l{k}"].T * half,
+                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"]) * half)
+                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,), rows scaled
+        self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
+
+    @classmethod
+    def from_torch(cls, model: QuantileLSTM) -> NumpyLSTM:
+        """The same model, from a torch QuantileLSTM's state_dict."""
+        return cls(model.cfg, {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+
+    def torch_model(self) -> QuantileLSTM:
+        """A torch QuantileLSTM with these weights (imports torch: for fine-tuning)."""
+        import torch
+
+        from trafficwatch.model.lstm import QuantileLSTM
+
+        model = QuantileLSTM(self.cfg)
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.weights.items()},
+                              strict=True)
+        return model.eval()
+
+    def _layer(self, k: int, inp: np.ndarray, keep: bool) -> tuple[np.ndarray, dict | None]:
+        """Run layer k over (B, T, F_in) -> (B, T, U) hidden states, and its gates if `keep`."""
+        w_ih_t, w_hh_t, b = self._layers[k]
+        B, T, _ = inp.shape
+        U = self.cfg.hidden
+        xw = inp @ w_ih_t + b  # (B, T, 4U): the input's share for every step at once
+        h = np.zeros((B, U))
+        c = np.zeros((B, U))
+        hs = np.empty((B, T, U))
+        gates = {n: np.empty((B, T, U)) for n in "ifgoc"} if keep else None
+        for t in range(T):
+            a = h @ w_hh_t  # (B, 4U): z = x_t W_ih^T + b + h_{t-1} W_hh^T, i/f/o rows halved
+            a += xw[:, t]
+            np.tanh(a, out=a)
+            s = a * 0.5
+            s += 0.5  # σ for the i, f, o slots
+            i, f, o = s[:, :U], s[:, U:2 * U], s[:, 3 * U:]  # gate order i, f, g, o
+            g = a[:, 2 * U:3 * U]  # (B, U) candidate tanh(z_g)
+            c = f * c + i * g  # keep some old state, add some new
+            h = o * np.tanh(c)  # expose part of the state
+            hs[:, t] = h
+            if gates is not None:
+                for n, a in zip("ifgoc", (i, f, g, o, c)):
+                    gates[n][:, t] = a
+        return hs, gates
+
+    def _quantiles(self, h_last: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
+                   skill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill -> (B, H, Q) quantiles,
+        (B, H, K) mixture weights: lstm.QuantileLSTM._quantiles step for step."""
+        B, H, K = bases.shape
+        if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
+            raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
+                             f"{self.cfg.n_bases}")
+        w, b = self._head
+        raw = (np.concatenate([h_last, skill], axis=-1) @ w + b).reshape(B, H, -1)  # (B, H, K+Q)
+        logits = np.where(bmask < 0.5, -1e4, raw[..., :K])  # a missing base gets no weight
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        mix = e / e.sum(axis=-1, keepdims=True)  # (B, H, K) softmax
+        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
+        center = (mix * bases).sum(-1) + SHIFT_MAX * np.tanh(rest[..., self.mid])  # (B, H)
+        gaps = np.logaddexp(0.0, np.minimum(rest, 6.0))  # softplus: non-negative spacings
+        below = np.cumsum(gaps[..., :self.mid][..., ::-1], axis=-1)[..., ::-1]
+        above = np.cumsum(gaps[..., self.mid + 1:], axis=-1)
+        c = center[..., None]  # (B, H, 1)
+        return np.concatenate([c - below, c, c + above], axis=-1), mix  # increasing along Q
+
+    @staticmethod
+    def _as64(*arrays: np.ndarray) -> list[np.ndarray]:
+        return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+    def predict(self, x: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
+                skill: np.ndarray) -> np.ndarray:
+        """x (B, T, F) scaled window, bases/bmask (B, H, K), skill (B, K+1) -> (B, H, Q)."""
+        inp, bases, bmask, skill = self._as64(x, bases, bmask, skill)
+        for k in range(self.cfg.layers):
+            inp = self._layer(k, inp, keep=False)[0]
+        return self._quantiles(inp[:, -1], bases, bmask, skill)[0]
+
+    def internals(self, x: np.ndarray, bases: np.ndarray, bmask: np.ndarray, skill: np.ndarray,
+                  layer: int = -1) -> tuple[np.ndarray, Internals]:
+        """Quantile forecast and one layer's gates (the last by default), as lstm.py's."""
+        inp, bases, bmask, skill = self._as64(x, bases, bmask, skill)
+        keep = layer % self.cfg.layers
+        kept: Internals | None = None
+        for k in range(self.cfg.layers):
+            inp, g = self._layer(k, inp, keep=k == keep)
+            if g is not None:
+                kept = Internals(g["i"], g["f"], g["o"], g["g"], g["c"], inp, layer=k)
+        assert kept is not None
+        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill)
+        return q, kept
