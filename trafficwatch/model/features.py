@@ -275,14 +275,3 @@ def _augment(hist: np.ndarray, rng: np.random.Generator, share: float, min_keep:
     length = rng.integers(6, 49, N)
     start = rng.integers(L - 336, L - 6, N)
     hist[down[:, None] & (steps >= start[:, None]) & (steps < (start + length)[:, None])] = 0.0
-
-
-def last_window(series: pd.Series, window: int, horizon: int) -> tuple[tuple[np.ndarray, ...],
-                                                                        int]:
-    """Model inputs to forecast right after the series' last hour: encode()'s tuple, and the
-    epoch hour of the first forecast hour."""
-    L = max(HISTORY, window)
-    values = series.to_numpy(dtype=np.float64)[-L:]
-    end = int(epoch_hours(series.index[-1:])[0]) + 1
-    hist = np.concatenate([np.full(L - len(values), np.nan), values])[None, :]
-    return encode(hist, np.array([end - window]), window, horizon), end

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,6 @@ from trafficwatch.model.features import (
     BASE_NAMES,
     check_series,
     epoch_hours,
-    last_window,
     make_windows,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
@@ -172,40 +171,57 @@ class Forecaster:
                              f"{MIN_OBSERVED - seen} hours missing")
         return s
 
-    def _inputs(self, series: pd.Series, horizon: int):
-        (x, b, bm, sk, loc, scale, cap), end = last_window(series, self.cfg.window, horizon)
-        return (x, b, bm, sk), loc, scale, cap, end
-
     def _check_horizon(self, horizon: int) -> None:
         if not 1 <= horizon <= self.cfg.horizon:
             raise ValueError(f"horizon {horizon} h: this model forecasts "
                              f"1..{self.cfg.horizon} hours")
 
+    def _batch(self, s: pd.Series, gates: bool = False):
+        """One pass of the model over the last RECENT_DAYS daily origins and the forecast's own:
+        (windows, scaled quantiles (N, H, Q), the forecast's gates or None). The last row is the
+        forecast from the series' end."""
+        v = s.to_numpy()
+        n, day = len(v), min(24, self.cfg.horizon)
+        past = [n - day * k for k in range(RECENT_DAYS, 0, -1)] if self.calibrate else []
+        origins = np.array([o for o in past if o >= 2 * day] + [n])
+        w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
+                         origins=origins, min_observed=1, min_target=0)
+        inputs = (w.x, *w.inputs())
+        if not gates:
+            return w, self._predict(*inputs), None
+        zq, inner = self._internals(*inputs)
+        last = {f.name: getattr(inner, f.name) for f in fields(inner)}
+        last.update({k: a[-1:] for k, a in last.items() if hasattr(a, "shape")})
+        return w, zq, type(inner)(**last)
+
     def recent(self, series: pd.Series) -> Recent:
         """Day-ahead forecasts of the LSTM and both seasonal naives over the last RECENT_DAYS
         days (each from the hours before it), their errors, the blend to show, the band's fix."""
         s = check_series(series)
-        v = s.to_numpy()
-        n, day = len(v), min(24, self.cfg.horizon)
-        origins = np.array([n - day * k for k in range(RECENT_DAYS, 0, -1)])
-        origins = origins[origins >= 2 * day]
+        w, zq, _ = self._batch(s)
+        return self._recent(s.to_numpy(), w, zq)
+
+    def _recent(self, v: np.ndarray, w, zq: np.ndarray) -> Recent:
+        """recent() from the batch's past rows (all but the last)."""
+        day = min(24, self.cfg.horizon)
         none = Recent({}, {"lstm": 1.0}, 0.0, 0)
-        if not self.calibrate or len(origins) < 2:
+        keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED)
+                         and np.isfinite(v[o:o + day]).sum() >= day // 2
+                         for i, o in enumerate(w.origin[:-1])], dtype=bool)
+        if keep.sum() < 2:
             return none
-        w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
-                         origins=origins, min_observed=MIN_OBSERVED, min_target=day // 2)
-        if len(w.x) < 2:
-            return none
-        zq = self._predict(w.x, *w.inputs())
-        lq = np.minimum(zq[:, :day] * w.scale[:, None, None] + w.loc[:, None, None],
-                        w.cap[:, None, None])  # (N, 24, Q) log1p units
-        actual = np.stack([v[o:o + day] for o in w.origin])  # (N, 24)
+        rows = np.flatnonzero(keep)
+        zq, origin = zq[rows], w.origin[rows]
+        scale, loc, cap = w.scale[rows], w.loc[rows], w.cap[rows]
+        lq = np.minimum(zq[:, :day] * scale[:, None, None] + loc[:, None, None],
+                        cap[:, None, None])  # (N, 24, Q) log1p units
+        actual = np.stack([v[o:o + day] for o in origin])  # (N, 24)
         ok = np.isfinite(actual)
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
         for name, k in (("naive24", BASE_NAMES.index("yesterday")),
                         ("naive168", BASE_NAMES.index("last week"))):
-            b = w.bases[:, :day, k] * w.scale[:, None] + w.loc[:, None]  # log1p units
-            preds[name] = np.where(w.bmask[:, :day, k] > 0, np.expm1(b), np.nan)
+            b = w.bases[rows, :day, k] * scale[:, None] + loc[:, None]  # log1p units
+            preds[name] = np.where(w.bmask[rows, :day, k] > 0, np.expm1(b), np.nan)
         # a young site has no "last week" yet: it is judged against yesterday alone
         preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
@@ -253,24 +269,23 @@ class Forecaster:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
         self._check_horizon(horizon)
         s = self.check(series)
-        recent = self.recent(s)
-        t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
-        zq = self._predict(*t)
-        return self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
+        w, zq, _ = self._batch(s)
+        end = int(epoch_hours(s.index[-1:])[0]) + 1
+        return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, s,
+                              self._recent(s.to_numpy(), w, zq))
 
     def forecast_with_gates(self, series: pd.Series,
                             horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
         self._check_horizon(horizon)
         s = self.check(series)
-        recent = self.recent(s)
-        t, loc, scale, cap, end = self._inputs(s, self.cfg.horizon)
-        zq, inner = self._internals(*t)
-        x = t[0]
-        mask = x[0, :, 1] > 0.5
+        w, zq, inner = self._batch(s, gates=True)
+        end = int(epoch_hours(s.index[-1:])[0]) + 1
+        mask = w.x[-1, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        fc = self._forecast(zq, loc, scale, cap, end, horizon, s, recent)
+        fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, s,
+                            self._recent(s.to_numpy(), w, zq))
         return fc, gate_stats(inner, idx, mask)
 
     def gates(self, series: pd.Series) -> GateStats:
