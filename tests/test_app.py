@@ -37,7 +37,9 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                        ("forget", "input", "output", "candidate", "cell")),
                        gates["forget"].mean(1), gates["input"].mean(1), gates["output"].mean(1),
                        {"forget": np.zeros(168), "input": np.zeros(168), "output": np.zeros(168)},
-                       np.linspace(1, 3, 168), (100,)),
+                       np.linspace(1, 3, 168), (100,),
+                       reliance={"last week": 0.52, "4-week mean": 0.31, "yesterday": 0.09,
+                                 "last hour": 0.08}),
         anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
@@ -106,10 +108,18 @@ async def test_chart_and_gate_toggles():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         chart = app.query_one("#chart")
+        words = str(app.query_one("#gates").render())
+        assert "Relying on: same hours last week 52%, 4-week average 31%, yesterday 9%" in words
+        assert "Last reset its memory: " in words and "forget gate: " in words
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale
         assert app.query_one("#gates").heatmap
-        assert "units × hours" in str(app.query_one("#gates").render())
+        assert "Forget gate of each of its 8 units" in str(app.query_one("#gates").render())
+        seen = []
+        for _ in range(4):  # input, output, cell, then back to words
+            await pilot.press("h")
+            seen.append(str(app.query_one("#gates").render()).split(" ", 1)[0])
+        assert seen == ["Input", "Output", "Memory", "Relying"]
 
 
 async def test_help_and_filter_screens_open_and_filter_applies():

@@ -59,6 +59,7 @@ class GateView:
     saturated: dict[str, np.ndarray]  # gate -> (T,) share of units < 0.1 or > 0.9
     cell_norm: np.ndarray  # (T,)
     forget_drops: tuple[int, ...]  # steps where the forget gate fell sharply
+    reliance: dict[str, float] = field(default_factory=dict)  # seasonal base -> weight, next 24 h
 
 
 @dataclass(frozen=True)

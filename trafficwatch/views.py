@@ -53,7 +53,7 @@ def gate_view(g) -> GateView | None:
         step_hours=_epoch(g.index), forget=m["forget"], input=m["input"], output=m["output"],
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
-        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops))
+        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
 
 
 def anomalies(p: Prediction) -> tuple[Anomaly, ...]:

@@ -49,7 +49,7 @@ class TrafficWatchApp(App):
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),
         Binding("slash", "filter", "Filter"), Binding("w", "week", "Week"),
-        Binding("b", "band", "Band"), Binding("l", "log", "Log"), Binding("h", "heatmap", "Heatmap"),
+        Binding("b", "band", "Band"), Binding("l", "log", "Log"), Binding("h", "heatmap", "Gates"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
         Binding("j", "scroll(1)", show=False), Binding("k", "scroll(-1)", show=False),
@@ -146,7 +146,9 @@ class TrafficWatchApp(App):
 
     def action_heatmap(self) -> None:
         gates = self.query_one(GatePane)
-        gates.heatmap = not gates.heatmap
+        gates.next_mode()
+        if gates.heatmap:  # j/k then scroll the units
+            self.query_one("#gates-box").focus()
         if self.snapshot is not None:
             gates.update(self.snapshot)
 

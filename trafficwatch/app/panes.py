@@ -9,11 +9,18 @@ from rich.text import Text
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from trafficwatch.gate_words import (
+    gate_reading,
+    heat_rows,
+    hour_axis,
+    memory_reading,
+    reliance_words,
+    reset_words,
+)
 from trafficwatch.safe import safe_content, safe_name, safe_text
 from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-SHADES = " ░▒▓█"
 
 
 def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
@@ -181,40 +188,82 @@ class StatsPane(Static):
 
 
 class GatePane(Static):
-    """Forget/input/output gates and cell-state norm over the model's input window."""
+    """The LSTM's gates in plain words; `h` cycles through heatmaps of each gate (all units)."""
 
-    heatmap = False
-    gate = "forget"
+    MODES = ("words", "forget", "input", "output", "cell")
+    mode = "words"
+
+    @property
+    def heatmap(self) -> bool:
+        """True while a heatmap (not the words) is shown."""
+        return self.mode != "words"
+
+    def next_mode(self) -> str:
+        """Words -> forget -> input -> output -> cell -> words."""
+        self.mode = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
+        return self.mode
+
+    _snap: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        """Fit the sparklines and heatmap to the new width."""
+        if self._snap is not None:
+            self.update(self._snap)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        self._snap = snap
         g = snap.gates
         if g is None:
             super().update(Text("Gates: shown once the LSTM runs "
                                 f"({safe_text(snap.status) or 'seasonal naive in use'})", style="dim"))
             return
-        width = max(self.size.width - 24, 16)
         off = snap.series.tz_offset_s if snap.series else 0
+        width = max(self.size.width, 30)
+        super().update(self._heatmap(g, off, width) if self.heatmap else self._words(g, off, width))
+
+    def _words(self, g, off: int, width: int) -> Text:
         t = Text()
-        if self.heatmap:
-            m = getattr(g, self.gate)
-            t.append(f"{self.gate} gate, units × hours (█ open ≈1, blank closed ≈0)\n", style="bold")
-            cols = np.linspace(0, m.shape[0] - 1, num=min(width, m.shape[0])).round().astype(int)
-            for u in range(min(m.shape[1], 12)):
-                row = np.clip((m[cols, u] * (len(SHADES) - 1)).round(), 0, len(SHADES) - 1)
-                t.append(f"u{u:<3}" + "".join(SHADES[int(v)] for v in row) + "\n")
+        t.append(reliance_words(g.reliance) + "\n", style="bold")
+        t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
+        rows = [(gate_reading(n, float(m[-1]) if len(m) else float("nan")), m, 0.0, 1.0,
+                 f" avg {np.mean(m):.2f}, {np.mean(g.saturated.get(n, np.zeros(1))):.0%} pinned")
+                for n, m in (("forget", g.mean_forget), ("input", g.mean_input),
+                             ("output", g.mean_output))]
+        top = float(np.nanmax(g.cell_norm)) if len(g.cell_norm) else 1.0
+        rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, ""))
+        pad = max(len(r[0]) for r in rows) + 1
+        for words, series, lo, hi, stats in rows:
+            t.append(words.ljust(pad))
+            spark = width - pad - len(stats) - 1
+            if spark >= 8:
+                t.append(sparkline(series, spark, lo, hi), style="cyan")
+                t.append(stats, style="dim")
+            t.append("\n")
+        t.append("Sparklines: the last week, oldest left · h: heatmaps of every unit · ?: what "
+                 "the gates are", style="dim")
+        return t
+
+    def _heatmap(self, g, off: int, width: int) -> Text:
+        m = np.asarray(getattr(g, self.mode), dtype=float)
+        cols = max(width - 5, 10)
+        t = Text()
+        nxt = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
+        if self.mode == "cell":
+            m = np.abs(m)
+            lo, hi = 0.0, float(np.nanmax(m)) if m.size else 1.0
+            t.append(f"Memory (cell state) of each of its {m.shape[1]} units over the week: "
+                     f"█ largest (|c| {hi:.1f}), blank ≈0", style="bold")
         else:
-            for name, mean in (("forget", g.mean_forget), ("input", g.mean_input),
-                               ("output", g.mean_output)):
-                sat = g.saturated.get(name, np.zeros(1))
-                t.append(f"{name:<7}{sparkline(mean, width)} ", style="cyan")
-                t.append(f"μ {np.mean(mean):.2f} sat {np.mean(sat):.0%}\n")
-            top = float(np.max(g.cell_norm)) if len(g.cell_norm) else 1.0
-            t.append(f"{'cell':<7}{sparkline(g.cell_norm, width, 0.0, top)} ", style="magenta")
-            t.append(f"‖c‖ {g.cell_norm[-1]:.1f}\n")
-        drops = [fmt_hour(g.step_hours[i], off) for i in g.forget_drops[-4:]]
-        t.append("Forgot at: " + (", ".join(drops) if drops else "no sharp forget-gate drop"),
-                 style="yellow")
-        super().update(t)
+            lo, hi = 0.0, 1.0
+            meaning = {"forget": "keep", "input": "take in", "output": "pass on"}[self.mode]
+            t.append(f"{self.mode.capitalize()} gate of each of its {m.shape[1]} units over the "
+                     f"week: █ open ≈1 ({meaning}), blank closed ≈0", style="bold")
+        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · Tab here, "
+                 "then j/k to scroll the units\n", style="dim")
+        t.append("    " + hour_axis(g.step_hours, cols, off) + "\n", style="yellow")
+        for u, row in enumerate(heat_rows(m, cols, lo, hi)):
+            t.append(f"u{u:<3}" + row + "\n")
+        return t
 
 
 class AnomalyPane(Static):
