@@ -12,6 +12,7 @@ from trafficwatch.snapshot import (
     IngestView,
     SeriesView,
     Snapshot,
+    TailLine,
 )
 
 T0 = 1_795_000_000 // 3600 * 3600
@@ -110,7 +111,7 @@ async def test_chart_and_gate_toggles():
         chart = app.query_one("#chart")
         words = str(app.query_one("#gates").render())
         assert "Relying on: same hours last week 52%, 4-week average 31%, yesterday 9%" in words
-        assert "Last reset its memory: " in words and "forget gate: " in words
+        assert "Memory last reset: " in words and "forget gate: " in words
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale
         assert app.query_one("#gates").heatmap
@@ -188,3 +189,43 @@ async def test_empty_and_error_states_are_messages_on_screen():
         text = screen_text(app)
         assert "no access log found" in text
         assert "Gates: shown once the LSTM runs" in text
+
+
+async def test_small_screen_reaches_anomalies_and_tail_with_v():
+    app = make_app(demo_snapshot(tail=[TailLine(0.0, "shop", "GET /tail-line")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Relying on" in text and "400 vs 80–150" not in text
+        assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
+        assert "v: anomalies (1)" in text
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "400 vs 80–150" in text and "Relying on" not in text
+        assert app.focused is app.query_one("#anomalies-box")
+        await pilot.press("v")
+        await pilot.pause()
+        assert "GET /tail-line" in screen_text(app)
+
+
+async def test_the_command_palette_offers_the_apps_actions():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / anomalies / log tail"} <= set(titles)
+
+
+async def test_chart_legend_names_each_series_by_its_marker():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "⣿ actual" in text and "• forecast" in text and "· past forecasts" in text
+        assert "x anomaly" in text and "~" not in text.split("shop · hits per hour")[1][:200]
+        await pilot.press("w", "l")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "~ same hours last week" in text or "~ last wk" in text
+        assert "shop · hits per hour · log scale" in text

@@ -25,6 +25,15 @@ def test_reliance_names_the_bases_in_plain_words_largest_first():
                                  "yesterday 9%, others 8%")
 
 
+def test_reliance_drops_the_smallest_bases_to_fit_a_narrow_pane():
+    w = {"yesterday": 0.09, "last week": 0.52, "4-week mean": 0.31, "last hour": 0.08}
+    assert reliance_words(w, width=72) == ("Relying on: same hours last week 52%, "
+                                           "4-week average 31%, yesterday 9%")
+    assert reliance_words(w, width=69) == ("Relying on: same hours last week 52%, "
+                                           "4-week average 31%, others 17%")
+    assert reliance_words(w, width=10) == "Relying on: same hours last week 52%"
+
+
 def test_reliance_normalises_and_says_so_when_the_model_reports_none():
     assert reliance_words({"yesterday": 1.0, "last week": 1.0}) == (
         "Relying on: yesterday 50%, same hours last week 50%")
@@ -48,8 +57,8 @@ def test_memory_reading_gives_the_trend_over_the_last_day():
 def test_last_reset_is_the_latest_forget_drop_in_the_displayed_offset():
     hours = MON + 3600 * np.arange(168)
     words = reset_words(hours, (30, 100), offset=3600)
-    assert words.startswith("Last reset its memory: Fri 20 05:00 (the forget gate dropped")
-    assert words.endswith("1 earlier this week")
+    assert words == ("Memory last reset: Fri 20 05:00 (forget gate dropped: a change of regime, "
+                     "1 earlier this week)")
     assert reset_words(hours, (), 0).startswith("No memory reset")
 
 

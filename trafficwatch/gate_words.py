@@ -41,18 +41,22 @@ def base_phrase(name: str) -> str:
     return BASE_WORDS.get(name, name)
 
 
-def reliance_words(reliance: dict[str, float], top: int = 3) -> str:
-    """'Relying on: same hours last week 52%, 4-week average 31%, yesterday 9%'."""
+def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> str:
+    """'Relying on: same hours last week 52%, 4-week average 31%, yesterday 9%, others 8%';
+    fewer bases (the largest stay) when `width` (0 = any) is too narrow for them all."""
     items = [(k, float(v)) for k, v in reliance.items() if np.isfinite(v) and v > 0]
     total = sum(v for _, v in items)
     if not items or total <= 0:
         return "Relying on: its own reading of the last week (no seasonal mix reported)"
     items.sort(key=lambda kv: -kv[1])
-    shown = [f"{base_phrase(k)} {v / total:.0%}" for k, v in items[:top]]
-    rest = sum(v for _, v in items[top:]) / total
-    if rest >= 0.005:
-        shown.append(f"others {rest:.0%}")
-    return "Relying on: " + ", ".join(shown)
+    shown = [f"{base_phrase(k)} {v / total:.0%}" for k, v in items]
+    for n in range(min(top, len(items)), 0, -1):
+        rest = sum(v for _, v in items[n:]) / total
+        for others in ([f"others {rest:.0%}"] if rest >= 0.005 else []) + [None]:
+            out = "Relying on: " + ", ".join(shown[:n] + ([others] if others else []))
+            if not width or len(out) <= width or n == 1 and others is None:
+                return out
+    return out
 
 
 def gate_reading(gate: str, value: float) -> str:
@@ -82,11 +86,10 @@ def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
 def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int) -> str:
     """When the forget gate last dropped sharply (the model set aside what it knew), in words."""
     if not len(drops) or not len(step_hours):
-        return ("No memory reset in this week: the forget gate never dropped sharply "
-                "(no change of regime)")
+        return "No memory reset this week (the forget gate never dropped sharply)"
     when = fmt_hour(step_hours[min(drops[-1], len(step_hours) - 1)], offset)
-    more = f"; {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
-    return f"Last reset its memory: {when} (the forget gate dropped: a change of regime){more}"
+    more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
+    return f"Memory last reset: {when} (forget gate dropped: a change of regime{more})"
 
 
 def bins(n: int, width: int) -> list[slice]:

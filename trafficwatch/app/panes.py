@@ -7,7 +7,6 @@ import time
 import numpy as np
 from rich.text import Text
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from trafficwatch.gate_words import (
     gate_reading,
@@ -17,7 +16,7 @@ from trafficwatch.gate_words import (
     reliance_words,
     reset_words,
 )
-from trafficwatch.safe import safe_content, safe_name, safe_text
+from trafficwatch.safe import safe_content, safe_text
 from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -29,9 +28,12 @@ def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
 
 
 def num(x: float) -> str:
+    """A count or a figure: whole numbers as integers ('2', not '2.00'), small fractions to 2 places."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.2f}"
+    if abs(x) >= 10 or float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) -> str:
@@ -44,98 +46,6 @@ def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) 
     span = hi - lo if hi > lo else 1.0
     levels = np.clip(((v - lo) / span * (len(BLOCKS) - 1)).round(), 0, len(BLOCKS) - 1)
     return "".join(BLOCKS[int(x)] if np.isfinite(x) else " " for x in levels)
-
-
-class ForecastChart(PlotextPlot):
-    """Actual hourly counts, the forecast with its band, past forecasts, anomalies."""
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self.show_band = True
-        self.log_scale = False
-        self.week_overlay = False
-        self.days = 4
-        self._snap: Snapshot | None = None
-
-    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
-        """Keep the snapshot; it is drawn at render time, fitted to the width the chart has then."""
-        self._snap = snap
-        self.refresh()
-
-    def render(self):
-        """Draw the last snapshot at the current size (one point per column), then plot it."""
-        if self._snap is not None:
-            self._draw(self._snap)
-        return super().render()
-
-    def _draw(self, snap: Snapshot) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        sv, fv = snap.series, snap.forecast
-        if sv is None:
-            plt.title(safe_text(snap.status) or "no data yet")
-            return
-        off = sv.tz_offset_s
-        width = max(self.size.width - 10, 20)
-        n = min(len(sv.hours), self.days * 24, width)
-        hours, counts = sv.hours[-n:], sv.counts[-n:].copy()
-        t0 = int(hours[0])
-
-        def x(ts):  # hours since the first shown hour, so the axis stays numeric
-            return ((np.asarray(ts) - t0) // 3600).tolist()
-
-        tr = (lambda v: np.log10(np.maximum(np.asarray(v, float), 0) + 1)) if self.log_scale \
-            else (lambda v: np.asarray(v, float))
-        complete = counts.copy()
-        if sv.partial_hour is not None and sv.partial_hour == hours[-1]:
-            complete[-1] = np.nan
-            plt.scatter(x([hours[-1]]), tr([counts[-1]]).tolist(), marker="◆", color="yellow",
-                        label="this hour so far")
-        for seg in _runs(complete):  # gaps are breaks in the line, never zeros
-            plt.plot(x(hours[seg]), tr(complete[seg]).tolist(), color="cyan", marker="braille",
-                     label="actual" if seg.start == _runs(complete)[0].start else None)
-        if self.week_overlay and sv.last_week is not None:
-            lw = sv.last_week[-n:]
-            for seg in _runs(lw):
-                plt.plot(x(hours[seg]), tr(lw[seg]).tolist(), color="gray", marker="dot")
-        if fv is not None:
-            keep = fv.past_hours >= t0
-            if keep.any():
-                plt.plot(x(fv.past_hours[keep]), tr(fv.past_p50[keep]).tolist(), color="magenta",
-                         marker="dot", label="past forecasts")
-            fx = x(fv.hours)
-            if self.show_band:
-                plt.plot(fx, tr(fv.p10).tolist(), color="green", marker="dot")
-                plt.plot(fx, tr(fv.p90).tolist(), color="green", marker="dot",
-                         label=f"p{int(50 - fv.band * 50)}-p{int(50 + fv.band * 50)} band")
-            plt.plot(fx, tr(fv.p50).tolist(), color="green", marker="braille", label="forecast")
-        for a in snap.anomalies:
-            if a.hour >= t0:
-                plt.scatter(x([a.hour]), tr([a.actual]).tolist(), marker="x", color="red")
-        span = n + (len(fv.hours) if fv else 0)
-        # Labels ("15/11 23:00", 11 columns) spaced so none overlaps: plotext drops overlapping
-        # ones, and which it drops varies between runs.
-        cols = max(self.size.width - 10, 20)
-        step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
-        ticks = list(range(0, span, step))
-        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
-        plt.title(f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric} per hour"
-                  + (" (log10)" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else ""))
-
-
-def _runs(v: np.ndarray) -> list[slice]:
-    ok = np.isfinite(v)
-    out, start = [], None
-    for i, good in enumerate(ok):
-        if good and start is None:
-            start = i
-        if not good and start is not None:
-            out.append(slice(start, i))
-            start = None
-    if start is not None:
-        out.append(slice(start, len(v)))
-    return out
 
 
 class StatsPane(Static):
@@ -223,7 +133,7 @@ class GatePane(Static):
 
     def _words(self, g, off: int, width: int) -> Text:
         t = Text()
-        t.append(reliance_words(g.reliance) + "\n", style="bold")
+        t.append(reliance_words(g.reliance, width=width) + "\n", style="bold")
         t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
         rows = [(gate_reading(n, float(m[-1]) if len(m) else float("nan")), m, 0.0, 1.0,
                  f" avg {np.mean(m):.2f}, {np.mean(g.saturated.get(n, np.zeros(1))):.0%} pinned")
@@ -238,6 +148,8 @@ class GatePane(Static):
             if spark >= 8:
                 t.append(sparkline(series, spark, lo, hi), style="cyan")
                 t.append(stats, style="dim")
+            elif width - pad >= len(stats):
+                t.append(stats.strip(), style="dim")
             t.append("\n")
         t.append("Sparklines: the last week, oldest left · h: heatmaps of every unit · ?: what "
                  "the gates are", style="dim")

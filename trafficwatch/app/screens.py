@@ -15,34 +15,42 @@ from textual.widgets.option_list import Option
 from trafficwatch.engine import ViewFilter
 from trafficwatch.safe import safe_content, safe_name
 
+# One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
 HELP = """\
-[b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next hours.
+[b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next \
+hours.
 
-[b]Forecast chart[/b]  cyan: actual requests per hour (a break in the line is an hour no log
-covers, not a zero); yellow ◆: the current hour so far; green: the forecast (median) and its band
-(p10–p90: 8 hours in 10 should fall inside); magenta: what the model forecast a day ahead for
-hours now past, so you can see how good it has been; red x: anomalies.
+[b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
+covers, not a zero); ◆ the current hour so far; • the forecast (median) and - its band \
+(p10–p90: 8 hours in 10 should fall inside); · what the model forecast a day ahead for hours \
+now past, so you can see how good it has been; x anomalies; ~ the same hours last week (w). \
+The legend is the line above the plot.
 
-[b]Stats[/b]  this hour vs its forecast, the next hour with its band, and the error over the last
-7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal naive
-(below 1: the model beats 'same hour yesterday').
+[b]Now[/b]  this hour vs its forecast, the next hour with its band, and the error over the \
+last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal \
+naive (below 1: the model beats 'same hour yesterday').
 
-[b]Gates[/b]  the LSTM reads the last week hour by hour. Its cell state is a highway that carries
-what it knows; at each hour the [b]forget[/b] gate decides how much of that to keep (near 1: keep,
-near 0: wipe), the [b]input[/b] gate how much new information to write, and the [b]output[/b] gate
-how much of the cell to show. A sharp drop of the forget gate means the model threw away what it
-had: a change of regime, such as a spike or an outage. 'sat' is the share of units pinned near 0
-or 1. Press h for a heatmap of units × hours.
+[b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
+mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
+'Relying on' says how much each weighs in the next 24 hours. Its memory (the cell state) \
+carries what it knows from hour to hour; at each hour the [b]forget[/b] gate decides how much \
+of that memory to keep (near 1: keep, near 0: wipe), the [b]input[/b] gate how much new \
+information to write, and the [b]output[/b] gate how much of the memory to use for the \
+forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
+a change of regime such as a spike or an outage. 'pinned' is the share of units stuck near 0 \
+or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
-[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and clear
-after the recovery window).
+[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and \
+clear after the recovery window).
 
-[b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex (searched
-in the path without its query string), status classes, bots, a date range and the site.
+[b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex \
+(searched in the path without its query string), status classes, bots, a date range and the \
+site.
 
-[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · w same hours
-last week · b band · l log scale · h gate heatmap · Tab/Shift+Tab panes · j/k g/G scroll ·
-ctrl+p command palette
+[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
+words, then heatmaps · v panes: on small screens, gates, anomalies or the log tail · w same \
+hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
+palette (every action by name)
 """
 
 
