@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from trafficwatch.app.app import TrafficWatchApp
@@ -18,7 +19,8 @@ from trafficwatch.snapshot import (
 T0 = 1_795_000_000 // 3600 * 3600
 
 
-def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), status="") -> Snapshot:
+def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), status="",
+                  feed="following: last line at 12:59") -> Snapshot:
     rng = np.random.default_rng(0)
     hours = T0 + 3600 * np.arange(-96, 1)
     counts = 100 + 50 * np.sin(np.arange(97) / 24 * 2 * np.pi) + rng.normal(0, 5, 97)
@@ -45,7 +47,7 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
                           files=(("access.log", "COMBINED"),), skipped=skipped),
-        tail=tuple(tail), status=status)
+        tail=tuple(tail), status=status, feed=feed)
 
 
 class FakeEngine:
@@ -229,3 +231,43 @@ async def test_chart_legend_names_each_series_by_its_marker():
         text = screen_text(app)
         assert "~ same hours last week" in text or "~ last wk" in text
         assert "shop · hits per hour · log scale" in text
+
+
+async def test_status_line_says_replay_and_a_quiet_log_honestly():
+    for feed in ("replay at 3600x (log time 12:00)", "following: no new lines since 2016-03-01 03:00"):
+        app = make_app(demo_snapshot(feed=feed))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert str(app.query_one("#status").render()) == feed
+
+
+async def test_filter_dates_are_typed_in_the_charts_offset():
+    app = make_app()  # the demo's logs are at UTC+01:00
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "UTC+01:00 as on the chart" in screen_text(app)
+        app.screen.query_one("#start").value = "2026-11-20 10:00"
+        app.screen.query_one("#end").value = "2026-11-20 12:00+00:00"
+        await pilot.press("enter")
+        await pilot.pause()
+    (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    assert flt.start == pd.Timestamp("2026-11-20 09:00", tz="UTC")
+    assert flt.end == pd.Timestamp("2026-11-20 12:00", tz="UTC")
+
+
+async def test_site_picker_has_a_title_and_narrows_as_you_type():
+    sites = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
+    app = make_app(demo_snapshot(sites=sites))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert "Show which site? (501)" in screen_text(app)
+        await pilot.press(*"BLO")
+        await pilot.pause()
+        assert app.screen.query_one("#sites").option_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+    assert ("site", "blog.example") in app.engine.calls

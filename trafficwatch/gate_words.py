@@ -14,7 +14,7 @@ BASE_WORDS = {
     "7-day mean": "7-day average",
     "4-week mean": "4-week average",
     "last hour": "the last hour",
-    "4-week mean at today's level": "4-week average at today's level",
+    "4-week mean at today's level": "4-week shape at today's level",
     "week's mean": "the week's average",
 }
 
@@ -43,19 +43,19 @@ def base_phrase(name: str) -> str:
 
 def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> str:
     """'Relying on: same hours last week 52%, 4-week average 31%, yesterday 9%, others 8%';
-    fewer bases (the largest stay) when `width` (0 = any) is too narrow for them all."""
+    fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short."""
     items = [(k, float(v)) for k, v in reliance.items() if np.isfinite(v) and v > 0]
     total = sum(v for _, v in items)
     if not items or total <= 0:
         return "Relying on: its own reading of the last week (no seasonal mix reported)"
     items.sort(key=lambda kv: -kv[1])
     shown = [f"{base_phrase(k)} {v / total:.0%}" for k, v in items]
-    for n in range(min(top, len(items)), 0, -1):
+    out = ""
+    for n in range(min(top, len(items)), 0, -1):  # the rest always shows, as "others"
         rest = sum(v for _, v in items[n:]) / total
-        for others in ([f"others {rest:.0%}"] if rest >= 0.005 else []) + [None]:
-            out = "Relying on: " + ", ".join(shown[:n] + ([others] if others else []))
-            if not width or len(out) <= width or n == 1 and others is None:
-                return out
+        out = "Relying on: " + ", ".join(shown[:n] + ([f"others {rest:.0%}"] if rest >= 0.005 else []))
+        if not width or len(out) <= width:
+            break
     return out
 
 

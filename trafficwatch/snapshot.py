@@ -116,4 +116,5 @@ class Snapshot:
     status: str = ""  # "loading model…", "warming up: …", "no parsable lines in …"
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
+    feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
     created_at: float = field(default_factory=time.time)

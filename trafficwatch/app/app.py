@@ -107,8 +107,8 @@ class TrafficWatchApp(App):
         self.snapshot = snap
         self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
         status = self.query_one("#status", Static)
-        status.update(safe_content(snap.status or (f"filter: {snap.filter}" if snap.filter else
-                                                   "following")))
+        words = " · ".join(w for w in (snap.feed, f"filter: {snap.filter}" if snap.filter else "") if w)
+        status.update(safe_content(snap.status or words))
         for pane in ("#chart", "#stats", "#gates", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
         self._show_bottom()
@@ -148,8 +148,9 @@ class TrafficWatchApp(App):
         self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
 
     def action_filter(self) -> None:
-        self.push_screen(FilterScreen(self.snapshot.sites if self.snapshot else (),
-                                      getattr(self.engine, "filter", None)),
+        snap = self.snapshot
+        self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
+                                      snap.series.tz_offset_s if snap and snap.series else 0),
                          self._apply_filter)
 
     def _apply_filter(self, result) -> None:

@@ -65,18 +65,42 @@ class HelpScreen(ModalScreen[None]):
 
 
 class SitePicker(ModalScreen[str | None]):
-    """Choose one site, or all."""
+    """Choose one site, or all; typing narrows the list (a directory of logs may hold hundreds)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel"),
+                                         Binding("down", "to_list", show=False)]
 
     def __init__(self, sites: tuple[str, ...]) -> None:
         super().__init__()
         self.sites = sites
 
     def compose(self) -> ComposeResult:
-        opts = [Option("all sites", id="")] + [Option(safe_content(safe_name(s)), id=s)
-                                             for s in self.sites]
-        yield OptionList(*opts, id="sites")
+        with Vertical(id="picker") as box:
+            box.border_title = f"Show which site? ({len(self.sites)})"
+            yield Input(placeholder="type to narrow · Enter picks · Down: the list", id="site-search")
+            yield OptionList(*self._options(""), id="sites")
+
+    def _options(self, query: str) -> list[Option]:
+        """'all sites' then every site whose shown name contains `query` (any case)."""
+        q = query.strip().lower()
+        opts = [Option("all sites", id="")] if not q else []
+        return opts + [Option(safe_content(safe_name(s)), id=s) for s in self.sites
+                       if q in safe_name(s).lower()]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        sites = self.query_one("#sites", OptionList)
+        sites.clear_options()
+        sites.add_options(self._options(event.value))
+        if sites.option_count:
+            sites.highlighted = 0
+
+    def on_input_submitted(self) -> None:
+        sites = self.query_one("#sites", OptionList)
+        if sites.option_count:
+            self.dismiss(sites.get_option_at_index(sites.highlighted or 0).id or "")
+
+    def action_to_list(self) -> None:
+        self.query_one("#sites", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id or "")
@@ -87,17 +111,19 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
 
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None) -> None:
+    def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None,
+                 offset: int = 0) -> None:
         super().__init__()
         self.sites = sites
         self.current = current or ViewFilter()
+        self.tz_offset = offset  # the chart's display offset, seconds east of UTC: dates are in it
 
     def compose(self) -> ComposeResult:
         cur = self.current
         bots = {True: "all", False: "none", "only": "only"}.get(cur.bots, "all")
 
         def fmt(t: pd.Timestamp | None) -> str:
-            return "" if t is None else t.strftime("%Y-%m-%d %H:%M")
+            return "" if t is None else (t + pd.Timedelta(seconds=self.tz_offset)).strftime("%Y-%m-%d %H:%M")
 
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
@@ -107,10 +133,10 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
                             placeholder="all", id="status")
                 yield Input(value=bots, id="bots")
-            yield Label("From · to (YYYY-MM-DD[ HH:MM], UTC; empty = open)")
+            yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the chart)")
             with Horizontal(classes="pair"):
-                yield Input(value=fmt(cur.start), id="start")
-                yield Input(value=fmt(cur.end), id="end")
+                yield Input(value=fmt(cur.start), placeholder="open", id="start")
+                yield Input(value=fmt(cur.end), placeholder="open", id="end")
             yield Label("Site (empty = keep)")
             yield Input(id="site")
             yield Static("", id="error")
@@ -134,8 +160,8 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
             if bots is None:
                 raise ValueError("bots: all, none or only")
-            start = pd.Timestamp(val["start"], tz="UTC") if val["start"] else None
-            end = pd.Timestamp(val["end"], tz="UTC") if val["end"] else None
+            start = self._when(val["start"])
+            end = self._when(val["end"])
             site = val["site"] or None
             if site is not None and site not in self.sites:
                 raise ValueError(f"no site {site!r}")
@@ -150,3 +176,20 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             return
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
+
+    def _when(self, text: str) -> pd.Timestamp | None:
+        """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable."""
+        if not text:
+            return None
+        t = pd.Timestamp(text)
+        if t.tzinfo is None:
+            return (t - pd.Timedelta(seconds=self.tz_offset)).tz_localize("UTC")
+        return t.tz_convert("UTC")
+
+
+def utc_name(offset: int) -> str:
+    """'UTC', 'UTC+01:00', 'UTC-05:30'."""
+    if not offset:
+        return "UTC"
+    sign, off = ("+" if offset > 0 else "-"), abs(offset)
+    return f"UTC{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
