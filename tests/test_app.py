@@ -117,7 +117,7 @@ async def test_chart_and_gate_toggles():
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale
         assert app.query_one("#gates").heatmap
-        assert "Forget gate of each of its 8 units" in str(app.query_one("#gates").render())
+        assert "Forget gate, 8 units × the week" in str(app.query_one("#gates").render())
         seen = []
         for _ in range(4):  # input, output, cell, then back to words
             await pilot.press("h")

@@ -12,6 +12,7 @@ from trafficwatch.gate_words import (
     hour_axis,
     memory_reading,
     reliance_words,
+    reset_marks,
     reset_words,
 )
 
@@ -73,6 +74,10 @@ def test_hour_axis_marks_each_day_start_at_its_column():
     axis = hour_axis(hours, 84, offset=0)  # two hours a column: a day every 12 columns
     assert len(axis) == 84
     assert axis.index("|Tue 17") == 12 and axis.index("|Sun 22") == 72
+
+
+def test_reset_marks_sit_over_the_columns_holding_a_forget_drop():
+    assert reset_marks(168, (0, 100), 84) == "▼" + " " * 49 + "▼" + " " * 33
 
 
 def test_gate_words_needs_no_textual():

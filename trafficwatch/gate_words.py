@@ -121,3 +121,10 @@ def hour_axis(step_hours: np.ndarray, width: int, offset: int) -> str:
             out[i:i + len(label)] = label
             free = i + len(label) + 1
     return "".join(out)
+
+
+def reset_marks(n: int, drops: Sequence[int], width: int) -> str:
+    """A line with ▼ above each heatmap column that holds a memory reset (forget-gate drop)."""
+    hit = set(drops)
+    return "".join("▼" if any(t in hit for t in range(s.start, s.stop)) else " "
+                   for s in bins(n, width))

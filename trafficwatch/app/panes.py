@@ -14,6 +14,7 @@ from trafficwatch.gate_words import (
     hour_axis,
     memory_reading,
     reliance_words,
+    reset_marks,
     reset_words,
 )
 from trafficwatch.safe import safe_content, safe_text
@@ -163,15 +164,18 @@ class GatePane(Static):
         if self.mode == "cell":
             m = np.abs(m)
             lo, hi = 0.0, float(np.nanmax(m)) if m.size else 1.0
-            t.append(f"Memory (cell state) of each of its {m.shape[1]} units over the week: "
-                     f"█ largest (|c| {hi:.1f}), blank ≈0", style="bold")
+            t.append(f"Memory (cell state), {m.shape[1]} units × the week: █ largest "
+                     f"({hi:.1f}), blank ≈0", style="bold")
         else:
             lo, hi = 0.0, 1.0
             meaning = {"forget": "keep", "input": "take in", "output": "pass on"}[self.mode]
-            t.append(f"{self.mode.capitalize()} gate of each of its {m.shape[1]} units over the "
-                     f"week: █ open ≈1 ({meaning}), blank closed ≈0", style="bold")
-        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · Tab here, "
-                 "then j/k to scroll the units\n", style="dim")
+            t.append(f"{self.mode.capitalize()} gate, {m.shape[1]} units × the week: █ open "
+                     f"≈1 ({meaning}), blank ≈0", style="bold")
+        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: scroll the "
+                 f"units{' · ▼ memory reset' if g.forget_drops else ''}\n", style="dim")
+        if g.forget_drops:
+            t.append("    " + reset_marks(len(g.step_hours), g.forget_drops, cols) + "\n",
+                     style="yellow")
         t.append("    " + hour_axis(g.step_hours, cols, off) + "\n", style="yellow")
         for u, row in enumerate(heat_rows(m, cols, lo, hi)):
             t.append(f"u{u:<3}" + row + "\n")
