@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
 from trafficwatch.gate_words import (
+    fmt_hour,
     gate_reading,
     heat_rows,
     hour_axis,
@@ -21,11 +21,6 @@ from trafficwatch.safe import safe_content, safe_text
 from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-
-
-def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
-    """An epoch hour in the log's own offset."""
-    return time.strftime(form, time.gmtime(int(ts) + offset))
 
 
 def num(x: float) -> str:
