@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from trafficwatch.app.app import TrafficWatchApp
@@ -12,12 +13,14 @@ from trafficwatch.snapshot import (
     IngestView,
     SeriesView,
     Snapshot,
+    TailLine,
 )
 
 T0 = 1_795_000_000 // 3600 * 3600
 
 
-def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), status="") -> Snapshot:
+def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), status="",
+                  feed="following: last line at 12:59") -> Snapshot:
     rng = np.random.default_rng(0)
     hours = T0 + 3600 * np.arange(-96, 1)
     counts = 100 + 50 * np.sin(np.arange(97) / 24 * 2 * np.pi) + rng.normal(0, 5, 97)
@@ -37,12 +40,14 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                        ("forget", "input", "output", "candidate", "cell")),
                        gates["forget"].mean(1), gates["input"].mean(1), gates["output"].mean(1),
                        {"forget": np.zeros(168), "input": np.zeros(168), "output": np.zeros(168)},
-                       np.linspace(1, 3, 168), (100,)),
+                       np.linspace(1, 3, 168), (100,),
+                       reliance={"last week": 0.52, "4-week median": 0.31, "yesterday": 0.09,
+                                 "last hour": 0.08}),
         anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
                           files=(("access.log", "COMBINED"),), skipped=skipped),
-        tail=tuple(tail), status=status)
+        tail=tuple(tail), status=status, feed=feed)
 
 
 class FakeEngine:
@@ -106,10 +111,18 @@ async def test_chart_and_gate_toggles():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         chart = app.query_one("#chart")
+        words = str(app.query_one("#gates").render())
+        assert "Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%" in words
+        assert "Memory last reset: " in words and "forget gate: " in words
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale
         assert app.query_one("#gates").heatmap
-        assert "units × hours" in str(app.query_one("#gates").render())
+        assert "Forget gate, 8 units × the week" in str(app.query_one("#gates").render())
+        seen = []
+        for _ in range(4):  # input, output, cell, then back to words
+            await pilot.press("h")
+            seen.append(str(app.query_one("#gates").render()).split(" ", 1)[0])
+        assert seen == ["Input", "Output", "Memory", "Relying"]
 
 
 async def test_help_and_filter_screens_open_and_filter_applies():
@@ -178,3 +191,83 @@ async def test_empty_and_error_states_are_messages_on_screen():
         text = screen_text(app)
         assert "no access log found" in text
         assert "Gates: shown once the LSTM runs" in text
+
+
+async def test_small_screen_reaches_anomalies_and_tail_with_v():
+    app = make_app(demo_snapshot(tail=[TailLine(0.0, "shop", "GET /tail-line")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Relying on" in text and "400 vs 80–150" not in text
+        assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
+        assert "v: anomalies (1)" in text
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "400 vs 80–150" in text and "Relying on" not in text
+        assert app.focused is app.query_one("#anomalies-box")
+        await pilot.press("v")
+        await pilot.pause()
+        assert "GET /tail-line" in screen_text(app)
+
+
+async def test_the_command_palette_offers_the_apps_actions():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / anomalies / log tail"} <= set(titles)
+
+
+async def test_chart_legend_names_each_series_by_its_marker():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "⣿ actual" in text and "• forecast" in text and "· past forecasts" in text
+        assert "x anomaly" in text and "~" not in text.split("shop · hits per hour")[1][:200]
+        await pilot.press("w", "l")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "~ same hours last week" in text or "~ last wk" in text
+        assert "shop · hits per hour · log scale" in text
+
+
+async def test_status_line_says_replay_and_a_quiet_log_honestly():
+    for feed in ("replay at 3600x (log time 12:00)", "following: no new lines since 2016-03-01 03:00"):
+        app = make_app(demo_snapshot(feed=feed))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert str(app.query_one("#status").render()) == feed
+
+
+async def test_filter_dates_are_typed_in_the_charts_offset():
+    app = make_app()  # the demo's logs are at UTC+01:00
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "UTC+01:00 as on the chart" in screen_text(app)
+        app.screen.query_one("#start").value = "2026-11-20 10:00"
+        app.screen.query_one("#end").value = "2026-11-20 12:00+00:00"
+        await pilot.press("enter")
+        await pilot.pause()
+    (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    assert flt.start == pd.Timestamp("2026-11-20 09:00", tz="UTC")
+    assert flt.end == pd.Timestamp("2026-11-20 12:00", tz="UTC")
+
+
+async def test_site_picker_has_a_title_and_narrows_as_you_type():
+    sites = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
+    app = make_app(demo_snapshot(sites=sites))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert "Show which site? (501)" in screen_text(app)
+        await pilot.press(*"BLO")
+        await pilot.pause()
+        assert app.screen.query_one("#sites").option_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+    assert ("site", "blog.example") in app.engine.calls

@@ -39,3 +39,37 @@ def test_gate_heatmap_at_160x50(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(160, 50), run_before=heatmap)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_main_screen_without_colour(snap_compare, monkeypatch, size):
+    """NO_COLOR: each series keeps its own marker; the gate pane reads in words."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(), terminal_size=size)
+
+
+def test_anomalies_pane_brought_forward_and_focused_at_80x24_without_colour(snap_compare,
+                                                                            monkeypatch):
+    """v shows the anomalies on a small screen; focus shows as a heavy border and reversed title."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def bring(pilot) -> None:
+        await pilot.press("v")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=bring)
+
+
+def test_site_picker_narrowed_at_80x24(snap_compare):
+    from tests.test_app import demo_snapshot
+
+    sites = tuple(f"site{i:03d}.example" for i in range(40)) + ("blog.example",)
+
+    async def pick(pilot) -> None:
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press(*"site01")
+        await pilot.pause()
+
+    assert snap_compare(make_app(demo_snapshot(sites=sites)), terminal_size=(80, 24),
+                        run_before=pick)

@@ -59,6 +59,7 @@ class GateView:
     saturated: dict[str, np.ndarray]  # gate -> (T,) share of units < 0.1 or > 0.9
     cell_norm: np.ndarray  # (T,)
     forget_drops: tuple[int, ...]  # steps where the forget gate fell sharply
+    reliance: dict[str, float] = field(default_factory=dict)  # seasonal base -> weight, next 24 h
 
 
 @dataclass(frozen=True)
@@ -115,4 +116,5 @@ class Snapshot:
     status: str = ""  # "loading model…", "warming up: …", "no parsable lines in …"
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
+    feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
     created_at: float = field(default_factory=time.time)

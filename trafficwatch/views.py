@@ -1,6 +1,7 @@
 """Turn the engine's series and prediction into the Snapshot the UI draws."""
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,7 +54,7 @@ def gate_view(g) -> GateView | None:
         step_hours=_epoch(g.index), forget=m["forget"], input=m["input"], output=m["output"],
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
-        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops))
+        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
 
 
 def anomalies(p: Prediction) -> tuple[Anomaly, ...]:
@@ -86,6 +87,27 @@ def _notices(source) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+STALE_S = 3600  # a live log silent this long is said to be silent, not "following"
+
+
+def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
+               done: bool = False) -> str:
+    """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet."""
+    def when(ts: float) -> str:
+        same_day = (int(ts) + offset) // 86400 == (int(now) + offset) // 86400
+        return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.gmtime(int(ts) + offset))
+
+    if replay:
+        if done:
+            return f"replay finished at the logs' end ({when(now)})"
+        return f"replay at {speed:g}x (log time {when(now)})"
+    if last_ts is None:
+        return "following: no line yet"
+    if now - last_ts > STALE_S:
+        return f"following: no new lines since {when(last_ts)}"
+    return f"following: last line at {when(last_ts)}"
+
+
 def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: IngestView,
                    status: str) -> Snapshot:
     """One complete frame."""
@@ -97,4 +119,13 @@ def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: Inge
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p) if p is not None else (),
         ingest=ing, tail=tuple(getattr(engine.source, "tail", ())), status=status,
-        filter=engine.filter.describe(), now=engine.now())
+        filter=engine.filter.describe(), now=engine.now(), feed=_feed(engine))
+
+
+def _feed(engine: Engine) -> str:
+    """feed_words for the engine's current source and site."""
+    site = engine.site or None
+    src = engine.source
+    return feed_words(engine.cfg.replay, engine.cfg.speed, engine.now(),
+                      engine.series.last_ts(site), engine.series.utc_offset(site),
+                      done=bool(getattr(src, "done", False)) if engine.cfg.replay else False)

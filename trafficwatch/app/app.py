@@ -1,17 +1,18 @@
 """TrafficWatchApp: composes the panes, routes keys to the engine, draws each Snapshot."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
-from trafficwatch.app.panes import AnomalyPane, ForecastChart, GatePane, LogTail, StatsPane
+from trafficwatch.app.chart import ForecastChart
+from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.safe import safe_content, safe_name
 from trafficwatch.snapshot import Snapshot
@@ -48,18 +49,24 @@ class TrafficWatchApp(App):
         Binding("q", "quit", "Quit"), Binding("ctrl+q", "quit", "Quit", show=False),
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),
-        Binding("slash", "filter", "Filter"), Binding("w", "week", "Week"),
-        Binding("b", "band", "Band"), Binding("l", "log", "Log"), Binding("h", "heatmap", "Heatmap"),
+        Binding("slash", "filter", "Filter"), Binding("h", "heatmap", "Gates"),
+        Binding("v", "bottom", "Panes"), Binding("w", "week", "Week"),
+        Binding("b", "band", "Band"), Binding("l", "log", "Log"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
         Binding("j", "scroll(1)", show=False), Binding("k", "scroll(-1)", show=False),
         Binding("g", "scroll_home", show=False), Binding("G", "scroll_end", show=False),
     ]
+    BOTTOM = ("gates", "anomalies", "tail")  # what `v` brings forward in the bottom row
+    TITLES: ClassVar[dict[str, str]] = {
+        "#stats-box": "Now", "#gates-box": "What the model is doing (LSTM gates)",
+        "#anomalies-box": "Anomalies", "#tail-box": "Log tail"}
 
     def __init__(self, engine_factory: Callable[[Callable[[Snapshot], None]], EngineLike]) -> None:
         super().__init__()
         self.engine = engine_factory(lambda snap: self.post_message(SnapshotReady(snap)))
         self.snapshot: Snapshot | None = None
+        self.bottom = "gates"  # the bottom pane in front on small screens
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,11 +85,18 @@ class TrafficWatchApp(App):
                     yield LogTail(id="tail")
         yield Footer()
 
+    def _fit(self, width: int, height: int) -> None:
+        """Small screens (80x24) show one bottom pane at a time and a compact footer."""
+        narrow = width < 120 or height < 32
+        self.set_class(narrow, "narrow")
+        self.query_one(Footer).compact = narrow
+        self._show_bottom()
+
     def on_resize(self, event) -> None:
-        self.set_class(event.size.width < 120 or event.size.height < 32, "narrow")
+        self._fit(event.size.width, event.size.height)
 
     def on_mount(self) -> None:
-        self.set_class(self.size.width < 120 or self.size.height < 32, "narrow")
+        self._fit(self.size.width, self.size.height)
         self.engine.start()  # threads: returns at once, the first frame is not held up
 
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:
@@ -93,10 +107,27 @@ class TrafficWatchApp(App):
         self.snapshot = snap
         self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
         status = self.query_one("#status", Static)
-        status.update(safe_content(snap.status or (f"filter: {snap.filter}" if snap.filter else
-                                                   "following")))
+        words = " · ".join(w for w in (snap.feed, f"filter: {snap.filter}" if snap.filter else "") if w)
+        status.update(safe_content(snap.status or words))
         for pane in ("#chart", "#stats", "#gates", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
+        self._show_bottom()
+
+    def _show_bottom(self) -> None:
+        """Mark which bottom pane is in front; on small screens only that one is shown, and its
+        title says what `v` brings next."""
+        for name in self.BOTTOM:
+            self.set_class(self.bottom == name, f"-bottom-{name}")
+        n = len(self.snapshot.anomalies) if self.snapshot else 0
+        titles = dict(self.TITLES)
+        if n:
+            titles["#anomalies-box"] = f"Anomalies ({n})"
+        if self.has_class("narrow"):
+            nxt = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
+            box = f"#{self.bottom}-box"
+            titles[box] += f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].lower()}"
+        for box, title in titles.items():
+            self.query_one(box).border_title = title
 
     # -- actions ---------------------------------------------------------------------
     def action_quit(self) -> None:
@@ -117,8 +148,9 @@ class TrafficWatchApp(App):
         self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
 
     def action_filter(self) -> None:
-        self.push_screen(FilterScreen(self.snapshot.sites if self.snapshot else (),
-                                      getattr(self.engine, "filter", None)),
+        snap = self.snapshot
+        self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
+                                      snap.series.tz_offset_s if snap and snap.series else 0),
                          self._apply_filter)
 
     def _apply_filter(self, result) -> None:
@@ -144,9 +176,33 @@ class TrafficWatchApp(App):
     def action_log(self) -> None:
         self._chart_toggle("log_scale")
 
+    def action_bottom(self) -> None:
+        """Bring the next bottom pane forward (small screens) and focus it for j/k."""
+        self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
+        self._show_bottom()
+        self.query_one(f"#{self.bottom}-box").focus()
+
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """The app's own actions in the command palette (ctrl+p), beside Textual's."""
+        yield from super().get_system_commands(screen)
+        for title, help_, action in (
+                ("Metric: next", "hits, pages or visitors", self.action_metric),
+                ("Site…", "show one site, or all", self.action_site),
+                ("Filter…", "path regex, status classes, bots, dates, site", self.action_filter),
+                ("Gates: words / heatmaps", "cycle the gate pane's views", self.action_heatmap),
+                ("Panes: gates / anomalies / log tail", "bring the next bottom pane forward",
+                 self.action_bottom),
+                ("Chart: same hours last week", "toggle the overlay", self.action_week),
+                ("Chart: forecast band", "toggle the band", self.action_band),
+                ("Chart: log scale", "toggle a log count axis", self.action_log),
+                ("Help", "what each pane means", self.action_help)):
+            yield SystemCommand(title, help_, action)
+
     def action_heatmap(self) -> None:
         gates = self.query_one(GatePane)
-        gates.heatmap = not gates.heatmap
+        gates.next_mode()
+        if gates.heatmap:  # j/k then scroll the units
+            self.query_one("#gates-box").focus()
         if self.snapshot is not None:
             gates.update(self.snapshot)
 

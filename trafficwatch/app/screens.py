@@ -15,34 +15,42 @@ from textual.widgets.option_list import Option
 from trafficwatch.engine import ViewFilter
 from trafficwatch.safe import safe_content, safe_name
 
+# One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
 HELP = """\
-[b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next hours.
+[b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next \
+hours.
 
-[b]Forecast chart[/b]  cyan: actual requests per hour (a break in the line is an hour no log
-covers, not a zero); yellow ◆: the current hour so far; green: the forecast (median) and its band
-(p10–p90: 8 hours in 10 should fall inside); magenta: what the model forecast a day ahead for
-hours now past, so you can see how good it has been; red x: anomalies.
+[b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
+covers, not a zero); ◆ the current hour so far; • the forecast (median) and - its band \
+(p10–p90: 8 hours in 10 should fall inside); · what the model forecast a day ahead for hours \
+now past, so you can see how good it has been; x anomalies; ~ the same hours last week (w). \
+The legend is the line above the plot.
 
-[b]Stats[/b]  this hour vs its forecast, the next hour with its band, and the error over the last
-7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal naive
-(below 1: the model beats 'same hour yesterday').
+[b]Now[/b]  this hour vs its forecast, the next hour with its band, and the error over the \
+last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal \
+naive (below 1: the model beats 'same hour yesterday').
 
-[b]Gates[/b]  the LSTM reads the last week hour by hour. Its cell state is a highway that carries
-what it knows; at each hour the [b]forget[/b] gate decides how much of that to keep (near 1: keep,
-near 0: wipe), the [b]input[/b] gate how much new information to write, and the [b]output[/b] gate
-how much of the cell to show. A sharp drop of the forget gate means the model threw away what it
-had: a change of regime, such as a spike or an outage. 'sat' is the share of units pinned near 0
-or 1. Press h for a heatmap of units × hours.
+[b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
+mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
+'Relying on' says how much each weighs in the next 24 hours. Its memory (the cell state) \
+carries what it knows from hour to hour; at each hour the [b]forget[/b] gate decides how much \
+of that memory to keep (near 1: keep, near 0: wipe), the [b]input[/b] gate how much new \
+information to write, and the [b]output[/b] gate how much of the memory to use for the \
+forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
+a change of regime such as a spike or an outage. 'pinned' is the share of units stuck near 0 \
+or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
-[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and clear
-after the recovery window).
+[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and \
+clear after the recovery window).
 
-[b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex (searched
-in the path without its query string), status classes, bots, a date range and the site.
+[b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex \
+(searched in the path without its query string), status classes, bots, a date range and the \
+site.
 
-[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · w same hours
-last week · b band · l log scale · h gate heatmap · Tab/Shift+Tab panes · j/k g/G scroll ·
-ctrl+p command palette
+[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
+words, then heatmaps · v panes: on small screens, gates, anomalies or the log tail · w same \
+hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
+palette (every action by name)
 """
 
 
@@ -57,18 +65,42 @@ class HelpScreen(ModalScreen[None]):
 
 
 class SitePicker(ModalScreen[str | None]):
-    """Choose one site, or all."""
+    """Choose one site, or all; typing narrows the list (a directory of logs may hold hundreds)."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel"),
+                                         Binding("down", "to_list", show=False)]
 
     def __init__(self, sites: tuple[str, ...]) -> None:
         super().__init__()
         self.sites = sites
 
     def compose(self) -> ComposeResult:
-        opts = [Option("all sites", id="")] + [Option(safe_content(safe_name(s)), id=s)
-                                             for s in self.sites]
-        yield OptionList(*opts, id="sites")
+        with Vertical(id="picker") as box:
+            box.border_title = f"Show which site? ({len(self.sites)})"
+            yield Input(placeholder="type to narrow · Enter picks · Down: the list", id="site-search")
+            yield OptionList(*self._options(""), id="sites")
+
+    def _options(self, query: str) -> list[Option]:
+        """'all sites' then every site whose shown name contains `query` (any case)."""
+        q = query.strip().lower()
+        opts = [Option("all sites", id="")] if not q else []
+        return opts + [Option(safe_content(safe_name(s)), id=s) for s in self.sites
+                       if q in safe_name(s).lower()]
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        sites = self.query_one("#sites", OptionList)
+        sites.clear_options()
+        sites.add_options(self._options(event.value))
+        if sites.option_count:
+            sites.highlighted = 0
+
+    def on_input_submitted(self) -> None:
+        sites = self.query_one("#sites", OptionList)
+        if sites.option_count:
+            self.dismiss(sites.get_option_at_index(sites.highlighted or 0).id or "")
+
+    def action_to_list(self) -> None:
+        self.query_one("#sites", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id or "")
@@ -79,17 +111,19 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
 
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None) -> None:
+    def __init__(self, sites: tuple[str, ...], current: ViewFilter | None = None,
+                 offset: int = 0) -> None:
         super().__init__()
         self.sites = sites
         self.current = current or ViewFilter()
+        self.tz_offset = offset  # the chart's display offset, seconds east of UTC: dates are in it
 
     def compose(self) -> ComposeResult:
         cur = self.current
         bots = {True: "all", False: "none", "only": "only"}.get(cur.bots, "all")
 
         def fmt(t: pd.Timestamp | None) -> str:
-            return "" if t is None else t.strftime("%Y-%m-%d %H:%M")
+            return "" if t is None else (t + pd.Timedelta(seconds=self.tz_offset)).strftime("%Y-%m-%d %H:%M")
 
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
@@ -99,10 +133,10 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
                             placeholder="all", id="status")
                 yield Input(value=bots, id="bots")
-            yield Label("From · to (YYYY-MM-DD[ HH:MM], UTC; empty = open)")
+            yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the chart)")
             with Horizontal(classes="pair"):
-                yield Input(value=fmt(cur.start), id="start")
-                yield Input(value=fmt(cur.end), id="end")
+                yield Input(value=fmt(cur.start), placeholder="open", id="start")
+                yield Input(value=fmt(cur.end), placeholder="open", id="end")
             yield Label("Site (empty = keep)")
             yield Input(id="site")
             yield Static("", id="error")
@@ -126,8 +160,8 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
             if bots is None:
                 raise ValueError("bots: all, none or only")
-            start = pd.Timestamp(val["start"], tz="UTC") if val["start"] else None
-            end = pd.Timestamp(val["end"], tz="UTC") if val["end"] else None
+            start = self._when(val["start"])
+            end = self._when(val["end"])
             site = val["site"] or None
             if site is not None and site not in self.sites:
                 raise ValueError(f"no site {site!r}")
@@ -142,3 +176,20 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             return
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
+
+    def _when(self, text: str) -> pd.Timestamp | None:
+        """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable."""
+        if not text:
+            return None
+        t = pd.Timestamp(text)
+        if t.tzinfo is None:
+            return (t - pd.Timedelta(seconds=self.tz_offset)).tz_localize("UTC")
+        return t.tz_convert("UTC")
+
+
+def utc_name(offset: int) -> str:
+    """'UTC', 'UTC+01:00', 'UTC-05:30'."""
+    if not offset:
+        return "UTC"
+    sign, off = ("+" if offset > 0 else "-"), abs(offset)
+    return f"UTC{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"

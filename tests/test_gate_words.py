@@ -1,0 +1,85 @@
+"""The gate pane's plain words: what the model relies on, its last memory reset, each gate's state."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+
+from trafficwatch.gate_words import (
+    gate_reading,
+    heat_rows,
+    hour_axis,
+    memory_reading,
+    reliance_words,
+    reset_marks,
+    reset_words,
+)
+
+MON = 1_794_787_200  # Mon 2026-11-16 00:00 UTC
+
+
+def test_reliance_names_the_bases_in_plain_words_largest_first():
+    w = {"yesterday": 0.09, "last week": 0.52, "4-week median": 0.31, "last hour": 0.05,
+         "week's mean": 0.03}
+    assert reliance_words(w) == ("Relying on: same hours last week 52%, 4-week typical 31%, "
+                                 "yesterday 9%, others 8%")
+
+
+def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
+    w = {"yesterday": 0.09, "last week": 0.52, "4-week median": 0.31, "last hour": 0.08}
+    assert reliance_words(w, width=72) == ("Relying on: same hours last week 52%, "
+                                           "4-week typical 31%, others 17%")
+    assert reliance_words(w, width=10) == "Relying on: same hours last week 52%, others 48%"
+
+
+def test_reliance_normalises_and_says_so_when_the_model_reports_none():
+    assert reliance_words({"yesterday": 1.0, "last week": 1.0}) == (
+        "Relying on: yesterday 50%, same hours last week 50%")
+    assert "no seasonal mix" in reliance_words({})
+
+
+def test_each_gate_reads_as_words_with_its_number():
+    assert gate_reading("forget", 0.91) == "forget gate: keeping most of its memory (0.91)"
+    assert gate_reading("forget", 0.05) == "forget gate: wiping its memory (0.05)"
+    assert gate_reading("input", 0.12) == "input gate: taking in little new (0.12)"
+    assert gate_reading("output", 0.5).startswith("output gate: using about half of its memory")
+    assert gate_reading("input", float("nan")) == "input gate: no reading"
+
+
+def test_memory_reading_gives_the_trend_over_the_last_day():
+    assert "growing" in memory_reading(np.linspace(1, 3, 168))
+    assert "shrinking" in memory_reading(np.linspace(3, 1, 168))
+    assert memory_reading(np.full(168, 2.0)) == "memory (cell state): steady over the last day (size 2.0)"
+
+
+def test_last_reset_is_the_latest_forget_drop_in_the_displayed_offset():
+    hours = MON + 3600 * np.arange(168)
+    words = reset_words(hours, (30, 100), offset=3600)
+    assert words == ("Memory last reset: Fri 20 05:00 (forget gate dropped: a change of regime, "
+                     "1 earlier this week)")
+    assert reset_words(hours, (), 0).startswith("No memory reset")
+
+
+def test_heatmap_rows_keep_every_unit_and_compress_hours_by_bin_means():
+    m = np.zeros((168, 64))
+    m[:84, 3] = 1.0  # unit 3 open for the first half of the week
+    rows = heat_rows(m, 42, 0.0, 1.0)
+    assert len(rows) == 64 and all(len(r) == 42 for r in rows)
+    assert rows[3] == "█" * 21 + " " * 21 and rows[0] == " " * 42
+
+
+def test_hour_axis_marks_each_day_start_at_its_column():
+    hours = MON + 3600 * np.arange(168)  # Monday 00:00 to Sunday 23:00 UTC
+    axis = hour_axis(hours, 84, offset=0)  # two hours a column: a day every 12 columns
+    assert len(axis) == 84
+    assert axis.index("|Tue 17") == 12 and axis.index("|Sun 22") == 72
+
+
+def test_reset_marks_sit_over_the_columns_holding_a_forget_drop():
+    assert reset_marks(168, (0, 100), 84) == "▼" + " " * 49 + "▼" + " " * 33
+
+
+def test_gate_words_needs_no_textual():
+    code = "import sys, trafficwatch.gate_words; assert 'textual' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

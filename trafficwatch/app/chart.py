@@ -1,0 +1,161 @@
+"""The forecast chart: actual vs forecast, band, past forecasts, anomalies; legible without colour."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from textual_plotext import PlotextPlot
+
+from trafficwatch.app.panes import fmt_hour, num
+from trafficwatch.safe import safe_content, safe_name, safe_text
+from trafficwatch.snapshot import Snapshot
+
+# Each series has its own marker, so the chart reads the same under NO_COLOR: (marker, legend
+# word, short legend word for narrow charts). "braille" is plotext's dense line.
+MARKS = {
+    "actual": ("braille", "⣿ actual", "⣿ actual"),
+    "now": ("◆", "◆ this hour so far", "◆ now"),
+    "forecast": ("•", "• forecast", "• forecast"),
+    "band": ("-", "- {band} band", "- band"),
+    "past": ("·", "· past forecasts", "· past"),
+    "week": ("~", "~ same hours last week", "~ last wk"),
+    "anomaly": ("x", "x anomaly", "x anomaly"),
+}
+
+
+def nice_ticks(top: float, rows: int) -> list[float]:
+    """Round tick values (1, 2 or 5 x 10^k apart) from 0 to `top`, about one per 3 rows."""
+    if not math.isfinite(top) or top <= 0:
+        return [0.0, 1.0]
+    raw = top / max(rows // 3, 2)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    step = max(step, 1.0) if top >= 2 else step  # counts: whole steps unless the scale is tiny
+    return [i * step for i in range(int(top // step) + 1)]
+
+
+def log_ticks(top: float, rows: int) -> tuple[list[float], list[str]]:
+    """Positions on a log10(1 + count) axis labelled with real counts: 0, 1, 10, 100..."""
+    counts = [0.0, 1.0]
+    while counts[-1] * 10 <= max(top, 1.0):
+        counts.append(counts[-1] * 10)
+    if rows >= 3 * 2 * len(counts):  # room for the halfway marks: 3, 30, 300...
+        counts = sorted(counts + [3 * c for c in counts[1:] if 3 * c <= top])
+    return [math.log10(1 + c) for c in counts], [num(c) for c in counts]
+
+
+class ForecastChart(PlotextPlot):
+    """Actual hourly counts, the forecast with its band, past forecasts, anomalies."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.show_band = True
+        self.log_scale = False
+        self.week_overlay = False
+        self.days = 4
+        self._snap: Snapshot | None = None
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        """Keep the snapshot; it is drawn at render time, fitted to the width the chart has then."""
+        self._snap = snap
+        title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric} per hour"
+        title += (" · log scale" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else "")
+        self.border_title = safe_content(title)
+        self.refresh()
+
+    def render(self):
+        """Draw the last snapshot at the current size (one point per column), then plot it."""
+        if self._snap is not None:
+            self._draw(self._snap)
+        return super().render()
+
+    def _draw(self, snap: Snapshot) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        sv, fv = snap.series, snap.forecast
+        if sv is None:
+            plt.title(safe_text(snap.status) or "no data yet")
+            return
+        off = sv.tz_offset_s
+        width = max(self.size.width - 10, 20)
+        n = min(len(sv.hours), self.days * 24, width)
+        hours, counts = sv.hours[-n:], sv.counts[-n:].copy()
+        t0 = int(hours[0])
+        shown: list[str] = []
+        top = [0.0]
+
+        def x(ts):  # hours since the first shown hour, so the axis stays numeric
+            return ((np.asarray(ts) - t0) // 3600).tolist()
+
+        def line(key: str, xs, ys, color: str, scatter: bool = False) -> None:
+            v = np.asarray(ys, float)
+            if np.isfinite(v).any():
+                top.append(float(np.nanmax(v)))
+            ty = (np.log10(np.maximum(v, 0) + 1) if self.log_scale else v).tolist()
+            (plt.scatter if scatter else plt.plot)(xs, ty, color=color, marker=MARKS[key][0])
+            if key not in shown:
+                shown.append(key)
+
+        complete = counts.copy()
+        partial = sv.partial_hour is not None and sv.partial_hour == hours[-1]
+        if partial:
+            complete[-1] = np.nan
+        for seg in _runs(complete):  # gaps are breaks in the line, never zeros
+            line("actual", x(hours[seg]), complete[seg], "cyan")
+        if self.week_overlay and sv.last_week is not None:
+            lw = sv.last_week[-n:]
+            for seg in _runs(lw):
+                line("week", x(hours[seg]), lw[seg], "gray")
+        if fv is not None:
+            keep = fv.past_hours >= t0
+            if keep.any():
+                line("past", x(fv.past_hours[keep]), fv.past_p50[keep], "magenta")
+            fx = x(fv.hours)
+            if self.show_band:
+                line("band", fx, fv.p10, "green")
+                line("band", fx, fv.p90, "green")
+            line("forecast", fx, fv.p50, "green")
+        for a in snap.anomalies:
+            if a.hour >= t0:
+                line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)
+        if partial:  # drawn last: nothing covers the hour in progress
+            line("now", x([hours[-1]]), [counts[-1]], "yellow", scatter=True)
+        self._axes(snap, n, t0, off, max(top))
+        band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
+        longer = "  ".join(MARKS[k][1].format(band=band) for k in shown)
+        plt.title(longer if len(longer) <= width else "  ".join(MARKS[k][2] for k in shown))
+
+    def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> None:
+        """Hour labels that never overlap; a count axis from 0 in whole counts (or log counts)."""
+        plt = self.plt
+        span = n + (len(snap.forecast.hours) if snap.forecast else 0)
+        # Labels ("15/11 23:00", 11 columns) spaced so none overlaps: plotext drops overlapping
+        # ones, and which it drops varies between runs.
+        cols = max(self.size.width - 10, 20)
+        step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
+        ticks = list(range(0, span, step))
+        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
+        rows = max(self.size.height - 4, 4)
+        if self.log_scale:
+            pos, labels = log_ticks(top, rows)
+            plt.ylim(0, max(math.log10(1 + top), pos[-1]) * 1.02)
+        else:
+            pos = nice_ticks(top, rows)
+            labels = [num(v) for v in pos]
+            plt.ylim(0, max(top, pos[-1]) * 1.02)
+        plt.yticks(pos, labels)
+
+
+def _runs(v: np.ndarray) -> list[slice]:
+    ok = np.isfinite(v)
+    out, start = [], None
+    for i, good in enumerate(ok):
+        if good and start is None:
+            start = i
+        if not good and start is not None:
+            out.append(slice(start, i))
+            start = None
+    if start is not None:
+        out.append(slice(start, len(v)))
+    return out

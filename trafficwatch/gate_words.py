@@ -1,0 +1,130 @@
+"""The LSTM's gates read out in plain words for the gate pane (pure functions, no Textual)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from itertools import pairwise
+
+import numpy as np
+
+# What each seasonal base (model/features.py BASE_NAMES) means to someone watching a site.
+BASE_WORDS = {
+    "yesterday": "yesterday",
+    "last week": "same hours last week",
+    "7-day median": "7-day typical",
+    "4-week median": "4-week typical",
+    "last hour": "the last hour",
+    "4-week median at today's level": "4-week shape at today's level",
+    "week's mean": "the week's average",
+}
+
+# Per gate: (threshold, reading) from the most open down; the first threshold the value reaches.
+GATE_READINGS: dict[str, tuple[tuple[float, str], ...]] = {
+    "forget": ((0.8, "keeping most of its memory"), (0.6, "keeping much of its memory"),
+               (0.4, "keeping about half of its memory"), (0.1, "letting most of its memory go"),
+               (0.0, "wiping its memory")),
+    "input": ((0.8, "taking in a lot of new information"), (0.6, "taking in much new information"),
+              (0.4, "taking in some new information"), (0.1, "taking in little new"),
+              (0.0, "taking in almost nothing new")),
+    "output": ((0.8, "using most of its memory for the forecast"),
+               (0.6, "using much of its memory for the forecast"),
+               (0.4, "using about half of its memory for the forecast"),
+               (0.1, "using little of its memory for the forecast"),
+               (0.0, "using almost none of its memory for the forecast")),
+}
+
+SHADES = " ░▒▓█"
+
+
+def base_phrase(name: str) -> str:
+    """A seasonal base's name as a watcher would say it (unknown names pass through)."""
+    return BASE_WORDS.get(name, name)
+
+
+def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> str:
+    """'Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%, others 8%';
+    fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short."""
+    items = [(k, float(v)) for k, v in reliance.items() if np.isfinite(v) and v > 0]
+    total = sum(v for _, v in items)
+    if not items or total <= 0:
+        return "Relying on: its own reading of the last week (no seasonal mix reported)"
+    items.sort(key=lambda kv: -kv[1])
+    shown = [f"{base_phrase(k)} {v / total:.0%}" for k, v in items]
+    out = ""
+    for n in range(min(top, len(items)), 0, -1):  # the rest always shows, as "others"
+        rest = sum(v for _, v in items[n:]) / total
+        out = "Relying on: " + ", ".join(shown[:n] + ([f"others {rest:.0%}"] if rest >= 0.005 else []))
+        if not width or len(out) <= width:
+            break
+    return out
+
+
+def gate_reading(gate: str, value: float) -> str:
+    """'forget gate: keeping most of its memory (0.91)': one gate's latest value, in words."""
+    if not np.isfinite(value):
+        return f"{gate} gate: no reading"
+    words = next(w for lim, w in GATE_READINGS[gate] if value >= lim)
+    return f"{gate} gate: {words} ({value:.2f})"
+
+
+def memory_reading(cell_norm: np.ndarray, recent: int = 24) -> str:
+    """'memory: growing over the last day (size 36.3)': the cell state's size and its trend."""
+    v = np.asarray(cell_norm, dtype=float)
+    if not len(v) or not np.isfinite(v[-1]):
+        return "memory (cell state): no reading"
+    before = v[max(len(v) - 1 - recent, 0)]
+    change = (v[-1] - before) / max(abs(before), 1e-9)
+    trend = "growing" if change > 0.1 else "shrinking" if change < -0.1 else "steady"
+    return f"memory (cell state): {trend} over the last day (size {v[-1]:.1f})"
+
+
+def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
+    """An epoch hour in the displayed offset."""
+    return time.strftime(form, time.gmtime(int(ts) + offset))
+
+
+def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int) -> str:
+    """When the forget gate last dropped sharply (the model set aside what it knew), in words."""
+    if not len(drops) or not len(step_hours):
+        return "No memory reset this week (the forget gate never dropped sharply)"
+    when = fmt_hour(step_hours[min(drops[-1], len(step_hours) - 1)], offset)
+    more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
+    return f"Memory last reset: {when} (forget gate dropped: a change of regime{more})"
+
+
+def bins(n: int, width: int) -> list[slice]:
+    """Split n steps into at most `width` consecutive, nearly equal bins."""
+    k = max(min(n, width), 1)
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in pairwise(edges) if b > a]
+
+
+def heat_rows(m: np.ndarray, width: int, lo: float, hi: float) -> list[str]:
+    """(T, U) values -> one shaded row per unit, T compressed to `width` columns by bin means."""
+    span = hi - lo if hi > lo else 1.0
+    cols = np.stack([np.nanmean(m[s], axis=0) for s in bins(m.shape[0], width)])  # (W, U)
+    lv = np.clip(((cols - lo) / span * (len(SHADES) - 1)).round(), 0, len(SHADES) - 1)
+    return ["".join(SHADES[int(x)] if np.isfinite(x) else " " for x in lv[:, u])
+            for u in range(m.shape[1])]
+
+
+def hour_axis(step_hours: np.ndarray, width: int, offset: int) -> str:
+    """A line under the heatmap: '|Sat 10' at each column where a day starts in the offset."""
+    sl = bins(len(step_hours), width)
+    out = [" "] * len(sl)
+    day = [(int(step_hours[s.start]) + offset) // 86400 for s in sl]
+    free = 0
+    for i in range(1, len(sl)):
+        if day[i] != day[i - 1] and i >= free:
+            label = "|" + fmt_hour(step_hours[sl[i].start], offset, "%a %d")
+            label = label[: len(sl) - i]
+            out[i:i + len(label)] = label
+            free = i + len(label) + 1
+    return "".join(out)
+
+
+def reset_marks(n: int, drops: Sequence[int], width: int) -> str:
+    """A line with ▼ above each heatmap column that holds a memory reset (forget-gate drop)."""
+    hit = set(drops)
+    return "".join("▼" if any(t in hit for t in range(s.start, s.stop)) else " "
+                   for s in bins(n, width))
