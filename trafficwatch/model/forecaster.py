@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
 RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
+OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
 
 
@@ -237,7 +238,10 @@ class Forecaster:
         mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
         shift = np.log1p(np.clip(mid, 0, None)) - lq[..., self.cfg.quantiles.index(0.5)]
         y = np.log1p(np.clip(actual, 0, None))
-        err = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)[ok]
+        # an hour at 0 where even p10 says 20 or more is an outage or a break in the log (Poisson:
+        # below e^-20 by chance), not the spread of traffic: it must not widen next week's band
+        outage = (actual == 0) & (np.expm1(lq[..., 0] + shift) >= OUTAGE_P10)
+        err = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)[ok & ~outage]
         widen = 0.0
         if len(err) >= 48:  # conformalised quantile regression on this site's own days
             level = min(1.0, 0.8 * (1 + 1 / len(err)))
