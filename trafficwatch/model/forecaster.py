@@ -73,7 +73,8 @@ class Recent:
         m = self.mae
         best_naive = min((k for k in m if k != "lstm"), key=lambda k: m[k])
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week"}
-        days = f"over the last {self.hours // 24} days"
+        n = self.hours // 24
+        days = f"over the last {n} days" if n > 1 else "over the last day"
         if self.weights.get("lstm", 0.0) >= 0.999:
             return (f"{name}: error {m['lstm']:.3g}/h {days}, better than {label[best_naive]} "
                     f"({m[best_naive]:.3g}/h)")
