@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from trafficwatch.safe import safe_content, safe_text
+from trafficwatch.app.text import safe_content
+from trafficwatch.safe import safe_text
 
 HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[link=http://x]y[/link]", "\x1b]0;title\x07",
            "\x1b[2J", "\x9b31m", "\u202eevil", "a\u2066b\u2069", "\x85next", "\x00nul", "del\x7f"]

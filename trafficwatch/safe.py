@@ -3,10 +3,6 @@ network): control and invisible characters become visible, inert escapes."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rich.text import Text
 
 # C0 controls but tab, DEL, C1, bidi embeddings/overrides/isolates, and other invisible format
 # characters that can reorder or hide text on a terminal, and lone surrogates (unencodable).
@@ -58,10 +54,3 @@ def safe_name(value: object) -> str:
     """
     return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable() else c
                    for c in _as_str(value))
-
-
-def safe_content(value: object, style: str = "") -> Text:
-    """A Rich Text of the sanitised value, built without markup parsing ('[/]' stays literal)."""
-    from rich.text import Text
-
-    return Text(safe_text(value), style=style, no_wrap=True, overflow="ellipsis")

@@ -14,7 +14,8 @@ from textual.widgets import Footer, Header, Static
 from trafficwatch.app.chart import ForecastChart
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
-from trafficwatch.safe import safe_content, safe_name
+from trafficwatch.app.text import safe_content
+from trafficwatch.safe import safe_name
 from trafficwatch.snapshot import Snapshot
 
 

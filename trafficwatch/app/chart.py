@@ -7,7 +7,8 @@ import numpy as np
 from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num
-from trafficwatch.safe import safe_content, safe_name, safe_text
+from trafficwatch.app.text import safe_content
+from trafficwatch.safe import safe_name, safe_text
 from trafficwatch.snapshot import Snapshot
 
 # Each series has its own marker, so the chart reads the same under NO_COLOR: (marker, legend

@@ -7,6 +7,7 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
+from trafficwatch.app.text import safe_content
 from trafficwatch.gate_words import (
     fmt_hour,
     gate_reading,
@@ -17,7 +18,7 @@ from trafficwatch.gate_words import (
     reset_marks,
     reset_words,
 )
-from trafficwatch.safe import safe_content, safe_text
+from trafficwatch.safe import safe_text
 from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"

@@ -12,8 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from trafficwatch.app.text import safe_content
 from trafficwatch.engine import ViewFilter
-from trafficwatch.safe import safe_content, safe_name
+from trafficwatch.safe import safe_name
 
 # One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
 HELP = """\
