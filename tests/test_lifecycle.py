@@ -123,7 +123,7 @@ def app_in_terminal():
 
 
 # what the screen shows at each moment: the UI is up; the logs are counted; the LSTM has run
-MOMENTS = {"started": b"\x1b[?1049h", "counted": b"Lines read", "model loaded": b"Forgot at"}
+MOMENTS = {"started": b"\x1b[?1049h", "counted": b"Lines read", "model loaded": b"Relying on"}
 
 
 @pytest.mark.parametrize(("how", "moment"), [
