@@ -17,13 +17,13 @@ import os
 import queue
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from trafficwatch.anomalies import AnomalyEvent
+from trafficwatch.files import atomic_write
 from trafficwatch.safe import safe_name, safe_text
 
 log = logging.getLogger(__name__)
@@ -111,23 +111,9 @@ class AlertMarks:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename over `path`, fsync the directory."""
+    """The marks file, written atomically in a private folder."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomic_write(path, data)
 
 
 class Alerter:

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
+from trafficwatch.files import atomic_write
 from trafficwatch.model.config import LSTMConfig
 from trafficwatch.model.numpy_lstm import NumpyLSTM
 
@@ -64,19 +64,8 @@ def scaling_info() -> dict:
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace: never a half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a model file is no secret (umask is not read:
-        # os.umask would change it process-wide, racing other threads)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Never a half file; a model file is no secret (0644)."""
+    atomic_write(path, write, mode=0o644)
 
 
 def npz_path(path: str | os.PathLike) -> Path:
