@@ -80,7 +80,7 @@ def test_band_width_is_configurable():
 def test_the_error_is_compared_with_the_better_of_yesterday_and_last_week():
     rng = np.random.default_rng(5)
     idx = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")  # a Monday
-    weekday = np.where(idx.dayofweek < 5, 1.0, 0.1)  # a site that is quiet at weekends
+    weekday = np.where(idx.day_of_week < 5, 1.0, 0.1)  # a site that is quiet at weekends
     s = pd.Series(rng.poisson(200 * weekday * (1.2 + np.sin(2 * np.pi * idx.hour / 24)))
                   .astype(float), index=idx)
     p = predict(s, None, days=7)  # seasonal naive 24 h is what is shown
