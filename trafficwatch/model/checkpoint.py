@@ -68,6 +68,15 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     atomic_write(path, write, mode=0o644)
 
 
+def _check_format(raw: object, path: Path, what: str, fmt: str) -> None:
+    """A trafficwatch model's header of this VERSION, or CheckpointError saying what it is."""
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a trafficwatch {what}; {_FIX}")
+    if raw.get("version") != VERSION:
+        raise CheckpointError(f"{path}: {fmt} version {raw.get('version')!r}, this "
+                              f"trafficwatch reads version {VERSION}; {_FIX}")
+
+
 def npz_path(path: str | os.PathLike) -> Path:
     """Where the torch-free copy of a checkpoint goes: NAME.npz beside NAME.pt."""
     return Path(path).with_suffix(".npz")
@@ -130,11 +139,7 @@ def _read_npz(path: Path) -> tuple[Checkpoint, dict]:
         meta = json.loads(str(arrays.pop("__meta__").reshape(-1)[0]))
     except (KeyError, IndexError, ValueError) as exc:
         raise CheckpointError(f"{path}: no readable metadata; {_FIX}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a trafficwatch model file; {_FIX}")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: model format version {meta.get('version')!r}, this "
-                              f"trafficwatch reads version {VERSION}; {_FIX}")
+    _check_format(meta, path, "model file", "model format")
     try:
         cfg = LSTMConfig.from_dict(meta["config"])
         model = NumpyLSTM(cfg, arrays)
@@ -187,11 +192,7 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {exc}); "
                               f"{_FIX}") from exc
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a trafficwatch model checkpoint; {_FIX}")
-    if raw.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {raw.get('version')!r}, this "
-                              f"trafficwatch reads version {VERSION}; {_FIX}")
+    _check_format(raw, path, "model checkpoint", "checkpoint format")
     try:
         cfg = LSTMConfig.from_dict(raw["config"])
     except (KeyError, TypeError, ValueError) as exc:
