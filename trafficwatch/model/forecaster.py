@@ -31,6 +31,7 @@ MIN_OBSERVED = 24  # hours of observed history below which the caller should use
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
 RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
 OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
+BLEND_STEPS = (0.0, 0.25, 0.5, 0.75)  # the LSTM's share in a blend with the better naive
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
 
 
@@ -61,8 +62,8 @@ class Recent:
 
     mae: dict[str, float]  # lstm, naive24, naive168 (once a week old) -> mean |error| over the
     # same hours; empty when there was too little history to judge
-    weights: dict[str, float]  # what is shown: the LSTM alone, half of it and half the better
-    # seasonal naive, or that naive alone: whichever had the smallest error on these days
+    weights: dict[str, float]  # what is shown: the LSTM alone where it won these days, else the
+    # blend of it with the better seasonal naive (LSTM share 0, 1/4, 1/2 or 3/4) that erred least
     widen: float  # log1p units added to both sides of the band (negative narrows)
     hours: int  # hours scored
 
@@ -78,9 +79,11 @@ class Recent:
         if self.weights.get("lstm", 0.0) >= 0.999:
             return (f"{name}: error {m['lstm']:.3g}/h {days}, better than {label[best_naive]} "
                     f"({m[best_naive]:.3g}/h)")
-        if self.weights.get("lstm", 0.0) > 0:
-            return (f"half {name}, half {label[best_naive]}: the blend did best {days} "
-                    f"({name} alone {m['lstm']:.3g}/h, {label[best_naive]} {m[best_naive]:.3g}/h)")
+        share = self.weights.get("lstm", 0.0)
+        if share > 0:
+            return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
+                    f"the blend did best {days} ({name} alone {m['lstm']:.3g}/h, "
+                    f"{label[best_naive]} {m[best_naive]:.3g}/h)")
         return (f"{label[best_naive]}: it beat {name} {days} ({m[best_naive]:.3g}/h vs "
                 f"{m['lstm']:.3g}/h); {name}'s gates are still shown")
 
@@ -233,9 +236,11 @@ class Forecaster:
         weights = {"lstm": 1.0}
         best_naive = min((k for k in mae if k != "lstm"), key=lambda k: mae[k])
         if mae["lstm"] > mae[best_naive]:  # the LSTM lost here: show what wins on these days
-            half = {"lstm": 0.5, best_naive: 0.5}
-            mae_half = float(np.abs(0.5 * (preds["lstm"] + preds[best_naive]) - actual)[ok].mean())
-            weights = half if mae_half < mae[best_naive] else {best_naive: 1.0}
+            def blend_mae(a: float) -> float:
+                return float(np.abs(a * preds["lstm"] + (1 - a) * preds[best_naive]
+                                    - actual)[ok].mean())
+            a = min(BLEND_STEPS, key=blend_mae)
+            weights = {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0}
         mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
         shift = np.log1p(np.clip(mid, 0, None)) - lq[..., self.cfg.quantiles.index(0.5)]
         y = np.log1p(np.clip(actual, 0, None))
