@@ -174,12 +174,41 @@ def _serve(args: argparse.Namespace) -> int:
     from trafficwatch.lifecycle import end_children
 
     argv = without_serve(sys.argv[1:])
+    # exec: each session's app is the server's own child (not a shell's), so end_children reaches it
+    command = "exec " + shlex.join([sys.executable, "-m", "trafficwatch", *argv])
     try:
-        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
-               port=port).serve()
+        _session_server(Server)(command, host=host, port=port).serve()
     finally:
         end_children()  # the sessions' apps do not outlive the server
     return 0
+
+
+def _session_server(server_class: type) -> type:
+    """textual-serve's Server, ending its sessions' apps when it is signalled to stop."""
+    import asyncio
+    import signal
+
+    from aiohttp import web
+
+    from trafficwatch.lifecycle import GRACE_S, end_children
+
+    class SessionServer(server_class):  # type: ignore[valid-type, misc]
+        def request_exit(self) -> None:
+            """Hang up every session's app (its shutdown ends it within GRACE_S), then stop."""
+            end_children(signal.SIGHUP)
+            super().request_exit()
+
+        def serve(self, debug: bool = False) -> None:
+            """Server.serve, also stopped by SIGHUP, waiting GRACE_S (not 60 s) for sessions."""
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.request_exit)
+            web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False,
+                        loop=loop, shutdown_timeout=GRACE_S, print=lambda *args: None)
+
+    return SessionServer
 
 
 def _engine(cfg, cb, holder: dict):
