@@ -199,14 +199,16 @@ def _session_server(server_class: type) -> type:
             super().request_exit()
 
         def serve(self, debug: bool = False) -> None:
-            """Server.serve, also stopped by SIGHUP, waiting GRACE_S (not 60 s) for sessions."""
+            """Server.serve, also stopped by SIGHUP, and within GRACE_S, not 2 x 60 s: aiohttp waits
+            shutdown_timeout for the sessions (their websockets), then again for their cancelling.
+            The hung-up apps end themselves in GRACE_S whatever the server does."""
             self.debug = debug
             self.initialize_logging()
             loop = asyncio.new_event_loop()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.request_exit)
             web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False,
-                        loop=loop, shutdown_timeout=GRACE_S, print=lambda *args: None)
+                        loop=loop, shutdown_timeout=GRACE_S / 2, print=lambda *args: None)
 
     return SessionServer
 
