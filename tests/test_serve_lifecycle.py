@@ -1,5 +1,5 @@
 """`trafficwatch --serve`: a browser session's app ends with its tab, and every app ends with the
-server (issue 11: they outlived both)."""
+server, even one killed outright (issue 11: they outlived both)."""
 from __future__ import annotations
 
 import asyncio
@@ -99,6 +99,16 @@ async def drain(ws) -> None:
         pass
 
 
+async def start_server(logs: Path) -> tuple[asyncio.subprocess.Process, int]:
+    """`trafficwatch --serve` on a free loopback port, in a session (process group) of its own."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trafficwatch", "--serve", "--serve-addr", f"127.0.0.1:{port}",
+        "--no-state", str(logs), start_new_session=True)
+    await wait_for_port(port, server)
+    return server, port
+
+
 async def test_serve_sessions_end_with_the_tab_and_with_the_server(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -106,14 +116,12 @@ async def test_serve_sessions_end_with_the_tab_and_with_the_server(tmp_path):
     (logs / "access.log").write_text("".join(
         LINE.format(i=i, d=time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now - i * 600)))
         for i in range(50)))
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "trafficwatch", "--serve", "--serve-addr", f"127.0.0.1:{port}",
-        "--no-state", str(logs), start_new_session=True)
+    servers: list[asyncio.subprocess.Process] = []
     seen: set[int] = set()
     try:
-        await wait_for_port(port, server)
         async with aiohttp.ClientSession() as http:
+            server, port = await start_server(logs)
+            servers.append(server)
             ws, reader, apps = await open_session(http, port, server.pid)
             seen |= apps
             await ws.close()  # the tab closes
@@ -132,10 +140,22 @@ async def test_serve_sessions_end_with_the_tab_and_with_the_server(tmp_path):
             print(f"server and apps gone {time.monotonic() - t0:.2f} s after SIGTERM")
             await ws.close()
             await reader
-    finally:
-        for pid in in_group(server.pid) | seen:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if server.returncode is None:
+
+            # a server killed outright sends no signal on: its apps' input closes
+            server, port = await start_server(logs)
+            servers.append(server)
+            ws, reader, apps = await open_session(http, port, server.pid)
+            seen |= apps
             server.kill()
-        await server.wait()
+            assert await until(lambda: not any(map(alive, apps)), GONE_WITHIN_S), \
+                f"after SIGKILL of the server, its app still runs: {sorted(filter(alive, apps))}"
+            await ws.close()
+            await reader
+    finally:
+        for server in servers:
+            for pid in in_group(server.pid) | seen:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            if server.returncode is None:
+                server.kill()
+            await server.wait()

@@ -129,7 +129,11 @@ class _TerminalOutput:
 
 
 def _survives_hangup(driver_class: type) -> type:
-    """Textual's terminal driver, writing through _TerminalOutput (other drivers as they are)."""
+    """Terminal driver writing through _TerminalOutput, web driver hung up with its server."""
+    from textual.drivers.web_driver import WebDriver
+
+    if issubclass(driver_class, WebDriver):
+        return _hangs_up_with_server(driver_class)
     try:
         from textual.drivers.linux_driver import LinuxDriver
     except ImportError:  # Windows
@@ -141,6 +145,21 @@ def _survives_hangup(driver_class: type) -> type:
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._file = _TerminalOutput(self._file)
+
+    return Driver
+
+
+def _hangs_up_with_server(driver_class: type) -> type:
+    """Web driver whose input (the server's pipe) closing unasked is a hangup (SIGHUP)."""
+    # a server killed outright sends its apps no signal: their input's EOF is all they get
+    import os
+    import signal
+
+    class Driver(driver_class):  # type: ignore[valid-type, misc]
+        def run_input_thread(self) -> None:
+            super().run_input_thread()
+            if not self.exit_event.is_set():  # not the app's own exit: the server is gone
+                os.kill(os.getpid(), signal.SIGHUP)
 
     return Driver
 
@@ -199,9 +218,9 @@ def _session_server(server_class: type) -> type:
             super().request_exit()
 
         def serve(self, debug: bool = False) -> None:
-            """Server.serve, also stopped by SIGHUP, and within GRACE_S, not 2 x 60 s: aiohttp waits
-            shutdown_timeout for the sessions (their websockets), then again for their cancelling.
-            The hung-up apps end themselves in GRACE_S whatever the server does."""
+            """Server.serve, also stopped by SIGHUP, and within GRACE_S (not 2 x 60 s)."""
+            # aiohttp waits shutdown_timeout for the sessions (their websockets), then again for
+            # their cancelling; the hung-up apps end themselves within GRACE_S in any case
             self.debug = debug
             self.initialize_logging()
             loop = asyncio.new_event_loop()
