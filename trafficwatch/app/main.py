@@ -129,7 +129,11 @@ class _TerminalOutput:
 
 
 def _survives_hangup(driver_class: type) -> type:
-    """Textual's terminal driver, writing through _TerminalOutput (other drivers as they are)."""
+    """Terminal driver writing through _TerminalOutput, web driver hung up with its server."""
+    from textual.drivers.web_driver import WebDriver
+
+    if issubclass(driver_class, WebDriver):
+        return _hangs_up_with_server(driver_class)
     try:
         from textual.drivers.linux_driver import LinuxDriver
     except ImportError:  # Windows
@@ -141,6 +145,21 @@ def _survives_hangup(driver_class: type) -> type:
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._file = _TerminalOutput(self._file)
+
+    return Driver
+
+
+def _hangs_up_with_server(driver_class: type) -> type:
+    """Web driver whose input (the server's pipe) closing unasked is a hangup (SIGHUP)."""
+    # a server killed outright sends its apps no signal: their input's EOF is all they get
+    import os
+    import signal
+
+    class Driver(driver_class):  # type: ignore[valid-type, misc]
+        def run_input_thread(self) -> None:
+            super().run_input_thread()
+            if not self.exit_event.is_set():  # not the app's own exit: the server is gone
+                os.kill(os.getpid(), signal.SIGHUP)
 
     return Driver
 
@@ -174,12 +193,43 @@ def _serve(args: argparse.Namespace) -> int:
     from trafficwatch.lifecycle import end_children
 
     argv = without_serve(sys.argv[1:])
+    # exec: each session's app is the server's own child (not a shell's), so end_children reaches it
+    command = "exec " + shlex.join([sys.executable, "-m", "trafficwatch", *argv])
     try:
-        Server(shlex.join([sys.executable, "-m", "trafficwatch", *argv]), host=host,
-               port=port).serve()
+        _session_server(Server)(command, host=host, port=port).serve()
     finally:
         end_children()  # the sessions' apps do not outlive the server
     return 0
+
+
+def _session_server(server_class: type) -> type:
+    """textual-serve's Server, ending its sessions' apps when it is signalled to stop."""
+    import asyncio
+    import signal
+
+    from aiohttp import web
+
+    from trafficwatch.lifecycle import GRACE_S, end_children
+
+    class SessionServer(server_class):  # type: ignore[valid-type, misc]
+        def request_exit(self) -> None:
+            """Hang up every session's app (its shutdown ends it within GRACE_S), then stop."""
+            end_children(signal.SIGHUP)
+            super().request_exit()
+
+        def serve(self, debug: bool = False) -> None:
+            """Server.serve, also stopped by SIGHUP, and within GRACE_S (not 2 x 60 s)."""
+            # aiohttp waits shutdown_timeout for the sessions (their websockets), then again for
+            # their cancelling; the hung-up apps end themselves within GRACE_S in any case
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.request_exit)
+            web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False,
+                        loop=loop, shutdown_timeout=GRACE_S / 2, print=lambda *args: None)
+
+    return SessionServer
 
 
 def _engine(cfg, cb, holder: dict):
