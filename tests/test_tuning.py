@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from trafficwatch import tuning
 from trafficwatch.engine import Engine, EngineConfig
@@ -118,3 +119,18 @@ def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monke
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", must_not_run)
     assert tuning.maybe_fine_tune(e) is False
     assert e.tuning_note[""].startswith("not fine-tuned") and "gaps" in e.tuning_note[""]
+
+
+def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monkeypatch, tmp_path):
+    from trafficwatch import tuning
+    from trafficwatch.app.main import engine_config
+    from trafficwatch.cli import build_parser
+
+    cfg = engine_config(build_parser().parse_args(["watch", "--no-fine-tune", str(tmp_path)]))
+    assert cfg.fine_tune is False
+    assert engine_config(build_parser().parse_args(["watch", str(tmp_path)])).fine_tune is True
+    niced = []
+    monkeypatch.setattr(tuning.os, "nice", niced.append)
+    with pytest.raises(ValueError):  # the child stops at the missing series, already niced
+        tuning._main([str(tmp_path / "missing.csv"), str(tmp_path / "out.pt"), "cpu"])
+    assert niced == [tuning.CHILD_NICENESS]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -10,6 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine, EngineConfig
 
+CHILD_NICENESS = 10  # the fine-tuning child runs at this niceness: below the app and the server
 FINE_TUNE_MIN_DAYS = 14  # two weeks: the default model's window (a week) plus a week to learn from
 
 
@@ -35,7 +38,6 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     checkpoint file.
     """
     import subprocess
-    import sys
     import tempfile
     from pathlib import Path
 
@@ -67,6 +69,10 @@ def _main(argv: list[str]) -> int:
     from trafficwatch.model.train import FINE_TUNE, select_device
     from trafficwatch.series import read_counts_csv
 
+    try:
+        os.nice(CHILD_NICENESS)  # the app and the web server it watches come first
+    except OSError as exc:
+        print(f"trafficwatch: could not lower the fine-tune's priority: {exc}", file=sys.stderr)
     series = read_counts_csv(argv[0])
     device = select_device(argv[2])  # ValueError (exit 1, said on stderr) for cuda without one
     base = Forecaster.load(argv[3] if len(argv) > 3 else None)

@@ -25,7 +25,7 @@ def engine_config(args: argparse.Namespace):
         speed=args.speed, poll=args.poll,
         state_path=None if replay else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
-        metric=args.metric, site=args.site,
+        metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
 
 

@@ -16,6 +16,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=3600.0,
                    help="with --replay: log seconds per real second (3600 = an hour a second)")
     p.add_argument("--model", metavar="FILE", help="model checkpoint (default: models/default.pt)")
+    p.add_argument("--no-fine-tune", action="store_true",
+                   help="never fine-tune the model on this site (it otherwise runs once per site "
+                        "with 14 days of history, in a child process at low priority, and is "
+                        "kept only if it backtests better)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where per-site fine-tuning runs (default: auto, CUDA when available); "
                         "forecasts run on the CPU, where one small LSTM step is fastest")
