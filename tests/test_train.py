@@ -92,7 +92,7 @@ def test_windows_mask_gaps_and_pad_short_histories():
     assert w.x[0, :42, 1].sum() == 0 and w.x[0, 42:, 1].all()  # left padding is masked
     assert w.x[1, 50 - (70 - 72):, 1].sum() < 72 and w.x[1, 52:62, 1].sum() == 0  # the gap
     assert w.y_mask[2].sum() == 5  # only 5 target hours exist after origin 95
-    assert np.isfinite(w.x).all() and np.isfinite(w.y).all()
+    assert np.isfinite(w.x).all() and np.isfinite(w.counts).all()
     assert np.isfinite(w.bases).all() and np.isfinite(w.skill).all()
     assert w.bmask.shape == (3, 24, 7) and w.bmask[..., -1].all()
     assert w.bmask[0, :, 1].sum() == 0  # no "last week" for a site 30 hours old

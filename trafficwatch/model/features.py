@@ -30,7 +30,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 MIN_SCALE = 0.005  # floor on log-space scales (0.5 %): a flat window stays flat, noise is not
 # amplified
 Z_CLIP = 10.0  # inputs beyond 10 window-stds carry no more information
-OUT_CLIP = 60.0  # targets in best-base errors (the log-space view; the loss is on counts)
 HISTORY = 1008  # six weeks: four for the weekly profile, one to judge each base, one spare
 HOUR_NS = 3_600_000_000_000
 BASE_NAMES = ("yesterday", "last week", "7-day median", "4-week median", "last hour",
@@ -42,13 +41,12 @@ CAP_LOG = float(np.log(2.0))  # no quantile above twice the largest hour of the 
 
 @dataclass
 class Windows:
-    """Model-ready windows: inputs, bases, scaled targets with their mask, and the scaling."""
+    """Model-ready windows: inputs, bases, target counts with their mask, and the scaling."""
 
     x: np.ndarray  # (N, T, F) float32
     bases: np.ndarray  # (N, H, K) float32 z units, 0 where missing
     bmask: np.ndarray  # (N, H, K) float32, 1 = base exists
     skill: np.ndarray  # (N, K) float32
-    y: np.ndarray  # (N, H) float32 scaled targets, 0 where missing
     y_mask: np.ndarray  # (N, H) float32, 1 = observed target
     loc: np.ndarray  # (N,) float64
     scale: np.ndarray  # (N,) float64
@@ -58,7 +56,7 @@ class Windows:
     mae_scale: np.ndarray  # (N,) float64 in-sample MAE of naive 24 h over the window (counts):
     # the denominator of MASE, so that training weighs each window as the judges do
 
-    FIELDS = ("x", "bases", "bmask", "skill", "y", "y_mask", "loc", "scale", "cap", "origin",
+    FIELDS = ("x", "bases", "bmask", "skill", "y_mask", "loc", "scale", "cap", "origin",
               "counts", "mae_scale")
 
     def inputs(self) -> tuple[np.ndarray, ...]:
@@ -201,21 +199,6 @@ def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
             skill.astype(np.float32), loc, scale, cap)
 
 
-def scale_targets(raw: np.ndarray, loc: np.ndarray,
-                  scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, H) raw targets -> scaled targets (0 where missing, clipped) and their mask."""
-    v = np.log1p(np.clip(raw, 0.0, None))
-    mask = np.isfinite(v)
-    y = np.where(mask, (np.where(mask, v, 0.0) - loc[:, None]) / scale[:, None], 0.0)
-    return np.clip(y, -OUT_CLIP, OUT_CLIP).astype(np.float32), mask.astype(np.float32)
-
-
-def decode(zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """(N, H, Q) scaled quantiles -> counts, never negative nor above the cap; order is kept."""
-    v = zq * scale[:, None, None] + loc[:, None, None]
-    return np.clip(np.expm1(np.minimum(v, cap[:, None, None])), 0.0, None)
-
-
 def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
                  origins: np.ndarray | None = None, min_observed: int = 24,
                  min_target: int = 1, rng: np.random.Generator | None = None,
@@ -243,9 +226,9 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
             & (np.isfinite(outs).sum(1) >= min_target))
     hist, outs, origins = hist[keep], outs[keep], origins[keep]
     x, b, bm, sk, loc, scale, cap = encode(hist, start_hour + origins - window, window, horizon)
-    y, y_mask = scale_targets(outs, loc, scale)
+    y_mask = np.isfinite(outs).astype(np.float32)
     counts = np.where(np.isfinite(outs), np.clip(outs, 0, None), 0.0).astype(np.float32)
-    return Windows(x, b, bm, sk, y, y_mask, loc, scale, cap, origins, counts,
+    return Windows(x, b, bm, sk, y_mask, loc, scale, cap, origins, counts,
                    naive_mae(hist[:, L - window:]))
 
 
