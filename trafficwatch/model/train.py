@@ -1,7 +1,8 @@
 """Training: windows from hourly series, validation on the most recent hours, early stopping.
 
 Seeded and reproducible on CPU; `device="auto"` uses CUDA when available. Loss is the pinball
-(quantile) loss in the scaled space of features.py, with missing targets masked out.
+(quantile) loss on counts, each window divided by its MASE scale (see _loss), with missing
+targets masked out.
 """
 from __future__ import annotations
 
