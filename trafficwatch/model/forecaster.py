@@ -31,7 +31,9 @@ MIN_OBSERVED = 24  # hours of observed history below which the caller should use
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
 RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
 OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
-BLEND_STEPS = (0.0, 0.25, 0.5, 0.75)  # the LSTM's share in a blend with the better naive
+BLEND_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the LSTM's share in a blend with the better naive
+TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
+# holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
 
 
@@ -60,10 +62,11 @@ class Forecast:
 class Recent:
     """How the candidates did on the series' own last days, and what to show because of it."""
 
-    mae: dict[str, float]  # lstm, naive24, naive168 (once a week old) -> mean |error| over the
-    # same hours; empty when there was too little history to judge
-    weights: dict[str, float]  # what is shown: the LSTM alone where it won these days, else the
-    # blend of it with the better seasonal naive (LSTM share 0, 1/4, 1/2 or 3/4) that erred least
+    mae: dict[str, float]  # lstm, naive24, naive168 (once a week old) -> mean |error| an hour on
+    # a typical one of the last days (the best and the worst day left out, see trimmed_mean);
+    # empty when there was too little history to judge
+    weights: dict[str, float]  # what is shown: the blend of the LSTM with the better seasonal
+    # naive (LSTM share 0, 1/4, 1/2, 3/4 or 1) that erred least on a typical one of those days
     widen: float  # log1p units added to both sides of the band (negative narrows)
     hours: int  # hours scored
 
@@ -75,9 +78,11 @@ class Recent:
         best_naive = min((k for k in m if k != "lstm"), key=lambda k: m[k])
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week"}
         n = self.hours // 24
-        days = f"over the last {n} days" if n > 1 else "over the last day"
+        days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
+                f"over the last {n} days" if n > 1 else "over the last day")
         if self.weights.get("lstm", 0.0) >= 0.999:
-            return (f"{name}: error {m['lstm']:.3g}/h {days}, better than {label[best_naive]} "
+            than = "better than" if m["lstm"] < m[best_naive] else "as good as"
+            return (f"{name}: error {m['lstm']:.3g}/h {days}, {than} {label[best_naive]} "
                     f"({m[best_naive]:.3g}/h)")
         share = self.weights.get("lstm", 0.0)
         if share > 0:
@@ -232,15 +237,18 @@ class Forecaster:
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
         if len(preds) < 2 or ok.sum() < day:
             return none
-        mae = {k: float(np.abs(p - actual)[ok].mean()) for k, p in preds.items()}
-        weights = {"lstm": 1.0}
+        def typical(pred: np.ndarray) -> float:  # mean |error| of a typical day (see TRIM_DAYS)
+            n = ok.sum(axis=1)
+            days = np.where(ok, np.abs(pred - actual), 0.0).sum(axis=1)[n > 0] / n[n > 0]
+            return trimmed_mean(days)
+
+        mae = {k: typical(p) for k, p in preds.items()}
         best_naive = min((k for k in mae if k != "lstm"), key=lambda k: mae[k])
-        if mae["lstm"] > mae[best_naive]:  # the LSTM lost here: show what wins on these days
-            def blend_mae(a: float) -> float:
-                return float(np.abs(a * preds["lstm"] + (1 - a) * preds[best_naive]
-                                    - actual)[ok].mean())
-            a = min(BLEND_STEPS, key=blend_mae)
-            weights = {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0}
+        # the LSTM's share in a blend with the better naive: whichever erred least on these days
+        err = {a: typical(a * preds["lstm"] + (1 - a) * preds[best_naive]) for a in BLEND_STEPS}
+        a = min(BLEND_STEPS, key=lambda step: (err[step], -step))
+        weights = ({"lstm": 1.0} if a >= 1.0 else
+                   {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0})
         mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
         shift = np.log1p(np.clip(mid, 0, None)) - lq[..., self.cfg.quantiles.index(0.5)]
         y = np.log1p(np.clip(actual, 0, None))
@@ -321,6 +329,12 @@ class Forecaster:
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
+
+
+def trimmed_mean(days: np.ndarray) -> float:
+    """Mean of per-day errors without the best and the worst day once there are TRIM_DAYS."""
+    d = np.sort(days)
+    return float(d[1:-1].mean() if len(d) >= TRIM_DAYS else d.mean()) if len(d) else np.nan
 
 
 def gate_stats(inner: Internals | LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarray) -> GateStats:
