@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from trafficwatch import feeds
-from trafficwatch.engine import Engine, EngineConfig, ViewFilter
+from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.filters import ViewFilter
 from trafficwatch.ingest import IngestReport
 from trafficwatch.logs.records import Records
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from trafficwatch import __version__
+from trafficwatch.filters import parse_status_classes
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train")
 
@@ -124,19 +125,6 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
                    help="status classes to keep, e.g. 2xx,3xx or 4xx,5xx (default: all)")
     g.add_argument("--site", help="one site (default: each site apart for counts, all summed for "
                                   "forecasts)")
-
-
-def parse_status_classes(text: str | None) -> set[int] | None:
-    """'4xx,5xx' -> {4, 5}; None stays None."""
-    if not text:
-        return None
-    out = set()
-    for part in text.split(","):
-        part = part.strip().lower()
-        if len(part) != 3 or not part.endswith("xx") or part[0] not in "12345":
-            raise argparse.ArgumentTypeError(f"bad status class {part!r}: use 1xx..5xx")
-        out.add(int(part[0]))
-    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from trafficwatch.filters import ViewFilter
+from trafficwatch.hours import DAY, HOUR
 from trafficwatch.ingest import IngestOptions
 from trafficwatch.predict import Prediction, predict
 from trafficwatch.series import METRICS, HourlySeries
@@ -20,32 +22,6 @@ if TYPE_CHECKING:
     from trafficwatch.alerts import Alerter
 
 log = logging.getLogger(__name__)
-HOUR = 3600
-
-
-@dataclass(frozen=True)
-class ViewFilter:
-    """What the user narrowed the view to (`/` in the app)."""
-
-    status_classes: frozenset[int] | None = None
-    bots: bool | str = True
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-    path: str | None = None  # regex searched in the request path (without query string)
-
-    def describe(self) -> str:
-        parts = []
-        if self.path:
-            parts.append(f"path ~ {self.path}")
-        if self.status_classes:
-            parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
-        if self.bots is False:
-            parts.append("no bots")
-        elif self.bots == "only":
-            parts.append("bots only")
-        if self.start is not None or self.end is not None:
-            parts.append(f"{self.start or '…'} – {self.end or '…'}")
-        return "; ".join(parts)
 
 
 @dataclass
@@ -180,7 +156,7 @@ class Engine:
         if self.cfg.replay or src is None:
             return self.now()
         last = self.series.last_ts(self.site or None)
-        recent = last is not None and self.now() - last < 86400  # a copied archive is not live
+        recent = last is not None and self.now() - last < DAY  # a copied archive is not live
         return self.now() if recent and getattr(src, "fresh", True) else None
 
     def view_series(self) -> pd.Series:

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.anomalies import AnomalyEvent, detect
+from trafficwatch.hours import HOUR, epoch
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
 
-HOUR = 3600
 _Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
 
 
@@ -101,7 +101,7 @@ def predict(
             status = f"warming up: {exc} (seasonal naive meanwhile)"
     if fn is _naive:
         q = _naive(history, horizon)
-    start = int(history.index[-1].timestamp()) + HOUR
+    start = epoch(history.index[-1]) + HOUR
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
 
@@ -130,7 +130,7 @@ def predict(
             inside += s_model["coverage"] * s_model["n"]
             n_scored += s_model["n"]
         plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
-        past[0].append(int(history.index[o].timestamp()) + HOUR * np.arange(24, dtype=np.int64))
+        past[0].append(epoch(history.index[o]) + HOUR * np.arange(24, dtype=np.int64))
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)

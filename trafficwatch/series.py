@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trafficwatch.hours import DAY, HOUR, epoch_seconds
 from trafficwatch.logs.records import Records
 from trafficwatch.state import int_in, natural
 
@@ -17,10 +18,8 @@ if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without 
     import pandas as pd
 
 METRICS = ("hits", "pages", "visitors")
-HOUR = 3600
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
-DAY = 86400
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
@@ -575,11 +574,6 @@ def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:
     if arr.dtype.kind not in "iu" or arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
         raise ValueError("not a list of whole numbers of the expected shape")
     return arr.astype(np.int64)  # uint64 beyond int64 turns negative: refused by the caller
-
-
-def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
-    """UTC epoch seconds of a DatetimeIndex, whatever its unit (pandas 3 is not always ns)."""
-    return index.as_unit("s").asi8.astype(np.int64)
 
 
 def read_counts_csv(path: str) -> pd.Series:

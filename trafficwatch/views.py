@@ -4,21 +4,16 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
+from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
 from trafficwatch.predict import Prediction
-from trafficwatch.series import epoch_seconds
 from trafficwatch.snapshot import Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
-
-
-def _epoch(index: pd.DatetimeIndex) -> np.ndarray:
-    return epoch_seconds(index)
 
 
 def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:
@@ -29,9 +24,9 @@ def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:
     week = s.reindex(shown.index - pd.Timedelta(hours=168)).to_numpy(dtype=float)
     partial = engine.series.partial_hour(engine.site or None, now=engine.series_now())
     return SeriesView(
-        site=engine.site, metric=engine.metric, hours=_epoch(shown.index),
+        site=engine.site, metric=engine.metric, hours=epoch_seconds(shown.index),
         counts=shown.to_numpy(dtype=float),
-        partial_hour=int(partial.timestamp()) if partial is not None else None,
+        partial_hour=epoch(partial) if partial is not None else None,
         tz_offset_s=engine.series.utc_offset(engine.site or None), last_week=week)
 
 
@@ -51,7 +46,7 @@ def gate_view(g) -> GateView | None:
         return None
     m = g.matrices
     return GateView(
-        step_hours=_epoch(g.index), forget=m["forget"], input=m["input"], output=m["output"],
+        step_hours=epoch_seconds(g.index), forget=m["forget"], input=m["input"], output=m["output"],
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
         cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
@@ -87,14 +82,14 @@ def _notices(source) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-STALE_S = 3600  # a live log silent this long is said to be silent, not "following"
+STALE_S = HOUR  # a live log silent this long is said to be silent, not "following"
 
 
 def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
                done: bool = False) -> str:
     """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet."""
     def when(ts: float) -> str:
-        same_day = (int(ts) + offset) // 86400 == (int(now) + offset) // 86400
+        same_day = (int(ts) + offset) // DAY == (int(now) + offset) // DAY
         return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.gmtime(int(ts) + offset))
 
     if replay:

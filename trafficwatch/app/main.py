@@ -15,7 +15,8 @@ def engine_config(args: argparse.Namespace):
     """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
     from trafficwatch.cli import parse_status_classes, state_path
     from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.engine import EngineConfig, ViewFilter
+    from trafficwatch.engine import EngineConfig
+    from trafficwatch.filters import ViewFilter
 
     paths = args.paths or [str(sample_logs_dir())]
     classes = parse_status_classes(args.status)
@@ -26,7 +27,7 @@ def engine_config(args: argparse.Namespace):
         state_path=None if replay else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune,
-        filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
+        filter=ViewFilter(status_classes=classes, bots=args.bots))
 
 
 def serve_address(value: str) -> tuple[str, int]:

@@ -17,10 +17,11 @@ from trafficwatch.cli import (
     add_input_options,
     parse_status_classes,
 )
+from trafficwatch.hours import HOUR
 from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.safe import safe_name, safe_text
-from trafficwatch.series import HOUR, HourlySeries
+from trafficwatch.series import HourlySeries
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return run_follow(args)
     try:
         parse_status_classes(args.status)
-    except argparse.ArgumentTypeError as exc:
+    except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
     series = HourlySeries(track_visitors=args.metric == "visitors")
