@@ -124,7 +124,7 @@ def test_rotation_twice_between_two_polls(tmp_path):
 
 
 def test_inode_reuse_with_new_content_while_stopped(tmp_path):
-    from trafficwatch.state import FileRecord
+    from trafficwatch.logs.identity import FileRecord
 
     log = tmp_path / "access.log"
     lines_of(log, b"x", 10)

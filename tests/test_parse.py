@@ -7,7 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from trafficwatch.logs.formats import FormatError, detect_format, get_format
+from trafficwatch.logs.detect import detect_format
+from trafficwatch.logs.formats import FormatError, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser, client_hash, parse_bytes
 
 COMBINED_LINE = (b'203.0.113.9 - frank [10/Oct/2000:13:55:36 -0700] "GET /a/b.html?x=1 HTTP/1.1" '
@@ -313,7 +314,8 @@ def test_vectorized_span_hash_equals_the_python_one():
 
 
 def test_a_format_hint_gives_what_full_detection_gives():
-    from trafficwatch.logs.formats import COMBINED, COMMON, detect_format
+    from trafficwatch.logs.detect import detect_format
+    from trafficwatch.logs.formats import COMBINED, COMMON
 
     sample = [COMBINED_LINE] * 5
     assert detect_format(sample, hint=COMBINED).scores == {"COMBINED": 1.0}  # later ones skipped

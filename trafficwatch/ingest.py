@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from trafficwatch.logs import read as logread
-from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format, is_error_log
+from trafficwatch.logs.detect import detect_format, is_error_log
+from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records

@@ -29,13 +29,14 @@ from trafficwatch.ingest import (
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import get_format
+from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
 from trafficwatch.logs.sources import discover
 from trafficwatch.safe import safe_name
 from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
-from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest, natural
+from trafficwatch.state import State, StateStore, natural
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
