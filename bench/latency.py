@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from trafficwatch.commands.follow_cmd import _Headless
-    from trafficwatch.ingest import IngestOptions
+    from trafficwatch.counting.ingest import IngestOptions
     from trafficwatch.live import LiveFeed
 
     d = tempfile.mkdtemp(prefix="tw-latency-")

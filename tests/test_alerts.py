@@ -13,8 +13,8 @@ import pytest
 from trafficwatch import feeds
 from trafficwatch.alerts import Alerter, AlertMarks, marks_path
 from trafficwatch.anomalies import AnomalyEvent
+from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.ingest import IngestReport
 from trafficwatch.logs.records import Records
 
 H = 3600

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from trafficwatch import feeds
+from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine import Engine, EngineConfig
 from trafficwatch.filters import ViewFilter
-from trafficwatch.ingest import IngestReport
 from trafficwatch.logs.records import Records
 
 T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())

@@ -16,8 +16,8 @@ SESSION = textwrap.dedent('''
     from trafficwatch.logs.follow import Follower
     from trafficwatch.logs.formats import get_format
     from trafficwatch.logs.parse import Parser
-    from trafficwatch.series import HourlySeries
-    from trafficwatch.state import State, StateStore
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.counting.state import State, StateStore
 
     logdir, state_path, crash = sys.argv[1], sys.argv[2], sys.argv[3]
     store = StateStore(state_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch import live
+from trafficwatch.counting import plan
 from trafficwatch.engine import Engine, EngineConfig
 from trafficwatch.live import LiveFeed
 from trafficwatch.logs import read
@@ -114,7 +114,7 @@ def rotated(tmp_path: Path) -> Path:
 
 
 def test_archives_read_by_workers_count_what_the_follower_counts(rotated, monkeypatch, tmp_path):
-    monkeypatch.setattr(live, "ARCHIVE_MIN", 0)  # these small ones too
+    monkeypatch.setattr(plan, "ARCHIVE_MIN", 0)  # these small ones too
     with monkeypatch.context() as m:
         m.setattr(os, "cpu_count", lambda: 1)  # no workers: the follower reads everything
         e1, f1 = feed(rotated, None)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.ingest import IngestOptions
 from trafficwatch.live import LiveFeed
 
 LINE = '203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'

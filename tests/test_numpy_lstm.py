@@ -183,7 +183,7 @@ def test_forecast_eval_and_the_app_model_side_never_import_torch(tmp_path):
             "import trafficwatch.app.app\n"  # the app's model side: default model, predict()
             "from trafficwatch.engine import EngineConfig\n"
             "from trafficwatch.predict import predict\n"
-            "from trafficwatch.series import read_counts_csv\n"
+            "from trafficwatch.counting.load import read_counts_csv\n"
             "from trafficwatch.tuning import load_default\n"
             "fc, why = load_default(EngineConfig(paths=[sys.argv[1]]))\n"
             "assert predict(read_counts_csv(sys.argv[1]), fc).gates is not None, why\n"

@@ -136,7 +136,7 @@ def test_without_visitors_no_hashes_are_kept_and_the_rest_is_the_same(fmt):
 
 
 def test_a_series_of_visitors_refuses_records_without_them():
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     rec = parse_bytes(COMBINED_LINE + b"\n", get_format("COMBINED"),
                       ParseOptions(keep_visitors=False)).records

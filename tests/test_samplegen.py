@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trafficwatch.ingest import ingest
+from trafficwatch.counting.ingest import ingest
 from trafficwatch.resources import sample_logs_dir
 from trafficwatch.samplegen import generate
 

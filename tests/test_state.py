@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
+from trafficwatch.counting.state import State, StateStore, default_state_path
 from trafficwatch.logs.identity import FileRecord
-from trafficwatch.state import State, StateStore, default_state_path
 
 
 def sample_state() -> State:

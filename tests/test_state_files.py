@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trafficwatch.commands.follow_cmd import _Headless
-from trafficwatch.ingest import IngestOptions
+from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.live import LiveFeed
 
 LINE = '1.2.3.{i} - - [20/Nov/2026:1{h}:{m:02d}:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "ua"\n'

@@ -87,7 +87,7 @@ def state_path(args: argparse.Namespace, paths: list[str], kind: str) -> str | N
         return None
     if getattr(args, "state", None):
         return args.state
-    from trafficwatch.state import default_state_path
+    from trafficwatch.counting.state import default_state_path
 
     return str(default_state_path(paths, kind))
 

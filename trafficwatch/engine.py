@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.counting.series import METRICS, HourlySeries
 from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import DAY, HOUR
-from trafficwatch.ingest import IngestOptions
 from trafficwatch.predict import Prediction, predict
-from trafficwatch.series import METRICS, HourlySeries
 from trafficwatch.snapshot import Snapshot
 from trafficwatch.views import build_snapshot, ingest_view
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from trafficwatch.counting.ingest import nothing_read
 from trafficwatch.replay import Replayer
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class ReplayFeed:
         self.rate = 0.0
         self.last_update = time.time()
         if not self.replayer.records:
-            raise ValueError(_nothing_read(self.report, engine.cfg.paths))
+            raise ValueError(nothing_read(self.report, engine.cfg.paths))
         with engine.lock:
             self.replayer.advance(engine.series)
 
@@ -38,15 +39,6 @@ class ReplayFeed:
         self.rate = n / dt if dt > 0 else 0.0
         self.last_update = time.time()
         self.engine._changed()
-
-
-def _nothing_read(report, paths: list[str]) -> str:
-    for f in report.failed:
-        return f.error
-    if report.skipped:
-        name, why = report.skipped[0]
-        return f"nothing to read: {name}: {why}"
-    return f"no access log found in {', '.join(paths)}: point trafficwatch at a log file or directory"
 
 
 def open_source(engine: Engine):

@@ -17,36 +17,33 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from trafficwatch.ingest import (
+from trafficwatch.counting.ingest import (
     CountInto,
     FileReport,
     IngestReport,
     WholeFile,
     _absorb,
     choose_format,
+    nothing_read,
     read_archive,
 )
+from trafficwatch.counting.plan import first_read
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.state import State, StateStore, natural
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
-from trafficwatch.logs.sources import discover
 from trafficwatch.safe import safe_name
-from trafficwatch.series import HourlySeries
 from trafficwatch.snapshot import TailLine
-from trafficwatch.state import State, StateStore, natural
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
 
 log = logging.getLogger(__name__)
 RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
-# Archives of this many (compressed) bytes or more are read by worker processes at the first
-# read: below it, a worker's detection, counting and hand-over cost more than the follower
-# reading it here (sample_logs: 1.04 s here, 1.12 s in workers; four 7 MB ones: 4.1 vs 2.4 s).
-ARCHIVE_MIN = 1 << 20
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
@@ -110,9 +107,7 @@ class LiveFeed:
                 on_progress(*self.follower.progress())
         failed = ""
         if not self.follower.tracked() and not self.report.restored_lines:
-            from trafficwatch.feeds import _nothing_read
-
-            failed = _nothing_read(self.report, cfg.paths)
+            failed = nothing_read(self.report, cfg.paths)
         elif self._streams and not self.report.parsed and \
                 all(s.report.error for s in self._streams.values()):
             failed = next(iter(self._streams.values())).report.error
@@ -187,23 +182,8 @@ class LiveFeed:
         it from the start and says why (nothing of it counted here).
         """
         cfg = self.engine.cfg
-        if (os.cpu_count() or 1) < 2:
-            return []
-        big, archives = [], []
-        for site, files in discover(cfg.paths, cfg.ingest.vhost_from_filename).sites.items():
-            for src in files:
-                try:
-                    st = os.stat(src.path)
-                except OSError:
-                    continue
-                if src.compressed:
-                    if st.st_size >= ARCHIVE_MIN:
-                        archives.append((src, st))
-                elif st.st_size >= logread.PARALLEL_MIN:
-                    big.append((src.path, site, st))
-        if len(archives) < 2:
-            archives = []  # one archive: no gain from a worker
-        total = sum(st.st_size for _, _, st in big) + sum(st.st_size for _, st in archives)
+        plan = first_read(cfg.paths, cfg.ingest.vhost_from_filename)
+        archives, big, total = plan.archives, plan.big, plan.total_bytes
         done, records = 0, []
 
         def progress(n: int) -> None:

@@ -5,9 +5,9 @@ from dataclasses import fields, replace
 
 import numpy as np
 
-from trafficwatch.ingest import IngestOptions, IngestReport, ingest
+from trafficwatch.counting.ingest import IngestOptions, IngestReport, ingest
+from trafficwatch.counting.series import HourlySeries
 from trafficwatch.logs.records import Records
-from trafficwatch.series import HourlySeries
 
 
 class _Collector:

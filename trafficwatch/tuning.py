@@ -65,9 +65,9 @@ def _main(argv: list[str]) -> int:
     """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT DEVICE [MODEL_PT]."""
     from dataclasses import replace
 
+    from trafficwatch.counting.load import read_counts_csv
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.model.train import FINE_TUNE, select_device
-    from trafficwatch.series import read_counts_csv
 
     try:
         os.nice(CHILD_NICENESS)  # the app and the web server it watches come first

@@ -60,8 +60,8 @@ def run_app(args: argparse.Namespace) -> int:
         return _serve(args)
     from trafficwatch.app.app import TrafficWatchApp
     from trafficwatch.cli import UsageError
+    from trafficwatch.counting.state import check_state_path
     from trafficwatch.lifecycle import Shutdown, check_fd_budget, end_children
-    from trafficwatch.state import check_state_path
 
     cfg = engine_config(args)
     try:

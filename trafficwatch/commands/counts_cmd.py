@@ -17,11 +17,11 @@ from trafficwatch.cli import (
     add_input_options,
     parse_status_classes,
 )
+from trafficwatch.counting.ingest import IngestOptions, IngestReport, ingest
+from trafficwatch.counting.series import HourlySeries
 from trafficwatch.hours import HOUR
-from trafficwatch.ingest import IngestOptions, IngestReport, ingest
 from trafficwatch.logs.parse import ParseOptions
 from trafficwatch.safe import safe_name, safe_text
-from trafficwatch.series import HourlySeries
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -9,10 +9,10 @@ import threading
 import numpy as np
 
 from trafficwatch.cli import parse_status_classes
+from trafficwatch.counting.series import HourlySeries
 from trafficwatch.hours import epoch_seconds
 from trafficwatch.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.safe import safe_name
-from trafficwatch.series import HourlySeries
 
 
 class _Headless:

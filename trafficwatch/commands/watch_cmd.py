@@ -57,24 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _reads_in_workers(args: argparse.Namespace) -> bool:
-    """Will the first read use worker processes (two archives of ARCHIVE_MIN bytes or more, or a
-    plain log of PARALLEL_MIN bytes or more; see LiveFeed._read_in_workers)?"""
-    import os
+    """Will the first read use worker processes (counting/plan.py's rule)?"""
+    from trafficwatch.counting.plan import first_read
 
-    from trafficwatch.live import ARCHIVE_MIN
-    from trafficwatch.logs import read
-    from trafficwatch.logs.sources import discover
-
-    if (os.cpu_count() or 1) < 2 or not getattr(args, "paths", None):
-        return False
-    archives = 0
-    for files in discover(args.paths, getattr(args, "vhost_from_filename", None)).sites.values():
-        for src in files:
-            try:
-                size = os.stat(src.path).st_size
-            except OSError:
-                continue
-            archives += bool(src.compressed) and size >= ARCHIVE_MIN
-            if archives >= 2 or (not src.compressed and size >= read.PARALLEL_MIN):
-                return True
-    return False
+    return first_read(args.paths, args.vhost_from_filename).uses_workers

@@ -87,14 +87,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def load_series(args: argparse.Namespace) -> pd.Series:
     """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
-    paths = list(args.paths)
-    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
-        from trafficwatch.series import read_counts_csv
+    from trafficwatch.counting.ingest import IngestOptions
+    from trafficwatch.counting.load import SeriesChoice, load_hourly
 
-        return read_counts_csv(paths[0])
-    from trafficwatch.series import load_hourly
-
-    return load_hourly(paths, fmt=args.log_format, site=args.site, metric=args.metric)
+    return load_hourly(list(args.paths), IngestOptions(log_format=args.log_format),
+                       SeriesChoice(site=args.site, metric=args.metric))
 
 
 def _load_forecaster(path: str | None):
