@@ -4,7 +4,7 @@
 
 Starts `python -m trafficwatch ARGS` (default: sample_logs/) in a detached 160x50 tmux session,
 waits, sums `ps -o rss` over the app and all its descendants, prints each process and the total,
-then kills the session. A running fine-tune child (trafficwatch.tuning) is reported apart.
+then kills the session. A running fine-tune child (trafficwatch.engine.tuning) is reported apart.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def main() -> int:
                                 text=True, check=False).stdout
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], check=False)
-    tuning = [p for p in procs if "trafficwatch.tuning" in p[2]]
+    tuning = [p for p in procs if "trafficwatch.engine.tuning" in p[2]]
     if a.screen:
         print(screen)
     for pid, rss, args in procs:

@@ -120,8 +120,8 @@ def test_bad_usage_exits_2(capsys):
 
 
 def test_core_imports_without_textual_or_torch():
-    code = ("import sys, trafficwatch.cli, trafficwatch.engine, trafficwatch.counting.ingest, "
-            "trafficwatch.live, trafficwatch.counting.series, trafficwatch.predict, trafficwatch.logs.parse;"
+    code = ("import sys, trafficwatch.cli, trafficwatch.engine.engine, trafficwatch.counting.ingest, "
+            "trafficwatch.engine.live, trafficwatch.counting.series, trafficwatch.engine.predict, trafficwatch.logs.parse;"
             "trafficwatch.cli.build_parser();"
             "bad = [m for m in ('textual', 'torch') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")

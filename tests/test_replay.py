@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from trafficwatch.cli.samplegen import generate
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.replay import Replayer
-from trafficwatch.samplegen import generate
+from trafficwatch.engine.replay import Replayer
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def check_usage(args: argparse.Namespace) -> None:
         parse_tz(getattr(args, "tz", None))
         parse_status_classes(getattr(args, "status", None))
         if getattr(args, "metrics_addr", None):
-            from trafficwatch.metrics import parse_addr
+            from trafficwatch.engine.metrics import parse_addr
 
             parse_addr(args.metrics_addr)
     except (ValueError, argparse.ArgumentTypeError) as exc:

@@ -15,7 +15,7 @@ def engine_config(args: argparse.Namespace):
     """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
     from trafficwatch.cli import parse_status_classes, state_path
     from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.engine import EngineConfig
+    from trafficwatch.engine.engine import EngineConfig
     from trafficwatch.filters import ViewFilter
 
     paths = args.paths or [str(sample_logs_dir())]
@@ -61,7 +61,7 @@ def run_app(args: argparse.Namespace) -> int:
     from trafficwatch.app.app import TrafficWatchApp
     from trafficwatch.cli import UsageError
     from trafficwatch.counting.state import check_state_path
-    from trafficwatch.lifecycle import Shutdown, check_fd_budget, end_children
+    from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget, end_children
 
     cfg = engine_config(args)
     try:
@@ -73,8 +73,8 @@ def run_app(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     metrics, holder = None, {}
     if args.metrics_addr:
-        from trafficwatch.metrics import MetricsServer
-        from trafficwatch.metrics_view import samples_for
+        from trafficwatch.engine.metrics import MetricsServer
+        from trafficwatch.engine.metrics_view import samples_for
 
         try:
             metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
@@ -191,7 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
         return 2
-    from trafficwatch.lifecycle import end_children
+    from trafficwatch.engine.lifecycle import end_children
 
     argv = without_serve(sys.argv[1:])
     # exec: each session's app is the server's own child (not a shell's), so end_children reaches it
@@ -210,7 +210,7 @@ def _session_server(server_class: type) -> type:
 
     from aiohttp import web
 
-    from trafficwatch.lifecycle import GRACE_S, end_children
+    from trafficwatch.engine.lifecycle import GRACE_S, end_children
 
     class SessionServer(server_class):  # type: ignore[valid-type, misc]
         def request_exit(self) -> None:
@@ -235,7 +235,7 @@ def _session_server(server_class: type) -> type:
 
 def _engine(cfg, cb, holder: dict):
     """The app's engine, kept in `holder` for the metrics server and the final save."""
-    from trafficwatch.engine import Engine
+    from trafficwatch.engine.engine import Engine
 
     e = Engine(cfg, cb)
     holder["engine"] = e

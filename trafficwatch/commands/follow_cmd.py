@@ -10,30 +10,17 @@ import numpy as np
 
 from trafficwatch.cli import parse_status_classes
 from trafficwatch.counting.series import HourlySeries
+from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
+from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.hours import epoch_seconds
-from trafficwatch.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.safe import safe_name
-
-
-class _Headless:
-    """The little of the engine that LiveFeed needs, without models or UI."""
-
-    def __init__(self, paths: list[str], ingest, track_visitors: bool, poll: bool) -> None:
-        from trafficwatch.engine import EngineConfig
-
-        self.cfg = EngineConfig(paths=paths, ingest=ingest, poll=poll)
-        self.series = HourlySeries(track_visitors=track_visitors)
-        self.lock = threading.RLock()
-
-    def _changed(self, model: bool = False) -> None:
-        return None
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); a JSON line per changed (site, hour)."""
     from trafficwatch.cli import state_path
     from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.live import LiveFeed
+    from trafficwatch.engine.live import LiveFeed
 
     stop = stop or threading.Event()
     shutdown = None
@@ -42,10 +29,11 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         shutdown.on_shutdown(stop.set)
         shutdown.install()
     classes = parse_status_classes(args.status)
-    ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
+    ctx = Sink(SourceConfig(args.paths, ingest_options(args), poll=args.poll),
+               HourlySeries(track_visitors=args.metric == "visitors"))
     try:
         check_fd_budget(args.paths, args.vhost_from_filename)
-        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))  # type: ignore[arg-type]
+        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
@@ -81,7 +69,7 @@ def _report_events(feed, printed: int) -> int:
     return feed.event_count
 
 
-def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None:
+def _emit(ctx: Sink, args: argparse.Namespace, classes, seen: dict) -> None:
     with ctx.lock:
         sites = [args.site] if args.site else ctx.series.sites()
         for site in sites:

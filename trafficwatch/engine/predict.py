@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trafficwatch.anomalies import AnomalyEvent, detect
+from trafficwatch.engine.anomalies import AnomalyEvent, detect
 from trafficwatch.hours import HOUR, epoch
+from trafficwatch.model.baselines import naive24, naive168
+from trafficwatch.model.evaluate import score, seasonal_scale
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
@@ -56,16 +58,7 @@ def widen(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, band: float) -> tup
     return np.clip(p50 - k * (p50 - p10), 0.0, None), p50 + k * (p90 - p50)
 
 
-def _naive(history: pd.Series, horizon: int) -> np.ndarray:
-    from trafficwatch.model.baselines import naive24
-
-    return naive24(history, horizon)
-
-
-def _naive168(history: pd.Series, horizon: int) -> np.ndarray:
-    from trafficwatch.model.baselines import naive168
-
-    return naive168(history, horizon)
+_naive, _naive168 = naive24, naive168
 
 
 def predict(
@@ -83,8 +76,6 @@ def predict(
     With no forecaster (still loading) or a series the LSTM refuses (too little history), the
     seasonal naive forecast is shown and `status` says why.
     """
-    from trafficwatch.model.evaluate import score, seasonal_scale
-
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
