@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.cli import main
+from trafficwatch.cli.main import main
 from trafficwatch.counting.ingest import IngestOptions, ingest
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import parse_bytes

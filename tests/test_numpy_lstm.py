@@ -177,7 +177,7 @@ def test_forecast_eval_and_the_app_model_side_never_import_torch(tmp_path):
     code = ("import sys\n"
             "import trafficwatch.model.forecaster\n"
             "assert 'torch' not in sys.modules, 'import'\n"
-            "from trafficwatch.cli import main\n"
+            "from trafficwatch.cli.main import main\n"
             "assert main(['forecast', sys.argv[1], '--horizon', '24']) == 0\n"
             "assert main(['eval', sys.argv[1], '--days', '2']) == 0\n"
             "import trafficwatch.app.app\n"  # the app's model side: default model, predict()

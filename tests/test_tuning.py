@@ -133,8 +133,8 @@ def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monke
 
 
 def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monkeypatch, tmp_path):
-    from trafficwatch.app.main import engine_config
-    from trafficwatch.cli import build_parser
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.cli.watch import engine_config
     from trafficwatch.engine import tuning
 
     cfg = engine_config(build_parser().parse_args(["watch", "--no-fine-tune", str(tmp_path)]))

@@ -6,12 +6,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from trafficwatch.counting.ingest import IngestOptions, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.safe import safe_name, safe_text
+
+if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def read_counts_csv(path: str) -> pd.Series:
 
     Missing hours between the first and last row become NaN (gaps), as do empty values.
     """
+    import pandas as pd
+
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:

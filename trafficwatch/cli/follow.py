@@ -8,20 +8,18 @@ import threading
 
 import numpy as np
 
-from trafficwatch.cli import parse_status_classes
+from trafficwatch.cli.options import ingest_options, parse_tz, state_path
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
+from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
+from trafficwatch.filters import parse_status_classes
 from trafficwatch.hours import epoch_seconds
 from trafficwatch.safe import safe_name
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); a JSON line per changed (site, hour)."""
-    from trafficwatch.cli import state_path
-    from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.engine.live import LiveFeed
-
     stop = stop or threading.Event()
     shutdown = None
     if threading.current_thread() is threading.main_thread():
@@ -29,6 +27,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         shutdown.on_shutdown(stop.set)
         shutdown.install()
     classes = parse_status_classes(args.status)
+    tz = parse_tz(args.tz)  # None: UTC hours
     ctx = Sink(SourceConfig(args.paths, ingest_options(args), poll=args.poll),
                HourlySeries(track_visitors=args.metric == "visitors"))
     try:
@@ -47,7 +46,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     printed = 0
     try:
         while True:
-            _emit(ctx, args, classes, seen)
+            _emit(ctx, args, classes, tz, seen)
             printed = _report_events(feed, printed)
             if stop.wait(0.25):
                 break
@@ -56,7 +55,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         feed.close()  # saves counts and offsets
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()  # an exception on the way out: the caller's handlers again
-    _emit(ctx, args, classes, seen)
+    _emit(ctx, args, classes, tz, seen)
     _report_events(feed, printed)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
@@ -69,7 +68,7 @@ def _report_events(feed, printed: int) -> int:
     return feed.event_count
 
 
-def _emit(ctx: Sink, args: argparse.Namespace, classes, seen: dict) -> None:
+def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
     with ctx.lock:
         sites = [args.site] if args.site else ctx.series.sites()
         for site in sites:
@@ -82,6 +81,6 @@ def _emit(ctx: Sink, args: argparse.Namespace, classes, seen: dict) -> None:
                 key = (site, int(ts))
                 if seen.get(key) != int(v):
                     seen[key] = int(v)
-                    print(json.dumps({"hour": s.index[0].fromtimestamp(int(ts), tz=s.index.tz)
-                                      .isoformat(), "site": safe_name(site), "metric": args.metric,
-                                      "count": int(v)}), flush=True)
+                    hour = s.index[0].fromtimestamp(int(ts), tz=tz or s.index.tz)
+                    print(json.dumps({"hour": hour.isoformat(), "site": safe_name(site),
+                                      "metric": args.metric, "count": int(v)}), flush=True)
