@@ -8,7 +8,7 @@ the forecast is on screen when the stats pane's "Next hour" line carries a numbe
 the same is measured in the same run for a bare Textual app that only paints a footer: the floor
 set by Python, Textual and the terminal on this machine. After `--seconds`, sums `ps -o rss` over
 the app and all its descendants, prints each process and the total, then kills the session.
-A running fine-tune child (trafficwatch.tuning) is reported apart.
+A running fine-tune child (trafficwatch.engine.tuning) is reported apart.
 Targets (issue 13): first frame within 1 s, forecast within 3 s, tree under 250 MB (CPU build).
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main() -> int:
         screen = capture(name)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], check=False)
-    tuning = [p for p in procs if "trafficwatch.tuning" in p[2]]
+    tuning = [p for p in procs if "trafficwatch.engine.tuning" in p[2]]
     if a.screen:
         print(screen)
     print(f"first frame {times['first frame']:.2f} s (bare Textual app, same run: "

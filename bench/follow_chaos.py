@@ -32,8 +32,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trafficwatch.counting.state import State, StateStore
 from trafficwatch.logs.follow import FileKey, Follower
-from trafficwatch.state import State, StateStore
 
 SITES = ("a.example", "b.example")
 KEEP = 4  # rotations kept per site: the oldest is deleted when the others shift

@@ -44,7 +44,7 @@ def eval_series(k: int) -> list[tuple[str, pd.Series, int]]:
     out = [(name, s, fold_of(name, k)) for name, s in load_corpus().items()]
     sample = REPO / "sample_logs"
     if sample.is_dir():
-        from trafficwatch.ingest import IngestOptions, ingest
+        from trafficwatch.counting.ingest import IngestOptions, ingest
 
         counts, _ = ingest([str(sample)], IngestOptions())
         out += [(f"sample_logs/{site}", counts.series(site, "hits"), -1)

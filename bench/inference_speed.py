@@ -31,10 +31,10 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--horizon", type=int, default=24)
     a = ap.parse_args()
+    from trafficwatch.counting.load import load_hourly
     from trafficwatch.model.checkpoint import load_checkpoint, load_model
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.resources import default_model_path, sample_logs_dir
-    from trafficwatch.series import load_hourly
 
     series = load_hourly([str(sample_logs_dir())])
     fast = Forecaster(load_model(default_model_path()).model)

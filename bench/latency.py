@@ -54,9 +54,10 @@ def main() -> None:
     ap.add_argument("--poll", action="store_true", help="polling back end instead of inotify")
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-    from trafficwatch.commands.follow_cmd import _Headless
-    from trafficwatch.ingest import IngestOptions
-    from trafficwatch.live import LiveFeed
+    from trafficwatch.counting.ingest import IngestOptions
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.engine.live import LiveFeed
+    from trafficwatch.engine.sink import Sink, SourceConfig
 
     d = tempfile.mkdtemp(prefix="tw-latency-")
     path = os.path.join(d, "access.log")
@@ -82,8 +83,9 @@ def main() -> None:
     LiveFeed._on_data = on_data
     with open(path, "wb") as h:  # a first line, so that the format is known from the start
         h.write(b'192.0.2.1 - - [01/Jan/2026:00:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n')
-    ctx = _Headless([d], IngestOptions(), track_visitors=False, poll=args.poll)
-    feed = LiveFeed(ctx, None)
+    sink = Sink(SourceConfig([d], IngestOptions(), poll=args.poll),
+                HourlySeries(track_visitors=False))  # what `counts --follow` gives the feed
+    feed = LiveFeed(sink, None)
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
     out = subprocess.run([sys.executable, "-c", WRITER, path, str(args.rate), str(args.seconds),
                           str(args.rotate_every)], capture_output=True, text=True, check=True)
@@ -95,7 +97,7 @@ def main() -> None:
     wall = time.monotonic() - wall0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     feed.close()
-    in_series = ctx.series.total() - 1
+    in_series = sink.series.total() - 1
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     delays.sort()
     q = lambda p: delays[min(len(delays) - 1, int(p * len(delays)))] * 1000

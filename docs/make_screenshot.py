@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 from trafficwatch.app.app import TrafficWatchApp
-from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.resources import sample_logs_dir
 
 

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch import feeds
-from trafficwatch.alerts import Alerter, AlertMarks, marks_path
-from trafficwatch.anomalies import AnomalyEvent
-from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.ingest import IngestReport
+from trafficwatch.counting.ingest import IngestReport
+from trafficwatch.engine import engine as engine_mod
+from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
+from trafficwatch.engine.anomalies import AnomalyEvent
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.sink import Sink
 from trafficwatch.logs.records import Records
 
 H = 3600
@@ -50,8 +51,8 @@ class SteppedFeed:
     """Releases the requests before `target`, then moves its clock there (log time, as replay
     does); the test moves `target`."""
 
-    def __init__(self, engine: Engine, site: str, clock: int) -> None:
-        self.engine, self.site, self.clock, self.target = engine, site, clock, clock
+    def __init__(self, sink: Sink, site: str, clock: int) -> None:
+        self.sink, self.site, self.clock, self.target = sink, site, clock, clock
         self.report = IngestReport()
         self.tail = ()
         self.ts = traffic()
@@ -62,11 +63,11 @@ class SteppedFeed:
         target = self.target
         hi = int(np.searchsorted(self.ts, target, side="left"))
         if hi > self.released:
-            with self.engine.lock:
-                self.engine.series.add(self.site, records(self.ts[self.released:hi]))
+            with self.sink.lock:
+                self.sink.series.add(self.site, records(self.ts[self.released:hi]))
                 self.clock = target
             self.released = hi
-            self.engine._changed(model=True)
+            self.sink.on_change()
 
 
 class Run:
@@ -74,8 +75,9 @@ class Run:
 
     def __init__(self, monkeypatch, tmp_path: Path, cmd: str, site: str = "shop",
                  clock: int = START) -> None:
-        monkeypatch.setattr(feeds, "open_source", lambda e: SteppedFeed(e, site, clock))
-        monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model"))
+        monkeypatch.setattr(engine_mod, "open_source",
+                            lambda sink, cfg, progress: SteppedFeed(sink, site, clock))
+        monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model"))
         self.frames: list = []
         self.new_frame = threading.Condition()
 
@@ -230,7 +232,7 @@ def test_a_bad_marks_file_never_crashes_and_never_silences_alerts(tmp_path, cont
 
 
 def test_a_hung_alert_command_is_killed_and_the_next_one_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr("trafficwatch.alerts.RUN_LIMIT_S", 0.5)
+    monkeypatch.setattr("trafficwatch.engine.alerts.RUN_LIMIT_S", 0.5)
     out = tmp_path / "alerts.txt"
     cmd = f'[ "$TRAFFICWATCH_DIRECTION" = above ] && sleep 30; {LINE} >> {out}'
     alerter = Alerter(cmd, AlertMarks(None))

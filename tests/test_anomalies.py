@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trafficwatch.alerts import run_alert
-from trafficwatch.anomalies import detect
+from trafficwatch.engine.alerts import run_alert
+from trafficwatch.engine.anomalies import detect
 
 H = 3600
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from trafficwatch.app.app import TrafficWatchApp
-from trafficwatch.snapshot import (
+from trafficwatch.engine.snapshot import (
     Anomaly,
     ForecastView,
     GateView,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from tests.test_app import demo_snapshot, make_app, screen_text
-from trafficwatch.snapshot import TailLine
+from trafficwatch.engine.snapshot import TailLine
 
 HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[link=http://x]y[/link]", "\x1b]0;title\x07",
            "\x1b[2J", "\x9b", "\u202e", "GET /search?q=[/] HTTP/1.1",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tests.test_app import screen_text
 from trafficwatch.app.app import TrafficWatchApp
-from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.engine.engine import Engine, EngineConfig
 
 LINE = '203.0.113.{i} - - [{d}] "GET /p HTTP/1.1" 200 5 "-" "ua"\n'
 
@@ -22,8 +22,8 @@ def stamp(t: float) -> str:
 
 
 async def test_lines_appended_while_the_app_runs_show_up(tmp_path, monkeypatch):
-    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model in tests"))
-    monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    monkeypatch.setattr("trafficwatch.engine.live.RESCAN_S", 0.0)
     log = tmp_path / "access.log"
     now = time.time()
     log.write_text("".join(LINE.format(i=i % 200, d=stamp(now - 3 * 86400 + i * 60))
@@ -46,7 +46,7 @@ async def test_lines_appended_while_the_app_runs_show_up(tmp_path, monkeypatch):
 
 
 async def test_quitting_saves_state_and_the_next_start_resumes_from_it(tmp_path, monkeypatch):
-    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
     logs, state = tmp_path / "logs", tmp_path / "state.json"
     logs.mkdir()
     log = logs / "access.log"
@@ -98,7 +98,7 @@ def runqueue_wait_s() -> float:
 
 async def test_the_ui_keeps_ticking_while_a_model_trains():
     import trafficwatch.model.forecaster  # noqa: F401  (the engine imports torch at start-up)
-    from trafficwatch.tuning import fine_tune_in_subprocess
+    from trafficwatch.engine.tuning import fine_tune_in_subprocess
 
     idx = pd.date_range("2026-09-01", periods=24 * 21, freq="h", tz="UTC")
     rng = np.random.default_rng(0)

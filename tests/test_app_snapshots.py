@@ -17,7 +17,7 @@ def test_main_screen(snap_compare, size):
 
 
 def test_hostile_log_lines_in_the_tail_at_160x50(snap_compare):
-    from trafficwatch.snapshot import TailLine
+    from trafficwatch.engine.snapshot import TailLine
 
     tail = [TailLine(0.0, "shop", s) for s in
             ("[/] [@click=app.quit]x[/] [link=http://x]y[/link]", "\x1b]0;title\x07 \x1b[2J \x9b",

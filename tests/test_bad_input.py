@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.cli import main
-from trafficwatch.ingest import IngestOptions, ingest
+from trafficwatch.cli.main import main
+from trafficwatch.counting.ingest import IngestOptions, ingest
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import parse_bytes
 from trafficwatch.logs.sources import discover
@@ -272,14 +272,14 @@ def test_a_date_stamp_in_a_name_is_never_part_of_the_site(tmp_path):
 
 
 def test_crlf_lines_reach_the_log_tail_without_their_cr(tmp_path, monkeypatch):
-    from trafficwatch.engine import Engine, EngineConfig
-    from trafficwatch.live import LiveFeed
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
 
-    monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+    monkeypatch.setattr("trafficwatch.engine.live.RESCAN_S", 0.0)
     log = tmp_path / "u_ex240101.log"
     log.write_bytes(_iis_day(1, 10))
     e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, poll=True), lambda s: None)
-    f = LiveFeed(e, None)
+    f = LiveFeed(e.sink, None)
     try:
         with log.open("ab") as fh:
             fh.write(_iis_day(1, 3).split(b"\r\n", 4)[4])  # three more rows, appended

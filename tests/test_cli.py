@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.cli import COMMANDS, main
+from trafficwatch.cli.main import COMMANDS, main
 from trafficwatch.resources import sample_logs_dir
 
 SAMPLE = str(sample_logs_dir())
@@ -120,9 +120,10 @@ def test_bad_usage_exits_2(capsys):
 
 
 def test_core_imports_without_textual_or_torch():
-    code = ("import sys, trafficwatch.cli, trafficwatch.engine, trafficwatch.ingest, "
-            "trafficwatch.live, trafficwatch.series, trafficwatch.predict, trafficwatch.logs.parse;"
-            "trafficwatch.cli.build_parser();"
+    code = ("import sys, trafficwatch.cli.main, trafficwatch.engine.engine, "
+            "trafficwatch.counting.ingest, trafficwatch.engine.live, trafficwatch.counting.series, "
+            "trafficwatch.engine.predict, trafficwatch.logs.parse;"
+            "trafficwatch.cli.main.build_parser();"
             "bad = [m for m in ('textual', 'torch') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=False)
@@ -130,8 +131,8 @@ def test_core_imports_without_textual_or_torch():
 
 
 def test_serve_binds_loopback_unless_an_address_is_given():
-    from trafficwatch.app.main import serve_address, without_serve
-    from trafficwatch.cli import build_parser
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.cli.watch import serve_address, without_serve
 
     args = build_parser().parse_args(["watch", "--serve", "/var/log/nginx"])
     assert args.paths == ["/var/log/nginx"] and serve_address(args.serve_addr) == ("127.0.0.1",

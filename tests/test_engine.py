@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch import feeds
-from trafficwatch.engine import Engine, EngineConfig, ViewFilter
-from trafficwatch.ingest import IngestReport
+from trafficwatch.counting.ingest import IngestReport
+from trafficwatch.engine import engine as engine_mod
+from trafficwatch.engine.engine import Engine, EngineConfig, open_source
+from trafficwatch.engine.sink import Sink
+from trafficwatch.filters import ViewFilter
 from trafficwatch.logs.records import Records
 
 T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
@@ -33,12 +35,12 @@ def synthetic(days: int = 10, seed: int = 0) -> Records:
 class FakeFeed:
     """A feed that puts ten days of requests into the series at once."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, sink: Sink) -> None:
         self.report = IngestReport()
         self.tail = ()
         self.clock = T0 + 10 * 24 * 3600
-        with engine.lock:
-            engine.series.add("site-a", synthetic())
+        with sink.lock:
+            sink.series.add("site-a", synthetic())
 
     def step(self, dt: float) -> None:
         return None
@@ -46,8 +48,8 @@ class FakeFeed:
 
 @pytest.fixture
 def engine(monkeypatch):
-    monkeypatch.setattr(feeds, "open_source", lambda e: FakeFeed(e))
-    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: FakeFeed(sink))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
     got: list = []
     ready = threading.Event()
 
@@ -102,15 +104,15 @@ def test_unknown_metric_is_refused(engine):
 
 
 def test_a_source_that_cannot_open_shows_its_error(monkeypatch):
-    def boom(e):
+    def boom(sink, cfg, progress):
         raise ValueError("no access log found in /nowhere: point trafficwatch at a log file")
 
-    monkeypatch.setattr(feeds, "open_source", boom)
+    monkeypatch.setattr(engine_mod, "open_source", boom)
     got = []
     done = threading.Event()
     e = Engine(EngineConfig(paths=["/nowhere"], fine_tune=False, tick_s=0.01),
                lambda s: (got.append(s), done.set()))
-    monkeypatch.setattr("trafficwatch.tuning.load_default", lambda cfg: (None, ""))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
     e.start()
     assert done.wait(5)
     e.stop()
@@ -131,7 +133,7 @@ def test_a_path_filter_narrows_replayed_and_live_logs_alike(tmp_path):
     for replay in (True, False):
         e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, replay=replay,
                                 speed=1e9), lambda s: None)
-        e.source = feeds.open_source(e)
+        e.source = open_source(e.sink, e.cfg, e.reading_progress)
         try:
             if replay:
                 e.source.step(1.0)  # releases everything

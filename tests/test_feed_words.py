@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.test_engine import engine  # noqa: F401 (the fixture)
-from trafficwatch.views import feed_words
+from trafficwatch.engine.views import feed_words
 
 NOW = pd.Timestamp("2026-11-20 14:30", tz="UTC").timestamp()
 

@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
+from trafficwatch.counting.state import State, StateStore
 from trafficwatch.logs.follow import Follower
-from trafficwatch.state import State, StateStore
 
 
 def wait_for(cond, timeout=10.0):

@@ -16,8 +16,8 @@ SESSION = textwrap.dedent('''
     from trafficwatch.logs.follow import Follower
     from trafficwatch.logs.formats import get_format
     from trafficwatch.logs.parse import Parser
-    from trafficwatch.series import HourlySeries
-    from trafficwatch.state import State, StateStore
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.counting.state import State, StateStore
 
     logdir, state_path, crash = sys.argv[1], sys.argv[2], sys.argv[3]
     store = StateStore(state_path)
@@ -124,7 +124,7 @@ def test_rotation_twice_between_two_polls(tmp_path):
 
 
 def test_inode_reuse_with_new_content_while_stopped(tmp_path):
-    from trafficwatch.state import FileRecord
+    from trafficwatch.logs.identity import FileRecord
 
     log = tmp_path / "access.log"
     lines_of(log, b"x", 10)

@@ -96,14 +96,14 @@ def log_lines(path: Path, start: int, n: int) -> None:
 
 
 def test_a_reused_inode_number_does_not_carry_the_old_files_site(tmp_path):
-    from trafficwatch.engine import Engine, EngineConfig
-    from trafficwatch.live import LiveFeed
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
 
     a, b = tmp_path / "a.example.log", tmp_path / "b.example.log"
     log_lines(a, 0, 30)
     log_lines(b, 0, 20)
     e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, poll=True), lambda s: None)
-    feed = LiveFeed(e, None, start_thread=False)
+    feed = LiveFeed(e.sink, None, start_thread=False)
     old = os.stat(a).st_ino
     os.unlink(a)  # a.example's log deleted: the follower finishes it and lets it go...
     feed.follower.request_scan()

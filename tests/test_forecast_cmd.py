@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
+from trafficwatch.cli.model import add_commands
 from trafficwatch.model.checkpoint import save_checkpoint
-from trafficwatch.model.commands import add_commands
 from trafficwatch.model.forecaster import Forecaster, forget_drops
 from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
 from trafficwatch.resources import default_model_path
@@ -182,7 +182,7 @@ def test_cli_eval_on_a_counts_csv(counts_csv, small_model_path):
     import sys
 
     try:
-        from trafficwatch.cli import build_parser
+        from trafficwatch.cli.main import build_parser
 
         build_parser()
     except ImportError as exc:

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trafficwatch.engine.predict import predict
 from trafficwatch.model.baselines import naive24, naive168
 from trafficwatch.model.evaluate import backtest, summarize
 from trafficwatch.model.forecaster import Forecaster
-from trafficwatch.predict import predict
 
 HOURS = pd.date_range("2026-01-05", periods=24 * 28, freq="h", tz="UTC")
 

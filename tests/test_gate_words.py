@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from trafficwatch.gate_words import (
+from trafficwatch.app.gate_words import (
     gate_reading,
     heat_rows,
     hour_axis,
@@ -81,5 +81,5 @@ def test_reset_marks_sit_over_the_columns_holding_a_forget_drop():
 
 
 def test_gate_words_needs_no_textual():
-    code = "import sys, trafficwatch.gate_words; assert 'textual' not in sys.modules"
+    code = "import sys, trafficwatch.app.gate_words; assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,9 +5,9 @@ import gzip
 import os
 from pathlib import Path
 
-from trafficwatch import ingest as ingest_mod
-from trafficwatch.ingest import IngestOptions, ingest
-from trafficwatch.series import HourlySeries
+from trafficwatch.counting import ingest as ingest_mod
+from trafficwatch.counting.ingest import IngestOptions, ingest
+from trafficwatch.counting.series import HourlySeries
 
 LINE = ('198.51.100.{i} - - [{d:02d}/Nov/2026:{h:02d}:{m:02d}:00 +0100] "GET /p{i}.{ext} HTTP/1.1" '
         '{st} 5 "-" "{ua}"\n')

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.lifecycle import Shutdown, end_children
+from trafficwatch.engine.lifecycle import Shutdown, end_children
 
 LINE = '203.0.113.{i} - - [{d}] "GET /p HTTP/1.1" 200 5 "-" "ua"\n'
 EXIT_WITHIN_S = 2.0
@@ -151,7 +151,7 @@ def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
     """Whatever hangs (a thread, a dead terminal), the process ends GRACE_S after the signal."""
     code = (
         "import os, signal, threading, time\n"
-        "from trafficwatch.lifecycle import Shutdown\n"
+        "from trafficwatch.engine.lifecycle import Shutdown\n"
         "s = Shutdown(grace=0.5)\n"
         "s.on_shutdown(threading.Event().wait)\n"  # a step that never returns
         "s.install()\n"
@@ -174,7 +174,7 @@ def test_other_signals_do_not_start_a_shutdown():
     """The pipe is the wakeup fd: a resize (SIGWINCH, handled by the UI) writes to it too."""
     code = (
         "import os, signal, sys, threading\n"
-        "from trafficwatch.lifecycle import Shutdown\n"
+        "from trafficwatch.engine.lifecycle import Shutdown\n"
         "s = Shutdown(grace=0.5)\n"
         "s.install()\n"
         "signal.signal(signal.SIGWINCH, lambda *a: None)\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.live import LiveFeed
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.live import LiveFeed
 
 LINE = '203.0.113.{i} - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'
 
@@ -22,13 +22,13 @@ def lines(start: int, n: int) -> str:
 @pytest.fixture(params=["inotify", "poll"])
 def feed_for(tmp_path: Path, monkeypatch, request):
     """Builds feeds on tmp_path (with either back end); every feed is closed at the end."""
-    monkeypatch.setattr("trafficwatch.live.RESCAN_S", 0.0)
+    monkeypatch.setattr("trafficwatch.engine.live.RESCAN_S", 0.0)
     made: list[LiveFeed] = []
 
     def make(state: Path | None = None, **cfg) -> tuple[Engine, LiveFeed]:
         e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False,
                                 poll=request.param == "poll", **cfg), lambda s: None)
-        f = LiveFeed(e, state)
+        f = LiveFeed(e.sink, state)
         made.append(f)
         return e, f
 
@@ -129,7 +129,7 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
 def test_an_empty_directory_says_so(tmp_path):
     e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
     with pytest.raises(ValueError, match="no access log found"):
-        LiveFeed(e, start_thread=False)
+        LiveFeed(e.sink, start_thread=False)
 
 
 def test_logs_nobody_writes_any_more_end_at_their_last_line(tmp_path, feed_for):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch import live
-from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.live import LiveFeed
+from trafficwatch.counting import plan
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.live import LiveFeed
 from trafficwatch.logs import read
 
 LINE = ('203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:{s:02d} +0000] "GET /p{p}.{ext} HTTP/1.1" '
@@ -29,7 +29,7 @@ def append(path: Path, text: str) -> None:
 
 def feed(logs: Path, state: Path | None) -> tuple[Engine, LiveFeed]:
     e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False, poll=True), lambda s: None)
-    return e, LiveFeed(e, state, start_thread=False)
+    return e, LiveFeed(e.sink, state, start_thread=False)
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def rotated(tmp_path: Path) -> Path:
 
 
 def test_archives_read_by_workers_count_what_the_follower_counts(rotated, monkeypatch, tmp_path):
-    monkeypatch.setattr(live, "ARCHIVE_MIN", 0)  # these small ones too
+    monkeypatch.setattr(plan, "ARCHIVE_MIN", 0)  # these small ones too
     with monkeypatch.context() as m:
         m.setattr(os, "cpu_count", lambda: 1)  # no workers: the follower reads everything
         e1, f1 = feed(rotated, None)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.engine import Engine, EngineConfig
-from trafficwatch.ingest import IngestOptions
-from trafficwatch.live import LiveFeed
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.live import LiveFeed
 
 LINE = '203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'
 
@@ -36,7 +36,7 @@ def session(tmp_path: Path, request):
     def start(**cfg) -> tuple[Engine, LiveFeed]:
         e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False,
                                 poll=request.param == "poll", **cfg), lambda s: None)
-        f = LiveFeed(e, state)
+        f = LiveFeed(e.sink, state)
         open_feeds.append(f)
         return e, f
 
@@ -222,8 +222,8 @@ def test_a_long_first_read_reports_its_progress(session, monkeypatch):
     seen: list[tuple[int, int]] = []
     e = Engine(EngineConfig(paths=[str(session.logs)], fine_tune=False), lambda s: None)
     clock = iter(range(10_000))
-    monkeypatch.setattr("trafficwatch.live.time.monotonic", lambda: float(next(clock)))
-    f = LiveFeed(e, None, start_thread=False, on_progress=lambda d, t: seen.append((d, t)))
+    monkeypatch.setattr("trafficwatch.engine.live.time.monotonic", lambda: float(next(clock)))
+    f = LiveFeed(e.sink, None, start_thread=False, on_progress=lambda d, t: seen.append((d, t)))
     f.close()
     size = log.stat().st_size
     assert len(seen) >= 3 and all(t == size for _, t in seen)

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from trafficwatch.metrics import MetricsServer, Sample, parse_addr, render
+from trafficwatch.engine.metrics import MetricsServer, Sample, parse_addr, render
 
 
 def test_render_groups_samples_with_help_and_type():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_app import demo_snapshot, make_app, screen_text
-from trafficwatch.metrics import Sample, render
+from trafficwatch.engine.metrics import Sample, render
 
 HOSTILE_SITES = ["\x1b]0;PWNED\x07", "\x1b[31mred.example", "ev\x00il.example"]
 SHOWN = ["\\x1b]0;PWNED\\x07", "\\x1b[31mred.example", "ev\\x00il.example"]

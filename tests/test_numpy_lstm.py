@@ -177,15 +177,15 @@ def test_forecast_eval_and_the_app_model_side_never_import_torch(tmp_path):
     code = ("import sys\n"
             "import trafficwatch.model.forecaster\n"
             "assert 'torch' not in sys.modules, 'import'\n"
-            "from trafficwatch.cli import main\n"
+            "from trafficwatch.cli.main import main\n"
             "assert main(['forecast', sys.argv[1], '--horizon', '24']) == 0\n"
             "assert main(['eval', sys.argv[1], '--days', '2']) == 0\n"
             "import trafficwatch.app.app\n"  # the app's model side: default model, predict()
-            "from trafficwatch.engine import EngineConfig\n"
-            "from trafficwatch.predict import predict\n"
-            "from trafficwatch.series import read_counts_csv\n"
-            "from trafficwatch.tuning import load_default\n"
-            "fc, why = load_default(EngineConfig(paths=[sys.argv[1]]))\n"
+            "import trafficwatch.engine.engine\n"
+            "from trafficwatch.engine.predict import predict\n"
+            "from trafficwatch.counting.load import read_counts_csv\n"
+            "from trafficwatch.engine.tuning import load_default\n"
+            "fc, why = load_default(None)\n"  # the shipped model, as the engine loads it
             "assert predict(read_counts_csv(sys.argv[1]), fc).gates is not None, why\n"
             "print('torch imported:', 'torch' in sys.modules)\n")
     env = os.environ | {"PYTHONPATH": str(REPO)}

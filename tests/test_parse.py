@@ -7,7 +7,8 @@ import gzip
 import numpy as np
 import pytest
 
-from trafficwatch.logs.formats import FormatError, detect_format, get_format
+from trafficwatch.logs.detect import detect_format
+from trafficwatch.logs.formats import FormatError, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser, client_hash, parse_bytes
 
 COMBINED_LINE = (b'203.0.113.9 - frank [10/Oct/2000:13:55:36 -0700] "GET /a/b.html?x=1 HTTP/1.1" '
@@ -135,7 +136,7 @@ def test_without_visitors_no_hashes_are_kept_and_the_rest_is_the_same(fmt):
 
 
 def test_a_series_of_visitors_refuses_records_without_them():
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     rec = parse_bytes(COMBINED_LINE + b"\n", get_format("COMBINED"),
                       ParseOptions(keep_visitors=False)).records
@@ -313,7 +314,8 @@ def test_vectorized_span_hash_equals_the_python_one():
 
 
 def test_a_format_hint_gives_what_full_detection_gives():
-    from trafficwatch.logs.formats import COMBINED, COMMON, detect_format
+    from trafficwatch.logs.detect import detect_format
+    from trafficwatch.logs.formats import COMBINED, COMMON
 
     sample = [COMBINED_LINE] * 5
     assert detect_format(sample, hint=COMBINED).scores == {"COMBINED": 1.0}  # later ones skipped

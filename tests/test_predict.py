@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch.predict import predict, widen
+from trafficwatch.engine.predict import predict, widen
 
 
 def daily(days: int, seed: int = 0) -> pd.Series:

@@ -123,9 +123,9 @@ def test_ranges_of_a_killed_worker_are_read_by_the_caller(tmp_path, monkeypatch)
 @pytest.mark.parametrize("fmt,vhost", [("COMBINED", False), ("VCOMBINED", True)])
 def test_counting_in_the_workers_gives_the_series_counting_the_records_gives(
         tmp_path, monkeypatch, fmt, vhost):
-    from trafficwatch.ingest import CountInto, add_records
+    from trafficwatch.counting.ingest import CountInto, add_records
+    from trafficwatch.counting.series import HourlySeries
     from trafficwatch.logs.parse import ParseOptions
-    from trafficwatch.series import HourlySeries
 
     rng = random.Random(3)
     lines = _lines(rng, 3000)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.replay import Replayer
-from trafficwatch.samplegen import generate
-from trafficwatch.series import HourlySeries
+from trafficwatch.cli.samplegen import generate
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.engine.replay import Replayer
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_replay_starts_after_a_warmup_and_ends_with_every_request(logs):
         r.advance(s, r.clock + 6 * 3600)
     assert s.total() == r.report.parsed  # every parsed request released exactly once
     full = HourlySeries()
-    from trafficwatch.ingest import ingest
+    from trafficwatch.counting.ingest import ingest
 
     ingest([str(logs)], series=full)
     for site in full.sites():

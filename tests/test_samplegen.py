@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trafficwatch.ingest import ingest
+from trafficwatch.cli.samplegen import generate
+from trafficwatch.counting.ingest import ingest
 from trafficwatch.resources import sample_logs_dir
-from trafficwatch.samplegen import generate
 
 
 def digest(d: Path) -> dict[str, str]:

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trafficwatch.counting.load import read_counts_csv
+from trafficwatch.counting.series import HourlySeries
 from trafficwatch.logs.records import Records
-from trafficwatch.series import HourlySeries, read_counts_csv
 
 T0 = 1_700_000_000 // 3600 * 3600  # an hour boundary
 
@@ -207,7 +208,7 @@ PATH_LINES = "".join(
 
 
 def test_a_path_regex_counts_only_matching_paths_without_their_query_string():
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     s = HourlySeries(track_paths=True)
     s.add("site", _parsed(PATH_LINES))
@@ -222,7 +223,7 @@ def test_a_path_regex_counts_only_matching_paths_without_their_query_string():
 
 
 def test_path_counts_survive_the_state_file_and_merge():
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     s = HourlySeries(track_paths=True)
     s.add("site", _parsed(PATH_LINES))
@@ -233,7 +234,7 @@ def test_path_counts_survive_the_state_file_and_merge():
 
 
 def test_paths_past_the_cap_are_counted_as_overflow_not_dropped(monkeypatch):
-    from trafficwatch import series as series_mod
+    from trafficwatch.counting import series as series_mod
 
     monkeypatch.setattr(series_mod, "MAX_PATHS", 2)
     s = series_mod.HourlySeries(track_paths=True)
@@ -246,7 +247,7 @@ def test_paths_past_the_cap_are_counted_as_overflow_not_dropped(monkeypatch):
 def test_visitors_and_bad_patterns_are_refused_for_the_path_filter():
     import re
 
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     s = HourlySeries(track_paths=True)
     s.add("site", _parsed(PATH_LINES))
@@ -257,7 +258,7 @@ def test_visitors_and_bad_patterns_are_refused_for_the_path_filter():
 
 
 def test_the_path_filter_sees_lines_added_after_it_was_first_read():
-    from trafficwatch.series import HourlySeries
+    from trafficwatch.counting.series import HourlySeries
 
     s = HourlySeries(track_paths=True)
     s.add("site", _parsed(PATH_LINES))

@@ -74,7 +74,7 @@ def test_an_empty_directory_is_reported(tmp_path):
 def test_gz_and_bz2_rotations_are_read_in_order_with_every_line_counted(tmp_path):
     import bz2
 
-    from trafficwatch.ingest import ingest
+    from trafficwatch.counting.ingest import ingest
 
     line = '192.0.2.1 - - [{d:02d}/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
     day = {name: d for d, name in enumerate(

@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from trafficwatch.state import FileRecord, State, StateStore, default_state_path
+from trafficwatch.counting.state import State, StateStore, default_state_path
+from trafficwatch.logs.identity import FileRecord
 
 
 def sample_state() -> State:

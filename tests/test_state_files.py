@@ -12,17 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.commands.follow_cmd import _Headless
-from trafficwatch.ingest import IngestOptions
-from trafficwatch.live import LiveFeed
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.engine.live import LiveFeed
+from trafficwatch.engine.sink import Sink, SourceConfig
 
 LINE = '1.2.3.{i} - - [20/Nov/2026:1{h}:{m:02d}:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "ua"\n'
 N = 300
 
 
-def follow_once(logs: Path, state: Path) -> tuple[LiveFeed, _Headless]:
-    ctx = _Headless([str(logs)], IngestOptions(), False, False)
-    feed = LiveFeed(ctx, state, start_thread=False)  # type: ignore[arg-type]
+def follow_once(logs: Path, state: Path) -> tuple[LiveFeed, Sink]:
+    ctx = Sink(SourceConfig([str(logs)], IngestOptions()), HourlySeries(track_visitors=False))
+    feed = LiveFeed(ctx, state, start_thread=False)
     feed.close()
     return feed, ctx
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch import tuning
-from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.engine import tuning
+from trafficwatch.engine.engine import Engine, EngineConfig
 
 
 class Stub:
@@ -41,22 +41,33 @@ def flat(days: int, level: float = 100.0) -> pd.Series:
 
 def test_a_better_fine_tune_is_kept_and_shown(monkeypatch):
     e = engine_with(flat(21), Stub(60, "default"), Stub(100, "fine-tuned"), monkeypatch)
-    assert tuning.maybe_fine_tune(e) is True
+    assert e.fine_tune_once() is True
     assert e.current_forecaster().name == "fine-tuned"
     assert e.tuning_note[""].startswith("fine-tuned") and "vs default" in e.tuning_note[""]
 
 
 def test_a_worse_fine_tune_is_dropped_and_said(monkeypatch):
     e = engine_with(flat(21), Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
-    assert tuning.maybe_fine_tune(e) is False
+    assert e.fine_tune_once() is False
     assert e.current_forecaster().name == "default"
     assert e.tuning_note[""].startswith("default kept")
-    assert tuning.maybe_fine_tune(e) is False  # decided once per site
+    assert e.fine_tune_once() is False  # decided once per site
+
+
+def test_tuning_returns_its_decision_and_writes_nothing(monkeypatch):
+    """The engine is the only writer of its state: tuning hands back a result it applies."""
+    tuned, started = Stub(100, "fine-tuned"), []
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: tuned)
+    res = tuning.maybe_fine_tune("shop", flat(21), Stub(60, "default"), None, "cpu",
+                                 on_start=started.append)
+    assert [r.note for r in started] == ["fine-tuning…"] and started[0].tuned is None
+    assert res.site == "shop" and res.tuned is tuned and res.note.startswith("fine-tuned")
+    assert tuning.maybe_fine_tune("shop", flat(10), Stub(60, "default"), None, "cpu") is None
 
 
 def test_too_little_history_waits(monkeypatch):
     e = engine_with(flat(10), Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
-    assert tuning.maybe_fine_tune(e) is False and "" not in e.tuning_note
+    assert e.fine_tune_once() is False and "" not in e.tuning_note
 
 
 def test_a_failing_fine_tune_is_shown_and_the_default_stays(monkeypatch):
@@ -66,7 +77,7 @@ def test_a_failing_fine_tune_is_shown_and_the_default_stays(monkeypatch):
         raise RuntimeError("fine-tuning failed: out of memory")
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", boom)
-    e._tune_in_background(tuning.maybe_fine_tune)
+    e._tune_in_background()
     e._tuner.join(timeout=10)
     assert "failed" in e.tuning_note[""] and "out of memory" in e.tuning_note[""]
     assert e.current_forecaster().name == "default"
@@ -83,14 +94,14 @@ def test_the_model_loop_keeps_predicting_while_a_fine_tune_runs(monkeypatch):
         return Stub(100, "fine-tuned")
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", slow)
-    e._tune_in_background(tuning.maybe_fine_tune)
+    e._tune_in_background()
     first = e._tuner
     for _ in range(500):  # the tuner thread marks the site as being tuned
         if e.tuning_note.get("") == "fine-tuning…":
             break
         time.sleep(0.01)
     assert first.is_alive() and e.tuning_note[""] == "fine-tuning…"
-    e._tune_in_background(tuning.maybe_fine_tune)  # one at a time: no second tuner
+    e._tune_in_background()  # one at a time: no second tuner
     assert e._tuner is first
     release.set()
     e._tuner.join(timeout=10)
@@ -101,7 +112,7 @@ def test_the_tuning_note_names_the_device_the_child_used(monkeypatch):
     tuned = Stub(100, "fine-tuned")
     tuned.trained_on = "cuda"
     e = engine_with(flat(21), Stub(60, "default"), tuned, monkeypatch)
-    assert tuning.maybe_fine_tune(e) is True
+    assert e.fine_tune_once() is True
     assert " on cuda:" in e.tuning_note[""]
 
 
@@ -117,14 +128,14 @@ def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monke
         raise AssertionError("fine-tuning started on a series it cannot use")
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", must_not_run)
-    assert tuning.maybe_fine_tune(e) is False
+    assert e.fine_tune_once() is False
     assert e.tuning_note[""].startswith("not fine-tuned") and "gaps" in e.tuning_note[""]
 
 
 def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monkeypatch, tmp_path):
-    from trafficwatch import tuning
-    from trafficwatch.app.main import engine_config
-    from trafficwatch.cli import build_parser
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.cli.watch import engine_config
+    from trafficwatch.engine import tuning
 
     cfg = engine_config(build_parser().parse_args(["watch", "--no-fine-tune", str(tmp_path)]))
     assert cfg.fine_tune is False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trafficwatch.cli import main
+from trafficwatch.cli.main import main
 
 LINE = '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
 
@@ -65,7 +65,7 @@ def test_argparse_errors_are_one_line_too(capsys):
 FOLLOW_UNDER_LIMIT = (
     "import resource, sys\n"
     "resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])))\n"
-    "from trafficwatch.cli import main\n"
+    "from trafficwatch.cli.main import main\n"
     "sys.exit(main(['counts', '--follow', '--no-state', sys.argv[3]]))\n")
 
 

@@ -15,8 +15,8 @@ from trafficwatch.app.chart import ForecastChart
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.app.text import safe_content
+from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_name
-from trafficwatch.snapshot import Snapshot
 
 
 class EngineLike(Protocol):

@@ -8,8 +8,8 @@ from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num
 from trafficwatch.app.text import safe_content
+from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_name, safe_text
-from trafficwatch.snapshot import Snapshot
 
 # Each series has its own marker, so the chart reads the same under NO_COLOR: (marker, legend
 # word, short legend word for narrow charts). "braille" is plotext's dense line.

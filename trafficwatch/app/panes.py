@@ -7,8 +7,7 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
-from trafficwatch.app.text import safe_content
-from trafficwatch.gate_words import (
+from trafficwatch.app.gate_words import (
     fmt_hour,
     gate_reading,
     heat_rows,
@@ -18,8 +17,9 @@ from trafficwatch.gate_words import (
     reset_marks,
     reset_words,
 )
+from trafficwatch.app.text import safe_content
+from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
-from trafficwatch.snapshot import Snapshot
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 

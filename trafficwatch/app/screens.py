@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from trafficwatch.app.text import safe_content
-from trafficwatch.engine import ViewFilter
+from trafficwatch.filters import ViewFilter, parse_status_classes
 from trafficwatch.safe import safe_name
 
 # One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
@@ -152,12 +152,7 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
     def _apply(self) -> None:
         val = {w.id: w.value.strip() for w in self.query(Input)}
         try:
-            classes = None
-            if val["status"]:
-                classes = frozenset(int(p.strip()[0]) for p in val["status"].split(",")
-                                    if re.fullmatch(r"[1-5]xx", p.strip().lower()))
-                if not classes:
-                    raise ValueError("status classes look like 4xx,5xx")
+            classes = parse_status_classes(val["status"])  # the command line's --status rule
             bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
             if bots is None:
                 raise ValueError("bots: all, none or only")

@@ -27,10 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trafficwatch.logs.identity import (
+    TAIL_BYTES,
     Alias,
     Counted,
+    FileRecord,
     PrefixIndex,
     Probe,
+    digest,
     open_content,
     probe,
     same_content,
@@ -38,7 +41,6 @@ from trafficwatch.logs.identity import (
 )
 from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
 from trafficwatch.logs.sources import discover, safe_name
-from trafficwatch.state import TAIL_BYTES, FileRecord, digest
 
 FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read

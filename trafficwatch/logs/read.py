@@ -10,7 +10,8 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
 from trafficwatch.logs.compressed import Decompressed, kind_of
-from trafficwatch.logs.formats import LogFormat, fit
+from trafficwatch.logs.detect import fit
+from trafficwatch.logs.formats import LogFormat
 from trafficwatch.logs.parse import ParseOptions, Parser, is_binary_line
 from trafficwatch.logs.records import ParseResult
 

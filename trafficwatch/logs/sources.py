@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trafficwatch.logs.identity import digest
+from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
 # access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
@@ -43,12 +44,10 @@ class SourceFile:
 
     def identity(self) -> tuple[int, int, str]:
         """(st_dev, st_ino, fingerprint of the first KiB of decompressed content)."""
-        from trafficwatch.logs.read import open_stream
-
         st = os.stat(self.path)
         with open_stream(self.path) as s:
             head = s.read(1024)
-        return st.st_dev, st.st_ino, hashlib.blake2b(head, digest_size=16).hexdigest()
+        return st.st_dev, st.st_ino, digest(head)
 
 
 @dataclass

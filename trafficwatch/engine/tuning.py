@@ -3,26 +3,41 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
 import sys
+import tempfile
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from trafficwatch.engine import Engine, EngineConfig
+from trafficwatch.counting.load import read_counts_csv
 
 CHILD_NICENESS = 10  # the fine-tuning child runs at this niceness: below the app and the server
 FINE_TUNE_MIN_DAYS = 14  # two weeks: the default model's window (a week) plus a week to learn from
+# The model package is imported inside the functions below, never at this module's import: the
+# app starts (and forecasts, with the numpy weights) without loading torch.
 
 
-def load_default(cfg: EngineConfig):
+@dataclass(frozen=True)
+class TuneResult:
+    """What fine-tuning decided for a site: the note shown, and the model to use when kept.
+    The engine applies it (it is the only writer of its state)."""
+
+    site: str
+    note: str
+    tuned: object | None = None  # the fine-tuned Forecaster, when it backtests better
+
+
+def load_default(model_path: str | None):
     """(Forecaster or None, status line). Imports torch here, off the UI's first frame."""
     from trafficwatch.model.checkpoint import CheckpointError
     from trafficwatch.model.forecaster import Forecaster
 
     try:
-        f = Forecaster.load(cfg.model_path)
+        f = Forecaster.load(model_path)
     except CheckpointError as exc:
         return None, f"{exc} (seasonal naive meanwhile)"
     return f, ""
@@ -37,16 +52,12 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     The series goes over as a counts CSV (gaps as empty values), the model comes back as a
     checkpoint file.
     """
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
     from trafficwatch.model.forecaster import Forecaster
 
     with tempfile.TemporaryDirectory(prefix="trafficwatch-tune-") as tmp:
         src, out = Path(tmp) / "series.csv", Path(tmp) / "tuned.pt"
         series.rename("count").rename_axis("hour").to_csv(src)
-        cmd = [sys.executable, "-m", "trafficwatch.tuning", str(src), str(out), device]
+        cmd = [sys.executable, "-m", "trafficwatch.engine.tuning", str(src), str(out), device]
         if model_path:
             cmd.append(str(model_path))
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -63,11 +74,8 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
 
 def _main(argv: list[str]) -> int:
     """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT DEVICE [MODEL_PT]."""
-    from dataclasses import replace
-
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.model.train import FINE_TUNE, select_device
-    from trafficwatch.series import read_counts_csv
 
     try:
         os.nice(CHILD_NICENESS)  # the app and the web server it watches come first
@@ -81,48 +89,39 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
-def maybe_fine_tune(engine: Engine) -> bool:
-    """Fine-tune once per site with enough history; keep it only if it backtests better.
+def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
+                    on_start: Callable[[TuneResult], object] | None = None) -> TuneResult | None:
+    """Fine-tune `default` on the site's series `s` once it has enough history; keep the result
+    only if it backtests better on the last 7 days. None: not yet (too little history).
 
-    Returns True when the model in use for the current site changed.
+    `on_start` hears the "fine-tuning…" note before the child process starts (minutes).
     """
-    site = engine.site
-    if site in engine.tuning_note or engine.forecaster is None:
-        return False
-    s = engine.view_series()
     observed_days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
     if observed_days < FINE_TUNE_MIN_DAYS:
-        return False
+        return None
     from trafficwatch.model.evaluate import backtest, summarize
 
     holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
     try:
-        engine.forecaster.check(holdout)
+        default.check(holdout)
     except ValueError as exc:  # e.g. the history before the last week ends in a long gap
-        engine.tuning_note[site] = f"not fine-tuned: the history before the last week: {exc}"
-        engine._changed()
-        return False
-    engine.tuning_note[site] = "fine-tuning…"
-    engine._changed()
+        return TuneResult(site, f"not fine-tuned: the history before the last week: {exc}")
+    if on_start is not None:
+        on_start(TuneResult(site, "fine-tuning…"))
     started = time.time()
-    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout, device=engine.cfg.device)
-    table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
+    tuned = fine_tune_in_subprocess(model_path, holdout, device=device)
+    table = summarize(backtest(s, {"default": default.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
     d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
-    device = getattr(tuned, "trained_on", "cpu")
+    on = getattr(tuned, "trained_on", "cpu")
     if t < d:
-        engine.tuned[site] = tuned
-        engine.tuning_note[site] = (f"fine-tuned {when} on {device}: MASE {t:.2f} vs default "
-                                    f"{d:.2f} over the last 7 days")
-        return True
-    engine.tuning_note[site] = (f"default kept: fine-tuned MASE {t:.2f} vs default {d:.2f} "
-                                f"over the last 7 days ({when})")
-    return False
+        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {t:.2f} vs default "
+                                f"{d:.2f} over the last 7 days", tuned)
+    return TuneResult(site, f"default kept: fine-tuned MASE {t:.2f} vs default {d:.2f} "
+                            f"over the last 7 days ({when})")
 
 
 if __name__ == "__main__":
-    import sys
-
     raise SystemExit(_main(sys.argv[1:]))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -12,28 +11,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from trafficwatch.logs.identity import FileRecord, digest
+
 VERSION = 1
-TAIL_BYTES = 64  # bytes before an offset whose hash tells a file replaced or regrown while stopped
 log = logging.getLogger(__name__)
-
-
-def digest(data: bytes) -> str:
-    """The hash used for fingerprints and tail hashes (hex, 128 bits)."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-@dataclass
-class FileRecord:
-    """One file's content as read so far: identity, offset at a line boundary, and its proof."""
-
-    dev: int
-    ino: int
-    fingerprint: str  # digest of the first `fp_len` bytes of decompressed content
-    fp_len: int  # how many bytes the fingerprint covers (1024, fewer for a short file)
-    offset: int  # decompressed bytes consumed, always at a line boundary
-    tail_hash: str  # digest of the TAIL_BYTES bytes before `offset`
-    path: str = ""  # last name it was seen under (informational)
-    done: bool = False  # a compressed file read to its end, or content no longer on disk
 
 
 @dataclass

@@ -10,17 +10,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trafficwatch.counting.state import int_in, natural
+from trafficwatch.hours import DAY, HOUR, epoch_seconds
 from trafficwatch.logs.records import Records
-from trafficwatch.state import int_in, natural
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
     import pandas as pd
 
 METRICS = ("hits", "pages", "visitors")
-HOUR = 3600
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
-DAY = 86400
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
@@ -575,44 +574,3 @@ def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:
     if arr.dtype.kind not in "iu" or arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
         raise ValueError("not a list of whole numbers of the expected shape")
     return arr.astype(np.int64)  # uint64 beyond int64 turns negative: refused by the caller
-
-
-def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
-    """UTC epoch seconds of a DatetimeIndex, whatever its unit (pandas 3 is not always ns)."""
-    return index.as_unit("s").asi8.astype(np.int64)
-
-
-def read_counts_csv(path: str) -> pd.Series:
-    """Read a CSV of hourly counts (`hour,count` or `hour,visits`; ISO 8601 hours) as UTC.
-
-    Missing hours between the first and last row become NaN (gaps), as do empty values.
-    """
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read as a CSV of hourly counts ({exc})") from exc
-    cols = [c.strip().lower() for c in df.columns]
-    df.columns = cols
-    value_col = next((c for c in ("count", "visits", "hits", "value", "y") if c in cols), None)
-    time_col = next((c for c in ("hour", "ds", "time", "timestamp") if c in cols), None)
-    if value_col is None or time_col is None:
-        raise ValueError(f"{path}: expected columns hour,count (or hour,visits); found {','.join(cols)}")
-    hours = pd.to_datetime(df[time_col], utc=True, errors="coerce", format="ISO8601")
-    values = pd.to_numeric(df[value_col], errors="coerce")
-    bad = hours.isna()
-    if bad.all():
-        raise ValueError(f"{path}: no row has an ISO 8601 hour in column {time_col!r}")
-    s = pd.Series(values[~bad].to_numpy(dtype=float), index=pd.DatetimeIndex(hours[~bad]).floor("h"))
-    s = s.groupby(level=0).sum(min_count=1).sort_index()
-    full = pd.date_range(s.index[0], s.index[-1], freq="h")
-    return s.reindex(full).rename("count")
-
-
-def load_hourly(paths: list[str], *, fmt: str | None = None, site: str | None = None,
-                metric: str = "hits") -> pd.Series:
-    """One hourly series from logs or a counts CSV; see trafficwatch.ingest.load_hourly."""
-    from trafficwatch.ingest import load_hourly as _load
-
-    return _load(paths, fmt=fmt, site=site, metric=metric)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from trafficwatch.anomalies import AnomalyEvent
+from trafficwatch.engine.anomalies import AnomalyEvent
 from trafficwatch.files import atomic_write
 from trafficwatch.safe import safe_name, safe_text
 

@@ -1,51 +1,30 @@
 """The one-way data flow behind the app: logs -> series -> forecaster -> Snapshot (no Textual)."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trafficwatch.ingest import IngestOptions
-from trafficwatch.predict import Prediction, predict
-from trafficwatch.series import METRICS, HourlySeries
-from trafficwatch.snapshot import Snapshot
-from trafficwatch.views import build_snapshot, ingest_view
-
-if TYPE_CHECKING:
-    from trafficwatch.alerts import Alerter
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.counting.series import METRICS, HourlySeries
+from trafficwatch.engine import tuning
+from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
+from trafficwatch.engine.live import LiveFeed
+from trafficwatch.engine.predict import Prediction, predict
+from trafficwatch.engine.replay import ReplayFeed
+from trafficwatch.engine.sink import Sink, SourceConfig
+from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.engine.tuning import TuneResult
+from trafficwatch.engine.views import ViewState, build_snapshot, ingest_view
+from trafficwatch.filters import ViewFilter
+from trafficwatch.hours import DAY, HOUR
 
 log = logging.getLogger(__name__)
-HOUR = 3600
-
-
-@dataclass(frozen=True)
-class ViewFilter:
-    """What the user narrowed the view to (`/` in the app)."""
-
-    status_classes: frozenset[int] | None = None
-    bots: bool | str = True
-    start: pd.Timestamp | None = None
-    end: pd.Timestamp | None = None
-    path: str | None = None  # regex searched in the request path (without query string)
-
-    def describe(self) -> str:
-        parts = []
-        if self.path:
-            parts.append(f"path ~ {self.path}")
-        if self.status_classes:
-            parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
-        if self.bots is False:
-            parts.append("no bots")
-        elif self.bots == "only":
-            parts.append("bots only")
-        if self.start is not None or self.end is not None:
-            parts.append(f"{self.start or '…'} – {self.end or '…'}")
-        return "; ".join(parts)
 
 
 @dataclass
@@ -68,6 +47,18 @@ class EngineConfig:
     filter: ViewFilter = field(default_factory=ViewFilter)
     fine_tune: bool = True
     tick_s: float = 0.25
+    tz: dt.tzinfo | None = None  # times shown in this zone (None: the log's own offset)
+
+    def source_config(self) -> SourceConfig:
+        """What the sources need of it."""
+        return SourceConfig(paths=self.paths, ingest=self.ingest, poll=self.poll, speed=self.speed)
+
+
+def open_source(sink: Sink, cfg: EngineConfig, on_progress: Callable[[int, int], None]):
+    """The source the configuration asks for: a replay of the logs, or the live logs."""
+    if cfg.replay:
+        return ReplayFeed(sink)
+    return LiveFeed(sink, cfg.state_path, on_progress=on_progress)
 
 
 class Engine:
@@ -89,7 +80,8 @@ class Engine:
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
         self.tuning_note: dict[str, str] = {}
         self.prediction: tuple[tuple, Prediction] | None = None
-        self.source = None  # Replayer or LiveSource
+        self.source = None  # ReplayFeed or LiveFeed, which write through the sink only
+        self.sink = Sink(cfg.source_config(), self.series, self.lock, self._changed)
         self._stop = threading.Event()
         self._stop_lock = threading.Lock()
         self._model_wake = threading.Event()
@@ -99,8 +91,6 @@ class Engine:
         self._source_tried = threading.Event()  # the logs were read (or failed): load the model
         self.alerts: Alerter | None = None  # with --alert-cmd
         if cfg.alert_cmd:
-            from trafficwatch.alerts import Alerter, AlertMarks, marks_path
-
             path = marks_path(cfg.state_path) if cfg.state_path else None
             self.alerts = Alerter(cfg.alert_cmd, AlertMarks(path))
         self._started_at = time.time()
@@ -180,7 +170,7 @@ class Engine:
         if self.cfg.replay or src is None:
             return self.now()
         last = self.series.last_ts(self.site or None)
-        recent = last is not None and self.now() - last < 86400  # a copied archive is not live
+        recent = last is not None and self.now() - last < DAY  # a copied archive is not live
         return self.now() if recent and getattr(src, "fresh", True) else None
 
     def view_series(self) -> pd.Series:
@@ -201,10 +191,8 @@ class Engine:
         return s
 
     def _data_loop(self) -> None:
-        from trafficwatch.feeds import open_source
-
         try:
-            self.source = open_source(self)
+            self.source = open_source(self.sink, self.cfg, self.reading_progress)
             if self.alerts is not None:  # what the logs held when watching began is history
                 self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
         except (OSError, ValueError) as exc:
@@ -230,14 +218,12 @@ class Engine:
             self._stop.wait(self.cfg.tick_s)
 
     def _model_loop(self) -> None:
-        from trafficwatch.tuning import load_default, maybe_fine_tune
-
         # Importing torch is a second of mostly GIL-holding Python: done while the logs are
         # being read, it slows the first frame with data by more than it saves.
         while not self._source_tried.wait(0.1):
             if self._stop.is_set():
                 return
-        self.forecaster, self.model_status = load_default(self.cfg)
+        self.forecaster, self.model_status = tuning.load_default(self.cfg.model_path)
         self._model_wake.set()
         while not self._stop.is_set():
             self._model_wake.wait(timeout=5)
@@ -246,9 +232,29 @@ class Engine:
             self._model_wake.clear()
             self._predict_once()
             if self.cfg.fine_tune and self.forecaster is not None:
-                self._tune_in_background(maybe_fine_tune)
+                self._tune_in_background()
 
-    def _tune_in_background(self, maybe_fine_tune) -> None:
+    def fine_tune_once(self) -> bool:
+        """Fine-tune the current site's model when tuning.maybe_fine_tune says so, and take its
+        result; True when the model in use for the site changed."""
+        site = self.site
+        if site in self.tuning_note or self.forecaster is None:
+            return False  # decided once per site
+        res = tuning.maybe_fine_tune(site, self.view_series(), self.forecaster,
+                                     self.cfg.model_path, self.cfg.device,
+                                     on_start=self._apply_tuning)
+        return self._apply_tuning(res) if res is not None else False
+
+    def _apply_tuning(self, res: TuneResult) -> bool:
+        """The engine writes its own state: the note, and the tuned model when it is kept."""
+        with self.lock:
+            self.tuning_note[res.site] = res.note
+            if res.tuned is not None:
+                self.tuned[res.site] = res.tuned
+        self._changed()
+        return res.tuned is not None
+
+    def _tune_in_background(self) -> None:
         """Fine-tuning takes minutes: it runs beside the model loop, which keeps predicting."""
         if self._tuner is not None and self._tuner.is_alive():
             return
@@ -256,13 +262,12 @@ class Engine:
 
         def run() -> None:
             try:
-                if maybe_fine_tune(self):
+                if self.fine_tune_once():
                     self._model_wake.set()  # predict again with the fine-tuned model
             except Exception as exc:  # noqa: BLE001 (shown on screen; the default model stays)
                 log.warning("fine-tuning %s failed: %s", site or "all sites", exc)
                 why = str(exc).removeprefix("fine-tuning failed: ")[:200]
-                self.tuning_note[site] = f"fine-tuning failed ({why}); default kept"
-                self._changed()
+                self._apply_tuning(TuneResult(site, f"fine-tuning failed ({why}); default kept"))
 
         self._tuner = threading.Thread(target=run, name="trafficwatch-tune", daemon=True)
         self._tuner.start()
@@ -309,4 +314,24 @@ class Engine:
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
-        return build_snapshot(self, self.view_series(), usable, ing, status)
+        return build_snapshot(self.view_state(), self.view_series(), usable, ing, status)
+
+    def view_state(self) -> ViewState:
+        """A read-only record of what a frame shows, for views.build_snapshot."""
+        site = self.site or None
+        now, series_now = self.now(), self.series_now()
+        with self.lock:
+            partial = self.series.partial_hour(site, now=series_now)
+            offset = self.series.utc_offset(site)
+            last_ts = self.series.last_ts(site)
+            sites = tuple(self.series.sites())
+            note = self.tuning_note.get(self.site, "")
+        if self.cfg.tz is not None:  # --tz: that zone's offset now, not the log's
+            offset = int(dt.datetime.fromtimestamp(now, self.cfg.tz).utcoffset().total_seconds())
+        src = self.source
+        return ViewState(
+            sites=sites, site=self.site, metric=self.metric, filter=self.filter,
+            band=self.cfg.band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
+            partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
+            tail=tuple(getattr(src, "tail", ())),
+            done=bool(getattr(src, "done", False)) if self.cfg.replay else False)

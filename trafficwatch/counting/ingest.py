@@ -8,17 +8,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from dataclasses import dataclass, field, fields, replace
 
+from trafficwatch.counting.plan import batch_workers, whole_file_task
+from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
 from trafficwatch.logs import read as logread
-from trafficwatch.logs.formats import PRESETS, LogFormat, detect_format, get_format, is_error_log
+from trafficwatch.logs.detect import detect_format, is_error_log
+from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover
 from trafficwatch.safe import safe_name
-from trafficwatch.series import ChunkCounts, HourlySeries, count_chunk
 
 
 @dataclass
@@ -249,8 +251,6 @@ def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -
 
 
 def _take(rec, mask):
-    from dataclasses import fields
-
     cols = {f.name: getattr(rec, f.name)[mask] for f in fields(rec)
             if f.name not in ("vhosts",) and getattr(rec, f.name) is not None}
     return replace(rec, **cols)
@@ -296,31 +296,15 @@ def ingest(
     return series, report
 
 
-def _whole_file_task(src: SourceFile) -> bool:
-    """A file parse_file would read in one process: compressed, or smaller than PARALLEL_MIN."""
-    if src.path == "-":
-        return False
-    if src.compressed:
-        return True
-    try:
-        return os.stat(src.path).st_size < logread.PARALLEL_MIN
-    except OSError:
-        return False  # read here, where the error is reported
-
-
 def _file_pool(sites: dict[str, list[SourceFile]], opts: IngestOptions, series):
-    """Worker processes for whole files, when there are several such files and cores."""
-    cores = min(os.cpu_count() or 1, 8) if opts.workers is None else opts.workers
-    if cores < 2 or not isinstance(series, HourlySeries):
+    """Worker processes for whole files, when plan.batch_workers says they pay."""
+    n = batch_workers(sites, opts.workers)
+    if not n or not isinstance(series, HourlySeries):
         return None
-    if sum(_whole_file_task(f) for files in sites.values() for f in files[1:]) < 2:
-        return None
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = logread.start_method()
     if ctx is None:
         return None
-    return ProcessPoolExecutor(cores, mp_context=ctx, initializer=logread.tune_malloc)
+    return ProcessPoolExecutor(n, mp_context=ctx, initializer=logread.tune_malloc)
 
 
 def _read_in_worker(args: tuple) -> tuple[FileReport, HourlySeries]:
@@ -383,8 +367,6 @@ def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOption
     The first file is read here: its format is the hint (tried first) for the others, which go
     to the pool when there is one and they are whole-file tasks.
     """
-    from concurrent.futures import BrokenExecutor
-
     hint, futures = None, {}
     for i, src in enumerate(files):
         fut = futures.pop(i, None)
@@ -405,7 +387,7 @@ def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOption
             if pool is not None:
                 task = (opts, hint, series.track_visitors, series.track_paths)
                 for j, later in enumerate(files[1:], 1):
-                    if _whole_file_task(later):
+                    if whole_file_task(later):
                         try:
                             futures[j] = pool.submit(_read_in_worker, (later, *task))
                         except BrokenExecutor:
@@ -415,17 +397,11 @@ def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOption
         yield src, rep
 
 
-def load_hourly(
-    paths: list[str], *, fmt: str | None = None, site: str | None = None, metric: str = "hits"
-) -> pd.Series:  # noqa: F821
-    """One hourly series from logs or from a counts CSV (`hour,count`), for eval/forecast/train."""
-    from trafficwatch.series import read_counts_csv
-
-    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
-        return read_counts_csv(paths[0])
-    series, report = ingest(paths, IngestOptions(log_format=fmt))
+def nothing_read(report: IngestReport, paths: list[str]) -> str:
+    """Why nothing at all could be read from `paths`, in one line."""
     for f in report.failed:
-        print(f"trafficwatch: {f.error}", file=sys.stderr)
-    if not series.sites():
-        raise ValueError(f"no request could be read from {', '.join(paths)}")
-    return series.series(site, metric)
+        return f.error
+    if report.skipped:
+        name, why = report.skipped[0]
+        return f"nothing to read: {name}: {why}"
+    return f"no access log found in {', '.join(paths)}: point trafficwatch at a log file or directory"

@@ -1,13 +1,16 @@
 """Replay existing logs by their timestamps, so forecasts, anomalies and gates evolve live."""
 from __future__ import annotations
 
+import time
 from dataclasses import fields, replace
 
 import numpy as np
 
-from trafficwatch.ingest import IngestOptions, IngestReport, ingest
+from trafficwatch.counting.ingest import IngestOptions, IngestReport, ingest, nothing_read
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.engine.sink import Sink
+from trafficwatch.hours import HOUR
 from trafficwatch.logs.records import Records
-from trafficwatch.series import HourlySeries
 
 
 class _Collector:
@@ -61,7 +64,7 @@ class Replayer:
         self.start = min(starts) if starts else 0
         self.end = max(ends) if ends else 0
         # Start a little into the logs so the model has history the moment the screen opens.
-        self.clock = min(self.start + warmup_hours * 3600, self.end)
+        self.clock = min(self.start + warmup_hours * HOUR, self.end)
 
     @property
     def ingest_report(self) -> IngestReport:
@@ -85,3 +88,38 @@ class Replayer:
                 n += hi - lo
                 self._pos[site] = hi
         return n
+
+
+class ReplayFeed:
+    """A source that releases the logs' requests into the sink by their timestamps, at
+    `config.speed` log seconds per real second."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.replayer = Replayer(sink.config.paths, sink.config.ingest)
+        self.report = self.replayer.report
+        self.tail = ()
+        self.rate = 0.0
+        self.last_update = time.time()
+        if not self.replayer.records:
+            raise ValueError(nothing_read(self.report, sink.config.paths))
+        with sink.lock:
+            self.replayer.advance(sink.series)
+
+    @property
+    def clock(self) -> int:
+        return self.replayer.clock
+
+    @property
+    def done(self) -> bool:
+        return self.replayer.done
+
+    def step(self, dt: float) -> None:
+        if self.replayer.done:
+            return
+        with self.sink.lock:
+            n = self.replayer.advance(self.sink.series,
+                                      self.replayer.clock + int(self.sink.config.speed * dt))
+        self.rate = n / dt if dt > 0 else 0.0
+        self.last_update = time.time()
+        self.sink.on_change()

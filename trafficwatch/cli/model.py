@@ -1,4 +1,7 @@
-"""`trafficwatch train | eval | forecast`: the model's commands; cli.py calls add_commands."""
+"""`trafficwatch train | eval | forecast`: the model's commands (cli/main.py adds them).
+
+The model package is imported inside each command: torch loads only for the command that
+trains, and `counts` or `--help` never pay for it."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +13,20 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from trafficwatch.cli.options import (
+    add_device_option,
+    add_filter_options,
+    add_input_options,
+    add_model_option,
+    add_tz_option,
+    ingest_options,
+    parse_tz,
+    series_choice,
+)
+from trafficwatch.counting.load import load_hourly
 from trafficwatch.safe import safe_name, safe_text
 
-if TYPE_CHECKING:  # imported where used: the CLI registers these for every command
+if TYPE_CHECKING:
     import pandas as pd
 
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
@@ -23,13 +37,12 @@ def _err(msg: str, err: TextIO | None = None) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    """PATHs and the input and filter options every command that reads logs has."""
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts "
                         "(hour,count or hour,visits; ISO 8601 hours)")
-    p.add_argument("--site", help="one site (default: all sites summed)")
-    p.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
-                   help="what to count per hour (default: hits)")
-    p.add_argument("--log-format", metavar="FMT", help="log format (default: detected)")
+    add_input_options(p)
+    add_filter_options(p, "one site (default: all sites summed)")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -41,8 +54,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _common(t)
     t.add_argument("--out", default="model.pt", metavar="FILE",
                    help="where to write the model (default: model.pt)")
-    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="auto: CUDA when available (default)")
+    add_device_option(p=t, what="training")
     t.add_argument("--epochs", type=int, default=None, help="at most this many epochs "
                    "(default: 8 fine-tuning, 30 from scratch; early stopping may end sooner)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -66,7 +78,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
     e.add_argument("--horizon", type=int, default=24, help="hours ahead (default: 24)")
     e.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
-    e.add_argument("--model", metavar="FILE", help="model file (default: the shipped model)")
+    add_model_option(e)
+    add_tz_option(e, "the hours of the backtest's range")
     e.add_argument("--statsforecast", action="store_true",
                    help="also run AutoETS, AutoTheta and MSTL (needs the bench extra)")
     e.set_defaults(func=run_eval)
@@ -81,20 +94,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _common(f)
     f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
     f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
-    f.add_argument("--model", metavar="FILE", help="model file (default: the shipped model)")
+    add_model_option(f)
+    add_tz_option(f, "the forecast hours")
     f.set_defaults(func=run_forecast)
 
 
 def load_series(args: argparse.Namespace) -> pd.Series:
     """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
-    paths = list(args.paths)
-    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
-        from trafficwatch.series import read_counts_csv
+    return load_hourly(list(args.paths), ingest_options(args), series_choice(args))
 
-        return read_counts_csv(paths[0])
-    from trafficwatch.series import load_hourly
 
-    return load_hourly(paths, fmt=args.log_format, site=args.site, metric=args.metric)
+def _shown(index: pd.DatetimeIndex, args: argparse.Namespace) -> pd.DatetimeIndex:
+    """The UTC hours in --tz (UTC without it: a series sums sites of maybe other offsets)."""
+    tz = parse_tz(args.tz)
+    return index.tz_convert(tz) if tz is not None else index
 
 
 def _load_forecaster(path: str | None):
@@ -124,8 +137,10 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         json.dump(to_json(table, args.days, args.horizon), out, indent=1)
         out.write("\n")
     else:
+        first, last = _shown(series.index[[0, -1]], args)
+        zone = "UTC" if args.tz is None else f"UTC{first:%z}"
         out.write(f"rolling origin: {args.days} daily origins, {args.horizon} h ahead, "
-                  f"{series.index[0]:%Y-%m-%d %H:00} .. {series.index[-1]:%Y-%m-%d %H:00} UTC\n")
+                  f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
         out.write(format_table(table) + "\n")
     return EXIT_OK
 
@@ -160,15 +175,16 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
+    hours = _shown(f.index, args)
     if args.out_format == "csv":
         out.write("hour,p10,p50,p90,model\n")
-        for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90):
+        for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
             out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
         json.dump({"model": f.model, "horizon": args.horizon, "choice": f.choice,
                    "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
                               "p90": float(c)}
-                             for h, a, b, c in zip(f.index, f.p10, f.p50, f.p90)]}, out, indent=1)
+                             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}, out, indent=1)
         out.write("\n")
     return code
 

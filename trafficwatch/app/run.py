@@ -1,85 +1,62 @@
-"""Start the app from parsed command-line arguments."""
+"""Run the app: signals, the metrics server, serving to a browser; from config objects, never
+from the command line's arguments (cli/watch.py builds them)."""
 from __future__ import annotations
 
-import argparse
+import asyncio
 import logging
+import os
 import shlex
+import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from trafficwatch.resources import sample_logs_dir
+from textual.drivers.web_driver import WebDriver
+
+from trafficwatch.app.app import EngineLike, TrafficWatchApp
+from trafficwatch.counting.state import check_state_path
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.lifecycle import GRACE_S, Shutdown, check_fd_budget, end_children
+from trafficwatch.engine.metrics import MetricsServer
+from trafficwatch.engine.metrics_view import samples_for
+from trafficwatch.engine.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 
-def engine_config(args: argparse.Namespace):
-    """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
-    from trafficwatch.cli import parse_status_classes, state_path
-    from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.engine import EngineConfig, ViewFilter
-
-    paths = args.paths or [str(sample_logs_dir())]
-    classes = parse_status_classes(args.status)
-    replay = args.replay or not args.paths
-    return EngineConfig(
-        paths=paths, ingest=ingest_options(args), replay=replay,
-        speed=args.speed, poll=args.poll,
-        state_path=None if replay else state_path(args, paths, "app"),
-        model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
-        metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune,
-        filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
+class StartError(ValueError):
+    """The app cannot start as configured (an untrusted state file, too few file descriptors, a
+    metrics address that cannot bind): bad usage, exit 2."""
 
 
-def serve_address(value: str) -> tuple[str, int]:
-    """HOST:PORT (or HOST, or :PORT) for --serve; 127.0.0.1:8000 for what is left out."""
-    host, _, port = value.rpartition(":") if ":" in value.strip("[]") else (value, "", "")
-    host = host.strip("[]") or "127.0.0.1"
-    if not port:
-        return host, 8000
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"wants HOST:PORT with a port from 1 to 65535, not {value!r}")
-    return host, int(port)
+@dataclass(frozen=True)
+class AppConfig:
+    """What the app runs with: the engine's configuration and the metrics server's address."""
+
+    engine: EngineConfig
+    metrics_addr: str | None = None
 
 
-def without_serve(argv: list[str]) -> list[str]:
-    """The command line minus --serve and --serve-addr: what the served app runs."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == "--serve-addr":
-            skip = True
-        elif a != "--serve" and not a.startswith("--serve-addr="):
-            out.append(a)
-    return out
+EngineFactory = Callable[[EngineConfig, Callable[[Snapshot], None]], EngineLike]
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Run the Textual app (or serve it to a browser with --serve) until the user quits."""
-    if args.serve:
-        return _serve(args)
-    from trafficwatch.app.app import TrafficWatchApp
-    from trafficwatch.cli import UsageError
-    from trafficwatch.lifecycle import Shutdown, check_fd_budget, end_children
-    from trafficwatch.state import check_state_path
-
-    cfg = engine_config(args)
+def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
+    """Run the Textual app until the user quits (or a signal ends it); the exit status."""
+    ecfg = cfg.engine
     try:
-        if cfg.state_path:
-            check_state_path(cfg.state_path)
-        if not cfg.replay:
-            check_fd_budget(cfg.paths, cfg.ingest.vhost_from_filename)
+        if ecfg.state_path:
+            check_state_path(ecfg.state_path)
+        if not ecfg.replay:
+            check_fd_budget(ecfg.paths, ecfg.ingest.vhost_from_filename)
     except ValueError as exc:  # UntrustedState, or not enough file descriptors
-        raise UsageError(str(exc)) from exc
+        raise StartError(str(exc)) from exc
     metrics, holder = None, {}
-    if args.metrics_addr:
-        from trafficwatch.metrics import MetricsServer
-        from trafficwatch.metrics_view import samples_for
-
+    if cfg.metrics_addr:
         try:
-            metrics = MetricsServer(args.metrics_addr, lambda: samples_for(holder.get("engine")))
+            metrics = MetricsServer(cfg.metrics_addr, lambda: samples_for(holder.get("engine")))
         except ValueError as exc:
-            raise UsageError(str(exc)) from exc
-    app = TrafficWatchApp(lambda cb: _engine(cfg, cb, holder))
+            raise StartError(str(exc)) from exc
+    app = TrafficWatchApp(lambda cb: _engine(make_engine, ecfg, cb, holder))
     app.driver_class = _survives_hangup(app.driver_class)
     shutdown = Shutdown()
     shutdown.on_shutdown(lambda: _stop_engine(holder))  # state first: it is what a hang would lose
@@ -130,8 +107,6 @@ class _TerminalOutput:
 
 def _survives_hangup(driver_class: type) -> type:
     """Terminal driver writing through _TerminalOutput, web driver hung up with its server."""
-    from textual.drivers.web_driver import WebDriver
-
     if issubclass(driver_class, WebDriver):
         return _hangs_up_with_server(driver_class)
     try:
@@ -152,9 +127,6 @@ def _survives_hangup(driver_class: type) -> type:
 def _hangs_up_with_server(driver_class: type) -> type:
     """Web driver whose input (the server's pipe) closing unasked is a hangup (SIGHUP)."""
     # a server killed outright sends its apps no signal: their input's EOF is all they get
-    import os
-    import signal
-
     class Driver(driver_class):  # type: ignore[valid-type, misc]
         def run_input_thread(self) -> None:
             super().run_input_thread()
@@ -177,22 +149,15 @@ def _stop_engine(holder: dict) -> None:
         holder["engine"].stop()
 
 
-def _serve(args: argparse.Namespace) -> int:
-    """Serve the app to browsers; each session is a child process, ended with the server."""
+def serve_app(host: str, port: int, argv: list[str]) -> int:
+    """Serve the app to browsers on host:port; each session is a child process running
+    `python -m trafficwatch ARGV`, ended with the server."""
     try:
-        from textual_serve.server import Server
+        from textual_serve.server import Server  # the optional 'serve' extra
     except ImportError:
         print("trafficwatch: --serve needs the serve extra: pip install 'trafficwatch[serve]'",
               file=sys.stderr)
         return 2
-    try:
-        host, port = serve_address(args.serve_addr)
-    except ValueError as exc:
-        print(f"trafficwatch: --serve-addr {exc}", file=sys.stderr)
-        return 2
-    from trafficwatch.lifecycle import end_children
-
-    argv = without_serve(sys.argv[1:])
     # exec: each session's app is the server's own child (not a shell's), so end_children reaches it
     command = "exec " + shlex.join([sys.executable, "-m", "trafficwatch", *argv])
     try:
@@ -204,12 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _session_server(server_class: type) -> type:
     """textual-serve's Server, ending its sessions' apps when it is signalled to stop."""
-    import asyncio
-    import signal
-
-    from aiohttp import web
-
-    from trafficwatch.lifecycle import GRACE_S, end_children
+    from aiohttp import web  # textual-serve's server, there when Server is
 
     class SessionServer(server_class):  # type: ignore[valid-type, misc]
         def request_exit(self) -> None:
@@ -232,10 +192,8 @@ def _session_server(server_class: type) -> type:
     return SessionServer
 
 
-def _engine(cfg, cb, holder: dict):
+def _engine(make_engine: EngineFactory, cfg: EngineConfig, cb, holder: dict) -> EngineLike:
     """The app's engine, kept in `holder` for the metrics server and the final save."""
-    from trafficwatch.engine import Engine
-
-    e = Engine(cfg, cb)
+    e = make_engine(cfg, cb)
     holder["engine"] = e
     return e

@@ -15,37 +15,33 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
-from trafficwatch.ingest import (
+from trafficwatch.counting.ingest import (
     CountInto,
     FileReport,
+    IngestOptions,
     IngestReport,
     WholeFile,
     _absorb,
     choose_format,
+    nothing_read,
     read_archive,
 )
+from trafficwatch.counting.plan import first_read
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.state import State, StateStore, natural
+from trafficwatch.engine.sink import Sink
+from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import get_format
+from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
-from trafficwatch.logs.sources import discover
 from trafficwatch.safe import safe_name
-from trafficwatch.series import HourlySeries
-from trafficwatch.snapshot import TailLine
-from trafficwatch.state import TAIL_BYTES, FileRecord, State, StateStore, digest, natural
-
-if TYPE_CHECKING:
-    from trafficwatch.engine import Engine
 
 log = logging.getLogger(__name__)
 RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
-# Archives of this many (compressed) bytes or more are read by worker processes at the first
-# read: below it, a worker's detection, counting and hand-over cost more than the follower
-# reading it here (sample_logs: 1.04 s here, 1.12 s in workers; four 7 MB ones: 4.1 vs 2.4 s).
-ARCHIVE_MIN = 1 << 20
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
@@ -63,16 +59,16 @@ class _Stream:
 class LiveFeed:
     """Reads every file, then follows them; every complete line is counted exactly once.
 
-    `engine` needs `cfg` (paths, ingest options, poll), `series`, `lock` and `_changed()`.
+    It reads what `sink.config` names and counts into `sink.series` (under `sink.lock`).
     With `state_path`, counts and offsets are restored from it at start and committed to it
     every COMMIT_S seconds and at `close()`.
     """
 
-    def __init__(self, engine: Engine, state_path: str | os.PathLike | None = None,
+    def __init__(self, sink: Sink, state_path: str | os.PathLike | None = None,
                  *, start_thread: bool = True,
                  on_progress: Callable[[int, int], None] | None = None) -> None:
-        self.engine = engine
-        cfg = engine.cfg
+        self.sink = sink
+        cfg = sink.config
         self.report = IngestReport()
         self.tail: deque[TailLine] = deque(maxlen=200)
         # truncations, skipped files, errors, over-long lines: newest last (not each new file)
@@ -92,7 +88,7 @@ class LiveFeed:
         self._ready = False  # the first read is done: commits from the follower may start
         self._commit_lock = threading.Lock()  # one commit at a time, so none is overtaken
         self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
-        self._options_key = _options_key(engine)
+        self._options_key = _options_key(sink)
         self.store = StateStore(state_path) if state_path else None
         resume = self._restore() if self.store else None
         if resume is None:  # nothing counted yet: big plain files are read on every core first
@@ -109,9 +105,7 @@ class LiveFeed:
                 on_progress(*self.follower.progress())
         failed = ""
         if not self.follower.tracked() and not self.report.restored_lines:
-            from trafficwatch.feeds import _nothing_read
-
-            failed = _nothing_read(self.report, cfg.paths)
+            failed = nothing_read(self.report, cfg.paths)
         elif self._streams and not self.report.parsed and \
                 all(s.report.error for s in self._streams.values()):
             failed = next(iter(self._streams.values())).report.error
@@ -160,7 +154,7 @@ class LiveFeed:
         self.rate = n / dt if dt > 0 else 0.0
         if n:
             self.last_update = time.time()
-            self.engine._changed()
+            self.sink.on_change()
         if self._dirty and time.monotonic() - self._last_commit >= COMMIT_S:
             self.commit()
 
@@ -185,24 +179,9 @@ class LiveFeed:
         of no known format, or cannot be read to its end is left to the follower, which reads
         it from the start and says why (nothing of it counted here).
         """
-        cfg = self.engine.cfg
-        if (os.cpu_count() or 1) < 2:
-            return []
-        big, archives = [], []
-        for site, files in discover(cfg.paths, cfg.ingest.vhost_from_filename).sites.items():
-            for src in files:
-                try:
-                    st = os.stat(src.path)
-                except OSError:
-                    continue
-                if src.compressed:
-                    if st.st_size >= ARCHIVE_MIN:
-                        archives.append((src, st))
-                elif st.st_size >= logread.PARALLEL_MIN:
-                    big.append((src.path, site, st))
-        if len(archives) < 2:
-            archives = []  # one archive: no gain from a worker
-        total = sum(st.st_size for _, _, st in big) + sum(st.st_size for _, st in archives)
+        cfg = self.sink.config
+        plan = first_read(cfg.paths, cfg.ingest.vhost_from_filename)
+        archives, big, total = plan.archives, plan.big, plan.total_bytes
         done, records = 0, []
 
         def progress(n: int) -> None:
@@ -227,7 +206,7 @@ class LiveFeed:
             return
         from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 
-        cfg, series = self.engine.cfg, self.engine.series
+        cfg, series = self.sink.config, self.sink.series
         ctx = logread.start_method()
         if ctx is None:  # no worker can start: the follower reads them
             return
@@ -251,24 +230,23 @@ class LiveFeed:
         """Take an archive read whole by a worker: its counts, report, tail, and the record that
         tells the follower it is done."""
         rep = whole.report
-        with self.engine.lock:
-            self.engine.series.merge(whole.series)
+        with self.sink.lock:
+            self.sink.series.merge(whole.series)
             if rep.first_ts is not None:
-                self.engine.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
+                self.sink.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
         ident = (st.st_dev, st.st_ino)
         self.report.files.append(rep)
         self._streams[ident] = _Stream(FileKey(*ident, src.path, src.site), rep)
         self._lines_since_step += rep.lines
         self._dirty = True
-        for text in logread.last_lines(whole.tail):
-            self.tail.append(TailLine(time.time(), src.site, text))
+        self._tail(src.site, whole.tail)
         return FileRecord(*ident, digest(whole.head), len(whole.head), whole.length,
                           digest(whole.tail[-TAIL_BYTES:]), src.path, done=True)
 
     def _read_big_file(self, path: str, site: str, st: os.stat_result,
                        progress: Callable[[int], None]) -> FileRecord | None:
         """One big plain file on every core, up to its last complete line (see above)."""
-        opts = self.engine.cfg.ingest
+        opts = self.sink.config.ingest
         ident = (st.st_dev, st.st_ino)
         try:
             with open(path, "rb") as fh:
@@ -291,7 +269,7 @@ class LiveFeed:
         if fmt is None or fmt.kind == "w3c":
             return None
         # Counted apart, and into the engine's series only once the whole file is read.
-        part = HourlySeries(self.engine.series.track_visitors, self.engine.series.track_paths)
+        part = HourlySeries(self.sink.series.track_visitors, self.sink.series.track_paths)
         rep = FileReport(name=safe_name(path), site=site, format=fmt.name)
         reduce = CountInto(site, part.track_visitors, part.track_paths)
         try:
@@ -303,15 +281,19 @@ class LiveFeed:
             return None
         if rep.first_ts is not None:
             part.add_coverage(site, rep.first_ts, rep.last_ts)
-        with self.engine.lock:
-            self.engine.series.merge(part)
+        with self.sink.lock:
+            self.sink.series.merge(part)
         self.report.files.append(rep)
         self._streams[ident] = _Stream(FileKey(*ident, path, site), rep, Parser(fmt, opts.parse))
         self._lines_since_step += rep.lines
         self._dirty = True
-        for text in logread.last_lines(last[-8192:]):
-            self.tail.append(TailLine(time.time(), site, text))
+        self._tail(site, last)
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
+
+    def _tail(self, site: str, data: bytes) -> None:
+        """The last complete lines of `data` (its last 8 KiB) into the log tail."""
+        now = time.time()
+        self.tail.extend(TailLine(now, site, text) for text in logread.last_lines(data[-8192:]))
 
     # -- the follower's callbacks (its lock is held) -------------------------------------------
     def _stream(self, key: FileKey, new: bool = False, resumed: bool = False) -> _Stream:
@@ -345,17 +327,16 @@ class LiveFeed:
             self._dirty = True
             return
         res = st.parser.feed(chunk)
-        with self.engine.lock:
-            _absorb(rep, res, self.engine.series)
+        with self.sink.lock:
+            _absorb(rep, res, self.sink.series)
             if rep.first_ts is not None:
-                self.engine.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
+                self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
-        for text in logread.last_lines(chunk[-8192:]):
-            self.tail.append(TailLine(time.time(), key.site, text))
+        self._tail(key.site, chunk)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
-        opts = self.engine.cfg.ingest
+        opts = self.sink.config.ingest
         fmt, tried = choose_format(opts, chunk.split(b"\n", 200)[:200])
         if fmt is None:
             first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
@@ -403,8 +384,8 @@ class LiveFeed:
         if self.store is None:
             return
         with self._commit_lock:
-            with self.follower.lock, self.engine.lock:
-                state = State([os.path.abspath(p) for p in self.engine.cfg.paths],
+            with self.follower.lock, self.sink.lock:
+                state = State([os.path.abspath(p) for p in self.sink.config.paths],
                               self.follower.offsets(), self._counts())
                 self._dirty = False
             try:
@@ -423,7 +404,7 @@ class LiveFeed:
                    for k, s in self._streams.items() if s.parser is not None}
         return {
             "kind": STATE_KIND, "options": self._options_key,
-            "series": self.engine.series.to_dict(),
+            "series": self.sink.series.to_dict(),
             "lines": self.report.lines, "parsed": self.report.parsed,
             "excluded": self.report.excluded,
             "malformed": dict(mal.counts),
@@ -438,7 +419,7 @@ class LiveFeed:
         if st is None:
             return None
         c = st.counts
-        paths = sorted(os.path.abspath(p) for p in self.engine.cfg.paths)
+        paths = sorted(os.path.abspath(p) for p in self.sink.config.paths)
         why = ""
         if c.get("kind") != STATE_KIND:
             why = "it is not a live-follow state"
@@ -461,13 +442,13 @@ class LiveFeed:
             self.notice = self.store.move_aside(why)
             log.warning(self.notice)
             return None
-        with self.engine.lock:
-            self.engine.series.merge(series)
+        with self.sink.lock:
+            self.sink.series.merge(series)
         self.report.restored_lines, self.report.restored_parsed = lines, parsed
         self.report.restored_excluded, self.report.restored_malformed = excluded, mal
         for rec in st.files:
             saved = parsers.get(f"{rec.dev}:{rec.ino}")
-            parser = _parser_from_state(saved, self.engine) if isinstance(saved, dict) else None
+            parser = _parser_from_state(saved, self.sink.config.ingest) if isinstance(saved, dict) else None
             if parser is not None:
                 self._saved_parsers[(rec.dev, rec.ino)] = parser
         self.notice = (f"resumed from {self.store.path}: {lines:,} lines counted before; "
@@ -475,13 +456,13 @@ class LiveFeed:
         return st.files
 
 
-def _options_key(engine: Engine) -> str:
+def _options_key(sink: Sink) -> str:
     """What changes how lines are counted: a state saved under other options is not reused."""
-    ing = engine.cfg.ingest
+    ing = sink.config.ingest
     d = asdict(ing)
     d.pop("workers", None)
     d["parse"].pop("keep_visitors", None)  # follows track_visitors
-    d["track_visitors"] = engine.series.track_visitors
+    d["track_visitors"] = sink.series.track_visitors
     text = json.dumps(d, sort_keys=True, default=lambda o: sorted(map(str, o)))
     return digest(text.encode())
 
@@ -491,9 +472,8 @@ def _parser_state(p: Parser) -> dict:
             "w3c_fields": [f.decode("latin-1") for f in p.w3c_fields]}
 
 
-def _parser_from_state(d: dict, engine: Engine) -> Parser | None:
+def _parser_from_state(d: dict, opts: IngestOptions) -> Parser | None:
     """The parser a file had when the state was saved (W3C keeps its `#Fields:` header)."""
-    opts = engine.cfg.ingest
     try:
         fmt = (get_format(opts.log_format, date_format=opts.date_format,
                           time_format=opts.time_format) if opts.log_format

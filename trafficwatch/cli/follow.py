@@ -8,32 +8,18 @@ import threading
 
 import numpy as np
 
-from trafficwatch.cli import parse_status_classes
-from trafficwatch.lifecycle import Shutdown, check_fd_budget
+from trafficwatch.cli.options import ingest_options, parse_tz, state_path
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
+from trafficwatch.engine.live import LiveFeed
+from trafficwatch.engine.sink import Sink, SourceConfig
+from trafficwatch.filters import parse_status_classes
+from trafficwatch.hours import epoch_seconds
 from trafficwatch.safe import safe_name
-from trafficwatch.series import HourlySeries, epoch_seconds
-
-
-class _Headless:
-    """The little of the engine that LiveFeed needs, without models or UI."""
-
-    def __init__(self, paths: list[str], ingest, track_visitors: bool, poll: bool) -> None:
-        from trafficwatch.engine import EngineConfig
-
-        self.cfg = EngineConfig(paths=paths, ingest=ingest, poll=poll)
-        self.series = HourlySeries(track_visitors=track_visitors)
-        self.lock = threading.RLock()
-
-    def _changed(self, model: bool = False) -> None:
-        return None
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Follow until Ctrl-C, SIGTERM or SIGHUP (state saved); a JSON line per changed (site, hour)."""
-    from trafficwatch.cli import state_path
-    from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.live import LiveFeed
-
     stop = stop or threading.Event()
     shutdown = None
     if threading.current_thread() is threading.main_thread():
@@ -41,10 +27,12 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         shutdown.on_shutdown(stop.set)
         shutdown.install()
     classes = parse_status_classes(args.status)
-    ctx = _Headless(args.paths, ingest_options(args), args.metric == "visitors", args.poll)
+    tz = parse_tz(args.tz)  # None: UTC hours
+    ctx = Sink(SourceConfig(args.paths, ingest_options(args), poll=args.poll),
+               HourlySeries(track_visitors=args.metric == "visitors"))
     try:
         check_fd_budget(args.paths, args.vhost_from_filename)
-        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))  # type: ignore[arg-type]
+        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +46,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     printed = 0
     try:
         while True:
-            _emit(ctx, args, classes, seen)
+            _emit(ctx, args, classes, tz, seen)
             printed = _report_events(feed, printed)
             if stop.wait(0.25):
                 break
@@ -67,7 +55,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         feed.close()  # saves counts and offsets
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()  # an exception on the way out: the caller's handlers again
-    _emit(ctx, args, classes, seen)
+    _emit(ctx, args, classes, tz, seen)
     _report_events(feed, printed)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
@@ -80,7 +68,7 @@ def _report_events(feed, printed: int) -> int:
     return feed.event_count
 
 
-def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None:
+def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
     with ctx.lock:
         sites = [args.site] if args.site else ctx.series.sites()
         for site in sites:
@@ -93,6 +81,6 @@ def _emit(ctx: _Headless, args: argparse.Namespace, classes, seen: dict) -> None
                 key = (site, int(ts))
                 if seen.get(key) != int(v):
                     seen[key] = int(v)
-                    print(json.dumps({"hour": s.index[0].fromtimestamp(int(ts), tz=s.index.tz)
-                                      .isoformat(), "site": safe_name(site), "metric": args.metric,
-                                      "count": int(v)}), flush=True)
+                    hour = s.index[0].fromtimestamp(int(ts), tz=tz or s.index.tz)
+                    print(json.dumps({"hour": hour.isoformat(), "site": safe_name(site),
+                                      "metric": args.metric, "count": int(v)}), flush=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trafficwatch.metrics import Sample
+from trafficwatch.engine.metrics import Sample
 
 
 def samples_for(engine) -> list[Sample]:

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trafficwatch.anomalies import AnomalyEvent, detect
+from trafficwatch.engine.anomalies import AnomalyEvent, detect
+from trafficwatch.hours import HOUR, epoch
+from trafficwatch.model.baselines import naive24, naive168
+from trafficwatch.model.evaluate import score, seasonal_scale
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
 
-HOUR = 3600
 _Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
 
 
@@ -56,16 +58,7 @@ def widen(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, band: float) -> tup
     return np.clip(p50 - k * (p50 - p10), 0.0, None), p50 + k * (p90 - p50)
 
 
-def _naive(history: pd.Series, horizon: int) -> np.ndarray:
-    from trafficwatch.model.baselines import naive24
-
-    return naive24(history, horizon)
-
-
-def _naive168(history: pd.Series, horizon: int) -> np.ndarray:
-    from trafficwatch.model.baselines import naive168
-
-    return naive168(history, horizon)
+_naive, _naive168 = naive24, naive168
 
 
 def predict(
@@ -83,8 +76,6 @@ def predict(
     With no forecaster (still loading) or a series the LSTM refuses (too little history), the
     seasonal naive forecast is shown and `status` says why.
     """
-    from trafficwatch.model.evaluate import score, seasonal_scale
-
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
@@ -101,7 +92,7 @@ def predict(
             status = f"warming up: {exc} (seasonal naive meanwhile)"
     if fn is _naive:
         q = _naive(history, horizon)
-    start = int(history.index[-1].timestamp()) + HOUR
+    start = epoch(history.index[-1]) + HOUR
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
 
@@ -130,7 +121,7 @@ def predict(
             inside += s_model["coverage"] * s_model["n"]
             n_scored += s_model["n"]
         plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
-        past[0].append(int(history.index[o].timestamp()) + HOUR * np.arange(24, dtype=np.int64))
+        past[0].append(epoch(history.index[o]) + HOUR * np.arange(24, dtype=np.int64))
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)

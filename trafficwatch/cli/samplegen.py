@@ -1,6 +1,6 @@
 """Deterministic demo logs: two sites, seven weeks, nginx combined, rotated as logrotate leaves them.
 
-    python -m trafficwatch.samplegen sample_logs/ [--weeks 7 --seed 7 --end 2026-11-20]
+    python -m trafficwatch.cli.samplegen sample_logs/ [--weeks 7 --seed 7 --end 2026-11-20]
 """
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ def generate(outdir: Path, weeks: int = 7, seed: int = 7, end: str = "2026-11-20
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trafficwatch.samplegen", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m trafficwatch.cli.samplegen", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("outdir", type=Path)
     p.add_argument("--weeks", type=int, default=7)

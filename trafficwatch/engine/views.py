@@ -1,38 +1,59 @@
-"""Turn the engine's series and prediction into the Snapshot the UI draws."""
+"""Turn a read-only record of the engine's state, its series and prediction into the Snapshot
+the UI draws (nothing here writes to the engine, or imports it)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from trafficwatch.predict import Prediction
-from trafficwatch.series import epoch_seconds
-from trafficwatch.snapshot import Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot
-
-if TYPE_CHECKING:
-    from trafficwatch.engine import Engine
+from trafficwatch.engine.predict import Prediction
+from trafficwatch.engine.snapshot import (
+    Anomaly,
+    ForecastView,
+    GateView,
+    IngestView,
+    SeriesView,
+    Snapshot,
+)
+from trafficwatch.filters import ViewFilter
+from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
 
 
-def _epoch(index: pd.DatetimeIndex) -> np.ndarray:
-    return epoch_seconds(index)
+@dataclass(frozen=True)
+class ViewState:
+    """What a frame shows beside the series and the prediction, read under the engine's lock."""
+
+    sites: tuple[str, ...]
+    site: str  # "" = all sites
+    metric: str
+    filter: ViewFilter
+    band: float
+    replay: bool
+    speed: float
+    now: float  # the engine's clock (log time in a replay)
+    partial_hour: pd.Timestamp | None  # the hour in progress
+    tz_offset_s: int  # seconds east of UTC that times are shown in
+    last_ts: float | None  # the site's last line
+    tuning_note: str = ""
+    tail: tuple = ()
+    done: bool = False  # a replay that reached the logs' end
 
 
-def series_view(engine: Engine, s: pd.Series) -> SeriesView | None:
+def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
     """The last SHOW_HOURS of the view, with the same hours a week earlier aligned."""
     if not len(s):
         return None
     shown = s.iloc[-SHOW_HOURS:]
     week = s.reindex(shown.index - pd.Timedelta(hours=168)).to_numpy(dtype=float)
-    partial = engine.series.partial_hour(engine.site or None, now=engine.series_now())
+    partial = state.partial_hour
     return SeriesView(
-        site=engine.site, metric=engine.metric, hours=_epoch(shown.index),
+        site=state.site, metric=state.metric, hours=epoch_seconds(shown.index),
         counts=shown.to_numpy(dtype=float),
-        partial_hour=int(partial.timestamp()) if partial is not None else None,
-        tz_offset_s=engine.series.utc_offset(engine.site or None), last_week=week)
+        partial_hour=epoch(partial) if partial is not None else None,
+        tz_offset_s=state.tz_offset_s, last_week=week)
 
 
 def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
@@ -51,7 +72,7 @@ def gate_view(g) -> GateView | None:
         return None
     m = g.matrices
     return GateView(
-        step_hours=_epoch(g.index), forget=m["forget"], input=m["input"], output=m["output"],
+        step_hours=epoch_seconds(g.index), forget=m["forget"], input=m["input"], output=m["output"],
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
         cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
@@ -87,14 +108,14 @@ def _notices(source) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-STALE_S = 3600  # a live log silent this long is said to be silent, not "following"
+STALE_S = HOUR  # a live log silent this long is said to be silent, not "following"
 
 
 def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
                done: bool = False) -> str:
     """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet."""
     def when(ts: float) -> str:
-        same_day = (int(ts) + offset) // 86400 == (int(now) + offset) // 86400
+        same_day = (int(ts) + offset) // DAY == (int(now) + offset) // DAY
         return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.gmtime(int(ts) + offset))
 
     if replay:
@@ -108,24 +129,16 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
     return f"following: last line at {when(last_ts)}"
 
 
-def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: IngestView,
+def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: IngestView,
                    status: str) -> Snapshot:
     """One complete frame."""
-    detail = engine.tuning_note.get(engine.site, "")
     return Snapshot(
-        sites=tuple(engine.series.sites()), site=engine.site, metric=engine.metric,
-        series=series_view(engine, s),
-        forecast=forecast_view(p, detail, engine.cfg.band) if p is not None else None,
+        sites=state.sites, site=state.site, metric=state.metric,
+        series=series_view(state, s),
+        forecast=forecast_view(p, state.tuning_note, state.band) if p is not None else None,
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p) if p is not None else (),
-        ingest=ing, tail=tuple(getattr(engine.source, "tail", ())), status=status,
-        filter=engine.filter.describe(), now=engine.now(), feed=_feed(engine))
-
-
-def _feed(engine: Engine) -> str:
-    """feed_words for the engine's current source and site."""
-    site = engine.site or None
-    src = engine.source
-    return feed_words(engine.cfg.replay, engine.cfg.speed, engine.now(),
-                      engine.series.last_ts(site), engine.series.utc_offset(site),
-                      done=bool(getattr(src, "done", False)) if engine.cfg.replay else False)
+        ingest=ing, tail=state.tail, status=status,
+        filter=state.filter.describe(), now=state.now,
+        feed=feed_words(state.replay, state.speed, state.now, state.last_ts, state.tz_offset_s,
+                        done=state.done))

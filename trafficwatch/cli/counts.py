@@ -11,16 +11,20 @@ from typing import TextIO
 
 import numpy as np
 
-from trafficwatch.cli import (
+from trafficwatch.cli.follow import run_follow
+from trafficwatch.cli.options import (
     add_filter_options,
     add_follow_options,
     add_input_options,
-    parse_status_classes,
+    add_tz_option,
+    ingest_options,
+    parse_tz,
 )
-from trafficwatch.ingest import IngestOptions, IngestReport, ingest
-from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.counting.ingest import IngestReport, ingest
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.filters import parse_status_classes
+from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
-from trafficwatch.series import HOUR, HourlySeries
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,42 +34,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
                    help="csv: hour,site,metric,count (empty count = no log covers that hour); "
                         "json: one object per hour (default: csv)")
-    p.add_argument("--tz", metavar="ZONE",
-                   help="show hours in this zone (UTC, +02:00, Europe/Paris); default: the log's own offset")
+    add_tz_option(p)
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
     add_follow_options(p, "with --follow: ")
     add_input_options(p)
     add_filter_options(p)
     p.set_defaults(func=run)
-
-
-def ingest_options(args: argparse.Namespace) -> IngestOptions:
-    """IngestOptions from the shared log-input arguments."""
-    return IngestOptions(
-        log_format=args.log_format, date_format=args.date_format, time_format=args.time_format,
-        vhost_from_filename=args.vhost_from_filename,
-        parse=ParseOptions(exclude_ips=frozenset(args.exclude_ip),
-                           ignore_status=frozenset(args.ignore_status)))
-
-
-def parse_tz(text: str | None) -> dt.tzinfo | None:
-    """'UTC', '+02:00', '-0500' or an IANA name; None keeps the log's own offset; ValueError."""
-    if not text:
-        return None
-    if text.upper() in ("UTC", "Z"):
-        return dt.timezone.utc
-    t = text.replace(":", "")
-    if t[:1] in "+-" and t[1:].isdigit() and len(t) == 5:
-        sign = 1 if t[0] == "+" else -1
-        return dt.timezone(sign * dt.timedelta(hours=int(t[1:3]), minutes=int(t[3:5])))
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"--tz: unknown time zone {text!r}: use UTC, +HH:MM or an IANA name") \
-            from exc
 
 
 def rows(series: HourlySeries, args: argparse.Namespace, now: float | None = None):
@@ -153,12 +128,10 @@ def exit_code(report: IngestReport) -> int:
 def run(args: argparse.Namespace) -> int:
     """Read every file, print the hourly counts, then the summary."""
     if args.follow:
-        from trafficwatch.commands.follow_cmd import run_follow
-
         return run_follow(args)
     try:
         parse_status_classes(args.status)
-    except argparse.ArgumentTypeError as exc:
+    except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
     series = HourlySeries(track_visitors=args.metric == "visitors")

@@ -1,0 +1,97 @@
+"""Every command that reads logs takes the same input and filter options, and --tz where it
+prints or shows hours."""
+from __future__ import annotations
+
+import argparse
+import threading
+
+import pytest
+
+from trafficwatch.cli.follow import run_follow
+from trafficwatch.cli.main import build_parser, main
+from trafficwatch.cli.watch import engine_config
+from trafficwatch.engine.engine import Engine, open_source
+
+SHARED = ["--log-format", "--date-format", "--time-format", "--vhost-from-filename",
+          "--exclude-ip", "--ignore-status", "--metric", "--no-bots", "--bots-only", "--status",
+          "--site"]
+
+
+def options_of(command: str) -> set[str]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {o for a in sub.choices[command]._actions for o in a.option_strings}
+
+
+@pytest.mark.parametrize("command", ["watch", "counts", "forecast", "eval", "train"])
+def test_every_command_that_reads_logs_has_the_shared_options(command):
+    assert set(SHARED) <= options_of(command)
+
+
+def test_tz_where_hours_are_shown_and_device_where_models_train():
+    assert all("--tz" in options_of(c) for c in ("watch", "counts", "forecast", "eval"))
+    assert all("--device" in options_of(c) for c in ("watch", "train"))
+
+
+def log(tmp_path, n_days: int = 20):
+    """Two weeks and more of hourly nginx lines, every fourth from a bot, every fifth a 404."""
+    lines = []
+    for h in range(n_days * 24):
+        day, hour = divmod(h, 24)
+        for i in range(5 + hour % 7):
+            ua = "Googlebot/2.1" if i % 4 == 0 else "Mozilla/5.0"
+            status = 404 if i % 5 == 0 else 200
+            lines.append(f'192.0.2.{i} - - [{1 + day:02d}/Nov/2026:{hour:02d}:{i:02d}:00 +0000] '
+                         f'"GET /p{i} HTTP/1.1" {status} 5 "-" "{ua}"\n')
+    (tmp_path / "access.log").write_text("".join(lines))
+    return str(tmp_path / "access.log")
+
+
+def test_forecast_filters_and_shows_hours_in_the_zone_asked(tmp_path, capsys):
+    path = log(tmp_path)
+    assert main(["forecast", path, "--horizon", "3"]) in (0, 1)
+    utc = capsys.readouterr().out.splitlines()
+    assert main(["forecast", path, "--horizon", "3", "--no-bots", "--status", "2xx",
+                 "--tz", "+05:30"]) in (0, 1)
+    shifted = capsys.readouterr().out.splitlines()
+    assert utc[1].startswith("2026-11-21T00:00:00+00:00")
+    assert shifted[1].startswith("2026-11-21T05:30:00+05:30")
+    p50 = [float(r.split(",")[2]) for r in utc[1:]]
+    p50_filtered = [float(r.split(",")[2]) for r in shifted[1:]]
+    assert sum(p50_filtered) < sum(p50)  # bots and 404s left out: fewer requests forecast
+
+
+def test_a_bad_status_class_is_refused_by_the_model_commands_too(tmp_path, capsys):
+    assert main(["eval", log(tmp_path, 3), "--status", "6xx"]) == 2
+    assert "bad status class '6xx'" in capsys.readouterr().err
+
+
+def test_watch_tz_reaches_the_snapshot(tmp_path):
+    path = log(tmp_path, 2)
+    args = build_parser().parse_args(["watch", "--replay", "--tz=-03:00", path])
+    cfg = engine_config(args)
+    e = Engine(cfg, lambda s: None)
+    e.source = open_source(e.sink, e.cfg, e.reading_progress)
+    assert e.snapshot().series.tz_offset_s == -3 * 3600
+    cfg_log = engine_config(build_parser().parse_args(["watch", "--replay", path]))
+    e2 = Engine(cfg_log, lambda s: None)
+    e2.source = open_source(e2.sink, e2.cfg, e2.reading_progress)
+    assert e2.snapshot().series.tz_offset_s == 0  # the log's own offset
+
+
+def test_counts_follow_prints_hours_in_the_zone_asked(tmp_path, capsys):
+    path = log(tmp_path, 1)
+    args = build_parser().parse_args(["counts", "--follow", "--no-state", "--tz", "+02:00", path])
+    stop = threading.Event()
+    stop.set()  # one pass: what is there, then stop
+    assert run_follow(args, stop) == 0
+    out = capsys.readouterr().out
+    assert '"hour": "2026-11-01T02:00:00+02:00"' in out and "+00:00" not in out
+
+
+def test_the_filter_screen_and_the_command_line_read_status_classes_alike():
+    from trafficwatch.filters import parse_status_classes
+
+    assert parse_status_classes(" 4xx, 5XX ") == frozenset({4, 5})
+    for bad in ("4xx,foo", "6xx", "4x"):
+        with pytest.raises(ValueError, match="bad status class"):
+            parse_status_classes(bad)

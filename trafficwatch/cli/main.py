@@ -1,0 +1,72 @@
+"""Command line: watch (the app, default) | counts | forecast | eval | train."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from trafficwatch import __version__
+from trafficwatch.cli import counts, model, watch
+from trafficwatch.cli.options import UsageError, check_usage
+
+COMMANDS = ("watch", "counts", "forecast", "eval", "train")
+
+EXIT_CODES = """exit codes:
+  0  every file was read
+  1  some file was skipped or had no parsable line (the others were still counted)
+  2  bad usage, or nothing at all could be read
+  130  interrupted (Ctrl-C); state was saved
+SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
+hangs on the way out is cut short by a watchdog (status 128 + the signal's number)
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (usage stays in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every sub-command."""
+    parser = Parser(
+        prog="trafficwatch",
+        description="Follow web-server access logs, count visits per hour and forecast the coming "
+                    "hours with an LSTM you can look into. With no command, opens the app on PATHs "
+                    "(default: the bundled sample logs).",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"trafficwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    w = sub.add_parser("watch", help="open the terminal app (the default command)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    watch.configure(w)
+    c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    counts.configure(c)
+    model.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `trafficwatch` console script."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        args_in = ["watch", *args_in]
+    parser = build_parser()
+    args = parser.parse_args(args_in)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        check_usage(args)
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"trafficwatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `trafficwatch counts ... | head`
+        sys.stderr.close()
+        return 0

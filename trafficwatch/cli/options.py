@@ -1,0 +1,157 @@
+"""The option groups every command shares, defined once, and the parsers that turn them into
+config objects (IngestOptions, SeriesChoice, a time zone, a state path)."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.counting.load import SeriesChoice
+from trafficwatch.counting.state import default_state_path
+from trafficwatch.engine.metrics import parse_addr
+from trafficwatch.filters import parse_status_classes
+from trafficwatch.logs.formats import get_format
+from trafficwatch.logs.parse import ParseOptions
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (a format, regex, zone or address that cannot work)."""
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """How logs are read (names as GoAccess has them): every command that reads logs."""
+    g = p.add_argument_group("log input")
+    g.add_argument("--log-format", metavar="FMT",
+                   help="format name (COMBINED, VCOMBINED, COMMON, VCOMMON, CADDY, W3C, JSON ...), "
+                        "a GoAccess spec, an nginx log_format ($...) or an Apache LogFormat (%%h ...); "
+                        "default: detected from the first lines")
+    g.add_argument("--date-format", metavar="FMT", help="strftime date format for custom specs")
+    g.add_argument("--time-format", metavar="FMT", help="strftime time format for custom specs")
+    g.add_argument("--vhost-from-filename", metavar="REGEX",
+                   help="regex with one group that names the site from the file name "
+                        "(like GoAccess --fname-as-vhost)")
+    g.add_argument("--exclude-ip", action="append", default=[], metavar="IP",
+                   help="leave out requests from this client (repeatable); counted as excluded")
+    g.add_argument("--ignore-status", action="append", default=[], type=int, metavar="CODE",
+                   help="leave out requests with this status (repeatable); counted as excluded")
+
+
+def add_filter_options(p: argparse.ArgumentParser, site_help: str = "one site (default: each "
+                       "site apart for counts, all summed for forecasts)") -> None:
+    """Metric and filters: every command that produces a series."""
+    g = p.add_argument_group("metric and filters")
+    g.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
+                   help="hits: every request; pages: without static assets; "
+                        "visitors: unique client+agent per hour (default: hits)")
+    bots = g.add_mutually_exclusive_group()
+    bots.add_argument("--no-bots", dest="bots", action="store_const", const=False, default=True,
+                      help="leave out bots and crawlers (by user agent)")
+    bots.add_argument("--bots-only", dest="bots", action="store_const", const="only",
+                      help="count bots and crawlers only")
+    g.add_argument("--status", metavar="CLASSES",
+                   help="status classes to keep, e.g. 2xx,3xx or 4xx,5xx (default: all)")
+    g.add_argument("--site", help=site_help)
+
+
+def add_tz_option(p: argparse.ArgumentParser, what: str = "hours") -> None:
+    """--tz: the zone times are shown in (every command that prints or shows hours)."""
+    p.add_argument("--tz", metavar="ZONE",
+                   help=f"show {what} in this zone (UTC, +02:00, Europe/Paris); "
+                        "default: the log's own offset")
+
+
+def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """How live logs are followed and where counts and offsets are kept across restarts."""
+    g = p.add_argument_group("following")
+    g.add_argument("--poll", action="store_true",
+                   help=prefix + "poll files every 0.25 s instead of inotify (for NFS, SMB and "
+                        "other filesystems without change events)")
+    g.add_argument("--state", metavar="FILE",
+                   help=prefix + "keep counts and file offsets here, so a restart resumes without "
+                        "re-reading or re-counting (default: $XDG_STATE_HOME/trafficwatch/<hash of "
+                        "the paths>.json)")
+    g.add_argument("--no-state", action="store_true",
+                   help=prefix + "keep no state: every start counts the logs from the beginning")
+
+
+def add_device_option(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
+    """--device, once for every command that trains (train, and the app's fine-tuning)."""
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help=f"where {what} runs (default: auto, CUDA when available){note}")
+
+
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    """--model: the checkpoint forecasts use."""
+    p.add_argument("--model", metavar="FILE",
+                   help="model checkpoint (default: the shipped model, models/default.pt)")
+
+
+def parse_tz(text: str | None) -> dt.tzinfo | None:
+    """'UTC', '+02:00', '-0500' or an IANA name; None keeps the log's own offset; ValueError."""
+    if not text:
+        return None
+    if text.upper() in ("UTC", "Z"):
+        return dt.timezone.utc
+    t = text.replace(":", "")
+    if t[:1] in "+-" and t[1:].isdigit() and len(t) == 5:
+        sign = 1 if t[0] == "+" else -1
+        return dt.timezone(sign * dt.timedelta(hours=int(t[1:3]), minutes=int(t[3:5])))
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"--tz: unknown time zone {text!r}: use UTC, +HH:MM or an IANA name") \
+            from exc
+
+
+def check_usage(args: argparse.Namespace) -> None:
+    """Every option that can be checked before any work is done; UsageError names the first
+    bad one. One place for every command, so no command fails later with a traceback."""
+    fmt = getattr(args, "log_format", None)
+    if fmt:
+        try:
+            get_format(fmt, date_format=getattr(args, "date_format", None),
+                       time_format=getattr(args, "time_format", None))
+        except ValueError as exc:
+            raise UsageError(f"--log-format: {exc}") from exc
+    rx = getattr(args, "vhost_from_filename", None)
+    if rx:
+        try:
+            groups = re.compile(rx).groups
+        except re.error as exc:
+            raise UsageError(f"--vhost-from-filename {rx!r} is not a regex: {exc}") from exc
+        if not groups:
+            raise UsageError(f"--vhost-from-filename {rx!r} has no group: put the site name's "
+                             "part in ( )")
+    try:
+        parse_tz(getattr(args, "tz", None))
+        parse_status_classes(getattr(args, "status", None))
+        if getattr(args, "metrics_addr", None):
+            parse_addr(args.metrics_addr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def ingest_options(args: argparse.Namespace) -> IngestOptions:
+    """IngestOptions from the log-input options."""
+    return IngestOptions(
+        log_format=args.log_format, date_format=args.date_format, time_format=args.time_format,
+        vhost_from_filename=args.vhost_from_filename,
+        parse=ParseOptions(exclude_ips=frozenset(args.exclude_ip),
+                           ignore_status=frozenset(args.ignore_status)))
+
+
+def series_choice(args: argparse.Namespace) -> SeriesChoice:
+    """SeriesChoice from the metric and filter options."""
+    return SeriesChoice(site=args.site, metric=args.metric, bots=args.bots,
+                        status_classes=parse_status_classes(args.status))
+
+
+def state_path(args: argparse.Namespace, paths: list[str], kind: str) -> str | None:
+    """The state file the follow options name (None with --no-state); kind: app or follow."""
+    if args.no_state:
+        return None
+    if args.state:
+        return args.state
+    return str(default_state_path(paths, kind))

@@ -1,0 +1,49 @@
+"""What a view is narrowed to (`/` in the app, filter options on the command line)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def parse_status_classes(text: str | None) -> frozenset[int] | None:
+    """'4xx,5xx' -> {4, 5}; None or '' stays None; ValueError names the first bad class.
+
+    The one parser for the command line's --status and the filter screen's field.
+    """
+    if not text:
+        return None
+    out = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if len(part) != 3 or not part.endswith("xx") or part[0] not in "12345":
+            raise ValueError(f"bad status class {part!r}: use 1xx..5xx")
+        out.add(int(part[0]))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class ViewFilter:
+    """What the user narrowed the view to (`/` in the app)."""
+
+    status_classes: frozenset[int] | None = None
+    bots: bool | str = True
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    path: str | None = None  # regex searched in the request path (without query string)
+
+    def describe(self) -> str:
+        parts = []
+        if self.path:
+            parts.append(f"path ~ {self.path}")
+        if self.status_classes:
+            parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
+        if self.bots is False:
+            parts.append("no bots")
+        elif self.bots == "only":
+            parts.append("bots only")
+        if self.start is not None or self.end is not None:
+            parts.append(f"{self.start or '…'} – {self.end or '…'}")
+        return "; ".join(parts)

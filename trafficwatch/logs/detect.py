@@ -1,0 +1,84 @@
+"""Which format a log is in, from its first lines: each known format is tried with the parser.
+
+Apart from formats.py (what the formats are) so that the parser can use the formats and
+detection the parser, with no import going back up.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, LogFormat
+from trafficwatch.logs.parse import Parser
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The format chosen from a sample, and the share of sample lines each candidate parsed."""
+
+    format: LogFormat | None
+    scores: dict[str, float]
+
+
+def fit(fmt: LogFormat, sample: list[bytes]) -> float:
+    """Share of the sample's requests (headers and blank lines aside) that `fmt` parses."""
+    lines = [ln for ln in sample if ln.strip()]
+    if not lines:
+        return 0.0
+    res = Parser(fmt).feed(b"\n".join(lines) + b"\n", final=True)
+    requests = res.lines - res.skipped
+    return len(res.records) / requests if requests else 0.0
+
+
+def detect_format(sample: list[bytes], hint: LogFormat | None = None) -> Detection:
+    """Try each known format on the sample; the best one wins if it parses at least half.
+
+    `hint` (the format of another file of the same site, e.g. the previous rotation) saves
+    trying the formats after it: when it parses the whole sample, the first format up to it
+    that does is what full detection would choose too (ties go to the earlier format).
+    """
+    if hint is not None and hint in DETECT_ORDER and fit(hint, sample) == 1.0:
+        for fmt in DETECT_ORDER[: DETECT_ORDER.index(hint)]:
+            if _fits_all(fmt, sample):
+                return Detection(fmt, {fmt.name: 1.0})
+        return Detection(hint, {hint.name: 1.0})
+    return _detect(sample)
+
+
+def _fits_all(fmt: LogFormat, sample: list[bytes]) -> bool:
+    """fit(fmt, sample) == 1.0, answered by the first line alone when that one does not parse
+    (a rotation of a combined log is not tried line by line as vhost-combined)."""
+    lines = [ln for ln in sample if ln.strip()]
+    if fmt.kind != "w3c" and lines and fit(fmt, lines[:1]) < 1.0:
+        return False
+    return fit(fmt, lines) == 1.0
+
+
+def _detect(sample: list[bytes]) -> Detection:
+    """Try each known format on the sample; the best one wins if it parses at least half."""
+    lines = [ln for ln in sample if ln.strip()]
+    if not lines:
+        return Detection(None, {})
+    data = b"\n".join(lines) + b"\n"
+    scores: dict[str, float] = {}
+    for fmt in DETECT_ORDER:
+        res = Parser(fmt).feed(data, final=True)
+        requests = res.lines - res.skipped
+        scores[fmt.name] = len(res.records) / requests if requests else 0.0
+    best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
+    return Detection(PRESETS[best] if scores[best] >= 0.5 else None, scores)
+
+
+# An nginx or Apache error log line (not a request): `2026/11/20 10:00:00 [error] 12#12: ...` or
+# `[Fri Nov 20 10:00:00.123 2026] [core:error] [pid 12] ...` (Apache 2.2: `[error]`).
+_LEVEL = rb"(?:emerg|alert|crit|error|warn|notice|info|debug|trace\d)"
+_ERROR_LINE = re.compile(
+    rb"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[" + _LEVEL + rb"\] \d+#\d+: "
+    rb"|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4}\] \[(?:[\w-]+:)?"
+    + _LEVEL + rb"\]")
+
+
+def is_error_log(sample: list[bytes]) -> bool:
+    """Most of the sample's lines are nginx or Apache error log lines: not an access log."""
+    lines = [ln for ln in sample if ln.strip()]
+    return bool(lines) and 2 * sum(_ERROR_LINE.match(ln) is not None for ln in lines) >= len(lines)
