@@ -10,6 +10,7 @@ from trafficwatch.snapshot import (
     Anomaly,
     ForecastView,
     GateView,
+    HourTop,
     IngestView,
     SeriesView,
     Snapshot,
@@ -25,6 +26,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
     hours = T0 + 3600 * np.arange(-96, 1)
     counts = 100 + 50 * np.sin(np.arange(97) / 24 * 2 * np.pi) + rng.normal(0, 5, 97)
     counts[10:13] = np.nan  # a gap
+    past = counts[:-1].copy()  # the day-ahead forecasts: right, but for the anomaly
+    counts[94] = 400.0  # the anomaly two hours ago
     fh = T0 + 3600 * np.arange(24)
     p50 = np.full(24, 123.0)
     gates = {k: rng.random((168, 8)).astype(np.float32) for k in
@@ -33,8 +36,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
         sites=sites, site="shop", metric="hits",
         series=SeriesView("shop", "hits", hours, counts, partial_hour=int(T0), tz_offset_s=3600,
                           last_week=counts[::-1].copy()),
-        forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], counts[:-1] - 10, counts[:-1],
-                              counts[:-1] + 10, "lstm:default", "trained 2026-11-20 on cpu",
+        forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], past - 10, past,
+                              past + 10, "lstm:default", "trained 2026-11-20 on cpu",
                               0.71, 0.95, 0.75, 0.82),
         gates=GateView(T0 - 3600 * np.arange(168)[::-1], *(gates[k] for k in
                        ("forget", "input", "output", "candidate", "cell")),
@@ -43,11 +46,32 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                        np.linspace(1, 3, 168), (100,),
                        reliance={"last week": 0.52, "4-week median": 0.31, "yesterday": 0.09,
                                  "last hour": 0.08}),
-        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False),),
+        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False,
+                           end=int(T0 - 3600)),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
                           files=(("access.log", "COMBINED"),), skipped=skipped),
-        tail=tuple(tail), status=status, feed=feed)
+        tail=tuple(tail), status=status, feed=feed, tops=demo_tops(hours),
+        day=HourTop(int(T0 - 23 * 3600), 24, (("2xx", 2100), ("3xx", 300), ("4xx", 480),
+                                               ("5xx", 20)),
+                    (("/", 900), ("/wp-login.php", 610), ("/api/cart", 305)),
+                    (("203.0.113.66", 700, 0), ("198.51.100.7", 410, 0), ("192.0.2.1", 95, 3))))
+
+
+def demo_tops(hours) -> tuple[HourTop, ...]:
+    """Each shown hour's breakdown; the anomaly hour (two hours ago) is a login flood."""
+    out = []
+    for h in hours.tolist():
+        if h == T0 - 7200:
+            out.append(HourTop(h, 1, (("2xx", 90), ("4xx", 300), ("5xx", 10)),
+                               (("/wp-login.php", 290), ("/", 60), ("/about", 12)),
+                               (("203.0.113.66", 288, 0), ("198.51.100.7", 40, 0),
+                                ("192.0.2.1", 9, 2))))
+        else:
+            out.append(HourTop(h, 1, (("2xx", 80), ("3xx", 15), ("4xx", 5)),
+                               (("/", 40), ("/api/cart", 20)), (("198.51.100.7", 30, 0),),
+                               clients_kept=h >= T0 - 48 * 3600))
+    return tuple(out)
 
 
 class FakeEngine:
@@ -234,7 +258,7 @@ async def test_chart_legend_names_each_series_by_its_marker():
 
 
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
-    for feed in ("replay at 3600x (log time 12:00)", "following: no new lines since 2016-03-01 03:00"):
+    for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()

@@ -17,7 +17,7 @@ def test_a_replay_says_replay_at_its_speed_and_its_log_time():
 def test_a_log_whose_last_line_is_old_says_so_in_the_displayed_offset():
     old = pd.Timestamp("2016-03-01 08:00", tz="UTC").timestamp()
     assert feed_words(False, 1, NOW, old, -5 * 3600) == (
-        "following: no new lines since 2016-03-01 03:00")
+        "no new lines since 2016-03-01 03:00 (still watching)")
     assert feed_words(False, 1, NOW, NOW - 60, 0) == "following: last line at 14:29"
     assert feed_words(False, 1, NOW, None, 0) == "following: no line yet"
 

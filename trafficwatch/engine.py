@@ -74,9 +74,10 @@ class Engine:
     """Owns the series and the model; calls `on_snapshot` from its threads with fresh frames."""
 
     def __init__(self, cfg: EngineConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
-        # The path filter needs each request's path: parsed, and counted per path.
+        # The path filter needs each request's path: parsed, and counted per path; the top view
+        # the client addresses of recent hours.
         self.cfg = cfg = replace(cfg, ingest=replace(
-            cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True)))
+            cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True, keep_clients=True)))
         self.on_snapshot = on_snapshot
         self.series = HourlySeries(track_visitors=True, track_paths=True)
         self.lock = threading.RLock()

@@ -9,7 +9,16 @@ import pandas as pd
 
 from trafficwatch.predict import Prediction
 from trafficwatch.series import epoch_seconds
-from trafficwatch.snapshot import Anomaly, ForecastView, GateView, IngestView, SeriesView, Snapshot
+from trafficwatch.snapshot import (
+    Anomaly,
+    ForecastView,
+    GateView,
+    HourTop,
+    IngestView,
+    SeriesView,
+    Snapshot,
+)
+from trafficwatch.tops import TOP_HOURS
 
 if TYPE_CHECKING:
     from trafficwatch.engine import Engine
@@ -60,7 +69,7 @@ def gate_view(g) -> GateView | None:
 def anomalies(p: Prediction) -> tuple[Anomaly, ...]:
     """Newest first."""
     out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
-                   direction=e.direction, active=e.active) for e in p.anomalies]
+                   direction=e.direction, active=e.active, end=e.end) for e in p.anomalies]
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
 
@@ -104,7 +113,7 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
     if last_ts is None:
         return "following: no line yet"
     if now - last_ts > STALE_S:
-        return f"following: no new lines since {when(last_ts)}"
+        return f"no new lines since {when(last_ts)} (still watching)"
     return f"following: last line at {when(last_ts)}"
 
 
@@ -112,6 +121,7 @@ def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: Inge
                    status: str) -> Snapshot:
     """One complete frame."""
     detail = engine.tuning_note.get(engine.site, "")
+    tops, day = hour_tops(engine, s)
     return Snapshot(
         sites=tuple(engine.series.sites()), site=engine.site, metric=engine.metric,
         series=series_view(engine, s),
@@ -119,7 +129,52 @@ def build_snapshot(engine: Engine, s: pd.Series, p: Prediction | None, ing: Inge
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p) if p is not None else (),
         ingest=ing, tail=tuple(getattr(engine.source, "tail", ())), status=status,
-        filter=engine.filter.describe(), now=engine.now(), feed=_feed(engine))
+        filter=engine.filter.describe(), now=engine.now(), feed=_feed(engine),
+        tops=tops, day=day, stale=_stale(engine))
+
+
+TOP_N = 5  # paths and clients shown per hour
+CLASS_NAMES = {0: "other", 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+def hour_tops(engine: Engine, s: pd.Series) -> tuple[tuple[HourTop, ...], HourTop | None]:
+    """Status classes, busiest paths and clients of the view's last TOP_HOURS hours, one by one,
+    and of its last 24 hours together (the metric and filter apply; clients: every request)."""
+    if not len(s):
+        return (), None
+    last = int(s.index[-1].timestamp()) // 3600
+    first = max(last - TOP_HOURS + 1, int(s.index[0].timestamp()) // 3600)
+    f = engine.filter
+    kw = {"metric": engine.metric, "bots": f.bots, "status_classes": f.status_classes,
+          "path": f.path if engine.metric != "visitors" else None, "n": TOP_N}
+    with engine.lock:
+        try:
+            per_hour = engine.series.breakdown(engine.site or None, first, last, **kw)
+            day = engine.series.breakdown(engine.site or None, max(first, last - 23), last,
+                                          whole=True, **kw)
+        except (KeyError, ValueError):  # the site went away, or a path filter it cannot take
+            return (), None
+    tops = tuple(_hour_top(h, 1, per_hour[h]) for h in sorted(per_hour))
+    d0 = max(first, last - 23)
+    return tops, _hour_top(d0, last - d0 + 1, day[d0]) if d0 in day else None
+
+
+def _hour_top(h: int, n: int, d: dict) -> HourTop:
+    c = d["clients"]
+    return HourTop(
+        start=h * 3600, hours=n,
+        classes=tuple((CLASS_NAMES[k], v) for k, v in sorted(d["classes"].items(),
+                                                             key=lambda kv: (kv[0] == 0, kv[0]))),
+        paths=tuple(d["paths"]),
+        clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None)
+
+
+def _stale(engine: Engine) -> bool:
+    """A followed log whose last line is more than STALE_S old: its forecast is not the next hour."""
+    if engine.cfg.replay:
+        return False
+    last = engine.series.last_ts(engine.site or None)
+    return last is not None and engine.now() - last > STALE_S
 
 
 def _feed(engine: Engine) -> str:
