@@ -224,7 +224,11 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
         text = screen_text(app)
         assert "Relying on" in text and "400 vs 80–150" not in text
         assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
-        assert "v: anomalies (1)" in text
+        assert "v: top" in text
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Top, last 24 h · v: anomalies (1)" in text and "610 /wp-login.php" in text
         await pilot.press("v")
         await pilot.pause()
         text = screen_text(app)
@@ -240,7 +244,8 @@ async def test_the_command_palette_offers_the_apps_actions():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / anomalies / log tail"} <= set(titles)
+        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / top / anomalies / log tail",
+                "Top: the last 24 h", "Hour: previous", "Hour: back to now"} <= set(titles)
 
 
 async def test_chart_legend_names_each_series_by_its_marker():

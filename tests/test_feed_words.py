@@ -25,3 +25,36 @@ def test_a_log_whose_last_line_is_old_says_so_in_the_displayed_offset():
 def test_the_replaying_engine_says_replay_not_following(engine):  # noqa: F811
     e, _ = engine
     assert e.snapshot().feed.startswith("replay at 3600x (log time ")
+
+
+def test_a_stale_log_is_flagged_and_its_forecast_is_not_called_the_next_hour():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from tests.test_app import demo_snapshot
+    from trafficwatch.series import HourlySeries
+    from trafficwatch.views import _stale
+
+    s = HourlySeries()
+    old = int(pd.Timestamp("2016-03-01 08:00", tz="UTC").timestamp())
+    s.add_coverage("shop", old, old)
+    s._sites["shop"].last_ts = old
+    live = SimpleNamespace(cfg=SimpleNamespace(replay=False), series=s, site="", now=lambda: NOW)
+    assert _stale(live)
+    assert not _stale(SimpleNamespace(cfg=live.cfg, series=s, site="", now=lambda: old + 60))
+    assert not _stale(SimpleNamespace(cfg=SimpleNamespace(replay=True), series=s, site="",
+                                      now=lambda: NOW))
+
+
+async def test_a_stale_logs_forecast_is_labelled_by_its_end():
+    from dataclasses import replace
+
+    from tests.test_app import demo_snapshot, make_app
+
+    app = make_app(replace(demo_snapshot(feed="no new lines since 2016-03-01 03:00 (still "
+                                              "watching)"), stale=True))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#stats").render())
+        assert "After the log's last hour, " in text and "Next hour" not in text
+        assert "following" not in str(app.query_one("#status").render())

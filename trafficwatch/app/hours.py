@@ -141,7 +141,15 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
 class TopPane(Static):
     """The last 24 hours at a glance: status classes, busiest paths and clients."""
 
+    _snap: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        """Shown (t, v) or resized: fit the new width."""
+        if self._snap is not None:
+            self.update(self._snap)
+
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        self._snap = snap
         t = Text()
         day = snap.day
         if day is not None:
