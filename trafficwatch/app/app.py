@@ -206,6 +206,8 @@ class TrafficWatchApp(App):
     def action_hour(self, step: int) -> None:
         """Move the chart's cursor an hour back or on (from now, the hour in progress)."""
         chart = self.query_one(ForecastChart)
+        if not chart.hours and self.snapshot is not None:  # a key before the chart's first draw
+            chart.hours = chart.shown_hours(self.snapshot)
         hours = chart.hours
         if not hours:
             return
