@@ -300,3 +300,21 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
         await pilot.press("enter")
         await pilot.pause()
     assert ("site", "blog.example") in app.engine.calls
+
+
+async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
+    """`/` then a regex at once: the keys after `/` reach the main screen before the filter
+    screen is up; they must end in the path field (they were lost for ~0.4 s)."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, char in (("slash", "/"), ("circumflex_accent", "^"), ("slash", "/"),
+                          ("a", "a"), ("b", "b"), ("h", "h")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "FilterScreen"
+        assert app.screen.query_one("#path").value == "^/abh"
+        assert app.focused is app.screen.query_one("#path")

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -110,6 +111,12 @@ class TrafficWatchApp(App):
     def on_mount(self) -> None:
         self._fit(self.size.width, self.size.height)
         self.engine.start()  # threads: returns at once, the first frame is not held up
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `/` were sent to the main screen before the filter screen
+        opened: they reach here unbound and go to the filter screen (its path field)."""
+        if isinstance(self.screen, FilterScreen) and event.is_printable and event.character:
+            self.screen.post_message(events.Key(event.key, event.character))
 
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:
         self.draw(msg.snapshot)

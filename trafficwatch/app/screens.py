@@ -5,6 +5,7 @@ import re
 from typing import ClassVar
 
 import pandas as pd
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -142,6 +143,20 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             yield Input(id="site")
             yield Static("", id="error")
             yield Button("Apply", id="apply", variant="primary")
+
+    def on_mount(self) -> None:
+        """The path field has the focus as soon as the screen is up (not after a refresh)."""
+        self.query_one("#path", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed while the screen was still opening reach the screen itself, not a field
+        (an Input keeps the printable keys it takes): they go to the field with the focus, the
+        path field at first, instead of being lost."""
+        if event.is_printable and event.character:
+            field = self.focused if isinstance(self.focused, Input) else self.query_one("#path", Input)
+            field.focus()
+            field.insert_text_at_cursor(event.character)
+            event.stop()
 
     def on_input_submitted(self) -> None:
         self._apply()
