@@ -28,10 +28,8 @@ def test_the_replaying_engine_says_replay_not_following(engine):  # noqa: F811
 
 
 def test_a_stale_log_is_flagged_and_its_forecast_is_not_called_the_next_hour():
-    from dataclasses import replace
     from types import SimpleNamespace
 
-    from tests.test_app import demo_snapshot
     from trafficwatch.series import HourlySeries
     from trafficwatch.views import _stale
 
