@@ -86,10 +86,10 @@ def test_the_model_loop_keeps_predicting_while_a_fine_tune_runs(monkeypatch):
     e._tune_in_background(tuning.maybe_fine_tune)
     first = e._tuner
     for _ in range(500):  # the tuner thread marks the site as being tuned
-        if e.tuning_note.get("") == "fine-tuning…":
+        if e.tuning_note.get("", "").startswith("fine-tuning on this site"):
             break
         time.sleep(0.01)
-    assert first.is_alive() and e.tuning_note[""] == "fine-tuning…"
+    assert first.is_alive() and "low priority (nice 10)" in e.tuning_note[""]
     e._tune_in_background(tuning.maybe_fine_tune)  # one at a time: no second tuner
     assert e._tuner is first
     release.set()
@@ -134,3 +134,37 @@ def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monk
     with pytest.raises(ValueError):  # the child stops at the missing series, already niced
         tuning._main([str(tmp_path / "missing.csv"), str(tmp_path / "out.pt"), "cpu"])
     assert niced == [tuning.CHILD_NICENESS]
+
+
+def test_the_childs_epochs_reach_the_stats_pane_as_they_come(monkeypatch, tmp_path):
+    """The child reports "epoch k/n" on stdout; the parent passes each one on as it comes, and
+    the engine's note says it (what the stats pane shows)."""
+    import stat
+    import sys
+    from pathlib import Path
+
+    shipped = Path(tuning.__file__).resolve().parents[1] / "models" / "default.pt"
+    fake = tmp_path / "python"  # stands in for the interpreter: argv is -m trafficwatch.tuning ...
+    fake.write_text("#!/bin/sh\n"
+                    "echo 'epoch 1/3'; echo 'epoch 2/3'; echo 'epoch 3/3'; echo 'device=cpu'\n"
+                    f"cp '{shipped}' \"$4\"\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    seen = []
+    tuned = tuning.fine_tune_in_subprocess(None, flat(21), on_epoch=lambda d, n: seen.append((d, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)] and tuned.name == "fine-tuned"
+
+    e = engine_with(flat(21), Stub(60, "default"), Stub(100, "fine-tuned"), monkeypatch)
+    notes = []
+
+    def child(path, s, on_epoch=None, **kw):
+        for k in (1, 2):
+            on_epoch(k, 8)
+            notes.append(e.tuning_note[""])
+        return Stub(100, "fine-tuned")
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
+    tuning.maybe_fine_tune(e)
+    assert notes[1].startswith("fine-tuning on this site: epoch 2/8, started ")
+    assert notes[1].endswith("low priority (nice 10)")
+    assert e.tuning_note[""].startswith("fine-tuned ") and "vs default" in e.tuning_note[""]

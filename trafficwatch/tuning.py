@@ -29,13 +29,14 @@ def load_default(cfg: EngineConfig):
 
 
 def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600.0,
-                            device: str = "auto"):
+                            device: str = "auto", on_epoch=None):
     """Fine-tune a copy of the model in a child process and load the result (weights only).
 
     Training in a thread of the app's process holds the GIL in its Python parts (windowing,
     the optimiser loop) for hundreds of milliseconds; a child process keeps the UI smooth.
     The series goes over as a counts CSV (gaps as empty values), the model comes back as a
-    checkpoint file.
+    checkpoint file; the child reports each epoch on stdout ("epoch 3/8"), passed to
+    `on_epoch(done, of)` as it comes.
     """
     import subprocess
     import tempfile
@@ -49,14 +50,31 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
         cmd = [sys.executable, "-m", "trafficwatch.tuning", str(src), str(out), device]
         if model_path:
             cmd.append(str(model_path))
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        import threading
+
+        with open(Path(tmp) / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err, text=True)
+            watchdog = threading.Timer(timeout, proc.kill)  # a hung child is ended
+            watchdog.start()
+            lines = []
+            try:
+                for line in proc.stdout:  # type: ignore[union-attr]
+                    lines.append(line.strip())
+                    done, _, of = line.strip().removeprefix("epoch ").partition("/")
+                    if line.startswith("epoch ") and done.isdigit() and of.isdigit() and on_epoch:
+                        on_epoch(int(done), int(of))
+                code = proc.wait()
+            finally:
+                watchdog.cancel()
+            err.seek(0)
+            stderr = err.read()
+        if code != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"fine-tuning failed: {last}")
         tuned = Forecaster.load(out)
     tuned.name = "fine-tuned"
-    used = [ln for ln in proc.stdout.splitlines() if ln.startswith("device=")]
+    used = [ln for ln in lines if ln.startswith("device=")]
     tuned.trained_on = used[-1].partition("=")[2] if used else "cpu"  # type: ignore[attr-defined]
     return tuned
 
@@ -76,7 +94,9 @@ def _main(argv: list[str]) -> int:
     series = read_counts_csv(argv[0])
     device = select_device(argv[2])  # ValueError (exit 1, said on stderr) for cuda without one
     base = Forecaster.load(argv[3] if len(argv) > 3 else None)
-    base.fine_tune(series, replace(FINE_TUNE, device=device.type)).save(argv[1])
+    base.fine_tune(series, replace(FINE_TUNE, device=device.type),
+                   on_progress=lambda p: print(f"epoch {p.epoch}/{p.epochs}", flush=True)
+                   ).save(argv[1])
     print(f"device={device.type}", flush=True)
     return 0
 
@@ -102,10 +122,21 @@ def maybe_fine_tune(engine: Engine) -> bool:
         engine.tuning_note[site] = f"not fine-tuned: the history before the last week: {exc}"
         engine._changed()
         return False
-    engine.tuning_note[site] = "fine-tuning…"
-    engine._changed()
     started = time.time()
-    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout, device=engine.cfg.device)
+    begun = time.strftime("%H:%M", time.localtime(started))
+
+    def say(done: int, of: int) -> None:
+        engine.tuning_note[site] = (f"fine-tuning on this site: epoch {done}/{of}, started "
+                                    f"{begun}, low priority (nice {CHILD_NICENESS})")
+        engine._changed()
+
+    engine.tuning_note[site] = (f"fine-tuning on this site: starting, started {begun}, low "
+                                f"priority (nice {CHILD_NICENESS})")
+    engine._changed()
+    tuned = fine_tune_in_subprocess(engine.cfg.model_path, holdout, device=engine.cfg.device,
+                                    on_epoch=say)
+    engine.tuning_note[site] = "fine-tuning on this site: done, backtesting it against the default"
+    engine._changed()
     table = summarize(backtest(s, {"default": engine.forecaster.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
