@@ -107,13 +107,16 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
     if not top.clients_kept:
         t.append("  not tallied (read before this start)\n", style="dim")
         return
-    col = max((len(num(n)) + (1 if e else 0) for _, n, e in top.clients), default=1)
+    def count(n: int, err: int) -> str:  # a range where the tally may be off
+        return f"{num(n - err)}–{num(n)}" if err else num(n)
+
+    col = max((len(count(n, e)) for _, n, e in top.clients), default=1)
     for name, n, err in top.clients:
-        t.append(f" {('~' if err else '') + num(n):>{col}} ")
+        t.append(f" {count(n, err):>{col}} ")
         t.append_text(safe_content(name))
         t.append("\n")
     if any(e for _, _, e in top.clients):
-        t.append(f"  ~ at most ({TOP_CAP} tallied per hour)\n", style="dim")
+        t.append(f"  a–b: a range (the {TOP_CAP} busiest are tallied per hour)\n", style="dim")
 
 
 def hour_details(snap: Snapshot, h: int, width: int) -> Text:

@@ -42,6 +42,14 @@ forecast. A sharp drop of the forget gate is a memory reset: the model set aside
 a change of regime such as a spike or an outage. 'pinned' is the share of units stuck near 0 \
 or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
+[b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
+pane then shows its count, forecast and band, whether it is outside the band or part of an \
+anomaly, and its status classes, busiest paths and clients (a range where the tally of the \
+busiest clients may be off). Esc: back to now.
+
+[b]Top, last 24 h[/b]  t shows the last day's status classes, busiest paths and clients in \
+place of the gates.
+
 [b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and \
 clear after the recovery window).
 
@@ -50,7 +58,8 @@ clear after the recovery window).
 site.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
-words, then heatmaps · v panes: on small screens, gates, anomalies or the log tail · w same \
+words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail · t \
+top of the last 24 h · ←/→ hour cursor, Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
 palette (every action by name)
 """
