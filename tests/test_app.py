@@ -10,6 +10,7 @@ from trafficwatch.engine.snapshot import (
     Anomaly,
     ForecastView,
     GateView,
+    HourTop,
     IngestView,
     SeriesView,
     Snapshot,
@@ -25,6 +26,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
     hours = T0 + 3600 * np.arange(-96, 1)
     counts = 100 + 50 * np.sin(np.arange(97) / 24 * 2 * np.pi) + rng.normal(0, 5, 97)
     counts[10:13] = np.nan  # a gap
+    past = counts[:-1].copy()  # the day-ahead forecasts: right, but for the anomaly
+    counts[94] = 400.0  # the anomaly two hours ago
     fh = T0 + 3600 * np.arange(24)
     p50 = np.full(24, 123.0)
     gates = {k: rng.random((168, 8)).astype(np.float32) for k in
@@ -33,8 +36,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
         sites=sites, site="shop", metric="hits",
         series=SeriesView("shop", "hits", hours, counts, partial_hour=int(T0), tz_offset_s=3600,
                           last_week=counts[::-1].copy()),
-        forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], counts[:-1] - 10, counts[:-1],
-                              counts[:-1] + 10, "lstm:default", "trained 2026-11-20 on cpu",
+        forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], past - 10, past,
+                              past + 10, "lstm:default", "trained 2026-11-20 on cpu",
                               0.71, 0.95, 0.75, 0.82),
         gates=GateView(T0 - 3600 * np.arange(168)[::-1], *(gates[k] for k in
                        ("forget", "input", "output", "candidate", "cell")),
@@ -43,11 +46,32 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                        np.linspace(1, 3, 168), (100,),
                        reliance={"last week": 0.52, "4-week median": 0.31, "yesterday": 0.09,
                                  "last hour": 0.08}),
-        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False),),
+        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False,
+                           end=int(T0 - 3600)),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
                           files=(("access.log", "COMBINED"),), skipped=skipped),
-        tail=tuple(tail), status=status, feed=feed)
+        tail=tuple(tail), status=status, feed=feed, tops=demo_tops(hours),
+        day=HourTop(int(T0 - 23 * 3600), 24, (("2xx", 2100), ("3xx", 300), ("4xx", 480),
+                                               ("5xx", 20)),
+                    (("/", 900), ("/wp-login.php", 610), ("/api/cart", 305)),
+                    (("203.0.113.66", 700, 0), ("198.51.100.7", 410, 0), ("192.0.2.1", 95, 3))))
+
+
+def demo_tops(hours) -> tuple[HourTop, ...]:
+    """Each shown hour's breakdown; the anomaly hour (two hours ago) is a login flood."""
+    out = []
+    for h in hours.tolist():
+        if h == T0 - 7200:
+            out.append(HourTop(h, 1, (("2xx", 90), ("4xx", 300), ("5xx", 10)),
+                               (("/wp-login.php", 290), ("/", 60), ("/about", 12)),
+                               (("203.0.113.66", 288, 0), ("198.51.100.7", 40, 0),
+                                ("192.0.2.1", 9, 2))))
+        else:
+            out.append(HourTop(h, 1, (("2xx", 80), ("3xx", 15), ("4xx", 5)),
+                               (("/", 40), ("/api/cart", 20)), (("198.51.100.7", 30, 0),),
+                               clients_kept=h >= T0 - 48 * 3600))
+    return tuple(out)
 
 
 class FakeEngine:
@@ -200,7 +224,11 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
         text = screen_text(app)
         assert "Relying on" in text and "400 vs 80–150" not in text
         assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
-        assert "v: anomalies (1)" in text
+        assert "v: top" in text
+        await pilot.press("v")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Top, last 24 h · v: anomalies (1)" in text and "610 /wp-login.php" in text
         await pilot.press("v")
         await pilot.pause()
         text = screen_text(app)
@@ -216,7 +244,8 @@ async def test_the_command_palette_offers_the_apps_actions():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / anomalies / log tail"} <= set(titles)
+        assert {"Filter…", "Site…", "Chart: log scale", "Panes: gates / top / anomalies / log tail",
+                "Top: the last 24 h", "Hour: previous", "Hour: back to now"} <= set(titles)
 
 
 async def test_chart_legend_names_each_series_by_its_marker():
@@ -234,7 +263,7 @@ async def test_chart_legend_names_each_series_by_its_marker():
 
 
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
-    for feed in ("replay at 3600x (log time 12:00)", "following: no new lines since 2016-03-01 03:00"):
+    for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
@@ -271,3 +300,21 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
         await pilot.press("enter")
         await pilot.pause()
     assert ("site", "blog.example") in app.engine.calls
+
+
+async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
+    """`/` then a regex at once: the keys after `/` reach the main screen before the filter
+    screen is up; they must end in the path field (they were lost for ~0.4 s)."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, char in (("slash", "/"), ("circumflex_accent", "^"), ("slash", "/"),
+                          ("a", "a"), ("b", "b"), ("h", "h")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "FilterScreen"
+        assert app.screen.query_one("#path").value == "^/abh"
+        assert app.focused is app.screen.query_one("#path")

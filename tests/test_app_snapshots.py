@@ -73,3 +73,25 @@ def test_site_picker_narrowed_at_80x24(snap_compare):
 
     assert snap_compare(make_app(demo_snapshot(sites=sites)), terminal_size=(80, 24),
                         run_before=pick)
+
+
+@pytest.mark.parametrize("colour", [True, False], ids=["colour", "no-colour"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_cursor_on_an_anomaly_hour(snap_compare, monkeypatch, size, colour):
+    """← twice from now: the demo's anomaly hour, marked │ on the chart, its details beside it."""
+    if not colour:
+        monkeypatch.setenv("NO_COLOR", "1")
+
+    async def back_two_hours(pilot) -> None:
+        await pilot.press("left", "left")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=back_two_hours)
+
+
+def test_top_of_the_last_24_hours_at_160x50(snap_compare):
+    async def top(pilot) -> None:
+        await pilot.press("t")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(160, 50), run_before=top)

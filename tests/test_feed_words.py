@@ -17,7 +17,7 @@ def test_a_replay_says_replay_at_its_speed_and_its_log_time():
 def test_a_log_whose_last_line_is_old_says_so_in_the_displayed_offset():
     old = pd.Timestamp("2016-03-01 08:00", tz="UTC").timestamp()
     assert feed_words(False, 1, NOW, old, -5 * 3600) == (
-        "following: no new lines since 2016-03-01 03:00")
+        "no new lines since 2016-03-01 03:00 (still watching)")
     assert feed_words(False, 1, NOW, NOW - 60, 0) == "following: last line at 14:29"
     assert feed_words(False, 1, NOW, None, 0) == "following: no line yet"
 
@@ -25,3 +25,41 @@ def test_a_log_whose_last_line_is_old_says_so_in_the_displayed_offset():
 def test_the_replaying_engine_says_replay_not_following(engine):  # noqa: F811
     e, _ = engine
     assert e.snapshot().feed.startswith("replay at 3600x (log time ")
+
+
+def test_a_stale_log_is_flagged_and_its_forecast_is_not_called_the_next_hour():
+    from trafficwatch.engine.views import STALE_S, is_stale
+
+    old = pd.Timestamp("2016-03-01 08:00", tz="UTC").timestamp()
+    assert is_stale(False, NOW, old)
+    assert not is_stale(False, old + 60, old)
+    assert is_stale(False, old + STALE_S + 1, old) and not is_stale(False, old + STALE_S, old)
+    assert not is_stale(True, NOW, old)  # a replay's clock is the log's
+    assert not is_stale(False, NOW, None)  # no line yet: nothing to be stale
+
+
+def test_a_following_engine_on_an_old_log_is_stale():
+    """The engine's frame carries the flag and the words (ViewState -> build_snapshot)."""
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.logs.formats import COMBINED
+    from trafficwatch.logs.parse import ParseOptions, parse_bytes
+
+    line = b'1.2.3.4 - - [01/Mar/2016:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+    e = Engine(EngineConfig(paths=["x"], replay=False), lambda s: None)
+    e.series.add("", parse_bytes(line, COMBINED, ParseOptions(keep_paths=True)).records)
+    snap = e.snapshot()
+    assert snap.stale and snap.feed == "no new lines since 2016-03-01 08:00 (still watching)"
+
+
+async def test_a_stale_logs_forecast_is_labelled_by_its_end():
+    from dataclasses import replace
+
+    from tests.test_app import demo_snapshot, make_app
+
+    app = make_app(replace(demo_snapshot(feed="no new lines since 2016-03-01 03:00 (still "
+                                              "watching)"), stale=True))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#stats").render())
+        assert "After the log's last hour, " in text and "Next hour" not in text
+        assert "following" not in str(app.query_one("#status").render())

@@ -16,6 +16,15 @@ LINE = ('203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:{s:02d} +0000] "GET /p{p
 UAS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "Googlebot/2.1", "curl/8.5.0"]
 
 
+
+def same_counts(a, b) -> bool:
+    """Every count equal; the top-client tallies (bounded summaries whose estimates depend on how
+    the lines were chunked: tests/test_tops.py checks their bounds) kept for the same hours."""
+    da, db = a.to_dict(), b.to_dict()
+    for site in da["sites"].keys() | db["sites"].keys():
+        assert da["sites"][site].pop("clients").keys() == db["sites"][site].pop("clients").keys()
+    return da == db
+
 def lines(start: int, n: int) -> str:
     return "".join(LINE.format(i=k % 250, h=(k // 3600) % 24, m=(k // 60) % 60, s=k % 60,
                                p=k % 40, ext=("css", "html")[k % 2], st=(200, 404)[k % 7 == 0],
@@ -65,7 +74,7 @@ def test_reading_big_files_in_parallel_counts_what_the_follower_counts(logs, mon
     e2, f2 = feed(logs, None)
     assert sorted(parallel) == ["access.log", "access.log.1"]
     assert {r.name.rsplit("/", 1)[-1] for r in f2.report.files} >= {"access.log", "access.log.1"}
-    assert e2.series.to_dict() == e1.series.to_dict()
+    assert same_counts(e2.series, e1.series)
     assert f2.report.lines == f1.report.lines == 6011
     assert f2.report.malformed.counts == f1.report.malformed.counts
     assert [t.text for t in f2.tail][-3:] == [t.text for t in f1.tail][-3:]
@@ -130,7 +139,7 @@ def test_archives_read_by_workers_count_what_the_follower_counts(rotated, monkey
     e2, f2 = feed(rotated, state)
     assert sorted(taken) == ["access.log.2.gz", "access.log.3.gz", "access.log.4.gz",
                              "access.log.5.gz"]  # the truncated one is left to the follower
-    assert e2.series.to_dict() == e1.series.to_dict()
+    assert same_counts(e2.series, e1.series)
     assert f2.report.lines == f1.report.lines
     assert f2.report.malformed.counts == f1.report.malformed.counts
     assert [t.text for t in f2.tail][-3:] == [t.text for t in f1.tail][-3:]

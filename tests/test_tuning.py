@@ -59,8 +59,11 @@ def test_tuning_returns_its_decision_and_writes_nothing(monkeypatch):
     tuned, started = Stub(100, "fine-tuned"), []
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: tuned)
     res = tuning.maybe_fine_tune("shop", flat(21), Stub(60, "default"), None, "cpu",
-                                 on_start=started.append)
-    assert [r.note for r in started] == ["fine-tuning…"] and started[0].tuned is None
+                                 on_progress=started.append)
+    notes = [r.note for r in started]  # the stubbed child reports no epochs
+    assert len(notes) == 2 and notes[0].startswith("fine-tuning on this site: starting, started ")
+    assert notes[1] == "fine-tuning on this site: done, backtesting it against the default"
+    assert all(r.site == "shop" and r.tuned is None for r in started)
     assert res.site == "shop" and res.tuned is tuned and res.note.startswith("fine-tuned")
     assert tuning.maybe_fine_tune("shop", flat(10), Stub(60, "default"), None, "cpu") is None
 
@@ -97,10 +100,10 @@ def test_the_model_loop_keeps_predicting_while_a_fine_tune_runs(monkeypatch):
     e._tune_in_background()
     first = e._tuner
     for _ in range(500):  # the tuner thread marks the site as being tuned
-        if e.tuning_note.get("") == "fine-tuning…":
+        if e.tuning_note.get("", "").startswith("fine-tuning on this site"):
             break
         time.sleep(0.01)
-    assert first.is_alive() and e.tuning_note[""] == "fine-tuning…"
+    assert first.is_alive() and "low priority (nice 10)" in e.tuning_note[""]
     e._tune_in_background()  # one at a time: no second tuner
     assert e._tuner is first
     release.set()
@@ -145,3 +148,38 @@ def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monk
     with pytest.raises(ValueError):  # the child stops at the missing series, already niced
         tuning._main([str(tmp_path / "missing.csv"), str(tmp_path / "out.pt"), "cpu"])
     assert niced == [tuning.CHILD_NICENESS]
+
+
+def test_the_childs_epochs_reach_the_stats_pane_as_they_come(monkeypatch, tmp_path):
+    """The child reports "epoch k/n" on stdout; the parent passes each one on as it comes, and
+    the engine's note says it (what the stats pane shows)."""
+    import stat
+    import sys
+
+    from trafficwatch.resources import default_model_path
+
+    shipped = default_model_path()
+    fake = tmp_path / "python"  # stands in for the interpreter: argv is -m MODULE SRC OUT DEVICE
+    fake.write_text("#!/bin/sh\n"
+                    "echo 'epoch 1/3'; echo 'epoch 2/3'; echo 'epoch 3/3'; echo 'device=cpu'\n"
+                    f"cp '{shipped}' \"$4\"\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    seen = []
+    tuned = tuning.fine_tune_in_subprocess(None, flat(21), on_epoch=lambda d, n: seen.append((d, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)] and tuned.name == "fine-tuned"
+
+    e = engine_with(flat(21), Stub(60, "default"), Stub(100, "fine-tuned"), monkeypatch)
+    notes = []
+
+    def child(path, s, on_epoch=None, **kw):
+        for k in (1, 2):
+            on_epoch(k, 8)
+            notes.append(e.tuning_note[""])
+        return Stub(100, "fine-tuned")
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
+    assert e.fine_tune_once() is True
+    assert notes[1].startswith("fine-tuning on this site: epoch 2/8, started ")
+    assert notes[1].endswith("low priority (nice 10)")
+    assert e.tuning_note[""].startswith("fine-tuned ") and "vs default" in e.tuning_note[""]

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -12,6 +13,8 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from trafficwatch.app.chart import ForecastChart
+from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.hour_detail import TopPane
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.app.text import safe_content
@@ -51,23 +54,30 @@ class TrafficWatchApp(App):
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),
         Binding("slash", "filter", "Filter"), Binding("h", "heatmap", "Gates"),
-        Binding("v", "bottom", "Panes"), Binding("w", "week", "Week"),
-        Binding("b", "band", "Band"), Binding("l", "log", "Log"),
+        Binding("v", "bottom", "Panes"), Binding("t", "top", "Top"),
+        # priority: the focused pane would take them first (and hide them from the footer);
+        # check_action lets them through to the inputs of the filter and site screens
+        Binding("left", "hour(-1)", "Hour", key_display="←→", priority=True),
+        Binding("right", "hour(1)", "Hour", show=False, priority=True),
+        Binding("escape", "hour_now", "Now", show=False),
+        Binding("home", "hour_now", "Now", show=False, priority=True),
+        Binding("w", "week", "Week"), Binding("b", "band", "Band"), Binding("l", "log", "Log"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
         Binding("j", "scroll(1)", show=False), Binding("k", "scroll(-1)", show=False),
         Binding("g", "scroll_home", show=False), Binding("G", "scroll_end", show=False),
     ]
-    BOTTOM = ("gates", "anomalies", "tail")  # what `v` brings forward in the bottom row
+    BOTTOM = ("gates", "top", "anomalies", "tail")  # what `v` brings forward in the bottom row
     TITLES: ClassVar[dict[str, str]] = {
         "#stats-box": "Now", "#gates-box": "What the model is doing (LSTM gates)",
-        "#anomalies-box": "Anomalies", "#tail-box": "Log tail"}
+        "#top-box": "Top, last 24 h", "#anomalies-box": "Anomalies", "#tail-box": "Log tail"}
 
     def __init__(self, engine_factory: Callable[[Callable[[Snapshot], None]], EngineLike]) -> None:
         super().__init__()
         self.engine = engine_factory(lambda snap: self.post_message(SnapshotReady(snap)))
         self.snapshot: Snapshot | None = None
         self.bottom = "gates"  # the bottom pane in front on small screens
+        self.left = "gates"  # the bottom-left pane on large screens: the gates or the top view
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,6 +89,8 @@ class TrafficWatchApp(App):
         with Horizontal(id="bottom"):
             with VerticalScroll(id="gates-box", can_focus=True):
                 yield GatePane("Gates: loading model…", id="gates")
+            with VerticalScroll(id="top-box", can_focus=True):
+                yield TopPane(id="top-pane")
             with Vertical(id="side"):
                 with VerticalScroll(id="anomalies-box", can_focus=True):
                     yield AnomalyPane(id="anomalies")
@@ -100,6 +112,12 @@ class TrafficWatchApp(App):
         self._fit(self.size.width, self.size.height)
         self.engine.start()  # threads: returns at once, the first frame is not held up
 
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `/` were sent to the main screen before the filter screen
+        opened: they reach here unbound and go to the filter screen (its path field)."""
+        if isinstance(self.screen, FilterScreen) and event.is_printable and event.character:
+            self.screen.post_message(events.Key(event.key, event.character))
+
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:
         self.draw(msg.snapshot)
 
@@ -110,8 +128,9 @@ class TrafficWatchApp(App):
         status = self.query_one("#status", Static)
         words = " · ".join(w for w in (snap.feed, f"filter: {snap.filter}" if snap.filter else "") if w)
         status.update(safe_content(snap.status or words))
-        for pane in ("#chart", "#stats", "#gates", "#anomalies", "#tail"):
+        for pane in ("#chart", "#stats", "#gates", "#top-pane", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
+        self._sync_cursor()
         self._show_bottom()
 
     def _show_bottom(self) -> None:
@@ -119,6 +138,9 @@ class TrafficWatchApp(App):
         title says what `v` brings next."""
         for name in self.BOTTOM:
             self.set_class(self.bottom == name, f"-bottom-{name}")
+        if self.bottom in ("gates", "top"):
+            self.left = self.bottom
+        self.set_class(self.left == "top", "-left-top")
         n = len(self.snapshot.anomalies) if self.snapshot else 0
         titles = dict(self.TITLES)
         if n:
@@ -126,7 +148,13 @@ class TrafficWatchApp(App):
         if self.has_class("narrow"):
             nxt = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
             box = f"#{self.bottom}-box"
-            titles[box] += f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].lower()}"
+            titles[box] += f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].split(',')[0].lower()}"
+        else:
+            titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
+        chart = self.query_one(ForecastChart)
+        if chart.cursor is not None:
+            off = self.snapshot.series.tz_offset_s if self.snapshot and self.snapshot.series else 0
+            titles["#stats-box"] = "Hour " + fmt_hour(chart.cursor, off, "%a %H:00")
         for box, title in titles.items():
             self.query_one(box).border_title = title
 
@@ -177,6 +205,59 @@ class TrafficWatchApp(App):
     def action_log(self) -> None:
         self._chart_toggle("log_scale")
 
+    # -- the hour cursor ---------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The cursor's keys belong to the main screen: elsewhere they edit and move as usual."""
+        return action not in ("hour", "hour_now") or self.screen is self.screen_stack[0]
+
+    def action_hour(self, step: int) -> None:
+        """Move the chart's cursor an hour back or on (from now, the hour in progress)."""
+        chart = self.query_one(ForecastChart)
+        if not chart.hours and self.snapshot is not None:  # a key before the chart's first draw
+            chart.hours = chart.shown_hours(self.snapshot)
+        hours = chart.hours
+        if not hours:
+            return
+        if chart.cursor in hours:
+            i = hours.index(chart.cursor) + step
+        else:
+            sv = self.snapshot.series if self.snapshot else None
+            now = int(sv.hours[-1]) if sv is not None and len(sv.hours) else hours[-1]
+            i = (hours.index(now) if now in hours else len(hours) - 1) + step
+        self.set_cursor(hours[min(max(i, 0), len(hours) - 1)])
+
+    def action_hour_now(self) -> None:
+        self.set_cursor(None)
+
+    def on_forecast_chart_clicked(self, msg: ForecastChart.Clicked) -> None:
+        if msg.hour is not None:
+            self.set_cursor(msg.hour)
+
+    def set_cursor(self, hour: int | None) -> None:
+        """Put the chart's cursor on `hour` (None: back to now) and show that hour's details."""
+        chart = self.query_one(ForecastChart)
+        chart.cursor = hour
+        self._sync_cursor()
+        self._show_bottom()
+        if self.snapshot is not None:
+            chart.update(self.snapshot)
+            self.query_one(StatsPane).update(self.snapshot)
+
+    def _sync_cursor(self) -> None:
+        """The stats pane follows the chart's cursor (which drops it once its hour scrolls off)."""
+        stats = self.query_one(StatsPane)
+        cursor = self.query_one(ForecastChart).cursor
+        if stats.cursor != cursor:
+            stats.cursor = cursor
+            if self.snapshot is not None:
+                stats.update(self.snapshot)
+
+    def action_top(self) -> None:
+        """The top view of the last 24 h in front (or back to the gates)."""
+        self.bottom = "gates" if self.bottom == "top" else "top"
+        self._show_bottom()
+        self.query_one(f"#{self.bottom}-box").focus()
+
     def action_bottom(self) -> None:
         """Bring the next bottom pane forward (small screens) and focus it for j/k."""
         self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
@@ -191,8 +272,14 @@ class TrafficWatchApp(App):
                 ("Site…", "show one site, or all", self.action_site),
                 ("Filter…", "path regex, status classes, bots, dates, site", self.action_filter),
                 ("Gates: words / heatmaps", "cycle the gate pane's views", self.action_heatmap),
-                ("Panes: gates / anomalies / log tail", "bring the next bottom pane forward",
+                ("Panes: gates / top / anomalies / log tail", "bring the next bottom pane forward",
                  self.action_bottom),
+                ("Top: the last 24 h", "status classes, busiest paths and clients (t)",
+                 self.action_top),
+                ("Hour: previous", "move the chart's cursor an hour back (←)",
+                 lambda: self.action_hour(-1)),
+                ("Hour: next", "move the chart's cursor an hour on (→)", lambda: self.action_hour(1)),
+                ("Hour: back to now", "drop the chart's cursor (Esc)", self.action_hour_now),
                 ("Chart: same hours last week", "toggle the overlay", self.action_week),
                 ("Chart: forecast band", "toggle the band", self.action_band),
                 ("Chart: log scale", "toggle a log count axis", self.action_log),

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from textual import events
+from textual.message import Message
 from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num
@@ -21,6 +24,7 @@ MARKS = {
     "past": ("·", "· past forecasts", "· past"),
     "week": ("~", "~ same hours last week", "~ last wk"),
     "anomaly": ("x", "x anomaly", "x anomaly"),
+    "cursor": ("│", "│ hour {cursor} (←/→, Esc: now)", "│ hour"),
 }
 
 
@@ -48,13 +52,25 @@ def log_ticks(top: float, rows: int) -> tuple[list[float], list[str]]:
 class ForecastChart(PlotextPlot):
     """Actual hourly counts, the forecast with its band, past forecasts, anomalies."""
 
+    @dataclass
+    class Clicked(Message):
+        """A click on the chart, at the shown hour nearest to it (None: off the hours)."""
+
+        hour: int | None
+
+    def on_click(self, event: events.Click) -> None:
+        self.post_message(self.Clicked(self.hour_at(event.x)))
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.show_band = True
         self.log_scale = False
         self.week_overlay = False
         self.days = 4
+        self.cursor: int | None = None  # the hour inspected (epoch seconds); None: now
+        self.hours: list[int] = []  # every hour the chart shows, past and forecast, ascending
         self._snap: Snapshot | None = None
+        self._geom: tuple[int, int, int] | None = None  # canvas first column, columns, last x
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """Keep the snapshot; it is drawn at render time, fitted to the width the chart has then."""
@@ -63,6 +79,26 @@ class ForecastChart(PlotextPlot):
         title += (" · log scale" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else "")
         self.border_title = safe_content(title)
         self.refresh()
+
+    def shown_hours(self, snap: Snapshot) -> list[int]:
+        """The hours the chart shows at its current width: past ones, then the forecast's."""
+        sv, fv = snap.series, snap.forecast
+        if sv is None or not len(sv.hours):
+            return []
+        n = min(len(sv.hours), self.days * 24, max(self.size.width - 10, 20))
+        past = [int(h) for h in sv.hours[-n:]]
+        return sorted(set(past) | {int(h) for h in (fv.hours if fv is not None else ())
+                                   if h >= past[0]})
+
+    def hour_at(self, column: int) -> int | None:
+        """The shown hour nearest to a column of the widget (a mouse click)."""
+        if self._geom is None or not self.hours:
+            return None
+        start, cols, last = self._geom
+        xv = (column - start) * last / max(cols - 1, 1)
+        xv = min(max(round(xv), 0), last)
+        t0 = self.hours[0]
+        return min(self.hours, key=lambda h: abs((h - t0) // 3600 - xv))
 
     def render(self):
         """Draw the last snapshot at the current size (one point per column), then plot it."""
@@ -98,6 +134,11 @@ class ForecastChart(PlotextPlot):
             if key not in shown:
                 shown.append(key)
 
+        self.hours = self.shown_hours(snap)
+        if self.cursor is not None and self.cursor not in self.hours:
+            self.cursor = None  # scrolled out of the chart (the view moved on): back to now
+        if self.cursor is not None:
+            plt.vline((self.cursor - t0) // 3600, "white")
         complete = counts.copy()
         partial = sv.partial_hour is not None and sv.partial_hour == hours[-1]
         if partial:
@@ -122,15 +163,19 @@ class ForecastChart(PlotextPlot):
                 line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)
         if partial:  # drawn last: nothing covers the hour in progress
             line("now", x([hours[-1]]), [counts[-1]], "yellow", scatter=True)
+        if self.cursor is not None:
+            shown.append("cursor")
         self._axes(snap, n, t0, off, max(top))
         band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
-        longer = "  ".join(MARKS[k][1].format(band=band) for k in shown)
-        plt.title(longer if len(longer) <= width else "  ".join(MARKS[k][2] for k in shown))
+        cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
+        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur) for k in shown],
+                         [MARKS[k][2] for k in shown], width, self.size.width - 2))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> None:
         """Hour labels that never overlap; a count axis from 0 in whole counts (or log counts)."""
         plt = self.plt
-        span = n + (len(snap.forecast.hours) if snap.forecast else 0)
+        last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
+        span = last + 1
         # Labels ("15/11 23:00", 11 columns) spaced so none overlaps: plotext drops overlapping
         # ones, and which it drops varies between runs.
         cols = max(self.size.width - 10, 20)
@@ -146,6 +191,23 @@ class ForecastChart(PlotextPlot):
             labels = [num(v) for v in pos]
             plt.ylim(0, max(top, pos[-1]) * 1.02)
         plt.yticks(pos, labels)
+        plt.xlim(0, max(last, 1))
+        # where the hours fall (plotext: y labels, the left axis, then the canvas up to the right
+        # axis), so a click can be mapped back to an hour
+        ylw = max(len(lb) for lb in labels)
+        self._geom = (ylw + 1, self.size.width - ylw - 2, max(last, 1))
+
+
+def legend(long: list[str], short: list[str], long_width: int, width: int) -> str:
+    """The longest legend that fits: long words, short words, tighter, then the last few
+    series left out (the cursor, drawn last, stays: it is what the user is looking at)."""
+    for words, sep, room in ((long, "  ", long_width), (short, "  ", width), (short, " ", width)):
+        if len(sep.join(words)) <= room:
+            return sep.join(words)
+    keep = list(short)
+    while len(keep) > 1 and len(" ".join(keep)) > width:
+        keep.pop(-2 if keep[-1].startswith("│") else -1)
+    return " ".join(keep)
 
 
 def _runs(v: np.ndarray) -> list[slice]:

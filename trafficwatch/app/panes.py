@@ -48,7 +48,14 @@ def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) 
 class StatsPane(Static):
     """This hour vs its forecast, next hour, recent error, model in use, ingest figures."""
 
+    cursor: int | None = None  # the chart's cursor hour: its details replace the pane
+
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        if self.cursor is not None:
+            from trafficwatch.app.hour_detail import hour_details
+
+            super().update(hour_details(snap, self.cursor, self.size.width))
+            return
         t = Text()
         sv, fv, ing = snap.series, snap.forecast, snap.ingest
         if sv is not None and fv is not None and len(fv.hours):
@@ -59,7 +66,9 @@ class StatsPane(Static):
                 nxt = 1 if len(fv.hours) > 1 else 0
             else:
                 nxt = 0
-            t.append(f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}: {num(fv.p50[nxt])} "
+            when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
+                    if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
+            t.append(f"{when}: {num(fv.p50[nxt])} "
                      f"({num(fv.p10[nxt])}–{num(fv.p90[nxt])})\n", style="bold")
             t.append(f"Last 7 days: MASE {num(fv.mase)} · best seasonal naive ({fv.naive_name}) "
                      f"{num(fv.mase_naive)} · ratio {num(fv.rel_to_naive)} · band coverage "

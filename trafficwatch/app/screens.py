@@ -5,6 +5,7 @@ import re
 from typing import ClassVar
 
 import pandas as pd
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -41,6 +42,14 @@ forecast. A sharp drop of the forget gate is a memory reset: the model set aside
 a change of regime such as a spike or an outage. 'pinned' is the share of units stuck near 0 \
 or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
+[b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
+pane then shows its count, forecast and band, whether it is outside the band or part of an \
+anomaly, and its status classes, busiest paths and clients (a range where the tally of the \
+busiest clients may be off). Esc: back to now.
+
+[b]Top, last 24 h[/b]  t shows the last day's status classes, busiest paths and clients in \
+place of the gates.
+
 [b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and \
 clear after the recovery window).
 
@@ -49,7 +58,8 @@ clear after the recovery window).
 site.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
-words, then heatmaps · v panes: on small screens, gates, anomalies or the log tail · w same \
+words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail · t \
+top of the last 24 h · ←/→ hour cursor, Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
 palette (every action by name)
 """
@@ -142,6 +152,20 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             yield Input(id="site")
             yield Static("", id="error")
             yield Button("Apply", id="apply", variant="primary")
+
+    def on_mount(self) -> None:
+        """The path field has the focus as soon as the screen is up (not after a refresh)."""
+        self.query_one("#path", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed while the screen was still opening reach the screen itself, not a field
+        (an Input keeps the printable keys it takes): they go to the field with the focus, the
+        path field at first, instead of being lost."""
+        if event.is_printable and event.character:
+            field = self.focused if isinstance(self.focused, Input) else self.query_one("#path", Input)
+            field.focus()
+            field.insert_text_at_cursor(event.character)
+            event.stop()
 
     def on_input_submitted(self) -> None:
         self._apply()

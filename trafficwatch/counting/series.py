@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trafficwatch.counting.state import int_in, natural
+from trafficwatch.counting.tops import TOP_HOURS, TopK, add_tallies, chunk_tallies, combined
 from trafficwatch.hours import DAY, HOUR, epoch_seconds
 from trafficwatch.logs.records import Records
 
@@ -161,6 +162,24 @@ class PathCounts:
         weights = None if counts is None else counts[sel]
         return hours, np.bincount(inv.reshape(-1), weights=weights, minlength=len(hours))
 
+    def by_hour(self, h0: int, h1: int, mask: np.ndarray,
+                ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hours, path ids, counts) of hours h0..h1 whose cell `mask` selects (and whose path
+        is in `ids`, when given), one row per (hour, path), by hour then path."""
+        lo, hi = np.searchsorted(self.keys, [h0 << 40, (h1 + 1) << 40])
+        ks, cs = [self.keys[lo:hi]], [self.counts[lo:hi]]
+        for pk, pc in self._pending:  # read as they are: folding sorts everything
+            near = (pk >> 40 >= h0) & (pk >> 40 <= h1)
+            ks.append(pk[near])
+            cs.append(np.ones(int(near.sum()), np.int64) if pc is None else pc[near])
+        k, c = np.concatenate(ks), np.concatenate(cs)
+        sel = mask[k & 0xFF]
+        if ids is not None:
+            sel &= np.isin((k >> 8) & 0xFFFFFFFF, ids)
+        hp, inv = np.unique(k[sel] >> 8, return_inverse=True)
+        n = np.bincount(inv.reshape(-1), weights=c[sel], minlength=len(hp)).astype(np.int64)
+        return hp >> 32, hp & 0xFFFFFFFF, n
+
     def merge(self, other: PathCounts) -> None:
         other._fold()
         remap = np.fromiter((self._intern(n) for n in other.names), np.int64, len(other.names))
@@ -207,6 +226,8 @@ class _Site:
     offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
     paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
+    # hour -> its busiest clients, for the last TOP_HOURS hours only (when names are parsed)
+    clients: dict[int, TopK] = field(default_factory=dict)
     # Visitor keys of an hour arrive chunk by chunk; they wait here and are merged into
     # `visitors` when they outgrow it (or when read), so a busy hour is not re-sorted per chunk.
     pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
@@ -246,6 +267,7 @@ class ChunkCounts:
     last_offset: int
     min_ts: int
     max_ts: int
+    clients: dict[int, TopK] | None = None  # hour -> busiest clients (records.client_name kept)
 
 
 def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkCounts:
@@ -279,9 +301,10 @@ def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkC
     if paths and records.path is not None:
         pc = PathCounts()
         pc.add(hours, cell, records.path)
+    tops = chunk_tallies(hours, records.client_name) if records.client_name is not None else None
     return ChunkCounts(uniq, grid, records.utc_offset[last_of].astype(np.int64), keys, bounds,
                        pc, int(records.ts[-1]), int(records.utc_offset[-1]),
-                       int(records.ts.min()), int(records.ts.max()))
+                       int(records.ts.min()), int(records.ts.max()), tops)
 
 
 class HourlySeries:
@@ -325,6 +348,8 @@ class HourlySeries:
             s.paths.merge(cc.paths)
         if s.last_ts is None or cc.last_ts >= s.last_ts:
             s.last_ts, s.utc_offset = cc.last_ts, cc.last_offset
+        if cc.clients:
+            add_tallies(s.clients, cc.clients, max(s.last_ts, cc.max_ts) // HOUR)
         self.add_coverage(site, cc.min_ts, cc.max_ts)
 
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
@@ -354,6 +379,8 @@ class HourlySeries:
                 self.add_coverage(site, a * HOUR, b * HOUR)
             if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
                 s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
+            if o.clients and s.last_ts is not None:
+                add_tallies(s.clients, o.clients, s.last_ts // HOUR)
             if o.paths is not None:
                 if s.paths is None:
                     s.paths = PathCounts()
@@ -489,6 +516,54 @@ class HourlySeries:
                     values[h - lo] += row[mask].sum()
         return lo, values
 
+    def breakdown(self, site: str | None, h0: int, h1: int, metric: str = "hits",
+                  bots: bool | str = True, status_classes: Iterable[int] | None = None,
+                  path: str | None = None, n: int = 5, whole: bool = False) -> dict[int, dict]:
+        """What hours h0..h1 (hour numbers) were made of: for each hour with requests,
+        {"classes": {1..5 or 0: requests}, "paths": [(path, requests)] busiest first (n),
+        "clients": TopK or None (not tallied for that hour)}. Requests of the metric and filter
+        (`visitors` counts requests); clients are tallied over every request of the hour.
+        With `whole`, hours h0..h1 together, under h0."""
+        mask = cell_mask("hits" if metric == "visitors" else metric, bots, status_classes)
+        out: dict[int, dict] = {}
+        sites = self._selected(site)
+        cls_of = np.arange(N_CELLS) // 4
+        for x in sites:
+            for h, row in self._sites[x].cells.items():
+                if h0 <= h <= h1:
+                    got = np.bincount(cls_of[mask], weights=row[mask], minlength=6)
+                    d = out.setdefault(h0 if whole else h, {"classes": np.zeros(6), "paths": {}, "clients": []})
+                    d["classes"] += got
+        for x in sites:
+            pc = self._sites[x].paths
+            if pc is None:
+                continue
+            ids = pc.matching(path) if path else None
+            hours, pids, counts = pc.by_hour(h0, h1, mask, ids)
+            if whole:
+                pids, inv = np.unique(pids, return_inverse=True)
+                counts = np.bincount(inv.reshape(-1), weights=counts, minlength=len(pids)).astype(
+                    np.int64)
+                hours = np.full(len(pids), h0, np.int64)
+            bounds = np.flatnonzero(np.diff(hours)) + 1
+            for idx in np.split(np.arange(len(hours)), bounds) if len(hours) else ():
+                top = idx[np.argsort(-counts[idx], kind="stable")[:n]]
+                d = out.setdefault(int(hours[idx[0]]), {"classes": np.zeros(6), "paths": {},
+                                                         "clients": []})
+                for i in top.tolist():
+                    name = pc.names[int(pids[i])]
+                    d["paths"][name] = d["paths"].get(name, 0) + int(counts[i])
+        for x in sites:
+            for h, t in self._sites[x].clients.items():
+                if h0 <= h <= h1:
+                    out.setdefault(h0 if whole else h, {"classes": np.zeros(6), "paths": {}, "clients": []})[
+                        "clients"].append(t)
+        for d in out.values():
+            d["classes"] = {c: int(v) for c, v in enumerate(d["classes"].tolist()) if v}
+            d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+            d["clients"] = combined(d["clients"]) if d["clients"] else None
+        return out
+
     def _selected(self, site: str | None) -> list[str]:
         if site is None:
             return self.sites()
@@ -514,6 +589,7 @@ class HourlySeries:
                 "utc_offset": s.utc_offset,
                 "last_ts": s.last_ts,
                 "paths": s.paths.to_dict() if s.paths is not None else None,
+                "clients": {str(h): t.to_dict() for h, t in s.clients.items()},
             }
         return out
 
@@ -552,6 +628,10 @@ class HourlySeries:
                     int_in(d["last_ts"], "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
+                s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): TopK.from_dict(t)
+                             for h, t in d.get("clients", {}).items()}
+                if len(s.clients) > TOP_HOURS:
+                    raise ValueError("client tallies for more hours than are kept")
         except (KeyError, TypeError, AttributeError, binascii.Error, OverflowError) as exc:
             raise ValueError(f"malformed hourly series: {exc}") from exc
         return out

@@ -20,7 +20,7 @@ from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
-from trafficwatch.engine.views import ViewState, build_snapshot, ingest_view
+from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
 from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import DAY, HOUR
 
@@ -65,9 +65,10 @@ class Engine:
     """Owns the series and the model; calls `on_snapshot` from its threads with fresh frames."""
 
     def __init__(self, cfg: EngineConfig, on_snapshot: Callable[[Snapshot], None]) -> None:
-        # The path filter needs each request's path: parsed, and counted per path.
+        # The path filter needs each request's path: parsed, and counted per path; the top view
+        # the client addresses of recent hours.
         self.cfg = cfg = replace(cfg, ingest=replace(
-            cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True)))
+            cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True, keep_clients=True)))
         self.on_snapshot = on_snapshot
         self.series = HourlySeries(track_visitors=True, track_paths=True)
         self.lock = threading.RLock()
@@ -242,7 +243,7 @@ class Engine:
             return False  # decided once per site
         res = tuning.maybe_fine_tune(site, self.view_series(), self.forecaster,
                                      self.cfg.model_path, self.cfg.device,
-                                     on_start=self._apply_tuning)
+                                     on_progress=self._apply_tuning)
         return self._apply_tuning(res) if res is not None else False
 
     def _apply_tuning(self, res: TuneResult) -> bool:
@@ -314,10 +315,11 @@ class Engine:
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
-        return build_snapshot(self.view_state(), self.view_series(), usable, ing, status)
+        s = self.view_series()
+        return build_snapshot(self.view_state(s), s, usable, ing, status)
 
-    def view_state(self) -> ViewState:
-        """A read-only record of what a frame shows, for views.build_snapshot."""
+    def view_state(self, s: pd.Series) -> ViewState:
+        """A read-only record of what a frame of the view `s` shows, for views.build_snapshot."""
         site = self.site or None
         now, series_now = self.now(), self.series_now()
         with self.lock:
@@ -326,6 +328,7 @@ class Engine:
             last_ts = self.series.last_ts(site)
             sites = tuple(self.series.sites())
             note = self.tuning_note.get(self.site, "")
+            tops, day = hour_tops(self.series, self.site, self.metric, self.filter, s)
         if self.cfg.tz is not None:  # --tz: that zone's offset now, not the log's
             offset = int(dt.datetime.fromtimestamp(now, self.cfg.tz).utcoffset().total_seconds())
         src = self.source
@@ -334,4 +337,5 @@ class Engine:
             band=self.cfg.band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
             tail=tuple(getattr(src, "tail", ())),
-            done=bool(getattr(src, "done", False)) if self.cfg.replay else False)
+            done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
+            tops=tops, day=day)

@@ -35,14 +35,15 @@ class _Collector:
 def _concat_sorted(chunks: list[Records]) -> Records:
     cols = {}
     for f in fields(Records):
-        if f.name in ("vhosts", "path"):
+        if f.name in ("vhosts", "path", "client_name"):
             continue
         cols[f.name] = np.concatenate([getattr(c, f.name) for c in chunks])
     order = np.argsort(cols["ts"], kind="stable")
-    paths = None
-    if all(c.path is not None for c in chunks):  # kept for the path filter
-        paths = np.concatenate([c.path for c in chunks])[order]
-    return replace(chunks[0], **{k: v[order] for k, v in cols.items()}, path=paths)
+    texts = {}
+    for name in ("path", "client_name"):  # kept for the path filter and the top clients
+        texts[name] = np.concatenate([getattr(c, name) for c in chunks])[order] \
+            if all(getattr(c, name) is not None for c in chunks) else None
+    return replace(chunks[0], **{k: v[order] for k, v in cols.items()}, **texts)
 
 
 def _slice(rec: Records, lo: int, hi: int) -> Records:

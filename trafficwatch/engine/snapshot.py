@@ -73,6 +73,7 @@ class Anomaly:
     p90: float
     direction: int  # +1 above, -1 below
     active: bool
+    end: int | None = None  # first hour of the recovery that cleared it; None while active
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,19 @@ class TailLine:
 
 
 @dataclass(frozen=True)
+class HourTop:
+    """What one hour (or the last 24 h) was made of: status classes, busiest paths and clients."""
+
+    start: int  # epoch seconds, UTC, of the first hour
+    hours: int  # 1, or 24 for the last day
+    classes: tuple[tuple[str, int], ...]  # ("2xx", requests), ..., ("other", n): the metric's
+    paths: tuple[tuple[str, int], ...]  # (path, requests), busiest first; raw, untrusted
+    clients: tuple[tuple[str, int, int], ...]  # (address, requests, err): raw, untrusted;
+    # the true count is within [requests - err, requests] (err 0: exact); every request counted
+    clients_kept: bool = True  # False: no tally for these hours (read before this start)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one frame of the app shows."""
 
@@ -117,4 +131,7 @@ class Snapshot:
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
     feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
+    tops: tuple[HourTop, ...] = ()  # the last hours of `series` (up to four days), ascending
+    day: HourTop | None = None  # the last 24 hours together
+    stale: bool = False  # a followed log with no new line for STALE_S: its forecast is not "next"
     created_at: float = field(default_factory=time.time)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,13 +45,14 @@ def load_default(model_path: str | None):
 
 
 def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600.0,
-                            device: str = "auto"):
+                            device: str = "auto", on_epoch=None):
     """Fine-tune a copy of the model in a child process and load the result (weights only).
 
     Training in a thread of the app's process holds the GIL in its Python parts (windowing,
     the optimiser loop) for hundreds of milliseconds; a child process keeps the UI smooth.
     The series goes over as a counts CSV (gaps as empty values), the model comes back as a
-    checkpoint file.
+    checkpoint file; the child reports each epoch on stdout ("epoch 3/8"), passed to
+    `on_epoch(done, of)` as it comes.
     """
     from trafficwatch.model.forecaster import Forecaster
 
@@ -60,14 +62,29 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
         cmd = [sys.executable, "-m", "trafficwatch.engine.tuning", str(src), str(out), device]
         if model_path:
             cmd.append(str(model_path))
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        with open(Path(tmp) / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=err, text=True)
+            watchdog = threading.Timer(timeout, proc.kill)  # a hung child is ended
+            watchdog.start()
+            lines = []
+            try:
+                for line in proc.stdout:  # type: ignore[union-attr]
+                    lines.append(line.strip())
+                    done, _, of = line.strip().removeprefix("epoch ").partition("/")
+                    if line.startswith("epoch ") and done.isdigit() and of.isdigit() and on_epoch:
+                        on_epoch(int(done), int(of))
+                code = proc.wait()
+            finally:
+                watchdog.cancel()
+            err.seek(0)
+            stderr = err.read()
+        if code != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"fine-tuning failed: {last}")
         tuned = Forecaster.load(out)
     tuned.name = "fine-tuned"
-    used = [ln for ln in proc.stdout.splitlines() if ln.startswith("device=")]
+    used = [ln for ln in lines if ln.startswith("device=")]
     tuned.trained_on = used[-1].partition("=")[2] if used else "cpu"  # type: ignore[attr-defined]
     return tuned
 
@@ -84,17 +101,21 @@ def _main(argv: list[str]) -> int:
     series = read_counts_csv(argv[0])
     device = select_device(argv[2])  # ValueError (exit 1, said on stderr) for cuda without one
     base = Forecaster.load(argv[3] if len(argv) > 3 else None)
-    base.fine_tune(series, replace(FINE_TUNE, device=device.type)).save(argv[1])
+    base.fine_tune(series, replace(FINE_TUNE, device=device.type),
+                   on_progress=lambda p: print(f"epoch {p.epoch}/{p.epochs}", flush=True)
+                   ).save(argv[1])
     print(f"device={device.type}", flush=True)
     return 0
 
 
 def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
-                    on_start: Callable[[TuneResult], object] | None = None) -> TuneResult | None:
+                    on_progress: Callable[[TuneResult], object] | None = None
+                    ) -> TuneResult | None:
     """Fine-tune `default` on the site's series `s` once it has enough history; keep the result
     only if it backtests better on the last 7 days. None: not yet (too little history).
 
-    `on_start` hears the "fine-tuning…" note before the child process starts (minutes).
+    `on_progress` hears each note while it works (starting, each epoch of the child, the
+    backtest): the caller records them (the engine is the only writer of its state).
     """
     observed_days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
     if observed_days < FINE_TUNE_MIN_DAYS:
@@ -106,10 +127,19 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
         default.check(holdout)
     except ValueError as exc:  # e.g. the history before the last week ends in a long gap
         return TuneResult(site, f"not fine-tuned: the history before the last week: {exc}")
-    if on_start is not None:
-        on_start(TuneResult(site, "fine-tuning…"))
     started = time.time()
-    tuned = fine_tune_in_subprocess(model_path, holdout, device=device)
+    begun = time.strftime("%H:%M", time.localtime(started))
+
+    def say(note: str) -> None:
+        if on_progress is not None:
+            on_progress(TuneResult(site, note))
+
+    low = f"started {begun}, low priority (nice {CHILD_NICENESS})"
+    say(f"fine-tuning on this site: starting, {low}")
+    tuned = fine_tune_in_subprocess(
+        model_path, holdout, device=device,
+        on_epoch=lambda done, of: say(f"fine-tuning on this site: epoch {done}/{of}, {low}"))
+    say("fine-tuning on this site: done, backtesting it against the default")
     table = summarize(backtest(s, {"default": default.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()

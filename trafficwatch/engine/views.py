@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.tops import TOP_HOURS
 from trafficwatch.engine.predict import Prediction
 from trafficwatch.engine.snapshot import (
     Anomaly,
     ForecastView,
     GateView,
+    HourTop,
     IngestView,
     SeriesView,
     Snapshot,
@@ -40,6 +43,8 @@ class ViewState:
     tuning_note: str = ""
     tail: tuple = ()
     done: bool = False  # a replay that reached the logs' end
+    tops: tuple[HourTop, ...] = ()  # hour_tops() of the view, read under the engine's lock
+    day: HourTop | None = None
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -81,7 +86,7 @@ def gate_view(g) -> GateView | None:
 def anomalies(p: Prediction) -> tuple[Anomaly, ...]:
     """Newest first."""
     out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
-                   direction=e.direction, active=e.active) for e in p.anomalies]
+                   direction=e.direction, active=e.active, end=e.end) for e in p.anomalies]
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
 
@@ -125,7 +130,7 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
     if last_ts is None:
         return "following: no line yet"
     if now - last_ts > STALE_S:
-        return f"following: no new lines since {when(last_ts)}"
+        return f"no new lines since {when(last_ts)} (still watching)"
     return f"following: last line at {when(last_ts)}"
 
 
@@ -141,4 +146,45 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         ingest=ing, tail=state.tail, status=status,
         filter=state.filter.describe(), now=state.now,
         feed=feed_words(state.replay, state.speed, state.now, state.last_ts, state.tz_offset_s,
-                        done=state.done))
+                        done=state.done),
+        tops=state.tops, day=state.day, stale=is_stale(state.replay, state.now, state.last_ts))
+
+
+TOP_N = 5  # paths and clients shown per hour
+CLASS_NAMES = {0: "other", 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,
+              s: pd.Series) -> tuple[tuple[HourTop, ...], HourTop | None]:
+    """Status classes, busiest paths and clients of the view `s`'s last TOP_HOURS hours, one by
+    one, and of its last 24 hours together (the metric and filter apply; clients: every
+    request). Reads `series` only: the engine calls it under its lock."""
+    if not len(s):
+        return (), None
+    last = int(s.index[-1].timestamp()) // HOUR
+    first = max(last - TOP_HOURS + 1, int(s.index[0].timestamp()) // HOUR)
+    d0 = max(first, last - 23)
+    kw = {"metric": metric, "bots": flt.bots, "status_classes": flt.status_classes,
+          "path": flt.path if metric != "visitors" else None, "n": TOP_N}
+    try:
+        per_hour = series.breakdown(site or None, first, last, **kw)
+        day = series.breakdown(site or None, d0, last, whole=True, **kw)
+    except (KeyError, ValueError):  # the site went away, or a path filter it cannot take
+        return (), None
+    tops = tuple(_hour_top(h, 1, per_hour[h]) for h in sorted(per_hour))
+    return tops, _hour_top(d0, last - d0 + 1, day[d0]) if d0 in day else None
+
+
+def _hour_top(h: int, n: int, d: dict) -> HourTop:
+    c = d["clients"]
+    return HourTop(
+        start=h * HOUR, hours=n,
+        classes=tuple((CLASS_NAMES[k], v) for k, v in sorted(d["classes"].items(),
+                                                             key=lambda kv: (kv[0] == 0, kv[0]))),
+        paths=tuple(d["paths"]),
+        clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None)
+
+
+def is_stale(replay: bool, now: float, last_ts: float | None) -> bool:
+    """A followed log whose last line is more than STALE_S old: its forecast is not the next hour."""
+    return not replay and last_ts is not None and now - last_ts > STALE_S

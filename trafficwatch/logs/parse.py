@@ -53,6 +53,7 @@ class ParseOptions:
     """What to keep and what to leave out (counted as excluded, never dropped silently)."""
 
     keep_paths: bool = False
+    keep_clients: bool = False  # client addresses as text (the app's top clients per hour)
     # client and visitor hashes (the visitors metric); off, their columns are None and no
     # hash is computed (counting hits or pages needs neither; --exclude-ip still works)
     keep_visitors: bool = True
@@ -73,6 +74,7 @@ class _Columns:
     visitor: list[int] = field(default_factory=list)
     vhost: list[int] = field(default_factory=list)
     path: list[str] = field(default_factory=list)
+    client_name: list[str] = field(default_factory=list)
 
 
 class Parser:
@@ -180,7 +182,8 @@ class Parser:
             # wraps mod 2**64: a hash of the (client, agent) pair
             visitor=(host_h * _MIX + agent_h)[keep] if self.opts.keep_visitors else None,
             vhost=np.full(int(keep.sum()), -1, np.int32),
-            path=_paths(data, c, keep) if self.opts.keep_paths else None)
+            path=_paths(data, c, keep) if self.opts.keep_paths else None,
+            client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
         cols, mal = _Columns(), Malformed()
         lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
         skipped, ex2 = self._feed_lines(lines, cols, mal)
@@ -288,6 +291,8 @@ class Parser:
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
             c.path.append(path.split(b"?", 1)[0].decode("utf-8", "backslashreplace"))
+        if self.opts.keep_clients:
+            c.client_name.append(host.decode("utf-8", "backslashreplace"))
         return 0
 
     def _client(self, host: bytes) -> int:
@@ -304,7 +309,9 @@ class Parser:
             client=np.asarray(c.client, np.uint64) if self.opts.keep_visitors else None,
             visitor=np.asarray(c.visitor, np.uint64) if self.opts.keep_visitors else None,
             vhost=np.asarray(c.vhost, np.int32), vhosts=names,
-            path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None)
+            path=np.asarray(c.path, dtype=object) if self.opts.keep_paths else None,
+            client_name=np.asarray(c.client_name, dtype=object) if self.opts.keep_clients
+            else None)
 
 
 def _cached(cache: dict[bytes, int], key: bytes, fn) -> int:
@@ -317,13 +324,14 @@ def _cached(cache: dict[bytes, int], key: bytes, fn) -> int:
     return h
 
 
-def _paths(data: bytes, c: dict, keep: np.ndarray, width: int = 64) -> np.ndarray:
-    """Each kept line's path without its query string, as str (an object array).
+def _paths(data: bytes, c: dict, keep: np.ndarray, width: int = 64,
+           key: str = "path") -> np.ndarray:
+    """Each kept line's path without its query string (or its `key` span), as str objects.
 
     Only distinct paths become str objects: the first `width` bytes of every path are
     compared exactly in numpy (np.unique on fixed-width rows); longer paths are decoded alone.
     """
-    a, z = c["path"][0][keep], c["path"][1][keep]
+    a, z = c[key][0][keep], c[key][1][keep]
     if not len(a):
         return np.empty(0, dtype=object)
     b = np.frombuffer(data + bytes(width), np.uint8)

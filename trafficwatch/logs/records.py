@@ -47,6 +47,7 @@ class Records:
                         None like client
     vhost       int32   index into `vhosts`, -1 when the line names no virtual host
     path        object  str paths without query string, only when asked for (keep_paths)
+    client_name object  str client addresses as written, only when asked for (keep_clients)
     """
 
     ts: np.ndarray
@@ -60,6 +61,7 @@ class Records:
     vhost: np.ndarray
     vhosts: tuple[str, ...] = ()
     path: np.ndarray | None = None
+    client_name: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

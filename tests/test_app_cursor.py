@@ -1,0 +1,115 @@
+"""The hour cursor on the chart and the top view: keys and clicks move it; the details show the
+numbers of the hour it is on, from the engine's snapshot (a fake engine here)."""
+from __future__ import annotations
+
+from tests.test_app import T0, demo_snapshot, make_app, screen_text
+from trafficwatch.app.chart import ForecastChart
+from trafficwatch.engine.snapshot import HourTop
+
+
+def stats(app) -> str:
+    return str(app.query_one("#stats").render())
+
+
+async def test_left_right_move_the_cursor_and_escape_returns_to_now():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        assert chart.cursor is None and "Next hour" in stats(app)
+        await pilot.press("left")
+        assert chart.cursor == T0 - 3600  # from now (the hour in progress) an hour back
+        await pilot.press("left")
+        await pilot.pause()
+        assert chart.cursor == T0 - 7200
+        text = stats(app)
+        # the anomaly hour of the demo: its count, the day-ahead forecast and band made for it
+        assert "actual    400" in text and "day-ahead" in text
+        assert "▲ 3" in text and "above the band" in text and "ANOMALY ▲" in text
+        assert "290 /wp-login.php" in text and "288 203.0.113.66" in text
+        assert "4xx 300" in text
+        assert "Hour " in app.query_one("#stats-box").border_title
+        assert "│ hour" in screen_text(app)  # the legend names the cursor's marker
+        await pilot.press("right", "right", "right")
+        await pilot.pause()
+        assert chart.cursor == T0 + 3600  # a forecast hour
+        text = stats(app)
+        assert "not yet" in text and "forecast  123" in text and "band      103–153" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert chart.cursor is None and "Next hour" in stats(app)
+
+
+async def test_the_cursor_stops_at_the_ends_of_the_chart():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        for _ in range(200):
+            await pilot.press("left")
+        assert chart.cursor == chart.hours[0]
+        await pilot.press("home")
+        assert chart.cursor is None
+        for _ in range(40):
+            await pilot.press("right")
+        assert chart.cursor == chart.hours[-1] == T0 + 23 * 3600
+
+
+async def test_a_click_on_the_chart_puts_the_cursor_on_the_nearest_hour():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        start, cols, last = chart._geom
+        for target in (chart.hours[0], T0 - 7200, chart.hours[-1]):
+            x = (target - chart.hours[0]) // 3600
+            column = start + round(x * (cols - 1) / last)
+            await pilot.click(ForecastChart, offset=(column, 10))
+            await pilot.pause()
+            assert chart.cursor == target
+        # the vertical line is drawn in the column clicked
+        text = "\n".join(str(line) for line in chart.render().split())
+        assert "│" in text
+
+
+async def test_an_hour_read_before_this_start_says_its_clients_were_not_tallied():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.set_cursor(T0 - 72 * 3600)  # the demo tallies clients for its last 48 hours only
+        await pilot.pause()
+        assert "not tallied (read before this start)" in stats(app)
+
+
+async def test_log_text_in_the_details_goes_through_the_sanitiser():
+    snap = demo_snapshot()
+    hostile = HourTop(T0 - 3600, 1, (("2xx", 1),), (("/\x1b[2J[red]x[/red]", 1),),
+                      (("\u202eevil", 1, 0),))
+    tops = tuple(hostile if t.start == T0 - 3600 else t for t in snap.tops)
+    from dataclasses import replace
+
+    app = make_app(replace(snap, tops=tops))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("left")
+        await pilot.pause()
+        text = stats(app)
+        assert "\x1b" not in text and "\u202e" not in text
+        assert "\\x1b[2J[red]x[/red]" in text
+
+
+async def test_t_shows_the_top_of_the_last_24_hours_in_place_of_the_gates():
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "610 /wp-login.php" not in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Top, last 24 h" in text and "610 /wp-login.php" in text
+        assert "700 203.0.113.66" in text and "92–95 192.0.2.1" in text
+        assert "4xx 480 17%" in text and "Relying on" not in text
+        assert "Anomalies (1)" in text  # the anomalies stay on screen
+        await pilot.press("t")
+        await pilot.pause()
+        assert "Relying on" in screen_text(app)

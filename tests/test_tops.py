@@ -1,0 +1,112 @@
+"""Top clients per hour: exact on a small log, bounded per hour and in hours kept, carried
+through workers' chunk counts and the state file; the app's hour breakdown."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from trafficwatch.counting.series import HourlySeries, count_chunk
+from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS, TopK
+from trafficwatch.logs.formats import COMBINED
+from trafficwatch.logs.parse import ParseOptions, parse_bytes
+
+T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
+OPTS = ParseOptions(keep_paths=True, keep_clients=True)
+
+
+def log(lines: list[tuple[int, str, str, int]]) -> bytes:
+    """(seconds after T0, client, path, status) -> combined log lines."""
+    out = []
+    for dt, ip, path, status in lines:
+        when = pd.Timestamp(T0 + dt, unit="s").strftime("%d/%b/%Y:%H:%M:%S +0000")
+        out.append(f'{ip} - - [{when}] "GET {path} HTTP/1.1" {status} 10 "-" "Mozilla/5.0"')
+    return ("\n".join(out) + "\n").encode()
+
+
+def series_of(data: bytes) -> HourlySeries:
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    s.add("shop", parse_bytes(data, COMBINED, OPTS).records)
+    return s
+
+
+def test_a_small_logs_hours_break_down_exactly():
+    lines = [(60 * i, f"10.0.0.{i % 3}", f"/p{i % 2}?x={i}", 404 if i % 5 == 0 else 200)
+             for i in range(30)]  # hour 0
+    lines += [(3600 + i, "192.0.2.9", "/login", 401) for i in range(7)]  # hour 1
+    s = series_of(log(lines))
+    h0 = T0 // 3600
+    got = s.breakdown("shop", h0, h0 + 1)
+    assert got[h0]["classes"] == {2: 24, 4: 6}
+    assert got[h0]["paths"] == [("/p0", 15), ("/p1", 15)]  # query strings left out
+    assert got[h0]["clients"].top(5) == [("10.0.0.0", 10, 0), ("10.0.0.1", 10, 0),
+                                         ("10.0.0.2", 10, 0)]
+    assert got[h0 + 1]["clients"].top(5) == [("192.0.2.9", 7, 0)]
+    day = s.breakdown("shop", h0, h0 + 1, whole=True)[h0]
+    assert day["classes"] == {2: 24, 4: 13} and day["paths"][0] == ("/p0", 15)
+    assert day["clients"].top(1) == [("10.0.0.0", 10, 0)]
+    only_404 = s.breakdown("shop", h0, h0, status_classes={4})[h0]
+    assert only_404["classes"] == {4: 6}
+
+
+def test_tallies_stay_bounded_and_the_heavy_hitters_stay_right():
+    rng = np.random.default_rng(0)
+    heavy = [("203.0.113.1", 500), ("203.0.113.2", 300), ("203.0.113.3", 200)]
+    lines = [(rng.integers(0, 3600), ip, "/", 200) for ip, n in heavy for _ in range(n)]
+    lines += [(rng.integers(0, 3600), f"10.{i // 250}.{i % 250}.1", "/", 200)
+              for i in range(2000)]  # 2,000 clients with one request each
+    order = rng.permutation(len(lines))
+    data = [lines[i] for i in order]
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    for k in range(0, len(data), 100):  # in many small chunks, as the follower reads them
+        s.add("shop", parse_bytes(log(data[k:k + 100]), COMBINED, OPTS).records)
+    t = s.breakdown("shop", T0 // 3600, T0 // 3600)[T0 // 3600]["clients"]
+    assert len(t.counts) <= TOP_CAP
+    top = t.top(3)
+    assert [name for name, _, _ in top] == [ip for ip, _ in heavy]
+    for (_, est, err), (_, true) in zip(top, heavy):
+        assert est - err <= true <= est  # the estimate's bounds hold
+
+
+def test_only_the_last_hours_are_kept():
+    lines = [(h * 3600, "10.0.0.1", "/", 200) for h in range(TOP_HOURS + 30)]
+    s = series_of(log(lines))
+    kept = s._sites["shop"].clients
+    last = T0 // 3600 + TOP_HOURS + 29
+    assert len(kept) == TOP_HOURS and min(kept) == last - TOP_HOURS + 1
+    got = s.breakdown("shop", T0 // 3600, last)
+    assert got[T0 // 3600]["clients"] is None  # counted, but its clients no longer kept
+    assert got[last]["clients"].top(1) == [("10.0.0.1", 1, 0)]
+
+
+def test_worker_chunks_and_the_state_file_carry_the_tallies():
+    lines = [(i, f"10.0.0.{i % 4}", "/", 200) for i in range(40)]
+    rec = parse_bytes(log(lines), COMBINED, OPTS).records
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    s.add_counts("shop", count_chunk(rec, visitors=True, paths=True))  # as a worker sends it
+    h = T0 // 3600
+    assert s.breakdown("shop", h, h)[h]["clients"].top(1) == [("10.0.0.0", 10, 0)]
+    back = HourlySeries.from_dict(s.to_dict())
+    assert back.breakdown("shop", h, h)[h]["clients"].top(4) == \
+        s.breakdown("shop", h, h)[h]["clients"].top(4)
+
+
+def test_a_tampered_tally_in_the_state_file_is_refused():
+    import pytest
+
+    s = series_of(log([(0, "10.0.0.1", "/", 200)]))
+    d = s.to_dict()
+    (hour,) = d["sites"]["shop"]["clients"]
+    d["sites"]["shop"]["clients"][hour]["counts"]["x"] = -1
+    d["sites"]["shop"]["clients"][hour]["errs"]["x"] = 0
+    with pytest.raises(ValueError, match="client tally"):
+        HourlySeries.from_dict(d)
+
+
+def test_merging_summaries_matches_counting_everything_when_nothing_is_dropped():
+    a, b = Counter({"x": 3, "y": 1}), Counter({"y": 4, "z": 2})
+    t = TopK()
+    t.merge(dict(a))
+    t.merge(dict(b))
+    assert t.top(3) == [("y", 5, 0), ("x", 3, 0), ("z", 2, 0)] and t.floor == 0

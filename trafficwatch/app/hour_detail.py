@@ -1,0 +1,166 @@
+"""One hour (the chart's cursor) or the last 24 h in detail: numbers, verdict, what made them."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.text import Text
+from textual.widgets import Static
+
+from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.text import safe_content
+from trafficwatch.counting.tops import TOP_CAP
+from trafficwatch.engine.snapshot import HourTop, Snapshot
+from trafficwatch.hours import HOUR
+
+
+def num(x: float) -> str:
+    """A count: whole numbers as integers; '–' for none."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def _at(hours: np.ndarray, values: np.ndarray, h: int) -> float:
+    i = np.flatnonzero(np.asarray(hours) == h)
+    return float(values[i[0]]) if len(i) else math.nan
+
+
+def hour_numbers(snap: Snapshot, h: int) -> dict:
+    """Actual, forecast (p50) and band of hour `h`: for a past hour the day-ahead forecast the
+    model made for it, for the hour in progress and later ones the forecast."""
+    sv, fv = snap.series, snap.forecast
+    actual = _at(sv.hours, sv.counts, h) if sv is not None else math.nan
+    partial = sv is not None and sv.partial_hour == h
+    future = fv is not None and len(fv.hours) and h >= int(fv.hours[0])
+    if fv is None:
+        p10 = p50 = p90 = math.nan
+    elif future:
+        p10, p50, p90 = (_at(fv.hours, v, h) for v in (fv.p10, fv.p50, fv.p90))
+    else:
+        p10, p50, p90 = (_at(fv.past_hours, v, h) for v in (fv.past_p10, fv.past_p50, fv.past_p90))
+    return {"actual": actual, "p10": p10, "p50": p50, "p90": p90, "partial": partial,
+            "future": bool(future) and not partial and not np.isfinite(actual)}
+
+
+def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
+    """[(words, style)]: where the hour fell against its band, and the anomaly it is part of."""
+    out: list[tuple[str, str]] = []
+    if n["future"]:
+        out.append(("not yet: a forecast", "dim"))
+    elif n["partial"]:
+        out.append(("in progress: judged once complete", "dim"))
+    elif not all(np.isfinite(n[k]) for k in ("actual", "p10", "p90")):
+        out.append(("no verdict: no band or count", "dim"))
+    else:
+        out.append((_outside(n), "bold" if _outside(n) != "inside the band" else ""))
+    off = snap.series.tz_offset_s if snap.series else 0
+    for a in snap.anomalies:
+        if a.start <= h and (a.end is None or h < a.end):
+            same_day = a.end is not None and a.end - a.start < 86400
+            end = "on" if a.end is None else fmt_hour(a.end, off, "%H:00" if same_day else
+                                                       "%a %H:00")
+            arrow = "▲" if a.direction > 0 else "▼"
+            out.append((f"ANOMALY {arrow} {fmt_hour(a.start, off, '%a %H:00')}–{end}",
+                        "bold red"))
+            break
+    else:
+        if out[0][0] != "inside the band" and out[0][1] != "dim":
+            out.append(("not flagged (too short a run)", "dim"))
+    return out
+
+
+def _outside(n: dict) -> str:
+    a, lo, hi = n["actual"], n["p10"], n["p90"]
+    if not all(np.isfinite(v) for v in (a, lo, hi)):
+        return "band unknown"
+    if a > hi:
+        times = f" ({a / hi:.1f}x its top)" if hi > 0 else ""
+        return f"▲ {num(a - hi)} above the band{times}"
+    if a < lo:
+        share = f" ({1 - a / lo:.0%} under)" if lo > 0 else ""
+        return f"▼ {num(lo - a)} below the band{share}"
+    return "inside the band"
+
+
+def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
+    """Status classes, busiest paths and clients, sanitised (they come from the logs)."""
+    if top is None:
+        t.append("No request in these hours\n", style="dim")
+        return
+    total = sum(n for _, n in top.classes)
+    t.append("Status ", style="bold")
+    t.append(("  " if width >= 60 else " · ").join(
+        f"{c} {num(n)}" + (f" {n / total:.0%}" if total and width >= 60 else "")
+        for c, n in top.classes) or "–")
+    t.append("\n")
+    t.append("Top paths" + (" (filter)" if filtered else "") + "\n", style="bold")
+    col = max((len(num(n)) for _, n in top.paths), default=1)
+    for path, n in top.paths:
+        t.append(f" {num(n):>{col}} ")
+        t.append_text(safe_content(path))
+        t.append("\n")
+    if not top.paths:
+        t.append("  –\n", style="dim")
+    t.append("Top clients (all requests)\n", style="bold")
+    if not top.clients_kept:
+        t.append("  not tallied (read before this start)\n", style="dim")
+        return
+    def count(n: int, err: int) -> str:  # a range where the tally may be off
+        return f"{num(n - err)}–{num(n)}" if err else num(n)
+
+    col = max((len(count(n, e)) for _, n, e in top.clients), default=1)
+    for name, n, err in top.clients:
+        t.append(f" {count(n, err):>{col}} ")
+        t.append_text(safe_content(name))
+        t.append("\n")
+    if any(e for _, _, e in top.clients):
+        t.append(f"  a–b: a range (the {TOP_CAP} busiest are tallied per hour)\n", style="dim")
+
+
+def hour_details(snap: Snapshot, h: int, width: int) -> Text:
+    """The stats pane while the chart's cursor is on hour `h` (short lines: 80x24 gives it 24
+    columns)."""
+    off = snap.series.tz_offset_s if snap.series else 0
+    n = hour_numbers(snap, h)
+    t = Text()
+    t.append(fmt_hour(h, off, "%a %d/%m %H:00") + "\n", style="bold")
+    kind = "forecast" if n["future"] or n["partial"] else "day-ahead"
+    actual = "not yet" if n["future"] else num(n["actual"]) + (" so far" if n["partial"] else "")
+    rows = [("actual", actual), (kind, num(n["p50"])),
+            ("band", f"{num(n['p10'])}–{num(n['p90'])}")]
+    for k, v in rows:
+        t.append(f"{k:<10}", style="dim")
+        t.append(f"{v}\n", style="bold" if k == "actual" else "")
+    for words, style in verdict(snap, h, n):
+        t.append(words + "\n", style=style)
+    if not n["future"]:
+        top_lines(t, next((x for x in snap.tops if x.start == h), None), width, bool(snap.filter))
+    t.append("←/→ hour · Esc now", style="dim")
+    return t
+
+
+class TopPane(Static):
+    """The last 24 hours at a glance: status classes, busiest paths and clients."""
+
+    _snap: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        """Shown (t, v) or resized: fit the new width."""
+        if self._snap is not None:
+            self.update(self._snap)
+
+    def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        self._snap = snap
+        t = Text()
+        day = snap.day
+        if day is not None:
+            off = snap.series.tz_offset_s if snap.series else 0
+            t.append(f"{fmt_hour(day.start, off, '%a %H:00')} to "
+                     f"{fmt_hour(day.start + day.hours * HOUR, off, '%a %H:00')}", style="dim")
+            if snap.filter:
+                t.append(" · ", style="dim")
+                t.append_text(safe_content(snap.filter, "dim"))
+            t.append("\n")
+        top_lines(t, day, self.size.width, bool(snap.filter))
+        super().update(t)

@@ -1,0 +1,114 @@
+"""Bounded per-hour tallies of the busiest clients (a mergeable space-saving summary per hour).
+
+Paths and status classes are counted exactly per hour elsewhere (series.PathCounts and the
+count cells); client addresses are too many to keep for every hour, so each site keeps, for its
+last TOP_HOURS hours only, the TOP_CAP clients that sent the most requests in each hour.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+TOP_CAP = 20  # clients kept per hour: the pane shows 5; the rest keep the estimates honest
+TOP_HOURS = 4 * 24 + 1  # hours kept per site, back from its latest: what the chart can show
+
+
+class TopK:
+    """The busiest keys of a stream, within TOP_CAP entries (space-saving, mergeable).
+
+    Each kept key has an estimate `count` and an `err` with count - err <= true count <= count
+    (err 0: exact). `floor` bounds the true count of any key not kept (0 while none was dropped).
+    """
+
+    __slots__ = ("counts", "errs", "floor")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.errs: dict[str, int] = {}
+        self.floor = 0
+
+    def merge(self, counts: dict[str, int], errs: dict[str, int] | None = None, floor: int = 0,
+              cap: int = TOP_CAP) -> None:
+        """Add another summary (exact counts of a batch: errs None, floor 0)."""
+        errs = errs or {}
+        est, err = {}, {}
+        for k in self.counts.keys() | counts.keys():
+            a = self.counts.get(k)
+            b = counts.get(k)
+            est[k] = (self.floor if a is None else a) + (floor if b is None else b)
+            err[k] = (self.floor if a is None else self.errs[k]) + \
+                (floor if b is None else errs.get(k, 0))
+        new_floor = self.floor + floor
+        if len(est) > cap:
+            order = sorted(est, key=lambda k: (-est[k], k))
+            for k in order[cap:]:
+                new_floor = max(new_floor, est.pop(k))
+                err.pop(k)
+        self.counts, self.errs, self.floor = est, err, new_floor
+
+    def top(self, n: int) -> list[tuple[str, int, int]]:
+        """(key, count, err), busiest first (ties by key, so the order is stable)."""
+        order = sorted(self.counts, key=lambda k: (-self.counts[k], k))[:n]
+        return [(k, self.counts[k], self.errs[k]) for k in order]
+
+    def to_dict(self) -> dict:
+        return {"counts": self.counts, "errs": self.errs, "floor": self.floor}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TopK:
+        """From to_dict(); ValueError for anything else (a state file is input like any other)."""
+        out = cls()
+        counts, errs, floor = d["counts"], d["errs"], d["floor"]
+        if not (isinstance(counts, dict) and isinstance(errs, dict) and counts.keys() == errs.keys()
+                and len(counts) <= TOP_CAP):
+            raise ValueError("client tally: not a bounded summary")
+        for k in counts:
+            c, e = counts[k], errs[k]
+            if not (isinstance(k, str) and type(c) is int and type(e) is int and 0 <= e <= c):
+                raise ValueError("client tally: a bad entry")
+        if type(floor) is not int or floor < 0:
+            raise ValueError("client tally: a bad floor")
+        out.counts, out.errs, out.floor = dict(counts), dict(errs), floor
+        return out
+
+
+def chunk_tallies(hours: np.ndarray, names: np.ndarray, cap: int = TOP_CAP) -> dict[int, TopK]:
+    """Exact per-hour counts of a chunk's client names, each hour cut to its `cap` busiest."""
+    import pandas as pd
+
+    out: dict[int, TopK] = {}
+    if not len(hours):
+        return out
+    codes, uniques = pd.factorize(names)
+    h0 = int(hours.min())
+    pair = (hours.astype(np.int64) - h0) * len(uniques) + codes
+    keys, n = np.unique(pair, return_counts=True)
+    kh, kc = keys // len(uniques) + h0, keys % len(uniques)
+    bounds = np.flatnonzero(np.diff(kh)) + 1
+    for idx in np.split(np.arange(len(keys)), bounds):
+        t = TopK()
+        t.merge({str(uniques[c]): int(v) for c, v in zip(kc[idx].tolist(), n[idx].tolist())},
+                cap=cap)
+        out[int(kh[idx[0]])] = t
+    return out
+
+
+def add_tallies(into: dict[int, TopK], new: dict[int, TopK], last_hour: int) -> None:
+    """Merge per-hour tallies into `into`, keeping only the TOP_HOURS hours up to `last_hour`."""
+    lo = last_hour - TOP_HOURS + 1
+    for h, t in new.items():
+        if h < lo:
+            continue
+        cur = into.get(h)
+        if cur is None:
+            into[h] = cur = TopK()
+        cur.merge(t.counts, t.errs, t.floor)
+    for h in [h for h in into if h < lo]:
+        del into[h]
+
+
+def combined(tallies: list[TopK]) -> TopK:
+    """Several hours' (or sites') tallies as one summary."""
+    out = TopK()
+    for t in tallies:
+        out.merge(t.counts, t.errs, t.floor)
+    return out
