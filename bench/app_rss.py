@@ -4,7 +4,9 @@
 
 Starts `python -m trafficwatch ARGS` (default: sample_logs/) in a detached 160x50 tmux session and
 reads the screen every 50 ms: the first frame is the first capture showing the footer ("q Quit"),
-the forecast is on screen when the stats pane's "Next hour" line carries a number. For reference,
+the forecast is on screen when the stats pane's "Next hour" line carries a number (for a log
+silent over an hour, as sample_logs/ is once its last day has passed, that line reads "After the
+log's last hour, DATE HH:00: N"). For reference,
 the same is measured in the same run for a bare Textual app that only paints a footer: the floor
 set by Python, Textual and the terminal on this machine. After `--seconds`, sums `ps -o rss` over
 the app and all its descendants, prints each process and the total, then kills the session.
@@ -56,7 +58,7 @@ class Bare(App):
         yield Footer()
 Bare().run()
 """
-NEXT_HOUR = re.compile(r"Next hour \S+: \d")
+NEXT_HOUR = re.compile(r"(Next hour \S+|After the log's last hour, \S+ \S+): \d")
 
 
 def capture(name: str) -> str:
