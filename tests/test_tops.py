@@ -50,6 +50,20 @@ def test_a_small_logs_hours_break_down_exactly():
     assert only_404["classes"] == {4: 6}
 
 
+def test_a_path_filter_narrows_the_status_classes_too():
+    """Under a path filter the status line counts the filter's requests, as the chart does."""
+    lines = [(60 * i, "10.0.0.1", f"/p{i % 2}", 404 if i % 5 == 0 else 200) for i in range(30)]
+    lines += [(3600 + i, "192.0.2.9", "/login", 401) for i in range(7)]
+    s = series_of(log(lines))
+    h0 = T0 // 3600
+    got = s.breakdown("shop", h0, h0 + 1, path="/p0")
+    assert got[h0]["classes"] == {2: 12, 4: 3} and got[h0]["paths"] == [("/p0", 15)]
+    assert got[h0 + 1]["classes"] == {}  # only /login that hour
+    assert got[h0 + 1]["clients"].top(1) == [("192.0.2.9", 7, 0)]  # clients: every request
+    day = s.breakdown("shop", h0, h0 + 1, path="/login", whole=True)[h0]
+    assert day["classes"] == {4: 7}
+
+
 def test_tallies_stay_bounded_and_the_heavy_hitters_stay_right():
     rng = np.random.default_rng(0)
     heavy = [("203.0.113.1", 500), ("203.0.113.2", 300), ("203.0.113.3", 200)]

@@ -522,13 +522,24 @@ class HourlySeries:
         """What hours h0..h1 (hour numbers) were made of: for each hour with requests,
         {"classes": {1..5 or 0: requests}, "paths": [(path, requests)] busiest first (n),
         "clients": TopK or None (not tallied for that hour)}. Requests of the metric and filter
-        (`visitors` counts requests); clients are tallied over every request of the hour.
+        (`visitors` counts requests; with `path`, the classes too are those of matching
+        paths); clients are tallied over every request of the hour.
         With `whole`, hours h0..h1 together, under h0."""
         mask = cell_mask("hits" if metric == "visitors" else metric, bots, status_classes)
         out: dict[int, dict] = {}
         sites = self._selected(site)
         cls_of = np.arange(N_CELLS) // 4
         for x in sites:
+            pc = self._sites[x].paths
+            if path and pc is not None:  # the filter's paths only: from the per-path counts
+                ids = pc.matching(path)
+                for c in range(6):
+                    hours, _, counts = pc.by_hour(h0, h1, mask & (cls_of == c), ids)
+                    for h, k in zip(hours.tolist(), counts.tolist(), strict=True):
+                        d = out.setdefault(h0 if whole else h, {"classes": np.zeros(6),
+                                                                "paths": {}, "clients": []})
+                        d["classes"][c] += k
+                continue
             for h, row in self._sites[x].cells.items():
                 if h0 <= h <= h1:
                     got = np.bincount(cls_of[mask], weights=row[mask], minlength=6)
