@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from trafficwatch import __version__
 
-COMMANDS = ("watch", "counts", "forecast", "eval", "train")
+COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
 EXIT_CODES = """exit codes:
   0  every file was read
@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     counts = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
                             epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts_cmd.configure(counts)
+    from trafficwatch.fleet.cli import configure_agent  # the fleet's agent (issue 14)
+
+    configure_agent(sub.add_parser(
+        "agent", help="follow logs headless and serve /metrics for every site (for Prometheus)",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter))
     try:
         from trafficwatch.model.commands import add_commands
     except ImportError as exc:  # the model package is missing pieces: say so, keep counts usable
