@@ -68,6 +68,7 @@ class EngineConfig:
     filter: ViewFilter = field(default_factory=ViewFilter)
     fine_tune: bool = True
     tick_s: float = 0.25
+    prometheus: object | None = None  # fleet.prometheus.PromConfig: the fleet instead of logs
 
 
 class Engine:
@@ -78,7 +79,8 @@ class Engine:
         self.cfg = cfg = replace(cfg, ingest=replace(
             cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True)))
         self.on_snapshot = on_snapshot
-        self.series = HourlySeries(track_visitors=True, track_paths=True)
+        fleet = cfg.prometheus is not None  # the fleet's series: requests only (no visitors, paths)
+        self.series = HourlySeries(track_visitors=not fleet, track_paths=not fleet)
         self.lock = threading.RLock()
         self.metric = cfg.metric
         self.site = cfg.site or ""
@@ -148,11 +150,15 @@ class Engine:
         self._changed(model=True)
 
     def cycle_metric(self) -> str:
+        if self.cfg.prometheus is not None:
+            return "hits (the fleet's agents export requests only)"
         nxt = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.set_metric(nxt)
         return nxt
 
     def set_filter(self, flt: ViewFilter) -> None:
+        if self.cfg.prometheus is not None:  # the fleet's counters: by status class only
+            flt = replace(flt, path=None, bots=True)
         with self.lock:
             self.filter = flt
         self._changed(model=True)

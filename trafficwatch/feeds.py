@@ -53,6 +53,10 @@ def open_source(engine: Engine):
     """The feed the command line asked for."""
     if engine.cfg.replay:
         return ReplayFeed(engine)
+    if engine.cfg.prometheus is not None:
+        from trafficwatch.fleet.source import PrometheusFeed
+
+        return PrometheusFeed(engine)
     from trafficwatch.live import LiveFeed
 
     return LiveFeed(engine, engine.cfg.state_path, on_progress=engine.reading_progress)

@@ -126,6 +126,8 @@ def _feed(engine: Engine) -> str:
     """feed_words for the engine's current source and site."""
     site = engine.site or None
     src = engine.source
+    if hasattr(src, "words"):  # the fleet's source says where its data comes from
+        return src.words()
     return feed_words(engine.cfg.replay, engine.cfg.speed, engine.now(),
                       engine.series.last_ts(site), engine.series.utc_offset(site),
                       done=bool(getattr(src, "done", False)) if engine.cfg.replay else False)

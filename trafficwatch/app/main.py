@@ -16,14 +16,16 @@ def engine_config(args: argparse.Namespace):
     from trafficwatch.cli import parse_status_classes, state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.engine import EngineConfig, ViewFilter
+    from trafficwatch.fleet.cli import prometheus_config
 
-    paths = args.paths or [str(sample_logs_dir())]
+    fleet = prometheus_config(args)  # the fleet's series instead of logs (--prometheus URL)
+    paths = [] if fleet else args.paths or [str(sample_logs_dir())]
     classes = parse_status_classes(args.status)
-    replay = args.replay or not args.paths
-    return EngineConfig(
+    replay = not fleet and (args.replay or not args.paths)
+    return EngineConfig(prometheus=fleet,
         paths=paths, ingest=ingest_options(args), replay=replay,
         speed=args.speed, poll=args.poll,
-        state_path=None if replay else state_path(args, paths, "app"),
+        state_path=None if replay or fleet else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune,
         filter=ViewFilter(status_classes=frozenset(classes) if classes else None, bots=args.bots))
@@ -66,7 +68,7 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         if cfg.state_path:
             check_state_path(cfg.state_path)
-        if not cfg.replay:
+        if not cfg.replay and cfg.prometheus is None:
             check_fd_budget(cfg.paths, cfg.ingest.vhost_from_filename)
     except ValueError as exc:  # UntrustedState, or not enough file descriptors
         raise UsageError(str(exc)) from exc

@@ -25,7 +25,7 @@ from trafficwatch.series import HOUR, HourlySeries
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `counts`."""
-    p.add_argument("paths", nargs="+", metavar="PATH",
+    p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
     p.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
                    help="csv: hour,site,metric,count (empty count = no log covers that hour); "
@@ -37,6 +37,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_follow_options(p, "with --follow: ")
     add_input_options(p)
     add_filter_options(p)
+    from trafficwatch.fleet.cli import add_prometheus_options
+
+    add_prometheus_options(p, paths_required=True)
     p.set_defaults(func=run)
 
 
@@ -161,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     except argparse.ArgumentTypeError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
+    if args.prometheus:
+        from trafficwatch.fleet.cli import run_fleet_counts
+
+        return run_fleet_counts(args)
     series = HourlySeries(track_visitors=args.metric == "visitors")
     series, report = ingest(args.paths, ingest_options(args), series)
     if args.site and args.site not in series.sites():

@@ -28,8 +28,11 @@ def _run_agent(args: argparse.Namespace) -> int:
     return run_agent(args)
 
 
-def add_prometheus_options(p: argparse.ArgumentParser) -> None:
-    """--prometheus URL and its companions: the fleet's series instead of log paths."""
+def add_prometheus_options(p: argparse.ArgumentParser, paths_required: bool = False) -> None:
+    """--prometheus URL and its companions: the fleet's series instead of log paths
+    (`paths_required`: the command's PATHs are then required unless --prometheus is given)."""
+    if paths_required:
+        p.set_defaults(_paths_or_fleet=p)
     g = p.add_argument_group(
         "fleet (instead of PATHs)",
         f"hourly requests per site summed over every agent, from Prometheus's HTTP API; a bearer "
@@ -81,3 +84,49 @@ def check_fleet_usage(args: argparse.Namespace, paths_given: bool) -> None:
     for opt in ("replay", "follow"):
         if getattr(args, opt, False):
             raise UsageError(f"--{opt} reads log files: not with --prometheus")
+
+
+def require_input(args: argparse.Namespace) -> None:
+    """PATHs or --prometheus, for the commands that need one: argparse's one-line error."""
+    parser = getattr(args, "_paths_or_fleet", None)
+    if parser is not None and not args.paths and not getattr(args, "prometheus", None):
+        parser.error("the following arguments are required: PATH (or --prometheus URL)")
+
+
+def _load(args: argparse.Namespace, partial: bool):
+    """The fleet's HourlySeries for these options; ValueError (one line) when it cannot."""
+    from dataclasses import replace
+
+    from trafficwatch.fleet.source import load_fleet
+
+    cfg = replace(prometheus_config(args), site=getattr(args, "site", None) or None)
+    series = load_fleet(cfg, partial=partial)
+    if not series.sites():
+        raise ValueError(f"Prometheus at {cfg.url} has no {cfg.selector()} over the last "
+                         f"{cfg.days} days: are the agents scraped (and --site-label, --match "
+                         "right)?")
+    return series
+
+
+def run_fleet_counts(args: argparse.Namespace) -> int:
+    """`counts --prometheus URL`: the fleet's hourly requests per site, as `counts` prints them
+    (an hour no agent covered is empty; the hour in progress is marked partial in JSON)."""
+    import sys
+
+    from trafficwatch.commands.counts_cmd import write_rows
+    from trafficwatch.safe import safe_text
+
+    try:
+        series = _load(args, partial=True)
+    except ValueError as exc:
+        print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
+        return 2
+    write_rows(series, args, sys.stdout)
+    return 0
+
+
+def fleet_series(args: argparse.Namespace):
+    """forecast/eval/train --prometheus: complete hours, every site summed unless --site;
+    ValueError (one line) when Prometheus cannot be read or holds no such series."""
+    series = _load(args, partial=False)
+    return series.series(getattr(args, "site", None) or None, "hits")

@@ -23,13 +23,16 @@ def _err(msg: str, err: TextIO | None = None) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH",
+    p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts "
                         "(hour,count or hour,visits; ISO 8601 hours)")
     p.add_argument("--site", help="one site (default: all sites summed)")
     p.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
                    help="what to count per hour (default: hits)")
     p.add_argument("--log-format", metavar="FMT", help="log format (default: detected)")
+    from trafficwatch.fleet.cli import add_prometheus_options
+
+    add_prometheus_options(p, paths_required=True)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -87,6 +90,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def load_series(args: argparse.Namespace) -> pd.Series:
     """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
+    if getattr(args, "prometheus", None):
+        from trafficwatch.fleet.cli import fleet_series
+
+        return fleet_series(args)
     paths = list(args.paths)
     if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
         from trafficwatch.series import read_counts_csv
