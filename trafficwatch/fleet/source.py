@@ -56,9 +56,8 @@ class PrometheusFeed:
         self.warnings: deque[str] = deque(maxlen=3)
         self.error = ""
         self._have: dict[tuple[str, int], object] = {}  # (site, hour) -> row added so far
-        self._next = 0.0
+        self._next = 0.0  # the first read is the data thread's first step
         self._loaded = False
-        self.refresh()
 
     @property
     def clock(self) -> float:
@@ -68,8 +67,8 @@ class PrometheusFeed:
 
     def words(self) -> str:
         """The status line's account of where the data comes from."""
-        if self.error:
-            return self.error
+        if self.error and not self.last_update:
+            return f"fleet: no answer yet from Prometheus at {self.cfg.url}"
         if not self.last_update:
             return f"fleet: asking Prometheus at {self.cfg.url}"
         return (f"fleet: Prometheus at {self.cfg.url}, read at "
