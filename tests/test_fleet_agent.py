@@ -131,7 +131,7 @@ def test_agent_command_serves_until_stopped_and_exits_0(tmp_path):
     logs = make_logs(tmp_path)
     stop = threading.Event()
     from trafficwatch.cli import build_parser
-    from trafficwatch.fleet.agent import run_agent
+    from trafficwatch.fleet.cli import run_agent
 
     args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
                                       "--no-state"])
@@ -171,7 +171,7 @@ def test_bad_fleet_options_are_usage_errors(capsys, argv, says):
 
 def test_the_token_comes_from_the_environment_and_is_never_shown(monkeypatch, capsys):
     monkeypatch.setenv("TRAFFICWATCH_PROMETHEUS_TOKEN", "s3cret-token")
-    from trafficwatch.fleet.cli import prometheus_config
+    from trafficwatch.fleet.options import prometheus_config
 
     args = type("A", (), {"prometheus": "http://127.0.0.1:9", "site_label": "site",
                           "match": [], "prometheus_days": 7, "status": None})()

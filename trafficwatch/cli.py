@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_in = ["watch", *args_in]
     parser = build_parser()
     args = parser.parse_args(args_in)
-    from trafficwatch.fleet.cli import check_fleet_usage, require_input
+    from trafficwatch.fleet.options import FleetUsageError, check_fleet_usage, require_input
 
     require_input(args)
     if not getattr(args, "func", None):
@@ -188,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_usage(args)
         check_fleet_usage(args, bool(getattr(args, "paths", None)))
         return int(args.func(args) or 0)
-    except UsageError as exc:
+    except (UsageError, FleetUsageError) as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ def engine_config(args: argparse.Namespace):
     from trafficwatch.cli import parse_status_classes, state_path
     from trafficwatch.commands.counts_cmd import ingest_options
     from trafficwatch.engine import EngineConfig, ViewFilter
-    from trafficwatch.fleet.cli import prometheus_config
+    from trafficwatch.fleet.options import prometheus_config
 
     fleet = prometheus_config(args)  # the fleet's series instead of logs (--prometheus URL)
     paths = [] if fleet else args.paths or [str(sample_logs_dir())]

@@ -37,7 +37,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_follow_options(p, "with --follow: ")
     add_input_options(p)
     add_filter_options(p)
-    from trafficwatch.fleet.cli import add_prometheus_options
+    from trafficwatch.fleet.options import add_prometheus_options
 
     add_prometheus_options(p, paths_required=True)
     p.set_defaults(func=run)

@@ -1,12 +1,11 @@
-"""`trafficwatch agent PATH... --metrics-addr HOST:PORT`: follow the logs headless and serve
-/metrics for every site, for Prometheus to collect from each server of a fleet.
+"""The agent behind `trafficwatch agent PATH... --metrics-addr HOST:PORT` (fleet/cli.py): follow
+the logs headless and serve /metrics for every site, for Prometheus to collect from each server.
 
 The follower, its state and its exactly-once counting are those of `counts --follow`
 (live.LiveFeed); nothing here imports Textual, torch or pandas (tests check it).
 """
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass, replace
 
@@ -94,62 +93,3 @@ class Agent:
         self.feed.close()
         self.floor.export(self._raw())
         self.server.stop()
-
-
-def run_agent(args, stop: threading.Event | None = None) -> int:
-    """Follow and serve until SIGTERM, SIGHUP or Ctrl-C (state saved; exit 0, 0, 130)."""
-    from trafficwatch.cli import state_path
-    from trafficwatch.commands.counts_cmd import ingest_options
-    from trafficwatch.lifecycle import Shutdown, check_fd_budget
-    from trafficwatch.state import UntrustedState
-
-    stop = stop or threading.Event()
-    shutdown = None
-    if threading.current_thread() is threading.main_thread():
-        shutdown = Shutdown()
-        shutdown.on_shutdown(stop.set)
-        shutdown.install()
-    try:
-        check_fd_budget(args.paths, args.vhost_from_filename)
-        agent = Agent(args.paths, ingest_options(args), args.metrics_addr,
-                      state_path(args, args.paths, "agent"), poll=args.poll)
-    except (ValueError, UntrustedState) as exc:
-        _say(str(exc))
-        return 2
-    except OSError as exc:
-        _say(f"cannot follow {', '.join(args.paths)[:200]}: {exc.strerror or exc}")
-        return 2
-    for notice in (agent.feed.notice, agent.floor.notice):
-        if notice:
-            _say(notice)
-    host, port = agent.address
-    with agent.ctx.lock:
-        sites = len(agent.ctx.series.sites())
-    _say(f"agent: {len(agent.feed.follower.tracked())} files of {sites} sites followed; "
-         f"serving http://{host}:{port}/metrics")
-    agent.start()
-    printed = agent.feed.event_count
-    try:
-        while not stop.wait(0.25):
-            agent.step(0.25)
-            printed = _report_events(agent.feed, printed)
-    finally:
-        agent.close()
-        if shutdown is not None and not shutdown.requested:
-            shutdown.uninstall()
-    return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
-
-
-def _say(msg: str) -> None:
-    from trafficwatch.safe import safe_text
-
-    print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)
-
-
-def _report_events(feed, printed: int) -> int:
-    """Rotations, truncations and unreadable files: one line each on stderr as they happen."""
-    new = min(feed.event_count - printed, len(feed.events))
-    for msg in list(feed.events)[len(feed.events) - new:]:
-        _say(msg)
-    return feed.event_count
-

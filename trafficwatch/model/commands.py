@@ -30,7 +30,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
                    help="what to count per hour (default: hits)")
     p.add_argument("--log-format", metavar="FMT", help="log format (default: detected)")
-    from trafficwatch.fleet.cli import add_prometheus_options
+    from trafficwatch.fleet.options import add_prometheus_options
 
     add_prometheus_options(p, paths_required=True)
 
@@ -91,7 +91,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def load_series(args: argparse.Namespace) -> pd.Series:
     """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
     if getattr(args, "prometheus", None):
-        from trafficwatch.fleet.cli import fleet_series
+        from trafficwatch.fleet.options import fleet_series
 
         return fleet_series(args)
     paths = list(args.paths)
