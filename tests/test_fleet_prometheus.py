@@ -57,20 +57,20 @@ def start_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> tuple[sub
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "agent", str(logs),
                              "--metrics-addr", addr, "--state", str(state)],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 20
-    seen = []
+                            stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 30
+    seen = b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stderr], [], [], 0.2)
-        if ready:
-            text = proc.stderr.readline()
-            seen.append(text)
-            if "serving http://" in text:
-                return proc, int(text.rsplit(":", 1)[1].split("/")[0])
-        if proc.poll() is not None:
-            break
+        if select.select([proc.stderr], [], [], 0.2)[0]:
+            chunk = os.read(proc.stderr.fileno(), 4096)  # unbuffered: select sees every line
+            seen += chunk
+            for text in seen.decode(errors="replace").splitlines():
+                if "serving http://" in text:
+                    return proc, int(text.rsplit(":", 1)[1].split("/")[0])
+            if not chunk:
+                break
     proc.kill()
-    pytest.fail(f"the agent did not start: {''.join(seen)[-500:]}")
+    pytest.fail(f"the agent did not start: {seen.decode(errors='replace')[-500:]}")
 
 
 def start_prometheus(tmp: Path, targets: list[str]) -> tuple[subprocess.Popen, str]:
