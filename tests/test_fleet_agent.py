@@ -179,3 +179,26 @@ def test_the_token_comes_from_the_environment_and_is_never_shown(monkeypatch, ca
     assert cfg.token == "s3cret-token" and "s3cret" not in repr(cfg)
     assert main(["counts", "--prometheus", "http://127.0.0.1:9"]) == 2
     assert "s3cret" not in capsys.readouterr().err
+
+
+def test_fleet_counts_become_a_series_with_gaps_kept_and_status_classes_apart():
+    import numpy as np
+
+    from trafficwatch.fleet.prometheus import FleetCounts, add_to_series
+    from trafficwatch.series import HourlySeries
+
+    h0 = 1_795_165_200  # an hour start
+    nan = np.nan
+    grid = np.array([[0, 0, 5, 0, 1, 0],          # other, 1xx, 2xx, 3xx, 4xx, 5xx
+                     [nan] * 6,                   # no agent covered this hour: a gap
+                     [0, 0, 0, 0, 0, 0],          # covered and quiet: a zero
+                     [nan, nan, 7, nan, nan, 2]])  # one class seen: the hour counts
+    series = HourlySeries(track_visitors=False)
+    add_to_series(series, FleetCounts(h0 + 3600 * np.arange(4), {"a.example": grid}),
+                  last_ts=h0 + 3 * 3600 + 60)
+    s = series.series("a.example", "hits")
+    assert s.index[0].timestamp() == h0
+    assert np.array_equal(s.to_numpy(), [6, nan, 0, 9], equal_nan=True)
+    assert series.series("a.example", "hits", status_classes={5}).tolist()[-1] == 2
+    with pytest.raises(ValueError, match="not hours"):
+        add_to_series(series, FleetCounts(np.array([h0 + 6]), {"a.example": grid[:1]}))

@@ -232,6 +232,8 @@ def fetch(client: PrometheusClient, start: int, end: int, now: float | None = No
 def add_to_series(series: HourlySeries, counts: FleetCounts, last_ts: int | None = None) -> None:
     """Add the fleet's counts to `series` (hours with data covered, others left as gaps);
     `last_ts`: the time up to which the last bucket is known."""
+    if (counts.starts % HOUR).any():
+        raise ValueError("the fleet's buckets are not hours: a series counts hours only")
     hours = counts.starts // HOUR
     for site, grid in counts.sites.items():
         seen = ~np.isnan(grid).all(axis=1)
