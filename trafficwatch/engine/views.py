@@ -40,6 +40,7 @@ class ViewState:
     tuning_note: str = ""
     tail: tuple = ()
     done: bool = False  # a replay that reached the logs' end
+    feed: str = ""  # the source's own account of where lines come from (the fleet's), if any
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -140,5 +141,5 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         anomalies=anomalies(p) if p is not None else (),
         ingest=ing, tail=state.tail, status=status,
         filter=state.filter.describe(), now=state.now,
-        feed=feed_words(state.replay, state.speed, state.now, state.last_ts, state.tz_offset_s,
-                        done=state.done))
+        feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
+                                      state.tz_offset_s, done=state.done))
