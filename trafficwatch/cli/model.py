@@ -243,7 +243,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         metrics["backtest"] = to_json(table, args.holdout_days, 24)
         out.write(f"backtest on the {args.holdout_days} held-out days (24 h ahead):\n")
         out.write(format_table(table) + "\n")
-    data = {"series": [safe_name(p) for p in args.paths], "start": result.data_start,
+    data = {"series": [safe_name(p) for p in args.paths or [args.prometheus]], "start": result.data_start,
             "end": result.data_end, "hours": len(fit_on),
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
             "init": "scratch" if base is None else base.name, "seed": args.seed}
