@@ -178,3 +178,45 @@ def test_fleet_counts_become_a_series_with_gaps_kept_and_status_classes_apart():
     assert series.series("a.example", "hits", status_classes={5}).tolist()[-1] == 2
     with pytest.raises(ValueError, match="not hours"):
         add_to_series(series, FleetCounts(np.array([h0 + 6]), {"a.example": grid[:1]}))
+
+
+class _FakeClient:
+    """Prometheus's answers for PrometheusFeed, without a server: per bucket end, 2xx requests."""
+
+    def __init__(self, cfg, per_end: dict[int, float]) -> None:
+        self.cfg, self.per_end, self.down = cfg, per_end, False
+
+    def matrix(self, query, start, end, step):
+        from trafficwatch.fleet.prometheus import PrometheusError
+
+        if self.down:
+            raise PrometheusError(f"cannot reach Prometheus at {self.cfg.url}: refused")
+        return [({"site": "a.example", "status": "2xx"},
+                 [[t, str(v)] for t, v in self.per_end.items() if start <= t <= end])]
+
+    def vector(self, query, at):
+        return []
+
+
+def test_the_fleet_source_writes_through_the_sink_and_keeps_data_when_prometheus_goes_down():
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.engine.sink import Sink, SourceConfig
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    cfg = PromConfig.build("http://p:9090", days=1)
+    end = int(time.time()) // 3600 * 3600
+    client = _FakeClient(cfg, {end - 3600: 10.0, end: 4.0})  # hours end-2h and end-1h
+    changes = []
+    sink = Sink(SourceConfig([]), HourlySeries(track_visitors=False),
+                on_change=lambda: changes.append(1))
+    feed = PrometheusFeed(sink, cfg, client)  # reads at once
+    s = sink.series.series("a.example", "hits")
+    assert s.dropna().tolist() == [10, 4] and changes and not feed.error
+    client.per_end[end] = 6.0  # a late scrape raised the last complete hour
+    feed.refresh()
+    assert sink.series.series("a.example", "hits").dropna().tolist() == [10, 6]
+    client.down = True
+    feed.refresh()
+    assert "cannot reach Prometheus" in feed.error and "asking again" in feed.error
+    assert sink.series.series("a.example", "hits").dropna().tolist() == [10, 6]
