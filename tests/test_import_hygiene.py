@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-ABOVE_LOGS = ["trafficwatch.counting", "trafficwatch.engine", "trafficwatch.model",
+ABOVE_LOGS = ["trafficwatch.counting", "trafficwatch.fleet", "trafficwatch.engine", "trafficwatch.model",
               "trafficwatch.app", "trafficwatch.cli"]
 UI = ["textual", "rich", "textual_plotext", "plotext"]
 
@@ -20,6 +20,8 @@ CASES = {
     "trafficwatch.logs": [*ABOVE_LOGS, *UI, "torch", "pandas", "argparse"],
     "trafficwatch.counting": ["trafficwatch.engine", "trafficwatch.app", "trafficwatch.cli",
                               "trafficwatch.model", *UI, "torch", "argparse"],
+    "trafficwatch.fleet": ["trafficwatch.engine", "trafficwatch.app", "trafficwatch.cli",
+                           "trafficwatch.model", *UI, "torch", "pandas", "argparse"],
     "trafficwatch.model": ["trafficwatch.logs", "trafficwatch.counting", "trafficwatch.engine",
                            "trafficwatch.app", "trafficwatch.cli", *UI, "argparse"],
     "trafficwatch.engine": ["trafficwatch.app", "trafficwatch.cli", *UI, "torch", "argparse"],
@@ -57,3 +59,35 @@ def test_the_model_without_its_trainer_never_imports_torch():
     """Forecasting reads numpy weights: torch is for training (and .pt files) only."""
     loaded = loaded_after_import("trafficwatch.model", SKIP["trafficwatch.model"])
     assert "torch" not in loaded
+
+
+AGENT_RUN = """
+import json, sys, tempfile, pathlib, urllib.request
+from trafficwatch.cli.main import build_parser
+from trafficwatch.cli.agent import run_agent
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.engine.agent import Agent
+build_parser().parse_args(["agent", "x", "--metrics-addr", "127.0.0.1:0"])
+d = pathlib.Path(tempfile.mkdtemp())
+(d / "access.log").write_text('1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] '
+                              '"GET / HTTP/1.1" 200 1 "-" "ua"\\n')
+a = Agent([str(d)], IngestOptions(), "127.0.0.1:0", None)
+a.start(); a.step(0.1)
+host, port = a.address
+body = urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5).read().decode()
+a.close()
+assert 'status="2xx"} 1.0' in body, body  # the line was counted and served
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_agent_loads_no_ui_torch_or_pandas():
+    """`trafficwatch agent` runs on every web server: its command, following and serving load
+    neither the UI, nor torch, nor pandas."""
+    out = subprocess.run([sys.executable, "-c", AGENT_RUN], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    bad = sorted({f for f in [*UI, "torch", "pandas", "trafficwatch.app"]
+                  for m in loaded if m == f or m.startswith(f + ".")})
+    assert not bad, f"running the agent loaded {bad}"

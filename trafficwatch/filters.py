@@ -7,6 +7,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+# Status class 0..5 as the series counts them (0: a line without a status), by the names the
+# agent exports and Prometheus is asked for.
+STATUS_LABELS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
+
 
 def parse_status_classes(text: str | None) -> frozenset[int] | None:
     """'4xx,5xx' -> {4, 5}; None or '' stays None; ValueError names the first bad class.

@@ -46,7 +46,7 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
     try:
         if ecfg.state_path:
             check_state_path(ecfg.state_path)
-        if not ecfg.replay:
+        if not ecfg.replay and ecfg.prometheus is None:
             check_fd_budget(ecfg.paths, ecfg.ingest.vhost_from_filename)
     except ValueError as exc:  # UntrustedState, or not enough file descriptors
         raise StartError(str(exc)) from exc

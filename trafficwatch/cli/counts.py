@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from typing import TextIO
 
 import numpy as np
@@ -14,22 +15,25 @@ import numpy as np
 from trafficwatch.cli.follow import run_follow
 from trafficwatch.cli.options import (
     add_filter_options,
+    add_fleet_options,
     add_follow_options,
     add_input_options,
     add_tz_option,
     ingest_options,
     parse_tz,
+    prometheus_config,
 )
 from trafficwatch.counting.ingest import IngestReport, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
+from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `counts`."""
-    p.add_argument("paths", nargs="+", metavar="PATH",
+    p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
     p.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
                    help="csv: hour,site,metric,count (empty count = no log covers that hour); "
@@ -40,6 +44,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_follow_options(p, "with --follow: ")
     add_input_options(p)
     add_filter_options(p)
+    add_fleet_options(p, paths_required=True)
     p.set_defaults(func=run)
 
 
@@ -134,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2
+    if args.prometheus:
+        return run_fleet_counts(args)
     series = HourlySeries(track_visitors=args.metric == "visitors")
     series, report = ingest(args.paths, ingest_options(args), series)
     if args.site and args.site not in series.sites():
@@ -145,3 +152,16 @@ def run(args: argparse.Namespace) -> int:
     write_rows(series, args, sys.stdout)
     summary(report, sys.stderr)
     return exit_code(report)
+
+
+def run_fleet_counts(args: argparse.Namespace) -> int:
+    """`counts --prometheus URL`: the fleet's hourly requests per site, as `counts` prints them
+    (an hour no agent covered is empty; the hour in progress is marked partial in JSON)."""
+    cfg = replace(prometheus_config(args), site=args.site or None)
+    try:
+        series = load_fleet(cfg, partial=True)
+    except ValueError as exc:  # PrometheusError, or no such series
+        print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
+        return 2
+    write_rows(series, args, sys.stdout)
+    return 0

@@ -15,7 +15,7 @@ from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.hours import epoch_seconds
-from trafficwatch.safe import safe_name
+from trafficwatch.safe import safe_name, safe_text
 
 
 def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
@@ -47,7 +47,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     try:
         while True:
             _emit(ctx, args, classes, tz, seen)
-            printed = _report_events(feed, printed)
+            printed = report_events(feed, printed)
             if stop.wait(0.25):
                 break
             feed.step(0.25)
@@ -56,15 +56,16 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()  # an exception on the way out: the caller's handlers again
     _emit(ctx, args, classes, tz, seen)
-    _report_events(feed, printed)
+    report_events(feed, printed)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 
-def _report_events(feed, printed: int) -> int:
-    """Rotations, truncations and unreadable files, one line each on stderr as they happen."""
+def report_events(feed, printed: int) -> int:
+    """Rotations, truncations and unreadable files, one line each on stderr as they happen
+    (`counts --follow` and the agent)."""
     new = min(feed.event_count - printed, len(feed.events))
     for msg in list(feed.events)[len(feed.events) - new:]:
-        print(f"trafficwatch: {msg}", file=sys.stderr, flush=True)
+        print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)
     return feed.event_count
 
 

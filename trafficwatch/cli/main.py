@@ -1,4 +1,4 @@
-"""Command line: watch (the app, default) | counts | forecast | eval | train."""
+"""Command line: watch (the app, default) | counts | forecast | eval | train | agent."""
 from __future__ import annotations
 
 import argparse
@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from trafficwatch import __version__
-from trafficwatch.cli import counts, model, watch
-from trafficwatch.cli.options import UsageError, check_usage
+from trafficwatch.cli import agent, counts, model, watch
+from trafficwatch.cli.options import UsageError, check_usage, require_input
 
-COMMANDS = ("watch", "counts", "forecast", "eval", "train")
+COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
 EXIT_CODES = """exit codes:
   0  every file was read
@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
     model.add_commands(sub)
+    a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "
+                                     "(for Prometheus)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    agent.configure(a)
     return parser
 
 
@@ -56,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_in = ["watch", *args_in]
     parser = build_parser()
     args = parser.parse_args(args_in)
+    require_input(args)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

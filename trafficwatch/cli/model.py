@@ -8,6 +8,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -16,14 +17,17 @@ import numpy as np
 from trafficwatch.cli.options import (
     add_device_option,
     add_filter_options,
+    add_fleet_options,
     add_input_options,
     add_model_option,
     add_tz_option,
     ingest_options,
     parse_tz,
+    prometheus_config,
     series_choice,
 )
 from trafficwatch.counting.load import load_hourly
+from trafficwatch.fleet.load import load_fleet
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:
@@ -37,12 +41,14 @@ def _err(msg: str, err: TextIO | None = None) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    """PATHs and the input and filter options every command that reads logs has."""
-    p.add_argument("paths", nargs="+", metavar="PATH",
+    """PATHs (or --prometheus URL) and the input and filter options every command that reads
+    logs has."""
+    p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts "
                         "(hour,count or hour,visits; ISO 8601 hours)")
     add_input_options(p)
     add_filter_options(p, "one site (default: all sites summed)")
+    add_fleet_options(p, paths_required=True)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -100,7 +106,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_series(args: argparse.Namespace) -> pd.Series:
-    """PATHs -> one hourly series (a single .csv is read as counts); ValueError on failure."""
+    """PATHs -> one hourly series (a single .csv is read as counts), or with --prometheus the
+    fleet's complete hours (every site summed unless --site); ValueError on failure."""
+    fleet = prometheus_config(args)
+    if fleet is not None:
+        series = load_fleet(replace(fleet, site=args.site or None), partial=False)
+        return series.series(args.site or None, "hits")
     return load_hourly(list(args.paths), ingest_options(args), series_choice(args))
 
 
@@ -232,7 +243,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         metrics["backtest"] = to_json(table, args.holdout_days, 24)
         out.write(f"backtest on the {args.holdout_days} held-out days (24 h ahead):\n")
         out.write(format_table(table) + "\n")
-    data = {"series": [safe_name(p) for p in args.paths], "start": result.data_start,
+    data = {"series": [safe_name(p) for p in args.paths or [args.prometheus]], "start": result.data_start,
             "end": result.data_end, "hours": len(fit_on),
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
             "init": "scratch" if base is None else base.name, "seed": args.seed}

@@ -1,9 +1,10 @@
 """The option groups every command shares, defined once, and the parsers that turn them into
-config objects (IngestOptions, SeriesChoice, a time zone, a state path)."""
+config objects (IngestOptions, SeriesChoice, PromConfig, a time zone, a state path)."""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,8 +13,11 @@ from trafficwatch.counting.load import SeriesChoice
 from trafficwatch.counting.state import default_state_path
 from trafficwatch.engine.metrics import parse_addr
 from trafficwatch.filters import parse_status_classes
+from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import ParseOptions
+
+TOKEN_ENV = "TRAFFICWATCH_PROMETHEUS_TOKEN"  # the fleet's bearer token: never on the command line
 
 
 class UsageError(Exception):
@@ -76,6 +80,27 @@ def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help=prefix + "keep no state: every start counts the logs from the beginning")
 
 
+def add_fleet_options(p: argparse.ArgumentParser, paths_required: bool = False) -> None:
+    """--prometheus URL and its companions: the fleet's series instead of log PATHs (watch,
+    counts, forecast, eval, train). `paths_required`: the command needs PATHs or --prometheus."""
+    if paths_required:
+        p.set_defaults(input_parser=p)  # require_input's one-line error names this command
+    g = p.add_argument_group(
+        "fleet (instead of PATHs)",
+        f"hourly requests per site summed over every agent, from Prometheus's HTTP API; a bearer "
+        f"token, if the server wants one, is read from ${TOKEN_ENV} (never from the command line)")
+    g.add_argument("--prometheus", metavar="URL",
+                   help="read the series from this Prometheus (or Thanos, Mimir, "
+                        "VictoriaMetrics), e.g. http://prometheus:9090")
+    g.add_argument("--site-label", metavar="NAME", default="site",
+                   help="the label that names the site (default: site)")
+    g.add_argument("--match", action="append", default=[], metavar="MATCHER",
+                   help='extra label matcher, e.g. job="trafficwatch" or env=~"prod|eu" '
+                        "(repeatable)")
+    g.add_argument("--prometheus-days", type=int, default=60, metavar="DAYS",
+                   help="how many days back to read (default: 60)")
+
+
 def add_device_option(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
     """--device, once for every command that trains (train, and the app's fine-tuning)."""
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -124,6 +149,7 @@ def check_usage(args: argparse.Namespace) -> None:
         if not groups:
             raise UsageError(f"--vhost-from-filename {rx!r} has no group: put the site name's "
                              "part in ( )")
+    check_fleet_usage(args)
     try:
         parse_tz(getattr(args, "tz", None))
         parse_status_classes(getattr(args, "status", None))
@@ -155,3 +181,40 @@ def state_path(args: argparse.Namespace, paths: list[str], kind: str) -> str | N
     if args.state:
         return args.state
     return str(default_state_path(paths, kind))
+
+
+def require_input(args: argparse.Namespace) -> None:
+    """PATHs or --prometheus, for the commands that need one: argparse's one-line error."""
+    parser = getattr(args, "input_parser", None)
+    if parser is not None and not args.paths and not getattr(args, "prometheus", None):
+        parser.error("the following arguments are required: PATH (or --prometheus URL)")
+
+
+def prometheus_config(args: argparse.Namespace) -> PromConfig | None:
+    """PromConfig from the fleet options (None without --prometheus); UsageError when unusable.
+    The token comes from $TRAFFICWATCH_PROMETHEUS_TOKEN; --status narrows the query."""
+    url = getattr(args, "prometheus", None)
+    if not url:
+        return None
+    try:
+        return PromConfig.build(url, site_label=args.site_label, matchers=list(args.match),
+                                days=args.prometheus_days, token=os.environ.get(TOKEN_ENV) or None,
+                                status_classes=parse_status_classes(getattr(args, "status", None)))
+    except ValueError as exc:  # the url, label, matchers, days or status classes
+        raise UsageError(str(exc)) from exc
+
+
+def check_fleet_usage(args: argparse.Namespace) -> None:
+    """--prometheus replaces log PATHs and what only logs carry; UsageError names the clash."""
+    if not getattr(args, "prometheus", None):
+        return
+    prometheus_config(args)  # the URL, label, matchers and days, before any work
+    if getattr(args, "paths", None):
+        raise UsageError("give log PATHs or --prometheus URL, not both")
+    if getattr(args, "metric", "hits") != "hits":
+        raise UsageError(f"--metric {args.metric}: the fleet's agents export requests (hits) only")
+    if getattr(args, "bots", True) is not True:
+        raise UsageError("--no-bots/--bots-only: the fleet's agents do not export bots apart")
+    for opt in ("replay", "follow"):
+        if getattr(args, opt, False):
+            raise UsageError(f"--{opt} reads log files: not with --prometheus")

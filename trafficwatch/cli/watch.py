@@ -9,12 +9,14 @@ from trafficwatch.cli.options import (
     UsageError,
     add_device_option,
     add_filter_options,
+    add_fleet_options,
     add_follow_options,
     add_input_options,
     add_model_option,
     add_tz_option,
     ingest_options,
     parse_tz,
+    prometheus_config,
     state_path,
 )
 from trafficwatch.counting.plan import first_read
@@ -58,6 +60,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_follow_options(p, "live logs: ")
     add_input_options(p)
     add_filter_options(p)
+    add_fleet_options(p)
     p.set_defaults(func=run)
 
 
@@ -65,12 +68,13 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     """EngineConfig from the watch command's arguments (plain `trafficwatch` = the sample logs)."""
     from trafficwatch.engine.engine import EngineConfig
 
-    paths = args.paths or [str(sample_logs_dir())]
-    replay = args.replay or not args.paths
+    fleet = prometheus_config(args)  # the fleet's series instead of logs (--prometheus URL)
+    paths = [] if fleet else args.paths or [str(sample_logs_dir())]
+    replay = fleet is None and (args.replay or not args.paths)
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=replay,
-        speed=args.speed, poll=args.poll,
-        state_path=None if replay else state_path(args, paths, "app"),
+        speed=args.speed, poll=args.poll, prometheus=fleet,
+        state_path=None if replay or fleet else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune, tz=parse_tz(args.tz),
         filter=ViewFilter(status_classes=parse_status_classes(args.status), bots=args.bots))

@@ -16,12 +16,14 @@ from trafficwatch.engine import tuning
 from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.predict import Prediction, predict
+from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
 from trafficwatch.filters import ViewFilter
+from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.hours import DAY, HOUR
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class EngineConfig:
     fine_tune: bool = True
     tick_s: float = 0.25
     tz: dt.tzinfo | None = None  # times shown in this zone (None: the log's own offset)
+    prometheus: PromConfig | None = None  # the fleet's series instead of logs (--prometheus)
 
     def source_config(self) -> SourceConfig:
         """What the sources need of it."""
@@ -55,9 +58,12 @@ class EngineConfig:
 
 
 def open_source(sink: Sink, cfg: EngineConfig, on_progress: Callable[[int, int], None]):
-    """The source the configuration asks for: a replay of the logs, or the live logs."""
+    """The source the configuration asks for: a replay of the logs, the fleet's series from
+    Prometheus, or the live logs."""
     if cfg.replay:
         return ReplayFeed(sink)
+    if cfg.prometheus is not None:
+        return PrometheusFeed(sink, cfg.prometheus)
     return LiveFeed(sink, cfg.state_path, on_progress=on_progress)
 
 
@@ -70,7 +76,8 @@ class Engine:
         self.cfg = cfg = replace(cfg, ingest=replace(
             cfg.ingest, parse=replace(cfg.ingest.parse, keep_paths=True, keep_clients=True)))
         self.on_snapshot = on_snapshot
-        self.series = HourlySeries(track_visitors=True, track_paths=True)
+        fleet = cfg.prometheus is not None  # the fleet's series: requests only (no visitors, paths)
+        self.series = HourlySeries(track_visitors=not fleet, track_paths=not fleet)
         self.lock = threading.RLock()
         self.metric = cfg.metric
         self.site = cfg.site or ""
@@ -81,7 +88,7 @@ class Engine:
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
         self.tuning_note: dict[str, str] = {}
         self.prediction: tuple[tuple, Prediction] | None = None
-        self.source = None  # ReplayFeed or LiveFeed, which write through the sink only
+        self.source = None  # ReplayFeed, LiveFeed or PrometheusFeed: they write through the sink
         self.sink = Sink(cfg.source_config(), self.series, self.lock, self._changed)
         self._stop = threading.Event()
         self._stop_lock = threading.Lock()
@@ -139,11 +146,15 @@ class Engine:
         self._changed(model=True)
 
     def cycle_metric(self) -> str:
+        if self.cfg.prometheus is not None:
+            return "hits (the fleet's agents export requests only)"
         nxt = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         self.set_metric(nxt)
         return nxt
 
     def set_filter(self, flt: ViewFilter) -> None:
+        if self.cfg.prometheus is not None:  # the fleet's counters: by status class only
+            flt = replace(flt, path=None, bots=True)
         with self.lock:
             self.filter = flt
         self._changed(model=True)
@@ -311,7 +322,8 @@ class Engine:
             key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
             usable = pred[1] if pred is not None and pred[0][:3] == key[:3] else None
             model_note = self.model_status if self.forecaster is None else ""
-            status = self.status or model_note or (usable.status if usable else "")
+            source_error = getattr(self.source, "error", "")  # the fleet's Prometheus is down
+            status = self.status or source_error or model_note or (usable.status if usable else "")
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
@@ -337,5 +349,6 @@ class Engine:
             band=self.cfg.band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
             tail=tuple(getattr(src, "tail", ())),
+            feed=src.words() if isinstance(src, PrometheusFeed) else "",
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
             tops=tops, day=day)

@@ -34,14 +34,16 @@ def _escape(value: str) -> str:
     return safe_name(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(samples: Iterable[Sample]) -> str:
-    """Samples in the Prometheus text exposition format (version 0.0.4)."""
+def render(samples: Iterable[Sample], catalogue: dict[str, tuple[str, str]] | None = None) -> str:
+    """Samples in the Prometheus text exposition format (version 0.0.4); `catalogue`: name ->
+    (type, help text), HELP by default."""
+    known = HELP if catalogue is None else catalogue
     by_name: dict[str, list[Sample]] = {}
     for s in samples:
         by_name.setdefault(s.name, []).append(s)
     out: list[str] = []
     for name, group in by_name.items():
-        kind, text = HELP.get(name, ("gauge", name))
+        kind, text = known.get(name, ("gauge", name))
         out.append(f"# HELP {name} {text}")
         out.append(f"# TYPE {name} {kind}")
         for s in group:
@@ -65,7 +67,8 @@ class MetricsServer:
     ValueError (one line, naming the address) when the address is malformed or cannot be bound.
     """
 
-    def __init__(self, addr: str, samples: Callable[[], Iterable[Sample]]) -> None:
+    def __init__(self, addr: str, samples: Callable[[], Iterable[Sample]],
+                 catalogue: dict[str, tuple[str, str]] | None = None) -> None:
         host, port = parse_addr(addr)
         get = samples
 
@@ -74,7 +77,7 @@ class MetricsServer:
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404, "only /metrics here")
                     return
-                body = render(get()).encode()
+                body = render(get(), catalogue).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

@@ -45,6 +45,7 @@ class ViewState:
     done: bool = False  # a replay that reached the logs' end
     tops: tuple[HourTop, ...] = ()  # hour_tops() of the view, read under the engine's lock
     day: HourTop | None = None
+    feed: str = ""  # the source's own account of where lines come from (the fleet's), if any
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -145,8 +146,8 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         anomalies=anomalies(p) if p is not None else (),
         ingest=ing, tail=state.tail, status=status,
         filter=state.filter.describe(), now=state.now,
-        feed=feed_words(state.replay, state.speed, state.now, state.last_ts, state.tz_offset_s,
-                        done=state.done),
+        feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
+                                      state.tz_offset_s, done=state.done),
         tops=state.tops, day=state.day, stale=is_stale(state.replay, state.now, state.last_ts))
 
 

@@ -1,0 +1,222 @@
+"""The agent: every site's counters on /metrics, monotonic across restarts and lost state, with
+no UI, torch or pandas loaded; --prometheus errors in one line."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.cli.main import main
+from trafficwatch.counting.ingest import IngestOptions
+from trafficwatch.engine.agent import Agent
+from trafficwatch.engine.exposition import CounterFloor, metrics_path
+
+LINE = '1.2.3.4 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" {s} 1 "-" "ua"\n'
+
+
+def scrape(agent: Agent) -> dict[str, float]:
+    host, port = agent.address
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for row in text.splitlines():
+        if row and not row.startswith("#"):
+            name, value = row.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def make_logs(tmp_path: Path) -> Path:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.example.access.log").write_text(LINE.format(m=1, s=200) * 3 + LINE.format(m=2, s=503))
+    (logs / "b.example.access.log").write_text(LINE.format(m=1, s=404) * 2 + "garbage\n")
+    return logs
+
+
+def test_agent_exports_every_site_by_status_class(tmp_path):
+    agent = Agent([str(make_logs(tmp_path))], IngestOptions(), "127.0.0.1:0", None)
+    agent.start()
+    try:
+        m = scrape(agent)
+    finally:
+        agent.close()
+    assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
+    assert m['trafficwatch_requests_total{site="a.example",status="5xx"}'] == 1
+    assert m['trafficwatch_requests_total{site="b.example",status="4xx"}'] == 2
+    # the same label set for every site, whatever it has seen
+    assert sum(k.startswith('trafficwatch_requests_total{site="b.example"') for k in m) == 6
+    assert m["trafficwatch_lines_read_total"] == 7
+    assert m["trafficwatch_malformed_lines_total"] == 1
+    assert m["trafficwatch_files_followed"] == 2
+    assert m['trafficwatch_last_line_timestamp_seconds{site="a.example"}'] == 1795168920
+
+
+def test_counters_go_on_from_their_totals_after_a_restart_and_after_lost_state(tmp_path):
+    logs, state = make_logs(tmp_path), tmp_path / "state.json"
+    key = 'trafficwatch_requests_total{site="a.example",status="2xx"}'
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", str(state))
+    agent.start()
+    with (logs / "a.example.access.log").open("a") as fh:
+        fh.write(LINE.format(m=3, s=200) * 4)
+    deadline = time.monotonic() + 10
+    while scrape(agent)[key] != 7 and time.monotonic() < deadline:
+        agent.step(0.1)
+    assert scrape(agent)[key] == 7
+    agent.close()
+    assert json.loads(metrics_path(state).read_text())["version"] == 1
+
+    # restarted with its state: the same totals, nothing counted twice
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", str(state))
+    agent.start()
+    assert scrape(agent)[key] == 7
+    agent.close()
+
+    # state lost and the log rotated away meanwhile: the logs now hold fewer lines than were
+    # served, and the counter must not go down (Prometheus would read a reset)
+    state.unlink()
+    (logs / "a.example.access.log").write_text(LINE.format(m=4, s=200) * 2)
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", str(state))
+    agent.start()
+    try:
+        assert scrape(agent)[key] == 7
+        with (logs / "a.example.access.log").open("a") as fh:
+            fh.write(LINE.format(m=5, s=200))
+        deadline = time.monotonic() + 10
+        while scrape(agent)[key] != 8 and time.monotonic() < deadline:
+            agent.step(0.1)
+        assert scrape(agent)[key] == 8  # and it goes on counting from there
+    finally:
+        agent.close()
+
+
+def test_counter_floor_rejects_a_corrupt_file_and_starts_anew(tmp_path):
+    path = tmp_path / "s.json.metrics"
+    path.write_text('{"version": 1, "counters": [["x", [], -5, "a"]]}')
+    floor = CounterFloor(path)
+    assert "unusable" in floor.notice
+    floor.settle({("x", ()): 3})
+    assert floor.export({("x", ()): 3}) == {("x", ()): 3}
+
+
+def test_agent_command_serves_until_stopped_and_exits_0(tmp_path):
+    logs = make_logs(tmp_path)
+    stop = threading.Event()
+    from trafficwatch.cli.agent import run_agent
+    from trafficwatch.cli.main import build_parser
+
+    args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
+                                      "--no-state"])
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault("rc", run_agent(args, stop)))
+    t.start()
+    time.sleep(1.0)
+    stop.set()
+    t.join(timeout=10)
+    assert done.get("rc") == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["counts", "--prometheus", "http://127.0.0.1:9"],
+    ["forecast", "--prometheus", "http://127.0.0.1:9"],
+    ["eval", "--prometheus", "http://127.0.0.1:9", "--site", "x"],
+])
+def test_unreachable_prometheus_is_one_line_and_exit_2(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach Prometheus at http://127.0.0.1:9" in err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["counts", "x.log", "--prometheus", "http://p:9090"], "not both"),
+    (["forecast", "--prometheus", "ftp://p"], "use http://"),
+    (["forecast", "--prometheus", "http://u:pw@p:9090"], "no credentials"),
+    (["eval", "--prometheus", "http://p", "--match", "job=x"], "--match"),
+    (["watch", "--prometheus", "http://p", "--metric", "visitors"], "hits"),
+    (["counts", "--prometheus", "http://p", "--site-label", "bad-label"], "--site-label"),
+])
+def test_bad_fleet_options_are_usage_errors(capsys, argv, says):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
+
+
+def test_the_token_comes_from_the_environment_and_is_never_shown(monkeypatch, capsys):
+    monkeypatch.setenv("TRAFFICWATCH_PROMETHEUS_TOKEN", "s3cret-token")
+    from trafficwatch.cli.options import prometheus_config
+
+    args = type("A", (), {"prometheus": "http://127.0.0.1:9", "site_label": "site",
+                          "match": [], "prometheus_days": 7, "status": None})()
+    cfg = prometheus_config(args)
+    assert cfg.token == "s3cret-token" and "s3cret" not in repr(cfg)
+    assert main(["counts", "--prometheus", "http://127.0.0.1:9"]) == 2
+    assert "s3cret" not in capsys.readouterr().err
+
+
+def test_fleet_counts_become_a_series_with_gaps_kept_and_status_classes_apart():
+    import numpy as np
+
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.fleet.prometheus import FleetCounts, add_to_series
+
+    h0 = 1_795_165_200  # an hour start
+    nan = np.nan
+    grid = np.array([[0, 0, 5, 0, 1, 0],          # other, 1xx, 2xx, 3xx, 4xx, 5xx
+                     [nan] * 6,                   # no agent covered this hour: a gap
+                     [0, 0, 0, 0, 0, 0],          # covered and quiet: a zero
+                     [nan, nan, 7, nan, nan, 2]])  # one class seen: the hour counts
+    series = HourlySeries(track_visitors=False)
+    add_to_series(series, FleetCounts(h0 + 3600 * np.arange(4), {"a.example": grid}),
+                  last_ts=h0 + 3 * 3600 + 60)
+    s = series.series("a.example", "hits")
+    assert s.index[0].timestamp() == h0
+    assert np.array_equal(s.to_numpy(), [6, nan, 0, 9], equal_nan=True)
+    assert series.series("a.example", "hits", status_classes={5}).tolist()[-1] == 2
+    with pytest.raises(ValueError, match="not hours"):
+        add_to_series(series, FleetCounts(np.array([h0 + 6]), {"a.example": grid[:1]}))
+
+
+class _FakeClient:
+    """Prometheus's answers for PrometheusFeed, without a server: per bucket end, 2xx requests."""
+
+    def __init__(self, cfg, per_end: dict[int, float]) -> None:
+        self.cfg, self.per_end, self.down = cfg, per_end, False
+
+    def matrix(self, query, start, end, step):
+        from trafficwatch.fleet.prometheus import PrometheusError
+
+        if self.down:
+            raise PrometheusError(f"cannot reach Prometheus at {self.cfg.url}: refused")
+        return [({"site": "a.example", "status": "2xx"},
+                 [[t, str(v)] for t, v in self.per_end.items() if start <= t <= end])]
+
+    def vector(self, query, at):
+        return []
+
+
+def test_the_fleet_source_writes_through_the_sink_and_keeps_data_when_prometheus_goes_down():
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.engine.sink import Sink, SourceConfig
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    cfg = PromConfig.build("http://p:9090", days=1)
+    end = int(time.time()) // 3600 * 3600
+    client = _FakeClient(cfg, {end - 3600: 10.0, end: 4.0})  # hours end-2h and end-1h
+    changes = []
+    sink = Sink(SourceConfig([]), HourlySeries(track_visitors=False),
+                on_change=lambda: changes.append(1))
+    feed = PrometheusFeed(sink, cfg, client)  # reads at once
+    s = sink.series.series("a.example", "hits")
+    assert s.dropna().tolist() == [10, 4] and changes and not feed.error
+    client.per_end[end] = 6.0  # a late scrape raised the last complete hour
+    feed.refresh()
+    assert sink.series.series("a.example", "hits").dropna().tolist() == [10, 6]
+    client.down = True
+    feed.refresh()
+    assert "cannot reach Prometheus" in feed.error and "asking again" in feed.error
+    assert sink.series.series("a.example", "hits").dropna().tolist() == [10, 6]

@@ -1,0 +1,74 @@
+"""`trafficwatch agent PATH... --metrics-addr HOST:PORT`: follow logs headless and serve every
+site's counters on /metrics (engine/agent.py), for Prometheus to collect from each server."""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from trafficwatch.cli.follow import report_events
+from trafficwatch.cli.options import (
+    add_follow_options,
+    add_input_options,
+    ingest_options,
+    state_path,
+)
+from trafficwatch.counting.state import UntrustedState
+from trafficwatch.engine.agent import Agent
+from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
+from trafficwatch.safe import safe_text
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Arguments of `agent`."""
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="log files or directories to follow (every site found is exported)")
+    p.add_argument("--metrics-addr", metavar="HOST:PORT", default="127.0.0.1:9877",
+                   help="serve /metrics here (default 127.0.0.1:9877: this machine only; "
+                        "0.0.0.0:9877 or the server's address for a Prometheus elsewhere)")
+    add_follow_options(p, "")
+    add_input_options(p)
+    p.set_defaults(func=run_agent)
+
+
+def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """Follow and serve until SIGTERM, SIGHUP or Ctrl-C (state saved; exit 0, 0, 130)."""
+    stop = stop or threading.Event()
+    shutdown = None
+    if threading.current_thread() is threading.main_thread():
+        shutdown = Shutdown()
+        shutdown.on_shutdown(stop.set)
+        shutdown.install()
+    try:
+        check_fd_budget(args.paths, args.vhost_from_filename)
+        agent = Agent(args.paths, ingest_options(args), args.metrics_addr,
+                      state_path(args, args.paths, "agent"), poll=args.poll)
+    except (ValueError, UntrustedState) as exc:
+        _say(str(exc))
+        return 2
+    except OSError as exc:
+        _say(f"cannot follow {', '.join(args.paths)[:200]}: {exc.strerror or exc}")
+        return 2
+    for notice in (agent.feed.notice, agent.floor.notice):
+        if notice:
+            _say(notice)
+    host, port = agent.address
+    with agent.sink.lock:
+        sites = len(agent.sink.series.sites())
+    _say(f"agent: {len(agent.feed.follower.tracked())} files of {sites} sites followed; "
+         f"serving http://{host}:{port}/metrics")
+    agent.start()
+    printed = agent.feed.event_count
+    try:
+        while not stop.wait(0.25):
+            agent.step(0.25)
+            printed = report_events(agent.feed, printed)
+    finally:
+        agent.close()
+        if shutdown is not None and not shutdown.requested:
+            shutdown.uninstall()
+    return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
+
+
+def _say(msg: str) -> None:
+    print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)

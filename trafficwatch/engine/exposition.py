@@ -1,0 +1,155 @@
+"""What the agent (engine/agent.py) exports: every site's counters, kept monotonic across
+restarts. Served by engine/metrics.py's server, beside the app's own metrics (metrics_view.py).
+
+Counters are totals of what the follower counted (the series and the ingest report, restored
+from the follower state at a restart, so they continue where they stopped). A CounterFloor adds
+the one thing the state cannot give: when the state is lost or rebuilt (moved aside, options
+changed) and rotated logs are gone, the recount is lower than what Prometheus last saw, which
+Prometheus would read as a reset (and `increase()` as a burst of every request again). The floor
+remembers the last value served per counter, written before it is served, and adds the
+shortfall to that counter from then on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from trafficwatch.counting.ingest import IngestReport
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.state import check_state_path
+from trafficwatch.engine.metrics import Sample
+from trafficwatch.files import atomic_write
+from trafficwatch.filters import STATUS_LABELS as STATUS
+
+log = logging.getLogger(__name__)
+CATALOGUE = {
+    "trafficwatch_requests_total": (
+        "counter", ("Requests counted from the logs (parsed, not excluded), by site and status "
+                    "class (other: lines without a status).")),
+    "trafficwatch_lines_read_total": ("counter", "Complete log lines read, of every kind."),
+    "trafficwatch_malformed_lines_total": ("counter", "Log lines that did not parse."),
+    "trafficwatch_excluded_lines_total": (
+        "counter", "Lines left out by --exclude-ip or --ignore-status."),
+    "trafficwatch_files_followed": ("gauge", "Log files followed now."),
+    "trafficwatch_last_line_timestamp_seconds": (
+        "gauge", "Log time of the latest request counted, by site (Unix seconds)."),
+}
+Key = tuple[str, tuple[tuple[str, str], ...]]  # metric name, labels
+
+
+def counter_values(series: HourlySeries, report: IngestReport) -> dict[Key, int]:
+    """The raw counters: requests per site and status class, lines read, malformed, excluded."""
+    out: dict[Key, int] = {}
+    for site in series.sites():
+        cells = series.cell_totals(site).reshape(len(STATUS), -1).sum(axis=1)
+        for status, n in zip(STATUS, cells.tolist()):
+            out[("trafficwatch_requests_total", (("site", site), ("status", status)))] = int(n)
+    out[("trafficwatch_lines_read_total", ())] = int(report.lines)
+    out[("trafficwatch_malformed_lines_total", ())] = int(sum(report.malformed.counts.values()))
+    out[("trafficwatch_excluded_lines_total", ())] = int(report.excluded)
+    return out
+
+
+def gauge_samples(series: HourlySeries, files: int) -> list[Sample]:
+    """Files followed, and each site's last line time."""
+    out = [Sample("trafficwatch_files_followed", (), float(files))]
+    for site in series.sites():
+        ts = series.last_ts(site)
+        if ts is not None:
+            out.append(Sample("trafficwatch_last_line_timestamp_seconds", (("site", site),),
+                              float(ts)))
+    return out
+
+
+def metrics_path(state_path: str | Path) -> Path:
+    """Where the counter floors live: beside the follower state (STATE.metrics)."""
+    p = Path(state_path)
+    return p.with_name(p.name + ".metrics")
+
+
+class CounterFloor:
+    """Exported counter = raw count + a per-counter base, never below a value already served.
+
+    `path` None keeps nothing (--no-state): counters are then what the logs hold at each start.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self.notice = ""
+        self._lock = threading.Lock()
+        self._base: dict[Key, int] = {}
+        self._served: dict[Key, int] = {}
+        self._saved: dict[Key, int] = {}  # what the file holds
+        if self.path is not None:
+            check_state_path(self.path)  # UntrustedState: the caller says so and stops
+            self._saved = self._load()
+
+    def _load(self) -> dict[Key, int]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            self.notice = f"counter floors {self.path} unusable ({str(exc)[:100]}); starting anew"
+            return {}
+        try:
+            if data.get("version") != self.VERSION:
+                raise ValueError("version")
+            out: dict[Key, list[int]] = {}
+            for row in data["counters"]:
+                name, labels, base, value = row
+                key = (str(name), tuple((str(k), str(v)) for k, v in labels))
+                if not all(type(x) is int and 0 <= x < 1 << 62 for x in (base, value)):
+                    raise ValueError("bad count")
+                out[key] = [base, value]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            self.notice = f"counter floors {self.path} unusable ({str(exc)[:100]}); starting anew"
+            return {}
+        self._base = {k: b for k, (b, _) in out.items()}
+        return {k: v for k, (_, v) in out.items()}
+
+    def settle(self, raw: Mapping[Key, int]) -> None:
+        """Once the restart has read what was appended meanwhile: each counter goes on from
+        max(saved base + raw, last value served), so it never goes down."""
+        with self._lock:
+            for key, last in self._saved.items():
+                self._base[key] = max(self._base.get(key, 0), last - raw.get(key, 0))
+            self._served = dict(self._saved)
+
+    def export(self, raw: Mapping[Key, int]) -> dict[Key, int]:
+        """The values to serve now, saved (atomically) first when they changed."""
+        with self._lock:
+            out = {}
+            for key in {**self._base, **raw}:
+                v = self._base.get(key, 0) + raw.get(key, 0)
+                out[key] = max(v, self._served.get(key, 0))
+            self._served = out
+            if self.path is not None and out != self._saved:
+                self._save(out)
+            return out
+
+    def _save(self, values: dict[Key, int]) -> None:
+        rows = [[name, [list(kv) for kv in labels], self._base.get((name, labels), 0), v]
+                for (name, labels), v in sorted(values.items())]
+        data = json.dumps({"version": self.VERSION, "counters": rows},
+                          separators=(",", ":")).encode()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self.path, data, mode=0o600)
+        except OSError as exc:
+            msg = f"cannot save counter floors to {self.path}: {exc.strerror or exc}"
+            if msg != self.notice:
+                log.warning(msg)
+            self.notice = msg
+            return
+        self._saved = dict(values)
+
+
+def samples(values: Mapping[Key, int]) -> list[Sample]:
+    """Counter values as samples, requests first, in a stable order."""
+    return [Sample(name, labels, float(v)) for (name, labels), v in sorted(values.items())]

@@ -1,0 +1,108 @@
+"""The fleet as one more source of the engine, beside the live logs and the replay: the hourly
+series of every site from Prometheus, read again every minute, written through the Sink."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+
+import numpy as np
+
+from trafficwatch.counting.ingest import IngestReport
+from trafficwatch.engine.sink import Sink
+from trafficwatch.fleet.prometheus import (
+    FleetCounts,
+    PromConfig,
+    PrometheusClient,
+    PrometheusError,
+    add_to_series,
+    fetch,
+)
+from trafficwatch.hours import HOUR
+
+log = logging.getLogger(__name__)
+REFRESH_S = 60.0  # how often the app asks Prometheus again
+RECENT_H = 3  # hours read again at each refresh (a late scrape can still change them)
+
+
+class PrometheusFeed:
+    """Reads the whole range at start, then the last RECENT_H hours every REFRESH_S seconds.
+
+    Prometheus being unreachable never ends it: `error` says so in one line (the engine puts it
+    on the status line), the data already read stays on screen, and it asks again at the next
+    refresh. It writes to the sink's series only, under the sink's lock.
+    """
+
+    fresh = True  # quiet hours up to now are zeros where Prometheus says so, gaps otherwise
+
+    def __init__(self, sink: Sink, cfg: PromConfig, client: PrometheusClient | None = None) -> None:
+        self.sink = sink
+        self.cfg = cfg
+        self.client = client or PrometheusClient(cfg)
+        self.report = IngestReport()
+        self.tail = ()
+        self.rate = 0.0
+        self.last_update = 0.0  # when Prometheus last answered
+        self.notice = ""
+        self.warnings: deque[str] = deque(maxlen=3)
+        self.error = ""  # why the last read failed ("" once one succeeds)
+        self._have: dict[tuple[str, int], np.ndarray] = {}  # (site, hour) -> row added so far
+        self._next = 0.0
+        self._loaded = False
+        self.refresh()  # the first read, as LiveFeed's: the engine loads the model after it
+
+    @property
+    def clock(self) -> float:
+        return time.time()
+
+    def words(self) -> str:
+        """The status line's account of where the data comes from."""
+        if self.error and not self.last_update:
+            return f"fleet: no answer yet from Prometheus at {self.cfg.url}"
+        if not self.last_update:
+            return f"fleet: asking Prometheus at {self.cfg.url}"
+        return (f"fleet: Prometheus at {self.cfg.url}, read at "
+                f"{time.strftime('%H:%M', time.gmtime(self.last_update))} UTC")
+
+    def step(self, dt: float) -> None:
+        if time.monotonic() >= self._next:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Read (again) what changed; on failure keep what is shown and say why."""
+        self._next = time.monotonic() + REFRESH_S
+        now = time.time()
+        end = int(now) - int(now) % HOUR
+        start = end - (RECENT_H * HOUR if self._loaded else self.cfg.days * 86400)
+        try:
+            counts = fetch(self.client, start, end, now)
+        except PrometheusError as exc:
+            since = (f"; showing what was read at "
+                     f"{time.strftime('%H:%M', time.gmtime(self.last_update))} UTC"
+                     if self.last_update else "")
+            self.error = f"{exc}{since}; asking again every {REFRESH_S:.0f} s"
+            log.warning("%s", self.error)
+            self.sink.on_change()
+            return
+        self._apply(counts, int(now))
+        self.error = ""
+        self._loaded = True
+        self.last_update = time.time()
+        self.sink.on_change()
+
+    def _apply(self, counts: FleetCounts, now: int) -> None:
+        """Add what is new, and the difference for hours read before (a late scrape)."""
+        delta = FleetCounts(counts.starts, {}, counts.asked_at)
+        for site, grid in counts.sites.items():
+            d = np.full_like(grid, np.nan)
+            for i, h in enumerate(counts.starts.tolist()):
+                row = grid[i]
+                if np.isnan(row).all():
+                    continue
+                old = self._have.get((site, h))
+                now_row = np.nan_to_num(row)
+                d[i] = now_row if old is None else now_row - old
+                self._have[(site, h)] = now_row
+            delta.sites[site] = d
+        with self.sink.lock:
+            add_to_series(self.sink.series, delta, now)

@@ -1,0 +1,251 @@
+"""The fleet's hourly requests per site, from Prometheus's HTTP API (query_range).
+
+Each agent exports `trafficwatch_requests_total{site, status}`, a counter of the lines it has
+counted. The count of hour [T - 1h, T) is, per agent, the counter's value at T minus its value at
+T - 1h (the last sample at or before each instant), summed over the agents:
+
+    sum by (site, status) ((X - X offset 3600s) >= 0)
+    X = trafficwatch_requests_total{site!="", <--match...>}
+
+evaluated by query_range at hour-aligned steps. Unlike `increase()`, nothing is extrapolated:
+the hours add up to the counters' growth exactly. An agent with no sample at one end of an hour
+(not yet started, down, or gone) adds nothing to that hour, and an hour no agent covers is a gap
+(no value), never a zero. `>= 0` drops an agent whose counter went down (a reset: its state and
+its logs both lost) from that hour rather than subtract. Lines count in the hour in which they
+were first scraped: see the README ("Fleet") for the skew that gives.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trafficwatch.counting.series import N_CELLS, ChunkCounts, HourlySeries
+from trafficwatch.filters import STATUS_LABELS as STATUS
+from trafficwatch.hours import HOUR
+
+METRIC = "trafficwatch_requests_total"
+MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 steps per query
+MAX_BYTES = 256 << 20  # an answer larger than this is refused: narrow with --site or --match
+_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\n]|\\.)*")\s*\Z')
+
+
+class PrometheusError(ValueError):
+    """Prometheus could not be asked, or did not answer: one line saying which and why."""
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+@dataclass(frozen=True)
+class PromConfig:
+    """Where the fleet's series is and how to select it."""
+
+    url: str
+    site_label: str = "site"
+    matchers: tuple[str, ...] = ()  # extra label matchers, checked: name op "value"
+    days: int = 60  # how far back the first read goes
+    token: str | None = field(default=None, repr=False)  # bearer token (from the environment)
+    status_classes: frozenset[int] | None = None  # e.g. {4, 5}; None: every class
+    site: str | None = None  # one site only (asked of Prometheus, not filtered here)
+    step: int = HOUR  # seconds per bucket: an hour (tests shorten it: Prometheus's clock is real)
+    timeout: float = 10.0
+
+    @classmethod
+    def build(cls, url: str, *, site_label: str = "site", matchers: list[str] | None = None,
+              days: int = 60, token: str | None = None,
+              status_classes: set[int] | None = None, site: str | None = None,
+              step: int = HOUR) -> PromConfig:
+        """A checked config; ValueError naming the first bad option."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"--prometheus {url!r}: use http://HOST:PORT or https://HOST[/PATH]")
+        if parts.username or parts.password:
+            raise ValueError("--prometheus: no credentials in the URL; put a bearer token in "
+                             "$TRAFFICWATCH_PROMETHEUS_TOKEN")
+        if not _LABEL.match(site_label):
+            raise ValueError(f"--site-label {site_label!r} is not a label name")
+        for m in matchers or []:
+            if not _MATCHER.match(m):
+                raise ValueError(f'--match {m!r}: use NAME="value" (or !=, =~, !~)')
+        if not 1 <= days <= 3650:
+            raise ValueError(f"--prometheus-days {days}: from 1 to 3650")
+        if not 1 <= step <= HOUR:
+            raise ValueError(f"step {step}: from 1 to {HOUR} s")
+        return cls(url.rstrip("/"), site_label, tuple(m.strip() for m in matchers or []), days,
+                   token, frozenset(status_classes) if status_classes else None, site, step)
+
+    def selector(self) -> str:
+        """The series selector: the site label present, the user's matchers, site and status."""
+        parts = [f'{self.site_label}!=""', *self.matchers]
+        if self.site:
+            parts.append(f"{self.site_label}={_quote(self.site)}")
+        if self.status_classes:
+            parts.append("status=~" + _quote("|".join(STATUS[c] for c in
+                                                      sorted(self.status_classes))))
+        return f"{METRIC}{{{', '.join(parts)}}}"
+
+    def query(self, span: int | None = None) -> str:
+        """Requests per site and status class in the `span` seconds (default: a step) before
+        each evaluation instant, summed over the agents."""
+        x = self.selector()
+        return (f"sum by ({self.site_label}, status) "
+                f"(({x} - {x} offset {span or self.step}s) >= 0)")
+
+
+@dataclass
+class FleetCounts:
+    """Bucket starts (epoch seconds) and, per site, requests per status class (NaN: no data)."""
+
+    starts: np.ndarray  # (n,) int64, ascending, one step apart
+    sites: dict[str, np.ndarray]  # site -> (n, 6) float64
+    asked_at: float = 0.0  # when the data was read (the last bucket may be partial up to here)
+
+
+class PrometheusClient:
+    """GETs on the HTTP API with a timeout, the bearer token, and errors in one line."""
+
+    def __init__(self, cfg: PromConfig) -> None:
+        self.cfg = cfg
+
+    def get(self, api: str, params: dict[str, str]) -> object:
+        """The `data` of a successful answer; PrometheusError otherwise."""
+        url = f"{self.cfg.url}/api/v1/{api}?{urllib.parse.urlencode(params)}"
+        req = urllib.request.Request(url, headers={"Accept": "application/json"})
+        if self.cfg.token:
+            # not sent on to where a redirect points
+            req.add_unredirected_header("Authorization", f"Bearer {self.cfg.token}")
+        where = f"Prometheus at {self.cfg.url}"
+        try:
+            with urllib.request.urlopen(req, timeout=self.cfg.timeout) as resp:
+                body = resp.read(MAX_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            body = exc.read(1 << 16)
+            why = _error_of(body) or exc.reason
+            hint = ("; set $TRAFFICWATCH_PROMETHEUS_TOKEN" if exc.code in (401, 403) else "")
+            raise PrometheusError(f"{where} answered {exc.code}: {why}{hint}") from exc
+        except urllib.error.URLError as exc:
+            why = getattr(exc.reason, "strerror", None) or exc.reason
+            raise PrometheusError(f"cannot reach {where}: {why}") from exc
+        except (OSError, ValueError) as exc:  # timeouts, resets, a bad answer line
+            raise PrometheusError(f"cannot reach {where}: {exc}") from exc
+        if len(body) > MAX_BYTES:
+            raise PrometheusError(f"{where}: answer over {MAX_BYTES >> 20} MiB; narrow it with "
+                                  "--site or --match")
+        try:
+            doc = json.loads(body)
+        except ValueError as exc:
+            raise PrometheusError(f"{where}: not a Prometheus API answer ({exc})") from exc
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            why = _error_of(body) or "no status"
+            raise PrometheusError(f"{where}: query failed: {why}")
+        return doc.get("data")
+
+    def matrix(self, query: str, start: int, end: int, step: int) -> list[tuple[dict, list]]:
+        """query_range as (labels, [[ts, "value"], ...]) per series."""
+        data = self.get("query_range", {"query": query, "start": str(start), "end": str(end),
+                                        "step": str(step)})
+        return _series_of(data, "matrix", "values")
+
+    def vector(self, query: str, at: float) -> list[tuple[dict, list]]:
+        """An instant query as (labels, [[ts, "value"]]) per series."""
+        data = self.get("query", {"query": query, "time": f"{at:.3f}"})
+        return [(m, [v]) for m, v in _series_of(data, "vector", "value")]
+
+
+def _error_of(body: bytes) -> str:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    if isinstance(doc, dict) and doc.get("error"):
+        return str(doc.get("error"))[:300]
+    return ""
+
+
+def _series_of(data: object, kind: str, key: str) -> list[tuple[dict, list]]:
+    if not isinstance(data, dict) or data.get("resultType") != kind or \
+            not isinstance(data.get("result"), list):
+        raise PrometheusError(f"Prometheus answered no {kind}")
+    out = []
+    for r in data["result"]:
+        if isinstance(r, dict) and isinstance(r.get("metric"), dict) and \
+                isinstance(r.get(key), list):
+            out.append((r["metric"], r[key]))
+    return out
+
+
+def _value(text: object) -> float:
+    try:
+        v = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) and v >= 0 else math.nan
+
+
+def fetch(client: PrometheusClient, start: int, end: int, now: float | None = None) -> FleetCounts:
+    """Complete buckets starting in [start, end) (aligned to the step), and with `now`, the
+    bucket in progress up to `now`. Sites and classes with no data stay NaN."""
+    cfg, step = client.cfg, client.cfg.step
+    start, end = start - start % step, end - end % step
+    starts = np.arange(start, end, step, dtype=np.int64)
+    partial = now is not None and int(now) - int(now) % step == end
+    if partial:
+        starts = np.append(starts, end)
+    sites: dict[str, np.ndarray] = {}
+
+    def put(labels: dict, values: list) -> None:
+        site, status = labels.get(cfg.site_label), labels.get("status")
+        if not isinstance(site, str) or status not in STATUS:
+            return
+        grid = sites.setdefault(site, np.full((len(starts), len(STATUS)), np.nan))
+        col = STATUS.index(status)
+        for pair in values:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                continue
+            i = int((float(pair[0]) - step) - start) // step  # the bucket ending at that instant
+            if 0 <= i < len(starts) and float(pair[0]) == start + (i + 1) * step:
+                grid[i, col] = _value(pair[1])
+
+    first = start + step  # the instant that closes the first bucket
+    while first <= end:
+        last = min(end, first + (MAX_POINTS - 1) * step)
+        for labels, values in client.matrix(cfg.query(), first, last, step):
+            put(labels, values)
+        first = last + step
+    if partial and now is not None:
+        span = max(1, int(now) - end)
+        for labels, (pair,) in client.vector(cfg.query(span), now):
+            if isinstance(pair, list) and len(pair) == 2:
+                put(labels, [[end + step, pair[1]]])  # stored as the bucket in progress
+    return FleetCounts(starts, sites, time.time() if now is None else now)
+
+
+def add_to_series(series: HourlySeries, counts: FleetCounts, last_ts: int | None = None) -> None:
+    """Add the fleet's counts to `series` (hours with data covered, others left as gaps);
+    `last_ts`: the time up to which the last bucket is known."""
+    if (counts.starts % HOUR).any():
+        raise ValueError("the fleet's buckets are not hours: a series counts hours only")
+    hours = counts.starts // HOUR
+    for site, grid in counts.sites.items():
+        seen = ~np.isnan(grid).all(axis=1)
+        idx = np.flatnonzero(seen)
+        if not len(idx):
+            continue
+        for run in np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1):  # contiguous hours
+            cells = np.zeros((len(run), N_CELLS), np.int64)
+            cells[:, 0::4] = np.nan_to_num(grid[run]).round().astype(np.int64)  # not bot, not static
+            lo, hi = int(counts.starts[run[0]]), int(counts.starts[run[-1]]) + HOUR - 1
+            end_ts = hi if last_ts is None else min(hi, max(lo, last_ts))
+            series.add_counts(site, ChunkCounts(
+                hours[run], cells, np.zeros(len(run), np.int64), None, None, None,
+                end_ts, 0, lo, end_ts))
