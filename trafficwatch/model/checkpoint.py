@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from trafficwatch.model.lstm import QuantileLSTM
 
 FORMAT = "trafficwatch-lstm"
-VERSION = 2  # 2: the head mixes seasonal bases (features.py), horizon up to 168 h
+VERSION = 2  # 2: the head mixes seasonal bases (features.py), horizon up to 168 h; a config
+# without base_gate (the per-hour gate on the bases) reads as base_gate 0
 _FIX = "retrain it with `trafficwatch train PATH... --out FILE` or use the shipped default model"
 
 

@@ -20,6 +20,8 @@ class LSTMConfig:
     n_features: int = N_FEATURES  # see features.py: value, mask, hour and weekday on the circle
     dropout: float = 0.0  # between layers only (nn.LSTM semantics); unused with one layer
     n_bases: int = N_BASES  # seasonal bases the head mixes (features.py)
+    base_gate: int = 16  # units of the per-hour gate that reads the bases' own values at each
+    # future hour (where yesterday and last week disagree, which to trust); 0: none (version 2)
 
     def __post_init__(self) -> None:
         if not 1 <= self.horizon <= 168:
@@ -42,4 +44,5 @@ class LSTMConfig:
         """Inverse of to_dict; unknown keys are an error (a newer checkpoint format)."""
         d = dict(d)
         d["quantiles"] = tuple(d.get("quantiles", (0.1, 0.5, 0.9)))
+        d.setdefault("base_gate", 0)  # written before the per-hour gate existed
         return cls(**d)

@@ -7,6 +7,7 @@ in the same scaled space. Scaling and the seasonal bases live outside the module
     x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ─┐
     skill (B, K+1) ─────────────────────────┴─► head ──► per hour: mix (H, K), shift (H), spread
     bases (B, H, K): yesterday, last week, 7-day and 4-week medians, last hour, ... │
+      └─► base_gate (per hour, K -> G -> K) ──► + mix logits                         │
     p50 = Σ_k softmax(mix)_k · base_k + shift_max · tanh(shift)  ◄───────────────┘
     p10 / p90 = p50 ∓ softplus spacings
 
@@ -53,9 +54,15 @@ class QuantileLSTM(nn.Module):
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden + K + 1, H * (K + nq))  # per hour: K mix logits, shift,
         # quantile gaps; from the last hidden state and the K + 1 skill figures (features.py)
+        G = cfg.base_gate  # per future hour: the bases' values (and which exist) -> K logits
+        self.base_gate = (nn.Sequential(nn.Linear(2 * K, G), nn.Tanh(), nn.Linear(G, K))
+                          if G else None)
         with torch.no_grad():  # start as "the mean of the bases" with a modest band
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
+            if self.base_gate is not None:
+                self.base_gate[2].weight.zero_()
+                self.base_gate[2].bias.zero_()
 
     def _quantiles(self, h_last: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
                    skill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,7 +73,10 @@ class QuantileLSTM(nn.Module):
             raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
                              f"{self.cfg.n_bases}")
         raw = self.head(torch.cat([h_last, skill], dim=-1)).view(B, H, -1)  # (B, H, K + Q)
-        logits = raw[..., :K].masked_fill(bmask < 0.5, -1e4)  # a missing base gets no weight
+        logits = raw[..., :K]  # (B, H, K) from the window's summary
+        if self.base_gate is not None:  # plus what this hour's bases say: agreeing or not
+            logits = logits + self.base_gate(torch.cat([bases, bmask], dim=-1))
+        logits = logits.masked_fill(bmask < 0.5, -1e4)  # a missing base gets no weight
         mix = torch.softmax(logits, dim=-1)  # (B, H, K)
         rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         center = (mix * bases).sum(-1) + SHIFT_MAX * torch.tanh(rest[..., self.mid])  # (B, H)

@@ -49,6 +49,10 @@ def weight_shapes(cfg: LSTMConfig) -> dict[str, tuple[int, ...]]:
         shapes[f"lstm.bias_hh_l{k}"] = (4 * U,)
     shapes["head.weight"] = (cfg.horizon * (K + nq), U + K + 1)
     shapes["head.bias"] = (cfg.horizon * (K + nq),)
+    if cfg.base_gate:
+        G = cfg.base_gate
+        shapes.update({"base_gate.0.weight": (G, 2 * K), "base_gate.0.bias": (G,),
+                       "base_gate.2.weight": (K, G), "base_gate.2.bias": (K,)})
     return shapes
 
 
@@ -79,6 +83,9 @@ class NumpyLSTM:
                          (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"]) * half)
                         for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,), rows scaled
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
+        self._gate = ((w["base_gate.0.weight"].T.copy(), w["base_gate.0.bias"],
+                       w["base_gate.2.weight"].T.copy(), w["base_gate.2.bias"])
+                      if cfg.base_gate else None)  # (2K, G), (G,), (G, K), (K,)
 
     @classmethod
     def from_torch(cls, model: QuantileLSTM) -> NumpyLSTM:
@@ -132,7 +139,11 @@ class NumpyLSTM:
                              f"{self.cfg.n_bases}")
         w, b = self._head
         raw = (np.concatenate([h_last, skill], axis=-1) @ w + b).reshape(B, H, -1)  # (B, H, K+Q)
-        logits = np.where(bmask < 0.5, -1e4, raw[..., :K])  # a missing base gets no weight
+        logits = raw[..., :K]  # (B, H, K) from the window's summary
+        if self._gate is not None:  # plus what this hour's bases say
+            w1, b1, w2, b2 = self._gate
+            logits = logits + np.tanh(np.concatenate([bases, bmask], axis=-1) @ w1 + b1) @ w2 + b2
+        logits = np.where(bmask < 0.5, -1e4, logits)  # a missing base gets no weight
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         mix = e / e.sum(axis=-1, keepdims=True)  # (B, H, K) softmax
         rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
