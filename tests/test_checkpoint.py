@@ -116,3 +116,12 @@ def test_code_payload_is_refused_even_with_torch_force_no_weights_only_load(tmp_
     assert res.returncode == 3, res.stderr
     assert "refused" in res.stdout
     assert not marker.exists()
+
+
+def test_a_config_written_before_the_per_hour_gate_reads_as_one_without_it():
+    from trafficwatch.model.config import LSTMConfig
+
+    old = LSTMConfig(window=48, horizon=12, hidden=8).to_dict()
+    del old["base_gate"]
+    assert LSTMConfig.from_dict(old).base_gate == 0
+    assert LSTMConfig().base_gate > 0  # new models have it

@@ -38,6 +38,9 @@ def random_model(cfg: LSTMConfig, seed: int = 0) -> QuantileLSTM:
     with torch.no_grad():
         model.head.weight.normal_(0, 0.3)
         model.head.bias.normal_(0, 1.0)
+        if model.base_gate is not None:  # the per-hour gate starts at zero: wake it up
+            for param in model.base_gate.parameters():
+                param.normal_(0, 0.5)
     return model
 
 
@@ -50,7 +53,8 @@ def close(a, b, tol: float = 1e-5) -> None:
     LSTMConfig(window=48, horizon=12, hidden=8, layers=1),
     LSTMConfig(window=48, horizon=12, hidden=8, layers=2),
     LSTMConfig(window=168, horizon=168, hidden=64, layers=1),  # the shipped architecture
-], ids=["1-layer", "2-layers", "shipped-size"])
+    LSTMConfig(window=48, horizon=12, hidden=8, layers=1, base_gate=0),  # written before the gate
+], ids=["1-layer", "2-layers", "shipped-size", "no-base-gate"])
 def test_numpy_inference_equals_nn_lstm_and_every_explicit_gate(cfg):
     model = random_model(cfg)
     x = torch.randn(3, cfg.window, 6, generator=torch.Generator().manual_seed(1))
