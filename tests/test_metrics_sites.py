@@ -137,6 +137,10 @@ def test_the_site_on_screen_has_the_screens_forecast(engine):
 
 
 def test_a_site_with_too_little_history_has_no_forecast_gauge(engine):
+    engine.set_site("young")  # even on screen, where seasonal naive stands in
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (engine.latest is None or engine.latest.site != "young"):
+        time.sleep(0.05)
     got = scrape(engine)
     young = [k for k in got if 'site="young"' in k]
     assert young and all(k.startswith("trafficwatch_requests_total") for k in young)
