@@ -19,6 +19,7 @@ from trafficwatch.engine.predict import Prediction, predict
 from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
+from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
@@ -88,6 +89,10 @@ class Engine:
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
         self.tuning_note: dict[str, str] = {}
         self.prediction: tuple[tuple, Prediction] | None = None
+        # every site's forecast for /metrics, whatever is on screen; key: (hour, model) it is for
+        self.site_forecasts: dict[str, SiteForecast] = {}
+        self._site_keys: dict[str, tuple] = {}
+        self.site_forecast_s: list[float] = []  # seconds each site took in the latest step
         self.source = None  # ReplayFeed, LiveFeed or PrometheusFeed: they write through the sink
         self.sink = Sink(cfg.source_config(), self.series, self.lock, self._changed)
         self._stop = threading.Event()
@@ -178,10 +183,14 @@ class Engine:
 
     def series_now(self) -> float | None:
         """The clock up to which quiet hours count as zeros: None for logs no longer written."""
+        return self._clock_for(self.site or None)
+
+    def _clock_for(self, site: str | None) -> float | None:
+        """series_now for `site` (all sites when None)."""
         src = self.source
         if self.cfg.replay or src is None:
             return self.now()
-        last = self.series.last_ts(self.site or None)
+        last = self.series.last_ts(site)
         recent = last is not None and self.now() - last < DAY  # a copied archive is not live
         return self.now() if recent and getattr(src, "fresh", True) else None
 
@@ -237,14 +246,56 @@ class Engine:
                 return
         self.forecaster, self.model_status = tuning.load_default(self.cfg.model_path)
         self._model_wake.set()
+        pending = False  # other sites' forecasts still due: the next step comes at once
         while not self._stop.is_set():
-            self._model_wake.wait(timeout=5)
+            woken = self._model_wake.wait(timeout=0 if pending else 5)
             if self._stop.is_set():
                 return
-            self._model_wake.clear()
-            self._predict_once()
-            if self.cfg.fine_tune and self.forecaster is not None:
-                self._tune_in_background()
+            if woken or not pending:  # the screen's view first, as before
+                self._model_wake.clear()
+                self._predict_once()
+                if self.cfg.fine_tune and self.forecaster is not None:
+                    self._tune_in_background()
+            pending = self.forecast_sites()
+
+    def forecast_sites(self, budget_s: float | None = None) -> bool:
+        """One step of every site's forecast (for /metrics): the sites whose hour or model changed
+        since their last forecast, new sites first, for `budget_s` seconds at most (at least
+        one site). True while sites remain due."""
+        with self.lock:
+            due = []
+            for site in self.series.sites():
+                clock = self._clock_for(site)
+                hour = self.series.partial_hour_number(site, clock)
+                if hour is None:  # logs no longer written: the hour after their last line
+                    last = self.series.last_ts(site)
+                    hour = None if last is None else last // HOUR + 1
+                key = (hour, id(self.tuned.get(site) or self.forecaster))
+                if self._site_keys.get(site) != key:
+                    due.append((site, key))
+            due.sort(key=lambda d: d[0] in self._site_keys)  # never forecast first
+        if not due:
+            return False
+
+        def read(site: str):
+            with self.lock:
+                clock = self._clock_for(site)
+                return (self.series.series(site, "hits", now=clock),
+                        self.series.partial_hour(site, now=clock))
+
+        kw = {} if budget_s is None else {"budget_s": budget_s}
+        done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,
+                            self.cfg.band, lambda: self._stop.is_set() or self._model_wake.is_set(),
+                            **kw)
+        with self.lock:
+            for d in done:
+                self._site_keys[d.site] = d.key
+                if d.forecast is None:
+                    self.site_forecasts.pop(d.site, None)
+                else:
+                    self.site_forecasts[d.site] = d.forecast
+            self.site_forecast_s = [d.seconds for d in done]
+        return len(done) < len(due)
 
     def fine_tune_once(self) -> bool:
         """Fine-tune the current site's model when tuning.maybe_fine_tune says so, and take its

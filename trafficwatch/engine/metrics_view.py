@@ -1,35 +1,41 @@
-"""What the app sees, as Prometheus samples: requests per site and status class, forecast, anomaly."""
+"""What the app sees, as Prometheus samples: requests per site and status class, and every site's
+forecast and anomaly verdict (whatever site, metric or filter is on screen)."""
 from __future__ import annotations
-
-import numpy as np
 
 from trafficwatch.engine.metrics import Sample
 
+# gauge name -> SiteForecast field; every site with enough history has all of them
+FORECAST_GAUGES = (
+    ("trafficwatch_yhat", "p50"),
+    ("trafficwatch_yhat_lower", "lower"),
+    ("trafficwatch_yhat_upper", "upper"),
+    ("trafficwatch_anomaly", "anomaly"),
+    ("trafficwatch_forecast_hour_timestamp_seconds", "hour"),
+)
+QUANTILES = (("0.1", "p10"), ("0.5", "p50"), ("0.9", "p90"))
+
 
 def samples_for(engine) -> list[Sample]:
-    """Samples from the engine's series and latest snapshot (empty before it starts)."""
+    """Samples from the engine's series and its per-site forecasts (empty before it starts)."""
     if engine is None:
         return []
     out: list[Sample] = []
     with engine.lock:
-        for site in engine.series.sites():
+        sites = engine.series.sites()
+        for site in sites:
             for cls in range(1, 6):
                 n = engine.series.series(site, "hits", status_classes={cls}).sum()
                 out.append(Sample("trafficwatch_requests_total",
                                   (("site", site), ("status", f"{cls}xx")), float(n)))
+        forecasts = dict(engine.site_forecasts)
+    for name, attr in FORECAST_GAUGES:
+        out += [Sample(name, (("site", site),), float(getattr(forecasts[site], attr)))
+                for site in sites if site in forecasts]
+    out += [Sample("trafficwatch_forecast", (("site", site), ("quantile", q)),
+                   float(getattr(forecasts[site], attr)))
+            for site in sites if site in forecasts for q, attr in QUANTILES]
     snap = engine.latest
-    if snap is not None and snap.forecast is not None and len(snap.forecast.hours):
-        label = (("site", snap.site or "all"),)
-        fv = snap.forecast
-        out += [Sample("trafficwatch_yhat", label, float(fv.p50[0])),
-                Sample("trafficwatch_yhat_lower", label, float(fv.p10[0])),
-                Sample("trafficwatch_yhat_upper", label, float(fv.p90[0]))]
-        active = [a for a in snap.anomalies if a.active]
-        out.append(Sample("trafficwatch_anomaly", label,
-                          float(np.sign(active[0].direction)) if active else 0.0))
     if snap is not None:
         out.append(Sample("trafficwatch_malformed_lines_total", (),
                           float(sum(snap.ingest.malformed.values()))))
     return out
-
-

@@ -1,0 +1,193 @@
+"""/metrics carries every site's forecast with the same series whatever is on screen."""
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.counting.ingest import IngestReport
+from trafficwatch.engine import engine as engine_mod
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.metrics import MetricsServer, render
+from trafficwatch.engine.metrics_view import samples_for
+from trafficwatch.engine.site_forecasts import site_forecast
+from trafficwatch.filters import ViewFilter
+from trafficwatch.logs.records import Records
+
+T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
+DAYS = 10
+HOSTILE = 'ev"il\\site\n# TYPE x counter'  # a vhost name from a log line
+SITES = {"site-a": (DAYS * 24, 50), "site-b": (DAYS * 24, 400), HOSTILE: (DAYS * 24, 20),
+         "young": (10, 30)}  # name: (hours of history before the clock, mean requests per hour)
+FORECAST_NAMES = ("trafficwatch_yhat", "trafficwatch_yhat_lower", "trafficwatch_yhat_upper",
+                  "trafficwatch_anomaly", "trafficwatch_forecast",
+                  "trafficwatch_forecast_hour_timestamp_seconds")
+
+
+def records(hours: int, level: float, seed: int) -> Records:
+    rng = np.random.default_rng(seed)
+    start = T0 + (DAYS * 24 - hours) * 3600
+    h = np.arange(hours) + (DAYS * 24 - hours)
+    per_hour = rng.poisson(level * (1 + 0.8 * np.sin(2 * np.pi * (h % 24 - 6) / 24)))
+    ts = np.concatenate([start + i * 3600 + np.sort(rng.integers(0, 3600, n))
+                         for i, n in enumerate(per_hour)]).astype(np.int64)
+    n = len(ts)
+    return Records(ts=ts, utc_offset=np.zeros(n, np.int32),
+                   status=rng.choice([200, 404, 500], n, p=[.9, .08, .02]).astype(np.int16),
+                   size=np.zeros(n, np.int64), is_static=rng.random(n) < .3,
+                   is_bot=rng.random(n) < .1, client=rng.integers(0, 500, n).astype(np.uint64),
+                   visitor=rng.integers(0, 500, n).astype(np.uint64) << np.uint64(8),
+                   vhost=np.full(n, -1, np.int32))
+
+
+class TwoSiteFeed:
+    """A source that counts four sites' requests at once, then holds its clock still."""
+
+    def __init__(self, sink) -> None:
+        self.report = IngestReport()
+        self.tail = ()
+        self.clock = T0 + DAYS * 24 * 3600 + 1800  # half way into the hour after the data
+        with sink.lock:
+            for seed, (site, (hours, level)) in enumerate(SITES.items()):
+                sink.series.add(site, records(hours, level, seed))
+
+    def step(self, dt: float) -> None:
+        return None
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: TwoSiteFeed(sink))
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01,
+                            site="site-a"), lambda s: None)
+    e.start()
+    deadline = time.monotonic() + 60  # the model loads and forecasts three sites: well under
+    while time.monotonic() < deadline and len(e.site_forecasts) < 3:
+        time.sleep(0.05)
+    assert len(e.site_forecasts) == 3, "the sites' forecasts never came"
+    yield e
+    e.stop()
+
+
+SAMPLE = re.compile(r'^(\w+)(\{.*\})? (\S+)$')
+
+
+def scrape(e) -> dict[str, float]:
+    """The exposition as {'name{labels}': value} (comments left out)."""
+    out = {}
+    for line in render(samples_for(e)).splitlines():
+        if not line.startswith("#"):
+            m = SAMPLE.match(line)
+            assert m, f"not one sample per line: {line!r}"
+            out[m[1] + (m[2] or "")] = float(m[3])
+    return out
+
+
+def forecast_series(scraped: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in scraped.items() if k.split("{")[0] in FORECAST_NAMES}
+
+
+def wait_for_screen(e, site: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        snap = e.snapshot()
+        if snap.site == site and snap.forecast is not None:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no forecast on screen for {site}")
+
+
+def test_switching_site_metric_or_filter_leaves_metrics_series_unchanged(engine):
+    e = engine
+    wait_for_screen(e, "site-a")
+    before = scrape(e)
+    both = forecast_series(before)
+    for site in ("site-a", "site-b"):
+        assert f'trafficwatch_yhat{{site="{site}"}}' in both
+        for q in ("0.1", "0.5", "0.9"):
+            assert f'trafficwatch_forecast{{site="{site}",quantile="{q}"}}' in both
+    # each site its own forecast: the busier site's median is far above the quieter one's
+    assert both['trafficwatch_yhat{site="site-b"}'] > 3 * both['trafficwatch_yhat{site="site-a"}']
+    e.set_site("site-b")
+    wait_for_screen(e, "site-b")
+    e.set_metric("pages")
+    e.set_filter(ViewFilter(status_classes=frozenset({5}), bots=False))
+    e.snapshot()
+    after = scrape(e)
+    assert after.keys() == before.keys()
+    assert forecast_series(after) == both
+
+
+def test_the_site_on_screen_has_the_screens_forecast(engine):
+    e = engine
+    for site in ("site-a", "site-b"):
+        e.set_site(site)
+        wait_for_screen(e, site)
+        fv = e.snapshot().forecast
+        got = scrape(e)
+        assert got[f'trafficwatch_yhat{{site="{site}"}}'] == pytest.approx(fv.p50[0], rel=1e-6)
+        assert got[f'trafficwatch_yhat_lower{{site="{site}"}}'] == pytest.approx(fv.p10[0], rel=1e-6)
+        assert got[f'trafficwatch_yhat_upper{{site="{site}"}}'] == pytest.approx(fv.p90[0], rel=1e-6)
+        hour = got[f'trafficwatch_forecast_hour_timestamp_seconds{{site="{site}"}}']
+        assert hour == fv.hours[0] == T0 + DAYS * 24 * 3600
+
+
+def test_a_site_with_too_little_history_has_no_forecast_gauge(engine):
+    engine.set_site("young")  # even on screen, where seasonal naive stands in
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (engine.latest is None or engine.latest.site != "young"):
+        time.sleep(0.05)
+    got = scrape(engine)
+    young = [k for k in got if 'site="young"' in k]
+    assert young and all(k.startswith("trafficwatch_requests_total") for k in young)
+
+
+def test_site_names_from_logs_are_escaped_in_the_exposition(engine):
+    text = render(samples_for(engine))
+    # the quote and backslash escaped, the newline never reaches the output as a line break
+    assert 'trafficwatch_yhat{site="ev\\"il\\\\\\\\site\\\\x0a# TYPE x counter"} ' in text
+    assert "\n# TYPE x counter" not in text
+    assert all(SAMPLE.match(ln) or ln.startswith(("# HELP ", "# TYPE trafficwatch_"))
+               for ln in text.splitlines())
+
+
+def test_metrics_endpoint_serves_every_site(engine):
+    server = MetricsServer("127.0.0.1:0", lambda: samples_for(engine))
+    server.start()
+    try:
+        host, port = server.address[:2]
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            body = resp.read().decode()
+    finally:
+        server.stop()
+    assert 'trafficwatch_yhat{site="site-a"}' in body and 'trafficwatch_yhat{site="site-b"}' in body
+
+
+def test_site_forecast_needs_a_days_observed_hours():
+    from trafficwatch.model.forecaster import Forecaster
+
+    idx = pd.date_range("2026-01-01", periods=23, freq="h", tz="UTC")
+    model = Forecaster.load(None)
+    assert site_forecast(pd.Series(np.full(23, 10.0), index=idx), model, None) is None
+    idx = pd.date_range("2026-01-01", periods=72, freq="h", tz="UTC")
+    fc = site_forecast(pd.Series(np.full(72, 10.0), index=idx), model, None)
+    assert fc is not None and fc.hour == int(idx[-1].timestamp()) + 3600
+    assert 0 <= fc.p10 <= fc.p50 <= fc.p90
+
+
+def test_model_loop_is_not_blocked_by_many_sites(monkeypatch):
+    """forecast_sites does a bounded step: with a zero budget, one site per call."""
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: TwoSiteFeed(sink))
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False), lambda s: None)
+    e.source = engine_mod.open_source(e.sink, e.cfg, None)
+    steps = 1
+    while e.forecast_sites(budget_s=0.0):
+        steps += 1
+        assert steps <= len(SITES)
+    assert steps == len(SITES)
+    assert set(e.site_forecasts) == {"site-a", "site-b", HOSTILE}  # seasonal naive: no model
+    assert not e.forecast_sites()  # nothing due until the hour or the model changes
