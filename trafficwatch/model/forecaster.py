@@ -31,7 +31,8 @@ MIN_OBSERVED = 24  # hours of observed history below which the caller should use
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
 RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
 OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
-BLEND_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the LSTM's share in a blend with the better naive
+BLEND_STEPS = tuple(k / 10 for k in range(11))  # the LSTM's share in a blend with the better
+# naive: 0, 10 %, ..., all of it (finer than quarters: fewer series worse than the naive, bench)
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
@@ -66,7 +67,7 @@ class Recent:
     # a typical one of the last days (the best and the worst day left out, see trimmed_mean);
     # empty when there was too little history to judge
     weights: dict[str, float]  # what is shown: the blend of the LSTM with the better seasonal
-    # naive (LSTM share 0, 1/4, 1/2, 3/4 or 1) that erred least on a typical one of those days
+    # naive (LSTM share 0, 10 %, ..., 100 %) that erred least on a typical one of those days
     widen: float  # log1p units added to both sides of the band (negative narrows)
     hours: int  # hours scored
 
