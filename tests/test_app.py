@@ -293,7 +293,7 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
         await pilot.pause()
         await pilot.press("s")
         await pilot.pause()
-        assert "Show which site? (501)" in screen_text(app)
+        assert "Show which site? (501 sites + all)" in screen_text(app)
         await pilot.press(*"BLO")
         await pilot.pause()
         assert app.screen.query_one("#sites").option_count == 1

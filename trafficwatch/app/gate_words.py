@@ -83,13 +83,29 @@ def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
     return time.strftime(form, time.gmtime(int(ts) + offset))
 
 
+def distinct_drops(drops: Sequence[int]) -> list[int]:
+    """The sharp drops as events: a fall spread over consecutive steps is one drop (its last)."""
+    out: list[int] = []
+    for d in sorted(drops):
+        if out and d - out[-1] <= 1:
+            out[-1] = d
+        else:
+            out.append(d)
+    return out
+
+
 def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int) -> str:
-    """When the forget gate last dropped sharply (the model set aside what it knew), in words."""
+    """When the forget gate last dropped sharply (the model set aside what it knew), in words:
+    one drop reads as a change of regime, many in a week as the routine turns they usually are."""
+    drops = distinct_drops(drops)
     if not len(drops) or not len(step_hours):
         return "No memory reset this week (the forget gate never dropped sharply)"
     when = fmt_hour(step_hours[min(drops[-1], len(step_hours) - 1)], offset)
-    more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
-    return f"Memory last reset: {when} (forget gate dropped: a change of regime{more})"
+    if len(drops) <= 3:
+        more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
+        return f"Memory last reset: {when} (forget gate dropped: a change of regime{more})"
+    return (f"Forget gate dropped sharply {len(drops)} times this week (last {when}): each at "
+            "a sudden change in traffic, not each a new regime")
 
 
 def bins(n: int, width: int) -> list[slice]:

@@ -8,17 +8,11 @@ from rich.text import Text
 from textual.widgets import Static
 
 from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.text import count as num
 from trafficwatch.app.text import safe_content
 from trafficwatch.counting.tops import TOP_CAP
 from trafficwatch.engine.snapshot import HourTop, Snapshot
 from trafficwatch.hours import HOUR
-
-
-def num(x: float) -> str:
-    """A count: whole numbers as integers; '–' for none."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
 
 
 def _at(hours: np.ndarray, values: np.ndarray, h: int) -> float:
@@ -83,16 +77,28 @@ def _outside(n: dict) -> str:
     return "inside the band"
 
 
+def percentages(counts: list[int]) -> list[int]:
+    """Whole percentages that add up to 100 (largest remainder); [] when there is nothing."""
+    total = sum(counts)
+    if not total:
+        return []
+    exact = [100 * n / total for n in counts]
+    out = [math.floor(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: out[i] - exact[i])[:100 - sum(out)]:
+        out[i] += 1
+    return out
+
+
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
     """Status classes, busiest paths and clients, sanitised (they come from the logs)."""
     if top is None:
         t.append("No request in these hours\n", style="dim")
         return
-    total = sum(n for _, n in top.classes)
+    shares = percentages([n for _, n in top.classes])
     t.append("Status ", style="bold")
     t.append(("  " if width >= 60 else " · ").join(
-        f"{c} {num(n)}" + (f" {n / total:.0%}" if total and width >= 60 else "")
-        for c, n in top.classes) or "–")
+        f"{c} {num(n)}" + (f" {p}%" if shares and width >= 60 else "")
+        for (c, n), p in zip(top.classes, shares or [0] * len(top.classes))) or "–")
     t.append("\n")
     t.append("Top paths" + (" (filter)" if filtered else "") + "\n", style="bold")
     col = max((len(num(n)) for _, n in top.paths), default=1)
@@ -134,6 +140,11 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append(f"{v}\n", style="bold" if k == "actual" else "")
     for words, style in verdict(snap, h, n):
         t.append(words + "\n", style=style)
+    fv = snap.forecast
+    if (n["future"] or n["partial"]) and fv is not None and fv.choice:
+        t.append("Shown: ", style="dim")  # the Now pane's line in full (narrow: in short)
+        t.append_text(safe_content(fv.choice, "dim"))
+        t.append("\n")
     if not n["future"]:
         top_lines(t, next((x for x in snap.tops if x.start == h), None), width, bool(snap.filter))
     t.append("←/→ hour · Esc now", style="dim")

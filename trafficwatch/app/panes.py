@@ -17,7 +17,7 @@ from trafficwatch.app.gate_words import (
     reset_marks,
     reset_words,
 )
-from trafficwatch.app.text import safe_content
+from trafficwatch.app.text import count, safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
@@ -45,12 +45,44 @@ def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) 
     return "".join(BLOCKS[int(x)] if np.isfinite(x) else " " for x in levels)
 
 
+NARROW = 60  # columns below which the Now pane says which forecast is shown in a few words
+NAIVE_WORDS = {"naive 24 h": "same hour yesterday", "naive 168 h": "same hour last week"}
+
+
+def error_lines(fv, narrow: bool = False) -> Text:
+    """The day-ahead error over the last days and, plainly, when seasonal naive did better."""
+    t = Text()
+    n = fv.hours_scored
+    if math.isnan(fv.mase):
+        t.append(f"Last 7 days: {n} hours with a count, too few to score (24 needed)\n",
+                 style="dim")
+        return t
+    days = "Last 7 days" if not 0 < n < 7 * 24 else f"Last 7 days ({n} h with a count)"
+    cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
+    naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
+    if narrow:
+        t.append(f"{days}: MASE {num(fv.mase)}, ratio {num(fv.rel_to_naive)} · in band {cov}\n")
+    else:
+        t.append(f"{days}: MASE {num(fv.mase)} · best seasonal naive ({fv.naive_name}) "
+                 f"{num(fv.mase_naive)} · ratio {num(fv.rel_to_naive)} · band coverage {cov}\n")
+    if fv.rel_to_naive > 1:
+        t.append(f"Worse than {naive} here (ratio {num(fv.rel_to_naive)})\n", style="bold yellow")
+    return t
+
+
 class StatsPane(Static):
     """This hour vs its forecast, next hour, recent error, model in use, ingest figures."""
 
     cursor: int | None = None  # the chart's cursor hour: its details replace the pane
+    _snap: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        """Laid out or resized: a narrow pane words the forecast shown in short."""
+        if self._snap is not None:
+            self.update(self._snap)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        self._snap = snap
         if self.cursor is not None:
             from trafficwatch.app.hour_detail import hour_details
 
@@ -58,30 +90,30 @@ class StatsPane(Static):
             return
         t = Text()
         sv, fv, ing = snap.series, snap.forecast, snap.ingest
+        narrow = 0 < self.size.width < NARROW
         if sv is not None and fv is not None and len(fv.hours):
             off = sv.tz_offset_s
             if sv.partial_hour is not None and fv.hours[0] == sv.partial_hour:
                 t.append(f"This hour ({fmt_hour(fv.hours[0], off, '%H:00')}) so far: "
-                         f"{num(sv.counts[-1])} of ~{num(fv.p50[0])} forecast\n")
+                         f"{count(sv.counts[-1])} of ~{count(fv.p50[0])} forecast\n")
                 nxt = 1 if len(fv.hours) > 1 else 0
             else:
                 nxt = 0
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
                     if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
-            t.append(f"{when}: {num(fv.p50[nxt])} "
-                     f"({num(fv.p10[nxt])}–{num(fv.p90[nxt])})\n", style="bold")
-            t.append(f"Last 7 days: MASE {num(fv.mase)} · best seasonal naive ({fv.naive_name}) "
-                     f"{num(fv.mase_naive)} · ratio {num(fv.rel_to_naive)} · band coverage "
-                     f"{'–' if math.isnan(fv.coverage) else f'{fv.coverage:.0%}'}\n")
+            t.append(f"{when}: {count(fv.p50[nxt])} "
+                     f"({count(fv.p10[nxt])}–{count(fv.p90[nxt])})\n", style="bold")
+            t.append_text(error_lines(fv, narrow))
             t.append("Model: ")
             t.append_text(safe_content(fv.model_name))
             if fv.model_detail:
                 t.append(" · ")
                 t.append_text(safe_content(fv.model_detail))
             t.append("\n")
-            if fv.choice:
+            choice = fv.choice_short if narrow and fv.choice_short else fv.choice
+            if choice:
                 t.append("Shown: ")
-                t.append_text(safe_content(fv.choice))
+                t.append_text(safe_content(choice))
                 t.append("\n")
         t.append(f"Lines read {ing.lines_read:,} · counted {ing.parsed:,} · malformed "
                  f"{sum(ing.malformed.values()):,}")
@@ -198,7 +230,8 @@ class AnomalyPane(Static):
         t = Text()
         for a in snap.anomalies[:20]:
             arrow = "▲" if a.direction > 0 else "▼"
-            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {num(a.actual)} vs {num(a.p10)}–{num(a.p90)}"
+            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {count(a.actual)} vs {count(a.p10)}–"
+                     f"{count(a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
         super().update(t)
 

@@ -87,7 +87,8 @@ class SitePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker") as box:
-            box.border_title = f"Show which site? ({len(self.sites)})"
+            n = len(self.sites)
+            box.border_title = f"Show which site? ({n} site{'s' if n != 1 else ''} + all)"
             yield Input(placeholder="type to narrow · Enter picks · Down: the list", id="site-search")
             yield OptionList(*self._options(""), id="sites")
 

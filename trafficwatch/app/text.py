@@ -1,6 +1,8 @@
 """Untrusted text as Rich Text for the panes: the one sanitiser (trafficwatch.safe), no markup."""
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from trafficwatch.safe import safe_text
@@ -9,3 +11,11 @@ from trafficwatch.safe import safe_text
 def safe_content(value: object, style: str = "") -> Text:
     """A Rich Text of the sanitised value, built without markup parsing ('[/]' stays literal)."""
     return Text(safe_text(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def count(x: float | None) -> str:
+    """A count or a forecast of one, the same everywhere: whole numbers and values from 10 up as
+    integers ('8', '172'), a fraction below 10 to one decimal ('1.0', '4.7'); '–' for none."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"

@@ -344,9 +344,11 @@ class Engine:
         if not len(s) or not s.notna().any():
             return
         partial = self.series.partial_hour(self.site or None, now=self.series_now())
+        with self.lock:
+            offset = self._offset(self.series.utc_offset(self.site or None), self.now())
         try:
             p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
-                        band=self.cfg.band)
+                        band=self.cfg.band, day_offset_s=offset)
         except ValueError as exc:
             self.model_status = str(exc)
             self._changed()
@@ -381,6 +383,12 @@ class Engine:
         s = self.view_series()
         return build_snapshot(self.view_state(s), s, usable, ing, status)
 
+    def _offset(self, log_offset: int, now: float) -> int:
+        """Seconds east of UTC that hours are shown (and days start) in: --tz's now, or the log's."""
+        if self.cfg.tz is not None:
+            return int(dt.datetime.fromtimestamp(now, self.cfg.tz).utcoffset().total_seconds())
+        return log_offset
+
     def view_state(self, s: pd.Series) -> ViewState:
         """A read-only record of what a frame of the view `s` shows, for views.build_snapshot."""
         site = self.site or None
@@ -392,8 +400,7 @@ class Engine:
             sites = tuple(self.series.sites())
             note = self.tuning_note.get(self.site, "")
             tops, day = hour_tops(self.series, self.site, self.metric, self.filter, s)
-        if self.cfg.tz is not None:  # --tz: that zone's offset now, not the log's
-            offset = int(dt.datetime.fromtimestamp(now, self.cfg.tz).utcoffset().total_seconds())
+        offset = self._offset(offset, now)
         src = self.source
         return ViewState(
             sites=sites, site=self.site, metric=self.metric, filter=self.filter,

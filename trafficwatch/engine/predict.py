@@ -1,7 +1,9 @@
 """One view's forecast, past day-ahead forecasts, error, gates and anomalies, from a series."""
 from __future__ import annotations
 
+import hashlib
 import math
+import weakref
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
@@ -10,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import AnomalyEvent, detect
-from trafficwatch.hours import HOUR, epoch
+from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.model.baselines import naive24, naive168
 from trafficwatch.model.evaluate import score, seasonal_scale
+from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
@@ -41,6 +44,8 @@ class Prediction:
     status: str = ""  # why the LSTM is not in use, when it is not
     naive_name: str = "naive 24 h"  # which seasonal naive mase_naive is ("naive 168 h")
     choice: str = ""  # which forecast is shown and why, in plain words
+    choice_short: str = ""  # the same in a few words ("50% LSTM + 50% last week")
+    hours_scored: int = 0  # hours of the last days with a count that mase and coverage are over
 
     @property
     def rel_to_naive(self) -> float:
@@ -70,16 +75,19 @@ def predict(
     band: float = 0.8,
     trigger: int = 1,
     recovery: int = 1,
+    day_offset_s: int = 0,
 ) -> Prediction:
     """Forecast after the last complete hour; score and band-check the last `days` days.
 
     With no forecaster (still loading) or a series the LSTM refuses (too little history), the
-    seasonal naive forecast is shown and `status` says why.
+    seasonal naive forecast is shown and `status` says why. Past days start at midnight
+    `day_offset_s` seconds east of UTC. With fewer than MIN_RECENT_HOURS scored, mase and
+    coverage are NaN (too few hours to judge), as the forecaster's own recent check.
     """
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
-    status, name, gates, choice = "", "seasonal naive", None, ""
+    status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
     fn = _naive
     if forecaster is None:
         status = "loading model…"
@@ -87,6 +95,7 @@ def predict(
         try:
             f, gates = forecaster.forecast_with_gates(history, horizon)
             fn, name, choice = forecaster.as_function(), forecaster.name, f.choice
+            choice_short = f.choice_short
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"warming up: {exc} (seasonal naive meanwhile)"
@@ -96,32 +105,40 @@ def predict(
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
 
-    # Day-ahead forecasts for the last `days` days: what the model would have said each midnight.
+    # Day-ahead forecasts for the last `days` days: what the model said at each midnight (in the
+    # offset the hours are shown in) from the hours before it, so a past hour's forecast is the
+    # same from one frame to the next (the last one covers today so far).
     v = history.to_numpy(dtype=float)
+    first = epoch(history.index[0])
+    window = start - days * DAY  # the hours scored: the last `days` x 24 complete hours
     past = [[], [], [], []]
     errs, errs24, errs168, inside, n_scored = [], [], [], 0, 0
-    for k in range(days, 0, -1):
-        o = len(v) - 24 * k
+    midnight = (window + day_offset_s) // DAY * DAY - day_offset_s
+    for m in range(midnight, start, DAY):
+        o = (m - first) // HOUR
         if o < 24:
             continue
         h = history.iloc[:o]
         if not np.isfinite(h.to_numpy(dtype=float)).any():
             continue
-        try:
-            qp = np.asarray(fn(h, 24), dtype=float)
-        except ValueError:
-            qp = _naive(h, 24)
-        actual = v[o:o + 24]
+        qp = _day_ahead(fn, forecaster, h, m)
+        a0, a1 = max(m, window), min(m + DAY, start)  # this day's hours inside the window
+        cut = slice((a0 - m) // HOUR, (a1 - m) // HOUR)
+        qp = qp[cut]
+        actual = v[o + cut.start:o + cut.stop]
         scale = seasonal_scale(h.to_numpy(dtype=float))
         s_model = score(actual, qp, scale)
         if s_model["n"]:
             errs.append(s_model["mase"])
-            errs24.append(score(actual, _naive(h, 24), scale)["mase"])
-            errs168.append(score(actual, _naive168(h, 24), scale)["mase"])
+            errs24.append(score(actual, _naive(h, 24)[cut], scale)["mase"])
+            # "same hour last week" only once there is a week before the day, else it is a
+            # median in disguise
+            errs168.append(score(actual, _naive168(h, 24)[cut], scale)["mase"]
+                           if o >= 168 and np.isfinite(v[o - 168:o - 144]).any() else math.nan)
             inside += s_model["coverage"] * s_model["n"]
             n_scored += s_model["n"]
         plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
-        past[0].append(epoch(history.index[o]) + HOUR * np.arange(24, dtype=np.int64))
+        past[0].append(a0 + HOUR * np.arange(len(qp), dtype=np.int64))
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)
@@ -129,15 +146,41 @@ def predict(
     ph = ph.astype(np.int64)
     actual_past = series.reindex(pd.to_datetime(ph, unit="s", utc=True)).to_numpy(dtype=float)
     events = detect(ph, actual_past, p_lo, p_hi, trigger, recovery) if len(ph) else []
-    m24, m168 = _nanmean(errs24), _nanmean(errs168)
+    m24 = _nanmean(errs24)  # naive 168 h competes only where it had last week on every day
+    m168 = _nanmean(errs168) if not any(math.isnan(e) for e in errs168) else math.nan
     naive_name, m_naive = (("naive 168 h", m168) if m168 < m24 or math.isnan(m24)
                            else ("naive 24 h", m24))
+    if n_scored < MIN_RECENT_HOURS:  # as the model's own recent check: too few hours to judge
+        errs, m_naive = [], math.nan
     return Prediction(
         model_name=name, hours=hours, p10=lo, p50=q[:, 1], p90=hi,
         past_hours=ph, past_p10=p_lo, past_p50=p_mid, past_p90=p_hi,
         mase=_nanmean(errs), mase_naive=m_naive,
-        coverage=inside / n_scored if n_scored else math.nan,
-        gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice)
+        coverage=inside / n_scored if n_scored >= MIN_RECENT_HOURS else math.nan,
+        gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
+        choice_short=choice_short, hours_scored=n_scored)
+
+
+_DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}
+
+
+def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
+    """(24, 3) the forecast `fn` made from the hours `h` before `midnight`; the model's, kept
+    per forecaster while those hours stay the same (a past day is not recomputed every hour)."""
+    cache = _DAY_AHEAD.setdefault(forecaster, {}) if fn is not _naive else None
+    key = (midnight, epoch(h.index[0]), hashlib.blake2b(h.to_numpy(dtype=float).tobytes(),
+                                                        digest_size=16).digest())
+    if cache is not None and key in cache:
+        return cache[key]
+    try:
+        q = np.asarray(fn(h, 24), dtype=float)
+    except ValueError:
+        q = _naive(h, 24)
+    if cache is not None:
+        if len(cache) >= 64:  # a few views' weeks
+            cache.pop(next(iter(cache)))
+        cache[key] = q
+    return q
 
 
 def _nanmean(xs: list[float]) -> float:

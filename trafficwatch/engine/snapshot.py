@@ -41,6 +41,8 @@ class ForecastView:
     band: float = 0.8  # central probability of the band drawn
     naive_name: str = "naive 24 h"  # which seasonal naive mase_naive belongs to
     choice: str = ""  # which forecast is shown and why (the model's own check on recent days)
+    choice_short: str = ""  # the same in a few words, for a narrow pane
+    hours_scored: int = 0  # hours with a count that mase and coverage are over
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
         past_p10=p.past_p10, past_p50=p.past_p50, past_p90=p.past_p90,
         model_name=p.model_name, model_detail=detail, mase=p.mase, mase_naive=p.mase_naive,
         rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, naive_name=p.naive_name,
-        choice=p.choice)
+        choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored)
 
 
 def gate_view(g) -> GateView | None:
@@ -84,10 +84,12 @@ def gate_view(g) -> GateView | None:
         cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
 
 
-def anomalies(p: Prediction) -> tuple[Anomaly, ...]:
-    """Newest first."""
+def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
+    """Newest first. Nothing is active in a stale log: its last run of hours outside the band
+    ended with the log, not now."""
     out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
-                   direction=e.direction, active=e.active, end=e.end) for e in p.anomalies]
+                   direction=e.direction, active=e.active and not stale, end=e.end)
+           for e in p.anomalies]
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
 
@@ -138,17 +140,18 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
 def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: IngestView,
                    status: str) -> Snapshot:
     """One complete frame."""
+    stale = is_stale(state.replay, state.now, state.last_ts)
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
         series=series_view(state, s),
         forecast=forecast_view(p, state.tuning_note, state.band) if p is not None else None,
         gates=gate_view(p.gates) if p is not None else None,
-        anomalies=anomalies(p) if p is not None else (),
+        anomalies=anomalies(p, stale) if p is not None else (),
         ingest=ing, tail=state.tail, status=status,
         filter=state.filter.describe(), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
                                       state.tz_offset_s, done=state.done),
-        tops=state.tops, day=state.day, stale=is_stale(state.replay, state.now, state.last_ts))
+        tops=state.tops, day=state.day, stale=stale)
 
 
 TOP_N = 5  # paths and clients shown per hour

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 MIN_OBSERVED = 24  # hours of observed history below which the caller should use seasonal naive
 SATURATED = (0.1, 0.9)  # a gate unit below 0.1 or above 0.9 is "saturated" (closed or open)
 RECENT_DAYS = 7  # past daily origins that judge the model on this site and calibrate its band
+MIN_RECENT_HOURS = 24  # hours with a count and every candidate's forecast, at the least, before
+# the recent check judges the LSTM against seasonal naive (fewer: the LSTM is shown, unjudged)
 OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
 BLEND_STEPS = tuple(k / 10 for k in range(11))  # the LSTM's share in a blend with the better
 # naive: 0, 10 %, ..., all of it (finer than quarters: fewer series worse than the naive, bench)
@@ -53,6 +55,7 @@ class Forecast:
     model: str
     choice: str = ""
     recent: dict[str, float] = field(default_factory=dict)
+    choice_short: str = ""  # `choice` in a few words, for a narrow pane
 
     def to_frame(self) -> pd.DataFrame:
         """DataFrame indexed by hour with p10, p50, p90 columns."""
@@ -70,11 +73,13 @@ class Recent:
     # naive (LSTM share 0, 10 %, ..., 100 %) that erred least on a typical one of those days
     widen: float  # log1p units added to both sides of the band (negative narrows)
     hours: int  # hours scored
+    checked: int = 0  # when too few to judge: the hours there were (of MIN_RECENT_HOURS needed)
 
     def describe(self, name: str) -> str:
         """One line for the stats pane: which forecast is shown and why."""
         if not self.hours:
-            return f"{name}: too little recent history to check it against seasonal naive"
+            return (f"{name}: unjudged: {self.checked} recent hours have a count and both "
+                    f"forecasts, {MIN_RECENT_HOURS} are needed to check it against seasonal naive")
         m = self.mae
         best_naive = min((k for k in m if k != "lstm"), key=lambda k: m[k])
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week"}
@@ -92,6 +97,19 @@ class Recent:
                     f"{label[best_naive]} {m[best_naive]:.3g}/h)")
         return (f"{label[best_naive]}: it beat {name} {days} ({m[best_naive]:.3g}/h vs "
                 f"{m['lstm']:.3g}/h); {name}'s gates are still shown")
+
+    def short(self) -> str:
+        """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"."""
+        if not self.hours:
+            return "LSTM (unjudged: too few recent hours)"
+        label = {"naive24": "yesterday", "naive168": "last week"}
+        share = self.weights.get("lstm", 0.0)
+        naive = next((label[k] for k in self.weights if k != "lstm"), "")
+        if share >= 0.999:
+            return "LSTM"
+        if share <= 0:
+            return f"same hour {naive}"
+        return f"{100 * share:.0f}% LSTM + {100 * (1 - share):.0f}% {naive}"
 
 
 @dataclass(frozen=True)
@@ -194,7 +212,7 @@ class Forecaster:
         v = s.to_numpy()
         n, day = len(v), min(24, self.cfg.horizon)
         past = [n - day * k for k in range(RECENT_DAYS, 0, -1)] if self.calibrate else []
-        origins = np.array([o for o in past if o >= 2 * day] + [n])
+        origins = np.array([o for o in past if o >= day] + [n])  # as predict()'s backtest
         w = make_windows(v, int(epoch_hours(s.index[:1])[0]), self.cfg.window, self.cfg.horizon,
                          origins=origins, min_observed=1, min_target=0)
         inputs = (w.x, *w.inputs())
@@ -216,10 +234,11 @@ class Forecaster:
         """recent() from the batch's past rows (all but the last)."""
         day = min(24, self.cfg.horizon)
         none = Recent({}, {"lstm": 1.0}, 0.0, 0)
-        keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED)
-                         and np.isfinite(v[o:o + day]).sum() >= day // 2
+        # every past origin whose input the model could forecast from (as check() asks), judged
+        # on the hours of its day that have a count: a day with gaps still counts for its hours
+        keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED) and np.isfinite(v[o:o + day]).any()
                          for i, o in enumerate(w.origin[:-1])], dtype=bool)
-        if keep.sum() < 2:
+        if not keep.any():
             return none
         rows = np.flatnonzero(keep)
         zq, origin = zq[rows], w.origin[rows]
@@ -236,8 +255,8 @@ class Forecaster:
         # a young site has no "last week" yet: it is judged against yesterday alone
         preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
-        if len(preds) < 2 or ok.sum() < day:
-            return none
+        if len(preds) < 2 or ok.sum() < MIN_RECENT_HOURS:
+            return replace(none, hours=0, checked=int(ok.sum()) if len(preds) >= 2 else 0)
         def typical(pred: np.ndarray) -> float:  # mean |error| of a typical day (see TRIM_DAYS)
             n = ok.sum(axis=1)
             days = np.where(ok, np.abs(pred - actual), 0.0).sum(axis=1)[n > 0] / n[n > 0]
@@ -282,7 +301,7 @@ class Forecaster:
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
         return Forecast(idx, q[:, qs.index(0.1)] if 0.1 in qs else q[:, 0], q[:, mid],
                         q[:, qs.index(0.9)] if 0.9 in qs else q[:, -1], name,
-                        recent.describe(self.name), recent.mae)
+                        recent.describe(self.name), recent.mae, recent.short())
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""

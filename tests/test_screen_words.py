@@ -1,0 +1,169 @@
+"""What the screen says matches the numbers behind it: one judgement of the forecast, anomalies
+active only in a live feed, counts printed alike everywhere, shares that add to 100."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tests.test_app import T0, demo_snapshot, make_app, screen_text
+from trafficwatch.app.gate_words import reset_words
+from trafficwatch.app.hour_detail import percentages
+from trafficwatch.app.panes import error_lines
+from trafficwatch.app.text import count
+from trafficwatch.engine.predict import predict
+from trafficwatch.engine.snapshot import IngestView
+from trafficwatch.engine.views import ViewState, build_snapshot
+from trafficwatch.filters import ViewFilter
+from trafficwatch.model.forecaster import MIN_RECENT_HOURS, Forecaster
+
+
+def daily(hours: int, seed: int = 0, start: str = "2026-01-05") -> pd.Series:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range(start, periods=hours, freq="h", tz="UTC")
+    base = 100 + 80 * np.sin(2 * np.pi * (idx.hour - 6) / 24)
+    return pd.Series(rng.poisson(base).astype(float), index=idx)
+
+
+def test_a_young_site_scored_by_the_pane_is_judged_by_the_recent_check_too():
+    s = daily(84)  # three and a half days: the pane scores two of them
+    fc = Forecaster.load()
+    p = predict(s, fc)
+    assert p.hours_scored >= MIN_RECENT_HOURS and np.isfinite(p.mase)
+    assert "unjudged" not in p.choice and "too little" not in p.choice
+    assert fc.recent(s).hours >= MIN_RECENT_HOURS
+
+
+def test_the_recent_check_judges_days_with_gaps_on_the_hours_they_have():
+    s = daily(24 * 10)
+    v = s.to_numpy().copy()
+    for d in range(3, 10):  # the last week: 10 hours of each day logged, 14 missing
+        v[24 * d + 10:24 * d + 24] = np.nan
+    s = pd.Series(v, index=s.index)
+    r = Forecaster.load().recent(s)
+    assert r.hours >= MIN_RECENT_HOURS and set(r.mae) >= {"lstm", "naive24"}
+
+
+def test_too_few_hours_is_stated_with_the_minimum_in_both_places():
+    s = daily(30)  # six hours after the first day: nothing to score
+    p = predict(s, Forecaster.load())
+    assert np.isnan(p.mase) and p.hours_scored < MIN_RECENT_HOURS
+    fv = build_snapshot(_state(s), s, p, IngestView(), "").forecast
+    assert f"{MIN_RECENT_HOURS} needed" in str(error_lines(fv))
+
+
+def test_a_forecast_worse_than_seasonal_naive_says_so():
+    snap = demo_snapshot()
+    from dataclasses import replace
+
+    worse = replace(snap.forecast, mase=1.3, mase_naive=1.0, rel_to_naive=1.3,
+                    naive_name="naive 168 h")
+    assert "Worse than same hour last week here" in str(error_lines(worse))
+    assert "Worse" not in str(error_lines(snap.forecast))  # ratio 0.75: it beats both
+
+
+def _state(s: pd.Series, now: float | None = None, replay: bool = False) -> ViewState:
+    last = float(s.index[-1].timestamp()) + 3599
+    return ViewState(sites=("a",), site="a", metric="hits", filter=ViewFilter(), band=0.8,
+                     replay=replay, speed=1.0, now=last + 60 if now is None else now,
+                     partial_hour=None, tz_offset_s=0, last_ts=last)
+
+
+def test_an_anomaly_in_a_stale_log_is_not_active():
+    s = daily(24 * 10)
+    s.iloc[-1] = 5000.0  # the log's last hour is far above its band
+    p = predict(s, None)
+    assert any(e.active for e in p.anomalies)
+    live = build_snapshot(_state(s), s, p, IngestView(), "")
+    assert not live.stale and any(a.active for a in live.anomalies)
+    stale = build_snapshot(_state(s, now=s.index[-1].timestamp() + 86400 * 400), s, p,
+                           IngestView(), "")
+    assert stale.stale and stale.anomalies and not any(a.active for a in stale.anomalies)
+
+
+def test_counts_print_as_whole_numbers_or_one_decimal():
+    assert [count(x) for x in (0.97, 0.0, 4.72, 8.0, 57.6, 1234.4, float("nan"))] == [
+        "1.0", "0", "4.7", "8", "58", "1,234", "–"]
+
+
+async def test_now_pane_and_anomalies_print_counts_alike():
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    fv = replace(snap.forecast, p10=snap.forecast.p10 * 0, p50=snap.forecast.p50 * 0 + 0.97,
+                 p90=snap.forecast.p90 * 0 + 4.72)
+    a = replace(snap.anomalies[0], actual=8.0, p10=57.6, p90=172.3)
+    app = make_app(replace(snap, forecast=fv, anomalies=(a,)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+    assert "1.0 (0–4.7)" in text and "0.97" not in text and "4.72" not in text
+    assert "8 vs 58–172" in text
+
+
+def test_status_shares_add_up_to_100():
+    for counts in ([2100, 300, 480, 20], [1, 1, 1], [5, 5, 5, 5, 5, 5], [998, 1, 1]):
+        assert sum(percentages(counts)) == 100
+    assert percentages([1, 1, 1]) == [34, 33, 33]
+
+
+async def test_site_picker_counts_the_sites_and_the_all_entry():
+    app = make_app(demo_snapshot(sites=("a", "b", "c", "d")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert "(4 sites + all)" in screen_text(app)
+        assert app.screen.query_one("#sites").option_count == 5
+
+
+async def test_narrow_now_pane_says_which_forecast_in_a_few_words_and_fits():
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    long = ("50% lstm:default, 50% same hour last week: the blend did best on a typical one of "
+            "the last 7 days (lstm:default alone 12.3/h, same hour last week 11.9/h)")
+    fv = replace(snap.forecast, choice=long, choice_short="50% LSTM + 50% last week")
+    app = make_app(replace(snap, forecast=fv))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        stats = str(app.query_one("#stats").render())
+        assert "Shown: 50% LSTM + 50% last week" in stats and "the blend did best" not in stats
+        assert "Lines read" in screen_text(app)
+        await pilot.press("right")  # a forecast hour: its details give the sentence in full
+        await pilot.pause()
+        assert "the blend did best" in str(app.query_one("#stats").render())
+    async with make_app(replace(snap, forecast=fv)).run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "the blend did best" in str(pilot.app.query_one("#stats").render())
+
+
+def test_many_small_forget_drops_read_neutrally_and_a_slow_fall_counts_once():
+    hours = T0 + 3600 * np.arange(168)
+    one = reset_words(hours, [100, 101, 102], 0)  # one fall over three steps
+    assert "a change of regime" in one and "earlier" not in one
+    many = reset_words(hours, list(range(5, 165, 10)), 0)  # 16 separate drops
+    assert "16 times this week" in many and "regime," not in many
+
+
+def test_past_day_ahead_bands_do_not_drift_as_hours_arrive():
+    fc = Forecaster.load()
+    s = daily(24 * 12, seed=3)
+    a = predict(s.iloc[:-5], fc)
+    b = predict(s, fc)  # five hours later
+    common, ia, ib = np.intersect1d(a.past_hours, b.past_hours, return_indices=True)
+    assert len(common) > 100
+    np.testing.assert_allclose(a.past_p90[ia], b.past_p90[ib])
+    np.testing.assert_allclose(a.past_p10[ia], b.past_p10[ib])
+
+
+async def test_anomaly_list_and_cursor_show_the_same_band_for_an_hour():
+    fc = Forecaster.load()
+    s = daily(24 * 12, seed=3)
+    s.iloc[-30] = 2000.0
+    p = predict(s, fc)
+    snap = build_snapshot(_state(s), s, p, IngestView(), "")
+    from trafficwatch.app.hour_detail import hour_numbers
+
+    a = next(a for a in snap.anomalies if a.hour == int(s.index[-30].timestamp()))
+    n = hour_numbers(snap, a.hour)
+    assert (count(n["p10"]), count(n["p90"])) == (count(a.p10), count(a.p90))
