@@ -15,7 +15,8 @@ The integration test's data are 6-second buckets, so this builds real hours inst
    of a temp TSDB. A real Prometheus (/usr/bin/prometheus) then serves that TSDB on a free
    loopback port (retention 10 years, so nothing is dropped; it scrapes only itself).
    The counter at each sample counts the lines before it, so the fleet's hour [T-1h, T) equals
-   the local log's hour exactly; the bench checks that through the app's own fetch() first.
+   the local log's hour exactly; the bench checks that through the app's own fetch() first, for
+   every complete hour (the data begin on the hour, so neither source has a partial first hour).
 2. `python -m trafficwatch --no-fine-tune --prometheus URL` in a detached 160x50 tmux session
    (own socket `tmux -L b14`); the screen is read every 50 ms for: first frame (footer
    "q Quit"), first chart (the chart's legend "⣿ actual" and an hour label "dd/mm HH:MM" on its
@@ -24,7 +25,8 @@ The integration test's data are 6-second buckets, so this builds real hours inst
    and the resident memory of the app's process tree after `--seconds` s.
 3. For reference, in the same run: the same measures for the app on a local log directory
    holding the same requests as nginx combined lines (`python -m trafficwatch --no-fine-tune
-   DIR`, with its own state file in the temp dir).
+   DIR`, with its own state file in the temp dir). Both screens' "Last 7 days" MASE, band
+   coverage and anomaly count are printed side by side: the same hours give the same figures.
 4. Everything (prometheus, the tmux server, the temp dir) is cleaned up, also on error.
 """
 from __future__ import annotations
@@ -69,10 +71,12 @@ def free_port() -> int:
 
 
 def traffic(weeks: int, rate: float, end: int, seed: int = 14) -> tuple[int, np.ndarray]:
-    """(start, counts[minute, agent, status class]): requests per minute up to `end`."""
+    """(start, counts[minute, agent, status class]): requests per minute up to `end`, from the
+    top of the hour `weeks` weeks before it (so that both sources have the same first hour:
+    README, "Fleet", on a log that begins inside an hour)."""
     rng = np.random.default_rng(seed)
-    minutes = weeks * 7 * 1440
-    start = end - minutes * 60
+    start = (end - weeks * 7 * 86400) // 3600 * 3600
+    minutes = (end - start) // 60
     t = start + 60 * np.arange(minutes)
     hour = (t % 86400) / 3600
     dow = (t // 86400 + 3) % 7  # 0 = Monday (1970-01-01 was a Thursday)
@@ -174,6 +178,22 @@ def start_prometheus(tmp: Path, tsdb: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("prometheus did not get ready within 120 s")
 
 
+SCORES = {  # what the screen says of the last 7 days' day-ahead forecasts
+    "MASE (last 7 days)": re.compile(r"Last 7 days \(\d+ h with a count\): MASE (\d+\.\d+)"),
+    "band coverage": re.compile(r"band coverage (\d+%)"),
+    "anomalies": re.compile(r"Anomalies \((\d+)\)"),
+}
+
+
+def screen_scores(screen: str) -> dict[str, str]:
+    """The Now pane's scores and the anomaly count as shown ("?" where not on screen)."""
+    out = {}
+    for k, pat in SCORES.items():
+        m = pat.search(screen)
+        out[k] = m.group(1) if m else "?"
+    return out
+
+
 def tmux(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True,
                           check=check)
@@ -258,19 +278,21 @@ def main() -> int:
         client = PrometheusClient(PromConfig.build(url))
         hour_end = end - end % 3600
         t = time.perf_counter()
-        days = min(7, a.weeks * 7 - 1)  # the first hour of the data is a gap (no sample before it)
-        fleet = fetch(client, hour_end - days * 86400, hour_end)
+        # every complete hour, the first included: a gap (NaN) on one side only is a difference
+        # too (the forecasts start from the first hour either source has)
+        fleet = fetch(client, start, hour_end)
         fetch_s = time.perf_counter() - t
         per_min = counts.sum(axis=(1, 2))
         hours = (start + 60 * np.arange(len(per_min))) // 3600 * 3600
-        want = {int(h): int(per_min[hours == h].sum()) for h in fleet.starts.tolist()}
-        got = {int(h): int(v) for h, v in zip(fleet.starts.tolist(),
-                                               np.nansum(fleet.sites[SITE], axis=1))}
+        want = {int(h): int(per_min[hours == h].sum()) for h in range(start, hour_end, 3600)}
+        grid = fleet.sites[SITE]
+        got = {int(h): None if np.isnan(row).all() else int(np.nansum(row))
+               for h, row in zip(fleet.starts.tolist(), grid)}
         if got != want:
             bad = [h for h in want if got.get(h) != want[h]][:3]
             raise SystemExit(f"the fleet's hours differ from the log's: {[(h, got.get(h), want[h]) for h in bad]}")
-        print(f"check: the last {days} days' {len(want)} hours read through fetch() equal the log's "
-              f"hourly counts ({fetch_s:.2f} s for that query_range)")
+        print(f"check: all {len(want)} complete hours read through fetch(), the first included, "
+              f"equal the log's hourly counts ({fetch_s:.2f} s for that query_range)")
 
         py = sys.executable
         fleet_cmd = [py, "-m", "trafficwatch", "--no-fine-tune", "--prometheus", url]
@@ -285,6 +307,12 @@ def main() -> int:
             print(f"{k + ' (s)':28}{res['fleet'][k]:>22.2f}{res['local'][k]:>14.2f}")
         print(f"{f'RSS of the tree at {a.seconds:.0f} s (MB)':28}{res['fleet']['rss']:>22.1f}"
               f"{res['local']['rss']:>14.1f}")
+        scores = {key: screen_scores(res[key]["screen"]) for key in res}
+        for k in SCORES:
+            print(f"{k:28}{scores['fleet'][k]:>22}{scores['local'][k]:>14}")
+        if scores["fleet"] != scores["local"]:
+            print("the screens' scores differ: same hours should give the same forecasts (an "
+                  "hour that began between the two captures moves the 7 days scored)")
         for key in ("fleet", "local"):
             print(f"{key}: {' '.join(fleet_cmd if key == 'fleet' else local_cmd)}")
             for pid, rss, args in res[key]["procs"]:
