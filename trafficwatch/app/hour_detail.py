@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 from rich.text import Text
-from textual.widgets import Static
 
 from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.panes import SnapshotPane
 from trafficwatch.app.text import count as num
 from trafficwatch.app.text import safe_content
 from trafficwatch.counting.tops import TOP_CAP
@@ -151,15 +151,9 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     return t
 
 
-class TopPane(Static):
+class TopPane(SnapshotPane):
     """The last 24 hours at a glance: status classes, busiest paths and clients."""
 
-    _snap: Snapshot | None = None
-
-    def on_resize(self) -> None:
-        """Shown (t, v) or resized: fit the new width."""
-        if self._snap is not None:
-            self.update(self._snap)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         self._snap = snap

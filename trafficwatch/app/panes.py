@@ -21,6 +21,18 @@ from trafficwatch.app.text import count, safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
+
+class SnapshotPane(Static):
+    """A pane drawn from the latest Snapshot, drawn again when its size changes (the text is laid
+    out for its width); subclasses keep `_snap` up to date in update()."""
+
+    _snap: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        """Laid out, shown again or resized: fit the new width."""
+        if self._snap is not None:
+            self.update(self._snap)
+
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
@@ -70,16 +82,10 @@ def error_lines(fv, narrow: bool = False) -> Text:
     return t
 
 
-class StatsPane(Static):
+class StatsPane(SnapshotPane):
     """This hour vs its forecast, next hour, recent error, model in use, ingest figures."""
 
     cursor: int | None = None  # the chart's cursor hour: its details replace the pane
-    _snap: Snapshot | None = None
-
-    def on_resize(self) -> None:
-        """Laid out or resized: a narrow pane words the forecast shown in short."""
-        if self._snap is not None:
-            self.update(self._snap)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         self._snap = snap
@@ -135,7 +141,7 @@ class StatsPane(Static):
         super().update(t)
 
 
-class GatePane(Static):
+class GatePane(SnapshotPane):
     """The LSTM's gates in plain words; `h` cycles through heatmaps of each gate (all units)."""
 
     MODES = ("words", "forget", "input", "output", "cell")
@@ -151,12 +157,6 @@ class GatePane(Static):
         self.mode = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
         return self.mode
 
-    _snap: Snapshot | None = None
-
-    def on_resize(self) -> None:
-        """Fit the sparklines and heatmap to the new width."""
-        if self._snap is not None:
-            self.update(self._snap)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         self._snap = snap
