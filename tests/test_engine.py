@@ -21,8 +21,14 @@ def synthetic(days: int = 10, seed: int = 0) -> Records:
     rng = np.random.default_rng(seed)
     hours = np.arange(days * 24)
     per_hour = rng.poisson(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24))
-    ts = np.concatenate([T0 + h * 3600 + np.sort(rng.integers(0, 3600, n))
-                         for h, n in zip(hours, per_hour)]).astype(np.int64)
+    return hourly_records(per_hour, T0, rng)
+
+
+def hourly_records(per_hour: np.ndarray, start: int, rng: np.random.Generator) -> Records:
+    """Requests at random seconds of consecutive hours from `start`, per_hour[i] in hour i: 90 %
+    200, 8 % 404, 2 % 500; 30 % static, 10 % bots; 500 clients and visitors."""
+    ts = np.concatenate([start + h * 3600 + np.sort(rng.integers(0, 3600, n))
+                         for h, n in enumerate(per_hour)]).astype(np.int64)
     n = len(ts)
     return Records(ts=ts, utc_offset=np.zeros(n, np.int32),
                    status=rng.choice([200, 404, 500], n, p=[.9, .08, .02]).astype(np.int16),

@@ -18,6 +18,8 @@ from trafficwatch.engine.site_forecasts import site_forecast
 from trafficwatch.filters import ViewFilter
 from trafficwatch.logs.records import Records
 
+from .test_engine import hourly_records
+
 T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
 DAYS = 10
 HOSTILE = 'ev"il\\site\n# TYPE x counter'  # a vhost name from a log line
@@ -33,15 +35,7 @@ def records(hours: int, level: float, seed: int) -> Records:
     start = T0 + (DAYS * 24 - hours) * 3600
     h = np.arange(hours) + (DAYS * 24 - hours)
     per_hour = rng.poisson(level * (1 + 0.8 * np.sin(2 * np.pi * (h % 24 - 6) / 24)))
-    ts = np.concatenate([start + i * 3600 + np.sort(rng.integers(0, 3600, n))
-                         for i, n in enumerate(per_hour)]).astype(np.int64)
-    n = len(ts)
-    return Records(ts=ts, utc_offset=np.zeros(n, np.int32),
-                   status=rng.choice([200, 404, 500], n, p=[.9, .08, .02]).astype(np.int16),
-                   size=np.zeros(n, np.int64), is_static=rng.random(n) < .3,
-                   is_bot=rng.random(n) < .1, client=rng.integers(0, 500, n).astype(np.uint64),
-                   visitor=rng.integers(0, 500, n).astype(np.uint64) << np.uint64(8),
-                   vhost=np.full(n, -1, np.int32))
+    return hourly_records(per_hour, start, rng)
 
 
 class TwoSiteFeed:
