@@ -161,3 +161,14 @@ def test_the_first_read_of_big_logs_shows_its_progress():
     assert frames[-1].status == "reading logs… 50% of 0.30 GB"
     e.reading_progress(2_000_000, 8_000_000)
     assert frames[-1].status == "reading logs… 25% of 8 MB"
+
+
+def test_the_top_view_follows_lines_counted_after_the_last_frame(engine):
+    e, _ = engine
+    before = sum(n for _, n in e.snapshot().day.classes)
+    assert before == sum(n for _, n in e.snapshot().day.classes)  # nothing new: the same view
+    late = hourly_records(np.array([37]), T0 + 10 * 24 * 3600 - 3600, np.random.default_rng(5))
+    with e.sink.lock:
+        e.sink.series.add("site-a", late)
+    e.sink.on_change()
+    assert sum(n for _, n in e.snapshot().day.classes) == before + 37
