@@ -25,7 +25,7 @@ def test_round_trip_keeps_weights_config_and_metadata(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", model, data={"start": "2024-01-01T00:00:00+00:00"},
                            metrics={"mase": 0.8})
     ck = load_checkpoint(path)
-    x, bases, skill = torch.randn(2, 48, 6), torch.randn(2, 12, 7), torch.randn(2, 8)
+    x, bases, skill = torch.randn(2, 48, 7), torch.randn(2, 12, 7), torch.randn(2, 8)
     ctx = (bases, torch.ones(2, 12, 7), skill)
     torch.testing.assert_close(ck.model.predict(x, *ctx), model.predict(x, *ctx))
     assert ck.config == CFG
@@ -121,7 +121,11 @@ def test_code_payload_is_refused_even_with_torch_force_no_weights_only_load(tmp_
 def test_a_config_written_before_the_per_hour_gate_reads_as_one_without_it():
     from trafficwatch.model.config import LSTMConfig
 
-    old = LSTMConfig(window=48, horizon=12, hidden=8).to_dict()
-    del old["base_gate"]
-    assert LSTMConfig.from_dict(old).base_gate == 0
-    assert LSTMConfig().base_gate > 0  # new models have it
+    old = LSTMConfig(window=48, horizon=12, hidden=8, n_features=6).to_dict()
+    del old["base_gate"], old["holidays"]  # neither key existed then
+    cfg = LSTMConfig.from_dict(old)
+    assert cfg.base_gate == 0 and not cfg.holidays and cfg.n_features == 6
+    assert LSTMConfig().base_gate > 0 and LSTMConfig().holidays  # new models have both
+    before_holidays = LSTMConfig(window=48, horizon=12, hidden=8, n_features=6).to_dict()
+    del before_holidays["holidays"]
+    assert not LSTMConfig.from_dict(before_holidays).holidays

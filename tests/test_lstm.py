@@ -8,12 +8,14 @@ from trafficwatch.model.lstm import SHIFT_MAX, LSTMConfig, QuantileLSTM, pinball
 
 
 def context(B: int, H: int, K: int = 7, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random bases (B, H, K), a mask with some bases missing, and skill (B, K + 1)."""
+    """Random bases (B, H, K), a mask with some bases missing, skill (B, K + 1) and holiday
+    flags (B, H, 3)."""
     g = torch.Generator().manual_seed(seed)
     bases = torch.randn(B, H, K, generator=g) * 2
     bmask = (torch.rand(B, H, K, generator=g) > 0.3).float()
     bmask[..., -1] = 1.0  # the week's mean is always there
-    return bases * bmask, bmask, torch.randn(B, K + 1, generator=g)
+    cal = (torch.rand(B, H, 3, generator=g) > 0.7).float()
+    return bases * bmask, bmask, torch.randn(B, K + 1, generator=g), cal
 
 
 def assert_close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> None:
@@ -24,7 +26,7 @@ def assert_close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-5) -> None:
 def test_explicit_gate_equations_reproduce_nn_lstm_with_the_same_weights(layers):
     torch.manual_seed(0)
     model = QuantileLSTM(LSTMConfig(window=48, horizon=12, hidden=8, layers=layers)).eval()
-    x = torch.randn(3, 48, 6)
+    x = torch.randn(3, 48, 7)
     ctx = context(3, 12)
     with torch.no_grad():
         out, (_, c_n) = model.lstm(x)  # (B, T, U), (L, B, U)
@@ -47,7 +49,7 @@ def test_forecast_shape_and_quantiles_never_cross():
     model = QuantileLSTM(LSTMConfig(window=32, horizon=24, hidden=8)).eval()
     with torch.no_grad():
         model.head.bias.normal_(0, 5.0)  # wild offsets still give p10 <= p50 <= p90
-    q = model.predict(torch.randn(5, 32, 6) * 10, *context(5, 24))
+    q = model.predict(torch.randn(5, 32, 7) * 10, *context(5, 24))
     assert q.shape == (5, 24, 3)
     assert bool((q[..., 0] <= q[..., 1]).all()) and bool((q[..., 1] <= q[..., 2]).all())
     assert not q.requires_grad
@@ -59,8 +61,11 @@ def test_median_stays_within_the_bases_it_mixes_plus_the_bounded_shift():
     with torch.no_grad():
         model.head.weight.normal_(0, 10.0)  # however wild the weights
         model.head.bias.normal_(0, 10.0)
-    bases, bmask, skill = context(6, 24, seed=3)
-    q, inner = model.internals(torch.randn(6, 32, 6) * 10, bases, bmask, skill)
+    with torch.no_grad():  # the per-hour gate, holidays included, cannot break the bound either
+        for param in model.base_gate.parameters():
+            param.normal_(0, 10.0)
+    bases, bmask, skill, cal = context(6, 24, seed=3)
+    q, inner = model.internals(torch.randn(6, 32, 7) * 10, bases, bmask, skill, cal)
     big = torch.where(bmask > 0, bases, torch.tensor(-1e9)).amax(-1)
     small = torch.where(bmask > 0, bases, torch.tensor(1e9)).amin(-1)
     assert bool((q[..., 1] <= big + SHIFT_MAX + 1e-5).all())

@@ -53,16 +53,18 @@ def close(a, b, tol: float = 1e-5) -> None:
     LSTMConfig(window=48, horizon=12, hidden=8, layers=1),
     LSTMConfig(window=48, horizon=12, hidden=8, layers=2),
     LSTMConfig(window=168, horizon=168, hidden=64, layers=1),  # the shipped architecture
-    LSTMConfig(window=48, horizon=12, hidden=8, layers=1, base_gate=0),  # written before the gate
-], ids=["1-layer", "2-layers", "shipped-size", "no-base-gate"])
+    # written before the holiday flags, and before the per-hour gate: they read 6 features of 7
+    LSTMConfig(window=48, horizon=12, hidden=8, n_features=6, holidays=False),
+    LSTMConfig(window=48, horizon=12, hidden=8, n_features=6, base_gate=0, holidays=False),
+], ids=["1-layer", "2-layers", "shipped-size", "no-holidays", "no-base-gate"])
 def test_numpy_inference_equals_nn_lstm_and_every_explicit_gate(cfg):
     model = random_model(cfg)
-    x = torch.randn(3, cfg.window, 6, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(3, cfg.window, 7, generator=torch.Generator().manual_seed(1))
     ctx = context(3, cfg.horizon, seed=2)
     net = NumpyLSTM.from_torch(model)
     args = [t.numpy() for t in (x, *ctx)]
     with torch.no_grad():
-        out, (_, c_n) = model.lstm(x)  # nn.LSTM itself
+        out, (_, c_n) = model.lstm(x[..., :cfg.n_features])  # nn.LSTM itself
         expected = model(x, *ctx)  # nn.LSTM + head
     close(net.predict(*args), expected)
     q, inner = net.internals(*args)
@@ -113,6 +115,23 @@ def test_save_writes_a_npz_beside_the_pt_that_forecasts_the_same_without_torch(t
     close(list(ga.reliance.values()), list(gb.reliance.values()))
     assert a.recent.keys() == b.recent.keys()  # the same candidates judged the same way
     np.testing.assert_allclose(list(a.recent.values()), list(b.recent.values()), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cfg", [
+    LSTMConfig(window=72, horizon=48, hidden=8, n_features=6, holidays=False),
+    LSTMConfig(window=72, horizon=48, hidden=8, n_features=6, base_gate=0, holidays=False),
+], ids=["before-holidays", "before-base-gate"])
+def test_a_model_saved_before_the_holiday_flags_still_forecasts_and_reads_the_same_inputs(
+        tmp_path, cfg):
+    """A site's fine-tuned checkpoint from an older release: 6 input features, no flags."""
+    model = random_model(cfg)
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    fast = Forecaster.load(path)
+    assert isinstance(fast.net, NumpyLSTM) and fast.cfg == cfg
+    s = traffic(21)
+    a, b = fast.forecast(s, 48), Forecaster(model).forecast(s, 48)
+    np.testing.assert_allclose(a.p50, b.p50, rtol=1e-5, atol=1e-5)
+    assert np.isfinite(a.p10).all() and (a.p10 <= a.p50).all() and (a.p50 <= a.p90).all()
 
 
 def test_a_stale_or_damaged_npz_is_ignored_and_the_pt_loaded_with_torch(tmp_path):

@@ -8,7 +8,7 @@ import torch
 
 from trafficwatch.model.baselines import naive24
 from trafficwatch.model.evaluate import backtest, summarize
-from trafficwatch.model.features import make_windows
+from trafficwatch.model.features import holiday, make_windows
 from trafficwatch.model.forecaster import Forecaster
 from trafficwatch.model.lstm import LSTMConfig
 from trafficwatch.model.train import TrainConfig, fine_tune, select_device, train_model
@@ -88,7 +88,7 @@ def test_windows_mask_gaps_and_pad_short_histories():
     v[50:60] = np.nan
     w = make_windows(v, start_hour=0, window=72, horizon=24, origins=np.array([30, 70, 95]),
                      min_observed=24)
-    assert w.x.shape == (3, 72, 6)
+    assert w.x.shape == (3, 72, 7) and w.cal.shape == (3, 24, 3)
     assert w.x[0, :42, 1].sum() == 0 and w.x[0, 42:, 1].all()  # left padding is masked
     assert w.x[1, 50 - (70 - 72):, 1].sum() < 72 and w.x[1, 52:62, 1].sum() == 0  # the gap
     assert w.y_mask[2].sum() == 5  # only 5 target hours exist after origin 95
@@ -117,3 +117,36 @@ def test_seasonal_bases_are_what_their_names_say():
     v[0, L - 24 + 5] = np.nan  # a gap yesterday: the day before stands in
     assert b[0, 5, 0] != seasonal_bases(v, L, 48)[0, 5, 0]
     assert seasonal_bases(v, L, 48)[0, 5, 0] == v[0, L - 48 + 5]
+
+
+def _hours(*days: str) -> np.ndarray:
+    return pd.DatetimeIndex(days, tz="UTC").as_unit("ns").asi8 // 3_600_000_000_000
+
+
+@pytest.mark.parametrize("easter", ["1998-04-12", "2012-04-08", "2024-03-31", "2025-04-20",
+                                    "2038-04-25"])
+def test_holiday_flags_good_friday_to_easter_monday(easter):
+    e = pd.Timestamp(easter, tz="UTC")
+    days = [str((e + pd.Timedelta(days=d)).date()) for d in range(-3, 3)]
+    assert holiday(_hours(*days)).tolist() == [0, 1, 1, 1, 1, 0]  # Thursday .. Tuesday
+
+
+@pytest.mark.parametrize("year", [2011, 2012, 2023, 2024])  # leap years end on the same dates
+def test_holiday_flags_christmas_to_new_year_by_utc_date(year):
+    days = [f"{year}-12-23", f"{year}-12-24", f"{year}-12-25", f"{year}-12-31",
+            f"{year + 1}-01-01", f"{year + 1}-01-02", f"{year}-07-04"]
+    assert holiday(_hours(*days)).tolist() == [0, 1, 1, 1, 1, 0, 0]
+    hours = _hours(f"{year}-12-24") + np.arange(24)  # every hour of the day, not only midnight
+    assert holiday(hours).all() and not holiday(hours - 24).any()
+
+
+def test_windows_carry_the_holiday_flags_of_each_future_hour_and_of_the_hours_its_bases_copy():
+    start = int(_hours("2025-12-01")[0])
+    origin = int(_hours("2025-12-25")[0]) - start  # forecasting Christmas Day, from midnight
+    w = make_windows(np.full(40 * 24, 100.0), start_hour=start, window=168, horizon=48,
+                     origins=np.array([origin]))
+    today, yesterday, last_week = w.cal[0].T
+    assert today.all()  # 25 and 26 December
+    assert yesterday.all()  # 24 and 25 December
+    assert not last_week.any()  # 18 and 19 December
+    assert w.x[0, :, -1].sum() == 24  # of the past week, only 24 December was a holiday

@@ -3,8 +3,8 @@
 A forecast at an origin reads up to HISTORY hours of raw counts before it (NaN = no log covers
 that hour; older hours than the site has are NaN too) and becomes:
 
-    x      (T, 6)  the LSTM's input over the last `window` hours: z, observed mask, sin/cos hour of
-                   day, sin/cos hour of week (UTC)
+    x      (T, 7)  the LSTM's input over the last `window` hours: z, observed mask, sin/cos hour of
+                   day, sin/cos hour of week (UTC), holiday (see `holiday`)
     bases  (H, K)  K seasonal forecasts of each future hour, in z units (BASE_NAMES): the values
                    the model chooses between and corrects, so that its median is always near
                    something the site actually did
@@ -12,6 +12,9 @@ that hour; older hours than the site has are NaN too) and becomes:
     skill  (K+1,)  each base's day-ahead error over the last 7 days relative to the best one's,
                    log(ratio + 0.05), and log(best error / window spread): how well each kind
                    of memory has worked on this site lately, and how predictable the site is
+    cal    (H, 3)  per future hour: is it a holiday, was the hour "yesterday" copies one, was the
+                   hour "last week" copies one: where the weekly rhythm breaks, and which memory
+                   is then the better guide
 
 Inputs: z = (log1p(count) - loc) / spread, loc and spread the mean and std of log1p over the
 window's observed hours. Outputs (bases, targets, quantiles): (log1p - loc) / scale, where scale
@@ -55,13 +58,14 @@ class Windows:
     counts: np.ndarray  # (N, H) float32 raw target counts, 0 where missing
     mae_scale: np.ndarray  # (N,) float64 in-sample MAE of naive 24 h over the window (counts):
     # the denominator of MASE, so that training weighs each window as the judges do
+    cal: np.ndarray  # (N, H, 3) float32 holiday flags of each future hour and of its bases' hours
 
     FIELDS = ("x", "bases", "bmask", "skill", "y_mask", "loc", "scale", "cap", "origin",
-              "counts", "mae_scale")
+              "counts", "mae_scale", "cal")
 
     def inputs(self) -> tuple[np.ndarray, ...]:
-        """What the model's forward takes after x: bases, bmask, skill."""
-        return self.bases, self.bmask, self.skill
+        """What the model's forward takes after x: bases, bmask, skill, cal."""
+        return self.bases, self.bmask, self.skill, self.cal
 
 
 def concat(ws: list[Windows]) -> Windows:
@@ -91,6 +95,42 @@ def calendar(hours: np.ndarray) -> np.ndarray:
     hod = (hours % 24) * (2 * np.pi / 24)
     how = (((hours // 24) + 3) % 7 * 24 + hours % 24) * (2 * np.pi / 168)  # Monday 00:00 = 0
     return np.stack([np.sin(hod), np.cos(hod), np.sin(how), np.cos(how)], axis=-1)
+
+
+HOLIDAY_SPANS = "24 Dec - 1 Jan, Good Friday - Easter Monday"  # as the model card says
+
+
+def _easter(year: int) -> np.datetime64:
+    """Western Easter Sunday (the anonymous Gregorian computus)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = b // 4, b % 4
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = c // 4, c % 4
+    lw = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * lw) // 451
+    month, day = divmod(h + lw - 7 * m + 114, 31)
+    return np.datetime64(f"{year:04d}-{month:02d}-{day + 1:02d}")
+
+
+def holiday(hours: np.ndarray) -> np.ndarray:
+    """(...,) epoch hours -> (...,) 1.0 on the days where traffic in much of the world leaves its
+    weekly rhythm (HOLIDAY_SPANS, by UTC date), else 0.0. Only dates that need no country: the
+    model learns from the corpus what such days do to each kind of site and to its memories."""
+    days = np.asarray(hours, dtype=np.int64) // 24
+    out = np.zeros(days.shape, dtype=np.float32)
+    if not days.size:
+        return out
+    dates = days.astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]")
+    start = years.astype("datetime64[D]")
+    doy = (dates - start).astype(np.int64)  # day of the year, 0-based
+    length = ((years + 1).astype("datetime64[D]") - start).astype(np.int64)
+    out[(doy == 0) | (doy >= length - 8)] = 1.0  # 1 Jan; 24-31 Dec are the year's last 8 days
+    for y in np.unique(years):
+        easter = _easter(int(y.astype(np.int64)) + 1970)
+        out[(dates >= easter - np.timedelta64(2, "D")) & (dates <= easter + np.timedelta64(1, "D"))] = 1.0
+    return out
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
@@ -160,10 +200,20 @@ def _base_errors(v: np.ndarray, end: int) -> np.ndarray:
     return _nanmean(np.concatenate(errs, axis=1), 1)
 
 
+def future_calendar(origin_hour: np.ndarray, horizon: int) -> np.ndarray:
+    """(N,) epoch hour of the first forecast hour -> (N, H, 3): holiday flags of each future hour
+    and of the hours the "yesterday" and "last week" bases copy (see seasonal_bases)."""
+    h = np.arange(horizon)
+    t = origin_hour[:, None] + h[None, :]
+    yesterday = origin_hour[:, None] - 24 + (h % 24)[None, :]
+    last_week = origin_hour[:, None] - 168 + (h % 168)[None, :]
+    return np.stack([holiday(t), holiday(yesterday), holiday(last_week)], axis=-1)
+
+
 def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
            ) -> tuple[np.ndarray, ...]:
     """(N, L) raw histories ending at the origin + (N,) epoch hour of each history's last
-    `window` hours' first step -> x, bases, bmask, skill, loc, scale, cap.
+    `window` hours' first step -> x, bases, bmask, skill, loc, scale, cap, cal.
 
     Two scales: the LSTM's input is the window z-scored by its own spread (well conditioned for
     any level); the output space (bases, targets, quantiles) is measured in `scale` = the recent
@@ -181,7 +231,8 @@ def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
     spread = np.maximum(np.sqrt(var), MIN_SCALE)
     z = np.clip(np.where(mask, (wz - loc[:, None]) / spread[:, None], 0.0), -Z_CLIP, Z_CLIP)
     hours = first_hour[:, None] + np.arange(window)[None, :]  # (N, T)
-    x = np.concatenate([z[..., None], mask[..., None], calendar(hours)], axis=-1)  # (N, T, 6)
+    x = np.concatenate([z[..., None], mask[..., None], calendar(hours),
+                        holiday(hours)[..., None]], axis=-1)  # (N, T, 7)
     err = _base_errors(v, L)  # (N, K) log1p units
     best = np.nanmin(np.where(np.isfinite(err), err, np.inf), axis=1)
     scale = np.where(np.isfinite(best), np.maximum(best, MIN_SCALE), spread)
@@ -195,8 +246,9 @@ def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
     bz[..., -1] = 0.0  # the week's mean is loc itself, always there
     bmask[..., -1] = True
     cap = np.nanmax(np.where(np.isfinite(v), v, -np.inf), axis=1) + CAP_LOG
+    cal = future_calendar(first_hour + window, horizon)
     return (x.astype(np.float32), (bz * bmask).astype(np.float32), bmask.astype(np.float32),
-            skill.astype(np.float32), loc, scale, cap)
+            skill.astype(np.float32), loc, scale, cap, cal.astype(np.float32))
 
 
 def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
@@ -225,11 +277,12 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
     keep = ((np.isfinite(hist[:, L - window:]).sum(1) >= min_observed)
             & (np.isfinite(outs).sum(1) >= min_target))
     hist, outs, origins = hist[keep], outs[keep], origins[keep]
-    x, b, bm, sk, loc, scale, cap = encode(hist, start_hour + origins - window, window, horizon)
+    x, b, bm, sk, loc, scale, cap, cal = encode(hist, start_hour + origins - window, window,
+                                                horizon)
     y_mask = np.isfinite(outs).astype(np.float32)
     counts = np.where(np.isfinite(outs), np.clip(outs, 0, None), 0.0).astype(np.float32)
     return Windows(x, b, bm, sk, y_mask, loc, scale, cap, origins, counts,
-                   naive_mae(hist[:, L - window:]))
+                   naive_mae(hist[:, L - window:]), cal)
 
 
 def naive_mae(w: np.ndarray) -> np.ndarray:

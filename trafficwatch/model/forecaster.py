@@ -158,7 +158,7 @@ class Forecaster:
         return self._torch
 
     def _predict(self, *inputs: np.ndarray) -> np.ndarray:
-        """(x, bases, bmask, skill) arrays -> (B, H, Q) scaled quantiles, numpy or torch."""
+        """(x, bases, bmask, skill, cal) arrays -> (B, H, Q) scaled quantiles, numpy or torch."""
         if isinstance(self.net, NumpyLSTM):
             return self.net.predict(*inputs)
         import torch

@@ -7,7 +7,8 @@ in the same scaled space. Scaling and the seasonal bases live outside the module
     x (B, T, F) ──► nn.LSTM ──► h_T (B, U) ─┐
     skill (B, K+1) ─────────────────────────┴─► head ──► per hour: mix (H, K), shift (H), spread
     bases (B, H, K): yesterday, last week, 7-day and 4-week medians, last hour, ... │
-      └─► base_gate (per hour, K -> G -> K) ──► + mix logits                         │
+      └─► base_gate (per hour, bases + masks + holiday flags cal (B, H, 3) -> G ->   │
+                     K mix logits, + shift, + band width)                          │
     p50 = Σ_k softmax(mix)_k · base_k + shift_max · tanh(shift)  ◄───────────────┘
     p10 / p90 = p50 ∓ softplus spacings
 
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from trafficwatch.model.config import SHIFT_MAX, LSTMConfig
+from trafficwatch.model.config import N_CAL, SHIFT_MAX, LSTMConfig
 
 
 @dataclass
@@ -54,9 +55,11 @@ class QuantileLSTM(nn.Module):
                             dropout=cfg.dropout if cfg.layers > 1 else 0.0)
         self.head = nn.Linear(cfg.hidden + K + 1, H * (K + nq))  # per hour: K mix logits, shift,
         # quantile gaps; from the last hidden state and the K + 1 skill figures (features.py)
-        G = cfg.base_gate  # per future hour: the bases' values (and which exist) -> K logits
-        self.base_gate = (nn.Sequential(nn.Linear(2 * K, G), nn.Tanh(), nn.Linear(G, K))
-                          if G else None)
+        G = cfg.base_gate  # per future hour: the bases' values (and which exist) -> K logits;
+        # with holidays also the hour's holiday flags -> and a shift and a band width
+        C = N_CAL if cfg.holidays else 0
+        self.base_gate = (nn.Sequential(nn.Linear(2 * K + C, G), nn.Tanh(),
+                                        nn.Linear(G, K + (2 if C else 0))) if G else None)
         with torch.no_grad():  # start as "the mean of the bases" with a modest band
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
@@ -65,20 +68,28 @@ class QuantileLSTM(nn.Module):
                 self.base_gate[2].bias.zero_()
 
     def _quantiles(self, h_last: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
-                   skill: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill -> (B, H, Q) quantiles,
-        (B, H, K) mixture weights."""
+                   skill: torch.Tensor, cal: torch.Tensor | None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill, (B, H, N_CAL) holiday flags
+        -> (B, H, Q) quantiles, (B, H, K) mixture weights."""
         B, H, K = bases.shape
         if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
             raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
                              f"{self.cfg.n_bases}")
         raw = self.head(torch.cat([h_last, skill], dim=-1)).view(B, H, -1)  # (B, H, K + Q)
         logits = raw[..., :K]  # (B, H, K) from the window's summary
+        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         if self.base_gate is not None:  # plus what this hour's bases say: agreeing or not
-            logits = logits + self.base_gate(torch.cat([bases, bmask], dim=-1))
+            parts = [bases, bmask]
+            if self.cfg.holidays:  # and whether it, or the hours the bases copy, is a holiday
+                parts.append(cal if cal is not None else bases.new_zeros(B, H, N_CAL))
+            g = self.base_gate(torch.cat(parts, dim=-1))  # (B, H, K [+ 2])
+            logits = logits + g[..., :K]
+            if self.cfg.holidays:  # the hour's own shift (median slot) and band width (others)
+                is_mid = torch.arange(rest.shape[-1], device=rest.device) == self.mid
+                rest = rest + torch.where(is_mid, g[..., K:K + 1], g[..., K + 1:K + 2])
         logits = logits.masked_fill(bmask < 0.5, -1e4)  # a missing base gets no weight
         mix = torch.softmax(logits, dim=-1)  # (B, H, K)
-        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         center = (mix * bases).sum(-1) + SHIFT_MAX * torch.tanh(rest[..., self.mid])  # (B, H)
         gaps = F.softplus(rest.clamp(max=6.0))  # (B, H, Q) non-negative spacings
         below = torch.flip(torch.cumsum(torch.flip(gaps[..., : self.mid], [-1]), -1), [-1])
@@ -87,21 +98,24 @@ class QuantileLSTM(nn.Module):
         return torch.cat([c - below, c, c + above], dim=-1), mix  # (B, H, Q), increasing along Q
 
     def forward(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
-                skill: torch.Tensor) -> torch.Tensor:
-        """x (B, T, F) scaled window, bases/bmask (B, H, K), skill (B, K+1) -> (B, H, Q)."""
-        out, _ = self.lstm(x)  # (B, T, U): cuDNN on GPU
-        return self._quantiles(out[:, -1], bases, bmask, skill)[0]
+                skill: torch.Tensor, cal: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, F) scaled window (features beyond cfg.n_features are not read: an older
+        model), bases/bmask (B, H, K), skill (B, K+1), cal (B, H, N_CAL) -> (B, H, Q)."""
+        out, _ = self.lstm(x[..., :self.cfg.n_features])  # (B, T, U): cuDNN on GPU
+        return self._quantiles(out[:, -1], bases, bmask, skill, cal)[0]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
-                skill: torch.Tensor) -> torch.Tensor:
+                skill: torch.Tensor, cal: torch.Tensor | None = None) -> torch.Tensor:
         """Inference without gradients: -> (B, H, Q)."""
-        return self.forward(x, bases, bmask, skill)
+        return self.forward(x, bases, bmask, skill, cal)
 
     @torch.no_grad()
     def internals(self, x: torch.Tensor, bases: torch.Tensor, bmask: torch.Tensor,
-                  skill: torch.Tensor, layer: int = -1) -> tuple[torch.Tensor, LSTMInternals]:
+                  skill: torch.Tensor, cal: torch.Tensor | None = None, layer: int = -1
+                  ) -> tuple[torch.Tensor, LSTMInternals]:
         """Quantile forecast and one layer's gates, recomputed step by step from nn.LSTM weights."""
+        x = x[..., :self.cfg.n_features]
         B, T, _ = x.shape
         U = self.cfg.hidden
         inp = x  # (B, T, F) for layer 0, (B, T, U) above
@@ -130,7 +144,7 @@ class QuantileLSTM(nn.Module):
                                      gates["c"], gates["h"], layer=k)
             inp = gates["h"]  # (B, T, U) feeds the next layer (no dropout at inference)
         assert kept is not None
-        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill)
+        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill, cal)
         return q, kept
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from trafficwatch.model.config import SHIFT_MAX, LSTMConfig
+from trafficwatch.model.config import N_CAL, SHIFT_MAX, LSTMConfig
 
 if TYPE_CHECKING:
     from trafficwatch.model.lstm import QuantileLSTM
@@ -51,8 +51,9 @@ def weight_shapes(cfg: LSTMConfig) -> dict[str, tuple[int, ...]]:
     shapes["head.bias"] = (cfg.horizon * (K + nq),)
     if cfg.base_gate:
         G = cfg.base_gate
-        shapes.update({"base_gate.0.weight": (G, 2 * K), "base_gate.0.bias": (G,),
-                       "base_gate.2.weight": (K, G), "base_gate.2.bias": (K,)})
+        C, out = (N_CAL, K + 2) if cfg.holidays else (0, K)
+        shapes.update({"base_gate.0.weight": (G, 2 * K + C), "base_gate.0.bias": (G,),
+                       "base_gate.2.weight": (out, G), "base_gate.2.bias": (out,)})
     return shapes
 
 
@@ -85,7 +86,7 @@ class NumpyLSTM:
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
         self._gate = ((w["base_gate.0.weight"].T.copy(), w["base_gate.0.bias"],
                        w["base_gate.2.weight"].T.copy(), w["base_gate.2.bias"])
-                      if cfg.base_gate else None)  # (2K, G), (G,), (G, K), (K,)
+                      if cfg.base_gate else None)  # (2K [+ C], G), (G,), (G, K [+ 2]), (.,)
 
     @classmethod
     def from_torch(cls, model: QuantileLSTM) -> NumpyLSTM:
@@ -130,9 +131,10 @@ class NumpyLSTM:
         return hs, gates
 
     def _quantiles(self, h_last: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
-                   skill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill -> (B, H, Q) quantiles,
-        (B, H, K) mixture weights: lstm.QuantileLSTM._quantiles step for step."""
+                   skill: np.ndarray, cal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill, (B, H, N_CAL) holiday flags ->
+        (B, H, Q) quantiles, (B, H, K) mixture weights: lstm.QuantileLSTM._quantiles step for
+        step."""
         B, H, K = bases.shape
         if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
             raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
@@ -140,13 +142,20 @@ class NumpyLSTM:
         w, b = self._head
         raw = (np.concatenate([h_last, skill], axis=-1) @ w + b).reshape(B, H, -1)  # (B, H, K+Q)
         logits = raw[..., :K]  # (B, H, K) from the window's summary
+        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         if self._gate is not None:  # plus what this hour's bases say
             w1, b1, w2, b2 = self._gate
-            logits = logits + np.tanh(np.concatenate([bases, bmask], axis=-1) @ w1 + b1) @ w2 + b2
+            parts = [bases, bmask]
+            if self.cfg.holidays:  # and the hour's holiday flags
+                parts.append(np.zeros((B, H, N_CAL)) if cal is None else cal)
+            g = np.tanh(np.concatenate(parts, axis=-1) @ w1 + b1) @ w2 + b2  # (B, H, K [+ 2])
+            logits = logits + g[..., :K]
+            if self.cfg.holidays:  # the hour's own shift (median slot) and band width (others)
+                is_mid = np.arange(rest.shape[-1]) == self.mid
+                rest = rest + np.where(is_mid, g[..., K:K + 1], g[..., K + 1:K + 2])
         logits = np.where(bmask < 0.5, -1e4, logits)  # a missing base gets no weight
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         mix = e / e.sum(axis=-1, keepdims=True)  # (B, H, K) softmax
-        rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         center = (mix * bases).sum(-1) + SHIFT_MAX * np.tanh(rest[..., self.mid])  # (B, H)
         gaps = np.logaddexp(0.0, np.minimum(rest, 6.0))  # softplus: non-negative spacings
         below = np.cumsum(gaps[..., :self.mid][..., ::-1], axis=-1)[..., ::-1]
@@ -158,18 +167,24 @@ class NumpyLSTM:
     def _as64(*arrays: np.ndarray) -> list[np.ndarray]:
         return [np.asarray(a, dtype=np.float64) for a in arrays]
 
+    def _args(self, x, bases, bmask, skill, cal) -> tuple[np.ndarray | None, ...]:
+        x = np.asarray(x)[..., :self.cfg.n_features]  # an older model reads fewer features
+        return (*self._as64(x, bases, bmask, skill),
+                None if cal is None else np.asarray(cal, dtype=np.float64))
+
     def predict(self, x: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
-                skill: np.ndarray) -> np.ndarray:
-        """x (B, T, F) scaled window, bases/bmask (B, H, K), skill (B, K+1) -> (B, H, Q)."""
-        inp, bases, bmask, skill = self._as64(x, bases, bmask, skill)
+                skill: np.ndarray, cal: np.ndarray | None = None) -> np.ndarray:
+        """x (B, T, F) scaled window, bases/bmask (B, H, K), skill (B, K+1), cal (B, H, N_CAL)
+        -> (B, H, Q)."""
+        inp, bases, bmask, skill, cal = self._args(x, bases, bmask, skill, cal)
         for k in range(self.cfg.layers):
             inp = self._layer(k, inp, keep=False)[0]
-        return self._quantiles(inp[:, -1], bases, bmask, skill)[0]
+        return self._quantiles(inp[:, -1], bases, bmask, skill, cal)[0]
 
     def internals(self, x: np.ndarray, bases: np.ndarray, bmask: np.ndarray, skill: np.ndarray,
-                  layer: int = -1) -> tuple[np.ndarray, Internals]:
+                  cal: np.ndarray | None = None, layer: int = -1) -> tuple[np.ndarray, Internals]:
         """Quantile forecast and one layer's gates (the last by default), as lstm.py's."""
-        inp, bases, bmask, skill = self._as64(x, bases, bmask, skill)
+        inp, bases, bmask, skill, cal = self._args(x, bases, bmask, skill, cal)
         keep = layer % self.cfg.layers
         kept: Internals | None = None
         for k in range(self.cfg.layers):
@@ -177,5 +192,5 @@ class NumpyLSTM:
             if g is not None:
                 kept = Internals(g["i"], g["f"], g["o"], g["g"], g["c"], inp, layer=k)
         assert kept is not None
-        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill)
+        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill, cal)
         return q, kept

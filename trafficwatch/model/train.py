@@ -133,7 +133,7 @@ def build_windows(series_list: Sequence[pd.Series], cfg: LSTMConfig, tcfg: Train
 
 
 def _tensors(w: Windows, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """x, bases, bmask, skill, loc, scale, cap, counts, mae_scale, y_mask on the device."""
+    """x, bases, bmask, skill, cal, loc, scale, cap, counts, mae_scale, y_mask on the device."""
     per_window = (w.loc, w.scale, w.cap)
     return tuple(torch.from_numpy(np.asarray(a, dtype=np.float32)).to(device) for a in
                  (w.x, *w.inputs(), *per_window, w.counts, w.mae_scale, w.y_mask))
@@ -146,10 +146,10 @@ def _loss(model: QuantileLSTM, data: tuple[torch.Tensor, ...], idx) -> torch.Ten
     """Pinball loss on counts, each window divided by its MASE scale: what the judges measure
     (MASE on the median, coverage of the band), not a proxy in log space that trades the peak
     hours for the quiet ones."""
-    x, b, bm, sk, loc, scale, cap, counts, mae, m = (t[idx] for t in data)
+    x, b, bm, sk, cal, loc, scale, cap, counts, mae, m = (t[idx] for t in data)
     H = counts.shape[1]
     w = torch.where(torch.arange(H, device=m.device) < NEAR_HOURS, 1.0, FAR_WEIGHT)  # (H,)
-    zq = model(x, b, bm, sk)  # (B, H, Q) output units
+    zq = model(x, b, bm, sk, cal)  # (B, H, Q) output units
     lq = torch.minimum(zq * scale[:, None, None] + loc[:, None, None], cap[:, None, None])
     q = torch.expm1(lq) / mae[:, None, None]  # (B, H, Q) counts in MASE units
     return pinball_loss(q, counts / mae[:, None], model.cfg.quantiles, m * w)
