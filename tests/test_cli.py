@@ -145,3 +145,11 @@ def test_serve_binds_loopback_unless_an_address_is_given():
     assert without_serve(["/var/log/nginx", "--serve", "--serve-addr", "0.0.0.0:9000",
                           "--band", "0.9"]) == ["/var/log/nginx", "--band", "0.9"]
     assert without_serve(["--serve-addr=:9000", "--serve", "x"]) == ["x"]
+
+
+def test_a_console_script_installed_before_cli_was_a_package_still_runs():
+    """pip wrote `from trafficwatch.cli import main` into environments installed before the
+    layering; they must not fail with "'module' object is not callable" until reinstalled."""
+    stale = "import sys\nfrom trafficwatch.cli import main\nsys.exit(main(['--version']))\n"
+    p = subprocess.run([sys.executable, "-c", stale], capture_output=True, timeout=60, check=False)
+    assert p.returncode == 0 and p.stdout.startswith(b"trafficwatch "), p.stderr
