@@ -86,3 +86,17 @@ def test_the_error_is_compared_with_the_better_of_yesterday_and_last_week():
     p = predict(s, None, days=7)  # seasonal naive 24 h is what is shown
     assert p.naive_name == "naive 168 h"
     assert p.rel_to_naive > 1.2  # losing to "same hour last week" reads as a loss, not a win
+
+
+def test_no_past_forecast_over_days_whose_week_before_had_no_count():
+    """Logs from other years in one directory: a day after weeks of nothing gets no day-ahead
+    forecast (it would replay a day from months ago as if it were yesterday), while a one-day
+    outage between counted days keeps its forecast (what the site was expected to do)."""
+    s = daily(30)
+    s.iloc[7 * 24:-30] = np.nan  # the first week, then nothing until the last 30 hours
+    p = predict(s, None, days=7)
+    assert p.past_hours.min() == int(s.index[-24].timestamp())  # from the midnight after data
+    gap = daily(30)
+    gap.iloc[-48:-24] = np.nan  # yesterday not logged
+    p = predict(gap, None, days=7)
+    assert len(p.past_hours) == 7 * 24

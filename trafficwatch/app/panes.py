@@ -66,7 +66,8 @@ def error_lines(fv, narrow: bool = False) -> Text:
     t = Text()
     n = fv.hours_scored
     if math.isnan(fv.mase):
-        t.append(f"Last 7 days: {n} hours with a count, too few to score (24 needed)\n",
+        t.append(f"Last 7 days: {n} hours with a count and a forecast, too few to score "
+                 "(24 needed)\n",
                  style="dim")
         return t
     days = "Last 7 days" if not 0 < n < 7 * 24 else f"Last 7 days ({n} h with a count)"

@@ -64,6 +64,7 @@ def widen(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, band: float) -> tup
 
 
 _naive, _naive168 = naive24, naive168
+STALE_HOURS = 168  # a past day gets a day-ahead forecast only if the week before it had a count
 
 
 def predict(
@@ -119,8 +120,8 @@ def predict(
         if o < 24:
             continue
         h = history.iloc[:o]
-        if not np.isfinite(h.to_numpy(dtype=float)).any():
-            continue
+        if not np.isfinite(h.to_numpy(dtype=float)[-STALE_HOURS:]).any():
+            continue  # nothing observed in the week before: any forecast would replay old logs
         qp = _day_ahead(fn, forecaster, h, m)
         a0, a1 = max(m, window), min(m + DAY, start)  # this day's hours inside the window
         cut = slice((a0 - m) // HOUR, (a1 - m) // HOUR)
