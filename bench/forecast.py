@@ -47,7 +47,7 @@ def eval_series(k: int) -> list[tuple[str, pd.Series, int]]:
         from trafficwatch.counting.ingest import IngestOptions, ingest
 
         counts, _ = ingest([str(sample)], IngestOptions())
-        out += [(f"sample_logs/{site}", counts.series(site, "hits"), -1)
+        out += [(f"sample_logs/{site}", counts.series(site, "hits", whole_hours=True), -1)
                 for site in counts.sites()]
     return out
 

@@ -268,3 +268,33 @@ def test_the_path_filter_sees_lines_added_after_it_was_first_read():
     s._sites["site"].paths._fold()
     s.add("site", _parsed(PATH_LINES))
     assert s.series(path="login").sum() == 15 and s.series(path="cart").sum() == 15
+
+
+def test_a_log_that_began_inside_its_first_hour_leaves_that_hour_to_the_chart_not_the_model():
+    """The oldest kept file of a log rotated at 06:25 starts 25 minutes into an hour: that hour
+    holds a fraction of its traffic, which the model must not take for a quiet hour."""
+    s = HourlySeries()
+    s.add("a", recs([T0 + 3540, T0 + 3590, *range(T0 + 3600, T0 + 3 * 3600, 60)]))
+    s.add("b", recs([T0 + 30, *range(T0 + 60, T0 + 3 * 3600, 60)]))  # began on the hour
+    shown, model = s.series("a"), s.series("a", whole_hours=True)
+    assert shown.iloc[0] == 2 and np.isnan(model.iloc[0])  # 00:59 - 01:00: 2 lines
+    np.testing.assert_array_equal(shown.iloc[1:], model.iloc[1:])
+    assert s.partial_starts("b") == [] and s.series("b", whole_hours=True).notna().all()
+    assert s.partial_starts() == [T0 // 3600]  # every site: a's first hour is a's alone
+    total = s.series(None, whole_hours=True)
+    assert np.isnan(total.iloc[0]) and total.iloc[1:].notna().all()
+
+
+def test_the_first_line_is_kept_through_the_state_file_and_a_merge():
+    a, b = HourlySeries(), HourlySeries()
+    a.add("x", recs([T0 + 7200, T0 + 7300]))
+    b.add("x", recs([T0 + 1800, T0 + 3700]))  # another worker had the older lines
+    a.merge(b)
+    assert a.partial_starts("x") == [T0 // 3600]
+    back = HourlySeries.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert back.partial_starts("x") == [T0 // 3600]
+    old = a.to_dict()
+    del old["sites"]["x"]["first_ts"]  # a state written before the first line was kept
+    assert HourlySeries.from_dict(old).partial_starts("x") == []  # unknown: counted as whole
+    b.add("x", recs([T0 - 3600 * 5 + 10]))  # older lines from the hour's start arrive later
+    assert b.partial_starts("x") == []

@@ -28,7 +28,7 @@ class Stub:
 def engine_with(series: pd.Series, default: Stub, tuned: Stub, monkeypatch) -> Engine:
     e = Engine(EngineConfig(paths=["x"]), lambda s: None)
     e.forecaster = default
-    monkeypatch.setattr(e, "view_series", lambda: series)
+    monkeypatch.setattr(e, "view_series", lambda whole_hours=False: series)
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: tuned)
     return e
 

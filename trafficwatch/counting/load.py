@@ -31,7 +31,8 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     """One hourly series from logs or from a counts CSV (`hour,count`); ValueError on failure.
 
     A single `.csv` is read as counts (the options and filters are for logs). Files that could
-    not be read are named on stderr; nothing readable at all is a ValueError.
+    not be read are named on stderr; nothing readable at all is a ValueError. The series is what
+    a model reads: a site's first hour is a gap when its log began inside it (`whole_hours`).
     """
     choice = choice or SeriesChoice()
     if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
@@ -46,7 +47,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
     return series.series(choice.site, choice.metric, bots=choice.bots,
-                         status_classes=choice.status_classes)
+                         status_classes=choice.status_classes, whole_hours=True)
 
 
 def read_counts_csv(path: str) -> pd.Series:

@@ -65,6 +65,8 @@ def distinct(a: np.ndarray) -> np.ndarray:
 
 MAX_PATHS = 100_000  # distinct paths per site kept for the path filter; later ones are "other"
 _PENDING_MAX = 1 << 20
+PARTIAL_START_S = 300  # a site's first line this far past its hour: the log began inside the
+# hour (a rotation at 06:25, the oldest file kept), so that hour holds only part of its traffic
 
 
 class PathCounts:
@@ -225,6 +227,7 @@ class _Site:
     utc_offset: int = 0  # offset of the latest line seen, for display
     offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
+    first_ts: int | None = None  # the earliest line counted (None: read from an older state)
     paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
     # hour -> its busiest clients, for the last TOP_HOURS hours only (when names are parsed)
     clients: dict[int, TopK] = field(default_factory=dict)
@@ -355,6 +358,7 @@ class HourlySeries:
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
         s = self._sites.setdefault(site, _Site())
+        s.first_ts = start_ts if s.first_ts is None else min(s.first_ts, start_ts)
         new = (start_ts // HOUR, end_ts // HOUR)
         spans = sorted(s.coverage + [new])
         merged: list[tuple[int, int]] = []
@@ -375,8 +379,11 @@ class HourlySeries:
             for h, keys in o.visitors.items():
                 s.add_visitors(h, keys)
             s.offsets.update(o.offsets)
+            first = s.first_ts
             for a, b in o.coverage:
                 self.add_coverage(site, a * HOUR, b * HOUR)
+            known = [t for t in (first, o.first_ts) if t is not None]
+            s.first_ts = min(known) if known else s.first_ts
             if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
                 s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
             if o.clients and s.last_ts is not None:
@@ -452,22 +459,43 @@ class HourlySeries:
         status_classes: Iterable[int] | None = None,
         now: float | None = None,
         path: str | None = None,
+        whole_hours: bool = False,
     ) -> pd.Series:
         """Hourly values on a UTC index: NaN where no log covers the hour, 0 where it is quiet.
 
         site None sums every site. With `now`, coverage extends to the hour of `now` (a
         followed log that stays quiet is covered: zeros, not gaps). `path`: only requests whose
         path (without query string) the regex matches (re.search); needs track_paths.
+        `whole_hours`: a site's first hour is NaN when its log began inside it (see
+        partial_starts): what a model reads and is scored on, not what a chart shows.
         """
         import pandas as pd
 
         first, values = self.hourly(site, metric, bots, status_classes, now, path)
+        if whole_hours and len(values):
+            for h in self.partial_starts(site):
+                if first <= h < first + len(values):
+                    values[h - first] = np.nan
         if not len(values):
             return pd.Series([], index=pd.DatetimeIndex([], tz="UTC"), dtype="float64",
                              name=metric)
         index = pd.date_range(pd.Timestamp(first * HOUR, unit="s", tz="UTC"), periods=len(values),
                               freq="h")
         return pd.Series(values, index=index, name=metric)
+
+    def partial_starts(self, site: str | None = None) -> list[int]:
+        """Hour numbers where a selected site's log began more than PARTIAL_START_S past the
+        hour: the log cannot say whether the minutes before were quiet or not logged (as a
+        Prometheus scrape leaves the hour before an agent started a gap)."""
+        out = []
+        for x in self._selected(site):
+            s = self._sites[x]
+            if s.first_ts is None or not s.coverage:
+                continue
+            h = s.first_ts // HOUR
+            if h == min(a for a, _ in s.coverage) and s.first_ts - h * HOUR > PARTIAL_START_S:
+                out.append(h)
+        return sorted(set(out))
 
     def hourly(
         self,
@@ -605,6 +633,7 @@ class HourlySeries:
                 "offsets": {str(h): o for h, o in s.offsets.items()},
                 "utc_offset": s.utc_offset,
                 "last_ts": s.last_ts,
+                "first_ts": s.first_ts,
                 "paths": s.paths.to_dict() if s.paths is not None else None,
                 "clients": {str(h): t.to_dict() for h, t in s.clients.items()},
             }
@@ -643,6 +672,8 @@ class HourlySeries:
                 s.utc_offset = int_in(d["utc_offset"], "offset", -DAY, DAY)
                 s.last_ts = None if d["last_ts"] is None else \
                     int_in(d["last_ts"], "time", 0, MAX_HOUR * HOUR)
+                first = d.get("first_ts")  # absent from states written before it was kept
+                s.first_ts = None if first is None else int_in(first, "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
                 s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): TopK.from_dict(t)

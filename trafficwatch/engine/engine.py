@@ -197,8 +197,9 @@ class Engine:
         recent = last is not None and self.now() - last < DAY  # a copied archive is not live
         return self.now() if recent and getattr(src, "fresh", True) else None
 
-    def view_series(self) -> pd.Series:
-        """The selected site/metric/filter as an hourly series (NaN = gap)."""
+    def view_series(self, whole_hours: bool = False) -> pd.Series:
+        """The selected site/metric/filter as an hourly series (NaN = gap); `whole_hours`: as
+        the model reads it (a log's first hour is a gap when the log began inside it)."""
         f = self.filter
         with self.lock:
             if not self.series.sites():
@@ -207,7 +208,7 @@ class Engine:
             path = f.path if self.metric != "visitors" else None
             s = self.series.series(self.site or None, self.metric, bots=f.bots,
                                    status_classes=f.status_classes, now=self.series_now(),
-                                   path=path)
+                                   path=path, whole_hours=whole_hours)
         if f.start is not None:
             s = s[s.index >= f.start]
         if f.end is not None:
@@ -283,7 +284,7 @@ class Engine:
         def read(site: str):
             with self.lock:
                 clock = self._clock_for(site)
-                return (self.series.series(site, "hits", now=clock),
+                return (self.series.series(site, "hits", now=clock, whole_hours=True),
                         self.series.partial_hour(site, now=clock))
 
         kw = {} if budget_s is None else {"budget_s": budget_s}
@@ -306,7 +307,7 @@ class Engine:
         site = self.site
         if site in self.tuning_note or self.forecaster is None:
             return False  # decided once per site
-        res = tuning.maybe_fine_tune(site, self.view_series(), self.forecaster,
+        res = tuning.maybe_fine_tune(site, self.view_series(whole_hours=True), self.forecaster,
                                      self.cfg.model_path, self.cfg.device,
                                      on_progress=self._apply_tuning)
         return self._apply_tuning(res) if res is not None else False
@@ -342,7 +343,7 @@ class Engine:
         return self.tuned.get(self.site) or self.forecaster
 
     def _predict_once(self) -> None:
-        s = self.view_series()
+        s = self.view_series(whole_hours=True)
         key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
         if not len(s) or not s.notna().any():
             return
