@@ -167,3 +167,19 @@ async def test_anomaly_list_and_cursor_show_the_same_band_for_an_hour():
     a = next(a for a in snap.anomalies if a.hour == int(s.index[-30].timestamp()))
     n = hour_numbers(snap, a.hour)
     assert (count(n["p10"]), count(n["p90"])) == (count(a.p10), count(a.p90))
+
+
+async def test_the_now_pane_names_a_holiday_the_model_reads_in_its_forecast():
+    fc = Forecaster.load()
+    christmas = daily(24 * 21, start="2025-12-04")  # ends 24 Dec 23:00 UTC: tomorrow is the 25th
+    plain = daily(24 * 21, start="2025-11-04")
+    texts = []
+    for s, model in ((christmas, fc), (plain, fc), (christmas, None)):
+        snap = build_snapshot(_state(s), s, predict(s, model), IngestView(), "")
+        app = make_app(snap)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            texts.append(str(app.query_one("#stats").render()))
+    assert "Holiday ahead: Thu 25 Dec" in texts[0]
+    assert "Holiday ahead" not in texts[1]
+    assert "Holiday ahead" not in texts[2]  # seasonal naive (no model yet) knows no holidays

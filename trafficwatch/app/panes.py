@@ -61,6 +61,15 @@ NARROW = 60  # columns below which the Now pane says which forecast is shown in 
 NAIVE_WORDS = {"naive 24 h": "same hour yesterday", "naive 168 h": "same hour last week"}
 
 
+def holiday_line(hours: np.ndarray, narrow: bool = False) -> str:
+    """'Holiday ahead: Wed 24 Dec, Thu 25 Dec (the model flags 24 Dec-1 Jan and Easter)': the
+    forecast's days that the model reads as holidays (by UTC date, as it does)."""
+    days = list(dict.fromkeys(fmt_hour(h, 0, "%a %d %b") for h in hours))
+    if narrow:
+        return f"Holiday ahead: {', '.join(days)}"
+    return f"Holiday ahead: {', '.join(days)} (the model flags 24 Dec–1 Jan and Easter, UTC dates)"
+
+
 def error_lines(fv, narrow: bool = False) -> Text:
     """The day-ahead error over the last days and, plainly, when seasonal naive did better."""
     t = Text()
@@ -110,6 +119,8 @@ class StatsPane(SnapshotPane):
                     if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             t.append(f"{when}: {count(fv.p50[nxt])} "
                      f"({count(fv.p10[nxt])}–{count(fv.p90[nxt])})\n", style="bold")
+            if len(fv.holiday_hours):
+                t.append(holiday_line(fv.holiday_hours, narrow) + "\n")
             t.append_text(error_lines(fv, narrow))
             t.append("Model: ")
             t.append_text(safe_content(fv.model_name))

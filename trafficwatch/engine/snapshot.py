@@ -43,6 +43,8 @@ class ForecastView:
     choice: str = ""  # which forecast is shown and why (the model's own check on recent days)
     choice_short: str = ""  # the same in a few words, for a narrow pane
     hours_scored: int = 0  # hours with a count that mase and coverage are over
+    holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
+    # `hours`, those the model flags as a holiday (features.holiday: UTC dates)
 
 
 @dataclass(frozen=True)
