@@ -67,7 +67,8 @@ def holiday_line(hours: np.ndarray, narrow: bool = False) -> str:
     days = list(dict.fromkeys(fmt_hour(h, 0, "%a %d %b") for h in hours))
     if narrow:
         return f"Holiday ahead: {', '.join(days)}"
-    return f"Holiday ahead: {', '.join(days)} (the model flags 24 Dec–1 Jan and Easter, UTC dates)"
+    return (f"Holiday ahead: {', '.join(days)} (the model flags 24 Dec–1 Jan and Easter, "
+            "UTC dates)")
 
 
 def error_lines(fv, narrow: bool = False) -> Text:

@@ -129,7 +129,8 @@ def holiday(hours: np.ndarray) -> np.ndarray:
     out[(doy == 0) | (doy >= length - 8)] = 1.0  # 1 Jan; 24-31 Dec are the year's last 8 days
     for y in np.unique(years):
         easter = _easter(int(y.astype(np.int64)) + 1970)
-        out[(dates >= easter - np.timedelta64(2, "D")) & (dates <= easter + np.timedelta64(1, "D"))] = 1.0
+        friday, monday = easter - np.timedelta64(2, "D"), easter + np.timedelta64(1, "D")
+        out[(dates >= friday) & (dates <= monday)] = 1.0
     return out
 
 
