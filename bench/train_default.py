@@ -120,6 +120,8 @@ def main() -> int:
     ap.add_argument("--horizon", type=int, default=168)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--max-windows", type=int, default=16000, help="windows an epoch")
+    ap.add_argument("--patience", type=int, default=6,
+                    help="stop after this many epochs without a better validation loss")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
@@ -129,7 +131,7 @@ def main() -> int:
     cfg = LSTMConfig(horizon=args.horizon, hidden=args.hidden)
     tcfg = TrainConfig(epochs=args.epochs, seed=args.seed, device=args.device, stride=4,
                        max_per_series=args.per_series, max_windows=args.max_windows,
-                       patience=6, batch_size=256, augment=0.2, val_hours=336)
+                       patience=args.patience, batch_size=256, augment=0.2, val_hours=336)
     started = time.time()
     model, res = train_model(corpus, cfg, tcfg,
                              on_progress=lambda p: print(p.line(), file=sys.stderr, flush=True))
