@@ -183,3 +183,9 @@ async def test_the_now_pane_names_a_holiday_the_model_reads_in_its_forecast():
     assert "Holiday ahead: Thu 25 Dec" in texts[0]
     assert "Holiday ahead" not in texts[1]
     assert "Holiday ahead" not in texts[2]  # seasonal naive (no model yet) knows no holidays
+    from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
+
+    older = Forecaster(QuantileLSTM(LSTMConfig(window=48, horizon=24, hidden=8, n_features=6,
+                                               holidays=False)))  # a fine-tune saved before
+    assert not len(predict(christmas, older).holiday_hours)
+    assert len(predict(christmas, fc).holiday_hours) == 24

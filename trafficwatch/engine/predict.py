@@ -15,6 +15,7 @@ from trafficwatch.engine.anomalies import AnomalyEvent, detect
 from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.model.baselines import naive24, naive168
 from trafficwatch.model.evaluate import score, seasonal_scale
+from trafficwatch.model.features import holiday
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
@@ -46,6 +47,8 @@ class Prediction:
     choice: str = ""  # which forecast is shown and why, in plain words
     choice_short: str = ""  # the same in a few words ("50% LSTM + 50% last week")
     hours_scored: int = 0  # hours of the last days with a count that mase and coverage are over
+    holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
+    # `hours`, those the model in use reads as holidays (none for one without the flags)
 
     @property
     def rel_to_naive(self) -> float:
@@ -104,6 +107,8 @@ def predict(
         q = _naive(history, horizon)
     start = epoch(history.index[-1]) + HOUR
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
+    reads_holidays = fn is not _naive and forecaster is not None and forecaster.cfg.holidays
+    holiday_hours = hours[holiday(hours // HOUR) > 0] if reads_holidays else hours[:0]
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
 
     # Day-ahead forecasts for the last `days` days: what the model said at each midnight (in the
@@ -159,7 +164,7 @@ def predict(
         mase=_nanmean(errs), mase_naive=m_naive,
         coverage=inside / n_scored if n_scored >= MIN_RECENT_HOURS else math.nan,
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
-        choice_short=choice_short, hours_scored=n_scored)
+        choice_short=choice_short, hours_scored=n_scored, holiday_hours=holiday_hours)
 
 
 _DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}

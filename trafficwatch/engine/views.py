@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from trafficwatch.counting.series import HourlySeries
@@ -22,7 +21,6 @@ from trafficwatch.engine.snapshot import (
 )
 from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
-from trafficwatch.model.features import holiday
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
 
@@ -72,8 +70,7 @@ def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
         model_name=p.model_name, model_detail=detail, mase=p.mase, mase_naive=p.mase_naive,
         rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, naive_name=p.naive_name,
         choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored,
-        holiday_hours=p.hours[holiday(p.hours // HOUR) > 0] if p.model_name != "seasonal naive"
-        else np.zeros(0, np.int64))  # the naive knows no holidays
+        holiday_hours=p.holiday_hours)
 
 
 def gate_view(g) -> GateView | None:
