@@ -36,18 +36,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_rss import NEXT_HOUR, tree_rss  # bench/ is not a package
+import prometheus_server  # bench/ is not a package
+from app_rss import NEXT_HOUR, tree_rss
 
 from trafficwatch.fleet.prometheus import (
     STATUS,
@@ -62,12 +61,6 @@ REPO = Path(__file__).resolve().parents[1]
 STATUS_CODE = {"2xx": 200, "3xx": 301, "4xx": 404, "5xx": 503}
 STATUS_P = {"other": 0.0, "1xx": 0.0, "2xx": 0.86, "3xx": 0.07, "4xx": 0.05, "5xx": 0.02}
 AXIS_HOUR = re.compile(r"\d\d/\d\d \d\d:\d\d")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def traffic(weeks: int, rate: float, end: int, seed: int = 14) -> tuple[int, np.ndarray]:
@@ -153,29 +146,15 @@ def write_log(path: Path, start: int, counts: np.ndarray, seed: int = 15) -> int
 
 
 def start_prometheus(tmp: Path, tsdb: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    (tmp / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 60s\n"
-        "scrape_configs:\n  - job_name: self\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{port}']\n")
-    proc = subprocess.Popen(["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tsdb}", "--storage.tsdb.retention.time=3650d",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=subprocess.DEVNULL, stderr=(tmp / "prometheus.err").open("w"))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit("prometheus could not start: "
-                             + (tmp / "prometheus.err").read_text()[-800:])
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("prometheus did not get ready within 120 s")
+    """A Prometheus that keeps ten years, scraping only itself (the fleet is backfilled)."""
+    config = ("global:\n  scrape_interval: 60s\n"
+              "scrape_configs:\n  - job_name: self\n    static_configs:\n"
+              "      - targets: ['127.0.0.1:{port}']\n")
+    try:
+        return prometheus_server.start_prometheus(tmp, config, tsdb, 120,
+                                                  ("--storage.tsdb.retention.time=3650d",))
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 SCORES = {  # what the screen says of the last 7 days' day-ahead forecasts

@@ -12,16 +12,15 @@ interval of an hour move to the next one). Where prometheus cannot start, the te
 from __future__ import annotations
 
 import calendar
+import importlib.util
 import json
 import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +33,13 @@ SITE = "example.com"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def prometheus_server():
+    """bench/prometheus_server.py (bench/ is not a package): starting a real Prometheus."""
+    spec = importlib.util.spec_from_file_location("prometheus_server",
+                                                  REPO / "bench" / "prometheus_server.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def line(ts: int, n: int, status: int) -> str:
@@ -74,32 +76,16 @@ def start_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> tuple[sub
 
 
 def start_prometheus(tmp: Path, targets: list[str]) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
+    if shutil.which("prometheus") is None:
         pytest.fail("prometheus is not installed: `apt-get install prometheus` (as root; "
                     ".ci/run does it) — this test needs a real server")
-    (tmp / "prometheus.yml").write_text(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-        "scrape_configs:\n  - job_name: trafficwatch\n    static_configs:\n"
-        f"      - targets: {json.dumps(targets)}\n")
-    port = free_port()
-    proc = subprocess.Popen([binary, f"--config.file={tmp / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={tmp / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"prometheus could not start: {proc.stderr.read()[-800:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("prometheus did not get ready within 20 s")
+    config = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+              "scrape_configs:\n  - job_name: trafficwatch\n    static_configs:\n"
+              f"      - targets: {json.dumps(targets)}\n")
+    try:
+        return prometheus_server().start_prometheus(tmp, config, tmp / "tsdb", 20)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def per_instance(client: PrometheusClient) -> dict[str, float]:
