@@ -230,3 +230,19 @@ def test_eval_at_48_hours_and_a_week_ahead_forecast_with_the_shipped_model(count
     doc = json.loads(out)
     assert len(doc["hours"]) == 168 and doc["choice"]
     assert "forecast shown:" in err  # which forecast, and why, in plain words
+
+
+def test_a_site_one_week_old_is_not_judged_on_days_before_it_had_last_week(small_model_path):
+    # weekends at a fifth of the weekdays: "same hour yesterday" is badly wrong every Saturday
+    # and Monday, so judging on the first days (when only yesterday existed) picked it
+    rng = np.random.default_rng(3)
+    t = np.arange(24 * 10)  # 2024-01-01 is a Monday
+    lam = 200 * (1 + 0.8 * np.sin(2 * np.pi * (t - 8) / 24)) * np.where((t // 24) % 7 >= 5, 0.2, 1)
+    s = pd.Series(rng.poisson(lam).astype(float),
+                  index=pd.date_range("2024-01-01", periods=len(t), freq="h", tz="UTC"))
+    fc = Forecaster.load(small_model_path)
+    week_old = fc.recent(s.iloc[:168])  # "last week" exists for the forecast, for no past day
+    assert week_old.hours == 0 and week_old.weights == {"lstm": 1.0}, week_old
+    assert "unjudged" in fc.forecast(s.iloc[:168]).choice
+    older = fc.recent(s.iloc[:168 + 48])  # two past days had last week: judged on those alone
+    assert older.hours == 48 and "naive168" in older.mae, older

@@ -238,6 +238,12 @@ class Forecaster:
         # on the hours of its day that have a count: a day with gaps still counts for its hours
         keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED) and np.isfinite(v[o:o + day]).any()
                          for i, o in enumerate(w.origin[:-1])], dtype=bool)
+        # a past day judges today's forecast only if the model then had "last week" when it has
+        # it now: on a site 7 days old, the LSTM's forecasts from the days before, made without
+        # its weekly memory, say nothing about the one it makes now (bench --days 14: they chose
+        # "yesterday" there, 9 times the error of last week on a Melbourne counter)
+        week = w.bmask[:, :day, BASE_NAMES.index("last week")].any(axis=1)  # (N,)
+        keep &= week[:-1] >= week[-1]
         if not keep.any():
             return none
         rows = np.flatnonzero(keep)
