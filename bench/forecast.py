@@ -4,7 +4,8 @@
                                        [--days 14] [--models DIR]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
-trafficwatch/model/corpus.py) and each site of the bundled sample_logs/. The corpus is split into
+trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
+../shared/data/real_logs with two weeks of hours or more (real web logs, in no training set). The corpus is split into
 whole-series folds (`fold_of`, stable); a series of fold k is forecast by `bench/out/fold{k}.pt`,
 the model that `bench/train_default.py --holdout-fold k --out bench/out/fold{k}.pt` trained on the
 other folds only, so no hour of it was trained on. sample_logs are in no training set and use the
@@ -55,6 +56,16 @@ def eval_series(k: int) -> list[tuple[str, pd.Series, int]]:
         counts, _ = ingest([str(sample)], IngestOptions())
         out += [(f"sample_logs/{site}", counts.series(site, "hits", whole_hours=True), -1)
                 for site in counts.sites()]
+    real = REPO.parent / "shared" / "data" / "real_logs"  # real web logs, never trained on: the
+    # sites of them with two weeks or more of observed hours (elastic_nginx_logs: 18 days)
+    if real.is_dir():
+        from trafficwatch.counting.ingest import IngestOptions, ingest
+
+        counts, _ = ingest([str(real)], IngestOptions())
+        for site in counts.sites():
+            s = counts.series(site, "hits", whole_hours=True)
+            if s.notna().sum() >= 14 * 24:
+                out.append((f"real_logs/{site}", s, -1))
     return out
 
 

@@ -38,7 +38,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                           last_week=counts[::-1].copy()),
         forecast=ForecastView(fh, p50 - 20, p50, p50 + 30, hours[:-1], past - 10, past,
                               past + 10, "lstm:default", "trained 2026-11-20 on cpu",
-                              0.71, 0.95, 0.75, 0.82),
+                              0.71, 0.95, 0.75, 0.82, past_alarm_lo=past - 20,
+                              past_alarm_hi=past + 20),
         gates=GateView(T0 - 3600 * np.arange(168)[::-1], *(gates[k] for k in
                        ("forget", "input", "output", "candidate", "cell")),
                        gates["forget"].mean(1), gates["input"].mean(1), gates["output"].mean(1),
@@ -46,7 +47,8 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                        np.linspace(1, 3, 168), (100,),
                        reliance={"last week": 0.52, "4-week median": 0.31, "yesterday": 0.09,
                                  "last hour": 0.08}),
-        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, 80.0, 150.0, 1, False,
+        anomalies=(Anomaly(int(T0 - 7200), int(T0 - 7200), 400.0, past[94] - 20, past[94] + 20, 1,
+                           False,
                            end=int(T0 - 3600)),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
@@ -222,7 +224,7 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert "Relying on" in text and "400 vs 80–150" not in text
+        assert "Relying on" in text and "400 vs 56–96" not in text
         assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
         assert "v: top" in text
         await pilot.press("v")
@@ -232,7 +234,7 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
         await pilot.press("v")
         await pilot.pause()
         text = screen_text(app)
-        assert "400 vs 80–150" in text and "Relying on" not in text
+        assert "400 vs 56–96" in text and "Relying on" not in text
         assert app.focused is app.query_one("#anomalies-box")
         await pilot.press("v")
         await pilot.pause()

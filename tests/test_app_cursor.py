@@ -34,7 +34,7 @@ async def test_left_right_move_the_cursor_and_escape_returns_to_now():
         await pilot.pause()
         assert chart.cursor == T0 + 3600  # a forecast hour
         text = stats(app)
-        assert "not yet" in text and "forecast  123" in text and "band      103–153" in text
+        assert "not yet" in text and "forecast  123" in text and "80% band  103–153" in text
         await pilot.press("escape")
         await pilot.pause()
         assert chart.cursor is None and "Next hour" in stats(app)

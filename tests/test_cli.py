@@ -153,3 +153,22 @@ def test_a_console_script_installed_before_cli_was_a_package_still_runs():
     stale = "import sys\nfrom trafficwatch.cli import main\nsys.exit(main(['--version']))\n"
     p = subprocess.run([sys.executable, "-c", stale], capture_output=True, timeout=60, check=False)
     assert p.returncode == 0 and p.stdout.startswith(b"trafficwatch "), p.stderr
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--band", "1.5"], "--band 1.5: a central probability"),
+    (["--anomaly-band", "0"], "--anomaly-band 0: a central probability"),
+    (["--band", "0.9", "--anomaly-band", "0.85"], "narrower than --band 0.9"),
+    (["--speed", "-5"], "--speed -5: log seconds per real second"),
+])
+def test_bad_band_or_speed_is_one_line_and_exit_2(argv, says, capsys):
+    assert main([*argv, SAMPLE]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+
+
+def test_the_anomaly_band_default_is_the_engine_s():
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.engine.anomalies import ANOMALY_BAND
+
+    assert build_parser().parse_args(["watch", SAMPLE]).anomaly_band == ANOMALY_BAND

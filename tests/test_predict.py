@@ -100,3 +100,25 @@ def test_no_past_forecast_over_days_whose_week_before_had_no_count():
     gap.iloc[-48:-24] = np.nan  # yesterday not logged
     p = predict(gap, None, days=7)
     assert len(p.past_hours) == 7 * 24
+
+
+def test_anomalies_are_judged_on_the_wider_band_so_a_healthy_week_is_quiet():
+    # Poisson traffic with a little extra noise, the model's own band: outside p10-p90 is one
+    # hour in five by design, and each such run used to be an anomaly (and an --alert-cmd run)
+    from trafficwatch.model.forecaster import Forecaster
+
+    fc = Forecaster.load()
+    s = daily(21, seed=5) * np.random.default_rng(5).lognormal(0, 0.1, 21 * 24)
+    s = s.round()
+    narrow = predict(s, fc, anomaly_band=0.8)
+    p = predict(s, fc)
+    assert len(narrow.anomalies) >= 10  # the old rule: the drawn band
+    assert len(p.anomalies) <= len(narrow.anomalies) / 2, (len(p.anomalies), len(narrow.anomalies))
+    assert (p.past_alarm_lo <= p.past_p10).all() and (p.past_alarm_hi >= p.past_p90).all()
+    # a busy hour with no request at all (the site down) is still an anomaly at once
+    busy = int(np.argmax(s.to_numpy()[-24:])) - 24
+    down = s.copy()
+    down.iloc[busy] = 0.0
+    hour = int(down.index[busy].timestamp())
+    assert any(e.start <= hour and e.direction == -1 and (e.end is None or e.end > hour)
+               for e in predict(down, fc).anomalies)

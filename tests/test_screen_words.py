@@ -166,7 +166,10 @@ async def test_anomaly_list_and_cursor_show_the_same_band_for_an_hour():
 
     a = next(a for a in snap.anomalies if a.hour == int(s.index[-30].timestamp()))
     n = hour_numbers(snap, a.hour)
-    assert (count(n["p10"]), count(n["p90"])) == (count(a.p10), count(a.p90))
+    assert (count(n["alarm_lo"]), count(n["alarm_hi"])) == (count(a.p10), count(a.p90))
+    # the anomaly band is the wider one: p10-p90 drawn, about p1-p99 judged
+    assert n["alarm_lo"] <= n["p10"] and n["alarm_hi"] > n["p90"]
+    assert snap.forecast.anomaly_band == 0.98 and snap.forecast.band == 0.8
 
 
 async def test_the_now_pane_names_a_holiday_the_model_reads_in_its_forecast():

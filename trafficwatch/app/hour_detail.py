@@ -27,14 +27,18 @@ def hour_numbers(snap: Snapshot, h: int) -> dict:
     actual = _at(sv.hours, sv.counts, h) if sv is not None else math.nan
     partial = sv is not None and sv.partial_hour == h
     future = fv is not None and len(fv.hours) and h >= int(fv.hours[0])
+    lo = hi = math.nan  # the anomaly band: past hours only (anomalies are judged on those)
     if fv is None:
         p10 = p50 = p90 = math.nan
     elif future:
         p10, p50, p90 = (_at(fv.hours, v, h) for v in (fv.p10, fv.p50, fv.p90))
     else:
         p10, p50, p90 = (_at(fv.past_hours, v, h) for v in (fv.past_p10, fv.past_p50, fv.past_p90))
+        if len(fv.past_alarm_lo) == len(fv.past_hours):
+            lo, hi = (_at(fv.past_hours, v, h) for v in (fv.past_alarm_lo, fv.past_alarm_hi))
     return {"actual": actual, "p10": p10, "p50": p50, "p90": p90, "partial": partial,
-            "future": bool(future) and not partial and not np.isfinite(actual)}
+            "future": bool(future) and not partial and not np.isfinite(actual),
+            "alarm_lo": lo, "alarm_hi": hi}
 
 
 def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
@@ -60,7 +64,9 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
             break
     else:
         if out[0][0] != "inside the band" and out[0][1] != "dim":
-            out.append(("not flagged (too short a run)", "dim"))
+            band = snap.forecast.anomaly_band if snap.forecast else None
+            out.append((f"not flagged: inside the {100 * band:g}% band" if band else
+                        "not flagged", "dim"))
     return out
 
 
@@ -134,7 +140,12 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     kind = "forecast" if n["future"] or n["partial"] else "day-ahead"
     actual = "not yet" if n["future"] else num(n["actual"]) + (" so far" if n["partial"] else "")
     rows = [("actual", actual), (kind, num(n["p50"])),
-            ("band", f"{num(n['p10'])}–{num(n['p90'])}")]
+            (f"{100 * snap.forecast.band:g}% band" if snap.forecast else "band",
+             f"{num(n['p10'])}–{num(n['p90'])}")]
+    fv = snap.forecast
+    if fv is not None and np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"]):
+        rows.append((f"{100 * fv.anomaly_band:g}% band",
+                     f"{num(n['alarm_lo'])}–{num(n['alarm_hi'])}"))
     for k, v in rows:
         t.append(f"{k:<10}", style="dim")
         t.append(f"{v}\n", style="bold" if k == "actual" else "")

@@ -233,14 +233,16 @@ class GatePane(SnapshotPane):
 
 
 class AnomalyPane(Static):
-    """Completed hours outside the band, newest first."""
+    """Runs of completed hours outside the anomaly band, newest first."""
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         off = snap.series.tz_offset_s if snap.series else 0
+        band = f"{100 * snap.forecast.anomaly_band:g}% band" if snap.forecast else "anomaly band"
         if not snap.anomalies:
-            super().update(Text("No anomaly in the last 7 days", style="dim"))
+            super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
+                                "their day-ahead forecast)", style="dim"))
             return
-        t = Text()
+        t = Text(f"Outside the {band}:\n", style="dim")
         for a in snap.anomalies[:20]:
             arrow = "▲" if a.direction > 0 else "▼"
             t.append(f"{arrow} {fmt_hour(a.hour, off)}  {count(a.actual)} vs {count(a.p10)}–"

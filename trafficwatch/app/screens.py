@@ -50,8 +50,9 @@ busiest clients may be off). Esc: back to now.
 [b]Top, last 24 h[/b]  t shows the last day's status classes, busiest paths and clients in \
 place of the gates.
 
-[b]Anomalies[/b]  completed hours outside the band (they fire after the trigger window and \
-clear after the recovery window).
+[b]Anomalies[/b]  completed hours outside the wider anomaly band of their day-ahead forecast \
+(98% by default, --anomaly-band; outside the 80% band drawn is one hour in five by design). \
+An anomaly clears at the first hour back inside it; --alert-cmd runs once for each.
 
 [b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex \
 (searched in the path without its query string), status classes, bots, a date range and the \

@@ -149,6 +149,19 @@ def check_usage(args: argparse.Namespace) -> None:
         if not groups:
             raise UsageError(f"--vhost-from-filename {rx!r} has no group: put the site name's "
                              "part in ( )")
+    for name in ("band", "anomaly_band"):
+        value = getattr(args, name, None)
+        if value is not None and not 0.0 < value < 1.0:
+            raise UsageError(f"--{name.replace('_', '-')} {value:g}: a central probability, "
+                             "between 0 and 1 (0.8 is p10-p90)")
+    band, alarm = getattr(args, "band", None), getattr(args, "anomaly_band", None)
+    if band is not None and alarm is not None and alarm < band:
+        raise UsageError(f"--anomaly-band {alarm:g} is narrower than --band {band:g}: hours "
+                         "inside the band drawn would be flagged (use the same value to flag "
+                         "every hour outside it)")
+    speed = getattr(args, "speed", None)
+    if speed is not None and not speed > 0:
+        raise UsageError(f"--speed {speed:g}: log seconds per real second, above 0")
     check_fleet_usage(args)
     try:
         parse_tz(getattr(args, "tz", None))

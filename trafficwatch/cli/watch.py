@@ -47,6 +47,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                                                  "LSTM step is fastest")
     p.add_argument("--band", type=float, default=0.8,
                    help="width of the forecast band as a central probability (default 0.8: p10-p90)")
+    p.add_argument("--anomaly-band", type=float, default=0.98, metavar="P",  # ANOMALY_BAND
+                   help="an hour is an anomaly (and runs --alert-cmd) when it falls outside this "
+                        "central probability of its day-ahead forecast (default 0.98: about p1-p99; "
+                        "the 0.8 band drawn holds only four hours in five by design)")
     p.add_argument("--alert-cmd", metavar="CMD",
                    help="run CMD (through the shell) when a new anomaly fires; details in env vars")
     p.add_argument("--metrics-addr", metavar="HOST:PORT",
@@ -76,6 +80,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         speed=args.speed, poll=args.poll, prometheus=fleet,
         state_path=None if replay or fleet else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
+        anomaly_band=args.anomaly_band,
         metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune, tz=parse_tz(args.tz),
         filter=ViewFilter(status_classes=parse_status_classes(args.status), bots=args.bots))
 

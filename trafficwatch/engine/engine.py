@@ -14,6 +14,7 @@ from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.counting.series import METRICS, HourlySeries
 from trafficwatch.engine import tuning
 from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
+from trafficwatch.engine.anomalies import ANOMALY_BAND
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.predict import Prediction, predict
 from trafficwatch.engine.prometheus import PrometheusFeed
@@ -43,6 +44,7 @@ class EngineConfig:
     model_path: str | None = None
     device: str = "auto"
     band: float = 0.8
+    anomaly_band: float = ANOMALY_BAND  # anomalies (and --alert-cmd) judge this wider band
     horizon: int = 24
     alert_cmd: str | None = None
     metric: str = "hits"
@@ -290,7 +292,7 @@ class Engine:
         kw = {} if budget_s is None else {"budget_s": budget_s}
         done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,
                             self.cfg.band, lambda: self._stop.is_set() or self._model_wake.is_set(),
-                            **kw)
+                            anomaly_band=self.cfg.anomaly_band, **kw)
         with self.lock:
             for d in done:
                 self._site_keys[d.site] = d.key
@@ -352,7 +354,8 @@ class Engine:
             offset = self._offset(self.series.utc_offset(self.site or None), self.now())
         try:
             p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
-                        band=self.cfg.band, day_offset_s=offset)
+                        band=self.cfg.band, anomaly_band=self.cfg.anomaly_band,
+                        day_offset_s=offset)
         except ValueError as exc:
             self.model_status = str(exc)
             self._changed()
@@ -413,7 +416,7 @@ class Engine:
         src = self.source
         return ViewState(
             sites=sites, site=self.site, metric=self.metric, filter=self.filter,
-            band=self.cfg.band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
+            band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
             tail=tuple(getattr(src, "tail", ())),
             feed=src.words() if isinstance(src, PrometheusFeed) else "",

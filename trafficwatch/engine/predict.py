@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trafficwatch.engine.anomalies import AnomalyEvent, detect
+from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
 from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.model.baselines import naive24, naive168
 from trafficwatch.model.evaluate import score, seasonal_scale
@@ -49,6 +49,8 @@ class Prediction:
     hours_scored: int = 0  # hours of the last days with a count that mase and coverage are over
     holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
     # `hours`, those the model in use reads as holidays (none for one without the flags)
+    past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the anomaly band
+    past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours
 
     @property
     def rel_to_naive(self) -> float:
@@ -77,6 +79,7 @@ def predict(
     horizon: int = 24,
     days: int = 7,
     band: float = 0.8,
+    anomaly_band: float = ANOMALY_BAND,
     trigger: int = 1,
     recovery: int = 1,
     day_offset_s: int = 0,
@@ -87,6 +90,8 @@ def predict(
     seasonal naive forecast is shown and `status` says why. Past days start at midnight
     `day_offset_s` seconds east of UTC. With fewer than MIN_RECENT_HOURS scored, mase and
     coverage are NaN (too few hours to judge), as the forecaster's own recent check.
+    Anomalies are runs of past hours outside the day-ahead `anomaly_band` (wider than the `band`
+    drawn, see ANOMALY_BAND).
     """
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
@@ -118,6 +123,7 @@ def predict(
     first = epoch(history.index[0])
     window = start - days * DAY  # the hours scored: the last `days` x 24 complete hours
     past = [[], [], [], []]
+    alarm = [[], []]  # the anomaly band of the same past hours
     errs, errs24, errs168, inside, n_scored = [], [], [], 0, 0
     midnight = (window + day_offset_s) // DAY * DAY - day_offset_s
     for m in range(midnight, start, DAY):
@@ -148,10 +154,13 @@ def predict(
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)
+        for side, bound in zip(alarm, widen(qp[:, 0], qp[:, 1], qp[:, 2], anomaly_band)):
+            side.append(bound)
     ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
     ph = ph.astype(np.int64)
     actual_past = series.reindex(pd.to_datetime(ph, unit="s", utc=True)).to_numpy(dtype=float)
-    events = detect(ph, actual_past, p_lo, p_hi, trigger, recovery) if len(ph) else []
+    a_lo, a_hi = (np.concatenate(b) if b else np.zeros(0) for b in alarm)
+    events = detect(ph, actual_past, a_lo, a_hi, trigger, recovery) if len(ph) else []
     m24 = _nanmean(errs24)  # naive 168 h competes only where it had last week on every day
     m168 = _nanmean(errs168) if not any(math.isnan(e) for e in errs168) else math.nan
     naive_name, m_naive = (("naive 168 h", m168) if m168 < m24 or math.isnan(m24)
@@ -164,7 +173,8 @@ def predict(
         mase=_nanmean(errs), mase_naive=m_naive,
         coverage=inside / n_scored if n_scored >= MIN_RECENT_HOURS else math.nan,
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
-        choice_short=choice_short, hours_scored=n_scored, holiday_hours=holiday_hours)
+        choice_short=choice_short, hours_scored=n_scored, holiday_hours=holiday_hours,
+        past_alarm_lo=a_lo, past_alarm_hi=a_hi)
 
 
 _DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trafficwatch.engine.anomalies import detect
+from trafficwatch.engine.anomalies import ANOMALY_BAND, detect
 from trafficwatch.engine.predict import _naive, widen
 from trafficwatch.hours import HOUR, epoch
 
@@ -33,11 +33,12 @@ class SiteForecast:
     p90: float
     lower: float  # the band at --band (p10/p90 themselves at the default 0.8)
     upper: float
-    anomaly: int  # the last complete hour: 1 above yesterday's day-ahead band, -1 below, 0 inside
+    anomaly: int  # the last complete hour: 1 above yesterday's day-ahead anomaly band (98 % by
+    # default, as on screen), -1 below, 0 inside
 
 
 def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
-                  band: float = 0.8) -> SiteForecast | None:
+                  band: float = 0.8, anomaly_band: float = ANOMALY_BAND) -> SiteForecast | None:
     """The forecast of the hour after the last complete hour of `series`; None when the site has
     too little history (no gauge rather than a made-up zero). No forecaster (the model failed
     to load): seasonal naive, as on screen."""
@@ -54,7 +55,7 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
     return SiteForecast(hour=epoch(history.index[-1]) + HOUR, p10=float(q[0, 0]),
                         p50=float(q[0, 1]), p90=float(q[0, 2]), lower=float(lo[0]),
-                        upper=float(hi[0]), anomaly=_last_hour(history, fn, band))
+                        upper=float(hi[0]), anomaly=_last_hour(history, fn, anomaly_band))
 
 
 def _last_hour(history: pd.Series, fn, band: float) -> int:
@@ -86,7 +87,8 @@ class Done:
 
 def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
                  model_for: Callable[[str], object], band: float,
-                 stop: Callable[[], bool], budget_s: float = STEP_S) -> list[Done]:
+                 stop: Callable[[], bool], budget_s: float = STEP_S,
+                 anomaly_band: float = ANOMALY_BAND) -> list[Done]:
     """Forecast the due (site, key) pairs in order until `budget_s` is spent (one at least) or
     `stop()` says so (the screen's view changed). `read(site)` -> (series, partial hour), taken
     under the engine's lock by the caller's function."""
@@ -97,6 +99,6 @@ def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
             break
         t0 = time.perf_counter()
         series, partial = read(site)
-        fc = site_forecast(series, model_for(site), partial, band)
+        fc = site_forecast(series, model_for(site), partial, band, anomaly_band)
         out.append(Done(site, key, fc, time.perf_counter() - t0))
     return out

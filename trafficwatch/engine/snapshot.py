@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trafficwatch.engine.anomalies import ANOMALY_BAND
+
 
 @dataclass(frozen=True)
 class SeriesView:
@@ -39,12 +41,15 @@ class ForecastView:
     rel_to_naive: float  # mase / mase_naive: below 1 beats the baseline
     coverage: float  # share of past hours inside the band
     band: float = 0.8  # central probability of the band drawn
+    anomaly_band: float = ANOMALY_BAND  # central probability of the band anomalies are judged on
     naive_name: str = "naive 24 h"  # which seasonal naive mase_naive belongs to
     choice: str = ""  # which forecast is shown and why (the model's own check on recent days)
     choice_short: str = ""  # the same in a few words, for a narrow pane
     hours_scored: int = 0  # hours with a count that mase and coverage are over
     holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
     # `hours`, those the model flags as a holiday (features.holiday: UTC dates)
+    past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours: the
+    past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # anomaly band
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,13 @@ class GateView:
 
 @dataclass(frozen=True)
 class Anomaly:
-    """A run of completed hours outside the band."""
+    """A run of completed hours outside the anomaly band (ForecastView.anomaly_band)."""
 
     hour: int  # peak hour, epoch seconds
     start: int
     actual: float
-    p10: float
-    p90: float
+    p10: float  # the anomaly band at the peak hour: its low and high end (p1 and p99 at the
+    p90: float  # default 98 %), not the p10-p90 drawn
     direction: int  # +1 above, -1 below
     active: bool
     end: int | None = None  # first hour of the recovery that cleared it; None while active

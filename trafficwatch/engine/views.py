@@ -9,6 +9,7 @@ import pandas as pd
 
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.counting.tops import TOP_HOURS
+from trafficwatch.engine.anomalies import ANOMALY_BAND
 from trafficwatch.engine.predict import Prediction
 from trafficwatch.engine.snapshot import (
     Anomaly,
@@ -46,6 +47,7 @@ class ViewState:
     tops: tuple[HourTop, ...] = ()  # hour_tops() of the view, read under the engine's lock
     day: HourTop | None = None
     feed: str = ""  # the source's own account of where lines come from (the fleet's), if any
+    anomaly_band: float = ANOMALY_BAND  # the band anomalies are judged on (wider than `band`)
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -62,15 +64,18 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
         tz_offset_s=state.tz_offset_s, last_week=week)
 
 
-def forecast_view(p: Prediction, detail: str, band: float) -> ForecastView:
+def forecast_view(p: Prediction, detail: str, band: float,
+                  anomaly_band: float = ANOMALY_BAND) -> ForecastView:
     """Copy a Prediction into the frozen view type."""
     return ForecastView(
         hours=p.hours, p10=p.p10, p50=p.p50, p90=p.p90, past_hours=p.past_hours,
         past_p10=p.past_p10, past_p50=p.past_p50, past_p90=p.past_p90,
         model_name=p.model_name, model_detail=detail, mase=p.mase, mase_naive=p.mase_naive,
-        rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, naive_name=p.naive_name,
+        rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, anomaly_band=anomaly_band,
+        naive_name=p.naive_name,
         choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored,
-        holiday_hours=p.holiday_hours)
+        holiday_hours=p.holiday_hours, past_alarm_lo=p.past_alarm_lo,
+        past_alarm_hi=p.past_alarm_hi)
 
 
 def gate_view(g) -> GateView | None:
@@ -145,7 +150,8 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
         series=series_view(state, s),
-        forecast=forecast_view(p, state.tuning_note, state.band) if p is not None else None,
+        forecast=(forecast_view(p, state.tuning_note, state.band, state.anomaly_band)
+                  if p is not None else None),
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p, stale) if p is not None else (),
         ingest=ing, tail=state.tail, status=status,
