@@ -185,3 +185,25 @@ def test_model_loop_is_not_blocked_by_many_sites(monkeypatch):
     assert steps == len(SITES)
     assert set(e.site_forecasts) == {"site-a", "site-b", HOSTILE}  # seasonal naive: no model
     assert not e.forecast_sites()  # nothing due until the hour or the model changes
+
+
+def test_the_anomaly_gauge_judges_the_last_hour_on_the_anomaly_band():
+    # the last hour is pushed just above its 80 % band (not an anomaly), then far above its 98 %
+    # band (one): the gauge follows the wider band, as the screen's anomaly list does
+    from trafficwatch.engine.predict import predict
+
+    rng = np.random.default_rng(4)
+    idx = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    s = pd.Series(rng.poisson(1000 + 300 * np.sin(2 * np.pi * (idx.hour - 6) / 24)).astype(float),
+                  index=idx)
+    p = predict(s, None)  # seasonal naive: its day-ahead band for the last hour
+    hi80, hi98 = p.past_p90[-1], p.past_alarm_hi[-1]
+    assert hi98 > hi80 + 2
+    s.iloc[-1] = hi80 + 1
+    assert site_forecast(s, None, None, anomaly_band=0.8).anomaly == 1  # the old rule
+    assert site_forecast(s, None, None).anomaly == 0
+    s.iloc[-1] = hi98 + 1
+    assert site_forecast(s, None, None).anomaly == 1
+    assert p.past_alarm_lo[-1] > 0
+    s.iloc[-1] = 0.0  # no request at all: below even the wider band
+    assert site_forecast(s, None, None).anomaly == -1
