@@ -8,8 +8,8 @@ from rich.text import Text
 
 from trafficwatch.app.gate_words import fmt_hour
 from trafficwatch.app.panes import SnapshotPane
+from trafficwatch.app.text import band_name, safe_content
 from trafficwatch.app.text import count as num
-from trafficwatch.app.text import safe_content
 from trafficwatch.counting.tops import TOP_CAP
 from trafficwatch.engine.snapshot import HourTop, Snapshot
 from trafficwatch.hours import HOUR
@@ -64,8 +64,8 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
             break
     else:
         if out[0][0] != "inside the band" and out[0][1] != "dim":
-            band = snap.forecast.anomaly_band if snap.forecast else None
-            out.append((f"not flagged: inside the {100 * band:g}% band" if band else
+            fv = snap.forecast
+            out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}" if fv else
                         "not flagged", "dim"))
     return out
 
@@ -139,19 +139,16 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     t.append(fmt_hour(h, off, "%a %d/%m %H:00") + "\n", style="bold")
     kind = "forecast" if n["future"] or n["partial"] else "day-ahead"
     actual = "not yet" if n["future"] else num(n["actual"]) + (" so far" if n["partial"] else "")
-    rows = [("actual", actual), (kind, num(n["p50"])),
-            (f"{100 * snap.forecast.band:g}% band" if snap.forecast else "band",
-             f"{num(n['p10'])}–{num(n['p90'])}")]
     fv = snap.forecast
+    rows = [("actual", actual), (kind, num(n["p50"])),
+            (band_name(fv.band if fv else None), f"{num(n['p10'])}–{num(n['p90'])}")]
     if fv is not None and np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"]):
-        rows.append((f"{100 * fv.anomaly_band:g}% band",
-                     f"{num(n['alarm_lo'])}–{num(n['alarm_hi'])}"))
+        rows.append((band_name(fv.anomaly_band), f"{num(n['alarm_lo'])}–{num(n['alarm_hi'])}"))
     for k, v in rows:
         t.append(f"{k:<10}", style="dim")
         t.append(f"{v}\n", style="bold" if k == "actual" else "")
     for words, style in verdict(snap, h, n):
         t.append(words + "\n", style=style)
-    fv = snap.forecast
     if (n["future"] or n["partial"]) and fv is not None and fv.choice:
         t.append("Shown: ", style="dim")  # the Now pane's line in full (narrow: in short)
         t.append_text(safe_content(fv.choice, "dim"))

@@ -17,7 +17,7 @@ from trafficwatch.app.gate_words import (
     reset_marks,
     reset_words,
 )
-from trafficwatch.app.text import count, safe_content
+from trafficwatch.app.text import band_name, count, safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
@@ -237,7 +237,7 @@ class AnomalyPane(Static):
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         off = snap.series.tz_offset_s if snap.series else 0
-        band = f"{100 * snap.forecast.anomaly_band:g}% band" if snap.forecast else "anomaly band"
+        band = band_name(snap.forecast.anomaly_band if snap.forecast else None, "anomaly band")
         if not snap.anomalies:
             super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
                                 "their day-ahead forecast)", style="dim"))

@@ -13,6 +13,11 @@ def safe_content(value: object, style: str = "") -> Text:
     return Text(safe_text(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
+def band_name(p: float | None, fallback: str = "band") -> str:
+    """A central probability as the screen names its band: 0.8 -> '80% band'."""
+    return fallback if p is None else f"{100 * p:g}% band"
+
+
 def count(x: float | None) -> str:
     """A count or a forecast of one, the same everywhere: whole numbers and values from 10 up as
     integers ('8', '172'), a fraction below 10 to one decimal ('1.0', '4.7'); '–' for none."""

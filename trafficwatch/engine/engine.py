@@ -416,7 +416,8 @@ class Engine:
         src = self.source
         return ViewState(
             sites=sites, site=self.site, metric=self.metric, filter=self.filter,
-            band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay, speed=self.cfg.speed, now=now,
+            band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay,
+            speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
             tail=tuple(getattr(src, "tail", ())),
             feed=src.words() if isinstance(src, PrometheusFeed) else "",
