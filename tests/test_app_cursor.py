@@ -113,3 +113,32 @@ async def test_t_shows_the_top_of_the_last_24_hours_in_place_of_the_gates():
         await pilot.press("t")
         await pilot.pause()
         assert "Relying on" in screen_text(app)
+
+
+async def test_the_last_hour_of_a_log_that_ended_inside_it_is_named_by_its_end():
+    """An archive copied at 13:06: its last hour is drawn as the log's end, and its details say
+    it is not judged, not that it is in progress."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from trafficwatch.app.gate_words import fmt_hour
+
+    snap = demo_snapshot(feed="no new lines since 13:06 (still watching)")
+    fv = snap.forecast
+    snap = replace(snap, stale=True, series=replace(snap.series, log_end=int(T0 + 360)),
+                   forecast=replace(fv, hours=fv.hours + 3600,
+                                    past_hours=np.append(fv.past_hours, T0),
+                                    **{k: np.append(getattr(fv, k), 120.0) for k in
+                                       ("past_p10", "past_p50", "past_p90")}))
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "◆ log end" in screen_text(app) and "this hour so far" not in screen_text(app)
+        app.query_one(ForecastChart).cursor = int(T0)
+        await pilot.press("left", "right")
+        await pilot.pause()
+        text = stats(app)
+        end = fmt_hour(T0 + 360, 3600, "%H:%M")
+        assert f"to {end}" in text and "not judged: the log ends inside it" in text
+        assert "so far" not in text and "in progress" not in text and "day-ahead 120" in text

@@ -62,6 +62,9 @@ def test_json_output_and_tz(tmp_path):
     assert [d["hour"] for d in data] == ["2026-10-10T20:00:00+00:00", "2026-10-10T21:00:00+00:00",
                                          "2026-10-10T22:00:00+00:00", "2026-10-10T23:00:00+00:00"]
     assert [d["count"] for d in data] == [1, 0, 0, 1]
+    # the log ends at 16:05 and nobody writes it any more: its last hour holds 5 minutes of
+    # traffic, and is marked partial as the hour in progress of a live log is
+    assert [d["partial"] for d in data] == [False, False, False, True]
     assert p.returncode == 0
 
 

@@ -153,3 +153,40 @@ def test_a_log_written_now_with_recent_lines_counts_quiet_hours_as_zeros(tmp_pat
     e.source = f
     assert e.series_now() is not None
     assert list(e.view_series().to_numpy()[-3:]) == [0.0, 0.0, 0.0]
+
+
+def test_a_log_that_stopped_inside_an_hour_is_not_read_as_a_drop(tmp_path, monkeypatch):
+    """An archive copied at 07:06 holds 6 minutes of its last hour. The model must not read
+    that hour as a collapse of traffic, nor the anomaly list report it: it is drawn as the log's
+    end, and the forecast starts after it."""
+    import threading
+
+    import numpy as np
+
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default",
+                        lambda cfg: (None, "no model in tests"))
+    start = 1_700_000_000 // 86400 * 86400 - 30 * 86400
+    ts = [start + s for s in range(0, 10 * 86400 + 7 * 3600 + 6 * 60, 60)]  # 1 a minute
+    end = ts[-1]
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'203.0.113.{i % 250} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET /p HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(ts)))
+    old = time.time() - 10 * 86400
+    os.utime(log, (old, old))
+    ready = threading.Event()
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, tick_s=0.01),
+               lambda s: ready.set() if s.forecast is not None else None)
+    e.start()
+    try:
+        assert ready.wait(20), "no forecast"
+        snap = e.snapshot()
+    finally:
+        e.stop()
+    cut = end // 3600 * 3600
+    assert snap.series.hours[-1] == cut and snap.series.counts[-1] == 6  # 07:00 .. 07:05
+    assert snap.series.partial_hour == cut and snap.series.log_end == end
+    assert snap.forecast.hours[0] == cut + 3600  # after the log's last hour
+    assert not [a for a in snap.anomalies if a.hour == cut]  # 6 against 60 is not a drop
+    assert not snap.anomalies  # steady traffic: nothing else either
+    assert np.isfinite(snap.forecast.p50).all() and (snap.forecast.p50 > 30).all()

@@ -285,6 +285,25 @@ def test_a_log_that_began_inside_its_first_hour_leaves_that_hour_to_the_chart_no
     assert np.isnan(total.iloc[0]) and total.iloc[1:].notna().all()
 
 
+def test_logs_that_ended_inside_their_last_hour_leave_it_to_the_chart_not_the_model():
+    """An archive copied at 07:06 (or a log whose server stopped) holds six minutes of its last
+    hour: without a clock (nobody writes the logs any more) the model reads that hour as a gap.
+    A last line in the hour's final minute ends it whole; with a clock the hour is in progress
+    (partial_hour), not cut."""
+    s = HourlySeries()
+    s.add("a", recs(range(T0, T0 + 2 * 3600 + 360, 60)))  # 00:00 .. 02:05
+    s.add("b", recs([*range(T0, T0 + 3600, 60), T0 + 3600 - 30]))  # ends 00:59:30
+    assert s.partial_end("a") == T0 // 3600 + 2 and s.partial_end("b") is None
+    shown, model = s.series("a"), s.series("a", whole_hours=True)
+    assert shown.iloc[-1] == 6 and np.isnan(model.iloc[-1])
+    np.testing.assert_array_equal(shown.iloc[:-1], model.iloc[:-1])
+    assert s.series("b", whole_hours=True).notna().all()
+    assert s.series("a", whole_hours=True, now=T0 + 2 * 3600 + 400).iloc[-1] == 6
+    assert np.isnan(s.series(None, whole_hours=True).iloc[-1])  # every site: a ends last
+    s.add("a", recs([T0 + 60]))  # a late line out of order changes nothing
+    assert s.partial_end("a") == T0 // 3600 + 2
+
+
 def test_the_first_line_is_kept_through_the_state_file_and_a_merge():
     a, b = HourlySeries(), HourlySeries()
     a.add("x", recs([T0 + 7200, T0 + 7300]))

@@ -19,6 +19,7 @@ from trafficwatch.safe import safe_name, safe_text
 MARKS = {
     "actual": ("braille", "⣿ actual", "⣿ actual"),
     "now": ("◆", "◆ this hour so far", "◆ now"),
+    "end": ("◆", "◆ last hour, log ends {end}", "◆ log end"),
     "forecast": ("•", "• forecast", "• forecast"),
     "band": ("-", "- {band} band", "- band"),
     "past": ("·", "· past forecasts", "· past"),
@@ -162,13 +163,15 @@ class ForecastChart(PlotextPlot):
             if a.hour >= t0:
                 line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)
         if partial:  # drawn last: nothing covers the hour in progress
-            line("now", x([hours[-1]]), [counts[-1]], "yellow", scatter=True)
+            line("now" if sv.log_end is None else "end", x([hours[-1]]), [counts[-1]], "yellow",
+                 scatter=True)
         if self.cursor is not None:
             shown.append("cursor")
         self._axes(snap, n, t0, off, max(top))
         band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
         cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
-        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur) for k in shown],
+        end = fmt_hour(sv.log_end, off, "%H:%M") if sv.log_end is not None else ""
+        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end) for k in shown],
                          [MARKS[k][2] for k in shown], width, self.size.width - 2))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> None:

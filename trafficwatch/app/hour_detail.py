@@ -46,6 +46,8 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if n["future"]:
         out.append(("not yet: a forecast", "dim"))
+    elif n["partial"] and snap.series is not None and snap.series.log_end is not None:
+        out.append(("not judged: the log ends inside it", "dim"))
     elif n["partial"]:
         out.append(("in progress: judged once complete", "dim"))
     elif not all(np.isfinite(n[k]) for k in ("actual", "p10", "p90")):
@@ -137,8 +139,11 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     n = hour_numbers(snap, h)
     t = Text()
     t.append(fmt_hour(h, off, "%a %d/%m %H:00") + "\n", style="bold")
-    kind = "forecast" if n["future"] or n["partial"] else "day-ahead"
-    actual = "not yet" if n["future"] else num(n["actual"]) + (" so far" if n["partial"] else "")
+    ended = n["partial"] and snap.series is not None and snap.series.log_end is not None
+    kind = "forecast" if n["future"] or (n["partial"] and not ended) else "day-ahead"
+    actual = "not yet" if n["future"] else num(n["actual"]) + (
+        f" to {fmt_hour(snap.series.log_end, off, '%H:%M')}" if ended
+        else " so far" if n["partial"] else "")
     fv = snap.forecast
     rows = [("actual", actual), (kind, num(n["p50"])),
             (band_name(fv.band if fv else None), f"{num(n['p10'])}–{num(n['p90'])}")]
@@ -149,7 +154,7 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append(f"{v}\n", style="bold" if k == "actual" else "")
     for words, style in verdict(snap, h, n):
         t.append(words + "\n", style=style)
-    if (n["future"] or n["partial"]) and fv is not None and fv.choice:
+    if (n["future"] or (n["partial"] and not ended)) and fv is not None and fv.choice:
         t.append("Shown: ", style="dim")  # the Now pane's line in full (narrow: in short)
         t.append_text(safe_content(fv.choice, "dim"))
         t.append("\n")

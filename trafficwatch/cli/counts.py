@@ -27,7 +27,7 @@ from trafficwatch.counting.ingest import IngestReport, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
-from trafficwatch.hours import HOUR
+from trafficwatch.hours import DAY, HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -64,7 +64,11 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         first, values = series.hourly(site, args.metric, bots=args.bots, status_classes=classes,
                                       now=now)
         hours = first + np.arange(len(values))
-        partial = series.partial_hour_number(site, now=now if now is not None else time.time())
+        clock = now if now is not None else time.time()
+        partial = series.partial_hour_number(site, now=clock)
+        last = series.last_ts(site)
+        if last is not None and clock - last > DAY:
+            partial = series.partial_end(site)  # logs no longer written that ended mid-hour
         if tz is not None:
             offsets = np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset()
                                   .total_seconds() for h in hours.tolist()], np.int64)

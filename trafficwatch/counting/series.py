@@ -67,6 +67,8 @@ MAX_PATHS = 100_000  # distinct paths per site kept for the path filter; later o
 _PENDING_MAX = 1 << 20
 PARTIAL_START_S = 300  # a site's first line this far past its hour: the log began inside the
 # hour (a rotation at 06:25, the oldest file kept), so that hour holds only part of its traffic
+PARTIAL_END_S = 60  # a log no longer written whose last line is further than this from the end
+# of its hour ended inside it (an archive copied at 07:06): that hour holds part of its traffic
 
 
 class PathCounts:
@@ -467,13 +469,17 @@ class HourlySeries:
         followed log that stays quiet is covered: zeros, not gaps). `path`: only requests whose
         path (without query string) the regex matches (re.search); needs track_paths.
         `whole_hours`: a site's first hour is NaN when its log began inside it (see
-        partial_starts): what a model reads and is scored on, not what a chart shows.
+        partial_starts), and without `now` (logs no longer written) so is the last line's hour
+        when the logs ended inside it (partial_end): what a model reads and is scored on, not
+        what a chart shows.
         """
         import pandas as pd
 
         first, values = self.hourly(site, metric, bots, status_classes, now, path)
         if whole_hours and len(values):
-            for h in self.partial_starts(site):
+            cut = self.partial_starts(site)
+            end = self.partial_end(site) if now is None else None
+            for h in cut + ([end] if end is not None else []):
                 if first <= h < first + len(values):
                     values[h - first] = np.nan
         if not len(values):
@@ -496,6 +502,17 @@ class HourlySeries:
             if h == min(a for a, _ in s.coverage) and s.first_ts - h * HOUR > PARTIAL_START_S:
                 out.append(h)
         return sorted(set(out))
+
+    def partial_end(self, site: str | None = None) -> int | None:
+        """For logs no longer written: the hour number of the selection's last line when that
+        line came more than PARTIAL_END_S before the hour's end (the log stopped, or was copied,
+        inside the hour: the minutes after it are not known to be quiet), else None."""
+        last = self.last_ts(site)
+        ends = [b for x in self._selected(site) for _, b in self._sites[x].coverage]
+        if last is None or not ends or int(last) // HOUR != max(ends):
+            return None  # lines out of order: the latest hour's end is not known
+        h = int(last) // HOUR
+        return h if (h + 1) * HOUR - int(last) > PARTIAL_END_S else None
 
     def hourly(
         self,

@@ -404,6 +404,9 @@ class Engine:
             partial = self.series.partial_hour(site, now=series_now)
             offset = self.series.utc_offset(site)
             last_ts = self.series.last_ts(site)
+            cut = self.series.partial_end(site) if series_now is None else None
+            if cut is not None:  # logs no longer written that ended inside their last hour
+                partial = pd.Timestamp(cut * HOUR, unit="s", tz="UTC")
             sites = tuple(self.series.sites())
             note = self.tuning_note.get(self.site, "")
             # the top view costs ~16 ms a frame: built again only when what it reads changed
@@ -419,6 +422,7 @@ class Engine:
             band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay,
             speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
+            log_end=last_ts if cut is not None else None,
             tail=tuple(getattr(src, "tail", ())),
             feed=src.words() if isinstance(src, PrometheusFeed) else "",
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,

@@ -48,6 +48,7 @@ class ViewState:
     day: HourTop | None = None
     feed: str = ""  # the source's own account of where lines come from (the fleet's), if any
     anomaly_band: float = ANOMALY_BAND  # the band anomalies are judged on (wider than `band`)
+    log_end: float | None = None  # logs no longer written that ended inside partial_hour: when
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -61,7 +62,8 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
         site=state.site, metric=state.metric, hours=epoch_seconds(shown.index),
         counts=shown.to_numpy(dtype=float),
         partial_hour=epoch(partial) if partial is not None else None,
-        tz_offset_s=state.tz_offset_s, last_week=week)
+        tz_offset_s=state.tz_offset_s, last_week=week,
+        log_end=int(state.log_end) if state.log_end is not None else None)
 
 
 def forecast_view(p: Prediction, detail: str, band: float,
