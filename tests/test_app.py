@@ -132,6 +132,23 @@ async def test_keys_reach_the_engine_and_quit_saves_state():
     assert app.engine.calls[0] == "metric" and "stop" in app.engine.calls
 
 
+async def test_the_footer_fits_80_columns_and_the_keys_it_leaves_out_still_work():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        footer = screen_text(app).rstrip().splitlines()[-1].rstrip()
+        assert footer.endswith("^p palette") and "Top" in footer  # no stray character after it
+        assert "Week" not in footer
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert "Week" in screen_text(app).rstrip().splitlines()[-1]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        chart = app.query_one("#chart")
+        await pilot.press("w", "b", "l")
+        assert chart.week_overlay and not chart.show_band and chart.log_scale
+
+
 async def test_chart_and_gate_toggles():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

@@ -44,6 +44,20 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
+class KeysFooter(Footer):
+    """The footer, which at 80 columns leaves out the keys of NARROW_HIDDEN (the help lists
+    them): all of them are 88 columns, and the command palette's key, docked over the overflow,
+    let a stray character of the keys it covered show in the last column."""
+
+    NARROW_HIDDEN = frozenset({"week", "band", "log"})
+
+    def compose(self) -> ComposeResult:
+        for w in super().compose():
+            if self.compact and getattr(w, "action", None) in self.NARROW_HIDDEN:
+                continue
+            yield w
+
+
 class TrafficWatchApp(App):
     """Actual vs forecast, the LSTM's gates, anomalies and the log tail, for sites being followed."""
 
@@ -96,13 +110,16 @@ class TrafficWatchApp(App):
                     yield AnomalyPane(id="anomalies")
                 with VerticalScroll(id="tail-box", can_focus=True):
                     yield LogTail(id="tail")
-        yield Footer()
+        yield KeysFooter()
 
     def _fit(self, width: int, height: int) -> None:
         """Small screens (80x24) show one bottom pane at a time and a compact footer."""
         narrow = width < 120 or height < 32
         self.set_class(narrow, "narrow")
-        self.query_one(Footer).compact = narrow
+        footer = self.query_one(KeysFooter)
+        if footer.compact != narrow:
+            footer.compact = narrow
+            footer.refresh(recompose=True)
         self._show_bottom()
 
     def on_resize(self, event) -> None:
