@@ -93,7 +93,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     f = subparsers.add_parser(
         "forecast", help="print p10/p50/p90 for the coming hours",
         description="Forecast the hours after the last hour of PATHs' series. The LSTM is first "
-                    "checked on the series' own last 7 days against seasonal naive (24 h and "
+                    "checked on the series' own last 14 days against seasonal naive (24 h and "
                     "168 h); where it lost there, a blend weighted by recent error is printed, "
                     "and stderr says which. A series too short for the LSTM gets the 24 h "
                     "seasonal naive forecast instead (said on stderr, exit 1).")
