@@ -56,7 +56,8 @@ class Discovery:
 
     sites: dict[str, list[SourceFile]] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs: not a problem
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs, and files of a
+    # directory not named like a log: not read by design, not a problem (exit code 0)
 
 
 def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
@@ -157,7 +158,8 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 continue
             low = p.name.lower()
             if not explicit and "log" not in low and "access" not in low:
-                out.skipped.append((safe_name(p), "not named like a log (*log*, *access*)"))
+                # a README or a script beside the logs: not read by design, as error logs are
+                out.ignored.append((safe_name(p), "not named like a log (*log*, *access*)"))
                 continue
             out.sites.setdefault(res.site, []).append(res)
     for files in out.sites.values():
