@@ -291,3 +291,67 @@ def test_crlf_lines_reach_the_log_tail_without_their_cr(tmp_path, monkeypatch):
         assert not any(t.endswith("\r") for t in texts)
     finally:
         f.close()
+
+
+def _as_a_user_without_rights(*args: str) -> tuple[int, bytes, bytes]:
+    """`trafficwatch ARGS` (main()) in a forked child, as uid 65534 when root (root reads
+    everything): exit status, stdout, stderr."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 70
+            try:
+                import sys
+
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - not pytest's capture
+                sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(65534)
+                    os.setuid(65534)
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:  # noqa: BLE001 - report it as the parent would see a crash
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        out.seek(0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), out.read(), err.read()
+
+
+def test_an_unreadable_log_directory_is_one_line_and_the_other_paths_are_still_read():
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="tw-perm-"))  # /tmp: reachable by the child's user
+    try:
+        top.chmod(0o755)
+        (top / "locked").mkdir()
+        (top / "locked" / "access.log").write_bytes(log_lines(10))
+        (top / "locked").chmod(0o000)
+        (top / "ok.log").write_bytes(log_lines(50))
+        (top / "ok.log").chmod(0o644)
+        rc, out, err = _as_a_user_without_rights("counts", str(top / "locked"), str(top / "ok.log"))
+        assert rc == 1 and b"Traceback" not in err, err
+        assert out.count(b"\n") > 1  # the readable log was counted
+        (line,) = [x for x in err.decode().splitlines() if "locked" in x]
+        assert "directory cannot be listed: permission denied" in line
+        rc, _, err = _as_a_user_without_rights("forecast", str(top / "locked"))
+        assert rc == 2 and b"Traceback" not in err, err
+        assert b"directory cannot be listed: permission denied" in err
+    finally:
+        (top / "locked").chmod(0o755)
+        shutil.rmtree(top)

@@ -39,6 +39,8 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
         return read_counts_csv(paths[0])
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
+    for name, why in report.skipped:
+        print(f"trafficwatch: skipped {safe_text(name)}: {why}", file=sys.stderr)
     for f in report.failed:
         print(f"trafficwatch: {safe_text(f.error)}", file=sys.stderr)
     if not series.sites():

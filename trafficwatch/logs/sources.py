@@ -136,7 +136,16 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
     out = Discovery()
     seen: set[str] = set()
     for arg in paths:
-        found, explicit = _expand(arg)
+        try:
+            found, explicit = _expand(arg)
+        except PermissionError:
+            why = ("directory cannot be listed: permission denied: run as a user that can read "
+                   "it (e.g. in group adm)")
+            out.skipped.append((safe_name(arg), why))
+            continue
+        except OSError as exc:  # an I/O error, a directory gone while listed
+            out.skipped.append((safe_name(arg), f"directory cannot be listed: {exc.strerror}"))
+            continue
         if not found:
             why = "empty directory: no access log found" if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
