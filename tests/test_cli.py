@@ -179,3 +179,31 @@ def test_the_anomaly_band_default_is_the_engine_s():
     from trafficwatch.engine.anomalies import ANOMALY_BAND
 
     assert build_parser().parse_args(["watch", SAMPLE]).anomaly_band == ANOMALY_BAND
+
+
+def test_a_mistyped_command_is_one_line_not_an_app_on_nothing():
+    p = subprocess.run([sys.executable, "-m", "trafficwatch", "cunts"], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert p.returncode == 2 and p.stdout == b""  # no screen written into the pipe
+    (line,) = p.stderr.decode().splitlines()
+    assert "nothing to read: cunts: no such file" in line and "commands: counts" in line
+
+
+def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():
+    p = subprocess.run([sys.executable, "-m", "trafficwatch", SAMPLE], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert p.returncode == 2 and p.stdout == b""
+    (line,) = p.stderr.decode().splitlines()
+    assert "needs a terminal" in line and "counts" in line
+
+
+def test_the_app_without_a_terminal_frees_the_metrics_port_it_bound():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.run([sys.executable, "-m", "trafficwatch", "--metrics-addr",
+                        f"127.0.0.1:{port}", SAMPLE], capture_output=True,
+                       stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert p.returncode == 2 and b"needs a terminal" in p.stderr

@@ -40,15 +40,41 @@ class AppConfig:
 EngineFactory = Callable[[EngineConfig, Callable[[Snapshot], None]], EngineLike]
 
 
+def check_paths(paths: list[str]) -> None:
+    """ValueError when no path given exists: a mistyped command (`trafficwatch cunts`) is read
+    as a path, and the app would open on nothing."""
+    from trafficwatch.safe import safe_name
+
+    missing = [p for p in paths if p != "-" and not any(c in p for c in "*?[")
+               and not os.path.lexists(p)]
+    if paths and len(missing) == len(paths):
+        hint = ("" if os.sep in missing[0] else
+                " (commands: counts, forecast, eval, train, agent; see trafficwatch --help)")
+        raise ValueError(f"nothing to read: {safe_name(missing[0])}: no such file or "
+                         f"directory{hint}")
+
+
+def check_terminal() -> None:
+    """ValueError unless stdin and stdout are a terminal (or the app is served to a browser):
+    with neither, Textual would write its screen into a pipe and wait for keys forever."""
+    if os.environ.get("TEXTUAL_DRIVER"):  # textual-serve's web driver: no terminal needed
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ValueError("the app needs a terminal (stdin and stdout); in scripts and cron use "
+                         "trafficwatch counts, forecast or agent")
+
+
 def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
     """Run the Textual app until the user quits (or a signal ends it); the exit status."""
     ecfg = cfg.engine
     try:
         if ecfg.state_path:
             check_state_path(ecfg.state_path)
+        if ecfg.prometheus is None:
+            check_paths(ecfg.paths)
         if not ecfg.replay and ecfg.prometheus is None:
             check_fd_budget(ecfg.paths, ecfg.ingest.vhost_from_filename)
-    except ValueError as exc:  # UntrustedState, or not enough file descriptors
+    except ValueError as exc:  # UntrustedState, not enough file descriptors, no such path
         raise StartError(str(exc)) from exc
     metrics, holder = None, {}
     if cfg.metrics_addr:
@@ -56,6 +82,12 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
             metrics = MetricsServer(cfg.metrics_addr, lambda: samples_for(holder.get("engine")))
         except ValueError as exc:
             raise StartError(str(exc)) from exc
+    try:
+        check_terminal()  # last: every other bad usage is named first, as a terminal would
+    except ValueError as exc:
+        if metrics is not None:
+            metrics.stop()
+        raise StartError(str(exc)) from exc
     app = TrafficWatchApp(lambda cb: _engine(make_engine, ecfg, cb, holder))
     app.driver_class = _survives_hangup(app.driver_class)
     shutdown = Shutdown()

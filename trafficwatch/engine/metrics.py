@@ -103,5 +103,6 @@ class MetricsServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve loop: never started, forever
+            self._httpd.shutdown()
         self._httpd.server_close()
