@@ -355,3 +355,37 @@ def test_an_unreadable_log_directory_is_one_line_and_the_other_paths_are_still_r
     finally:
         (top / "locked").chmod(0o755)
         shutil.rmtree(top)
+
+
+def test_a_compressed_copy_beside_its_original_is_counted_once(tmp_path, capsys):
+    """`gzip -c access.log > access.log.gz`, logrotate caught between writing access.log.1.gz
+    and removing access.log.1, and a copy taken yesterday of a log that went on growing."""
+    full = log_lines(3000, seed=4)
+    (tmp_path / "access.log").write_bytes(full)
+    (tmp_path / "access.log.gz").write_bytes(gzip.compress(full))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 3000), err
+    assert "not read: " in err and "access.log.gz: a copy of " in err
+    (tmp_path / "access.log.gz").unlink()
+    old = log_lines(2000, seed=5)
+    (tmp_path / "access.log.1").write_bytes(old)
+    (tmp_path / "access.log.1.gz").write_bytes(gzip.compress(old))
+    mid = full.index(b"\n", len(full) // 2) + 1  # a copy of the live log up to a line
+    (tmp_path / "copy-of-yesterday.access.log.gz").write_bytes(gzip.compress(full[:mid]))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 5000 + full[:mid].count(b"\n")), err  # named as another site
+    (tmp_path / "copy-of-yesterday.access.log.gz").unlink()
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(full[:mid]))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 5000), err
+    assert err.count("not read: ") == 2  # access.log.1.gz and access.log.2.gz
+
+
+def test_logs_that_only_begin_alike_are_both_counted(tmp_path, capsys):
+    """Two files sharing their first KiB but not the rest: neither is a copy."""
+    a = log_lines(600, seed=6)
+    b = a[:a.index(b"\n", 2048) + 1] + log_lines(100, seed=7)
+    (tmp_path / "access.log").write_bytes(a)
+    (tmp_path / "access.log.1").write_bytes(b)
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert rc == 0 and total == 600 + b.count(b"\n") and "not read" not in err

@@ -28,7 +28,7 @@ from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import DAY, HOUR
-from trafficwatch.logs.sources import ERROR_LOG
+from trafficwatch.logs.sources import ERROR_LOG, NOT_NAMED_LIKE_A_LOG
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -124,11 +124,13 @@ def summary(report: IngestReport, err: TextIO) -> None:
     mal = report.malformed
     err.writelines(f"  malformed ({reason}): {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
     err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
-    other = [n for n, why in report.ignored if why != ERROR_LOG]  # error logs: silently
-    if other:  # a README beside the logs: not read by design, one line for all
-        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
-        err.write(f"  not read (not named like a log: *log*, *access*): "
-                  f"{', '.join(safe_text(n) for n in other[:3])}{more}\n")
+    unnamed = [n for n, why in report.ignored if why == NOT_NAMED_LIKE_A_LOG]
+    if unnamed:  # a README beside the logs: not read by design, one line for all
+        more = f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else ""
+        err.write(f"  not read ({NOT_NAMED_LIKE_A_LOG}): "
+                  f"{', '.join(safe_text(n) for n in unnamed[:3])}{more}\n")
+    err.writelines(f"  not read: {safe_text(n)}: {why}\n" for n, why in report.ignored
+                   if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG))  # copies; error logs: silent
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
 

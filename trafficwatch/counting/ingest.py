@@ -19,7 +19,7 @@ from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
-from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover
+from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copies
 from trafficwatch.safe import safe_name
 
 
@@ -273,6 +273,7 @@ def ingest(
     series = series if series is not None else HourlySeries()
     started = time.perf_counter()
     found = discover(paths, vhost_from_filename=opts.vhost_from_filename)
+    drop_copies(found)
     report = IngestReport(skipped=list(found.skipped), ignored=list(found.ignored))
     pool = _file_pool(found.sites, opts, series)
     try:

@@ -18,6 +18,7 @@ _ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
+NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
 # A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
 # part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
 _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
@@ -168,10 +169,72 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
             low = p.name.lower()
             if not explicit and "log" not in low and "access" not in low:
                 # a README or a script beside the logs: not read by design, as error logs are
-                out.ignored.append((safe_name(p), "not named like a log (*log*, *access*)"))
+                out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
             out.sites.setdefault(res.site, []).append(res)
     for files in out.sites.values():
         # Oldest first: numbered rotations by number descending, dated ones by date, live last.
         files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
     return out
+
+
+COPY_OF = "a copy of {}: its lines are counted once, from there"  # reason a copy is not read
+_HEAD = 1024  # content bytes two files must share before they are compared whole
+
+
+def _content(path: str, limit: int | None = None) -> tuple[int, str]:
+    """(length, digest) of a file's decompressed content, or of its first `limit` bytes."""
+    import hashlib
+
+    h, n = hashlib.blake2b(digest_size=16), 0
+    with open_stream(path) as s:
+        while limit is None or n < limit:
+            chunk = s.read(1 << 20 if limit is None else min(1 << 20, limit - n))
+            if not chunk:
+                break
+            h.update(chunk)
+            n += len(chunk)
+    return n, h.hexdigest()
+
+
+def drop_copies(found: Discovery) -> None:
+    """Leave out of `found.sites` every file whose content is all or the start of another file
+    of the same site (`gzip -c access.log > access.log.gz`, or both access.log.1 and
+    access.log.1.gz half-way through logrotate): read, it would count the same requests twice.
+    They go to `found.ignored`, naming the file kept. Only files sharing their first KiB of
+    content are compared (rotations of different days never do)."""
+    for site, files in found.sites.items():
+        heads: dict[bytes, list[SourceFile]] = {}
+        for f in files:
+            if f.path == "-":
+                continue
+            try:
+                with open_stream(f.path) as s:
+                    head = s.read(_HEAD)
+            except OSError:
+                continue  # reading it will say why
+            if len(head) == _HEAD:
+                heads.setdefault(head, []).append(f)
+        drop: set[str] = set()
+        for group in heads.values():
+            if len(group) < 2:
+                continue
+            try:
+                whole = {f.path: _content(f.path) for f in group}
+            except OSError:
+                continue
+            # longest first; of equal ones the plain file, the live one, stays (it is the original)
+            order = sorted(group, key=lambda f: (-whole[f.path][0], f.compressed is not None,
+                                                 f.rotation, f.path))
+            kept: list[SourceFile] = []
+            for f in order:
+                n, d = whole[f.path]
+                twin = next((k for k in kept if whole[k.path][0] == n and whole[k.path][1] == d
+                             or whole[k.path][0] > n and _content(k.path, n) == (n, d)), None)
+                if twin is None:
+                    kept.append(f)
+                else:
+                    drop.add(f.path)
+                    found.ignored.append((safe_name(f.path), COPY_OF.format(safe_name(twin.path))))
+        if drop:
+            found.sites[site] = [f for f in files if f.path not in drop]
