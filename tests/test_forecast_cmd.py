@@ -246,3 +246,33 @@ def test_a_site_one_week_old_is_not_judged_on_days_before_it_had_last_week(small
     assert "unjudged" in fc.forecast(s.iloc[:168]).choice
     older = fc.recent(s.iloc[:168 + 48])  # two past days had last week: judged on those alone
     assert older.hours == 48 and "naive168" in older.mae, older
+
+
+def test_eval_with_nothing_to_score_says_so_and_exits_2(tmp_path, capsys):
+    from trafficwatch.cli.main import main
+
+    csv_path = tmp_path / "gaps.csv"  # a day of counts, then only empty hours
+    hours = pd.date_range("2026-01-01", periods=24 * 9, freq="h", tz="UTC")
+    values = ["5"] * 24 + [""] * (len(hours) - 24)
+    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n"
+                                               for h, v in zip(hours, values)))
+    code = main(["eval", str(csv_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to score" in err and "Traceback" not in err
+
+
+def test_eval_of_a_flat_series_says_why_mase_is_undefined_without_numpy_warnings(tmp_path,
+                                                                                   capsys):
+    import warnings
+
+    from trafficwatch.cli.main import main
+
+    csv_path = tmp_path / "flat.csv"
+    hours = pd.date_range("2026-01-01", periods=24 * 20, freq="h", tz="UTC")
+    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},50\n" for h in hours))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Mean of empty slice" was printed raw
+        code = main(["eval", str(csv_path), "--days", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "MASE is undefined here" in err
+    assert out.startswith("rolling origin: 3 daily origins")

@@ -40,6 +40,12 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
     (["watch", "--tz", "Nowhere/Else"], "unknown time zone"),
     (["watch", "--metrics-addr", "127.0.0.1"], "use HOST:PORT"),
     (["watch", "--metrics-addr", "no-such-host.invalid:9877"], "cannot listen there"),
+    (["counts", "--tz", "+99:00"], "an offset is -23:59 to +23:59"),
+    (["eval", "--horizon", "0"], "--horizon 0: hours ahead, at least 1"),
+    (["forecast", "--horizon", "-5"], "--horizon -5: hours ahead, at least 1"),
+    (["eval", "--days", "0"], "--days 0: daily origins, at least 1"),
+    (["train", "--holdout-days", "-1"], "--holdout-days -1: days held out"),
+    (["train", "--epochs", "0"], "--epochs 0: epochs, at least 1"),
 ])
 def test_bad_options_are_one_line_and_status_2(capsys, logs, argv, says):
     assert says in one_line_exit_2(capsys, [*argv, str(logs)])

@@ -131,7 +131,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Backtest the LSTM and baselines; print a table or JSON."""
     from trafficwatch.model.baselines import baseline_models
     from trafficwatch.model.checkpoint import CheckpointError
-    from trafficwatch.model.evaluate import backtest, format_table, to_json
+    from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
 
     out = out or sys.stdout
     try:
@@ -142,15 +142,28 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    for _, row in table[table["error"] != ""].drop_duplicates("model").iterrows():
-        _err(f"{row['model']} could not forecast at some origins: {row['error']}")
+    n_origins = table["origin"].nunique()
+    for name, g in table[table["error"] != ""].groupby("model", sort=False):
+        where = ("at any origin" if len(g) == n_origins else
+                 f"at {len(g)} of {n_origins} origins")
+        _err(f"{name} could not forecast {where}: {g['error'].iloc[0]}")
+    summary = summarize(table)
+    if not summary["hours"].any():
+        which = "the only origin has" if n_origins == 1 else f"none of the {n_origins} origins has"
+        _err(f"nothing to score: {which} an observed hour in the {args.horizon} h after it that "
+             "a model forecast")
+        return EXIT_USAGE
+    if not np.isfinite(summary["mase"]).any():
+        _err("MASE is undefined here: the history never changes from one day to the next (the "
+             "24 h seasonal naive's error, its scale, is 0); sMAPE and coverage still are shown")
     if args.out_format == "json":
         json.dump(to_json(table, args.days, args.horizon), out, indent=1)
         out.write("\n")
     else:
         first, last = _shown(series.index[[0, -1]], args)
         zone = "UTC" if args.tz is None else f"UTC{first:%z}"
-        out.write(f"rolling origin: {args.days} daily origins, {args.horizon} h ahead, "
+        out.write(f"rolling origin: {n_origins} daily origin{'s' if n_origins > 1 else ''}, "
+                  f"{args.horizon} h ahead, "
                   f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
         out.write(format_table(table) + "\n")
     return EXIT_OK

@@ -122,7 +122,10 @@ def parse_tz(text: str | None) -> dt.tzinfo | None:
     t = text.replace(":", "")
     if t[:1] in "+-" and t[1:].isdigit() and len(t) == 5:
         sign = 1 if t[0] == "+" else -1
-        return dt.timezone(sign * dt.timedelta(hours=int(t[1:3]), minutes=int(t[3:5])))
+        hours, minutes = int(t[1:3]), int(t[3:5])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"--tz {text}: an offset is -23:59 to +23:59")
+        return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -162,6 +165,12 @@ def check_usage(args: argparse.Namespace) -> None:
     speed = getattr(args, "speed", None)
     if speed is not None and not speed > 0:
         raise UsageError(f"--speed {speed:g}: log seconds per real second, above 0")
+    for name, least, what in (("horizon", 1, "hours ahead"), ("days", 1, "daily origins"),
+                              ("holdout_days", 0, "days held out to validate on"),
+                              ("epochs", 1, "epochs")):
+        value = getattr(args, name, None)
+        if isinstance(value, int) and value < least:
+            raise UsageError(f"--{name.replace('_', '-')} {value}: {what}, at least {least}")
     check_fleet_usage(args)
     try:
         parse_tz(getattr(args, "tz", None))

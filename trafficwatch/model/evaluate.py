@@ -77,12 +77,18 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         n = g["n"].to_numpy()
         cov = g["coverage"].to_numpy()
         ok = n > 0
-        out.append({"model": name, "mase": float(np.nanmean(g["mase"])) if ok.any() else math.nan,
-                    "smape": float(np.nanmean(g["smape"])) if ok.any() else math.nan,
+        out.append({"model": name, "mase": _mean(g["mase"].to_numpy()) if ok.any() else math.nan,
+                    "smape": _mean(g["smape"].to_numpy()) if ok.any() else math.nan,
                     "coverage": (float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any()
                                  else math.nan),
                     "origins": int(ok.sum()), "hours": int(n.sum())})
     return pd.DataFrame(out).set_index("model")
+
+
+def _mean(x: np.ndarray) -> float:
+    """Mean of the finite values; NaN (without numpy's warning) when there is none."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else math.nan
 
 
 def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:

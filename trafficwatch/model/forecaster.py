@@ -195,12 +195,13 @@ class Forecaster:
         s = check_series(series)
         seen = int(np.isfinite(s.to_numpy()[-self.cfg.window:]).sum())
         if seen == 0:
-            raise ValueError(f"no observed hour in the last {min(len(s), self.cfg.window)} hours "
+            n = min(len(s), self.cfg.window)
+            raise ValueError(f"no observed hour in the last {n} hour{'s' if n > 1 else ''} "
                              "(all gaps): nothing to forecast from")
         if seen < MIN_OBSERVED:
+            missing = MIN_OBSERVED - seen
             raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has "
-                             f"{seen}: "
-                             f"{MIN_OBSERVED - seen} hours missing")
+                             f"{seen}: {missing} hour{'s' if missing > 1 else ''} missing")
         return s
 
     def _check_horizon(self, horizon: int) -> None:
