@@ -111,3 +111,14 @@ def test_forty_eight_and_a_hundred_sixty_eight_hours_are_forecast_not_refused(sh
         assert len(f.p50) == h and f.index[0] == s.index[-1] + pd.Timedelta(hours=1)
     with pytest.raises(ValueError, match="1..168"):
         shipped.forecast(s, 169)
+
+
+def test_a_forecast_said_to_be_a_seasonal_naive_is_that_naive(shipped):
+    """When the recent check shows 'same hour yesterday' alone, its numbers are yesterday's
+    (the LSTM's median was shown under that name when its share was 0)."""
+    day = np.round(20 + 30 * (1 + np.sin(np.arange(24) / 24 * 2 * np.pi)))
+    s = series(np.tile(day, 28))
+    f = shipped.forecast(s, 24)
+    assert f.model == "naive24" and f.choice.startswith("same hour yesterday")
+    np.testing.assert_allclose(f.p50, day, rtol=1e-9)
+    assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()

@@ -298,8 +298,9 @@ class Forecaster:
 
         mid = self.cfg.quantiles.index(0.5)
         lq = zq.astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
-        if recent.weights.get("lstm", 1.0) < 0.999:  # move the band onto the blend's median
-            p50 = recent.weights["lstm"] * np.expm1(lq[:, mid])
+        share = recent.weights.get("lstm", 0.0)  # {"naive24": 1.0}: none of the LSTM's median
+        if share < 0.999:  # move the band onto the blend's median
+            p50 = share * np.expm1(lq[:, mid])
             p50 += recent.weights.get("naive24", 0.0) * naive24(history, horizon)[:, 1]
             p50 += recent.weights.get("naive168", 0.0) * naive168(history, horizon)[:, 1]
             lq += (np.log1p(np.clip(p50, 0, None)) - lq[:, mid])[:, None]
