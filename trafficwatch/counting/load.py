@@ -4,6 +4,7 @@ as `counts` and the app."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +37,8 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     """
     choice = choice or SeriesChoice()
     if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
-        return read_counts_csv(paths[0])
+        return read_counts_csv(paths[0], warn=lambda line: print(f"trafficwatch: {line}",
+                                                                 file=sys.stderr))
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
     for name, why in report.skipped:
@@ -52,29 +54,73 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
                          status_classes=choice.status_classes, whole_hours=True)
 
 
-def read_counts_csv(path: str) -> pd.Series:
+def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.Series:
     """Read a CSV of hourly counts (`hour,count` or `hour,visits`; ISO 8601 hours) as UTC.
 
-    Missing hours between the first and last row become NaN (gaps), as do empty values.
+    Missing hours between the first and last row become NaN (gaps), as do empty values. Rows
+    that cannot be used are not dropped in silence: `warn` gets one line per kind (rows without
+    an ISO 8601 hour or with the wrong number of fields, left out; counts that are not a number
+    of requests, 0 or more, read as gaps; an hour on several rows, counts added).
     """
+    import csv
+    import math
+
     import pandas as pd
 
     try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read as a CSV of hourly counts ({exc})") from exc
-    cols = [c.strip().lower() for c in df.columns]
-    df.columns = cols
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{safe_name(path)}: cannot read as a CSV of hourly counts "
+                         f"({safe_text(str(exc))})") from exc
+    if not rows:
+        raise ValueError(f"{safe_name(path)}: empty: expected columns hour,count")
+    cols = [c.strip().lower() for c in rows[0]]
     value_col = next((c for c in ("count", "visits", "hits", "value", "y") if c in cols), None)
     time_col = next((c for c in ("hour", "ds", "time", "timestamp") if c in cols), None)
     if value_col is None or time_col is None:
-        raise ValueError(f"{path}: expected columns hour,count (or hour,visits); found {','.join(cols)}")
-    hours = pd.to_datetime(df[time_col], utc=True, errors="coerce", format="ISO8601")
-    values = pd.to_numeric(df[value_col], errors="coerce")
-    bad = hours.isna()
-    if bad.all():
-        raise ValueError(f"{path}: no row has an ISO 8601 hour in column {time_col!r}")
-    s = pd.Series(values[~bad].to_numpy(dtype=float), index=pd.DatetimeIndex(hours[~bad]).floor("h"))
+        raise ValueError(f"{safe_name(path)}: expected columns hour,count (or hour,visits); found "
+                         f"{safe_text(','.join(cols))}")
+    ti, vi = cols.index(time_col), cols.index(value_col)
+    bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
+    times, values = [], []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(x.strip() for x in row):
+            continue  # a blank line
+        if len(row) != len(cols):
+            bad.setdefault("fields", []).append(f"row {n}: {len(row)} fields")
+            continue
+        t = pd.to_datetime(row[ti].strip(), utc=True, errors="coerce", format="ISO8601")
+        if pd.isna(t):
+            bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
+            continue
+        text = row[vi].strip()
+        try:
+            v = float(text) if text else math.nan
+        except ValueError:
+            v = -1.0
+        if text and not (math.isfinite(v) and v >= 0):
+            bad.setdefault("count", []).append(f"row {n}: {text!r}")
+            v = math.nan
+        times.append(t)
+        values.append(v)
+    if not times:
+        raise ValueError(f"{safe_name(path)}: no row has an ISO 8601 hour in column "
+                         f"{safe_text(time_col)!r}")
+    s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
+    dup = s.index[s.index.duplicated()].unique()
+    if len(dup):
+        bad["same hour"] = [h.isoformat() for h in dup]
     s = s.groupby(level=0).sum(min_count=1).sort_index()
+    if warn is not None:
+        words = {"fields": ("row", "with not as many fields as the header, left out"),
+                 "hour": ("row", "without an ISO 8601 hour, left out"),
+                 "count": ("row", "with a count not a number of requests, read as a gap"),
+                 "same hour": ("hour", "on more than one row, their counts added")}
+        for kind, examples in bad.items():
+            noun, what = words[kind]
+            n = len(examples)
+            warn(f"{safe_name(path)}: {n} {noun}{'s' if n > 1 else ''} {what} "
+                 f"(e.g. {safe_text(examples[0])})")
     full = pd.date_range(s.index[0], s.index[-1], freq="h")
     return s.reindex(full).rename("count")
