@@ -276,3 +276,18 @@ def test_eval_of_a_flat_series_says_why_mase_is_undefined_without_numpy_warnings
     out, err = capsys.readouterr()
     assert code == 0 and "MASE is undefined here" in err
     assert out.startswith("rolling origin: 3 daily origins")
+
+
+def test_forecast_hours_are_in_the_logs_own_offset_unless_tz_says(tmp_path, capsys):
+    from trafficwatch.cli.main import main
+
+    log = tmp_path / "access.log"
+    start = pd.Timestamp("2026-03-02 00:00", tz="-07:00")
+    log.write_text("".join(
+        f'1.2.3.4 - - [{(start + pd.Timedelta(minutes=m)).strftime("%d/%b/%Y:%H:%M:%S %z")}] '
+        f'"GET / HTTP/1.1" 200 1 "-" "ua"\n' for m in range(0, 4 * 24 * 60, 20)))
+    main(["forecast", str(log), "--horizon", "2"])
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].startswith("2026-03-06T00:00:00-07:00")
+    main(["forecast", str(log), "--horizon", "2", "--tz", "UTC"])
+    assert capsys.readouterr().out.splitlines()[1].startswith("2026-03-06T07:00:00+00:00")

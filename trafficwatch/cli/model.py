@@ -115,9 +115,16 @@ def load_series(args: argparse.Namespace) -> pd.Series:
     return load_hourly(list(args.paths), ingest_options(args), series_choice(args))
 
 
-def _shown(index: pd.DatetimeIndex, args: argparse.Namespace) -> pd.DatetimeIndex:
-    """The UTC hours in --tz (UTC without it: a series sums sites of maybe other offsets)."""
+def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
+           series: pd.Series | None = None) -> pd.DatetimeIndex:
+    """The UTC hours in --tz, else in the logs' own offset (their latest line's, when every site
+    read has the same), else UTC (sites of several offsets, a CSV)."""
+    import datetime as dt
+
     tz = parse_tz(args.tz)
+    offset = series.attrs.get("utc_offset") if series is not None else None
+    if tz is None and offset is not None:
+        tz = dt.timezone(dt.timedelta(seconds=int(offset)))
     return index.tz_convert(tz) if tz is not None else index
 
 
@@ -160,8 +167,8 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         json.dump(to_json(table, args.days, args.horizon), out, indent=1)
         out.write("\n")
     else:
-        first, last = _shown(series.index[[0, -1]], args)
-        zone = "UTC" if args.tz is None else f"UTC{first:%z}"
+        first, last = _shown(series.index[[0, -1]], args, series)
+        zone = "UTC" if first.utcoffset().total_seconds() == 0 else f"UTC{first:%z}"
         out.write(f"rolling origin: {n_origins} daily origin{'s' if n_origins > 1 else ''}, "
                   f"{args.horizon} h ahead, "
                   f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
@@ -199,7 +206,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    hours = _shown(f.index, args)
+    hours = _shown(f.index, args, series)
     if args.out_format == "csv":
         out.write("hour,p10,p50,p90,model\n")
         for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):

@@ -50,8 +50,12 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     if choice.site is not None and choice.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
-    return series.series(choice.site, choice.metric, bots=choice.bots,
-                         status_classes=choice.status_classes, whole_hours=True)
+    s = series.series(choice.site, choice.metric, bots=choice.bots,
+                      status_classes=choice.status_classes, whole_hours=True)
+    offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
+    if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
+        s.attrs["utc_offset"] = offsets.pop()
+    return s
 
 
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.Series:
