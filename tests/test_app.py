@@ -241,7 +241,7 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         text = screen_text(app)
-        assert "Relying on" in text and "400 vs 56–96" not in text
+        assert "Relying on" in text and "400 vs 57–96" not in text
         assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
         assert "v: top" in text
         await pilot.press("v")
@@ -251,7 +251,7 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
         await pilot.press("v")
         await pilot.pause()
         text = screen_text(app)
-        assert "400 vs 56–96" in text and "Relying on" not in text
+        assert "400 vs 57–96" in text and "Relying on" not in text
         assert app.focused is app.query_one("#anomalies-box")
         await pilot.press("v")
         await pilot.pause()

@@ -192,3 +192,33 @@ async def test_the_now_pane_names_a_holiday_the_model_reads_in_its_forecast():
                                                holidays=False)))  # a fine-tune saved before
     assert not len(predict(christmas, older).holiday_hours)
     assert len(predict(christmas, fc).holiday_hours) == 24
+
+
+def test_a_band_is_written_with_its_ends_rounded_inward_so_outside_reads_outside():
+    from trafficwatch.app.text import count_range
+
+    assert count_range(98.6, 124.6) == "99–124"  # an anomaly at 125 no longer reads "vs 99–125"
+    assert count_range(3.04, 7.96) == "3.1–7.9" and count_range(9.96, 12.2) == "10–12"
+    assert count_range(10.0, 20.0) == "10–20" and count_range(float("nan"), 5.0) == "––5"
+
+
+def test_a_small_share_is_not_written_as_0_percent():
+    from rich.text import Text
+
+    from trafficwatch.app.hour_detail import top_lines
+    from trafficwatch.engine.snapshot import HourTop
+
+    t = Text()
+    top_lines(t, HourTop(0, 1, (("2xx", 5000), ("5xx", 12)), (), ()), 100, False)
+    assert "5xx 12 <1%" in t.plain and " 0%" not in t.plain
+
+
+def test_relying_on_adds_up_to_100_percent():
+    import re
+
+    from trafficwatch.app.gate_words import reliance_words
+
+    for weights in ({"a": 0.295, "b": 0.295, "c": 0.41}, {"a": 0.3, "b": 0.3, "c": 0.2,
+                                                          "d": 0.1, "e": 0.1}):
+        words = reliance_words(weights, top=2)
+        assert sum(int(p) for p in re.findall(r"(\d+)%", words)) == 100, words

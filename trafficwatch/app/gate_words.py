@@ -1,6 +1,7 @@
 """The LSTM's gates read out in plain words for the gate pane (pure functions, no Textual)."""
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from itertools import pairwise
@@ -41,6 +42,18 @@ def base_phrase(name: str) -> str:
     return BASE_WORDS.get(name, name)
 
 
+def percentages(counts: Sequence[float]) -> list[int]:
+    """Whole percentages that add up to 100 (largest remainder); [] when there is nothing."""
+    total = sum(counts)
+    if not total:
+        return []
+    exact = [100 * n / total for n in counts]
+    out = [math.floor(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: out[i] - exact[i])[:100 - sum(out)]:
+        out[i] += 1
+    return out
+
+
 def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> str:
     """'Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%, others 8%';
     fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short."""
@@ -49,11 +62,12 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> 
     if not items or total <= 0:
         return "Relying on: its own reading of the last week (no seasonal mix reported)"
     items.sort(key=lambda kv: -kv[1])
-    shown = [f"{base_phrase(k)} {v / total:.0%}" for k, v in items]
     out = ""
     for n in range(min(top, len(items)), 0, -1):  # the rest always shows, as "others"
-        rest = sum(v for _, v in items[n:]) / total
-        out = "Relying on: " + ", ".join(shown[:n] + ([f"others {rest:.0%}"] if rest >= 0.005 else []))
+        rest = sum(v for _, v in items[n:])
+        pct = percentages([v for _, v in items[:n]] + [rest])  # they add up to 100
+        shown = [f"{base_phrase(k)} {p}%" for (k, _), p in zip(items[:n], pct)]
+        out = "Relying on: " + ", ".join(shown + ([f"others {pct[-1]}%"] if pct[-1] else []))
         if not width or len(out) <= width:
             break
     return out

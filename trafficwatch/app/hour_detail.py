@@ -6,9 +6,9 @@ import math
 import numpy as np
 from rich.text import Text
 
-from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.gate_words import fmt_hour, percentages
 from trafficwatch.app.panes import SnapshotPane
-from trafficwatch.app.text import band_name, safe_content
+from trafficwatch.app.text import band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
 from trafficwatch.counting.tops import TOP_CAP
 from trafficwatch.engine.snapshot import HourTop, Snapshot
@@ -85,18 +85,6 @@ def _outside(n: dict) -> str:
     return "inside the band"
 
 
-def percentages(counts: list[int]) -> list[int]:
-    """Whole percentages that add up to 100 (largest remainder); [] when there is nothing."""
-    total = sum(counts)
-    if not total:
-        return []
-    exact = [100 * n / total for n in counts]
-    out = [math.floor(x) for x in exact]
-    for i in sorted(range(len(exact)), key=lambda i: out[i] - exact[i])[:100 - sum(out)]:
-        out[i] += 1
-    return out
-
-
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
     """Status classes, busiest paths and clients, sanitised (they come from the logs)."""
     if top is None:
@@ -105,7 +93,7 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
     shares = percentages([n for _, n in top.classes])
     t.append("Status ", style="bold")
     t.append(("  " if width >= 60 else " · ").join(
-        f"{c} {num(n)}" + (f" {p}%" if shares and width >= 60 else "")
+        f"{c} {num(n)}" + (f" {p or '<1'}%" if shares and width >= 60 else "")
         for (c, n), p in zip(top.classes, shares or [0] * len(top.classes))) or "–")
     t.append("\n")
     t.append("Top paths" + (" (filter)" if filtered else "") + "\n", style="bold")
@@ -146,9 +134,9 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         else " so far" if n["partial"] else "")
     fv = snap.forecast
     rows = [("actual", actual), (kind, num(n["p50"])),
-            (band_name(fv.band if fv else None), f"{num(n['p10'])}–{num(n['p90'])}")]
+            (band_name(fv.band if fv else None), count_range(n['p10'], n['p90']))]
     if fv is not None and np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"]):
-        rows.append((band_name(fv.anomaly_band), f"{num(n['alarm_lo'])}–{num(n['alarm_hi'])}"))
+        rows.append((band_name(fv.anomaly_band), count_range(n['alarm_lo'], n['alarm_hi'])))
     for k, v in rows:
         t.append(f"{k:<10}", style="dim")
         t.append(f"{v}\n", style="bold" if k == "actual" else "")

@@ -17,7 +17,7 @@ from trafficwatch.app.gate_words import (
     reset_marks,
     reset_words,
 )
-from trafficwatch.app.text import band_name, count, safe_content
+from trafficwatch.app.text import band_name, count, count_range, safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
@@ -245,8 +245,8 @@ class AnomalyPane(Static):
         t = Text(f"Outside the {band}:\n", style="dim")
         for a in snap.anomalies[:20]:
             arrow = "▲" if a.direction > 0 else "▼"
-            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {count(a.actual)} vs {count(a.p10)}–"
-                     f"{count(a.p90)}"
+            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {count(a.actual)} vs "
+                     f"{count_range(a.p10, a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
         super().update(t)
 

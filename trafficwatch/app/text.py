@@ -18,6 +18,19 @@ def band_name(p: float | None, fallback: str = "band") -> str:
     return fallback if p is None else f"{100 * p:g}% band"
 
 
+def count_range(lo: float | None, hi: float | None) -> str:
+    """A band as `count` writes its ends, each rounded inward ('99–124' for 98.6–124.6): a
+    whole count shown outside it is outside the band, one shown inside is inside."""
+    def inward(x: float | None, up: bool) -> float | None:
+        if x is None or not math.isfinite(x):
+            return x
+        step = 1.0 if abs(x) >= 10 else 0.1
+        r = (math.ceil if up else math.floor)(round(x / step, 6)) * step
+        return float(round(r, 1))
+
+    return f"{count(inward(lo, True))}–{count(inward(hi, False))}"
+
+
 def count(x: float | None) -> str:
     """A count or a forecast of one, the same everywhere: whole numbers and values from 10 up as
     integers ('8', '172'), a fraction below 10 to one decimal ('1.0', '4.7'); '–' for none."""
