@@ -142,3 +142,16 @@ async def test_the_last_hour_of_a_log_that_ended_inside_it_is_named_by_its_end()
         end = fmt_hour(T0 + 360, 3600, "%H:%M")
         assert f"to {end}" in text and "not judged: the log ends inside it" in text
         assert "so far" not in text and "in progress" not in text and "day-ahead 120" in text
+
+
+async def test_an_hours_details_open_at_their_first_line_however_the_pane_was_scrolled():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        box = app.query_one("#stats-box")
+        box.scroll_end(animate=False)
+        await pilot.pause()
+        assert box.scroll_y > 0  # at 80x24 the Now pane scrolls
+        await pilot.press("left")
+        await pilot.pause()
+        assert box.scroll_y == 0 and "actual" in stats(app)

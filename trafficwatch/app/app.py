@@ -266,6 +266,9 @@ class TrafficWatchApp(App):
         cursor = self.query_one(ForecastChart).cursor
         if stats.cursor != cursor:
             stats.cursor = cursor
+            # another hour's details (or back to now) read from their first line, not from
+            # where the pane was scrolled to
+            self.query_one("#stats-box").scroll_home(animate=False)
             if self.snapshot is not None:
                 stats.update(self.snapshot)
 
