@@ -20,7 +20,7 @@ from trafficwatch.safe import safe_name
 # One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
 HELP = """\
 [b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next \
-hours.
+hours. Esc, q or ? closes this help.
 
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
 covers, not a zero); ◆ the current hour so far; • the forecast (median) and - its band \
@@ -29,8 +29,10 @@ now past, so you can see how good it has been; x anomalies; ~ the same hours las
 The legend is the line above the plot.
 
 [b]Now[/b]  this hour vs its forecast, the next hour with its band, and the error over the \
-last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and the ratio to seasonal \
-naive (below 1: the model beats 'same hour yesterday').
+last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and its ratio to the \
+better of 'same hour yesterday' and 'same hour last week' over those days, the one named \
+(below 1: the forecast beats both). 'Shown:' says which forecast is drawn and why: the LSTM, \
+or its blend with that seasonal naive when the blend erred less on the site's last 14 days.
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
 mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
