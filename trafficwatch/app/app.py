@@ -1,6 +1,7 @@
 """TrafficWatchApp: composes the panes, routes keys to the engine, draws each Snapshot."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -126,6 +127,8 @@ class TrafficWatchApp(App):
         self._fit(event.size.width, event.size.height)
 
     def on_mount(self) -> None:
+        if os.environ.get("NO_COLOR"):  # see app.tcss: what colour alone told is said otherwise
+            self.add_class("-no-color")
         self._fit(self.size.width, self.size.height)
         self.engine.start()  # threads: returns at once, the first frame is not held up
 

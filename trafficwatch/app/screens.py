@@ -146,16 +146,18 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             yield Label("Status classes (4xx,5xx) · bots (all | none | only)")
             with Horizontal(classes="pair"):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
-                            placeholder="all", id="status")
+                            placeholder="(all)", id="status")
                 yield Input(value=bots, id="bots")
             yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the chart)")
             with Horizontal(classes="pair"):
-                yield Input(value=fmt(cur.start), placeholder="open", id="start")
-                yield Input(value=fmt(cur.end), placeholder="open", id="end")
+                yield Input(value=fmt(cur.start), placeholder="(open)", id="start")
+                yield Input(value=fmt(cur.end), placeholder="(open)", id="end")
             yield Label("Site (empty = keep)")
             yield Input(id="site")
             yield Static("", id="error")
-            yield Button("Apply", id="apply", variant="primary")
+            with Horizontal(classes="pair"):
+                yield Button("Apply", id="apply", variant="primary")
+                yield Label("Enter applies · Esc cancels · Tab: next field", classes="hint")
 
     def on_mount(self) -> None:
         """The path field has the focus as soon as the screen is up (not after a refresh)."""
