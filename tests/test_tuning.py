@@ -183,3 +183,10 @@ def test_the_childs_epochs_reach_the_stats_pane_as_they_come(monkeypatch, tmp_pa
     assert notes[1].startswith("fine-tuning on this site: epoch 2/8, started ")
     assert notes[1].endswith("low priority (nice 10)")
     assert e.tuning_note[""].startswith("fine-tuned ") and "vs default" in e.tuning_note[""]
+
+
+def test_a_fine_tuned_model_kept_never_reads_as_equal_to_the_default():
+    from trafficwatch.engine.tuning import two_figures
+
+    assert two_figures(0.8061, 0.8112) == ("0.806", "0.811")  # both were '0.81'
+    assert two_figures(0.5, 0.7) == ("0.50", "0.70")

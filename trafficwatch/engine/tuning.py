@@ -146,11 +146,21 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
     on = getattr(tuned, "trained_on", "cpu")
+    ts, ds = two_figures(t, d)
     if t < d:
-        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {t:.2f} vs default "
-                                f"{d:.2f} over the last 7 days", tuned)
-    return TuneResult(site, f"default kept: fine-tuned MASE {t:.2f} vs default {d:.2f} "
+        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {ts} vs default "
+                                f"{ds} over the last 7 days", tuned)
+    return TuneResult(site, f"default kept: fine-tuned MASE {ts} vs default {ds} "
                             f"over the last 7 days ({when})")
+
+
+def two_figures(a: float, b: float) -> tuple[str, str]:
+    """Two scores with the decimals (2 to 4) that tell them apart: the better one kept must
+    not read as equal ('0.81 vs 0.81')."""
+    for k in (2, 3, 4):
+        if f"{a:.{k}f}" != f"{b:.{k}f}":
+            break
+    return f"{a:.{k}f}", f"{b:.{k}f}"
 
 
 if __name__ == "__main__":
