@@ -337,3 +337,15 @@ async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
         assert app.screen.__class__.__name__ == "FilterScreen"
         assert app.screen.query_one("#path").value == "^/abh"
         assert app.focused is app.screen.query_one("#path")
+
+
+async def test_the_log_tail_shows_its_newest_line_as_tail_f_does():
+    tail = [TailLine(0.0, "shop", f"GET /line-{i:03d}") for i in range(150)]
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "GET /line-149" in text and "GET /line-100" not in text  # the oldest shown: off
+        box = app.query_one("#tail-box")
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y

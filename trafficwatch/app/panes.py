@@ -262,4 +262,9 @@ class LogTail(Static):
         for line in snap.tail[-50:]:
             t.append_text(safe_content(line.text))
             t.append("\n")
+        box = self.parent
+        # as tail -f: the newest line in view at the bottom, unless the reader scrolled up
+        follow = box is None or box.scroll_y >= box.max_scroll_y - 1
         super().update(t)
+        if follow and box is not None:
+            self.call_after_refresh(box.scroll_end, animate=False)
