@@ -129,3 +129,25 @@ def test_a_config_written_before_the_per_hour_gate_reads_as_one_without_it():
     before_holidays = LSTMConfig(window=48, horizon=12, hidden=8, n_features=6).to_dict()
     del before_holidays["holidays"]
     assert not LSTMConfig.from_dict(before_holidays).holidays
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"", "an empty file, not a model checkpoint"),
+    (bytes(range(7, 256)) * 20, "not a model checkpoint (neither the zip archive torch saves"),
+])
+def test_garbage_is_not_called_pickled_code(tmp_path, content, says):
+    p = tmp_path / "m.pt"
+    p.write_bytes(content)
+    with pytest.raises(CheckpointError) as got:
+        load_checkpoint(p)
+    assert says in str(got.value) and "pickled code" not in str(got.value)
+
+
+def test_a_truncated_checkpoint_is_said_in_one_short_line(tmp_path):
+    p = tmp_path / "m.pt"
+    save_checkpoint(p, QuantileLSTM(LSTMConfig(hidden=8)))
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(CheckpointError) as got:
+        load_checkpoint(p)
+    msg = str(got.value)
+    assert "\n" not in msg and "internal miniz error" not in msg and "truncated or corrupt" in msg

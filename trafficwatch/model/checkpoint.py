@@ -184,6 +184,16 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     path = Path(path)
     try:
         with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        magic = b"PK\x03\x04"  # torch.load below says why it cannot be read
+    if not magic:
+        raise CheckpointError(f"{path}: an empty file, not a model checkpoint; {_FIX}")
+    if not magic.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip archive, or a pickle
+        raise CheckpointError(f"{path}: not a model checkpoint (neither the zip archive torch "
+                              f"saves nor a pickle); {_FIX}")
+    try:
+        with open(path, "rb") as f:
             raw = torch.load(f, weights_only=True, map_location="cpu")
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
@@ -191,7 +201,9 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
         raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled code or "
                               f"objects); do not load files you do not trust; {_FIX}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {exc}); "
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        why = why.split(". This is")[0][:160]  # torch's own words, without its advice
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {why}); "
                               f"{_FIX}") from exc
     _check_format(raw, path, "model checkpoint", "checkpoint format")
     try:
