@@ -389,3 +389,20 @@ def test_logs_that_only_begin_alike_are_both_counted(tmp_path, capsys):
     (tmp_path / "access.log.1").write_bytes(b)
     rc, total, err = counts(capsys, str(tmp_path))
     assert rc == 0 and total == 600 + b.count(b"\n") and "not read" not in err
+
+
+def test_the_model_commands_exit_1_on_a_truncated_archive_as_counts_does(tmp_path, capsys):
+    start = 1_790_000_000 // 3600 * 3600
+    lines = b"".join(
+        b'10.0.%d.%d - - [%s] "GET /p/%d HTTP/1.1" 200 %d "-" "ua %d"\n'
+        % (i % 250, i % 199, time.strftime("%d/%b/%Y:%H:%M:%S +0000",
+                                            time.gmtime(start + 60 * i)).encode(),
+           i * 7919 % 100003, i * 31 % 9973, i) for i in range(4 * 24 * 60))
+    blob = gzip.compress(lines)
+    log = tmp_path / "access.log.gz"
+    log.write_bytes(blob[: len(blob) * 3 // 4])  # 3 days of lines survive
+    assert main(["counts", str(log)]) == 1
+    assert main(["forecast", str(log)]) == 1  # a good forecast, from what could be read
+    out, err = capsys.readouterr()
+    assert "archive is truncated" in err and "LSTM refused" not in err
+    assert out.count("\n") > 24

@@ -128,6 +128,12 @@ def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
     return index.tz_convert(tz) if tz is not None else index
 
 
+def _lost(series: pd.Series) -> int:
+    """1 when a file could not be read whole (skipped, truncated, unreadable), as `counts`
+    says it; the documented exit codes are the same for every command."""
+    return EXIT_FALLBACK if series.attrs.get("some_file_lost") else EXIT_OK
+
+
 def _load_forecaster(path: str | None):
     from trafficwatch.model.forecaster import Forecaster
 
@@ -173,7 +179,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                   f"{args.horizon} h ahead, "
                   f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
         out.write(format_table(table) + "\n")
-    return EXIT_OK
+    return _lost(series)
 
 
 def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -217,7 +223,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
                               "p90": float(c)}
                              for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}, out, indent=1)
         out.write("\n")
-    return code
+    return max(code, _lost(series))
 
 
 def run_train(args: argparse.Namespace, out: TextIO | None = None,
@@ -274,7 +280,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         return EXIT_USAGE
     err.write(f"trafficwatch: saved {safe_name(path)} ({result.epochs_run} epochs, "
               f"{result.seconds:.1f} s)\n")
-    return EXIT_OK
+    return _lost(series)
 
 
 def _json_safe(x):

@@ -45,6 +45,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
         print(f"trafficwatch: skipped {safe_text(name)}: {why}", file=sys.stderr)
     for f in report.failed:
         print(f"trafficwatch: {safe_text(f.error)}", file=sys.stderr)
+    some_lost = bool(report.failed or report.skipped)  # exit code 1, as `counts` gives
     if not series.sites():
         raise ValueError(f"no request could be read from {', '.join(map(safe_name, paths))}")
     if choice.site is not None and choice.site not in series.sites():
@@ -55,6 +56,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
         s.attrs["utc_offset"] = offsets.pop()
+    s.attrs["some_file_lost"] = some_lost
     return s
 
 
