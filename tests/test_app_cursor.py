@@ -155,3 +155,17 @@ async def test_an_hours_details_open_at_their_first_line_however_the_pane_was_sc
         await pilot.press("left")
         await pilot.pause()
         assert box.scroll_y == 0 and "actual" in stats(app)
+
+
+async def test_the_top_view_says_it_counts_requests_when_the_chart_counts_visitors():
+    from dataclasses import replace
+
+    app = make_app(replace(demo_snapshot(), metric="visitors"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        assert "requests, not visitors" in screen_text(app)
+        await pilot.press("left", "left")
+        await pilot.pause()
+        assert "Its requests (not visitors):" in stats(app)

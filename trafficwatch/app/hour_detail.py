@@ -147,6 +147,8 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append_text(safe_content(fv.choice, "dim"))
         t.append("\n")
     if not n["future"]:
+        if snap.metric == "visitors":
+            t.append("Its requests (not visitors):\n", style="dim")
         top_lines(t, next((x for x in snap.tops if x.start == h), None), width, bool(snap.filter))
     t.append("←/→ hour · Esc now", style="dim")
     return t
@@ -167,6 +169,8 @@ class TopPane(SnapshotPane):
             if snap.filter:
                 t.append(" · ", style="dim")
                 t.append_text(safe_content(snap.filter, "dim"))
+            if snap.metric == "visitors":  # the chart counts visitors; this tallies requests
+                t.append(" · requests, not visitors", style="dim")
             t.append("\n")
         top_lines(t, day, self.size.width, bool(snap.filter))
         super().update(t)

@@ -126,7 +126,8 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     try:
         default.check(holdout)
     except ValueError as exc:  # e.g. the history before the last week ends in a long gap
-        return TuneResult(site, f"not fine-tuned: the history before the last week: {exc}")
+        return TuneResult(site, "not fine-tuned: it would tune on the weeks before the last one "
+                                f"(the last is kept to check it on), and those have too little: {exc}")
     started = time.time()
     begun = time.strftime("%H:%M", time.localtime(started))
 
