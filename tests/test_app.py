@@ -349,3 +349,21 @@ async def test_the_log_tail_shows_its_newest_line_as_tail_f_does():
         assert "GET /line-149" in text and "GET /line-100" not in text  # the oldest shown: off
         box = app.query_one("#tail-box")
         assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
+
+
+async def test_the_now_pane_names_hours_by_the_clock_even_from_a_forecast_an_hour_old():
+    """A frame between the hour turning and the model's next pass (every second in a fast
+    replay) holds a forecast made the hour before: 'Next hour' is still the hour after now."""
+    from dataclasses import replace
+
+    from trafficwatch.app.gate_words import fmt_hour
+
+    snap = demo_snapshot()
+    fv = snap.forecast
+    old = replace(fv, hours=fv.hours - 3600)  # made when T0 - 1 h was in progress
+    app = make_app(replace(snap, forecast=old))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#stats").render())
+        assert f"This hour ({fmt_hour(T0, 3600, '%H:00')}) so far" in text
+        assert f"Next hour {fmt_hour(T0 + 3600, 3600, '%H:00')}:" in text

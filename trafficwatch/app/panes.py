@@ -110,12 +110,17 @@ class StatsPane(SnapshotPane):
         narrow = 0 < self.size.width < NARROW
         if sv is not None and fv is not None and len(fv.hours):
             off = sv.tz_offset_s
-            if sv.partial_hour is not None and fv.hours[0] == sv.partial_hour:
-                t.append(f"This hour ({fmt_hour(fv.hours[0], off, '%H:00')}) so far: "
-                         f"{count(sv.counts[-1])} of ~{count(fv.p50[0])} forecast\n")
-                nxt = 1 if len(fv.hours) > 1 else 0
-            else:
-                nxt = 0
+            # by hour, not by position: a forecast made before the hour turned (a frame before
+            # the model's next pass; every second in a fast replay) still covers the hours now
+            now = np.flatnonzero(fv.hours == sv.partial_hour) if sv.partial_hour is not None \
+                else np.zeros(0, int)
+            if len(now) and sv.log_end is None:
+                i = int(now[0])
+                t.append(f"This hour ({fmt_hour(fv.hours[i], off, '%H:00')}) so far: "
+                         f"{count(sv.counts[-1])} of ~{count(fv.p50[i])} forecast\n")
+            later = np.flatnonzero(fv.hours > sv.partial_hour) if sv.partial_hour is not None \
+                else np.zeros(1, int)
+            nxt = int(later[0]) if len(later) else len(fv.hours) - 1
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
                     if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             t.append(f"{when}: {count(fv.p50[nxt])} "
