@@ -112,14 +112,13 @@ class StatsPane(SnapshotPane):
             off = sv.tz_offset_s
             # by hour, not by position: a forecast made before the hour turned (a frame before
             # the model's next pass; every second in a fast replay) still covers the hours now
-            now = np.flatnonzero(fv.hours == sv.partial_hour) if sv.partial_hour is not None \
-                else np.zeros(0, int)
-            if len(now) and sv.log_end is None:
+            ph = sv.partial_hour
+            now = np.flatnonzero(fv.hours == ph) if ph is not None and sv.log_end is None else []
+            if len(now):
                 i = int(now[0])
                 t.append(f"This hour ({fmt_hour(fv.hours[i], off, '%H:00')}) so far: "
                          f"{count(sv.counts[-1])} of ~{count(fv.p50[i])} forecast\n")
-            later = np.flatnonzero(fv.hours > sv.partial_hour) if sv.partial_hour is not None \
-                else np.zeros(1, int)
+            later = np.flatnonzero(fv.hours > ph) if ph is not None else [0]
             nxt = int(later[0]) if len(later) else len(fv.hours) - 1
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
                     if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")

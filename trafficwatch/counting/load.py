@@ -103,9 +103,10 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
         text = row[vi].strip()
         try:
             v = float(text) if text else math.nan
+            ok = not text or (math.isfinite(v) and v >= 0)
         except ValueError:
-            v = -1.0
-        if text and not (math.isfinite(v) and v >= 0):
+            ok = False
+        if not ok:  # words, inf, nan, a negative count: not a number of requests
             bad.setdefault("count", []).append(f"row {n}: {text!r}")
             v = math.nan
         times.append(t)

@@ -179,7 +179,6 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
 
 
 COPY_OF = "a copy of {}: its lines are counted once, from there"  # reason a copy is not read
-_HEAD = 1024  # content bytes two files must share before they are compared whole
 
 
 def _content(path: str, limit: int | None = None) -> tuple[int, str]:
@@ -204,17 +203,14 @@ def drop_copies(found: Discovery) -> None:
     They go to `found.ignored`, naming the file kept. Only files sharing their first KiB of
     content are compared (rotations of different days never do)."""
     for site, files in found.sites.items():
-        heads: dict[bytes, list[SourceFile]] = {}
+        heads: dict[str, list[SourceFile]] = {}
         for f in files:
             if f.path == "-":
                 continue
             try:
-                with open_stream(f.path) as s:
-                    head = s.read(_HEAD)
+                heads.setdefault(f.identity()[2], []).append(f)  # its first KiB's digest
             except OSError:
                 continue  # reading it will say why
-            if len(head) == _HEAD:
-                heads.setdefault(head, []).append(f)
         drop: set[str] = set()
         for group in heads.values():
             if len(group) < 2:
