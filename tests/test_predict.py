@@ -122,3 +122,41 @@ def test_anomalies_are_judged_on_the_wider_band_so_a_healthy_week_is_quiet():
     hour = int(down.index[busy].timestamp())
     assert any(e.start <= hour and e.direction == -1 and (e.end is None or e.end > hour)
                for e in predict(down, fc).anomalies)
+
+
+@pytest.mark.parametrize("wobble", [0, 1])
+def test_a_steady_site_raises_no_anomaly_for_a_request_more_or_less(wobble):
+    # a site served 60 requests every hour (a health check, a poller): the model's band shrinks
+    # to nothing (59.9-60.1), and hours of 60 -- a rounding error -- or 61 were anomalies, each an
+    # --alert-cmd run. Counting noise (about the square root of the count) is no anomaly.
+    from trafficwatch.engine.site_forecasts import site_forecast
+    from trafficwatch.model.forecaster import Forecaster
+
+    fc = Forecaster.load()
+    idx = pd.date_range("2026-01-05", periods=24 * 28, freq="h", tz="UTC")
+    wob = np.random.default_rng(3).integers(-wobble, wobble + 1, len(idx))
+    s = pd.Series(60.0 + wob, index=idx)
+    s.iloc[-1] = 62.0
+    for model in (fc, None):
+        p = predict(s, model)
+        assert not p.anomalies, [(e.actual, e.low, e.high) for e in p.anomalies]
+        assert (p.past_alarm_lo <= 50).all() and (p.past_alarm_hi >= 70).all()
+        assert site_forecast(s, model, None).anomaly == 0
+    # half the requests, or four times as many, in an hour is still one
+    for value, direction in ((30.0, -1), (240.0, 1)):
+        s.iloc[-1] = value
+        p = predict(s, fc)
+        assert [e.direction for e in p.anomalies if e.active] == [direction]
+        assert site_forecast(s, fc, None).anomaly == direction
+
+
+def test_the_anomaly_band_of_sparse_counts_allows_a_few_requests():
+    # a quiet site (0-1 an hour): 3 requests in an hour is not an anomaly, 12 is
+    from trafficwatch.engine.site_forecasts import site_forecast
+
+    idx = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    s = pd.Series(np.random.default_rng(8).poisson(0.3, len(idx)).astype(float), index=idx)
+    s.iloc[-1] = 3.0
+    assert site_forecast(s, None, None).anomaly == 0
+    s.iloc[-1] = 12.0
+    assert site_forecast(s, None, None).anomaly == 1

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
+from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect, noise_floor
 from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.model.baselines import naive24, naive168
 from trafficwatch.model.evaluate import score, seasonal_scale
@@ -66,6 +66,15 @@ def widen(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, band: float) -> tup
         raise ValueError(f"band must be between 0 and 1, got {band}")
     k = NormalDist().inv_cdf(0.5 + band / 2) / _Z80
     return np.clip(p50 - k * (p50 - p10), 0.0, None), p50 + k * (p90 - p50)
+
+
+def alarm_band(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray,
+               band: float) -> tuple[np.ndarray, np.ndarray]:
+    """The band anomalies are judged on: the model's at `band`, never narrower than the noise of
+    counting (anomalies.noise_floor)."""
+    lo, hi = widen(p10, p50, p90, band)
+    flo, fhi = noise_floor(p50, band)
+    return np.minimum(lo, flo), np.maximum(hi, fhi)
 
 
 _naive, _naive168 = naive24, naive168
@@ -154,7 +163,7 @@ def predict(
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)
-        for side, bound in zip(alarm, widen(qp[:, 0], qp[:, 1], qp[:, 2], anomaly_band)):
+        for side, bound in zip(alarm, alarm_band(qp[:, 0], qp[:, 1], qp[:, 2], anomaly_band)):
             side.append(bound)
     ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
     ph = ph.astype(np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, detect
-from trafficwatch.engine.predict import _naive, widen
+from trafficwatch.engine.predict import _naive, alarm_band, widen
 from trafficwatch.hours import HOUR, epoch
 
 MIN_OBSERVED = 24  # observed hours in the last week below which a site gets no forecast gauge
@@ -69,7 +69,7 @@ def _last_hour(history: pd.Series, fn, band: float) -> int:
         qp = np.asarray(fn(past, 24), dtype=float)
     except ValueError:
         qp = _naive(past, 24)
-    plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
+    plo, phi = alarm_band(qp[:, 0], qp[:, 1], qp[:, 2], band)
     hours = epoch(history.index[o]) + HOUR * np.arange(24, dtype=np.int64)
     active = [e for e in detect(hours, history.to_numpy(dtype=float)[o:], plo, phi) if e.active]
     return int(np.sign(active[0].direction)) if active else 0
