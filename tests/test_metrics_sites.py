@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import time
 import urllib.request
 
@@ -103,7 +105,7 @@ def test_switching_site_metric_or_filter_leaves_metrics_series_unchanged(engine)
     for site in ("site-a", "site-b"):
         assert f'trafficwatch_yhat{{site="{site}"}}' in both
         for q in ("0.1", "0.5", "0.9"):
-            assert f'trafficwatch_forecast{{site="{site}",quantile="{q}"}}' in both
+            assert f'trafficwatch_forecast{{site="{site}",q="{q}"}}' in both
     # each site its own forecast: the busier site's median is far above the quieter one's
     assert both['trafficwatch_yhat{site="site-b"}'] > 3 * both['trafficwatch_yhat{site="site-a"}']
     e.set_site("site-b")
@@ -207,3 +209,49 @@ def test_the_anomaly_gauge_judges_the_last_hour_on_the_anomaly_band():
     assert p.past_alarm_lo[-1] > 0
     s.iloc[-1] = 0.0  # no request at all: below even the wider band
     assert site_forecast(s, None, None).anomaly == -1
+
+
+def served(samples) -> str:
+    """What a real /metrics server answers with these samples."""
+    server = MetricsServer("127.0.0.1:0", samples)
+    server.start()
+    try:
+        host, port = server.address[:2]
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+    finally:
+        server.stop()
+
+
+LABEL = re.compile(r'(\w+)="(?:[^"\\]|\\.)*"')
+
+
+def test_no_gauge_carries_a_label_reserved_for_summaries_or_histograms(engine):
+    # `quantile` belongs to summaries and `le` to histograms in the exposition format: on a
+    # gauge, promtool and Prometheus's parsers reject the family
+    text = served(lambda: samples_for(engine))
+    kinds = dict(ln.split()[2:4] for ln in text.splitlines() if ln.startswith("# TYPE "))
+    labelled = 0
+    for ln in text.splitlines():
+        m = SAMPLE.match(ln)
+        if ln.startswith("#") or not m or not m[2]:
+            continue
+        names = LABEL.findall(m[2])
+        labelled += 1
+        if kinds[m[1]] != "summary":
+            assert "quantile" not in names, ln
+        if kinds[m[1]] != "histogram":
+            assert "le" not in names, ln
+    assert labelled and kinds["trafficwatch_forecast"] == "gauge"
+    assert 'trafficwatch_forecast{site="site-a",q="0.9"} ' in text
+
+
+def test_the_apps_metrics_pass_promtool(engine):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian: prometheus)")
+    text = served(lambda: samples_for(engine))
+    assert "trafficwatch_forecast{" in text and HOSTILE.split('"')[0] in text
+    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -23,7 +23,8 @@ HELP = {
     "trafficwatch_yhat": ("gauge", "Forecast requests (median) for the current hour, by site."),
     "trafficwatch_yhat_lower": ("gauge", "Lower edge of the forecast band (--band) for the current hour."),
     "trafficwatch_yhat_upper": ("gauge", "Upper edge of the forecast band (--band) for the current hour."),
-    "trafficwatch_forecast": ("gauge", "Forecast requests for the current hour, by site and quantile."),
+    "trafficwatch_forecast": (
+        "gauge", "Forecast requests for the current hour, by site and quantile (label q)."),
     "trafficwatch_forecast_hour_timestamp_seconds": (
         "gauge", "Start of the hour the site's forecast is for (UTC epoch seconds)."),
     "trafficwatch_anomaly": ("gauge", "1 above the band, -1 below, 0 inside, for the last complete hour."),

@@ -12,6 +12,8 @@ FORECAST_GAUGES = (
     ("trafficwatch_anomaly", "anomaly"),
     ("trafficwatch_forecast_hour_timestamp_seconds", "hour"),
 )
+# label q (not `quantile`, which the exposition format keeps for summaries: promtool and
+# Prometheus's parsers reject it on a gauge) -> SiteForecast field
 QUANTILES = (("0.1", "p10"), ("0.5", "p50"), ("0.9", "p90"))
 
 
@@ -31,7 +33,7 @@ def samples_for(engine) -> list[Sample]:
     for name, attr in FORECAST_GAUGES:
         out += [Sample(name, (("site", site),), float(getattr(forecasts[site], attr)))
                 for site in sites if site in forecasts]
-    out += [Sample("trafficwatch_forecast", (("site", site), ("quantile", q)),
+    out += [Sample("trafficwatch_forecast", (("site", site), ("q", q)),
                    float(getattr(forecasts[site], attr)))
             for site in sites if site in forecasts for q, attr in QUANTILES]
     snap = engine.latest
