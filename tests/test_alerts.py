@@ -37,13 +37,13 @@ def records(ts: np.ndarray, seed: int = 0) -> Records:
                    vhost=np.full(n, -1, np.int32))
 
 
-def traffic(days: int = 12) -> np.ndarray:
+def traffic(days: int = 12, spikes: bool = True) -> np.ndarray:
     """The same daily cycle every day (no noise: no anomaly but the spikes), and 5,000 extra
     requests in the two spike hours."""
     hours = np.arange(days * 24)
     per_hour = np.round(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24)).astype(int)
     ts = [T0 + h * H + np.arange(n) * (H // n) for h, n in zip(hours, per_hour)]
-    ts += [spike + np.arange(5000) % H for spike in (OLD_SPIKE, SPIKE)]
+    ts += [spike + np.arange(5000) % H for spike in (OLD_SPIKE, SPIKE) if spikes]
     return np.sort(np.concatenate(ts))
 
 
@@ -51,32 +51,35 @@ class SteppedFeed:
     """Releases the requests before `target`, then moves its clock there (log time, as replay
     does); the test moves `target`."""
 
-    def __init__(self, sink: Sink, site: str, clock: int) -> None:
-        self.sink, self.site, self.clock, self.target = sink, site, clock, clock
+    def __init__(self, sink: Sink, site: str, clock: int, quiet: str | None = None) -> None:
+        self.sink, self.clock, self.target = sink, clock, clock
         self.report = IngestReport()
         self.tail = ()
-        self.ts = traffic()
-        self.released = 0
+        self.ts = {site: traffic()}  # the site with the spikes; `quiet`: one without
+        if quiet is not None:
+            self.ts[quiet] = traffic(spikes=False)
+        self.released = dict.fromkeys(self.ts, 0)
         self.step(0)
 
     def step(self, dt: float) -> None:
         target = self.target
-        hi = int(np.searchsorted(self.ts, target, side="left"))
-        if hi > self.released:
-            with self.sink.lock:
-                self.sink.series.add(self.site, records(self.ts[self.released:hi]))
-                self.clock = target
-            self.released = hi
-            self.sink.on_change()
+        for site, ts in self.ts.items():
+            hi = int(np.searchsorted(ts, target, side="left"))
+            if hi > self.released[site]:
+                with self.sink.lock:
+                    self.sink.series.add(site, records(ts[self.released[site]:hi]))
+                    self.clock = target
+                self.released[site] = hi
+                self.sink.on_change()
 
 
 class Run:
     """One engine process: started at `clock` with the stepped feed; frames kept."""
 
     def __init__(self, monkeypatch, tmp_path: Path, cmd: str, site: str = "shop",
-                 clock: int = START) -> None:
+                 clock: int = START, quiet: str | None = None, shown: str | None = None) -> None:
         monkeypatch.setattr(engine_mod, "open_source",
-                            lambda sink, cfg, progress: SteppedFeed(sink, site, clock))
+                            lambda sink, cfg, progress: SteppedFeed(sink, site, clock, quiet))
         monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model"))
         self.frames: list = []
         self.new_frame = threading.Condition()
@@ -87,7 +90,7 @@ class Run:
                 self.new_frame.notify_all()
 
         self.engine = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01,
-                                          alert_cmd=cmd, site=site,
+                                          alert_cmd=cmd, site=shown or site,
                                           state_path=str(tmp_path / "state.json")), on_snapshot)
         self.engine.start()
         self.first = self.forecast_after(clock - 3 * H)
@@ -137,6 +140,29 @@ def test_history_never_alerts_a_new_anomaly_alerts_once_with_iso_times(monkeypat
         run.advance(SPIKE + H + 1)  # the spike hour completes while watching
         assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
         run.advance(SPIKE + 2 * H + 1)  # predicted again: the same anomaly is not alerted again
+        assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    finally:
+        run.stop()
+
+
+@pytest.mark.parametrize("view", ["blog", "blog visitors", "all 4xx"])
+def test_every_sites_anomaly_alerts_whichever_view_is_on_screen(monkeypatch, tmp_path, view):
+    # the screen shows the quiet site (or all sites with a filter that hides the spike): the
+    # spike on the other site still alerts, once, under its own name
+    from trafficwatch.filters import ViewFilter
+
+    out = tmp_path / "alerts.txt"
+    shown, *how = view.split()
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}", quiet="blog",
+              shown="" if shown == "all" else shown)
+    try:
+        if how == ["visitors"]:
+            run.engine.set_metric("visitors")
+        elif how == ["4xx"]:
+            run.engine.set_filter(ViewFilter(status_classes=frozenset({4})))
+        run.advance(SPIKE + H + 1)
+        assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        run.advance(SPIKE + 3 * H + 1)
         assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
     finally:
         run.stop()

@@ -160,3 +160,30 @@ def test_the_anomaly_band_of_sparse_counts_allows_a_few_requests():
     assert site_forecast(s, None, None).anomaly == 0
     s.iloc[-1] = 12.0
     assert site_forecast(s, None, None).anomaly == 1
+
+
+@pytest.mark.parametrize("offset_h", [0, 5])
+def test_every_sites_anomaly_verdict_is_the_screens(offset_h):
+    # the /metrics anomaly gauge and --alert-cmd judge each site; the screen judges the view on
+    # it. For the same site they must agree, hour for hour, at the edge of the band too: the
+    # gauge once judged the last hour on a forecast made 24 hours before it, the screen on the
+    # one made at its midnight, and at the band's edge they disagreed (5 of 24 cases)
+    from trafficwatch.engine.site_forecasts import site_forecast
+    from trafficwatch.model.forecaster import Forecaster
+
+    fc = Forecaster.load()
+    idx = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        level = rng.poisson(200 + 150 * np.sin(2 * np.pi * (idx.hour - 6) / 24))
+        s = pd.Series(level * rng.lognormal(0, 0.15, len(idx)), index=idx).round()
+        s = s.iloc[:len(s) - 5 - 3 * seed]
+        hi = predict(s, fc, day_offset_s=offset_h * 3600).past_alarm_hi[-1]
+        for k in (0.9, 0.97, 1.03, 1.1):
+            s.iloc[-1] = round(hi * k)
+            p = predict(s, fc, day_offset_s=offset_h * 3600)
+            site = site_forecast(s, fc, None, day_offset_s=offset_h * 3600)
+            screen = [e for e in p.anomalies if e.peak_hour >= site.hour - 24 * 3600]
+            assert site.anomaly == next((e.direction for e in p.anomalies if e.active), 0)
+            assert {e.peak_hour for e in site.events} >= {e.peak_hour for e in screen
+                                                          if e.start >= site.hour - 24 * 3600}

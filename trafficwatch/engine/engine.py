@@ -287,7 +287,8 @@ class Engine:
             with self.lock:
                 clock = self._clock_for(site)
                 return (self.series.series(site, "hits", now=clock, whole_hours=True),
-                        self.series.partial_hour(site, now=clock))
+                        self.series.partial_hour(site, now=clock),
+                        self._offset(self.series.utc_offset(site), self.now()))
 
         kw = {} if budget_s is None else {"budget_s": budget_s}
         done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,
@@ -301,6 +302,10 @@ class Engine:
                 else:
                     self.site_forecasts[d.site] = d.forecast
             self.site_forecast_s = [d.seconds for d in done]
+        if self.alerts is not None:  # every site's anomalies, whichever view is on screen
+            for d in done:
+                if d.forecast is not None:
+                    self.alerts.check(d.site, d.forecast.events)
         return len(done) < len(due)
 
     def fine_tune_once(self) -> bool:
@@ -362,13 +367,7 @@ class Engine:
             return
         with self.lock:
             self.prediction = (key, p)
-        self._alert(p)
         self._changed()
-
-    def _alert(self, p: Prediction) -> None:
-        """Anomalies that fired after the site's last alert run --alert-cmd (its own thread)."""
-        if self.alerts is not None:
-            self.alerts.check(self.site, p.anomalies)
 
     def _publish(self) -> None:
         snap = self.snapshot()

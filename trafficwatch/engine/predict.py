@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import math
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
@@ -129,23 +130,11 @@ def predict(
     # offset the hours are shown in) from the hours before it, so a past hour's forecast is the
     # same from one frame to the next (the last one covers today so far).
     v = history.to_numpy(dtype=float)
-    first = epoch(history.index[0])
-    window = start - days * DAY  # the hours scored: the last `days` x 24 complete hours
     past = [[], [], [], []]
     alarm = [[], []]  # the anomaly band of the same past hours
     errs, errs24, errs168, inside, n_scored = [], [], [], 0, 0
-    midnight = (window + day_offset_s) // DAY * DAY - day_offset_s
-    for m in range(midnight, start, DAY):
-        o = (m - first) // HOUR
-        if o < 24:
-            continue
-        h = history.iloc[:o]
-        if not np.isfinite(h.to_numpy(dtype=float)[-STALE_HOURS:]).any():
-            continue  # nothing observed in the week before: any forecast would replay old logs
-        qp = _day_ahead(fn, forecaster, h, m)
-        a0, a1 = max(m, window), min(m + DAY, start)  # this day's hours inside the window
-        cut = slice((a0 - m) // HOUR, (a1 - m) // HOUR)
-        qp = qp[cut]
+    for day in past_days(history, fn, forecaster, start, days, day_offset_s):
+        o, cut, h, qp = day.origin, day.cut, day.before, day.q
         actual = v[o + cut.start:o + cut.stop]
         scale = seasonal_scale(h.to_numpy(dtype=float))
         s_model = score(actual, qp, scale)
@@ -159,7 +148,7 @@ def predict(
             inside += s_model["coverage"] * s_model["n"]
             n_scored += s_model["n"]
         plo, phi = widen(qp[:, 0], qp[:, 1], qp[:, 2], band)
-        past[0].append(a0 + HOUR * np.arange(len(qp), dtype=np.int64))
+        past[0].append(day.hours)
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)
@@ -186,7 +175,43 @@ def predict(
         past_alarm_lo=a_lo, past_alarm_hi=a_hi)
 
 
+@dataclass(frozen=True)
+class PastDay:
+    """A day of the past window with the forecast the model made for it at its midnight."""
+
+    origin: int  # position of the midnight in the series: `before` is the hours before it
+    before: pd.Series
+    cut: slice  # the day's hours inside the window (all 24 but at the window's ends)
+    hours: np.ndarray  # their starts, epoch seconds
+    q: np.ndarray  # (len(hours), 3): p10, p50, p90 made at the midnight
+
+
+def past_days(history: pd.Series, fn, forecaster, start: int, days: int,
+              day_offset_s: int = 0) -> Iterator[PastDay]:
+    """The days of the last `days` x 24 complete hours before `start`, each with the day-ahead
+    forecast made at its midnight (`day_offset_s` east of UTC) from the hours before it; days
+    without a day of history, or with no count in the week before them, are left out. The
+    screen's past forecasts and anomalies, and every site's anomaly (site_forecasts), read them.
+    """
+    first = epoch(history.index[0])
+    window = start - days * DAY
+    midnight = (window + day_offset_s) // DAY * DAY - day_offset_s
+    for m in range(midnight, start, DAY):
+        o = (m - first) // HOUR
+        if o < 24:
+            continue
+        h = history.iloc[:o]
+        if not np.isfinite(h.to_numpy(dtype=float)[-STALE_HOURS:]).any():
+            continue  # nothing observed in the week before: any forecast would replay old logs
+        a0, a1 = max(m, window), min(m + DAY, start)  # this day's hours inside the window
+        cut = slice((a0 - m) // HOUR, (a1 - m) // HOUR)
+        yield PastDay(o, h, cut, a0 + HOUR * np.arange(cut.stop - cut.start, dtype=np.int64),
+                      _day_ahead(fn, forecaster, h, m)[cut])
+
+
 _DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}
+DAY_AHEAD_KEPT = 2048  # (24, 3) forecasts kept a forecaster: a few views' weeks, and the last two
+# midnights of every site's anomaly check at 500 sites (site_forecasts), 1.6 MB at most
 
 
 def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
@@ -202,7 +227,7 @@ def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
     except ValueError:
         q = _naive(h, 24)
     if cache is not None:
-        if len(cache) >= 64:  # a few views' weeks
+        if len(cache) >= DAY_AHEAD_KEPT:
             cache.pop(next(iter(cache)))
         cache[key] = q
     return q

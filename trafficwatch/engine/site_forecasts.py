@@ -2,8 +2,10 @@
 
 The engine's model loop calls `forecast_due` a few sites at a time (a time budget per step), so
 500 sites cost one pass per hour spread over the loop's steps, never a frozen screen. Each site
-costs two numpy passes of the model (the forecast and yesterday's day-ahead forecast, which
-judges the last complete hour); no torch import. The engine writes the results into its state.
+costs a numpy pass of the model for the forecast, and one for each midnight of the last 24 hours
+whose day-ahead forecast judges them (kept while the hours before the midnight stay the same:
+one new pass a day); no torch import. The engine writes the results into its state, and runs
+--alert-cmd for the anomalies: every site's, whichever view is on screen.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trafficwatch.engine.anomalies import ANOMALY_BAND, detect
-from trafficwatch.engine.predict import _naive, alarm_band, widen
+from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
+from trafficwatch.engine.predict import _naive, alarm_band, past_days, widen
 from trafficwatch.hours import HOUR, epoch
 
 MIN_OBSERVED = 24  # observed hours in the last week below which a site gets no forecast gauge
@@ -33,15 +35,19 @@ class SiteForecast:
     p90: float
     lower: float  # the band at --band (p10/p90 themselves at the default 0.8)
     upper: float
-    anomaly: int  # the last complete hour: 1 above yesterday's day-ahead anomaly band (98 % by
-    # default, as on screen), -1 below, 0 inside
+    anomaly: int  # the last complete hour: 1 above its day-ahead anomaly band (98 % by default,
+    # as on screen), -1 below, 0 inside
+    events: tuple[AnomalyEvent, ...] = ()  # the anomalies of the last 24 complete hours, judged
+    # as the screen judges its site's (engine/predict.py): what --alert-cmd runs for
 
 
 def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
-                  band: float = 0.8, anomaly_band: float = ANOMALY_BAND) -> SiteForecast | None:
+                  band: float = 0.8, anomaly_band: float = ANOMALY_BAND,
+                  day_offset_s: int = 0) -> SiteForecast | None:
     """The forecast of the hour after the last complete hour of `series`; None when the site has
     too little history (no gauge rather than a made-up zero). No forecaster (the model failed
-    to load): seasonal naive, as on screen."""
+    to load): seasonal naive, as on screen. Days start at midnight `day_offset_s` east of UTC,
+    as the screen's."""
     history = series[series.index < partial] if partial is not None else series
     v = history.to_numpy(dtype=float)
     if int(np.isfinite(v[-WEEK:]).sum()) < MIN_OBSERVED:
@@ -53,26 +59,27 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     except ValueError:  # the model refuses the series (e.g. the last window is all gaps)
         return None
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
+    events = _last_day(history, fn, forecaster, anomaly_band, day_offset_s)
+    active = [e for e in events if e.active]
     return SiteForecast(hour=epoch(history.index[-1]) + HOUR, p10=float(q[0, 0]),
                         p50=float(q[0, 1]), p90=float(q[0, 2]), lower=float(lo[0]),
-                        upper=float(hi[0]), anomaly=_last_hour(history, fn, anomaly_band))
+                        upper=float(hi[0]), anomaly=int(np.sign(active[0].direction)) if active else 0,
+                        events=events)
 
 
-def _last_hour(history: pd.Series, fn, band: float) -> int:
-    """The screen's anomaly verdict on the last complete hour: yesterday's day-ahead band over the
-    last 24 hours (engine/predict.py, one day instead of seven), the state after its last hour."""
-    o = len(history) - 24
-    if o < 24 or not np.isfinite(history.iloc[:o].to_numpy(dtype=float)).any():
-        return 0
-    past = history.iloc[:o]
-    try:
-        qp = np.asarray(fn(past, 24), dtype=float)
-    except ValueError:
-        qp = _naive(past, 24)
-    plo, phi = alarm_band(qp[:, 0], qp[:, 1], qp[:, 2], band)
-    hours = epoch(history.index[o]) + HOUR * np.arange(24, dtype=np.int64)
-    active = [e for e in detect(hours, history.to_numpy(dtype=float)[o:], plo, phi) if e.active]
-    return int(np.sign(active[0].direction)) if active else 0
+def _last_day(history: pd.Series, fn, forecaster, band: float,
+              day_offset_s: int) -> tuple[AnomalyEvent, ...]:
+    """The screen's anomalies (engine/predict.py) over the last 24 complete hours: each hour
+    judged on the anomaly band of the forecast made at its day's midnight."""
+    start = epoch(history.index[-1]) + HOUR
+    days = list(past_days(history, fn, forecaster, start, 1, day_offset_s))
+    if not days:
+        return ()
+    hours = np.concatenate([d.hours for d in days])
+    q = np.concatenate([d.q for d in days])
+    lo, hi = alarm_band(q[:, 0], q[:, 1], q[:, 2], band)
+    actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
+    return tuple(detect(hours, actual, lo, hi))
 
 
 @dataclass(frozen=True)
@@ -90,15 +97,15 @@ def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
                  stop: Callable[[], bool], budget_s: float = STEP_S,
                  anomaly_band: float = ANOMALY_BAND) -> list[Done]:
     """Forecast the due (site, key) pairs in order until `budget_s` is spent (one at least) or
-    `stop()` says so (the screen's view changed). `read(site)` -> (series, partial hour), taken
-    under the engine's lock by the caller's function."""
+    `stop()` says so (the screen's view changed). `read(site)` -> (series, partial hour, seconds
+    east of UTC its days start at), taken under the engine's lock by the caller's function."""
     out: list[Done] = []
     began = time.perf_counter()
     for site, key in due:
         if out and (stop() or time.perf_counter() - began >= budget_s):
             break
         t0 = time.perf_counter()
-        series, partial = read(site)
-        fc = site_forecast(series, model_for(site), partial, band, anomaly_band)
+        series, partial, offset = read(site)
+        fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset)
         out.append(Done(site, key, fc, time.perf_counter() - t0))
     return out
