@@ -112,6 +112,20 @@ def screen_text(app: TrafficWatchApp) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
 
 
+async def test_a_site_in_its_first_hour_shows_its_count_so_far():
+    # no complete hour yet, so no forecast: the Now pane said nothing of the hour being counted
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    first = replace(snap, forecast=None, gates=None, anomalies=(), series=replace(
+        snap.series, hours=snap.series.hours[-1:], counts=np.array([37.0]), last_week=None))
+    app = make_app(first)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        stats = str(app.query_one("#stats").render())
+        assert "This hour (12:00) so far: 37" in stats and "no forecast until" in stats
+
+
 async def test_stats_pane_shows_the_snapshots_numbers():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

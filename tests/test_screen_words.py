@@ -51,6 +51,17 @@ def test_too_few_hours_is_stated_with_the_minimum_in_both_places():
     assert f"{MIN_RECENT_HOURS} needed" in str(error_lines(fv))
 
 
+def test_a_steady_site_is_not_said_to_have_too_few_hours():
+    # 60 requests every hour: a week of hours scored, but no day-to-day change to scale MASE by.
+    # The pane said "168 hours with a count and a forecast, too few to score (24 needed)".
+    idx = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    s = pd.Series(60.0, index=idx)
+    p = predict(s, Forecaster.load())
+    assert np.isnan(p.mase) and p.hours_scored == 168
+    words = str(error_lines(build_snapshot(_state(s), s, p, IngestView(), "").forecast))
+    assert "too few" not in words and "MASE undefined" in words and "band coverage" in words
+
+
 def test_a_forecast_worse_than_seasonal_naive_says_so():
     snap = demo_snapshot()
     from dataclasses import replace

@@ -19,6 +19,7 @@ from trafficwatch.app.gate_words import (
 )
 from trafficwatch.app.text import band_name, count, count_range, safe_content
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 from trafficwatch.safe import safe_text
 
 
@@ -75,9 +76,14 @@ def error_lines(fv, narrow: bool = False) -> Text:
     """The day-ahead error over the last days and, plainly, when seasonal naive did better."""
     t = Text()
     n = fv.hours_scored
+    if math.isnan(fv.mase) and n >= MIN_RECENT_HOURS:  # scored, but nothing to scale by
+        cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
+        t.append(f"Last 7 days: MASE undefined (traffic did not change from one day to the next "
+                 f"before them: no scale) · band coverage {cov}\n", style="dim")
+        return t
     if math.isnan(fv.mase):
         t.append(f"Last 7 days: {n} hours with a count and a forecast, too few to score "
-                 "(24 needed)\n",
+                 f"({MIN_RECENT_HOURS} needed)\n",
                  style="dim")
         return t
     days = "Last 7 days" if not 0 < n < 7 * 24 else f"Last 7 days ({n} h with a count)"
@@ -138,6 +144,11 @@ class StatsPane(SnapshotPane):
                 t.append("Shown: ")
                 t.append_text(safe_content(choice))
                 t.append("\n")
+        elif sv is not None and sv.partial_hour is not None and sv.log_end is None \
+                and len(sv.counts) and sv.hours[-1] == sv.partial_hour:
+            # a site whose first hour is still running: its count, and why there is no forecast
+            t.append(f"This hour ({fmt_hour(sv.partial_hour, sv.tz_offset_s, '%H:00')}) so far: "
+                     f"{count(sv.counts[-1])} · no forecast until an hour is complete\n")
         t.append(f"Lines read {ing.lines_read:,} · counted {ing.parsed:,} · malformed "
                  f"{sum(ing.malformed.values()):,}")
         if ing.lines_per_s:
