@@ -108,3 +108,51 @@ def test_counts_follow_json_lines_carry_the_same_escaped_names(tmp_path):
         proc.wait()
     assert not any(b < 32 and b != 10 for b in out)
     assert sites_seen() >= want
+
+
+# File names with control characters: a site's live log and its rotation (".1") stay one site
+CONTROL_NAMED = {"nl\nnewline": "nl\\x0anewline", "cr\rx": "cr\\x0dx",
+                 "esc\x1b[31mx": "esc\\x1b[31mx", "tab\tx": "tab\\x09x"}
+
+
+def control_named_logs(d: Path) -> dict[str, int]:
+    """Each name's live log (3 requests) and rotation (2); and a name ending in a newline,
+    which is not the live log of the site it starts like. The counts each site must have."""
+    line = '1.2.3.4 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /{s} HTTP/1.1" 200 1 "-" "ua"\n'
+    for i, name in enumerate(CONTROL_NAMED):
+        (d / f"{name}.access.log.1").write_text(line.format(m=1, s=i) * 2)
+        (d / f"{name}.access.log").write_text(line.format(m=2, s=i) * 3)
+    (d / "trail.access.log").write_text(line.format(m=3, s="t") * 4)
+    (d / "trail.access.log\n").write_text(line.format(m=4, s="t") * 1)
+    return {**{shown: 5 for shown in CONTROL_NAMED.values()}, "trail": 4,
+            "trail.access.log\\x0a": 1}
+
+
+def test_a_rotated_log_named_with_control_characters_is_one_site_shown_escaped(tmp_path):
+    want = control_named_logs(tmp_path)
+    p = counts(str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    got = {r["site"]: int(r["count"]) for r in csv.DictReader(io.StringIO(p.stdout.decode()))}
+    assert got == want
+    assert not any(b < 32 and b not in b"\n" for b in p.stdout + p.stderr)
+
+
+def test_counts_follow_groups_such_a_rotation_as_counts_does(tmp_path):
+    want = control_named_logs(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll",
+                             "--no-state", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, deadline = b"", time.monotonic() + 20
+    try:  # every site's hour is printed in one pass: then stop, and take what followed it
+        while out.count(b"\n") < len(want) and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                out += os.read(proc.stdout.fileno(), 65536)
+        proc.terminate()
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    got = {r["site"]: r["count"] for r in map(json.loads, (out + rest).splitlines())}
+    assert got == want
+    assert not any(b < 32 and b != 10 for b in out + rest + err)

@@ -13,8 +13,10 @@ from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
 # access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
-# example.com.access.log.3 (after .gz or .bz2 is taken off)
-_ROTATION = re.compile(r"^(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?$")
+# example.com.access.log.3 (after .gz or .bz2 is taken off). A name is any characters, a newline
+# too (DOTALL), to its very end (\Z: `$` also matches before a final newline): else a rotation
+# of `a\nb.access.log` is not seen as one and becomes a site of its own.
+_ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
@@ -26,7 +28,7 @@ _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]
                          rf"|(?:19|20)\d\d-{_MM}-{_DD}|\d\d{_MM}{_DD})(?!\d)")
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
-_IIS_PREFIX = re.compile(r"^(?:u_)?(?:ex|in|nc)(?:_x)?$", re.IGNORECASE)
+_IIS_PREFIX = re.compile(r"(?:u_)?(?:ex|in|nc)(?:_x)?\Z", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
