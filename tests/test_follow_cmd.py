@@ -95,3 +95,76 @@ def test_follow_reports_truncation_on_stderr_but_not_every_file(tmp_path):
             proc.kill()
     assert "truncated" in err
     assert "following" not in err  # 31 files followed, none of them announced
+
+
+def follow_until(proc: subprocess.Popen, want: int) -> tuple[list[dict], str]:
+    """The first `want` JSON lines, then SIGTERM: (every JSON line, stderr)."""
+    try:
+        got = read_json_lines(proc, want)
+        os.kill(proc.pid, signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    return got + [json.loads(x) for x in rest.splitlines()], err
+
+
+def test_follow_names_each_unusable_file_once_as_counts_does(tmp_path):
+    good = tmp_path / "good.access.log"
+    good.write_text(LINE.format(m=1))
+    binary = tmp_path / "bin.access.log"
+    binary.write_bytes(b"\x00\x01\x02binary\x00\n" * 10)
+    junk = tmp_path / "junk.access.log"
+    junk.write_text("hello, not a log\n")
+    old = tmp_path / "old.access.log.1"  # a rotation that held nothing: said, as counts says
+    old.write_text("")
+    os.utime(old, (time.time() - 86400, time.time() - 86400))
+    fresh = tmp_path / "fresh.access.log"  # a live log just rotated: empty is normal, followed
+    fresh.write_text("")
+    said = {"bin.access.log looks binary, not a text access log; skipped",
+            "old.access.log.1 is empty; nothing to count",
+            "junk.access.log: no known log format matches"}
+    once = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert all(s in once.stderr for s in said)  # the same words as reading once
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll",
+                             "--no-state", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_json_lines(proc, 1)[0]["count"] == 1
+        with binary.open("ab") as fh:  # more of the same: not said again on the next pass
+            fh.write(b"\x00\x03more binary\x00\n" * 10)
+        with junk.open("a") as fh:
+            fh.write("another line that is no log\n")
+        with fresh.open("a") as fh:  # the empty live log is written to: counted
+            fh.write(LINE.format(m=2).replace("1.2.3.4", "5.6.7.8"))
+        rows, err = follow_until(proc, 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rows == [{"hour": "2026-11-20T10:00:00+00:00", "site": "fresh", "metric": "hits",
+                     "count": 1}]
+    for s in said:
+        assert err.count(s) == 1, err
+    assert "fresh.access.log" not in err and "empty directory" not in err
+
+
+def test_follow_watches_a_directory_with_no_log_yet_without_calling_it_skipped(tmp_path):
+    live, new = tmp_path / "live", tmp_path / "new"
+    live.mkdir()
+    new.mkdir()
+    (live / "a.access.log").write_text(LINE.format(m=1))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                             "--no-state", str(live), str(new)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert read_json_lines(proc, 1)[0]["site"] == "a"
+        (new / "b.access.log").write_text(LINE.format(m=2))  # inotify: found at once
+        rows, err = follow_until(proc, 1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [(r["site"], r["count"]) for r in rows] == [("b", 1)]
+    assert "skipped" not in err and "empty directory" not in err
+    assert err.count(f"{new}: empty for now; watching it for access logs") == 1

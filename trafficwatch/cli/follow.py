@@ -33,11 +33,11 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     try:
         check_fd_budget(args.paths, args.vhost_from_filename)
         feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))
-    except ValueError as exc:
-        print(f"trafficwatch: {exc}", file=sys.stderr)
+    except ValueError as exc:  # nothing to follow: why, in the words of `counts`
+        print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # out of file descriptors after all (files added meanwhile), ...
-        print(f"trafficwatch: cannot follow {', '.join(args.paths)[:200]}: "
+        print(f"trafficwatch: cannot follow {safe_name(', '.join(args.paths)[:200])}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     if feed.notice:
@@ -61,8 +61,9 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
 
 
 def report_events(feed, printed: int) -> int:
-    """Rotations, truncations and unreadable files, one line each on stderr as they happen
-    (`counts --follow` and the agent)."""
+    """Rotations, truncations, unreadable and unusable files (binary, empty, of no known
+    format: each once), one line each on stderr as they happen (`counts --follow` and the
+    agent)."""
     new = min(feed.event_count - printed, len(feed.events))
     for msg in list(feed.events)[len(feed.events) - new:]:
         print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)

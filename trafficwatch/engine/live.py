@@ -54,6 +54,7 @@ class _Stream:
     key: FileKey
     report: FileReport
     parser: Parser | None = None
+    said: bool = False  # why it cannot be counted was said (once, not for every chunk)
 
 
 class LiveFeed:
@@ -337,15 +338,30 @@ class LiveFeed:
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
-        fmt, tried = choose_format(opts, chunk.split(b"\n", 200)[:200])
-        if fmt is None:
+        sample = chunk.split(b"\n", 200)[:200]
+        fmt, tried = choose_format(opts, sample)
+        why = ""
+        if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
+            why = f"{st.report.name} looks binary, not a text access log; skipped"
+        elif fmt is None:
             first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
-            st.report.error = (f"{st.report.name}: no known log format matches (tried "
-                               f"{', '.join(tried)}); first line: {first!r}; pass --log-format")
+            why = (f"{st.report.name}: no known log format matches (tried "
+                   f"{', '.join(tried)}); first line: {first!r}; pass --log-format")
+        if why:
+            st.report.error = why
+            if not st.said:
+                st.said = True
+                self._say(why)
             return False
         st.report.format, st.report.error = fmt.name, ""
         st.parser = Parser(fmt, opts.parse)
         return True
+
+    def _say(self, message: str) -> None:
+        """A line for the operator (`counts --follow` prints it on stderr)."""
+        self.events.append(message)
+        self.event_count += 1
+        log.info("%s", message)
 
     def _on_event(self, ev: FollowEvent) -> None:
         if ev.kind not in ("new_file", "resumed"):  # one per file: thousands with old rotations
@@ -365,13 +381,14 @@ class LiveFeed:
             rep.lines += 1
             rep.malformed.add("line too long", b"")
             self._dirty = True
-        elif ev.kind in ("error", "archive_error"):
+        elif ev.kind in ("error", "archive_error", "empty"):
             if ev.key is not None:
                 self._stream(ev.key).report.error = ev.message
             else:
                 self.report.skipped.append((ev.name, ev.message))
         elif ev.kind == "truncated" and ev.key is not None:
-            self._stream(ev.key).parser = None  # new content: its format is found again
+            st = self._stream(ev.key)
+            st.parser, st.said = None, False  # new content: its format is found (and said) again
 
     # -- state ---------------------------------------------------------------------------------
     def _commit_gone(self) -> None:

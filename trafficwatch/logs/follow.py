@@ -40,7 +40,7 @@ from trafficwatch.logs.identity import (
     signature,
 )
 from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
-from trafficwatch.logs.sources import discover, safe_name
+from trafficwatch.logs.sources import EMPTY_DIR, discover, safe_name
 
 FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
@@ -64,6 +64,7 @@ class FollowEvent:
     """Something the caller should know: kind, sanitised file name, one-line message."""
 
     kind: str  # new_file rotated truncated gone skipped error line_too_long archive_error resumed
+    # empty (a rotation or archive with nothing in it) waiting (a directory with no file yet)
     name: str
     message: str
     key: FileKey | None = None  # the file it is about, where it is a followed file
@@ -86,6 +87,8 @@ class _File:
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
+    was_live: bool = False  # followed under such a name once: emptied by rotation, not unusable
+    said_empty: bool = False  # "is empty" was said of it
     done: bool = False
     gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
     sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
@@ -251,7 +254,11 @@ class Follower:
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
-                self._event("skipped", name, f"{name}: skipped: {why}")
+                if why == EMPTY_DIR:  # not skipped: watched, its files followed once they come
+                    self._event("waiting", name, f"{name}: empty for now; watching it for "
+                                "access logs")
+                else:
+                    self._event("skipped", name, f"{name}: skipped: {why}")
         entries: list[tuple[str, object, os.stat_result]] = []
         for site, files in found.sites.items():
             for src in files:
@@ -291,8 +298,11 @@ class Follower:
             f = self._files.get(ident)
             if f is not None:
                 f.key, f.live = FileKey(*ident, src.path, site), live
+                f.was_live |= live
                 if f.fh is None and not f.compressed and st.st_size != f.consumed:
                     self._reopen(f)  # a rotated file written after we finished it
+                elif f.done:
+                    self._say_if_empty(f)
                 continue
             al = self._aliases.pop(ident, None)
             if al is not None and al.sig == signature(st) and al.gen == al.of.gen and \
@@ -343,7 +353,7 @@ class Follower:
         except OSError as exc:
             self._report_error(key.path, exc)
             return
-        f = _File(key, compressed, fh=fh, live=live, first=head)
+        f = _File(key, compressed, fh=fh, live=live, was_live=live, first=head)
         if compressed and self._finished_archive(f, head):
             return
         copy = self._copy_of(key, head)
@@ -478,12 +488,37 @@ class Follower:
                 f.boundary = f.consumed
             f.done = True
             self._close(f)
+            if not err:
+                self._say_if_empty(f)
         elif not f.live or self._moved_away(f):
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
             self._scan_due = True
             self._gone |= f.live and f.boundary > 0  # moved away or deleted: commit what was read
+            self._say_if_empty(f)
         return False
+
+    def _say_if_empty(self, f: _File) -> None:
+        """A rotation or archive that held nothing from its start to its end: said once, as
+        reading once says it. Not of a live file (empty after a rotation until the server writes:
+        followed as any other), nor of one emptied while followed (truncated, or rotated away
+        with nothing written since), nor while it may still be being written (copytruncate's
+        copy: looked at again once settled)."""
+        if f.live or f.was_live or f.said_empty or f.consumed or f.gen:
+            return
+        try:
+            st = os.stat(f.key.path)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) != (f.key.dev, f.key.ino) or \
+                (not f.compressed and st.st_size):
+            return  # not that file any more, or written since: the next scan reads it
+        if time.time() - st.st_mtime < self.settle:
+            self._waiting = True  # look again soon
+            return
+        f.said_empty = True
+        self._event("empty", f.key.path, f"{safe_name(f.key.path)} is empty; nothing to count",
+                    f.key)
 
     def _moved_away(self, f: _File) -> bool:
         try:

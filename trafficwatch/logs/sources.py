@@ -21,6 +21,7 @@ _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
 NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
+EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
 # A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
 # part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
 _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
@@ -150,7 +151,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
             out.skipped.append((safe_name(arg), f"directory cannot be listed: {exc.strerror}"))
             continue
         if not found:
-            why = "empty directory: no access log found" if Path(arg).is_dir() else "no file matches"
+            why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
         for p in found:
             if str(p) == "-":
