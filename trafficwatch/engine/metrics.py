@@ -66,7 +66,7 @@ def parse_addr(text: str) -> tuple[str, int]:
 
 
 class MetricsServer:
-    """A small HTTP server answering GET /metrics from a callable, in a daemon thread.
+    """A small HTTP server answering GET and HEAD /metrics from a callable, in a daemon thread.
 
     ValueError (one line, naming the address) when the address is malformed or cannot be bound.
     """
@@ -78,15 +78,22 @@ class MetricsServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                self._answer(body_too=True)
+
+            def do_HEAD(self) -> None:  # the same headers as GET, no body
+                self._answer(body_too=False)
+
+            def _answer(self, body_too: bool) -> None:
                 if self.path.split("?")[0] != "/metrics":
-                    self.send_error(404, "only /metrics here")
+                    self.send_error(404, "only /metrics here")  # no body for HEAD either
                     return
                 body = render(get(), catalogue).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if body_too:
+                    self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:  # keep the TUI's terminal clean
                 return
