@@ -1,12 +1,18 @@
-"""The /metrics endpoint over HTTP, for the app and the agent alike: HEAD as GET without the body."""
+"""The /metrics endpoint over HTTP, for the app and the agent alike: HEAD as GET without the body,
+IPv6 addresses in brackets ([::1]:9877, [::]:9877), bad addresses one line and exit 2."""
 from __future__ import annotations
 
 import socket
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from trafficwatch.cli.agent import run_agent
+from trafficwatch.cli.main import build_parser, main
+from trafficwatch.cli.options import check_usage
 from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.engine.agent import Agent
 from trafficwatch.engine.metrics import MetricsServer, Sample
@@ -65,8 +71,7 @@ def test_head_metrics_answers_as_get_without_a_body():
     server.start()
     try:
         assert_head_is_get_without_body(*server.address[:2])
-        host, port = server.address[:2]
-        req = urllib.request.Request(f"http://{host}:{port}/metrics", method="HEAD")
+        req = urllib.request.Request(f"{server.url}", method="HEAD")
         with urllib.request.urlopen(req, timeout=5) as resp:
             assert resp.status == 200 and resp.read() == b""
     finally:
@@ -96,3 +101,89 @@ def test_head_elsewhere_is_404_without_a_body():
         assert head.split()[1] == b"404" and body == b""
     finally:
         server.stop()
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def test_the_apps_metrics_serve_on_ipv6_loopback(ipv6_loopback):
+    server = MetricsServer("[::1]:0", lambda: SAMPLES)
+    server.start()
+    try:
+        assert server.url.startswith("http://[::1]:")
+        port = server.address[1]
+        assert 'trafficwatch_yhat{site="a"} 7.0' in fetch(f"http://[::1]:{port}/metrics")
+        assert_head_is_get_without_body("::1", port)
+    finally:
+        server.stop()
+
+
+def test_all_interfaces_in_ipv6_take_ipv4_too(ipv6_loopback):
+    server = MetricsServer("[::]:0", lambda: SAMPLES)
+    server.start()
+    try:
+        port = server.address[1]
+        assert 'trafficwatch_yhat{site="a"} 7.0' in fetch(f"http://[::1]:{port}/metrics")
+        assert 'trafficwatch_yhat{site="a"} 7.0' in fetch(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        server.stop()
+
+
+def test_the_app_binds_a_bracketed_ipv6_metrics_addr(capsys, logs, ipv6_loopback):
+    # the address parses and binds; the app then stops only because the tests have no terminal
+    assert main(["--metrics-addr", "[::1]:0", str(logs)]) == 2
+    err = capsys.readouterr().err
+    assert "needs a terminal" in err and "metrics-addr" not in err, err
+
+
+def free_ipv6_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def test_agent_command_serves_on_ipv6_loopback(logs, ipv6_loopback):
+    port = free_ipv6_port()
+    args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", f"[::1]:{port}",
+                                      "--no-state"])
+    check_usage(args)
+    stop, done = threading.Event(), {}
+    t = threading.Thread(target=lambda: done.setdefault("rc", run_agent(args, stop)))
+    t.start()
+    try:
+        deadline, text = time.monotonic() + 5, ""
+        while not text and time.monotonic() < deadline:
+            try:
+                text = fetch(f"http://[::1]:{port}/metrics")
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        t.join(timeout=10)
+    assert 'trafficwatch_requests_total{site="a.example",status="5xx"} 1.0' in text
+    assert done.get("rc") == 0
+
+
+@pytest.mark.parametrize("command", [[], ["agent"]])
+@pytest.mark.parametrize(("addr", "says"), [
+    ("::1:9877", "an IPv6 address goes in brackets"),
+    ("::", "use HOST:PORT"),
+    ("[::1]", "use HOST:PORT"),
+    ("[::1:9877", "use HOST:PORT"),
+    ("[localhost]:9877", "brackets hold an IPv6 address"),
+    ("[::1]:99999", "use HOST:PORT"),
+])
+def test_bad_ipv6_metrics_addr_is_one_line_and_status_2(capsys, logs, command, addr, says):
+    # in a thread: an address wrongly accepted would have the agent serve on it for ever
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault(
+        "rc", main([*command, "--metrics-addr", addr, str(logs)])), daemon=True)
+    t.start()
+    t.join(timeout=10)
+    code = done.get("rc", "still running: the address was accepted")
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert says in err and "[::1]:9877" in err, err

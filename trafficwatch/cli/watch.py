@@ -54,7 +54,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alert-cmd", metavar="CMD",
                    help="run CMD (through the shell) when a new anomaly fires; details in env vars")
     p.add_argument("--metrics-addr", metavar="HOST:PORT",
-                   help="serve Prometheus metrics here, e.g. 127.0.0.1:9877")
+                   help="serve Prometheus metrics here, e.g. 127.0.0.1:9877; an IPv6 address "
+                        "in brackets: [::1]:9877, or [::]:9877 for every interface")
     p.add_argument("--serve", action="store_true",
                    help="serve the app to a browser (needs the 'serve' extra) on --serve-addr")
     p.add_argument("--serve-addr", metavar="HOST:PORT", default="127.0.0.1:8000",

@@ -1,6 +1,10 @@
-"""Prometheus text-format exposition of what the app sees (`--metrics-addr HOST:PORT`)."""
+"""Prometheus text-format exposition of what the app sees (`--metrics-addr HOST:PORT`), and the
+HTTP server the app and the agent serve it with."""
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,11 +62,51 @@ def render(samples: Iterable[Sample], catalogue: dict[str, tuple[str, str]] | No
 
 
 def parse_addr(text: str) -> tuple[str, int]:
-    """'127.0.0.1:9877' or ':9877' (loopback) -> (host, port); ValueError when malformed."""
+    """'127.0.0.1:9877', ':9877' (loopback), '[::1]:9877' or '[::]:9877' (IPv6 in brackets, as
+    Prometheus and Go write it) -> (host, port); ValueError (one line) when malformed."""
+    usage = f"bad --metrics-addr {text!r}: use HOST:PORT, e.g. 127.0.0.1:9877 or [::1]:9877"
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"bad --metrics-addr {text!r}: use HOST:PORT, e.g. 127.0.0.1:9877")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
+        raise ValueError(usage)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{usage} (brackets hold an IPv6 address)") from None
+        return host, int(port)
+    if ":" in host:  # '::1:9877' reads as the address ::1:9877 as well as ::1 port 9877
+        raise ValueError(f"{usage} (an IPv6 address goes in brackets)")
+    if "[" in host or "]" in host:
+        raise ValueError(usage)
+    return host or "127.0.0.1", int(port)
+
+
+def _listen_at(host: str, port: int) -> tuple[int, tuple]:
+    """(address family, socket address) to bind: IPv6 for an IPv6 address, IPv4 for an IPv4
+    one, and for a host name its IPv4 address when it has one (what a name bound before IPv6
+    was understood), else its IPv6 one. OSError (socket.gaierror) when it resolves to neither."""
+    infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                               socket.AI_PASSIVE)
+    infos = [i for i in infos if i[0] in (socket.AF_INET, socket.AF_INET6)]
+    if not infos:
+        raise OSError(f"no IPv4 or IPv6 address for {host}")
+    family, _, _, _, sockaddr = min(infos, key=lambda i: i[0] != socket.AF_INET)
+    return family, sockaddr
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer on the address family of the address it serves."""
+
+    def __init__(self, family: int, sockaddr: tuple, handler: type) -> None:
+        self.address_family = family  # read when the socket is made, in the base __init__
+        super().__init__(sockaddr, handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:  # [::] takes IPv4 clients too, whatever
+            with contextlib.suppress(AttributeError, OSError):  # the system's default
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
 
 
 class MetricsServer:
@@ -99,13 +143,19 @@ class MetricsServer:
                 return
 
         try:
-            self._httpd = ThreadingHTTPServer((host, port), Handler)
-        except OSError as exc:  # in use, no such host or address, not allowed (< 1024)
+            self._httpd = _Server(*_listen_at(host, port), Handler)
+        except OSError as exc:  # in use, no such host or address, not allowed (< 1024), no IPv6
             why = exc.strerror or str(exc)
             raise ValueError(f"--metrics-addr {addr}: cannot listen there: {why}") from exc
-        self.address = self._httpd.server_address
+        self.address = self._httpd.server_address  # (host, port), or a 4-tuple for IPv6
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="metrics",
                                         daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Where to fetch the metrics: http://127.0.0.1:9877/metrics, http://[::1]:9877/metrics."""
+        host, port = self.address[:2]
+        return f"http://[{host}]:{port}/metrics" if ":" in host else f"http://{host}:{port}/metrics"
 
     def start(self) -> None:
         self._thread.start()
