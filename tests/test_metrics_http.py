@@ -144,7 +144,7 @@ def free_ipv6_port() -> int:
         return s.getsockname()[1]
 
 
-def test_agent_command_serves_on_ipv6_loopback(logs, ipv6_loopback):
+def test_agent_command_serves_on_ipv6_loopback(logs, ipv6_loopback, capfd):
     port = free_ipv6_port()
     args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", f"[::1]:{port}",
                                       "--no-state"])
@@ -164,6 +164,7 @@ def test_agent_command_serves_on_ipv6_loopback(logs, ipv6_loopback):
         t.join(timeout=10)
     assert 'trafficwatch_requests_total{site="a.example",status="5xx"} 1.0' in text
     assert done.get("rc") == 0
+    assert f"serving http://[::1]:{port}/metrics" in capfd.readouterr().err  # a URL one can open
 
 
 @pytest.mark.parametrize("command", [[], ["agent"]])

@@ -25,7 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="log files or directories to follow (every site found is exported)")
     p.add_argument("--metrics-addr", metavar="HOST:PORT", default="127.0.0.1:9877",
                    help="serve /metrics here (default 127.0.0.1:9877: this machine only; "
-                        "0.0.0.0:9877 or the server's address for a Prometheus elsewhere)")
+                        "0.0.0.0:9877 or the server's address for a Prometheus elsewhere; IPv6 "
+                        "in brackets: [::1]:9877, [::]:9877 for every interface)")
     add_follow_options(p, "")
     add_input_options(p)
     p.set_defaults(func=run_agent)
@@ -52,11 +53,10 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     for notice in (agent.feed.notice, agent.floor.notice):
         if notice:
             _say(notice)
-    host, port = agent.address
     with agent.sink.lock:
         sites = len(agent.sink.series.sites())
     _say(f"agent: {len(agent.feed.follower.tracked())} files of {sites} sites followed; "
-         f"serving http://{host}:{port}/metrics")
+         f"serving {agent.server.url}")
     agent.start()
     printed = agent.feed.event_count
     try:
