@@ -101,6 +101,21 @@ def test_bad_files_are_named_and_the_others_still_counted(tmp_path):
     assert "d.access.log.2.gz" in err
 
 
+def test_a_log_just_rotated_and_still_empty_is_said_but_no_fault(tmp_path):
+    # logrotate has just made a new, empty access.log: the week's counts are all there, and a
+    # cron job reading them must not see exit 1 ("some file was skipped")
+    (tmp_path / "a.access.log.1").write_text(
+        '1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    (tmp_path / "a.access.log").write_text("")
+    p = run("counts", str(tmp_path))
+    assert p.returncode == 0 and rows(p.stdout)[0]["count"] == "1"
+    assert "a.access.log is empty; nothing to count" in p.stderr.decode()
+    only = tmp_path / "new"
+    only.mkdir()
+    (only / "b.access.log").write_text("")  # nothing at all to read: as before
+    assert run("counts", str(only)).returncode == 2
+
+
 def test_malformed_lines_are_counted_with_an_example_made_safe(tmp_path):
     log = tmp_path / "access.log"
     ok = '1.2.3.4 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'

@@ -23,7 +23,7 @@ from trafficwatch.cli.options import (
     parse_tz,
     prometheus_config,
 )
-from trafficwatch.counting.ingest import IngestReport, ingest
+from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
@@ -129,8 +129,9 @@ def summary(report: IngestReport, err: TextIO) -> None:
         more = f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else ""
         err.write(f"  not read ({NOT_NAMED_LIKE_A_LOG}): "
                   f"{', '.join(safe_text(n) for n in unnamed[:3])}{more}\n")
+    err.writelines(f"  {safe_text(n)} {EMPTY}\n" for n, why in report.ignored if why == EMPTY)
     err.writelines(f"  not read: {safe_text(n)}: {why}\n" for n, why in report.ignored
-                   if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG))  # copies; error logs: silent
+                   if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG, EMPTY))  # error logs: silent
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
 

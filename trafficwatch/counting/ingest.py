@@ -20,6 +20,8 @@ from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copies
+
+EMPTY = "is empty; nothing to count"  # a reason a file was not read that is no fault (exit 0)
 from trafficwatch.safe import safe_name
 
 
@@ -36,7 +38,7 @@ class FileReport:
     skipped_lines: int = 0
     malformed: Malformed = field(default_factory=Malformed)
     error: str = ""  # one line: why nothing (or not everything) was read, and what to do
-    ignored: str = ""  # why it was not read although nothing is wrong (an error log)
+    ignored: str = ""  # why it was not read although nothing is wrong (an error log, EMPTY)
     first_ts: int | None = None
     last_ts: int | None = None
 
@@ -147,8 +149,8 @@ def read_source(
         why = "; check permissions" if isinstance(exc, PermissionError) else ""
         rep.error = f"cannot read {name}: {exc.strerror or exc}{why}"
         return rep
-    if not sample:
-        rep.error = f"{name} is empty; nothing to count"
+    if not sample:  # a log just rotated, or one never written to: nothing is lost
+        rep.ignored = EMPTY
         return rep
     fmt, tried = choose_format(opts, sample, hint)
     if looks_binary(sample, fmt):
