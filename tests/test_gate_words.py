@@ -76,6 +76,15 @@ def test_hour_axis_marks_each_day_start_at_its_column():
     assert axis.index("|Tue 17") == 12 and axis.index("|Sun 22") == 72
 
 
+def test_a_day_label_at_the_right_edge_is_never_cut_into_another_word():
+    # the week starting at 06:00: the last day starts 3 columns from the right edge, where
+    # "|Mon 23" was cut to "|Mo"
+    hours = MON + 6 * 3600 + 3600 * np.arange(168)
+    axis = hour_axis(hours, 84, offset=0)
+    assert len(axis) == 84 and axis.endswith("|23") and "|Sun 22" in axis
+    assert hour_axis(hours, 48, offset=0).endswith("     |")  # room for the mark alone
+
+
 def test_reset_marks_sit_over_the_columns_holding_a_forget_drop():
     assert reset_marks(168, (0, 100), 84) == "▼" + " " * 49 + "▼" + " " * 33
 

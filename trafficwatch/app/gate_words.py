@@ -146,8 +146,11 @@ def hour_axis(step_hours: np.ndarray, width: int, offset: int) -> str:
     free = 0
     for i in range(1, len(sl)):
         if day[i] != day[i - 1] and i >= free:
-            label = "|" + fmt_hour(step_hours[sl[i].start], offset, "%a %d")
-            label = label[: len(sl) - i]
+            # the whole label, or the day of the month alone at the right edge ("|Fri" read as
+            # a label, but it was "|Fri 20" cut short), or the day's mark alone
+            label = next((lb for lb in ("|" + fmt_hour(step_hours[sl[i].start], offset, form)
+                                        for form in ("%a %d", "%d")) if len(lb) <= len(sl) - i),
+                         "|")
             out[i:i + len(label)] = label
             free = i + len(label) + 1
     return "".join(out)
