@@ -184,6 +184,33 @@ def test_counts_csv_with_offsets_and_missing_hours(tmp_path):
     assert np.isnan(out.iloc[2]) and np.isnan(out.iloc[3])
 
 
+def test_counts_written_by_counts_keep_the_logs_offset(tmp_path):
+    # `counts > c.csv; forecast c.csv` shows its hours as `forecast` on the logs does: in the
+    # logs' own offset (it showed them in UTC)
+    from trafficwatch.counting.load import load_hourly
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = [f'1.2.3.4 - - [10/Oct/2026:{h:02d}:{m:02d}:00 -0500] "GET / HTTP/1.1" 200 1 "-" "ua"'
+             for h in range(24) for m in range(0, 60, 20)]
+    (logs / "a.access.log").write_text("\n".join(lines) + "\n")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", str(logs)],
+                         capture_output=True, text=True, check=False, timeout=60)
+    csv = tmp_path / "c.csv"
+    csv.write_text(out.stdout)
+    assert read_counts_csv(str(csv)).attrs["utc_offset"] == -5 * 3600
+    assert load_hourly([str(logs)]).attrs["utc_offset"] == -5 * 3600
+    naive = tmp_path / "n.csv"
+    naive.write_text("hour,count\n2024-01-01T01:00:00,5\n2024-01-01 02:00,6\n")
+    assert "utc_offset" not in read_counts_csv(str(naive)).attrs  # no offset stated: UTC
+    zulu = tmp_path / "z.csv"
+    zulu.write_text("hour,count\n2024-01-01T01:00:00Z,5\n")
+    assert read_counts_csv(str(zulu)).attrs["utc_offset"] == 0
+
+
 def test_counts_csv_without_the_columns_is_refused(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("a,b\n1,2\n")

@@ -3,6 +3,7 @@ logs or a CSV of hourly counts to one hourly series, with the same input and fil
 as `counts` and the app."""
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
             v = math.nan
         times.append(t)
         values.append(v)
+        last_hour = row[ti]
     if not times:
         raise ValueError(f"{safe_name(path)}: no row has an ISO 8601 hour in column "
                          f"{safe_text(time_col)!r}")
@@ -130,4 +132,21 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
             warn(f"{safe_name(path)}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
     full = pd.date_range(s.index[0], s.index[-1], freq="h")
-    return s.reindex(full).rename("count")
+    out = s.reindex(full).rename("count")
+    offset = _offset_of(last_hour)
+    if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
+        out.attrs["utc_offset"] = offset
+    return out
+
+
+_OFFSET = re.compile(r"(?:[zZ]|([+-])(\d\d):?(\d\d))$")
+
+
+def _offset_of(text: str) -> int | None:
+    """Seconds east of UTC an ISO 8601 time states ('...+01:00' 3600, '...Z' 0); None if none."""
+    m = _OFFSET.search(text.strip())
+    if m is None:
+        return None
+    if m.group(1) is None:
+        return 0
+    return (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
