@@ -233,3 +233,18 @@ def test_relying_on_adds_up_to_100_percent():
                                                           "d": 0.1, "e": 0.1}):
         words = reliance_words(weights, top=2)
         assert sum(int(p) for p in re.findall(r"(\d+)%", words)) == 100, words
+
+
+def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
+    # a site of 60 requests every hour: yesterday's error is a rounding error (7.11e-15/h);
+    # a site where yesterday and the LSTM erred alike to 3 figures: "it beat (41.9/h vs 41.9/h)"
+    from trafficwatch.model.forecaster import Recent
+
+    steady = Recent({"lstm": 0.0495, "naive24": 7.11e-15}, {"naive24": 1.0}, 0.0, 48)
+    assert "(0/h vs 0.0495/h)" in steady.describe("lstm") and "e-" not in steady.describe("lstm")
+    close = Recent({"lstm": 41.94, "naive24": 41.91}, {"naive24": 1.0}, 0.0, 48)
+    assert "(41.91/h vs 41.94/h)" in close.describe("lstm")
+    tie = Recent({"lstm": 41.9, "naive24": 41.9}, {"naive24": 1.0}, 0.0, 48)
+    assert "as good as lstm" in tie.describe("lstm") and "beat" not in tie.describe("lstm")
+    busy = Recent({"lstm": 1234.5, "naive168": 1500.2, "naive24": 2000.0}, {"lstm": 1.0}, 0.0, 336)
+    assert "error 1,234/h" in busy.describe("lstm") and "(1,500/h)" in busy.describe("lstm")

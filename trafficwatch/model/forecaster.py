@@ -89,17 +89,20 @@ class Recent:
         n = self.hours // 24
         days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
                 f"over the last {n} days" if n > 1 else "over the last day")
+        lstm, naive = per_hour(m["lstm"], m[best_naive])
         if self.weights.get("lstm", 0.0) >= 0.999:
-            than = "better than" if m["lstm"] < m[best_naive] else "as good as"
-            return (f"{name}: error {m['lstm']:.3g}/h {days}, {than} {label[best_naive]} "
-                    f"({m[best_naive]:.3g}/h)")
+            than = "better than" if lstm != naive and m["lstm"] < m[best_naive] else "as good as"
+            return f"{name}: error {lstm}/h {days}, {than} {label[best_naive]} ({naive}/h)"
         share = self.weights.get("lstm", 0.0)
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"the blend did best {days} ({name} alone {m['lstm']:.3g}/h, "
-                    f"{label[best_naive]} {m[best_naive]:.3g}/h)")
-        return (f"{label[best_naive]}: it beat {name} {days} ({m[best_naive]:.3g}/h vs "
-                f"{m['lstm']:.3g}/h); {name}'s gates are still shown")
+                    f"the blend did best {days} ({name} alone {lstm}/h, "
+                    f"{label[best_naive]} {naive}/h)")
+        if lstm == naive:  # a tie to the last digit shown: the simpler forecast is kept
+            return (f"{label[best_naive]}: as good as {name} {days} ({naive}/h each); "
+                    f"{name}'s gates are still shown")
+        return (f"{label[best_naive]}: it beat {name} {days} ({naive}/h vs {lstm}/h); "
+                f"{name}'s gates are still shown")
 
     def short(self) -> str:
         """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"."""
@@ -360,6 +363,25 @@ class Forecaster:
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
+
+
+def per_hour(*errors: float) -> list[str]:
+    """Mean errors a hour, in counts, as the stats pane shows them: three significant figures
+    (no exponent: 1,234, 41.9, 0.0495), 0 below 0.0005, and as many more decimals (two at
+    most) as it takes for different values not to read alike ('41.9 vs 41.9')."""
+    def fmt(x: float, extra: int) -> str:
+        if not np.isfinite(x):
+            return "–"
+        if abs(x) < 0.0005:
+            return "0"
+        decimals = max(0, 2 - int(np.floor(np.log10(abs(x))))) + extra
+        return f"{x:,.{min(decimals, 6)}f}"
+
+    for extra in range(3):
+        out = [fmt(x, extra) for x in errors]
+        if len(set(out)) == len(set(errors)):
+            break
+    return out
 
 
 def trimmed_mean(days: np.ndarray) -> float:
