@@ -23,3 +23,31 @@ def test_log_axis_is_labelled_with_counts():
 def test_counts_under_ten_are_integers_and_fractions_stay_short():
     assert [num(x) for x in (2.0, 0.0, 2.5, 0.71, 12.4, float("nan"))] == [
         "2", "0", "2.5", "0.71", "12", "–"]
+
+
+def test_a_view_with_nothing_in_it_keeps_a_whole_count_axis():
+    assert nice_ticks(0.04, 30) == [0.0, 1.0] and nice_ticks(1.5, 30) == [0.0, 1.0]
+
+
+async def test_a_filtered_out_view_is_drawn_on_zero_to_one_not_on_fractions():
+    # "/" 5xx on a site without a 5xx: every count 0, the forecast 0.0-0.04. The axis read
+    # 0.01, then 0 four times, and the band filled the plot.
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app, screen_text
+
+    snap = demo_snapshot()
+    zero = replace(snap, anomalies=(), series=replace(
+        snap.series, counts=np.zeros(len(snap.series.counts)), last_week=None),
+        forecast=replace(snap.forecast, p10=np.zeros(24), p50=np.full(24, 0.01),
+                         p90=np.full(24, 0.04), past_p10=np.zeros(96),
+                         past_p50=np.full(96, 0.01), past_p90=np.full(96, 0.03),
+                         past_alarm_lo=np.zeros(96), past_alarm_hi=np.full(96, 3.0)))
+    app = make_app(zero)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+    axis = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert axis and all(label in ("0", "1") for label in axis), axis

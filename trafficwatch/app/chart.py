@@ -31,12 +31,12 @@ MARKS = {
 
 def nice_ticks(top: float, rows: int) -> list[float]:
     """Round tick values (1, 2 or 5 x 10^k apart) from 0 to `top`, about one per 3 rows."""
-    if not math.isfinite(top) or top <= 0:
+    if not math.isfinite(top) or top < 2:  # counts are whole: no axis of fractions
         return [0.0, 1.0]
     raw = top / max(rows // 3, 2)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    step = max(step, 1.0) if top >= 2 else step  # counts: whole steps unless the scale is tiny
+    step = max(step, 1.0)  # counts: whole steps
     return [i * step for i in range(int(top // step) + 1)]
 
 
@@ -186,6 +186,9 @@ class ForecastChart(PlotextPlot):
         ticks = list(range(0, span, step))
         plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
         rows = max(self.size.height - 4, 4)
+        # a count axis reaches 1 at least: a quiet or filtered-out view (all 0, a forecast of
+        # 0.03) was drawn on an axis of 0.01 steps, its band filling the plot
+        top = max(top, 1.0) if math.isfinite(top) else 1.0
         if self.log_scale:
             pos, labels = log_ticks(top, rows)
             plt.ylim(0, max(math.log10(1 + top), pos[-1]) * 1.02)
