@@ -94,6 +94,7 @@ def test_an_anomaly_in_a_stale_log_is_not_active():
 def test_counts_print_as_whole_numbers_or_one_decimal():
     assert [count(x) for x in (0.97, 0.0, 4.72, 8.0, 57.6, 1234.4, float("nan"))] == [
         "1.0", "0", "4.7", "8", "58", "1,234", "–"]
+    assert [count(x) for x in (0.04, 0.05, -0.01)] == ["0", "0.1", "0"]  # never "0–0.0"
 
 
 async def test_now_pane_and_anomalies_print_counts_alike():

@@ -36,4 +36,6 @@ def count(x: float | None) -> str:
     integers ('8', '172'), a fraction below 10 to one decimal ('1.0', '4.7'); '–' for none."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
+    if abs(x) < 0.05:  # rounds to nothing: "0", not "0.0" beside a "0" ("0–0.0")
+        return "0"
     return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
