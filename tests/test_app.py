@@ -365,6 +365,33 @@ async def test_the_log_tail_shows_its_newest_line_as_tail_f_does():
         assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
 
 
+async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_shown():
+    # the tail showed every file's lines whatever the site picked, grouped by file, and opened
+    # at its oldest line when `v` brought it forward
+    from dataclasses import replace
+
+    tail = ([TailLine(100.0 + i, "shop", f"GET /shop-{i:02d}") for i in range(40)]
+            + [TailLine(120.5 + i, "\x1b[2Jblog", f"GET /blog-{i:02d}") for i in range(40)])
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(3):  # gates -> top -> anomalies -> tail
+            await pilot.press("v")
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "GET /shop-39" in text and "/blog-" not in text
+        box = app.query_one("#tail-box")
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
+    app = make_app(replace(demo_snapshot(tail=tail), site=""))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        shown = str(app.query_one("#tail").render())
+        lines = shown.splitlines()
+        assert lines[-1] == "\\x1b[2Jblog: GET /blog-39"  # by time, each named, made safe
+        assert "shop: GET /shop-39" in lines and lines.index("shop: GET /shop-39") < len(lines) - 1
+
+
 async def test_the_now_pane_names_hours_by_the_clock_even_from_a_forecast_an_hour_old():
     """A frame between the hour turning and the model's next pass (every second in a fast
     replay) holds a forecast made the hour before: 'Next hour' is still the hour after now."""

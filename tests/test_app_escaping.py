@@ -14,7 +14,7 @@ HOSTILE = ["[/]", "[@click=app.quit]x[/]", "[link=http://x]y[/link]", "\x1b]0;ti
 async def test_hostile_log_content_in_every_pane_is_inert():
     joined = " ".join(HOSTILE)
     snap = demo_snapshot(
-        tail=[TailLine(0, "s", h) for h in HOSTILE],
+        tail=[TailLine(0, "shop", h) for h in HOSTILE],  # the site shown
         examples={"bad time": joined, "[b]reason[/b]": joined},
         skipped=((joined, "binary"),), sites=("[@click=app.quit]", "\x1b[2J"))
     app = make_app(snap)

@@ -285,7 +285,10 @@ class TrafficWatchApp(App):
         """Bring the next bottom pane forward (small screens) and focus it for j/k."""
         self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
         self._show_bottom()
-        self.query_one(f"#{self.bottom}-box").focus()
+        box = self.query_one(f"#{self.bottom}-box")
+        box.focus()
+        if self.bottom == "tail":  # as tail -f: it comes forward at its newest line
+            self.call_after_refresh(box.scroll_end, animate=False)
 
     def get_system_commands(self, screen) -> Iterable[SystemCommand]:
         """The app's own actions in the command palette (ctrl+p), beside Textual's."""

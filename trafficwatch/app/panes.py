@@ -270,11 +270,22 @@ class LogTail(Static):
     """The latest log lines, sanitised: log content is attacker-controlled."""
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
-        if not snap.tail:
-            super().update(Text("No live lines (replay, or nothing appended yet)", style="dim"))
+        """The site shown's lines (every site's, each named, for all sites), oldest first."""
+        lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
+        if not lines:
+            which = f" of {safe_text(snap.site)}" if snap.site and snap.tail else ""
+            super().update(Text(f"No live lines{which} (replay, or nothing appended yet)",
+                                style="dim"))
             return
+        named = not snap.site and len({x.site for x in lines}) > 1
         t = Text()
-        for line in snap.tail[-50:]:
+        if snap.filter:  # raw lines: the view's filter is not applied to them
+            t.append(f"every line of {safe_text(snap.site) if snap.site else 'all sites'}, "
+                     "unfiltered\n", style="dim")
+        for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # files read one by one: by time
+            if named:
+                t.append_text(safe_content(line.site))
+                t.append(": ", style="dim")
             t.append_text(safe_content(line.text))
             t.append("\n")
         box = self.parent
