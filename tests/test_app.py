@@ -295,6 +295,24 @@ async def test_chart_legend_names_each_series_by_its_marker():
         assert "shop · hits per hour · log scale" in text
 
 
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_the_legend_stays_when_the_count_labels_are_wide(size):
+    # a burst of 3,000 in an hour widens the count labels: plotext then left out a legend that
+    # fitted the pane but not the figure beside them, and the chart had no legend at all
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    counts = snap.series.counts.copy()
+    counts[-30] = 123_456.0
+    app = make_app(replace(snap, series=replace(snap.series, counts=counts)))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("w")  # one more series in the legend
+        await pilot.pause()
+        text = screen_text(app)
+    title = next(line for line in text.splitlines() if "⣿ actual" in line or "actual" in line)
+    assert "⣿ actual" in title and "• forecast" in title
+
+
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
     for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))

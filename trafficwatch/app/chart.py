@@ -167,15 +167,19 @@ class ForecastChart(PlotextPlot):
                  scatter=True)
         if self.cursor is not None:
             shown.append("cursor")
-        self._axes(snap, n, t0, off, max(top))
+        ylw = self._axes(snap, n, t0, off, max(top))
+        # plotext leaves out a title longer than the figure less its count labels: a legend that
+        # did not fit (3,000 on the axis at 80x24) was no legend at all
+        room = self.size.width - max(ylw, 3) + 1
         band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
         cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
         end = fmt_hour(sv.log_end, off, "%H:%M") if sv.log_end is not None else ""
         plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end) for k in shown],
-                         [MARKS[k][2] for k in shown], width, self.size.width - 2))
+                         [MARKS[k][2] for k in shown], min(width, room), room))
 
-    def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> None:
-        """Hour labels that never overlap; a count axis from 0 in whole counts (or log counts)."""
+    def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> int:
+        """Hour labels that never overlap; a count axis from 0 in whole counts (or log counts).
+        Returns the width of the count labels."""
         plt = self.plt
         last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
         span = last + 1
@@ -202,6 +206,7 @@ class ForecastChart(PlotextPlot):
         # axis), so a click can be mapped back to an hour
         ylw = max(len(lb) for lb in labels)
         self._geom = (ylw + 1, self.size.width - ylw - 2, max(last, 1))
+        return ylw
 
 
 def legend(long: list[str], short: list[str], long_width: int, width: int) -> str:
