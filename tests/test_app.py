@@ -163,6 +163,24 @@ async def test_the_footer_fits_80_columns_and_the_keys_it_leaves_out_still_work(
         assert chart.week_overlay and not chart.show_band and chart.log_scale
 
 
+@pytest.mark.parametrize("width", [60, 64, 72, 80, 100])
+async def test_no_footer_key_runs_under_the_palettes_key_at_any_width(width):
+    # below 80 columns the keys ran under the docked "^p palette", and a letter of the key it
+    # covered showed after it ("h Gat▏^p palettet")
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        keys = list(app.query(FooterKey))
+        palette = next(k for k in keys if "command_palette" in k.action)
+        shown = [k for k in keys if k is not palette]
+        assert {k.description for k in shown} >= {"Quit", "Help"}
+        assert all(k.region.right <= palette.region.x + 1 for k in shown), \
+            [(k.description, k.region) for k in shown]
+        assert palette.region.right >= width - 1  # docked at the right edge
+
+
 async def test_chart_and_gate_toggles():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

@@ -51,11 +51,20 @@ class KeysFooter(Footer):
     let a stray character of the keys it covered show in the last column."""
 
     NARROW_HIDDEN = frozenset({"week", "band", "log"})
+    PALETTE = 11  # columns of the command palette's key docked at the right ("▏^p palette",
+    # 12) less the last key's trailing space, which its "▏" may cover
+    width = 0  # the screen's columns (0: not known yet): keys that would not fit are left out
 
     def compose(self) -> ComposeResult:
+        room = self.width - self.PALETTE if self.width else None
         for w in super().compose():
             if self.compact and getattr(w, "action", None) in self.NARROW_HIDDEN:
                 continue
+            palette = "command_palette" in str(getattr(w, "action", ""))
+            if room is not None and hasattr(w, "key_display") and not palette:  # "q Quit "
+                room -= len(w.key_display or "") + len(w.description or "") + 2
+                if room < 0:  # below 80 columns: never a key half shown under the palette's
+                    continue
             yield w
 
 
@@ -118,8 +127,8 @@ class TrafficWatchApp(App):
         narrow = width < 120 or height < 32
         self.set_class(narrow, "narrow")
         footer = self.query_one(KeysFooter)
-        if footer.compact != narrow:
-            footer.compact = narrow
+        if footer.compact != narrow or footer.width != width:
+            footer.compact, footer.width = narrow, width
             footer.refresh(recompose=True)
         self._show_bottom()
 
