@@ -183,6 +183,31 @@ def test_one_mib_line_is_skipped_and_reported_with_flat_memory(tmp_path, log, mo
     r.stop()
 
 
+@pytest.mark.parametrize("ends", [True, False])
+def test_a_line_too_long_across_reads_is_skipped_once_never_read_as_a_truncation(
+        tmp_path, log, mode, ends):
+    # a line longer than one read (4 MiB; here max_line_bytes 4 KiB, written in 3 pieces),
+    # with or without its newline yet (a crash can leave a run of NULs): the follower read the
+    # bytes before it as changed, "truncated ... reading from 0", and counted the file again and
+    # again for as long as it ran
+    log.write(10)
+    r = Run([tmp_path], mode, max_line_bytes=4096)
+    r.expect(log.written)
+    for _ in range(3):
+        with open(log.path, "ab") as h:
+            h.write(b"\x00" * 3000)
+        time.sleep(0.15)
+    if ends:
+        with open(log.path, "ab") as h:
+            h.write(b"\n")
+        log.write(5)
+    time.sleep(0.5)
+    r.expect(log.written)
+    assert "truncated" not in r.kinds()
+    assert r.kinds().count("line_too_long") == 1
+    r.stop()
+
+
 def test_a_million_line_burst_arrives_in_bounded_chunks(tmp_path, mode):
     path = tmp_path / "access.log"
     path.write_bytes(b"")

@@ -84,6 +84,8 @@ class _File:
     head: bytes = b""  # first FP_BYTES of content
     first: bytes = b""  # the first FP_BYTES as seen when adopted (before any was read)
     tail: bytes = b""  # last TAIL_BYTES before the boundary
+    skipped: bytes = b""  # while skipping: the last TAIL_BYTES of the over-long line so far (the
+    # boundary stays before it, so they are not `tail` until its newline moves the boundary)
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
@@ -554,6 +556,7 @@ class Follower:
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""
+        f.skipped = b""
         self._scan_due = True
         return False
 
@@ -565,10 +568,11 @@ class Follower:
         if f.skipping:
             nl = data.find(b"\n")
             if nl < 0:
-                f.tail = (f.tail + data)[-TAIL_BYTES:]
+                f.skipped = (f.skipped + data)[-TAIL_BYTES:]
                 return  # still inside the over-long line: nothing kept
             f.skipping = False
-            f.tail = (f.tail + data[: nl + 1])[-TAIL_BYTES:]
+            f.tail = (f.skipped + data[: nl + 1])[-TAIL_BYTES:]
+            f.skipped = b""
             f.boundary = pos + nl + 1
             data = data[nl + 1:]
         cut = data.rfind(b"\n") + 1
@@ -583,7 +587,7 @@ class Follower:
         if len(f.pending) > self.max_line_bytes:
             self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
                         f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key)
-            f.tail = (f.tail + f.pending[-TAIL_BYTES:])[-TAIL_BYTES:]
+            f.skipped = bytes(f.pending[-TAIL_BYTES:])  # `tail` stays the bytes before it
             f.pending = bytearray()
             f.skipping = True
 
