@@ -209,3 +209,18 @@ print(sum(r.lines for r in out), len(out), how[0])
     lines, chunks, how = res.stdout.split()
     assert int(lines) == 3000 and int(chunks) > 50, res.stderr  # read whole either way
     assert how == ("forkserver" if early else "none")  # workers only with the early server
+
+
+def test_an_enormous_line_is_handed_on_once_not_piece_by_piece():
+    # one 20 MB line among others was 3 malformed lines, and the line total off by 2
+    import io
+
+    from trafficwatch.logs.read import iter_chunks
+
+    data = b"a 1\nb 2\n" + b"X" * 500 + b"\nc 3\nd 4\n"
+    chunks = list(iter_chunks(io.BytesIO(data), chunk_bytes=16))
+    lines = b"".join(c if c.endswith(b"\n") else c + b"\n" for c in chunks).split(b"\n")[:-1]
+    assert [ln for ln in lines if not ln.startswith(b"X")] == [b"a 1", b"b 2", b"c 3", b"d 4"]
+    assert sum(ln.startswith(b"X") for ln in lines) == 1
+    unfinished = list(iter_chunks(io.BytesIO(b"a 1\n" + b"Y" * 300), chunk_bytes=16))
+    assert unfinished[0] == b"a 1\n" and sum(c.startswith(b"Y") for c in unfinished) == 1

@@ -73,19 +73,30 @@ class _Limited(io.RawIOBase):
 
 
 def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
-    """Chunks that end on b"\\n"; a last unfinished line comes last on its own."""
+    """Chunks that end on b"\\n"; a last unfinished line comes last on its own. A line longer
+    than 4 chunks comes as its first 4 chunks alone (the parser counts it as too long, once);
+    the rest of it, up to its newline, is dropped: handed on piece by piece, one 20 MB line was
+    3 malformed lines."""
     carry = b""
+    skipping = False  # inside an enormous line already handed on
     while True:
         block = stream.read(chunk_bytes)
         if not block:
             break
+        if skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                continue
+            block, skipping = block[nl + 1:], False
         block = carry + block
         cut = block.rfind(b"\n") + 1
         if cut == 0 and len(block) < 4 * chunk_bytes:
             carry = block  # no newline yet: keep reading (a long line is capped by the parser)
             continue
-        if cut == 0:
-            cut = len(block)  # an enormous line: hand it on, the parser counts it as too long
+        if cut == 0:  # an enormous line: its start alone, which the parser counts as too long
+            carry, skipping = b"", True
+            yield block
+            continue
         carry = block[cut:]
         yield block[:cut]
     if carry:
