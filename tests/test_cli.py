@@ -110,10 +110,6 @@ def test_a_log_just_rotated_and_still_empty_is_said_but_no_fault(tmp_path):
     p = run("counts", str(tmp_path))
     assert p.returncode == 0 and rows(p.stdout)[0]["count"] == "1"
     assert "a.access.log is empty; nothing to count" in p.stderr.decode()
-    only = tmp_path / "new"
-    only.mkdir()
-    (only / "b.access.log").write_text("")  # nothing at all to read: as before
-    assert run("counts", str(only)).returncode == 2
 
 
 def test_malformed_lines_are_counted_with_an_example_made_safe(tmp_path):
@@ -222,3 +218,20 @@ def test_the_app_without_a_terminal_frees_the_metrics_port_it_bound():
                         f"127.0.0.1:{port}", SAMPLE], capture_output=True,
                        stdin=subprocess.DEVNULL, timeout=60, check=False)
     assert p.returncode == 2 and b"needs a terminal" in p.stderr
+
+
+def test_a_mistyped_path_is_one_line_and_nothing_on_stdout(tmp_path):
+    p = run("counts", str(tmp_path / "nowhere"))
+    assert p.returncode == 2 and p.stdout == b""
+    assert p.stderr.decode().strip().splitlines() == [
+        f"trafficwatch: nothing to read: {tmp_path / 'nowhere'}: no such file"]
+
+
+def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):
+    (tmp_path / "a.access.log").write_text("")  # logrotate's fresh file, nothing else yet
+    p = run("counts", str(tmp_path))
+    assert p.returncode == 0 and "a.access.log is empty" in p.stderr.decode()
+    sub = tmp_path / "parent"
+    (sub / "nginx").mkdir(parents=True)
+    p = run("counts", str(sub))
+    assert p.returncode == 2 and "only subdirectories" in p.stderr.decode()

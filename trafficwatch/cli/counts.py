@@ -137,10 +137,13 @@ def summary(report: IngestReport, err: TextIO) -> None:
 
 
 def exit_code(report: IngestReport) -> int:
-    """0 all read, 1 something skipped or unparsable, 2 nothing at all read."""
+    """0 all read, 1 something skipped or unparsable, 2 nothing at all read. Logs that are all
+    empty (logrotate has just made them) are read, and hold nothing: 0."""
+    lost = report.failed or report.skipped
     if report.parsed == 0 and not any(f.excluded for f in report.files):
-        return 2
-    return 1 if report.failed or report.skipped else 0
+        empty = report.files and all(f.ignored == EMPTY for f in report.files)
+        return 0 if empty and not lost else 2
+    return 1 if lost else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,6 +159,11 @@ def run(args: argparse.Namespace) -> int:
         return run_fleet_counts(args)
     series = HourlySeries(track_visitors=args.metric == "visitors")
     series, report = ingest(args.paths, ingest_options(args), series)
+    if not report.files and not report.ignored and report.skipped:  # a mistyped path: one line
+        said = "; ".join(f"{safe_text(n)}: {why}" for n, why in report.skipped[:3])
+        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+        print(f"trafficwatch: nothing to read: {said}{more}", file=sys.stderr)
+        return 2
     if args.site and args.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites()) or "none"
         print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}",

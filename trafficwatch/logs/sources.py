@@ -21,6 +21,7 @@ _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
 NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
+NO_FILE_IN_DIR = "no file in it, only subdirectories (not read: give the directory that holds the logs)"
 EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
 # A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
 # part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
@@ -153,6 +154,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
         if not found:
             why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
+        said = sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored)
         for p in found:
             if str(p) == "-":
                 out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))
@@ -175,6 +177,9 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
             out.sites.setdefault(res.site, []).append(res)
+        if found and sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored) \
+                == said:  # only subdirectories (not read): it must not pass in silence
+            out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
     for files in out.sites.values():
         # Oldest first: numbered rotations by number descending, dated ones by date, live last.
         files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
