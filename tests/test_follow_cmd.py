@@ -168,3 +168,26 @@ def test_follow_watches_a_directory_with_no_log_yet_without_calling_it_skipped(t
     assert [(r["site"], r["count"]) for r in rows] == [("b", 1)]
     assert "skipped" not in err and "empty directory" not in err
     assert err.count(f"{new}: empty for now; watching it for access logs") == 1
+
+
+def test_a_state_file_not_used_is_said_once(tmp_path):
+    # options changed since the state was saved: the notice came twice, once without the
+    # "trafficwatch:" prefix (through the logging module's last-resort handler)
+    logs, state = tmp_path / "logs", tmp_path / "s.json"
+    logs.mkdir()
+    (logs / "access.log").write_text(LINE.format(m=1) * 3)
+    base = [sys.executable, "-m", "trafficwatch", "counts", "--follow", "--poll", "--state",
+            str(state)]
+    for extra in ([], ["--exclude-ip", "10.9.9.9"]):
+        proc = subprocess.Popen([*base, *extra, str(logs)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            read_json_lines(proc, 1)
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+            err = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    said = [ln for ln in err.splitlines() if "not used" in ln]
+    assert len(said) == 1 and said[0].startswith("trafficwatch: state file"), err

@@ -174,7 +174,7 @@ class StateStore:
         except OSError as exc:
             self.notice = (f"cannot read state file {self.path}: {exc.strerror}; "
                            "counting from the logs")
-            log.warning(self.notice)
+            log.info(self.notice)  # `notice`: said once by the caller
             return None
         try:
             return State.from_json(json.loads(raw))
@@ -184,7 +184,7 @@ class StateStore:
             os.replace(self.path, aside)
             self.notice = (f"state file {self.path} is unusable ({str(exc)[:120]}); moved to "
                            f"{aside}; rebuilding counts from the logs")
-            log.warning(self.notice)
+            log.info(self.notice)  # `notice`: said once by the caller
             return None
 
     def _read(self) -> bytes:

@@ -457,7 +457,7 @@ class LiveFeed:
                 why = f"its counts are unusable ({exc})"
         if why:
             self.notice = self.store.move_aside(why)
-            log.warning(self.notice)
+            log.info(self.notice)  # said by the caller (one line on stderr, or on screen)
             return None
         with self.sink.lock:
             self.sink.series.merge(series)
