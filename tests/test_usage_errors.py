@@ -46,6 +46,14 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
     (["eval", "--days", "0"], "--days 0: daily origins, at least 1"),
     (["train", "--holdout-days", "-1"], "--holdout-days -1: days held out"),
     (["train", "--epochs", "0"], "--epochs 0: epochs, at least 1"),
+    # accepted in silence before, each a filter or a state that did nothing or not what it said
+    (["counts", "--exclude-ip", "notanip"], "--exclude-ip 'notanip': not an IP address"),
+    (["agent", "--exclude-ip", "10.0.0.0/8"], "not an IP address"),
+    (["counts", "--ignore-status", "-5"], "--ignore-status -5: an HTTP status, 100 to 599"),
+    (["counts", "--status", ""], "--status is empty"),
+    (["forecast", "--tz", ""], "--tz is empty"),
+    (["counts", "--vhost-from-filename", "(a)(b)"], "has 2 groups"),
+    (["counts", "--follow", "--state", "s.json", "--no-state"], "--state and --no-state"),
 ])
 def test_bad_options_are_one_line_and_status_2(capsys, logs, argv, says):
     assert says in one_line_exit_2(capsys, [*argv, str(logs)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import ipaddress
 import os
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,9 +150,26 @@ def check_usage(args: argparse.Namespace) -> None:
             groups = re.compile(rx).groups
         except re.error as exc:
             raise UsageError(f"--vhost-from-filename {rx!r} is not a regex: {exc}") from exc
-        if not groups:
-            raise UsageError(f"--vhost-from-filename {rx!r} has no group: put the site name's "
+        if groups != 1:
+            raise UsageError(f"--vhost-from-filename {rx!r} has {groups or 'no'} groups: put "
+                             "the site name's part, and only it, in ( ); (?:...) groups others"
+                             if groups else
+                             f"--vhost-from-filename {rx!r} has no group: put the site name's "
                              "part in ( )")
+    for ip in getattr(args, "exclude_ip", None) or ():
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise UsageError(f"--exclude-ip {ip!r}: not an IP address (one client as the log "
+                             "writes it, such as 203.0.113.7 or 2001:db8::1; no ranges)") from None
+    for code in getattr(args, "ignore_status", None) or ():
+        if not 100 <= code <= 599:
+            raise UsageError(f"--ignore-status {code}: an HTTP status, 100 to 599")
+    for name, leave in (("status", "every status"), ("tz", "the logs' own offset")):
+        if getattr(args, name, None) == "":  # given, but empty: a shell variable not set
+            raise UsageError(f"--{name} is empty: leave it out for {leave}")
+    if getattr(args, "state", None) and getattr(args, "no_state", False):
+        raise UsageError("--state and --no-state together: choose one")
     for name in ("band", "anomaly_band"):
         value = getattr(args, name, None)
         if value is not None and not 0.0 < value < 1.0:
