@@ -229,3 +229,24 @@ def test_a_long_first_read_reports_its_progress(session, monkeypatch):
     assert len(seen) >= 3 and all(t == size for _, t in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and 0 < seen[0][0] < size
     assert e.series.total() == 6000
+
+
+def test_archives_counted_before_a_restart_are_still_files_of_the_view(session):
+    # the pane read "files 6" before a restart and "files 0" after it: the archives read whole
+    # the first time are not read again, and fell out of the list
+    import gzip
+
+    from trafficwatch.engine.views import ingest_view
+
+    log = session.logs / "access.log"
+    log.write_text(lines(40, 10))
+    with gzip.open(session.logs / "access.log.1.gz", "wt") as fh:
+        fh.write(lines(0, 40))
+    e, f = session()
+    wait_for(lambda: f.step(0.05) or e.series.total() == 50)  # archives: read in the background
+    before = ingest_view(f).files
+    f.close()
+    e2, f2 = session()
+    after = ingest_view(f2).files
+    assert len(before) == len(after) == 2 and e2.series.total() == 50
+    assert any("access.log.1.gz" in name and "before the restart" in what for name, what in after)

@@ -81,6 +81,7 @@ class LiveFeed:
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
         self._streams: dict[tuple[int, int], _Stream] = {}
         self._saved_parsers: dict[tuple[int, int], Parser] = {}
+        self._before: dict[tuple[int, int], FileReport] = {}  # files counted before a restart
         self._lines_since_step = 0
         self._dirty = False
         self._last_commit = time.monotonic()
@@ -305,8 +306,11 @@ class LiveFeed:
         if st is not None and new:
             st = None  # another file with the inode number of one gone: its own report, site
         if st is None:
-            rep = FileReport(name=safe_name(key.path), site=key.site)
-            self.report.files.append(rep)
+            rep = self._before.pop((key.dev, key.ino), None) if not new else None
+            if rep is None:
+                rep = FileReport(name=safe_name(key.path), site=key.site)
+                self.report.files.append(rep)
+            rep.name, rep.site, rep.format = safe_name(key.path), key.site, ""
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
             saved = self._saved_parsers.pop((key.dev, key.ino), None)
             st.parser = saved if resumed else None  # resumed mid-file: the format it had
@@ -464,6 +468,11 @@ class LiveFeed:
         self.report.restored_lines, self.report.restored_parsed = lines, parsed
         self.report.restored_excluded, self.report.restored_malformed = excluded, mal
         for rec in st.files:
+            if rec.done:  # counted before the restart, not read again: still one of the files
+                rep = FileReport(name=safe_name(rec.path), site="",
+                                 format="counted before the restart")
+                self.report.files.append(rep)
+                self._before[(rec.dev, rec.ino)] = rep  # taken over if it is followed again
             saved = parsers.get(f"{rec.dev}:{rec.ino}")
             parser = _parser_from_state(saved, self.sink.config.ingest) if isinstance(saved, dict) else None
             if parser is not None:
