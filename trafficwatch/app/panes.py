@@ -282,7 +282,7 @@ class LogTail(Static):
         if snap.filter:  # raw lines: the view's filter is not applied to them
             t.append(f"every line of {safe_text(snap.site) if snap.site else 'all sites'}, "
                      "unfiltered\n", style="dim")
-        for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # files read one by one: by time
+        for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:
                 t.append_text(safe_content(line.site))
                 t.append(": ", style="dim")
