@@ -44,6 +44,8 @@ def test_a_better_fine_tune_is_kept_and_shown(monkeypatch):
     assert e.fine_tune_once() is True
     assert e.current_forecaster().name == "fine-tuned"
     assert e.tuning_note[""].startswith("fine-tuned") and "vs default" in e.tuning_note[""]
+    # its MASE is not the pane's "Last 7 days" one (other origins): it says whose it is
+    assert "in eval's backtest of the last 7 days" in e.tuning_note[""]
 
 
 def test_a_worse_fine_tune_is_dropped_and_said(monkeypatch):

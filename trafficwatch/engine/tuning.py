@@ -148,11 +148,15 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
     on = getattr(tuned, "trained_on", "cpu")
     ts, ds = two_figures(t, d)
+    # scored as `trafficwatch eval` scores (forecasts from the hour 7, 6 ... 1 days before the
+    # series' end), not as "Last 7 days" above it (forecasts from each day's midnight): the two
+    # MASEs of one model differ, and the note must not read as a second figure for the same
+    how = "in eval's backtest of the last 7 days"
     if t < d:
-        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {ts} vs default "
-                                f"{ds} over the last 7 days", tuned)
-    return TuneResult(site, f"default kept: fine-tuned MASE {ts} vs default {ds} "
-                            f"over the last 7 days ({when})")
+        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {ts} vs default {ds} {how}",
+                          tuned)
+    return TuneResult(site, f"default kept: fine-tuned MASE {ts} vs default {ds} {how} "
+                            f"({when})")
 
 
 def two_figures(a: float, b: float) -> tuple[str, str]:
