@@ -10,7 +10,8 @@ NOW = pd.Timestamp("2026-11-20 14:30", tz="UTC").timestamp()
 
 
 def test_a_replay_says_replay_at_its_speed_and_its_log_time():
-    assert feed_words(True, 3600, NOW, NOW, 3600) == "replay at 3600x (log time 15:30)"
+    # a replay runs through days of logs: which day it is at is said (it said "14:30" alone)
+    assert feed_words(True, 3600, NOW, NOW, 3600) == "replay at 3600x (log time 2026-11-20 15:30)"
     assert feed_words(True, 3600, NOW, NOW, 0, done=True).startswith("replay finished")
 
 

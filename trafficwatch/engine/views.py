@@ -130,8 +130,8 @@ STALE_S = HOUR  # a live log silent this long is said to be silent, not "followi
 def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
                done: bool = False) -> str:
     """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet."""
-    def when(ts: float) -> str:
-        same_day = (int(ts) + offset) // DAY == (int(now) + offset) // DAY
+    def when(ts: float) -> str:  # a replay's clock is log time itself: always with its date
+        same_day = (int(ts) + offset) // DAY == (int(now) + offset) // DAY and not replay
         return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.gmtime(int(ts) + offset))
 
     if replay:
