@@ -249,3 +249,24 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     assert "as good as lstm" in tie.describe("lstm") and "beat" not in tie.describe("lstm")
     busy = Recent({"lstm": 1234.5, "naive168": 1500.2, "naive24": 2000.0}, {"lstm": 1.0}, 0.0, 336)
     assert "error 1,234/h" in busy.describe("lstm") and "(1,500/h)" in busy.describe("lstm")
+
+
+def test_how_far_outside_the_band_adds_up_with_the_numbers_shown():
+    # "80% band 233–378", "actual 201", then "▼ 31 below the band" (232.4 unrounded); and
+    # "80% band 30–30", "actual 3,047", "(101.1x its top)" (30.14 unrounded)
+    from dataclasses import replace
+
+    from tests.test_app import T0
+    from trafficwatch.app.hour_detail import hour_details
+
+    snap = demo_snapshot()
+    hour = T0 - 7200  # the demo's hour 94
+    for actual, lo, hi, says in ((201.0, 232.4, 378.2, "▼ 32 below the band"),
+                                 (3047.0, 29.6, 30.14, "▲ 3,017 above the band (101.6x its top)"),
+                                 (233.0, 232.4, 378.2, "inside the band")):
+        counts, p10, p90 = (a.copy() for a in (snap.series.counts, snap.forecast.past_p10,
+                                                snap.forecast.past_p90))
+        counts[94], p10[94], p90[94] = actual, lo, hi
+        s2 = replace(snap, series=replace(snap.series, counts=counts),
+                     forecast=replace(snap.forecast, past_p10=p10, past_p90=p90))
+        assert says in hour_details(s2, hour, 80).plain

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from trafficwatch.app.gate_words import fmt_hour, percentages
 from trafficwatch.app.panes import SnapshotPane
-from trafficwatch.app.text import band_name, count_range, safe_content
+from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
 from trafficwatch.counting.tops import TOP_CAP
 from trafficwatch.engine.snapshot import HourTop, Snapshot
@@ -73,9 +73,12 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
 
 
 def _outside(n: dict) -> str:
+    """Above or below the band, by how much: from the band's ends as shown (band_ends), so
+    '201' against '233–378' is 32 below, not the 31 of the unrounded end."""
     a, lo, hi = n["actual"], n["p10"], n["p90"]
     if not all(np.isfinite(v) for v in (a, lo, hi)):
         return "band unknown"
+    lo, hi = band_ends(lo, hi)
     if a > hi:
         times = f" ({a / hi:.1f}x its top)" if hi > 0 else ""
         return f"▲ {num(a - hi)} above the band{times}"

@@ -18,9 +18,10 @@ def band_name(p: float | None, fallback: str = "band") -> str:
     return fallback if p is None else f"{100 * p:g}% band"
 
 
-def count_range(lo: float | None, hi: float | None) -> str:
-    """A band as `count` writes its ends, each rounded inward ('99–124' for 98.6–124.6): a
-    whole count shown outside it is outside the band, one shown inside is inside."""
+def band_ends(lo: float | None, hi: float | None) -> tuple[float | None, float | None]:
+    """A band's ends as they are shown: each rounded inward to what `count` writes (98.6-124.6
+    is 99-124), so that a whole count shown outside it is outside the band, one shown inside is
+    inside, and a distance to it adds up with the numbers on screen."""
     def inward(x: float | None, up: bool) -> float | None:
         if x is None or not math.isfinite(x):
             return x
@@ -28,7 +29,13 @@ def count_range(lo: float | None, hi: float | None) -> str:
         r = (math.ceil if up else math.floor)(round(x / step, 6)) * step
         return float(round(r, 1))
 
-    return f"{count(inward(lo, True))}–{count(inward(hi, False))}"
+    return inward(lo, True), inward(hi, False)
+
+
+def count_range(lo: float | None, hi: float | None) -> str:
+    """A band as `count` writes its ends, each rounded inward (band_ends): '99–124'."""
+    a, b = band_ends(lo, hi)
+    return f"{count(a)}–{count(b)}"
 
 
 def count(x: float | None) -> str:
