@@ -200,6 +200,22 @@ async def test_chart_and_gate_toggles():
         assert seen == ["Input", "Output", "Memory", "Relying"]
 
 
+async def test_each_gate_heatmap_opens_at_its_title():
+    # scrolled down the forget gate's units with j, h showed the input gate scrolled as far,
+    # the line naming it off the top
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("h", "j", "j", "j", "j")
+        await pilot.pause()
+        box = app.query_one("#gates-box")
+        assert box.scroll_y > 0  # the units were scrolled
+        await pilot.press("h")
+        await pilot.pause()
+        assert box.scroll_y == 0
+        assert "Input gate" in screen_text(app)
+
+
 async def test_help_and_filter_screens_open_and_filter_applies():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

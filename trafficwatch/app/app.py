@@ -324,10 +324,14 @@ class TrafficWatchApp(App):
     def action_heatmap(self) -> None:
         gates = self.query_one(GatePane)
         gates.next_mode()
+        box = self.query_one("#gates-box")
         if gates.heatmap:  # j/k then scroll the units
-            self.query_one("#gates-box").focus()
+            box.focus()
         if self.snapshot is not None:
             gates.update(self.snapshot)
+        # each gate opens at its top: the line saying which gate it is, then its first units
+        # (scrolled down the units of one, the next one opened with its title scrolled off)
+        box.scroll_home(animate=False)
 
     def action_scroll(self, step: int) -> None:
         w = self.focused
