@@ -192,3 +192,25 @@ def test_a_fine_tuned_model_kept_never_reads_as_equal_to_the_default():
 
     assert two_figures(0.8061, 0.8112) == ("0.806", "0.811")  # both were '0.81'
     assert two_figures(0.5, 0.7) == ("0.50", "0.70")
+
+
+def test_a_forecast_from_the_model_before_the_fine_tune_is_not_labelled_with_its_note(
+        monkeypatch):
+    # between the fine-tune being kept and the model thread's next pass (seconds), the pane
+    # read "Model: lstm:default · fine-tuned ... MASE 0.811 vs default 0.813": the default's
+    # forecast under the note of the fine-tuned model
+    from trafficwatch.model.forecaster import Forecaster
+
+    default, tuned = Forecaster.load(), Forecaster.load()
+    tuned.name = "fine-tuned"
+    e = engine_with(flat(21), default, tuned, monkeypatch)
+    monkeypatch.setattr("trafficwatch.model.evaluate.summarize", lambda table: pd.DataFrame(
+        {"mase": {"default": 0.9, "fine-tuned": 0.8}}))
+    e._predict_once()  # the model thread's pass, with the default
+    assert e.fine_tune_once() is True
+    shown = e.snapshot().forecast
+    assert shown.model_name == "lstm:default" and "vs default" not in shown.model_detail
+    assert "forecasting again" in shown.model_detail
+    e._predict_once()  # its next pass, with the fine-tuned model
+    shown = e.snapshot().forecast
+    assert shown.model_name == "fine-tuned" and "vs default" in shown.model_detail

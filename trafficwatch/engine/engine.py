@@ -380,6 +380,9 @@ class Engine:
             pred = self.prediction
             key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
             usable = pred[1] if pred is not None and pred[0][:3] == key[:3] else None
+            # made by the model in use before this one (a fine-tune kept since): shown until the
+            # next pass, but its note must not describe the new model as the one shown
+            old_model = usable is not None and pred[0][3] != key[3]
             model_note = self.model_status if self.forecaster is None else ""
             source_error = getattr(self.source, "error", "")  # the fleet's Prometheus is down
             status = self.status or source_error or model_note or (usable.status if usable else "")
@@ -387,7 +390,12 @@ class Engine:
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
         s = self.view_series()
-        return build_snapshot(self.view_state(s), s, usable, ing, status)
+        state = self.view_state(s)
+        if old_model:
+            state = replace(state, tuning_note=(
+                "fine-tuned model kept: forecasting again with it…" if self.site in self.tuned
+                else "model loaded: forecasting with it…"))
+        return build_snapshot(state, s, usable, ing, status)
 
     def _offset(self, log_offset: int, now: float) -> int:
         """Seconds east of UTC that hours are shown (and days start) in: --tz's now, or the log's."""
