@@ -160,6 +160,14 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         where = ("at any origin" if len(g) == n_origins else
                  f"at {len(g)} of {n_origins} origins")
         _err(f"{name} could not forecast {where}: {g['error'].iloc[0]}")
+    import pandas as pd
+
+    young = sum((pd.Timestamp(o) - series.index[0]) < pd.Timedelta(hours=168)
+                for o in table["origin"].unique())
+    if young and "naive168" in models:  # "same hour last week" where there was no last week
+        where = "every origin" if young == n_origins else f"{young} of {n_origins} origins"
+        _err(f"naive168 at {where}: less than a week of history before it, so for hours "
+             "whose week-ago hour the series does not hold it forecasts the last day's median")
     summary = summarize(table)
     if not summary["hours"].any():
         which = "the only origin has" if n_origins == 1 else f"none of the {n_origins} origins has"
