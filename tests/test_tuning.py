@@ -214,3 +214,50 @@ def test_a_forecast_from_the_model_before_the_fine_tune_is_not_labelled_with_its
     e._predict_once()  # its next pass, with the fine-tuned model
     shown = e.snapshot().forecast
     assert shown.model_name == "fine-tuned" and "vs default" in shown.model_detail
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatch, tmp_path,
+                                                                      better):
+    # every start of the app fine-tuned each site again (a child of ~500 MB for minutes) to
+    # reach the same decision; it is now kept beside the state file for DECISION_DAYS
+    import json
+
+    from trafficwatch.model.forecaster import Forecaster
+
+    state = tmp_path / "state.json"
+    runs = []
+
+    def child(path, s, **kw):
+        runs.append(1)
+        f = Forecaster.load()
+        f.name, f.trained_on = "fine-tuned", "cpu"
+        return f
+
+    def start() -> Engine:
+        e = Engine(EngineConfig(paths=["x"], state_path=str(state)), lambda s: None)
+        e.forecaster = Forecaster.load()
+        monkeypatch.setattr(e, "view_series", lambda whole_hours=False: flat(21))
+        return e
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
+    scores = {"default": 0.9, "fine-tuned": 0.8 if better else 1.0}
+    monkeypatch.setattr("trafficwatch.model.evaluate.summarize",
+                        lambda table: pd.DataFrame({"mase": scores}))
+    first = start()
+    assert first.fine_tune_once() is better and len(runs) == 1
+    again = start()
+    assert again.fine_tune_once() is better and len(runs) == 1  # not tuned a second time
+    assert "decided before this start" in again.tuning_note[""]
+    if better:
+        assert again.current_forecaster().name == "fine-tuned"
+    store = tuning.tune_store(state)
+    (rec_path,) = store.glob("*.json")
+    rec = json.loads(rec_path.read_text())
+    rec["decided"] -= 8 * 86400  # a week later: tuned again, on the new weeks
+    rec_path.write_text(json.dumps(rec))
+    start().fine_tune_once()
+    assert len(runs) == 2
+    rec_path.write_bytes(b"\x00garbage")  # a bad record: tuned again, never a crash
+    start().fine_tune_once()
+    assert len(runs) == 3

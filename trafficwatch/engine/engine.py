@@ -316,7 +316,8 @@ class Engine:
             return False  # decided once per site
         res = tuning.maybe_fine_tune(site, self.view_series(whole_hours=True), self.forecaster,
                                      self.cfg.model_path, self.cfg.device,
-                                     on_progress=self._apply_tuning)
+                                     on_progress=self._apply_tuning,
+                                     store=tuning.tune_store(self.cfg.state_path))
         return self._apply_tuning(res) if res is not None else False
 
     def _apply_tuning(self, res: TuneResult) -> bool:

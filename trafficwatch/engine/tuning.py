@@ -1,6 +1,9 @@
 """Load the shipped model in the background; fine-tune a copy per site when history allows."""
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
 import os
 import subprocess
@@ -15,8 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from trafficwatch.counting.load import read_counts_csv
+from trafficwatch.files import atomic_write
+
+log = logging.getLogger(__name__)
 
 CHILD_NICENESS = 10  # the fine-tuning child runs at this niceness: below the app and the server
+DECISION_DAYS = 7  # a site's fine-tune decision (and the model kept) serves this long across
+# restarts: each start tuned again, a child of about 500 MB for minutes, to decide the same
 FINE_TUNE_MIN_DAYS = 14  # two weeks: the default model's window (a week) plus a week to learn from
 # The model package is imported inside the functions below, never at this module's import: the
 # app starts (and forecasts, with the numpy weights) without loading torch.
@@ -108,18 +116,93 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
+def tune_store(state_path: str | os.PathLike | None) -> Path | None:
+    """Where fine-tune decisions are kept across restarts: beside the state, `<state>.tuned/`
+    (None without a state file: --no-state keeps nothing)."""
+    if not state_path:
+        return None
+    p = Path(state_path)
+    return p.with_name(p.name + ".tuned")
+
+
+def _model_id(model_path: str | None) -> str:
+    """The default model a decision was made against: its file, size and time."""
+    from trafficwatch.resources import default_model_path
+
+    p = Path(model_path) if model_path else default_model_path()
+    try:
+        st = p.stat()
+    except OSError:
+        return str(p)
+    return f"{p.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def _site_file(store: Path, site: str) -> Path:
+    """A site's decision file, named by a hash: site names come from logs."""
+    return store / hashlib.sha256(site.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+
+
+def _recall(store: Path, site: str, model_path: str | None) -> TuneResult | None:
+    """The decision kept for `site`, if it was made against this default model in the last
+    DECISION_DAYS days (and its model, when kept, still loads); else None: tune again."""
+    from trafficwatch.model.checkpoint import CheckpointError
+    from trafficwatch.model.forecaster import Forecaster
+
+    base = _site_file(store, site)
+    try:
+        rec = json.loads(base.with_suffix(".json").read_bytes())
+        decided, kept, note = float(rec["decided"]), bool(rec["kept"]), str(rec["note"])
+        if rec.get("version") != 1 or rec.get("site") != site or rec.get("model") != \
+                _model_id(model_path):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    age = time.time() - decided
+    if not 0 <= age < DECISION_DAYS * 86400:
+        return None
+    tuned = None
+    if kept:
+        try:
+            tuned = Forecaster.load(base.with_suffix(".pt"))
+        except (CheckpointError, OSError):
+            return None
+        tuned.name = "fine-tuned"
+        tuned.trained_on = str(rec.get("on", "cpu"))  # type: ignore[attr-defined]
+    again = time.strftime("%Y-%m-%d", time.localtime(decided + DECISION_DAYS * 86400))
+    return TuneResult(site, f"{note}; decided before this start, tuned again from {again}", tuned)
+
+
+def _remember(store: Path, site: str, model_path: str | None, res: TuneResult) -> None:
+    """Keep a decision (and the model kept) for the next starts; a failure costs only a re-tune."""
+    base = _site_file(store, site)
+    try:
+        store.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if res.tuned is not None:
+            res.tuned.save(base.with_suffix(".pt"))  # .pt and .npz, each written atomically
+        rec = {"version": 1, "site": site, "model": _model_id(model_path), "decided": time.time(),
+               "kept": res.tuned is not None, "note": res.note,
+               "on": getattr(res.tuned, "trained_on", "cpu")}
+        atomic_write(base.with_suffix(".json"), json.dumps(rec).encode(), mode=0o600)
+    except Exception as exc:  # noqa: BLE001 (a decision not kept is tuned again next start)
+        log.info("fine-tune decision for %r not kept: %s", site, exc)
+
+
 def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
-                    on_progress: Callable[[TuneResult], object] | None = None
-                    ) -> TuneResult | None:
+                    on_progress: Callable[[TuneResult], object] | None = None,
+                    store: Path | None = None) -> TuneResult | None:
     """Fine-tune `default` on the site's series `s` once it has enough history; keep the result
     only if it backtests better on the last 7 days. None: not yet (too little history).
 
     `on_progress` hears each note while it works (starting, each epoch of the child, the
-    backtest): the caller records them (the engine is the only writer of its state).
+    backtest): the caller records them (the engine is the only writer of its state). With a
+    `store` (tune_store), a decision made in the last DECISION_DAYS days is reused, and a new
+    one kept there.
     """
     observed_days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
     if observed_days < FINE_TUNE_MIN_DAYS:
         return None
+    if store is not None and (known := _recall(store, site, model_path)) is not None:
+        return known
     from trafficwatch.model.evaluate import backtest, summarize
 
     holdout = s.iloc[:-7 * 24]  # tune on what the backtest does not score
@@ -145,6 +228,15 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
     d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
+    res = _decide(site, t, d, started, tuned)
+    if store is not None:
+        _remember(store, site, model_path, res)
+    return res
+
+
+def _decide(site: str, t: float, d: float, started: float, tuned) -> TuneResult:
+    """The fine-tuned model kept when it backtested better (MASE `t` against the default's
+    `d`), and the note that says so."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
     on = getattr(tuned, "trained_on", "cpu")
     ts, ds = two_figures(t, d)
