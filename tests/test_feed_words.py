@@ -64,3 +64,18 @@ async def test_a_stale_logs_forecast_is_labelled_by_its_end():
         text = str(app.query_one("#stats").render())
         assert "After the log's last hour, " in text and "Next hour" not in text
         assert "following" not in str(app.query_one("#status").render())
+
+
+async def test_a_replay_says_its_lines_were_all_read_before_it(engine):  # noqa: F811
+    # replaying day 9 of 7 weeks, the pane read "Lines read 230,714 · counted 230,714": the
+    # whole archive, beside a chart of its first days
+    from tests.test_app import make_app
+
+    e, _ = engine
+    snap = e.snapshot()
+    assert snap.ingest.read_ahead
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "Lines read" in str(app.query_one("#stats").render())
+        assert "(all, before the replay)" in str(app.query_one("#stats").render())

@@ -101,6 +101,7 @@ class IngestView:
     lines_per_s: float = 0.0
     last_update_ts: float = 0.0
     notices: tuple[str, ...] = ()  # state file resumed or moved aside, files failing, truncations
+    read_ahead: bool = False  # a replay: every line was read before it began, not up to its clock
 
 
 @dataclass(frozen=True)

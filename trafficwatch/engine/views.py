@@ -3,7 +3,7 @@ the UI draws (nothing here writes to the engine, or imports it)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -156,7 +156,8 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
                   if p is not None else None),
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p, stale) if p is not None else (),
-        ingest=ing, tail=state.tail, status=status,
+        ingest=replace(ing, read_ahead=state.replay and not state.done), tail=state.tail,
+        status=status,
         filter=state.filter.describe(), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
                                       state.tz_offset_s, done=state.done),
