@@ -137,3 +137,16 @@ def test_a_site_judged_on_a_few_days_keeps_half_of_the_lstm(shipped):
     old = series(np.concatenate([daily_cycle(rng, 80, 24 * 7), np.tile(day, 21)]))
     r = shipped.recent(old)
     assert not r.held and r.weights.get("lstm", 0.0) < 0.5
+
+
+def test_a_burst_yesterday_is_not_forecast_again_through_the_naive_share(shipped):
+    # 3,000 requests more in one hour of a 130-an-hour site: with 20 % "same hour yesterday"
+    # in the blend the same hour today was forecast at 690, ten times the typical hour
+    t = np.arange(24 * 21)
+    for seed in (0, 3):
+        rng = np.random.default_rng(seed)
+        v = rng.poisson(130 * (1 + 0.5 * np.sin(2 * np.pi * (t % 24 - 8) / 24))).astype(float)
+        v[-20] += 3000
+        f = shipped.forecast(series(v), 24)
+        typical = np.median(v[-20 - 24 * 7:-20:24])
+        assert f.p50[4] < 2 * typical, (seed, f.choice_short, f.p50[4], typical)
