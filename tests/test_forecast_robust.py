@@ -150,3 +150,8 @@ def test_a_burst_yesterday_is_not_forecast_again_through_the_naive_share(shipped
         f = shipped.forecast(series(v), 24)
         typical = np.median(v[-20 - 24 * 7:-20:24])
         assert f.p50[4] < 2 * typical, (seed, f.choice_short, f.p50[4], typical)
+        # the next hour alone (the /metrics gauge) is the 24 h forecast's first hour: a burst
+        # 24 hours before it is not repeated there either
+        v[-24] += 3000
+        one, day = shipped.forecast(series(v), 1), shipped.forecast(series(v), 24)
+        assert one.p50[0] == pytest.approx(day.p50[0]) and one.p50[0] < 2 * v[-48]

@@ -20,9 +20,9 @@ from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copies
+from trafficwatch.safe import safe_name
 
 EMPTY = "is empty; nothing to count"  # a reason a file was not read that is no fault (exit 0)
-from trafficwatch.safe import safe_name
 
 
 @dataclass

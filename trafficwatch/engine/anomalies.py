@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -21,8 +22,6 @@ def noise_floor(p50: np.ndarray, band: float) -> tuple[np.ndarray, np.ndarray]:
     59.8-60.2), and an hour of 61 -- or of 60, by a rounding error -- was an anomaly and ran
     --alert-cmd. Requests arrive one by one: an hour's count varies by about the square root of
     its mean when nothing is wrong (60: 43-79 at 98 %; 1: 0-5)."""
-    from statistics import NormalDist
-
     z = NormalDist().inv_cdf(0.5 + band / 2)
     mid = np.clip(np.nan_to_num(np.asarray(p50, dtype=float), nan=0.0), 1.0, None)
     root = np.sqrt(mid + 0.375)

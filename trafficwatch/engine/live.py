@@ -310,7 +310,8 @@ class LiveFeed:
             if rep is None:
                 rep = FileReport(name=safe_name(key.path), site=key.site)
                 self.report.files.append(rep)
-            rep.name, rep.site, rep.format = safe_name(key.path), key.site, ""
+            else:  # a file counted before the restart, followed again: its entry taken over
+                rep.name, rep.site, rep.format = safe_name(key.path), key.site, ""
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
             saved = self._saved_parsers.pop((key.dev, key.ino), None)
             st.parser = saved if resumed else None  # resumed mid-file: the format it had

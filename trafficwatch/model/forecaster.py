@@ -331,8 +331,12 @@ class Forecaster:
                     continue
                 naive = fn(history, horizon)[:, 1]
                 if bases is not None:  # as judged: a burst it would repeat is the typical hour
-                    burst, zm = bursts(bases[0][:, :horizon], bases[1][:, :horizon], name)
-                    naive = np.where(burst[0], np.expm1(zm[0] * scale[0] + loc[0]), naive)
+                    # (over a day at least: the day's own shift is a median over its hours,
+                    # and over one hour a burst would be its own shift)
+                    span = max(horizon, 24)
+                    burst, zm = bursts(bases[0][:, :span], bases[1][:, :span], name)
+                    typical = np.expm1(zm[0, :horizon] * scale[0] + loc[0])
+                    naive = np.where(burst[0, :horizon], typical, naive)
                 p50 += weight * naive
             lq += (np.log1p(np.clip(p50, 0, None)) - lq[:, mid])[:, None]
         lq[:, :mid] = np.minimum(lq[:, :mid] - recent.widen, lq[:, mid:mid + 1])
