@@ -1,7 +1,8 @@
 """Forecast benchmark on series the model never trained on: the LSTM against five baselines.
 
     .venv/bin/python bench/forecast.py [--folds 4] [--no-statsforecast] [--series REGEX]
-                                       [--days 14] [--models DIR]
+                                       [--days 14] [--models DIR] [--trend 0.03]
+                                       [--shift-hours 7]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -18,6 +19,10 @@ MASE = mean |y - p50| over the horizon / in-sample MAE of naive 24 h before the 
 over origins; coverage = share of observed hours inside p10..p90. Statsforecast baselines
 (AutoETS, AutoTheta, MSTL; `pip install -e '.[bench]'`) are slow (about 2.5 s an origin), so their
 forecasts are cached in bench/out/baselines.pkl.
+
+Trends (`--trend R`): every series, cut to its last 35 days (or --days), is multiplied by
+exp(R a day), so it grows (R > 0) or fades steadily, as many sites and benchmark series do while
+the corpus mostly holds its level. Per-series figures go to forecast_per_series_{D}d_trend{R}.csv.
 
 Young sites (`--days D`): every series is first cut to its last D days, as a site with D days of
 logs sees it (a fresh install; Debian's nginx keeps 14 days). The same protocol then leaves the
@@ -235,7 +240,12 @@ def main() -> int:
                     help="move every series' timestamps by this many hours: the calendar no "
                          "longer matches the counts, as on a benchmark whose series have made-up "
                          "dates (the naives, which read positions only, do not change)")
+    ap.add_argument("--trend", type=float, default=0.0,
+                    help="multiply every series by exp(TREND a day), 1 at its last hour: a site "
+                         "that grows (or fades) steadily; cuts series to --days (35 unless given)")
     args = ap.parse_args()
+    if args.trend and not args.days:
+        args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
         series = eval_series(args.folds)
@@ -245,6 +255,9 @@ def main() -> int:
     series = [t for t in series if re.search(args.series, t[0])]
     if args.days:
         series = [(n, s.iloc[-24 * args.days:], f) for n, s, f in series]
+    if args.trend:
+        series = [(n, s * np.exp(args.trend * np.arange(-len(s) + 1, 1) / 24), f)
+                  for n, s, f in series]
     if args.shift_hours:
         series = [(n, s.set_axis(s.index + pd.Timedelta(hours=args.shift_hours)), f)
                   for n, s, f in series]
@@ -256,7 +269,8 @@ def main() -> int:
     print(f"LSTM forecasts for {len(series)} series: {time.perf_counter() - t0:.0f} s",
           file=sys.stderr)
     tag = (f"_{args.days}d" if args.days else "") + \
-        (f"_shift{args.shift_hours}h" if args.shift_hours else "")
+        (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
+        (f"_trend{args.trend:+g}" if args.trend else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
         timings(None)

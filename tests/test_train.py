@@ -150,3 +150,23 @@ def test_windows_carry_the_holiday_flags_of_each_future_hour_and_of_the_hours_it
     assert yesterday.all()  # 24 and 25 December
     assert not last_week.any()  # 18 and 19 December
     assert w.x[0, :, -1].sum() == 24  # of the past week, only 24 December was a holiday
+
+
+def test_trend_augmentation_tilts_history_and_targets_alike():
+    from trafficwatch.model.features import TREND_MAX
+
+    origins = np.arange(24 * 30, 24 * 40, 7)
+    flat = make_windows(np.full(45 * 24, 100.0), start_hour=0, window=168, horizon=48,
+                        origins=origins)
+    w = make_windows(np.full(45 * 24, 100.0), start_hour=0, window=168, horizon=48,
+                     origins=origins, rng=np.random.default_rng(1), trend=0.5)
+    r = 24 * np.log(w.counts[:, 1] / w.counts[:, 0])  # each window's rate, a day
+    tilted = np.abs(r) > 1e-9
+    assert 0.3 < tilted.mean() < 0.7 and np.abs(r).max() <= TREND_MAX
+    np.testing.assert_allclose(w.counts, 100 * np.exp(r[:, None] * np.arange(48) / 24), rtol=1e-5)
+    # the history was tilted by the same rate, continuous at the origin: the window's mean
+    # (log1p) moves by the rate times the window's mean age
+    ages = np.arange(-168, 0) / 24
+    expect = np.log1p(100 * np.exp(r[:, None] * ages)).mean(axis=1)
+    np.testing.assert_allclose(w.loc, expect, rtol=1e-5)  # r is read from float32 counts
+    np.testing.assert_array_equal(w.loc[~tilted], flat.loc[~tilted])

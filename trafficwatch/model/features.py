@@ -39,6 +39,7 @@ BASE_NAMES = ("yesterday", "last week", "7-day median", "4-week median", "last h
               "4-week median at today's level", "week's mean")
 N_BASES = len(BASE_NAMES)
 SKILL_DAYS = 7
+TREND_MAX = 0.04  # log units a day (x1.5 a week) of the steepest trend training tilts windows by
 CAP_LOG = float(np.log(2.0))  # no quantile above twice the largest hour of the last six weeks
 
 
@@ -255,12 +256,14 @@ def encode(hist: np.ndarray, first_hour: np.ndarray, window: int, horizon: int
 def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
                  origins: np.ndarray | None = None, min_observed: int = 24,
                  min_target: int = 1, rng: np.random.Generator | None = None,
-                 augment: float = 0.0) -> Windows:
+                 augment: float = 0.0, trend: float = 0.0) -> Windows:
     """Cut a series (values[i] at epoch hour start_hour+i) into windows ending before each origin.
 
     Hours before the series start are missing (a short history still gets a window).
     With `rng`, a share `augment` of windows loses its oldest hours (a young site) and as many
     get a random gap of 1-48 h (a log that was not collected), so the model learns to use the mask.
+    With `rng`, a share `trend` of windows is tilted by a steady growth or decline (TREND_MAX a
+    day at most, history and targets alike): a site that doubles in a month.
     Windows with fewer than `min_observed` observed inputs or `min_target` observed targets are
     dropped.
     """
@@ -275,6 +278,8 @@ def make_windows(values: np.ndarray, start_hour: int, window: int, horizon: int,
     outs = sliding_window_view(padded, horizon)[origins + L]  # (N, H): values[o:o+H]
     if rng is not None and augment > 0 and len(hist):
         _augment(hist, rng, augment, min_observed)
+    if rng is not None and trend > 0 and len(hist):
+        _tilt(hist, outs, rng, trend)
     keep = ((np.isfinite(hist[:, L - window:]).sum(1) >= min_observed)
             & (np.isfinite(outs).sum(1) >= min_target))
     hist, outs, origins = hist[keep], outs[keep], origins[keep]
@@ -294,6 +299,15 @@ def naive_mae(w: np.ndarray) -> np.ndarray:
     level = _nanmean(w, 1)
     floor = np.maximum(0.01 * np.where(np.isfinite(level), level, 0.0), 0.1)
     return np.where(np.isfinite(mae), np.maximum(mae, floor), floor)
+
+
+def _tilt(hist: np.ndarray, outs: np.ndarray, rng: np.random.Generator, share: float) -> None:
+    """In place: multiply a share of windows by exp(r * days from the origin), r uniform in
+    +-TREND_MAX a day. The corpus's series hold their level over months; sites grow and fade."""
+    N, L = hist.shape
+    r = np.where(rng.random(N) < share, rng.uniform(-TREND_MAX, TREND_MAX, N), 0.0)[:, None]
+    hist *= np.exp(r * np.arange(-L, 0)[None, :] / 24)
+    outs *= np.exp(r * np.arange(outs.shape[1])[None, :] / 24)
 
 
 def _augment(hist: np.ndarray, rng: np.random.Generator, share: float, min_keep: int) -> None:

@@ -36,6 +36,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     max_windows: int | None = None  # windows drawn per epoch (None = all): bounds epoch time
     augment: float = 0.25  # share of windows with truncated history / a random gap
+    trend: float = 0.2  # share of windows tilted by a steady trend (features.make_windows): the
+    # corpus holds its level for months, sites and benchmark series grow and fade (models/README)
     stride: int = 1  # hours between training origins; >1 bounds memory on a large corpus
     max_per_series: int | None = None  # training windows drawn from one series at most (a
     # corpus of years-long and weeks-long series should not be learnt from the long ones only)
@@ -120,7 +122,7 @@ def build_windows(series_list: Sequence[pd.Series], cfg: LSTMConfig, tcfg: Train
                 origins = np.sort(rng.choice(origins, tcfg.max_per_series, replace=False))
             train.append(make_windows(v[:cut], start, cfg.window, cfg.horizon, origins=origins,
                                       min_observed=min(24, cfg.window // 2), rng=rng,
-                                      augment=tcfg.augment))
+                                      augment=tcfg.augment, trend=tcfg.trend))
         origins = np.arange(cut, n - min(24, cfg.horizon) + 1, tcfg.val_stride)
         if len(origins):
             val.append(make_windows(v, start, cfg.window, cfg.horizon, origins=origins,
@@ -247,7 +249,8 @@ def train_model(series_list: Sequence[pd.Series], cfg: LSTMConfig | None = None,
     return model, result
 
 
-FINE_TUNE = TrainConfig(epochs=8, lr=1e-3, patience=2, val_hours=168, augment=0.1, batch_size=64)
+FINE_TUNE = TrainConfig(epochs=8, lr=1e-3, patience=2, val_hours=168, augment=0.1, batch_size=64,
+                        trend=0.0)  # a site's own windows, as they are
 
 
 def fine_tune(model: QuantileLSTM, series: pd.Series, tcfg: TrainConfig = FINE_TUNE,
