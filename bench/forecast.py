@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/forecast.py [--folds 4] [--no-statsforecast] [--series REGEX]
                                        [--days 14] [--models DIR] [--trend 0.03]
-                                       [--shift-hours 7]
+                                       [--step 0.5] [--shift-hours 7]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -23,6 +23,7 @@ forecasts are cached in bench/out/baselines.pkl.
 Trends (`--trend R`): every series, cut to its last 35 days (or --days), is multiplied by
 exp(R a day), so it grows (R > 0) or fades steadily, as many sites and benchmark series do while
 the corpus mostly holds its level. Per-series figures go to forecast_per_series_{D}d_trend{R}.csv.
+Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days before the end.
 
 Young sites (`--days D`): every series is first cut to its last D days, as a site with D days of
 logs sees it (a fresh install; Debian's nginx keeps 14 days). The same protocol then leaves the
@@ -37,6 +38,7 @@ import re
 import statistics
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -243,8 +245,12 @@ def main() -> int:
     ap.add_argument("--trend", type=float, default=0.0,
                     help="multiply every series by exp(TREND a day), 1 at its last hour: a site "
                          "that grows (or fades) steadily; cuts series to --days (35 unless given)")
+    ap.add_argument("--step", type=float, default=0.0,
+                    help="multiply every series by STEP from an hour 9 to 20 days before its end "
+                         "(seeded by its name): traffic that halved or doubled a week or two ago, "
+                         "which the origins then meet 0 to 18 days after; cuts series as --trend")
     args = ap.parse_args()
-    if args.trend and not args.days:
+    if (args.trend or args.step) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
@@ -258,6 +264,13 @@ def main() -> int:
     if args.trend:
         series = [(n, s * np.exp(args.trend * np.arange(-len(s) + 1, 1) / 24), f)
                   for n, s, f in series]
+    if args.step:
+        def stepped(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()))
+            at = len(s) - int(24 * rng.uniform(9, 20))
+            return s * np.where(np.arange(len(s)) >= at, args.step, 1.0)
+
+        series = [(n, stepped(n, s), f) for n, s, f in series]
     if args.shift_hours:
         series = [(n, s.set_axis(s.index + pd.Timedelta(hours=args.shift_hours)), f)
                   for n, s, f in series]
@@ -270,7 +283,8 @@ def main() -> int:
           file=sys.stderr)
     tag = (f"_{args.days}d" if args.days else "") + \
         (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
-        (f"_trend{args.trend:+g}" if args.trend else "")
+        (f"_trend{args.trend:+g}" if args.trend else "") + \
+        (f"_step{args.step:g}" if args.step else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
         timings(None)
