@@ -191,9 +191,10 @@ class Forecaster:
             return self.net.predict(*(torch.from_numpy(a) for a in inputs)).numpy()
 
     def _internals(self, *inputs: np.ndarray) -> tuple[np.ndarray, Internals | LSTMInternals]:
-        """Quantiles and the last layer's gates from the explicit equations, numpy or torch."""
+        """Quantiles of every window and the last layer's gates from the explicit equations
+        (numpy: of the last window only, which is all a forecast shows), numpy or torch."""
         if isinstance(self.net, NumpyLSTM):
-            return self.net.internals(*inputs)
+            return self.net.internals(*inputs, rows=slice(-1, None))
         import torch
 
         from trafficwatch.model.train import limit_threads

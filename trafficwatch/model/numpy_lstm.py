@@ -77,12 +77,15 @@ class NumpyLSTM:
         if not all(np.isfinite(v).all() for v in w.values()):
             raise ValueError("weights hold NaN or infinite values")
         # σ(z) = (1 + tanh(z / 2)) / 2: the i, f, o rows are halved here (exact: a power of two)
-        # so one tanh per step serves all four gates (no exp to overflow either)
-        half = np.ones(4 * cfg.hidden)
-        half[:2 * cfg.hidden] = half[3 * cfg.hidden:] = 0.5
-        self._layers = [(w[f"lstm.weight_ih_l{k}"].T * half, w[f"lstm.weight_hh_l{k}"].T * half,
-                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"]) * half)
-                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,), rows scaled
+        # so one tanh per step serves all four gates (no exp to overflow either); torch's gate
+        # order i, f, g, o becomes i, f, o, g, so the three σ gates are one slice
+        U = cfg.hidden
+        order = np.r_[0:2 * U, 3 * U:4 * U, 2 * U:3 * U]
+        half = np.where(np.arange(4 * U) < 3 * U, 0.5, 1.0)
+        self._layers = [(w[f"lstm.weight_ih_l{k}"].T[:, order] * half,
+                         w[f"lstm.weight_hh_l{k}"].T[:, order] * half,
+                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"])[order] * half)
+                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,): i, f, o, g
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
         self._gate = ((w["base_gate.0.weight"].T.copy(), w["base_gate.0.bias"],
                        w["base_gate.2.weight"].T.copy(), w["base_gate.2.bias"])
@@ -104,30 +107,44 @@ class NumpyLSTM:
                               strict=True)
         return model.eval()
 
-    def _layer(self, k: int, inp: np.ndarray, keep: bool) -> tuple[np.ndarray, dict | None]:
-        """Run layer k over (B, T, F_in) -> (B, T, U) hidden states, and its gates if `keep`."""
+    def _layer(self, k: int, inp: np.ndarray, rows: slice | None
+               ) -> tuple[np.ndarray, dict | None]:
+        """Run layer k over (B, T, F_in) -> (B, T, U) hidden states, and the gates of `rows`
+        (None: no gates).
+
+        The step loop does only what the next step needs, in place: numpy's cost per call, not
+        the arithmetic, is what a forecast with gates (15 windows x 168 steps) spends. The gates
+        of the rows asked for then come from the kept hidden and cell states in one pass."""
         w_ih_t, w_hh_t, b = self._layers[k]
-        B, T, _ = inp.shape
+        B, T, F = inp.shape
         U = self.cfg.hidden
-        xw = inp @ w_ih_t + b  # (B, T, 4U): the input's share for every step at once
-        h = np.zeros((B, U))
-        c = np.zeros((B, U))
-        hs = np.empty((B, T, U))
-        gates = {n: np.empty((B, T, U)) for n in "ifgoc"} if keep else None
+        # z[t] = [h_{t-1}, x_t, 1]: one product per step gives the pre-activations
+        w = np.concatenate([w_hh_t, w_ih_t, b[None, :]])  # (U + F + 1, 4U)
+        z = np.empty((T + 1, B, U + F + 1))
+        z[0, :, :U] = 0.0  # h_0
+        z[:T, :, U:U + F] = inp.transpose(1, 0, 2)
+        z[:T, :, -1] = 1.0
+        c = np.zeros((T + 1, B, U))  # c[t + 1] = c_t, c[0] = 0
+        ig, tc = np.empty((B, U)), np.empty((B, U))
         for t in range(T):
-            a = h @ w_hh_t  # (B, 4U): z = x_t W_ih^T + b + h_{t-1} W_hh^T, i/f/o rows halved
-            a += xw[:, t]
+            a = z[t] @ w  # (B, 4U), gate order i, f, o, g, the σ rows halved
             np.tanh(a, out=a)
-            s = a * 0.5
-            s += 0.5  # σ for the i, f, o slots
-            i, f, o = s[:, :U], s[:, U:2 * U], s[:, 3 * U:]  # gate order i, f, g, o
-            g = a[:, 2 * U:3 * U]  # (B, U) candidate tanh(z_g)
-            c = f * c + i * g  # keep some old state, add some new
-            h = o * np.tanh(c)  # expose part of the state
-            hs[:, t] = h
-            if gates is not None:
-                for n, a in zip("ifgoc", (i, f, g, o, c)):
-                    gates[n][:, t] = a
+            sig = a[:, :3 * U]
+            sig *= 0.5
+            sig += 0.5  # i, f, o = σ(.), g = tanh(.)
+            np.multiply(a[:, U:2 * U], c[t], out=c[t + 1])  # keep some old state: f * c
+            np.multiply(a[:, :U], a[:, 3 * U:], out=ig)  # add some new: i * g
+            c[t + 1] += ig
+            np.tanh(c[t + 1], out=tc)
+            np.multiply(a[:, 2 * U:3 * U], tc, out=z[t + 1, :, :U])  # expose part: o * tanh(c)
+        hs = z[1:, :, :U].transpose(1, 0, 2)  # (B, T, U)
+        if rows is None:
+            return hs, None
+        zr = z[:T, rows]  # (T, R, U + F + 1)
+        a = np.tanh(zr.reshape(-1, zr.shape[-1]) @ w).reshape(T, -1, 4 * U)  # every step again
+        a[..., :3 * U] = a[..., :3 * U] * 0.5 + 0.5
+        gates = {n: a[..., j * U:(j + 1) * U].transpose(1, 0, 2) for j, n in enumerate("ifog")}
+        gates["c"] = c[1:, rows].transpose(1, 0, 2)
         return hs, gates
 
     def _quantiles(self, h_last: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
@@ -178,19 +195,23 @@ class NumpyLSTM:
         -> (B, H, Q)."""
         inp, bases, bmask, skill, cal = self._args(x, bases, bmask, skill, cal)
         for k in range(self.cfg.layers):
-            inp = self._layer(k, inp, keep=False)[0]
+            inp = self._layer(k, inp, None)[0]
         return self._quantiles(inp[:, -1], bases, bmask, skill, cal)[0]
 
     def internals(self, x: np.ndarray, bases: np.ndarray, bmask: np.ndarray, skill: np.ndarray,
-                  cal: np.ndarray | None = None, layer: int = -1) -> tuple[np.ndarray, Internals]:
-        """Quantile forecast and one layer's gates (the last by default), as lstm.py's."""
+                  cal: np.ndarray | None = None, layer: int = -1, rows: slice = slice(None)
+                  ) -> tuple[np.ndarray, Internals]:
+        """Quantile forecast and one layer's gates (the last by default), as lstm.py's; the
+        gates, states and mixture of the windows `rows` only (all by default: a forecast with
+        gates needs its own window's, not those of the days it is judged on)."""
         inp, bases, bmask, skill, cal = self._args(x, bases, bmask, skill, cal)
         keep = layer % self.cfg.layers
         kept: Internals | None = None
         for k in range(self.cfg.layers):
-            inp, g = self._layer(k, inp, keep=k == keep)
+            inp, g = self._layer(k, inp, rows if k == keep else None)
             if g is not None:
-                kept = Internals(g["i"], g["f"], g["o"], g["g"], g["c"], inp, layer=k)
+                kept = Internals(g["i"], g["f"], g["o"], g["g"], g["c"], inp[rows], layer=k)
         assert kept is not None
-        q, kept.mix = self._quantiles(inp[:, -1], bases, bmask, skill, cal)
+        q, mix = self._quantiles(inp[:, -1], bases, bmask, skill, cal)
+        kept.mix = mix[rows]
         return q, kept
