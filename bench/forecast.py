@@ -23,7 +23,8 @@ forecasts are cached in bench/out/baselines.pkl.
 Trends (`--trend R`): every series, cut to its last 35 days (or --days), is multiplied by
 exp(R a day), so it grows (R > 0) or fades steadily, as many sites and benchmark series do while
 the corpus mostly holds its level. Per-series figures go to forecast_per_series_{D}d_trend{R}.csv.
-Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days before the end.
+Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days before the end
+(`--step-days 3 6`: 3 to 6 days, among the origins: the days right after the change).
 
 Young sites (`--days D`): every series is first cut to its last D days, as a site with D days of
 logs sees it (a fresh install; Debian's nginx keeps 14 days). The same protocol then leaves the
@@ -249,6 +250,9 @@ def main() -> int:
                     help="multiply every series by STEP from an hour 9 to 20 days before its end "
                          "(seeded by its name): traffic that halved or doubled a week or two ago, "
                          "which the origins then meet 0 to 18 days after; cuts series as --trend")
+    ap.add_argument("--step-days", type=float, nargs=2, default=(9.0, 20.0), metavar=("A", "B"),
+                    help="--step begins between A and B days before each series' end (9 20; "
+                         "3 6 puts it among the origins)")
     args = ap.parse_args()
     if (args.trend or args.step) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
@@ -267,7 +271,7 @@ def main() -> int:
     if args.step:
         def stepped(name: str, s: pd.Series) -> pd.Series:
             rng = np.random.default_rng(zlib.crc32(name.encode()))
-            at = len(s) - int(24 * rng.uniform(9, 20))
+            at = len(s) - int(24 * rng.uniform(*args.step_days))
             return s * np.where(np.arange(len(s)) >= at, args.step, 1.0)
 
         series = [(n, stepped(n, s), f) for n, s, f in series]
@@ -284,7 +288,7 @@ def main() -> int:
     tag = (f"_{args.days}d" if args.days else "") + \
         (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
         (f"_trend{args.trend:+g}" if args.trend else "") + \
-        (f"_step{args.step:g}" if args.step else "")
+        (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
         timings(None)
