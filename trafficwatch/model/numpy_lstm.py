@@ -82,10 +82,12 @@ class NumpyLSTM:
         U = cfg.hidden
         order = np.r_[0:2 * U, 3 * U:4 * U, 2 * U:3 * U]
         half = np.where(np.arange(4 * U) < 3 * U, 0.5, 1.0)
-        self._layers = [(w[f"lstm.weight_ih_l{k}"].T[:, order] * half,
-                         w[f"lstm.weight_hh_l{k}"].T[:, order] * half,
-                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"])[order] * half)
-                        for k in range(cfg.layers)]  # (F_in, 4U), (U, 4U), (4U,): i, f, o, g
+        # one matrix a layer, for z_t = [h_{t-1}, x_t, 1]: one product a step gives every gate's
+        # pre-activation (rows: W_hh^T, W_ih^T, the summed biases; columns i, f, o, g)
+        self._layers = [np.concatenate([w[f"lstm.weight_hh_l{k}"].T[:, order],
+                                        w[f"lstm.weight_ih_l{k}"].T[:, order],
+                                        (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"])[None, order]])
+                        * half for k in range(cfg.layers)]  # (U + F_in + 1, 4U)
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
         self._gate = ((w["base_gate.0.weight"].T.copy(), w["base_gate.0.bias"],
                        w["base_gate.2.weight"].T.copy(), w["base_gate.2.bias"])
@@ -115,11 +117,9 @@ class NumpyLSTM:
         The step loop does only what the next step needs, in place: numpy's cost per call, not
         the arithmetic, is what a forecast with gates (15 windows x 168 steps) spends. The gates
         of the rows asked for then come from the kept hidden and cell states in one pass."""
-        w_ih_t, w_hh_t, b = self._layers[k]
+        w = self._layers[k]  # (U + F + 1, 4U)
         B, T, F = inp.shape
         U = self.cfg.hidden
-        # z[t] = [h_{t-1}, x_t, 1]: one product per step gives the pre-activations
-        w = np.concatenate([w_hh_t, w_ih_t, b[None, :]])  # (U + F + 1, 4U)
         z = np.empty((T + 1, B, U + F + 1))
         z[0, :, :U] = 0.0  # h_0
         z[:T, :, U:U + F] = inp.transpose(1, 0, 2)
