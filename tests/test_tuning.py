@@ -126,15 +126,16 @@ def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monke
 
     s = flat(40)
     s.iloc[-21 * 24:-7 * 24] = np.nan  # two weeks without logs, then the last week
-    e = engine_with(s, Stub(100, "default"), Stub(60, "fine-tuned"), monkeypatch)
-    e.forecaster.check = Forecaster.load().check  # the real model's check
+    e = engine_with(s, Forecaster.load(), Stub(60, "fine-tuned"), monkeypatch)
 
     def must_not_run(*a, **kw):
         raise AssertionError("fine-tuning started on a series it cannot use")
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", must_not_run)
     assert e.fine_tune_once() is False
-    assert e.tuning_note[""].startswith("not fine-tuned") and "gaps" in e.tuning_note[""]
+    assert e.tuning_note[""].startswith("not fine-tuned") and \
+        "the 168 hours before the last week (from 2026-09-27) have no hour with a count" \
+        in e.tuning_note[""]
 
 
 def test_fine_tuning_can_be_switched_off_and_its_child_runs_at_low_priority(monkeypatch, tmp_path):
@@ -261,3 +262,20 @@ def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatc
     rec_path.write_bytes(b"\x00garbage")  # a bad record: tuned again, never a crash
     start().fine_tune_once()
     assert len(runs) == 3
+
+
+def test_a_gap_before_the_last_week_is_said_in_its_own_words():
+    """A log that stopped for a while and started again a week ago: the weeks fine-tuning would
+    learn from end in a gap. The note names that gap, not "the last 168 hours", which on screen
+    read as the last week, beside a chart with counts there."""
+    from trafficwatch.model.forecaster import Forecaster
+
+    s = flat(35)
+    s.iloc[-14 * 24:-7 * 24] = np.nan  # 3 weeks of counts, a week without, the last week
+    s.iloc[-8 * 24 - 5] = 120.0  # one hour in the gap: fewer than the 24 the model needs
+    res = tuning.maybe_fine_tune("shop", s, Forecaster.load(), None, "cpu")
+    assert res is not None and res.tuned is None
+    assert res.note.startswith("not fine-tuned: it learns from the weeks before the last one")
+    assert "the 168 hours before the last week (from 2026-09-22) have only 1 hour with a count" \
+        " (24 needed)" in res.note
+    assert "last 168 hours" not in res.note

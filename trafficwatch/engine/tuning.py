@@ -209,8 +209,7 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     try:
         default.check(holdout)
     except ValueError as exc:  # e.g. the history before the last week ends in a long gap
-        return TuneResult(site, "not fine-tuned: it would tune on the weeks before the last one "
-                                f"(the last is kept to check it on), and those have too little: {exc}")
+        return TuneResult(site, _too_little(holdout, default.cfg.window, exc))
     started = time.time()
     begun = time.strftime("%H:%M", time.localtime(started))
 
@@ -232,6 +231,23 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     if store is not None:
         _remember(store, site, model_path, res)
     return res
+
+
+def _too_little(holdout, window: int, exc: ValueError) -> str:
+    """Why the weeks before the last one cannot be tuned on, in the words of those weeks: the
+    model's own refusal speaks of "the last 168 hours" (its window), which reads as the last week,
+    beside a chart that has counts there (a site whose log stopped, then started again)."""
+    from trafficwatch.model.forecaster import MIN_OBSERVED
+
+    why = ("not fine-tuned: it learns from the weeks before the last one and is checked on the "
+           "last, and ")
+    seen = int(np.isfinite(holdout.to_numpy(dtype=float)[-window:]).sum())
+    if seen >= MIN_OBSERVED:  # refused for another reason: say the model's own
+        return why + f"those weeks cannot be forecast from: {exc}"
+    start = holdout.index[-min(len(holdout), window)].strftime("%Y-%m-%d")
+    has = "no hour with a count" if seen == 0 else f"only {seen} hour{'s' * (seen > 1)} with a count"
+    return (why + f"the {window} hours before the last week (from {start}) have {has} "
+            f"({MIN_OBSERVED} needed)")
 
 
 def _decide(site: str, t: float, d: float, started: float, tuned) -> TuneResult:
