@@ -55,7 +55,8 @@ def load_series() -> dict[str, pd.Series]:
 def main() -> int:
     """Print anomalies a week and faults caught per band, per series and in all."""
     from trafficwatch.engine.anomalies import ANOMALY_BAND, detect
-    from trafficwatch.engine.predict import alarm_band, predict, widen
+    from trafficwatch.engine.predict import alarm_band, alarm_quantiles, past_days, widen
+    from trafficwatch.hours import HOUR, epoch
     from trafficwatch.model.forecaster import Forecaster
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,13 +74,19 @@ def main() -> int:
     for name, s in series.items():
         per = {b: 0 for b in cols}
         for w in range(args.weeks):
-            p = predict(s.iloc[:len(s) - 168 * w], fc)
-            hours = p.past_hours
+            h = s.iloc[:len(s) - 168 * w]
+            # the day-ahead forecasts of the 7 days before, as the screen and every site's
+            # check make them (engine.predict, engine.site_forecasts)
+            days = list(past_days(h, fc.as_function(alarm=True), fc,
+                                  epoch(h.index[-1]) + HOUR, 7))
+            hours = np.concatenate([d.hours for d in days])
+            q = np.concatenate([d.q for d in days])
+            alo, ahi = alarm_quantiles(q)  # the band drawn may be wider: Forecast.band_note
             a = s.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
             busy = int(np.nanargmax(a[-48:])) + len(a) - 48
             for b in cols:
-                lo, hi = (widen(p.past_p10, p.past_p50, p.past_p90, b) if b != "shipped" else
-                          alarm_band(p.past_p10, p.past_p50, p.past_p90, ANOMALY_BAND))
+                lo, hi = (widen(alo, q[:, 1], ahi, b) if b != "shipped" else
+                          alarm_band(alo, q[:, 1], ahi, ANOMALY_BAND))
                 per[b] += len(detect(hours, a, lo, hi))
                 for f, (d0, d1, k) in FAULTS.items():
                     x = a.copy()

@@ -161,3 +161,53 @@ def test_a_burst_yesterday_is_not_forecast_again_through_the_naive_share(shipped
         v[-24] += 3000
         one, day = shipped.forecast(series(v), 1), shipped.forecast(series(v), 24)
         assert one.p50[0] == pytest.approx(day.p50[0]) and one.p50[0] < 2 * v[-48]
+
+
+def stepped(seed: int, days: int = 28, factor: float = 3.0, since: int = 54) -> pd.Series:
+    """A daily cycle of 100 an hour that turns `factor` times busier `since` hours before its
+    end (a launch, a campaign, a new crawler)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(24 * days)
+    level = 100 * (1 + 0.6 * np.sin(2 * np.pi * (t % 24 - 8) / 24))
+    return series(rng.poisson(level * np.where(t < len(t) - since, 1.0, factor)))
+
+
+def test_a_day_that_broke_from_the_band_widens_the_band_drawn_not_the_anomalies(shipped):
+    """The band is calibrated on the last 14 days; after a level change yesterday those days say
+    little about tomorrow (bench/forecast.py --step 3 --step-days 3 6: 61-68 % coverage). The
+    band drawn then spans the last day's errors; the anomaly band stays the usual one."""
+    drawn, alarm = [], []
+    for seed in range(4):
+        s = stepped(seed)
+        f = shipped.forecast(s.iloc[:-24], 24)  # the day after the step's first whole day
+        a10, a90 = f.alarm()
+        assert "the last day had 0 of its 24 hours inside it" in f.band_note
+        assert (f.p10 <= a10).all() and (f.p90 >= a90).all() and (f.p90 > a90).any()
+        assert f.p90.max() <= 2 * (s.max() + 1)  # wider, not absurd
+        y = s.to_numpy()[-24:]
+        drawn.append(((y >= f.p10) & (y <= f.p90)).mean())
+        alarm.append(((y >= a10) & (y <= a90)).mean())
+    assert np.mean(drawn) >= 0.8 and np.mean(drawn) > np.mean(alarm), (drawn, alarm)
+    steady = shipped.forecast(series(daily_cycle(np.random.default_rng(5), 100)), 24)
+    assert steady.band_note == ""
+    np.testing.assert_array_equal(np.stack(steady.alarm()), np.stack([steady.p10, steady.p90]))
+
+
+def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
+    from trafficwatch.model import forecaster
+
+    s = stepped(1, since=54 + 48)  # the step's first whole day is three days back
+    s.iloc[-58] = 0.0  # and a dead hour the day after it, when the band drawn is widened
+    from trafficwatch.engine.site_forecasts import site_forecast
+
+    p = predict(s, Forecaster.load())  # a fresh model each: past forecasts are cached per model
+    site = site_forecast(s.iloc[:-57], Forecaster.load(), None)  # every site's, for alerts
+    monkeypatch.setattr(forecaster, "BROKE_SHARE", 0.0)  # never widen
+    q = predict(s, Forecaster.load())
+    assert site_forecast(s.iloc[:-57], Forecaster.load(), None).events == site.events
+    assert site.anomaly == -1  # the dead hour, the last one of this cut
+    assert not np.array_equal(p.past_p90, q.past_p90), "no past day's band was widened"
+    np.testing.assert_array_equal(p.past_alarm_lo, q.past_alarm_lo)
+    np.testing.assert_array_equal(p.past_alarm_hi, q.past_alarm_hi)
+    assert p.anomalies == q.anomalies
+    assert any(e.peak_hour == int(s.index[-58].timestamp()) for e in p.anomalies)

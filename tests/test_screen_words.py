@@ -149,6 +149,31 @@ async def test_narrow_now_pane_says_which_forecast_in_a_few_words_and_fits():
         assert "the blend did best" in str(pilot.app.query_one("#stats").render())
 
 
+async def test_a_band_widened_after_a_day_that_broke_from_it_says_so():
+    """Traffic tripled yesterday: the band drawn spans the last day's errors, not the 14 days'
+    before, and the pane says why it is wider than the anomalies' band."""
+    from dataclasses import replace
+
+    s = daily(24 * 28, seed=2)
+    s.iloc[-30:] *= 3
+    p = predict(s.iloc[:-6], Forecaster.load())
+    assert p.band_note.startswith("Band widened: the last day had 0 of its 24 hours inside it")
+    snap = build_snapshot(_state(s.iloc[:-6]), s.iloc[:-6], p, IngestView(), "")
+    base = demo_snapshot()
+    app = make_app(replace(base, series=snap.series, forecast=snap.forecast))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "anomalies are still judged on the usual band" in str(
+            app.query_one("#stats").render())
+    async with make_app(replace(base, series=snap.series, forecast=snap.forecast)).run_test(
+            size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Band widened: the last day broke from it" in str(
+            pilot.app.query_one("#stats").render())
+    steady = predict(s.iloc[:-30], Forecaster.load())
+    assert steady.band_note == ""
+
+
 def test_many_small_forget_drops_read_neutrally_and_a_slow_fall_counts_once():
     hours = T0 + 3600 * np.arange(168)
     one = reset_words(hours, [100, 101, 102], 0)  # one fall over three steps

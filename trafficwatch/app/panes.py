@@ -144,6 +144,9 @@ class StatsPane(SnapshotPane):
                 t.append("Shown: ")
                 t.append_text(safe_content(choice))
                 t.append("\n")
+            if fv.band_note:
+                t.append("Band widened: the last day broke from it\n" if narrow else
+                         fv.band_note + "\n")
         elif sv is not None and sv.partial_hour is not None and sv.log_end is None \
                 and len(sv.counts) and sv.hours[-1] == sv.partial_hour:
             # a site whose first hour is still running: its count, and why there is no forecast

@@ -208,6 +208,8 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         try:
             f = fc.forecast(series, args.horizon)
             _err(f"forecast shown: {f.choice}")
+            if f.band_note:
+                _err(f.band_note)
         except ValueError as exc:
             q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
             _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
@@ -227,6 +229,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
             out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
         json.dump({"model": f.model, "horizon": args.horizon, "choice": f.choice,
+                   "band_note": f.band_note,
                    "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
                               "p90": float(c)}
                              for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}, out, indent=1)

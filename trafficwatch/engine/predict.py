@@ -52,6 +52,7 @@ class Prediction:
     # `hours`, those the model in use reads as holidays (none for one without the flags)
     past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the anomaly band
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours
+    band_note: str = ""  # why the band drawn is wider than the anomalies' (Forecast.band_note)
 
     @property
     def rel_to_naive(self) -> float:
@@ -76,6 +77,12 @@ def alarm_band(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray,
     lo, hi = widen(p10, p50, p90, band)
     flo, fhi = noise_floor(p50, band)
     return np.minimum(lo, flo), np.maximum(hi, fhi)
+
+
+def alarm_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, 3) p10/p50/p90, or (H, 5) with the anomalies' own p10/p90 after them
+    (Forecaster.as_function(alarm=True)) -> the p10 and p90 anomalies are judged on."""
+    return (q[:, 3], q[:, 4]) if q.shape[1] == 5 else (q[:, 0], q[:, 2])
 
 
 _naive, _naive168 = naive24, naive168
@@ -106,15 +113,16 @@ def predict(
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
-    status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
+    status, name, gates, choice, choice_short, band_note = ("", "seasonal naive", None, "", "",
+                                                            "")
     fn = _naive
     if forecaster is None:
         status = "loading model…"
     else:
         try:
             f, gates = forecaster.forecast_with_gates(history, horizon)
-            fn, name, choice = forecaster.as_function(), forecaster.name, f.choice
-            choice_short = f.choice_short
+            fn, name, choice = forecaster.as_function(alarm=True), forecaster.name, f.choice
+            choice_short, band_note = f.choice_short, f.band_note
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"warming up: {exc} (seasonal naive meanwhile)"
@@ -152,7 +160,8 @@ def predict(
         past[1].append(plo)
         past[2].append(qp[:, 1])
         past[3].append(phi)
-        for side, bound in zip(alarm, alarm_band(qp[:, 0], qp[:, 1], qp[:, 2], anomaly_band)):
+        alo, ahi = alarm_quantiles(qp)  # the band drawn may be wider (Forecast.band_note)
+        for side, bound in zip(alarm, alarm_band(alo, qp[:, 1], ahi, anomaly_band)):
             side.append(bound)
     ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
     ph = ph.astype(np.int64)
@@ -172,7 +181,7 @@ def predict(
         coverage=inside / n_scored if n_scored >= MIN_RECENT_HOURS else math.nan,
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
         choice_short=choice_short, hours_scored=n_scored, holiday_hours=holiday_hours,
-        past_alarm_lo=a_lo, past_alarm_hi=a_hi)
+        past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note)
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ class PastDay:
     before: pd.Series
     cut: slice  # the day's hours inside the window (all 24 but at the window's ends)
     hours: np.ndarray  # their starts, epoch seconds
-    q: np.ndarray  # (len(hours), 3): p10, p50, p90 made at the midnight
+    q: np.ndarray  # (len(hours), 3): p10, p50, p90 made at the midnight (5: alarm_quantiles)
 
 
 def past_days(history: pd.Series, fn, forecaster, start: int, days: int,
@@ -215,7 +224,7 @@ DAY_AHEAD_KEPT = 2048  # (24, 3) forecasts kept a forecaster: a few views' weeks
 
 
 def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
-    """(24, 3) the forecast `fn` made from the hours `h` before `midnight`; the model's, kept
+    """(24, 3) or (24, 5) (see alarm_quantiles) the forecast `fn` made from the hours `h` before `midnight`; the model's, kept
     per forecaster while those hours stay the same (a past day is not recomputed every hour)."""
     cache = _DAY_AHEAD.setdefault(forecaster, {}) if fn is not _naive else None
     key = (midnight, epoch(h.index[0]), hashlib.blake2b(h.to_numpy(dtype=float).tobytes(),

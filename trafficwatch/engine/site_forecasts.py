@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
-from trafficwatch.engine.predict import _naive, alarm_band, past_days, widen
+from trafficwatch.engine.predict import _naive, alarm_band, alarm_quantiles, past_days, widen
 from trafficwatch.hours import HOUR, epoch
 
 MIN_OBSERVED = 24  # observed hours in the last week below which a site gets no forecast gauge
@@ -53,7 +53,7 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     if int(np.isfinite(v[-WEEK:]).sum()) < MIN_OBSERVED:
         return None
     fn: Callable[[pd.Series, int], np.ndarray] = (_naive if forecaster is None
-                                                  else forecaster.as_function())
+                                                  else forecaster.as_function(alarm=True))
     try:
         q = np.asarray(fn(history, 1), dtype=float)
     except ValueError:  # the model refuses the series (e.g. the last window is all gaps)
@@ -77,7 +77,8 @@ def _last_day(history: pd.Series, fn, forecaster, band: float,
         return ()
     hours = np.concatenate([d.hours for d in days])
     q = np.concatenate([d.q for d in days])
-    lo, hi = alarm_band(q[:, 0], q[:, 1], q[:, 2], band)
+    alo, ahi = alarm_quantiles(q)
+    lo, hi = alarm_band(alo, q[:, 1], ahi, band)
     actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
     return tuple(detect(hours, actual, lo, hi))
 

@@ -52,6 +52,7 @@ class ForecastView:
     # `hours`, those the model flags as a holiday (features.holiday: UTC dates)
     past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours: the
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # anomaly band
+    band_note: str = ""  # why the band drawn is wider than the anomalies' band, when it is
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def forecast_view(p: Prediction, detail: str, band: float,
         naive_name=p.naive_name,
         choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored,
         holiday_hours=p.holiday_hours, past_alarm_lo=p.past_alarm_lo,
-        past_alarm_hi=p.past_alarm_hi)
+        past_alarm_hi=p.past_alarm_hi, band_note=p.band_note)
 
 
 def gate_view(g) -> GateView | None:

@@ -51,6 +51,9 @@ BURST = 5.0  # best-base errors (z units) beyond the day's own shift at which a 
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
+BROKE_SHARE = 0.5  # the last day judged had fewer of its hours inside the band than this: the
+# band drawn widens to that day's own errors (Recent.broke). After a level change the 14 days
+# the band is calibrated on are unlike the next ones; see the model card for the figures
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,14 @@ class Forecast:
     choice: str = ""
     recent: dict[str, float] = field(default_factory=dict)
     choice_short: str = ""  # `choice` in a few words, for a narrow pane
+    alarm_p10: np.ndarray | None = None  # the band anomalies are judged on: p10/p90 before the
+    alarm_p90: np.ndarray | None = None  # widening for a last day that broke (None: p10/p90)
+    band_note: str = ""  # why the band drawn is wider than the anomalies', when it is
+
+    def alarm(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p10, p90) of the band anomalies are judged on (see Recent.broke)."""
+        return (self.p10 if self.alarm_p10 is None else self.alarm_p10,
+                self.p90 if self.alarm_p90 is None else self.alarm_p90)
 
     def to_frame(self) -> pd.DataFrame:
         """DataFrame indexed by hour with p10, p50, p90 columns."""
@@ -88,6 +99,17 @@ class Recent:
     hours: int  # hours scored
     checked: int = 0  # when too few to judge: the hours there were (of MIN_RECENT_HOURS needed)
     held: bool = False  # the naive did better, on too few days to leave the LSTM out (YOUNG_DAYS)
+    broke: float = 0.0  # log1p units more for the band drawn (not the anomalies'): the last day
+    # had fewer than BROKE_SHARE of its hours inside the band, so it widens to that day's errors
+    broke_hours: tuple[int, int] = (0, 0)  # that day's hours inside the band, and of how many
+
+    def band_note(self) -> str:
+        """A sentence for the stats pane when the band drawn is wider than the anomalies'."""
+        if self.broke <= 0:
+            return ""
+        k, n = self.broke_hours
+        return (f"Band widened: the last day had {k} of its {n} hours inside it, so it spans "
+                "that day's errors (anomalies are still judged on the usual band)")
 
     def describe(self, name: str) -> str:
         """One line for the stats pane: which forecast is shown and why."""
@@ -309,12 +331,22 @@ class Forecaster:
         # an hour at 0 where even p10 says 20 or more is an outage or a break in the log (Poisson:
         # below e^-20 by chance), not the spread of traffic: it must not widen next week's band
         outage = (actual == 0) & (np.expm1(lq[..., 0] + shift) >= OUTAGE_P10)
-        err = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)[ok & ~outage]
+        outside = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)  # (N, 24)
+        valid = ok & ~outage
+        err = outside[valid]
         widen = 0.0
         if len(err) >= 48:  # conformalised quantile regression on this site's own days
             level = min(1.0, 0.8 * (1 + 1 / len(err)))
             widen = float(np.clip(np.quantile(err, level), -MAX_WIDEN, MAX_WIDEN))
-        return Recent(mae, weights, widen, int(ok.sum()), held=bool(held))
+        broke, broke_hours = 0.0, (0, 0)
+        last = outside[-1][valid[-1]]
+        if origin[-1] == len(v) - day and len(last) >= day // 2:  # the day just ended
+            inside = int((last <= widen).sum())
+            if inside < BROKE_SHARE * len(last):
+                broke = float(np.clip(np.quantile(last, 0.8) - widen, 0.0, MAX_WIDEN - widen))
+                broke_hours = (inside, len(last))
+        return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
+                      broke_hours=broke_hours)
 
     def _forecast(self, zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
                   end: int, horizon: int, history: pd.Series, recent: Recent,
@@ -340,15 +372,22 @@ class Forecaster:
                     naive = np.where(burst[0, :horizon], typical, naive)
                 p50 += weight * naive
             lq += (np.log1p(np.clip(p50, 0, None)) - lq[:, mid])[:, None]
-        lq[:, :mid] = np.minimum(lq[:, :mid] - recent.widen, lq[:, mid:mid + 1])
-        lq[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + recent.widen, lq[:, mid:mid + 1])
-        q = np.clip(np.expm1(np.minimum(lq, cap[0])), 0.0, None)  # (H, Q) counts
         qs = self.cfg.quantiles
+        lo_k, hi_k = (qs.index(0.1) if 0.1 in qs else 0), (qs.index(0.9) if 0.9 in qs else -1)
+
+        def band(w: float) -> np.ndarray:  # (H, Q) counts, the band widened by w log1p units
+            b = lq.copy()
+            b[:, :mid] = np.minimum(lq[:, :mid] - w, lq[:, mid:mid + 1])
+            b[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + w, lq[:, mid:mid + 1])
+            return np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
+
+        q = band(recent.widen)
+        drawn = band(recent.widen + recent.broke) if recent.broke > 0 else q
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
-        return Forecast(idx, q[:, qs.index(0.1)] if 0.1 in qs else q[:, 0], q[:, mid],
-                        q[:, qs.index(0.9)] if 0.9 in qs else q[:, -1], name,
-                        recent.describe(self.name), recent.mae, recent.short())
+        return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name,
+                        recent.describe(self.name), recent.mae, recent.short(),
+                        q[:, lo_k], q[:, hi_k], recent.band_note())
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
@@ -377,12 +416,13 @@ class Forecaster:
         """Gate statistics over the latest input window (the one the next forecast reads)."""
         return self.forecast_with_gates(series, 1)[1]
 
-    def as_function(self) -> Callable[[pd.Series, int], np.ndarray]:
-        """(history, horizon) -> (H, 3) p10/p50/p90, the shape the backtest expects."""
+    def as_function(self, alarm: bool = False) -> Callable[[pd.Series, int], np.ndarray]:
+        """(history, horizon) -> (H, 3) p10/p50/p90, the shape the backtest expects; with
+        `alarm`, (H, 5): the anomalies' p10 and p90 after them (see Forecast.alarm)."""
         def run(history: pd.Series, horizon: int) -> np.ndarray:
-            """p10/p50/p90 as one (H, 3) array."""
+            """p10/p50/p90 (and the anomalies' p10/p90) as one array."""
             f = self.forecast(history, horizon)
-            return np.stack([f.p10, f.p50, f.p90], axis=-1)
+            return np.stack([f.p10, f.p50, f.p90, *(f.alarm() if alarm else ())], axis=-1)
         return run
 
     def fine_tune(self, series: pd.Series, tcfg: TrainConfig | None = None,
