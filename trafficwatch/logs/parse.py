@@ -120,9 +120,13 @@ class Parser:
         return ParseResult(self._records(cols), mal, lines=len(lines), skipped=skipped,
                            excluded=excluded)
 
-    def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed) -> tuple[int, int]:
+    def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed,
+                    line_of: list[int] | None = None) -> tuple[int, int]:
+        """Parse `lines` into `cols`; with `line_of`, the index in `lines` of each record added."""
         skipped = excluded = 0
-        for line in lines:
+        for i, line in enumerate(lines):
+            if line_of is not None and len(line_of) < len(cols.ts):
+                line_of.extend([i - 1] * (len(cols.ts) - len(line_of)))
             if line.endswith(b"\r"):
                 line = line[:-1]
             if is_binary_line(line):
@@ -147,6 +151,8 @@ class Parser:
                 continue
             for f in fields_list:
                 excluded += self._add(cols, f)
+        if line_of is not None and len(line_of) < len(cols.ts):
+            line_of.extend([len(lines) - 1] * (len(cols.ts) - len(line_of)))
         return skipped, excluded
 
     def _feed_fast(self, data: bytes) -> ParseResult:
@@ -184,10 +190,14 @@ class Parser:
             vhost=np.full(int(keep.sum()), -1, np.int32),
             path=_paths(data, c, keep) if self.opts.keep_paths else None,
             client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
-        cols, mal = _Columns(), Malformed()
+        cols, mal, line_of = _Columns(), Malformed(), []
         lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
-        skipped, ex2 = self._feed_lines(lines, cols, mal)
-        recs = _concat(fast_rec, self._records(cols)) if cols.ts else fast_rec
+        skipped, ex2 = self._feed_lines(lines, cols, mal, line_of)
+        recs = fast_rec
+        if cols.ts:  # in the lines' order: the chunk's last record is its last line (the time
+            # a log stopped at, and the offset it was written in), not the last one parsed slowly
+            at = np.concatenate([fast[keep], slow[np.asarray(line_of, np.int64)]])
+            recs = _take(_concat(fast_rec, self._records(cols)), np.argsort(at, kind="stable"))
         return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
 
     def _bots_of(self, agent_h: np.ndarray, a0: np.ndarray, a1: np.ndarray,
@@ -355,6 +365,13 @@ def _concat(a: Records, b: Records) -> Records:
     cols = {f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)
             if f.name != "vhosts" and getattr(a, f.name) is not None}
     return replace(a, **cols, vhosts=b.vhosts or a.vhosts)
+
+
+def _take(r: Records, order: np.ndarray) -> Records:
+    from dataclasses import fields, replace
+
+    return replace(r, **{f.name: getattr(r, f.name)[order] for f in fields(r)
+                         if f.name != "vhosts" and getattr(r, f.name) is not None})
 
 
 def _path_of(request: bytes) -> bytes:
