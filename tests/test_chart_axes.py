@@ -51,3 +51,31 @@ async def test_a_filtered_out_view_is_drawn_on_zero_to_one_not_on_fractions():
         text = screen_text(app)
     axis = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
     assert axis and all(label in ("0", "1") for label in axis), axis
+
+
+async def test_a_band_far_above_the_data_does_not_flatten_it():
+    # a real log of five volatile days: forecast 145, band 36-433, hours peaking at 220; the
+    # axis followed the band and the counts sat in the chart's bottom quarter
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app, screen_text
+
+    snap = demo_snapshot()
+    c = snap.series.counts.copy()
+    c[94] = 140.0  # no anomaly: the data tops out near 155
+    wide = replace(snap, anomalies=(), series=replace(snap.series, counts=c, last_week=None),
+                   forecast=replace(snap.forecast, p90=np.full(24, 5000.0)))
+    top = float(np.nanmax(np.concatenate([c, wide.forecast.p50, wide.forecast.past_p50])))
+    for band in (True, False):
+        app = make_app(wide)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            if not band:
+                await pilot.press("b")
+                await pilot.pause()
+            text = screen_text(app)
+        axis = [float(line.split("┤")[0].strip().replace(",", ""))
+                for line in text.splitlines() if "┤" in line]
+        assert axis and top <= max(axis) * 1.3 and max(axis) <= 1.5 * top, (band, axis, top)

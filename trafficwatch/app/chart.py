@@ -14,6 +14,11 @@ from trafficwatch.app.text import safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_name, safe_text
 
+BAND_ROOM = 1.5  # the count axis reaches this many times the highest count, past forecast or
+# forecast at most for the band: a band of 36-433 around a forecast of 145 on a site whose hours
+# peak at 220 (a real log of five volatile days) put the counts in the chart's bottom quarter.
+# Band hours above it are drawn at its top; the Now pane and an hour's details give the numbers
+
 # Each series has its own marker, so the chart reads the same under NO_COLOR: (marker, legend
 # word, short legend word for narrow charts). "braille" is plotext's dense line.
 MARKS = {
@@ -126,8 +131,9 @@ class ForecastChart(PlotextPlot):
         def x(ts):  # hours since the first shown hour, so the axis stays numeric
             return ((np.asarray(ts) - t0) // 3600).tolist()
 
-        def line(key: str, xs, ys, color: str, scatter: bool = False) -> None:
-            v = np.asarray(ys, float)
+        def line(key: str, xs, ys, color: str, scatter: bool = False,
+                 cap: float = math.inf) -> None:
+            v = np.minimum(np.asarray(ys, float), cap)
             if np.isfinite(v).any():
                 top.append(float(np.nanmax(v)))
             ty = (np.log10(np.maximum(v, 0) + 1) if self.log_scale else v).tolist()
@@ -155,9 +161,14 @@ class ForecastChart(PlotextPlot):
             if keep.any():
                 line("past", x(fv.past_hours[keep]), fv.past_p50[keep], "magenta")
             fx = x(fv.hours)
-            if self.show_band:
-                line("band", fx, fv.p10, "green")
-                line("band", fx, fv.p90, "green")
+            if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM)
+                rest = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
+                rest += [fv.past_p50[keep]] + ([sv.last_week[-n:]] if self.week_overlay and
+                                               sv.last_week is not None else [])
+                cap = BAND_ROOM * max([1.0] + [float(np.nanmax(r)) for r in rest
+                                               if np.isfinite(np.asarray(r, float)).any()])
+                line("band", fx, fv.p10, "green", cap=cap)
+                line("band", fx, fv.p90, "green", cap=cap)
             line("forecast", fx, fv.p50, "green")
         for a in snap.anomalies:
             if a.hour >= t0:
