@@ -172,3 +172,23 @@ def test_the_top_view_follows_lines_counted_after_the_last_frame(engine):
         e.sink.series.add("site-a", late)
     e.sink.on_change()
     assert sum(n for _, n in e.snapshot().day.classes) == before + 37
+
+
+def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
+    """A site of ten days, or fine-tuning switched off, showed only "Model: lstm:default", with
+    no word on fine-tuning, while other sites said theirs."""
+    from dataclasses import replace
+
+    from trafficwatch.model.forecaster import Forecaster
+
+    e, _ = engine
+    e.stop()
+    e.forecaster = Forecaster.load()
+    s = e.view_series(whole_hours=True)
+    assert e.view_state(s).tuning_note == "not fine-tuned: switched off (--no-fine-tune)"
+    e.cfg = replace(e.cfg, fine_tune=True)
+    assert e.view_state(s).tuning_note == (
+        "not fine-tuned yet: that needs 14 days of counts, this view has 10")
+    e.tuning_note["site-a"] = "default kept: fine-tuned MASE 0.81 vs default 0.80"
+    e.set_site("site-a")
+    assert e.view_state(e.view_series()).tuning_note.startswith("default kept")

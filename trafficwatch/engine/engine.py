@@ -417,6 +417,8 @@ class Engine:
                 partial = pd.Timestamp(cut * HOUR, unit="s", tz="UTC")
             sites = tuple(self.series.sites())
             note = self.tuning_note.get(self.site, "")
+            if not note and self.forecaster is not None:
+                note = tuning.waiting_note(s, self.cfg.fine_tune)
             # the top view costs ~16 ms a frame: built again only when what it reads changed
             key = (self._generation, self.site, self.metric, self.filter, len(s))
             if self._tops_cache is None or self._tops_cache[0] != key:

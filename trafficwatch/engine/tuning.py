@@ -187,6 +187,19 @@ def _remember(store: Path, site: str, model_path: str | None, res: TuneResult) -
         log.info("fine-tune decision for %r not kept: %s", site, exc)
 
 
+def waiting_note(s, enabled: bool) -> str:
+    """The Model line's reason while no fine-tune was decided for the view: switched off, or
+    too little history yet (maybe_fine_tune waits, and says nothing, until FINE_TUNE_MIN_DAYS);
+    "" once it may be tuned (it then says what it does)."""
+    if not enabled:
+        return "not fine-tuned: switched off (--no-fine-tune)"
+    days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
+    if days >= FINE_TUNE_MIN_DAYS:
+        return ""
+    return (f"not fine-tuned yet: that needs {FINE_TUNE_MIN_DAYS} days of counts, this view "
+            f"has {days}")
+
+
 def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
                     on_progress: Callable[[TuneResult], object] | None = None,
                     store: Path | None = None) -> TuneResult | None:
