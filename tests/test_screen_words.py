@@ -295,3 +295,19 @@ def test_how_far_outside_the_band_adds_up_with_the_numbers_shown():
         s2 = replace(snap, series=replace(snap.series, counts=counts),
                      forecast=replace(snap.forecast, past_p10=p10, past_p90=p90))
         assert says in hour_details(s2, hour, 80).plain
+
+
+async def test_the_next_hours_band_reads_the_same_in_the_now_pane_and_its_details():
+    # "284 (161–436)" in the Now pane, "80% band 162–436" in the same hour's details
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    fv = replace(snap.forecast, p10=np.full(24, 161.4), p90=np.full(24, 436.6))
+    app = make_app(replace(snap, forecast=fv))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "(162–436)" in str(app.query_one("#stats").render())
+        await pilot.press("right")
+        await pilot.pause()
+        details = str(app.query_one("#stats").render())
+        assert "162–436" in details and "161" not in details and "437" not in details

@@ -129,7 +129,7 @@ class StatsPane(SnapshotPane):
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
                     if snap.stale else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             t.append(f"{when}: {count(fv.p50[nxt])} "
-                     f"({count(fv.p10[nxt])}–{count(fv.p90[nxt])})\n", style="bold")
+                     f"({count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
             if len(fv.holiday_hours):
                 t.append(holiday_line(fv.holiday_hours, narrow) + "\n")
             t.append_text(error_lines(fv, narrow))
