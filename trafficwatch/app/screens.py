@@ -142,7 +142,7 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
 
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
-            yield Input(value=cur.path or "", id="path")
+            yield Input(value=cur.path or "", placeholder="(every path)", id="path")
             yield Label("Status classes (4xx,5xx) · bots (all | none | only)")
             with Horizontal(classes="pair"):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
@@ -153,7 +153,7 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 yield Input(value=fmt(cur.start), placeholder="(open)", id="start")
                 yield Input(value=fmt(cur.end), placeholder="(open)", id="end")
             yield Label("Site (empty = keep)")
-            yield Input(id="site")
+            yield Input(placeholder="(keep the site shown)", id="site")
             yield Static("", id="error")
             with Horizontal(classes="pair"):
                 yield Button("Apply", id="apply", variant="primary")
