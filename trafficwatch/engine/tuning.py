@@ -276,6 +276,9 @@ def _decide(site: str, t: float, d: float, started: float, tuned) -> TuneResult:
     if t < d:
         return TuneResult(site, f"fine-tuned {when} on {on}: MASE {ts} vs default {ds} {how}",
                           tuned)
+    if ts == ds:  # alike to 4 decimals: not "0.5872 vs 0.5872", which reads as a typo
+        return TuneResult(site, f"default kept: fine-tuned no better, MASE {ds} each {how} "
+                                f"({when})")
     return TuneResult(site, f"default kept: fine-tuned MASE {ts} vs default {ds} {how} "
                             f"({when})")
 
