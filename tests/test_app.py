@@ -460,3 +460,26 @@ async def test_the_now_pane_names_hours_by_the_clock_even_from_a_forecast_an_hou
         text = str(app.query_one("#stats").render())
         assert f"This hour ({fmt_hour(T0, 3600, '%H:00')}) so far" in text
         assert f"Next hour {fmt_hour(T0 + 3600, 3600, '%H:00')}:" in text
+
+
+async def test_the_week_overlay_says_so_when_there_is_no_last_week_to_draw():
+    # `w` on a site of five days drew nothing and said nothing
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    young = replace(snap, series=replace(snap.series, last_week=np.full(len(snap.series.hours),
+                                                                        np.nan)))
+    app = make_app(young)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        text = screen_text(app)  # the legend's long or short words
+        assert "~ last week: no count yet" in text or "~ no last wk" in text
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "no count yet" not in text and "no last wk" not in text and "~ " in text

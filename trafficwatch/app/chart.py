@@ -29,6 +29,7 @@ MARKS = {
     "band": ("-", "- {band} band", "- band"),
     "past": ("·", "· past forecasts", "· past"),
     "week": ("~", "~ same hours last week", "~ last wk"),
+    "no week": ("~", "~ last week: no count yet", "~ no last wk"),  # `w` on a young site
     "anomaly": ("x", "x anomaly", "x anomaly"),
     "cursor": ("│", "│ hour {cursor} (←/→, Esc: now)", "│ hour"),
 }
@@ -152,10 +153,12 @@ class ForecastChart(PlotextPlot):
             complete[-1] = np.nan
         for seg in _runs(complete):  # gaps are breaks in the line, never zeros
             line("actual", x(hours[seg]), complete[seg], "cyan")
-        if self.week_overlay and sv.last_week is not None:
-            lw = sv.last_week[-n:]
+        if self.week_overlay:
+            lw = sv.last_week[-n:] if sv.last_week is not None else np.full(n, np.nan)
             for seg in _runs(lw):
                 line("week", x(hours[seg]), lw[seg], "gray")
+            if not np.isfinite(lw).any():  # said, not silently nothing
+                shown.append("no week")
         if fv is not None:
             keep = fv.past_hours >= t0
             if keep.any():
