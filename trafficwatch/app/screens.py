@@ -32,7 +32,9 @@ The legend is the line above the plot.
 last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and its ratio to the \
 better of 'same hour yesterday' and 'same hour last week' over those days, the one named \
 (below 1: the forecast beats both). 'Shown:' says which forecast is drawn and why: the LSTM, \
-or its blend with that seasonal naive when the blend erred less on the site's last 14 days.
+or its blend with that seasonal naive when the blend erred less on the site's last 14 days \
+(fewer on a younger site: the pane says how many). 'Band widened' says the last day broke \
+from the band (a new level): the band drawn then spans that day's errors.
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
 mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
@@ -41,8 +43,8 @@ carries what it knows from hour to hour; at each hour the [b]forget[/b] gate dec
 of that memory to keep (near 1: keep, near 0: wipe), the [b]input[/b] gate how much new \
 information to write, and the [b]output[/b] gate how much of the memory to use for the \
 forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
-a change of regime such as a spike or an outage. 'pinned' is the share of units stuck near 0 \
-or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
+a change of regime such as a spike or an outage. 'pinned' (in a wide pane) is the share of \
+units stuck near 0 or 1. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
 [b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
 pane then shows its count, forecast and band, whether it is outside the band or part of an \
