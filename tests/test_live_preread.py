@@ -150,3 +150,19 @@ def test_archives_read_by_workers_count_what_the_follower_counts(rotated, monkey
     assert e3.series.total() == e2.series.total()
     assert sum(r.lines for r in f3.report.files) == 0
     f3.close()
+
+
+def test_a_small_sites_log_tail_is_not_pushed_out_by_a_big_one(tmp_path, monkeypatch):
+    # the tail was one deque of 200 lines for every site: each chunk of a big file added 20,
+    # and a small site's lines were gone ("No live lines of elastic_apache_logs" on real_logs)
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "a-small.access.log").write_text(lines(0, 10))
+    (d / "big.access.log").write_text(lines(0, 150_000))  # 14 MB: chunks of 20 lines each
+    monkeypatch.setattr(read, "PARALLEL_MIN", 1 << 60)  # the follower reads it, chunk by chunk
+    _, f = feed(d, None)
+    sites = {t.site for t in f.tail}
+    assert len(sites) == 2, sites
+    small = [t.text for t in f.tail if t.site != max(sites, key=lambda s: "big" in s)]
+    assert len(small) == 10 and small[-1] == lines(9, 1).rstrip("\n")
+    assert sum(1 for t in f.tail if "big" in t.site) <= 50

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 RESCAN_S = 5.0  # how often the watched directories are listed again (inotify also wakes a scan)
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
+TAIL_PER_SITE = 50  # log-tail lines kept for each site (the pane shows the last 50 of the view)
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
 
 
@@ -71,7 +72,11 @@ class LiveFeed:
         self.sink = sink
         cfg = sink.config
         self.report = IngestReport()
-        self.tail: deque[TailLine] = deque(maxlen=200)
+        # the log tail, per site: one shared deque of 200 lost a small site's lines to a big
+        # file's chunks (elastic_apache_logs showed none beside two others' 155)
+        self._tails: dict[str, deque[TailLine]] = {}
+        self._tail_cache: tuple[int, tuple[TailLine, ...]] = (-1, ())
+        self._tail_version = 0
         # truncations, skipped files, errors, over-long lines: newest last (not each new file)
         self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
@@ -293,9 +298,21 @@ class LiveFeed:
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     def _tail(self, site: str, data: bytes) -> None:
-        """The last complete lines of `data` (its last 8 KiB) into the log tail."""
+        """The last complete lines of `data` (its last 8 KiB) into the site's log tail."""
         now = time.time()
-        self.tail.extend(TailLine(now, site, text) for text in logread.last_lines(data[-8192:]))
+        lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
+        lines.extend(TailLine(now, site, text) for text in logread.last_lines(data[-8192:]))
+        self._tail_version += 1
+
+    @property
+    def tail(self) -> tuple[TailLine, ...]:
+        """Every site's last TAIL_PER_SITE lines, in the order they were read."""
+        version, lines = self._tail_cache
+        if version != self._tail_version:
+            lines = tuple(sorted((x for d in list(self._tails.values()) for x in list(d)),
+                                 key=lambda x: x.ts))
+            self._tail_cache = (self._tail_version, lines)
+        return lines
 
     # -- the follower's callbacks (its lock is held) -------------------------------------------
     def _stream(self, key: FileKey, new: bool = False, resumed: bool = False) -> _Stream:
