@@ -442,6 +442,11 @@ async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_
         lines = shown.splitlines()
         assert lines[-1] == "\\x1b[2Jblog: GET /blog-39"  # by time, each named, made safe
         assert "shop: GET /shop-39" in lines and lines.index("shop: GET /shop-39") < len(lines) - 1
+    # all sites shown but every line kept is one site's (sample_logs): still named
+    app = make_app(replace(demo_snapshot(tail=tail[:40]), site=""))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one("#tail").render()).splitlines()[-1] == "shop: GET /shop-39"
 
 
 async def test_the_now_pane_names_hours_by_the_clock_even_from_a_forecast_an_hour_old():

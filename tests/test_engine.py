@@ -188,7 +188,7 @@ def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
     assert e.view_state(s).tuning_note == "not fine-tuned: switched off (--no-fine-tune)"
     e.cfg = replace(e.cfg, fine_tune=True)
     assert e.view_state(s).tuning_note == (
-        "not fine-tuned yet: that needs 14 days of counts, this view has 10")
+        "not fine-tuned yet: that needs 14 days of counts, this view has 10 days")
     e.tuning_note["site-a"] = "default kept: fine-tuned MASE 0.81 vs default 0.80"
     e.set_site("site-a")
     assert e.view_state(e.view_series()).tuning_note.startswith("default kept")

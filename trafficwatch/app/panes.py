@@ -281,7 +281,8 @@ class LogTail(Static):
             super().update(Text(f"No live lines{which} (replay, or nothing appended yet)",
                                 style="dim"))
             return
-        named = not snap.site and len({x.site for x in lines}) > 1
+        # all sites shown: each line says whose, even when the last ones are all one site's
+        named = not snap.site and len(set(snap.sites) | {x.site for x in lines}) > 1
         t = Text()
         if snap.filter:  # raw lines: the view's filter is not applied to them
             t.append(f"every line of {safe_text(snap.site) if snap.site else 'all sites'}, "

@@ -197,7 +197,7 @@ def waiting_note(s, enabled: bool) -> str:
     if days >= FINE_TUNE_MIN_DAYS:
         return ""
     return (f"not fine-tuned yet: that needs {FINE_TUNE_MIN_DAYS} days of counts, this view "
-            f"has {days}")
+            f"has {days} day{'s' * (days != 1)}")
 
 
 def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
