@@ -189,6 +189,10 @@ def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
     e.cfg = replace(e.cfg, fine_tune=True)
     assert e.view_state(s).tuning_note == (
         "not fine-tuned yet: that needs 14 days of counts, this view has 10 days")
+    e.series.add("site-a", hourly_records(np.full(24 * 5, 30), T0 - 5 * 86400,
+                                          np.random.default_rng(1)))  # 5 days before: 15
+    s = e.view_series(whole_hours=True)
+    assert e.view_state(s).tuning_note == "fine-tuning on this site: waiting to start"
     e.tuning_note["site-a"] = "default kept: fine-tuned MASE 0.81 vs default 0.80"
     e.set_site("site-a")
     assert e.view_state(e.view_series()).tuning_note.startswith("default kept")

@@ -189,13 +189,13 @@ def _remember(store: Path, site: str, model_path: str | None, res: TuneResult) -
 
 def waiting_note(s, enabled: bool) -> str:
     """The Model line's reason while no fine-tune was decided for the view: switched off, or
-    too little history yet (maybe_fine_tune waits, and says nothing, until FINE_TUNE_MIN_DAYS);
-    "" once it may be tuned (it then says what it does)."""
+    too little history yet (maybe_fine_tune waits, and says nothing, until FINE_TUNE_MIN_DAYS),
+    or waiting for the model loop to start it (another site's may be running)."""
     if not enabled:
         return "not fine-tuned: switched off (--no-fine-tune)"
     days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
-    if days >= FINE_TUNE_MIN_DAYS:
-        return ""
+    if days >= FINE_TUNE_MIN_DAYS:  # the model loop starts it (one site at a time)
+        return "fine-tuning on this site: waiting to start"
     return (f"not fine-tuned yet: that needs {FINE_TUNE_MIN_DAYS} days of counts, this view "
             f"has {days} day{'s' * (days != 1)}")
 
