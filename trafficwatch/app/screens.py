@@ -145,12 +145,15 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
             yield Input(value=cur.path or "", placeholder="(every path)", id="path")
-            yield Label("Status classes (4xx,5xx) · bots (all | none | only)")
+            with Horizontal(classes="labels"):  # each over its own field
+                yield Label("Status classes (4xx,5xx)")
+                yield Label("Bots (all | none | only)")
             with Horizontal(classes="pair"):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
                             placeholder="(all)", id="status")
                 yield Input(value=bots, id="bots")
-            yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the chart)")
+            yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the "
+                        "chart)")
             with Horizontal(classes="pair"):
                 yield Input(value=fmt(cur.start), placeholder="(open)", id="start")
                 yield Input(value=fmt(cur.end), placeholder="(open)", id="end")
