@@ -43,7 +43,7 @@ def test_a_better_fine_tune_is_kept_and_shown(monkeypatch):
     e = engine_with(flat(21), Stub(60, "default"), Stub(100, "fine-tuned"), monkeypatch)
     assert e.fine_tune_once() is True
     assert e.current_forecaster().name == "fine-tuned"
-    assert e.tuning_note[""].startswith("fine-tuned") and "vs default" in e.tuning_note[""]
+    assert e.tuning_note[""].startswith("kept: tuned ") and "vs default" in e.tuning_note[""]
     # its MASE is not the pane's "Last 7 days" one (other origins): it says whose it is
     assert "in eval's backtest of the last 7 days" in e.tuning_note[""]
 
@@ -66,7 +66,7 @@ def test_tuning_returns_its_decision_and_writes_nothing(monkeypatch):
     assert len(notes) == 2 and notes[0].startswith("fine-tuning on this site: starting, started ")
     assert notes[1] == "fine-tuning on this site: done, backtesting it against the default"
     assert all(r.site == "shop" and r.tuned is None for r in started)
-    assert res.site == "shop" and res.tuned is tuned and res.note.startswith("fine-tuned")
+    assert res.site == "shop" and res.tuned is tuned and res.note.startswith("kept: tuned ")
     assert tuning.maybe_fine_tune("shop", flat(10), Stub(60, "default"), None, "cpu") is None
 
 
@@ -118,7 +118,7 @@ def test_the_tuning_note_names_the_device_the_child_used(monkeypatch):
     tuned.trained_on = "cuda"
     e = engine_with(flat(21), Stub(60, "default"), tuned, monkeypatch)
     assert e.fine_tune_once() is True
-    assert " on cuda:" in e.tuning_note[""]
+    assert " on cuda, MASE " in e.tuning_note[""]
 
 
 def test_history_that_ends_in_a_long_gap_before_the_last_week_is_not_tuned(monkeypatch):
@@ -185,7 +185,7 @@ def test_the_childs_epochs_reach_the_stats_pane_as_they_come(monkeypatch, tmp_pa
     assert e.fine_tune_once() is True
     assert notes[1].startswith("fine-tuning on this site: epoch 2/8, started ")
     assert notes[1].endswith("low priority (nice 10)")
-    assert e.tuning_note[""].startswith("fine-tuned ") and "vs default" in e.tuning_note[""]
+    assert e.tuning_note[""].startswith("kept: tuned ") and "vs default" in e.tuning_note[""]
 
 
 def test_a_fine_tuned_model_kept_never_reads_as_equal_to_the_default():

@@ -274,7 +274,8 @@ def _decide(site: str, t: float, d: float, started: float, tuned) -> TuneResult:
     # MASEs of one model differ, and the note must not read as a second figure for the same
     how = "in eval's backtest of the last 7 days"
     if t < d:
-        return TuneResult(site, f"fine-tuned {when} on {on}: MASE {ts} vs default {ds} {how}",
+        # after the model's name ("Model: fine-tuned · kept ..."), not "fine-tuned" twice
+        return TuneResult(site, f"kept: tuned {when} on {on}, MASE {ts} vs default {ds} {how}",
                           tuned)
     if ts == ds:  # alike to 4 decimals: not "0.5872 vs 0.5872", which reads as a typo
         return TuneResult(site, f"default kept: fine-tuned no better, MASE {ds} each {how} "
