@@ -164,12 +164,11 @@ class ForecastChart(PlotextPlot):
             if keep.any():
                 line("past", x(fv.past_hours[keep]), fv.past_p50[keep], "magenta")
             fx = x(fv.hours)
-            if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM)
-                rest = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
-                rest += [fv.past_p50[keep]] + ([sv.last_week[-n:]] if self.week_overlay and
-                                               sv.last_week is not None else [])
-                cap = BAND_ROOM * max([1.0] + [float(np.nanmax(r)) for r in rest
-                                               if np.isfinite(np.asarray(r, float)).any()])
+            if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM): the
+                # lines drawn so far (in `top`) and those drawn after it
+                later = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
+                cap = BAND_ROOM * max([1.0, *top] + [float(np.nanmax(r)) for r in later
+                                                     if np.isfinite(np.asarray(r, float)).any()])
                 line("band", fx, fv.p10, "green", cap=cap)
                 line("band", fx, fv.p90, "green", cap=cap)
             line("forecast", fx, fv.p50, "green")

@@ -113,8 +113,8 @@ def predict(
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
-    status, name, gates, choice, choice_short, band_note = ("", "seasonal naive", None, "", "",
-                                                            "")
+    status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
+    band_note = ""
     fn = _naive
     if forecaster is None:
         status = "loading model…"
@@ -219,13 +219,13 @@ def past_days(history: pd.Series, fn, forecaster, start: int, days: int,
 
 
 _DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}
-DAY_AHEAD_KEPT = 2048  # (24, 3) forecasts kept a forecaster: a few views' weeks, and the last two
-# midnights of every site's anomaly check at 500 sites (site_forecasts), 1.6 MB at most
+DAY_AHEAD_KEPT = 2048  # (24, 5) forecasts kept a forecaster: a few views' weeks, and the last two
+# midnights of every site's anomaly check at 500 sites (site_forecasts), 2 MB at most
 
 
 def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
-    """(24, 3) or (24, 5) (see alarm_quantiles) the forecast `fn` made from the hours `h` before `midnight`; the model's, kept
-    per forecaster while those hours stay the same (a past day is not recomputed every hour)."""
+    """(24, 3), or (24, 5) with the anomalies' band (alarm_quantiles): the forecast `fn` made
+    from the hours `h` before `midnight`; the model's, kept per forecaster while those hours stay the same (a past day is not recomputed every hour)."""
     cache = _DAY_AHEAD.setdefault(forecaster, {}) if fn is not _naive else None
     key = (midnight, epoch(h.index[0]), hashlib.blake2b(h.to_numpy(dtype=float).tobytes(),
                                                         digest_size=16).digest())

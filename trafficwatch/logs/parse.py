@@ -125,8 +125,6 @@ class Parser:
         """Parse `lines` into `cols`; with `line_of`, the index in `lines` of each record added."""
         skipped = excluded = 0
         for i, line in enumerate(lines):
-            if line_of is not None and len(line_of) < len(cols.ts):
-                line_of.extend([i - 1] * (len(cols.ts) - len(line_of)))
             if line.endswith(b"\r"):
                 line = line[:-1]
             if is_binary_line(line):
@@ -150,9 +148,10 @@ class Parser:
                     mal.add(self._reason(line), line)
                 continue
             for f in fields_list:
-                excluded += self._add(cols, f)
-        if line_of is not None and len(line_of) < len(cols.ts):
-            line_of.extend([len(lines) - 1] * (len(cols.ts) - len(line_of)))
+                dropped = self._add(cols, f)  # 1: excluded, nothing added
+                excluded += dropped
+                if line_of is not None and not dropped:
+                    line_of.append(i)
         return skipped, excluded
 
     def _feed_fast(self, data: bytes) -> ParseResult:
