@@ -32,7 +32,10 @@ def cycle(days: int, seed: int = 0) -> np.ndarray:
 
 def test_daily_origins_over_the_last_days_each_with_a_full_horizon():
     assert origins_for(1000, 7, 24) == [976 - 24 * k for k in range(6, -1, -1)]
-    assert origins_for(30, 7, 24) == [6]
+    # every origin has two days before it: a day of 24 h naive errors to scale MASE by
+    assert origins_for(80, 7, 24) == [56]
+    assert origins_for(71, 7, 24) == []
+    assert origins_for(72, 7, 24) == [48]
 
 
 def test_every_model_sees_only_hours_before_its_origin():

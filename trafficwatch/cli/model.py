@@ -170,8 +170,9 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
              "whose week-ago hour the series does not hold it forecasts the last day's median")
     summary = summarize(table)
     if not summary["hours"].any():
-        which = "the only origin has" if n_origins == 1 else f"none of the {n_origins} origins has"
-        _err(f"nothing to score: {which} an observed hour in the {args.horizon} h after it that "
+        which = ("the only origin has no" if n_origins == 1 else
+                 f"none of the {n_origins} origins has an")
+        _err(f"nothing to score: {which} observed hour in the {args.horizon} h after it that "
              "a model forecast")
         return EXIT_USAGE
     if not np.isfinite(summary["mase"]).any():

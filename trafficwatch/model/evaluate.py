@@ -25,10 +25,16 @@ def seasonal_scale(history: np.ndarray, season: int = 24) -> float:
     return float(d.mean()) if len(d) else float("nan")
 
 
+MIN_HISTORY = 48  # hours before an origin, at the least: a day for the 24 h seasonal naive's
+# in-sample errors, which scale MASE, and a day for them to be errors of (with less, MASE is
+# undefined or rests on a handful of hours, and the LSTM needs 24 observed hours anyway)
+
+
 def origins_for(n: int, days: int, horizon: int) -> list[int]:
-    """Daily origins (index of the first forecast hour), the last one leaving a full horizon."""
+    """Daily origins (index of the first forecast hour), the last one leaving a full horizon,
+    each with at least MIN_HISTORY hours before it."""
     last = n - horizon
-    return [o for o in (last - 24 * k for k in range(days - 1, -1, -1)) if o > 0]
+    return [o for o in (last - 24 * k for k in range(days - 1, -1, -1)) if o >= MIN_HISTORY]
 
 
 def score(actual: np.ndarray, q: np.ndarray, scale: float) -> dict[str, float]:
@@ -52,7 +58,9 @@ def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
     v = s.to_numpy()
     origins = origins_for(len(v), days, horizon)
     if not origins:
-        raise ValueError(f"series of {len(v)} hours is too short for a {horizon} h backtest")
+        raise ValueError(f"series of {len(v)} hours is too short for a {horizon} h backtest: "
+                         f"it needs {MIN_HISTORY} hours before an origin and the {horizon} after "
+                         f"it, {MIN_HISTORY + horizon} in all")
     rows = []
     for o in origins:
         history = s.iloc[:o]
