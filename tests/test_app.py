@@ -387,6 +387,34 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
     assert ("site", "blog.example") in app.engine.calls
 
 
+async def test_site_picker_still_narrows_when_the_list_has_the_focus():
+    """Down moves into the list; typing there must narrow it, not be lost (a user trial typed
+    after Down and saw nothing happen), Backspace widens it again, Up from the top goes back."""
+    sites = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
+    app = make_app(demo_snapshot(sites=sites))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        search, listing = app.screen.query_one("#site-search"), app.screen.query_one("#sites")
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.focused is listing
+        await pilot.press(*"blox")
+        await pilot.pause()
+        assert search.value == "blox" and listing.option_count == 0
+        assert app.focused is search
+        await pilot.press("down", "backspace")
+        await pilot.pause()
+        assert search.value == "blo" and listing.option_count == 1
+        await pilot.press("down", "up")
+        await pilot.pause()
+        assert app.focused is search
+        await pilot.press("enter")
+        await pilot.pause()
+    assert ("site", "blog.example") in app.engine.calls
+
+
 async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
     """`/` then a regex at once: the keys after `/` reach the main screen before the filter
     screen is up; they must end in the path field (they were lost for ~0.4 s)."""

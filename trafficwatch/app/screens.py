@@ -94,7 +94,8 @@ class SitePicker(ModalScreen[str | None]):
         with Vertical(id="picker") as box:
             n = len(self.sites)
             box.border_title = f"Show which site? ({n} site{'s' if n != 1 else ''} + all)"
-            yield Input(placeholder="type to narrow · Enter picks · Down: the list", id="site-search")
+            yield Input(placeholder="type to narrow · Enter picks · Down: the list",
+                        id="site-search", select_on_focus=False)  # typing in the list adds to it
             yield OptionList(*self._options(""), id="sites")
 
     def _options(self, query: str) -> list[Option]:
@@ -118,6 +119,25 @@ class SitePicker(ModalScreen[str | None]):
 
     def action_to_list(self) -> None:
         self.query_one("#sites", OptionList).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the list has the focus still narrows it: the key goes to the search
+        field (as does Backspace), and Up from the list's first line goes back there."""
+        sites = self.query_one("#sites", OptionList)
+        if self.focused is not sites:
+            return
+        search = self.query_one("#site-search", Input)
+        if event.is_printable and event.character:
+            search.insert_text_at_cursor(event.character)
+        elif event.key == "backspace":
+            search.action_delete_left()
+        elif event.key == "up" and not sites.highlighted:
+            pass
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+        search.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id or "")
