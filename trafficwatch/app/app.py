@@ -22,6 +22,12 @@ from trafficwatch.app.text import safe_content
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_name
 
+SHORT_ROWS = 18  # fewer rows than this (a 40x12 pane of tmux): the chart and the panes below it
+# take turns (v), since both in 10 rows left the chart 3 rows of nothing but its axis
+SLIM_COLUMNS = 64  # fewer columns than this: the chart alone in the top row (beside the stats
+# pane, 24 columns at least, it was pushed past the screen's edge and drew its left half only)
+
+
 
 class EngineLike(Protocol):
     """What the app needs from the engine (a fake one drives the tests)."""
@@ -102,6 +108,7 @@ class TrafficWatchApp(App):
         self.snapshot: Snapshot | None = None
         self.bottom = "gates"  # the bottom pane in front on small screens
         self.left = "gates"  # the bottom-left pane on large screens: the gates or the top view
+        self.short_pane = False  # short screens: a bottom pane is shown instead of the chart
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -126,6 +133,9 @@ class TrafficWatchApp(App):
         """Small screens (80x24) show one bottom pane at a time and a compact footer."""
         narrow = width < 120 or height < 32
         self.set_class(narrow, "narrow")
+        self.set_class(height < SHORT_ROWS, "short")
+        self.set_class(width < SLIM_COLUMNS, "slim")
+        self.short_pane &= height < SHORT_ROWS
         footer = self.query_one(KeysFooter)
         if footer.compact != narrow or footer.width != width:
             footer.compact, footer.width = narrow, width
@@ -167,6 +177,7 @@ class TrafficWatchApp(App):
         title says what `v` brings next."""
         for name in self.BOTTOM:
             self.set_class(self.bottom == name, f"-bottom-{name}")
+        self.set_class(self.short_pane, "-short-pane")
         if self.bottom in ("gates", "top"):
             self.left = self.bottom
         self.set_class(self.left == "top", "-left-top")
@@ -177,7 +188,9 @@ class TrafficWatchApp(App):
         if self.has_class("narrow"):
             nxt = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
             box = f"#{self.bottom}-box"
-            titles[box] += f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].split(',')[0].lower()}"
+            back = self.has_class("short") and nxt == self.BOTTOM[0]  # short: then the chart
+            titles[box] += (" · v: chart" if back else
+                            f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].split(',')[0].lower()}")
         else:
             titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
         chart = self.query_one(ForecastChart)
@@ -291,8 +304,18 @@ class TrafficWatchApp(App):
         self.query_one(f"#{self.bottom}-box").focus()
 
     def action_bottom(self) -> None:
-        """Bring the next bottom pane forward (small screens) and focus it for j/k."""
-        self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
+        """Bring the next bottom pane forward (small screens) and focus it for j/k. A short screen
+        shows one thing at a time: the chart, then each pane in turn instead of it, then the
+        chart again."""
+        if self.has_class("short") and not self.short_pane:
+            self.short_pane = True  # the pane in front takes the chart's place
+        else:
+            self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
+            if self.has_class("short") and self.bottom == self.BOTTOM[0]:
+                self.short_pane = False
+                self._show_bottom()
+                self.set_focus(None)
+                return
         self._show_bottom()
         box = self.query_one(f"#{self.bottom}-box")
         box.focus()

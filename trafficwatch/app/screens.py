@@ -63,7 +63,8 @@ An anomaly clears at the first hour back inside it; --alert-cmd runs once for ea
 site.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
-words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail · t \
+words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
+chart's place, then the chart again; under 64 columns the chart has the width alone) · t \
 top of the last 24 h · ←/→ hour cursor, Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
 palette (every action by name)
