@@ -294,7 +294,8 @@ def test_forecast_hours_are_in_the_logs_own_offset_unless_tz_says(tmp_path, caps
 
 
 def test_eval_says_where_same_hour_last_week_had_no_last_week(tmp_path, small_model_path, capsys):
-    # eight days of counts: at all but the last origin "naive168" had less than a week before
+    # eight days of counts: 6 origins (each with two days before it); at all but the last one
+    # "naive168" had less than a week before
     # it, and was scored as if it were same hour last week
     from trafficwatch.cli.main import main
 
@@ -303,7 +304,7 @@ def test_eval_says_where_same_hour_last_week_had_no_last_week(tmp_path, small_mo
     csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{50 + 3 * h.hour + i % 5}\n"
                                                for i, h in enumerate(hours)))
     assert main(["eval", str(csv_path), "--model", small_model_path]) == 0
-    assert "naive168 at 6 of 7 origins: less than a week of history" in capsys.readouterr().err
+    assert "naive168 at 5 of 6 origins: less than a week of history" in capsys.readouterr().err
     old = tmp_path / "old.csv"
     hours = pd.date_range("2026-11-01", periods=24 * 20, freq="h", tz="UTC")
     old.write_text("hour,count\n" + "".join(f"{h.isoformat()},{50 + 3 * h.hour + i % 5}\n"
