@@ -78,7 +78,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     e = subparsers.add_parser(
         "eval", help="rolling-origin backtest of the LSTM against baselines",
         description="Daily origins over the last --days days; each model sees only the hours "
-                    "before its origin. MASE (vs in-sample 24 h seasonal naive), sMAPE, p10-p90 "
+                    "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
+                    "scales MASE). MASE (vs in-sample 24 h seasonal naive), sMAPE, p10-p90 "
                     "coverage; hours with no log are skipped, not counted as zero.")
     _common(e)
     e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
