@@ -520,26 +520,34 @@ async def test_the_week_overlay_says_so_when_there_is_no_last_week_to_draw():
 
 async def test_a_tiny_terminal_shows_the_whole_chart_and_v_gives_the_panes_its_place():
     """40x12 (a tmux split): the chart had 3 rows and was drawn past the right edge, its data
-    cut off. Now it alone fills the screen, whole, and v shows each pane in its place in turn."""
+    cut off. Now it alone fills the screen, whole, and v shows the Now pane and then each pane
+    below in its place, in turn, then the chart again."""
     app = make_app()
+
+    def shown() -> list[str]:
+        top = app.query_one("#top").display
+        bottom = app.query_one("#bottom").display
+        return ([n for n in ("#chart", "#stats-box") if top and app.query_one(n).display] +
+                [n for n in ("#gates-box", "#top-box", "#anomalies-box", "#tail-box")
+                 if bottom and app.query_one(n).display])
+
     async with app.run_test(size=(40, 12)) as pilot:
         await pilot.pause()
         lines = screen_text(app).splitlines()
         chart = app.query_one("#chart")
         assert chart.region.right <= 40 and chart.region.height >= 8, chart.region
         assert any(line.rstrip().endswith("┐") for line in lines), "the chart's right edge"
-        assert not app.query_one("#gates-box").display or not app.query_one("#bottom").display
-        seen = []
-        for _ in range(5):
+        seen = [shown()]
+        for _ in range(6):
             await pilot.press("v")
             await pilot.pause()
-            shown = [n for n in ("#top", "#gates-box", "#top-box", "#anomalies-box", "#tail-box")
-                     if app.query_one(n).display and
-                     (n == "#top" or app.query_one("#bottom").display)]
-            seen.append(shown)
-        assert seen == [["#gates-box"], ["#top-box"], ["#anomalies-box"], ["#tail-box"],
-                        ["#top"]], seen
-        assert "What the model" not in screen_text(app)
-    async with make_app().run_test(size=(80, 24)) as pilot:  # 80x24: chart, stats and a pane
+            seen.append(shown())
+        assert seen == [["#chart"], ["#stats-box"], ["#gates-box"], ["#top-box"],
+                        ["#anomalies-box"], ["#tail-box"], ["#chart"]], seen
+        await pilot.press("v")
         await pilot.pause()
-        assert all(app_.display for app_ in pilot.app.query("#top, #stats-box, #gates-box"))
+        assert "Next hour" in screen_text(app) or "After the log" in screen_text(app)
+    for size in ((60, 24), (80, 24)):  # room for both: chart, Now pane and a pane below
+        async with make_app().run_test(size=size) as pilot:
+            await pilot.pause()
+            assert all(w.display for w in pilot.app.query("#chart, #stats-box, #gates-box"))

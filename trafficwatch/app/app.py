@@ -24,8 +24,9 @@ from trafficwatch.safe import safe_name
 
 SHORT_ROWS = 18  # fewer rows than this (a 40x12 pane of tmux): the chart and the panes below it
 # take turns (v), since both in 10 rows left the chart 3 rows of nothing but its axis
-SLIM_COLUMNS = 64  # fewer columns than this: the chart alone in the top row (beside the stats
-# pane, 24 columns at least, it was pushed past the screen's edge and drew its left half only)
+SLIM_COLUMNS = 54  # fewer columns than this: the chart alone in the top row, the Now pane in its
+# place with v (beside the stats pane's 24 columns the chart, 30 at least, was pushed past the
+# screen's edge and drew its left half only)
 
 
 
@@ -136,6 +137,8 @@ class TrafficWatchApp(App):
         self.set_class(height < SHORT_ROWS, "short")
         self.set_class(width < SLIM_COLUMNS, "slim")
         self.short_pane &= height < SHORT_ROWS
+        if self.bottom == "now" and width >= SLIM_COLUMNS:
+            self.bottom = "gates"  # the Now pane is beside the chart again
         footer = self.query_one(KeysFooter)
         if footer.compact != narrow or footer.width != width:
             footer.compact, footer.width = narrow, width
@@ -175,7 +178,7 @@ class TrafficWatchApp(App):
     def _show_bottom(self) -> None:
         """Mark which bottom pane is in front; on small screens only that one is shown, and its
         title says what `v` brings next."""
-        for name in self.BOTTOM:
+        for name in ("now", *self.BOTTOM):
             self.set_class(self.bottom == name, f"-bottom-{name}")
         self.set_class(self.short_pane, "-short-pane")
         if self.bottom in ("gates", "top"):
@@ -186,11 +189,13 @@ class TrafficWatchApp(App):
         if n:
             titles["#anomalies-box"] = f"Anomalies ({n})"
         if self.has_class("narrow"):
-            nxt = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
-            box = f"#{self.bottom}-box"
-            back = self.has_class("short") and nxt == self.BOTTOM[0]  # short: then the chart
-            titles[box] += (" · v: chart" if back else
-                            f" · v: {titles[f'#{nxt}-box'].split(' (LSTM')[0].split(',')[0].lower()}")
+            order = self._order()
+            i = order.index(self.bottom) if self.bottom in order else -1
+            nxt = order[(i + 1) % len(order)]
+            back = self.has_class("short") and i == len(order) - 1  # short: then the chart
+            titles[self._box(self.bottom)] += (
+                " · v: chart" if back else
+                f" · v: {titles[self._box(nxt)].split(' (LSTM')[0].split(',')[0].lower()}")
         else:
             titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
         chart = self.query_one(ForecastChart)
@@ -297,6 +302,15 @@ class TrafficWatchApp(App):
             if self.snapshot is not None:
                 stats.update(self.snapshot)
 
+    def _order(self) -> tuple[str, ...]:
+        """What `v` brings forward in turn: the bottom panes, and first the Now pane where it
+        has no room beside the chart (slim)."""
+        return (("now",) if self.has_class("slim") else ()) + self.BOTTOM
+
+    @staticmethod
+    def _box(name: str) -> str:
+        return "#stats-box" if name == "now" else f"#{name}-box"
+
     def action_top(self) -> None:
         """The top view of the last 24 h in front (or back to the gates)."""
         self.bottom = "gates" if self.bottom == "top" else "top"
@@ -307,17 +321,21 @@ class TrafficWatchApp(App):
         """Bring the next bottom pane forward (small screens) and focus it for j/k. A short screen
         shows one thing at a time: the chart, then each pane in turn instead of it, then the
         chart again."""
+        order = self._order()
+        i = order.index(self.bottom) if self.bottom in order else -1
         if self.has_class("short") and not self.short_pane:
-            self.short_pane = True  # the pane in front takes the chart's place
+            self.short_pane = True  # the first pane takes the chart's place
+            self.bottom = order[0]
+        elif self.has_class("short") and i == len(order) - 1:
+            self.short_pane = False  # the chart again
+            self.bottom = self.BOTTOM[0]
+            self._show_bottom()
+            self.set_focus(None)
+            return
         else:
-            self.bottom = self.BOTTOM[(self.BOTTOM.index(self.bottom) + 1) % len(self.BOTTOM)]
-            if self.has_class("short") and self.bottom == self.BOTTOM[0]:
-                self.short_pane = False
-                self._show_bottom()
-                self.set_focus(None)
-                return
+            self.bottom = order[(i + 1) % len(order)]
         self._show_bottom()
-        box = self.query_one(f"#{self.bottom}-box")
+        box = self.query_one(self._box(self.bottom))
         box.focus()
         if self.bottom == "tail":  # as tail -f: it comes forward at its newest line
             self.call_after_refresh(box.scroll_end, animate=False)

@@ -64,7 +64,7 @@ site.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
 words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
-chart's place, then the chart again; under 64 columns the chart has the width alone) · t \
+chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
 top of the last 24 h · ←/→ hour cursor, Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
 palette (every action by name)
