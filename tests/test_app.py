@@ -551,3 +551,29 @@ async def test_a_tiny_terminal_shows_the_whole_chart_and_v_gives_the_panes_its_p
         async with make_app().run_test(size=size) as pilot:
             await pilot.pause()
             assert all(w.display for w in pilot.app.query("#chart, #stats-box, #gates-box"))
+
+
+async def test_the_log_tail_is_at_its_newest_line_after_switching_site():
+    # a user trial picked a site at 160x50 and its tail opened at its oldest line
+    from dataclasses import replace
+
+    from trafficwatch.app.app import SnapshotReady
+
+    tail = tuple(TailLine(100.0 + i, f"site{i % 3}", f"GET /{i % 3}-{i:03d}") for i in range(150))
+    app = make_app(replace(demo_snapshot(tail=tail), site=""))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        box = app.query_one("#tail-box")
+        for site in ("site1", "site2", ""):
+            app.post_message(SnapshotReady(replace(app.snapshot, site=site)))
+            await pilot.pause()
+            await pilot.pause()
+            last = [x for x in tail if not site or x.site == site][-1].text
+            assert last in screen_text(app), (site, last)
+            assert box.scroll_y == box.max_scroll_y > 0, site
+        box.scroll_home(animate=False)  # the reader scrolls up: new frames leave it there
+        await pilot.pause()
+        app.post_message(SnapshotReady(replace(app.snapshot, site="")))
+        await pilot.pause()
+        await pilot.pause()
+        assert box.scroll_y == 0

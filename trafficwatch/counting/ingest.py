@@ -325,7 +325,7 @@ class WholeFile:
     report: FileReport
     series: HourlySeries
     head: bytes  # the first FP_BYTES of content
-    tail: bytes  # the last 8 KiB of content
+    tail: bytes  # the last logread.TAIL_WINDOW bytes of content (the log tail's lines)
     length: int  # bytes of content
 
 
@@ -354,7 +354,7 @@ def read_archive(args: tuple) -> WholeFile | None:
                 if len(head) < fp_bytes:
                     head += chunk[: fp_bytes - len(head)]
                 length += len(chunk)
-                tail = (tail + chunk)[-8192:]
+                tail = (tail + chunk)[-logread.TAIL_WINDOW:]
                 _absorb(rep, parser.feed(chunk, final=True), part)
             if logread.stream_error(stream):
                 return None

@@ -298,10 +298,15 @@ class LiveFeed:
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     def _tail(self, site: str, data: bytes) -> None:
-        """The last complete lines of `data` (its last 8 KiB) into the site's log tail."""
+        """The last complete lines of `data` into the site's log tail, which stays a run of lines
+        as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
+        (20 lines of each were kept, so a big file's tail showed three hours days apart)."""
         now = time.time()
         lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
-        lines.extend(TailLine(now, site, text) for text in logread.last_lines(data[-8192:]))
+        texts, whole = logread.tail_lines(data, TAIL_PER_SITE)
+        if not whole:  # lines between the tail kept and these were not read for it
+            lines.clear()
+        lines.extend(TailLine(now, site, text) for text in texts)
         self._tail_version += 1
 
     @property

@@ -18,6 +18,7 @@ from trafficwatch.logs.records import ParseResult
 CHUNK = 2 << 20  # bytes per parse call: large enough to amortise, small enough for flat memory
 MAX_DECOMPRESSED = 64 << 30  # a gzip bomb stops here (reported), memory stays flat regardless
 PARALLEL_MIN = 32 << 20  # files smaller than this are parsed in-process
+TAIL_WINDOW = 64 << 10  # bytes at the end of what was read that the log tail takes its lines from
 
 
 def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED,
@@ -116,6 +117,19 @@ def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
     if not lines and err:
         raise OSError(err)
     return lines
+
+
+def tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
+    """The last `n` complete lines of `data` (read from its last TAIL_WINDOW bytes), and whether
+    they are all of its lines from some line on up to its end with nothing left out before them
+    that a tail kept earlier would need: False when the window cut lines off (a tail must then
+    start again from these, or it would join lines that were never next to each other)."""
+    window = data[-TAIL_WINDOW:]
+    whole = len(window) == len(data)
+    if not whole:
+        window = window[window.find(b"\n") + 1:]  # the first line is cut: not shown
+    lines = last_lines(window, n)
+    return lines, whole
 
 
 def last_lines(data: bytes, n: int = 20) -> list[str]:
