@@ -169,3 +169,18 @@ def test_a_small_sites_log_tail_is_not_pushed_out_by_a_big_one(tmp_path, monkeyp
     # stretches hours apart read as one
     big = [t.text for t in f.tail if "big" in t.site]
     assert big == [x for x in lines(150_000 - 50, 50).split("\n") if x]
+
+
+def test_a_binary_file_is_skipped_not_counted_as_malformed_lines(tmp_path, monkeypatch):
+    # the app said "binary.log looks binary ... skipped" and also "malformed 68 · no known log
+    # format" for its bytes, where `counts` on the same files says 0 malformed
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "good.access.log").write_text(lines(0, 10))
+    (d / "binary.access.log").write_bytes(bytes(range(256)) * 40 + b"\n\x00\x01\n" * 60)
+    _, f = feed(d, None)
+    reps = {Path(r.name).name: r for r in f.report.files}
+    assert reps["binary.access.log"].lines == 0, reps["binary.access.log"]
+    assert sum(r.malformed.total for r in reps.values()) == 0
+    assert reps["good.access.log"].lines == 10
+    assert any("binary.access.log looks binary" in e for e in f.events)

@@ -56,6 +56,7 @@ class _Stream:
     report: FileReport
     parser: Parser | None = None
     said: bool = False  # why it cannot be counted was said (once, not for every chunk)
+    binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
 
 
 class LiveFeed:
@@ -348,6 +349,8 @@ class LiveFeed:
         st = self._stream(key)
         rep = st.report
         if st.parser is None and not self._make_parser(st, chunk):
+            if st.binary:  # not a log: its bytes are no lines, malformed or not (as in `counts`)
+                return
             n = chunk.count(b"\n")  # counted and shown, never dropped: the file's error says why
             rep.lines += n
             rep.malformed.add("no known log format", chunk.split(b"\n", 1)[0], n)
@@ -370,6 +373,7 @@ class LiveFeed:
         why = ""
         if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
             why = f"{st.report.name} looks binary, not a text access log; skipped"
+            st.binary = True
         elif fmt is None:
             first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
             why = (f"{st.report.name}: no known log format matches (tried "
