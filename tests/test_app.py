@@ -577,3 +577,32 @@ async def test_the_log_tail_is_at_its_newest_line_after_switching_site():
         await pilot.pause()
         await pilot.pause()
         assert box.scroll_y == 0
+
+
+async def test_the_filter_refuses_a_backwards_or_unreadable_date_range_and_keeps_the_offset():
+    from dataclasses import replace
+
+    from trafficwatch.app.app import SnapshotReady
+
+    app = make_app()  # the demo's logs are at UTC+01:00
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for start, end, words in (("2026-10-20", "2026-10-10", "from (2026-10-20) is after to"),
+                                  ("yesterday-ish", "", "from: 'yesterday-ish' is not a date")):
+            await pilot.press("slash")
+            await pilot.pause()
+            app.screen.query_one("#start").value = start
+            app.screen.query_one("#end").value = end
+            await pilot.press("enter")
+            await pilot.pause()
+            assert words in screen_text(app) and "Unknown datetime" not in screen_text(app)
+            assert app.screen.__class__.__name__ == "FilterScreen"
+            await pilot.press("escape")
+            await pilot.pause()
+        assert not [c for c in app.engine.calls if c[0] == "filter"]
+        # a filter that leaves nothing to show: the dates are still in the logs' offset
+        app.post_message(SnapshotReady(replace(app.snapshot, series=None)))
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "UTC+01:00 as on the chart" in screen_text(app)

@@ -110,6 +110,7 @@ class TrafficWatchApp(App):
         self.bottom = "gates"  # the bottom pane in front on small screens
         self.left = "gates"  # the bottom-left pane on large screens: the gates or the top view
         self.short_pane = False  # short screens: a bottom pane is shown instead of the chart
+        self.tz_offset = 0  # the logs' offset as last shown: a filter that empties the view keeps it
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -166,6 +167,8 @@ class TrafficWatchApp(App):
     def draw(self, snap: Snapshot) -> None:
         """Show one frame in every pane."""
         self.snapshot = snap
+        if snap.series is not None:
+            self.tz_offset = snap.series.tz_offset_s
         self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
         status = self.query_one("#status", Static)
         words = " · ".join(w for w in (snap.feed, f"filter: {snap.filter}" if snap.filter else "") if w)
@@ -226,8 +229,7 @@ class TrafficWatchApp(App):
     def action_filter(self) -> None:
         snap = self.snapshot
         self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
-                                      snap.series.tz_offset_s if snap and snap.series else 0),
-                         self._apply_filter)
+                                      self.tz_offset), self._apply_filter)
 
     def _apply_filter(self, result) -> None:
         if result is None:

@@ -212,8 +212,10 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
             if bots is None:
                 raise ValueError("bots: all, none or only")
-            start = self._when(val["start"])
-            end = self._when(val["end"])
+            start = self._when(val["start"], "from")
+            end = self._when(val["end"], "to")
+            if start is not None and end is not None and start > end:
+                raise ValueError(f"from ({val['start']}) is after to ({val['end']})")
             site = val["site"] or None
             if site is not None and site not in self.sites:
                 raise ValueError(f"no site {site!r}")
@@ -229,11 +231,17 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
 
-    def _when(self, text: str) -> pd.Timestamp | None:
+    def _when(self, text: str, field: str) -> pd.Timestamp | None:
         """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable."""
         if not text:
             return None
-        t = pd.Timestamp(text)
+        try:
+            t = pd.Timestamp(text)
+        except (ValueError, OverflowError) as exc:  # dateutil's own words name no field
+            raise ValueError(f"{field}: {text!r} is not a date: YYYY-MM-DD or YYYY-MM-DD HH:MM "
+                             "(and an offset such as +02:00 if not the chart's)") from exc
+        if pd.isna(t):
+            raise ValueError(f"{field}: a date is needed, or nothing for an open end")
         if t.tzinfo is None:
             return (t - pd.Timedelta(seconds=self.tz_offset)).tz_localize("UTC")
         return t.tz_convert("UTC")
