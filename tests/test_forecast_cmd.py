@@ -311,3 +311,20 @@ def test_eval_says_where_same_hour_last_week_had_no_last_week(tmp_path, small_mo
                                           for i, h in enumerate(hours)))
     assert main(["eval", str(old), "--model", small_model_path]) == 0
     assert "naive168 at" not in capsys.readouterr().err
+
+
+def test_eval_exits_1_when_the_model_was_scored_at_no_origin(tmp_path, capsys):
+    # a user trial: the LSTM "could not forecast at any origin" and its row was nan, but the
+    # exit status was 0, as for a backtest that worked
+    from trafficwatch.cli.main import main
+
+    csv_path = tmp_path / "gappy.csv"  # two weeks of counts, eight days of nothing, a day
+    hours = pd.date_range("2026-01-01", periods=24 * 23, freq="h", tz="UTC")
+    values = ([str(50 + h.hour + h.day % 3) for h in hours[:24 * 14]] + [""] * (24 * 8)
+              + [str(50 + h.hour) for h in hours[24 * 22:]])
+    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n"
+                                               for h, v in zip(hours, values)))
+    code = main(["eval", str(csv_path), "--days", "1"])
+    out, err = capsys.readouterr()
+    assert "could not forecast at any origin" in err and "naive24" in out
+    assert code == 1

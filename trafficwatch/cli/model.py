@@ -79,7 +79,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="rolling-origin backtest of the LSTM against baselines",
         description="Daily origins over the last --days days; each model sees only the hours "
                     "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
-                    "scales MASE). MASE (vs in-sample 24 h seasonal naive), sMAPE, p10-p90 "
+                    "scales MASE). Exit 1 when the LSTM could not forecast at any origin. MASE (vs "
+                    "in-sample 24 h seasonal naive), sMAPE, p10-p90 "
                     "coverage; hours with no log are skipped, not counted as zero.")
     _common(e)
     e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
@@ -189,6 +190,8 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                   f"{args.horizon} h ahead, "
                   f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
         out.write(format_table(table) + "\n")
+    if not summary.loc[fc.name, "hours"]:  # the baselines were scored, the model never: not a
+        return EXIT_FALLBACK  # backtest of it (stderr said why), as `forecast` exits 1 then
     return _lost(series)
 
 
