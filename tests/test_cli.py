@@ -231,6 +231,9 @@ def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):
     (tmp_path / "a.access.log").write_text("")  # logrotate's fresh file, nothing else yet
     p = run("counts", str(tmp_path))
     assert p.returncode == 0 and "a.access.log is empty" in p.stderr.decode()
+    # beside a file that is not there: that one was skipped, the empty one read (1, not 2)
+    p = run("counts", str(tmp_path / "a.access.log"), str(tmp_path / "nosuch.log"))
+    assert p.returncode == 1 and "skipped" in p.stderr.decode(), p.stderr
     sub = tmp_path / "parent"
     (sub / "nginx").mkdir(parents=True)
     p = run("counts", str(sub))
