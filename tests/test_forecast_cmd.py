@@ -328,3 +328,14 @@ def test_eval_exits_1_when_the_model_was_scored_at_no_origin(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "could not forecast at any origin" in err and "naive24" in out
     assert code == 1
+
+
+def test_train_refuses_an_out_path_in_a_folder_that_does_not_exist(counts_csv, tmp_path, capsys):
+    # a user trial ran `train ... --out /nonexistent/dir/m.pt` as root: the folders were made
+    from trafficwatch.cli.main import main
+
+    out = tmp_path / "nonexistent" / "dir" / "m.pt"
+    assert main(["train", str(counts_csv), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no folder" in err and "Traceback" not in err
+    assert not (tmp_path / "nonexistent").exists()

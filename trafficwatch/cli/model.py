@@ -59,7 +59,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "print a backtest on those days against seasonal naive baselines.")
     _common(t)
     t.add_argument("--out", default="model.pt", metavar="FILE",
-                   help="where to write the model (default: model.pt)")
+                   help="where to write the model (default: model.pt), in a folder that exists; "
+                        "FILE.npz goes beside it (the same weights for forecasting without torch)")
     add_device_option(p=t, what="training")
     t.add_argument("--epochs", type=int, default=None, help="at most this many epochs "
                    "(default: 8 fine-tuning, 30 from scratch; early stopping may end sooner)")
@@ -254,6 +255,10 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
 
     out, err = out or sys.stdout, err or sys.stderr
     try:
+        folder = Path(args.out).parent
+        if not folder.is_dir():  # before minutes of training, not after; and a mistyped path
+            # is not made (it was, as root: /nonexistent/dir/)
+            raise ValueError(f"--out {safe_name(args.out)}: no folder {safe_name(str(folder))}")
         select_device(args.device)
         series = load_series(args)
         hold = max(args.holdout_days, 0) * 24
