@@ -353,6 +353,15 @@ async def test_status_line_says_replay_and_a_quiet_log_honestly():
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             assert str(app.query_one("#status").render()) == feed
+    # a log silent for weeks and too short for the LSTM: both said, the silence first
+    from dataclasses import replace
+
+    feed = "no new lines since 2026-11-20 06:22 (still watching)"
+    why = "seasonal naive shown, not the LSTM: needs at least 24 observed hours, the series has 23"
+    app = make_app(replace(demo_snapshot(feed=feed), status=why))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one("#status").render()) == f"{feed} · {why}"
 
 
 async def test_filter_dates_are_typed_in_the_charts_offset():

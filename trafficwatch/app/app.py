@@ -171,8 +171,11 @@ class TrafficWatchApp(App):
             self.tz_offset = snap.series.tz_offset_s
         self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
         status = self.query_one("#status", Static)
-        words = " · ".join(w for w in (snap.feed, f"filter: {snap.filter}" if snap.filter else "") if w)
-        status.update(safe_content(snap.status or words))
+        # how lines arrive, then what holds the forecast back: a log silent for weeks that said
+        # only "warming up" read as if it would start soon
+        words = " · ".join(w for w in (snap.feed, snap.status,
+                                       f"filter: {snap.filter}" if snap.filter else "") if w)
+        status.update(safe_content(words))
         for pane in ("#chart", "#stats", "#gates", "#top-pane", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
         self._sync_cursor()

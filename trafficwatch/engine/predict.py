@@ -125,7 +125,7 @@ def predict(
             choice_short, band_note = f.choice_short, f.band_note
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
-            status = f"warming up: {exc} (seasonal naive meanwhile)"
+            status = f"seasonal naive shown, not the LSTM: {exc}"
     if fn is _naive:
         q = _naive(history, horizon)
     start = epoch(history.index[-1]) + HOUR

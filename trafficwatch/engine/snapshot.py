@@ -140,7 +140,7 @@ class Snapshot:
     anomalies: tuple[Anomaly, ...]
     ingest: IngestView
     tail: tuple[TailLine, ...] = ()
-    status: str = ""  # "loading model…", "warming up: …", "no parsable lines in …"
+    status: str = ""  # "loading model…", "seasonal naive shown, not the LSTM: …", "no parsable …"
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
     feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
