@@ -78,4 +78,4 @@ async def test_a_replay_says_its_lines_were_all_read_before_it(engine):  # noqa:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert "Lines read" in str(app.query_one("#stats").render())
-        assert "(all, before the replay)" in str(app.query_one("#stats").render())
+        assert "(the whole logs, read before replaying them)" in str(app.query_one("#stats").render())

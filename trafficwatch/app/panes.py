@@ -152,7 +152,8 @@ class StatsPane(SnapshotPane):
             # a site whose first hour is still running: its count, and why there is no forecast
             t.append(f"This hour ({fmt_hour(sv.partial_hour, sv.tz_offset_s, '%H:00')}) so far: "
                      f"{count(sv.counts[-1])} · no forecast until an hour is complete\n")
-        ahead = " (all, before the replay)" if ing.read_ahead else ""  # not up to its clock
+        ahead = " (the whole logs, read before replaying them)" if ing.read_ahead else ""  # not
+        # up to the replay's clock: every line was read first, the chart follows its clock
         t.append(f"Lines read {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · malformed "
                  f"{sum(ing.malformed.values()):,}")
         if ing.lines_per_s:

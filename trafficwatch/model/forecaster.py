@@ -129,9 +129,9 @@ class Recent:
         share = self.weights.get("lstm", 0.0)
         if self.held:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"more of {label[best_naive]} did better {days} ({name} alone {lstm}/h, "
-                    f"{label[best_naive]} {naive}/h), but {YOUNG_DAYS} days are needed to give "
-                    "it more than half")
+                    f"a blend with more of {label[best_naive]} did better {days} ({name} "
+                    f"alone {lstm}/h, {label[best_naive]} {naive}/h), but it takes "
+                    f"{YOUNG_DAYS} days of that to give {label[best_naive]} more than half")
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
                     f"the blend did best {days} ({name} alone {lstm}/h, "
