@@ -184,3 +184,23 @@ def test_a_binary_file_is_skipped_not_counted_as_malformed_lines(tmp_path, monke
     assert sum(r.malformed.total for r in reps.values()) == 0
     assert reps["good.access.log"].lines == 10
     assert any("binary.access.log looks binary" in e for e in f.events)
+
+
+def test_a_second_trafficwatch_on_the_same_state_neither_reads_nor_saves_it(logs, tmp_path):
+    # two sessions on one server with the same state file overwrote each other's saves in
+    # silence (a user trial); the second now says so and keeps to the logs
+    state = tmp_path / "state" / "app.json"
+    e1, f1 = feed(logs, state)
+    assert state.is_file() and not f1.notice
+    saved = state.read_bytes()
+    e2, f2 = feed(logs, state)
+    assert "in use by another trafficwatch" in f2.notice and f"pid {os.getpid()}" in f2.notice
+    assert e2.sink.series.total() == e1.sink.series.total()  # counted from the logs alike
+    append(logs / "access.log", "\n" + lines(7000, 5))
+    f2.step(1.0)
+    f2.close()
+    assert state.read_bytes() == saved  # the second one never wrote it
+    f1.close()
+    _, f3 = feed(logs, state)  # the first one gone: the next one takes the state again
+    assert "resumed from" in f3.notice, f3.notice
+    f3.close()

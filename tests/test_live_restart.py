@@ -98,6 +98,7 @@ def test_a_crash_between_commits_recounts_exactly_from_the_last_commit(session):
     assert e.series.total() == 30
     f.follower.stop()  # killed: no commit of the 10 new lines (nor of their offsets)
     f._closed = True
+    f.store.unlock()  # and the kernel let go of its state lock, as it does for a dead process
     e2, f2 = session()
     assert e2.series.total() == 30  # counts and offsets were saved together
     assert sum(r.lines for r in f2.report.files) == 10  # resumed at the committed offset

@@ -161,6 +161,43 @@ class StateStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.notice = ""  # one-line message when a state file was moved aside
+        self._lock_fd: int | None = None
+
+    def lock(self) -> int | None:
+        """Take the state's lock (STATE.lock beside it, held while this process lives: the
+        kernel lets go of it however the process ends). None when taken; else the pid of the
+        trafficwatch holding it (0 if it cannot be read). Two that shared one state file
+        overwrote each other's saves without a word. Where locks cannot be taken (no fcntl, a
+        read-only folder) the state is used unlocked, as before."""
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system
+            return None
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError:
+            return None  # commit() says what is wrong with the folder
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                pid = int(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            os.close(fd)
+            return pid
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+        return None
+
+    def unlock(self) -> None:
+        """Let go of the lock (the process's end does as much)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def load(self) -> State | None:
         """The saved state, or None (none yet, or corrupt: moved aside, see `notice`)."""

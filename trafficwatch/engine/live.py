@@ -98,6 +98,15 @@ class LiveFeed:
         self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
         self._options_key = _options_key(sink)
         self.store = StateStore(state_path) if state_path else None
+        holder = self.store.lock() if self.store else None
+        if holder is not None:  # another trafficwatch saves there: this one neither reads a
+            # state that is being rewritten nor overwrites it
+            pid = f" (pid {holder})" if holder else ""
+            self.notice = (f"state file {self.store.path} is in use by another "
+                           f"trafficwatch{pid} on these logs: this one counts from the logs "
+                           "and does not save state (--state PATH gives it its own)")
+            log.info(self.notice)
+            self.store = None
         resume = self._restore() if self.store else None
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
@@ -119,6 +128,8 @@ class LiveFeed:
             failed = next(iter(self._streams.values())).report.error
         if failed:
             self.follower.stop()  # closes the files it opened
+            if self.store is not None:
+                self.store.unlock()
             raise ValueError(failed)
         self._lines_since_step = 0
         self._ready = True
@@ -173,6 +184,8 @@ class LiveFeed:
         self._closed = True
         self.follower.stop()
         self.commit()
+        if self.store is not None:
+            self.store.unlock()
 
     # -- the first read of big files, in parallel ----------------------------------------------
     def _read_in_workers(self, on_progress: Callable[[int, int], None] | None) -> list[FileRecord]:
