@@ -237,6 +237,7 @@ def test_a_band_is_written_with_its_ends_rounded_inward_so_outside_reads_outside
     assert count_range(98.6, 124.6) == "99–124"  # an anomaly at 125 no longer reads "vs 99–125"
     assert count_range(3.04, 7.96) == "3.1–7.9" and count_range(9.96, 12.2) == "10–12"
     assert count_range(10.0, 20.0) == "10–20" and count_range(float("nan"), 5.0) == "––5"
+    assert count_range(float("nan"), float("nan")) == "–" and count_range(None, None) == "–"  # no band
 
 
 def test_a_small_share_is_not_written_as_0_percent():
