@@ -615,3 +615,22 @@ async def test_the_filter_refuses_a_backwards_or_unreadable_date_range_and_keeps
         await pilot.press("slash")
         await pilot.pause()
         assert "UTC+01:00 as on the chart" in screen_text(app)
+
+
+async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst():
+    import time
+
+    # the list named a 03:00-06:00 run "Wed 02 05:00" (its worst hour) while the cursor said
+    # 03:00-06:00 and the README says it fires at the first hour outside
+    from dataclasses import replace
+
+    start = int(T0 - 10 * 3600)
+    run = Anomaly(start + 7200, start, 0.0, 19.0, 45.0, -1, False, start + 3 * 3600)
+    app = make_app(replace(demo_snapshot(), anomalies=(run,)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+    first = time.strftime("%a %d %H:00", time.gmtime(start + 3600))  # the demo is at UTC+01:00
+    end = time.strftime("%H:00", time.gmtime(start + 4 * 3600))
+    worst = time.strftime("%H:00", time.gmtime(start + 3 * 3600))
+    assert f"▼ {first}–{end}  0 at {worst} vs 19–45" in text, text

@@ -265,7 +265,14 @@ class AnomalyPane(Static):
         t = Text(f"Outside the {band}:\n", style="dim")
         for a in snap.anomalies[:20]:
             arrow = "▲" if a.direction > 0 else "▼"
-            t.append(f"{arrow} {fmt_hour(a.hour, off)}  {count(a.actual)} vs "
+            # a run of hours by its hours, as the hour cursor names it, and its worst hour's
+            # numbers: it was named by that hour alone (05:00 for a run from 03:00)
+            run = a.end - a.start > 3600 if a.end is not None else a.hour > a.start
+            when = (fmt_hour(a.start, off) if not run else
+                    f"since {fmt_hour(a.start, off)}" if a.end is None else
+                    f"{fmt_hour(a.start, off)}–{fmt_hour(a.end, off, '%H:00')}")
+            worst = f" at {fmt_hour(a.hour, off, '%H:00')}" if run else ""
+            t.append(f"{arrow} {when}  {count(a.actual)}{worst} vs "
                      f"{count_range(a.p10, a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
         super().update(t)
