@@ -634,3 +634,22 @@ async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst(
     end = time.strftime("%H:00", time.gmtime(start + 4 * 3600))
     worst = time.strftime("%H:00", time.gmtime(start + 3 * 3600))
     assert f"▼ {first}–{end}  0 at {worst} vs 19–45" in text, text
+
+
+async def test_gate_heatmaps_are_blank_before_the_logs_first_hour():
+    # a log begun Mon 12:00 showed gates "for" Fri to Mon: the window's padding, read as data
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    gates = replace(snap.gates, padded=84)  # the first half of the week: no log yet
+    app = make_app(replace(snap, gates=gates))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("h")  # words -> forget-gate heatmap
+        await pilot.pause()
+        text = str(app.query_one("#gates").render())
+    rows = [line[4:] for line in text.splitlines() if line.startswith("u")]
+    assert rows and "no log yet" in text
+    half = len(rows[0]) // 2
+    assert all(not r[:half - 1].strip() for r in rows), rows[0]  # blank before the start
+    assert all(r[half + 1:].strip() for r in rows[:8]), rows[0]  # gates after it

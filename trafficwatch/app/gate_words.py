@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -132,7 +133,9 @@ def bins(n: int, width: int) -> list[slice]:
 def heat_rows(m: np.ndarray, width: int, lo: float, hi: float) -> list[str]:
     """(T, U) values -> one shaded row per unit, T compressed to `width` columns by bin means."""
     span = hi - lo if hi > lo else 1.0
-    cols = np.stack([np.nanmean(m[s], axis=0) for s in bins(m.shape[0], width)])  # (W, U)
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # a bin of padding: blank
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cols = np.stack([np.nanmean(m[s], axis=0) for s in bins(m.shape[0], width)])  # (W, U)
     lv = np.clip(((cols - lo) / span * (len(SHADES) - 1)).round(), 0, len(SHADES) - 1)
     return ["".join(SHADES[int(x)] if np.isfinite(x) else " " for x in lv[:, u])
             for u in range(m.shape[1])]

@@ -228,6 +228,9 @@ class GatePane(SnapshotPane):
 
     def _heatmap(self, g, off: int, width: int) -> Text:
         m = np.asarray(getattr(g, self.mode), dtype=float)
+        if g.padded:  # before the log's first hour the model read nothing: blank, not gates
+            m = m.copy()
+            m[:g.padded] = np.nan
         cols = max(width - 5, 10)
         t = Text()
         nxt = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
@@ -241,8 +244,10 @@ class GatePane(SnapshotPane):
             meaning = {"forget": "keep", "input": "take in", "output": "pass on"}[self.mode]
             t.append(f"{self.mode.capitalize()} gate, {m.shape[1]} units × the week: █ open "
                      f"≈1 ({meaning}), blank ≈0", style="bold")
+        before = (f" · blank before {fmt_hour(g.step_hours[g.padded], off)}: no log yet"
+                  if 0 < g.padded < len(g.step_hours) else "")
         t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: scroll the "
-                 f"units{' · ▼ memory reset' if g.forget_drops else ''}\n", style="dim")
+                 f"units{' · ▼ memory reset' if g.forget_drops else ''}{before}\n", style="dim")
         if g.forget_drops:
             t.append("    " + reset_marks(len(g.step_hours), g.forget_drops, cols) + "\n",
                      style="yellow")

@@ -72,6 +72,8 @@ class GateView:
     cell_norm: np.ndarray  # (T,)
     forget_drops: tuple[int, ...]  # steps where the forget gate fell sharply
     reliance: dict[str, float] = field(default_factory=dict)  # seasonal base -> weight, next 24 h
+    padded: int = 0  # first steps before the series' first observed hour: the window's padding,
+    # where the model read nothing (heatmaps leave them blank)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from trafficwatch.counting.series import HourlySeries
@@ -89,7 +90,8 @@ def gate_view(g) -> GateView | None:
         step_hours=epoch_seconds(g.index), forget=m["forget"], input=m["input"], output=m["output"],
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
-        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance))
+        cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance),
+        padded=int(np.argmax(g.observed)) if np.any(g.observed) else len(g.observed))
 
 
 def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
