@@ -204,3 +204,22 @@ def test_a_second_trafficwatch_on_the_same_state_neither_reads_nor_saves_it(logs
     _, f3 = feed(logs, state)  # the first one gone: the next one takes the state again
     assert "resumed from" in f3.notice, f3.notice
     f3.close()
+
+
+def test_the_files_counted_are_those_followed_now_not_every_one_since_the_start(logs):
+    # the Now pane said "files 3 / 5 / 7 / 9 / 11" through rotations of a folder of 2 to 7 files
+    from trafficwatch.engine.views import ingest_view
+
+    _, f = feed(logs, None)
+    assert ingest_view(f).followed == 3
+    for k in range(3):  # logrotate: the oldest goes, access.log becomes .1, a new one begins
+        (logs / "access.log.1").unlink()
+        (logs / "access.log").rename(logs / "access.log.1")
+        (logs / "access.log").write_text(lines(10_000 + 10 * k, 10))
+        f.follower.request_scan()
+        for _ in range(3):
+            f.step(1.0)
+    view = ingest_view(f)
+    assert view.followed == 3, (view.followed, len(view.files))
+    assert len(view.files) > 3  # the reports keep every file read, as the stats list them
+    f.close()

@@ -158,7 +158,9 @@ class StatsPane(SnapshotPane):
                  f"{sum(ing.malformed.values()):,}")
         if ing.lines_per_s:
             t.append(f" · {ing.lines_per_s:,.0f} lines/s")
-        t.append(f" · files {len(ing.files)}\n")
+        # the files followed now, as the agent's files_followed says: the reports also hold
+        # every file read since the start, which grew by one at each rotation
+        t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
         for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:
             t.append(f"  {n:,} {reason}: ", style="yellow")
             t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))

@@ -100,6 +100,8 @@ class IngestView:
     malformed: dict[str, int] = field(default_factory=dict)
     malformed_examples: dict[str, str] = field(default_factory=dict)  # raw, untrusted
     files: tuple[tuple[str, str], ...] = ()  # (name, status), names untrusted
+    followed: int | None = None  # files followed now (None: not known, e.g. a replay); `files`
+    # also holds those read since the start and rotated away since
     skipped: tuple[tuple[str, str], ...] = ()  # (name, reason)
     lines_per_s: float = 0.0
     last_update_ts: float = 0.0

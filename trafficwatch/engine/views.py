@@ -110,11 +110,13 @@ def ingest_view(source) -> IngestView:
     rep = source.report
     mal = rep.malformed
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
+    follower = getattr(source, "follower", None)
+    followed = len(follower.tracked()) if follower is not None else None
     return IngestView(
         lines_read=rep.lines, parsed=rep.parsed,
         excluded=rep.excluded, malformed=dict(mal.counts),
         malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
-        files=files, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
+        files=files, followed=followed, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
         last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source))
 
 
