@@ -339,3 +339,25 @@ def test_train_refuses_an_out_path_in_a_folder_that_does_not_exist(counts_csv, t
     err = capsys.readouterr().err
     assert "no folder" in err and "Traceback" not in err
     assert not (tmp_path / "nonexistent").exists()
+
+
+def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys):
+    # a user trial at 13:01: the app said "This hour (13:00) so far ..., Next hour 14:00: 400"
+    # while `forecast` began at 14:00 with what the app forecast for 13:00
+    import time
+
+    from trafficwatch.cli.main import main
+
+    now = time.time()
+    hour = now - now % 3600
+    last = max(hour, now - 30)  # a line in the hour in progress, however early in it
+    stamps = list(np.arange(now - 3 * 86400, hour, 300)) + [last]
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    assert main(["forecast", str(log), "--horizon", "2", "--tz", "UTC"]) == 0
+    out, err = capsys.readouterr()
+    first = out.splitlines()[1].split(",")[0]
+    assert first == pd.Timestamp(hour, unit="s", tz="UTC").isoformat(), (first, err)
+    assert "the hour in progress" in err

@@ -95,7 +95,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     f = subparsers.add_parser(
         "forecast", help="print p10/p50/p90 for the coming hours",
-        description="Forecast the hours after the last hour of PATHs' series. The LSTM is first "
+        description="Forecast the hours after the last hour of PATHs' series (for a log being "
+                    "written, from the hour in progress on, as the app does). The LSTM is first "
                     "checked on the series' own last 14 days against seasonal naive (24 h and "
                     "168 h); where it lost there, a blend weighted by recent error is printed, "
                     "and stderr says which. A series too short for the LSTM gets the 24 h "
@@ -206,6 +207,21 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
     code = EXIT_OK
     try:
         series = load_series(args)
+        import pandas as pd
+
+        now = pd.Timestamp.now(tz="UTC").floor("h")
+        if len(series) and np.isnan(series.iloc[-1]) and series.notna().any() \
+                and series.index[-1] == now:
+            # a live log is inside its last hour, the hour in progress: a gap to the model (its
+            # lines so far are not an hour's count) and the first hour forecast, as the app
+            # forecasts it ("This hour so far"); the forecast began an hour later, skipping it.
+            # (A log no longer written starts after its last hour, as in the app.)
+            attrs = dict(series.attrs)
+            series = series.loc[:series.last_valid_index()]
+            series.attrs.update(attrs)
+            first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
+            _err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
+                 "so far are not a whole hour's count)")
         fc = _load_forecaster(args.model)
         if not 1 <= args.horizon <= fc.cfg.horizon:
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
