@@ -55,7 +55,9 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             _say(notice)
     with agent.sink.lock:
         sites = len(agent.sink.series.sites())
-    _say(f"agent: {len(agent.feed.follower.tracked())} files of {sites} sites followed; "
+    files = len(agent.feed.follower.tracked())
+    _say(f"agent: {files} file{'s' if files != 1 else ''} of {sites} site{'s' if sites != 1 else ''} "
+         "followed; "
          f"serving {agent.server.url}")
     agent.start()
     printed = agent.feed.event_count
