@@ -78,8 +78,11 @@ def eval_series(k: int) -> list[tuple[str, pd.Series, int]]:
 
 
 def origins(n: int) -> list[int]:
-    """Daily origins, the last one leaving a full 48 h horizon (shared by 24 h and 48 h)."""
-    return [o for o in (n - HORIZON - 24 * k for k in range(DAYS - 1, -1, -1)) if o >= 48]
+    """Daily origins, the last one leaving a full 48 h horizon (shared by 24 h and 48 h), as
+    `trafficwatch eval` places them."""
+    from trafficwatch.model.evaluate import origins_for
+
+    return origins_for(n, DAYS, HORIZON)
 
 
 def forecasts(fn, s: pd.Series) -> np.ndarray:

@@ -380,9 +380,11 @@ async def test_filter_dates_are_typed_in_the_charts_offset():
     assert flt.end == pd.Timestamp("2026-11-20 12:00", tz="UTC")
 
 
+MANY_SITES = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
+
+
 async def test_site_picker_has_a_title_and_narrows_as_you_type():
-    sites = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
-    app = make_app(demo_snapshot(sites=sites))
+    app = make_app(demo_snapshot(sites=MANY_SITES))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("s")
@@ -399,8 +401,7 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
 async def test_site_picker_still_narrows_when_the_list_has_the_focus():
     """Down moves into the list; typing there must narrow it, not be lost (a user trial typed
     after Down and saw nothing happen), Backspace widens it again, Up from the top goes back."""
-    sites = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
-    app = make_app(demo_snapshot(sites=sites))
+    app = make_app(demo_snapshot(sites=MANY_SITES))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("s")

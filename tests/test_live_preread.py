@@ -223,3 +223,13 @@ def test_the_files_counted_are_those_followed_now_not_every_one_since_the_start(
     assert view.followed == 3, (view.followed, len(view.files))
     assert len(view.files) > 3  # the reports keep every file read, as the stats list them
     f.close()
+
+
+def test_tail_lines_never_show_a_line_cut_by_the_window():
+    # an archive's tail is its last TAIL_WINDOW bytes: their first line is a part of one
+    long = b"x" * 30_000 + b"\n"
+    window = (b"y" * 10 + b"\n" + long * 3)[-read.TAIL_WINDOW:]
+    lines, whole = read.tail_lines(window, 50)
+    assert not whole and len(lines) == 2 and all(line == "x" * 30_000 for line in lines)
+    lines, whole = read.tail_lines(b"a\nb\n", 50)
+    assert whole and lines == ["a", "b"]

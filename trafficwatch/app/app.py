@@ -29,7 +29,6 @@ SLIM_COLUMNS = 54  # fewer columns than this: the chart alone in the top row, th
 # screen's edge and drew its left half only)
 
 
-
 class EngineLike(Protocol):
     """What the app needs from the engine (a fake one drives the tests)."""
 

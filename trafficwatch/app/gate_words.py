@@ -133,7 +133,7 @@ def bins(n: int, width: int) -> list[slice]:
 def heat_rows(m: np.ndarray, width: int, lo: float, hi: float) -> list[str]:
     """(T, U) values -> one shaded row per unit, T compressed to `width` columns by bin means."""
     span = hi - lo if hi > lo else 1.0
-    with np.errstate(all="ignore"), warnings.catch_warnings():  # a bin of padding: blank
+    with warnings.catch_warnings():  # a bin of padding only ("Mean of empty slice"): blank
         warnings.simplefilter("ignore", RuntimeWarning)
         cols = np.stack([np.nanmean(m[s], axis=0) for s in bins(m.shape[0], width)])  # (W, U)
     lv = np.clip(((cols - lo) / span * (len(SHADES) - 1)).round(), 0, len(SHADES) - 1)

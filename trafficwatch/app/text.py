@@ -35,10 +35,8 @@ def band_ends(lo: float | None, hi: float | None) -> tuple[float | None, float |
 def count_range(lo: float | None, hi: float | None) -> str:
     """A band as `count` writes its ends, each rounded inward (band_ends): '99–124'; '–' for
     no band (an hour with no forecast read '–––')."""
-    a, b = band_ends(lo, hi)
-    if count(a) == count(b) == "–":
-        return "–"
-    return f"{count(a)}–{count(b)}"
+    a, b = (count(x) for x in band_ends(lo, hi))
+    return "–" if a == b == "–" else f"{a}–{b}"
 
 
 def count(x: float | None) -> str:

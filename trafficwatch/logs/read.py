@@ -120,16 +120,15 @@ def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
 
 
 def tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
-    """The last `n` complete lines of `data` (read from its last TAIL_WINDOW bytes), and whether
-    they are all of its lines from some line on up to its end with nothing left out before them
-    that a tail kept earlier would need: False when the window cut lines off (a tail must then
-    start again from these, or it would join lines that were never next to each other)."""
+    """The last `n` complete lines of `data`, read from its last TAIL_WINDOW bytes, and whether
+    the window held all of `data` (False: lines before it were not read, so a tail kept from
+    earlier data does not join on to these). `data` of TAIL_WINDOW bytes may be a window
+    already (an archive's last bytes): its first line counts as cut."""
+    cut = len(data) >= TAIL_WINDOW
     window = data[-TAIL_WINDOW:]
-    whole = len(window) == len(data)
-    if not whole:
-        window = window[window.find(b"\n") + 1:]  # the first line is cut: not shown
-    lines = last_lines(window, n)
-    return lines, whole
+    if cut:
+        window = window[window.find(b"\n") + 1:]  # its first line may be a part: not shown
+    return last_lines(window, n), not cut
 
 
 def last_lines(data: bytes, n: int = 20) -> list[str]:
