@@ -191,3 +191,44 @@ def test_a_state_file_not_used_is_said_once(tmp_path):
                 proc.kill()
     said = [ln for ln in err.splitlines() if "not used" in ln]
     assert len(said) == 1 and said[0].startswith("trafficwatch: state file"), err
+
+
+def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
+    def line(ts: float) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        return f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+    def printed() -> list[dict]:
+        return [json.loads(x) for x in out.read_text().splitlines()]
+
+    def wait_for(cond) -> None:
+        deadline = time.monotonic() + 20
+        while not cond() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cond(), printed()
+
+    logs, out, err = tmp_path / "logs", tmp_path / "out.jsonl", tmp_path / "err.txt"
+    logs.mkdir()
+    log = logs / "access.log"
+    now = time.time()
+    log.write_text(line(now - 60))
+    with out.open("w") as fo, err.open("w") as fe:
+        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                                 "--poll", "--state", str(tmp_path / "st.json"), str(logs)],
+                                stdout=fo, stderr=fe, text=True)
+    try:
+        wait_for(lambda: len(printed()) == 1)
+        with log.open("a") as fh:
+            fh.write(line(now + 3 * 3600) * 2)
+        hour = time.strftime("%Y-%m-%dT%H:00:00+00:00", time.gmtime(now + 3 * 3600))
+        wait_for(lambda: printed()[-1]["hour"] == hour)  # the hour as the log dates it
+        assert printed()[-1]["count"] == 2 and {x["count"] for x in printed()[1:-1]} == {0}
+        time.sleep(1.0)  # more passes of the loop: still one warning
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        said = err.read_text()
+        assert said.count("dated ahead of this machine's clock") == 1, said
+        assert "trafficwatch: 2 lines dated ahead" in said
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -155,6 +155,32 @@ def test_a_log_written_now_with_recent_lines_counts_quiet_hours_as_zeros(tmp_pat
     assert list(e.view_series().to_numpy()[-3:]) == [0.0, 0.0, 0.0]
 
 
+def test_a_line_dated_ahead_of_the_clock_does_not_become_now(tmp_path, feed_for):
+    """A server whose clock runs 2.5 h ahead wrote one line: the hour in progress stays this
+    machine's, the line is held for its hour (not lost), and the operator is told."""
+    def line(ts: float) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        return f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+    now = time.time()
+    log = tmp_path / "access.log"
+    log.write_text(line(now - 3 * 3600) + line(now - 60))
+    e, f = feed_for()
+    e.source = f
+    assert not e.snapshot().ingest.notices
+    with log.open("a") as fh:
+        fh.write(line(now + 2.5 * 3600))
+    f.step(0.1)
+    f.step(0.1)
+    assert e.series.total() == 3
+    hour = int(time.time()) // 3600 * 3600
+    snap = e.snapshot()
+    assert snap.series.partial_hour == hour and snap.series.hours[-1] == hour
+    assert sum(snap.series.counts) == 2
+    notice = next(n for n in snap.ingest.notices if "ahead of this machine's clock" in n)
+    assert notice.startswith("1 line dated ahead") and ("2 h 29 min" in notice or "2 h 30 min" in notice)
+
+
 def test_a_log_that_stopped_inside_an_hour_is_not_read_as_a_drop(tmp_path, monkeypatch):
     """An archive copied at 07:06 holds 6 minutes of its last hour. The model must not read
     that hour as a collapse of traffic, nor the anomaly list report it: it is drawn as the log's

@@ -125,8 +125,29 @@ def test_partial_hour_is_the_hour_of_now_even_before_its_first_line():
     assert s.partial_hour("a", now=T0 + 3600 + 120) == pd.Timestamp(T0 + 3600, unit="s", tz="UTC")
     assert s.partial_hour("a", now=T0 + 3 * 3600 + 5) == pd.Timestamp(T0 + 3 * 3600, unit="s",
                                                                        tz="UTC")
-    assert s.partial_hour("a", now=T0) is None  # a clock behind the data: nothing in progress
+    # a clock behind the data (a server's clock ahead of ours): the clock's hour is in progress,
+    # the later lines wait for their hour
+    assert s.partial_hour("a", now=T0) == pd.Timestamp(T0 // 3600 * 3600, unit="s", tz="UTC")
     assert s.partial_hour("a", now=None) is None
+
+
+def test_lines_dated_past_the_clock_wait_for_their_hour():
+    s = HourlySeries()
+    s.add("a", recs([T0, T0 + 60, T0 + 9000]))  # the last one 2.5 h ahead of the clock below
+    now = T0 + 120
+    out = s.series("a", now=now)
+    assert out.index[-1] == pd.Timestamp(T0 // 3600 * 3600, unit="s", tz="UTC")
+    assert out.sum() == 2
+    assert s.ahead("a", now) == (1, T0 + 9000)
+    assert s.ahead("a", T0 + 9000 - 60) is None  # their hour came: nothing ahead any more
+    assert s.series("a", now=T0 + 9000 + 5).sum() == 3  # counted then, not lost
+    assert s.series("a").sum() == 3  # a report of the logs (no clock) shows every line
+    s.add("b", recs([T0 + 3000]))  # 48 min ahead, inside the hour in progress: no harm
+    assert s.ahead("b", T0 + 60) is None
+    only_future = HourlySeries()
+    only_future.add("c", recs([T0 + 9000]))
+    lo, values = only_future.hourly("c", now=T0)
+    assert lo == T0 // 3600 and np.isnan(values).all()  # no line of its dated yet: unknown
 
 
 def test_now_extends_coverage_with_zeros():

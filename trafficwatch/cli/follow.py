@@ -5,11 +5,12 @@ import argparse
 import json
 import sys
 import threading
+import time
 
 import numpy as np
 
 from trafficwatch.cli.options import ingest_options, parse_tz, state_path
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import HourlySeries, ahead_note
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
@@ -43,11 +44,12 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     if feed.notice:
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
     seen: dict[tuple[str, int], int] = {}
-    printed = 0
+    printed, ahead = 0, 0
     try:
         while True:
             _emit(ctx, args, classes, tz, seen)
             printed = report_events(feed, printed)
+            ahead = _report_ahead(ctx, args.site, ahead)
             if stop.wait(0.25):
                 break
             feed.step(0.25)
@@ -68,6 +70,20 @@ def report_events(feed, printed: int) -> int:
     for msg in list(feed.events)[len(feed.events) - new:]:
         print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)
     return feed.event_count
+
+
+def _report_ahead(ctx: Sink, site: str | None, said: int) -> int:
+    """Say once on stderr when lines dated well past this machine's clock arrive (their hours
+    are printed as the log dates them); returns the latest such time said, for the next call."""
+    now = time.time()
+    with ctx.lock:
+        if site is not None and site not in ctx.series.sites():
+            return said
+        got = ctx.series.ahead(site, now)
+        if got is None or got[1] <= said:
+            return said
+        print(f"trafficwatch: {ahead_note(ctx.series, site, now)}", file=sys.stderr, flush=True)
+    return got[1]
 
 
 def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:

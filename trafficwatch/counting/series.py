@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -69,6 +70,8 @@ PARTIAL_START_S = 300  # a site's first line this far past its hour: the log beg
 # hour (a rotation at 06:25, the oldest file kept), so that hour holds only part of its traffic
 PARTIAL_END_S = 60  # a log no longer written whose last line is further than this from the end
 # of its hour ended inside it (an archive copied at 07:06): that hour holds part of its traffic
+AHEAD_NOTE_S = 600  # lines dated this far past the clock are worth a notice (ahead): a few
+# minutes are ordinary skew between two machines' clocks
 
 
 class PathCounts:
@@ -448,10 +451,21 @@ class HourlySeries:
 
     def partial_hour_number(self, site: str | None = None, now: float | None = None) -> int | None:
         """partial_hour as an hour number (UTC epoch seconds // 3600)."""
-        last = self.last_ts(site)
-        if last is None or now is None or int(now) // HOUR < last // HOUR:
+        if self.last_ts(site) is None or now is None:
             return None
-        return int(now) // HOUR
+        return int(now) // HOUR  # also when lines dated after it came (they wait, see ahead)
+
+    def ahead(self, site: str | None, now: float) -> tuple[int, int] | None:
+        """(requests in the hours after `now`'s, latest time) once the latest line is dated more
+        than AHEAD_NOTE_S past `now` and such hours hold some, else None: a server whose clock or time zone runs ahead of this machine's.
+        A followed series leaves them out until their hour comes (hourly with `now`)."""
+        last = self.last_ts(site)
+        if last is None or last - now <= AHEAD_NOTE_S:
+            return None
+        h_now = int(now) // HOUR
+        n = sum(int(row.sum()) for x in self._selected(site)
+                for h, row in self._sites[x].cells.items() if h > h_now)
+        return (n, int(last)) if n else None  # ahead inside the hour in progress: no harm
 
     def series(
         self,
@@ -538,8 +552,11 @@ class HourlySeries:
         if not spans:
             return 0, np.zeros(0)
         lo, hi = spans[0][0], max(b for _, b in spans)
-        if now is not None:
-            hi = max(hi, int(now) // HOUR)
+        if now is not None:  # a followed log: up to the hour in progress. Lines dated past it
+            # (a server's clock or time zone ahead of this machine's) wait for their hour; they
+            # must not make it "now" (see ahead)
+            hi = int(now) // HOUR
+            lo = min(lo, hi)
         values = np.full(hi - lo + 1, np.nan)
         for a, b in spans:
             values[a - lo : b - lo + 1] = 0.0
@@ -550,7 +567,7 @@ class HourlySeries:
             for x in sites:
                 self._sites[x].fold()
             cells_kept = np.flatnonzero(mask)
-            for h in sorted({h for x in sites for h in self._sites[x].visitors}):
+            for h in sorted({h for x in sites for h in self._sites[x].visitors if h <= hi}):
                 keys = [self._sites[x].visitors[h] for x in sites if h in self._sites[x].visitors]
                 k = np.concatenate(keys) if len(keys) > 1 else keys[0]
                 k = k[np.isin(k & np.uint64(N_CELLS_MASK), cells_kept)]
@@ -560,11 +577,13 @@ class HourlySeries:
                 pc = self._sites[x].paths
                 if pc is not None:
                     hours, counts = pc.hourly(path, mask)
-                    np.add.at(values, hours - lo, counts)
+                    kept = hours <= hi
+                    np.add.at(values, hours[kept] - lo, counts[kept])
         else:
             for x in sites:
                 for h, row in self._sites[x].cells.items():
-                    values[h - lo] += row[mask].sum()
+                    if h <= hi:
+                        values[h - lo] += row[mask].sum()
         return lo, values
 
     def breakdown(self, site: str | None, h0: int, h1: int, metric: str = "hits",
@@ -719,3 +738,18 @@ def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:
     if arr.dtype.kind not in "iu" or arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
         raise ValueError("not a list of whole numbers of the expected shape")
     return arr.astype(np.int64)  # uint64 beyond int64 turns negative: refused by the caller
+
+
+def ahead_note(series: HourlySeries, site: str | None, now: float) -> str:
+    """A line for the operator when followed logs hold lines dated well past this machine's
+    clock (HourlySeries.ahead): they wait for their hour and are not taken for "now"."""
+    got = series.ahead(site, now)
+    if got is None:
+        return ""
+    n, last = got
+    minutes = (last - int(now)) // 60
+    lead = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last))
+    return (f"{n:,} line{'s' * (n != 1)} dated ahead of this machine's clock (latest {stamp}, "
+            f"{lead} ahead): counted when their hour comes; check the server's clock and time "
+            "zone")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from trafficwatch.counting.ingest import IngestOptions
-from trafficwatch.counting.series import METRICS, HourlySeries
+from trafficwatch.counting.series import METRICS, HourlySeries, ahead_note
 from trafficwatch.engine import tuning
 from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
 from trafficwatch.engine.anomalies import ANOMALY_BAND
@@ -390,6 +390,9 @@ class Engine:
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
+        ahead = self.ahead_notice()
+        if ahead:
+            ing = replace(ing, notices=(ahead, *ing.notices))
         s = self.view_series()
         state = self.view_state(s)
         if old_model:
@@ -397,6 +400,14 @@ class Engine:
                 "fine-tuned model kept: forecasting again with it…" if self.site in self.tuned
                 else "model loaded: forecasting with it…"))
         return build_snapshot(state, s, usable, ing, status)
+
+    def ahead_notice(self) -> str:
+        """series.ahead_note for the view's site, on a followed log only."""
+        now = self.series_now()
+        if now is None or self.cfg.replay:
+            return ""
+        with self.lock:
+            return ahead_note(self.series, self.site or None, now)
 
     def _offset(self, log_offset: int, now: float) -> int:
         """Seconds east of UTC that hours are shown (and days start) in: --tz's now, or the log's."""
