@@ -111,6 +111,32 @@ def test_compressed_rotation_is_recognised_as_already_read(tmp_path, feed_for):
     assert total(e) == 40
 
 
+def test_archives_read_to_their_end_are_not_counted_as_followed(tmp_path, feed_for):
+    """The agent said "4 files followed" on sample_logs, and "100" after a restart: the 96
+    archives finished before it are known again, not followed."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(lines(0, 5))
+    for k in (2, 3):
+        with gzip.open(logs / f"access.log.{k}.gz", "wb") as gz:
+            gz.write(lines(10 * k, 10).encode())
+    old = time.time() - 3600
+    for k in (2, 3):
+        os.utime(logs / f"access.log.{k}.gz", (old, old))
+    state = tmp_path / "state.json"
+    for _ in range(2):  # the first start, then a restart from the state
+        e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False), lambda s: None)
+        f = LiveFeed(e.sink, state)
+        try:
+            f.step(0.1)
+            f.step(0.1)
+            assert total(e) == 25
+            e.source = f
+            assert e.snapshot().ingest.followed == 1  # the Now pane's "files", the agent's gauge
+        finally:
+            f.close()
+
+
 def test_a_new_site_file_appearing_is_followed(tmp_path, feed_for):
     (tmp_path / "a.example.access.log").write_text(lines(0, 3))
     e, f = feed_for()

@@ -55,7 +55,7 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             _say(notice)
     with agent.sink.lock:
         sites = len(agent.sink.series.sites())
-    files = len(agent.feed.follower.tracked())
+    files = agent.feed.follower.following()
     _say(f"agent: {files} file{'s' if files != 1 else ''} of {sites} site{'s' if sites != 1 else ''} "
          "followed; "
          f"serving {agent.server.url}")

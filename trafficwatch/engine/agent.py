@@ -60,7 +60,7 @@ class Agent:
         """Every site's counters (saved before they are served) and the gauges."""
         with self.feed.follower.lock, self.sink.lock:
             raw = counter_values(self.sink.series, self.feed.report)
-            gauges = gauge_samples(self.sink.series, len(self.feed.follower.tracked()))
+            gauges = gauge_samples(self.sink.series, self.feed.follower.following())
         return samples(self.floor.export(raw)) + gauges
 
     def start(self) -> None:

@@ -111,7 +111,7 @@ def ingest_view(source) -> IngestView:
     mal = rep.malformed
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
     follower = getattr(source, "follower", None)
-    followed = len(follower.tracked()) if follower is not None else None
+    followed = follower.following() if follower is not None else None
     return IngestView(
         lines_read=rep.lines, parsed=rep.parsed,
         excluded=rep.excluded, malformed=dict(mal.counts),

@@ -225,6 +225,12 @@ class Follower:
         with self.lock:
             return [f.key for f in self._files.values()]
 
+    def following(self) -> int:
+        """How many files are followed for new lines: those tracked, less the archives read to
+        their end (kept only to know them again after a rotation or restart)."""
+        with self.lock:
+            return sum(not (f.compressed and f.done) for f in self._files.values())
+
     def progress(self) -> tuple[int, int]:
         """(bytes read, bytes on disk) of the plain files followed; archives count when done."""
         done = total = 0
