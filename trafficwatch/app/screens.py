@@ -206,27 +206,36 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         self._apply()
 
     def _apply(self) -> None:
+        """Apply the filter, or name every field that is wrong (all of them, not the first)."""
         val = {w.id: w.value.strip() for w in self.query(Input)}
-        try:
-            classes = parse_status_classes(val["status"])  # the command line's --status rule
-            bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
-            if bots is None:
-                raise ValueError("bots: all, none or only")
-            start = self._when(val["start"], "from")
-            end = self._when(val["end"], "to")
-            if start is not None and end is not None and start > end:
-                raise ValueError(f"from ({val['start']}) is after to ({val['end']})")
-            site = val["site"] or None
-            if site is not None and site not in self.sites:
-                raise ValueError(f"no site {site!r}")
-            path = val["path"] or None
-            if path is not None:
-                try:
-                    re.compile(path)
-                except re.error as exc:
-                    raise ValueError(f"path regex: {exc}") from exc
-        except ValueError as exc:
-            self.query_one("#error", Static).update(safe_content(str(exc), "red"))
+        errors: list[str] = []
+
+        def check(fn):
+            try:
+                return fn()
+            except ValueError as exc:
+                errors.append(str(exc))
+                return None
+
+        classes = check(lambda: parse_status_classes(val["status"]))  # as --status reads it
+        bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
+        if bots is None:
+            errors.append("bots: all, none or only")
+        start = check(lambda: self._when(val["start"], "from"))
+        end = check(lambda: self._when(val["end"], "to"))
+        if start is not None and end is not None and start > end:
+            errors.append(f"from ({val['start']}) is after to ({val['end']})")
+        site = val["site"] or None
+        if site is not None and site not in self.sites:
+            errors.append(f"no site {site!r}")
+        path = val["path"] or None
+        if path is not None:
+            try:
+                re.compile(path)
+            except re.error as exc:
+                errors.append(f"path regex: {exc}")
+        if errors:
+            self.query_one("#error", Static).update(safe_content("; ".join(errors), "red"))
             return
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
