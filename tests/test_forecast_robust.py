@@ -211,3 +211,43 @@ def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
     np.testing.assert_array_equal(p.past_alarm_hi, q.past_alarm_hi)
     assert p.anomalies == q.anomalies
     assert any(e.peak_hour == int(s.index[-58].timestamp()) for e in p.anomalies)
+
+
+@pytest.mark.parametrize(("length", "ago"), [(8, 0), (8, 8), (8, 16), (24, 0)])
+def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago):
+    """Zeros where the hour has held 60-110 every day: the log broke, traffic did not stop.
+    The hours after it are forecast as before it (a trial: the next day's band was 0-9.7 and
+    ordinary traffic after the outage was flagged as a surge)."""
+    rng = np.random.default_rng(3)
+    n = 24 * 28
+    t = np.arange(n + 24)
+    mean = 60 + 50 * np.sin(2 * np.pi * (t % 24 - 9) / 24)
+    v = rng.poisson(mean[:n]).astype(float)
+    v[n - ago - length:n - ago] = 0
+    f = shipped.forecast(series(v), 24)
+    truth = mean[n:]
+    assert np.mean(f.p50 / truth) > 0.85 and np.min(f.p50 / truth) > 0.6
+    assert (f.p90 >= 0.95 * truth).all()
+
+
+def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
+    from trafficwatch.model.features import OUTAGE_LEVEL, mask_outages
+
+    rng = np.random.default_rng(4)
+    t = np.arange(24 * 21)
+    night = t % 24 < 6
+    v = rng.poisson(np.where(night, 3.0, 80.0)).astype(float)
+    quiet = v.copy()
+    quiet[night & (t > 72)] = 0  # quiet nights: zeros where 0-8 is usual are traffic
+    assert np.array_equal(mask_outages(quiet), quiet)
+    w = v.copy()
+    w[24 * 10 + 4:24 * 10 + 10] = 0  # 04:00-10:00: the run reaches hours of 80
+    filled = mask_outages(w)
+    assert (filled[24 * 10 + 6:24 * 10 + 10] >= OUTAGE_LEVEL).all()  # the day hours
+    assert (filled[24 * 10 + 4:24 * 10 + 6] > 0).all()  # and the quiet hours of the same run
+    assert np.array_equal(filled[:24 * 10 + 4], w[:24 * 10 + 4])
+    dead = v.copy()
+    dead[24 * 14:] = 0  # the site is gone for good: a week of zeros
+    out = mask_outages(dead)
+    assert (out[24 * 14:24 * 17] > 0).all()  # the first days read as an outage
+    assert (out[24 * 19:] == 0).all()  # from the fifth day on, zero is what the hour holds

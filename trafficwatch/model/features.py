@@ -151,6 +151,39 @@ def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
 
 
+OUTAGE_LEVEL = 20.0  # counts: a zero hour where the same hour's median over the week before
+# is this high is an outage or a break in the log (Poisson: below e^-20 by chance), not traffic
+
+
+def mask_outages(values: np.ndarray) -> np.ndarray:
+    """A copy of hourly counts with outages filled in: a run of hours at 0 that holds an hour
+    whose same hour on the 7 days before has a median of OUTAGE_LEVEL or more (at least 3 of
+    them observed) is an outage or a break in the log; each of its hours becomes that median
+    (a gap where it has none).
+
+    A forecast reads such hours as the traffic that would have been, not as a fall of it: an
+    8-hour outage put the next day's median at 0.46-0.76 of normal and its p90 below normal
+    (as gaps instead, a 24-hour outage just ended left the model nothing recent to go on).
+    The medians are over the raw counts, so an outage of four days or more is the new normal."""
+    v = np.asarray(values, dtype=np.float64)
+    zero = v == 0
+    zero[:72] = False  # three days at least, to know what an hour holds
+    at = np.flatnonzero(zero)
+    if not len(at):
+        return v
+    lags = at[:, None] - 24 * np.arange(1, 8)[None, :]  # (Z, 7)
+    past = np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
+    typical = _nanmedian(past, axis=1)
+    sure = (np.isfinite(past).sum(axis=1) >= 3) & (typical >= OUTAGE_LEVEL)
+    if not sure.any():
+        return v
+    run = np.cumsum(np.diff(at, prepend=-2) != 1)  # the run of zeros each zero hour is in
+    out = np.isin(run, run[sure])
+    v = v.copy()
+    v[at[out]] = typical[out]  # NaN where the week before has no count of that hour
+    return v
+
+
 def _lagged(v: np.ndarray, end: int, horizon: int, period: int, count: int) -> np.ndarray:
     """(N, count, H): v[:, end - period*j + h % period] for j = 1..count (NaN before the start)."""
     h = np.arange(horizon) % period

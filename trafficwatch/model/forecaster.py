@@ -20,6 +20,7 @@ from trafficwatch.model.features import (
     check_series,
     epoch_hours,
     make_windows,
+    mask_outages,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
 
@@ -255,7 +256,7 @@ class Forecaster:
         """One pass of the model over the last RECENT_DAYS daily origins and the forecast's own:
         (windows, scaled quantiles (N, H, Q), the forecast's gates or None). The last row is the
         forecast from the series' end."""
-        v = s.to_numpy()
+        v = mask_outages(s.to_numpy())  # what the model reads; `_recent` scores on the raw counts
         n, day = len(v), min(24, self.cfg.horizon)
         past = [n - day * k for k in range(RECENT_DAYS, 0, -1)] if self.calibrate else []
         origins = np.array([o for o in past if o >= day] + [n])  # as predict()'s backtest
@@ -395,7 +396,8 @@ class Forecaster:
         s = self.check(series)
         w, zq, _ = self._batch(s)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
-        return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, s,
+        return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon,
+                              _inputs(s),
                               self._recent(s.to_numpy(), w, zq), (w.bases[-1:], w.bmask[-1:]))
 
     def forecast_with_gates(self, series: pd.Series,
@@ -408,7 +410,8 @@ class Forecaster:
         mask = w.x[-1, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, s,
+        fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon,
+                            _inputs(s),
                             self._recent(s.to_numpy(), w, zq), (w.bases[-1:], w.bmask[-1:]))
         return fc, gate_stats(inner, idx, mask)
 
@@ -436,6 +439,15 @@ class Forecaster:
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
+
+
+def _inputs(s: pd.Series) -> pd.Series:
+    """The history forecasts read, outages filled in (features.mask_outages): an 8-hour outage
+    ending at the origin put the next day's median at 0.70 of normal (shipped model; 0.99 with
+    this), one ending 8 hours before at 0.68 (0.95), and its p90 below normal. bench/forecast.py,
+    whole held-out series: mean MASE 0.545 -> 0.544 (24 h), 0.601 alike (48 h); misses 6 -> 6
+    and 4 -> 3: the corpus has few outages, logs many (a full disk, a crashed logger)."""
+    return pd.Series(mask_outages(s.to_numpy()), s.index)
 
 
 def per_hour(*errors: float) -> list[str]:
