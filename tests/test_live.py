@@ -152,10 +152,22 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
-def test_an_empty_directory_says_so(tmp_path):
-    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
-    with pytest.raises(ValueError, match="no access log found"):
-        LiveFeed(e.sink, start_thread=False)
+def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for):
+    """README: a directory with no file yet is watched. A fresh server's agent exited 2 on
+    it (and systemd restarted it over and over); a missing path is still refused."""
+    e, f = feed_for()
+    e.source = f
+    assert e.snapshot().ingest.notices == (f"{tmp_path}: no access log yet; watching for one",)
+    (tmp_path / "access.log").write_text(lines(0, 3))
+    for _ in range(50):
+        f.step(0.1)
+        if total(e) == 3:
+            break
+        time.sleep(0.05)
+    assert total(e) == 3 and not e.snapshot().ingest.notices
+    gone = Engine(EngineConfig(paths=[str(tmp_path / "nope")], fine_tune=False), lambda s: None)
+    with pytest.raises(ValueError, match="nope"):
+        LiveFeed(gone.sink, start_thread=False)
 
 
 def test_logs_nobody_writes_any_more_end_at_their_last_line(tmp_path, feed_for):

@@ -50,7 +50,7 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     except OSError as exc:
         _say(f"cannot follow {', '.join(args.paths)[:200]}: {exc.strerror or exc}")
         return 2
-    for notice in (agent.feed.notice, agent.floor.notice):
+    for notice in (agent.feed.notice, agent.floor.notice, agent.feed.waiting):
         if notice:
             _say(notice)
     with agent.sink.lock:

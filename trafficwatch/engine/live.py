@@ -85,6 +85,7 @@ class LiveFeed:
         self.rate = 0.0
         self.last_update = time.time()
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
+        self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
         self._streams: dict[tuple[int, int], _Stream] = {}
         self._saved_parsers: dict[tuple[int, int], Parser] = {}
         self._before: dict[tuple[int, int], FileReport] = {}  # files counted before a restart
@@ -121,8 +122,10 @@ class LiveFeed:
                 shown = time.monotonic()
                 on_progress(*self.follower.progress())
         failed = ""
-        if not self.follower.tracked() and not self.report.restored_lines:
-            failed = nothing_read(self.report, cfg.paths)
+        if not self.follower.tracked() and not self.report.restored_lines and \
+                not (self._waiting_dirs and not self.report.skipped and not self.report.failed):
+            failed = nothing_read(self.report, cfg.paths)  # (a directory with no log yet is
+            # watched, as README says: a fresh server's agent must not exit and restart)
         elif self._streams and not self.report.parsed and \
                 all(s.report.error for s in self._streams.values()):
             failed = next(iter(self._streams.values())).report.error
@@ -138,6 +141,14 @@ class LiveFeed:
             self.follower.start()
 
     # -- what the engine reads -----------------------------------------------------------------
+    @property
+    def waiting(self) -> str:
+        """While no file is followed yet: which directories are watched for logs to come."""
+        if not self._waiting_dirs or self.follower.following():
+            return ""
+        return (f"{safe_name(', '.join(self._waiting_dirs))[:200]}: no access log yet; "
+                "watching for one")
+
     @property
     def clock(self) -> float:
         return time.time()
@@ -420,6 +431,8 @@ class LiveFeed:
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
             self.report.skipped.append((name, why))
+        elif ev.kind == "waiting":
+            self._waiting_dirs.append(ev.name)
         elif ev.kind == "line_too_long" and ev.key is not None:
             rep = self._stream(ev.key).report
             rep.lines += 1

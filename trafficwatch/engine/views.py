@@ -122,7 +122,7 @@ def ingest_view(source) -> IngestView:
 
 def _notices(source) -> tuple[str, ...]:
     """What the operator should read: the state file's fate, failing files, recent warnings."""
-    out = [n for n in (getattr(source, "notice", ""),) if n]
+    out = [n for n in (getattr(source, "notice", ""), getattr(source, "waiting", "")) if n]
     out += [f.error for f in source.report.failed]
     out += list(getattr(source, "warnings", ()))[-3:]
     return tuple(dict.fromkeys(out))
