@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from trafficwatch.cli.main import COMMANDS, main
@@ -70,6 +71,21 @@ def test_json_output_and_tz(tmp_path):
     # traffic, and is marked partial as the hour in progress of a live log is
     assert [d["partial"] for d in data] == [False, False, False, True]
     assert p.returncode == 0
+
+
+def test_a_log_dated_ahead_of_the_clock_has_its_own_last_hour_partial(tmp_path):
+    import time
+
+    now = time.time()
+    hour = now - now % 3600
+    stamps = [now - 2 * 3600, hour + 3 * 3600 + 60]  # the server's clock runs 3 h ahead
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'1.2.3.4 - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        '"GET / HTTP/1.1" 200 1 "-" "ua"\n' for t in stamps))
+    data = json.loads(run("counts", str(log), "--format", "json", "--tz", "UTC").stdout)
+    assert [d["partial"] for d in data] == [False] * (len(data) - 1) + [True]
+    assert data[-1]["hour"] == pd.Timestamp(hour + 3 * 3600, unit="s", tz="UTC").isoformat()
 
 
 def test_stdin_is_read(tmp_path):

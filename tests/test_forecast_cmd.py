@@ -341,14 +341,16 @@ def test_train_refuses_an_out_path_in_a_folder_that_does_not_exist(counts_csv, t
     assert not (tmp_path / "nonexistent").exists()
 
 
-def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys):
+@pytest.mark.parametrize("ahead_h", [0, 3])
+def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys, ahead_h):
     # a user trial at 13:01: the app said "This hour (13:00) so far ..., Next hour 14:00: 400"
-    # while `forecast` began at 14:00 with what the app forecast for 13:00
+    # while `forecast` began at 14:00 with what the app forecast for 13:00. With the server's
+    # clock 3 h ahead of ours, the log's own hour in progress comes first (it began after it)
     import time
 
     from trafficwatch.cli.main import main
 
-    now = time.time()
+    now = time.time() + ahead_h * 3600
     hour = now - now % 3600
     last = max(hour, now - 30)  # a line in the hour in progress, however early in it
     stamps = list(np.arange(now - 3 * 86400, hour, 300)) + [last]

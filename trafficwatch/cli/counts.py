@@ -70,6 +70,9 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         last = series.last_ts(site)
         if last is not None and clock - last > DAY:
             partial = series.partial_end(site)  # logs no longer written that ended mid-hour
+        elif last is not None and partial is not None and now is None and last // HOUR > partial:
+            partial = last // HOUR  # a server's clock ahead of ours: the log's own hour in
+            # progress (followed, hours past the clock wait for their hour: see hourly)
         if tz is not None:
             offsets = np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset()
                                   .total_seconds() for h in hours.tolist()], np.int64)

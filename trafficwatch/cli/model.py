@@ -211,7 +211,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         now = pd.Timestamp.now(tz="UTC").floor("h")
         if len(series) and np.isnan(series.iloc[-1]) and series.notna().any() \
-                and series.index[-1] == now:
+                and series.index[-1] >= now:  # (later: a server's clock ahead of ours)
             # a live log is inside its last hour, the hour in progress: a gap to the model (its
             # lines so far are not an hour's count) and the first hour forecast, as the app
             # forecasts it ("This hour so far"); the forecast began an hour later, skipping it.
