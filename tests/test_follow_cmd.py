@@ -232,3 +232,34 @@ def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_follow_prints_hours_in_the_logs_offset_and_csv_when_asked(tmp_path, fmt):
+    """Like `counts`: hours in the offset the log wrote them in (they came in UTC), and
+    --format csv is CSV rows (it printed JSON lines)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '1.2.3.4 - - [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"\n' * 2)
+    out = tmp_path / "out.txt"
+    with out.open("w") as fo:
+        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                                 "--no-state", "--format", fmt, str(logs)],
+                                stdout=fo, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        want = 2 if fmt == "csv" else 1
+        while len(out.read_text().splitlines()) < want and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    got = out.read_text().splitlines()
+    if fmt == "csv":
+        assert got == ["hour,site,metric,count", "2026-10-10T13:00:00-07:00,logs,hits,2"]
+    else:
+        assert [json.loads(x) for x in got] == [
+            {"hour": "2026-10-10T13:00:00-07:00", "site": "logs", "metric": "hits", "count": 2}]

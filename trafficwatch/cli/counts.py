@@ -36,9 +36,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `counts`."""
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
-    p.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
+    p.add_argument("--format", choices=("csv", "json"), default=None, dest="out_format",
                    help="csv: hour,site,metric,count (empty count = no log covers that hour); "
-                        "json: one object per hour (default: csv)")
+                        "json: one object per hour (default: csv; with --follow, json: a JSON "
+                        "line per change, or a CSV row per change with --format csv)")
     add_tz_option(p)
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
@@ -154,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     """Read every file, print the hourly counts, then the summary."""
     if args.follow:
         return run_follow(args)
+    args.out_format = args.out_format or "csv"
     try:
         parse_status_classes(args.status)
     except ValueError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import threading
@@ -15,7 +16,7 @@ from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
-from trafficwatch.hours import epoch_seconds
+from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -87,18 +88,37 @@ def _report_ahead(ctx: Sink, site: str | None, said: int) -> int:
 
 
 def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
+    """A line for each (site, hour) whose count changed since the last call: JSON, or a CSV row
+    (header first) with --format csv. Hours are in --tz, or in the offset the log wrote them in,
+    as `counts` prints them."""
+    from trafficwatch.cli.counts import _csv, hour_texts
+
+    csv = args.out_format == "csv"
+    if csv and not seen.get(("", -1)):
+        print("hour,site,metric,count", flush=True)
+        seen[("", -1)] = 1
     with ctx.lock:
         sites = [args.site] if args.site else ctx.series.sites()
         for site in sites:
             if site not in ctx.series.sites():
                 continue
-            s = ctx.series.series(site, args.metric, bots=args.bots, status_classes=classes)
-            for ts, v in zip(epoch_seconds(s.index), s.to_numpy()):
-                if np.isnan(v):
-                    continue
-                key = (site, int(ts))
-                if seen.get(key) != int(v):
-                    seen[key] = int(v)
-                    hour = s.index[0].fromtimestamp(int(ts), tz=tz or s.index.tz)
-                    print(json.dumps({"hour": hour.isoformat(), "site": safe_name(site),
-                                      "metric": args.metric, "count": int(v)}), flush=True)
+            first, values = ctx.series.hourly(site, args.metric, bots=args.bots,
+                                              status_classes=classes)
+            hours = first + np.arange(len(values))
+            changed = [i for i, v in enumerate(values.tolist())
+                       if not np.isnan(v) and seen.get((site, int(hours[i]))) != int(v)]
+            if not changed:
+                continue
+            at = hours[changed]
+            if tz is not None:
+                offsets = np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset()
+                                      .total_seconds() for h in at.tolist()], np.int64)
+            else:
+                offsets = ctx.series.offsets_at(site, at)
+            name = safe_name(site)
+            for i, text in zip(changed, hour_texts(at, offsets), strict=True):
+                v = int(values[i])
+                seen[(site, int(hours[i]))] = v
+                print(f"{text},{_csv(name)},{args.metric},{v}" if csv else
+                      json.dumps({"hour": text, "site": name, "metric": args.metric,
+                                  "count": v}), flush=True)
