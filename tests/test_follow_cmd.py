@@ -263,3 +263,31 @@ def test_follow_prints_hours_in_the_logs_offset_and_csv_when_asked(tmp_path, fmt
     else:
         assert [json.loads(x) for x in got] == [
             {"hour": "2026-10-10T13:00:00-07:00", "site": "logs", "metric": "hits", "count": 2}]
+
+
+def test_follow_reports_malformed_lines_as_they_come_and_on_the_way_out(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_text(LINE.format(m=1) * 3)
+    err = tmp_path / "err.txt"
+    with err.open("w") as fe:
+        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                                 "--no-state", "--poll", str(logs)],
+                                stdout=subprocess.DEVNULL, stderr=fe, text=True)
+    try:
+        time.sleep(1.0)
+        with log.open("a") as fh:
+            fh.write("garbage \x1b[31m line\n" * 2 + LINE.format(m=2))
+        deadline = time.monotonic() + 20
+        while "malformed" not in err.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = err.read_text()
+    assert said.count("trafficwatch: malformed (") == 1, said  # one reason, said once
+    assert "\x1b" not in said and "\\x1b[31m" in said  # the example, escaped
+    assert "6 lines read, 4 counted, 2 malformed" in said

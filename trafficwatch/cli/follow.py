@@ -45,12 +45,13 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     if feed.notice:
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
     seen: dict[tuple[str, int], int] = {}
-    printed, ahead = 0, 0
+    printed, ahead, reasons = 0, 0, set()
     try:
         while True:
             _emit(ctx, args, classes, tz, seen)
             printed = report_events(feed, printed)
             ahead = _report_ahead(ctx, args.site, ahead)
+            _report_malformed(feed, reasons)
             if stop.wait(0.25):
                 break
             feed.step(0.25)
@@ -60,6 +61,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
             shutdown.uninstall()  # an exception on the way out: the caller's handlers again
     _emit(ctx, args, classes, tz, seen)
     report_events(feed, printed)
+    _report_malformed(feed, reasons, end=True)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 
@@ -71,6 +73,26 @@ def report_events(feed, printed: int) -> int:
     for msg in list(feed.events)[len(feed.events) - new:]:
         print(f"trafficwatch: {safe_text(msg)}", file=sys.stderr, flush=True)
     return feed.event_count
+
+
+def _report_malformed(feed: LiveFeed, said: set[str], end: bool = False) -> None:
+    """Malformed lines on stderr, as `counts` lists them: each reason once when it first
+    comes, with an example; on the way out, the totals (lines read, counted, malformed)."""
+    with feed.follower.lock:
+        rep = feed.report
+        counts = dict(rep.malformed.counts)
+        examples = dict(rep.malformed.examples)
+        lines, parsed = rep.lines, rep.parsed
+    for reason in counts:
+        if reason not in said:
+            said.add(reason)
+            print(f"trafficwatch: malformed ({reason}), not counted: e.g. "
+                  f"{safe_text(examples.get(reason, b''))}", file=sys.stderr, flush=True)
+    if end:
+        detail = "".join(f"; {reason} {n:,}" for reason, n in
+                         sorted(counts.items(), key=lambda kv: -kv[1]))
+        print(f"trafficwatch: {lines:,} lines read, {parsed:,} counted, "
+              f"{sum(counts.values()):,} malformed{detail}", file=sys.stderr, flush=True)
 
 
 def _report_ahead(ctx: Sink, site: str | None, said: int) -> int:
