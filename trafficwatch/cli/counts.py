@@ -154,7 +154,19 @@ def exit_code(report: IngestReport) -> int:
 def run(args: argparse.Namespace) -> int:
     """Read every file, print the hourly counts, then the summary."""
     if args.follow:
+        if "-" in args.paths:
+            print("trafficwatch: --follow follows files (across rotations, from saved offsets) and "
+                  "cannot follow stdin: give the log's path (counts --follow "
+                  "/var/log/nginx/access.log), or count a pipe once with counts -",
+                  file=sys.stderr)
+            return 2
         return run_follow(args)
+    given = [o for o, on in (("--poll", args.poll), ("--state", args.state),
+                             ("--no-state", args.no_state)) if on]
+    if given:  # accepted and ignored, they read as if counts kept state: say so
+        print(f"trafficwatch: {', '.join(given)} only apply with --follow (counts without it "
+              "reads the logs once and keeps no state)", file=sys.stderr)
+        return 2
     args.out_format = args.out_format or "csv"
     try:
         parse_status_classes(args.status)
