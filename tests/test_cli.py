@@ -99,6 +99,7 @@ def test_a_wrong_format_is_loud_not_zero_records(tmp_path):
     log.write_text("this is not\nan access log\n")
     p = run("counts", str(log))
     assert p.returncode == 2
+    assert p.stdout == b""  # nothing read: no CSV header either (it had one)
     err = p.stderr.decode()
     assert "no known log format matches" in err and "COMBINED" in err and "this is not" in err
     assert "--log-format" in err

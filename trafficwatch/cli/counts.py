@@ -188,9 +188,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         summary(report, sys.stderr)
         return 2
-    write_rows(series, args, sys.stdout)
+    code = exit_code(report)
+    if code != 2:  # nothing at all read: no header either, as for a missing path
+        write_rows(series, args, sys.stdout)
     summary(report, sys.stderr)
-    return exit_code(report)
+    return code
 
 
 def run_fleet_counts(args: argparse.Namespace) -> int:
