@@ -248,7 +248,7 @@ def test_a_site_one_week_old_is_not_judged_on_days_before_it_had_last_week(small
     assert older.hours == 48 and "naive168" in older.mae, older
 
 
-def test_eval_with_nothing_to_score_says_so_and_exits_2(tmp_path, capsys):
+def test_eval_with_nothing_to_score_says_so_and_exits_1(tmp_path, capsys):
     from trafficwatch.cli.main import main
 
     csv_path = tmp_path / "gaps.csv"  # a day of counts, then only empty hours
@@ -258,7 +258,29 @@ def test_eval_with_nothing_to_score_says_so_and_exits_2(tmp_path, capsys):
                                                for h, v in zip(hours, values)))
     code = main(["eval", str(csv_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "nothing to score" in err and "Traceback" not in err
+    # the logs were read, nothing could be scored: 1, as when the LSTM is scored nowhere
+    # (2 is bad usage or nothing readable, README's exit codes)
+    assert code == 1 and "nothing to score" in err and "Traceback" not in err
+    short = tmp_path / "short.csv"  # five hours: too short for any backtest
+    short.write_text("hour,count\n" + "".join(f"{h.isoformat()},5\n" for h in hours[:5]))
+    assert main(["eval", str(short)]) == 1
+    assert "too short for a 24 h backtest" in capsys.readouterr().err
+
+
+def test_eval_says_the_hours_it_scored_each_in_its_offset(tmp_path, capsys):
+    from trafficwatch.cli.main import main
+
+    csv_path = tmp_path / "dst.csv"  # New York's clocks go back on 1 Nov 2026
+    hours = pd.date_range("2026-10-20", periods=24 * 14, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    csv_path.write_text("hour,count\n" + "".join(
+        f"{h.isoformat()},{rng.poisson(50 + 30 * np.sin(h.hour / 4))}\n" for h in hours))
+    assert main(["eval", str(csv_path), "--days", "7", "--tz", "America/New_York"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("hours scored 2026-10-26 20:00 UTC-0400 .. 2026-11-02 18:00 UTC-0500"), head
+    main(["eval", str(csv_path), "--days", "7", "--tz", "America/New_York", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["origins"][0] == "2026-10-26T20:00:00-04:00"
 
 
 def test_eval_of_a_flat_series_says_why_mase_is_undefined_without_numpy_warnings(tmp_path,

@@ -14,11 +14,14 @@ COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
 EXIT_CODES = """exit codes:
   0  every file was read
-  1  some file was skipped or had no parsable line (the others were still counted)
+  1  some file was skipped or had no parsable line (the others were still counted), or the
+     LSTM could not forecast (forecast prints seasonal naive; eval scored it nowhere)
   2  bad usage, or nothing at all could be read
   130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
-hangs on the way out is cut short by a watchdog (status 128 + the signal's number)
+hangs on the way out is cut short by a watchdog (status 128 + the signal's number).
+train, eval and forecast keep no state: those signals stop them at once (143, 129), and
+train then writes no model
 """
 
 

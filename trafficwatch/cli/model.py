@@ -155,10 +155,14 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         series = load_series(args)
         fc = _load_forecaster(args.model)
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
-        table = backtest(series, models, days=args.days, horizon=args.horizon)
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
+    try:
+        table = backtest(series, models, days=args.days, horizon=args.horizon)
+    except ValueError as exc:  # logs read, too short to score: no model was backtested, as
+        _err(str(exc))  # when the LSTM is scored at no origin (README's exit codes)
+        return EXIT_FALLBACK
     n_origins = table["origin"].nunique()
     for name, g in table[table["error"] != ""].groupby("model", sort=False):
         where = ("at any origin" if len(g) == n_origins else
@@ -178,19 +182,29 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                  f"none of the {n_origins} origins has an")
         _err(f"nothing to score: {which} observed hour in the {args.horizon} h after it that "
              "a model forecast")
-        return EXIT_USAGE
+        return EXIT_FALLBACK
     if not np.isfinite(summary["mase"]).any():
         _err("MASE is undefined here: the history never changes from one day to the next (the "
              "24 h seasonal naive's error, its scale, is 0); sMAPE and coverage still are shown")
+    origins = pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table["origin"].unique()))
     if args.out_format == "json":
-        json.dump(to_json(table, args.days, args.horizon), out, indent=1)
+        doc = to_json(table, args.days, args.horizon)
+        doc["origins"] = [t.isoformat() for t in _shown(origins, args, series)]  # in --tz
+        json.dump(doc, out, indent=1)
         out.write("\n")
-    else:
-        first, last = _shown(series.index[[0, -1]], args, series)
-        zone = "UTC" if first.utcoffset().total_seconds() == 0 else f"UTC{first:%z}"
+    else:  # the hours scored: from the first origin to the last one's horizon, each end in its
+        # own offset (a DST change between them)
+        span = origins[[0, -1]] + pd.to_timedelta([0, args.horizon - 1], unit="h")
+        first, last = _shown(span, args, series)
+
+        def zone(t: pd.Timestamp) -> str:
+            return "UTC" if t.utcoffset().total_seconds() == 0 else f"UTC{t:%z}"
+
+        ends = (f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone(first)}"
+                if zone(first) == zone(last) else
+                f"{first:%Y-%m-%d %H:00} {zone(first)} .. {last:%Y-%m-%d %H:00} {zone(last)}")
         out.write(f"rolling origin: {n_origins} daily origin{'s' if n_origins > 1 else ''}, "
-                  f"{args.horizon} h ahead, "
-                  f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone}\n")
+                  f"{args.horizon} h ahead, hours scored {ends}\n")
         out.write(format_table(table) + "\n")
     if not summary.loc[fc.name, "hours"]:  # the baselines were scored, the model never: not a
         return EXIT_FALLBACK  # backtest of it (stderr said why), as `forecast` exits 1 then
