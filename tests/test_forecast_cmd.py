@@ -130,6 +130,8 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
                               "--format", "json"], capsys)
     assert code == 1 and "12 hours missing" in err
     assert json.loads(out)["model"] == "naive24"
+    # its flat hours are said to be a median, not same hour yesterday (it has no yesterday)
+    assert "the last day has 12 hours with a count" in err and "as their median" in err
 
 
 def test_eval_reports_bad_input_and_bad_model_files(counts_csv, tmp_path, capsys):

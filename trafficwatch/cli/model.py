@@ -249,6 +249,10 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except ValueError as exc:
             q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
             _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
+            seen = int(series.iloc[-24:].notna().sum())
+            if seen < 24:  # "same hour yesterday" is not there for every hour
+                _err(f"the last day has {seen} hour{'s' * (seen != 1)} with a count: hours "
+                     "whose same hour yesterday it lacks are forecast as their median")
             import pandas as pd
 
             idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
