@@ -255,3 +255,19 @@ def test_the_apps_metrics_pass_promtool(engine):
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                           text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_app_on_the_fleet_serves_no_request_counters_of_its_own(engine):
+    """On --prometheus the requests are the agents' counters read back: served again under the
+    same name, a scrape of the app added them to the fleet's sums a second time."""
+    from dataclasses import replace
+
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    local = scrape(engine)
+    assert any(k.startswith("trafficwatch_requests_total{") for k in local)
+    engine.cfg = replace(engine.cfg, prometheus=PromConfig.build("http://127.0.0.1:9"))
+    fleet = scrape(engine)
+    assert not [k for k in fleet if k.startswith(("trafficwatch_requests_total",
+                                                  "trafficwatch_malformed_lines_total"))]
+    assert forecast_series(fleet) == forecast_series(local)  # anomalies and forecasts stay

@@ -22,9 +22,12 @@ def samples_for(engine) -> list[Sample]:
     if engine is None:
         return []
     out: list[Sample] = []
+    # on the fleet (--prometheus) the requests are the agents' own counters, read back: served
+    # again under their name, a scrape of the app would add them to the fleet's sums twice
+    fleet = getattr(engine.cfg, "prometheus", None) is not None
     with engine.lock:
         sites = engine.series.sites()
-        for site in sites:
+        for site in sites if not fleet else ():
             for cls in range(1, 6):
                 n = engine.series.series(site, "hits", status_classes={cls}).sum()
                 out.append(Sample("trafficwatch_requests_total",
@@ -37,7 +40,7 @@ def samples_for(engine) -> list[Sample]:
                    float(getattr(forecasts[site], attr)))
             for site in sites if site in forecasts for q, attr in QUANTILES]
     snap = engine.latest
-    if snap is not None:
+    if snap is not None and not fleet:
         out.append(Sample("trafficwatch_malformed_lines_total", (),
                           float(sum(snap.ingest.malformed.values()))))
     return out
