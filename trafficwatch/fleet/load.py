@@ -6,6 +6,7 @@ import time
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.fleet.prometheus import PromConfig, PrometheusClient, add_to_series, fetch
 from trafficwatch.hours import HOUR
+from trafficwatch.safe import safe_name
 
 
 def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) -> HourlySeries:
@@ -18,7 +19,21 @@ def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) 
     series = HourlySeries(track_visitors=False)
     add_to_series(series, counts, int(now) if partial else None)
     if not series.sites():
-        raise ValueError(f"Prometheus at {cfg.url} has no {cfg.selector()} over the last "
-                         f"{cfg.days} days: are the agents scraped (and --site-label, --match "
-                         "right)?")
+        raise ValueError(_why_empty(cfg, now))
     return series
+
+
+def _why_empty(cfg: PromConfig, now: float) -> str:
+    """Why the fleet gave no count: no such series, or series with no whole hour yet (a fresh
+    fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
+    found = PrometheusClient(cfg).vector(f"count by ({cfg.site_label}) ({cfg.selector()})", now)
+    if not found:
+        return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {cfg.days} days: "
+                "are the agents scraped (and --site-label, --match right)?")
+    names = sorted(str(labels.get(cfg.site_label, "")) for labels, _ in found)
+    shown = ", ".join(safe_name(n) for n in names[:3]) + (f" and {len(names) - 3} more"
+                                                          if len(names) > 3 else "")
+    nxt = time.strftime("%H:00 UTC", time.gmtime((int(now) // HOUR + 1) * HOUR))
+    return (f"Prometheus at {cfg.url} has the agents' counters for {shown}, but no whole hour "
+            "of them yet: the hour an agent starts in is a gap (its counter began inside it), "
+            f"so counts begin with the hour from {nxt}")
