@@ -34,3 +34,37 @@ def test_a_fresh_fleet_is_told_apart_from_a_missing_one(monkeypatch):
     answers(monkeypatch, [])
     with pytest.raises(ValueError, match="are the agents scraped"):
         load_fleet(cfg, now=NOW)
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_a_refused_token_is_not_told_to_be_set(monkeypatch, capsys, token):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from trafficwatch.cli.main import main
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(401)
+            self.end_headers()
+            self.wfile.write(b"Unauthorized")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if token:
+        monkeypatch.setenv("TRAFFICWATCH_PROMETHEUS_TOKEN", token)
+    else:
+        monkeypatch.delenv("TRAFFICWATCH_PROMETHEUS_TOKEN", raising=False)
+    try:
+        assert main(["counts", "--prometheus", f"http://127.0.0.1:{server.server_port}"]) == 2
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "401" in err
+    if token:
+        assert "was refused" in err and "set $TRAFFICWATCH" not in err and "wrong" not in err
+    else:
+        assert "set $TRAFFICWATCH_PROMETHEUS_TOKEN" in err

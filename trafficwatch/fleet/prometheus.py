@@ -131,7 +131,9 @@ class PrometheusClient:
         except urllib.error.HTTPError as exc:
             body = exc.read(1 << 16)
             why = _error_of(body) or exc.reason
-            hint = ("; set $TRAFFICWATCH_PROMETHEUS_TOKEN" if exc.code in (401, 403) else "")
+            hint = ("" if exc.code not in (401, 403) else
+                    "; set $TRAFFICWATCH_PROMETHEUS_TOKEN" if not self.cfg.token else
+                    "; the token in $TRAFFICWATCH_PROMETHEUS_TOKEN was refused")
             raise PrometheusError(f"{where} answered {exc.code}: {why}{hint}") from exc
         except urllib.error.URLError as exc:
             why = getattr(exc.reason, "strerror", None) or exc.reason
