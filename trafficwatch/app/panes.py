@@ -154,13 +154,17 @@ class StatsPane(SnapshotPane):
                      f"{count(sv.counts[-1])} · no forecast until an hour is complete\n")
         ahead = " (the whole logs, read before replaying them)" if ing.read_ahead else ""  # not
         # up to the replay's clock: every line was read first, the chart follows its clock
-        t.append(f"Lines read {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · malformed "
-                 f"{sum(ing.malformed.values()):,}")
-        if ing.lines_per_s:
-            t.append(f" · {ing.lines_per_s:,.0f} lines/s")
-        # the files followed now, as the agent's files_followed says: the reports also hold
-        # every file read since the start, which grew by one at each rotation
-        t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
+        if ing.fleet:  # no line is read here: "Lines read 0" read as a fleet that counted nothing
+            t.append("Requests: the agents' counters, summed by Prometheus (their lines, files "
+                     "and malformed lines: each agent's /metrics)\n")
+        else:
+            t.append(f"Lines read {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · "
+                     f"malformed {sum(ing.malformed.values()):,}")
+            if ing.lines_per_s:
+                t.append(f" · {ing.lines_per_s:,.0f} lines/s")
+            # the files followed now, as the agent's files_followed says: the reports also hold
+            # every file read since the start, which grew by one at each rotation
+            t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
         for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:
             t.append(f"  {n:,} {reason}: ", style="yellow")
             t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))

@@ -33,6 +33,8 @@ class PrometheusFeed:
     refresh. It writes to the sink's series only, under the sink's lock.
     """
 
+    fleet = True  # what ingest_view tells the Now pane: requests, not lines read here
+
     fresh = True  # quiet hours up to now are zeros where Prometheus says so, gaps otherwise
 
     def __init__(self, sink: Sink, cfg: PromConfig, client: PrometheusClient | None = None) -> None:

@@ -107,6 +107,7 @@ class IngestView:
     last_update_ts: float = 0.0
     notices: tuple[str, ...] = ()  # state file resumed or moved aside, files failing, truncations
     read_ahead: bool = False  # a replay: every line was read before it began, not up to its clock
+    fleet: bool = False  # the agents' counters through Prometheus: no log line is read here
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,8 @@ def ingest_view(source) -> IngestView:
         excluded=rep.excluded, malformed=dict(mal.counts),
         malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
         files=files, followed=followed, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
-        last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source))
+        last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source),
+        fleet=bool(getattr(source, "fleet", False)))
 
 
 def _notices(source) -> tuple[str, ...]:
