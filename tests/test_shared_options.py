@@ -92,6 +92,8 @@ def test_the_filter_screen_and_the_command_line_read_status_classes_alike():
     from trafficwatch.filters import parse_status_classes
 
     assert parse_status_classes(" 4xx, 5XX ") == frozenset({4, 5})
+    # the agents export status="other" (no status, or outside 100-599): it can be asked for
+    assert parse_status_classes("other,5xx") == frozenset({0, 5})
     for bad in ("4xx,foo", "6xx", "4x"):
         with pytest.raises(ValueError, match="bad status class"):
             parse_status_classes(bad)

@@ -13,7 +13,8 @@ STATUS_LABELS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
 def parse_status_classes(text: str | None) -> frozenset[int] | None:
-    """'4xx,5xx' -> {4, 5}; None or '' stays None; ValueError names the first bad class.
+    """'4xx,5xx' -> {4, 5}, 'other' -> {0}; None or '' stays None; ValueError names the first
+    bad class.
 
     The one parser for the command line's --status and the filter screen's field.
     """
@@ -22,8 +23,11 @@ def parse_status_classes(text: str | None) -> frozenset[int] | None:
     out = set()
     for part in text.split(","):
         part = part.strip().lower()
+        if part == "other":  # no status, or one outside 100-599 (the agents' status="other")
+            out.add(0)
+            continue
         if len(part) != 3 or not part.endswith("xx") or part[0] not in "12345":
-            raise ValueError(f"bad status class {part!r}: use 1xx..5xx")
+            raise ValueError(f"bad status class {part!r}: use 1xx..5xx or other")
         out.add(int(part[0]))
     return frozenset(out)
 

@@ -56,7 +56,8 @@ def add_filter_options(p: argparse.ArgumentParser, site_help: str = "one site (d
     bots.add_argument("--bots-only", dest="bots", action="store_const", const="only",
                       help="count bots and crawlers only")
     g.add_argument("--status", metavar="CLASSES",
-                   help="status classes to keep, e.g. 2xx,3xx or 4xx,5xx (default: all)")
+                   help="status classes to keep, e.g. 2xx,3xx or 4xx,5xx; other: no status or "
+                        "one outside 100-599 (default: all)")
     g.add_argument("--site", help=site_help)
 
 
