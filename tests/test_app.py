@@ -200,20 +200,32 @@ async def test_chart_and_gate_toggles():
         assert seen == ["Input", "Output", "Memory", "Relying"]
 
 
-async def test_each_gate_heatmap_opens_at_its_title():
+async def test_each_gate_heatmap_opens_at_its_title_and_j_k_keep_it_in_view():
     # scrolled down the forget gate's units with j, h showed the input gate scrolled as far,
-    # the line naming it off the top
+    # the line naming it off the top; and j/k scrolled the gate's name and the hour axis away
+    import re
+
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("h", "j", "j", "j", "j")
         await pilot.pause()
-        box = app.query_one("#gates-box")
-        assert box.scroll_y > 0  # the units were scrolled
-        await pilot.press("h")
+        text = screen_text(app)
+        rows = re.findall(r"^u(\d+) ", text, re.MULTILINE)
+        assert rows and rows[0] == "4", text  # the units moved on by four
+        assert "Forget gate" in text and "j/k: units u4–" in text  # the header stayed
+        await pilot.press("k", "k", "k", "k", "k", "k")  # past the first unit: it stops there
         await pilot.pause()
-        assert box.scroll_y == 0
-        assert "Input gate" in screen_text(app)
+        assert re.findall(r"^u(\d+) ", screen_text(app), re.MULTILINE)[0] == "0"
+        await pilot.press("G")  # the last units, the last one at the bottom
+        await pilot.pause()
+        text = screen_text(app)
+        units = int(re.search(r"j/k: units u\d+–u\d+ of (\d+)", text)[1])
+        assert re.findall(r"^u(\d+) ", text, re.MULTILINE)[-1] == str(units - 1)
+        await pilot.press("j", "h")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Input gate" in text and re.findall(r"^u(\d+) ", text, re.MULTILINE)[0] == "0"
 
 
 async def test_help_and_filter_screens_open_and_filter_applies():

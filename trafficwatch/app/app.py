@@ -380,13 +380,25 @@ class TrafficWatchApp(App):
 
     def action_scroll(self, step: int) -> None:
         w = self.focused
+        if self._in_heatmap():
+            self.query_one(GatePane).scroll_units(step)  # the header and the hour axis stay
+            return
         if w is not None and hasattr(w, "scroll_relative"):
             w.scroll_relative(y=step, animate=False)
 
     def action_scroll_home(self) -> None:
-        if self.focused is not None and hasattr(self.focused, "scroll_home"):
+        if self._in_heatmap():
+            self.query_one(GatePane).scroll_units(-10**6)  # the first unit
+        elif self.focused is not None and hasattr(self.focused, "scroll_home"):
             self.focused.scroll_home(animate=False)
 
     def action_scroll_end(self) -> None:
-        if self.focused is not None and hasattr(self.focused, "scroll_end"):
+        if self._in_heatmap():
+            self.query_one(GatePane).scroll_units(10**6)  # the last units
+        elif self.focused is not None and hasattr(self.focused, "scroll_end"):
             self.focused.scroll_end(animate=False)
+
+    def _in_heatmap(self) -> bool:
+        """The gates pane is focused and shows a heatmap: j/k/g/G move through its units."""
+        return self.focused is not None and self.focused.id == "gates-box" and \
+            self.query_one(GatePane).heatmap

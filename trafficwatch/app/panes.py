@@ -185,6 +185,7 @@ class GatePane(SnapshotPane):
 
     MODES = ("words", "forget", "input", "output", "cell")
     mode = "words"
+    first_unit = 0  # the heatmap's top row: j/k move through the units under a header that stays
 
     @property
     def heatmap(self) -> bool:
@@ -194,7 +195,15 @@ class GatePane(SnapshotPane):
     def next_mode(self) -> str:
         """Words -> forget -> input -> output -> cell -> words."""
         self.mode = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
+        self.first_unit = 0  # each gate opens at its first units
         return self.mode
+
+    def scroll_units(self, step: int) -> None:
+        """j/k in a heatmap: the units move, the gate's name and the hour axis stay (scrolling
+        the pane took them off the top, and the units could no longer be read against hours)."""
+        self.first_unit = max(0, self.first_unit + step)
+        if self._snap is not None:
+            self.update(self._snap)
 
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
@@ -252,14 +261,22 @@ class GatePane(SnapshotPane):
                      f"≈1 ({meaning}), blank ≈0", style="bold")
         before = (f" · blank before {fmt_hour(g.step_hours[g.padded], off)}: no log yet"
                   if 0 < g.padded < len(g.step_hours) else "")
-        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: scroll the "
-                 f"units{' · ▼ memory reset' if g.forget_drops else ''}{before}\n", style="dim")
+        n = m.shape[1]
+        height = self.parent.size.height if self.parent is not None else 0
+        fits = max(1, height - 3 - bool(g.forget_drops)) if height > 0 else n  # rows under the
+        # header; before the first layout, all of them
+        first = self.first_unit = min(self.first_unit, max(0, n - fits))
+        last = min(n, first + fits) - 1
+        shown = f"units u{first}–u{last} of {n}" if fits < n else "the units"
+        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: {shown}"
+                 f"{' · ▼ memory reset' if g.forget_drops else ''}{before}\n", style="dim")
         if g.forget_drops:
             t.append("    " + reset_marks(len(g.step_hours), g.forget_drops, cols) + "\n",
                      style="yellow")
         t.append("    " + hour_axis(g.step_hours, cols, off) + "\n", style="yellow")
-        for u, row in enumerate(heat_rows(m, cols, lo, hi)):
+        for u, row in enumerate(heat_rows(m, cols, lo, hi)[first:last + 1], first):
             t.append(f"u{u:<3}" + row + "\n")
+        t.rstrip()  # a last empty line would overflow the box by one: a scrollbar for nothing
         return t
 
 
