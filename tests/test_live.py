@@ -53,6 +53,22 @@ def test_appended_lines_are_counted_once(tmp_path, feed_for):
     assert total(e) == 42
 
 
+def test_lines_per_second_is_a_rate_over_seconds_not_over_one_step(tmp_path, feed_for):
+    # a trial appended one line a second and the Now pane said "4 lines/s": each step (0.25 s)
+    # divided what it read by its own length
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 5))
+    e, f = feed_for()
+    f.step(0.25)
+    for k in range(3):
+        time.sleep(1.0)
+        with log.open("a") as fh:
+            fh.write(lines(5 + k, 1))
+        f.step(0.25)
+    assert total(e) == 8
+    assert 0.5 < f.rate < 1.5, f.rate
+
+
 def test_a_partial_line_waits_for_its_newline(tmp_path, feed_for):
     log = tmp_path / "access.log"
     log.write_text(lines(0, 5))
@@ -215,6 +231,8 @@ def test_a_line_dated_ahead_of_the_clock_does_not_become_now(tmp_path, feed_for)
     snap = e.snapshot()
     assert snap.series.partial_hour == hour and snap.series.hours[-1] == hour
     assert sum(snap.series.counts) == 2
+    # the status line's "last line at" is not the line from the future
+    assert time.strftime("%H:%M", time.gmtime(now + 2.5 * 3600)) not in snap.feed, snap.feed
     notice = next(n for n in snap.ingest.notices if "ahead of this machine's clock" in n)
     assert notice.startswith("1 line dated ahead") and ("2 h 29 min" in notice or "2 h 30 min" in notice)
 

@@ -438,6 +438,10 @@ class Engine:
             tops, day = self._tops_cache[1]
         offset = self._offset(offset, now)
         src = self.source
+        if series_now is not None and last_ts is not None and last_ts > now:
+            # a line dated ahead of the clock (it waits for its hour): the status line's "last
+            # line at" is when lines last came, not that line's time ("18:31" at 15:35)
+            last_ts = min(last_ts, getattr(src, "last_update", now))
         return ViewState(
             sites=sites, site=self.site, metric=self.metric, filter=self.filter,
             band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay,

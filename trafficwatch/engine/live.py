@@ -59,6 +59,9 @@ class _Stream:
     binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
 
 
+RATE_WINDOW_S = 5.0  # the lines/s shown is over this many seconds
+
+
 class LiveFeed:
     """Reads every file, then follows them; every complete line is counted exactly once.
 
@@ -82,7 +85,9 @@ class LiveFeed:
         self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
         self.warnings: deque[str] = deque(maxlen=10)  # truncations and read errors, for the screen
-        self.rate = 0.0
+        self.rate = 0.0  # lines a second, over the last RATE_WINDOW_S
+        self._rate_steps: deque[tuple[float, int]] = deque()
+        self._rate_since = 0.0
         self.last_update = time.time()
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
         self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
@@ -181,7 +186,15 @@ class LiveFeed:
             self.follower.check_now()
         with self.follower.lock:
             n, self._lines_since_step = self._lines_since_step, 0
-        self.rate = n / dt if dt > 0 else 0.0
+        # lines a second over the last RATE_WINDOW_S: per step (0.25 s), a line a second read
+        # as 4 lines/s in the frame it came in (and 0 in the three after)
+        t = time.monotonic()
+        self._rate_steps.append((t, n))
+        while t - self._rate_steps[0][0] > RATE_WINDOW_S:
+            self._rate_steps.popleft()
+        span = min(RATE_WINDOW_S, t - self._rate_since) if self._rate_since else dt
+        self._rate_since = self._rate_since or t - dt
+        self.rate = sum(k for _, k in self._rate_steps) / max(span, dt, 1e-9)
         if n:
             self.last_update = time.time()
             self.sink.on_change()
