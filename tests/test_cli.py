@@ -86,6 +86,9 @@ def test_a_log_dated_ahead_of_the_clock_has_its_own_last_hour_partial(tmp_path):
     data = json.loads(run("counts", str(log), "--format", "json", "--tz", "UTC").stdout)
     assert [d["partial"] for d in data] == [False] * (len(data) - 1) + [True]
     assert data[-1]["hour"] == pd.Timestamp(hour + 3 * 3600, unit="s", tz="UTC").isoformat()
+    # the hours between the clock's and that line's have not happened here: unknown, not 0
+    assert [d["count"] for d in data[-3:]] == [None, None, 1]
+    assert data[-4]["count"] == 0  # the clock's own hour, quiet so far
 
 
 def test_stdin_is_read(tmp_path):

@@ -79,6 +79,9 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
                                   .total_seconds() for h in hours.tolist()], np.int64)
         else:  # each hour in the offset its lines were written in (DST changes included)
             offsets = series.offsets_at(site, hours)
+        if now is None:  # a log dated ahead of the clock: its quiet hours after the clock's
+            # have not happened yet here (more lines will come for them): unknown, not 0
+            values = np.where((hours > int(clock) // HOUR) & (values == 0), np.nan, values)
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
         yield site, hour_texts(hours, offsets), counts, (hours == partial).tolist()
 
