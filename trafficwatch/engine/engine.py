@@ -251,6 +251,8 @@ class Engine:
             if self._stop.is_set():
                 return
         self.forecaster, self.model_status = tuning.load_default(self.cfg.model_path)
+        self._changed()  # a frame saying so: with no data yet (a directory awaiting its first
+        # log) nothing else would replace "loading model…" on screen
         self._model_wake.set()
         pending = False  # other sites' forecasts still due: the next step comes at once
         while not self._stop.is_set():
