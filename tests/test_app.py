@@ -668,3 +668,22 @@ async def test_gate_heatmaps_are_blank_before_the_logs_first_hour():
     half = len(rows[0]) // 2
     assert all(not r[:half - 1].strip() for r in rows), rows[0]  # blank before the start
     assert all(r[half + 1:].strip() for r in rows[:8]), rows[0]  # gates after it
+
+
+async def test_an_empty_log_tail_says_why_for_a_replay_and_for_a_restart():
+    # it said "(replay, or nothing appended yet)" either way, after a restart from state too
+    from dataclasses import replace
+
+    from trafficwatch.app.app import SnapshotReady
+
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        for read_ahead, words in ((True, "a replay shows the logs' hours"),
+                                  (False, "no line has been appended since")):
+            snap = app.snapshot
+            app.post_message(SnapshotReady(replace(
+                snap, tail=(), ingest=replace(snap.ingest, read_ahead=read_ahead))))
+            await pilot.pause()
+            await pilot.pause()
+            assert words in " ".join(screen_text(app).split())

@@ -314,8 +314,10 @@ class LogTail(Static):
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         if not lines:
             which = f" of {safe_text(snap.site)}" if snap.site and snap.tail else ""
-            super().update(Text(f"No live lines{which} (replay, or nothing appended yet)",
-                                style="dim"))
+            why = ("a replay shows the logs' hours, not their lines" if snap.ingest.read_ahead
+                   else "nothing read since this start: the logs were counted before it, and "
+                   "no line has been appended since")
+            super().update(Text(f"No live lines{which}: {why}", style="dim"))
             return
         # all sites shown: each line says whose, even when the last ones are all one site's
         named = not snap.site and len(set(snap.sites) | {x.site for x in lines}) > 1
