@@ -1,6 +1,7 @@
 """`counts --follow`: a JSON line per changed hour, end to end through a real process."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -193,6 +195,34 @@ def test_a_state_file_not_used_is_said_once(tmp_path):
     assert len(said) == 1 and said[0].startswith("trafficwatch: state file"), err
 
 
+@contextlib.contextmanager
+def follow_into_files(tmp_path: Path, *args: str):
+    """`counts --follow ARGS` writing to tmp_path/out.txt and err.txt: (process, out, err); the
+    process is killed on the way out if the test left it running."""
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as fo, err.open("w") as fe:
+        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                                 *args], stdout=fo, stderr=fe, text=True)
+    try:
+        yield proc, out, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def wait_for(cond, timeout: float = 20.0) -> bool:
+    """Poll `cond` until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return cond()
+
+
+def stop_cleanly(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+
+
 def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
     def line(ts: float) -> str:
         stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
@@ -201,37 +231,24 @@ def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
     def printed() -> list[dict]:
         return [json.loads(x) for x in out.read_text().splitlines()]
 
-    def wait_for(cond) -> None:
-        deadline = time.monotonic() + 20
-        while not cond() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert cond(), printed()
-
-    logs, out, err = tmp_path / "logs", tmp_path / "out.jsonl", tmp_path / "err.txt"
+    logs = tmp_path / "logs"
     logs.mkdir()
     log = logs / "access.log"
     now = time.time()
     log.write_text(line(now - 60))
-    with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
-                                 "--poll", "--state", str(tmp_path / "st.json"), str(logs)],
-                                stdout=fo, stderr=fe, text=True)
-    try:
-        wait_for(lambda: len(printed()) == 1)
+    with follow_into_files(tmp_path, "--poll", "--state", str(tmp_path / "st.json"),
+                           str(logs)) as (proc, out, err):
+        assert wait_for(lambda: len(printed()) == 1), printed()
         with log.open("a") as fh:
             fh.write(line(now + 3 * 3600) * 2)
         hour = time.strftime("%Y-%m-%dT%H:00:00+00:00", time.gmtime(now + 3 * 3600))
-        wait_for(lambda: printed()[-1]["hour"] == hour)  # the hour as the log dates it
+        assert wait_for(lambda: printed()[-1]["hour"] == hour), printed()  # as the log dates it
         assert printed()[-1]["count"] == 2 and {x["count"] for x in printed()[1:-1]} == {0}
         time.sleep(1.0)  # more passes of the loop: still one warning
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        said = err.read_text()
-        assert said.count("dated ahead of this machine's clock") == 1, said
-        assert "trafficwatch: 2 lines dated ahead" in said
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_cleanly(proc)
+    said = err.read_text()
+    assert said.count("dated ahead of this machine's clock") == 1, said
+    assert "trafficwatch: 2 lines dated ahead" in said
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -242,21 +259,10 @@ def test_follow_prints_hours_in_the_logs_offset_and_csv_when_asked(tmp_path, fmt
     logs.mkdir()
     (logs / "access.log").write_text(
         '1.2.3.4 - - [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "ua"\n' * 2)
-    out = tmp_path / "out.txt"
-    with out.open("w") as fo:
-        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
-                                 "--no-state", "--format", fmt, str(logs)],
-                                stdout=fo, stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.monotonic() + 20
+    with follow_into_files(tmp_path, "--no-state", "--format", fmt, str(logs)) as (proc, out, _):
         want = 2 if fmt == "csv" else 1
-        while len(out.read_text().splitlines()) < want and time.monotonic() < deadline:
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        wait_for(lambda: len(out.read_text().splitlines()) >= want)
+        stop_cleanly(proc)
     got = out.read_text().splitlines()
     if fmt == "csv":
         assert got == ["hour,site,metric,count", "2026-10-10T13:00:00-07:00,logs,hits,2"]
@@ -270,23 +276,12 @@ def test_follow_reports_malformed_lines_as_they_come_and_on_the_way_out(tmp_path
     logs.mkdir()
     log = logs / "access.log"
     log.write_text(LINE.format(m=1) * 3)
-    err = tmp_path / "err.txt"
-    with err.open("w") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
-                                 "--no-state", "--poll", str(logs)],
-                                stdout=subprocess.DEVNULL, stderr=fe, text=True)
-    try:
+    with follow_into_files(tmp_path, "--no-state", "--poll", str(logs)) as (proc, _, err):
         time.sleep(1.0)
         with log.open("a") as fh:
             fh.write("garbage \x1b[31m line\n" * 2 + LINE.format(m=2))
-        deadline = time.monotonic() + 20
-        while "malformed" not in err.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        wait_for(lambda: "malformed" in err.read_text())
+        stop_cleanly(proc)
     said = err.read_text()
     assert said.count("trafficwatch: malformed (") == 1, said  # one reason, said once
     assert "\x1b" not in said and "\\x1b[31m" in said  # the example, escaped

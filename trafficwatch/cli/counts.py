@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -23,6 +22,7 @@ from trafficwatch.cli.options import (
     parse_tz,
     prometheus_config,
 )
+from trafficwatch.cli.rows import CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
@@ -74,36 +74,19 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         elif last is not None and partial is not None and now is None and last // HOUR > partial:
             partial = last // HOUR  # a server's clock ahead of ours: the log's own hour in
             # progress (followed, hours past the clock wait for their hour: see hourly)
-        if tz is not None:
-            offsets = np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset()
-                                  .total_seconds() for h in hours.tolist()], np.int64)
-        else:  # each hour in the offset its lines were written in (DST changes included)
-            offsets = series.offsets_at(site, hours)
         if now is None:  # a log dated ahead of the clock: its quiet hours after the clock's
             # have not happened yet here (more lines will come for them): unknown, not 0
             values = np.where((hours > int(clock) // HOUR) & (values == 0), np.nan, values)
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
-        yield site, hour_texts(hours, offsets), counts, (hours == partial).tolist()
-
-
-def hour_texts(hours: np.ndarray, offsets: np.ndarray) -> list[str]:
-    """ISO 8601 text of each hour (UTC hour numbers) in its offset: `2026-11-20T10:00:00+01:00`.
-
-    Formatted by numpy for the whole column (a year of hours is 8,760 rows; per-row datetime
-    formatting was the largest part of `counts` on logs spanning years).
-    """
-    local = np.datetime_as_string((hours * HOUR + offsets).astype("datetime64[s]"), unit="s")
-    suffix = {off: dt.datetime(2000, 1, 1, tzinfo=dt.timezone(dt.timedelta(seconds=off)))
-              .isoformat()[19:] for off in set(offsets.tolist())}
-    return [t + suffix[o] for t, o in zip(local.tolist(), offsets.tolist())]
+        yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, (hours == partial).tolist()
 
 
 def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> None:
     """Print the hourly rows as CSV or JSON."""
     if args.out_format == "csv":
-        out.write("hour,site,metric,count\n")
+        out.write(CSV_HEADER + "\n")
         for site, shown, counts, _ in _columns(series, args):
-            mid = f",{_csv(safe_name(site))},{args.metric},"
+            mid = f",{csv_field(safe_name(site))},{args.metric},"
             out.writelines(f"{hour}{mid}{'' if count is None else count}\n"
                            for hour, count in zip(shown, counts))
     else:
@@ -111,10 +94,6 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
                 for h, s, m, c, p in rows(series, args)]
         json.dump(data, out, indent=1)
         out.write("\n")
-
-
-def _csv(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def summary(report: IngestReport, err: TextIO) -> None:

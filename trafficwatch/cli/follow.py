@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import threading
@@ -11,12 +10,12 @@ import time
 import numpy as np
 
 from trafficwatch.cli.options import ingest_options, parse_tz, state_path
+from trafficwatch.cli.rows import CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.series import HourlySeries, ahead_note
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
-from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -46,6 +45,8 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
     seen: dict[tuple[str, int], int] = {}
     printed, ahead, reasons = 0, 0, set()
+    if args.out_format == "csv":
+        print(CSV_HEADER, flush=True)
     try:
         while True:
             _emit(ctx, args, classes, tz, seen)
@@ -111,14 +112,9 @@ def _report_ahead(ctx: Sink, site: str | None, said: int) -> int:
 
 def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
     """A line for each (site, hour) whose count changed since the last call: JSON, or a CSV row
-    (header first) with --format csv. Hours are in --tz, or in the offset the log wrote them in,
+    with --format csv (its header printed first, by run_follow). Hours are in --tz, or in the offset the log wrote them in,
     as `counts` prints them."""
-    from trafficwatch.cli.counts import _csv, hour_texts
-
     csv = args.out_format == "csv"
-    if csv and not seen.get(("", -1)):
-        print("hour,site,metric,count", flush=True)
-        seen[("", -1)] = 1
     with ctx.lock:
         sites = [args.site] if args.site else ctx.series.sites()
         for site in sites:
@@ -132,15 +128,11 @@ def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
             if not changed:
                 continue
             at = hours[changed]
-            if tz is not None:
-                offsets = np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset()
-                                      .total_seconds() for h in at.tolist()], np.int64)
-            else:
-                offsets = ctx.series.offsets_at(site, at)
             name = safe_name(site)
-            for i, text in zip(changed, hour_texts(at, offsets), strict=True):
+            texts = hour_texts(at, hour_offsets(ctx.series, site, at, tz))
+            for i, text in zip(changed, texts, strict=True):
                 v = int(values[i])
                 seen[(site, int(hours[i]))] = v
-                print(f"{text},{_csv(name)},{args.metric},{v}" if csv else
+                print(f"{text},{csv_field(name)},{args.metric},{v}" if csv else
                       json.dumps({"hour": text, "site": name, "metric": args.metric,
                                   "count": v}), flush=True)

@@ -457,8 +457,9 @@ class HourlySeries:
 
     def ahead(self, site: str | None, now: float) -> tuple[int, int] | None:
         """(requests in the hours after `now`'s, latest time) once the latest line is dated more
-        than AHEAD_NOTE_S past `now` and such hours hold some, else None: a server whose clock or time zone runs ahead of this machine's.
-        A followed series leaves them out until their hour comes (hourly with `now`)."""
+        than AHEAD_NOTE_S past `now` and such hours hold some, else None: a server whose clock
+        or time zone runs ahead of this machine's. A followed series leaves them out until their
+        hour comes (hourly with `now`)."""
         last = self.last_ts(site)
         if last is None or last - now <= AHEAD_NOTE_S:
             return None

@@ -87,7 +87,6 @@ class LiveFeed:
         self.warnings: deque[str] = deque(maxlen=10)  # truncations and read errors, for the screen
         self.rate = 0.0  # lines a second, over the last RATE_WINDOW_S
         self._rate_steps: deque[tuple[float, int]] = deque()
-        self._rate_since = 0.0
         self.last_update = time.time()
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
         self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
@@ -140,6 +139,7 @@ class LiveFeed:
                 self.store.unlock()
             raise ValueError(failed)
         self._lines_since_step = 0
+        self._rate_since = time.monotonic()  # lines/s counts from here (not the first read)
         self._ready = True
         self.commit()
         if start_thread:
@@ -192,8 +192,7 @@ class LiveFeed:
         self._rate_steps.append((t, n))
         while t - self._rate_steps[0][0] > RATE_WINDOW_S:
             self._rate_steps.popleft()
-        span = min(RATE_WINDOW_S, t - self._rate_since) if self._rate_since else dt
-        self._rate_since = self._rate_since or t - dt
+        span = min(RATE_WINDOW_S, t - self._rate_since)  # less while younger than the window
         self.rate = sum(k for _, k in self._rate_steps) / max(span, dt, 1e-9)
         if n:
             self.last_update = time.time()

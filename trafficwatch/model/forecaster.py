@@ -256,7 +256,7 @@ class Forecaster:
         """One pass of the model over the last RECENT_DAYS daily origins and the forecast's own:
         (windows, scaled quantiles (N, H, Q), the forecast's gates or None). The last row is the
         forecast from the series' end."""
-        v = mask_outages(s.to_numpy())  # what the model reads; `_recent` scores on the raw counts
+        v = s.to_numpy()  # outages filled in (_inputs); `_recent` scores on the raw counts
         n, day = len(v), min(24, self.cfg.horizon)
         past = [n - day * k for k in range(RECENT_DAYS, 0, -1)] if self.calibrate else []
         origins = np.array([o for o in past if o >= day] + [n])  # as predict()'s backtest
@@ -274,7 +274,7 @@ class Forecaster:
         """Day-ahead forecasts of the LSTM and both seasonal naives over the last RECENT_DAYS
         days (each from the hours before it), their errors, the blend to show, the band's fix."""
         s = check_series(series)
-        w, zq, _ = self._batch(s)
+        w, zq, _ = self._batch(_inputs(s))
         return self._recent(s.to_numpy(), w, zq)
 
     def _recent(self, v: np.ndarray, w, zq: np.ndarray) -> Recent:
@@ -394,10 +394,10 @@ class Forecaster:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
         self._check_horizon(horizon)
         s = self.check(series)
-        w, zq, _ = self._batch(s)
+        inp = _inputs(s)
+        w, zq, _ = self._batch(inp)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
-        return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon,
-                              _inputs(s),
+        return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
                               self._recent(s.to_numpy(), w, zq), (w.bases[-1:], w.bmask[-1:]))
 
     def forecast_with_gates(self, series: pd.Series,
@@ -405,13 +405,13 @@ class Forecaster:
         """Forecast and gate statistics from one explicit pass over the latest window."""
         self._check_horizon(horizon)
         s = self.check(series)
-        w, zq, inner = self._batch(s, gates=True)
+        inp = _inputs(s)
+        w, zq, inner = self._batch(inp, gates=True)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
         mask = w.x[-1, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon,
-                            _inputs(s),
+        fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
                             self._recent(s.to_numpy(), w, zq), (w.bases[-1:], w.bmask[-1:]))
         return fc, gate_stats(inner, idx, mask)
 
