@@ -687,3 +687,23 @@ async def test_an_empty_log_tail_says_why_for_a_replay_and_for_a_restart():
             await pilot.pause()
             await pilot.pause()
             assert words in " ".join(screen_text(app).split())
+
+
+@pytest.mark.parametrize("size", [(60, 24), (80, 24), (160, 50)])
+async def test_a_heatmap_shows_every_unit_its_header_names(size):
+    # at 80x24 the header wrapped to more lines than counted, and a unit it named was below
+    # the pane's edge (a scrollbar for it)
+    import re
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("h", "j")
+        await pilot.pause()
+        text = screen_text(app)
+        named = re.search(r"units u(\d+)–u(\d+) of", " ".join(text.split()))
+        rows = [int(u) for u in re.findall(r"^u(\d+) ", text, re.MULTILINE)]
+        if named:
+            assert rows == list(range(int(named[1]), int(named[2]) + 1)), text
+        else:  # every unit fits
+            assert rows == list(range(len(rows))) and rows, text

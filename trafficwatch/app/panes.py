@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from rich.text import Text
@@ -247,29 +248,37 @@ class GatePane(SnapshotPane):
             m = m.copy()
             m[:g.padded] = np.nan
         cols = max(width - 5, 10)
-        t = Text()
         nxt = self.MODES[(self.MODES.index(self.mode) + 1) % len(self.MODES)]
         if self.mode == "cell":
             m = np.abs(m)
             lo, hi = 0.0, float(np.nanmax(m)) if m.size else 1.0
-            t.append(f"Memory (cell state), {m.shape[1]} units × the week: █ largest "
-                     f"({hi:.1f}), blank ≈0", style="bold")
+            title = (f"Memory (cell state), {m.shape[1]} units × the week: █ largest ({hi:.1f}), "
+                     "blank ≈0")
         else:
             lo, hi = 0.0, 1.0
             meaning = {"forget": "keep", "input": "take in", "output": "pass on"}[self.mode]
-            t.append(f"{self.mode.capitalize()} gate, {m.shape[1]} units × the week: █ open "
-                     f"≈1 ({meaning}), blank ≈0", style="bold")
+            title = (f"{self.mode.capitalize()} gate, {m.shape[1]} units × the week: █ open ≈1 "
+                     f"({meaning}), blank ≈0")
         before = (f" · blank before {fmt_hour(g.step_hours[g.padded], off)}: no log yet"
                   if 0 < g.padded < len(g.step_hours) else "")
+
+        def hint(shown: str) -> str:
+            return (f"h: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: {shown}"
+                    f"{' · ▼ memory reset' if g.forget_drops else ''}{before}")
+
         n = m.shape[1]
         height = self.parent.size.height if self.parent is not None else 0
-        fits = max(1, height - 3 - bool(g.forget_drops)) if height > 0 else n  # rows under the
-        # header; before the first layout, all of them
+        # the rows under the header, as wrapped at this width (at 80 columns the hint takes two
+        # lines); before the first layout, all of them
+        header = sum(len(textwrap.wrap(line, width)) or 1
+                     for line in (title, hint(f"units u{n}–u{n} of {n}"))) + 1 + bool(g.forget_drops)
+        fits = max(1, height - header) if height > 0 else n
         first = self.first_unit = min(self.first_unit, max(0, n - fits))
         last = min(n, first + fits) - 1
-        shown = f"units u{first}–u{last} of {n}" if fits < n else "the units"
-        t.append(f"\nh: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: {shown}"
-                 f"{' · ▼ memory reset' if g.forget_drops else ''}{before}\n", style="dim")
+        t = Text()
+        t.append(title, style="bold")
+        t.append("\n" + hint(f"units u{first}–u{last} of {n}" if fits < n else "the units") + "\n",
+                 style="dim")
         if g.forget_drops:
             t.append("    " + reset_marks(len(g.step_hours), g.forget_drops, cols) + "\n",
                      style="yellow")
