@@ -16,6 +16,7 @@ from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
 from trafficwatch.engine.anomalies import AnomalyEvent
 from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.engine.sink import Sink
+from trafficwatch.engine.site_forecasts import SETTLE_S
 from trafficwatch.logs.records import Records
 
 H = 3600
@@ -37,11 +38,11 @@ def records(ts: np.ndarray, seed: int = 0) -> Records:
                    vhost=np.full(n, -1, np.int32))
 
 
-def traffic(days: int = 12, spikes: bool = True) -> np.ndarray:
+def traffic(days: int = 12, spikes: bool = True, scale: int = 1) -> np.ndarray:
     """The same daily cycle every day (no noise: no anomaly but the spikes), and 5,000 extra
     requests in the two spike hours."""
     hours = np.arange(days * 24)
-    per_hour = np.round(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24)).astype(int)
+    per_hour = scale * np.round(50 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24)).astype(int)
     ts = [T0 + h * H + np.arange(n) * (H // n) for h, n in zip(hours, per_hour)]
     ts += [spike + np.arange(5000) % H for spike in (OLD_SPIKE, SPIKE) if spikes]
     return np.sort(np.concatenate(ts))
@@ -55,9 +56,10 @@ class SteppedFeed:
         self.sink, self.clock, self.target = sink, clock, clock
         self.report = IngestReport()
         self.tail = ()
-        self.ts = {site: traffic()}  # the site with the spikes; `quiet`: one without
-        if quiet is not None:
-            self.ts[quiet] = traffic(spikes=False)
+        self.ts = {site: traffic()}  # the site with the spikes; `quiet`: one without, and busy
+        if quiet is not None:  # enough (up to 1,800 an hour) that a few minutes matter
+            self.ts[quiet] = traffic(spikes=False, scale=20)
+        self.lag = dict.fromkeys(self.ts, 0)  # seconds a site's lines come after their time
         self.released = dict.fromkeys(self.ts, 0)
         self.step(0)
 
@@ -69,7 +71,7 @@ class SteppedFeed:
         with self.sink.lock:
             added = False
             for site, ts in self.ts.items():
-                hi = int(np.searchsorted(ts, target, side="left"))
+                hi = int(np.searchsorted(ts, target - self.lag[site], side="left"))
                 if hi > self.released[site]:
                     self.sink.series.add(site, records(ts[self.released[site]:hi]))
                     self.released[site] = hi
@@ -171,6 +173,30 @@ def test_every_sites_anomaly_alerts_whichever_view_is_on_screen(monkeypatch, tmp
         assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
         run.advance(SPIKE + 3 * H + 1)
         assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    finally:
+        run.stop()
+
+
+def test_lines_that_come_late_are_no_drop_and_a_real_drop_alerts_once_settled(monkeypatch,
+                                                                             tmp_path):
+    # nginx with `buffer=32k flush=5m`: an hour's last minutes are written after it ends
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}", quiet="blog")
+    feed = run.engine.source
+    try:
+        feed.lag["blog"] = SETTLE_S - 60
+        run.advance(SPIKE + H + 1)  # blog's 12:00 is 4 minutes short here (read as 1,680 of 1,800)
+        assert alert_lines(out, 1) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        feed.lag["blog"] = 0
+        run.advance(SPIKE + H + SETTLE_S + 1)  # they came: blog's hour was whole after all
+        assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        # blog stops (its server is down): the hour with no line alerts once it has settled
+        ts = feed.ts["blog"]
+        feed.ts["blog"] = ts[ts < SPIKE + H]
+        run.advance(SPIKE + 2 * H + 1)
+        assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+        run.advance(SPIKE + 2 * H + SETTLE_S + 1)
+        assert alert_lines(out, 2)[1:] == [f"blog|{iso(SPIKE + H)}|{iso(SPIKE + H)}|below"]
     finally:
         run.stop()
 

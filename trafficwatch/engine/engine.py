@@ -20,7 +20,7 @@ from trafficwatch.engine.predict import Prediction, predict
 from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
-from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due
+from trafficwatch.engine.site_forecasts import SETTLE_S, SiteForecast, forecast_due, settled_hour
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
@@ -234,7 +234,7 @@ class Engine:
         last_pub = 0.0
         while not self._stop.is_set():
             self.source.step(self.cfg.tick_s)
-            hour = int(self.now()) // HOUR
+            hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:
                 last_hour = hour
                 self._model_wake.set()
@@ -275,10 +275,11 @@ class Engine:
             for site in self.series.sites():
                 clock = self._clock_for(site)
                 hour = self.series.partial_hour_number(site, clock)
+                settling = hour is not None and clock - hour * HOUR < SETTLE_S
                 if hour is None:  # logs no longer written: the hour after their last line
                     last = self.series.last_ts(site)
                     hour = None if last is None else last // HOUR + 1
-                key = (hour, id(self.tuned.get(site) or self.forecaster))
+                key = (hour, settling, id(self.tuned.get(site) or self.forecaster))
                 if self._site_keys.get(site) != key:
                     due.append((site, key))
             due.sort(key=lambda d: d[0] in self._site_keys)  # never forecast first
@@ -288,9 +289,11 @@ class Engine:
         def read(site: str):
             with self.lock:
                 clock = self._clock_for(site)
+                hour = self.series.partial_hour_number(site, clock)
                 return (self.series.series(site, "hits", now=clock, whole_hours=True),
                         self.series.partial_hour(site, now=clock),
-                        self._offset(self.series.utc_offset(site), self.now()))
+                        self._offset(self.series.utc_offset(site), self.now()),
+                        hour is not None and clock - hour * HOUR < SETTLE_S)
 
         kw = {} if budget_s is None else {"budget_s": budget_s}
         done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,

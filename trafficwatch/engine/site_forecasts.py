@@ -23,6 +23,17 @@ from trafficwatch.hours import HOUR, epoch
 MIN_OBSERVED = 24  # observed hours in the last week below which a site gets no forecast gauge
 WEEK = 168
 STEP_S = 0.2  # model-loop seconds spent on other sites' forecasts before the loop looks again
+SETTLE_S = 300  # seconds after an hour ends before a drop in it is an anomaly: lines can come
+# late (nginx's `access_log ... buffer=32k flush=5m`, Apache's BufferedLogs, a log shipped by
+# rsync or a scrape that missed), and an hour judged at hh:00:01 without its last minutes read
+# as a drop and ran --alert-cmd for a healthy site. A surge is judged at once: late lines can
+# only add to an hour. Each site is forecast again once its last hour settles.
+
+
+def settled_hour(clock: float) -> tuple[int, bool]:
+    """(the hour in progress at `clock`, whether the hour before it has settled)."""
+    hour = int(clock) // HOUR
+    return hour, clock - hour * HOUR >= SETTLE_S
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,12 @@ class SiteForecast:
 
 def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
                   band: float = 0.8, anomaly_band: float = ANOMALY_BAND,
-                  day_offset_s: int = 0) -> SiteForecast | None:
+                  day_offset_s: int = 0, settling: bool = False) -> SiteForecast | None:
     """The forecast of the hour after the last complete hour of `series`; None when the site has
     too little history (no gauge rather than a made-up zero). No forecaster (the model failed
     to load): seasonal naive, as on screen. Days start at midnight `day_offset_s` east of UTC,
-    as the screen's."""
+    as the screen's. `settling`: the last complete hour ended under SETTLE_S ago, and a drop in
+    it is not judged yet (as a gap: an anomaly running on stays as it was)."""
     history = series[series.index < partial] if partial is not None else series
     v = history.to_numpy(dtype=float)
     if int(np.isfinite(v[-WEEK:]).sum()) < MIN_OBSERVED:
@@ -59,7 +71,7 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     except ValueError:  # the model refuses the series (e.g. the last window is all gaps)
         return None
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
-    events = _last_day(history, fn, forecaster, anomaly_band, day_offset_s)
+    events = _last_day(history, fn, forecaster, anomaly_band, day_offset_s, settling)
     active = [e for e in events if e.active]
     return SiteForecast(hour=epoch(history.index[-1]) + HOUR, p10=float(q[0, 0]),
                         p50=float(q[0, 1]), p90=float(q[0, 2]), lower=float(lo[0]),
@@ -68,7 +80,7 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
 
 
 def _last_day(history: pd.Series, fn, forecaster, band: float,
-              day_offset_s: int) -> tuple[AnomalyEvent, ...]:
+              day_offset_s: int, settling: bool = False) -> tuple[AnomalyEvent, ...]:
     """The screen's anomalies (engine/predict.py) over the last 24 complete hours: each hour
     judged on the anomaly band of the forecast made at its day's midnight."""
     start = epoch(history.index[-1]) + HOUR
@@ -80,6 +92,8 @@ def _last_day(history: pd.Series, fn, forecaster, band: float,
     alo, ahi = alarm_quantiles(q)
     lo, hi = alarm_band(alo, q[:, 1], ahi, band)
     actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
+    if settling and hours[-1] == start - HOUR and actual[-1] < lo[-1]:
+        actual[-1] = np.nan  # its last minutes may still come
     return tuple(detect(hours, actual, lo, hi))
 
 
@@ -99,14 +113,15 @@ def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
                  anomaly_band: float = ANOMALY_BAND) -> list[Done]:
     """Forecast the due (site, key) pairs in order until `budget_s` is spent (one at least) or
     `stop()` says so (the screen's view changed). `read(site)` -> (series, partial hour, seconds
-    east of UTC its days start at), taken under the engine's lock by the caller's function."""
+    east of UTC its days start at, whether its last hour is still settling), taken under the
+    engine's lock by the caller's function."""
     out: list[Done] = []
     began = time.perf_counter()
     for site, key in due:
         if out and (stop() or time.perf_counter() - began >= budget_s):
             break
         t0 = time.perf_counter()
-        series, partial, offset = read(site)
-        fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset)
+        series, partial, offset, settling = read(site)
+        fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset, settling)
         out.append(Done(site, key, fc, time.perf_counter() - t0))
     return out
