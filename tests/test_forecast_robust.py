@@ -145,6 +145,25 @@ def test_a_site_judged_on_a_few_days_keeps_half_of_the_lstm(shipped):
     assert not r.held and r.weights.get("lstm", 0.0) < 0.5
 
 
+def test_a_blend_shown_gives_its_own_error_beside_both_of_its_parts(shipped):
+    # "80% lstm, 20% same hour last week: the blend did best (lstm alone 0.0787/h, same hour
+    # last week 0.0155/h)" read as a blend shown where the naive alone was 5x better: the
+    # blend's own error on those days is what makes the choice, and the pane gives it first
+    import re
+
+    rng = np.random.default_rng(0)
+    n = 24 * 28
+    weekends = np.where((np.arange(n) // 24) % 7 >= 5, 0.4, 1.0)
+    v = rng.poisson(daily_cycle(rng, 80, n) * weekends * rng.uniform(0.7, 1.3, n))
+    r = shipped.recent(series(v))
+    assert 0 < r.weights["lstm"] < 1
+    words = r.describe("lstm")
+    blend, lstm, naive = (float(x) for x in re.findall(
+        r"\((\S+)/h; lstm alone (\S+)/h, same hour last week (\S+)/h\)", words)[0])
+    assert blend == pytest.approx(r.blend_mae, abs=0.05)
+    assert blend <= min(lstm, naive)
+
+
 def test_a_burst_yesterday_is_not_forecast_again_through_the_naive_share(shipped):
     # 3,000 requests more in one hour of a 130-an-hour site: with 20 % "same hour yesterday"
     # in the blend the same hour today was forecast at 690, ten times the typical hour

@@ -68,7 +68,7 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
 
     worse = replace(snap.forecast, mase=1.3, mase_naive=1.0, rel_to_naive=1.3,
                     naive_name="naive 168 h")
-    assert "Worse than same hour last week here" in str(error_lines(worse))
+    assert "Worse than same hour last week on those days" in str(error_lines(worse))
     assert "Worse" not in str(error_lines(snap.forecast))  # ratio 0.75: it beats both
 
 

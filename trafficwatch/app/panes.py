@@ -87,16 +87,20 @@ def error_lines(fv, narrow: bool = False) -> Text:
                  f"({MIN_RECENT_HOURS} needed)\n",
                  style="dim")
         return t
-    days = "Last 7 days" if not 0 < n < 7 * 24 else f"Last 7 days ({n} h with a count)"
     cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
     if narrow:
-        t.append(f"{days}: MASE {num(fv.mase)}, ratio {num(fv.rel_to_naive)} · in band {cov}\n")
-    else:
-        t.append(f"{days}: MASE {num(fv.mase)} · best seasonal naive ({fv.naive_name}) "
-                 f"{num(fv.mase_naive)} · ratio {num(fv.rel_to_naive)} · band coverage {cov}\n")
+        t.append(f"7 days: MASE {num(fv.mase)}, {num(fv.rel_to_naive)}x "
+                 f"{naive.removeprefix('same hour ')}, {cov} in band\n")
+    else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
+        # shown then), not eval's backtest (daily origins before the end), whose MASE differs
+        hours = f", {n} h with a count" if 0 < n < 7 * 24 else ""
+        t.append(f"Last 7 days (the forecasts drawn, each from its midnight{hours}): MASE "
+                 f"{num(fv.mase)} · {naive} {num(fv.mase_naive)} · ratio "
+                 f"{num(fv.rel_to_naive)} · band coverage {cov}\n")
     if fv.rel_to_naive > 1:
-        t.append(f"Worse than {naive} here (ratio {num(fv.rel_to_naive)})\n", style="bold yellow")
+        t.append(f"Worse than {naive} on those days (ratio {num(fv.rel_to_naive)})\n",
+                 style="bold yellow")
     return t
 
 
@@ -133,6 +137,11 @@ class StatsPane(SnapshotPane):
                      f"({count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
             if len(fv.holiday_hours):
                 t.append(holiday_line(fv.holiday_hours, narrow) + "\n")
+            choice = fv.choice_short if narrow and fv.choice_short else fv.choice
+            if choice:  # before the long lines below: at 80x24 it must not need scrolling
+                t.append("Shown: ")
+                t.append_text(safe_content(choice))
+                t.append("\n")
             t.append_text(error_lines(fv, narrow))
             t.append("Model: ")
             t.append_text(safe_content(fv.model_name))
@@ -140,11 +149,6 @@ class StatsPane(SnapshotPane):
                 t.append(" · ")
                 t.append_text(safe_content(fv.model_detail))
             t.append("\n")
-            choice = fv.choice_short if narrow and fv.choice_short else fv.choice
-            if choice:
-                t.append("Shown: ")
-                t.append_text(safe_content(choice))
-                t.append("\n")
             if fv.band_note:
                 t.append("Band widened: the last day broke from it\n" if narrow else
                          fv.band_note + "\n")

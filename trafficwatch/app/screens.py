@@ -29,9 +29,11 @@ now past, so you can see how good it has been; x anomalies; ~ the same hours las
 The legend is the line above the plot.
 
 [b]Now[/b]  this hour vs its forecast, the next hour with its band, and the error over the \
-last 7 days: MASE (1.0 = as bad as 'same hour yesterday' in-sample) and its ratio to the \
-better of 'same hour yesterday' and 'same hour last week' over those days, the one named \
-(below 1: the forecast beats both). 'Shown:' says which forecast is drawn and why: the LSTM, \
+last 7 days of the forecasts drawn (each made at its day's midnight, as shown then): MASE \
+(1.0 = as bad as 'same hour yesterday' in-sample) and its ratio to the better of 'same hour \
+yesterday' and 'same hour last week' over those days, the one named (below 1: the forecast \
+beats both). `trafficwatch eval` forecasts from other hours (daily origins before the log's \
+end), so its MASE differs a little. 'Shown:' says which forecast is drawn and why: the LSTM, \
 or its blend with that seasonal naive when the blend erred less on the site's last 14 days \
 (fewer on a younger site: the pane says how many). 'Band widened' says the last day broke \
 from the band (a new level): the band drawn then spans that day's errors.

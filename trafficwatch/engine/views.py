@@ -154,10 +154,13 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
                    status: str) -> Snapshot:
     """One complete frame."""
     stale = is_stale(state.replay, state.now, state.last_ts)
+    note = state.tuning_note
+    if "MASE" in note and (state.metric != "hits" or state.filter.describe()):
+        note += " (on its hits, unfiltered: the model fine-tuned on them forecasts every view)"
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
         series=series_view(state, s),
-        forecast=(forecast_view(p, state.tuning_note, state.band, state.anomaly_band)
+        forecast=(forecast_view(p, note, state.band, state.anomaly_band)
                   if p is not None else None),
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p, stale) if p is not None else (),

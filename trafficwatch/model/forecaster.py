@@ -103,6 +103,7 @@ class Recent:
     broke: float = 0.0  # log1p units more for the band drawn (not the anomalies'): the last day
     # had fewer than BROKE_SHARE of its hours inside the band, so it widens to that day's errors
     broke_hours: tuple[int, int] = (0, 0)  # that day's hours inside the band, and of how many
+    blend_mae: float = float("nan")  # the blend shown, scored as `mae` (when it is a blend)
 
     def band_note(self) -> str:
         """A sentence for the stats pane when the band drawn is wider than the anomalies'."""
@@ -123,19 +124,19 @@ class Recent:
         n = self.hours // 24
         days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
                 f"over the last {n} days" if n > 1 else "over the last day")
-        lstm, naive = per_hour(m["lstm"], m[best_naive])
+        lstm, naive, blend = per_hour(m["lstm"], m[best_naive], self.blend_mae)
         if self.weights.get("lstm", 0.0) >= 0.999:
             than = "better than" if lstm != naive and m["lstm"] < m[best_naive] else "as good as"
             return f"{name}: error {lstm}/h {days}, {than} {label[best_naive]} ({naive}/h)"
         share = self.weights.get("lstm", 0.0)
         if self.held:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"a blend with more of {label[best_naive]} did better {days} ({name} "
-                    f"alone {lstm}/h, {label[best_naive]} {naive}/h), but it takes "
+                    f"a blend with more of {label[best_naive]} did better {days} (this one "
+                    f"{blend}/h, {name} alone {lstm}/h, {label[best_naive]} {naive}/h), but it takes "
                     f"{YOUNG_DAYS} days of that to give {label[best_naive]} more than half")
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"the blend did best {days} ({name} alone {lstm}/h, "
+                    f"the blend did best {days} ({blend}/h; {name} alone {lstm}/h, "
                     f"{label[best_naive]} {naive}/h)")
         if lstm == naive:  # a tie to the last digit shown: the simpler forecast is kept
             return (f"{label[best_naive]}: as good as {name} {days} ({naive}/h each); "
@@ -347,7 +348,7 @@ class Forecaster:
                 broke = float(np.clip(np.quantile(last, 0.8) - widen, 0.0, MAX_WIDEN - widen))
                 broke_hours = (inside, len(last))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
-                      broke_hours=broke_hours)
+                      broke_hours=broke_hours, blend_mae=typical(mid))
 
     def _forecast(self, zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
                   end: int, horizon: int, history: pd.Series, recent: Recent,
