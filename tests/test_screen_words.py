@@ -312,3 +312,16 @@ async def test_the_next_hours_band_reads_the_same_in_the_now_pane_and_its_detail
         await pilot.pause()
         details = str(app.query_one("#stats").render())
         assert "162–436" in details and "161" not in details and "437" not in details
+
+
+async def test_a_folder_of_archives_read_whole_is_not_files_0():
+    # real_logs (six .gz files, read to their end): the Now pane said "files 0"
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    files = tuple((f"access.log.{k}.gz", "read") for k in range(1, 7))
+    for followed, want in ((0, "files followed 0 (6 read)"), (6, "files 6")):
+        ing = replace(snap.ingest, files=files, followed=followed)
+        async with make_app(replace(snap, ingest=ing)).run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            assert want in str(pilot.app.query_one("#stats").render())

@@ -169,7 +169,11 @@ class StatsPane(SnapshotPane):
                 t.append(f" · {ing.lines_per_s:,.0f} lines/s")
             # the files followed now, as the agent's files_followed says: the reports also hold
             # every file read since the start, which grew by one at each rotation
-            t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
+            # ("files 0" for a folder of archives read whole said nothing was read)
+            if ing.followed is None or ing.followed == len(ing.files):
+                t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
+            else:
+                t.append(f" · files followed {ing.followed} ({len(ing.files)} read)\n")
         for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:
             t.append(f"  {n:,} {reason}: ", style="yellow")
             t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))
