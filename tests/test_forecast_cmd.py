@@ -134,6 +134,22 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
     assert "the last day has 12 hours with a count" in err and "as their median" in err
 
 
+def test_eval_says_why_the_lstm_refused_its_last_origin(tmp_path, capsys):
+    # ten days, a month without logs, then 30 hours (a site back up): at every origin the LSTM
+    # lacked a day of the last week, and eval gave the first origin's reason, "no observed
+    # hour in the last 168 hours", while the naives scored 30 hours of the last ones
+    hours = [*pd.date_range("2026-01-01", periods=240, freq="h", tz="UTC"),
+             *pd.date_range("2026-02-20", periods=30, freq="h", tz="UTC")]
+    rng = np.random.default_rng(0)
+    csv = tmp_path / "gappy.csv"
+    csv.write_text("hour,count\n" + "".join(f"{h.isoformat()},{rng.poisson(50)}\n"
+                                            for h in hours))
+    code, _, err = run_cli(["eval", str(csv)], capsys)
+    assert code == 1
+    assert "could not forecast at any origin (at the last origin): needs at least 24 observed " \
+           "hours, the series has 6" in err
+
+
 def test_eval_reports_bad_input_and_bad_model_files(counts_csv, tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")

@@ -167,7 +167,11 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for name, g in table[table["error"] != ""].groupby("model", sort=False):
         where = ("at any origin" if len(g) == n_origins else
                  f"at {len(g)} of {n_origins} origins")
-        _err(f"{name} could not forecast {where}: {g['error'].iloc[0]}")
+        why = g["error"].iloc[-1]  # the latest origin's reason: the one nearest to now (the
+        # first one's, "no observed hour in the last 168 hours", read as wrong where the
+        # naives scored the last origin's hours)
+        at = " (at the last origin)" if g["error"].nunique() > 1 else ""
+        _err(f"{name} could not forecast {where}{at}: {why}")
     import pandas as pd
 
     young = sum((pd.Timestamp(o) - series.index[0]) < pd.Timedelta(hours=168)
