@@ -403,3 +403,28 @@ def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys,
     first = out.splitlines()[1].split(",")[0]
     assert first == pd.Timestamp(hour, unit="s", tz="UTC").isoformat(), (first, err)
     assert "the hour in progress" in err
+
+
+def test_forecast_shows_the_fine_tune_the_app_keeps_for_those_logs(counts_csv, small_model_path,
+                                                                     capsys):
+    # the screen showed the site's kept fine-tune (115, 107-121) and `forecast` the shipped
+    # model (113, 105-120), with nothing to say which was which
+    from trafficwatch.counting.state import default_state_path
+    from trafficwatch.engine import tuning
+
+    code, out, err = run_cli(["forecast", counts_csv, "--format", "json"], capsys)
+    default = json.loads(out)["hours"][0]["p50"]
+    assert code == 0 and "fine-tune" not in err
+    tuned = Forecaster.load(small_model_path)
+    tuned.name = "fine-tuned"
+    store = tuning.tune_store(default_state_path([counts_csv], "app"))
+    tuning._remember(store, "", None, tuning.TuneResult("", "kept: tuned then", tuned))
+    code, out, err = run_cli(["forecast", counts_csv, "--format", "json"], capsys)
+    assert code == 0 and "the fine-tune the app keeps for all sites (kept: tuned then" in err
+    shown = json.loads(out)["hours"][0]["p50"]
+    series = pd.read_csv(counts_csv, index_col=0, parse_dates=True)["visits"]
+    assert shown == pytest.approx(float(tuned.forecast(series, 24).p50[0]), rel=1e-6)
+    assert shown != pytest.approx(default, rel=1e-3)
+    code, out, err = run_cli(["forecast", counts_csv, "--model", str(default_model_path()),
+                              "--format", "json"], capsys)  # asked for the shipped one: it
+    assert "fine-tune" not in err and json.loads(out)["hours"][0]["p50"] == default

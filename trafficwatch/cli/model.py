@@ -144,6 +144,24 @@ def _load_forecaster(path: str | None):
     return Forecaster.load(path)
 
 
+def _kept_or_default(args: argparse.Namespace):
+    """The model the app shows for these logs and --site: the fine-tune it kept beside its state
+    file (the default one for PATHs, as `trafficwatch PATH` keeps it), else the shipped model.
+    The screen and `forecast` disagreed on a site whose fine-tune the app had kept."""
+    from trafficwatch.counting.state import default_state_path
+    from trafficwatch.engine.tuning import kept_fine_tune
+
+    if args.paths and not getattr(args, "prometheus", None):
+        kept = kept_fine_tune(default_state_path(args.paths, "app"), args.site or "")
+        if kept is not None:
+            from trafficwatch.resources import default_model_path
+
+            _err(f"model: the fine-tune the app keeps for {safe_name(args.site or 'all sites')} "
+                 f"({kept.note}); --model {default_model_path()} for the shipped one")
+            return kept.tuned
+    return _load_forecaster(None)
+
+
 def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Backtest the LSTM and baselines; print a table or JSON."""
     from trafficwatch.model.baselines import baseline_models
@@ -240,7 +258,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
             first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
             _err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
                  "so far are not a whole hour's count)")
-        fc = _load_forecaster(args.model)
+        fc = _load_forecaster(args.model) if args.model else _kept_or_default(args)
         if not 1 <= args.horizon <= fc.cfg.horizon:
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours; "

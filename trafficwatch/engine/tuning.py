@@ -172,6 +172,15 @@ def _recall(store: Path, site: str, model_path: str | None) -> TuneResult | None
     return TuneResult(site, f"{note}; decided before this start, tuned again from {again}", tuned)
 
 
+def kept_fine_tune(state_path: str | os.PathLike, site: str) -> TuneResult | None:
+    """The fine-tune the app kept for `site` beside its state `state_path` (against the shipped
+    model, in the last DECISION_DAYS days), for `forecast` to show what the screen shows; None
+    when there is none (or the app decided to keep the default)."""
+    store = tune_store(state_path)
+    res = _recall(store, site, None) if store is not None and store.is_dir() else None
+    return res if res is not None and res.tuned is not None else None
+
+
 def _remember(store: Path, site: str, model_path: str | None, res: TuneResult) -> None:
     """Keep a decision (and the model kept) for the next starts; a failure costs only a re-tune."""
     base = _site_file(store, site)
