@@ -79,3 +79,35 @@ async def test_a_band_far_above_the_data_does_not_flatten_it():
         axis = [float(line.split("┤")[0].strip().replace(",", ""))
                 for line in text.splitlines() if "┤" in line]
         assert axis and top <= max(axis) * 1.3 and max(axis) <= 1.5 * top, (band, axis, top)
+
+
+def test_a_steady_busy_site_gets_an_axis_from_below_its_lowest_count_not_from_zero():
+    # elastic_apache_logs at 80x24: 110-140 an hour, drawn in the top 3 rows of a 0-140 axis
+    assert nice_ticks(140, 20, low=110) == [110, 115, 120, 125, 130, 135, 140]
+    assert nice_ticks(140, 20, low=60)[0] == 0  # under half the top: from 0, as before
+    assert nice_ticks(1_460, 12, low=1_020) == [1_000, 1_200, 1_400]
+
+
+async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_it():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app, screen_text
+
+    snap = demo_snapshot()
+    rng = np.random.default_rng(0)
+    c = 110 + rng.integers(0, 30, len(snap.series.counts)).astype(float)
+    c[-1] = 9.0  # five minutes into the hour in progress
+    busy = replace(snap, anomalies=(), series=replace(snap.series, counts=c, last_week=None),
+                   forecast=replace(snap.forecast, p10=np.full(24, 112.0),
+                                    p50=np.full(24, 125.0), p90=np.full(24, 138.0),
+                                    past_p50=np.full(96, 125.0)))
+    app = make_app(busy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+    axis = [float(line.split("┤")[0].strip().replace(",", ""))
+            for line in text.splitlines() if "┤" in line]
+    assert 90 <= min(axis) <= 110 and max(axis) >= 125, axis  # not 0-140
+    assert "◆" in text  # the hour so far, drawn on the axis's floor

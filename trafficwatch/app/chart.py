@@ -35,15 +35,23 @@ MARKS = {
 }
 
 
-def nice_ticks(top: float, rows: int) -> list[float]:
-    """Round tick values (1, 2 or 5 x 10^k apart) from 0 to `top`, about one per 3 rows."""
+FLOOR_SHARE = 0.5  # the count axis starts above 0 when everything drawn is above this share
+# of the highest value: a busy, steady site (110-140 an hour) sat in the top 3 rows of an axis
+# from 0, its counts, past forecasts, band and forecast drawn over each other
+
+
+def nice_ticks(top: float, rows: int, low: float = 0.0) -> list[float]:
+    """Round tick values (1, 2 or 5 x 10^k apart) up to `top`, about one per 3 rows: from 0, or
+    from a round count at or below `low` when `low` is above FLOOR_SHARE of `top`."""
     if not math.isfinite(top) or top < 2:  # counts are whole: no axis of fractions
         return [0.0, 1.0]
-    raw = top / max(rows // 3, 2)
+    low = low if math.isfinite(low) and low > FLOOR_SHARE * top else 0.0
+    raw = (top - low) / max(rows // 3, 2)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
     step = max(step, 1.0)  # counts: whole steps
-    return [i * step for i in range(int(top // step) + 1)]
+    start = math.floor(low / step) * step
+    return [start + i * step for i in range(int((top - start) // step) + 1)]
 
 
 def log_ticks(top: float, rows: int) -> tuple[list[float], list[str]]:
@@ -127,7 +135,7 @@ class ForecastChart(PlotextPlot):
         hours, counts = sv.hours[-n:], sv.counts[-n:].copy()
         t0 = int(hours[0])
         shown: list[str] = []
-        top = [0.0]
+        top, low = [0.0], [math.inf]
 
         def x(ts):  # hours since the first shown hour, so the axis stays numeric
             return ((np.asarray(ts) - t0) // 3600).tolist()
@@ -137,6 +145,7 @@ class ForecastChart(PlotextPlot):
             v = np.minimum(np.asarray(ys, float), cap)
             if np.isfinite(v).any():
                 top.append(float(np.nanmax(v)))
+                low.append(float(np.nanmin(v)))
             ty = (np.log10(np.maximum(v, 0) + 1) if self.log_scale else v).tolist()
             (plt.scatter if scatter else plt.plot)(xs, ty, color=color, marker=MARKS[key][0])
             if key not in shown:
@@ -175,12 +184,17 @@ class ForecastChart(PlotextPlot):
         for a in snap.anomalies:
             if a.hour >= t0:
                 line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)
-        if partial:  # drawn last: nothing covers the hour in progress
-            line("now" if sv.log_end is None else "end", x([hours[-1]]), [counts[-1]], "yellow",
-                 scatter=True)
+        rows = max(self.size.height - 4, 4)
+        ticks = None if self.log_scale else nice_ticks(
+            max(top + [float(np.nan_to_num(counts[-1]))], default=1.0), rows, min(low))
+        floor = ticks[0] if ticks else 0.0
+        if partial:  # drawn last: nothing covers the hour in progress. Its count so far is not
+            # an hour's and does not take the axis to 0: below the axis it is drawn on it
+            line("now" if sv.log_end is None else "end", x([hours[-1]]),
+                 [max(counts[-1], floor)], "yellow", scatter=True)
         if self.cursor is not None:
             shown.append("cursor")
-        ylw = self._axes(snap, n, t0, off, max(top))
+        ylw = self._axes(snap, n, t0, off, max(top), ticks)
         # plotext leaves out a title longer than the figure less its count labels: a legend that
         # did not fit (3,000 on the axis at 80x24) was no legend at all
         room = self.size.width - max(ylw, 3) + 1
@@ -190,9 +204,10 @@ class ForecastChart(PlotextPlot):
         plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end) for k in shown],
                          [MARKS[k][2] for k in shown], min(width, room), room))
 
-    def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float) -> int:
-        """Hour labels that never overlap; a count axis from 0 in whole counts (or log counts).
-        Returns the width of the count labels."""
+    def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
+              counts_at: list[float] | None = None) -> int:
+        """Hour labels that never overlap; a count axis in whole counts (`counts_at`, from 0 or
+        above it: nice_ticks), or log counts. Returns the width of the count labels."""
         plt = self.plt
         last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
         span = last + 1
@@ -210,9 +225,9 @@ class ForecastChart(PlotextPlot):
             pos, labels = log_ticks(top, rows)
             plt.ylim(0, max(math.log10(1 + top), pos[-1]) * 1.02)
         else:
-            pos = nice_ticks(top, rows)
+            pos = counts_at or nice_ticks(top, rows)
             labels = [num(v) for v in pos]
-            plt.ylim(0, max(top, pos[-1]) * 1.02)
+            plt.ylim(pos[0], pos[0] + (max(top, pos[-1]) - pos[0]) * 1.02)
         plt.yticks(pos, labels)
         plt.xlim(0, max(last, 1))
         # where the hours fall (plotext: y labels, the left axis, then the canvas up to the right
