@@ -87,6 +87,33 @@ def test_copy_seen_before_the_original_is_truncated_counts_each_line_once(tmp_pa
     assert (lines.total(), lines.doubled()) == (110, 0)
 
 
+def test_a_log_copytruncated_between_being_opened_and_its_first_read_counts_each_line_once(
+        tmp_path):
+    """Chaos under load: a restarted `counts --follow` opened the live log (its first KiB read to
+    know it) and, its first read busy with other files, read it only after copytruncate had
+    copied, truncated and regrown it. The read-ahead buffer of that first KiB still held the old
+    content: it was delivered as the new one's start, then the new content after that offset;
+    its next copytruncate's copy did not look read (old first KiB) and was read again."""
+    lines, log = Lines(), tmp_path / "a.example.log"
+    lines.write(log, "a.example", 30)  # 1.5 KiB: within one read-ahead
+
+    def copytruncate_once(ev) -> None:
+        if ev.kind == "new_file" and ev.key is not None and ev.key.path == str(log) \
+                and not os.path.exists(f"{log}.1"):
+            shutil.copyfile(log, f"{log}.1")  # after it was opened, before it is read
+            os.truncate(log, 0)
+            lines.write(log, "a.example", 40)
+
+    f = follower(tmp_path, lines, on_event=copytruncate_once)
+    drain(f)
+    assert (lines.total(), lines.doubled()) == (70, 0)
+    shutil.copyfile(log, f"{log}.2")  # the next copytruncate
+    os.truncate(log, 0)
+    lines.write(log, "a.example", 5)
+    drain(f)
+    assert (lines.total(), lines.doubled()) == (75, 0)
+
+
 LOG = '203.0.113.9 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /{i} HTTP/1.1" 200 1 "-" "ua"\n'
 
 

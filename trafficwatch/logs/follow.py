@@ -343,7 +343,8 @@ class Follower:
 
     def _reopen(self, f: _File) -> None:
         try:
-            f.fh = open(f.key.path, "rb")  # noqa: SIM115 (kept open while followed)
+            # unbuffered, as open_content: no read-ahead kept from before a truncation
+            f.fh = open(f.key.path, "rb", buffering=0)  # noqa: SIM115 (kept open while followed)
             if os.fstat(f.fh.fileno()).st_ino != f.key.ino:
                 self._close(f)
                 return

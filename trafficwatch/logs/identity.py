@@ -42,8 +42,20 @@ class FileRecord:
 
 
 def open_content(path: str, cap: int):
-    """The decompressed content of a file; archives read to their last recoverable byte."""
-    return open_stream(path, cap, buffer=1 << 16)
+    """The decompressed content of a file; archives read to their last recoverable byte.
+
+    A plain file is read unbuffered: each read returns what the file holds then. A read-ahead
+    buffer keeps the bytes of when it was filled (seeking back into it does not refill it), and
+    the follower checks a file for truncation on disk (fstat, pread) before each read: a file
+    copytruncated and regrown between its first KiB being read and the rest was delivered as
+    its old content up to the buffer's end, then the new content after that offset.
+    """
+    fh = open(path, "rb", buffering=0)  # noqa: SIM115 (returned to the caller)
+    try:
+        return open_stream(path, cap, fh=fh, buffer=1 << 16)
+    except BaseException:
+        fh.close()
+        raise
 
 
 def signature(st: os.stat_result) -> tuple[int, int, int]:
