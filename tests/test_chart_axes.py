@@ -86,6 +86,9 @@ def test_a_steady_busy_site_gets_an_axis_from_below_its_lowest_count_not_from_ze
     assert nice_ticks(140, 20, low=110) == [110, 115, 120, 125, 130, 135, 140]
     assert nice_ticks(140, 20, low=60)[0] == 0  # under half the top: from 0, as before
     assert nice_ticks(1_460, 12, low=1_020) == [1_000, 1_200, 1_400]
+    # a flat line (one value drawn, or the same count every hour): an axis around it
+    assert nice_ticks(100, 20, low=100) == [98, 99, 100]
+    assert nice_ticks(2, 20, low=2) == [0, 1, 2]
 
 
 async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_it():
@@ -111,3 +114,17 @@ async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_i
             for line in text.splitlines() if "┤" in line]
     assert 90 <= min(axis) <= 110 and max(axis) >= 125, axis  # not 0-140
     assert "◆" in text  # the hour so far, drawn on the axis's floor
+
+
+def test_any_top_and_low_give_round_ticks_that_cover_them():
+    import random
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        top = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0]) if rng.random() < 0.2 else \
+            10 ** rng.uniform(0, 6)
+        low = rng.choice([top, 0.0, math.inf, top * rng.uniform(0, 1)])
+        for rows in (4, 20, 46):
+            ticks = nice_ticks(top, rows, low)
+            assert ticks[0] <= min(low, top) or ticks[0] == 0
+            assert ticks[-1] <= max(top, 1.0) and ticks == sorted(set(ticks))

@@ -45,7 +45,8 @@ def nice_ticks(top: float, rows: int, low: float = 0.0) -> list[float]:
     from a round count at or below `low` when `low` is above FLOOR_SHARE of `top`."""
     if not math.isfinite(top) or top < 2:  # counts are whole: no axis of fractions
         return [0.0, 1.0]
-    low = low if math.isfinite(low) and low > FLOOR_SHARE * top else 0.0
+    low = min(low, top - 2) if math.isfinite(low) and low > FLOOR_SHARE * top else 0.0  # (a
+    # flat line, low == top, gets an axis 2 counts deep: a span of 0 has no ticks)
     raw = (top - low) / max(rows // 3, 2)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
