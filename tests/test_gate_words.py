@@ -47,6 +47,17 @@ def test_each_gate_reads_as_words_with_its_number():
     assert gate_reading("input", float("nan")) == "input gate: no reading"
 
 
+def test_a_gate_says_when_it_stands_out_from_its_own_week():
+    # the mean of 64 units sat at 0.56-0.59 on every site tried: the words alone never differed
+    rng = np.random.default_rng(0)
+    week = 0.55 + 0.02 * rng.standard_normal(168)
+    assert gate_reading("forget", 0.62, week).endswith("(0.62, high for its week)")
+    assert gate_reading("forget", 0.49, week).endswith("(0.49, low for its week)")
+    assert gate_reading("forget", 0.55, week).endswith("(0.55)")
+    assert gate_reading("forget", 0.62, np.full(168, 0.55)).endswith("(0.62)")  # no spread
+    assert gate_reading("forget", 0.62, week[:12]).endswith("(0.62)")  # too few hours
+
+
 def test_memory_reading_gives_the_trend_over_the_last_day():
     assert "growing" in memory_reading(np.linspace(1, 3, 168))
     assert "shrinking" in memory_reading(np.linspace(3, 1, 168))

@@ -74,12 +74,27 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> 
     return out
 
 
-def gate_reading(gate: str, value: float) -> str:
-    """'forget gate: keeping most of its memory (0.91)': one gate's latest value, in words."""
+RELATIVE_SHARE = 0.9  # the latest value above (below) this share of the week's hours reads as
+# high (low) for the week. The mean over 64 units sits near 0.5 on every site (0.56-0.59 forget,
+# 0.46-0.49 input on sample and real logs alike): read alone, the words were the same
+# everywhere; against the gate's own week they say what is unusual now
+
+
+def gate_reading(gate: str, value: float, week: np.ndarray | None = None) -> str:
+    """'forget gate: keeping most of its memory (0.91, high for its week)': one gate's latest
+    value in words, and, given the gate's week, whether it stands out from it."""
     if not np.isfinite(value):
         return f"{gate} gate: no reading"
     words = next(w for lim, w in GATE_READINGS[gate] if value >= lim)
-    return f"{gate} gate: {words} ({value:.2f})"
+    rel = ""
+    w = np.asarray(week if week is not None else [], dtype=float)
+    w = w[np.isfinite(w)]
+    if len(w) >= 24 and np.ptp(w) >= 0.01:
+        if (w < value).mean() >= RELATIVE_SHARE:
+            rel = ", high for its week"
+        elif (w > value).mean() >= RELATIVE_SHARE:
+            rel = ", low for its week"
+    return f"{gate} gate: {words} ({value:.2f}{rel})"
 
 
 def memory_reading(cell_norm: np.ndarray, recent: int = 24) -> str:

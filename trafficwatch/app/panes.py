@@ -230,12 +230,17 @@ class GatePane(SnapshotPane):
         t = Text()
         t.append(reliance_words(g.reliance, width=width) + "\n", style="bold")
         t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
-        rows = [(gate_reading(n, float(m[-1]) if len(m) else float("nan")), m, 0.0, 1.0,
-                 f" avg {np.mean(m):.2f}, {np.mean(g.saturated.get(n, np.zeros(1))):.0%} pinned")
-                for n, m in (("forget", g.mean_forget), ("input", g.mean_input),
-                             ("output", g.mean_output))]
+        rows = []  # each gate's sparkline spans its own week's range, given after it: on 0-1
+        # the mean of 64 units (near 0.5 everywhere) drew a flat bar on every site
+        for n, m in (("forget", g.mean_forget), ("input", g.mean_input),
+                     ("output", g.mean_output)):
+            m = np.asarray(m, dtype=float)
+            lo, hi = (float(np.nanmin(m)), float(np.nanmax(m))) if np.isfinite(m).any() \
+                else (0.0, 1.0)
+            rows.append((gate_reading(n, float(m[-1]) if len(m) else float("nan"), m), m, lo,
+                         hi, f" {lo:.2f}–{hi:.2f}"))
         top = float(np.nanmax(g.cell_norm)) if len(g.cell_norm) else 1.0
-        rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, ""))
+        rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, f" 0–{top:.1f}"))
         pad = max(len(r[0]) for r in rows) + 1
         for words, series, lo, hi, stats in rows:
             t.append(words.ljust(pad))
@@ -246,8 +251,8 @@ class GatePane(SnapshotPane):
             elif width - pad >= len(stats):
                 t.append(stats.strip(), style="dim")
             t.append("\n")
-        t.append("Sparklines: the last week, oldest left · h: heatmaps of every unit · ?: what "
-                 "the gates are", style="dim")
+        t.append("Sparklines: the last week, oldest left, from low to high as after each · h: "
+                 "heatmaps of every unit · ?: what the gates are", style="dim")
         return t
 
     def _heatmap(self, g, off: int, width: int) -> Text:
