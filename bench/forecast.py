@@ -1,6 +1,7 @@
 """Forecast benchmark on series the model never trained on: the LSTM against five baselines.
 
     .venv/bin/python bench/forecast.py [--folds 4] [--no-statsforecast] [--series REGEX]
+                                       [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
                                        [--step 0.5] [--shift-hours 7]
 
@@ -106,7 +107,7 @@ def baseline_forecasts(series: list[tuple[str, pd.Series, int]],
     sf = statsforecast_models() if use_sf else {}
     out = {}
     for name, s, _ in series:
-        key = (name, len(s), float(np.nansum(s.to_numpy())))
+        key = (name, len(s), float(np.nansum(s.to_numpy()))) + ((DAYS,) if DAYS != 7 else ())
         entry = {"naive24": forecasts(naive24, s), "naive168": forecasts(naive168, s)}
         if sf:
             if key not in cache:
@@ -241,6 +242,9 @@ def main() -> int:
     ap.add_argument("--skip-timings", action="store_true")
     ap.add_argument("--days", type=int, default=0,
                     help="cut every series to its last DAYS days first (a young site)")
+    ap.add_argument("--origins", type=int, default=7,
+                    help="daily origins per series (7, as eval; 28 scores each series on its "
+                         "last four weeks, so one odd week decides less)")
     ap.add_argument("--models", default=str(OUT), help="folder of the fold{k}.pt models")
     ap.add_argument("--shift-hours", type=int, default=0,
                     help="move every series' timestamps by this many hours: the calendar no "
@@ -257,6 +261,8 @@ def main() -> int:
                     help="--step begins between A and B days before each series' end (9 20; "
                          "3 6 puts it among the origins)")
     args = ap.parse_args()
+    global DAYS
+    DAYS = args.origins
     if (args.trend or args.step) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
@@ -289,6 +295,7 @@ def main() -> int:
     print(f"LSTM forecasts for {len(series)} series: {time.perf_counter() - t0:.0f} s",
           file=sys.stderr)
     tag = (f"_{args.days}d" if args.days else "") + \
+        (f"_{DAYS}origins" if DAYS != 7 else "") + \
         (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "")

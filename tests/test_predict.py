@@ -150,6 +150,24 @@ def test_a_steady_site_raises_no_anomaly_for_a_request_more_or_less(wobble):
         assert site_forecast(s, fc, None).anomaly == direction
 
 
+def test_a_drop_in_the_hour_just_ended_waits_while_it_settles_and_a_surge_does_not():
+    # its last minutes may still come (nginx buffer=, flush=): a drop is judged SETTLE_S later.
+    # Under pandas 3 (copy-on-write) the hour's counts came back read-only, and blanking the
+    # drop raised in the model thread, which ended it: no site was forecast again
+    from trafficwatch.engine.site_forecasts import site_forecast
+    from trafficwatch.model.forecaster import Forecaster
+
+    idx = pd.date_range("2026-01-05", periods=24 * 10, freq="h", tz="UTC")
+    s = pd.Series(100 + 50 * np.sin(np.arange(len(idx)) * 2 * np.pi / 24), index=idx)
+    for value, direction in ((0.0, -1), (600.0, 1)):
+        s.iloc[-1] = value
+        for model in (None, Forecaster.load()):
+            assert site_forecast(s, model, None).anomaly == direction
+            settling = site_forecast(s, model, None, settling=True)
+            assert settling.anomaly == max(0, direction)
+            assert settling.p50 == site_forecast(s, model, None).p50
+
+
 def test_the_anomaly_band_of_sparse_counts_allows_a_few_requests():
     # a quiet site (0-1 an hour): 3 requests in an hour is not an anomaly, 12 is
     from trafficwatch.engine.site_forecasts import site_forecast
@@ -187,3 +205,21 @@ def test_every_sites_anomaly_verdict_is_the_screens(offset_h):
             assert site.anomaly == next((e.direction for e in p.anomalies if e.active), 0)
             assert {e.peak_hour for e in site.events} >= {e.peak_hour for e in screen
                                                           if e.start >= site.hour - 24 * 3600}
+
+
+def test_one_sites_failing_forecast_is_logged_and_the_others_go_on(caplog):
+    from trafficwatch.engine.site_forecasts import forecast_due
+
+    idx = pd.date_range("2026-01-05", periods=24 * 10, freq="h", tz="UTC")
+    s = pd.Series(100 + 50 * np.sin(np.arange(len(idx)) * 2 * np.pi / 24), index=idx)
+
+    class Broken:
+        def as_function(self, alarm=False):
+            raise RuntimeError("a bug of ours")
+
+    done = forecast_due([("bad\x1b[2J", 1), ("good", 1)], lambda site: (s, None, 0, False),
+                        lambda site: Broken() if site.startswith("bad") else None, 0.8,
+                        lambda: False, budget_s=60)
+    assert [d.site for d in done] == ["bad\x1b[2J", "good"]
+    assert done[0].forecast is None and done[1].forecast is not None
+    assert "forecast of site bad\\x1b[2J failed: a bug of ours" in caplog.text

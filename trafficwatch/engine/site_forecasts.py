@@ -9,6 +9,7 @@ one new pass a day); no torch import. The engine writes the results into its sta
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ import pandas as pd
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
 from trafficwatch.engine.predict import _naive, alarm_band, alarm_quantiles, past_days, widen
 from trafficwatch.hours import HOUR, epoch
+from trafficwatch.safe import safe_name, safe_text
+
+log = logging.getLogger(__name__)
 
 MIN_OBSERVED = 24  # observed hours in the last week below which a site gets no forecast gauge
 WEEK = 168
@@ -91,7 +95,8 @@ def _last_day(history: pd.Series, fn, forecaster, band: float,
     q = np.concatenate([d.q for d in days])
     alo, ahi = alarm_quantiles(q)
     lo, hi = alarm_band(alo, q[:, 1], ahi, band)
-    actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
+    actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float,
+                                                                                 copy=True)
     if settling and hours[-1] == start - HOUR and actual[-1] < lo[-1]:
         actual[-1] = np.nan  # its last minutes may still come
     return tuple(detect(hours, actual, lo, hi))
@@ -122,6 +127,13 @@ def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
             break
         t0 = time.perf_counter()
         series, partial, offset, settling = read(site)
-        fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset, settling)
+        try:
+            fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset,
+                               settling)
+        except Exception as exc:  # one site's fault, logged: an exception here ended the
+            # model thread, and with it every forecast, the screen's among them
+            log.warning("forecast of site %s failed: %s", safe_name(site), safe_text(exc),
+                        exc_info=True)
+            fc = None
         out.append(Done(site, key, fc, time.perf_counter() - t0))
     return out
