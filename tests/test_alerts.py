@@ -201,6 +201,30 @@ def test_lines_that_come_late_are_no_drop_and_a_real_drop_alerts_once_settled(mo
         run.stop()
 
 
+def test_a_site_whose_log_ended_a_day_ago_is_not_forecast_from_zeros(monkeypatch, tmp_path):
+    # a replay of real_logs: one site's log ended, the others went on, and a week later it
+    # alerted a drop to 0 for an hour no log covered
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}", quiet="blog")
+    feed = run.engine.source
+    try:
+        ts = feed.ts["blog"]
+        feed.ts["blog"] = ts[ts < SPIKE]  # blog's last line: in the hour before the spike
+        feed.ts["shop"] = np.concatenate([feed.ts["shop"], traffic(14)[traffic(14) >= T0 + 12 * 86400]])
+        run.advance(T0 + 13 * 86400 + 1)  # a day and a half later, shop still logging
+        end = time.monotonic() + 10
+        while time.monotonic() < end:  # until blog is forecast again after the advance
+            with run.engine.lock:
+                blog = run.engine.site_forecasts.get("blog")
+            if blog is not None and blog.hour >= SPIKE:
+                break
+            time.sleep(0.05)
+        assert blog.hour == SPIKE  # after its last line, not the replay's clock
+        assert blog.anomaly == 0
+    finally:
+        run.stop()
+
+
 def test_an_anomaly_alerts_once_across_restarts(monkeypatch, tmp_path):
     out = tmp_path / "alerts.txt"
     run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}")

@@ -193,10 +193,14 @@ class Engine:
     def _clock_for(self, site: str | None) -> float | None:
         """series_now for `site` (all sites when None)."""
         src = self.source
-        if self.cfg.replay or src is None:
+        if src is None:
             return self.now()
         last = self.series.last_ts(site)
         recent = last is not None and self.now() - last < DAY  # a copied archive is not live
+        if self.cfg.replay:  # a site whose log ended a day before the replay's clock (others
+            # go on) is a log no longer written, as live: its hours after it are not zeros (a
+            # replay of real_logs alerted a 'drop' to 0 a week after one site's log ended)
+            return self.now() if recent or last is None else None
         return self.now() if recent and getattr(src, "fresh", True) else None
 
     def view_series(self, whole_hours: bool = False) -> pd.Series:
