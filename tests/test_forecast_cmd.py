@@ -425,6 +425,17 @@ def test_forecast_shows_the_fine_tune_the_app_keeps_for_those_logs(counts_csv, s
     series = pd.read_csv(counts_csv, index_col=0, parse_dates=True)["visits"]
     assert shown == pytest.approx(float(tuned.forecast(series, 24).p50[0]), rel=1e-6)
     assert shown != pytest.approx(default, rel=1e-3)
+    assert "--model " + str(default_model_path().with_suffix(".npz")) in err  # no torch import
     code, out, err = run_cli(["forecast", counts_csv, "--model", str(default_model_path()),
                               "--format", "json"], capsys)  # asked for the shipped one: it
     assert "fine-tune" not in err and json.loads(out)["hours"][0]["p50"] == default
+    # eval scores both, as the app's note compares them ("MASE 0.82 vs default 0.84 in eval's
+    # backtest"); it had scored the shipped model alone, with nothing said
+    code, out, err = run_cli(["eval", counts_csv, "--days", "2", "--format", "json"], capsys)
+    assert code == 0 and {"fine-tuned", "lstm:default"} <= set(json.loads(out)["models"])
+    assert "also scored: the fine-tune the app keeps for all sites" in err
+    store_note = tuning.TuneResult("", "kept: tuned then; decided before this start, tuned "
+                                       "again from 2026-12-10", tuned)
+    tuning._remember(store, "", None, store_note)  # as the app words it after a restart
+    code, out, err = run_cli(["forecast", counts_csv], capsys)
+    assert "(kept: tuned then)" in err and "this start" not in err
