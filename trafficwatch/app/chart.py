@@ -206,9 +206,9 @@ class ForecastChart(PlotextPlot):
                          [MARKS[k][2] for k in shown], min(width, room), room))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
-              counts_at: list[float] | None = None) -> int:
+              counts_at: list[float] | None) -> int:
         """Hour labels that never overlap; a count axis in whole counts (`counts_at`, from 0 or
-        above it: nice_ticks), or log counts. Returns the width of the count labels."""
+        above it: nice_ticks; None on a log axis), or log counts. Returns the width of the count labels."""
         plt = self.plt
         last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
         span = last + 1
@@ -226,7 +226,7 @@ class ForecastChart(PlotextPlot):
             pos, labels = log_ticks(top, rows)
             plt.ylim(0, max(math.log10(1 + top), pos[-1]) * 1.02)
         else:
-            pos = counts_at or nice_ticks(top, rows)
+            pos = counts_at
             labels = [num(v) for v in pos]
             plt.ylim(pos[0], pos[0] + (max(top, pos[-1]) - pos[0]) * 1.02)
         plt.yticks(pos, labels)

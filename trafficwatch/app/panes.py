@@ -171,7 +171,7 @@ class StatsPane(SnapshotPane):
             # every file read since the start, which grew by one at each rotation
             # ("files 0" for a folder of archives read whole said nothing was read)
             if ing.followed is None or ing.followed == len(ing.files):
-                t.append(f" · files {len(ing.files) if ing.followed is None else ing.followed}\n")
+                t.append(f" · files {len(ing.files)}\n")
             else:
                 t.append(f" · files followed {ing.followed} ({len(ing.files)} read)\n")
         for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:

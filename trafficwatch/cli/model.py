@@ -155,9 +155,8 @@ def _kept(args: argparse.Namespace):
     kept = kept_fine_tune(default_state_path(args.paths, "app"), args.site or "")
     if kept is None:
         return None
-    note = kept.note.split("; decided before this start")[0]  # the app's words for a restart
     who = safe_name(args.site or "all sites")
-    return kept.tuned, f"the fine-tune the app keeps for {who} ({note})"
+    return kept.tuned, f"the fine-tune the app keeps for {who} ({kept.note})"
 
 
 def _shipped_hint() -> str:

@@ -20,7 +20,7 @@ from trafficwatch.engine.predict import Prediction, predict
 from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
-from trafficwatch.engine.site_forecasts import SETTLE_S, SiteForecast, forecast_due, settled_hour
+from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due, settled_hour
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
@@ -279,7 +279,7 @@ class Engine:
             for site in self.series.sites():
                 clock = self._clock_for(site)
                 hour = self.series.partial_hour_number(site, clock)
-                settling = hour is not None and clock - hour * HOUR < SETTLE_S
+                settling = self._settling(site, clock)
                 if hour is None:  # logs no longer written: the hour after their last line
                     last = self.series.last_ts(site)
                     hour = None if last is None else last // HOUR + 1
@@ -293,11 +293,10 @@ class Engine:
         def read(site: str):
             with self.lock:
                 clock = self._clock_for(site)
-                hour = self.series.partial_hour_number(site, clock)
                 return (self.series.series(site, "hits", now=clock, whole_hours=True),
                         self.series.partial_hour(site, now=clock),
                         self._offset(self.series.utc_offset(site), self.now()),
-                        hour is not None and clock - hour * HOUR < SETTLE_S)
+                        self._settling(site, clock))
 
         kw = {} if budget_s is None else {"budget_s": budget_s}
         done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,
@@ -316,6 +315,12 @@ class Engine:
                 if d.forecast is not None:
                     self.alerts.check(d.site, d.forecast.events)
         return len(done) < len(due)
+
+    def _settling(self, site: str, clock: float | None) -> bool:
+        """Whether `site`'s last complete hour ended under SETTLE_S before `clock` (a drop in
+        it waits); never for logs no longer written (no clock)."""
+        return self.series.partial_hour_number(site, clock) is not None \
+            and not settled_hour(clock)[1]
 
     def fine_tune_once(self) -> bool:
         """Fine-tune the current site's model when tuning.maybe_fine_tune says so, and take its

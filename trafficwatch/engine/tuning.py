@@ -142,7 +142,8 @@ def _site_file(store: Path, site: str) -> Path:
     return store / hashlib.sha256(site.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-def _recall(store: Path, site: str, model_path: str | None) -> TuneResult | None:
+def _recall(store: Path, site: str, model_path: str | None,
+            restarted: bool = True) -> TuneResult | None:
     """The decision kept for `site`, if it was made against this default model in the last
     DECISION_DAYS days (and its model, when kept, still loads); else None: tune again."""
     from trafficwatch.model.checkpoint import CheckpointError
@@ -169,6 +170,8 @@ def _recall(store: Path, site: str, model_path: str | None) -> TuneResult | None
         tuned.name = "fine-tuned"
         tuned.trained_on = str(rec.get("on", "cpu"))  # type: ignore[attr-defined]
     again = time.strftime("%Y-%m-%d", time.localtime(decided + DECISION_DAYS * 86400))
+    if not restarted:  # read by a command, not by the app starting again: its note as made
+        return TuneResult(site, note, tuned)
     return TuneResult(site, f"{note}; decided before this start, tuned again from {again}", tuned)
 
 
@@ -177,7 +180,8 @@ def kept_fine_tune(state_path: str | os.PathLike, site: str) -> TuneResult | Non
     model, in the last DECISION_DAYS days), for `forecast` to show what the screen shows; None
     when there is none (or the app decided to keep the default)."""
     store = tune_store(state_path)
-    res = _recall(store, site, None) if store is not None and store.is_dir() else None
+    res = _recall(store, site, None, restarted=False) if store is not None and store.is_dir() \
+        else None
     return res if res is not None and res.tuned is not None else None
 
 
