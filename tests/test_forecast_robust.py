@@ -35,6 +35,7 @@ def families() -> dict[str, np.ndarray]:
     t = np.arange(n)
     out = {
         "constant": np.full(n, 27.0),
+        "constant, not a whole number": np.full(n, 1234.5),
         "tiny variation on a high level": 27 + 2.3 * np.sin(2 * np.pi * t / 24)
         + rng.uniform(-0.1, 0.1, n),
         "sparse 0-3 an hour": rng.poisson(0.8, n).astype(float),
@@ -61,9 +62,12 @@ def test_every_family_gets_a_sane_ordered_forecast_a_week_ahead(shipped, name):
     assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()
     top = np.nanmax(v[-1008:])
     assert f.p90.max() <= 2 * (top + 1) + 1e-6, "no forecast above twice the largest hour seen"
-    if name in ("constant", "all zero"):
+    if name.startswith("constant") or name == "all zero":
         np.testing.assert_allclose(f.p50, v[-1], atol=0.5)  # a flat series stays flat
-        assert (f.p90 - f.p10).max() <= 1.0
+        assert (f.p90 - f.p10).max() <= max(1.0, 0.02 * v[-1])  # 2 % of the level at most
+        # and the band holds the level itself (a median round-tripped through log1p came back
+        # as 27.000000000000004, and a band collapsed onto it missed every hour)
+        assert ((f.p10 <= v[-1]) & (v[-1] <= f.p90)).all()
     if name == "step up three days ago":
         assert f.p50[:24].mean() > 2.0 * v[-400:-100].mean()  # follows the new level
     if name == "spike yesterday":

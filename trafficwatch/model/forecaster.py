@@ -358,6 +358,8 @@ class Forecaster:
         mid = self.cfg.quantiles.index(0.5)
         lq = zq.astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
         share = recent.weights.get("lstm", 0.0)  # {"naive24": 1.0}: none of the LSTM's median
+        exact = None  # the blend's median in counts: expm1(log1p(100)) is 100.00000000000003,
+        # and a band collapsed onto that median then missed a constant series' every hour
         if share < 0.999:  # move the band onto the blend's median
             p50 = share * np.expm1(lq[:, mid])
             for name, fn in (("naive24", naive24), ("naive168", naive168)):
@@ -373,7 +375,8 @@ class Forecaster:
                     typical = np.expm1(zm[0, :horizon] * scale[0] + loc[0])
                     naive = np.where(burst[0, :horizon], typical, naive)
                 p50 += weight * naive
-            lq += (np.log1p(np.clip(p50, 0, None)) - lq[:, mid])[:, None]
+            exact = np.clip(p50, 0, None)
+            lq += (np.log1p(exact) - lq[:, mid])[:, None]
         qs = self.cfg.quantiles
         lo_k, hi_k = (qs.index(0.1) if 0.1 in qs else 0), (qs.index(0.9) if 0.9 in qs else -1)
 
@@ -381,7 +384,14 @@ class Forecaster:
             b = lq.copy()
             b[:, :mid] = np.minimum(lq[:, :mid] - w, lq[:, mid:mid + 1])
             b[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + w, lq[:, mid:mid + 1])
-            return np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
+            out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
+            if exact is not None:
+                top = np.broadcast_to(np.expm1(np.asarray(cap[0], dtype=np.float64)), b.shape)
+                med = np.minimum(exact, top[:, mid])  # under the cap, as the band is
+                out[:, mid] = med
+                out[:, :mid] = np.minimum(out[:, :mid], med[:, None])
+                out[:, mid + 1:] = np.maximum(out[:, mid + 1:], med[:, None])
+            return out
 
         q = band(recent.widen)
         drawn = band(recent.widen + recent.broke) if recent.broke > 0 else q
