@@ -26,6 +26,7 @@ from trafficwatch.cli.options import (
     prometheus_config,
     series_choice,
 )
+from trafficwatch.cli.rows import csv_field
 from trafficwatch.counting.load import load_hourly
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.safe import safe_name, safe_text
@@ -44,10 +45,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     """PATHs (or --prometheus URL) and the input and filter options every command that reads
     logs has."""
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="log files or directories, or one CSV of hourly counts "
-                        "(hour,count or hour,visits; ISO 8601 hours)")
+                   help="log files or directories, or one CSV of hourly counts (columns "
+                        "hour,count, hour,visits or ds,y; ISO 8601 hours; with a site or "
+                        "unique_id column, several series: as `counts` writes them or "
+                        "statsforecast reads them)")
     add_input_options(p)
-    add_filter_options(p, "one site (default: all sites summed)")
+    add_filter_options(p, "one site, or one series of a CSV (default: logs' sites summed; a "
+                          "CSV's series each on its own for eval and forecast)")
     add_fleet_options(p, paths_required=True)
 
 
@@ -82,7 +86,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
                     "scales MASE). Exit 1 when the LSTM could not forecast at any origin. MASE (vs "
                     "in-sample 24 h seasonal naive), sMAPE, p10-p90 "
-                    "coverage; hours with no log are skipped, not counted as zero.")
+                    "coverage; hours with no log are skipped, not counted as zero. A CSV of "
+                    "several series (a site or unique_id column) gets each series scored on "
+                    "its own and the mean over them, each series counting once.")
     _common(e)
     e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
     e.add_argument("--horizon", type=int, default=24, help="hours ahead (default: 24)")
@@ -100,7 +106,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "checked on the series' own last 14 days against seasonal naive (24 h and "
                     "168 h); where it lost there, a blend weighted by recent error is printed, "
                     "and stderr says which. A series too short for the LSTM gets the 24 h "
-                    "seasonal naive forecast instead (said on stderr, exit 1).")
+                    "seasonal naive forecast instead (said on stderr, exit 1). A CSV of "
+                    "several series (a site or unique_id column) gets each one's forecast, "
+                    "with a series column (csv) or under its name (json).")
     _common(f)
     f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
     f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
@@ -177,15 +185,30 @@ def _kept_or_default(args: argparse.Namespace):
     return _load_forecaster(args.model)
 
 
+def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
+    """Every series the input holds: each of one CSV's several (a site or unique_id column)
+    when --site picks none, else the one `load_series` gives, keyed ""."""
+    from trafficwatch.counting.load import read_counts_csv_all, warn_stderr
+
+    paths = list(args.paths)
+    if (prometheus_config(args) is None and not args.site and len(paths) == 1
+            and Path(paths[0]).suffix.lower() == ".csv"):
+        table = read_counts_csv_all(paths[0], warn=warn_stderr)
+        if len(table.series) > 1:
+            return table.series
+        return {"": next(iter(table.series.values()))}
+    return {"": load_series(args)}
+
+
 def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Backtest the LSTM and baselines; print a table or JSON."""
+    """Backtest the LSTM and baselines; print a table or JSON (one CSV's several series: each,
+    and their mean)."""
     from trafficwatch.model.baselines import baseline_models
     from trafficwatch.model.checkpoint import CheckpointError
-    from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
 
     out = out or sys.stdout
     try:
-        series = load_series(args)
+        every = load_every(args)
         fc = _load_forecaster(args.model)
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
         kept = _kept(args)
@@ -195,11 +218,68 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
+    if len(every) > 1:
+        return _eval_many(every, args, models, fc.name, out)
+    series = next(iter(every.values()))
+    table, code = _backtest_one(series, args, models, fc.name, "")
+    if table is None:
+        return code
+    from trafficwatch.model.evaluate import format_table, to_json
+
+    origins = _origins(table)
+    if args.out_format == "json":
+        doc = to_json(table, args.days, args.horizon)
+        doc["origins"] = [t.isoformat() for t in _shown(origins, args, series)]  # in --tz
+        json.dump(doc, out, indent=1)
+        out.write("\n")
+    else:
+        out.write(f"rolling origin: {_span(origins, args, series)}\n")
+        out.write(format_table(table) + "\n")
+    return max(code, _lost(series))
+
+
+def _origins(table: pd.DataFrame) -> pd.DatetimeIndex:
+    import pandas as pd
+
+    return pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table["origin"].unique()))
+
+
+def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series) -> str:
+    """"7 daily origins, 24 h ahead, hours scored A .. B": from the first origin to the last
+    one's horizon, each end in its own offset (a DST change between them)."""
+    import pandas as pd
+
+    n = len(origins)
+    span = origins[[0, -1]] + pd.to_timedelta([0, args.horizon - 1], unit="h")
+    first, last = _shown(span, args, series)
+
+    def zone(t: pd.Timestamp) -> str:
+        return "UTC" if t.utcoffset().total_seconds() == 0 else f"UTC{t:%z}"
+
+    ends = (f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone(first)}"
+            if zone(first) == zone(last) else
+            f"{first:%Y-%m-%d %H:00} {zone(first)} .. {last:%Y-%m-%d %H:00} {zone(last)}")
+    return (f"{n} daily origin{'s' if n > 1 else ''}, {args.horizon} h ahead, "
+            f"hours scored {ends}")
+
+
+def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lstm: str,
+                  label: str) -> tuple[pd.DataFrame | None, int]:
+    """One series' backtest and what stderr must say of it (each line after `label`, a
+    series' name and ": " when there are several): (table, exit code), the table None when
+    nothing could be scored."""
+    import pandas as pd
+
+    from trafficwatch.model.evaluate import backtest, summarize
+
+    def err(msg: str) -> None:
+        _err(label + msg)
+
     try:
         table = backtest(series, models, days=args.days, horizon=args.horizon)
     except ValueError as exc:  # logs read, too short to score: no model was backtested, as
-        _err(str(exc))  # when the LSTM is scored at no origin (README's exit codes)
-        return EXIT_FALLBACK
+        err(str(exc))  # when the LSTM is scored at no origin (README's exit codes)
+        return None, EXIT_FALLBACK
     n_origins = table["origin"].nunique()
     for name, g in table[table["error"] != ""].groupby("model", sort=False):
         where = ("at any origin" if len(g) == n_origins else
@@ -208,114 +288,165 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         # first one's, "no observed hour in the last 168 hours", read as wrong where the
         # naives scored the last origin's hours)
         at = " (at the last origin)" if g["error"].nunique() > 1 else ""
-        _err(f"{name} could not forecast {where}{at}: {why}")
-    import pandas as pd
-
+        err(f"{name} could not forecast {where}{at}: {why}")
     young = sum((pd.Timestamp(o) - series.index[0]) < pd.Timedelta(hours=168)
                 for o in table["origin"].unique())
     if young and "naive168" in models:  # "same hour last week" where there was no last week
         where = "every origin" if young == n_origins else f"{young} of {n_origins} origins"
-        _err(f"naive168 at {where}: less than a week of history before it, so for hours "
-             "whose week-ago hour the series does not hold it forecasts the last day's median")
+        err(f"naive168 at {where}: less than a week of history before it, so for hours "
+            "whose week-ago hour the series does not hold it forecasts the last day's median")
     summary = summarize(table)
     if not summary["hours"].any():
         which = ("the only origin has no" if n_origins == 1 else
                  f"none of the {n_origins} origins has an")
-        _err(f"nothing to score: {which} observed hour in the {args.horizon} h after it that "
-             "a model forecast")
-        return EXIT_FALLBACK
+        err(f"nothing to score: {which} observed hour in the {args.horizon} h after it that "
+            "a model forecast")
+        return None, EXIT_FALLBACK
     if not np.isfinite(summary["mase"]).any():
-        _err("MASE is undefined here: the history never changes from one day to the next (the "
-             "24 h seasonal naive's error, its scale, is 0); sMAPE and coverage still are shown")
-    origins = pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table["origin"].unique()))
+        err("MASE is undefined here: the history never changes from one day to the next (the "
+            "24 h seasonal naive's error, its scale, is 0); sMAPE and coverage still are shown")
+    # the baselines were scored, the model never: not a backtest of it (stderr said why), as
+    # `forecast` exits 1 then
+    return table, EXIT_OK if summary.loc[lstm, "hours"] else EXIT_FALLBACK
+
+
+NAME_WIDTH = 24  # a series' name in eval's table of several: longer ones end in "~"
+
+
+def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: dict, lstm: str,
+               out: TextIO) -> int:
+    """Each series of a CSV backtested alone; a row of MASE per series and the mean over them."""
+    from trafficwatch.model.evaluate import across, format_across, summarize, to_json
+
+    code = EXIT_OK
+    summaries, docs = {}, {}
+    for name, series in every.items():
+        table, one = _backtest_one(series, args, models, lstm, f"{safe_name(name)}: ")
+        code = max(code, one)
+        if table is None:
+            continue
+        summaries[name] = summarize(table)
+        docs[name] = to_json(table, args.days, args.horizon)
+        docs[name]["origins"] = [t.isoformat() for t in _shown(_origins(table), args, series)]
+    if not summaries:
+        _err(f"none of the {len(every)} series could be scored")
+        return EXIT_FALLBACK
+    mean = across(summaries)
+    skipped = len(every) - int(mean["series"].iloc[0])
+    if skipped:
+        _err(f"the mean leaves out {skipped} of {len(every)} series: not scored by every model")
     if args.out_format == "json":
-        doc = to_json(table, args.days, args.horizon)
-        doc["origins"] = [t.isoformat() for t in _shown(origins, args, series)]  # in --tz
+        doc = {"days": args.days, "horizon": args.horizon, "series": docs,
+               "mean": {m: {k: int(v) if k in ("best_on", "series", "hours")
+                            else _json_safe(float(v)) for k, v in r.items()}
+                        for m, r in mean.iterrows()}}
         json.dump(doc, out, indent=1)
         out.write("\n")
-    else:  # the hours scored: from the first origin to the last one's horizon, each end in its
-        # own offset (a DST change between them)
-        span = origins[[0, -1]] + pd.to_timedelta([0, args.horizon - 1], unit="h")
-        first, last = _shown(span, args, series)
-
-        def zone(t: pd.Timestamp) -> str:
-            return "UTC" if t.utcoffset().total_seconds() == 0 else f"UTC{t:%z}"
-
-        ends = (f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone(first)}"
-                if zone(first) == zone(last) else
-                f"{first:%Y-%m-%d %H:00} {zone(first)} .. {last:%Y-%m-%d %H:00} {zone(last)}")
-        out.write(f"rolling origin: {n_origins} daily origin{'s' if n_origins > 1 else ''}, "
-                  f"{args.horizon} h ahead, hours scored {ends}\n")
-        out.write(format_table(table) + "\n")
-    if not summary.loc[fc.name, "hours"]:  # the baselines were scored, the model never: not a
-        return EXIT_FALLBACK  # backtest of it (stderr said why), as `forecast` exits 1 then
-    return _lost(series)
+        return code
+    names = list(models)
+    width = max(7, *(len(n) for n in names))
+    out.write(f"{len(every)} series, {args.days} daily origins each, {args.horizon} h ahead; "
+              "MASE per series\n")
+    out.write(f"{'series':<{NAME_WIDTH}} " + " ".join(f"{n:>{width}}" for n in names) + "\n")
+    for name, s in summaries.items():
+        shown = safe_name(name)
+        shown = shown if len(shown) <= NAME_WIDTH else shown[:NAME_WIDTH - 1] + "~"
+        cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index else f"{'-':>{width}}"
+                 for n in names]
+        out.write(f"{shown:<{NAME_WIDTH}} " + " ".join(cells) + "\n")
+    out.write(f"\nmean over {int(mean['series'].iloc[0])} series (each series' MASE counts "
+              "once; best on: series where the model's MASE was lowest)\n")
+    out.write(format_across(mean) + "\n")
+    return code
 
 
 def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print the forecast as CSV (hour,p10,p50,p90,model) or JSON."""
-    from trafficwatch.model.baselines import naive24
+    """Print the forecast as CSV (hour,p10,p50,p90,model) or JSON; one CSV's several series:
+    each, with a series column (CSV) or under its name (JSON)."""
     from trafficwatch.model.checkpoint import CheckpointError
-    from trafficwatch.model.forecaster import Forecast
 
     out = out or sys.stdout
-    code = EXIT_OK
     try:
-        series = load_series(args)
-        import pandas as pd
-
-        now = pd.Timestamp.now(tz="UTC").floor("h")
-        if len(series) and np.isnan(series.iloc[-1]) and series.notna().any() \
-                and series.index[-1] >= now:  # (later: a server's clock ahead of ours)
-            # a live log is inside its last hour, the hour in progress: a gap to the model (its
-            # lines so far are not an hour's count) and the first hour forecast, as the app
-            # forecasts it ("This hour so far"); the forecast began an hour later, skipping it.
-            # (A log no longer written starts after its last hour, as in the app.)
-            attrs = dict(series.attrs)
-            series = series.loc[:series.last_valid_index()]
-            series.attrs.update(attrs)
-            first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
-            _err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
-                 "so far are not a whole hour's count)")
+        every = load_every(args)
         fc = _kept_or_default(args)
         if not 1 <= args.horizon <= fc.cfg.horizon:
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours; "
                              "train a longer one with `trafficwatch train --scratch --horizon N`")
-        try:
-            f = fc.forecast(series, args.horizon)
-            _err(f"forecast shown: {f.choice}")
-            if f.band_note:
-                _err(f.band_note)
-        except ValueError as exc:
-            q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
-            _err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
-            seen = int(series.iloc[-24:].notna().sum())
-            if seen < 24:  # "same hour yesterday" is not there for every hour
-                _err(f"the last day has {seen} hour{'s' * (seen != 1)} with a count: hours "
-                     "whose same hour yesterday it lacks are forecast as their median")
-            import pandas as pd
-
-            idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
-                                freq="h")
-            f = Forecast(idx, q[:, 0], q[:, 1], q[:, 2], "naive24")
-            code = EXIT_FALLBACK
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    hours = _shown(f.index, args, series)
+    many = len(every) > 1
+    code, done = EXIT_OK, {}
+    for name, series in every.items():
+        try:
+            f, series, one = _forecast_one(series, args, fc, f"{safe_name(name)}: " if many else "")
+        except ValueError as exc:
+            _err(f"{safe_name(name)}: {exc}" if many else str(exc))
+            if not many:
+                return EXIT_USAGE
+            code = EXIT_FALLBACK  # the others are still printed
+            continue
+        code = max(code, one, _lost(series))
+        done[name] = (f, _shown(f.index, args, series))
     if args.out_format == "csv":
-        out.write("hour,p10,p50,p90,model\n")
-        for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
-            out.write(f"{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
+        out.write(("series," if many else "") + "hour,p10,p50,p90,model\n")
+        for name, (f, hours) in done.items():
+            lead = csv_field(safe_name(name)) + "," if many else ""
+            for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
+                out.write(f"{lead}{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
-        json.dump({"model": f.model, "horizon": args.horizon, "choice": f.choice,
-                   "band_note": f.band_note,
-                   "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
-                              "p90": float(c)}
-                             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}, out, indent=1)
+        docs = {name: {"model": f.model, "horizon": args.horizon, "choice": f.choice,
+                       "band_note": f.band_note,
+                       "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
+                                  "p90": float(c)}
+                                 for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}
+                for name, (f, hours) in done.items()}
+        json.dump({"horizon": args.horizon, "series": docs} if many else docs[""], out, indent=1)
         out.write("\n")
-    return max(code, _lost(series))
+    return code
+
+
+def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
+    """(forecast, the series it was made from, exit code) of one series, stderr's notes after
+    `label`; ValueError when nothing at all is observed."""
+    import pandas as pd
+
+    from trafficwatch.model.baselines import naive24
+    from trafficwatch.model.forecaster import Forecast
+
+    def err(msg: str) -> None:
+        _err(label + msg)
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    if len(series) and np.isnan(series.iloc[-1]) and series.notna().any() \
+            and series.index[-1] >= now:  # (later: a server's clock ahead of ours)
+        # a live log is inside its last hour, the hour in progress: a gap to the model (its
+        # lines so far are not an hour's count) and the first hour forecast, as the app
+        # forecasts it ("This hour so far"); the forecast began an hour later, skipping it.
+        # (A log no longer written starts after its last hour, as in the app.)
+        attrs = dict(series.attrs)
+        series = series.loc[:series.last_valid_index()]
+        series.attrs.update(attrs)
+        first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
+        err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
+            "so far are not a whole hour's count)")
+    try:
+        f = fc.forecast(series, args.horizon)
+        err(f"forecast shown: {f.choice}")
+        if f.band_note:
+            err(f.band_note)
+        return f, series, EXIT_OK
+    except ValueError as exc:
+        q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
+        err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
+        seen = int(series.iloc[-24:].notna().sum())
+        if seen < 24:  # "same hour yesterday" is not there for every hour
+            err(f"the last day has {seen} hour{'s' * (seen != 1)} with a count: hours "
+                "whose same hour yesterday it lacks are forecast as their median")
+        idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
+                            freq="h")
+        return Forecast(idx, q[:, 0], q[:, 1], q[:, 2], "naive24"), series, EXIT_FALLBACK
 
 
 def run_train(args: argparse.Namespace, out: TextIO | None = None,

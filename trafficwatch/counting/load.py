@@ -28,6 +28,11 @@ class SeriesChoice:
     status_classes: frozenset[int] | None = None
 
 
+def warn_stderr(line: str) -> None:
+    """A reader's warning, as every command writes one: `trafficwatch: ...` on stderr."""
+    print(f"trafficwatch: {line}", file=sys.stderr)
+
+
 def load_hourly(paths: list[str], opts: IngestOptions | None = None,
                 choice: SeriesChoice | None = None) -> pd.Series:
     """One hourly series from logs or from a counts CSV (`hour,count`); ValueError on failure.
@@ -38,8 +43,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     """
     choice = choice or SeriesChoice()
     if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
-        return read_counts_csv(paths[0], warn=lambda line: print(f"trafficwatch: {line}",
-                                                                 file=sys.stderr))
+        return read_counts_csv(paths[0], warn=warn_stderr, site=choice.site)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
     for name, why in report.skipped:
@@ -61,13 +65,30 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     return s
 
 
-def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.Series:
-    """Read a CSV of hourly counts (`hour,count` or `hour,visits`; ISO 8601 hours) as UTC.
+SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column, or the long
+# format of statsforecast and neuralforecast (unique_id,ds,y): several series in one file
+VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
+TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
 
-    Missing hours between the first and last row become NaN (gaps), as do empty values. Rows
-    that cannot be used are not dropped in silence: `warn` gets one line per kind (rows without
-    an ISO 8601 hour or with the wrong number of fields, left out; counts that are not a number
-    of requests, 0 or more, read as gaps; an hour on several rows, counts added).
+
+@dataclass(frozen=True)
+class CountsCSV:
+    """The series of a counts CSV: one keyed "" without a series column, else one per name."""
+
+    column: str | None  # the series column's name, None without one
+    series: dict[str, pd.Series]
+
+
+def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) -> CountsCSV:
+    """Every series of a CSV of hourly counts (`hour,count`; ISO 8601 hours), as UTC.
+
+    Columns: the hour (hour, ds, time or timestamp), the count (count, visits, hits, value or
+    y) and, optionally, which series a row is of (site as `counts` writes, unique_id, series
+    or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
+    as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
+    line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
+    counts that are not a number of requests, 0 or more, read as gaps; an hour on several rows
+    of one series, counts added).
     """
     import csv
     import math
@@ -83,14 +104,18 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
     if not rows:
         raise ValueError(f"{safe_name(path)}: empty: expected columns hour,count")
     cols = [c.strip().lower() for c in rows[0]]
-    value_col = next((c for c in ("count", "visits", "hits", "value", "y") if c in cols), None)
-    time_col = next((c for c in ("hour", "ds", "time", "timestamp") if c in cols), None)
+    value_col = next((c for c in VALUE_COLUMNS if c in cols), None)
+    time_col = next((c for c in TIME_COLUMNS if c in cols), None)
     if value_col is None or time_col is None:
-        raise ValueError(f"{safe_name(path)}: expected columns hour,count (or hour,visits); found "
-                         f"{safe_text(','.join(cols))}")
+        raise ValueError(f"{safe_name(path)}: expected columns hour,count (the hour: "
+                         f"{' or '.join(TIME_COLUMNS)}; the count: {' or '.join(VALUE_COLUMNS)}; "
+                         f"optionally one of {', '.join(SERIES_COLUMNS)} naming the series); "
+                         f"found {safe_text(','.join(cols))}")
+    id_col = next((c for c in SERIES_COLUMNS if c in cols), None)
     ti, vi = cols.index(time_col), cols.index(value_col)
+    ii = cols.index(id_col) if id_col is not None else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
-    times, values = [], []
+    found: dict[str, tuple[list, list, list[str]]] = {}  # name -> (hours, counts, last hour)
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
             continue  # a blank line
@@ -110,17 +135,27 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
         if not ok:  # words, inf, nan, a negative count: not a number of requests
             bad.setdefault("count", []).append(f"row {n}: {text!r}")
             v = math.nan
+        times, values, last = found.setdefault(row[ii] if ii is not None else "", ([], [], [""]))
         times.append(t)
         values.append(v)
-        last_hour = row[ti]
-    if not times:
+        last[0] = row[ti]
+    if not found:
         raise ValueError(f"{safe_name(path)}: no row has an ISO 8601 hour in column "
                          f"{safe_text(time_col)!r}")
-    s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
-    dup = s.index[s.index.duplicated()].unique()
-    if len(dup):
-        bad["same hour"] = [h.isoformat() for h in dup]
-    s = s.groupby(level=0).sum(min_count=1).sort_index()
+    out: dict[str, pd.Series] = {}
+    for name, (times, values, last) in found.items():
+        s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
+        dup = s.index[s.index.duplicated()].unique()
+        if len(dup):
+            where = f" of {name}" if id_col is not None else ""
+            bad.setdefault("same hour", []).extend(f"{h.isoformat()}{where}" for h in dup)
+        s = s.groupby(level=0).sum(min_count=1).sort_index()
+        full = pd.date_range(s.index[0], s.index[-1], freq="h")
+        one = s.reindex(full).rename("count")
+        offset = _offset_of(last[0])
+        if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
+            one.attrs["utc_offset"] = offset
+        out[name] = one
     if warn is not None:
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
@@ -131,12 +166,33 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None) -> pd.
             n = len(examples)
             warn(f"{safe_name(path)}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
-    full = pd.date_range(s.index[0], s.index[-1], freq="h")
-    out = s.reindex(full).rename("count")
-    offset = _offset_of(last_hour)
-    if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
-        out.attrs["utc_offset"] = offset
-    return out
+    return CountsCSV(id_col, out)
+
+
+def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
+                    site: str | None = None) -> pd.Series:
+    """One series of a CSV of hourly counts (see `read_counts_csv_all`): the only one, or
+    `site`'s; ValueError when the file holds several and `site` names none of them."""
+    return one_series(path, read_counts_csv_all(path, warn), site)
+
+
+def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
+    """`site`'s series of a read CSV, or its only one; ValueError otherwise."""
+    names = list(table.series)
+    shown = ", ".join(safe_name(x) for x in names[:5]) + (
+        f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if site is None:
+        if len(names) > 1:
+            raise ValueError(f"{safe_name(path)} holds {len(names)} series (column "
+                             f"{table.column}: {shown}): --site NAME for one")
+        return table.series[names[0]]
+    if table.column is None:
+        raise ValueError(f"--site {safe_name(site)}: {safe_name(path)} holds one series (no "
+                         f"{' or '.join(SERIES_COLUMNS)} column)")
+    if site not in table.series:
+        raise ValueError(f"no series {safe_name(site)} in {safe_name(path)} (column "
+                         f"{table.column}); found: {shown}")
+    return table.series[site]
 
 
 _OFFSET = re.compile(r"(?:[zZ]|([+-])(\d\d):?(\d\d))$")

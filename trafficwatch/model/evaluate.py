@@ -103,13 +103,16 @@ def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:
     """JSON-able dict: settings, origins, and the per-model summary (NaN as None)."""
     summary = summarize(table)
 
-    def clean(x: float) -> float | int | None:
-        """NaN -> None so the dict is valid JSON."""
-        return None if isinstance(x, float) and not math.isfinite(x) else x
+    def clean(key: str, x: float) -> float | int | None:
+        """NaN -> None so the dict is valid JSON; counts as whole numbers (a summary's row is
+        all floats)."""
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        return int(x) if key in ("origins", "hours") else x
 
     return {"days": days, "horizon": horizon,
             "origins": sorted(table["origin"].unique().tolist()),
-            "models": {name: {k: clean(v.item() if hasattr(v, "item") else v)
+            "models": {name: {k: clean(k, v.item() if hasattr(v, "item") else v)
                               for k, v in row.items()} for name, row in summary.iterrows()}}
 
 
@@ -120,4 +123,44 @@ def format_table(table: pd.DataFrame) -> str:
     for name, r in summary.iterrows():
         lines.append(f"{name!s:<16} {r['mase']:>7.3f} {r['smape']:>7.1f} "
                      f"{100 * r['coverage']:>7.1f} {int(r['hours']):>6}")
+    return "\n".join(lines)
+
+
+def across(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per model, over several series' summaries: mean and median of the series' MASE and mean
+    sMAPE over the series every model scored (each series counts once, as benchmarks report;
+    NaN MASE, a series that never changes, left out), coverage over all their scored hours, on
+    how many of them the model had the lowest MASE, and the series and hours scored."""
+    models = list(dict.fromkeys(m for s in summaries.values() for m in s.index))
+    common = [k for k, s in summaries.items()
+              if all(m in s.index and s.loc[m, "hours"] > 0 for m in models)]
+    mase = pd.DataFrame({k: summaries[k].loc[models, "mase"] for k in common}).T  # series x model
+    best = mase.dropna().idxmin(axis=1).value_counts() if len(mase) else pd.Series(dtype=int)
+    out = []
+    for m in models:
+        rows = [summaries[k].loc[m] for k in common]
+        n = np.array([r["hours"] for r in rows], dtype=float)
+        cov = np.array([r["coverage"] for r in rows], dtype=float)
+        ok = (n > 0) & np.isfinite(cov)
+        col = mase[m].to_numpy(dtype=float) if len(mase) else np.array([])
+        out.append({"model": m, "mase": _mean(col),
+                    "median_mase": float(np.median(col[np.isfinite(col)]))
+                    if np.isfinite(col).any() else math.nan,
+                    "smape": _mean(np.array([r["smape"] for r in rows], dtype=float)),
+                    "coverage": float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any()
+                    else math.nan,
+                    "best_on": int(best.get(m, 0)), "series": len(common),
+                    "hours": int(n.sum())})
+    return pd.DataFrame(out).set_index("model")
+
+
+def format_across(summary: pd.DataFrame) -> str:
+    """Plain-text table of `across`."""
+    head = (f"{'model':<16} {'MASE':>7} {'median':>7} {'sMAPE%':>7} {'cover%':>7} "
+            f"{'best on':>7} {'hours':>7}")
+    lines = [head]
+    for name, r in summary.iterrows():
+        lines.append(f"{name!s:<16} {r['mase']:>7.3f} {r['median_mase']:>7.3f} "
+                     f"{r['smape']:>7.1f} {100 * r['coverage']:>7.1f} {int(r['best_on']):>7} "
+                     f"{int(r['hours']):>7}")
     return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""A CSV of several series (`counts`' site column, statsforecast's unique_id,ds,y): each series
+on its own in eval and forecast, never summed into one."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.cli.model import add_commands
+from trafficwatch.counting.load import read_counts_csv, read_counts_csv_all
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def traffic(days: int, seed: int, level: float) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(24 * days)
+    y = level * (1.0 + 0.7 * np.sin(2 * np.pi * (t - 6) / 24)) * rng.lognormal(0, 0.1, len(t))
+    idx = pd.date_range("2024-05-06", periods=len(t), freq="h", tz="UTC")
+    return pd.Series(np.round(y), index=idx)
+
+
+@pytest.fixture
+def long_csv(tmp_path) -> str:
+    """Three series of very different levels on the same hours, rows interleaved, ds first."""
+    series = {"small": traffic(21, 1, 20.0), "mid": traffic(21, 2, 500.0),
+              "big": traffic(21, 3, 30000.0)}
+    lines = ["ds,unique_id,y"]
+    for h in series["small"].index:
+        lines += [f"{h.strftime('%Y-%m-%d %H:%M:%S')},{k},{int(s[h])}" for k, s in series.items()]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="trafficwatch")
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_long_csv_is_read_as_its_series_not_their_sum(long_csv):
+    table = read_counts_csv_all(long_csv)
+    assert table.column == "unique_id" and list(table.series) == ["small", "mid", "big"]
+    for name, level in (("small", 20.0), ("mid", 500.0), ("big", 30000.0)):
+        s = table.series[name]
+        assert len(s) == 21 * 24 and s.notna().all()
+        assert 0.5 * level < s.mean() < 2 * level
+    assert read_counts_csv(long_csv, site="mid").equals(table.series["mid"])
+    with pytest.raises(ValueError, match="holds 3 series .*unique_id: small, mid, big.*--site"):
+        read_counts_csv(long_csv)
+
+
+def test_an_hour_twice_in_one_series_is_added_and_named(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("unique_id,ds,y\na,2024-01-01T00:00,1\na,2024-01-01T00:00,2\n"
+                    "b,2024-01-01T00:00,5\na,2024-01-01T01:00,3\n")
+    warned = []
+    table = read_counts_csv_all(str(path), warn=warned.append)
+    assert table.series["a"].tolist() == [3.0, 3.0] and table.series["b"].tolist() == [5.0]
+    assert len(warned) == 1 and "1 hour on more than one row" in warned[0] and " of a" in warned[0]
+
+
+def test_eval_scores_each_series_alone_and_their_mean(long_csv, capsys):
+    code, out, _ = run_cli(["eval", long_csv, "--format", "json", "--days", "3"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert list(doc["series"]) == ["small", "mid", "big"]
+    for name in doc["series"]:  # the same figures as that series alone
+        code, one, _ = run_cli(["eval", long_csv, "--site", name, "--format", "json",
+                                "--days", "3"], capsys)
+        assert code == 0 and json.loads(one)["models"] == doc["series"][name]["models"]
+    for model, row in doc["mean"].items():
+        mases = [doc["series"][k]["models"][model]["mase"] for k in doc["series"]]
+        assert row["mase"] == pytest.approx(np.mean(mases))
+        assert row["series"] == 3 and row["hours"] == 3 * 3 * 24
+    assert sum(r["best_on"] for r in doc["mean"].values()) == 3
+    code, text, _ = run_cli(["eval", long_csv, "--days", "3"], capsys)
+    assert code == 0 and "3 series" in text and "mean over 3 series" in text
+    assert [line.split()[0] for line in text.splitlines()[2:5]] == ["small", "mid", "big"]
+
+
+def test_forecast_prints_each_series_with_its_name(long_csv, capsys):
+    code, out, err = run_cli(["forecast", long_csv, "--horizon", "6"], capsys)
+    assert code == 0
+    rows = [line.split(",") for line in out.splitlines()]
+    assert rows[0] == ["series", "hour", "p10", "p50", "p90", "model"]
+    assert [r[0] for r in rows[1:]] == ["small"] * 6 + ["mid"] * 6 + ["big"] * 6
+    for name in ("small", "mid", "big"):  # each as forecast alone
+        assert f"{name}: forecast shown:" in err
+        _, alone, _ = run_cli(["forecast", long_csv, "--site", name, "--horizon", "6"], capsys)
+        assert [r[1:] for r in rows[1:] if r[0] == name] == \
+            [line.split(",") for line in alone.splitlines()[1:]]
+    code, out, _ = run_cli(["forecast", long_csv, "--horizon", "6", "--format", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and list(doc["series"]) == ["small", "mid", "big"]
+    assert all(len(d["hours"]) == 6 for d in doc["series"].values())
+
+
+def test_a_series_the_csv_lacks_or_a_site_on_a_single_series_is_one_clear_line(long_csv,
+                                                                              tmp_path, capsys):
+    code, out, err = run_cli(["eval", long_csv, "--site", "nope"], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert "no series nope" in err and "found: small, mid, big" in err
+    single = tmp_path / "one.csv"
+    single.write_text("hour,count\n2024-01-01T00:00Z,1\n")
+    code, _, err = run_cli(["forecast", str(single), "--site", "x"], capsys)
+    assert code == 2 and "holds one series" in err
+    code, _, err = run_cli(["train", long_csv, "--out", str(tmp_path / "m.pt")], capsys)
+    assert code == 2 and "holds 3 series" in err and "--site NAME" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_names_from_the_file_are_sanitised_and_quoted(tmp_path, capsys):
+    evil = "a,\x1b[31mred\x1b[0m"
+    s = traffic(10, 4, 100.0)
+    lines = ["unique_id,ds,y"] + [f'"{k}",{h.isoformat()},{int(v)}'
+                                  for k in (evil, "plain") for h, v in s.items()]
+    path = tmp_path / "evil.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(["forecast", str(path), "--horizon", "2"], capsys)
+    assert code == 0 and "\x1b" not in out + err
+    parsed = pd.read_csv(pd.io.common.StringIO(out))
+    assert parsed["series"].nunique() == 2 and len(parsed) == 4
+    assert "red" in parsed["series"].iloc[0] and "a," in parsed["series"].iloc[0]
+
+
+def test_counts_written_for_several_sites_read_back_as_those_sites(tmp_path, capsys):
+    from trafficwatch.cli.main import main
+
+    assert main(["counts", str(SAMPLE)]) == 0
+    written, _ = capsys.readouterr()
+    path = tmp_path / "hourly.csv"
+    path.write_text(written)
+    table = read_counts_csv_all(str(path))
+    assert table.column == "site"
+    assert list(table.series) == ["blog.example.org", "shop.example.com"]
+    for name, s in table.series.items():  # each site's own hours, not the two summed
+        rows = [r.split(",") for r in written.splitlines()[1:] if r.split(",")[1] == name]
+        counts = [float(r[3]) for r in rows if r[3]]
+        assert s.sum() == pytest.approx(sum(counts))
+        assert s.attrs["utc_offset"] in (3600, 7200)  # the logs' own clock, kept
