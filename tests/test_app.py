@@ -1,6 +1,8 @@
 """The app with a fake engine: panes show the snapshot's numbers, keys reach the engine."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,7 +190,7 @@ async def test_chart_and_gate_toggles():
         chart = app.query_one("#chart")
         words = str(app.query_one("#gates").render())
         assert "Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%" in words
-        assert "Memory last reset: " in words and "forget gate: " in words
+        assert "Memory last reset: " in words and re.search(r"^forget gate [▁-█]+ ", words, re.MULTILINE)
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale
         assert app.query_one("#gates").heatmap
@@ -242,6 +244,28 @@ async def test_help_and_filter_screens_open_and_filter_applies():
         await pilot.pause()
     flt = next(c[1] for c in app.engine.calls if c[0] == "filter")
     assert flt.status_classes == frozenset({4, 5})
+
+
+async def test_help_scrolls_with_the_keys_every_pane_scrolls_with():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help")
+        assert box.max_scroll_y > 10  # at 80x24 the help is longer than its window
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert box.scroll_y == 2
+        await pilot.press("G")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
+        await pilot.press("k")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y - 1
+        await pilot.press("g")
+        await pilot.pause()
+        assert box.scroll_y == 0
 
 
 async def test_path_regex_filter_applies_and_a_bad_one_is_refused():

@@ -128,3 +128,46 @@ def test_any_top_and_low_give_round_ticks_that_cover_them():
             ticks = nice_ticks(top, rows, low)
             assert ticks[0] <= min(low, top) or ticks[0] == 0
             assert ticks[-1] <= max(top, 1.0) and ticks == sorted(set(ticks))
+
+
+async def test_the_counts_are_drawn_over_the_past_forecasts_and_last_week():
+    # the past day-ahead forecasts and last week's overlay were drawn after the counts: where
+    # they met, a spike's body became a column of the forecasts' dots
+    import re
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app
+    from trafficwatch.app.chart import ForecastChart
+
+    snap = demo_snapshot()
+    sv, fv = snap.series, snap.forecast
+    c = sv.counts.copy()
+    past = np.isin(sv.hours, fv.past_hours)
+    base = replace(snap, anomalies=(), series=replace(sv, last_week=c.copy(), partial_hour=None))
+
+    async def plot(snapshot, keys: str) -> list[str]:
+        app = make_app(snapshot)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            await pilot.press(*keys)
+            await pilot.pause()  # the chart's own canvas: the screen's export drops its blanks
+            text = re.sub(r"\x1b\[[0-9;]*m", "", app.query_one(ForecastChart).plt.build())
+        lines = text.splitlines()
+        assert "~ same hours last week" in lines[0] or keys != "w"  # the overlay is on
+        top = next(i for i, line in enumerate(lines) if "┌" in line)
+        bottom = next(i for i, line in enumerate(lines) if "└" in line)
+        return [re.match(r"^(\s*[\d,.]*[┤│].*?)│", line)[1] for line in lines[top + 1:bottom]]
+
+    def braille(ch: str) -> bool:
+        return "⠀" < ch <= "⣿"
+
+    alone = await plot(replace(base, forecast=replace(fv, past_p50=np.full(past.sum(), np.nan))),
+                       "")
+    over = await plot(replace(base, forecast=replace(fv, past_p50=c[past])), "w")
+    cells = [(r, k) for r, line in enumerate(alone) for k, ch in enumerate(line) if braille(ch)]
+    assert len(cells) > 40  # the counts' line
+    covered = [(r, k) for r, k in cells if not braille(over[r][k])]
+    assert not covered, "\n".join(over)  # every cell of the counts' line is still theirs
+    assert any("·" in line for line in over)  # drawn too, between the line's cells

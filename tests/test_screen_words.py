@@ -325,3 +325,46 @@ async def test_a_folder_of_archives_read_whole_is_not_files_0():
         async with make_app(replace(snap, ingest=ing)).run_test(size=(160, 50)) as pilot:
             await pilot.pause()
             assert want in str(pilot.app.query_one("#stats").render())
+
+
+def test_the_short_choice_names_a_fine_tune_and_scores_keep_two_places():
+    from dataclasses import replace
+
+    from trafficwatch.model.forecaster import Recent
+
+    alone = Recent({"lstm": 10.0, "naive168": 12.0}, {"lstm": 1.0}, 0.0, 7 * 24)
+    assert alone.short("lstm:default") == "LSTM"
+    assert alone.short("fine-tuned") == "fine-tuned LSTM"  # at 80x24 it read as the shipped one
+    assert alone.short("lstm:mysite") == "LSTM (mysite)"
+    blend = replace(alone, weights={"lstm": 0.8, "naive168": 0.2})
+    assert blend.short("fine-tuned") == "80% fine-tuned LSTM + 20% last week"
+    fv = replace(demo_snapshot().forecast, mase=0.8, mase_naive=0.87, rel_to_naive=0.9,
+                 coverage=0.8, hours_scored=168)
+    for narrow in (False, True):
+        text = str(error_lines(fv, narrow))
+        assert "MASE 0.80" in text and "0.90" in text and "0.8 " not in text
+
+
+def test_a_sparkline_draws_its_lowest_hour_and_leaves_only_gaps_blank():
+    from trafficwatch.app.panes import sparkline
+
+    assert sparkline(np.array([0.0, 4.0, 7.0]), 3, 0.0, 7.0) == "▁▅█"  # the week's low: ▁
+    assert sparkline(np.array([1.0, np.nan, 3.0]), 3, 1.0, 3.0) == "▁ █"  # a gap: blank
+
+
+async def test_every_gate_keeps_its_sparkline_in_one_column_beside_long_words():
+    # the sparklines came after the words and were left out when the words grew ("using much
+    # of its memory for the forecast (0.69, high for its week)"): gone at 160 columns
+    for size in ((160, 50), (120, 40)):
+        async with make_app(demo_snapshot()).run_test(size=size) as pilot:
+            await pilot.pause()
+            gates = str(pilot.app.query_one("#gates").render()).splitlines()
+        rows = [line for line in gates if line.startswith(("forget", "input", "output", "memory"))]
+        assert len(rows) == 4, gates
+        assert any("for its week" in line for line in rows)  # the demo's long reading
+        spans = set()
+        for line in rows:
+            cells = [i for i, ch in enumerate(line) if ch in "▁▂▃▄▅▆▇█"]
+            assert len(cells) >= 8, line  # a sparkline on every row
+            spans.add((cells[0], cells[-1]))
+        assert len(spans) == 1, rows  # one column and one width for all four

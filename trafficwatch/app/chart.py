@@ -161,8 +161,6 @@ class ForecastChart(PlotextPlot):
         partial = sv.partial_hour is not None and sv.partial_hour == hours[-1]
         if partial:
             complete[-1] = np.nan
-        for seg in _runs(complete):  # gaps are breaks in the line, never zeros
-            line("actual", x(hours[seg]), complete[seg], "cyan")
         if self.week_overlay:
             lw = sv.last_week[-n:] if sv.last_week is not None else np.full(n, np.nan)
             for seg in _runs(lw):
@@ -182,6 +180,13 @@ class ForecastChart(PlotextPlot):
                 line("band", fx, fv.p10, "green", cap=cap)
                 line("band", fx, fv.p90, "green", cap=cap)
             line("forecast", fx, fv.p50, "green")
+        # the counts over last week's and the past forecasts' lines (plotext draws later lines
+        # on top): drawn first, a spike's body became the past forecasts' dots; first in the
+        # legend still
+        for seg in _runs(complete):  # gaps are breaks in the line, never zeros
+            line("actual", x(hours[seg]), complete[seg], "cyan")
+        if "actual" in shown:
+            shown.insert(0, shown.pop(shown.index("actual")))
         for a in snap.anomalies:
             if a.hour >= t0:
                 line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)

@@ -28,11 +28,11 @@ GATE_READINGS: dict[str, tuple[tuple[float, str], ...]] = {
     "input": ((0.8, "taking in a lot of new information"), (0.6, "taking in much new information"),
               (0.4, "taking in some new information"), (0.1, "taking in little new"),
               (0.0, "taking in almost nothing new")),
-    "output": ((0.8, "using most of its memory for the forecast"),
-               (0.6, "using much of its memory for the forecast"),
-               (0.4, "using about half of its memory for the forecast"),
-               (0.1, "using little of its memory for the forecast"),
-               (0.0, "using almost none of its memory for the forecast")),
+    "output": ((0.8, "using most of its memory"),
+               (0.6, "using much of its memory"),
+               (0.4, "using about half of its memory"),
+               (0.1, "using little of its memory"),
+               (0.0, "using almost none of its memory")),
 }
 
 SHADES = " ░▒▓█"

@@ -35,7 +35,8 @@ class SnapshotPane(Static):
         if self._snap is not None:
             self.update(self._snap)
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
+BLOCKS = "▁▂▃▄▅▆▇█"  # a value at the week's low is the lowest block, never a blank: blank is
+# an hour with no value (a sparkline on its own range drew its lowest hour as a hole)
 
 
 def num(x: float) -> str:
@@ -45,6 +46,13 @@ def num(x: float) -> str:
     if abs(x) >= 10 or float(x).is_integer():
         return f"{x:,.0f}"
     return f"{x:,.2f}".rstrip("0").rstrip(".")
+
+
+def ratio(x: float) -> str:
+    """A MASE or a ratio of errors, always to 2 places ("0.80", not "0.8" beside "0.87")."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    return f"{x:,.2f}"
 
 
 def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) -> str:
@@ -58,6 +66,8 @@ def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) 
     levels = np.clip(((v - lo) / span * (len(BLOCKS) - 1)).round(), 0, len(BLOCKS) - 1)
     return "".join(BLOCKS[int(x)] if np.isfinite(x) else " " for x in levels)
 
+
+SPARK_MIN, SPARK_MAX = 8, 24  # columns of a gate's sparkline: at the least, and at the most
 
 NARROW = 60  # columns below which the Now pane says which forecast is shown in a few words
 NAIVE_WORDS = {"naive 24 h": "same hour yesterday", "naive 168 h": "same hour last week"}
@@ -90,16 +100,16 @@ def error_lines(fv, narrow: bool = False) -> Text:
     cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
     if narrow:
-        t.append(f"7 days: MASE {num(fv.mase)}, {num(fv.rel_to_naive)}x "
+        t.append(f"7 days: MASE {ratio(fv.mase)}, {ratio(fv.rel_to_naive)}x "
                  f"{naive.removeprefix('same hour ')}, {cov} in band\n")
     else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
         # shown then), not eval's backtest (daily origins before the end), whose MASE differs
         hours = f", {n} h with a count" if 0 < n < 7 * 24 else ""
         t.append(f"Last 7 days (the forecasts drawn, each from its midnight{hours}): MASE "
-                 f"{num(fv.mase)} · {naive} {num(fv.mase_naive)} · ratio "
-                 f"{num(fv.rel_to_naive)} · band coverage {cov}\n")
+                 f"{ratio(fv.mase)} · {naive} {ratio(fv.mase_naive)} · ratio "
+                 f"{ratio(fv.rel_to_naive)} · band coverage {cov}\n")
     if fv.rel_to_naive > 1:
-        t.append(f"Worse than {naive} on those days (ratio {num(fv.rel_to_naive)})\n",
+        t.append(f"Worse than {naive} on those days (ratio {ratio(fv.rel_to_naive)})\n",
                  style="bold yellow")
     return t
 
@@ -238,21 +248,25 @@ class GatePane(SnapshotPane):
             lo, hi = (float(np.nanmin(m)), float(np.nanmax(m))) if np.isfinite(m).any() \
                 else (0.0, 1.0)
             rows.append((gate_reading(n, float(m[-1]) if len(m) else float("nan"), m), m, lo,
-                         hi, f" {lo:.2f}–{hi:.2f}"))
+                         hi, f"{lo:.2f}–{hi:.2f}"))
         top = float(np.nanmax(g.cell_norm)) if len(g.cell_norm) else 1.0
-        rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, f" 0–{top:.1f}"))
-        pad = max(len(r[0]) for r in rows) + 1
-        for words, series, lo, hi, stats in rows:
-            t.append(words.ljust(pad))
-            spark = width - pad - len(stats) - 1
-            if spark >= 8:
-                t.append(sparkline(series, spark, lo, hi), style="cyan")
-                t.append(stats, style="dim")
-            elif width - pad >= len(stats):
-                t.append(stats.strip(), style="dim")
-            t.append("\n")
-        t.append("Sparklines: the last week, oldest left, from low to high as after each · h: "
-                 "heatmaps of every unit · ?: what the gates are", style="dim")
+        rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, f"0–{top:.1f}"))
+        # name, sparkline and range first, in columns, then the words: after the words (as
+        # before) the sparklines had no room once the words grew ("..., high for its week"),
+        # and were gone at 160 columns. One width for all four: they share the week's hours.
+        split = [r[0].partition(": ") for r in rows]
+        split[-1] = ("memory", *split[-1][1:])  # "(cell state)": the help and the heatmap's name
+        name_w = max(len(s[0]) for s in split)
+        range_w = max(len(r[4]) for r in rows)
+        longest = max(len(s[2]) for s in split)
+        spark = min(SPARK_MAX, max(SPARK_MIN, width - name_w - range_w - 4 - longest))
+        for (name, _, words), (_, series, lo, hi, stats) in zip(split, rows):
+            t.append(name.ljust(name_w + 1))
+            t.append(sparkline(series, spark, lo, hi).ljust(spark), style="cyan")
+            t.append(" " + stats.ljust(range_w) + "  ", style="dim")
+            t.append(words + "\n")
+        t.append("Sparklines: last week, oldest left, scaled to the range beside each · h: "
+                 "heatmaps · ?: help", style="dim")
         return t
 
     def _heatmap(self, g, off: int, width: int) -> Text:

@@ -47,7 +47,7 @@ information to write, and the [b]output[/b] gate how much of the memory to use f
 forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
 a change of regime such as a spike or an outage. Each gate's number is the mean of its 64 \
 units, near 0.5 on most sites: 'high (low) for its week' says when it stands above (below) 9 \
-in 10 of the week's hours, and its sparkline spans the week's own range, given after it. The \
+in 10 of the week's hours, and its sparkline spans the week's own range, given beside it. The \
 memory's size is the length of its 64 values together. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
 [b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
@@ -78,11 +78,20 @@ palette (every action by name)
 class HelpScreen(ModalScreen[None]):
     """What each pane and each gate means, in plain words."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close"),
+        # the keys that scroll every other pane scroll this one too
+        Binding("j", "scroll('down')", show=False), Binding("k", "scroll('up')", show=False),
+        Binding("g", "scroll('home')", show=False), Binding("G", "scroll('end')", show=False)]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(HELP)  # our own text: markup here is trusted
+
+    def action_scroll(self, where: str) -> None:
+        box = self.query_one("#help", VerticalScroll)
+        {"down": box.scroll_down, "up": box.scroll_up, "home": box.scroll_home,
+         "end": box.scroll_end}[where](animate=False)
 
 
 class SitePicker(ModalScreen[str | None]):

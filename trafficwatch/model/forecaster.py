@@ -144,18 +144,23 @@ class Recent:
         return (f"{label[best_naive]}: it beat {name} {days} ({naive}/h vs {lstm}/h); "
                 f"{name}'s gates are still shown")
 
-    def short(self) -> str:
-        """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"."""
+    def short(self, name: str = "lstm") -> str:
+        """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"
+        ("fine-tuned LSTM" for the app's fine-tune, "LSTM (mysite)" for another model: at 80x24
+        a kept fine-tune read as the shipped model)."""
+        lstm = ("LSTM" if name in ("lstm", "lstm:default") else
+                "fine-tuned LSTM" if name == "fine-tuned" else
+                f"LSTM ({name.removeprefix('lstm:')})")
         if not self.hours:
-            return "LSTM (unjudged: too few recent hours)"
+            return f"{lstm} (unjudged: too few recent hours)"
         label = {"naive24": "yesterday", "naive168": "last week"}
         share = self.weights.get("lstm", 0.0)
         naive = next((label[k] for k in self.weights if k != "lstm"), "")
         if share >= 0.999:
-            return "LSTM"
+            return lstm
         if share <= 0:
             return f"same hour {naive}"
-        return f"{100 * share:.0f}% LSTM + {100 * (1 - share):.0f}% {naive}"
+        return f"{100 * share:.0f}% {lstm} + {100 * (1 - share):.0f}% {naive}"
 
 
 @dataclass(frozen=True)
@@ -398,7 +403,7 @@ class Forecaster:
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
         return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name,
-                        recent.describe(self.name), recent.mae, recent.short(),
+                        recent.describe(self.name), recent.mae, recent.short(self.name),
                         q[:, lo_k], q[:, hi_k], recent.band_note())
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
