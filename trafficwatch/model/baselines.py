@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import LinAlgError
 
 ForecastFn = Callable[[pd.Series, int], np.ndarray]
 QUANTILES = (0.1, 0.5, 0.9)
@@ -85,12 +86,24 @@ def statsforecast_available() -> bool:
 
 def _statsforecast(make: Callable[[], object], max_hours: int) -> ForecastFn:
     def run(history: pd.Series, horizon: int) -> np.ndarray:
-        """Fit on the gap-filled tail, forecast with an 80% interval as p10/p90."""
+        """Fit on the gap-filled tail, forecast with an 80% interval as p10/p90. A fit that
+        fails or gives no number is a ValueError, which a backtest reports for that origin:
+        on a constant series statsmodels printed 14 RuntimeWarnings and the fit's NaNs."""
+        import warnings
+
         y = fill_gaps(history)[-max_hours:]
-        out = make().forecast(y=y, h=horizon, level=[80])  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                out = make().forecast(y=y, h=horizon, level=[80])  # type: ignore[attr-defined]
+            except (ArithmeticError, LinAlgError, ValueError) as exc:
+                raise ValueError(f"the fit failed ({type(exc).__name__}: {exc})") from exc
         p50 = np.asarray(out["mean"], dtype=np.float64)
         lo = np.asarray(out["lo-80"], dtype=np.float64)
         hi = np.asarray(out["hi-80"], dtype=np.float64)
+        if not np.isfinite(p50).all():
+            raise ValueError("the fit gave no forecast (NaN)")
+        lo, hi = np.where(np.isfinite(lo), lo, p50), np.where(np.isfinite(hi), hi, p50)
         return np.clip(np.stack([np.minimum(lo, p50), p50, np.maximum(hi, p50)], -1), 0.0, None)
     return run
 
