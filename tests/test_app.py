@@ -731,3 +731,26 @@ async def test_a_heatmap_shows_every_unit_its_header_names(size):
             assert rows == list(range(int(named[1]), int(named[2]) + 1)), text
         else:  # every unit fits
             assert rows == list(range(len(rows))) and rows, text
+
+
+async def test_a_kept_fine_tune_is_announced_once_not_swapped_in_silently():
+    # the forecast, its band and the anomalies all changed at once, with no word of why
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    tuned = replace(snap, forecast=replace(snap.forecast, model_name="fine-tuned"))
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.draw(snap)
+        await pilot.pause()
+        assert not [n for n in app._notifications if n.title == "Fine-tune kept"]
+        app.draw(tuned)
+        await pilot.pause()
+        said = [n for n in app._notifications if n.title == "Fine-tune kept"]
+        assert len(said) == 1 and said[0].message.startswith("shop: the fine-tuned model")
+        n = len(app._notifications)
+        app.draw(tuned)  # the next frame: nothing new to say
+        app.draw(replace(tuned, site="blog"))  # another site's view: not a change of model
+        await pilot.pause()
+        assert len(app._notifications) == n

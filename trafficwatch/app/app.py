@@ -165,7 +165,15 @@ class TrafficWatchApp(App):
 
     def draw(self, snap: Snapshot) -> None:
         """Show one frame in every pane."""
-        self.snapshot = snap
+        before, self.snapshot = self.snapshot, snap
+        if (before is not None and before.forecast is not None and snap.forecast is not None
+                and (before.site, before.metric, before.filter) == (snap.site, snap.metric,
+                                                                    snap.filter)
+                and before.forecast.model_name != snap.forecast.model_name == "fine-tuned"):
+            # the forecast, its band and the anomalies change at once: said, not silent
+            self.notify(f"{safe_name(snap.site) if snap.site else 'all sites'}: the fine-tuned "
+                        "model backtested better and is kept; the forecast, band and anomalies "
+                        "are now its own", title="Fine-tune kept", markup=False, timeout=10)
         if snap.series is not None:
             self.tz_offset = snap.series.tz_offset_s
         self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
