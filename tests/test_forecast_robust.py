@@ -274,3 +274,20 @@ def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
     out = mask_outages(dead)
     assert (out[24 * 14:24 * 17] > 0).all()  # the first days read as an outage
     assert (out[24 * 19:] == 0).all()  # from the fifth day on, zero is what the hour holds
+
+
+def test_a_count_stuck_for_days_is_followed_not_the_old_weeks(shipped):
+    """A site moved away, only a monitor's 360 requests an hour left: the LSTM's 4-week
+    memories kept forecasting the old days (error 181/h three days on, "yesterday" 0)."""
+    rng = np.random.default_rng(0)
+    n = 24 * 42
+    t = np.arange(n)
+    weekly = 500 * (1 + 0.6 * np.sin(2 * np.pi * (t % 24 - 8) / 24)) * (1 - 0.3 * ((t // 24) % 7 >= 5))
+    v = rng.poisson(weekly).astype(float)
+    idx = pd.date_range("2026-01-05", periods=n, freq="h", tz="UTC")
+    plain = shipped.forecast(pd.Series(v, index=idx), 24)
+    assert "broke from" not in plain.choice  # an ordinary week: judged on the 14 days
+    v[-3 * 24:] = 360.0
+    f = shipped.forecast(pd.Series(v, index=idx), 24)
+    assert np.abs(f.p50 - 360).mean() < 0.05 * 360, f.choice
+    assert "broke from" in f.choice and "last 2 days" in f.choice
