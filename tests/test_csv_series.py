@@ -147,3 +147,15 @@ def test_counts_written_for_several_sites_read_back_as_those_sites(tmp_path, cap
         counts = [float(r[3]) for r in rows if r[3]]
         assert s.sum() == pytest.approx(sum(counts))
         assert s.attrs["utc_offset"] in (3600, 7200)  # the logs' own clock, kept
+
+
+def test_a_series_too_short_is_named_left_out_of_the_mean_and_exits_1(long_csv, tmp_path,
+                                                                       capsys):
+    text = Path(long_csv).read_text().splitlines()
+    short = [line.replace(",small,", ",tiny\x1b[2J,") for line in text[1:] if ",small," in line]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(text + short[:30]) + "\n")
+    code, out, err = run_cli(["eval", str(path), "--days", "2", "--horizon", "24"], capsys)
+    assert code == 1 and "\x1b" not in err + out
+    assert "tiny" in err and "too short" in err and "leaves out 1 of 4 series (1 not scored)" in err
+    assert "mean over 3 series" in out

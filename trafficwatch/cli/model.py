@@ -332,9 +332,13 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         _err(f"none of the {len(every)} series could be scored")
         return EXIT_FALLBACK
     mean = across(summaries)
-    skipped = len(every) - int(mean["series"].iloc[0])
-    if skipped:
-        _err(f"the mean leaves out {skipped} of {len(every)} series: not scored by every model")
+    unscored = len(every) - len(summaries)  # too short or nothing to score: said above
+    partial = len(summaries) - int(mean["series"].iloc[0])
+    if unscored or partial:
+        why = [f"{unscored} not scored" if unscored else "",
+               f"{partial} not scored by every model" if partial else ""]
+        _err(f"the mean leaves out {unscored + partial} of {len(every)} series "
+             f"({', '.join(w for w in why if w)})")
     if args.out_format == "json":
         doc = {"days": args.days, "horizon": args.horizon, "series": docs,
                "mean": {m: {k: int(v) if k in ("best_on", "series", "hours")
