@@ -593,6 +593,17 @@ async def test_a_tiny_terminal_shows_the_whole_chart_and_v_gives_the_panes_its_p
         await pilot.press("v")
         await pilot.pause()
         assert "Next hour" in screen_text(app) or "After the log" in screen_text(app)
+    app = make_app()
+    async with app.run_test(size=(50, 24)) as pilot:  # slim, not short: the gates below the
+        await pilot.pause()  # chart, and `v` brings the Now pane first, as the README says
+        seen = [shown()]
+        for _ in range(5):
+            await pilot.press("v")
+            await pilot.pause()
+            seen.append(shown())
+        assert seen == [["#chart", "#gates-box"], ["#stats-box"], ["#chart", "#top-box"],
+                        ["#chart", "#anomalies-box"], ["#chart", "#tail-box"],
+                        ["#chart", "#gates-box"]], seen
     for size in ((60, 24), (80, 24)):  # room for both: chart, Now pane and a pane below
         async with make_app().run_test(size=size) as pilot:
             await pilot.pause()

@@ -316,8 +316,13 @@ class TrafficWatchApp(App):
 
     def _order(self) -> tuple[str, ...]:
         """What `v` brings forward in turn: the bottom panes, and first the Now pane where it
-        has no room beside the chart (slim)."""
-        return (("now",) if self.has_class("slim") else ()) + self.BOTTOM
+        has no room beside the chart (slim). The gates come first on the screen, so Now comes
+        right after them: placed before them, `v` brought it last."""
+        if not self.has_class("slim"):
+            return self.BOTTOM
+        if self.has_class("short"):  # the chart alone at first: Now is the first in its place
+            return ("now", *self.BOTTOM)
+        return self.BOTTOM[:1] + ("now",) + self.BOTTOM[1:]
 
     @staticmethod
     def _box(name: str) -> str:
