@@ -159,3 +159,23 @@ def test_a_series_too_short_is_named_left_out_of_the_mean_and_exits_1(long_csv, 
     assert code == 1 and "\x1b" not in err + out
     assert "tiny" in err and "too short" in err and "leaves out 1 of 4 series (1 not scored)" in err
     assert "mean over 3 series" in out
+
+
+def test_a_constant_series_and_a_nameless_one_are_said_not_hidden(long_csv, tmp_path, capsys):
+    text = Path(long_csv).read_text().splitlines()
+    hours = [line.split(",")[0] for line in text[1:] if ",small," in line]
+    rows = [line.replace(",small,", ",,") for line in text[1:] if ",small," in line]  # no name
+    rows += [line for line in text[1:] if ",mid," in line]
+    rows += [f"{h},flat,100" for h in hours]  # never changes: MASE has no scale
+    path = tmp_path / "odd.csv"
+    path.write_text("\n".join(["ds,unique_id,y", *rows]) + "\n")
+    warned = []
+    table = read_counts_csv_all(str(path), warn=warned.append)
+    assert list(table.series) == ["(no name)", "mid", "flat"]
+    assert any("without a series name" in w for w in warned)
+    code, out, err = run_cli(["eval", str(path), "--days", "2"], capsys)
+    assert code == 0 and "mean over 3 series" in out and "flat: MASE is undefined" in err
+    assert "MASE and median over 2 of them: 1 never change" in out
+    code, out, _ = run_cli(["eval", str(path), "--days", "2", "--format", "json"], capsys)
+    mean = json.loads(out)["mean"]["naive24"]
+    assert mean["series"] == 3 and mean["mase_series"] == 2

@@ -341,7 +341,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
              f"({', '.join(w for w in why if w)})")
     if args.out_format == "json":
         doc = {"days": args.days, "horizon": args.horizon, "series": docs,
-               "mean": {m: {k: int(v) if k in ("best_on", "series", "hours")
+               "mean": {m: {k: int(v) if k in ("best_on", "series", "mase_series", "hours")
                             else _json_safe(float(v)) for k, v in r.items()}
                         for m, r in mean.iterrows()}}
         json.dump(doc, out, indent=1)
@@ -349,7 +349,9 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         return code
     names = list(models)
     width = max(7, *(len(n) for n in names))
-    out.write(f"{len(every)} series, {args.days} daily origins each, {args.horizon} h ahead; "
+    scored = (f"{len(every)} series" if len(summaries) == len(every) else
+              f"{len(summaries)} of {len(every)} series scored")
+    out.write(f"{scored}, {args.days} daily origins each, {args.horizon} h ahead; "
               "MASE per series\n")
     out.write(f"{'series':<{NAME_WIDTH}} " + " ".join(f"{n:>{width}}" for n in names) + "\n")
     for name, s in summaries.items():
@@ -358,8 +360,12 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index else f"{'-':>{width}}"
                  for n in names]
         out.write(f"{shown:<{NAME_WIDTH}} " + " ".join(cells) + "\n")
-    out.write(f"\nmean over {int(mean['series'].iloc[0])} series (each series' MASE counts "
-              "once; best on: series where the model's MASE was lowest)\n")
+    n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
+    out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
+              "the model's MASE was lowest)\n")
+    if m < n:  # sMAPE and coverage are over all of them
+        out.write(f"MASE and median over {m} of them: {n - m} never change from one day to the "
+                  "next (MASE has no scale there)\n")
     out.write(format_across(mean) + "\n")
     return code
 

@@ -69,6 +69,7 @@ SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column,
 # format of statsforecast and neuralforecast (unique_id,ds,y): several series in one file
 VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
 TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
+NO_NAME = "(no name)"  # the series of rows whose series column is empty
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,11 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
         if not ok:  # words, inf, nan, a negative count: not a number of requests
             bad.setdefault("count", []).append(f"row {n}: {text!r}")
             v = math.nan
-        times, values, last = found.setdefault(row[ii] if ii is not None else "", ([], [], [""]))
+        name = row[ii].strip() if ii is not None else ""
+        if ii is not None and not name:  # one series of its own, named so and said
+            bad.setdefault("no name", []).append(f"row {n}")
+            name = NO_NAME
+        times, values, last = found.setdefault(name, ([], [], [""]))
         times.append(t)
         values.append(v)
         last[0] = row[ti]
@@ -160,7 +165,8 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
                  "count": ("row", "with a count not a number of requests, read as a gap"),
-                 "same hour": ("hour", "on more than one row, their counts added")}
+                 "same hour": ("hour", "on more than one row, their counts added"),
+                 "no name": ("row", f"without a series name, read as the series {NO_NAME}")}
         for kind, examples in bad.items():
             noun, what = words[kind]
             n = len(examples)

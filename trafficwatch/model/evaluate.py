@@ -150,7 +150,7 @@ def across(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                     "coverage": float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any()
                     else math.nan,
                     "best_on": int(best.get(m, 0)), "series": len(common),
-                    "hours": int(n.sum())})
+                    "mase_series": int(np.isfinite(col).sum()), "hours": int(n.sum())})
     return pd.DataFrame(out).set_index("model")
 
 
