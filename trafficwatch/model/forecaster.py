@@ -320,11 +320,14 @@ class Forecaster:
         actual = np.stack([v[o:o + day] for o in origin])  # (N, 24)
         ok = np.isfinite(actual)
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
+        raw = {}
         for name, k in (("naive24", BASE_NAMES.index("yesterday")),
                         ("naive168", BASE_NAMES.index("last week"))):
             burst, zm = bursts(w.bases[rows, :day], w.bmask[rows, :day], name)
             b = np.where(burst, zm, w.bases[rows, :day, k]) * scale[:, None] + loc[:, None]
             preds[name] = np.where(w.bmask[rows, :day, k] > 0, np.expm1(b), np.nan)
+            raw[name] = np.where(w.bmask[rows, :day, k] > 0, np.expm1(
+                w.bases[rows, :day, k] * scale[:, None] + loc[:, None]), np.nan)
         # a young site has no "last week" yet: it is judged against yesterday alone
         preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
@@ -350,12 +353,16 @@ class Forecaster:
                 and origin[-1] == len(v) - day  # the days just ended, one after the other
                 and (np.diff(origin[-CHANGE_DAYS:]) == day).all()
                 and (last > CHANGE_BREAK * trimmed_mean(earlier)).all()):
-            followed = {k: daily(p)[-CHANGE_DAYS:] for k, p in preds.items() if k != "lstm"}
+            # the naives as they are: an hour far from last week's typical one is the new
+            # traffic here, not a burst (read as one, a count stuck near the old peak did not
+            # count as followed, and the old weeks were forecast on)
+            followed = {k: daily(raw[k])[-CHANGE_DAYS:] for k in preds if k != "lstm"}
             followed = {k: d for k, d in followed.items()
                         if np.isfinite(d).all() and (d < CHANGE_RATIO * last).all()}
             if followed:  # traffic changed and a naive followed it: judged on those days alone
                 best_naive = min(followed, key=lambda k: followed[k].mean())
                 since, changed = len(lstm_days) - CHANGE_DAYS, True
+                preds = {k: raw.get(k, p) for k, p in preds.items()}
                 mae = {k: typical(p, since) for k, p in preds.items()}
         # the LSTM's share in a blend with the better naive: whichever erred least on these days
         err = {a: typical(a * preds["lstm"] + (1 - a) * preds[best_naive], since)
@@ -406,7 +413,8 @@ class Forecaster:
                 if weight <= 0:
                     continue
                 naive = fn(history, horizon)[:, 1]
-                if bases is not None:  # as judged: a burst it would repeat is the typical hour
+                if bases is not None and not recent.changed:  # as judged: a burst it would
+                    # repeat is the typical hour (after a break, as judged: as it is)
                     # (over a day at least: the day's own shift is a median over its hours,
                     # and over one hour a burst would be its own shift)
                     span = max(horizon, 24)
