@@ -2,7 +2,6 @@
 on its own in eval and forecast, never summed into one."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,18 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch.cli.model import add_commands
+from tests.test_forecast_cmd import run_cli, traffic
 from trafficwatch.counting.load import read_counts_csv, read_counts_csv_all
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_logs"
-
-
-def traffic(days: int, seed: int, level: float) -> pd.Series:
-    rng = np.random.default_rng(seed)
-    t = np.arange(24 * days)
-    y = level * (1.0 + 0.7 * np.sin(2 * np.pi * (t - 6) / 24)) * rng.lognormal(0, 0.1, len(t))
-    idx = pd.date_range("2024-05-06", periods=len(t), freq="h", tz="UTC")
-    return pd.Series(np.round(y), index=idx)
 
 
 @pytest.fixture
@@ -35,15 +26,6 @@ def long_csv(tmp_path) -> str:
     path = tmp_path / "long.csv"
     path.write_text("\n".join(lines) + "\n")
     return str(path)
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="trafficwatch")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.func(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_long_csv_is_read_as_its_series_not_their_sum(long_csv):
