@@ -33,6 +33,11 @@ def warn_stderr(line: str) -> None:
     print(f"trafficwatch: {line}", file=sys.stderr)
 
 
+def is_counts_csv(paths: list[str]) -> bool:
+    """A single `.csv`: read as counts, not as a log."""
+    return len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv"
+
+
 def load_hourly(paths: list[str], opts: IngestOptions | None = None,
                 choice: SeriesChoice | None = None) -> pd.Series:
     """One hourly series from logs or from a counts CSV (`hour,count`); ValueError on failure.
@@ -42,7 +47,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     a model reads: a site's first hour is a gap when its log began inside it (`whole_hours`).
     """
     choice = choice or SeriesChoice()
-    if len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv":
+    if is_counts_csv(paths):
         return read_counts_csv(paths[0], warn=warn_stderr, site=choice.site)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)

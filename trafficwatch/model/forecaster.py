@@ -324,10 +324,10 @@ class Forecaster:
         for name, k in (("naive24", BASE_NAMES.index("yesterday")),
                         ("naive168", BASE_NAMES.index("last week"))):
             burst, zm = bursts(w.bases[rows, :day], w.bmask[rows, :day], name)
-            b = np.where(burst, zm, w.bases[rows, :day, k]) * scale[:, None] + loc[:, None]
-            preds[name] = np.where(w.bmask[rows, :day, k] > 0, np.expm1(b), np.nan)
-            raw[name] = np.where(w.bmask[rows, :day, k] > 0, np.expm1(
-                w.bases[rows, :day, k] * scale[:, None] + loc[:, None]), np.nan)
+            z, seen = w.bases[rows, :day, k], w.bmask[rows, :day, k] > 0
+            preds[name] = np.where(seen, np.expm1(np.where(burst, zm, z) * scale[:, None]
+                                                  + loc[:, None]), np.nan)
+            raw[name] = np.where(seen, np.expm1(z * scale[:, None] + loc[:, None]), np.nan)
         # a young site has no "last week" yet: it is judged against yesterday alone
         preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
@@ -433,8 +433,7 @@ class Forecaster:
             b[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + w, lq[:, mid:mid + 1])
             out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
             if exact is not None:
-                top = np.broadcast_to(np.expm1(np.asarray(cap[0], dtype=np.float64)), b.shape)
-                med = np.minimum(exact, top[:, mid])  # under the cap, as the band is
+                med = np.minimum(exact, np.expm1(float(cap[0])))  # under the cap, as the band
                 out[:, mid] = med
                 out[:, :mid] = np.minimum(out[:, :mid], med[:, None])
                 out[:, mid + 1:] = np.maximum(out[:, mid + 1:], med[:, None])
