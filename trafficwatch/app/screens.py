@@ -34,9 +34,10 @@ last 7 days of the forecasts drawn (each made at its day's midnight, as shown th
 yesterday' and 'same hour last week' over those days, the one named (below 1: the forecast \
 beats both). `trafficwatch eval` forecasts from other hours (daily origins before the log's \
 end), so its MASE differs a little. 'Shown:' says which forecast is drawn and why: the LSTM, \
-or its blend with that seasonal naive when the blend erred less on the site's last 14 days \
-(fewer on a younger site: the pane says how many), or on the last 2 days alone when traffic \
-broke from the LSTM's weeks there and a seasonal naive followed it. 'Band widened' says the last day broke \
+or its blend with the candidate that erred least on the site's last 14 days (fewer on a \
+younger site: the pane says how many): same hour yesterday, same hour last week, the last hour \
+repeated, or the last 2 weeks' daily shape and trend; or on the last 2 days alone when traffic \
+broke from the LSTM's weeks there and a candidate followed it. 'Band widened' says the last day broke \
 from the band (a new level): the band drawn then spans that day's errors.
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \

@@ -66,6 +66,58 @@ def naive168(history: pd.Series, horizon: int) -> np.ndarray:
     return seasonal_naive(history, horizon, 168, lookback_seasons=4)
 
 
+def last_value(history: pd.Series, horizon: int) -> np.ndarray:
+    """The latest observed hour of the last day, repeated (the random walk's forecast); the
+    band adds the 10%/90% quantiles of the past changes over 1..24 hours."""
+    v = _observed(history)
+    tail = v[-24:]
+    seen = tail[np.isfinite(tail)]
+    p50 = np.full(horizon, float(seen[-1]) if len(seen) else float(np.nanmedian(v)))
+    recent = v[-672:]
+    lo, hi = np.zeros(horizon), np.zeros(horizon)
+    for h in range(horizon):
+        lag = min(h + 1, 24)
+        d = recent[lag:] - recent[:-lag]
+        d = d[np.isfinite(d)]
+        if len(d) >= 8:
+            lo[h], hi[h] = np.quantile(d, [0.1, 0.9])
+    return np.clip(np.stack([p50 + np.minimum(lo, 0), p50, p50 + np.maximum(hi, 0)], -1),
+                   0.0, None)
+
+
+def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: int = 14,
+                  min_days: int = 4) -> np.ndarray:
+    """(N, H) counts: at each origin, the median hour of the day over the `days` days before it
+    (log1p, the trend taken out), moved to the last 24 hours' level and carried on by the
+    trend. It averages a day's noise away as "yesterday" cannot, and follows a steady growth
+    or decline the weeks' medians lag behind. The trend is the median change of an hour against
+    the same hour a week before, over the last week (a week's own rhythm cancels, and a step
+    in the last three days does not become a trend); 0 with fewer than 48 such pairs. Medians
+    throughout: a burst or a dead hour moves none of it. NaN at an origin with fewer than
+    `min_days` days of counts or an hour of the day never seen."""
+    from trafficwatch.model.features import nanmedian
+
+    span = 24 * days
+    y_all = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
+    padded = np.concatenate([np.full(span, np.nan), y_all])
+    o = np.asarray(origins, dtype=np.int64)
+    y = padded[o[:, None] + np.arange(span)]  # (N, span): the hours o-span..o-1
+    seen = np.isfinite(y)
+    week = y[:, -168:] - y[:, -336:-168] if span >= 336 else np.full((len(o), 0), np.nan)
+    pairs = np.isfinite(week).sum(axis=1)
+    slope = np.where(pairs >= 48, nanmedian(week, 1), 0.0) / 7  # (N,) log1p a day
+    before = np.arange(-span, 0) / 24.0  # days before the origin
+    flat = y - slope[:, None] * before
+    # column c of a day holds the hour of the day (o + c) % 24 (span is whole days)
+    profile = nanmedian(flat.reshape(len(o), days, 24), 1)  # (N, 24)
+    level = nanmedian(flat[:, -24:] - profile, 1)
+    level = np.where(np.isfinite(level), level, 0.0)
+    ahead = np.arange(horizon)
+    out = np.expm1(profile[:, ahead % 24] + level[:, None] + slope[:, None] * ahead / 24.0)
+    fit = (seen.sum(axis=1) >= 24 * min_days) & np.isfinite(profile).all(axis=1)
+    return np.where(fit[:, None], np.clip(out, 0.0, None), np.nan)
+
+
 def fill_gaps(history: pd.Series) -> np.ndarray:
     """Values with gaps filled (same hour yesterday, then interpolation) for models that need it."""
     v = _observed(history).copy()

@@ -142,7 +142,7 @@ def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
-def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+def nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
     """Median over `axis` ignoring NaN (NaN where all are NaN); a sort, fast for small axes."""
     srt = np.sort(np.moveaxis(a, axis, -1), axis=-1)  # NaN sorts last
     n = np.isfinite(srt).sum(axis=-1, keepdims=True)
@@ -173,7 +173,7 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
         return v
     lags = at[:, None] - 24 * np.arange(1, 8)[None, :]  # (Z, 7)
     past = np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
-    typical = _nanmedian(past, axis=1)
+    typical = nanmedian(past, axis=1)
     sure = (np.isfinite(past).sum(axis=1) >= 3) & (typical >= OUTAGE_LEVEL)
     if not sure.any():
         return v
@@ -205,16 +205,16 @@ def seasonal_bases(v: np.ndarray, end: int, horizon: int) -> np.ndarray:
     N = v.shape[0]
     day = _lagged(v, end, horizon, 24, 7)  # (N, 7, H)
     week = _lagged(v, end, horizon, 168, 4)  # (N, 4, H)
-    w4 = _nanmedian(week, 1)  # medians: one holiday week or two weekend days do not move them
+    w4 = nanmedian(week, 1)  # medians: one holiday week or two weekend days do not move them
     recent = v[:, max(end - 24, 0):end]  # (N, <=24)
     last = np.full(N, np.nan)
     for j in range(recent.shape[1]):
         last = np.where(np.isfinite(recent[:, j]), recent[:, j], last)
     # today's level against the 4-week profile at the same hours (trend or shift since then)
-    prof = _nanmedian(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
+    prof = nanmedian(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
     delta = _nanmean(recent - prof[:, -recent.shape[1]:], 1) if recent.shape[1] else np.nan
     level = _nanmean(v[:, max(end - 168, 0):end], 1)
-    cols = [_first_finite(day), _first_finite(week), _nanmedian(day, 1), w4,
+    cols = [_first_finite(day), _first_finite(week), nanmedian(day, 1), w4,
             np.repeat(last[:, None], horizon, 1), w4 + np.asarray(delta)[..., None],
             np.repeat(level[:, None], horizon, 1)]
     return np.stack(cols, axis=-1)
