@@ -104,8 +104,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Forecast the hours after the last hour of PATHs' series (for a log being "
                     "written, from the hour in progress on, as the app does). The LSTM is first "
                     "checked on the series' own last 14 days against seasonal naive (24 h and "
-                    "168 h); where it lost there, a blend weighted by recent error is printed, "
-                    "and stderr says which. A series too short for the LSTM gets the 24 h "
+                    "168 h) and, from 6 days judged, the last hour repeated and the last 2 "
+                    "weeks' daily shape and trend; where it lost there, its blend with the best "
+                    "of them is printed and stderr says which (the model column: lstm:NAME, "
+                    "naive24, naive168, naive1 or profile, or two of them joined by +). A "
+                    "series too short for the LSTM gets the 24 h "
                     "seasonal naive forecast instead (said on stderr, exit 1). A CSV of "
                     "several series (a site or unique_id column) gets each one's forecast, "
                     "with a series column (csv) or under its name (json).")
