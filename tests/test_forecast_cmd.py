@@ -224,6 +224,10 @@ def test_train_from_scratch_with_another_horizon(counts_csv, tmp_path, capsys):
     code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"],
                            capsys)
     assert code == 2 and "forecasts 1..6 hours" in err
+    # eval alike (it printed a mean of NaN over 0 series and exited 1)
+    code, out, err = run_cli(["eval", counts_csv, "--model", str(out_path), "--horizon", "7"],
+                             capsys)
+    assert code == 2 and "forecasts 1..6 hours" in err and out == ""
 
 
 def test_default_model_beats_yesterday_on_a_site_with_quiet_weekends():

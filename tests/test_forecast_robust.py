@@ -130,6 +130,9 @@ def test_a_forecast_said_to_be_a_seasonal_naive_is_that_naive(shipped):
     s = series(np.tile(day, 28))
     f = shipped.forecast(s, 24)
     assert f.model == "naive24" and f.choice.startswith("same hour yesterday")
+    # `forecast` prints this choice and has no gate pane; the app's pane adds that it does
+    assert "gates" not in f.choice
+    assert predict(s, shipped).choice.endswith("; lstm:default's gates are still shown")
     np.testing.assert_allclose(f.p50, day, rtol=1e-9)
     assert (f.p10 <= f.p50).all() and (f.p50 <= f.p90).all()
 

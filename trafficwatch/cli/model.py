@@ -212,6 +212,9 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         every = load_every(args)
         fc = _load_forecaster(args.model)
+        if not 1 <= args.horizon <= fc.cfg.horizon:  # as forecast: not a table of NaN, exit 1
+            raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
+                             f"1..{fc.cfg.horizon} hours")
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
         kept = _kept(args)
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both

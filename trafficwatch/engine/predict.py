@@ -122,7 +122,11 @@ def predict(
         try:
             f, gates = forecaster.forecast_with_gates(history, horizon)
             fn, name, choice = forecaster.as_function(alarm=True), forecaster.name, f.choice
-            choice_short, band_note = f.choice_short, f.band_note
+            if name not in f.model.split("+"):  # the gate pane still explains the LSTM
+                choice += f"; {name}'s gates are still shown"
+            choice_short = f.choice_short
+            band_note = f.band_note and f.band_note + (" (anomalies are still judged on the "
+                                                       "usual band)")
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"seasonal naive shown, not the LSTM: {exc}"

@@ -128,15 +128,17 @@ class Recent:
     # a naive followed it: the blend was chosen on those days alone (`mae` is theirs)
 
     def band_note(self) -> str:
-        """A sentence for the stats pane when the band drawn is wider than the anomalies'."""
+        """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
+        than the anomalies' (the app adds that anomalies keep the usual band)."""
         if self.broke <= 0:
             return ""
         k, n = self.broke_hours
         return (f"Band widened: the last day had {k} of its {n} hours inside it, so it spans "
-                "that day's errors (anomalies are still judged on the usual band)")
+                "that day's errors")
 
     def describe(self, name: str) -> str:
-        """One line for the stats pane: which forecast is shown and why."""
+        """One line for the stats pane and `forecast`'s stderr: which forecast is shown and
+        why (the app adds that the LSTM's gates are still shown where it has no share)."""
         if not self.hours:
             return (f"{name}: unjudged: {self.checked} recent hours have a count and both "
                     f"forecasts, {MIN_RECENT_HOURS} are needed to check it against seasonal naive")
@@ -165,10 +167,8 @@ class Recent:
                     f"the blend did best {days} ({blend}/h; {name} alone {lstm}/h, "
                     f"{label[best_naive]} {naive}/h)")
         if lstm == naive:  # a tie to the last digit shown: the simpler forecast is kept
-            return (f"{label[best_naive]}: as good as {name} {days} ({naive}/h each); "
-                    f"{name}'s gates are still shown")
-        return (f"{label[best_naive]}: it beat {name} {days} ({naive}/h vs {lstm}/h); "
-                f"{name}'s gates are still shown")
+            return f"{label[best_naive]}: as good as {name} {days} ({naive}/h each)"
+        return f"{label[best_naive]}: it beat {name} {days} ({naive}/h vs {lstm}/h)"
 
     def short(self, name: str = "lstm") -> str:
         """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"
