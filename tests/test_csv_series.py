@@ -161,3 +161,21 @@ def test_a_constant_series_and_a_nameless_one_are_said_not_hidden(long_csv, tmp_
     code, out, _ = run_cli(["eval", str(path), "--days", "2", "--format", "json"], capsys)
     mean = json.loads(out)["mean"]["naive24"]
     assert mean["series"] == 3 and mean["mase_series"] == 2
+
+
+def test_daily_counts_are_refused_not_summed_into_midnights(tmp_path, capsys):
+    """ds as dates (2023-01-11) were read as midnight: "349 hours on more than one row, their
+    counts added", then a series of 23 gaps a day that the naives still scored."""
+    days = tmp_path / "daily.csv"
+    days.write_text("unique_id,ds,y\n" + "".join(
+        f"A,2023-01-{d:02d},{10 + d}\n" for d in range(1, 29)))
+    code, out, err = run_cli(["eval", str(days)], capsys)
+    assert code == 2 and out == ""
+    assert "dates without an hour, as '2023-01-01', are daily counts" in err
+    warned = []
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("ds,y\n2023-01-11T00:00Z,5\n2023-01-11,6\n2023-01-11T01:00Z,7\n")
+    s = read_counts_csv(str(mixed), warned.append)
+    assert s.tolist() == [5.0, 7.0]
+    assert warned == [(f"{mixed}: 1 row with a date and no hour, left out (e.g. row 3: "
+                       "'2023-01-11')")]

@@ -46,7 +46,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     logs has."""
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts (columns "
-                        "hour,count, hour,visits or ds,y; ISO 8601 hours; with a site or "
+                        "hour,count, hour,visits or ds,y; ISO 8601 hours, UTC where they "
+                        "carry no offset, minutes dropped, dates without an hour refused; "
+                        "with a site or "
                         "unique_id column, several series: as `counts` writes them or "
                         "statsforecast reads them)")
     add_input_options(p)

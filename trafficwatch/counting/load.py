@@ -75,6 +75,7 @@ SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column,
 VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
 TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
+DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,12 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
         if len(row) != len(cols):
             bad.setdefault("fields", []).append(f"row {n}: {len(row)} fields")
             continue
-        t = pd.to_datetime(row[ti].strip(), utc=True, errors="coerce", format="ISO8601")
+        stamp = row[ti].strip()
+        if DATE_ONLY.match(stamp):  # a day's count, not an hour's: read as midnight, a day's
+            # rows were summed into one hour and the other 23 were gaps
+            bad.setdefault("day", []).append(f"row {n}: {row[ti]!r}")
+            continue
+        t = pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
@@ -150,8 +156,10 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
         values.append(v)
         last[0] = row[ti]
     if not found:
+        days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
+                + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{safe_name(path)}: no row has an ISO 8601 hour in column "
-                         f"{safe_text(time_col)!r}")
+                         f"{safe_text(time_col)!r}{days}")
     out: dict[str, pd.Series] = {}
     for name, (times, values, last) in found.items():
         s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
@@ -169,6 +177,7 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
     if warn is not None:
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
+                 "day": ("row", "with a date and no hour, left out"),
                  "count": ("row", "with a count not a number of requests, read as a gap"),
                  "same hour": ("hour", "on more than one row, their counts added"),
                  "no name": ("row", f"without a series name, read as the series {NO_NAME}")}
