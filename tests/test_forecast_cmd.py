@@ -447,3 +447,24 @@ def test_forecast_shows_the_fine_tune_the_app_keeps_for_those_logs(counts_csv, s
     assert code == 0 and {"fine-tuned", "lstm:default"} <= set(json.loads(out)["models"])
     assert "also scored: the fine-tune the app keeps for all sites" in err
     assert "this start" not in err
+
+
+def test_eval_says_its_model_column_is_the_forecast_shown_and_can_score_the_lstm_alone(
+        counts_csv, capsys):
+    """A benchmark user found eval's lstm:default column equal to `forecast`'s output, which
+    where a candidate won is not the LSTM: eval says so, and --lstm-alone scores the LSTM by
+    itself beside it."""
+    from trafficwatch.model.evaluate import backtest, summarize
+
+    code, out, err = run_cli(["eval", counts_csv, "--format", "json", "--lstm-alone"], capsys)
+    assert code == 0 and "lstm:default is the forecast as shown" in err
+    got = json.loads(out)["models"]
+    series = pd.read_csv(counts_csv, index_col=0, parse_dates=True)["visits"]
+    alone = Forecaster.load()
+    alone.calibrate = False
+    table = summarize(backtest(series, {"shown": Forecaster.load().as_function(),
+                                        "alone": alone.as_function()}, days=7))
+    assert got["lstm:default alone"]["mase"] == pytest.approx(table.loc["alone", "mase"])
+    assert got["lstm:default"]["mase"] == pytest.approx(table.loc["shown", "mase"])
+    code, out, err = run_cli(["eval", counts_csv], capsys)
+    assert "alone" not in out and "(--lstm-alone: the LSTM by itself too)" in err

@@ -83,7 +83,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=run_train)
 
     e = subparsers.add_parser(
-        "eval", help="rolling-origin backtest of the LSTM against baselines",
+        "eval", help="rolling-origin backtest of the forecast against baselines",
         description="Daily origins over the last --days days; each model sees only the hours "
                     "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
                     "scales MASE). Exit 1 when the LSTM could not forecast at any origin. MASE (vs "
@@ -99,6 +99,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_tz_option(e, "the hours of the backtest's range")
     e.add_argument("--statsforecast", action="store_true",
                    help="also run AutoETS, AutoTheta and MSTL (needs the bench extra)")
+    e.add_argument("--lstm-alone", action="store_true",
+                   help="also score the LSTM by itself, as 'NAME alone': no blend with another "
+                        "candidate, its band not calibrated on the series' own days (the "
+                        "model's column is the forecast as forecast and the app show it)")
     e.set_defaults(func=run_eval)
 
     f = subparsers.add_parser(
@@ -218,6 +222,13 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours")
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
+        if args.lstm_alone:
+            alone = _load_forecaster(args.model)
+            alone.calibrate = False  # no recent check: the LSTM's own forecast and band
+            models[f"{fc.name} alone"] = alone.as_function()
+        _err(f"{fc.name} is the forecast as shown: the LSTM or, where another candidate did "
+             "better on the days before an origin, its blend with it"
+             + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)"))
         kept = _kept(args)
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both
             models = {kept[0].name: kept[0].as_function(), **models}

@@ -119,9 +119,10 @@ def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:
 def format_table(table: pd.DataFrame) -> str:
     """Plain-text summary table (model, MASE, sMAPE %, p10-p90 coverage %, hours)."""
     summary = summarize(table)
-    lines = [f"{'model':<16} {'MASE':>7} {'sMAPE%':>7} {'cover%':>7} {'hours':>6}"]
+    w = max(16, *(len(str(n)) for n in summary.index))
+    lines = [f"{'model':<{w}} {'MASE':>7} {'sMAPE%':>7} {'cover%':>7} {'hours':>6}"]
     for name, r in summary.iterrows():
-        lines.append(f"{name!s:<16} {r['mase']:>7.3f} {r['smape']:>7.1f} "
+        lines.append(f"{name!s:<{w}} {r['mase']:>7.3f} {r['smape']:>7.1f} "
                      f"{100 * r['coverage']:>7.1f} {int(r['hours']):>6}")
     return "\n".join(lines)
 
@@ -156,11 +157,12 @@ def across(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def format_across(summary: pd.DataFrame) -> str:
     """Plain-text table of `across`."""
-    head = (f"{'model':<16} {'MASE':>7} {'median':>7} {'sMAPE%':>7} {'cover%':>7} "
+    w = max(16, *(len(str(n)) for n in summary.index))
+    head = (f"{'model':<{w}} {'MASE':>7} {'median':>7} {'sMAPE%':>7} {'cover%':>7} "
             f"{'best on':>7} {'hours':>7}")
     lines = [head]
     for name, r in summary.iterrows():
-        lines.append(f"{name!s:<16} {r['mase']:>7.3f} {r['median_mase']:>7.3f} "
+        lines.append(f"{name!s:<{w}} {r['mase']:>7.3f} {r['median_mase']:>7.3f} "
                      f"{r['smape']:>7.1f} {100 * r['coverage']:>7.1f} {int(r['best_on']):>7} "
                      f"{int(r['hours']):>7}")
     return "\n".join(lines)
