@@ -37,7 +37,8 @@ end), so its MASE differs a little. 'Shown:' says which forecast is drawn and wh
 or its blend with the candidate that erred least on the site's last 14 days (fewer on a \
 younger site: the pane says how many): same hour yesterday, same hour last week, the last hour \
 repeated, or the last 2 weeks' daily shape and trend; or on the last 2 days alone when traffic \
-broke from the LSTM's weeks there and a candidate followed it. 'Band widened' says the last day broke \
+broke from the LSTM's weeks there and a candidate followed it. A count that held one value \
+(not 0) for the last 24 hours or more is repeated, its band that value alone. 'Band widened' says the last day broke \
 from the band (a new level): the band drawn then spans that day's errors.
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \

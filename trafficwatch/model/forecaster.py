@@ -68,6 +68,10 @@ EXTRA = ("naive1", "profile")  # candidates beside the seasonal naives: the last
 # (a second draw 1.007 -> 0.875; AutoETS 1.156, AutoTheta 0.991 on the first).
 # bench/forecast.py: whole held-out series 0.544 -> 0.544 (24 h), 0.601 -> 0.603 (48 h); last
 # 21 days 0.629 -> 0.622; after a drop to a third 0.866 -> 0.842; see models/README.md
+STUCK_HOURS = 24  # the last this many observed hours all at one count (not 0): it is shown,
+# repeated, with a band that holds it alone (stuck_at). A benchmark user's series flat for their
+# last 72 and 200 hours were forecast with their old days on the second flat day (MASE 4.75 and
+# 5.41 at 48 h against "yesterday"'s 3.61 and 3.54); the break rule needs 2 days
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
@@ -126,6 +130,8 @@ class Recent:
     blend_mae: float = float("nan")  # the blend shown, scored as `mae` (when it is a blend)
     changed: bool = False  # traffic broke from the LSTM's weeks on the last CHANGE_DAYS days and
     # a naive followed it: the blend was chosen on those days alone (`mae` is theirs)
+    stuck: tuple[float, int] | None = None  # (count, hours): the last hours all held this one
+    # count (STUCK_HOURS or more, not 0): it is repeated, the band holds it alone
 
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
@@ -142,6 +148,10 @@ class Recent:
         if not self.hours:
             return (f"{name}: unjudged: {self.checked} recent hours have a count and both "
                     f"forecasts, {MIN_RECENT_HOURS} are needed to check it against seasonal naive")
+        if self.stuck is not None:
+            value, hours = self.stuck
+            return (f"the last hour repeated: the count has been {per_hour(value)[0]} in each of "
+                    f"the last {hours} hours")
         m = self.mae
         best_naive = next((k for k in self.weights if k != "lstm"), None) or best_of(m)
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week",
@@ -412,6 +422,9 @@ class Forecaster:
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         if held:  # a few days cannot tell a naive's luck from its skill
             a = YOUNG_MIN_SHARE
+        stuck = stuck_at(v)
+        if stuck is not None and "naive1" in preds:  # one count, hour after hour: repeated
+            a, best_naive, held = 0.0, "naive1", False
         weights = ({"lstm": 1.0} if a >= 1.0 else
                    {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0})
         mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
@@ -424,18 +437,22 @@ class Forecaster:
         valid = ok & ~outage
         err = outside[valid]
         widen = 0.0
-        if len(err) >= 48:  # conformalised quantile regression on this site's own days
+        if stuck is not None and "naive1" in preds:  # the band holds the count, no more:
+            widen = -MAX_WIDEN  # when it moves again, that is news (an anomaly)
+        elif len(err) >= 48:  # conformalised quantile regression on this site's own days
             level = min(1.0, 0.8 * (1 + 1 / len(err)))
             widen = float(np.clip(np.quantile(err, level), -MAX_WIDEN, MAX_WIDEN))
         broke, broke_hours = 0.0, (0, 0)
         last = outside[-1][valid[-1]]
-        if origin[-1] == len(v) - day and len(last) >= day // 2:  # the day just ended
+        if (origin[-1] == len(v) - day and len(last) >= day // 2  # the day just ended
+                and widen > -MAX_WIDEN):  # (not when the count is stuck: its band is its own)
             inside = int((last <= widen).sum())
             if inside < BROKE_SHARE * len(last):
                 broke = float(np.clip(np.quantile(last, 0.8) - widen, 0.0, MAX_WIDEN - widen))
                 broke_hours = (inside, len(last))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
-                      broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed)
+                      broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
+                      stuck=stuck if "naive1" in weights else None)
 
     def _forecast(self, zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
                   end: int, horizon: int, history: pd.Series, recent: Recent,
@@ -592,6 +609,21 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str) -> tuple[np.ndarray,
     seen = np.isfinite(gap).any(axis=-1)
     shift[seen] = np.nanmedian(gap[seen], axis=-1)
     return both & (np.abs(np.nan_to_num(gap - shift[..., None])) > BURST), zm
+
+
+def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
+    """(count, hours) when the last STUCK_HOURS observed hours or more all held one count other
+    than 0 and the series had held another before: a count stuck at one value (a site gone but
+    for a monitor's requests; a benchmark series' flat stretch, a value carried forward). 0 is
+    left to the outage rule (mask_outages)."""
+    seen = v[np.isfinite(v)]
+    if len(seen) <= STUCK_HOURS or seen[-1] == 0:
+        return None
+    moved = np.flatnonzero(seen != seen[-1])
+    hours = len(seen) - (moved[-1] + 1) if len(moved) else len(seen)
+    if hours < STUCK_HOURS or not len(moved):
+        return None
+    return float(seen[-1]), int(hours)
 
 
 def best_of(mae: dict[str, float], level: float = 0.0) -> str:
