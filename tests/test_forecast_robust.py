@@ -379,3 +379,20 @@ def test_a_site_judged_on_a_day_or_two_is_not_handed_to_the_last_hour(shipped):
     older[-24:] = rng.poisson(300, 24)
     assert {"naive1", "profile"} <= set(shipped.recent(series(older)).mae)
 
+
+@pytest.mark.parametrize("factor", [0.3, 0.2])
+def test_two_days_after_a_new_level_the_forecast_keeps_the_days_shape(shipped, factor):
+    """Traffic fell to 0.3 (0.2) of itself 52 hours ago. Judged over both days since, "the last hour"
+    (at the new level from its first hour) beat "yesterday" (the old level on the first day,
+    the new one to the hour on the second), and a flat line at the level of 11 p.m. was shown
+    with 9 times yesterday's error. After a break the candidate nearest on the last day is used."""
+    rng = np.random.default_rng(6)
+    t = np.arange(24 * 35)
+    rate = 2000 * (1 + 0.9 * np.cos(2 * np.pi * (t % 24 - 9) / 24)) * (1 - 0.2 * ((t // 24) % 7 >= 5))
+    rate[-(52 + 24):] *= factor  # 52 hours before the forecast's first hour
+    v = rng.poisson(rate).astype(float)
+    f = shipped.forecast(pd.Series(v[:-24], pd.date_range("2026-01-05", periods=len(v) - 24,
+                                                           freq="h", tz="UTC")), 24)
+    truth = rate[-24:]
+    yesterday = v[-48:-24]
+    assert np.abs(f.p50 - truth).mean() <= 1.5 * np.abs(yesterday - truth).mean(), f.choice
