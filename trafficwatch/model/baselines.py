@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.linalg import LinAlgError
 
+from trafficwatch.model.features import nanmedian
+
 ForecastFn = Callable[[pd.Series, int], np.ndarray]
 QUANTILES = (0.1, 0.5, 0.9)
 
@@ -95,8 +97,6 @@ def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: i
     in the last three days does not become a trend); 0 with fewer than 48 such pairs. Medians
     throughout: a burst or a dead hour moves none of it. NaN at an origin with fewer than
     `min_days` days of counts or an hour of the day never seen."""
-    from trafficwatch.model.features import nanmedian
-
     span = 24 * days
     y_all = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
     padded = np.concatenate([np.full(span, np.nan), y_all])
