@@ -184,12 +184,12 @@ def test_band_is_calibrated_on_the_series_own_recent_days(small_model_path):
     assert 0.65 <= table.loc["cal", "coverage"] <= 0.95, table
     # the median shown is the chosen blend of the raw median and another candidate: calibration
     # moves only p10 and p90
-    from trafficwatch.model.baselines import last_value, naive24, naive168, profile_trend
+    from trafficwatch.model.baselines import last_values, naive24, naive168, profile_trend
 
     a, b = raw.forecast(s), cal.forecast(s)
     rec = cal.recent(s)
     other = {"naive24": naive24(s, 24)[:, 1], "naive168": naive168(s, 24)[:, 1],
-             "naive1": last_value(s, 24)[:, 1],
+             "naive1": last_values(s.to_numpy(), np.array([len(s)]), 24)[0],
              "profile": profile_trend(s.to_numpy(), np.array([len(s)]), 24)[0]}
     blend = rec.weights.get("lstm", 0.0) * a.p50 + sum(
         w * other[k] for k, w in rec.weights.items() if k != "lstm")

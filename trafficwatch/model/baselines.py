@@ -68,23 +68,15 @@ def naive168(history: pd.Series, horizon: int) -> np.ndarray:
     return seasonal_naive(history, horizon, 168, lookback_seasons=4)
 
 
-def last_value(history: pd.Series, horizon: int) -> np.ndarray:
-    """The latest observed hour of the last day, repeated (the random walk's forecast); the
-    band adds the 10%/90% quantiles of the past changes over 1..24 hours."""
-    v = _observed(history)
-    tail = v[-24:]
-    seen = tail[np.isfinite(tail)]
-    p50 = np.full(horizon, float(seen[-1]) if len(seen) else float(np.nanmedian(v)))
-    recent = v[-672:]
-    lo, hi = np.zeros(horizon), np.zeros(horizon)
-    for h in range(horizon):
-        lag = min(h + 1, 24)
-        d = recent[lag:] - recent[:-lag]
-        d = d[np.isfinite(d)]
-        if len(d) >= 8:
-            lo[h], hi[h] = np.quantile(d, [0.1, 0.9])
-    return np.clip(np.stack([p50 + np.minimum(lo, 0), p50, p50 + np.maximum(hi, 0)], -1),
-                   0.0, None)
+def last_values(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """(N, H) counts: at each origin, the last count of the 24 hours before it, repeated (the
+    random walk's forecast); NaN where those hours hold none."""
+    padded = np.concatenate([np.full(24, np.nan), np.asarray(values, dtype=np.float64)])
+    o = np.asarray(origins, dtype=np.int64)
+    day = padded[o[:, None] + np.arange(24)]  # (N, 24): the hours o-24..o-1
+    seen = np.isfinite(day)
+    last = day[np.arange(len(o)), 23 - np.argmax(seen[:, ::-1], axis=1)]
+    return np.repeat(np.where(seen.any(axis=1), last, np.nan)[:, None], horizon, axis=1)
 
 
 def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: int = 14,

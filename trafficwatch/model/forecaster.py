@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trafficwatch.model.baselines import profile_trend
+from trafficwatch.model.baselines import last_values, profile_trend
 from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
     BASE_NAMES,
@@ -192,16 +192,18 @@ class Recent:
                 f"LSTM ({name.removeprefix('lstm:')})")
         if not self.hours:
             return f"{lstm} (unjudged: too few recent hours)"
-        label = {"naive24": "yesterday", "naive168": "last week", "naive1": "last hour",
-                 "profile": "daily shape+trend"}
+        # (in a blend, alone)
+        label = {"naive24": ("yesterday", "same hour yesterday"),
+                 "naive168": ("last week", "same hour last week"),
+                 "naive1": ("last hour", "last hour repeated"),
+                 "profile": ("daily shape+trend", "daily shape+trend")}
         share = self.weights.get("lstm", 0.0)
-        naive = next((label[k] for k in self.weights if k != "lstm"), "")
+        other = next((label[k] for k in self.weights if k != "lstm"), ("", ""))
         if share >= 0.999:
             return lstm
         if share <= 0:
-            return ("last hour repeated" if naive == "last hour" else
-                    naive if naive == "daily shape+trend" else f"same hour {naive}")
-        return f"{100 * share:.0f}% {lstm} + {100 * (1 - share):.0f}% {naive}"
+            return other[1]
+        return f"{100 * share:.0f}% {lstm} + {100 * (1 - share):.0f}% {other[0]}"
 
 
 @dataclass(frozen=True)
@@ -327,9 +329,8 @@ class Forecaster:
 
     def _extra(self, inp: pd.Series, w) -> dict[str, np.ndarray]:
         """Candidates beyond the naives, (N, horizon) counts at each of the batch's origins."""
-        if "profile" not in EXTRA:
-            return {}
-        return {"profile": profile_trend(inp.to_numpy(), w.origin, self.cfg.horizon)}
+        made = {"naive1": last_values, "profile": profile_trend}
+        return {k: made[k](inp.to_numpy(), w.origin, self.cfg.horizon) for k in EXTRA}
 
     def _recent(self, v: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None) -> Recent:
@@ -364,26 +365,20 @@ class Forecaster:
             preds[name] = np.where(seen, np.expm1(np.where(burst, zm, z) * scale[:, None]
                                                   + loc[:, None]), np.nan)
             raw[name] = np.where(seen, np.expm1(z * scale[:, None] + loc[:, None]), np.nan)
-        if "naive1" in EXTRA:
-            k = BASE_NAMES.index("last hour")
-            z, seen = w.bases[rows, :day, k], w.bmask[rows, :day, k] > 0
-            raw["naive1"] = preds["naive1"] = np.where(
-                seen, np.expm1(z * scale[:, None] + loc[:, None]), np.nan)
         for name, p in (extra or {}).items():
             if np.isfinite(p[-1]).all():  # only one that can forecast from the end, too
                 raw[name] = preds[name] = p[:-1][keep][:, :day]
         # a young site has no "last week" yet: it is judged against yesterday alone
         preds = {k: p for k, p in preds.items() if np.isfinite(p[ok]).any()}
-        extra = {k: preds.pop(k) for k in EXTRA if k in preds}
+        optional = {k: preds.pop(k) for k in EXTRA if k in preds}
         ok &= np.all([np.isfinite(p) for p in preds.values()], axis=0)
         # a candidate beyond the seasonal naives is judged only where it forecast every hour
-        # they did: a day it lacks (a gap of a day before its origin) must not drop out of
-        # the others' scores
-        # and only once there are YOUNG_DAYS days to judge them on: on a site 8 days old, judged
-        # on one day, "the last hour" had beaten the naives by luck on a rainy day and took half
-        # of the forecast (bench/forecast.py --days 14: Auckland counters' MASE +0.15)
+        # they did (a day it lacks, a gap of a day before its origin, must not drop out of the
+        # others' scores), and only once there are YOUNG_DAYS days to judge it on: on a site 8
+        # days old, judged on one day, "the last hour" had beaten the naives by luck on a rainy
+        # day and took half of the forecast (bench/forecast.py --days 14: Auckland +0.15 MASE)
         if ok.any(axis=1).sum() >= YOUNG_DAYS:
-            preds.update({k: p for k, p in extra.items() if np.isfinite(p[ok]).all()})
+            preds.update({k: p for k, p in optional.items() if np.isfinite(p[ok]).all()})
         if len(preds) < 2 or ok.sum() < MIN_RECENT_HOURS:
             return replace(none, hours=0, checked=int(ok.sum()) if len(preds) >= 2 else 0)
         def daily(pred: np.ndarray) -> np.ndarray:  # mean |error| of each day, NaN: none
@@ -396,8 +391,8 @@ class Forecaster:
             return trimmed_mean(days[np.isfinite(days)])
 
         mae = {k: typical(p) for k, p in preds.items()}
-        level = float(np.abs(actual[ok]).mean())
-        best_naive = best_of(mae, level)
+        size = float(np.abs(actual[ok]).mean())  # the counts' size, for best_of's ties
+        best_naive = best_of(mae, size)
         since, changed = 0, False
         lstm_days = daily(preds["lstm"])
         last = lstm_days[-CHANGE_DAYS:]
@@ -418,7 +413,7 @@ class Forecaster:
                 # the one nearest on the last day, the most like tomorrow: over both days "the
                 # last hour" (at the new level from the first hour on) beat "yesterday" (the
                 # old level on the first day, the new one to the hour on the second)
-                best_naive = best_of({k: d[-1] for k, d in followed.items()}, level)
+                best_naive = best_of({k: d[-1] for k, d in followed.items()}, size)
                 since, changed = len(lstm_days) - CHANGE_DAYS, True
                 preds = {k: raw.get(k, p) for k, p in preds.items()}
                 mae = {k: typical(p, since) for k, p in preds.items()}
@@ -429,8 +424,8 @@ class Forecaster:
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         if held:  # a few days cannot tell a naive's luck from its skill
             a = YOUNG_MIN_SHARE
-        stuck = stuck_at(v)
-        if stuck is not None and "naive1" in preds:  # one count, hour after hour: repeated
+        stuck = stuck_at(v) if "naive1" in preds else None
+        if stuck is not None:  # one count, hour after hour: repeated
             a, best_naive, held = 0.0, "naive1", False
         weights = ({"lstm": 1.0} if a >= 1.0 else
                    {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0})
@@ -444,7 +439,7 @@ class Forecaster:
         valid = ok & ~outage
         err = outside[valid]
         widen = 0.0
-        if stuck is not None and "naive1" in preds:  # the band holds the count, no more:
+        if stuck is not None:  # the band holds the count, no more:
             widen = -MAX_WIDEN  # when it moves again, that is news (an anomaly)
         elif len(err) >= 48:  # conformalised quantile regression on this site's own days
             level = min(1.0, 0.8 * (1 + 1 / len(err)))
@@ -459,13 +454,13 @@ class Forecaster:
                 broke_hours = (inside, len(last))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
-                      stuck=stuck if "naive1" in weights else None)
+                      stuck=stuck)
 
     def _forecast(self, zq: np.ndarray, loc: np.ndarray, scale: np.ndarray, cap: np.ndarray,
                   end: int, horizon: int, history: pd.Series, recent: Recent,
                   bases: tuple[np.ndarray, np.ndarray] | None = None,
                   extra: dict[str, np.ndarray] | None = None) -> Forecast:
-        from trafficwatch.model.baselines import last_value, naive24, naive168
+        from trafficwatch.model.baselines import naive24, naive168
 
         mid = self.cfg.quantiles.index(0.5)
         lq = zq.astype(np.float64)[0, :horizon] * scale[0] + loc[0]  # (H, Q) log1p
@@ -474,13 +469,12 @@ class Forecaster:
         # and a band collapsed onto that median then missed a constant series' every hour
         if share < 0.999:  # move the band onto the blend's median
             p50 = share * np.expm1(lq[:, mid])
-            for name, fn in (("naive24", naive24), ("naive168", naive168),
-                             ("naive1", last_value)):
+            for name, fn in (("naive24", naive24), ("naive168", naive168)):
                 weight = recent.weights.get(name, 0.0)
                 if weight <= 0:
                     continue
                 naive = fn(history, horizon)[:, 1]
-                if bases is not None and not recent.changed and name != "naive1":  # as judged: a burst it would
+                if bases is not None and not recent.changed:  # as judged: a burst it would
                     # repeat is the typical hour (after a break, as judged: as it is)
                     # (over a day at least: the day's own shift is a median over its hours,
                     # and over one hour a burst would be its own shift)
