@@ -2,7 +2,8 @@
 
 The app forecasts with the shipped 27k-parameter model many times a minute; `import torch` alone
 costs about 500 MB resident and 2 s. This module runs the forward pass from the same weights
-(`state_dict` arrays, read from the `.npz` beside a checkpoint) in float64:
+(`state_dict` arrays, read from the `.npz` beside a checkpoint); the step loop in float32 as
+nn.LSTM runs it, the head in float64:
 
     z_t = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T      rows ordered i, f, g, o (nn.LSTM)
     i, f, o = σ(z_i), σ(z_f), σ(z_o);  g = tanh(z_g);  c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)
@@ -88,6 +89,9 @@ class NumpyLSTM:
                                         w[f"lstm.weight_ih_l{k}"].T[:, order],
                                         (w[f"lstm.bias_ih_l{k}"] + w[f"lstm.bias_hh_l{k}"])[None, order]])
                         * half for k in range(cfg.layers)]  # (U + F_in + 1, 4U)
+        # the step loop runs in float32, as nn.LSTM does: numpy's float64 tanh costs 4x its
+        # float32 one, and the loop is most of a forecast's time (the head stays float64)
+        self._layers32 = [w.astype(np.float32) for w in self._layers]
         self._head = (w["head.weight"].T.copy(), w["head.bias"])  # (U + K + 1, H (K + Q)), (.,)
         self._gate = ((w["base_gate.0.weight"].T.copy(), w["base_gate.0.bias"],
                        w["base_gate.2.weight"].T.copy(), w["base_gate.2.bias"])
@@ -117,15 +121,16 @@ class NumpyLSTM:
         The step loop does only what the next step needs, in place: numpy's cost per call, not
         the arithmetic, is what a forecast with gates (15 windows x 168 steps) spends. The gates
         of the rows asked for then come from the kept hidden and cell states in one pass."""
-        w = self._layers[k]  # (U + F + 1, 4U)
+        w = self._layers32[k]  # (U + F + 1, 4U)
         B, T, F = inp.shape
         U = self.cfg.hidden
-        z = np.empty((T + 1, B, U + F + 1))
+        f32 = np.float32
+        z = np.empty((T + 1, B, U + F + 1), dtype=f32)
         z[0, :, :U] = 0.0  # h_0
         z[:T, :, U:U + F] = inp.transpose(1, 0, 2)
         z[:T, :, -1] = 1.0
-        c = np.zeros((T + 1, B, U))  # c[t + 1] = c_t, c[0] = 0
-        ig, tc = np.empty((B, U)), np.empty((B, U))
+        c = np.zeros((T + 1, B, U), dtype=f32)  # c[t + 1] = c_t, c[0] = 0
+        ig, tc = np.empty((B, U), dtype=f32), np.empty((B, U), dtype=f32)
         for t in range(T):
             a = z[t] @ w  # (B, 4U), gate order i, f, o, g, the σ rows halved
             np.tanh(a, out=a)
@@ -137,14 +142,15 @@ class NumpyLSTM:
             c[t + 1] += ig
             np.tanh(c[t + 1], out=tc)
             np.multiply(a[:, 2 * U:3 * U], tc, out=z[t + 1, :, :U])  # expose part: o * tanh(c)
-        hs = z[1:, :, :U].transpose(1, 0, 2)  # (B, T, U)
+        hs = z[1:, :, :U].transpose(1, 0, 2).astype(np.float64)  # (B, T, U)
         if rows is None:
             return hs, None
         zr = z[:T, rows]  # (T, R, U + F + 1)
         a = np.tanh(zr.reshape(-1, zr.shape[-1]) @ w).reshape(T, -1, 4 * U)  # every step again
         a[..., :3 * U] = a[..., :3 * U] * 0.5 + 0.5
+        a = a.astype(np.float64)
         gates = {n: a[..., j * U:(j + 1) * U].transpose(1, 0, 2) for j, n in enumerate("ifog")}
-        gates["c"] = c[1:, rows].transpose(1, 0, 2)
+        gates["c"] = c[1:, rows].transpose(1, 0, 2).astype(np.float64)
         return hs, gates
 
     def _quantiles(self, h_last: np.ndarray, bases: np.ndarray, bmask: np.ndarray,
