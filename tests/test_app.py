@@ -139,6 +139,25 @@ async def test_stats_pane_shows_the_snapshots_numbers():
         assert "lstm:default" in stats and "malformed 4" in stats
 
 
+@pytest.mark.parametrize("n_reasons", [4, 5, 7])
+async def test_every_malformed_reason_is_listed_or_summed_in_the_now_pane(n_reasons):
+    # the total said "malformed 4" and three reasons were listed: the fourth line was nowhere
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    reasons = {f"reason {k}": 10 - k for k in range(n_reasons)}
+    app = make_app(replace(snap, ingest=replace(
+        snap.ingest, malformed=reasons, malformed_examples={r: f"ex{r[-1]}" for r in reasons})))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        stats = str(app.query_one("#stats").render())
+    listed = re.findall(r"^ +(\d+) reason (\d): ex(\d)$", stats, flags=re.MULTILINE)
+    more = re.findall(r"^ +(\d+) more in (\d+) other reasons", stats, flags=re.MULTILINE)
+    assert sum(int(n) for n, *_ in listed) + sum(int(n) for n, _ in more) == sum(reasons.values())
+    assert len(listed) + sum(int(k) for _, k in more) == n_reasons
+    assert len(listed) <= 5 and all(a == b for _, a, b in listed)
+
+
 async def test_keys_reach_the_engine_and_quit_saves_state():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

@@ -69,6 +69,7 @@ def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) 
 
 SPARK_MIN, SPARK_MAX = 8, 24  # columns of a gate's sparkline: at the least, and at the most
 
+MAX_REASONS = 5  # malformed-line reasons listed one a line; beyond, the rest in one line
 NARROW = 60  # columns below which the Now pane says which forecast is shown in a few words
 NAIVE_WORDS = {"naive 24 h": "same hour yesterday", "naive 168 h": "same hour last week"}
 
@@ -184,10 +185,16 @@ class StatsPane(SnapshotPane):
                 t.append(f" · files {len(ing.files)}\n")
             else:
                 t.append(f" · files followed {ing.followed} ({len(ing.files)} read)\n")
-        for reason, n in sorted(ing.malformed.items(), key=lambda kv: -kv[1])[:3]:
+        reasons = sorted(ing.malformed.items(), key=lambda kv: -kv[1])
+        shown = reasons if len(reasons) <= MAX_REASONS else reasons[:MAX_REASONS - 1]
+        for reason, n in shown:  # each reason the total counts (the 4th of 4 was left out)
             t.append(f"  {n:,} {reason}: ", style="yellow")
             t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))
             t.append("\n")
+        if len(shown) < len(reasons):
+            rest = reasons[len(shown):]
+            t.append(f"  {sum(n for _, n in rest):,} more in {len(rest)} other reasons "
+                     "(trafficwatch counts lists each)\n", style="yellow")
         for name, why in ing.skipped[:3]:
             t.append("  skipped ", style="yellow")
             t.append_text(safe_content(f"{name}: {why}"))
