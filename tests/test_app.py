@@ -784,3 +784,34 @@ async def test_a_kept_fine_tune_is_announced_once_not_swapped_in_silently():
         app.draw(replace(tuned, site="blog"))  # another site's view: not a change of model
         await pilot.pause()
         assert len(app._notifications) == n
+
+
+@pytest.mark.parametrize("no_color", [True, False])
+async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(monkeypatch,
+                                                                              no_color):
+    # under NO_COLOR Textual greys each colour by its luminance: the red x of an anomaly and the
+    # magenta dots of past forecasts became grey 237 on a 234 background, all but invisible
+    from textual.color import Color
+
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart")
+        marks: dict[str, list] = {"x": [], "·": []}
+        for y in range(chart.size.height):
+            for seg in chart.render_line(y):
+                if seg.text in marks and seg.style is not None and seg.style.color is not None:
+                    rgb = seg.style.color.get_truecolor()  # an ANSI colour as terminals show it
+                    marks[seg.text].append((Color(*rgb), seg.style))
+    assert app.no_color is no_color
+    assert marks["x"] and marks["·"]
+    assert all(style.bold for _, style in marks["x"])
+    if no_color:  # as greys: the anomaly the brightest mark, past forecasts well above 234
+        assert all(c.monochrome.r >= 250 for c, _ in marks["x"])
+        assert all(c.monochrome.r >= 150 for c, _ in marks["·"])
+    else:  # in colour: red, not a grey
+        assert all(c.r > 2 * max(c.g, c.b) for c, _ in marks["x"])

@@ -34,6 +34,15 @@ MARKS = {
     "cursor": ("│", "│ hour {cursor} (←/→, Esc: now)", "│ hour"),
 }
 
+# Each series' colour, and its grey under NO_COLOR: Textual then greys every colour by its
+# luminance, and red and magenta (the anomalies' x, the past forecasts' dots) became 237 on a
+# 234 background, the marks one most needs to see the hardest to see; each grey is set here
+INK = {"actual": "cyan", "now": "yellow", "end": "yellow", "forecast": "green", "band": "green",
+       "past": "magenta", "week": "gray", "anomaly": "red", "cursor": "white"}
+INK_MONO = {"actual": (215, 215, 215), "now": (255, 255, 255), "end": (255, 255, 255),
+            "forecast": (175, 175, 175), "band": (135, 135, 135), "past": (175, 175, 175),
+            "week": (120, 120, 120), "anomaly": (255, 255, 255), "cursor": (255, 255, 255)}
+BOLD = {"anomaly", "now", "end"}  # single marks over lines: bold as well, in colour or not
 
 FLOOR_SHARE = 0.5  # the count axis starts above 0 when everything drawn is above this share
 # of the highest value: a busy, steady site (110-140 an hour) sat in the top 3 rows of an axis
@@ -141,14 +150,16 @@ class ForecastChart(PlotextPlot):
         def x(ts):  # hours since the first shown hour, so the axis stays numeric
             return ((np.asarray(ts) - t0) // 3600).tolist()
 
-        def line(key: str, xs, ys, color: str, scatter: bool = False,
-                 cap: float = math.inf) -> None:
+        ink = INK_MONO if getattr(self.app, "no_color", False) else INK
+
+        def line(key: str, xs, ys, scatter: bool = False, cap: float = math.inf) -> None:
             v = np.minimum(np.asarray(ys, float), cap)
             if np.isfinite(v).any():
                 top.append(float(np.nanmax(v)))
                 low.append(float(np.nanmin(v)))
             ty = (np.log10(np.maximum(v, 0) + 1) if self.log_scale else v).tolist()
-            (plt.scatter if scatter else plt.plot)(xs, ty, color=color, marker=MARKS[key][0])
+            (plt.scatter if scatter else plt.plot)(xs, ty, color=ink[key], marker=MARKS[key][0],
+                                                   style="bold" if key in BOLD else None)
             if key not in shown:
                 shown.append(key)
 
@@ -156,7 +167,7 @@ class ForecastChart(PlotextPlot):
         if self.cursor is not None and self.cursor not in self.hours:
             self.cursor = None  # scrolled out of the chart (the view moved on): back to now
         if self.cursor is not None:
-            plt.vline((self.cursor - t0) // 3600, "white")
+            plt.vline((self.cursor - t0) // 3600, ink["cursor"])
         complete = counts.copy()
         partial = sv.partial_hour is not None and sv.partial_hour == hours[-1]
         if partial:
@@ -164,32 +175,32 @@ class ForecastChart(PlotextPlot):
         if self.week_overlay:
             lw = sv.last_week[-n:] if sv.last_week is not None else np.full(n, np.nan)
             for seg in _runs(lw):
-                line("week", x(hours[seg]), lw[seg], "gray")
+                line("week", x(hours[seg]), lw[seg])
             if not np.isfinite(lw).any():  # said, not silently nothing
                 shown.append("no week")
         if fv is not None:
             keep = fv.past_hours >= t0
             if keep.any():
-                line("past", x(fv.past_hours[keep]), fv.past_p50[keep], "magenta")
+                line("past", x(fv.past_hours[keep]), fv.past_p50[keep])
             fx = x(fv.hours)
             if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM): the
                 # lines drawn so far (in `top`) and those drawn after it
                 later = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
                 cap = BAND_ROOM * max([1.0, *top] + [float(np.nanmax(r)) for r in later
                                                      if np.isfinite(np.asarray(r, float)).any()])
-                line("band", fx, fv.p10, "green", cap=cap)
-                line("band", fx, fv.p90, "green", cap=cap)
-            line("forecast", fx, fv.p50, "green")
+                line("band", fx, fv.p10, cap=cap)
+                line("band", fx, fv.p90, cap=cap)
+            line("forecast", fx, fv.p50)
         # the counts over last week's and the past forecasts' lines (plotext draws later lines
         # on top): drawn first, a spike's body became the past forecasts' dots; first in the
         # legend still
         for seg in _runs(complete):  # gaps are breaks in the line, never zeros
-            line("actual", x(hours[seg]), complete[seg], "cyan")
+            line("actual", x(hours[seg]), complete[seg])
         if "actual" in shown:
             shown.insert(0, shown.pop(shown.index("actual")))
         for a in snap.anomalies:
             if a.hour >= t0:
-                line("anomaly", x([a.hour]), [a.actual], "red", scatter=True)
+                line("anomaly", x([a.hour]), [a.actual], scatter=True)
         rows = max(self.size.height - 4, 4)
         ticks = None if self.log_scale else nice_ticks(
             max(top + [float(np.nan_to_num(counts[-1]))], default=1.0), rows, min(low))
@@ -197,7 +208,7 @@ class ForecastChart(PlotextPlot):
         if partial:  # drawn last: nothing covers the hour in progress. Its count so far is not
             # an hour's and does not take the axis to 0: below the axis it is drawn on it
             line("now" if sv.log_end is None else "end", x([hours[-1]]),
-                 [max(counts[-1], floor)], "yellow", scatter=True)
+                 [max(counts[-1], floor)], scatter=True)
         if self.cursor is not None:
             shown.append("cursor")
         ylw = self._axes(snap, n, t0, off, max(top), ticks)
