@@ -272,3 +272,33 @@ def test_a_log_that_stopped_inside_an_hour_is_not_read_as_a_drop(tmp_path, monke
     assert not [a for a in snap.anomalies if a.hour == cut]  # 6 against 60 is not a drop
     assert not snap.anomalies  # steady traffic: nothing else either
     assert np.isfinite(snap.forecast.p50).all() and (snap.forecast.p50 > 30).all()
+
+
+def test_a_restart_shows_each_sites_last_lines_before_any_new_one(tmp_path, feed_for):
+    # after a restart from the state the tail was empty ("nothing read since this start")
+    # until a line was appended: the README promises a site's last lines
+    logs = tmp_path
+    (logs / "access.log.1").write_text(lines(0, 40))
+    (logs / "access.log").write_text(lines(100, 3000))  # more than the tail's 64 KiB window
+    (logs / "b.example.access.log").write_text(lines(500, 7))
+    old = time.time() - 3600
+    os.utime(logs / "access.log.1", (old, old))
+    state = tmp_path.parent / f"{tmp_path.name}.state.json"
+    e, f = feed_for(state)
+    first = [(t.site, t.text) for t in f.tail]
+    f.close()
+    e, f = feed_for(state)
+    again = [(t.site, t.text) for t in f.tail]
+    assert total(e) == 3047  # nothing counted twice
+    main = next(site for site, _ in first if site != "b.example")
+    for site, n in ((main, 50), ("b.example", 7)):
+        mine = [text for s, text in again if s == site]
+        assert mine == [text for s, text in first if s == site][-n:]
+        assert len(mine) == n
+    assert [text for s, text in again if s == main][-1] == lines(3099, 1).rstrip("\n")
+    with (logs / "access.log").open("a") as fh:
+        fh.write(lines(9000, 2))
+    f.step(0.1)
+    f.step(0.1)
+    texts = [t.text for t in f.tail]
+    assert texts[-2:] == lines(9000, 2).splitlines()

@@ -81,6 +81,7 @@ class LiveFeed:
         self._tails: dict[str, deque[TailLine]] = {}
         self._tail_cache: tuple[int, tuple[TailLine, ...]] = (-1, ())
         self._tail_version = 0
+        self._tail_mtime: dict[str, float] = {}  # a site's tail from a resumed file: its mtime
         # truncations, skipped files, errors, over-long lines: newest last (not each new file)
         self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
@@ -346,6 +347,27 @@ class LiveFeed:
         lines.extend(TailLine(now, site, text) for text in texts)
         self._tail_version += 1
 
+    def _resume_tail(self, key: FileKey, offset: int) -> None:
+        """A plain file resumed after a restart: the lines counted before it stopped, up to
+        `offset`, into its site's tail (it was empty after every restart until a line came;
+        the README promises a site's last lines). Of a site's resumed files, the newest
+        (by mtime) gives them: access.log, not access.log.1."""
+        try:
+            with open(key.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if (st.st_dev, st.st_ino) != (key.dev, key.ino):
+                    return  # replaced since it was found: the follower sees to that
+                start = max(0, offset - logread.TAIL_WINDOW)
+                fh.seek(start)
+                data = fh.read(offset - start)
+        except OSError:
+            return
+        if st.st_mtime < self._tail_mtime.get(key.site, -float("inf")):
+            return
+        self._tail_mtime[key.site] = st.st_mtime
+        self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
+        self._tail(key.site, data)  # a whole window: its first line, maybe cut, left out
+
     @property
     def tail(self) -> tuple[TailLine, ...]:
         """Every site's last TAIL_PER_SITE lines, in the order they were read."""
@@ -440,6 +462,8 @@ class LiveFeed:
         if ev.kind in ("new_file", "resumed") and ev.key is not None:
             # listed among the files watched before it delivers a line
             self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
+            if ev.kind == "resumed" and ev.offset:
+                self._resume_tail(ev.key, ev.offset)
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
             self.report.skipped.append((name, why))

@@ -68,6 +68,7 @@ class FollowEvent:
     name: str
     message: str
     key: FileKey | None = None  # the file it is about, where it is a followed file
+    offset: int | None = None  # "resumed", a plain file: the bytes counted before the restart
 
 
 @dataclass
@@ -249,9 +250,10 @@ class Follower:
         self._scan_due = True
         self._wake.set()
 
-    def _event(self, kind: str, name: str, message: str, key: FileKey | None = None) -> None:
+    def _event(self, kind: str, name: str, message: str, key: FileKey | None = None,
+               offset: int | None = None) -> None:
         if self.on_event is not None:
-            self.on_event(FollowEvent(kind, safe_name(name), message, key))
+            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset))
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
@@ -391,7 +393,7 @@ class Follower:
                 self._index.add(k, f)
         if start:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
-                        "bytes already counted", key)
+                        "bytes already counted", key, offset=None if compressed else start)
         else:
             self._event("new_file", key.path, f"{safe_name(key.path)}: following", key)
 
