@@ -815,3 +815,17 @@ async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(mo
         assert all(c.monochrome.r >= 150 for c, _ in marks["·"])
     else:  # in colour: red, not a grey
         assert all(c.r > 2 * max(c.g, c.b) for c, _ in marks["x"])
+
+
+@pytest.mark.parametrize("scored, words", [(45, "45 h: MASE 0.71"), (168, "7 days: MASE 0.71")])
+async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored, words):
+    # on a log of 3 days the narrow form said "7 days: MASE 0.68" (the wide form: 45 h)
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, forecast=replace(snap.forecast, hours_scored=scored)))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        stats = app.query_one("#stats")
+        assert 0 < stats.size.width < 60  # the narrow form
+        assert words in str(stats.render())

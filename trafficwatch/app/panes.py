@@ -101,7 +101,8 @@ def error_lines(fv, narrow: bool = False) -> Text:
     cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
     if narrow:
-        t.append(f"7 days: MASE {ratio(fv.mase)}, {ratio(fv.rel_to_naive)}x "
+        span = f"{n} h" if 0 < n < 7 * 24 else "7 days"  # 45 h read as a week's score
+        t.append(f"{span}: MASE {ratio(fv.mase)}, {ratio(fv.rel_to_naive)}x "
                  f"{naive.removeprefix('same hour ')}, {cov} in band\n")
     else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
         # shown then), not eval's backtest (daily origins before the end), whose MASE differs
