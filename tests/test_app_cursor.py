@@ -169,3 +169,19 @@ async def test_the_top_view_says_it_counts_requests_when_the_chart_counts_visito
         await pilot.press("left", "left")
         await pilot.pause()
         assert "Its requests (not visitors):" in stats(app)
+
+
+async def test_an_hour_after_a_stale_logs_end_is_not_called_pending():
+    # the log's last line was 13 days old and the hour after it read "actual  not yet"
+    from dataclasses import replace
+
+    app = make_app(replace(demo_snapshot(), stale=True))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        await pilot.press("right")
+        await pilot.pause()
+        assert chart.cursor == T0 + 3600  # the first hour after the log's last one
+        text = stats(app)
+        assert "actual    no log" in text and "no log after its end" in text
+        assert "not yet" not in text and "forecast  123" in text
