@@ -829,3 +829,13 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
         stats = app.query_one("#stats")
         assert 0 < stats.size.width < 60  # the narrow form
         assert words in str(stats.render())
+
+
+@pytest.mark.parametrize("sites, words", [(("shop", "blog"), "Lines read (all sites) 1,234"),
+                                          (("shop",), "Lines read 1,234")])
+async def test_the_ingest_figures_say_they_are_every_sites(sites, words):
+    # shown beside one site of four, "Lines read 230,714 · files followed 4" read as that site's
+    app = make_app(demo_snapshot(sites=sites))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert words in str(app.query_one("#stats").render())
