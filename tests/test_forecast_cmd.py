@@ -468,3 +468,20 @@ def test_eval_says_its_model_column_is_the_forecast_shown_and_can_score_the_lstm
     assert got["lstm:default"]["mase"] == pytest.approx(table.loc["shown", "mase"])
     code, out, err = run_cli(["eval", counts_csv], capsys)
     assert "alone" not in out and "(--lstm-alone: the LSTM by itself too)" in err
+
+
+def test_forecast_on_logs_of_several_sites_says_they_are_summed(tmp_path, capsys):
+    # `forecast sample_logs/` printed the two sites' sum with nothing said: read as one site's
+    line = ('203.0.113.9 - - [{d:02d}/Nov/2026:{h:02d}:10:00 +0000] "GET / HTTP/1.1" 200 5 '
+            '"-" "ua"\n')
+    for site, n in (("a.example", 3), ("b.example\x1b[31m", 1)):
+        (tmp_path / f"{site}.access.log").write_text(
+            "".join(line.format(d=1 + k // 24, h=k % 24) * n for k in range(24 * 4)))
+    code, out, err = run_cli(["forecast", str(tmp_path), "--horizon", "2"], capsys)
+    assert code in (0, 1) and len(out.splitlines()) == 3
+    said = [x for x in err.splitlines() if "sites summed" in x]
+    assert said == [("trafficwatch: 2 sites summed (a.example, b.example\\x1b[31m); --site "
+                     "NAME for one")]
+    code, out, err = run_cli(["forecast", str(tmp_path), "--horizon", "2", "--site",
+                              "a.example"], capsys)
+    assert "summed" not in err and len(out.splitlines()) == 3

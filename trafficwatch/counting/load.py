@@ -61,6 +61,11 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     if choice.site is not None and choice.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
+    if choice.site is None and len(series.sites()) > 1:  # summed: said (it read as one site's)
+        names = [safe_name(x) for x in series.sites()]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
+              file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
                       status_classes=choice.status_classes, whole_hours=True)
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
