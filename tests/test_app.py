@@ -184,6 +184,19 @@ async def test_the_footer_fits_80_columns_and_the_keys_it_leaves_out_still_work(
         assert chart.week_overlay and not chart.show_band and chart.log_scale
 
 
+@pytest.mark.parametrize("size", [(60, 16), (64, 24), (80, 24)])
+async def test_a_narrow_footer_keeps_the_keys_most_needed(size):
+    # at 60x16 the footer ended at "/ Filter": v, the only way to the other panes there, was
+    # left out for keys of less use, by their order alone
+    from textual.widgets._footer import FooterKey
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        shown = {k.description for k in app.query(FooterKey)}
+    assert {"Quit", "Help", "Panes", "Hour"} <= shown
+
+
 @pytest.mark.parametrize("width", [60, 64, 72, 80, 100])
 async def test_no_footer_key_runs_under_the_palettes_key_at_any_width(width):
     # below 80 columns the keys ran under the docked "^p palette", and a letter of the key it

@@ -61,17 +61,27 @@ class KeysFooter(Footer):
     # 12) less the last key's trailing space, which its "▏" may cover
     width = 0  # the screen's columns (0: not known yet): keys that would not fit are left out
 
+    # which keys keep their place when not all fit (below 80 columns), most needed first: at
+    # 60x16 the footer ended at "/ Filter" and left out v, the only way to the other panes
+    PRIORITY = ("quit", "help", "bottom", "hour(-1)", "site", "metric", "filter", "heatmap",
+                "top", "week", "band", "log")
+
     def compose(self) -> ComposeResult:
         room = self.width - self.PALETTE if self.width else None
-        for w in super().compose():
-            if self.compact and getattr(w, "action", None) in self.NARROW_HIDDEN:
-                continue
-            palette = "command_palette" in str(getattr(w, "action", ""))
-            if room is not None and hasattr(w, "key_display") and not palette:  # "q Quit "
-                room -= len(w.key_display or "") + len(w.description or "") + 2
-                if room < 0:  # below 80 columns: never a key half shown under the palette's
-                    continue
-            yield w
+        shown = [w for w in super().compose()
+                 if not (self.compact and getattr(w, "action", None) in self.NARROW_HIDDEN)]
+        keys = [w for w in shown if hasattr(w, "key_display")
+                and "command_palette" not in str(getattr(w, "action", ""))]
+        left_out: set[int] = set()
+        if room is not None:
+            rank = {a: i for i, a in enumerate(self.PRIORITY)}
+            for w in sorted(keys, key=lambda k: rank.get(k.action, len(rank))):
+                need = len(w.key_display or "") + len(w.description or "") + 2  # "q Quit "
+                if need > room:  # never a key half shown under the palette's
+                    left_out.add(id(w))
+                else:
+                    room -= need
+        yield from (w for w in shown if id(w) not in left_out)
 
 
 class TrafficWatchApp(App):
