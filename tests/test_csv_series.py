@@ -179,3 +179,29 @@ def test_daily_counts_are_refused_not_summed_into_midnights(tmp_path, capsys):
     assert s.tolist() == [5.0, 7.0]
     assert warned == [(f"{mixed}: 1 row with a date and no hour, left out (e.g. row 3: "
                        "'2023-01-11')")]
+
+
+def test_eval_with_the_lstm_alone_keeps_columns_apart_and_it_out_of_best_on(long_csv, capsys,
+                                                                         monkeypatch):
+    # "MSTL lstm:default alone": a name as wide as its column ran into the one before it, and
+    # the LSTM alone, a diagnostic, took "best on" series from the forecast shown; a run of
+    # several minutes said nothing until its end
+    import re
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, text, err = run_cli(["eval", long_csv, "--days", "3", "--lstm-alone"], capsys)
+    assert code == 0
+    lines = text.splitlines()
+    head = re.split(r"\s{2,}", lines[1].strip())
+    assert head[-1] == "lstm:default alone" and len(head) == 5
+    rows = [re.split(r"\s{2,}", x.strip()) for x in lines[2:5]]
+    assert all(len(r) == 5 for r in rows)
+    mean = {x.split()[0] + (" alone" if " alone " in x else ""): x.split()
+            for x in lines[lines.index(next(x for x in lines if x.startswith("model"))) + 1:]}
+    assert mean["lstm:default alone"][-2] == "-"
+    assert sum(int(r[-2]) for k, r in mean.items() if k != "lstm:default alone") == 3
+    assert "scoring series 3 of 3" in err and err.count("\r\x1b[K") >= 3
+    code, out, _ = run_cli(["eval", long_csv, "--days", "3", "--lstm-alone", "--format",
+                            "json"], capsys)
+    assert json.loads(out)["mean"]["lstm:default alone"]["best_on"] is None

@@ -37,7 +37,13 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
 
 
+_progress = {"shown": False}  # a progress line is on stderr (a terminal): cleared before a message
+
+
 def _err(msg: str, err: TextIO | None = None) -> None:
+    if _progress["shown"] and err is None:
+        sys.stderr.write("\r\x1b[K")
+        _progress["shown"] = False
     print(f"trafficwatch: {safe_text(msg)}", file=err or sys.stderr)
 
 
@@ -334,11 +340,20 @@ NAME_WIDTH = 24  # a series' name in eval's table of several: longer ones end in
 def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: dict, lstm: str,
                out: TextIO) -> int:
     """Each series of a CSV backtested alone; a row of MASE per series and the mean over them."""
+    import time
+
     from trafficwatch.model.evaluate import across, format_across, summarize, to_json
 
     code = EXIT_OK
     summaries, docs = {}, {}
-    for name, series in every.items():
+    tty = sys.stderr.isatty()  # a long run (statsforecast: ~12 s a series) is not silent
+    t0 = time.monotonic()
+    for k, (name, series) in enumerate(every.items()):
+        if tty:
+            sys.stderr.write(f"\r\x1b[Kscoring series {k + 1} of {len(every)} "
+                             f"({time.monotonic() - t0:.0f} s)")
+            sys.stderr.flush()
+            _progress["shown"] = True
         table, one = _backtest_one(series, args, models, lstm, f"{safe_name(name)}: ")
         code = max(code, one)
         if table is None:
@@ -346,10 +361,15 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         summaries[name] = summarize(table)
         docs[name] = to_json(table, args.days, args.horizon)
         docs[name]["origins"] = [t.isoformat() for t in _shown(_origins(table), args, series)]
+    if _progress["shown"]:
+        sys.stderr.write("\r\x1b[K")  # the progress line cleared
+        sys.stderr.flush()
+        _progress["shown"] = False
     if not summaries:
         _err(f"none of the {len(every)} series could be scored")
         return EXIT_FALLBACK
-    mean = across(summaries)
+    # the LSTM alone is a diagnostic beside the forecast shown, not a contender for "best on"
+    mean = across(summaries, aside=[m for m in models if m == f"{lstm} alone"])
     unscored = len(every) - len(summaries)  # too short or nothing to score: said above
     partial = len(summaries) - int(mean["series"].iloc[0])
     if unscored or partial:
@@ -359,7 +379,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
              f"({', '.join(w for w in why if w)})")
     if args.out_format == "json":
         doc = {"days": args.days, "horizon": args.horizon, "series": docs,
-               "mean": {m: {k: int(v) if k in ("best_on", "series", "mase_series", "hours")
+               "mean": {m: {k: (None if k == "best_on" and v < 0 else int(v))  # aside: null
+                            if k in ("best_on", "series", "mase_series", "hours")
                             else _json_safe(float(v)) for k, v in r.items()}
                         for m, r in mean.iterrows()}}
         json.dump(doc, out, indent=1)
@@ -371,13 +392,14 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
               f"{len(summaries)} of {len(every)} series scored")
     out.write(f"{scored}, {args.days} daily origins each, {args.horizon} h ahead; "
               "MASE per series\n")
-    out.write(f"{'series':<{NAME_WIDTH}} " + " ".join(f"{n:>{width}}" for n in names) + "\n")
+    # two spaces between columns: a name as wide as its column ran into the one before it
+    out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{n:>{width}}" for n in names) + "\n")
     for name, s in summaries.items():
         shown = safe_name(name)
         shown = shown if len(shown) <= NAME_WIDTH else shown[:NAME_WIDTH - 1] + "~"
         cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index else f"{'-':>{width}}"
                  for n in names]
-        out.write(f"{shown:<{NAME_WIDTH}} " + " ".join(cells) + "\n")
+        out.write(f"{shown:<{NAME_WIDTH}} " + "  ".join(cells) + "\n")
     n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
     out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
               "the model's MASE was lowest)\n")

@@ -9,7 +9,7 @@ Metrics per model (gaps in the target are skipped, never counted as zero):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -127,16 +127,20 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def across(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def across(summaries: Mapping[str, pd.DataFrame], aside: Collection[str] = ()) -> pd.DataFrame:
     """Per model, over several series' summaries: mean and median of the series' MASE and mean
     sMAPE over the series every model scored (each series counts once, as benchmarks report;
     NaN MASE, a series that never changes, left out), coverage over all their scored hours, on
-    how many of them the model had the lowest MASE, and the series and hours scored."""
+    how many of them the model had the lowest MASE (models `aside`, a diagnostic such as the
+    LSTM alone beside the forecast shown, are not in that contest: -1), and the series and
+    hours scored."""
     models = list(dict.fromkeys(m for s in summaries.values() for m in s.index))
     common = [k for k, s in summaries.items()
               if all(m in s.index and s.loc[m, "hours"] > 0 for m in models)]
     mase = pd.DataFrame({k: summaries[k].loc[models, "mase"] for k in common}).T  # series x model
-    best = mase.dropna().idxmin(axis=1).value_counts() if len(mase) else pd.Series(dtype=int)
+    contest = mase[[m for m in models if m not in aside]] if len(mase) else mase
+    best = contest.dropna().idxmin(axis=1).value_counts() if len(contest) \
+        else pd.Series(dtype=int)
     out = []
     for m in models:
         rows = [summaries[k].loc[m] for k in common]
@@ -150,7 +154,8 @@ def across(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                     "smape": _mean(np.array([r["smape"] for r in rows], dtype=float)),
                     "coverage": float((cov[ok] * n[ok]).sum() / n[ok].sum()) if ok.any()
                     else math.nan,
-                    "best_on": int(best.get(m, 0)), "series": len(common),
+                    "best_on": -1 if m in aside else int(best.get(m, 0)),
+                    "series": len(common),
                     "mase_series": int(np.isfinite(col).sum()), "hours": int(n.sum())})
     return pd.DataFrame(out).set_index("model")
 
@@ -162,7 +167,8 @@ def format_across(summary: pd.DataFrame) -> str:
             f"{'best on':>7} {'hours':>7}")
     lines = [head]
     for name, r in summary.iterrows():
+        best = "-" if r["best_on"] < 0 else str(int(r["best_on"]))
         lines.append(f"{name!s:<{w}} {r['mase']:>7.3f} {r['median_mase']:>7.3f} "
-                     f"{r['smape']:>7.1f} {100 * r['coverage']:>7.1f} {int(r['best_on']):>7} "
+                     f"{r['smape']:>7.1f} {100 * r['coverage']:>7.1f} {best:>7} "
                      f"{int(r['hours']):>7}")
     return "\n".join(lines)
