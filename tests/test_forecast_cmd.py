@@ -172,6 +172,30 @@ def test_train_command_fine_tunes_saves_and_backtests(counts_csv, small_model_pa
     assert "lstm:site" in fc.checkpoint.metrics["backtest"]["models"]
 
 
+def test_train_says_when_it_stopped_early_and_when_it_is_no_better_than_its_start(
+        counts_csv, small_model_path, tmp_path, capsys, monkeypatch):
+    # a trial's fine-tune was saved no better than the default (0.749 vs 0.746) with nothing
+    # said, its progress ending at "epoch 4/8 ... ETA 0s"
+    import copy
+
+    from trafficwatch.model import train
+
+    def unchanged(series, cfg, tcfg, init=None, on_progress=None):  # 3 epochs, no better
+        return copy.deepcopy(init), train.TrainResult(0.3, 3, 0.1, 10, 5)
+
+    monkeypatch.setattr(train, "train_model", unchanged)
+    code, _, err = run_cli(["train", counts_csv, "--init", small_model_path,
+                              "--out", str(tmp_path / "site.pt"), "--holdout-days", "2"], capsys)
+    assert code == 0, err
+    assert "(3 epochs of 8: stopped early, validation no better for 2 epochs" in err
+    assert "lstm:site is no better than lstm:small on the held-out days (MASE" in err
+    monkeypatch.undo()
+    code, _, err = run_cli(["train", counts_csv, "--init", small_model_path, "--out",
+                              str(tmp_path / "b.pt"), "--epochs", "1", "--holdout-days", "2"],
+                             capsys)
+    assert code == 0 and "(1 epoch," in err and "stopped early" not in err
+
+
 def test_band_is_calibrated_on_the_series_own_recent_days(small_model_path):
     from trafficwatch.model.evaluate import backtest, summarize
 

@@ -504,7 +504,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
     """Fine-tune (or train) on the series, save atomically, print a backtest on held-out days."""
     from trafficwatch.model.baselines import baseline_models
     from trafficwatch.model.checkpoint import CheckpointError
-    from trafficwatch.model.evaluate import backtest, format_table, to_json
+    from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.model.lstm import LSTMConfig
     from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
@@ -555,8 +555,17 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
     except OSError as exc:
         _err(f"cannot write {args.out}: {exc}", err)
         return EXIT_USAGE
-    err.write(f"trafficwatch: saved {safe_name(path)} ({result.epochs_run} epochs, "
+    early = (f" of {tcfg.epochs}: stopped early, validation no better for "
+             f"{tcfg.patience} epochs" if result.epochs_run < tcfg.epochs else "")
+    n = result.epochs_run
+    err.write(f"trafficwatch: saved {safe_name(path)} ({n} epoch{'' if n == 1 else 's'}{early}, "
               f"{result.seconds:.1f} s)\n")
+    if hold and base is not None:  # saved either way; said plainly when it is no better
+        mase = summarize(table)["mase"]
+        if not mase[trained.name] < mase[base.name]:
+            _err(f"{trained.name} is no better than {base.name} on the held-out days (MASE "
+                 f"{mase[trained.name]:.3f} vs {mase[base.name]:.3f}): the app keeps a "
+                 "fine-tune only when it is better", err)
     return _lost(series)
 
 
