@@ -430,6 +430,11 @@ async def test_status_line_says_replay_and_a_quiet_log_honestly():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert str(app.query_one("#status").render()) == f"{feed} · {why}"
+        assert app.query_one("#status").size.height == 1
+        await pilot.resize_terminal(120, 40)  # too long for one row: a second, not cut off
+        await pilot.pause()
+        assert app.query_one("#status").size.height == 2
+        assert "the series has 23" in " ".join(screen_text(app).split())
 
 
 async def test_filter_dates_are_typed_in_the_charts_offset():
