@@ -171,3 +171,27 @@ async def test_the_counts_are_drawn_over_the_past_forecasts_and_last_week():
     covered = [(r, k) for r, k in cells if not braille(over[r][k])]
     assert not covered, "\n".join(over)  # every cell of the counts' line is still theirs
     assert any("·" in line for line in over)  # drawn too, between the line's cells
+
+
+def test_a_log_axis_starts_at_the_power_of_ten_under_the_lowest_value():
+    from trafficwatch.app.chart import log_floor
+
+    assert [log_floor(x) for x in (0.0, 0.5, 1.0, 9.9, 30.0, 100.0, 4321.0, math.inf)] == [
+        0.0, 0.0, 1.0, 1.0, 10.0, 100.0, 1000.0, 0.0]
+    assert log_ticks(560, 10, 10.0)[1] == ["10", "100"]
+    assert log_ticks(560, 40, 10.0)[1] == ["10", "30", "100", "300"]
+
+
+async def test_a_busy_site_on_a_log_axis_fills_the_plot():
+    # shop.example.com stays above about 30 an hour; on `l` its axis ran down to 0, 1, 3, 10 and
+    # the lower half of the chart was empty
+    from tests.test_app import demo_snapshot, make_app, screen_text
+
+    app = make_app(demo_snapshot())  # counts 50-150 (a gap), forecasts 83-160, the anomaly 400
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        text = screen_text(app)
+    axis = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert axis[-1] == "10" and "0" not in axis and "1" not in axis, axis

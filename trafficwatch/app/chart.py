@@ -64,13 +64,20 @@ def nice_ticks(top: float, rows: int, low: float = 0.0) -> list[float]:
     return [start + i * step for i in range(int((top - start) // step) + 1)]
 
 
-def log_ticks(top: float, rows: int) -> tuple[list[float], list[str]]:
-    """Positions on a log10(1 + count) axis labelled with real counts: 0, 1, 10, 100..."""
-    counts = [0.0, 1.0]
+def log_floor(low: float) -> float:
+    """The count a log axis starts at: the power of ten at or below the lowest value drawn (0
+    below 1). From 0, a site of 30-400 an hour left the lower half of the plot empty."""
+    return 0.0 if not math.isfinite(low) or low < 1 else 10.0 ** math.floor(math.log10(low))
+
+
+def log_ticks(top: float, rows: int, bottom: float = 0.0) -> tuple[list[float], list[str]]:
+    """Positions on a log10(1 + count) axis labelled with real counts: 0, 1, 10, 100... from
+    `bottom` (0 or a power of ten)."""
+    counts = [0.0, 1.0] if bottom < 1 else [bottom]
     while counts[-1] * 10 <= max(top, 1.0):
         counts.append(counts[-1] * 10)
     if rows >= 3 * 2 * len(counts):  # room for the halfway marks: 3, 30, 300...
-        counts = sorted(counts + [3 * c for c in counts[1:] if 3 * c <= top])
+        counts = sorted(counts + [3 * c for c in counts if c > 0 and 3 * c <= top])
     return [math.log10(1 + c) for c in counts], [num(c) for c in counts]
 
 
@@ -204,14 +211,14 @@ class ForecastChart(PlotextPlot):
         rows = max(self.size.height - 4, 4)
         ticks = None if self.log_scale else nice_ticks(
             max(top + [float(np.nan_to_num(counts[-1]))], default=1.0), rows, min(low))
-        floor = ticks[0] if ticks else 0.0
+        floor = ticks[0] if ticks else log_floor(min(low))
         if partial:  # drawn last: nothing covers the hour in progress. Its count so far is not
             # an hour's and does not take the axis to 0: below the axis it is drawn on it
             line("now" if sv.log_end is None else "end", x([hours[-1]]),
                  [max(counts[-1], floor)], scatter=True)
         if self.cursor is not None:
             shown.append("cursor")
-        ylw = self._axes(snap, n, t0, off, max(top), ticks)
+        ylw = self._axes(snap, n, t0, off, max(top), ticks, floor)
         # plotext leaves out a title longer than the figure less its count labels: a legend that
         # did not fit (3,000 on the axis at 80x24) was no legend at all
         room = self.size.width - max(ylw, 3) + 1
@@ -222,7 +229,7 @@ class ForecastChart(PlotextPlot):
                          [MARKS[k][2] for k in shown], min(width, room), room))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
-              counts_at: list[float] | None) -> int:
+              counts_at: list[float] | None, floor: float = 0.0) -> int:
         """Hour labels that never overlap; a count axis in whole counts (`counts_at`, from 0 or
         above it: nice_ticks; None on a log axis), or log counts. Returns the width of the count labels."""
         plt = self.plt
@@ -239,8 +246,8 @@ class ForecastChart(PlotextPlot):
         # 0.03) was drawn on an axis of 0.01 steps, its band filling the plot
         top = max(top, 1.0) if math.isfinite(top) else 1.0
         if self.log_scale:
-            pos, labels = log_ticks(top, rows)
-            plt.ylim(0, max(math.log10(1 + top), pos[-1]) * 1.02)
+            pos, labels = log_ticks(top, rows, floor)
+            plt.ylim(pos[0], pos[0] + (max(math.log10(1 + top), pos[-1]) - pos[0]) * 1.02)
         else:
             pos = counts_at
             labels = [num(v) for v in pos]
