@@ -415,6 +415,25 @@ async def test_the_legend_stays_when_the_count_labels_are_wide(size):
     assert "⣿ actual" in title and "• forecast" in title
 
 
+@pytest.mark.parametrize("size", [(60, 20), (64, 24), (80, 24)])
+async def test_a_narrow_legend_keeps_the_words_of_marks_one_cannot_place(size):
+    # at 60 columns the legend left out its last words, "x anomaly" and "◆ log end", while both
+    # marks were drawn; the band's dashes and the past forecasts' dots read by their place
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, series=replace(snap.series, log_end=int(T0) + 1800)))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("w")  # last week's line too: one more word to fit
+        await pilot.pause()
+        text = screen_text(app)
+    title = next(line for line in text.splitlines() if "actual" in line)
+    assert "⣿ actual" in title and "x anomaly" in title and "• forecast" in title, title
+    assert ("◆ log end" in title) == (size[0] >= 80), title  # below: the mark at the end
+    if size[0] < 80:  # what is left out: the lines one can tell by their place
+        assert "~ last wk" not in title and "- band" not in title and "· past" not in title
+
+
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
     for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))

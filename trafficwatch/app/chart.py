@@ -226,7 +226,7 @@ class ForecastChart(PlotextPlot):
         cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
         end = fmt_hour(sv.log_end, off, "%H:%M") if sv.log_end is not None else ""
         plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end) for k in shown],
-                         [MARKS[k][2] for k in shown], min(width, room), room))
+                         [MARKS[k][2] for k in shown], min(width, room), room, shown))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
               counts_at: list[float] | None, floor: float = 0.0) -> int:
@@ -261,16 +261,28 @@ class ForecastChart(PlotextPlot):
         return ylw
 
 
-def legend(long: list[str], short: list[str], long_width: int, width: int) -> str:
-    """The longest legend that fits: long words, short words, tighter, then the last few
-    series left out (the cursor, drawn last, stays: it is what the user is looking at)."""
+# what a legend too long for the chart leaves out first: the lines one can tell by their place
+# (last week's, the past forecasts', the band around the forecast) before the marks that need
+# their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last
+LEGEND_DROP = ("week", "no week", "past", "band", "now", "end", "forecast", "anomaly", "actual",
+               "cursor")
+
+
+def legend(long: list[str], short: list[str], long_width: int, width: int,
+           keys: list[str]) -> str:
+    """The longest legend that fits: long words, short words, tighter, then series left out
+    in LEGEND_DROP's order (`keys`: the MARKS key of each word). At 60 columns "x anomaly" and
+    "◆ log end", the last words, were left out while their marks were drawn."""
     for words, sep, room in ((long, "  ", long_width), (short, "  ", width), (short, " ", width)):
         if len(sep.join(words)) <= room:
             return sep.join(words)
-    keep = list(short)
-    while len(keep) > 1 and len(" ".join(keep)) > width:
-        keep.pop(-2 if keep[-1].startswith("│") else -1)
-    return " ".join(keep)
+    rank = {k: i for i, k in enumerate(LEGEND_DROP)}
+    keep = list(range(len(short)))
+    for i in sorted(keep, key=lambda j: rank.get(keys[j], len(rank))):
+        if len(keep) <= 1 or len(" ".join(short[j] for j in keep)) <= width:
+            break
+        keep.remove(i)
+    return " ".join(short[j] for j in keep)
 
 
 def _runs(v: np.ndarray) -> list[slice]:
