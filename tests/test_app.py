@@ -868,11 +868,14 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
         assert words in str(stats.render())
 
 
-@pytest.mark.parametrize("sites, words", [(("shop", "blog"), "Lines read (all sites) 1,234"),
-                                          (("shop",), "Lines read 1,234")])
-async def test_the_ingest_figures_say_they_are_every_sites(sites, words):
+@pytest.mark.parametrize("sites, site, words", [
+    (("shop", "blog"), "shop", "Lines read (all sites) 1,234"),
+    (("shop",), "shop", "Lines read 1,234"), (("shop", "blog"), "", "Lines read 1,234")])
+async def test_the_ingest_figures_say_they_are_every_sites(sites, site, words):
     # shown beside one site of four, "Lines read 230,714 · files followed 4" read as that site's
-    app = make_app(demo_snapshot(sites=sites))
+    from dataclasses import replace
+
+    app = make_app(replace(demo_snapshot(sites=sites), site=site))
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert words in str(app.query_one("#stats").render())

@@ -175,8 +175,8 @@ class StatsPane(SnapshotPane):
             t.append("Requests: the agents' counters, summed by Prometheus (their lines, files "
                      "and malformed lines: each agent's /metrics)\n")
         else:
-            # the ingest figures are every file's, whichever site is shown: said so
-            every = " (all sites)" if len(snap.sites) > 1 else ""
+            # the ingest figures are every file's: said so beside one site of several
+            every = " (all sites)" if snap.site and len(snap.sites) > 1 else ""
             t.append(f"Lines read{every} {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · "
                      f"malformed {sum(ing.malformed.values()):,}")
             if ing.lines_per_s:
