@@ -119,6 +119,21 @@ def test_seasonal_bases_are_what_their_names_say():
     assert seasonal_bases(v, L, 48)[0, 5, 0] == v[0, L - 48 + 5]
 
 
+def test_seasonal_bases_of_many_origins_in_one_pass_are_each_origins_own():
+    # the skill figures judge each base on 7 past days: one pass over the days (the forecast
+    # with gates spent most of its feature time in 7 calls) must give each day's bases exactly
+    from trafficwatch.model.features import HISTORY, seasonal_bases
+
+    rng = np.random.default_rng(3)
+    v = np.log1p(rng.poisson(80, (3, HISTORY)).astype(float))
+    v[rng.random(v.shape) < 0.1] = np.nan
+    ends = np.array([HISTORY, HISTORY - 24, HISTORY - 200])
+    both = seasonal_bases(np.tile(v, (3, 1)), np.repeat(ends, 3), 24)  # (9, 24, K)
+    for k, end in enumerate(ends):
+        assert np.array_equal(both[3 * k:3 * k + 3], seasonal_bases(v, int(end), 24),
+                              equal_nan=True)
+
+
 def _hours(*days: str) -> np.ndarray:
     return pd.DatetimeIndex(days, tz="UTC").as_unit("ns").asi8 // 3_600_000_000_000
 

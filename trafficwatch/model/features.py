@@ -184,12 +184,21 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     return v
 
 
-def _lagged(v: np.ndarray, end: int, horizon: int, period: int, count: int) -> np.ndarray:
-    """(N, count, H): v[:, end - period*j + h % period] for j = 1..count (NaN before the start)."""
+def _lagged(v: np.ndarray, end: np.ndarray, horizon: int, period: int, count: int
+            ) -> np.ndarray:
+    """(N, count, H): v[n, end[n] - period*j + h % period] for j = 1..count (NaN before the
+    start); `end` one per row."""
     h = np.arange(horizon) % period
-    idx = end - period * np.arange(1, count + 1)[:, None] + h[None, :]  # (count, H)
-    out = v[:, np.clip(idx, 0, None)]
-    return np.where((idx >= 0)[None], out, np.nan)
+    idx = end[:, None, None] - period * np.arange(1, count + 1)[None, :, None] + h[None, None, :]
+    out = v[np.arange(v.shape[0])[:, None, None], np.clip(idx, 0, None)]
+    return np.where(idx >= 0, out, np.nan)
+
+
+def _before(v: np.ndarray, end: np.ndarray, hours: int) -> np.ndarray:
+    """(N, hours): the hours end[n]-hours .. end[n]-1 of each row (NaN before the start)."""
+    idx = end[:, None] + np.arange(-hours, 0)[None, :]
+    out = v[np.arange(v.shape[0])[:, None], np.clip(idx, 0, None)]
+    return np.where(idx >= 0, out, np.nan)
 
 
 def _first_finite(a: np.ndarray) -> np.ndarray:
@@ -200,20 +209,22 @@ def _first_finite(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def seasonal_bases(v: np.ndarray, end: int, horizon: int) -> np.ndarray:
-    """(N, L) log1p history -> (N, H, K) bases (log1p units, NaN where missing) for hours end.."""
+def seasonal_bases(v: np.ndarray, end: int | np.ndarray, horizon: int) -> np.ndarray:
+    """(N, L) log1p history -> (N, H, K) bases (log1p units, NaN where missing) for the hours
+    end.. (`end`: one for every row, or one per row)."""
     N = v.shape[0]
+    end = np.broadcast_to(np.asarray(end, dtype=np.int64), (N,))
     day = _lagged(v, end, horizon, 24, 7)  # (N, 7, H)
     week = _lagged(v, end, horizon, 168, 4)  # (N, 4, H)
     w4 = nanmedian(week, 1)  # medians: one holiday week or two weekend days do not move them
-    recent = v[:, max(end - 24, 0):end]  # (N, <=24)
+    recent = _before(v, end, 24)  # (N, 24), NaN before the start
     last = np.full(N, np.nan)
     for j in range(recent.shape[1]):
         last = np.where(np.isfinite(recent[:, j]), recent[:, j], last)
     # today's level against the 4-week profile at the same hours (trend or shift since then)
     prof = nanmedian(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
-    delta = _nanmean(recent - prof[:, -recent.shape[1]:], 1) if recent.shape[1] else np.nan
-    level = _nanmean(v[:, max(end - 168, 0):end], 1)
+    delta = _nanmean(recent - prof, 1)
+    level = _nanmean(_before(v, end, 168), 1)
     cols = [_first_finite(day), _first_finite(week), nanmedian(day, 1), w4,
             np.repeat(last[:, None], horizon, 1), w4 + np.asarray(delta)[..., None],
             np.repeat(level[:, None], horizon, 1)]
@@ -222,17 +233,17 @@ def seasonal_bases(v: np.ndarray, end: int, horizon: int) -> np.ndarray:
 
 def _base_errors(v: np.ndarray, end: int) -> np.ndarray:
     """(N, K) mean |error| in log1p units of each base's day-ahead forecasts over SKILL_DAYS
-    (NaN where a base never had a forecast and an actual to compare)."""
-    errs = []
-    for d in range(1, SKILL_DAYS + 1):
-        e = end - 24 * d
-        if e < 24:
-            break
-        b = seasonal_bases(v, e, 24)  # (N, 24, K)
-        errs.append(np.abs(b - v[:, e:e + 24, None]))
-    if not errs:
-        return np.full((v.shape[0], N_BASES), np.nan)
-    return _nanmean(np.concatenate(errs, axis=1), 1)
+    (NaN where a base never had a forecast and an actual to compare); the days in one pass."""
+    N = v.shape[0]
+    ends = [end - 24 * d for d in range(1, SKILL_DAYS + 1) if end - 24 * d >= 24]
+    if not ends:
+        return np.full((N, N_BASES), np.nan)
+    D = len(ends)
+    e = np.repeat(np.asarray(ends, dtype=np.int64), N)  # (D N,): day-major, as v tiled
+    b = seasonal_bases(np.tile(v, (D, 1)), e, 24)  # (D N, 24, K)
+    actual = np.stack([v[:, x:x + 24] for x in ends])  # (D, N, 24)
+    err = np.abs(b.reshape(D, N, 24, -1) - actual[..., None])  # (D, N, 24, K)
+    return _nanmean(np.ascontiguousarray(err.transpose(1, 0, 2, 3).reshape(N, D * 24, -1)), 1)
 
 
 def future_calendar(origin_hour: np.ndarray, horizon: int) -> np.ndarray:
