@@ -132,6 +132,15 @@ def test_seasonal_bases_of_many_origins_in_one_pass_are_each_origins_own():
     for k, end in enumerate(ends):
         assert np.array_equal(both[3 * k:3 * k + 3], seasonal_bases(v, int(end), 24),
                               equal_nan=True)
+    # and the skill figures over those days are each base's mean error, day after day
+    from trafficwatch.model.features import SKILL_DAYS, _base_errors
+
+    days = [seasonal_bases(v, HISTORY - 24 * d, 24) - v[:, HISTORY - 24 * d:HISTORY - 24 * d
+                                                         + 24, None]
+            for d in range(1, SKILL_DAYS + 1)]
+    err = np.abs(np.concatenate(days, axis=1))
+    expected = np.nansum(err, axis=1) / np.isfinite(err).sum(axis=1)
+    np.testing.assert_allclose(_base_errors(v, HISTORY), expected, rtol=1e-12)
 
 
 def _hours(*days: str) -> np.ndarray:

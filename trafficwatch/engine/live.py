@@ -357,12 +357,12 @@ class LiveFeed:
                 st = os.fstat(fh.fileno())
                 if (st.st_dev, st.st_ino) != (key.dev, key.ino):
                     return  # replaced since it was found: the follower sees to that
+                if st.st_mtime < self._tail_mtime.get(key.site, -float("inf")):
+                    return  # a newer file of the site gave its tail: nothing to read here
                 start = max(0, offset - logread.TAIL_WINDOW)
                 fh.seek(start)
                 data = fh.read(offset - start)
         except OSError:
-            return
-        if st.st_mtime < self._tail_mtime.get(key.site, -float("inf")):
             return
         self._tail_mtime[key.site] = st.st_mtime
         self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
