@@ -198,11 +198,28 @@ def test_a_console_script_installed_before_cli_was_a_package_still_runs():
     (["--anomaly-band", "0"], "--anomaly-band 0: a central probability"),
     (["--band", "0.9", "--anomaly-band", "0.85"], "narrower than --band 0.9"),
     (["--speed", "-5"], "--speed -5: log seconds per real second"),
+    (["--replay", "--speed", "inf"], "--speed inf: log seconds per real second"),  # hung
+    (["--replay", "--speed", "nan"], "--speed nan: log seconds per real second"),
 ])
 def test_bad_band_or_speed_is_one_line_and_exit_2(argv, says, capsys):
     assert main([*argv, SAMPLE]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
+
+
+def test_an_option_of_another_command_points_at_this_command_s_help(capsys):
+    """`counts --speed` is watch's option: the hint names `counts --help`, the list that
+    holds what counts takes; the top-level help says where the app's options are."""
+    with pytest.raises(SystemExit) as exc:
+        main(["counts", "--speed", "3", SAMPLE])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [("trafficwatch counts: unrecognized arguments: --speed "
+                    "(see trafficwatch counts --help)")], err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert "trafficwatch watch --help" in top and "--replay" in top
 
 
 def test_the_anomaly_band_default_is_the_engine_s():

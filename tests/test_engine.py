@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -123,7 +124,40 @@ def test_a_source_that_cannot_open_shows_its_error(monkeypatch):
     assert done.wait(5)
     e.stop()
     assert "no access log found" in got[0].status
+    assert got[0].fatal == "no access log found in /nowhere: point trafficwatch at a log file"
     assert got[0].series is None
+
+
+class FinishedReplay(FakeFeed):
+    """A replay that has reached the logs' end (its clock on their last line)."""
+
+    done = True
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__(sink)
+        self.clock = int(sink.series.last_ts("site-a"))
+
+
+def test_a_finished_replay_s_last_hour_is_where_the_logs_end_not_an_hour_in_progress(
+        monkeypatch):
+    """Its count is all the logs hold: not "in progress" beside the forecast of a whole hour."""
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: FinishedReplay(sink))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+               lambda s: None)
+    e.start()
+    try:
+        deadline = time.monotonic() + 10
+        while e.latest is None or e.latest.series is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        snap = e.snapshot()
+    finally:
+        e.stop()
+    last = int(e.series.last_ts("site-a"))
+    assert snap.series.log_end == last
+    assert snap.series.partial_hour == last // 3600 * 3600 == snap.series.hours[-1]
+    assert snap.feed.startswith("replay finished at the logs' end")
 
 
 def test_a_path_filter_narrows_replayed_and_live_logs_alike(tmp_path):

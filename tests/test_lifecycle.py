@@ -66,6 +66,9 @@ class TerminalApp:
             time.sleep(0.05)
         return text in self.output
 
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
     def hang_up(self) -> None:
         """Close the terminal: the kernel sends SIGHUP (and SIGCONT) to the session."""
         self._closing.set()
@@ -145,6 +148,44 @@ def test_the_app_ends_within_2_s_of_a_closed_terminal_or_a_signal_and_saves_its_
     assert (took, app.proc.returncode) < (EXIT_WITHIN_S, 1)  # in time, by the clean path
     if counted:
         assert saved_lines(state) == LINES
+
+
+@pytest.mark.parametrize(("key", "junk", "status"), [
+    (b"q", False, 0), (b"q", True, 1), (b"\x03", False, 130)])
+def test_the_exit_status_after_a_key_says_what_was_read_or_that_it_was_interrupted(
+        tmp_path, app_in_terminal, key, junk, status):
+    """q: 0, or 1 when some file was skipped (as for every command); Ctrl-C, a key in the raw
+    terminal: 130, as a shell's; state saved either way."""
+    logs, state = live_logs(tmp_path)
+    if junk:  # beside the good log: one no format matches
+        (logs / "other.access.log").write_text("garbage line one\nnot a log at all\n")
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)])
+    assert app.wait_for_output(MOMENTS["counted"]), bytes(app.output[-2000:])
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:  # written once the first read
+        time.sleep(0.05)  # is done: what the exit status speaks of is known from then
+    state.unlink()
+    app.press(key)
+    app.seconds_to_exit()
+    assert app.proc.returncode == status, bytes(app.output[-2000:])
+    assert saved_lines(state) == LINES + 2 * junk  # the junk lines counted as malformed
+
+
+@pytest.mark.parametrize(("make", "said"), [
+    (lambda d: (d / "access.log").write_text("garbage line one\nnot a log at all\n"),
+     b"no known log format matches"),
+    (lambda d: (d / "README").write_text("notes\n"), b"no access log found in")])
+def test_the_app_ends_with_one_line_and_status_2_when_nothing_can_be_read(
+        tmp_path, app_in_terminal, make, said):
+    """Not a screen that says "following" while nothing is (a new user's trial)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    make(logs)
+    app = app_in_terminal(["--no-state", "--no-fine-tune", str(logs)])
+    assert app.seconds_to_exit(limit=30) < 30
+    assert app.proc.returncode == 2
+    tail = bytes(app.output).rsplit(b"\x1b[?1049l", 1)[-1]  # after the app's screen
+    assert said in tail and tail.count(b"trafficwatch: ") == 1, tail
 
 
 def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):

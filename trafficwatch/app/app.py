@@ -29,6 +29,10 @@ SLIM_COLUMNS = 54  # fewer columns than this: the chart alone in the top row, th
 # screen's edge and drew its left half only)
 
 
+INTERRUPTED = 130  # the exit status after Ctrl-C, as a shell's
+NOTHING_READ = 2  # ... when no log could be read (the reason is the app's result)
+
+
 class EngineLike(Protocol):
     """What the app needs from the engine (a fake one drives the tests)."""
 
@@ -39,6 +43,7 @@ class EngineLike(Protocol):
     def set_site(self, site: str) -> None: ...
     def cycle_metric(self) -> str: ...
     def set_filter(self, flt) -> None: ...
+    def files_lost(self) -> bool: ...
 
 
 @dataclass
@@ -91,6 +96,9 @@ class TrafficWatchApp(App):
     TITLE = "trafficwatch"
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("q", "quit", "Quit"), Binding("ctrl+q", "quit", "Quit", show=False),
+        # the terminal is raw: Ctrl-C is a key, not SIGINT; it ends the app as it would a shell's
+        # command (state saved, exit status 130)
+        Binding("ctrl+c", "interrupt", show=False, priority=True),
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),
         Binding("slash", "filter", "Filter"), Binding("h", "heatmap", "Gates"),
@@ -171,6 +179,10 @@ class TrafficWatchApp(App):
             self.screen.post_message(events.Key(event.key, event.character))
 
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:
+        if msg.snapshot.fatal:  # nothing could be read: said on the terminal once the app ends
+            self.engine.stop()
+            self.exit(result=msg.snapshot.fatal, return_code=NOTHING_READ)
+            return
         self.draw(msg.snapshot)
 
     def draw(self, snap: Snapshot) -> None:
@@ -232,6 +244,10 @@ class TrafficWatchApp(App):
     def action_quit(self) -> None:
         self.engine.stop()  # saves state
         self.exit()
+
+    def action_interrupt(self) -> None:
+        self.engine.stop()
+        self.exit(return_code=INTERRUPTED)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

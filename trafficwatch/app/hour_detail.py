@@ -7,7 +7,7 @@ import numpy as np
 from rich.text import Text
 
 from trafficwatch.app.gate_words import fmt_hour, percentages
-from trafficwatch.app.panes import SnapshotPane
+from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
 from trafficwatch.counting.tops import TOP_CAP
@@ -59,12 +59,8 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     off = snap.series.tz_offset_s if snap.series else 0
     for a in snap.anomalies:
         if a.start <= h and (a.end is None or h < a.end):
-            same_day = a.end is not None and a.end - a.start < 86400
-            end = "on" if a.end is None else fmt_hour(a.end, off, "%H:00" if same_day else
-                                                       "%a %H:00")
-            arrow = "▲" if a.direction > 0 else "▼"
-            out.append((f"ANOMALY {arrow} {fmt_hour(a.start, off, '%a %H:00')}–{end}",
-                        "bold red"))
+            arrow = "▲" if a.direction > 0 else "▼"  # named as the anomaly list names it
+            out.append((f"ANOMALY {arrow} {anomaly_when(a, off, '%a %H:00')[0]}", "bold red"))
             break
     else:
         if out[0][0] != "inside the band" and out[0][1] != "dim":

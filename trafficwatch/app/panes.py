@@ -19,7 +19,8 @@ from trafficwatch.app.gate_words import (
     reset_words,
 )
 from trafficwatch.app.text import band_name, count, count_range, safe_content
-from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.engine.snapshot import Anomaly, Snapshot
+from trafficwatch.hours import DAY, HOUR
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 from trafficwatch.safe import safe_text
 
@@ -238,9 +239,10 @@ class GatePane(SnapshotPane):
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         self._snap = snap
         g = snap.gates
-        if g is None:
-            super().update(Text("Gates: shown once the LSTM runs "
-                                f"({safe_text(snap.status) or 'seasonal naive in use'})", style="dim"))
+        if g is None:  # the status line says what went wrong with the files: not again here
+            why = ("no hour counted yet" if snap.series is None else
+                   safe_text(snap.status) or "seasonal naive in use")
+            super().update(Text(f"Gates: shown once the LSTM runs ({why})", style="dim"))
             return
         off = snap.series.tz_offset_s if snap.series else 0
         width = max(self.size.width, 30)
@@ -341,15 +343,25 @@ class AnomalyPane(Static):
             arrow = "▲" if a.direction > 0 else "▼"
             # a run of hours by its hours, as the hour cursor names it, and its worst hour's
             # numbers: it was named by that hour alone (05:00 for a run from 03:00)
-            run = a.end - a.start > 3600 if a.end is not None else a.hour > a.start
-            when = (fmt_hour(a.start, off) if not run else
-                    f"since {fmt_hour(a.start, off)}" if a.end is None else
-                    f"{fmt_hour(a.start, off)}–{fmt_hour(a.end, off, '%H:00')}")
+            when, run = anomaly_when(a, off)
             worst = f" at {fmt_hour(a.hour, off, '%H:00')}" if run else ""
             t.append(f"{arrow} {when}  {count(a.actual)}{worst} vs "
                      f"{count_range(a.p10, a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
         super().update(t)
+
+
+def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, bool]:
+    """When an anomaly was, in words, and whether it is a run of hours: one hour by its start
+    ("Fri 20 05:00"), a run from its first hour to the hour after its last ("Fri 20 03:00–06:00",
+    the end's day said when it is not within a day), one still going "since" its first."""
+    run = a.end - a.start > HOUR if a.end is not None else a.hour > a.start
+    if not run:
+        return fmt_hour(a.start, off, form), False
+    if a.end is None:
+        return f"since {fmt_hour(a.start, off, form)}", True
+    end_form = "%H:00" if a.end - a.start < DAY else form
+    return f"{fmt_hour(a.start, off, form)}–{fmt_hour(a.end, off, end_form)}", True
 
 
 class LogTail(Static):

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 from textual.drivers.web_driver import WebDriver
 
-from trafficwatch.app.app import EngineLike, TrafficWatchApp
+from trafficwatch.app.app import INTERRUPTED, NOTHING_READ, EngineLike, TrafficWatchApp
 from trafficwatch.counting.state import check_state_path
 from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.engine.lifecycle import GRACE_S, Shutdown, check_fd_budget, end_children
 from trafficwatch.engine.metrics import MetricsServer
 from trafficwatch.engine.metrics_view import samples_for
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.safe import safe_text
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,14 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
             metrics.stop()
     if shutdown.signum:
         shutdown.finish()  # state saved, terminal restored: nothing left worth waiting for
-    return shutdown.exit_code if shutdown.requested else 0
+    if shutdown.requested:
+        return shutdown.exit_code
+    if app.return_code == INTERRUPTED:  # Ctrl-C, a key in the app's raw terminal
+        return INTERRUPTED
+    if app.return_code == NOTHING_READ:  # one line on the terminal, as from every command
+        raise StartError(safe_text(app.return_value))
+    engine = holder.get("engine")  # q: 1 when some file was skipped, as for every command
+    return 1 if engine is not None and engine.files_lost() else 0
 
 
 class _TerminalOutput:

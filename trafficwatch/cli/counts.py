@@ -126,7 +126,7 @@ def exit_code(report: IngestReport) -> int:
     """0 all read, 1 something skipped or unparsable, 2 nothing at all read. Logs that are all
     empty (logrotate has just made them) are read, and hold nothing: 0, or 1 beside a file that
     was skipped (a missing one among them: it was 2, as if none had been read)."""
-    lost = report.failed or report.skipped
+    lost = report.lost
     if report.parsed == 0 and not any(f.excluded for f in report.files):
         empty = report.files and all(f.ignored == EMPTY for f in report.files)
         return (1 if lost else 0) if empty else 2

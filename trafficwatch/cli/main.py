@@ -38,10 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trafficwatch",
         description="Follow web-server access logs, count visits per hour and forecast the coming "
                     "hours with an LSTM you can look into. With no command, opens the app on PATHs "
-                    "(default: the bundled sample logs).",
+                    "(default: the bundled sample logs). Each command's options: trafficwatch "
+                    "COMMAND --help (the app's, --replay and --speed among them: trafficwatch "
+                    "watch --help).",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"trafficwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(commands=sub.choices)  # each command's parser, for its own errors
     w = sub.add_parser("watch", help="open the terminal app (the default command)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     watch.configure(w)
@@ -62,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_in or args_in[0] not in (*COMMANDS, "-h", "--help", "--version"):
         args_in = ["watch", *args_in]
     parser = build_parser()
-    args = parser.parse_args(args_in)
+    args, extra = parser.parse_known_args(args_in)
+    if extra:  # said by the command's parser, so the hint names its --help
+        (args.commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     require_input(args)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import ipaddress
+import math
 import os
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,7 +113,8 @@ def add_device_option(p: argparse.ArgumentParser, what: str, note: str = "") -> 
 def add_model_option(p: argparse.ArgumentParser) -> None:
     """--model: the checkpoint forecasts use."""
     p.add_argument("--model", metavar="FILE",
-                   help="model checkpoint (default: the shipped model, models/default.pt)")
+                   help="model checkpoint (default: the shipped model, models/default.pt, run from "
+                        "its torch-free copy models/default.npz)")
 
 
 def parse_tz(text: str | None) -> dt.tzinfo | None:
@@ -182,8 +184,9 @@ def check_usage(args: argparse.Namespace) -> None:
                          "inside the band drawn would be flagged (use the same value to flag "
                          "every hour outside it)")
     speed = getattr(args, "speed", None)
-    if speed is not None and not speed > 0:
-        raise UsageError(f"--speed {speed:g}: log seconds per real second, above 0")
+    if speed is not None and not 0 < speed < math.inf:
+        raise UsageError(f"--speed {speed:g}: log seconds per real second, a number above 0 "
+                         "(1e9 replays as fast as the machine can)")
     for name, least, what in (("horizon", 1, "hours ahead"), ("days", 1, "daily origins"),
                               ("holdout_days", 0, "days held out to validate on"),
                               ("epochs", 1, "epochs")):

@@ -81,6 +81,12 @@ class IngestReport:
     def failed(self) -> list[FileReport]:
         return [f for f in self.files if f.error]
 
+    @property
+    def lost(self) -> bool:
+        """Was some file skipped or not (wholly) read? Exit code 1's reason. Error logs, files
+        not named like logs and empty files are not: nothing was lost."""
+        return bool(self.failed or self.skipped)
+
 
 @dataclass
 class IngestOptions:

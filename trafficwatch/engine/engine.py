@@ -88,6 +88,7 @@ class Engine:
         self.site = cfg.site or ""
         self.filter = cfg.filter
         self.status = "reading logs…"
+        self.fatal = ""  # why no source could be opened: nothing could be read
         self.model_status = "loading model…"
         self.forecaster = None  # the default model once loaded
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
@@ -186,6 +187,11 @@ class Engine:
         src = self.source
         return float(src.clock) if self.cfg.replay and src is not None else time.time()
 
+    def files_lost(self) -> bool:
+        """Was some file skipped or not wholly read (the exit status's 1)?"""
+        report = getattr(self.source, "report", None)
+        return bool(report is not None and report.lost)
+
     def series_now(self) -> float | None:
         """The clock up to which quiet hours count as zeros: None for logs no longer written."""
         return self._clock_for(self.site or None)
@@ -200,6 +206,8 @@ class Engine:
         if self.cfg.replay:  # a site whose log ended a day before the replay's clock (others
             # go on) is a log no longer written, as live: its hours after it are not zeros (a
             # replay of real_logs alerted a 'drop' to 0 a week after one site's log ended)
+            if getattr(src, "done", False):  # the replay reached the logs' end: they end
+                return None  # there, their last hour is where they stop, not in progress
             return self.now() if recent or last is None else None
         return self.now() if recent and getattr(src, "fresh", True) else None
 
@@ -227,7 +235,7 @@ class Engine:
             if self.alerts is not None:  # what the logs held when watching began is history
                 self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
         except (OSError, ValueError) as exc:
-            self.status = str(exc)
+            self.status = self.fatal = str(exc)
             self._publish()
             return
         finally:
@@ -236,8 +244,14 @@ class Engine:
         self._changed(model=True)
         last_hour = None
         last_pub = 0.0
+        last_step = time.monotonic()
         while not self._stop.is_set():
-            self.source.step(self.cfg.tick_s)
+            # The time that really passed since the last step, so a replay runs at its speed
+            # however long publishing took (at most a second's worth: a suspended laptop does
+            # not jump the replay ahead)
+            now_m = time.monotonic()
+            self.source.step(min(max(now_m - last_step, 0.0), 1.0))
+            last_step = now_m
             hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:
                 last_hour = hour
@@ -413,7 +427,7 @@ class Engine:
             state = replace(state, tuning_note=(
                 "fine-tuned model kept: forecasting again with it…" if self.site in self.tuned
                 else "model loaded: forecasting with it…"))
-        return build_snapshot(state, s, usable, ing, status)
+        return replace(build_snapshot(state, s, usable, ing, status), fatal=self.fatal)
 
     def ahead_notice(self) -> str:
         """series.ahead_note for the view's site, on a followed log only."""

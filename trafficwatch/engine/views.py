@@ -164,7 +164,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
                   if p is not None else None),
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=anomalies(p, stale) if p is not None else (),
-        ingest=replace(ing, read_ahead=state.replay and not state.done), tail=state.tail,
+        ingest=replace(ing, read_ahead=state.replay), tail=state.tail,
         status=status,
         filter=state.filter.describe(), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
