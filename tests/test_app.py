@@ -879,3 +879,22 @@ async def test_the_ingest_figures_say_they_are_every_sites(sites, site, words):
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert words in str(app.query_one("#stats").render())
+
+
+async def test_the_only_site_is_named_not_called_all_sites():
+    """One site's logs: the title and the chart named it "all sites", and `s` only said there
+    was one (a new user never saw which site the app had found)."""
+    from dataclasses import replace
+
+    app = make_app(replace(demo_snapshot(sites=("shop.example",)), site=""))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert app.sub_title == "shop.example · hits"
+        assert "shop.example · hits per hour" in screen_text(app)
+        await pilot.press("s")
+        await pilot.pause()
+        assert [n.message for n in app._notifications][-1] == "only one site here: shop.example"
+    app = make_app(replace(demo_snapshot(), site=""))  # two: their sum is "all sites"
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert app.sub_title == "all sites · hits"

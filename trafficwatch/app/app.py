@@ -18,9 +18,8 @@ from trafficwatch.app.gate_words import fmt_hour
 from trafficwatch.app.hour_detail import TopPane
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
-from trafficwatch.app.text import safe_content
+from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
-from trafficwatch.safe import safe_name
 
 SHORT_ROWS = 18  # fewer rows than this (a 40x12 pane of tmux): the chart and the panes below it
 # take turns (v), since both in 10 rows left the chart 3 rows of nothing but its axis
@@ -193,12 +192,12 @@ class TrafficWatchApp(App):
                                                                     snap.filter)
                 and before.forecast.model_name != snap.forecast.model_name == "fine-tuned"):
             # the forecast, its band and the anomalies change at once: said, not silent
-            self.notify(f"{safe_name(snap.site) if snap.site else 'all sites'}: the fine-tuned "
+            self.notify(f"{site_title(snap.site, snap.sites)}: the fine-tuned "
                         "model backtested better and is kept; the forecast, band and anomalies "
                         "are now its own", title="Fine-tune kept", markup=False, timeout=10)
         if snap.series is not None:
             self.tz_offset = snap.series.tz_offset_s
-        self.sub_title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric}"
+        self.sub_title = f"{site_title(snap.site, snap.sites)} · {snap.metric}"
         status = self.query_one("#status", Static)
         # how lines arrive, then what holds the forecast back: a log silent for weeks that said
         # only "warming up" read as if it would start soon
@@ -258,7 +257,8 @@ class TrafficWatchApp(App):
     def action_site(self) -> None:
         sites = self.snapshot.sites if self.snapshot else ()
         if len(sites) < 2:
-            self.notify("only one site here")
+            self.notify(f"only one site here: {site_title('', sites)}" if sites else
+                        "no site yet: no log line counted")
             return
         self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
 

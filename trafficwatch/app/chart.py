@@ -10,9 +10,9 @@ from textual.message import Message
 from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num
-from trafficwatch.app.text import safe_content
+from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
-from trafficwatch.safe import safe_name, safe_text
+from trafficwatch.safe import safe_text
 
 BAND_ROOM = 1.5  # the count axis reaches this many times the highest count, past forecast or
 # forecast at most for the band: a band of 36-433 around a forecast of 145 on a site whose hours
@@ -107,7 +107,7 @@ class ForecastChart(PlotextPlot):
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """Keep the snapshot; it is drawn at render time, fitted to the width the chart has then."""
         self._snap = snap
-        title = f"{safe_name(snap.site) if snap.site else 'all sites'} · {snap.metric} per hour"
+        title = f"{site_title(snap.site, snap.sites)} · {snap.metric} per hour"
         title += (" · log scale" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else "")
         self.border_title = safe_content(title)
         self.refresh()

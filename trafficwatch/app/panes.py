@@ -18,7 +18,7 @@ from trafficwatch.app.gate_words import (
     reset_marks,
     reset_words,
 )
-from trafficwatch.app.text import band_name, count, count_range, safe_content
+from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
 from trafficwatch.engine.snapshot import Anomaly, Snapshot
 from trafficwatch.hours import DAY, HOUR
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
@@ -381,7 +381,7 @@ class LogTail(Static):
         named = not snap.site and len(set(snap.sites) | {x.site for x in lines}) > 1
         t = Text()
         if snap.filter:  # raw lines: the view's filter is not applied to them
-            t.append(f"every line of {safe_text(snap.site) if snap.site else 'all sites'}, "
+            t.append(f"every line of {site_title(snap.site, snap.sites)}, "
                      "unfiltered\n", style="dim")
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:

@@ -5,7 +5,15 @@ import math
 
 from rich.text import Text
 
-from trafficwatch.safe import safe_text
+from trafficwatch.safe import safe_name, safe_text
+
+
+def site_title(site: str, sites: tuple[str, ...]) -> str:
+    """What the view shows, by name (sanitised): its site, the only site there is (all sites
+    summed are that one: a title 'all sites' never named it), or 'all sites'."""
+    if site:
+        return safe_name(site)
+    return safe_name(sites[0]) if len(sites) == 1 else "all sites"
 
 
 def safe_content(value: object, style: str = "") -> Text:
