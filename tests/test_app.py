@@ -898,3 +898,45 @@ async def test_the_only_site_is_named_not_called_all_sites():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert app.sub_title == "all sites · hits"
+
+
+async def test_the_cursor_takes_the_chart_back_to_an_anomaly_older_than_its_width():
+    """At 80 columns the chart shows two days: an anomaly of four days ago, in the list, could
+    not be reached by the cursor (a new user's trial)."""
+    from dataclasses import replace
+
+    from trafficwatch.app.chart import ForecastChart
+
+    snap = demo_snapshot()
+    sv = snap.series  # a day more than the four of the busiest paths' and clients' tallies
+    sv = replace(sv, hours=np.concatenate([sv.hours[0] - 3600 * np.arange(24, 0, -1), sv.hours]),
+                 counts=np.concatenate([np.full(24, 100.0), sv.counts]),
+                 last_week=np.concatenate([np.full(24, np.nan), sv.last_week]))
+    old = int(sv.hours[30])
+    counts = sv.counts.copy()
+    counts[30] = 500.0
+    snap = replace(snap, series=replace(sv, counts=counts), anomalies=(
+        *snap.anomalies, Anomaly(old, old, 500.0, 80.0, 120.0, 1, False, end=old + 3600)))
+    app = make_app(snap)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        assert old not in chart.hours  # out of the chart's width
+        for _ in range(6):
+            await pilot.press("shift+left")  # a day at a time, to the oldest hour there is
+        await pilot.pause()
+        assert chart.cursor == int(sv.hours[0]) and chart.hours[0] == chart.cursor
+        # older than the four days of tallies: said so, not "No request in these hours"
+        assert "kept for the last 4 days only" in str(app.query_one("#stats").render())
+        for _ in range(30):
+            await pilot.press("right")
+        await pilot.pause()
+        assert chart.cursor == old and old in chart.hours
+        stats = str(app.query_one("#stats").render())
+        assert "ANOMALY ▲" in stats and "500" in stats, stats
+        assert "kept for the last" not in stats  # within the tallies' four days
+        assert int(snap.forecast.hours[-1]) not in chart.hours  # the window is the past's
+        await pilot.press("escape")
+        await pilot.pause()
+        assert chart.cursor is None and chart.back == 0
+        assert int(snap.forecast.hours[-1]) in chart.hours

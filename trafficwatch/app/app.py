@@ -20,6 +20,7 @@ from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.hours import HOUR
 
 SHORT_ROWS = 18  # fewer rows than this (a 40x12 pane of tmux): the chart and the panes below it
 # take turns (v), since both in 10 rows left the chart 3 rows of nothing but its axis
@@ -106,6 +107,8 @@ class TrafficWatchApp(App):
         # check_action lets them through to the inputs of the filter and site screens
         Binding("left", "hour(-1)", "Hour", key_display="←→", priority=True),
         Binding("right", "hour(1)", "Hour", show=False, priority=True),
+        Binding("shift+left", "hour(-24)", show=False, priority=True),  # a day at a time
+        Binding("shift+right", "hour(24)", show=False, priority=True),
         Binding("escape", "hour_now", "Now", show=False),
         Binding("home", "hour_now", "Now", show=False, priority=True),
         Binding("w", "week", "Week"), Binding("b", "band", "Band"), Binding("l", "log", "Log"),
@@ -296,22 +299,30 @@ class TrafficWatchApp(App):
         return action not in ("hour", "hour_now") or self.screen is self.screen_stack[0]
 
     def action_hour(self, step: int) -> None:
-        """Move the chart's cursor an hour back or on (from now, the hour in progress)."""
+        """Move the chart's cursor `step` hours back or on (from now, the hour in progress); past
+        the chart's first hour the chart moves back with it, through every hour the snapshot
+        holds (four weeks: the anomalies of the last 7 days all within reach at 80 columns)."""
         chart = self.query_one(ForecastChart)
-        if not chart.hours and self.snapshot is not None:  # a key before the chart's first draw
+        sv = self.snapshot.series if self.snapshot else None
+        if sv is None or not len(sv.hours):
+            return
+        if not chart.hours:  # a key before the chart's first draw
             chart.hours = chart.shown_hours(self.snapshot)
         hours = chart.hours
-        if not hours:
-            return
         if chart.cursor in hours:
             i = hours.index(chart.cursor) + step
+            if 0 <= i < len(hours):
+                self.set_cursor(hours[i])
+                return
+            target = chart.cursor + step * HOUR
         else:
-            sv = self.snapshot.series if self.snapshot else None
-            now = int(sv.hours[-1]) if sv is not None and len(sv.hours) else hours[-1]
-            i = (hours.index(now) if now in hours else len(hours) - 1) + step
-        self.set_cursor(hours[min(max(i, 0), len(hours) - 1)])
+            target = int(sv.hours[-1]) + step * HOUR
+        if target > hours[-1] and not chart.back:
+            target = hours[-1]  # the last forecast hour: no further
+        self.set_cursor(chart.reveal(target, self.snapshot))
 
     def action_hour_now(self) -> None:
+        self.query_one(ForecastChart).back = 0
         self.set_cursor(None)
 
     def on_forecast_chart_clicked(self, msg: ForecastChart.Clicked) -> None:

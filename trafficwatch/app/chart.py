@@ -100,6 +100,8 @@ class ForecastChart(PlotextPlot):
         self.week_overlay = False
         self.days = 4
         self.cursor: int | None = None  # the hour inspected (epoch seconds); None: now
+        self.back = 0  # hours the window is moved back from the newest (the cursor took it
+        # further back than the chart's width: an anomaly of 6 days ago at 80 columns)
         self.hours: list[int] = []  # every hour the chart shows, past and forecast, ascending
         self._snap: Snapshot | None = None
         self._geom: tuple[int, int, int] | None = None  # canvas first column, columns, last x
@@ -112,15 +114,44 @@ class ForecastChart(PlotextPlot):
         self.border_title = safe_content(title)
         self.refresh()
 
+    def _window(self, snap: Snapshot) -> tuple[int, int]:
+        """The past hours shown, as a slice of the snapshot's: (start, end), one a column, ending
+        `back` hours before the newest (`back` held within the hours there are)."""
+        total = len(snap.series.hours)
+        n = min(total, self.days * 24, max(self.size.width - 10, 20))
+        self.back = min(max(self.back, 0), total - n)
+        return total - self.back - n, total - self.back
+
     def shown_hours(self, snap: Snapshot) -> list[int]:
-        """The hours the chart shows at its current width: past ones, then the forecast's."""
+        """The hours the chart shows at its current width: past ones, then the forecast's (when
+        the window ends at now)."""
         sv, fv = snap.series, snap.forecast
         if sv is None or not len(sv.hours):
             return []
-        n = min(len(sv.hours), self.days * 24, max(self.size.width - 10, 20))
-        past = [int(h) for h in sv.hours[-n:]]
+        start, end = self._window(snap)
+        past = [int(h) for h in sv.hours[start:end]]
+        if self.back:
+            return past
         return sorted(set(past) | {int(h) for h in (fv.hours if fv is not None else ())
                                    if h >= past[0]})
+
+    def reveal(self, hour: int, snap: Snapshot) -> int | None:
+        """Move the window so that `hour` is shown (the oldest hour there is at most, now when it
+        is a forecast hour); the shown hour nearest to it, for the cursor."""
+        sv = snap.series
+        if sv is None or not len(sv.hours):
+            return None
+        if hour > int(sv.hours[-1]):
+            self.back = 0
+        else:
+            i = int(np.searchsorted(sv.hours, max(hour, int(sv.hours[0]))))
+            start, end = self._window(snap)
+            if i < start:
+                self.back += start - i
+            elif i >= end:
+                self.back -= i - end + 1
+        self.hours = self.shown_hours(snap)
+        return min(self.hours, key=lambda h: abs(h - hour)) if self.hours else None
 
     def hour_at(self, column: int) -> int | None:
         """The shown hour nearest to a column of the widget (a mouse click)."""
@@ -148,9 +179,15 @@ class ForecastChart(PlotextPlot):
             return
         off = sv.tz_offset_s
         width = max(self.size.width - 10, 20)
-        n = min(len(sv.hours), self.days * 24, width)
-        hours, counts = sv.hours[-n:], sv.counts[-n:].copy()
-        t0 = int(hours[0])
+        self.hours = self.shown_hours(snap)
+        if self.cursor is not None and self.cursor not in self.hours:
+            self.cursor = None  # scrolled out of the chart (the view moved on): back to now
+            self.back = 0
+            self.hours = self.shown_hours(snap)
+        start, end = self._window(snap)
+        n = end - start
+        hours, counts = sv.hours[start:end], sv.counts[start:end].copy()
+        t0, t_last = int(hours[0]), int(hours[-1])
         shown: list[str] = []
         top, low = [0.0], [math.inf]
 
@@ -170,9 +207,6 @@ class ForecastChart(PlotextPlot):
             if key not in shown:
                 shown.append(key)
 
-        self.hours = self.shown_hours(snap)
-        if self.cursor is not None and self.cursor not in self.hours:
-            self.cursor = None  # scrolled out of the chart (the view moved on): back to now
         if self.cursor is not None:
             plt.vline((self.cursor - t0) // 3600, ink["cursor"])
         complete = counts.copy()
@@ -180,15 +214,16 @@ class ForecastChart(PlotextPlot):
         if partial:
             complete[-1] = np.nan
         if self.week_overlay:
-            lw = sv.last_week[-n:] if sv.last_week is not None else np.full(n, np.nan)
+            lw = sv.last_week[start:end] if sv.last_week is not None else np.full(n, np.nan)
             for seg in _runs(lw):
                 line("week", x(hours[seg]), lw[seg])
             if not np.isfinite(lw).any():  # said, not silently nothing
                 shown.append("no week")
         if fv is not None:
-            keep = fv.past_hours >= t0
+            keep = (fv.past_hours >= t0) & (fv.past_hours <= t_last)
             if keep.any():
                 line("past", x(fv.past_hours[keep]), fv.past_p50[keep])
+        if fv is not None and not self.back:  # the forecast: shown beside now only
             fx = x(fv.hours)
             if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM): the
                 # lines drawn so far (in `top`) and those drawn after it
@@ -206,7 +241,7 @@ class ForecastChart(PlotextPlot):
         if "actual" in shown:
             shown.insert(0, shown.pop(shown.index("actual")))
         for a in snap.anomalies:
-            if a.hour >= t0:
+            if t0 <= a.hour <= t_last:
                 line("anomaly", x([a.hour]), [a.actual], scatter=True)
         rows = max(self.size.height - 4, 4)
         ticks = None if self.log_scale else nice_ticks(

@@ -10,7 +10,7 @@ from trafficwatch.app.gate_words import fmt_hour, percentages
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
-from trafficwatch.counting.tops import TOP_CAP
+from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
 from trafficwatch.engine.snapshot import HourTop, Snapshot
 from trafficwatch.hours import HOUR
 
@@ -147,10 +147,15 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append("Shown: ", style="dim")  # the Now pane's line in full (narrow: in short)
         t.append_text(safe_content(fv.choice, "dim"))
         t.append("\n")
-    if not n["future"]:
+    top = next((x for x in snap.tops if x.start == h), None)
+    kept_from = int(snap.series.hours[-1]) - (TOP_HOURS - 1) * HOUR if snap.series else 0
+    if not n["future"] and top is None and h < kept_from:  # not "no request in these hours"
+        t.append(f"Status classes, paths and clients: kept for the last {TOP_HOURS // 24} days "
+                 "only\n", style="dim")
+    elif not n["future"]:
         if snap.metric == "visitors":
             t.append("Its requests (not visitors):\n", style="dim")
-        top_lines(t, next((x for x in snap.tops if x.start == h), None), width, bool(snap.filter))
+        top_lines(t, top, width, bool(snap.filter))
     t.append("←/→ hour · Esc now", style="dim")
     return t
 

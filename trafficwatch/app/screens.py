@@ -56,7 +56,8 @@ memory's size is the length of its 64 values together. Press h for heatmaps of e
 [b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
 pane then shows its count, forecast and band, whether it is outside the band or part of an \
 anomaly, and its status classes, busiest paths and clients (a range where the tally of the \
-busiest clients may be off). Esc: back to now.
+busiest clients may be off). Shift+←/→ move it a day; past the chart's first hour the chart \
+moves back with it, through the last four weeks. Esc: back to now.
 
 [b]Top, last 24 h[/b]  t shows the last day's status classes, busiest paths and clients in \
 place of the gates.
@@ -72,7 +73,7 @@ site.
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
 words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
 chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
-top of the last 24 h · ←/→ hour cursor, Esc now · w same \
+top of the last 24 h · ←/→ hour cursor (Shift: a day), Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
 palette (every action by name)
 """
