@@ -940,3 +940,21 @@ async def test_the_cursor_takes_the_chart_back_to_an_anomaly_older_than_its_widt
         await pilot.pause()
         assert chart.cursor is None and chart.back == 0
         assert int(snap.forecast.hours[-1]) in chart.hours
+
+
+async def test_no_forecast_is_not_called_no_anomaly():
+    """A view whose forecast is still to come has had no hour judged: the anomaly pane said
+    "No anomaly in the last 7 days" meanwhile."""
+    from dataclasses import replace
+
+    app = make_app(replace(demo_snapshot(), forecast=None, gates=None, anomalies=(),
+                           status="forecasting this view…"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+        assert "judged once there is a forecast" in text and "No anomaly" not in text, text
+        assert "forecasting this view…" in str(app.query_one("#gates").render())
+    app = make_app(replace(demo_snapshot(), anomalies=()))  # judged, and none found
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert "No anomaly in the last 7 days" in str(app.query_one("#anomalies").render())

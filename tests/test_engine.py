@@ -230,3 +230,29 @@ def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
     e.tuning_note["site-a"] = "default kept: fine-tuned MASE 0.81 vs default 0.80"
     e.set_site("site-a")
     assert e.view_state(e.view_series()).tuning_note.startswith("default kept")
+
+
+def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(monkeypatch):
+    """Between choosing a site or filter and its forecast, the frame has none: it said
+    "seasonal naive in use" and "No anomaly" for seconds in a fast replay (ops trial)."""
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: FakeFeed(sink))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+               lambda s: None)
+    e.start()
+    try:
+        deadline = time.monotonic() + 10
+        while e.snapshot().forecast is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert e.snapshot().status != "forecasting this view…"
+        with e.lock:  # the model's thread cannot store the new view's forecast meanwhile
+            e.set_filter(ViewFilter(bots=False))
+            snap = e.snapshot()
+        assert snap.forecast is None and snap.status == "forecasting this view…"
+        while e.snapshot().forecast is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert e.snapshot().status != "forecasting this view…"
+    finally:
+        e.stop()

@@ -334,6 +334,10 @@ class AnomalyPane(Static):
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         off = snap.series.tz_offset_s if snap.series else 0
         band = band_name(snap.forecast.anomaly_band if snap.forecast else None, "anomaly band")
+        if snap.forecast is None and snap.series is not None:  # none judged: not "no anomaly"
+            super().update(Text(f"Anomalies: hours outside the {band} of their day-ahead "
+                                "forecast, judged once there is a forecast", style="dim"))
+            return
         if not snap.anomalies:
             super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
                                 "their day-ahead forecast)", style="dim"))

@@ -414,7 +414,11 @@ class Engine:
             old_model = usable is not None and pred[0][3] != key[3]
             model_note = self.model_status if self.forecaster is None else ""
             source_error = getattr(self.source, "error", "")  # the fleet's Prometheus is down
-            status = self.status or source_error or model_note or (usable.status if usable else "")
+            # a forecast made for another view (a site or filter just chosen): this one's is on
+            # its way, not missing (it read "seasonal naive in use", "No anomaly" for seconds)
+            pending = "forecasting this view…" if usable is None and pred is not None else ""
+            status = (self.status or source_error or model_note or
+                      (usable.status if usable else pending))
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
