@@ -68,6 +68,21 @@ def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
     assert "resumed" in f2.notice
 
 
+def test_a_site_whose_log_is_the_start_of_another_s_is_not_counted_again_on_restart(session):
+    """c.access.log holds the first lines of a.access.log (two sites): on each restart a's
+    file took c's saved record as well, and c was counted again from its first line (a new
+    user's trial: 49 -> 98 -> 147)."""
+    (session.logs / "a.access.log").write_text(lines(0, 60))
+    (session.logs / "c.access.log").write_text(lines(0, 20))
+    e, f = session()
+    assert (e.series.total("a"), e.series.total("c")) == (60, 20)
+    for _ in range(2):
+        f.close()
+        e, f = session()
+        assert (e.series.total("a"), e.series.total("c")) == (60, 20)
+        assert f.report.lines == 80 and sum(r.lines for r in f.report.files) == 0
+
+
 def test_the_follower_thread_counts_without_being_stepped(session):
     log = session.logs / "access.log"
     log.write_text(lines(0, 3))

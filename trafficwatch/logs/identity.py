@@ -240,6 +240,9 @@ class Counted:
             elif (got is not None and got.tail_hash is None and short is None
                     and self.sites.get(rec.path, site) == site):
                 short = (rec, got.length)  # starts like it, ends before what was counted of it
+        own = [rec for rec in same if (rec.dev, rec.ino) == (dev, ino)]
+        if own:  # its own record first: another file's (one that starts as it does, c.log the
+            same = own  # first 50 lines of a.log) is that file's, counted again from 0 if taken
         if same:  # the same content as all these: counted up to the furthest of them
             for rec in same:
                 self.take(rec)
