@@ -2,6 +2,7 @@
 with its state saved; a stuck shutdown step is cut short by the watchdog."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -249,3 +250,50 @@ def test_child_processes_are_ended():
     finally:
         if child.poll() is None:
             child.kill()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(b")") + 2:].split()[1]) == pid:
+                out.append(int(name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_command_stopped_by_a_signal_ends_its_worker_processes(sig):
+    """eval's workers, blocked on their pool's queue, outlived it for ever (PPID 1) after
+    SIGTERM or a closed terminal (a new user's trial); it still dies of the signal."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "eval",
+                             str(root / "sample_logs"), "--days", "28"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while not (kids := _children(proc.pid)) and proc.poll() is None:
+            assert time.monotonic() < deadline, "no worker process started"
+            time.sleep(0.02)
+        assert kids, "it ended before starting its workers"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == -sig  # as the signal's default action: 128 + n
+        deadline = time.monotonic() + 5
+        left = kids
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [k for k in kids if Path(f"/proc/{k}").exists()
+                    and b" Z " not in Path(f"/proc/{k}/stat").read_bytes()]
+        assert not left, f"worker processes left running: {left}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for k in _children(1):  # anything this test orphaned despite that
+            with contextlib.suppress(OSError):
+                if b"trafficwatch" in Path(f"/proc/{k}/cmdline").read_bytes() and \
+                        str(root / "sample_logs").encode() in Path(f"/proc/{k}/cmdline").read_bytes():
+                    os.kill(k, signal.SIGKILL)

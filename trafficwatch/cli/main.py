@@ -9,6 +9,7 @@ from typing import NoReturn
 from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
+from trafficwatch.engine.lifecycle import die_with_children
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    die_with_children()  # until a command that saves state installs its own shutdown
     try:
         check_usage(args)
         return int(args.func(args) or 0)

@@ -167,6 +167,20 @@ def restore_terminal() -> None:
     os.close(fd)
 
 
+def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)) -> None:
+    """These signals end the process as their default action would (status 128 + the signal's
+    number), after they end its child processes: a pool's workers blocked on its queue would
+    outlive it for ever otherwise (orphans of `eval` and `forecast`, found by a new user's
+    trial). For the commands that keep no state; `Shutdown.install` replaces it."""
+    def handler(signum: int, frame: object) -> None:
+        end_children()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for sig in signals:
+        signal.signal(sig, handler)
+
+
 def end_children(sig: int = signal.SIGTERM) -> list[int]:
     """Send `sig` to every direct child process (fine-tuning, fork server, alert commands...).
 
