@@ -213,6 +213,22 @@ def test_a_file_in_an_unknown_format_is_loud_and_its_lines_are_counted(session):
     assert f.report.malformed.counts["no known log format"] == 2
 
 
+@pytest.mark.parametrize("content", [b"this is not\nan access log\n",
+                                     bytes(range(256)) * 40])  # no known format; binary
+def test_a_file_that_cannot_be_counted_is_said_again_after_a_restart(session, content):
+    """Its notice and the exit status's 1 (report.lost) came on the first start only: resumed
+    at its end, with no format saved, nothing looked at it again (a new user's trial)."""
+    (session.logs / "access.log").write_text(lines(0, 3))
+    (session.logs / "other.access.log").write_bytes(content)
+    for _ in range(2):
+        e, f = session()
+        assert e.series.total() == 3 and f.report.lost
+        (bad,) = [r for r in f.report.files if r.error]
+        assert "other.access.log" in bad.error, bad.error
+        assert any("other.access.log" in m for m in f.events)
+        f.close()
+
+
 def test_only_unknown_formats_is_an_error_at_start(session):
     (session.logs / "access.log").write_text("this is not\nan access log\n")
     with pytest.raises(ValueError, match="no known log format"):

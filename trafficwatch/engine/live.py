@@ -347,6 +347,21 @@ class LiveFeed:
         lines.extend(TailLine(now, site, text) for text in texts)
         self._tail_version += 1
 
+    def _resume_format(self, st: _Stream) -> None:
+        """A plain file resumed with no format saved: it had none (binary, or no known format
+        matched its lines). Found again from its first lines, so the notice and the exit status
+        say so after every restart, not only the first (a new user's trial: exit 1, then 0)."""
+        try:
+            with open(st.key.path, "rb") as fh:
+                if (os.fstat(fh.fileno()).st_ino, os.fstat(fh.fileno()).st_dev) != \
+                        (st.key.ino, st.key.dev):
+                    return
+                head = fh.read(1 << 16)
+        except OSError:
+            return
+        if head:
+            self._make_parser(st, head[:head.rfind(b"\n") + 1] or head)
+
     def _resume_tail(self, key: FileKey, offset: int) -> None:
         """A plain file resumed after a restart: the lines counted before it stopped, up to
         `offset`, into its site's tail (it was empty after every restart until a line came;
@@ -461,8 +476,10 @@ class LiveFeed:
         log.info("%s", ev.message)
         if ev.kind in ("new_file", "resumed") and ev.key is not None:
             # listed among the files watched before it delivers a line
-            self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
+            st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
             if ev.kind == "resumed" and ev.offset:
+                if st.parser is None:
+                    self._resume_format(st)
                 self._resume_tail(ev.key, ev.offset)
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
