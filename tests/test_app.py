@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trafficwatch.app.app import TrafficWatchApp
+from trafficwatch.app.app import SnapshotReady, TrafficWatchApp
 from trafficwatch.engine.snapshot import (
     Anomaly,
     ForecastView,
@@ -958,3 +958,29 @@ async def test_no_forecast_is_not_called_no_anomaly():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         assert "No anomaly in the last 7 days" in str(app.query_one("#anomalies").render())
+
+
+async def test_the_chart_stays_on_the_hour_inspected_as_new_hours_push_it_off():
+    """In a fast replay the cursor's hour went off the chart's left edge and the cursor was
+    dropped without a word ("Hour Fri 19:00" became "Now"; a new user's trial)."""
+    from dataclasses import replace
+
+    from trafficwatch.app.chart import ForecastChart
+
+    snap = demo_snapshot()
+    sv = snap.series
+    app = make_app(replace(snap, series=replace(sv, hours=sv.hours[:-48], counts=sv.counts[:-48],
+                                                last_week=sv.last_week[:-48],
+                                                partial_hour=int(sv.hours[-49]))))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        for _ in range(3):
+            await pilot.press("left")
+        await pilot.pause()
+        inspected = chart.cursor
+        assert inspected == int(sv.hours[-52])
+        app.post_message(SnapshotReady(snap))  # 48 hours later: that hour is off a 2-day chart
+        await pilot.pause()
+        assert chart.cursor == inspected and inspected in chart.hours and chart.back > 0
+        assert app.query_one("#stats-box").border_title.startswith("Hour ")

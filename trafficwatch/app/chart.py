@@ -181,9 +181,14 @@ class ForecastChart(PlotextPlot):
         width = max(self.size.width - 10, 20)
         self.hours = self.shown_hours(snap)
         if self.cursor is not None and self.cursor not in self.hours:
-            self.cursor = None  # scrolled out of the chart (the view moved on): back to now
-            self.back = 0
-            self.hours = self.shown_hours(snap)
+            # the hour inspected went off the chart as hours came (a fast replay): the chart
+            # stays on it while the snapshot holds it, back to now after that
+            if int(sv.hours[0]) <= self.cursor <= int(sv.hours[-1]):
+                self.reveal(self.cursor, snap)
+            if self.cursor not in self.hours:
+                self.cursor = None
+                self.back = 0
+                self.hours = self.shown_hours(snap)
         start, end = self._window(snap)
         n = end - start
         hours, counts = sv.hours[start:end], sv.counts[start:end].copy()
