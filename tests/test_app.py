@@ -462,7 +462,7 @@ async def test_filter_dates_are_typed_in_the_charts_offset():
         await pilot.pause()
         await pilot.press("slash")
         await pilot.pause()
-        assert "UTC+01:00 as on the chart" in screen_text(app)
+        assert "chart's UTC+01:00)" in screen_text(app)
         app.screen.query_one("#start").value = "2026-11-20 10:00"
         app.screen.query_one("#end").value = "2026-11-20 12:00+00:00"
         await pilot.press("enter")
@@ -470,6 +470,27 @@ async def test_filter_dates_are_typed_in_the_charts_offset():
     (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
     assert flt.start == pd.Timestamp("2026-11-20 09:00", tz="UTC")
     assert flt.end == pd.Timestamp("2026-11-20 12:00", tz="UTC")
+
+
+async def test_a_day_alone_as_the_filter_s_end_includes_that_day_and_is_shown_as_typed():
+    """'to 2026-11-21' left the 21st out (its midnight was the end), and the status line said
+    '2026-11-20 09:00:00+00:00 – ...': UTC with seconds beside a chart at UTC+01:00 (trial)."""
+    from trafficwatch.filters import ViewFilter
+
+    app = make_app()  # the demo's logs are at UTC+01:00
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one("#start").value = "2026-11-20"
+        app.screen.query_one("#end").value = "2026-11-21"
+        await pilot.press("enter")
+        await pilot.pause()
+    (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    assert flt.start == pd.Timestamp("2026-11-19 23:00", tz="UTC")
+    assert flt.end == pd.Timestamp("2026-11-21 22:00", tz="UTC")  # 23:00 at UTC+01:00
+    assert flt.describe(3600) == "2026-11-20 00:00 – 2026-11-21 23:00"
+    assert ViewFilter(end=flt.end).describe() == "… – 2026-11-21 22:00"
 
 
 MANY_SITES = tuple(f"site{i:03d}.example" for i in range(500)) + ("blog.example",)
@@ -720,7 +741,7 @@ async def test_the_filter_refuses_a_backwards_or_unreadable_date_range_and_keeps
         await pilot.pause()
         await pilot.press("slash")
         await pilot.pause()
-        assert "UTC+01:00 as on the chart" in screen_text(app)
+        assert "chart's UTC+01:00)" in screen_text(app)
 
 
 async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst():

@@ -1,6 +1,7 @@
 """What a view is narrowed to (`/` in the app, filter options on the command line)."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,14 @@ class ViewFilter:
     end: pd.Timestamp | None = None
     path: str | None = None  # regex searched in the request path (without query string)
 
-    def describe(self) -> str:
+    def describe(self, offset_s: int = 0) -> str:
+        """In words, its hours as on the chart: in the display offset `offset_s`, each hour
+        by its start, both ends included ("2026-12-02 00:00 – 2026-12-03 23:00")."""
+        def when(t: pd.Timestamp | None) -> str:
+            if t is None:
+                return "…"
+            return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.timestamp() + offset_s))
+
         parts = []
         if self.path:
             parts.append(f"path ~ {self.path}")
@@ -53,5 +61,5 @@ class ViewFilter:
         elif self.bots == "only":
             parts.append("bots only")
         if self.start is not None or self.end is not None:
-            parts.append(f"{self.start or '…'} – {self.end or '…'}")
+            parts.append(f"{when(self.start)} – {when(self.end)}")
         return "; ".join(parts)

@@ -190,8 +190,8 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
                             placeholder="(all)", id="status")
                 yield Input(value=bots, id="bots")
-            yield Label(f"From · to (YYYY-MM-DD[ HH:MM], {utc_name(self.tz_offset)} as on the "
-                        "chart)")
+            yield Label(f"From · to, inclusive (YYYY-MM-DD[ HH:MM], chart's "
+                        f"{utc_name(self.tz_offset)})")
             with Horizontal(classes="pair"):
                 yield Input(value=fmt(cur.start), placeholder="(open)", id="start")
                 yield Input(value=fmt(cur.end), placeholder="(open)", id="end")
@@ -239,7 +239,7 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         if bots is None:
             errors.append("bots: all, none or only")
         start = check(lambda: self._when(val["start"], "from"))
-        end = check(lambda: self._when(val["end"], "to"))
+        end = check(lambda: self._when(val["end"], "to", day_end=True))
         if start is not None and end is not None and start > end:
             errors.append(f"from ({val['start']}) is after to ({val['end']})")
         site = val["site"] or None
@@ -257,8 +257,9 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
 
-    def _when(self, text: str, field: str) -> pd.Timestamp | None:
-        """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable."""
+    def _when(self, text: str, field: str, day_end: bool = False) -> pd.Timestamp | None:
+        """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable.
+        `day_end`: a day alone ("to 2026-12-03") means its last hour, so the day is in."""
         if not text:
             return None
         try:
@@ -268,6 +269,8 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                              "(and an offset such as +02:00 if not the chart's)") from exc
         if pd.isna(t):
             raise ValueError(f"{field}: a date is needed, or nothing for an open end")
+        if day_end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            t += pd.Timedelta(hours=23)
         if t.tzinfo is None:
             return (t - pd.Timedelta(seconds=self.tz_offset)).tz_localize("UTC")
         return t.tz_convert("UTC")

@@ -166,7 +166,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         anomalies=anomalies(p, stale) if p is not None else (),
         ingest=replace(ing, read_ahead=state.replay), tail=state.tail,
         status=status,
-        filter=state.filter.describe(), now=state.now,
+        filter=state.filter.describe(state.tz_offset_s), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
                                       state.tz_offset_s, done=state.done),
         tops=state.tops, day=state.day, stale=stale)
