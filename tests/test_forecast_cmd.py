@@ -509,3 +509,27 @@ def test_forecast_on_logs_of_several_sites_says_they_are_summed(tmp_path, capsys
     code, out, err = run_cli(["forecast", str(tmp_path), "--horizon", "2", "--site",
                               "a.example"], capsys)
     assert "summed" not in err and len(out.splitlines()) == 3
+
+
+@pytest.mark.parametrize("sites", [1, 2])
+def test_a_csv_whose_last_hour_is_not_over_is_forecast_from_that_hour(tmp_path, capsys,
+                                                                      small_model_path, sites):
+    """`counts` at 06:20 writes 06:00's count so far; `forecast` read it as a whole hour and
+    began at 07:00, an hour later than from the logs themselves (a new user's trial)."""
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    s = traffic(21)
+    s.index = pd.date_range(end=now, periods=len(s), freq="h", tz="UTC")
+    name = "" if sites == 1 else ",site"
+    rows = [f"hour,count{name}"] + [f"{h.isoformat()},{int(v)}" + (f",s{k}" if sites > 1 else "")
+                                    for k in range(sites) for h, v in s.items()]
+    path = tmp_path / "now.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run_cli(["forecast", str(path), "--model", small_model_path, "--horizon",
+                              "2", "--format", "json"], capsys)
+    assert code == 0, err
+    if pd.Timestamp.now(tz="UTC").floor("h") != now:
+        pytest.skip("the hour turned while the test ran: its last hour is over now")
+    got = json.loads(out)
+    first = [got] if sites == 1 else list(got["series"].values())
+    assert [pd.Timestamp(f["hours"][0]["hour"]) for f in first] == [now] * sites, got
+    assert err.count("is not over yet: left out") == sites

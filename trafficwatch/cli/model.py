@@ -203,14 +203,22 @@ def _kept_or_default(args: argparse.Namespace):
 def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
     """Every series the input holds: each of one CSV's several (a site or unique_id column)
     when --site picks none, else the one `load_series` gives, keyed ""."""
-    from trafficwatch.counting.load import is_counts_csv, read_counts_csv_all, warn_stderr
+    from trafficwatch.counting.load import (
+        is_counts_csv,
+        read_counts_csv_all,
+        warn_stderr,
+        without_hour_in_progress,
+    )
 
     paths = list(args.paths)
     if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
         table = read_counts_csv_all(paths[0], warn=warn_stderr)
-        if len(table.series) > 1:
-            return table.series
-        return {"": next(iter(table.series.values()))}
+        every = {name: without_hour_in_progress(
+            s, safe_name(paths[0]) + (f" ({safe_name(name)})" if len(table.series) > 1 else ""))
+            for name, s in table.series.items()}
+        if len(every) > 1:
+            return every
+        return {"": next(iter(every.values()))}
     return {"": load_series(args)}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from trafficwatch.counting.ingest import IngestOptions, ingest
 from trafficwatch.counting.series import HourlySeries
+from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -48,7 +50,8 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     """
     choice = choice or SeriesChoice()
     if is_counts_csv(paths):
-        return read_counts_csv(paths[0], warn=warn_stderr, site=choice.site)
+        return without_hour_in_progress(
+            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site), safe_name(paths[0]))
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
     for name, why in report.skipped:
@@ -73,6 +76,22 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
         s.attrs["utc_offset"] = offsets.pop()
     s.attrs["some_file_lost"] = some_lost
     return s
+
+
+def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) -> pd.Series:
+    """A CSV's series without its last hour when that hour is not over yet by this machine's
+    clock: `counts` run at 06:20 writes 06:00's count so far, which a forecast read as a whole
+    hour (20 minutes of it) and began an hour late, as it never does from the logs."""
+    if not len(s):
+        return s
+    last = s.index[-1]
+    if last.timestamp() + HOUR <= (time.time() if now is None else now):
+        return s
+    warn_stderr(f"{name}: its last hour, {last.isoformat()}, is not over yet: left out, as "
+                "the hour in progress of a log is")
+    out = s.iloc[:-1]
+    out.attrs.update(s.attrs)
+    return out
 
 
 SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column, or the long
