@@ -329,6 +329,9 @@ async def test_bad_filter_is_shown_not_applied():
         await pilot.pause()
         assert app.screen.__class__.__name__ == "FilterScreen"
         assert "bots" in str(app.screen.query_one("#error").render())
+        app.screen.query_one("#bots").value = "none"  # fixed: the error is not left standing
+        await pilot.pause()
+        assert str(app.screen.query_one("#error").render()) == ""
     assert not [c for c in app.engine.calls if c[0] == "filter"]
 
 
@@ -525,7 +528,13 @@ async def test_site_picker_still_narrows_when_the_list_has_the_focus():
         assert app.focused is listing
         await pilot.press(*"blox")
         await pilot.pause()
-        assert search.value == "blox" and listing.option_count == 0
+        assert search.value == "blox" and listing.option_count == 1  # the hint, no site
+        assert listing.get_option_at_index(0).disabled
+        assert "no site's name contains 'blox'" in screen_text(app)
+        await pilot.press("enter")  # nothing to pick: the picker stays, the hint says why
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "SitePicker"
+        assert not [c for c in app.engine.calls if c[0] == "site"]
         assert app.focused is search
         await pilot.press("down", "backspace")
         await pilot.pause()

@@ -120,20 +120,26 @@ class SitePicker(ModalScreen[str | None]):
         """'all sites' then every site whose shown name contains `query` (any case)."""
         q = query.strip().lower()
         opts = [Option("all sites", id="")] if not q else []
-        return opts + [Option(safe_content(safe_name(s)), id=s) for s in self.sites
-                       if q in safe_name(s).lower()]
+        opts += [Option(safe_content(safe_name(s)), id=s) for s in self.sites
+                 if q in safe_name(s).lower()]
+        if not opts:  # said, not an empty box that Enter does nothing in
+            hint = safe_content(f"no site's name contains {query.strip()!r} · Backspace "
+                                "widens · Esc cancels", "dim")
+            opts = [Option(hint, id=None, disabled=True)]
+        return opts
 
     def on_input_changed(self, event: Input.Changed) -> None:
         sites = self.query_one("#sites", OptionList)
         sites.clear_options()
         sites.add_options(self._options(event.value))
-        if sites.option_count:
+        if not sites.get_option_at_index(0).disabled:
             sites.highlighted = 0
 
     def on_input_submitted(self) -> None:
         sites = self.query_one("#sites", OptionList)
-        if sites.option_count:
-            self.dismiss(sites.get_option_at_index(sites.highlighted or 0).id or "")
+        option = sites.get_option_at_index(sites.highlighted or 0)
+        if not option.disabled:  # no match: the hint stays, Backspace or Esc
+            self.dismiss(option.id or "")
 
     def action_to_list(self) -> None:
         self.query_one("#sites", OptionList).focus()
@@ -218,6 +224,11 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
 
     def on_input_submitted(self) -> None:
         self._apply()
+
+    def on_input_changed(self) -> None:
+        """An error said of what was typed before is gone once it is edited (a fixed regex went
+        on saying "unterminated subpattern" until Apply)."""
+        self.query_one("#error", Static).update("")
 
     def on_button_pressed(self) -> None:
         self._apply()
