@@ -283,6 +283,6 @@ def test_follow_reports_malformed_lines_as_they_come_and_on_the_way_out(tmp_path
         wait_for(lambda: "malformed" in err.read_text())
         stop_cleanly(proc)
     said = err.read_text()
-    assert said.count("trafficwatch: malformed (") == 1, said  # one reason, said once
+    assert said.count("trafficwatch: malformed, ") == 1, said  # one reason, said once
     assert "\x1b" not in said and "\\x1b[31m" in said  # the example, escaped
     assert "6 lines read, 4 counted, 2 malformed" in said

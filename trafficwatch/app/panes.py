@@ -95,7 +95,8 @@ def error_lines(fv, narrow: bool = False) -> Text:
                  f"before them: no scale) · band coverage {cov}\n", style="dim")
         return t
     if math.isnan(fv.mase):
-        t.append(f"Last 7 days: {n} hours with a count and a forecast, too few to score "
+        t.append(f"Last 7 days: {n} hour{'s' if n != 1 else ''} with a count and a forecast, "
+                 "too few to score "
                  f"({MIN_RECENT_HOURS} needed)\n",
                  style="dim")
         return t

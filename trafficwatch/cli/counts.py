@@ -108,7 +108,7 @@ def summary(report: IngestReport, err: TextIO) -> None:
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
                       f"{f.malformed.total:,} malformed\n")
     mal = report.malformed
-    err.writelines(f"  malformed ({reason}): {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
+    err.writelines(f"  malformed, {reason}: {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
     err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
     unnamed = [n for n, why in report.ignored if why == NOT_NAMED_LIKE_A_LOG]
     if unnamed:  # a README beside the logs: not read by design, one line for all

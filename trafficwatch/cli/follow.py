@@ -87,7 +87,7 @@ def _report_malformed(feed: LiveFeed, said: set[str], end: bool = False) -> None
     for reason in counts:
         if reason not in said:
             said.add(reason)
-            print(f"trafficwatch: malformed ({reason}), not counted: e.g. "
+            print(f"trafficwatch: malformed, {reason}: not counted, e.g. "
                   f"{safe_text(examples.get(reason, b''))}", file=sys.stderr, flush=True)
     if end:
         detail = "".join(f"; {reason} {n:,}" for reason, n in

@@ -240,22 +240,27 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
             alone = _load_forecaster(args.model)
             alone.calibrate = False  # no recent check: the LSTM's own forecast and band
             models[f"{fc.name} alone"] = alone.as_function()
-        _err(f"{fc.name} is the forecast as shown: the LSTM or, where another candidate did "
-             "better on the days before an origin, its blend with it"
-             + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)"))
+        # said with the table: before it, not before why there is none ("too short")
+        notes = [f"{fc.name} is the forecast as shown: the LSTM or, where another candidate "
+                 "did better on the days before an origin, its blend with it"
+                 + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)")]
         kept = _kept(args)
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both
             models = {kept[0].name: kept[0].as_function(), **models}
-            _err(f"also scored: {kept[1]}")
+            notes.append(f"also scored: {kept[1]}")
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
     if len(every) > 1:
+        for note in notes:
+            _err(note)
         return _eval_many(every, args, models, fc.name, out)
     series = next(iter(every.values()))
     table, code = _backtest_one(series, args, models, fc.name, "")
     if table is None:
         return code
+    for note in notes:
+        _err(note)
     from trafficwatch.model.evaluate import format_table, to_json
 
     origins = _origins(table)
