@@ -73,10 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    die_with_children()  # until a command that saves state installs its own shutdown
     try:
         check_usage(args)
-        return int(args.func(args) or 0)
+        with die_with_children():  # until a command that saves state installs its shutdown
+            return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2

@@ -167,18 +167,29 @@ def restore_terminal() -> None:
     os.close(fd)
 
 
-def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)) -> None:
-    """These signals end the process as their default action would (status 128 + the signal's
-    number), after they end its child processes: a pool's workers blocked on its queue would
-    outlive it for ever otherwise (orphans of `eval` and `forecast`, found by a new user's
-    trial). For the commands that keep no state; `Shutdown.install` replaces it."""
+@contextlib.contextmanager
+def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)):
+    """Within it, these signals end the process as their default action would (status 128 +
+    the signal's number), after they end its child processes: a pool's workers blocked on its
+    queue would outlive it for ever otherwise (orphans of `eval` and `forecast`, found by a new
+    user's trial). For the commands that keep no state; `Shutdown.install` replaces it. The
+    handlers before it come back after it; off the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
     def handler(signum: int, frame: object) -> None:
         end_children()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
-    for sig in signals:
-        signal.signal(sig, handler)
+    before = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in before.items():
+            if signal.getsignal(sig) is handler:  # not one a command installed since
+                signal.signal(sig, old)
 
 
 def end_children(sig: int = signal.SIGTERM) -> list[int]:
