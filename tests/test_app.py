@@ -1014,3 +1014,16 @@ async def test_the_chart_stays_on_the_hour_inspected_as_new_hours_push_it_off():
         await pilot.pause()
         assert chart.cursor == inspected and inspected in chart.hours and chart.back > 0
         assert app.query_one("#stats-box").border_title.startswith("Hour ")
+
+
+async def test_mase_undefined_for_want_of_a_day_before_says_so():
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    for no_scale, says in ((True, "no day of counts before them in this view"),
+                           (False, "traffic did not change from one day to the next")):
+        app = make_app(replace(snap, forecast=replace(snap.forecast, mase=float("nan"),
+                                                      hours_scored=30, no_scale=no_scale)))
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            assert says in " ".join(str(app.query_one("#stats").render()).split())

@@ -256,3 +256,19 @@ def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(m
         assert e.snapshot().status != "forecasting this view…"
     finally:
         e.stop()
+
+
+def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):
+    """Its last hour is a whole one and the forecast begins after it: the view took the logs'
+    hour in progress (days later) as its own, drew no actual for its last hour and called the
+    24th forecast hour "Next hour" (a new user's trial)."""
+    e, _ = engine
+    end = pd.Timestamp(T0 + 5 * 24 * 3600 + 22 * 3600, unit="s", tz="UTC")
+    e.set_filter(ViewFilter(end=end))
+    deadline = time.monotonic() + 10
+    while (snap := e.snapshot()).forecast is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert snap.series.hours[-1] == end.timestamp()
+    assert snap.series.partial_hour is None and snap.series.log_end is None
+    assert snap.forecast.hours[0] == end.timestamp() + 3600

@@ -223,3 +223,17 @@ def test_one_sites_failing_forecast_is_logged_and_the_others_go_on(caplog):
     assert [d.site for d in done] == ["bad\x1b[2J", "good"]
     assert done[0].forecast is None and done[1].forecast is not None
     assert "forecast of site bad\\x1b[2J failed: a bug of ours" in caplog.text
+
+
+def test_mase_without_a_day_before_the_scored_ones_says_why_it_is_undefined():
+    """A filter of two days: the second day is scored but has no pairs of hours a day apart
+    before it to scale by. The Now pane said traffic "did not change from one day to the next",
+    of traffic that plainly did (a new user's trial)."""
+    idx = pd.date_range("2026-11-01", periods=48, freq="h", tz="UTC")
+    two_days = pd.Series(100 + 50 * np.sin(np.arange(48) / 24 * 2 * np.pi), index=idx)
+    p = predict(two_days, None)
+    assert math.isnan(p.mase) and p.hours_scored >= 24 and p.no_scale
+    idx = pd.date_range("2026-11-01", periods=24 * 9, freq="h", tz="UTC")
+    flat = pd.Series(100.0, index=idx)  # a scale of 0: traffic that never changed
+    p = predict(flat, None)
+    assert math.isnan(p.mase) and not p.no_scale

@@ -91,8 +91,9 @@ def error_lines(fv, narrow: bool = False) -> Text:
     n = fv.hours_scored
     if math.isnan(fv.mase) and n >= MIN_RECENT_HOURS:  # scored, but nothing to scale by
         cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
-        t.append(f"Last 7 days: MASE undefined (traffic did not change from one day to the next "
-                 f"before them: no scale) · band coverage {cov}\n", style="dim")
+        why = ("no day of counts before them in this view to scale by" if fv.no_scale else
+               "traffic did not change from one day to the next before them: no scale")
+        t.append(f"Last 7 days: MASE undefined ({why}) · band coverage {cov}\n", style="dim")
         return t
     if math.isnan(fv.mase):
         t.append(f"Last 7 days: {n} hour{'s' if n != 1 else ''} with a count and a forecast, "

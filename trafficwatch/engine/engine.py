@@ -458,6 +458,9 @@ class Engine:
             cut = self.series.partial_end(site) if series_now is None else None
             if cut is not None:  # logs no longer written that ended inside their last hour
                 partial = pd.Timestamp(cut * HOUR, unit="s", tz="UTC")
+            if partial is not None and len(s) and partial > s.index[-1]:
+                partial = cut = None  # the view ends before it (a filter's end in the past):
+                # its last hour is a whole one, and its next is the first forecast
             sites = tuple(self.series.sites())
             note = self.tuning_note.get(self.site, "")
             if not note and self.forecaster is not None:

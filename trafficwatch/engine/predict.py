@@ -48,6 +48,8 @@ class Prediction:
     choice: str = ""  # which forecast is shown and why, in plain words
     choice_short: str = ""  # the same in a few words ("50% LSTM + 50% last week")
     hours_scored: int = 0  # hours of the last days with a count that mase and coverage are over
+    no_scale: bool = False  # mase is NaN as no scored day had a day of counts before it to
+    # scale by (a filter's short range), not as traffic never changed from one day to the next
     holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
     # `hours`, those the model in use reads as holidays (none for one without the flags)
     past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the anomaly band
@@ -145,10 +147,12 @@ def predict(
     past = [[], [], [], []]
     alarm = [[], []]  # the anomaly band of the same past hours
     errs, errs24, errs168, inside, n_scored = [], [], [], 0, 0
+    scaled = False  # some scored day had a scale (pairs of hours a day apart) before it
     for day in past_days(history, fn, forecaster, start, days, day_offset_s):
         o, cut, h, qp = day.origin, day.cut, day.before, day.q
         actual = v[o + cut.start:o + cut.stop]
         scale = seasonal_scale(h.to_numpy(dtype=float))
+        scaled |= not math.isnan(scale)
         s_model = score(actual, qp, scale)
         if s_model["n"]:
             errs.append(s_model["mase"])
@@ -184,7 +188,8 @@ def predict(
         mase=_nanmean(errs), mase_naive=m_naive,
         coverage=inside / n_scored if n_scored >= MIN_RECENT_HOURS else math.nan,
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
-        choice_short=choice_short, hours_scored=n_scored, holiday_hours=holiday_hours,
+        choice_short=choice_short, hours_scored=n_scored, no_scale=not scaled,
+        holiday_hours=holiday_hours,
         past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note)
 
 

@@ -77,6 +77,7 @@ def forecast_view(p: Prediction, detail: str, band: float,
         rel_to_naive=p.rel_to_naive, coverage=p.coverage, band=band, anomaly_band=anomaly_band,
         naive_name=p.naive_name,
         choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored,
+        no_scale=p.no_scale,
         holiday_hours=p.holiday_hours, past_alarm_lo=p.past_alarm_lo,
         past_alarm_hi=p.past_alarm_hi, band_note=p.band_note)
 
