@@ -175,7 +175,7 @@ def test_the_exit_status_after_a_key_says_what_was_read_or_that_it_was_interrupt
 @pytest.mark.parametrize(("make", "said"), [
     (lambda d: (d / "access.log").write_text("garbage line one\nnot a log at all\n"),
      b"no known log format matches"),
-    (lambda d: (d / "README").write_text("notes\n"), b"no access log found in")])
+    (lambda d: (d / "access.log").write_bytes(bytes(range(256)) * 40), b"looks binary")])
 def test_the_app_ends_with_one_line_and_status_2_when_nothing_can_be_read(
         tmp_path, app_in_terminal, make, said):
     """Not a screen that says "following" while nothing is (a new user's trial)."""

@@ -168,9 +168,14 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
-def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for):
+@pytest.mark.parametrize("beside", [(), ("README", "error.log")])
+def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for, beside):
     """README: a directory with no file yet is watched. A fresh server's agent exited 2 on
-    it (and systemd restarted it over and over); a missing path is still refused."""
+    it (and systemd restarted it over and over); a missing path is still refused. Files it
+    does not read (a README, an error log) leave it a directory with no log yet: the app
+    ended at once on it, exit 2, where an empty one was watched (a new user's trial)."""
+    for name in beside:
+        (tmp_path / name).write_text("notes\n")
     e, f = feed_for()
     e.source = f
     assert e.snapshot().ingest.notices == (f"{tmp_path}: no access log yet; watching for one",)

@@ -40,7 +40,7 @@ from trafficwatch.logs.identity import (
     signature,
 )
 from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
-from trafficwatch.logs.sources import EMPTY_DIR, NO_FILE_IN_DIR, discover, safe_name
+from trafficwatch.logs.sources import EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR, discover, safe_name
 
 FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
@@ -264,8 +264,10 @@ class Follower:
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
-                if why in (EMPTY_DIR, NO_FILE_IN_DIR):  # watched: its logs followed once they come
-                    self._event("waiting", name, f"{name}: empty for now; watching it for "
+                if why in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):  # watched: its logs
+                    # followed once they come
+                    what = "empty" if why == EMPTY_DIR else "no access log"
+                    self._event("waiting", name, f"{name}: {what} for now; watching it for "
                                 "access logs")
                 else:
                     self._event("skipped", name, f"{name}: skipped: {why}")

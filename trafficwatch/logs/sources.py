@@ -23,6 +23,8 @@ ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignor
 NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
 NO_FILE_IN_DIR = "no file in it, only subdirectories (not read: give the directory that holds the logs)"
 EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
+NO_LOG_IN_DIR = ("no access log in it, only files not read (error logs, files not named like a "
+                 "log)")  # as EMPTY_DIR: a follower waits (a fresh server's README or error.log)
 # A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
 # part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
 _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
@@ -155,6 +157,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
             why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
         said = sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored)
+        before = (sum(map(len, out.sites.values())), len(out.skipped))
         for p in found:
             if str(p) == "-":
                 out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))
@@ -180,6 +183,9 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
         if found and sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored) \
                 == said:  # only subdirectories (not read): it must not pass in silence
             out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
+        elif found and not explicit and (sum(map(len, out.sites.values())), len(out.skipped)) \
+                == before:  # files, none read by design: a log directory awaiting its log
+            out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))
     for files in out.sites.values():
         # Oldest first: numbered rotations by number descending, dated ones by date, live last.
         files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
