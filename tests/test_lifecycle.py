@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -170,6 +171,16 @@ def test_the_exit_status_after_a_key_says_what_was_read_or_that_it_was_interrupt
     app.seconds_to_exit()
     assert app.proc.returncode == status, bytes(app.output[-2000:])
     assert saved_lines(state) == LINES + 2 * junk  # the junk lines counted as malformed
+    app.wait_for_output(b"\x1b[?1049l", timeout=5)
+    time.sleep(0.2)  # the reader thread: what came after the screen
+    after = bytes(app.output).rsplit(b"\x1b[?1049l", 1)[-1]  # the terminal after the app
+    said = re.findall(rb"trafficwatch: [^\r\n]*", after)
+    if junk:  # exit 1 says why, one line
+        assert len(said) == 1 and said[0].startswith(
+            b"trafficwatch: " + str(logs / "other.access.log").encode()
+            + b": no known log format matches"), after
+    else:
+        assert said == [], after
 
 
 @pytest.mark.parametrize(("make", "said"), [

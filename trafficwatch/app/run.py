@@ -25,6 +25,9 @@ from trafficwatch.safe import safe_text
 log = logging.getLogger(__name__)
 
 
+MAX_SAID = 5  # files not read named on the way out (the rest counted)
+
+
 class StartError(ValueError):
     """The app cannot start as configured (an untrusted state file, too few file descriptors, a
     metrics address that cannot bind): bad usage, exit 2."""
@@ -114,8 +117,13 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
         return INTERRUPTED
     if app.return_code == NOTHING_READ:  # one line on the terminal, as from every command
         raise StartError(safe_text(app.return_value))
-    engine = holder.get("engine")  # q: 1 when some file was skipped, as for every command
-    return 1 if engine is not None and engine.files_lost() else 0
+    engine = holder.get("engine")  # q: 1 when some file was skipped, as for every command,
+    lost = engine.files_lost() if engine is not None else []  # and why, on the terminal
+    for line in lost[:MAX_SAID]:
+        print(f"trafficwatch: {safe_text(line)}", file=sys.stderr)
+    if len(lost) > MAX_SAID:
+        print(f"trafficwatch: and {len(lost) - MAX_SAID} more files not read", file=sys.stderr)
+    return 1 if lost else 0
 
 
 class _TerminalOutput:

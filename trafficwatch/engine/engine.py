@@ -187,10 +187,14 @@ class Engine:
         src = self.source
         return float(src.clock) if self.cfg.replay and src is not None else time.time()
 
-    def files_lost(self) -> bool:
-        """Was some file skipped or not wholly read (the exit status's 1)?"""
+    def files_lost(self) -> list[str]:
+        """Why each file skipped or not wholly read was (the exit status's 1), one line each
+        (names sanitised); empty when none was."""
         report = getattr(self.source, "report", None)
-        return bool(report is not None and report.lost)
+        if report is None or not report.lost:
+            return []
+        return [f.error for f in report.failed] + [f"{name}: skipped: {why}"
+                                                   for name, why in report.skipped]
 
     def series_now(self) -> float | None:
         """The clock up to which quiet hours count as zeros: None for logs no longer written."""
