@@ -957,7 +957,9 @@ async def test_the_cursor_takes_the_chart_back_to_an_anomaly_older_than_its_widt
         await pilot.pause()
         assert chart.cursor == int(sv.hours[0]) and chart.hours[0] == chart.cursor
         # older than the four days of tallies: said so, not "No request in these hours"
-        assert "kept for the last 4 days only" in str(app.query_one("#stats").render())
+        stats = str(app.query_one("#stats").render())
+        assert "kept for the last 4 days only" in stats
+        assert "no verdict: no day-ahead forecast for this hour" in stats  # its count is there
         for _ in range(30):
             await pilot.press("right")
         await pilot.pause()
@@ -1027,3 +1029,31 @@ async def test_mase_undefined_for_want_of_a_day_before_says_so():
         async with app.run_test(size=(160, 50)) as pilot:
             await pilot.pause()
             assert says in " ".join(str(app.query_one("#stats").render()).split())
+
+
+async def test_the_filter_form_fits_a_60x16_terminal():
+    """It was 66 columns wide whatever the screen: cut on the right at 60 columns, its Apply
+    row below the screen's last row (second trial)."""
+    app = make_app()
+    async with app.run_test(size=(60, 16)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        form = app.screen.query_one("#filter")
+        assert form.region.right <= 60 and form.region.bottom <= 16, form.region
+        app.screen.query_one("#apply").scroll_visible(animate=False)
+        await pilot.pause()
+        apply = app.screen.query_one("#apply")
+        assert form.region.contains_region(apply.region) or \
+            apply.region.intersection(form.region).area > 0
+
+
+async def test_last_week_s_line_keeps_its_word_in_a_legend_at_80_columns():
+    """`w` drew last week's line (~) but a legend too long for 80 columns left its word out
+    first (second trial): the past forecasts' dots, placed by the hours they sit on, go first."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        title = next(line for line in screen_text(app).splitlines() if "actual" in line)
+    assert "~ last wk" in title or "~ same hours last week" in title, title

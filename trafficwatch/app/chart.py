@@ -304,8 +304,8 @@ class ForecastChart(PlotextPlot):
 # what a legend too long for the chart leaves out first: the lines one can tell by their place
 # (last week's, the past forecasts', the band around the forecast) before the marks that need
 # their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last
-LEGEND_DROP = ("week", "no week", "past", "band", "now", "end", "forecast", "anomaly", "actual",
-               "cursor")
+LEGEND_DROP = ("past", "band", "week", "no week", "now", "end", "forecast", "anomaly", "actual",
+               "cursor")  # last week's line after the past forecasts': it is drawn when asked for
 
 
 def legend(long: list[str], short: list[str], long_width: int, width: int,

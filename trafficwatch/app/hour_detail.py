@@ -52,8 +52,10 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
         out.append(("not judged: the log ends inside it", "dim"))
     elif n["partial"]:
         out.append(("in progress: judged once complete", "dim"))
-    elif not all(np.isfinite(n[k]) for k in ("actual", "p10", "p90")):
-        out.append(("no verdict: no band or count", "dim"))
+    elif not np.isfinite(n["actual"]):
+        out.append(("no verdict: no log covers this hour", "dim"))
+    elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):  # older than the 7 days judged
+        out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
     else:
         out.append((_outside(n), "bold" if _outside(n) != "inside the band" else ""))
     off = snap.series.tz_offset_s if snap.series else 0
