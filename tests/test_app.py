@@ -459,18 +459,24 @@ async def test_status_line_says_replay_and_a_quiet_log_honestly():
         assert "the series has 23" in " ".join(screen_text(app).split())
 
 
-async def test_filter_dates_are_typed_in_the_charts_offset():
-    app = make_app()  # the demo's logs are at UTC+01:00
+async def filter_typed(start: str, end: str):
+    """The filter applied after typing From and To in the demo (its logs at UTC+01:00)."""
+    app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("slash")
         await pilot.pause()
         assert "chart's UTC+01:00)" in screen_text(app)
-        app.screen.query_one("#start").value = "2026-11-20 10:00"
-        app.screen.query_one("#end").value = "2026-11-20 12:00+00:00"
+        app.screen.query_one("#start").value = start
+        app.screen.query_one("#end").value = end
         await pilot.press("enter")
         await pilot.pause()
     (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    return flt
+
+
+async def test_filter_dates_are_typed_in_the_charts_offset():
+    flt = await filter_typed("2026-11-20 10:00", "2026-11-20 12:00+00:00")
     assert flt.start == pd.Timestamp("2026-11-20 09:00", tz="UTC")
     assert flt.end == pd.Timestamp("2026-11-20 12:00", tz="UTC")
 
@@ -480,16 +486,7 @@ async def test_a_day_alone_as_the_filter_s_end_includes_that_day_and_is_shown_as
     '2026-11-20 09:00:00+00:00 – ...': UTC with seconds beside a chart at UTC+01:00 (trial)."""
     from trafficwatch.filters import ViewFilter
 
-    app = make_app()  # the demo's logs are at UTC+01:00
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("slash")
-        await pilot.pause()
-        app.screen.query_one("#start").value = "2026-11-20"
-        app.screen.query_one("#end").value = "2026-11-21"
-        await pilot.press("enter")
-        await pilot.pause()
-    (flt,) = [c[1] for c in app.engine.calls if c[0] == "filter"]
+    flt = await filter_typed("2026-11-20", "2026-11-21")
     assert flt.start == pd.Timestamp("2026-11-19 23:00", tz="UTC")
     assert flt.end == pd.Timestamp("2026-11-21 22:00", tz="UTC")  # 23:00 at UTC+01:00
     assert flt.describe(3600) == "2026-11-20 00:00 – 2026-11-21 23:00"

@@ -128,6 +128,32 @@ def test_a_source_that_cannot_open_shows_its_error(monkeypatch):
     assert got[0].series is None
 
 
+@pytest.fixture
+def started(monkeypatch):
+    """started(Feed): an engine over that fake feed, running, with no model (stopped after)."""
+    engines: list[Engine] = []
+
+    def start(feed) -> Engine:
+        monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: feed(sink))
+        monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+        e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+                   lambda s: None)
+        engines.append(e)
+        e.start()
+        return e
+
+    yield start
+    for e in engines:
+        e.stop()
+
+
+def wait_until(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
 class FinishedReplay(FakeFeed):
     """A replay that has reached the logs' end (its clock on their last line)."""
 
@@ -139,21 +165,11 @@ class FinishedReplay(FakeFeed):
 
 
 def test_a_finished_replay_s_last_hour_is_where_the_logs_end_not_an_hour_in_progress(
-        monkeypatch):
+        started):
     """Its count is all the logs hold: not "in progress" beside the forecast of a whole hour."""
-    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: FinishedReplay(sink))
-    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
-    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
-               lambda s: None)
-    e.start()
-    try:
-        deadline = time.monotonic() + 10
-        while e.latest is None or e.latest.series is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        snap = e.snapshot()
-    finally:
-        e.stop()
+    e = started(FinishedReplay)
+    wait_until(lambda: e.latest is not None and e.latest.series is not None)
+    snap = e.snapshot()
     last = int(e.series.last_ts("site-a"))
     assert snap.series.log_end == last
     assert snap.series.partial_hour == last // 3600 * 3600 == snap.series.hours[-1]
@@ -232,30 +248,18 @@ def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
     assert e.view_state(e.view_series()).tuning_note.startswith("default kept")
 
 
-def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(monkeypatch):
+def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(started):
     """Between choosing a site or filter and its forecast, the frame has none: it said
     "seasonal naive in use" and "No anomaly" for seconds in a fast replay (ops trial)."""
-    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: FakeFeed(sink))
-    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
-    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
-               lambda s: None)
-    e.start()
-    try:
-        deadline = time.monotonic() + 10
-        while e.snapshot().forecast is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        assert e.snapshot().status != "forecasting this view…"
-        with e.lock:  # the model's thread cannot store the new view's forecast meanwhile
-            e.set_filter(ViewFilter(bots=False))
-            snap = e.snapshot()
-        assert snap.forecast is None and snap.status == "forecasting this view…"
-        while e.snapshot().forecast is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        assert e.snapshot().status != "forecasting this view…"
-    finally:
-        e.stop()
+    e = started(FakeFeed)
+    wait_until(lambda: e.snapshot().forecast is not None)
+    assert e.snapshot().status != "forecasting this view…"
+    with e.lock:  # the model's thread cannot store the new view's forecast meanwhile
+        e.set_filter(ViewFilter(bots=False))
+        snap = e.snapshot()
+    assert snap.forecast is None and snap.status == "forecasting this view…"
+    wait_until(lambda: e.snapshot().forecast is not None)
+    assert e.snapshot().status != "forecasting this view…"
 
 
 def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):
@@ -265,10 +269,8 @@ def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):
     e, _ = engine
     end = pd.Timestamp(T0 + 5 * 24 * 3600 + 22 * 3600, unit="s", tz="UTC")
     e.set_filter(ViewFilter(end=end))
-    deadline = time.monotonic() + 10
-    while (snap := e.snapshot()).forecast is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(lambda: e.snapshot().forecast is not None)
+    snap = e.snapshot()
     assert snap.series.hours[-1] == end.timestamp()
     assert snap.series.partial_hour is None and snap.series.log_end is None
     assert snap.forecast.hours[0] == end.timestamp() + 3600

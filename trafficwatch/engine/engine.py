@@ -191,7 +191,7 @@ class Engine:
         """Why each file skipped or not wholly read was (the exit status's 1), one line each
         (names sanitised); empty when none was."""
         report = getattr(self.source, "report", None)
-        if report is None or not report.lost:
+        if report is None:
             return []
         return [f.error for f in report.failed] + [f"{name}: skipped: {why}"
                                                    for name, why in report.skipped]
@@ -254,7 +254,7 @@ class Engine:
             # however long publishing took (at most a second's worth: a suspended laptop does
             # not jump the replay ahead)
             now_m = time.monotonic()
-            self.source.step(min(max(now_m - last_step, 0.0), 1.0))
+            self.source.step(min(now_m - last_step, 1.0))
             last_step = now_m
             hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:

@@ -353,9 +353,9 @@ class LiveFeed:
         say so after every restart, not only the first (a new user's trial: exit 1, then 0)."""
         try:
             with open(st.key.path, "rb") as fh:
-                if (os.fstat(fh.fileno()).st_ino, os.fstat(fh.fileno()).st_dev) != \
-                        (st.key.ino, st.key.dev):
-                    return
+                now = os.fstat(fh.fileno())
+                if (now.st_dev, now.st_ino) != (st.key.dev, st.key.ino):
+                    return  # replaced since it was found: the follower sees to that
                 head = fh.read(1 << 16)
         except OSError:
             return

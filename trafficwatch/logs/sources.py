@@ -156,8 +156,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
         if not found:
             why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
-        said = sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored)
-        before = (sum(map(len, out.sites.values())), len(out.skipped))
+        before = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
         for p in found:
             if str(p) == "-":
                 out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))
@@ -180,12 +179,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
             out.sites.setdefault(res.site, []).append(res)
-        if found and sum(map(len, out.sites.values())) + len(out.skipped) + len(out.ignored) \
-                == said:  # only subdirectories (not read): it must not pass in silence
+        after = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
+        if found and after == before:  # only subdirectories (not read): not in silence
             out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
-        elif found and not explicit and (sum(map(len, out.sites.values())), len(out.skipped)) \
-                == before:  # files, none read by design: a log directory awaiting its log
-            out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))
+        elif found and not explicit and after[:2] == before[:2]:  # files, none read by
+            out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))  # design: awaiting its log
     for files in out.sites.values():
         # Oldest first: numbered rotations by number descending, dated ones by date, live last.
         files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
