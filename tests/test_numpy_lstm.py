@@ -81,6 +81,28 @@ def test_numpy_inference_equals_nn_lstm_and_every_explicit_gate(cfg):
         close(n_inner.mix, t_inner.mix)
 
 
+def test_fewer_hours_than_the_horizon_are_the_first_hours_of_the_full_forecast():
+    # a forecast of 24 h (and the days it is judged on) asks the head for 24 of its 168 hours
+    cfg = LSTMConfig(window=48, horizon=12, hidden=8)
+    model = random_model(cfg)
+    x = torch.randn(3, cfg.window, 7, generator=torch.Generator().manual_seed(1))
+    bases, bmask, skill, cal = context(3, cfg.horizon, seed=2)
+    net = NumpyLSTM.from_torch(model)
+    with torch.no_grad():
+        full = model(x, bases, bmask, skill, cal).numpy()
+    for h in (1, 5):
+        part = (x, bases[:, :h], bmask[:, :h], skill, cal[:, :h])
+        with torch.no_grad():
+            close(model(*part), full[:, :h])
+        close(net.predict(*(t.numpy() for t in part)), full[:, :h])
+        _, inner = net.internals(*(t.numpy() for t in part))
+        assert inner.mix.shape == (3, h, cfg.n_bases)
+    for h in (0, cfg.horizon + 1):  # none, or more than it was trained for: refused
+        with pytest.raises(ValueError, match="takes 1..12 h"):
+            net.predict(x.numpy(), *(np.zeros((3, h, cfg.n_bases), np.float32),) * 2,
+                        skill.numpy())
+
+
 def test_weights_that_do_not_fit_the_config_are_refused():
     model = random_model(LSTMConfig(window=48, horizon=12, hidden=8))
     w = {k: v.numpy() for k, v in model.state_dict().items()}

@@ -71,12 +71,13 @@ class QuantileLSTM(nn.Module):
                    skill: torch.Tensor, cal: torch.Tensor | None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill, (B, H, N_CAL) holiday flags
-        -> (B, H, Q) quantiles, (B, H, K) mixture weights."""
+        -> (B, H, Q) quantiles, (B, H, K) mixture weights. H may be fewer hours than the
+        model's horizon: the first H of them."""
         B, H, K = bases.shape
-        if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
-            raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
+        if not 1 <= H <= self.cfg.horizon or K != self.cfg.n_bases:
+            raise ValueError(f"bases for {H} h x {K}, the model takes 1..{self.cfg.horizon} h x "
                              f"{self.cfg.n_bases}")
-        raw = self.head(torch.cat([h_last, skill], dim=-1)).view(B, H, -1)  # (B, H, K + Q)
+        raw = self.head(torch.cat([h_last, skill], dim=-1)).view(B, self.cfg.horizon, -1)[:, :H]
         logits = raw[..., :K]  # (B, H, K) from the window's summary
         rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         if self.base_gate is not None:  # plus what this hour's bases say: agreeing or not

@@ -157,13 +157,16 @@ class NumpyLSTM:
                    skill: np.ndarray, cal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(B, U) hidden, (B, H, K) bases + mask, (B, K+1) skill, (B, H, N_CAL) holiday flags ->
         (B, H, Q) quantiles, (B, H, K) mixture weights: lstm.QuantileLSTM._quantiles step for
-        step."""
+        step. H may be fewer hours than the model's horizon: the first H of them."""
         B, H, K = bases.shape
-        if (H, K) != (self.cfg.horizon, self.cfg.n_bases):
-            raise ValueError(f"bases for {H} h x {K}, the model takes {self.cfg.horizon} h x "
+        if not 1 <= H <= self.cfg.horizon or K != self.cfg.n_bases:
+            raise ValueError(f"bases for {H} h x {K}, the model takes 1..{self.cfg.horizon} h x "
                              f"{self.cfg.n_bases}")
         w, b = self._head
-        raw = (np.concatenate([h_last, skill], axis=-1) @ w + b).reshape(B, H, -1)  # (B, H, K+Q)
+        cols = H * (K + len(self.cfg.quantiles))  # the first H hours' outputs: a forecast of
+        # 24 h needs no more of the head (each hour's outputs are its own columns)
+        raw = (np.concatenate([h_last, skill], axis=-1) @ w[:, :cols] + b[:cols]
+               ).reshape(B, H, -1)  # (B, H, K+Q)
         logits = raw[..., :K]  # (B, H, K) from the window's summary
         rest = raw[..., K:]  # (B, H, Q): the median's slot is its shift, the others are spacings
         if self._gate is not None:  # plus what this hour's bases say
