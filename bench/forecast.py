@@ -3,7 +3,7 @@
     .venv/bin/python bench/forecast.py [--folds 4] [--no-statsforecast] [--series REGEX]
                                        [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
-                                       [--step 0.5] [--shift-hours 7]
+                                       [--step 0.5] [--shift-hours 7] [--bursts 2]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -26,6 +26,8 @@ exp(R a day), so it grows (R > 0) or fades steadily, as many sites and benchmark
 the corpus mostly holds its level. Per-series figures go to forecast_per_series_{D}d_trend{R}.csv.
 Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days before the end
 (`--step-days 3 6`: 3 to 6 days, among the origins: the days right after the change).
+Bursts (`--bursts N`): the same cut, N bursts a week of 1-3 hours added to every series, each
+3-30 times its mean (history and targets alike, as crawlers and attacks come to real sites).
 
 Young sites (`--days D`): every series is first cut to its last D days, as a site with D days of
 logs sees it (a fresh install; Debian's nginx keeps 14 days). The same protocol then leaves the
@@ -257,13 +259,18 @@ def main() -> int:
                     help="multiply every series by STEP from an hour 9 to 20 days before its end "
                          "(seeded by its name): traffic that halved or doubled a week or two ago, "
                          "which the origins then meet 0 to 18 days after; cuts series as --trend")
+    ap.add_argument("--bursts", type=float, default=0.0,
+                    help="add BURSTS bursts a week to every series (1-3 hours, each adding 3-30 "
+                         "times the series' mean, log-uniform, seeded by its name), history and "
+                         "targets alike: crawlers, attacks, a link on a news site; cuts series "
+                         "as --trend")
     ap.add_argument("--step-days", type=float, nargs=2, default=(9.0, 20.0), metavar=("A", "B"),
                     help="--step begins between A and B days before each series' end (9 20; "
                          "3 6 puts it among the origins)")
     args = ap.parse_args()
     global DAYS
     DAYS = args.origins
-    if (args.trend or args.step) and not args.days:
+    if (args.trend or args.step or args.bursts) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
@@ -284,6 +291,16 @@ def main() -> int:
             return s * np.where(np.arange(len(s)) >= at, args.step, 1.0)
 
         series = [(n, stepped(n, s), f) for n, s, f in series]
+    if args.bursts:
+        def bursty(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()) + 1)
+            add = np.zeros(len(s))
+            for at in rng.integers(0, len(s), rng.poisson(args.bursts * len(s) / 168)):
+                add[at:at + rng.integers(1, 4)] += np.nanmean(s.to_numpy()) * np.exp(
+                    rng.uniform(np.log(3), np.log(30)))
+            return s + add
+
+        series = [(n, bursty(n, s), f) for n, s, f in series]
     if args.shift_hours:
         series = [(n, s.set_axis(s.index + pd.Timedelta(hours=args.shift_hours)), f)
                   for n, s, f in series]
@@ -298,7 +315,8 @@ def main() -> int:
         (f"_{DAYS}origins" if DAYS != 7 else "") + \
         (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
         (f"_trend{args.trend:+g}" if args.trend else "") + \
-        (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "")
+        (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
+        (f"_bursts{args.bursts:g}" if args.bursts else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
         timings(None)

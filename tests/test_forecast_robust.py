@@ -396,3 +396,60 @@ def test_two_days_after_a_new_level_the_forecast_keeps_the_days_shape(shipped, f
     truth = rate[-24:]
     yesterday = v[-48:-24]
     assert np.abs(f.p50 - truth).mean() <= 1.5 * np.abs(yesterday - truth).mean(), f.choice
+
+
+def test_only_a_lone_burst_that_is_over_is_taken_out_of_what_the_forecast_reads():
+    from trafficwatch.model.features import BURST_HOURS, mask_bursts
+
+    rng = np.random.default_rng(5)
+    t = np.arange(24 * 21)
+    day = 100 + 80 * np.sin(2 * np.pi * (t % 24 - 8) / 24)
+    v = rng.poisson(day).astype(float)
+    assert np.array_equal(mask_bursts(v), v)  # an ordinary site: nothing moves
+    b = v.copy()
+    b[24 * 12 + 9:24 * 12 + 12] = 5000  # three hours of a crawler, then traffic as before
+    out = mask_bursts(b)
+    same_hours = np.stack([v[24 * (12 - k) + 9:24 * (12 - k) + 12] for k in range(1, 8)])
+    assert np.array_equal(out[24 * 12 + 9:24 * 12 + 12], np.median(same_hours, axis=0))
+    assert np.array_equal(np.delete(out, range(24 * 12 + 9, 24 * 12 + 12)),
+                          np.delete(b, range(24 * 12 + 9, 24 * 12 + 12)))
+
+    def kept(w: np.ndarray) -> None:
+        assert np.array_equal(mask_bursts(w), w)
+
+    saturday = v.copy()
+    saturday[(t // 24) % 7 == 5] *= 8  # a market every Saturday: last week's Saturday says so
+    kept(saturday)
+    peaks = v.copy()
+    peaks[(t >= 24 * 10) & np.isin(t % 24, [8, 9, 17, 18])] *= 8  # back from the holidays:
+    kept(peaks)  # morning and evening peaks, day after day
+    first = v.copy()
+    first[(t >= 24 * 20) & np.isin(t % 24, [8, 9, 17, 18])] *= 8  # their first day, the last
+    kept(first)  # one: two runs in a day are a new rhythm, not two bursts
+    again = v.copy()
+    again[[24 * 12 + 9, 24 * 13 + 9]] = 5000  # the same hour the next day: a new rhythm
+    kept(again)
+    going = v.copy()
+    going[-3:] = 5000  # still going at the end: perhaps a new level
+    kept(going)
+    long = v.copy()
+    long[24 * 12:24 * 12 + BURST_HOURS + 1] = 5000  # longer than a burst
+    kept(long)
+    quiet = rng.poisson(1.0, len(t)).astype(float)
+    quiet[24 * 12] = 10  # a quiet site's 1 -> 10 is no burst
+    kept(quiet)
+
+
+def test_a_burst_that_is_over_does_not_come_back_in_the_next_days_forecast(shipped):
+    """A user's series of ~500 an hour: one hour of 50,000 five hours before the end was
+    forecast again the next day (p10 1,779, p50 2,559, p90 3,495), and one of 10,000,000 a day
+    before made the recent check take a change of level and show the 2 weeks' profile."""
+    v, idx = weeks_of_traffic()
+    clean = shipped.forecast(pd.Series(v, index=idx), 24)
+    for back, count in ((5, 5e4), (30, 1e7), (10, 5e4)):
+        w = v.copy()
+        w[-back:len(w) - back + (3 if back == 10 else 1)] = count
+        f = shipped.forecast(pd.Series(w, index=idx), 24)
+        assert f.p90.max() < 1.1 * clean.p90.max(), (back, count)
+        assert np.abs(f.p50 - clean.p50).mean() < 0.03 * clean.p50.mean(), (back, count)
+        assert "broke from" not in f.choice
