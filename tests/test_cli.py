@@ -234,7 +234,7 @@ def test_a_mistyped_command_is_one_line_not_an_app_on_nothing():
                        stdin=subprocess.DEVNULL, timeout=60, check=False)
     assert p.returncode == 2 and p.stdout == b""  # no screen written into the pipe
     (line,) = p.stderr.decode().splitlines()
-    assert "nothing to read: cunts: no such file" in line and "commands: counts" in line
+    assert "unknown command 'cunts' (did you mean counts?" in line and "commands: counts" in line
 
 
 def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():

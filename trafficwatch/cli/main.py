@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -10,6 +11,7 @@ from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
 from trafficwatch.engine.lifecycle import die_with_children
+from trafficwatch.safe import safe_name
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
@@ -60,10 +62,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest characters to insert, delete or change from a to b."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def mistyped_command(word: str) -> str | None:
+    """The command `word` is a typo of (within 2 edits), unless it names a file or directory
+    (or is a glob or an option): `trafficwatch forecst daily.csv` opened the app on both."""
+    if word.startswith("-") or any(c in word for c in "*?[") or os.path.lexists(word):
+        return None
+    near = min(COMMANDS, key=lambda c: edit_distance(word.lower(), c))
+    return near if edit_distance(word.lower(), near) <= 2 else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trafficwatch` console script."""
     args_in = list(sys.argv[1:] if argv is None else argv)
     if not args_in or args_in[0] not in (*COMMANDS, "-h", "--help", "--version"):
+        near = mistyped_command(args_in[0]) if args_in else None
+        if near is not None:  # one line, before any app starts on the words after it
+            print(f"trafficwatch: unknown command '{safe_name(args_in[0])}' (did you mean "
+                  f"{near}?; commands: {', '.join(c for c in COMMANDS if c != 'watch')}; "
+                  "see trafficwatch --help)", file=sys.stderr)
+            return 2
         args_in = ["watch", *args_in]
     parser = build_parser()
     args, extra = parser.parse_known_args(args_in)

@@ -104,7 +104,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     add_model_option(e)
     add_tz_option(e, "the hours of the backtest's range")
     e.add_argument("--statsforecast", action="store_true",
-                   help="also run AutoETS, AutoTheta and MSTL (needs the bench extra)")
+                   help="also run AutoETS and AutoTheta (season 24 h) and MSTL (24 h + 168 h), "
+                        "each fit on the last 1008 hours before each origin, gaps filled "
+                        "(needs the bench extra)")
     e.add_argument("--lstm-alone", action="store_true",
                    help="also score the LSTM by itself, as 'NAME alone': no blend with another "
                         "candidate, its band not calibrated on the series' own days (the "
@@ -190,6 +192,26 @@ def _shipped_hint() -> str:
     return str(p.with_suffix(".npz") if p.with_suffix(".npz").is_file() else p)
 
 
+def _shipped_beside(args: argparse.Namespace, fc):
+    """The shipped model, for eval to score beside --model's (README: "--model FILE: that
+    model instead; eval scores it beside the shipped one"); None without --model, when --model
+    is the shipped model's own file, or when it cannot forecast --horizon hours."""
+    from trafficwatch.resources import default_model_path
+
+    if not args.model:
+        return None
+    shipped_files = {default_model_path().resolve(),
+                     default_model_path().with_suffix(".npz").resolve()}
+    if Path(args.model).resolve() in shipped_files:
+        return None
+    shipped = _load_forecaster(None)
+    if args.horizon > shipped.cfg.horizon:
+        return None
+    if shipped.name == fc.name:  # --model elsewhere/default.pt: two columns of one name
+        shipped.name = f"{shipped.name} (shipped)"
+    return shipped
+
+
 def _kept_or_default(args: argparse.Namespace):
     """The model the app shows for these logs and --site: the fine-tune it kept, else the
     shipped model. The screen and `forecast` disagreed on a site whose fine-tune was kept."""
@@ -206,20 +228,24 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
     from trafficwatch.counting.load import (
         is_counts_csv,
         read_counts_csv_all,
+        reading,
+        shown_name,
         warn_stderr,
         without_hour_in_progress,
     )
 
     paths = list(args.paths)
-    if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
-        table = read_counts_csv_all(paths[0], warn=warn_stderr)
-        every = {name: without_hour_in_progress(
-            s, safe_name(paths[0]) + (f" ({safe_name(name)})" if len(table.series) > 1 else ""))
-            for name, s in table.series.items()}
-        if len(every) > 1:
-            return every
-        return {"": next(iter(every.values()))}
-    return {"": load_series(args)}
+    with reading(paths):  # stdin, copied once: a counts CSV or a log, read from that copy
+        if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
+            table = read_counts_csv_all(paths[0], warn=warn_stderr)
+            every = {name: without_hour_in_progress(
+                s, shown_name(paths[0]) + (f" ({safe_name(name)})" if len(table.series) > 1
+                                           else ""))
+                for name, s in table.series.items()}
+            if len(every) > 1:
+                return every
+            return {"": next(iter(every.values()))}
+        return {"": load_series(args)}
 
 
 def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -248,6 +274,12 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both
             models = {kept[0].name: kept[0].as_function(), **models}
             notes.append(f"also scored: {kept[1]}")
+        shipped = _shipped_beside(args, fc)
+        if shipped is not None:  # --model's scores mean little without the model it replaces
+            models = {fc.name: models.pop(fc.name), shipped.name: shipped.as_function(),
+                      **models}
+            notes.append(f"also scored: {shipped.name}, the shipped model, beside --model's "
+                         f"{fc.name}")
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE

@@ -7,10 +7,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 
+from trafficwatch.counting.columns import header_columns, is_counts_header
 from trafficwatch.counting.plan import batch_workers, whole_file_task
 from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
 from trafficwatch.logs import read as logread
@@ -23,6 +25,8 @@ from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copi
 from trafficwatch.safe import safe_name
 
 EMPTY = "is empty; nothing to count"  # a reason a file was not read that is no fault (exit 0)
+STDIN = "<stdin>"  # how `-` is named in messages (never by the temporary file it is copied to)
+_spooled: list[str] = []  # the copy of stdin while a spooled_stdin() block runs
 
 
 @dataclass
@@ -135,19 +139,17 @@ def read_source(
     opts: IngestOptions,
     on_progress: Callable[[FileReport], None] | None = None,
     hint=None,
+    shown: str | None = None,
 ) -> FileReport:
     """Parse one file completely into `series`; errors end up in the report, not raised.
 
     `hint`: the format of the site's previous file, tried first (rotations share a format).
+    `shown`: the name messages give the file (stdin's copy is named STDIN).
     """
     if src.path == "-":  # stdin can be read once: spool it to disk, then read it like a file
-        with tempfile.NamedTemporaryFile(prefix="trafficwatch-stdin-") as tmp:
-            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
-            tmp.flush()
-            rep = read_source(replace(src, path=tmp.name), series, opts, on_progress, hint)
-        rep.name = "<stdin>"
-        return rep
-    name = safe_name(src.path)
+        with spooled_stdin() as copy:
+            return read_source(replace(src, path=copy), series, opts, on_progress, hint, STDIN)
+    name = shown or safe_name(src.path)
     rep = FileReport(name=name, site=src.site)
     try:
         sample = sniff(src.path)
@@ -164,6 +166,11 @@ def read_source(
         return rep
     if fmt is None and is_error_log(sample):
         rep.ignored = ERROR_LOG
+        return rep
+    if fmt is None and is_counts_header(sample[0]):  # `counts hourly.csv`: not a log at all
+        rep.error = (f"{name} is already hourly counts (a CSV, first line "
+                     f"{','.join(header_columns(sample[0][:120]))!r}), not an access log: "
+                     "forecast, eval and train read it directly")
         return rep
     if fmt is None:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
@@ -189,6 +196,24 @@ def read_source(
         rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
                      f"first line: {first!r}; pass --log-format")
     return rep
+
+
+@contextmanager
+def spooled_stdin() -> Iterator[str]:
+    """stdin copied to a temporary file for the block, and that file's path: a pipe can be read
+    once, and both a look at its first line (a counts CSV or a log?) and read_source("-") read
+    this copy. Within a block, a nested call gives the same copy."""
+    if _spooled:
+        yield _spooled[-1]
+        return
+    with tempfile.NamedTemporaryFile(prefix="trafficwatch-stdin-") as tmp:
+        shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+        tmp.flush()
+        _spooled.append(tmp.name)
+        try:
+            yield tmp.name
+        finally:
+            _spooled.pop()
 
 
 @dataclass

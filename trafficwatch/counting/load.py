@@ -7,11 +7,18 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trafficwatch.counting.ingest import IngestOptions, ingest
+from trafficwatch.counting.columns import (
+    SERIES_COLUMNS,
+    TIME_COLUMNS,
+    VALUE_COLUMNS,
+    has_counts_header,
+)
+from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
@@ -36,8 +43,31 @@ def warn_stderr(line: str) -> None:
 
 
 def is_counts_csv(paths: list[str]) -> bool:
-    """A single `.csv`: read as counts, not as a log."""
-    return len(paths) == 1 and Path(paths[0]).suffix.lower() == ".csv"
+    """A single `.csv`, or stdin whose first line is a counts CSV's header (`hour,count`): read
+    as counts, not as a log. Looking at stdin reads it: call it inside `reading(paths)`."""
+    if len(paths) != 1:
+        return False
+    if paths[0] == "-":
+        with spooled_stdin() as copy:
+            return has_counts_header(copy)
+    return Path(paths[0]).suffix.lower() == ".csv"
+
+
+def reading(paths: list[str]) -> AbstractContextManager[object]:
+    """The block in which `paths` are looked at and read: with `-` among them, stdin copied once
+    for it (a look at its first line, then the CSV or log reader, read the same copy)."""
+    return spooled_stdin() if "-" in paths else nullcontext()
+
+
+def check_csv_alone(paths: list[str]) -> None:
+    """ValueError when a CSV of hourly counts comes with other paths: one is read at a time
+    (several series go in one CSV), and as a log it only gave "no known log format"."""
+    if len(paths) > 1 and any(p != "-" and (Path(p).suffix.lower() == ".csv"
+                                            or has_counts_header(p)) for p in paths):
+        raise ValueError(f"{', '.join(safe_name(p) for p in paths)}: one CSV of hourly counts "
+                         "is read at a time, alone; for several series, put them in one CSV "
+                         f"with a {' or '.join(SERIES_COLUMNS[:2])} column naming each row's "
+                         "series")
 
 
 def load_hourly(paths: list[str], opts: IngestOptions | None = None,
@@ -48,10 +78,16 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
     not be read are named on stderr; nothing readable at all is a ValueError. The series is what
     a model reads: a site's first hour is a gap when its log began inside it (`whole_hours`).
     """
-    choice = choice or SeriesChoice()
+    with reading(paths):
+        return _load_hourly(paths, opts, choice or SeriesChoice())
+
+
+def _load_hourly(paths: list[str], opts: IngestOptions | None,
+                 choice: SeriesChoice) -> pd.Series:
     if is_counts_csv(paths):
         return without_hour_in_progress(
-            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site), safe_name(paths[0]))
+            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site), shown_name(paths[0]))
+    check_csv_alone(paths)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
     for name, why in report.skipped:
@@ -60,7 +96,7 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
         print(f"trafficwatch: {safe_text(f.error)}", file=sys.stderr)
     some_lost = bool(report.failed or report.skipped)  # exit code 1, as `counts` gives
     if not series.sites():
-        raise ValueError(f"no request could be read from {', '.join(map(safe_name, paths))}")
+        raise ValueError(f"no request could be read from {', '.join(map(shown_name, paths))}")
     if choice.site is not None and choice.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
@@ -79,14 +115,16 @@ def load_hourly(paths: list[str], opts: IngestOptions | None = None,
 
 
 def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) -> pd.Series:
-    """A CSV's series without its last hour when that hour is not over yet by this machine's
-    clock: `counts` run at 06:20 writes 06:00's count so far, which a forecast read as a whole
-    hour (20 minutes of it) and began an hour late, as it never does from the logs."""
+    """A CSV's series without its last hour when that hour is in progress by this machine's
+    clock (it began, and is not over): `counts` run at 06:20 writes 06:00's count so far, which
+    a forecast read as a whole hour (20 minutes of it) and began an hour late, as it never does
+    from the logs. A last hour still to come is kept: such a series is not live data."""
     if not len(s):
         return s
     last = s.index[-1]
-    if last.timestamp() + HOUR <= (time.time() if now is None else now):
-        return s
+    start, now = last.timestamp(), time.time() if now is None else now
+    if not start <= now < start + HOUR:  # over, or later than now: not live data (a CSV of
+        return s  # 2150's hours lost its last one)
     warn_stderr(f"{name}: its last hour, {last.isoformat()}, is not over yet: left out, as "
                 "the hour in progress of a log is")
     out = s.iloc[:-1]
@@ -94,10 +132,6 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
     return out
 
 
-SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column, or the long
-# format of statsforecast and neuralforecast (unique_id,ds,y): several series in one file
-VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
-TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
 
@@ -119,26 +153,41 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
     as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
     counts that are not a number of requests, 0 or more, read as gaps; an hour on several rows
-    of one series, counts added).
+    of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
+    Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
+    as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
     """
+    if path == "-":
+        with spooled_stdin() as copy:
+            return _read_counts_csv(copy, STDIN, warn)
+    return _read_counts_csv(path, safe_name(path), warn)
+
+
+def shown_name(path: str) -> str:
+    """A path as messages name it: `-` is stdin."""
+    return STDIN if path == "-" else safe_name(path)
+
+
+def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) -> CountsCSV:
+    """read_counts_csv_all of a file, named `shown` in every message."""
     import csv
     import math
 
     import pandas as pd
 
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM dropped
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{safe_name(path)}: cannot read as a CSV of hourly counts "
+        raise ValueError(f"{shown}: cannot read as a CSV of hourly counts "
                          f"({safe_text(str(exc))})") from exc
     if not rows:
-        raise ValueError(f"{safe_name(path)}: empty: expected columns hour,count")
+        raise ValueError(f"{shown}: empty: expected columns hour,count")
     cols = [c.strip().lower() for c in rows[0]]
     value_col = next((c for c in VALUE_COLUMNS if c in cols), None)
     time_col = next((c for c in TIME_COLUMNS if c in cols), None)
     if value_col is None or time_col is None:
-        raise ValueError(f"{safe_name(path)}: expected columns hour,count (the hour: "
+        raise ValueError(f"{shown}: expected columns hour,count (the hour: "
                          f"{' or '.join(TIME_COLUMNS)}; the count: {' or '.join(VALUE_COLUMNS)}; "
                          f"optionally one of {', '.join(SERIES_COLUMNS)} naming the series); "
                          f"found {safe_text(','.join(cols))}")
@@ -182,8 +231,14 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
-        raise ValueError(f"{safe_name(path)}: no row has an ISO 8601 hour in column "
+        raise ValueError(f"{shown}: no row has an ISO 8601 hour in column "
                          f"{safe_text(time_col)!r}{days}")
+    for name, (times, _, _) in found.items():
+        daily = _days_apart(times)
+        if daily is not None:
+            where = f" (series {safe_name(name)})" if id_col is not None else ""
+            raise ValueError(f"{shown}{where}: rows are {daily} (daily data): trafficwatch "
+                             "forecasts hourly counts, one row per hour")
     out: dict[str, pd.Series] = {}
     for name, (times, values, last) in found.items():
         s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
@@ -208,9 +263,27 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
         for kind, examples in bad.items():
             noun, what = words[kind]
             n = len(examples)
-            warn(f"{safe_name(path)}: {n} {noun}{'s' if n > 1 else ''} {what} "
+            warn(f"{shown}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
     return CountsCSV(id_col, out)
+
+
+def _days_apart(times: list) -> str | None:
+    """How far apart rows are, "a day apart, 2022-01-01 00:00 then 2022-01-02 00:00", when
+    every one of 3 or more distinct times is a whole number of days after the one before (23
+    or 25 h across a DST change in the offsets written); None otherwise (hourly rows, whole
+    days missing among them or not)."""
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(times).unique().sort_values()
+    if len(idx) < 3:
+        return None
+    gaps = (idx[1:] - idx[:-1]).total_seconds()
+    off_day = gaps % 86400
+    if not ((gaps >= 82800) & ((off_day == 0) | (off_day == 3600) | (off_day == 82800))).all():
+        return None
+    apart = "a day apart" if gaps.min() < 2 * 86400 - 3600 else "whole days apart"
+    return f"{apart}, {idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
 
 
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
@@ -227,14 +300,14 @@ def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
         f" and {len(names) - 5} more" if len(names) > 5 else "")
     if site is None:
         if len(names) > 1:
-            raise ValueError(f"{safe_name(path)} holds {len(names)} series (column "
+            raise ValueError(f"{shown_name(path)} holds {len(names)} series (column "
                              f"{table.column}: {shown}): --site NAME for one")
         return table.series[names[0]]
     if table.column is None:
-        raise ValueError(f"--site {safe_name(site)}: {safe_name(path)} holds one series (no "
+        raise ValueError(f"--site {safe_name(site)}: {shown_name(path)} holds one series (no "
                          f"{' or '.join(SERIES_COLUMNS)} column)")
     if site not in table.series:
-        raise ValueError(f"no series {safe_name(site)} in {safe_name(path)} (column "
+        raise ValueError(f"no series {safe_name(site)} in {shown_name(path)} (column "
                          f"{table.column}); found: {shown}")
     return table.series[site]
 

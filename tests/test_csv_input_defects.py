@@ -1,0 +1,218 @@
+"""Counts CSVs as a new user gives them: with Excel's BOM, on stdin, two at once, daily rows,
+hours still to come; eval's --model beside the shipped model; a mistyped command."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.test_forecast_cmd import run_cli, traffic
+from trafficwatch.cli.main import main
+from trafficwatch.counting.load import read_counts_csv_all, without_hour_in_progress
+from trafficwatch.resources import default_model_path
+
+
+def csv_text(s: pd.Series, header: str = "hour,count") -> str:
+    return header + "\n" + "".join(f"{h.isoformat()},{int(v)}\n" for h, v in s.items())
+
+
+@pytest.fixture
+def series_csv(tmp_path) -> Path:
+    path = tmp_path / "series.csv"
+    path.write_text(csv_text(traffic(21)))
+    return path
+
+
+def run_main(argv: list[str], capsys, stdin: bytes | None = None,
+             monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_csv_with_excel_s_bom_is_read_as_without_it(series_csv, tmp_path, capsys):
+    """Excel's "CSV UTF-8" (EF BB BF before hour,count) was refused: "found \\ufeffhour"."""
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + series_csv.read_bytes())
+    assert read_counts_csv_all(str(bom)).series[""].equals(
+        read_counts_csv_all(str(series_csv)).series[""])
+    code, out, err = run_main(["forecast", str(bom), "--horizon", "3"], capsys)
+    assert code == 0, err
+    _, plain, _ = run_main(["forecast", str(series_csv), "--horizon", "3"], capsys)
+    assert out == plain and len(out.splitlines()) == 4
+    # given to counts, it is known by its header, BOM and all, as hourly counts
+    code, out, err = run_main(["counts", str(bom)], capsys)
+    assert code == 2 and out == "" and "is already hourly counts" in err
+
+
+def test_a_counts_csv_on_stdin_is_read_as_from_its_file(series_csv, capsys, monkeypatch):
+    """`cat series.csv | trafficwatch forecast -` named a temporary file and looked for a log
+    format in it."""
+    code, out, err = run_main(["forecast", "-", "--horizon", "3"], capsys,
+                              series_csv.read_bytes(), monkeypatch)
+    assert code == 0, err
+    _, from_file, _ = run_main(["forecast", str(series_csv), "--horizon", "3"], capsys)
+    assert out == from_file and "trafficwatch-stdin-" not in err
+    code, out, err = run_main(["eval", "-", "--days", "2", "--format", "json"], capsys,
+                              b"\xef\xbb\xbf" + series_csv.read_bytes(), monkeypatch)
+    assert code == 0 and "naive24" in json.loads(out)["models"], err
+
+
+def test_what_is_not_a_log_on_stdin_is_named_stdin_not_a_temporary_file(capsys, monkeypatch):
+    code, out, err = run_main(["forecast", "-"], capsys, b"no log here\n", monkeypatch)
+    assert code == 2 and out == ""
+    assert "<stdin>: no known log format matches" in err and "trafficwatch-stdin-" not in err
+
+
+def test_a_log_on_stdin_is_still_forecast(capsys, monkeypatch):
+    line = '203.0.113.9 - - [{d:02d}/Nov/2026:{h:02d}:10:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    log = "".join(line.format(d=1 + k // 24, h=k % 24) * 3 for k in range(24 * 4))
+    code, out, err = run_main(["forecast", "-", "--horizon", "2"], capsys, log.encode(),
+                              monkeypatch)
+    assert code in (0, 1) and len(out.splitlines()) == 3, err
+
+
+@pytest.mark.parametrize("on_stdin", [False, True])
+def test_counts_given_a_counts_csv_says_it_is_already_hourly_counts(series_csv, capsys,
+                                                                   monkeypatch, on_stdin):
+    argv, data = (["counts", "-"], series_csv.read_bytes()) if on_stdin else \
+        (["counts", str(series_csv)], None)
+    code, out, err = run_main(argv, capsys, data, monkeypatch)
+    assert code == 2 and out == ""
+    name = "<stdin>" if on_stdin else str(series_csv)
+    assert (f"trafficwatch: {name} is already hourly counts (a CSV, first line 'hour,count'), "
+            "not an access log: forecast, eval and train read it directly") in err.splitlines()
+    assert "no known log format" not in err and "trafficwatch-stdin-" not in err
+
+
+@pytest.mark.parametrize("command", ["forecast", "eval", "train"])
+def test_two_counts_csvs_at_once_are_one_line_saying_one_is_read_at_a_time(
+        series_csv, tmp_path, capsys, command):
+    other = tmp_path / "b.csv"
+    shutil.copy(series_csv, other)
+    extra = ["--out", str(tmp_path / "m.pt")] if command == "train" else []
+    code, out, err = run_main([command, str(series_csv), str(other), *extra], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [(
+        f"trafficwatch: {series_csv}, {other}: one CSV of hourly counts is read at a time, "
+        "alone; for several series, put them in one CSV with a site or unique_id column naming "
+        "each row's series")]
+
+
+def test_daily_rows_at_midnight_are_refused_in_one_line(tmp_path, capsys):
+    """One row a day at 00:00Z was read as hourly with 23 gaps a day: the LSTM refused and the
+    seasonal naive printed a day's total for every hour."""
+    days = pd.date_range("2022-01-01", periods=400, freq="D", tz="UTC")
+    path = tmp_path / "daily.csv"
+    path.write_text("hour,count\n" + "".join(f"{d:%Y-%m-%dT%H:%M:%SZ},12000\n" for d in days))
+    for command in ("forecast", "eval"):
+        code, out, err = run_main([command, str(path)], capsys)
+        assert code == 2 and out == ""
+        assert err.splitlines() == [(
+            f"trafficwatch: {path}: rows are a day apart, 2022-01-01 00:00 then 2022-01-02 "
+            "00:00 UTC (daily data): trafficwatch forecasts hourly counts, one row per hour")]
+    # local midnights across a DST change (23 h, then 25 h): still a day apart
+    local = pd.date_range("2024-03-29", periods=5, freq="D", tz="Europe/Paris")
+    path.write_text("ds,y\n" + "".join(f"{d.isoformat()},5\n" for d in local))
+    with pytest.raises(ValueError, match="rows are a day apart"):
+        read_counts_csv_all(str(path))
+    # a daily series among hourly ones is named
+    path.write_text("unique_id,ds,y\n" + "".join(f"a,{d.isoformat()},5\n" for d in days[:5])
+                    + "".join(f"b,{h.isoformat()},5\n"
+                              for h in pd.date_range("2022-01-01", periods=48, freq="h")))
+    with pytest.raises(ValueError, match=r"\(series a\): rows are a day apart"):
+        read_counts_csv_all(str(path))
+
+
+def test_hourly_rows_with_whole_days_missing_are_not_daily(tmp_path):
+    s = traffic(10)
+    kept = s[(s.index.day % 3 != 0)]  # every third day missing: gaps of 25 h among 1 h ones
+    path = tmp_path / "gappy.csv"
+    path.write_text(csv_text(kept))
+    got = read_counts_csv_all(str(path)).series[""]
+    assert got.index[0] == kept.index[0] and got.index[-1] == kept.index[-1]
+    assert got.notna().sum() == len(kept) and got.isna().sum() == len(s.loc[
+        kept.index[0]:kept.index[-1]]) - len(kept)
+
+
+def test_a_last_hour_still_to_come_is_kept_the_one_in_progress_left_out(tmp_path, capsys):
+    """A series of 2150's hours lost its last one: "is not over yet: left out"."""
+    s = traffic(3)
+    t0 = s.index[-1].timestamp()
+    for now, kept in ((t0 - 86400 * 365, True),  # all of it later than now
+                      (t0 + 1800, False),  # its last hour in progress
+                      (t0, False),  # in progress from its first second
+                      (t0 + 3600, True)):  # over
+        got = without_hour_in_progress(s, "x.csv", now=now)
+        assert len(got) == len(s) - (0 if kept else 1), now
+    assert capsys.readouterr().err.count("is not over yet: left out") == 2
+    future = traffic(21)
+    future.index = future.index + (pd.Timestamp("2150-01-01", tz="UTC") - future.index[0])
+    path = tmp_path / "future.csv"
+    path.write_text(csv_text(future))
+    code, out, err = run_main(["forecast", str(path), "--horizon", "2"], capsys)
+    assert code == 0 and "not over yet" not in err, err
+    first = pd.Timestamp(out.splitlines()[1].split(",")[0])
+    assert first == future.index[-1] + pd.Timedelta(hours=1)
+    # the hour in progress now is still left out, and said
+    now = pd.Timestamp(time.time(), unit="s", tz="UTC").floor("h")
+    live = traffic(3)
+    live.index = pd.date_range(end=now, periods=len(live), freq="h", tz="UTC")
+    got = without_hour_in_progress(live, "live.csv")
+    if pd.Timestamp(time.time(), unit="s", tz="UTC").floor("h") == now:
+        assert len(got) == len(live) - 1 and "not over yet: left out" in capsys.readouterr().err
+
+
+def test_eval_with_model_scores_the_shipped_model_beside_it(series_csv, tmp_path, capsys):
+    """README: "--model FILE: that model instead; eval scores it beside the shipped one"; the
+    table had only lstm:M and the naives."""
+    shipped = default_model_path().with_suffix(".npz")
+    mine = tmp_path / "mine.npz"
+    shutil.copy(shipped, mine)  # the same weights: the two columns must agree
+    code, out, err = run_cli(["eval", str(series_csv), "--model", str(mine), "--days", "2",
+                              "--format", "json"], capsys)
+    assert code == 0, err
+    models = json.loads(out)["models"]
+    assert list(models)[:2] == ["lstm:mine", "lstm:default"]
+    assert models["lstm:mine"]["mase"] == pytest.approx(models["lstm:default"]["mase"])
+    assert "also scored: lstm:default, the shipped model, beside --model's lstm:mine" in err
+    # --model naming the shipped file itself: one column, not two of one name
+    code, out, _ = run_cli(["eval", str(series_csv), "--model", str(shipped), "--days", "2",
+                            "--format", "json"], capsys)
+    assert code == 0 and [m for m in json.loads(out)["models"] if m.startswith("lstm")] == [
+        "lstm:default"]
+    # a model of the shipped one's file name elsewhere: both, told apart
+    other = tmp_path / "default.npz"
+    shutil.copy(shipped, other)
+    code, out, _ = run_cli(["eval", str(series_csv), "--model", str(other), "--days", "2",
+                            "--format", "json"], capsys)
+    assert code == 0 and {"lstm:default", "lstm:default (shipped)"} <= set(
+        json.loads(out)["models"])
+
+
+def test_a_mistyped_command_before_a_real_file_is_one_line_not_the_app(series_csv, tmp_path,
+                                                                       capsys, monkeypatch):
+    """`trafficwatch forecst daily.csv` opened the full-screen app on the CSV."""
+    code, out, err = run_main(["forecst", str(series_csv)], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [(
+        "trafficwatch: unknown command 'forecst' (did you mean forecast?; commands: counts, "
+        "forecast, eval, train, agent; see trafficwatch --help)")]
+    code, _, err = run_main(["Evl", str(series_csv)], capsys)
+    assert code == 2 and "'Evl' (did you mean eval?" in err
+    code, _, err = run_main(["forc\x1bst"], capsys)  # shown through the sanitiser
+    assert code == 2 and "unknown command 'forc\\x1bst'" in err
+    # a real file or folder of such a name is a path, as before (the app, here without a
+    # terminal, says so)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "forcast").mkdir()
+    code, _, err = run_main(["forcast"], capsys)
+    assert code == 2 and "unknown command" not in err and "needs a terminal" in err

@@ -1,0 +1,37 @@
+"""The columns of a CSV of hourly counts, and whether a file's first line names them (a counts
+CSV given where logs are read, or on stdin, is known by its header, not taken for a log)."""
+from __future__ import annotations
+
+import csv
+
+SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column, or the long
+# format of statsforecast and neuralforecast (unique_id,ds,y): several series in one file
+VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
+TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
+BOM = "\ufeff"  # Excel's "CSV UTF-8" begins with one: not part of the first column's name
+
+
+def header_columns(first_line: bytes | str) -> list[str]:
+    """A CSV's first line as column names: lower case, stripped, a UTF-8 BOM dropped."""
+    text = first_line.decode("utf-8", "replace") if isinstance(first_line, bytes) else first_line
+    text = text.removeprefix(BOM).splitlines()[0] if text.strip() else ""
+    try:
+        row = next(csv.reader([text]), [])
+    except csv.Error:
+        return []
+    return [c.strip().lower() for c in row]
+
+
+def is_counts_header(first_line: bytes | str) -> bool:
+    """Does this first line name an hour column and a count column (`hour,count`, `ds,y`)?"""
+    cols = header_columns(first_line)
+    return any(c in cols for c in TIME_COLUMNS) and any(c in cols for c in VALUE_COLUMNS)
+
+
+def has_counts_header(path: str) -> bool:
+    """Is `path` a plain file whose first line is a counts CSV's header? False if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return is_counts_header(fh.readline(4096))
+    except OSError:
+        return False
