@@ -55,7 +55,7 @@ def test_metric_and_filters(tmp_path):
     p = run("counts", SAMPLE, "--site", "blog.example.org", "--metric", "visitors")
     got = rows(p.stdout)
     assert got[0] == {"hour": "2026-10-02T11:00:00+02:00", "site": "blog.example.org",
-                      "metric": "visitors", "count": "13"}
+                      "metric": "visitors", "count": "13", "partial": ""}
 
 
 def test_json_output_and_tz(tmp_path):

@@ -216,3 +216,24 @@ def test_a_mistyped_command_before_a_real_file_is_one_line_not_the_app(series_cs
     (tmp_path / "forcast").mkdir()
     code, _, err = run_main(["forcast"], capsys)
     assert code == 2 and "unknown command" not in err and "needs a terminal" in err
+
+
+def test_counts_marks_the_hour_the_log_ends_inside_and_eval_on_its_csv_scores_as_on_the_logs(
+        tmp_path, capsys):
+    """`counts logs > hourly.csv; eval hourly.csv`, README's own workflow, scored the last hour
+    (6 minutes of log) as a whole one: 168 hours and another MASE than `eval logs` (167)."""
+    logs = str(Path(__file__).resolve().parents[1] / "sample_logs")
+    code, out, _ = run_main(["counts", logs], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "hour,site,metric,count,partial"
+    marked = [row for row in lines[1:] if row.endswith(",1")]
+    assert {row.split(",")[1] for row in marked} == {"blog.example.org", "shop.example.com"}
+    assert all(not row.endswith(",1") or row.startswith("2026-11-20T10:00") for row in lines)
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text(out)
+    args = ["--site", "shop.example.com", "--days", "2"]
+    code, from_csv, err = run_main(["eval", str(hourly), *args], capsys)
+    assert code == 0 and "marked partial by counts" in err
+    _, from_logs, _ = run_main(["eval", logs, *args], capsys)
+    assert from_csv == from_logs

@@ -22,7 +22,7 @@ from trafficwatch.cli.options import (
     parse_tz,
     prometheus_config,
 )
-from trafficwatch.cli.rows import CSV_HEADER, csv_field, hour_offsets, hour_texts
+from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
@@ -37,7 +37,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
     p.add_argument("--format", choices=("csv", "json"), default=None, dest="out_format",
-                   help="csv: hour,site,metric,count (empty count = no log covers that hour); "
+                   help="csv: hour,site,metric,count,partial (empty count = no log covers that "
+                        "hour; partial 1 = the log ends inside it or it is in progress); "
                         "json: one object per hour (default: csv; with --follow, json: a JSON "
                         "line per change, or a CSV row per change with --format csv)")
     add_tz_option(p)
@@ -84,11 +85,11 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
 def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> None:
     """Print the hourly rows as CSV or JSON."""
     if args.out_format == "csv":
-        out.write(CSV_HEADER + "\n")
-        for site, shown, counts, _ in _columns(series, args):
+        out.write(COUNTS_CSV_HEADER + "\n")
+        for site, shown, counts, partial in _columns(series, args):
             mid = f",{csv_field(safe_name(site))},{args.metric},"
-            out.writelines(f"{hour}{mid}{'' if count is None else count}\n"
-                           for hour, count in zip(shown, counts))
+            out.writelines(f"{hour}{mid}{'' if count is None else count},{1 if part else ''}\n"
+                           for hour, count, part in zip(shown, counts, partial))
     else:
         data = [{"hour": h, "site": s, "metric": m, "count": c, "partial": p}
                 for h, s, m, c, p in rows(series, args)]

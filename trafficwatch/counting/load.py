@@ -132,6 +132,7 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
     return out
 
 
+PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
 
@@ -194,6 +195,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
     id_col = next((c for c in SERIES_COLUMNS if c in cols), None)
     ti, vi = cols.index(time_col), cols.index(value_col)
     ii = cols.index(id_col) if id_col is not None else None
+    pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
     found: dict[str, tuple[list, list, list[str]]] = {}  # name -> (hours, counts, last hour)
     for n, row in enumerate(rows[1:], start=2):
@@ -219,6 +221,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
             ok = False
         if not ok:  # words, inf, nan, a negative count: not a number of requests
             bad.setdefault("count", []).append(f"row {n}: {text!r}")
+            v = math.nan
+        if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
+            # ends inside it or it is in progress: a gap, as a forecast from the logs reads it
+            bad.setdefault("partial", []).append(f"row {n}: {row[ti]!r}")
             v = math.nan
         name = row[ii].strip() if ii is not None else ""
         if ii is not None and not name:  # one series of its own, named so and said
@@ -258,6 +264,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
                  "hour": ("row", "without an ISO 8601 hour, left out"),
                  "day": ("row", "with a date and no hour, left out"),
                  "count": ("row", "with a count not a number of requests, read as a gap"),
+                 "partial": ("hour", ("marked partial by counts (a log ending inside the "
+                                      "hour, or the hour in progress), read as a gap, as from "
+                                      "the logs")),
                  "same hour": ("hour", "on more than one row, their counts added"),
                  "no name": ("row", f"without a series name, read as the series {NO_NAME}")}
         for kind, examples in bad.items():
