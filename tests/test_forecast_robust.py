@@ -312,7 +312,7 @@ def test_a_count_stuck_at_one_value_is_repeated_from_its_first_day(shipped, stuc
     v, idx = weeks_of_traffic()
     v[-hours:] = stuck
     f = shipped.forecast(pd.Series(v, index=idx), 48)
-    np.testing.assert_allclose([f.p10, f.p50, f.p90], stuck, rtol=1e-9)
+    assert (f.p10 == stuck).all() and (f.p50 == stuck).all() and (f.p90 == stuck).all()
     shown = {360.0: "360", 780.0: "780", 3.5: "3.50"}[stuck]  # as the pane writes counts
     assert f.choice == (f"the last hour repeated: the count has been {shown} in each of the "
                         f"last {hours} hours") and f.model == "naive1"
@@ -321,6 +321,14 @@ def test_a_count_stuck_at_one_value_is_repeated_from_its_first_day(shipped, stuc
     assert "the count has been" not in shipped.forecast(pd.Series(v, index=idx), 48).choice
     v[-hours:] = 0.0  # zeros are the outage rule's: the hours that would have been
     assert shipped.forecast(pd.Series(v, index=idx), 24).p50.max() > 300
+
+
+def test_a_series_constant_from_its_first_hour_is_stuck_too(shipped):
+    """A new user's 8 weeks of 100 an hour got "same hour yesterday" with a band 99.42-100.52:
+    the stuck rule asked for another count before."""
+    f = shipped.forecast(series(np.full(24 * 28, 100.0)), 24)
+    assert f.model == "naive1" and "100 in each of the last 672 hours" in f.choice
+    assert (f.p10 == 100).all() and (f.p90 == 100).all()
 
 
 def test_an_unseasonal_random_walk_gets_its_last_value_not_yesterday(shipped):

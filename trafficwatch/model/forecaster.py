@@ -506,6 +506,10 @@ class Forecaster:
                 out[:, mid] = med
                 out[:, :mid] = np.minimum(out[:, :mid], med[:, None])
                 out[:, mid + 1:] = np.maximum(out[:, mid + 1:], med[:, None])
+                # a band collapsed onto the median is the median: expm1(log1p(360)) printed
+                # a stuck count's p10 as 359.9999999999999
+                out = np.where(np.isclose(out, med[:, None], rtol=1e-12, atol=0.0),
+                               med[:, None], out)
             return out
 
         q = band(recent.widen)
@@ -620,15 +624,15 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str) -> tuple[np.ndarray,
 
 def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
     """(count, hours) when the last STUCK_HOURS observed hours or more all held one count other
-    than 0 and the series had held another before: a count stuck at one value (a site gone but
-    for a monitor's requests; a benchmark series' flat stretch, a value carried forward). 0 is
-    left to the outage rule (mask_outages)."""
+    than 0: a count stuck at one value (a site gone but for a monitor's requests; a benchmark
+    series' flat stretch, a value carried forward; a series constant from its first hour, whose
+    band was 99.42-100.52 around 100). 0 is left to the outage rule (mask_outages)."""
     seen = v[np.isfinite(v)]
-    if len(seen) <= STUCK_HOURS or seen[-1] == 0:
+    if len(seen) < STUCK_HOURS or seen[-1] == 0:
         return None
     moved = np.flatnonzero(seen != seen[-1])
     hours = len(seen) - (moved[-1] + 1) if len(moved) else len(seen)
-    if hours < STUCK_HOURS or not len(moved):
+    if hours < STUCK_HOURS:
         return None
     return float(seen[-1]), int(hours)
 
