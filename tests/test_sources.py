@@ -95,3 +95,16 @@ def test_gz_and_bz2_rotations_are_read_in_order_with_every_line_counted(tmp_path
     s = series.series(tmp_path.name).dropna()
     assert report.lines == sum(day.values()) and not report.failed
     assert [int(s[s.index.day == d].sum()) for d in day.values()] == list(day.values())
+
+
+def test_a_path_given_twice_is_read_once_and_is_no_fault(tmp_path):
+    """`counts a.log a.log` counted it once but said "skipped a.log: no file in it, only
+    subdirectories", which also made the exit code 1."""
+    log = touch(tmp_path / "access.log")
+    touch(tmp_path / "README")
+    for paths in ([str(log), str(log)], [str(tmp_path), str(tmp_path)], [str(tmp_path), str(log)]):
+        d = discover(paths)
+        assert sum(map(len, d.sites.values())) == 1 and not d.skipped, paths
+    (tmp_path / "sub").mkdir()
+    d = discover([str(log), str(tmp_path / "sub")])  # a directory of nothing is still said
+    assert d.skipped and d.skipped[0][0].endswith("sub")

@@ -157,12 +157,14 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
             why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
         before = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
+        again = 0  # files an earlier path already gave (a.log a.log, a dir and a file in it)
         for p in found:
             if str(p) == "-":
                 out.sites.setdefault("stdin", []).append(SourceFile("-", "stdin"))
                 continue
             key = os.path.realpath(p)
             if key in seen:
+                again += 1
                 continue
             seen.add(key)
             res = classify(p, rx)
@@ -180,7 +182,9 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 continue
             out.sites.setdefault(res.site, []).append(res)
         after = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
-        if found and after == before:  # only subdirectories (not read): not in silence
+        if again == len(found):  # all given before (a.log a.log): read once, no fault
+            pass
+        elif found and after == before:  # only subdirectories (not read): not in silence
             out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
         elif found and not explicit and after[:2] == before[:2]:  # files, none read by
             out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))  # design: awaiting its log
