@@ -177,10 +177,6 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
 
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
-    import torch
-
-    from trafficwatch.model.lstm import QuantileLSTM
-
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -192,6 +188,12 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     if not magic.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip archive, or a pickle
         raise CheckpointError(f"{path}: not a model checkpoint (neither the zip archive torch "
                               f"saves nor a pickle); {_FIX}")
+    # torch only after the checks above: a CSV given as --model was refused after 2.4 s and
+    # 725 MB of importing it
+    import torch
+
+    from trafficwatch.model.lstm import QuantileLSTM
+
     try:
         with open(path, "rb") as f:
             raw = torch.load(f, weights_only=True, map_location="cpu")
