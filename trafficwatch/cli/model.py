@@ -94,13 +94,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
                     "scales MASE). Exit 1 when the LSTM could not forecast at any origin. MASE (vs "
                     "in-sample 24 h seasonal naive), sMAPE, p10-p90 "
-                    "coverage; hours with no log are skipped, not counted as zero. A CSV of "
-                    "several series (a site or unique_id column) gets each series scored on "
-                    "its own and the mean over them, each series counting once.")
+                    "coverage; hours with no log are skipped, not counted as zero. Origins are "
+                    "24 h apart, the last one --horizon hours before the series' last hour "
+                    "ends; MASE and sMAPE are the mean of each origin's (sMAPE counts 0 "
+                    "against 0 as 0). The seasonal naives repeat the same hour a day (a week) "
+                    "before, or a season further back where that hour is a gap; their p10/p90 "
+                    "add the 10 and 90 % quantiles of the last 4 weeks' seasonal differences. "
+                    "A CSV of several series (a site or unique_id column) gets each series "
+                    "scored on its own and the mean over them, each series counting once; "
+                    "--days beyond what the series holds gives fewer origins (the header "
+                    "says how many).")
     _common(e)
     e.add_argument("--days", type=int, default=7, help="number of daily origins (default: 7)")
     e.add_argument("--horizon", type=int, default=24, help="hours ahead (default: 24)")
-    e.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
+    e.add_argument("--format", choices=("table", "json"), default="table", dest="out_format",
+                   help="table (default) or json")
     add_model_option(e)
     add_tz_option(e, "the hours of the backtest's range")
     e.add_argument("--statsforecast", action="store_true",
@@ -128,7 +136,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                     "with a series column (csv) or under its name (json).")
     _common(f)
     f.add_argument("--horizon", type=int, default=24, help="hours ahead, 1-168 (default: 24)")
-    f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format")
+    f.add_argument("--format", choices=("csv", "json"), default="csv", dest="out_format",
+                   help="csv (default: hour,p10,p50,p90,model; series first for a CSV of "
+                        "several) or json (with the choice and why)")
     add_model_option(f)
     add_tz_option(f, "the forecast hours")
     f.set_defaults(func=run_forecast)
