@@ -198,18 +198,22 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
     found: dict[str, tuple[list, list, list[str]]] = {}  # name -> (hours, counts, last hour)
+    usable = []  # (row number, row) with the header's fields and an hour, not a date
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
             continue  # a blank line
         if len(row) != len(cols):
             bad.setdefault("fields", []).append(f"row {n}: {len(row)} fields")
             continue
-        stamp = row[ti].strip()
-        if DATE_ONLY.match(stamp):  # a day's count, not an hour's: read as midnight, a day's
-            # rows were summed into one hour and the other 23 were gaps
+        if DATE_ONLY.match(row[ti].strip()):  # a day's count, not an hour's: read as midnight,
+            # a day's rows were summed into one hour and the other 23 were gaps
             bad.setdefault("day", []).append(f"row {n}: {row[ti]!r}")
             continue
-        t = pd.to_datetime(stamp, utc=True, errors="coerce", format="ISO8601")
+        usable.append((n, row))
+    # every hour in one call: one to_datetime a row took 55 of 64 s on 200 series of 1,344 rows
+    stamps = pd.to_datetime(pd.Series([row[ti].strip() for _, row in usable], dtype=object),
+                            utc=True, errors="coerce", format="ISO8601")
+    for (n, row), t in zip(usable, stamps):
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
