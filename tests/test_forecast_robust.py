@@ -461,3 +461,16 @@ def test_a_burst_that_is_over_does_not_come_back_in_the_next_days_forecast(shipp
         assert f.p90.max() < 1.1 * clean.p90.max(), (back, count)
         assert np.abs(f.p50 - clean.p50).mean() < 0.03 * clean.p50.mean(), (back, count)
         assert "broke from" not in f.choice
+
+
+def test_a_holiday_last_week_is_not_forecast_again_this_week(shipped):
+    """A new user's weekly traffic with last Monday at a tenth of itself: "same hour last week"
+    had judged well on the 14 days before and was shown at 90 % for this Monday, a p50 of 94
+    where the day held about 500 (MASE 4.9, none of its hours in the band)."""
+    v, idx = weeks_of_traffic()  # six weeks, Monday to Sunday: the forecast is for a Monday
+    clean = shipped.forecast(pd.Series(v, index=idx), 24)
+    v[-168:-144] *= 0.1  # last Monday, a holiday
+    f = shipped.forecast(pd.Series(v, index=idx), 24)
+    assert f.p50.mean() > 0.9 * clean.p50.mean(), f.choice
+    assert (f.p90 > clean.p50).mean() > 0.8  # the band holds this Monday's ordinary traffic
+

@@ -619,7 +619,18 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str) -> tuple[np.ndarray,
     shift = np.zeros(gap.shape[:-1])
     seen = np.isfinite(gap).any(axis=-1)
     shift[seen] = nanmedian(gap[seen], axis=-1)  # a sort: np.nanmedian takes 5x as long
-    return both & (np.abs(np.nan_to_num(gap - shift[..., None])) > BURST), zm
+    burst = both & (np.abs(np.nan_to_num(gap - shift[..., None])) > BURST)
+    if name == "naive168":  # a day of last week unlike its weeks, unlike today's level and
+        # unlike the 7 days since (a holiday last Monday: "last week" forecast this Monday at a
+        # tenth of its traffic, chosen at 90 % on the 14 days that had judged it well) is no
+        # new level: not repeated. A commuter counter's weekdays after the holidays are unlike
+        # its January weeks, but like the last 7 days: repeated
+        now, d7 = BASE_NAMES.index("4-week median at today's level"), BASE_NAMES.index("7-day median")
+        today = bases[..., now] - zm  # today's shift from the weeks (the same for every hour)
+        unlike_today = both & (bmask[..., now] > 0) & (np.abs(np.nan_to_num(gap - today)) > BURST)
+        unlike_days = (bmask[..., d7] > 0) & (np.abs(z - bases[..., d7]) > BURST)
+        burst |= unlike_today & unlike_days
+    return burst, zm
 
 
 def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
