@@ -533,3 +533,18 @@ def test_a_csv_whose_last_hour_is_not_over_is_forecast_from_that_hour(tmp_path, 
     first = [got] if sites == 1 else list(got["series"].values())
     assert [pd.Timestamp(f["hours"][0]["hour"]) for f in first] == [now] * sites, got
     assert err.count("is not over yet: left out") == sites
+
+
+def test_eval_with_no_two_hours_a_day_apart_says_so_not_that_nothing_changes(tmp_path, capsys):
+    """Every other day missing: MASE's scale cannot be measured, though the counts do change;
+    eval said "the history never changes from one day to the next"."""
+    from trafficwatch.cli.main import main
+
+    s = traffic(28)
+    s = s[(s.index.day_of_year % 2) == 0]  # every other day
+    csv_path = tmp_path / "altdays.csv"
+    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{int(v)}\n"
+                                                 for h, v in s.items()))
+    main(["eval", str(csv_path), "--days", "3"])
+    _, err = capsys.readouterr()
+    assert "no two observed hours are a day apart" in err and "never changes" not in err

@@ -382,8 +382,14 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
             "a model forecast")
         return None, EXIT_FALLBACK
     if not np.isfinite(summary["mase"]).any():
-        err("MASE is undefined here: the history never changes from one day to the next (the "
-            "24 h seasonal naive's error, its scale, is 0); sMAPE and coverage still are shown")
+        v = series.to_numpy(dtype=float)
+        if not (np.isfinite(v[24:]) & np.isfinite(v[:-24])).any():  # every other day missing
+            why = "no two observed hours are a day apart (the 24 h seasonal naive's error, its "
+            why += "scale, cannot be measured)"
+        else:
+            why = ("the history never changes from one day to the next (the 24 h seasonal "
+                   "naive's error, its scale, is 0)")
+        err(f"MASE is undefined here: {why}; sMAPE and coverage still are shown")
     # the baselines were scored, the model never: not a backtest of it (stderr said why), as
     # `forecast` exits 1 then
     return table, EXIT_OK if summary.loc[lstm, "hours"] else EXIT_FALLBACK
