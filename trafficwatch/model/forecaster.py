@@ -610,7 +610,9 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str) -> tuple[np.ndarray,
     use there. A burst stands out from the typical by more than BURST best-base errors beyond
     the day's own shift from it: a new level (traffic tripled three days ago) moves every hour
     alike and is repeated, as a naive should. A burst of 3,000 requests in an hour of 130 was
-    otherwise forecast again the next day, 20 % of it: 690."""
+    otherwise forecast again the next day, 20 % of it: 690. An hour of "last week" is also one
+    when it is that far from both today's level and the 7-day median of the hour: a holiday,
+    a whole day away from its weeks, is its own shift and would be repeated otherwise."""
     k = BASE_NAMES.index("yesterday" if name == "naive24" else "last week")
     typical = BASE_NAMES.index("7-day median" if name == "naive24" else "4-week median")
     z, zm = bases[..., k], bases[..., typical]
