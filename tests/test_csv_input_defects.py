@@ -234,6 +234,9 @@ def test_counts_marks_the_hour_the_log_ends_inside_and_eval_on_its_csv_scores_as
     hourly.write_text(out)
     args = ["--site", "shop.example.com", "--days", "2"]
     code, from_csv, err = run_main(["eval", str(hourly), *args], capsys)
-    assert code == 0 and "marked partial by counts" in err
+    assert code == 0 and "1 hour marked partial by counts" in err  # shop's own, not blog's
+    shop_row = next(i for i, row in enumerate(lines, start=1) if row in marked
+                    and ",shop.example.com," in row)
+    assert f"row {shop_row}:" in err
     _, from_logs, _ = run_main(["eval", logs, *args], capsys)
     assert from_csv == from_logs

@@ -145,7 +145,8 @@ class CountsCSV:
     series: dict[str, pd.Series]
 
 
-def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) -> CountsCSV:
+def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
+                        only: str | None = None) -> CountsCSV:
     """Every series of a CSV of hourly counts (`hour,count`; ISO 8601 hours), as UTC.
 
     Columns: the hour (hour, ds, time or timestamp), the count (count, visits, hits, value or
@@ -157,11 +158,12 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None) ->
     of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
     Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
     as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
+    `only`: the series asked for (--site); the rows of the others are read, not warned about.
     """
     if path == "-":
         with spooled_stdin() as copy:
-            return _read_counts_csv(copy, STDIN, warn)
-    return _read_counts_csv(path, safe_name(path), warn)
+            return _read_counts_csv(copy, STDIN, warn, only)
+    return _read_counts_csv(path, safe_name(path), warn, only)
 
 
 def shown_name(path: str) -> str:
@@ -169,7 +171,8 @@ def shown_name(path: str) -> str:
     return STDIN if path == "-" else safe_name(path)
 
 
-def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) -> CountsCSV:
+def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
+                     only: str | None = None) -> CountsCSV:
     """read_counts_csv_all of a file, named `shown` in every message."""
     import csv
     import math
@@ -217,6 +220,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
+        name = row[ii].strip() if ii is not None else ""
+        # the rows of a series not asked for (--site) are read, not warned about: "2 hours
+        # marked partial (e.g. row 1178)" named the other site's row
+        note = bad if only is None or ii is None or name == only else {}
         text = row[vi].strip()
         try:
             v = float(text) if text else math.nan
@@ -224,13 +231,12 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
         except ValueError:
             ok = False
         if not ok:  # words, inf, nan, a negative count: not a number of requests
-            bad.setdefault("count", []).append(f"row {n}: {text!r}")
+            note.setdefault("count", []).append(f"row {n}: {text!r}")
             v = math.nan
         if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
             # ends inside it or it is in progress: a gap, as a forecast from the logs reads it
-            bad.setdefault("partial", []).append(f"row {n}: {row[ti]!r}")
+            note.setdefault("partial", []).append(f"row {n}: {row[ti]!r}")
             v = math.nan
-        name = row[ii].strip() if ii is not None else ""
         if ii is not None and not name:  # one series of its own, named so and said
             bad.setdefault("no name", []).append(f"row {n}")
             name = NO_NAME
@@ -253,7 +259,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None) 
     for name, (times, values, last) in found.items():
         s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
         dup = s.index[s.index.duplicated()].unique()
-        if len(dup):
+        if len(dup) and (only is None or id_col is None or name == only):
             where = f" of {name}" if id_col is not None else ""
             bad.setdefault("same hour", []).extend(f"{h.isoformat()}{where}" for h in dup)
         s = s.groupby(level=0).sum(min_count=1).sort_index()
@@ -303,7 +309,7 @@ def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
                     site: str | None = None) -> pd.Series:
     """One series of a CSV of hourly counts (see `read_counts_csv_all`): the only one, or
     `site`'s; ValueError when the file holds several and `site` names none of them."""
-    return one_series(path, read_counts_csv_all(path, warn), site)
+    return one_series(path, read_counts_csv_all(path, warn, only=site), site)
 
 
 def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
