@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,8 @@ from trafficwatch.engine.engine import Engine, EngineConfig, open_source
 from trafficwatch.engine.sink import Sink
 from trafficwatch.filters import ViewFilter
 from trafficwatch.logs.records import Records
+
+from .test_follow import wait_for
 
 T0 = int(pd.Timestamp("2026-01-05", tz="UTC").timestamp())
 
@@ -147,13 +148,6 @@ def started(monkeypatch):
         e.stop()
 
 
-def wait_until(cond, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 class FinishedReplay(FakeFeed):
     """A replay that has reached the logs' end (its clock on their last line)."""
 
@@ -168,7 +162,7 @@ def test_a_finished_replay_s_last_hour_is_where_the_logs_end_not_an_hour_in_prog
         started):
     """Its count is all the logs hold: not "in progress" beside the forecast of a whole hour."""
     e = started(FinishedReplay)
-    wait_until(lambda: e.latest is not None and e.latest.series is not None)
+    wait_for(lambda: e.latest is not None and e.latest.series is not None)
     snap = e.snapshot()
     last = int(e.series.last_ts("site-a"))
     assert snap.series.log_end == last
@@ -252,13 +246,13 @@ def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(s
     """Between choosing a site or filter and its forecast, the frame has none: it said
     "seasonal naive in use" and "No anomaly" for seconds in a fast replay (ops trial)."""
     e = started(FakeFeed)
-    wait_until(lambda: e.snapshot().forecast is not None)
+    wait_for(lambda: e.snapshot().forecast is not None)
     assert e.snapshot().status != "forecasting this view…"
     with e.lock:  # the model's thread cannot store the new view's forecast meanwhile
         e.set_filter(ViewFilter(bots=False))
         snap = e.snapshot()
     assert snap.forecast is None and snap.status == "forecasting this view…"
-    wait_until(lambda: e.snapshot().forecast is not None)
+    wait_for(lambda: e.snapshot().forecast is not None)
     assert e.snapshot().status != "forecasting this view…"
 
 
@@ -269,7 +263,7 @@ def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):
     e, _ = engine
     end = pd.Timestamp(T0 + 5 * 24 * 3600 + 22 * 3600, unit="s", tz="UTC")
     e.set_filter(ViewFilter(end=end))
-    wait_until(lambda: e.snapshot().forecast is not None)
+    wait_for(lambda: e.snapshot().forecast is not None)
     snap = e.snapshot()
     assert snap.series.hours[-1] == end.timestamp()
     assert snap.series.partial_hour is None and snap.series.log_end is None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,8 @@ import pytest
 from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.engine.live import LiveFeed
+
+from .test_follow import wait_for
 
 LINE = '203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0000] "GET /p{i} HTTP/1.1" 200 5 "-" "ua"\n'
 
@@ -44,14 +45,6 @@ def session(tmp_path: Path, request):
     yield start
     for f in open_feeds:
         f.close()
-
-
-def wait_for(cond, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
