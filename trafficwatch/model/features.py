@@ -155,6 +155,12 @@ OUTAGE_LEVEL = 20.0  # counts: a zero hour where the same hour's median over the
 # is this high is an outage or a break in the log (Poisson: below e^-20 by chance), not traffic
 
 
+def _week_before(v: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(A, 7): the same hour on each of the 7 days before each hour `at` (NaN before the start)."""
+    lags = at[:, None] - 24 * np.arange(1, 8)[None, :]
+    return np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
+
+
 def mask_outages(values: np.ndarray) -> np.ndarray:
     """A copy of hourly counts with outages filled in: a run of hours at 0 that holds an hour
     whose same hour on the 7 days before has a median of OUTAGE_LEVEL or more (at least 3 of
@@ -171,8 +177,7 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     at = np.flatnonzero(zero)
     if not len(at):
         return v
-    lags = at[:, None] - 24 * np.arange(1, 8)[None, :]  # (Z, 7)
-    past = np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
+    past = _week_before(v, at)
     typical = nanmedian(past, axis=1)
     sure = (np.isfinite(past).sum(axis=1) >= 3) & (typical >= OUTAGE_LEVEL)
     if not sure.any():
@@ -209,8 +214,7 @@ def mask_bursts(values: np.ndarray) -> np.ndarray:
     at = at[at >= 72]  # three days at least, to know what an hour holds
     if not len(at):
         return v
-    lags = at[:, None] - 24 * np.arange(1, 8)[None, :]  # (A, 7)
-    past = np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
+    past = _week_before(v, at)
     seen = np.isfinite(past)
     bar = np.full(len(v), np.inf)  # the count above which an hour is high
     bar[at] = np.where(seen.sum(axis=1) >= 3,
