@@ -99,6 +99,11 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
 
 def summary(report: IngestReport, err: TextIO) -> None:
     """Lines read, malformed lines by reason (one example each), files skipped and why."""
+    if report.files and len(report.failed) == len(report.files) and not (
+            report.skipped or report.ignored):  # nothing was read (a counts CSV, a file
+        # that cannot be opened): its reason alone, not "1 file(s), 0 lines" before it
+        err.writelines(f"trafficwatch: {safe_text(f.error)}\n" for f in report.failed)
+        return
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
     err.write(f"trafficwatch: {len(report.files)} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
