@@ -474,3 +474,31 @@ def test_a_holiday_last_week_is_not_forecast_again_this_week(shipped):
     assert f.p50.mean() > 0.9 * clean.p50.mean(), f.choice
     assert (f.p90 > clean.p50).mean() > 0.8  # the band holds this Monday's ordinary traffic
 
+
+
+def test_last_weeks_holiday_is_told_from_a_new_level_by_the_seven_days_since():
+    """The holiday clause of `bursts`, on the seasonal bases themselves (z units): a whole day of
+    last week far below its weeks is a holiday, not repeated, unless today's level or the 7 days
+    since are as low: then it is where traffic now is (a commuter counter back from January,
+    its last Monday like its last week and unlike its December weeks, was read as a holiday:
+    bench/forecast.py --days 21, worst series 1.30x -> 1.69x the better naive)."""
+    from trafficwatch.model.features import BASE_NAMES
+    from trafficwatch.model.forecaster import BURST, bursts
+
+    def judged(z: dict[str, float]) -> np.ndarray:  # every hour of the day, each base alike
+        bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)
+        for name, value in z.items():
+            bases[..., BASE_NAMES.index(name)] = value
+        burst, typical = bursts(bases, np.ones_like(bases), "naive168")
+        assert np.array_equal(typical, bases[..., BASE_NAMES.index("4-week median")])
+        return burst[0]
+
+    low = -(BURST + 3)
+    assert judged({"last week": low}).all()  # a holiday: the 4-week median is shown instead
+    assert not judged({"last week": low, "7-day median": low}).any()  # the 7 days since as low
+    assert not judged({"last week": low, "4-week median at today's level": low}).any()  # today
+    assert not judged({"last week": -(BURST - 1)}).any()  # a quieter day, within the bar
+    # "yesterday" has no holiday clause: a day's own shift is the day's level
+    bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)
+    bases[..., BASE_NAMES.index("yesterday")] = low
+    assert not bursts(bases, np.ones_like(bases), "naive24")[0].any()
