@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 HOUR = 3600
 DAY = 86400
+OFFSETS = "utc_offsets"  # an hourly series' attrs key: the UTC offset (seconds east) its log's
+# lines were written in, hour by hour, a Series on its hours (HourlySeries.series sets it on
+# what a model reads, forecaster.on_site_clock follows a daylight-saving change with it)
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:

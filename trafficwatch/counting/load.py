@@ -20,7 +20,7 @@ from trafficwatch.counting.columns import (
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.hours import HOUR
+from trafficwatch.hours import HOUR, OFFSETS
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -200,7 +200,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     ii = cols.index(id_col) if id_col is not None else None
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
-    found: dict[str, tuple[list, list, list[str]]] = {}  # name -> (hours, counts, last hour)
+    found: dict[str, tuple[list, list, list[str], list]] = {}  # name -> (hours, counts, last
+    # hour, the offset each hour was written in: None where it has none)
     usable = []  # (row number, row) with the header's fields and an hour, not a date
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
@@ -240,23 +241,24 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if ii is not None and not name:  # one series of its own, named so and said
             bad.setdefault("no name", []).append(f"row {n}")
             name = NO_NAME
-        times, values, last = found.setdefault(name, ([], [], [""]))
+        times, values, last, offsets = found.setdefault(name, ([], [], [""], []))
         times.append(t)
         values.append(v)
         last[0] = row[ti]
+        offsets.append(_offset_of(row[ti]))
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{shown}: no row has an ISO 8601 hour in column "
                          f"{safe_text(time_col)!r}{days}")
-    for name, (times, _, _) in found.items():
+    for name, (times, _, _, _) in found.items():
         daily = _days_apart(times)
         if daily is not None:
             where = f" (series {safe_name(name)})" if id_col is not None else ""
             raise ValueError(f"{shown}{where}: rows are {daily} (daily data): trafficwatch "
                              "forecasts hourly counts, one row per hour")
     out: dict[str, pd.Series] = {}
-    for name, (times, values, last) in found.items():
+    for name, (times, values, last, offsets) in found.items():
         s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
         dup = s.index[s.index.duplicated()].unique()
         if len(dup) and (only is None or id_col is None or name == only):
@@ -268,6 +270,13 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         offset = _offset_of(last[0])
         if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
             one.attrs["utc_offset"] = offset
+        stated = {o for o in offsets if o is not None}
+        if len(stated) > 1:  # a daylight-saving change in the offsets written: each hour's, for
+            # the forecast to follow the site's clock (as from the logs, HourlySeries.series)
+            each = pd.Series([math.nan if o is None else o for o in offsets],
+                             index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
+            each = each.groupby(level=0).last().reindex(full).ffill().bfill()
+            one.attrs[OFFSETS] = each.astype("int64")
         out[name] = one
     if warn is not None:
         words = {"fields": ("row", "with not as many fields as the header, left out"),

@@ -13,7 +13,7 @@ import numpy as np
 
 from trafficwatch.counting.state import int_in, natural
 from trafficwatch.counting.tops import TOP_HOURS, TopK, add_tallies, chunk_tallies, combined
-from trafficwatch.hours import DAY, HOUR, epoch_seconds
+from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
 from trafficwatch.logs.records import Records
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
@@ -417,11 +417,15 @@ class HourlySeries:
     def offsets_at(self, site: str, hours: np.ndarray) -> np.ndarray:
         """offsets_for, for hour numbers (UTC epoch seconds // 3600) in ascending order."""
         s = self._sites[site]
-        out, cur = [], s.offsets[min(s.offsets)] if s.offsets else s.utc_offset
-        for h in hours.tolist():
-            cur = s.offsets.get(h, cur)
-            out.append(cur)
-        return np.asarray(out, dtype=np.int64)
+        hours = np.asarray(hours, dtype=np.int64)
+        if not s.offsets:
+            return np.full(len(hours), s.utc_offset, dtype=np.int64)
+        known = np.fromiter(s.offsets, dtype=np.int64, count=len(s.offsets))
+        order = np.argsort(known)
+        known = known[order]
+        values = np.fromiter(s.offsets.values(), dtype=np.int64, count=len(known))[order]
+        at = np.searchsorted(known, hours, side="right") - 1  # the latest hour with lines
+        return values[np.clip(at, 0, None)]  # before the first: the first's
 
     def last_ts(self, site: str | None = None) -> int | None:
         """Time of the latest request seen for `site` (all sites when None)."""
@@ -502,7 +506,14 @@ class HourlySeries:
                              name=metric)
         index = pd.date_range(pd.Timestamp(first * HOUR, unit="s", tz="UTC"), periods=len(values),
                               freq="h")
-        return pd.Series(values, index=index, name=metric)
+        out = pd.Series(values, index=index, name=metric)
+        latest = max(self._selected(site), key=lambda x: self._sites[x].last_ts or 0, default=None)
+        if whole_hours and latest is not None:  # what a model reads: the log's offset of each
+            # hour, for the forecast to follow a daylight-saving change
+            off = self.offsets_at(latest, first + np.arange(len(values)))
+            if (off != off[-1]).any():
+                out.attrs[OFFSETS] = pd.Series(off, index=index)
+        return out
 
     def partial_starts(self, site: str | None = None) -> list[int]:
         """Hour numbers where a selected site's log began more than PARTIAL_START_S past the

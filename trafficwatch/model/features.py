@@ -161,6 +161,30 @@ def _week_before(v: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan)
 
 
+def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Hourly values on UTC hours -> the same, each hour written under an offset other than the
+    last hour's (seconds east of UTC, one per hour, as the log's lines give it) moved by the
+    difference: after a daylight-saving change, traffic that keeps local time comes an hour
+    earlier or later in UTC, and the weeks before the change are moved onto the new hours so
+    that "last week" and the 4-week memories hold the same local hours as the days since.
+    Where a moved hour lands on one that stays, the one that stays is kept (autumn: the hour
+    that repeats); an hour nothing lands on is a gap (spring: the hour that did not happen)."""
+    v = np.asarray(values, dtype=np.float64)
+    d = np.rint((np.asarray(offsets, dtype=np.float64) - offsets[-1]) / 3600).astype(np.int64)
+    if len(v) == 0 or not d.any():
+        return v
+    out = np.full(len(v), np.nan)
+    stay = d == 0
+    out[stay] = v[stay]
+    moved = np.flatnonzero(~stay)
+    to = moved + d[moved]
+    inside = (to >= 0) & (to < len(v))
+    moved, to = moved[inside], to[inside]
+    free = ~stay[to]
+    out[to[free]] = v[moved[free]]
+    return out
+
+
 def mask_outages(values: np.ndarray) -> np.ndarray:
     """A copy of hourly counts with outages filled in: a run of hours at 0 that holds an hour
     whose same hour on the 7 days before has a median of OUTAGE_LEVEL or more (at least 3 of

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trafficwatch.hours import OFFSETS
 from trafficwatch.model.baselines import last_values, profile_trend
 from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
     BASE_NAMES,
     check_series,
     epoch_hours,
+    follow_clock,
     make_windows,
     mask_bursts,
     mask_outages,
@@ -327,7 +329,7 @@ class Forecaster:
     def recent(self, series: pd.Series) -> Recent:
         """Day-ahead forecasts of the LSTM and both seasonal naives over the last RECENT_DAYS
         days (each from the hours before it), their errors, the blend to show, the band's fix."""
-        s = check_series(series)
+        s = on_site_clock(check_series(series))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp)
         return self._recent(s.to_numpy(), w, zq, self._extra(inp, w))
@@ -523,7 +525,7 @@ class Forecaster:
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
         self._check_horizon(horizon)
-        s = self.check(series)
+        s = on_site_clock(self.check(series))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
@@ -536,7 +538,7 @@ class Forecaster:
                             horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
         self._check_horizon(horizon)
-        s = self.check(series)
+        s = on_site_clock(self.check(series))
         inp = _inputs(s)
         w, zq, inner = self._batch(inp, gates=True, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
@@ -568,11 +570,24 @@ class Forecaster:
         is left as it was. Imports torch."""
         from trafficwatch.model.train import FINE_TUNE, fine_tune
 
-        s = self.check(series)
+        s = on_site_clock(self.check(series))  # as the forecast reads it
         model, result = fine_tune(self.model, s, FINE_TUNE if tcfg is None else tcfg, on_progress)
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
+
+
+def on_site_clock(s: pd.Series) -> pd.Series:
+    """The series as the forecast reads it: where its log's offset changed (daylight saving),
+    the hours before the change moved onto the hours since (features.follow_clock). A series
+    without offsets (a CSV, Prometheus) is read as it is."""
+    off = s.attrs.get(OFFSETS)
+    if off is None or not len(s):
+        return s
+    o = pd.Series(off).reindex(s.index).ffill().bfill().to_numpy(dtype=np.float64)
+    if not np.isfinite(o).all() or (o == o[-1]).all():
+        return s
+    return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
 
 
 def _inputs(s: pd.Series) -> pd.Series:

@@ -1,0 +1,86 @@
+"""Traffic keeps local time; a log's UTC hours move an hour at a daylight-saving change. The
+forecast must follow the site's clock, not repeat last week's hours an hour off."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trafficwatch.counting.ingest import IngestOptions, ingest
+from trafficwatch.hours import OFFSETS
+from trafficwatch.model.evaluate import score, seasonal_scale
+from trafficwatch.model.features import follow_clock
+from trafficwatch.model.forecaster import Forecaster
+
+SWITCH = pd.Timestamp("2026-10-25 01:00", tz="UTC")  # Paris: 03:00 CEST -> 02:00 CET
+
+
+def test_follow_clock_moves_the_hours_before_a_change_onto_the_hours_since():
+    v = np.arange(8.0)
+    autumn = np.array([7200] * 4 + [3600] * 4)  # the offset fell: traffic comes an hour later
+    assert np.array_equal(follow_clock(v, autumn), [np.nan, 0, 1, 2, 4, 5, 6, 7],
+                          equal_nan=True)  # 3 and 4 were both 02:00 local: the later is kept
+    spring = np.array([3600] * 4 + [7200] * 4)  # it rose: an hour earlier, one local hour lost
+    assert np.array_equal(follow_clock(v, spring), [1, 2, 3, np.nan, 4, 5, 6, 7],
+                          equal_nan=True)
+    assert np.array_equal(follow_clock(v, np.full(8, 19800)), v)  # no change: as it was
+
+
+def paris_log(path, start: str, days: int, seed: int = 0) -> None:
+    """An nginx log of a site whose visitors keep Paris time, written in Paris time (the
+    offset changes at SWITCH), a few visits an hour at night and a peak at 14:00 local."""
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start, tz="UTC")
+    lines = []
+    for k in range(days * 24):
+        t = t0 + pd.Timedelta(hours=k)
+        off = 7200 if t < SWITCH else 3600
+        local = t + pd.Timedelta(seconds=off)
+        weekend = 0.6 if local.dayofweek >= 5 else 1.0
+        rate = 60 * weekend * np.exp(1.3 * np.cos(2 * np.pi * (local.hour - 14) / 24))
+        for s in np.sort(rng.integers(0, 3600, rng.poisson(rate))):
+            when = (local + pd.Timedelta(seconds=int(s))).to_pydatetime()
+            stamp = when.strftime("%d/%b/%Y:%H:%M:%S") + (" +0200" if off == 7200 else " +0100")
+            lines.append(f'192.0.2.{s % 200} - - [{stamp}] "GET /p/{s % 7} HTTP/1.1" 200 512 "-" '
+                         f'"Mozilla/5.0"\n')
+    path.write_text("".join(lines))
+
+
+@pytest.fixture(scope="module")
+def site_series(tmp_path_factory) -> pd.Series:
+    log = tmp_path_factory.mktemp("dst") / "access.log"
+    paris_log(log, "2026-09-20", 42)  # five weeks before the change, a week after it
+    counts, _ = ingest([str(log)], IngestOptions())
+    return counts.series(None, "hits", whole_hours=True)
+
+
+def test_a_log_read_for_a_model_carries_each_hours_offset(site_series):
+    off = site_series.attrs[OFFSETS]
+    assert (off.index == site_series.index).all()
+    assert set(off[site_series.index < SWITCH]) == {7200}
+    assert set(off[site_series.index >= SWITCH]) == {3600}
+
+
+def test_the_week_after_the_change_is_forecast_on_the_sites_clock(site_series):
+    """The shipped model, day-ahead from each of the 5 days after the change: on UTC hours its
+    memories put the afternoon peak an hour early (the same forecast with the offsets dropped)."""
+    fc = Forecaster.load(None)
+    v = site_series.to_numpy(dtype=float)
+    first = int(np.searchsorted(site_series.index, SWITCH)) + 23  # a day after the change
+    on_clock, on_utc = [], []
+    for o in range(first, len(v) - 24, 24):
+        history = site_series.iloc[:o]
+        utc = history.copy()
+        utc.attrs = {}
+        for fcast, out in ((fc.forecast(history, 24), on_clock), (fc.forecast(utc, 24), on_utc)):
+            q = np.stack([fcast.p10, fcast.p50, fcast.p90], axis=-1)
+            out.append(score(v[o:o + 24], q, seasonal_scale(v[:o]))["mase"])
+    assert len(on_clock) == 5
+    assert np.mean(on_clock) < 0.7 * np.mean(on_utc), (on_clock, on_utc)  # about 0.5
+    # a log whose offset never changed reads as before: the forecast is the UTC one
+    steady = site_series.iloc[-200:].copy()
+    steady.attrs[OFFSETS] = pd.Series(3600, steady.index)
+    plain = steady.copy()
+    plain.attrs = {}
+    assert np.array_equal(fc.forecast(steady, 24).p50, fc.forecast(plain, 24).p50)
+
