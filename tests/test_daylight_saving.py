@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trafficwatch.cli.main import main
 from trafficwatch.counting.ingest import IngestOptions, ingest
 from trafficwatch.hours import OFFSETS
 from trafficwatch.model.evaluate import score, seasonal_scale
@@ -47,10 +48,15 @@ def paris_log(path, start: str, days: int, seed: int = 0) -> None:
 
 
 @pytest.fixture(scope="module")
-def site_series(tmp_path_factory) -> pd.Series:
+def paris(tmp_path_factory):
     log = tmp_path_factory.mktemp("dst") / "access.log"
     paris_log(log, "2026-09-20", 42)  # five weeks before the change, a week after it
-    counts, _ = ingest([str(log)], IngestOptions())
+    return log
+
+
+@pytest.fixture(scope="module")
+def site_series(paris) -> pd.Series:
+    counts, _ = ingest([str(paris)], IngestOptions())
     return counts.series(None, "hits", whole_hours=True)
 
 
@@ -84,3 +90,32 @@ def test_the_week_after_the_change_is_forecast_on_the_sites_clock(site_series):
     plain.attrs = {}
     assert np.array_equal(fc.forecast(steady, 24).p50, fc.forecast(plain, 24).p50)
 
+
+
+def test_the_counts_csv_of_such_a_log_is_forecast_as_the_log(paris, tmp_path, capsys):
+    """`counts` writes each hour in its log's offset; read back, the CSV follows the change as
+    the log does (not the UTC hours: its forecast was another)."""
+    assert main(["counts", str(paris)]) == 0
+    csv = tmp_path / "counts.csv"
+    csv.write_text(capsys.readouterr().out)
+    assert "+02:00" in csv.read_text() and "+01:00" in csv.read_text()
+    outs = []
+    for path in (paris, csv):
+        assert main(["forecast", str(path), "--horizon", "24", "--format", "csv"]) == 0
+        outs.append(capsys.readouterr().out)
+    p50 = [np.array([float(r.split(",")[2]) for r in o.splitlines()[1:]]) for o in outs]
+    # (the log's first hour, begun inside, is a gap to the log's reader and a count in the CSV)
+    assert len(p50[0]) == 24 and np.allclose(p50[0], p50[1], rtol=0.01)
+    utc = tmp_path / "utc.csv"  # the same counts on UTC hours: read in UTC, another forecast
+    utc.write_text("hour,count\n" + "".join(
+        f"{t.isoformat()},{'' if np.isnan(v) else int(v)}\n"
+        for t, v in read_counts(csv).items()))
+    assert main(["forecast", str(utc), "--horizon", "24", "--format", "csv"]) == 0
+    other = np.array([float(r.split(",")[2]) for r in capsys.readouterr().out.splitlines()[1:]])
+    assert not np.allclose(other, p50[1], rtol=0.01)
+
+
+def read_counts(path) -> pd.Series:
+    from trafficwatch.counting.load import read_counts_csv
+
+    return read_counts_csv(str(path))
