@@ -200,8 +200,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     ii = cols.index(id_col) if id_col is not None else None
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
-    found: dict[str, tuple[list, list, list[str], list]] = {}  # name -> (hours, counts, last
-    # hour, the offset each hour was written in: None where it has none)
+    found: dict[str, tuple[list, list, list]] = {}  # name -> (hours, counts, the offset each
+    # row's hour states: None where it states none)
     usable = []  # (row number, row) with the header's fields and an hour, not a date
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
@@ -241,24 +241,23 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if ii is not None and not name:  # one series of its own, named so and said
             bad.setdefault("no name", []).append(f"row {n}")
             name = NO_NAME
-        times, values, last, offsets = found.setdefault(name, ([], [], [""], []))
+        times, values, offsets = found.setdefault(name, ([], [], []))
         times.append(t)
         values.append(v)
-        last[0] = row[ti]
         offsets.append(_offset_of(row[ti]))
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{shown}: no row has an ISO 8601 hour in column "
                          f"{safe_text(time_col)!r}{days}")
-    for name, (times, _, _, _) in found.items():
+    for name, (times, _, _) in found.items():
         daily = _days_apart(times)
         if daily is not None:
             where = f" (series {safe_name(name)})" if id_col is not None else ""
             raise ValueError(f"{shown}{where}: rows are {daily} (daily data): trafficwatch "
                              "forecasts hourly counts, one row per hour")
     out: dict[str, pd.Series] = {}
-    for name, (times, values, last, offsets) in found.items():
+    for name, (times, values, offsets) in found.items():
         s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
         dup = s.index[s.index.duplicated()].unique()
         if len(dup) and (only is None or id_col is None or name == only):
@@ -267,7 +266,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         s = s.groupby(level=0).sum(min_count=1).sort_index()
         full = pd.date_range(s.index[0], s.index[-1], freq="h")
         one = s.reindex(full).rename("count")
-        offset = _offset_of(last[0])
+        offset = offsets[-1]  # the last row's
         if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
             one.attrs["utc_offset"] = offset
         stated = {o for o in offsets if o is not None}

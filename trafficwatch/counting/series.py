@@ -415,7 +415,8 @@ class HourlySeries:
         return self.offsets_at(site, epoch_seconds(index) // HOUR)
 
     def offsets_at(self, site: str, hours: np.ndarray) -> np.ndarray:
-        """offsets_for, for hour numbers (UTC epoch seconds // 3600) in ascending order."""
+        """offsets_for, for hour numbers (UTC epoch seconds // 3600): each hour's, or the
+        latest before it with lines (before the first: the first's)."""
         s = self._sites[site]
         hours = np.asarray(hours, dtype=np.int64)
         if not s.offsets:

@@ -169,9 +169,9 @@ def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     that "last week" and the 4-week memories hold the same local hours as the days since.
     Where a moved hour lands on one that stays, the one that stays is kept (autumn: the hour
     that repeats); an hour nothing lands on is a gap (spring: the hour that did not happen)."""
-    v = np.asarray(values, dtype=np.float64)
-    d = np.rint((np.asarray(offsets, dtype=np.float64) - offsets[-1]) / 3600).astype(np.int64)
-    if len(v) == 0 or not d.any():
+    v, o = np.asarray(values, dtype=np.float64), np.asarray(offsets, dtype=np.float64)
+    d = np.rint((o - o[-1]) / 3600).astype(np.int64) if len(o) else np.zeros(0, np.int64)
+    if not d.any():
         return v
     out = np.full(len(v), np.nan)
     stay = d == 0

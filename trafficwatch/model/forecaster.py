@@ -580,12 +580,12 @@ class Forecaster:
 def on_site_clock(s: pd.Series) -> pd.Series:
     """The series as the forecast reads it: where its log's offset changed (daylight saving),
     the hours before the change moved onto the hours since (features.follow_clock). A series
-    without offsets (a CSV, Prometheus) is read as it is."""
+    without offsets (a CSV of UTC hours, Prometheus) is read as it is."""
     off = s.attrs.get(OFFSETS)
     if off is None or not len(s):
         return s
     o = pd.Series(off).reindex(s.index).ffill().bfill().to_numpy(dtype=np.float64)
-    if not np.isfinite(o).all() or (o == o[-1]).all():
+    if not np.isfinite(o).all():  # none of its hours has an offset
         return s
     return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
 
