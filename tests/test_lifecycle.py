@@ -308,3 +308,60 @@ def test_a_command_stopped_by_a_signal_ends_its_worker_processes(sig):
                 if b"trafficwatch" in Path(f"/proc/{k}/cmdline").read_bytes() and \
                         str(root / "sample_logs").encode() in Path(f"/proc/{k}/cmdline").read_bytes():
                     os.kill(k, signal.SIGKILL)
+
+
+WRITE_RESULT = """
+import os, signal, sys
+from trafficwatch.engine.lifecycle import die_with_children, writing_result
+with die_with_children():
+    try:
+        with writing_result():
+            os.kill(os.getpid(), signal.SIGTERM)  # while the result is written: it waits
+            print("written", flush=True)
+            if sys.argv[1] == "fail":
+                raise OSError("disk full")
+    except OSError:
+        print("went on after a failed write", flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)  # after it: ignored, the command ends on its own
+    print("ended on its own", flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["ok", "fail"])
+def test_a_signal_while_a_result_is_written_waits_for_it_and_one_after_changes_nothing(how):
+    proc = subprocess.run([sys.executable, "-c", WRITE_RESULT, how], capture_output=True,
+                          text=True, timeout=60, check=False)
+    if how == "ok":
+        assert (proc.returncode, proc.stdout) == (0, "written\nended on its own\n"), proc.stderr
+    else:  # nothing written: the signal that came meanwhile acts as it would have
+        assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "written\n"), proc.stderr
+
+
+def test_train_stopped_just_after_saying_saved_exits_0_with_its_model(tmp_path):
+    # a new user's trial: TERM right after "saved" ended 143, documented as "no model written",
+    # with the model written
+    csv = tmp_path / "c.csv"
+    csv.write_text("hour,visits\n" + "".join(
+        f"{time.strftime('%Y-%m-%dT%H:00:00+00:00', time.gmtime(1714953600 + 3600 * k))},"
+        f"{100 + 50 * (k % 24 > 8)}\n" for k in range(24 * 10)))
+    out = tmp_path / "m.pt"
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "train", str(csv), "--scratch",
+                             "--epochs", "1", "--holdout-days", "0", "--device", "cpu",
+                             "--out", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "saved" in line:
+                proc.send_signal(signal.SIGTERM)
+                break
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, "".join(lines) + rest
+        assert "Traceback" not in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    from trafficwatch.model.forecaster import Forecaster
+
+    assert Forecaster.load(out).checkpoint.data["init"] == "scratch"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -10,7 +11,7 @@ from typing import NoReturn
 from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
-from trafficwatch.engine.lifecycle import die_with_children
+from trafficwatch.engine.lifecycle import die_with_children, result_written
 from trafficwatch.safe import safe_name
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
@@ -24,7 +25,7 @@ EXIT_CODES = """exit codes:
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
 hangs on the way out is cut short by a watchdog (status 128 + the signal's number).
 train, eval and forecast keep no state: those signals stop them at once (143, 129), and
-train then writes no model
+train then writes no model (once it has said "saved", they change nothing: 0, model written)
 """
 
 
@@ -103,7 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_usage(args)
         with die_with_children():  # until a command that saves state installs its shutdown
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+        if argv is None and result_written():  # the console script: exiting (torch's teardown
+            for sig in (signal.SIGTERM, signal.SIGHUP):  # takes a while) with train's model
+                signal.signal(sig, signal.SIG_IGN)  # written, a signal changes nothing now
+        return code
     except UsageError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
         return 2

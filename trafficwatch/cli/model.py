@@ -28,6 +28,7 @@ from trafficwatch.cli.options import (
 )
 from trafficwatch.cli.rows import csv_field
 from trafficwatch.counting.load import load_hourly
+from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.safe import safe_name, safe_text
 
@@ -612,7 +613,8 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
             "init": "scratch" if base is None else base.name, "seed": args.seed}
     try:
-        path = trained.save(args.out, data=data, metrics=_json_safe(metrics))
+        with writing_result():  # a signal from here on leaves the model written, and exit 0
+            path = trained.save(args.out, data=data, metrics=_json_safe(metrics))
     except OSError as exc:
         _err(f"cannot write {args.out}: {exc}", err)
         return EXIT_USAGE

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
 SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
@@ -167,18 +168,56 @@ def restore_terminal() -> None:
     os.close(fd)
 
 
+class _Result:
+    """Where a stateless command stands with its result (see `writing_result`)."""
+
+    state: ClassVar[str] = "working"  # "writing": signals wait; "written": signals are ignored
+    held: ClassVar[list[int]] = []
+
+
+@contextlib.contextmanager
+def writing_result():
+    """Around a command's writing of its result (train's model): a SIGTERM or SIGHUP in it
+    waits for the write; once written, they are ignored until the process ends, which it does
+    a moment later on its own, with its own status. `train` stopped by TERM just after saying
+    "saved" ended 143, documented as "no model written", with the model written (a new
+    user's trial). Should the write fail, a signal that came meanwhile acts as it would have.
+    Only with `die_with_children`, whose handler reads this."""
+    _Result.state, _Result.held = "writing", []
+    try:
+        yield
+    except BaseException:
+        _Result.state = "working"
+        if _Result.held:
+            os.kill(os.getpid(), _Result.held[0])
+        raise
+    _Result.state = "written"
+
+
+def result_written() -> bool:
+    """Has this process written its result (`writing_result` ended without an error)?"""
+    return _Result.state == "written"
+
+
 @contextlib.contextmanager
 def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)):
     """Within it, these signals end the process as their default action would (status 128 +
     the signal's number), after they end its child processes: a pool's workers blocked on its
     queue would outlive it for ever otherwise (orphans of `eval` and `forecast`, found by a new
     user's trial). For the commands that keep no state; `Shutdown.install` replaces it. The
-    handlers before it come back after it; off the main thread it does nothing."""
+    handlers before it come back after it; off the main thread it does nothing. While a
+    result is written (`writing_result`) they wait, and once it is written they are ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _Result.state = "working"
 
     def handler(signum: int, frame: object) -> None:
+        if _Result.state == "writing":
+            _Result.held.append(signum)
+            return
+        if _Result.state == "written":
+            return
         end_children()
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
