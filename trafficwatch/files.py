@@ -38,3 +38,60 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | b
     finally:
         os.close(dfd)
     return path
+
+
+TEMP_PREFIX = "trafficwatch-"  # + kind + "-" + owner's pid + "-" + mkdtemp's random part
+
+
+def temp_prefix(kind: str) -> str:
+    """The name start of a temporary file or folder of this process ("tune", "stdin"): it holds
+    the pid, so that what a process killed with -9 left (a site's counts, a copy of stdin) is
+    found and removed by the next one (`sweep_orphans`)."""
+    return f"{TEMP_PREFIX}{kind}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def sweep_orphans(kinds: tuple[str, ...] = ("tune", "stdin"), folder: str | None = None) -> list[str]:
+    """Remove the temporary files and folders of `kinds` left by trafficwatch processes that no
+    longer run (killed with -9: their clean-up never ran), ours only (same user), never through
+    a link. Returns the names removed; what cannot be removed is left, silently."""
+    import shutil
+    import stat
+
+    folder = folder or tempfile.gettempdir()
+    gone = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return gone
+    for e in entries:
+        for kind in kinds:
+            head = f"{TEMP_PREFIX}{kind}-"
+            pid, dash, _ = e.name.removeprefix(head).partition("-")
+            if e.name.startswith(head) and dash and pid.isdigit():
+                break
+        else:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            if st.st_uid != os.getuid() or _alive(int(pid)):
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(e.path)
+            elif stat.S_ISREG(st.st_mode):
+                os.unlink(e.path)
+            else:
+                continue
+        except OSError:
+            continue
+        gone.append(e.name)
+    return gone

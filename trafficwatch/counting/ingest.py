@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from trafficwatch.counting.columns import header_columns, is_counts_header
 from trafficwatch.counting.plan import batch_workers, whole_file_task
 from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
+from trafficwatch.files import sweep_orphans, temp_prefix
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import detect_format, is_error_log
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
@@ -206,7 +207,8 @@ def spooled_stdin() -> Iterator[str]:
     if _spooled:
         yield _spooled[-1]
         return
-    with tempfile.NamedTemporaryFile(prefix="trafficwatch-stdin-") as tmp:
+    sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
+    with tempfile.NamedTemporaryFile(prefix=temp_prefix("stdin")) as tmp:
         shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
         tmp.flush()
         _spooled.append(tmp.name)

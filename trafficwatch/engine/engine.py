@@ -24,6 +24,7 @@ from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due, settl
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
+from trafficwatch.files import sweep_orphans
 from trafficwatch.filters import ViewFilter
 from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.hours import DAY, HOUR
@@ -272,6 +273,7 @@ class Engine:
         while not self._source_tried.wait(0.1):
             if self._stop.is_set():
                 return
+        sweep_orphans()  # what an app killed with -9 left in /tmp: a site's counts, stdin's copy
         self.forecaster, self.model_status = tuning.load_default(self.cfg.model_path)
         self._changed()  # a frame saying so: with no data yet (a directory awaiting its first
         # log) nothing else would replace "loading model…" on screen

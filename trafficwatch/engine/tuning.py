@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from trafficwatch.counting.load import read_counts_csv
-from trafficwatch.files import atomic_write
+from trafficwatch.files import atomic_write, sweep_orphans, temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     """
     from trafficwatch.model.forecaster import Forecaster
 
-    with tempfile.TemporaryDirectory(prefix="trafficwatch-tune-") as tmp:
+    sweep_orphans(("tune",))  # the counts an app killed mid-tune (kill -9) left behind
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("tune")) as tmp:
         src, out = Path(tmp) / "series.csv", Path(tmp) / "tuned.pt"
         series.rename("count").rename_axis("hour").to_csv(src)
         cmd = [sys.executable, "-m", "trafficwatch.engine.tuning", str(src), str(out), device]

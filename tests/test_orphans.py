@@ -1,0 +1,110 @@
+"""What a trafficwatch killed with -9 leaves in the temporary folder (a site's counts sent to the
+fine-tuning child, a copy of stdin) is removed by the next one: it names its owner's pid."""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.files import sweep_orphans, temp_prefix
+
+LINE = '203.0.113.9 - - [06/May/2024:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_only_what_a_dead_process_of_ours_left_is_removed_and_never_through_a_link(tmp_path):
+    dead, folder = dead_pid(), tmp_path / "tmp"
+    folder.mkdir()
+    (folder / f"trafficwatch-tune-{dead}-ab12").mkdir()
+    (folder / f"trafficwatch-tune-{dead}-ab12" / "series.csv").write_text("hour,count\n")
+    (folder / f"trafficwatch-stdin-{dead}-cd34").write_text("a log line\n")
+    (folder / f"{temp_prefix('tune')}ef56").mkdir()  # this process's: alive
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    (folder / f"trafficwatch-tune-{dead}-link").symlink_to(outside)
+    (folder / f"trafficwatch-tune-x{dead}-gh78").mkdir()  # not a pid
+    (folder / f"other-{dead}-ij90").mkdir()
+    gone = sweep_orphans(folder=str(folder))
+    assert sorted(gone) == sorted([f"trafficwatch-tune-{dead}-ab12",
+                                   f"trafficwatch-stdin-{dead}-cd34"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([
+        f"{temp_prefix('tune')}ef56", f"trafficwatch-tune-{dead}-link",
+        f"trafficwatch-tune-x{dead}-gh78", f"other-{dead}-ij90"])
+    assert (outside / "keep").read_text() == "x"
+    assert sweep_orphans(("stdin",), folder=str(folder / "missing")) == []
+
+
+def _left_by(pid: int, kind: str) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"trafficwatch-{kind}-{pid}-*"))
+
+
+def test_a_copy_of_stdin_left_by_kill_9_is_removed_by_the_next_run(tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        proc.stdin.write(LINE.format(m=1).encode())  # stdin still open: being copied
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(f"trafficwatch-stdin-{proc.pid}-*")):
+            assert time.monotonic() < deadline and proc.poll() is None, "no copy of stdin made"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = list(tmp_path.glob(f"trafficwatch-stdin-{proc.pid}-*"))
+    assert left  # what a -9 leaves behind
+    nxt = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", "-"],
+                         input="".join(LINE.format(m=m) for m in range(3)), text=True,
+                         capture_output=True, env=env, timeout=60, check=False)
+    assert nxt.returncode == 0 and nxt.stdout.count("\n") == 2, nxt.stderr
+    assert list(tmp_path.iterdir()) == []  # the orphan gone, and the new copy too
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="kills by pid (Linux)")
+def test_a_fine_tune_folder_left_by_kill_9_is_removed_by_the_next_fine_tune(tmp_path):
+    # the app killed with -9 while its child fine-tunes: the folder with the site's counts stays
+    fake = tmp_path / "python"  # stands in for the interpreter the child runs under
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/child; echo 'epoch 1/3'; exec sleep 60\n")
+    fake.chmod(0o755)
+    script = (
+        "import sys\n"
+        "import numpy as np, pandas as pd\n"
+        "from trafficwatch.engine import tuning\n"
+        f"sys.executable = {str(fake)!r}\n"
+        "s = pd.Series(np.arange(48.0), index=pd.date_range('2024-05-06', periods=48, freq='h',"
+        " tz='UTC'))\n"
+        "tuning.fine_tune_in_subprocess(None, s, on_epoch=lambda d, n: print('tuning', flush=True))\n")
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline() == "tuning\n", proc.stderr.read() if proc.poll() else ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if (tmp_path / "child").exists():
+            with contextlib.suppress(OSError):
+                os.kill(int((tmp_path / "child").read_text()), signal.SIGKILL)
+    left = list(tmp_path.glob(f"trafficwatch-tune-{proc.pid}-*"))
+    assert left and (left[0] / "series.csv").exists()
+    assert sweep_orphans(folder=str(tmp_path)) == [left[0].name]
+    assert not left[0].exists()
