@@ -151,3 +151,51 @@ def test_a_truncated_checkpoint_is_said_in_one_short_line(tmp_path):
         load_checkpoint(p)
     msg = str(got.value)
     assert "\n" not in msg and "internal miniz error" not in msg and "truncated or corrupt" in msg
+
+
+def _bad_models(tmp_path: Path) -> dict[str, Path]:
+    import pickle
+    import zipfile
+
+    import numpy as np
+
+    files = {"text.npz": b"hello\n", "random.npz": bytes(range(256)) * 12, "text.pt": b"hi\n"}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    np.savez(tmp_path / "objects.npz", a=np.array([{"x": 1}], dtype=object))
+    with zipfile.ZipFile(tmp_path / "junk.pt", "w") as z:
+        z.writestr("a.txt", "x")
+    (tmp_path / "dict.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, small_model())
+    from trafficwatch.model.checkpoint import export_npz
+
+    whole = export_npz(good).read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    return {p.name: p for p in tmp_path.iterdir() if p.name not in ("good.pt", "good.npz")}
+
+
+LIBRARY_WORDS = ("allow_pickle", "pickle.load", "enhancement request", "hasRecord",
+                 "inline_container", "weights_only", "Traceback", "miniz", "UserWarning")
+
+
+def test_a_bad_model_file_is_said_in_our_words_on_one_line_with_no_library_warnings(tmp_path):
+    # a trial: text given as --model read numpy's "If you trust the file you can load it unsafely
+    # using the allow_pickle= keyword", a zip PyTorch's "report an enhancement request", and a
+    # pickled dict printed torch's UserWarning lines before ours
+    import warnings
+
+    from trafficwatch.model.checkpoint import load_model
+
+    says = {"text.npz": "not a model file (not the zip archive", "random.npz": "not a model file",
+            "objects.npz": "refused: it holds pickled objects", "cut.npz": "truncated or corrupt",
+            "text.pt": "not a model checkpoint", "junk.pt": "a zip archive torch did not write",
+            "dict.pt": "refused"}
+    for name, path in _bad_models(tmp_path).items():
+        with warnings.catch_warnings(record=True) as seen, pytest.raises(CheckpointError) as got:
+            warnings.simplefilter("always")
+            load_model(path)
+        msg = str(got.value)
+        assert msg.startswith(f"{path}: {says[name]}") or says[name] in msg, (name, msg)
+        assert "\n" not in msg and not any(w in msg for w in LIBRARY_WORDS), (name, msg)
+        assert not seen, (name, [str(w.message) for w in seen])

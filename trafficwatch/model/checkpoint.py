@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -127,15 +128,42 @@ def export_npz(path: str | os.PathLike) -> Path:
     return write_npz(npz_path(path), weights, meta)
 
 
+def _magic(path: Path) -> bytes:
+    """The file's first 6 bytes (b"" when empty); FileNotFoundError, or CheckpointError naming
+    why it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(6)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); "
+                              f"{_FIX}") from exc
+
+
 def _read_npz(path: Path) -> tuple[Checkpoint, dict]:
+    # numpy's own errors speak of allow_pickle= and pickle.load(): advice for its users, not
+    # ours (a text file given as --model read "If you trust the file you can load it unsafely")
+    try:
+        magic = _magic(path)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
+    if not magic:
+        raise CheckpointError(f"{path}: an empty file, not a model file; {_FIX}")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise CheckpointError(f"{path}: not a model file (not the zip archive of arrays numpy "
+                              f"writes); {_FIX}")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable model file (truncated, corrupt or holding "
-                              f"pickled objects: {str(exc)[:200]}); {_FIX}") from exc
+    except ValueError as exc:  # an array of Python objects in it: refused, never unpickled
+        raise CheckpointError(f"{path}: refused: it holds pickled objects, not only arrays; do "
+                              f"not load files you do not trust; {_FIX}") from exc
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path}: not a readable model file (a truncated or corrupt zip "
+                              f"archive); {_FIX}") from exc
     try:
         meta = json.loads(str(arrays.pop("__meta__").reshape(-1)[0]))
     except (KeyError, IndexError, ValueError) as exc:
@@ -179,10 +207,9 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError:
-        magic = b"PK\x03\x04"  # torch.load below says why it cannot be read
+        magic = _magic(path)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
     if not magic:
         raise CheckpointError(f"{path}: an empty file, not a model checkpoint; {_FIX}")
     if not magic.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip archive, or a pickle
@@ -194,8 +221,11 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
 
     from trafficwatch.model.lstm import QuantileLSTM
 
+    # torch's own words stay out: its errors ask to "report an enhancement request" or explain
+    # weights_only=False, and its warnings (an old pickle protocol) came before our one line
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             raw = torch.load(f, weights_only=True, map_location="cpu")
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
@@ -203,10 +233,9 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
         raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled code or "
                               f"objects); do not load files you do not trust; {_FIX}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        why = why.split(". This is")[0][:160]  # torch's own words, without its advice
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt: {why}); "
-                              f"{_FIX}") from exc
+        what = "a zip archive torch did not write, truncated or corrupt" \
+            if magic.startswith(b"PK") else "a truncated or corrupt pickle"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({what}); {_FIX}") from exc
     _check_format(raw, path, "model checkpoint", "checkpoint format")
     try:
         cfg = LSTMConfig.from_dict(raw["config"])
