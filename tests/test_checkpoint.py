@@ -199,3 +199,18 @@ def test_a_bad_model_file_is_said_in_our_words_on_one_line_with_no_library_warni
         assert msg.startswith(f"{path}: {says[name]}") or says[name] in msg, (name, msg)
         assert "\n" not in msg and not any(w in msg for w in LIBRARY_WORDS), (name, msg)
         assert not seen, (name, [str(w.message) for w in seen])
+
+
+@pytest.mark.parametrize("command", ["watch", "forecast", "eval"])
+def test_the_app_refuses_a_bad_model_as_forecast_and_eval_do(tmp_path, capsys, command):
+    # a trial: the app took a missing or corrupt --model, ran on seasonal naive and exited 0,
+    # its reason one line in the Now pane, where forecast and eval exit 2
+    from trafficwatch.cli.main import main
+    from trafficwatch.resources import sample_logs_dir
+
+    bad = _bad_models(tmp_path)
+    for path in [bad["junk.pt"], bad["text.npz"], tmp_path / "missing.pt"]:
+        log = sample_logs_dir() / "blog.example.org.access.log.1"
+        assert main([command, str(log), "--model", str(path)]) == 2, path
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"trafficwatch: {path}: "), err

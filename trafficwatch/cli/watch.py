@@ -22,6 +22,7 @@ from trafficwatch.cli.options import (
 from trafficwatch.counting.plan import first_read
 from trafficwatch.filters import ViewFilter, parse_status_classes
 from trafficwatch.resources import sample_logs_dir
+from trafficwatch.safe import safe_text
 
 if TYPE_CHECKING:
     from trafficwatch.engine.engine import EngineConfig
@@ -118,6 +119,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"trafficwatch: the app cannot start ({exc}); headless commands still work: "
               f"trafficwatch counts PATH", file=sys.stderr)
         return 2
+    if args.model:  # refused here, as forecast and eval refuse it: the app ran on seasonal
+        # naive, exiting 0, with the reason one line of its Now pane (a new user's trial)
+        from trafficwatch.model.checkpoint import CheckpointError, load_model
+
+        try:
+            load_model(args.model)  # numpy only for a model `train` wrote (its .npz twin)
+        except CheckpointError as exc:
+            print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
+            return 2
     if args.serve:
         try:
             host, port = serve_address(args.serve_addr)
