@@ -554,3 +554,30 @@ def test_eval_with_no_two_hours_a_day_apart_says_so_not_that_nothing_changes(tmp
     main(["eval", str(csv_path), "--days", "3"])
     _, err = capsys.readouterr()
     assert "no two observed hours are a day apart" in err and "never changes" not in err
+
+
+@pytest.mark.parametrize(("began", "left_out"), [("10:20", True), ("09:30", True),
+                                                  ("09:03", False), ("08:30", False)])
+def test_forecast_of_sites_summed_names_a_site_with_no_whole_hour_yet(tmp_path, capsys, began,
+                                                                       left_out):
+    # logs that ended at 10:58 (10:00 not whole): a site whose log began at 09:30 has no whole
+    # hour (09:00 began inside, 10:00 ended inside) and is in no hour the forecast reads
+    from trafficwatch.cli.main import main
+
+    def log(name: str, start: str) -> None:
+        hours = pd.date_range(start, "2024-05-06 10:58", freq="2min", tz="UTC")
+        (tmp_path / f"{name}.access.log").write_text("".join(
+            f'10.0.0.1 - - [{t:%d/%b/%Y:%H:%M:%S} +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+            for t in hours))
+
+    log("old.example", "2024-05-01 00:00")
+    log("new.example", f"2024-05-06 {began}")
+    assert main(["forecast", str(tmp_path), "--horizon", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "2 sites summed" in err
+    said = [ln for ln in err.splitlines() if "no whole hour yet" in ln]
+    if left_out:
+        assert len(said) == 1 and "new.example (its log began 2024-05-06 " + began in said[0], err
+        assert "old.example" not in said[0]
+    else:
+        assert not said, err

@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trafficwatch.engine.engine import Engine, EngineConfig
@@ -310,3 +311,23 @@ def test_a_restart_shows_each_sites_last_lines_before_any_new_one(tmp_path, feed
     f.step(0.1)
     texts = [t.text for t in f.tail]
     assert texts[-2:] == lines(9000, 2).splitlines()
+
+
+def test_all_sites_says_which_site_has_no_whole_hour_in_the_forecast_yet(tmp_path, feed_for):
+    # a trial: a site whose log began in the hour in progress was left out of the forecast of
+    # "all sites" (it has no whole hour), while the screen spoke of every site summed
+    def line(ts: float) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        return f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+    now = time.time()
+    (tmp_path / "old.example.access.log").write_text(
+        "".join(line(t) for t in np.arange(now - 3 * 86400, now - 60, 300)))
+    (tmp_path / "new.example.access.log").write_text(
+        "".join(line(t) for t in np.arange(now - 600, now - 30, 30)))
+    e, f = feed_for()
+    e.source = f
+    said = [n for n in e.snapshot().ingest.notices if "no whole hour yet" in n]
+    assert len(said) == 1 and "new.example" in said[0] and "old.example" not in said[0], said
+    e.site = "new.example"  # one site's own view: nothing left out of it
+    assert not any("no whole hour yet" in n for n in e.snapshot().ingest.notices)

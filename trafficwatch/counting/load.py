@@ -19,7 +19,7 @@ from trafficwatch.counting.columns import (
     has_counts_header,
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import HourlySeries, young_sites_note
 from trafficwatch.hours import HOUR, OFFSETS
 from trafficwatch.safe import safe_name, safe_text
 
@@ -105,6 +105,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
               file=sys.stderr)
+        if note := young_sites_note(series, time.time()):
+            print(f"trafficwatch: {note}", file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
                       status_classes=choice.status_classes, whole_hours=True)
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}

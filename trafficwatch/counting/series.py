@@ -15,6 +15,7 @@ from trafficwatch.counting.state import int_in, natural
 from trafficwatch.counting.tops import TOP_HOURS, TopK, add_tallies, chunk_tallies, combined
 from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
 from trafficwatch.logs.records import Records
+from trafficwatch.safe import safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
     import pandas as pd
@@ -434,6 +435,10 @@ class HourlySeries:
         vals = [v for v in vals if v is not None]
         return max(vals) if vals else None
 
+    def first_ts(self, site: str) -> int | None:
+        """Time of the earliest request seen for `site`."""
+        return self._sites[site].first_ts if site in self._sites else None
+
     def total(self, site: str | None = None) -> int:
         """Every request counted, all cells, for `site` (all sites when None)."""
         return sum(int(r.sum()) for x in self._selected(site) for r in self._sites[x].cells.values())
@@ -529,6 +534,25 @@ class HourlySeries:
             if h == min(a for a, _ in s.coverage) and s.first_ts - h * HOUR > PARTIAL_START_S:
                 out.append(h)
         return sorted(set(out))
+
+    def without_whole_hour(self, before: int) -> list[str]:
+        """Sites, when there are several, with no whole hour before hour number `before` (the
+        sum's hour in progress, or its last hour when that is partial): each hour covered is the
+        one its log began inside, or later. Their traffic is in none of the hours a forecast of
+        the sum reads: it is the other sites' alone, whatever "N sites summed" says."""
+        if len(self._sites) < 2:
+            return []
+        out = []
+        for x in self.sites():
+            s = self._sites[x]
+            if not s.coverage:
+                continue
+            start = min(a for a, _ in s.coverage)
+            began_inside = s.first_ts is not None and s.first_ts // HOUR == start \
+                and s.first_ts - start * HOUR > PARTIAL_START_S
+            if start + began_inside >= before:
+                out.append(x)
+        return out
 
     def partial_end(self, site: str | None = None) -> int | None:
         """For logs no longer written: the hour number of the selection's last line when that
@@ -751,6 +775,25 @@ def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:
     if arr.dtype.kind not in "iu" or arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
         raise ValueError("not a list of whole numbers of the expected shape")
     return arr.astype(np.int64)  # uint64 beyond int64 turns negative: refused by the caller
+
+
+def young_sites_note(series: HourlySeries, now: float) -> str:
+    """A line saying which sites a forecast of every site summed leaves out, and why ("" when
+    none): HourlySeries.without_whole_hour before the sum's first hour that is not whole (the
+    hour of `now`, in progress, or the logs' last hour when they ended inside it)."""
+    last, cut = series.last_ts(None), series.partial_end(None)
+    if last is None:
+        return ""
+    young = series.without_whole_hour(
+        min(int(now) // HOUR, cut if cut is not None else int(last) // HOUR + 1))
+    if not young:
+        return ""
+    began = ", ".join(
+        f"{safe_name(x)} (its log began {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t))})"
+        if (t := series.first_ts(x)) is not None else safe_name(x) for x in young[:5])
+    more = f" and {len(young) - 5} more" if len(young) > 5 else ""
+    return (f"not in the forecast of the sites summed, no whole hour yet: {began}{more}; "
+            "it is the other sites' alone")
 
 
 def ahead_note(series: HourlySeries, site: str | None, now: float) -> str:
