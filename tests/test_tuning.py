@@ -288,3 +288,18 @@ def test_a_fine_tune_as_good_as_the_default_says_so_in_words(monkeypatch):
     note = e.tuning_note[""]
     assert note.startswith("default kept: fine-tuned no better, MASE ") and " each " in note
     assert " vs " not in note
+
+
+@pytest.mark.parametrize(("default", "tuned", "kept"), [(90, 100, True), (100, 90, False)])
+def test_a_site_of_constant_counts_is_decided_on_smape_not_a_nan_mase(monkeypatch, default, tuned,
+                                                                      kept):
+    # a trial's constant site read "default kept: fine-tuned no better, MASE nan each": MASE has
+    # no scale when every day repeats the last; the decision then compared NaNs
+    same = pd.Series(100.0, index=flat(21).index)
+    e = engine_with(same, Stub(default, "default"), Stub(tuned, "fine-tuned"), monkeypatch)
+    assert e.fine_tune_once() is kept
+    note = e.tuning_note[""]
+    assert "nan" not in note.lower() and "sMAPE (%)" in note, note
+    d, t = (f"{200 * 10 / (100 + x) * (x != 100):.2f}" for x in (default, tuned))  # 10.53, 0.00
+    assert f"sMAPE (%) {t} vs default {d}" in note, note
+    assert note.startswith("kept: tuned ") == kept

@@ -254,7 +254,13 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
     d, t = mase.get("default", math.nan), mase.get("fine-tuned", math.nan)
-    res = _decide(site, t, d, started, tuned)
+    score = "MASE"
+    if not (math.isfinite(d) and math.isfinite(t)):  # no scale: the same count every day
+        # (a constant site read "fine-tuned no better, MASE nan each"): judged on sMAPE
+        smape = table["smape"].to_dict()
+        d, t = smape.get("default", math.nan), smape.get("fine-tuned", math.nan)
+        score = "sMAPE (%)"
+    res = _decide(site, t, d, started, tuned, score)
     if store is not None:
         _remember(store, site, model_path, res)
     return res
@@ -277,24 +283,28 @@ def _too_little(holdout, window: int, exc: ValueError) -> str:
             f"({MIN_OBSERVED} needed)")
 
 
-def _decide(site: str, t: float, d: float, started: float, tuned) -> TuneResult:
-    """The fine-tuned model kept when it backtested better (MASE `t` against the default's
-    `d`), and the note that says so."""
+def _decide(site: str, t: float, d: float, started: float, tuned,
+            score: str = "MASE") -> TuneResult:
+    """The fine-tuned model kept when it backtested better (`score` `t` against the default's
+    `d`: MASE, or sMAPE where MASE has no scale), and the note that says so."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
     on = getattr(tuned, "trained_on", "cpu")
-    ts, ds = two_figures(t, d)
     # scored as `trafficwatch eval` scores (forecasts from the hour 7, 6 ... 1 days before the
     # series' end), not as "Last 7 days" above it (forecasts from each day's midnight): the two
     # MASEs of one model differ, and the note must not read as a second figure for the same
     how = "in eval's backtest of the last 7 days"
+    if not (math.isfinite(t) and math.isfinite(d)):
+        return TuneResult(site, f"default kept: the fine-tune could not be scored {how} "
+                                f"({when})")
+    ts, ds = two_figures(t, d)
     if t < d:
         # after the model's name ("Model: fine-tuned · kept ..."), not "fine-tuned" twice
-        return TuneResult(site, f"kept: tuned {when} on {on}, MASE {ts} vs default {ds} {how}",
+        return TuneResult(site, f"kept: tuned {when} on {on}, {score} {ts} vs default {ds} {how}",
                           tuned)
     if ts == ds:  # alike to 4 decimals: not "0.5872 vs 0.5872", which reads as a typo
-        return TuneResult(site, f"default kept: fine-tuned no better, MASE {ds} each {how} "
+        return TuneResult(site, f"default kept: fine-tuned no better, {score} {ds} each {how} "
                                 f"({when})")
-    return TuneResult(site, f"default kept: fine-tuned MASE {ts} vs default {ds} {how} "
+    return TuneResult(site, f"default kept: fine-tuned {score} {ts} vs default {ds} {how} "
                             f"({when})")
 
 

@@ -156,7 +156,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
     """One complete frame."""
     stale = is_stale(state.replay, state.now, state.last_ts)
     note = state.tuning_note
-    if "MASE" in note and (state.metric != "hits" or state.filter.describe()):
+    if ("MASE" in note or "sMAPE" in note) and (state.metric != "hits" or state.filter.describe()):
         note += " (on its hits, unfiltered: the model fine-tuned on them forecasts every view)"
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
