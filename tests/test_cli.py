@@ -260,8 +260,12 @@ def test_the_app_without_a_terminal_frees_the_metrics_port_it_bound():
     assert p.returncode == 2 and b"needs a terminal" in p.stderr
 
 
-def test_a_mistyped_path_is_one_line_and_nothing_on_stdout(tmp_path):
-    p = run("counts", str(tmp_path / "nowhere"))
+@pytest.mark.parametrize("command", ["counts", "forecast", "eval", "train"])
+def test_a_mistyped_path_is_one_line_and_nothing_on_stdout(tmp_path, command):
+    # forecast, eval and train said "skipped PATH: no such file", then "no request could be
+    # read from PATH"
+    p = run(command, str(tmp_path / "nowhere"), *(["--out", str(tmp_path / "m.pt")]
+                                                 if command == "train" else []))
     assert p.returncode == 2 and p.stdout == b""
     assert p.stderr.decode().strip().splitlines() == [
         f"trafficwatch: nothing to read: {tmp_path / 'nowhere'}: no such file"]

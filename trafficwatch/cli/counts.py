@@ -24,6 +24,7 @@ from trafficwatch.cli.options import (
 )
 from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
+from trafficwatch.counting.load import nothing_to_read
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
@@ -165,10 +166,8 @@ def run(args: argparse.Namespace) -> int:
         return run_fleet_counts(args)
     series = HourlySeries(track_visitors=args.metric == "visitors")
     series, report = ingest(args.paths, ingest_options(args), series)
-    if not report.files and not report.ignored and report.skipped:  # a mistyped path: one line
-        said = "; ".join(f"{safe_text(n)}: {why}" for n, why in report.skipped[:3])
-        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
-        print(f"trafficwatch: nothing to read: {said}{more}", file=sys.stderr)
+    if why := nothing_to_read(report):  # a mistyped path: one line
+        print(f"trafficwatch: {why}", file=sys.stderr)
         return 2
     if args.site and args.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites()) or "none"

@@ -531,16 +531,13 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         _err(label + msg)
 
     now = pd.Timestamp.now(tz="UTC").floor("h")
-    if len(series) and series.iloc[:-1].notna().any() \
+    if len(series) and np.isnan(series.iloc[-1]) and series.notna().any() \
             and series.index[-1] >= now:  # (later: a server's clock ahead of ours)
         # a live log is inside its last hour, the hour in progress: a gap to the model (its
-        # lines so far are not an hour's count) and the first hour forecast, as the app
-        # forecasts it ("This hour so far"); the forecast began an hour later, skipping it.
-        # Whatever its count reads: a line in its last minute makes it whole to the reader
-        # (a log no longer written ends there), not to the clock. (A log no longer written
-        # starts after its last hour, as in the app.)
+        # lines so far are not an hour's count; load_hourly) and the first hour forecast, as
+        # the app forecasts it ("This hour so far"); the forecast began an hour later, skipping
+        # it. (A log no longer written starts after its last hour, as in the app.)
         attrs = dict(series.attrs)
-        series = series.iloc[:-1]
         series = series.loc[:series.last_valid_index()]
         series.attrs.update(attrs)
         first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]

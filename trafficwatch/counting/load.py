@@ -70,6 +70,16 @@ def check_csv_alone(paths: list[str]) -> None:
                          "series")
 
 
+def nothing_to_read(report) -> str:
+    """'nothing to read: PATH: no such file; ...' when no path named a file (mistyped paths),
+    else "": said alone, in one line, by every command."""
+    if report.files or report.ignored or not report.skipped:
+        return ""
+    said = "; ".join(f"{safe_text(n)}: {why}" for n, why in report.skipped[:3])
+    more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+    return f"nothing to read: {said}{more}"
+
+
 def load_hourly(paths: list[str], opts: IngestOptions | None = None,
                 choice: SeriesChoice | None = None) -> pd.Series:
     """One hourly series from logs or from a counts CSV (`hour,count`); ValueError on failure.
@@ -90,6 +100,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     check_csv_alone(paths)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
+    if why := nothing_to_read(report):  # mistyped paths: one line, as counts says it
+        raise ValueError(why)
     for name, why in report.skipped:
         print(f"trafficwatch: skipped {safe_text(name)}: {why}", file=sys.stderr)
     for f in report.failed:
@@ -109,6 +121,13 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
             print(f"trafficwatch: {note}", file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
                       status_classes=choice.status_classes, whole_hours=True)
+    import pandas as pd  # loaded by now: the series is one
+
+    if len(s) and s.index[-1] >= pd.Timestamp.now(tz="UTC").floor("h"):  # (forecast's clock)
+        # the hour in progress by the clock (or the server's, ahead of it): a gap, however late
+        # its last line; one in its last minute made it whole (partial_end reads a log no
+        # longer written), and `forecast` at 13:59:45 began at 14:00, skipping 13:00
+        s.iloc[-1] = float("nan")
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
         s.attrs["utc_offset"] = offsets.pop()
