@@ -459,6 +459,22 @@ async def test_status_line_says_replay_and_a_quiet_log_honestly():
         assert "the series has 23" in " ".join(screen_text(app).split())
 
 
+async def test_the_status_line_points_to_notices_below_the_fold_of_a_small_screen():
+    # a trial at 80x24: "state file ... is in use by another trafficwatch" sat at the foot of
+    # the Now pane, out of sight, while the app did not save its state
+    from dataclasses import replace
+
+    snap = demo_snapshot(feed="following: last line at 14:14")
+    lock = ("state file /home/u/.local/state/trafficwatch/app-1.json is in use by another "
+            "trafficwatch (pid 4242) on these logs: this one counts from the logs and does not "
+            "save state (--state PATH gives it its own)")
+    app = make_app(replace(snap, ingest=replace(snap.ingest, notices=(lock,))))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one("#status").render()) == \
+            "following: last line at 14:14 · 1 notice at the foot of Now"
+
+
 async def filter_typed(start: str, end: str):
     """The filter applied after typing From and To in the demo (its logs at UTC+01:00)."""
     app = make_app()

@@ -204,8 +204,13 @@ class TrafficWatchApp(App):
         status = self.query_one("#status", Static)
         # how lines arrive, then what holds the forecast back: a log silent for weeks that said
         # only "warming up" read as if it would start soon
+        n = len(snap.ingest.notices)
+        # a notice (state file in use by another trafficwatch, lines dated ahead, a site not in
+        # the forecast) sits at the foot of Now: below the fold at 80x24, unseen unless said
         words = " · ".join(w for w in (snap.feed, snap.status,
-                                       f"filter: {snap.filter}" if snap.filter else "") if w)
+                                       f"filter: {snap.filter}" if snap.filter else "",
+                                       f"{n} notice{'s' * (n > 1)} at the foot of Now" if n
+                                       else "") if w)
         status.update(safe_content(words))
         for pane in ("#chart", "#stats", "#gates", "#top-pane", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
