@@ -206,3 +206,28 @@ def test_eval_with_the_lstm_alone_keeps_columns_apart_and_it_out_of_best_on(long
     code, out, _ = run_cli(["eval", long_csv, "--days", "3", "--lstm-alone", "--format",
                             "json"], capsys)
     assert json.loads(out)["mean"]["lstm:default alone"]["best_on"] is None
+
+
+def test_counts_of_a_log_begun_inside_an_hour_forecast_as_the_log_to_the_digit(tmp_path, capsys):
+    # `counts logs > c.csv; forecast c.csv` differed from `forecast logs`: the log began at
+    # 10:40, its 10:00 holds 20 minutes, a gap to the log's reader and a whole count in the CSV
+    import time
+
+    from trafficwatch.cli.main import main
+
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2024-05-06 10:40", tz="UTC").timestamp()
+    stamps = np.sort(start + rng.uniform(0, 3 * 86400 - 2400, 9000))
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'10.0.0.{i % 250} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    assert main(["counts", str(log)]) == 0
+    csv = tmp_path / "counts.csv"
+    csv.write_text(capsys.readouterr().out)
+    assert csv.read_text().splitlines()[1].endswith(",1")  # its first hour: partial
+    outs = []
+    for path in (log, csv):
+        assert main(["forecast", str(path), "--horizon", "24"]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]

@@ -39,7 +39,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
     p.add_argument("--format", choices=("csv", "json"), default=None, dest="out_format",
                    help="csv: hour,site,metric,count,partial (empty count = no log covers that "
-                        "hour; partial 1 = the log ends inside it or it is in progress); "
+                        "hour; partial 1 = the log begins or ends inside it, or it is in progress); "
                         "json: one object per hour (default: csv; with --follow, json: a JSON "
                         "line per change, or a CSV row per change with --format csv)")
     add_tz_option(p)
@@ -80,7 +80,11 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
             # have not happened yet here (more lines will come for them): unknown, not 0
             values = np.where((hours > int(clock) // HOUR) & (values == 0), np.nan, values)
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
-        yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, (hours == partial).tolist()
+        # and the hour its log began inside: minutes of it, read as a gap by forecast, eval and
+        # train from the logs (whole_hours), and so from this CSV (`counts logs > c.csv;
+        # forecast c.csv` forecast that hour's count as a whole hour's)
+        flags = (hours == partial) | np.isin(hours, series.partial_starts(site))
+        yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, flags.tolist()
 
 
 def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> None:

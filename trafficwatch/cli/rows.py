@@ -10,7 +10,8 @@ from trafficwatch.hours import HOUR
 
 CSV_HEADER = "hour,site,metric,count"
 COUNTS_CSV_HEADER = CSV_HEADER + ",partial"  # counts (not --follow): 1 marks an hour the log
-# ends inside, or the hour in progress, as JSON's "partial"; forecast, eval and train read it as a gap
+# begins or ends inside, or the hour in progress, as JSON's "partial"; forecast, eval and train
+# read it as a gap
 
 
 def hour_offsets(series: HourlySeries, site: str, hours: np.ndarray,
