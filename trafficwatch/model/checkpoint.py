@@ -128,28 +128,26 @@ def export_npz(path: str | os.PathLike) -> Path:
     return write_npz(npz_path(path), weights, meta)
 
 
-def _magic(path: Path) -> bytes:
-    """The file's first 6 bytes (b"" when empty); FileNotFoundError, or CheckpointError naming
-    why it cannot be read."""
+def _magic(path: Path, what: str) -> bytes:
+    """The first 6 bytes of `path`, a `what` ("model file"); CheckpointError when it is
+    missing, empty or cannot be read."""
     try:
         with open(path, "rb") as f:
-            return f.read(6)
-    except FileNotFoundError:
-        raise
+            magic = f.read(6)
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); "
                               f"{_FIX}") from exc
+    if not magic:
+        raise CheckpointError(f"{path}: an empty file, not a {what}; {_FIX}")
+    return magic
 
 
 def _read_npz(path: Path) -> tuple[Checkpoint, dict]:
     # numpy's own errors speak of allow_pickle= and pickle.load(): advice for its users, not
     # ours (a text file given as --model read "If you trust the file you can load it unsafely")
-    try:
-        magic = _magic(path)
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
-    if not magic:
-        raise CheckpointError(f"{path}: an empty file, not a model file; {_FIX}")
+    magic = _magic(path, "model file")
     if not magic.startswith(b"PK\x03\x04"):
         raise CheckpointError(f"{path}: not a model file (not the zip archive of arrays numpy "
                               f"writes); {_FIX}")
@@ -206,12 +204,7 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
     path = Path(path)
-    try:
-        magic = _magic(path)
-    except FileNotFoundError as exc:
-        raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
-    if not magic:
-        raise CheckpointError(f"{path}: an empty file, not a model checkpoint; {_FIX}")
+    magic = _magic(path, "model checkpoint")
     if not magic.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip archive, or a pickle
         raise CheckpointError(f"{path}: not a model checkpoint (neither the zip archive torch "
                               f"saves nor a pickle); {_FIX}")
