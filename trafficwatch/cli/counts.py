@@ -69,13 +69,15 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
                                       now=now)
         hours = first + np.arange(len(values))
         clock = now if now is not None else time.time()
-        partial = series.partial_hour_number(site, now=clock)
+        partial = [series.partial_hour_number(site, now=clock)]
         last = series.last_ts(site)
         if last is not None and clock - last > DAY:
-            partial = series.partial_end(site)  # logs no longer written that ended mid-hour
-        elif last is not None and partial is not None and now is None and last // HOUR > partial:
-            partial = last // HOUR  # a server's clock ahead of ours: the log's own hour in
-            # progress (followed, hours past the clock wait for their hour: see hourly)
+            partial = [series.partial_end(site)]  # logs no longer written that ended mid-hour
+        elif last is not None and partial[0] is not None and now is None \
+                and last // HOUR > partial[0]:
+            partial.append(last // HOUR)  # lines dated past the clock's hour (a server's clock
+            # ahead, or a stray line): that hour is still in progress here, and the log's own
+            # last hour in progress there (followed, hours past the clock wait for their hour)
         if now is None:  # a log dated ahead of the clock: its quiet hours after the clock's
             # have not happened yet here (more lines will come for them): unknown, not 0
             values = np.where((hours > int(clock) // HOUR) & (values == 0), np.nan, values)
@@ -83,7 +85,7 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         # and the hour its log began inside: minutes of it, read as a gap by forecast, eval and
         # train from the logs (whole_hours), and so from this CSV (`counts logs > c.csv;
         # forecast c.csv` forecast that hour's count as a whole hour's)
-        flags = (hours == partial) | np.isin(hours, series.partial_starts(site))
+        flags = np.isin(hours, [h for h in partial if h is not None] + series.partial_starts(site))
         yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, flags.tolist()
 
 

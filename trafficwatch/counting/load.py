@@ -123,11 +123,16 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
                       status_classes=choice.status_classes, whole_hours=True)
     import pandas as pd  # loaded by now: the series is one
 
-    if len(s) and s.index[-1] >= pd.Timestamp.now(tz="UTC").floor("h"):  # (forecast's clock)
-        # the hour in progress by the clock (or the server's, ahead of it): a gap, however late
-        # its last line; one in its last minute made it whole (partial_end reads a log no
-        # longer written), and `forecast` at 13:59:45 began at 14:00, skipping 13:00
-        s.iloc[-1] = float("nan")
+    now = pd.Timestamp.now(tz="UTC").floor("h")  # (forecast's clock)
+    if len(s) and s.index[-1] >= now:
+        # the hour in progress by the clock and, when lines are dated past it, the logs' own
+        # last hour (a server's clock ahead, or a stray line): gaps, however late their last
+        # line (one in an hour's last minute made it whole to partial_end, which reads logs no
+        # longer written: `forecast` at 13:59:45 began at 14:00, skipping 13:00; one line dated
+        # 16:31 made 15:00's 3 requests of 100 a whole hour, and the forecast fell to 64).
+        # Quiet hours between have not happened here: unknown, as `counts` prints them
+        late = s.index >= now
+        s[(s.index == now) | (s.index == s.index[-1]) | (late & (s == 0))] = float("nan")
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
         s.attrs["utc_offset"] = offsets.pop()
