@@ -312,3 +312,27 @@ def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):
     (sub / "nginx").mkdir(parents=True)
     p = run("counts", str(sub))
     assert p.returncode == 2 and "only subdirectories" in p.stderr.decode()
+
+
+def test_a_reader_that_stops_early_changes_neither_the_warnings_nor_the_status(tmp_path):
+    # a trial: `counts /nope LOG | head -1` exited 0 with stderr empty, where without the pipe
+    # it says "skipped /nope: no such file" and exits 1 (as forecast's 168 hours did: every
+    # headless command writes through the same stdout; counts' rows overflow a pipe for sure)
+    import time
+
+    log = tmp_path / "access.log"
+    log.write_text("".join(  # 4000 hours: more rows than a pipe holds
+        f'1.2.3.4 - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(1.7e9 + 3600 * k))}]'
+        f' "GET / HTTP/1.1" 200 1 "-" "ua"\n' for k in range(4000)))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", str(tmp_path / "nope"),
+                             str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdout.readline()
+        proc.stdout.close()  # as head -1 does
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 1, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert f"skipped {tmp_path / 'nope'}: no such file" in err
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err

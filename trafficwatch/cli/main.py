@@ -82,6 +82,51 @@ def mistyped_command(word: str) -> str | None:
     return near if edit_distance(word.lower(), near) <= 2 else None
 
 
+class ReaderMayLeave:
+    """stdout for the headless commands: a reader that stops early (`| head -1`) ends the
+    output, not the command. The first write to a closed pipe points stdout at /dev/null and
+    the command goes on: its warnings reach stderr and its status stays its own (a skipped
+    file's 1 read 0, its "skipped" line lost, once BrokenPipeError ended the command)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def _left(self) -> None:
+        self.reader_left = True
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())  # what the buffer still holds goes there
+            os.close(null)
+        except (OSError, ValueError, AttributeError):  # not a file (a test's capture)
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._left()
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.writelines(lines)
+            except BrokenPipeError:
+                self._left()
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trafficwatch` console script."""
     args_in = list(sys.argv[1:] if argv is None else argv)
@@ -101,10 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    out = sys.stdout
+    if args.command not in ("watch", "agent"):  # (the app draws on the terminal itself)
+        sys.stdout = ReaderMayLeave(out)
     try:
         check_usage(args)
         with die_with_children():  # until a command that saves state installs its shutdown
             code = int(args.func(args) or 0)
+            sys.stdout.flush()
         if argv is None and result_written():  # the console script: exiting (torch's teardown
             for sig in (signal.SIGTERM, signal.SIGHUP):  # takes a while) with train's model
                 signal.signal(sig, signal.SIG_IGN)  # written, a signal changes nothing now
@@ -114,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `trafficwatch counts ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # `trafficwatch counts ... | head` (see ReaderMayLeave), and stderr
         return 0
+    finally:
+        sys.stdout = out
