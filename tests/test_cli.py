@@ -336,3 +336,25 @@ def test_a_reader_that_stops_early_changes_neither_the_warnings_nor_the_status(t
             proc.kill()
     assert f"skipped {tmp_path / 'nope'}: no such file" in err
     assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err
+
+
+def test_follow_ends_when_its_reader_stops(tmp_path):
+    # writes to a closed pipe go to /dev/null so that a command reaches its warnings and status;
+    # `counts --follow LOG | head -1` must not follow on for ever into /dev/null
+    import time
+
+    log = tmp_path / "access.log"
+    log.write_text("".join(  # 4000 hours: more JSON lines than a pipe holds
+        f'1.2.3.4 - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(1.7e9 + 3600 * k))}]'
+        f' "GET / HTTP/1.1" 200 1 "-" "ua"\n' for k in range(4000)))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                             "--no-state", str(log)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().startswith(b'{"hour": ')
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 0
+        assert b"Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -53,6 +53,8 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
             printed = report_events(feed, printed)
             ahead = _report_ahead(ctx, args.site, ahead)
             _report_malformed(feed, reasons)
+            if getattr(sys.stdout, "reader_left", False):  # `| head -5`: nobody reads any more
+                break
             if stop.wait(0.25):
                 break
             feed.step(0.25)
