@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 LINE = '1.2.3.4 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
@@ -35,7 +36,8 @@ def test_follow_prints_each_change_and_exits_cleanly_on_sigterm(tmp_path):
     try:
         (first,) = read_json_lines(proc, 1)
         assert first == {"hour": "2026-11-20T10:00:00+00:00", "site": tmp_path.name,
-                         "metric": "hits", "count": 3}
+                         "metric": "hits", "count": 3, "partial": True}  # (a log of the
+        # past that ended inside its hour: partial, as counts says)
         with log.open("a") as fh:
             fh.write(LINE.format(m=2) * 2)
         (second,) = read_json_lines(proc, 1)
@@ -146,7 +148,7 @@ def test_follow_names_each_unusable_file_once_as_counts_does(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert rows == [{"hour": "2026-11-20T10:00:00+00:00", "site": "fresh", "metric": "hits",
-                     "count": 1}]
+                     "count": 1, "partial": True}]
     for s in said:
         assert err.count(s) == 1, err
     assert "fresh.access.log" not in err and "empty directory" not in err
@@ -265,10 +267,11 @@ def test_follow_prints_hours_in_the_logs_offset_and_csv_when_asked(tmp_path, fmt
         stop_cleanly(proc)
     got = out.read_text().splitlines()
     if fmt == "csv":
-        assert got == ["hour,site,metric,count", "2026-10-10T13:00:00-07:00,logs,hits,2"]
+        assert got == ["hour,site,metric,count,partial", "2026-10-10T13:00:00-07:00,logs,hits,2,1"]
     else:
         assert [json.loads(x) for x in got] == [
-            {"hour": "2026-10-10T13:00:00-07:00", "site": "logs", "metric": "hits", "count": 2}]
+            {"hour": "2026-10-10T13:00:00-07:00", "site": "logs", "metric": "hits", "count": 2,
+             "partial": True}]  # begun at 13:55 (and ended there): as counts marks it
 
 
 def test_follow_reports_malformed_lines_as_they_come_and_on_the_way_out(tmp_path):
@@ -286,3 +289,31 @@ def test_follow_reports_malformed_lines_as_they_come_and_on_the_way_out(tmp_path
     assert said.count("trafficwatch: malformed, ") == 1, said  # one reason, said once
     assert "\x1b" not in said and "\\x1b[31m" in said  # the example, escaped
     assert "6 lines read, 4 counted, 2 malformed" in said
+
+
+def test_follow_marks_the_hour_in_progress_partial_as_counts_does(tmp_path):
+    # a trial: `counts --follow` printed no `partial` at all, in JSON or CSV, while `counts`
+    # marks the hour in progress (and a log's first hour begun inside it)
+    now = time.time()
+    hour = int(now) // 3600 * 3600
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'1.2.3.4 - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        '"GET / HTTP/1.1" 200 1 "-" "ua"\n' for t in range(hour - 2 * 3600, int(now), 60)))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", "--follow",
+                             "--no-state", "--tz", "UTC", str(log)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()  # its first pass prints all three hours at once
+        os.kill(proc.pid, signal.SIGTERM)
+        rows = [json.loads(x) for x in [first, *proc.stdout.read().splitlines()]]
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if int(time.time()) // 3600 * 3600 != hour:
+        pytest.skip("the hour turned while it ran")
+    assert [(r["hour"], r["count"], r["partial"]) for r in rows] == [
+        (pd.Timestamp(hour - 2 * 3600, unit="s", tz="UTC").isoformat(), 60, False),
+        (pd.Timestamp(hour - 3600, unit="s", tz="UTC").isoformat(), 60, False),
+        (pd.Timestamp(hour, unit="s", tz="UTC").isoformat(), rows[-1]["count"], True)]

@@ -22,13 +22,19 @@ from trafficwatch.cli.options import (
     parse_tz,
     prometheus_config,
 )
-from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
+from trafficwatch.cli.rows import (
+    COUNTS_CSV_HEADER,
+    csv_field,
+    hour_offsets,
+    hour_texts,
+    partial_hours,
+)
 from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
 from trafficwatch.counting.load import nothing_to_read
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
-from trafficwatch.hours import DAY, HOUR
+from trafficwatch.hours import HOUR
 from trafficwatch.logs.sources import ERROR_LOG, NOT_NAMED_LIKE_A_LOG
 from trafficwatch.safe import safe_name, safe_text
 
@@ -41,7 +47,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="csv: hour,site,metric,count,partial (empty count = no log covers that "
                         "hour; partial 1 = the log begins or ends inside it, or it is in progress); "
                         "json: one object per hour (default: csv; with --follow, json: a JSON "
-                        "line per change, or a CSV row per change with --format csv)")
+                        "line per change of an hour's count or partial flag, or a CSV row per "
+                        "change with --format csv)")
     add_tz_option(p)
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
@@ -69,23 +76,13 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
                                       now=now)
         hours = first + np.arange(len(values))
         clock = now if now is not None else time.time()
-        partial = [series.partial_hour_number(site, now=clock)]
-        last = series.last_ts(site)
-        if last is not None and clock - last > DAY:
-            partial = [series.partial_end(site)]  # logs no longer written that ended mid-hour
-        elif last is not None and partial[0] is not None and now is None \
-                and last // HOUR > partial[0]:
-            partial.append(last // HOUR)  # lines dated past the clock's hour (a server's clock
-            # ahead, or a stray line): that hour is still in progress here, and the log's own
-            # last hour in progress there (followed, hours past the clock wait for their hour)
         if now is None:  # a log dated ahead of the clock: its quiet hours after the clock's
             # have not happened yet here (more lines will come for them): unknown, not 0
             values = np.where((hours > int(clock) // HOUR) & (values == 0), np.nan, values)
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
-        # and the hour its log began inside: minutes of it, read as a gap by forecast, eval and
-        # train from the logs (whole_hours), and so from this CSV (`counts logs > c.csv;
-        # forecast c.csv` forecast that hour's count as a whole hour's)
-        flags = np.isin(hours, [h for h in partial if h is not None] + series.partial_starts(site))
+        # (the hour a log began inside among them: a gap to forecast, eval and train from the
+        # logs and so from this CSV: `counts logs > c.csv; forecast c.csv` read it as whole)
+        flags = np.isin(hours, partial_hours(series, site, clock, report=now is None))
         yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, flags.tolist()
 
 

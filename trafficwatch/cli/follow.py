@@ -10,7 +10,13 @@ import time
 import numpy as np
 
 from trafficwatch.cli.options import ingest_options, parse_tz, state_path
-from trafficwatch.cli.rows import CSV_HEADER, csv_field, hour_offsets, hour_texts
+from trafficwatch.cli.rows import (
+    COUNTS_CSV_HEADER,
+    csv_field,
+    hour_offsets,
+    hour_texts,
+    partial_hours,
+)
 from trafficwatch.counting.series import HourlySeries, ahead_note
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
@@ -43,10 +49,10 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         return 2
     if feed.notice:
         print(f"trafficwatch: {feed.notice}", file=sys.stderr)
-    seen: dict[tuple[str, int], int] = {}
+    seen: dict[tuple[str, int], tuple[int, bool]] = {}
     printed, ahead, reasons = 0, 0, set()
     if args.out_format == "csv":
-        print(CSV_HEADER, flush=True)
+        print(COUNTS_CSV_HEADER, flush=True)
     try:
         while True:
             _emit(ctx, args, classes, tz, seen)
@@ -125,16 +131,21 @@ def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
             first, values = ctx.series.hourly(site, args.metric, bots=args.bots,
                                               status_classes=classes)
             hours = first + np.arange(len(values))
-            changed = [i for i, v in enumerate(values.tolist())
-                       if not np.isnan(v) and seen.get((site, int(hours[i]))) != int(v)]
+            partial = set(partial_hours(ctx.series, site, time.time(), report=False))
+            cur = [(None if np.isnan(v) else int(v), int(h) in partial)
+                   for h, v in zip(hours.tolist(), values.tolist())]
+            # a line when an hour's count changes, and when it stops being partial (its hour
+            # is over: its last line said partial, and it is whole)
+            changed = [i for i, (v, p) in enumerate(cur)
+                       if v is not None and seen.get((site, int(hours[i]))) != (v, p)]
             if not changed:
                 continue
             at = hours[changed]
             name = safe_name(site)
             texts = hour_texts(at, hour_offsets(ctx.series, site, at, tz))
             for i, text in zip(changed, texts, strict=True):
-                v = int(values[i])
-                seen[(site, int(hours[i]))] = v
-                print(f"{text},{csv_field(name)},{args.metric},{v}" if csv else
+                v, p = cur[i]
+                seen[(site, int(hours[i]))] = (v, p)
+                print(f"{text},{csv_field(name)},{args.metric},{v},{1 if p else ''}" if csv else
                       json.dumps({"hour": text, "site": name, "metric": args.metric,
-                                  "count": v}), flush=True)
+                                  "count": v, "partial": p}), flush=True)
