@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -254,6 +255,19 @@ def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(s
     assert snap.forecast is None and snap.status == "forecasting this view…"
     wait_for(lambda: e.snapshot().forecast is not None)
     assert e.snapshot().status != "forecasting this view…"
+
+
+def test_a_filter_range_without_the_logs_says_no_forecast_will_come(started):
+    # a trial: From 2020-01-01 To 2020-01-02 on logs of 2026 read "forecasting this view…"
+    # for minutes, for ever
+    e = started(FakeFeed)
+    wait_for(lambda: e.snapshot().forecast is not None)
+    e.set_filter(ViewFilter(start=pd.Timestamp("2020-01-01", tz="UTC"),
+                            end=pd.Timestamp("2020-01-02", tz="UTC")))
+    time.sleep(0.5)  # the model's thread has had its turn: it forecasts nothing for no hour
+    snap = e.snapshot()
+    assert snap.forecast is None
+    assert snap.status == "nothing to forecast: no hour of the logs in this view", snap.status
 
 
 def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):

@@ -437,6 +437,10 @@ class Engine:
             if young:
                 ing = replace(ing, notices=(young, *ing.notices))
         s = self.view_series()
+        if status == pending and pending and not (len(s) and s.notna().any()):
+            # a filter's range with no hour of the logs in it: no forecast will come for it
+            # (it read "forecasting this view…" for ever)
+            status = "nothing to forecast: no hour of the logs in this view"
         state = self.view_state(s)
         if old_model:
             state = replace(state, tuning_note=(
