@@ -169,6 +169,24 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
+def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for):
+    # a trial: 3 lines, then one of 70,000 characters and one more: the tail showed the last
+    # line alone (the long one had filled the window of bytes the tail was read from)
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 3))
+    e, f = feed_for()
+    with log.open("a") as fh:
+        fh.write("x" * 70_000 + "\n" + lines(3, 1))
+    f.step(0.1)
+    f.step(0.1)
+    texts = [t.text for t in f.tail]
+    assert len(texts) == 5, texts
+    assert [t[:12] for t in texts[:3]] == [ln[:12] for ln in lines(0, 3).splitlines()]
+    assert texts[3].startswith("x" * 100) and texts[3].endswith("(a line of 70,000 bytes, cut here)")
+    assert len(texts[3]) < 4200 and texts[4].startswith("203.0.113.3 ")
+    assert total(e) == 4  # and the long line is not a request
+
+
 @pytest.mark.parametrize("beside", [(), ("README", "error.log")])
 def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for, beside):
     """README: a directory with no file yet is watched. A fresh server's agent exited 2 on

@@ -335,13 +335,15 @@ class LiveFeed:
         self._tail(site, last)
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
-    def _tail(self, site: str, data: bytes) -> None:
+    def _tail(self, site: str, data: bytes, chunk: bool = False) -> None:
         """The last complete lines of `data` into the site's log tail, which stays a run of lines
         as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
-        (20 lines of each were kept, so a big file's tail showed three hours days apart)."""
+        (20 lines of each were kept, so a big file's tail showed three hours days apart).
+        `chunk`: lines the follower handed over, whole; else the last bytes of a file."""
         now = time.time()
         lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
-        texts, whole = logread.tail_lines(data, TAIL_PER_SITE)
+        texts, whole = (logread.chunk_tail_lines if chunk else logread.tail_lines)(
+            data, TAIL_PER_SITE)
         if not whole:  # lines between the tail kept and these were not read for it
             lines.clear()
         lines.extend(TailLine(now, site, text) for text in texts)
@@ -437,7 +439,7 @@ class LiveFeed:
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
-        self._tail(key.site, chunk)
+        self._tail(key.site, chunk, chunk=True)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest

@@ -119,6 +119,28 @@ def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
     return lines
 
 
+TAIL_LINE_SHOWN = 4096  # bytes of a longer line shown in the log tail, its length said after
+
+
+def chunk_tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
+    """The last `n` lines of `data`, complete lines as the follower hands them over, and
+    whether they are all of its lines (True: a tail kept from earlier data joins on to them).
+    Found from the end line by line, not in a window of bytes: a line of 70 KB filled the
+    window and the tail was emptied of the lines before it (a new user's trial); such a line
+    is shown cut, with its length."""
+    out, pos = [], len(data) - 1 if data.endswith(b"\n") else len(data)
+    while len(out) < n and pos > 0:
+        nl = data.rfind(b"\n", 0, pos)
+        line = data[nl + 1:pos]
+        pos = nl
+        line = line[:-1] if line.endswith(b"\r") else line
+        if line.strip():
+            text = line[:TAIL_LINE_SHOWN].decode("utf-8", "backslashreplace")
+            out.append(text if len(line) <= TAIL_LINE_SHOWN else
+                       f"{text}… (a line of {len(line):,} bytes, cut here)")
+    return out[::-1], pos <= 0
+
+
 def tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
     """The last `n` complete lines of `data`, read from its last TAIL_WINDOW bytes, and whether
     the window held all of `data` (False: lines before it were not read, so a tail kept from
