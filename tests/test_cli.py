@@ -358,3 +358,15 @@ def test_follow_ends_when_its_reader_stops(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("command", ["watch", "counts", "forecast", "eval", "train", "agent"])
+def test_every_command_s_help_ends_with_the_exit_codes(command, capsys):
+    # a trial: counts --help and watch --help listed them, forecast --help did not
+    from trafficwatch.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "\nexit codes:\n  0  every file was read\n" in out
+    assert "  130  interrupted (Ctrl-C)" in out

@@ -111,7 +111,7 @@ class TrafficWatchApp(App):
         Binding("shift+right", "hour(24)", show=False, priority=True),
         Binding("escape", "hour_now", "Now", show=False),
         Binding("home", "hour_now", "Now", show=False, priority=True),
-        Binding("w", "week", "Week"), Binding("b", "band", "Band"), Binding("l", "log", "Log"),
+        Binding("w", "week", "Week"), Binding("b", "band", "Band"), Binding("l", "log", "Log scale"),
         Binding("tab", "focus_next", "Next pane", show=False),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
         Binding("j", "scroll(1)", show=False), Binding("k", "scroll(-1)", show=False),

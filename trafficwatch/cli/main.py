@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
-    model.add_commands(sub)
+    model.add_commands(sub, EXIT_CODES)
     a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "
                                      "(for Prometheus)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)

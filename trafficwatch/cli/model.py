@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from trafficwatch.cli.options import (
+    WrappedWithRawEpilog,
     add_device_option,
     add_filter_options,
     add_fleet_options,
@@ -64,10 +65,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_fleet_options(p, paths_required=True)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register train, eval and forecast on the CLI's sub-command parser."""
+def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = None) -> None:
+    """Register train, eval and forecast on the CLI's sub-command parser (`epilog`: the exit
+    codes, shown at the end of each one's --help)."""
+    more = {"epilog": epilog, "formatter_class": WrappedWithRawEpilog}
     t = subparsers.add_parser(
-        "train", help="fine-tune the default LSTM (or train one from scratch) on your traffic",
+        "train", **more, help="fine-tune the default LSTM (or train one from scratch) on your traffic",
         description="Train on PATHs' hourly series, holding out the last --holdout-days days, then "
                     "print a backtest on those days against seasonal naive baselines.")
     _common(t)
@@ -90,7 +93,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=run_train)
 
     e = subparsers.add_parser(
-        "eval", help="rolling-origin backtest of the forecast against baselines",
+        "eval", **more, help="rolling-origin backtest of the forecast against baselines",
         description="Daily origins over the last --days days; each model sees only the hours "
                     "before its origin, and an origin needs 48 of them (a day of 24 h naive errors "
                     "scales MASE). Exit 1 when the LSTM could not forecast at any origin. MASE (vs "
@@ -123,7 +126,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_eval)
 
     f = subparsers.add_parser(
-        "forecast", help="print p10/p50/p90 for the coming hours",
+        "forecast", **more, help="print p10/p50/p90 for the coming hours",
         description="Forecast the hours after the last hour of PATHs' series (for a log being "
                     "written, from the hour in progress on, as the app does). The LSTM is first "
                     "checked on the series' own last 14 days against seasonal naive (24 h and "

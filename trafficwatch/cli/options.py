@@ -262,3 +262,14 @@ def check_fleet_usage(args: argparse.Namespace) -> None:
     for opt in ("replay", "follow"):
         if getattr(args, opt, False):
             raise UsageError(f"--{opt} reads log files: not with --prometheus")
+
+
+class WrappedWithRawEpilog(argparse.HelpFormatter):
+    """Help whose description is wrapped as usual and whose epilog (the exit codes, laid out
+    by hand) is kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit codes:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
