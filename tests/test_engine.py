@@ -241,6 +241,15 @@ def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
     e.tuning_note["site-a"] = "default kept: fine-tuned MASE 0.81 vs default 0.80"
     e.set_site("site-a")
     assert e.view_state(e.view_series()).tuning_note.startswith("default kept")
+    # on another view, the note's MASE is the hits' one; that the fine-tuned model forecasts
+    # every view is said only where it was kept (it read so beside "default kept", a trial)
+    e.set_metric("pages")
+    e._predict_once()
+    assert e.snapshot().forecast.model_detail == (
+        "default kept: fine-tuned MASE 0.81 vs default 0.80 (on its hits, unfiltered)")
+    e.tuning_note["site-a"] = "kept: tuned 2026-12-04 15:24 on cpu, MASE 0.78 vs default 0.80"
+    assert e.snapshot().forecast.model_detail.endswith(
+        "(on its hits, unfiltered: the model fine-tuned on them forecasts every view)")
 
 
 def test_a_view_just_chosen_says_its_forecast_is_coming_not_that_there_is_none(started):

@@ -157,7 +157,10 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
     stale = is_stale(state.replay, state.now, state.last_ts)
     note = state.tuning_note
     if ("MASE" in note or "sMAPE" in note) and (state.metric != "hits" or state.filter.describe()):
-        note += " (on its hits, unfiltered: the model fine-tuned on them forecasts every view)"
+        # the fine-tuned model forecasts every view only where it was kept (it read so beside
+        # "default kept", a trial)
+        note += (" (on its hits, unfiltered: the model fine-tuned on them forecasts every view)"
+                 if note.startswith("kept") else " (on its hits, unfiltered)")
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
         series=series_view(state, s),
