@@ -14,9 +14,9 @@ BASE_WORDS = {
     "yesterday": "yesterday",
     "last week": "same hours last week",
     "7-day median": "7-day typical",
-    "4-week median": "4-week typical",
+    "4-week median": "past weeks' typical",  # of those there are, up to 4 (not '4-week' on 8 days)
     "last hour": "the last hour",
-    "4-week median at today's level": "4-week shape at today's level",
+    "4-week median at today's level": "past weeks' shape at today's level",
     "week's mean": "the week's average",
 }
 
