@@ -221,7 +221,7 @@ async def test_chart_and_gate_toggles():
         await pilot.pause()
         chart = app.query_one("#chart")
         words = str(app.query_one("#gates").render())
-        assert "Relying on: same hours last week 52%, past weeks' typical 31%, yesterday 9%" in words
+        assert "Relying on: same hours last week 52%, typical week 31%, yesterday 9%" in words
         assert "Memory last reset: " in words and re.search(r"^forget gate [▁-█]+ ", words, re.MULTILINE)
         await pilot.press("w", "b", "l", "h")
         assert chart.week_overlay and not chart.show_band and chart.log_scale

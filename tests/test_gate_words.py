@@ -22,14 +22,14 @@ MON = 1_794_787_200  # Mon 2026-11-16 00:00 UTC
 def test_reliance_names_the_bases_in_plain_words_largest_first():
     w = {"yesterday": 0.09, "last week": 0.52, "4-week median": 0.31, "last hour": 0.05,
          "week's mean": 0.03}
-    assert reliance_words(w) == ("Relying on: same hours last week 52%, past weeks' typical 31%, "
+    assert reliance_words(w) == ("Relying on: same hours last week 52%, typical week 31%, "
                                  "yesterday 9%, others 8%")
 
 
 def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
     w = {"yesterday": 0.09, "last week": 0.52, "4-week median": 0.31, "last hour": 0.08}
     assert reliance_words(w, width=72) == ("Relying on: same hours last week 52%, "
-                                           "past weeks' typical 31%, others 17%")
+                                           "typical week 31%, others 17%")
     assert reliance_words(w, width=10) == "Relying on: same hours last week 52%, others 48%"
 
 

@@ -14,9 +14,9 @@ BASE_WORDS = {
     "yesterday": "yesterday",
     "last week": "same hours last week",
     "7-day median": "7-day typical",
-    "4-week median": "past weeks' typical",  # of those there are, up to 4 (not '4-week' on 8 days)
+    "4-week median": "typical week",  # of the last 4 the history holds (not '4-week' on 8 days)
     "last hour": "the last hour",
-    "4-week median at today's level": "past weeks' shape at today's level",
+    "4-week median at today's level": "typical week at today's level",
     "week's mean": "the week's average",
 }
 
