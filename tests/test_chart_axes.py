@@ -180,6 +180,8 @@ def test_a_log_axis_starts_at_the_power_of_ten_under_the_lowest_value():
         0.0, 0.0, 1.0, 1.0, 10.0, 100.0, 1000.0, 0.0]
     assert log_ticks(560, 10, 10.0)[1] == ["10", "100"]
     assert log_ticks(560, 40, 10.0)[1] == ["10", "30", "100", "300"]
+    # a steady site of 100-135 an hour: more than its floor's "100" (a trial saw it alone)
+    assert log_ticks(135, 20, 100.0)[1] == ["100", "110", "120", "130"]
 
 
 async def test_a_busy_site_on_a_log_axis_fills_the_plot():

@@ -78,6 +78,10 @@ def log_ticks(top: float, rows: int, bottom: float = 0.0) -> tuple[list[float], 
         counts.append(counts[-1] * 10)
     if rows >= 3 * 2 * len(counts):  # room for the halfway marks: 3, 30, 300...
         counts = sorted(counts + [3 * c for c in counts if c > 0 and 3 * c <= top])
+    if len(counts) < 2 and top > counts[0] + 2:  # a steady site of 100-135 an hour: "100" was
+        # its one label; round counts between, as the linear axis would have them
+        counts = sorted({*counts, *(t for t in nice_ticks(top, rows, counts[0])
+                                    if counts[0] < t <= top)})
     return [math.log10(1 + c) for c in counts], [num(c) for c in counts]
 
 
