@@ -95,6 +95,26 @@ def test_forget_drops_flags_sharp_falls_only():
     assert forget_drops(np.full(50, 0.8)) == []
 
 
+def test_a_forget_drop_at_a_gap_hour_is_no_memory_reset():
+    # a trial: "Forget gate dropped sharply 5 times this week (last Thu 04 07:00)", 07:00 the
+    # unfinished hour, read as a gap: the model reading a hole, not traffic changing
+    from types import SimpleNamespace
+
+    from trafficwatch.model.forecaster import gate_stats
+
+    T, U = 50, 4
+    forget = np.full((1, T, U), 0.8)
+    forget[0, 30] = forget[0, 49] = 0.5  # sharp falls at an observed hour and at the last, a gap
+    inner = SimpleNamespace(forget_gate=forget, input_gate=np.full((1, T, U), 0.5),
+                            output_gate=np.full((1, T, U), 0.5), candidate=np.zeros((1, T, U)),
+                            cell=np.ones((1, T, U)), hidden=np.zeros((1, T, U)), mix=None)
+    observed = np.ones(T, bool)
+    observed[49] = False
+    idx = pd.date_range("2026-12-02", periods=T, freq="h", tz="UTC")
+    assert gate_stats(inner, idx, observed).forget_drops == [30]
+    assert gate_stats(inner, idx, np.ones(T, bool)).forget_drops == [30, 49]
+
+
 def test_default_model_gives_a_sensible_forecast_from_three_days():
     fc = Forecaster.load()
     assert default_model_path().stat().st_size < 5_000_000

@@ -694,8 +694,13 @@ def gate_stats(inner: Internals | LSTMInternals, index: pd.DatetimeIndex, observ
 
         w = np.asarray(inner.mix[0, :24]).mean(axis=0)
         reliance = {name: float(x) for name, x in zip(BASE_NAMES, w)}
+    # a step whose hour is a gap (an hour no log covers, or the unfinished one) is no change of
+    # traffic: a drop there is the model reading a hole ("dropped sharply 5 times this week
+    # (last Thu 04 07:00)", 07:00 the hour in progress, a trial)
+    seen = np.asarray(observed, dtype=bool)
+    drops = [t for t in forget_drops(f) if t >= len(seen) or seen[t]]
     return GateStats(index, observed, f, mats["input"].mean(axis=1), mats["output"].mean(axis=1),
-                     sat, np.linalg.norm(mats["cell"], axis=1), mats, forget_drops(f), reliance)
+                     sat, np.linalg.norm(mats["cell"], axis=1), mats, drops, reliance)
 
 
 def forget_drops(forget_mean: np.ndarray, min_drop: float = 0.01, factor: float = 4.0) -> list[int]:
