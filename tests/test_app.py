@@ -527,21 +527,6 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
     assert ("site", "blog.example") in app.engine.calls
 
 
-async def test_site_picker_down_twice_picks_the_first_site():
-    # a trial: s, Down, Down, Enter left "all sites": the first Down only entered the list,
-    # with nothing highlighted, and the second highlighted "all sites"
-    app = make_app(demo_snapshot(sites=MANY_SITES))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
-        listing = app.screen.query_one("#sites")
-        first = listing.get_option_at_index(1).id
-        await pilot.press("down", "down", "enter")
-        await pilot.pause()
-    assert ("site", first) in app.engine.calls, app.engine.calls
-
-
 async def test_site_picker_still_narrows_when_the_list_has_the_focus():
     """Down moves into the list; typing there must narrow it, not be lost (a user trial typed
     after Down and saw nothing happen), Backspace widens it again, Up from the top goes back."""
