@@ -437,6 +437,24 @@ async def test_a_narrow_legend_keeps_the_words_of_marks_one_cannot_place(size):
         assert "~ last wk" not in title and "- band" not in title and "· past" not in title
 
 
+@pytest.mark.parametrize(("so_far", "said"), [(3.0, "◆ now: 3"), (120.0, "◆ now")])
+async def test_an_hour_so_far_drawn_on_the_axis_floor_says_its_count_in_the_legend(so_far, said):
+    # a newcomer's trial: the logs' last hour, 41 requests by 07:06, sat on the axis' "105"
+    # (the axis does not go to 0 for it) and read as 105
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    counts = snap.series.counts.copy()
+    counts[-1] = so_far
+    app = make_app(replace(snap, series=replace(snap.series, counts=counts)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")  # a log axis starts at the power of ten under the lowest line: 10
+        await pilot.pause()
+        text = screen_text(app)
+    legend = next(line for line in text.splitlines() if "actual" in line)
+    assert said in legend and ("◆ now:" in legend) == (so_far < 10), legend
+
+
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
     for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))

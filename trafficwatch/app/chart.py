@@ -23,8 +23,8 @@ BAND_ROOM = 1.5  # the count axis reaches this many times the highest count, pas
 # word, short legend word for narrow charts). "braille" is plotext's dense line.
 MARKS = {
     "actual": ("braille", "⣿ actual", "⣿ actual"),
-    "now": ("◆", "◆ this hour so far", "◆ now"),
-    "end": ("◆", "◆ last hour, log ends {end}", "◆ log end"),
+    "now": ("◆", "◆ this hour so far{so_far}", "◆ now{short}"),
+    "end": ("◆", "◆ last hour, log ends {end}{so_far}", "◆ log end{short}"),
     "forecast": ("•", "• forecast", "• forecast"),
     "band": ("-", "- {band} band", "- band"),
     "past": ("·", "· past forecasts", "· past"),
@@ -269,8 +269,15 @@ class ForecastChart(PlotextPlot):
         band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
         cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
         end = fmt_hour(sv.log_end, off, "%H:%M") if sv.log_end is not None else ""
-        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end) for k in shown],
-                         [MARKS[k][2] for k in shown], min(width, room), room, shown))
+        # the count so far of an hour drawn on the axis floor, below which it is: 41 at 07:06
+        # read as the axis' 105 (a newcomer's trial)
+        below = partial and float(np.nan_to_num(counts[-1])) < floor
+        n_so_far = num(float(np.nan_to_num(counts[-1])))
+        so_far, short = (f": {n_so_far}, below the axis", f": {n_so_far}") if below else ("", "")
+        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end, so_far=so_far)
+                          for k in shown],
+                         [MARKS[k][2].format(short=short) for k in shown],
+                         min(width, room), room, shown))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
               counts_at: list[float] | None, floor: float = 0.0) -> int:
