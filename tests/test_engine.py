@@ -169,6 +169,7 @@ def test_a_finished_replay_s_last_hour_is_where_the_logs_end_not_an_hour_in_prog
     assert snap.series.log_end == last
     assert snap.series.partial_hour == last // 3600 * 3600 == snap.series.hours[-1]
     assert snap.feed.startswith("replay finished at the logs' end")
+    assert snap.stale  # "After the log's last hour", not "Next hour", as a log no longer written
 
 
 def test_a_path_filter_narrows_replayed_and_live_logs_alike(tmp_path):

@@ -154,7 +154,9 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
 def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: IngestView,
                    status: str) -> Snapshot:
     """One complete frame."""
-    stale = is_stale(state.replay, state.now, state.last_ts)
+    # a replay at the logs' end is a log nobody writes any more: its forecast is labelled from
+    # the log's last hour, not "Next hour" (a trial), and nothing is active at its end
+    stale = is_stale(state.replay, state.now, state.last_ts) or (state.replay and state.done)
     note = state.tuning_note
     if ("MASE" in note or "sMAPE" in note) and (state.metric != "hits" or state.filter.describe()):
         # the fine-tuned model forecasts every view only where it was kept (it read so beside
