@@ -37,7 +37,7 @@ def paris_log(path, start: str, days: int, seed: int = 0) -> None:
         t = t0 + pd.Timedelta(hours=k)
         off = 7200 if t < SWITCH else 3600
         local = t + pd.Timedelta(seconds=off)
-        weekend = 0.6 if local.dayofweek >= 5 else 1.0
+        weekend = 0.6 if local.day_of_week >= 5 else 1.0
         rate = 60 * weekend * np.exp(1.3 * np.cos(2 * np.pi * (local.hour - 14) / 24))
         for s in np.sort(rng.integers(0, 3600, rng.poisson(rate))):
             when = (local + pd.Timedelta(seconds=int(s))).to_pydatetime()
