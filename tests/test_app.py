@@ -455,6 +455,20 @@ async def test_an_hour_so_far_drawn_on_the_axis_floor_says_its_count_in_the_lege
     assert said in legend and ("◆ now:" in legend) == (so_far < 10), legend
 
 
+@pytest.mark.parametrize("replay", [True, False])
+async def test_a_replay_s_rate_is_its_pace_not_a_reading_speed(replay):
+    # a trial read "164 lines/s" in a replay, whose every line was read before it began
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, ingest=replace(snap.ingest, lines_per_s=164.0,
+                                                read_ahead=replay)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+    assert "164" in text and ("replaying 164" in text) == replay  # (the line may wrap after)
+
+
 async def test_status_line_says_replay_and_a_quiet_log_honestly():
     for feed in ("replay at 3600x (log time 12:00)", "no new lines since 2016-03-01 03:00 (still watching)"):
         app = make_app(demo_snapshot(feed=feed))

@@ -182,8 +182,9 @@ class StatsPane(SnapshotPane):
             every = " (all sites)" if snap.site and len(snap.sites) > 1 else ""
             t.append(f"Lines read{every} {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · "
                      f"malformed {sum(ing.malformed.values()):,}")
-            if ing.lines_per_s:
-                t.append(f" · {ing.lines_per_s:,.0f} lines/s")
+            if ing.lines_per_s:  # a replay's: the pace its lines are replayed at, not read at
+                t.append(f" · {'replaying ' if ing.read_ahead else ''}"
+                         f"{ing.lines_per_s:,.0f} lines/s")
             # the files followed now, as the agent's files_followed says: the reports also hold
             # every file read since the start, which grew by one at each rotation
             # ("files 0" for a folder of archives read whole said nothing was read)
