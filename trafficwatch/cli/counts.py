@@ -22,13 +22,7 @@ from trafficwatch.cli.options import (
     parse_tz,
     prometheus_config,
 )
-from trafficwatch.cli.rows import (
-    COUNTS_CSV_HEADER,
-    csv_field,
-    hour_offsets,
-    hour_texts,
-    partial_hours,
-)
+from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
 from trafficwatch.counting.load import nothing_to_read
 from trafficwatch.counting.series import HourlySeries
@@ -82,7 +76,7 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         counts = [None if math.isnan(v) else int(v) for v in values.tolist()]
         # (the hour a log began inside among them: a gap to forecast, eval and train from the
         # logs and so from this CSV: `counts logs > c.csv; forecast c.csv` read it as whole)
-        flags = np.isin(hours, partial_hours(series, site, clock, report=now is None))
+        flags = np.isin(hours, series.unfinished_hours(site, clock, report=now is None))
         yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, flags.tolist()
 
 

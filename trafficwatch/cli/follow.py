@@ -10,13 +10,7 @@ import time
 import numpy as np
 
 from trafficwatch.cli.options import ingest_options, parse_tz, state_path
-from trafficwatch.cli.rows import (
-    COUNTS_CSV_HEADER,
-    csv_field,
-    hour_offsets,
-    hour_texts,
-    partial_hours,
-)
+from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.series import HourlySeries, ahead_note
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
@@ -131,7 +125,7 @@ def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
             first, values = ctx.series.hourly(site, args.metric, bots=args.bots,
                                               status_classes=classes)
             hours = first + np.arange(len(values))
-            partial = set(partial_hours(ctx.series, site, time.time(), report=False))
+            partial = set(ctx.series.unfinished_hours(site, time.time(), report=False))
             cur = [(None if np.isnan(v) else int(v), int(h) in partial)
                    for h, v in zip(hours.tolist(), values.tolist())]
             # a line when an hour's count changes, and when it stops being partial (its hour

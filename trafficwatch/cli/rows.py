@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.hours import DAY, HOUR
+from trafficwatch.hours import HOUR
 
 CSV_HEADER = "hour,site,metric,count"
 COUNTS_CSV_HEADER = CSV_HEADER + ",partial"  # counts (not --follow): 1 marks an hour the log
@@ -39,20 +39,3 @@ def hour_texts(hours: np.ndarray, offsets: np.ndarray) -> list[str]:
 def csv_field(text: str) -> str:
     """`text` quoted for CSV when it holds a comma, a quote or a newline."""
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
-
-
-def partial_hours(series: HourlySeries, site: str, clock: float, report: bool) -> list[int]:
-    """The hour numbers of `site` whose count is not a whole hour's (`partial`): the hour in
-    progress by `clock`, or the last of logs no longer written (no line for a day) when they
-    ended inside it; in a `report` (not followed) of lines dated past the clock, the log's own
-    last hour too; and the hour its log began inside (HourlySeries.partial_starts)."""
-    out = [series.partial_hour_number(site, now=clock)]
-    last = series.last_ts(site)
-    if last is not None and clock - last > DAY:
-        out = [series.partial_end(site)]  # logs no longer written that ended mid-hour
-    elif last is not None and out[0] is not None and report and last // HOUR > out[0]:
-        out.append(last // HOUR)  # lines dated past the clock's hour (a server's clock ahead,
-        # or a stray line): that hour is still in progress here, and the log's own last hour
-        # in progress there (followed, hours past the clock wait for their hour)
-    return [h for h in out if h is not None] + series.partial_starts(site)
-

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from trafficwatch.counting.columns import (
     SERIES_COLUMNS,
     TIME_COLUMNS,
@@ -20,7 +22,7 @@ from trafficwatch.counting.columns import (
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries, young_sites_note
-from trafficwatch.hours import HOUR, OFFSETS
+from trafficwatch.hours import HOUR, OFFSETS, epoch_seconds
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -112,27 +114,27 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     if choice.site is not None and choice.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
+    import pandas as pd  # (loaded by `ingest` already)
+
+    clock = pd.Timestamp.now(tz="UTC").timestamp()  # (forecast's clock)
     if choice.site is None and len(series.sites()) > 1:  # summed: said (it read as one site's)
         names = [safe_name(x) for x in series.sites()]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
               file=sys.stderr)
-        if note := young_sites_note(series, time.time()):
+        if note := young_sites_note(series, clock):
             print(f"trafficwatch: {note}", file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
                       status_classes=choice.status_classes, whole_hours=True)
-    import pandas as pd  # loaded by now: the series is one
-
-    now = pd.Timestamp.now(tz="UTC").floor("h")  # (forecast's clock)
-    if len(s) and s.index[-1] >= now:
-        # the hour in progress by the clock and, when lines are dated past it, the logs' own
-        # last hour (a server's clock ahead, or a stray line): gaps, however late their last
-        # line (one in an hour's last minute made it whole to partial_end, which reads logs no
-        # longer written: `forecast` at 13:59:45 began at 14:00, skipping 13:00; one line dated
-        # 16:31 made 15:00's 3 requests of 100 a whole hour, and the forecast fell to 64).
-        # Quiet hours between have not happened here: unknown, as `counts` prints them
-        late = s.index >= now
-        s[(s.index == now) | (s.index == s.index[-1]) | (late & (s == 0))] = float("nan")
+    # the hours `counts` marks partial are gaps, whatever their last line: the hour in progress
+    # by the clock (a line in its last minute made it whole to partial_end, which reads logs no
+    # longer written: `forecast` at 13:59:45 began at 14:00, skipping 13:00) and, with lines
+    # dated past it, the logs' own last hour (one line dated 16:31 made 15:00's 3 requests of
+    # 100 a whole hour, and the forecast fell to 64). Quiet hours after the clock's have not
+    # happened here: unknown, as `counts` prints them
+    hours = epoch_seconds(s.index) // HOUR
+    late = (hours > clock // HOUR) & (s.to_numpy() == 0)
+    s[np.isin(hours, series.unfinished_hours(choice.site, clock)) | late] = float("nan")
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
         s.attrs["utc_offset"] = offsets.pop()

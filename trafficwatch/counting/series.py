@@ -535,6 +535,22 @@ class HourlySeries:
                 out.append(h)
         return sorted(set(out))
 
+    def unfinished_hours(self, site: str | None, clock: float, report: bool = True) -> list[int]:
+        """The hour numbers of the selection whose count is not a whole hour's (`partial`): the
+        hour in progress by `clock`, or the last of logs no longer written (no line for a day)
+        when they ended inside it; in a `report` (not followed) of lines dated past the clock,
+        the logs' own last hour too (a server's clock ahead, or a stray line); and the hour a
+        log began inside (partial_starts). What `counts` marks partial and what forecast, eval
+        and train read as gaps."""
+        out = [self.partial_hour_number(site, now=clock)]
+        last = self.last_ts(site)
+        if last is not None and clock - last > DAY:
+            out = [self.partial_end(site)]  # logs no longer written that ended mid-hour
+        elif last is not None and out[0] is not None and report and last // HOUR > out[0]:
+            out.append(last // HOUR)  # the clock's hour is still in progress here, and the
+            # log's own last hour there (followed, hours past the clock wait for their hour)
+        return [h for h in out if h is not None] + self.partial_starts(site)
+
     def without_whole_hour(self, before: int) -> list[str]:
         """Sites, when there are several, with no whole hour before hour number `before` (the
         sum's hour in progress, or its last hour when that is partial): each hour covered is the
