@@ -122,7 +122,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--horizon", type=int, default=168)
     ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--max-windows", type=int, default=32000, help="windows an epoch")
+    ap.add_argument("--max-windows", type=int, default=64000, help="windows an epoch")
     ap.add_argument("--patience", type=int, default=6,
                     help="stop after this many epochs without a better validation loss")
     ap.add_argument("--trend", type=float, default=0.2,
