@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 
 import numpy as np
@@ -601,3 +602,37 @@ def test_forecast_of_sites_summed_names_a_site_with_no_whole_hour_yet(tmp_path, 
         assert "old.example" not in said[0]
     else:
         assert not said, err
+
+
+def test_an_absurd_count_in_a_csv_is_a_gap_said_not_a_forecast_of_billions(tmp_path, capsys):
+    # a corrupted row: 10**12 in the last hour of a site of 500 an hour had been forecast 2
+    # billion a week on, and 1e300 overflowed float32 (numpy's warning on stderr) into a
+    # forecast 250 digits long
+    rng = np.random.default_rng(7)
+    idx = pd.date_range("2024-03-01", periods=21 * 24, freq="h", tz="UTC")
+    counts = [str(int(c)) for c in rng.poisson(500, len(idx))]
+    counts[100], counts[-1] = "1e300", str(10 ** 12)
+    p = tmp_path / "c.csv"
+    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{c}\n" for h, c in zip(idx, counts)))
+    code, out, err = run_cli(["forecast", str(p), "--horizon", "168"], capsys)
+    assert code == 0 and "Warning" not in err
+    assert "2 rows with a count not a number of requests (0 to under a trillion an hour), read as a gap" in err
+    fc = pd.read_csv(io.StringIO(out))
+    assert len(fc) == 168 and fc["p90"].max() < 1500 and 350 < fc["p50"].median() < 650
+
+
+@pytest.mark.parametrize("empty, said", [(48, True), (1, False)])
+def test_forecast_says_when_the_newest_hours_have_no_count(tmp_path, capsys, empty, said):
+    # a CSV whose last 2 days were empty was forecast after them with no word: a user read a
+    # forecast from data 2 days old as today's. One empty hour, the log's last and partial
+    # hour as every reader makes it, is not worth a line
+    idx = pd.date_range("2024-03-01", periods=21 * 24, freq="h", tz="UTC")
+    values = [str(100 + 50 * (h.hour >= 9)) for h in idx[:-empty]] + [""] * empty
+    p = tmp_path / "c.csv"
+    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n" for h, v in zip(idx, values)))
+    code, out, err = run_cli(["forecast", str(p)], capsys)
+    newest = idx[-empty - 1].strftime("%Y-%m-%d %H:00")
+    assert code == 0
+    assert (f"the last {empty} hours have no count (the newest is {newest})" in err) is said
+    assert pd.read_csv(io.StringIO(out))["hour"].iloc[0] == (idx[-1] + pd.Timedelta(hours=1)
+                                                             ).isoformat()

@@ -379,7 +379,7 @@ def test_counts_csv_rows_that_cannot_be_used_are_said_not_dropped_in_silence(tmp
     assert np.isnan(out.iloc[3]) and np.isnan(out.iloc[4]) and out.iloc[5] == 8
     text = "\n".join(said)
     assert "2 rows without an ISO 8601 hour, left out (e.g. row 3: 'not-a-date')" in text
-    assert "3 rows with a count not a number of requests, read as a gap (e.g. row 4: '-7')" in text
+    assert "3 rows with a count not a number of requests (0 to under a trillion an hour), read as a gap (e.g. row 4: '-7')" in text
     assert "1 row with not as many fields as the header, left out (e.g. row 7: 3 fields)" in text
     assert "1 hour on more than one row, their counts added" in text
     assert "\x1b" not in text and len(said) == 4

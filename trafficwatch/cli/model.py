@@ -400,6 +400,8 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
 
 
 NAME_WIDTH = 24  # a series' name in eval's table of several: longer ones end in "~"
+STALE_HOURS = 3  # forecast: this many empty hours or more at the series' end are said (1 or 2 are
+# the hours the readers make gaps themselves: a log's last, partial hour, the hour in progress)
 
 
 def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: dict, lstm: str,
@@ -546,6 +548,12 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
         err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
             "so far are not a whole hour's count)")
+    last = series.last_valid_index()
+    empty = 0 if last is None else int((series.index > last).sum())
+    if empty >= STALE_HOURS:  # a user read a forecast from data 2 days old as today's
+        newest = _shown(pd.DatetimeIndex([last]), args, series)[0]
+        err(f"the last {empty} hours have no count (the newest is {newest:%Y-%m-%d %H:00}): "
+            "the forecast starts after them, from the hours before")
     try:
         f = fc.forecast(series, args.horizon)
         err(f"forecast shown: {f.choice}")

@@ -162,6 +162,9 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
 
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
+MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyond any site or fleet):
+# a CSV's 1e300 had been read as a count, overflowed float32 (a numpy warning on stderr) and gave a
+# forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2 billion a week on
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
 
 
@@ -182,7 +185,7 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
     as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
-    counts that are not a number of requests, 0 or more, read as gaps; an hour on several rows
+    counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; an hour on several rows
     of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
     Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
     as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
@@ -256,10 +259,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         text = row[vi].strip()
         try:
             v = float(text) if text else math.nan
-            ok = not text or (math.isfinite(v) and v >= 0)
+            ok = not text or (math.isfinite(v) and 0 <= v < MAX_COUNT)
         except ValueError:
             ok = False
-        if not ok:  # words, inf, nan, a negative count: not a number of requests
+        if not ok:  # words, inf, nan, a negative or absurd count: not a number of requests
             note.setdefault("count", []).append(f"row {n}: {text!r}")
             v = math.nan
         if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
@@ -309,7 +312,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
                  "day": ("row", "with a date and no hour, left out"),
-                 "count": ("row", "with a count not a number of requests, read as a gap"),
+                 "count": ("row", ("with a count not a number of requests (0 to under a "
+                                   "trillion an hour), read as a gap")),
                  "partial": ("hour", ("marked partial by counts (a log ending inside the "
                                       "hour, or the hour in progress), read as a gap, as from "
                                       "the logs")),
