@@ -56,7 +56,7 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize("values, message", [
     ([], "empty series"),
     ([np.nan] * 200, "all gaps"),
-    ([5.0] * 10 + [np.nan] * 5, "needs at least 24 observed hours.*14 hours missing"),
+    ([5.0] * 10 + [np.nan] * 5, "needs at least 24 observed hours, the series has 10: 14 more needed"),
 ])
 def test_forecast_refuses_unusable_series_with_a_reason(small_model_path, values, message):
     fc = Forecaster.load(small_model_path)
@@ -149,7 +149,7 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
     short.write_text("hour,count\n" + rows)
     code, out, err = run_cli(["forecast", str(short), "--model", small_model_path,
                               "--format", "json"], capsys)
-    assert code == 1 and "12 hours missing" in err
+    assert code == 1 and "the series has 12: 12 more needed" in err
     assert json.loads(out)["model"] == "naive24"
     # its flat hours are said to be a median, not same hour yesterday (it has no yesterday)
     assert "the last day has 12 hours with a count" in err and "as their median" in err

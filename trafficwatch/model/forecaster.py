@@ -297,7 +297,8 @@ class Forecaster:
         if seen < MIN_OBSERVED:
             missing = MIN_OBSERVED - seen
             raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has "
-                             f"{seen}: {missing} hour{'s' if missing > 1 else ''} missing")
+                             f"{seen}: {missing} more needed")  # ("23 hours missing" read as
+            # gaps to a user whose series was one row long)
         return s
 
     def _check_horizon(self, horizon: int) -> None:
