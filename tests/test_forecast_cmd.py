@@ -636,3 +636,21 @@ def test_forecast_says_when_the_newest_hours_have_no_count(tmp_path, capsys, emp
     assert (f"the last {empty} hours have no count (the newest is {newest})" in err) is said
     assert pd.read_csv(io.StringIO(out))["hour"].iloc[0] == (idx[-1] + pd.Timedelta(hours=1)
                                                              ).isoformat()
+
+
+@pytest.mark.parametrize("old_weeks", [3, 0])
+def test_forecast_says_when_the_last_week_is_mostly_empty_after_older_counts(
+        tmp_path, capsys, old_weeks):
+    # sites of other years summed: 25 hours after 14 months of nothing were forecast from with
+    # only "unjudged" said. A young site, with nothing older, has nothing more to say
+    idx = pd.date_range("2024-03-01", periods=(old_weeks + 3) * 168 + 30, freq="h", tz="UTC")
+    old = old_weeks * 168
+    values = [str(100 + 50 * (h.hour >= 9)) if i < old or i >= len(idx) - 30 else ""
+              for i, h in enumerate(idx)]
+    p = tmp_path / "c.csv"
+    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n" for h, v in zip(idx, values)
+                                          if v or old_weeks))
+    code, _, err = run_cli(["forecast", str(p)], capsys)
+    assert code == 0
+    said = f"only 30 of the last 168 hours have a count (the newest before them is from {idx[old - 1]:%Y-%m-%d})"
+    assert (said in err) is bool(old_weeks)
