@@ -654,3 +654,21 @@ def test_forecast_says_when_the_last_week_is_mostly_empty_after_older_counts(
     assert code == 0
     said = f"only 30 of the last 168 hours have a count (the newest before them is from {idx[old - 1]:%Y-%m-%d})"
     assert (said in err) is bool(old_weeks)
+
+
+def test_eval_of_a_series_without_one_usable_count_is_one_line_and_status_2(tmp_path, capsys):
+    # a line per model had said it ("could not forecast at any origin"), then "naive168 at 4 of
+    # 7 origins: less than a week of history", and eval exited 1 where forecast exits 2
+    idx = pd.date_range("2024-03-01", periods=10 * 24, freq="h", tz="UTC")
+    p = tmp_path / "neg.csv"
+    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},-{i + 1}\n" for i, h in enumerate(idx)))
+    code, out, err = run_cli(["eval", str(p)], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines()[1:] == ["trafficwatch: the series has no observed hour: nothing to evaluate"]
+    # among several series, that one is said and the others scored
+    rows = "".join(f"{h.isoformat()},{s},{c}\n" for h in idx
+                   for s, c in (("bad", -1), ("good", 100 + 50 * (h.hour >= 9))))
+    p.write_text("hour,series,count\n" + rows)
+    code, out, err = run_cli(["eval", str(p)], capsys)
+    assert code == 1 and "bad: the series has no observed hour: nothing to evaluate" in err
+    assert "good" in out

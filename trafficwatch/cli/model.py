@@ -358,6 +358,10 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
     def err(msg: str) -> None:
         _err(label + msg)
 
+    if not series.notna().any():  # a CSV of bad counts only: one line and status 2, as forecast
+        # (a line per model had said it, and "naive168 at 4 of 7 origins" after "at any origin")
+        err("the series has no observed hour: nothing to evaluate")
+        return None, EXIT_FALLBACK if label else EXIT_USAGE
     try:
         table = backtest(series, models, days=args.days, horizon=args.horizon)
     except ValueError as exc:  # logs read, too short to score: no model was backtested, as
