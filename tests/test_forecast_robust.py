@@ -438,8 +438,13 @@ def test_only_a_lone_burst_that_is_over_is_taken_out_of_what_the_forecast_reads(
     again[[24 * 12 + 9, 24 * 13 + 9]] = 5000  # the same hour the next day: a new rhythm
     kept(again)
     going = v.copy()
-    going[-3:] = 5000  # still going at the end: perhaps a new level
+    going[-2:] = 5000  # still going at the end: perhaps a new level
     kept(going)
+    last = v.copy()
+    last[-1] = 5000  # the last hour alone: a burst until the next hour says otherwise
+    k = len(v) - 1
+    assert np.array_equal(mask_bursts(last)[:-1], v[:-1])
+    assert mask_bursts(last)[-1] == np.median([v[k - 24 * j] for j in range(1, 8)])
     long = v.copy()
     long[24 * 12:24 * 12 + BURST_HOURS + 1] = 5000  # longer than a burst
     kept(long)
@@ -502,3 +507,16 @@ def test_last_weeks_holiday_is_told_from_a_new_level_by_the_seven_days_since():
     bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)
     bases[..., BASE_NAMES.index("yesterday")] = low
     assert not bursts(bases, np.ones_like(bases), "naive24")[0].any()
+
+
+def test_one_huge_last_hour_is_not_forecast_into_the_week_ahead(shipped):
+    # 100,000 in the last hour of a site of 500 an hour had lifted every day of the week ahead
+    # (daily means 827, 686, 671, ...; the LSTM alone 1,576 .. 1,334) through its "last hour"
+    # memory. It is a burst until the next hour says otherwise (features.mask_bursts)
+    rng = np.random.default_rng(11)
+    v = rng.poisson(500, 24 * 42).astype(float)
+    v[-1] = 100_000
+    s = pd.Series(v, pd.date_range("2024-03-01", periods=len(v), freq="h", tz="UTC"))
+    f = shipped.forecast(s, 168)
+    daily = f.p50.reshape(7, 24).mean(axis=1)
+    assert np.all(np.abs(daily - 500) < 50), daily
