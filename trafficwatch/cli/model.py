@@ -404,9 +404,7 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
 
 
 NAME_WIDTH = 24  # a series' name in eval's table of several: longer ones end in "~"
-WEEK_HOURS = 168  # forecast: fewer than half of the last week's hours with a count, after older
-# counts, is said (the model reads a week)
-STALE_HOURS = 3  # forecast: this many empty hours or more at the series' end are said (1 or 2 are
+EMPTY_AT_END = 3  # forecast: this many empty hours or more at the series' end are said (1 or 2 are
 # the hours the readers make gaps themselves: a log's last, partial hour, the hour in progress)
 
 
@@ -556,17 +554,18 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
             "so far are not a whole hour's count)")
     last = series.last_valid_index()
     empty = 0 if last is None else int((series.index > last).sum())
-    if empty >= STALE_HOURS:  # a user read a forecast from data 2 days old as today's
+    if empty >= EMPTY_AT_END:  # a user read a forecast from data 2 days old as today's
         newest = _shown(pd.DatetimeIndex([last]), args, series)[0]
         err(f"the last {empty} hours have no count (the newest is {newest:%Y-%m-%d %H:00}): "
             "the forecast starts after them, from the hours before")
-    week = series.iloc[-WEEK_HOURS:]
-    seen = int(week.notna().sum())
-    before = series.iloc[:-WEEK_HOURS].last_valid_index() if len(series) > WEEK_HOURS else None
-    if 0 < seen < WEEK_HOURS // 2 and before is not None:  # sites of other years summed: a
-        # forecast from 25 hours after 14 months of nothing had said only "unjudged"
+    window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
+    # older counts, is said (sites of other years summed: a forecast from 25 hours after 14
+    # months of nothing had said only "unjudged")
+    seen = int(series.iloc[-window:].notna().sum())
+    before = series.iloc[:-window].last_valid_index() if len(series) > window else None
+    if 0 < seen < window // 2 and before is not None:
         older = _shown(pd.DatetimeIndex([before]), args, series)[0]
-        err(f"only {seen} of the last {WEEK_HOURS} hours have a count (the newest before them "
+        err(f"only {seen} of the last {window} hours have a count (the newest before them "
             f"is from {older:%Y-%m-%d}): the forecast rests on those hours")
     try:
         f = fc.forecast(series, args.horizon)

@@ -162,9 +162,10 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
 
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
-MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyond any site or fleet):
-# a CSV's 1e300 had been read as a count, overflowed float32 (a numpy warning on stderr) and gave a
-# forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2 billion a week on
+MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyond any site or
+# fleet): a CSV's 1e300 had been read as a count, overflowed float32 (a numpy warning on stderr)
+# and gave a forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2
+# billion a week on
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
 
 
@@ -185,8 +186,8 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
     as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
-    counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; an hour on several rows
-    of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
+    counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; an
+    hour on several rows of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
     Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
     as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
     `only`: the series asked for (--site); the rows of the others are read, not warned about.

@@ -295,10 +295,10 @@ class Forecaster:
             raise ValueError(f"no observed hour in the last {n} hour{'s' if n > 1 else ''} "
                              "(all gaps): nothing to forecast from")
         if seen < MIN_OBSERVED:
-            missing = MIN_OBSERVED - seen
+            missing = MIN_OBSERVED - seen  # "more needed": "23 hours missing" read as gaps
+            # to a user whose series was one row long
             raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has "
-                             f"{seen}: {missing} more needed")  # ("23 hours missing" read as
-            # gaps to a user whose series was one row long)
+                             f"{seen}: {missing} more needed")
         return s
 
     def _check_horizon(self, horizon: int) -> None:
