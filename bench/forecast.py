@@ -124,22 +124,31 @@ def baseline_forecasts(series: list[tuple[str, pd.Series, int]],
 
 
 def scores(s: pd.Series, q: np.ndarray, horizon: int,
-           common: np.ndarray | None = None) -> tuple[float, float, int]:
+           common: np.ndarray | None = None) -> tuple[float, float, int, float]:
     """Mean MASE over origins (only those where `common` is True), coverage over all scored
-    hours, and hours scored."""
+    hours, hours scored, and mean MSIS over origins: the M4 competition's scaled interval score
+    of the p10-p90 band (alpha 0.2), its width plus 10 times each miss, over the same in-sample
+    scale as MASE. Coverage alone rewards a band too wide; MSIS charges for the width too."""
     from trafficwatch.model.evaluate import score, seasonal_scale
 
     v = s.to_numpy(dtype=np.float64)
-    mases, inside, n = [], 0.0, 0
+    mases, msis, inside, n = [], [], 0.0, 0
     for i, (qo, o) in enumerate(zip(q, origins(len(s)))):
         if not np.isfinite(qo).all() or (common is not None and not common[i]):
             continue
-        r = score(v[o:o + horizon], qo[:horizon], seasonal_scale(v[:o]))
+        scale = seasonal_scale(v[:o])
+        y, band = v[o:o + horizon], qo[:horizon]
+        r = score(y, band, scale)
         if r["n"] and np.isfinite(r["mase"]):
             mases.append(r["mase"])
             inside += r["coverage"] * r["n"]
             n += r["n"]
-    return (float(np.mean(mases)) if mases else np.nan), (inside / n if n else np.nan), n
+            ok = np.isfinite(y)
+            lo, hi, yy = band[ok, 0], band[ok, 2], y[ok]
+            interval = (hi - lo) + 10.0 * np.clip(lo - yy, 0, None) + 10.0 * np.clip(yy - hi, 0, None)
+            msis.append(float(interval.mean() / scale))
+    return ((float(np.mean(mases)) if mases else np.nan), (inside / n if n else np.nan), n,
+            float(np.mean(msis)) if msis else np.nan)
 
 
 def lstm_forecasts(series, k: int, models: Path = OUT
@@ -172,10 +181,11 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
                          (lstm[name], base[name]["naive24"], base[name]["naive168"])], axis=0)
         for h in (24, 48):
             for m, q in [("lstm", lstm[name]), *base[name].items()]:
-                mase, cov, _ = scores(s, q, h, common)
+                mase, cov, _, msis = scores(s, q, h, common)
                 row[f"{m}@{h}"] = mase
                 if m == "lstm":
                     row[f"cover@{h}"] = cov
+                    row[f"msis@{h}"] = msis
         rows.append(row)
     df = pd.DataFrame(rows).set_index("series")
     pd.set_option("display.width", 250)
@@ -193,13 +203,16 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
         sn = df[[f"naive24@{h}", f"naive168@{h}"]].min(axis=1)
         worst = (df[f"lstm@{h}"] / sn)
         cov = float(df[f"cover@{h}"].mean())
+        msis = df[f"msis@{h}"]
         print(f"{h} h: lstm mean MASE {lstm_mean:.3f} (median {df[f'lstm@{h}'].median():.3f}); "
               + ", ".join(f"{b} {m:.3f}" for b, m in means.items()))
         print(f"  vs best baseline ({best}): {lstm_mean / means[best]:.3f}x "
               f"(target <= 0.85); series worse than 1.05x the better seasonal naive: "
               f"{int((worst > 1.05).sum())} of {len(worst)} (worst {worst.max():.2f}x, "
               f"{worst.idxmax()}); lstm best on {int((df[f'lstm@{h}'] <= df[[f'{b}@{h}' for b in cols]].min(axis=1)).sum())} "
-              f"series; p10-p90 coverage {100 * cov:.1f}% (target 75-85)")
+              f"series; p10-p90 coverage {100 * cov:.1f}% (target 75-85), MSIS mean "
+              f"{msis.mean():.2f} (median {msis.median():.2f}; lower is a tighter band that "
+              "still holds the traffic)")
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / csv)
 

@@ -114,6 +114,32 @@ def test_a_blog_with_a_dead_day_keeps_a_band_the_data_justifies(shipped):
     assert (days.max(axis=1) > 100).all(), "a past day-ahead forecast sits at 0 for a whole day"
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_high_level_with_a_few_requests_of_noise_gets_a_band_of_that_noise(shipped, seed):
+    """1,000,000 +- 5 an hour: the band was +-1,000 to +-4,800 (the conformal fix narrowed it by
+    as many log1p units in every hour: the model's widest hours kept thousands, its narrowest
+    would have collapsed), a band the data cannot justify."""
+    rng = np.random.default_rng(seed)
+    s = series(1e6 + rng.integers(-5, 6, 24 * 28))
+    f = shipped.forecast(s, 24)
+    half = (f.p90 - f.p10) / 2
+    assert half.max() <= 50, half  # ten times the noise at most
+    assert half.min() >= 1, half  # and no hour collapsed onto its median
+    table = summarize(backtest(s, {"lstm": shipped.as_function()}, days=7))
+    assert 0.65 <= table.loc["lstm", "coverage"] <= 0.95, table  # still an 80 % band
+
+
+def test_a_sparse_site_s_zeros_are_inside_a_band_of_0_to_0(shipped):
+    """0.1 requests an hour: the band 0-0 holds nine hours in ten. The last day's zeros, a hair
+    below a median of 1e-10, were counted outside it, and the forecast said "Band widened: the
+    last day had 0 of its 24 hours inside it"."""
+    rng = np.random.default_rng(3)
+    s = series(rng.poisson(0.1, 24 * 28))
+    f = shipped.forecast(s, 24)
+    assert f.band_note == ""
+    assert (f.p90 < 0.5).mean() >= 0.5  # the band is 0-0 in most hours, as 0.1 an hour is
+
+
 def test_forty_eight_and_a_hundred_sixty_eight_hours_are_forecast_not_refused(shipped):
     s = series(families()["trend"])
     for h in (24, 48, 168):

@@ -81,7 +81,8 @@ STUCK_HOURS = 24  # the last this many observed hours all at one count (not 0): 
 # day being no forecast's to know); the break rule needs 2 days
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
-MAX_WIDEN = 2.0  # log1p units the calibration may widen or narrow the band by, at most
+MAX_WIDEN = 2.0  # log1p units the calibration may widen the band by, on each side, at most
+MIN_HALF = 1e-6  # log1p units: the least half-width an hour's band is scored against (Recent.stretch)
 BROKE_SHARE = 0.5  # the last day judged had fewer of its hours inside the band than this: the
 # band drawn widens to that day's own errors (Recent.broke). After a level change the 14 days
 # the band is calibrated on are unlike the next ones; see the model card for the figures
@@ -127,10 +128,15 @@ class Recent:
     # empty when there was too little history to judge
     weights: dict[str, float]  # what is shown: the blend of the LSTM with the best other
     # candidate (LSTM share 0, 10 %, ..., 100 %) that erred least on a typical one of those days
-    widen: float  # log1p units added to both sides of the band (negative narrows)
+    widen: float  # log1p units added to both sides of the band (conformal, when it widens)
     hours: int  # hours scored
     checked: int = 0  # when too few to judge: the hours there were (of MIN_RECENT_HOURS needed)
     held: bool = False  # the naive did better, on too few days to leave the LSTM out (YOUNG_DAYS)
+    stretch: float = 1.0  # each side of every hour's band is this many times as wide as the
+    # model's (conformal, when it narrows; 0 collapses it onto the median): scored in the model's
+    # half-widths, so an hour the model is sure of stays narrower than one it is not. Narrowed by
+    # log1p units, as it is widened, a count of 1,000,000 +- 5 kept a band of +-4,000 in its
+    # widest hours and none at all in the others.
     broke: float = 0.0  # log1p units more for the band drawn (not the anomalies'): the last day
     # had fewer than BROKE_SHARE of its hours inside the band, so it widens to that day's errors
     broke_hours: tuple[int, int] = (0, 0)  # that day's hours inside the band, and of how many
@@ -443,24 +449,40 @@ class Forecaster:
         # an hour at 0 where even p10 says 20 or more is an outage or a break in the log (Poisson:
         # below e^-20 by chance), not the spread of traffic: it must not widen next week's band
         outage = (actual == 0) & (np.expm1(lq[..., 0] + shift) >= OUTAGE_P10)
-        outside = np.maximum(lq[..., 0] + shift - y, y - lq[..., -1] - shift)  # (N, 24)
+        # conformalised quantile regression on this site's own days: how far outside the band
+        # each hour fell (log1p units), and how far from the median shown in the model's
+        # half-widths on its side (1 is on p10 or p90); the band widens by the first, the same
+        # for every hour, and narrows by the second, in proportion to each hour's width
+        qmid = lq[..., self.cfg.quantiles.index(0.5)]
+        below = np.maximum(qmid - lq[..., 0], MIN_HALF)
+        above = np.maximum(lq[..., -1] - qmid, MIN_HALF)
+        m = qmid + shift
+        half = np.where(y >= m, above, below)  # (N, 24) the half of the band each hour fell in
         valid = ok & ~outage
-        err = outside[valid]
-        widen = 0.0
+        widen, stretch = 0.0, 1.0
         if stuck is not None:  # the band holds the count, no more:
-            widen = -MAX_WIDEN  # when it moves again, that is news (an anomaly)
-        elif len(err) >= 48:  # conformalised quantile regression on this site's own days
-            level = min(1.0, 0.8 * (1 + 1 / len(err)))
-            widen = float(np.clip(np.quantile(err, level), -MAX_WIDEN, MAX_WIDEN))
+            stretch = 0.0  # when it moves again, that is news (an anomaly)
+        elif valid.sum() >= 48:
+            level = min(1.0, 0.8 * (1 + 1 / valid.sum()))
+            gap = np.abs(y - m)[valid]
+            widen = float(np.clip(np.quantile(gap - half[valid], level), 0.0, MAX_WIDEN))
+            if widen <= 0:
+                stretch = float(min(np.quantile(gap / half[valid], level), 1.0))
         broke, broke_hours = 0.0, (0, 0)
-        last = outside[-1][valid[-1]]
+        # outside the band, counts being whole: within half a count of it is inside (a site of
+        # 0.1 requests an hour, its zeros a hair below a median of 1e-10, was told its band
+        # "widened: the last day had 0 of its 24 hours inside it" beside a band of 0-0)
+        near = np.where(y >= m, np.maximum(np.log1p(np.clip(actual - 0.5, 0, None)), m),
+                        np.minimum(np.log1p(np.clip(actual, 0, None) + 0.5), m))
+        last = (np.abs(near - m) - half * stretch - widen)[-1][valid[-1]]
         if (origin[-1] == len(v) - day and len(last) >= day // 2  # the day just ended
-                and widen > -MAX_WIDEN):  # (not when the count is stuck: its band is its own)
-            inside = int((last <= widen).sum())
+                and stuck is None):  # (not when the count is stuck: its band is its own)
+            inside = int((last <= 0).sum())
             if inside < BROKE_SHARE * len(last):
-                broke = float(np.clip(np.quantile(last, 0.8) - widen, 0.0, MAX_WIDEN - widen))
+                broke = float(np.clip(np.quantile(last, 0.8), 0.0, MAX_WIDEN - widen))
                 broke_hours = (inside, len(last))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
+                      stretch=stretch,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
 
@@ -499,10 +521,11 @@ class Forecaster:
         qs = self.cfg.quantiles
         lo_k, hi_k = (qs.index(0.1) if 0.1 in qs else 0), (qs.index(0.9) if 0.9 in qs else -1)
 
-        def band(w: float) -> np.ndarray:  # (H, Q) counts, the band widened by w log1p units
-            b = lq.copy()
-            b[:, :mid] = np.minimum(lq[:, :mid] - w, lq[:, mid:mid + 1])
-            b[:, mid + 1:] = np.maximum(lq[:, mid + 1:] + w, lq[:, mid:mid + 1])
+        def band(w: float) -> np.ndarray:  # (H, Q) counts: the band stretched, then widened
+            b = lq.copy()  # by w log1p units
+            centre = lq[:, mid:mid + 1]
+            b[:, :mid] = centre - (centre - lq[:, :mid]) * recent.stretch - w
+            b[:, mid + 1:] = centre + (lq[:, mid + 1:] - centre) * recent.stretch + w
             out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
             if exact is not None:
                 med = np.minimum(exact, np.expm1(float(cap[0])))  # under the cap, as the band
