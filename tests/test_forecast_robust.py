@@ -245,6 +245,27 @@ def test_a_day_that_broke_from_the_band_widens_the_band_drawn_not_the_anomalies(
     np.testing.assert_array_equal(np.stack(steady.alarm()), np.stack([steady.p10, steady.p90]))
 
 
+def test_a_day_that_fell_below_the_band_widens_it_below_only(shipped):
+    """A load of 20,000 +- 6,000 a day that fell by 8,000 30 hours ago: the band drawn reaches
+    down to the new level and keeps its top (widened on both sides alike, its p90 went to twice
+    the series' highest hour, 53,000 against 26,600)."""
+    hours = pd.date_range("2026-01-05", periods=24 * 40, freq="h", tz="UTC")
+    t = np.arange(len(hours))
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        y = (20000 + 6000 * np.sin(2 * np.pi * (t - 6) / 24) - 3000 * ((t // 24) % 7 == 6)
+             + rng.normal(0, 300, len(t)))
+        y[-30:] -= 8000
+        f = shipped.forecast(pd.Series(np.round(y), index=hours), 24)
+        a10, a90 = f.alarm()
+        assert "Band widened below: the last day had 0 of its 24 hours inside it" in f.band_note
+        np.testing.assert_array_equal(f.p90, a90)  # the top as it was
+        assert f.p90.max() < y.max()
+        assert (f.p10 < a10).all()
+        # the day just ended, at the new level, would be inside (at the same hours tomorrow)
+        assert (f.p10 <= y[-24:]).mean() >= 0.8
+
+
 def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
     from trafficwatch.model import forecaster
 
@@ -546,3 +567,16 @@ def test_one_huge_last_hour_is_not_forecast_into_the_week_ahead(shipped):
     f = shipped.forecast(s, 168)
     daily = f.p50.reshape(7, 24).mean(axis=1)
     assert np.all(np.abs(daily - 500) < 50), daily
+
+
+def test_a_band_widened_to_hold_a_day_widens_by_the_least_on_the_sides_it_fell():
+    from trafficwatch.model.forecaster import widen_to_hold
+
+    # 2 hours inside, 4 a little below, 4 far above: 8 of 10 are held by all 4 below and the
+    # 2 least above, not by reaching for the far ones
+    under = np.array([0.1, 0.2, 0.3, 0.4, -1, -1, -1, -1, -0.5, -0.5])
+    over = np.array([-1, -1, -1, -1, 1.0, 2.0, 3.0, 4.0, -0.5, -0.5])
+    assert widen_to_hold(under, over, 0.8, 10.0) == (0.4, 2.0)
+    assert widen_to_hold(under, over, 0.8, 1.5) == (0.4, 1.5)  # at most this much a side
+    assert widen_to_hold(under[:4], over[:4], 0.8, 10.0) == (0.4, 0.0)  # all below: the top stays
+    assert widen_to_hold(-np.ones(5), -np.ones(5), 0.8, 10.0) == (0.0, 0.0)

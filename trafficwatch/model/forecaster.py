@@ -137,8 +137,10 @@ class Recent:
     # half-widths, so an hour the model is sure of stays narrower than one it is not. Narrowed by
     # log1p units, as it is widened, a count of 1,000,000 +- 5 kept a band of +-4,000 in its
     # widest hours and none at all in the others.
-    broke: float = 0.0  # log1p units more for the band drawn (not the anomalies'): the last day
-    # had fewer than BROKE_SHARE of its hours inside the band, so it widens to that day's errors
+    broke: tuple[float, float] = (0.0, 0.0)  # log1p units more below and above for the band
+    # drawn (not the anomalies'): the last day had fewer than BROKE_SHARE of its hours inside the
+    # band, so it widens, on the side or sides that day fell, to hold 80 % of its hours (by the
+    # least total widening: a day that fell below no longer lifted p90 to twice the series' top)
     broke_hours: tuple[int, int] = (0, 0)  # that day's hours inside the band, and of how many
     blend_mae: float = float("nan")  # the blend shown, scored as `mae` (when it is a blend)
     changed: bool = False  # traffic broke from the LSTM's weeks on the last CHANGE_DAYS days and
@@ -149,11 +151,12 @@ class Recent:
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
         than the anomalies' (the app adds that anomalies keep the usual band)."""
-        if self.broke <= 0:
+        if max(self.broke) <= 0:
             return ""
         k, n = self.broke_hours
-        return (f"Band widened: the last day had {k} of its {n} hours inside it, so it spans "
-                "that day's errors")
+        side = "" if min(self.broke) > 0 else " below" if self.broke[0] > 0 else " above"
+        return (f"Band widened{side}: the last day had {k} of its {n} hours inside it, so it "
+                "spans that day's errors")
 
     def describe(self, name: str) -> str:
         """One line for the stats pane and `forecast`'s stderr: which forecast is shown and
@@ -468,19 +471,20 @@ class Forecaster:
             widen = float(np.clip(np.quantile(gap - half[valid], level), 0.0, MAX_WIDEN))
             if widen <= 0:
                 stretch = float(min(np.quantile(gap / half[valid], level), 1.0))
-        broke, broke_hours = 0.0, (0, 0)
+        broke, broke_hours = (0.0, 0.0), (0, 0)
         # outside the band, counts being whole: within half a count of it is inside (a site of
         # 0.1 requests an hour, its zeros a hair below a median of 1e-10, was told its band
         # "widened: the last day had 0 of its 24 hours inside it" beside a band of 0-0)
         near = np.where(y >= m, np.maximum(np.log1p(np.clip(actual - 0.5, 0, None)), m),
                         np.minimum(np.log1p(np.clip(actual, 0, None) + 0.5), m))
-        last = (np.abs(near - m) - half * stretch - widen)[-1][valid[-1]]
-        if (origin[-1] == len(v) - day and len(last) >= day // 2  # the day just ended
+        under = ((m - near) - below * stretch - widen)[-1][valid[-1]]  # > 0: below the band
+        over = ((near - m) - above * stretch - widen)[-1][valid[-1]]  # > 0: above it
+        if (origin[-1] == len(v) - day and len(under) >= day // 2  # the day just ended
                 and stuck is None):  # (not when the count is stuck: its band is its own)
-            inside = int((last <= 0).sum())
-            if inside < BROKE_SHARE * len(last):
-                broke = float(np.clip(np.quantile(last, 0.8), 0.0, MAX_WIDEN - widen))
-                broke_hours = (inside, len(last))
+            inside = int(((under <= 0) & (over <= 0)).sum())
+            if inside < BROKE_SHARE * len(under):
+                broke = widen_to_hold(under, over, 0.8, MAX_WIDEN - widen)
+                broke_hours = (inside, len(under))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
                       stretch=stretch,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
@@ -521,11 +525,11 @@ class Forecaster:
         qs = self.cfg.quantiles
         lo_k, hi_k = (qs.index(0.1) if 0.1 in qs else 0), (qs.index(0.9) if 0.9 in qs else -1)
 
-        def band(w: float) -> np.ndarray:  # (H, Q) counts: the band stretched, then widened
-            b = lq.copy()  # by w log1p units
+        def band(below: float, above: float) -> np.ndarray:  # (H, Q) counts: the band
+            b = lq.copy()  # stretched, then widened by these log1p units on each side
             centre = lq[:, mid:mid + 1]
-            b[:, :mid] = centre - (centre - lq[:, :mid]) * recent.stretch - w
-            b[:, mid + 1:] = centre + (lq[:, mid + 1:] - centre) * recent.stretch + w
+            b[:, :mid] = centre - (centre - lq[:, :mid]) * recent.stretch - below
+            b[:, mid + 1:] = centre + (lq[:, mid + 1:] - centre) * recent.stretch + above
             out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
             if exact is not None:
                 med = np.minimum(exact, np.expm1(float(cap[0])))  # under the cap, as the band
@@ -538,8 +542,9 @@ class Forecaster:
                                med[:, None], out)
             return out
 
-        q = band(recent.widen)
-        drawn = band(recent.widen + recent.broke) if recent.broke > 0 else q
+        q = band(recent.widen, recent.widen)
+        drawn = (band(recent.widen + recent.broke[0], recent.widen + recent.broke[1])
+                 if max(recent.broke) > 0 else q)
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
         return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name,
@@ -672,6 +677,21 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str) -> tuple[np.ndarray,
         unlike_days = (bmask[..., d7] > 0) & (np.abs(z - bases[..., d7]) > BURST)
         burst |= unlike_today & unlike_days
     return burst, zm
+
+
+def widen_to_hold(under: np.ndarray, over: np.ndarray, share: float,
+                  most: float) -> tuple[float, float]:
+    """(below, above): the least widening (their sum) of a band that holds `share` of the hours,
+    given how far each fell under it and over it (> 0: outside on that side), each at most
+    `most`."""
+    need = max(int(np.ceil(share * len(under))) - int(((under <= 0) & (over <= 0)).sum()), 0)
+    lo, hi = np.sort(under[under > 0]), np.sort(over[over > 0])
+    best = (0.0, 0.0)
+    for i in range(max(0, need - len(hi)), min(need, len(lo)) + 1):  # i of them below
+        cut = (float(lo[i - 1]) if i else 0.0, float(hi[need - i - 1]) if need - i else 0.0)
+        if i == max(0, need - len(hi)) or sum(cut) < sum(best):
+            best = cut
+    return min(best[0], most), min(best[1], most)
 
 
 def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
