@@ -67,6 +67,9 @@ def test_eval_scores_each_series_alone_and_their_mean(long_csv, capsys):
     code, text, _ = run_cli(["eval", long_csv, "--days", "3"], capsys)
     assert code == 0 and "3 series" in text and "mean over 3 series" in text
     assert [line.split()[0] for line in text.splitlines()[2:5]] == ["small", "mid", "big"]
+    assert text.startswith("3 series, 3 daily origins each")
+    code, text, _ = run_cli(["eval", long_csv, "--days", "1"], capsys)
+    assert text.startswith("3 series, 1 daily origin each,")  # not "1 daily origins"
 
 
 def test_forecast_prints_each_series_with_its_name(long_csv, capsys):

@@ -16,16 +16,23 @@ from trafficwatch.safe import safe_name
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
-EXIT_CODES = """exit codes:
+_CODES = """exit codes:
   0  every file was read
   1  some file was skipped or had no parsable line (the others were still counted), or the
      LSTM could not forecast (forecast prints seasonal naive; eval scored it nowhere)
   2  bad usage, or nothing at all could be read
-  130  interrupted (Ctrl-C); state was saved
+"""
+EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
 hangs on the way out is cut short by a watchdog (status 128 + the signal's number).
 train, eval and forecast keep no state: those signals stop them at once (143, 129), and
 train then writes no model (once it has said "saved", they change nothing: 0, model written)
+"""
+# train, eval and forecast: their own help said "state was saved" of commands that keep none
+MODEL_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C)
+This command keeps no state: SIGTERM and SIGHUP (the terminal closed) stop it at once (143,
+129); train then writes no model (once it has said "saved", they change nothing: 0, model
+written)
 """
 
 
@@ -55,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
-    model.add_commands(sub, EXIT_CODES)
+    model.add_commands(sub, MODEL_EXIT_CODES)
     a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "
                                      "(for Prometheus)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)

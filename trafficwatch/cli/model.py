@@ -461,7 +461,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     width = max(7, *(len(n) for n in names))
     scored = (f"{len(every)} series" if len(summaries) == len(every) else
               f"{len(summaries)} of {len(every)} series scored")
-    out.write(f"{scored}, {args.days} daily origins each, {args.horizon} h ahead; "
+    origins = "1 daily origin" if args.days == 1 else f"{args.days} daily origins"
+    out.write(f"{scored}, {origins} each, {args.horizon} h ahead; "
               "MASE per series\n")
     # two spaces between columns: a name as wide as its column ran into the one before it
     out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{n:>{width}}" for n in names) + "\n")
