@@ -183,6 +183,7 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
             for m, q in [("lstm", lstm[name]), *base[name].items()]:
                 mase, cov, _, msis = scores(s, q, h, common)
                 row[f"{m}@{h}"] = mase
+                row[f"{m} msis@{h}"] = msis
                 if m == "lstm":
                     row[f"cover@{h}"] = cov
                     row[f"msis@{h}"] = msis
@@ -213,6 +214,8 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
               f"series; p10-p90 coverage {100 * cov:.1f}% (target 75-85), MSIS mean "
               f"{msis.mean():.2f} (median {msis.median():.2f}; lower is a tighter band that "
               "still holds the traffic)")
+        print("  MSIS of each model's p10-p90 band: " + ", ".join(
+            f"{m} {df[f'{m} msis@{h}'].mean():.2f}" for m in ["lstm", *cols]))
     OUT.mkdir(parents=True, exist_ok=True)
     df.to_csv(OUT / csv)
 
