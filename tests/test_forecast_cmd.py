@@ -25,6 +25,13 @@ def traffic(days: int, seed: int = 0, level: float = 300.0) -> pd.Series:
     return pd.Series(np.round(y), index=idx)
 
 
+def write_counts(path, hours, values):
+    """A counts CSV (`hour,count`) of these hours and values, each as written ("": a gap)."""
+    path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n"
+                                             for h, v in zip(hours, values)))
+    return path
+
+
 @pytest.fixture(scope="module")
 def small_model_path(tmp_path_factory) -> str:
     torch.manual_seed(0)
@@ -163,8 +170,7 @@ def test_eval_says_why_the_lstm_refused_its_last_origin(tmp_path, capsys):
              *pd.date_range("2026-02-20", periods=30, freq="h", tz="UTC")]
     rng = np.random.default_rng(0)
     csv = tmp_path / "gappy.csv"
-    csv.write_text("hour,count\n" + "".join(f"{h.isoformat()},{rng.poisson(50)}\n"
-                                            for h in hours))
+    write_counts(csv, hours, (rng.poisson(50) for _ in hours))
     code, _, err = run_cli(["eval", str(csv)], capsys)
     assert code == 1
     assert "could not forecast at any origin (at the last origin): needs at least 24 observed " \
@@ -323,15 +329,14 @@ def test_eval_with_nothing_to_score_says_so_and_exits_1(tmp_path, capsys):
     csv_path = tmp_path / "gaps.csv"  # a day of counts, then only empty hours
     hours = pd.date_range("2026-01-01", periods=24 * 9, freq="h", tz="UTC")
     values = ["5"] * 24 + [""] * (len(hours) - 24)
-    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n"
-                                               for h, v in zip(hours, values)))
+    write_counts(csv_path, hours, values)
     code = main(["eval", str(csv_path)])
     err = capsys.readouterr().err
     # the logs were read, nothing could be scored: 1, as when the LSTM is scored nowhere
     # (2 is bad usage or nothing readable, README's exit codes)
     assert code == 1 and "nothing to score" in err and "Traceback" not in err
     short = tmp_path / "short.csv"  # five hours: too short for any backtest
-    short.write_text("hour,count\n" + "".join(f"{h.isoformat()},5\n" for h in hours[:5]))
+    write_counts(short, hours[:5], [5] * 5)
     assert main(["eval", str(short)]) == 1
     assert "too short for a 24 h backtest" in capsys.readouterr().err
 
@@ -342,8 +347,7 @@ def test_eval_says_the_hours_it_scored_each_in_its_offset(tmp_path, capsys):
     csv_path = tmp_path / "dst.csv"  # New York's clocks go back on 1 Nov 2026
     hours = pd.date_range("2026-10-20", periods=24 * 14, freq="h", tz="UTC")
     rng = np.random.default_rng(0)
-    csv_path.write_text("hour,count\n" + "".join(
-        f"{h.isoformat()},{rng.poisson(50 + 30 * np.sin(h.hour / 4))}\n" for h in hours))
+    write_counts(csv_path, hours, (rng.poisson(50 + 30 * np.sin(h.hour / 4)) for h in hours))
     assert main(["eval", str(csv_path), "--days", "7", "--tz", "America/New_York"]) == 0
     head = capsys.readouterr().out.splitlines()[0]
     assert head.endswith("hours scored 2026-10-26 20:00 UTC-0400 .. 2026-11-02 18:00 UTC-0500"), head
@@ -360,7 +364,7 @@ def test_eval_of_a_flat_series_says_why_mase_is_undefined_without_numpy_warnings
 
     csv_path = tmp_path / "flat.csv"
     hours = pd.date_range("2026-01-01", periods=24 * 20, freq="h", tz="UTC")
-    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},50\n" for h in hours))
+    write_counts(csv_path, hours, [50] * len(hours))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Mean of empty slice" was printed raw
         code = main(["eval", str(csv_path), "--days", "3"])
@@ -392,14 +396,12 @@ def test_eval_says_where_same_hour_last_week_had_no_last_week(tmp_path, small_mo
 
     csv_path = tmp_path / "young.csv"
     hours = pd.date_range("2026-11-01", periods=24 * 8, freq="h", tz="UTC")
-    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{50 + 3 * h.hour + i % 5}\n"
-                                               for i, h in enumerate(hours)))
+    write_counts(csv_path, hours, (50 + 3 * h.hour + i % 5 for i, h in enumerate(hours)))
     assert main(["eval", str(csv_path), "--model", small_model_path]) == 0
     assert "naive168 at 5 of 6 origins: less than a week of history" in capsys.readouterr().err
     old = tmp_path / "old.csv"
     hours = pd.date_range("2026-11-01", periods=24 * 20, freq="h", tz="UTC")
-    old.write_text("hour,count\n" + "".join(f"{h.isoformat()},{50 + 3 * h.hour + i % 5}\n"
-                                          for i, h in enumerate(hours)))
+    write_counts(old, hours, (50 + 3 * h.hour + i % 5 for i, h in enumerate(hours)))
     assert main(["eval", str(old), "--model", small_model_path]) == 0
     assert "naive168 at" not in capsys.readouterr().err
 
@@ -413,8 +415,7 @@ def test_eval_exits_1_when_the_model_was_scored_at_no_origin(tmp_path, capsys):
     hours = pd.date_range("2026-01-01", periods=24 * 23, freq="h", tz="UTC")
     values = ([str(50 + h.hour + h.day % 3) for h in hours[:24 * 14]] + [""] * (24 * 8)
               + [str(50 + h.hour) for h in hours[24 * 22:]])
-    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n"
-                                               for h, v in zip(hours, values)))
+    write_counts(csv_path, hours, values)
     code = main(["eval", str(csv_path), "--days", "1"])
     out, err = capsys.readouterr()
     assert "could not forecast at any origin" in err and "naive24" in out
@@ -570,8 +571,7 @@ def test_eval_with_no_two_hours_a_day_apart_says_so_not_that_nothing_changes(tmp
     s = traffic(28)
     s = s[(s.index.day_of_year % 2) == 0]  # every other day
     csv_path = tmp_path / "altdays.csv"
-    csv_path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{int(v)}\n"
-                                                 for h, v in s.items()))
+    write_counts(csv_path, s.index, s.astype(int))
     main(["eval", str(csv_path), "--days", "3"])
     _, err = capsys.readouterr()
     assert "no two observed hours are a day apart" in err and "never changes" not in err
@@ -613,7 +613,7 @@ def test_an_absurd_count_in_a_csv_is_a_gap_said_not_a_forecast_of_billions(tmp_p
     counts = [str(int(c)) for c in rng.poisson(500, len(idx))]
     counts[100], counts[-1] = "1e300", str(10 ** 12)
     p = tmp_path / "c.csv"
-    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{c}\n" for h, c in zip(idx, counts)))
+    write_counts(p, idx, counts)
     code, out, err = run_cli(["forecast", str(p), "--horizon", "168"], capsys)
     assert code == 0 and "Warning" not in err
     assert "2 rows with a count not a number of requests (0 to under a trillion an hour), read as a gap" in err
@@ -629,7 +629,7 @@ def test_forecast_says_when_the_newest_hours_have_no_count(tmp_path, capsys, emp
     idx = pd.date_range("2024-03-01", periods=21 * 24, freq="h", tz="UTC")
     values = [str(100 + 50 * (h.hour >= 9)) for h in idx[:-empty]] + [""] * empty
     p = tmp_path / "c.csv"
-    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n" for h, v in zip(idx, values)))
+    write_counts(p, idx, values)
     code, out, err = run_cli(["forecast", str(p)], capsys)
     newest = idx[-empty - 1].strftime("%Y-%m-%d %H:00")
     assert code == 0
@@ -648,8 +648,8 @@ def test_forecast_says_when_the_last_week_is_mostly_empty_after_older_counts(
     values = [str(100 + 50 * (h.hour >= 9)) if i < old or i >= len(idx) - 30 else ""
               for i, h in enumerate(idx)]
     p = tmp_path / "c.csv"
-    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v}\n" for h, v in zip(idx, values)
-                                          if v or old_weeks))
+    kept = [(h, v) for h, v in zip(idx, values) if v or old_weeks]
+    write_counts(p, [h for h, _ in kept], [v for _, v in kept])
     code, _, err = run_cli(["forecast", str(p)], capsys)
     assert code == 0
     said = f"only 30 of the last 168 hours have a count (the newest before them is from {idx[old - 1]:%Y-%m-%d})"
@@ -661,7 +661,7 @@ def test_eval_of_a_series_without_one_usable_count_is_one_line_and_status_2(tmp_
     # 7 origins: less than a week of history", and eval exited 1 where forecast exits 2
     idx = pd.date_range("2024-03-01", periods=10 * 24, freq="h", tz="UTC")
     p = tmp_path / "neg.csv"
-    p.write_text("hour,count\n" + "".join(f"{h.isoformat()},-{i + 1}\n" for i, h in enumerate(idx)))
+    write_counts(p, idx, range(-1, -len(idx) - 1, -1))
     code, out, err = run_cli(["eval", str(p)], capsys)
     assert code == 2 and out == ""
     assert err.splitlines()[1:] == ["trafficwatch: the series has no observed hour: nothing to evaluate"]
