@@ -346,7 +346,23 @@ def test_a_new_level_for_days_is_followed_not_the_old_weeks(shipped, level):
     v[-3 * 24:] = np.random.default_rng(1).poisson(level, 3 * 24)
     f = shipped.forecast(pd.Series(v, index=idx), 24)
     assert np.abs(f.p50 - level).mean() < 0.08 * level, f.choice
-    assert "broke from" in f.choice and "last 2 days" in f.choice
+    assert "broke from" in f.choice and "over the last day, after" in f.choice
+
+
+def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
+    """A site down to a third 30 hours ago (6 of them on the day before the last): the LSTM
+    was shown alone at the old level, "error 827/h ..., as good as same hour yesterday (677/h)",
+    as its partner ("the last hour") had been far off on the first of the 2 days the blend was
+    chosen on."""
+    idx = pd.date_range("2026-11-06 16:00", periods=28 * 24, freq="h", tz="UTC")
+    shape = 1 - 0.6 * np.cos(2 * np.pi * (idx.hour.to_numpy() - 3) / 24)
+    mu = 2000 * shape * np.where(np.arange(len(idx)) >= len(idx) - 30, 1 / 3, 1.0)
+    for seed in range(2):
+        v = np.random.default_rng(seed).poisson(mu).astype(float)
+        f = shipped.forecast(pd.Series(v, index=idx), 24)
+        assert "as good as" not in f.choice and "after traffic broke" in f.choice, f.choice
+        assert f.p50.mean() < 0.6 * (2000 * shape[:24]).mean()  # not the old level (0.73 then)
+        assert f.p90.max() < 0.6 * v.max()  # nor its band (0.94 of the old top then)
 
 
 @pytest.mark.parametrize("stuck", [360.0, 780.0, 3.5])

@@ -275,6 +275,12 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     assert "(41.91/h vs 41.94/h)" in close.describe("lstm")
     tie = Recent({"lstm": 41.9, "naive24": 41.9}, {"naive24": 1.0}, 0.0, 48)
     assert "as good as lstm" in tie.describe("lstm") and "beat" not in tie.describe("lstm")
+    # after a break the LSTM alone may be shown beside a candidate that erred less but did not
+    # follow the new traffic: it was said to be "as good as" it at 825/h against 677/h
+    broke = Recent({"lstm": 825.0, "naive24": 677.0}, {"lstm": 1.0}, 0.0, 24, changed=True)
+    assert "as good as" not in broke.describe("lstm") and "naive" not in broke.describe("lstm")
+    assert "error 825/h over the last day" in broke.describe("lstm")
+    assert "same hour yesterday 677/h, not under half of it" in broke.describe("lstm")
     busy = Recent({"lstm": 1234.5, "naive168": 1500.2, "naive24": 2000.0}, {"lstm": 1.0}, 0.0, 336)
     assert "error 1,234/h" in busy.describe("lstm") and "(1,500/h)" in busy.describe("lstm")
 
