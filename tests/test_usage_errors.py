@@ -54,8 +54,9 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
     (["forecast", "--tz", ""], "--tz is empty"),
     (["counts", "--vhost-from-filename", "(a)(b)"], "has 2 groups"),
     (["counts", "--follow", "--state", "s.json", "--no-state"], "--state and --no-state"),
-    (["counts", "--poll"], "--poll only apply with --follow"),
-    (["counts", "--state", "s.json"], "--state only apply with --follow"),
+    (["counts", "--poll"], "--poll only applies with --follow"),
+    (["counts", "--state", "s.json"], "--state only applies with --follow"),
+    (["counts", "--poll", "--no-state"], "--poll and --no-state only apply with --follow"),
     (["counts", "--follow", "-"], "cannot follow stdin"),
 ])
 def test_bad_options_are_one_line_and_status_2(capsys, logs, argv, says):

@@ -150,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
     given = [o for o, on in (("--poll", args.poll), ("--state", args.state),
                              ("--no-state", args.no_state)) if on]
     if given:  # accepted and ignored, they read as if counts kept state: say so
-        print(f"trafficwatch: {', '.join(given)} only apply with --follow (counts without it "
+        verb = "applies" if len(given) == 1 else "apply"
+        print(f"trafficwatch: {' and '.join(given)} only {verb} with --follow (counts without it "
               "reads the logs once and keeps no state)", file=sys.stderr)
         return 2
     args.out_format = args.out_format or "csv"
