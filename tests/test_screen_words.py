@@ -298,11 +298,14 @@ def test_how_far_outside_the_band_adds_up_with_the_numbers_shown():
     for actual, lo, hi, says in ((201.0, 232.4, 378.2, "▼ 32 below the band"),
                                  (3047.0, 29.6, 30.14, "▲ 3,017 above the band (101.6x its top)"),
                                  (233.0, 232.4, 378.2, "inside the band")):
-        counts, p10, p90 = (a.copy() for a in (snap.series.counts, snap.forecast.past_p10,
-                                                snap.forecast.past_p90))
+        counts, p10, p90, alo, ahi = (a.copy() for a in (
+            snap.series.counts, snap.forecast.past_p10, snap.forecast.past_p90,
+            snap.forecast.past_alarm_lo, snap.forecast.past_alarm_hi))
         counts[94], p10[94], p90[94] = actual, lo, hi
+        alo[94], ahi[94] = lo / 2, hi * 2  # the anomalies' band, wider (98 %)
         s2 = replace(snap, series=replace(snap.series, counts=counts),
-                     forecast=replace(snap.forecast, past_p10=p10, past_p90=p90))
+                     forecast=replace(snap.forecast, past_p10=p10, past_p90=p90,
+                                      past_alarm_lo=alo, past_alarm_hi=ahi))
         assert says in hour_details(s2, hour, 80).plain
 
 
@@ -376,3 +379,48 @@ async def test_every_gate_keeps_its_sparkline_in_one_column_beside_long_words():
             assert len(cells) >= 8, line  # a sparkline on every row
             spans.add((cells[0], cells[-1]))
         assert len(spans) == 1, rows  # one column and one width for all four
+
+
+def test_an_hour_s_details_agree_with_its_anomaly_and_a_forecast_hour_is_in_none():
+    # a trial after a drop: "80% band 493–1,707 · 98% band 1,337–1,784 · inside the band ·
+    # ANOMALY ▼ since Fri 07:00", and the next (forecast) hour "ANOMALY ▼ since Fri 07:00" too
+    from dataclasses import replace
+
+    from trafficwatch.app.hour_detail import hour_details
+    from trafficwatch.engine.snapshot import Anomaly
+
+    snap = demo_snapshot()
+    fv = snap.forecast
+    n = len(fv.past_hours)
+    hour = T0 - 7200  # the demo's hour 94, a past hour with a day-ahead band
+    i = int(np.flatnonzero(fv.past_hours == hour)[0])
+    counts = snap.series.counts.copy()
+    counts[94] = 1062.0
+    p10, p90, lo, hi = (np.full(n, x) for x in (493.0, 1707.0, 1337.0, 1784.0))
+    ongoing = Anomaly(hour=hour, start=hour - 8 * 3600, actual=1062.0, p10=1337.0, p90=1784.0,
+                      direction=-1, active=True)
+    s2 = replace(snap, series=replace(snap.series, counts=counts), anomalies=[ongoing],
+                 forecast=replace(fv, past_p10=p10, past_p90=p90, past_alarm_lo=lo,
+                                  past_alarm_hi=hi))
+    text = hour_details(s2, int(fv.past_hours[i]), 80).plain
+    assert "493–1,707 widened" in text and "1,337–1,784" in text
+    assert "inside the widened band, below the 98% band" in text and "ANOMALY ▼" in text
+    ahead = hour_details(s2, int(fv.hours[1]), 80).plain  # a forecast hour
+    assert "ANOMALY" not in ahead and "a forecast" in ahead
+    # an hour with no request is one hour, not "these hours"
+    quiet = replace(s2, tops=())
+    assert "No request in this hour" in hour_details(quiet, hour, 80).plain
+
+
+def test_an_anomaly_past_midnight_says_the_day_it_ended():
+    from trafficwatch.app.panes import anomaly_when
+    from trafficwatch.engine.snapshot import Anomaly
+
+    thu10 = int(pd.Timestamp("2026-12-03 10:00", tz="UTC").timestamp())
+    def run(hours: int) -> str:
+        a = Anomaly(hour=thu10, start=thu10, actual=0.0, p10=1.0, p90=2.0, direction=-1,
+                    active=False, end=thu10 + hours * 3600)
+        return anomaly_when(a, 0)[0]
+    assert run(15) == "Thu 03 10:00–Fri 01:00"  # it read "Thu 03 10:00–01:00"
+    assert run(14) == "Thu 03 10:00–00:00" and run(3) == "Thu 03 10:00–13:00"
+    assert run(48) == "Thu 03 10:00–Sat 05 10:00"

@@ -57,17 +57,25 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):  # older than the 7 days judged
         out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
     else:
-        out.append((_outside(n), "bold" if _outside(n) != "inside the band" else ""))
+        words = _outside(n)
+        alarm = _outside({**n, "p10": n["alarm_lo"], "p90": n["alarm_hi"]})
+        if words == "inside the band" and alarm.startswith(("▲", "▼")):  # the band drawn was
+            # widened after a day that broke from it: "inside the band" beside an anomaly
+            fv = snap.forecast
+            words = (f"inside the widened band, {'above' if alarm[0] == '▲' else 'below'} the "
+                     f"{band_name(fv.anomaly_band if fv else None)}")
+        out.append((words, "bold" if words != "inside the band" else ""))
     off = snap.series.tz_offset_s if snap.series else 0
-    for a in snap.anomalies:
-        if a.start <= h and (a.end is None or h < a.end):
+    for a in [] if n["future"] else snap.anomalies:  # one still going is not in the forecast's
+        if a.start <= h and (a.end is None or h < a.end):  # hours (they were said to be in it)
             arrow = "▲" if a.direction > 0 else "▼"  # named as the anomaly list names it
             out.append((f"ANOMALY {arrow} {anomaly_when(a, off, '%a %H:00')[0]}", "bold red"))
             break
     else:
         if out[0][0] != "inside the band" and out[0][1] != "dim":
             fv = snap.forecast
-            out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}" if fv else
+            inside = fv is not None and not out[0][0].startswith("inside the widened")
+            out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}" if inside else
                         "not flagged", "dim"))
     return out
 
@@ -88,10 +96,12 @@ def _outside(n: dict) -> str:
     return "inside the band"
 
 
-def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool) -> None:
+def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
+              one_hour: bool = False) -> None:
     """Status classes, busiest paths and clients, sanitised (they come from the logs)."""
     if top is None:
-        t.append("No request in these hours\n", style="dim")
+        t.append("No request in this hour\n" if one_hour else "No request in these hours\n",
+                 style="dim")
         return
     shares = percentages([n for _, n in top.classes])
     t.append("Status ", style="bold")
@@ -136,8 +146,12 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         f" to {fmt_hour(snap.series.log_end, off, '%H:%M')}" if ended
         else " so far" if n["partial"] else "")
     fv = snap.forecast
+    drawn = count_range(n['p10'], n['p90'])
+    if (np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"])
+            and (n["p10"] < n["alarm_lo"] or n["p90"] > n["alarm_hi"])):
+        drawn += " widened"  # wider than the anomalies' band: after a day that broke from it
     rows = [("actual", actual), (kind, num(n["p50"])),
-            (band_name(fv.band if fv else None), count_range(n['p10'], n['p90']))]
+            (band_name(fv.band if fv else None), drawn)]
     if fv is not None and np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"]):
         rows.append((band_name(fv.anomaly_band), count_range(n['alarm_lo'], n['alarm_hi'])))
     for k, v in rows:
@@ -157,7 +171,7 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     elif not n["future"]:
         if snap.metric == "visitors":
             t.append("Its requests (not visitors):\n", style="dim")
-        top_lines(t, top, width, bool(snap.filter))
+        top_lines(t, top, width, bool(snap.filter), one_hour=True)
     t.append("←/→ hour · Esc now", style="dim")
     return t
 

@@ -361,13 +361,16 @@ class AnomalyPane(Static):
 def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, bool]:
     """When an anomaly was, in words, and whether it is a run of hours: one hour by its start
     ("Fri 20 05:00"), a run from its first hour to the hour after its last ("Fri 20 03:00–06:00",
-    the end's day said when it is not within a day), one still going "since" its first."""
+    the end's day said when it is another: "Thu 03 10:00–Fri 01:00", "Thu 03 10:00–00:00" at
+    midnight), one still going "since" its first."""
     run = a.end - a.start > HOUR if a.end is not None else a.hour > a.start
     if not run:
         return fmt_hour(a.start, off, form), False
     if a.end is None:
         return f"since {fmt_hour(a.start, off, form)}", True
-    end_form = "%H:00" if a.end - a.start < DAY else form
+    # "10:00–01:00" read as one day's hours, backwards: the day is said
+    same_day = (a.end - HOUR + off) // DAY == (a.start + off) // DAY
+    end_form = ("%H:00" if same_day else "%a %H:00") if a.end - a.start < DAY else form
     return f"{fmt_hour(a.start, off, form)}–{fmt_hour(a.end, off, end_form)}", True
 
 
