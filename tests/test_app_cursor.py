@@ -175,7 +175,7 @@ async def test_an_hour_after_a_stale_logs_end_is_not_called_pending():
     # the log's last line was 13 days old and the hour after it read "actual  not yet"
     from dataclasses import replace
 
-    app = make_app(replace(demo_snapshot(), stale=True))
+    app = make_app(replace(demo_snapshot(), stale=True, now=T0 + 13 * 86400))
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         chart = app.query_one(ForecastChart)

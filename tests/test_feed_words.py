@@ -55,15 +55,22 @@ def test_a_following_engine_on_an_old_log_is_stale():
 async def test_a_stale_logs_forecast_is_labelled_by_its_end():
     from dataclasses import replace
 
-    from tests.test_app import demo_snapshot, make_app
+    from tests.test_app import T0, demo_snapshot, make_app
 
-    app = make_app(replace(demo_snapshot(feed="no new lines since 2016-03-01 03:00 (still "
-                                              "watching)"), stale=True))
-    async with app.run_test(size=(160, 50)) as pilot:
+    old = replace(demo_snapshot(feed="no new lines since 2016-03-01 03:00 (still watching)"),
+                  stale=True, now=T0 + 13 * 86400)
+    async with make_app(old).run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        text = str(app.query_one("#stats").render())
+        text = str(pilot.app.query_one("#stats").render())
         assert "After the log's last hour, " in text and "Next hour" not in text
-        assert "following" not in str(app.query_one("#status").render())
+        assert "following" not in str(pilot.app.query_one("#status").render())
+    # a log silent for 3 hours but written today runs on to now with zeros: its forecast is the
+    # next hour's (a trial read "After the log's last hour, 20:00" of a log last written at 15:59)
+    silent = replace(old, now=float(old.forecast.hours[0]) + 600)
+    async with make_app(silent).run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(pilot.app.query_one("#stats").render())
+        assert "Next hour " in text and "After the log's last hour" not in text
 
 
 async def test_a_replay_says_its_lines_were_all_read_before_it(engine):  # noqa: F811
