@@ -424,3 +424,18 @@ def test_an_anomaly_past_midnight_says_the_day_it_ended():
     assert run(15) == "Thu 03 10:00–Fri 01:00"  # it read "Thu 03 10:00–01:00"
     assert run(14) == "Thu 03 10:00–00:00" and run(3) == "Thu 03 10:00–13:00"
     assert run(48) == "Thu 03 10:00–Sat 05 10:00"
+
+
+def test_a_run_of_zero_hours_still_going_reads_as_a_run_not_its_first_hour():
+    # three hours at 0 after a surge: the anomaly list said "▼ Fri 04 16:00", one hour (its
+    # peak was its first hour), while the next two hours' details named it too
+    from trafficwatch.app.panes import anomaly_when
+    from trafficwatch.engine.views import anomalies
+
+    v = daily(24 * 21, seed=4).to_numpy().copy()
+    v[-3:] = 0.0
+    hours = pd.date_range("2026-03-02", periods=len(v), freq="h", tz="UTC")
+    p = predict(pd.Series(v, index=hours), Forecaster.load())
+    a = next(x for x in anomalies(p) if x.end is None)
+    assert a.start == int(hours[-3].timestamp()) and a.last == int(hours[-1].timestamp())
+    assert anomaly_when(a, 0) == (f"since {hours[-3].strftime('%a %d %H:00')}", True)

@@ -373,7 +373,9 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
     ("Fri 20 05:00"), a run from its first hour to the hour after its last ("Fri 20 03:00–06:00",
     the end's day said when it is another: "Thu 03 10:00–Fri 01:00", "Thu 03 10:00–00:00" at
     midnight), one still going "since" its first."""
-    run = a.end - a.start > HOUR if a.end is not None else a.hour > a.start
+    # one not cleared runs to the last hour judged: three hours at 0 read as one, "Fri 16:00",
+    # its peak being its first hour
+    run = a.end - a.start > HOUR if a.end is not None else max(a.hour, a.last or 0) > a.start
     if not run:
         return fmt_hour(a.start, off, form), False
     if a.end is None:

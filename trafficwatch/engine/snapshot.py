@@ -89,6 +89,7 @@ class Anomaly:
     direction: int  # +1 above, -1 below
     active: bool
     end: int | None = None  # first hour of the recovery that cleared it; None while active
+    last: int | None = None  # while not cleared: the last hour judged, which it runs to
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,10 @@ def gate_view(g) -> GateView | None:
 def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
     """Newest first. Nothing is active in a stale log: its last run of hours outside the band
     ended with the log, not now."""
+    last = int(p.past_hours[-1]) if len(p.past_hours) else None  # a run not cleared runs to it
     out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
-                   direction=e.direction, active=e.active and not stale, end=e.end)
+                   direction=e.direction, active=e.active and not stale, end=e.end,
+                   last=last if e.end is None else None)
            for e in p.anomalies]
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
