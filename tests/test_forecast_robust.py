@@ -365,6 +365,20 @@ def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
         assert f.p90.max() < 0.6 * v.max()  # nor its band (0.94 of the old top then)
 
 
+def test_an_outage_after_a_drop_is_filled_at_the_new_level(shipped):
+    """The same drop, then the log silent for 3 hours (the app counts them as 0): the outage was
+    filled with the week's median of those hours, the old level, and "the last hour repeated"
+    forecast 2,808 an hour flat for a site doing about 1,000."""
+    idx = pd.date_range("2026-11-06 19:00", periods=28 * 24, freq="h", tz="UTC")
+    shape = 1 - 0.6 * np.cos(2 * np.pi * (idx.hour.to_numpy() - 3) / 24)
+    mu = 2000 * shape * np.where(np.arange(len(idx)) >= len(idx) - 33, 1 / 3, 1.0)
+    for seed in range(2):
+        v = np.random.default_rng(seed).poisson(mu).astype(float)
+        v[-3:] = 0.0
+        f = shipped.forecast(pd.Series(v, index=idx), 24)
+        assert f.p50.mean() < 0.6 * (2000 * shape[:24]).mean(), f.choice
+
+
 @pytest.mark.parametrize("stuck", [360.0, 780.0, 3.5])
 @pytest.mark.parametrize("hours", [24, 30, 72])
 def test_a_count_stuck_at_one_value_is_repeated_from_its_first_day(shipped, stuck, hours):

@@ -189,7 +189,9 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     """A copy of hourly counts with outages filled in: a run of hours at 0 that holds an hour
     whose same hour on the 7 days before has a median of OUTAGE_LEVEL or more (at least 3 of
     them observed) is an outage or a break in the log; each of its hours becomes that median
-    (a gap where it has none).
+    (a gap where it has none), moved to the level of the day before the outage (the median
+    log1p ratio of its hours to their own weeks' medians, from 12 of them with a count): after
+    a drop to a third, an outage filled at the old level was forecast at three times the new.
 
     A forecast reads such hours as the traffic that would have been, not as a fall of it: an
     8-hour outage put the next day's median at 0.46-0.76 of normal and its p90 below normal
@@ -208,8 +210,19 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
         return v
     run = np.cumsum(np.diff(at, prepend=-2) != 1)  # the run of zeros each zero hour is in
     out = np.isin(run, run[sure])
+    filled = typical.copy()
+    for r in np.unique(run[out]):  # each outage at the level of the day before it
+        first = int(at[run == r][0])
+        day = np.arange(max(first - 24, 0), first)
+        day = day[np.isfinite(v[day]) & (v[day] > 0)]
+        if len(day) >= 12:
+            usual = nanmedian(_week_before(v, day), axis=1)
+            ok = np.isfinite(usual) & (usual > 0)
+            if ok.sum() >= 12:
+                move = float(np.median(np.log1p(v[day][ok]) - np.log1p(usual[ok])))
+                filled[run == r] = np.expm1(np.log1p(typical[run == r]) + move)
     v = v.copy()
-    v[at[out]] = typical[out]  # NaN where the week before has no count of that hour
+    v[at[out]] = filled[out]  # NaN where the week before has no count of that hour
     return v
 
 
