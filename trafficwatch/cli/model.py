@@ -571,8 +571,8 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     try:
         f = fc.forecast(series, args.horizon)
         err(f"forecast shown: {f.choice}")
-        if f.band_note:
-            err(f.band_note)
+        if f.band_note:  # "trafficwatch: band widened ...", as every stderr line reads
+            err(f.band_note[:1].lower() + f.band_note[1:])
         return f, series, EXIT_OK
     except ValueError as exc:
         q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
