@@ -129,6 +129,19 @@ def test_a_high_level_with_a_few_requests_of_noise_gets_a_band_of_that_noise(shi
     assert 0.65 <= table.loc["lstm", "coverage"] <= 0.95, table  # still an 80 % band
 
 
+def test_a_site_nine_days_old_keeps_a_band_no_narrower_than_counting_noise(shipped):
+    """1,250 an hour on a daily cycle, weekends at 60 %, launched 9 days ago: 2 days judged
+    narrowed the band to +-30 at 1,400 an hour, where counting alone spreads +-48."""
+    idx = pd.date_range("2026-11-25 19:00", periods=9 * 24, freq="h", tz="UTC")
+    hour, weekend = idx.hour.to_numpy(), idx.dayofweek.to_numpy() >= 5
+    mu = 1250 * (1 - 0.6 * np.cos(2 * np.pi * (hour - 3) / 24)) * np.where(weekend, 0.6, 1.0)
+    for seed in range(2):
+        s = pd.Series(np.random.default_rng(seed).poisson(mu).astype(float), index=idx)
+        f = shipped.forecast(s, 24)
+        half = (f.p90 - f.p10) / 2
+        assert half.mean() >= 0.8 * (1.2816 * np.sqrt(f.p50)).mean(), (half, f.p50)
+
+
 def test_a_sparse_site_s_zeros_are_inside_a_band_of_0_to_0(shipped):
     """0.1 requests an hour: the band 0-0 holds nine hours in ten. The last day's zeros, a hair
     below a median of 1e-10, were counted outside it, and the forecast said "Band widened: the
