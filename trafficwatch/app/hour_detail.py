@@ -89,7 +89,8 @@ def _outside(n: dict) -> str:
         return "band unknown"
     lo, hi = band_ends(lo, hi)
     if a > hi:
-        times = f" ({a / hi:.1f}x its top)" if hi > 0 else ""
+        # "(1.0x its top)" said nothing of 2,049 against a top of 2,048
+        times = f" ({a / hi:.1f}x its top)" if hi > 0 and f"{a / hi:.1f}" != "1.0" else ""
         return f"▲ {num(a - hi)} above the band{times}"
     if a < lo:
         share = f" ({1 - a / lo:.0%} under)" if lo > 0 else ""
