@@ -133,7 +133,7 @@ def test_a_site_nine_days_old_keeps_a_band_no_narrower_than_counting_noise(shipp
     """1,250 an hour on a daily cycle, weekends at 60 %, launched 9 days ago: 2 days judged
     narrowed the band to +-30 at 1,400 an hour, where counting alone spreads +-48."""
     idx = pd.date_range("2026-11-25 19:00", periods=9 * 24, freq="h", tz="UTC")
-    hour, weekend = idx.hour.to_numpy(), idx.dayofweek.to_numpy() >= 5
+    hour, weekend = idx.hour.to_numpy(), idx.day_of_week.to_numpy() >= 5
     mu = 1250 * (1 - 0.6 * np.cos(2 * np.pi * (hour - 3) / 24)) * np.where(weekend, 0.6, 1.0)
     for seed in range(2):
         s = pd.Series(np.random.default_rng(seed).poisson(mu).astype(float), index=idx)
