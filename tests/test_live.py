@@ -331,6 +331,24 @@ def test_a_restart_shows_each_sites_last_lines_before_any_new_one(tmp_path, feed
     assert texts[-2:] == lines(9000, 2).splitlines()
 
 
+def test_a_restart_shows_the_live_files_last_lines_when_its_rotation_has_the_same_mtime(
+        tmp_path, feed_for):
+    # the bundled sample logs, checked out together: every file has one mtime, and after a
+    # restart the tail showed access.log.1's last lines, 4 hours before the log's end
+    (tmp_path / "access.log.1").write_text(lines(0, 40))
+    (tmp_path / "access.log").write_text(lines(100, 60))
+    same = time.time() - 60
+    for name in ("access.log.1", "access.log"):
+        os.utime(tmp_path / name, (same, same))
+    state = tmp_path.parent / f"{tmp_path.name}.state.json"
+    e, f = feed_for(state)
+    f.close()
+    e, f = feed_for(state)
+    texts = [t.text for t in f.tail]
+    assert texts and texts[-1] == lines(159, 1).rstrip("\n"), texts[-3:]
+    assert lines(39, 1).rstrip("\n") not in texts
+
+
 def test_all_sites_says_which_site_has_no_whole_hour_in_the_forecast_yet(tmp_path, feed_for):
     # a trial: a site whose log began in the hour in progress was left out of the forecast of
     # "all sites" (it has no whole hour), while the screen spoke of every site summed

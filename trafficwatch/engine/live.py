@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from trafficwatch.counting.ingest import (
     CountInto,
@@ -38,6 +39,7 @@ from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import Malformed
+from trafficwatch.logs.sources import SourceFile, classify
 from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class LiveFeed:
         self._tails: dict[str, deque[TailLine]] = {}
         self._tail_cache: tuple[int, tuple[TailLine, ...]] = (-1, ())
         self._tail_version = 0
-        self._tail_mtime: dict[str, float] = {}  # a site's tail from a resumed file: its mtime
+        self._tail_rank: dict[str, tuple] = {}  # a site's tail from a resumed file: its rank
         # truncations, skipped files, errors, over-long lines: newest last (not each new file)
         self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
@@ -368,20 +370,26 @@ class LiveFeed:
         """A plain file resumed after a restart: the lines counted before it stopped, up to
         `offset`, into its site's tail (it was empty after every restart until a line came;
         the README promises a site's last lines). Of a site's resumed files, the newest
-        (by mtime) gives them: access.log, not access.log.1."""
+        (by mtime) gives them: access.log, not access.log.1; of files alike in mtime (a copied
+        or checked-out folder: the bundled sample logs), the one least rotated (after a restart
+        their tail showed access.log.1's last lines, 4 hours before the log's end)."""
         try:
             with open(key.path, "rb") as fh:
                 st = os.fstat(fh.fileno())
                 if (st.st_dev, st.st_ino) != (key.dev, key.ino):
                     return  # replaced since it was found: the follower sees to that
-                if st.st_mtime < self._tail_mtime.get(key.site, -float("inf")):
+                src = classify(Path(key.path))
+                rotation = src.rotation if isinstance(src, SourceFile) else 0
+                live = isinstance(src, SourceFile) and src.rotation == 0 and not src.date_key
+                rank = (st.st_mtime, live, -rotation)
+                if rank < self._tail_rank.get(key.site, (-float("inf"),)):
                     return  # a newer file of the site gave its tail: nothing to read here
                 start = max(0, offset - logread.TAIL_WINDOW)
                 fh.seek(start)
                 data = fh.read(offset - start)
         except OSError:
             return
-        self._tail_mtime[key.site] = st.st_mtime
+        self._tail_rank[key.site] = rank
         self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
         self._tail(key.site, data)  # a whole window: its first line, maybe cut, left out
 
