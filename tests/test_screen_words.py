@@ -277,6 +277,9 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     assert "as good as lstm" in tie.describe("lstm") and "beat" not in tie.describe("lstm")
     # after a break the LSTM alone may be shown beside a candidate that erred less but did not
     # follow the new traffic: it was said to be "as good as" it at 825/h against 677/h
+    # 14 days judged less the hour a log ended inside are 14 days, not 13
+    fourteen = Recent({"lstm": 10.0, "naive168": 12.0}, {"lstm": 1.0}, 0.0, 14 * 24 - 1)
+    assert "on a typical one of the last 14 days" in fourteen.describe("lstm")
     broke = Recent({"lstm": 825.0, "naive24": 677.0}, {"lstm": 1.0}, 0.0, 24, changed=True)
     assert "as good as" not in broke.describe("lstm") and "naive" not in broke.describe("lstm")
     assert "error 825/h over the last day" in broke.describe("lstm")

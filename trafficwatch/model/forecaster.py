@@ -179,7 +179,8 @@ class Recent:
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week",
                  "naive1": "the last hour repeated",
                  "profile": "the last 2 weeks' daily shape and trend"}
-        n = self.hours // 24
+        n = -(-self.hours // 24)  # days judged: 335 hours (a log ending inside its last hour)
+        # are 14 days, not "the last 13 days" of a site judged on 14
         days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
                 f"over the last {n} days" if n > 1 else "over the last day")
         if self.changed:
