@@ -341,9 +341,9 @@ def test_a_restart_shows_the_live_files_last_lines_when_its_rotation_has_the_sam
     for name in ("access.log.1", "access.log"):
         os.utime(tmp_path / name, (same, same))
     state = tmp_path.parent / f"{tmp_path.name}.state.json"
-    e, f = feed_for(state)
+    _, f = feed_for(state)
     f.close()
-    e, f = feed_for(state)
+    _, f = feed_for(state)
     texts = [t.text for t in f.tail]
     assert texts and texts[-1] == lines(159, 1).rstrip("\n"), texts[-3:]
     assert lines(39, 1).rstrip("\n") not in texts
