@@ -39,7 +39,8 @@ younger site: the pane says how many): same hour yesterday, same hour last week,
 repeated, or the last 2 weeks' daily shape and trend; or on the last day alone when traffic \
 broke from the LSTM's weeks on the last 2 days and a candidate followed it. A count that held one value \
 (not 0) for the last 24 hours or more is repeated, its band that value alone. 'Band widened' says the last day broke \
-from the band (a new level): the band drawn then spans that day's errors.
+from the band (a new level): the band drawn then spans that day's errors on the side it fell \
+('below' after a drop), and an hour's details mark it 'widened' beside the anomalies' band.
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
 mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
