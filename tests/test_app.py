@@ -128,12 +128,26 @@ async def test_a_site_in_its_first_hour_shows_its_count_so_far():
         assert "This hour (12:00) so far: 37" in stats and "no forecast until" in stats
 
 
+async def test_an_hour_already_above_its_forecast_says_so():
+    # a replay read "This hour (21:00) so far: 285 of ~123 forecast"
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    counts = snap.series.counts.copy()
+    counts[-1] = 285.0
+    async with make_app(replace(snap, series=replace(snap.series, counts=counts))).run_test(
+            size=(160, 50)) as pilot:
+        await pilot.pause()
+        stats = str(pilot.app.query_one("#stats").render())
+        assert "so far: 285, above the ~123 forecast for the hour" in stats
+
+
 async def test_stats_pane_shows_the_snapshots_numbers():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         stats = str(app.query_one("#stats").render())
-        assert "so far: 150 of ~123 forecast" in stats or "so far:" in stats
+        assert "so far: 101 of ~123 forecast" in stats
         assert "Next hour" in stats and "123" in stats and "103–153" in stats
         assert "MASE 0.71" in stats and "ratio 0.75" in stats and "82%" in stats
         assert "lstm:default" in stats and "malformed 4" in stats

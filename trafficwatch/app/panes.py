@@ -142,8 +142,12 @@ class StatsPane(SnapshotPane):
             now = np.flatnonzero(fv.hours == ph) if ph is not None and sv.log_end is None else []
             if len(now):
                 i = int(now[0])
+                so_far, whole = count(sv.counts[-1]), count(fv.p50[i])
+                # "285 of ~123 forecast" read oddly of an hour already above its forecast
+                of = (f", above the ~{whole} forecast for the hour" if sv.counts[-1] > fv.p50[i]
+                      and so_far != whole else f" of ~{whole} forecast")
                 t.append(f"This hour ({fmt_hour(fv.hours[i], off, '%H:00')}) so far: "
-                         f"{count(sv.counts[-1])} of ~{count(fv.p50[i])} forecast\n")
+                         f"{so_far}{of}\n")
             later = np.flatnonzero(fv.hours > ph) if ph is not None else [0]
             nxt = int(later[0]) if len(later) else len(fv.hours) - 1
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
