@@ -369,10 +369,12 @@ class LiveFeed:
     def _resume_tail(self, key: FileKey, offset: int) -> None:
         """A plain file resumed after a restart: the lines counted before it stopped, up to
         `offset`, into its site's tail (it was empty after every restart until a line came;
-        the README promises a site's last lines). Of a site's resumed files, the newest
-        (by mtime) gives them: access.log, not access.log.1; of files alike in mtime (a copied
-        or checked-out folder: the bundled sample logs), the one least rotated (after a restart
-        their tail showed access.log.1's last lines, 4 hours before the log's end)."""
+        the README promises a site's last lines). Of a site's resumed files, the live one
+        gives them (access.log, not access.log.1), then the newest by mtime, then the least
+        rotated: by mtime alone, a copied or checked-out folder (the bundled sample logs) had
+        access.log.1 written 2 ms after access.log, and after a restart the tail showed its
+        last lines, 4 hours before the log's end. (A live file empty since a rotation has no
+        offset to resume from: its rotation's lines are the site's last.)"""
         try:
             with open(key.path, "rb") as fh:
                 st = os.fstat(fh.fileno())
@@ -381,8 +383,8 @@ class LiveFeed:
                 src = classify(Path(key.path))
                 rotation = src.rotation if isinstance(src, SourceFile) else 0
                 live = isinstance(src, SourceFile) and src.rotation == 0 and not src.date_key
-                rank = (st.st_mtime, live, -rotation)
-                if rank < self._tail_rank.get(key.site, (-float("inf"),)):
+                rank = (live, st.st_mtime, -rotation)
+                if rank < self._tail_rank.get(key.site, (False, -float("inf"))):
                     return  # a newer file of the site gave its tail: nothing to read here
                 start = max(0, offset - logread.TAIL_WINDOW)
                 fh.seek(start)
