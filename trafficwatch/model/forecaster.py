@@ -495,10 +495,11 @@ class Forecaster:
         # outside the band, counts being whole: within half a count of it is inside (a site of
         # 0.1 requests an hour, its zeros a hair below a median of 1e-10, was told its band
         # "widened: the last day had 0 of its 24 hours inside it" beside a band of 0-0)
-        near = np.where(y >= m, np.maximum(np.log1p(np.clip(actual - 0.5, 0, None)), m),
-                        np.minimum(np.log1p(np.clip(actual, 0, None) + 0.5), m))
-        under = ((m - near) - below * stretch - widen)[-1][valid[-1]]  # > 0: below the band
-        over = ((near - m) - above * stretch - widen)[-1][valid[-1]]  # > 0: above it
+        ya, ma, ok1 = actual[-1], m[-1], valid[-1]  # the last day judged
+        near = np.where(y[-1] >= ma, np.maximum(np.log1p(np.clip(ya - 0.5, 0, None)), ma),
+                        np.minimum(np.log1p(np.clip(ya, 0, None) + 0.5), ma))[ok1]
+        under = (ma[ok1] - near) - below[-1][ok1] * stretch - widen  # > 0: below the band
+        over = (near - ma[ok1]) - above[-1][ok1] * stretch - widen  # > 0: above it
         if (origin[-1] == len(v) - day and len(under) >= day // 2  # the day just ended
                 and stuck is None):  # (not when the count is stuck: its band is its own)
             inside = int(((under <= 0) & (over <= 0)).sum())
