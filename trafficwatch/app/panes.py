@@ -151,7 +151,7 @@ class StatsPane(SnapshotPane):
             later = np.flatnonzero(fv.hours > ph) if ph is not None else [0]
             nxt = int(later[0]) if len(later) else len(fv.hours) - 1
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
-                    if after_log_end(snap) else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
+                    if snap.after_log_end else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             t.append(f"{when}: {count(fv.p50[nxt])} "
                      f"({count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
             if len(fv.holiday_hours):
@@ -360,16 +360,6 @@ class AnomalyPane(Static):
                      f"{count_range(a.p10, a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
         super().update(t)
-
-
-def after_log_end(snap: Snapshot) -> bool:
-    """The forecast starts after the logs' last hour, not at the present: logs nobody writes any
-    more (their quiet hours are not zeros) or a finished replay. A log silent for an hour but
-    written in the last day runs on to now with zeros: its forecast is the next hour's (it read
-    "After the log's last hour, 20:00" of a log whose last line was at 15:59)."""
-    fv = snap.forecast
-    return snap.stale and (snap.ingest.read_ahead or fv is None or not len(fv.hours)
-                           or int(fv.hours[0]) + HOUR <= snap.now)
 
 
 def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, bool]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND
+from trafficwatch.hours import HOUR
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,17 @@ class Snapshot:
     feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
     tops: tuple[HourTop, ...] = ()  # the last hours of `series` (up to four days), ascending
     day: HourTop | None = None  # the last 24 hours together
-    stale: bool = False  # a followed log with no new line for STALE_S: its forecast is not "next"
+    stale: bool = False  # a followed log with no new line for STALE_S (see after_log_end)
     fatal: str = ""  # nothing could be read (no log, none parsable): the whole reason, in one
     # line; the app ends and says it, exit status 2, as every command does
     created_at: float = field(default_factory=time.time)
+
+    @property
+    def after_log_end(self) -> bool:
+        """The forecast starts after the logs' last hour, not at the present: logs nobody writes
+        any more (their quiet hours are not zeros) or a finished replay. A stale log written in
+        the last day runs on to now with zeros: its forecast is the next hour's (it read "After
+        the log's last hour, 20:00" of a log whose last line was at 15:59)."""
+        fv = self.forecast
+        return self.stale and (self.ingest.read_ahead or fv is None or not len(fv.hours)
+                               or int(fv.hours[0]) + HOUR <= self.now)
