@@ -303,3 +303,65 @@ def test_a_site_of_constant_counts_is_decided_on_smape_not_a_nan_mase(monkeypatc
     d, t = (f"{200 * 10 / (100 + x) * (x != 100):.2f}" for x in (default, tuned))  # 10.53, 0.00
     assert f"sMAPE (%) {t} vs default {d}" in note, note
     assert note.startswith("kept: tuned ") == kept
+
+
+def test_a_restart_forecasts_with_the_kept_fine_tune_from_its_first_frame(monkeypatch, tmp_path):
+    # a restart forecast with the default model first and swapped the kept fine-tune in seconds
+    # later (by the tuner thread): the band and anomalies moved under the user's eyes, and the
+    # app said "Fine-tune kept" again at every start
+    import threading
+
+    from trafficwatch.engine import engine as engine_mod
+    from trafficwatch.model.forecaster import Forecaster
+
+    from .test_engine import T0, FakeFeed, hourly_records
+
+    class Weeks(FakeFeed):  # three weeks of one site: enough to be fine-tuned
+        def __init__(self, sink) -> None:
+            self.report, self.tail = FakeFeed(sink).report, ()
+            rng = np.random.default_rng(1)
+            hours = np.arange(21 * 24)
+            per_hour = rng.poisson(60 + 40 * np.sin(2 * np.pi * (hours % 24 - 6) / 24))
+            with sink.lock:
+                sink.series.add("site-a", hourly_records(per_hour, T0 + 10 * 86400, rng))
+            self.clock = T0 + 31 * 86400
+
+    state = tmp_path / "state.json"
+    runs = []
+
+    def child(path, s, **kw):
+        runs.append(1)
+        f = Forecaster.load()
+        f.name, f.trained_on = "fine-tuned", "cpu"
+        return f
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
+    monkeypatch.setattr("trafficwatch.model.evaluate.summarize",
+                        lambda table: pd.DataFrame({"mase": {"default": 0.9, "fine-tuned": 0.8}}))
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: Weeks(sink))
+    monkeypatch.setattr(tuning, "load_default",
+                        lambda path: (Forecaster.load(), ""))
+
+    def start():
+        got, ready = [], threading.Event()
+
+        def on_snapshot(s):
+            if s.forecast is not None and s.forecast.model_name != "seasonal naive":
+                got.append(s.forecast.model_name)
+                if s.forecast.model_name == "fine-tuned":
+                    ready.set()
+
+        e = Engine(EngineConfig(paths=["x"], replay=True, state_path=str(state), tick_s=0.01),
+                   on_snapshot)
+        e.start()
+        try:
+            assert ready.wait(60), got
+        finally:
+            e.stop()
+        return got
+
+    first = start()  # tuned at this start: the default's forecast came first, then the tuned one
+    assert len(runs) == 1 and first[0] != "fine-tuned"
+    again = start()
+    assert len(runs) == 1  # decided before: not tuned again
+    assert set(again) == {"fine-tuned"}, again  # never the default's forecast first

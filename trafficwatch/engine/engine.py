@@ -107,6 +107,7 @@ class Engine:
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
         self._tuner: threading.Thread | None = None
+        self._recalled: set[str] = set()  # sites whose kept fine-tune decision was looked for
         self._source_tried = threading.Event()  # the logs were read (or failed): load the model
         self.alerts: Alerter | None = None  # with --alert-cmd
         if cfg.alert_cmd:
@@ -285,6 +286,7 @@ class Engine:
                 return
             if woken or not pending:  # the screen's view first, as before
                 self._model_wake.clear()
+                self.recall_fine_tune(self.site)
                 self._predict_once()
                 if self.cfg.fine_tune and self.forecaster is not None:
                     self._tune_in_background()
@@ -295,8 +297,12 @@ class Engine:
         since their last forecast, new sites first, for `budget_s` seconds at most (at least
         one site). True while sites remain due."""
         with self.lock:
+            sites = list(self.series.sites())
+        for site in sites:
+            self.recall_fine_tune(site)
+        with self.lock:
             due = []
-            for site in self.series.sites():
+            for site in sites:
                 clock = self._clock_for(site)
                 hour = self.series.partial_hour_number(site, clock)
                 settling = self._settling(site, clock)
@@ -341,6 +347,20 @@ class Engine:
         it waits); never for logs no longer written (no clock)."""
         return self.series.partial_hour_number(site, clock) is not None \
             and not settled_hour(clock)[1]
+
+    def recall_fine_tune(self, site: str) -> bool:
+        """Take the fine-tune decision kept for `site` by an earlier start (tuning.recall), once,
+        before the site's first forecast; True when it brought a fine-tuned model. Left to the
+        tuner thread, a restart forecast with the default first, then swapped the fine-tuned
+        model in: its band and anomalies moved, and "Fine-tune kept" was said again."""
+        if (not self.cfg.fine_tune or self.forecaster is None or site in self._recalled
+                or site in self.tuning_note):
+            return False
+        self._recalled.add(site)
+        store = tuning.tune_store(self.cfg.state_path)
+        res = tuning.recall(store, site, self.cfg.model_path) \
+            if store is not None and store.is_dir() else None
+        return self._apply_tuning(res) if res is not None else False
 
     def fine_tune_once(self) -> bool:
         """Fine-tune the current site's model when tuning.maybe_fine_tune says so, and take its

@@ -143,7 +143,7 @@ def _site_file(store: Path, site: str) -> Path:
     return store / hashlib.sha256(site.encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
-def _recall(store: Path, site: str, model_path: str | None,
+def recall(store: Path, site: str, model_path: str | None,
             restarted: bool = True) -> TuneResult | None:
     """The decision kept for `site`, if it was made against this default model in the last
     DECISION_DAYS days (and its model, when kept, still loads); else None: tune again."""
@@ -181,7 +181,7 @@ def kept_fine_tune(state_path: str | os.PathLike, site: str) -> TuneResult | Non
     model, in the last DECISION_DAYS days), for `forecast` to show what the screen shows; None
     when there is none (or the app decided to keep the default)."""
     store = tune_store(state_path)
-    res = _recall(store, site, None, restarted=False) if store is not None and store.is_dir() \
+    res = recall(store, site, None, restarted=False) if store is not None and store.is_dir() \
         else None
     return res if res is not None and res.tuned is not None else None
 
@@ -228,7 +228,7 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
     observed_days = int(np.isfinite(s.to_numpy(dtype=float)).sum()) // 24
     if observed_days < FINE_TUNE_MIN_DAYS:
         return None
-    if store is not None and (known := _recall(store, site, model_path)) is not None:
+    if store is not None and (known := recall(store, site, model_path)) is not None:
         return known
     from trafficwatch.model.evaluate import backtest, summarize
 
