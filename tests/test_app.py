@@ -845,6 +845,15 @@ async def test_gate_heatmaps_are_blank_before_the_logs_first_hour():
         text = str(app.query_one("#gates").render())
     rows = [line[4:] for line in text.splitlines() if line.startswith("u")]
     assert rows and "no log yet" in text
+    # a date filter's range that begins in the week: blank before it, but the log goes back
+    app = make_app(replace(snap, gates=gates, filter="2026-11-17 00:00 – 2026-11-20 12:00"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("h")
+        await pilot.pause()
+        filtered = " ".join(str(app.query_one("#gates").render()).split())
+    assert "no log yet" not in filtered and "blank before" in filtered
+    assert "no hour of this view" in filtered
     half = len(rows[0]) // 2
     assert all(not r[:half - 1].strip() for r in rows), rows[0]  # blank before the start
     assert all(r[half + 1:].strip() for r in rows[:8]), rows[0]  # gates after it

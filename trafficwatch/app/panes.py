@@ -305,7 +305,11 @@ class GatePane(SnapshotPane):
             meaning = {"forget": "keep", "input": "take in", "output": "pass on"}[self.mode]
             title = (f"{self.mode.capitalize()} gate, {m.shape[1]} units × the week: █ open ≈1 "
                      f"({meaning}), blank ≈0")
-        before = (f" · blank before {fmt_hour(g.step_hours[g.padded], off)}: no log yet"
+        # a filter's range that begins inside the week is blank before it too: "no log yet"
+        # there was untrue (the log went back years)
+        why = "no hour of this view" if self._snap is not None and self._snap.filter \
+            else "no log yet"
+        before = (f" · blank before {fmt_hour(g.step_hours[g.padded], off)}: {why}"
                   if 0 < g.padded < len(g.step_hours) else "")
 
         def hint(shown: str) -> str:
