@@ -501,6 +501,43 @@ def test_forecast_shows_the_fine_tune_the_app_keeps_for_those_logs(counts_csv, s
     assert "this start" not in err
 
 
+def test_forecast_of_the_only_site_of_its_logs_shows_the_fine_tune_the_app_keeps(
+        tmp_path, small_model_path, capsys, monkeypatch):
+    # the app shows logs of one site as "all sites" (titled with the site's name) and keeps
+    # their fine-tune there: `forecast --site` naming that site printed the shipped model's
+    # forecast beside a screen that showed the fine-tune, with nothing said
+    import time
+
+    from trafficwatch.counting.state import default_state_path
+    from trafficwatch.engine import tuning
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    end = (int(time.time()) // 3600 - 2) * 3600
+    rng = np.random.default_rng(3)
+    stamps = np.sort(rng.integers(end - 10 * 86400, end, 20000))
+    (logs / "shop.example.com.access.log").write_text("".join(
+        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    argv = ["forecast", str(logs), "--format", "json", "--site", "shop.example.com"]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0 and "fine-tune" not in err
+    default = json.loads(out)["hours"][0]["p50"]
+    tuned = Forecaster.load(small_model_path)
+    tuned.name = "fine-tuned"
+    store = tuning.tune_store(default_state_path([str(logs)], "app"))
+    tuning._remember(store, "", None, tuning.TuneResult("", "kept: tuned then", tuned))
+    for site in ([], ["--site", "shop.example.com"]):
+        code, out, err = run_cli(argv[:4] + site, capsys)
+        assert code == 0 and "the fine-tune the app keeps for" in err, err
+        assert json.loads(out)["hours"][0]["p50"] != pytest.approx(default, rel=1e-3)
+    (logs / "blog.example.org.access.log").write_text(  # a second site: all sites is not it
+        (logs / "shop.example.com.access.log").read_text())
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0 and "fine-tune" not in err, err
+
+
 def test_eval_says_its_model_column_is_the_forecast_shown_and_can_score_the_lstm_alone(
         counts_csv, capsys):
     """A benchmark user found eval's lstm:default column equal to `forecast`'s output, which

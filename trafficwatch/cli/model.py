@@ -183,15 +183,22 @@ def _load_forecaster(path: str | None):
     return Forecaster.load(path)
 
 
-def _kept(args: argparse.Namespace):
+def _kept(args: argparse.Namespace, every: dict[str, pd.Series] | None = None):
     """The fine-tune the app keeps for these PATHs and --site beside its default state (as
-    `trafficwatch PATH` keeps it), and its note for stderr; None without one."""
+    `trafficwatch PATH` keeps it), and its note for stderr; None without one. `every` (what
+    load_every read): logs of one site are shown by the app as all sites, and it keeps their
+    fine-tune under all sites; --site naming that site gets it too (it got the default, while
+    the screen, titled with the site's name, showed the fine-tune)."""
     from trafficwatch.counting.state import default_state_path
     from trafficwatch.engine.tuning import kept_fine_tune
 
     if args.model or not args.paths or getattr(args, "prometheus", None):
         return None
-    kept = kept_fine_tune(default_state_path(args.paths, "app"), args.site or "")
+    state = default_state_path(args.paths, "app")
+    kept = kept_fine_tune(state, args.site or "")
+    only = {s.attrs.get("sites") for s in (every or {}).values()}
+    if kept is None and args.site and only == {(args.site,)}:
+        kept = kept_fine_tune(state, "")
     if kept is None:
         return None
     who = safe_name(args.site or "all sites")
@@ -226,10 +233,10 @@ def _shipped_beside(args: argparse.Namespace, fc):
     return shipped
 
 
-def _kept_or_default(args: argparse.Namespace):
+def _kept_or_default(args: argparse.Namespace, every: dict[str, pd.Series] | None = None):
     """The model the app shows for these logs and --site: the fine-tune it kept, else the
     shipped model. The screen and `forecast` disagreed on a site whose fine-tune was kept."""
-    kept = _kept(args)
+    kept = _kept(args, every)
     if kept is not None:
         _err(f"model: {kept[1]}; --model {_shipped_hint()} for the shipped one")
         return kept[0]
@@ -284,7 +291,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         notes = [f"{fc.name} is the forecast as shown: the LSTM or, where another candidate "
                  "did better on the days before an origin, its blend with it"
                  + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)")]
-        kept = _kept(args)
+        kept = _kept(args, every)
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both
             models = {kept[0].name: kept[0].as_function(), **models}
             notes.append(f"also scored: {kept[1]}")
@@ -490,7 +497,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         every = load_every(args)
-        fc = _kept_or_default(args)
+        fc = _kept_or_default(args, every)
         if not 1 <= args.horizon <= fc.cfg.horizon:
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours; "

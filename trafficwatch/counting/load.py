@@ -139,6 +139,7 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
         s.attrs["utc_offset"] = offsets.pop()
     s.attrs["some_file_lost"] = some_lost
+    s.attrs["sites"] = tuple(series.sites())  # every site the logs hold (not only the one read)
     return s
 
 
