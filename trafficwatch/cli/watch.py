@@ -43,7 +43,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fine-tune", action="store_true",
                    help="never fine-tune the model on this site (it otherwise runs once per site "
                         "with 14 days of history, in a child process at low priority, and is "
-                        "kept only if it backtests better)")
+                        "kept only if it backtests at least 2 %% better)")
     add_device_option(p, "per-site fine-tuning", "; forecasts run on the CPU, where one small "
                                                  "LSTM step is fastest")
     p.add_argument("--band", type=float, default=0.8,
