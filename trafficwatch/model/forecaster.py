@@ -19,13 +19,16 @@ from trafficwatch.model.baselines import last_values, profile_trend
 from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
     BASE_NAMES,
+    LevelShift,
     check_series,
     epoch_hours,
     follow_clock,
+    level_shift,
     make_windows,
     mask_bursts,
     mask_outages,
     nanmedian,
+    relevel,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
 
@@ -153,6 +156,14 @@ class Recent:
     # a naive followed it: the blend was chosen on those days alone (`mae` is theirs)
     stuck: tuple[float, int] | None = None  # (count, hours): the last hours all held this one
     # count (STUCK_HOURS or more, not 0): it is repeated, the band holds it alone
+    level: LevelShift | None = None  # the change of level the series was read after (relevelled)
+
+    def level_note(self) -> str:
+        """A sentence on the change of level the forecast follows, or ""."""
+        if self.level is None:
+            return ""
+        return (f"Traffic has held at {self.level.ratio:.2g}x its usual level for the last "
+                f"{self.level.hours} hours, the weeks before read at that level")
 
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
@@ -166,7 +177,12 @@ class Recent:
 
     def describe(self, name: str) -> str:
         """One line for the stats pane and `forecast`'s stderr: which forecast is shown and
-        why (the app adds that the LSTM's gates are still shown where it has no share)."""
+        why (the app adds that the LSTM's gates are still shown where it has no share), after
+        the change of level it follows, if any."""
+        why = self._describe(name)
+        return f"{self.level_note()}; {why}" if self.level is not None else why
+
+    def _describe(self, name: str) -> str:
         if not self.hours:
             return (f"{name}: unjudged: {self.checked} recent hours have a count and both "
                     f"forecasts, {MIN_RECENT_HOURS} are needed to check it against seasonal naive")
@@ -212,6 +228,12 @@ class Recent:
         """The same choice in a few words, for a narrow pane: "50% LSTM + 50% last week"
         ("fine-tuned LSTM" for the app's fine-tune, "LSTM (mysite)" for another model: at 80x24
         a kept fine-tune read as the shipped model)."""
+        why = self._short(name)
+        if self.level is None:
+            return why
+        return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.hours} h)"
+
+    def _short(self, name: str) -> str:
         lstm = ("LSTM" if name in ("lstm", "lstm:default") else
                 "fine-tuned LSTM" if name == "fine-tuned" else
                 f"LSTM ({name.removeprefix('lstm:')})")
@@ -351,10 +373,10 @@ class Forecaster:
     def recent(self, series: pd.Series) -> Recent:
         """Day-ahead forecasts of the LSTM and both seasonal naives over the last RECENT_DAYS
         days (each from the hours before it), their errors, the blend to show, the band's fix."""
-        s = on_site_clock(check_series(series))
+        s, shift = relevelled(on_site_clock(check_series(series)))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp)
-        return self._recent(s.to_numpy(), w, zq, self._extra(inp, w))
+        return self._recent(s.to_numpy(), w, zq, self._extra(inp, w), shift)
 
     def _extra(self, inp: pd.Series, w) -> dict[str, np.ndarray]:
         """Candidates beyond the naives, (N, horizon) counts at each of the batch's origins."""
@@ -362,10 +384,12 @@ class Forecaster:
         return {k: made[k](inp.to_numpy(), w.origin, w.bases.shape[1]) for k in EXTRA}
 
     def _recent(self, v: np.ndarray, w, zq: np.ndarray,
-                extra: dict[str, np.ndarray] | None = None) -> Recent:
-        """recent() from the batch's past rows (all but the last)."""
+                extra: dict[str, np.ndarray] | None = None,
+                moved: LevelShift | None = None) -> Recent:
+        """recent() from the batch's past rows (all but the last); `moved`: the change of
+        level the series was read after (relevelled), said in its words."""
         day = min(24, self.cfg.horizon)
-        none = Recent({}, {"lstm": 1.0}, 0.0, 0)
+        none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved)
         # every past origin whose input the model could forecast from (as check() asks), judged
         # on the hours of its day that have a count: a day with gaps still counts for its hours
         keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED) and np.isfinite(v[o:o + day]).any()
@@ -507,7 +531,7 @@ class Forecaster:
                 broke = widen_to_hold(under, over, 0.8, MAX_WIDEN - widen)
                 broke_hours = (inside, len(under))
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
-                      stretch=stretch,
+                      stretch=stretch, level=moved,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
 
@@ -575,20 +599,20 @@ class Forecaster:
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
         self._check_horizon(horizon)
-        s = on_site_clock(self.check(series))
+        s, shift = relevelled(on_site_clock(self.check(series)))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
         extra = self._extra(inp, w)
         return self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
-                              self._recent(s.to_numpy(), w, zq, extra),
+                              self._recent(s.to_numpy(), w, zq, extra, shift),
                               (w.bases[-1:], w.bmask[-1:]), extra)
 
     def forecast_with_gates(self, series: pd.Series,
                             horizon: int = 24) -> tuple[Forecast, GateStats]:
         """Forecast and gate statistics from one explicit pass over the latest window."""
         self._check_horizon(horizon)
-        s = on_site_clock(self.check(series))
+        s, shift = relevelled(on_site_clock(self.check(series)))
         inp = _inputs(s)
         w, zq, inner = self._batch(inp, gates=True, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
@@ -597,7 +621,7 @@ class Forecaster:
                             periods=self.cfg.window, freq="h")
         extra = self._extra(inp, w)
         fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
-                            self._recent(s.to_numpy(), w, zq, extra),
+                            self._recent(s.to_numpy(), w, zq, extra, shift),
                             (w.bases[-1:], w.bmask[-1:]), extra)
         return fc, gate_stats(inner, idx, mask)
 
@@ -625,6 +649,23 @@ class Forecaster:
         out = Forecaster(model, name=f"{self.name}+fine-tuned", calibrate=self.calibrate)
         out.train_result = result  # type: ignore[attr-defined]
         return out
+
+
+def relevelled(s: pd.Series) -> tuple[pd.Series, LevelShift | None]:
+    """The series as the forecast reads it after a change of level that has held for a day
+    (features.level_shift): the hours before it moved to the new level, so the LSTM and the
+    candidates read the weeks' shape at today's level. After a fall to a quarter 30 hours before
+    the end, the LSTM's weeks held the old level, "the last hour repeated" was shown: a flat
+    line at twice the new traffic, through the night and the weekend."""
+    v = s.to_numpy(dtype=np.float64)
+    if not len(s) or stuck_at(v) is not None:  # a counter stuck on one count: not a level
+        return s, None
+    shift = level_shift(v, int(epoch_hours(s.index[:1])[0]))
+    if shift is None:
+        return s, None
+    out = pd.Series(relevel(v, shift), s.index, name=s.name)
+    out.attrs.update(s.attrs)
+    return out, shift
 
 
 def on_site_clock(s: pd.Series) -> pd.Series:
