@@ -263,6 +263,38 @@ def test_child_processes_are_ended():
             child.kill()
 
 
+def test_an_alert_commands_own_children_are_ended_with_it(tmp_path):
+    # `--alert-cmd 'echo started >> f; sleep 333'`: SIGHUP ended the app and its shell, and the
+    # sleep ran on, adopted by init (the command runs in a session of its own)
+    from trafficwatch.engine.alerts import run_alert
+    from trafficwatch.engine.anomalies import AnomalyEvent
+
+    pidfile = tmp_path / "grandchild"
+    ev = AnomalyEvent(0, None, 0, 10.0, 1.0, 2.0, 1, 0)
+    shell = run_alert(f"sleep 333 & echo $! > {pidfile}; wait", "shop", ev)
+    try:
+        for _ in range(100):
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.05)
+        grandchild = int(pidfile.read_text())
+        assert shell.pid in end_children()
+        assert shell.wait(timeout=5) != 0
+        for _ in range(100):  # the sleep is gone too (a zombie of init's at most)
+            try:
+                state = Path(f"/proc/{grandchild}/stat").read_bytes()
+            except OSError:
+                break
+            if state[state.rfind(b")") + 2:].split()[0] == b"Z":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the alert command's sleep outlived it")
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(shell.pid, signal.SIGKILL)
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for name in os.listdir("/proc"):

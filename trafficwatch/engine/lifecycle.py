@@ -232,7 +232,10 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)):
 
 
 def end_children(sig: int = signal.SIGTERM) -> list[int]:
-    """Send `sig` to every direct child process (fine-tuning, fork server, alert commands...).
+    """Send `sig` to every direct child process (fine-tuning, fork server, alert commands...),
+    and to the whole process group of a child that leads one of its own: an alert command runs
+    in its own session, and its shell's children (`sleep 333` in `--alert-cmd 'do; sleep 333'`)
+    outlived the app when the shell alone was signalled.
 
     Found through /proc (Linux); elsewhere the multiprocessing children only. Returns the pids.
     """
@@ -247,9 +250,17 @@ def end_children(sig: int = signal.SIGTERM) -> list[int]:
         for name in entries:
             if name.isdigit() and _parent_of(name) == me:
                 pids.append(int(name))
+    ours = os.getpgrp()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+            try:
+                group = os.getpgid(pid)
+            except OSError:
+                group = ours
+            if group == pid and group != ours:  # it leads a group of its own: all of it
+                os.killpg(group, sig)
+            else:
+                os.kill(pid, sig)
     return pids
 
 
