@@ -194,6 +194,20 @@ def test_a_line_longer_than_the_cap_is_counted_as_malformed(session):
     append(log, "x" * 200_000 + "\n" + lines(2, 1))
     wait_for(lambda: (f.step(0.05), e.series.total() == 3)[1])
     assert f.report.malformed.counts["line too long"] == 1
+    assert f.report.malformed.examples["line too long"].startswith(b"xxxxxxxx")
+
+
+def test_a_line_that_grows_past_the_cap_is_shown_by_its_start(session):
+    # one still being written as it grew past the cap is skipped before its end comes: its
+    # example was empty ("2 line too long:" on screen, "e.g. " on stderr)
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 2))
+    e, f = session()
+    append(log, "y" * 100_000)
+    wait_for(lambda: (f.step(0.05), f.report.malformed.counts.get("line too long") == 1)[1])
+    append(log, "y" * 100 + "\n" + lines(2, 1))
+    wait_for(lambda: (f.step(0.05), e.series.total() == 3)[1])
+    assert f.report.malformed.examples["line too long"].startswith(b"yyyyyyyy")
 
 
 def test_a_file_in_an_unknown_format_is_loud_and_its_lines_are_counted(session):

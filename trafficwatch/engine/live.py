@@ -501,7 +501,7 @@ class LiveFeed:
         elif ev.kind == "line_too_long" and ev.key is not None:
             rep = self._stream(ev.key).report
             rep.lines += 1
-            rep.malformed.add("line too long", b"")
+            rep.malformed.add("line too long", ev.sample)
             self._dirty = True
         elif ev.kind in ("error", "archive_error", "empty"):
             if ev.key is not None:

@@ -69,6 +69,10 @@ class FollowEvent:
     message: str
     key: FileKey | None = None  # the file it is about, where it is a followed file
     offset: int | None = None  # "resumed", a plain file: the bytes counted before the restart
+    sample: bytes = b""  # line_too_long: the line's first bytes, the malformed line's example
+
+
+SAMPLE_BYTES = 200  # of a line too long to count: its start, shown as the malformed example
 
 
 @dataclass
@@ -251,9 +255,9 @@ class Follower:
         self._wake.set()
 
     def _event(self, kind: str, name: str, message: str, key: FileKey | None = None,
-               offset: int | None = None) -> None:
+               offset: int | None = None, sample: bytes = b"") -> None:
         if self.on_event is not None:
-            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset))
+            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset, sample))
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
@@ -597,7 +601,8 @@ class Follower:
             f.pending += data
         if len(f.pending) > self.max_line_bytes:
             self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
-                        f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key)
+                        f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key,
+                        sample=bytes(f.pending[:SAMPLE_BYTES]))  # an example: it was empty
             f.skipped = bytes(f.pending[-TAIL_BYTES:])  # `tail` stays the bytes before it
             f.pending = bytearray()
             f.skipping = True
