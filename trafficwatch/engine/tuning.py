@@ -71,9 +71,7 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     with tempfile.TemporaryDirectory(prefix=temp_prefix("tune")) as tmp:
         src, out = Path(tmp) / "series.csv", Path(tmp) / "tuned.pt"
         series.rename("count").rename_axis("hour").to_csv(src)
-        cmd = [sys.executable, "-m", "trafficwatch.engine.tuning", str(src), str(out), device]
-        if model_path:
-            cmd.append(str(model_path))
+        cmd = child_command(str(src), str(out), device, model_path)
         with open(Path(tmp) / "stderr.txt", "w+") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=err, text=True)
@@ -101,15 +99,28 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
     return tuned
 
 
+# The child lowers its priority before anything else, then runs this module: niced in _main,
+# it ran at nice 0 for the 1.5-2 s of its imports (pandas, torch), beside the web server
+_LAUNCH = (f"import os, runpy, sys\n"
+           f"try:\n    os.nice({CHILD_NICENESS})\n"
+           "except OSError as exc:\n"
+           "    print(f'trafficwatch: could not lower the fine-tune\\'s priority: {exc}',"
+           " file=sys.stderr)\n"
+           "runpy.run_module('trafficwatch.engine.tuning', run_name='__main__', alter_sys=True)\n")
+
+
+def child_command(src: str, out: str, device: str, model_path: str | None) -> list[str]:
+    """The fine-tuning child's command line: niced from its first line (_LAUNCH)."""
+    return [sys.executable, "-c", _LAUNCH, src, out, device, *([str(model_path)] if model_path
+                                                              else [])]
+
+
 def _main(argv: list[str]) -> int:
-    """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT DEVICE [MODEL_PT]."""
+    """Child side of fine_tune_in_subprocess: SERIES_CSV OUT_PT DEVICE [MODEL_PT] (run by
+    child_command, which has lowered its priority first)."""
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.model.train import FINE_TUNE, select_device
 
-    try:
-        os.nice(CHILD_NICENESS)  # the app and the web server it watches come first
-    except OSError as exc:
-        print(f"trafficwatch: could not lower the fine-tune's priority: {exc}", file=sys.stderr)
     series = read_counts_csv(argv[0])
     device = select_device(argv[2])  # ValueError (exit 1, said on stderr) for cuda without one
     base = Forecaster.load(argv[3] if len(argv) > 3 else None)
