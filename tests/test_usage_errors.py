@@ -117,3 +117,20 @@ def test_a_low_soft_limit_is_raised_to_the_hard_one_and_every_log_followed(tmp_p
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_state_in_no_folder_a_link_or_a_folder_is_refused_and_nothing_made(capsys, logs,
+                                                                              tmp_path):
+    # `--state /nonexist/dir/s.json` made /nonexist/dir/ at the root of the disk, silently; a
+    # state that was a link to /etc/passwd was read through and moved aside as unusable
+    missing = tmp_path / "no" / "such" / "s.json"
+    err = one_line_exit_2(capsys, ["counts", "--follow", "--state", str(missing), str(logs)])
+    assert "no folder" in err and not (tmp_path / "no").exists()
+    link = tmp_path / "link.json"
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    link.symlink_to(target)
+    for argv in (["counts", "--follow"], ["agent"], ["watch"]):
+        err = one_line_exit_2(capsys, [*argv, "--state", str(link), str(logs)])
+        assert "is a symbolic link" in err
+    assert link.is_symlink() and target.read_text() == "keep me"

@@ -8,6 +8,7 @@ import ipaddress
 import math
 import os
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trafficwatch.counting.ingest import IngestOptions
@@ -18,6 +19,7 @@ from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.safe import safe_name
 
 TOKEN_ENV = "TRAFFICWATCH_PROMETHEUS_TOKEN"  # the fleet's bearer token: never on the command line
 
@@ -173,6 +175,8 @@ def check_usage(args: argparse.Namespace) -> None:
             raise UsageError(f"--{name} is empty: leave it out for {leave}")
     if getattr(args, "state", None) and getattr(args, "no_state", False):
         raise UsageError("--state and --no-state together: choose one")
+    if getattr(args, "state", None):
+        check_state_option(args.state)
     for name in ("band", "anomaly_band"):
         value = getattr(args, name, None)
         if value is not None and not 0.0 < value < 1.0:
@@ -216,6 +220,20 @@ def series_choice(args: argparse.Namespace) -> SeriesChoice:
     """SeriesChoice from the metric and filter options."""
     return SeriesChoice(site=args.site, metric=args.metric, bots=args.bots,
                         status_classes=parse_status_classes(args.status))
+
+
+def check_state_option(path: str) -> None:
+    """--state names a file in a folder that exists (a typo made `/nonexist/dir/` at the root
+    of the disk, silently), and not a symbolic link (one to /etc/passwd was read through and
+    moved aside as unusable): UsageError otherwise (a folder, a FIFO: counting.state refuses
+    them). The default state's folder is made."""
+    p = Path(path)
+    if p.is_symlink():
+        raise UsageError(f"--state {safe_name(path)} is a symbolic link: use a regular file")
+    folder = p.parent
+    if not folder.is_dir():
+        raise UsageError(f"--state {safe_name(path)}: no folder {safe_name(folder)} "
+                         "(make it first: the state goes where you name it)")
 
 
 def state_path(args: argparse.Namespace, paths: list[str], kind: str) -> str | None:
