@@ -369,3 +369,11 @@ def test_all_sites_says_which_site_has_no_whole_hour_in_the_forecast_yet(tmp_pat
     assert len(said) == 1 and "new.example" in said[0] and "old.example" not in said[0], said
     e.site = "new.example"  # one site's own view: nothing left out of it
     assert not any("no whole hour yet" in n for n in e.snapshot().ingest.notices)
+    f.close()
+    (tmp_path / "old.example.access.log").unlink()  # none with a whole hour: no "other sites"
+    (tmp_path / "new2.example.access.log").write_text(
+        "".join(line(t) for t in np.arange(now - 500, now - 30, 30)))
+    e, f = feed_for()
+    e.source = f
+    (said,) = [n for n in e.snapshot().ingest.notices if "no whole hour yet" in n]
+    assert said.startswith("no whole hour yet for any site: new") and "other sites" not in said

@@ -808,6 +808,9 @@ def young_sites_note(series: HourlySeries, now: float) -> str:
         f"{safe_name(x)} (its log began {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t))})"
         if (t := series.first_ts(x)) is not None else safe_name(x) for x in young[:5])
     more = f" and {len(young) - 5} more" if len(young) > 5 else ""
+    if len(young) == len(series.sites()):  # none has a whole hour: there are no others
+        return (f"no whole hour yet for any site: {began}{more}; the forecast starts with the "
+                "first hour one of them completes")
     return (f"not in the forecast of the sites summed, no whole hour yet: {began}{more}; "
             "it is the other sites' alone")
 
