@@ -324,3 +324,35 @@ def test_a_hung_alert_command_is_killed_and_the_next_one_runs(tmp_path, monkeypa
     assert wait_for(out, 1) == [f"shop|{iso(SPIKE + 3 * H)}|{iso(SPIKE + 3 * H)}|below"]
     assert "ran over" in alerter.notice and "1 of 2 failed" in alerter.notice
     alerter.stop()
+
+
+def test_an_error_the_runner_did_not_expect_is_said_and_every_other_site_still_alerts(
+        tmp_path, monkeypatch):
+    # a trial under libfaketime: time.sleep inside Popen.wait raised EINVAL, the runner's thread
+    # ended, its shell was left a zombie, and of six sites in anomaly only the first was ever
+    # alerted, nothing said on screen
+    import subprocess
+
+    out = tmp_path / "alerts.txt"
+    real_wait, calls = subprocess.Popen.wait, []
+
+    def wait(self, timeout=None):
+        calls.append(self.pid)
+        if len(calls) == 1:
+            raise OSError(22, "Invalid argument")
+        return real_wait(self, timeout)
+
+    monkeypatch.setattr(subprocess.Popen, "wait", wait)
+    alerter = Alerter(f"{LINE} >> {out}", AlertMarks(None))
+    alerter.begin(START)
+    for site in ("a", "b", "c"):
+        alerter.check(site, [event(SPIKE)])
+    end = time.monotonic() + 10  # c runs last (a's shell may have written before it died)
+    while time.monotonic() < end and not (out.exists() and "c|" in out.read_text()):
+        time.sleep(0.05)
+    sites = [line.split("|")[0] for line in out.read_text().splitlines()]
+    assert sites[-2:] == ["b", "c"], sites
+    assert "the alert command for a failed: [Errno 22] Invalid argument" in alerter.notice
+    first = calls[0]  # its shell reaped (not a zombie) and its group gone
+    assert not Path(f"/proc/{first}").exists()
+    alerter.stop()
