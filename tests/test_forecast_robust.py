@@ -695,3 +695,28 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     xrate[-30:] *= 0.25
     assert level_shift(rng.poisson(xrate).astype(float), int(xmas[0].timestamp()) // 3600) is None
     assert level_shift(rng.poisson(xrate).astype(float)) is not None  # without the calendar
+
+
+def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_assumes(shipped):
+    # a trial: a site doubled 6 hours before its end was forecast back at its old level under
+    # a choice that spoke only of the last 14 days ("the surge is over", it read); a site 3
+    # days old forecast its first Saturday with a weekday's peak, nothing said
+    idx, rate = weekly_site(400, 35 * 24)
+    rng = np.random.default_rng(4)
+    for factor, words, short in ((2.0, "above the band, read as a surge", "h above band"),
+                                 (0.25, "below the band, read as a dip", "h below band")):
+        r = rate.copy()
+        r[-6:] *= factor
+        f = shipped.forecast(pd.Series(rng.poisson(r).astype(float), index=idx), 24)
+        assert re.match(rf"The last [5-9] hours were {words} that passes until it has held "
+                        "for a day; ", f.choice), f.choice
+        assert f.choice_short.endswith(short), f.choice_short
+    f = shipped.forecast(pd.Series(rng.poisson(rate).astype(float), index=idx), 24)
+    assert "The last" not in f.choice and "band" not in f.choice_short  # the usual weeks
+    young = pd.Series(rng.poisson(rate[-72:]).astype(float), index=idx[-72:])  # Tue-Thu...
+    assert set(young.index.dayofweek) == {1, 2, 3, 4}  # (Tue 21:00 to Fri 20:00 UTC)
+    f = shipped.forecast(young, 48)  # Fri 21:00 to Sun 20:00
+    assert f.choice.endswith("; the counts hold no Sat or Sun yet: forecast like the days "
+                             "they hold"), f.choice
+    assert f.choice_short.endswith("; no Sat, Sun seen")
+    assert "no " not in shipped.forecast(young, 3).choice  # Friday night only: seen

@@ -92,6 +92,11 @@ NARROW_HOURS = 168  # hours judged, at least, for the band to narrow (it widens 
 # 5.78 / 7.02; --days 14: 78.4 / 77.8 % -> 80.7 / 80.3 %, MSIS 3.89 / 4.50 -> 3.91 / 4.47;
 # whole series, --days 21, steps and bursts alike or better
 MIN_HALF = 1e-6  # log1p units: the least half-width an hour's band is scored against (Recent.stretch)
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+SURGE_HOURS = 3  # the last this many hours judged, or more, all above (or all below) the band:
+# the forecast says it reads them as a surge that passes. A trial's site had doubled 6 hours
+# before the end, and the line fell back to the old level under a choice that spoke of the last
+# 14 days alone: "the surge is over" was what it read
 BROKE_SHARE = 0.5  # the last day judged had fewer of its hours inside the band than this: the
 # band drawn widens to that day's own errors (Recent.broke). After a level change the 14 days
 # the band is calibrated on are unlike the next ones; see the model card for the figures
@@ -157,6 +162,9 @@ class Recent:
     stuck: tuple[float, int] | None = None  # (count, hours): the last hours all held this one
     # count (STUCK_HOURS or more, not 0): it is repeated, the band holds it alone
     level: LevelShift | None = None  # the change of level the series was read after (relevelled)
+    surge: tuple[int, int] | None = None  # (hours, +1 above / -1 below): the last hours judged,
+    # SURGE_HOURS or more, all outside the band on one side (trailing_run): said, since the
+    # forecast takes them for a surge that passes until they hold for a day (level_shift)
 
     def level_note(self) -> str:
         """A sentence on the change of level the forecast follows, or ""."""
@@ -180,7 +188,14 @@ class Recent:
         why (the app adds that the LSTM's gates are still shown where it has no share), after
         the change of level it follows, if any."""
         why = self._describe(name)
-        return f"{self.level_note()}; {why}" if self.level is not None else why
+        if self.level is not None:
+            return f"{self.level_note()}; {why}"
+        if self.surge is not None:
+            hours, side = self.surge
+            what = "above the band, read as a surge" if side > 0 else \
+                "below the band, read as a dip"
+            return f"The last {hours} hours were {what} that passes until it has held for a day; {why}"
+        return why
 
     def _describe(self, name: str) -> str:
         if not self.hours:
@@ -229,9 +244,11 @@ class Recent:
         ("fine-tuned LSTM" for the app's fine-tune, "LSTM (mysite)" for another model: at 80x24
         a kept fine-tune read as the shipped model)."""
         why = self._short(name)
-        if self.level is None:
-            return why
-        return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.hours} h)"
+        if self.level is not None:
+            return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.hours} h)"
+        if self.surge is not None:
+            return f"{why}; last {self.surge[0]} h {'above' if self.surge[1] > 0 else 'below'} band"
+        return why
 
     def _short(self, name: str) -> str:
         lstm = ("LSTM" if name in ("lstm", "lstm:default") else
@@ -524,14 +541,16 @@ class Forecaster:
                         np.minimum(np.log1p(np.clip(ya, 0, None) + 0.5), ma))[ok1]
         under = (ma[ok1] - near) - below[-1][ok1] * stretch - widen  # > 0: below the band
         over = (near - ma[ok1]) - above[-1][ok1] * stretch - widen  # > 0: above it
+        surge = None
         if (origin[-1] == len(v) - day and len(under) >= day // 2  # the day just ended
                 and stuck is None):  # (not when the count is stuck: its band is its own)
             inside = int(((under <= 0) & (over <= 0)).sum())
             if inside < BROKE_SHARE * len(under):
                 broke = widen_to_hold(under, over, 0.8, MAX_WIDEN - widen)
                 broke_hours = (inside, len(under))
+            surge = trailing_run(under, over) if ok1[-1] else None
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
-                      stretch=stretch, level=moved,
+                      stretch=stretch, level=moved, surge=surge,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
 
@@ -592,9 +611,15 @@ class Forecaster:
                  if max(recent.broke) > 0 else q)
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
-        return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name,
-                        recent.describe(self.name), recent.mae, recent.short(self.name),
-                        q[:, lo_k], q[:, hi_k], recent.band_note())
+        unseen = unseen_days(history, idx)
+        choice, short = recent.describe(self.name), recent.short(self.name)
+        if unseen:  # a site 3 days old forecast its first Saturday with a weekday's peak, 2x
+            days = " or ".join(unseen) if len(unseen) <= 2 else \
+                ", ".join(unseen[:-1]) + " or " + unseen[-1]
+            choice += (f"; the counts hold no {days} yet: forecast like the days they hold")
+            short += f"; no {', '.join(unseen)} seen"
+        return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name, choice,
+                        recent.mae, short, q[:, lo_k], q[:, hi_k], recent.band_note())
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
@@ -754,6 +779,31 @@ def widen_to_hold(under: np.ndarray, over: np.ndarray, share: float,
         if i == max(0, need - len(hi)) or sum(cut) < sum(best):
             best = cut
     return min(best[0], most), min(best[1], most)
+
+
+def unseen_days(history: pd.Series, index: pd.DatetimeIndex) -> list[str]:
+    """The days of the week (UTC) the forecast's hours fall on that no counted hour of the
+    history does, in the forecast's order ("Sat", "Sun"); [] once a week of days is counted."""
+    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].dayofweek)
+    if len(seen) == 7:
+        return []
+    out: list[str] = []
+    for d in index.dayofweek:
+        name = DAY_NAMES[d]
+        if d not in seen and name not in out:
+            out.append(name)
+    return out
+
+
+def trailing_run(under: np.ndarray, over: np.ndarray) -> tuple[int, int] | None:
+    """(hours, side) of the run of hours ending the arrays all outside the band on one side
+    (over > 0: above, +1; under > 0: below, -1), when SURGE_HOURS or longer; else None."""
+    for side, out in ((1, np.asarray(over) > 0), (-1, np.asarray(under) > 0)):
+        if len(out) and out[-1]:
+            inside = np.flatnonzero(~out)
+            run = len(out) - (int(inside[-1]) + 1 if len(inside) else 0)
+            return (run, side) if run >= SURGE_HOURS else None
+    return None
 
 
 def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
