@@ -229,6 +229,25 @@ async def test_no_footer_key_runs_under_the_palettes_key_at_any_width(width):
         assert palette.region.right >= width - 1  # docked at the right edge
 
 
+async def test_the_gates_pane_says_the_lstms_share_of_the_line_drawn():
+    from dataclasses import replace
+
+    from trafficwatch.engine.predict import predict
+    from trafficwatch.model.forecaster import Forecaster
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, forecast=replace(snap.forecast, lstm_share=0.1)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        words = " ".join(str(app.query_one("#gates").render()).split())
+    assert "Relying on (the LSTM, 10% of the line drawn): same hours last week 52%" in words
+    # the share is the forecast's own: predict passes it on
+    idx = pd.date_range("2026-10-01", periods=24 * 28, freq="h", tz="UTC")
+    s = pd.Series(np.random.default_rng(0).poisson(80, len(idx)).astype(float), index=idx)
+    f, p = Forecaster.load().forecast(s, 24), predict(s, Forecaster.load())
+    assert p.lstm_share == pytest.approx(f.lstm_share) and 0 <= f.lstm_share <= 1
+
+
 async def test_chart_and_gate_toggles():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

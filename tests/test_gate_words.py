@@ -103,3 +103,13 @@ def test_reset_marks_sit_over_the_columns_holding_a_forget_drop():
 def test_gate_words_needs_no_textual():
     code = "import sys, trafficwatch.app.gate_words; assert 'textual' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_gates_reliance_says_how_much_of_the_line_drawn_is_the_lstms():
+    # a trial read "Relying on: typical week at today's level 37%" as what the line drawn did,
+    # while it was 90% "the last hour repeated" and 10% the LSTM
+    w = {"last week": 0.52, "4-week typical": 0.31, "yesterday": 0.09, "last-24h profile": 0.08}
+    assert reliance_words(w, share=1.0).startswith("Relying on: same hours last week 52%")
+    assert reliance_words(w, share=0.1).startswith(
+        "Relying on (the LSTM, 10% of the line drawn): same hours last week 52%")
+    assert reliance_words(w, share=0.0).startswith("Relying on (the LSTM, not in the line drawn)")

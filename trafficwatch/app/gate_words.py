@@ -55,20 +55,26 @@ def percentages(counts: Sequence[float]) -> list[int]:
     return out
 
 
-def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0) -> str:
+def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
+                   share: float = 1.0) -> str:
     """'Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%, others 8%';
-    fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short."""
+    fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short.
+    `share`: the LSTM's share of the line shown; under all of it, said first (a trial read "Relying
+    on: typical week at today's level 37%" as what the line drawn did, 90% "the last hour")."""
+    lead = ("Relying on: " if share >= 0.995 else
+            f"Relying on (the LSTM, {100 * share:.0f}% of the line drawn): " if share > 0.005
+            else "Relying on (the LSTM, not in the line drawn): ")
     items = [(k, float(v)) for k, v in reliance.items() if np.isfinite(v) and v > 0]
     total = sum(v for _, v in items)
     if not items or total <= 0:
-        return "Relying on: its own reading of the last week (no seasonal mix reported)"
+        return f"{lead}its own reading of the last week (no seasonal mix reported)"
     items.sort(key=lambda kv: -kv[1])
     out = ""
     for n in range(min(top, len(items)), 0, -1):  # the rest always shows, as "others"
         rest = sum(v for _, v in items[n:])
         pct = percentages([v for _, v in items[:n]] + [rest])  # they add up to 100
         shown = [f"{base_phrase(k)} {p}%" for (k, _), p in zip(items[:n], pct)]
-        out = "Relying on: " + ", ".join(shown + ([f"others {pct[-1]}%"] if pct[-1] else []))
+        out = lead + ", ".join(shown + ([f"others {pct[-1]}%"] if pct[-1] else []))
         if not width or len(out) <= width:
             break
     return out

@@ -257,7 +257,9 @@ class GatePane(SnapshotPane):
 
     def _words(self, g, off: int, width: int) -> Text:
         t = Text()
-        t.append(reliance_words(g.reliance, width=width) + "\n", style="bold")
+        fv = self._snap.forecast if self._snap is not None else None
+        share = fv.lstm_share if fv is not None else 1.0
+        t.append(reliance_words(g.reliance, width=width, share=share) + "\n", style="bold")
         t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
         rows = []  # each gate's sparkline spans its own week's range, given after it: on 0-1
         # the mean of 64 units (near 0.5 everywhere) drew a flat bar on every site

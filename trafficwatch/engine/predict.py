@@ -55,6 +55,7 @@ class Prediction:
     past_alarm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the anomaly band
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours
     band_note: str = ""  # why the band drawn is wider than the anomalies' (Forecast.band_note)
+    lstm_share: float = 0.0  # the LSTM's share of the median shown (0: a seasonal naive alone)
 
     @property
     def rel_to_naive(self) -> float:
@@ -116,7 +117,7 @@ def predict(
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
     status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
-    band_note = ""
+    band_note, share = "", 0.0
     fn = _naive
     if forecaster is None:
         status = "loading model…"
@@ -126,7 +127,7 @@ def predict(
             fn, name, choice = forecaster.as_function(alarm=True), forecaster.name, f.choice
             if name not in f.model.split("+"):  # the gate pane still explains the LSTM
                 choice += f"; {name}'s gates are still shown"
-            choice_short = f.choice_short
+            choice_short, share = f.choice_short, f.lstm_share
             band_note = f.band_note and f.band_note + (" (anomalies are still judged on the "
                                                        "usual band)")
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
@@ -190,7 +191,7 @@ def predict(
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
         choice_short=choice_short, hours_scored=n_scored, no_scale=not scaled,
         holiday_hours=holiday_hours,
-        past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note)
+        past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note, lstm_share=share)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class Forecast:
     alarm_p10: np.ndarray | None = None  # the band anomalies are judged on: p10/p90 before the
     alarm_p90: np.ndarray | None = None  # widening for a last day that broke (None: p10/p90)
     band_note: str = ""  # why the band drawn is wider than the anomalies', when it is
+    lstm_share: float = 1.0  # the LSTM's share of the median shown (Recent.weights)
 
     def alarm(self) -> tuple[np.ndarray, np.ndarray]:
         """(p10, p90) of the band anomalies are judged on (see Recent.broke)."""
@@ -619,7 +620,8 @@ class Forecaster:
             choice += (f"; the counts hold no {days} yet: forecast like the days they hold")
             short += f"; no {', '.join(unseen)} seen"
         return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name, choice,
-                        recent.mae, short, q[:, lo_k], q[:, hi_k], recent.band_note())
+                        recent.mae, short, q[:, lo_k], q[:, hi_k], recent.band_note(),
+                        lstm_share=float(recent.weights.get("lstm", 0.0)))
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
         """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
