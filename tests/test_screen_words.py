@@ -70,6 +70,11 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
                     naive_name="naive 168 h")
     assert "Worse than same hour last week on those days" in str(error_lines(worse))
     assert "Worse" not in str(error_lines(snap.forecast))  # ratio 0.75: it beats both
+    # on 2 days scored no verdict: a trial's 3-day site read "Worse than same hour yesterday"
+    # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)
+    young = replace(worse, hours_scored=48)
+    words = str(error_lines(young))
+    assert "Worse" not in words and "Too few hours scored (48) to say which is better" in words
 
 
 def _state(s: pd.Series, now: float | None = None, replay: bool = False) -> ViewState:
