@@ -242,6 +242,10 @@ class ForecastChart(PlotextPlot):
                 line("band", fx, fv.p10, cap=cap)
                 line("band", fx, fv.p90, cap=cap)
             line("forecast", fx, fv.p50)
+            if self.week_overlay:  # on over the forecast too: the check a trial wanted there
+                ahead = week_before(sv.hours, sv.counts, fv.hours, sv.partial_hour)
+                for seg in _runs(ahead):
+                    line("week", fx[seg], ahead[seg])
         # the counts over last week's and the past forecasts' lines (plotext draws later lines
         # on top): drawn first, a spike's body became the past forecasts' dots; first in the
         # legend still
@@ -334,6 +338,19 @@ def legend(long: list[str], short: list[str], long_width: int, width: int,
             break
         keep.remove(i)
     return " ".join(short[j] for j in keep)
+
+
+def week_before(hours: np.ndarray, counts: np.ndarray, at: np.ndarray,
+                partial: int | None) -> np.ndarray:
+    """The counts a week before each of the hours `at` (NaN where the series has none, and for
+    the hour in progress: its count so far is not the hour's)."""
+    want = np.asarray(at, dtype=np.int64) - 7 * 86400
+    i = np.clip(np.searchsorted(hours, want), 0, max(len(hours) - 1, 0))
+    out = np.full(len(want), np.nan)
+    if len(hours):
+        hit = (hours[i] == want) & (hours[i] != (partial if partial is not None else -1))
+        out[hit] = np.asarray(counts, dtype=float)[i[hit]]
+    return out
 
 
 def _runs(v: np.ndarray) -> list[slice]:
