@@ -711,6 +711,15 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
         assert re.match(rf"The last [5-9] hours were {words} that passes until it has held "
                         "for a day; ", f.choice), f.choice
         assert f.choice_short.endswith(short), f.choice_short
+        # and the band drawn allows that it lasts (93 % of a trial's next 48 hours were above
+        # p90); the anomalies keep the usual band
+        truth = weekly_site(400, 36 * 24)[1][-24:] * factor  # the next day, at the new level
+        a10, a90 = f.alarm()
+        inside = (truth >= f.p10) & (truth <= f.p90)
+        assert inside.mean() >= 0.8 and ((truth >= a10) & (truth <= a90)).mean() < 0.5
+        side = "above" if factor > 1 else "below"
+        assert re.match(rf"Band widened {side}: the last [5-9] hours were {side} it, so it spans "
+                        "their level too", f.band_note), f.band_note
     f = shipped.forecast(pd.Series(rng.poisson(rate).astype(float), index=idx), 24)
     assert "The last" not in f.choice and "band" not in f.choice_short  # the usual weeks
     young = pd.Series(rng.poisson(rate[-72:]).astype(float), index=idx[-72:])  # Tue-Thu...
