@@ -225,7 +225,9 @@ class Recent:
         days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
                 f"over the last {n} days" if n > 1 else "over the last day")
         if self.changed:
-            days = f"over the last day, after traffic broke from {name}'s weeks"
+            # not "traffic broke from its weeks": after an event of a day the traffic was
+            # back to its weeks and it was the LSTM that had followed the event (a trial)
+            days = f"over the last day, after {name} erred far more than usual on the last 2 days"
         lstm, naive, blend = per_hour(m["lstm"], m[best_naive], self.blend_mae)
         if self.weights.get("lstm", 0.0) >= 0.999:
             if self.changed and lstm != naive and m["lstm"] > m[best_naive]:
