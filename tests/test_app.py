@@ -848,6 +848,16 @@ async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst(
     end = time.strftime("%H:00", time.gmtime(start + 4 * 3600))
     worst = time.strftime("%H:00", time.gmtime(start + 3 * 3600))
     assert f"▼ {first}–{end}  0 at {worst} vs 19–45" in text, text
+    # over two days, its worst hour says which day's: "Mon 30 22:00–Wed 02 00:00 117 at 14:00"
+    day = 86400 - (start + 3600) % 86400  # hours to the next midnight at UTC+01:00
+    long = Anomaly(start + day + 5 * 3600, start, 0.0, 19.0, 45.0, -1, False,
+                   start + day + 8 * 3600)
+    app = make_app(replace(demo_snapshot(), anomalies=(long,)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+    worst = time.strftime("%a %H:00", time.gmtime(start + day + 6 * 3600))
+    assert f"0 at {worst} vs 19–45" in text, text
 
 
 async def test_gate_heatmaps_are_blank_before_the_logs_first_hour():

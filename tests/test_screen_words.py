@@ -431,7 +431,8 @@ def test_an_anomaly_past_midnight_says_the_day_it_ended():
                     active=False, end=thu10 + hours * 3600)
         return anomaly_when(a, 0)[0]
     assert run(15) == "Thu 03 10:00–Fri 01:00"  # it read "Thu 03 10:00–01:00"
-    assert run(14) == "Thu 03 10:00–00:00" and run(3) == "Thu 03 10:00–13:00"
+    assert run(14) == "Thu 03 10:00–24:00" and run(3) == "Thu 03 10:00–13:00"  # "–00:00" read
+    # backwards
     assert run(48) == "Thu 03 10:00–Sat 05 10:00"
 
 

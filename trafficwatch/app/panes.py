@@ -370,7 +370,10 @@ class AnomalyPane(Static):
             # a run of hours by its hours, as the hour cursor names it, and its worst hour's
             # numbers: it was named by that hour alone (05:00 for a run from 03:00)
             when, run = anomaly_when(a, off)
-            worst = f" at {fmt_hour(a.hour, off, '%H:00')}" if run else ""
+            # the worst hour's day when the run spans days ("22:00–Wed 02 00:00 117 at 14:00"
+            # did not say which day's 14:00)
+            other = (a.hour + off) // DAY != (a.start + off) // DAY
+            worst = f" at {fmt_hour(a.hour, off, '%a %H:00' if other else '%H:00')}" if run else ""
             t.append(f"{arrow} {when}  {count(a.actual)}{worst} vs "
                      f"{count_range(a.p10, a.p90)}"
                      f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
@@ -380,8 +383,8 @@ class AnomalyPane(Static):
 def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, bool]:
     """When an anomaly was, in words, and whether it is a run of hours: one hour by its start
     ("Fri 20 05:00"), a run from its first hour to the hour after its last ("Fri 20 03:00–06:00",
-    the end's day said when it is another: "Thu 03 10:00–Fri 01:00", "Thu 03 10:00–00:00" at
-    midnight), one still going "since" its first."""
+    the end's day said when it is another: "Thu 03 10:00–Fri 01:00", "Thu 03 10:00–24:00" at
+    midnight: "–00:00" read backwards), one still going "since" its first."""
     # one not cleared runs to the last hour judged: three hours at 0 read as one, "Fri 16:00",
     # its peak being its first hour
     run = a.end - a.start > HOUR if a.end is not None else max(a.hour, a.last or 0) > a.start
@@ -392,7 +395,10 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
     # "10:00–01:00" read as one day's hours, backwards: the day is said
     same_day = (a.end - HOUR + off) // DAY == (a.start + off) // DAY
     end_form = ("%H:00" if same_day else "%a %H:00") if a.end - a.start < DAY else form
-    return f"{fmt_hour(a.start, off, form)}–{fmt_hour(a.end, off, end_form)}", True
+    end = fmt_hour(a.end, off, end_form)
+    if same_day and a.end - a.start < DAY and (a.end + off) % DAY == 0:
+        end = "24:00"
+    return f"{fmt_hour(a.start, off, form)}–{end}", True
 
 
 class LogTail(Static):
