@@ -682,7 +682,7 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     assert quarter is not None and quarter.hours == 30 and 0.22 < quarter.ratio < 0.29
     tripled = found(times(3.0, 100))
     assert tripled is not None and tripled.hours == 100 and 2.6 < tripled.ratio < 3.4
-    assert found(lambda r: None) is None  # the usual weeks
+    assert found(lambda r: None) is None  # the usual weeks (None also: not in the holidays)
     assert found(times(0.25, 12)) is None  # an afternoon's fall: not yet
     assert found(times(18.0, 16)) is None  # an event of an afternoon and a night
     assert found(times(0.3, 48, upto=12)) is None  # two days off, back since: over
@@ -694,8 +694,14 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     xmas, xrate = weekly_site(400, 35 * 24, start="2025-11-23 12:00")
     assert xmas[-30].strftime("%m-%d") == "12-27"
     xrate[-30:] *= 0.25
-    assert level_shift(rng.poisson(xrate).astype(float), int(xmas[0].timestamp()) // 3600) is None
-    assert level_shift(rng.poisson(xrate).astype(float)) is not None  # without the calendar
+    xv = rng.poisson(xrate).astype(float)
+    held = level_shift(xv, int(xmas[0].timestamp()) // 3600)
+    assert held is not None and held.holiday and held.hours == 30  # said, not followed
+    assert not level_shift(xv).holiday  # without the calendar
+    f = Forecaster.load().forecast(pd.Series(xv, index=xmas), 24)
+    assert f.choice.startswith("Traffic has been at 0.2") and "hours, in the holidays: not read " \
+        "as a new level; " in f.choice, f.choice
+    assert f.choice_short.endswith("; holiday dip, not a new level")
 
 
 def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_assumes(shipped):

@@ -490,6 +490,8 @@ class LevelShift:
     at: int
     hours: int
     ratio: float
+    holiday: bool = False  # it began in (or the day before) the holidays the model flags: said,
+    # not followed (they end)
 
 
 def level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
@@ -499,7 +501,8 @@ def level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift
     the hours after it sit SHIFT_MIN or more from those before, the hours before it near their
     usual weeks, the last 12 hours on the side of the change, and fewer than half of the hours
     after it at 0 (an outage is mask_outages' to fill). None otherwise (and for a series of
-    under two weeks: no usual week to compare with)."""
+    under two weeks: no usual week to compare with). One that began in the holidays the model
+    flags (from the day before it on) is returned with `holiday` set: not to be followed."""
     v = np.asarray(values, dtype=np.float64)
     n, week = len(v), 168
     if n < 2 * week:
@@ -529,8 +532,7 @@ def level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift
     cut = int(k[i])
     if week - cut < SHIFT_AGE[0]:  # too young to tell from a surge of an afternoon
         return None
-    if first_hour is not None and holiday(first_hour + t[max(cut - 24, 0):]).any():
-        return None  # the holidays' own: the model knows them, and they end
+    in_holidays = first_hour is not None and bool(holiday(first_hour + t[max(cut - 24, 0):]).any())
     before, after = d[:cut][ok[:cut]], d[cut:][ok[cut:]]
     pre, post = float(np.median(before)), float(np.median(after))
     shift = post - pre
@@ -540,7 +542,8 @@ def level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift
             or abs(np.median(last) - pre) < abs(shift) / 2
             or np.mean(v[t[cut:]][ok[cut:]] == 0) >= 0.5):
         return None
-    return LevelShift(at=n - week + cut, hours=week - cut, ratio=float(np.exp(shift)))
+    return LevelShift(at=n - week + cut, hours=week - cut, ratio=float(np.exp(shift)),
+                      holiday=in_holidays)
 
 
 def relevel(values: np.ndarray, shift: LevelShift) -> np.ndarray:

@@ -176,6 +176,9 @@ class Recent:
         """A sentence on the change of level the forecast follows, or ""."""
         if self.level is None:
             return ""
+        if self.level.holiday:
+            return (f"Traffic has been at {self.level.ratio:.2g}x its usual level for the last "
+                    f"{self.level.hours} hours, in the holidays: not read as a new level")
         return (f"Traffic has held at {self.level.ratio:.2g}x its usual level for the last "
                 f"{self.level.hours} hours, the weeks before read at that level")
 
@@ -256,6 +259,9 @@ class Recent:
         ("fine-tuned LSTM" for the app's fine-tune, "LSTM (mysite)" for another model: at 80x24
         a kept fine-tune read as the shipped model)."""
         why = self._short(name)
+        if self.level is not None and self.level.holiday:
+            return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
+                f"{why}; holiday rise, not a new level"
         if self.level is not None:
             return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.hours} h)"
         if self.surge is not None:
@@ -707,8 +713,8 @@ def relevelled(s: pd.Series) -> tuple[pd.Series, LevelShift | None]:
     if not len(s) or stuck_at(v) is not None:  # a counter stuck on one count: not a level
         return s, None
     shift = level_shift(v, int(epoch_hours(s.index[:1])[0]))
-    if shift is None:
-        return s, None
+    if shift is None or shift.holiday:  # the holidays' own: the model knows them, they end
+        return s, shift
     out = pd.Series(relevel(v, shift), s.index, name=s.name)
     out.attrs.update(s.attrs)
     return out, shift
