@@ -735,4 +735,13 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
     assert f.choice.endswith("; the counts hold no Sat or Sun yet: forecast like the days "
                              "they hold"), f.choice
     assert f.choice_short.endswith("; no Sat, Sun seen")
+    # and its band allows a weekend day's level of 0.46x to 1.26x a weekday's (the corpus's
+    # 10th and 90th percentiles): 3 % of the trial's weekend hours were inside it; on the
+    # corpus's series cut to Tue-Thu, 61 % -> 85 %
+    weekend = f.index.dayofweek >= 5
+    for lo, hi in (f.alarm(), (f.p10, f.p90)):
+        assert (np.log1p(f.p50) - np.log1p(lo))[weekend].min() >= 0.78 - 1e-9
+        assert (np.log1p(hi) - np.log1p(f.p50))[weekend].min() >= 0.23 - 1e-9
+    friday = ~weekend
+    assert (np.log1p(f.p50) - np.log1p(f.p10))[friday].max() < 0.78  # a weekday as before
     assert "no " not in shipped.forecast(young, 3).choice  # Friday night only: seen
