@@ -641,7 +641,7 @@ def weekly_site(level: float, hours: int = 35 * 24, seed: int = 1,
     idx = pd.date_range(start, periods=hours, freq="h", tz="UTC")
     h = idx.hour.to_numpy() + 0.5
     daily = 0.15 + 0.85 * np.exp(-((h - 14) / 4) ** 2) + 0.25 * np.exp(-((h - 20) / 2) ** 2)
-    return idx, level * daily * np.where(idx.weekday.to_numpy() < 5, 1.0, 0.45)
+    return idx, level * daily * np.where(idx.day_of_week.to_numpy() < 5, 1.0, 0.45)
 
 
 @pytest.mark.parametrize("factor", [0.25, 3.0])
@@ -730,7 +730,7 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
     f = shipped.forecast(pd.Series(rng.poisson(rate).astype(float), index=idx), 24)
     assert "The last" not in f.choice and "band" not in f.choice_short  # the usual weeks
     young = pd.Series(rng.poisson(rate[-72:]).astype(float), index=idx[-72:])  # Tue-Thu...
-    assert set(young.index.dayofweek) == {1, 2, 3, 4}  # (Tue 21:00 to Fri 20:00 UTC)
+    assert set(young.index.day_of_week) == {1, 2, 3, 4}  # (Tue 21:00 to Fri 20:00 UTC)
     f = shipped.forecast(young, 48)  # Fri 21:00 to Sun 20:00
     assert f.choice.endswith("; the counts hold no Sat or Sun yet: forecast like the days "
                              "they hold"), f.choice
@@ -738,7 +738,7 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
     # and its band allows a weekend day's level of 0.46x to 1.26x a weekday's (the corpus's
     # 10th and 90th percentiles): 3 % of the trial's weekend hours were inside it; on the
     # corpus's series cut to Tue-Thu, 61 % -> 85 %
-    weekend = f.index.dayofweek >= 5
+    weekend = f.index.day_of_week >= 5
     for lo, hi in (f.alarm(), (f.p10, f.p90)):
         assert (np.log1p(f.p50) - np.log1p(lo))[weekend].min() >= 0.78 - 1e-9
         assert (np.log1p(hi) - np.log1p(f.p50))[weekend].min() >= 0.23 - 1e-9

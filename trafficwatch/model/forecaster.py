@@ -822,11 +822,11 @@ def widen_to_hold(under: np.ndarray, over: np.ndarray, share: float,
 def unseen_days(history: pd.Series, index: pd.DatetimeIndex) -> list[str]:
     """The days of the week (UTC) the forecast's hours fall on that no counted hour of the
     history does, in the forecast's order ("Sat", "Sun"); [] once a week of days is counted."""
-    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].dayofweek)
+    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].day_of_week)
     if len(seen) == 7:
         return []
     out: list[str] = []
-    for d in index.dayofweek:
+    for d in index.day_of_week:
         name = DAY_NAMES[d]
         if d not in seen and name not in out:
             out.append(name)
@@ -843,8 +843,8 @@ def unseen_kind(history: pd.Series, index: pd.DatetimeIndex) -> tuple[np.ndarray
     """(down, up) log units to widen each hour of `index` by: WEEKEND_SPREAD for an hour of a
     weekend (UTC) when the history's counted hours hold no weekend day, reversed for a weekday
     hour when they hold no weekday; 0 otherwise."""
-    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].dayofweek)
-    weekend = np.asarray(index.dayofweek) >= 5
+    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].day_of_week)
+    weekend = np.asarray(index.day_of_week) >= 5
     down, up = np.zeros(len(index)), np.zeros(len(index))
     if seen and not seen & {5, 6}:
         down[weekend], up[weekend] = WEEKEND_SPREAD
