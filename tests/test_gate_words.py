@@ -67,8 +67,8 @@ def test_memory_reading_gives_the_trend_over_the_last_day():
 def test_last_reset_is_the_latest_forget_drop_in_the_displayed_offset():
     hours = MON + 3600 * np.arange(168)
     words = reset_words(hours, (30, 100), offset=3600)
-    assert words == ("Memory last reset: Fri 20 05:00 (forget gate dropped: a change of regime, "
-                     "1 earlier this week)")
+    assert words == ("Memory last reset: Fri 20 05:00 (the forget gate dropped sharply, 1 earlier "
+                     "this week)")
     assert reset_words(hours, (), 0).startswith("No memory reset")
 
 

@@ -132,14 +132,15 @@ def distinct_drops(drops: Sequence[int]) -> list[int]:
 
 def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int) -> str:
     """When the forget gate last dropped sharply (the model set aside what it knew), in words:
-    one drop reads as a change of regime, many in a week as the routine turns they usually are."""
+    what the gate did, not why (a trial's steady site, nothing changed, read "a change of
+    regime"); many in a week read as the routine turns they usually are."""
     drops = distinct_drops(drops)
     if not len(drops) or not len(step_hours):
         return "No memory reset this week (the forget gate never dropped sharply)"
     when = fmt_hour(step_hours[min(drops[-1], len(step_hours) - 1)], offset)
     if len(drops) <= 3:
         more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
-        return f"Memory last reset: {when} (forget gate dropped: a change of regime{more})"
+        return f"Memory last reset: {when} (the forget gate dropped sharply{more})"
     return (f"Forget gate dropped sharply {len(drops)} times this week (last {when}): each at "
             "a sudden change in traffic, not each a new regime")
 

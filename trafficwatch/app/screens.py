@@ -49,7 +49,8 @@ carries what it knows from hour to hour; at each hour the [b]forget[/b] gate dec
 of that memory to keep (near 1: keep, near 0: wipe), the [b]input[/b] gate how much new \
 information to write, and the [b]output[/b] gate how much of the memory to use for the \
 forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
-a change of regime such as a spike or an outage. Each gate's number is the mean of its 64 \
+often at a sudden change such as a spike or an outage (on a steady site, at a turn of its day \
+or week). Each gate's number is the mean of its 64 \
 units, near 0.5 on most sites: 'high (low) for its week' says when it stands above (below) 9 \
 in 10 of the week's hours, and its sparkline spans the week's own range, given beside it. The \
 memory's size is the length of its 64 values together. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
