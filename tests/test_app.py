@@ -1154,3 +1154,32 @@ async def test_last_week_s_line_keeps_its_word_in_a_legend_at_80_columns():
         await pilot.pause()
         title = next(line for line in screen_text(app).splitlines() if "actual" in line)
     assert "~ last wk" in title or "~ same hours last week" in title, title
+
+
+async def test_last_weeks_line_is_drawn_over_the_forecast_hours_too():
+    # `w` drew last week's counts up to now only, none over the forecast (a trial wanted it
+    # there as a check on the line)
+    from dataclasses import replace
+
+    from trafficwatch.app.chart import MARKS, ForecastChart
+
+    snap = demo_snapshot()
+    hours = T0 + 3600 * np.arange(-199, 1)  # 8 days: the week before every forecast hour
+    counts = 100 + 50 * np.sin(np.arange(200) / 24 * 2 * np.pi)
+    snap = replace(snap, series=replace(snap.series, hours=hours, counts=counts,
+                                        last_week=np.r_[np.full(168, np.nan), counts[:32]]))
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        chart = app.query_one(ForecastChart)
+        drawn, plot = [], chart.plt.plot
+
+        def record(xs, ys, **kw):
+            drawn.append((kw.get("marker"), list(xs), list(ys)))
+            return plot(xs, ys, **kw)
+
+        chart.plt.plot = record
+        await pilot.press("w")
+        await pilot.pause()
+        past = (int(hours[-1]) - chart.hours[0]) // 3600  # the x of the hour in progress
+        week = [xs for marker, xs, ys in drawn if marker == MARKS["week"][0]]
+        assert week and max(max(xs) for xs in week) > past, (past, week)

@@ -101,7 +101,7 @@ def fine_tune_in_subprocess(model_path: str | None, series, timeout: float = 600
 
 # The child lowers its priority before anything else, then runs this module: niced in _main,
 # it ran at nice 0 for the 1.5-2 s of its imports (pandas, torch), beside the web server
-_LAUNCH = (f"import os, runpy, sys\n"
+_LAUNCH = ("import os, runpy, sys\n"
            f"try:\n    os.nice({CHILD_NICENESS})\n"
            "except OSError as exc:\n"
            "    print(f'trafficwatch: could not lower the fine-tune\\'s priority: {exc}',"
@@ -347,8 +347,8 @@ def _weights(f) -> dict | None:
     net = getattr(f, "net", None)
     if isinstance(net, NumpyLSTM):
         return net.weights
-    if net is not None and hasattr(net, "state_dict"):
-        return {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    if net is not None and hasattr(net, "state_dict"):  # a torch model
+        return NumpyLSTM.from_torch(net).weights
     return None
 
 

@@ -187,11 +187,12 @@ class Recent:
         than the anomalies' (the app adds that anomalies keep the usual band)."""
         if max(self.broke) <= 0:
             return ""
+        if self.broke_hours == (0, 0) and self.surge is not None:  # widened for the last
+            # hours outside it, not for a day that broke
+            where = "above" if self.surge[1] > 0 else "below"
+            return (f"Band widened {where}: the last {self.surge[0]} hours were {where} it, so "
+                    "it spans their level too")
         k, n = self.broke_hours
-        if k < 0:  # widened for the last hours outside it (surge), not for a day that broke
-            where = "above" if n > 0 else "below"
-            return (f"Band widened {where}: the last {-k} hours were {where} it, so it spans "
-                    "their level too")
         side = "" if min(self.broke) > 0 else " below" if self.broke[0] > 0 else " above"
         return (f"Band widened{side}: the last day had {k} of its {n} hours inside it, so it "
                 "spans that day's errors")
@@ -574,7 +575,6 @@ class Forecaster:
                 gap = float(np.median((over if side > 0 else under)[-run:]))
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
-                broke_hours = (-run, side)
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
                       stretch=stretch, level=moved, surge=surge,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
@@ -637,8 +637,9 @@ class Forecaster:
                  if max(recent.broke) > 0 else q)
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
-        unseen = unseen_days(history, idx)
-        down, up = unseen_kind(history, idx)  # (H,) log1p units, 0 where the kind of day was seen
+        seen = counted_days(history)
+        unseen = unseen_days(seen, idx)
+        down, up = unseen_kind(seen, idx)  # (H,) log1p units, 0 where the kind of day was seen
         if down.any() or up.any():  # a weekend from weekdays alone (or the reverse): its level
             # is not known (a trial's 3-day site: 3 % of its first weekend inside the band)
             def wider(a: np.ndarray) -> np.ndarray:
@@ -819,10 +820,14 @@ def widen_to_hold(under: np.ndarray, over: np.ndarray, share: float,
     return min(best[0], most), min(best[1], most)
 
 
-def unseen_days(history: pd.Series, index: pd.DatetimeIndex) -> list[str]:
-    """The days of the week (UTC) the forecast's hours fall on that no counted hour of the
-    history does, in the forecast's order ("Sat", "Sun"); [] once a week of days is counted."""
-    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].day_of_week)
+def counted_days(history: pd.Series) -> set[int]:
+    """The days of the week (UTC, Monday 0) that hold a counted hour of `history`."""
+    return set(history.index[np.isfinite(history.to_numpy(dtype=float))].day_of_week)
+
+
+def unseen_days(seen: set[int], index: pd.DatetimeIndex) -> list[str]:
+    """The days of the week the forecast's hours fall on that are not in `seen`
+    (counted_days), in the forecast's order ("Sat", "Sun"); [] once a week of days is counted."""
     if len(seen) == 7:
         return []
     out: list[str] = []
@@ -839,11 +844,10 @@ WEEKEND_SPREAD = (0.78, 0.23)  # log units: a weekend day's level against the we
 # alone by the reverse
 
 
-def unseen_kind(history: pd.Series, index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+def unseen_kind(seen: set[int], index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """(down, up) log units to widen each hour of `index` by: WEEKEND_SPREAD for an hour of a
-    weekend (UTC) when the history's counted hours hold no weekend day, reversed for a weekday
-    hour when they hold no weekday; 0 otherwise."""
-    seen = set(history.index[np.isfinite(history.to_numpy(dtype=float))].day_of_week)
+    weekend (UTC) when the days `seen` (counted_days) hold no weekend day, reversed for a
+    weekday hour when they hold no weekday; 0 otherwise."""
     weekend = np.asarray(index.day_of_week) >= 5
     down, up = np.zeros(len(index)), np.zeros(len(index))
     if seen and not seen & {5, 6}:
