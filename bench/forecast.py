@@ -268,6 +268,10 @@ def main() -> int:
                     help="move every series' timestamps by this many hours: the calendar no "
                          "longer matches the counts, as on a benchmark whose series have made-up "
                          "dates (the naives, which read positions only, do not change)")
+    ap.add_argument("--made-up-dates", action="store_true",
+                    help="read every series as a CSV of hour numbers is read (hours.HOUR_NUMBERS:"
+                         " its dates carry no weekdays, the forecast picks the ones that fit); "
+                         "with --shift-hours, a benchmark's made-up dates")
     ap.add_argument("--trend", type=float, default=0.0,
                     help="multiply every series by exp(TREND a day), 1 at its last hour: a site "
                          "that grows (or fades) steadily; cuts series to --days (35 unless given)")
@@ -320,6 +324,11 @@ def main() -> int:
     if args.shift_hours:
         series = [(n, s.set_axis(s.index + pd.Timedelta(hours=args.shift_hours)), f)
                   for n, s, f in series]
+    if args.made_up_dates:
+        from trafficwatch.hours import HOUR_NUMBERS
+
+        for _, s, _ in series:
+            s.attrs[HOUR_NUMBERS] = 0
     base = baseline_forecasts(series, not args.no_statsforecast)
     if args.baselines_only:
         return 0
@@ -330,6 +339,7 @@ def main() -> int:
     tag = (f"_{args.days}d" if args.days else "") + \
         (f"_{DAYS}origins" if DAYS != 7 else "") + \
         (f"_shift{args.shift_hours}h" if args.shift_hours else "") + \
+        ("_madeup" if args.made_up_dates else "") + \
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "")

@@ -13,6 +13,9 @@ DAY = 86400
 OFFSETS = "utc_offsets"  # an hourly series' attrs key: the UTC offset (seconds east) its log's
 # lines were written in, hour by hour, a Series on its hours (HourlySeries.series sets it on
 # what a model reads, forecaster.on_site_clock follows a daylight-saving change with it)
+HOUR_NUMBERS = "hour_numbers"  # an hourly series' attrs key: its times were hour numbers, not
+# dates (a benchmark's ds = 1, 2, 3...; load.read_counts_csv_all): the epoch hour number 0 was
+# put at. The calendar is then made up: forecaster.Forecaster picks the weekdays that fit best
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:

@@ -28,9 +28,10 @@ from trafficwatch.cli.options import (
     series_choice,
 )
 from trafficwatch.cli.rows import csv_field
-from trafficwatch.counting.load import load_hourly
+from trafficwatch.counting.load import hour_text, load_hourly
 from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
+from trafficwatch.hours import HOUR_NUMBERS
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="log files or directories, or one CSV of hourly counts (columns "
                         "hour,count, hour,visits or ds,y; ISO 8601 hours, UTC where they "
                         "carry no offset, minutes dropped, dates without an hour refused; "
-                        "with a site or "
+                        "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
+                        "numbers; with a site or "
                         "unique_id column, several series: as `counts` writes them or "
                         "statsforecast reads them)")
     add_input_options(p)
@@ -169,6 +171,25 @@ def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
     if tz is None and offset is not None:
         tz = dt.timezone(dt.timedelta(seconds=int(offset)))
     return index.tz_convert(tz) if tz is not None else index
+
+
+def _hour_texts(index: pd.DatetimeIndex, args: argparse.Namespace,
+                series: pd.Series) -> list:
+    """The hours as outputs write them: ISO 8601 as _shown puts them, or, for a series whose
+    times were hour numbers (a benchmark's), those numbers (ints)."""
+    base = series.attrs.get(HOUR_NUMBERS)
+    if base is None:
+        return [t.isoformat() for t in _shown(index, args, series)]
+    return [int(hour_text(t, base)) for t in index]
+
+
+def _when(t: pd.Timestamp, args: argparse.Namespace, series: pd.Series, fmt: str) -> str:
+    """One hour in a message: `fmt` of it as _shown puts it, or "hour N" (hour numbers)."""
+    import pandas as pd
+
+    if series.attrs.get(HOUR_NUMBERS) is not None:
+        return f"hour {_hour_texts(pd.DatetimeIndex([t]), args, series)[0]}"
+    return f"{_shown(pd.DatetimeIndex([t]), args, series)[0]:{fmt}}"
 
 
 def _lost(series: pd.Series) -> int:
@@ -319,7 +340,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     origins = _origins(table)
     if args.out_format == "json":
         doc = to_json(table, args.days, args.horizon)
-        doc["origins"] = [t.isoformat() for t in _shown(origins, args, series)]  # in --tz
+        doc["origins"] = _hour_texts(origins, args, series)  # in --tz
         json.dump(doc, out, indent=1)
         out.write("\n")
     else:
@@ -341,6 +362,9 @@ def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series
 
     n = len(origins)
     span = origins[[0, -1]] + pd.to_timedelta([0, args.horizon - 1], unit="h")
+    if series.attrs.get(HOUR_NUMBERS) is not None:  # hour numbers: no dates to show
+        a, b = _hour_texts(span, args, series)
+        return f"{n} daily origin{'s' if n > 1 else ''}, {args.horizon} h ahead, hours scored {a} .. {b}"
     first, last = _shown(span, args, series)
 
     def zone(t: pd.Timestamp) -> str:
@@ -438,7 +462,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
             continue
         summaries[name] = summarize(table)
         docs[name] = to_json(table, args.days, args.horizon)
-        docs[name]["origins"] = [t.isoformat() for t in _shown(_origins(table), args, series)]
+        docs[name]["origins"] = _hour_texts(_origins(table), args, series)
     if _progress["shown"]:
         sys.stderr.write("\r\x1b[K")  # the progress line cleared
         sys.stderr.flush()
@@ -517,17 +541,17 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
             code = EXIT_FALLBACK  # the others are still printed
             continue
         code = max(code, one, _lost(series))
-        done[name] = (f, _shown(f.index, args, series))
+        done[name] = (f, _hour_texts(f.index, args, series))
     if args.out_format == "csv":
         out.write(("series," if many else "") + "hour,p10,p50,p90,model\n")
         for name, (f, hours) in done.items():
             lead = csv_field(safe_name(name)) + "," if many else ""
             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
-                out.write(f"{lead}{h.isoformat()},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
+                out.write(f"{lead}{h},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
     else:
         docs = {name: {"model": f.model, "horizon": args.horizon, "choice": f.choice,
                        "band_note": f.band_note,
-                       "hours": [{"hour": h.isoformat(), "p10": float(a), "p50": float(b),
+                       "hours": [{"hour": h, "p10": float(a), "p50": float(b),
                                   "p90": float(c)}
                                  for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}
                 for name, (f, hours) in done.items()}
@@ -563,8 +587,8 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     last = series.last_valid_index()
     empty = 0 if last is None else int((series.index > last).sum())
     if empty >= EMPTY_AT_END:  # a user read a forecast from data 2 days old as today's
-        newest = _shown(pd.DatetimeIndex([last]), args, series)[0]
-        err(f"the last {empty} hours have no count (the newest is {newest:%Y-%m-%d %H:00}): "
+        newest = _when(last, args, series, "%Y-%m-%d %H:00")
+        err(f"the last {empty} hours have no count (the newest is {newest}): "
             "the forecast starts after them, from the hours before")
     window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
     # older counts, is said (sites of other years summed: a forecast from 25 hours after 14
@@ -572,9 +596,9 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     seen = int(series.iloc[-window:].notna().sum())
     before = series.iloc[:-window].last_valid_index() if len(series) > window else None
     if 0 < seen < window // 2 and before is not None:
-        older = _shown(pd.DatetimeIndex([before]), args, series)[0]
+        older = _when(before, args, series, "%Y-%m-%d")
         err(f"only {seen} of the last {window} hours have a count (the newest before them "
-            f"is from {older:%Y-%m-%d}): the forecast rests on those hours")
+            f"is from {older}): the forecast rests on those hours")
     try:
         f = fc.forecast(series, args.horizon)
         err(f"forecast shown: {f.choice}")

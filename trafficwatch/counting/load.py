@@ -22,7 +22,7 @@ from trafficwatch.counting.columns import (
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries, young_sites_note
-from trafficwatch.hours import HOUR, OFFSETS, epoch_seconds
+from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, epoch_seconds
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -168,6 +168,12 @@ MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyo
 # and gave a forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2
 # billion a week on
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
+HOUR_NUMBER = re.compile(r"\d{1,7}$")  # ds = 1, 2, 3...: a benchmark's hours without dates (M4's
+# as statsforecast and neuralforecast read it); 8 digits are a date (DATE_ONLY)
+MADE_UP_END = 1229381999 // HOUR  # epoch hour where a series of hour numbers ends: Mon
+# 2008-12-15 23:00 UTC, 265 days after Easter Monday and 8 before the Christmas days the model
+# flags (features.holiday), so a made-up calendar holds no holiday for its last 6,360 hours
+# and the 168 forecast after them
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     found: dict[str, tuple[list, list, list]] = {}  # name -> (hours, counts, the offset each
     # row's hour states: None where it states none)
     usable = []  # (row number, row) with the header's fields and an hour, not a date
+
+    def series_of(row: list[str]) -> str:
+        """The name of the series a row is of ("" without a series column)."""
+        return (row[ii].strip() or NO_NAME) if ii is not None else ""
+
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
             continue  # a blank line
@@ -248,8 +259,19 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             continue
         usable.append((n, row))
     # every hour in one call: one to_datetime a row took 55 of 64 s on 200 series of 1,344 rows
-    stamps = pd.to_datetime(pd.Series([row[ti].strip() for _, row in usable], dtype=object),
-                            utc=True, errors="coerce", format="ISO8601")
+    texts = [row[ti].strip() for _, row in usable]
+    numbers = bool(texts) and all(HOUR_NUMBER.match(x) for x in texts)
+    if numbers:  # hour numbers, no dates: each series' last one put at MADE_UP_END
+        last: dict[str, int] = {}  # series -> its last hour number
+        for (_, row), x in zip(usable, texts):
+            last[series_of(row)] = max(last.get(series_of(row), 0), int(x))
+        base = {k: MADE_UP_END - v for k, v in last.items()}  # the epoch hour of its number 0
+        stamps = pd.to_datetime(pd.Series(
+            [(base[series_of(row)] + int(x)) * HOUR for (_, row), x in zip(usable, texts)],
+            dtype="int64"), unit="s", utc=True)
+    else:
+        stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
+                                format="ISO8601")
     for (n, row), t in zip(usable, stamps):
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
@@ -281,8 +303,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
-        raise ValueError(f"{shown}: no row has an ISO 8601 hour in column "
-                         f"{safe_text(time_col)!r}{days}")
+        raise ValueError(f"{shown}: no row has an ISO 8601 hour (or an hour number: 1, 2, "
+                         f"3...) in column {safe_text(time_col)!r}{days}")
     for name, (times, _, _) in found.items():
         daily = _days_apart(times)
         if daily is not None:
@@ -295,7 +317,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         dup = s.index[s.index.duplicated()].unique()
         if len(dup) and (only is None or id_col is None or name == only):
             where = f" of {name}" if id_col is not None else ""
-            bad.setdefault("same hour", []).extend(f"{h.isoformat()}{where}" for h in dup)
+            bad.setdefault("same hour", []).extend(
+                f"{hour_text(h, base[name] if numbers else None)}{where}" for h in dup)
         s = s.groupby(level=0).sum(min_count=1).sort_index()
         full = pd.date_range(s.index[0], s.index[-1], freq="h")
         one = s.reindex(full).rename("count")
@@ -309,7 +332,13 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                              index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
             each = each.groupby(level=0).last().reindex(full).ffill().bfill()
             one.attrs[OFFSETS] = each.astype("int64")
+        if numbers:
+            one.attrs[HOUR_NUMBERS] = base[name]
         out[name] = one
+    if warn is not None and numbers:
+        warn(f"{shown}: column {safe_text(time_col)!r} holds hour numbers, not times: each "
+             "series is read on a made-up calendar (no holidays; its weekdays are the ones the "
+             "forecast fits best) and hours are written back as numbers")
     if warn is not None:
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
@@ -327,6 +356,12 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             warn(f"{shown}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
     return CountsCSV(id_col, out)
+
+
+def hour_text(t: pd.Timestamp, base: int | None) -> str:
+    """An hour as messages and outputs write it: ISO 8601, or its hour number when the series'
+    times were hour numbers put at epoch hour `base` (series.attrs[HOUR_NUMBERS])."""
+    return t.isoformat() if base is None else str(int(t.timestamp()) // HOUR - base)
 
 
 def _days_apart(times: list) -> str | None:
