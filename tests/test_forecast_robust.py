@@ -704,6 +704,45 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     assert f.choice_short.endswith("; holiday dip, not a new level")
 
 
+@pytest.mark.parametrize("factor", [0.5, 2.0])
+def test_a_level_changed_weeks_ago_is_followed_not_mixed_with_the_weeks_before(shipped, factor):
+    """A trial's series doubled 16 days before its end: no rule followed a change older than a
+    week, the LSTM's window and 4-week memories mixed both levels, and the forecast shown (80 %
+    "same hour yesterday", the days judged holding the step) scored 0.98 MASE against "last
+    week" 0.35. Read at the new level, the weeks' shape is kept and last week is beaten."""
+    idx, rate = weekly_site(400, 42 * 24 + 48)
+    rate[-(16 * 24 + 48):] *= factor
+    v = np.random.default_rng(3).poisson(rate[:-48]).astype(float)
+    f = shipped.forecast(pd.Series(v, index=idx[:-48]), 48)
+    truth = rate[-48:]
+    assert 0.9 <= f.p50.sum() / truth.sum() <= 1.1, f.choice
+    assert np.mean(np.abs(f.p50 - truth)) < np.mean(np.abs(v[-168:-120] - truth))  # last week
+    assert "its usual level for the last 16 days" in f.choice, f.choice
+    assert f.choice_short.endswith("x the usual level (for 16 d)"), f.choice_short
+
+
+def test_only_a_level_held_since_it_changed_weeks_ago_is_read_as_new():
+    from trafficwatch.model.features import level_shift
+
+    idx, rate = weekly_site(400, 49 * 24)
+    first = int(idx[0].timestamp()) // 3600
+    rng = np.random.default_rng(4)
+
+    def found(k: float, hours: int, upto: int = 0) -> object:
+        r = rate.copy()
+        r[len(r) - hours:len(r) - upto] *= k
+        return level_shift(rng.poisson(r).astype(float), first)
+
+    for k, days in ((2.0, 8), (0.5, 12), (3.0, 20)):
+        old = found(k, days * 24)
+        assert old is not None and old.hours == days * 24 and 0.85 < old.ratio / k < 1.15
+    assert found(2.0, 25 * 24) is None  # older than SHIFT_OLD: the weeks since hold it
+    assert found(0.4, 10 * 24, upto=5 * 24) is None  # five days off, back since: over
+    assert found(1.3, 12 * 24) is None  # under half as much again
+    grow = 1.02 ** (np.arange(len(rate)) / 24)  # 2 % a day for 7 weeks: a trend, not a step
+    assert level_shift(rng.poisson(rate * grow).astype(float), first) is None
+
+
 def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_assumes(shipped):
     # a trial: a site doubled 6 hours before its end was forecast back at its old level under
     # a choice that spoke only of the last 14 days ("the surge is over", it read); a site 3

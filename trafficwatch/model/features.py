@@ -493,8 +493,86 @@ class LevelShift:
     holiday: bool = False  # it began in (or the day before) the holidays the model flags: said,
     # not followed (they end)
 
+    def age(self, short: bool = False) -> str:
+        """How long it has held: "30 hours" ("30 h"), from 3 days on "16 days" ("16 d")."""
+        if self.hours < 72:
+            return f"{self.hours} h" if short else f"{self.hours} hours"
+        days = round(self.hours / 24)
+        return f"{days} d" if short else f"{days} days"
+
 
 def level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
+    """The change of level the series' end holds, if any: one of the last SHIFT_AGE hours
+    (young_level_shift), else an older one, up to SHIFT_OLD hours (old_level_shift)."""
+    return young_level_shift(values, first_hour) or old_level_shift(values, first_hour)
+
+
+SHIFT_OLD = 504  # hours: the oldest change of level followed, 3 weeks. Older, the LSTM's weeks
+# and memories have come to hold it (bench/forecast.py --step 2: see old_level_shift)
+SHIFT_DAYS_HELD = 0.8  # the share of whole days, on each side of an old change, at its level
+
+
+def old_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
+    """A change of level SHIFT_AGE[1] to SHIFT_OLD hours old that has held since: each hour of
+    the last SHIFT_OLD + 48 (or as many as there are after a week) against its usual count, the
+    median of the same hour of the week on the SHIFT_WEEKS weeks before them (in log1p units); the
+    split whose two sides differ most (in standard errors), SHIFT_Z or more, when the hours
+    after it sit SHIFT_MIN or more from those before, those before near their usual weeks
+    (SHIFT_SAME), and SHIFT_DAYS_HELD of the days on each side at their side's level (a trend
+    is not a step). None otherwise; `holiday` set as young_level_shift's.
+
+    The young rule compares the last week with the weeks before it: once a change is older than
+    a week, those weeks hold it too, and nothing was followed. The LSTM's window and its 4-week
+    memories then mixed both levels for 3 weeks: a trial's series doubled 16 days before its end
+    was forecast at 0.84 MASE, "last week" 0.35."""
+    v = np.asarray(values, dtype=np.float64)
+    n, week = len(v), 168
+    span = min(SHIFT_OLD + 48, n - week)
+    if span < SHIFT_AGE[1] + 48:
+        return None
+    start = n - span
+    refs = [v[start - week * k:start - week * (k - 1)] for k in range(1, SHIFT_WEEKS + 1)
+            if start - week * k >= 0]
+    usual = np.resize(nanmedian(np.stack(refs, axis=1), axis=1), span)  # (span,) by hour of week
+    d = np.log1p(np.clip(v[start:], 0, None)) - np.log1p(np.clip(usual, 0, None))
+    ok = np.isfinite(d)
+    x = np.where(ok, d, 0.0)
+    c = np.concatenate([[0], np.cumsum(ok)])
+    s1 = np.concatenate([[0], np.cumsum(x)])
+    s2 = np.concatenate([[0], np.cumsum(x * x)])
+    k = np.arange(48, span - SHIFT_AGE[1])  # split: d[k:] after, older than the young rule's
+    n1, n2 = c[k], c[-1] - c[k]
+    good = (n1 >= 24) & (n2 >= SHIFT_AGE[1] // 2)
+    if not good.any():
+        return None
+    n1, n2, k = n1[good], n2[good], k[good]
+    m1, m2 = s1[k] / n1, (s1[-1] - s1[k]) / n2
+    sse = (s2[k] - n1 * m1 ** 2) + (s2[-1] - s2[k] - n2 * m2 ** 2)
+    sd = np.sqrt(np.maximum(sse, 0) / np.maximum(n1 + n2 - 2, 1)) + 1e-9
+    z = np.abs(m2 - m1) / sd * np.sqrt(n1 * n2 / (n1 + n2))
+    i = int(np.argmax(z))
+    if z[i] < SHIFT_Z:
+        return None
+    cut = int(k[i])
+    pre, post = float(np.median(d[:cut][ok[:cut]])), float(np.median(d[cut:][ok[cut:]]))
+    shift = post - pre
+    if abs(shift) < SHIFT_MIN or abs(pre) > SHIFT_SAME or np.mean(v[start + cut:][ok[cut:]] == 0) >= 0.5:
+        return None
+
+    def held(part: np.ndarray, level: float) -> bool:  # most whole days at `level`
+        days = [np.median(day[np.isfinite(day)]) for day in
+                part[len(part) % 24:].reshape(-1, 24) if np.isfinite(day).sum() >= 12]
+        return bool(days) and np.mean(np.abs(np.asarray(days) - level) < abs(shift) / 2) >= SHIFT_DAYS_HELD
+
+    if not (held(d[:cut], pre) and held(d[cut:], post)):
+        return None
+    in_holidays = first_hour is not None and bool(  # began in them (or the day before)
+        holiday(first_hour + start + np.arange(max(cut - 24, 0), min(cut + 24, span))).any())
+    return LevelShift(at=start + cut, hours=span - cut, ratio=float(np.exp(shift)),
+                      holiday=in_holidays)
+
+
+def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
     """The change of level the last SHIFT_AGE hours hold, if any: each hour of the last week
     against its usual count (the median of the same hour on the SHIFT_WEEKS weeks before), in
     log1p units; the split of that week whose two sides differ most (in standard errors), when

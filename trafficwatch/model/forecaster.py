@@ -178,9 +178,9 @@ class Recent:
             return ""
         if self.level.holiday:
             return (f"Traffic has been at {self.level.ratio:.2g}x its usual level for the last "
-                    f"{self.level.hours} hours, in the holidays: not read as a new level")
+                    f"{self.level.age()}, in the holidays: not read as a new level")
         return (f"Traffic has held at {self.level.ratio:.2g}x its usual level for the last "
-                f"{self.level.hours} hours, the weeks before read at that level")
+                f"{self.level.age()}, the weeks before read at that level")
 
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
@@ -264,7 +264,7 @@ class Recent:
             return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
                 f"{why}; holiday rise, not a new level"
         if self.level is not None:
-            return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.hours} h)"
+            return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.age(True)})"
         if self.surge is not None:
             return f"{why}; last {self.surge[0]} h {'above' if self.surge[1] > 0 else 'below'} band"
         return why
