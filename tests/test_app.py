@@ -625,6 +625,21 @@ async def test_site_picker_still_narrows_when_the_list_has_the_focus():
     assert ("site", "blog.example") in app.engine.calls
 
 
+async def test_a_site_with_an_empty_name_is_its_own_entry_in_the_picker():
+    """A Prometheus answered a site "": its entry's id was the 'all sites' entry's, and the
+    picker crashed the app (DuplicateID) as it opened."""
+    app = make_app(demo_snapshot(sites=("", "blog.example")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "SitePicker"
+        assert app.screen.query_one("#sites").option_count == 3
+        await pilot.press("down", "down", "down", "enter")  # past all sites and "" to blog
+        await pilot.pause()
+    assert [c for c in app.engine.calls if c[0] == "site"] == [("site", "blog.example")]
+
+
 async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
     """`/` then a regex at once: the keys after `/` reach the main screen before the filter
     screen is up; they must end in the path field (they were lost for ~0.4 s)."""

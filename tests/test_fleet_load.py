@@ -68,3 +68,121 @@ def test_a_refused_token_is_not_told_to_be_set(monkeypatch, capsys, token):
         assert "was refused" in err and "set $TRAFFICWATCH" not in err and "wrong" not in err
     else:
         assert "set $TRAFFICWATCH_PROMETHEUS_TOKEN" in err
+
+
+def serve(handler_get):
+    """A local HTTP server whose GETs `handler_get(handler)` answers; (server, its URL)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            handler_get(self)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def matrix_of(series: list[tuple[str, list]]) -> bytes:
+    import json
+
+    return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"site": site, "status": "2xx"}, "values": values}
+        for site, values in series]}}).encode()
+
+
+def test_a_count_no_site_could_have_and_sites_not_asked_for_are_not_read(monkeypatch):
+    """A broken or hostile Prometheus: 1e19 in an hour had overflowed into a negative count and
+    the app grew to 12 GB, unable to quit; a site "" crashed the site picker (its id was the
+    'all sites' entry's); a site not asked for with --site raised a KeyError traceback."""
+    import json
+    import urllib.parse
+
+    end = int(NOW) - int(NOW) % 3600
+
+    def answer(h):
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query)
+        if "query_range" in h.path:
+            ts = range(int(q["start"][0]), int(q["end"][0]) + 1, 3600)
+            body = matrix_of([("shop", [[t, "1e19" if t == end - 5 * 3600 else "40"] for t in ts]),
+                              ("", [[t, "5"] for t in ts]), ("blog", [[t, "7"] for t in ts])])
+        else:
+            body = json.dumps({"status": "success", "data": {"resultType": "vector",
+                                                            "result": []}}).encode()
+        h.send_response(200)
+        h.end_headers()
+        h.wfile.write(body)
+
+    server, url = serve(answer)
+    try:
+        series = load_fleet(PromConfig.build(url, days=2), now=NOW, partial=False)
+        assert series.sites() == ["blog", "shop"]  # no site ""
+        shop = series.series("shop", "hits")
+        assert shop.max() == 40 and shop.isna().sum() == 1 and (shop.dropna() >= 0).all()
+        one = load_fleet(PromConfig.build(url, days=2, site="blog"), now=NOW, partial=False)
+        assert one.sites() == ["blog"]
+        with pytest.raises(ValueError, match="has no trafficwatch_requests_total"):
+            load_fleet(PromConfig.build(url, days=2, site="nosuch"), now=NOW, partial=False)
+    finally:
+        server.shutdown()
+
+
+def test_an_answer_that_drips_in_is_given_up_at_the_deadline():
+    import time
+    from dataclasses import replace
+
+    from trafficwatch.fleet.prometheus import PrometheusError
+
+    def drip(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        try:
+            for _ in range(60):
+                h.wfile.write(b" ")
+                h.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    server, url = serve(drip)
+    try:
+        client = PrometheusClient(replace(PromConfig.build(url), deadline=1.0))
+        t0 = time.monotonic()
+        with pytest.raises(PrometheusError, match="no whole answer within 1 s"):
+            client.get("query", {"query": "up"})
+        assert time.monotonic() - t0 < 3
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("token", ["sk-PROD-abc123\r\n", "sk PROD"])
+def test_a_token_with_a_line_end_or_a_space_is_never_printed(monkeypatch, capsys, token):
+    from trafficwatch.cli.main import main
+
+    def ok(h):  # a Prometheus with no such series
+        import json
+
+        kind = "matrix" if "query_range" in h.path else "vector"
+        h.send_response(200)
+        h.end_headers()
+        h.wfile.write(json.dumps({"status": "success", "data": {"resultType": kind,
+                                                                "result": []}}).encode())
+
+    server, url = serve(ok)
+    monkeypatch.setenv("TRAFFICWATCH_PROMETHEUS_TOKEN", token)
+    try:
+        code = main(["counts", "--prometheus", url, "--prometheus-days", "1"])
+    finally:
+        server.shutdown()
+    err = capsys.readouterr().err
+    assert "PROD" not in err and "abc123" not in err
+    if token.strip() == token:  # a space inside: refused, said without it
+        assert code == 2 and "holds a space or a control character" in err
+    else:  # a line end around it (a token file from Windows): read without it
+        assert code == 2 and "over the last day:" in err and err.count("\n") == 1

@@ -31,6 +31,7 @@ SLIM_COLUMNS = 54  # fewer columns than this: the chart alone in the top row, th
 
 INTERRUPTED = 130  # the exit status after Ctrl-C, as a shell's
 NOTHING_READ = 2  # ... when no log could be read (the reason is the app's result)
+CRASHED = 70  # ... after an exception the app did not handle (sysexits' EX_SOFTWARE: a bug)
 
 
 class EngineLike(Protocol):

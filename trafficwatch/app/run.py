@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from textual.drivers.web_driver import WebDriver
 
-from trafficwatch.app.app import INTERRUPTED, NOTHING_READ, EngineLike, TrafficWatchApp
+from trafficwatch.app.app import CRASHED, INTERRUPTED, NOTHING_READ, EngineLike, TrafficWatchApp
 from trafficwatch.counting.state import check_state_path
 from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.engine.lifecycle import GRACE_S, Shutdown, check_fd_budget, end_children
@@ -117,6 +117,11 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
         return INTERRUPTED
     if app.return_code == NOTHING_READ:  # one line on the terminal, as from every command
         raise StartError(safe_text(app.return_value))
+    if app.return_code == 1:  # Textual's own: an exception the app did not handle (its
+        # traceback is on the terminal); a trial's crash had ended with status 0
+        print("trafficwatch: the app stopped on an internal error (above); state was saved",
+              file=sys.stderr)
+        return CRASHED
     engine = holder.get("engine")  # q: 1 when some file was skipped, as for every command,
     lost = engine.files_lost() if engine is not None else []  # and why, on the terminal
     for line in lost[:MAX_SAID]:

@@ -121,8 +121,10 @@ class SitePicker(ModalScreen[str | None]):
     def _options(self, query: str) -> list[Option]:
         """'all sites' then every site whose shown name contains `query` (any case)."""
         q = query.strip().lower()
-        opts = [Option("all sites", id="")] if not q else []
-        opts += [Option(safe_content(safe_name(s)), id=s) for s in self.sites
+        # ids: "all", and "site:" + the name, so no name (not even "") is the entry for all
+        # (a Prometheus that answered a site "" crashed the picker: duplicated IDs)
+        opts = [Option("all sites", id="all")] if not q else []
+        opts += [Option(safe_content(safe_name(s)), id=f"site:{s}") for s in dict.fromkeys(self.sites)
                  if q in safe_name(s).lower()]
         if not opts:  # said, not an empty box that Enter does nothing in
             hint = safe_content(f"no site's name contains {query.strip()!r} · Backspace "
@@ -141,7 +143,7 @@ class SitePicker(ModalScreen[str | None]):
         sites = self.query_one("#sites", OptionList)
         option = sites.get_option_at_index(sites.highlighted or 0)
         if not option.disabled:  # no match: the hint stays, Backspace or Esc
-            self.dismiss(option.id or "")
+            self.dismiss(_site_of(option.id))
 
     def action_to_list(self) -> None:
         self.query_one("#sites", OptionList).focus()
@@ -166,7 +168,12 @@ class SitePicker(ModalScreen[str | None]):
         search.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id or "")
+        self.dismiss(_site_of(event.option.id))
+
+
+def _site_of(option_id: str | None) -> str:
+    """The site a picker entry's id names: "" for all sites."""
+    return (option_id or "").removeprefix("site:") if option_id != "all" else ""
 
 
 class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):

@@ -260,7 +260,7 @@ def prometheus_config(args: argparse.Namespace) -> PromConfig | None:
         return None
     try:
         return PromConfig.build(url, site_label=args.site_label, matchers=list(args.match),
-                                days=args.prometheus_days, token=os.environ.get(TOKEN_ENV) or None,
+                                days=args.prometheus_days, token=os.environ.get(TOKEN_ENV, "").strip() or None,
                                 status_classes=parse_status_classes(getattr(args, "status", None)))
     except ValueError as exc:  # the url, label, matchers, days or status classes
         raise UsageError(str(exc)) from exc

@@ -26,9 +26,12 @@ def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) 
 def _why_empty(cfg: PromConfig, now: float) -> str:
     """Why the fleet gave no count: no such series, or series with no whole hour yet (a fresh
     fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
-    found = PrometheusClient(cfg).vector(f"count by ({cfg.site_label}) ({cfg.selector()})", now)
+    found = [(labels, v) for labels, v in PrometheusClient(cfg).vector(
+        f"count by ({cfg.site_label}) ({cfg.selector()})", now)
+        if labels.get(cfg.site_label) and cfg.site in (None, labels.get(cfg.site_label))]
     if not found:
-        return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {cfg.days} days: "
+        days = "day" if cfg.days == 1 else f"{cfg.days} days"
+        return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "
                 "are the agents scraped (and --site-label, --match right)?")
     names = sorted(str(labels.get(cfg.site_label, "")) for labels, _ in found)
     shown = ", ".join(safe_name(n) for n in names[:3]) + (f" and {len(names) - 3} more"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from trafficwatch.counting.load import MAX_COUNT
 from trafficwatch.counting.series import N_CELLS, ChunkCounts, HourlySeries
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
@@ -35,6 +36,7 @@ METRIC = "trafficwatch_requests_total"
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 steps per query
 MAX_BYTES = 256 << 20  # an answer larger than this is refused: narrow with --site or --match
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_TOKEN = re.compile(r"[\x21-\x7e]+\Z")  # a bearer token: visible ASCII (RFC 6750's b64token)
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\n]|\\.)*")\s*\Z')
 
 
@@ -58,7 +60,8 @@ class PromConfig:
     status_classes: frozenset[int] | None = None  # e.g. {4, 5}; None: every class
     site: str | None = None  # one site only (asked of Prometheus, not filtered here)
     step: int = HOUR  # seconds per bucket: an hour (tests shorten it: Prometheus's clock is real)
-    timeout: float = 10.0
+    timeout: float = 10.0  # seconds: connecting, and each wait for more of the answer
+    deadline: float = 60.0  # seconds for a whole answer: one sent a byte a second had no end
 
     @classmethod
     def build(cls, url: str, *, site_label: str = "site", matchers: list[str] | None = None,
@@ -72,6 +75,13 @@ class PromConfig:
         if parts.username or parts.password:
             raise ValueError("--prometheus: no credentials in the URL; put a bearer token in "
                              "$TRAFFICWATCH_PROMETHEUS_TOKEN")
+        if parts.query or parts.fragment:  # the API's path and query are put after the URL
+            raise ValueError(f"--prometheus {url!r}: no ?query or #fragment; use "
+                             "http://HOST:PORT or https://HOST[/PATH]")
+        if token is not None and not _TOKEN.match(token):  # a token file saved with \r\n: the
+            # header was refused, and the error printed the token
+            raise ValueError("$TRAFFICWATCH_PROMETHEUS_TOKEN holds a space or a control "
+                             "character inside it (not shown): set it to the token alone")
         if not _LABEL.match(site_label):
             raise ValueError(f"--site-label {site_label!r} is not a label name")
         for m in matchers or []:
@@ -127,19 +137,19 @@ class PrometheusClient:
         where = f"Prometheus at {self.cfg.url}"
         try:
             with urllib.request.urlopen(req, timeout=self.cfg.timeout) as resp:
-                body = resp.read(MAX_BYTES + 1)
+                body = self._read(resp, where)
         except urllib.error.HTTPError as exc:
             body = exc.read(1 << 16)
             why = _error_of(body) or exc.reason
             hint = ("" if exc.code not in (401, 403) else
                     "; set $TRAFFICWATCH_PROMETHEUS_TOKEN" if not self.cfg.token else
                     "; the token in $TRAFFICWATCH_PROMETHEUS_TOKEN was refused")
-            raise PrometheusError(f"{where} answered {exc.code}: {why}{hint}") from exc
+            raise PrometheusError(f"{where} answered {exc.code}: {self._said(why)}{hint}") from exc
         except urllib.error.URLError as exc:
             why = getattr(exc.reason, "strerror", None) or exc.reason
-            raise PrometheusError(f"cannot reach {where}: {why}") from exc
+            raise PrometheusError(f"cannot reach {where}: {self._said(why)}") from exc
         except (OSError, ValueError) as exc:  # timeouts, resets, a bad answer line
-            raise PrometheusError(f"cannot reach {where}: {exc}") from exc
+            raise PrometheusError(f"cannot reach {where}: {self._said(exc)}") from exc
         if len(body) > MAX_BYTES:
             raise PrometheusError(f"{where}: answer over {MAX_BYTES >> 20} MiB; narrow it with "
                                   "--site or --match")
@@ -151,6 +161,27 @@ class PrometheusClient:
             why = _error_of(body) or "no status"
             raise PrometheusError(f"{where}: query failed: {why}")
         return doc.get("data")
+
+    def _said(self, why: object) -> str:
+        """An error's words on one line, the token never among them (a redirect loop's message
+        spans three lines; http.client quotes a header it refuses)."""
+        text = " ".join(str(why).split())
+        return text.replace(self.cfg.token, "(the token)") if self.cfg.token else text
+
+    def _read(self, resp, where: str) -> bytes:
+        """The answer's body, MAX_BYTES + 1 at most, within cfg.deadline seconds of asking."""
+        end = time.monotonic() + self.cfg.deadline
+        parts, size = [], 0
+        while size <= MAX_BYTES:
+            if time.monotonic() > end:
+                raise PrometheusError(f"{where}: no whole answer within "
+                                      f"{self.cfg.deadline:g} s ({size:,} bytes came)")
+            chunk = resp.read1(min(1 << 20, MAX_BYTES + 1 - size))
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        return b"".join(parts)
 
     def matrix(self, query: str, start: int, end: int, step: int) -> list[tuple[dict, list]]:
         """query_range as (labels, [[ts, "value"], ...]) per series."""
@@ -191,7 +222,9 @@ def _value(text: object) -> float:
         v = float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return math.nan
-    return v if math.isfinite(v) and v >= 0 else math.nan
+    # a count of requests: 1e19 overflowed int64 into a negative count, and the app grew to
+    # 12 GB on it, unable to quit
+    return v if math.isfinite(v) and 0 <= v < MAX_COUNT else math.nan
 
 
 def fetch(client: PrometheusClient, start: int, end: int, now: float | None = None) -> FleetCounts:
@@ -207,7 +240,8 @@ def fetch(client: PrometheusClient, start: int, end: int, now: float | None = No
 
     def put(labels: dict, values: list) -> None:
         site, status = labels.get(cfg.site_label), labels.get("status")
-        if not isinstance(site, str) or status not in STATUS:
+        if not isinstance(site, str) or status not in STATUS or not site \
+                or (cfg.site is not None and site != cfg.site):  # not what was asked for
             return
         grid = sites.setdefault(site, np.full((len(starts), len(STATUS)), np.nan))
         col = STATUS.index(status)
