@@ -50,6 +50,23 @@ def test_an_hour_twice_in_one_series_is_added_and_named(tmp_path):
     assert len(warned) == 1 and "1 hour on more than one row" in warned[0] and " of a" in warned[0]
 
 
+def test_rows_repeated_as_they_were_are_read_once_not_added(tmp_path):
+    """Two exports appended into one file (the header again, their common days repeated) had
+    doubled those days, and the forecast read the history as a level change."""
+    first = "hour,count\n" + "".join(f"2024-01-01T{h:02d}:00,{10 + h}\n" for h in range(6))
+    second = "hour,count\n" + "".join(f"2024-01-01T{h:02d}:00,{10 + h}\n" for h in range(3, 9))
+    path = tmp_path / "appended.csv"
+    path.write_text(first + second)
+    warned: list[str] = []
+    s = read_counts_csv_all(str(path), warn=warned.append).series[""]
+    assert s.tolist() == [10.0 + h for h in range(9)]
+    assert any("3 hours repeated on rows alike (the same time and count), read once" in w
+               for w in warned), warned
+    quarter = tmp_path / "quarters.csv"  # the same count in two quarters of an hour: both
+    quarter.write_text("hour,count\n2024-01-01T00:15,5\n2024-01-01T00:45,5\n2024-01-01T01:00,7\n")
+    assert read_counts_csv_all(str(quarter)).series[""].tolist() == [10.0, 7.0]
+
+
 def test_eval_scores_each_series_alone_and_their_mean(long_csv, capsys):
     code, out, _ = run_cli(["eval", long_csv, "--format", "json", "--days", "3"], capsys)
     assert code == 0

@@ -193,8 +193,9 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
     as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
-    counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; an
-    hour on several rows of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
+    counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; rows
+    repeated as they were, the same time and count, read once; an hour on several other rows
+    of one series, counts added). A UTF-8 BOM (Excel's "CSV UTF-8") is not part of the header.
     Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
     as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
     `only`: the series asked for (--site); the rows of the others are read, not warned about.
@@ -313,10 +314,20 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                              "forecasts hourly counts, one row per hour")
     out: dict[str, pd.Series] = {}
     for name, (times, values, offsets) in found.items():
-        s = pd.Series(values, index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
+        stamps_of = pd.DatetimeIndex(times)
+        # a row repeated as it was (the same time, the same count): read once. Two `counts`
+        # exports appended into one file had doubled their common days, read as a new level
+        again = pd.DataFrame({"t": stamps_of, "v": values}).duplicated().to_numpy()
+        told = only is None or id_col is None or name == only
+        where = f" of {name}" if id_col is not None else ""
+        if again.any() and told:
+            bad.setdefault("repeat", []).extend(
+                f"{hour_text(h, base[name] if numbers else None)}{where}"
+                for h in stamps_of[again].floor("h").unique())
+        s = pd.Series(np.asarray(values, dtype="float64")[~again],
+                      index=stamps_of[~again].floor("h"), dtype="float64")
         dup = s.index[s.index.duplicated()].unique()
-        if len(dup) and (only is None or id_col is None or name == only):
-            where = f" of {name}" if id_col is not None else ""
+        if len(dup) and told:
             bad.setdefault("same hour", []).extend(
                 f"{hour_text(h, base[name] if numbers else None)}{where}" for h in dup)
         s = s.groupby(level=0).sum(min_count=1).sort_index()
@@ -348,6 +359,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                  "partial": ("hour", ("marked partial by counts (a log ending inside the "
                                       "hour, or the hour in progress), read as a gap, as from "
                                       "the logs")),
+                 "repeat": ("hour", ("repeated on rows alike (the same time and count), "
+                                     "read once")),
                  "same hour": ("hour", "on more than one row, their counts added"),
                  "no name": ("row", f"without a series name, read as the series {NO_NAME}")}
         for kind, examples in bad.items():
