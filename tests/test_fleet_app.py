@@ -26,6 +26,11 @@ async def test_unreachable_prometheus_is_one_line_on_screen_not_a_crash(monkeypa
         # no log is read here: not "Lines read 0 · counted 0", as if the fleet counted nothing
         flat = " ".join(text.split())
         assert "Lines read" not in flat and "the agents' counters, summed by Prometheus" in flat
+        from trafficwatch.app.panes import LogTail
+
+        tail = " ".join(str(app.query_one(LogTail).render()).split())
+        assert tail == ("No live lines: the fleet's counts come from Prometheus, not from log "
+                        "lines read here"), tail
         started = time.monotonic()
         await pilot.press("m")  # the UI answers keys meanwhile; the fleet has requests only
         await pilot.pause(0.2)

@@ -1,6 +1,8 @@
 """Reading the fleet once (counts, forecast, eval, train): what it says when there is no count."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from trafficwatch.fleet.load import load_fleet
@@ -186,3 +188,11 @@ def test_a_token_with_a_line_end_or_a_space_is_never_printed(monkeypatch, capsys
         assert code == 2 and "holds a space or a control character" in err
     else:  # a line end around it (a token file from Windows): read without it
         assert code == 2 and "over the last day:" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("url, said", [("http://[::1", "Invalid IPv6 URL"),
+                                       ("http://prom:99999", "Port out of range"),
+                                       ("http://prom:9090/?x=1", "no ?query or #fragment")])
+def test_a_url_that_cannot_be_asked_is_said_with_the_option(url, said):
+    with pytest.raises(ValueError, match=r"^--prometheus .*" + re.escape(said)):
+        PromConfig.build(url)

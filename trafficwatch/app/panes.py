@@ -409,7 +409,9 @@ class LogTail(Static):
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         if not lines:
             which = f" of {safe_text(snap.site)}" if snap.site and snap.tail else ""
-            why = ("a replay shows the logs' hours, not their lines" if snap.ingest.read_ahead
+            why = ("the fleet's counts come from Prometheus, not from log lines read here"
+                   if snap.ingest.fleet else
+                   "a replay shows the logs' hours, not their lines" if snap.ingest.read_ahead
                    else "nothing read since this start: the logs were counted before it, and "
                    "no line has been appended since")
             super().update(Text(f"No live lines{which}: {why}", style="dim"))

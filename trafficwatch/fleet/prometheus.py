@@ -69,7 +69,12 @@ class PromConfig:
               status_classes: set[int] | None = None, site: str | None = None,
               step: int = HOUR) -> PromConfig:
         """A checked config; ValueError naming the first bad option."""
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 -- raises on a port that is no number
+        except ValueError as exc:  # "Invalid IPv6 URL", said without the option
+            raise ValueError(f"--prometheus {url!r}: {exc}; use http://HOST:PORT or "
+                             "https://HOST[/PATH]") from exc
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"--prometheus {url!r}: use http://HOST:PORT or https://HOST[/PATH]")
         if parts.username or parts.password:
