@@ -93,3 +93,23 @@ def test_a_made_up_calendar_is_read_on_the_weekdays_that_fit_the_series():
     assert np.mean(np.abs(f.p50 - future)) < 0.15 * future.mean()
     g, gates = fc.forecast_with_gates(made_up, 24)
     assert g.index[0] == idx[-48] and gates.index[-1] == history.index[-1]
+
+
+def test_float_hour_numbers_and_unix_times_are_read_too(tmp_path):
+    """ds as 1.0, 2.0 (a float column written out) is hour numbers; 10 or 13 digits are Unix
+    seconds or milliseconds (a Prometheus or Grafana export): real instants, UTC."""
+    v = weekly(72, (5, 6))
+    floats = tmp_path / "floats.csv"
+    floats.write_text("ds,y\n" + "".join(f"{i + 1}.0,{x:g}\n" for i, x in enumerate(v)))
+    s = read_counts_csv_all(str(floats)).series[""]
+    assert s.attrs[HOUR_NUMBERS] is not None and len(s) == 72 and np.array_equal(s, v)
+    t0 = 1_700_000_000  # 2023-11-14 22:13:20 UTC: read in its hour
+    for scale, name in ((1, "seconds"), (1000, "ms")):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("ds,y\n" + "".join(f"{(t0 + 3600 * i) * scale},{x:g}\n"
+                                            for i, x in enumerate(v)))
+        warned: list[str] = []
+        s = read_counts_csv_all(str(path), warn=warned.append).series[""]
+        assert s.index[0] == pd.Timestamp("2023-11-14 22:00", tz="UTC") and len(s) == 72
+        assert HOUR_NUMBERS not in s.attrs and np.array_equal(s, v)
+        assert warned == [f"{path}: column 'ds' holds Unix times: read as UTC"]

@@ -58,7 +58,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "hour,count, hour,visits or ds,y; ISO 8601 hours, UTC where they "
                         "carry no offset, minutes dropped, dates without an hour refused; "
                         "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
-                        "numbers; with a site or "
+                        "numbers, or Unix times in s or ms; with a site or "
                         "unique_id column, several series: as `counts` writes them or "
                         "statsforecast reads them)")
     add_input_options(p)

@@ -169,8 +169,11 @@ MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyo
 # and gave a forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2
 # billion a week on
 DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}$")  # 2023-01-11: a day, not an hour
-HOUR_NUMBER = re.compile(r"\d{1,7}$")  # ds = 1, 2, 3...: a benchmark's hours without dates (M4's
-# as statsforecast and neuralforecast read it); 8 digits are a date (DATE_ONLY)
+HOUR_NUMBER = re.compile(r"\d{1,7}(?:\.0*)?$")  # ds = 1, 2, 3... (or 1.0, 2.0: a float column):
+# a benchmark's hours without dates (M4's as statsforecast and neuralforecast read it); 8 digits
+# are a date (DATE_ONLY)
+EPOCH = re.compile(r"(\d{10}|\d{13})(?:\.\d*)?$")  # Unix time in seconds or milliseconds (a
+# Prometheus or Grafana export): real instants, UTC
 MADE_UP_END = 1229381999 // HOUR  # epoch hour where a series of hour numbers ends: Mon
 # 2008-12-15 23:00 UTC, 265 days after Easter Monday and 8 before the Christmas days the model
 # flags (features.holiday), so a made-up calendar holds no holiday for its last 6,360 hours
@@ -263,14 +266,19 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     # every hour in one call: one to_datetime a row took 55 of 64 s on 200 series of 1,344 rows
     texts = [row[ti].strip() for _, row in usable]
     numbers = bool(texts) and all(HOUR_NUMBER.match(x) for x in texts)
+    epoch = bool(texts) and not numbers and all(EPOCH.match(x) for x in texts)
     if numbers:  # hour numbers, no dates: each series' last one put at MADE_UP_END
         last: dict[str, int] = {}  # series -> its last hour number
         for (_, row), x in zip(usable, texts):
-            last[series_of(row)] = max(last.get(series_of(row), 0), int(x))
+            last[series_of(row)] = max(last.get(series_of(row), 0), int(float(x)))
         base = {k: MADE_UP_END - v for k, v in last.items()}  # the epoch hour of its number 0
         stamps = pd.to_datetime(pd.Series(
-            [(base[series_of(row)] + int(x)) * HOUR for (_, row), x in zip(usable, texts)],
+            [(base[series_of(row)] + int(float(x))) * HOUR for (_, row), x in zip(usable, texts)],
             dtype="int64"), unit="s", utc=True)
+    elif epoch:  # seconds (10 digits) or milliseconds (13), as written
+        stamps = pd.to_datetime(pd.Series(
+            [float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0) for x in texts],
+            dtype="float64"), unit="s", utc=True)
     else:
         stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
@@ -306,7 +314,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{shown}: no row has an ISO 8601 hour (or an hour number: 1, 2, "
-                         f"3...) in column {safe_text(time_col)!r}{days}")
+                         f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
     for name, (times, _, _) in found.items():
         daily = _days_apart(times)
         if daily is not None:
@@ -357,6 +365,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if numbers:
             one.attrs[HOUR_NUMBERS] = base[name]
         out[name] = one
+    if warn is not None and epoch:
+        warn(f"{shown}: column {safe_text(time_col)!r} holds Unix times: read as UTC")
     if warn is not None and numbers:
         warn(f"{shown}: column {safe_text(time_col)!r} holds hour numbers, not times: each "
              "series is read on a made-up calendar (no holidays; its weekdays are the ones the "
