@@ -377,3 +377,27 @@ def test_all_sites_says_which_site_has_no_whole_hour_in_the_forecast_yet(tmp_pat
     e.source = f
     (said,) = [n for n in e.snapshot().ingest.notices if "no whole hour yet" in n]
     assert said.startswith("no whole hour yet for any site: new") and "other sites" not in said
+
+
+VHOST_LINE = ('{host} 203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0000] "GET /p HTTP/1.1" '
+              '200 5 "-" "ua"\n')
+
+
+def test_a_file_of_virtual_hosts_lines_is_not_a_site_of_its_own(tmp_path, feed_for):
+    """A VCOMBINED file 'vhosts.log': every request is its line's virtual host's, and the file
+    name had been a site too, of zeros over the file's hours (the agent exported it, the app
+    listed it), in the counts read once and in the ones followed."""
+    from trafficwatch.counting.ingest import ingest
+
+    log = tmp_path / "vhosts.log"
+    log.write_text("".join(VHOST_LINE.format(host="a.example:80" if k % 2 else "b.example:443",
+                                             i=k % 250, h=10 + k // 60, m=k % 60)
+                           for k in range(240)))
+    counted, _ = ingest([str(log)])
+    assert counted.sites() == ["a.example", "b.example"]
+    e, f = feed_for()
+    with log.open("a") as fh:
+        fh.write(VHOST_LINE.format(host="a.example:80", i=1, h=14, m=5))
+    f.step(0.1)
+    f.step(0.1)
+    assert e.series.sites() == ["a.example", "b.example"] and total(e) == 241

@@ -46,6 +46,13 @@ class FileReport:
     ignored: str = ""  # why it was not read although nothing is wrong (an error log, EMPTY)
     first_ts: int | None = None
     last_ts: int | None = None
+    sites: set[str] = field(default_factory=set)  # the sites its requests were counted under:
+    # `site`, or the virtual hosts its lines name
+
+    def own_site(self) -> bool:
+        """Whether the file's hours are its own site's: not when every request went to the
+        virtual host its line names (a VCOMBINED file 'vhosts' had been a site of zeros)."""
+        return not self.sites or self.site in self.sites
 
 
 @dataclass
@@ -259,10 +266,13 @@ def by_site(site: str, rec: Records) -> list[tuple[str, Records]]:
     return [(site, rec)]
 
 
-def add_records(series: HourlySeries, site: str, rec: Records) -> None:
-    """Count parsed requests into `series`: under `site`, or the virtual host a line names."""
-    for name, part in by_site(site, rec):
+def add_records(series: HourlySeries, site: str, rec: Records) -> list[str]:
+    """Count parsed requests into `series`: under `site`, or the virtual host a line names;
+    the sites they went to."""
+    parts = by_site(site, rec)
+    for name, part in parts:
         series.add(name, part)
+    return [name for name, _ in parts]
 
 
 def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -> None:
@@ -270,11 +280,12 @@ def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -
         parsed, lo, hi = res.parsed, res.first_ts, res.last_ts
         for site, counts in res.counts.items():
             series.add_counts(site, counts)
+        rep.sites.update(res.counts)
     else:
         rec = res.records
         parsed = len(rec)
         lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if parsed else (None, None)
-        add_records(series, rep.site, rec)
+        rep.sites.update(add_records(series, rep.site, rec))
     rep.lines += res.lines
     rep.parsed += parsed
     rep.excluded += res.excluded
@@ -319,6 +330,9 @@ def ingest(
                 if rep.ignored:
                     report.ignored.append((rep.name, rep.ignored))
                 if rep.first_ts is None:
+                    prev = None
+                    continue
+                if not rep.own_site():
                     prev = None
                     continue
                 series.add_coverage(site, rep.first_ts, rep.last_ts)

@@ -279,7 +279,7 @@ class LiveFeed:
         rep = whole.report
         with self.sink.lock:
             self.sink.series.merge(whole.series)
-            if rep.first_ts is not None:
+            if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
         ident = (st.st_dev, st.st_ino)
         self.report.files.append(rep)
@@ -326,7 +326,7 @@ class LiveFeed:
                 progress(min(end, (i + 1) * logread.CHUNK))
         except OSError:
             return None
-        if rep.first_ts is not None:
+        if rep.first_ts is not None and rep.own_site():
             part.add_coverage(site, rep.first_ts, rep.last_ts)
         with self.sink.lock:
             self.sink.series.merge(part)
@@ -445,7 +445,7 @@ class LiveFeed:
         res = st.parser.feed(chunk)
         with self.sink.lock:
             _absorb(rep, res, self.sink.series)
-            if rep.first_ts is not None:
+            if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
