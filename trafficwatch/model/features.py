@@ -536,24 +536,10 @@ def old_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelS
     usual = np.resize(nanmedian(np.stack(refs, axis=1), axis=1), span)  # (span,) by hour of week
     d = np.log1p(np.clip(v[start:], 0, None)) - np.log1p(np.clip(usual, 0, None))
     ok = np.isfinite(d)
-    x = np.where(ok, d, 0.0)
-    c = np.concatenate([[0], np.cumsum(ok)])
-    s1 = np.concatenate([[0], np.cumsum(x)])
-    s2 = np.concatenate([[0], np.cumsum(x * x)])
-    k = np.arange(48, span - SHIFT_AGE[1])  # split: d[k:] after, older than the young rule's
-    n1, n2 = c[k], c[-1] - c[k]
-    good = (n1 >= 24) & (n2 >= SHIFT_AGE[1] // 2)
-    if not good.any():
+    # split: d[k:] after, older than the young rule's
+    cut = _split(d, np.arange(48, span - SHIFT_AGE[1]), SHIFT_AGE[1] // 2)
+    if cut is None:
         return None
-    n1, n2, k = n1[good], n2[good], k[good]
-    m1, m2 = s1[k] / n1, (s1[-1] - s1[k]) / n2
-    sse = (s2[k] - n1 * m1 ** 2) + (s2[-1] - s2[k] - n2 * m2 ** 2)
-    sd = np.sqrt(np.maximum(sse, 0) / np.maximum(n1 + n2 - 2, 1)) + 1e-9
-    z = np.abs(m2 - m1) / sd * np.sqrt(n1 * n2 / (n1 + n2))
-    i = int(np.argmax(z))
-    if z[i] < SHIFT_Z:
-        return None
-    cut = int(k[i])
     pre, post = float(np.median(d[:cut][ok[:cut]])), float(np.median(d[cut:][ok[cut:]]))
     shift = post - pre
     if abs(shift) < SHIFT_MIN or abs(pre) > SHIFT_SAME or np.mean(v[start + cut:][ok[cut:]] == 0) >= 0.5:
@@ -570,6 +556,28 @@ def old_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelS
         holiday(first_hour + start + np.arange(max(cut - 24, 0), min(cut + 24, span))).any())
     return LevelShift(at=start + cut, hours=span - cut, ratio=float(np.exp(shift)),
                       holiday=in_holidays)
+
+
+def _split(d: np.ndarray, k: np.ndarray, after: int) -> int | None:
+    """The split k of `d` (d[:k] before, d[k:] after; NaN not counted) whose two sides' means
+    differ most in standard errors of the hours' noise, when SHIFT_Z or more, each side with
+    24 and `after` observed hours at least; None otherwise."""
+    ok = np.isfinite(d)
+    x = np.where(ok, d, 0.0)
+    c = np.concatenate([[0], np.cumsum(ok)])  # observed hours before each split
+    s1 = np.concatenate([[0], np.cumsum(x)])
+    s2 = np.concatenate([[0], np.cumsum(x * x)])
+    n1, n2 = c[k], c[-1] - c[k]
+    good = (n1 >= 24) & (n2 >= after)
+    if not good.any():
+        return None
+    n1, n2, k = n1[good], n2[good], k[good]
+    m1, m2 = s1[k] / n1, (s1[-1] - s1[k]) / n2
+    sse = (s2[k] - n1 * m1 ** 2) + (s2[-1] - s2[k] - n2 * m2 ** 2)
+    sd = np.sqrt(np.maximum(sse, 0) / np.maximum(n1 + n2 - 2, 1)) + 1e-9
+    z = np.abs(m2 - m1) / sd * np.sqrt(n1 * n2 / (n1 + n2))
+    i = int(np.argmax(z))
+    return int(k[i]) if z[i] >= SHIFT_Z else None
 
 
 def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
@@ -590,24 +598,11 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     usual = nanmedian(np.stack(lags, axis=1), axis=1)
     d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
     ok = np.isfinite(d)
-    x = np.where(ok, d, 0.0)
-    c = np.concatenate([[0], np.cumsum(ok)])  # observed hours before each split
-    s1 = np.concatenate([[0], np.cumsum(x)])
-    s2 = np.concatenate([[0], np.cumsum(x * x)])
-    k = np.arange(week - SHIFT_AGE[1], week - SHIFT_AGE[0] // 2 + 1)  # split: t[k:] after
-    n1, n2 = c[k], c[-1] - c[k]
-    good = (n1 >= 24) & (n2 >= SHIFT_AGE[0] // 2)
-    if not good.any():
+    # split: t[k:] after
+    cut = _split(d, np.arange(week - SHIFT_AGE[1], week - SHIFT_AGE[0] // 2 + 1),
+                 SHIFT_AGE[0] // 2)
+    if cut is None:
         return None
-    n1, n2, k = n1[good], n2[good], k[good]
-    m1, m2 = s1[k] / n1, (s1[-1] - s1[k]) / n2
-    sse = (s2[k] - n1 * m1 ** 2) + (s2[-1] - s2[k] - n2 * m2 ** 2)
-    sd = np.sqrt(np.maximum(sse, 0) / np.maximum(n1 + n2 - 2, 1)) + 1e-9
-    z = np.abs(m2 - m1) / sd * np.sqrt(n1 * n2 / (n1 + n2))
-    i = int(np.argmax(z))
-    if z[i] < SHIFT_Z:
-        return None
-    cut = int(k[i])
     if week - cut < SHIFT_AGE[0]:  # too young to tell from a surge of an afternoon
         return None
     in_holidays = first_hour is not None and bool(holiday(first_hour + t[max(cut - 24, 0):]).any())
