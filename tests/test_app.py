@@ -538,6 +538,12 @@ async def test_the_status_line_points_to_notices_below_the_fold_of_a_small_scree
         await pilot.pause()
         assert str(app.query_one("#status").render()) == \
             "following: last line at 14:14 · 1 notice at the foot of Now"
+    # a longer line says it shorter, on one line (it wrapped "... at the foot of" / "Now")
+    long = "no new lines since 2022-12-23 02:00 (still watching)"
+    app = make_app(replace(snap, feed=long, ingest=replace(snap.ingest, notices=(lock,))))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one("#status").render()) == f"{long} · 1 notice in Now"
 
 
 async def filter_typed(start: str, end: str):

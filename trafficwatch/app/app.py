@@ -208,10 +208,14 @@ class TrafficWatchApp(App):
         n = len(snap.ingest.notices)
         # a notice (state file in use by another trafficwatch, lines dated ahead, a site not in
         # the forecast) sits at the foot of Now: below the fold at 80x24, unseen unless said
-        words = " · ".join(w for w in (snap.feed, snap.status,
-                                       f"filter: {snap.filter}" if snap.filter else "",
-                                       f"{n} notice{'s' * (n > 1)} at the foot of Now" if n
-                                       else "") if w)
+        for where in ("at the foot of Now", "in Now"):  # the short form where the long one
+            # would wrap the status line (80x24: "...· 1 notice at the foot of" / "Now")
+            words = " · ".join(w for w in (snap.feed, snap.status,
+                                           f"filter: {snap.filter}" if snap.filter else "",
+                                           f"{n} notice{'s' * (n > 1)} {where}" if n
+                                           else "") if w)
+            if len(words) <= self.size.width - 2:
+                break
         status.update(safe_content(words))
         for pane in ("#chart", "#stats", "#gates", "#top-pane", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
