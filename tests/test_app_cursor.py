@@ -113,6 +113,14 @@ async def test_t_shows_the_top_of_the_last_24_hours_in_place_of_the_gates():
         await pilot.press("t")
         await pilot.pause()
         assert "Relying on" in screen_text(app)
+        # h with Top in front brings the gates forward as they were; it had cycled the hidden
+        # gate pane's views, the screen unchanged (trial)
+        await pilot.press("t", "h")
+        await pilot.pause()
+        assert "Relying on" in screen_text(app) and "Top, last 24 h" not in screen_text(app)
+        await pilot.press("h")
+        await pilot.pause()
+        assert "Forget gate" in screen_text(app)
 
 
 async def test_the_last_hour_of_a_log_that_ended_inside_it_is_named_by_its_end():

@@ -428,7 +428,12 @@ class TrafficWatchApp(App):
 
     def action_heatmap(self) -> None:
         gates = self.query_one(GatePane)
-        gates.next_mode()
+        if self.bottom == "top":  # h with Top in front had cycled the hidden gate pane: it
+            # comes forward first, in the view it had (a trial saw nothing happen)
+            self.bottom = "gates"
+            self._show_bottom()
+        else:
+            gates.next_mode()
         box = self.query_one("#gates-box")
         if gates.heatmap:  # j/k then scroll the units
             box.focus()
