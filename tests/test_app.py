@@ -241,6 +241,19 @@ async def test_the_gates_pane_says_the_lstms_share_of_the_line_drawn():
         await pilot.pause()
         words = " ".join(str(app.query_one("#gates").render()).split())
     assert "Relying on (the LSTM, 10% of the line drawn): same hours last week 52%" in words
+    # on two lines where on one "others" would outweigh every base named (a trial: "typical
+    # week at today's level 24%, others 76%")
+    spread = {"4-week median at today's level": 0.24, "7-day median": 0.2, "yesterday": 0.19,
+              "last week": 0.15, "last hour": 0.12, "week's mean": 0.1}
+    app = make_app(replace(snap, forecast=replace(snap.forecast, lstm_share=0.3),
+                           gates=replace(snap.gates, reliance=spread)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause()
+        words = " ".join(str(app.query_one("#gates").render()).split())
+    assert ("Relying on (the LSTM, 30% of the line drawn): typical week at today's level 24%, "
+            "7-day typical 20%, yesterday 19%, others 37%") in words, words
     # the share is the forecast's own: predict passes it on
     idx = pd.date_range("2026-10-01", periods=24 * 28, freq="h", tz="UTC")
     s = pd.Series(np.random.default_rng(0).poisson(80, len(idx)).astype(float), index=idx)

@@ -31,6 +31,10 @@ def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
     assert reliance_words(w, width=72) == ("Relying on: same hours last week 52%, "
                                            "typical week 31%, others 17%")
     assert reliance_words(w, width=10) == "Relying on: same hours last week 52%, others 48%"
+    spread = {"yesterday": 0.3, "last week": 0.25, "7-day median": 0.25, "last hour": 0.2}
+    assert reliance_words(spread, width=40) == "Relying on: yesterday 30%, others 70%"
+    assert reliance_words(spread, width=40, spill=100) == (  # others outweighed all named
+        "Relying on: yesterday 30%, same hours last week 25%, 7-day typical 25%, others 20%")
 
 
 def test_reliance_normalises_and_says_so_when_the_model_reports_none():

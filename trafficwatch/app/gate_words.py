@@ -56,11 +56,13 @@ def percentages(counts: Sequence[float]) -> list[int]:
 
 
 def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
-                   share: float = 1.0) -> str:
+                   share: float = 1.0, spill: int = 0) -> str:
     """'Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%, others 8%';
     fewer bases named (the largest), the rest summed as others, when `width` (0 = any) is short.
     `share`: the LSTM's share of the line shown; under all of it, said first (a trial read "Relying
-    on: typical week at today's level 37%" as what the line drawn did, 90% "the last hour")."""
+    on: typical week at today's level 37%" as what the line drawn did, 90% "the last hour").
+    `spill`: a longer width (a second line) taken when within `width` "others" would outweigh
+    every base named ("typical week at today's level 24%, others 76%", a trial)."""
     lead = ("Relying on: " if share >= 0.995 else
             f"Relying on (the LSTM, {100 * share:.0f}% of the line drawn): " if share > 0.005
             else "Relying on (the LSTM, not in the line drawn): ")
@@ -69,7 +71,7 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
     if not items or total <= 0:
         return f"{lead}its own reading of the last week (no seasonal mix reported)"
     items.sort(key=lambda kv: -kv[1])
-    out = ""
+    out, rest = "", 0.0
     for n in range(min(top, len(items)), 0, -1):  # the rest always shows, as "others"
         rest = sum(v for _, v in items[n:])
         pct = percentages([v for _, v in items[:n]] + [rest])  # they add up to 100
@@ -77,6 +79,8 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
         out = lead + ", ".join(shown + ([f"others {pct[-1]}%"] if pct[-1] else []))
         if not width or len(out) <= width:
             break
+    if spill > width and (len(out) > width or rest > items[0][1]):
+        return reliance_words(reliance, top, spill, share)
     return out
 
 

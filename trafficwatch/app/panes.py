@@ -268,7 +268,10 @@ class GatePane(SnapshotPane):
         t = Text()
         fv = self._snap.forecast if self._snap is not None else None
         share = fv.lstm_share if fv is not None else 1.0
-        t.append(reliance_words(g.reliance, width=width, share=share) + "\n", style="bold")
+        # a line, or two where on one "others" would outweigh every base named (under "(the
+        # LSTM, 30% of the line drawn)" one base was named and "others" held 76 %: a trial)
+        t.append(reliance_words(g.reliance, width=width, share=share, spill=2 * width - 2)
+                 + "\n", style="bold")
         t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
         rows = []  # each gate's sparkline spans its own week's range, given after it: on 0-1
         # the mean of 64 units (near 0.5 everywhere) drew a flat bar on every site
