@@ -113,3 +113,19 @@ def test_float_hour_numbers_and_unix_times_are_read_too(tmp_path):
         assert s.index[0] == pd.Timestamp("2023-11-14 22:00", tz="UTC") and len(s) == 72
         assert HOUR_NUMBERS not in s.attrs and np.array_equal(s, v)
         assert warned == [f"{path}: column 'ds' holds Unix times: read as UTC"]
+
+
+def test_hour_numbers_no_calendar_can_hold_are_one_clear_line(tmp_path, capsys):
+    """9,999,999 beside 1 put the first hour in the year 868: "Out of bounds nanosecond
+    timestamp", a message about dates to a file without one."""
+    far = tmp_path / "far.csv"
+    far.write_text("ds,y\n1,5\n2,6\n9999999,7\n")
+    code, out, err = run_cli(["forecast", str(far)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "hour numbers from 1 to 9999999 span over 100 years of hours" in err
+    late = tmp_path / "late.csv"  # a Unix time past what a datetime holds: a row left out
+    late.write_text("ds,y\n" + "".join(f"{1_700_000_000 + 3600 * i},5\n" for i in range(30))
+                    + "9999999999,6\n")
+    warned: list[str] = []
+    s = read_counts_csv_all(str(late), warn=warned.append).series[""]
+    assert len(s) == 30 and any("1 row without" in w and "9999999999" in w for w in warned)

@@ -174,6 +174,8 @@ HOUR_NUMBER = re.compile(r"\d{1,7}(?:\.0*)?$")  # ds = 1, 2, 3... (or 1.0, 2.0: 
 # are a date (DATE_ONLY)
 EPOCH = re.compile(r"(\d{10}|\d{13})(?:\.\d*)?$")  # Unix time in seconds or milliseconds (a
 # Prometheus or Grafana export): real instants, UTC
+MAX_NUMBERED_H = 100 * 8766  # hours: the most one series of hour numbers may span (100 years;
+# its first hour must still be a date a datetime holds)
 MADE_UP_END = 1229381999 // HOUR  # epoch hour where a series of hour numbers ends: Mon
 # 2008-12-15 23:00 UTC, 265 days after Easter Monday and 8 before the Christmas days the model
 # flags (features.holiday), so a made-up calendar holds no holiday for its last 6,360 hours
@@ -269,16 +271,26 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     epoch = bool(texts) and not numbers and all(EPOCH.match(x) for x in texts)
     if numbers:  # hour numbers, no dates: each series' last one put at MADE_UP_END
         last: dict[str, int] = {}  # series -> its last hour number
+        first: dict[str, int] = {}
         for (_, row), x in zip(usable, texts):
-            last[series_of(row)] = max(last.get(series_of(row), 0), int(float(x)))
+            k, h = series_of(row), int(float(x))
+            last[k], first[k] = max(last.get(k, h), h), min(first.get(k, h), h)
+        for k, end in last.items():  # 9,999,999 beside 1 had put the first row in the year
+            # 868, which no datetime holds ("Out of bounds nanosecond timestamp")
+            if end - first[k] > MAX_NUMBERED_H:
+                where = f" (series {safe_name(k)})" if ii is not None else ""
+                raise ValueError(f"{shown}{where}: hour numbers from {first[k]} to {end} "
+                                 f"span over {MAX_NUMBERED_H // 8766} years of hours: not the "
+                                 "hours of one series")
         base = {k: MADE_UP_END - v for k, v in last.items()}  # the epoch hour of its number 0
         stamps = pd.to_datetime(pd.Series(
             [(base[series_of(row)] + int(float(x))) * HOUR for (_, row), x in zip(usable, texts)],
             dtype="int64"), unit="s", utc=True)
-    elif epoch:  # seconds (10 digits) or milliseconds (13), as written
+    elif epoch:  # seconds (10 digits) or milliseconds (13), as written; past 2262 (no
+        # datetime holds it): a row without an hour, said
         stamps = pd.to_datetime(pd.Series(
             [float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0) for x in texts],
-            dtype="float64"), unit="s", utc=True)
+            dtype="float64"), unit="s", utc=True, errors="coerce")
     else:
         stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
