@@ -365,6 +365,8 @@ def test_the_short_choice_names_a_fine_tune_and_scores_keep_two_places():
     for narrow in (False, True):
         text = str(error_lines(fv, narrow))
         assert "MASE 0.80" in text and "0.90" in text and "0.8 " not in text
+    # the band's aim beside its coverage: "band coverage 62%" alone read as fine (trial)
+    assert "band coverage 62% (80% meant)" in str(error_lines(replace(fv, coverage=0.62)))
 
 
 def test_a_sparkline_draws_its_lowest_hour_and_leaves_only_gaps_blank():
