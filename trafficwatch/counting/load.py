@@ -174,6 +174,7 @@ HOUR_NUMBER = re.compile(r"\d{1,7}(?:\.0*)?$")  # ds = 1, 2, 3... (or 1.0, 2.0: 
 # are a date (DATE_ONLY)
 EPOCH = re.compile(r"(\d{10}|\d{13})(?:\.\d*)?$")  # Unix time in seconds or milliseconds (a
 # Prometheus or Grafana export): real instants, UTC
+LAST_UNIX_S = 9_223_372_036  # 2262-04-11: the last second a nanosecond datetime holds
 MAX_NUMBERED_H = 100 * 8766  # hours: the most one series of hour numbers may span (100 years;
 # its first hour must still be a date a datetime holds)
 MADE_UP_END = 1229381999 // HOUR  # epoch hour where a series of hour numbers ends: Mon
@@ -286,11 +287,12 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         stamps = pd.to_datetime(pd.Series(
             [(base[series_of(row)] + int(float(x))) * HOUR for (_, row), x in zip(usable, texts)],
             dtype="int64"), unit="s", utc=True)
-    elif epoch:  # seconds (10 digits) or milliseconds (13), as written; past 2262 (no
-        # datetime holds it): a row without an hour, said
-        stamps = pd.to_datetime(pd.Series(
-            [float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0) for x in texts],
-            dtype="float64"), unit="s", utc=True, errors="coerce")
+    elif epoch:  # seconds (10 digits) or milliseconds (13), as written; from April 2262 on
+        # (past what pandas 2's datetimes hold; pandas 3 reads them) a row without an hour, said
+        secs = np.array([float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0)
+                         for x in texts])
+        stamps = pd.to_datetime(pd.Series(np.where(secs < LAST_UNIX_S, secs, np.nan)),
+                                unit="s", utc=True, errors="coerce")
     else:
         stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
