@@ -329,10 +329,7 @@ def ingest(
                 report.files.append(rep)
                 if rep.ignored:
                     report.ignored.append((rep.name, rep.ignored))
-                if rep.first_ts is None:
-                    prev = None
-                    continue
-                if not rep.own_site():
+                if rep.first_ts is None or not rep.own_site():  # nothing of its own site
                     prev = None
                     continue
                 series.add_coverage(site, rep.first_ts, rep.last_ts)

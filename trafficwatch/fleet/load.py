@@ -27,8 +27,7 @@ def _why_empty(cfg: PromConfig, now: float) -> str:
     """Why the fleet gave no count: no such series, or series with no whole hour yet (a fresh
     fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
     found = [(labels, v) for labels, v in PrometheusClient(cfg).vector(
-        f"count by ({cfg.site_label}) ({cfg.selector()})", now)
-        if labels.get(cfg.site_label) and cfg.site in (None, labels.get(cfg.site_label))]
+        f"count by ({cfg.site_label}) ({cfg.selector()})", now) if cfg.wants(labels.get(cfg.site_label))]
     if not found:
         days = "day" if cfg.days == 1 else f"{cfg.days} days"
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "

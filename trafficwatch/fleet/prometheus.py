@@ -58,7 +58,7 @@ class PromConfig:
     days: int = 60  # how far back the first read goes
     token: str | None = field(default=None, repr=False)  # bearer token (from the environment)
     status_classes: frozenset[int] | None = None  # e.g. {4, 5}; None: every class
-    site: str | None = None  # one site only (asked of Prometheus, not filtered here)
+    site: str | None = None  # one site only (asked of Prometheus; others it answers: `wants`)
     step: int = HOUR  # seconds per bucket: an hour (tests shorten it: Prometheus's clock is real)
     timeout: float = 10.0  # seconds: connecting, and each wait for more of the answer
     deadline: float = 60.0  # seconds for a whole answer: one sent a byte a second had no end
@@ -98,6 +98,12 @@ class PromConfig:
             raise ValueError(f"step {step}: from 1 to {HOUR} s")
         return cls(url.rstrip("/"), site_label, tuple(m.strip() for m in matchers or []), days,
                    token, frozenset(status_classes) if status_classes else None, site, step)
+
+    def wants(self, site: object) -> bool:
+        """Whether a site label Prometheus answered is one asked for: named (the selector asks
+        site!="") and `site` when one was asked for. A broken server's site "" crashed the
+        site picker, and one not asked for gave a KeyError."""
+        return isinstance(site, str) and bool(site) and self.site in (None, site)
 
     def selector(self) -> str:
         """The series selector: the site label present, the user's matchers, site and status."""
@@ -245,8 +251,7 @@ def fetch(client: PrometheusClient, start: int, end: int, now: float | None = No
 
     def put(labels: dict, values: list) -> None:
         site, status = labels.get(cfg.site_label), labels.get("status")
-        if not isinstance(site, str) or status not in STATUS or not site \
-                or (cfg.site is not None and site != cfg.site):  # not what was asked for
+        if not cfg.wants(site) or status not in STATUS:
             return
         grid = sites.setdefault(site, np.full((len(starts), len(STATUS)), np.nan))
         col = STATUS.index(status)
