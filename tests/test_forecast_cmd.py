@@ -523,7 +523,7 @@ def test_forecast_of_the_only_site_of_its_logs_shows_the_fine_tune_the_app_keeps
     argv = ["forecast", str(logs), "--format", "json", "--site", "shop.example.com"]
     code, out, err = run_cli(argv, capsys)
     assert code == 0 and "fine-tune" not in err
-    default = json.loads(out)["hours"][0]["p50"]
+    assert "fine-tuned" not in json.loads(out)["choice"]
     tuned = Forecaster.load(small_model_path)
     tuned.name = "fine-tuned"
     store = tuning.tune_store(default_state_path([str(logs)], "app"))
@@ -531,7 +531,9 @@ def test_forecast_of_the_only_site_of_its_logs_shows_the_fine_tune_the_app_keeps
     for site in ([], ["--site", "shop.example.com"]):
         code, out, err = run_cli(argv[:4] + site, capsys)
         assert code == 0 and "the fine-tune the app keeps for" in err, err
-        assert json.loads(out)["hours"][0]["p50"] != pytest.approx(default, rel=1e-3)
+        # the forecast printed is the fine-tune's (its median may be near the shipped one's
+        # where both lean on the same candidate: uniform traffic, the 2 weeks' shape)
+        assert "fine-tuned" in json.loads(out)["choice"], out
     (logs / "blog.example.org.access.log").write_text(  # a second site: all sites is not it
         (logs / "shop.example.com.access.log").read_text())
     code, out, err = run_cli(argv, capsys)

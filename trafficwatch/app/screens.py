@@ -36,7 +36,7 @@ beats both). `trafficwatch eval` forecasts from other hours (daily origins befor
 end), so its MASE differs a little. 'Shown:' says which forecast is drawn and why: the LSTM, \
 or its blend with the candidate that erred least on the site's last 14 days (fewer on a \
 younger site: the pane says how many): same hour yesterday, same hour last week, the last hour \
-repeated, or the last 2 weeks' daily shape and trend; or on the last day alone when traffic \
+repeated, or the last 2 weeks' daily and weekly shape and trend; or on the last day alone when traffic \
 broke from the LSTM's weeks on the last 2 days and a candidate followed it. A count that held one value \
 (not 0) for the last 24 hours or more is repeated, its band that value alone. 'Band widened' says the last day broke \
 from the band (a new level): the band drawn then spans that day's errors on the side it fell \

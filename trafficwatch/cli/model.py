@@ -133,7 +133,7 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
                     "written, from the hour in progress on, as the app does). The LSTM is first "
                     "checked on the series' own last 14 days against seasonal naive (24 h and "
                     "168 h) and, from 6 days judged, the last hour repeated and the last 2 "
-                    "weeks' daily shape and trend; where it lost there, its blend with the best "
+                    "weeks' daily and weekly shape and trend; where it lost there, its blend with the best "
                     "of them is printed and stderr says which (the model column: lstm:NAME, "
                     "naive24, naive168, naive1 or profile, or two of them joined by +). A "
                     "series too short for the LSTM gets the 24 h "

@@ -69,7 +69,7 @@ CHANGE_RATIO = 0.5  # this share of the LSTM's error on the last of them: traffi
 # test, a counter whose Fridays differ got "yesterday" on a Friday after two days it won
 # (melb_ped_s18, 28 origins: 0.364 -> 0.444)
 EXTRA = ("naive1", "profile")  # candidates beside the seasonal naives: the last hour repeated
-# (a level that wanders with no daily rhythm) and the last 2 weeks' daily shape and trend
+# (a level that wanders with no daily rhythm) and the last 2 weeks' daily and weekly shape and trend
 # (baselines.profile_trend: steady growth under noise, which "yesterday" repeats with a day's
 # noise and the weeks' medians lag). Judged only where they forecast every hour the naives did,
 # and from YOUNG_DAYS days judged. Generated random walks, trends, seasonal random walks, loads
@@ -223,7 +223,7 @@ class Recent:
         best_naive = next((k for k in self.weights if k != "lstm"), None) or best_of(m)
         label = {"naive24": "same hour yesterday", "naive168": "same hour last week",
                  "naive1": "the last hour repeated",
-                 "profile": "the last 2 weeks' daily shape and trend"}
+                 "profile": "the last 2 weeks' daily and weekly shape and trend"}
         n = -(-self.hours // 24)  # days judged: 335 hours (a log ending inside its last hour)
         # are 14 days, not "the last 13 days" of a site judged on 14
         days = (f"on a typical one of the last {n} days" if n >= TRIM_DAYS else
@@ -279,7 +279,7 @@ class Recent:
         label = {"naive24": ("yesterday", "same hour yesterday"),
                  "naive168": ("last week", "same hour last week"),
                  "naive1": ("last hour", "last hour repeated"),
-                 "profile": ("daily shape+trend", "daily shape+trend")}
+                 "profile": ("2-week shape+trend", "2-week shape+trend")}
         share = self.weights.get("lstm", 0.0)
         other = next((label[k] for k in self.weights if k != "lstm"), ("", ""))
         if share >= 0.999:
@@ -415,7 +415,7 @@ class Forecaster:
         s, shift = relevelled(on_site_clock(check_series(series)))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp)
-        return self._recent(s.to_numpy(), w, zq, self._extra(inp, w), shift)
+        return self._recent(s.to_numpy(), w, zq, self._extra(inp, w, shift), shift)
 
     def _on_calendar(self, series: pd.Series) -> tuple[pd.Series, int]:
         """(the series on the calendar the forecast reads it on, days it was moved back).
@@ -441,10 +441,14 @@ class Forecaster:
         days = int(np.nanargmin(errors))
         return _moved(series, days), days
 
-    def _extra(self, inp: pd.Series, w) -> dict[str, np.ndarray]:
-        """Candidates beyond the naives, (N, horizon) counts at each of the batch's origins."""
-        made = {"naive1": last_values, "profile": profile_trend}
-        return {k: made[k](inp.to_numpy(), w.origin, w.bases.shape[1]) for k in EXTRA}
+    def _extra(self, inp: pd.Series, w, shift: LevelShift | None = None) -> dict[str, np.ndarray]:
+        """Candidates beyond the naives, (N, horizon) counts at each of the batch's origins.
+        After a change of level (`shift`), the daily shape and trend keeps no weekday levels:
+        the weeks before it were moved to the new level, and a fall that goes on for days (a
+        tournament's site after its final) read as a week whose last days are low ones."""
+        v, h = inp.to_numpy(), w.bases.shape[1]
+        return {"naive1": last_values(v, w.origin, h),
+                "profile": profile_trend(v, w.origin, h, weekly=shift is None)}
 
     def _recent(self, v: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
@@ -695,7 +699,7 @@ class Forecaster:
         inp = _inputs(s)
         w, zq, _ = self._batch(inp, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
-        extra = self._extra(inp, w)
+        extra = self._extra(inp, w, shift)
         fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
                             self._recent(s.to_numpy(), w, zq, extra, shift),
                             (w.bases[-1:], w.bmask[-1:]), extra)
@@ -713,7 +717,7 @@ class Forecaster:
         mask = w.x[-1, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        extra = self._extra(inp, w)
+        extra = self._extra(inp, w, shift)
         fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
                             self._recent(s.to_numpy(), w, zq, extra, shift),
                             (w.bases[-1:], w.bmask[-1:]), extra)
