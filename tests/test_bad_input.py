@@ -381,6 +381,26 @@ def test_a_compressed_copy_beside_its_original_is_counted_once(tmp_path, capsys)
     assert err.count("not read: ") == 2  # access.log.1.gz and access.log.2.gz
 
 
+def test_a_copy_kept_by_hand_is_a_file_of_its_site_and_counted_once(tmp_path, capsys):
+    """`cp access.log access.log.bak` before editing a config, `mv access.log access.log.old`:
+    each was read as a site of its own ("access.log.bak"), its requests counted again in the
+    total of all sites. Now a file of access.log's site: a copy is not read, an older log is."""
+    full = log_lines(3000, seed=4)
+    (tmp_path / "access.log").write_bytes(full)
+    (tmp_path / "access.log.bak").write_bytes(full)
+    (tmp_path / "access.log~").write_bytes(full[:full.index(b"\n", len(full) // 2) + 1])
+    older = log_lines(2000, seed=5)
+    (tmp_path / "access.log.OLD.gz").write_bytes(gzip.compress(older))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 5000), err
+    assert "access.log.bak: a copy of " in err and "access.log~: a copy of " in err
+    from trafficwatch.logs.sources import discover
+
+    (_site, files), = discover([str(tmp_path)]).sites.items()
+    assert [Path(f.path).name for f in files][-1] == "access.log"  # the live file, read last
+    assert {Path(f.path).name for f in files if f.rotation == 0} == {"access.log"}
+
+
 def test_logs_that_only_begin_alike_are_both_counted(tmp_path, capsys):
     """Two files sharing their first KiB but not the rest: neither is a copy."""
     a = log_lines(600, seed=6)

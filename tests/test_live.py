@@ -128,6 +128,22 @@ def test_compressed_rotation_is_recognised_as_already_read(tmp_path, feed_for):
     assert total(e) == 40
 
 
+def test_a_copy_kept_by_hand_while_following_is_not_counted_again(tmp_path, feed_for):
+    """`cp access.log access.log.bak` under a running app: a file of the same site, which the
+    follower finds it has read already; and the site is not split in two."""
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 40))
+    e, f = feed_for()
+    f.step(0.1)
+    shutil.copy(log, tmp_path / "access.log.bak")
+    with log.open("a") as fh:
+        fh.write(lines(40, 4))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 44
+    assert len(e.series.sites()) == 1
+
+
 def test_archives_read_to_their_end_are_not_counted_as_followed(tmp_path, feed_for):
     """The agent said "4 files followed" on sample_logs, and "100" after a restart: the 96
     archives finished before it are known again, not followed."""

@@ -18,6 +18,12 @@ from trafficwatch.safe import safe_name
 # of `a\nb.access.log` is not seen as one and becomes a site of its own.
 _ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
+# A copy or an older log kept by hand: access.log.bak, access.log.old.gz, access.log~. It is the
+# site of the name before it, never its live file, older than its rotations; as another file of
+# that site, a copy of one of them is counted once (drop_copies). Read as a site of its own
+# ("access.log.bak"), it counted every request again in the total of all sites.
+_BACKUP = re.compile(r"(?:[._-](?:bak|backup|old|orig|prev|save|copy)|~)\Z", re.IGNORECASE)
+BACKUP_ROTATION = 1_000_000  # a kept copy's rotation: past any numbered one
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
 NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
@@ -116,6 +122,11 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
     for ext, kind in _COMPRESSED.items():
         if name.endswith(ext):
             name, comp = name[: -len(ext)], kind
+    backup = _BACKUP.search(name)
+    if backup is not None and backup.start() > 0:
+        name = name[:backup.start()]
+    else:
+        backup = None
     name, date = _undated(name)
     m = _ROTATION.match(name)
     if m is None:
@@ -124,6 +135,8 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         stem = m.group("stem")
         rotation = int(m.group("num")) if m.group("num") else 0
         date = date or m.group("date") or ""
+    if backup is not None:  # older than the rotations, whatever it was a copy of
+        rotation, date = BACKUP_ROTATION, ""
     site = _site_of(path, stem if stem.endswith(".log") else stem + ".log", vhost_rx)
     return SourceFile(str(path), site, rotation, comp, date)
 def _expand(arg: str) -> tuple[list[Path], bool]:
