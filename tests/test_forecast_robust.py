@@ -508,6 +508,26 @@ def test_the_daily_and_weekly_shape_and_trend_extends_an_exact_one_exactly():
                                    rtol=1e-9)
 
 
+def test_the_weekly_rhythm_judged_on_the_days_before_is_the_one_shown():
+    """A trial's series whose weekly rhythm moved: the candidate was judged on 14 days with
+    weekday levels (then a rhythm) and shown without them (none in the last 2 weeks), chosen at
+    70 % for a skill it no longer had. One forecast's origins share the last one's rhythm."""
+    from trafficwatch.model.baselines import profile_trend
+
+    rng = np.random.default_rng(1)
+    t = np.arange(24 * 40)
+    weekend = np.where(((t // 24) % 7 >= 5) & (t < 24 * 26), 0.5, 1.0)  # weekends end on day 26
+    v = 100 * (1 + 0.5 * np.sin(2 * np.pi * (t % 24) / 24)) * weekend \
+        * np.exp(rng.normal(0, 0.05, len(t)))
+    o = np.array([24 * 21, 24 * 40])  # a day while weekends held; the last: 2 weeks without
+    alone = profile_trend(v, o, 48)
+    shared = profile_trend(v, o, 48, as_last=True)
+    plain = profile_trend(v, o, 48, weekly=False)
+    assert not np.allclose(alone[0], plain[0])  # on its own, the first origin has a rhythm
+    np.testing.assert_allclose(shared, plain)  # as one forecast's, the last one's: none
+    np.testing.assert_allclose(alone[1], plain[1])
+
+
 def test_one_odd_day_is_no_weekly_rhythm():
     """A day unlike its weekday a week later (a holiday, a match day) is not repeated a week on:
     WorldCup98's match days read as a weekly rhythm put the day after at twice its traffic."""

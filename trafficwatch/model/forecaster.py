@@ -448,7 +448,7 @@ class Forecaster:
         tournament's site after its final) read as a week whose last days are low ones."""
         v, h = inp.to_numpy(), w.bases.shape[1]
         return {"naive1": last_values(v, w.origin, h),
-                "profile": profile_trend(v, w.origin, h, weekly=shift is None)}
+                "profile": profile_trend(v, w.origin, h, weekly=shift is None, as_last=True)}
 
     def _recent(self, v: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
