@@ -84,8 +84,8 @@ def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: i
     """(N, H) counts: at each origin, the median hour of the day over the `days` days before it
     (log1p, the trend taken out), each day of the week moved by its own level where the last
     two weeks repeat one (weekday_levels; `weekly`, `as_last`), moved to the last 24 hours'
-    level and carried on by the trend. It averages a day's noise away as "yesterday" cannot, and follows a steady growth
-    or decline the weeks' medians lag behind. The trend is the median change of an hour against
+    level and carried on by the trend. It averages a day's noise away as "yesterday" cannot,
+    and follows a steady growth or decline the weeks' medians lag behind. The trend is the median change of an hour against
     the same hour a week before, over the last week (a week's own rhythm cancels, and a step
     in the last three days does not become a trend); 0 with fewer than 48 such pairs. Medians
     throughout: a burst or a dead hour moves none of it. NaN at an origin with fewer than
@@ -121,8 +121,8 @@ WEEK_MATCH = 0.5  # the two weeks' seven day levels, each week's straight line t
 # series, `eval --horizon 48`): mean MASE 0.800 -> 0.736 (a second draw 0.754 -> 0.700), trends
 # 0.703 -> 0.531 (MSTL 0.549); a trial's 48 series without weekly rhythms, with one that moves,
 # random walks: 0.797 -> 0.801; bench/forecast.py whole held-out series 0.538 / 0.593 ->
-# 0.536 / 0.591. Without the line taken out, WorldCup98 after its final (--trend 0.03) 1.37x
-# the better naive; see models/README.md for what else was measured
+# 0.536 / 0.591. Per day, a sign shared by both weeks was a coin's toss: WorldCup98's fall
+# after its final read as a rhythm (1.37x the better naive, cut and tilted; models/README.md)
 
 
 def weekday_levels(resid: np.ndarray, as_last: bool = False) -> np.ndarray:
