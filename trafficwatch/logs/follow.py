@@ -491,6 +491,16 @@ class Follower:
                 return False
             if not data:
                 break
+            if not f.consumed and not f.first and not f.live and not f.compressed \
+                    and not f.gen:
+                # A rotation empty when adopted (judged new on no content at all) and written
+                # since: most likely a copy being made, as copytruncate creates its copy empty
+                # and then fills it. Read as new, the copied lines were counted twice. Not read:
+                # forgotten, and known again by its content on the next scan.
+                self._close(f)
+                del self._files[(f.key.dev, f.key.ino)]
+                self._scan_due = True
+                return True
             budget -= len(data)
             self._take(f, data)
         else:
