@@ -1217,3 +1217,14 @@ async def test_last_weeks_line_is_drawn_over_the_forecast_hours_too():
         past = (int(hours[-1]) - chart.hours[0]) // 3600  # the x of the hour in progress
         week = [xs for marker, xs, ys in drawn if marker == MARKS["week"][0]]
         assert week and max(max(xs) for xs in week) > past, (past, week)
+
+
+def test_the_help_says_what_each_legend_word_for_the_diamond_means():
+    # a new user's trial: the legend said "◆ log end" while the help spoke only of "the current
+    # hour so far"
+    from trafficwatch.app.chart import MARKS
+    from trafficwatch.app.screens import HELP
+
+    for key in ("now", "end"):
+        mark, _, short = MARKS[key]
+        assert f"'{short.format(short='').removeprefix(mark + ' ')}'" in HELP

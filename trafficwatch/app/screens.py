@@ -23,7 +23,8 @@ HELP = """\
 hours. Esc, q or ? closes this help.
 
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
-covers, not a zero); ◆ the current hour so far; • the forecast (median) and - its band \
+covers, not a zero); ◆ the current hour so far ('now'), or, when the logs are no longer \
+written, the hour their last line fell in ('log end'); • the forecast (median) and - its band \
 (p10–p90: 8 hours in 10 should fall inside); · what the model forecast a day ahead for hours \
 now past, so you can see how good it has been; x anomalies; ~ the same hours last week (w). \
 The legend is the line above the plot.
