@@ -35,6 +35,15 @@ def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
     assert reliance_words(spread, width=40) == "Relying on: yesterday 30%, others 70%"
     assert reliance_words(spread, width=40, spill=100) == (  # others outweighed all named
         "Relying on: yesterday 30%, same hours last week 25%, 7-day typical 25%, others 20%")
+    # a wider pane (at 160x50) named fewer than a narrow one: "others" held 48 %
+    w = {"last week": 0.52, "4-week median": 0.16, "yesterday": 0.11, "last hour": 0.21 / 2,
+         "week's mean": 0.21 / 2}
+    one = reliance_words(w, width=94, share=0.8)
+    assert one.endswith("same hours last week 52%, others 48%") and len(one) <= 94
+    assert reliance_words(w, width=94, share=0.8, spill=186).endswith(
+        "same hours last week 52%, typical week 16%, yesterday 11%, others 21%")
+    w = {"last week": 0.80, "4-week median": 0.12, "yesterday": 0.08}  # others 20 %: one line
+    assert reliance_words(w, width=94, share=0.8, spill=186) == reliance_words(w, width=94, share=0.8)
 
 
 def test_reliance_normalises_and_says_so_when_the_model_reports_none():

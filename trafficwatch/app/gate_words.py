@@ -55,6 +55,11 @@ def percentages(counts: Sequence[float]) -> list[int]:
     return out
 
 
+OTHERS_SPILL = 0.25  # "others" holding more than this share of the mix takes the second line
+# (`spill`) to name more: a 94-column pane at 160x50 read "typical week at today's level 52%,
+# others 48%" where the 76-column one at 80x24 named three bases on two lines (a trial)
+
+
 def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
                    share: float = 1.0, spill: int = 0) -> str:
     """'Relying on: same hours last week 52%, 4-week typical 31%, yesterday 9%, others 8%';
@@ -62,7 +67,8 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
     `share`: the LSTM's share of the line shown; under all of it, said first (a trial read "Relying
     on: typical week at today's level 37%" as what the line drawn did, 90% "the last hour").
     `spill`: a longer width (a second line) taken when within `width` "others" would outweigh
-    every base named ("typical week at today's level 24%, others 76%", a trial)."""
+    every base named ("typical week at today's level 24%, others 76%", a trial), or hold more
+    than OTHERS_SPILL of the mix."""
     lead = ("Relying on: " if share >= 0.995 else
             f"Relying on (the LSTM, {100 * share:.0f}% of the line drawn): " if share > 0.005
             else "Relying on (the LSTM, not in the line drawn): ")
@@ -79,7 +85,7 @@ def reliance_words(reliance: dict[str, float], top: int = 3, width: int = 0,
         out = lead + ", ".join(shown + ([f"others {pct[-1]}%"] if pct[-1] else []))
         if not width or len(out) <= width:
             break
-    if spill > width and (len(out) > width or rest > items[0][1]):
+    if spill > width and (len(out) > width or rest > min(items[0][1], OTHERS_SPILL * total)):
         return reliance_words(reliance, top, spill, share)
     return out
 
