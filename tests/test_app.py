@@ -149,6 +149,7 @@ async def test_stats_pane_shows_the_snapshots_numbers():
         stats = str(app.query_one("#stats").render())
         assert "so far: 101 of ~123 forecast" in stats
         assert "Next hour" in stats and "123" in stats and "103–153" in stats
+        assert "(80% band 103–153)" in stats  # the band named: "(103–153)" alone was not read as one
         assert "MASE 0.71" in stats and "ratio 0.75" in stats and "82%" in stats
         assert "lstm:default" in stats and "malformed 4" in stats
 

@@ -113,7 +113,7 @@ async def test_now_pane_and_anomalies_print_counts_alike():
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         text = screen_text(app)
-    assert "1.0 (0–4.7)" in text and "0.97" not in text and "4.72" not in text
+    assert "1.0 (80% band 0–4.7)" in text and "0.97" not in text and "4.72" not in text
     assert "8 vs 58–172" in text
 
 
@@ -329,7 +329,7 @@ async def test_the_next_hours_band_reads_the_same_in_the_now_pane_and_its_detail
     app = make_app(replace(snap, forecast=fv))
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        assert "(162–436)" in str(app.query_one("#stats").render())
+        assert "(80% band 162–436)" in str(app.query_one("#stats").render())
         await pilot.press("right")
         await pilot.pause()
         details = str(app.query_one("#stats").render())

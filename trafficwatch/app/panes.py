@@ -163,8 +163,10 @@ class StatsPane(SnapshotPane):
             nxt = int(later[0]) if len(later) else len(fv.hours) - 1
             when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
                     if snap.after_log_end else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
+            # the band named where there is room: "(290–428)" alone was not read as one (trial)
+            band = "" if narrow else f"{100 * fv.band:.0f}% band "
             t.append(f"{when}: {count(fv.p50[nxt])} "
-                     f"({count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
+                     f"({band}{count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
             if len(fv.holiday_hours):
                 t.append(holiday_line(fv.holiday_hours, narrow) + "\n")
             choice = fv.choice_short if narrow and fv.choice_short else fv.choice
