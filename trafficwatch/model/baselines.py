@@ -85,11 +85,11 @@ def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: i
     (log1p, the trend taken out), each day of the week moved by its own level where the last
     two weeks repeat one (weekday_levels; `weekly`, `as_last`), moved to the last 24 hours'
     level and carried on by the trend. It averages a day's noise away as "yesterday" cannot,
-    and follows a steady growth or decline the weeks' medians lag behind. The trend is the median change of an hour against
-    the same hour a week before, over the last week (a week's own rhythm cancels, and a step
-    in the last three days does not become a trend); 0 with fewer than 48 such pairs. Medians
-    throughout: a burst or a dead hour moves none of it. NaN at an origin with fewer than
-    `min_days` days of counts or an hour of the day never seen."""
+    and follows a steady growth or decline the weeks' medians lag behind. The trend is the
+    median change of an hour against the same hour a week before, over the last week (a week's
+    own rhythm cancels, and a step in the last three days does not become a trend); 0 with fewer
+    than 48 such pairs. Medians throughout: a burst or a dead hour moves none of it. NaN at an
+    origin with fewer than `min_days` days of counts or an hour of the day never seen."""
     span = 24 * days
     y_all = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
     padded = np.concatenate([np.full(span, np.nan), y_all])
