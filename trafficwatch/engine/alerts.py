@@ -130,6 +130,7 @@ class Alerter:
         self._error = ""
         self._failures = 0
         self._runs = 0
+        self._stopped = False
 
     def begin(self, since: float) -> None:
         """Watching starts now (clock `since`): anomalies that fired before it are history."""
@@ -137,7 +138,7 @@ class Alerter:
 
     def check(self, site: str, events: Iterable[AnomalyEvent]) -> list[AnomalyEvent]:
         """Queue an alert for each anomaly of `site` not alerted yet; returns those queued."""
-        if self.since is None:
+        if self.since is None or self._stopped:
             return []
         saved = self.marks.get(site)
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf))
@@ -152,7 +153,9 @@ class Alerter:
         return new
 
     def stop(self) -> None:
-        """Let the runner finish the alert it is running and end (queued ones alert next start)."""
+        """Let the runner finish the alert it is running and end (queued ones alert next start:
+        their marks are saved only as each runs)."""
+        self._stopped = True
         self._jobs.put(None)
 
     @property
@@ -164,7 +167,7 @@ class Alerter:
         return self.marks.notice
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while (job := self._jobs.get()) is not None and not self._stopped:
             try:
                 self._alert(*job)
             except Exception as exc:  # noqa: BLE001 (said on screen; the next alerts still run)
