@@ -220,3 +220,42 @@ def test_the_fleet_source_writes_through_the_sink_and_keeps_data_when_prometheus
     feed.refresh()
     assert "cannot reach Prometheus" in feed.error and "asking again" in feed.error
     assert sink.series.series("a.example", "hits").dropna().tolist() == [10, 6]
+
+
+def test_a_site_name_with_a_backslash_and_an_escape_shows_the_same_through_a_fleet(tmp_path):
+    # the agent exports the name as shown (safe_name); the fleet escaped that once more, so
+    # 'we\ird' read 'we\\\\ird' in a fleet where the app on the server itself shows 'we\\ird'
+    import re
+
+    from trafficwatch.fleet.prometheus import PromConfig, fetch
+    from trafficwatch.safe import safe_name
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    raw = "we\\ird\x1b[31m"
+    (logs / f"{raw}.access.log").write_text(LINE.format(m=1, s=200) * 3)
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None)
+    agent.start()
+    try:
+        metrics = scrape(agent)
+    finally:
+        agent.close()
+    (exported,) = [k for k in metrics if k.startswith("trafficwatch_requests_total") and "2xx" in k]
+    text = re.fullmatch(r'[a-z_]+\{site="(.*)",status="2xx"\}', exported).group(1)
+    label = re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), text)  # as read
+    assert "\x1b" not in label  # written sanitised
+
+    class Client:
+        cfg = PromConfig.build("http://p:9090", days=1)
+
+        def matrix(self, query, start, end, step):
+            return [({"site": label, "status": "2xx"}, [[end, "3"]]),
+                    ({"site": "foreign\\label\x07", "status": "2xx"}, [[end, "1"]])]
+
+        def vector(self, query, at):
+            return []
+
+    h0 = 1_795_165_200
+    counts = fetch(Client(), h0, h0 + 3600)
+    assert set(counts.sites) == {raw, "foreign\\label\x07"}  # another exporter's: as it came
+    assert safe_name(raw) == "we\\\\ird\\x1b[31m"  # what the app on the server shows

@@ -61,3 +61,20 @@ def test_names_show_controls_as_escapes_and_never_two_the_same():
     shown = {safe_name(n) for n in names}
     assert len(shown) == len(names)
     assert all(c.isprintable() for s in shown for c in s)
+
+
+def test_a_shown_name_reads_back_to_its_name_and_other_text_is_left_as_it_is():
+    import random
+
+    from trafficwatch.safe import name_from_shown, safe_name
+
+    rng = random.Random(1)
+    alphabet = ["a", "\\", "x", "u", "U", "0", "8", "5", "f", "\x1b", "\x00", "\t", "\x85",
+                "\u202e", "\udc85", "\U000e0001", "\U0010ffff", " "]
+    for _ in range(20000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert name_from_shown(safe_name(name)) == name
+        # text no name shows as (a lone backslash, a control): left for safe_name to show
+        assert safe_name(name_from_shown(name)) in (name, safe_name(name))
+    for foreign in ("a\\b", "a\\x41", "a\\U00110000", "x\\udc85", "bell\x07", "\\"):
+        assert name_from_shown(foreign) == foreign

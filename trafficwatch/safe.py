@@ -54,3 +54,27 @@ def safe_name(value: object) -> str:
     """
     return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable() else c
                    for c in _as_str(value))
+
+
+
+_SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
+
+
+def _unescape(tok: str) -> str:
+    if len(tok) == 1:
+        return tok
+    if tok == "\\\\":
+        return "\\"
+    code = int.from_bytes(bytes.fromhex(tok[2:]), "big")
+    return chr(0xDC00 + code if tok[1] == "x" and code >= 0x80 else code)  # \x85: the byte
+
+
+def name_from_shown(shown: str) -> str:
+    """The name whose `safe_name` is `shown` (a site label our agent exported, which Prometheus
+    hands back in that form); `shown` itself where no name shows so (another exporter's label),
+    so a name is never escaped twice on its way through a fleet."""
+    try:
+        name = "".join(_unescape(m.group(0)) for m in _SHOWN_TOKEN.finditer(shown))
+    except ValueError:  # \U past the last code point
+        return shown
+    return name if safe_name(name) == shown else shown

@@ -6,7 +6,7 @@ import time
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.fleet.prometheus import PromConfig, PrometheusClient, add_to_series, fetch
 from trafficwatch.hours import HOUR
-from trafficwatch.safe import safe_name
+from trafficwatch.safe import name_from_shown, safe_name
 
 
 def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) -> HourlySeries:
@@ -33,7 +33,7 @@ def _why_empty(cfg: PromConfig, now: float) -> str:
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "
                 "are the agents scraped (and --site-label, --match right)?")
     names = sorted(str(labels.get(cfg.site_label, "")) for labels, _ in found)
-    shown = ", ".join(safe_name(n) for n in names[:3]) + (f" and {len(names) - 3} more"
+    shown = ", ".join(safe_name(name_from_shown(n)) for n in names[:3]) + (f" and {len(names) - 3} more"
                                                           if len(names) > 3 else "")
     nxt = time.strftime("%H:00 UTC", time.gmtime((int(now) // HOUR + 1) * HOUR))
     return (f"Prometheus at {cfg.url} has the agents' counters for {shown}, but no whole hour "

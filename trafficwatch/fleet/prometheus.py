@@ -31,6 +31,7 @@ from trafficwatch.counting.load import MAX_COUNT
 from trafficwatch.counting.series import N_CELLS, ChunkCounts, HourlySeries
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
+from trafficwatch.safe import name_from_shown
 
 METRIC = "trafficwatch_requests_total"
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 steps per query
@@ -253,7 +254,8 @@ def fetch(client: PrometheusClient, start: int, end: int, now: float | None = No
         site, status = labels.get(cfg.site_label), labels.get("status")
         if not cfg.wants(site) or status not in STATUS:
             return
-        grid = sites.setdefault(site, np.full((len(starts), len(STATUS)), np.nan))
+        # the agent exported the name as shown (safe_name): the name itself, shown once again
+        grid = sites.setdefault(name_from_shown(site), np.full((len(starts), len(STATUS)), np.nan))
         col = STATUS.index(status)
         for pair in values:
             if not (isinstance(pair, list) and len(pair) == 2):
