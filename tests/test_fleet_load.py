@@ -196,3 +196,46 @@ def test_a_token_with_a_line_end_or_a_space_is_never_printed(monkeypatch, capsys
 def test_a_url_that_cannot_be_asked_is_said_with_the_option(url, said):
     with pytest.raises(ValueError, match=r"^--prometheus .*" + re.escape(said)):
         PromConfig.build(url)
+
+
+def test_a_site_asked_for_by_its_name_is_found_under_the_label_our_agent_gave_it(monkeypatch):
+    # the agent exports a name as shown ('we\\ird' for the file we\ird.access.log): --site takes
+    # the name, as the app does on the server, and the fleet keys the series by the name
+    import json
+
+    labels = ["we\\\\ird", "we\\ird.other", "plain"]  # ours, another exporter's, a plain name
+    asked = []
+
+    def unquote(s: str) -> str:
+        return re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), s)
+
+    def matches(query: str, label: str) -> bool:  # Prometheus's matchers: = and =~ (anchored)
+        m = re.search(r'site(=~?)"((?:[^"\\]|\\.)*)"', query)
+        if m is None:
+            return True
+        asked.append(m.group(0))
+        value = unquote(m.group(2))
+        return label == value if m.group(1) == "=" else re.fullmatch(value, label) is not None
+
+    def get(self, api, params):
+        q = params["query"]
+        if api == "query_range":
+            return json.loads(json.dumps({"resultType": "matrix", "result": [
+                {"metric": {"site": s, "status": "2xx"}, "values": [[NOW - NOW % 3600, "4"]]}
+                for s in labels if matches(q, s)]}))
+        return {"resultType": "vector", "result": [
+            {"metric": {"site": s}, "value": [NOW, "6"]} for s in labels
+            if q.startswith("count by (site)") and matches(q, s)]}
+
+    monkeypatch.setattr(PrometheusClient, "get", get)
+    series = load_fleet(PromConfig.build("http://prom:9090", days=1), now=NOW, partial=False)
+    assert series.sites() == ["plain", "we\\ird", "we\\ird.other"]
+    one = load_fleet(PromConfig.build("http://prom:9090", days=1, site="we\\ird"), now=NOW,
+                     partial=False)
+    assert one.sites() == ["we\\ird"] and one.series("we\\ird", "hits").dropna().tolist() == [4]
+    other = load_fleet(PromConfig.build("http://prom:9090", days=1, site="we\\ird.other"),
+                       now=NOW, partial=False)
+    assert other.sites() == ["we\\ird.other"]  # another exporter's label, as it is
+    plain = load_fleet(PromConfig.build("http://prom:9090", days=1, site="plain"), now=NOW,
+                       partial=False)
+    assert plain.sites() == ["plain"] and asked[-1] == 'site="plain"'

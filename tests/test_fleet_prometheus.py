@@ -129,6 +129,8 @@ def test_fleet_series_equals_the_sum_of_both_logs_across_an_agent_kill(tmp_path)
     h0 = (int(time.time()) // 3600 - 48) * 3600  # log hour of bucket 0 (two days ago)
     for i, log in enumerate(logs):
         append(log, h0 - 3600, 5 + i, seed=i)  # history: the counters start above zero
+    odd = "we\\ird\x1b[0m"  # a name the agent exports as shown ('we\\\\ird\\x1b[0m')
+    append(dirs[1] / f"{odd}.access.log", h0 - 3600, 3, seed=9)
     agents, procs = [], []
     before = int(time.time())
     try:
@@ -168,6 +170,10 @@ def test_fleet_series_equals_the_sum_of_both_logs_across_an_agent_kill(tmp_path)
         early = fetch(client, before - before % BUCKET_S - 3 * BUCKET_S,
                       before - before % BUCKET_S)
         assert SITE not in early.sites or np.isnan(early.sites[SITE]).all()
+        # --site takes the name, as on the server itself, and finds it under the agent's label
+        one = fetch(PrometheusClient(PromConfig.build(url, step=BUCKET_S, site=odd)), t0,
+                    t0 + len(sizes) * BUCKET_S)
+        assert list(one.sites) == [odd] and set(fleet.sites) == {SITE, odd}
     finally:
         for p in procs:
             if p.poll() is None:

@@ -31,7 +31,7 @@ from trafficwatch.counting.load import MAX_COUNT
 from trafficwatch.counting.series import N_CELLS, ChunkCounts, HourlySeries
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
-from trafficwatch.safe import name_from_shown
+from trafficwatch.safe import name_from_shown, safe_name
 
 METRIC = "trafficwatch_requests_total"
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 steps per query
@@ -47,6 +47,11 @@ class PrometheusError(ValueError):
 
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _literal(text: str) -> str:
+    """`text` as a regular expression (RE2) that matches it and nothing else."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,15 @@ class PromConfig:
         """Whether a site label Prometheus answered is one asked for: named (the selector asks
         site!="") and `site` when one was asked for. A broken server's site "" crashed the
         site picker, and one not asked for gave a KeyError."""
-        return isinstance(site, str) and bool(site) and self.site in (None, site)
+        return isinstance(site, str) and bool(site) and self.site in (None, name_from_shown(site))
 
     def selector(self) -> str:
         """The series selector: the site label present, the user's matchers, site and status."""
         parts = [f'{self.site_label}!=""', *self.matchers]
-        if self.site:
-            parts.append(f"{self.site_label}={_quote(self.site)}")
+        if self.site:  # the name: our agents export it as shown (safe_name), others as it is
+            shown = safe_name(self.site)
+            parts.append(f"{self.site_label}={_quote(self.site)}" if shown == self.site else
+                         f"{self.site_label}=~{_quote(f'{_literal(shown)}|{_literal(self.site)}')}")
         if self.status_classes:
             parts.append("status=~" + _quote("|".join(STATUS[c] for c in
                                                       sorted(self.status_classes))))
