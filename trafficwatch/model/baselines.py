@@ -87,23 +87,25 @@ def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: i
     level and carried on by the trend. It averages a day's noise away as "yesterday" cannot,
     and follows a steady growth or decline the weeks' medians lag behind. The trend is the
     median change of an hour against the same hour a week before, over the last week (a week's
-    own rhythm cancels, and a step in the last three days does not become a trend); 0 with fewer
-    than 48 such pairs. Medians throughout: a burst or a dead hour moves none of it. NaN at an
-    origin with fewer than `min_days` days of counts or an hour of the day never seen."""
+    own rhythm cancels, and a step in the last three days does not become a trend), where the
+    week before changed the same way (`trend_of`): the smaller of the two; 0 with fewer than 48
+    such pairs. The hours of the day are drawn toward their mean as far as noise can account
+    for their differences (`shrunk`). Medians throughout: a burst or a dead hour moves none of
+    it. NaN at an origin with fewer than `min_days` days of counts or an hour of the day never
+    seen."""
     span = 24 * days
     y_all = np.log1p(np.clip(np.asarray(values, dtype=np.float64), 0, None))
     padded = np.concatenate([np.full(span, np.nan), y_all])
     o = np.asarray(origins, dtype=np.int64)
     y = padded[o[:, None] + np.arange(span)]  # (N, span): the hours o-span..o-1
     seen = np.isfinite(y)
-    week = y[:, -168:] - y[:, -336:-168] if span >= 336 else np.full((len(o), 0), np.nan)
-    pairs = np.isfinite(week).sum(axis=1)
-    slope = np.where(pairs >= 48, nanmedian(week, 1), 0.0) / 7  # (N,) log1p a day
+    slope = trend_of(y_all, o) if span >= 336 else np.zeros(len(o))  # (N,) log1p a day
     before = np.arange(-span, 0) / 24.0  # days before the origin
     flat = y - slope[:, None] * before
     # column c of a day holds the hour of the day (o + c) % 24 (span is whole days)
     blocks = flat.reshape(len(o), days, 24)
     profile = nanmedian(blocks, 1)  # (N, 24)
+    profile = shrunk(blocks, profile)
     week = (weekday_levels(blocks - profile[:, None, :], as_last) if weekly
             else np.zeros((len(o), 7)))  # (N, 7): the last, the day before the origin
     level = nanmedian(flat[:, -24:] - profile - week[:, -1:], 1)
@@ -113,6 +115,54 @@ def profile_trend(values: np.ndarray, origins: np.ndarray, horizon: int, days: i
                    + slope[:, None] * ahead / 24.0)
     fit = (seen.sum(axis=1) >= 24 * min_days) & np.isfinite(profile).all(axis=1)
     return np.where(fit[:, None], np.clip(out, 0.0, None), np.nan)
+
+
+def trend_of(y: np.ndarray, origins: np.ndarray) -> np.ndarray:
+    """(N,) log1p a day: at each origin, the median change of an hour against the same hour a
+    week before over the last week, where the week before it changed the same way: the smaller
+    of the two (0 where they disagree). A step of last week changes one week on the one before
+    and not the week before on its own, so it is a new level, not a trend (a generated
+    benchmark series down to 0.66x 8 days before was carried on falling 6 % a day). With fewer
+    than 48 pairs a week: 0; with fewer than 48 for the week before: the last week's alone."""
+    padded = np.concatenate([np.full(504, np.nan), y])
+    x = padded[np.asarray(origins, dtype=np.int64)[:, None] + np.arange(504)]  # o-504..o-1
+    last, before = x[:, -168:] - x[:, -336:-168], x[:, -336:-168] - x[:, :168]
+    slope = np.where(np.isfinite(last).sum(axis=1) >= 48, nanmedian(last, 1), 0.0) / 7
+    prior = np.isfinite(before).sum(axis=1) >= 48
+    then = np.where(prior, nanmedian(before, 1), 0.0) / 7
+    agree = np.sign(then) == np.sign(slope)
+    both = np.where(agree, np.sign(slope) * np.minimum(np.abs(slope), np.abs(then)), 0.0)
+    return np.where(prior, both, slope)
+
+
+def _nanmean(a: np.ndarray, axis: int | tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+    seen = np.isfinite(a)
+    n = seen.sum(axis=axis, keepdims=keepdims)
+    total = np.where(seen, a, 0.0).sum(axis=axis, keepdims=keepdims)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+SHRINK_DOF = 21  # James-Stein's p - 3 for the 24 hours of the day
+
+
+def shrunk(blocks: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """(N, 24) the hours of the day's medians `profile` of `blocks` (N, days, 24), drawn toward
+    their mean as far as their own noise accounts for their spread (James-Stein, positive
+    part): a site at 120 an hour around the clock has 24 medians of 120 plus noise, which a
+    forecast repeated every day (a real log: MASE 0.81, their mean 0.76); a daily shape well
+    above the noise stays as it is. A median's noise is pi/2 a mean's, from the spread of each
+    hour about its day's level."""
+    resid = blocks - profile[:, None, :]
+    resid = resid - _nanmean(resid, 2, keepdims=True)  # each day about its own level
+    n = np.isfinite(resid).sum(axis=1)  # (N, 24) the days each hour was seen on
+    noise = _nanmean(resid ** 2, (1, 2)) * 24 / 23  # (N,) an hour's variance about its day
+    var = np.pi / 2 * noise[:, None] / np.maximum(n, 1)  # (N, 24) each median's
+    mid = profile.mean(axis=1, keepdims=True)
+    spread = ((profile - mid) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = SHRINK_DOF * var.mean(axis=1) / spread
+    k = np.where(np.isfinite(k), np.clip(k, 0.0, 1.0), np.where(spread > 0, 0.0, 1.0))
+    return mid + (1 - k[:, None]) * (profile - mid)
 
 
 WEEK_MATCH = 0.5  # the two weeks' seven day levels, each week's straight line taken out, must
@@ -125,13 +175,18 @@ WEEK_MATCH = 0.5  # the two weeks' seven day levels, each week's straight line t
 # after its final read as a rhythm (1.37x the better naive, cut and tilted; models/README.md)
 
 
+TOP_DAY_MATCH = 0.5  # the day that stands out most in either week, in the other: this share
+
+
 def weekday_levels(resid: np.ndarray, as_last: bool = False) -> np.ndarray:
     """(N, D, 24) log1p hours less their hour of the day's median, D >= 14 whole days, the last
     ending at the origin -> (N, 7) the level of each of the 7 days before the origin, the last
     the day right before it: each day's median hour less its week's mean, the mean of the last
     2 weeks. All 0 where a day of the two weeks has no hour, or where the two weeks' seven
-    levels, each week's straight line taken out, correlate less than WEEK_MATCH: a weekly rhythm
-    repeats, a match day, a holiday or a fall through both weeks does not. With `as_last`, the
+    levels, each week's straight line taken out, correlate less than WEEK_MATCH, or where the day
+    that stands out most in either week stands out less than TOP_DAY_MATCH as much, the same
+    way, in the other: a weekly rhythm repeats, a match day, a holiday or a fall through both
+    weeks does not. With `as_last`, the
     rows are one forecast's origins, the last its own: levels only where that row has them, so
     the candidate judged on the days before is the one shown."""
     n = resid.shape[0]
@@ -145,6 +200,13 @@ def weekday_levels(resid: np.ndarray, as_last: bool = False) -> np.ndarray:
     a, b = np.nan_to_num(bent[:, 0]), np.nan_to_num(bent[:, 1])
     r = (a * b).sum(axis=1) / np.sqrt(np.maximum((a * a).sum(axis=1) * (b * b).sum(axis=1), 1e-300))
     rhythm = whole & (r >= WEEK_MATCH)
+    # the day that stands out most in either week stands out at least half as much, the same
+    # way, in the other: a holiday in one week against the other's noise, which happened to dip
+    # a little on its weekday, correlated above WEEK_MATCH (one odd day read as a rhythm)
+    top = np.argmax(np.maximum(np.abs(a), np.abs(b)), axis=1)
+    ta, tb = a[np.arange(n), top], b[np.arange(n), top]
+    rhythm &= (ta * tb > 0) & (np.minimum(np.abs(ta), np.abs(tb))
+                               >= TOP_DAY_MATCH * np.maximum(np.abs(ta), np.abs(tb)))
     if as_last and n:
         rhythm &= rhythm[-1]
     return np.where(rhythm[:, None], np.nan_to_num(day.mean(axis=1)), 0.0)
