@@ -1030,6 +1030,30 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
         assert words in str(stats.render())
 
 
+@pytest.mark.parametrize("note, short", [
+    (("default kept: no epoch of fine-tuning did better than it on the week before the last 7 "
+     "days (2026-11-20 10:39)"), "fine-tune not kept"),
+    (("kept: tuned 2026-11-20 10:39 on 8 weeks, MASE 0.61 vs default 0.70 in eval's backtest of "
+     "the last 7 days"), "fine-tuned here, kept"),
+    ("fine-tuning on this site: epoch 3/10, started 10:39, low priority (nice 19)",
+     "fine-tuning: epoch 3/10"),
+    ("fine-tuning failed (out of memory); default kept", "fine-tuning failed")])
+async def test_the_narrow_now_pane_says_the_fine_tunes_note_in_a_few_words(note, short):
+    # at 80x24 the note took 8 of the Now pane's 12 lines and hid the lines read below it
+    from dataclasses import replace
+
+    from trafficwatch.engine.views import detail_short
+
+    snap = demo_snapshot()
+    fv = replace(snap.forecast, model_detail=note, model_detail_short=detail_short(note))
+    for size, shown, hidden in (((100, 40), short, note), ((160, 50), note, short)):
+        app = make_app(replace(snap, forecast=fv))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            text = str(app.query_one("#stats").render())
+            assert shown in text and (hidden in shown or hidden not in text), size
+
+
 @pytest.mark.parametrize("sites, site, words", [
     (("shop", "blog"), "shop", "Lines read (all sites) 1,234"),
     (("shop",), "shop", "Lines read 1,234"), (("shop", "blog"), "", "Lines read 1,234")])

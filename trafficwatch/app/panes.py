@@ -177,9 +177,10 @@ class StatsPane(SnapshotPane):
             t.append_text(error_lines(fv, narrow))
             t.append("Model: ")
             t.append_text(safe_content(fv.model_name))
-            if fv.model_detail:
+            detail = fv.model_detail_short if narrow and fv.model_detail_short else fv.model_detail
+            if detail:
                 t.append(" · ")
-                t.append_text(safe_content(fv.model_detail))
+                t.append_text(safe_content(detail))
             t.append("\n")
             if fv.band_note:
                 t.append("Band widened: the last day broke from it\n" if narrow else

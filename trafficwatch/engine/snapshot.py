@@ -48,6 +48,7 @@ class ForecastView:
     naive_name: str = "naive 24 h"  # which seasonal naive mase_naive belongs to
     choice: str = ""  # which forecast is shown and why (the model's own check on recent days)
     choice_short: str = ""  # the same in a few words, for a narrow pane
+    model_detail_short: str = ""  # model_detail in a few words, for a narrow pane
     hours_scored: int = 0  # hours with a count that mase and coverage are over
     no_scale: bool = False  # mase undefined for want of a day of counts before the days scored
     holiday_hours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # of
