@@ -326,7 +326,18 @@ def _as_a_user_without_rights(*args: str) -> tuple[int, bytes, bytes]:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        _, status = os.waitpid(pid, 0)
+        # forked from a process with threads (other tests' left running): a lock one of them
+        # held at the fork would hang the child, and with it the whole run, without a deadline
+        import time
+
+        deadline = time.monotonic() + 120
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail(f"trafficwatch {' '.join(args)} in a forked child: no end in 120 s")
+            time.sleep(0.02)
+        status = done[1]
         out.seek(0)
         err.seek(0)
         return os.waitstatus_to_exitcode(status), out.read(), err.read()

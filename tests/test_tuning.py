@@ -378,6 +378,7 @@ def test_a_restart_forecasts_with_the_kept_fine_tune_from_its_first_frame(monkey
             assert ready.wait(60), got
         finally:
             e.stop()
+            assert e.join(30), "the engine's threads ran on after stop()"
         return got
 
     first = start()  # tuned at this start: the default's forecast came first, then the tuned one

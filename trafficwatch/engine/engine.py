@@ -125,6 +125,16 @@ class Engine:
             t.start()
             self._threads.append(t)
 
+    def join(self, timeout: float = 10.0) -> bool:
+        """After stop(): wait up to `timeout` s for the data, model and fine-tuning threads to
+        end (stop() waits for the reader alone); True when they all have. A test that stops an
+        engine joins it, so that its model thread does not run on into the next test."""
+        end = time.monotonic() + timeout
+        threads = [*self._threads, *([self._tuner] if self._tuner is not None else [])]
+        for t in threads:
+            t.join(max(0.0, end - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
     def stop(self, timeout: float = 1.0) -> None:
         """Stop following and save state (q, a signal); waits `timeout` s at most for the reader.
 
@@ -288,8 +298,12 @@ class Engine:
                 self._model_wake.clear()
                 self.recall_fine_tune(self.site)
                 self._predict_once()
+                if self._stop.is_set():  # stopped during the forecast: no fine-tune to start
+                    return
                 if self.cfg.fine_tune and self.forecaster is not None:
                     self._tune_in_background()
+            if self._stop.is_set():
+                return
             pending = self.forecast_sites()
 
     def forecast_sites(self, budget_s: float | None = None) -> bool:
