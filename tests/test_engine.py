@@ -292,3 +292,29 @@ def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):
     assert snap.series.hours[-1] == end.timestamp()
     assert snap.series.partial_hour is None and snap.series.log_end is None
     assert snap.forecast.hours[0] == end.timestamp() + 3600
+
+
+def test_a_stop_during_the_first_read_still_closes_the_source(monkeypatch):
+    # stop() waited 1 s for the first read and closed the source only if it was open by then: a
+    # longer read (weeks of logs) left its follower running and what it had counted unsaved
+    opened, closed = threading.Event(), []
+
+    class SlowFeed(FakeFeed):
+        def close(self) -> None:
+            closed.append(threading.current_thread().name)
+
+    def slow(sink, cfg, progress):
+        opened.wait(10)  # the first read goes on after stop() gave up waiting for it
+        return SlowFeed(sink)
+
+    monkeypatch.setattr(engine_mod, "open_source", slow)
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+    e = Engine(EngineConfig(paths=["x"], fine_tune=False, tick_s=0.01), lambda s: None)
+    e.start()
+    e.stop(timeout=0.1)
+    assert closed == []  # not open yet: nothing to close
+    opened.set()
+    assert e.join(10)
+    assert closed == ["trafficwatch-data"]  # once, by the data thread, when its read was over
+    e.stop()
+    assert len(closed) == 1

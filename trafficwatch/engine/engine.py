@@ -103,6 +103,8 @@ class Engine:
         self.sink = Sink(cfg.source_config(), self.series, self.lock, self._changed)
         self._stop = threading.Event()
         self._stop_lock = threading.Lock()
+        self._close_lock = threading.Lock()
+        self._source_closed = False
         self._model_wake = threading.Event()
         self._dirty = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -151,8 +153,18 @@ class Engine:
                 self.alerts.stop()  # non-blocking: the runner ends after its current alert
             for t in self._threads[:1]:  # the data thread: the state is saved once it is out
                 t.join(timeout=timeout)
-            if self.source is not None and hasattr(self.source, "close"):
-                self.source.close()
+            self._close_source()  # else the data thread does, once its first read is over
+
+    def _close_source(self) -> None:
+        """Close the source once: from stop(), or from the data thread when stop() came during
+        the first read (a stop that waited 1 s for it left the follower running and the counts
+        read unsaved). The second caller waits for the first's close: stop() returns with the
+        state saved, whichever thread saved it."""
+        with self._close_lock:
+            if self._source_closed or self.source is None or not hasattr(self.source, "close"):
+                return
+            self._source_closed = True
+            self.source.close()
 
     # -- commands from the UI ----------------------------------------------------
     def set_site(self, site: str) -> None:
@@ -277,6 +289,7 @@ class Engine:
                 last_pub = time.monotonic()
                 self._publish()
             self._stop.wait(self.cfg.tick_s)
+        self._close_source()
 
     def _model_loop(self) -> None:
         # Importing torch is a second of mostly GIL-holding Python: done while the logs are
