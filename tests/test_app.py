@@ -1037,7 +1037,13 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
      "the last 7 days"), "fine-tuned here, kept"),
     ("fine-tuning on this site: epoch 3/10, started 10:39, low priority (nice 19)",
      "fine-tuning: epoch 3/10"),
-    ("fine-tuning failed (out of memory); default kept", "fine-tuning failed")])
+    ("fine-tuning failed (out of memory); default kept", "fine-tuning failed"),
+    (("not fine-tuned: it learns from the weeks before the last one and is checked on the last, "
+      "and the 168 hours before the last week (from 2022-12-09) have no hour with a count (24 "
+      "needed)"), "not fine-tuned"),
+    ("not fine-tuned yet: that needs 7 days of counts, this view has 3 days",
+     "not fine-tuned yet"),
+    ("not fine-tuned: switched off (--no-fine-tune)", "fine-tuning off")])
 async def test_the_narrow_now_pane_says_the_fine_tunes_note_in_a_few_words(note, short):
     # at 80x24 the note took 8 of the Now pane's 12 lines and hid the lines read below it
     from dataclasses import replace

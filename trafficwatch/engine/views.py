@@ -95,6 +95,10 @@ def detail_short(detail: str) -> str:
         return "fine-tuning: " + detail.removeprefix("fine-tuning on this site: ").split(",")[0]
     if detail.startswith("fine-tuning failed"):
         return "fine-tuning failed"
+    if detail.startswith("not fine-tuned: switched off"):
+        return "fine-tuning off"
+    if detail.startswith("not fine-tuned"):  # yet (too few days), or too few hours to check
+        return detail.split(":")[0]
     return ""  # another note: as it is
 
 
