@@ -369,6 +369,29 @@ def test_a_signal_while_a_result_is_written_waits_for_it_and_one_after_changes_n
         assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "written\n"), proc.stderr
 
 
+AFTER_RESULT = """
+import os, signal, sys
+from trafficwatch.engine.lifecycle import die_with_children, writing_result
+with die_with_children(ignore_after_result=sys.argv[1] == "exiting"):
+    with writing_result():
+        print("written", flush=True)
+os.kill(os.getpid(), signal.SIGTERM)  # the moment after the command, before the process exits
+print("ended on its own", flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["exiting", "in-process"])
+def test_a_signal_the_moment_after_a_written_result_changes_nothing_as_the_process_exits(how):
+    # CI, once: TERM right after train's "saved" ended the process 143. Its handlers were put
+    # back (TERM's default) as the command ended, and ignored only a moment later on its way out
+    proc = subprocess.run([sys.executable, "-c", AFTER_RESULT, how], capture_output=True,
+                          text=True, timeout=60, check=False)
+    if how == "exiting":
+        assert (proc.returncode, proc.stdout) == (0, "written\nended on its own\n"), proc.stderr
+    else:  # a caller that goes on (main() in-process) gets its own handlers back
+        assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "written\n"), proc.stderr
+
+
 def test_train_stopped_just_after_saying_saved_exits_0_with_its_model(tmp_path):
     # a new user's trial: TERM right after "saved" ended 143, documented as "no model written",
     # with the model written

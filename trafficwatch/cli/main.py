@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -11,7 +10,7 @@ from typing import NoReturn
 from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
-from trafficwatch.engine.lifecycle import die_with_children, result_written
+from trafficwatch.engine.lifecycle import die_with_children
 from trafficwatch.safe import safe_name
 
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
@@ -158,12 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = ReaderMayLeave(out)
     try:
         check_usage(args)
-        with die_with_children():  # until a command that saves state installs its shutdown
+        # until a command that saves state installs its shutdown; the console script exits
+        # after it (torch's teardown takes a while): with train's model written, a signal then
+        # changes nothing
+        with die_with_children(ignore_after_result=argv is None):
             code = int(args.func(args) or 0)
             sys.stdout.flush()
-        if argv is None and result_written():  # the console script: exiting (torch's teardown
-            for sig in (signal.SIGTERM, signal.SIGHUP):  # takes a while) with train's model
-                signal.signal(sig, signal.SIG_IGN)  # written, a signal changes nothing now
         return code
     except UsageError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)

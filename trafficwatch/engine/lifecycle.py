@@ -194,19 +194,18 @@ def writing_result():
     _Result.state = "written"
 
 
-def result_written() -> bool:
-    """Has this process written its result (`writing_result` ended without an error)?"""
-    return _Result.state == "written"
-
-
 @contextlib.contextmanager
-def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)):
+def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP),
+                      ignore_after_result: bool = False):
     """Within it, these signals end the process as their default action would (status 128 +
     the signal's number), after they end its child processes: a pool's workers blocked on its
     queue would outlive it for ever otherwise (orphans of `eval` and `forecast`, found by a new
     user's trial). For the commands that keep no state; `Shutdown.install` replaces it. The
     handlers before it come back after it; off the main thread it does nothing. While a
-    result is written (`writing_result`) they wait, and once it is written they are ignored."""
+    result is written (`writing_result`) they wait, and once it is written they are ignored;
+    with `ignore_after_result` (the process's own command, about to exit) they stay ignored
+    after it: restored to their default for the moment before the caller ignored them again,
+    they let a TERM right after train's "saved" end the process 143 (CI, once in many runs)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -226,9 +225,10 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP)):
     try:
         yield
     finally:
+        done = ignore_after_result and _Result.state == "written"
         for sig, old in before.items():
             if signal.getsignal(sig) is handler:  # not one a command installed since
-                signal.signal(sig, old)
+                signal.signal(sig, signal.SIG_IGN if done else old)
 
 
 def end_children(sig: int = signal.SIGTERM) -> list[int]:
