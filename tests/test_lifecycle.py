@@ -359,16 +359,6 @@ with die_with_children():
 """
 
 
-@pytest.mark.parametrize("how", ["ok", "fail"])
-def test_a_signal_while_a_result_is_written_waits_for_it_and_one_after_changes_nothing(how):
-    proc = subprocess.run([sys.executable, "-c", WRITE_RESULT, how], capture_output=True,
-                          text=True, timeout=60, check=False)
-    if how == "ok":
-        assert (proc.returncode, proc.stdout) == (0, "written\nended on its own\n"), proc.stderr
-    else:  # nothing written: the signal that came meanwhile acts as it would have
-        assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "written\n"), proc.stderr
-
-
 AFTER_RESULT = """
 import os, signal, sys
 from trafficwatch.engine.lifecycle import die_with_children, writing_result
@@ -378,18 +368,21 @@ with die_with_children(ignore_after_result=sys.argv[1] == "exiting"):
 os.kill(os.getpid(), signal.SIGTERM)  # the moment after the command, before the process exits
 print("ended on its own", flush=True)
 """
+ENDED, KILLED = (0, "written\nended on its own\n"), (-signal.SIGTERM, "written\n")
 
 
-@pytest.mark.parametrize("how", ["exiting", "in-process"])
-def test_a_signal_the_moment_after_a_written_result_changes_nothing_as_the_process_exits(how):
+@pytest.mark.parametrize("script, how, want", [
+    (WRITE_RESULT, "ok", ENDED),
+    (WRITE_RESULT, "fail", KILLED),  # nothing written: the signal acts as it would have
     # CI, once: TERM right after train's "saved" ended the process 143. Its handlers were put
     # back (TERM's default) as the command ended, and ignored only a moment later on its way out
-    proc = subprocess.run([sys.executable, "-c", AFTER_RESULT, how], capture_output=True,
-                          text=True, timeout=60, check=False)
-    if how == "exiting":
-        assert (proc.returncode, proc.stdout) == (0, "written\nended on its own\n"), proc.stderr
-    else:  # a caller that goes on (main() in-process) gets its own handlers back
-        assert (proc.returncode, proc.stdout) == (-signal.SIGTERM, "written\n"), proc.stderr
+    (AFTER_RESULT, "exiting", ENDED),
+    (AFTER_RESULT, "in-process", KILLED)])  # a caller that goes on gets its handlers back
+def test_a_signal_while_a_result_is_written_waits_for_it_and_one_after_changes_nothing(
+        script, how, want):
+    proc = subprocess.run([sys.executable, "-c", script, how], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (proc.returncode, proc.stdout) == want, proc.stderr
 
 
 def test_train_stopped_just_after_saying_saved_exits_0_with_its_model(tmp_path):
