@@ -201,7 +201,6 @@ def test_a_url_that_cannot_be_asked_is_said_with_the_option(url, said):
 def test_a_site_asked_for_by_its_name_is_found_under_the_label_our_agent_gave_it(monkeypatch):
     # the agent exports a name as shown ('we\\ird' for the file we\ird.access.log): --site takes
     # the name, as the app does on the server, and the fleet keys the series by the name
-    import json
 
     labels = ["we\\\\ird", "we\\ird.other", "plain"]  # ours, another exporter's, a plain name
     asked = []
@@ -220,9 +219,9 @@ def test_a_site_asked_for_by_its_name_is_found_under_the_label_our_agent_gave_it
     def get(self, api, params):
         q = params["query"]
         if api == "query_range":
-            return json.loads(json.dumps({"resultType": "matrix", "result": [
+            return {"resultType": "matrix", "result": [
                 {"metric": {"site": s, "status": "2xx"}, "values": [[NOW - NOW % 3600, "4"]]}
-                for s in labels if matches(q, s)]}))
+                for s in labels if matches(q, s)]}
         return {"resultType": "vector", "result": [
             {"metric": {"site": s}, "value": [NOW, "6"]} for s in labels
             if q.startswith("count by (site)") and matches(q, s)]}

@@ -56,7 +56,6 @@ def safe_name(value: object) -> str:
                    for c in _as_str(value))
 
 
-
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
 
 

@@ -311,11 +311,9 @@ class Engine:
                 self._model_wake.clear()
                 self.recall_fine_tune(self.site)
                 self._predict_once()
-                if self._stop.is_set():  # stopped during the forecast: no fine-tune to start
-                    return
-                if self.cfg.fine_tune and self.forecaster is not None:
+                if self.cfg.fine_tune and self.forecaster is not None and not self._stop.is_set():
                     self._tune_in_background()
-            if self._stop.is_set():
+            if self._stop.is_set():  # stopped during a forecast: no other site's is started
                 return
             pending = self.forecast_sites()
 

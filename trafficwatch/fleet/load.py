@@ -33,8 +33,8 @@ def _why_empty(cfg: PromConfig, now: float) -> str:
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "
                 "are the agents scraped (and --site-label, --match right)?")
     names = sorted(str(labels.get(cfg.site_label, "")) for labels, _ in found)
-    shown = ", ".join(safe_name(name_from_shown(n)) for n in names[:3]) + (f" and {len(names) - 3} more"
-                                                          if len(names) > 3 else "")
+    shown = ", ".join(safe_name(name_from_shown(n)) for n in names[:3]) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else "")
     nxt = time.strftime("%H:00 UTC", time.gmtime((int(now) // HOUR + 1) * HOUR))
     return (f"Prometheus at {cfg.url} has the agents' counters for {shown}, but no whole hour "
             "of them yet: the hour an agent starts in is a gap (its counter began inside it), "

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.linalg import LinAlgError
 
-from trafficwatch.model.features import nanmedian
+from trafficwatch.model.features import nanmean, nanmedian
 
 ForecastFn = Callable[[pd.Series, int], np.ndarray]
 QUANTILES = (0.1, 0.5, 0.9)
@@ -135,13 +135,6 @@ def trend_of(y: np.ndarray, origins: np.ndarray) -> np.ndarray:
     return np.where(prior, both, slope)
 
 
-def _nanmean(a: np.ndarray, axis: int | tuple[int, ...], keepdims: bool = False) -> np.ndarray:
-    seen = np.isfinite(a)
-    n = seen.sum(axis=axis, keepdims=keepdims)
-    total = np.where(seen, a, 0.0).sum(axis=axis, keepdims=keepdims)
-    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
-
 SHRINK_DOF = 21  # James-Stein's p - 3 for the 24 hours of the day
 
 
@@ -153,9 +146,9 @@ def shrunk(blocks: np.ndarray, profile: np.ndarray) -> np.ndarray:
     above the noise stays as it is. A median's noise is pi/2 a mean's, from the spread of each
     hour about its day's level."""
     resid = blocks - profile[:, None, :]
-    resid = resid - _nanmean(resid, 2, keepdims=True)  # each day about its own level
+    resid = resid - nanmean(resid, 2, keepdims=True)  # each day about its own level
     n = np.isfinite(resid).sum(axis=1)  # (N, 24) the days each hour was seen on
-    noise = _nanmean(resid ** 2, (1, 2)) * 24 / 23  # (N,) an hour's variance about its day
+    noise = nanmean(resid ** 2, (1, 2)) * 24 / 23  # (N,) an hour's variance about its day
     var = np.pi / 2 * noise[:, None] / np.maximum(n, 1)  # (N, 24) each median's
     mid = profile.mean(axis=1, keepdims=True)
     spread = ((profile - mid) ** 2).sum(axis=1)
@@ -186,9 +179,9 @@ def weekday_levels(resid: np.ndarray, as_last: bool = False) -> np.ndarray:
     levels, each week's straight line taken out, correlate less than WEEK_MATCH, or where the day
     that stands out most in either week stands out less than TOP_DAY_MATCH as much, the same
     way, in the other: a weekly rhythm repeats, a match day, a holiday or a fall through both
-    weeks does not. With `as_last`, the
-    rows are one forecast's origins, the last its own: levels only where that row has them, so
-    the candidate judged on the days before is the one shown."""
+    weeks does not. With `as_last`, the rows are one forecast's origins, the last its own:
+    levels only where that row has them, so the candidate judged on the days before is the one
+    shown."""
     n = resid.shape[0]
     if resid.shape[1] < 14:
         return np.zeros((n, 7))

@@ -135,10 +135,11 @@ def holiday(hours: np.ndarray) -> np.ndarray:
     return out
 
 
-def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+def nanmean(a: np.ndarray, axis: int | tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+    """Mean over `axis` ignoring NaN (NaN where all are NaN), without numpy's warning."""
     ok = np.isfinite(a)
-    n = ok.sum(axis=axis)
-    s = np.where(ok, a, 0.0).sum(axis=axis)
+    n = ok.sum(axis=axis, keepdims=keepdims)
+    s = np.where(ok, a, 0.0).sum(axis=axis, keepdims=keepdims)
     return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
@@ -320,8 +321,8 @@ def seasonal_bases(v: np.ndarray, end: int | np.ndarray, horizon: int) -> np.nda
         last = np.where(np.isfinite(recent[:, j]), recent[:, j], last)
     # today's level against the 4-week profile at the same hours (trend or shift since then)
     prof = nanmedian(_lagged(v, end - 24, 24, 168, 4), 1)  # (N, 24) profile of the last 24 h
-    delta = _nanmean(recent - prof, 1)
-    level = _nanmean(_before(v, end, 168), 1)
+    delta = nanmean(recent - prof, 1)
+    level = nanmean(_before(v, end, 168), 1)
     cols = [_first_finite(day), _first_finite(week), nanmedian(day, 1), w4,
             np.repeat(last[:, None], horizon, 1), w4 + np.asarray(delta)[..., None],
             np.repeat(level[:, None], horizon, 1)]
@@ -340,7 +341,7 @@ def _base_errors(v: np.ndarray, end: int) -> np.ndarray:
     b = seasonal_bases(np.tile(v, (D, 1)), e, 24)  # (D N, 24, K)
     actual = np.stack([v[:, x:x + 24] for x in ends])  # (D, N, 24)
     err = np.abs(b.reshape(D, N, 24, -1) - actual[..., None])  # (D, N, 24, K)
-    return _nanmean(np.ascontiguousarray(err.transpose(1, 0, 2, 3).reshape(N, D * 24, -1)), 1)
+    return nanmean(np.ascontiguousarray(err.transpose(1, 0, 2, 3).reshape(N, D * 24, -1)), 1)
 
 
 def future_calendar(origin_hour: np.ndarray, horizon: int) -> np.ndarray:
@@ -436,8 +437,8 @@ def naive_mae(w: np.ndarray) -> np.ndarray:
     """(N, T) raw windows -> (N,) mean |y_t - y_{t-24}| over observed pairs (MASE's scale), at
     least 1 % of the window's mean level and 0.1, so a flat window does not divide by zero."""
     d = np.abs(w[:, 24:] - w[:, :-24])
-    mae = _nanmean(d, 1)
-    level = _nanmean(w, 1)
+    mae = nanmean(d, 1)
+    level = nanmean(w, 1)
     floor = np.maximum(0.01 * np.where(np.isfinite(level), level, 0.0), 0.1)
     return np.where(np.isfinite(mae), np.maximum(mae, floor), floor)
 
