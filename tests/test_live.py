@@ -185,14 +185,24 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
-def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for):
+@pytest.mark.parametrize("grown", [False, True])
+def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, grown):
     # a trial: 3 lines, then one of 70,000 characters and one more: the tail showed the last
-    # line alone (the long one had filled the window of bytes the tail was read from)
+    # line alone (the long one had filled the window of bytes the tail was read from).
+    # `grown`: read while it was being written, past the cap before its newline came, it was
+    # left out of the tail (CI, once, as the follower read a write half done)
     log = tmp_path / "access.log"
     log.write_text(lines(0, 3))
     e, f = feed_for()
-    with log.open("a") as fh:
-        fh.write("x" * 70_000 + "\n" + lines(3, 1))
+    if grown:
+        with log.open("a") as fh:
+            fh.write("x" * 69_999)
+        f.step(0.1)
+        with log.open("a") as fh:
+            fh.write("x\r\n" + lines(3, 1))
+    else:
+        with log.open("a") as fh:
+            fh.write("x" * 70_000 + "\n" + lines(3, 1))
     f.step(0.1)
     f.step(0.1)
     texts = [t.text for t in f.tail]

@@ -342,12 +342,15 @@ class LiveFeed:
         as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
         (20 lines of each were kept, so a big file's tail showed three hours days apart).
         `chunk`: lines the follower handed over, whole; else the last bytes of a file."""
-        now = time.time()
-        lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
         texts, whole = (logread.chunk_tail_lines if chunk else logread.tail_lines)(
             data, TAIL_PER_SITE)
         if not whole:  # lines between the tail kept and these were not read for it
-            lines.clear()
+            self._tails.pop(site, None)
+        self._tail_add(site, texts)
+
+    def _tail_add(self, site: str, texts: list[str]) -> None:
+        now = time.time()
+        lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
         lines.extend(TailLine(now, site, text) for text in texts)
         self._tail_version += 1
 
@@ -480,6 +483,9 @@ class LiveFeed:
         log.info("%s", message)
 
     def _on_event(self, ev: FollowEvent) -> None:
+        if ev.kind == "long_line" and ev.key is not None:  # counted as its line_too_long came
+            self._tail_add(ev.key.site, [logread.tail_text(ev.sample, ev.length)])
+            return
         if ev.kind not in ("new_file", "resumed"):  # one per file: thousands with old rotations
             self.events.append(ev.message)
             self.event_count += 1

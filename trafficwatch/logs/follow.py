@@ -3,7 +3,9 @@
 Knows nothing of parsing or the UI: `on_data(key, chunk)` gets complete lines (ending in b"\\n"),
 in order per file, from the follower's own thread. A line longer than `max_line_bytes` is not
 delivered: it is dropped as it streams (memory stays flat) and reported once as a FollowEvent of
-kind "line_too_long"; the caller counts it as malformed ("line too long").
+kind "line_too_long"; the caller counts it as malformed ("line too long"). When its newline
+comes, an event of kind "long_line" gives its first bytes and its length, in its place among the
+lines (before the lines after it are delivered), for a log tail to show.
 
 Exactly-once with a state file: on_data runs under `follower.lock`, and the offset of a file
 advances under that lock right after on_data returns. A commit taken under the same lock
@@ -39,7 +41,7 @@ from trafficwatch.logs.identity import (
     same_content,
     signature,
 )
-from trafficwatch.logs.read import MAX_DECOMPRESSED, stream_error
+from trafficwatch.logs.read import MAX_DECOMPRESSED, TAIL_LINE_SHOWN, stream_error
 from trafficwatch.logs.sources import EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR, discover, safe_name
 
 FP_BYTES = 1024
@@ -65,11 +67,13 @@ class FollowEvent:
 
     kind: str  # new_file rotated truncated gone skipped error line_too_long archive_error resumed
     # empty (a rotation or archive with nothing in it) waiting (a directory with no file yet)
+    # long_line (an over-long line's newline came: `sample` its start, `length` its bytes)
     name: str
     message: str
     key: FileKey | None = None  # the file it is about, where it is a followed file
     offset: int | None = None  # "resumed", a plain file: the bytes counted before the restart
     sample: bytes = b""  # line_too_long: the line's first bytes, the malformed line's example
+    length: int = 0  # long_line: the over-long line's length in bytes, its newline left out
 
 
 SAMPLE_BYTES = 200  # of a line too long to count: its start, shown as the malformed example
@@ -91,6 +95,8 @@ class _File:
     tail: bytes = b""  # last TAIL_BYTES before the boundary
     skipped: bytes = b""  # while skipping: the last TAIL_BYTES of the over-long line so far (the
     # boundary stays before it, so they are not `tail` until its newline moves the boundary)
+    long_start: bytes = b""  # while skipping: the over-long line's first TAIL_LINE_SHOWN bytes
+    long_length: int = 0  # while skipping: its bytes so far
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
@@ -255,9 +261,9 @@ class Follower:
         self._wake.set()
 
     def _event(self, kind: str, name: str, message: str, key: FileKey | None = None,
-               offset: int | None = None, sample: bytes = b"") -> None:
+               offset: int | None = None, sample: bytes = b"", length: int = 0) -> None:
         if self.on_event is not None:
-            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset, sample))
+            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset, sample, length))
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
@@ -581,7 +587,7 @@ class Follower:
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""
-        f.skipped = b""
+        f.skipped, f.long_start, f.long_length = b"", b"", 0
         self._scan_due = True
         return False
 
@@ -594,8 +600,13 @@ class Follower:
             nl = data.find(b"\n")
             if nl < 0:
                 f.skipped = (f.skipped + data)[-TAIL_BYTES:]
+                f.long_length += len(data)
                 return  # still inside the over-long line: nothing kept
             f.skipping = False
+            length = f.long_length + nl - ((f.skipped[-1:] + data[:nl])[-1:] == b"\r")
+            self._event("long_line", f.key.path, f"{safe_name(f.key.path)}: the line too long "
+                        f"ended, {length:,} bytes", f.key, sample=f.long_start, length=length)
+            f.long_start, f.long_length = b"", 0
             f.tail = (f.skipped + data[: nl + 1])[-TAIL_BYTES:]
             f.skipped = b""
             f.boundary = pos + nl + 1
@@ -614,6 +625,7 @@ class Follower:
                         f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key,
                         sample=bytes(f.pending[:SAMPLE_BYTES]))  # an example: it was empty
             f.skipped = bytes(f.pending[-TAIL_BYTES:])  # `tail` stays the bytes before it
+            f.long_start, f.long_length = bytes(f.pending[:TAIL_LINE_SHOWN]), len(f.pending)
             f.pending = bytearray()
             f.skipping = True
 

@@ -135,10 +135,15 @@ def chunk_tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
         pos = nl
         line = line[:-1] if line.endswith(b"\r") else line
         if line.strip():
-            text = line[:TAIL_LINE_SHOWN].decode("utf-8", "backslashreplace")
-            out.append(text if len(line) <= TAIL_LINE_SHOWN else
-                       f"{text}… (a line of {len(line):,} bytes, cut here)")
+            out.append(tail_text(line, len(line)))
     return out[::-1], pos <= 0
+
+
+def tail_text(start: bytes, length: int) -> str:
+    """A line of `length` bytes as the log tail shows it, from its first bytes `start`: whole,
+    or its first TAIL_LINE_SHOWN bytes and its length."""
+    text = start[:TAIL_LINE_SHOWN].decode("utf-8", "backslashreplace")
+    return text if length <= TAIL_LINE_SHOWN else f"{text}… (a line of {length:,} bytes, cut here)"
 
 
 def tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
