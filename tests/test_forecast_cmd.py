@@ -173,8 +173,10 @@ def test_eval_says_why_the_lstm_refused_its_last_origin(tmp_path, capsys):
     write_counts(csv, hours, (rng.poisson(50) for _ in hours))
     code, _, err = run_cli(["eval", str(csv)], capsys)
     assert code == 1
+    # a series longer than the model's window: what it lacks is in its last week (a trial's
+    # site of 7 weeks was told "the series has 1")
     assert "could not forecast at any origin (at the last origin): needs at least 24 observed " \
-           "hours, the series has 6" in err
+           "hours, its last 168 hours have 6" in err
 
 
 def test_eval_reports_bad_input_and_bad_model_files(counts_csv, tmp_path, capsys):
@@ -420,6 +422,8 @@ def test_eval_exits_1_when_the_model_was_scored_at_no_origin(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "could not forecast at any origin" in err and "naive24" in out
     assert code == 1
+    row = next(ln for ln in out.splitlines() if ln.startswith("lstm"))
+    assert row.split()[1:] == ["-", "-", "-", "0"]  # no figure, not "nan" in every column
 
 
 def test_train_refuses_an_out_path_in_a_folder_that_does_not_exist(counts_csv, tmp_path, capsys):

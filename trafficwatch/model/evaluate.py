@@ -122,9 +122,15 @@ def format_table(table: pd.DataFrame) -> str:
     w = max(16, *(len(str(n)) for n in summary.index))
     lines = [f"{'model':<{w}} {'MASE':>7} {'sMAPE%':>7} {'cover%':>7} {'hours':>6}"]
     for name, r in summary.iterrows():
-        lines.append(f"{name!s:<{w}} {r['mase']:>7.3f} {r['smape']:>7.1f} "
-                     f"{100 * r['coverage']:>7.1f} {int(r['hours']):>6}")
+        lines.append(f"{name!s:<{w}} {_cell(r['mase'], '.3f')} {_cell(r['smape'], '.1f')} "
+                     f"{_cell(100 * r['coverage'], '.1f')} {int(r['hours']):>6}")
     return "\n".join(lines)
+
+
+def _cell(x: float, fmt: str, width: int = 7) -> str:
+    """A figure of a table, "-" where there is none (a model that forecast no origin printed
+    "nan" in every column, a new user's trial)."""
+    return f"{x:>{width}{fmt}}" if math.isfinite(x) else f"{'-':>{width}}"
 
 
 def across(summaries: Mapping[str, pd.DataFrame], aside: Collection[str] = ()) -> pd.DataFrame:
@@ -168,7 +174,7 @@ def format_across(summary: pd.DataFrame) -> str:
     lines = [head]
     for name, r in summary.iterrows():
         best = "-" if r["best_on"] < 0 else str(int(r["best_on"]))
-        lines.append(f"{name!s:<{w}} {r['mase']:>7.3f} {r['median_mase']:>7.3f} "
-                     f"{r['smape']:>7.1f} {100 * r['coverage']:>7.1f} {best:>7} "
+        lines.append(f"{name!s:<{w}} {_cell(r['mase'], '.3f')} {_cell(r['median_mase'], '.3f')} "
+                     f"{_cell(r['smape'], '.1f')} {_cell(100 * r['coverage'], '.1f')} {best:>7} "
                      f"{int(r['hours']):>7}")
     return "\n".join(lines)

@@ -376,7 +376,9 @@ class Forecaster:
         if seen < MIN_OBSERVED:
             missing = MIN_OBSERVED - seen  # "more needed": "23 hours missing" read as gaps
             # to a user whose series was one row long
-            raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, the series has "
+            where = ("the series has" if len(s) <= self.cfg.window else  # a long series: its
+                     f"its last {self.cfg.window} hours have")  # 7 weeks "had 1" (a trial)
+            raise ValueError(f"needs at least {MIN_OBSERVED} observed hours, {where} "
                              f"{seen}: {missing} more needed")
         return s
 
