@@ -135,9 +135,9 @@ def started(monkeypatch):
     """started(Feed): an engine over that fake feed, running, with no model (stopped after)."""
     engines: list[Engine] = []
 
-    def start(feed) -> Engine:
+    def start(feed, model=None) -> Engine:
         monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, p: feed(sink))
-        monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+        monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (model, ""))
         e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
                    lambda s: None)
         engines.append(e)
@@ -278,6 +278,46 @@ def test_a_filter_range_without_the_logs_says_no_forecast_will_come(started):
     snap = e.snapshot()
     assert snap.forecast is None
     assert snap.status == "nothing to forecast: no hour of the logs in this view", snap.status
+
+
+def small_forecaster():
+    import torch
+
+    from trafficwatch.model.config import LSTMConfig
+    from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.model.lstm import QuantileLSTM
+
+    torch.manual_seed(0)
+    return Forecaster(QuantileLSTM(LSTMConfig(window=72, horizon=48, hidden=8)))
+
+
+class NewSite(FakeFeed):
+    """site-a's ten days, and site-b, new, with a few requests in the hour in progress."""
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__(sink)
+        self.clock += 1800
+        rng = np.random.default_rng(1)
+        with sink.lock:
+            sink.series.add("site-b", hourly_records(np.array([5]), self.clock - 1800, rng))
+
+
+@pytest.mark.parametrize("model", [False, True])
+def test_a_new_site_with_only_its_hour_in_progress_says_why_no_forecast_comes(started, model):
+    # a trial: a new site's file of 20 lines, chosen in the picker, read "forecasting this
+    # view…" in the status line and the Gates pane for minutes, while the Now pane said no
+    # forecast until an hour is complete. With no model, the reason stuck in the status line
+    # after a site with hours was chosen again
+    e = started(NewSite, small_forecaster() if model else None)
+    wait_for(lambda: e.snapshot().forecast is not None)
+    e.set_site("site-b")
+    time.sleep(0.5)  # the model's thread has had its turn
+    snap = e.snapshot()
+    assert snap.forecast is None
+    assert snap.status == "no complete hour with data yet: nothing to forecast from"
+    e.set_site("site-a")
+    wait_for(lambda: e.snapshot().forecast is not None)
+    assert "nothing to forecast" not in e.snapshot().status
 
 
 def test_a_filter_that_ends_in_the_past_has_no_hour_in_progress(engine):

@@ -95,6 +95,9 @@ class Engine:
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
         self.tuning_note: dict[str, str] = {}
         self.prediction: tuple[tuple, Prediction] | None = None
+        # why the model's thread made no forecast for a view (its key's first three): said in
+        # the status line instead of "forecasting this view…", which no forecast would end
+        self.no_forecast: tuple[tuple, str] | None = None
         # every site's forecast for /metrics, whatever is on screen; key: (hour, model) it is for
         self.site_forecasts: dict[str, SiteForecast] = {}
         self._site_keys: dict[str, tuple] = {}
@@ -433,6 +436,15 @@ class Engine:
         s = self.view_series(whole_hours=True)
         key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
         if not len(s) or not s.notna().any():
+            # a new site whose one hour is in progress (a trial: "forecasting this view…" for
+            # minutes, while the Now pane said no forecast until an hour is complete), or a
+            # filter's range with no hour of the logs in it
+            whole = self.view_series()
+            with self.lock:
+                self.no_forecast = (key[:3], "no forecast until an hour is complete"
+                                    if len(whole) and whole.notna().any() else
+                                    "nothing to forecast: no hour of the logs in this view")
+            self._changed()
             return
         partial = self.series.partial_hour(self.site or None, now=self.series_now())
         with self.lock:
@@ -442,11 +454,12 @@ class Engine:
                         band=self.cfg.band, anomaly_band=self.cfg.anomaly_band,
                         day_offset_s=offset)
         except ValueError as exc:
-            self.model_status = str(exc)
+            with self.lock:  # ("no complete hour with data yet: nothing to forecast from")
+                self.no_forecast = (key[:3], str(exc))
             self._changed()
             return
         with self.lock:
-            self.prediction = (key, p)
+            self.prediction, self.no_forecast = (key, p), None
         self._changed()
 
     def _publish(self) -> None:
@@ -468,6 +481,9 @@ class Engine:
             # a forecast made for another view (a site or filter just chosen): this one's is on
             # its way, not missing (it read "seasonal naive in use", "No anomaly" for seconds)
             pending = "forecasting this view…" if usable is None and pred is not None else ""
+            why_none = self.no_forecast
+            if usable is None and why_none is not None and why_none[0] == key[:3]:
+                pending = why_none[1]
             status = (self.status or source_error or model_note or
                       (usable.status if usable else pending))
             ing = ingest_view(self.source)
@@ -482,10 +498,6 @@ class Engine:
             if young:
                 ing = replace(ing, notices=(young, *ing.notices))
         s = self.view_series()
-        if status == pending and pending and not (len(s) and s.notna().any()):
-            # a filter's range with no hour of the logs in it: no forecast will come for it
-            # (it read "forecasting this view…" for ever)
-            status = "nothing to forecast: no hour of the logs in this view"
         state = self.view_state(s)
         if old_model:
             state = replace(state, tuning_note=(
