@@ -609,7 +609,14 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
         assert app.screen.query_one("#sites").option_count == 1
         await pilot.press("enter")
         await pilot.pause()
-    assert ("site", "blog.example") in app.engine.calls
+        assert ("site", "blog.example") in app.engine.calls
+        await pilot.press("s", *"all")  # the entry for every site, found by its name too (a
+        await pilot.pause()  # trial: "no site's name contains 'all'" beside it)
+        listing = app.screen.query_one("#sites")
+        assert listing.get_option_at_index(0).id == "all" and listing.option_count == 1
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.engine.calls[-1] == ("site", "")
 
 
 async def test_site_picker_still_narrows_when_the_list_has_the_focus():

@@ -124,7 +124,10 @@ class SitePicker(ModalScreen[str | None]):
         q = query.strip().lower()
         # ids: "all", and "site:" + the name, so no name (not even "") is the entry for all
         # (a Prometheus that answered a site "" crashed the picker: duplicated IDs)
-        opts = [Option("all sites", id="all")] if not q else []
+        # typed, "all" finds it too (a trial: "no site's name contains 'all'" beside it); one or
+        # two letters of it narrow to the sites, as for any other word
+        every = not q or (len(q) >= 3 and "all sites".startswith(q))
+        opts = [Option("all sites", id="all")] if every else []
         opts += [Option(safe_content(safe_name(s)), id=f"site:{s}") for s in dict.fromkeys(self.sites)
                  if q in safe_name(s).lower()]
         if not opts:  # said, not an empty box that Enter does nothing in
