@@ -307,15 +307,20 @@ def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
     assert any(e.peak_hour == int(s.index[-58].timestamp()) for e in p.anomalies)
 
 
-@pytest.mark.parametrize(("length", "ago"), [(8, 0), (8, 8), (8, 16), (24, 0)])
-def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago):
+@pytest.mark.parametrize(("length", "ago", "cycle"), [
+    (8, 0, (60, 50, 9)), (8, 8, (60, 50, 9)), (8, 16, (60, 50, 9)), (24, 0, (60, 50, 9)),
+    (48, 0, (150, 100, 6)), (48, 3, (150, 100, 6))])
+def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago, cycle):
     """Zeros where the hour has held 60-110 every day: the log broke, traffic did not stop.
     The hours after it are forecast as before it (a trial: the next day's band was 0-9.7 and
-    ordinary traffic after the outage was flagged as a surge)."""
+    ordinary traffic after the outage was flagged as a surge). Two days of it on a cycle of
+    50-250 an hour, lowest at midnight: the candidates were judged on its zeros, and "the last
+    hour", nearest 0, was shown, one count all day (ended 3 hours before, too)."""
     rng = np.random.default_rng(3)
     n = 24 * 28
     t = np.arange(n + 24)
-    mean = 60 + 50 * np.sin(2 * np.pi * (t % 24 - 9) / 24)
+    level, swing, low = cycle
+    mean = level + swing * np.sin(2 * np.pi * (t % 24 - low) / 24)
     v = rng.poisson(mean[:n]).astype(float)
     v[n - ago - length:n - ago] = 0
     f = shipped.forecast(series(v), 24)
@@ -345,6 +350,21 @@ def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
     out = mask_outages(dead)
     assert (out[24 * 14:24 * 17] > 0).all()  # the first days read as an outage
     assert (out[24 * 19:] == 0).all()  # from the fifth day on, zero is what the hour holds
+
+
+def test_a_site_silent_for_weeks_is_forecast_at_0_with_no_band(shipped):
+    """Four days of an outage, then eleven more of zeros: the site is gone. The outage's fill
+    moved a median of 0 in log1p to 0.003, and the forecast was 0.003 with a band of
+    0.003-0.004, shown as "0.1 (80% band 0.1-0.1)", a band no hour could fall in (a trial)."""
+    from trafficwatch.model.features import mask_outages
+
+    rng = np.random.default_rng(5)
+    t = np.arange(24 * 28)
+    v = rng.poisson(150 + 100 * np.sin(2 * np.pi * (t % 24 - 6) / 24)).astype(float)
+    v[-24 * 15:] = 0
+    assert (mask_outages(v)[-24 * 11:] == 0).all()
+    f = shipped.forecast(series(v), 24)
+    assert (f.p10 == 0).all() and (f.p50 == 0).all() and (f.p90 == 0).all()
 
 
 def weeks_of_traffic(seed: int = 0) -> tuple[np.ndarray, pd.DatetimeIndex]:

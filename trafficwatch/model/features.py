@@ -221,7 +221,10 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
             ok = np.isfinite(usual) & (usual > 0)
             if ok.sum() >= 12:
                 move = float(np.median(np.log1p(v[day][ok]) - np.log1p(usual[ok])))
-                filled[run == r] = np.expm1(np.log1p(typical[run == r]) + move)
+                t = typical[run == r]  # a median of 0 stays 0: moved in log1p it was 0.003,
+                # and 11 days of silence after 4 of an outage were forecast at 0.003 with a
+                # band of 0.003-0.004, shown as "0.1 (80% band 0.1-0.1)" (a trial)
+                filled[run == r] = np.where(t > 0, np.expm1(np.log1p(t) + move), t)
     v = v.copy()
     v[at[out]] = filled[out]  # NaN where the week before has no count of that hour
     return v

@@ -477,7 +477,11 @@ class Forecaster:
         lq = np.minimum(zq[:, :day] * scale[:, None, None] + loc[:, None, None],
                         cap[:, None, None])  # (N, 24, Q) log1p units
         actual = np.stack([v[o:o + day] for o in origin])  # (N, 24)
-        ok = np.isfinite(actual)
+        # hours of an outage (zeros mask_outages fills in for the inputs) judge no candidate:
+        # scored on them, the one nearest 0 won, and a day after a 2-day outage of a daily
+        # cycle of 50-250 an hour "the last hour" was shown, 55 flat (a trial's quiet stretch)
+        gone = (v == 0) & (mask_outages(v) != 0)
+        ok = np.isfinite(actual) & ~np.stack([gone[o:o + day] for o in origin])
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
         raw = {}
         for name, k in (("naive24", BASE_NAMES.index("yesterday")),
