@@ -366,6 +366,26 @@ async def test_path_regex_filter_applies_and_a_bad_one_is_refused():
     assert flt.path == r"^/api/"
 
 
+async def test_a_filter_is_cleared_in_one_go_from_its_screen_or_the_palette():
+    # a trial: the only way to drop a filter was to empty each of its fields with ctrl+u
+    from trafficwatch.filters import ViewFilter
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.engine.filter = ViewFilter(path="^/api/", bots=False)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert "Clear all" in screen_text(app) and "Esc cancels" in screen_text(app)  # 80 cols
+        await pilot.click("#clear")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "FilterScreen"
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        titles["Filter: clear"].callback()
+    assert [c[1] for c in app.engine.calls if c[0] == "filter"] == [ViewFilter()] * 2
+    assert not [c for c in app.engine.calls if c[0] == "site"]  # the site is kept
+
+
 async def test_bad_filter_is_shown_not_applied():
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:

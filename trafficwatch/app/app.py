@@ -20,6 +20,7 @@ from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import HOUR
 
 SHORT_ROWS = 18  # fewer rows than this (a 40x12 pane of tmux): the chart and the panes below it
@@ -280,6 +281,9 @@ class TrafficWatchApp(App):
         self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
                                       self.tz_offset), self._apply_filter)
 
+    def action_clear_filter(self) -> None:
+        self.engine.set_filter(ViewFilter())
+
     def _apply_filter(self, result) -> None:
         if result is None:
             return
@@ -411,6 +415,8 @@ class TrafficWatchApp(App):
                 ("Metric: next", "hits, pages or visitors", self.action_metric),
                 ("Site…", "show one site, or all", self.action_site),
                 ("Filter…", "path regex, status classes, bots, dates, site", self.action_filter),
+                ("Filter: clear", "every path, status, bot and date again (the site kept)",
+                 self.action_clear_filter),
                 ("Gates: words / heatmaps", "cycle the gate pane's views", self.action_heatmap),
                 ("Panes: gates / top / anomalies / log tail", "bring the next bottom pane forward",
                  self.action_bottom),

@@ -219,7 +219,9 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             yield Static("", id="error")
             with Horizontal(classes="pair"):
                 yield Button("Apply", id="apply", variant="primary")
-                yield Label("Enter applies · Esc cancels · Tab: next field", classes="hint")
+                # every field emptied in one go (a trial found no way but ctrl+u in each)
+                yield Button("Clear all", id="clear")
+                yield Label("Enter applies · Esc cancels · Tab: next", classes="hint")
 
     def on_mount(self) -> None:
         """The path field has the focus as soon as the screen is up (not after a refresh)."""
@@ -243,8 +245,11 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         on saying "unterminated subpattern" until Apply)."""
         self.query_one("#error", Static).update("")
 
-    def on_button_pressed(self) -> None:
-        self._apply()
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "clear":  # no filter, the site kept
+            self.dismiss((ViewFilter(), None))
+        else:
+            self._apply()
 
     def _apply(self) -> None:
         """Apply the filter, or name every field that is wrong (all of them, not the first)."""
