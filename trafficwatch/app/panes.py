@@ -108,9 +108,10 @@ def error_lines(fv, narrow: bool = False) -> Text:
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
     if narrow:
         span = f"{n} h" if 0 < n < 7 * 24 else "7 days"  # 45 h read as a week's score
-        # the naive's own MASE beside it: "0.78x last week" read as traffic at 0.78x (trial)
-        t.append(f"{span}: MASE {ratio(fv.mase)} ({naive.removeprefix('same hour ')} "
-                 f"{ratio(fv.mase_naive)}), {cov} in band\n")
+        # the naive's own MASE beside it: "0.78x last week" read as traffic at 0.78x (trial),
+        # and "(last week 0.96)" as the model's score a week ago (another trial)
+        t.append(f"{span}: MASE {ratio(fv.mase)} vs {naive.removeprefix('same hour ')} "
+                 f"{ratio(fv.mase_naive)}, {cov} in band\n")
     else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
         # shown then), not eval's backtest (daily origins before the end), whose MASE differs
         hours = f", {n} h with a count" if 0 < n < 7 * 24 else ""

@@ -692,7 +692,7 @@ class Forecaster:
             days = " or ".join(unseen) if len(unseen) <= 2 else \
                 ", ".join(unseen[:-1]) + " or " + unseen[-1]
             choice += (f"; the counts hold no {days} yet: forecast like the days they hold")
-            short += f"; no {', '.join(unseen)} seen"
+            short += f"; no {', '.join(unseen)} counted yet"  # "no Thu seen" puzzled a trial
         return Forecast(idx, drawn[:, lo_k], q[:, mid], drawn[:, hi_k], name, choice,
                         recent.mae, short, q_band[:, lo_k], q_band[:, hi_k], recent.band_note(),
                         lstm_share=float(recent.weights.get("lstm", 0.0)))
