@@ -52,6 +52,38 @@ def test_a_following_engine_on_an_old_log_is_stale():
     assert snap.stale and snap.feed == "no new lines since 2016-03-01 08:00 (still watching)"
 
 
+def test_lines_dated_long_ago_that_still_come_are_not_a_quiet_log(tmp_path):
+    """A log shipped in hourly batches, or a server's clock behind: a trial appended 200 lines
+    dated 15 days back and the status line said "no new lines since" that day. What was there
+    at the start is not lines coming."""
+    from tests.test_follow import wait_for
+    from tests.test_live import lines
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
+
+    log = tmp_path / "a.example.access.log"
+    log.write_text(lines(0, 3))  # dated 2026-11-20 10:00-10:02, days before the wall clock
+    (tmp_path / "b.example.access.log").write_text(lines(0, 1))
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
+    f = LiveFeed(e.sink, None)
+    e.source = f
+    try:
+        f.step(0.1)
+        e.set_site("a.example")
+        assert e.snapshot().feed == "no new lines since 2026-11-20 10:02 (still watching)"
+        with log.open("a") as fh:
+            fh.write(lines(3, 2))
+        wait_for(lambda: (f.step(0.05), e.series.total() == 6)[1])
+        assert e.snapshot().feed == "following: lines still coming, the last dated 2026-11-20 10:04"
+        e.set_site("b.example")  # a site none of them came for
+        assert e.snapshot().feed == "no new lines since 2026-11-20 10:00 (still watching)"
+        e.set_site("")  # all sites: lines come
+        assert e.snapshot().feed.startswith("following: lines still coming")
+    finally:
+        f.close()
+    assert feed_words(False, 1, NOW, NOW - 7200, 0, last_read=NOW - 7200).startswith("no new")
+
+
 async def test_a_stale_logs_forecast_is_labelled_by_its_end():
     from dataclasses import replace
 

@@ -554,8 +554,18 @@ class Engine:
             band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay,
             speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
+            last_read=_last_read(src, site),
             log_end=last_ts if cut is not None else None,
             tail=tuple(getattr(src, "tail", ())),
             feed=src.words() if isinstance(src, PrometheusFeed) else "",
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
             tops=tops, day=day)
+
+
+def _last_read(source, site: str | None) -> float | None:
+    """When (wall clock) the source last handed over lines of `site` (of any site: None), if
+    it keeps that (a followed log does)."""
+    reads = dict(getattr(source, "last_read", None) or {})
+    got = [reads.get(site)] if site else list(reads.values())
+    got = [t for t in got if t is not None]
+    return max(got) if got else None

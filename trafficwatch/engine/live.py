@@ -91,6 +91,9 @@ class LiveFeed:
         self.rate = 0.0  # lines a second, over the last RATE_WINDOW_S
         self._rate_steps: deque[tuple[float, int]] = deque()
         self.last_update = time.time()
+        # site -> when (wall clock) the follower last handed it lines: lines that come dated
+        # long ago (a log shipped in hourly batches, a server's clock behind) still come
+        self.last_read: dict[str, float] = {}
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
         self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
         self._streams: dict[tuple[int, int], _Stream] = {}
@@ -446,6 +449,8 @@ class LiveFeed:
             self._dirty = True
             return
         res = st.parser.feed(chunk)
+        if self._ready:  # (the first read is what was there, not lines coming)
+            self.last_read[key.site] = time.time()
         with self.sink.lock:
             _absorb(rep, res, self.sink.series)
             if rep.first_ts is not None and rep.own_site():

@@ -42,6 +42,7 @@ class ViewState:
     partial_hour: pd.Timestamp | None  # the hour in progress
     tz_offset_s: int  # seconds east of UTC that times are shown in
     last_ts: float | None  # the site's last line
+    last_read: float | None = None  # when (wall clock) a line of the view last came, if known
     tuning_note: str = ""
     tail: tuple = ()
     done: bool = False  # a replay that reached the logs' end
@@ -156,8 +157,10 @@ STALE_S = HOUR  # a live log silent this long is said to be silent, not "followi
 
 
 def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
-               done: bool = False) -> str:
-    """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet."""
+               done: bool = False, last_read: float | None = None) -> str:
+    """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet
+    (`last_read`: when a line last came, by the wall clock; lines dated long ago that still
+    come are not a quiet log)."""
     def when(ts: float) -> str:  # a replay's clock is log time itself: always with its date
         same_day = (int(ts) + offset) // DAY == (int(now) + offset) // DAY and not replay
         return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.gmtime(int(ts) + offset))
@@ -169,6 +172,9 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
     if last_ts is None:
         return "following: no line yet"
     if now - last_ts > STALE_S:
+        if last_read is not None and now - last_read <= STALE_S:  # a trial's 200 lines just
+            # appended, dated 15 days back, read "no new lines since" that day
+            return f"following: lines still coming, the last dated {when(last_ts)}"
         return f"no new lines since {when(last_ts)} (still watching)"
     return f"following: last line at {when(last_ts)}"
 
@@ -196,7 +202,8 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         status=status,
         filter=state.filter.describe(state.tz_offset_s), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
-                                      state.tz_offset_s, done=state.done),
+                                      state.tz_offset_s, done=state.done,
+                                      last_read=state.last_read),
         tops=state.tops, day=state.day, stale=stale)
 
 
