@@ -185,6 +185,29 @@ def test_tail_keeps_recent_lines(tmp_path, feed_for):
     assert [t.text for t in f.tail][-1].startswith("203.0.113.2 ")
 
 
+@pytest.mark.parametrize("order", [("old", "new"), ("new", "old")])
+def test_every_sites_tail_at_start_ends_with_the_newest_log_whichever_was_read_last(
+        tmp_path, feed_for, order):
+    # a trial on a folder of unrelated logs: all sites shown, a log of 2015 read last stood
+    # below one of 2022 as the newest lines; lines that come later go below both
+    old = LINE.replace("20/Nov/2026", "04/Jun/2015")
+    logs = {"old": "".join(old.format(i=k, m=k) for k in range(3)), "new": lines(0, 3)}
+    for k, name in enumerate(order):  # the second written is the newer file, read last
+        path = tmp_path / f"{name}.example.access.log"
+        path.write_text(logs[name])
+        os.utime(path, (1_700_000_000 + k, 1_700_000_000 + k))
+    _, f = feed_for()
+    shown = [t.site for t in f.tail]
+    assert shown == ["old.example"] * 3 + ["new.example"] * 3, shown
+    with (tmp_path / "old.example.access.log").open("a") as fh:
+        fh.write(old.format(i=9, m=9))
+    for _ in range(20):
+        f.step(0.05)
+        if len(f.tail) == 7:
+            break
+    assert f.tail[-1].site == "old.example" and "203.0.113.9 " in f.tail[-1].text
+
+
 @pytest.mark.parametrize("grown", [False, True])
 def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, grown):
     # a trial: 3 lines, then one of 70,000 characters and one more: the tail showed the last

@@ -353,6 +353,12 @@ class LiveFeed:
 
     def _tail_add(self, site: str, texts: list[str]) -> None:
         now = time.time()
+        if not self._ready:  # the first read: the sites' tails ordered by their logs' own last
+            # time, not as their files came (on a folder of unrelated logs, every site's
+            # lines shown, a log of 2015 read last stood below one of 2022 as the newest)
+            with self.sink.lock:
+                last = self.sink.series.last_ts(site) if site else None
+            now = min(now, float(last)) if last is not None else now
         lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
         lines.extend(TailLine(now, site, text) for text in texts)
         self._tail_version += 1
