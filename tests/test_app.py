@@ -1059,7 +1059,11 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
 
 @pytest.mark.parametrize("note, short", [
     (("default kept: no epoch of fine-tuning did better than it on the week before the last 7 "
-     "days (2026-11-20 10:39)"), "fine-tune not kept"),
+     "days (2026-11-20 10:39)"), "fine-tune not kept: no better"),
+    (("default kept: fine-tuned MASE 0.69 vs default 0.70 in eval's backtest of the last 7 days, "
+      "under 5% better: too close to call (2026-11-20 10:39)"), "fine-tune not kept: too close to call"),
+    (("default kept: the fine-tune could not be scored in eval's backtest of the last 7 days "
+      "(2026-11-20 10:39)"), "fine-tune not kept: unscored"),
     (("kept: tuned 2026-11-20 10:39 on 8 weeks, MASE 0.61 vs default 0.70 in eval's backtest of "
      "the last 7 days"), "fine-tuned here, kept"),
     ("fine-tuning on this site: epoch 3/10, started 10:39, low priority (nice 19)",

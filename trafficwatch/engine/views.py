@@ -88,8 +88,11 @@ def detail_short(detail: str) -> str:
     """The fine-tune's note in a few words, for a narrow pane: at 80x24 "default kept: no epoch
     of fine-tuning did better than it on the week before the last 7 days (...)" took 8 of the
     Now pane's 12 lines and pushed the lines read out of sight (a new user's trial)."""
-    if detail.startswith("default kept"):
-        return "fine-tune not kept"
+    if detail.startswith("default kept"):  # and why, in a word or two (a trial: no reason
+        # at 80 columns, only at 160)
+        why = ("unscored" if "could not be scored" in detail else
+               "too close to call" if "too close to call" in detail else "no better")
+        return f"fine-tune not kept: {why}"
     if detail.startswith("kept"):
         return "fine-tuned here, kept"
     if detail.startswith("fine-tuning on this site: "):
