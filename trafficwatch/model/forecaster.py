@@ -417,7 +417,8 @@ class Forecaster:
         s, shift = relevelled(on_site_clock(check_series(series)))
         inp = _inputs(s)
         w, zq, _ = self._batch(inp)
-        return self._recent(s.to_numpy(), w, zq, self._extra(inp, w, shift), shift)
+        return self._recent(s.to_numpy(), inp.to_numpy(), w, zq, self._extra(inp, w, shift),
+                            shift)
 
     def _on_calendar(self, series: pd.Series) -> tuple[pd.Series, int]:
         """(the series on the calendar the forecast reads it on, days it was moved back).
@@ -452,10 +453,11 @@ class Forecaster:
         return {"naive1": last_values(v, w.origin, h),
                 "profile": profile_trend(v, w.origin, h, weekly=shift is None, as_last=True)}
 
-    def _recent(self, v: np.ndarray, w, zq: np.ndarray,
+    def _recent(self, v: np.ndarray, read: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
                 moved: LevelShift | None = None) -> Recent:
-        """recent() from the batch's past rows (all but the last); `moved`: the change of
+        """recent() from the batch's past rows (all but the last); `v`: the counts, `read`:
+        the same as the model read them (_inputs: outages filled in); `moved`: the change of
         level the series was read after (relevelled), said in its words."""
         day = min(24, self.cfg.horizon)
         none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved)
@@ -480,7 +482,7 @@ class Forecaster:
         # hours of an outage (zeros mask_outages fills in for the inputs) judge no candidate:
         # scored on them, the one nearest 0 won, and a day after a 2-day outage of a daily
         # cycle of 50-250 an hour "the last hour" was shown, 55 flat (a trial's quiet stretch)
-        gone = (v == 0) & (mask_outages(v) != 0)
+        gone = (v == 0) & (read != 0)
         ok = np.isfinite(actual) & ~np.stack([gone[o:o + day] for o in origin])
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
         raw = {}
@@ -707,7 +709,7 @@ class Forecaster:
         end = int(epoch_hours(s.index[-1:])[0]) + 1
         extra = self._extra(inp, w, shift)
         fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
-                            self._recent(s.to_numpy(), w, zq, extra, shift),
+                            self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift),
                             (w.bases[-1:], w.bmask[-1:]), extra)
         return replace(fc, index=fc.index + pd.Timedelta(days=days)) if days else fc
 
@@ -725,7 +727,7 @@ class Forecaster:
                             periods=self.cfg.window, freq="h")
         extra = self._extra(inp, w, shift)
         fc = self._forecast(zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp,
-                            self._recent(s.to_numpy(), w, zq, extra, shift),
+                            self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift),
                             (w.bases[-1:], w.bmask[-1:]), extra)
         if days:  # back on the series' own hours
             moved = pd.Timedelta(days=days)
