@@ -108,3 +108,28 @@ def test_a_path_given_twice_is_read_once_and_is_no_fault(tmp_path):
     (tmp_path / "sub").mkdir()
     d = discover([str(log), str(tmp_path / "sub")])  # a directory of nothing is still said
     assert d.skipped and d.skipped[0][0].endswith("sub")
+
+
+def test_a_follower_finds_a_named_logs_rotations_beside_it_as_passive(tmp_path):
+    for name in ("shop.log", "shop.log.1", "shop.log.2.gz", "shop.log-20261204",
+                 "shop.log.bak", "shop.logger", "other.log.1"):
+        touch(tmp_path / name)
+    (tmp_path / "shop.log.3").mkdir()
+    plain = discover([str(tmp_path / "shop.log")])
+    assert [os.path.basename(f.path) for fs in plain.sites.values() for f in fs] == ["shop.log"]
+    d = discover([str(tmp_path / "shop.log"), str(tmp_path / "shop.log.1")], rotations=True)
+    got = {os.path.basename(f.path): f.passive for f in d.sites["shop"]}
+    # named too, shop.log.1 is read as named; a name that only starts alike is not a rotation
+    assert got == {"shop.log": False, "shop.log.1": False, "shop.log.2.gz": True,
+                   "shop.log-20261204": True}
+    assert {os.path.basename(f.path): (f.compressed, f.rotation, f.date_key)
+            for f in d.sites["shop"] if f.passive} == {"shop.log.2.gz": ("gz", 2, ""),
+                                                     "shop.log-20261204": (None, 0, "20261204")}
+    assert not d.skipped
+    os.rename(tmp_path / "shop.log", tmp_path / "shop.log.0")  # mid-rotation: renamed, not back
+    d = discover([str(tmp_path / "shop.log")], rotations=True)
+    assert not d.skipped and not d.ignored  # being rotated: no fault
+    assert {os.path.basename(f.path) for f in d.sites["shop"]} == {
+        "shop.log.0", "shop.log.1", "shop.log.2.gz", "shop.log-20261204"}
+    assert discover([str(tmp_path / "gone.log")], rotations=True).skipped == [
+        (str(tmp_path / "gone.log"), "no such file")]

@@ -156,6 +156,9 @@ class Follower:
         self._waiting = False  # some archive was left for a later scan
         self._index: PrefixIndex | None = None  # files followed now, by their first bytes
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
+        # rotations beside a file named alone that hold nothing counted: not read, and not
+        # looked at again until they change (their stat signature, by inode)
+        self._passed: dict[tuple[int, int], tuple[int, int, int]] = {}
         # Called outside the lock after a pass in which a file that was read from was deleted,
         # rotated away or truncated: the caller commits then, so that what was read from it is
         # not only in memory (a kill -9 would lose it: the file cannot be read again).
@@ -269,7 +272,7 @@ class Follower:
         self._scan_due = self._waiting = False
         self._index = None
         self._counted.new_scan()
-        found = discover(self.paths, self.vhost_from_filename)
+        found = discover(self.paths, self.vhost_from_filename, rotations=True)
         now = time.time()
         for name, why in found.skipped:
             if (name, why) not in self._reported:
@@ -331,10 +334,13 @@ class Follower:
                     self._files.get((al.of.key.dev, al.of.key.ino)) is al.of:
                 self._aliases[ident] = al  # the copy and the file it copies are as they were
                 continue
+            if src.passive and self._passed.get(ident) == signature(st):
+                continue  # looked at as it is: nothing counted in it
             if src.compressed and now - st.st_mtime < self.settle:
                 self._waiting = True  # still being compressed, probably: look again soon
                 continue
-            self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st)
+            self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st,
+                        src.passive)
         on_disk = [(st.st_dev, st.st_ino) for _, _, st in listed]
         # Read oldest first, as listed (files no longer listed, still being read, before them):
         # lines reach the caller in the order they were written.
@@ -344,6 +350,7 @@ class Follower:
         for ident in list(self._aliases):
             if ident not in listed_ids:
                 del self._aliases[ident]
+        self._passed = {k: v for k, v in self._passed.items() if k in listed_ids}
         if self._observer is not None:
             self._rewatch()
 
@@ -369,7 +376,10 @@ class Follower:
             return
         f.done = False
 
-    def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result) -> None:
+    def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result,
+               passive: bool = False) -> None:
+        """Follow a file newly seen: from its start, or past content already counted, or not at
+        all (a copy of a file being read; a passive rotation holding nothing counted)."""
         try:
             fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
@@ -392,6 +402,10 @@ class Follower:
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
+            return
+        if passive and not start:  # a rotation of the file named, from before it was followed
+            self._close(f)
+            self._passed[(key.dev, key.ino)] = signature(st)
             return
         try:
             self._seek(f, head, start)

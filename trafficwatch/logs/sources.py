@@ -50,6 +50,8 @@ class SourceFile:
     rotation: int = 0  # 0 for the live file, N for .N / .N.gz, a large number for dated files
     compressed: str | None = None  # None, "gz" or "bz2"
     date_key: str = ""  # the date suffix of dated rotations (access.log-20261120)
+    passive: bool = False  # a rotation of a file named alone, listed only to follow that file:
+    # read only where it holds content already counted (the file itself, renamed; its copy)
 
     @property
     def display_name(self) -> str:
@@ -118,6 +120,12 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return "permission denied: run as a user that can read it (e.g. in group adm)"
     if _ERROR_LOG.search(name):
         return ERROR_LOG
+    return _named(path, vhost_rx)
+
+
+def _named(path: Path, vhost_rx: re.Pattern[str] | None) -> SourceFile:
+    """What a log's name says: its site, rotation, compression and date (the file unread)."""
+    name = path.name
     comp = None
     for ext, kind in _COMPRESSED.items():
         if name.endswith(ext):
@@ -139,6 +147,41 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         rotation, date = BACKUP_ROTATION, ""
     site = _site_of(path, stem if stem.endswith(".log") else stem + ".log", vhost_rx)
     return SourceFile(str(path), site, rotation, comp, date)
+
+
+# What logrotate makes of a file's name: NAME.1, NAME.2.gz, NAME-20261205, NAME.2026-12-05.bz2
+_ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,10}|\d{4}-\d\d-\d\d))?"
+                             r"(?P<comp>\.gz|\.bz2)?\Z")
+
+
+def rotations_of(path: Path, site: str) -> list[SourceFile]:
+    """The rotations beside a file named alone (`access.log.1`, `access.log.2.gz`,
+    `access.log-20261205`), as passive SourceFiles of its site: a follower of that file looks
+    for it there once renamed (the server's late writes, a restart after a rotation) and for
+    copytruncate's copy of it, and reads none of them for content it did not count."""
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    out = []
+    for name in sorted(names):
+        if not name.startswith(path.name) or name == path.name:
+            continue
+        m = _ROTATED_SUFFIX.match(name, len(path.name))
+        if m is None:
+            continue
+        p = path.parent / name
+        try:
+            if not stat.S_ISREG(os.stat(p).st_mode):
+                continue
+        except OSError:
+            continue
+        date = (m.group("date") or "").replace("-", "")
+        out.append(SourceFile(str(p), site, int(m.group("num") or 0) or (0 if date else 1),
+                              _COMPRESSED.get(m.group("comp") or ""), date, passive=True))
+    return out
+
+
 def _expand(arg: str) -> tuple[list[Path], bool]:
     if arg == "-":
         return [Path("-")], True
@@ -150,11 +193,16 @@ def _expand(arg: str) -> tuple[list[Path], bool]:
     return [p], True
 
 
-def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discovery:
-    """Every readable access log under `paths`, per site, oldest rotation first."""
+def discover(paths: list[str], vhost_from_filename: str | None = None,
+             rotations: bool = False) -> Discovery:
+    """Every readable access log under `paths`, per site, oldest rotation first. With
+    `rotations` (a follower), a file named alone (not a glob) brings its rotations beside it, as
+    passive files (`rotations_of`); missing, it is not skipped when any of them is there (it is
+    being rotated: renamed, and not yet created again)."""
     rx = re.compile(vhost_from_filename) if vhost_from_filename else None
     out = Discovery()
     seen: set[str] = set()
+    passive: list[SourceFile] = []
     for arg in paths:
         try:
             found, explicit = _expand(arg)
@@ -181,6 +229,12 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
                 continue
             seen.add(key)
             res = classify(p, rx)
+            if rotations and explicit and not any(c in arg for c in "*?["):
+                near = rotations_of(p, _named(p, rx).site)
+                passive += near
+                if near and res == "no such file":
+                    again += 1  # being rotated: not a fault
+                    continue
             if res == ERROR_LOG:
                 out.ignored.append((safe_name(p), res))
                 continue
@@ -201,6 +255,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None) -> Discov
             out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
         elif found and not explicit and after[:2] == before[:2]:  # files, none read by
             out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))  # design: awaiting its log
+    for f in passive:  # after every path given: a rotation also named is read as named
+        key = os.path.realpath(f.path)
+        if key not in seen:
+            seen.add(key)
+            out.sites.setdefault(f.site, []).append(f)
     for files in out.sites.values():
         # Oldest first: numbered rotations by number descending, dated ones by date, live last.
         files.sort(key=lambda f: (f.rotation == 0 and not f.date_key, -f.rotation, f.date_key))
