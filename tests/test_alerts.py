@@ -52,8 +52,10 @@ class SteppedFeed:
     """Releases the requests before `target`, then moves its clock there (log time, as replay
     does); the test moves `target`."""
 
-    def __init__(self, sink: Sink, site: str, clock: int, quiet: str | None = None) -> None:
+    def __init__(self, sink: Sink, site: str, clock: int, quiet: str | None = None,
+                 held_by: int | None = None) -> None:
         self.sink, self.clock, self.target = sink, clock, clock
+        self.state_held_by = held_by  # as LiveFeed: the pid saving its state file, if another
         self.report = IngestReport()
         self.tail = ()
         self.ts = {site: traffic()}  # the site with the spikes; `quiet`: one without, and busy
@@ -86,9 +88,10 @@ class Run:
     """One engine process: started at `clock` with the stepped feed; frames kept."""
 
     def __init__(self, monkeypatch, tmp_path: Path, cmd: str, site: str = "shop",
-                 clock: int = START, quiet: str | None = None, shown: str | None = None) -> None:
-        monkeypatch.setattr(engine_mod, "open_source",
-                            lambda sink, cfg, progress: SteppedFeed(sink, site, clock, quiet))
+                 clock: int = START, quiet: str | None = None, shown: str | None = None,
+                 held_by: int | None = None) -> None:
+        monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: SteppedFeed(
+            sink, site, clock, quiet, held_by))
         monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model"))
         self.frames: list = []
         self.new_frame = threading.Condition()
@@ -241,6 +244,23 @@ def test_an_anomaly_alerts_once_across_restarts(monkeypatch, tmp_path):
         assert alert_lines(out) == [f"shop|{iso(SPIKE)}|{iso(SPIKE)}|above"]
     finally:
         again.stop()
+
+
+def test_a_second_trafficwatch_on_the_same_state_leaves_the_alerts_to_the_first(monkeypatch,
+                                                                              tmp_path):
+    # a trial: two sessions on one server with the same logs and state each ran --alert-cmd for
+    # every anomaly (two pages per spike) and wrote the marks over each other's
+    out = tmp_path / "alerts.txt"
+    run = Run(monkeypatch, tmp_path, f"{LINE} >> {out}", held_by=4242)
+    try:
+        frame = run.advance(SPIKE + H + 1)
+        assert any(a.start == SPIKE for a in frame.anomalies)  # seen, and shown
+        assert alert_lines(out) == []
+        assert not marks_path(tmp_path / "state.json").exists()
+        notices = " ".join(run.advance(SPIKE + 2 * H + 1).ingest.notices)
+        assert "--alert-cmd: not run here: the trafficwatch (pid 4242)" in notices
+    finally:
+        run.stop()
 
 
 def test_a_site_with_a_nul_alerts_sanitised_and_forecasts_go_on(monkeypatch, tmp_path):

@@ -195,6 +195,7 @@ def test_a_second_trafficwatch_on_the_same_state_neither_reads_nor_saves_it(logs
     saved = state.read_bytes()
     e2, f2 = feed(logs, state)
     assert "in use by another trafficwatch" in f2.notice and f"pid {os.getpid()}" in f2.notice
+    assert f2.state_held_by == os.getpid() and f1.state_held_by is None  # its alerts: not here
     assert e2.sink.series.total() == e1.sink.series.total()  # counted from the logs alike
     append(logs / "access.log", "\n" + lines(7000, 5))
     f2.step(1.0)

@@ -131,6 +131,7 @@ class Alerter:
         self._failures = 0
         self._runs = 0
         self._stopped = False
+        self._off = ""
 
     def begin(self, since: float) -> None:
         """Watching starts now (clock `since`): anomalies that fired before it are history."""
@@ -152,6 +153,13 @@ class Alerter:
             self._runner.start()
         return new
 
+    def off(self, why: str) -> None:
+        """Alert nothing from now on, and say why on screen (another trafficwatch alerts)."""
+        self._stopped = True
+        self._jobs.put(None)
+        with self._lock:
+            self._off = why
+
     def stop(self) -> None:
         """Let the runner finish the alert it is running and end (queued ones alert next start:
         their marks are saved only as each runs)."""
@@ -162,6 +170,8 @@ class Alerter:
     def notice(self) -> str:
         """One line for the screen: the marks file's trouble, or the latest failing alert."""
         with self._lock:
+            if self._off:
+                return f"--alert-cmd: {self._off}"
             if self._error:
                 return f"--alert-cmd: {self._error} ({self._failures} of {self._runs} failed)"
         return self.marks.notice

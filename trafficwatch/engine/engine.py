@@ -265,6 +265,12 @@ class Engine:
             self.source = open_source(self.sink, self.cfg, self.reading_progress)
             if self.alerts is not None:  # what the logs held when watching began is history
                 self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
+                held = getattr(self.source, "state_held_by", None)
+                if held is not None:  # its alerts and their marks are that one's: run here
+                    # too, every anomaly was alerted twice and the marks written by both
+                    pid = f" (pid {held})" if held else ""
+                    self.alerts.off(f"not run here: the trafficwatch{pid} that saves this "
+                                    "state file runs it")
         except (OSError, ValueError) as exc:
             self.status = self.fatal = str(exc)
             self._publish()

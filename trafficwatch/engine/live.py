@@ -110,6 +110,7 @@ class LiveFeed:
         self._options_key = _options_key(sink)
         self.store = StateStore(state_path) if state_path else None
         holder = self.store.lock() if self.store else None
+        self.state_held_by = holder  # the pid of the trafficwatch saving there (0: unknown)
         if holder is not None:  # another trafficwatch saves there: this one neither reads a
             # state that is being rewritten nor overwrites it
             pid = f" (pid {holder})" if holder else ""
