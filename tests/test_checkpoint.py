@@ -172,6 +172,8 @@ def _bad_models(tmp_path: Path) -> dict[str, Path]:
 
     whole = export_npz(good).read_bytes()
     (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "models").mkdir()  # the folder of the model, given for the model
+    (tmp_path / "folder.npz").mkdir()
     return {p.name: p for p in tmp_path.iterdir() if p.name not in ("good.pt", "good.npz")}
 
 
@@ -190,7 +192,8 @@ def test_a_bad_model_file_is_said_in_our_words_on_one_line_with_no_library_warni
     says = {"text.npz": "not a model file (not the zip archive", "random.npz": "not a model file",
             "objects.npz": "refused: it holds pickled objects", "cut.npz": "truncated or corrupt",
             "text.pt": "not a model checkpoint", "junk.pt": "a zip archive torch did not write",
-            "dict.pt": "refused"}
+            "dict.pt": "refused", "models": "a directory, not a model file; give the file",
+            "folder.npz": "a directory, not a model file"}
     for name, path in _bad_models(tmp_path).items():
         with warnings.catch_warnings(record=True) as seen, pytest.raises(CheckpointError) as got:
             warnings.simplefilter("always")
@@ -209,8 +212,8 @@ def test_the_app_refuses_a_bad_model_as_forecast_and_eval_do(tmp_path, capsys, c
     from trafficwatch.resources import sample_logs_dir
 
     bad = _bad_models(tmp_path)
-    for path in [bad["junk.pt"], bad["text.npz"], tmp_path / "missing.pt"]:
-        log = sample_logs_dir() / "blog.example.org.access.log.1"
-        assert main([command, str(log), "--model", str(path)]) == 2, path
+    for path in [bad["junk.pt"], bad["text.npz"], tmp_path / "missing.pt", bad["models"]]:
+        # said before any log is read: the logs of two sites said "2 sites summed" first
+        assert main([command, str(sample_logs_dir()), "--model", str(path)]) == 2, path
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"trafficwatch: {path}: "), err

@@ -14,7 +14,7 @@ from trafficwatch.cli.model import add_commands
 from trafficwatch.model.checkpoint import save_checkpoint
 from trafficwatch.model.forecaster import Forecaster, forget_drops
 from trafficwatch.model.lstm import LSTMConfig, QuantileLSTM
-from trafficwatch.resources import default_model_path
+from trafficwatch.resources import default_model_path, sample_logs_dir
 
 
 def traffic(days: int, seed: int = 0, level: float = 300.0) -> pd.Series:
@@ -277,6 +277,11 @@ def test_train_from_scratch_with_another_horizon(counts_csv, tmp_path, capsys):
     code, _, err = run_cli(["forecast", counts_csv, "--model", str(out_path), "--horizon", "7"],
                            capsys)
     assert code == 2 and "forecasts 1..6 hours" in err
+    # said before the logs are read (it came after their "2 sites summed")
+    for cmd in ("forecast", "eval"):
+        code, _, err = run_cli([cmd, str(sample_logs_dir()), "--model", str(out_path),
+                                "--horizon", "7"], capsys)
+        assert code == 2 and err.count("\n") == 1 and "forecasts 1..6 hours" in err, err
     # eval alike (it printed a mean of NaN over 0 series and exited 1)
     code, out, err = run_cli(["eval", counts_csv, "--model", str(out_path), "--horizon", "7"],
                              capsys)

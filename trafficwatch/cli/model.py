@@ -299,11 +299,12 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     try:
-        every = load_every(args)
+        # the model and --horizon first: a bad one was said after every log had been read
         fc = _load_forecaster(args.model)
         if not 1 <= args.horizon <= fc.cfg.horizon:  # as forecast: not a table of NaN, exit 1
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours")
+        every = load_every(args)
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
         if args.lstm_alone:
             alone = _load_forecaster(args.model)
@@ -521,12 +522,14 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     try:
-        every = load_every(args)
-        fc = _kept_or_default(args, every)
-        if not 1 <= args.horizon <= fc.cfg.horizon:
-            raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
-                             f"1..{fc.cfg.horizon} hours; "
-                             "train a longer one with `trafficwatch train --scratch --horizon N`")
+        for fc in (_load_forecaster(args.model), None):  # --model and --horizon before the logs
+            if fc is None:  # (a bad one was said after every log had been read), then the model
+                every = load_every(args)  # shown for them: the fine-tune kept for the site
+                fc = _kept_or_default(args, every)
+            if not 1 <= args.horizon <= fc.cfg.horizon:
+                raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
+                                 f"1..{fc.cfg.horizon} hours; train a longer one with "
+                                 "`trafficwatch train --scratch --horizon N`")
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE

@@ -136,6 +136,9 @@ def _magic(path: Path, what: str) -> bytes:
             magic = f.read(6)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
+    except IsADirectoryError as exc:
+        raise CheckpointError(f"{path}: a directory, not a {what}; give the file (NAME.pt or "
+                              f"NAME.npz) in it") from exc
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); "
                               f"{_FIX}") from exc
@@ -189,6 +192,7 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
     if path.suffix.lower() == ".npz":
         return load_npz(path)
     if not path.is_file():  # said without importing torch
+        _magic(path, "model file")  # a directory, unreadable: said as such
         raise CheckpointError(f"{path}: no such model file; {_FIX}")
     twin = npz_path(path)
     if twin.is_file():
