@@ -705,6 +705,26 @@ async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
         assert app.focused is app.screen.query_one("#path")
 
 
+async def test_keys_typed_as_the_site_picker_opens_are_not_lost():
+    """`s` then a site's name at once: the letters reached the main screen before the picker
+    was up and were lost (a trial typed `s` `b` `l` `o` and saw every site)."""
+    from textual import events
+
+    app = make_app(demo_snapshot(sites=("shop.example", "blog.example")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key, char in (("s", "s"), ("b", "b"), ("l", "l"), ("o", "o")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "SitePicker"
+        search = app.screen.query_one("#site-search")
+        assert search.value == "blo" and app.focused is search
+        await pilot.press("enter")
+        await pilot.pause()
+    assert [c for c in app.engine.calls if c[0] == "site"] == [("site", "blog.example")]
+
+
 async def test_the_log_tail_shows_its_newest_line_as_tail_f_does():
     tail = [TailLine(0.0, "shop", f"GET /line-{i:03d}") for i in range(150)]
     app = make_app(demo_snapshot(tail=tail))

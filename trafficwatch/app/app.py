@@ -177,9 +177,11 @@ class TrafficWatchApp(App):
         self.engine.start()  # threads: returns at once, the first frame is not held up
 
     def on_key(self, event: events.Key) -> None:
-        """Keys typed right after `/` were sent to the main screen before the filter screen
-        opened: they reach here unbound and go to the filter screen (its path field)."""
-        if isinstance(self.screen, FilterScreen) and event.is_printable and event.character:
+        """Keys typed right after `/` (or `s`) were sent to the main screen before the filter
+        screen (the site picker) opened: they reach here unbound and go to that screen, which
+        puts them in its first field."""
+        if isinstance(self.screen, (FilterScreen, SitePicker)) and event.is_printable and \
+                event.character:
             self.screen.post_message(events.Key(event.key, event.character))
 
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:

@@ -154,11 +154,17 @@ class SitePicker(ModalScreen[str | None]):
 
     def on_key(self, event: events.Key) -> None:
         """Typing while the list has the focus still narrows it: the key goes to the search
-        field (as does Backspace), and Up from the list's first line goes back there."""
+        field (as does Backspace), and Up from the list's first line goes back there. Keys
+        typed while the picker was still opening (`s` then a name at once) reach the picker
+        itself, nothing focused yet: they go to the search field too (they were lost)."""
         sites = self.query_one("#sites", OptionList)
-        if self.focused is not sites:
-            return
         search = self.query_one("#site-search", Input)
+        if self.focused is not sites:  # (the search field keeps the keys it takes)
+            if event.is_printable and event.character:
+                search.focus()
+                search.insert_text_at_cursor(event.character)
+                event.stop()
+            return
         if event.is_printable and event.character:
             search.insert_text_at_cursor(event.character)
         elif event.key == "backspace":
