@@ -309,13 +309,15 @@ def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
 
 @pytest.mark.parametrize(("length", "ago", "cycle"), [
     (8, 0, (60, 50, 9)), (8, 8, (60, 50, 9)), (8, 16, (60, 50, 9)), (24, 0, (60, 50, 9)),
-    (48, 0, (150, 100, 6)), (48, 3, (150, 100, 6))])
+    (48, 0, (150, 100, 6)), (48, 3, (150, 100, 6)), (120, 1, (150, 100, 6)),
+    (120, 6, (150, 100, 6))])
 def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago, cycle):
     """Zeros where the hour has held 60-110 every day: the log broke, traffic did not stop.
     The hours after it are forecast as before it (a trial: the next day's band was 0-9.7 and
     ordinary traffic after the outage was flagged as a surge). Two days of it on a cycle of
     50-250 an hour, lowest at midnight: the candidates were judged on its zeros, and "the last
-    hour", nearest 0, was shown, one count all day (ended 3 hours before, too)."""
+    hour", nearest 0, was shown, one count all day (ended 3 hours before, too). Five days of
+    it, then traffic back: its last days were read as the new normal and "the last hour" shown."""
     rng = np.random.default_rng(3)
     n = 24 * 28
     t = np.arange(n + 24)
@@ -350,6 +352,13 @@ def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
     out = mask_outages(dead)
     assert (out[24 * 14:24 * 17] > 0).all()  # the first days read as an outage
     assert (out[24 * 19:] == 0).all()  # from the fifth day on, zero is what the hour holds
+    back = dead.copy()
+    back[-3:] = v[-3:]  # ... until the site is back: the whole silence was an outage
+    out = mask_outages(back)
+    assert (out[24 * 14:-3] > 0).all() and np.array_equal(out[-3:], v[-3:])
+    lone = dead.copy()
+    lone[-3] = 1  # a lone request is not the site back
+    assert np.array_equal(mask_outages(lone)[24 * 19:], lone[24 * 19:])
 
 
 def test_a_site_silent_for_weeks_is_forecast_at_0_with_no_band(shipped):

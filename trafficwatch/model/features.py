@@ -197,7 +197,10 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     A forecast reads such hours as the traffic that would have been, not as a fall of it: an
     8-hour outage put the next day's median at 0.46-0.76 of normal and its p90 below normal
     (as gaps instead, a 24-hour outage just ended left the model nothing recent to go on).
-    The medians are over the raw counts, so an outage of four days or more is the new normal."""
+    The medians are over the raw counts, so an outage of four days or more is the new normal,
+    while it lasts: once traffic is back, the whole run was an outage, and each of its hours is
+    filled from the 7 days before it began (a site silent for 5 days, then back, was forecast
+    from days of zeros: "the last hour repeated" all the next day)."""
     v = np.asarray(values, dtype=np.float64)
     zero = v == 0
     zero[:72] = False  # three days at least, to know what an hour holds
@@ -213,7 +216,19 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     out = np.isin(run, run[sure])
     filled = typical.copy()
     for r in np.unique(run[out]):  # each outage at the level of the day before it
-        first = int(at[run == r][0])
+        first, last = int(at[run == r][0]), int(at[run == r][-1])
+        if last - first >= 72 and last + 1 < len(v) and np.isfinite(v[last + 1]):
+            # ended: each hour from the week before it began (their own weeks before are mostly
+            # the outage's zeros), if traffic is back: the hours since hold a quarter of what
+            # those before it held at their hours (a lone request is not the site back)
+            hours = np.concatenate([at[run == r], np.arange(last + 1, min(last + 25, len(v)))])
+            back = 24 * ((hours - first) // 24 + np.arange(1, 8)[:, None])  # (7, n) days back
+            lags = hours[None, :] - back
+            week = nanmedian(np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan).T, axis=1)
+            since, was = v[last + 1:last + 25], week[last + 1 - first:]
+            seen = np.isfinite(since) & np.isfinite(was)
+            if np.sum(since[seen]) >= 0.25 * np.sum(was[seen]) > 0:
+                typical[run == r] = week[:last + 1 - first]
         day = np.arange(max(first - 24, 0), first)
         day = day[np.isfinite(v[day]) & (v[day] > 0)]
         if len(day) >= 12:
