@@ -843,6 +843,11 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     assert found(times(0.3, 48, upto=12)) is None  # two days off, back since: over
     assert found(times(0.0, 30)) is None  # an outage (mask_outages fills it)
     assert found(times(1.3, 60)) is None  # under half as much again: the model's own work
+
+    def weekly_event(r):  # a market every Wednesday to Friday since last week's: the same
+        for end in (len(r) - 168, len(r)):  # hours a week ago held it, a week's shape
+            r[end - 46:end] *= 2.0
+    assert found(weekly_event) is None  # (a Melbourne counter forecast at 1.8x its Saturday)
     grow = 1.03 ** (np.arange(len(rate)) / 24)  # 3 % a day: the days before are not as their
     assert found(lambda r: r.__imul__(grow)) is None  # usual weeks, no step to read
     # a fall in the holidays (24 Dec - 1 Jan, Easter): the model knows them, and they end

@@ -634,6 +634,10 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
             or abs(np.median(last) - pre) < abs(shift) / 2
             or np.mean(v[t[cut:]][ok[cut:]] == 0) >= 0.5):
         return None
+    lastweek = np.log1p(np.clip(v[t[cut:]], 0, None)) - np.log1p(np.clip(v[t[cut:] - week], 0, None))
+    lastweek = lastweek[np.isfinite(lastweek)]
+    if len(lastweek) >= 12 and abs(float(np.median(lastweek))) < abs(shift) / 2:
+        return None  # those hours a week before held it already: a week's shape, not a new level
     return LevelShift(at=n - week + cut, hours=week - cut, ratio=float(np.exp(shift)),
                       holiday=in_holidays)
 
