@@ -29,9 +29,18 @@ def is_counts_header(first_line: bytes | str) -> bool:
 
 
 def has_counts_header(path: str) -> bool:
-    """Is `path` a plain file whose first line is a counts CSV's header? False if unreadable."""
+    """Is `path` a file whose first line (decompressed, for a .gz or .bz2) is a counts CSV's
+    header? False if unreadable."""
+    from trafficwatch.logs.read import open_stream
+
     try:
-        with open(path, "rb") as fh:
+        with open_stream(path) as fh:
             return is_counts_header(fh.readline(4096))
-    except OSError:
+    except (OSError, EOFError, ValueError):
         return False
+
+
+def csv_named(path: str) -> bool:
+    """Named as a CSV: `.csv`, or a compressed one (`.csv.gz`, `.csv.bz2`: the corpus's files)."""
+    name = str(path).lower()
+    return name.endswith((".csv", ".csv.gz", ".csv.bz2"))

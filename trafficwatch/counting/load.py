@@ -3,13 +3,13 @@ logs or a CSV of hourly counts to one hourly series, with the same input and fil
 as `counts` and the app."""
 from __future__ import annotations
 
+import io
 import re
 import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +18,7 @@ from trafficwatch.counting.columns import (
     SERIES_COLUMNS,
     TIME_COLUMNS,
     VALUE_COLUMNS,
+    csv_named,
     has_counts_header,
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
@@ -52,7 +53,7 @@ def is_counts_csv(paths: list[str]) -> bool:
     if paths[0] == "-":
         with spooled_stdin() as copy:
             return has_counts_header(copy)
-    return Path(paths[0]).suffix.lower() == ".csv"
+    return csv_named(paths[0])
 
 
 def reading(paths: list[str]) -> AbstractContextManager[object]:
@@ -64,8 +65,8 @@ def reading(paths: list[str]) -> AbstractContextManager[object]:
 def check_csv_alone(paths: list[str]) -> None:
     """ValueError when a CSV of hourly counts comes with other paths: one is read at a time
     (several series go in one CSV), and as a log it only gave "no known log format"."""
-    if len(paths) > 1 and any(p != "-" and (Path(p).suffix.lower() == ".csv"
-                                            or has_counts_header(p)) for p in paths):
+    if len(paths) > 1 and any(p != "-" and (csv_named(p) or has_counts_header(p))
+                              for p in paths):
         raise ValueError(f"{', '.join(safe_name(p) for p in paths)}: one CSV of hourly counts "
                          "is read at a time, alone; for several series, put them in one CSV "
                          f"with a {' or '.join(SERIES_COLUMNS[:2])} column naming each row's "
@@ -226,12 +227,18 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
 
     import pandas as pd
 
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM dropped
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    from trafficwatch.logs.read import open_stream, stream_error
+
+    try:  # a .gz or .bz2 read decompressed (by its magic bytes, as logs are)
+        with open_stream(path) as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:  # -sig: a BOM
+            rows = list(csv.reader(fh))  # dropped
+            broken = stream_error(raw)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise ValueError(f"{shown}: cannot read as a CSV of hourly counts "
                          f"({safe_text(str(exc))})") from exc
+    if broken and warn is not None:  # the rows before the break are read
+        warn(f"{shown}: {safe_text(broken)}")
     if not rows:
         raise ValueError(f"{shown}: empty: expected columns hour,count")
     cols = [c.strip().lower() for c in rows[0]]
