@@ -472,6 +472,33 @@ def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys,
     assert "the hour in progress" in err
 
 
+def test_the_hour_in_progress_is_forecast_as_its_whole_count_from_what_it_holds(
+        tmp_path, capsys, monkeypatch):
+    # a trial: 280 requests counted by 12:40 in a site's hour, and `forecast` printed that
+    # hour's p90 as 57 (the app said "so far: 280, above the ~50 forecast")
+    import time
+
+    from trafficwatch.cli.main import main
+
+    clock = (int(time.time()) // 3600 - 1) * 3600 + 2400  # 40 minutes into an hour
+    monkeypatch.setattr(pd.Timestamp, "now", classmethod(
+        lambda cls, tz=None: pd.Timestamp(clock, unit="s", tz="UTC").tz_convert(tz)))
+    hour = clock - clock % 3600
+    stamps = list(np.arange(clock - 7 * 86400, hour, 60)) + list(np.linspace(hour, clock, 280))
+    log = tmp_path / "access.log"
+    log.write_text("".join(
+        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    assert main(["forecast", str(log), "--horizon", "2", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    first, second = json.loads(out)["hours"]
+    # 60 an hour before it: 280 so far, and a third of an hour's 60 still to come
+    assert 280 <= first["p10"] <= first["p50"] <= first["p90"] <= 280 + 60, first
+    assert first["p50"] == pytest.approx(280 + 20, abs=6)
+    assert 40 < second["p50"] < 80  # the next hour: as the hours before it
+    assert "280 counted so far, and 67% of the hour gone" in err, err
+
+
 def test_forecast_shows_the_fine_tune_the_app_keeps_for_those_logs(counts_csv, small_model_path,
                                                                      capsys):
     # the screen showed the site's kept fine-tune (115, 107-121) and `forecast` the shipped

@@ -135,6 +135,11 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     # happened here: unknown, as `counts` prints them
     hours = epoch_seconds(s.index) // HOUR
     late = (hours > clock // HOUR) & (s.to_numpy() == 0)
+    if len(hours) and hours[-1] == clock // HOUR:  # the hour in progress: its count so far
+        raw = series.series(choice.site, choice.metric, bots=choice.bots,
+                            status_classes=choice.status_classes, whole_hours=False)
+        if len(raw) and np.isfinite(raw.iloc[-1]) and raw.index[-1] == s.index[-1]:
+            s.attrs[SO_FAR] = (int(clock // HOUR * HOUR), float(raw.iloc[-1]))
     s[np.isin(hours, series.unfinished_hours(choice.site, clock)) | late] = float("nan")
     offsets = {series.utc_offset(x) for x in ([choice.site] if choice.site else series.sites())}
     if len(offsets) == 1:  # the logs' own offset, to show hours in (sites of several: UTC)
@@ -162,6 +167,8 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
     return out
 
 
+SO_FAR = "so_far"  # attrs of a series from logs: (the hour in progress, epoch s; its count so
+# far), for `forecast` to forecast that hour's whole count from it
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
 CLOCK_CHANGE_H = 24 * 28  # hours: offsets that change again sooner are no daylight saving
