@@ -1063,7 +1063,9 @@ async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(mo
         assert all(c.r > 2 * max(c.g, c.b) for c, _ in marks["x"])
 
 
-@pytest.mark.parametrize("scored, words", [(45, "45 h: MASE 0.71"), (168, "7 days: MASE 0.71")])
+@pytest.mark.parametrize("scored, words", [(45, "Last 45 h: MASE 0.71"),
+                                            (167, "Last 7 days: MASE 0.71"),
+                                            (168, "Last 7 days: MASE 0.71")])
 async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored, words):
     # on a log of 3 days the narrow form said "7 days: MASE 0.68" (the wide form: 45 h)
     from dataclasses import replace
@@ -1310,3 +1312,29 @@ def test_the_help_says_what_each_legend_word_for_the_diamond_means():
     for key in ("now", "end"):
         mark, _, short = MARKS[key]
         assert f"'{short.format(short='').removeprefix(mark + ' ')}'" in HELP
+
+
+@pytest.mark.parametrize("no_color", [True, False])
+async def test_scrollbars_are_line_glyphs_without_colour(monkeypatch, no_color):
+    # a trial under NO_COLOR: the track (a background colour) was gone and the thumb's ends
+    # (eighth blocks) read as data beside the text: "Model: lstm:default▅▅", "Next hour: 51▅▅"
+    from textual.scrollbar import ScrollBar
+
+    from trafficwatch.app.scrollbar import PlainScrollBarRender
+
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert (ScrollBar.renderer is PlainScrollBarRender) == no_color  # never left over
+    for position in (0, 15, 30):
+        bar = PlainScrollBarRender.render_bar(size=10, virtual_size=40, window_size=10,
+                                              position=position, thickness=2)
+        cells = [s.text for s in bar.segments]
+        assert set("".join(cells)) <= {"│", "┃", " "} and all(len(c) == 2 for c in cells)
+        thumb = [i for i, c in enumerate(cells) if c.startswith("┃")]
+        assert len(thumb) == 3 and thumb == list(range(thumb[0], thumb[0] + 3))
+        assert thumb[0] == {0: 0, 15: 4, 30: 7}[position]  # top, middle, bottom

@@ -171,8 +171,15 @@ class TrafficWatchApp(App):
         self._fit(event.size.width, event.size.height)
 
     def on_mount(self) -> None:
-        if os.environ.get("NO_COLOR"):  # see app.tcss: what colour alone told is said otherwise
+        from textual.scrollbar import ScrollBar, ScrollBarRender
+
+        from trafficwatch.app.scrollbar import PlainScrollBarRender
+
+        plain = bool(os.environ.get("NO_COLOR"))
+        if plain:  # see app.tcss: what colour alone told is said otherwise
             self.add_class("-no-color")
+        # (a class attribute: set by every app, so one run under NO_COLOR leaves no trace)
+        ScrollBar.renderer = PlainScrollBarRender if plain else ScrollBarRender
         self._fit(self.size.width, self.size.height)
         self.engine.start()  # threads: returns at once, the first frame is not held up
 

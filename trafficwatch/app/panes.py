@@ -107,7 +107,9 @@ def error_lines(fv, narrow: bool = False) -> Text:
     cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
     if narrow:
-        span = f"{n} h" if 0 < n < 7 * 24 else "7 days"  # 45 h read as a week's score
+        # 45 h read as a week's score; "167 h: MASE" alone, with no word before it, was not
+        # read as the hours scored (a trial)
+        span = f"Last {n} h" if 0 < n < 7 * 24 - 12 else "Last 7 days"
         # the naive's own MASE beside it: "0.78x last week" read as traffic at 0.78x (trial),
         # and "(last week 0.96)" as the model's score a week ago (another trial)
         t.append(f"{span}: MASE {ratio(fv.mase)} vs {naive.removeprefix('same hour ')} "

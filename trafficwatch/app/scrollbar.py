@@ -1,0 +1,44 @@
+"""A scrollbar drawn with line glyphs, for NO_COLOR: Textual's draws its track as a background
+colour and the ends of its thumb as eighth blocks, and with the colours gone a trial read the
+blocks left over ("▅▅" beside "Model: lstm:default", "Next hour 13:00: 51") as data."""
+from __future__ import annotations
+
+from math import ceil
+
+from rich.color import Color
+from rich.segment import Segment, Segments
+from rich.style import Style
+from textual.scrollbar import ScrollBarRender
+
+TRACK = {True: "│", False: "─"}  # vertical, horizontal
+THUMB = {True: "┃", False: "━"}
+
+
+class PlainScrollBarRender(ScrollBarRender):
+    """Track and thumb in whole cells of line glyphs, no colour needed to tell them apart."""
+
+    @classmethod
+    def render_bar(cls, size: int = 25, virtual_size: float = 50, window_size: float = 20,
+                   position: float = 0, thickness: int = 1, vertical: bool = True,
+                   back_color: Color | None = None, bar_color: Color | None = None) -> Segments:
+        width = thickness if vertical else 1
+        size = int(size)
+        start = end = 0
+        if window_size and size and virtual_size and size != virtual_size \
+                and virtual_size > window_size:
+            thumb = max(1, ceil(window_size * size / virtual_size))
+            at = position / (virtual_size - window_size) * (size - thumb)
+            start = max(0, min(size - thumb, round(at)))
+            end = start + thumb
+        up, down = Style(meta={"@mouse.down": "scroll_up"}), Style(meta={"@mouse.down":
+                                                                         "scroll_down"})
+        grab = Style(bold=True, meta={"@mouse.down": "grab"})
+
+        def cell(glyph: str, style: Style) -> Segment:
+            return Segment(glyph + " " * (width - 1), style)
+
+        segments = [cell(THUMB[vertical], grab) if start <= i < end else
+                    cell(TRACK[vertical], up if i < start else down) for i in range(size)]
+        if vertical:
+            return Segments(segments, new_lines=True)
+        return Segments((segments + [Segment.line()]) * thickness, new_lines=False)
