@@ -254,7 +254,7 @@ async def test_the_gates_pane_says_the_lstms_share_of_the_line_drawn():
         await pilot.pause()
         words = " ".join(str(app.query_one("#gates").render()).split())
     assert ("Relying on (the LSTM, 30% of the line drawn): typical week at today's level 24%, "
-            "7-day typical 20%, yesterday 19%, others 37%") in words, words
+            "typical day of the last 7 20%, yesterday 19%, others 37%") in words, words
     # the share is the forecast's own: predict passes it on
     idx = pd.date_range("2026-10-01", periods=24 * 28, freq="h", tz="UTC")
     s = pd.Series(np.random.default_rng(0).poisson(80, len(idx)).astype(float), index=idx)

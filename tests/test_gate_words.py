@@ -34,7 +34,7 @@ def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
     spread = {"yesterday": 0.3, "last week": 0.25, "7-day median": 0.25, "last hour": 0.2}
     assert reliance_words(spread, width=40) == "Relying on: yesterday 30%, others 70%"
     assert reliance_words(spread, width=40, spill=100) == (  # others outweighed all named
-        "Relying on: yesterday 30%, same hours last week 25%, 7-day typical 25%, others 20%")
+        "Relying on: yesterday 30%, same hours last week 25%, typical day of the last 7 25%, others 20%")
     # a wider pane (at 160x50) named fewer than a narrow one: "others" held 48 %
     w = {"last week": 0.52, "4-week median": 0.16, "yesterday": 0.11, "last hour": 0.21 / 2,
          "week's mean": 0.21 / 2}

@@ -13,7 +13,7 @@ import numpy as np
 BASE_WORDS = {
     "yesterday": "yesterday",
     "last week": "same hours last week",
-    "7-day median": "7-day typical",
+    "7-day median": "typical day of the last 7",  # "7-day typical" was not understood (trial)
     "4-week median": "typical week",  # of the last 4 the history holds (not '4-week' on 8 days)
     "last hour": "the last hour",
     "4-week median at today's level": "typical week at today's level",

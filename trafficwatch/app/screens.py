@@ -45,7 +45,9 @@ from the band (a new level): the band drawn then spans that day's errors on the 
 
 [b]What the model is doing[/b]  the LSTM reads the last week hour by hour and forecasts by \
 mixing seasonal guesses (the same hours yesterday, last week, averages of past weeks...): \
-'Relying on' says how much each weighs in the next 24 hours. Its memory (the cell state) \
+'Relying on' says how much each weighs in the next 24 hours ('typical week': each hour's \
+median over the last 4 weeks; 'typical day of the last 7': over the last 7 days; 'at today's \
+level': moved to today's traffic). Its memory (the cell state) \
 carries what it knows from hour to hour; at each hour the [b]forget[/b] gate decides how much \
 of that memory to keep (near 1: keep, near 0: wipe), the [b]input[/b] gate how much new \
 information to write, and the [b]output[/b] gate how much of the memory to use for the \
