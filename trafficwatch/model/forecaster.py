@@ -213,8 +213,11 @@ class Recent:
 
     def _describe(self, name: str) -> str:
         if not self.hours:
-            return (f"{name}: unjudged: {self.checked} recent hours have a count and both "
-                    f"forecasts, {MIN_RECENT_HOURS} are needed to check it against seasonal naive")
+            # "0 recent hours have a count and both forecasts" was read against a chart of 28
+            # hours of counts (a trial): an hour is checked only with history before its day
+            return (f"{name}: unjudged: too little history before the recent days' counts to "
+                    f"check it against seasonal naive ({self.checked} hours could be, "
+                    f"{MIN_RECENT_HOURS} needed)")
         if self.stuck is not None:
             value, hours = self.stuck
             return (f"the last hour repeated: the count has been {per_hour(value)[0]} in each of "
