@@ -297,3 +297,18 @@ def test_eval_says_which_series_the_model_was_trained_on(tmp_path, capsys):
         "in-sample" in err, err
     code, _, err = run_cli(["eval", str(path), "--days", "2", "--site", "mine"], capsys)
     assert "trained on" not in err
+
+
+def test_the_eval_header_says_how_many_origins_when_a_series_has_fewer(tmp_path, capsys):
+    # a trial: "12 series, 7 daily origins each" while one series was scored at 6 of them
+    long, short = traffic(21, 1, 200.0), traffic(21, 2, 300.0).iloc[-100:]
+    path = tmp_path / "two.csv"
+    path.write_text("series,hour,count\n" + "".join(
+        f"{k},{h.isoformat()},{int(v)}\n" for k, s in (("long", long), ("short", short))
+        for h, v in s.items()))
+    code, out, _ = run_cli(["eval", str(path), "--days", "3", "--format", "json"], capsys)
+    got = {k: len(d["origins"]) for k, d in json.loads(out)["series"].items()}
+    assert got["long"] == 3 and 0 < got["short"] < 3, got
+    code, out, _ = run_cli(["eval", str(path), "--days", "3"], capsys)
+    assert out.startswith(f"2 series, {got['short']} to 3 daily origins (1 series with fewer "
+                          "than 3: too short for all), 24 h ahead"), out

@@ -481,7 +481,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     from trafficwatch.model.evaluate import across, format_across, summarize, to_json
 
     code = EXIT_OK
-    summaries, docs = {}, {}
+    summaries, docs, counts = {}, {}, {}
     tty = sys.stderr.isatty()  # a long run (statsforecast: ~12 s a series) is not silent
     t0 = time.monotonic()
     for k, (name, series) in enumerate(every.items()):
@@ -495,6 +495,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         if table is None:
             continue
         summaries[name] = summarize(table)
+        counts[name] = len(_origins(table))
         docs[name] = to_json(table, args.days, args.horizon)
         docs[name]["origins"] = _hour_texts(_origins(table), args, series)
     if _progress["shown"]:
@@ -526,9 +527,13 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     width = max(7, *(len(n) for n in names))
     scored = (f"{len(every)} series" if len(summaries) == len(every) else
               f"{len(summaries)} of {len(every)} series scored")
-    origins = "1 daily origin" if args.days == 1 else f"{args.days} daily origins"
-    out.write(f"{scored}, {origins} each, {args.horizon} h ahead; "
-              "MASE per series\n")
+    lo, hi = min(counts.values()), max(counts.values())
+    origins = "1 daily origin each" if hi == 1 else f"{hi} daily origins each"
+    if lo < hi:  # a series too short for all of them (the header said 7 where one had 6)
+        fewer = sum(c < hi for c in counts.values())
+        origins = (f"{lo} to {hi} daily origins ({fewer} series with fewer than {hi}: too "
+                   "short for all)")
+    out.write(f"{scored}, {origins}, {args.horizon} h ahead; MASE per series\n")
     # two spaces between columns: a name as wide as its column ran into the one before it
     out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{n:>{width}}" for n in names) + "\n")
     for name, s in summaries.items():
