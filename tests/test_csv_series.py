@@ -307,8 +307,9 @@ def test_the_eval_header_says_how_many_origins_when_a_series_has_fewer(tmp_path,
         f"{k},{h.isoformat()},{int(v)}\n" for k, s in (("long", long), ("short", short))
         for h, v in s.items()))
     code, out, _ = run_cli(["eval", str(path), "--days", "3", "--format", "json"], capsys)
+    assert code == 0
     got = {k: len(d["origins"]) for k, d in json.loads(out)["series"].items()}
     assert got["long"] == 3 and 0 < got["short"] < 3, got
-    code, out, _ = run_cli(["eval", str(path), "--days", "3"], capsys)
+    _, out, _ = run_cli(["eval", str(path), "--days", "3"], capsys)
     assert out.startswith(f"2 series, {got['short']} to 3 daily origins (1 series with fewer "
                           "than 3: too short for all), 24 h ahead"), out
