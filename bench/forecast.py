@@ -4,6 +4,7 @@
                                        [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
                                        [--step 0.5] [--shift-hours 7] [--bursts 2]
+                                       [--horizon 168]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -24,6 +25,9 @@ forecasts are cached in bench/out/baselines.pkl.
 Trends (`--trend R`): every series, cut to its last 35 days (or --days), is multiplied by
 exp(R a day), so it grows (R > 0) or fades steadily, as many sites and benchmark series do while
 the corpus mostly holds its level. Per-series figures go to forecast_per_series_{D}d_trend{R}.csv.
+A week ahead (`--horizon 168`): the origins end 168 h before the series' end, and 168 h is scored
+beside 24 h and 48 h (to forecast_per_series_168h.csv).
+
 Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days before the end
 (`--step-days 3 6`: 3 to 6 days, among the origins: the days right after the change).
 Bursts (`--bursts N`): the same cut, N bursts a week of 1-3 hours added to every series, each
@@ -51,6 +55,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out"
 HORIZON = 48
+HORIZONS = (24, 48)  # scored; --horizon adds a longer one (and forecasts that far)
 DAYS = 7
 BASELINES = ("naive24", "naive168", "AutoETS", "AutoTheta", "MSTL")
 
@@ -109,7 +114,8 @@ def baseline_forecasts(series: list[tuple[str, pd.Series, int]],
     sf = statsforecast_models() if use_sf else {}
     out = {}
     for name, s, _ in series:
-        key = (name, len(s), float(np.nansum(s.to_numpy()))) + ((DAYS,) if DAYS != 7 else ())
+        key = (name, len(s), float(np.nansum(s.to_numpy()))) + ((DAYS,) if DAYS != 7 else ()) \
+            + ((HORIZON,) if HORIZON != 48 else ())
         entry = {"naive24": forecasts(naive24, s), "naive168": forecasts(naive168, s)}
         if sf:
             if key not in cache:
@@ -179,7 +185,7 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
         # exist yet, and a mean over its later origins only would not compare with the LSTM's
         common = np.all([np.isfinite(q).all(axis=(1, 2)) for q in
                          (lstm[name], base[name]["naive24"], base[name]["naive168"])], axis=0)
-        for h in (24, 48):
+        for h in HORIZONS:
             for m, q in [("lstm", lstm[name]), *base[name].items()]:
                 mase, cov, _, msis = scores(s, q, h, common)
                 row[f"{m}@{h}"] = mase
@@ -191,12 +197,12 @@ def report(series, base, lstm, used, csv: str = "forecast_per_series.csv") -> No
     df = pd.DataFrame(rows).set_index("series")
     pd.set_option("display.width", 250)
     pd.set_option("display.max_rows", 500)
-    for h in (24, 48):
+    for h in HORIZONS:
         cols = [f"lstm@{h}"] + [f"{b}@{h}" for b in BASELINES if f"{b}@{h}" in df]
         print(f"\nMASE per series, {h} h ahead ({DAYS} daily origins):")
         print(df[cols + ["lstm_is"]].round(3).to_string())
     print("\nsummary")
-    for h in (24, 48):
+    for h in HORIZONS:
         cols = [b for b in BASELINES if f"{b}@{h}" in df]
         means = {b: float(df[f"{b}@{h}"].mean()) for b in cols}
         best = min(means, key=means.get)
@@ -287,9 +293,13 @@ def main() -> int:
     ap.add_argument("--step-days", type=float, nargs=2, default=(9.0, 20.0), metavar=("A", "B"),
                     help="--step begins between A and B days before each series' end (9 20; "
                          "3 6 puts it among the origins)")
+    ap.add_argument("--horizon", type=int, default=48,
+                    help="also score this many hours ahead (168: a week; 24 and 48 always)")
     args = ap.parse_args()
-    global DAYS
+    global DAYS, HORIZON, HORIZONS
     DAYS = args.origins
+    if args.horizon > 48:
+        HORIZON, HORIZONS = args.horizon, (24, 48, args.horizon)
     if (args.trend or args.step or args.bursts) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
@@ -342,7 +352,8 @@ def main() -> int:
         ("_madeup" if args.made_up_dates else "") + \
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
-        (f"_bursts{args.bursts:g}" if args.bursts else "")
+        (f"_bursts{args.bursts:g}" if args.bursts else "") + \
+        (f"_{HORIZON}h" if HORIZON != 48 else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
         timings(None)
