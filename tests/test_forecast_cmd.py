@@ -160,6 +160,20 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
     assert json.loads(out)["model"] == "naive24"
     # its flat hours are said to be a median, not same hour yesterday (it has no yesterday)
     assert "the last day has 12 hours with a count" in err and "as their median" in err
+    assert "its band is nominal (the median +-50 %)" in err
+    # a crawler's hour among quiet ones is not repeated (a trial: 4,177 forecast every midnight
+    # from a day of 6-85 an hour)
+    counts = [40 + 20 * (h % 5) for h in range(23)]
+    counts[3] = 4177
+    burst = tmp_path / "burst.csv"
+    burst.write_text("hour,count\n" + "".join(f"2024-01-01T{h:02d}:00:00Z,{c}\n"
+                                              for h, c in enumerate(counts)))
+    code, out, err = run_cli(["forecast", str(burst), "--format", "json"], capsys)
+    hours = json.loads(out)["hours"]
+    assert code == 1 and max(h["p50"] for h in hours) <= 120, hours
+    assert hours[4]["p50"] == np.median(counts) and hours[5]["p50"] == counts[4]  # 03:00, 04:00
+    assert hours[4]["p10"] <= hours[4]["p50"] <= hours[4]["p90"]
+    assert "1 hour would repeat a burst (over 5x the day's median, 80)" in err, err
 
 
 def test_eval_says_why_the_lstm_refused_its_last_origin(tmp_path, capsys):
