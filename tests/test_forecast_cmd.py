@@ -774,3 +774,21 @@ def test_forecast_says_on_which_side_the_band_widened_in_a_line_like_the_others(
     p = write_counts(tmp_path / "drop.csv", idx, np.random.default_rng(0).poisson(mu))
     code, _, err = run_cli(["forecast", str(p)], capsys)
     assert code == 0 and "trafficwatch: band widened below: the last day had" in err, err
+
+
+@pytest.mark.parametrize("command", ["forecast", "eval"])
+def test_a_log_named_alone_after_its_rotation_says_its_rotations_were_not_read(tmp_path, capsys,
+                                                                               command):
+    # a trial forecast a log just rotated, by its name: "no observed hour", and its three weeks
+    # lay in access.log.1 beside it, unsaid
+    from trafficwatch.cli.main import main
+
+    old = sample_logs_dir() / "blog.example.org.access.log.1"
+    (tmp_path / "blog.access.log.1").write_bytes(old.read_bytes())
+    (tmp_path / "blog.access.log").write_text(old.read_text().splitlines()[-1] + "\n")
+    assert main([command, str(tmp_path / "blog.access.log")]) == 2
+    err = capsys.readouterr().err
+    assert "1 rotation beside it not read (blog.access.log.1): name the folder, or " \
+        "'blog.access.log*' (quoted), for a longer history" in err, err
+    main([command, str(tmp_path / "blog.access.log"), str(tmp_path / "blog.access.log.1")])
+    assert "beside it not read" not in capsys.readouterr().err  # named: read

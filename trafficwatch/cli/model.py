@@ -426,11 +426,15 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
     if not series.notna().any():  # a CSV of bad counts only: one line and status 2, as forecast
         # (a line per model had said it, and "naive168 at 4 of 7 origins" after "at any origin")
         err("the series has no observed hour: nothing to evaluate")
+        if hint := rotations_hint(list(args.paths)):
+            err(hint)
         return None, EXIT_FALLBACK if label else EXIT_USAGE
     try:
         table = backtest(series, models, days=args.days, horizon=args.horizon)
     except ValueError as exc:  # logs read, too short to score: no model was backtested, as
         err(str(exc))  # when the LSTM is scored at no origin (README's exit codes)
+        if hint := rotations_hint(list(args.paths)):
+            err(hint)
         return None, EXIT_FALLBACK
     n_origins = table["origin"].nunique()
     for name, g in table[table["error"] != ""].groupby("model", sort=False):
@@ -578,6 +582,8 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         except ValueError as exc:
             _err(f"{safe_name(name)}: {exc}" if many else str(exc))
             if not many:
+                if hint := rotations_hint(list(args.paths)):
+                    _err(hint)
                 return EXIT_USAGE
             code = EXIT_FALLBACK  # the others are still printed
             continue
@@ -599,6 +605,30 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         json.dump({"horizon": args.horizon, "series": docs} if many else docs[""], out, indent=1)
         out.write("\n")
     return code
+
+
+def rotations_hint(paths: list[str]) -> str:
+    """For a history too short: the rotations beside a log named alone, which were not read
+    (a trial forecast a log just rotated by its name: "no observed hour", and three weeks lay in
+    access.log.1 beside it). "" when there are none, or they were named too."""
+    import os
+
+    from trafficwatch.logs.sources import rotations_of
+
+    named = {os.path.realpath(p) for p in paths if p != "-"}
+    left, stem = [], ""
+    for p in paths:
+        if p == "-" or any(c in p for c in "*?[") or not Path(p).is_file() or \
+                p.lower().endswith(".csv"):
+            continue
+        near = [f.path for f in rotations_of(Path(p), "") if os.path.realpath(f.path) not in named]
+        stem = stem or (Path(p).name if near else "")
+        left += near
+    if not left:
+        return ""
+    shown = ", ".join(safe_name(Path(x).name) for x in left[:3]) + (", …" if len(left) > 3 else "")
+    return (f"{len(left)} rotation{'s' * (len(left) != 1)} beside it not read ({shown}): name the "
+            f"folder, or '{safe_name(stem)}*' (quoted), for a longer history")
 
 
 BURST_TIMES, BURST_MIN = 5.0, 20.0  # the fallback's hour repeated is a burst: over 5x the day's
@@ -685,6 +715,8 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     except ValueError as exc:
         q = naive24(series, args.horizon)  # raises itself when nothing at all is observed
         err(f"LSTM refused ({exc}); printing the 24 h seasonal naive forecast instead")
+        if hint := rotations_hint(list(args.paths)):
+            err(hint)
         seen = int(series.iloc[-24:].notna().sum())
         if seen < 24:  # "same hour yesterday" is not there for every hour
             err(f"the last day has {seen} hour{'s' * (seen != 1)} with a count: hours "
