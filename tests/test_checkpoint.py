@@ -159,7 +159,8 @@ def _bad_models(tmp_path: Path) -> dict[str, Path]:
 
     import numpy as np
 
-    files = {"text.npz": b"hello\n", "random.npz": bytes(range(256)) * 12, "text.pt": b"hi\n"}
+    files = {"text.npz": b"hello\n", "random.npz": bytes(range(256)) * 12, "text.pt": b"hi\n",
+             "noise.pt": b"\x80" + bytes((i * 97 + 13) % 256 for i in range(600))}
     for name, content in files.items():
         (tmp_path / name).write_bytes(content)
     np.savez(tmp_path / "objects.npz", a=np.array([{"x": 1}], dtype=object))
@@ -192,7 +193,8 @@ def test_a_bad_model_file_is_said_in_our_words_on_one_line_with_no_library_warni
     says = {"text.npz": "not a model file (not the zip archive", "random.npz": "not a model file",
             "objects.npz": "refused: it holds pickled objects", "cut.npz": "truncated or corrupt",
             "text.pt": "not a model checkpoint", "junk.pt": "a zip archive torch did not write",
-            "dict.pt": "refused", "models": "a directory, not a model file; give the file",
+            "dict.pt": "refused", "noise.pt": "not a model checkpoint (bytes that do not read as "
+            "a pickle", "models": "a directory, not a model file; give the file",
             "folder.npz": "a directory, not a model file"}
     for name, path in _bad_models(tmp_path).items():
         with warnings.catch_warnings(record=True) as seen, pytest.raises(CheckpointError) as got:

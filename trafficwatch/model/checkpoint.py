@@ -205,6 +205,22 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
     return load_checkpoint(path)
 
 
+def _is_pickle(path: Path, limit: int = 64 << 20) -> bool:
+    """Does the file begin with a whole, well-formed pickle? Its opcodes are read, never run
+    (pickletools), up to `limit` bytes."""
+    import io
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+        for _ in pickletools.genops(io.BytesIO(data)):
+            pass
+    except Exception:  # noqa: BLE001 (any failure to read opcodes: not a pickle)
+        return False
+    return True
+
+
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
     path = Path(path)
@@ -227,6 +243,10 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
     except pickle.UnpicklingError as exc:
+        if magic.startswith(b"\x80") and not _is_pickle(path):  # random bytes after a 0x80
+            # were told they held "pickled code or objects" (a trial): they hold nothing
+            raise CheckpointError(f"{path}: not a model checkpoint (bytes that do not read as a "
+                                  f"pickle: corrupt, or not a model); {_FIX}") from exc
         raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled code or "
                               f"objects); do not load files you do not trust; {_FIX}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
