@@ -215,3 +215,33 @@ def test_last_weeks_line_goes_on_over_the_forecast_hours():
     got = week_before(hours, counts, ahead, partial=int(hours[200 - 168]))
     assert np.isnan(got[0]) and got[1] == counts[33]
     assert np.isnan(week_before(hours, counts, hours[:2], None)).all()
+
+
+async def test_a_band_within_a_row_of_the_median_leaves_the_median_drawn_alone():
+    # a trial: a band of 111-123 drew its dashes among the median's dots on the same rows
+    # ("••••-•---••--"), and the forecast line could not be traced
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app
+
+    snap = demo_snapshot()
+    p50 = 120 + 60 * np.sin(np.arange(24) / 24 * 2 * np.pi)  # a day's cycle: rows change
+
+    async def dashes(p10, p90) -> int:
+        app = make_app(replace(snap, forecast=replace(snap.forecast, p10=p10, p50=p50, p90=p90)))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            chart = app.query_one("#chart")
+            lines = ["".join(seg.text for seg in chart.render_line(y))
+                     for y in range(chart.size.height)]
+            body = lines[2:-2]  # the plot, not the legend
+            thin = "band: thin" in lines[0]  # the legend says it is there, undrawn
+            n = sum(line.split("│", 1)[-1].count("-") for line in body)
+            assert thin == (n == 0), lines[0]
+            return n
+
+    # the axis runs 0-400 over 10 rows: 40 a row
+    assert await dashes(p50 - 25, p50 + 25) == 0  # within a row: the median alone
+    assert await dashes(p50 - 90, p50 + 90) > 10  # a band that is one: drawn

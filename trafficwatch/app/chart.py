@@ -14,6 +14,7 @@ from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
+BAND_APART = 1.0  # rows: a band edge nearer the median than this is not drawn at that hour
 BAND_ROOM = 1.5  # the count axis reaches this many times the highest count, past forecast or
 # forecast at most for the band: a band of 36-433 around a forecast of 145 on a site whose hours
 # peak at 220 (a real log of five volatile days) put the counts in the chart's bottom quarter.
@@ -27,6 +28,7 @@ MARKS = {
     "end": ("◆", "◆ last hour, log ends {end}{so_far}", "◆ log end{short}"),
     "forecast": ("•", "• forecast", "• forecast"),
     "band": ("-", "- {band} band", "- band"),
+    "thin band": ("", "{band} band: thinner than a row", "band: thin"),  # not drawn
     "past": ("·", "· past forecasts", "· past"),
     "week": ("~", "~ same hours last week", "~ last wk"),
     "no week": ("~", "~ last week: no count yet", "~ no last wk"),  # `w` on a young site
@@ -239,8 +241,26 @@ class ForecastChart(PlotextPlot):
                 later = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
                 cap = BAND_ROOM * max([1.0, *top] + [float(np.nanmax(r)) for r in later
                                                      if np.isfinite(np.asarray(r, float)).any()])
-                line("band", fx, fv.p10, cap=cap)
-                line("band", fx, fv.p90, cap=cap)
+                # an edge within a row of the median is not drawn there: a band of 111-123 on
+                # an axis of hundreds interleaved its dashes with the median's dots on the same
+                # rows, and the median could not be traced (a trial)
+                def y(a):  # as the axis reads it
+                    a = np.minimum(np.asarray(a, float), cap)
+                    return np.log10(np.maximum(a, 0) + 1) if self.log_scale else a
+
+                rows = max(self.size.height - 4, 4)
+                seen = [np.asarray(r, float) for r in later]
+                hi = max([1.0, *top] + [float(np.nanmax(r)) for r in seen if np.isfinite(r).any()])
+                lo = min([*low] + [float(np.nanmin(r)) for r in seen if np.isfinite(r).any()])
+                floor = log_floor(lo) if self.log_scale else nice_ticks(hi, rows, lo)[0]  # as below
+                row = (y(hi) - y(floor)) / rows
+                for edge in (fv.p10, fv.p90):
+                    apart = np.where(np.abs(y(edge) - y(fv.p50)) >= BAND_APART * row, edge,
+                                     np.nan)
+                    for seg in _runs(apart):
+                        line("band", fx[seg], apart[seg], cap=cap)
+                if "band" not in shown and (fv.p90 > fv.p10).any():  # said, not drawn
+                    shown.append("thin band")
             line("forecast", fx, fv.p50)
             if self.week_overlay:  # on over the forecast too: the check a trial wanted there
                 ahead = week_before(sv.hours, sv.counts, fv.hours, sv.partial_hour)
@@ -319,7 +339,7 @@ class ForecastChart(PlotextPlot):
 # what a legend too long for the chart leaves out first: the lines one can tell by their place
 # (last week's, the past forecasts', the band around the forecast) before the marks that need
 # their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last
-LEGEND_DROP = ("past", "band", "week", "no week", "now", "end", "forecast", "anomaly", "actual",
+LEGEND_DROP = ("past", "band", "thin band", "week", "no week", "now", "end", "forecast", "anomaly", "actual",
                "cursor")  # last week's line after the past forecasts': it is drawn when asked for
 
 
