@@ -311,6 +311,9 @@ def _as_a_user_without_rights(*args: str) -> tuple[int, bytes, bytes]:
                 sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - not pytest's capture
                 sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
                 if os.geteuid() == 0:
+                    # what the command loads lazily, loaded while files under /root can still
+                    # be read (the model is read before the logs: zipfile's name codec)
+                    import encodings.cp437  # noqa: F401
                     os.setgroups([])
                     os.setgid(65534)
                     os.setuid(65534)
