@@ -556,6 +556,14 @@ async def test_status_line_says_replay_and_a_quiet_log_honestly():
         await pilot.pause()
         assert app.query_one("#status").size.height == 2
         assert "the series has 23" in " ".join(screen_text(app).split())
+    longer = why + ": 1 more needed; the last day has 23 hours with a count"
+    app = make_app(replace(demo_snapshot(feed=feed), status=longer))
+    async with app.run_test(size=(80, 24)) as pilot:  # too long for two rows: cut at a word,
+        await pilot.pause()  # with "…" (it was cut mid-word at the second row's end, unsaid)
+        status = app.query_one("#status")
+        text = str(status.render())
+        assert status.size.height == 2 and text.endswith(" …") and len(text) <= 2 * 78 - 8
+        assert text.startswith(feed) and f"{feed} · {longer}".startswith(text[:-2])
 
 
 async def test_the_status_line_points_to_notices_below_the_fold_of_a_small_screen():

@@ -226,6 +226,10 @@ class TrafficWatchApp(App):
                                            else "") if w)
             if len(words) <= self.size.width - 2:
                 break
+        room = 2 * (self.size.width - 2) - 10  # two rows, less what wrapping at words costs
+        if len(words) > room > 20:  # cut at a word with "…", not mid-word at the second
+            # row's end (a trial: "the series has 3: 21 more", its last word lost)
+            words = words[:room].rsplit(" ", 1)[0] + " …"
         status.update(safe_content(words))
         for pane in ("#chart", "#stats", "#gates", "#top-pane", "#anomalies", "#tail"):
             self.query_one(pane).update(snap)
