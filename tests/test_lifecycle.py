@@ -186,7 +186,11 @@ def test_the_exit_status_after_a_key_says_what_was_read_or_that_it_was_interrupt
 @pytest.mark.parametrize(("make", "said"), [
     (lambda d: (d / "access.log").write_text("garbage line one\nnot a log at all\n"),
      b"no known log format matches"),
-    (lambda d: (d / "access.log").write_bytes(bytes(range(256)) * 40), b"looks binary")])
+    (lambda d: (d / "access.log").write_bytes(bytes(range(256)) * 40), b"looks binary"),
+    # each file said, in the one line (the app named the binary one alone, a trial)
+    (lambda d: ((d / "access.log").write_bytes(bytes(range(256)) * 40),
+                (d / "other.access.log").write_text("hello world\nfoo bar\n")),
+     b"looks binary, not a text access log; skipped (and 1 other file not read: ")])
 def test_the_app_ends_with_one_line_and_status_2_when_nothing_can_be_read(
         tmp_path, app_in_terminal, make, said):
     """Not a screen that says "following" while nothing is (a new user's trial)."""
