@@ -1040,6 +1040,14 @@ async def test_a_kept_fine_tune_is_announced_once_not_swapped_in_silently():
         assert len(app._notifications) == n
 
 
+def colour(monkeypatch, on: bool) -> None:
+    """The app started with colour, or under NO_COLOR."""
+    if on:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", "1")
+
+
 @pytest.mark.parametrize("no_color", [True, False])
 async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(monkeypatch,
                                                                               no_color):
@@ -1047,10 +1055,7 @@ async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(mo
     # magenta dots of past forecasts became grey 237 on a 234 background, all but invisible
     from textual.color import Color
 
-    if no_color:
-        monkeypatch.setenv("NO_COLOR", "1")
-    else:
-        monkeypatch.delenv("NO_COLOR", raising=False)
+    colour(monkeypatch, not no_color)
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
@@ -1330,10 +1335,7 @@ async def test_scrollbars_are_line_glyphs_without_colour(monkeypatch, no_color):
 
     from trafficwatch.app.scrollbar import PlainScrollBarRender
 
-    if no_color:
-        monkeypatch.setenv("NO_COLOR", "1")
-    else:
-        monkeypatch.delenv("NO_COLOR", raising=False)
+    colour(monkeypatch, not no_color)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -457,6 +457,22 @@ def test_train_refuses_an_out_path_in_a_folder_that_does_not_exist(counts_csv, t
     assert not (tmp_path / "nonexistent").exists()
 
 
+def freeze_clock(monkeypatch, clock: float) -> None:
+    """pd.Timestamp.now (forecast's clock) at `clock`, epoch seconds."""
+    monkeypatch.setattr(pd.Timestamp, "now", classmethod(
+        lambda cls, tz=None: pd.Timestamp(clock, unit="s", tz="UTC").tz_convert(tz)))
+
+
+def write_log(path, stamps) -> object:
+    """A combined log of one request at each of `stamps` (epoch seconds); its path."""
+    import time
+
+    path.write_text("".join(
+        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
+        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    return path
+
+
 @pytest.mark.parametrize("into_hour_s", [1200, 3585])
 @pytest.mark.parametrize("ahead_h", [0, 3])
 def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys, monkeypatch,
@@ -470,16 +486,12 @@ def test_forecast_of_a_live_log_starts_at_the_hour_in_progress(tmp_path, capsys,
     from trafficwatch.cli.main import main
 
     clock = (int(time.time()) // 3600 - 1) * 3600 + into_hour_s  # ours, fixed for the test
-    monkeypatch.setattr(pd.Timestamp, "now", classmethod(
-        lambda cls, tz=None: pd.Timestamp(clock, unit="s", tz="UTC").tz_convert(tz)))
+    freeze_clock(monkeypatch, clock)
     now = clock + ahead_h * 3600  # the server's
     hour = now - now % 3600
     last = max(hour, now - 30)  # a line in the hour in progress, however early in it
-    stamps = list(np.arange(now - 3 * 86400, hour, 300)) + [last]
-    log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
-        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    log = write_log(tmp_path / "access.log",
+                    list(np.arange(now - 3 * 86400, hour, 300)) + [last])
     assert main(["forecast", str(log), "--horizon", "2", "--tz", "UTC"]) == 0
     out, err = capsys.readouterr()
     first = out.splitlines()[1].split(",")[0]
@@ -496,14 +508,10 @@ def test_the_hour_in_progress_is_forecast_as_its_whole_count_from_what_it_holds(
     from trafficwatch.cli.main import main
 
     clock = (int(time.time()) // 3600 - 1) * 3600 + 2400  # 40 minutes into an hour
-    monkeypatch.setattr(pd.Timestamp, "now", classmethod(
-        lambda cls, tz=None: pd.Timestamp(clock, unit="s", tz="UTC").tz_convert(tz)))
+    freeze_clock(monkeypatch, clock)
     hour = clock - clock % 3600
-    stamps = list(np.arange(clock - 7 * 86400, hour, 60)) + list(np.linspace(hour, clock, 280))
-    log = tmp_path / "access.log"
-    log.write_text("".join(
-        f'10.0.0.{i % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}] '
-        f'"GET / HTTP/1.1" 200 5 "-" "ua"\n' for i, t in enumerate(stamps)))
+    log = write_log(tmp_path / "access.log", list(np.arange(clock - 7 * 86400, hour, 60))
+                    + list(np.linspace(hour, clock, 280)))
     assert main(["forecast", str(log), "--horizon", "2", "--format", "json"]) == 0
     out, err = capsys.readouterr()
     first, second = json.loads(out)["hours"]
