@@ -142,6 +142,47 @@ def test_a_log_named_alone_is_followed_without_its_older_rotations(tmp_path, log
     r.stop()
 
 
+def test_two_rotations_between_two_looks_lose_nothing(tmp_path, log, mode, target):
+    # a trial: a file named alone, rotated twice before the follower looked again (twice while
+    # it was stopped, or two renames between two scans): the file in the middle, never seen
+    # under the name, was never read (9 lines of 11)
+    log.write(20)
+    r = Run([target], mode)
+    r.expect(log.written)
+    base = str(log.path)
+    with r.f.lock:  # no pass in between
+        log.write(3)
+        os.rename(base, base + ".1")
+        log.write(4)  # the middle file: under the name for a moment only
+        os.rename(base + ".1", base + ".2")
+        os.rename(base, base + ".1")
+        log.write(2)
+    r.expect(log.written)
+    r.stop()
+
+
+def test_two_rotations_while_stopped_lose_nothing(tmp_path, log, mode, target):
+    store = StateStore(tmp_path / "st" / "s.json")
+    old = Log(tmp_path / "access.log.1", tag="old")  # there before: not the log named's
+    old.write(9)
+    log.write(5)
+    r = Run([target], mode)
+    r.expect(log.written + (old.written if target == tmp_path else []))
+    commit(store, r, [target])
+    r.stop()
+    base = str(log.path)
+    os.rename(base + ".1", base + ".3")  # logrotate, twice: the oldest first
+    log.write(3)
+    os.rename(base, base + ".1")
+    log.write(2)
+    os.rename(base + ".1", base + ".2")
+    os.rename(base, base + ".1")
+    log.write(1)
+    r = Run([target], mode, resume=store.load().files)
+    r.expect(log.written[5:])  # what was written while stopped, in both rotations, once
+    r.stop()
+
+
 def test_copytruncate_restarts_from_zero_without_recounting(tmp_path, log, mode, target):
     log.write(40)
     r = Run([target], mode)

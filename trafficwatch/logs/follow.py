@@ -42,7 +42,14 @@ from trafficwatch.logs.identity import (
     signature,
 )
 from trafficwatch.logs.read import MAX_DECOMPRESSED, TAIL_LINE_SHOWN, stream_error
-from trafficwatch.logs.sources import EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR, discover, safe_name
+from trafficwatch.logs.sources import (
+    EMPTY_DIR,
+    NO_FILE_IN_DIR,
+    NO_LOG_IN_DIR,
+    SourceFile,
+    discover,
+    safe_name,
+)
 
 FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
@@ -110,6 +117,16 @@ class _File:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
                           self.boundary, self.proof or digest(self.tail), self.key.path,
                           self.done)
+
+
+def _newer(a: SourceFile, b: SourceFile) -> bool:
+    """Is rotation `a` newer than rotation `b` of the same file (access.log.1 than .2.gz,
+    -20261205 than -20261204)? Numbered and dated ones are not compared."""
+    if a.date_key and b.date_key:
+        return a.date_key > b.date_key
+    if not a.date_key and not b.date_key:
+        return 0 < a.rotation < b.rotation
+    return False
 
 
 def _known(f: _File) -> list[bytes]:
@@ -314,6 +331,7 @@ class Follower:
         # that find it being read, and wait for it, instead of taking its record.
         own = self._counted.owners()
         listed = list(entries)
+        unknown: list[tuple[str, SourceFile, os.stat_result]] = []  # passive, nothing counted
         entries.sort(key=lambda e: ((e[2].st_dev, e[2].st_ino) not in own,
                                     e[1].rotation != 0 or bool(e[1].date_key),
                                     bool(e[1].compressed)))
@@ -335,12 +353,28 @@ class Follower:
                 self._aliases[ident] = al  # the copy and the file it copies are as they were
                 continue
             if src.passive and self._passed.get(ident) == signature(st):
-                continue  # looked at as it is: nothing counted in it
+                unknown.append((site, src, st))  # looked at as it is: nothing counted in it
+                continue
             if src.compressed and now - st.st_mtime < self.settle:
                 self._waiting = True  # still being compressed, probably: look again soon
                 continue
-            self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st,
-                        src.passive)
+            if not self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st,
+                               src.passive):
+                unknown.append((site, src, st))
+        # A rotation of a file named alone that holds nothing counted is read all the same when
+        # it is newer than one that does: it was made after what was followed (two rotations
+        # while stopped, or two renames between two scans: the file in the middle, never seen
+        # under the name, was lost). Older ones, there before it was followed, are not read.
+        ours: dict[str, list[SourceFile]] = {}
+        for site, src, st in entries:
+            ident = (st.st_dev, st.st_ino)
+            if src.passive and (ident in self._files or ident in self._aliases):
+                ours.setdefault(site, []).append(src)
+        for site, src, st in unknown:
+            if any(_newer(src, o) for o in ours.get(site, ())):
+                self._passed.pop((st.st_dev, st.st_ino), None)
+                self._adopt(FileKey(st.st_dev, st.st_ino, src.path, site), bool(src.compressed),
+                            False, st)
         on_disk = [(st.st_dev, st.st_ino) for _, _, st in listed]
         # Read oldest first, as listed (files no longer listed, still being read, before them):
         # lines reach the caller in the order they were written.
@@ -377,18 +411,18 @@ class Follower:
         f.done = False
 
     def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result,
-               passive: bool = False) -> None:
+               passive: bool = False) -> bool:
         """Follow a file newly seen: from its start, or past content already counted, or not at
-        all (a copy of a file being read; a passive rotation holding nothing counted)."""
+        all (a copy of a file being read; a passive rotation holding nothing counted: False)."""
         try:
             fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
         except OSError as exc:
             self._report_error(key.path, exc)
-            return
+            return True
         f = _File(key, compressed, fh=fh, live=live, was_live=live, first=head)
         if compressed and self._finished_archive(f, head):
-            return
+            return True
         copy = self._copy_of(key, head)
         if copy is not None:  # a copy of what another file is being read for: not read
             of, _ = copy
@@ -397,22 +431,22 @@ class Follower:
                 self._counted.take(rec)  # its record as a copy before a restart: this one now
             self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
                                                       key.ino, key.path, head)
-            return
+            return True
         start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle)
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
-            return
+            return True
         if passive and not start:  # a rotation of the file named, from before it was followed
-            self._close(f)
+            self._close(f)  # (or newer than one of it: _scan decides)
             self._passed[(key.dev, key.ino)] = signature(st)
-            return
+            return False
         try:
             self._seek(f, head, start)
         except OSError as exc:
             self._close(f)
             self._report_error(key.path, exc)
-            return
+            return True
         self._files[(key.dev, key.ino)] = f
         if self._index is not None:
             for k in _known(f):
@@ -422,6 +456,7 @@ class Follower:
                         "bytes already counted", key, offset=None if compressed else start)
         else:
             self._event("new_file", key.path, f"{safe_name(key.path)}: following", key)
+        return True
 
     def _finished_archive(self, f: _File, head: bytes) -> bool:
         """An archive read to its end before a restart (same inode and head): not read again."""
