@@ -224,3 +224,49 @@ def test_an_enormous_line_is_handed_on_once_not_piece_by_piece():
     assert sum(ln.startswith(b"X") for ln in lines) == 1
     unfinished = list(iter_chunks(io.BytesIO(b"a 1\n" + b"Y" * 300), chunk_bytes=16))
     assert unfinished[0] == b"a 1\n" and sum(c.startswith(b"Y") for c in unfinished) == 1
+
+
+@pytest.mark.parametrize("how", ["fork", "forkserver"])
+def test_parse_workers_end_when_trafficwatch_is_killed(tmp_path, how):
+    # a trial: kill -9 of `counts --follow` in its first read of a 68 MB log left the fork
+    # server and its workers for ever (135 MB), holding the stdout a `| wc -l` waited on
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import multiprocessing, os, sys, time\n"
+        "from trafficwatch.logs import read\n"
+        f"pool = read.worker_pool(2, multiprocessing.get_context({how!r}))\n"
+        "pids = list({pool.submit(os.getpid).result() for _ in range(8)})\n"
+        "print(' '.join(map(str, pids)), flush=True)\n"
+        "pool.submit(time.sleep, 60)\n"
+        "time.sleep(60)\n")
+    def running(pid: int) -> bool:  # a zombie has ended
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split()[2] != "Z"
+        except OSError:
+            return False
+
+    pids: list[int] = []
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert pids and os.getpid() not in pids
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        end = time.monotonic() + 10
+        alive = pids
+        while alive and time.monotonic() < end:
+            time.sleep(0.05)
+            alive = [p for p in alive if running(p)]
+        assert not alive, f"workers {alive} outlived trafficwatch"
+    finally:
+        proc.kill()
+        proc.wait()
+        for p in pids:  # none left behind by a failure either
+            if running(p):
+                os.kill(p, signal.SIGKILL)

@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 
@@ -351,7 +351,7 @@ def _file_pool(sites: dict[str, list[SourceFile]], opts: IngestOptions, series):
     ctx = logread.start_method()
     if ctx is None:
         return None
-    return ProcessPoolExecutor(n, mp_context=ctx, initializer=logread.tune_malloc)
+    return logread.worker_pool(n, ctx)
 
 
 def _read_in_worker(args: tuple) -> tuple[FileReport, HourlySeries]:

@@ -261,14 +261,13 @@ class LiveFeed:
         """(file, stat, WholeFile or None) for each archive, read by worker processes."""
         if not archives:
             return
-        from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+        from concurrent.futures import BrokenExecutor
 
         cfg, series = self.sink.config, self.sink.series
         ctx = logread.start_method()
         if ctx is None:  # no worker can start: the follower reads them
             return
-        pool = ProcessPoolExecutor(min(os.cpu_count() or 1, 8), mp_context=ctx,
-                                   initializer=logread.tune_malloc)
+        pool = logread.worker_pool(min(os.cpu_count() or 1, 8), ctx)
         try:
             futures = [pool.submit(read_archive, (src, cfg.ingest, (st.st_dev, st.st_ino),
                                                   FP_BYTES, series.track_visitors,

@@ -191,6 +191,43 @@ def looks_binary(sample: list[bytes], fmt: LogFormat | None) -> bool:
 _TEXT_BYTES = bytes(c for c in range(256) if 32 <= c < 127 or c in (9, 10, 13) or c >= 128)
 
 
+def worker_init(main: int) -> None:
+    """Set up a parse worker: malloc tuned (tune_malloc), and its end tied to `main`'s (the
+    trafficwatch that started it): a kill -9 of trafficwatch in its first read left the workers,
+    and the fork server they hold open, waiting for ever (135 MB each set, and a pipe reading
+    its stdout never ended: they hold it too)."""
+    tune_malloc()
+    import threading
+
+    def watch() -> None:
+        try:  # readable once `main` has ended (Linux 5.3+)
+            import select
+
+            fd = os.pidfd_open(main)
+            select.select([fd], [], [])
+            os._exit(1)
+        except (AttributeError, OSError):
+            pass
+        import time
+
+        while True:  # elsewhere: asked every second
+            time.sleep(1.0)
+            try:
+                os.kill(main, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:
+                pass
+
+    threading.Thread(target=watch, name="trafficwatch-parent-watch", daemon=True).start()
+
+
+def worker_pool(workers: int, ctx) -> ProcessPoolExecutor:
+    """Parse workers (worker_init): they end with this process, however it ends."""
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=worker_init,
+                               initargs=(os.getpid(),))
+
+
 def tune_malloc() -> None:
     """Keep glibc from returning each big numpy temporary to the kernel (mmap/munmap per array).
 
@@ -348,7 +385,7 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
         for start in range(0, size, chunk_bytes):
             yield result(start, min(start + chunk_bytes, size), None)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=tune_malloc)
+    pool = worker_pool(workers, ctx)
     try:
         pending: deque = deque()
         for start in range(0, size, chunk_bytes):
