@@ -258,7 +258,8 @@ def test_a_second_trafficwatch_on_the_same_state_leaves_the_alerts_to_the_first(
         assert alert_lines(out) == []
         assert not marks_path(tmp_path / "state.json").exists()
         notices = " ".join(run.advance(SPIKE + 2 * H + 1).ingest.notices)
-        assert "--alert-cmd: not run here: the trafficwatch (pid 4242)" in notices
+        assert "--alert-cmd: not run here: another trafficwatch (pid 4242) saves this state " \
+            "file, and alerts are left to it (--state PATH gives this one its own" in notices
     finally:
         run.stop()
 

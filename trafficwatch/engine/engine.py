@@ -269,8 +269,10 @@ class Engine:
                 if held is not None:  # its alerts and their marks are that one's: run here
                     # too, every anomaly was alerted twice and the marks written by both
                     pid = f" (pid {held})" if held else ""
-                    self.alerts.off(f"not run here: the trafficwatch{pid} that saves this "
-                                    "state file runs it")
+                    # (not "that one runs it": it may have no --alert-cmd, a trial found)
+                    self.alerts.off(f"not run here: another trafficwatch{pid} saves this state "
+                                    "file, and alerts are left to it (--state PATH gives this "
+                                    "one its own, to alert from here)")
         except (OSError, ValueError) as exc:
             self.status = self.fatal = str(exc)
             self._publish()
