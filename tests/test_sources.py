@@ -133,3 +133,17 @@ def test_a_follower_finds_a_named_logs_rotations_beside_it_as_passive(tmp_path):
         "shop.log.0", "shop.log.1", "shop.log.2.gz", "shop.log-20261204"}
     assert discover([str(tmp_path / "gone.log")], rotations=True).skipped == [
         (str(tmp_path / "gone.log"), "no such file")]
+
+
+def test_a_link_to_a_log_in_the_same_folder_does_not_name_its_site(tmp_path):
+    # a trial: link.access.log -> web.access.log named the only site "link"
+    touch(tmp_path / "web.access.log")
+    (tmp_path / "link.access.log").symlink_to("web.access.log")
+    (tmp_path / "a.access.log").symlink_to("web.access.log")
+    d = discover([str(tmp_path)])
+    assert {s: [os.path.basename(f.path) for f in fs] for s, fs in d.sites.items()} == {
+        "web": ["web.access.log"]}
+    (tmp_path / "elsewhere").mkdir()
+    touch(tmp_path / "elsewhere" / "x.log")
+    (tmp_path / "shop.access.log").symlink_to(tmp_path / "elsewhere" / "x.log")
+    assert "shop" in discover([str(tmp_path)]).sites  # a link to a file outside: its own name

@@ -186,8 +186,9 @@ def _expand(arg: str) -> tuple[list[Path], bool]:
     if arg == "-":
         return [Path("-")], True
     p = Path(arg)
-    if p.is_dir():
-        return sorted(x for x in p.iterdir()), False
+    if p.is_dir():  # links after files: a link to a file of the folder is that file, named as
+        # it is (link.access.log -> web.access.log had named the site "link", in a trial)
+        return sorted(p.iterdir(), key=lambda x: (x.is_symlink(), x.name)), False
     if any(c in arg for c in "*?["):
         return [Path(x) for x in sorted(glob.glob(arg))], True
     return [p], True
