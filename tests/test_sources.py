@@ -147,3 +147,16 @@ def test_a_link_to_a_log_in_the_same_folder_does_not_name_its_site(tmp_path):
     touch(tmp_path / "elsewhere" / "x.log")
     (tmp_path / "shop.access.log").symlink_to(tmp_path / "elsewhere" / "x.log")
     assert "shop" in discover([str(tmp_path)]).sites  # a link to a file outside: its own name
+
+
+def test_a_rotation_compressed_with_xz_or_zstd_is_said_to_be_so_not_binary(tmp_path):
+    # a trial: logrotate's compresscmd xz made web.access.log.1.xz, "looks binary"
+    for name in ("web.access.log", "web.access.log.1.xz", "web.access.log.2.zst",
+                 "web.access.log.3.gz"):
+        touch(tmp_path / name)
+    d = discover([str(tmp_path)])
+    assert [os.path.basename(f.path) for f in d.sites["web"]] == ["web.access.log.3.gz",
+                                                                  "web.access.log"]
+    said = {os.path.basename(n): why for n, why in d.skipped}
+    assert said["web.access.log.1.xz"].startswith("compressed with xz, which is not read")
+    assert said["web.access.log.2.zst"].startswith("compressed with zstd, which is not read")

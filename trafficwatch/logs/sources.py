@@ -18,6 +18,7 @@ from trafficwatch.safe import safe_name
 # of `a\nb.access.log` is not seen as one and becomes a site of its own.
 _ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
+_UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma", ".z": "compress"}
 # A copy or an older log kept by hand: access.log.bak, access.log.old.gz, access.log~. It is the
 # site of the name before it, never its live file, older than its rotations; as another file of
 # that site, a copy of one of them is counted once (drop_copies). Read as a site of its own
@@ -120,6 +121,10 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return "permission denied: run as a user that can read it (e.g. in group adm)"
     if _ERROR_LOG.search(name):
         return ERROR_LOG
+    kind = next((k for ext, k in _UNREAD_COMPRESSION.items() if name.lower().endswith(ext)), None)
+    if kind is not None:  # said so: it "looked binary" (a trial, logrotate with compresscmd xz)
+        return (f"compressed with {kind}, which is not read (only .gz and .bz2 are): decompress "
+                f"it, or have logrotate compress with gzip")
     return _named(path, vhost_rx)
 
 
