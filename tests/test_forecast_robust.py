@@ -359,6 +359,11 @@ def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
     lone = dead.copy()
     lone[-3] = 1  # a lone request is not the site back
     assert np.array_equal(mask_outages(lone)[24 * 19:], lone[24 * 19:])
+    office = np.where(t % 24 // 10 == 1, v, 0.0)  # a site busy 10:00-20:00 only, 0 at night:
+    office[24 * 14:24 * 20] = 0  # the day before its silence has 10 hours of counts, not 12
+    out = mask_outages(office)  # (filled by the rule for a day before with 12 or more)
+    days = (t >= 24 * 14) & (t < 24 * 20) & (t % 24 // 10 == 1)
+    assert (out[days] > 20).all() and (out[(t >= 24 * 14) & (t < 24 * 20) & ~days] == 0).all()
 
 
 def test_a_site_silent_for_weeks_is_forecast_at_0_with_no_band(shipped):

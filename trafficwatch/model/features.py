@@ -228,7 +228,7 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
             since, was = v[last + 1:last + 25], week[last + 1 - first:]
             seen = np.isfinite(since) & np.isfinite(was)
             if np.sum(since[seen]) >= 0.25 * np.sum(was[seen]) > 0:
-                typical[run == r] = week[:last + 1 - first]
+                typical[run == r] = filled[run == r] = week[:last + 1 - first]
         day = np.arange(max(first - 24, 0), first)
         day = day[np.isfinite(v[day]) & (v[day] > 0)]
         if len(day) >= 12:
@@ -634,7 +634,8 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
             or abs(np.median(last) - pre) < abs(shift) / 2
             or np.mean(v[t[cut:]][ok[cut:]] == 0) >= 0.5):
         return None
-    lastweek = np.log1p(np.clip(v[t[cut:]], 0, None)) - np.log1p(np.clip(v[t[cut:] - week], 0, None))
+    lastweek = np.log1p(np.clip(v[t[cut:]], 0, None)) - \
+        np.log1p(np.clip(v[t[cut:] - week], 0, None))
     lastweek = lastweek[np.isfinite(lastweek)]
     if len(lastweek) >= 12 and abs(float(np.median(lastweek))) < abs(shift) / 2:
         return None  # those hours a week before held it already: a week's shape, not a new level
