@@ -238,9 +238,11 @@ class ForecastChart(PlotextPlot):
             fx = x(fv.hours)
             if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM): the
                 # lines drawn so far (in `top`) and those drawn after it
-                later = [counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0]]
-                cap = BAND_ROOM * max([1.0, *top] + [float(np.nanmax(r)) for r in later
-                                                     if np.isfinite(np.asarray(r, float)).any()])
+                later = [np.asarray(r, float) for r in
+                         (counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0])]
+                later = [r for r in later if np.isfinite(r).any()]
+                hi = max([1.0, *top] + [float(np.nanmax(r)) for r in later])
+                cap = BAND_ROOM * hi
                 # an edge within a row of the median is not drawn there: a band of 111-123 on
                 # an axis of hundreds interleaved its dashes with the median's dots on the same
                 # rows, and the median could not be traced (a trial)
@@ -249,10 +251,9 @@ class ForecastChart(PlotextPlot):
                     return np.log10(np.maximum(a, 0) + 1) if self.log_scale else a
 
                 rows = max(self.size.height - 4, 4)
-                seen = [np.asarray(r, float) for r in later]
-                hi = max([1.0, *top] + [float(np.nanmax(r)) for r in seen if np.isfinite(r).any()])
-                lo = min([*low] + [float(np.nanmin(r)) for r in seen if np.isfinite(r).any()])
-                floor = log_floor(lo) if self.log_scale else nice_ticks(hi, rows, lo)[0]  # as below
+                lo = min([*low] + [float(np.nanmin(r)) for r in later])
+                floor = log_floor(lo) if self.log_scale else nice_ticks(hi, rows, lo)[0]  # as
+                # the axis is drawn below
                 row = (y(hi) - y(floor)) / rows
                 for edge in (fv.p10, fv.p90):
                     apart = np.where(np.abs(y(edge) - y(fv.p50)) >= BAND_APART * row, edge,
@@ -338,9 +339,10 @@ class ForecastChart(PlotextPlot):
 
 # what a legend too long for the chart leaves out first: the lines one can tell by their place
 # (last week's, the past forecasts', the band around the forecast) before the marks that need
-# their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last
-LEGEND_DROP = ("past", "band", "thin band", "week", "no week", "now", "end", "forecast", "anomaly", "actual",
-               "cursor")  # last week's line after the past forecasts': it is drawn when asked for
+# their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last;
+# last week's line after the past forecasts': it is drawn when asked for
+LEGEND_DROP = ("past", "band", "thin band", "week", "no week", "now", "end", "forecast",
+               "anomaly", "actual", "cursor")
 
 
 def legend(long: list[str], short: list[str], long_width: int, width: int,

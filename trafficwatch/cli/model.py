@@ -626,7 +626,8 @@ def rotations_hint(paths: list[str]) -> str:
         left += near
     if not left:
         return ""
-    shown = ", ".join(safe_name(Path(x).name) for x in left[:3]) + (", …" if len(left) > 3 else "")
+    shown = ", ".join(safe_name(Path(x).name) for x in left[:3]) + \
+        (", …" if len(left) > 3 else "")
     return (f"{len(left)} rotation{'s' * (len(left) != 1)} beside it not read ({shown}): name the "
             f"folder, or '{safe_name(stem)}*' (quoted), for a longer history")
 

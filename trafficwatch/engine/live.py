@@ -139,13 +139,13 @@ class LiveFeed:
             # watched, as README says: a fresh server's agent must not exit and restart)
         elif self._streams and not self.report.parsed and \
                 all(s.report.error for s in self._streams.values()):
-            errors = [st.report.error for st in self._streams.values()]
-            failed = errors[0] + (f" (and {len(errors) - 1} other file"
-                                  f"{'s' * (len(errors) > 2)} not read: "
-                                  + "; ".join(e if len(e) <= 100 else e[:99] + "…"
-                                              for e in errors[1:3])
-                                  + ("; …" if len(errors) > 3 else "") + ")"
-                                  if len(errors) > 1 else "")  # the app said the first alone
+            first, *others = [st.report.error for st in self._streams.values()]
+            failed = first  # and the others in the same line (the app said the first alone)
+            if others:
+                said = [e if len(e) <= 100 else e[:99] + "…" for e in others[:2]]
+                more = "; …" if len(others) > 2 else ""
+                failed += (f" (and {len(others)} other file{'s' * (len(others) > 1)} not read: "
+                           f"{'; '.join(said)}{more})")
         if failed:
             self.follower.stop()  # closes the files it opened
             if self.store is not None:

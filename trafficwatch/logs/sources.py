@@ -18,7 +18,8 @@ from trafficwatch.safe import safe_name
 # of `a\nb.access.log` is not seen as one and becomes a site of its own.
 _ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
-_UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma", ".z": "compress"}
+_UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma",
+                       ".z": "compress"}
 # A copy or an older log kept by hand: access.log.bak, access.log.old.gz, access.log~. It is the
 # site of the name before it, never its live file, older than its rotations; as another file of
 # that site, a copy of one of them is counted once (drop_copies). Read as a site of its own
