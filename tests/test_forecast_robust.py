@@ -329,6 +329,25 @@ def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago, cy
     truth = mean[n:]
     assert np.mean(f.p50 / truth) > 0.85 and np.min(f.p50 / truth) > 0.6
     assert (f.p90 >= 0.95 * truth).all()
+    said = "hours were at 0, read as an outage or a break in the log: the forecast is the " \
+        "traffic that would have been; "
+    assert (said in f.choice) == (ago == 0), f.choice  # (ended, it is not the series' end)
+
+
+def test_a_site_silent_for_four_days_is_forecast_at_0_and_said_so(shipped):
+    """A trial's site stopped and stayed at 0: after 5 days of it the forecast was its old
+    level (p10 5 and up, every hour outside the band), and nothing said why: the silence was
+    filled as an outage for the 4 days its hours' medians held traffic."""
+    rng = np.random.default_rng(6)
+    t = np.arange(24 * 28)
+    v = rng.poisson(150 + 100 * np.sin(2 * np.pi * (t % 24 - 6) / 24)).astype(float)
+    for hours in (96, 120):
+        w = v.copy()
+        w[-hours:] = 0
+        f = shipped.forecast(series(w), 48)
+        assert f.p50.max() < 5 and (f.p10 == 0).all(), f.choice
+        assert f.choice.startswith(f"The last {hours} hours were at 0, read as the traffic "
+                                   "now; "), f.choice
 
 
 def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
@@ -349,9 +368,12 @@ def test_only_an_outage_is_filled_in_and_a_long_one_becomes_the_new_normal():
     assert np.array_equal(filled[:24 * 10 + 4], w[:24 * 10 + 4])
     dead = v.copy()
     dead[24 * 14:] = 0  # the site is gone for good: a week of zeros
+    for days in (1, 3):  # under four days of it at the end, it is an outage so far
+        assert (mask_outages(dead[:24 * (14 + days)])[24 * 14:] > 0).all()
+    for days in (4, 7):  # from four days on, zero is what the hours hold, from the first one:
+        # filled for 4 days and 0 after, a site silent for 5 days was forecast at its old level
+        assert (mask_outages(dead[:24 * (14 + days)])[24 * 14:] == 0).all()
     out = mask_outages(dead)
-    assert (out[24 * 14:24 * 17] > 0).all()  # the first days read as an outage
-    assert (out[24 * 19:] == 0).all()  # from the fifth day on, zero is what the hour holds
     back = dead.copy()
     back[-3:] = v[-3:]  # ... until the site is back: the whole silence was an outage
     out = mask_outages(back)
@@ -655,7 +677,7 @@ def test_two_days_after_a_new_level_the_forecast_keeps_the_days_shape(shipped, f
     the new one to the hour on the second), and a flat line at the level of 11 p.m. was shown
     with 9 times yesterday's error. After a break the candidate nearest on the last day is used."""
     rng = np.random.default_rng(6)
-    t = np.arange(24 * 35)
+    t = np.arange(24 * 28)
     rate = 2000 * (1 + 0.9 * np.cos(2 * np.pi * (t % 24 - 9) / 24)) * (1 - 0.2 * ((t // 24) % 7 >= 5))
     rate[-(52 + 24):] *= factor  # 52 hours before the forecast's first hour
     v = rng.poisson(rate).astype(float)

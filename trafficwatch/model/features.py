@@ -156,6 +156,9 @@ OUTAGE_LEVEL = 20.0  # counts: a zero hour where the same hour's median over the
 # is this high is an outage or a break in the log (Poisson: below e^-20 by chance), not traffic
 
 
+NEW_NORMAL_HOURS = 96  # a run of zeros this long that goes on at the series' end is not filled
+
+
 def _week_before(v: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(A, 7): the same hour on each of the 7 days before each hour `at` (NaN before the start)."""
     lags = at[:, None] - 24 * np.arange(1, 8)[None, :]
@@ -197,10 +200,12 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     A forecast reads such hours as the traffic that would have been, not as a fall of it: an
     8-hour outage put the next day's median at 0.46-0.76 of normal and its p90 below normal
     (as gaps instead, a 24-hour outage just ended left the model nothing recent to go on).
-    The medians are over the raw counts, so an outage of four days or more is the new normal,
-    while it lasts: once traffic is back, the whole run was an outage, and each of its hours is
-    filled from the 7 days before it began (a site silent for 5 days, then back, was forecast
-    from days of zeros: "the last hour repeated" all the next day)."""
+    A run that the series ends in, NEW_NORMAL_HOURS long or more, is the new normal while it
+    lasts and is not filled at all (filled while the hours' medians held traffic, its first 4
+    days read as the old level, and a site silent for 5 days was forecast at it, every hour
+    outside the band). Once traffic is back, the whole run was an outage, and each of its hours
+    is filled from the 7 days before it began (a site silent for 5 days, then back, was
+    forecast from days of zeros: "the last hour repeated" all the next day)."""
     v = np.asarray(values, dtype=np.float64)
     zero = v == 0
     zero[:72] = False  # three days at least, to know what an hour holds
@@ -214,6 +219,8 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
         return v
     run = np.cumsum(np.diff(at, prepend=-2) != 1)  # the run of zeros each zero hour is in
     out = np.isin(run, run[sure])
+    if at[-1] == len(v) - 1 and np.sum(run == run[-1]) >= NEW_NORMAL_HOURS:
+        out &= run != run[-1]  # a silence that goes on this long is the traffic now
     filled = typical.copy()
     for r in np.unique(run[out]):  # each outage at the level of the day before it
         first, last = int(at[run == r][0]), int(at[run == r][-1])

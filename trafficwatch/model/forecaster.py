@@ -19,6 +19,7 @@ from trafficwatch.model.baselines import last_values, profile_trend
 from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
     BASE_NAMES,
+    NEW_NORMAL_HOURS,
     LevelShift,
     check_series,
     epoch_hours,
@@ -171,6 +172,21 @@ class Recent:
     surge: tuple[int, int] | None = None  # (hours, +1 above / -1 below): the last hours judged,
     # SURGE_HOURS or more, all outside the band on one side (trailing_run): said, since the
     # forecast takes them for a surge that passes until they hold for a day (level_shift)
+    silence: tuple[int, bool] | None = None  # (hours, filled): the series ends in this many
+    # hours at 0 after traffic, SILENCE_NOTE or more; filled: read as an outage, the forecast
+    # the traffic that would have been (mask_outages); else, NEW_NORMAL_HOURS or more, the
+    # traffic now. Said: a trial's site silent for 60 hours was forecast at its old level, and
+    # nothing said why
+
+    def silence_note(self) -> str:
+        """A sentence on the silence the series ends in, or ""."""
+        if self.silence is None:
+            return ""
+        hours, filled = self.silence
+        if filled:
+            return (f"The last {hours} hours were at 0, read as an outage or a break in the "
+                    "log: the forecast is the traffic that would have been")
+        return f"The last {hours} hours were at 0, read as the traffic now"
 
     def level_note(self) -> str:
         """A sentence on the change of level the forecast follows, or ""."""
@@ -202,6 +218,8 @@ class Recent:
         why (the app adds that the LSTM's gates are still shown where it has no share), after
         the change of level it follows, if any."""
         why = self._describe(name)
+        if self.silence is not None:
+            return f"{self.silence_note()}; {why}"
         if self.level is not None:
             return f"{self.level_note()}; {why}"
         if self.surge is not None:
@@ -463,7 +481,8 @@ class Forecaster:
         the same as the model read them (_inputs: outages filled in); `moved`: the change of
         level the series was read after (relevelled), said in its words."""
         day = min(24, self.cfg.horizon)
-        none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved)
+        silence = trailing_silence(v, read)
+        none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved, silence=silence)
         # every past origin whose input the model could forecast from (as check() asks), judged
         # on the hours of its day that have a count: a day with gaps still counts for its hours
         keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED) and np.isfinite(v[o:o + day]).any()
@@ -618,6 +637,7 @@ class Forecaster:
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
+                      silence=silence,
                       stretch=stretch, level=moved, surge=surge,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
@@ -800,6 +820,28 @@ def on_site_clock(s: pd.Series) -> pd.Series:
     if not np.isfinite(o).all():  # none of its hours has an offset
         return s
     return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
+
+
+SILENCE_NOTE = 6  # hours at 0 at the series' end, after traffic, that the forecast's line names
+
+
+def trailing_silence(v: np.ndarray, read: np.ndarray) -> tuple[int, bool] | None:
+    """(hours, filled) of the run of hours at 0 the counts `v` end in, when SILENCE_NOTE or
+    more and an hour before it had traffic, and either filled as an outage (`read`, the counts
+    as the model read them, holds a count there) or NEW_NORMAL_HOURS or more long; else None."""
+    v = np.asarray(v, dtype=np.float64)
+    seen = np.flatnonzero(np.isfinite(v))
+    if not len(seen) or v[seen[-1]] != 0:
+        return None
+    nonzero = seen[v[seen] != 0]
+    if not len(nonzero) or nonzero[-1] < seen[0]:
+        return None
+    hours = int(seen[-1] - nonzero[-1])
+    run = np.asarray(read, dtype=np.float64)[nonzero[-1] + 1:]
+    filled = bool((np.nan_to_num(run) != 0).any())
+    if hours < SILENCE_NOTE or not (filled or hours >= NEW_NORMAL_HOURS):
+        return None
+    return hours, filled
 
 
 def _inputs(s: pd.Series) -> pd.Series:
