@@ -383,3 +383,33 @@ def test_counts_csv_rows_that_cannot_be_used_are_said_not_dropped_in_silence(tmp
     assert "1 row with not as many fields as the header, left out (e.g. row 7: 3 fields)" in text
     assert "1 hour on more than one row, their counts added" in text
     assert "\x1b" not in text and len(said) == 4
+
+
+def test_a_series_of_values_not_counts_is_refused_or_left_out_not_scored_on_half(tmp_path,
+                                                                                 capsys):
+    """A trial's sine of -12..12 had its 423 negative rows read as gaps: `forecast` exited 0,
+    and `eval` scored the other half of its hours and said it beat both naives."""
+    from trafficwatch.cli.main import main
+
+    hours = pd.date_range("2024-03-01", periods=24 * 21, freq="h")
+    wave = 12 * np.sin(2 * np.pi * np.arange(len(hours)) / 24) + 0.5
+    one = tmp_path / "wave.csv"
+    one.write_text("hour,count\n" + "".join(f"{h.isoformat()},{v:.3f}\n"
+                                            for h, v in zip(hours, wave)))
+    assert main(["forecast", str(one), "--horizon", "24"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1
+    assert "231 of its 504 rows hold a negative value (e.g. row 15: '-2.606'): trafficwatch " \
+        "forecasts counts, 0 or more" in out.err
+    counts = np.abs(wave).round() + 20
+    counts[5] = -1  # one glitch in a series of counts: a gap, said
+    both = tmp_path / "both.csv"
+    both.write_text("unique_id,ds,y\n" + "".join(
+        f"{name},{h.isoformat()},{v:.3f}\n" for name, values in (("wave", wave), ("site", counts))
+        for h, v in zip(hours, values)))
+    assert main(["eval", str(both), "--days", "3"]) == 0
+    out = capsys.readouterr()
+    assert "series wave: 231 of its 504 rows hold a negative value" in out.err
+    assert "forecasts counts, 0 or more: left out" in out.err
+    assert "1 row with a count not a number of requests" in out.err  # the glitch, said alone
+    assert "wave" not in out.out and "2 series" not in out.out, out.out  # the site's alone

@@ -172,6 +172,9 @@ SO_FAR = "so_far"  # attrs of a series from logs: (the hour in progress, epoch s
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
 CLOCK_CHANGE_H = 24 * 28  # hours: offsets that change again sooner are no daylight saving
+NEGATIVE_SHARE, NEGATIVE_ROWS = 0.05, 24  # a series with more of its rows negative, and this
+# many at least, is not counts: left out (with no other series, refused); fewer are read as
+# gaps, said as other counts that are not
 MAX_COUNT = 1e12  # requests in an hour, at the most (277 million a second, beyond any site or
 # fleet): a CSV's 1e300 had been read as a count, overflowed float32 (a numpy warning on stderr)
 # and gave a forecast 250 digits long; 10**12 in the last hour of a site of 500 an hour gave 2
@@ -261,6 +264,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     ii = cols.index(id_col) if id_col is not None else None
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
+    negative: dict[str, list[str]] = {}  # series -> its rows with a negative value
+    left: list[str] = []  # the series left out, said so
     found: dict[str, tuple[list, list, list]] = {}  # name -> (hours, counts, the offset each
     # row's hour states: None where it states none)
     usable = []  # (row number, row) with the header's fields and an hour, not a date
@@ -326,6 +331,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             ok = False
         if not ok:  # words, inf, nan, a negative or absurd count: not a number of requests
             note.setdefault("count", []).append(f"row {n}: {text!r}")
+            if text and math.isfinite(v) and v < 0:
+                negative.setdefault(name, []).append(f"row {n}: {text!r}")
             v = math.nan
         if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
             # ends inside it or it is in progress: a gap, as a forecast from the logs reads it
@@ -338,6 +345,23 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         times.append(t)
         values.append(v)
         offsets.append(_offset_of(row[ti]))
+    for name, rows in negative.items():  # not counts at all: a series of differences, of
+        # temperatures or a signal (a trial's sine of -12..12, half its rows read as gaps, was
+        # scored on the other half by eval, and beat both naives)
+        told = only is None or id_col is None or name == only
+        if (name in found and len(rows) > NEGATIVE_SHARE * len(found[name][1])
+                and len(rows) >= NEGATIVE_ROWS and told):
+            where = f"series {safe_name(name)}: " if id_col is not None else ""
+            left.append(f"{shown}: {where}{len(rows)} of its {len(found[name][1])} rows hold a "
+                        f"negative value (e.g. {safe_text(rows[0])}): trafficwatch forecasts "
+                        "counts, 0 or more")
+            del found[name]
+            bad["count"] = [r for r in bad.get("count", []) if r not in set(rows)]
+            if not bad["count"]:
+                del bad["count"]
+    if left and not found:
+        raise ValueError(left[0] if len(left) == 1 else
+                         f"{left[0]} (and {len(left) - 1} other series alike)")
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
@@ -393,6 +417,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if numbers:
             one.attrs[HOUR_NUMBERS] = base[name]
         out[name] = one
+    if warn is not None:
+        for line in left:
+            warn(f"{line}: left out")
     if warn is not None and epoch:
         warn(f"{shown}: column {safe_text(time_col)!r} holds Unix times: read as UTC")
     if warn is not None and numbers:
