@@ -759,13 +759,13 @@ def test_eval_of_a_series_without_one_usable_count_is_one_line_and_status_2(tmp_
     # 7 origins: less than a week of history", and eval exited 1 where forecast exits 2
     idx = pd.date_range("2024-03-01", periods=10 * 24, freq="h", tz="UTC")
     p = tmp_path / "neg.csv"
-    write_counts(p, idx, range(-1, -len(idx) - 1, -1))
+    write_counts(p, idx, ["n/a"] * len(idx))  # (negative values are no counts: refused)
     code, out, err = run_cli(["eval", str(p)], capsys)
     assert code == 2 and out == ""
     assert err.splitlines()[1:] == ["trafficwatch: the series has no observed hour: nothing to evaluate"]
     # among several series, that one is said and the others scored
     rows = "".join(f"{h.isoformat()},{s},{c}\n" for h in idx
-                   for s, c in (("bad", -1), ("good", 100 + 50 * (h.hour >= 9))))
+                   for s, c in (("bad", "n/a"), ("good", 100 + 50 * (h.hour >= 9))))
     p.write_text("hour,series,count\n" + rows)
     code, out, err = run_cli(["eval", str(p)], capsys)
     assert code == 1 and "bad: the series has no observed hour: nothing to evaluate" in err

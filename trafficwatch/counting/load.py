@@ -328,10 +328,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             v = float(text) if text else math.nan
             ok = not text or (math.isfinite(v) and 0 <= v < MAX_COUNT)
         except ValueError:
-            ok = False
+            v, ok = math.nan, False
         if not ok:  # words, inf, nan, a negative or absurd count: not a number of requests
             note.setdefault("count", []).append(f"row {n}: {text!r}")
-            if text and math.isfinite(v) and v < 0:
+            if v < 0 and math.isfinite(v):
                 negative.setdefault(name, []).append(f"row {n}: {text!r}")
             v = math.nan
         if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
