@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,6 +132,27 @@ def test_daily_rows_at_midnight_are_refused_in_one_line(tmp_path, capsys):
                               for h in pd.date_range("2022-01-01", periods=48, freq="h")))
     with pytest.raises(ValueError, match=r"\(series a\): rows are a day apart"):
         read_counts_csv_all(str(path))
+
+
+@pytest.mark.parametrize("step", [2, 3, 6])
+def test_rows_hours_apart_are_refused_in_one_line(tmp_path, capsys, step):
+    """2-hourly counts were read as hourly, every other hour a gap and each count two hours'
+    worth: "the last hour repeated" was forecast, nothing said (a trial)."""
+    hours = pd.date_range("2024-03-04", periods=600, freq=f"{step}h", tz="UTC")
+    keep = np.ones(len(hours), dtype=bool)
+    keep[[7, 8, 40]] = False  # some rows missing: still a step apart
+    path = tmp_path / "stepped.csv"
+    path.write_text("hour,count\n" + "".join(f"{h.isoformat()},{100 + i % 12}\n"
+                                             for i, h in enumerate(hours[keep])))
+    code, out, err = run_main(["forecast", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [(
+        f"trafficwatch: {path}: rows are every {step} hours, 2024-03-04 00:00 then 2024-03-04 "
+        f"{step:02d}:00 UTC: trafficwatch forecasts hourly counts, one row per hour")]
+    hourly = pd.date_range("2024-03-04", periods=600, freq="h", tz="UTC")  # with even gaps in
+    path.write_text("hour,count\n" + "".join(f"{h.isoformat()},5\n" for h in hourly[::2][:-1])
+                    + f"{hourly[-1].isoformat()},5\n{hourly[-2].isoformat()},5\n")
+    assert len(read_counts_csv_all(str(path)).series) == 1  # one pair an hour apart: hourly
 
 
 def test_hourly_rows_with_whole_days_missing_are_not_daily(tmp_path):

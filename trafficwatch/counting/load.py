@@ -369,10 +369,14 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                          f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
     for name, (times, _, _) in found.items():
         daily = _days_apart(times)
+        where = f" (series {safe_name(name)})" if id_col is not None else ""
         if daily is not None:
-            where = f" (series {safe_name(name)})" if id_col is not None else ""
             raise ValueError(f"{shown}{where}: rows are {daily} (daily data): trafficwatch "
                              "forecasts hourly counts, one row per hour")
+        step = _hours_apart(times)
+        if step is not None:  # read as hours, every other one a gap, and each count two hours'
+            raise ValueError(f"{shown}{where}: rows are {step}: trafficwatch forecasts hourly "
+                             "counts, one row per hour")
     out: dict[str, pd.Series] = {}
     for name, (times, values, offsets) in found.items():
         stamps_of = pd.DatetimeIndex(times)
@@ -471,6 +475,27 @@ def _days_apart(times: list) -> str | None:
         return None
     apart = "a day apart" if gaps.min() < 2 * 86400 - 3600 else "whole days apart"
     return f"{apart}, {idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
+
+
+def _hours_apart(times: list) -> str | None:
+    """How far apart rows are, "every 2 hours, 2024-01-01 00:00 then 2024-01-01 02:00", when
+    the distinct times of 3 or more rows are all a whole number of hours apart, a multiple of
+    one step of 2 to 23 hours (2-hourly, 3-hourly... data, some rows missing or not); None
+    otherwise (hourly rows, or days: _days_apart)."""
+    import math
+
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(times).unique().sort_values()
+    if len(idx) < 3:
+        return None
+    gaps = (idx[1:] - idx[:-1]).total_seconds()
+    if (gaps % 3600).any():
+        return None
+    step = math.gcd(*(int(g) // 3600 for g in gaps))
+    if not 1 < step < 24:
+        return None
+    return f"every {step} hours, {idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
 
 
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
