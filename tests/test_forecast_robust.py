@@ -826,7 +826,7 @@ def weekly_site(level: float, hours: int = 35 * 24, seed: int = 1,
     return idx, level * daily * np.where(idx.day_of_week.to_numpy() < 5, 1.0, 0.45)
 
 
-@pytest.mark.parametrize("factor", [0.25, 3.0])
+@pytest.mark.parametrize("factor", [0.25, 3.0, 150.0])
 def test_a_new_level_held_for_a_day_is_forecast_with_the_weeks_shape(shipped, factor):
     """A trial's shop fell to a quarter 30 hours before its log's end (a Friday evening): it was
     shown 90 % "the last hour repeated", a flat line at 44-54 an hour through the night and the
@@ -840,7 +840,9 @@ def test_a_new_level_held_for_a_day_is_forecast_with_the_weeks_shape(shipped, fa
     assert 0.8 <= f.p50.sum() / truth.sum() <= 1.25, f.choice
     assert np.corrcoef(f.p50, truth)[0, 1] > 0.9  # the night, the peaks and the weekend
     assert ((truth >= f.p10) & (truth <= f.p90)).mean() >= 0.75
-    assert "its usual level for the last 30 hours" in f.choice
+    shown = {0.25: "0.2\\dx", 3.0: "(3|2\\.\\d|3\\.\\d)x",
+             150.0: "1\\d\\dx"}[factor]  # "150x", not "1.5e+02x"
+    assert re.search(shown + " its usual level for the last 30 hours", f.choice), f.choice
 
 
 def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():

@@ -193,10 +193,10 @@ class Recent:
         if self.level is None:
             return ""
         if self.level.holiday:
-            return (f"Traffic has been at {self.level.ratio:.2g}x its usual level for the last "
-                    f"{self.level.age()}, in the holidays: not read as a new level")
-        return (f"Traffic has held at {self.level.ratio:.2g}x its usual level for the last "
-                f"{self.level.age()}, the weeks before read at that level")
+            return (f"Traffic has been at {ratio_text(self.level.ratio)} its usual level for "
+                    f"the last {self.level.age()}, in the holidays: not read as a new level")
+        return (f"Traffic has held at {ratio_text(self.level.ratio)} its usual level for the "
+                f"last {self.level.age()}, the weeks before read at that level")
 
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
@@ -285,7 +285,8 @@ class Recent:
             return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
                 f"{why}; holiday rise, not a new level"
         if self.level is not None:
-            return f"{why}, at {self.level.ratio:.2g}x the usual level (for {self.level.age(True)})"
+            return (f"{why}, at {ratio_text(self.level.ratio)} the usual level "
+                    f"(for {self.level.age(True)})")
         if self.surge is not None:
             return f"{why}; last {self.surge[0]} h {'above' if self.surge[1] > 0 else 'below'} band"
         return why
@@ -820,6 +821,12 @@ def on_site_clock(s: pd.Series) -> pd.Series:
     if not np.isfinite(o).all():  # none of its hours has an offset
         return s
     return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
+
+
+def ratio_text(ratio: float) -> str:
+    """A ratio as the notes write it: "0.33x", "1.8x", "12x", "210x" ("2.1e+02x" had been
+    said of a series that rose from about 0, a trial)."""
+    return f"{ratio:.2g}x" if ratio < 10 else f"{ratio:,.0f}x"
 
 
 SILENCE_NOTE = 6  # hours at 0 at the series' end, after traffic, that the forecast's line names
