@@ -31,8 +31,8 @@ async def test_lines_appended_while_the_app_runs_show_up(tmp_path, monkeypatch):
     cfg = EngineConfig(paths=[str(tmp_path)], fine_tune=False, tick_s=0.05)
     app = TrafficWatchApp(lambda cb: Engine(cfg, cb))
     async with app.run_test(size=(160, 50)) as pilot:
-        async def wait_for(text: str) -> bool:
-            for _ in range(100):
+        async def wait_for(text: str) -> bool:  # 30 s: on two busy cores 10 were too few
+            for _ in range(300):
                 await pilot.pause(0.1)
                 if text in screen_text(app):
                     return True
@@ -58,7 +58,7 @@ async def test_quitting_saves_state_and_the_next_start_resumes_from_it(tmp_path,
         app = TrafficWatchApp(lambda cb: Engine(cfg, cb))
         async with app.run_test(size=(160, 50)) as pilot:
             for want, n in ((expect, append), (expect.replace("600", "604"), 0)):
-                for _ in range(100):
+                for _ in range(300):  # 30 s at most, on two busy cores
                     await pilot.pause(0.1)
                     if want in screen_text(app):
                         break

@@ -280,6 +280,33 @@ def test_a_filter_range_without_the_logs_says_no_forecast_will_come(started):
     assert snap.status == "nothing to forecast: no hour of the logs in this view", snap.status
 
 
+def test_a_date_range_narrows_the_chart_not_the_history_the_forecast_reads(started):
+    """A trial's From two days back left the forecast those two days: "Next hour 16:00: 423
+    (80% band 246-682)" where the whole logs gave 70 (57-85), MASE 9.06, nothing said; and a
+    To in the past was forecast as "Next hour 00:00" of a day whose counts were in the logs."""
+    from trafficwatch.model.forecaster import Forecaster
+
+    e = started(FakeFeed, Forecaster.load())
+    wait_for(lambda: e.snapshot().forecast is not None
+             and e.snapshot().forecast.model_name != "seasonal naive")
+    whole = e.snapshot().forecast
+    start = pd.Timestamp(T0 + 8 * 86400, unit="s", tz="UTC")
+    e.set_filter(ViewFilter(start=start))
+    wait_for(lambda: e.snapshot().forecast is not None)
+    snap = e.snapshot()
+    assert snap.series.hours[0] == start.timestamp()  # the chart from the range's start
+    np.testing.assert_allclose(snap.forecast.p50, whole.p50)  # the forecast from all of it
+    np.testing.assert_allclose(snap.forecast.p90, whole.p90)
+    assert all(a.end is None or a.end > start.timestamp() for a in snap.anomalies)
+    assert not snap.range_end
+    end = pd.Timestamp(T0 + 7 * 86400 + 5 * 3600, unit="s", tz="UTC")
+    e.set_filter(ViewFilter(start=start - pd.Timedelta(days=3), end=end))
+    wait_for(lambda: e.snapshot().forecast is not None)
+    snap = e.snapshot()
+    assert snap.series.hours[-1] == end.timestamp()
+    assert snap.range_end and snap.forecast.hours[0] == end.timestamp() + 3600
+
+
 def small_forecaster():
     import torch
 

@@ -47,6 +47,7 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     if n["future"]:
         # a log that stopped long ago: its hours after the end are not pending, just unlogged
         out.append(("no log after its end: a forecast" if snap.after_log_end else
+                    "after the range's end: a forecast" if snap.range_end else
                     "not yet: a forecast",
                     "dim"))
     elif n["partial"] and snap.series is not None and snap.series.log_end is not None:
@@ -144,7 +145,8 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     t.append(fmt_hour(h, off, "%a %d/%m %H:00") + "\n", style="bold")
     ended = n["partial"] and snap.series is not None and snap.series.log_end is not None
     kind = "forecast" if n["future"] or (n["partial"] and not ended) else "day-ahead"
-    actual = ("no log" if snap.after_log_end else "not yet") if n["future"] else num(n["actual"]) + (
+    actual = ("no log" if snap.after_log_end else "outside the range" if snap.range_end
+              else "not yet") if n["future"] else num(n["actual"]) + (
         f" to {fmt_hour(snap.series.log_end, off, '%H:%M')}" if ended
         else " so far" if n["partial"] else "")
     fv = snap.forecast

@@ -164,8 +164,10 @@ class StatsPane(SnapshotPane):
                          f"{so_far}{of}\n")
             later = np.flatnonzero(fv.hours > ph) if ph is not None else [0]
             nxt = int(later[0]) if len(later) else len(fv.hours) - 1
-            when = (f"After the log's last hour, {fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')}"
-                    if snap.after_log_end else f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
+            date = fmt_hour(fv.hours[nxt], off, '%Y-%m-%d %H:00')
+            when = (f"After the log's last hour, {date}" if snap.after_log_end else
+                    f"After the range's end, {date}" if snap.range_end else
+                    f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             # the band named where there is room: "(290–428)" alone was not read as one (trial)
             band = "" if narrow else f"{100 * fv.band:.0f}% band "
             t.append(f"{when}: {count(fv.p50[nxt])} "

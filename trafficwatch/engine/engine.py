@@ -242,9 +242,12 @@ class Engine:
             return self.now() if recent or last is None else None
         return self.now() if recent and getattr(src, "fresh", True) else None
 
-    def view_series(self, whole_hours: bool = False) -> pd.Series:
+    def view_series(self, whole_hours: bool = False, history: bool = False) -> pd.Series:
         """The selected site/metric/filter as an hourly series (NaN = gap); `whole_hours`: as
-        the model reads it (a log's first hour is a gap when the log began inside it)."""
+        the model reads it (a log's first hour is a gap when the log began inside it);
+        `history`: from the logs' first hour, whatever the filter's start (what the forecast
+        reads: a range from 2 days ago had left it 2 days, MASE 9 and a band of 246-682 about
+        a site doing 70 an hour, nothing said)."""
         f = self.filter
         with self.lock:
             if not self.series.sites():
@@ -254,7 +257,7 @@ class Engine:
             s = self.series.series(self.site or None, self.metric, bots=f.bots,
                                    status_classes=f.status_classes, now=self.series_now(),
                                    path=path, whole_hours=whole_hours)
-        if f.start is not None:
+        if f.start is not None and not history:
             s = s[s.index >= f.start]
         if f.end is not None:
             s = s[s.index <= f.end]
@@ -404,7 +407,8 @@ class Engine:
         site = self.site
         if site in self.tuning_note or self.forecaster is None:
             return False  # decided once per site
-        res = tuning.maybe_fine_tune(site, self.view_series(whole_hours=True), self.forecaster,
+        res = tuning.maybe_fine_tune(site, self.view_series(whole_hours=True, history=True),
+                                     self.forecaster,
                                      self.cfg.model_path, self.cfg.device,
                                      on_progress=self._apply_tuning,
                                      store=tuning.tune_store(self.cfg.state_path))
@@ -441,9 +445,9 @@ class Engine:
         return self.tuned.get(self.site) or self.forecaster
 
     def _predict_once(self) -> None:
-        s = self.view_series(whole_hours=True)
+        view = self.view_series(whole_hours=True)
         key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
-        if not len(s) or not s.notna().any():
+        if not len(view) or not view.notna().any():
             # a new site whose one hour is in progress (a trial: "forecasting this view…" for
             # minutes, while the Now pane said no forecast until an hour is complete), or a
             # filter's range with no hour of the logs in it
@@ -454,6 +458,7 @@ class Engine:
                                     "nothing to forecast: no hour of the logs in this view")
             self._changed()
             return
+        s = self.view_series(whole_hours=True, history=True)
         partial = self.series.partial_hour(self.site or None, now=self.series_now())
         with self.lock:
             offset = self._offset(self.series.utc_offset(self.site or None), self.now())

@@ -157,6 +157,8 @@ class Snapshot:
     tops: tuple[HourTop, ...] = ()  # the last hours of `series` (up to four days), ascending
     day: HourTop | None = None  # the last 24 hours together
     stale: bool = False  # a followed log with no new line for STALE_S (see after_log_end)
+    range_end: bool = False  # the filter's range ends before the hour in progress: the
+    # forecast is of the hours after it, passed (it read "Next hour 00:00" of a day before)
     fatal: str = ""  # nothing could be read (no log, none parsable): the whole reason, in one
     # line; the app ends and says it, exit status 2, as every command does
     created_at: float = field(default_factory=time.time)
