@@ -800,3 +800,20 @@ def test_a_log_named_alone_after_its_rotation_says_its_rotations_were_not_read(t
         "'blog.access.log*' (quoted), for a longer history" in err, err
     main([command, str(tmp_path / "blog.access.log"), str(tmp_path / "blog.access.log.1")])
     assert "beside it not read" not in capsys.readouterr().err  # named: read
+
+
+def test_eval_header_counts_the_origins_with_hours_scored(tmp_path, capsys):
+    """A trial's log with years of nothing before its last days read "7 daily origins" where
+    the naives scored 24 hours at 2 of them and the LSTM none."""
+    from trafficwatch.cli.main import main
+
+    s = traffic(21)
+    values = [str(int(v)) for v in s.to_numpy()]
+    for i in range(24 * 14, 24 * 19):  # five days with no log, then two with one
+        values[i] = ""
+    code = main(["eval", str(write_counts(tmp_path / "gap.csv", s.index, values)),
+                 "--days", "7"])
+    out, _ = capsys.readouterr()
+    assert code in (0, 1)
+    assert out.startswith("rolling origin: 7 daily origins (2 with hours scored), 24 h ahead, "
+                          "hours scored 2024-05-25 00:00 .. 2024-05-26 23:00 UTC"), out

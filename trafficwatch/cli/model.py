@@ -355,7 +355,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         json.dump(doc, out, indent=1)
         out.write("\n")
     else:
-        out.write(f"rolling origin: {_span(origins, args, series)}\n")
+        out.write(f"rolling origin: {_span(origins, args, series, _scored(table))}\n")
         out.write(format_table(table) + "\n")
     return max(code, _lost(series))
 
@@ -389,16 +389,32 @@ def _origins(table: pd.DataFrame) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table["origin"].unique()))
 
 
-def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series) -> str:
+def _scored(table: pd.DataFrame) -> pd.DatetimeIndex:
+    """The origins at which some model scored an hour."""
+    import pandas as pd
+
+    return pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table.loc[table["n"] > 0, "origin"]
+                                   .unique()))
+
+
+def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series,
+          scored: pd.DatetimeIndex | None = None) -> str:
     """"7 daily origins, 24 h ahead, hours scored A .. B": from the first origin to the last
-    one's horizon, each end in its own offset (a DST change between them)."""
+    one's horizon, each end in its own offset (a DST change between them). `scored`: the
+    origins with an hour scored; where fewer, "7 daily origins (2 with hours scored)" and the
+    hours from theirs (a trial's log with a gap of years read "7 daily origins" of 24 hours)."""
     import pandas as pd
 
     n = len(origins)
+    some = f" ({len(scored)} with hours scored)" if scored is not None and \
+        0 < len(scored) < n else ""
+    if some:
+        origins = scored
     span = origins[[0, -1]] + pd.to_timedelta([0, args.horizon - 1], unit="h")
     if series.attrs.get(HOUR_NUMBERS) is not None:  # hour numbers: no dates to show
         a, b = _hour_texts(span, args, series)
-        return f"{n} daily origin{'s' if n > 1 else ''}, {args.horizon} h ahead, hours scored {a} .. {b}"
+        return (f"{n} daily origin{'s' if n > 1 else ''}{some}, {args.horizon} h ahead, "
+                f"hours scored {a} .. {b}")
     first, last = _shown(span, args, series)
 
     def zone(t: pd.Timestamp) -> str:
@@ -407,7 +423,7 @@ def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series
     ends = (f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone(first)}"
             if zone(first) == zone(last) else
             f"{first:%Y-%m-%d %H:00} {zone(first)} .. {last:%Y-%m-%d %H:00} {zone(last)}")
-    return (f"{n} daily origin{'s' if n > 1 else ''}, {args.horizon} h ahead, "
+    return (f"{n} daily origin{'s' if n > 1 else ''}{some}, {args.horizon} h ahead, "
             f"hours scored {ends}")
 
 
