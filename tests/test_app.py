@@ -154,6 +154,20 @@ async def test_stats_pane_shows_the_snapshots_numbers():
         assert "lstm:default" in stats and "malformed 4" in stats
 
 
+@pytest.mark.parametrize("size", [(160, 50), (80, 24)])
+async def test_a_nominal_band_is_called_so_not_80_percent(size):
+    """A trial's 15 hours of log: "80% band 62-184", while `forecast` said the band was the
+    median +-50 %, too little history to measure one."""
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, forecast=replace(snap.forecast, nominal=True)))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        stats = " ".join(str(app.query_one("#stats").render()).split())
+        assert "(nominal +-50%: 103–153)" in stats and "80% band" not in stats
+
+
 @pytest.mark.parametrize("n_reasons", [4, 5, 7])
 async def test_every_malformed_reason_is_listed_or_summed_in_the_now_pane(n_reasons):
     # the total said "malformed 4" and three reasons were listed: the fourth line was nowhere

@@ -26,6 +26,19 @@ def test_without_a_model_it_forecasts_seasonal_naive_and_says_so():
     assert (p.p10 <= p.p50).all() and (p.p50 <= p.p90).all()
 
 
+def test_a_band_no_error_measured_is_said_to_be_nominal():
+    """A trial's 15 hours of log showed "80% band 62-184" in the app, where `forecast` said
+    the band was the median +-50 %, nothing measured."""
+    from trafficwatch.model.forecaster import Forecaster
+
+    young = daily(1).iloc[:15]
+    p = predict(young, Forecaster.load())
+    assert p.model_name == "seasonal naive" and p.nominal
+    assert p.status.startswith("seasonal naive shown, not the LSTM: ")
+    np.testing.assert_allclose(p.p90, 1.5 * p.p50)
+    assert not predict(daily(3), None).nominal  # two days of errors measure one
+
+
 def test_partial_hour_is_forecast_not_used_as_history():
     s = daily(10)
     partial = s.index[-1]

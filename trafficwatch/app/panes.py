@@ -169,7 +169,8 @@ class StatsPane(SnapshotPane):
                     f"After the range's end, {date}" if snap.range_end else
                     f"Next hour {fmt_hour(fv.hours[nxt], off, '%H:00')}")
             # the band named where there is room: "(290–428)" alone was not read as one (trial)
-            band = "" if narrow else f"{100 * fv.band:.0f}% band "
+            band = ("nominal +-50%: " if fv.nominal else "" if narrow else
+                    f"{100 * fv.band:.0f}% band ")
             t.append(f"{when}: {count(fv.p50[nxt])} "
                      f"({band}{count_range(fv.p10[nxt], fv.p90[nxt])})\n", style="bold")
             if len(fv.holiday_hours):

@@ -688,7 +688,7 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     `label`; ValueError when nothing at all is observed."""
     import pandas as pd
 
-    from trafficwatch.model.baselines import naive24
+    from trafficwatch.model.baselines import naive24, nominal_band
     from trafficwatch.model.forecaster import Forecast
 
     def err(msg: str) -> None:
@@ -749,7 +749,7 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
             err(f"{n} hour{'s' * (n != 1)} would repeat a burst (over {BURST_TIMES:g}x the "
                 f"day's median, {typical:,.0f}): forecast at that median instead")
             q[burst] = q[burst] * (typical / np.maximum(q[burst, 1:2], 1e-9))
-        if len(series.dropna()) < 8 * 24:  # the naive's band: +-50 % where there is no week
+        if nominal_band(series):  # the naive's band: +-50 % where its errors are unknown
             err("its band is nominal (the median +-50 %): too little history to measure one")
         idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,
                             freq="h")

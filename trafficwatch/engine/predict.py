@@ -14,7 +14,7 @@ import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect, noise_floor
 from trafficwatch.hours import DAY, HOUR, epoch
-from trafficwatch.model.baselines import naive24, naive168
+from trafficwatch.model.baselines import naive24, naive168, nominal_band
 from trafficwatch.model.evaluate import score, seasonal_scale
 from trafficwatch.model.features import holiday
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
@@ -56,6 +56,8 @@ class Prediction:
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours
     band_note: str = ""  # why the band drawn is wider than the anomalies' (Forecast.band_note)
     lstm_share: float = 0.0  # the LSTM's share of the median shown (0: a seasonal naive alone)
+    nominal: bool = False  # the band is the seasonal naive's +-50 %: no error measured one (a
+    # trial's 15 hours of log had "80% band 62-184" on screen and no word of it)
 
     @property
     def rel_to_naive(self) -> float:
@@ -117,7 +119,7 @@ def predict(
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
     status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
-    band_note, share = "", 0.0
+    band_note, share, nominal = "", 0.0, False
     fn = _naive
     if forecaster is None:
         status = "loading model…"
@@ -135,6 +137,7 @@ def predict(
             status = f"seasonal naive shown, not the LSTM: {exc}"
     if fn is _naive:
         q = _naive(history, horizon)
+        nominal = nominal_band(history)
     start = epoch(history.index[-1]) + HOUR
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
     reads_holidays = fn is not _naive and forecaster is not None and forecaster.cfg.holidays
@@ -191,7 +194,8 @@ def predict(
         gates=gates, anomalies=events, status=status, naive_name=naive_name, choice=choice,
         choice_short=choice_short, hours_scored=n_scored, no_scale=not scaled,
         holiday_hours=holiday_hours,
-        past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note, lstm_share=share)
+        past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note, lstm_share=share,
+        nominal=nominal)
 
 
 @dataclass(frozen=True)

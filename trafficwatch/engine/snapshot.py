@@ -57,6 +57,7 @@ class ForecastView:
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # anomaly band
     band_note: str = ""  # why the band drawn is wider than the anomalies' band, when it is
     lstm_share: float = 1.0  # the LSTM's share of the median drawn: the gates explain that much
+    nominal: bool = False  # the band is a nominal +-50 % (Prediction.nominal)
 
 
 @dataclass(frozen=True)

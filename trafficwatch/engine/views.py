@@ -81,7 +81,8 @@ def forecast_view(p: Prediction, detail: str, band: float,
         choice=p.choice, choice_short=p.choice_short, hours_scored=p.hours_scored,
         no_scale=p.no_scale,
         holiday_hours=p.holiday_hours, past_alarm_lo=p.past_alarm_lo,
-        past_alarm_hi=p.past_alarm_hi, band_note=p.band_note, lstm_share=p.lstm_share)
+        past_alarm_hi=p.past_alarm_hi, band_note=p.band_note, lstm_share=p.lstm_share,
+        nominal=p.nominal)
 
 
 def detail_short(detail: str) -> str:

@@ -25,6 +25,9 @@ def _observed(history: pd.Series) -> np.ndarray:
     return v
 
 
+MIN_DIFFS = 8  # seasonal differences that measure a seasonal naive's band, at the least
+
+
 def seasonal_naive(history: pd.Series, horizon: int, season: int = 24,
                    lookback_seasons: int = 4) -> np.ndarray:
     """Each future hour repeats the latest observed value of the same phase (skipping gaps).
@@ -48,7 +51,7 @@ def seasonal_naive(history: pd.Series, horizon: int, season: int = 24,
     tail = v[-(span + season):]
     diffs = tail[season:] - tail[:-season]
     diffs = diffs[np.isfinite(diffs)]
-    if len(diffs) >= 8:
+    if len(diffs) >= MIN_DIFFS:
         lo, hi = np.quantile(diffs, [0.1, 0.9])
     else:  # too little history for residuals: a band of +-50% around the repeat
         lo, hi = -0.5 * np.abs(p50), 0.5 * np.abs(p50)
@@ -56,6 +59,14 @@ def seasonal_naive(history: pd.Series, horizon: int, season: int = 24,
     hi = np.maximum(hi, 0.0)
     out = np.stack([p50 + lo, p50, p50 + hi], axis=-1)
     return np.clip(out, 0.0, None)
+
+
+def nominal_band(history: pd.Series, season: int = 24) -> bool:
+    """Whether seasonal_naive's band of `history` is the nominal +-50 %: fewer than MIN_DIFFS
+    pairs of observed hours a season apart (in the span its band reads) to measure one."""
+    v = np.asarray(history, dtype=np.float64)
+    tail = v[-(max(season, 672) + season):]
+    return int(np.isfinite(tail[season:] - tail[:-season]).sum()) < MIN_DIFFS
 
 
 def naive24(history: pd.Series, horizon: int) -> np.ndarray:
