@@ -345,15 +345,21 @@ class GatePane(SnapshotPane):
         height = self.parent.size.height if self.parent is not None else 0
         # the rows under the header, as wrapped at this width (at 80 columns the hint takes two
         # lines); before the first layout, all of them
-        header = sum(len(textwrap.wrap(line, width)) or 1
-                     for line in (title, hint(f"units u{n}–u{n} of {n}"))) + 1 + bool(g.forget_drops)
-        fits = max(1, height - header) if height > 0 else n
+        def header(note: str) -> int:
+            return sum(len(textwrap.wrap(line, width)) or 1
+                       for line in (title, hint(f"units u{n}–u{n} of {n}{note}"))) \
+                + 1 + bool(g.forget_drops)
+
+        fits = max(1, height - header("")) if height > 0 else n
+        note = ""
+        if height > 0 and fits < min(n, FEW_UNITS) and height - header(FEW_NOTE) >= 1:
+            fits, note = height - header(FEW_NOTE), FEW_NOTE  # at 80x24: 1 unit of 64, unsaid
         first = self.first_unit = min(self.first_unit, max(0, n - fits))
         last = min(n, first + fits) - 1
         t = Text()
         t.append(title, style="bold")
-        t.append("\n" + hint(f"units u{first}–u{last} of {n}" if fits < n else "the units") + "\n",
-                 style="dim")
+        shown = f"units u{first}–u{last} of {n}{note}" if fits < n else "the units"
+        t.append("\n" + hint(shown) + "\n", style="dim")
         if g.forget_drops:
             t.append("    " + reset_marks(len(g.step_hours), g.forget_drops, cols) + "\n",
                      style="yellow")
@@ -362,6 +368,10 @@ class GatePane(SnapshotPane):
             t.append(f"u{u:<3}" + row + "\n")
         t.rstrip()  # a last empty line would overflow the box by one: a scrollbar for nothing
         return t
+
+
+FEW_UNITS = 8  # a gate heatmap showing fewer units than this says a taller terminal shows more
+FEW_NOTE = " (a taller terminal shows more)"  # (where it leaves a unit's row)
 
 
 class AnomalyPane(Static):
