@@ -301,6 +301,15 @@ def test_a_mistyped_path_is_one_line_and_nothing_on_stdout(tmp_path, command):
         f"trafficwatch: nothing to read: {tmp_path / 'nowhere'}: no such file"]
 
 
+def test_counts_of_a_site_not_in_the_logs_is_one_line(tmp_path):
+    # a trial: the error, then "trafficwatch: 6 file(s), 74,183 lines ... counted", read as success
+    log = tmp_path / "shop.access.log"
+    log.write_text('10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
+    p = run("counts", str(tmp_path), "--site", "nope")
+    assert p.returncode == 2 and p.stdout == b""
+    assert p.stderr.decode().splitlines() == ["trafficwatch: no site nope; found: shop"]
+
+
 def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):
     (tmp_path / "a.access.log").write_text("")  # logrotate's fresh file, nothing else yet
     p = run("counts", str(tmp_path))

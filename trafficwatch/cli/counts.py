@@ -170,8 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if args.site and args.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites()) or "none"
         print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}",
-              file=sys.stderr)
-        summary(report, sys.stderr)
+              file=sys.stderr)  # one line: no summary of a reading after it, read as success
         return 2
     code = exit_code(report)
     if code != 2:  # nothing at all read: no header either, as for a missing path

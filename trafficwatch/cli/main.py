@@ -16,10 +16,10 @@ from trafficwatch.safe import safe_name
 COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
 
 _CODES = """exit codes:
-  0  every file was read
-  1  some file was skipped or had no parsable line (the others were still counted), or the
-     LSTM could not forecast (forecast prints seasonal naive; eval scored it nowhere)
-  2  bad usage, or nothing at all could be read
+  0  every file was read (an empty log too: it holds nothing)
+  1  some file was skipped or had lines and none parsable (the others were still counted),
+     or the LSTM could not forecast (forecast prints seasonal naive; eval scored it nowhere)
+  2  bad usage, or nothing at all could be read (forecast, eval, train: nothing to read)
 """
 EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
