@@ -68,7 +68,11 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
 
     worse = replace(snap.forecast, mase=1.3, mase_naive=1.0, rel_to_naive=1.3,
                     naive_name="naive 168 h")
-    assert "Worse than same hour last week on those days" in str(error_lines(worse))
+    assert "Worse than same hour last week on those 7 days (ratio 1.30)" in str(error_lines(worse))
+    # beside "Shown: ... did best on a typical one of the last 13 days": both windows said
+    assert str(error_lines(replace(worse, choice="the blend did best"))).rstrip().endswith(
+        "(ratio 1.30); what is shown was chosen on a typical day of the last 2 weeks")
+    assert "chosen" not in str(error_lines(replace(worse, choice="x"), narrow=True))
     assert "Worse" not in str(error_lines(snap.forecast))  # ratio 0.75: it beats both
     # on 2 days scored no verdict: a trial's 3-day site read "Worse than same hour yesterday"
     # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)

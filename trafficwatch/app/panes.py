@@ -128,7 +128,11 @@ def error_lines(fv, narrow: bool = False) -> Text:
                  f"Too few hours scored ({n}) to say which is better: "
                  f"{VERDICT_HOURS // 24} days are needed\n", style="dim")
     elif fv.rel_to_naive > 1:
-        t.append(f"Worse than {naive} on those days (ratio {ratio(fv.rel_to_naive)})\n",
+        # beside "Shown: ... the blend did best on a typical one of the last 13 days", read as
+        # a contradiction (a trial): two windows, two measures, both said
+        chosen = "" if narrow or not fv.choice else \
+            "; what is shown was chosen on a typical day of the last 2 weeks"
+        t.append(f"Worse than {naive} on those 7 days (ratio {ratio(fv.rel_to_naive)}){chosen}\n",
                  style="bold yellow")
     return t
 
