@@ -396,7 +396,18 @@ async def test_a_filter_is_cleared_in_one_go_from_its_screen_or_the_palette():
         assert app.screen.__class__.__name__ != "FilterScreen"
         titles = {c.title: c for c in app.get_system_commands(app.screen)}
         titles["Filter: clear"].callback()
-    assert [c[1] for c in app.engine.calls if c[0] == "filter"] == [ViewFilter()] * 2
+        # from the palette over an open filter dialog: "Filter…" opens no second one, and
+        # "Filter: clear" closes it (left open, its old values came back with Enter: a trial)
+        await pilot.press("slash")
+        await pilot.pause()
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        titles["Filter…"].callback()
+        await pilot.pause()
+        assert sum(s.__class__.__name__ == "FilterScreen" for s in app.screen_stack) == 1
+        titles["Filter: clear"].callback()
+        await pilot.pause()
+        assert not any(s.__class__.__name__ == "FilterScreen" for s in app.screen_stack)
+    assert [c[1] for c in app.engine.calls if c[0] == "filter"] == [ViewFilter()] * 3
     assert not [c for c in app.engine.calls if c[0] == "site"]  # the site is kept
 
 

@@ -290,12 +290,21 @@ class TrafficWatchApp(App):
         self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
 
     def action_filter(self) -> None:
+        if any(isinstance(s, FilterScreen) for s in self.screen_stack):
+            return  # open already (the palette's "Filter…" over it had opened a second one)
         snap = self.snapshot
         self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
                                       self.tz_offset), self._apply_filter)
 
     def action_clear_filter(self) -> None:
         self.engine.set_filter(ViewFilter())
+        # a filter dialog left open under the palette kept the old values: Enter there put
+        # them back (a trial). It closes, once the palette has (the screen on top then)
+        self.call_after_refresh(self._close_filter_dialogs)
+
+    def _close_filter_dialogs(self) -> None:
+        while isinstance(self.screen, FilterScreen):
+            self.pop_screen()
 
     def _apply_filter(self, result) -> None:
         if result is None:
