@@ -154,6 +154,29 @@ async def test_stats_pane_shows_the_snapshots_numbers():
         assert "lstm:default" in stats and "malformed 4" in stats
 
 
+async def test_an_hour_that_flattens_the_chart_points_to_the_log_scale():
+    # a trial: after a crawler's hour of 890, a week of 40-120 and the forecast sat in the
+    # chart's bottom rows, and nothing said that `l` would show them
+    from dataclasses import replace
+
+    from trafficwatch.app.chart import ForecastChart
+
+    snap = demo_snapshot()
+    counts = snap.series.counts.copy()
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        chart = app.query_one(ForecastChart)
+        assert "log scale" not in str(chart.border_title)
+        counts[-30] = 10 * np.nanmax(counts)
+        chart.update(replace(snap, series=replace(snap.series, counts=counts)))
+        assert f"l: log scale (an hour of {int(counts[-30]):,} flattens the rest)" in \
+            str(chart.border_title)
+        await pilot.press("l")
+        await pilot.pause()
+        assert str(chart.border_title).endswith(" · log scale")
+
+
 @pytest.mark.parametrize("size", [(160, 50), (80, 24)])
 async def test_a_nominal_band_is_called_so_not_80_percent(size):
     """A trial's 15 hours of log: "80% band 62-184", while `forecast` said the band was the

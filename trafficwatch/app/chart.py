@@ -10,7 +10,7 @@ from textual.message import Message
 from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num
-from trafficwatch.app.text import safe_content, site_title
+from trafficwatch.app.text import count, safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.safe import safe_text
 
@@ -117,6 +117,10 @@ class ForecastChart(PlotextPlot):
         self._snap = snap
         title = f"{site_title(snap.site, snap.sites)} · {snap.metric} per hour"
         title += (" · log scale" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else "")
+        top = tower(snap.series.counts if snap.series is not None else np.zeros(0))
+        if top is not None and not self.log_scale:  # a crawler's hour of 890 put a week of
+            # 40-120 and the forecast in the bottom rows, and nothing said `l` (a trial)
+            title += f" · l: log scale (an hour of {count(top)} flattens the rest)"
         self.border_title = safe_content(title)
         self.refresh()
 
@@ -335,6 +339,20 @@ class ForecastChart(PlotextPlot):
         ylw = max(len(lb) for lb in labels)
         self._geom = (ylw + 1, self.size.width - ylw - 2, max(last, 1))
         return ylw
+
+
+TOWER = 4.0  # an hour this many times the 95th percentile of the hours shown flattens them
+
+
+def tower(counts: np.ndarray) -> float | None:
+    """The highest count of a day or more of `counts` when it is over TOWER times their 95th
+    percentile (and 20 or more), else None."""
+    c = np.asarray(counts, dtype=float)
+    c = c[np.isfinite(c)]
+    if len(c) < 24:
+        return None
+    top, usual = float(c.max()), float(np.percentile(c, 95))
+    return top if top >= 20 and top > TOWER * max(usual, 1.0) else None
 
 
 # what a legend too long for the chart leaves out first: the lines one can tell by their place
