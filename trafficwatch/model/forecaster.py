@@ -48,6 +48,7 @@ MIN_RECENT_HOURS = 24  # hours with a count and every candidate's forecast, at t
 OUTAGE_P10 = 20.0  # counts: a zero hour under a p10 this high is not traffic (see _recent)
 BLEND_STEPS = tuple(k / 10 for k in range(11))  # the LSTM's share in a blend with the better
 # naive: 0, 10 %, ..., all of it (finer than quarters: fewer series worse than the naive, bench)
+BLEND_TIE = 0.005  # blends whose typical day's errors are this close (relative) are a tie
 YOUNG_DAYS, YOUNG_MIN_SHARE = 6, 0.5  # judged on fewer days than this (a site two weeks old),
 # the LSTM keeps at least half of the forecast shown. bench/forecast.py --days 14: mean MASE 0.749
 # -> 0.734 (24 h) and 0.845 -> 0.817 (48 h), series >5 % worse than the better naive 8 -> 5 and
@@ -575,7 +576,10 @@ class Forecaster:
         # the LSTM's share in a blend with the better naive: whichever erred least on these days
         err = {a: typical(a * preds["lstm"] + (1 - a) * preds[best_naive], since)
                for a in BLEND_STEPS}
-        a = min(BLEND_STEPS, key=lambda step: (err[step], -step))
+        least = min(err.values())  # the most of the LSTM within BLEND_TIE of the least error:
+        # a trial's blend was chosen, and said, on 7.3599/h against the LSTM's 7.3604/h
+        a = max((step for step in BLEND_STEPS if err[step] <= least * (1 + BLEND_TIE)),
+                default=min(BLEND_STEPS, key=lambda step: (err[step], -step)))
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         if held:  # a few days cannot tell a naive's luck from its skill
             a = YOUNG_MIN_SHARE
