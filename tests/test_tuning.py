@@ -41,7 +41,7 @@ def retuned(name: str = "fine-tuned"):
 def engine_with(series: pd.Series, default: Stub, tuned: Stub, monkeypatch) -> Engine:
     e = Engine(EngineConfig(paths=["x"]), lambda s: None)
     e.forecaster = default
-    monkeypatch.setattr(e, "view_series", lambda whole_hours=False: series)
+    monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: series)
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: tuned)
     return e
 
@@ -260,7 +260,7 @@ def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatc
     def start() -> Engine:
         e = Engine(EngineConfig(paths=["x"], state_path=str(state)), lambda s: None)
         e.forecaster = Forecaster.load()
-        monkeypatch.setattr(e, "view_series", lambda whole_hours=False: flat(21))
+        monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: flat(21))
         return e
 
     monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
