@@ -25,7 +25,8 @@ async def test_left_right_move_the_cursor_and_escape_returns_to_now():
         text = stats(app)
         # the anomaly hour of the demo: its count, the day-ahead forecast and band made for it
         assert "actual    400" in text and "day-ahead" in text
-        assert "▲ 3" in text and "above the band" in text and "ANOMALY ▲" in text
+        assert "▲ 314 above the 80% band" in text
+        assert "ANOMALY ▲ Wed 10:00 (304 above the 98% band)" in text  # each band named
         assert "290 /wp-login.php" in text and "288 203.0.113.66" in text
         assert "4xx 300" in text
         assert "Hour " in app.query_one("#stats-box").border_title

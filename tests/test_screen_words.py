@@ -312,10 +312,11 @@ def test_how_far_outside_the_band_adds_up_with_the_numbers_shown():
 
     snap = demo_snapshot()
     hour = T0 - 7200  # the demo's hour 94
-    for actual, lo, hi, says in ((201.0, 232.4, 378.2, "▼ 32 below the band"),
-                                 (3047.0, 29.6, 30.14, "▲ 3,017 above the band (101.6x its top)"),
-                                 (233.0, 232.4, 378.2, "inside the band"),
-                                 (2049.0, 1000.0, 2048.0, "▲ 1 above the band\n")):
+    for actual, lo, hi, says in ((201.0, 232.4, 378.2, "▼ 32 below the 80% band"),
+                                 (3047.0, 29.6, 30.14,
+                                  "▲ 3,017 above the 80% band (101.6x its top)"),
+                                 (233.0, 232.4, 378.2, "inside the 80% band"),
+                                 (2049.0, 1000.0, 2048.0, "▲ 1 above the 80% band\n")):
         counts, p10, p90, alo, ahi = (a.copy() for a in (
             snap.series.counts, snap.forecast.past_p10, snap.forecast.past_p90,
             snap.forecast.past_alarm_lo, snap.forecast.past_alarm_hi))

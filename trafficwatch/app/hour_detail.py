@@ -59,32 +59,40 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):  # older than the 7 days judged
         out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
     else:
-        words = _outside(n)
-        alarm = _outside({**n, "p10": n["alarm_lo"], "p90": n["alarm_hi"]})
-        if words == "inside the band" and alarm.startswith(("▲", "▼")):  # the band drawn was
-            # widened after a day that broke from it: "inside the band" beside an anomaly
-            fv = snap.forecast
-            words = (f"inside the widened band, {'above' if alarm[0] == '▲' else 'below'} the "
-                     f"{band_name(fv.anomaly_band if fv else None)}")
-        out.append((words, "bold" if words != "inside the band" else ""))
+        fv = snap.forecast
+        # each distance names its band: "51 below the band" was from the 80 % one drawn, beside
+        # an anomaly flagged on the 98 % one, 15 below it (a trial)
+        drawn = band_name(fv.band if fv else None)
+        alert = band_name(fv.anomaly_band if fv else None)
+        words = _outside(n, drawn)
+        alarm = _outside({**n, "p10": n["alarm_lo"], "p90": n["alarm_hi"]}, alert)
+        if words == f"inside the {drawn}" and alarm.startswith(("▲", "▼")):  # the band drawn
+            # was widened after a day that broke from it: "inside the band" beside an anomaly
+            words = (f"inside the widened {drawn}, {'above' if alarm[0] == '▲' else 'below'} "
+                     f"the {alert}")
+        out.append((words, "bold" if not words.startswith("inside the ") else ""))
     off = snap.series.tz_offset_s if snap.series else 0
     for a in [] if n["future"] else snap.anomalies:  # one still going is not in the forecast's
         if a.start <= h and (a.end is None or h < a.end):  # hours (they were said to be in it)
             arrow = "▲" if a.direction > 0 else "▼"  # named as the anomaly list names it
-            out.append((f"ANOMALY {arrow} {anomaly_when(a, off, '%a %H:00')[0]}", "bold red"))
+            when = anomaly_when(a, off, '%a %H:00')[0]
+            far = alarm.split(" (")[0][2:] if out[0][1] != "dim" and \
+                alarm.startswith(("▲", "▼")) and not out[0][0].startswith("inside") else ""
+            out.append((f"ANOMALY {arrow} {when}" + (f" ({far})" if far else ""), "bold red"))
             break
     else:
-        if out[0][0] != "inside the band" and out[0][1] != "dim":
+        if not out[0][0].startswith("inside the ") and out[0][1] != "dim":
             fv = snap.forecast
-            inside = fv is not None and not out[0][0].startswith("inside the widened")
+            inside = fv is not None
             out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}" if inside else
                         "not flagged", "dim"))
     return out
 
 
-def _outside(n: dict) -> str:
-    """Above or below the band, by how much: from the band's ends as shown (band_ends), so
-    '201' against '233–378' is 32 below, not the 31 of the unrounded end."""
+def _outside(n: dict, band: str = "band") -> str:
+    """Above or below the band (named `band`: "80% band"), by how much: from the band's ends
+    as shown (band_ends), so '201' against '233–378' is 32 below, not the 31 of the unrounded
+    end."""
     a, lo, hi = n["actual"], n["p10"], n["p90"]
     if not all(np.isfinite(v) for v in (a, lo, hi)):
         return "band unknown"
@@ -92,11 +100,11 @@ def _outside(n: dict) -> str:
     if a > hi:
         # "(1.0x its top)" said nothing of 2,049 against a top of 2,048
         times = f" ({a / hi:.1f}x its top)" if hi > 0 and f"{a / hi:.1f}" != "1.0" else ""
-        return f"▲ {num(a - hi)} above the band{times}"
+        return f"▲ {num(a - hi)} above the {band}{times}"
     if a < lo:
         share = f" ({1 - a / lo:.0%} under)" if lo > 0 else ""
-        return f"▼ {num(lo - a)} below the band{share}"
-    return "inside the band"
+        return f"▼ {num(lo - a)} below the {band}{share}"
+    return f"inside the {band}"
 
 
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
