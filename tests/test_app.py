@@ -969,6 +969,32 @@ async def test_the_filter_refuses_a_backwards_or_unreadable_date_range_and_keeps
         assert "chart's UTC+01:00)" in screen_text(app)
 
 
+@pytest.mark.parametrize("n", [3, 12, 25])
+async def test_the_anomaly_list_says_how_many_are_below_its_edge_or_not_listed(n):
+    # a trial: "Anomalies (9)" above six rows, the other three below the pane's edge, unsaid
+    import re
+    from dataclasses import replace
+
+    runs = tuple(Anomaly(int(T0 - 3600 * (2 + 3 * k)), int(T0 - 3600 * (2 + 3 * k)), 0.0, 19.0,
+                         45.0, -1, False, int(T0 - 3600 * (1 + 3 * k))) for k in range(n))
+    app = make_app(replace(demo_snapshot(), anomalies=runs))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.query_one("#anomalies").update(app.snapshot)  # once laid out: its height known
+        await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+        seen = " ".join(screen_text(app).split())
+    rows = len(re.findall(r"^▼ ", text, re.MULTILINE))
+    assert rows == min(n, 20)
+    more = re.search(r"newest first · (\d+) more below \(Tab to this pane, then j\):", text)
+    if n == 3:
+        assert more is None and "newest first:" in text
+    else:  # what the screen shows and what is below its edge add up to the list
+        assert more is not None and 0 < int(more[1]) < rows
+        assert seen.count("▼ ") + int(more[1]) == rows, seen
+    assert ("… and 5 older, not listed" in text) == (n == 25)
+
+
 async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst():
     import time
 

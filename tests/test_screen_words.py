@@ -427,7 +427,7 @@ def test_an_hour_s_details_agree_with_its_anomaly_and_a_forecast_hour_is_in_none
                                   past_alarm_hi=hi))
     text = hour_details(s2, int(fv.past_hours[i]), 80).plain
     assert "493–1,707 widened" in text and "1,337–1,784" in text
-    assert "inside the widened band, below the 98% band" in text and "ANOMALY ▼" in text
+    assert "inside the widened 80% band, below the 98% band" in text and "ANOMALY ▼" in text
     ahead = hour_details(s2, int(fv.hours[1]), 80).plain  # a forecast hour
     assert "ANOMALY" not in ahead and "a forecast" in ahead
     # an hour with no request is one hour, not "these hours"

@@ -378,6 +378,9 @@ FEW_UNITS = 8  # a gate heatmap showing fewer units than this says a taller term
 FEW_NOTE = " (a taller terminal shows more)"  # (where it leaves a unit's row)
 
 
+MAX_ANOMALIES = 20  # listed, newest first (the others are counted)
+
+
 class AnomalyPane(Static):
     """Runs of completed hours outside the anomaly band, newest first."""
 
@@ -392,20 +395,43 @@ class AnomalyPane(Static):
             super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
                                 "their day-ahead forecast)", style="dim"))
             return
-        t = Text(f"Outside the {band}:\n", style="dim")
-        for a in snap.anomalies[:20]:
-            arrow = "▲" if a.direction > 0 else "▼"
-            # a run of hours by its hours, as the hour cursor names it, and its worst hour's
-            # numbers: it was named by that hour alone (05:00 for a run from 03:00)
-            when, run = anomaly_when(a, off)
-            # the worst hour's day when the run spans days ("22:00–Wed 02 00:00 117 at 14:00"
-            # did not say which day's 14:00)
-            other = (a.hour + off) // DAY != (a.start + off) // DAY
-            worst = f" at {fmt_hour(a.hour, off, '%a %H:00' if other else '%H:00')}" if run else ""
-            t.append(f"{arrow} {when}  {count(a.actual)}{worst} vs "
-                     f"{count_range(a.p10, a.p90)}"
-                     f"{'  (active)' if a.active else ''}\n", style="red" if a.active else "")
+        listed = snap.anomalies[:MAX_ANOMALIES]
+        rows = [self._row(a, off) for a in listed]
+        # "Anomalies (9)" above six rows read as nine of them, the three below the pane's
+        # edge unsaid (a trial): the rows that fit under the header, as wrapped at this width
+        height = self.parent.size.height if self.parent is not None else 0
+        width = max(self.size.width, 20)
+
+        def lines(text: str) -> int:
+            return len(textwrap.wrap(text, width)) or 1
+
+        head, more = f"Outside the {band}, newest first", ""
+        if height > 0 and lines(head + ":") + sum(map(lines, rows)) > height:
+            for shown in range(len(rows), -1, -1):
+                more = f" · {len(rows) - shown} more below (Tab to this pane, then j)"
+                if lines(head + more + ":") + sum(map(lines, rows[:shown])) <= height:
+                    break
+        t = Text(f"{head}{more}:\n", style="dim")
+        for a, row in zip(listed, rows):
+            t.append(row + "\n", style="red" if a.active else "")
+        if len(snap.anomalies) > len(listed):
+            t.append(f"… and {len(snap.anomalies) - len(listed)} older, not listed\n",
+                     style="dim")
         super().update(t)
+
+    @staticmethod
+    def _row(a: Anomaly, off: int) -> str:
+        """One anomaly's line: when, its worst hour's count and band, active or not."""
+        arrow = "▲" if a.direction > 0 else "▼"
+        # a run of hours by its hours, as the hour cursor names it, and its worst hour's
+        # numbers: it was named by that hour alone (05:00 for a run from 03:00)
+        when, run = anomaly_when(a, off)
+        # the worst hour's day when the run spans days ("22:00–Wed 02 00:00 117 at 14:00"
+        # did not say which day's 14:00)
+        other = (a.hour + off) // DAY != (a.start + off) // DAY
+        worst = f" at {fmt_hour(a.hour, off, '%a %H:00' if other else '%H:00')}" if run else ""
+        return (f"{arrow} {when}  {count(a.actual)}{worst} vs "
+                f"{count_range(a.p10, a.p90)}{'  (active)' if a.active else ''}")
 
 
 def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, bool]:
