@@ -463,3 +463,29 @@ def test_a_run_of_zero_hours_still_going_reads_as_a_run_not_its_first_hour():
     a = next(x for x in anomalies(p) if x.end is None)
     assert a.start == int(hours[-3].timestamp()) and a.last == int(hours[-1].timestamp())
     assert anomaly_when(a, 0) == (f"since {hours[-3].strftime('%a %d %H:00')}", True)
+
+
+def test_an_hours_details_give_the_gates_where_the_lstm_read_it():
+    """A trial put the cursor on an anomaly's hour: the gate pane read as at any other hour,
+    and the details had no gate; the LSTM's reading of that hour, against its week, is there."""
+    from dataclasses import replace
+
+    from tests.test_app import T0
+    from trafficwatch.app.hour_detail import hour_details
+
+    snap = demo_snapshot()
+    g = snap.gates
+    hour = T0 - 7200  # the demo's anomaly
+    i = int(np.flatnonzero(g.step_hours == hour)[0])
+    text = hour_details(snap, hour, 80).plain
+    assert re.search(r"LSTM here: forget \d\.\d\d, input \d\.\d\d, output \d\.\d\d; memory ",
+                     text), text
+    assert "memory reset here" not in text
+    up = g.mean_input.copy()
+    up[i] = up.max() + 0.1  # it took in this hour far more than in the rest of its week
+    moved = replace(snap, gates=replace(g, mean_input=up, forget_drops=(i,)))
+    text = hour_details(moved, hour, 80).plain
+    assert f"input {up[i]:.2f} (high for its week)" in text
+    assert "; its memory reset here (the forget gate dropped sharply)" in text
+    before = int(g.step_hours[0]) - 3600  # not in the model's window: nothing said
+    assert "LSTM here" not in hour_details(snap, before, 80).plain

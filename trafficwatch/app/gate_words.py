@@ -196,3 +196,35 @@ def reset_marks(n: int, drops: Sequence[int], width: int) -> str:
     hit = set(drops)
     return "".join("▼" if any(t in hit for t in range(s.start, s.stop)) else " "
                    for s in bins(n, width))
+
+
+def hour_gates(g, h: int) -> str:
+    """The gates where the LSTM read hour `h` (epoch seconds) in its window, against their own
+    week: 'LSTM here: forget 0.55, input 0.61 (high for its week), output 0.47; memory 6.2',
+    and a memory reset there said; "" when the window (the last week) does not hold the hour
+    or the model read nothing there. A trial looked at an anomaly's hour with the cursor: the
+    gate pane said the same as at any other hour, and the hour's details had no gate."""
+    if g is None:
+        return ""
+    at = np.flatnonzero(np.asarray(g.step_hours) == h)
+    if not len(at) or int(at[0]) < g.padded:
+        return ""
+    i = int(at[0])
+    parts = []
+    for name, series in (("forget", g.mean_forget), ("input", g.mean_input),
+                         ("output", g.mean_output)):
+        w = np.asarray(series, dtype=float)[g.padded:]
+        v = float(series[i])
+        if not np.isfinite(v):
+            return ""
+        w = w[np.isfinite(w)]
+        rel = ""
+        if len(w) >= 24 and np.ptp(w) >= 0.01:
+            rank = float((w < v).mean())
+            rel = (" (high for its week)" if rank >= RELATIVE_SHARE else
+                   " (low for its week)" if float((w > v).mean()) >= RELATIVE_SHARE else "")
+        parts.append(f"{name} {v:.2f}{rel}")
+    out = "LSTM here: " + ", ".join(parts) + f"; memory {float(g.cell_norm[i]):.1f}"
+    if any(abs(i - d) <= 1 for d in distinct_drops(g.forget_drops)):
+        out += "; its memory reset here (the forget gate dropped sharply)"
+    return out

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from rich.text import Text
 
-from trafficwatch.app.gate_words import fmt_hour, percentages
+from trafficwatch.app.gate_words import fmt_hour, hour_gates, percentages
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
@@ -171,6 +171,9 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append(f"{v}\n", style="bold" if k == "actual" else "")
     for words, style in verdict(snap, h, n):
         t.append(words + "\n", style=style)
+    gates = hour_gates(snap.gates, h)
+    if gates:
+        t.append(gates + "\n", style="dim")
     if (n["future"] or (n["partial"] and not ended)) and fv is not None and fv.choice:
         t.append("Shown: ", style="dim")  # the Now pane's line in full (narrow: in short)
         t.append_text(safe_content(fv.choice, "dim"))
