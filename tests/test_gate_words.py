@@ -64,11 +64,31 @@ def test_a_gate_says_when_it_stands_out_from_its_own_week():
     # the mean of 64 units sat at 0.56-0.59 on every site tried: the words alone never differed
     rng = np.random.default_rng(0)
     week = 0.55 + 0.02 * rng.standard_normal(168)
-    assert gate_reading("forget", 0.62, week).endswith("(0.62, high for its week)")
-    assert gate_reading("forget", 0.49, week).endswith("(0.49, low for its week)")
-    assert gate_reading("forget", 0.55, week).endswith("(0.55)")
+    # how it stands in its week comes first: the absolute words read alike everywhere
+    assert gate_reading("forget", 0.62, week) == \
+        "forget gate: high for its week (0.62: keeping much of its memory)"
+    assert gate_reading("forget", 0.49, week) == \
+        "forget gate: low for its week (0.49: keeping about half of its memory)"
+    assert gate_reading("forget", 0.55, week) == \
+        "forget gate: usual (0.55: keeping about half of its memory)"
     assert gate_reading("forget", 0.62, np.full(168, 0.55)).endswith("(0.62)")  # no spread
     assert gate_reading("forget", 0.62, week[:12]).endswith("(0.62)")  # too few hours
+
+
+def test_the_gates_line_says_what_stands_out_now_or_that_nothing_does():
+    from trafficwatch.app.gate_words import standout_words
+
+    rng = np.random.default_rng(1)
+    week = 0.55 + 0.02 * rng.standard_normal(168)
+    usual = {g: (0.55, week) for g in ("forget", "input", "output")}
+    assert standout_words(usual) == \
+        "Now: every gate within its usual range for the week (nothing stands out)"
+    odd = {**usual, "input": (0.7, week), "forget": (0.4, week)}
+    assert standout_words(odd) == (
+        "Now: the forget gate is low for its week: letting its memory go more than usual "
+        "(traffic unlike its weeks); the input gate is high for its week: taking in the "
+        "latest hours more than usual")
+    assert standout_words({"forget": (0.5, week[:10])}) == ""  # no week to read it against
 
 
 def test_memory_reading_gives_the_trend_over_the_last_day():

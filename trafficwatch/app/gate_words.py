@@ -96,21 +96,65 @@ RELATIVE_SHARE = 0.9  # the latest value above (below) this share of the week's 
 # everywhere; against the gate's own week they say what is unusual now
 
 
+def standing(value: float, week: np.ndarray | None) -> str | None:
+    """"high", "low" or "usual" for its week (RELATIVE_SHARE of its hours below or above it);
+    None without a week of 24 hours that moved at all."""
+    w = np.asarray(week if week is not None else [], dtype=float)
+    w = w[np.isfinite(w)]
+    if not np.isfinite(value) or len(w) < 24 or np.ptp(w) < 0.01:
+        return None
+    if (w < value).mean() >= RELATIVE_SHARE:
+        return "high"
+    if (w > value).mean() >= RELATIVE_SHARE:
+        return "low"
+    return "usual"
+
+
 def gate_reading(gate: str, value: float, week: np.ndarray | None = None) -> str:
-    """'forget gate: keeping most of its memory (0.91, high for its week)': one gate's latest
-    value in words, and, given the gate's week, whether it stands out from it."""
+    """'forget gate: high for its week (0.62: keeping much of its memory)', 'input gate: usual
+    (0.41: ...)': one gate's latest value against its own week first, then in absolute words;
+    without a week to read it
+    against, 'forget gate: keeping most of its memory (0.91)'. The mean of 64 units sits near
+    0.5 on every site: "keeping about half of its memory" first read the same everywhere (two
+    trials), where how this hour stands in the gate's week differs."""
     if not np.isfinite(value):
         return f"{gate} gate: no reading"
     words = next(w for lim, w in GATE_READINGS[gate] if value >= lim)
-    rel = ""
-    w = np.asarray(week if week is not None else [], dtype=float)
-    w = w[np.isfinite(w)]
-    if len(w) >= 24 and np.ptp(w) >= 0.01:
-        if (w < value).mean() >= RELATIVE_SHARE:
-            rel = ", high for its week"
-        elif (w > value).mean() >= RELATIVE_SHARE:
-            rel = ", low for its week"
-    return f"{gate} gate: {words} ({value:.2f}{rel})"
+    rel = standing(value, week)
+    if rel is None:
+        return f"{gate} gate: {words} ({value:.2f})"
+    if rel == "usual":  # (short: the sparklines beside it keep their width)
+        return f"{gate} gate: usual ({value:.2f}: {words})"
+    return f"{gate} gate: {rel} for its week ({value:.2f}: {words})"
+
+
+# What a gate high (low) for its week means for the forecast, in a watcher's words
+STANDOUT_WORDS = {
+    ("forget", "high"): "holding on to its memory of the weeks more than usual",
+    ("forget", "low"): "letting its memory go more than usual (traffic unlike its weeks)",
+    ("input", "high"): "taking in the latest hours more than usual",
+    ("input", "low"): "taking in the latest hours less than usual",
+    ("output", "high"): "letting its memory shape the forecast more than usual",
+    ("output", "low"): "letting its memory shape the forecast less than usual",
+}
+
+
+def standout_words(latest: dict[str, tuple[float, np.ndarray]]) -> str:
+    """One line on the gates at the latest hour against their week: what stands out and what
+    it means ("Now: the input gate is high for its week: taking in the latest hours more than
+    usual"), or that nothing does; "" when no gate has a week to be read against."""
+    said, judged = [], False
+    for gate, (value, week) in latest.items():
+        rel = standing(value, week)
+        judged |= rel is not None
+        if rel in ("high", "low"):
+            said.append(f"the {gate} gate is {rel} for its week: "
+                        f"{STANDOUT_WORDS[(gate, rel)]}")
+    if not judged:
+        return ""
+    if not said:
+        return "Now: every gate within its usual range for the week (nothing stands out)"
+    return "Now: " + "; ".join(said)
 
 
 def memory_reading(cell_norm: np.ndarray, recent: int = 24) -> str:
@@ -217,13 +261,9 @@ def hour_gates(g, h: int) -> str:
         v = float(series[i])
         if not np.isfinite(v):
             return ""
-        w = w[np.isfinite(w)]
-        rel = ""
-        if len(w) >= 24 and np.ptp(w) >= 0.01:
-            rank = float((w < v).mean())
-            rel = (" (high for its week)" if rank >= RELATIVE_SHARE else
-                   " (low for its week)" if float((w > v).mean()) >= RELATIVE_SHARE else "")
-        parts.append(f"{name} {v:.2f}{rel}")
+        rel = standing(v, w)
+        parts.append(f"{name} {v:.2f}" + (f" ({rel} for its week)" if rel in ("high", "low")
+                                          else ""))
     out = "LSTM here: " + ", ".join(parts) + f"; memory {float(g.cell_norm[i]):.1f}"
     if any(abs(i - d) <= 1 for d in distinct_drops(g.forget_drops)):
         out += "; its memory reset here (the forget gate dropped sharply)"

@@ -17,6 +17,7 @@ from trafficwatch.app.gate_words import (
     reliance_words,
     reset_marks,
     reset_words,
+    standout_words,
 )
 from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
 from trafficwatch.engine.snapshot import Anomaly, Snapshot
@@ -288,6 +289,12 @@ class GatePane(SnapshotPane):
         t.append(reliance_words(g.reliance, width=width, share=share, spill=2 * width - 2)
                  + "\n", style="bold")
         t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
+        latest = {n: (float(m[-1]) if len(m) else float("nan"), np.asarray(m, dtype=float))
+                  for n, m in (("forget", g.mean_forget), ("input", g.mean_input),
+                               ("output", g.mean_output))}
+        now = standout_words(latest)
+        if now:
+            t.append(now + "\n", style="bold" if "nothing stands out" not in now else "")
         rows = []  # each gate's sparkline spans its own week's range, given after it: on 0-1
         # the mean of 64 units (near 0.5 everywhere) drew a flat bar on every site
         for n, m in (("forget", g.mean_forget), ("input", g.mean_input),

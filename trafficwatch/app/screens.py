@@ -54,8 +54,10 @@ information to write, and the [b]output[/b] gate how much of the memory to use f
 forecast. A sharp drop of the forget gate is a memory reset: the model set aside what it had, \
 often at a sudden change such as a spike or an outage (on a steady site, at a turn of its day \
 or week). Each gate's number is the mean of its 64 \
-units, near 0.5 on most sites: 'high (low) for its week' says when it stands above (below) 9 \
-in 10 of the week's hours, and its sparkline spans the week's own range, given beside it. The \
+units, near 0.5 on most sites, so each is read against its own week first: 'high (low) for \
+its week' when it stands above (below) 9 in 10 of the week's hours, 'usual' otherwise; the \
+'Now' line says what that means for the forecast, and its sparkline spans the week's own \
+range, given beside it. The \
 memory's size is the length of its 64 values together. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
 [b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor │ on an hour; the top-right \
