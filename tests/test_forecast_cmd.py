@@ -817,3 +817,24 @@ def test_eval_header_counts_the_origins_with_hours_scored(tmp_path, capsys):
     assert code in (0, 1)
     assert out.startswith("rolling origin: 7 daily origins (2 with hours scored), 24 h ahead, "
                           "hours scored 2024-05-25 00:00 .. 2024-05-26 23:00 UTC"), out
+
+
+def test_sites_summed_whose_logs_ended_weeks_apart_are_said(tmp_path, capsys):
+    """A trial's real logs of 2015, 2021 and 2022, summed: a chart and a forecast of the 2022
+    one's last days alone, "4 sites summed" and nothing more said."""
+    from trafficwatch.cli.main import main
+
+    def log(name: str, start: str, days: int) -> None:
+        hours = pd.date_range(start, periods=24 * days, freq="h", tz="UTC")
+        (tmp_path / f"{name}.access.log").write_text("".join(
+            f'10.0.0.{i % 200} - - [{(h + pd.Timedelta(minutes=i % 60)):%d/%b/%Y:%H:%M:%S +0000}]'
+            f' "GET /p HTTP/1.1" 200 5 "-" "ua"\n' for h in hours for i in range(3)))
+
+    log("old", "2021-03-01", 3)
+    log("new", "2022-12-01", 10)
+    main(["forecast", str(tmp_path), "--horizon", "6"])
+    err = capsys.readouterr().err
+    assert ("trafficwatch: logs that ended weeks or more before the others: old (2021-03-03); "
+            "the sites summed show the others' recent hours alone (--site NAME for one)") in err
+    main(["forecast", str(tmp_path), "--site", "new", "--horizon", "6"])
+    assert "ended weeks" not in capsys.readouterr().err  # one site: nothing summed

@@ -22,7 +22,7 @@ from trafficwatch.counting.columns import (
     has_counts_header,
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
-from trafficwatch.counting.series import HourlySeries, young_sites_note
+from trafficwatch.counting.series import HourlySeries, ended_sites_note, young_sites_note
 from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, epoch_seconds
 from trafficwatch.safe import safe_name, safe_text
 
@@ -123,8 +123,9 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
               file=sys.stderr)
-        if note := young_sites_note(series, clock):
-            print(f"trafficwatch: {note}", file=sys.stderr)
+        for note in (young_sites_note(series, clock), ended_sites_note(series, "--site NAME for one")):
+            if note:
+                print(f"trafficwatch: {note}", file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
                       status_classes=choice.status_classes, whole_hours=True)
     # the hours `counts` marks partial are gaps, whatever their last line: the hour in progress

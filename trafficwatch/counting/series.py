@@ -815,6 +815,28 @@ def young_sites_note(series: HourlySeries, now: float) -> str:
             "it is the other sites' alone")
 
 
+ENDED_APART_S = 7 * DAY  # a site whose log ended this long before the latest line of all
+
+
+def ended_sites_note(series: HourlySeries, pick: str = "s shows one site") -> str:
+    """A line saying which sites' logs ended ENDED_APART_S or more before the latest line of
+    every site summed ("" when none): their hours are not in the sum's last weeks, which is the
+    others' alone. A trial's real logs of 2015, 2021 and 2022 read "4 sites + all", a chart of
+    Dec 2022 and "Last 7 days: 2 hours with a count", nothing said."""
+    last = series.last_ts(None)
+    if last is None or len(series.sites()) < 2:
+        return ""
+    ended = [(x, t) for x in series.sites()
+             if (t := series.last_ts(x)) is not None and last - t >= ENDED_APART_S]
+    if not ended:
+        return ""
+    said = ", ".join(f"{safe_name(x)} ({time.strftime('%Y-%m-%d', time.gmtime(t))})"
+                     for x, t in ended[:4])
+    more = f" and {len(ended) - 4} more" if len(ended) > 4 else ""
+    return (f"logs that ended weeks or more before the others: {said}{more}; the sites summed "
+            f"show the others' recent hours alone ({pick})")
+
+
 def ahead_note(series: HourlySeries, site: str | None, now: float) -> str:
     """A line for the operator when followed logs hold lines dated well past this machine's
     clock (HourlySeries.ahead): they wait for their hour and are not taken for "now"."""

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from trafficwatch.counting.ingest import IngestOptions
-from trafficwatch.counting.series import METRICS, HourlySeries, ahead_note, young_sites_note
+from trafficwatch.counting.series import (
+    METRICS,
+    HourlySeries,
+    ahead_note,
+    ended_sites_note,
+    young_sites_note,
+)
 from trafficwatch.engine import tuning
 from trafficwatch.engine.alerts import Alerter, AlertMarks, marks_path
 from trafficwatch.engine.anomalies import ANOMALY_BAND
@@ -508,8 +514,10 @@ class Engine:
         if not self.site:  # every site summed: one with no whole hour yet is not in its forecast
             with self.lock:
                 young = young_sites_note(self.series, self.now())
-            if young:
-                ing = replace(ing, notices=(young, *ing.notices))
+                ended = ended_sites_note(self.series)
+            for note in (ended, young):
+                if note:
+                    ing = replace(ing, notices=(note, *ing.notices))
         s = self.view_series()
         state = self.view_state(s)
         if old_model:
