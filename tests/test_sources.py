@@ -149,6 +149,27 @@ def test_a_link_to_a_log_in_the_same_folder_does_not_name_its_site(tmp_path):
     assert "shop" in discover([str(tmp_path)]).sites  # a link to a file outside: its own name
 
 
+def test_a_hard_link_to_a_log_is_read_once_and_said(tmp_path):
+    # a trial: `ln access.log shop.access.log` counted every line twice, as two sites (and
+    # counts --follow printed the second with 0); a symlink was read once
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("x\n")
+    os.link(log, tmp_path / "logs" / "shop.access.log")
+    os.link(log, tmp_path / "other.log")
+    d = discover([str(tmp_path / "logs"), str(tmp_path / "other.log")])
+    assert {s: [os.path.basename(f.path) for f in fs] for s, fs in d.sites.items()} == {
+        "logs": ["access.log"]}
+    said = dict(d.ignored)
+    for name in (tmp_path / "logs" / "shop.access.log", tmp_path / "other.log"):
+        assert said[str(name)] == (f"the same file as {log} (a hard link): its lines are "
+                                   "counted once, from there")
+    assert not d.skipped
+    os.link(log, tmp_path / "logs" / "access.log.1")  # a rotation linked to the log: once
+    rotated = discover([str(log)], rotations=True)
+    assert [os.path.basename(f.path) for f in rotated.sites["logs"]] == ["access.log"]
+
+
 def test_a_rotation_compressed_with_xz_or_zstd_is_said_to_be_so_not_binary(tmp_path):
     # a trial: logrotate's compresscmd xz made web.access.log.1.xz, "looks binary"
     for name in ("web.access.log", "web.access.log.1.xz", "web.access.log.2.zst",

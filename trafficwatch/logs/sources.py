@@ -200,6 +200,25 @@ def _expand(arg: str) -> tuple[list[Path], bool]:
     return [p], True
 
 
+SAME_FILE_AS = "the same file as {} (a hard link): its lines are counted once, from there"
+
+
+def _linked(p: Path, inodes: dict[tuple[int, int], str]) -> str | None:
+    """The path of a regular file listed before that `p` is a hard link of (the same device
+    and inode), else None; `p` is remembered when it is a regular file."""
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None  # classify says why
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    key = (st.st_dev, st.st_ino)
+    if key in inodes:
+        return inodes[key]
+    inodes[key] = str(p)
+    return None
+
+
 def discover(paths: list[str], vhost_from_filename: str | None = None,
              rotations: bool = False) -> Discovery:
     """Every readable access log under `paths`, per site, oldest rotation first. With
@@ -209,6 +228,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
     rx = re.compile(vhost_from_filename) if vhost_from_filename else None
     out = Discovery()
     seen: set[str] = set()
+    inodes: dict[tuple[int, int], str] = {}  # (st_dev, st_ino) of each file listed: its path
     passive: list[SourceFile] = []
     for arg in paths:
         try:
@@ -235,6 +255,12 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                 again += 1
                 continue
             seen.add(key)
+            same = _linked(p, inodes)
+            if same is not None:  # a hard link to a file already listed: counted twice, as
+                # two sites, where a symlink was read once (a trial)
+                out.ignored.append((safe_name(p), SAME_FILE_AS.format(safe_name(same))))
+                again += 1
+                continue
             res = classify(p, rx)
             if rotations and explicit and not any(c in arg for c in "*?["):
                 near = rotations_of(p, _named(p, rx).site)
@@ -264,7 +290,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
             out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))  # design: awaiting its log
     for f in passive:  # after every path given: a rotation also named is read as named
         key = os.path.realpath(f.path)
-        if key not in seen:
+        if key not in seen and _linked(Path(f.path), inodes) is None:
             seen.add(key)
             out.sites.setdefault(f.site, []).append(f)
     for files in out.sites.values():
