@@ -245,12 +245,40 @@ def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
             fh.write(line(now + 3 * 3600) * 2)
         hour = time.strftime("%Y-%m-%dT%H:00:00+00:00", time.gmtime(now + 3 * 3600))
         assert wait_for(lambda: printed()[-1]["hour"] == hour), printed()  # as the log dates it
-        assert printed()[-1]["count"] == 2 and {x["count"] for x in printed()[1:-1]} == {0}
+        # not over (it was "partial": false), and the hours before it, not begun, not printed
+        # as 0 and over: they come when their hour does (a trial)
+        assert printed()[-1]["count"] == 2 and printed()[-1]["partial"] is True
+        assert len(printed()) == 2, printed()
         time.sleep(1.0)  # more passes of the loop: still one warning
         stop_cleanly(proc)
     said = err.read_text()
     assert said.count("dated ahead of this machine's clock") == 1, said
     assert "trafficwatch: 2 lines dated ahead" in said
+
+
+def test_a_line_dated_ahead_before_the_last_one_is_said_and_its_hour_not_over(tmp_path):
+    # a trial: a line dated 2 hours ahead, then one of now: no word of it at start-up, its hour
+    # printed "partial": false, the hour between as 0 and over; `counts`, a whole hour
+    def line(ts: float) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
+        return f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = time.time()
+    (logs / "access.log").write_text(line(now) + line(now + 2 * 3600) + line(now))
+    later = time.strftime("%Y-%m-%dT%H:00:00+00:00", time.gmtime(now + 2 * 3600))
+    with follow_into_files(tmp_path, "--no-state", str(logs)) as (proc, out, err):
+        assert wait_for(lambda: len(out.read_text().splitlines()) >= 2)
+        time.sleep(0.5)
+        stop_cleanly(proc)
+    printed = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(x["hour"] == later, x["count"], x["partial"]) for x in printed] == [
+        (False, 2, True), (True, 1, True)], printed
+    assert "trafficwatch: 1 line dated ahead of this machine's clock" in err.read_text()
+    rows = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", str(logs), "--tz",
+                           "UTC"], capture_output=True, text=True, check=True).stdout
+    assert f"{later},logs,hits,1,1" in rows.splitlines()  # not over: partial
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])

@@ -16,6 +16,7 @@ from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
 from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
+from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -125,7 +126,15 @@ def _emit(ctx: Sink, args: argparse.Namespace, classes, tz, seen: dict) -> None:
             first, values = ctx.series.hourly(site, args.metric, bots=args.bots,
                                               status_classes=classes)
             hours = first + np.arange(len(values))
-            partial = set(ctx.series.unfinished_hours(site, time.time(), report=False))
+            clock = time.time()
+            # an hour after the clock's is printed as the log dates its lines (README), and as
+            # not over: it was "partial": false, and the hours up to it printed as 0, over,
+            # before they had begun (a trial); those come when their hour does
+            future = hours > int(clock) // HOUR
+            keep = ~future | (np.nan_to_num(values) > 0)
+            hours, values, future = hours[keep], values[keep], future[keep]
+            partial = set(ctx.series.unfinished_hours(site, clock, report=False))
+            partial |= set(hours[future].tolist())
             cur = [(None if np.isnan(v) else int(v), int(h) in partial)
                    for h, v in zip(hours.tolist(), values.tolist())]
             # a line when an hour's count changes, and when it stops being partial (its hour

@@ -471,12 +471,18 @@ class HourlySeries:
         or time zone runs ahead of this machine's. A followed series leaves them out until their
         hour comes (hourly with `now`)."""
         last = self.last_ts(site)
-        if last is None or last - now <= AHEAD_NOTE_S:
+        if last is None:
             return None
         h_now = int(now) // HOUR
-        n = sum(int(row.sum()) for x in self._selected(site)
-                for h, row in self._sites[x].cells.items() if h > h_now)
-        return (n, int(last)) if n else None  # ahead inside the hour in progress: no harm
+        later = [(h, int(row.sum())) for x in self._selected(site)
+                 for h, row in self._sites[x].cells.items() if h > h_now]
+        # the latest line's time, or the start of the latest hour with lines when a line dated
+        # ahead came before the log's last one (a trial: no word of it at start-up)
+        latest = max([last] + [h * HOUR for h, k in later if k])
+        n = sum(k for _, k in later)
+        if latest - now <= AHEAD_NOTE_S:
+            return None
+        return (n, int(latest)) if n else None  # ahead inside the hour in progress: no harm
 
     def series(
         self,
@@ -546,9 +552,12 @@ class HourlySeries:
         last = self.last_ts(site)
         if last is not None and clock - last > DAY:
             out = [self.partial_end(site)]  # logs no longer written that ended mid-hour
-        elif last is not None and out[0] is not None and report and last // HOUR > out[0]:
-            out.append(last // HOUR)  # the clock's hour is still in progress here, and the
-            # log's own last hour there (followed, hours past the clock wait for their hour)
+        elif last is not None and out[0] is not None and report:
+            # the clock's hour is still in progress here, and so is every hour with lines
+            # dated past it (followed, they wait for their hour): only the log's last line's
+            # hour was, and a line dated 2 hours ahead before it was a whole hour (a trial)
+            out += sorted({h for x in self._selected(site) for h in self._sites[x].cells
+                           if h > out[0]})
         return [h for h in out if h is not None] + self.partial_starts(site)
 
     def without_whole_hour(self, before: int) -> list[str]:
