@@ -799,7 +799,7 @@ async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_
     from dataclasses import replace
 
     tail = ([TailLine(100.0 + i, "shop", f"GET /shop-{i:02d}") for i in range(40)]
-            + [TailLine(120.5 + i, "\x1b[2Jblog", f"GET /blog-{i:02d}") for i in range(40)])
+            + [TailLine(120.5 + i, "\x1b[2Jblog\tb", f"GET /blog-{i:02d}\tua") for i in range(40)])
     app = make_app(demo_snapshot(tail=tail))
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(3):  # gates -> top -> anomalies -> tail
@@ -816,7 +816,8 @@ async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_
         await pilot.pause()
         shown = str(app.query_one("#tail").render())
         lines = shown.splitlines()
-        assert lines[-1] == "\\x1b[2Jblog: GET /blog-39"  # by time, each named, made safe
+        # by time, each named, made safe: a tab too, in the name and in the line (a trial)
+        assert lines[-1] == "\\x1b[2Jblog\\x09b: GET /blog-39\\x09ua"
         assert "shop: GET /shop-39" in lines and lines.index("shop: GET /shop-39") < len(lines) - 1
     # all sites shown but every line kept is one site's (sample_logs): still named
     app = make_app(replace(demo_snapshot(tail=tail[:40]), site=""))

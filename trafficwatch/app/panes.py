@@ -23,7 +23,7 @@ from trafficwatch.app.text import band_name, count, count_range, safe_content, s
 from trafficwatch.engine.snapshot import Anomaly, Snapshot
 from trafficwatch.hours import DAY, HOUR
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
-from trafficwatch.safe import safe_text
+from trafficwatch.safe import safe_name, safe_text
 
 
 class SnapshotPane(Static):
@@ -469,7 +469,7 @@ class LogTail(Static):
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         if not lines:
-            which = f" of {safe_text(snap.site)}" if snap.site and snap.tail else ""
+            which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
             why = ("the fleet's counts come from Prometheus, not from log lines read here"
                    if snap.ingest.fleet else
                    "a replay shows the logs' hours, not their lines" if snap.ingest.read_ahead
@@ -484,10 +484,12 @@ class LogTail(Static):
             t.append(f"every line of {site_title(snap.site, snap.sites)}, "
                      "unfiltered\n", style="dim")
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
-            if named:
-                t.append_text(safe_content(line.site))
+            if named:  # as the picker and the title name it (a tab in a name was a gap here)
+                t.append_text(safe_content(safe_name(line.site)))
                 t.append(": ", style="dim")
-            t.append_text(safe_content(line.text))
+            # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
+            # tell from the line's own (a trial)
+            t.append_text(safe_content(safe_text(line.text).replace("\t", "\\x09")))
             t.append("\n")
         box = self.parent
         # as tail -f: the newest line in view at the bottom, unless the reader scrolled up
