@@ -163,3 +163,47 @@ def test_the_app_refuses_an_untrusted_state_before_its_screen_opens(tmp_path, sa
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()
     assert "/dev/zero is a device" in line
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="/proc/version is yours only as root")
+def test_a_state_path_that_cannot_be_moved_aside_names_the_state_not_the_log(saved):
+    # a trial: --state /proc/version said "cannot follow LOG: No such file or directory"
+    proc = run_follow("/proc/version", saved[0])
+    assert proc.returncode == 2 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("trafficwatch: state file /proc/version is not a state (") and \
+        "cannot be moved aside" in line and "--no-state" in line
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_a_save_that_fails_is_said_once_with_what_a_restart_does(saved, monkeypatch, capsys,
+                                                                  before):
+    # a trial: on a full disk the same line three times, two without "trafficwatch: ", and "a
+    # restart will read the logs again" where it resumed from the last save that worked
+    import argparse
+    import errno
+    import threading
+
+    from trafficwatch.cli.follow import run_follow as follow
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.counting.state import StateStore
+
+    logs, state, _ = saved
+    if not before:
+        state.unlink()
+
+    def full(self, st):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(StateStore, "commit", full)
+    args = build_parser().parse_args(["counts", "--follow", "--state", str(state), str(logs)])
+    assert isinstance(args, argparse.Namespace)
+    stop = threading.Event()
+    stop.set()  # one pass, then the last save (which fails again)
+    assert follow(args, stop) == 0
+    err = capsys.readouterr().err
+    then = ("a restart resumes from the last save that worked" if before else
+            "a restart will read the logs again")
+    assert err.count("cannot save state") == 1, err
+    assert (f"trafficwatch: cannot save state to {state}: No space left on device; {then} (use "
+            "--state PATH or --no-state)") in err.splitlines()

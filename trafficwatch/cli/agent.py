@@ -61,10 +61,14 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
          f"serving {agent.server.url}")
     agent.start()
     printed = agent.feed.event_count
+    said = agent.feed.notice  # the state's notice, said again whenever it changes
     try:
         while not stop.wait(0.25):
             agent.step(0.25)
             printed = report_events(agent.feed, printed)
+            if agent.feed.notice and agent.feed.notice != said:
+                said = agent.feed.notice
+                _say(said)
     finally:
         agent.close()
         if shutdown is not None and not shutdown.requested:

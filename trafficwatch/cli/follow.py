@@ -42,14 +42,16 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         print(f"trafficwatch: cannot follow {safe_name(', '.join(args.paths)[:200])}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
-    if feed.notice:
-        print(f"trafficwatch: {feed.notice}", file=sys.stderr)
+    said = ""  # the state's notice, said again whenever it changes (a save that fails later)
     seen: dict[tuple[str, int], tuple[int, bool]] = {}
     printed, ahead, reasons = 0, 0, set()
     if args.out_format == "csv":
         print(COUNTS_CSV_HEADER, flush=True)
     try:
         while True:
+            if feed.notice and feed.notice != said:
+                said = feed.notice
+                print(f"trafficwatch: {safe_text(said)}", file=sys.stderr, flush=True)
             _emit(ctx, args, classes, tz, seen)
             printed = report_events(feed, printed)
             ahead = _report_ahead(ctx, args.site, ahead)
@@ -63,6 +65,8 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
         feed.close()  # saves counts and offsets
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()  # an exception on the way out: the caller's handlers again
+    if feed.notice and feed.notice != said:  # the last save's, if it failed anew
+        print(f"trafficwatch: {safe_text(feed.notice)}", file=sys.stderr, flush=True)
     _emit(ctx, args, classes, tz, seen)
     report_events(feed, printed)
     _report_malformed(feed, reasons, end=True)

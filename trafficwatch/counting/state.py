@@ -218,7 +218,14 @@ class StateStore:
         except (ValueError, UnicodeDecodeError) as exc:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            os.replace(self.path, aside)
+            try:
+                os.replace(self.path, aside)
+            except OSError as err:  # (--state /proc/version: "cannot follow LOG: No such
+                # file or directory" blamed the log, a trial)
+                raise ValueError(
+                    f"state file {self.path} is not a state ({str(exc)[:120]}) and cannot be "
+                    f"moved aside ({err.strerror or err}): give --state a file of your own, "
+                    "or --no-state") from None
             self.notice = (f"state file {self.path} is unusable ({str(exc)[:120]}); moved to "
                            f"{aside}; rebuilding counts from the logs")
             log.info(self.notice)  # `notice`: said once by the caller

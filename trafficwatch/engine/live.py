@@ -553,10 +553,16 @@ class LiveFeed:
             try:
                 self.store.commit(state)
             except OSError as exc:
-                self.notice = (f"cannot save state to {self.store.path}: "
-                               f"{exc.strerror or exc}; a restart will read the logs again "
-                               "(use --state PATH or --no-state)")
-                log.warning(self.notice)
+                # what a restart does: from the last save that worked, where there is one ("a
+                # restart will read the logs again" was said of a disk that filled after
+                # saves, and the restart resumed from the last; a trial)
+                then = ("a restart resumes from the last save that worked"
+                        if self.store.path.is_file() else "a restart will read the logs again")
+                notice = (f"cannot save state to {self.store.path}: {exc.strerror or exc}; "
+                          f"{then} (use --state PATH or --no-state)")
+                if notice != self.notice:  # said once (each failed save said it again)
+                    log.info(notice)  # the front ends say `notice` (prefixed, once)
+                self.notice = notice
                 self._dirty = True
             self._last_commit = time.monotonic()
 
