@@ -205,6 +205,28 @@ def test_copytruncate_copy_seen_half_written_is_not_read_from_its_start(tmp_path
     r.stop()
 
 
+def test_a_file_gone_between_its_listing_and_its_opening_is_no_error(tmp_path, log, mode,
+                                                                    monkeypatch):
+    # a trial's logrotate every 1.5 s: "access.log.3.gz: cannot read (No such file or
+    # directory); will retry" of a file renamed between the look and the open, nothing lost
+    from trafficwatch.logs import follow as follow_mod
+
+    real, gone = follow_mod.open_content, []
+
+    def vanished_once(path, *a, **kw):
+        if not gone:
+            gone.append(path)
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(follow_mod, "open_content", vanished_once)
+    log.write(20)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)  # found again at the next look
+    assert gone and "error" not in r.kinds(), r.events
+    r.stop()
+
+
 def test_truncation_to_zero_then_regrowth_past_old_size(tmp_path, log, mode):
     log.write(20)
     r = Run([tmp_path], mode)

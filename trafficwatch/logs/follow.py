@@ -417,6 +417,9 @@ class Follower:
         try:
             fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
+        except FileNotFoundError:  # renamed (rotated) since it was listed: the next look
+            return True  # finds it under its new name ("cannot read ... will retry" was no
+            # fault, a trial's logrotate every 1.5 s)
         except OSError as exc:
             self._report_error(key.path, exc)
             return True
