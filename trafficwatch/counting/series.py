@@ -553,11 +553,13 @@ class HourlySeries:
         if last is not None and clock - last > DAY:
             out = [self.partial_end(site)]  # logs no longer written that ended mid-hour
         elif last is not None and out[0] is not None and report:
-            # the clock's hour is still in progress here, and so is every hour with lines
-            # dated past it (followed, they wait for their hour): only the log's last line's
-            # hour was, and a line dated 2 hours ahead before it was a whole hour (a trial)
-            out += sorted({h for x in self._selected(site) for h in self._sites[x].cells
-                           if h > out[0]})
+            # the clock's hour is still in progress here, and the logs' own last hour there
+            # (a server's clock ahead: the hours before it are whole ones) or the latest hour
+            # with lines, where a line dated ahead came before the last one (it was a whole
+            # hour, a trial); followed, hours past the clock wait for their hour
+            latest = max((h for x in self._selected(site) for h in self._sites[x].cells),
+                         default=last // HOUR)
+            out += sorted({h for h in (last // HOUR, latest) if h > out[0]})
         return [h for h in out if h is not None] + self.partial_starts(site)
 
     def without_whole_hour(self, before: int) -> list[str]:
