@@ -996,6 +996,25 @@ async def test_the_anomaly_list_says_how_many_are_below_its_edge_or_not_listed(n
     assert ("… and 5 older, not listed" in text) == (n == 25)
 
 
+async def test_an_anomaly_band_that_reaches_0_says_no_drop_can_be_flagged():
+    # a trial: a bursty site's anomalies read "vs 0–113", "vs 0–135", and nothing said that
+    # a drop could never be one there
+    import re
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    lo = snap.forecast.past_alarm_lo.copy()
+    for low, said in ((lo, False), (np.where(np.arange(len(lo)) % 4 == 0, lo, 0.0), True)):
+        for anomalies in (snap.anomalies, ()):
+            app = make_app(replace(snap, anomalies=anomalies,
+                                   forecast=replace(snap.forecast, past_alarm_lo=low)))
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.pause()
+                text = " ".join(str(app.query_one("#anomalies").render()).split())
+            assert bool(re.search(r"its low end is 0 in 7\d% of the hours, where no drop can "
+                                  "be flagged", text)) == said, text
+
+
 async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst():
     import time
 

@@ -386,6 +386,7 @@ FEW_NOTE = " (a taller terminal shows more)"  # (where it leaves a unit's row)
 
 
 MAX_ANOMALIES = 20  # listed, newest first (the others are counted)
+FLOOR_SHARE = 0.5  # the anomaly band's low end at 0 in this share of the past hours: said
 
 
 class AnomalyPane(Static):
@@ -398,9 +399,15 @@ class AnomalyPane(Static):
             super().update(Text(f"Anomalies: hours outside the {band} of their day-ahead "
                                 "forecast, judged once there is a forecast", style="dim"))
             return
+        floor = ""  # a band whose low end is 0 flags no drop (a trial asked why none could be)
+        lo = np.asarray(snap.forecast.past_alarm_lo if snap.forecast is not None else [], float)
+        lo = lo[np.isfinite(lo)]
+        if len(lo) >= 24 and np.mean(lo <= 0) >= FLOOR_SHARE:
+            floor = (f" · its low end is 0 in {np.mean(lo <= 0):.0%} of the hours, where no "
+                     "drop can be flagged")
         if not snap.anomalies:
             super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
-                                "their day-ahead forecast)", style="dim"))
+                                f"their day-ahead forecast){floor}", style="dim"))
             return
         listed = snap.anomalies[:MAX_ANOMALIES]
         rows = [self._row(a, off) for a in listed]
@@ -412,7 +419,7 @@ class AnomalyPane(Static):
         def lines(text: str) -> int:
             return len(textwrap.wrap(text, width)) or 1
 
-        head, more = f"Outside the {band}, newest first", ""
+        head, more = f"Outside the {band}, newest first{floor}", ""
         if height > 0 and lines(head + ":") + sum(map(lines, rows)) > height:
             for shown in range(len(rows), -1, -1):
                 more = f" · {len(rows) - shown} more below (Tab to this pane, then j)"
