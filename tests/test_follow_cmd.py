@@ -256,6 +256,33 @@ def test_follow_says_once_when_a_line_is_dated_ahead_of_the_clock(tmp_path):
     assert "trafficwatch: 2 lines dated ahead" in said
 
 
+def test_a_log_deleted_while_stopped_is_said_and_a_rotated_one_is_not(tmp_path):
+    # a trial: a followed log deleted while trafficwatch was stopped lost what was written to
+    # it after the last save, and nothing was said
+    def lines(n: int) -> str:
+        stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(time.time() - 60))
+        return "".join(f'1.2.3.{i} - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+                       for i in range(n))
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name in ("shop.access.log", "blog.access.log"):
+        (logs / name).write_text(lines(5))
+    state = str(tmp_path / "st.json")
+    for step in range(2):
+        with follow_into_files(tmp_path, "--state", state, str(logs)) as (proc, out, err):
+            assert wait_for(lambda: len(out.read_text().splitlines()) >= 2)
+            stop_cleanly(proc)
+        if step == 0:
+            (logs / "shop.access.log").unlink()  # deleted while stopped
+            (logs / "blog.access.log").rename(logs / "blog.access.log.1")  # rotated
+            (logs / "blog.access.log").write_text(lines(1))
+    said = err.read_text()
+    assert (f"trafficwatch: {logs / 'shop.access.log'}, followed before this start, is gone: "
+            "what was written to it after the last save, if anything, was not read") in said
+    assert "blog.access.log, followed before" not in said, said
+
+
 def test_a_line_dated_ahead_before_the_last_one_is_said_and_its_hour_not_over(tmp_path):
     # a trial: a line dated 2 hours ahead, then one of now: no word of it at start-up, its hour
     # printed "partial": false, the hour between as 0 and over; `counts`, a whole hour

@@ -132,6 +132,11 @@ class LiveFeed:
             if on_progress is not None and time.monotonic() - shown >= 0.25:
                 shown = time.monotonic()
                 on_progress(*self.follower.progress())
+        for rec in self.follower.gone_since_save():
+            said = (f"{safe_name(rec.path)}, followed before this start, is gone: what was "
+                    "written to it after the last save, if anything, was not read")
+            self._on_event(FollowEvent("gone", safe_name(rec.path), said))
+            self.warnings.append(said)  # (the app's screen too)
         failed = ""
         if not self.follower.tracked() and not self.report.restored_lines and \
                 not (self._waiting_dirs and not self.report.skipped and not self.report.failed):

@@ -162,6 +162,7 @@ class Follower:
         self._files: dict[tuple[int, int], _File] = {}
         # content counted that no followed file holds now: to recognise, not to count again
         self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
+        self._resumed = [r for r in resume or [] if not r.done]  # files on disk at the save
         self._reported: set[tuple[str, str]] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -242,6 +243,14 @@ class Follower:
         if gone and self.on_gone is not None:
             self.on_gone()
         return more
+
+    def gone_since_save(self) -> list[FileRecord]:
+        """The files on disk at the save resumed from that no file holds now (deleted while
+        trafficwatch was stopped): what was written to them after that save was not read. A
+        trial deleted a followed log while stopped, and nothing was said."""
+        with self.lock:
+            left = {id(r) for r in self._counted.records}
+            return [r for r in self._resumed if id(r) in left]
 
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
