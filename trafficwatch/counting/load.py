@@ -123,7 +123,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
               file=sys.stderr)
-        for note in (young_sites_note(series, clock), ended_sites_note(series, "--site NAME for one")):
+        for note in (young_sites_note(series, clock),
+                     ended_sites_note(series, "--site NAME for one")):
             if note:
                 print(f"trafficwatch: {note}", file=sys.stderr)
     s = series.series(choice.site, choice.metric, bots=choice.bots,
