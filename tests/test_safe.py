@@ -21,6 +21,7 @@ def test_escapes_are_visible_and_readable():
     assert safe_text("\x1b[2J") == "\\x1b[2J"
     assert safe_text("\u202e") == "\\u202e"
     assert safe_text("tab\tkept") == "tab\tkept"
+    assert safe_text("tab\tshown", tabs=False) == "tab\\x09shown"  # the log tail
 
 
 def test_invalid_utf8_is_shown_as_byte_escapes():

@@ -38,13 +38,16 @@ def _as_str(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def safe_text(value: object) -> str:
+def safe_text(value: object, tabs: bool = True) -> str:
     """Text safe to put on a terminal: controls and bidi overrides become visible escapes.
 
     Bytes are decoded as UTF-8 with invalid bytes shown as \\xNN. Escapes already in the log
     (nginx's \\x22, JSON's \\u001b) are left as they are: never unescaped for display.
+    `tabs` False: a tab is escaped too (\\x09), where one expanded to spaces cannot be told
+    from the text's own (a raw log line in the app's tail).
     """
-    return _UNSAFE.sub(_escape, _as_str(value))
+    out = _UNSAFE.sub(_escape, _as_str(value))
+    return out if tabs else out.replace("\t", "\\x09")
 
 
 def safe_name(value: object) -> str:

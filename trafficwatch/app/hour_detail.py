@@ -76,8 +76,9 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
         if a.start <= h and (a.end is None or h < a.end):  # hours (they were said to be in it)
             arrow = "▲" if a.direction > 0 else "▼"  # named as the anomaly list names it
             when = anomaly_when(a, off, '%a %H:00')[0]
-            far = alarm.split(" (")[0][2:] if out[0][1] != "dim" and \
-                alarm.startswith(("▲", "▼")) and not out[0][0].startswith("inside") else ""
+            # how far outside the band that flagged it (not again after "inside the widened")
+            far = _distance(n["actual"], n["alarm_lo"], n["alarm_hi"], alert) \
+                if out[0][1] != "dim" and not out[0][0].startswith("inside") else ""
             out.append((f"ANOMALY {arrow} {when}" + (f" ({far})" if far else ""), "bold red"))
             break
     else:
@@ -89,21 +90,32 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _distance(a: float, lo: float, hi: float, band: str) -> str:
+    """"314 above the 80% band", "32 below the 80% band", or "" inside it (or unknown): from
+    the band's ends as shown (band_ends), so '201' against '233–378' is 32 below, not the 31
+    of the unrounded end."""
+    if not all(np.isfinite(v) for v in (a, lo, hi)):
+        return ""
+    lo, hi = band_ends(lo, hi)
+    return (f"{num(a - hi)} above the {band}" if a > hi else
+            f"{num(lo - a)} below the {band}" if a < lo else "")
+
+
 def _outside(n: dict, band: str = "band") -> str:
-    """Above or below the band (named `band`: "80% band"), by how much: from the band's ends
-    as shown (band_ends), so '201' against '233–378' is 32 below, not the 31 of the unrounded
-    end."""
+    """Above or below the band (named `band`: "80% band"), by how much (_distance), with how
+    far in proportion; "inside the 80% band" or "band unknown" otherwise."""
     a, lo, hi = n["actual"], n["p10"], n["p90"]
     if not all(np.isfinite(v) for v in (a, lo, hi)):
         return "band unknown"
+    far = _distance(a, lo, hi, band)
     lo, hi = band_ends(lo, hi)
     if a > hi:
         # "(1.0x its top)" said nothing of 2,049 against a top of 2,048
         times = f" ({a / hi:.1f}x its top)" if hi > 0 and f"{a / hi:.1f}" != "1.0" else ""
-        return f"▲ {num(a - hi)} above the {band}{times}"
+        return f"▲ {far}{times}"
     if a < lo:
         share = f" ({1 - a / lo:.0%} under)" if lo > 0 else ""
-        return f"▼ {num(lo - a)} below the {band}{share}"
+        return f"▼ {far}{share}"
     return f"inside the {band}"
 
 

@@ -496,7 +496,7 @@ class LogTail(Static):
                 t.append(": ", style="dim")
             # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
             # tell from the line's own (a trial)
-            t.append_text(safe_content(safe_text(line.text).replace("\t", "\\x09")))
+            t.append_text(safe_content(safe_text(line.text, tabs=False)))
             t.append("\n")
         box = self.parent
         # as tail -f: the newest line in view at the bottom, unless the reader scrolled up

@@ -358,7 +358,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                         f"negative value (e.g. {safe_text(rows[0])}): trafficwatch forecasts "
                         "counts, 0 or more")
             del found[name]
-            bad["count"] = [r for r in bad.get("count", []) if r not in set(rows)]
+            said = set(rows)
+            bad["count"] = [r for r in bad.get("count", []) if r not in said]
             if not bad["count"]:
                 del bad["count"]
     if left and not found:

@@ -451,7 +451,9 @@ class Engine:
         return self.tuned.get(self.site) or self.forecaster
 
     def _predict_once(self) -> None:
-        view = self.view_series(whole_hours=True)
+        s = self.view_series(whole_hours=True, history=True)  # what the forecast reads
+        start = self.filter.start
+        view = s[s.index >= start] if start is not None else s  # what the view shows
         key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
         if not len(view) or not view.notna().any():
             # a new site whose one hour is in progress (a trial: "forecasting this view…" for
@@ -464,7 +466,6 @@ class Engine:
                                     "nothing to forecast: no hour of the logs in this view")
             self._changed()
             return
-        s = self.view_series(whole_hours=True, history=True)
         partial = self.series.partial_hour(self.site or None, now=self.series_now())
         with self.lock:
             offset = self._offset(self.series.utc_offset(self.site or None), self.now())
