@@ -474,11 +474,42 @@ def test_a_count_stuck_at_one_value_is_repeated_from_its_first_day(shipped, stuc
     shown = {360.0: "360", 780.0: "780", 3.5: "3.50"}[stuck]  # as the pane writes counts
     assert f.choice == (f"the last hour repeated: the count has been {shown} in each of the "
                         f"last {hours} hours") and f.model == "naive1"
-    v[-23:] = stuck  # 23 hours: not yet
-    v[-24] = stuck + 1
+    v[-11:] = stuck  # 11 hours: not yet
+    v[-12] = stuck + 1
     assert "the count has been" not in shipped.forecast(pd.Series(v, index=idx), 48).choice
     v[-hours:] = 0.0  # zeros are the outage rule's: the hours that would have been
     assert shipped.forecast(pd.Series(v, index=idx), 24).p50.max() > 300
+
+
+@pytest.mark.parametrize("hours", [12, 20])
+def test_a_new_count_held_for_half_a_day_is_repeated(shipped, hours):
+    """A benchmark user's series flat at a new level for its last 20 hours was forecast with
+    its old days (MASE 5.0 where "yesterday" erred 1.2): a count the same hours never held,
+    for half a day, is repeated. Not a count of 1, which a quiet site repeats by chance."""
+    v, idx = weeks_of_traffic()
+    v[-hours:] = 780.0
+    f = shipped.forecast(pd.Series(v, index=idx), 48)
+    assert f.model == "naive1" and (f.p50 == 780).all(), f.choice
+    assert f"780 in each of the last {hours} hours" in f.choice
+    v[-11:] = 780.0  # 11 hours: not yet
+    v[-12] = 779.0
+    assert shipped.forecast(pd.Series(v, index=idx), 48).model != "naive1"
+    quiet = np.random.default_rng(1).poisson(0.8, len(v)).astype(float)
+    quiet[-20:] = 1.0
+    assert "the count has been" not in shipped.forecast(pd.Series(quiet, index=idx), 24).choice
+
+
+def test_a_count_the_same_hours_held_before_is_the_sites_own(shipped):
+    """An internal site with only a monitor's 60 requests an hour each night, 12 hours of them
+    at the end: read as stuck, the next day's users would be anomalies. The nights before held
+    the same count at those hours: the forecast is the site's days."""
+    v, idx = weeks_of_traffic()
+    night = (idx.hour >= 19) | (idx.hour < 7)
+    v[night] = 60.0
+    end = np.flatnonzero(idx.hour == 7)[-1]  # the series ends on the 12th hour of a night
+    f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
+    assert "the count has been" not in f.choice, f.choice
+    assert f.p50.max() > 300  # the day's traffic, not 60 repeated
 
 
 def test_a_series_constant_from_its_first_hour_is_stuck_too(shipped):

@@ -84,6 +84,12 @@ STUCK_HOURS = 24  # the last this many observed hours all at one count (not 0): 
 # last 72 and 200 hours were forecast with their old days on the second flat day (MASE 4.75 and
 # 5.41 at 48 h against "yesterday"'s 3.61 and 3.54; with this 3.46 and 4.19, the first flat
 # day being no forecast's to know); the break rule needs 2 days
+STUCK_NEW_HOURS = 12  # fewer hours do for a count that is new at those hours (not what the
+# same hours held a day or a week before) and not 1, which a quiet site repeats by chance
+# (Poisson: 12 hours of a mean of 2 all at 2, 2e-7). A benchmark user's series, flat at a new
+# level for its last 20 hours, was forecast with its old days: MASE 5.0 where "yesterday"
+# erred 1.2. A count the same hours held before is the site's own (a monitor's alone each
+# night): its morning is no anomaly. No corpus series holds a count other than 0 for 8 hours
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen the band by, on each side, at most
@@ -982,15 +988,28 @@ def stuck_at(v: np.ndarray) -> tuple[float, int] | None:
     """(count, hours) when the last STUCK_HOURS observed hours or more all held one count other
     than 0: a count stuck at one value (a site gone but for a monitor's requests; a benchmark
     series' flat stretch, a value carried forward; a series constant from its first hour, whose
-    band was 99.42-100.52 around 100). 0 is left to the outage rule (mask_outages)."""
-    seen = v[np.isfinite(v)]
-    if len(seen) < STUCK_HOURS or seen[-1] == 0:
+    band was 99.42-100.52 around 100). 0 is left to the outage rule (mask_outages). From
+    STUCK_NEW_HOURS when the count is new at those hours (the same hours a day and a week
+    before held it in fewer than half) and not 1."""
+    at = np.flatnonzero(np.isfinite(v))
+    seen = v[at]
+    if len(seen) < STUCK_NEW_HOURS or seen[-1] == 0:
         return None
-    moved = np.flatnonzero(seen != seen[-1])
+    count = seen[-1]
+    moved = np.flatnonzero(seen != count)
     hours = len(seen) - (moved[-1] + 1) if len(moved) else len(seen)
-    if hours < STUCK_HOURS:
+    if hours >= STUCK_HOURS:
+        return float(count), int(hours)
+    if hours < STUCK_NEW_HOURS or count == 1:
         return None
-    return float(seen[-1]), int(hours)
+    start = int(at[len(seen) - hours])  # the run's first hour in v
+    for lag in (24, 168):
+        if start >= lag:
+            before = v[start - lag:start - lag + hours]
+            before = before[np.isfinite(before)]
+            if len(before) and (before == count).mean() >= 0.5:
+                return None  # the site's own at these hours
+    return float(count), int(hours)
 
 
 def best_of(mae: dict[str, float], level: float = 0.0) -> str:
