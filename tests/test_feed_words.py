@@ -1,6 +1,8 @@
 """The status line says honestly how lines arrive: a replay at its speed, or a live log gone quiet."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
 from tests.test_engine import engine  # noqa: F401 (the fixture)
@@ -82,6 +84,36 @@ def test_lines_dated_long_ago_that_still_come_are_not_a_quiet_log(tmp_path):
     finally:
         f.close()
     assert feed_words(False, 1, NOW, NOW - 7200, 0, last_read=NOW - 7200).startswith("no new")
+
+
+def test_logs_read_whole_are_not_said_to_be_watched(tmp_path):
+    """Old compressed logs alone: "(still watching)" stood beside "files followed 0 (6 read)"
+    (a trial). Nothing is followed: the status line says so; a plain log beside them is."""
+    import gzip
+
+    from tests.test_follow import wait_for
+    from tests.test_live import lines
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
+
+    old = tmp_path / "a.example.access.log.2.gz"
+    old.write_bytes(gzip.compress(lines(0, 3).encode()))
+    os.utime(old, (NOW - 86400, NOW - 86400))  # rotated yesterday, not being written
+
+    def feed() -> str:
+        e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False), lambda s: None)
+        f = LiveFeed(e.sink, None)
+        e.source = f
+        try:
+            wait_for(lambda: (f.step(0.05), e.series.total() >= 3)[1])
+            return e.snapshot().feed
+        finally:
+            f.close()
+
+    assert feed() == ("no new lines since 2026-11-20 10:02 "
+                      "(no file left to follow; new ones would be read)")
+    (tmp_path / "a.example.access.log").write_text(lines(3, 1))
+    assert feed() == "no new lines since 2026-11-20 10:03 (still watching)"
 
 
 async def test_a_stale_logs_forecast_is_labelled_by_its_end():

@@ -170,6 +170,16 @@ def test_archives_read_to_their_end_are_not_counted_as_followed(tmp_path, feed_f
             f.close()
 
 
+def test_a_directory_of_one_archive_just_written_is_read_at_the_start(tmp_path, feed_for):
+    """logrotate had just compressed the only log there: the archive, modified this second
+    (maybe still being written), was left for a later look, and the start said "no access
+    log found" and exited. It is read once it has settled."""
+    with gzip.open(tmp_path / "access.log.2.gz", "wb") as gz:
+        gz.write(lines(0, 7).encode())
+    e, _ = feed_for()  # (raised ValueError before)
+    assert total(e) == 7
+
+
 def test_a_new_site_file_appearing_is_followed(tmp_path, feed_for):
     (tmp_path / "a.example.access.log").write_text(lines(0, 3))
     e, f = feed_for()

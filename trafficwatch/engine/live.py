@@ -132,6 +132,7 @@ class LiveFeed:
             if on_progress is not None and time.monotonic() - shown >= 0.25:
                 shown = time.monotonic()
                 on_progress(*self.follower.progress())
+        self.follower.settle_first()
         for rec in self.follower.gone_since_save():
             said = (f"{safe_name(rec.path)}, followed before this start, is gone: what was "
                     "written to it after the last save, if anything, was not read")

@@ -161,7 +161,8 @@ STALE_S = HOUR  # a live log silent this long is said to be silent, not "followi
 
 
 def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, offset: int,
-               done: bool = False, last_read: float | None = None) -> str:
+               done: bool = False, last_read: float | None = None,
+               followed: int | None = None) -> str:
     """How lines arrive, in words: a replay and its speed, or a live log and whether it is quiet
     (`last_read`: when a line last came, by the wall clock; lines dated long ago that still
     come are not a quiet log)."""
@@ -179,6 +180,9 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
         if last_read is not None and now - last_read <= STALE_S:  # a trial's 200 lines just
             # appended, dated 15 days back, read "no new lines since" that day
             return f"following: lines still coming, the last dated {when(last_ts)}"
+        if followed == 0:  # archives read whole, or the files gone: "still watching" read as
+            # if they were followed, beside the pane's "files followed 0" (a trial)
+            return f"no new lines since {when(last_ts)} (no file left to follow; new ones would be read)"
         return f"no new lines since {when(last_ts)} (still watching)"
     return f"following: last line at {when(last_ts)}"
 
@@ -215,7 +219,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         filter=state.filter.describe(state.tz_offset_s), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
                                       state.tz_offset_s, done=state.done,
-                                      last_read=state.last_read),
+                                      last_read=state.last_read, followed=ing.followed),
         tops=state.tops, day=state.day, stale=stale)
 
 

@@ -244,6 +244,19 @@ class Follower:
             self.on_gone()
         return more
 
+    def settle_first(self, limit: float = 5.0) -> None:
+        """Before the first read ends: archives modified in the last `settle` seconds were left
+        for a later scan (they may still be being compressed); look again once they have
+        settled, for up to `limit` seconds. A directory holding only a just-rotated .gz was
+        said to hold no access log, and the app exited."""
+        end = time.monotonic() + limit
+        while self._waiting and time.monotonic() < end and not self._stop.is_set():
+            self._stop.wait(min(self.settle, 0.25))
+            with self.lock:
+                self._scan_due = True
+            while self.check_now():
+                pass
+
     def gone_since_save(self) -> list[FileRecord]:
         """The files on disk at the save resumed from that no file holds now (deleted while
         trafficwatch was stopped): what was written to them after that save was not read. A
