@@ -838,3 +838,28 @@ def test_sites_summed_whose_logs_ended_weeks_apart_are_said(tmp_path, capsys):
             "the sites summed show the others' recent hours alone (--site NAME for one)") in err
     main(["forecast", str(tmp_path), "--site", "new", "--horizon", "6"])
     assert "ended weeks" not in capsys.readouterr().err  # one site: nothing summed
+
+
+@pytest.mark.parametrize("zone", ["+05:30", "-03:30", "+05:45"])
+def test_a_csv_in_a_zone_off_the_hour_keeps_its_own_hours(tmp_path, capsys, zone):
+    """A +05:30 file ending at 23:00 was floored onto UTC hours: its forecast began at
+    23:30+05:30, half an hour inside the hour the file ended on, and a row at 23:45 was added
+    to the next hour's (a trial). Its hours are its own, and so are the forecast's."""
+    from trafficwatch.cli.main import main
+    from trafficwatch.counting.load import read_counts_csv_all
+
+    hours = pd.date_range("2026-03-02 00:00", periods=24 * 21, freq="h", tz=zone)
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(100 + 60 * np.sin(np.arange(len(hours)) * 2 * np.pi / 24))
+    path = tmp_path / "site.csv"
+    write_counts(path, hours, counts)
+    assert main(["forecast", str(path), "--horizon", "2"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].startswith((hours[-1] + pd.Timedelta(hours=1)).isoformat()), rows[0]
+    assert rows[1].startswith((hours[-1] + pd.Timedelta(hours=2)).isoformat()), rows[1]
+    # minutes are dropped in the file's own hours: 23:45 is 23:00's
+    late = hours[-1] + pd.Timedelta(minutes=45)
+    with path.open("a") as f:
+        f.write(f"{late.isoformat()},5\n")
+    s = next(iter(read_counts_csv_all(str(path)).series.values()))
+    assert len(s) == len(hours) and s.iloc[-1] == counts[-1] + 5

@@ -31,7 +31,7 @@ from trafficwatch.cli.rows import csv_field
 from trafficwatch.counting.load import hour_text, load_hourly
 from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
-from trafficwatch.hours import HOUR_NUMBERS
+from trafficwatch.hours import HOUR_NUMBERS, SUB_HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts (columns "
                         "hour,count, hour,visits or ds,y; ISO 8601 hours, UTC where they "
-                        "carry no offset, minutes dropped, dates without an hour refused; "
+                        "carry no offset, minutes dropped (in a +05:30 zone's own hours too), "
+                        "dates without an hour refused; "
                         "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
                         "numbers, or Unix times in s or ms; with a site or "
                         "unique_id column, several series: as `counts` writes them or "
@@ -171,6 +172,9 @@ def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
     offset = series.attrs.get("utc_offset") if series is not None else None
     if tz is None and offset is not None:
         tz = dt.timezone(dt.timedelta(seconds=int(offset)))
+    sub = series.attrs.get(SUB_HOUR, 0) if series is not None else 0
+    if sub:  # a CSV's hours, half an hour (or 45 minutes) after UTC's: as it wrote them
+        index = index + dt.timedelta(seconds=int(sub))
     return index.tz_convert(tz) if tz is not None else index
 
 

@@ -23,7 +23,7 @@ from trafficwatch.counting.columns import (
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries, ended_sites_note, young_sites_note
-from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, epoch_seconds
+from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, SUB_HOUR, epoch_seconds
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -382,7 +382,13 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                              "counts, one row per hour")
     out: dict[str, pd.Series] = {}
     for name, (times, values, offsets) in found.items():
-        stamps_of = pd.DatetimeIndex(times)
+        # a zone half an hour (or 45 minutes) off UTC: its hours begin that long after UTC's.
+        # Each is read into the UTC hour that begins `sub` seconds before it, and written back
+        # as it was (SUB_HOUR): floored on UTC hours, a +05:30 file's 23:00 was written 22:30,
+        # its forecast began at 23:30, and a row at 23:45 joined the next hour's (a trial)
+        stated_last = next((o for o in reversed(offsets) if o is not None), None)
+        sub = -int(stated_last) % HOUR if stated_last is not None else 0
+        stamps_of = pd.DatetimeIndex(times) - pd.Timedelta(seconds=sub)
         # a row repeated as it was (the same time, the same count): read once. Two `counts`
         # exports appended into one file had doubled their common days, read as a new level
         again = pd.DataFrame({"t": stamps_of, "v": values}).duplicated().to_numpy()
@@ -408,7 +414,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if len(stated) > 1:  # a daylight-saving change in the offsets written: each hour's, for
             # the forecast to follow the site's clock (as from the logs, HourlySeries.series)
             each = pd.Series([math.nan if o is None else o for o in offsets],
-                             index=pd.DatetimeIndex(times).floor("h"), dtype="float64")
+                             index=stamps_of.floor("h"), dtype="float64")
             each = each.groupby(level=0).last().reindex(full).ffill().bfill()
             changes = np.flatnonzero(np.diff(each.to_numpy()) != 0)
             if len(changes) > 1 and np.diff(changes).min() < CLOCK_CHANGE_H:  # no clock: its
@@ -423,6 +429,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                 one.attrs[OFFSETS] = each.astype("int64")
         if numbers:
             one.attrs[HOUR_NUMBERS] = base[name]
+        if sub:
+            one.attrs[SUB_HOUR] = sub
         out[name] = one
     if warn is not None:
         for line in left:
