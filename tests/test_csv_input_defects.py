@@ -263,3 +263,23 @@ def test_counts_marks_the_hour_the_log_ends_inside_and_eval_on_its_csv_scores_as
     assert f"row {shop_row}:" in err
     _, from_logs, _ = run_main(["eval", logs, *args], capsys)
     assert from_csv == from_logs
+
+
+def test_a_csv_of_a_header_alone_says_it_has_no_rows(tmp_path, capsys):
+    """It said "no row has an ISO 8601 hour", as if its rows' hours were the fault (a trial)."""
+    path = tmp_path / "empty.csv"
+    path.write_text("hour,count\n\n")
+    code, _, err = run_main(["forecast", str(path)], capsys)
+    assert code == 2 and err.strip().endswith("empty.csv: no rows below the header: nothing to read")
+
+
+def test_tz_on_hour_numbers_is_said_to_be_unused(tmp_path, capsys):
+    """--tz on a file of hour numbers was ignored without a word (a trial)."""
+    path = tmp_path / "m4.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(f"H1,{k},{100 + k % 24}\n" for k in range(1, 400)))
+    code, out, err = run_main(["forecast", str(path), "--horizon", "1", "--tz", "Europe/Paris"],
+                              capsys)
+    assert code == 0 and "--tz is not used: the hours are numbers" in err
+    assert out.splitlines()[1].startswith("400,")
+    _, _, err = run_main(["forecast", str(path), "--horizon", "1"], capsys)
+    assert "--tz" not in err

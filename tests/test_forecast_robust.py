@@ -518,6 +518,8 @@ def test_a_series_constant_from_its_first_hour_is_stuck_too(shipped):
     the stuck rule asked for another count before."""
     f = shipped.forecast(series(np.full(24 * 28, 100.0)), 24)
     assert f.model == "naive1" and "100 in each of the last 672 hours" in f.choice
+    low = shipped.forecast(series(np.full(24 * 28, 42.0)), 24)  # "42.0" was written
+    assert "the count has been 42 in each" in low.choice, low.choice
     assert (f.p10 == 100).all() and (f.p90 == 100).all()
 
 

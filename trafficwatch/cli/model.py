@@ -285,6 +285,10 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
     with reading(paths):  # stdin, copied once: a counts CSV or a log, read from that copy
         if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
             table = read_counts_csv_all(paths[0], warn=warn_stderr)
+            if getattr(args, "tz", None) and any(s.attrs.get(HOUR_NUMBERS) is not None
+                                                 for s in table.series.values()):
+                _err("--tz is not used: the hours are numbers, and are written back as "
+                     "numbers")  # (it was ignored without a word: a trial)
             every = {name: without_hour_in_progress(
                 s, shown_name(paths[0]) + (f" ({safe_name(name)})" if len(table.series) > 1
                                            else ""))

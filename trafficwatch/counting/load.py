@@ -365,6 +365,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     if left and not found:
         raise ValueError(left[0] if len(left) == 1 else
                          f"{left[0]} (and {len(left) - 1} other series alike)")
+    if not found and not any(any(x.strip() for x in row) for row in rows[1:]):
+        raise ValueError(f"{shown}: no rows below the header: nothing to read")  # not "no row
+        # has an ISO 8601 hour" (a trial's file of a header alone)
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""

@@ -251,7 +251,9 @@ class Recent:
                     f"{MIN_RECENT_HOURS} needed)")
         if self.stuck is not None:
             value, hours = self.stuck
-            return (f"the last hour repeated: the count has been {per_hour(value)[0]} in each of "
+            shown = f"{value:,.0f}" if value == round(value) else per_hour(value)[0]  # a
+            # count: "42", not "42.0" (a trial), beside "180"
+            return (f"the last hour repeated: the count has been {shown} in each of "
                     f"the last {hours} hours")
         m = self.mae
         best_naive = next((k for k in self.weights if k != "lstm"), None) or best_of(m)
