@@ -123,6 +123,28 @@ def test_a_forget_drop_at_a_gap_hour_is_no_memory_reset():
     assert gate_stats(inner, idx, np.ones(T, bool)).forget_drops == [30, 49]
 
 
+def test_a_forget_drop_in_the_windows_first_day_is_the_model_waking_not_a_reset():
+    """The memory fills from nothing at the window's first hour with a count: a trial's
+    "Memory last reset: Sun 04 15:00" came a week after that hour, while it was the window's
+    first, then went."""
+    from types import SimpleNamespace
+
+    from trafficwatch.model.forecaster import WARM_HOURS, gate_stats
+
+    T, U = 80, 4
+    forget = np.full((1, T, U), 0.8)
+    for t in (5, 30, 60):
+        forget[0, t] = 0.5
+    inner = SimpleNamespace(forget_gate=forget, input_gate=np.full((1, T, U), 0.5),
+                            output_gate=np.full((1, T, U), 0.5), candidate=np.zeros((1, T, U)),
+                            cell=np.ones((1, T, U)), hidden=np.zeros((1, T, U)), mix=None)
+    idx = pd.date_range("2026-12-02", periods=T, freq="h", tz="UTC")
+    assert WARM_HOURS == 24
+    assert gate_stats(inner, idx, np.ones(T, bool)).forget_drops == [30, 60]
+    young = np.arange(T) >= 20  # a young site: hours before its first count are blank
+    assert gate_stats(inner, idx, young).forget_drops == [60]
+
+
 def test_default_model_gives_a_sensible_forecast_from_three_days():
     fc = Forecaster.load()
     assert default_model_path().stat().st_size < 5_000_000

@@ -38,12 +38,15 @@ MARKS = {
 
 # Each series' colour, and its grey under NO_COLOR: Textual then greys every colour by its
 # luminance, and red and magenta (the anomalies' x, the past forecasts' dots) became 237 on a
-# 234 background, the marks one most needs to see the hardest to see; each grey is set here
-INK = {"actual": "cyan", "now": "yellow", "end": "yellow", "forecast": "green", "band": "green",
-       "past": "magenta", "week": "gray", "anomaly": "red", "cursor": "white"}
+# 234 background, the marks one most needs to see the hardest to see; each grey is set here.
+# In colour, as RGB: by name, Textual's theme drew "magenta" and "red" alike (244, 0, 95), and
+# a chart of past forecasts' dots read as a chart of anomalies (a trial)
+INK = {"actual": (88, 209, 235), "now": (255, 215, 0), "end": (255, 215, 0),
+       "forecast": (152, 224, 36), "band": (152, 224, 36), "past": (190, 150, 255),
+       "week": (160, 163, 166), "anomaly": (255, 45, 85), "cursor": (255, 255, 255)}
 INK_MONO = {"actual": (215, 215, 215), "now": (255, 255, 255), "end": (255, 255, 255),
-            "forecast": (175, 175, 175), "band": (135, 135, 135), "past": (175, 175, 175),
-            "week": (120, 120, 120), "anomaly": (255, 255, 255), "cursor": (255, 255, 255)}
+            "forecast": (185, 185, 185), "band": (135, 135, 135), "past": (160, 160, 160),
+            "week": (110, 110, 110), "anomaly": (255, 255, 255), "cursor": (255, 255, 255)}
 BOLD = {"anomaly", "now", "end"}  # single marks over lines: bold as well, in colour or not
 
 FLOOR_SHARE = 0.5  # the count axis starts above 0 when everything drawn is above this share
@@ -315,12 +318,13 @@ class ForecastChart(PlotextPlot):
         plt = self.plt
         last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
         span = last + 1
-        # Labels ("15/11 23:00", 11 columns) spaced so none overlaps: plotext drops overlapping
-        # ones, and which it drops varies between runs.
+        # Labels ("Sun 15 23:00", 12 columns, as the anomaly list and the hour's details name
+        # hours: "08/10 18:00" was read as 8 August, a trial) spaced so none overlaps: plotext
+        # drops overlapping ones, and which it drops varies between runs.
         cols = max(self.size.width - 10, 20)
         step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
         ticks = list(range(0, span, step))
-        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%d/%m %H:%M") for t in ticks])
+        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%a %d %H:%M") for t in ticks])
         rows = max(self.size.height - 4, 4)
         # a count axis reaches 1 at least: a quiet or filtered-out view (all 0, a forecast of
         # 0.03) was drawn on an axis of 0.01 steps, its band filling the plot

@@ -162,7 +162,8 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     off = snap.series.tz_offset_s if snap.series else 0
     n = hour_numbers(snap, h)
     t = Text()
-    t.append(fmt_hour(h, off, "%a %d/%m %H:00") + "\n", style="bold")
+    t.append(fmt_hour(h, off, "%a %d %b %H:00") + "\n", style="bold")  # "Sun 11 Oct": not
+    # "Sun 11/10", which reads as November in half the world
     ended = n["partial"] and snap.series is not None and snap.series.log_end is not None
     kind = "forecast" if n["future"] or (n["partial"] and not ended) else "day-ahead"
     actual = ("no log" if snap.after_log_end else "outside the range" if snap.range_end

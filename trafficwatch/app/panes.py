@@ -401,12 +401,15 @@ class AnomalyPane(Static):
             return
         floor = ""  # a band whose low end is 0 flags no drop (a trial asked why none could be)
         lo = np.asarray(snap.forecast.past_alarm_lo if snap.forecast is not None else [], float)
+        days = round(len(lo) / 24) or 7  # the days judged a day ahead: the list's window (its
+        # count went 4, 3, 4 as old ones left it, and the header named no window: a trial)
+        last = f"the last {days} days" if days > 1 else "the last day"
         lo = lo[np.isfinite(lo)]
         if len(lo) >= 24 and np.mean(lo <= 0) >= FLOOR_SHARE:
             floor = (f" · its low end is 0 in {np.mean(lo <= 0):.0%} of the hours, where no "
                      "drop can be flagged")
         if not snap.anomalies:
-            super().update(Text(f"No anomaly in the last 7 days (hours outside the {band} of "
+            super().update(Text(f"No anomaly in {last} (hours outside the {band} of "
                                 f"their day-ahead forecast){floor}", style="dim"))
             return
         listed = snap.anomalies[:MAX_ANOMALIES]
@@ -419,7 +422,7 @@ class AnomalyPane(Static):
         def lines(text: str) -> int:
             return len(textwrap.wrap(text, width)) or 1
 
-        head, more = f"Outside the {band}, newest first{floor}", ""
+        head, more = f"Outside the {band} in {last}, newest first{floor}", ""
         if height > 0 and lines(head + ":") + sum(map(lines, rows)) > height:
             for shown in range(len(rows), -1, -1):
                 more = f" · {len(rows) - shown} more below (Tab to this pane, then j)"

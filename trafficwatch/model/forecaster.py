@@ -1042,6 +1042,9 @@ def trimmed_mean(days: np.ndarray) -> float:
     return float(d[1:-1].mean() if len(d) >= TRIM_DAYS else d.mean()) if len(d) else np.nan
 
 
+WARM_HOURS = 24  # the window's first hours, from its first count, where no memory reset is named
+
+
 def gate_stats(inner: Internals | LSTMInternals, index: pd.DatetimeIndex, observed: np.ndarray) -> GateStats:
     """Summaries of one window's internals (batch of one) for the gate pane."""
     mats = {name: np.asarray(getattr(inner, attr)[0]) for name, attr in (
@@ -1060,7 +1063,13 @@ def gate_stats(inner: Internals | LSTMInternals, index: pd.DatetimeIndex, observ
     # traffic: a drop there is the model reading a hole ("dropped sharply 5 times this week
     # (last Thu 04 07:00)", 07:00 the hour in progress, a trial)
     seen = np.asarray(observed, dtype=bool)
-    drops = [t for t in forget_drops(f) if t >= len(seen) or seen[t]]
+    # nor is one in the window's first day (from its first hour with a count): the memory
+    # fills from nothing there, and its swings are the model waking, not the traffic. A
+    # trial's "Memory last reset: Sun 04 15:00" came a week after that hour, for the 3 hours
+    # it was at the window's start, then went; the sample logs' windows, hour after hour, had
+    # 11 such drops, each in a window or two, all in its first 13 hours
+    awake = (int(np.argmax(seen)) if seen.any() else 0) + WARM_HOURS
+    drops = [t for t in forget_drops(f) if t >= awake and (t >= len(seen) or seen[t])]
     return GateStats(index, observed, f, mats["input"].mean(axis=1), mats["output"].mean(axis=1),
                      sat, np.linalg.norm(mats["cell"], axis=1), mats, drops, reliance)
 
