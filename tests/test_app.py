@@ -1311,10 +1311,13 @@ async def test_no_forecast_is_not_called_no_anomaly():
         text = str(app.query_one("#anomalies").render())
         assert "judged once there is a forecast" in text and "No anomaly" not in text, text
         assert "forecasting this view…" in str(app.query_one("#gates").render())
-    app = make_app(replace(demo_snapshot(), anomalies=()))  # judged, and none found
+    snap = replace(demo_snapshot(), anomalies=())  # judged, and none found: in the days
+    days = len(snap.forecast.past_alarm_lo) // 24  # judged (the demo's 4; the app's 7)
+    app = make_app(snap)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        assert "No anomaly in the last 7 days" in str(app.query_one("#anomalies").render())
+        assert f"No anomaly in the last {days} days" in str(app.query_one("#anomalies").render())
+    assert days == 4
 
 
 async def test_the_chart_stays_on_the_hour_inspected_as_new_hours_push_it_off():

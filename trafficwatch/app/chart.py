@@ -318,13 +318,14 @@ class ForecastChart(PlotextPlot):
         plt = self.plt
         last = (self.hours[-1] - t0) // 3600 if self.hours else n - 1
         span = last + 1
-        # Labels ("Sun 15 23:00", 12 columns, as the anomaly list and the hour's details name
-        # hours: "08/10 18:00" was read as 8 August, a trial) spaced so none overlaps: plotext
-        # drops overlapping ones, and which it drops varies between runs.
+        # Labels ("Sun 23:00", 9 columns: a chart of a few days needs no date, and "08/10
+        # 18:00" was read as 8 August, a trial) spaced so none overlaps: plotext drops
+        # overlapping ones, and which it drops varies between runs.
         cols = max(self.size.width - 10, 20)
         step = next((h for h in (6, 12, 24, 48, 96) if h * cols / max(span, 1) >= 14), 168)
         ticks = list(range(0, span, step))
-        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, "%a %d %H:%M") for t in ticks])
+        form = "%a %H:%M" if span <= 7 * 24 else "%d %b"  # weekdays repeat past a week
+        plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, form) for t in ticks])
         rows = max(self.size.height - 4, 4)
         # a count axis reaches 1 at least: a quiet or filtered-out view (all 0, a forecast of
         # 0.03) was drawn on an axis of 0.01 steps, its band filling the plot
