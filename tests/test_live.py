@@ -460,3 +460,40 @@ def test_a_file_of_virtual_hosts_lines_is_not_a_site_of_its_own(tmp_path, feed_f
     f.step(0.1)
     f.step(0.1)
     assert e.series.sites() == ["a.example", "b.example"] and total(e) == 241
+
+
+def test_the_engine_never_waits_on_the_followers_lock(tmp_path, feed_for):
+    """The follower's thread holds its lock while it hands lines over, and takes the engine's
+    inside it. The engine's frame asked the follower how many files it follows while holding
+    its own lock: the app froze under a log appended at 3,000 lines a second (a trial; q,
+    Ctrl-C and the metrics endpoint with it). A frame, the view's series and the forecast's
+    clock are made while the follower's lock is held elsewhere."""
+    import threading
+
+    (tmp_path / "a.example.access.log").write_text(lines(0, 5))
+    e, f = feed_for()
+    e.source = f
+    held, release = threading.Event(), threading.Event()
+
+    def follow_thread() -> None:  # as in Follower.check_now -> on_data
+        with f.follower.lock:
+            held.set()
+            release.wait(30)
+
+    t = threading.Thread(target=follow_thread, daemon=True)
+    t.start()
+    assert held.wait(10)
+    done = threading.Event()
+
+    def frame() -> None:
+        f._fresh_at = 0.0  # the clock asks the follower's files again
+        e.snapshot()
+        e.view_series()
+        done.set()
+
+    try:
+        threading.Thread(target=frame, daemon=True).start()
+        assert done.wait(10), "the engine waited on the follower's lock"
+    finally:
+        release.set()
+        t.join(10)
