@@ -272,6 +272,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                 out.ignored.append((safe_name(p), res))
                 continue
             if isinstance(res, str):
+                if res == "no such file" and not explicit:  # listed, then gone before its
+                    # stat: a rotation deleted it ("skipped ....8.gz: no such file", a trial,
+                    # of a file whose lines had been counted). Not a file that was not read
+                    again += 1
+                    continue
                 if explicit or res not in ("directory",):
                     out.skipped.append((safe_name(p), res))
                 continue
