@@ -270,3 +270,15 @@ def test_parse_workers_end_when_trafficwatch_is_killed(tmp_path, how):
         for p in pids:  # none left behind by a failure either
             if running(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_the_resource_tracker_is_started_quiet_about_a_killed_apps_semaphores():
+    """kill -9 during the first read: the resource tracker cleaned up the workers' semaphores
+    and printed "UserWarning: resource_tracker: There appear to be 5 leaked semaphore objects"
+    on the user's terminal (a trial). It is started with that warning ignored."""
+    from multiprocessing import util
+
+    from trafficwatch.logs.read import _forkserver
+
+    _forkserver()
+    assert "-Wignore:resource_tracker:UserWarning" in util._args_from_interpreter_flags()

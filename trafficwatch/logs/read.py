@@ -325,7 +325,15 @@ def start_worker_server() -> None:
 def _forkserver():
     """The fork-server context, its server preloading the parser (not the main module)."""
     import multiprocessing
+    import sys
 
+    # the resource tracker is a Python of its own, given this one's -W options when it starts:
+    # after a kill -9 during the first read it cleans up the workers' semaphores and said so,
+    # "UserWarning: resource_tracker: There appear to be 5 leaked semaphore objects", on the
+    # terminal of a user who had only stopped the app (a trial). The cleaning is all it does
+    quiet = "ignore:resource_tracker:UserWarning"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["trafficwatch.logs.read"])
     return ctx
