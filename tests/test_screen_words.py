@@ -81,6 +81,8 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
     young = replace(worse, hours_scored=48)
     words = str(error_lines(young))
     assert "Worse" not in words and "Too few hours scored (48) to say which is better" in words
+    assert "ratio" not in words  # no verdict given and taken back (a trial)
+    assert "· ratio 1.30 ·" in str(error_lines(worse))
 
 
 def _state(s: pd.Series, now: float | None = None, replay: bool = False) -> ViewState:

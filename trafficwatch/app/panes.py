@@ -118,10 +118,13 @@ def error_lines(fv, narrow: bool = False) -> Text:
     else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
         # shown then), not eval's backtest (daily origins before the end), whose MASE differs
         hours = f", {n} h with a count" if 0 < n < 7 * 24 else ""
+        # no ratio where too few hours judge it: "ratio 0.84" then "Too few hours scored (45)
+        # to say which is better" gave a verdict and took it back (a trial)
+        rel = f" · ratio {ratio(fv.rel_to_naive)}" if not 0 < n < VERDICT_HOURS else ""
         # the band's own aim beside its coverage: "62%" alone read as fine (trial)
         t.append(f"Last 7 days (the forecasts drawn, each from its midnight{hours}): MASE "
-                 f"{ratio(fv.mase)} · {naive} {ratio(fv.mase_naive)} · ratio "
-                 f"{ratio(fv.rel_to_naive)} · band coverage {cov} (80% meant)\n")
+                 f"{ratio(fv.mase)} · {naive} {ratio(fv.mase_naive)}{rel} · "
+                 f"band coverage {cov} (80% meant)\n")
     if 0 < n < VERDICT_HOURS:  # a day or two: each MASE's scale is a day's, and the verdict flips
         # with the origins (a trial's 3-day site: "Worse than same hour yesterday", ratio 1.39,
         # beside eval's 1.049 vs 1.077 for yesterday)
