@@ -270,7 +270,8 @@ def test_a_csv_of_a_header_alone_says_it_has_no_rows(tmp_path, capsys):
     path = tmp_path / "empty.csv"
     path.write_text("hour,count\n\n")
     code, _, err = run_main(["forecast", str(path)], capsys)
-    assert code == 2 and err.strip().endswith("empty.csv: no rows below the header: nothing to read")
+    assert code == 2
+    assert err.strip().endswith("empty.csv: no rows below the header: nothing to read")
 
 
 def test_tz_on_hour_numbers_is_said_to_be_unused(tmp_path, capsys):

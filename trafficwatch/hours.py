@@ -18,8 +18,8 @@ HOUR_NUMBERS = "hour_numbers"  # an hourly series' attrs key: its times were hou
 # put at. The calendar is then made up: forecaster.Forecaster picks the weekdays that fit best
 
 SUB_HOUR = "sub_hour"  # an hourly series' attrs key: seconds its hours begin after UTC's (a CSV
-# in a zone half an hour or 45 minutes off: +05:30 1800, +05:45 900); each of its hours is kept in the UTC
-# hour that begins that long before it, and written back as it was
+# in a zone half an hour or 45 minutes off: +05:30 1800, +05:45 900); each of its hours is kept
+# in the UTC hour that begins that long before it, and written back as it was
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
