@@ -134,8 +134,14 @@ class Alerter:
         self._off = ""
 
     def begin(self, since: float) -> None:
-        """Watching starts now (clock `since`): anomalies that fired before it are history."""
-        self.since = since
+        """Watching starts now (clock `since`): anomalies that fired before it are history,
+        but for the hour that ended in the SETTLE_S before it: its last lines may still come
+        (nginx's flush=5m), and an anomaly they make is news. A trial's app, started a
+        minute after an hour whose 600 late lines came 43 s later, showed the anomaly
+        "(active)" and never ran --alert-cmd."""
+        from trafficwatch.engine.site_forecasts import SETTLE_S
+
+        self.since = since - SETTLE_S
 
     def check(self, site: str, events: Iterable[AnomalyEvent]) -> list[AnomalyEvent]:
         """Queue an alert for each anomaly of `site` not alerted yet; returns those queued."""
