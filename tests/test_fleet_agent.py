@@ -259,3 +259,25 @@ def test_a_site_name_with_a_backslash_and_an_escape_shows_the_same_through_a_fle
     counts = fetch(Client(), h0, h0 + 3600)
     assert set(counts.sites) == {raw, "foreign\\label\x07"}  # another exporter's: as it came
     assert safe_name(raw) == "we\\\\ird\\x1b[31m"  # what the app on the server shows
+
+
+def test_hours_prometheus_has_no_sample_for_are_gaps_not_zeros():
+    """Prometheus had lost every agent of the fleet for 3 hours: the app drew those hours at 0,
+    listed "▼ 0 vs 171-304" and exported trafficwatch_anomaly -1 (a trial), where `counts
+    --prometheus` ended at the last hour with a sample. They are gaps; a quiet hour the agents
+    did report (0 requests) is still a 0."""
+    import numpy as np
+
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    cfg = PromConfig.build("http://p:9090", days=30)
+    end = int(time.time()) // 3600 * 3600
+    per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(3, 24 * 20)}
+    per_end[end - 3 * 3600] = 0.0  # the last hour with a sample: reported, and quiet
+    e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
+    e.source = PrometheusFeed(e.sink, cfg, _FakeClient(cfg, per_end))
+    s = e.view_series(whole_hours=True)
+    assert s.index[-1].timestamp() == end - 4 * 3600  # the hour that bucket closes
+    assert s.iloc[-1] == 0 and s.iloc[-2] > 0

@@ -35,7 +35,12 @@ class PrometheusFeed:
 
     fleet = True  # what ingest_view tells the Now pane: requests, not lines read here
 
-    fresh = True  # quiet hours up to now are zeros where Prometheus says so, gaps otherwise
+    # An hour is a count where Prometheus has a sample for it (0 included: agents up, no
+    # request), a gap where it has none: never filled with zeros up to now, as a followed log's
+    # quiet hours are. A fleet whose agents Prometheus had lost for an hour was drawn at 0,
+    # flagged "▼ 0 vs 171-304" and exported trafficwatch_anomaly -1 (a trial), where `counts
+    # --prometheus` rightly ended at the last hour with a sample
+    fresh = False
 
     def __init__(self, sink: Sink, cfg: PromConfig, client: PrometheusClient | None = None) -> None:
         self.sink = sink
