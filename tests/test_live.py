@@ -497,3 +497,27 @@ def test_the_engine_never_waits_on_the_followers_lock(tmp_path, feed_for):
     finally:
         release.set()
         t.join(10)
+
+
+def test_a_site_asked_for_and_not_read_shows_every_site_until_it_comes(tmp_path, monkeypatch):
+    """--site nope (a typo, or a vhost that has not logged yet): the view asked the series for
+    a site it did not hold, the engine's threads died, and the app sat on "starting…" (a
+    trial, 40 minutes). Every site is shown, the status line says why, and the site is shown
+    once its log comes."""
+    from tests.test_follow import wait_for
+
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model"))
+    (tmp_path / "a.example.access.log").write_text(lines(0, 5))
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, tick_s=0.02,
+                            site="b.example"), lambda s: None)
+    e.start()
+    try:
+        wait_for(lambda: e.latest is not None and "no site b.example" in e.latest.status)
+        assert e.latest.status == ("no site b.example in what was read (found: a.example): all "
+                                   "sites shown until it comes; s picks one")
+        assert e.site == "" and e.latest.series is not None
+        (tmp_path / "b.example.access.log").write_text(lines(5, 3))
+        wait_for(lambda: e.site == "b.example")
+        wait_for(lambda: "no site" not in e.latest.status)
+    finally:
+        e.stop()

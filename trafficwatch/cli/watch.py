@@ -65,7 +65,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_tz_option(p, "times")
     add_follow_options(p, "live logs: ")
     add_input_options(p)
-    add_filter_options(p)
+    add_filter_options(p, "the site shown first (default: all sites; one not read yet: all "
+                          "until its first line)")
     add_fleet_options(p)
     p.set_defaults(func=run)
 

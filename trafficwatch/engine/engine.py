@@ -34,6 +34,7 @@ from trafficwatch.files import sweep_orphans
 from trafficwatch.filters import ViewFilter
 from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.hours import DAY, HOUR
+from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Engine:
         self._generation = 0  # counts _changed() calls: what the caches above compare
         self.metric = cfg.metric
         self.site = cfg.site or ""
+        self.wanted_site = ""  # --site not among the sites read (yet): all are shown until it is
         self.filter = cfg.filter
         self.status = "reading logs…"
         self.fatal = ""  # why no source could be opened: nothing could be read
@@ -178,7 +180,22 @@ class Engine:
     # -- commands from the UI ----------------------------------------------------
     def set_site(self, site: str) -> None:
         with self.lock:
-            self.site = site
+            self.site, self.wanted_site = site, ""
+        self._changed(model=True)
+
+    def _resolve_site(self) -> None:
+        """--site's site, once it is among those read: until then (a typo, a vhost not logged
+        yet, a fleet whose agents have sent no whole hour) every site is shown, and said. The
+        view asked the series for a site it did not hold, the engine's threads died, and the
+        app sat on "starting…" for 40 minutes (a trial)."""
+        with self.lock:
+            known = self.series.sites()
+            if self.site and self.site not in known:
+                self.site, self.wanted_site = "", self.site
+            elif self.wanted_site and self.wanted_site in known:
+                self.site, self.wanted_site = self.wanted_site, ""
+            else:
+                return
         self._changed(model=True)
 
     def set_metric(self, metric: str) -> None:
@@ -287,6 +304,7 @@ class Engine:
             self._publish()
             return
         finally:
+            self._resolve_site()  # before the model thread reads a view of it
             self._source_tried.set()
         self.status = ""
         self._changed(model=True)
@@ -300,6 +318,7 @@ class Engine:
             now_m = time.monotonic()
             self.source.step(min(now_m - last_step, 1.0))
             last_step = now_m
+            self._resolve_site()
             hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:
                 last_hour = hour
@@ -504,7 +523,14 @@ class Engine:
             why_none = self.no_forecast
             if usable is None and why_none is not None and why_none[0] == key[:3]:
                 pending = why_none[1]
-            status = (self.status or source_error or model_note or
+            wanted = ""
+            if self.wanted_site:  # --site not read (yet): what is shown instead, and why
+                known = self.series.sites()
+                found = (f"found: {', '.join(safe_name(x) for x in known[:3])}"
+                         f"{', …' if len(known) > 3 else ''}" if known else "none yet")
+                wanted = (f"no site {safe_name(self.wanted_site)} in what was read ({found}): "
+                          "all sites shown until it comes; s picks one")
+            status = (self.status or source_error or wanted or model_note or
                       (usable.status if usable else pending))
             ing = ingest_view(self.source)
         if self.alerts is not None and self.alerts.notice:
