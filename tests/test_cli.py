@@ -310,6 +310,20 @@ def test_counts_of_a_site_not_in_the_logs_is_one_line(tmp_path):
     assert p.stderr.decode().splitlines() == ["trafficwatch: no site nope; found: shop"]
 
 
+def test_a_site_named_as_trafficwatch_writes_it_is_found(tmp_path):
+    """A log named with a line end is the site `new\\x0aline.com` in every output; given back
+    to --site as written, it was "no site new\\x0aline.com; found: new\\x0aline.com" (a
+    trial). Its raw name still works."""
+    line = '10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    (tmp_path / "new\nline.com.access.log").write_text(line)
+    (tmp_path / "shop.access.log").write_text(line * 2)
+    for name in ("new\\x0aline.com", "new\nline.com"):
+        p = run("counts", str(tmp_path), "--site", name, "--format", "csv")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode().splitlines()[1:] == [
+            "2026-12-05T10:00:00+00:00,new\\x0aline.com,hits,1,"]
+
+
 def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):
     (tmp_path / "a.access.log").write_text("")  # logrotate's fresh file, nothing else yet
     p = run("counts", str(tmp_path))

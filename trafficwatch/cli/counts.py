@@ -167,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     if why := nothing_to_read(report):  # a mistyped path: one line
         print(f"trafficwatch: {why}", file=sys.stderr)
         return 2
+    if args.site and series.resolve(args.site) is not None:
+        args.site = series.resolve(args.site)  # as written back: safe_name's escapes
     if args.site and args.site not in series.sites():
         found = ", ".join(safe_name(s) for s in series.sites()) or "none"
         print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}",

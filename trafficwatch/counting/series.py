@@ -709,12 +709,22 @@ class HourlySeries:
             d["clients"] = combined(d["clients"]) if d["clients"] else None
         return out
 
+    def resolve(self, site: str) -> str | None:
+        """The site named `site`: as it is, or as trafficwatch writes it (safe_name: a name
+        with a line end or an escape byte is written `new\\x0aline.com`, and that was refused
+        when given back to --site, a trial); None when no site or more than one is."""
+        if site in self._sites:
+            return site
+        alike = [x for x in self._sites if safe_name(x) == site]
+        return alike[0] if len(alike) == 1 else None
+
     def _selected(self, site: str | None) -> list[str]:
         if site is None:
             return self.sites()
-        if site not in self._sites:
+        name = self.resolve(site)
+        if name is None:
             raise KeyError(f"no such site {site!r}; known: {', '.join(self.sites()) or 'none'}")
-        return [site]
+        return [name]
 
     # -- state -------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -189,11 +189,11 @@ class Engine:
         view asked the series for a site it did not hold, the engine's threads died, and the
         app sat on "starting…" for 40 minutes (a trial)."""
         with self.lock:
-            known = self.series.sites()
-            if self.site and self.site not in known:
-                self.site, self.wanted_site = "", self.site
-            elif self.wanted_site and self.wanted_site in known:
-                self.site, self.wanted_site = self.wanted_site, ""
+            if self.site and self.series.resolve(self.site) != self.site:
+                name = self.series.resolve(self.site)  # written as trafficwatch writes it
+                self.site, self.wanted_site = (name, "") if name else ("", self.site)
+            elif self.wanted_site and self.series.resolve(self.wanted_site) is not None:
+                self.site, self.wanted_site = self.series.resolve(self.wanted_site), ""
             else:
                 return
         self._changed(model=True)
