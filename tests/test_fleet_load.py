@@ -238,3 +238,34 @@ def test_a_site_asked_for_by_its_name_is_found_under_the_label_our_agent_gave_it
     plain = load_fleet(PromConfig.build("http://prom:9090", days=1, site="plain"), now=NOW,
                        partial=False)
     assert plain.sites() == ["plain"] and asked[-1] == 'site="plain"'
+
+
+def test_a_forecast_of_the_whole_fleet_says_it_sums_its_sites(monkeypatch, capsys):
+    """`forecast DIR` says "3 sites summed (...); --site NAME for one"; `forecast --prometheus`
+    printed the same sum without a word (a trial)."""
+    import math
+    import time
+
+    from trafficwatch.cli.main import main
+
+    end = int(time.time()) // 3600 * 3600
+
+    def get(self, api, params):
+        if api == "query_range":
+            values = [[t, str(100 + 50 * math.sin(t / 3600 / 24 * 2 * math.pi))]
+                      for t in range(int(params["start"]), int(params["end"]) + 1, 3600)
+                      if t <= end]
+            return {"resultType": "matrix",
+                    "result": [{"metric": {"site": s, "status": "2xx"}, "values": values}
+                               for s in ("shop.example.com", "blog.example.org")]}
+        return {"resultType": "vector", "result": []}
+
+    monkeypatch.setattr(PrometheusClient, "get", get)
+    code = main(["forecast", "--prometheus", "http://prom:9090", "--horizon", "2"])
+    err = capsys.readouterr().err
+    assert code in (0, 1), err
+    assert ("2 sites summed (blog.example.org, shop.example.com); --site NAME for one"
+            in err), err
+    main(["forecast", "--prometheus", "http://prom:9090", "--horizon", "2", "--site",
+          "shop.example.com"])
+    assert "summed" not in capsys.readouterr().err

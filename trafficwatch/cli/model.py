@@ -28,7 +28,7 @@ from trafficwatch.cli.options import (
     series_choice,
 )
 from trafficwatch.cli.rows import csv_field
-from trafficwatch.counting.load import hour_text, load_hourly
+from trafficwatch.counting.load import hour_text, load_hourly, say_summed
 from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR_NUMBERS, SUB_HOUR
@@ -158,6 +158,8 @@ def load_series(args: argparse.Namespace) -> pd.Series:
     fleet = prometheus_config(args)
     if fleet is not None:
         series = load_fleet(replace(fleet, site=args.site or None), partial=False)
+        if not args.site and len(series.sites()) > 1:
+            say_summed(series)
         return series.series(args.site or None, "hits")
     return load_hourly(list(args.paths), ingest_options(args), series_choice(args))
 

@@ -112,17 +112,14 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     some_lost = bool(report.failed or report.skipped)  # exit code 1, as `counts` gives
     if not series.sites():
         raise ValueError(f"no request could be read from {', '.join(map(shown_name, paths))}")
-    if choice.site is not None and choice.site not in series.sites():
+    if choice.site is not None and series.resolve(choice.site) is None:
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
     import pandas as pd  # (loaded by `ingest` already)
 
     clock = pd.Timestamp.now(tz="UTC").timestamp()  # (forecast's clock)
     if choice.site is None and len(series.sites()) > 1:  # summed: said (it read as one site's)
-        names = [safe_name(x) for x in series.sites()]
-        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
-              file=sys.stderr)
+        say_summed(series)
         for note in (young_sites_note(series, clock),
                      ended_sites_note(series, "--site NAME for one")):
             if note:
@@ -465,6 +462,15 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             warn(f"{shown}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
     return CountsCSV(id_col, out)
+
+
+def say_summed(series: HourlySeries) -> None:
+    """On stderr: which sites a forecast of them all sums (logs and the fleet alike: a fleet's
+    forecast said nothing of it, a trial)."""
+    names = [safe_name(x) for x in series.sites()]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    print(f"trafficwatch: {len(names)} sites summed ({shown}); --site NAME for one",
+          file=sys.stderr)
 
 
 def hour_text(t: pd.Timestamp, base: int | None) -> str:
