@@ -56,6 +56,25 @@ def test_agent_exports_every_site_by_status_class(tmp_path):
     assert m['trafficwatch_last_line_timestamp_seconds{site="a.example"}'] == 1795168920
 
 
+def test_a_line_dated_ahead_of_the_clock_counts_when_its_hour_comes(tmp_path):
+    """An agent counted a line dated 2 hours ahead at once, so the fleet put it in the hour of
+    the scrape, where the README says such lines count when their hour comes (a trial)."""
+    logs = make_logs(tmp_path)
+    now = 1795168920 + 600  # 10:12 on the logs' day
+    ahead = '1.2.3.4 - - [20/Nov/2026:12:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
+    with (logs / "a.example.access.log").open("a") as f:
+        f.write(ahead)
+    clock = [now]
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None, clock=lambda: clock[0])
+    agent.start()
+    try:
+        assert scrape(agent)['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
+        clock[0] += 2.5 * 3600  # its hour has come
+        assert scrape(agent)['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 4
+    finally:
+        agent.close()
+
+
 def test_counters_go_on_from_their_totals_after_a_restart_and_after_lost_state(tmp_path):
     logs, state = make_logs(tmp_path), tmp_path / "state.json"
     key = 'trafficwatch_requests_total{site="a.example",status="2xx"}'

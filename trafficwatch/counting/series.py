@@ -443,11 +443,13 @@ class HourlySeries:
         """Every request counted, all cells, for `site` (all sites when None)."""
         return sum(int(r.sum()) for x in self._selected(site) for r in self._sites[x].cells.values())
 
-    def cell_totals(self, site: str) -> np.ndarray:
-        """Every request of `site` ever counted, per count cell (N_CELLS,): totals for counters."""
+    def cell_totals(self, site: str, until_hour: int | None = None) -> np.ndarray:
+        """Every request of `site` ever counted, per count cell (N_CELLS,): totals for counters.
+        `until_hour` (an epoch hour number): only the hours up to it, so a line dated ahead of
+        the clock counts when its hour comes, as it does on screen."""
         cells = self._sites[site].cells if site in self._sites else {}
-        return (np.sum(np.stack(list(cells.values())), axis=0) if cells
-                else np.zeros(N_CELLS, np.int64))
+        rows = [c for h, c in cells.items() if until_hour is None or h <= until_hour]
+        return np.sum(np.stack(rows), axis=0) if rows else np.zeros(N_CELLS, np.int64)
 
     def partial_hour(self, site: str | None = None, now: float | None = None) -> pd.Timestamp | None:
         """The hour of `now`, still in progress, once data has reached it or the hour before.

@@ -6,6 +6,8 @@ writing into a Sink); nothing here imports Textual, torch or pandas (tests check
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from trafficwatch.counting.ingest import IngestOptions
@@ -33,8 +35,10 @@ class Agent:
     """
 
     def __init__(self, paths: list[str], ingest: IngestOptions, addr: str,
-                 state_path: str | None, poll: bool = False) -> None:
+                 state_path: str | None, poll: bool = False,
+                 clock: Callable[[], float] = time.time) -> None:
         ingest = replace(ingest, parse=replace(ingest.parse, keep_visitors=False))
+        self.clock = clock  # the hour a line dated ahead waits for (counter_values)
         # counters need no visitor hashes
         self.sink = Sink(SourceConfig(list(paths), ingest, poll=poll),
                          HourlySeries(track_visitors=False))
@@ -54,12 +58,12 @@ class Agent:
 
     def _raw(self) -> dict[Key, int]:
         with self.feed.follower.lock, self.sink.lock:
-            return counter_values(self.sink.series, self.feed.report)
+            return counter_values(self.sink.series, self.feed.report, self.clock())
 
     def samples(self) -> list[Sample]:
         """Every site's counters (saved before they are served) and the gauges."""
         with self.feed.follower.lock, self.sink.lock:
-            raw = counter_values(self.sink.series, self.feed.report)
+            raw = counter_values(self.sink.series, self.feed.report, self.clock())
             gauges = gauge_samples(self.sink.series, self.feed.follower.following())
         return samples(self.floor.export(raw)) + gauges
 

@@ -3,6 +3,7 @@ forecast and anomaly verdict (whatever site, metric or filter is on screen)."""
 from __future__ import annotations
 
 from trafficwatch.engine.metrics import Sample
+from trafficwatch.hours import HOUR, epoch_seconds
 
 # gauge name -> SiteForecast field; every site with enough history has all of them
 FORECAST_GAUGES = (
@@ -27,9 +28,12 @@ def samples_for(engine) -> list[Sample]:
     fleet = getattr(engine.cfg, "prometheus", None) is not None
     with engine.lock:
         sites = engine.series.sites()
+        ahead = int(engine.now()) // HOUR * HOUR + HOUR  # the hours after now's
         for site in sites if not fleet else ():
             for cls in range(1, 6):
-                n = engine.series.series(site, "hits", status_classes={cls}).sum()
+                s = engine.series.series(site, "hits", status_classes={cls})
+                n = s[epoch_seconds(s.index) < ahead].sum()  # a line dated ahead counts when
+                # its hour comes (counter_values)
                 out.append(Sample("trafficwatch_requests_total",
                                   (("site", site), ("status", f"{cls}xx")), float(n)))
         forecasts = dict(engine.site_forecasts)
