@@ -165,6 +165,22 @@ async def test_an_hours_details_open_at_their_first_line_however_the_pane_was_sc
         assert box.scroll_y == 0 and "actual" in stats(app)
 
 
+async def test_the_fleets_top_says_what_the_agents_export_not_read_before_this_start():
+    """On the fleet the Top view said clients were "not tallied (read before this start)": the
+    fleet never has paths or clients (a trial)."""
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    app = make_app(replace(snap, ingest=replace(snap.ingest, fleet=True)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "Paths and clients: the agents export requests by status class only" in text
+        assert "not tallied" not in text and "Top paths" not in text and "4xx 480" in text
+
+
 async def test_the_top_view_says_it_counts_requests_when_the_chart_counts_visitors():
     from dataclasses import replace
 

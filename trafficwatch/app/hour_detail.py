@@ -120,8 +120,9 @@ def _outside(n: dict, band: str = "band") -> str:
 
 
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
-              one_hour: bool = False) -> None:
-    """Status classes, busiest paths and clients, sanitised (they come from the logs)."""
+              one_hour: bool = False, fleet: bool = False) -> None:
+    """Status classes, busiest paths and clients, sanitised (they come from the logs); on the
+    fleet (`fleet`), the status classes alone: the agents export no path or client."""
     if top is None:
         t.append("No request in this hour\n" if one_hour else "No request in these hours\n",
                  style="dim")
@@ -132,6 +133,11 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
         f"{c} {num(n)}" + (f" {p or '<1'}%" if shares and width >= 60 else "")
         for (c, n), p in zip(top.classes, shares or [0] * len(top.classes))) or "–")
     t.append("\n")
+    if fleet:  # "Top clients: not tallied (read before this start)" was said of the fleet,
+        # which never has them (a trial)
+        t.append("Paths and clients: the agents export requests by status class only\n",
+                 style="dim")
+        return
     t.append("Top paths" + (" (filter)" if filtered else "") + "\n", style="bold")
     col = max((len(num(n)) for _, n in top.paths), default=1)
     for path, n in top.paths:
@@ -199,7 +205,7 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     elif not n["future"]:
         if snap.metric == "visitors":
             t.append("Its requests (not visitors):\n", style="dim")
-        top_lines(t, top, width, bool(snap.filter), one_hour=True)
+        top_lines(t, top, width, bool(snap.filter), one_hour=True, fleet=snap.ingest.fleet)
     t.append("←/→ hour · Esc now", style="dim")
     return t
 
@@ -222,5 +228,5 @@ class TopPane(SnapshotPane):
             if snap.metric == "visitors":  # the chart counts visitors; this tallies requests
                 t.append(" · requests, not visitors", style="dim")
             t.append("\n")
-        top_lines(t, day, self.size.width, bool(snap.filter))
+        top_lines(t, day, self.size.width, bool(snap.filter), fleet=snap.ingest.fleet)
         super().update(t)

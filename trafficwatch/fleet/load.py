@@ -26,8 +26,11 @@ def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) 
 def _why_empty(cfg: PromConfig, now: float) -> str:
     """Why the fleet gave no count: no such series, or series with no whole hour yet (a fresh
     fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
+    # any sample over the range, not only now: asked at now alone, an agent stopped 5 minutes
+    # ago (Prometheus's lookback) read as "no ... over the last 60 days" (a trial)
     found = [(labels, v) for labels, v in PrometheusClient(cfg).vector(
-        f"count by ({cfg.site_label}) ({cfg.selector()})", now) if cfg.wants(labels.get(cfg.site_label))]
+        f"count by ({cfg.site_label}) (last_over_time({cfg.selector()}[{cfg.days}d]))", now)
+        if cfg.wants(labels.get(cfg.site_label))]
     if not found:
         days = "day" if cfg.days == 1 else f"{cfg.days} days"
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "
