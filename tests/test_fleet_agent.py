@@ -300,3 +300,25 @@ def test_hours_prometheus_has_no_sample_for_are_gaps_not_zeros():
     s = e.view_series(whole_hours=True)
     assert s.index[-1].timestamp() == end - 4 * 3600  # the hour that bucket closes
     assert s.iloc[-1] == 0 and s.iloc[-2] > 0
+
+
+def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():
+    """The app on --match 'job="nope"' said "nothing to forecast: no hour of the logs in this
+    view"; `counts --prometheus` says the selector matched nothing. The app's status line
+    says it too, and that it asks again; a fleet whose agents have no whole hour yet says
+    when counts begin."""
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.engine.sink import Sink, SourceConfig
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    cfg = PromConfig.build("http://p:9090", days=1, matchers=['job="nope"'])
+    client = _FakeClient(cfg, {})
+    feed = PrometheusFeed(Sink(SourceConfig([]), HourlySeries(track_visitors=False)), cfg,
+                          client)
+    assert feed.error == ('Prometheus at http://p:9090 has no trafficwatch_requests_total'
+                          '{site!="", job="nope"} over the last day: are the agents scraped '
+                          '(and --site-label, --match right)?; asking again every 60 s')
+    client.vector = lambda query, at: [({"site": "shop.example.com"}, "6")]  # young agents
+    feed.refresh()
+    assert "has the agents' counters for shop.example.com, but no whole hour" in feed.error

@@ -10,6 +10,7 @@ import numpy as np
 
 from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine.sink import Sink
+from trafficwatch.fleet.load import why_empty
 from trafficwatch.fleet.prometheus import (
     FleetCounts,
     PromConfig,
@@ -93,6 +94,14 @@ class PrometheusFeed:
             return
         self._apply(counts, int(now))
         self.error = ""
+        with self.sink.lock:
+            empty = not self.sink.series.sites()
+        if empty:  # why, as `counts --prometheus` says it: --match matching nothing read
+            # "nothing to forecast: no hour of the logs in this view" (a trial)
+            try:
+                self.error = f"{why_empty(self.cfg, now, self.client)}; asking again every {REFRESH_S:.0f} s"
+            except PrometheusError as exc:
+                self.error = f"{exc}; asking again every {REFRESH_S:.0f} s"
         self._loaded = True
         self.last_update = time.time()
         self.sink.on_change()

@@ -19,16 +19,16 @@ def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) 
     series = HourlySeries(track_visitors=False)
     add_to_series(series, counts, int(now) if partial else None)
     if not series.sites():
-        raise ValueError(_why_empty(cfg, now))
+        raise ValueError(why_empty(cfg, now))
     return series
 
 
-def _why_empty(cfg: PromConfig, now: float) -> str:
+def why_empty(cfg: PromConfig, now: float, client: PrometheusClient | None = None) -> str:
     """Why the fleet gave no count: no such series, or series with no whole hour yet (a fresh
     fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
     # any sample over the range, not only now: asked at now alone, an agent stopped 5 minutes
     # ago (Prometheus's lookback) read as "no ... over the last 60 days" (a trial)
-    found = [(labels, v) for labels, v in PrometheusClient(cfg).vector(
+    found = [(labels, v) for labels, v in (client or PrometheusClient(cfg)).vector(
         f"count by ({cfg.site_label}) (last_over_time({cfg.selector()}[{cfg.days}d]))", now)
         if cfg.wants(labels.get(cfg.site_label))]
     if not found:
