@@ -322,6 +322,13 @@ def test_a_site_named_as_trafficwatch_writes_it_is_found(tmp_path):
         assert p.returncode == 0, p.stderr
         assert p.stdout.decode().splitlines()[1:] == [
             "2026-12-05T10:00:00+00:00,new\\x0aline.com,hits,1,"]
+    # a site named with a backslash itself is written with it doubled: each name as written
+    # picks its own site (the one written for the first had picked this one, a trial)
+    (tmp_path / "new\\x0aline.com.access.log").write_text(line * 3)
+    for name, want in (("new\\x0aline.com", "new\\x0aline.com,hits,1,"),
+                       ("new\\\\x0aline.com", "new\\\\x0aline.com,hits,3,")):
+        p = run("counts", str(tmp_path), "--site", name, "--format", "csv")
+        assert p.stdout.decode().splitlines()[1:] == ["2026-12-05T10:00:00+00:00," + want]
 
 
 def test_only_empty_logs_are_no_fault_and_a_folder_of_folders_is_said(tmp_path):

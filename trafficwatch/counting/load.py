@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -115,6 +115,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     if choice.site is not None and series.resolve(choice.site) is None:
         found = ", ".join(safe_name(s) for s in series.sites())
         raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
+    if choice.site is not None:  # its own name from here on (given as trafficwatch writes it)
+        choice = replace(choice, site=series.resolve(choice.site))
     import pandas as pd  # (loaded by `ingest` already)
 
     clock = pd.Timestamp.now(tz="UTC").timestamp()  # (forecast's clock)

@@ -714,16 +714,20 @@ class HourlySeries:
     def resolve(self, site: str) -> str | None:
         """The site named `site`: as it is, or as trafficwatch writes it (safe_name: a name
         with a line end or an escape byte is written `new\\x0aline.com`, and that was refused
-        when given back to --site, a trial); None when no site or more than one is."""
-        if site in self._sites:
+        when given back to --site, a trial); None when no site or more than one is. The name
+        as written comes first: a site named `new\\x0aline.com` itself is written
+        `new\\\\x0aline.com`, and the name written for the other one had picked it (a trial)."""
+        if site in self._sites and safe_name(site) == site:  # an ordinary name, as written
             return site
         alike = [x for x in self._sites if safe_name(x) == site]
-        return alike[0] if len(alike) == 1 else None
+        if len(alike) == 1:
+            return alike[0]
+        return site if site in self._sites else None
 
     def _selected(self, site: str | None) -> list[str]:
         if site is None:
             return self.sites()
-        name = self.resolve(site)
+        name = site if site in self._sites else self.resolve(site)  # a name from here: its own
         if name is None:
             raise KeyError(f"no such site {site!r}; known: {', '.join(self.sites()) or 'none'}")
         return [name]

@@ -93,7 +93,8 @@ class Engine:
         self._tops_cache: tuple | None = None  # (what it was built from, hour_tops())
         self._generation = 0  # counts _changed() calls: what the caches above compare
         self.metric = cfg.metric
-        self.site = cfg.site or ""
+        self.site = ""  # --site's once the logs are read (_resolve_site); "" = all sites
+        self._given_site = cfg.site or None  # --site, as the user gave it: resolved once
         self.wanted_site = ""  # --site not among the sites read (yet): all are shown until it is
         self.filter = cfg.filter
         self.status = "reading logs…"
@@ -180,7 +181,7 @@ class Engine:
     # -- commands from the UI ----------------------------------------------------
     def set_site(self, site: str) -> None:
         with self.lock:
-            self.site, self.wanted_site = site, ""
+            self.site, self.wanted_site, self._given_site = site, "", None
         self._changed(model=True)
 
     def _resolve_site(self) -> None:
@@ -189,9 +190,10 @@ class Engine:
         view asked the series for a site it did not hold, the engine's threads died, and the
         app sat on "starting…" for 40 minutes (a trial)."""
         with self.lock:
-            if self.site and self.series.resolve(self.site) != self.site:
-                name = self.series.resolve(self.site)  # written as trafficwatch writes it
-                self.site, self.wanted_site = (name, "") if name else ("", self.site)
+            if self._given_site is not None:  # as trafficwatch writes it, or as it is
+                given, self._given_site = self._given_site, None
+                name = self.series.resolve(given)
+                self.site, self.wanted_site = (name, "") if name else ("", given)
             elif self.wanted_site and self.series.resolve(self.wanted_site) is not None:
                 self.site, self.wanted_site = self.series.resolve(self.wanted_site), ""
             else:
