@@ -228,7 +228,15 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP),
         done = ignore_after_result and _Result.state == "written"
         for sig, old in before.items():
             if signal.getsignal(sig) is handler:  # not one a command installed since
-                signal.signal(sig, signal.SIG_IGN if done else old)
+                try:
+                    signal.signal(sig, signal.SIG_IGN if done else old)
+                except OSError:  # a TERM that came just as it was set to be ignored: CPython
+                    # raises "Signal 15 ignored due to race condition" at the next handler
+                    # set, and train printed that traceback after "saved" (CI, once in many
+                    # runs). Ignored is what it was to be; the handler is set again
+                    if not done:
+                        raise
+                    signal.signal(sig, signal.SIG_IGN)
 
 
 def end_children(sig: int = signal.SIGTERM) -> list[int]:
