@@ -322,3 +322,29 @@ def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():
     client.vector = lambda query, at: [({"site": "shop.example.com"}, "6")]  # young agents
     feed.refresh()
     assert "has the agents' counters for shop.example.com, but no whole hour" in feed.error
+
+
+def test_an_agent_whose_state_was_lost_says_so_at_start(tmp_path, capsys):
+    """State deleted, the log moved away while stopped: the agent went on from its counter
+    floors and skipped the lines written meanwhile without a word (a trial)."""
+    from trafficwatch.cli.agent import run_agent
+    from trafficwatch.cli.main import build_parser
+
+    logs, state = make_logs(tmp_path), tmp_path / "state.json"
+
+    def start_and_stop() -> str:
+        stop = threading.Event()
+        args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
+                                          "--state", str(state)])
+        t = threading.Thread(target=run_agent, args=(args, stop))
+        t.start()
+        time.sleep(1.0)
+        stop.set()
+        t.join(timeout=10)
+        return capsys.readouterr().err
+
+    assert "no saved state" not in start_and_stop()  # the first start: nothing served before
+    assert "no saved state" not in start_and_stop()  # a restart from its state
+    state.unlink()
+    err = start_and_stop()
+    assert "no saved state to go on from beside" in err and "is not counted" in err, err

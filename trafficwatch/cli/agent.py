@@ -16,7 +16,7 @@ from trafficwatch.cli.options import (
 from trafficwatch.counting.state import UntrustedState
 from trafficwatch.engine.agent import Agent
 from trafficwatch.engine.lifecycle import Shutdown, check_fd_budget
-from trafficwatch.safe import safe_text
+from trafficwatch.safe import safe_name, safe_text
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -50,7 +50,13 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     except OSError as exc:
         _say(f"cannot follow {', '.join(args.paths)[:200]}: {exc.strerror or exc}")
         return 2
-    for notice in (agent.feed.notice, agent.floor.notice, agent.feed.waiting):
+    lost = ""
+    if agent.floor.resumed and not agent.feed.report.restored_lines:  # floors, no state: it
+        # was deleted or lost (a trial's agent then skipped ~100 lines without a word)
+        lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: the "
+                "counters go on from it, the logs are read as they are now, and what was "
+                "written while stopped to a file no longer here is not counted")
+    for notice in (agent.feed.notice, agent.floor.notice, lost, agent.feed.waiting):
         if notice:
             _say(notice)
     with agent.sink.lock:

@@ -93,6 +93,8 @@ class CounterFloor:
         if self.path is not None:
             check_state_path(self.path)  # UntrustedState: the caller says so and stops
             self._saved = self._load()
+        # counts were served before this start: the floors file held some
+        self.resumed = any(v > 0 for v in self._saved.values())
 
     def _load(self) -> dict[Key, int]:
         try:
@@ -117,6 +119,7 @@ class CounterFloor:
             return {}
         self._base = {k: b for k, (b, _) in out.items()}
         return {k: v for k, (_, v) in out.items()}
+
 
     def settle(self, raw: Mapping[Key, int]) -> None:
         """Once the restart has read what was appended meanwhile: each counter goes on from
