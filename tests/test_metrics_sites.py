@@ -271,3 +271,20 @@ def test_the_app_on_the_fleet_serves_no_request_counters_of_its_own(engine):
     assert not [k for k in fleet if k.startswith(("trafficwatch_requests_total",
                                                   "trafficwatch_malformed_lines_total"))]
     assert forecast_series(fleet) == forecast_series(local)  # anomalies and forecasts stay
+
+
+def test_the_apps_counters_count_a_line_dated_ahead_when_its_hour_comes():
+    """As the agent's (counter_values): a request dated 2 hours ahead of the clock is not in
+    trafficwatch_requests_total until its hour comes."""
+    e = Engine(EngineConfig(paths=["x"], replay=False, fine_tune=False), lambda s: None)
+    now = int(time.time())
+    ts = np.array([now - 60, now + 2 * 3600], np.int64)
+    n = len(ts)
+    e.series.add("shop", Records(ts=ts, utc_offset=np.zeros(n, np.int32),
+                                 status=np.full(n, 200, np.int16), size=np.zeros(n, np.int64),
+                                 is_static=np.zeros(n, bool), is_bot=np.zeros(n, bool),
+                                 client=np.zeros(n, np.uint64), visitor=np.zeros(n, np.uint64),
+                                 vhost=np.full(n, -1, np.int32)))
+    total = {s.labels: s.value for s in samples_for(e) if s.name == "trafficwatch_requests_total"}
+    assert total[(("site", "shop"), ("status", "2xx"))] == 1
+    assert total[(("site", "shop"), ("status", "4xx"))] == 0 and len(total) == 5

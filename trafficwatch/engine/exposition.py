@@ -23,6 +23,7 @@ from trafficwatch.counting.state import check_state_path
 from trafficwatch.engine.metrics import Sample
 from trafficwatch.files import atomic_write
 from trafficwatch.filters import STATUS_LABELS as STATUS
+from trafficwatch.hours import HOUR
 
 log = logging.getLogger(__name__)
 CATALOGUE = {
@@ -47,7 +48,7 @@ def counter_values(series: HourlySeries, report: IngestReport,
     promised it, and an agent counted a line dated 2 hours ahead at once, into the fleet's
     hour of the scrape (a trial)."""
     out: dict[Key, int] = {}
-    until = None if now is None else int(now) // 3600
+    until = None if now is None else int(now) // HOUR
     for site in series.sites():
         cells = series.cell_totals(site, until).reshape(len(STATUS), -1).sum(axis=1)
         for status, n in zip(STATUS, cells.tolist()):

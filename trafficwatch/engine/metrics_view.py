@@ -3,7 +3,8 @@ forecast and anomaly verdict (whatever site, metric or filter is on screen)."""
 from __future__ import annotations
 
 from trafficwatch.engine.metrics import Sample
-from trafficwatch.hours import HOUR, epoch_seconds
+from trafficwatch.filters import STATUS_LABELS as STATUS
+from trafficwatch.hours import HOUR
 
 # gauge name -> SiteForecast field; every site with enough history has all of them
 FORECAST_GAUGES = (
@@ -28,14 +29,12 @@ def samples_for(engine) -> list[Sample]:
     fleet = getattr(engine.cfg, "prometheus", None) is not None
     with engine.lock:
         sites = engine.series.sites()
-        ahead = int(engine.now()) // HOUR * HOUR + HOUR  # the hours after now's
+        until = int(engine.now()) // HOUR  # a line dated ahead counts when its hour comes
         for site in sites if not fleet else ():
-            for cls in range(1, 6):
-                s = engine.series.series(site, "hits", status_classes={cls})
-                n = s[epoch_seconds(s.index) < ahead].sum()  # a line dated ahead counts when
-                # its hour comes (counter_values)
-                out.append(Sample("trafficwatch_requests_total",
-                                  (("site", site), ("status", f"{cls}xx")), float(n)))
+            per_class = engine.series.cell_totals(site, until).reshape(len(STATUS), -1).sum(1)
+            out += [Sample("trafficwatch_requests_total", (("site", site), ("status", label)),
+                           float(n))
+                    for label, n in zip(STATUS, per_class.tolist()) if label != "other"]
         forecasts = dict(engine.site_forecasts)
     for name, attr in FORECAST_GAUGES:
         out += [Sample(name, (("site", site),), float(getattr(forecasts[site], attr)))

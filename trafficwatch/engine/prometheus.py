@@ -24,6 +24,7 @@ from trafficwatch.hours import HOUR
 log = logging.getLogger(__name__)
 REFRESH_S = 60.0  # how often the app asks Prometheus again
 RECENT_H = 3  # hours read again at each refresh (a late scrape can still change them)
+AGAIN = f"; asking again every {REFRESH_S:.0f} s"  # after what the status line says is wrong
 
 
 class PrometheusFeed:
@@ -88,7 +89,7 @@ class PrometheusFeed:
             since = (f"; showing what was read at "
                      f"{time.strftime('%H:%M', time.gmtime(self.last_update))} UTC"
                      if self.last_update else "")
-            self.error = f"{exc}{since}; asking again every {REFRESH_S:.0f} s"
+            self.error = f"{exc}{since}{AGAIN}"
             log.warning("%s", self.error)
             self.sink.on_change()
             return
@@ -99,9 +100,9 @@ class PrometheusFeed:
         if empty:  # why, as `counts --prometheus` says it: --match matching nothing read
             # "nothing to forecast: no hour of the logs in this view" (a trial)
             try:
-                self.error = f"{why_empty(self.cfg, now, self.client)}; asking again every {REFRESH_S:.0f} s"
+                self.error = why_empty(self.cfg, now, self.client) + AGAIN
             except PrometheusError as exc:
-                self.error = f"{exc}; asking again every {REFRESH_S:.0f} s"
+                self.error = f"{exc}{AGAIN}"
         self._loaded = True
         self.last_update = time.time()
         self.sink.on_change()
