@@ -415,6 +415,30 @@ def test_a_copy_kept_by_hand_is_a_file_of_its_site_and_counted_once(tmp_path, ca
     assert {Path(f.path).name for f in files if f.rotation == 0} == {"access.log"}
 
 
+def test_swap_and_temporary_files_beside_the_logs_are_not_read_as_sites(tmp_path, capsys):
+    """`vim /var/log/nginx/access.log` leaves `.access.log.swp` beside it, a copy in progress is
+    `access.log.tmp`, fluentd keeps its place in `access.log.pos`: each was read as a site of
+    its own (the swap file "looks binary, skipped": exit 1; the copy's requests counted again in
+    the total of all sites). In a directory or a glob they are not read, and said so; a file
+    named on its own is read as given."""
+    full = log_lines(3000, seed=7)
+    (tmp_path / "access.log").write_bytes(full)
+    (tmp_path / ".access.log.swp").write_bytes(b"b0VIM 9.0\x00\x00\x10\x00" + bytes(4000))
+    (tmp_path / "access.log.tmp").write_bytes(full[:full.index(b"\n", 4000) + 1])
+    (tmp_path / "access.log.pos").write_bytes(b"/var/log/nginx/access.log\t0000000000001f40\t"
+                                              b"0000000000a1b2c3\n")
+    for given in (str(tmp_path), str(tmp_path / "access.log*")):
+        rc, total, err = counts(capsys, given)
+        assert (rc, total) == (0, 3000), err
+        for name in ((".access.log.swp",) if given == str(tmp_path) else ()) + (
+                "access.log.tmp", "access.log.pos"):  # (a glob's * lists no hidden file)
+            assert f"not read: {tmp_path / name}: a temporary file" in err, err
+        from trafficwatch.logs.sources import discover
+
+        assert list(discover([given]).sites) == [tmp_path.name]
+    rc, total, err = counts(capsys, str(tmp_path / "access.log.tmp"))
+    assert rc == 0 and 0 < total < 3000, err  # named alone: read as the user asked
+
 def test_logs_that_only_begin_alike_are_both_counted(tmp_path, capsys):
     """Two files sharing their first KiB but not the rest: neither is a copy."""
     a = log_lines(600, seed=6)

@@ -25,6 +25,15 @@ _UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzm
 # that site, a copy of one of them is counted once (drop_copies). Read as a site of its own
 # ("access.log.bak"), it counted every request again in the total of all sites.
 _BACKUP = re.compile(r"(?:[._-](?:bak|backup|old|orig|prev|save|copy)|~)\Z", re.IGNORECASE)
+# Not a log, beside the logs: a hidden file (vim's .access.log.swp, rsync's .access.log.Xy12Z),
+# an editor's swap, a copy or a download in progress, a shipper's place in a log (fluentd's
+# access.log.pos), a lock or a package manager's spare config. In a directory or a glob they were
+# read as sites of their own: a swap file "looks binary" (exit 1), a copy counted again.
+_TEMPORARY = re.compile(r"\A\.|\.(?:sw[a-p]|swx|te?mp|part(?:ial)?|crdownload|pos|lock|pid"
+                        r"|dpkg-(?:new|old|dist|tmp)|rpm(?:new|save|orig)|ucf-(?:new|old|dist))\Z",
+                        re.IGNORECASE)
+TEMPORARY = ("a temporary file (hidden, a swap file, a copy in progress, a shipper's position), "
+             "not a log: name it alone to read it")
 BACKUP_ROTATION = 1_000_000  # a kept copy's rotation: past any numbered one
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
@@ -244,6 +253,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
         if not found:
             why = EMPTY_DIR if Path(arg).is_dir() else "no file matches"
             out.skipped.append((safe_name(arg), why))
+        globbed = any(c in arg for c in "*?[")
         before = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
         again = 0  # files an earlier path already gave (a.log a.log, a dir and a file in it)
         for p in found:
@@ -261,8 +271,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                 out.ignored.append((safe_name(p), SAME_FILE_AS.format(safe_name(same))))
                 again += 1
                 continue
+            if (not explicit or globbed) and _TEMPORARY.search(p.name):
+                out.ignored.append((safe_name(p), TEMPORARY))
+                continue
             res = classify(p, rx)
-            if rotations and explicit and not any(c in arg for c in "*?["):
+            if rotations and explicit and not globbed:
                 near = rotations_of(p, _named(p, rx).site)
                 passive += near
                 if near and res == "no such file":
