@@ -1007,3 +1007,24 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
     friday = ~weekend
     assert (np.log1p(f.p50) - np.log1p(f.p10))[friday].max() < 0.78  # a weekday as before
     assert "no " not in shipped.forecast(young, 3).choice  # Friday night only: seen
+
+
+def test_a_naive_shown_with_hours_taken_from_their_median_says_so(shipped):
+    """A benchmark user's steady series of 0-3 an hour was forecast "same hour last week", yet 5
+    of its 48 hours were not last week's: an hour that stood out from its 4 weeks is their
+    median (a burst or a holiday is not repeated). What is shown is last week's elsewhere, and
+    the choice says how many hours are not."""
+    rng = np.random.default_rng(0)
+    t = np.arange(168)
+    week = np.clip(np.round(1.2 + 1.3 * np.sin(2 * np.pi * (t % 24 - 8) / 24)
+                            + 0.5 * (t // 24 < 5)), 0, 3)
+    v = np.tile(week, 4)
+    v = np.clip(v + (rng.random(len(v)) < 0.12) * rng.choice([-1, 1], len(v)), 0, 3)
+    f = shipped.forecast(series(v), 48)
+    assert f.model == "naive168"
+    other = np.flatnonzero(f.p50 != v[-168:-120])
+    assert len(other), "no hour taken from the median: the case is not tested"
+    weeks = np.stack([v[-168 * k:][:48] for k in (1, 2, 3, 4)])
+    np.testing.assert_allclose(f.p50[other], np.median(weeks[:, other], axis=0))
+    assert f.choice.endswith(f"; of same hour last week, {len(other)} hours of 48 stood out "
+                             "from their 4 weeks: their median there"), f.choice

@@ -679,6 +679,7 @@ class Forecaster:
         share = recent.weights.get("lstm", 0.0)  # {"naive24": 1.0}: none of the LSTM's median
         exact = None  # the blend's median in counts: expm1(log1p(100)) is 100.00000000000003,
         # and a band collapsed onto that median then missed a constant series' every hour
+        typical_hours = {}  # naive -> hours of it shown as their typical hour (bursts)
         if share < 0.999:  # move the band onto the blend's median
             p50 = share * np.expm1(lq[:, mid])
             for name, fn in (("naive24", naive24), ("naive168", naive168)):
@@ -693,6 +694,8 @@ class Forecaster:
                     span = max(horizon, 24)
                     burst, zm = bursts(bases[0][:, :span], bases[1][:, :span], name)
                     typical = np.expm1(zm[0, :horizon] * scale[0] + loc[0])
+                    changed = burst[0, :horizon] & (np.abs(typical - naive) > 1e-9 * naive)
+                    typical_hours[name] = int(changed.sum())
                     naive = np.where(burst[0, :horizon], typical, naive)
                 p50 += weight * naive
             for name, p in (extra or {}).items():
@@ -739,6 +742,13 @@ class Forecaster:
         else:
             q_band = q
         choice, short = recent.describe(self.name), recent.short(self.name)
+        for base, n in typical_hours.items():  # said: "same hour last week" had shown 5 of
+            # a benchmark user's 48 hours unlike last week's, and said nothing
+            if n:
+                naive, span = (("same hour yesterday", "7 days") if base == "naive24" else
+                               ("same hour last week", "4 weeks"))
+                choice += (f"; of {naive}, {n} hour{'s' if n > 1 else ''} of {horizon} stood "
+                           f"out from their {span}: their median there")
         if unseen:  # a site 3 days old forecast its first Saturday with a weekday's peak, 2x
             days = " or ".join(unseen) if len(unseen) <= 2 else \
                 ", ".join(unseen[:-1]) + " or " + unseen[-1]
