@@ -226,7 +226,13 @@ def test_a_stock_nginx_directory_counts_with_exit_0(tmp_path, capsys):
     (tmp_path / "error.log.1").write_bytes(NGINX_ERROR)
     (tmp_path / "error.log.2.gz").write_bytes(gzip.compress(NGINX_ERROR))
     rc, total, err = counts(capsys, str(tmp_path))
-    assert (rc, total) == (0, 150) and "error" not in err and "skipped" not in err
+    assert (rc, total) == (0, 150) and "skipped" not in err
+    # named in one line, as the README says (they had been silent)
+    said = [line for line in err.splitlines() if "an error log" in line]
+    assert len(said) == 1 and all(f"error.log{x}" in said[0] for x in ("", ".1", ".2.gz")), err
+    rc, total, err = counts(capsys, str(tmp_path / "error.log"))  # named alone: nothing read
+    assert (rc, total) == (2, 0)
+    assert f"not read (an error log, not an access log): {tmp_path / 'error.log'}" in err, err
 
 
 @pytest.mark.parametrize("content", [NGINX_ERROR, APACHE_ERROR])
@@ -234,7 +240,8 @@ def test_an_error_log_known_by_its_lines_is_ignored(tmp_path, capsys, content):
     (tmp_path / "access.log").write_bytes(log_lines(50))
     (tmp_path / "ssl.log").write_bytes(content * 20)
     rc, total, err = counts(capsys, str(tmp_path))
-    assert (rc, total) == (0, 50) and "ssl.log" not in err
+    assert (rc, total) == (0, 50) and "skipped" not in err
+    assert f"not read (an error log, not an access log): {tmp_path / 'ssl.log'}" in err, err
 
 
 def _iis_day(day: int, n: int) -> bytes:
@@ -464,3 +471,16 @@ def test_the_model_commands_exit_1_on_a_truncated_archive_as_counts_does(tmp_pat
     out, err = capsys.readouterr()
     assert "archive is truncated" in err and "LSTM refused" not in err
     assert out.count("\n") > 24
+
+
+def test_a_vhost_regex_that_names_no_site_in_a_file_name_is_said(tmp_path, capsys):
+    """A typo in --vhost-from-filename named every site as without it, and nothing said so."""
+    (tmp_path / "shop.example.com-access.log").write_bytes(log_lines(30, seed=1))
+    (tmp_path / "blog.example.org.log").write_bytes(log_lines(20, seed=2))
+    rc, total, err = counts(capsys, "--vhost-from-filename", r"^(.+)-access\.log", str(tmp_path))
+    assert (rc, total) == (0, 50)
+    assert ("--vhost-from-filename found no site in 1 file name, named as without it: "
+            f"{tmp_path / 'blog.example.org.log'}\n") in err, err
+    rc, total, err = counts(capsys, "--vhost-from-filename", r"^(.+?)[-.](?:access\.)?log",
+                            str(tmp_path))
+    assert (rc, total) == (0, 50) and "--vhost-from-filename" not in err, err

@@ -114,14 +114,23 @@ def summary(report: IngestReport, err: TextIO) -> None:
     mal = report.malformed
     err.writelines(f"  malformed, {reason}: {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
     err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
-    unnamed = [n for n, why in report.ignored if why == NOT_NAMED_LIKE_A_LOG]
-    if unnamed:  # a README beside the logs: not read by design, one line for all
-        more = f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else ""
-        err.write(f"  not read ({NOT_NAMED_LIKE_A_LOG}): "
-                  f"{', '.join(safe_text(n) for n in unnamed[:3])}{more}\n")
+    if report.unnamed:  # a typo in --vhost-from-filename had named every site as without it
+        more = f" and {len(report.unnamed) - 3} more" if len(report.unnamed) > 3 else ""
+        n = len(report.unnamed)
+        err.write(f"  --vhost-from-filename found no site in {n} file name{'s' if n > 1 else ''}"
+                  f", named as without it: {', '.join(safe_text(x) for x in report.unnamed[:3])}"
+                  f"{more}\n")
+    for reason in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG):  # error logs, a README beside the logs:
+        # not read by design, one line for all (error logs had been silent: "0 file(s), 0
+        # lines" and exit 2, no reason, for `counts error.log`)
+        unnamed = [n for n, why in report.ignored if why == reason]
+        if unnamed:
+            more = f" and {len(unnamed) - 3} more" if len(unnamed) > 3 else ""
+            err.write(f"  not read ({reason}): "
+                      f"{', '.join(safe_text(n) for n in unnamed[:3])}{more}\n")
     err.writelines(f"  {safe_text(n)} {EMPTY}\n" for n, why in report.ignored if why == EMPTY)
     err.writelines(f"  not read: {safe_text(n)}: {why}\n" for n, why in report.ignored
-                   if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG, EMPTY))  # error logs: silent
+                   if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG, EMPTY))
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
 

@@ -62,6 +62,7 @@ class IngestReport:
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs, by name or content
+    unnamed: list[str] = field(default_factory=list)  # files --vhost-from-filename did not name
     seconds: float = 0.0
     # counted before a restart (live following resumes from its state file)
     restored_lines: int = 0
@@ -320,7 +321,8 @@ def ingest(
     started = time.perf_counter()
     found = discover(paths, vhost_from_filename=opts.vhost_from_filename)
     drop_copies(found)
-    report = IngestReport(skipped=list(found.skipped), ignored=list(found.ignored))
+    report = IngestReport(skipped=list(found.skipped), ignored=list(found.ignored),
+                          unnamed=list(found.unnamed))
     pool = _file_pool(found.sites, opts, series)
     try:
         for site, files in found.sites.items():

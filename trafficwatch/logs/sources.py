@@ -84,13 +84,19 @@ class Discovery:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs, and files of a
     # directory not named like a log: not read by design, not a problem (exit code 0)
+    unnamed: list[str] = field(default_factory=list)  # files --vhost-from-filename did not
+    # name (named as without it: a typo in the regex had gone unsaid)
+
+
+def _vhost_of(name: str, vhost_rx: re.Pattern[str]) -> str:
+    """The site --vhost-from-filename's group names in a file's name ("" where none)."""
+    m = vhost_rx.search(name)
+    return m.group(1) if m and m.groups() and m.group(1) else ""
 
 
 def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
-    if vhost_rx is not None:
-        m = vhost_rx.search(path.name)
-        if m and m.groups() and m.group(1):
-            return m.group(1)
+    if vhost_rx is not None and _vhost_of(path.name, vhost_rx):
+        return _vhost_of(path.name, vhost_rx)
     base = stem[:-4]  # drop ".log"
     for suffix in (".access", "_access", "-access", "access"):
         if base.endswith(suffix):
@@ -298,6 +304,8 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                 # a README or a script beside the logs: not read by design, as error logs are
                 out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
+            if rx is not None and not _vhost_of(p.name, rx):
+                out.unnamed.append(safe_name(p))
             out.sites.setdefault(res.site, []).append(res)
         after = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
         if again == len(found):  # all given before (a.log a.log): read once, no fault
