@@ -79,6 +79,23 @@ def test_empty_or_all_gap_series_is_refused():
         predict(pd.Series(np.nan, index=idx), None)
 
 
+def test_a_week_of_gaps_after_old_logs_is_refused_not_forecast_from_the_old_logs():
+    """All sites summed, years-old archives beside a log begun minutes before: the week before
+    now held no observed hour. The LSTM refused it ("nothing to forecast from"), and the
+    seasonal naive shown instead went back past the gaps to the old logs: the Now pane said
+    "next hour: 149" below that status. A week of gaps is no forecast, whatever the model."""
+    from trafficwatch.model.forecaster import Forecaster
+
+    old = daily(28)
+    idx = pd.date_range(old.index[0], periods=len(old) + 200, freq="h")
+    s = old.reindex(idx)
+    for model in (None, Forecaster.load()):
+        with pytest.raises(ValueError, match=r"no observed hour in the last 168 hours \(all "
+                                             r"gaps\): nothing to forecast from"):
+            predict(s, model)
+    assert np.isfinite(predict(s.iloc[:-40], None).p50).all()  # a day of gaps: forecast
+
+
 def test_band_width_is_configurable():
     p10, p50, p90 = np.array([80.0]), np.array([100.0]), np.array([120.0])
     lo, hi = widen(p10, p50, p90, 0.8)

@@ -22,6 +22,8 @@ from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
 
+SILENT_HOURS = 168  # a history whose last this many hours are all gaps is not forecast
+
 _Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
 
 
@@ -118,6 +120,12 @@ def predict(
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
         raise ValueError("no complete hour with data yet: nothing to forecast from")
+    if not np.isfinite(history.to_numpy(dtype=float)[-SILENT_HOURS:]).any():
+        # the LSTM refuses a week of gaps; the seasonal naive shown instead went back past them
+        # to years-old logs: "nothing to forecast from" above "next hour: 149" (a trial's
+        # directory of old archives beside a log begun minutes before)
+        raise ValueError(f"no observed hour in the last {SILENT_HOURS} hours (all gaps): "
+                         "nothing to forecast from")
     status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
     band_note, share, nominal = "", 0.0, False
     fn = _naive
