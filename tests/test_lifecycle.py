@@ -446,3 +446,34 @@ def test_a_signal_racing_the_ignore_after_a_result_is_no_traceback(monkeypatch):
         monkeypatch.undo()
         for s, h in before.items():
             signal.signal(s, h)
+
+
+def _state_of(pid: int) -> str:
+    """The process's state letter (T: stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_z_suspends_the_app_and_it_comes_back_whole(tmp_path, app_in_terminal):
+    """Ctrl-Z over SSH did nothing (a key in the raw terminal, bound to nothing). It now stops
+    the app as a shell's job; on SIGCONT (`fg`) the screen is painted again, the footer too (in
+    tmux it had stayed blank until a key was pressed: the app repaints every pane on resume),
+    and q still quits."""
+    logs, state = live_logs(tmp_path)
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)])
+    assert app.wait_for_output(MOMENTS["counted"]), bytes(app.output[-2000:])
+    app.press(b"\x1a")
+    deadline = time.monotonic() + 10
+    while _state_of(app.proc.pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state_of(app.proc.pid) == "T"
+    time.sleep(0.3)
+    before = len(app.output)
+    os.kill(app.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while b"Quit" not in app.output[before:] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b"Quit" in app.output[before:], bytes(app.output[before:])  # the footer
+    app.press(b"q")
+    app.seconds_to_exit()
+    assert app.proc.returncode == 0

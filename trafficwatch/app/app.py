@@ -101,6 +101,9 @@ class TrafficWatchApp(App):
         # the terminal is raw: Ctrl-C is a key, not SIGINT; it ends the app as it would a shell's
         # command (state saved, exit status 130)
         Binding("ctrl+c", "interrupt", show=False, priority=True),
+        # and Ctrl-Z a key too: it suspends the app as a shell's job (`fg` brings it back), as
+        # a user over SSH expects (it did nothing: a trial)
+        Binding("ctrl+z", "suspend_process", show=False, priority=True),
         Binding("question_mark", "help", "Help"), Binding("f1", "help", "Help", show=False),
         Binding("m", "metric", "Metric"), Binding("s", "site", "Site"),
         Binding("slash", "filter", "Filter"), Binding("h", "heatmap", "Gates"),
@@ -181,7 +184,14 @@ class TrafficWatchApp(App):
         # (a class attribute: set by every app, so one run under NO_COLOR leaves no trace)
         ScrollBar.renderer = PlainScrollBarRender if plain else ScrollBarRender
         self._fit(self.size.width, self.size.height)
+        self.app_resume_signal.subscribe(self, self._repaint)
         self.engine.start()  # threads: returns at once, the first frame is not held up
+
+    def _repaint(self, _app: object = None) -> None:
+        """Back from Ctrl-Z (`fg`): the terminal's screen was the shell's, so every widget is
+        painted again (the footer stayed blank until a key was pressed: a trial)."""
+        for widget in self.screen.walk_children(with_self=True):
+            widget.refresh(layout=True)
 
     def on_key(self, event: events.Key) -> None:
         """Keys typed right after `/` (or `s`) were sent to the main screen before the filter
