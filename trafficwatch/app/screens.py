@@ -82,7 +82,7 @@ words, then heatmaps · v panes: on small screens, gates, top, anomalies or the 
 chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
 top of the last 24 h · ←/→ hour cursor (Shift: a day), Esc now · w same \
 hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
-palette (every action by name)
+palette (every action by name) · ctrl+z suspend (fg resumes)
 """
 
 
