@@ -16,6 +16,7 @@ import pytest
 from tests.test_forecast_cmd import run_cli, traffic
 from trafficwatch.cli.main import main
 from trafficwatch.counting.load import read_counts_csv_all, without_hour_in_progress
+from trafficwatch.hours import HOUR_NUMBERS
 from trafficwatch.resources import default_model_path
 
 
@@ -284,3 +285,95 @@ def test_tz_on_hour_numbers_is_said_to_be_unused(tmp_path, capsys):
     assert out.splitlines()[1].startswith("400,")
     _, _, err = run_main(["forecast", str(path), "--horizon", "1"], capsys)
     assert "--tz" not in err
+
+
+def unix_csv(path: Path, v: pd.Series, start: int, scale: int, header: str = "ds,y") -> str:
+    """A CSV of the counts `v`, hour k at Unix time start + 3600 k, in seconds (scale 1) or
+    ms (1000), written as whole numbers."""
+    path.write_text(header + "\n" + "".join(f"{(start + 3600 * k) * scale},{int(x)}\n"
+                                            for k, x in enumerate(v)))
+    return str(path)
+
+
+@pytest.mark.parametrize(("start", "scale", "first"), [
+    (946_684_800, 1, "2000-01-01T00:00:00+00:00"),  # 9 digits: refused ("no row has...")
+    (946_684_800, 1000, "2000-01-01T00:00:00+00:00"),  # 12 digits: refused
+    (0, 1, "1970-01-01T00:00:00+00:00"),  # 0, 3600...: hour numbers "over 100 years"
+    (0, 1000, "1970-01-01T00:00:00+00:00"),  # 0, 3600000...: 8 digits are dates, "daily"
+    (999_993_600 - 3600 * 100, 1, "2001-09-04T20:00:00+00:00"),  # 9 digits, then 10: refused
+])
+def test_unix_times_of_any_size_are_read_by_their_steps_of_whole_hours(tmp_path, capsys, start,
+                                                                       scale, first):
+    """Unix times before 2001-09-09 (fewer than 10 digits: 2000's 946684800, as benchmarks
+    write) were refused, and epoch 0's 0, 3600... read as hour numbers 3600 apart: steps of
+    whole hours (3600 s, 3,600,000 ms) are Unix times, whatever the numbers' size."""
+    v = traffic(21)
+    path = unix_csv(tmp_path / "unix.csv", v, start, scale)
+    warned: list[str] = []
+    s = read_counts_csv_all(path, warn=warned.append).series[""]
+    assert HOUR_NUMBERS not in s.attrs and len(s) == len(v) and np.array_equal(s, v)
+    assert s.index[0].isoformat() == first
+    assert s.index[-1] == pd.Timestamp(first) + pd.Timedelta(hours=len(v) - 1)
+    assert warned == [f"{path}: column 'ds' holds Unix times: read as UTC"]
+    code, out, err = run_main(["forecast", path, "--horizon", "3"], capsys)
+    assert code == 0, err
+    rows = out.splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == [
+        (s.index[-1] + pd.Timedelta(hours=h)).isoformat() for h in (1, 2, 3)]
+    assert "holds Unix times: read as UTC" in err and "hour numbers" not in err
+
+
+def test_unix_seconds_of_2000_are_read_in_each_series_of_a_long_csv(tmp_path):
+    """Steps are a series' own: two series of 2000's Unix seconds, a week apart, interleaved."""
+    v, w = traffic(8), traffic(8, seed=1)
+    lines = ["unique_id,ds,y"]
+    for k in range(len(v)):
+        lines += [f"A,{946_684_800 + 3600 * k},{int(v.iloc[k])}",
+                  f"B,{946_684_800 + 3600 * (k + 168)},{int(w.iloc[k])}"]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table = read_counts_csv_all(str(path))
+    assert table.series["A"].index[0] == pd.Timestamp("2000-01-01", tz="UTC")
+    assert table.series["B"].index[0] == pd.Timestamp("2000-01-08", tz="UTC")
+    assert np.array_equal(table.series["B"], w)
+
+
+def test_hour_numbers_and_numbers_too_few_to_tell_are_read_as_before(tmp_path):
+    """Hour numbers step by 1: still hour numbers, 0 or 1 first, gaps or not; a row or two
+    cannot show steps of whole hours: read as they were (hour numbers)."""
+    for name, hours in (("from1", range(1, 401)), ("from0", range(400)),
+                        ("gaps", [k for k in range(1, 500) if k % 7])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("ds,y\n" + "".join(f"{k},{100 + k % 24}\n" for k in hours))
+        s = read_counts_csv_all(str(path)).series[""]
+        base = s.attrs[HOUR_NUMBERS]
+        assert int(s.index[0].timestamp()) // 3600 - base == min(hours)
+        assert int(s.index[-1].timestamp()) // 3600 - base == max(hours)
+    for name, hours in (("one", [3600]), ("two", [3600, 7200])):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("ds,y\n" + "".join(f"{k},5\n" for k in hours))
+        s = read_counts_csv_all(str(path)).series[""]
+        assert HOUR_NUMBERS in s.attrs and len(s) == hours[-1] - hours[0] + 1
+
+
+def test_numbers_neither_hour_numbers_nor_unix_times_say_why(tmp_path, capsys):
+    """9-digit numbers were refused as having no ISO 8601 hour "(or an hour number...,
+    or a Unix time)": the message says which reading each number fails, and why."""
+    cases = {  # the file's ds column -> what the message says of it
+        "one": (["999993600"], "'999993600' has 9",
+                "it takes 2 steps to tell, and the rows have none"),
+        "jitter": ([str(999_993_600 + 3600 * k + k % 5 + 1) for k in range(30)],
+                   "'999993601' has 9",
+                   "0 of the 29 steps are; 999993601 then 999997202 are 3601 apart"),
+        "mixed": ([str(k) for k in range(1, 30)] + ["946684800"], "'946684800' has 9",
+                  "0 of the 29 steps are; 1 then 2 are 1 apart"),
+    }
+    for name, (ds, number, steps) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text("ds,y\n" + "".join(f"{x},5\n" for x in ds))
+        code, out, err = run_main(["forecast", str(path)], capsys)
+        assert code == 2 and out == "" and err.count("\n") == 1
+        assert (f"{name}.csv: column 'ds' holds numbers, but neither hour numbers (1, 2, 3...: "
+                f"whole, 7 digits at most, and {number}) nor Unix times (10 digits, 13 in ms, "
+                "read as they are, or other whole numbers whose steps between a series' rows "
+                f"are whole hours, 3600 s or 3,600,000 ms: {steps})") in err

@@ -4,6 +4,7 @@ as `counts` and the app."""
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import sys
 import time
@@ -186,6 +187,11 @@ HOUR_NUMBER = re.compile(r"\d{1,7}(?:\.0*)?$")  # ds = 1, 2, 3... (or 1.0, 2.0: 
 # are a date (DATE_ONLY)
 EPOCH = re.compile(r"(\d{10}|\d{13})(?:\.\d*)?$")  # Unix time in seconds or milliseconds (a
 # Prometheus or Grafana export): real instants, UTC
+WHOLE = re.compile(r"\d+(?:\.0*)?$")  # a whole number, as an int or float column writes it
+NUMBER = re.compile(r"\d+(?:\.\d*)?$")  # a number, whole or not (not negative)
+UNIX_STEP_SHARE = 0.9  # of the steps between a series' rows: how many, at least, a whole number
+# of hours in seconds (3600) or milliseconds (3,600,000) make a column of other numbers Unix
+# times (before 2001-09-09 they have 9 digits or fewer, 946684800 is 2000; epoch 0 is 0, 3600...)
 LAST_UNIX_S = 9_223_372_036  # 2262-04-11: the last second a nanosecond datetime holds
 MAX_NUMBERED_H = 100 * 8766  # hours: the most one series of hour numbers may span (100 years;
 # its first hour must still be a date a datetime holds)
@@ -281,15 +287,26 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if len(row) != len(cols):
             bad.setdefault("fields", []).append(f"row {n}: {len(row)} fields")
             continue
-        if DATE_ONLY.match(row[ti].strip()):  # a day's count, not an hour's: read as midnight,
-            # a day's rows were summed into one hour and the other 23 were gaps
-            bad.setdefault("day", []).append(f"row {n}: {row[ti]!r}")
-            continue
         usable.append((n, row))
+    # Unix times of any size (2000's 946684800, epoch 0's 0, 3600...; in ms too), known by
+    # their steps: refused below 10 digits (a trial), or read as hour numbers 3600 apart
+    every = [row[ti].strip() for _, row in usable]
+    keys = [series_of(row) for _, row in usable]
+    scale = None if all(EPOCH.match(x) for x in every) else _unix_scale(every, keys)
+    if scale is None:
+        kept = []
+        for n, row in usable:
+            if DATE_ONLY.match(row[ti].strip()):  # a day's count, not an hour's: read as
+                # midnight, a day's rows were summed into one hour and the other 23 were gaps
+                bad.setdefault("day", []).append(f"row {n}: {row[ti]!r}")
+                continue
+            kept.append((n, row))
+        usable = kept
     # every hour in one call: one to_datetime a row took 55 of 64 s on 200 series of 1,344 rows
     texts = [row[ti].strip() for _, row in usable]
-    numbers = bool(texts) and all(HOUR_NUMBER.match(x) for x in texts)
-    epoch = bool(texts) and not numbers and all(EPOCH.match(x) for x in texts)
+    numbers = bool(texts) and scale is None and all(HOUR_NUMBER.match(x) for x in texts)
+    epoch = bool(texts) and not numbers and (
+        scale is not None or all(EPOCH.match(x) for x in texts))
     if numbers:  # hour numbers, no dates: each series' last one put at MADE_UP_END
         last: dict[str, int] = {}  # series -> its last hour number
         first: dict[str, int] = {}
@@ -307,9 +324,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         stamps = pd.to_datetime(pd.Series(
             [(base[series_of(row)] + int(float(x))) * HOUR for (_, row), x in zip(usable, texts)],
             dtype="int64"), unit="s", utc=True)
-    elif epoch:  # seconds (10 digits) or milliseconds (13), as written; from April 2262 on
-        # (past what pandas 2's datetimes hold; pandas 3 reads them) a row without an hour, said
-        secs = np.array([float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0)
+    elif epoch:  # seconds (10 digits) or milliseconds (13), as written, or of any size as
+        # their steps say (scale); from April 2262 on (past what pandas 2's datetimes hold;
+        # pandas 3 reads them) a row without an hour, said
+        secs = np.array([int(x.split(".")[0]) / scale if scale is not None else
+                         float(x) / (1000.0 if len(x.split(".")[0]) == 13 else 1.0)
                          for x in texts])
         stamps = pd.to_datetime(pd.Series(np.where(secs < LAST_UNIX_S, secs, np.nan)),
                                 unit="s", utc=True, errors="coerce")
@@ -367,6 +386,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     if not found and not any(any(x.strip() for x in row) for row in rows[1:]):
         raise ValueError(f"{shown}: no rows below the header: nothing to read")  # not "no row
         # has an ISO 8601 hour" (a trial's file of a header alone)
+    if not found and every and all(NUMBER.match(x) for x in every) and (
+            scale is not None or not all(DATE_ONLY.match(x) for x in every)):
+        raise ValueError(f"{shown}: column {safe_text(time_col)!r} holds numbers, but "
+                         f"{_numbers_not_hours(every, keys, scale)}")
     if not found:
         days = (" (dates without an hour, as " + safe_text(bad["day"][0].split(": ", 1)[1])
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
@@ -479,6 +502,71 @@ def hour_text(t: pd.Timestamp, base: int | None) -> str:
     """An hour as messages and outputs write it: ISO 8601, or its hour number when the series'
     times were hour numbers put at epoch hour `base` (series.attrs[HOUR_NUMBERS])."""
     return t.isoformat() if base is None else str(int(t.timestamp()) // HOUR - base)
+
+
+def _steps(texts: list[str], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The steps between the whole numbers `texts`, each series' (`keys`, one a text) distinct
+    ones in order: (each step's first number, its second), as arrays."""
+    import pandas as pd
+
+    whole = [x.split(".")[0] for x in texts]
+    if max(map(len, whole)) > 18:  # past int64: Python's ints (no time or hour number)
+        of: dict[str, set[int]] = {}
+        for x, k in zip(whole, keys):
+            of.setdefault(k, set()).add(int(x))
+        pairs = [p for v in of.values() for p in itertools.pairwise(sorted(v))]
+        return (np.array([a for a, _ in pairs], dtype=object),
+                np.array([b for _, b in pairs], dtype=object))
+    v = np.array([int(x) for x in whole], dtype=np.int64)  # in one array: a 414-series M4
+    k = pd.factorize(pd.Series(keys, dtype=object))[0]  # file of 414,000 hour numbers, 0.1 s
+    order = np.lexsort((v, k))
+    v, k = v[order], k[order]
+    same = (k[1:] == k[:-1]) & (v[1:] != v[:-1])
+    return v[:-1][same], v[1:][same]
+
+
+def _unix_scale(texts: list[str], keys: list[str]) -> int | None:
+    """1 when the whole numbers `texts` (series `keys`) are Unix seconds, 1000 when they are
+    milliseconds, known by their steps: 2 at least, and UNIX_STEP_SHARE of them a whole number
+    of hours (3,600,000 ms; else 3600 s), whatever the numbers' size. None otherwise: hour
+    numbers step by 1 (dates, 20230111, by 1 a day), and a row or two cannot tell."""
+    if not texts or not all(WHOLE.match(x) for x in texts):
+        return None
+    first, second = _steps(texts, keys)
+    steps = second - first
+    if len(steps) < 2:
+        return None
+    for scale in (1000, 1):
+        if np.count_nonzero(steps % (HOUR * scale) == 0) >= UNIX_STEP_SHARE * len(steps):
+            return scale
+    return None
+
+
+def _numbers_not_hours(texts: list[str], keys: list[str], scale: int | None) -> str:
+    """Why a column of numbers `texts` (series `keys`) gave no hour, the end of a sentence
+    "...holds numbers, but ": neither hour numbers nor Unix times, and what each lacks."""
+    if scale is not None or all(EPOCH.match(x) for x in texts):
+        unit = ("10 digits in seconds, 13 in ms" if scale is None else
+                f"in {'ms' if scale > 1 else 'seconds'}, as their steps of whole hours say")
+        return (f"as Unix times ({unit}) they all fall after 2262-04-11, the last day a "
+                "datetime holds")
+    not_hour = next((x for x in texts if not HOUR_NUMBER.match(x)), texts[0])
+    whole = next((x for x in texts if not WHOLE.match(x)), None)
+    number = (f"{safe_text(whole)!r} is not whole" if whole is not None else
+              f"{safe_text(not_hour)!r} has {len(not_hour.split('.')[0])}")
+    head = (f"neither hour numbers (1, 2, 3...: whole, 7 digits at most, and {number}) nor "
+            "Unix times (10 digits, 13 in ms, read as they are, or other whole numbers whose "
+            "steps between a series' rows are whole hours, 3600 s or 3,600,000 ms")
+    if whole is not None:
+        return f"{head})"
+    first, second = _steps(texts, keys)
+    if len(first) < 2:
+        return (f"{head}: it takes 2 steps to tell, and the rows have "
+                f"{'only 1' if len(first) else 'none'})")
+    off = np.flatnonzero((second - first) % HOUR != 0)
+    a, b = int(first[off[0]]), int(second[off[0]])
+    return (f"{head}: {len(first) - len(off)} of the {len(first)} steps are; {a} then {b} are "
+            f"{b - a} apart)")
 
 
 def _days_apart(times: list) -> str | None:
