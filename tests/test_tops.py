@@ -124,3 +124,32 @@ def test_merging_summaries_matches_counting_everything_when_nothing_is_dropped()
     t.merge(dict(a))
     t.merge(dict(b))
     assert t.top(3) == [("y", 5, 0), ("x", 3, 0), ("z", 2, 0)] and t.floor == 0
+
+
+def test_a_days_busiest_clients_come_before_its_one_off_visitors():
+    """A day of 30 one-off visitors an hour (1-2 requests each) beside a client of exactly 13
+    in its first hour: merged 20 at a time, the hours' floors added up, every one-off read
+    "2-37" and the client of 13 was not listed (a trial's Top pane). Every client of the day
+    is kept for the screen, and ranked by the count it surely has."""
+    from trafficwatch.counting.tops import chunk_tallies, combined
+
+    rng = np.random.default_rng(1)
+    hours, names = [], []
+    for h in range(24):
+        for i in range(30):
+            n = int(rng.integers(1, 3))
+            hours += [h] * n
+            names += [f"10.{h}.0.{i}"] * n
+        if h == 0:
+            hours += [h] * 13
+            names += ["203.0.113.13"] * 13
+        if h % 3 == 0:
+            hours += [h] * 3
+            names += ["192.0.2.30"] * 3
+    truth = Counter(names)
+    top = combined(list(chunk_tallies(np.array(hours), np.array(names)).values())).top(5)
+    assert [k for k, _, _ in top[:2]] == ["192.0.2.30", "203.0.113.13"]
+    for k, count, err in top:
+        assert count - err <= truth[k] <= count
+    surely = [count - err for _, count, err in top]
+    assert surely == sorted(surely, reverse=True)
