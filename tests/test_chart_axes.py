@@ -245,3 +245,87 @@ async def test_a_band_within_a_row_of_the_median_leaves_the_median_drawn_alone()
     # the axis runs 0-400 over 10 rows: 40 a row
     assert await dashes(p50 - 25, p50 + 25) == 0  # within a row: the median alone
     assert await dashes(p50 - 90, p50 + 90) > 10  # a band that is one: drawn
+
+
+async def test_the_forecast_is_drawn_over_last_weeks_line():
+    # a user at 80x24: `w` drew last week's ~ over the forecast's dots, 21-24 of them on the
+    # chart without it, 2-5 with it; the forecast, the 24 hours ahead, must stay in sight
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import T0, demo_snapshot, demo_tops, make_app
+
+    snap = demo_snapshot()
+    hours = T0 + 3600 * np.arange(-200, 1)  # over a week: last week's counts for the hours ahead
+    counts = 123.0 + 30 * np.sin(np.arange(201) / 24 * 2 * np.pi)
+    counts[-169:-145] = 123.0  # a week before the hours ahead: the forecast's 123, then 30
+    counts[-157:-145] = 30.0
+    week = replace(snap, anomalies=(), tops=demo_tops(hours), series=replace(
+        snap.series, hours=hours, counts=counts, last_week=counts - 5))
+
+    async def chart(keys: str) -> list[str]:
+        app = make_app(week)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            if keys:
+                await pilot.press(*keys)
+                await pilot.pause()
+            plot = app.query_one("#chart")
+            lines = ["".join(seg.text for seg in plot.render_line(y))
+                     for y in range(plot.size.height)]
+        assert ("~ " in lines[0]) == (keys == "w"), lines[0]  # the overlay's legend: it is on
+        return lines[2:-2]  # the plot rows
+
+    alone, over = await chart(""), await chart("w")
+    dots = sum(line.count("•") for line in alone)
+    assert dots >= 18, "\n".join(alone)
+    assert sum(line.count("•") for line in over) == dots, "\n".join(over)
+    ahead = [line[-19:-1] for line in over]  # the forecast's columns
+    assert sum(line.count("~") for line in ahead) >= 4, "\n".join(over)  # last week's: drawn
+
+
+async def _chart_lines(size: tuple[int, int], keys: str = "") -> list[str]:
+    from tests.test_app import demo_snapshot, make_app
+
+    app = make_app(demo_snapshot())
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        if keys:
+            await pilot.press(*keys)
+            await pilot.pause()
+        chart = app.query_one("#chart")
+        return ["".join(seg.text for seg in chart.render_line(y))
+                for y in range(chart.size.height)]
+
+
+async def test_a_window_too_short_for_an_axis_says_so_and_shows_no_count():
+    # a user in tmux: at 80x7 and 30x8 the axis put 0 on the top frame line and 5,000 on the
+    # bottom one; at 80x8 its one plot row read 5,000, zero-count hours drawn on it
+    from trafficwatch.app.chart import MIN_ROWS
+
+    for size, keys in (((80, 7), ""), ((80, 8), ""), ((30, 8), ""), ((80, 9), ""),
+                       ((80, 8), "l"), ((80, 8), "w")):
+        lines = await _chart_lines(size, keys)
+        text = "\n".join(lines)
+        assert "too short for the chart" in lines[0], (size, keys, text)
+        assert not "".join(lines[1:]).strip(), (size, keys, text)  # no axis, no plot
+    assert MIN_ROWS == 3
+    lines = await _chart_lines((80, 8))
+    assert lines[0].strip() == "window too short for the chart: 1 plot row, needs 3", lines
+
+
+async def test_a_short_chart_that_has_room_keeps_an_axis_that_reads_upwards():
+    # from MIN_ROWS plot rows (80x10) up: every count label on the row that holds its count,
+    # rising from the bottom row, which is the axis' floor
+    for height in range(10, 17):
+        for keys in ("", "l"):
+            lines = await _chart_lines((80, height), keys)
+            rows = lines[2:-2]
+            assert rows and all(line[3] in "┤│" for line in rows), (height, lines)
+            labels = [(i, float(line.split("┤")[0].replace(",", "")))
+                      for i, line in enumerate(rows) if "┤" in line]
+            assert len(labels) >= 2, (height, keys, lines)
+            values = [v for _, v in labels]
+            assert values == sorted(values, reverse=True), (height, keys, lines)
+            assert labels[-1][0] >= len(rows) - 2, (height, keys, lines)  # the floor, low down

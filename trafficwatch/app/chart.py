@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual_plotext import PlotextPlot
@@ -88,6 +89,28 @@ def log_ticks(top: float, rows: int, bottom: float = 0.0) -> tuple[list[float], 
         counts = sorted({*counts, *(t for t in nice_ticks(top, rows, counts[0])
                                     if counts[0] < t <= top)})
     return [math.log10(1 + c) for c in counts], [num(c) for c in counts]
+
+
+MIN_ROWS = 3  # plot rows a count axis needs: on 1 (80x8) plotext drew every hour on one row
+# labelled with the top count, zero read as 5,000; on 0 (80x7, 30x8) it put "0" on the top frame
+# line and the top count on the bottom one; on 2 the bottom row, where the zeros are, could take
+# the middle count's label (0-400 read "200" on it)
+
+
+def plot_rows(height: int) -> int:
+    """The plot's rows in a chart `height` lines high: less the legend, the frame's top and
+    bottom lines and the hours' labels."""
+    return height - 4
+
+
+def too_short(rows: int, width: int) -> str:
+    """The one line shown instead of a chart of `rows` plot rows (under MIN_ROWS): the longest
+    wording that fits `width` columns."""
+    rows = max(rows, 0)
+    said = f"window too short for the chart: {rows} plot row{'' if rows == 1 else 's'}"
+    words = (f"{said}, needs {MIN_ROWS}: make it taller", f"{said}, needs {MIN_ROWS}", said,
+             "window too short for the chart", "too short for the chart", "too short")
+    return next((w for w in words if len(w) <= width), words[-1])
 
 
 class ForecastChart(PlotextPlot):
@@ -177,9 +200,14 @@ class ForecastChart(PlotextPlot):
         return min(self.hours, key=lambda h: abs((h - t0) // 3600 - xv))
 
     def render(self):
-        """Draw the last snapshot at the current size (one point per column), then plot it."""
+        """Draw the last snapshot at the current size (one point per column), then plot it; in a
+        window too short for a count axis (MIN_ROWS), a line that says so instead."""
         if self._snap is not None:
             self._draw(self._snap)
+            rows = plot_rows(self.size.height)
+            if self._snap.series is not None and rows < MIN_ROWS:
+                self._geom = None  # no hours drawn: a click is off them
+                return Text(too_short(rows, self.size.width), no_wrap=True, overflow="ellipsis")
         return super().render()
 
     def _draw(self, snap: Snapshot) -> None:
@@ -257,7 +285,7 @@ class ForecastChart(PlotextPlot):
                     a = np.minimum(np.asarray(a, float), cap)
                     return np.log10(np.maximum(a, 0) + 1) if self.log_scale else a
 
-                rows = max(self.size.height - 4, 4)
+                rows = max(plot_rows(self.size.height), 4)
                 lo = min([*low] + [float(np.nanmin(r)) for r in later])
                 floor = log_floor(lo) if self.log_scale else nice_ticks(hi, rows, lo)[0]  # as
                 # the axis is drawn below
@@ -269,11 +297,13 @@ class ForecastChart(PlotextPlot):
                         line("band", fx[seg], apart[seg], cap=cap)
                 if "band" not in shown and (fv.p90 > fv.p10).any():  # said, not drawn
                     shown.append("thin band")
-            line("forecast", fx, fv.p50)
-            if self.week_overlay:  # on over the forecast too: the check a trial wanted there
+            if self.week_overlay:  # on over the forecast too: the check a trial wanted there.
+                # Under the forecast's dots (plotext draws later lines on top): drawn after them,
+                # its ~ hid all but 2-5 of the 24 hours ahead at 80x24 (a trial)
                 ahead = week_before(sv.hours, sv.counts, fv.hours, sv.partial_hour)
                 for seg in _runs(ahead):
                     line("week", fx[seg], ahead[seg])
+            line("forecast", fx, fv.p50)
         # the counts over last week's and the past forecasts' lines (plotext draws later lines
         # on top): drawn first, a spike's body became the past forecasts' dots; first in the
         # legend still
@@ -284,7 +314,7 @@ class ForecastChart(PlotextPlot):
         for a in snap.anomalies:
             if t0 <= a.hour <= t_last:
                 line("anomaly", x([a.hour]), [a.actual], scatter=True)
-        rows = max(self.size.height - 4, 4)
+        rows = max(plot_rows(self.size.height), 4)
         ticks = None if self.log_scale else nice_ticks(
             max(top + [float(np.nan_to_num(counts[-1]))], default=1.0), rows, min(low))
         floor = ticks[0] if ticks else log_floor(min(low))
@@ -326,7 +356,7 @@ class ForecastChart(PlotextPlot):
         ticks = list(range(0, span, step))
         form = "%a %H:%M" if span <= 7 * 24 else "%d %b"  # weekdays repeat past a week
         plt.xticks(ticks, [fmt_hour(t0 + 3600 * t, off, form) for t in ticks])
-        rows = max(self.size.height - 4, 4)
+        rows = max(plot_rows(self.size.height), 4)
         # a count axis reaches 1 at least: a quiet or filtered-out view (all 0, a forecast of
         # 0.03) was drawn on an axis of 0.01 steps, its band filling the plot
         top = max(top, 1.0) if math.isfinite(top) else 1.0
