@@ -484,3 +484,17 @@ def test_a_vhost_regex_that_names_no_site_in_a_file_name_is_said(tmp_path, capsy
     rc, total, err = counts(capsys, "--vhost-from-filename", r"^(.+?)[-.](?:access\.)?log",
                             str(tmp_path))
     assert (rc, total) == (0, 50) and "--vhost-from-filename" not in err, err
+
+
+def test_the_summary_adds_up_to_the_lines_read(tmp_path, capsys):
+    """Blank lines were read but neither counted nor malformed: "8 lines; 5 counted, 1
+    malformed" did not add up (a trial)."""
+    good = log_lines(5, seed=3)
+    (tmp_path / "access.log").write_bytes(good + b"   \n\ngarbage\n")
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 5)
+    assert "8 lines in " in err and ("5 counted, 1 malformed, 0 excluded, 2 blank or comment "
+                                     "(#)\n") in err, err
+    (tmp_path / "access.log").write_bytes(good)
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert "0 excluded\n" in err, err  # nothing more said where nothing is left over

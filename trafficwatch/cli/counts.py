@@ -106,7 +106,7 @@ def summary(report: IngestReport, err: TextIO) -> None:
     err.write(f"trafficwatch: {len(report.files)} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
               f"{report.malformed.total:,} malformed, "
-              f"{sum(f.excluded for f in report.files):,} excluded\n")
+              f"{sum(f.excluded for f in report.files):,} excluded{_blank(report)}\n")
     for f in report.files:
         if not f.error and f.malformed.total:
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
@@ -133,6 +133,14 @@ def summary(report: IngestReport, err: TextIO) -> None:
                    if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG, EMPTY))
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
+
+
+def _blank(report: IngestReport) -> str:
+    """", N blank" for the lines read that are neither counted, malformed nor excluded (blank
+    lines, W3C's # lines): the summary's figures did not add up to its lines (a trial)."""
+    n = report.lines - report.parsed - report.malformed.total - sum(
+        f.excluded for f in report.files)
+    return f", {n:,} blank or comment (#)" if n > 0 else ""
 
 
 def exit_code(report: IngestReport) -> int:
