@@ -498,3 +498,20 @@ def test_the_summary_adds_up_to_the_lines_read(tmp_path, capsys):
     (tmp_path / "access.log").write_bytes(good)
     rc, total, err = counts(capsys, str(tmp_path))
     assert "0 excluded\n" in err, err  # nothing more said where nothing is left over
+
+
+@pytest.mark.parametrize(("when", "why"), [
+    ("31/Feb/2026:13:55:36 +0000", "impossible date"),
+    ("10/Oct/1969:13:55:36 +0000", "time out of range (before 1990)")])
+def test_a_log_of_bad_times_alone_says_its_times_not_its_format(tmp_path, capsys, when, why):
+    """A one-line file dated 31 Feb said "no known log format matches"; the same line in a
+    longer file is "impossible date" (a trial)."""
+    (tmp_path / "access.log").write_text(
+        f'1.2.3.4 - - [{when}] "GET / HTTP/1.1" 200 2 "-" "x"\n')
+    rc, total, err = counts(capsys, str(tmp_path / "access.log"))
+    assert (rc, total) == (2, 0)
+    assert (f"access.log: its lines are COMBINED but no time in them can be counted ({why}); "
+            "first line: ") in err, err
+    (tmp_path / "access.log").write_text("hello world\n")  # no format at all: as before
+    rc, total, err = counts(capsys, str(tmp_path / "access.log"))
+    assert rc == 2 and "no known log format matches (tried " in err, err

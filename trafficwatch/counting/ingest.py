@@ -132,14 +132,24 @@ def _date(key: str) -> datetime.date:
 
 
 def choose_format(opts: IngestOptions, sample: list[bytes],
-                  hint: LogFormat | None = None) -> tuple[LogFormat | None, list[str]]:
+                  hint: LogFormat | None = None) -> tuple[LogFormat | None, str]:
     """The format --log-format names, else the one detected in `sample` (`hint` tried first);
-    and the names of the formats tried. ValueError for a bad --log-format."""
+    and, where none fits, why (the end of a sentence: "no known log format matches (tried
+    ...)"). ValueError for a bad --log-format."""
     if opts.log_format:
         fmt = get_format(opts.log_format, date_format=opts.date_format, time_format=opts.time_format)
-        return fmt, [fmt.name]
+        return fmt, ""
     det = detect_format(sample, hint)
-    return det.format, list(det.scores)
+    if det.format is not None:
+        return det.format, ""
+    first = sample[0][:120].decode("utf-8", "backslashreplace") if sample else ""
+    if det.times is not None:  # the format is right, its times are not: a one-line file dated
+        # 31 Feb or 1969 read "no known log format matches" (a trial)
+        kind, why, _ = det.times
+        return None, (f"its lines are {kind} but no time in them can be counted ({why}); "
+                      f"first line: {first!r}")
+    return None, (f"no known log format matches (tried {', '.join(det.scores)}); "
+                  f"first line: {first!r}; pass --log-format")
 
 
 def read_source(
@@ -169,7 +179,7 @@ def read_source(
     if not sample:  # a log just rotated, or one never written to: nothing is lost
         rep.ignored = EMPTY
         return rep
-    fmt, tried = choose_format(opts, sample, hint)
+    fmt, why_none = choose_format(opts, sample, hint)
     if looks_binary(sample, fmt):
         rep.error = f"{name} looks binary, not a text access log; skipped"
         return rep
@@ -182,9 +192,7 @@ def read_source(
                      "forecast, eval and train read it directly")
         return rep
     if fmt is None:
-        first = sample[0][:120].decode("utf-8", "backslashreplace")
-        rep.error = (f"{name}: no known log format matches (tried {', '.join(tried)}); "
-                     f"first line: {first!r}; pass --log-format")
+        rep.error = f"{name}: {why_none}"
         return rep
     rep.format = fmt.name
     # client and visitor hashes only for a series that counts visitors
@@ -202,8 +210,8 @@ def read_source(
         rep.error = f"{name}: {exc} after {rep.lines:,} lines; the complete lines before it counted"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
         first = sample[0][:120].decode("utf-8", "backslashreplace")
-        rep.error = (f"{name}: no line parsed as {fmt.name} (tried {', '.join(tried)}); "
-                     f"first line: {first!r}; pass --log-format")
+        rep.error = (f"{name}: no line parsed as {fmt.name}; first line: {first!r}; pass "
+                     "--log-format")
     return rep
 
 

@@ -480,15 +480,13 @@ class LiveFeed:
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
         sample = chunk.split(b"\n", 200)[:200]
-        fmt, tried = choose_format(opts, sample)
+        fmt, why_none = choose_format(opts, sample)
         why = ""
         if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
             why = f"{st.report.name} looks binary, not a text access log; skipped"
             st.binary = True
         elif fmt is None:
-            first = chunk.split(b"\n", 1)[0][:120].decode("utf-8", "backslashreplace")
-            why = (f"{st.report.name}: no known log format matches (tried "
-                   f"{', '.join(tried)}); first line: {first!r}; pass --log-format")
+            why = f"{st.report.name}: {why_none}"
         if why:
             st.report.error = why
             if not st.said:

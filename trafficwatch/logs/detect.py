@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, LogFormat
 from trafficwatch.logs.parse import Parser
+from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
+
+TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
+                          TOO_LATE})  # a line of a format, but a time that cannot be counted
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,9 @@ class Detection:
 
     format: LogFormat | None
     scores: dict[str, float]
+    # where no format fits: the first whose every line failed on its time alone, with the
+    # reason and an example (a one-line file dated 31 Feb read "no known log format matches")
+    times: tuple[str, str, bytes] | None = None
 
 
 def fit(fmt: LogFormat, sample: list[bytes]) -> float:
@@ -61,12 +68,20 @@ def _detect(sample: list[bytes]) -> Detection:
         return Detection(None, {})
     data = b"\n".join(lines) + b"\n"
     scores: dict[str, float] = {}
+    times = None
     for fmt in DETECT_ORDER:
         res = Parser(fmt).feed(data, final=True)
         requests = res.lines - res.skipped
         scores[fmt.name] = len(res.records) / requests if requests else 0.0
+        reasons = res.malformed.counts
+        if times is None and requests and not len(res.records) and reasons and all(
+                r in TIME_REASONS for r in reasons):
+            reason = reasons.most_common(1)[0][0]
+            times = (fmt.name, reason, res.malformed.examples[reason])
     best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
-    return Detection(PRESETS[best] if scores[best] >= 0.5 else None, scores)
+    if scores[best] >= 0.5:
+        return Detection(PRESETS[best], scores)
+    return Detection(None, scores, times)
 
 
 # An nginx or Apache error log line (not a request): `2026/11/20 10:00:00 [error] 12#12: ...` or
