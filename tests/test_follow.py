@@ -385,6 +385,23 @@ def test_corrupt_and_still_being_written_gzip_read_to_the_break(tmp_path, mode):
     r.stop()
 
 
+def test_a_last_line_whose_newline_never_comes_counts_once_the_file_is_quiet(tmp_path, log,
+                                                                             mode):
+    """A log whose writer crashed mid-line (or cut by hand): `counts` counted its last line,
+    and the app, `counts --follow` and the agent held it for ever (a trial: 1 line short). Once
+    the file has been left unwritten for `last_line_after` seconds, it is a line; a line still
+    being written (the test above) waits for its newline."""
+    log.write(3)
+    with open(log.path, "ab") as h:
+        h.write(b"the last line")
+    os.utime(log.path, (time.time() - 5, time.time() - 5))
+    r = Run([tmp_path], mode, last_line_after=2.0)
+    r.expect([*log.written, b"the last line"])
+    log.write(2)  # written again later: its lines come as ever, the last one not again
+    r.expect([*log.written[:3], b"the last line", *log.written[3:]])
+    r.stop()
+
+
 def test_the_last_line_of_an_archive_counts_without_a_newline(tmp_path, mode):
     (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"gz line 1\ngz line 2"))
     r = Run([tmp_path], mode)

@@ -55,6 +55,8 @@ FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000
+LAST_LINE_S = 60.0  # a file's last line without its newline, the file unwritten this long: a
+# line. A server writes each line whole, in one write(); one cut short stays so
 log = logging.getLogger(__name__)
 
 
@@ -151,7 +153,8 @@ class Follower:
                  resume: list[FileRecord] | None = None,
                  max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0,
                  vhost_from_filename: str | None = None, batch_interval: float = 0.05,
-                 on_gone: Callable[[], None] | None = None) -> None:
+                 on_gone: Callable[[], None] | None = None,
+                 last_line_after: float = LAST_LINE_S) -> None:
         self.paths = [str(p) for p in paths]
         self.vhost_from_filename = vhost_from_filename
         self.batch_interval = batch_interval  # inotify: gather writes this long before a pass
@@ -171,6 +174,8 @@ class Follower:
         self._watched_dirs: set[str] = set()
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
+        self.last_line_after = last_line_after  # a last line without its newline, in a file
+        # unwritten this long, is a line (LAST_LINE_S)
         self._waiting = False  # some archive was left for a later scan
         self._index: PrefixIndex | None = None  # files followed now, by their first bytes
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
@@ -600,7 +605,15 @@ class Follower:
             self._close(f)
             if not err:
                 self._say_if_empty(f)
-        elif not f.live or self._moved_away(f):
+            return False
+        if f.pending and not f.skipping and self._unwritten(f, self.last_line_after):
+            # a last line whose newline never came (a writer that crashed, a log cut by hand):
+            # `counts` counts it; followed, it had waited for ever (a trial: 1 line short)
+            chunk, f.pending = bytes(f.pending) + b"\n", bytearray()
+            self.on_data(f.key, chunk)
+            f.tail = (f.tail + chunk[:-1])[-TAIL_BYTES:]  # the file's bytes, not the newline
+            f.boundary = f.consumed
+        if not f.live or self._moved_away(f):
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
             self._scan_due = True
@@ -629,6 +642,14 @@ class Follower:
         f.said_empty = True
         self._event("empty", f.key.path, f"{safe_name(f.key.path)} is empty; nothing to count",
                     f.key)
+
+    @staticmethod
+    def _unwritten(f: _File, seconds: float) -> bool:
+        """Whether the open file was last written `seconds` ago or more."""
+        try:
+            return time.time() - os.fstat(f.fh.fileno()).st_mtime >= seconds
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _moved_away(self, f: _File) -> bool:
         try:
