@@ -477,3 +477,17 @@ def test_ctrl_z_suspends_the_app_and_it_comes_back_whole(tmp_path, app_in_termin
     app.press(b"q")
     app.seconds_to_exit()
     assert app.proc.returncode == 0
+
+
+@pytest.mark.parametrize("term", ["dumb", "unknown"])
+def test_a_terminal_that_cannot_address_the_cursor_is_told_so(tmp_path, app_in_terminal, term):
+    """TERM=dumb (an editor's shell, a serial console): the app took the screen over and turned
+    mouse tracking on all the same, its screen a stream of escape codes (a trial)."""
+    logs, state = live_logs(tmp_path)
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)], {"TERM": term})
+    app.seconds_to_exit(30)
+    assert app.proc.returncode == 2
+    time.sleep(0.2)  # the reader thread
+    out = bytes(app.output)
+    assert b"\x1b[?1049h" not in out and b"\x1b[?1003h" not in out, out
+    assert f"TERM={term}: this terminal cannot draw the app".encode() in out, out

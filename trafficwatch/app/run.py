@@ -66,6 +66,11 @@ def check_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ValueError("the app needs a terminal (stdin and stdout); in scripts and cron use "
                          "trafficwatch counts, forecast or agent")
+    if os.environ.get("TERM", "") in ("dumb", "unknown"):  # no cursor addressing: the screen
+        # came out as a stream of escape codes, mouse tracking turned on (a trial)
+        raise ValueError(f"TERM={os.environ['TERM']}: this terminal cannot draw the app (it "
+                         "needs cursor addressing); set TERM (e.g. xterm-256color), or use "
+                         "trafficwatch counts --follow")
 
 
 def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
