@@ -1448,3 +1448,27 @@ async def test_scrollbars_are_line_glyphs_without_colour(monkeypatch, no_color):
         thumb = [i for i, c in enumerate(cells) if c.startswith("┃")]
         assert len(thumb) == 3 and thumb == list(range(thumb[0], thumb[0] + 3))
         assert thumb[0] == {0: 0, 15: 4, 30: 7}[position]  # top, middle, bottom
+
+
+async def test_the_filter_dialogs_words_wrap_on_a_narrow_screen_and_its_buttons_are_reached():
+    """At 60x20 the dialog's labels were cut mid-word ("(query string not incl", "Tab:"), and
+    at 40x12 its buttons were out of reach (a trial): they wrap, and Tab scrolls to them."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        text = screen_text(app)
+        for words in ("(query string not", "included)", "Esc cancels", "Tab: next",
+                      "Bots (all | none | only)"):
+            assert words in text, text
+    app = make_app()
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        for _ in range(6):  # path, status, bots, from, to, site, then Apply
+            await pilot.press("tab")
+        await pilot.pause()
+        assert app.screen.focused.id == "apply"
+        assert "Apply" in screen_text(app)
