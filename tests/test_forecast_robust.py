@@ -1028,3 +1028,24 @@ def test_a_naive_shown_with_hours_taken_from_their_median_says_so(shipped):
     np.testing.assert_allclose(f.p50[other], np.median(weeks[:, other], axis=0))
     assert f.choice.endswith(f"; of same hour last week, {len(other)} hours of 48 stood out "
                              "from their 4 weeks: their median there"), f.choice
+
+
+def test_a_day_off_both_ways_does_not_double_the_band_a_day_off_one_way_widens_it(shipped):
+    """A benchmark user's road counter: its last day a holiday (no evening peak, a busier
+    midday), outside the band on both sides. The band drawn was widened both ways to hold that
+    day's errors: p90 2.4 times the median at every hour, twice the series' top, 18 times the
+    next days' errors. A day off on both sides is no new level; off on one side it is read as
+    one, as before."""
+    rng = np.random.default_rng(5)
+    t = np.arange(24 * 28)
+    v = rng.poisson(2000 + 1800 * np.exp(-((t % 24 - 17) ** 2) / 8)
+                    + 800 * np.exp(-((t % 24 - 8) ** 2) / 6)).astype(float)
+    holiday = v.copy()
+    holiday[-24:] = np.where(t[-24:] % 24 >= 15, 0.45, 1.5) * v[-24:]
+    f = shipped.forecast(series(holiday), 24)
+    assert "the last day had" not in f.band_note, f.band_note
+    assert f.p90.max() <= 1.3 * holiday.max()
+    busier = v.copy()
+    busier[-24:-6] *= 1.3  # above the band all day, back for the last 6 hours
+    f = shipped.forecast(series(busier), 24)
+    assert f.band_note.startswith("Band widened above: the last day had"), f.band_note

@@ -110,6 +110,11 @@ SURGE_HOURS = 4  # the last this many hours judged, or more, all above (or all b
 # 16.05 -> 9.69 / 15.43, cut to a third 4.39 / 5.48 -> 4.14 / 5.21 (3-6 days: 12.62 -> 11.72,
 # 3.95 -> 3.62); whole series 2.77 / 3.22 -> 2.78 / 3.23, bursts 3.99 / 4.09 -> 4.04 / 4.13
 # (from 3 hours: whole 2.79 / 3.24, bursts 4.07 / 4.15)
+ONE_SIDE = 0.75  # and this share of its hours outside on one side: a new level. A day outside on
+# both sides (a holiday: no evening peak, a busier midday) had widened the band both ways, p90
+# at twice a road counter's top and 18 times the next days' errors (a benchmark user's trial).
+# bench/forecast.py MSIS and coverage alike (whole 2.75 / 3.21, 28 origins 3.36 -> 3.35 at 24 h,
+# steps 3-6 days ago 16.98 -> 17.01 and 4.60 -> 4.62 at 48 h; coverage 0.1-0.2 points less)
 BROKE_SHARE = 0.5  # the last day judged had fewer of its hours inside the band than this: the
 # band drawn widens to that day's own errors (Recent.broke). After a level change the 14 days
 # the band is calibrated on are unlike the next ones; see the model card for the figures
@@ -651,7 +656,9 @@ class Forecaster:
         if (origin[-1] == len(v) - day and len(under) >= day // 2  # the day just ended
                 and stuck is None):  # (not when the count is stuck: its band is its own)
             inside = int(((under <= 0) & (over <= 0)).sum())
-            if inside < BROKE_SHARE * len(under):
+            n_under, n_over = int((under > 0).sum()), int((over > 0).sum())
+            one_side = max(n_under, n_over) >= ONE_SIDE * (n_under + n_over)
+            if inside < BROKE_SHARE * len(under) and one_side:
                 broke = widen_to_hold(under, over, 0.8, MAX_WIDEN - widen)
                 broke_hours = (inside, len(under))
             surge = trailing_run(under, over) if ok1[-1] else None
