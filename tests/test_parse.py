@@ -114,6 +114,23 @@ def test_exclude_ip_and_ignore_status_are_counted_as_excluded():
 
 
 @pytest.mark.parametrize("fmt", ["COMBINED", "COMBINED:regex"])
+def test_exclude_ip_takes_ranges_as_goaccess_does(fmt):
+    """`--exclude-ip 10.0.0.0/8` was refused ("no ranges"); a GoAccess user leaves out a
+    network so (a trial). v4 and v6 ranges, a v4 address written as v6, a host name in none."""
+    clients = [b"203.0.113.9", b"10.0.0.1", b"10.255.3.4", b"11.0.0.1", b"2001:db8::7",
+               b"2001:db9::7", b"::ffff:10.1.2.3", b"crawler.example.net", b"10.0.0.1"]
+    data = b"".join(COMBINED_LINE.replace(b"203.0.113.9", c) + b"\n" for c in clients)
+    p = Parser(get_format("COMBINED"), ParseOptions(
+        keep_clients=True, exclude_ips=frozenset({"10.0.0.0/8", "2001:db8::/32"})))
+    if fmt.endswith(":regex"):
+        p._fast = None  # the per-line path too
+    res = p.feed(data)
+    assert res.excluded == 5 and len(res.records) == 4
+    assert sorted(res.records.client_name.tolist()) == [
+        "11.0.0.1", "2001:db9::7", "203.0.113.9", "crawler.example.net"]
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMBINED:regex"])
 def test_without_visitors_no_hashes_are_kept_and_the_rest_is_the_same(fmt):
     lines = [COMBINED_LINE, COMBINED_LINE.replace(b"203.0.113.9", b"10.0.0.1"),
              COMBINED_LINE.replace(b"2326", b"-") + b' "extra"', b"garbage"]

@@ -48,7 +48,7 @@ def one_line_exit_2(capsys, argv: list[str]) -> str:
     (["train", "--epochs", "0"], "--epochs 0: epochs, at least 1"),
     # accepted in silence before, each a filter or a state that did nothing or not what it said
     (["counts", "--exclude-ip", "notanip"], "--exclude-ip 'notanip': not an IP address"),
-    (["agent", "--exclude-ip", "10.0.0.0/8"], "not an IP address"),
+    (["agent", "--exclude-ip", "10.0.0.0/33"], "not an IP address or range"),
     (["counts", "--ignore-status", "-5"], "--ignore-status -5: an HTTP status, 100 to 599"),
     (["counts", "--status", ""], "--status is empty"),
     (["forecast", "--tz", ""], "--tz is empty"),

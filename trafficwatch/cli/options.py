@@ -41,7 +41,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
                    help="regex with one group that names the site from the file name "
                         "(like GoAccess --fname-as-vhost)")
     g.add_argument("--exclude-ip", action="append", default=[], metavar="IP",
-                   help="leave out requests from this client (repeatable); counted as excluded")
+                   help="leave out requests from this client, or this range (10.0.0.0/8, "
+                        "2001:db8::/32) (repeatable); counted as excluded")
     g.add_argument("--ignore-status", action="append", default=[], type=int, metavar="CODE",
                    help="leave out requests with this status (repeatable); counted as excluded")
 
@@ -163,10 +164,14 @@ def check_usage(args: argparse.Namespace) -> None:
                              "part in ( )")
     for ip in getattr(args, "exclude_ip", None) or ():
         try:
-            ipaddress.ip_address(ip)
+            if "/" in ip:
+                ipaddress.ip_network(ip, strict=False)
+            else:
+                ipaddress.ip_address(ip)
         except ValueError:
-            raise UsageError(f"--exclude-ip {ip!r}: not an IP address (one client as the log "
-                             "writes it, such as 203.0.113.7 or 2001:db8::1; no ranges)") from None
+            raise UsageError(f"--exclude-ip {ip!r}: not an IP address or range (one client as "
+                             "the log writes it, such as 203.0.113.7 or 2001:db8::1, or a range "
+                             "such as 10.0.0.0/8)") from None
     for code in getattr(args, "ignore_status", None) or ():
         if not 100 <= code <= 599:
             raise UsageError(f"--ignore-status {code}: an HTTP status, 100 to 599")

@@ -1,6 +1,7 @@
 """Bytes of complete log lines -> Records columns, malformed lines counted by reason."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -94,7 +95,12 @@ class Parser:
         self._bot_keys = np.zeros(0, np.uint64)  # agent hashes seen, sorted, and their bot flags
         self._bot_vals = np.zeros(0, bool)
         self._clients: dict[bytes, int] = {}
-        self._excl = {client_hash(ip) for ip in self.opts.exclude_ips}
+        self._excl = {client_hash(ip) for ip in self.opts.exclude_ips if "/" not in ip}
+        # ranges (--exclude-ip 10.0.0.0/8, as GoAccess takes them): each client address is
+        # looked up once, by its hash
+        self._nets = tuple(ipaddress.ip_network(x, strict=False)
+                           for x in self.opts.exclude_ips if "/" in x)
+        self._in_nets: dict[int, bool] = {}
 
     @property
     def w3c_fields(self) -> list[bytes]:
@@ -164,7 +170,7 @@ class Parser:
             fast = fast[keep]
             c = {k: (v[0][keep], v[1][keep]) if isinstance(v, tuple) else v[keep]
                  for k, v in c.items()}
-        want_h = self.opts.keep_visitors or bool(self._excl)
+        want_h = self.opts.keep_visitors or bool(self._excl) or bool(self._nets)
         host_h = span_hashes(buf, *c["host"], data) if want_h else None
         if "agent" in c:  # agents hashed in numpy; only ones not seen before meet the bot regex
             a0, a1 = c["agent"]
@@ -176,6 +182,12 @@ class Parser:
         keep = np.ones(len(fast), bool)
         if self._excl:
             keep &= ~np.isin(host_h, np.fromiter(self._excl, np.uint64, len(self._excl)))
+        if self._nets and len(host_h):
+            seen, first = np.unique(host_h, return_index=True)
+            h0, h1 = c["host"]
+            inside = np.array([self._in_range(h, data[h0[i]:h1[i]]) for h, i in
+                               zip(seen.tolist(), first.tolist())], bool)
+            keep &= ~np.isin(host_h, seen[inside])
         if self.opts.ignore_status:
             keep &= ~np.isin(c["status"], list(self.opts.ignore_status))
         excluded = int((~keep).sum())
@@ -280,7 +292,8 @@ class Parser:
         status_b = g.get("status") or b"-"
         status = int(status_b) if status_b.isdigit() else 0
         ch = self._client(host)
-        if ch in self._excl or status in self.opts.ignore_status:
+        if ch in self._excl or status in self.opts.ignore_status or (
+                self._nets and self._in_range(ch, host)):
             return 1
         path = g.get("path")
         if path is None:
@@ -306,6 +319,24 @@ class Parser:
 
     def _client(self, host: bytes) -> int:
         return _cached(self._clients, host, span_hash_py)
+
+    def _in_range(self, h: int, host: bytes) -> bool:
+        """Whether the client `host` (its hash `h`) lies in an --exclude-ip range. A name, not
+        an address (HostnameLookups), is in none; an IPv4 address written as IPv6
+        (::ffff:10.0.0.1) is read as its IPv4 one."""
+        got = self._in_nets.get(h)
+        if got is None:
+            try:
+                addr = ipaddress.ip_address(host.decode("ascii").strip("[]"))
+            except (ValueError, UnicodeDecodeError):
+                got = False
+            else:
+                mapped = getattr(addr, "ipv4_mapped", None)
+                got = any(a in n for n in self._nets for a in (addr, mapped)
+                          if a is not None and a.version == n.version)
+            if len(self._in_nets) < 1_000_000:  # a bound: a flood of addresses is looked up again
+                self._in_nets[h] = got
+        return got
 
 
     def _records(self, c: _Columns) -> Records:
