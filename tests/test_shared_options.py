@@ -97,3 +97,7 @@ def test_the_filter_screen_and_the_command_line_read_status_classes_alike():
     for bad in ("4xx,foo", "6xx", "4x"):
         with pytest.raises(ValueError, match="bad status class"):
             parse_status_classes(bad)
+    # one code: what is counted is said (a GoAccess user's --status 404 read "bad status class")
+    with pytest.raises(ValueError, match=r"^status 404: requests are counted by status class, "
+                                         r"not by code: use 4xx$"):
+        parse_status_classes("5xx,404")

@@ -27,6 +27,10 @@ def parse_status_classes(text: str | None) -> frozenset[int] | None:
         if part == "other":  # no status, or one outside 100-599 (the agents' status="other")
             out.add(0)
             continue
+        if len(part) == 3 and part.isdigit() and part[0] in "12345":  # --status 404: said what
+            # is counted (a GoAccess user read "bad status class" as a typo)
+            raise ValueError(f"status {part}: requests are counted by status class, not by "
+                             f"code: use {part[0]}xx")
         if len(part) != 3 or not part.endswith("xx") or part[0] not in "12345":
             raise ValueError(f"bad status class {part!r}: use 1xx..5xx or other")
         out.add(int(part[0]))
