@@ -53,7 +53,7 @@ def check_paths(paths: list[str]) -> None:
                and not os.path.lexists(p)]
     if paths and len(missing) == len(paths):
         hint = ("" if os.sep in missing[0] else
-                " (commands: counts, forecast, eval, train, agent; see trafficwatch --help)")
+                " (commands: counts, top, forecast, eval, train, agent; see trafficwatch --help)")
         raise ValueError(f"nothing to read: {safe_name(missing[0])}: no such file or "
                          f"directory{hint}")
 

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from trafficwatch import __version__
-from trafficwatch.cli import agent, counts, model, watch
+from trafficwatch.cli import agent, counts, model, top, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
 from trafficwatch.engine.lifecycle import die_with_children
 from trafficwatch.safe import safe_name
 
-COMMANDS = ("watch", "counts", "forecast", "eval", "train", "agent")
+COMMANDS = ("watch", "counts", "top", "forecast", "eval", "train", "agent")
 
 _CODES = """exit codes:
   0  every file was read (an empty log too: it holds nothing)
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
+    t = sub.add_parser("top", help="what the last hours were made of: status classes, the "
+                                   "busiest paths and clients (a table or JSON)",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.configure(t)
     model.add_commands(sub, MODEL_EXIT_CODES)
     a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "
                                      "(for Prometheus)",

@@ -1,0 +1,171 @@
+"""`trafficwatch top`: what the last hours of the logs were made of, headless: requests by
+status class, the busiest paths and the busiest clients, as a table or JSON (what GoAccess's
+report and an awk | sort | uniq -c | sort -rn pipeline give; the app's `t` pane, for scripts)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from trafficwatch.cli.counts import exit_code, summary
+from trafficwatch.cli.options import (
+    add_filter_options,
+    add_input_options,
+    add_tz_option,
+    ingest_options,
+    parse_tz,
+)
+from trafficwatch.cli.rows import hour_offsets, hour_texts
+from trafficwatch.counting.ingest import ingest
+from trafficwatch.counting.load import nothing_to_read
+from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
+from trafficwatch.filters import parse_status_classes
+from trafficwatch.hours import HOUR
+from trafficwatch.safe import safe_name, safe_text
+
+CLASS_NAMES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx", 0: "other"}
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """Arguments of `top`."""
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
+    p.add_argument("--hours", type=int, default=24,
+                   help="the last this many hours of the logs, up to the hour of their latest "
+                        "line (default: 24)")
+    p.add_argument("-n", "--top", type=int, default=10, dest="n",
+                   help="paths and clients listed (default: 10)")
+    p.add_argument("--path", metavar="REGEX",
+                   help="only requests whose path (query string left out) matches")
+    p.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
+    add_tz_option(p, "the hours of the range")
+    add_input_options(p)
+    add_filter_options(p, "one site (default: every site together)")
+    p.set_defaults(func=run)
+
+
+def check(args: argparse.Namespace) -> str:
+    """Why the arguments cannot be used ("" when they can)."""
+    if args.hours < 1:
+        return f"--hours {args.hours}: hours, at least 1"
+    if args.n < 1:
+        return f"--top {args.n}: rows, at least 1"
+    if args.metric == "visitors":
+        return "--metric visitors: top lists requests (hits or pages); visitors are counted by hour"
+    if args.path:
+        import re
+
+        try:
+            re.compile(args.path)
+        except re.error as exc:
+            return f"--path {args.path!r} is not a regex: {exc}"
+    try:
+        parse_status_classes(args.status)
+        parse_tz(args.tz)
+    except ValueError as exc:
+        return str(exc)
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read every file, print what its last --hours hours were made of, then the summary."""
+    if why := check(args):
+        print(f"trafficwatch: {why}", file=sys.stderr)
+        return 2
+    opts = ingest_options(args)
+    opts = replace(opts, parse=replace(opts.parse, keep_paths=True, keep_clients=True))
+    series, report = ingest(args.paths, opts, HourlySeries(track_visitors=False, track_paths=True))
+    if why := nothing_to_read(report):
+        print(f"trafficwatch: {why}", file=sys.stderr)
+        return 2
+    site = series.resolve(args.site) if args.site else None
+    if args.site and site is None:
+        found = ", ".join(safe_name(s) for s in series.sites()) or "none"
+        print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}", file=sys.stderr)
+        return 2
+    code = exit_code(report)
+    if code != 2:
+        out = made_of(series, site, args)
+        sys.stdout.write(json.dumps(out) + "\n" if args.out_format == "json" else table(out))
+    summary(report, sys.stderr)
+    return code
+
+
+def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) -> dict:
+    """The last --hours hours of `site` (every site: None): the range, requests by status
+    class, the busiest paths and clients."""
+    last = series.last_ts(site)
+    if last is None:
+        return {"site": safe_name(site) if site else None, "hours": 0, "requests": 0,
+                "classes": {}, "paths": [], "clients": [], "note": "no request in the logs"}
+    h1 = int(last) // HOUR
+    h0 = h1 - args.hours + 1
+    tz = parse_tz(args.tz)
+    bound = np.array([h0, h1 + 1], np.int64)
+    texts = hour_texts(bound, hour_offsets(series, site or _latest_site(series), bound, tz))
+    got = series.breakdown(site, h0, h1, metric=args.metric, bots=args.bots,
+                           status_classes=parse_status_classes(args.status), path=args.path,
+                           n=args.n, whole=True).get(h0)
+    classes = {CLASS_NAMES[k]: int(v) for k, v in (got or {}).get("classes", {}).items()}
+    out = {"site": safe_name(site) if site else None, "metric": args.metric,
+           "from": texts[0], "to": texts[1], "hours": args.hours,
+           "requests": sum(classes.values()), "classes": classes,
+           "paths": [[safe_name(p), int(n)] for p, n in (got or {}).get("paths", [])],
+           "clients": [], "note": ""}
+    tally = (got or {}).get("clients")
+    if tally is not None:
+        out["clients"] = [{"client": safe_name(c), "requests": int(n), "at_least": int(n - e)}
+                          for c, n, e in tally.top(args.n)]
+    notes = []
+    if out["clients"] and (args.path or args.status or args.bots is not True
+                           or args.metric != "hits"):
+        notes.append("clients: every request of those hours (each hour's tally is kept before "
+                     "any filter)")
+    if args.hours > TOP_HOURS:
+        notes.append(f"clients: the last {TOP_HOURS} hours only (each site keeps its clients' "
+                     "tallies that long)")
+    if any(c["at_least"] < c["requests"] for c in out["clients"]):
+        notes.append(f"a range (at least-at most) where an hour kept only its {TOP_CAP} "
+                     "busiest clients")
+    out["note"] = "; ".join(notes)
+    return out
+
+
+def _latest_site(series: HourlySeries) -> str:
+    """The site whose line is the latest: its offset shows the range of all sites."""
+    return max(series.sites(), key=lambda s: series.last_ts(s) or 0)
+
+
+def table(out: dict) -> str:
+    """The result as text for a terminal (every name already made safe)."""
+    if not out["hours"]:
+        return f"{out['note']}\n"
+    who = out["site"] or "all sites"
+    lines = [(f"{who} · {out['metric']} · {out['hours']} hours, {out['from']} to {out['to']} · "
+              f"{out['requests']:,} requests")]
+    if out["classes"]:
+        lines.append("status: " + " · ".join(f"{k} {v:,}" for k, v in sorted(
+            out["classes"].items(), key=lambda kv: (kv[0] == "other", kv[0]))))
+    width = max([len(p) for p, _ in out["paths"]] + [len(c["client"]) for c in out["clients"]]
+                + [7])
+    width = min(width, 80)
+
+    def cut(text: str) -> str:
+        return text if len(text) <= width else text[:width - 1] + "…"
+
+    if out["paths"]:
+        lines += ["", f"{'path':<{width}}  requests"]
+        lines += [f"{cut(p):<{width}}  {n:>8,}" for p, n in out["paths"]]
+    if out["clients"]:
+        lines += ["", f"{'client':<{width}}  requests"]
+        for c in out["clients"]:
+            n = (f"{c['requests']:,}" if c["at_least"] == c["requests"] else
+                 f"{c['at_least']:,}-{c['requests']:,}")
+            lines.append(f"{cut(c['client']):<{width}}  {n:>8}")
+    if out["note"]:
+        lines += ["", safe_text(out["note"])]
+    return "\n".join(lines) + "\n"
