@@ -115,8 +115,8 @@ def summary(report: IngestReport, err: TextIO) -> None:
     err.writelines(f"  malformed, {reason}: {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
     err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
     if report.unnamed:  # a typo in --vhost-from-filename had named every site as without it
-        more = f" and {len(report.unnamed) - 3} more" if len(report.unnamed) > 3 else ""
         n = len(report.unnamed)
+        more = f" and {n - 3} more" if n > 3 else ""
         err.write(f"  --vhost-from-filename found no site in {n} file name{'s' if n > 1 else ''}"
                   f", named as without it: {', '.join(safe_text(x) for x in report.unnamed[:3])}"
                   f"{more}\n")
@@ -136,8 +136,9 @@ def summary(report: IngestReport, err: TextIO) -> None:
 
 
 def _blank(report: IngestReport) -> str:
-    """", N blank" for the lines read that are neither counted, malformed nor excluded (blank
-    lines, W3C's # lines): the summary's figures did not add up to its lines (a trial)."""
+    """", N blank or comment (#)" for the lines read that are neither counted, malformed nor
+    excluded (blank lines, W3C's # lines): the summary's figures did not add up to its lines
+    (a trial); "" when there are none."""
     n = report.lines - report.parsed - report.malformed.total - sum(
         f.excluded for f in report.files)
     return f", {n:,} blank or comment (#)" if n > 0 else ""

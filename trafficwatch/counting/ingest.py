@@ -145,7 +145,7 @@ def choose_format(opts: IngestOptions, sample: list[bytes],
     first = sample[0][:120].decode("utf-8", "backslashreplace") if sample else ""
     if det.times is not None:  # the format is right, its times are not: a one-line file dated
         # 31 Feb or 1969 read "no known log format matches" (a trial)
-        kind, why, _ = det.times
+        kind, why = det.times
         return None, (f"its lines are {kind} but no time in them can be counted ({why}); "
                       f"first line: {first!r}")
     return None, (f"no known log format matches (tried {', '.join(det.scores)}); "

@@ -22,9 +22,9 @@ class Detection:
 
     format: LogFormat | None
     scores: dict[str, float]
-    # where no format fits: the first whose every line failed on its time alone, with the
-    # reason and an example (a one-line file dated 31 Feb read "no known log format matches")
-    times: tuple[str, str, bytes] | None = None
+    # where no format fits: the first whose every line failed on its time alone, and the
+    # reason (a one-line file dated 31 Feb read "no known log format matches")
+    times: tuple[str, str] | None = None
 
 
 def fit(fmt: LogFormat, sample: list[bytes]) -> float:
@@ -76,8 +76,7 @@ def _detect(sample: list[bytes]) -> Detection:
         reasons = res.malformed.counts
         if times is None and requests and not len(res.records) and reasons and all(
                 r in TIME_REASONS for r in reasons):
-            reason = reasons.most_common(1)[0][0]
-            times = (fmt.name, reason, res.malformed.examples[reason])
+            times = (fmt.name, reasons.most_common(1)[0][0])
     best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
     if scores[best] >= 0.5:
         return Detection(PRESETS[best], scores)

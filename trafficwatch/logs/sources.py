@@ -95,8 +95,9 @@ def _vhost_of(name: str, vhost_rx: re.Pattern[str]) -> str:
 
 
 def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
-    if vhost_rx is not None and _vhost_of(path.name, vhost_rx):
-        return _vhost_of(path.name, vhost_rx)
+    named = _vhost_of(path.name, vhost_rx) if vhost_rx is not None else ""
+    if named:
+        return named
     base = stem[:-4]  # drop ".log"
     for suffix in (".access", "_access", "-access", "access"):
         if base.endswith(suffix):
