@@ -391,3 +391,23 @@ def test_many_long_paths_find_their_query_string_as_the_regex_path_does():
     slow = slow_parser.feed(data).records
     assert fast.path.tolist() == slow.path.tolist()
     assert sum("?" in p for p in fast.path.tolist()) == 0 and len(set(fast.path.tolist())) == 30
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMBINED:regex"])
+def test_a_line_without_the_zone_its_log_writes_is_read_in_the_logs_zone(fmt):
+    """One line with no offset in a -0700 log was counted as UTC, 7 hours off, silently (a
+    trial). It is read in the zone of the line before it; a log that writes none is UTC."""
+    def line(t: bytes) -> bytes:
+        return b'1.2.3.4 - - [' + t + b'] "GET /x HTTP/1.1" 200 1 "-" "x"\n'
+
+    data = (line(b"22/Oct/2021:10:31:00 -0700") + line(b"22/Oct/2021:10:32:00")
+            + line(b"22/Oct/2021:10:33:00 -0700"))
+    p = Parser(get_format("COMBINED"))
+    if fmt.endswith(":regex"):
+        p._fast = None
+    res = p.feed(data)
+    utc = 1634923800  # 2021-10-22 17:30 UTC
+    assert res.records.ts.tolist() == [utc + 60, utc + 120, utc + 180]
+    assert res.records.utc_offset.tolist() == [-25200] * 3
+    none = Parser(get_format("COMBINED")).feed(line(b"22/Oct/2021:10:32:00"))
+    assert none.records.ts.tolist() == [utc - 7 * 3600 + 120]

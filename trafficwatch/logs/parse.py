@@ -44,6 +44,9 @@ _MIX = np.uint64(_MIX_INT)
 _MASK64 = (1 << 64) - 1
 
 
+_ZONE = re.compile(rb"[+-]\d\d:?\d\d\s*\Z")  # a CLF time's zone offset at its end
+
+
 def client_hash(ip: str | bytes) -> int:
     """The Records.client value for a client address (for --exclude-ip and tests)."""
     return span_hash_py(ip.encode() if isinstance(ip, str) else ip)
@@ -101,6 +104,7 @@ class Parser:
         self._nets = tuple(ipaddress.ip_network(x, strict=False)
                            for x in self.opts.exclude_ips if "/" in x)
         self._in_nets: dict[int, bool] = {}
+        self._zone: int | None = None  # the offset of the latest line that wrote one
 
     @property
     def w3c_fields(self) -> list[bytes]:
@@ -203,7 +207,13 @@ class Parser:
             client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
         cols, mal, line_of = _Columns(), Malformed(), []
         lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
+        if len(slow) and len(fast):  # the zone of the line before the slow ones (_from_match)
+            before = int(np.searchsorted(fast, slow[0])) - 1
+            if before >= 0:
+                self._zone = int(c["off"][before]) if before < len(c["off"]) else self._zone
         skipped, ex2 = self._feed_lines(lines, cols, mal, line_of)
+        if len(fast) and (not len(slow) or fast[-1] > slow[-1]) and len(c["off"]):
+            self._zone = int(c["off"][-1])
         recs = fast_rec
         if cols.ts:  # in the lines' order: the chunk's last record is its last line (the time
             # a log stopped at, and the offset it was written in), not the last one parsed slowly
@@ -265,6 +275,12 @@ class Parser:
         if g.get("time") is not None:
             ts, off = parse_time(g["time"], "clf" if fmt.time_style in ("clf", "auto") else
                                  fmt.time_style, fmt)
+            if fmt.time_style in ("clf", "auto"):
+                if _ZONE.search(g["time"]):
+                    self._zone = off
+                elif self._zone is not None:  # a line without the zone its log writes: in
+                    # the log's (a trial's -0700 log: one such line counted 7 hours off, as UTC)
+                    ts, off = ts - self._zone, self._zone
         elif g.get("iso") is not None:
             ts, off = parse_time(g["iso"], "iso", fmt)
         elif g.get("epoch") is not None:
