@@ -247,6 +247,25 @@ async def test_a_band_within_a_row_of_the_median_leaves_the_median_drawn_alone()
     assert await dashes(p50 - 90, p50 + 90) > 10  # a band that is one: drawn
 
 
+async def test_a_forecast_without_a_band_says_so_in_the_legend():
+    """A count repeated, a quiet site at 0: p10 = p50 = p90, and the legend had said nothing
+    of a band (a trial), where a thin one says "band: thin"."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from tests.test_app import demo_snapshot, make_app
+
+    snap = demo_snapshot()
+    flat = np.full(24, 120.0)
+    app = make_app(replace(snap, forecast=replace(snap.forecast, p10=flat, p50=flat, p90=flat)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart")
+        legend = "".join(seg.text for seg in chart.render_line(0))
+        assert "band: none" in legend and "band: thin" not in legend, legend
+
+
 async def test_the_forecast_is_drawn_over_last_weeks_line():
     # a user at 80x24: `w` drew last week's ~ over the forecast's dots, 21-24 of them on the
     # chart without it, 2-5 with it; the forecast, the 24 hours ahead, must stay in sight

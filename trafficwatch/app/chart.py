@@ -30,6 +30,8 @@ MARKS = {
     "forecast": ("•", "• forecast", "• forecast"),
     "band": ("-", "- {band} band", "- band"),
     "thin band": ("", "{band} band: thinner than a row", "band: thin"),  # not drawn
+    "no band": ("", "{band} band: none (p10 = p90)", "band: none"),  # a count repeated, a quiet
+    # site at 0: the legend had said nothing of a band (a trial)
     "past": ("·", "· past forecasts", "· past"),
     "week": ("~", "~ same hours last week", "~ last wk"),
     "no week": ("~", "~ last week: no count yet", "~ no last wk"),  # `w` on a young site
@@ -295,8 +297,8 @@ class ForecastChart(PlotextPlot):
                                      np.nan)
                     for seg in _runs(apart):
                         line("band", fx[seg], apart[seg], cap=cap)
-                if "band" not in shown and (fv.p90 > fv.p10).any():  # said, not drawn
-                    shown.append("thin band")
+                if "band" not in shown:  # said, not drawn
+                    shown.append("thin band" if (fv.p90 > fv.p10).any() else "no band")
             if self.week_overlay:  # on over the forecast too: the check a trial wanted there.
                 # Under the forecast's dots (plotext draws later lines on top): drawn after them,
                 # its ~ hid all but 2-5 of the 24 hours ahead at 80x24 (a trial)
@@ -394,7 +396,7 @@ def tower(counts: np.ndarray) -> float | None:
 # (last week's, the past forecasts', the band around the forecast) before the marks that need
 # their word (an anomaly's x, the log's end); the cursor, what the user is looking at, last;
 # last week's line after the past forecasts': it is drawn when asked for
-LEGEND_DROP = ("past", "band", "thin band", "week", "no week", "now", "end", "forecast",
+LEGEND_DROP = ("past", "band", "thin band", "no band", "week", "no week", "now", "end", "forecast",
                "anomaly", "actual", "cursor")
 
 
