@@ -53,6 +53,19 @@ def test_too_few_hours_is_stated_with_the_minimum_in_both_places():
     assert f"{MIN_RECENT_HOURS} needed" in str(error_lines(fv))
 
 
+def test_a_week_both_forecasts_got_exactly_right_is_not_a_score_of_zero():
+    """A site quiet for a week after weeks of traffic: every hour 0, forecast 0, and yesterday
+    0 too. "MASE 0.00 vs yesterday 0.00" read as a score (a trial)."""
+    from dataclasses import replace
+
+    fv = replace(demo_snapshot().forecast, mase=0.0, mase_naive=0.0, rel_to_naive=float("nan"),
+                 coverage=1.0, hours_scored=168)
+    for narrow in (False, True):
+        text = str(error_lines(fv, narrow=narrow))
+        assert "were both exact, every hour (168 h): nothing to tell them apart" in text, text
+        assert "MASE 0.00" not in text and "ratio" not in text
+
+
 def test_a_steady_site_is_not_said_to_have_too_few_hours():
     # 60 requests every hour: a week of hours scored, but no day-to-day change to scale MASE by.
     # The pane said "168 hours with a count and a forecast, too few to score (24 needed)".

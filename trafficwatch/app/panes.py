@@ -107,6 +107,11 @@ def error_lines(fv, narrow: bool = False) -> Text:
         return t
     cov = "–" if math.isnan(fv.coverage) else f"{fv.coverage:.0%}"
     naive = NAIVE_WORDS.get(fv.naive_name, fv.naive_name)
+    if fv.mase == 0 and fv.mase_naive == 0:  # a week of the same count (a quiet site's 0s):
+        # "MASE 0.00 vs yesterday 0.00" read as a score (a trial); both were exact
+        t.append(f"Last 7 days: the forecasts drawn and {naive} were both exact, every hour "
+                 f"({n} h): nothing to tell them apart · band coverage {cov}\n", style="dim")
+        return t
     if narrow:
         # 45 h read as a week's score; "167 h: MASE" alone, with no word before it, was not
         # read as the hours scored (a trial)
