@@ -434,11 +434,13 @@ def test_swap_and_temporary_files_beside_the_logs_are_not_read_as_sites(tmp_path
     (tmp_path / "access.log.tmp").write_bytes(full[:full.index(b"\n", 4000) + 1])
     (tmp_path / "access.log.pos").write_bytes(b"/var/log/nginx/access.log\t0000000000001f40\t"
                                               b"0000000000a1b2c3\n")
+    (tmp_path / "#access.log#").write_bytes(full[:full.index(b"\n", 2000) + 1])  # emacs's
     for given in (str(tmp_path), str(tmp_path / "access.log*")):
         rc, total, err = counts(capsys, given)
         assert (rc, total) == (0, 3000), err
-        for name in ((".access.log.swp",) if given == str(tmp_path) else ()) + (
-                "access.log.tmp", "access.log.pos"):  # (a glob's * lists no hidden file)
+        hidden = (".access.log.swp", "#access.log#") if given == str(tmp_path) else ()
+        for name in (*hidden, "access.log.tmp", "access.log.pos"):  # (a glob's * lists no
+            # hidden file; emacs's # file is not named access.log*)
             assert f"not read: {tmp_path / name}: a temporary file" in err, err
         from trafficwatch.logs.sources import discover
 

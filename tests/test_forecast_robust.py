@@ -1049,3 +1049,10 @@ def test_a_day_off_both_ways_does_not_double_the_band_a_day_off_one_way_widens_i
     busier[-24:-6] *= 1.3  # above the band all day, back for the last 6 hours
     f = shipped.forecast(series(busier), 24)
     assert f.band_note.startswith("Band widened above: the last day had"), f.band_note
+    # a holiday's drop with a few hours above (the road counter's Christmas Day: 15 hours
+    # below, 4 above): widened below alone, where it had been both ways, p90 1.65x the top
+    drop, hour = v.copy(), t[-24:] % 24
+    drop[-24:] *= np.where(hour < 15, 0.5, np.where(hour < 19, 1.05, 1.0))
+    f = shipped.forecast(series(drop), 24)
+    assert f.band_note.startswith("Band widened below: the last day had"), f.band_note
+    assert f.p90.max() <= drop.max()

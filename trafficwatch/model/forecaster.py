@@ -114,7 +114,8 @@ ONE_SIDE = 0.75  # and this share of its hours outside on one side: a new level.
 # both sides (a holiday: no evening peak, a busier midday) had widened the band both ways, p90
 # at twice a road counter's top and 18 times the next days' errors (a benchmark user's trial).
 # bench/forecast.py MSIS and coverage alike (whole 2.75 / 3.21, 28 origins 3.36 -> 3.35 at 24 h,
-# steps 3-6 days ago 16.98 -> 17.01 and 4.60 -> 4.62 at 48 h; coverage 0.1-0.2 points less)
+# steps 3-6 days ago 16.98 -> 17.01 and 4.60 -> 4.62 at 48 h; coverage 0.1-0.2 points less).
+# Such a day widens the side it fell on alone (the model card: a road's holidays)
 BROKE_SHARE = 0.5  # the last day judged had fewer of its hours inside the band than this: the
 # band drawn widens to that day's own errors (Recent.broke). After a level change the 14 days
 # the band is calibrated on are unlike the next ones; see the model card for the figures
@@ -659,7 +660,12 @@ class Forecaster:
             n_under, n_over = int((under > 0).sum()), int((over > 0).sum())
             one_side = max(n_under, n_over) >= ONE_SIDE * (n_under + n_over)
             if inside < BROKE_SHARE * len(under) and one_side:
-                broke = widen_to_hold(under, over, 0.8, MAX_WIDEN - widen)
+                # on the side it fell only: the few hours on the other side widened that one
+                # too (a road counter's Christmas Day, 15 hours below and 4 above: p90 1.65
+                # times the series' top, a trial)
+                below = n_under >= n_over
+                broke = widen_to_hold(np.where(below, under, 0.0), np.where(below, 0.0, over),
+                                      0.8, MAX_WIDEN - widen)
                 broke_hours = (inside, len(under))
             surge = trailing_run(under, over) if ok1[-1] else None
             if surge is not None and max(broke) <= 0:
