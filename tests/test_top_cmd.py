@@ -90,3 +90,25 @@ def test_bad_usage_is_one_line_and_status_2(tmp_path, capsys, args, said):
     rc = main(["top", *args, path])
     err = capsys.readouterr().err
     assert rc == 2 and said in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_byte_that_is_not_utf8_and_its_escape_written_out_are_two_paths(tmp_path, capsys):
+    """A path holding the raw byte \\xe9 and one holding the four characters \\xe9 were one
+    path ("/caf\\\\xe9 2"), and `--path 'caf.$'` missed the raw one (a trial). Each is its own,
+    shown apart through the sanitiser, in the numpy path and the per-line one."""
+    from trafficwatch.logs.formats import get_format
+    from trafficwatch.logs.parse import ParseOptions, Parser
+
+    t = b"10/Oct/2026:05:00:00 +0000"
+    data = b"".join(b'1.1.1.2 - - [' + t + b'] "GET ' + p + b' HTTP/1.1" 404 1 "-" "x"\n'
+                    for p in (b"/caf\xe9", b"/caf\\xe9", b"/caf\xe9"))
+    (tmp_path / "access.log").write_bytes(data)
+    assert main(["top", "--format", "json", str(tmp_path / "access.log")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["paths"] == [["/caf\\xe9", 2], ["/caf\\\\xe9", 1]], out
+    assert main(["top", "--format", "json", "--path", "caf.$", str(tmp_path / "access.log")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["paths"] == [["/caf\\xe9", 2]] and out["requests"] == 2, out
+    slow = Parser(get_format("COMBINED"), ParseOptions(keep_paths=True))
+    slow._fast = None
+    assert slow.feed(data).records.path.tolist() == ["/caf\udce9", "/caf\\xe9", "/caf\udce9"]

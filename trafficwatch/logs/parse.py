@@ -328,9 +328,9 @@ class Parser:
         vh = g.get("vhost")
         c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
         if self.opts.keep_paths:
-            c.path.append(path.split(b"?", 1)[0].decode("utf-8", "backslashreplace"))
+            c.path.append(path.split(b"?", 1)[0].decode("utf-8", "surrogateescape"))
         if self.opts.keep_clients:
-            c.client_name.append(host.decode("utf-8", "backslashreplace"))
+            c.client_name.append(host.decode("utf-8", "surrogateescape"))
         return 0
 
     def _client(self, host: bytes) -> int:
@@ -397,11 +397,14 @@ def _paths(data: bytes, c: dict, keep: np.ndarray, width: int = 64,
     alone = (n > width) | ((rows == 0) & ~beyond).any(1)  # long, or holding NUL (S rows drop it)
     rows[beyond] = 0
     uniq, inv = np.unique(rows.view(f"S{width}").ravel(), return_inverse=True)
-    names = np.array([u.decode("utf-8", "backslashreplace") for u in uniq.tolist()],
+    # a byte that is not UTF-8 kept as itself (surrogateescape, as file names are): decoded
+    # "\xe9", a raw byte and the four characters \xe9 were one path (a trial); safe_name shows
+    # them apart, and a regex's "." matches the byte
+    names = np.array([u.decode("utf-8", "surrogateescape") for u in uniq.tolist()],
                      dtype=object)
     out = names[inv.reshape(-1)]
     for i in np.flatnonzero(alone).tolist():
-        out[i] = data[a[i]:z[i]].decode("utf-8", "backslashreplace")
+        out[i] = data[a[i]:z[i]].decode("utf-8", "surrogateescape")
     return out
 
 
