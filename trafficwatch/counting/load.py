@@ -172,6 +172,8 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
 SO_FAR = "so_far"  # attrs of a series from logs: (the hour in progress, epoch s; its count so
 # far), for `forecast` to forecast that hour's whole count from it
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
+PARTIAL_YES = frozenset({"1", "1.0", "true", "yes"})  # as counts writes it, or pandas back
+PARTIAL_NO = frozenset({"", "0", "0.0", "false", "no", "nan"})
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
 CLOCK_CHANGE_H = 24 * 28  # hours: offsets that change again sooner are no daylight saving
 NEGATIVE_SHARE, NEGATIVE_ROWS = 0.05, 24  # a series with more of its rows negative, and this
@@ -354,10 +356,14 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             if v < 0 and math.isfinite(v):
                 negative.setdefault(name, []).append(f"row {n}: {text!r}")
             v = math.nan
-        if pi is not None and row[pi].strip().lower() in ("1", "true"):  # `counts`: the log
-            # ends inside it or it is in progress: a gap, as a forecast from the logs reads it
+        mark = row[pi].strip().lower() if pi is not None else ""
+        if mark in PARTIAL_YES:  # `counts`: the log ends inside it or it is in progress: a
+            # gap, as a forecast from the logs reads it (1.0 as pandas writes it back: a trial's
+            # hour of 40 minutes was read as whole, and said nothing)
             note.setdefault("partial", []).append(f"row {n}: {row[ti]!r}")
             v = math.nan
+        elif mark not in PARTIAL_NO:
+            note.setdefault("partial?", []).append(f"row {n}: {row[pi]!r}")
         if ii is not None and not name:  # one series of its own, named so and said
             bad.setdefault("no name", []).append(f"row {n}")
             name = NO_NAME
@@ -475,6 +481,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                  "partial": ("hour", ("marked partial by counts (a log ending inside the "
                                       "hour, or the hour in progress), read as a gap, as from "
                                       "the logs")),
+                 "partial?": ("row", ("with a partial mark neither 1 nor 0 (true, false), "
+                                      "read as a whole hour")),
                  "repeat": ("hour", ("repeated on rows alike (the same time and count), "
                                      "read once")),
                  "same hour": ("hour", "on more than one row, their counts added"),
