@@ -8,7 +8,8 @@ import pytest
 
 from trafficwatch.cli.main import main
 
-LINE = '{ip} - - [{d:02d}/Oct/2026:{h:02d}:{m:02d}:00 +0200] "GET {path} HTTP/1.1" {status} 5 "-" "{ua}"\n'
+LINE = ('{ip} - - [{d:02d}/Oct/2026:{h:02d}:{m:02d}:00 +0200] "GET {path} HTTP/1.1" {status} 5 '
+        '"-" "{ua}"\n')
 
 
 def write_log(tmp_path, rows) -> str:

@@ -59,8 +59,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "carry no offset, minutes dropped (in a +05:30 zone's own hours too), "
                         "dates without an hour refused; "
                         "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
-                        "numbers, or Unix times in s or ms (any size: known by their steps of whole "
-                        "hours); with a site or "
+                        "numbers, or Unix times in s or ms (any size: known by their steps "
+                        "of whole hours); with a site or "
                         "unique_id column, several series: as `counts` writes them or "
                         "statsforecast reads them)")
     add_input_options(p)

@@ -33,7 +33,8 @@ CLASS_NAMES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx", 0: "other"}
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `top`."""
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="log files, directories (rotations and .gz/.bz2 found), globs, or - for stdin")
+                   help="log files, directories (rotations and .gz/.bz2 found), globs, or - "
+                        "for stdin")
     p.add_argument("--hours", type=int, default=24,
                    help="the last this many hours of the logs, up to the hour of their latest "
                         "line (default: 24)")

@@ -209,8 +209,8 @@ class Parser:
         lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
         if len(slow) and len(fast):  # the zone of the line before the slow ones (_from_match)
             before = int(np.searchsorted(fast, slow[0])) - 1
-            if before >= 0:
-                self._zone = int(c["off"][before]) if before < len(c["off"]) else self._zone
+            if 0 <= before < len(c["off"]):
+                self._zone = int(c["off"][before])
         skipped, ex2 = self._feed_lines(lines, cols, mal, line_of)
         if len(fast) and (not len(slow) or fast[-1] > slow[-1]) and len(c["off"]):
             self._zone = int(c["off"][-1])

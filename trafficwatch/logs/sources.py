@@ -26,9 +26,10 @@ _UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzm
 # ("access.log.bak"), it counted every request again in the total of all sites.
 _BACKUP = re.compile(r"(?:[._-](?:bak|backup|old|orig|prev|save|copy)|~)\Z", re.IGNORECASE)
 # Not a log, beside the logs: a hidden file (vim's .access.log.swp, rsync's .access.log.Xy12Z),
-# emacs's #access.log#, an editor's swap, a copy or a download in progress, a shipper's place in a log (fluentd's
-# access.log.pos), a lock or a package manager's spare config. In a directory or a glob they were
-# read as sites of their own: a swap file "looks binary" (exit 1), a copy counted again.
+# emacs's #access.log#, an editor's swap, a copy or a download in progress, a shipper's place
+# in a log (fluentd's access.log.pos), a lock or a package manager's spare config. In a
+# directory or a glob they were read as sites of their own: a swap file "looks binary" (exit
+# 1), a copy counted again.
 _TEMPORARY = re.compile(r"\A\.|\A#.*#\Z|\.(?:sw[a-p]|swx|te?mp|part(?:ial)?|crdownload|pos|lock|pid"
                         r"|dpkg-(?:new|old|dist|tmp)|rpm(?:new|save|orig)|ucf-(?:new|old|dist))\Z",
                         re.IGNORECASE)
