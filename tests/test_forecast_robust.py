@@ -754,8 +754,17 @@ def test_only_a_lone_burst_that_is_over_is_taken_out_of_what_the_forecast_reads(
     again[[24 * 12 + 9, 24 * 13 + 9]] = 5000  # the same hour the next day: a new rhythm
     kept(again)
     going = v.copy()
-    going[-2:] = 5000  # still going at the end: perhaps a new level
+    going[-2:] *= 4  # still going at the end, 4 times the hours' weeks: perhaps a new level
     kept(going)
+    longer = v.copy()
+    longer[-4:] = 5000  # 4 hours and still going: perhaps a new level, however high
+    kept(longer)
+    crawler = v.copy()
+    crawler[-2:] = 5000  # 2 hours at 30 times their weeks' highest (a web-series trial: the
+    # next two days forecast 1.4 and 1.24 times the traffic): a burst until the next hour
+    assert np.array_equal(mask_bursts(crawler)[:-2], v[:-2])
+    for i in (len(v) - 2, len(v) - 1):
+        assert mask_bursts(crawler)[i] == np.median([v[i - 24 * j] for j in range(1, 8)])
     last = v.copy()
     last[-1] = 5000  # the last hour alone: a burst until the next hour says otherwise
     k = len(v) - 1
