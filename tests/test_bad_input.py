@@ -242,6 +242,7 @@ def test_an_error_log_known_by_its_lines_is_ignored(tmp_path, capsys, content):
     rc, total, err = counts(capsys, str(tmp_path))
     assert (rc, total) == (0, 50) and "skipped" not in err
     assert f"not read (an error log, not an access log): {tmp_path / 'ssl.log'}" in err, err
+    assert err.startswith("trafficwatch: 1 file(s), 50 lines in "), err  # the one read
 
 
 def _iis_day(day: int, n: int) -> bytes:

@@ -103,7 +103,9 @@ def summary(report: IngestReport, err: TextIO) -> None:
         err.writelines(f"trafficwatch: {safe_text(f.error)}\n" for f in report.failed)
         return
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
-    err.write(f"trafficwatch: {len(report.files)} file(s), {report.lines:,} lines in "
+    read = sum(f.ignored != ERROR_LOG for f in report.files)  # an error log known by its
+    # lines is not one read ("2 file(s)" beside "not read (an error log...)": a trial)
+    err.write(f"trafficwatch: {read} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
               f"{report.malformed.total:,} malformed, "
               f"{sum(f.excluded for f in report.files):,} excluded{_blank(report)}\n")
