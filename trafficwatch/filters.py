@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 STATUS_LABELS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
+CLASS_NAMES = {0: "other", 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}  # as shown
+
+
 def parse_status_classes(text: str | None) -> frozenset[int] | None:
     """'4xx,5xx' -> {4, 5}, 'other' -> {0}; None or '' stays None; ValueError names the first
     bad class.

@@ -198,7 +198,8 @@ def check_usage(args: argparse.Namespace) -> None:
                          "(1e9 replays as fast as the machine can)")
     for name, least, what in (("horizon", 1, "hours ahead"), ("days", 1, "daily origins"),
                               ("holdout_days", 0, "days held out to validate on"),
-                              ("epochs", 1, "epochs")):
+                              ("epochs", 1, "epochs"), ("hours", 1, "hours"),
+                              ("top", 1, "rows")):
         value = getattr(args, name, None)
         if isinstance(value, int) and value < least:
             raise UsageError(f"--{name.replace('_', '-')} {value}: {what}, at least {least}")

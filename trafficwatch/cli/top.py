@@ -23,11 +23,9 @@ from trafficwatch.counting.ingest import ingest
 from trafficwatch.counting.load import nothing_to_read
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
-from trafficwatch.filters import parse_status_classes
+from trafficwatch.filters import CLASS_NAMES, parse_status_classes
 from trafficwatch.hours import HOUR
 from trafficwatch.safe import safe_name, safe_text
-
-CLASS_NAMES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx", 0: "other"}
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -38,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hours", type=int, default=24,
                    help="the last this many hours of the logs, up to the hour of their latest "
                         "line (default: 24)")
-    p.add_argument("-n", "--top", type=int, default=10, dest="n",
+    p.add_argument("-n", "--top", type=int, default=10,
                    help="paths and clients listed (default: 10)")
     p.add_argument("--path", metavar="REGEX",
                    help="only requests whose path (query string left out) matches")
@@ -50,11 +48,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: argparse.Namespace) -> str:
-    """Why the arguments cannot be used ("" when they can)."""
-    if args.hours < 1:
-        return f"--hours {args.hours}: hours, at least 1"
-    if args.n < 1:
-        return f"--top {args.n}: rows, at least 1"
+    """Why the arguments cannot be used ("" when they can); --hours, --top, --tz and --status
+    are checked with every command's (options.check_usage)."""
     if args.metric == "visitors":
         return "--metric visitors: top lists requests (hits or pages); visitors are counted by hour"
     if args.path:
@@ -64,11 +59,6 @@ def check(args: argparse.Namespace) -> str:
             re.compile(args.path)
         except re.error as exc:
             return f"--path {args.path!r} is not a regex: {exc}"
-    try:
-        parse_status_classes(args.status)
-        parse_tz(args.tz)
-    except ValueError as exc:
-        return str(exc)
     return ""
 
 
@@ -110,17 +100,17 @@ def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) ->
     texts = hour_texts(bound, hour_offsets(series, site or _latest_site(series), bound, tz))
     got = series.breakdown(site, h0, h1, metric=args.metric, bots=args.bots,
                            status_classes=parse_status_classes(args.status), path=args.path,
-                           n=args.n, whole=True).get(h0)
-    classes = {CLASS_NAMES[k]: int(v) for k, v in (got or {}).get("classes", {}).items()}
+                           n=args.top, whole=True).get(h0) or {}  # {}: no request in them
+    classes = {CLASS_NAMES[k]: int(v) for k, v in got.get("classes", {}).items()}
     out = {"site": safe_name(site) if site else None, "metric": args.metric,
            "from": texts[0], "to": texts[1], "hours": args.hours,
            "requests": sum(classes.values()), "classes": classes,
-           "paths": [[safe_name(p), int(n)] for p, n in (got or {}).get("paths", [])],
+           "paths": [[safe_name(p), int(n)] for p, n in got.get("paths", [])],
            "clients": [], "note": ""}
-    tally = (got or {}).get("clients")
+    tally = got.get("clients")
     if tally is not None:
         out["clients"] = [{"client": safe_name(c), "requests": int(n), "at_least": int(n - e)}
-                          for c, n, e in tally.top(args.n)]
+                          for c, n, e in tally.top(args.top)]
     notes = []
     if out["clients"] and (args.path or args.status or args.bots is not True
                            or args.metric != "hits"):

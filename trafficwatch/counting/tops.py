@@ -111,9 +111,9 @@ def add_tallies(into: dict[int, TopK], new: dict[int, TopK], last_hour: int) -> 
 
 
 def combined(tallies: list[TopK]) -> TopK:
-    """Several hours' (or sites') tallies as one summary, every client kept (for the screen,
-    never saved): cut to TOP_CAP at each merge, the floors of the hours added up into every
-    client's bounds."""
+    """Several hours' (or sites') tallies as one summary, every client of them kept (it is
+    for the screen, never saved). Cut to TOP_CAP at each merge, the hours' floors had added up
+    into every client's bounds: one-off visitors read "2-37"."""
     out = TopK()
     cap = sum(len(t.counts) for t in tallies)
     for t in tallies:

@@ -21,7 +21,7 @@ from trafficwatch.engine.snapshot import (
     SeriesView,
     Snapshot,
 )
-from trafficwatch.filters import ViewFilter
+from trafficwatch.filters import CLASS_NAMES, ViewFilter
 from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
@@ -225,7 +225,6 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
 
 
 TOP_N = 5  # paths and clients shown per hour
-CLASS_NAMES = {0: "other", 1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
 
 def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,

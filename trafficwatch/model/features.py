@@ -280,8 +280,8 @@ def mask_bursts(values: np.ndarray) -> np.ndarray:
     in a day or the same hours high again a day later is a new rhythm (a commuter counter after
     the holidays: morning and evening peaks 5 times January's) and is left to the forecast and
     its recent check, unless it is at most END_BURST_HOURS long and far above the bar (a
-    crawler's last 2 hours at 20 times the traffic: a burst until the next hour). The counts shown and judged stay as they were; only what the forecast
-    reads changes."""
+    crawler's last 2 hours at 20 times the traffic: a burst until the next hour). The counts
+    shown and judged stay as they were; only what the forecast reads changes."""
     v = np.asarray(values, dtype=np.float64)
     at = np.flatnonzero(np.isfinite(v) & (v > BURST_MARGIN))
     at = at[at >= 72]  # three days at least, to know what an hour holds
