@@ -885,3 +885,21 @@ def test_a_csv_in_a_zone_off_the_hour_keeps_its_own_hours(tmp_path, capsys, zone
         f.write(f"{late.isoformat()},5\n")
     s = next(iter(read_counts_csv_all(str(path)).series.values()))
     assert len(s) == len(hours) and s.iloc[-1] == counts[-1] + 5
+
+
+def test_whole_utc_hours_written_in_a_zone_off_the_hour_stay_on_them(tmp_path, capsys):
+    """Whole UTC hours written in +05:30 (..., 03:30, 04:30) were read as the zone's own hours:
+    the forecast began at 05:00+05:30, half an hour before the next row (a trial)."""
+    from trafficwatch.cli.main import main
+
+    hours = pd.date_range("2026-03-02 00:00", periods=24 * 21, freq="h",
+                          tz="UTC").tz_convert("+05:30")
+    assert hours[-1].minute == 30
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(100 + 60 * np.sin(np.arange(len(hours)) * 2 * np.pi / 24))
+    path = tmp_path / "site.csv"
+    write_counts(path, hours, counts)
+    assert main(["forecast", str(path), "--horizon", "2"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].startswith((hours[-1] + pd.Timedelta(hours=1)).isoformat()), rows[0]
+    assert rows[1].startswith((hours[-1] + pd.Timedelta(hours=2)).isoformat()), rows[1]

@@ -417,8 +417,12 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         # Each is read into the UTC hour that begins `sub` seconds before it, and written back
         # as it was (SUB_HOUR): floored on UTC hours, a +05:30 file's 23:00 was written 22:30,
         # its forecast began at 23:30, and a row at 23:45 joined the next hour's (a trial)
+        # Rows all on whole UTC hours are that zone's half-hours (whole UTC hours written in
+        # +05:30: 04:30, 05:30...), and stay on them: read as the zone's own hours, a
+        # trial's forecast began at 05:00, half an hour before the next row it would have had
         stated_last = next((o for o in reversed(offsets) if o is not None), None)
-        sub = -int(stated_last) % HOUR if stated_last is not None else 0
+        on_utc = all(t.minute == 0 and t.second == 0 and t.microsecond == 0 for t in times)
+        sub = -int(stated_last) % HOUR if stated_last is not None and not on_utc else 0
         stamps_of = pd.DatetimeIndex(times) - pd.Timedelta(seconds=sub)
         # a row repeated as it was (the same time, the same count): read once. Two `counts`
         # exports appended into one file had doubled their common days, read as a new level
