@@ -331,3 +331,26 @@ def test_a_partial_mark_written_back_by_pandas_is_read_and_an_unknown_one_said(t
         assert np.isnan(s.iloc[-1]) == partial_read, mark
         assert any("with a partial mark neither 1 nor 0" in w for w in warned) == (
             mark == "maybe"), warned
+
+
+def test_a_series_left_out_whole_is_named_and_exits_1(long_csv, tmp_path, capsys):
+    """A daily series among hourly ones vanished from the output ("56 rows with a date and no
+    hour, left out"), and one of negative values was left out, both with exit 0: a pipeline
+    could not tell a series was missing (a trial)."""
+    text = Path(long_csv).read_text().splitlines()
+    days = [f"2023-01-{d:02d},daily,{10 + d}" for d in range(1, 29)]
+    neg = [line.replace(",small,", ",neg,").rsplit(",", 1)[0] + ",-5"
+           for line in text[1:] if ",small," in line]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(text + days + neg) + "\n")
+    table = read_counts_csv_all(str(path))
+    assert list(table.series) == ["small", "mid", "big"] and table.left == ("neg", "daily")
+    for argv in (["forecast"], ["eval", "--days", "2"]):
+        code, out, err = run_cli([*argv, str(path), "--horizon", "2"], capsys)
+        assert code == 1, (argv, err)
+        assert ("series daily: its 28 rows are dates without an hour (daily counts; "
+                "trafficwatch reads hourly ones): left out") in err
+        assert "series neg: " in err and "rows with a date" not in err
+        assert "small" in out and "big" in out and "\ndaily" not in out
+    code, _, err = run_cli(["forecast", str(path), "--site", "mid", "--horizon", "2"], capsys)
+    assert code == 0 and "series daily" not in err  # not the series asked for

@@ -296,6 +296,8 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
                 s, shown_name(paths[0]) + (f" ({safe_name(name)})" if len(table.series) > 1
                                            else ""))
                 for name, s in table.series.items()}
+            for s in every.values() if table.left else ():  # a series left out: exit 1,
+                s.attrs["some_file_lost"] = True  # as for a file skipped (a trial's was 0)
             if len(every) > 1:
                 return every
             return {"": next(iter(every.values()))}
@@ -522,7 +524,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
             sys.stderr.flush()
             _progress["shown"] = True
         table, one = _backtest_one(series, args, models, lstm, f"{safe_name(name)}: ")
-        code = max(code, one)
+        code = max(code, one, _lost(series))
         if table is None:
             continue
         summaries[name] = summarize(table)

@@ -209,6 +209,7 @@ class CountsCSV:
 
     column: str | None  # the series column's name, None without one
     series: dict[str, pd.Series]
+    left: tuple[str, ...] = ()  # the series none of whose rows could be read, or refused whole
 
 
 def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
@@ -275,9 +276,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
     negative: dict[str, list[str]] = {}  # series -> its rows with a negative value
     left: list[str] = []  # the series left out, said so
+    left_names: list[str] = []  # their names
     found: dict[str, tuple[list, list, list]] = {}  # name -> (hours, counts, the offset each
     # row's hour states: None where it states none)
     usable = []  # (row number, row) with the header's fields and an hour, not a date
+    dated: dict[str, list[str]] = {}  # series -> its rows with a date and no hour
 
     def series_of(row: list[str]) -> str:
         """The name of the series a row is of ("" without a series column)."""
@@ -301,6 +304,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             if DATE_ONLY.match(row[ti].strip()):  # a day's count, not an hour's: read as
                 # midnight, a day's rows were summed into one hour and the other 23 were gaps
                 bad.setdefault("day", []).append(f"row {n}: {row[ti]!r}")
+                dated.setdefault(series_of(row), []).append(bad["day"][-1])
                 continue
             kept.append((n, row))
         usable = kept
@@ -382,10 +386,25 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                         f"negative value (e.g. {safe_text(rows[0])}): trafficwatch forecasts "
                         "counts, 0 or more")
             del found[name]
+            left_names.append(name)
             said = set(rows)
             bad["count"] = [r for r in bad.get("count", []) if r not in said]
             if not bad["count"]:
                 del bad["count"]
+    gone = [] if ii is None or not found else [
+        k for k in dict.fromkeys(keys)
+        if k not in found and k not in negative and (only is None or k == only)]
+    for name in gone:  # not one row of it read: the series vanished from the output, and
+        # exit 0 said all was well (a trial's daily series among hourly ones)
+        rows_of = dated.get(name, [])
+        why = (f"its {len(rows_of)} rows are dates without an hour (daily counts; "
+               "trafficwatch reads hourly ones)" if rows_of else "none of its rows has an hour")
+        left.append(f"{shown}: series {safe_name(name)}: {why}")
+        left_names.append(name)
+        said = set(rows_of)
+        bad["day"] = [r for r in bad.get("day", []) if r not in said]
+        if not bad["day"]:
+            del bad["day"]
     if left and not found:
         raise ValueError(left[0] if len(left) == 1 else
                          f"{left[0]} (and {len(left) - 1} other series alike)")
@@ -498,7 +517,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             n = len(examples)
             warn(f"{shown}: {n} {noun}{'s' if n > 1 else ''} {what} "
                  f"(e.g. {safe_text(examples[0])})")
-    return CountsCSV(id_col, out)
+    return CountsCSV(id_col, out, tuple(left_names))
 
 
 def say_summed(series: HourlySeries) -> None:
