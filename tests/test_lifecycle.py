@@ -30,20 +30,43 @@ EXIT_WITHIN_S = 2.0
 TAKE_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
                  "os.execv(sys.executable, [sys.executable, '-m', 'trafficwatch', *sys.argv[1:]])")
 
+# ... or, as an interactive shell does, puts the app in a process group of its own, gives it
+# the terminal (a foreground job) and waits for it: where Ctrl-Z can stop it and `fg` bring it
+JOB_SHELL = """
+import fcntl, os, sys, termios
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.execv(sys.executable, [sys.executable, '-m', 'trafficwatch', *sys.argv[1:]])
+os.setpgid(pid, pid)
+os.tcsetpgrp(0, pid)
+os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
 
 class TerminalApp:
-    """`trafficwatch ARGS` on a 120x40 pty of its own (a session leader, like a login shell)."""
+    """`trafficwatch ARGS` on a 120x40 pty of its own (a session leader, like a login shell;
+    `job`: run by a job-control shell, `pid` the app's own)."""
 
-    def __init__(self, args: list[str], env: dict | None = None) -> None:
+    def __init__(self, args: list[str], env: dict | None = None, job: bool = False) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         self.master = master
         self.output = bytearray()
         self._closing = threading.Event()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", TAKE_TERMINAL, *args], stdin=slave, stdout=slave,
-            stderr=slave, start_new_session=True, env={**os.environ, **(env or {})})
+            [sys.executable, "-c", JOB_SHELL if job else TAKE_TERMINAL, *args], stdin=slave,
+            stdout=slave, stderr=slave, start_new_session=True,
+            env={**os.environ, **(env or {})})
         os.close(slave)
+        self.pid = self.proc.pid
+        if job:  # the shell's child
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+            deadline = time.monotonic() + 10
+            while not children.read_text().split() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.pid = int(children.read_text().split()[0])
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -118,8 +141,8 @@ def saved_lines(state: Path) -> int:
 def app_in_terminal():
     apps: list[TerminalApp] = []
 
-    def start(args: list[str], env: dict | None = None) -> TerminalApp:
-        apps.append(TerminalApp(args, env))
+    def start(args: list[str], env: dict | None = None, job: bool = False) -> TerminalApp:
+        apps.append(TerminalApp(args, env, job))
         return apps[-1]
 
     yield start
@@ -461,16 +484,16 @@ def test_ctrl_z_suspends_the_app_and_it_comes_back_whole(tmp_path, app_in_termin
     app repaints every pane on resume for it; on this bare pty Textual redraws in full by
     itself, so this test does not tell that repaint's absence.)"""
     logs, state = live_logs(tmp_path)
-    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)])
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)], job=True)
     assert app.wait_for_output(MOMENTS["counted"]), bytes(app.output[-2000:])
     app.press(b"\x1a")
     deadline = time.monotonic() + 10
-    while _state_of(app.proc.pid) != "T" and time.monotonic() < deadline:
+    while _state_of(app.pid) != "T" and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _state_of(app.proc.pid) == "T"
+    assert _state_of(app.pid) == "T"
     time.sleep(0.3)
     before = len(app.output)
-    os.kill(app.proc.pid, signal.SIGCONT)
+    os.kill(app.pid, signal.SIGCONT)
     deadline = time.monotonic() + 10
     while b"Quit" not in app.output[before:] and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -478,6 +501,21 @@ def test_ctrl_z_suspends_the_app_and_it_comes_back_whole(tmp_path, app_in_termin
     app.press(b"q")
     app.seconds_to_exit()
     assert app.proc.returncode == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_z_without_a_shell_to_come_back_to_says_so_and_runs_on(tmp_path, app_in_terminal):
+    """Started as the session's own command (`ssh -t host trafficwatch`, tmux's command), Ctrl-Z
+    stopped the app with nothing to `fg` it: a blank screen until kill -CONT (a trial)."""
+    logs, state = live_logs(tmp_path)
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)])
+    assert app.wait_for_output(MOMENTS["counted"]), bytes(app.output[-2000:])
+    before = len(app.output)
+    app.press(b"\x1a")
+    assert app.wait_for_output(b"keeps running", 10), bytes(app.output[before:])
+    assert _state_of(app.pid) != "T"
+    app.press(b"q")
+    assert app.seconds_to_exit() < 10 and app.proc.returncode == 0
 
 
 @pytest.mark.parametrize("term", ["dumb", "unknown"])

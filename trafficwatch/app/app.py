@@ -35,6 +35,15 @@ NOTHING_READ = 2  # ... when no log could be read (the reason is the app's resul
 CRASHED = 70  # ... after an exception the app did not handle (sysexits' EX_SOFTWARE: a bug)
 
 
+def job_control() -> bool:
+    """Whether a job-control shell runs the app: its process group is not its session's (an
+    interactive shell leads the session and puts each job in a group of its own). Where the
+    app leads the session, or shares a non-interactive shell's group, nothing would `fg` it."""
+    try:
+        return os.getpgrp() != os.getsid(0)
+    except OSError:
+        return False
+
 class EngineLike(Protocol):
     """What the app needs from the engine (a fake one drives the tests)."""
 
@@ -284,6 +293,16 @@ class TrafficWatchApp(App):
     def action_interrupt(self) -> None:
         self.engine.stop()
         self.exit(return_code=INTERRUPTED)
+
+    def action_suspend_process(self) -> None:
+        """Ctrl-Z: stopped as a shell's job only where a shell can bring it back. Started
+        without one (`ssh -t host trafficwatch`, tmux's command), the app stopped for good,
+        its screen blank (a trial): it says so instead."""
+        if job_control():
+            super().action_suspend_process()
+        else:
+            self.notify("ctrl+z: no shell to return to with fg (the app was started without "
+                        "one), so it keeps running; q quits", severity="warning")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
