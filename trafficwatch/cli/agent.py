@@ -59,14 +59,17 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     for notice in (agent.feed.notice, agent.floor.notice, lost, agent.feed.waiting):
         if notice:
             _say(notice)
+    # what the first read met (a file it may not read, one binary...), as `counts --follow`
+    # says it: the agent said nothing of a site's log it lacked the rights to (a trial)
+    printed = report_events(agent.feed, 0)
     with agent.sink.lock:
         sites = len(agent.sink.series.sites())
     files = agent.feed.follower.following()
+    skipped = len(agent.feed.report.skipped)
     _say(f"agent: {files} file{'s' if files != 1 else ''} of {sites} site{'s' if sites != 1 else ''} "
-         "followed; "
+         f"followed{f' ({skipped} skipped, said above)' if skipped else ''}; "
          f"serving {agent.server.url}")
     agent.start()
-    printed = agent.feed.event_count
     said = agent.feed.notice  # the state's notice, said again whenever it changes
     try:
         while not stop.wait(0.25):

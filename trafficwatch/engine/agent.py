@@ -64,7 +64,8 @@ class Agent:
         """Every site's counters (saved before they are served) and the gauges."""
         with self.feed.follower.lock, self.sink.lock:
             raw = counter_values(self.sink.series, self.feed.report, self.clock())
-            gauges = gauge_samples(self.sink.series, self.feed.follower.following())
+            gauges = gauge_samples(self.sink.series, self.feed.follower.following(),
+                                   self.feed.follower.skipped_now)
         return samples(self.floor.export(raw)) + gauges
 
     def start(self) -> None:

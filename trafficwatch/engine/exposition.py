@@ -35,6 +35,9 @@ CATALOGUE = {
     "trafficwatch_excluded_lines_total": (
         "counter", "Lines left out by --exclude-ip or --ignore-status."),
     "trafficwatch_files_followed": ("gauge", "Log files followed now."),
+    "trafficwatch_files_skipped": (
+        "gauge", ("Files the last listing of the paths found and could not read (unreadable, "
+                  "not a regular file...): each named on the agent's stderr.")),
     "trafficwatch_last_line_timestamp_seconds": (
         "gauge", "Log time of the latest request counted, by site (Unix seconds)."),
 }
@@ -59,9 +62,10 @@ def counter_values(series: HourlySeries, report: IngestReport,
     return out
 
 
-def gauge_samples(series: HourlySeries, files: int) -> list[Sample]:
-    """Files followed, and each site's last line time."""
-    out = [Sample("trafficwatch_files_followed", (), float(files))]
+def gauge_samples(series: HourlySeries, files: int, skipped: int = 0) -> list[Sample]:
+    """Files followed and skipped, and each site's last line time."""
+    out = [Sample("trafficwatch_files_followed", (), float(files)),
+           Sample("trafficwatch_files_skipped", (), float(skipped))]
     for site in series.sites():
         ts = series.last_ts(site)
         if ts is not None:

@@ -167,6 +167,7 @@ class Follower:
         self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
         self._resumed = [r for r in resume or [] if not r.done]  # files on disk at the save
         self._reported: set[tuple[str, str]] = set()
+        self.skipped_now = 0  # files the last listing found and could not read (unreadable...)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -321,6 +322,8 @@ class Follower:
         self._counted.new_scan()
         found = discover(self.paths, self.vhost_from_filename, rotations=True)
         now = time.time()
+        self.skipped_now = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
+                               for _, why in found.skipped)
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
