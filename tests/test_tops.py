@@ -50,6 +50,28 @@ def test_a_small_logs_hours_break_down_exactly():
     assert only_404["classes"] == {4: 6}
 
 
+def test_all_sites_paths_are_summed_before_the_busiest_are_taken():
+    """All sites' hour listed /healthz 24, / 3 ...: each site's 5 busiest were taken first, then
+    added, and /static/app.js, 2 + 2 requests and in neither site's 5, was left out (a trial)."""
+    rng = np.random.default_rng(1)
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    for site, own in (("shop", "/cart"), ("blog", "/post")):
+        lines = [(i, "10.0.0.1", f"{own}{k}", 200) for i, k in enumerate(range(5)) for _ in
+                 range(3)]  # five of its own paths, 3 requests each
+        lines += [(100 + i, "10.0.0.2", "/static/app.js", 200) for i in range(2)]
+        lines += [(200 + i, "10.0.0.3", f"/one-off/{site}/{i}", 200) for i in range(4)]
+        s.add(site, parse_bytes(log([lines[i] for i in rng.permutation(len(lines))]),
+                                COMBINED, OPTS).records)
+    h0 = T0 // 3600
+    for whole in (False, True):
+        got = s.breakdown(None, h0, h0, n=5, whole=whole)[h0]["paths"]
+        assert got[0] == ("/static/app.js", 4), got
+        assert [n for _, n in got] == [4, 3, 3, 3, 3]
+        assert [p for p, _ in got[1:]] == ["/cart0", "/cart1", "/cart2", "/cart3"]  # by name
+    assert s.breakdown("shop", h0, h0, n=5)[h0]["paths"][0] == ("/cart0", 3)
+    assert ("/static/app.js", 2) in s.breakdown("shop", h0, h0, n=6)[h0]["paths"]
+
+
 def test_a_path_filter_narrows_the_status_classes_too():
     """Under a path filter the status line counts the filter's requests, as the chart does."""
     lines = [(60 * i, "10.0.0.1", f"/p{i % 2}", 404 if i % 5 == 0 else 200) for i in range(30)]
