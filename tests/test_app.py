@@ -384,6 +384,45 @@ async def test_help_scrolls_with_the_keys_every_pane_scrolls_with():
         assert box.scroll_y == 0
 
 
+async def test_keys_that_arrive_together_each_scroll_a_line():
+    """Over SSH keys come in bursts (a key held down, a slow link): jjjj in one read scrolled
+    the help one line, Down Down Down a pane one line (each scroll was put off until the next
+    refresh, and each began from where the one before had not yet gone: a trial)."""
+    from textual import events
+
+    def burst(key: str, n: int) -> None:  # as the driver posts one read's keys: all at once
+        for _ in range(n):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help")
+        burst("j", 4)
+        await pilot.pause()
+        assert box.scroll_y == 4
+        burst("down", 3)
+        await pilot.pause()
+        assert box.scroll_y == 7
+        await pilot.press("escape")
+        await pilot.pause()
+        pane = app.query_one("#stats-box")
+        pane.focus()
+        await pilot.pause()
+        assert pane.max_scroll_y >= 5, pane.max_scroll_y
+        burst("j", 2)
+        await pilot.pause()
+        assert pane.scroll_y == 2
+        burst("down", 2)
+        await pilot.pause()
+        assert pane.scroll_y == 4
+        burst("k", 3)
+        await pilot.pause()
+        assert pane.scroll_y == 1
+
+
 async def test_path_regex_filter_applies_and_a_bad_one_is_refused():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,7 +9,7 @@ from typing import ClassVar, Protocol
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
@@ -18,6 +18,7 @@ from trafficwatch.app.gate_words import fmt_hour
 from trafficwatch.app.hour_detail import TopPane
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
+from trafficwatch.app.scrollbar import Scroll
 from trafficwatch.app.text import safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.filters import ViewFilter
@@ -150,17 +151,17 @@ class TrafficWatchApp(App):
         yield Static("starting…", id="status")
         with Horizontal(id="top"):
             yield ForecastChart(id="chart")
-            with VerticalScroll(id="stats-box", can_focus=True):
+            with Scroll(id="stats-box", can_focus=True):
                 yield StatsPane(id="stats")
         with Horizontal(id="bottom"):
-            with VerticalScroll(id="gates-box", can_focus=True):
+            with Scroll(id="gates-box", can_focus=True):
                 yield GatePane("Gates: loading model…", id="gates")
-            with VerticalScroll(id="top-box", can_focus=True):
+            with Scroll(id="top-box", can_focus=True):
                 yield TopPane(id="top-pane")
             with Vertical(id="side"):
-                with VerticalScroll(id="anomalies-box", can_focus=True):
+                with Scroll(id="anomalies-box", can_focus=True):
                     yield AnomalyPane(id="anomalies")
-                with VerticalScroll(id="tail-box", can_focus=True):
+                with Scroll(id="tail-box", can_focus=True):
                     yield LogTail(id="tail")
         yield KeysFooter()
 
@@ -506,19 +507,19 @@ class TrafficWatchApp(App):
             self.query_one(GatePane).scroll_units(step)  # the header and the hour axis stay
             return
         if w is not None and hasattr(w, "scroll_relative"):
-            w.scroll_relative(y=step, animate=False)
+            w.scroll_to(y=w.scroll_y + step, animate=False, immediate=True)  # (see Scroll)
 
     def action_scroll_home(self) -> None:
         if self._in_heatmap():
             self.query_one(GatePane).scroll_units(-10**6)  # the first unit
         elif self.focused is not None and hasattr(self.focused, "scroll_home"):
-            self.focused.scroll_home(animate=False)
+            self.focused.scroll_home(animate=False, immediate=True)
 
     def action_scroll_end(self) -> None:
         if self._in_heatmap():
             self.query_one(GatePane).scroll_units(10**6)  # the last units
         elif self.focused is not None and hasattr(self.focused, "scroll_end"):
-            self.focused.scroll_end(animate=False)
+            self.focused.scroll_end(animate=False, immediate=True)
 
     def _in_heatmap(self) -> bool:
         """The gates pane is focused and shows a heatmap: j/k/g/G move through its units."""

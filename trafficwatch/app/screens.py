@@ -8,11 +8,12 @@ import pandas as pd
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from trafficwatch.app.scrollbar import Scroll
 from trafficwatch.app.text import safe_content
 from trafficwatch.filters import ViewFilter, parse_status_classes
 from trafficwatch.safe import safe_name
@@ -96,13 +97,13 @@ class HelpScreen(ModalScreen[None]):
         Binding("g", "scroll('home')", show=False), Binding("G", "scroll('end')", show=False)]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
+        with Scroll(id="help"):
             yield Static(HELP)  # our own text: markup here is trusted
 
     def action_scroll(self, where: str) -> None:
-        box = self.query_one("#help", VerticalScroll)
-        {"down": box.scroll_down, "up": box.scroll_up, "home": box.scroll_home,
-         "end": box.scroll_end}[where](animate=False)
+        box = self.query_one("#help", Scroll)
+        {"down": box.action_scroll_down, "up": box.action_scroll_up,
+         "home": box.action_scroll_home, "end": box.action_scroll_end}[where]()
 
 
 class SitePicker(ModalScreen[str | None]):

@@ -8,6 +8,8 @@ from math import ceil
 from rich.color import Color
 from rich.segment import Segment, Segments
 from rich.style import Style
+from textual.actions import SkipAction
+from textual.containers import VerticalScroll
 from textual.scrollbar import ScrollBarRender
 
 TRACK = {True: "│", False: "─"}  # vertical, horizontal
@@ -42,3 +44,32 @@ class PlainScrollBarRender(ScrollBarRender):
         if vertical:
             return Segments(segments, new_lines=True)
         return Segments((segments + [Segment.line()]) * thickness, new_lines=False)
+
+
+class Scroll(VerticalScroll):
+    """A pane that scrolls on each key at once. Textual's own scroll keys put the scroll off
+    until the next refresh, from where the pane then was: keys that came in one read over SSH
+    (jjjj, Down Down Down, a key held) moved it one line (a trial)."""
+
+    def _by(self, lines: float) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_to(y=self.scroll_y + lines, animate=False, immediate=True)
+
+    def action_scroll_down(self) -> None:
+        self._by(1)
+
+    def action_scroll_up(self) -> None:
+        self._by(-1)
+
+    def action_page_down(self) -> None:
+        self._by(self.scrollable_content_region.height)
+
+    def action_page_up(self) -> None:
+        self._by(-self.scrollable_content_region.height)
+
+    def action_scroll_home(self) -> None:
+        self._by(-self.scroll_y)
+
+    def action_scroll_end(self) -> None:
+        self._by(self.max_scroll_y - self.scroll_y)
