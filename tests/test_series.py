@@ -407,7 +407,7 @@ def test_a_series_of_values_not_counts_is_refused_or_left_out_not_scored_on_half
     both.write_text("unique_id,ds,y\n" + "".join(
         f"{name},{h.isoformat()},{v:.3f}\n" for name, values in (("wave", wave), ("site", counts))
         for h, v in zip(hours, values)))
-    assert main(["eval", str(both), "--days", "3"]) == 0
+    assert main(["eval", str(both), "--days", "3"]) == 1  # a series left out: exit 1
     out = capsys.readouterr()
     assert "series wave: 231 of its 504 rows hold a negative value" in out.err
     assert "forecasts counts, 0 or more: left out" in out.err
