@@ -143,7 +143,7 @@ def test_counting_in_the_workers_gives_the_series_counting_the_records_gives(
     for got in parse_file(path, f, opts, workers=2, chunk_bytes=4096,
                           reduce=CountInto("site", True, True)):
         for site, counts in got.counts.items():
-            in_workers.add_counts(site, counts)
+            in_workers.add_counts(site, counts, site in got.hosts)
     assert in_workers.sites() == by_records.sites() == (
         ["blog.example", "shop.example"] if vhost else ["site"])
     assert in_workers.to_dict() == by_records.to_dict()

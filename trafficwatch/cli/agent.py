@@ -62,6 +62,10 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     # what the first read met (a file it may not read, one binary...), as `counts --follow`
     # says it: the agent said nothing of a site's log it lacked the rights to (a trial)
     printed = report_events(agent.feed, 0)
+    with agent.sink.lock:  # hosts beyond MAX_HOSTS: one site on /metrics
+        folded = agent.sink.series.folded_note()
+    if folded:
+        _say(folded)
     with agent.sink.lock:
         sites = len(agent.sink.series.sites())
     files = agent.feed.follower.following()
@@ -75,6 +79,11 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         while not stop.wait(0.25):
             agent.step(0.25)
             printed = report_events(agent.feed, printed)
+            if not folded:  # said once, when it first happens
+                with agent.sink.lock:
+                    folded = agent.sink.series.folded_note()
+                if folded:
+                    _say(folded)
             if agent.feed.notice and agent.feed.notice != said:
                 said = agent.feed.notice
                 _say(said)

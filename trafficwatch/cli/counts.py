@@ -95,8 +95,9 @@ def write_rows(series: HourlySeries, args: argparse.Namespace, out: TextIO) -> N
         out.write("\n")
 
 
-def summary(report: IngestReport, err: TextIO) -> None:
-    """Lines read, malformed lines by reason (one example each), files skipped and why."""
+def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = None) -> None:
+    """Lines read, malformed lines by reason (one example each), files skipped and why, and
+    the virtual hosts `series` counted together."""
     if report.files and len(report.failed) == len(report.files) and not (
             report.skipped or report.ignored):  # nothing was read (a counts CSV, a file
         # that cannot be opened): its reason alone, not "1 file(s), 0 lines" before it
@@ -135,6 +136,8 @@ def summary(report: IngestReport, err: TextIO) -> None:
                    if why not in (ERROR_LOG, NOT_NAMED_LIKE_A_LOG, EMPTY))
     for f in report.failed:
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
+    if series is not None and series.folded:
+        err.write(f"  {series.folded_note()}\n")
 
 
 def _blank(report: IngestReport) -> str:
@@ -197,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     code = exit_code(report)
     if code != 2:  # nothing at all read: no header either, as for a missing path
         write_rows(series, args, sys.stdout)
-    summary(report, sys.stderr)
+    summary(report, sys.stderr, series)
     return code
 
 

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if code != 2:
         out = made_of(series, site, args)
         sys.stdout.write(json.dumps(out) + "\n" if args.out_format == "json" else table(out))
-    summary(report, sys.stderr)
+    summary(report, sys.stderr, series)
     return code
 
 

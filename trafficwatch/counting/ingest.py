@@ -246,6 +246,7 @@ class Counted:
     skipped: int
     first_ts: int | None
     last_ts: int | None
+    hosts: frozenset[str] = frozenset()  # the sites of `counts` named by a line's virtual host
 
 
 @dataclass(frozen=True)
@@ -258,38 +259,35 @@ class CountInto:
 
     def __call__(self, res: ParseResult) -> Counted:
         rec = res.records
+        parts = by_site(self.site, rec)
         counts = {site: count_chunk(part, self.track_visitors, self.track_paths)
-                  for site, part in by_site(self.site, rec)}
+                  for site, part, _ in parts}
         lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if len(rec) else (None, None)
         return Counted(counts, res.malformed, res.lines, len(rec), res.excluded, res.skipped,
-                       lo, hi)
+                       lo, hi, frozenset(site for site, _, host in parts if host))
 
 
-def by_site(site: str, rec: Records) -> list[tuple[str, Records]]:
-    """The requests of a chunk per site: `site`, or the virtual host a line names."""
+def by_site(site: str, rec: Records) -> list[tuple[str, Records, bool]]:
+    """The requests of a chunk per site: `site`, or the virtual host a line names (True)."""
     if not len(rec):
         return []
     if rec.vhosts and (rec.vhost >= 0).any():
-        return [(rec.vhosts[code] if code >= 0 else site, _take(rec, rec.vhost == code))
-                for code in sorted(set(rec.vhost.tolist()))]
-    return [(site, rec)]
+        return [(rec.vhosts[code] if code >= 0 else site, _take(rec, rec.vhost == code),
+                 code >= 0) for code in sorted(set(rec.vhost.tolist()))]
+    return [(site, rec, False)]
 
 
 def add_records(series: HourlySeries, site: str, rec: Records) -> list[str]:
     """Count parsed requests into `series`: under `site`, or the virtual host a line names;
     the sites they went to."""
-    parts = by_site(site, rec)
-    for name, part in parts:
-        series.add(name, part)
-    return [name for name, _ in parts]
+    return [series.add(name, part, host) for name, part, host in by_site(site, rec)]
 
 
 def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -> None:
     if isinstance(res, Counted):
         parsed, lo, hi = res.parsed, res.first_ts, res.last_ts
-        for site, counts in res.counts.items():
-            series.add_counts(site, counts)
-        rep.sites.update(res.counts)
+        rep.sites.update(series.add_counts(site, counts, site in res.hosts)
+                         for site, counts in res.counts.items())
     else:
         rec = res.records
         parsed = len(rec)

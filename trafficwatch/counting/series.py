@@ -241,6 +241,7 @@ class _Site:
     # `visitors` when they outgrow it (or when read), so a busy hour is not re-sorted per chunk.
     pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
     pending_n: dict[int, int] = field(default_factory=dict)
+    host: bool = False  # named by its lines' virtual host (not by a file): MAX_HOSTS of them
 
     def add_visitors(self, h: int, keys: np.ndarray) -> None:
         cur = self.visitors.get(h)
@@ -316,6 +317,10 @@ def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkC
                        int(records.ts.min()), int(records.ts.max()), tops)
 
 
+MAX_HOSTS = 1000  # virtual hosts a log's lines may name as sites of their own; the others
+OTHER_HOSTS = "(other hosts)"  # are counted together under this name (no host name has brackets)
+
+
 class HourlySeries:
     """Hourly counts per site (UTC), for hits/pages/visitors with bot and status filters."""
 
@@ -323,24 +328,58 @@ class HourlySeries:
         self.track_visitors = track_visitors
         self.track_paths = track_paths  # counts per path for the path filter (needs keep_paths)
         self._sites: dict[str, _Site] = {}
+        self._hosts = 0  # sites named by their lines' virtual host
+        self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
 
     # -- feeding -----------------------------------------------------------------
-    def add(self, site: str, records: Records) -> None:
-        """Count a chunk of parsed requests for `site` (late lines update their closed hour)."""
+    def _site(self, site: str, host: bool) -> tuple[str, _Site]:
+        """The site a chunk is counted under, made if new: a virtual host a line names is a
+        site of its own while there are fewer than MAX_HOSTS, then OTHER_HOSTS. Where nginx logs
+        `$host`, a scanner names it: 5,000 made-up hosts were 5,000 sites, and 35,000 series
+        on the agent's /metrics (a trial)."""
+        s = self._sites.get(site)
+        if s is not None:
+            return site, s
+        if host and self._hosts >= MAX_HOSTS:
+            if len(self.folded) < MAX_HOSTS:
+                self.folded.add(site)
+            site = OTHER_HOSTS
+            s = self._sites.get(site)
+            if s is not None:
+                return site, s
+        s = self._sites[site] = _Site(host=host)
+        self._hosts += host
+        return site, s
+
+    def folded_note(self) -> str:
+        """One line on the virtual hosts counted as OTHER_HOSTS ("" when none were)."""
+        if not self.folded:
+            return ""
+        n, first = len(self.folded), min(self.folded)
+        more = " or more" if n >= MAX_HOSTS else ""
+        return (f"{n:,}{more} virtual hosts named by the lines after the first {MAX_HOSTS:,} "
+                f"were counted together as {OTHER_HOSTS}, e.g. {safe_name(first)[:80]} (where "
+                "the log writes the request's Host, as nginx's $host, anyone names one)")
+
+    def add(self, site: str, records: Records, host: bool = False) -> str:
+        """Count a chunk of parsed requests for `site` (late lines update their closed hour);
+        `host`: the name is a virtual host its lines gave. The site it was counted under."""
         if len(records) == 0:
-            return
+            return site
         if self.track_visitors and records.visitor is None:
             raise ValueError("this series counts visitors: parse with keep_visitors=True")
-        self.add_counts(site, count_chunk(records, visitors=self.track_visitors))
+        site = self.add_counts(site, count_chunk(records, visitors=self.track_visitors), host)
         if self.track_paths and records.path is not None:
             s = self._sites[site]
             if s.paths is None:
                 s.paths = PathCounts()
             s.paths.add(records.ts // HOUR, _cell(records), records.path)
+        return site
 
-    def add_counts(self, site: str, cc: ChunkCounts) -> None:
-        """Add a chunk already counted by count_chunk (in a worker, or by add)."""
-        s = self._sites.setdefault(site, _Site())
+    def add_counts(self, site: str, cc: ChunkCounts, host: bool = False) -> str:
+        """Add a chunk already counted by count_chunk (in a worker, or by add); the site it
+        was counted under (see _site)."""
+        site, s = self._site(site, host)
         for h, row, off in zip(cc.hours.tolist(), cc.grid, cc.offsets.tolist()):
             cur = s.cells.get(h)
             s.cells[h] = row if cur is None else cur + row
@@ -360,6 +399,7 @@ class HourlySeries:
         if cc.clients:
             add_tallies(s.clients, cc.clients, max(s.last_ts, cc.max_ts) // HOUR)
         self.add_coverage(site, cc.min_ts, cc.max_ts)
+        return site
 
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
@@ -377,8 +417,9 @@ class HourlySeries:
 
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
+        self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])
         for site, o in other._sites.items():
-            s = self._sites.setdefault(site, _Site())
+            site, s = self._site(site, o.host)
             o.fold()
             for h, row in o.cells.items():
                 s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
@@ -770,6 +811,7 @@ class HourlySeries:
                 "first_ts": s.first_ts,
                 "paths": s.paths.to_dict() if s.paths is not None else None,
                 "clients": {str(h): t.to_dict() for h, t in s.clients.items()},
+                "host": s.host,
             }
         return out
 
@@ -783,6 +825,8 @@ class HourlySeries:
         try:
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
+                s.host = d.get("host") is True  # absent from states written before it was kept
+                out._hosts += s.host
                 hours, cells = _int_array(d["hours"], (-1,)), _int_array(d["cells"], (-1, N_CELLS))
                 if len(hours) != len(cells) or (hours < 0).any() or (hours > MAX_HOUR).any() \
                         or (cells < 0).any() or (cells > 1 << 53).any():

@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 import numpy as np
 
 from trafficwatch.counting.ingest import IngestOptions, IngestReport, ingest, nothing_read
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import MAX_HOSTS, OTHER_HOSTS, HourlySeries
 from trafficwatch.engine.sink import Sink
 from trafficwatch.hours import HOUR
 from trafficwatch.logs.records import Records
@@ -20,10 +20,19 @@ class _Collector:
 
     def __init__(self) -> None:
         self.chunks: dict[str, list[Records]] = {}
+        self._hosts: set[str] = set()
 
-    def add(self, site: str, records: Records) -> None:
+    def add(self, site: str, records: Records, host: bool = False) -> str:
+        """As HourlySeries.add: a line's virtual host beyond the first MAX_HOSTS is counted
+        under OTHER_HOSTS."""
+        if host and site not in self.chunks:
+            if len(self._hosts) >= MAX_HOSTS:
+                site = OTHER_HOSTS
+            else:
+                self._hosts.add(site)
         if len(records):
             self.chunks.setdefault(site, []).append(records)
+        return site
 
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         return None  # replay covers everything up to its clock

@@ -1,0 +1,71 @@
+"""Virtual hosts named by the lines are sites up to MAX_HOSTS; the rest are counted together
+(where nginx logs $host, a scanner names as many as it likes: 5,000 sites and 35,000 series
+on the agent's /metrics, a trial)."""
+from __future__ import annotations
+
+import time
+
+from tests.test_fleet_agent import scrape
+from trafficwatch.cli.main import main
+from trafficwatch.counting.ingest import IngestOptions, ingest
+from trafficwatch.counting.series import MAX_HOSTS, OTHER_HOSTS, HourlySeries
+from trafficwatch.engine.agent import Agent
+
+NOW = time.time()
+
+
+def vhost_log(path, hosts: list[str], at: float) -> None:
+    with path.open("a") as f:
+        for i, host in enumerate(hosts):
+            t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(at + i % 600))
+            f.write(f'{host}:80 10.0.0.1 - - [{t}] "GET / HTTP/1.1" 404 10 "-" "x"\n')
+
+
+def test_hosts_past_the_cap_are_counted_together_and_said(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    scans = [f"scan{i}.example" for i in range(MAX_HOSTS + 100)]
+    vhost_log(logs / "access.log", scans + ["www.example.org"] * 50, NOW - 7200)
+    series, _ = ingest([str(logs)], IngestOptions(), HourlySeries())
+    assert len(series.sites()) == MAX_HOSTS + 1 and OTHER_HOSTS in series.sites()
+    assert series.total(OTHER_HOSTS) == 150 and series.total() == len(scans) + 50
+    assert len(series.folded) == 101 and "scan1000.example" in series.folded
+    assert main(["counts", str(logs)]) == 0
+    out, err = capsys.readouterr()
+    assert f",{OTHER_HOSTS},hits," in out
+    assert (f"101 virtual hosts named by the lines after the first {MAX_HOSTS:,} were counted "
+            f"together as {OTHER_HOSTS}") in err
+    # a restart from state keeps the sites it had, and the cap: a new host is folded too
+    again = HourlySeries.from_dict(series.to_dict())
+    assert again.sites() == series.sites()
+    assert again.add_counts("new.example", _one_hour(), host=True) == OTHER_HOSTS
+    assert again.add_counts("scan5.example", _one_hour(), host=True) == "scan5.example"
+    assert again.add_counts("from-a-file-name", _one_hour()) == "from-a-file-name"  # not a host
+
+
+def _one_hour():
+    from trafficwatch.counting.series import count_chunk
+    from trafficwatch.logs.formats import COMBINED
+    from trafficwatch.logs.parse import ParseOptions, parse_bytes
+
+    t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(NOW - 600))
+    line = f'10.0.0.1 - - [{t}] "GET / HTTP/1.1" 200 10 "-" "x"\n'.encode()
+    return count_chunk(parse_bytes(line, COMBINED, ParseOptions(keep_visitors=True)).records,
+                       visitors=True)
+
+
+def test_the_agent_exports_at_most_the_cap_of_hosts(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    vhost_log(logs / "access.log", [f"scan{i}.example" for i in range(MAX_HOSTS + 300)],
+              NOW - 7200)
+    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None)
+    agent.start()
+    try:
+        got = scrape(agent)
+    finally:
+        agent.close()
+    sites = {k.split('site="', 1)[1].split('"', 1)[0] for k in got
+             if k.startswith("trafficwatch_requests_total")}
+    assert len(sites) == MAX_HOSTS + 1 and OTHER_HOSTS in sites
+    assert got[f'trafficwatch_requests_total{{site="{OTHER_HOSTS}",status="4xx"}}'] == 300
