@@ -149,6 +149,38 @@ def test_a_reused_inode_number_does_not_carry_the_old_files_site(tmp_path):
     feed.close()
 
 
+def test_a_copy_under_a_reused_inode_number_counts_its_lines_under_its_own_site(tmp_path):
+    """a.example rotated and compressed away let its inode number go; b.example copytruncated
+    just after, and the copy took that number: the copy's lines not yet read from b.example
+    were counted as a.example's (31 of a trial's 404s under a site that never had one)."""
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
+
+    a, b = tmp_path / "a.example.log", tmp_path / "b.example.log"
+    log_lines(a, 100, 30)  # (lines of its own: content alike would be one file's)
+    log_lines(b, 0, 20)
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, poll=True), lambda s: None)
+    feed = LiveFeed(e.sink, None, start_thread=False)
+    old = os.stat(a).st_ino
+    os.unlink(a)  # a.example's log gone (rotated and compressed away): the follower lets it go
+    feed.follower.request_scan()
+    feed.follower.check_now()
+    log_lines(b, 20, 40)  # lines the follower has not read yet when b.example is copied
+    for i in range(50):
+        spare = tmp_path / f"spare{i}.txt"  # not a log name: try for a's inode number
+        shutil.copyfile(b, spare)
+        if os.stat(spare).st_ino == old:
+            break
+    else:
+        pytest.skip("this file system did not reuse the inode number")
+    os.rename(spare, tmp_path / "b.example.log.6")  # the copy, under a's old number
+    os.truncate(b, 0)
+    log_lines(b, 60, 10)
+    drain(feed.follower)
+    assert (e.series.total("a.example"), e.series.total("b.example")) == (30, 70)
+    feed.close()
+
+
 def read_counts(proc: subprocess.Popen, until, timeout: float = 20.0) -> int:
     """The total of the latest printed counts, once `until(total)` holds (or at the timeout)."""
     latest: dict[tuple[str, str], int] = {}

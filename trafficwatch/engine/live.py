@@ -435,10 +435,15 @@ class LiveFeed:
         inode number of a file gone since: a stream of its own), `resumed`: it goes on from a
         saved record (its saved parser, if any)."""
         st = self._streams.get((key.dev, key.ino))
-        if st is not None and new:
-            st = None  # another file with the inode number of one gone: its own report, site
+        # another file with the inode number of one gone: its own report and site. One read
+        # from its start is new; one of another site is too, wherever it is read from (a
+        # copytruncated log's copy took the number a rotated site's log had let go, and the
+        # lines read from the copy were counted as that other site's: a trial)
+        other = st is not None and (new or st.key.site != key.site)
+        if other:
+            st = None
         if st is None:
-            rep = self._before.pop((key.dev, key.ino), None) if not new else None
+            rep = self._before.pop((key.dev, key.ino), None) if not (new or other) else None
             if rep is None:
                 rep = FileReport(name=safe_name(key.path), site=key.site)
                 self.report.files.append(rep)
