@@ -234,3 +234,30 @@ def test_tail_lines_never_show_a_line_cut_by_the_window():
     assert not whole and len(lines) == 2 and all(line == "x" * 30_000 for line in lines)
     lines, whole = read.tail_lines(b"a\nb\n", 50)
     assert whole and lines == ["a", "b"]
+
+
+@pytest.mark.parametrize("cut", [60, 85])  # inside the request; inside the user agent
+def test_a_line_whose_rest_comes_after_the_quiet_wait_counts_once(tmp_path, cut):
+    """A writer that wrote a line in two writes 70 s apart: after a minute's quiet its first
+    half was taken for a last line whose newline would never come, and the two halves were two
+    malformed lines, one request lost (a trial). A half that reads as no whole line waits for
+    the rest; one that does (cut in the user agent) counts, and the rest is malformed."""
+    d = tmp_path / "logs"
+    d.mkdir()
+    log = d / "access.log"
+    whole = lines(0, 11)
+    first, last = whole[:whole.rindex("203.0.113.")], whole[whole.rindex("203.0.113."):]
+    log.write_text(first + last[:cut])
+    old = os.stat(log).st_mtime - 120  # unwritten for two minutes: past the quiet wait
+    os.utime(log, (old, old))
+    e, f = feed(d, None)
+    f.follower.check_now()
+    parsed = 11 if cut == 85 else 10
+    assert e.series.total() == parsed
+    append(log, last[cut:])
+    f.follower.request_scan()
+    while f.follower.check_now():
+        pass
+    assert e.series.total() == 11
+    assert sum(r.malformed.total for r in f.report.files) == (cut == 85)
+    f.close()

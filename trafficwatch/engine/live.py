@@ -37,7 +37,7 @@ from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
-from trafficwatch.logs.parse import Parser
+from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import Malformed
 from trafficwatch.logs.sources import SourceFile, classify
 from trafficwatch.safe import safe_name
@@ -126,7 +126,7 @@ class LiveFeed:
             cfg.paths, self._on_data, poll=cfg.poll, on_event=self._on_event, resume=resume,
             max_line_bytes=cfg.ingest.parse.max_line_bytes,
             vhost_from_filename=cfg.ingest.vhost_from_filename, rescan_interval=RESCAN_S,
-            on_gone=self._commit_gone)
+            on_gone=self._commit_gone, whole_line=self._whole_line)
         shown = time.monotonic()
         while self.follower.check_now():  # the first read, all of it (or what was appended since)
             if on_progress is not None and time.monotonic() - shown >= 0.25:
@@ -458,6 +458,14 @@ class LiveFeed:
             st.key = key  # renamed by rotation: same file, new name
             st.report.name = safe_name(key.path)
         return st
+
+    def _whole_line(self, key: FileKey, line: bytes) -> bool:
+        """Whether a last line without its newline parses as a whole one in its file's
+        format (unknown yet: taken as one)."""
+        st = self._streams.get((key.dev, key.ino))
+        if st is None or st.parser is None:
+            return True
+        return not parse_bytes(line, st.parser.fmt, self.sink.config.ingest.parse).malformed.total
 
     def _on_data(self, key: FileKey, chunk: bytes) -> None:
         st = self._stream(key)

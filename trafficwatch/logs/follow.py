@@ -154,7 +154,8 @@ class Follower:
                  max_decompressed: int = MAX_DECOMPRESSED, settle: float = 1.0,
                  vhost_from_filename: str | None = None, batch_interval: float = 0.05,
                  on_gone: Callable[[], None] | None = None,
-                 last_line_after: float = LAST_LINE_S) -> None:
+                 last_line_after: float = LAST_LINE_S,
+                 whole_line: Callable[[FileKey, bytes], bool] | None = None) -> None:
         self.paths = [str(p) for p in paths]
         self.vhost_from_filename = vhost_from_filename
         self.batch_interval = batch_interval  # inotify: gather writes this long before a pass
@@ -176,7 +177,10 @@ class Follower:
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
         self.last_line_after = last_line_after  # a last line without its newline, in a file
-        # unwritten this long, is a line (LAST_LINE_S)
+        # unwritten this long, is a line (LAST_LINE_S), where `whole_line` (the caller's
+        # parser) reads it as one: cut short, it waits for the rest (a line written in two
+        # writes 70 s apart was two malformed lines and one request lost: a trial)
+        self.whole_line = whole_line
         self._waiting = False  # some archive was left for a later scan
         self._index: PrefixIndex | None = None  # files followed now, by their first bytes
         self._aliases: dict[tuple[int, int], Alias] = {}  # copies of content being read now
@@ -609,7 +613,8 @@ class Follower:
             if not err:
                 self._say_if_empty(f)
             return False
-        if f.pending and not f.skipping and self._unwritten(f, self.last_line_after):
+        if f.pending and not f.skipping and self._unwritten(f, self.last_line_after) and (
+                self.whole_line is None or self.whole_line(f.key, bytes(f.pending))):
             # a last line whose newline never came (a writer that crashed, a log cut by hand):
             # `counts` counts it; followed, it had waited for ever (a trial: 1 line short)
             chunk, f.pending = bytes(f.pending) + b"\n", bytearray()
