@@ -266,7 +266,7 @@ def test_a_log_deleted_while_stopped_is_said_and_a_rotated_one_is_not(tmp_path):
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    for name in ("shop.access.log", "blog.access.log"):
+    for name in ("shop.access.log", "blog.access.log", "api.access.log"):
         (logs / name).write_text(lines(5))
     state = str(tmp_path / "st.json")
     for step in range(2):
@@ -277,10 +277,15 @@ def test_a_log_deleted_while_stopped_is_said_and_a_rotated_one_is_not(tmp_path):
             (logs / "shop.access.log").unlink()  # deleted while stopped
             (logs / "blog.access.log").rename(logs / "blog.access.log.1")  # rotated
             (logs / "blog.access.log").write_text(lines(1))
+            (logs / "api.access.log").unlink()  # rotated away into a file not read (.xz)...
+            (logs / "api.access.log").write_text(lines(2).replace("1.2.3.", "4.5.6."))  # a new
     said = err.read_text()
-    assert (f"trafficwatch: {logs / 'shop.access.log'}, followed before this start, is gone: "
-            "what was written to it after the last save, if anything, was not read") in said
-    assert "blog.access.log, followed before" not in said, said
+    assert (f"trafficwatch: {logs / 'shop.access.log'}, the file followed before this start, "
+            "is gone: what was written to it after the last save, if anything, was not "
+            "read") in said
+    assert (f"trafficwatch: {logs / 'api.access.log'}, the file followed before this start, "
+            "is gone (a new file has that name now): what was written") in said
+    assert "blog.access.log, the file followed before" not in said, said
 
 
 def test_a_line_dated_ahead_before_the_last_one_is_said_and_its_hour_not_over(tmp_path):

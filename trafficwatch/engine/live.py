@@ -134,8 +134,12 @@ class LiveFeed:
                 on_progress(*self.follower.progress())
         self.follower.settle_first()
         for rec in self.follower.gone_since_save():
-            said = (f"{safe_name(rec.path)}, followed before this start, is gone: what was "
-                    "written to it after the last save, if anything, was not read")
+            # a new log under its name is another file: "xz.access.log ... is gone" read as
+            # wrong beside the xz.access.log on disk (a trial's rotation into .xz while stopped)
+            now = " (a new file has that name now)" if os.path.exists(rec.path) else ""
+            said = (f"{safe_name(rec.path)}, the file followed before this start, is gone"
+                    f"{now}: what was written to it after the last save, if anything, was not "
+                    "read")
             self._on_event(FollowEvent("gone", safe_name(rec.path), said))
             self.warnings.append(said)  # (the app's screen too)
         failed = ""
