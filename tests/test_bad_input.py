@@ -4,6 +4,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import lzma
 import io
 import json
 import random
@@ -60,10 +61,10 @@ def test_a_truncated_gzip_counts_every_complete_line_before_the_break(tmp_path, 
     assert rc == 1  # said: the archive is damaged
 
 
-@pytest.mark.parametrize("kind", ["gz", "bz2"])
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz"])
 def test_trailing_garbage_after_a_valid_member_keeps_the_member(tmp_path, capsys, kind):
     data = log_lines(5000)
-    blob = gzip.compress(data) if kind == "gz" else bz2.compress(data)
+    blob = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[kind](data)
     path = tmp_path / f"access.log.1.{kind}"
     path.write_bytes(blob + b"GARBAGE!")
     rc, total, err = counts(capsys, str(path))
@@ -79,6 +80,23 @@ def test_members_after_the_first_are_read_and_a_cut_last_member_keeps_its_lines(
     rc, total, err = counts(capsys, str(tmp_path / "access.log.1.gz"))
     assert (rc, total) == (1, 3000 + complete_lines(cut))
     assert f"truncated after {3000 + complete_lines(cut):,} lines" in err
+
+
+def test_an_xz_rotation_is_read_every_stream_and_a_cut_one_keeps_its_lines(tmp_path, capsys):
+    """logrotate's `compresscmd xz`: its rotations were skipped ("compressed with xz, which is
+    not read"), and lines written while stopped and rotated into one were lost (a trial)."""
+    first, second = log_lines(3000, seed=1), log_lines(20000, seed=2)
+    (tmp_path / "web.access.log.1.xz").write_bytes(lzma.compress(first) + lzma.compress(second))
+    (tmp_path / "web.access.log").write_bytes(log_lines(10, seed=3))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 23010), err
+    cut = lzma.compress(second)
+    cut = cut[: len(cut) * 3 // 4]
+    (tmp_path / "web.access.log.1.xz").write_bytes(lzma.compress(first) + cut)
+    want = 3000 + lzma.LZMADecompressor().decompress(cut).count(b"\n")
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (1, want + 10)
+    assert f"web.access.log.1.xz: archive is truncated after {want:,} lines" in err
 
 
 def test_random_cuts_of_a_multi_member_archive_keep_every_complete_line(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 import json
 import os
 import select
@@ -56,7 +57,9 @@ def drain(f: Follower) -> None:
         f.request_scan()
 
 
-def test_copytruncate_while_lagging_then_the_copy_compressed_counts_each_line_once(tmp_path):
+@pytest.mark.parametrize("kind", ["gz", "xz"])
+def test_copytruncate_while_lagging_then_the_copy_compressed_counts_each_line_once(tmp_path,
+                                                                                 kind):
     lines, log = Lines(), tmp_path / "a.example.log"
     lines.write(log, "a.example", 100)
     f = follower(tmp_path, lines)
@@ -64,7 +67,8 @@ def test_copytruncate_while_lagging_then_the_copy_compressed_counts_each_line_on
     lines.write(log, "a.example", 10)  # not read yet: the follower lags
     shutil.copyfile(log, f"{log}.1")
     os.truncate(log, 0)
-    with open(f"{log}.1", "rb") as src, gzip.open(f"{log}.1.gz", "wb") as gz:
+    with open(f"{log}.1", "rb") as src, (gzip if kind == "gz" else lzma).open(
+            f"{log}.1.{kind}", "wb") as gz:
         gz.write(src.read())  # `gzip -c access.log.1 > access.log.1.gz` before the follower looks
     f.check_now()  # sees the truncation
     f.check_now()  # and both copies, the plain one and the compressed one

@@ -1,9 +1,10 @@
-"""The one way archives are read: every .gz member / .bz2 stream, to the last recoverable byte.
+"""The one way archives are read: every .gz member / .bz2 or .xz stream, to the last
+recoverable byte.
 
 `Decompressed` is a raw stream of an archive's content for every reader (batch counts, the
 worker processes, the follower). It never loses what was already decompressed:
 
-- members (gzip) and streams (bzip2) follow one another until the input ends;
+- members (gzip) and streams (bzip2, xz) follow one another until the input ends;
 - bytes after the last member that start no member are trailing garbage: the content read so far
   is kept (it ended with its member) and `error` says how many bytes were ignored (zero padding
   is ignored silently, as gzip does);
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import io
+import lzma
 import zlib
 from collections import deque
 from typing import BinaryIO
@@ -25,24 +27,24 @@ from typing import BinaryIO
 IN_BLOCK = 64 << 10  # compressed bytes read at a time
 OUT_BLOCK = 1 << 20  # at most this much decompressed per step: memory stays flat
 HOLD_MAX = 1 << 20  # a longer unfinished line is handed on as it comes (the parser caps it)
-_MAGIC = {"gz": b"\x1f\x8b", "bz2": b"BZh"}
+_MAGIC = {"gz": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 
 
 def kind_of(magic: bytes) -> str | None:
-    """'gz' or 'bz2' by a file's first bytes, else None."""
-    if magic[:2] == _MAGIC["gz"]:
-        return "gz"
-    if magic[:3] == _MAGIC["bz2"]:
-        return "bz2"
-    return None
+    """'gz', 'bz2' or 'xz' by a file's first bytes, else None."""
+    return next((k for k, m in _MAGIC.items() if magic[:len(m)] == m), None)
 
 
 def _decompressor(kind: str):
-    return zlib.decompressobj(wbits=31) if kind == "gz" else bz2.BZ2Decompressor()
+    if kind == "gz":
+        return zlib.decompressobj(wbits=31)
+    # logrotate's `compresscmd xz`: its rotations were skipped, and lines written to a log
+    # while stopped and rotated into one were lost (a trial)
+    return bz2.BZ2Decompressor() if kind == "bz2" else lzma.LZMADecompressor(lzma.FORMAT_XZ)
 
 
 class Decompressed(io.RawIOBase):
-    """The decompressed content of a .gz or .bz2 file, all members, up to a byte cap.
+    """The decompressed content of a .gz, .bz2 or .xz file, all members, up to a byte cap.
 
     `error` holds why reading stopped early or what was ignored ("" when the archive was whole).
     """
@@ -97,7 +99,7 @@ class Decompressed(io.RawIOBase):
         snap = (self._d.copy(), self._in) if self.kind == "gz" else None
         try:
             got = self._decompress(min(room, OUT_BLOCK))
-        except (zlib.error, OSError, EOFError, ValueError) as exc:
+        except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as exc:
             if snap is not None:
                 self._recover(*snap)
             self._stop(f"archive is corrupt ({exc})")

@@ -1,4 +1,4 @@
-"""Files -> chunks of complete lines (plain, .gz, .bz2), and whole-file parsing on every core."""
+"""Files -> chunks of complete lines (plain, .gz, .bz2, .xz), and whole-file parsing on every core."""
 from __future__ import annotations
 
 import io
@@ -23,7 +23,7 @@ TAIL_WINDOW = 64 << 10  # bytes at the end of what was read that the log tail ta
 
 def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED,
                 fh: BinaryIO | None = None, buffer: int = CHUNK) -> BinaryIO:
-    """A binary stream of the file's text: .gz/.bz2 (by magic bytes) decompressed, capped.
+    """A binary stream of the file's text: .gz/.bz2/.xz (by magic bytes) decompressed, capped.
 
     Archives are read by compressed.Decompressed: every member, to the last recoverable byte.
     `fh`: the file already opened (at its start), e.g. after checking its identity.
@@ -31,7 +31,7 @@ def open_stream(path: str | os.PathLike, cap: int = MAX_DECOMPRESSED,
     if str(path) == "-":
         return sys.stdin.buffer
     f = fh if fh is not None else open(path, "rb")  # noqa: SIM115 (returned to the caller)
-    kind = kind_of(f.read(3))
+    kind = kind_of(f.read(6))
     f.seek(0)
     if kind is not None:
         return io.BufferedReader(Decompressed(f, kind, cap), buffer)

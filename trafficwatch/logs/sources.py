@@ -13,13 +13,12 @@ from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
 # access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
-# example.com.access.log.3 (after .gz or .bz2 is taken off). A name is any characters, a newline
+# example.com.access.log.3 (after .gz, .bz2 or .xz is taken off). A name is any characters, a newline
 # too (DOTALL), to its very end (\Z: `$` also matches before a final newline): else a rotation
 # of `a\nb.access.log` is not seen as one and becomes a site of its own.
 _ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
-_COMPRESSED = {".gz": "gz", ".bz2": "bz2"}
-_UNREAD_COMPRESSION = {".xz": "xz", ".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma",
-                       ".z": "compress"}
+_COMPRESSED = {".gz": "gz", ".bz2": "bz2", ".xz": "xz"}
+_UNREAD_COMPRESSION = {".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma", ".z": "compress"}
 # A copy or an older log kept by hand: access.log.bak, access.log.old.gz, access.log~. It is the
 # site of the name before it, never its live file, older than its rotations; as another file of
 # that site, a copy of one of them is counted once (drop_copies). Read as a site of its own
@@ -60,7 +59,7 @@ class SourceFile:
     path: str
     site: str
     rotation: int = 0  # 0 for the live file, N for .N / .N.gz, a large number for dated files
-    compressed: str | None = None  # None, "gz" or "bz2"
+    compressed: str | None = None  # None, "gz", "bz2" or "xz"
     date_key: str = ""  # the date suffix of dated rotations (access.log-20261120)
     passive: bool = False  # a rotation of a file named alone, listed only to follow that file:
     # read only where it holds content already counted (the file itself, renamed; its copy)
@@ -141,7 +140,7 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return ERROR_LOG
     kind = next((k for ext, k in _UNREAD_COMPRESSION.items() if name.lower().endswith(ext)), None)
     if kind is not None:  # said so: it "looked binary" (a trial, logrotate with compresscmd xz)
-        return (f"compressed with {kind}, which is not read (only .gz and .bz2 are): decompress "
+        return (f"compressed with {kind}, which is not read (only .gz, .bz2 and .xz are): decompress "
                 f"it, or have logrotate compress with gzip")
     return _named(path, vhost_rx)
 
@@ -174,7 +173,7 @@ def _named(path: Path, vhost_rx: re.Pattern[str] | None) -> SourceFile:
 
 # What logrotate makes of a file's name: NAME.1, NAME.2.gz, NAME-20261205, NAME.2026-12-05.bz2
 _ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,10}|\d{4}-\d\d-\d\d))?"
-                             r"(?P<comp>\.gz|\.bz2)?\Z")
+                             r"(?P<comp>\.gz|\.bz2|\.xz)?\Z")
 
 
 def rotations_of(path: Path, site: str) -> list[SourceFile]:
