@@ -4,9 +4,9 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
-import lzma
 import io
 import json
+import lzma
 import random
 import time
 import zlib

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import gzip
-import lzma
 import json
+import lzma
 import os
 import select
 import shutil
