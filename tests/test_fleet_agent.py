@@ -385,3 +385,18 @@ def test_a_log_the_agent_cannot_read_is_said_at_start_and_counted_in_a_gauge(tmp
         assert got["trafficwatch_files_followed"] == 2.0
     finally:
         agent.close()
+
+
+def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own():
+    """`counts --prometheus` printed a site `back\\\\slash` (as names are written), and that name,
+    given back to --site, was refused: only the name as it is had been taken (a trial)."""
+    from trafficwatch.fleet.prometheus import PromConfig
+    from trafficwatch.safe import safe_name
+
+    raw = "back\\slash"
+    label = safe_name(raw)  # as the agents export it
+    for given in (raw, safe_name(raw)):
+        cfg = PromConfig.build("http://p:9090", days=1, site=given)
+        assert cfg.wants(label), given
+        assert not cfg.wants("other")
+    assert PromConfig.build("http://p:9090", days=1).wants(label)

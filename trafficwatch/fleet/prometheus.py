@@ -109,7 +109,11 @@ class PromConfig:
         """Whether a site label Prometheus answered is one asked for: named (the selector asks
         site!="") and `site` when one was asked for. A broken server's site "" crashed the
         site picker, and one not asked for gave a KeyError."""
-        return isinstance(site, str) and bool(site) and self.site in (None, name_from_shown(site))
+        if not isinstance(site, str) or not site:
+            return False
+        raw = name_from_shown(site)  # --site as written (`counts` prints it so) or as it is:
+        # the name `counts --prometheus` printed was refused given back (a trial)
+        return self.site in (None, raw, safe_name(raw))
 
     def selector(self) -> str:
         """The series selector: the site label present, the user's matchers, site and status."""
