@@ -110,6 +110,7 @@ def main() -> int:
     """Train and save the model; print the settings and result as JSON on stdout."""
     from trafficwatch.model.checkpoint import save_checkpoint
     from trafficwatch.model.lstm import LSTMConfig
+    from trafficwatch.model.seen import SEEN_KEY, day_keys, encode
     from trafficwatch.model.train import TrainConfig, train_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -146,7 +147,8 @@ def main() -> int:
             "synthetic_series": args.n_synthetic, "synthetic_seed": args.seed,
             "synthetic_hours": int(sum(len(s) for s in synth)),
             "trained": time.strftime("%Y-%m-%d"),
-            "command": "python bench/train_default.py " + " ".join(sys.argv[1:])}
+            "command": "python bench/train_default.py " + " ".join(sys.argv[1:]),
+            SEEN_KEY: encode(np.concatenate([day_keys(s.to_numpy()) for s in real]))}
     metrics = {"val_pinball": res.best_val, "epochs": res.epochs_run,
                "seconds": round(res.seconds, 1), "device": model_device(args.device),
                "train_windows": res.n_train, "val_windows": res.n_val}

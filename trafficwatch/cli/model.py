@@ -327,7 +327,9 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         notes = [f"{fc.name} is the forecast as shown: the LSTM or, where another candidate "
                  "did better on the days before an origin, its blend with it"
                  + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)")]
-        seen = trained_on(fc, list(args.paths), [k or args.site or "" for k in every])
+        scored = (args.days + 1) * 24 + args.horizon  # the hours the backtest reads
+        seen = trained_on(fc, list(args.paths), [k or args.site or "" for k in every],
+                          [s.iloc[-scored:] for s in every.values()])
         if seen:
             which = "it" if seen == [""] else (
                 f"{len(seen)} of these {len(every)} series" if len(every) > 1 else "this series")
@@ -373,27 +375,37 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return max(code, _lost(series))
 
 
-def trained_on(fc, paths: list[str], names: list[str]) -> list[str]:
-    """Which of a CSV's series (`names`, "" for its only one) the model was trained on, as its
-    checkpoint lists them (`real_series`: `file/series`, `worldcup98`): the corpus's own files,
-    given to eval, scored in-sample (a trial read the shipped model's 1.26 on nyc_taxi as what
-    a site gets; held out, it scores 1.08)."""
+def trained_on(fc, paths: list[str], names: list[str],
+               series: list[pd.Series] | None = None) -> list[str]:
+    """Which of a CSV's series (`names`, "" for its only one) the model was trained on: named
+    as its checkpoint lists them (`real_series`: `file/series`, `worldcup98`), the corpus's own
+    files, or, whatever their name, holding days it learned from (`series`: the hours scored,
+    known by their counts, model/seen.py; a fine-tune's held-out days are not). A trial read the shipped model's 1.26 on nyc_taxi as what a site gets
+    (held out it scores 1.08), and a copy of WorldCup98 under another name, on stdin or saved
+    again by pandas scored in-sample without a word."""
     import ast
 
-    seen = (getattr(fc, "checkpoint", None) and fc.checkpoint.data or {}).get("real_series")
+    from trafficwatch.model.seen import MIN_MATCHED, SEEN_KEY, days_seen, decode
+
+    data = getattr(fc, "checkpoint", None) and fc.checkpoint.data or {}
+    out = set()
+    seen = data.get("real_series")
     if isinstance(seen, str):
         try:
             seen = ast.literal_eval(seen)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return []
-    if not isinstance(seen, (list, tuple)) or len(paths) != 1 or paths[0] == "-":
-        return []
-    seen = {str(x) for x in seen}
-    stem = Path(paths[0]).name
-    for suffix in (".gz", ".bz2", ".csv", "_hourly"):
-        stem = stem.removesuffix(suffix)
-    return [name for name in names
-            if (f"{stem}/{name}" if name else stem) in seen]
+            seen = None
+    if isinstance(seen, (list, tuple)) and len(paths) == 1 and paths[0] != "-":
+        seen = {str(x) for x in seen}
+        stem = Path(paths[0]).name
+        for suffix in (".gz", ".bz2", ".xz", ".csv", "_hourly"):
+            stem = stem.removesuffix(suffix)
+        out |= {name for name in names if (f"{stem}/{name}" if name else stem) in seen}
+    keys = decode(data.get(SEEN_KEY))
+    for name, s in zip(names, series or []):
+        if name not in out and days_seen(s.to_numpy(dtype="float64"), keys) >= MIN_MATCHED:
+            out.add(name)
+    return [name for name in names if name in out]
 
 
 def _origins(table: pd.DataFrame) -> pd.DatetimeIndex:
@@ -777,6 +789,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
     from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
     from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.model.lstm import LSTMConfig
+    from trafficwatch.model.seen import SEEN_KEY, day_keys, decode, encode
     from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -819,7 +832,13 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
     data = {"series": [safe_name(p) for p in args.paths or [args.prometheus]], "start": result.data_start,
             "end": result.data_end, "hours": len(fit_on),
             "observed_hours": int(np.isfinite(fit_on.to_numpy()).sum()),
-            "init": "scratch" if base is None else base.name, "seed": args.seed}
+            "init": "scratch" if base is None else base.name, "seed": args.seed,
+            # the days it learned from, its init's too: eval says where it scores in-sample
+            # (a trial's fine-tune scored on the days it had just trained on, no word of it)
+            SEEN_KEY: encode(np.concatenate([
+                day_keys(fit_on.to_numpy(dtype="float64")),
+                decode((base.checkpoint.data if base is not None and base.checkpoint else
+                        {}).get(SEEN_KEY))]))}
     try:
         with writing_result():  # a signal from here on leaves the model written, and exit 0
             path = trained.save(args.out, data=data, metrics=_json_safe(metrics))

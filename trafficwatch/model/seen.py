@@ -1,0 +1,84 @@
+"""Days a model was trained on, known by their counts: so `eval` can say a series is in-sample
+however it is named.
+
+A checkpoint keeps a key for each whole day of the real series it learned from (`SEEN_KEY` in
+its data): a 64-bit hash of the day's 24 hourly counts, rounded. A series given to `eval` is
+looked up day by day at every hour it may begin on (a copy read in its local time starts its
+days at another UTC hour; a benchmark's made-up dates at any). Its name, its dates and its file
+do not matter: a trial's copy of WorldCup98 under another name, piped on stdin, or exported by
+pandas scored as if never seen. Days too plain to tell apart (fewer than MIN_DISTINCT counts:
+a quiet night, a series of 0s and 1s) are neither kept nor looked up.
+"""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+SEEN_KEY = "seen_days"  # checkpoint data: base64 of the sorted keys (little-endian uint64)
+DAY = 24
+MIN_DISTINCT = 6  # counts a day must hold to be told from another series' day
+MIN_MATCHED = 2  # days alike, at the least, for a series to be called seen
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the input moves every bit of the output."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _keys(windows: np.ndarray) -> np.ndarray:
+    """(n, 24) counts -> n keys; rows with a gap or too few distinct counts dropped."""
+    ok = np.isfinite(windows).all(axis=1)
+    windows = windows[ok]
+    if not len(windows):
+        return np.zeros(0, np.uint64)
+    whole = np.rint(windows).astype(np.int64)
+    srt = np.sort(whole, axis=1)
+    distinct = 1 + (np.diff(srt, axis=1) != 0).sum(axis=1)
+    whole = whole[distinct >= MIN_DISTINCT].view(np.uint64)
+    h = np.full(len(whole), 0x9E3779B97F4A7C15, np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(DAY):
+            h = _mix(h ^ whole[:, k])
+    return h
+
+
+def day_keys(values: np.ndarray) -> np.ndarray:
+    """Keys of a training series' days: its hours taken 24 at a time from its first (sorted,
+    unique)."""
+    v = np.asarray(values, dtype=np.float64)
+    n = len(v) // DAY * DAY
+    return np.unique(_keys(v[:n].reshape(-1, DAY)))
+
+
+def encode(keys: np.ndarray) -> str:
+    """Keys as checkpoint data (JSON-safe)."""
+    return base64.b64encode(np.unique(keys).astype("<u8").tobytes()).decode("ascii")
+
+
+def decode(text: object) -> np.ndarray:
+    """Keys from checkpoint data; none from anything else (a model trained before they were
+    kept, or metadata that is not ours)."""
+    if not isinstance(text, str):
+        return np.zeros(0, np.uint64)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return np.zeros(0, np.uint64)
+    if len(raw) % 8:
+        return np.zeros(0, np.uint64)
+    return np.frombuffer(raw, "<u8").astype(np.uint64)
+
+
+def days_seen(values: np.ndarray, keys: np.ndarray) -> int:
+    """How many of a series' days, beginning at any hour, are days of `keys` (0: none; at
+    least MIN_MATCHED to call the series seen)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < DAY or not len(keys):
+        return 0
+    windows = np.lib.stride_tricks.sliding_window_view(v, DAY)
+    return int(np.isin(_keys(windows), keys, assume_unique=False).sum())
