@@ -61,8 +61,10 @@ def encode(keys: np.ndarray) -> str:
 
 
 def decode(text: object) -> np.ndarray:
-    """Keys from checkpoint data; none from anything else (a model trained before they were
-    kept, or metadata that is not ours)."""
+    """Keys from checkpoint data (encoded, or the array a `.npz` holds); none from anything
+    else (a model trained before they were kept, or metadata that is not ours)."""
+    if isinstance(text, np.ndarray) and text.dtype == np.uint64 and text.ndim == 1:
+        return text
     if not isinstance(text, str):
         return np.zeros(0, np.uint64)
     try:
