@@ -95,3 +95,12 @@ def test_a_model_that_refuses_is_reported_per_origin():
 
     table = backtest(hourly(cycle(10)), {"refuser": refuse}, days=2, horizon=24)
     assert (table["error"] == "needs more history").all() and (table["n"] == 0).all()
+
+
+def test_a_small_smape_is_shown_with_two_figures_not_as_zero():
+    """A steady 50,000 an hour: sMAPE read 0.0 for every model (a trial)."""
+    s = hourly(cycle(30) / 10) + 50_000  # 50,000 +- 5
+    table = backtest(s, {"near": naive24}, days=3, horizon=24)
+    (row,) = [x for x in format_table(table).splitlines() if x.startswith("near")]
+    smape = float(row.split()[2])
+    assert 0 < smape < 1 and row.split()[2] != "0.0", row

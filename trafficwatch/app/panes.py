@@ -221,7 +221,8 @@ class StatsPane(SnapshotPane):
                      f"malformed {sum(ing.malformed.values()):,}")
             if ing.lines_per_s:  # a replay's: the pace its lines are replayed at, not read at
                 t.append(f" · {'replaying ' if ing.read_ahead else ''}"
-                         f"{ing.lines_per_s:,.0f} lines/s")
+                         f"{ing.lines_per_s:,.0f} "
+                         f"line{'' if round(ing.lines_per_s) == 1 else 's'}/s")
             # the files followed now, as the agent's files_followed says: the reports also hold
             # every file read since the start, which grew by one at each rotation
             # ("files 0" for a folder of archives read whole said nothing was read)
