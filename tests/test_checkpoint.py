@@ -143,6 +143,21 @@ def test_garbage_is_not_called_pickled_code(tmp_path, content, says):
     assert says in str(got.value) and "pickled code" not in str(got.value)
 
 
+def test_a_pickle_of_plain_values_is_no_checkpoint_and_not_called_code(tmp_path):
+    """A dict pickled by hand was refused as holding "pickled code or objects" (a trial)."""
+    import collections
+    import pickle
+
+    p = tmp_path / "m.pt"
+    p.write_bytes(pickle.dumps({"x": 1, "w": [1.0, 2.0]}))
+    with pytest.raises(CheckpointError) as got:
+        load_checkpoint(p)
+    assert "a pickle of plain values, not one torch saved" in str(got.value)
+    p.write_bytes(pickle.dumps(collections.OrderedDict(x=1)))  # names a class: code
+    with pytest.raises(CheckpointError, match="pickled code or objects"):
+        load_checkpoint(p)
+
+
 def test_a_truncated_checkpoint_is_said_in_one_short_line(tmp_path):
     p = tmp_path / "m.pt"
     save_checkpoint(p, QuantileLSTM(LSTMConfig(hidden=8)))
@@ -193,7 +208,8 @@ def test_a_bad_model_file_is_said_in_our_words_on_one_line_with_no_library_warni
     says = {"text.npz": "not a model file (not the zip archive", "random.npz": "not a model file",
             "objects.npz": "refused: it holds pickled objects", "cut.npz": "truncated or corrupt",
             "text.pt": "not a model checkpoint", "junk.pt": "a zip archive torch did not write",
-            "dict.pt": "refused", "noise.pt": "not a model checkpoint (bytes that do not read as "
+            "dict.pt": "not a model checkpoint (a pickle of plain values",
+            "noise.pt": "not a model checkpoint (bytes that do not read as "
             "a pickle", "models": "a directory, not a model file; give the file",
             "folder.npz": "a directory, not a model file"}
     for name, path in _bad_models(tmp_path).items():

@@ -220,20 +220,27 @@ def load_model(path: str | os.PathLike) -> Checkpoint:
     return load_checkpoint(path)
 
 
-def _is_pickle(path: Path, limit: int = 64 << 20) -> bool:
-    """Does the file begin with a whole, well-formed pickle? Its opcodes are read, never run
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD",
+             "EXT1", "EXT2", "EXT4"}  # opcodes that name or run code (classes, functions)
+
+
+def _pickle_kind(path: Path, limit: int = 64 << 20) -> str:
+    """"code" for a well-formed pickle that names classes or functions, "data" for one of
+    plain values only (a dict pickled by hand is no checkpoint, and held no code: a trial was
+    told it did), "" for bytes that are no whole pickle. Its opcodes are read, never run
     (pickletools), up to `limit` bytes."""
     import io
     import pickletools
 
+    code = False
     try:
         with open(path, "rb") as f:
             data = f.read(limit)
-        for _ in pickletools.genops(io.BytesIO(data)):
-            pass
+        for op, _, _ in pickletools.genops(io.BytesIO(data)):
+            code = code or op.name in _CODE_OPS
     except Exception:  # noqa: BLE001 (any failure to read opcodes: not a pickle)
-        return False
-    return True
+        return ""
+    return "code" if code else "data"
 
 
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
@@ -258,10 +265,14 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such model file; {_FIX}") from exc
     except pickle.UnpicklingError as exc:
-        if magic.startswith(b"\x80") and not _is_pickle(path):  # random bytes after a 0x80
-            # were told they held "pickled code or objects" (a trial): they hold nothing
+        kind = _pickle_kind(path) if magic.startswith(b"\x80") else "code"
+        if not kind:  # random bytes after a 0x80 were told they held "pickled code or
+            # objects" (a trial): they hold nothing
             raise CheckpointError(f"{path}: not a model checkpoint (bytes that do not read as a "
                                   f"pickle: corrupt, or not a model); {_FIX}") from exc
+        if kind == "data":
+            raise CheckpointError(f"{path}: not a model checkpoint (a pickle of plain values, "
+                                  f"not one torch saved); {_FIX}") from exc
         raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled code or "
                               f"objects); do not load files you do not trust; {_FIX}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
