@@ -1083,6 +1083,27 @@ async def test_an_anomaly_of_several_hours_is_listed_by_its_hours_and_its_worst(
     assert f"0 at {worst} vs 19–45" in text, text
 
 
+async def test_the_gate_words_of_a_young_site_speak_of_the_hours_it_has_not_a_week():
+    """"No memory reset this week", "high for its week" were said over a site's 25 hours of
+    logs (a trial)."""
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    hours = len(snap.gates.step_hours)
+    gates = replace(snap.gates, padded=hours - 25)
+    app = make_app(replace(snap, gates=gates))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        young = " ".join(str(app.query_one("#gates").render()).split())
+    assert "in the 25 hours read" in young and "this week" not in young, young
+    assert "for its week" not in young and "for the week" not in young
+    app = make_app(snap)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        whole = " ".join(str(app.query_one("#gates").render()).split())
+    assert "25 hours" not in whole and "hours read" not in whole
+
+
 async def test_gate_heatmaps_are_blank_before_the_logs_first_hour():
     # a log begun Mon 12:00 showed gates "for" Fri to Mon: the window's padding, read as data
     from dataclasses import replace

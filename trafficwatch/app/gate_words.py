@@ -110,13 +110,16 @@ def standing(value: float, week: np.ndarray | None) -> str | None:
     return "usual"
 
 
-def gate_reading(gate: str, value: float, week: np.ndarray | None = None) -> str:
+def gate_reading(gate: str, value: float, week: np.ndarray | None = None,
+                 span: str = "week") -> str:
     """'forget gate: high for its week (0.62: keeping much of its memory)', 'input gate: usual
     (0.41: ...)': one gate's latest value against its own week first, then in absolute words;
     without a week to read it
     against, 'forget gate: keeping most of its memory (0.91)'. The mean of 64 units sits near
     0.5 on every site: "keeping about half of its memory" first read the same everywhere (two
-    trials), where how this hour stands in the gate's week differs."""
+    trials), where how this hour stands in the gate's week differs. `span`: what the hours
+    read are ("week", or "25 hours" for a site younger than the window: "high for its week"
+    was said of a day's hours, a trial)."""
     if not np.isfinite(value):
         return f"{gate} gate: no reading"
     words = next(w for lim, w in GATE_READINGS[gate] if value >= lim)
@@ -125,7 +128,7 @@ def gate_reading(gate: str, value: float, week: np.ndarray | None = None) -> str
         return f"{gate} gate: {words} ({value:.2f})"
     if rel == "usual":  # (short: the sparklines beside it keep their width)
         return f"{gate} gate: usual ({value:.2f}: {words})"
-    return f"{gate} gate: {rel} for its week ({value:.2f}: {words})"
+    return f"{gate} gate: {rel} for its {span} ({value:.2f}: {words})"
 
 
 # What a gate high (low) for its week means for the forecast, in a watcher's words
@@ -139,7 +142,7 @@ STANDOUT_WORDS = {
 }
 
 
-def standout_words(latest: dict[str, tuple[float, np.ndarray]]) -> str:
+def standout_words(latest: dict[str, tuple[float, np.ndarray]], span: str = "week") -> str:
     """One line on the gates at the latest hour against their week: what stands out and what
     it means ("Now: the input gate is high for its week: taking in the latest hours more than
     usual"), or that nothing does; "" when no gate has a week to be read against."""
@@ -148,12 +151,12 @@ def standout_words(latest: dict[str, tuple[float, np.ndarray]]) -> str:
         rel = standing(value, week)
         judged |= rel is not None
         if rel in ("high", "low"):
-            said.append(f"the {gate} gate is {rel} for its week: "
+            said.append(f"the {gate} gate is {rel} for its {span}: "
                         f"{STANDOUT_WORDS[(gate, rel)]}")
     if not judged:
         return ""
     if not said:
-        return "Now: every gate within its usual range for the week (nothing stands out)"
+        return f"Now: every gate within its usual range for the {span} (nothing stands out)"
     return "Now: " + "; ".join(said)
 
 
@@ -184,18 +187,19 @@ def distinct_drops(drops: Sequence[int]) -> list[int]:
     return out
 
 
-def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int) -> str:
+def reset_words(step_hours: np.ndarray, drops: Sequence[int], offset: int,
+                when_read: str = "this week") -> str:
     """When the forget gate last dropped sharply (the model set aside what it knew), in words:
     what the gate did, not why (a trial's steady site, nothing changed, read "a change of
     regime"); many in a week read as the routine turns they usually are."""
     drops = distinct_drops(drops)
     if not len(drops) or not len(step_hours):
-        return "No memory reset this week (the forget gate never dropped sharply)"
+        return f"No memory reset {when_read} (the forget gate never dropped sharply)"
     when = fmt_hour(step_hours[min(drops[-1], len(step_hours) - 1)], offset)
     if len(drops) <= 3:
-        more = f", {len(drops) - 1} earlier this week" if len(drops) > 1 else ""
+        more = f", {len(drops) - 1} earlier {when_read}" if len(drops) > 1 else ""
         return f"Memory last reset: {when} (the forget gate dropped sharply{more})"
-    return (f"Forget gate dropped sharply {len(drops)} times this week (last {when}): each at "
+    return (f"Forget gate dropped sharply {len(drops)} times {when_read} (last {when}): each at "
             "a sudden change in traffic, not each a new regime")
 
 

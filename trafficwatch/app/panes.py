@@ -297,11 +297,19 @@ class GatePane(SnapshotPane):
         # LSTM, 30% of the line drawn)" one base was named and "others" held 76 %: a trial)
         t.append(reliance_words(g.reliance, width=width, share=share, spill=2 * width - 2)
                  + "\n", style="bold")
-        t.append(reset_words(g.step_hours, g.forget_drops, off) + "\n", style="yellow")
-        latest = {n: (float(m[-1]) if len(m) else float("nan"), np.asarray(m, dtype=float))
+        # the hours read: a site younger than the window (168 h) has fewer, and its gates over
+        # the padding before its first hour are not its own ("no memory reset this week", "high
+        # for its week" were said over a site's 25 hours: a trial)
+        read = len(g.step_hours) - g.padded
+        span, when_read = ("week", "this week") if read >= 168 else \
+            (f"{read} hours", f"in the {read} hours read")
+        t.append(reset_words(g.step_hours, [d for d in g.forget_drops if d >= g.padded], off,
+                             when_read) + "\n", style="yellow")
+        latest = {n: (float(m[-1]) if len(m) else float("nan"),
+                      np.asarray(m, dtype=float)[g.padded:])
                   for n, m in (("forget", g.mean_forget), ("input", g.mean_input),
                                ("output", g.mean_output))}
-        now = standout_words(latest)
+        now = standout_words(latest, span)
         if now:
             t.append(now + "\n", style="bold" if "nothing stands out" not in now else "")
         rows = []  # each gate's sparkline spans its own week's range, given after it: on 0-1
@@ -311,8 +319,8 @@ class GatePane(SnapshotPane):
             m = np.asarray(m, dtype=float)
             lo, hi = (float(np.nanmin(m)), float(np.nanmax(m))) if np.isfinite(m).any() \
                 else (0.0, 1.0)
-            rows.append((gate_reading(n, float(m[-1]) if len(m) else float("nan"), m), m, lo,
-                         hi, f"{lo:.2f}–{hi:.2f}"))
+            rows.append((gate_reading(n, float(m[-1]) if len(m) else float("nan"),
+                                      m[g.padded:], span), m, lo, hi, f"{lo:.2f}–{hi:.2f}"))
         top = float(np.nanmax(g.cell_norm)) if len(g.cell_norm) else 1.0
         rows.append((memory_reading(g.cell_norm), g.cell_norm, 0.0, top, f"0–{top:.1f}"))
         # name, sparkline and range first, in columns, then the words: after the words (as
