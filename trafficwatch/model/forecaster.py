@@ -285,10 +285,12 @@ class Recent:
             return f"{name}: error {lstm}/h {days}, {than} {label[best_naive]} ({naive}/h)"
         share = self.weights.get("lstm", 0.0)
         if self.held:
+            # (a trial found the words before hard to follow: "a blend with more of ... did
+            # better ... (this one ...), but it takes 6 days of that to give ... more than half")
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"a blend with more of {label[best_naive]} did better {days} (this one "
-                    f"{blend}/h, {name} alone {lstm}/h, {label[best_naive]} {naive}/h), but it takes "
-                    f"{YOUNG_DAYS} days of that to give {label[best_naive]} more than half")
+                    f"more of {label[best_naive]} would have done better {days} ({naive}/h "
+                    f"alone; this blend {blend}/h, {name} alone {lstm}/h), but a site judged on "
+                    f"fewer than {YOUNG_DAYS} days keeps at least half of the LSTM")
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
                     f"the blend did best {days} ({blend}/h; {name} alone {lstm}/h, "
