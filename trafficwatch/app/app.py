@@ -309,7 +309,11 @@ class TrafficWatchApp(App):
         self.push_screen(HelpScreen())
 
     def action_metric(self) -> None:
-        self.notify(f"metric: {self.engine.cycle_metric()}")
+        # one toast for the metric, the last: m pressed a few times had piled them over the
+        # gates pane for seconds (a trial)
+        for n in [n for n in self._notifications if n.message.startswith("metric: ")]:
+            self._unnotify(n, refresh=False)
+        self.notify(f"metric: {self.engine.cycle_metric()}", timeout=2)
 
     def action_site(self) -> None:
         sites = self.snapshot.sites if self.snapshot else ()
