@@ -36,6 +36,9 @@ NOTHING_READ = 2  # ... when no log could be read (the reason is the app's resul
 CRASHED = 70  # ... after an exception the app did not handle (sysexits' EX_SOFTWARE: a bug)
 
 
+METRIC_TOAST = "metric: "
+
+
 def job_control() -> bool:
     """Whether a job-control shell runs the app: its process group is not its session's (an
     interactive shell leads the session and puts each job in a group of its own). Where the
@@ -309,11 +312,16 @@ class TrafficWatchApp(App):
         self.push_screen(HelpScreen())
 
     def action_metric(self) -> None:
-        # one toast for the metric, the last: m pressed a few times had piled them over the
-        # gates pane for seconds (a trial)
-        for n in [n for n in self._notifications if n.message.startswith("metric: ")]:
-            self._unnotify(n, refresh=False)
-        self.notify(f"metric: {self.engine.cycle_metric()}", timeout=2)
+        self.notify(f"{METRIC_TOAST}{self.engine.cycle_metric()}", timeout=2)
+
+    def _on_notify(self, event) -> None:
+        """One toast for the metric, the last: m pressed a few times had piled them over the
+        gates pane for seconds (a trial). Toasts come as messages, in order: the metric's
+        before it are taken away as it arrives."""
+        if event.notification.message.startswith(METRIC_TOAST):
+            for n in [n for n in self._notifications if n.message.startswith(METRIC_TOAST)]:
+                self._unnotify(n, refresh=False)
+        super()._on_notify(event)
 
     def action_site(self) -> None:
         sites = self.snapshot.sites if self.snapshot else ()
