@@ -54,8 +54,10 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     if agent.floor.resumed and not agent.feed.report.restored_lines:  # floors, no state: it
         # was deleted or lost (a trial's agent then skipped ~100 lines without a word)
         lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: the "
-                "counters go on from it, the logs are read as they are now, and what was "
-                "written while stopped to a file no longer here is not counted")
+                "counters go on from their last values, counting from the logs as they are "
+                "now: what was written to them since the last save and while stopped is not "
+                "counted")  # (it had said only "to a file no longer here": a trial lost
+        # 44 lines of a log still there)
     for notice in (agent.feed.notice, agent.floor.notice, lost, agent.feed.waiting):
         if notice:
             _say(notice)
