@@ -400,3 +400,24 @@ def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own(
         assert cfg.wants(label), given
         assert not cfg.wants("other")
     assert PromConfig.build("http://p:9090", days=1).wants(label)
+
+
+def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):
+    """`counts --prometheus URL --site 'back\\\\slash'` (the name as counts printed it) crashed
+    with a KeyError once the site had been found (a trial)."""
+    import numpy as np
+
+    from trafficwatch.cli import counts as counts_cmd
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.fleet.prometheus import FleetCounts, add_to_series
+
+    h0 = 1_795_165_200
+    series = HourlySeries(track_visitors=False)
+    add_to_series(series, FleetCounts(h0 + 3600 * np.arange(2),
+                                      {"back\\slash": np.array([[0, 0, 5, 0, 1, 0]] * 2)}),
+                  last_ts=h0 + 3600 + 60)
+    monkeypatch.setattr(counts_cmd, "load_fleet", lambda cfg, partial: series)
+    for given in ("back\\\\slash", "back\\slash"):
+        assert main(["counts", "--prometheus", "http://p:9090", "--site", given]) == 0
+        rows = capsys.readouterr().out.splitlines()
+        assert len(rows) == 3 and rows[1].split(",")[1:4] == ["back\\\\slash", "hits", "6"], rows

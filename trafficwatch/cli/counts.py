@@ -213,5 +213,8 @@ def run_fleet_counts(args: argparse.Namespace) -> int:
     except ValueError as exc:  # PrometheusError, or no such series
         print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
         return 2
+    if args.site:  # the site as it is: --site as written (`back\\slash`) crashed the rows
+        # with a KeyError once Prometheus had been asked for it (a trial)
+        args.site = series.resolve(args.site) or args.site
     write_rows(series, args, sys.stdout)
     return 0
