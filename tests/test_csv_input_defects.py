@@ -127,12 +127,14 @@ def test_daily_rows_at_midnight_are_refused_in_one_line(tmp_path, capsys):
     path.write_text("ds,y\n" + "".join(f"{d.isoformat()},5\n" for d in local))
     with pytest.raises(ValueError, match="rows are a day apart"):
         read_counts_csv_all(str(path))
-    # a daily series among hourly ones is named
+    # a daily series among hourly ones is named and left out (the others are read)
     path.write_text("unique_id,ds,y\n" + "".join(f"a,{d.isoformat()},5\n" for d in days[:5])
                     + "".join(f"b,{h.isoformat()},5\n"
                               for h in pd.date_range("2022-01-01", periods=48, freq="h")))
-    with pytest.raises(ValueError, match=r"\(series a\): rows are a day apart"):
-        read_counts_csv_all(str(path))
+    warned = []
+    table = read_counts_csv_all(str(path), warn=warned.append)
+    assert list(table.series) == ["b"] and table.left == ("a",)
+    assert any("series a: rows are a day apart" in w for w in warned), warned
 
 
 @pytest.mark.parametrize("step", [2, 3, 6])

@@ -339,18 +339,21 @@ def test_a_series_left_out_whole_is_named_and_exits_1(long_csv, tmp_path, capsys
     could not tell a series was missing (a trial)."""
     text = Path(long_csv).read_text().splitlines()
     days = [f"2023-01-{d:02d},daily,{10 + d}" for d in range(1, 29)]
+    days += [f"2023-02-{d:02d} 00:00:00,midnights,{10 + d}" for d in range(1, 29)]  # stamped
     neg = [line.replace(",small,", ",neg,").rsplit(",", 1)[0] + ",-5"
            for line in text[1:] if ",small," in line]
     path = tmp_path / "mixed.csv"
     path.write_text("\n".join(text + days + neg) + "\n")
     table = read_counts_csv_all(str(path))
-    assert list(table.series) == ["small", "mid", "big"] and table.left == ("neg", "daily")
+    assert list(table.series) == ["small", "mid", "big"]
+    assert table.left == ("neg", "daily", "midnights")
     for argv in (["forecast"], ["eval", "--days", "2"]):
         code, out, err = run_cli([*argv, str(path), "--horizon", "2"], capsys)
         assert code == 1, (argv, err)
         assert ("series daily: its 28 rows are dates without an hour (daily counts; "
                 "trafficwatch reads hourly ones): left out") in err
         assert "series neg: " in err and "rows with a date" not in err
+        assert "series midnights: rows are a day apart" in err, err
         assert "small" in out and "big" in out and "\ndaily" not in out
     code, _, err = run_cli(["forecast", str(path), "--site", "mid", "--horizon", "2"], capsys)
     assert code == 0 and "series daily" not in err  # not the series asked for

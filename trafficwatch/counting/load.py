@@ -420,16 +420,25 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{shown}: no row has an ISO 8601 hour (or an hour number: 1, 2, "
                          f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
+    apart = {}  # series -> why its rows are no hourly counts
     for name, (times, _, _) in found.items():
         daily = _days_apart(times)
-        where = f" (series {safe_name(name)})" if id_col is not None else ""
+        step = _hours_apart(times) if daily is None else None
         if daily is not None:
-            raise ValueError(f"{shown}{where}: rows are {daily} (daily data): trafficwatch "
-                             "forecasts hourly counts, one row per hour")
-        step = _hours_apart(times)
-        if step is not None:  # read as hours, every other one a gap, and each count two hours'
-            raise ValueError(f"{shown}{where}: rows are {step}: trafficwatch forecasts hourly "
-                             "counts, one row per hour")
+            apart[name] = f"rows are {daily} (daily data)"
+        elif step is not None:  # read as hours, every other one a gap, each count two hours'
+            apart[name] = f"rows are {step}"
+    for name, why in apart.items():
+        if len(apart) == len(found):  # none is hourly: refused, the first said
+            where = f" (series {safe_name(name)})" if id_col is not None else ""
+            raise ValueError(f"{shown}{where}: {why}: trafficwatch forecasts hourly counts, "
+                             "one row per hour")
+        # one series of several: left out, named (a daily series stamped at midnight among
+        # hourly ones had refused the whole file, exit 2: a trial)
+        left.append(f"{shown}: series {safe_name(name)}: {why}: trafficwatch reads hourly "
+                    "counts, one row per hour")
+        left_names.append(name)
+        del found[name]
     out: dict[str, pd.Series] = {}
     for name, (times, values, offsets) in found.items():
         # a zone half an hour (or 45 minutes) off UTC: its hours begin that long after UTC's.
