@@ -1111,6 +1111,7 @@ async def test_the_gate_words_of_a_young_site_speak_of_the_hours_it_has_not_a_we
         await pilot.pause()
         young = " ".join(str(app.query_one("#gates").render()).split())
     assert "in the 25 hours read" in young and "this week" not in young, young
+    assert "Sparklines: last week, the site's 25 hours at the right" in young
     assert "for its week" not in young and "for the week" not in young
     app = make_app(snap)
     async with app.run_test(size=(160, 50)) as pilot:

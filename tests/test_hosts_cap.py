@@ -37,7 +37,10 @@ def test_hosts_past_the_cap_are_counted_together_and_said(tmp_path, capsys):
             f"together as {OTHER_HOSTS}") in err
     # a restart from state keeps the sites it had, and the cap: a new host is folded too
     again = HourlySeries.from_dict(series.to_dict())
-    assert again.sites() == series.sites()
+    assert again.sites() == series.sites() and again.folded == series.folded  # said again
+    merged = HourlySeries()
+    merged.merge(again)  # a restored state merged in: "(other hosts)" is not a host folded
+    assert merged.folded == series.folded and OTHER_HOSTS not in merged.folded
     assert again.add_counts("new.example", _one_hour(), host=True) == OTHER_HOSTS
     assert again.add_counts("scan5.example", _one_hour(), host=True) == "scan5.example"
     assert again.add_counts("from-a-file-name", _one_hour()) == "from-a-file-name"  # not a host
@@ -69,3 +72,28 @@ def test_the_agent_exports_at_most_the_cap_of_hosts(tmp_path):
              if k.startswith("trafficwatch_requests_total")}
     assert len(sites) == MAX_HOSTS + 1 and OTHER_HOSTS in sites
     assert got[f'trafficwatch_requests_total{{site="{OTHER_HOSTS}",status="4xx"}}'] == 300
+
+
+def test_counts_follow_says_the_hosts_it_counts_together(tmp_path, capsys):
+    """counts --follow applied the cap and never said so (a check of the cap)."""
+    import threading
+
+    from trafficwatch.cli.follow import run_follow
+    from trafficwatch.cli.main import build_parser
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    vhost_log(logs / "access.log", [f"scan{i}.example" for i in range(MAX_HOSTS + 3)],
+              NOW - 7200)
+    args = build_parser().parse_args(["counts", "--follow", "--no-state", str(logs)])
+    stop = threading.Event()
+    t = threading.Thread(target=run_follow, args=(args, stop))
+    t.start()
+    deadline = time.monotonic() + 20
+    err = ""
+    while "virtual hosts" not in err and time.monotonic() < deadline:
+        time.sleep(0.1)
+        err += capsys.readouterr().err
+    stop.set()
+    t.join(timeout=10)
+    assert f"3 virtual hosts named by the lines after the first {MAX_HOSTS:,}" in err, err

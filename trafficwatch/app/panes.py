@@ -337,7 +337,8 @@ class GatePane(SnapshotPane):
             t.append(sparkline(series, spark, lo, hi).ljust(spark), style="cyan")
             t.append(" " + stats.ljust(range_w) + "  ", style="dim")
             t.append(words + "\n")
-        t.append("Sparklines: last week, oldest left, scaled to the range beside each · h: "
+        drawn = "last week" if read >= 168 else f"last week, the site's {read} hours at the right"
+        t.append(f"Sparklines: {drawn}, oldest left, scaled to the range beside each · h: "
                  "heatmaps · ?: help", style="dim")
         return t
 

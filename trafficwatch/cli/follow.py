@@ -43,6 +43,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
     said = ""  # the state's notice, said again whenever it changes (a save that fails later)
+    folded = ""  # the hosts counted as one site (MAX_HOSTS), said once, as counts says it
     seen: dict[tuple[str, int], tuple[int, bool]] = {}
     printed, ahead, reasons = 0, 0, set()
     if args.out_format == "csv":
@@ -54,6 +55,11 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
                 print(f"trafficwatch: {safe_text(said)}", file=sys.stderr, flush=True)
             _emit(ctx, args, classes, tz, seen)
             printed = report_events(feed, printed)
+            if not folded:
+                with ctx.lock:
+                    folded = ctx.series.folded_note()
+                if folded:
+                    print(f"trafficwatch: {safe_text(folded)}", file=sys.stderr, flush=True)
             ahead = _report_ahead(ctx, args.site, ahead)
             _report_malformed(feed, reasons)
             if getattr(sys.stdout, "reader_left", False):  # `| head -5`: nobody reads any more

@@ -341,7 +341,8 @@ class HourlySeries:
         if s is not None:
             return site, s
         if host and self._hosts >= MAX_HOSTS:
-            if len(self.folded) < MAX_HOSTS:
+            if len(self.folded) < MAX_HOSTS and site != OTHER_HOSTS:  # (merged from a part
+                # or a state: not a host of its own, said as one, a check found)
                 self.folded.add(site)
             site = OTHER_HOSTS
             s = self._sites.get(site)
@@ -795,7 +796,8 @@ class HourlySeries:
     def to_dict(self) -> dict:
         """A JSON-able copy of every count (for the state file)."""
         out: dict = {"version": 1, "track_visitors": self.track_visitors,
-                     "track_paths": self.track_paths, "sites": {}}
+                     "track_paths": self.track_paths, "sites": {},
+                     "folded": sorted(self.folded)}  # (said again after a restart)
         for name, s in self._sites.items():
             s.fold()
             hours = sorted(s.cells)
@@ -822,6 +824,11 @@ class HourlySeries:
             raise ValueError("not a version-1 hourly series")
         out = cls(track_visitors=bool(data.get("track_visitors", True)),
                   track_paths=bool(data.get("track_paths", False)))
+        folded = data.get("folded", [])  # absent from states written before it was kept
+        if not isinstance(folded, list) or len(folded) > MAX_HOSTS or \
+                not all(isinstance(x, str) for x in folded):
+            raise ValueError("malformed hourly series: its folded hosts")
+        out.folded = set(folded)
         try:
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
