@@ -149,10 +149,11 @@ def test_a_pickle_of_plain_values_is_no_checkpoint_and_not_called_code(tmp_path)
     import pickle
 
     p = tmp_path / "m.pt"
-    p.write_bytes(pickle.dumps({"x": 1, "w": [1.0, 2.0]}))
-    with pytest.raises(CheckpointError) as got:
-        load_checkpoint(p)
-    assert "a pickle of plain values, not one torch saved" in str(got.value)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):  # 0-1 begin otherwise, 2-3 are no zip
+        p.write_bytes(pickle.dumps({"x": 1, "w": [1.0, 2.0]}, protocol=protocol))
+        with pytest.raises(CheckpointError) as got:
+            load_checkpoint(p)
+        assert "a pickle of plain values, not one torch saved" in str(got.value), protocol
     p.write_bytes(pickle.dumps(collections.OrderedDict(x=1)))  # names a class: code
     with pytest.raises(CheckpointError, match="pickled code or objects"):
         load_checkpoint(p)

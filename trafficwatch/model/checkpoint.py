@@ -243,11 +243,26 @@ def _pickle_kind(path: Path, limit: int = 64 << 20) -> str:
     return "code" if code else "data"
 
 
+def _not_torch_pickle(path: Path, exc: BaseException | None) -> None:
+    """CheckpointError for a whole pickle that is no checkpoint: of plain values, or naming
+    code (a dict pickled at protocol 2 read "a truncated or corrupt pickle", at protocol 0
+    "neither ... nor a pickle": a check). Nothing for bytes that are no pickle."""
+    kind = _pickle_kind(path)
+    if kind == "data":
+        raise CheckpointError(f"{path}: not a model checkpoint (a pickle of plain values, "
+                              f"not one torch saved); {_FIX}") from exc
+    if kind == "code":
+        raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled "
+                              f"code or objects); do not load files you do not trust; "
+                              f"{_FIX}") from exc
+
+
 def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -> Checkpoint:
     """Load and validate; `expect` (optional) must match the stored window/horizon/architecture."""
     path = Path(path)
     magic = _magic(path, "model checkpoint")
     if not magic.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip archive, or a pickle
+        _not_torch_pickle(path, None)  # (an old protocol's pickle begins otherwise)
         raise CheckpointError(f"{path}: not a model checkpoint (neither the zip archive torch "
                               f"saves nor a pickle); {_FIX}")
     # torch only after the checks above: a CSV given as --model was refused after 2.4 s and
@@ -276,6 +291,8 @@ def load_checkpoint(path: str | os.PathLike, expect: LSTMConfig | None = None) -
         raise CheckpointError(f"{path}: refused: the file holds more than weights (pickled code or "
                               f"objects); do not load files you do not trust; {_FIX}") from exc
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        if magic.startswith(b"\x80"):  # a whole pickle torch did not write (protocol 2, 3)
+            _not_torch_pickle(path, exc)
         what = "a zip archive torch did not write, truncated or corrupt" \
             if magic.startswith(b"PK") else "a truncated or corrupt pickle"
         raise CheckpointError(f"{path}: not a readable checkpoint ({what}); {_FIX}") from exc
