@@ -347,7 +347,8 @@ def test_an_agent_whose_state_was_lost_says_so_at_start(tmp_path, capsys):
     assert "no saved state" not in start_and_stop()  # a restart from its state
     state.unlink()
     err = start_and_stop()
-    assert "no saved state to go on from beside" in err and "while stopped is not counted" in err, err
+    assert "no saved state to go on from beside" in err, err
+    assert "while stopped is not counted" in err, err
 
 
 def test_a_log_the_agent_cannot_read_is_said_at_start_and_counted_in_a_gauge(tmp_path, capsys):

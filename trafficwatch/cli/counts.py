@@ -36,7 +36,8 @@ from trafficwatch.safe import safe_name, safe_text
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `counts`."""
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="log files, directories (rotations and .gz/.bz2/.xz found), globs, or - for stdin")
+                   help="log files, directories (rotations and .gz/.bz2/.xz found), globs, "
+                        "or - for stdin")
     p.add_argument("--format", choices=("csv", "json"), default=None, dest="out_format",
                    help="csv: hour,site,metric,count,partial (empty count = no log covers that "
                         "hour; partial 1 = the log begins or ends inside it, or it is in progress); "

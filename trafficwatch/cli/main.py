@@ -18,7 +18,8 @@ COMMANDS = ("watch", "counts", "top", "forecast", "eval", "train", "agent")
 _CODES = """exit codes:
   0  every file was read (an empty log too: it holds nothing)
   1  some file was skipped or had lines and none parsable (the others were still counted),
-     a CSV's series was left out whole, or the LSTM could not forecast (forecast prints seasonal naive; eval scored it nowhere)
+     a CSV's series was left out whole, or the LSTM could not forecast (forecast prints
+     seasonal naive; eval scored it nowhere)
   2  bad usage, or nothing at all could be read (forecast, eval, train: nothing to read)
 """
 EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved

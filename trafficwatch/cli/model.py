@@ -380,9 +380,10 @@ def trained_on(fc, paths: list[str], names: list[str],
     """Which of a CSV's series (`names`, "" for its only one) the model was trained on: named
     as its checkpoint lists them (`real_series`: `file/series`, `worldcup98`), the corpus's own
     files, or, whatever their name, holding days it learned from (`series`: the hours scored,
-    known by their counts, model/seen.py; a fine-tune's held-out days are not). A trial read the shipped model's 1.26 on nyc_taxi as what a site gets
-    (held out it scores 1.08), and a copy of WorldCup98 under another name, on stdin or saved
-    again by pandas scored in-sample without a word."""
+    known by their counts, model/seen.py; a fine-tune's held-out days are not). A trial read
+    the shipped model's 1.26 on nyc_taxi as what a site gets (held out it scores 1.08), and a
+    copy of WorldCup98 under another name, on stdin or saved again by pandas scored in-sample
+    without a word."""
     import ast
 
     from trafficwatch.model.seen import MIN_MATCHED, SEEN_KEY, days_seen, decode

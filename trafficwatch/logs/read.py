@@ -1,4 +1,5 @@
-"""Files -> chunks of complete lines (plain, .gz, .bz2, .xz), and whole-file parsing on every core."""
+"""Files -> chunks of complete lines (plain, .gz, .bz2, .xz), and whole-file parsing on every
+core."""
 from __future__ import annotations
 
 import io

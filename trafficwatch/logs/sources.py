@@ -13,9 +13,9 @@ from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
 # access.log, access.log.1, access.log-20261120 (a date stamp is taken off first: _undated),
-# example.com.access.log.3 (after .gz, .bz2 or .xz is taken off). A name is any characters, a newline
-# too (DOTALL), to its very end (\Z: `$` also matches before a final newline): else a rotation
-# of `a\nb.access.log` is not seen as one and becomes a site of its own.
+# example.com.access.log.3 (after .gz, .bz2 or .xz is taken off). A name is any characters, a
+# newline too (DOTALL), to its very end (\Z: `$` also matches before a final newline): else a
+# rotation of `a\nb.access.log` is not seen as one and becomes a site of its own.
 _ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2", ".xz": "xz"}
 _UNREAD_COMPRESSION = {".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma", ".z": "compress"}
@@ -140,8 +140,8 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return ERROR_LOG
     kind = next((k for ext, k in _UNREAD_COMPRESSION.items() if name.lower().endswith(ext)), None)
     if kind is not None:  # said so: it "looked binary" (a trial, logrotate with compresscmd xz)
-        return (f"compressed with {kind}, which is not read (only .gz, .bz2 and .xz are): decompress "
-                f"it, or have logrotate compress with gzip")
+        return (f"compressed with {kind}, which is not read (only .gz, .bz2 and .xz are): "
+                f"decompress it, or have logrotate compress with gzip or xz")
     return _named(path, vhost_rx)
 
 
