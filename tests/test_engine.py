@@ -385,3 +385,40 @@ def test_a_stop_during_the_first_read_still_closes_the_source(monkeypatch):
     assert closed == ["trafficwatch-data"]  # once, by the data thread, when its read was over
     e.stop()
     assert len(closed) == 1
+
+
+def test_an_idle_view_is_not_forecast_again_and_new_lines_are(tmp_path, monkeypatch):
+    """With 300 sites the app kept a core busy on an idle screen: the view was forecast again
+    every 5 s though no line had come (a scale trial). It is forecast again for new lines."""
+    import time
+
+    from trafficwatch.engine import engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "MODEL_WAIT_S", 0.05)
+    now = time.time()
+    line = '192.0.2.{i} - - [{t}] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    stamp = lambda ts: time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))  # noqa: E731
+    log = tmp_path / "access.log"
+    log.write_text("".join(line.format(i=i % 50, t=stamp(now - 3 * 86400 + 600 * i))
+                           for i in range(3 * 144)))
+    e = Engine(EngineConfig(paths=[str(tmp_path)], fine_tune=False, tick_s=0.02), lambda s: None)
+    calls = []
+    real = e._predict_once
+    monkeypatch.setattr(e, "_predict_once", lambda: (calls.append(time.monotonic()), real()))
+    e.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)
+        settled = len(calls)
+        time.sleep(0.6)  # a dozen of the model's looks, no line
+        assert len(calls) == settled, (settled, len(calls))
+        with log.open("a") as f:
+            f.write(line.format(i=7, t=stamp(time.time())))
+        deadline = time.monotonic() + 10
+        while len(calls) == settled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(calls) > settled  # the new line is forecast from
+    finally:
+        e.stop()
