@@ -397,7 +397,7 @@ def test_an_idle_view_is_not_forecast_again_and_new_lines_are(tmp_path, monkeypa
     monkeypatch.setattr(engine_mod, "MODEL_WAIT_S", 0.05)
     now = time.time()
     line = '192.0.2.{i} - - [{t}] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
-    stamp = lambda ts: time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))  # noqa: E731
+    stamp = lambda ts: time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(ts))
     log = tmp_path / "access.log"
     log.write_text("".join(line.format(i=i % 50, t=stamp(now - 3 * 86400 + 600 * i))
                            for i in range(3 * 144)))
