@@ -867,18 +867,10 @@ def test_a_csv_in_a_zone_off_the_hour_keeps_its_own_hours(tmp_path, capsys, zone
     """A +05:30 file ending at 23:00 was floored onto UTC hours: its forecast began at
     23:30+05:30, half an hour inside the hour the file ended on, and a row at 23:45 was added
     to the next hour's (a trial). Its hours are its own, and so are the forecast's."""
-    from trafficwatch.cli.main import main
     from trafficwatch.counting.load import read_counts_csv_all
 
     hours = pd.date_range("2026-03-02 00:00", periods=24 * 21, freq="h", tz=zone)
-    rng = np.random.default_rng(0)
-    counts = rng.poisson(100 + 60 * np.sin(np.arange(len(hours)) * 2 * np.pi / 24))
-    path = tmp_path / "site.csv"
-    write_counts(path, hours, counts)
-    assert main(["forecast", str(path), "--horizon", "2"]) == 0
-    rows = capsys.readouterr().out.splitlines()[1:]
-    assert rows[0].startswith((hours[-1] + pd.Timedelta(hours=1)).isoformat()), rows[0]
-    assert rows[1].startswith((hours[-1] + pd.Timedelta(hours=2)).isoformat()), rows[1]
+    path, counts = forecast_goes_on_from_its_rows(tmp_path, capsys, hours)
     # minutes are dropped in the file's own hours: 23:45 is 23:00's
     late = hours[-1] + pd.Timedelta(minutes=45)
     with path.open("a") as f:
@@ -890,11 +882,17 @@ def test_a_csv_in_a_zone_off_the_hour_keeps_its_own_hours(tmp_path, capsys, zone
 def test_whole_utc_hours_written_in_a_zone_off_the_hour_stay_on_them(tmp_path, capsys):
     """Whole UTC hours written in +05:30 (..., 03:30, 04:30) were read as the zone's own hours:
     the forecast began at 05:00+05:30, half an hour before the next row (a trial)."""
-    from trafficwatch.cli.main import main
-
     hours = pd.date_range("2026-03-02 00:00", periods=24 * 21, freq="h",
                           tz="UTC").tz_convert("+05:30")
     assert hours[-1].minute == 30
+    forecast_goes_on_from_its_rows(tmp_path, capsys, hours)
+
+
+def forecast_goes_on_from_its_rows(tmp_path, capsys, hours):
+    """A counts CSV of these hours, whose forecast's first two hours must follow its last row
+    an hour apart, as written; its path and counts."""
+    from trafficwatch.cli.main import main
+
     rng = np.random.default_rng(0)
     counts = rng.poisson(100 + 60 * np.sin(np.arange(len(hours)) * 2 * np.pi / 24))
     path = tmp_path / "site.csv"
@@ -903,3 +901,4 @@ def test_whole_utc_hours_written_in_a_zone_off_the_hour_stay_on_them(tmp_path, c
     rows = capsys.readouterr().out.splitlines()[1:]
     assert rows[0].startswith((hours[-1] + pd.Timedelta(hours=1)).isoformat()), rows[0]
     assert rows[1].startswith((hours[-1] + pd.Timedelta(hours=2)).isoformat()), rows[1]
+    return path, counts
