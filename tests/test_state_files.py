@@ -207,3 +207,22 @@ def test_a_save_that_fails_is_said_once_with_what_a_restart_does(saved, monkeypa
     assert err.count("cannot save state") == 1, err
     assert (f"trafficwatch: cannot save state to {state}: No space left on device; {then} (use "
             "--state PATH or --no-state)") in err.splitlines()
+
+
+def test_a_state_written_without_copying_its_counts_reads_back_whole(tmp_path):
+    """State.to_json no longer deep-copies the counts (asdict took 5.6 s of `q` for 300 sites):
+    every field is still written, and the file reads back as the state it was."""
+    import dataclasses
+
+    from trafficwatch.counting.state import State, StateStore
+    from trafficwatch.logs.identity import FileRecord
+
+    counts = {"series": {"a": [1, 2, {"x": [3]}]}, "lines": 7}
+    state = State(["/logs"], [FileRecord(1, 2, "f" * 32, 1024, 99, "0" * 32, "/logs/a.log")],
+                  counts, saved_at=5.0)
+    assert state.to_json() == dataclasses.asdict(state)
+    store = StateStore(tmp_path / "s.json")
+    store.commit(state)
+    back = store.load()
+    assert back.paths == state.paths and back.files == state.files
+    assert back.counts == counts
