@@ -222,13 +222,10 @@ async def test_keys_reach_the_engine_and_quit_saves_state():
 async def test_the_metric_key_pressed_again_keeps_one_toast():
     """m pressed a few times piled "metric: visitors", "metric: hits"... over the gates pane for
     seconds (a trial): the last one alone is shown."""
-    from textual import events
-
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        for _ in range(4):  # in one read, as a terminal sends keys pressed quickly
-            app.post_message(events.Key("m", "m"))
+        burst(app, "m", 4)
         await pilot.pause()
         said = [n.message for n in app._notifications]  # (the test screen draws no toasts)
         assert len([m for m in said if m.startswith("metric: ")]) == 1, said
@@ -377,13 +374,26 @@ async def test_help_and_filter_screens_open_and_filter_applies():
     assert flt.status_classes == frozenset({4, 5})
 
 
+async def open_help(app: TrafficWatchApp, pilot):
+    """The help screen's scrolling box, once the app is up and `?` was pressed."""
+    await pilot.pause()
+    await pilot.press("question_mark")
+    await pilot.pause()
+    return app.screen.query_one("#help")
+
+
+def burst(app: TrafficWatchApp, key: str, n: int) -> None:
+    """`key` n times as a terminal sends keys pressed quickly: in one read, all posted at once."""
+    from textual import events
+
+    for _ in range(n):
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
 async def test_help_scrolls_with_the_keys_every_pane_scrolls_with():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("question_mark")
-        await pilot.pause()
-        box = app.screen.query_one("#help")
+        box = await open_help(app, pilot)
         assert box.max_scroll_y > 10  # at 80x24 the help is longer than its window
         await pilot.press("j", "j")
         await pilot.pause()
@@ -403,22 +413,13 @@ async def test_keys_that_arrive_together_each_scroll_a_line():
     """Over SSH keys come in bursts (a key held down, a slow link): jjjj in one read scrolled
     the help one line, Down Down Down a pane one line (each scroll was put off until the next
     refresh, and each began from where the one before had not yet gone: a trial)."""
-    from textual import events
-
-    def burst(key: str, n: int) -> None:  # as the driver posts one read's keys: all at once
-        for _ in range(n):
-            app.post_message(events.Key(key, key if len(key) == 1 else None))
-
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("question_mark")
-        await pilot.pause()
-        box = app.screen.query_one("#help")
-        burst("j", 4)
+        box = await open_help(app, pilot)
+        burst(app, "j", 4)
         await pilot.pause()
         assert box.scroll_y == 4
-        burst("down", 3)
+        burst(app, "down", 3)
         await pilot.pause()
         assert box.scroll_y == 7
         await pilot.press("escape")
@@ -427,13 +428,13 @@ async def test_keys_that_arrive_together_each_scroll_a_line():
         pane.focus()
         await pilot.pause()
         assert pane.max_scroll_y >= 5, pane.max_scroll_y
-        burst("j", 2)
+        burst(app, "j", 2)
         await pilot.pause()
         assert pane.scroll_y == 2
-        burst("down", 2)
+        burst(app, "down", 2)
         await pilot.pause()
         assert pane.scroll_y == 4
-        burst("k", 3)
+        burst(app, "k", 3)
         await pilot.pause()
         assert pane.scroll_y == 1
 
