@@ -814,13 +814,13 @@ def test_last_weeks_holiday_is_told_from_a_new_level_by_the_seven_days_since():
     its last Monday like its last week and unlike its December weeks, was read as a holiday:
     bench/forecast.py --days 21, worst series 1.30x -> 1.69x the better naive)."""
     from trafficwatch.model.features import BASE_NAMES
-    from trafficwatch.model.forecaster import BURST, bursts
+    from trafficwatch.model.forecaster import BURST, BURST_LOG, bursts
 
-    def judged(z: dict[str, float]) -> np.ndarray:  # every hour of the day, each base alike
-        bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)
+    def judged(z: dict[str, float], scale: float = 0.1) -> np.ndarray:  # every hour of the
+        bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)  # day, each base alike
         for name, value in z.items():
             bases[..., BASE_NAMES.index(name)] = value
-        burst, typical = bursts(bases, np.ones_like(bases), "naive168")
+        burst, typical = bursts(bases, np.ones_like(bases), "naive168", np.array([scale]))
         assert np.array_equal(typical, bases[..., BASE_NAMES.index("4-week median")])
         return burst[0]
 
@@ -832,7 +832,15 @@ def test_last_weeks_holiday_is_told_from_a_new_level_by_the_seven_days_since():
     # "yesterday" has no holiday clause: a day's own shift is the day's level
     bases = np.zeros((1, 24, len(BASE_NAMES)), np.float32)
     bases[..., BASE_NAMES.index("yesterday")] = low
-    assert not bursts(bases, np.ones_like(bases), "naive24")[0].any()
+    assert not bursts(bases, np.ones_like(bases), "naive24", np.array([0.1]))[0].any()
+    # where the site errs much (a counter quiet at night: 0.8 log units an hour), BURST of its
+    # errors would be 55 times: a day 20 times its weeks (last week's Australia Day on a
+    # pedestrian counter, forecast again at MASE 20.7) is far by BURST_LOG
+    twenty = float(np.log(20.0))
+    assert BURST * 0.8 > twenty  # under the bar of BURST errors
+    assert judged({"last week": twenty / 0.8}, scale=0.8).all()
+    assert not judged({"last week": twenty / 0.8, "7-day median": twenty / 0.8}, scale=0.8).any()
+    assert not judged({"last week": 0.9 * BURST_LOG / 0.8}, scale=0.8).any()  # under 5x: kept
 
 
 def test_one_huge_last_hour_is_not_forecast_into_the_week_ahead(shipped):
