@@ -138,8 +138,8 @@ def predict(
             if name not in f.model.split("+"):  # the gate pane still explains the LSTM
                 choice += f"; {name}'s gates are still shown"
             choice_short, share = f.choice_short, f.lstm_share
-            band_note = f.band_note and f.band_note + (" (anomalies are still judged on the "
-                                                       "usual band)")
+            band_note = f.band_note if "anomalies" in f.band_note else \
+                f.band_note and f.band_note + " (anomalies are still judged on the usual band)"
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"seasonal naive shown, not the LSTM: {exc}"
