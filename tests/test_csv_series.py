@@ -179,6 +179,8 @@ def test_a_constant_series_and_a_nameless_one_are_said_not_hidden(long_csv, tmp_
     code, out, err = run_cli(["eval", str(path), "--days", "2"], capsys)
     assert code == 0 and "mean over 3 series" in out and "flat: MASE is undefined" in err
     assert "MASE and median over 2 of them: 1 never change" in out
+    row = next(line for line in out.splitlines() if line.startswith("flat "))
+    assert row.split()[1:] == ["-"] * 3, row  # as the table of one series has it, not "nan"
     code, out, _ = run_cli(["eval", str(path), "--days", "2", "--format", "json"], capsys)
     mean = json.loads(out)["mean"]["naive24"]
     assert mean["series"] == 3 and mean["mase_series"] == 2

@@ -585,8 +585,9 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     for name, s in summaries.items():
         shown = safe_name(name)
         shown = shown if len(shown) <= NAME_WIDTH else shown[:NAME_WIDTH - 1] + "~"
-        cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index else f"{'-':>{width}}"
-                 for n in names]
+        cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index
+                 and np.isfinite(s.loc[n, "mase"]) else f"{'-':>{width}}" for n in names]
+        # "-" as the one-series table has it where MASE has no scale, not "nan" (a trial)
         out.write(f"{shown:<{NAME_WIDTH}} " + "  ".join(cells) + "\n")
     n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
     out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
