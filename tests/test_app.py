@@ -899,6 +899,26 @@ async def test_the_now_pane_names_hours_by_the_clock_even_from_a_forecast_an_hou
         assert f"Next hour {fmt_hour(T0 + 3600, 3600, '%H:00')}:" in text
 
 
+async def test_the_now_pane_says_a_forecast_is_on_its_way_not_that_no_hour_is_complete():
+    """A site resumed from its state with 1,000 hours, its forecast not made yet: the Now pane
+    said "no forecast until an hour is complete" (a trial). That is for a site whose first
+    hour is still running."""
+    from dataclasses import replace
+
+    snap = replace(demo_snapshot(), forecast=None)  # the model's first pass not done
+    for sv, words in ((snap.series, "forecasting…"),
+                      (replace(snap.series, hours=snap.series.hours[-1:],
+                               counts=snap.series.counts[-1:],
+                               last_week=snap.series.last_week[-1:]),
+                       "no forecast until an hour is complete")):
+        app = make_app(replace(snap, series=sv))
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause()
+            text = str(app.query_one("#stats").render())
+            assert "This hour" in text and words in text, text
+            assert ("until an hour is complete" in text) == (words != "forecasting…")
+
+
 async def test_the_week_overlay_says_so_when_there_is_no_last_week_to_draw():
     # `w` on a site of five days drew nothing and said nothing
     from dataclasses import replace

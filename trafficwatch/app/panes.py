@@ -206,9 +206,13 @@ class StatsPane(SnapshotPane):
                          fv.band_note + "\n")
         elif sv is not None and sv.partial_hour is not None and sv.log_end is None \
                 and len(sv.counts) and sv.hours[-1] == sv.partial_hour:
-            # a site whose first hour is still running: its count, and why there is no forecast
+            # its count, and why there is no forecast: a site whose first hour is still running,
+            # or one whose forecast is being made (it said "until an hour is complete" of a
+            # site resumed with 1,000 hours, a trial)
+            why = ("forecasting…" if np.isfinite(sv.counts[:-1]).any() else
+                   "no forecast until an hour is complete")
             t.append(f"This hour ({fmt_hour(sv.partial_hour, sv.tz_offset_s, '%H:00')}) so far: "
-                     f"{count(sv.counts[-1])} · no forecast until an hour is complete\n")
+                     f"{count(sv.counts[-1])} · {why}\n")
         ahead = " (the whole logs, read before replaying them)" if ing.read_ahead else ""  # not
         # up to the replay's clock: every line was read first, the chart follows its clock
         if ing.fleet:  # no line is read here: "Lines read 0" read as a fleet that counted nothing
