@@ -285,6 +285,11 @@ def main() -> int:
                     help="multiply every series by STEP from an hour 9 to 20 days before its end "
                          "(seeded by its name): traffic that halved or doubled a week or two ago, "
                          "which the origins then meet 0 to 18 days after; cuts series as --trend")
+    ap.add_argument("--added", type=float, default=0.0,
+                    help="add ADDED times the series' mean to every hour from an hour --step-days"
+                         " before its end (seeded by its name, as --step): a bot's or a "
+                         "monitor's steady requests, the same at every hour; cuts series as "
+                         "--trend")
     ap.add_argument("--bursts", type=float, default=0.0,
                     help="add BURSTS bursts a week to every series (1-3 hours, each adding 3-30 "
                          "times the series' mean, log-uniform, seeded by its name), history and "
@@ -300,7 +305,7 @@ def main() -> int:
     DAYS = args.origins
     if args.horizon > 48:
         HORIZON, HORIZONS = args.horizon, (24, 48, args.horizon)
-    if (args.trend or args.step or args.bursts) and not args.days:
+    if (args.trend or args.step or args.bursts or args.added) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
@@ -321,6 +326,13 @@ def main() -> int:
             return s * np.where(np.arange(len(s)) >= at, args.step, 1.0)
 
         series = [(n, stepped(n, s), f) for n, s, f in series]
+    if args.added:
+        def added(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()))
+            at = len(s) - int(24 * rng.uniform(*args.step_days))
+            return s + np.where(np.arange(len(s)) >= at, args.added * np.nanmean(s.to_numpy()), 0)
+
+        series = [(n, added(n, s), f) for n, s, f in series]
     if args.bursts:
         def bursty(name: str, s: pd.Series) -> pd.Series:
             rng = np.random.default_rng(zlib.crc32(name.encode()) + 1)
@@ -353,6 +365,8 @@ def main() -> int:
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "") + \
+        (f"_added{args.added:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.added
+         else "") + \
         (f"_{HORIZON}h" if HORIZON != 48 else "")
     report(series, base, lstm, used, f"forecast_per_series{tag}.csv")
     if not args.skip_timings and not args.days:
