@@ -429,6 +429,28 @@ def test_a_new_level_for_days_is_followed_not_the_old_weeks(shipped, level):
                      "days$", f.choice), f.choice
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(shipped, seed):
+    """A bot's steady 300 requests an hour from 4 days before the end, on a site of 100-400 an
+    hour: read as 2.4 times the site's level, nights were forecast at 236 where they held 385
+    and afternoons at 728 where they held 600 (a trial). Doubled traffic is still a ratio."""
+    idx = pd.date_range("2026-10-26", periods=42 * 24, freq="h", tz="UTC")
+    shape = 250 - 150 * np.cos(2 * np.pi * (idx.hour.to_numpy() - 4) / 24)  # 100 .. 400
+    rng = np.random.default_rng(seed)
+    since = np.arange(len(idx)) >= len(idx) - 4 * 24 - 24  # the last day is the one forecast
+    v = rng.poisson(shape + 300 * since).astype(float)
+    f = shipped.forecast(pd.Series(v[:-24], index=idx[:-24]), 24)
+    truth = shape[-24:] + 300
+    assert re.match(r"Traffic has held at its usual level \+(2[89]\d|3[01]\d) an hour for the last "
+                    r"4 days, every hour alike", f.choice), f.choice
+    assert "usual +" in f.choice_short and "/h (for 4 d)" in f.choice_short, f.choice_short
+    assert np.abs(f.p50 - truth).mean() < 0.08 * truth.mean(), (f.p50.round(), truth)
+    assert ((v[-24:] >= f.p10) & (v[-24:] <= f.p90)).mean() >= 0.6
+    doubled = rng.poisson(shape * np.where(since, 2.0, 1.0)).astype(float)
+    g = shipped.forecast(pd.Series(doubled[:-24], index=idx[:-24]), 24)
+    assert re.match(r"Traffic has held at (1\.9|2|2\.1)x its usual level", g.choice), g.choice
+
+
 def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
     """A site down to a third 30 hours ago (6 of them on the day before the last): the LSTM
     was shown alone at the old level, "error 827/h ..., as good as same hour yesterday (677/h)",
@@ -442,8 +464,8 @@ def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
         f = shipped.forecast(pd.Series(v, index=idx), 24)
         assert "as good as" not in f.choice, f.choice
         # read as a new level now (features.level_shift), and said so
-        assert re.match(r"Traffic has held at 0\.3\dx its usual level for the last 30 hours, "
-                        "the weeks before read at that level; ", f.choice), f.choice
+        assert re.match(r"Traffic has held at 0\.3\dx its usual level for the last 30 hours"
+                        ": the forecast reads the weeks before at that level; ", f.choice), f.choice
         assert f.p50.mean() < 0.6 * (2000 * shape[:24]).mean()  # not the old level (0.73 then)
         assert f.p90.max() < 0.6 * v.max()  # nor its band (0.94 of the old top then)
 

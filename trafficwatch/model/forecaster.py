@@ -216,8 +216,13 @@ class Recent:
         if self.level.holiday:
             return (f"Traffic has been at {ratio_text(self.level.ratio)} its usual level for "
                     f"the last {self.level.age()}, in the holidays: not read as a new level")
+        if self.level.added:  # "2.4x" of a bot's steady 300 an hour (a trial)
+            return (f"Traffic has held at its usual level {added_text(self.level.added)} "
+                    f"for the last {self.level.age()}, every hour alike: the forecast reads "
+                    "the weeks before with that added")
+        # "the weeks before read at that level" was hard to parse (a trial)
         return (f"Traffic has held at {ratio_text(self.level.ratio)} its usual level for the "
-                f"last {self.level.age()}, the weeks before read at that level")
+                f"last {self.level.age()}: the forecast reads the weeks before at that level")
 
     def band_note(self) -> str:
         """A sentence for the stats pane and `forecast`'s stderr when the band drawn is wider
@@ -315,6 +320,8 @@ class Recent:
         if self.level is not None and self.level.holiday:
             return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
                 f"{why}; holiday rise, not a new level"
+        if self.level is not None and self.level.added:
+            return f"{why}, usual {added_text(self.level.added, True)} (for {self.level.age(True)})"
         if self.level is not None:
             return (f"{why}, at {ratio_text(self.level.ratio)} the usual level "
                     f"(for {self.level.age(True)})")
@@ -903,6 +910,13 @@ def ratio_text(ratio: float) -> str:
     """A ratio as the notes write it: "0.33x", "1.8x", "12x", "210x" ("2.1e+02x" had been
     said of a series that rose from about 0, a trial)."""
     return f"{ratio:.2g}x" if ratio < 10 else f"{ratio:,.0f}x"
+
+
+def added_text(added: float, short: bool = False) -> str:
+    """A count added to every hour as the notes write it: "+300 an hour" ("+300/h"), "-42 an
+    hour", three significant figures."""
+    n = f"{added:+,.0f}" if abs(added) >= 100 else f"{added:+.3g}"
+    return f"{n}/h" if short else f"{n} an hour"
 
 
 SILENCE_NOTE = 6  # hours at 0 at the series' end, after traffic, that the forecast's line names
