@@ -809,7 +809,8 @@ class Forecaster:
         cap = float(w.cap[-1])
         lo = np.expm1(np.minimum(typical - (lq[:, mid] - lq[:, 0]), cap)).clip(0, None)
         hi = np.expm1(np.minimum(typical + (lq[:, -1] - lq[:, mid]), cap))
-        usual = (np.where(seen, lo, fc.p10), np.where(seen, hi, fc.p90))
+        at = np.expm1(np.minimum(typical, cap)).clip(0, None)
+        usual = (lo, np.where(seen, at, np.nan), hi)
         return stuck_band(fc, usual, recent.stuck[1])
 
     def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
@@ -1099,11 +1100,13 @@ STUCK_SURE = 0.9  # odds, at the least, that a stuck count still holds for its b
 # count alone (stuck_band)
 
 
-def stuck_band(stuck: Forecast, usual: tuple[np.ndarray, np.ndarray], hours: int) -> Forecast:
+def stuck_band(stuck: Forecast, usual: tuple[np.ndarray, np.ndarray, np.ndarray],
+               hours: int) -> Forecast:
     """A count repeated for `hours` (stuck_at): the forecast `stuck`, its band widened to hold
-    the band `usual` (p10, p90: the site's usual hours) too from the hour ahead where the odds
-    that the count still holds fall below STUCK_SURE. Those odds are hours / (hours + h) at h
-    hours ahead: with nothing else known, a run lasts as long again as it has lasted, at even
+    the band `usual` (p10, p50, p90: the site's usual hours; NaN where unknown) too where its
+    p50 is another count (a series constant from its first hour has none), from the hour where
+    the odds that the count still holds fall below STUCK_SURE. Those odds are hours / (hours +
+    h) at h hours ahead: with nothing else known, a run lasts as long again as it has lasted, at even
     odds (the delta-t argument). Nothing tells a value carried forward that goes on from one
     about to end: a benchmark trial's series flat for their last 48-120 hours, then back on
     their daily cycle, had 0.3 % of the 48 hours ahead inside the band of the count alone.
@@ -1112,14 +1115,14 @@ def stuck_band(stuck: Forecast, usual: tuple[np.ndarray, np.ndarray], hours: int
     stays the count (an earlier trial's series flat at a new level went on flat). Anomalies
     are still judged on the count alone: a count that moves is news."""
     ahead = np.arange(1, len(stuck.p50) + 1)
-    wide = hours / (hours + ahead) < STUCK_SURE
+    low, mid, high = usual
+    wide = ((hours / (hours + ahead) < STUCK_SURE) & np.isfinite(mid)
+            & ~np.isclose(mid, stuck.p50, rtol=1e-6, atol=0.0))  # the usual hour is another count
     if not wide.any():
         return stuck
     first = int(ahead[wide][0])
-    lo = np.where(wide, np.minimum(stuck.p10, usual[0]), stuck.p10)
-    hi = np.where(wide, np.maximum(stuck.p90, usual[1]), stuck.p90)
-    if np.array_equal(lo, stuck.p10) and np.array_equal(hi, stuck.p90):
-        return stuck  # the usual hours are the count (a series constant from its first hour)
+    lo = np.where(wide, np.minimum(stuck.p10, low), stuck.p10)
+    hi = np.where(wide, np.maximum(stuck.p90, high), stuck.p90)
     lo_a, hi_a = stuck.alarm()
     at = "the next hour" if first == 1 else f"{first} hours ahead"
     note = (f"Band spans the usual hours too from {at}: a count held {hours} hours may end any "
