@@ -446,6 +446,15 @@ def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(ship
     assert "usual +" in f.choice_short and "/h (for 4 d)" in f.choice_short, f.choice_short
     assert np.abs(f.p50 - truth).mean() < 0.08 * truth.mean(), (f.p50.round(), truth)
     assert ((v[-24:] >= f.p10) & (v[-24:] <= f.p90)).mean() >= 0.6
+    from trafficwatch.model.features import level_shift, mask_outages, relevel
+
+    out = v[:-24].copy()
+    out[-14 * 24:-14 * 24 + 10] = 0.0  # an outage before the bot: its zeros stay an outage
+    shift = level_shift(out)
+    assert shift is not None and 280 < shift.added < 320, shift
+    moved = relevel(out, shift)
+    assert (moved[-14 * 24:-14 * 24 + 10] == 0).all()  # not 300: filled as an outage
+    assert (mask_outages(moved)[-14 * 24:-14 * 24 + 10] > 300).all()
     doubled = rng.poisson(shape * np.where(since, 2.0, 1.0)).astype(float)
     g = shipped.forecast(pd.Series(doubled[:-24], index=idx[:-24]), 24)
     assert re.match(r"Traffic has held at (1\.9|2|2\.1)x its usual level", g.choice), g.choice

@@ -708,8 +708,10 @@ def relevel(values: np.ndarray, shift: LevelShift) -> np.ndarray:
     the count it added): the model then reads the weeks before at today's level, their daily
     and weekly shape kept."""
     v = np.asarray(values, dtype=np.float64).copy()
-    if shift.added:
-        v[:shift.at] = np.clip(v[:shift.at] + shift.added, 0, None)
+    if shift.added:  # not to an outage's zeros: they stay an outage to fill (mask_outages)
+        before = v[:shift.at]
+        gone = (before == 0) & (mask_outages(before) != 0)
+        v[:shift.at] = np.where(gone, 0.0, np.clip(before + shift.added, 0, None))
     else:
         v[:shift.at] *= shift.ratio
     return v
