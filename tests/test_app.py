@@ -917,6 +917,29 @@ async def test_the_now_pane_says_a_forecast_is_on_its_way_not_that_no_hour_is_co
             text = str(app.query_one("#stats").render())
             assert "This hour" in text and words in text, text
             assert ("until an hour is complete" in text) == (words != "forecasting…")
+    # the forecast refused (a week of gaps before the hour): not on its way
+    app = make_app(replace(snap, status="seasonal naive shown, not the LSTM: no observed hour "
+                                        "in the last 168 hours (all gaps): nothing to forecast"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#stats").render())
+        assert "no forecast (the status line says why)" in text and "forecasting…" not in text
+
+
+async def test_the_narrow_now_pane_gives_each_band_note_its_own_reason():
+    """At 80x24 every band note read "Band widened: the last day broke from it", a stuck
+    count's band (which no day broke) too."""
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    note = ("Band spans the usual hours too from 3 hours ahead: a count held 24 hours may end "
+            "any time (anomalies are judged on the count alone)")
+    app = make_app(replace(snap, forecast=replace(snap.forecast, band_note=note)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = " ".join(str(app.query_one("#stats").render()).split())
+        assert "Band spans the usual hours too from 3 hours ahead" in text, text
+        assert "broke" not in text
 
 
 async def test_the_week_overlay_says_so_when_there_is_no_last_week_to_draw():

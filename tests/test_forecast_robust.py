@@ -581,6 +581,8 @@ def test_a_series_constant_from_its_first_hour_is_stuck_too(shipped):
     low = shipped.forecast(series(np.full(24 * 28, 42.0)), 24)  # "42.0" was written
     assert "the count has been 42 in each" in low.choice, low.choice
     assert (f.p10 == 100).all() and (f.p90 == 100).all()
+    week = shipped.forecast(series(np.full(24 * 28, 100.0)), 168)  # its usual hours are 100 too
+    assert (week.p10 == 100).all() and (week.p90 == 100).all() and week.band_note == ""
 
 
 def test_an_unseasonal_random_walk_gets_its_last_value_not_yesterday(shipped):
@@ -590,8 +592,6 @@ def test_an_unseasonal_random_walk_gets_its_last_value_not_yesterday(shipped):
     s = series(800 * np.exp(np.cumsum(rng.normal(0, 0.02, 24 * 28))))
     table = summarize(backtest(s, {"lstm": shipped.as_function(), "naive24": naive24},
                                days=7, horizon=48))
-    week = shipped.forecast(series(np.full(24 * 28, 100.0)), 168)  # its usual hours are 100 too
-    assert (week.p10 == 100).all() and (week.p90 == 100).all() and week.band_note == ""
     assert table.loc["lstm", "mase"] <= 0.85 * table.loc["naive24", "mase"], table
     f = shipped.forecast(s, 48)
     assert "last hour repeated" in f.choice, f.choice

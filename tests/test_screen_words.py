@@ -197,7 +197,7 @@ async def test_a_band_widened_after_a_day_that_broke_from_it_says_so():
     async with make_app(replace(base, series=snap.series, forecast=snap.forecast)).run_test(
             size=(80, 24)) as pilot:
         await pilot.pause()
-        assert "Band widened: the last day broke from it" in str(
+        assert "Band widened above: the last day broke from it" in str(
             pilot.app.query_one("#stats").render())
     steady = predict(s.iloc[:-30], Forecaster.load())
     assert steady.band_note == ""

@@ -201,16 +201,21 @@ class StatsPane(SnapshotPane):
                 t.append(" · ")
                 t.append_text(safe_content(detail))
             t.append("\n")
-            if fv.band_note:
-                t.append("Band widened: the last day broke from it\n" if narrow else
-                         fv.band_note + "\n")
+            if fv.band_note:  # narrow: its first words ("Band widened above", "Band spans
+                # the usual hours too from 3 hours ahead"), not one reason for every note
+                head = fv.band_note.split(":")[0]
+                short = head + (": the last day broke from it" if "the last day had" in
+                                fv.band_note else "")
+                t.append((short if narrow else fv.band_note) + "\n")
         elif sv is not None and sv.partial_hour is not None and sv.log_end is None \
                 and len(sv.counts) and sv.hours[-1] == sv.partial_hour:
             # its count, and why there is no forecast: a site whose first hour is still running,
             # or one whose forecast is being made (it said "until an hour is complete" of a
             # site resumed with 1,000 hours, a trial)
-            why = ("forecasting…" if np.isfinite(sv.counts[:-1]).any() else
-                   "no forecast until an hour is complete")
+            why = ("no forecast until an hour is complete" if not np.isfinite(
+                sv.counts[:-1]).any() else "forecasting…" if not snap.status or
+                snap.status.endswith("…") else "no forecast (the status line says why)")
+            # (a week of gaps before the hour: the forecast refused, it is not on its way)
             t.append(f"This hour ({fmt_hour(sv.partial_hour, sv.tz_offset_s, '%H:00')}) so far: "
                      f"{count(sv.counts[-1])} · {why}\n")
         ahead = " (the whole logs, read before replaying them)" if ing.read_ahead else ""  # not
