@@ -1106,8 +1106,8 @@ def stuck_band(stuck: Forecast, usual: tuple[np.ndarray, np.ndarray, np.ndarray]
     the band `usual` (p10, p50, p90: the site's usual hours; NaN where unknown) too where its
     p50 is another count (a series constant from its first hour has none), from the hour where
     the odds that the count still holds fall below STUCK_SURE. Those odds are hours / (hours +
-    h) at h hours ahead: with nothing else known, a run lasts as long again as it has lasted, at even
-    odds (the delta-t argument). Nothing tells a value carried forward that goes on from one
+    h) at h hours ahead: with nothing else known, a run lasts as long again as it has lasted,
+    at even odds (the delta-t argument). Nothing tells a value carried forward that goes on from one
     about to end: a benchmark trial's series flat for their last 48-120 hours, then back on
     their daily cycle, had 0.3 % of the 48 hours ahead inside the band of the count alone.
     Their three last origins (own script): coverage 50 -> 91 %, MSIS 27.5 -> 9.9; where the
