@@ -97,3 +97,27 @@ def test_counts_follow_says_the_hosts_it_counts_together(tmp_path, capsys):
     stop.set()
     t.join(timeout=10)
     assert f"3 virtual hosts named by the lines after the first {MAX_HOSTS:,}" in err, err
+
+
+def test_the_app_says_the_hosts_it_counts_together_live_and_in_a_replay(tmp_path):
+    """counts, top and the agent said the hosts past the cap; the app, live or replaying the
+    same logs, counted them as one site and said nothing (a review)."""
+    from trafficwatch.engine.engine import Engine, EngineConfig, open_source
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    vhost_log(logs / "access.log", [f"scan{i}.example" for i in range(MAX_HOSTS + 7)],
+              NOW - 7200)
+    for replay in (False, True):
+        e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False, replay=replay, speed=1e9,
+                                state_path=None), lambda s: None)
+        e.source = open_source(e.sink, e.cfg, e.reading_progress)
+        try:
+            if replay:
+                e.source.step(1.0)  # releases everything
+            notices = e.snapshot().ingest.notices
+            assert any(f"7 virtual hosts named by the lines after the first {MAX_HOSTS:,} were "
+                       f"counted together as {OTHER_HOSTS}" in n for n in notices), (replay, notices)
+        finally:
+            if hasattr(e.source, "close"):
+                e.source.close()

@@ -558,6 +558,10 @@ class Engine:
         ahead = self.ahead_notice()
         if ahead:
             ing = replace(ing, notices=(ahead, *ing.notices))
+        with self.lock:  # hosts past MAX_HOSTS, one site: said by counts, top and the agent,
+            folded = self.series.folded_note()  # and not on the screen (a review)
+        if folded:
+            ing = replace(ing, notices=(folded, *ing.notices))
         if not self.site:  # every site summed: one with no whole hour yet is not in its forecast
             with self.lock:
                 young = young_sites_note(self.series, self.now())

@@ -21,12 +21,15 @@ class _Collector:
     def __init__(self) -> None:
         self.chunks: dict[str, list[Records]] = {}
         self._hosts: set[str] = set()
+        self.folded: set[str] = set()  # as HourlySeries.folded: said by the app as live
 
     def add(self, site: str, records: Records, host: bool = False) -> str:
         """As HourlySeries.add: a line's virtual host beyond the first MAX_HOSTS is counted
-        under OTHER_HOSTS."""
+        under OTHER_HOSTS (and kept in `folded`, the first MAX_HOSTS of them)."""
         if host and site not in self.chunks:
             if len(self._hosts) >= MAX_HOSTS:
+                if len(self.folded) < MAX_HOSTS and site != OTHER_HOSTS:
+                    self.folded.add(site)
                 site = OTHER_HOSTS
             else:
                 self._hosts.add(site)
@@ -68,6 +71,7 @@ class Replayer:
         collector = _Collector()
         _, self.report = ingest(paths, opts, collector)  # type: ignore[arg-type]
         self.records = {site: _concat_sorted(ch) for site, ch in collector.chunks.items()}
+        self.folded = collector.folded
         self._pos = dict.fromkeys(self.records, 0)
         starts = [int(r.ts[0]) for r in self.records.values()]
         ends = [int(r.ts[-1]) for r in self.records.values()]
@@ -89,6 +93,8 @@ class Replayer:
         if to_ts is not None:
             self.clock = max(self.clock, min(int(to_ts), self.end))
         n = 0
+        if self.folded and not series.folded:  # the hosts counted as OTHER_HOSTS, to be said
+            series.folded = set(self.folded)
         for site, rec in self.records.items():
             lo = self._pos[site]
             hi = int(np.searchsorted(rec.ts, self.clock, side="right"))
