@@ -441,8 +441,8 @@ def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(ship
     v = rng.poisson(shape + 300 * since).astype(float)
     f = shipped.forecast(pd.Series(v[:-24], index=idx[:-24]), 24)
     truth = shape[-24:] + 300
-    assert re.match(r"Traffic has held at its usual level \+(2[89]\d|3[01]\d) an hour for the last "
-                    r"4 days, every hour alike", f.choice), f.choice
+    assert re.match(r"Traffic has held (2[89]\d|3[01]\d) an hour above its usual level for the "
+                    r"last 4 days, every hour alike", f.choice), f.choice
     assert "usual +" in f.choice_short and "/h (for 4 d)" in f.choice_short, f.choice_short
     assert np.abs(f.p50 - truth).mean() < 0.08 * truth.mean(), (f.p50.round(), truth)
     assert ((v[-24:] >= f.p10) & (v[-24:] <= f.p90)).mean() >= 0.6

@@ -217,9 +217,11 @@ class Recent:
             return (f"Traffic has been at {ratio_text(self.level.ratio)} its usual level for "
                     f"the last {self.level.age()}, in the holidays: not read as a new level")
         if self.level.added:  # "2.4x" of a bot's steady 300 an hour (a trial)
-            return (f"Traffic has held at its usual level {added_text(self.level.added)} "
-                    f"for the last {self.level.age()}, every hour alike: the forecast reads "
-                    "the weeks before with that added")
+            more = self.level.added > 0  # "at its usual level -302 an hour" read oddly
+            return (f"Traffic has held {added_text(abs(self.level.added))[1:]} "
+                    f"{'above' if more else 'below'} its usual level for the last "
+                    f"{self.level.age()}, every hour alike: the forecast reads the weeks "
+                    f"before with that {'added' if more else 'taken off'}")
         # "the weeks before read at that level" was hard to parse (a trial)
         return (f"Traffic has held at {ratio_text(self.level.ratio)} its usual level for the "
                 f"last {self.level.age()}: the forecast reads the weeks before at that level")
