@@ -460,6 +460,25 @@ def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(ship
     assert re.match(r"Traffic has held at (1\.9|2|2\.1)x its usual level", g.choice), g.choice
 
 
+def test_traffic_back_after_a_dead_day_and_a_half_is_not_read_as_the_dead_level(shipped):
+    """A site down to a monitor's 42 requests an hour for 40 hours, its traffic back for the
+    last 5 (268, 223, ...): read as "held at 0.21x its usual level for the last 40 hours", the
+    next afternoon was forecast at 76 where 279 came (a trial). While it stays down, it is
+    still the site's level now."""
+    idx = pd.date_range("2026-10-26", periods=42 * 24, freq="h", tz="UTC")
+    shape = 250 - 150 * np.cos(2 * np.pi * (idx.hour.to_numpy() - 4) / 24)  # 100 .. 400
+    v = np.random.default_rng(3).poisson(shape).astype(float)
+    down = v.copy()
+    down[-45:-5] = 42.0
+    f = shipped.forecast(pd.Series(down, index=idx), 24)
+    assert "usual level" not in f.choice, f.choice
+    assert f.p50.mean() > 0.6 * shape[:24].mean(), (f.p50.round(), f.choice)
+    still = v.copy()
+    still[-45:] = np.random.default_rng(4).poisson(0.2 * shape[-45:])  # not back: a new level
+    g = shipped.forecast(pd.Series(still, index=idx), 24)
+    assert re.match(r"Traffic has held at 0\.\dx its usual level", g.choice), g.choice
+
+
 def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
     """A site down to a third 30 hours ago (6 of them on the day before the last): the LSTM
     was shown alone at the old level, "error 827/h ..., as good as same hour yesterday (677/h)",

@@ -659,6 +659,32 @@ def _split(d: np.ndarray, k: np.ndarray, after: int) -> int | None:
     return int(k[i]) if z[i] >= SHIFT_Z else None
 
 
+BACK_HOURS = 4  # the last this many observed hours all back at the usual level: a change of
+# level younger than a week (young_level_shift) is over, not followed. A site down to a monitor's 42 an hour for 40 hours, its traffic
+# back for the last 5 (268, 223, ...), was read as "held at 0.21x its usual level for the last
+# 40 hours" and forecast at that level, 76 where 279 came (a trial). As SURGE_HOURS: from 4
+# hours on, hours outside the band on one side are taken to say something. Not for an older
+# level (old_level_shift): a busy evening 14 days after a halving ended it (bench --step 0.5:
+# melb_ped_s24 0.183 -> 0.254)
+
+
+def came_back(y: np.ndarray, usual: np.ndarray, pre: float, shift: float) -> bool:
+    """Traffic came back after a change of level of `shift` (log units; `pre` the level before
+    it against the usual counts): the last BACK_HOURS observed hours of `y` (their usual counts
+    `usual`), each nearer the level before (log1p) than half the change, and together nearer
+    its count than the new level's by more than 3 standard deviations of counting noise at the
+    new level (quiet night hours back by chance must not end a level: bench --step 0.5)."""
+    ok = np.isfinite(y) & np.isfinite(usual)
+    y, usual = np.clip(y[ok][-BACK_HOURS:], 0, None), np.clip(usual[ok][-BACK_HOURS:], 0, None)
+    if len(y) < BACK_HOURS:
+        return False
+    d = np.log1p(y) - np.log1p(usual)
+    if not (np.abs(d - pre) < abs(shift) / 2).all():
+        return False
+    old, new, got = usual.sum() * np.exp(pre), usual.sum() * np.exp(pre + shift), y.sum()
+    return abs(got - new) - abs(got - old) > 3 * np.sqrt(new + 1)
+
+
 def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
     """The change of level the last SHIFT_AGE hours hold, if any: each hour of the last week
     against its usual count (the median of the same hour on the SHIFT_WEEKS weeks before), in
@@ -689,6 +715,8 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     pre, post = float(np.median(before)), float(np.median(after))
     shift = post - pre
     last = d[-12:][ok[-12:]]
+    if came_back(v[t], usual, pre, shift):
+        return None
     if (abs(shift) < SHIFT_MIN or abs(pre) > SHIFT_SAME or not len(last)
             or np.sign(np.median(last) - pre) != np.sign(shift)
             or abs(np.median(last) - pre) < abs(shift) / 2
