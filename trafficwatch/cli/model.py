@@ -508,7 +508,7 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
         else:
             why = ("the history never changes from one day to the next (the 24 h seasonal "
                    "naive's error, its scale, is 0)")
-        err(f"MASE is undefined here: {why}; sMAPE and coverage still are shown")
+        err(f"MASE is undefined here: {why}; sMAPE and coverage are still scored")
     # the baselines were scored, the model never: not a backtest of it (stderr said why), as
     # `forecast` exits 1 then
     return table, EXIT_OK if summary.loc[lstm, "hours"] else EXIT_FALLBACK
