@@ -55,6 +55,9 @@ def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
              horizon: int = 24) -> pd.DataFrame:
     """Tidy table: one row per model and origin with mase, smape, coverage, n (observed hours)."""
     s = check_series(series)
+    seen = np.flatnonzero(np.isfinite(s.to_numpy(dtype=np.float64)))
+    if len(seen):  # origins from the last observed hour, as `forecast` starts after it: rows
+        s = s.iloc[:seen[-1] + 1]  # of gaps at the end left the last origin 18 of 48 hours
     v = s.to_numpy()
     origins = origins_for(len(v), days, horizon)
     if not origins:
