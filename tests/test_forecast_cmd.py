@@ -378,7 +378,8 @@ def test_eval_with_nothing_to_score_says_so_and_exits_1(tmp_path, capsys):
     err = capsys.readouterr().err
     # the logs were read, nothing could be scored: 1, as when the LSTM is scored nowhere
     # (2 is bad usage or nothing readable, README's exit codes)
-    assert code == 1 and "nothing to score" in err and "Traceback" not in err
+    assert code == 1 and "Traceback" not in err
+    assert "series of 24 hours to its last count (192 without one after it) is too short" in err
     short = tmp_path / "short.csv"  # five hours: too short for any backtest
     write_counts(short, hours[:5], [5] * 5)
     assert main(["eval", str(short)]) == 1
