@@ -361,8 +361,9 @@ def test_a_site_one_week_old_is_not_judged_on_days_before_it_had_last_week(small
     fc = Forecaster.load(small_model_path)
     week_old = fc.recent(s.iloc[:168])  # "last week" exists for the forecast, for no past day
     assert week_old.hours == 0 and week_old.weights == {"lstm": 1.0}, week_old
-    assert "unjudged: too little history before the recent days' counts to check it against " \
-        "seasonal naive (0 hours could be, 24 needed)" in fc.forecast(s.iloc[:168]).choice
+    # "too little history ... (0 hours could be, 24 needed)" was said of a week of counts
+    assert "unjudged: this forecast reads same hour last week, which none of the days before " \
+        "it had (judged again from 8 days of counts on)" in fc.forecast(s.iloc[:168]).choice
     older = fc.recent(s.iloc[:168 + 48])  # two past days had last week: judged on those alone
     assert older.hours == 48 and "naive168" in older.mae, older
 

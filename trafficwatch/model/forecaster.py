@@ -174,6 +174,9 @@ class Recent:
     hours: int  # hours scored
     checked: int = 0  # when too few to judge: the hours there were (of MIN_RECENT_HOURS needed)
     held: bool = False  # the naive did better, on too few days to leave the LSTM out (YOUNG_DAYS)
+    held_mae: float = float("nan")  # then: the blend that did best, scored as `mae`
+    week_old: bool = False  # unjudged: "last week" is there for the forecast, for none of the
+    # days before it (a site 145-191 hours old), whose forecasts would judge another model
     stretch: float = 1.0  # each side of every hour's band is this many times as wide as the
     # model's (conformal, when it narrows; 0 collapses it onto the median): scored in the model's
     # half-widths, so an hour the model is sure of stays narrower than one it is not. Narrowed by
@@ -263,6 +266,10 @@ class Recent:
         return why
 
     def _describe(self, name: str) -> str:
+        if not self.hours and self.week_old:  # "too little history (0 hours could be)" was
+            # said of a week of counts (a benchmark trial)
+            return (f"{name}: unjudged: this forecast reads same hour last week, which none of "
+                    "the days before it had (judged again from 8 days of counts on)")
         if not self.hours:
             # "0 recent hours have a count and both forecasts" was read against a chart of 28
             # hours of counts (a trial): an hour is checked only with history before its day
@@ -302,10 +309,15 @@ class Recent:
         if self.held:
             # (a trial found the words before hard to follow: "a blend with more of ... did
             # better ... (this one ...), but it takes 6 days of that to give ... more than half")
+            better, blend, naive, lstm = per_hour(self.held_mae, self.blend_mae, m[best_naive],
+                                                  m["lstm"])
+            # "more of yesterday would have done better (23.7/h alone; this blend 22.9/h)" read
+            # as a contradiction: the better blend's own figure was not said (a benchmark trial)
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
-                    f"more of {label[best_naive]} would have done better {days} ({naive}/h "
-                    f"alone; this blend {blend}/h, {name} alone {lstm}/h), but a site judged on "
-                    f"fewer than {YOUNG_DAYS} days keeps at least half of the LSTM")
+                    f"a blend with more of {label[best_naive]} did better {days} ({better}/h; "
+                    f"this blend {blend}/h, {label[best_naive]} alone {naive}/h, {name} alone "
+                    f"{lstm}/h), but a site judged on fewer than {YOUNG_DAYS} days keeps at "
+                    "least half of the LSTM")
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
                     f"the blend did best {days} ({blend}/h; {name} alone {lstm}/h, "
@@ -540,9 +552,10 @@ class Forecaster:
         # matters most, from 168 hours (bench/young_sites.py, 24 h: 150 h 0.747 -> 0.737, 168 h
         # 0.905 -> 1.133, 180 h 0.724 -> 0.807, 190 h 0.596 -> 0.642; bench/forecast.py --days
         # 14 0.728 -> 0.767, series >5 % worse than the better naive at 48 h 5 -> 13)
+        weekly = bool(week[-1]) and keep.any() and not (keep & week[:-1]).any()
         keep &= week[:-1] >= week[-1]
         if not keep.any():
-            return none
+            return replace(none, week_old=weekly)
         rows = np.flatnonzero(keep)
         zq, origin = zq[rows], w.origin[rows]
         scale, loc, cap = w.scale[rows], w.loc[rows], w.cap[rows]
@@ -627,6 +640,7 @@ class Forecaster:
         a = max((step for step in BLEND_STEPS if err[step] <= least * (1 + BLEND_TIE)),
                 default=min(BLEND_STEPS, key=lambda step: (err[step], -step)))
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
+        held_mae = err[a] if held else float("nan")
         if held:  # a few days cannot tell a naive's luck from its skill
             a = YOUNG_MIN_SHARE
         stuck = stuck_at(v) if "naive1" in preds else None
@@ -694,7 +708,8 @@ class Forecaster:
                 gap = float(np.median((over if side > 0 else under)[-run:]))
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
-        return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), broke=broke,
+        return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
+                      broke=broke,
                       silence=silence,
                       stretch=stretch, level=moved, surge=surge,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
