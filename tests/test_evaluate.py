@@ -65,16 +65,6 @@ def test_gaps_in_the_target_are_skipped_not_scored_as_zero():
     assert summary.loc["oracle", "coverage"] == 1.0
 
 
-def test_rows_of_gaps_at_the_end_do_not_move_the_origins():
-    """A CSV ending in 30 rows without a count: the last origin was placed from its last row and
-    scored on 18 of its 48 hours (a trial); `forecast` starts after the last observed hour."""
-    v = cycle(20)
-    tail = np.concatenate([v, np.full(30, np.nan)])
-    plain = backtest(hourly(v), {"naive24": naive24}, days=7, horizon=48)
-    gaps = backtest(hourly(tail), {"naive24": naive24}, days=7, horizon=48)
-    assert list(gaps["origin"]) == list(plain["origin"]) and (gaps["n"] == 48).all()
-
-
 def test_mase_is_scaled_by_in_sample_seasonal_naive_mae_and_smape_in_percent():
     history = np.array([1.0, 2.0, np.nan, 4.0] * 12)
     assert seasonal_scale(history, season=4) == 0.0

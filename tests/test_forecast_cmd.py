@@ -387,6 +387,34 @@ def test_eval_with_nothing_to_score_says_so_and_exits_1(tmp_path, capsys):
     assert "too short for a 24 h backtest" in capsys.readouterr().err
 
 
+def test_eval_places_its_origins_from_the_last_count_not_from_rows_of_gaps(tmp_path, capsys):
+    """A CSV ending in 30 rows without a count: the last origin was placed from its last row
+    and scored on 18 of its 48 hours (a trial); `forecast` starts after the last count. Only
+    eval's: train's held-out backtest keeps its days (a review found it moved back onto days
+    it had trained on)."""
+    import json
+
+    from trafficwatch.cli.main import main
+    from trafficwatch.model.baselines import naive24
+    from trafficwatch.model.evaluate import backtest
+
+    hours = pd.date_range("2026-01-01", periods=24 * 20 + 30, freq="h", tz="UTC")
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(100 + 50 * np.sin(np.arange(len(hours)) / 24 * 2 * np.pi))
+    plain, gaps = tmp_path / "plain.csv", tmp_path / "gaps.csv"
+    write_counts(plain, hours[:-30], counts[:-30])
+    write_counts(gaps, hours, [*map(str, counts[:-30]), *[""] * 30])
+    got = []
+    for path in (plain, gaps):
+        assert main(["eval", str(path), "--horizon", "48", "--format", "json"]) == 0
+        got.append(json.loads(capsys.readouterr().out))
+    assert got[0]["origins"] == got[1]["origins"]
+    assert got[1]["models"]["naive24"]["hours"] == 7 * 48
+    s = pd.Series(np.r_[counts[:-30], np.full(30, np.nan)], index=hours, dtype=float)
+    table = backtest(s, {"naive24": naive24}, days=7, horizon=48)  # by position, as train's
+    assert pd.Timestamp(table["origin"].iloc[-1]) == hours[-48]
+
+
 def test_eval_says_the_hours_it_scored_each_in_its_offset(tmp_path, capsys):
     from trafficwatch.cli.main import main
 

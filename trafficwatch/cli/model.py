@@ -329,7 +329,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
                  + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)")]
         scored = (args.days + 1) * 24 + args.horizon  # the hours the backtest reads
         seen = trained_on(fc, list(args.paths), [k or args.site or "" for k in every],
-                          [s.iloc[-scored:] for s in every.values()])
+                          [to_last_count(s)[0].iloc[-scored:] for s in every.values()])
         if seen:
             which = "it" if seen == [""] else (
                 f"{len(seen)} of these {len(every)} series" if len(every) > 1 else "this series")
@@ -453,6 +453,17 @@ def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series
             f"hours scored {ends}")
 
 
+def to_last_count(series: pd.Series) -> tuple[pd.Series, int]:
+    """The series up to its last observed hour, and how many rows without a count follow it:
+    `eval` places its origins from there, as `forecast` starts after it (a CSV ending in rows
+    of gaps had its last origin scored on 18 of its 48 hours, a trial). Only `eval`'s: `train`
+    and the app's fine-tune hold out their last days by position, and a backtest moved back
+    would score days they trained on (a review)."""
+    seen = np.flatnonzero(np.isfinite(series.to_numpy(dtype=np.float64)))
+    after = len(series) - int(seen[-1]) - 1 if len(seen) else 0
+    return (series.iloc[:len(series) - after] if after else series), after
+
+
 def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lstm: str,
                   label: str) -> tuple[pd.DataFrame | None, int]:
     """One series' backtest and what stderr must say of it (each line after `label`, a
@@ -471,10 +482,13 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
         if hint := rotations_hint(list(args.paths)):
             err(hint)
         return None, EXIT_FALLBACK if label else EXIT_USAGE
+    series, after = to_last_count(series)
     try:
         table = backtest(series, models, days=args.days, horizon=args.horizon)
     except ValueError as exc:  # logs read, too short to score: no model was backtested, as
-        err(str(exc))  # when the LSTM is scored at no origin (README's exit codes)
+        # when the LSTM is scored at no origin (README's exit codes)
+        err(str(exc).replace(" hours is too short", f" hours to its last count ({after} "
+                             "without one after it) is too short") if after else str(exc))
         if hint := rotations_hint(list(args.paths)):
             err(hint)
         return None, EXIT_FALLBACK

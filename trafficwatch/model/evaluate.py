@@ -55,16 +55,10 @@ def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
              horizon: int = 24) -> pd.DataFrame:
     """Tidy table: one row per model and origin with mase, smape, coverage, n (observed hours)."""
     s = check_series(series)
-    seen = np.flatnonzero(np.isfinite(s.to_numpy(dtype=np.float64)))
-    after = len(s) - seen[-1] - 1 if len(seen) else 0
-    if after:  # origins from the last observed hour, as `forecast` starts after it: rows of
-        s = s.iloc[:seen[-1] + 1]  # gaps at the end left the last origin 18 of 48 hours
     v = s.to_numpy()
     origins = origins_for(len(v), days, horizon)
     if not origins:
-        to_last = f" to its last count ({after} without one after it)" if after else ""
-        raise ValueError(f"series of {len(v)} hours{to_last} is too short for a {horizon} h "
-                         "backtest: "
+        raise ValueError(f"series of {len(v)} hours is too short for a {horizon} h backtest: "
                          f"it needs {MIN_HISTORY} hours before an origin and the {horizon} after "
                          f"it, {MIN_HISTORY + horizon} in all")
     rows = []
