@@ -313,11 +313,14 @@ class Recent:
                                                   m["lstm"])
             # "more of yesterday would have done better (23.7/h alone; this blend 22.9/h)" read
             # as a contradiction: the better blend's own figure was not said (a benchmark trial)
-            return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
+            alone = better == naive  # the naive alone was the best blend: said once (a review)
+            what = (f"{label[best_naive]} alone did better {days} ({naive}/h; this blend "
+                    f"{blend}/h" if alone else
                     f"a blend with more of {label[best_naive]} did better {days} ({better}/h; "
-                    f"this blend {blend}/h, {label[best_naive]} alone {naive}/h, {name} alone "
-                    f"{lstm}/h), but a site judged on fewer than {YOUNG_DAYS} days keeps at "
-                    "least half of the LSTM")
+                    f"this blend {blend}/h, {label[best_naive]} alone {naive}/h")
+            return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
+                    f"{what}, {name} alone {lstm}/h), but a site judged on fewer than "
+                    f"{YOUNG_DAYS} days keeps at least half of the LSTM")
         if share > 0:
             return (f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}: "
                     f"the blend did best {days} ({blend}/h; {name} alone {lstm}/h, "
