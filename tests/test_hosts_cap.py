@@ -116,8 +116,9 @@ def test_the_app_says_the_hosts_it_counts_together_live_and_in_a_replay(tmp_path
             if replay:
                 e.source.step(1.0)  # releases everything
             notices = e.snapshot().ingest.notices
-            assert any(f"7 virtual hosts named by the lines after the first {MAX_HOSTS:,} were "
-                       f"counted together as {OTHER_HOSTS}" in n for n in notices), (replay, notices)
+            said = (f"7 virtual hosts named by the lines after the first {MAX_HOSTS:,} were "
+                    f"counted together as {OTHER_HOSTS}")
+            assert any(said in n for n in notices), (replay, notices)
         finally:
             if hasattr(e.source, "close"):
                 e.source.close()

@@ -660,12 +660,12 @@ def _split(d: np.ndarray, k: np.ndarray, after: int) -> int | None:
 
 
 BACK_HOURS = 4  # the last this many observed hours all back at the usual level: a change of
-# level younger than a week (young_level_shift) is over, not followed. A site down to a monitor's 42 an hour for 40 hours, its traffic
-# back for the last 5 (268, 223, ...), was read as "held at 0.21x its usual level for the last
-# 40 hours" and forecast at that level, 76 where 279 came (a trial). As SURGE_HOURS: from 4
-# hours on, hours outside the band on one side are taken to say something. Not for an older
-# level (old_level_shift): a busy evening 14 days after a halving ended it (bench --step 0.5:
-# melb_ped_s24 0.183 -> 0.254)
+# level younger than a week (young_level_shift) is over, not followed. A site down to a
+# monitor's 42 an hour for 40 hours, its traffic back for the last 5 (268, 223, ...), was read
+# as "held at 0.21x its usual level for the last 40 hours" and forecast at that level, 76 where
+# 279 came (a trial). As SURGE_HOURS: from 4 hours on, hours outside the band on one side are
+# taken to say something. Not for an older level (old_level_shift): a busy evening 14 days
+# after a halving ended it (bench --step 0.5: melb_ped_s24 0.183 -> 0.254)
 
 
 def came_back(y: np.ndarray, usual: np.ndarray, pre: float, shift: float) -> bool:
