@@ -415,28 +415,23 @@ async def test_keys_that_arrive_together_each_scroll_a_line():
     refresh, and each began from where the one before had not yet gone: a trial)."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
+        async def scrolled(widget, key: str, n: int) -> float:  # n keys in one read
+            burst(app, key, n)
+            await pilot.pause()
+            return widget.scroll_y
+
         box = await open_help(app, pilot)
-        burst(app, "j", 4)
-        await pilot.pause()
-        assert box.scroll_y == 4
-        burst(app, "down", 3)
-        await pilot.pause()
-        assert box.scroll_y == 7
+        assert await scrolled(box, "j", 4) == 4
+        assert await scrolled(box, "down", 3) == 7
         await pilot.press("escape")
         await pilot.pause()
         pane = app.query_one("#stats-box")
         pane.focus()
         await pilot.pause()
         assert pane.max_scroll_y >= 5, pane.max_scroll_y
-        burst(app, "j", 2)
-        await pilot.pause()
-        assert pane.scroll_y == 2
-        burst(app, "down", 2)
-        await pilot.pause()
-        assert pane.scroll_y == 4
-        burst(app, "k", 3)
-        await pilot.pause()
-        assert pane.scroll_y == 1
+        assert await scrolled(pane, "j", 2) == 2
+        assert await scrolled(pane, "down", 2) == 4
+        assert await scrolled(pane, "k", 3) == 1
 
 
 async def test_path_regex_filter_applies_and_a_bad_one_is_refused():

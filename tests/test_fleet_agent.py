@@ -30,6 +30,16 @@ def scrape(agent: Agent) -> dict[str, float]:
     return out
 
 
+def scrape_once(path: Path) -> dict[str, float]:
+    """/metrics of an agent started on `path` (no state), read once, the agent closed."""
+    agent = Agent([str(path)], IngestOptions(), "127.0.0.1:0", None)
+    agent.start()
+    try:
+        return scrape(agent)
+    finally:
+        agent.close()
+
+
 def make_logs(tmp_path: Path) -> Path:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -39,12 +49,7 @@ def make_logs(tmp_path: Path) -> Path:
 
 
 def test_agent_exports_every_site_by_status_class(tmp_path):
-    agent = Agent([str(make_logs(tmp_path))], IngestOptions(), "127.0.0.1:0", None)
-    agent.start()
-    try:
-        m = scrape(agent)
-    finally:
-        agent.close()
+    m = scrape_once(make_logs(tmp_path))
     assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
     assert m['trafficwatch_requests_total{site="a.example",status="5xx"}'] == 1
     assert m['trafficwatch_requests_total{site="b.example",status="4xx"}'] == 2
@@ -253,12 +258,7 @@ def test_a_site_name_with_a_backslash_and_an_escape_shows_the_same_through_a_fle
     logs.mkdir()
     raw = "we\\ird\x1b[31m"
     (logs / f"{raw}.access.log").write_text(LINE.format(m=1, s=200) * 3)
-    agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None)
-    agent.start()
-    try:
-        metrics = scrape(agent)
-    finally:
-        agent.close()
+    metrics = scrape_once(logs)
     (exported,) = [k for k in metrics if k.startswith("trafficwatch_requests_total") and "2xx" in k]
     text = re.fullmatch(r'[a-z_]+\{site="(.*)",status="2xx"\}', exported).group(1)
     label = re.sub(r'\\(.)', lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), text)  # as read

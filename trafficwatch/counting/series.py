@@ -321,6 +321,15 @@ MAX_HOSTS = 1000  # virtual hosts a log's lines may name as sites of their own; 
 OTHER_HOSTS = "(other hosts)"  # are counted together under this name (no host name has brackets)
 
 
+def fold_host(site: str, folded: set[str]) -> str:
+    """A virtual host past the first MAX_HOSTS: OTHER_HOSTS, its name kept in `folded` (the
+    first MAX_HOSTS of them, to be said) unless it is OTHER_HOSTS itself (merged from a part
+    or a state: not a host of its own, said as one, a check found)."""
+    if len(folded) < MAX_HOSTS and site != OTHER_HOSTS:
+        folded.add(site)
+    return OTHER_HOSTS
+
+
 class HourlySeries:
     """Hourly counts per site (UTC), for hits/pages/visitors with bot and status filters."""
 
@@ -341,10 +350,7 @@ class HourlySeries:
         if s is not None:
             return site, s
         if host and self._hosts >= MAX_HOSTS:
-            if len(self.folded) < MAX_HOSTS and site != OTHER_HOSTS:  # (merged from a part
-                # or a state: not a host of its own, said as one, a check found)
-                self.folded.add(site)
-            site = OTHER_HOSTS
+            site = fold_host(site, self.folded)
             s = self._sites.get(site)
             if s is not None:
                 return site, s

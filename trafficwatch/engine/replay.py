@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 import numpy as np
 
 from trafficwatch.counting.ingest import IngestOptions, IngestReport, ingest, nothing_read
-from trafficwatch.counting.series import MAX_HOSTS, OTHER_HOSTS, HourlySeries
+from trafficwatch.counting.series import MAX_HOSTS, HourlySeries, fold_host
 from trafficwatch.engine.sink import Sink
 from trafficwatch.hours import HOUR
 from trafficwatch.logs.records import Records
@@ -28,9 +28,7 @@ class _Collector:
         under OTHER_HOSTS (and kept in `folded`, the first MAX_HOSTS of them)."""
         if host and site not in self.chunks:
             if len(self._hosts) >= MAX_HOSTS:
-                if len(self.folded) < MAX_HOSTS and site != OTHER_HOSTS:
-                    self.folded.add(site)
-                site = OTHER_HOSTS
+                site = fold_host(site, self.folded)
             else:
                 self._hosts.add(site)
         if len(records):
