@@ -113,3 +113,92 @@ def test_a_byte_that_is_not_utf8_and_its_escape_written_out_are_two_paths(tmp_pa
     slow = Parser(get_format("COMBINED"), ParseOptions(keep_paths=True))
     slow._fast = None
     assert slow.feed(data).records.path.tolist() == ["/caf\udce9", "/caf\\xe9", "/caf\udce9"]
+
+
+def days_of(seed: int, days) -> list:
+    return [r for d in days for r in rows_of(seed + d, day=d)]
+
+
+def in_last(rows, day: int, hours: int) -> list:
+    """The rows of the last `hours` hours of `day` (the logs' latest)."""
+    return [r for r in rows if r[0] == day and r[1] >= 24 - hours]
+
+
+def whole(tmp_path, path: str) -> str:
+    """A gzipped copy of the log at `path`, written now: read whole (an archive is left out only
+    where it was last changed before the hours asked for)."""
+    import gzip
+
+    (tmp_path / "whole").mkdir(exist_ok=True)
+    copy = tmp_path / "whole" / "shop.example.com.access.log.gz"
+    with open(path, "rb") as f:
+        copy.write_bytes(gzip.compress(f.read()))
+    return str(copy)
+
+
+def test_a_long_log_is_read_from_its_last_hours_and_counts_alike(tmp_path, capsys):
+    """`top --hours 3` on ten days reads the lines from two hours before those 3 (a binary
+    search on the lines' times), says what it left, and counts what a whole read counts."""
+    rows = days_of(10, range(1, 11))
+    path = write_log(tmp_path, rows)
+    rc, out, err = top(capsys, "--hours", "3", "-n", "5", path)
+    assert rc == 0, err
+    assert out["requests"] == len(in_last(rows, 10, 3))
+    assert "lines before 2026-10-10T17:00Z not read (" in err, err  # 19:00 +02:00, less 2 h
+    assert " 1 file(s), " in err and int(err.split(" file(s), ")[1].split()[0].replace(
+        ",", "")) < len(rows) / 5  # about 5 hours of 240 read
+    rc, ref, err = top(capsys, "--hours", "3", "-n", "5", whole(tmp_path, path))
+    assert rc == 0 and "not read" not in err
+    assert ref == out
+
+
+def test_days_out_of_time_order_are_read_whole(tmp_path, capsys):
+    """Two logs concatenated newest first: a search on the lines' times would leave out the
+    newer days, which come first. Probes of the part it would skip see them, and the file is
+    read whole, as its gzipped copy."""
+    rows = days_of(20, range(6, 11)) + days_of(20, range(1, 6))
+    path = write_log(tmp_path, rows)
+    rc, out, err = top(capsys, "--hours", "3", path)
+    assert rc == 0 and "not read" not in err, err
+    assert f"trafficwatch: 1 file(s), {len(rows):,} lines" in err
+    rc, ref, _ = top(capsys, "--hours", "3", whole(tmp_path, path))
+    assert ref == out
+
+
+def test_a_site_whose_log_ends_earlier_is_read_for_its_own_last_hours(tmp_path, capsys):
+    """Two sites: blog's log ends 5 days before shop's. The hours read for every site's last
+    24 miss most of blog's own last 24: --site blog reads again, whole."""
+    shop, blog = days_of(30, range(1, 11)), days_of(40, range(1, 6))
+    write_log(tmp_path, shop)
+    (tmp_path / "shop.example.com.access.log").rename(tmp_path / "shop.log")
+    write_log(tmp_path, blog)
+    (tmp_path / "shop.example.com.access.log").rename(tmp_path / "blog.log")
+    rc, out, err = top(capsys, "--hours", "24", "--site", "blog", str(tmp_path))
+    assert rc == 0 and "not read" not in err, err
+    assert out["requests"] == len(in_last(blog, 5, 24)) and out["site"] == "blog"
+    rc, out, err = top(capsys, "--hours", "3", "--site", "shop", str(tmp_path))
+    assert rc == 0 and "not read" in err
+    assert out["requests"] == len(in_last(shop, 10, 3))
+
+
+def test_an_archive_last_changed_before_the_hours_is_not_read(tmp_path, capsys):
+    """logrotate's access.log.2.gz keeps the time of its last line: one older than the hours
+    asked for (and their slack) is left whole; the live log's hours are counted."""
+    import gzip
+    import os
+
+    old, live = days_of(50, range(1, 6)), days_of(50, range(6, 11))
+    write_log(tmp_path, old)
+    log = tmp_path / "shop.example.com.access.log"
+    arch = tmp_path / "access.log.2.gz"
+    arch.write_bytes(gzip.compress(log.read_bytes()))
+    os.utime(arch, (1791583200, 1791583200))  # 2026-10-05T22:00Z: the archive's last line
+    write_log(tmp_path, live)
+    (tmp_path / "shop.example.com.access.log").rename(tmp_path / "access.log")
+    rc, out, err = top(capsys, "--hours", "3", str(tmp_path))
+    assert rc == 0, err
+    assert out["requests"] == len(in_last(live, 10, 3))
+    assert "of 2 file(s)): not in the hours asked for" in err, err
+    os.utime(arch, None)  # changed now: read whole, the same hours
+    rc, again, err = top(capsys, "--hours", "3", str(tmp_path))
+    assert again == out and "of 1 file(s))" in err, err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import sys
@@ -23,7 +24,7 @@ from trafficwatch.cli.options import (
     prometheus_config,
 )
 from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
-from trafficwatch.counting.ingest import EMPTY, IngestReport, ingest
+from trafficwatch.counting.ingest import EMPTY, SINCE_SLACK, IngestReport, ingest
 from trafficwatch.counting.load import nothing_to_read
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.filters import parse_status_classes
@@ -111,6 +112,12 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
               f"{report.malformed.total:,} malformed, "
               f"{sum(f.excluded for f in report.files):,} excluded{_blank(report)}\n")
+    if unread := sum(f.unread for f in report.files):
+        n = sum(f.unread > 0 for f in report.files)
+        since = datetime.datetime.fromtimestamp(report.complete_from - SINCE_SLACK,
+                                                datetime.timezone.utc)
+        err.write(f"  lines before {since:%Y-%m-%dT%H:%M}Z not read ({_size(unread)} of {n} "
+                  f"file(s)): not in the hours asked for\n")
     for f in report.files:
         if not f.error and f.malformed.total:
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
@@ -139,6 +146,14 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
     if series is not None and series.folded:
         err.write(f"  {series.folded_note()}\n")
+
+
+def _size(n: int) -> str:
+    """Bytes in words: 512 bytes, 3.1 MB, 2.4 GB."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _blank(report: IngestReport) -> str:

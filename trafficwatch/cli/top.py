@@ -68,8 +68,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"trafficwatch: {why}", file=sys.stderr)
         return 2
     opts = ingest_options(args)
-    opts = replace(opts, parse=replace(opts.parse, keep_paths=True, keep_clients=True))
+    opts = replace(opts, parse=replace(opts.parse, keep_paths=True, keep_clients=True),
+                   last_hours=args.hours)
     series, report = ingest(args.paths, opts, HourlySeries(track_visitors=False, track_paths=True))
+    if not _complete(series, report, args):  # a site whose last line is older than the others'
+        opts = replace(opts, last_hours=None)
+        series, report = ingest(args.paths, opts,
+                                HourlySeries(track_visitors=False, track_paths=True))
     if why := nothing_to_read(report):
         print(f"trafficwatch: {why}", file=sys.stderr)
         return 2
@@ -84,6 +89,17 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out) + "\n" if args.out_format == "json" else table(out))
     summary(report, sys.stderr, series)
     return code
+
+
+def _complete(series: HourlySeries, report, args: argparse.Namespace) -> bool:
+    """Whether the hours `made_of` shows were all read: with --site, a site whose latest line
+    is older than the logs' latest may reach back before what ingest read (its lines before
+    report.complete_from, where they were not needed for every site's last hours)."""
+    if report.complete_from is None or not args.site:
+        return True
+    site = series.resolve(args.site)
+    last = series.last_ts(site) if site is not None else None
+    return last is None or (int(last) // HOUR - args.hours + 1) * HOUR >= report.complete_from
 
 
 def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) -> dict:

@@ -16,6 +16,7 @@ from trafficwatch.counting.columns import header_columns, is_counts_header
 from trafficwatch.counting.plan import batch_workers, whole_file_task
 from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
 from trafficwatch.files import sweep_orphans, temp_prefix
+from trafficwatch.hours import HOUR
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import detect_format, is_error_log
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
@@ -41,6 +42,8 @@ class FileReport:
     parsed: int = 0
     excluded: int = 0
     skipped_lines: int = 0
+    unread: int = 0  # bytes before IngestOptions.since not read (a plain file's start, or a
+    # whole archive whose last change was before it)
     malformed: Malformed = field(default_factory=Malformed)
     error: str = ""  # one line: why nothing (or not everything) was read, and what to do
     ignored: str = ""  # why it was not read although nothing is wrong (an error log, EMPTY)
@@ -64,6 +67,8 @@ class IngestReport:
     ignored: list[tuple[str, str]] = field(default_factory=list)  # error logs, by name or content
     unnamed: list[str] = field(default_factory=list)  # files --vhost-from-filename did not name
     seconds: float = 0.0
+    complete_from: int | None = None  # with IngestOptions.last_hours: every request from this
+    # time (epoch seconds) on was read, the lines long before it maybe not (FileReport.unread)
     # counted before a restart (live following resumes from its state file)
     restored_lines: int = 0
     restored_parsed: int = 0
@@ -111,6 +116,12 @@ class IngestOptions:
     parse: ParseOptions = field(default_factory=ParseOptions)
     vhost_from_filename: str | None = None
     workers: int | None = None
+    # Only the last this many hours are wanted (`top`): ingest() finds the latest line in the
+    # ends of the plain files and reads each file from the lines SINCE_SLACK before those hours
+    # (since_offset), archives last changed before then not at all. None: everything.
+    last_hours: int | None = None
+    since: int | None = None  # set by ingest() from last_hours: the time (epoch seconds) the
+    # lines before which need not be read
 
 
 def _consecutive(older: SourceFile, newer: SourceFile) -> bool:
@@ -195,6 +206,16 @@ def read_source(
         rep.error = f"{name}: {why_none}"
         return rep
     rep.format = fmt.name
+    begin = 0
+    if opts.since is not None:
+        try:
+            if src.compressed and os.stat(src.path).st_mtime < opts.since:
+                rep.unread = os.stat(src.path).st_size  # written to last before: all older
+                return rep
+            begin = logread.since_offset(src.path, fmt, opts.parse, opts.since)
+        except OSError:
+            begin = 0  # read whole, where the error is reported
+        rep.unread = begin
     # client and visitor hashes only for a series that counts visitors
     parse_opts = replace(opts.parse, keep_visitors=opts.parse.keep_visitors and series.track_visitors)
     # A real series is counted into in the workers (only the counts come back); other
@@ -202,7 +223,8 @@ def read_source(
     reduce = CountInto(src.site, series.track_visitors, series.track_paths) \
         if isinstance(series, HourlySeries) else None
     try:
-        for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers, reduce=reduce):
+        for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers, reduce=reduce,
+                              begin=begin):
             _absorb(rep, res, series)
             if on_progress is not None:
                 on_progress(rep)
@@ -329,6 +351,9 @@ def ingest(
     drop_copies(found)
     report = IngestReport(skipped=list(found.skipped), ignored=list(found.ignored),
                           unnamed=list(found.unnamed))
+    if opts.last_hours is not None and (latest := latest_time(found.sites, opts)) is not None:
+        report.complete_from = (latest // HOUR - opts.last_hours + 1) * HOUR
+        opts = replace(opts, since=report.complete_from - SINCE_SLACK)
     pool = _file_pool(found.sites, opts, series)
     try:
         for site, files in found.sites.items():
@@ -349,6 +374,38 @@ def ingest(
             pool.shutdown(wait=True, cancel_futures=True)
     report.seconds = time.perf_counter() - started
     return series, report
+
+
+SINCE_SLACK = 2 * HOUR  # how far out of time order lines may be (a log line carries the time a
+# request came, written when it ended: a download of an hour) and a file's last change after
+# its last line's time: what is read before IngestOptions.since's hours
+
+
+def latest_time(sites: dict[str, list[SourceFile]], opts: IngestOptions) -> int | None:
+    """The time (epoch seconds) of the latest line in the last TAIL_WINDOW bytes of the plain
+    files, each read in its own format; None where no such line is found (archives, stdin,
+    W3C: then everything is read)."""
+    latest = None
+    for files in sites.values():
+        for src in files:
+            if src.path == "-" or src.compressed:
+                continue
+            try:
+                fmt, _ = choose_format(opts, sniff(src.path))
+                if fmt is None or fmt.kind == "w3c":
+                    continue
+                with open(src.path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    f.seek(max(0, size - logread.TAIL_WINDOW))
+                    data = f.read(logread.TAIL_WINDOW)
+            except OSError:
+                continue  # read whole later, where the error is reported
+            if size > logread.TAIL_WINDOW:
+                data = data[data.find(b"\n") + 1:]  # from the first whole line
+            ts = Parser(fmt, opts.parse).feed(data, final=True).records.ts
+            if len(ts):
+                latest = max(latest or 0, int(ts.max()))
+    return latest
 
 
 def _file_pool(sites: dict[str, list[SourceFile]], opts: IngestOptions, series):

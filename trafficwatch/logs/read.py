@@ -281,6 +281,53 @@ def read_lines_at(f: BinaryIO, start: int, end: int, limit: int = 4 * CHUNK) -> 
     return f.read((end + limit if last is None else last) - first)
 
 
+PROBE = 16 << 10  # bytes a time probe of since_offset parses (a few dozen lines)
+PROBE_SAMPLES = 32  # probes of the part before the offset found, which must all be older
+
+
+def _time_at(f: BinaryIO, pos: int, parser: Parser) -> tuple[int, int] | None:
+    """(offset, time) of the first line starting at or after `pos` whose time the parser
+    reads within PROBE bytes; None when none does (the end, a line too long, not parsable)."""
+    start = _line_start_at_or_after(f, pos, PROBE)
+    if start is None:
+        return None
+    f.seek(start)
+    data = f.read(PROBE)
+    data = data[: data.rfind(b"\n") + 1]
+    ts = parser.feed(data, final=True).records.ts if data else ()
+    return (start, int(ts[0])) if len(ts) else None
+
+
+def since_offset(path: str | os.PathLike, fmt: LogFormat, opts: ParseOptions,
+                 since: int) -> int:
+    """A line start of the plain file at `path` before which every line is older than `since`
+    (epoch seconds), found by a binary search on the lines' times: what `top --hours` reads
+    of a big log. The part before it is probed at PROBE_SAMPLES places: one line at `since`
+    or later there (a file whose lines are not in time order, two logs concatenated out of
+    order) gives 0, the whole file, as does a compressed file, W3C (whose fields are declared
+    by its header lines) or a time the parser cannot read."""
+    if fmt.kind == "w3c":
+        return 0
+    parser = Parser(fmt, opts)
+    with open(path, "rb") as f:
+        if kind_of(f.read(6)) is not None:
+            return 0
+        lo, hi = 0, os.fstat(f.fileno()).st_size
+        while hi - lo > 2 * PROBE:
+            got = _time_at(f, (lo + hi) // 2, parser)
+            if got is None or got[0] >= hi:
+                break
+            if got[1] < since:
+                lo = got[0]
+            else:
+                hi = (lo + hi) // 2
+        for k in range(PROBE_SAMPLES):
+            got = _time_at(f, lo * k // PROBE_SAMPLES, parser) if lo else None
+            if got is not None and got[0] < lo and got[1] >= since:
+                return 0
+    return lo
+
+
 _worker_parser: Parser | None = None  # a worker's parser, kept for its host and agent caches
 
 
@@ -369,7 +416,7 @@ def start_method():
 
 def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
                     opts: ParseOptions, workers: int, chunk_bytes: int,
-                    reduce: Callable | None) -> Iterator:
+                    reduce: Callable | None, begin: int = 0) -> Iterator:
     """Workers read and parse byte ranges themselves (the bytes are not piped to them).
 
     A range a worker could not read as the same file (rotated away mid-read, permissions) or
@@ -391,13 +438,13 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
 
     ctx = start_method()
     if ctx is None:  # no worker can start: read here, the same ranges in the same order
-        for start in range(0, size, chunk_bytes):
+        for start in range(begin, size, chunk_bytes):
             yield result(start, min(start + chunk_bytes, size), None)
         return
     pool = worker_pool(workers, ctx)
     try:
         pending: deque = deque()
-        for start in range(0, size, chunk_bytes):
+        for start in range(begin, size, chunk_bytes):
             end = min(start + chunk_bytes, size)
             try:
                 fut = pool.submit(_parse_range, (path, ident, start, end, limit, fmt, opts, reduce))
@@ -415,7 +462,8 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
 def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | None = None,
                workers: int | None = None, chunk_bytes: int | None = None,
                reduce: Callable[[ParseResult], object] | None = None, *,
-               end: int | None = None, ident: tuple[int, int] | None = None) -> Iterator:
+               end: int | None = None, ident: tuple[int, int] | None = None,
+               begin: int = 0) -> Iterator:
     """Parse a whole file chunk by chunk, with bounded memory; big files use every core.
 
     Line formats without state across lines (all but W3C) in plain files of PARALLEL_MIN bytes
@@ -425,6 +473,7 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
     that parsed it: a summary much smaller than the records saves sending them back.
     `end` (a plain file): only the lines before this offset, which must be a line boundary.
     `ident`: the (st_dev, st_ino) the file must have; OSError before anything is read if not.
+    `begin` (a plain file): only the lines from this offset, which must be a line start.
     """
     opts = options or ParseOptions()
     chunk_bytes = chunk_bytes or CHUNK
@@ -443,15 +492,21 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
             raise ValueError("end= needs a plain file")
         size = min(size, end)
         stream = _Limited(stream, size)
+    if begin:
+        if st is None:
+            stream.close()
+            raise ValueError("begin= needs a plain file")
+        stream.seek(begin)
     n = workers if workers is not None else min(os.cpu_count() or 1, 8)
     try:
-        if fmt.kind == "w3c" or n <= 1 or size < PARALLEL_MIN:
+        if fmt.kind == "w3c" or n <= 1 or size - begin < PARALLEL_MIN:
             parser = Parser(fmt, opts)
             for chunk in iter_chunks(stream, chunk_bytes):
                 res = parser.feed(chunk, final=True)
                 yield reduce(res) if reduce is not None else res
         else:
-            yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes, reduce)
+            yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes, reduce,
+                                       begin)
         err = stream_error(stream)
     finally:
         stream.close()
