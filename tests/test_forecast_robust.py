@@ -350,6 +350,46 @@ def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago, cy
     assert (said in f.choice) == (ago == 0), f.choice  # (ended, it is not the series' end)
 
 
+@pytest.mark.parametrize(("length", "ago"), [(24, 6), (92, 16), (120, 40)])
+def test_a_count_stuck_then_moving_again_is_not_read_as_traffic(shipped, length, ago):
+    """A logger (or a benchmark's series) repeated one count for 1-5 days, then moved on: a
+    generated series of that kind was forecast with the stuck count as "last week", its 7-day
+    medians and a burst rule's typical hour (MASE 2.31 the day after against "yesterday"'s
+    0.94). Its hours are read as the days before it, as an outage's: the next day is the cycle's,
+    and better than yesterday's (which still holds the stuck hours where ago < 24)."""
+    rng = np.random.default_rng(11)
+    n = 24 * 28
+    t = np.arange(n + 24)
+    mean = 500 + 300 * np.sin(2 * np.pi * (t % 24 - 6) / 24)
+    v = rng.poisson(mean[:n]).astype(float)
+    first = n - ago - length
+    v[first:n - ago] = v[first]
+    f = shipped.forecast(series(v), 24)
+    truth = mean[n:]
+    assert 0.9 < np.mean(f.p50 / truth) < 1.1 and np.min(f.p50 / truth) > 0.75, f.choice
+    assert np.mean(np.abs(f.p50 - truth)) < 0.8 * np.mean(np.abs(v[-24:] - truth)) or ago >= 24
+    assert np.mean((f.p10 <= truth) & (truth <= f.p90)) >= 0.75
+
+
+def test_a_sites_own_steady_hours_and_a_count_still_stuck_stay_as_they_are():
+    """Nights at exactly 60 (a monitor alone) every night are the site's traffic, as is a
+    count of 1 repeated (a quiet site) and a run the series ends in (the forecast shows that
+    count: stuck_at); only a run new at its hours that the series left is filled."""
+    from trafficwatch.model.features import mask_stuck
+
+    t = np.arange(24 * 21)
+    day = np.where(t % 24 < 12, 60.0, 60.0 + 200 * np.sin(np.pi * (t % 24 - 12) / 12))
+    assert np.array_equal(mask_stuck(day), day)
+    quiet = np.where(t % 24 < 14, 1.0, 3.0)
+    assert np.array_equal(mask_stuck(quiet), quiet)
+    w = day.copy()
+    w[-30:] = 250.0
+    assert np.array_equal(mask_stuck(w), w)
+    w[-1] = 240.0  # moved on: the run is filled from the week before it, at its level
+    out = mask_stuck(w)
+    assert np.allclose(out[-30:-1], day[-30:-1], rtol=0.02) and out[-1] == 240.0
+
+
 def test_a_site_silent_for_four_days_is_forecast_at_0_and_said_so(shipped):
     """A trial's site stopped and stayed at 0: after 5 days of it the forecast was its old
     level (p10 5 and up, every hour outside the band), and nothing said why: the silence was

@@ -28,6 +28,7 @@ from trafficwatch.model.features import (
     make_windows,
     mask_bursts,
     mask_outages,
+    mask_stuck,
     nanmedian,
     relevel,
 )
@@ -568,7 +569,7 @@ class Forecaster:
         # hours of an outage (zeros mask_outages fills in for the inputs) judge no candidate:
         # scored on them, the one nearest 0 won, and a day after a 2-day outage of a daily
         # cycle of 50-250 an hour "the last hour" was shown, 55 flat (a trial's quiet stretch)
-        gone = (v == 0) & (read != 0)
+        gone = ((v == 0) & (read != 0)) | (np.isfinite(v) & (mask_stuck(v) != v))
         ok = np.isfinite(actual) & ~np.stack([gone[o:o + day] for o in origin])
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
         raw = {}
@@ -969,7 +970,7 @@ def _inputs(s: pd.Series) -> pd.Series:
     whole held-out series: mean MASE 0.545 -> 0.544 (24 h), 0.601 alike (48 h); misses 6 -> 6
     and 4 -> 3: the corpus has few outages, logs many (a full disk, a crashed logger).
     Bursts over are taken out too (features.mask_bursts)."""
-    return pd.Series(mask_bursts(mask_outages(s.to_numpy())), s.index)
+    return pd.Series(mask_bursts(mask_outages(mask_stuck(s.to_numpy()))), s.index)
 
 
 def per_hour(*errors: float) -> list[str]:
