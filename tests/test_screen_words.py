@@ -280,6 +280,10 @@ def test_a_small_share_is_not_written_as_0_percent():
     t = Text()
     top_lines(t, HourTop(0, 1, (("2xx", 5000), ("5xx", 12)), (), ()), 100, False)
     assert "5xx 12 <1%" in t.plain and " 0%" not in t.plain
+    t = Text()  # 2 of 514 (0.39 %): largest remainders round it up to 1 %; it is under
+    top_lines(t, HourTop(0, 1, (("2xx", 478), ("3xx", 12), ("4xx", 22), ("5xx", 2)), (), ()),
+              100, False)
+    assert "5xx 2 <1%" in t.plain and "4xx 22 4%" in t.plain, t.plain
 
 
 def test_relying_on_adds_up_to_100_percent():
