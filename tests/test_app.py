@@ -1315,6 +1315,8 @@ async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored,
      "the last 7 days"), "fine-tuned here, kept"),
     ("fine-tuning on this site: epoch 3/10, started 10:39, low priority (nice 19)",
      "fine-tuning: epoch 3/10"),
+    ("fine-tuning on this site: done, backtesting it against the default",
+     "fine-tuned, checking it against the default"),
     ("fine-tuning failed (out of memory); default kept", "fine-tuning failed"),
     (("not fine-tuned: it learns from the weeks before the last one and is checked on the last, "
       "and the 168 hours before the last week (from 2022-12-09) have no hour with a count (24 "

@@ -96,6 +96,9 @@ def detail_short(detail: str) -> str:
         return f"fine-tune not kept: {why}"
     if detail.startswith("kept"):
         return "fine-tuned here, kept"
+    if detail.startswith("fine-tuning on this site: done"):  # not in use yet: "fine-tuning:
+        # done" beside "Model: lstm:default" read as a fine-tune in use (a trial)
+        return "fine-tuned, checking it against the default"
     if detail.startswith("fine-tuning on this site: "):
         return "fine-tuning: " + detail.removeprefix("fine-tuning on this site: ").split(",")[0]
     if detail.startswith("fine-tuning failed"):
