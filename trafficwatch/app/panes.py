@@ -133,7 +133,10 @@ def error_lines(fv, narrow: bool = False) -> Text:
     if 0 < n < VERDICT_HOURS:  # a day or two: each MASE's scale is a day's, and the verdict flips
         # with the origins (a trial's 3-day site: "Worse than same hour yesterday", ratio 1.39,
         # beside eval's 1.049 vs 1.077 for yesterday)
-        t.append("Too few hours to judge\n" if narrow else
+        # "Too few hours to judge" under a MASE read as the score taken back (a trial): it
+        # is which of the two is better that is not judged
+        t.append(f"Too few to say which is better ({VERDICT_HOURS // 24} days needed)\n"
+                 if narrow else
                  f"Too few hours scored ({n}) to say which is better: "
                  f"{VERDICT_HOURS // 24} days are needed\n", style="dim")
     elif fv.rel_to_naive > 1:
