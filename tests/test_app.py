@@ -746,15 +746,16 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
 
 
 async def test_site_picker_still_narrows_when_the_list_has_the_focus():
-    """Down moves into the list; typing there must narrow it, not be lost (a user trial typed
-    after Down and saw nothing happen), Backspace widens it again, Up from the top goes back."""
+    """The list focused (a click): typing there must narrow it, not be lost (a user trial
+    typed there and saw nothing happen), Backspace widens it again, Up from the top goes
+    back."""
     app = make_app(demo_snapshot(sites=MANY_SITES))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("s")
         await pilot.pause()
         search, listing = app.screen.query_one("#site-search"), app.screen.query_one("#sites")
-        await pilot.press("down")
+        listing.focus()
         await pilot.pause()
         assert app.focused is listing
         await pilot.press(*"blox")
@@ -767,15 +768,29 @@ async def test_site_picker_still_narrows_when_the_list_has_the_focus():
         assert app.screen.__class__.__name__ == "SitePicker"
         assert not [c for c in app.engine.calls if c[0] == "site"]
         assert app.focused is search
-        await pilot.press("down", "backspace")
+        listing.focus()
+        await pilot.press("backspace")
         await pilot.pause()
         assert search.value == "blo" and listing.option_count == 1
-        await pilot.press("down", "up")
+        listing.focus()
+        await pilot.press("up")
         await pilot.pause()
         assert app.focused is search
         await pilot.press("enter")
         await pilot.pause()
     assert ("site", "blog.example") in app.engine.calls
+
+
+async def test_up_and_down_move_the_site_enter_picks_while_the_field_keeps_the_keys():
+    """"s Down Down Enter" at once (tmux, SSH) picked "all sites": Down moved the focus to the
+    list, and the keys after it reached the search field before the focus had moved. Up and
+    Down now move the entry picked, from the first, and the field keeps the keys."""
+    app = make_app(demo_snapshot(sites=("blog.example", "shop.example", "wiki.example")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s", "down", "down", "down", "up", "enter")
+        await pilot.pause()
+    assert [c for c in app.engine.calls if c[0] == "site"] == [("site", "shop.example")]
 
 
 async def test_a_site_with_an_empty_name_is_its_own_entry_in_the_picker():
@@ -788,7 +803,7 @@ async def test_a_site_with_an_empty_name_is_its_own_entry_in_the_picker():
         await pilot.pause()
         assert app.screen.__class__.__name__ == "SitePicker"
         assert app.screen.query_one("#sites").option_count == 3
-        await pilot.press("down", "down", "down", "enter")  # past all sites and "" to blog
+        await pilot.press("down", "down", "enter")  # past all sites and "" to blog
         await pilot.pause()
     assert [c for c in app.engine.calls if c[0] == "site"] == [("site", "blog.example")]
 

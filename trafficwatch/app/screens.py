@@ -109,8 +109,13 @@ class HelpScreen(ModalScreen[None]):
 class SitePicker(ModalScreen[str | None]):
     """Choose one site, or all; typing narrows the list (a directory of logs may hold hundreds)."""
 
+    # Up and Down move the entry picked while the search field keeps the keys: Down had moved
+    # the focus to the list, and "s Down Down Enter" typed at once (over SSH, as tmux sends
+    # them) reached the field before the focus had moved, and Enter picked "all sites" (a
+    # trial)
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel"),
-                                         Binding("down", "to_list", show=False)]
+                                         Binding("down", "move(1)", show=False),
+                                         Binding("up", "move(-1)", show=False)]
 
     def __init__(self, sites: tuple[str, ...]) -> None:
         super().__init__()
@@ -120,7 +125,7 @@ class SitePicker(ModalScreen[str | None]):
         with Vertical(id="picker") as box:
             n = len(self.sites)
             box.border_title = f"Show which site? ({n} site{'s' if n != 1 else ''} + all)"
-            yield Input(placeholder="type to narrow · Enter picks · Down: the list",
+            yield Input(placeholder="type to narrow · ↑↓ move · Enter picks",
                         id="site-search", select_on_focus=False)  # typing in the list adds to it
             yield OptionList(*self._options(""), id="sites")
 
@@ -154,8 +159,14 @@ class SitePicker(ModalScreen[str | None]):
         if not option.disabled:  # no match: the hint stays, Backspace or Esc
             self.dismiss(_site_of(option.id))
 
-    def action_to_list(self) -> None:
-        self.query_one("#sites", OptionList).focus()
+    def on_mount(self) -> None:
+        self.query_one("#sites", OptionList).highlighted = 0  # what Enter picks, shown
+
+    def action_move(self, step: int) -> None:
+        sites = self.query_one("#sites", OptionList)
+        if sites.option_count and not sites.get_option_at_index(0).disabled:
+            sites.highlighted = min(max((sites.highlighted or 0) + step, 0),
+                                    sites.option_count - 1)
 
     def on_key(self, event: events.Key) -> None:
         """Typing while the list has the focus still narrows it: the key goes to the search
