@@ -382,6 +382,11 @@ def test_a_sites_own_steady_hours_and_a_count_still_stuck_stay_as_they_are():
     assert np.array_equal(mask_stuck(day), day)
     quiet = np.where(t % 24 < 14, 1.0, 3.0)
     assert np.array_equal(mask_stuck(quiet), quiet)
+    # weekends a monitor's alone from the first week on: no week before the first to tell it
+    # is the site's own (it was filled with weekday traffic, for good: a review)
+    office = np.where((t // 24) % 7 >= 5, 60.0, 60.0 + 200 * (1 + np.sin(2 * np.pi * t / 24)))
+    assert np.array_equal(mask_stuck(office[:24 * 12]), office[:24 * 12])
+    assert np.array_equal(mask_stuck(office), office)
     w = day.copy()
     w[-30:] = 250.0
     assert np.array_equal(mask_stuck(w), w)

@@ -202,3 +202,50 @@ def test_an_archive_last_changed_before_the_hours_is_not_read(tmp_path, capsys):
     os.utime(arch, None)  # changed now: read whole, the same hours
     rc, again, err = top(capsys, "--hours", "3", str(tmp_path))
     assert again == out and "of 1 file(s))" in err, err
+
+
+def test_two_servers_logs_concatenated_are_read_whole(tmp_path, capsys):
+    """`cat web1.log web2.log`: the same ten days twice. A search from the end finds web2's
+    last hours; web1's are in the middle, where no probe of a line at those hours fell (a
+    review). The probes' times go back ten days in file order: read whole, as the gz copy."""
+    for days in (1, 2, 3, 5, 10):  # web1's last hours at several places in the file
+        web1, web2 = days_of(60, range(11 - days, 11)), days_of(70, range(1, 11))
+        path = write_log(tmp_path, web1 + web2)
+        rc, out, err = top(capsys, "--hours", "3", path)
+        assert rc == 0 and "not read" not in err, (days, err)
+        assert out["requests"] == len(in_last(web1, 10, 3)) + len(in_last(web2, 10, 3)), days
+        assert top(capsys, "--hours", "3", whole(tmp_path, path))[1] == out
+
+
+def test_a_last_line_older_than_the_latest_is_read_for_its_hours(tmp_path, capsys):
+    """A long download logged when it ended, last, dated 3 hours before the lines above it:
+    the hours shown end at the last line's (as a whole read shows them), which start before
+    what the search read: read again, whole (a review: 44 requests where 61)."""
+    rows = days_of(80, range(1, 11)) + [(10, 16, "203.0.113.9", "/big.iso", 200, "curl")]
+    path = write_log(tmp_path, rows)
+    rc, out, err = top(capsys, "--hours", "3", path)
+    assert rc == 0, err
+    assert top(capsys, "--hours", "3", whole(tmp_path, path))[1] == out
+    assert out["to"] == "2026-10-10T17:00:00+02:00"
+
+
+def test_a_site_not_in_the_hours_read_and_stdin_are_read_whole(tmp_path, capsys, monkeypatch):
+    """--site of a virtual host whose lines end days before the others' (none in the hours
+    read: "no site blog.example", a review), and stdin, which can be read once."""
+    import io
+
+    line = ('{v} 203.0.113.1 - - [{d:02d}/Oct/2026:{h:02d}:{m:02d}:00 +0200] "GET / HTTP/1.1" '
+            '200 5 "-" "x"\n')
+    text = "".join(line.format(v="shop.example" if d > 5 or i % 2 else "blog.example", d=d,
+                               h=h, m=i % 60)
+                   for d in range(1, 11) for h in range(24) for i in range(40))
+    (tmp_path / "access.log").write_text(text)
+    rc, out, err = top(capsys, "--hours", "3", "--site", "blog.example", "--log-format",
+                       "VCOMBINED", str(tmp_path / "access.log"))
+    assert rc == 0 and out["requests"] == 60 and out["to"] == "2026-10-06T00:00:00+02:00", err
+    rows = days_of(90, range(1, 6))
+    write_log(tmp_path, rows)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
+        (tmp_path / "shop.example.com.access.log").read_bytes())))
+    rc, out, err = top(capsys, "--hours", "3", "--site", "stdin", "-", str(tmp_path / "access.log"))
+    assert rc == 0 and out["requests"] == len(in_last(rows, 5, 3)), err

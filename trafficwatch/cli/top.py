@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     opts = ingest_options(args)
     opts = replace(opts, parse=replace(opts.parse, keep_paths=True, keep_clients=True),
-                   last_hours=args.hours)
+                   last_hours=None if "-" in args.paths else args.hours)  # stdin: read once
     series, report = ingest(args.paths, opts, HourlySeries(track_visitors=False, track_paths=True))
     if not _complete(series, report, args):  # a site whose last line is older than the others'
         opts = replace(opts, last_hours=None)
@@ -92,13 +92,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _complete(series: HourlySeries, report, args: argparse.Namespace) -> bool:
-    """Whether the hours `made_of` shows were all read: with --site, a site whose latest line
-    is older than the logs' latest may reach back before what ingest read (its lines before
-    report.complete_from, where they were not needed for every site's last hours)."""
-    if report.complete_from is None or not args.site:
+    """Whether the hours `made_of` shows were all read: ingest read every file from shortly
+    before report.complete_from, the last --hours hours of the logs' latest line. A site's
+    own last line may be older (--site: a site whose log ended days before the others'), or
+    the last line of a file older than its latest (a long download, logged when it ended), or
+    a site not met at all in what was read: then everything is read again."""
+    if report.complete_from is None:
         return True
-    site = series.resolve(args.site)
-    last = series.last_ts(site) if site is not None else None
+    site = series.resolve(args.site) if args.site else None
+    if args.site and site is None:
+        return False
+    last = series.last_ts(site)
     return last is None or (int(last) // HOUR - args.hours + 1) * HOUR >= report.complete_from
 
 

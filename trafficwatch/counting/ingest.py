@@ -212,7 +212,7 @@ def read_source(
             if src.compressed and os.stat(src.path).st_mtime < opts.since:
                 rep.unread = os.stat(src.path).st_size  # written to last before: all older
                 return rep
-            begin = logread.since_offset(src.path, fmt, opts.parse, opts.since)
+            begin = logread.since_offset(src.path, fmt, opts.parse, opts.since, SINCE_SLACK)
         except OSError:
             begin = 0  # read whole, where the error is reported
         rep.unread = begin

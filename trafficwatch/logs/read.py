@@ -299,13 +299,15 @@ def _time_at(f: BinaryIO, pos: int, parser: Parser) -> tuple[int, int] | None:
 
 
 def since_offset(path: str | os.PathLike, fmt: LogFormat, opts: ParseOptions,
-                 since: int) -> int:
+                 since: int, slack: int) -> int:
     """A line start of the plain file at `path` before which every line is older than `since`
     (epoch seconds), found by a binary search on the lines' times: what `top --hours` reads
-    of a big log. The part before it is probed at PROBE_SAMPLES places: one line at `since`
-    or later there (a file whose lines are not in time order, two logs concatenated out of
-    order) gives 0, the whole file, as does a compressed file, W3C (whose fields are declared
-    by its header lines) or a time the parser cannot read."""
+    of a big log. The part before it is probed at PROBE_SAMPLES places too, and the file is
+    read whole (0) where a probe there holds a line at `since` or later, or where the probes'
+    times, in file order, go back by more than `slack` seconds (lines are written in time
+    order but for a request's length: two servers' logs concatenated had one's last hours in
+    the middle, and a search from the end found the other's). 0 too for a compressed file,
+    W3C (whose fields are declared by its header lines) or times the parser cannot read."""
     if fmt.kind == "w3c":
         return 0
     parser = Parser(fmt, opts)
@@ -313,18 +315,27 @@ def since_offset(path: str | os.PathLike, fmt: LogFormat, opts: ParseOptions,
         if kind_of(f.read(6)) is not None:
             return 0
         lo, hi = 0, os.fstat(f.fileno()).st_size
+        seen = []
         while hi - lo > 2 * PROBE:
             got = _time_at(f, (lo + hi) // 2, parser)
             if got is None or got[0] >= hi:
                 break
+            seen.append(got)
             if got[1] < since:
                 lo = got[0]
             else:
                 hi = (lo + hi) // 2
-        for k in range(PROBE_SAMPLES):
-            got = _time_at(f, lo * k // PROBE_SAMPLES, parser) if lo else None
-            if got is not None and got[0] < lo and got[1] >= since:
-                return 0
+        if lo:
+            seen += [got for k in range(PROBE_SAMPLES)
+                     if (got := _time_at(f, lo * k // PROBE_SAMPLES, parser)) is not None]
+    before = sorted(t for t in seen if t[0] < lo)
+    if any(t >= since for _, t in before):
+        return 0
+    latest = None
+    for _, t in sorted(seen):
+        if latest is not None and t < latest - slack:
+            return 0
+        latest = t if latest is None else max(latest, t)
     return lo
 
 
