@@ -77,20 +77,32 @@ def test_copytruncate_while_lagging_then_the_copy_compressed_counts_each_line_on
     assert (lines.total(), lines.doubled()) == (110, 0)
 
 
-@pytest.mark.parametrize("bak", ["site.access.log.bak", "site.access.log.old"])
-def test_a_hand_copy_then_copytruncate_while_stopped_counts_each_line_once(tmp_path, bak):
+@pytest.mark.parametrize("saved_after", [False, True], ids=["saved-before", "saved-after"])
+@pytest.mark.parametrize("bak", ["site.access.log.bak", "site.access.log.old",
+                                 "site.access.log.bak.gz"])
+def test_a_hand_copy_then_copytruncate_while_stopped_counts_each_line_once(tmp_path, bak,
+                                                                            saved_after):
     """`cp access.log access.log.bak`, then logrotate's copytruncate while trafficwatch was
     down (kill -9, the last save before the copy): on the restart the .bak, a copy of the
     counted content, took the saved record, and .1, which starts as the .bak and goes on,
     waited for the .bak (a copy of a file being read is not read), which never grows: .1's
-    last 100 lines were never read (a trial: 250 of 350)."""
+    last 100 lines were never read (a trial: 250 of 350). Saved after the copy was there, the
+    copy had a record of its own and took it first (a review: 50 of 150)."""
+    import gzip
+
     lines, log = Lines(), tmp_path / "site.access.log"
     lines.write(log, "site", 100)
     f = follower(tmp_path, lines)
     drain(f)
     saved = f.offsets()  # the last save: 100 lines
     lines.write(log, "site", 100)
-    shutil.copyfile(log, tmp_path / bak)
+    if bak.endswith(".gz"):
+        (tmp_path / bak).write_bytes(gzip.compress(log.read_bytes()))
+    else:
+        shutil.copyfile(log, tmp_path / bak)
+    drain(f)
+    if saved_after:
+        saved = f.offsets()  # the last save: 200 lines, and the copy's own record
     lines.write(log, "site", 100)
     drain(f)  # read, not saved: killed
     f.stop()
@@ -101,8 +113,9 @@ def test_a_hand_copy_then_copytruncate_while_stopped_counts_each_line_once(tmp_p
     g = Follower([str(tmp_path)], again.on_data, poll=True, settle=0, resume=saved)
     drain(g)
     numbers = sorted(int(line.split()[2]) for _, line in again.got)
-    assert (again.total(), again.doubled()) == (250, 0)
-    assert numbers == list(range(100, 350))
+    first = 200 if saved_after else 100
+    assert (again.total(), again.doubled()) == (350 - first, 0)
+    assert numbers == list(range(first, 350))
 
 
 def test_an_empty_log_at_a_save_rotated_since_is_not_said_gone_at_every_start(tmp_path):
@@ -120,6 +133,7 @@ def test_an_empty_log_at_a_save_rotated_since_is_not_said_gone_at_every_start(tm
     f.stop()
     g = follower(tmp_path, lines, resume=saved)
     drain(g)
+    assert g.gone_since_save() == []  # still there, empty (it was said gone: a review)
     lines.write(log, "site", 50)
     drain(g)
     os.rename(f"{log}.1", f"{log}.2")

@@ -294,8 +294,8 @@ def mask_stuck(values: np.ndarray) -> np.ndarray:
         if count in (0.0, 1.0):
             continue
         first, last = int(seen[a]), int(seen[b - 1])
-        if first < 168:  # no week before it to tell a stuck count from the site's own hours
-            continue  # (a site whose weekends are a monitor's requests alone: a review)
+        if first - seen[0] < 168:  # no week of counts before it to tell a stuck count from
+            continue  # the site's own hours (a site whose weekends are a monitor's alone: a review)
         hours = np.arange(first, last + 1)
         own = [v[hours[hours - lag < first] - lag] for lag in (24, 168) if first >= lag]
         if any(np.mean(o[np.isfinite(o)] == count) >= 0.5 for o in own if np.isfinite(o).any()):
