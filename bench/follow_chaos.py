@@ -4,7 +4,8 @@ Each sequence is a seeded random run of operations on two sites' logs in a fresh
 append, rename rotation, copytruncate (the copy seen before the truncation or not, lines written
 between copy and truncation), compression of a rotated copy (the archive seen before the plain
 copy is removed or not), delete and recreate, truncation, deletion of an old rotation, reading
-passes (with a directory listing, as inotify gives, or without, as a poll between rescans) and
+passes (with a directory listing, as inotify gives, or without, as a poll between rescans), a
+copy kept by hand (`cp site.log site.log.bak`, over the last one) and
 kill -9 (the follower dropped without its final save, mid-pass or between passes, and restarted
 from the last committed state, at once or after more operations). The follower is driven through
 its public API as LiveFeed drives it: a commit when `on_gone` says a file read from went away,
@@ -266,6 +267,16 @@ class Sequence:
         if old:
             self.remove(old[-1][1])
 
+    def op_keep_copy(self, site: str) -> None:
+        """`cp site.log site.log.bak` by hand: a copy kept beside the log (over the last one)."""
+        live, bak = f"{site}.log", f"{site}.log.bak"
+        if live not in self.files:
+            return
+        old = self.files.get(bak, [])
+        shutil.copyfile(self.path(live), self.path(bak))  # in place: the same inode, rewritten
+        self.files[bak] = list(self.files[live])
+        self.destroy(old)
+
     def op_kill(self, site: str) -> None:
         if self.follower is None:
             return
@@ -280,7 +291,7 @@ class Sequence:
 
     OPS = (("append", 30), ("tick", 25), ("lazy", 6), ("rename", 6), ("copytruncate", 6),
            ("compress", 6), ("recreate", 3), ("truncate", 2), ("drop_old", 2), ("kill", 6),
-           ("restart", 8))
+           ("restart", 8), ("keep_copy", 3))
 
     def run(self, steps: int) -> Result:
         names, weights = zip(*self.OPS)
