@@ -274,9 +274,10 @@ class Follower:
         trial deleted a followed log while stopped, and nothing was said."""
         with self.lock:
             left = {id(r) for r in self._counted.records}
-            # one of which nothing was read (an empty log at the save) lost nothing known: it
-            # was said "gone" though on disk (nothing takes such a record; a review)
-            return [r for r in self._resumed if id(r) in left and r.offset]
+            # one of which nothing was read (an empty log at the save) is gone only if its file
+            # is: it was said "gone" though on disk (nothing takes such a record; a review)
+            return [r for r in self._resumed if id(r) in left
+                    and (r.offset or (r.dev, r.ino) not in self._files)]
 
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
@@ -520,6 +521,9 @@ class Follower:
             f.head, f.consumed, f.boundary, f.proof = head, rec.offset, rec.offset, rec.tail_hash
             f.done = True
             self._files[(f.key.dev, f.key.ino)] = f
+            if self._index is not None:  # files after it that copy it are its copies (a .1
+                for k in _known(f):  # beside a .bak.gz read before a restart was read again)
+                    self._index.add(k, f)
             return True
         return False
 
