@@ -118,6 +118,30 @@ def test_a_hand_copy_then_copytruncate_while_stopped_counts_each_line_once(tmp_p
     assert numbers == list(range(first, 350))
 
 
+def test_a_log_renamed_by_hand_beside_a_copy_of_it_goes_on_after_a_restart(tmp_path):
+    """`cp access.log access.log.bak`, more lines, `mv access.log access.log.old` by hand (the
+    server writes on to it), a save, 30 lines written to .old while stopped: the .old, which
+    starts as the .bak and goes on past it, waited for the .bak as its copy, and the 30 were
+    never read (a review). A file longer than the kept copy it starts as is no copy of it."""
+    lines, log = Lines(), tmp_path / "site.access.log"
+    lines.write(log, "site", 100)
+    f = follower(tmp_path, lines)
+    drain(f)
+    shutil.copyfile(log, tmp_path / "site.access.log.bak")
+    drain(f)
+    lines.write(log, "site", 50)
+    drain(f)
+    os.rename(log, tmp_path / "site.access.log.old")
+    drain(f)
+    saved = f.offsets()
+    f.stop()
+    lines.write(tmp_path / "site.access.log.old", "site", 30)
+    again = Lines()
+    g = Follower([str(tmp_path)], again.on_data, poll=True, settle=0, resume=saved)
+    drain(g)
+    assert sorted(int(line.split()[2]) for _, line in again.got) == list(range(150, 180))
+
+
 def test_an_archive_read_before_a_restart_and_unpacked_while_stopped_is_read_once(tmp_path):
     """`gunzip -k access.log.1.gz` while trafficwatch was stopped: the archive, read to its end
     before, was known again, but the plain copy beside it was not seen as its copy and was

@@ -111,6 +111,7 @@ class _File:
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
     was_live: bool = False  # followed under such a name once: emptied by rotation, not unusable
+    kept: bool = False  # a copy kept by hand (access.log.bak, .old: sources.BACKUP_ROTATION)
     said_empty: bool = False  # "is empty" was said of it
     done: bool = False
     gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
@@ -130,6 +131,33 @@ def _newer(a: SourceFile, b: SourceFile) -> bool:
     if not a.date_key and not b.date_key:
         return 0 < a.rotation < b.rotation
     return False
+
+
+def _content_size(f: _File) -> int:
+    """The bytes a followed file holds now: its size on disk (plain), else what was read."""
+    if f.fh is not None and not f.compressed:
+        try:
+            return os.fstat(f.fh.fileno()).st_size
+        except OSError:
+            pass
+    return max(f.consumed, f.boundary)
+
+
+def _last_line_end(f: _File) -> int:
+    """The offset after the last newline a plain followed file holds now (all of it that will
+    be read as whole lines), at least what was read of it."""
+    size = _content_size(f)
+    try:
+        with open(f.key.path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_ino != f.key.ino:
+                return f.boundary
+            at = max(f.boundary, size - READ_BYTES)
+            fh.seek(at)
+            data = fh.read(size - at)
+    except OSError:
+        return f.boundary
+    nl = data.rfind(b"\n")
+    return max(f.boundary, at + nl + 1) if nl >= 0 else f.boundary
 
 
 def _known(f: _File) -> list[bytes]:
@@ -411,7 +439,7 @@ class Follower:
                 self._waiting = True  # still being compressed, probably: look again soon
                 continue
             if not self._adopt(FileKey(*ident, src.path, site), bool(src.compressed), live, st,
-                               src.passive):
+                               src.passive, src.rotation == BACKUP_ROTATION):
                 unknown.append((site, src, st))
         # A rotation of a file named alone that holds nothing counted is read all the same when
         # it is newer than one that does: it was made after what was followed (two rotations
@@ -463,7 +491,7 @@ class Follower:
         f.done = False
 
     def _adopt(self, key: FileKey, compressed: bool, live: bool, st: os.stat_result,
-               passive: bool = False) -> bool:
+               passive: bool = False, kept: bool = False) -> bool:
         """Follow a file newly seen: from its start, or past content already counted, or not at
         all (a copy of a file being read; a passive rotation holding nothing counted: False)."""
         try:
@@ -475,10 +503,18 @@ class Follower:
         except OSError as exc:
             self._report_error(key.path, exc)
             return True
-        f = _File(key, compressed, fh=fh, live=live, was_live=live, first=head)
+        f = _File(key, compressed, fh=fh, live=live, was_live=live, first=head, kept=kept)
         if compressed and self._finished_archive(f, head):
             return True
         copy = self._copy_of(key, head)
+        longer = None
+        if copy is not None and copy[0].kept and not compressed \
+                and st.st_size > _content_size(copy[0]):
+            # It starts as a kept copy (access.log.bak) and goes on past all that holds: the
+            # .bak is the copy, of its start (a `cp` taken, then the log copytruncated to .1
+            # while stopped: .1 waited for the .bak, which never grows). Read past what was
+            # counted of it, or past the .bak's end.
+            longer, copy = copy[0], None
         if copy is not None:  # a copy of what another file is being read for: not read
             of, _ = copy
             self._close(f)
@@ -488,6 +524,8 @@ class Follower:
                                                       key.ino, key.path, head)
             return True
         start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle)
+        if longer is not None and start is not None:
+            start = max(start, _last_line_end(longer))
         if start is None:  # a copy of counted content still being written: look again soon
             self._close(f)
             self._waiting = True
