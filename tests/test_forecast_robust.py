@@ -386,8 +386,8 @@ def test_a_sites_own_steady_hours_and_a_count_still_stuck_stay_as_they_are():
     # is the site's own (it was filled with weekday traffic, for good: a review)
     office = np.where((t // 24) % 7 >= 5, 60.0, 60.0 + 200 * (1 + np.sin(2 * np.pi * t / 24)))
     assert np.array_equal(mask_stuck(office[:24 * 12]), office[:24 * 12])
-    late = np.concatenate([np.full(200, np.nan), office[:24 * 12]])  # a week of counts, not of
-    assert np.array_equal(mask_stuck(late), late, equal_nan=True)  # hours (a review)
+    late = np.concatenate([np.full(200, np.nan), office[:24 * 12]])  # a week from the first count,
+    assert np.array_equal(mask_stuck(late), late, equal_nan=True)  # not the first hour (a review)
     assert np.array_equal(mask_stuck(office), office)
     w = day.copy()
     w[-30:] = 250.0

@@ -294,7 +294,7 @@ def mask_stuck(values: np.ndarray) -> np.ndarray:
         if count in (0.0, 1.0):
             continue
         first, last = int(seen[a]), int(seen[b - 1])
-        if first - seen[0] < 168:  # no week of counts before it to tell a stuck count from
+        if first - seen[0] < 168:  # no week since the first count to tell a stuck count from
             continue  # the site's own hours (a site whose weekends are a monitor's alone: a review)
         hours = np.arange(first, last + 1)
         own = [v[hours[hours - lag < first] - lag] for lag in (24, 168) if first >= lag]
