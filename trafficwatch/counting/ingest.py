@@ -209,8 +209,9 @@ def read_source(
     begin = 0
     if opts.since is not None:
         try:
-            if src.compressed and os.stat(src.path).st_mtime < opts.since:
-                rep.unread = os.stat(src.path).st_size  # written to last before: all older
+            st = os.stat(src.path)
+            if src.compressed and st.st_mtime < opts.since:
+                rep.unread = st.st_size  # written to last before: all older
                 return rep
             begin = logread.since_offset(src.path, fmt, opts.parse, opts.since, SINCE_SLACK)
         except OSError:

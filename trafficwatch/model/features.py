@@ -229,9 +229,7 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
             # the outage's zeros), if traffic is back: the hours since hold a quarter of what
             # those before it held at their hours (a lone request is not the site back)
             hours = np.concatenate([at[run == r], np.arange(last + 1, min(last + 25, len(v)))])
-            back = 24 * ((hours - first) // 24 + np.arange(1, 8)[:, None])  # (7, n) days back
-            lags = hours[None, :] - back
-            week = nanmedian(np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan).T, axis=1)
+            week = _week_before_run(v, hours, first)
             since, was = v[last + 1:last + 25], week[last + 1 - first:]
             seen = np.isfinite(since) & np.isfinite(was)
             if np.sum(since[seen]) >= 0.25 * np.sum(was[seen]) > 0:
@@ -245,6 +243,14 @@ def mask_outages(values: np.ndarray) -> np.ndarray:
     v = v.copy()
     v[at[out]] = filled[out]  # NaN where the week before has no count of that hour
     return v
+
+
+def _week_before_run(v: np.ndarray, hours: np.ndarray, first: int) -> np.ndarray:
+    """Each of `hours` (a run from hour `first` on, and maybe after it) as the median of the
+    same hour on the 7 days before the run began (NaN where none has a count)."""
+    back = 24 * ((hours - first) // 24 + np.arange(1, 8)[:, None])  # (7, n) days back
+    lags = hours[None, :] - back
+    return nanmedian(np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan).T, axis=1)
 
 
 def _level_before(v: np.ndarray, first: int) -> float | None:
@@ -300,9 +306,7 @@ def mask_stuck(values: np.ndarray) -> np.ndarray:
         own = [v[hours[hours - lag < first] - lag] for lag in (24, 168) if first >= lag]
         if any(np.mean(o[np.isfinite(o)] == count) >= 0.5 for o in own if np.isfinite(o).any()):
             continue  # the site's own at these hours
-        back = 24 * ((hours - first) // 24 + np.arange(1, 8)[:, None])  # (7, n) days back
-        lags = hours[None, :] - back
-        week = nanmedian(np.where(lags >= 0, v[np.clip(lags, 0, None)], np.nan).T, axis=1)
+        week = _week_before_run(v, hours, first)
         move = _level_before(v, first)
         if move is not None:
             week = np.where(week > 0, np.expm1(np.log1p(week) + move), week)
