@@ -32,14 +32,23 @@ TAKE_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCT
 
 # ... or, as an interactive shell does, puts the app in a process group of its own, gives it
 # the terminal (a foreground job) and waits for it: where Ctrl-Z can stop it and `fg` bring it
+# (both sides set the group and hand over the terminal, as bash does: the parent's setpgid fails
+# with EACCES once the child has exec'd, and the app must not touch the terminal before it is
+# its own; SIGTTOU is ignored around tcsetpgrp from what is then a background group)
 JOB_SHELL = """
-import fcntl, os, sys, termios
+import fcntl, os, signal, sys, termios
 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
 pid = os.fork()
 if pid == 0:
     os.setpgid(0, 0)
+    os.tcsetpgrp(0, os.getpid())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
     os.execv(sys.executable, [sys.executable, '-m', 'trafficwatch', *sys.argv[1:]])
-os.setpgid(pid, pid)
+try:
+    os.setpgid(pid, pid)
+except PermissionError:
+    pass
 os.tcsetpgrp(0, pid)
 os._exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 """
