@@ -75,9 +75,10 @@ class Result:
 class Sequence:
     """One random run: the files on disk, the model of their lines, and the follower."""
 
-    def __init__(self, root: Path, seed: int) -> None:
+    def __init__(self, root: Path, seed: int, savelog: bool = False) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        self.savelog = savelog  # rotations named as Debian's savelog names them (.0, .1.gz)
         self.dir = root / "logs"
         self.dir.mkdir()
         self.store = StateStore(root / "state.json")
@@ -211,10 +212,18 @@ class Sequence:
         if live not in self.files:
             return
         self.shift(site)
-        os.rename(self.path(live), self.path(f"{live}.1"))
-        self.files[f"{live}.1"] = self.files.pop(live)
+        first = f"{live}.1"
+        if self.savelog:  # savelog: .0 is the newest rotation, kept plain; the one before it
+            # (shifted to .1) compressed now
+            if first in self.files:
+                if self.rng.random() < 0.3:
+                    self.tick()  # seen as .1 before it is compressed
+                self.compress(first)
+            first = f"{live}.0"
+        os.rename(self.path(live), self.path(first))
+        self.files[first] = self.files.pop(live)
         if self.rng.random() < 0.5:
-            self.write(f"{live}.1", self.rng.randrange(1, 5))  # the server's last lines there
+            self.write(first, self.rng.randrange(1, 5))  # the server's last lines there
         if self.rng.random() < 0.7:
             self.write(live, self.rng.randrange(1, 10))
 
@@ -223,8 +232,13 @@ class Sequence:
         if live not in self.files:
             return
         self.shift(site)
-        shutil.copyfile(self.path(live), self.path(f"{live}.1"))
-        self.files[f"{live}.1"] = list(self.files[live])
+        first = f"{live}.1"
+        if self.savelog:
+            if first in self.files:
+                self.compress(first)
+            first = f"{live}.0"
+        shutil.copyfile(self.path(live), self.path(first))
+        self.files[first] = list(self.files[live])
         if self.rng.random() < 0.3:
             self.tick()  # the copy seen before the original is truncated
         if self.rng.random() < 0.3:
@@ -236,10 +250,14 @@ class Sequence:
         self.destroy(gone)
 
     def op_compress(self, site: str) -> None:
-        plain = [name for _, name in self.rotations(site) if not name.endswith(".gz")]
+        plain = [name for n, name in self.rotations(site)
+                 if not name.endswith(".gz") and not (self.savelog and n == 0)]
         if not plain:
             return
-        name = self.rng.choice(plain)
+        self.compress(self.rng.choice(plain))
+
+    def compress(self, name: str) -> None:
+        """gzip NAME: the archive written, maybe a pass, then the plain copy removed."""
         with open(self.path(name), "rb") as src, gzip.open(self.path(name + ".gz"), "wb") as gz:
             gz.write(src.read())
         self.files[name + ".gz"] = list(self.files[name])
@@ -334,12 +352,13 @@ class Sequence:
         return r
 
 
-def run(sequences: int, seed: int = 0, steps: int = 40) -> Result:
-    """`sequences` seeded random sequences of `steps` operations each; what they found."""
+def run(sequences: int, seed: int = 0, steps: int = 40, savelog: bool = False) -> Result:
+    """`sequences` seeded random sequences of `steps` operations each; what they found.
+    `savelog`: rotations named .0 (plain), .1.gz, .2.gz ..., as savelog names them."""
     total = Result()
     for k in range(sequences):
         with tempfile.TemporaryDirectory(prefix="tw-chaos-") as tmp:
-            total.add(Sequence(Path(tmp), seed * 1_000_003 + k).run(steps))
+            total.add(Sequence(Path(tmp), seed * 1_000_003 + k, savelog).run(steps))
     return total
 
 
@@ -348,9 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sequences", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--savelog", action="store_true",
+                    help="rotate as Debian's savelog does: the newest rotation .0, kept plain")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    r = run(args.sequences, args.seed, args.steps)
+    r = run(args.sequences, args.seed, args.steps, args.savelog)
     print(f"{r.sequences} sequences ({args.steps} steps, seed {args.seed}) in "
           f"{time.perf_counter() - t0:.1f} s: {r.written} lines written, {r.counted} counted, "
           f"{r.kills} kills; lost {r.lost}, doubled {r.doubled}, misattributed "

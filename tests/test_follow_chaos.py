@@ -42,6 +42,15 @@ def test_random_fault_sequences_lose_double_and_misattribute_nothing(capsys):
     assert r.counted + r.unread + r.kill_window + r.while_down == r.written
 
 
+def test_savelog_naming_the_newest_rotation_dot_0_loses_and_doubles_nothing():
+    """Debian's savelog moves the log to access.log.0 (kept plain) and compresses the .0 before
+    it to .1.gz: a .0 is a rotation, not a second live log or a site of its own."""
+    r = chaos().run(150, seed=11, steps=30, savelog=True)
+    assert r.sequences == 150 and r.kills > 100
+    assert r.failures == []
+    assert r.counted + r.unread + r.kill_window + r.while_down == r.written
+
+
 LINE = '198.51.100.{i} - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /{site}/{n} HTTP/1.1" 200 1 "-" "ua"\n'
 
 
