@@ -142,6 +142,32 @@ def test_a_log_renamed_by_hand_beside_a_copy_of_it_goes_on_after_a_restart(tmp_p
     assert sorted(int(line.split()[2]) for _, line in again.got) == list(range(150, 180))
 
 
+def test_a_kept_copy_refreshed_while_stopped_and_the_log_deleted_is_read_on_from_the_log(
+        tmp_path):
+    """`cp access.log access.log.bak` of a 5-line log, 45 lines read and saved, then while
+    trafficwatch is down 10 more written, the .bak refreshed in place (`cp` again: all 60) and
+    the log deleted: the .bak, which had a saved record of its own (5 lines), read on from
+    there and counted the log's 45 lines again (the chaos bench). The log's record is the
+    further one it holds: it reads the 10 only it holds now."""
+    lines, log, bak = Lines(), tmp_path / "site.access.log", tmp_path / "site.access.log.bak"
+    lines.write(log, "site", 5)
+    f = follower(tmp_path, lines)
+    drain(f)
+    shutil.copyfile(log, bak)
+    lines.write(log, "site", 45)
+    drain(f)
+    saved = f.offsets()
+    f.stop()
+    lines.write(log, "site", 10)
+    with open(bak, "r+b") as out:  # in place: the same inode, as cp over a file does
+        out.write(log.read_bytes())
+    log.unlink()
+    again = Lines()
+    g = Follower([str(tmp_path)], again.on_data, poll=True, settle=0, resume=saved)
+    drain(g)
+    assert sorted(int(line.split()[2]) for _, line in again.got) == list(range(50, 60))
+
+
 def test_an_archive_read_before_a_restart_and_unpacked_while_stopped_is_read_once(tmp_path):
     """`gunzip -k access.log.1.gz` while trafficwatch was stopped: the archive, read to its end
     before, was known again, but the plain copy beside it was not seen as its copy and was

@@ -523,7 +523,8 @@ class Follower:
             self._aliases[(key.dev, key.ino)] = Alias(of, of.gen, signature(st), key.dev,
                                                       key.ino, key.path, head)
             return True
-        start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle)
+        start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle,
+                                    kept)
         if longer is not None and start is not None:
             start = max(start, _last_line_end(longer))
         if start is None:  # a copy of counted content still being written: look again soon

@@ -209,7 +209,7 @@ class Counted:
                 and r.offset and len(head) >= r.fp_len and digest(head[: r.fp_len]) == r.fingerprint]
 
     def match(self, path: str, dev: int, ino: int, site: str, head: bytes,
-              settle: float) -> int | None:
+              settle: float, kept: bool = False) -> int | None:
         """Where to start in a newly seen file: 0, or after content already counted.
 
         Content counted before that this file starts like: read on from the saved offset when
@@ -217,7 +217,9 @@ class Counted:
         is shorter than what was counted of that content (a copy cut short: copytruncate's
         copy, with lines written after the copy read from the original before its truncation).
         None: such a shorter file written within `settle` seconds: most likely a copy in
-        progress, to be looked at again once it has settled.
+        progress, to be looked at again once it has settled. `kept`: a copy kept by hand
+        (access.log.bak), looked at after every other file has taken its records: its own
+        record does not come first.
         """
         if self._pool is None:
             self._pool = {}
@@ -241,8 +243,13 @@ class Counted:
                     and self.sites.get(rec.path, site) == site):
                 short = (rec, got.length)  # starts like it, ends before what was counted of it
         own = [rec for rec in same if (rec.dev, rec.ino) == (dev, ino)]
-        if own:  # its own record first: another file's (one that starts as it does, c.log the
-            same = own  # first 50 lines of a.log) is that file's, counted again from 0 if taken
+        if own and not kept:  # its own record first: another file's (one that starts as it
+            # does, c.log the first 50 lines of a.log) is that file's, counted again from 0 if
+            # taken. Not a kept copy's: a .bak saved as a 5-line copy of the log, rewritten with
+            # all 78 of it while stopped and the log deleted, read on from its own 5 lines
+            # counted the log's 45 after them again (the chaos bench); the log's record is
+            # what its content was counted under, and nothing else takes it now.
+            same = own
         if same:  # the same content as all these: counted up to the furthest of them
             for rec in same:
                 self.take(rec)
