@@ -302,6 +302,29 @@ def test_hours_prometheus_has_no_sample_for_are_gaps_not_zeros():
     assert s.iloc[-1] == 0 and s.iloc[-2] > 0
 
 
+def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended():
+    """The fleet's last bucket is the hour in progress when Prometheus was asked; the chart's
+    legend read "◆ last hour, log ends 04:13", as if the agents had stopped (a trial)."""
+    import numpy as np
+
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    class Now(_FakeClient):
+        def vector(self, query, at):
+            return [({"site": "a.example", "status": "2xx"}, [[at, "7"]])]
+
+    cfg = PromConfig.build("http://p:9090", days=30)
+    end = int(time.time()) // 3600 * 3600
+    per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(24 * 20)}
+    e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
+    e.source = PrometheusFeed(e.sink, cfg, Now(cfg, per_end))
+    state = e.view_state(e.view_series())
+    assert state.partial_hour is not None and state.partial_hour.timestamp() == end
+    assert state.log_end is None
+
+
 def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():
     """The app on --match 'job="nope"' said "nothing to forecast: no hour of the logs in this
     view"; `counts --prometheus` says the selector matched nothing. The app's status line

@@ -627,7 +627,9 @@ class Engine:
             speed=self.cfg.speed, now=now,
             partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
             last_read=_last_read(src, site),
-            log_end=last_ts if cut is not None else None,
+            # a fleet's last bucket is the hour in progress when Prometheus was asked: no log
+            # ended there ("◆ last hour, log ends 04:13" read as if the agents had stopped)
+            log_end=last_ts if cut is not None and not getattr(src, "fleet", False) else None,
             tail=tuple(getattr(src, "tail", ())),
             feed=src.words() if isinstance(src, PrometheusFeed) else "",
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
