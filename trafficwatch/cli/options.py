@@ -105,6 +105,9 @@ def add_fleet_options(p: argparse.ArgumentParser, paths_required: bool = False) 
                         "(repeatable)")
     g.add_argument("--prometheus-days", type=int, default=60, metavar="DAYS",
                    help="how many days back to read (default: 60)")
+    g.add_argument("--prometheus-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for a connection and for each part of an answer "
+                        "(default: 10; a whole answer gets 6 times as long, at least 60)")
 
 
 def add_device_option(p: argparse.ArgumentParser, what: str, note: str = "") -> None:
@@ -267,6 +270,7 @@ def prometheus_config(args: argparse.Namespace) -> PromConfig | None:
     try:
         return PromConfig.build(url, site_label=args.site_label, matchers=list(args.match),
                                 days=args.prometheus_days, token=os.environ.get(TOKEN_ENV, "").strip() or None,
+                                timeout=getattr(args, "prometheus_timeout", 10.0),
                                 status_classes=parse_status_classes(getattr(args, "status", None)))
     except ValueError as exc:  # the url, label, matchers, days or status classes
         raise UsageError(str(exc)) from exc

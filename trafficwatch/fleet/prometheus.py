@@ -16,6 +16,7 @@ were first scraped: see the README ("Fleet") for the skew that gives.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import re
@@ -43,6 +44,24 @@ _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\
 
 class PrometheusError(ValueError):
     """Prometheus could not be asked, or did not answer: one line saying which and why."""
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: credentials in it (user:password@) left out, whether or not
+    the rest parses (a trailing space's "Port could not be cast" quoted the password back)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    end = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
+    if "@" in rest[:end]:  # up to the last @ before any query: a password may hold a / unquoted
+        rest = "***@" + rest[:end].rsplit("@", 1)[1] + rest[end:]
+    return safe_name(scheme + sep + rest)
+
+
+def _has_credentials(url: str) -> bool:
+    rest = url.partition("://")[2] or url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return "@" in rest[:end]
 
 
 def _quote(value: str) -> str:
@@ -73,26 +92,33 @@ class PromConfig:
     def build(cls, url: str, *, site_label: str = "site", matchers: list[str] | None = None,
               days: int = 60, token: str | None = None,
               status_classes: set[int] | None = None, site: str | None = None,
-              step: int = HOUR) -> PromConfig:
+              step: int = HOUR, timeout: float = 10.0) -> PromConfig:
         """A checked config; ValueError naming the first bad option."""
+        shown = shown_url(url)  # never the password: said before anything else is checked
+        if _has_credentials(url):
+            raise ValueError("--prometheus: no credentials in the URL; put a bearer token in "
+                             "$TRAFFICWATCH_PROMETHEUS_TOKEN")
         try:
             parts = urllib.parse.urlsplit(url)
             parts.port  # noqa: B018 -- raises on a port that is no number
-        except ValueError as exc:  # "Invalid IPv6 URL", said without the option
-            raise ValueError(f"--prometheus {url!r}: {exc}; use http://HOST:PORT or "
+        except ValueError as exc:  # "Invalid IPv6 URL", said without the option; not where a
+            # part was left out: "Port could not be cast ... 'pa'" of http://al:pa/ss@host
+            why = "not a URL" if "***@" in shown else str(exc)
+            raise ValueError(f"--prometheus {shown!r}: {why}; use http://HOST:PORT or "
                              "https://HOST[/PATH]") from exc
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"--prometheus {url!r}: use http://HOST:PORT or https://HOST[/PATH]")
-        if parts.username or parts.password:
-            raise ValueError("--prometheus: no credentials in the URL; put a bearer token in "
-                             "$TRAFFICWATCH_PROMETHEUS_TOKEN")
+            raise ValueError(f"--prometheus {shown!r}: use http://HOST:PORT or "
+                             "https://HOST[/PATH]")
         if parts.query or parts.fragment:  # the API's path and query are put after the URL
-            raise ValueError(f"--prometheus {url!r}: no ?query or #fragment; use "
+            raise ValueError(f"--prometheus {shown!r}: no ?query or #fragment; use "
                              "http://HOST:PORT or https://HOST[/PATH]")
         if token is not None and not _TOKEN.match(token):  # a token file saved with \r\n: the
             # header was refused, and the error printed the token
-            raise ValueError("$TRAFFICWATCH_PROMETHEUS_TOKEN holds a space or a control "
-                             "character inside it (not shown): set it to the token alone")
+            raise ValueError("$TRAFFICWATCH_PROMETHEUS_TOKEN holds a character an HTTP header "
+                             "cannot carry (a space, a control character or a non-ASCII one; "
+                             "not shown): set it to the token alone")
+        if not 1 <= timeout <= 3600:
+            raise ValueError(f"--prometheus-timeout {timeout:g}: from 1 to 3600 seconds")
         if not _LABEL.match(site_label):
             raise ValueError(f"--site-label {site_label!r} is not a label name")
         for m in matchers or []:
@@ -103,7 +129,8 @@ class PromConfig:
         if not 1 <= step <= HOUR:
             raise ValueError(f"step {step}: from 1 to {HOUR} s")
         return cls(url.rstrip("/"), site_label, tuple(m.strip() for m in matchers or []), days,
-                   token, frozenset(status_classes) if status_classes else None, site, step)
+                   token, frozenset(status_classes) if status_classes else None, site, step,
+                   timeout, max(60.0, 6 * timeout))
 
     def wants(self, site: object) -> bool:
         """Whether a site label Prometheus answered is one asked for: named (the selector asks
@@ -157,11 +184,16 @@ class PrometheusClient:
         if self.cfg.token:
             # not sent on to where a redirect points
             req.add_unredirected_header("Authorization", f"Bearer {self.cfg.token}")
+        redirects = _Redirects()
         where = f"Prometheus at {self.cfg.url}"
         try:
-            with urllib.request.urlopen(req, timeout=self.cfg.timeout) as resp:
+            with urllib.request.build_opener(redirects).open(req, timeout=self.cfg.timeout) \
+                    as resp:
                 body = self._read(resp, where)
+        except PrometheusError:
+            raise
         except urllib.error.HTTPError as exc:
+            where = _redirected(where, redirects)
             body = exc.read(1 << 16)
             why = _error_of(body) or exc.reason
             hint = ("" if exc.code not in (401, 403) else
@@ -169,10 +201,24 @@ class PrometheusClient:
                     "; the token in $TRAFFICWATCH_PROMETHEUS_TOKEN was refused")
             raise PrometheusError(f"{where} answered {exc.code}: {self._said(why)}{hint}") from exc
         except urllib.error.URLError as exc:
+            where = _redirected(where, redirects)
+            if isinstance(exc.reason, TimeoutError):
+                raise PrometheusError(f"cannot reach {where}: no connection within "
+                                      f"{self.cfg.timeout:g} s") from exc
             why = getattr(exc.reason, "strerror", None) or exc.reason
-            raise PrometheusError(f"cannot reach {where}: {self._said(why)}") from exc
-        except (OSError, ValueError) as exc:  # timeouts, resets, a bad answer line
-            raise PrometheusError(f"cannot reach {where}: {self._said(exc)}") from exc
+            raise PrometheusError(f"cannot reach {where}: {self._said(why)}"
+                                  f"{self._hint(exc.reason)}") from exc
+        except TimeoutError as exc:  # connected; the answer did not come (a heavy query over
+            # 60 days of thousands of series was "cannot reach", a trial: one went to look at
+            # firewalls)
+            where = _redirected(where, redirects)
+            raise PrometheusError(
+                f"{where} did not answer within {self.cfg.timeout:g} s: a heavy query? narrow "
+                "it with --site or --match, or wait longer with --prometheus-timeout") from exc
+        except (OSError, ValueError) as exc:  # resets, a bad answer line
+            where = _redirected(where, redirects)
+            raise PrometheusError(f"cannot reach {where}: {self._said(exc)}"
+                                  f"{self._hint(exc)}") from exc
         if len(body) > MAX_BYTES:
             raise PrometheusError(f"{where}: answer over {MAX_BYTES >> 20} MiB; narrow it with "
                                   "--site or --match")
@@ -184,6 +230,16 @@ class PrometheusClient:
             why = _error_of(body) or "no status"
             raise PrometheusError(f"{where}: query failed: {why}")
         return doc.get("data")
+
+    def _hint(self, exc: object) -> str:
+        """What to try for errors of TLS: a private CA's certificate, or https:// itself."""
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return " (a private CA: point $SSL_CERT_FILE at its certificate)"
+        if self.cfg.url.startswith("http://") and isinstance(
+                exc, (ConnectionResetError, http.client.BadStatusLine)):
+            return " (does it speak TLS? try https://)"
+        return ""
 
     def _said(self, why: object) -> str:
         """An error's words on one line, the token never among them (a redirect loop's message
@@ -216,6 +272,24 @@ class PrometheusClient:
         """An instant query as (labels, [[ts, "value"]]) per series."""
         data = self.get("query", {"query": query, "time": f"{at:.3f}"})
         return [(m, [v]) for m, v in _series_of(data, "vector", "value")]
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, remembering the last one's target."""
+
+    to: str = ""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        self.to = newurl
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _redirected(where: str, redirects: _Redirects) -> str:
+    """`where`, naming the redirect's target when there was one: it is what refused or failed,
+    not the server asked ("cannot reach" the server that had answered 302, a trial)."""
+    if not redirects.to:
+        return where
+    return f"{where}, redirected to {shown_url(redirects.to.split('?', 1)[0])},"
 
 
 def _error_of(body: bytes) -> str:
