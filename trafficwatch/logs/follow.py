@@ -508,12 +508,13 @@ class Follower:
             return True
         copy = self._copy_of(key, head)
         longer = None
-        if copy is not None and copy[0].kept and not compressed \
-                and st.st_size > _content_size(copy[0]):
+        if copy is not None and copy[0].kept and self._longer(key, compressed, st, copy[0]):
             # It starts as a kept copy (access.log.bak) and goes on past all that holds: the
             # .bak is the copy, of its start (a `cp` taken, then the log copytruncated to .1
             # while stopped: .1 waited for the .bak, which never grows). Read past what was
-            # counted of it, or past the .bak's end.
+            # counted of it, or past the .bak's end. An archive too: a log rotated and
+            # compressed at once after the `cp`, the .gz still settling when the .bak was
+            # adopted, lost the lines after the .bak's end (a review).
             longer, copy = copy[0], None
         if copy is not None:  # a copy of what another file is being read for: not read
             of, _ = copy
@@ -551,6 +552,14 @@ class Follower:
         else:
             self._event("new_file", key.path, f"{safe_name(key.path)}: following", key)
         return True
+
+    def _longer(self, key: FileKey, compressed: bool, st: os.stat_result, kept: _File) -> bool:
+        """Does this file hold more than the kept copy `kept` does (decompressed)?"""
+        size = _content_size(kept)
+        if not compressed:
+            return st.st_size > size
+        got = probe(key.path, size + 1, self.max_decompressed)
+        return got is not None and got.tail_hash is not None
 
     def _finished_archive(self, f: _File, head: bytes) -> bool:
         """An archive read to its end before a restart (same inode and head): not read again."""

@@ -238,6 +238,9 @@ class Counted:
         for rec in cands:
             got = probe(path, rec.offset, self.cap)
             if got is not None and got.tail_hash == rec.tail_hash:
+                if kept and (rec.dev, rec.ino) != (dev, ino) and \
+                        self.sites.get(rec.path, site) != site:
+                    continue  # a kept copy takes no other site's record (`cp a.log b.log.bak`)
                 same.append(rec)
             elif (got is not None and got.tail_hash is None and short is None
                     and self.sites.get(rec.path, site) == site):
