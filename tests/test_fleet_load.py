@@ -275,6 +275,8 @@ def test_a_forecast_of_the_whole_fleet_says_it_sums_its_sites(monkeypatch, capsy
     "http://alice:s3cr3tPW@127.0.0.1:9090 ",  # a trailing space from a copy and paste
     "http://alice:s3cr3tPW@127.0.0.1:abc", "http://alice:s3cr3tPW@[::1",
     "ftp://alice:s3cr3tPW@x", "alice:s3cr3tPW@prom:9090", "http://alice:s3cr3tPW/x@prom:9090",
+    "http://alice:s3cr3tPW?x@prom:9090", "http://alice:s3cr3tPW#x@prom:9090",
+    "http://alice:1234/s3cr3tPW@prom:9090",  # parsed, it is host alice, port 1234
 ])
 def test_a_password_in_a_url_that_does_not_parse_is_never_printed(capsys, url):
     """A URL with user:password is refused, but one that also failed to parse was quoted back
@@ -310,7 +312,7 @@ def test_a_failed_redirect_names_its_target_and_a_slow_answer_is_not_unreachable
         server.shutdown()
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert f"at {url}, redirected to http://127.0.0.1:9/elsewhere/api/v1/query_range," in err
+    assert f"at {url} (redirected to http://127.0.0.1:9/elsewhere/api/v1/query_range)" in err
     assert "query=" not in err
     server, url = serve(slow)
     try:

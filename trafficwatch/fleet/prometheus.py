@@ -52,16 +52,16 @@ def shown_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    end = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
-    if "@" in rest[:end]:  # up to the last @ before any query: a password may hold a / unquoted
-        rest = "***@" + rest[:end].rsplit("@", 1)[1] + rest[end:]
+    if "@" in rest:  # all up to the last @: a password may hold a /, ? or # unquoted (a review:
+        # "user:s3cr?et@prom" was quoted back by the parse error)
+        rest = "***@" + rest.rsplit("@", 1)[1]
     return safe_name(scheme + sep + rest)
 
 
 def _has_credentials(url: str) -> bool:
-    rest = url.partition("://")[2] or url
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    return "@" in rest[:end]
+    """An @ anywhere: a Prometheus URL needs none, and "http://user:1234/secret@prom:9090" parses
+    as host `user`, port 1234, its password then printed in every message naming the URL."""
+    return "@" in url
 
 
 def _quote(value: str) -> str:
@@ -189,24 +189,28 @@ class PrometheusClient:
         try:
             with urllib.request.build_opener(redirects).open(req, timeout=self.cfg.timeout) \
                     as resp:
-                body = self._read(resp, where)
+                body = self._read(resp, _redirected(where, redirects))
         except PrometheusError:
             raise
         except urllib.error.HTTPError as exc:
             where = _redirected(where, redirects)
-            body = exc.read(1 << 16)
+            try:
+                body = exc.read(1 << 16)
+            except (OSError, http.client.HTTPException):  # a 500 whose body stalled (a review)
+                body = b""
             why = _error_of(body) or exc.reason
             hint = ("" if exc.code not in (401, 403) else
                     "; set $TRAFFICWATCH_PROMETHEUS_TOKEN" if not self.cfg.token else
                     "; the token in $TRAFFICWATCH_PROMETHEUS_TOKEN was refused")
-            raise PrometheusError(f"{where} answered {exc.code}: {self._said(why)}{hint}") from exc
+            raise PrometheusError(f"{where} answered {exc.code}: {self._said(why, redirects)}"
+                                  f"{hint}") from exc
         except urllib.error.URLError as exc:
             where = _redirected(where, redirects)
             if isinstance(exc.reason, TimeoutError):
                 raise PrometheusError(f"cannot reach {where}: no connection within "
                                       f"{self.cfg.timeout:g} s") from exc
             why = getattr(exc.reason, "strerror", None) or exc.reason
-            raise PrometheusError(f"cannot reach {where}: {self._said(why)}"
+            raise PrometheusError(f"cannot reach {where}: {self._said(why, redirects)}"
                                   f"{self._hint(exc.reason)}") from exc
         except TimeoutError as exc:  # connected; the answer did not come (a heavy query over
             # 60 days of thousands of series was "cannot reach", a trial: one went to look at
@@ -215,20 +219,24 @@ class PrometheusClient:
             raise PrometheusError(
                 f"{where} did not answer within {self.cfg.timeout:g} s: a heavy query? narrow "
                 "it with --site or --match, or wait longer with --prometheus-timeout") from exc
-        except (OSError, ValueError) as exc:  # resets, a bad answer line
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # resets, a bad
+            # answer line (BadStatusLine: a TLS alert to http://; IncompleteRead; a redirect to
+            # a port that is no number): they had escaped as tracebacks (a review)
             where = _redirected(where, redirects)
-            raise PrometheusError(f"cannot reach {where}: {self._said(exc)}"
+            raise PrometheusError(f"cannot reach {where}: {self._said(exc, redirects)}"
                                   f"{self._hint(exc)}") from exc
+        where = _redirected(where, redirects)
         if len(body) > MAX_BYTES:
             raise PrometheusError(f"{where}: answer over {MAX_BYTES >> 20} MiB; narrow it with "
                                   "--site or --match")
         try:
             doc = json.loads(body)
         except ValueError as exc:
-            raise PrometheusError(f"{where}: not a Prometheus API answer ({exc})") from exc
+            raise PrometheusError(f"{where}: not a Prometheus API answer "
+                                  f"({self._said(exc)})") from exc
         if not isinstance(doc, dict) or doc.get("status") != "success":
             why = _error_of(body) or "no status"
-            raise PrometheusError(f"{where}: query failed: {why}")
+            raise PrometheusError(f"{where}: query failed: {self._said(why)}")
         return doc.get("data")
 
     def _hint(self, exc: object) -> str:
@@ -241,11 +249,16 @@ class PrometheusClient:
             return " (does it speak TLS? try https://)"
         return ""
 
-    def _said(self, why: object) -> str:
+    def _said(self, why: object, redirects: _Redirects | None = None) -> str:
         """An error's words on one line, the token never among them (a redirect loop's message
-        spans three lines; http.client quotes a header it refuses)."""
+        spans three lines; http.client quotes a header it refuses), nor a password of the URL
+        a redirect pointed at ("nonnumeric port: 'se'" of http://u:se?cret@host, a review)."""
+        if redirects is not None and "@" in redirects.to:
+            return "the URL it was redirected to holds credentials (the error is not shown)"
         text = " ".join(str(why).split())
-        return text.replace(self.cfg.token, "(the token)") if self.cfg.token else text
+        if self.cfg.token:
+            text = text.replace(self.cfg.token, "(the token)")
+        return safe_name(text)  # the server's words: attacker-controlled
 
     def _read(self, resp, where: str) -> bytes:
         """The answer's body, MAX_BYTES + 1 at most, within cfg.deadline seconds of asking."""
@@ -289,7 +302,7 @@ def _redirected(where: str, redirects: _Redirects) -> str:
     not the server asked ("cannot reach" the server that had answered 302, a trial)."""
     if not redirects.to:
         return where
-    return f"{where}, redirected to {shown_url(redirects.to.split('?', 1)[0])},"
+    return f"{where} (redirected to {shown_url(redirects.to).split('?', 1)[0]})"
 
 
 def _error_of(body: bytes) -> str:
