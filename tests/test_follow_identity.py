@@ -47,7 +47,7 @@ class Lines:
 
 
 def follower(logs: Path, lines: Lines, **kw) -> Follower:
-    return Follower([str(logs)], lines.on_data, poll=True, settle=0, **kw)
+    return Follower([str(logs)], lines.on_data, **{"poll": True, "settle": 0, **kw})
 
 
 def drain(f: Follower) -> None:
@@ -193,6 +193,35 @@ def test_a_log_rotated_and_compressed_after_a_copy_was_kept_is_read_past_the_cop
     time.sleep(0.4)  # the archive settled
     drain(g)
     assert sorted(int(line.split()[2]) for _, line in again.got) == list(range(50, 62))
+
+
+def test_a_copy_kept_of_part_of_a_log_leaves_its_record_to_the_archive_of_the_whole(tmp_path):
+    """`cp -p access.log access.log.orig` after 6 lines, 6 more, then savelog: the log to .0,
+    .0 to .1 and gzipped. The .orig, a copy of the log's first half, took the record of the
+    log's 12 lines once the log was gone; the .gz, still settling then, found no record and
+    read on from the .orig's end: 6 lines counted twice (a fuzz of the real follower)."""
+    import gzip
+    import time
+
+    lines, log = Lines(), tmp_path / "site.access.log"
+    lines.write(log, "site", 6)
+    f = follower(tmp_path, lines, settle=0.3)
+    drain(f)
+    orig = tmp_path / "site.access.log.orig"
+    shutil.copy2(log, orig)
+    os.utime(orig, (time.time() - 60, time.time() - 60))  # -p: the log's time, a minute ago
+    lines.write(log, "site", 6)
+    drain(f)
+    os.rename(log, f"{log}.0")
+    log.touch()
+    drain(f)
+    os.rename(f"{log}.0", f"{log}.1")
+    Path(f"{log}.1.gz").write_bytes(gzip.compress(Path(f"{log}.1").read_bytes()))
+    os.unlink(f"{log}.1")
+    drain(f)  # the log's content gone but for the .gz, still settling: the .orig looked at
+    time.sleep(0.4)
+    drain(f)
+    assert (lines.total(), lines.doubled()) == (12, 0)
 
 
 def test_an_archive_read_before_a_restart_and_unpacked_while_stopped_is_read_once(tmp_path):
