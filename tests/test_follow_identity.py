@@ -480,3 +480,36 @@ def test_a_copy_seen_empty_then_filled_before_its_first_read_counts_each_line_on
     lines.write(log, "a.example", 5)
     drain(f)
     assert (lines.total(), lines.doubled()) == (105, 0)
+
+
+def test_late_writes_to_a_rotation_read_to_its_end_are_read_on_its_change_event(tmp_path):
+    """The server writes on to access.log.1 until it reopens its log (or a log renamed .old by
+    hand is written on): the rotation, read to its end and closed, was reopened only at the
+    next rescan (every 5 s; a fuzz of the real follower counted those lines late). Its change
+    event now asks for a scan: read at once, here with the rescan a minute away."""
+    import time
+
+    lines, log = Lines(), tmp_path / "site.access.log"
+    lines.write(log, "site", 5)
+    f = Follower([str(tmp_path)], lines.on_data, rescan_interval=60)
+    f.start()
+
+    def read(n: int) -> bool:
+        deadline = time.monotonic() + 10
+        while lines.total() < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines.total() == n
+
+    try:
+        assert read(5)
+        os.rename(log, f"{log}.1")
+        lines.write(log, "site", 3)  # the rename and the new log: events that ask for a scan
+        assert read(8)
+        time.sleep(0.5)  # .1 read to its end and closed
+        lines.write(Path(f"{log}.1"), "site", 2)
+        deadline = time.monotonic() + 3
+        while lines.total() < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert (lines.total(), lines.doubled()) == (10, 0)
+    finally:
+        f.stop()
