@@ -172,6 +172,9 @@ def _known(f: _File) -> list[bytes]:
     return out
 
 
+LATE_SCAN_S = 1.0  # the least time between scans asked for by a closed rotation's change
+
+
 class Follower:
     """Watches paths (inotify via watchdog, or polling) and delivers each complete line once."""
 
@@ -208,6 +211,10 @@ class Follower:
         # writes to access.log.1 before it reopens its log, a log renamed .old by hand and
         # written on), instead of waiting for the rescan every rescan_interval (a fuzz: 5 s)
         self._closed_paths: frozenset[str] = frozenset()
+        self._late_due = False  # such an event came: a scan at most every LATE_SCAN_S (a
+        # server that never reopens its log writes to .1 all day: a scan per write burst
+        # listed 200 archives 13 times a second, a review)
+        self._late_scan = 0.0
         self._scan_due = True
         self.settle = settle  # an archive modified this recently may still be being written
         self.last_line_after = last_line_after  # a last line without its newline, in a file
@@ -257,11 +264,19 @@ class Follower:
         while not self._stop.is_set():
             if time.monotonic() - last_scan >= self.rescan_interval:
                 self._scan_due, last_scan = True, time.monotonic()
+            late_in = LATE_SCAN_S - (time.monotonic() - self._late_scan)
+            if self._late_due and late_in <= 0:
+                self._scan_due, self._late_due = True, False
+                self._late_scan = time.monotonic()
             more = self.check_now()
             if more:
                 continue
             wait = self.poll_interval if self.poll else self.rescan_interval
-            self._wake.wait(min(wait, self.settle) if self._waiting else wait)
+            if self._waiting:
+                wait = min(wait, self.settle)
+            if self._late_due:
+                wait = min(wait, max(late_in, 0.01))
+            self._wake.wait(wait)
             if not self.poll:
                 # A server writes many small bursts a second: gather them for a moment, so the
                 # caller parses a few larger chunks instead of one per write (CPU, not latency).
@@ -470,6 +485,8 @@ class Follower:
             if ident not in listed_ids:
                 del self._aliases[ident]
         self._passed = {k: v for k, v in self._passed.items() if k in listed_ids}
+        # (a rotation closed after this, by _pump, leaves _scan_due set: the next pass's scan
+        # puts it here)
         self._closed_paths = frozenset(os.path.abspath(f.key.path) for f in self._files.values()
                                        if f.fh is None and not f.compressed)
         if self._observer is not None:
@@ -820,7 +837,7 @@ class Follower:
                     follower._scan_due = True  # created, moved, deleted: list the dirs again
                 elif event.event_type == "modified" and \
                         os.path.abspath(event.src_path) in follower._closed_paths:
-                    follower._scan_due = True  # a rotation read to its end, written again
+                    follower._late_due = True  # a rotation read to its end, written again
                 follower._wake.set()
 
         want: set[str] = set()
@@ -833,7 +850,11 @@ class Follower:
             want.add(d)
         for d in want - self._watched_dirs:
             try:
-                self._observer.schedule(_Handler(), d, recursive=False)
+                try:  # a folder that is a link (/var/log/nginx -> /data/nginx): watched with
+                    # IN_DONT_FOLLOW, it sent no event, and lines waited for the rescan (5 s)
+                    self._observer.schedule(_Handler(), d, recursive=False, follow_symlink=True)
+                except TypeError:  # watchdog before follow_symlink
+                    self._observer.schedule(_Handler(), d, recursive=False)
             except OSError as exc:
                 self._report_error(d, exc)
                 continue
