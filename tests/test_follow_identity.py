@@ -264,6 +264,33 @@ def test_an_empty_log_at_a_save_written_and_deleted_while_stopped_is_said_gone(t
     g = follower(tmp_path, Lines(), resume=saved)
     drain(g)
     assert [Path(r.path).name for r in g.gone_since_save()] == ["a.example.log"]
+    saved = g.offsets()
+    g.stop()
+    for _ in range(2):  # said once: it was said again at every later start (a review)
+        h = follower(tmp_path, Lines(), resume=saved)
+        drain(h)
+        assert h.gone_since_save() == []
+        saved = h.offsets()
+        h.stop()
+
+
+def test_a_log_read_and_deleted_while_stopped_is_said_gone_once(tmp_path):
+    lines, log = Lines(), tmp_path / "site.access.log"
+    lines.write(log, "site", 40)
+    f = follower(tmp_path, lines)
+    drain(f)
+    saved = f.offsets()
+    f.stop()
+    log.unlink()
+    said = []
+    for _ in range(3):
+        g = follower(tmp_path, lines, resume=saved)
+        drain(g)
+        said.append([Path(r.path).name for r in g.gone_since_save()])
+        saved = g.offsets()
+        g.stop()
+    assert said == [["site.access.log"], [], []]
+    assert (lines.total(), lines.doubled()) == (40, 0)
 
 
 def test_an_empty_log_at_a_save_rotated_since_is_not_said_gone_at_every_start(tmp_path):

@@ -324,8 +324,12 @@ class Follower:
             left = {id(r) for r in self._counted.records}
             # one of which nothing was read (an empty log at the save) is gone only if its file
             # is: it was said "gone" though on disk (nothing takes such a record; a review)
-            return [r for r in self._resumed if id(r) in left
+            gone = [r for r in self._resumed if id(r) in left
                     and (r.offset or (r.dev, r.ino) not in self._files)]
+            for r in gone:  # saved as content no longer on disk from now: said once, not at
+                r.done = True  # every later start (a review: 4 starts, 4 times)
+            self._resumed = [r for r in self._resumed if not r.done]
+            return gone
 
     def offsets(self) -> list[FileRecord]:
         """Records of every file read (live, finished and retired content), for the state."""
