@@ -50,6 +50,16 @@ def follower(logs: Path, lines: Lines, **kw) -> Follower:
     return Follower([str(logs)], lines.on_data, **{"poll": True, "settle": 0, **kw})
 
 
+def read_within(lines: Lines, n: int, seconds: float) -> bool:
+    """Wait until `lines` has `n` lines delivered (a follower's own thread reads), or seconds."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while lines.total() < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return lines.total() == n
+
+
 def drain(f: Follower) -> None:
     for _ in range(4):  # a pass, and the scans the pass asks for
         while f.check_now():
@@ -521,24 +531,15 @@ def test_late_writes_to_a_rotation_read_to_its_end_are_read_on_its_change_event(
     f = Follower([str(tmp_path)], lines.on_data, rescan_interval=60)
     f.start()
 
-    def read(n: int) -> bool:
-        deadline = time.monotonic() + 10
-        while lines.total() < n and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return lines.total() == n
-
     try:
-        assert read(5)
+        assert read_within(lines, 5, 10)
         os.rename(log, f"{log}.1")
         lines.write(log, "site", 3)  # the rename and the new log: events that ask for a scan
-        assert read(8)
+        assert read_within(lines, 8, 10)
         time.sleep(0.5)  # most likely .1 is read to its end and closed by now (if not, it is
         # read as an open file is: the test passes either way)
         lines.write(Path(f"{log}.1"), "site", 2)
-        deadline = time.monotonic() + 3
-        while lines.total() < 10 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert (lines.total(), lines.doubled()) == (10, 0)
+        assert read_within(lines, 10, 3) and lines.doubled() == 0
     finally:
         f.stop()
 
@@ -557,14 +558,9 @@ def test_a_folder_given_as_a_link_is_watched_through_it(tmp_path):
     f = Follower([str(tmp_path / "logs")], lines.on_data, rescan_interval=60)
     f.start()
     try:
-        deadline = time.monotonic() + 10
-        while lines.total() < 5 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert read_within(lines, 5, 10)
         time.sleep(0.2)
         lines.write(log, "site", 3)
-        deadline = time.monotonic() + 3
-        while lines.total() < 8 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert (lines.total(), lines.doubled()) == (8, 0)
+        assert read_within(lines, 8, 3) and lines.doubled() == 0
     finally:
         f.stop()
