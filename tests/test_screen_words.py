@@ -510,5 +510,10 @@ def test_an_hours_details_give_the_gates_where_the_lstm_read_it():
     text = hour_details(moved, hour, 80).plain
     assert f"input {up[i]:.2f} (high for its week)" in text
     assert "; its memory reset here (the forget gate dropped sharply)" in text
+    # a site younger than the window: its own hours, not "its week" (a trial: 25 hours read,
+    # "input 0.42 (low for its week)" beside the gate pane's "for the 25 hours")
+    young = replace(moved, gates=replace(moved.gates, padded=len(g.step_hours) - 30))
+    text = hour_details(young, hour, 80).plain
+    assert f"input {up[i]:.2f} (high for its 30 hours)" in text and "its week" not in text
     before = int(g.step_hours[0]) - 3600  # not in the model's window: nothing said
     assert "LSTM here" not in hour_details(snap, before, 80).plain

@@ -259,6 +259,8 @@ def hour_gates(g, h: int) -> str:
         return ""
     i = int(at[0])
     parts = []
+    read = len(g.step_hours) - g.padded  # a site younger than the window: its hours, as the
+    span = "its week" if read >= 168 else f"its {read} hours"  # gate pane says (a trial)
     for name, series in (("forget", g.mean_forget), ("input", g.mean_input),
                          ("output", g.mean_output)):
         w = np.asarray(series, dtype=float)[g.padded:]
@@ -266,7 +268,7 @@ def hour_gates(g, h: int) -> str:
         if not np.isfinite(v):
             return ""
         rel = standing(v, w)
-        parts.append(f"{name} {v:.2f}" + (f" ({rel} for its week)" if rel in ("high", "low")
+        parts.append(f"{name} {v:.2f}" + (f" ({rel} for {span})" if rel in ("high", "low")
                                           else ""))
     out = "LSTM here: " + ", ".join(parts) + f"; memory {float(g.cell_norm[i]):.1f}"
     if any(abs(i - d) <= 1 for d in distinct_drops(g.forget_drops)):
