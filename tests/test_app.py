@@ -826,6 +826,24 @@ async def test_keys_typed_as_the_filter_screen_opens_are_not_lost():
         assert app.focused is app.screen.query_one("#path")
 
 
+async def test_keys_typed_at_once_after_tab_go_to_the_next_field():
+    """`^/posts/`, Tab, `4xx` at once (a paste, SSH): Tab, bubbled up from the path field, moved
+    the focus only after the 4xx had gone into the path field: "path ~ ^/posts/4xx" (a trial)."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"^/p")
+        for key, char in (("tab", "\t"), ("4", "4"), ("x", "x"), ("x", "x")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen.query_one("#path").value == "^/p"
+        assert app.screen.query_one("#status").value == "4xx"
+
+
 async def test_keys_typed_as_the_site_picker_opens_are_not_lost():
     """`s` then a site's name at once: the letters reached the main screen before the picker
     was up and were lost (a trial typed `s` `b` `l` `o` and saw every site)."""
