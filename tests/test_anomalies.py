@@ -84,3 +84,28 @@ def test_crossing_from_below_to_above_is_two_events_each_with_its_direction():
 def test_crossing_while_firing_starts_a_new_event_after_its_own_trigger_window():
     events = scan([15, 50, 60, 2, 3, 15], trigger=2)
     assert [(e.direction, e.start, e.end) for e in events] == [(1, 1 * H, 3 * H), (-1, 3 * H, 5 * H)]
+
+
+def test_a_sites_first_days_are_not_judged_on_forecasts_made_from_under_three_days():
+    """A 12-hour sawtooth, 3 days of it: its third day was flagged ("▼ 20 at 00:00 vs 57-96")
+    against the day-ahead forecast made from two days, while today's forecast, made from
+    three, is within 2 of it (a trial). A day-ahead forecast made from under 72 observed hours
+    flags nothing; from a site's fourth day on, a dead stretch still is."""
+    import pandas as pd
+
+    from trafficwatch.engine.predict import predict
+    from trafficwatch.engine.views import anomalies
+    from trafficwatch.model.forecaster import Forecaster
+
+    model = Forecaster.load()
+    saw = np.roll(np.tile(np.arange(20, 140, 10, dtype=float), 14), -5)
+    young = pd.Series(saw[:72], index=pd.date_range("2026-12-03 05:00", periods=72, freq="h",
+                                                     tz="UTC"))
+    assert anomalies(predict(young, model)) == ()
+    older = saw[:24 * 6].copy()
+    older[-4:] = 0.0  # the site went dead on its sixth day
+    s = pd.Series(older, index=pd.date_range("2026-12-03 05:00", periods=len(older), freq="h",
+                                             tz="UTC"))
+    flagged = anomalies(predict(s, model))
+    assert flagged and flagged[0].direction == -1 and flagged[0].active
+    assert flagged[0].start <= int(s.index[-4].timestamp())

@@ -517,3 +517,21 @@ def test_an_hours_details_give_the_gates_where_the_lstm_read_it():
     assert f"input {up[i]:.2f} (high for its 30 hours)" in text and "its week" not in text
     before = int(g.step_hours[0]) - 3600  # not in the model's window: nothing said
     assert "LSTM here" not in hour_details(snap, before, 80).plain
+
+
+def test_an_hour_outside_the_band_of_a_forecast_made_too_young_says_why_it_is_not_flagged():
+    """A day-ahead forecast made from under 3 days of logs flags nothing (predict.
+    ALARM_HISTORY_H): its hours outside the band drawn say so, not "inside the 98% band"."""
+    from dataclasses import replace
+
+    from tests.test_app import T0
+    from trafficwatch.app.hour_detail import hour_details
+
+    snap = demo_snapshot()
+    fv = snap.forecast
+    nan = np.full(len(fv.past_hours), np.nan)
+    young = replace(snap, anomalies=(),
+                    forecast=replace(fv, past_alarm_lo=nan, past_alarm_hi=nan))
+    text = hour_details(young, T0 - 7200, 80).plain  # the demo's hour of 400 against 67-86
+    assert "not flagged: its forecast had under 3 days of logs to go on" in text
+    assert "inside the 98%" not in text

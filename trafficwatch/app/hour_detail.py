@@ -84,9 +84,14 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
     else:
         if not out[0][0].startswith("inside the ") and out[0][1] != "dim":
             fv = snap.forecast
-            inside = fv is not None
-            out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}" if inside else
-                        "not flagged", "dim"))
+            if fv is None:
+                out.append(("not flagged", "dim"))
+            elif len(fv.past_alarm_lo) == len(fv.past_hours) and \
+                    not np.isfinite(n["alarm_lo"]):  # (predict.ALARM_HISTORY_H)
+                out.append(("not flagged: its forecast had under 3 days of logs to go on",
+                            "dim"))
+            else:
+                out.append((f"not flagged: inside the {band_name(fv.anomaly_band)}", "dim"))
     return out
 
 

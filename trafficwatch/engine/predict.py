@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # torch stays unimported until a model is actually used
     from trafficwatch.model.forecaster import Forecaster
 
 SILENT_HOURS = 168  # a history whose last this many hours are all gaps is not forecast
+ALARM_HISTORY_H = 72  # a day-ahead forecast made from fewer observed hours flags no anomaly: a
+# site's third day was flagged against a forecast made from two (a trial: a 12-hour sawtooth,
+# "▼ 20 at 00:00 vs 57-96", where today's forecast, from three days, is within 2 of it)
 
 _Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
 
@@ -181,8 +184,9 @@ def predict(
         past[2].append(qp[:, 1])
         past[3].append(phi)
         alo, ahi = alarm_quantiles(qp)  # the band drawn may be wider (Forecast.band_note)
+        young = np.isfinite(v[:o]).sum() < ALARM_HISTORY_H  # no band to flag by (NaN)
         for side, bound in zip(alarm, alarm_band(alo, qp[:, 1], ahi, anomaly_band)):
-            side.append(bound)
+            side.append(np.full(len(bound), np.nan) if young else bound)
     ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
     ph = ph.astype(np.int64)
     actual_past = series.reindex(pd.to_datetime(ph, unit="s", utc=True)).to_numpy(dtype=float)
