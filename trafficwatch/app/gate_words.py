@@ -246,6 +246,14 @@ def reset_marks(n: int, drops: Sequence[int], width: int) -> str:
                    for s in bins(n, width))
 
 
+def read_span(g) -> str:
+    """The hours the LSTM read, in words: "week", or "25 hours" for a site younger than the
+    window (its gates over the padding before its first hour are not its own: "high for its
+    week" was said over a site's 25 hours, a trial)."""
+    read = len(g.step_hours) - g.padded
+    return "week" if read >= 168 else f"{read} hours"
+
+
 def hour_gates(g, h: int) -> str:
     """The gates where the LSTM read hour `h` (epoch seconds) in its window, against their own
     week: 'LSTM here: forget 0.55, input 0.61 (high for its week), output 0.47; memory 6.2',
@@ -259,8 +267,8 @@ def hour_gates(g, h: int) -> str:
         return ""
     i = int(at[0])
     parts = []
-    read = len(g.step_hours) - g.padded  # a site younger than the window: its hours, as the
-    span = "its week" if read >= 168 else f"its {read} hours"  # gate pane says (a trial)
+    span = f"its {read_span(g)}"  # a site younger than the window: its hours, as the gate
+    # pane says (a trial)
     for name, series in (("forget", g.mean_forget), ("input", g.mean_input),
                          ("output", g.mean_output)):
         w = np.asarray(series, dtype=float)[g.padded:]

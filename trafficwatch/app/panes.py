@@ -14,6 +14,7 @@ from trafficwatch.app.gate_words import (
     heat_rows,
     hour_axis,
     memory_reading,
+    read_span,
     reliance_words,
     reset_marks,
     reset_words,
@@ -309,12 +310,10 @@ class GatePane(SnapshotPane):
         # LSTM, 30% of the line drawn)" one base was named and "others" held 76 %: a trial)
         t.append(reliance_words(g.reliance, width=width, share=share, spill=2 * width - 2)
                  + "\n", style="bold")
-        # the hours read: a site younger than the window (168 h) has fewer, and its gates over
-        # the padding before its first hour are not its own ("no memory reset this week", "high
-        # for its week" were said over a site's 25 hours: a trial)
-        read = len(g.step_hours) - g.padded
-        span, when_read = ("week", "this week") if read >= 168 else \
-            (f"{read} hours", f"in the {read} hours read")
+        # the hours read: a site younger than the window (168 h) has fewer ("no memory reset
+        # this week" was said over a site's 25 hours: a trial)
+        span = read_span(g)
+        when_read = "this week" if span == "week" else f"in the {span} read"
         t.append(reset_words(g.step_hours, [d for d in g.forget_drops if d >= g.padded], off,
                              when_read) + "\n", style="yellow")
         latest = {n: (float(m[-1]) if len(m) else float("nan"),
@@ -349,7 +348,7 @@ class GatePane(SnapshotPane):
             t.append(sparkline(series, spark, lo, hi).ljust(spark), style="cyan")
             t.append(" " + stats.ljust(range_w) + "  ", style="dim")
             t.append(words + "\n")
-        drawn = "last week" if read >= 168 else f"last week, the site's {read} hours at the right"
+        drawn = "last week" if span == "week" else f"last week, the site's {span} at the right"
         t.append(f"Sparklines: {drawn}, oldest left, scaled to the range beside each · h: "
                  "heatmaps · ?: help", style="dim")
         return t
