@@ -507,6 +507,14 @@ class LogTail(Static):
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
+        where = site_title(snap.site, snap.sites)
+        if snap.tail_of and not lines:  # the filter keeps none of the last lines read
+            t = Text(f"None of the last {snap.tail_of:,} lines of {where} read here "
+                     "matches the filter ", style="dim")
+            t.append_text(safe_content(snap.filter, "dim"))
+            t.append(": lines it keeps show here as they come", style="dim")
+            super().update(t)
+            return
         if not lines:
             which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
             why = ("the fleet's counts come from Prometheus, not from log lines read here"
@@ -519,9 +527,11 @@ class LogTail(Static):
         # all sites shown: each line says whose, even when the last ones are all one site's
         named = not snap.site and len(set(snap.sites) | {x.site for x in lines}) > 1
         t = Text()
-        if snap.filter:  # raw lines: the view's filter is not applied to them
-            t.append(f"every line of {site_title(snap.site, snap.sites)}, "
-                     "unfiltered\n", style="dim")
+        if snap.tail_of:  # the lines the view's filter keeps, judged as the counts judge them
+            t.append(f"{len(lines):,} of the last {snap.tail_of:,} lines of {where} read here "
+                     "match ", style="dim")
+            t.append_text(safe_content(snap.filter, "dim"))
+            t.append("\n")
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:  # as the picker and the title name it (a tab in a name was a gap here)
                 t.append_text(safe_content(safe_name(line.site)))

@@ -28,6 +28,7 @@ from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due, settled_hour
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.engine.tail import TailFilter, narrows_lines
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
 from trafficwatch.files import sweep_orphans
@@ -95,6 +96,8 @@ class Engine:
         self.series = HourlySeries(track_visitors=not fleet, track_paths=not fleet)
         self.lock = threading.RLock()
         self._tops_cache: tuple | None = None  # (what it was built from, hour_tops())
+        self._tail_filter = TailFilter(cfg.ingest)  # the log tail as the view's filter keeps it
+        self._tail_lock = threading.Lock()
         self._generation = 0  # counts _changed() calls: what the caches above compare
         self.metric = cfg.metric
         self.site = ""  # --site's once the logs are read (_resolve_site); "" = all sites
@@ -617,6 +620,10 @@ class Engine:
             tops, day = self._tops_cache[1]
         offset = self._offset(offset, now)
         src = self.source
+        tail, tail_of = tuple(getattr(src, "tail", ())), 0
+        if tail and narrows_lines(self.filter):  # the lines the filter keeps, as the counts
+            with self._tail_lock:
+                tail, tail_of = self._tail_filter(tail, self.site, self.filter)
         if series_now is not None and last_ts is not None and last_ts > now:
             # a line dated ahead of the clock (it waits for its hour): the status line's "last
             # line at" is when lines last came, not that line's time ("18:31" at 15:35)
@@ -630,7 +637,7 @@ class Engine:
             # a fleet's last bucket is the hour in progress when Prometheus was asked: no log
             # ended there ("◆ last hour, log ends 04:13" read as if the agents had stopped)
             log_end=last_ts if cut is not None and not getattr(src, "fleet", False) else None,
-            tail=tuple(getattr(src, "tail", ())),
+            tail=tail, tail_of=tail_of,
             feed=src.words() if isinstance(src, PrometheusFeed) else "",
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
             tops=tops, day=day)

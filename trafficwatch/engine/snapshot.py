@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND
 from trafficwatch.hours import HOUR
+
+if TYPE_CHECKING:
+    from trafficwatch.logs.formats import LogFormat
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ class TailLine:
     ts: float
     site: str
     text: str
+    # the format of the file it came from (None: not known here, found again from the lines
+    # when a filter asks); not part of what the line is
+    fmt: LogFormat | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ class Snapshot:
     anomalies: tuple[Anomaly, ...]
     ingest: IngestView
     tail: tuple[TailLine, ...] = ()
+    tail_of: int = 0  # a filter on lines: `tail` is those it keeps of the view's last tail_of
     status: str = ""  # "loading model…", "seasonal naive shown, not the LSTM: …", "no parsable …"
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds

@@ -45,6 +45,7 @@ class ViewState:
     last_read: float | None = None  # when (wall clock) a line of the view last came, if known
     tuning_note: str = ""
     tail: tuple = ()
+    tail_of: int = 0  # a filter on lines: `tail` is those it keeps of the view's last tail_of
     done: bool = False  # a replay that reached the logs' end
     tops: tuple[HourTop, ...] = ()  # hour_tops() of the view, read under the engine's lock
     day: HourTop | None = None
@@ -219,6 +220,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         gates=gate_view(p.gates) if p is not None else None,
         anomalies=shown, range_end=range_end,
         ingest=replace(ing, read_ahead=state.replay), tail=state.tail,
+        tail_of=state.tail_of,
         status=status,
         filter=state.filter.describe(state.tz_offset_s), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
