@@ -97,7 +97,7 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
     assert "ratio" not in words  # no verdict given and taken back (a trial)
     # narrow: not "Too few hours to judge" under the MASE, read as the score taken back
     words = str(error_lines(young, narrow=True))
-    assert "Last 48 h: MASE 1.30 vs last week 1.00" in words, words
+    assert "48 h: MASE 1.30, last week's copy 1.00" in words, words
     assert "Too few to say which is better (3 days needed)" in words and "judge" not in words
     assert "· ratio 1.30 ·" in str(error_lines(worse))
 
@@ -125,6 +125,8 @@ def test_counts_print_as_whole_numbers_or_one_decimal():
     assert [count(x) for x in (0.97, 0.0, 4.72, 8.0, 57.6, 1234.4, float("nan"))] == [
         "1.0", "0", "4.7", "8", "58", "1,234", "–"]
     assert [count(x) for x in (0.04, 0.05, -0.01)] == ["0", "0.1", "0"]  # never "0–0.0"
+    # 9.97 rounds to ten: a whole count, as every count from 10 up ("10.0" in a trial)
+    assert [count(x) for x in (9.94, 9.95, 9.97, 10.4)] == ["9.9", "10", "10", "10"]
 
 
 async def test_now_pane_and_anomalies_print_counts_alike():
@@ -397,7 +399,7 @@ def test_the_short_choice_names_a_fine_tune_and_scores_keep_two_places():
     assert "MASE 0.80" in text and "ratio 0.90" in text and "0.8 " not in text
     # narrow: the naive's own MASE beside it, not "0.90x yesterday", which read as traffic
     text = str(error_lines(fv, narrow=True))
-    assert "MASE 0.80 vs yesterday 0.87" in text and "0.90" not in text and "0.8 " not in text, text
+    assert "MASE 0.80, yesterday's copy 0.87" in text and "0.90" not in text and "0.8 " not in text, text
     # the band's aim beside its coverage: "band coverage 62%" alone read as fine (trial)
     assert "band coverage 62% (80% meant)" in str(error_lines(replace(fv, coverage=0.62)))
 

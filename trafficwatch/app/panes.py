@@ -116,10 +116,12 @@ def error_lines(fv, narrow: bool = False) -> Text:
     if narrow:
         # 45 h read as a week's score; "167 h: MASE" alone, with no word before it, was not
         # read as the hours scored (a trial)
-        span = f"Last {n} h" if 0 < n < 7 * 24 - 12 else "Last 7 days"
+        span = f"{n} h" if 0 < n < 7 * 24 - 12 else "7 days"
         # the naive's own MASE beside it: "0.78x last week" read as traffic at 0.78x (trial),
-        # and "(last week 0.96)" as the model's score a week ago (another trial)
-        t.append(f"{span}: MASE {ratio(fv.mase)} vs {naive.removeprefix('same hour ')} "
+        # and "(last week 0.96)" as the model's score a week ago (another trial), and "vs
+        # yesterday 1.03" as the model 1.03x worse than yesterday (a third): the copy's own,
+        # in three rows of the 19 columns the pane has at 80x24
+        t.append(f"{span}: MASE {ratio(fv.mase)}, {naive.removeprefix('same hour ')}'s copy "
                  f"{ratio(fv.mase_naive)}, {cov} in band\n")
     else:  # what is scored: the past forecasts drawn (each made at its midnight, as it was
         # shown then), not eval's backtest (daily origins before the end), whose MASE differs

@@ -54,4 +54,5 @@ def count(x: float | None) -> str:
         return "–"
     if abs(x) < 0.05:  # rounds to nothing: "0", not "0.0" beside a "0" ("0–0.0")
         return "0"
-    return f"{x:,.0f}" if abs(x) >= 10 or float(x).is_integer() else f"{x:,.1f}"
+    # 9.97 is "10", as it rounds (it read "10.0" beside whole counts, a trial)
+    return f"{x:,.0f}" if abs(x) >= 9.95 or float(x).is_integer() else f"{x:,.1f}"
