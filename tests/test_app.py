@@ -686,6 +686,25 @@ async def test_the_status_line_points_to_notices_below_the_fold_of_a_small_scree
         assert str(app.query_one("#status").render()) == f"{long} · 1 notice in Now"
 
 
+async def test_a_filter_that_would_wrap_the_status_line_is_left_to_the_chart_title():
+    # a trial at 80x24: "replay at 3600x (...) · forecasting this view… · filter:" / "path ~
+    # ^/cart" grew the status line a row, and every pane moved down and back
+    from dataclasses import replace
+
+    feed = "replay at 3600x (log time 2026-10-14 18:24)"
+    snap = replace(demo_snapshot(feed=feed, status="forecasting this view…"),
+                   filter="path ~ ^/cart")
+    for size, want in (((80, 24), f"{feed} · forecasting this view…"),
+                       ((160, 50), f"{feed} · forecasting this view… · filter: path ~ ^/cart")):
+        app = make_app(snap)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            status = app.query_one("#status")
+            assert str(status.render()) == want and status.size.height == 1
+            assert "path ~ ^/cart" in str(app.query_one("#chart").border_title or "") \
+                or "path ~ ^/cart" in screen_text(app)
+
+
 async def filter_typed(start: str, end: str):
     """The filter applied after typing From and To in the demo (its logs at UTC+01:00)."""
     app = make_app()
@@ -1321,9 +1340,9 @@ async def test_anomalies_and_past_forecasts_stand_out_with_and_without_colour(mo
         assert all(c.r > 2 * max(c.g, c.b) for c, _ in marks["x"])
 
 
-@pytest.mark.parametrize("scored, words", [(45, "Last 45 h: MASE 0.71"),
-                                            (167, "Last 7 days: MASE 0.71"),
-                                            (168, "Last 7 days: MASE 0.71")])
+@pytest.mark.parametrize("scored, words", [(45, "45 h: MASE 0.71"),
+                                            (167, "7 days: MASE 0.71"),
+                                            (168, "7 days: MASE 0.71")])
 async def test_the_narrow_now_pane_says_how_many_hours_its_score_is_over(scored, words):
     # on a log of 3 days the narrow form said "7 days: MASE 0.68" (the wide form: 45 h)
     from dataclasses import replace

@@ -241,10 +241,13 @@ class TrafficWatchApp(App):
         n = len(snap.ingest.notices)
         # a notice (state file in use by another trafficwatch, lines dated ahead, a site not in
         # the forecast) sits at the foot of Now: below the fold at 80x24, unseen unless said
-        for where in ("at the foot of Now", "in Now"):  # the short form where the long one
-            # would wrap the status line (80x24: "...· 1 notice at the foot of" / "Now")
+        # the short forms where the long ones would wrap the status line, and it grew a row and
+        # moved every pane down (80x24: "...· 1 notice at the foot of" / "Now"; "· filter:" /
+        # "path ~ ^/cart", a trial): the filter goes first, the chart's title says it too
+        for where, flt in (("at the foot of Now", True), ("in Now", True), ("in Now", False)):
             words = " · ".join(w for w in (snap.feed, snap.status,
-                                           f"filter: {snap.filter}" if snap.filter else "",
+                                           f"filter: {snap.filter}" if snap.filter and flt
+                                           else "",
                                            f"{n} notice{'s' * (n > 1)} {where}" if n
                                            else "") if w)
             if len(words) <= self.size.width - 2:

@@ -186,8 +186,8 @@ def feed_words(replay: bool, speed: float, now: float, last_ts: float | None, of
             return f"following: lines still coming, the last dated {when(last_ts)}"
         if followed == 0:  # archives read whole, or the files gone: "still watching" read as
             # if they were followed, beside the pane's "files followed 0" (a trial)
-            return (f"no new lines since {when(last_ts)} (no file left to follow; new ones "
-                    "would be read)")
+            # (in 78 columns with a date: it wrapped the status line at 80x24, a trial)
+            return f"no new lines since {when(last_ts)} (no log left to follow; new ones are read)"
         return f"no new lines since {when(last_ts)} (still watching)"
     return f"following: last line at {when(last_ts)}"
 
