@@ -511,11 +511,9 @@ class LogTail(Static):
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         where = site_title(snap.site, snap.sites)
         if snap.tail_of and not lines:  # the filter keeps none of the last lines read
-            t = Text(f"None of the last {snap.tail_of:,} lines of {where} read here "
-                     "matches the filter ", style="dim")
-            t.append_text(safe_content(snap.filter, "dim"))
-            t.append(": lines it keeps show here as they come", style="dim")
-            super().update(t)
+            super().update(Text(f"None of the last {snap.tail_of:,} lines of {where} read here "
+                                "matches the filter: lines it keeps show here as they come",
+                                style="dim"))
             return
         if not lines:
             which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
@@ -530,10 +528,10 @@ class LogTail(Static):
         named = not snap.site and len(set(snap.sites) | {x.site for x in lines}) > 1
         t = Text()
         if snap.tail_of:  # the lines the view's filter keeps, judged as the counts judge them
+            # (the filter in the chart's title: under visitors its path is said not applied
+            # there, and lines are judged by it)
             t.append(f"{len(lines):,} of the last {snap.tail_of:,} lines of {where} read here "
-                     "match ", style="dim")
-            t.append_text(safe_content(snap.filter, "dim"))
-            t.append("\n")
+                     "match the filter\n", style="dim")
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:  # as the picker and the title name it (a tab in a name was a gap here)
                 t.append_text(safe_content(safe_name(line.site)))

@@ -222,7 +222,7 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         ingest=replace(ing, read_ahead=state.replay), tail=state.tail,
         tail_of=state.tail_of,
         status=status,
-        filter=state.filter.describe(state.tz_offset_s), now=state.now,
+        filter=state.filter.describe(state.tz_offset_s, state.metric), now=state.now,
         feed=state.feed or feed_words(state.replay, state.speed, state.now, state.last_ts,
                                       state.tz_offset_s, done=state.done,
                                       last_read=state.last_read, followed=ing.followed),
@@ -243,7 +243,9 @@ def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,
     first = max(last - TOP_HOURS + 1, int(s.index[0].timestamp()) // HOUR)
     d0 = max(first, last - 23)
     kw = {"metric": metric, "bots": flt.bots, "status_classes": flt.status_classes,
-          "path": flt.path if metric != "visitors" else None, "n": TOP_N}
+          # requests, under visitors too: their paths are the filter's (under "Top paths
+          # (filter)" a trial found /static/app.js beside a filter ^/cart)
+          "path": flt.path, "n": TOP_N}
     try:
         per_hour = series.breakdown(site or None, first, last, **kw)
         day = series.breakdown(site or None, d0, last, whole=True, **kw)
