@@ -895,6 +895,32 @@ async def test_the_log_tail_shows_its_newest_line_as_tail_f_does():
         assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
 
 
+async def test_the_log_tail_shows_its_newest_line_after_the_terminal_grows():
+    # a trial: 80x24 (the tail one of the bottom panes, hidden), then 160x50: the tail showed
+    # its oldest lines, scrolled to the top, until the reader scrolled
+    from dataclasses import replace
+
+    tail = [TailLine(0.0, "shop", f"GET /line-{i:03d}") for i in range(150)]
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        more = tail + [TailLine(1.0, "shop", "GET /line-150")]
+        app.draw(replace(demo_snapshot(tail=more)))
+        await pilot.pause()
+        await pilot.pause()
+        box = app.query_one("#tail-box")
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
+        assert "GET /line-150" in screen_text(app)
+        box.scroll_to(y=0, animate=False)  # the reader scrolls up: it stays there
+        await pilot.pause()
+        app.draw(replace(demo_snapshot(tail=more + [TailLine(2.0, "shop", "GET /line-151")])))
+        await pilot.pause()
+        await pilot.pause()
+        assert box.scroll_y == 0
+
+
 async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_shown():
     # the tail showed every file's lines whatever the site picked, grouped by file, and opened
     # at its oldest line when `v` brought it forward

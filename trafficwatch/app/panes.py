@@ -506,6 +506,9 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
 class LogTail(Static):
     """The latest log lines, sanitised: log content is attacker-controlled."""
 
+    _follow = True  # the newest line kept in view (the reader has not scrolled up)
+    _seen_size = None  # the box's size at the last update
+
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
@@ -541,8 +544,13 @@ class LogTail(Static):
             t.append_text(safe_content(safe_text(line.text, tabs=False)))
             t.append("\n")
         box = self.parent
-        # as tail -f: the newest line in view at the bottom, unless the reader scrolled up
-        follow = box is None or box.scroll_y >= box.max_scroll_y - 1
+        # as tail -f: the newest line in view at the bottom, unless the reader scrolled up.
+        # Judged only where the pane was seen at this size before: hidden (one bottom pane at a
+        # time at 80x24) or just resized, its scroll position says nothing of the reader (a
+        # trial: after a resize to 160x50 it showed its oldest lines, scrolled to the top)
+        if box is not None and box.size.area and box.size == self._seen_size:
+            self._follow = box.scroll_y >= box.max_scroll_y - 1
+        self._seen_size = box.size if box is not None else None
         super().update(t)
-        if follow and box is not None:
+        if self._follow and box is not None:
             self.call_after_refresh(box.scroll_end, animate=False)
