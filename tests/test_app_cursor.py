@@ -209,3 +209,30 @@ async def test_an_hour_after_a_stale_logs_end_is_not_called_pending():
         text = stats(app)
         assert "actual    no log" in text and "no log after its end" in text
         assert "not yet" not in text and "forecast  123" in text
+
+
+async def test_an_hours_long_paths_and_clients_are_cut_on_their_count_s_row():
+    # a trial at 80x24 (19 columns): "  12" on one row, "/static/logo.png" on the next
+    from dataclasses import replace
+
+    snap = demo_snapshot()
+    long_path, v6 = "/static/js/application.bundle.min.js", "2001:db8:85a3::8a2e:370:7334"
+    tops = tuple(replace(t, paths=((long_path, 1234),), clients=((v6, 77, 0),))
+                 for t in snap.tops)
+    for size in ((80, 24), (160, 50)):
+        app = make_app(replace(snap, tops=tops))
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            await pilot.press("left")
+            await pilot.pause()
+            pane = app.query_one("#stats")
+            rows = str(pane.render()).splitlines()
+            path_row = next(r for r in rows if r.startswith(" 1,234 "))
+            client_row = next(r for r in rows if r.startswith(" 77 "))
+            if size[0] == 80:
+                assert path_row.startswith(" 1,234 /static") and path_row.endswith("…")
+                assert len(path_row) <= pane.size.width
+                assert client_row.startswith(" 77 2001:db8") and client_row.endswith("…")
+                assert len(client_row) <= pane.size.width
+            else:  # room enough: whole
+                assert path_row == f" 1,234 {long_path}" and client_row == f" 77 {v6}"

@@ -13,6 +13,7 @@ from trafficwatch.app.text import count as num
 from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
 from trafficwatch.engine.snapshot import HourTop, Snapshot
 from trafficwatch.hours import HOUR
+from trafficwatch.safe import safe_text
 
 
 def _at(hours: np.ndarray, values: np.ndarray, h: int) -> float:
@@ -124,6 +125,15 @@ def _outside(n: dict, band: str = "band") -> str:
     return f"inside the {band}"
 
 
+def _fit(raw: str, room: int) -> str:
+    """A path or client made safe, cut with "…" to the `room` left on its row: wrapped, the
+    count stood on one row and its path on the next (19 columns at 80x24, a trial)."""
+    text = safe_text(raw)
+    if room < 4:  # a pane not laid out yet (width 0): nothing to cut to
+        return text
+    return text if len(text) <= room else text[:room - 1] + "…"
+
+
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
               one_hour: bool = False, fleet: bool = False) -> None:
     """Status classes, busiest paths and clients, sanitised (they come from the logs); on the
@@ -151,7 +161,7 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
     col = max((len(num(n)) for _, n in top.paths), default=1)
     for path, n in top.paths:
         t.append(f" {num(n):>{col}} ")
-        t.append_text(safe_content(path))
+        t.append(_fit(path, width - col - 2))
         t.append("\n")
     if not top.paths:
         t.append("  –\n", style="dim")
@@ -165,7 +175,7 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
     col = max((len(count(n, e)) for _, n, e in top.clients), default=1)
     for name, n, err in top.clients:
         t.append(f" {count(n, err):>{col}} ")
-        t.append_text(safe_content(name))
+        t.append(_fit(name, width - col - 2))
         t.append("\n")
     if any(e for _, _, e in top.clients):
         t.append(f"  a–b: a range (the {TOP_CAP} busiest are tallied per hour)\n", style="dim")
