@@ -1087,6 +1087,25 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     assert f.choice_short.endswith("; holiday dip, not a new level")
 
 
+@pytest.mark.parametrize("start, holiday", [("2024-04-02 00:00", False),  # Easter Monday 04-01
+                                            ("2024-04-02 10:00", False),
+                                            ("2025-12-23 06:00", True),  # into Christmas
+                                            ("2025-12-24 06:00", True)])
+def test_a_level_changed_as_the_holidays_ended_is_not_theirs(start, holiday):
+    # a trial: a site tripled from the day after Easter Monday, 8 days on, was "at 3x its usual
+    # level for the last 8 days, in the holidays: not read as a new level"
+    from trafficwatch.model.features import level_shift
+
+    for hours in (78, 200):  # the young rule, and the rule for a change over a week old
+        end = pd.Timestamp(start, tz="UTC") + pd.Timedelta(hours=hours)
+        idx, rate = weekly_site(400, 42 * 24, start=str(end - pd.Timedelta(hours=42 * 24)))
+        rate[-hours:] *= 3.0
+        v = np.random.default_rng(4).poisson(rate).astype(float)
+        got = level_shift(v, int(idx[0].timestamp()) // 3600)
+        assert got is not None and abs(got.hours - hours) <= 12, (hours, got)
+        assert got.holiday == holiday, (hours, got)
+
+
 @pytest.mark.parametrize("factor", [0.5, 2.0])
 def test_a_level_changed_weeks_ago_is_followed_not_mixed_with_the_weeks_before(shipped, factor):
     """A trial's series doubled 16 days before its end: no rule followed a change older than a

@@ -694,7 +694,7 @@ def old_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelS
     if not (held(d[:cut], pre) and held(d[cut:], post)):
         return None
     in_holidays = first_hour is not None and bool(  # began in them (or the day before)
-        holiday(first_hour + start + np.arange(max(cut - 24, 0), min(cut + 24, span))).any())
+        holiday(first_hour + start + np.arange(cut, min(cut + 48, span))).any())
     return LevelShift(at=start + cut, hours=span - cut, ratio=float(np.exp(shift)),
                       holiday=in_holidays)
 
@@ -755,7 +755,7 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     usual weeks, the last 12 hours on the side of the change, and fewer than half of the hours
     after it at 0 (an outage is mask_outages' to fill). None otherwise (and for a series of
     under two weeks: no usual week to compare with). One that began in the holidays the model
-    flags (from the day before it on) is returned with `holiday` set: not to be followed."""
+    flags, or the day before them, is returned with `holiday` set: not to be followed."""
     v = np.asarray(values, dtype=np.float64)
     n, week = len(v), 168
     if n < 2 * week:
@@ -772,7 +772,9 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
         return None
     if week - cut < SHIFT_AGE[0]:  # too young to tell from a surge of an afternoon
         return None
-    in_holidays = first_hour is not None and bool(holiday(first_hour + t[max(cut - 24, 0):]).any())
+    # began in them, or the day before and ran into them; not one that began as they ended (a
+    # new site's first traffic the day after Easter Monday was "in the holidays", not followed)
+    in_holidays = first_hour is not None and bool(holiday(first_hour + t[cut:]).any())
     before, after = d[:cut][ok[:cut]], d[cut:][ok[cut:]]
     pre, post = float(np.median(before)), float(np.median(after))
     shift = post - pre
