@@ -357,5 +357,8 @@ def test_a_series_left_out_whole_is_named_and_exits_1(long_csv, tmp_path, capsys
         assert "series neg: " in err and "rows with a date" not in err
         assert "series midnights: rows are a day apart" in err, err
         assert "small" in out and "big" in out and "\ndaily" not in out
+    # counted among the file's series (a trial: "1 of 2 series scored" of a file of 3)
+    assert "3 of 6 series scored" in out and ("the mean leaves out 3 of 6 series (3 left out "
+                                              "as the file was read)") in err, err
     code, _, err = run_cli(["forecast", str(path), "--site", "mid", "--horizon", "2"], capsys)
     assert code == 0 and "series daily" not in err  # not the series asked for

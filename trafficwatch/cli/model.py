@@ -298,6 +298,8 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
                 for name, s in table.series.items()}
             for s in every.values() if table.left else ():  # a series left out: exit 1,
                 s.attrs["some_file_lost"] = True  # as for a file skipped (a trial's was 0)
+                # and counted among the file's ("1 of 2 series scored" of a file of 3, a trial)
+                s.attrs["series_left"] = len(table.left)
             if len(every) > 1:
                 return every
             return {"": next(iter(every.values()))}
@@ -569,10 +571,13 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     mean = across(summaries, aside=[m for m in models if m == f"{lstm} alone"])
     unscored = len(every) - len(summaries)  # too short or nothing to score: said above
     partial = len(summaries) - int(mean["series"].iloc[0])
-    if unscored or partial:
-        why = [f"{unscored} not scored" if unscored else "",
+    left = max((s.attrs.get("series_left", 0) for s in every.values()), default=0)
+    total = len(every) + left  # the file's series, those left out as it was read among them
+    if unscored or partial or left:
+        why = [f"{left} left out as the file was read" if left else "",
+               f"{unscored} not scored" if unscored else "",
                f"{partial} not scored by every model" if partial else ""]
-        _err(f"the mean leaves out {unscored + partial} of {len(every)} series "
+        _err(f"the mean leaves out {left + unscored + partial} of {total} series "
              f"({', '.join(w for w in why if w)})")
     if args.out_format == "json":
         doc = {"days": args.days, "horizon": args.horizon, "series": docs,
@@ -585,8 +590,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         return code
     names = list(models)
     width = max(7, *(len(n) for n in names))
-    scored = (f"{len(every)} series" if len(summaries) == len(every) else
-              f"{len(summaries)} of {len(every)} series scored")
+    scored = (f"{total} series" if len(summaries) == total else
+              f"{len(summaries)} of {total} series scored")
     lo, hi = min(counts.values()), max(counts.values())
     origins = "1 daily origin each" if hi == 1 else f"{hi} daily origins each"
     if lo < hi:  # a series too short for all of them (the header said 7 where one had 6)
