@@ -158,6 +158,40 @@ def test_rows_hours_apart_are_refused_in_one_line(tmp_path, capsys, step):
     assert len(read_counts_csv_all(str(path)).series) == 1  # one pair an hour apart: hourly
 
 
+def test_hour_numbers_steps_apart_are_said_as_numbers(tmp_path, capsys):
+    # a trial: "rows are every 2 hours, 2008-10-02 00:00 then 2008-10-02 02:00 UTC" of a file
+    # holding 2, 4, 6...: the dates were the made-up calendar's
+    path = tmp_path / "stepped.csv"
+    path.write_text("ds,y\n" + "".join(f"{2 * i},{100 + i % 12}\n" for i in range(1, 300)))
+    code, _, err = run_main(["forecast", str(path)], capsys)
+    assert code == 2 and err.splitlines() == [
+        (f"trafficwatch: {path}: rows are 2 hour numbers apart, 2 then 4: trafficwatch forecasts "
+        "hourly counts, one row per hour")]
+    path.write_text("ds,y\n" + "".join(f"{24 * i + 1},{100 + i % 12}\n" for i in range(60)))
+    code, _, err = run_main(["forecast", str(path)], capsys)
+    assert code == 2 and "rows are a day apart, 1 then 25 (daily data)" in err, err
+
+
+@pytest.mark.parametrize("head, said", [
+    (",".join(f"V{i}" for i in range(1, 702)),
+     ("found v1,v2,v3,v4,v5,v6,v7,v8,… (701 columns); one series per row, a column per hour "
+     "(M4's layout)? write one row per hour instead: unique_id,ds,y")),
+    ("hour;count", ("found hour;count; its columns look separated by ';': trafficwatch reads "
+     "comma-separated values")),
+    ("hour\tcount", "found hour\tcount; its columns look separated by a tab"),
+])
+def test_a_csv_of_another_layout_is_refused_with_what_it_looks_like(tmp_path, capsys, head,
+                                                                      said):
+    # a trial: an M4 file (a series a row, 701 columns) was refused in one line of 3.6 KB
+    # listing every column, a file of ';' with no word of the separator
+    path = tmp_path / "other.csv"
+    path.write_text(head + "\n" + head.replace("V", "1").replace("hour", "2024-03-04T00:00:00")
+                    .replace("count", "5") + "\n")
+    code, out, err = run_main(["forecast", str(path)], capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and len(err) < 600
+    assert said in err, err
+
+
 def test_hourly_rows_with_whole_days_missing_are_not_daily(tmp_path):
     s = traffic(10)
     kept = s[(s.index.day % 3 != 0)]  # every third day missing: gaps of 25 h among 1 h ones

@@ -265,10 +265,21 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     value_col = next((c for c in VALUE_COLUMNS if c in cols), None)
     time_col = next((c for c in TIME_COLUMNS if c in cols), None)
     if value_col is None or time_col is None:
+        # the columns found, the first few (an M4 file's 701 made one line of 3.6 KB, a trial),
+        # and what the file looks like when it is a known other layout
+        found_cols = ",".join(cols[:8]) + (f",… ({len(cols):,} columns)" if len(cols) > 8 else "")
+        hint = ""
+        sep = next((c for c in (";", "\t", "|") if len(cols) == 1 and c in cols[0]), None)
+        if sep is not None:
+            hint = (f"; its columns look separated by {'a tab' if sep == chr(9) else repr(sep)}: "
+                    "trafficwatch reads comma-separated values")
+        elif len(cols) > 8:
+            hint = ("; one series per row, a column per hour (M4's layout)? write one row per "
+                    "hour instead: unique_id,ds,y")
         raise ValueError(f"{shown}: expected columns hour,count (the hour: "
                          f"{' or '.join(TIME_COLUMNS)}; the count: {' or '.join(VALUE_COLUMNS)}; "
                          f"optionally one of {', '.join(SERIES_COLUMNS)} naming the series); "
-                         f"found {safe_text(','.join(cols))}")
+                         f"found {safe_text(found_cols)}{hint}")
     id_col = next((c for c in SERIES_COLUMNS if c in cols), None)
     ti, vi = cols.index(time_col), cols.index(value_col)
     ii = cols.index(id_col) if id_col is not None else None
@@ -422,8 +433,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                          f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
     apart = {}  # series -> why its rows are no hourly counts
     for name, (times, _, _) in found.items():
-        daily = _days_apart(times)
-        step = _hours_apart(times) if daily is None else None
+        # hour numbers said as numbers: "2008-10-02 00:00 then 02:00" was of a made-up calendar
+        # the file never held (a trial's 2, 4, 6...)
+        stamp = (lambda t, b=base[name]: hour_text(t, b)) if numbers else None
+        daily = _days_apart(times, stamp)
+        step = _hours_apart(times, stamp) if daily is None else None
         if daily is not None:
             apart[name] = f"rows are {daily} (daily data)"
         elif step is not None:  # read as hours, every other one a gap, each count two hours'
@@ -609,7 +623,15 @@ def _numbers_not_hours(texts: list[str], keys: list[str], scale: int | None) -> 
             f"{b - a} apart)")
 
 
-def _days_apart(times: list) -> str | None:
+def _stamps(idx, stamp) -> str:
+    """The first two of the times `idx`, as messages say them: by `stamp` (hour numbers: "2 then
+    4"), or as UTC times."""
+    if stamp is not None:
+        return f"{stamp(idx[0])} then {stamp(idx[1])}"
+    return f"{idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
+
+
+def _days_apart(times: list, stamp=None) -> str | None:
     """How far apart rows are, "a day apart, 2022-01-01 00:00 then 2022-01-02 00:00", when
     every one of 3 or more distinct times is a whole number of days after the one before (23
     or 25 h across a DST change in the offsets written); None otherwise (hourly rows, whole
@@ -624,10 +646,10 @@ def _days_apart(times: list) -> str | None:
     if not ((gaps >= 82800) & ((off_day == 0) | (off_day == 3600) | (off_day == 82800))).all():
         return None
     apart = "a day apart" if gaps.min() < 2 * 86400 - 3600 else "whole days apart"
-    return f"{apart}, {idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
+    return f"{apart}, {_stamps(idx, stamp)}"
 
 
-def _hours_apart(times: list) -> str | None:
+def _hours_apart(times: list, stamp=None) -> str | None:
     """How far apart rows are, "every 2 hours, 2024-01-01 00:00 then 2024-01-01 02:00", when
     the distinct times of 3 or more rows are all a whole number of hours apart, a multiple of
     one step of 2 to 23 hours (2-hourly, 3-hourly... data, some rows missing or not); None
@@ -645,7 +667,9 @@ def _hours_apart(times: list) -> str | None:
     step = math.gcd(*(int(g) // 3600 for g in gaps))
     if not 1 < step < 24:
         return None
-    return f"every {step} hours, {idx[0]:%Y-%m-%d %H:%M} then {idx[1]:%Y-%m-%d %H:%M} UTC"
+    if stamp is not None:
+        return f"{step} hour numbers apart, {_stamps(idx, stamp)}"
+    return f"every {step} hours, {_stamps(idx, stamp)}"
 
 
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
