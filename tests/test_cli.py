@@ -280,6 +280,53 @@ def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():
     assert "needs a terminal" in line and "counts" in line
 
 
+@pytest.mark.parametrize("redirect, said", [
+    (">/dev/full", "cannot write the output: No space left on device"),
+    (">&-", "standard output is closed: nothing to write the output to"),
+])
+@pytest.mark.parametrize("command", ["counts", "top"])
+def test_output_that_cannot_be_written_is_one_line_and_status_74(tmp_path, redirect, said,
+                                                                 command):
+    # a trial: `counts ... >/dev/full` (a cron job's full disk) ended in a traceback and status
+    # 1, "some file was skipped", and the partial CSV was kept
+    if redirect == ">/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    (tmp_path / "access.log").write_text("".join(
+        f'192.0.2.1 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET /{m} HTTP/1.1" 200 5 "-" "ua"\n'
+        for m in range(60)) * 50)
+    p = subprocess.run(["bash", "-c", f'"$0" -m trafficwatch {command} "$1" {redirect}',
+                        sys.executable, str(tmp_path)], capture_output=True, timeout=120,
+                       check=False, stdin=subprocess.DEVNULL)
+    assert p.returncode == 74, p.stderr
+    assert p.stderr.decode().splitlines()[-1] == f"trafficwatch: {said}"
+    assert b"Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("closed, code, said", [
+    ("<&-", 2, "the app needs a terminal"),  # as with </dev/null
+])
+def test_the_app_with_stdin_closed_says_it_needs_a_terminal(closed, code, said):
+    p = subprocess.run(["bash", "-c", f'"$0" -m trafficwatch "$1" {closed}', sys.executable,
+                        SAMPLE], capture_output=True, timeout=60, check=False)
+    assert p.returncode == code and b"Traceback" not in p.stderr
+    assert said in p.stderr.decode()
+
+
+def test_the_agent_with_stdout_closed_stops_on_term_with_status_0(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "access.log").write_text(
+        '192.0.2.1 - - [20/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
+    script = 'exec "$0" -m trafficwatch agent "$1" --metrics-addr 127.0.0.1:0 --state "$2" >&-'
+    proc = subprocess.Popen(["bash", "-c", script, sys.executable, str(tmp_path),
+                             str(tmp_path / "state.json")], stderr=subprocess.PIPE)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and b"Traceback" not in err, err
+
+
 def test_the_app_without_a_terminal_frees_the_metrics_port_it_bound():
     import socket
 

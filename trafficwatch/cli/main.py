@@ -21,6 +21,7 @@ _CODES = """exit codes:
      a CSV's series was left out whole, or the LSTM could not forecast (forecast prints
      seasonal naive; eval scored it nowhere)
   2  bad usage, or nothing at all could be read (forecast, eval, train: nothing to read)
+  74 the output could not be written (a full disk, standard output closed): said on stderr
 """
 EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
@@ -93,6 +94,16 @@ def mistyped_command(word: str) -> str | None:
     return near if edit_distance(word.lower(), near) <= 2 else None
 
 
+EXIT_OUTPUT = 74  # the output could not be written (sysexits' EX_IOERR)
+
+
+class OutputError(Exception):
+    """Writing the command's output failed (not a reader that left: that ends it quietly)."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(exc.strerror or str(exc))
+
+
 class ReaderMayLeave:
     """stdout for the headless commands: a reader that stops early (`| head -1`) ends the
     output, not the command. The first write to a closed pipe points stdout at /dev/null and
@@ -118,6 +129,8 @@ class ReaderMayLeave:
                 return self._stream.write(text)
             except BrokenPipeError:
                 self._left()
+            except OSError as exc:  # a full disk: a traceback and status 1, "a file skipped"
+                raise OutputError(exc) from exc  # (a trial's cron job kept its partial CSV)
         return len(text)
 
     def writelines(self, lines) -> None:
@@ -126,6 +139,8 @@ class ReaderMayLeave:
                 self._stream.writelines(lines)
             except BrokenPipeError:
                 self._left()
+            except OSError as exc:
+                raise OutputError(exc) from exc
 
     def flush(self) -> None:
         if not self.reader_left:
@@ -133,9 +148,22 @@ class ReaderMayLeave:
                 self._stream.flush()
             except BrokenPipeError:
                 self._left()
+            except OSError as exc:
+                raise OutputError(exc) from exc
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+def _drop_unwritten(stream) -> None:
+    """What stdout's buffer still holds goes to /dev/null: Python's own flush at exit would fail
+    on it again, and say so in a second message."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,6 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # standard streams closed at the start (`<&-`, `>&-`) are None in Python: tracebacks and
+    # status 1 (a trial); stdin reads as empty (the app then says it needs a terminal, as with
+    # </dev/null), stdout is refused for the commands that write to it
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115 (for the process's life)
+    if sys.stdout is None:
+        if args.command not in ("watch", "agent"):
+            print("trafficwatch: standard output is closed: nothing to write the output to",
+                  file=sys.stderr)
+            return EXIT_OUTPUT
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the agent writes nothing there)
     out = sys.stdout
     if args.command not in ("watch", "agent"):  # (the app draws on the terminal itself)
         sys.stdout = ReaderMayLeave(out)
@@ -176,5 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `trafficwatch counts ... | head` (see ReaderMayLeave), and stderr
         return 0
+    except OutputError as exc:
+        _drop_unwritten(out)
+        print(f"trafficwatch: cannot write the output: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     finally:
         sys.stdout = out
