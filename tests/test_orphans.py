@@ -77,6 +77,45 @@ def test_a_copy_of_stdin_left_by_kill_9_is_removed_by_the_next_run(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the orphan gone, and the new copy too
 
 
+@pytest.mark.parametrize("sig, command", [(signal.SIGTERM, "counts"),
+                                         (signal.SIGHUP, "forecast")])
+def test_a_copy_of_stdin_is_removed_when_a_signal_stops_the_command(tmp_path, sig, command):
+    # a trial: `zcat ... | trafficwatch counts -` over SSH, the session closed (HUP) or the
+    # command stopped (TERM): 143 / 129 as documented, and a copy of everything piped so far
+    # stayed in /tmp on a server where no app ever starts to sweep it
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", command, "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        proc.stdin.write("".join(LINE.format(m=m) for m in range(60)).encode())
+        proc.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(f"trafficwatch-stdin-{proc.pid}-*")):
+            assert time.monotonic() < deadline and proc.poll() is None, "no copy of stdin made"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == -sig  # ended by it (a shell says 128 + sig)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_orphan_is_swept_by_any_command_that_starts(tmp_path):
+    # only the app and commands reading stdin swept them: a server where neither runs kept them
+    dead = dead_pid()
+    (tmp_path / f"trafficwatch-stdin-{dead}-ab12").write_text(LINE.format(m=1))
+    log = tmp_path / "logs" / "access.log"
+    log.parent.mkdir()
+    log.write_text(LINE.format(m=2))
+    got = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", str(log)],
+                         capture_output=True, text=True, timeout=60, check=False,
+                         env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert got.returncode == 0, got.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="kills by pid (Linux)")
 def test_a_fine_tune_folder_left_by_kill_9_is_removed_by_the_next_fine_tune(tmp_path):
     # the app killed with -9 while its child fine-tunes: the folder with the site's counts stays

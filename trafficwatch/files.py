@@ -60,6 +60,28 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def remove_own(kinds: tuple[str, ...] = ("stdin",), folder: str | None = None) -> None:
+    """Remove this process's temporary files and folders of `kinds`, on the way out of a signal
+    that ends it at once: a copy of stdin outlived `counts -` stopped by SIGTERM or SIGHUP (an
+    SSH session closed on `zcat ... | trafficwatch counts -`, a trial), whole."""
+    import shutil
+
+    folder = folder or tempfile.gettempdir()
+    heads = tuple(temp_prefix(kind) for kind in kinds)
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(heads)]
+    except OSError:
+        return
+    for e in entries:
+        try:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        except OSError:
+            continue
+
+
 def sweep_orphans(kinds: tuple[str, ...] = ("tune", "stdin"), folder: str | None = None) -> list[str]:
     """Remove the temporary files and folders of `kinds` left by trafficwatch processes that no
     longer run (killed with -9: their clean-up never ran), ours only (same user), never through

@@ -11,6 +11,7 @@ from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, top, watch
 from trafficwatch.cli.options import UsageError, check_usage, require_input
 from trafficwatch.engine.lifecycle import die_with_children
+from trafficwatch.files import sweep_orphans
 from trafficwatch.safe import safe_name
 
 COMMANDS = ("watch", "counts", "top", "forecast", "eval", "train", "agent")
@@ -196,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return EXIT_OUTPUT
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the agent writes nothing there)
+    sweep_orphans(("stdin",))  # copies of stdin that processes killed with -9 left behind
     out = sys.stdout
     if args.command not in ("watch", "agent"):  # (the app draws on the terminal itself)
         sys.stdout = ReaderMayLeave(out)

@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from trafficwatch.files import remove_own
+
 GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
 SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -218,6 +220,7 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP),
         if _Result.state == "written":
             return
         end_children()
+        remove_own(("stdin",))  # its copy of stdin: the default action leaves it behind
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
