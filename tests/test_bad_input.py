@@ -441,6 +441,29 @@ def test_a_copy_kept_by_hand_is_a_file_of_its_site_and_counted_once(tmp_path, ca
     assert {Path(f.path).name for f in files if f.rotation == 0} == {"access.log"}
 
 
+def test_a_copy_kept_under_a_name_of_its_own_is_a_file_of_its_site(tmp_path, capsys):
+    """A trial: access.log.keep, .bak.1, .save-before-upgrade, .dpkg-bak, .1.gz.bak, .1.tmpcopy
+    were sites of their own ("access.log.keep", "access.log.1.gz"): 1,800 lines counted of 300,
+    in all sites' total and the agent's. Any NAME.log.SOMETHING is a file of NAME.log's site."""
+    full = log_lines(300, seed=8)
+    (tmp_path / "access.log").write_bytes(full)
+    names = ["access.log.keep", "access.log.bak.1", "access.log.save-before-upgrade",
+             "access.log.dpkg-bak", "access.log.1.tmpcopy"]
+    for name in names:
+        (tmp_path / name).write_bytes(full)
+    (tmp_path / "access.log.1.gz.bak").write_bytes(gzip.compress(full))
+    older = log_lines(200, seed=9)  # an older log kept so: read, as the site's oldest file
+    (tmp_path / "access.log.pre-migration").write_bytes(older)
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 500), err
+    for name in (*names, "access.log.1.gz.bak"):
+        assert f"{name}: a copy of " in err, err
+    from trafficwatch.logs.sources import discover
+
+    (site, files), = discover([str(tmp_path)]).sites.items()
+    assert site == tmp_path.name and [Path(f.path).name for f in files][-1] == "access.log"
+
+
 def test_swap_and_temporary_files_beside_the_logs_are_not_read_as_sites(tmp_path, capsys):
     """`vim /var/log/nginx/access.log` leaves `.access.log.swp` beside it, a copy in progress is
     `access.log.tmp`, fluentd keeps its place in `access.log.pos`: each was read as a site of
