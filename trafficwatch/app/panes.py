@@ -380,8 +380,14 @@ class GatePane(SnapshotPane):
                   if 0 < g.padded < len(g.step_hours) else "")
 
         def hint(shown: str) -> str:
-            return (f"h: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: {shown}"
+            full = (f"h: next ({nxt if nxt != 'words' else 'back to words'}) · j/k: {shown}"
                     f"{' · ▼ memory reset' if g.forget_drops else ''}{before}")
+            if len(full) <= width:
+                return full
+            # in fewer words where the long ones take two rows: at 80x24 they left one unit's
+            # row of 64 (a trial)
+            return (f"h: {nxt if nxt != 'words' else 'words'} · j/k: {shown}"
+                    f"{' · ▼ reset' if g.forget_drops else ''}{before}")
 
         n = m.shape[1]
         height = self.parent.size.height if self.parent is not None else 0
