@@ -89,6 +89,42 @@ def test_eval_scores_each_series_alone_and_their_mean(long_csv, capsys):
     assert text.startswith("3 series, 1 daily origin each,")  # not "1 daily origins"
 
 
+def test_eval_writes_every_forecast_it_scored_for_the_user_to_score_again(long_csv, tmp_path,
+                                                                           capsys):
+    # a benchmark user: the JSON holds no forecast, so a backtest could be neither plotted nor
+    # scored with another measure
+    out_csv = tmp_path / "forecasts.csv"
+    code, out, _ = run_cli(["eval", long_csv, "--format", "json", "--days", "3", "--horizon",
+                            "48", "--forecasts", str(out_csv)], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    got = pd.read_csv(out_csv, keep_default_na=False)
+    assert list(got.columns) == ["series", "model", "origin", "hour", "actual", "p10", "p50",
+                                 "p90"]
+    models = list(doc["series"]["small"]["models"])
+    assert len(got) == 3 * len(models) * 3 * 48
+    source = pd.read_csv(long_csv)
+    source["ds"] = pd.to_datetime(source["ds"], utc=True)
+    for (name, model), g in got.groupby(["series", "model"], sort=False):
+        row = doc["series"][name]["models"][model]
+        hours = pd.to_datetime(g["hour"], utc=True)
+        truth = source[source["unique_id"] == name].set_index("ds")["y"]
+        assert (g["actual"].astype(float).to_numpy() == truth.reindex(hours).to_numpy()).all()
+        y, lo, mid, hi = (g[c].astype(float).to_numpy() for c in ("actual", "p10", "p50", "p90"))
+        assert ((lo <= mid) & (mid <= hi)).all()
+        assert np.mean((y >= lo) & (y <= hi)) == pytest.approx(row["coverage"], abs=0.01)
+        smape = 200 * np.abs(y - mid) / (np.abs(y) + np.abs(mid))
+        per_origin = pd.Series(smape).groupby(g["origin"].to_numpy()).mean()
+        assert per_origin.mean() == pytest.approx(row["smape"], rel=1e-3)
+        if model == "naive24":  # same hour yesterday, as written
+            day_before = truth.reindex(hours - pd.Timedelta(hours=24)).to_numpy()
+            first = (hours - pd.to_datetime(g["origin"], utc=True)) < pd.Timedelta(hours=24)
+            assert (mid[first.to_numpy()] == day_before[first.to_numpy()]).all()
+    code, _, err = run_cli(["eval", long_csv, "--forecasts", str(tmp_path / "no" / "f.csv")],
+                           capsys)
+    assert code == 2 and "no folder" in err
+
+
 def test_forecast_prints_each_series_with_its_name(long_csv, capsys):
     code, out, err = run_cli(["forecast", long_csv, "--horizon", "6"], capsys)
     assert code == 0

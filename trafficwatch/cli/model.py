@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -127,6 +128,11 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
                    help="also score the LSTM by itself, as 'NAME alone': no blend with another "
                         "candidate, its band not calibrated on the series' own days (the "
                         "model's column is the forecast as forecast and the app show it)")
+    e.add_argument("--forecasts", metavar="FILE",
+                   help="also write every forecast the backtest made to FILE, a CSV: series, "
+                        "model, origin, hour, actual, p10, p50, p90 (hours as the output writes "
+                        "them; actual empty where the hour has no count), to plot or score them "
+                        "your own way")
     e.set_defaults(func=run_eval)
 
     f = subparsers.add_parser(
@@ -319,6 +325,11 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not 1 <= args.horizon <= fc.cfg.horizon:  # as forecast: not a table of NaN, exit 1
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours")
+        if args.forecasts:  # before the backtest, not after it (minutes, on many series)
+            folder = Path(args.forecasts).parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise ValueError(f"--forecasts {safe_name(args.forecasts)}: no folder "
+                                 f"{safe_name(str(folder))} to write it in")
         every = load_every(args)
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
         if args.lstm_alone:
@@ -363,6 +374,8 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return code
     for note in notes:
         _err(note)
+    if args.forecasts and not _write_forecasts(args, [("", series, table)]):
+        return EXIT_USAGE
     from trafficwatch.model.evaluate import format_table, to_json
 
     origins = _origins(table)
@@ -375,6 +388,34 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"rolling origin: {_span(origins, args, series, _scored(table))}\n")
         out.write(format_table(table) + "\n")
     return max(code, _lost(series))
+
+
+def _write_forecasts(args: argparse.Namespace,
+                     parts: list[tuple[str, pd.Series, pd.DataFrame]]) -> bool:
+    """eval --forecasts: every forecast of the backtests `parts` (name, series, table) written,
+    whole or not at all, to the CSV args.forecasts; False (said) where it cannot be written."""
+    import io
+
+    import pandas as pd
+
+    from trafficwatch.files import atomic_write
+
+    buf = io.StringIO()
+    buf.write("series,model,origin,hour,actual,p10,p50,p90\n")
+    for name, series, table in parts:
+        who = csv_field(safe_name(name)) if name else ""
+        for model, origin, hours, actual, q in table.attrs.get("forecasts", ()):
+            lead = (f"{who},{csv_field(safe_name(model))},"
+                    f"{_hour_texts(pd.DatetimeIndex([origin]), args, series)[0]},")
+            for h, y, (lo, mid, hi) in zip(_hour_texts(hours, args, series), actual, q):
+                y = "" if not math.isfinite(y) else f"{y:.10g}"
+                buf.write(f"{lead}{h},{y},{lo:.3f},{mid:.3f},{hi:.3f}\n")
+    try:
+        atomic_write(args.forecasts, buf.getvalue().encode(), mode=0o644)
+    except OSError as exc:
+        _err(f"--forecasts {safe_name(args.forecasts)}: cannot write it: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def trained_on(fc, paths: list[str], names: list[str],
@@ -485,8 +526,9 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
             err(hint)
         return None, EXIT_FALLBACK if label else EXIT_USAGE
     series, after = to_last_count(series)
+    keep = [] if getattr(args, "forecasts", None) else None
     try:
-        table = backtest(series, models, days=args.days, horizon=args.horizon)
+        table = backtest(series, models, days=args.days, horizon=args.horizon, keep=keep)
     except ValueError as exc:  # logs read, too short to score: no model was backtested, as
         # when the LSTM is scored at no origin (README's exit codes)
         err(str(exc).replace(" hours is too short", f" hours to its last count ({after} "
@@ -525,6 +567,8 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
             why = ("the history never changes from one day to the next (the 24 h seasonal "
                    "naive's error, its scale, is 0)")
         err(f"MASE is undefined here: {why}; sMAPE and coverage are still scored")
+    if keep is not None:  # for --forecasts
+        table.attrs["forecasts"] = keep
     # the baselines were scored, the model never: not a backtest of it (stderr said why), as
     # `forecast` exits 1 then
     return table, EXIT_OK if summary.loc[lstm, "hours"] else EXIT_FALLBACK
@@ -544,6 +588,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
 
     code = EXIT_OK
     summaries, docs, counts = {}, {}, {}
+    made: list = []  # (name, series, table) for --forecasts
     tty = sys.stderr.isatty()  # a long run (statsforecast: ~12 s a series) is not silent
     t0 = time.monotonic()
     for k, (name, series) in enumerate(every.items()):
@@ -557,6 +602,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         if table is None:
             continue
         summaries[name] = summarize(table)
+        if args.forecasts:
+            made.append((name, series, table))
         counts[name] = len(_origins(table))
         docs[name] = to_json(table, args.days, args.horizon)
         docs[name]["origins"] = _hour_texts(_origins(table), args, series)
@@ -567,6 +614,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     if not summaries:
         _err(f"none of the {len(every)} series could be scored")
         return EXIT_FALLBACK
+    if args.forecasts and not _write_forecasts(args, made):
+        return EXIT_USAGE
     # the LSTM alone is a diagnostic beside the forecast shown, not a contender for "best on"
     mean = across(summaries, aside=[m for m in models if m == f"{lstm} alone"])
     unscored = len(every) - len(summaries)  # too short or nothing to score: said above

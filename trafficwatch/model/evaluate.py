@@ -52,8 +52,10 @@ def score(actual: np.ndarray, q: np.ndarray, scale: float) -> dict[str, float]:
 
 
 def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
-             horizon: int = 24) -> pd.DataFrame:
-    """Tidy table: one row per model and origin with mase, smape, coverage, n (observed hours)."""
+             horizon: int = 24, keep: list | None = None) -> pd.DataFrame:
+    """Tidy table: one row per model and origin with mase, smape, coverage, n (observed hours).
+    `keep`: each forecast is appended to it, (model, origin hour, its hours, the actual counts
+    (NaN: none), (H, 3) p10/p50/p90), for a user to plot or score them in their own way."""
     s = check_series(series)
     v = s.to_numpy()
     origins = origins_for(len(v), days, horizon)
@@ -75,6 +77,8 @@ def backtest(series: pd.Series, models: Mapping[str, ForecastFn], days: int = 7,
                 continue
             rows.append({"model": name, "origin": s.index[o].isoformat(),
                          **score(actual, q, scale), "error": ""})
+            if keep is not None:
+                keep.append((name, s.index[o], s.index[o:o + horizon], actual, q))
     return pd.DataFrame(rows)
 
 
