@@ -464,6 +464,23 @@ def test_a_copy_kept_under_a_name_of_its_own_is_a_file_of_its_site(tmp_path, cap
     assert site == tmp_path.name and [Path(f.path).name for f in files][-1] == "access.log"
 
 
+def test_a_log_named_like_a_copy_with_no_log_beside_it_is_a_log_of_its_own(tmp_path):
+    # a review: caddy's live `shop.log.json`, or nginx's `access.log.json` beside access.log
+    # (the same requests in JSON), were taken for copies kept by hand: merged into one site,
+    # or, alone and empty at the start, never read
+    from trafficwatch.logs.sources import classify
+
+    for name in ("shop.log.json", "other.log.keep", "access.log", "access.log.json"):
+        (tmp_path / name).write_bytes(b"")
+    got = {n: classify(tmp_path / n) for n in ("shop.log.json", "other.log.keep",
+                                               "access.log.json")}
+    assert all(f.rotation == 0 for f in got.values()), got  # live files, each its own site
+    assert got["shop.log.json"].site == "shop.log.json"
+    assert got["access.log.json"].site == "access.log.json"
+    (tmp_path / "other.log").write_bytes(b"")  # its log beside it now: a copy of it
+    assert classify(tmp_path / "other.log.keep").rotation > 1000
+
+
 def test_swap_and_temporary_files_beside_the_logs_are_not_read_as_sites(tmp_path, capsys):
     """`vim /var/log/nginx/access.log` leaves `.access.log.swp` beside it, a copy in progress is
     `access.log.tmp`, fluentd keeps its place in `access.log.pos`: each was read as a site of

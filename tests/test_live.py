@@ -189,6 +189,21 @@ def test_a_new_site_file_appearing_is_followed(tmp_path, feed_for):
     assert total(e) == 7
 
 
+def test_a_live_log_named_like_a_copy_empty_at_the_start_is_followed(tmp_path, feed_for):
+    # a review: `shop.log.json` was taken for a copy kept by hand; empty when the follower
+    # started, its lines were never read ("copytruncate's copy in progress")
+    log = tmp_path / "shop.log.json"
+    log.write_text("")
+    e, f = feed_for()
+    with log.open("a") as fh:
+        fh.write(lines(0, 12))
+    for _ in range(20):
+        f.step(0.1)
+        if total(e) == 12:
+            break
+    assert total(e) == 12
+
+
 def test_tail_keeps_recent_lines(tmp_path, feed_for):
     (tmp_path / "access.log").write_text(lines(0, 3))
     _, f = feed_for()

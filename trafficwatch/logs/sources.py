@@ -160,11 +160,12 @@ def _named(path: Path, vhost_rx: re.Pattern[str] | None) -> SourceFile:
     name, date = _undated(name)
     m = _ROTATION.match(name)
     cut = name.lower().rfind(".log.")
-    if m is None and cut > 0:  # access.log.keep, access.log.dpkg-bak,
-        # access.log.1.gz.bak, access.log.1.tmpcopy: a copy kept by hand under a name of its own.
-        # Each was a site of its own ("access.log.keep"), every request counted again in all
-        # sites' total and the agent's (a trial: 1,800 lines counted of 300); a file of the
-        # log's site, older than its rotations, it is read once (drop_copies)
+    if m is None and cut > 0 and _kept_copy(path, name[:cut + 4], name[cut + 5:]):
+        # access.log.keep, access.log.dpkg-bak, access.log.1.gz.bak, access.log.1.tmpcopy
+        # beside access.log: a copy kept by hand under a name of its own. Each was a site of
+        # its own ("access.log.keep"), every request counted again in all sites' total and the
+        # agent's (a trial: 1,800 lines counted of 300); a file of the log's site, older than
+        # its rotations, it is read once (drop_copies)
         stem, backup = name[:cut + 4], backup or True
     elif m is None:
         stem, rotation = name, 0
@@ -176,6 +177,20 @@ def _named(path: Path, vhost_rx: re.Pattern[str] | None) -> SourceFile:
         rotation, date = BACKUP_ROTATION, ""
     site = _site_of(path, stem if stem.endswith(".log") else stem + ".log", vhost_rx)
     return SourceFile(str(path), site, rotation, comp, date)
+
+
+# NAME.log.EXT is a log of its own in these formats (caddy.log.json written live), not a copy
+_LOG_FORMAT_EXT = frozenset({"json", "ndjson", "jsonl", "csv", "tsv", "txt", "log"})
+
+
+def _kept_copy(path: Path, log: str, rest: str) -> bool:
+    """Whether a file NAME.log.REST (`log`: NAME.log) is a copy of NAME.log kept by hand: the
+    log or its first rotation is beside it, and REST names no format of a log of its own. A
+    live `shop.log.json` with no shop.log was taken for a copy and, empty at the start, never
+    read (a review)."""
+    if rest.split(".", 1)[0].lower() in _LOG_FORMAT_EXT:
+        return False
+    return any((path.parent / f"{log}{x}").is_file() for x in ("", ".1", ".1.gz", "-1"))
 
 
 # What logrotate makes of a file's name: NAME.1, NAME.2.gz, NAME-20261205, NAME.2026-12-05.bz2
