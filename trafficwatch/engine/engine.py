@@ -621,9 +621,10 @@ class Engine:
         offset = self._offset(offset, now)
         src = self.source
         tail, tail_of = tuple(getattr(src, "tail", ())), 0
-        if tail and narrows_lines(self.filter):  # the lines the filter keeps, as the counts
+        view = (self.site, self.filter, self.metric)  # read once: one frame, one view
+        if tail and narrows_lines(view[1]):  # the lines the filter keeps, as the counts
             with self._tail_lock:
-                tail, tail_of = self._tail_filter(tail, self.site, self.filter)
+                tail, tail_of = self._tail_filter(tail, *view)
         if series_now is not None and last_ts is not None and last_ts > now:
             # a line dated ahead of the clock (it waits for its hour): the status line's "last
             # line at" is when lines last came, not that line's time ("18:31" at 15:35)

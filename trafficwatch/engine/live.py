@@ -357,19 +357,21 @@ class LiveFeed:
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     def _tail(self, site: str, data: bytes, chunk: bool = False,
-              fmt: LogFormat | None = None) -> None:
+              fmt: LogFormat | None = None, fields: tuple[bytes, ...] = ()) -> None:
         """The last complete lines of `data` into the site's log tail, which stays a run of lines
         as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
         (20 lines of each were kept, so a big file's tail showed three hours days apart).
         `chunk`: lines the follower handed over, whole; else the last bytes of a file. `fmt`:
-        the file's format, if known (a filter on lines reads them with it)."""
+        the file's format, if known, and `fields` its W3C header (a filter on lines reads them
+        with both)."""
         texts, whole = (logread.chunk_tail_lines if chunk else logread.tail_lines)(
             data, TAIL_PER_SITE)
         if not whole:  # lines between the tail kept and these were not read for it
             self._tails.pop(site, None)
-        self._tail_add(site, texts, fmt)
+        self._tail_add(site, texts, fmt, fields)
 
-    def _tail_add(self, site: str, texts: list[str], fmt: LogFormat | None = None) -> None:
+    def _tail_add(self, site: str, texts: list[str], fmt: LogFormat | None = None,
+                  fields: tuple[bytes, ...] = ()) -> None:
         now = time.time()
         if not self._ready:  # the first read: the sites' tails ordered by their logs' own last
             # time, not as their files came (on a folder of unrelated logs, every site's
@@ -378,7 +380,7 @@ class LiveFeed:
                 last = self.sink.series.last_ts(site) if site else None
             now = min(now, float(last)) if last is not None else now
         lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
-        lines.extend(TailLine(now, site, text, fmt) for text in texts)
+        lines.extend(TailLine(now, site, text, fmt, fields) for text in texts)
         self._tail_version += 1
 
     def _resume_format(self, st: _Stream) -> None:
@@ -424,8 +426,10 @@ class LiveFeed:
         self._tail_rank[key.site] = rank
         self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
         st = self._streams.get((key.dev, key.ino))
-        fmt = st.parser.fmt if st is not None and st.parser is not None else None
-        self._tail(key.site, data, fmt=fmt)  # a whole window: its first line, maybe cut, left out
+        p = st.parser if st is not None else None
+        # a whole window: its first line, maybe cut, left out
+        self._tail(key.site, data, fmt=p.fmt if p else None,
+                   fields=tuple(p.w3c_fields) if p else ())
 
     @property
     def tail(self) -> tuple[TailLine, ...]:
@@ -496,7 +500,8 @@ class LiveFeed:
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
-        self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt)
+        self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
+                   fields=tuple(st.parser.w3c_fields))
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest

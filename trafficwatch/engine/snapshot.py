@@ -130,6 +130,8 @@ class TailLine:
     # the format of the file it came from (None: not known here, found again from the lines
     # when a filter asks); not part of what the line is
     fmt: LogFormat | None = field(default=None, compare=False, repr=False)
+    fields: tuple[bytes, ...] = field(default=(), compare=False, repr=False)  # a W3C log's
+    # `#Fields:` header in force when it was read (its lines parse by it alone)
 
 
 @dataclass(frozen=True)
