@@ -302,13 +302,14 @@ def test_output_that_cannot_be_written_is_one_line_and_status_74(tmp_path, redir
     assert b"Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("closed, code, said", [
-    ("<&-", 2, "the app needs a terminal"),  # as with </dev/null
+@pytest.mark.parametrize("args, said", [
+    ([SAMPLE], "the app needs a terminal"),  # as with </dev/null
+    (["counts", "-"], "standard input is closed: nothing to read from -"),  # not "empty", 0
 ])
-def test_the_app_with_stdin_closed_says_it_needs_a_terminal(closed, code, said):
-    p = subprocess.run(["bash", "-c", f'"$0" -m trafficwatch "$1" {closed}', sys.executable,
-                        SAMPLE], capture_output=True, timeout=60, check=False)
-    assert p.returncode == code and b"Traceback" not in p.stderr
+def test_a_closed_stdin_is_one_line_and_status_2(args, said):
+    p = subprocess.run(["bash", "-c", '"$0" -m trafficwatch "$@" <&-', sys.executable, *args],
+                       capture_output=True, timeout=60, check=False)
+    assert p.returncode == 2 and b"Traceback" not in p.stderr
     assert said in p.stderr.decode()
 
 

@@ -60,26 +60,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_own(kinds: tuple[str, ...] = ("stdin",), folder: str | None = None) -> None:
-    """Remove this process's temporary files and folders of `kinds`, on the way out of a signal
-    that ends it at once: a copy of stdin outlived `counts -` stopped by SIGTERM or SIGHUP (an
-    SSH session closed on `zcat ... | trafficwatch counts -`, a trial), whole."""
-    import shutil
+_OWN: set[str] = set()  # temporary files of this process a signal must not leave behind
 
-    folder = folder or tempfile.gettempdir()
-    heads = tuple(temp_prefix(kind) for kind in kinds)
-    try:
-        entries = [e for e in os.scandir(folder) if e.name.startswith(heads)]
-    except OSError:
-        return
-    for e in entries:
+
+def own_temp(path: str, held: bool = True) -> None:
+    """Say that `path` is a temporary file of this process (held False: not any more), for
+    remove_own to take away on a signal's way out."""
+    (_OWN.add if held else _OWN.discard)(path)
+
+
+def remove_own() -> None:
+    """Remove this process's temporary files (own_temp), on the way out of a signal that ends it
+    at once: a copy of stdin outlived `counts -` stopped by SIGTERM or SIGHUP (an SSH session
+    closed on `zcat ... | trafficwatch counts -`, a trial), whole. Those paths alone: by a name
+    holding the pid, a process in another PID namespace sharing /tmp could lose its own."""
+    for path in list(_OWN):
         try:
-            if e.is_dir(follow_symlinks=False):
-                shutil.rmtree(e.path)
-            else:
-                os.unlink(e.path)
+            os.unlink(path)
         except OSError:
-            continue
+            pass
+        _OWN.discard(path)
 
 
 def sweep_orphans(kinds: tuple[str, ...] = ("tune", "stdin"), folder: str | None = None) -> list[str]:

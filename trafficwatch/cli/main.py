@@ -190,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # status 1 (a trial); stdin reads as empty (the app then says it needs a terminal, as with
     # </dev/null), stdout is refused for the commands that write to it
     if sys.stdin is None:
+        if "-" in (getattr(args, "paths", None) or ()):  # read as empty, it was "<stdin> is
+            # empty", status 0: a cron job could not tell it from an empty input (a review)
+            print("trafficwatch: standard input is closed: nothing to read from -",
+                  file=sys.stderr)
+            return 2
         sys.stdin = open(os.devnull)  # noqa: SIM115 (for the process's life)
     if sys.stdout is None:
         if args.command not in ("watch", "agent"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from trafficwatch.counting.columns import header_columns, is_counts_header
 from trafficwatch.counting.plan import batch_workers, whole_file_task
 from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
-from trafficwatch.files import sweep_orphans, temp_prefix
+from trafficwatch.files import own_temp, sweep_orphans, temp_prefix
 from trafficwatch.hours import HOUR
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import detect_format, is_error_log
@@ -248,13 +248,17 @@ def spooled_stdin() -> Iterator[str]:
         return
     sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
     with tempfile.NamedTemporaryFile(prefix=temp_prefix("stdin")) as tmp:
-        shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
-        tmp.flush()
-        _spooled.append(tmp.name)
+        own_temp(tmp.name)  # a signal that ends the process takes it away (files.remove_own)
         try:
-            yield tmp.name
+            shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
+            tmp.flush()
+            _spooled.append(tmp.name)
+            try:
+                yield tmp.name
+            finally:
+                _spooled.pop()
         finally:
-            _spooled.pop()
+            own_temp(tmp.name, held=False)
 
 
 @dataclass

@@ -220,7 +220,7 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP),
         if _Result.state == "written":
             return
         end_children()
-        remove_own(("stdin",))  # its copy of stdin: the default action leaves it behind
+        remove_own()  # its copy of stdin: the default action leaves it behind
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
