@@ -217,7 +217,8 @@ async def test_an_hours_long_paths_and_clients_are_cut_on_their_count_s_row():
 
     snap = demo_snapshot()
     long_path, v6 = "/static/js/application.bundle.min.js", "2001:db8:85a3::8a2e:370:7334"
-    tops = tuple(replace(t, paths=((long_path, 1234),), clients=((v6, 77, 0),))
+    wide = "/商品/詳細/とても長い名前のページ"  # two cells a character
+    tops = tuple(replace(t, paths=((long_path, 1234), (wide, 9)), clients=((v6, 77, 0),))
                  for t in snap.tops)
     for size in ((80, 24), (160, 50)):
         app = make_app(replace(snap, tops=tops))
@@ -234,5 +235,9 @@ async def test_an_hours_long_paths_and_clients_are_cut_on_their_count_s_row():
                 assert len(path_row) <= pane.size.width
                 assert client_row.startswith(" 77 2001:db8") and client_row.endswith("…")
                 assert len(client_row) <= pane.size.width
+                from rich.cells import cell_len
+
+                wide_row = next(r for r in rows if r.startswith("     9 /商品"))
+                assert wide_row.endswith("…") and cell_len(wide_row) <= pane.size.width
             else:  # room enough: whole
                 assert path_row == f" 1,234 {long_path}" and client_row == f" 77 {v6}"

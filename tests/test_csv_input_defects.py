@@ -178,7 +178,8 @@ def test_hour_numbers_steps_apart_are_said_as_numbers(tmp_path, capsys):
      "(M4's layout)? write one row per hour instead: unique_id,ds,y")),
     ("hour;count", ("found hour;count; its columns look separated by ';': trafficwatch reads "
      "comma-separated values")),
-    ("hour\tcount", "found hour\tcount; its columns look separated by a tab"),
+    ("hour\tcount", "found hour\\x09count; its columns look separated by a tab"),
+    ("a,b,c,d,e,f,g,h,i,j", "found a,b,c,d,e,f,g,h,… (10 columns)\n"),  # no M4 hint
 ])
 def test_a_csv_of_another_layout_is_refused_with_what_it_looks_like(tmp_path, capsys, head,
                                                                       said):

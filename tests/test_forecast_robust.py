@@ -1089,6 +1089,7 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
 
 @pytest.mark.parametrize("start, holiday", [("2024-04-02 00:00", False),  # Easter Monday 04-01
                                             ("2024-04-02 10:00", False),
+                                            ("2025-12-21 06:00", False),  # days before
                                             ("2025-12-23 06:00", True),  # into Christmas
                                             ("2025-12-24 06:00", True)])
 def test_a_level_changed_as_the_holidays_ended_is_not_theirs(start, holiday):

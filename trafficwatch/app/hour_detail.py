@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from trafficwatch.app.gate_words import fmt_hour, hour_gates, percentages
@@ -129,9 +130,10 @@ def _fit(raw: str, room: int) -> str:
     """A path or client made safe, cut with "…" to the `room` left on its row: wrapped, the
     count stood on one row and its path on the next (19 columns at 80x24, a trial)."""
     text = safe_text(raw)
-    if room < 4:  # a pane not laid out yet (width 0): nothing to cut to
+    if room < 4 or cell_len(text) <= room:  # (room < 4: a pane not laid out yet, width 0)
         return text
-    return text if len(text) <= room else text[:room - 1] + "…"
+    # by the cells it takes, not its characters: a path of CJK characters is twice as wide
+    return set_cell_size(text, room - 1) + "…"
 
 
 def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,

@@ -273,13 +273,14 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if sep is not None:
             hint = (f"; its columns look separated by {'a tab' if sep == chr(9) else repr(sep)}: "
                     "trafficwatch reads comma-separated values")
-        elif len(cols) > 8:
+        elif len(cols) > 8 and sum(bool(re.fullmatch(r"v?\d+", c)) for c in cols) > len(cols) / 2:
+            # (V1, V2, ... or numbers: not any wide export, a review)
             hint = ("; one series per row, a column per hour (M4's layout)? write one row per "
                     "hour instead: unique_id,ds,y")
         raise ValueError(f"{shown}: expected columns hour,count (the hour: "
                          f"{' or '.join(TIME_COLUMNS)}; the count: {' or '.join(VALUE_COLUMNS)}; "
                          f"optionally one of {', '.join(SERIES_COLUMNS)} naming the series); "
-                         f"found {safe_text(found_cols)}{hint}")
+                         f"found {safe_text(found_cols, tabs=False)}{hint}")
     id_col = next((c for c in SERIES_COLUMNS if c in cols), None)
     ti, vi = cols.index(time_col), cols.index(value_col)
     ii = cols.index(id_col) if id_col is not None else None

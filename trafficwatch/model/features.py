@@ -648,6 +648,8 @@ def added_level(values: np.ndarray, at: int) -> float:
     return added if by_added < ADDED_BETTER * by_ratio else 0.0
 
 
+HOLIDAY_AHEAD = 25  # hours: a change of level with a holiday hour in its first this many began
+# in the holidays or the day before them (from 25 hours before Christmas Eve: Dec 23 at 00:00)
 SHIFT_OLD = 504  # hours: the oldest change of level followed, 3 weeks. Older, the LSTM's weeks
 # and memories have come to hold it (bench/forecast.py --step 2: see old_level_shift)
 SHIFT_DAYS_HELD = 0.8  # the share of whole days, on each side of an old change, at its level
@@ -694,7 +696,7 @@ def old_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelS
     if not (held(d[:cut], pre) and held(d[cut:], post)):
         return None
     in_holidays = first_hour is not None and bool(  # began in them (or the day before)
-        holiday(first_hour + start + np.arange(cut, min(cut + 48, span))).any())
+        holiday(first_hour + start + np.arange(cut, min(cut + HOLIDAY_AHEAD, span))).any())
     return LevelShift(at=start + cut, hours=span - cut, ratio=float(np.exp(shift)),
                       holiday=in_holidays)
 
@@ -772,9 +774,10 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
         return None
     if week - cut < SHIFT_AGE[0]:  # too young to tell from a surge of an afternoon
         return None
-    # began in them, or the day before and ran into them; not one that began as they ended (a
-    # new site's first traffic the day after Easter Monday was "in the holidays", not followed)
-    in_holidays = first_hour is not None and bool(holiday(first_hour + t[cut:]).any())
+    # began in them, or the day before; not one that began as they ended (a new site's first
+    # traffic the day after Easter Monday was "in the holidays", not followed)
+    in_holidays = first_hour is not None and bool(
+        holiday(first_hour + t[cut:cut + HOLIDAY_AHEAD]).any())
     before, after = d[:cut][ok[:cut]], d[cut:][ok[cut:]]
     pre, post = float(np.median(before)), float(np.median(after))
     shift = post - pre
