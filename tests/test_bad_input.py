@@ -576,3 +576,25 @@ def test_a_log_of_bad_times_alone_says_its_times_not_its_format(tmp_path, capsys
     (tmp_path / "access.log").write_text("hello world\n")  # no format at all: as before
     rc, total, err = counts(capsys, str(tmp_path / "access.log"))
     assert rc == 2 and "no known log format matches (tried " in err, err
+
+
+def test_iis_s_folder_of_site_folders_is_read_each_site_by_its_folder(tmp_path, capsys):
+    # a trial: `trafficwatch LogFiles` (IIS's C:\inetpub\logs\LogFiles, a W3SVCn folder per
+    # site) said "no access log yet; watching for one", files 0
+    head = ("#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+            "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+            "cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\n")
+    for k, n in ((1, 30), (2, 20)):
+        site = tmp_path / f"W3SVC{k}"
+        site.mkdir()
+        (site / "u_ex261206.log").write_text(head + "".join(
+            f"2026-12-06 05:{m:02d}:00 10.0.0.1 GET /x{m} - 443 - 192.0.2.9 Mozilla/5.0 200 0 0 "
+            "12\n" for m in range(n)))
+    other = tmp_path / "backup"  # any other folder: not read (give it by name)
+    other.mkdir()
+    (other / "access.log").write_bytes(log_lines(10))
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 50), err
+    from trafficwatch.logs.sources import discover
+
+    assert sorted(discover([str(tmp_path)]).sites) == ["W3SVC1", "W3SVC2"]

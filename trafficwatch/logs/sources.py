@@ -49,6 +49,7 @@ _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]
                          rf"|(?:19|20)\d\d-{_MM}-{_DD}|\d\d{_MM}{_DD})(?!\d)")
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
+_IIS_SITE_DIR = re.compile(r"W3SVC\d+\Z", re.IGNORECASE)  # IIS's folder of one site's logs
 _IIS_PREFIX = re.compile(r"(?:u_)?(?:ex|in|nc)(?:_x)?\Z", re.IGNORECASE)
 
 
@@ -232,7 +233,13 @@ def _expand(arg: str) -> tuple[list[Path], bool]:
     p = Path(arg)
     if p.is_dir():  # links after files: a link to a file of the folder is that file, named as
         # it is (link.access.log -> web.access.log had named the site "link", in a trial)
-        return sorted(p.iterdir(), key=lambda x: (x.is_symlink(), x.name)), False
+        found = sorted(p.iterdir(), key=lambda x: (x.is_symlink(), x.name))
+        # IIS's LogFiles folder: a folder per site, W3SVC1, W3SVC2..., each of its days. Given
+        # the folder of those, they are read (it was "no access log yet; watching for one",
+        # files 0: a trial); each is its site, by name
+        for sub in [x for x in found if _IIS_SITE_DIR.match(x.name) and x.is_dir()]:
+            found += sorted(sub.iterdir(), key=lambda x: (x.is_symlink(), x.name))
+        return found, False
     if any(c in arg for c in "*?["):
         return [Path(x) for x in sorted(glob.glob(arg))], True
     return [p], True
