@@ -374,6 +374,34 @@ async def test_help_and_filter_screens_open_and_filter_applies():
     assert flt.status_classes == frozenset({4, 5})
 
 
+@pytest.mark.parametrize("typed, bots, site, error", [
+    ("sho", "", "shop", None),  # a part of one name, as the site picker finds it; bots empty:
+    ("all", "none", "", None),  # all (it was refused); "all": every site
+    ("o", "all", None, "site 'o' is part of 2 names: shop, blog"),
+    ("zzz", "all", None, "no site's name holds 'zzz' (sites: shop, blog; all: every site)"),
+])
+async def test_the_filter_s_site_field_reads_as_the_picker_and_an_empty_bots_field_is_all(
+        typed, bots, site, error):
+    # a trial: "blog" was "no site 'blog'", no word gave all sites back, the error named no
+    # site, and an emptied bots field was refused where every other empty field is its default
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one("#site").value = typed
+        app.screen.query_one("#bots").value = bots
+        await pilot.press("enter")
+        await pilot.pause()
+        if error is not None:
+            assert app.screen.__class__.__name__ == "FilterScreen"
+            assert error in str(app.screen.query_one("#error").render())
+            return
+    assert ("site", site) in app.engine.calls
+    flt = next(c[1] for c in app.engine.calls if c[0] == "filter")
+    assert flt.bots is (bots != "none")
+
+
 async def open_help(app: TrafficWatchApp, pilot):
     """The help screen's scrolling box, once the app is up and `?` was pressed."""
     await pilot.pause()

@@ -120,11 +120,23 @@ async def test_the_pane_says_how_many_of_the_last_lines_the_filter_keeps(tmp_pat
         async with app.run_test(size=(160, 50)) as pilot:
             await pilot.pause()
             shown.append(str(app.query_one("#tail").render()))
+            # in the title too, which stays in view (at 80x24 the first line scrolls off)
+            assert app.query_one("#tail-box").border_title == \
+                f"Log tail, filtered ({len(snap.tail)} of 8)"
     assert shown[0].startswith("None of the last 8 lines of shop read here matches the filter:"), \
         shown[0]
     lines = shown[1].splitlines()
     assert lines[0] == "4 of the last 8 lines of shop read here match the filter"
     assert lines[1:] == [line(i).rstrip("\n") for i in (0, 2, 5, 7)]
+    e.set_metric("visitors")  # its path is not applied to visitors: it is to these requests
+    snap = e.snapshot()
+    app = make_app(replace(demo_snapshot(), site="shop", tail=snap.tail, tail_of=snap.tail_of,
+                           filter=snap.filter, metric="visitors"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert str(app.query_one("#tail").render()).splitlines()[0] == (
+            "4 of the last 8 lines of shop read here match the filter (its path too: these "
+            "are requests)")
 
 
 IIS_HEAD = ("#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"

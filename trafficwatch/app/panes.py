@@ -520,9 +520,12 @@ class LogTail(Static):
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         where = site_title(snap.site, snap.sites)
         if snap.tail_of and not lines:  # the filter keeps none of the last lines read
+            why = (": its range ended before them" if snap.range_end else  # (no line can come)
+                   ": lines it keeps show here as they come")
+            if snap.metric == "pages":  # ^/static under pages: "none" read as no such request
+                why += " (the pages metric leaves static files out)"
             super().update(Text(f"None of the last {snap.tail_of:,} lines of {where} read here "
-                                "matches the filter: lines it keeps show here as they come",
-                                style="dim"))
+                                f"matches the filter{why}", style="dim"))
             return
         if not lines:
             which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
@@ -539,8 +542,13 @@ class LogTail(Static):
         if snap.tail_of:  # the lines the view's filter keeps, judged as the counts judge them
             # (the filter in the chart's title: under visitors its path is said not applied
             # there, and lines are judged by it)
+            # under visitors the path is applied here, to requests, and said so: the chart's
+            # title says it is not applied to visitors (a trial read a contradiction)
+            path = (" (its path too: these are requests)"
+                    if snap.metric == "visitors" and "not applied to visitors" in snap.filter
+                    else " (pages: static files left out)" if snap.metric == "pages" else "")
             t.append(f"{len(lines):,} of the last {snap.tail_of:,} lines of {where} read here "
-                     "match the filter\n", style="dim")
+                     f"match the filter{path}\n", style="dim")
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:  # as the picker and the title name it (a tab in a name was a gap here)
                 t.append_text(safe_content(safe_name(line.site)))

@@ -236,13 +236,13 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             with Horizontal(classes="pair"):
                 yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
                             placeholder="(all)", id="status")
-                yield Input(value=bots, id="bots")
+                yield Input(value=bots, placeholder="(all)", id="bots")
             yield Label(f"From · to, inclusive (YYYY-MM-DD[ HH:MM], chart's "
                         f"{utc_name(self.tz_offset)})")
             with Horizontal(classes="pair"):
                 yield Input(value=fmt(cur.start), placeholder="(open)", id="start")
                 yield Input(value=fmt(cur.end), placeholder="(open)", id="end")
-            yield Label("Site (empty = keep)")
+            yield Label("Site (part of its name; all: every site; empty = keep)")
             yield Input(placeholder="(keep the site shown)", id="site")
             yield Static("", id="error")
             with Horizontal(classes="pair"):
@@ -292,16 +292,15 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 return None
 
         classes = check(lambda: parse_status_classes(val["status"]))  # as --status reads it
-        bots = {"all": True, "none": False, "only": "only"}.get(val["bots"].lower())
+        # empty is all, as every other field's empty is its default (it was refused: a trial)
+        bots = {"all": True, "": True, "none": False, "only": "only"}.get(val["bots"].lower())
         if bots is None:
             errors.append("bots: all, none or only")
         start = check(lambda: self._when(val["start"], "from"))
         end = check(lambda: self._when(val["end"], "to", day_end=True))
         if start is not None and end is not None and start > end:
             errors.append(f"from ({val['start']}) is after to ({val['end']})")
-        site = val["site"] or None
-        if site is not None and site not in self.sites:
-            errors.append(f"no site {site!r}")
+        site = check(lambda: self._site(val["site"]))
         path = val["path"] or None
         if path is not None:
             try:
@@ -313,6 +312,25 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             return
         self.dismiss((ViewFilter(status_classes=classes, bots=bots, start=start, end=end,
                                  path=path), site))
+
+    def _site(self, text: str) -> str | None:
+        """The site typed: None keeps the one shown, "" is every site ("all"); a name, or a part
+        of one name alone, as the site picker finds them (a trial: "blog" was "no site", and
+        no word gave all sites back). ValueError names the sites there are."""
+        if not text:
+            return None
+        if text in self.sites:
+            return text
+        if text.lower() in ("all", "all sites", "*"):
+            return ""
+        hits = [x for x in self.sites if text.lower() in x.lower()]
+        if len(hits) == 1:
+            return hits[0]
+        some = ", ".join(safe_name(x) for x in (hits or list(self.sites))[:4])
+        more = ", …" if len(hits or self.sites) > 4 else ""
+        if hits:
+            raise ValueError(f"site {text!r} is part of {len(hits)} names: {some}{more}")
+        raise ValueError(f"no site's name holds {text!r} (sites: {some}{more}; all: every site)")
 
     def _when(self, text: str, field: str, day_end: bool = False) -> pd.Timestamp | None:
         """A date typed in the chart's offset (or with its own) as UTC; ValueError if unreadable.
