@@ -147,3 +147,26 @@ def test_a_fine_tune_folder_left_by_kill_9_is_removed_by_the_next_fine_tune(tmp_
     assert left and (left[0] / "series.csv").exists()
     assert sweep_orphans(folder=str(tmp_path)) == [left[0].name]
     assert not left[0].exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_worker_s_signal_leaves_its_parent_s_copy_of_stdin(tmp_path):
+    # a review: parse workers forked while a copy of stdin was held inherited the list and the
+    # signal handler; the pool's SIGTERM to its workers took the parent's copy away (a
+    # traceback, no output)
+    from trafficwatch.files import own_temp, remove_own
+
+    mine = tmp_path / "copy"
+    mine.write_text("x")
+    own_temp(str(mine))
+    try:
+        pid = os.fork()
+        if pid == 0:  # the worker: its way out of a signal
+            remove_own()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert mine.exists()
+        remove_own()  # the process that made it: taken away
+        assert not mine.exists()
+    finally:
+        own_temp(str(mine), held=False)

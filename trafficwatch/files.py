@@ -60,13 +60,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_OWN: set[str] = set()  # temporary files of this process a signal must not leave behind
+_OWN: set[tuple[int, str]] = set()  # (pid, path): temporary files a signal must not leave
 
 
 def own_temp(path: str, held: bool = True) -> None:
     """Say that `path` is a temporary file of this process (held False: not any more), for
-    remove_own to take away on a signal's way out."""
-    (_OWN.add if held else _OWN.discard)(path)
+    remove_own to take away on a signal's way out. By pid: a worker forked while it is held
+    inherits the set, and its own SIGTERM (the pool ends every worker when one dies) must not
+    take the parent's copy away (a review: a traceback, no output)."""
+    (_OWN.add if held else _OWN.discard)((os.getpid(), path))
 
 
 def remove_own() -> None:
@@ -74,12 +76,15 @@ def remove_own() -> None:
     at once: a copy of stdin outlived `counts -` stopped by SIGTERM or SIGHUP (an SSH session
     closed on `zcat ... | trafficwatch counts -`, a trial), whole. Those paths alone: by a name
     holding the pid, a process in another PID namespace sharing /tmp could lose its own."""
-    for path in list(_OWN):
+    me = os.getpid()
+    for pid, path in list(_OWN):
+        if pid != me:
+            continue
         try:
             os.unlink(path)
         except OSError:
             pass
-        _OWN.discard(path)
+        _OWN.discard((pid, path))
 
 
 def sweep_orphans(kinds: tuple[str, ...] = ("tune", "stdin"), folder: str | None = None) -> list[str]:

@@ -1,6 +1,7 @@
 """Read log files (whole) into an HourlySeries, with a per-file report of what happened."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import shutil
@@ -247,18 +248,20 @@ def spooled_stdin() -> Iterator[str]:
         yield _spooled[-1]
         return
     sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
-    with tempfile.NamedTemporaryFile(prefix=temp_prefix("stdin")) as tmp:
-        own_temp(tmp.name)  # a signal that ends the process takes it away (files.remove_own)
-        try:
+    fd, name = tempfile.mkstemp(prefix=temp_prefix("stdin"))
+    own_temp(name)  # a signal that ends the process takes it away (files.remove_own)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
             shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
-            tmp.flush()
-            _spooled.append(tmp.name)
-            try:
-                yield tmp.name
-            finally:
-                _spooled.pop()
+        _spooled.append(name)
+        try:
+            yield name
         finally:
-            own_temp(tmp.name, held=False)
+            _spooled.pop()
+    finally:
+        own_temp(name, held=False)
+        with contextlib.suppress(FileNotFoundError):  # (taken away already: not a traceback)
+            os.unlink(name)
 
 
 @dataclass
