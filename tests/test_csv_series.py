@@ -123,6 +123,13 @@ def test_eval_writes_every_forecast_it_scored_for_the_user_to_score_again(long_c
     code, _, err = run_cli(["eval", long_csv, "--forecasts", str(tmp_path / "no" / "f.csv")],
                            capsys)
     assert code == 2 and "no folder" in err
+    # refused before the backtest: a folder, stdout's "-" (a file named "-" was written), and
+    # what is no regular file (written by renaming over it, /dev/full became a file as root)
+    for bad, said in ((tmp_path, "not a regular file"), ("-", "name a file"),
+                      ("", "name a file")):
+        code, out, err = run_cli(["eval", long_csv, "--forecasts", str(bad)], capsys)
+        assert code == 2 and said in err and out == "", err
+    assert not (Path.cwd() / "-").exists()
 
 
 def test_forecast_prints_each_series_with_its_name(long_csv, capsys):

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from trafficwatch import __version__
 from trafficwatch.cli import agent, counts, model, top, watch
+from trafficwatch.cli.model import EXIT_OUTPUT
 from trafficwatch.cli.options import UsageError, check_usage, require_input
 from trafficwatch.engine.lifecycle import die_with_children
 from trafficwatch.files import sweep_orphans
@@ -95,7 +96,6 @@ def mistyped_command(word: str) -> str | None:
     return near if edit_distance(word.lower(), near) <= 2 else None
 
 
-EXIT_OUTPUT = 74  # the output could not be written (sysexits' EX_IOERR)
 
 
 class OutputError(Exception):

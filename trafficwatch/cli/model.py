@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
+EXIT_OUTPUT = 74  # an output that could not be written (sysexits' EX_IOERR; cli.main's too)
 
 
 _progress = {"shown": False}  # a progress line is on stderr (a terminal): cleared before a message
@@ -325,11 +326,8 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if not 1 <= args.horizon <= fc.cfg.horizon:  # as forecast: not a table of NaN, exit 1
             raise ValueError(f"--horizon {args.horizon}: {fc.name} forecasts "
                              f"1..{fc.cfg.horizon} hours")
-        if args.forecasts:  # before the backtest, not after it (minutes, on many series)
-            folder = Path(args.forecasts).parent
-            if not folder.is_dir() or not os.access(folder, os.W_OK):
-                raise ValueError(f"--forecasts {safe_name(args.forecasts)}: no folder "
-                                 f"{safe_name(str(folder))} to write it in")
+        if args.forecasts is not None:  # before the backtest, not after it (minutes)
+            _check_forecasts_path(args.forecasts)
         every = load_every(args)
         models = {fc.name: fc.as_function(), **baseline_models(args.statsforecast)}
         if args.lstm_alone:
@@ -374,8 +372,8 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return code
     for note in notes:
         _err(note)
-    if args.forecasts and not _write_forecasts(args, [("", series, table)]):
-        return EXIT_USAGE
+    if args.forecasts and not _write_forecasts(args, [(args.site or "", series, table)]):
+        code = max(code, EXIT_OUTPUT)  # the table is printed still: the backtest is not lost
     from trafficwatch.model.evaluate import format_table, to_json
 
     origins = _origins(table)
@@ -388,6 +386,25 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(f"rolling origin: {_span(origins, args, series, _scored(table))}\n")
         out.write(format_table(table) + "\n")
     return max(code, _lost(series))
+
+
+def _check_forecasts_path(path: str) -> None:
+    """ValueError unless `path` can take eval's forecasts: a regular file, new or not, in a
+    folder that can be written (a review: written by renaming a file over it, /dev/full as root
+    became a regular file, and a folder given failed once the backtest was done)."""
+    shown = safe_name(path)
+    if not path or path == "-":
+        raise ValueError(f"--forecasts {shown!r}: name a file to write them to")
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise ValueError(f"--forecasts {shown}: not a regular file (a folder or a device): "
+                         "name a file to write them to")
+    if p.is_file() and not os.access(p, os.W_OK):
+        raise ValueError(f"--forecasts {shown}: cannot write it (permission denied)")
+    folder = p.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--forecasts {shown}: no folder {safe_name(str(folder))} to write it "
+                         "in")
 
 
 def _write_forecasts(args: argparse.Namespace,
@@ -407,15 +424,18 @@ def _write_forecasts(args: argparse.Namespace,
         for model, origin, hours, actual, q in table.attrs.get("forecasts", ()):
             lead = (f"{who},{csv_field(safe_name(model))},"
                     f"{_hour_texts(pd.DatetimeIndex([origin]), args, series)[0]},")
-            for h, y, (lo, mid, hi) in zip(_hour_texts(hours, args, series), actual, q):
-                y = "" if not math.isfinite(y) else f"{y:.10g}"
-                buf.write(f"{lead}{h},{y},{lo:.3f},{mid:.3f},{hi:.3f}\n")
+            for h, y, row in zip(_hour_texts(hours, args, series), actual, q):
+                # every figure to 10 places (3 decimals changed a series of 0.006 an hour's
+                # scores, a review); none: empty
+                y, lo, mid, hi = ("" if not math.isfinite(x) else f"{x:.10g}" for x in (y, *row))
+                buf.write(f"{lead}{h},{y},{lo},{mid},{hi}\n")
     try:
         atomic_write(args.forecasts, buf.getvalue().encode(), mode=0o644)
     except OSError as exc:
         _err(f"--forecasts {safe_name(args.forecasts)}: cannot write it: {exc.strerror or exc}")
         return False
     return True
+
 
 
 def trained_on(fc, paths: list[str], names: list[str],
@@ -615,7 +635,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         _err(f"none of the {len(every)} series could be scored")
         return EXIT_FALLBACK
     if args.forecasts and not _write_forecasts(args, made):
-        return EXIT_USAGE
+        code = max(code, EXIT_OUTPUT)  # the table is printed still: the backtest is not lost
     # the LSTM alone is a diagnostic beside the forecast shown, not a contender for "best on"
     mean = across(summaries, aside=[m for m in models if m == f"{lstm} alone"])
     unscored = len(every) - len(summaries)  # too short or nothing to score: said above
