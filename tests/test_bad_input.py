@@ -598,3 +598,22 @@ def test_iis_s_folder_of_site_folders_is_read_each_site_by_its_folder(tmp_path, 
     from trafficwatch.logs.sources import discover
 
     assert sorted(discover([str(tmp_path)]).sites) == ["W3SVC1", "W3SVC2"]
+
+
+def test_one_iis_site_folder_that_cannot_be_listed_is_that_folder_skipped(tmp_path, capsys,
+                                                                          monkeypatch):
+    # a review: W3SVC9 unreadable made the whole LogFiles "directory cannot be listed", exit 2
+    for k in (1, 9):
+        (tmp_path / f"W3SVC{k}").mkdir()
+        (tmp_path / f"W3SVC{k}" / "u_ex261206.log").write_bytes(log_lines(10, seed=k))
+    real = Path.iterdir
+
+    def iterdir(self):
+        if self.name == "W3SVC9":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (1, 10), err
+    assert "W3SVC9: directory cannot be listed: Permission denied" in err

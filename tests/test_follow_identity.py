@@ -564,3 +564,26 @@ def test_a_folder_given_as_a_link_is_watched_through_it(tmp_path):
         assert read_within(lines, 8, 3) and lines.doubled() == 0
     finally:
         f.stop()
+
+
+def test_iis_s_site_folders_of_a_logfiles_folder_are_watched(tmp_path):
+    """LogFiles given: its W3SVCn folders' files are read, but the folders were not watched, so
+    each line waited for the rescan (1.5-5 s, a review). Here the rescan is a minute away: a
+    line written, and a new day's file, are read at once."""
+    import time
+
+    site = tmp_path / "LogFiles" / "W3SVC1"
+    site.mkdir(parents=True)
+    lines = Lines()
+    lines.write(site / "u_ex261206.log", "W3SVC1", 5)
+    f = Follower([str(tmp_path / "LogFiles")], lines.on_data, rescan_interval=60)
+    f.start()
+    try:
+        assert read_within(lines, 5, 10)
+        time.sleep(0.2)
+        lines.write(site / "u_ex261206.log", "W3SVC1", 3)
+        assert read_within(lines, 8, 3)
+        lines.write(site / "u_ex261207.log", "W3SVC1", 2)  # the next day's
+        assert read_within(lines, 10, 3) and lines.doubled() == 0
+    finally:
+        f.stop()

@@ -49,6 +49,7 @@ from trafficwatch.logs.sources import (
     NO_LOG_IN_DIR,
     SourceFile,
     discover,
+    iis_site_dirs,
     safe_name,
 )
 
@@ -852,6 +853,10 @@ class Follower:
             while d and not os.path.isdir(d):
                 d = os.path.dirname(d)  # not there yet: watch the nearest existing ancestor
             want.add(d)
+            if os.path.isdir(os.path.abspath(p)):  # IIS's W3SVCn folders of a LogFiles given:
+                # read as its files (sources._expand), watched too (their lines waited for the
+                # rescan, 1.5-5 s: a review)
+                want.update(iis_site_dirs(d))
         for d in want - self._watched_dirs:
             try:
                 try:  # a folder that is a link (/var/log/nginx -> /data/nginx): watched with

@@ -227,7 +227,16 @@ def rotations_of(path: Path, site: str) -> list[SourceFile]:
     return out
 
 
-def _expand(arg: str) -> tuple[list[Path], bool]:
+def iis_site_dirs(folder: str) -> list[str]:
+    """The W3SVCn folders (IIS's, a site's logs each) in `folder`; [] where it cannot be listed."""
+    try:
+        return [e.path for e in os.scandir(folder)
+                if _IIS_SITE_DIR.match(e.name) and e.is_dir()]
+    except OSError:
+        return []
+
+
+def _expand(arg: str, skipped: list[tuple[str, str]] | None = None) -> tuple[list[Path], bool]:
     if arg == "-":
         return [Path("-")], True
     p = Path(arg)
@@ -238,7 +247,12 @@ def _expand(arg: str) -> tuple[list[Path], bool]:
         # the folder of those, they are read (it was "no access log yet; watching for one",
         # files 0: a trial); each is its site, by name
         for sub in [x for x in found if _IIS_SITE_DIR.match(x.name) and x.is_dir()]:
-            found += sorted(sub.iterdir(), key=lambda x: (x.is_symlink(), x.name))
+            try:
+                found += sorted(sub.iterdir(), key=lambda x: (x.is_symlink(), x.name))
+            except OSError as exc:  # that site's folder alone (it was the whole folder: a review)
+                if skipped is not None:
+                    why = f"directory cannot be listed: {exc.strerror or exc}"
+                    skipped.append((safe_name(sub), why))
         return found, False
     if any(c in arg for c in "*?["):
         return [Path(x) for x in sorted(glob.glob(arg))], True
@@ -277,7 +291,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
     passive: list[SourceFile] = []
     for arg in paths:
         try:
-            found, explicit = _expand(arg)
+            found, explicit = _expand(arg, out.skipped)
         except PermissionError:
             why = ("directory cannot be listed: permission denied: run as a user that can read "
                    "it (e.g. in group adm)")
