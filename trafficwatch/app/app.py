@@ -279,7 +279,7 @@ class TrafficWatchApp(App):
         if snap is not None and snap.tail_of:  # the lines the filter keeps: said in the title,
             # which stays in view (at 80x24 the pane's own first line scrolled off at once and
             # it read as every line: a trial)
-            titles["#tail-box"] = f"Log tail, filtered ({len(snap.tail)} of {snap.tail_of})"
+            titles["#tail-box"] = f"Log tail, filtered ({len(snap.tail):,} of {snap.tail_of:,})"
         if self.has_class("narrow"):
             order = self._order()
             i = order.index(self.bottom) if self.bottom in order else -1

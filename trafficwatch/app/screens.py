@@ -323,7 +323,8 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             return text
         if text.lower() in ("all", "all sites", "*"):
             return ""
-        hits = [x for x in self.sites if text.lower() in x.lower()]
+        hits = [x for x in self.sites if x.lower() == text.lower()] or [  # Blog.example.org
+            x for x in self.sites if text.lower() in x.lower()]  # before blog.example.org.uk
         if len(hits) == 1:
             return hits[0]
         some = ", ".join(safe_name(x) for x in (hits or list(self.sites))[:4])
