@@ -387,12 +387,7 @@ async def test_the_filter_s_site_field_reads_as_the_picker_and_an_empty_bots_fie
     app = make_app()
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
-        await pilot.press("slash")
-        await pilot.pause()
-        app.screen.query_one("#site").value = typed
-        app.screen.query_one("#bots").value = bots
-        await pilot.press("enter")
-        await pilot.pause()
+        await enter_filter(app, pilot, site=typed, bots=bots)
         if error is not None:
             assert app.screen.__class__.__name__ == "FilterScreen"
             assert error in str(app.screen.query_one("#error").render())
@@ -400,6 +395,16 @@ async def test_the_filter_s_site_field_reads_as_the_picker_and_an_empty_bots_fie
     assert ("site", site) in app.engine.calls
     flt = next(c[1] for c in app.engine.calls if c[0] == "filter")
     assert flt.bots is (bots != "none")
+
+
+async def enter_filter(app: TrafficWatchApp, pilot, **values: str) -> None:
+    """`/`, these fields typed (by id), Enter."""
+    await pilot.press("slash")
+    await pilot.pause()
+    for field, value in values.items():
+        app.screen.query_one(f"#{field}").value = value
+    await pilot.press("enter")
+    await pilot.pause()
 
 
 async def open_help(app: TrafficWatchApp, pilot):
@@ -1149,12 +1154,7 @@ async def test_the_filter_refuses_a_backwards_or_unreadable_date_range_and_keeps
         for start, end, *words in (("2026-10-20", "2026-10-10", "from (2026-10-20) is after to"),
                                    ("yesterday-ish", "", "from: 'yesterday-ish' is not a date"),
                                    ("x", "y", "from: 'x' is not", "to: 'y' is not")):
-            await pilot.press("slash")
-            await pilot.pause()
-            app.screen.query_one("#start").value = start
-            app.screen.query_one("#end").value = end
-            await pilot.press("enter")
-            await pilot.pause()
+            await enter_filter(app, pilot, start=start, end=end)
             shown = " ".join(screen_text(app).split())  # the message wraps in the dialog
             assert all(w in shown for w in words) and "Unknown datetime" not in shown, shown
             assert app.screen.__class__.__name__ == "FilterScreen"

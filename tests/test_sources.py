@@ -193,8 +193,8 @@ def test_a_file_gone_between_the_listing_and_its_look_is_not_skipped(tmp_path, m
     (tmp_path / "access.log").write_text("x\n")
     listed = sources._expand
 
-    def with_a_ghost(arg):
-        found, explicit = listed(arg)
+    def with_a_ghost(arg, *rest):
+        found, explicit = listed(arg, *rest)
         return [*found, Path(arg) / "access.log.8.gz"] if not explicit else found, explicit
 
     monkeypatch.setattr(sources, "_expand", with_a_ghost)
