@@ -1236,3 +1236,17 @@ def test_a_day_off_both_ways_does_not_double_the_band_a_day_off_one_way_widens_i
     f = shipped.forecast(series(drop), 24)
     assert f.band_note.startswith("Band widened below: the last day had"), f.band_note
     assert f.p90.max() <= drop.max()
+
+
+def test_a_band_widened_for_a_surge_reaches_half_as_much_again_as_its_highest_hour(shipped):
+    """A benchmark user's series ended in 12 hours at 15 times its level (2,430 an hour): the
+    band, widened for the day that broke, had a p90 of 4,861 (twice anything the series held)
+    for 38 of the next 48 hours. It reaches 1.5 times that day's highest hour at most."""
+    idx, rate = weekly_site(160, 42 * 24)
+    v = np.random.default_rng(5).poisson(rate).astype(float)
+    v[-12:] = np.random.default_rng(6).poisson(15 * 160, 12)
+    f = shipped.forecast(pd.Series(v, index=idx), 48)
+    top = v[-24:].max()
+    assert "widened above" in f.band_note, f.band_note
+    assert (f.p90 <= 1.5 * top * (1 + 1e-9)).all(), (f.p90.max(), top)  # (twice: 4,917)
+    assert (f.p90 >= f.p50).all() and f.p90.max() > top  # wide still: the surge may go on
