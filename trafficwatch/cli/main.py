@@ -96,8 +96,6 @@ def mistyped_command(word: str) -> str | None:
     return near if edit_distance(word.lower(), near) <= 2 else None
 
 
-
-
 class OutputError(Exception):
     """Writing the command's output failed (not a reader that left: that ends it quietly)."""
 
