@@ -1238,15 +1238,21 @@ def test_a_day_off_both_ways_does_not_double_the_band_a_day_off_one_way_widens_i
     assert f.p90.max() <= drop.max()
 
 
-def test_a_band_widened_for_a_surge_reaches_half_as_much_again_as_its_highest_hour(shipped):
+@pytest.mark.parametrize("days", [42, 5])  # 5: a young site, days not seen yet widened again
+def test_a_band_widened_for_a_surge_reaches_half_as_much_again_as_its_highest_hour(shipped,
+                                                                                  days):
     """A benchmark user's series ended in 12 hours at 15 times its level (2,430 an hour): the
     band, widened for the day that broke, had a p90 of 4,861 (twice anything the series held)
     for 38 of the next 48 hours. It reaches 1.5 times that day's highest hour at most."""
-    idx, rate = weekly_site(160, 42 * 24)
+    idx, rate = weekly_site(160, days * 24, start="2026-12-01 00:00")
     v = np.random.default_rng(5).poisson(rate).astype(float)
     v[-12:] = np.random.default_rng(6).poisson(15 * 160, 12)
     f = shipped.forecast(pd.Series(v, index=idx), 48)
     top = v[-24:].max()
     assert "widened above" in f.band_note, f.band_note
-    assert (f.p90 <= 1.5 * top * (1 + 1e-9)).all(), (f.p90.max(), top)  # (twice: 4,917)
+    # (twice: 4,917), or the band's own p90 before that widening where it is higher (a young
+    # site's days not seen yet widen it for a reason of their own)
+    own = f.alarm()[1]
+    assert (f.p90 <= np.maximum(1.5 * top, own) * (1 + 1e-9)).all(), (f.p90.max(), top)
+    assert days == 5 or (own <= 1.5 * top).all()  # (at 42 days the cap alone bounds it)
     assert (f.p90 >= f.p50).all() and f.p90.max() > top  # wide still: the surge may go on

@@ -102,8 +102,8 @@ STUCK_NEW_HOURS = 12  # fewer hours do for a count that is new at those hours (n
 TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are left out: one
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen the band by, on each side, at most
-BROKE_TOP = 1.5  # a band widened above for a last day that broke reaches at most this many
-# times that day's highest hour (or its own p90, if higher). A benchmark user's surge, 12 hours
+BROKE_TOP = 1.5  # a band widened above for the last day (or hours: a surge) that broke from it
+# reaches at most this many times the last day's highest hour (or its own p90, if higher). A benchmark user's surge, 12 hours
 # at 2,430, had a p90 of 4,861 (the cap of twice the six weeks' top) for 38 of the next 48
 # hours. bench/forecast.py, fold models of 2026-12-06, off -> 1.5 (1.0): MSIS 24 h / 48 h
 # whole 2.76 / 3.21 -> 2.76 / 3.20, 28 origins 3.29 / 3.54 -> 3.27 / 3.52, tripled 3-6 days
@@ -785,12 +785,6 @@ class Forecaster:
         q = band(recent.widen, recent.widen)
         drawn = (band(recent.widen + recent.broke[0], recent.widen + recent.broke[1])
                  if max(recent.broke) > 0 else q)
-        if recent.broke[1] > 0 and last_top is not None:
-            # widened above for a last day that broke from the band: to that day's errors, as
-            # far as half as much again as its highest hour (BROKE_TOP)
-            top = np.maximum(q[:, mid + 1:], BROKE_TOP * last_top)
-            drawn = drawn.copy()
-            drawn[:, mid + 1:] = np.minimum(drawn[:, mid + 1:], top)
         idx = pd.date_range(pd.Timestamp(end * 3600, unit="s", tz="UTC"), periods=horizon, freq="h")
         name = "+".join(k if k != "lstm" else self.name for k in recent.weights)
         seen = counted_days(history)
@@ -806,6 +800,13 @@ class Forecaster:
             q_band, drawn = wider(q), wider(drawn)
         else:
             q_band = q
+        if recent.broke[1] > 0 and last_top is not None:
+            # widened above for the last day (or hours) that broke from the band: to their
+            # errors, as far as half as much again as the last day's highest hour (BROKE_TOP);
+            # after the widening for days not seen yet, which had undone it (a review)
+            top = np.maximum(q_band[:, mid + 1:], BROKE_TOP * last_top)
+            drawn = drawn.copy()
+            drawn[:, mid + 1:] = np.minimum(drawn[:, mid + 1:], top)
         choice, short = recent.describe(self.name), recent.short(self.name)
         for base, n in typical_hours.items():  # said: "same hour last week" had shown 5 of
             # a benchmark user's 48 hours unlike last week's, and said nothing
