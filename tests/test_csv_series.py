@@ -130,6 +130,13 @@ def test_eval_writes_every_forecast_it_scored_for_the_user_to_score_again(long_c
         code, out, err = run_cli(["eval", long_csv, "--forecasts", str(bad)], capsys)
         assert code == 2 and said in err and out == "", err
     assert not (Path.cwd() / "-").exists()
+    target = tmp_path / "kept.csv"  # through a link: the file it names, the link kept
+    target.write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(target)
+    code, _, _ = run_cli(["eval", long_csv, "--days", "1", "--forecasts",
+                          str(tmp_path / "link.csv")], capsys)
+    assert code == 0 and (tmp_path / "link.csv").is_symlink()
+    assert target.read_text().startswith("series,model,origin,hour")
 
 
 def test_forecast_prints_each_series_with_its_name(long_csv, capsys):

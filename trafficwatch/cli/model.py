@@ -395,7 +395,7 @@ def _check_forecasts_path(path: str) -> None:
     shown = safe_name(path)
     if not path or path == "-":
         raise ValueError(f"--forecasts {shown!r}: name a file to write them to")
-    p = Path(path)
+    p = Path(os.path.realpath(path))  # a link: the file it names is written
     if p.exists() and not p.is_file():
         raise ValueError(f"--forecasts {shown}: not a regular file (a folder or a device): "
                          "name a file to write them to")
@@ -429,8 +429,8 @@ def _write_forecasts(args: argparse.Namespace,
                 # scores, a review); none: empty
                 y, lo, mid, hi = ("" if not math.isfinite(x) else f"{x:.10g}" for x in (y, *row))
                 buf.write(f"{lead}{h},{y},{lo},{mid},{hi}\n")
-    try:
-        atomic_write(args.forecasts, buf.getvalue().encode(), mode=0o644)
+    try:  # through a link to the file it names (renamed over, the link became a file)
+        atomic_write(os.path.realpath(args.forecasts), buf.getvalue().encode(), mode=0o644)
     except OSError as exc:
         _err(f"--forecasts {safe_name(args.forecasts)}: cannot write it: {exc.strerror or exc}")
         return False

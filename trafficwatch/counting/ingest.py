@@ -249,9 +249,14 @@ def spooled_stdin() -> Iterator[str]:
         return
     sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
     fd, name = tempfile.mkstemp(prefix=temp_prefix("stdin"))
-    own_temp(name)  # a signal that ends the process takes it away (files.remove_own)
     try:
-        with os.fdopen(fd, "wb") as tmp:
+        own_temp(name)  # a signal that ends the process takes it away (files.remove_own)
+        try:
+            tmp = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with tmp:
             shutil.copyfileobj(sys.stdin.buffer, tmp, 1 << 20)
         _spooled.append(name)
         try:
