@@ -103,12 +103,13 @@ TRIM_DAYS = 4  # from this many days judged on, the best and the worst day are l
 # holiday, outage or surge in the last week must not decide which forecast is shown
 MAX_WIDEN = 2.0  # log1p units the calibration may widen the band by, on each side, at most
 BROKE_TOP = 1.5  # a band widened above for the last day (or hours: a surge) that broke from it
-# reaches at most this many times the last day's highest hour (or its own p90, if higher). A benchmark user's surge, 12 hours
-# at 2,430, had a p90 of 4,861 (the cap of twice the six weeks' top) for 38 of the next 48
-# hours. bench/forecast.py, fold models of 2026-12-06, off -> 1.5 (1.0): MSIS 24 h / 48 h
-# whole 2.76 / 3.21 -> 2.76 / 3.20, 28 origins 3.29 / 3.54 -> 3.27 / 3.52, tripled 3-6 days
-# before the end 11.69 / 17.05 -> 11.56 / 16.94 (11.57 / 16.97, medians worse), coverage
-# there 71.9 / 65.7 % -> 71.7 / 65.6 % (70.9 / 64.6 %); MASE, a third and bursts unchanged
+# reaches at most this many times the last day's highest hour (or its own p90, if higher). A
+# benchmark user's surge, 12 hours at 2,430, had a p90 of 4,861 (the cap of twice the six weeks'
+# top) for 38 of the next 48 hours. bench/forecast.py, fold models of 2026-12-06, off -> 1.5
+# (1.0): MSIS 24 h / 48 h whole 2.76 / 3.21 -> 2.76 / 3.20, 28 origins 3.29 / 3.54 -> 3.27 /
+# 3.52, tripled 3-6 days before the end 11.69 / 17.05 -> 11.56 / 16.94 (11.57 / 16.97, medians
+# worse), coverage there 71.9 / 65.7 % -> 71.7 / 65.6 % (70.9 / 64.6 %); MASE, a third and
+# bursts unchanged
 NARROW_HOURS = 168  # hours judged, at least, for the band to narrow (it widens from 48): on
 # fewer, the quantile is too unsure to cut below the model's own band. A site 9 days old, 2 days
 # judged, got a band of +-30 at 1,400 an hour, narrower than counting noise alone (+-48);
