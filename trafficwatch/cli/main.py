@@ -115,12 +115,7 @@ class ReaderMayLeave:
 
     def _left(self) -> None:
         self.reader_left = True
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._stream.fileno())  # what the buffer still holds goes there
-            os.close(null)
-        except (OSError, ValueError, AttributeError):  # not a file (a test's capture)
-            pass
+        _drop_unwritten(self._stream)
 
     def write(self, text: str) -> int:
         if not self.reader_left:
@@ -155,8 +150,9 @@ class ReaderMayLeave:
 
 
 def _drop_unwritten(stream) -> None:
-    """What stdout's buffer still holds goes to /dev/null: Python's own flush at exit would fail
-    on it again, and say so in a second message."""
+    """`stream` pointed at /dev/null, and what its buffer still holds goes there: a reader that
+    left, or an output that cannot be written (Python's own flush at exit would fail on it
+    again, and say so in a second message). Not a file (a test's capture): left as it is."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, stream.fileno())

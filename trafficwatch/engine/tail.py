@@ -17,7 +17,7 @@ from trafficwatch.counting.ingest import IngestOptions, choose_format
 from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import HOUR
-from trafficwatch.logs.parse import Parser
+from trafficwatch.logs.parse import Parser, in_networks
 
 SHOWN = 50  # the lines the pane shows at most: judging stops once this many are kept
 BATCH = 100  # lines judged at a time, newest first
@@ -152,18 +152,7 @@ class TailFilter:
 
     def _excluded(self, client: str) -> bool:
         """--exclude-ip as the parser applies it: the address as written, or in a range."""
-        if not self.exclude and not self.nets:
-            return False
-        if client in self.exclude:
-            return True
-        try:
-            addr = ipaddress.ip_address(client.strip("[]"))
-        except ValueError:
-            return False
-        mapped = getattr(addr, "ipv4_mapped", None)
-        return any(a in n for n in self.nets for a in (addr, mapped)
-                   if a is not None and a.version == n.version)
-
+        return client in self.exclude or bool(self.nets) and in_networks(client, self.nets)
 
 def _facts(r) -> list[Facts | None]:
     n = len(r)

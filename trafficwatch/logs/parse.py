@@ -342,14 +342,7 @@ class Parser:
         (::ffff:10.0.0.1) is read as its IPv4 one."""
         got = self._in_nets.get(h)
         if got is None:
-            try:
-                addr = ipaddress.ip_address(host.decode("ascii").strip("[]"))
-            except (ValueError, UnicodeDecodeError):
-                got = False
-            else:
-                mapped = getattr(addr, "ipv4_mapped", None)
-                got = any(a in n for n in self._nets for a in (addr, mapped)
-                          if a is not None and a.version == n.version)
+            got = in_networks(host, self._nets)
             if len(self._in_nets) < 1_000_000:  # a bound: a flood of addresses is looked up again
                 self._in_nets[h] = got
         return got
@@ -421,6 +414,20 @@ def _take(r: Records, order: np.ndarray) -> Records:
 
     return replace(r, **{f.name: getattr(r, f.name)[order] for f in fields(r)
                          if f.name != "vhosts" and getattr(r, f.name) is not None})
+
+
+def in_networks(host: bytes | str, nets: tuple) -> bool:
+    """Whether the client `host` is an address in one of the --exclude-ip ranges `nets`. A name,
+    not an address (HostnameLookups), is in none; an IPv4 address written as IPv6
+    (::ffff:10.0.0.1) is read as its IPv4 one."""
+    try:
+        text = host.decode("ascii") if isinstance(host, bytes) else host
+        addr = ipaddress.ip_address(text.strip("[]"))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return any(a in n for n in nets for a in (addr, mapped)
+               if a is not None and a.version == n.version)
 
 
 def _path_of(request: bytes) -> bytes:
