@@ -302,10 +302,16 @@ def test_hours_prometheus_has_no_sample_for_are_gaps_not_zeros():
     assert s.iloc[-1] == 0 and s.iloc[-2] > 0
 
 
-def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended():
+@pytest.mark.parametrize("before_end", [1800, 5])
+def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended(monkeypatch,
+                                                                            before_end):
     """The fleet's last bucket is the hour in progress when Prometheus was asked; the chart's
-    legend read "◆ last hour, log ends 04:13", as if the agents had stopped (a trial)."""
+    legend read "◆ last hour, log ends 04:13", as if the agents had stopped (a trial). Read in
+    an hour's last minute (CI at 08:59:5x) it was a whole hour, as a log's last line then."""
     import numpy as np
+
+    mid = int(time.time()) // 3600 * 3600 - before_end  # a clock that stays put: the hour
+    monkeypatch.setattr(time, "time", lambda: float(mid))  # cannot turn between the reads
 
     from trafficwatch.engine.engine import Engine, EngineConfig
     from trafficwatch.engine.prometheus import PrometheusFeed
@@ -316,7 +322,7 @@ def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended():
             return [({"site": "a.example", "status": "2xx"}, [[at, "7"]])]
 
     cfg = PromConfig.build("http://p:9090", days=30)
-    end = int(time.time()) // 3600 * 3600
+    end = mid // 3600 * 3600
     per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(24 * 20)}
     e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
     e.source = PrometheusFeed(e.sink, cfg, Now(cfg, per_end))

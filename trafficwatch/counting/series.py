@@ -335,6 +335,9 @@ class HourlySeries:
 
     def __init__(self, track_visitors: bool = True, track_paths: bool = False) -> None:
         self.track_visitors = track_visitors
+        # partial_end's slack: a fleet's bucket read before its hour's end is in progress at any
+        # second (fleet.prometheus.add_to_series sets 1: its whole bucket ends at HOUR - 1)
+        self.partial_end_s = PARTIAL_END_S
         self.track_paths = track_paths  # counts per path for the path filter (needs keep_paths)
         self._sites: dict[str, _Site] = {}
         self._hosts = 0  # sites named by their lines' virtual host
@@ -640,7 +643,7 @@ class HourlySeries:
         if last is None or not ends or int(last) // HOUR != max(ends):
             return None  # lines out of order: the latest hour's end is not known
         h = int(last) // HOUR
-        return h if (h + 1) * HOUR - int(last) > PARTIAL_END_S else None
+        return h if (h + 1) * HOUR - int(last) > self.partial_end_s else None
 
     def hourly(
         self,

@@ -381,6 +381,9 @@ def add_to_series(series: HourlySeries, counts: FleetCounts, last_ts: int | None
     `last_ts`: the time up to which the last bucket is known."""
     if (counts.starts % HOUR).any():
         raise ValueError("the fleet's buckets are not hours: a series counts hours only")
+    if last_ts is not None:  # the bucket of the hour asked in is partial up to the last second
+        # (read at 08:59:55 the 08:00 bucket was drawn and forecast from as a whole hour)
+        series.partial_end_s = 1
     hours = counts.starts // HOUR
     for site, grid in counts.sites.items():
         seen = ~np.isnan(grid).all(axis=1)
