@@ -1195,6 +1195,28 @@ async def test_the_anomaly_list_says_how_many_are_below_its_edge_or_not_listed(n
     assert ("… and 5 older, not listed" in text) == (n == 25)
 
 
+async def test_the_anomaly_list_brought_forward_by_v_says_what_is_below_its_edge():
+    # a trial at 80x24: `v` to "Anomalies (9)" showed five rows and no word of the rest (the
+    # list was laid out while hidden, and no new snapshot came: the logs had ended)
+    import re
+    from dataclasses import replace
+
+    runs = tuple(Anomaly(int(T0 - 3600 * (2 + 3 * k)), int(T0 - 3600 * (2 + 3 * k)), 0.0, 19.0,
+                         45.0, -1, False, int(T0 - 3600 * (1 + 3 * k))) for k in range(9))
+    app = make_app(replace(demo_snapshot(), anomalies=runs))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        while app.bottom != "anomalies":
+            await pilot.press("v")
+            await pilot.pause()
+        await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+        seen = " ".join(screen_text(app).split())
+    more = re.search(r"(\d+) more below", text)
+    assert more is not None, text
+    assert seen.count("▼ ") + int(more[1]) == 9, seen
+
+
 async def test_an_anomaly_band_that_reaches_0_says_no_drop_can_be_flagged():
     # a trial: a bursty site's anomalies read "vs 0–113", "vs 0–135", and nothing said that
     # a drop could never be one there

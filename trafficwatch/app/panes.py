@@ -426,10 +426,13 @@ MAX_ANOMALIES = 20  # listed, newest first (the others are counted)
 FLOOR_SHARE = 0.5  # the anomaly band's low end at 0 in this share of the past hours: said
 
 
-class AnomalyPane(Static):
+class AnomalyPane(SnapshotPane):
     """Runs of completed hours outside the anomaly band, newest first."""
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
+        # drawn again when shown or resized: the rows that fit depend on the box's height, and
+        # one laid out while hidden (`v` at 80x24, no new line since) had no "more below"
+        self._snap = snap
         off = snap.series.tz_offset_s if snap.series else 0
         band = band_name(snap.forecast.anomaly_band if snap.forecast else None, "anomaly band")
         if snap.forecast is None and snap.series is not None:  # none judged: not "no anomaly"
