@@ -193,6 +193,23 @@ def test_a_csv_of_another_layout_is_refused_with_what_it_looks_like(tmp_path, ca
     assert said in err, err
 
 
+@pytest.mark.parametrize("name, sep", [("counts.txt", ","), ("counts", ","),
+                                       ("counts.tsv", "\t"), ("counts.dat", ";")])
+def test_a_counts_file_not_named_csv_is_read_as_counts_not_as_a_log(tmp_path, capsys, name,
+                                                                    sep):
+    # a trial: `eval counts.txt` read it as a log, which said "already hourly counts: forecast,
+    # eval and train read it directly" (they did not), status 2; a .tsv read "no known log
+    # format matches", with no word of its tabs
+    path = tmp_path / name
+    path.write_text(csv_text(traffic(21)).replace(",", sep))
+    code, out, err = run_main(["eval", str(path)], capsys)
+    assert "read it directly" not in err and "log format" not in err, err
+    if sep == ",":
+        assert code == 0 and out.startswith("rolling origin: 7 daily origins"), err
+    else:
+        assert code == 2 and "its columns look separated by" in err, err
+
+
 def test_hourly_rows_with_whole_days_missing_are_not_daily(tmp_path):
     s = traffic(10)
     kept = s[(s.index.day % 3 != 0)]  # every third day missing: gaps of 25 h among 1 h ones

@@ -22,9 +22,18 @@ def header_columns(first_line: bytes | str) -> list[str]:
     return [c.strip().lower() for c in row]
 
 
+OTHER_SEPARATORS = ("\t", ";", "|")  # a header in these is still a counts file's: the reader
+# then says it reads commas (a .tsv of hour<TAB>count read "no known log format matches")
+
+
 def is_counts_header(first_line: bytes | str) -> bool:
-    """Does this first line name an hour column and a count column (`hour,count`, `ds,y`)?"""
+    """Does this first line name an hour column and a count column (`hour,count`, `ds,y`;
+    also with a tab, ';' or '|' between them, which the CSV reader refuses with a hint)?"""
     cols = header_columns(first_line)
+    if len(cols) == 1:
+        cols = next((c for c in (cols[0].split(sep) for sep in OTHER_SEPARATORS)
+                     if len(c) > 1), cols)
+        cols = [c.strip() for c in cols]
     return any(c in cols for c in TIME_COLUMNS) and any(c in cols for c in VALUE_COLUMNS)
 
 

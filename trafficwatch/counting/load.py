@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import re
 import sys
 import time
@@ -47,14 +48,16 @@ def warn_stderr(line: str) -> None:
 
 
 def is_counts_csv(paths: list[str]) -> bool:
-    """A single `.csv`, or stdin whose first line is a counts CSV's header (`hour,count`): read
-    as counts, not as a log. Looking at stdin reads it: call it inside `reading(paths)`."""
+    """A single `.csv`, or a file or stdin whose first line is a counts CSV's header
+    (`hour,count`): read as counts, not as a log (`eval counts.txt` was read as a log, which
+    said "already hourly counts: eval reads it directly"). Looking at stdin reads it: call it
+    inside `reading(paths)`."""
     if len(paths) != 1:
         return False
     if paths[0] == "-":
         with spooled_stdin() as copy:
             return has_counts_header(copy)
-    return csv_named(paths[0])
+    return csv_named(paths[0]) or (os.path.isfile(paths[0]) and has_counts_header(paths[0]))
 
 
 def reading(paths: list[str]) -> AbstractContextManager[object]:
