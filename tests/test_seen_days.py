@@ -23,7 +23,9 @@ def test_days_are_known_at_any_hour_they_begin_and_plain_days_are_not_kept():
     assert len(keys) == 30
     assert days_seen(s, keys) == 30
     assert days_seen(s[7:24 * 10 + 7], keys) == 9  # moved 7 hours: its whole days still found
-    assert days_seen(s[:-1] * 2, keys) == 0  # other counts
+    assert days_seen(s[:-1] + 1, keys) == 0  # other counts
+    # in other units (a trial's nyc_taxi x1e6 scored as never seen): the same days
+    assert days_seen(s * 1e6, keys) == days_seen(s[5:] * 3, keys) + 1 == 30
     assert days_seen(traffic(30, 2).to_numpy(), keys) == 0  # another series alike
     gappy = s.copy()
     gappy[::24] = np.nan  # a gap in every day: no whole day to tell it by

@@ -83,4 +83,18 @@ def days_seen(values: np.ndarray, keys: np.ndarray) -> int:
     if len(v) < DAY or not len(keys):
         return 0
     windows = np.lib.stride_tricks.sliding_window_view(v, DAY)
-    return int(np.isin(_keys(windows), keys, assume_unique=False).sum())
+    plain = np.isin(_keys(windows), keys, assume_unique=False).sum()
+    return int(max(plain, np.isin(_keys(reduced(windows)), keys).sum()))
+
+
+def reduced(windows: np.ndarray) -> np.ndarray:
+    """Each day's counts over their greatest common divisor: a copy in other units (x1000,
+    x1e6: a trial's nyc_taxi x1e6 scored as never seen) is the day learned from, whose counts
+    share none (days that did are not told by it: as before). Gaps and days of 0s as given."""
+    ok = np.isfinite(windows).all(axis=1)
+    whole = np.where(np.isfinite(windows), np.rint(windows), 0).astype(np.int64)
+    g = np.gcd.reduce(np.abs(whole), axis=1)
+    g[(g == 0) | ~ok] = 1
+    out = (whole // g[:, None]).astype(np.float64)
+    out[~ok] = np.nan
+    return out
