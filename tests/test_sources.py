@@ -5,6 +5,8 @@ import gzip
 import os
 from pathlib import Path
 
+import pytest
+
 from trafficwatch.logs.sources import discover
 
 
@@ -31,6 +33,24 @@ def test_dated_rotations_sort_by_date(tmp_path):
     files = discover([str(tmp_path)]).sites["site"]
     assert [os.path.basename(f.path) for f in files] == [
         "site.access.log-20261118.gz", "site.access.log-20261119.gz", "site.access.log"]
+
+
+@pytest.mark.parametrize("stamps", [
+    ("20261206090827", "20261206091031.gz", "20261206091043"),  # -%Y%m%d%H%M%S (a trial)
+    ("202612060908", "202612060910"),  # -%Y%m%d%H%M
+    ("2026-12-06-08", "2026-12-06-09.gz"),  # -%Y-%m-%d-%H
+    ("2026-12-06_0908", "2026-12-06_0910"),
+])
+def test_rotations_dated_to_the_hour_minute_or_second_are_the_sites_own(tmp_path, stamps):
+    # a trial: logrotate's dateformat -%Y%m%d%H%M%S made each rotation a site of its own
+    # ("web.access.log-20261206091031", 1,593 requests), counted apart from web's
+    for stamp in stamps:
+        touch(tmp_path / f"web.access.log-{stamp}")
+    touch(tmp_path / "web.access.log")
+    d = discover([str(tmp_path)])
+    assert list(d.sites) == ["web"]
+    assert [os.path.basename(f.path) for f in d.sites["web"]] == [
+        *(f"web.access.log-{x}" for x in stamps), "web.access.log"]
 
 
 def test_vhost_from_filename_names_the_site(tmp_path):

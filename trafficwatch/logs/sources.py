@@ -16,7 +16,7 @@ from trafficwatch.safe import safe_name
 # example.com.access.log.3 (after .gz, .bz2 or .xz is taken off). A name is any characters, a
 # newline too (DOTALL), to its very end (\Z: `$` also matches before a final newline): else a
 # rotation of `a\nb.access.log` is not seen as one and becomes a site of its own.
-_ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?\Z", re.DOTALL)
+_ROTATION = re.compile(r"(?P<stem>.+?\.log)(?:\.(?P<num>\d+)|-(?P<date>\d{8,14}))?\Z", re.DOTALL)
 _COMPRESSED = {".gz": "gz", ".bz2": "bz2", ".xz": "xz"}
 _UNREAD_COMPRESSION = {".zst": "zstd", ".lz4": "lz4", ".lzma": "lzma", ".z": "compress"}
 # A copy or an older log kept by hand: access.log.bak, access.log.old.gz, access.log~. It is the
@@ -45,8 +45,12 @@ NO_LOG_IN_DIR = ("no access log in it, only files not read (error logs, files no
 # A date stamp in a name (YYYYMMDD[HH], YYYY-MM-DD, YYMMDD) with the separator before it: never
 # part of a site's name (IIS writes W3SVC1/u_ex240101.log, one file a day, all one site).
 _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
-_DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:[01]\d|2[0-3])?"
-                         rf"|(?:19|20)\d\d-{_MM}-{_DD}|\d\d{_MM}{_DD})(?!\d)")
+# logrotate's dateformat may add the hour, minutes and seconds (-%Y%m%d%H%M%S, or -%Y-%m-%d-%H:
+# each rotation of an hourly rotated log was a site of its own, "web.access.log-20261206091031":
+# a trial)
+_HMS = r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d)?)?"
+_DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:{_HMS})?"
+                         rf"|(?:19|20)\d\d-{_MM}-{_DD}(?:[-_T]{_HMS})?|\d\d{_MM}{_DD})(?!\d)")
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
 _IIS_SITE_DIR = re.compile(r"W3SVC\d+\Z", re.IGNORECASE)  # IIS's folder of one site's logs
@@ -116,7 +120,7 @@ def _undated(name: str) -> tuple[str, str]:
         pass  # the last stamp: rotations append theirs
     if m is None:
         return name, ""
-    digits = m.group("date").replace("-", "")
+    digits = re.sub(r"[-_T]", "", m.group("date"))
     if len(digits) == 6:  # YYMMDD
         digits = "20" + digits
     return name[:m.start()] + name[m.end():], digits
@@ -195,7 +199,7 @@ def _kept_copy(path: Path, log: str, rest: str) -> bool:
 
 
 # What logrotate makes of a file's name: NAME.1, NAME.2.gz, NAME-20261205, NAME.2026-12-05.bz2
-_ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,10}|\d{4}-\d\d-\d\d))?"
+_ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,14}|\d{4}-\d\d-\d\d))?"
                              r"(?P<comp>\.gz|\.bz2|\.xz)?\Z")
 
 
