@@ -73,9 +73,14 @@ def test_a_line_dated_ahead_of_the_clock_counts_when_its_hour_comes(tmp_path):
     agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None, clock=lambda: clock[0])
     agent.start()
     try:
-        assert scrape(agent)['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
+        m = scrape(agent)
+        assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
+        # lines read rose by it, requests not: the gauge says why (a trial)
+        assert m["trafficwatch_requests_ahead"] == 1
         clock[0] += 2.5 * 3600  # its hour has come
-        assert scrape(agent)['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 4
+        m = scrape(agent)
+        assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 4
+        assert m["trafficwatch_requests_ahead"] == 0
     finally:
         agent.close()
 

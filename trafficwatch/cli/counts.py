@@ -26,7 +26,7 @@ from trafficwatch.cli.options import (
 from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, SINCE_SLACK, IngestReport, ingest
 from trafficwatch.counting.load import nothing_to_read
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import HourlySeries, ahead_note
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR
@@ -79,6 +79,9 @@ def _columns(series: HourlySeries, args: argparse.Namespace, now: float | None =
         # (the hour a log began inside among them: a gap to forecast, eval and train from the
         # logs and so from this CSV: `counts logs > c.csv; forecast c.csv` read it as whole)
         flags = np.isin(hours, series.unfinished_hours(site, clock, report=now is None))
+        if now is None:  # hours after the clock's have not ended here: a line dated 2 h ahead
+            # made its hour a whole one, 7, read as such by `forecast c.csv` (a trial)
+            flags |= hours > int(clock) // HOUR
         yield site, hour_texts(hours, hour_offsets(series, site, hours, tz)), counts, flags.tolist()
 
 
@@ -217,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
     if code != 2:  # nothing at all read: no header either, as for a missing path
         write_rows(series, args, sys.stdout)
     summary(report, sys.stderr, series)
+    if note := ahead_note(series, args.site or None, time.time(), once=True):
+        print(f"trafficwatch: {note}", file=sys.stderr)  # said nowhere else (a trial)
     return code
 
 

@@ -502,6 +502,12 @@ class HourlySeries:
         rows = [c for h, c in cells.items() if until_hour is None or h <= until_hour]
         return np.sum(np.stack(rows), axis=0) if rows else np.zeros(N_CELLS, np.int64)
 
+    def requests_after(self, site: str, hour: int) -> int:
+        """Requests of `site` counted in the hours after `hour` (an epoch hour number): lines
+        dated ahead of the clock, waiting for their hour (see cell_totals)."""
+        cells = self._sites[site].cells if site in self._sites else {}
+        return int(sum(int(c.sum()) for h, c in cells.items() if h > hour))
+
     def partial_hour(self, site: str | None = None, now: float | None = None) -> pd.Timestamp | None:
         """The hour of `now`, still in progress, once data has reached it or the hour before.
 
@@ -942,9 +948,10 @@ def ended_sites_note(series: HourlySeries, pick: str = "s shows one site") -> st
             f"show the others' recent hours alone ({pick})")
 
 
-def ahead_note(series: HourlySeries, site: str | None, now: float) -> str:
+def ahead_note(series: HourlySeries, site: str | None, now: float, once: bool = False) -> str:
     """A line for the operator when followed logs hold lines dated well past this machine's
-    clock (HourlySeries.ahead): they wait for their hour and are not taken for "now"."""
+    clock (HourlySeries.ahead): they wait for their hour and are not taken for "now". `once`:
+    logs read once (`counts`), which writes those hours out marked partial."""
     got = series.ahead(site, now)
     if got is None:
         return ""
@@ -953,5 +960,7 @@ def ahead_note(series: HourlySeries, site: str | None, now: float) -> str:
     lead = f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last))
     return (f"{n:,} line{'s' * (n != 1)} dated ahead of this machine's clock (latest {stamp}, "
-            f"{lead} ahead): counted when their hour comes; check the server's clock and time "
-            "zone")
+            f"{lead} ahead): "
+            + ("counted in their hours, marked partial (not over yet here)" if once
+               else "counted when their hour comes")
+            + "; check the server's clock and time zone")

@@ -65,7 +65,7 @@ class Agent:
         with self.feed.follower.lock, self.sink.lock:
             raw = counter_values(self.sink.series, self.feed.report, self.clock())
             gauges = gauge_samples(self.sink.series, self.feed.follower.following(),
-                                   self.feed.follower.skipped_now)
+                                   self.feed.follower.skipped_now, self.clock())
         return samples(self.floor.export(raw)) + gauges
 
     def start(self) -> None:

@@ -40,6 +40,10 @@ CATALOGUE = {
                   "not a regular file...): each named on the agent's stderr.")),
     "trafficwatch_last_line_timestamp_seconds": (
         "gauge", "Log time of the latest request counted, by site (Unix seconds)."),
+    "trafficwatch_requests_ahead": (
+        "gauge", ("Requests read that are dated in an hour after this machine's clock's (a "
+                  "server clock or time zone ahead): in trafficwatch_requests_total when their "
+                  "hour comes.")),
 }
 Key = tuple[str, tuple[tuple[str, str], ...]]  # metric name, labels
 
@@ -62,10 +66,15 @@ def counter_values(series: HourlySeries, report: IngestReport,
     return out
 
 
-def gauge_samples(series: HourlySeries, files: int, skipped: int = 0) -> list[Sample]:
-    """Files followed and skipped, and each site's last line time."""
+def gauge_samples(series: HourlySeries, files: int, skipped: int = 0,
+                  now: float | None = None) -> list[Sample]:
+    """Files followed and skipped, each site's last line time and, with `now`, the requests
+    waiting for their hour (lines read rose by them, requests not: nothing said why, a trial)."""
     out = [Sample("trafficwatch_files_followed", (), float(files)),
            Sample("trafficwatch_files_skipped", (), float(skipped))]
+    if now is not None:
+        ahead = sum(series.requests_after(x, int(now) // HOUR) for x in series.sites())
+        out.append(Sample("trafficwatch_requests_ahead", (), float(ahead)))
     for site in series.sites():
         ts = series.last_ts(site)
         if ts is not None:
