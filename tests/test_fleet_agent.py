@@ -132,6 +132,26 @@ def test_counter_floor_rejects_a_corrupt_file_and_starts_anew(tmp_path):
     assert floor.export({("x", ()): 3}) == {("x", ()): 3}
 
 
+def test_counter_floors_that_cannot_be_saved_are_said_once(tmp_path, caplog, monkeypatch):
+    # a trial (chattr +i on the state folder): "cannot save counter floors" logged, then said
+    # again as the floor's notice by the agent's start
+    import errno
+
+    from trafficwatch.engine import exposition
+
+    def refused(*_a, **_k):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(exposition, "atomic_write", refused)
+    floor = CounterFloor(tmp_path / "s.json.metrics")
+    floor.settle({})
+    with caplog.at_level("WARNING"):
+        for n in (3, 4, 5):
+            assert floor.export({("x", ()): n}) == {("x", ()): n}
+    said = [r.getMessage() for r in caplog.records if "cannot save counter floors" in r.message]
+    assert len(said) == 1 and floor.notice == "" and floor.save_error == said[0]
+
+
 def test_agent_command_serves_until_stopped_and_exits_0(tmp_path):
     logs = make_logs(tmp_path)
     stop = threading.Event()

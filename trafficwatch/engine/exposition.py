@@ -99,7 +99,8 @@ class CounterFloor:
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
-        self.notice = ""
+        self.notice = ""  # why the saved floors could not be used (said once at the start)
+        self.save_error = ""  # the last failure to save them ("" once one worked), logged
         self._lock = threading.Lock()
         self._base: dict[Key, int] = {}
         self._served: dict[Key, int] = {}
@@ -165,11 +166,12 @@ class CounterFloor:
             atomic_write(self.path, data, mode=0o600)
         except OSError as exc:
             msg = f"cannot save counter floors to {self.path}: {exc.strerror or exc}"
-            if msg != self.notice:
-                log.warning(msg)
-            self.notice = msg
+            if msg != self.save_error:  # said once (logged: not again as `notice`, which the
+                log.warning(msg)  # agent prints at its start: twice there, a trial)
+            self.save_error = msg
             return
         self._saved = dict(values)
+        self.save_error = ""
 
 
 def samples(values: Mapping[Key, int]) -> list[Sample]:
