@@ -337,6 +337,31 @@ def test_an_empty_log_at_a_save_rotated_since_is_not_said_gone_at_every_start(tm
     assert (lines.total(), lines.doubled()) == (155, 0)
 
 
+def test_a_log_truncated_and_written_again_while_followed_is_not_said_gone_at_restart(tmp_path):
+    """`truncate -s0` on the live log, new lines, a restart: "the file followed before this
+    start, is gone (a new file has that name now): what was written to it after the last save
+    ... was not read", though every line was counted (a trial): the content before the
+    truncation, said at the time, was saved as on disk."""
+    lines, log = Lines(), tmp_path / "site.access.log"
+    lines.write(log, "site", 100)
+    f = follower(tmp_path, lines)
+    drain(f)
+    with open(log, "r+b") as fh:  # emptied in place: the same inode
+        fh.truncate(0)
+    drain(f)
+    lines.write(log, "site", 50)
+    drain(f)
+    saved = f.offsets()
+    f.stop()
+    g = follower(tmp_path, lines, resume=saved)
+    drain(g)
+    assert g.gone_since_save() == []
+    lines.write(log, "site", 5)
+    drain(g)
+    g.stop()
+    assert (lines.total(), lines.doubled()) == (155, 0)
+
+
 def test_copy_seen_before_the_original_is_truncated_counts_each_line_once(tmp_path):
     lines, log = Lines(), tmp_path / "a.example.log"
     lines.write(log, "a.example", 100)

@@ -780,7 +780,9 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
-        self._counted.remember(f.record(), f.head)  # content before the truncation, for copies
+        rec = f.record()  # content before the truncation, for copies; no longer on disk (as
+        rec.done = True  # _retire's): said now, not again as "gone" at the next start (a trial)
+        self._counted.remember(rec, f.head)
         f.gen += 1  # a copy of it waiting for it is looked at again
         self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
