@@ -101,3 +101,17 @@ def test_the_filter_screen_and_the_command_line_read_status_classes_alike():
     with pytest.raises(ValueError, match=r"^status 404: requests are counted by status class, "
                                          r"not by code: use 4xx$"):
         parse_status_classes("5xx,404")
+
+
+@pytest.mark.parametrize("given", ["2001:DB8:9:9:0:0:0:3F", "2001:db8:9:9::3f"])
+def test_one_ipv6_address_to_leave_out_is_read_as_an_address_not_as_text(tmp_path, capsys,
+                                                                         given):
+    # a trial: --exclude-ip 2001:DB8:9:9:0:0:0:3F left out none of the log's 2001:db8:9:9::3f
+    # (0 excluded, exit 0), nor 2001:db8::2 the line that wrote [2001:db8::2]
+    line = '{} - - [05/Dec/2025:10:00:{:02d} +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    log = tmp_path / "v6.access.log"
+    log.write_text("".join(line.format(host, k) for k, host in enumerate(
+        ["2001:db8:9:9::3f", "[2001:db8:9:9::3f]", "2001:db8:9:9::40", "203.0.113.7"])))
+    assert main(["counts", str(log), "--exclude-ip", given]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split(",")[3] == "2" and "2 counted" in err and "2 excluded" in err

@@ -221,8 +221,16 @@ def ingest_options(args: argparse.Namespace) -> IngestOptions:
     return IngestOptions(
         log_format=args.log_format, date_format=args.date_format, time_format=args.time_format,
         vhost_from_filename=args.vhost_from_filename,
-        parse=ParseOptions(exclude_ips=frozenset(args.exclude_ip),
+        parse=ParseOptions(exclude_ips=frozenset(map(exclusion, args.exclude_ip)),
                            ignore_status=frozenset(args.ignore_status)))
+
+
+def exclusion(ip: str) -> str:
+    """An --exclude-ip as the parser takes it: one IPv6 address as its /128, so that it is
+    read as an address, not matched as text (2001:DB8:9:9:0:0:0:3F excluded none of the log's
+    2001:db8:9:9::3f, nor 2001:db8::2 its [2001:db8::2]: a trial). One IPv4 address is written
+    one way: matched as text, the fast way."""
+    return f"{ip}/128" if "/" not in ip and ":" in ip and "%" not in ip else ip
 
 
 def series_choice(args: argparse.Namespace) -> SeriesChoice:
