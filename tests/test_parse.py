@@ -168,6 +168,26 @@ def test_static_assets_and_bots():
     assert r.is_static[0] and r.is_bot[0]
 
 
+@pytest.mark.parametrize("agent, bot", [
+    (b"Debian APT-HTTP/1.3 (1.0.1ubuntu2)", True),  # a mirror's 47,323 of 51,462: "not bots"
+    (b"urlgrabber/3.9.1 yum/3.2.29", True),
+    (b"Chef Client/11.6.2 (ruby-1.9.3-p448; ohai-6.18.0; x86_64-linux; +http://opscode.com)", True),
+    (b"FeedBurner/1.0 (http://www.FeedBurner.com)", True),
+    (b"Mozilla/5.0 (compatible; Digg Feed Fetcher 1.0)", True),
+    (b"ia_archiver (+http://www.alexa.com/site/help/webmasters)", True),
+    (b"Python/3.5 aiohttp/2.3.10", True),
+    (b"Go 1.1 package http", True),
+    (b"kube-probe/1.27", True),
+    ((b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+     b"Chrome/94.0.4606.81 Safari/537.36"), False),
+    ((b"Mozilla/5.0 (Linux; Android 10; SM-G973N) AppleWebKit/537.36 (KHTML, like Gecko) "
+     b"Chrome/86.0 Mobile Safari/537.36 DaumApps/6.6.2"), False),  # Daum's app: a person
+])
+def test_machine_clients_are_bots_and_browsers_are_not(agent, bot):
+    r = one(COMBINED_LINE.replace(b"Mozilla/5.0 (X11; Linux x86_64)", agent)).records
+    assert bool(r.is_bot[0]) is bot
+
+
 def test_nginx_log_format_spec():
     fmt = get_format('$remote_addr - $remote_user [$time_local] "$request" $status '
                      '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time')

@@ -21,8 +21,15 @@ _BOT = re.compile(
     rb"bot\b|bot/|crawl|spider|slurp|scan|curl/|wget/|python-requests|python-urllib|go-http-client|"
     rb"libwww|httpclient|okhttp|java/|uptime|pingdom|monitor|statuscake|headless|phantomjs|"
     rb"facebookexternalhit|preview|feedfetcher|ahrefs|semrush|mj12|dotbot|petalbot|yandex|baidu|"
-    rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|^-?$")  # searched in the lower-cased agent:
-# 3x faster than re.IGNORECASE (7 vs 21 us an agent on the real logs' 1,107 distinct agents)
+    rb"bingpreview|zgrab|masscan|nmap|nikto|sqlmap|"
+    # package managers, configuration agents, feed readers, archivers, probes and libraries: a
+    # mirror's 47,323 Debian APT-HTTP lines of 51,462 were "not bots" (a trial)
+    rb"apt-http|urlgrabber|yum/|chef client|feedburner|fetcher|archiver|nutch|xenu|"
+    rb"siteexplorer|daumoa|daum/|aiohttp|package http|node-fetch|axios/|guzzlehttp|scrapy|"
+    rb"wordpress/|kube-probe|elb-healthchecker|googlehc|zabbix|nagios|check_http|"
+    rb"blackbox-exporter|feedparser|apt-cacher|tt-rss|ezooms|vsagent|^-?$")
+# searched in the lower-cased agent: 3x faster than re.IGNORECASE (7 vs 21 us an agent on the
+# real logs' 1,107 distinct agents)
 
 
 # Control bytes no text log line holds (tab, CR, FF, VT and ESC aside). A line with a NUL (a
