@@ -115,3 +115,13 @@ def test_one_ipv6_address_to_leave_out_is_read_as_an_address_not_as_text(tmp_pat
     assert main(["counts", str(log), "--exclude-ip", given]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines()[1].split(",")[3] == "2" and "2 counted" in err and "2 excluded" in err
+
+
+@pytest.mark.parametrize("zone", ["-07:00", "-0700"])
+def test_a_zone_west_of_utc_is_taken_after_tz_as_written(tmp_path, capsys, zone):
+    # a trial: `--tz -07:00` was "expected one argument" (argparse took it for an option),
+    # though the help gives +02:00 as an example
+    log = tmp_path / "a.access.log"
+    log.write_text('1.2.3.4 - - [05/Dec/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
+    assert main(["counts", str(log), "--tz", zone]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("2025-12-05T03:00:00-07:00,a,")

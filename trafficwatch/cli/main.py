@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -161,6 +162,24 @@ def _drop_unwritten(stream) -> None:
         pass
 
 
+_WEST = re.compile(r"-\d\d?(?::?\d\d)?\Z")  # -07:00, -0700, -7: a zone west of UTC
+
+
+def joined_offsets(args: list[str]) -> list[str]:
+    """`--tz -07:00` as `--tz=-07:00`: argparse takes a value that begins with '-' for an
+    option ("expected one argument", though --help gives +02:00 as an example: a trial)."""
+    out: list[str] = []
+    it = iter(range(len(args)))
+    for i in it:
+        if args[i] == "--tz" and i + 1 < len(args) and _WEST.match(args[i + 1]) \
+                and "--" not in args[:i]:
+            out.append(f"--tz={args[i + 1]}")
+            next(it)
+        else:
+            out.append(args[i])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trafficwatch` console script."""
     args_in = list(sys.argv[1:] if argv is None else argv)
@@ -172,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   "see trafficwatch --help)", file=sys.stderr)
             return 2
         args_in = ["watch", *args_in]
+    args_in = joined_offsets(args_in)
     parser = build_parser()
     args, extra = parser.parse_known_args(args_in)
     if extra:  # said by the command's parser, so the hint names its --help
