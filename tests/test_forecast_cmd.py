@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,34 @@ def test_gate_stats_summarise_the_latest_window(small_model_path):
     for gate in ("forget", "input", "output"):
         assert ((g.saturated[gate] >= 0) & (g.saturated[gate] <= 1)).all()
     np.testing.assert_allclose(g.forget_mean, g.matrices["forget"].mean(axis=1))
+
+
+def test_the_hours_ahead_say_how_the_lstm_made_each_median_from_its_bases():
+    """A trial read the gate pane and could not say why the next hours looked as they did: the
+    weight the LSTM gave each seasonal base, and the bases' values, for each hour ahead."""
+    from trafficwatch.app.gate_words import ahead_words
+    from trafficwatch.engine.views import gate_view
+    from trafficwatch.model.features import BASE_NAMES
+
+    fc = Forecaster.load(None)
+    s = traffic(35)
+    f, g = fc.forecast_with_gates(s, 48)
+    a = g.ahead
+    assert a is not None and a.index.equals(f.index) and a.weights.shape == (48, len(BASE_NAMES))
+    np.testing.assert_allclose(a.weights.sum(axis=1), 1.0, rtol=1e-5)
+    v = s.to_numpy()
+    np.testing.assert_allclose(a.bases[:24, BASE_NAMES.index("yesterday")], v[-24:], rtol=1e-3)
+    np.testing.assert_allclose(a.bases[:48, BASE_NAMES.index("last week")], v[-168:-120],
+                               rtol=1e-3)
+    seen = np.isfinite(a.bases)
+    mixed = np.expm1((a.weights * np.log1p(np.where(seen, a.bases, 0))).sum(axis=1))
+    np.testing.assert_allclose(a.mixed, mixed, rtol=1e-3)  # the weighted bases (log1p units)
+    assert (a.median > 0).all()
+    words = ahead_words(gate_view(g), int(f.index[3].timestamp()))
+    assert words.startswith(f"The LSTM's own {a.median[3]:,.0f} here (before the blend): from ")
+    shares = re.findall(r"\((\d+)%\)|others (\d+)%", words)
+    assert sum(int(x or y) for x, y in shares) == 100, words
+    assert ahead_words(gate_view(g), int(s.index[-1].timestamp())) == ""  # not an hour ahead
 
 
 def test_forget_drops_flags_sharp_falls_only():

@@ -9,6 +9,8 @@ from itertools import pairwise
 
 import numpy as np
 
+from trafficwatch.app.text import count
+
 # What each seasonal base (model/features.py BASE_NAMES) means to someone watching a site.
 BASE_WORDS = {
     "yesterday": "yesterday",
@@ -252,6 +254,34 @@ def read_span(g) -> str:
     week" was said over a site's 25 hours, a trial)."""
     read = len(g.step_hours) - g.padded
     return "week" if read >= 168 else f"{read} hours"
+
+
+def ahead_words(g, h: int, top: int = 3) -> str:
+    """How the LSTM made its own median of hour `h` (epoch seconds) ahead, from the weight it
+    gave each seasonal base: 'The LSTM's own 368 here (before the blend): from typical week at
+    today's level 570 (53%), typical week 515 (14%), yesterday 324 (11%), others 22%; then its
+    own shift -15%'; "" when the hour is not one it forecast. A trial read the gate pane and
+    could not say why the next hours looked as they did."""
+    if g is None or g.ahead_hours is None:
+        return ""
+    at = np.flatnonzero(np.asarray(g.ahead_hours) == h)
+    if not len(at):
+        return ""
+    i = int(at[0])
+    w = np.asarray(g.ahead_weights[i], dtype=float)
+    b = np.asarray(g.ahead_bases[i], dtype=float)
+    median, mixed = float(g.ahead_median[i]), float(g.ahead_mixed[i])
+    if not (np.isfinite(median) and np.isfinite(mixed)):
+        return ""
+    order = [k for k in np.argsort(-w, kind="stable") if w[k] > 0 and np.isfinite(b[k])][:top]
+    pct = percentages([w[k] for k in order] + [max(0.0, 1.0 - sum(w[k] for k in order))])
+    parts = [f"{base_phrase(g.ahead_names[k])} {count(b[k])} ({p}%)"
+             for k, p in zip(order, pct)]
+    if pct and pct[-1]:
+        parts.append(f"others {pct[-1]}%")
+    moved = (1 + median) / (1 + mixed) - 1  # its shift, in log1p units: a ratio of 1 + counts
+    shift = f"; then its own shift {moved:+.0%}" if abs(moved) >= 0.005 else ""
+    return f"The LSTM's own {count(median)} here (before the blend): from {', '.join(parts)}{shift}"
 
 
 def hour_gates(g, h: int) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from trafficwatch.app.gate_words import fmt_hour, hour_gates, percentages
+from trafficwatch.app.gate_words import ahead_words, fmt_hour, hour_gates, percentages
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
@@ -211,7 +211,7 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
         t.append(f"{v}\n", style="bold" if k == "actual" else "")
     for words, style in verdict(snap, h, n):
         t.append(words + "\n", style=style)
-    gates = hour_gates(snap.gates, h)
+    gates = hour_gates(snap.gates, h) or ahead_words(snap.gates, h)
     if gates:
         t.append(gates + "\n", style="dim")
     if (n["future"] or (n["partial"] and not ended)) and fv is not None and fv.choice:

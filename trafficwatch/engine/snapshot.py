@@ -83,6 +83,14 @@ class GateView:
     reliance: dict[str, float] = field(default_factory=dict)  # seasonal base -> weight, next 24 h
     padded: int = 0  # first steps before the series' first observed hour: the window's padding,
     # where the model read nothing (heatmaps leave them blank)
+    # how the LSTM made its own median of each hour ahead (forecaster.Ahead): the hours (epoch
+    # seconds), each base's name, weight and value, the weighted bases alone and the median
+    ahead_hours: np.ndarray | None = None  # (H,)
+    ahead_names: tuple[str, ...] = ()  # (K,)
+    ahead_weights: np.ndarray | None = None  # (H, K)
+    ahead_bases: np.ndarray | None = None  # (H, K) NaN: no such base for that hour
+    ahead_mixed: np.ndarray | None = None  # (H,)
+    ahead_median: np.ndarray | None = None  # (H,)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,19 @@ def gate_view(g) -> GateView | None:
         candidate=m["candidate"], cell=m["cell"], mean_forget=g.forget_mean,
         mean_input=g.input_mean, mean_output=g.output_mean, saturated=dict(g.saturated),
         cell_norm=g.cell_norm, forget_drops=tuple(g.forget_drops), reliance=dict(g.reliance),
-        padded=int(np.argmax(g.observed)) if np.any(g.observed) else len(g.observed))
+        padded=int(np.argmax(g.observed)) if np.any(g.observed) else len(g.observed),
+        **_ahead(g.ahead))
+
+
+def _ahead(a) -> dict:
+    """forecaster.Ahead as GateView's ahead_* fields ({} without one)."""
+    if a is None:
+        return {}
+    from trafficwatch.model.features import BASE_NAMES
+
+    return {"ahead_hours": epoch_seconds(a.index), "ahead_names": tuple(BASE_NAMES),
+            "ahead_weights": a.weights, "ahead_bases": a.bases, "ahead_mixed": a.mixed,
+            "ahead_median": a.median}
 
 
 def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:

@@ -389,6 +389,21 @@ class GateStats:
     matrices: dict[str, np.ndarray]  # forget/input/output/candidate/cell/hidden -> (T, U)
     forget_drops: list[int] = field(default_factory=list)  # steps where the forget gate fell
     reliance: dict[str, float] = field(default_factory=dict)  # base -> weight in the next 24 h
+    ahead: Ahead | None = None  # how the LSTM made each hour's median ahead (None: not said)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """How the LSTM made its own median of each hour ahead (counts an hour), before the blend
+    and the checks on recent days: the weight it gave each seasonal base (model/lstm.py: the
+    median is the weighted mean of the bases, in log1p units, then its own shift). A trial read
+    the gate pane and could not say why the next hours looked as they did."""
+
+    index: pd.DatetimeIndex  # (H,) the hours ahead
+    weights: np.ndarray  # (H, K) each base's weight (features.BASE_NAMES order), rows sum to 1
+    bases: np.ndarray  # (H, K) each base's value (NaN: the history has none for that hour)
+    mixed: np.ndarray  # (H,) the weighted bases alone
+    median: np.ndarray  # (H,) the LSTM's median: `mixed` moved by its own shift
 
 
 class Forecaster:
@@ -876,10 +891,29 @@ class Forecaster:
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
         fc = self._shown(s, inp, w, zq, end, horizon, shift)
+        # each hour's median from the bases, said only at the series' own level (after a level
+        # change the LSTM read the weeks moved to it: its bases are not the history's)
+        ahead = self._ahead(w, zq, inner, fc.index, horizon) if shift is None else None
         if days:  # back on the series' own hours
             moved = pd.Timedelta(days=days)
             fc, idx = replace(fc, index=fc.index + moved), idx + moved
-        return fc, gate_stats(inner, idx, mask)
+            ahead = replace(ahead, index=fc.index) if ahead is not None else None
+        return fc, replace(gate_stats(inner, idx, mask), ahead=ahead)
+
+    def _ahead(self, w, zq: np.ndarray, inner, index: pd.DatetimeIndex,
+               horizon: int) -> Ahead | None:
+        """Ahead for the latest window of `w` (its LSTM quantiles `zq`, internals `inner`)."""
+        if inner.mix is None:
+            return None
+        mix = np.asarray(inner.mix[0, :horizon], dtype=np.float64)  # (H, K)
+        scale, loc, cap = float(w.scale[-1]), float(w.loc[-1]), float(w.cap[-1])
+        logb = w.bases[-1, :horizon].astype(np.float64) * scale + loc  # (H, K) log1p units
+        seen = w.bmask[-1, :horizon] > 0
+        counts = lambda x: np.expm1(np.minimum(x, cap)).clip(0, None)
+        mid = self.cfg.quantiles.index(0.5)
+        median = counts(zq[-1, :horizon, mid].astype(np.float64) * scale + loc)
+        mixed = counts((mix * logb).sum(axis=-1))
+        return Ahead(index[:horizon], mix, np.where(seen, counts(logb), np.nan), mixed, median)
 
     def gates(self, series: pd.Series) -> GateStats:
         """Gate statistics over the latest input window (the one the next forecast reads)."""
