@@ -117,6 +117,27 @@ def test_rename_and_create_rotation_reads_old_file_to_its_end(tmp_path, log, mod
     r.stop()
 
 
+@pytest.mark.parametrize("suffix", [".1", "-20261206091031", "-2026-12-06-09", "-2026-12-06_0910"])
+def test_a_log_named_alone_copytruncated_to_a_dated_name_loses_nothing(tmp_path, log, mode,
+                                                                       suffix):
+    # a review: rotations dated -%Y-%m-%d-%H were found in a folder, not beside a log named
+    # alone: the lines written before copytruncate's copy were lost (50 of 55)
+    log.write(40)
+    r = Run([log.path], mode)
+    r.expect(log.written)
+    log.write(5)  # copytruncate: lines written before the copy, read from it
+    shutil.copyfile(log.path, str(log.path) + suffix)
+    os.truncate(log.path, 0)
+    log.write(10)
+    r.expect(log.written)
+    os.rename(log.path, str(log.path) + ".0")  # and a rename, written to once the new one is read
+    log.write(20)
+    r.expect(log.written)
+    log.write(7, path=str(log.path) + ".0")
+    r.expect(log.written)
+    r.stop()
+
+
 def test_a_log_named_alone_is_followed_without_its_older_rotations(tmp_path, log, mode):
     older = Log(tmp_path / "access.log.1", tag="old")
     older.write(30)

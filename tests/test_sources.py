@@ -53,6 +53,18 @@ def test_rotations_dated_to_the_hour_minute_or_second_are_the_sites_own(tmp_path
         *(f"web.access.log-{x}" for x in stamps), "web.access.log"]
 
 
+def test_iis_hourly_logs_are_their_folders_site(tmp_path):
+    # a review: u_ex26120608.log, u_ex26120609.log (IIS's hourly files) were a site an hour
+    site = tmp_path / "W3SVC1"
+    site.mkdir()
+    for name in ("u_ex26120609.log", "u_ex26120608.log", "u_ex261205.log"):
+        touch(site / name)
+    d = discover([str(site)])
+    assert list(d.sites) == ["W3SVC1"]
+    assert [os.path.basename(f.path) for f in d.sites["W3SVC1"]] == [
+        "u_ex261205.log", "u_ex26120608.log", "u_ex26120609.log"]
+
+
 def test_vhost_from_filename_names_the_site(tmp_path):
     touch(tmp_path / "vhost_shop_access.log")
     d = discover([str(tmp_path)], vhost_from_filename=r"vhost_(\w+?)_")

@@ -50,7 +50,9 @@ _MM, _DD = r"(?:0[1-9]|1[0-2])", r"(?:0[1-9]|[12]\d|3[01])"
 # a trial)
 _HMS = r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d)?)?"
 _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:{_HMS})?"
-                         rf"|(?:19|20)\d\d-{_MM}-{_DD}(?:[-_T]{_HMS})?|\d\d{_MM}{_DD})(?!\d)")
+                         rf"|(?:19|20)\d\d-{_MM}-{_DD}(?:[-_T]{_HMS})?"
+                         rf"|(?P<short>\d\d{_MM}{_DD}(?:[01]\d|2[0-3])?))(?!\d)")
+# (YYMMDDHH: IIS's hourly u_ex26120608.log was a site an hour, "u_ex26120608": a review)
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
 _IIS_SITE_DIR = re.compile(r"W3SVC\d+\Z", re.IGNORECASE)  # IIS's folder of one site's logs
@@ -121,7 +123,7 @@ def _undated(name: str) -> tuple[str, str]:
     if m is None:
         return name, ""
     digits = re.sub(r"[-_T]", "", m.group("date"))
-    if len(digits) == 6:  # YYMMDD
+    if m.group("short"):  # YYMMDD[HH]
         digits = "20" + digits
     return name[:m.start()] + name[m.end():], digits
 
@@ -199,7 +201,8 @@ def _kept_copy(path: Path, log: str, rest: str) -> bool:
 
 
 # What logrotate makes of a file's name: NAME.1, NAME.2.gz, NAME-20261205, NAME.2026-12-05.bz2
-_ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,14}|\d{4}-\d\d-\d\d))?"
+_ROTATED_SUFFIX = re.compile(r"(?:\.(?P<num>\d+)|[.-](?P<date>\d{8,14}|\d{4}-\d\d-\d\d"
+                             r"(?:[-_T]\d\d(?:-?\d\d){0,2})?))?"
                              r"(?P<comp>\.gz|\.bz2|\.xz)?\Z")
 
 
@@ -225,7 +228,7 @@ def rotations_of(path: Path, site: str) -> list[SourceFile]:
                 continue
         except OSError:
             continue
-        date = (m.group("date") or "").replace("-", "")
+        date = re.sub(r"[-_T]", "", m.group("date") or "")
         out.append(SourceFile(str(p), site, int(m.group("num") or 0) or (0 if date else 1),
                               _COMPRESSED.get(m.group("comp") or ""), date, passive=True))
     return out
