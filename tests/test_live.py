@@ -113,6 +113,33 @@ def test_copytruncate_restarts_without_recounting(tmp_path, feed_for):
     assert total(e) == 44  # the copy (.1) has the fingerprint of what was read: not read again
 
 
+def test_a_log_truncated_three_times_is_one_file_after_a_restart(tmp_path, feed_for):
+    # a review: each truncation's content was saved under the log's inode as read and no longer
+    # on disk, and listed as a file of its own at the restart: "files followed 1 (3 read)"
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 40))
+    state = tmp_path.parent / f"{tmp_path.name}.state.json"
+    e, f = feed_for(state)
+    for k in range(3):
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+        f.step(0.1)
+        with log.open("a") as fh:
+            fh.write(lines(1000 + 100 * k, 10))
+        f.step(0.1)
+        f.step(0.1)
+    assert total(e) == 70
+    f.close()
+    e, f = feed_for(state)
+    assert total(e) == 70 and not f.warnings  # nothing said gone
+    with log.open("a") as fh:
+        fh.write(lines(5000, 5))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 75
+    assert [r.name for r in f.report.files] == [str(log)]
+
+
 def test_compressed_rotation_is_recognised_as_already_read(tmp_path, feed_for):
     log = tmp_path / "access.log"
     log.write_text(lines(0, 40))
