@@ -94,6 +94,12 @@ def test_counts_given_a_counts_csv_says_it_is_already_hourly_counts(series_csv, 
     assert err.splitlines() == [
         (f"trafficwatch: {name} is already hourly counts (a CSV, first line 'hour,count'), "
          "not an access log: forecast, eval and train read it directly")]
+    # split by tabs: the model commands refuse it too, so not "read it directly" (a review)
+    tsv = series_csv.with_suffix(".tsv")
+    tsv.write_text(series_csv.read_text().replace(",", "\t"))
+    code, out, err = run_main(["counts", str(tsv)], capsys, None, monkeypatch)
+    assert code == 2 and "read it directly" not in err
+    assert "its columns are separated by a tab: write it with commas" in err, err
 
 
 @pytest.mark.parametrize("command", ["forecast", "eval", "train"])
