@@ -1215,6 +1215,20 @@ async def test_the_anomaly_list_brought_forward_by_v_says_what_is_below_its_edge
     more = re.search(r"(\d+) more below", text)
     assert more is not None, text
     assert seen.count("▼ ") + int(more[1]) == 9, seen
+    # then a taller terminal: the list's own size stays, its box grows ("5 more below" stood
+    # over all nine rows: a review)
+    app = make_app(replace(demo_snapshot(), anomalies=runs))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        while app.bottom != "anomalies":
+            await pilot.press("v")
+            await pilot.pause()
+        await pilot.resize_terminal(80, 50)
+        for _ in range(3):
+            await pilot.pause()
+        text = str(app.query_one("#anomalies").render())
+        seen = " ".join(screen_text(app).split())
+    assert "more below" not in text and seen.count("▼ ") == 9, text
 
 
 async def test_an_anomaly_band_that_reaches_0_says_no_drop_can_be_flagged():

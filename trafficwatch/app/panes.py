@@ -429,6 +429,8 @@ FLOOR_SHARE = 0.5  # the anomaly band's low end at 0 in this share of the past h
 class AnomalyPane(SnapshotPane):
     """Runs of completed hours outside the anomaly band, newest first."""
 
+    FITS_BOX = True  # its rows are fitted to its box's height (Scroll.on_resize)
+
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         # drawn again when shown or resized: the rows that fit depend on the box's height, and
         # one laid out while hidden (`v` at 80x24, no new line since) had no "more below"

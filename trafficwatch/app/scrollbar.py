@@ -51,6 +51,15 @@ class Scroll(VerticalScroll):
     until the next refresh, from where the pane then was: keys that came in one read over SSH
     (jjjj, Down Down Down, a key held) moved it one line (a trial)."""
 
+    def on_resize(self) -> None:
+        """A pane laid out for its box's height (the anomaly list's "N more below") is laid out
+        again when the box changes: a taller terminal left the pane's own size as it was, and
+        "5 more below" stood over all nine rows (a review)."""
+        for child in self.children:
+            snap = getattr(child, "_snap", None)
+            if snap is not None and getattr(child, "FITS_BOX", False):
+                child.update(snap)
+
     def _by(self, lines: float) -> None:
         if not self.allow_vertical_scroll:
             raise SkipAction()
