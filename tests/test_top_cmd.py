@@ -68,7 +68,7 @@ def test_filters_narrow_the_paths_and_classes_and_the_clients_are_said_not_to_be
     assert rc == 0 and out["requests"] == len(want)
     assert dict(out["paths"]) == dict(Counter(r[3] for r in want))
     assert out["note"].startswith("clients: every request of those hours")
-    assert out["clients_filtered"] is False and out["clients_hours"] == 6
+    assert out["clients_follow_filter"] is False and out["clients_hours"] == 6
     # the table says it in the clients' own heading: under --bots-only a client of 3,164 stood
     # above a total of 1,117, a note at the foot alone saying why (a trial)
     assert main(["top", "--status", "4xx,5xx", "--hours", "200", path]) == 0

@@ -136,9 +136,9 @@ def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) ->
     # requests stood above a total of 1,117, and over 100,000 hours one of 384-437 against its
     # 448 in the whole log, each explained in a note at the foot alone (a trial)
     out["clients_hours"] = min(args.hours, TOP_HOURS)
-    out["clients_filtered"] = not (args.path or args.status or args.bots is not True
+    out["clients_follow_filter"] = not (args.path or args.status or args.bots is not True
                                    or args.metric != "hits")
-    if out["clients"] and not out["clients_filtered"]:
+    if out["clients"] and not out["clients_follow_filter"]:
         notes.append("clients: every request of those hours (each hour's tally is kept before "
                      "any filter)")
     if args.hours > TOP_HOURS:
@@ -179,7 +179,7 @@ def table(out: dict) -> str:
     if out["clients"]:
         span = ([f"the last {out['clients_hours']} hours"]
                 if out["clients_hours"] < out["hours"] else [])
-        if not out["clients_filtered"]:
+        if not out["clients_follow_filter"]:
             span.append("every request, the filter not applied")
         lines += [""] + ([f"clients: {', '.join(span)}"] if span else [])
         lines += [f"{'client':<{width}}  requests"]
