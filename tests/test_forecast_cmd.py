@@ -119,10 +119,32 @@ def test_the_hours_ahead_say_how_the_lstm_made_each_median_from_its_bases():
     np.testing.assert_allclose(a.mixed, mixed, rtol=1e-3)  # the weighted bases (log1p units)
     assert (a.median > 0).all()
     words = ahead_words(gate_view(g), int(f.index[3].timestamp()))
-    assert words.startswith(f"The LSTM's own {a.median[3]:,.0f} here (before the blend): from ")
+    assert words.startswith(f"The LSTM's own {a.median[3]:,.0f} here (before the blend), its "
+                            "bases weighed on a log scale: ")
     shares = re.findall(r"\((\d+)%\)|others (\d+)%", words)
     assert sum(int(x or y) for x, y in shares) == 100, words
     assert ahead_words(gate_view(g), int(s.index[-1].timestamp())) == ""  # not an hour ahead
+
+
+def test_the_words_of_an_hour_ahead_name_every_base_that_weighs_and_what_it_copies():
+    """A trial: with three bases named, an unnamed "others 21%" held the last hour's 165 and
+    the parts did not make the value; "yesterday 607" 25 h ahead was Thursday's count, the
+    latest day's with one, not the day before the hour's."""
+    from types import SimpleNamespace
+
+    from trafficwatch.app.gate_words import ahead_words
+
+    t0 = 1795168800  # Fri 20 Nov 2026 10:00 UTC, the first hour ahead
+    names = ("yesterday", "last week", "last hour", "4-week median")
+    w = np.array([[0.11, 0.04, 0.14, 0.71]] * 30)
+    b = np.array([[607.0, 500.0, 165.0, 596.0]] * 30)
+    g = SimpleNamespace(ahead_hours=t0 + 3600 * np.arange(30), ahead_names=names,
+                        ahead_weights=w, ahead_bases=b, ahead_mixed=np.full(30, 480.0),
+                        ahead_median=np.full(30, 416.0))
+    words = ahead_words(g, t0 + 3600 * 25)  # Sat 11:00: "yesterday" copies Thu 11:00
+    assert words == ("The LSTM's own 416 here (before the blend), its bases weighed on a log "
+                     "scale: typical week 596 (71%), the last hour 165 (14%), the latest day's "
+                     "same hour 607 (11%), others 4%; then its own shift -13%")
 
 
 def test_forget_drops_flags_sharp_falls_only():

@@ -93,12 +93,12 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
     # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)
     young = replace(worse, hours_scored=48)
     words = str(error_lines(young))
-    assert "Worse" not in words and "Too few hours scored (48) to say which is better" in words
+    assert "Worse" not in words and "Too few hours scored (48) to rank the forecasts drawn" in words
     assert "ratio" not in words  # no verdict given and taken back (a trial)
     # narrow: not "Too few hours to judge" under the MASE, read as the score taken back
     words = str(error_lines(young, narrow=True))
     assert "48 h: MASE 1.30, last week's copy 1.00" in words, words
-    assert "Too few to say which is better (3 days needed)" in words and "judge" not in words
+    assert "Too few to rank them (3 days needed)" in words and "judge" not in words
     assert "· ratio 1.30 ·" in str(error_lines(worse))
 
 

@@ -138,9 +138,11 @@ def error_lines(fv, narrow: bool = False) -> Text:
         # beside eval's 1.049 vs 1.077 for yesterday)
         # "Too few hours to judge" under a MASE read as the score taken back (a trial): it
         # is which of the two is better that is not judged
-        t.append(f"Too few to say which is better ({VERDICT_HOURS // 24} days needed)\n"
+        # (of the forecasts drawn: "which is better" beside "Shown: ... better than same hour
+        # yesterday", judged on other forecasts, read as a contradiction, a trial)
+        t.append(f"Too few to rank them ({VERDICT_HOURS // 24} days needed)\n"
                  if narrow else
-                 f"Too few hours scored ({n}) to say which is better: "
+                 f"Too few hours scored ({n}) to rank the forecasts drawn against {naive}: "
                  f"{VERDICT_HOURS // 24} days are needed\n", style="dim")
     elif fv.rel_to_naive > 1:
         # beside "Shown: ... the blend did best on a typical one of the last 13 days", read as
