@@ -422,3 +422,29 @@ def test_an_error_the_runner_did_not_expect_is_said_and_every_other_site_still_a
     first = calls[0]  # its shell reaped (not a zombie) and its group gone
     assert not Path(f"/proc/{first}").exists()
     alerter.stop()
+
+
+@pytest.mark.parametrize("length", [3, 40])
+def test_an_anomaly_judged_hour_after_hour_fires_once_at_its_own_start(length):
+    """Each site's anomalies are judged on its last day: one that ran from that day's first hour
+    had its start moved with the day, and --alert-cmd ran again every hour once an outage was a
+    day old (32 h: 4 alerts), and for a 3-hour surge a day later (a trial). Its true start is
+    found by judging further back; still running from beyond a week, it is marked clipped."""
+    from trafficwatch.engine.site_forecasts import site_forecast
+
+    hours = np.arange(21 * 24)
+    v = np.round(150 + 100 * np.sin(2 * np.pi * (hours % 24 - 6) / 24))
+    begin = 18 * 24 + 10  # a surge: ten times the usual
+    v[begin:begin + length] *= 10
+    idx = pd.date_range(pd.Timestamp(T0, unit="s", tz="UTC"), periods=len(v), freq="h")
+    s = pd.Series(v, idx)
+    fired = set()
+    for end in range(begin + 1, min(begin + length + 30, len(v)) + 1):
+        fc = site_forecast(s.iloc[:end], None, None)
+        fired |= {e.fired_at for e in fc.events if e.direction > 0 and not e.clipped}
+    assert fired == {T0 + (begin + 1) * H}
+    marks = AlertMarks(None)
+    alerter = Alerter("true", marks)
+    alerter.begin(T0)
+    late = AnomalyEvent(T0, None, T0, 1.0, 0.0, 0.5, 1, T0 + 5 * H, clipped=True)
+    assert alerter.check("x", [late]) == []  # began before the day judged: alerted then

@@ -149,7 +149,8 @@ class Alerter:
             return []
         saved = self.marks.get(site)
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf))
-        new = sorted((e for e in events if e.fired_at > floor), key=lambda e: e.fired_at)
+        new = sorted((e for e in events if e.fired_at > floor and not e.clipped),
+                     key=lambda e: e.fired_at)
         for ev in new:
             self._queued[site] = ev.fired_at
             self._jobs.put((site, ev))

@@ -41,6 +41,8 @@ class AnomalyEvent:
     high: float
     direction: int  # +1 above the band, -1 below
     fired: int  # epoch seconds of the hour that completed the trigger window
+    clipped: bool = False  # its first hour is the first one judged, with hours before it not
+    # judged: it may have begun earlier (site_forecasts judges the last day only)
 
     @property
     def fired_at(self) -> int:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
 from trafficwatch.engine.predict import _naive, alarm_band, alarm_quantiles, past_days, widen
-from trafficwatch.hours import HOUR, epoch
+from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.safe import safe_name, safe_text
 
 log = logging.getLogger(__name__)
@@ -83,23 +83,38 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
                         events=events)
 
 
+LOOK_BACK = (1, 2, 4, 7)  # days judged, in turn, while an anomaly runs from the first one
+
+
 def _last_day(history: pd.Series, fn, forecaster, band: float,
               day_offset_s: int, settling: bool = False) -> tuple[AnomalyEvent, ...]:
     """The screen's anomalies (engine/predict.py) over the last 24 complete hours: each hour
-    judged on the anomaly band of the forecast made at its day's midnight."""
+    judged on the anomaly band of the forecast made at its day's midnight. One that runs from
+    the first hour judged is judged further back (LOOK_BACK) to find where it began: judged
+    on the last day alone, its start moved with the day, and --alert-cmd ran for it again every
+    hour once it was a day old (an outage of 32 h: 4 alerts), and for a surge of 3 hours a day
+    later (a trial). Still running from a week back, it is marked `clipped` (not alerted)."""
     start = epoch(history.index[-1]) + HOUR
-    days = list(past_days(history, fn, forecaster, start, 1, day_offset_s))
-    if not days:
-        return ()
-    hours = np.concatenate([d.hours for d in days])
-    q = np.concatenate([d.q for d in days])
-    alo, ahi = alarm_quantiles(q)
-    lo, hi = alarm_band(alo, q[:, 1], ahi, band)
-    actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float,
-                                                                                 copy=True)
-    if settling and hours[-1] == start - HOUR and actual[-1] < lo[-1]:
-        actual[-1] = np.nan  # its last minutes may still come
-    return tuple(detect(hours, actual, lo, hi))
+    events: list[AnomalyEvent] = []
+    for n in LOOK_BACK:
+        days = list(past_days(history, fn, forecaster, start, n, day_offset_s))
+        if not days:
+            return ()
+        hours = np.concatenate([d.hours for d in days])
+        q = np.concatenate([d.q for d in days])
+        alo, ahi = alarm_quantiles(q)
+        lo, hi = alarm_band(alo, q[:, 1], ahi, band)
+        actual = history.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(
+            dtype=float, copy=True)
+        if settling and hours[-1] == start - HOUR and actual[-1] < lo[-1]:
+            actual[-1] = np.nan  # its last minutes may still come
+        events = [e for e in detect(hours, actual, lo, hi)  # those of the last day
+                  if e.end is None or e.end > start - DAY]
+        first = pd.Timestamp(int(hours[0]), unit="s", tz="UTC")
+        earlier = np.isfinite(history[history.index < first].to_numpy(dtype=float)).any()
+        if not earlier or not any(e.start == int(hours[0]) for e in events):
+            return tuple(events)
+    return tuple(replace(e, clipped=True) if e.start == int(hours[0]) else e for e in events)
 
 
 @dataclass(frozen=True)
