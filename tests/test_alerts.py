@@ -448,3 +448,27 @@ def test_an_anomaly_judged_hour_after_hour_fires_once_at_its_own_start(length):
     alerter.begin(T0)
     late = AnomalyEvent(T0, None, T0, 1.0, 0.0, 0.5, 1, T0 + 5 * H, clipped=True)
     assert alerter.check("x", [late]) == []  # began before the day judged: alerted then
+
+
+@pytest.mark.parametrize("case", ["young site", "gap at the day's start"])
+def test_an_anomaly_of_a_young_site_or_across_a_gap_fires_once_at_its_first_hour_judged(case):
+    """A review of the look back: a site's first anomaly, from the first hour it is judged, was
+    taken for one begun earlier and never alerted; and an outage with a gap of 3 hours in it
+    alerted again once the day judged began in the gap (its start moved past it)."""
+    from trafficwatch.engine.site_forecasts import site_forecast
+
+    days = 5 if case == "young site" else 21
+    hours = np.arange(days * 24)
+    v = np.round(150 + 100 * np.sin(2 * np.pi * (hours % 24 - 6) / 24))
+    begin = 24 if case == "young site" else 18 * 24 + 10
+    v[begin:begin + 10 if case == "young site" else begin + 40] = 0.0
+    if case != "young site":
+        v[begin + 20:begin + 23] = np.nan  # no log covers these hours
+    idx = pd.date_range(pd.Timestamp(T0, unit="s", tz="UTC"), periods=len(v), freq="h")
+    s = pd.Series(v, idx)
+    fired = set()
+    for end in range(begin + 1, len(v) + 1):
+        fc = site_forecast(s.iloc[:end], None, None)
+        if fc is not None:
+            fired |= {e.fired_at for e in fc.events if e.direction < 0 and not e.clipped}
+    assert fired == {T0 + (begin + 1) * H}  # alerted once, at its start

@@ -96,11 +96,16 @@ def _last_day(history: pd.Series, fn, forecaster, band: float,
     later (a trial). Still running from a week back, it is marked `clipped` (not alerted)."""
     start = epoch(history.index[-1]) + HOUR
     events: list[AnomalyEvent] = []
+    began = None  # the first hour judged by the last look
     for n in LOOK_BACK:
         days = list(past_days(history, fn, forecaster, start, n, day_offset_s))
         if not days:
             return ()
         hours = np.concatenate([d.hours for d in days])
+        if began is not None and int(hours[0]) == began:  # no day further back can be judged
+            # (a young site): what runs from its first hour judged began there, as far as is
+            # known (clipped, a site's first anomaly never alerted: a review)
+            return tuple(events)
         q = np.concatenate([d.q for d in days])
         alo, ahi = alarm_quantiles(q)
         lo, hi = alarm_band(alo, q[:, 1], ahi, band)
@@ -110,11 +115,18 @@ def _last_day(history: pd.Series, fn, forecaster, band: float,
             actual[-1] = np.nan  # its last minutes may still come
         events = [e for e in detect(hours, actual, lo, hi)  # those of the last day
                   if e.end is None or e.end > start - DAY]
-        first = pd.Timestamp(int(hours[0]), unit="s", tz="UTC")
-        earlier = np.isfinite(history[history.index < first].to_numpy(dtype=float)).any()
-        if not earlier or not any(e.start == int(hours[0]) for e in events):
+        ok = np.isfinite(actual) & np.isfinite(lo) & np.isfinite(hi)
+        if not ok.any():
             return tuple(events)
-    return tuple(replace(e, clipped=True) if e.start == int(hours[0]) else e for e in events)
+        # its first hour judged: the first with a count and a band (after a gap in the logs at
+        # the day's start, one that ran on from before it started there: a review)
+        first = int(hours[np.argmax(ok)])
+        earlier = np.isfinite(history[history.index < pd.Timestamp(first, unit="s", tz="UTC")]
+                              .to_numpy(dtype=float)).any()
+        if not earlier or not any(e.start == first for e in events):
+            return tuple(events)
+        began = int(hours[0])
+    return tuple(replace(e, clipped=True) if e.start == first else e for e in events)
 
 
 @dataclass(frozen=True)
