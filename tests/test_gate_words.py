@@ -65,10 +65,10 @@ def test_a_gate_says_when_it_stands_out_from_its_own_week():
     rng = np.random.default_rng(0)
     week = 0.55 + 0.02 * rng.standard_normal(168)
     # how it stands in its week comes first: the absolute words read alike everywhere
-    assert gate_reading("forget", 0.62, week) == \
-        "forget gate: high for its week (0.62: keeping much of its memory)"
-    assert gate_reading("forget", 0.49, week) == \
-        "forget gate: low for its week (0.49: keeping about half of its memory)"
+    # high or low: the value alone ("high for its week (0.44: taking in some new information)"
+    # read as a contradiction, two trials)
+    assert gate_reading("forget", 0.62, week) == "forget gate: high for its week (0.62 of 1)"
+    assert gate_reading("forget", 0.49, week) == "forget gate: low for its week (0.49 of 1)"
     assert gate_reading("forget", 0.55, week) == \
         "forget gate: usual (0.55: keeping about half of its memory)"
     assert gate_reading("forget", 0.62, np.full(168, 0.55)).endswith("(0.62)")  # no spread

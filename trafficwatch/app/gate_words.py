@@ -114,8 +114,8 @@ def standing(value: float, week: np.ndarray | None) -> str | None:
 
 def gate_reading(gate: str, value: float, week: np.ndarray | None = None,
                  span: str = "week") -> str:
-    """'forget gate: high for its week (0.62: keeping much of its memory)', 'input gate: usual
-    (0.41: ...)': one gate's latest value against its own week first, then in absolute words;
+    """'forget gate: high for its week (0.62 of 1)', 'input gate: usual (0.41: ...)': one
+    gate's latest value against its own week first, then (when usual) in absolute words;
     without a week to read it
     against, 'forget gate: keeping most of its memory (0.91)'. The mean of 64 units sits near
     0.5 on every site: "keeping about half of its memory" first read the same everywhere (two
@@ -130,7 +130,10 @@ def gate_reading(gate: str, value: float, week: np.ndarray | None = None,
         return f"{gate} gate: {words} ({value:.2f})"
     if rel == "usual":  # (short: the sparklines beside it keep their width)
         return f"{gate} gate: usual ({value:.2f}: {words})"
-    return f"{gate} gate: {rel} for its {span} ({value:.2f}: {words})"
+    # high or low for its week, the value alone: "high for its week (0.44: taking in some new
+    # information)" read as a contradiction to two new users (the mean of 64 units sits near
+    # 0.5: "some" is its usual, "high" its week's)
+    return f"{gate} gate: {rel} for its {span} ({value:.2f} of 1)"
 
 
 # What a gate high (low) for its week means for the forecast, in a watcher's words
