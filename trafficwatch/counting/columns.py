@@ -26,14 +26,22 @@ OTHER_SEPARATORS = ("\t", ";", "|")  # a header in these is still a counts file'
 # then says it reads commas (a .tsv of hour<TAB>count read "no known log format matches")
 
 
+def other_separator(cols: list[str]) -> str | None:
+    """The tab, ';' or '|' that a header read as one column holds (OTHER_SEPARATORS), if any."""
+    return next((c for c in OTHER_SEPARATORS if len(cols) == 1 and c in cols[0]), None)
+
+
+def separator_name(sep: str) -> str:
+    """A separator as the messages name it: 'a tab', "';'"."""
+    return "a tab" if sep == "\t" else repr(sep)
+
+
 def is_counts_header(first_line: bytes | str) -> bool:
     """Does this first line name an hour column and a count column (`hour,count`, `ds,y`;
     also with a tab, ';' or '|' between them, which the CSV reader refuses with a hint)?"""
     cols = header_columns(first_line)
-    if len(cols) == 1:
-        cols = next((c for c in (cols[0].split(sep) for sep in OTHER_SEPARATORS)
-                     if len(c) > 1), cols)
-        cols = [c.strip() for c in cols]
+    if (sep := other_separator(cols)) is not None:
+        cols = [c.strip() for c in cols[0].split(sep)]
     return any(c in cols for c in TIME_COLUMNS) and any(c in cols for c in VALUE_COLUMNS)
 
 

@@ -13,7 +13,12 @@ from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 
-from trafficwatch.counting.columns import OTHER_SEPARATORS, header_columns, is_counts_header
+from trafficwatch.counting.columns import (
+    header_columns,
+    is_counts_header,
+    other_separator,
+    separator_name,
+)
 from trafficwatch.counting.plan import batch_workers, whole_file_task
 from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
 from trafficwatch.files import own_temp, sweep_orphans, temp_prefix
@@ -200,14 +205,14 @@ def read_source(
         return rep
     if fmt is None and is_counts_header(sample[0]):  # `counts hourly.csv`: not a log at all
         cols = header_columns(sample[0][:120])
-        sep = next((c for c in OTHER_SEPARATORS if len(cols) == 1 and c in cols[0]), None)
+        sep = other_separator(cols)
         # (split by a tab, ';' or '|', the model commands refuse it too: "read it directly"
         # was untrue, a review)
         kind = "a CSV, " if sep is None else ""
         rep.error = (f"{name} is already hourly counts ({kind}first line {','.join(cols)!r}), "
                      "not an access log: " + (
                          "forecast, eval and train read it directly" if sep is None else
-                         f"its columns are separated by {'a tab' if sep == chr(9) else repr(sep)}"
+                         f"its columns are separated by {separator_name(sep)}"
                          ": write it with commas and forecast, eval and train read it"))
         return rep
     if fmt is None:

@@ -22,6 +22,8 @@ from trafficwatch.counting.columns import (
     VALUE_COLUMNS,
     csv_named,
     has_counts_header,
+    other_separator,
+    separator_name,
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries, ended_sites_note, young_sites_note
@@ -272,9 +274,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         # and what the file looks like when it is a known other layout
         found_cols = ",".join(cols[:8]) + (f",… ({len(cols):,} columns)" if len(cols) > 8 else "")
         hint = ""
-        sep = next((c for c in (";", "\t", "|") if len(cols) == 1 and c in cols[0]), None)
+        sep = other_separator(cols)
         if sep is not None:
-            hint = (f"; its columns look separated by {'a tab' if sep == chr(9) else repr(sep)}: "
+            hint = (f"; its columns look separated by {separator_name(sep)}: "
                     "trafficwatch reads comma-separated values")
         elif len(cols) > 8 and sum(bool(re.fullmatch(r"v?\d+", c)) for c in cols) > len(cols) / 2:
             # (V1, V2, ... or numbers: not any wide export, a review)
