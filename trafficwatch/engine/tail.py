@@ -154,6 +154,7 @@ class TailFilter:
         """--exclude-ip as the parser applies it: the address as written, or in a range."""
         return client in self.exclude or bool(self.nets) and in_networks(client, self.nets)
 
+
 def _facts(r) -> list[Facts | None]:
     n = len(r)
     paths = r.path if r.path is not None else [""] * n
