@@ -432,3 +432,36 @@ def test_a_line_without_the_zone_its_log_writes_is_read_in_the_logs_zone(fmt):
     assert res.records.utc_offset.tolist() == [-25200] * 3
     none = Parser(get_format("COMBINED")).feed(line(b"22/Oct/2021:10:32:00"))
     assert none.records.ts.tolist() == [utc - 7 * 3600 + 120]
+
+
+XFF_LINES = [b'198.51.100.%d, 10.0.0.2 - - [10/Oct/2000:13:55:36 -0700] "GET /x HTTP/1.1" 200 5 '
+             b'"-" "Mozilla/5.0"' % i for i in range(7)]
+
+
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMBINED:regex"])
+def test_a_log_that_starts_with_a_forwarded_list_is_combined_and_its_first_address_the_client(fmt):
+    # read as vhost-combined, each client was a site ("198.51.100.0,"), the file's name unused
+    assert detect_format(XFF_LINES).format.name == "COMBINED"
+    no_space = XFF_LINES[0].replace(b"198.51.100.0, 10.0.0.2", b"198.51.100.9,10.0.0.2")
+    lines = [*XFF_LINES, no_space, COMBINED_LINE]
+    p = Parser(get_format("COMBINED"), ParseOptions(keep_clients=True))
+    if fmt.endswith(":regex"):
+        p._fast = None  # the per-line path gives the same
+    r = p.feed(b"\n".join(lines) + b"\n").records
+    assert list(r.client_name) == [f"198.51.100.{i}" for i in range(7)] + [
+        "198.51.100.9", "203.0.113.9"]
+    assert list(r.vhost) == [-1] * 9
+
+
+def test_an_nginx_format_behind_a_proxy_takes_the_first_forwarded_address_as_the_client():
+    fmt = get_format('$proxy_add_x_forwarded_for - $remote_user [$time_local] "$request" $status '
+                     '$body_bytes_sent "$http_referer" "$http_user_agent"')
+    r = parse_bytes(b"\n".join(XFF_LINES) + b"\n", fmt, ParseOptions(keep_clients=True)).records
+    assert list(r.client_name) == [f"198.51.100.{i}" for i in range(7)]
+    # beside $remote_addr, the list is skipped and $remote_addr stays the client
+    fmt = get_format('$remote_addr - $remote_user [$time_local] "$request" $status '
+                     '$body_bytes_sent "$http_referer" "$http_user_agent" '
+                     '"$proxy_add_x_forwarded_for"')
+    r = parse_bytes(COMBINED_LINE + b' "198.51.100.1, 203.0.113.9"\n', fmt,
+                    ParseOptions(keep_clients=True)).records
+    assert list(r.client_name) == ["203.0.113.9"]

@@ -10,8 +10,11 @@ _Q = rb'"(?P<%s>(?:[^"\\]|\\.)*)"'  # a quoted field with backslash escapes
 _TIME_CLF = rb"\[(?P<time>[^\]]{1,64})\]"
 
 _PIECES: dict[str, bytes] = {
-    "host": rb"(?P<host>\S+)",
-    "vhost": rb"(?P<vhost>[^\s:]+)(?::\d+)?",
+    # a client, or a list of them as X-Forwarded-For writes it ("198.51.100.7, 10.0.0.2"): its
+    # first address is the client
+    "host": rb"(?P<host>[^\s,]+)(?:,\s*[^\s,]*)*",
+    "vhost": rb"(?P<vhost>[^\s:,]+)(?::\d+)?",  # a host name holds no comma: a line that
+    # starts with an X-Forwarded-For list is no vhost line (each client was a site)
     "skip": rb"\S+",
     "user": rb"(?:\S+|\S.*?\S)",
     "time": _TIME_CLF,
@@ -100,7 +103,8 @@ _GOACCESS = {
 # nginx variables -> pieces.
 _NGINX = {
     "remote_addr": _PIECES["host"], "binary_remote_addr": _PIECES["host"],
-    "http_x_forwarded_for": rb"(?:\S+|[^\"]*?)", "remote_user": rb"\S+",
+    "http_x_forwarded_for": rb"(?:\S+|[^\"]*?)",
+    "proxy_add_x_forwarded_for": rb"(?:\S+|[^\"]*?)", "remote_user": rb"\S+",
     "time_local": rb"(?P<time>\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})",
     "time_iso8601": rb"(?P<iso>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)",
     "msec": rb"(?P<epoch>\d{9,11}(?:\.\d+)?)", "request": rb"(?P<request>.*?)",
@@ -165,7 +169,12 @@ def get_format(spec: str | None, *, date_format: str | None = None,
     if key in PRESETS:
         return PRESETS[key]
     if "$" in spec:
-        pattern = _compile_tokens(spec, _NGINX, r"\$\w+", "nginx")
+        table = _NGINX
+        if not re.search(r"\$(?:binary_)?remote_addr\b", spec):  # behind a proxy: the client
+            # is the first address of the forwarded list
+            table = {**_NGINX, "http_x_forwarded_for": _PIECES["host"],
+                     "proxy_add_x_forwarded_for": _PIECES["host"]}
+        pattern = _compile_tokens(spec, table, r"\$\w+", "nginx")
         return LogFormat("nginx:" + spec, "regex", pattern, time_style="auto")
     if re.search(r"%>s|%\{[^}]+\}[itCeno]|%[lO]\b", spec) or "%t" in spec and "%d" not in spec:
         spec = spec.replace('\\"', '"')  # LogFormat strings escape their quotes
