@@ -31,3 +31,23 @@ async def test_hostile_log_content_in_every_pane_is_inert():
         tail = app.query_one("#tail").render()
         assert all(not s.style or not getattr(s.style, "link", None) for s in tail.spans)
         assert "[@click=app.quit]x[/]" in tail.plain
+
+
+async def test_a_site_name_in_a_toast_is_text_not_markup_or_an_action():
+    """The only site's name in `s`'s toast was read as markup: a log named
+    "[@click=app.screenshot('pwned.svg','work')]CLICK.access.log" wrote a file when the toast
+    was clicked (a security trial). Every toast is plain text."""
+    from dataclasses import replace
+
+    name = "[@click=app.quit]CLICK[/] [reverse]REV"
+    app = make_app(replace(demo_snapshot(sites=(name,)), site=""))
+    async with app.run_test(size=(160, 50), notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        toast = app.screen.query_one("Toast")
+        assert f"only one site here: {name}" in str(toast.render())
+        assert "only one site here: [@click=app.quit]CLICK[/]" in screen_text(app)
+        await pilot.click(toast, offset=(len("only one site here: ") + 3, 1))
+        await pilot.pause()
+        assert app.is_running

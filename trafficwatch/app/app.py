@@ -231,7 +231,7 @@ class TrafficWatchApp(App):
             # the forecast, its band and the anomalies change at once: said, not silent
             self.notify(f"{site_title(snap.site, snap.sites)}: the fine-tuned "
                         "model backtested better and is kept; the forecast, band and anomalies "
-                        "are now its own", title="Fine-tune kept", markup=False, timeout=10)
+                        "are now its own", title="Fine-tune kept", timeout=10)
         if snap.series is not None:
             self.tz_offset = snap.series.tz_offset_s
         self.sub_title = f"{site_title(snap.site, snap.sites)} · {snap.metric}"
@@ -321,6 +321,12 @@ class TrafficWatchApp(App):
 
     def action_metric(self) -> None:
         self.notify(f"{METRIC_TOAST}{self.engine.cycle_metric()}", timeout=2)
+
+    def notify(self, message: str, *, markup: bool = False, **kw) -> None:
+        """A toast, plain text unless asked: its words may hold a site's name, and a log named
+        "[@click=app.screenshot('x.svg','/etc')]a.access.log" wrote a file where its toast was
+        clicked (a security trial)."""
+        super().notify(message, markup=markup, **kw)
 
     def _on_notify(self, event) -> None:
         """One toast for the metric, the last: m pressed a few times had piled them over the
