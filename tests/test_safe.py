@@ -79,3 +79,18 @@ def test_a_shown_name_reads_back_to_its_name_and_other_text_is_left_as_it_is():
         assert safe_name(name_from_shown(name)) in (name, safe_name(name))
     for foreign in ("a\\b", "a\\x41", "a\\U00110000", "x\\udc85", "bell\x07", "\\"):
         assert name_from_shown(foreign) == foreign
+
+
+INVISIBLE = ["tag\U000e0041\U000e0042", "soft\u00adhyphen", "mongolian\u180esep", "hangul\u3164",
+             "vs\ufe0f", "cgj\u034f", "halfwidth\uffa0"]
+
+
+@pytest.mark.parametrize("s", INVISIBLE)
+def test_invisible_characters_that_python_calls_printable_are_shown_as_escapes(s):
+    """A security trial hid text in the log tail with tag characters (U+E0041...), which the
+    terminal drew as nothing; soft hyphens, fillers and variation selectors hide alike."""
+    from trafficwatch.safe import name_from_shown, safe_name
+
+    for out in (safe_text(s), safe_name(s)):
+        assert out.isascii() and out.startswith(s[:2])  # every character seen
+    assert name_from_shown(safe_name(s)) == s

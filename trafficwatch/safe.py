@@ -6,9 +6,15 @@ import re
 
 # C0 controls but tab, DEL, C1, bidi embeddings/overrides/isolates, and other invisible format
 # characters that can reorder or hide text on a terminal, and lone surrogates (unencodable).
+# The invisible ones that Python counts as printable too (a security trial hid text in a log
+# tail with tag characters): soft hyphen, the combining grapheme joiner, the Hangul and
+# Mongolian fillers and separators, variation selectors, and the tag characters.
+_INVISIBLE = ("\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u206a-\u206f\u3164"
+              "\ufe00-\ufe0f\uffa0\U000e0000-\U000e007f\U000e0100-\U000e01ef")
 _CLASS = ("\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069"
-          "\ufeff\ufff9-\ufffb\ud800-\udfff")
+          "\ufeff\ufff9-\ufffb\ud800-\udfff" + _INVISIBLE)
 _UNSAFE = re.compile(f"[{_CLASS}]")
+_SHOWN_HIDDEN = re.compile(f"[{_INVISIBLE}]")
 
 
 def _escape(m: re.Match[str]) -> str:
@@ -55,8 +61,8 @@ def safe_name(value: object) -> str:
     printable (also tabs, invisible spaces and format characters) escaped, and backslashes
     doubled, so the shown form reads back to one name only: two names never show the same.
     """
-    return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable() else c
-                   for c in _as_str(value))
+    return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable()
+                   or _SHOWN_HIDDEN.match(c) else c for c in _as_str(value))
 
 
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
