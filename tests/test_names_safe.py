@@ -156,3 +156,46 @@ def test_counts_follow_groups_such_a_rotation_as_counts_does(tmp_path):
     got = {r["site"]: r["count"] for r in map(json.loads, (out + rest).splitlines())}
     assert got == want
     assert not any(b < 32 and b != 10 for b in out + rest + err)
+
+
+FORMULAS = ["=HYPERLINK(1)", "+cmd|calc", "-2+3", "@SUM(1)", "'=quoted", "'plain", "\x1b]52;c;x\x07"]
+
+
+def test_counts_csv_runs_no_formula_in_a_spreadsheet_and_reads_back_to_the_same_sites(
+        tmp_path, capsys):
+    """A log named '=HYPERLINK(...).access.log' (or a Host header alike) was a formula in a
+    spreadsheet opening `counts`' CSV (a security trial); and a name read back from that CSV
+    was escaped twice ('\\\\x1b')."""
+    from trafficwatch.cli.main import main
+    from trafficwatch.counting.load import read_counts_csv_all
+    from trafficwatch.safe import safe_name
+
+    line = ('192.0.2.1 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 5 "-" '
+            '"Mozilla/5.0"\n')
+    for name in FORMULAS:
+        (tmp_path / f"{name}.access.log").write_text("".join(line.format(m=m) for m in range(9)))
+    assert main(["counts", str(tmp_path), "--tz", "UTC"]) == 0
+    out = capsys.readouterr().out
+    cells = [r["site"] for r in csv.DictReader(io.StringIO(out))]
+    assert sorted(cells) == sorted(
+        "'" + safe_name(n) if n.lstrip("'")[:1] in "=+-@" else safe_name(n) for n in FORMULAS)
+    path = tmp_path / "hourly.csv"
+    path.write_text(out)
+    assert sorted(read_counts_csv_all(str(path)).series) == sorted(FORMULAS)
+
+
+def test_forecast_and_eval_json_name_each_series_as_shown(tmp_path, capsys):
+    """JSON keyed by the raw name: `jq -r '.series|keys[]'` wrote an OSC 52 to the terminal."""
+    from tests.test_forecast_cmd import traffic
+    from trafficwatch.cli.main import main
+
+    s = traffic(15, 4, 100.0)
+    evil = "\x1b]52;c;cHduZWQ=\x07"
+    lines = ["unique_id,ds,y"] + [f"{k},{h.isoformat()},{int(v)}" for k in (evil, "plain")
+                                  for h, v in s.items()]
+    path = tmp_path / "two.csv"
+    path.write_text("\n".join(lines) + "\n")
+    for cmd in (["forecast", str(path), "--horizon", "2"], ["eval", str(path), "--days", "1"]):
+        main([*cmd, "--format", "json"])
+        keys = set(json.loads(capsys.readouterr().out)["series"])
+        assert keys == {"\\x1b]52;c;cHduZWQ=\\x07", "plain"}, cmd

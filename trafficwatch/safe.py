@@ -86,3 +86,27 @@ def name_from_shown(shown: str) -> str:
     except ValueError:  # \U past the last code point
         return shown
     return name if safe_name(name) == shown else shown
+
+
+_FORMULA = ("=", "+", "-", "@")  # what a spreadsheet runs as a formula at a cell's start
+
+
+def _formula_like(text: str) -> bool:
+    """Whether `text` begins with a formula's first character, or with quotes before one."""
+    return text.lstrip("'")[:1] in _FORMULA
+
+
+def csv_text(shown: str) -> str:
+    """A shown name (safe_name's) as a CSV cell holds it: after a ' where a spreadsheet would
+    run it as a formula (a log named '=HYPERLINK(...).access.log', or a Host header, made a
+    cell of `counts` a link: a security trial), and where it begins with quotes before such a
+    character, so every cell reads back to one name (name_from_csv)."""
+    return "'" + shown if _formula_like(shown) else shown
+
+
+def name_from_csv(cell: str) -> str:
+    """The name a CSV cell holds: csv_text and safe_name undone (a name read back from `counts`
+    was escaped again: '\\x1b'), and any other text as it is."""
+    if cell[:1] == "'" and _formula_like(cell[1:]):
+        cell = cell[1:]
+    return name_from_shown(cell)

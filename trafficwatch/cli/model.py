@@ -625,8 +625,9 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         if args.forecasts:
             made.append((name, series, table))
         counts[name] = len(_origins(table))
-        docs[name] = to_json(table, args.days, args.horizon)
-        docs[name]["origins"] = _hour_texts(_origins(table), args, series)
+        docs[safe_name(name)] = doc = to_json(table, args.days, args.horizon)  # as every
+        # output names a series (a raw name keyed JSON: `jq -r` wrote its escapes, a trial)
+        doc["origins"] = _hour_texts(_origins(table), args, series)
     if _progress["shown"]:
         sys.stderr.write("\r\x1b[K")  # the progress line cleared
         sys.stderr.flush()
@@ -733,6 +734,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
                                   "p90": float(c)}
                                  for h, a, b, c in zip(hours, f.p10, f.p50, f.p90)]}
                 for name, (f, hours) in done.items()}
+        docs = {safe_name(name): doc for name, doc in docs.items()}  # as the CSV names them
         json.dump({"horizon": args.horizon, "series": docs} if many else docs[""], out, indent=1)
         out.write("\n")
     return code

@@ -7,6 +7,7 @@ import numpy as np
 
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.hours import HOUR
+from trafficwatch.safe import csv_text
 
 CSV_HEADER = "hour,site,metric,count"
 COUNTS_CSV_HEADER = CSV_HEADER + ",partial"  # counts (not --follow): 1 marks an hour the log
@@ -37,5 +38,7 @@ def hour_texts(hours: np.ndarray, offsets: np.ndarray) -> list[str]:
 
 
 def csv_field(text: str) -> str:
-    """`text` quoted for CSV when it holds a comma, a quote or a newline."""
+    """A shown name as a CSV field: guarded against spreadsheets' formulas (`csv_text`) and
+    quoted when it holds a comma, a quote or a newline."""
+    text = csv_text(text)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

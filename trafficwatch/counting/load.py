@@ -28,7 +28,7 @@ from trafficwatch.counting.columns import (
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
 from trafficwatch.counting.series import HourlySeries, ended_sites_note, young_sites_note
 from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, SUB_HOUR, epoch_seconds
-from trafficwatch.safe import safe_name, safe_text
+from trafficwatch.safe import name_from_csv, name_from_shown, safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
     import pandas as pd
@@ -301,7 +301,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
 
     def series_of(row: list[str]) -> str:
         """The name of the series a row is of ("" without a series column)."""
-        return (row[ii].strip() or NO_NAME) if ii is not None else ""
+        return (name_from_csv(row[ii].strip()) or NO_NAME) if ii is not None else ""
 
     for n, row in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in row):
@@ -362,7 +362,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
-        name = row[ii].strip() if ii is not None else ""
+        name = name_from_csv(row[ii].strip()) if ii is not None else ""
         # the rows of a series not asked for (--site) are read, not warned about: "2 hours
         # marked partial (e.g. row 1178)" named the other site's row
         note = bad if only is None or ii is None or name == only else {}
@@ -698,6 +698,8 @@ def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
     if table.column is None:
         raise ValueError(f"--site {safe_name(site)}: {shown_name(path)} holds one series (no "
                          f"{' or '.join(SERIES_COLUMNS)} column)")
+    if site not in table.series and name_from_shown(site) in table.series:
+        site = name_from_shown(site)  # named as shown (`counts` wrote it so)
     if site not in table.series:
         raise ValueError(f"no series {safe_name(site)} in {shown_name(path)} (column "
                          f"{table.column}); found: {shown}")
