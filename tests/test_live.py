@@ -260,6 +260,30 @@ def test_every_sites_tail_at_start_ends_with_the_newest_log_whichever_was_read_l
     assert f.tail[-1].site == "old.example" and "203.0.113.9 " in f.tail[-1].text
 
 
+def test_each_virtual_host_has_its_own_lines_in_the_tail(tmp_path, feed_for):
+    """A trial's Caddy, Traefik and vhost-combined logs: every line went to the file's site (its
+    folder's name), and each site the picker showed from them had an empty tail."""
+    vline = ('{v}:443 203.0.113.{i} - - [20/Nov/2026:10:{i:02d}:00 +0000] "GET /{v}/{i} '
+             'HTTP/1.1" 200 5 "-" "ua"\n')
+    (tmp_path / "vhosts.access.log").write_text(
+        "".join(vline.format(v="a.example" if i % 3 else "B.example", i=i) for i in range(9)))
+    (tmp_path / "caddy.log").write_text(
+        '{"ts":1795000000.5,"request":{"remote_ip":"1.2.3.4","host":"c.example","uri":"/c"},'
+        '"status":200,"size":5}\n')
+    _, f = feed_for()
+    got = {(t.site, t.text.split(" ")[0]) for t in f.tail}
+    assert {site for site, _ in got} == {"a.example", "b.example", "c.example"}, got
+    assert all(site in text.lower() or site == "c.example" for site, text in got)
+    with (tmp_path / "vhosts.access.log").open("a") as fh:
+        fh.write(vline.format(v="b.example", i=10) + "a line of no format\n")
+    for _ in range(20):
+        f.step(0.05)
+        if len(f.tail) == 12:
+            break
+    assert [(t.site, t.text[:13]) for t in f.tail[-2:]] == [
+        ("b.example", "b.example:443"), ("vhosts", "a line of no ")]
+
+
 @pytest.mark.parametrize("grown", [False, True])
 def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, grown):
     # a trial: 3 lines, then one of 70,000 characters and one more: the tail showed the last

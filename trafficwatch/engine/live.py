@@ -33,6 +33,7 @@ from trafficwatch.counting.series import HourlySeries
 from trafficwatch.counting.state import State, StateStore, natural
 from trafficwatch.engine.sink import Sink
 from trafficwatch.engine.snapshot import TailLine
+from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import LogFormat, get_format
@@ -364,11 +365,25 @@ class LiveFeed:
         `chunk`: lines the follower handed over, whole; else the last bytes of a file. `fmt`:
         the file's format, if known, and `fields` its W3C header (a filter on lines reads them
         with both)."""
+        opts = self.sink.config.ingest
+        if fmt is None and not chunk:  # an archive read whole: its format found from the lines
+            try:
+                fmt, _ = choose_format(opts, data[-logread.TAIL_WINDOW:].split(b"\n")[1:-1][-200:])
+            except ValueError:
+                fmt = None
+        hosts = may_name_hosts(fmt)  # a file's window, split between the hosts its lines name,
+        # gives each its last lines
         texts, whole = (logread.chunk_tail_lines if chunk else logread.tail_lines)(
-            data, TAIL_PER_SITE)
+            data, TAIL_PER_SITE * (4 if hosts and not chunk else 1))
+        sites = sites_of_lines(texts, site, fmt, fields, opts.parse)
+        by_site: dict[str, list[str]] = {}
+        for s, text in zip(sites, texts):
+            by_site.setdefault(s, []).append(text)
         if not whole:  # lines between the tail kept and these were not read for it
-            self._tails.pop(site, None)
-        self._tail_add(site, texts, fmt, fields)
+            for s in {site, *by_site}:
+                self._tails.pop(s, None)
+        for s, lines in by_site.items():
+            self._tail_add(s, lines[-TAIL_PER_SITE:], fmt, fields)
 
     def _tail_add(self, site: str, texts: list[str], fmt: LogFormat | None = None,
                   fields: tuple[bytes, ...] = ()) -> None:
