@@ -954,6 +954,47 @@ async def test_the_log_tail_shows_its_newest_line_after_the_terminal_grows():
         assert box.scroll_y == 0
 
 
+async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_come():
+    """Scrolled up, each line that came took the oldest away and the view moved on by a line
+    (a trial, lnav's and Toolong's readers expect it to stay); a `g` pressed as lines came was
+    undone by the scroll to the end that followed them. Held, with the newer lines counted
+    below; G shows them at once."""
+    from dataclasses import replace
+
+    tail = [TailLine(float(i), "shop", f"GET /line-{i:03d}") for i in range(50)]
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        box = app.query_one("#tail-box")
+        pane = app.query_one("#tail")
+        box.focus()
+        await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        assert box.scroll_y == 0
+        before = pane.render().plain
+        for k in range(3):  # as a live feed: the oldest dropped, the newest added
+            tail = tail[1:] + [TailLine(50.0 + k, "shop", f"GET /line-{50 + k:03d}")]
+            app.draw(replace(demo_snapshot(tail=tail)))
+            await pilot.pause()
+        await pilot.pause()
+        assert box.scroll_y == 0
+        held = pane.render().plain
+        assert held.startswith(before) and "GET /line-000" in held
+        assert held.rstrip().endswith("3 newer lines since you scrolled up: G shows them")
+        await pilot.press("G")
+        await pilot.pause()
+        await pilot.pause()
+        now = pane.render().plain
+        assert "GET /line-052" in now and "GET /line-000" not in now and "newer line" not in now
+        assert box.scroll_y == box.max_scroll_y > 0
+        tail = tail[1:] + [TailLine(60.0, "shop", "GET /line-060")]  # following again
+        app.draw(replace(demo_snapshot(tail=tail)))
+        await pilot.pause()
+        await pilot.pause()
+        assert "GET /line-060" in pane.render().plain and box.scroll_y == box.max_scroll_y
+
+
 async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_shown():
     # the tail showed every file's lines whatever the site picked, grouped by file, and opened
     # at its oldest line when `v` brought it forward

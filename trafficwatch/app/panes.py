@@ -521,10 +521,37 @@ class LogTail(Static):
 
     _follow = True  # the newest line kept in view (the reader has not scrolled up)
     _seen_size = None  # the box's size at the last update
+    _snap: Snapshot | None = None
+    # the lines shown and their text while the reader is scrolled up: held as they are, the
+    # newer ones counted below them (lines coming took the oldest away, and the view moved on
+    # by a line each time: a trial)
+    _held: tuple[tuple, list, Text] | None = None  # (view, lines, text)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
+        self._snap = snap
+        box = self.parent
+        # as tail -f: the newest line in view at the bottom, unless the reader scrolled up.
+        # Judged only where the pane was seen at this size before: hidden (one bottom pane at a
+        # time at 80x24) or just resized, its scroll position says nothing of the reader (a
+        # trial: after a resize to 160x50 it showed its oldest lines, scrolled to the top)
+        judged = box is not None and bool(box.size.area) and box.size == self._seen_size
+        if judged:
+            self._follow = box.scroll_y >= box.max_scroll_y - 1
+        self._seen_size = box.size if box is not None else None
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
+        view = (snap.site, snap.metric, snap.filter, bool(snap.tail_of))
+        held = self._held
+        if judged and not self._follow and held is not None and held[0] == view:
+            shown = {id(x) for x in held[1]}
+            newer = sum(id(x) not in shown for x in lines)
+            t = held[2].copy()
+            if newer:  # below the lines held: the view stays where the reader put it
+                t.append(f"⋯ {newer:,} newer line{'s' if newer != 1 else ''} since you scrolled "
+                         "up: G shows them", style="dim italic")
+            super().update(t)
+            return
+        self._held = None
         where = site_title(snap.site, snap.sites)
         if snap.tail_of and not lines:  # the filter keeps none of the last lines read
             why = (": its range ended before them" if snap.range_end else  # (no line can come)
@@ -564,14 +591,21 @@ class LogTail(Static):
             # tell from the line's own (a trial)
             t.append_text(safe_content(safe_text(line.text, tabs=False)))
             t.append("\n")
-        box = self.parent
-        # as tail -f: the newest line in view at the bottom, unless the reader scrolled up.
-        # Judged only where the pane was seen at this size before: hidden (one bottom pane at a
-        # time at 80x24) or just resized, its scroll position says nothing of the reader (a
-        # trial: after a resize to 160x50 it showed its oldest lines, scrolled to the top)
-        if box is not None and box.size.area and box.size == self._seen_size:
-            self._follow = box.scroll_y >= box.max_scroll_y - 1
-        self._seen_size = box.size if box is not None else None
+        self._held = (view, lines, t)
         super().update(t)
         if self._follow and box is not None:
-            self.call_after_refresh(box.scroll_end, animate=False)
+            self.call_after_refresh(self._to_end, box, getattr(box, "moves", 0))
+
+    def catch_up(self) -> None:
+        """Scrolled to the end: the lines held give way to the newest at once, not at the next
+        snapshot."""
+        if self._held is not None and self._snap is not None:
+            self.update(self._snap)
+
+    def _to_end(self, box, moves: int) -> None:
+        """The newest line into view, unless the reader scrolled since it was asked (g pressed
+        as lines came was undone by the scroll to the end that followed them)."""
+        if getattr(box, "moves", 0) == moves:
+            box.scroll_end(animate=False)
+            self._seen_size = box.size  # at the end at this size: where the reader scrolls
+            # from here says what they want (the first frame came before the layout, size 0)

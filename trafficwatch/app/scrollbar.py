@@ -51,6 +51,13 @@ class Scroll(VerticalScroll):
     until the next refresh, from where the pane then was: keys that came in one read over SSH
     (jjjj, Down Down Down, a key held) moved it one line (a trial)."""
 
+    moves = 0  # the reader's scrolls (each releases Textual's anchor; a scroll to the end
+    # does not): a scroll to the end asked before one is not done
+
+    def release_anchor(self) -> None:
+        self.moves += 1
+        super().release_anchor()
+
     def on_resize(self) -> None:
         """A pane laid out for its box's height (the anomaly list's "N more below") is laid out
         again when the box changes: a taller terminal left the pane's own size as it was, and
@@ -82,3 +89,16 @@ class Scroll(VerticalScroll):
 
     def action_scroll_end(self) -> None:
         self._by(self.max_scroll_y - self.scroll_y)
+        self.caught_up()
+
+    def scroll_end(self, *args, **kw) -> None:
+        super().scroll_end(*args, **kw)
+        if kw.get("immediate"):
+            self.caught_up()
+
+    def caught_up(self) -> None:
+        """At the end: a pane that held its lines while the reader was scrolled up (the log
+        tail) shows the newest."""
+        for child in self.children:
+            if hasattr(child, "catch_up"):
+                child.catch_up()
