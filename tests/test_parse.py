@@ -465,3 +465,68 @@ def test_an_nginx_format_behind_a_proxy_takes_the_first_forwarded_address_as_the
     r = parse_bytes(COMBINED_LINE + b' "198.51.100.1, 203.0.113.9"\n', fmt,
                     ParseOptions(keep_clients=True)).records
     assert list(r.client_name) == ["203.0.113.9"]
+
+
+# Load balancers' and proxies' layouts (AWS's examples, HAProxy's manual): a trial's ALB, ELB
+# and HAProxy logs were "no known log format", and --log-format AWSALB was refused
+ELB = (b'2015-05-13T23:39:43.945958Z my-loadbalancer 192.168.131.39:2817 10.0.0.1:80 '
+       b'0.000073 0.001048 0.000057 200 200 0 29 "GET '
+       b'http://www.example.com:80/a/b.css?x=1 HTTP/1.1" "curl/7.38.0" - -')
+ALB = (b'https 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 '
+       b'192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 0 57 "GET '
+       b'https://www.example.com:443/ HTTP/1.1" "curl/7.46.0" '
+       b'ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
+       b'arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/'
+       b'73e2d6bc24d8a067 '
+       b'"Root=1-58337281-1d84f3d73c47ec4e58577259" "www.example.com" '
+       b'"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" '
+       b'1 2018-07-02T22:22:48.364000Z "authenticate,forward" "-" "-" "10.0.0.1:80" '
+       b'"200" "-" "-"')
+ALB6 = (b'h2 2018-07-02T22:23:00.186641Z app/my-lb/50dc 2001:db8::1:2817 - -1 -1 -1 460 '
+        b'- 34 0 "POST https://www.example.com:443/api HTTP/2.0" "Mozilla/5.0" - - - '
+        b'"-" "-" "-" - 2018-07-02T22:22:48.364000Z "-" "-" "-" "-" "-" "-" "-"')
+S3 = (b'79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be '
+      b'awsexamplebucket1 [06/Feb/2019:00:00:38 +0000] 192.0.2.3 '
+      b'79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be '
+      b'3E57427F3EXAMPLE REST.GET.VERSIONING - "GET /awsexamplebucket1?versioning '
+      b'HTTP/1.1" 200 - 113 - 7 - "-" "S3Console/0.4" - '
+      b's9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= '
+      b'SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader '
+      b'awsexamplebucket1.s3.us-west-1.amazonaws.com TLSV1.2 '
+      b'arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP Yes')
+HAP = (b'Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 '
+       b'[06/Feb/2009:12:14:14.655] http-in static/srv1 10/0/30/69/109 200 2750 - - '
+       b'---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"')
+HAP_RAW = (b'10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in~ be/srv1 0/0/0/1/1 -1 +270 '
+           b'- - CD-- 1/1/1/1/0 0/0 "GET /x?y HTTP/1.1"')
+LB_LINES = [
+    ("AWSELB", ELB, 1431560383, 200, 29, "/a/b.css", "192.168.131.39", "my-loadbalancer"),
+    ("AWSALB", ALB, 1530570180, 200, 57, "/", "192.168.131.39",
+     "app/my-loadbalancer/50dc6c495c0c9188"),
+    ("AWSALB", ALB6, 1530570180, 460, 0, "/api", "2001:db8::1", "app/my-lb/50dc"),
+    ("AWSS3", S3, 1549411238, 200, 113, "/awsexamplebucket1", "192.0.2.3", "awsexamplebucket1"),
+    ("HAPROXY", HAP, 1233922454, 200, 2750, "/index.html", "10.0.1.2", None),
+    ("HAPROXY", HAP_RAW, 1233922454, 0, 270, "/x", "10.0.1.2", None),  # aborted: -1
+]
+
+
+@pytest.mark.parametrize("name,line,ts,status,size,path,client,site", LB_LINES)
+def test_load_balancer_and_proxy_logs_are_detected_and_read(name, line, ts, status, size, path,
+                                                            client, site):
+    assert detect_format([line] * 3).format.name == name
+    r = one(line, name, keep_paths=True, keep_clients=True).records
+    assert (r.ts.tolist(), r.status.tolist(), r.size.tolist()) == ([ts], [status], [size])
+    assert list(r.path) == [path] and list(r.client_name) == [client]  # the URL's host left out
+    assert (r.vhosts[r.vhost[0]] if site else None) == site
+    assert bool(r.is_bot[0]) == (b"curl/" in line)  # HAProxy writes no agent: no bot
+
+
+def test_a_format_without_a_user_agent_tells_no_request_a_bot():
+    """Every request of a COMMON log was a bot (its agent taken as empty), --no-bots left none."""
+    common = b'1.2.3.4 - - [10/Oct/2000:13:55:36 +0000] "GET / HTTP/1.0" 304 -'
+    for fmt in ("COMMON", "COMMON:regex"):
+        p = Parser(get_format("COMMON"))
+        if fmt.endswith(":regex"):
+            p._fast = None
+        assert p.feed(common + b"\n").records.is_bot.tolist() == [False]
+    assert one(COMBINED_LINE.replace(b"Mozilla/5.0 (X11; Linux x86_64)", b"")).records.is_bot[0]

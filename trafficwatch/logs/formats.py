@@ -86,11 +86,40 @@ CADDY = LogFormat("CADDY", "json", time_style="auto", json_fields=_JSON_FIELDS)
 TRAEFIK = LogFormat("TRAEFIK", "json", time_style="auto", json_fields=_JSON_FIELDS)
 W3C = LogFormat("W3C", "w3c", time_style="w3c")
 
-PRESETS: dict[str, LogFormat] = {f.name: f for f in (COMBINED, VCOMBINED, COMMON, VCOMMON, JSON,
-                                                       CADDY, TRAEFIK, W3C)}
+# Load balancers' and proxies' own layouts (GoAccess reads the AWS ones too). A client written
+# with its port ("192.0.2.1:2817", "[2001:db8::1]:2817"); an absolute URL's scheme and host left
+# out of the path ("GET http://www.example.com:80/a?b HTTP/1.1": its path /a)
+_ADDR_PORT = rb"(?P<host>\[[^\]\s]*\]|[^\s\[]+?)(?::\d+)?"
+_ISO = rb"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+_URL_REQUEST = (rb'"(?P<request>(?P<method>[A-Z-]+)\s+(?:[a-zA-Z][\w+.-]*://[^/\s"]*)?'
+                rb'(?P<path>[^\s"]*)[^"]*)"')
+_ELB_TAIL = (rb"\s+\S+\s+\S+\s+\S+\s+\S+\s+" + _PIECES["status"] + rb"\s+\S+\s+\S+\s+"
+             + _PIECES["size"] + rb"\s+" + _URL_REQUEST + rb"\s+" + _PIECES["agent"] + rb".*")
+# the load balancer's name is the site: an AWS log file is named for its five minutes
+AWSELB = LogFormat("AWSELB", "regex", _ISO + rb"\s+(?P<vhost>[^\s,]+)\s+" + _ADDR_PORT + _ELB_TAIL)
+AWSALB = LogFormat("AWSALB", "regex", rb"(?:https?|h2|grpcs?|wss?)\s+" + _ISO
+                   + rb"\s+(?P<vhost>[^\s,]+)\s+" + _ADDR_PORT + _ELB_TAIL)
+# S3 server access logs: the bucket is the site
+AWSS3 = LogFormat("AWSS3", "regex", rb"\S+\s+(?P<vhost>[^\s,]+)\s+" + _TIME_CLF + rb"\s+"
+                  + _PIECES["host"] + rb"(?:\s+\S+){4}\s+" + _URL_REQUEST + rb"\s+"
+                  + _PIECES["status"] + rb"\s+\S+\s+" + _PIECES["size"] + rb"(?:\s+\S+){3}\s+"
+                  + _PIECES["referer"] + rb"\s+" + _PIECES["agent"] + rb".*")
+# HAProxy's HTTP log (option httplog), after a syslog prefix or none (log stdout format raw); its
+# accept date carries no offset (read as the line before's, as a CLF line without one); a
+# request it aborted has the status -1 (counted with no status class)
+HAPROXY = LogFormat("HAPROXY", "regex", rb"(?:.*?:\s+(?=\S+:\d+\s+\[\d\d/))?" + _ADDR_PORT
+                    + rb"\s+\[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]"
+                    + rb"(?:\s+\S+){3}\s+(?P<status>-?\d+)\s+\+?(?P<size>\d+)\s.*?"
+                    + _URL_REQUEST.replace(b'[^"]*)"', b'[^"]*)"?') + rb"\s*")
+
+PRESETS: dict[str, LogFormat] = {f.name: f for f in (
+    COMBINED, VCOMBINED, COMMON, VCOMMON, JSON, CADDY, TRAEFIK, W3C, AWSELB, AWSALB, AWSS3,
+    HAPROXY)}
 PRESETS["NCSA"] = COMBINED
 PRESETS["IIS"] = W3C
-DETECT_ORDER = (VCOMBINED, COMBINED, VCOMMON, COMMON, JSON, W3C)
+PRESETS["CLOUDFRONT"] = W3C  # its standard logs carry their #Fields: header
+PRESETS["TRAEFIKCLF"] = COMBINED  # its extra fields after the agent are left
+DETECT_ORDER = (VCOMBINED, COMBINED, VCOMMON, COMMON, JSON, W3C, AWSALB, AWSELB, AWSS3, HAPROXY)
 
 # GoAccess spec specifiers -> pieces (%^ skips a field).
 _GOACCESS = {

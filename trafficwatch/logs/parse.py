@@ -189,7 +189,8 @@ class Parser:
             bot = self._bots_of(agent_h, a0, a1, data)
         else:
             agent_h = np.full(len(fast), span_hash_py(b""), np.uint64)
-            bot = np.full(len(fast), self._is_bot(b""), bool)
+            bot = np.zeros(len(fast), bool)  # no user agent written: none told a bot (every
+            # request of a COMMON log was one, and --no-bots left nothing)
         keep = np.ones(len(fast), bool)
         if self._excl:
             keep &= ~np.isin(host_h, np.fromiter(self._excl, np.uint64, len(self._excl)))
@@ -321,14 +322,16 @@ class Parser:
         path = g.get("path")
         if path is None:
             path = _path_of(g.get("request") or b"")
-        agent = g.get("agent") or b""
+        agent = g.get("agent")  # None: the format writes no user agent (COMMON, HAProxy)
+        bot = self._is_bot(agent) if agent is not None else False  # then none is told a bot
+        agent = agent or b""
         size_b = g.get("size") or b"-"
         c.ts.append(g["_ts"])
         c.off.append(g["_off"])
         c.status.append(status)
         c.size.append(int(size_b) if size_b.isdigit() else -1)
         c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
-        c.bot.append(self._is_bot(agent))
+        c.bot.append(bot)
         c.client.append(ch)
         if self.opts.keep_visitors:
             c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
