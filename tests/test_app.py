@@ -995,6 +995,24 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         assert "GET /line-060" in pane.render().plain and box.scroll_y == box.max_scroll_y
 
 
+async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane():
+    """One request of 3,000 characters filled the pane with AAAA... (a trial)."""
+    tail = [TailLine(0.0, "shop", "GET /before"),
+            TailLine(1.0, "shop", '1.2.3.4 - - "GET /' + "A" * 3000 + ' HTTP/1.1" 414'),
+            TailLine(2.0, "shop", "GET /after")]
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.draw(demo_snapshot(tail=tail))  # the next frame, laid out
+        await pilot.pause()
+        pane = app.query_one("#tail")
+        rows = pane.render().plain.splitlines()
+        long = next(r for r in rows if "AAAA" in r)
+        assert len(long) <= 3 * pane.size.width
+        assert long.endswith(f"… ({len(tail[1].text):,} characters)")
+        assert rows[0] == "GET /before" and rows[-1] == "GET /after"
+
+
 async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_shown():
     # the tail showed every file's lines whatever the site picked, grouped by file, and opened
     # at its oldest line when `v` brought it forward

@@ -516,6 +516,9 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
     return f"{fmt_hour(a.start, off, form)}–{end}", True
 
 
+LINE_ROWS = 3  # rows of the log tail one line may take
+
+
 class LogTail(Static):
     """The latest log lines, sanitised: log content is attacker-controlled."""
 
@@ -583,13 +586,20 @@ class LogTail(Static):
                     else " (pages: static files left out)" if snap.metric == "pages" else "")
             t.append(f"{len(lines):,} of the last {snap.tail_of:,} lines of {where} read here "
                      f"match the filter{path}\n", style="dim")
+        # a line of its first LINE_ROWS rows at most: one request of 3,000 characters filled the
+        # pane (a trial)
+        cap = LINE_ROWS * (self.size.width or 80)
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
             if named:  # as the picker and the title name it (a tab in a name was a gap here)
                 t.append_text(safe_content(safe_name(line.site)))
                 t.append(": ", style="dim")
             # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
             # tell from the line's own (a trial)
-            t.append_text(safe_content(safe_text(line.text, tabs=False)))
+            text = safe_text(line.text, tabs=False)
+            more = f"… ({len(text):,} characters)"
+            t.append_text(safe_content(text if len(text) <= cap else text[:cap - len(more)]))
+            if len(text) > cap:
+                t.append(more, style="dim")
             t.append("\n")
         self._held = (view, lines, t)
         super().update(t)
