@@ -151,7 +151,7 @@ async def test_empty_unparsable_and_short_inputs_are_told_on_screen(tmp_path):
     now = time.time()
     (short / "access.log").write_text("".join(LINE.format(i=i, d=stamp(now - 5 * 3600 + i * 60))
                                               for i in range(300)))
-    for path, want in ((empty, "no access log yet; watching for one"), (garbage, "no known log format"),
+    for path, want in ((empty, "empty for now; watching it"), (garbage, "no known log format"),
                        (short, "seasonal naive shown, not the LSTM: needs at least 24")):
         cfg = EngineConfig(paths=[str(path)], fine_tune=False, tick_s=0.05)
         app = TrafficWatchApp(lambda cb, cfg=cfg: Engine(cfg, cb))

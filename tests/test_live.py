@@ -312,17 +312,24 @@ def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, gr
     assert total(e) == 4  # and the long line is not a request
 
 
-@pytest.mark.parametrize("beside", [(), ("README", "error.log")])
-def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for, beside):
+@pytest.mark.parametrize("beside,said", [
+    ((), "empty for now"), (("README", "error.log"), "no access log for now"),
+    (("logs/",), ("no file in it, only subdirectories, whose logs are not read (give the "
+                  "directory that holds them)"))])  # the app had said "no access log yet"
+# where counts said a folder of folders held none (a trial)
+def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for, beside, said):
     """README: a directory with no file yet is watched. A fresh server's agent exited 2 on
     it (and systemd restarted it over and over); a missing path is still refused. Files it
     does not read (a README, an error log) leave it a directory with no log yet: the app
     ended at once on it, exit 2, where an empty one was watched (a new user's trial)."""
     for name in beside:
-        (tmp_path / name).write_text("notes\n")
+        if name.endswith("/"):
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text("notes\n")
     e, f = feed_for()
     e.source = f
-    assert e.snapshot().ingest.notices == (f"{tmp_path}: no access log yet; watching for one",)
+    assert e.snapshot().ingest.notices == (f"{tmp_path}: {said}; watching it for access logs",)
     (tmp_path / "access.log").write_text(lines(0, 3))
     for _ in range(50):
         f.step(0.1)

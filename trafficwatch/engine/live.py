@@ -97,6 +97,7 @@ class LiveFeed:
         self.last_read: dict[str, float] = {}
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
         self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
+        self._waiting_said: list[str] = []  # and what the follower said of each
         self._streams: dict[tuple[int, int], _Stream] = {}
         self._saved_parsers: dict[tuple[int, int], Parser] = {}
         self._before: dict[tuple[int, int], FileReport] = {}  # files counted before a restart
@@ -175,6 +176,9 @@ class LiveFeed:
         """While no file is followed yet: which directories are watched for logs to come."""
         if not self._waiting_dirs or self.follower.following():
             return ""
+        if len(self._waiting_dirs) == 1 and self._waiting_said:  # why, as counts says it (a
+            # folder of subfolders was "no access log yet", where counts said it held none)
+            return self._waiting_said[0][:300]
         return (f"{safe_name(', '.join(self._waiting_dirs))[:200]}: no access log yet; "
                 "watching for one")
 
@@ -566,6 +570,7 @@ class LiveFeed:
             self.report.skipped.append((name, why))
         elif ev.kind == "waiting":
             self._waiting_dirs.append(ev.name)
+            self._waiting_said.append(ev.message)
         elif ev.kind == "line_too_long" and ev.key is not None:
             rep = self._stream(ev.key).report
             rep.lines += 1

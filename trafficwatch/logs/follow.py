@@ -394,9 +394,11 @@ class Follower:
                 self._reported.add((name, why))
                 if why in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):  # watched: its logs
                     # followed once they come
-                    what = "empty" if why == EMPTY_DIR else "no access log"
-                    self._event("waiting", name, f"{name}: {what} for now; watching it for "
-                                "access logs")
+                    what = ("empty for now" if why == EMPTY_DIR else
+                            "no file in it, only subdirectories, whose logs are not read (give "
+                            "the directory that holds them)" if why == NO_FILE_IN_DIR else
+                            "no access log for now")
+                    self._event("waiting", name, f"{name}: {what}; watching it for access logs")
                 else:
                     self._event("skipped", name, f"{name}: skipped: {why}")
         entries: list[tuple[str, object, os.stat_result]] = []
