@@ -82,10 +82,13 @@ def test_globs_and_explicit_files(tmp_path):
 def test_fifo_dangling_symlink_and_control_characters_are_skipped_safely(tmp_path):
     os.mkfifo(tmp_path / "fifo.log")
     os.symlink(tmp_path / "nowhere", tmp_path / "dangling.log")
+    # size 0 whatever it holds: the agent read it as truncated at each read (a security trial)
+    os.symlink("/proc/self/status", tmp_path / "status.access.log")
     touch(tmp_path / "evil\x1b[2J.log")
     d = discover([str(tmp_path)])
     reasons = dict(d.skipped)
     assert reasons[str(tmp_path / "fifo.log")].startswith("not a regular file")
+    assert reasons[str(tmp_path / "status.access.log")] == "a /proc or /sys file, not a log"
     assert reasons[str(tmp_path / "dangling.log")] == "dangling symlink"
     (evil,) = [f for files in d.sites.values() for f in files]
     assert "\x1b" not in evil.display_name and "\\x1b" in evil.display_name

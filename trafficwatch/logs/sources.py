@@ -38,6 +38,7 @@ BACKUP_ROTATION = 1_000_000  # a kept copy's rotation: past any numbered one
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
 NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
+PSEUDO_FS = ("/proc/", "/sys/")  # kernel files: no size, no log
 NO_FILE_IN_DIR = "no file in it, only subdirectories (not read: give the directory that holds the logs)"
 EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
 NO_LOG_IN_DIR = ("no access log in it, only files not read (error logs, files not named like a "
@@ -141,6 +142,9 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return "directory"
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file (FIFO, device or socket)"
+    if os.path.realpath(path).startswith(PSEUDO_FS):  # its size is 0 whatever it holds: a
+        # link to /proc/self/status was followed as truncated at each read (a security trial)
+        return "a /proc or /sys file, not a log"
     if not os.access(path, os.R_OK):
         return "permission denied: run as a user that can read it (e.g. in group adm)"
     if _ERROR_LOG.search(name):
