@@ -54,6 +54,7 @@ def demo_snapshot(tail=(), examples=None, skipped=(), sites=("shop", "blog"), st
                            end=int(T0 - 3600)),),
         ingest=IngestView(lines_read=1234, parsed=1230, malformed={"bad time": 4},
                           malformed_examples=examples or {"bad time": "x [99/Foo/2026] y"},
+                          malformed_files={"bad time": ("/var/log/nginx/access.log",)},
                           files=(("access.log", "COMBINED"),), skipped=skipped),
         tail=tuple(tail), status=status, feed=feed, tops=demo_tops(hours),
         day=HourTop(int(T0 - 23 * 3600), 24, (("2xx", 2100), ("3xx", 300), ("4xx", 480),
@@ -152,6 +153,7 @@ async def test_stats_pane_shows_the_snapshots_numbers():
         assert "(80% band 103–153)" in stats  # the band named: "(103–153)" alone was not read as one
         assert "MASE 0.71" in stats and "ratio 0.75" in stats and "82%" in stats
         assert "lstm:default" in stats and "malformed 4" in stats
+        assert "4 bad time in access.log: x [99/Foo/2026] y" in stats  # which file, by name
 
 
 async def test_an_hour_that_flattens_the_chart_points_to_the_log_scale():

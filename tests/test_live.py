@@ -284,6 +284,21 @@ def test_each_virtual_host_has_its_own_lines_in_the_tail(tmp_path, feed_for):
         ("b.example", "b.example:443"), ("vhosts", "a line of no ")]
 
 
+def test_lines_not_read_are_said_with_the_file_that_holds_them(tmp_path, feed_for):
+    """The Now pane said "2 does not match COMBINED: ..." and no file: on a folder of sites the
+    reader could not tell which log to look at (a trial)."""
+    (tmp_path / "shop.access.log").write_text(lines(0, 5) + "garbage one\ngarbage two\n")
+    (tmp_path / "blog.access.log").write_text(lines(0, 5) + "garbage three\n")
+    (tmp_path / "wiki.access.log").write_text(lines(0, 5))
+    e, f = feed_for()
+    e.source = f
+    ing = e.snapshot().ingest
+    (reason,) = ing.malformed
+    assert ing.malformed[reason] == 3
+    assert [os.path.basename(x) for x in ing.malformed_files[reason]] == [
+        "shop.access.log", "blog.access.log"]  # most first
+
+
 @pytest.mark.parametrize("grown", [False, True])
 def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, grown):
     # a trial: 3 lines, then one of 70,000 characters and one more: the tail showed the last

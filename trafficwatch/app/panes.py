@@ -250,7 +250,15 @@ class StatsPane(SnapshotPane):
         reasons = sorted(ing.malformed.items(), key=lambda kv: -kv[1])
         shown = reasons if len(reasons) <= MAX_REASONS else reasons[:MAX_REASONS - 1]
         for reason, n in shown:  # each reason the total counts (the 4th of 4 was left out)
-            t.append(f"  {n:,} {reason}: ", style="yellow")
+            t.append(f"  {n:,} {reason}", style="yellow")
+            files = ing.malformed_files.get(reason, ())
+            if files:  # where (a trial's two sites' reasons named no file)
+                t.append(" in ", style="yellow")
+                t.append_text(safe_content(files[0].rsplit("/", 1)[-1]))  # shown already
+                if len(files) > 1:
+                    t.append(f" and {len(files) - 1} other file{'s' * (len(files) > 2)}",
+                             style="yellow")
+            t.append(": ", style="yellow")
             t.append_text(safe_content(ing.malformed_examples.get(reason, "")[:80]))
             t.append("\n")
         if len(shown) < len(reasons):

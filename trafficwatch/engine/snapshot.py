@@ -117,6 +117,8 @@ class IngestView:
     excluded: int = 0
     malformed: dict[str, int] = field(default_factory=dict)
     malformed_examples: dict[str, str] = field(default_factory=dict)  # raw, untrusted
+    malformed_files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the files
+    # (names untrusted) holding lines of each reason, most first
     files: tuple[tuple[str, str], ...] = ()  # (name, status), names untrusted
     followed: int | None = None  # files followed now (None: not known, e.g. a replay); `files`
     # also holds those read since the start and rotated away since

@@ -154,12 +154,18 @@ def ingest_view(source) -> IngestView:
     rep = source.report
     mal = rep.malformed
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
+    where: dict[str, list[tuple[int, str]]] = {}  # reason -> (lines, file)
+    for f in list(rep.files):
+        for reason, n in list(f.malformed.counts.items()):
+            where.setdefault(reason, []).append((n, f.name))
     follower = getattr(source, "follower", None)
     followed = follower.following() if follower is not None else None
     return IngestView(
         lines_read=rep.lines, parsed=rep.parsed,
         excluded=rep.excluded, malformed=dict(mal.counts),
         malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
+        malformed_files={k: tuple(name for _, name in sorted(v, key=lambda x: -x[0]))
+                         for k, v in where.items()},
         files=files, followed=followed, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
         last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source),
         fleet=bool(getattr(source, "fleet", False)))
