@@ -430,6 +430,9 @@ async def test_help_scrolls_with_the_keys_every_pane_scrolls_with():
     async with app.run_test(size=(80, 24)) as pilot:
         box = await open_help(app, pilot)
         assert box.max_scroll_y > 10  # at 80x24 the help is longer than its window
+        # the keys first: they were its last paragraph, two pages down (a trial)
+        text = " ".join(screen_text(app).split())
+        assert "Keys q quit" in text and "ctrl+z suspend" in text
         await pilot.press("j", "j")
         await pilot.pause()
         assert box.scroll_y == 2

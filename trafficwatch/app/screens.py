@@ -23,6 +23,13 @@ HELP = """\
 [b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next \
 hours. Esc, q or ? closes this help.
 
+[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
+words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
+chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
+top of the last 24 h · ←/→ hour cursor (Shift: a day), Esc now · w same \
+hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
+palette (every action by name) · ctrl+z suspend (fg resumes)
+
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
 covers, not a zero); ◆ the current hour so far ('now'), or, when the logs are no longer \
 written, the hour their last line fell in ('log end'); • the forecast (median) and - its band \
@@ -74,16 +81,15 @@ place of the gates.
 (98% by default, --anomaly-band; outside the 80% band drawn is one hour in five by design). \
 An anomaly clears at the first hour back inside it; --alert-cmd runs once for each.
 
+[b]Log tail[/b]  the site's last lines as read (every site's, each named, for all sites), \
+the newest at the bottom as tail -f shows them; 50 at most, a line cut after three rows. \
+Scrolled up (k, g), the pane holds the lines shown and counts the newer ones below them; G \
+(or scrolling to the end) shows the newest and follows again. Under a filter, the lines it \
+keeps.
+
 [b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex \
 (searched in the path without its query string), status classes, bots, a date range and the \
 site.
-
-[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
-words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
-chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
-top of the last 24 h · ←/→ hour cursor (Shift: a day), Esc now · w same \
-hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
-palette (every action by name) · ctrl+z suspend (fg resumes)
 """
 
 
