@@ -194,3 +194,35 @@ def test_trend_augmentation_tilts_history_and_targets_alike():
     expect = np.log1p(100 * np.exp(r[:, None] * ages)).mean(axis=1)
     np.testing.assert_allclose(w.loc, expect, rtol=1e-5)  # r is read from float32 counts
     np.testing.assert_array_equal(w.loc[~tilted], flat.loc[~tilted])
+
+
+def test_the_optimizer_steps_as_torchs_adam_and_cosine_schedule_to_the_bit():
+    """train.Adam and CosineLR stand for torch.optim's (whose optimizer imports torch._dynamo,
+    1.5 s at each training's start): the same weights after the same steps, bit for bit, with
+    weight decay, and a tensor that gets no gradient in a step not counted a step."""
+    from trafficwatch.model.lstm import QuantileLSTM
+    from trafficwatch.model.train import Adam, CosineLR
+
+    torch.manual_seed(0)
+    ours, theirs = QuantileLSTM(SMALL), QuantileLSTM(SMALL)
+    theirs.load_state_dict(ours.state_dict())
+    opt = Adam(ours.parameters(), lr=3e-3, weight_decay=1e-5)
+    ref = torch.optim.Adam(theirs.parameters(), lr=3e-3, weight_decay=1e-5)
+    sched, ref_sched = CosineLR(opt, 5, 3e-4), torch.optim.lr_scheduler.CosineAnnealingLR(
+        ref, T_max=5, eta_min=3e-4)
+    gen = torch.Generator().manual_seed(1)
+    for step in range(12):
+        x = torch.randn(len(list(ours.parameters())), generator=gen)
+        for model, o in ((ours, opt), (theirs, ref)):
+            o.zero_grad()
+            params = list(model.parameters())
+            skip = step % 3 == 0  # the first tensor left without a gradient now and then
+            loss = sum(w * p.square().mean() for w, p in zip(x, params) if not (skip and p is
+                                                                               params[0]))
+            loss.backward()
+            o.step()
+        sched.step()
+        ref_sched.step()
+        assert opt.lr == ref.param_groups[0]["lr"]
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        assert torch.equal(a, b)
