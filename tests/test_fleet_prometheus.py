@@ -56,11 +56,15 @@ def append(log: Path, hour: int, count: int, seed: int) -> None:
         fh.write("".join(line(int(t), i, int(s)) for i, (t, s) in enumerate(zip(stamps, statuses))))
 
 
-def start_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> tuple[subprocess.Popen, int]:
+def spawn_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "agent", str(logs),
+    return subprocess.Popen([sys.executable, "-m", "trafficwatch", "agent", str(logs),
                              "--metrics-addr", addr, "--state", str(state)],
                             stderr=subprocess.PIPE, env=env)
+
+
+def agent_port(proc: subprocess.Popen) -> int:
+    """The port `proc` (spawn_agent) says it serves on, once it says so."""
     deadline = time.monotonic() + 30
     seen = b""
     while time.monotonic() < deadline:
@@ -69,11 +73,16 @@ def start_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> tuple[sub
             seen += chunk
             for text in seen.decode(errors="replace").splitlines():
                 if "serving http://" in text:
-                    return proc, int(text.rsplit(":", 1)[1].split("/")[0])
+                    return int(text.rsplit(":", 1)[1].split("/")[0])
             if not chunk:
                 break
     proc.kill()
     pytest.fail(f"the agent did not start: {seen.decode(errors='replace')[-500:]}")
+
+
+def start_agent(logs: Path, state: Path, addr: str = "127.0.0.1:0") -> tuple[subprocess.Popen, int]:
+    proc = spawn_agent(logs, state, addr)
+    return proc, agent_port(proc)
 
 
 def start_prometheus(tmp: Path, targets: list[str]) -> tuple[subprocess.Popen, str]:
@@ -106,14 +115,21 @@ def wait_scraped(client: PrometheusClient, want: dict[str, int], deadline: float
                 f"bucket (got {per_instance(client)}); the machine is too slow for this test")
 
 
-def local_hourly(*dirs: Path) -> dict[int, int]:
-    """The logs' own hourly counts (`trafficwatch counts`), summed over the directories."""
-    total: dict[int, int] = {}
+def spawn_counts(d: Path) -> subprocess.Popen:
+    """`trafficwatch counts` of one directory, started (the test waits for its buckets)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for d in dirs:
-        out = subprocess.run([sys.executable, "-m", "trafficwatch", "counts", str(d),
-                              "--format", "json", "--tz", "UTC"], capture_output=True,
-                             check=True, env=env).stdout
+    return subprocess.Popen([sys.executable, "-m", "trafficwatch", "counts", str(d),
+                             "--format", "json", "--tz", "UTC"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+
+
+def local_hourly(*runs: subprocess.Popen) -> dict[int, int]:
+    """The logs' own hourly counts (`trafficwatch counts`, spawn_counts), summed over the
+    directories."""
+    total: dict[int, int] = {}
+    for proc in runs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode(errors="replace")[-500:]
         for row in json.loads(out):
             if row["count"] is not None:
                 hour = calendar.timegm(time.strptime(row["hour"][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -135,10 +151,9 @@ def test_fleet_series_equals_the_sum_of_both_logs_across_an_agent_kill(tmp_path)
     agents, procs = [], []
     before = int(time.time())
     try:
-        for i, d in enumerate(dirs):
-            proc, port = start_agent(d, tmp_path / f"state{i}.json")
-            procs.append(proc)
-            agents.append(port)
+        # both agents start at once (each waits on its interpreter's imports)
+        procs.extend(spawn_agent(d, tmp_path / f"state{i}.json") for i, d in enumerate(dirs))
+        agents.extend(agent_port(proc) for proc in procs)
         prom, url = start_prometheus(tmp_path, [f"127.0.0.1:{p}" for p in agents])
         procs.append(prom)
         client = PrometheusClient(PromConfig.build(url, step=BUCKET_S))
@@ -158,11 +173,14 @@ def test_fleet_series_equals_the_sum_of_both_logs_across_an_agent_kill(tmp_path)
                                           f"127.0.0.1:{agents[0]}")
             totals = {key: v + n for (key, v), n in zip(totals.items(), (na, nb))}
             wait_scraped(client, totals, t0 + (k + 1) * BUCKET_S - 0.2, f"bucket {k}")
+        # the logs are whole: their own counts are taken while the last bucket ends
+        counting = [spawn_counts(d) for d in dirs]
+        procs.extend(counting)
         time.sleep(max(0.0, t0 + len(sizes) * BUCKET_S + 0.2 - time.time()))
 
         fleet = fetch(client, t0, t0 + len(sizes) * BUCKET_S)
         grid = fleet.sites[SITE]  # (buckets, status classes)
-        local = local_hourly(*dirs)
+        local = local_hourly(*counting)
         got = [int(v) for v in grid.sum(axis=1)]
         want = [local[h0 + k * 3600] for k in range(len(sizes))]
         assert got == want == [na + nb for na, nb in sizes]  # the kill: no lost, doubled or
