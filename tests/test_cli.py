@@ -327,9 +327,18 @@ def test_the_agent_with_stdout_closed_stops_on_term_with_status_0(tmp_path):
     script = 'exec "$0" -m trafficwatch agent "$1" --metrics-addr 127.0.0.1:0 --state "$2" >&-'
     proc = subprocess.Popen(["bash", "-c", script, sys.executable, str(tmp_path),
                              str(tmp_path / "state.json")], stderr=subprocess.PIPE)
-    time.sleep(3)
+    said = b""
+    deadline = time.monotonic() + 30  # up and serving (it was a fixed 3 s wait), then a few
+    while b"; serving http://" not in said and time.monotonic() < deadline:  # turns of its loop
+        line = proc.stderr.readline()
+        if not line:
+            break
+        said += line
+    time.sleep(0.75)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
+    err = said + err
+    assert b"; serving http://" in said, err
     assert proc.returncode == 0 and b"Traceback" not in err, err
 
 
