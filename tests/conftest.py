@@ -21,3 +21,27 @@ def shared_data() -> Path:
 def _private_state_dir(tmp_path_factory, monkeypatch):
     """State files (live following) go to a temporary XDG_STATE_HOME, never the real home."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
+# The longest tests (seconds each, mostly waiting on a clock or a subprocess) run first: with
+# `-n 2`, one of them sent last kept one worker busy while the other had finished (xdist hands
+# out the tests in this order). Longest first, the rest as collected.
+LONGEST_FIRST = (
+    "test_fleet_prometheus.py::test_fleet_series_equals_the_sum_of_both_logs_across_an_agent_kill",
+    "test_follow_chaos.py::test_counts_follow_killed_9_at_random_moments_counts_every_line_once",
+    "test_app_live.py::test_the_ui_keeps_ticking_while_a_model_trains",
+    "test_serve_lifecycle.py::test_serve_sessions_end_with_the_tab_and_with_the_server",
+    "test_samplegen.py::test_committed_sample_logs_match_the_generator",
+    "test_lifecycle.py::test_train_stopped_just_after_saying_saved_exits_0_with_its_model",
+    "test_usage_errors.py::test_a_low_soft_limit_is_raised_to_the_hard_one_and_every_log_followed",
+    "test_follow_chaos.py::test_random_fault_sequences_lose_double_and_misattribute_nothing",
+    "test_train.py::test_training_beats_seasonal_naive_on_a_daily_cycle_with_trend",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = f"{item.path.name}::{item.originalname}"
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the others keep their order
