@@ -103,6 +103,13 @@ def test_a_megabyte_of_quotes_or_spaces_is_malformed_not_slow():
     for junk in (b'"' * (1 << 20), b" " * (1 << 20), b"[" + b'"' * (1 << 20)):
         res = one(junk, max_line_bytes=2 << 20)
         assert len(res.records) == 0 and res.malformed.total + res.skipped == 1
+    # lists of clients, as X-Forwarded-For writes them, without end (a review: the client could
+    # end at each comma, each tried to the line's end: 20 s a line of 64 KB)
+    for junk in (b"a, " * 21845, b"1.2.3.4" + b", 1.2.3.4" * 7281, b"v a" + b", a" * 21000):
+        for fmt in ("COMBINED", "COMMON", "VCOMBINED"):
+            p = Parser(get_format(fmt), ParseOptions(max_line_bytes=1 << 17))
+            p._fast = None  # the per-line path
+            assert len(p.feed(junk + b"\n").records) == 0
 
 
 def test_exclude_ip_and_ignore_status_are_counted_as_excluded():
@@ -442,22 +449,37 @@ XFF_LINES = [b'198.51.100.%d, 10.0.0.2 - - [10/Oct/2000:13:55:36 -0700] "GET /x 
 def test_a_log_that_starts_with_a_forwarded_list_is_combined_and_its_first_address_the_client(fmt):
     # read as vhost-combined, each client was a site ("198.51.100.0,"), the file's name unused
     assert detect_format(XFF_LINES).format.name == "COMBINED"
+    # written without a space after its comma, a token is one client (both paths alike); a
+    # list of three; a trailing comma
     no_space = XFF_LINES[0].replace(b"198.51.100.0, 10.0.0.2", b"198.51.100.9,10.0.0.2")
-    lines = [*XFF_LINES, no_space, COMBINED_LINE]
+    three = XFF_LINES[0].replace(b"198.51.100.0, 10.0.0.2", b"198.51.100.8, 10.0.0.2, 10.0.0.3")
+    trailing = XFF_LINES[0].replace(b"198.51.100.0, 10.0.0.2", b"198.51.100.7,")
+    lines = [*XFF_LINES, no_space, three, trailing, COMBINED_LINE]
     p = Parser(get_format("COMBINED"), ParseOptions(keep_clients=True))
     if fmt.endswith(":regex"):
         p._fast = None  # the per-line path gives the same
     r = p.feed(b"\n".join(lines) + b"\n").records
     assert list(r.client_name) == [f"198.51.100.{i}" for i in range(7)] + [
-        "198.51.100.9", "203.0.113.9"]
-    assert list(r.vhost) == [-1] * 9
+        "198.51.100.9,10.0.0.2", "198.51.100.8", "198.51.100.7", "203.0.113.9"]
+    assert list(r.vhost) == [-1] * 11
+
+
+def test_one_host_header_with_a_comma_keeps_a_vhost_log_a_vhost_log():
+    """A Host header "www.example.com,evil" (the client's to write) made the sample parse
+    199 of 200 as VCOMBINED and 200 as COMBINED: every site was counted as the file's."""
+    lines = [b"www.example.com " + COMBINED_LINE] * 5 + [b"www.example.com,evil " + COMBINED_LINE]
+    assert detect_format(lines).format.name == "VCOMBINED"
 
 
 def test_an_nginx_format_behind_a_proxy_takes_the_first_forwarded_address_as_the_client():
     fmt = get_format('$proxy_add_x_forwarded_for - $remote_user [$time_local] "$request" $status '
                      '$body_bytes_sent "$http_referer" "$http_user_agent"')
-    r = parse_bytes(b"\n".join(XFF_LINES) + b"\n", fmt, ParseOptions(keep_clients=True)).records
-    assert list(r.client_name) == [f"198.51.100.{i}" for i in range(7)]
+    # the list is the client's to write: any text after its first address (a review: "x y,
+    # 198.51.100.7" was malformed, and a client could keep its requests out of the counts)
+    odd = XFF_LINES[0].replace(b"198.51.100.0, 10.0.0.2", b"x y, 198.51.100.7")
+    r = parse_bytes(b"\n".join([*XFF_LINES, odd]) + b"\n", fmt,
+                    ParseOptions(keep_clients=True)).records
+    assert list(r.client_name) == [f"198.51.100.{i}" for i in range(7)] + ["x"]
     # beside $remote_addr, the list is skipped and $remote_addr stays the client
     fmt = get_format('$remote_addr - $remote_user [$time_local] "$request" $status '
                      '$body_bytes_sent "$http_referer" "$http_user_agent" '
@@ -499,6 +521,8 @@ HAP = (b'Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 '
        b'---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"')
 HAP_RAW = (b'10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in~ be/srv1 0/0/0/1/1 -1 +270 '
            b'- - CD-- 1/1/1/1/0 0/0 "GET /x?y HTTP/1.1"')
+HAP_BAD = (b'10.0.1.2:33317 [06/Feb/2009:12:14:14.655] http-in http-in/<NOSRV> -1/-1/-1/-1/0 400 '
+           b'187 - - PR-- 1/1/1/1/0 0/0 "<BADREQ>"')  # a request it could not read: still one
 LB_LINES = [
     ("AWSELB", ELB, 1431560383, 200, 29, "/a/b.css", "192.168.131.39", "my-loadbalancer"),
     ("AWSALB", ALB, 1530570180, 200, 57, "/", "192.168.131.39",
@@ -507,6 +531,7 @@ LB_LINES = [
     ("AWSS3", S3, 1549411238, 200, 113, "/awsexamplebucket1", "192.0.2.3", "awsexamplebucket1"),
     ("HAPROXY", HAP, 1233922454, 200, 2750, "/index.html", "10.0.1.2", None),
     ("HAPROXY", HAP_RAW, 1233922454, 0, 270, "/x", "10.0.1.2", None),  # aborted: -1
+    ("HAPROXY", HAP_BAD, 1233922454, 400, 187, "<BADREQ>", "10.0.1.2", None),
 ]
 
 

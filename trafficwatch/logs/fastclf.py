@@ -338,9 +338,9 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     w = _words(b)
     host_end = _first(w, starts, 64, 32, step=2)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
-    # a client field that is a list (X-Forwarded-For's "a, b" or "a,b"): its first address is
-    # the client, which the per-line parser takes
-    ok &= _first_before(w, data, starts, np.where(ok, host_end, starts), 44) >= host_end
+    # a client field that is a list (X-Forwarded-For's "a, b": its first word ends with a
+    # comma): its first address is the client, which the per-line parser takes
+    ok &= b[np.where(ok, host_end, 1) - 1] != 44
     # The time's '[': right after " - - " mostly (no ident, no user); else looked for.
     he = np.where(ok, host_end, 0)
     t = he + 6
