@@ -282,6 +282,15 @@ def test_each_virtual_host_has_its_own_lines_in_the_tail(tmp_path, feed_for):
             break
     assert [(t.site, t.text[:13]) for t in f.tail[-2:]] == [
         ("b.example", "b.example:443"), ("vhosts", "a line of no ")]
+    # a quieter host's lines before a busy one's last 50 in one read: its tail had kept its
+    # older lines while its count rose (a review)
+    with (tmp_path / "vhosts.access.log").open("a") as fh:
+        fh.write(vline.format(v="B.example", i=11) + "".join(
+            vline.format(v="a.example", i=12 + i % 40) for i in range(100)))
+    for _ in range(20):
+        f.step(0.05)
+    assert [t.text.split(" ")[7] for t in f.tail if t.site == "b.example"][-2:] == [
+        "/b.example/10", "/B.example/11"]
 
 
 def test_lines_not_read_are_said_with_the_file_that_holds_them(tmp_path, feed_for):

@@ -48,6 +48,7 @@ RESCAN_S = 5.0  # how often the watched directories are listed again (inotify al
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
 TAIL_PER_SITE = 50  # log-tail lines kept for each site (the pane shows the last 50 of the view)
+TAIL_SCAN = 2000  # lines of a chunk parsed again at most to find each host's last ones
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
 
 
@@ -362,13 +363,14 @@ class LiveFeed:
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
 
     def _tail(self, site: str, data: bytes, chunk: bool = False,
-              fmt: LogFormat | None = None, fields: tuple[bytes, ...] = ()) -> None:
+              fmt: LogFormat | None = None, fields: tuple[bytes, ...] = (),
+              present: set[str] | frozenset[str] = frozenset()) -> None:
         """The last complete lines of `data` into the site's log tail, which stays a run of lines
         as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
         (20 lines of each were kept, so a big file's tail showed three hours days apart).
         `chunk`: lines the follower handed over, whole; else the last bytes of a file. `fmt`:
         the file's format, if known, and `fields` its W3C header (a filter on lines reads them
-        with both)."""
+        with both). `present`: the sites the chunk's requests were counted under."""
         opts = self.sink.config.ingest
         if fmt is None and not chunk:  # an archive read whole: its format found from the lines
             try:
@@ -380,6 +382,14 @@ class LiveFeed:
         texts, whole = (logread.chunk_tail_lines if chunk else logread.tail_lines)(
             data, TAIL_PER_SITE * (4 if hosts and not chunk else 1))
         sites = sites_of_lines(texts, site, fmt, fields, opts.parse)
+        if chunk and not whole and set(present) - set(sites):  # a quieter host's lines lay
+            # before the last ones: looked for further back (a review: its tail kept its older
+            # lines while its count rose), as far as TAIL_SCAN lines
+            texts, whole = logread.chunk_tail_lines(data, TAIL_SCAN)
+            sites = sites_of_lines(texts, site, fmt, fields, opts.parse)
+            if not whole:  # still not found: its tail is not a run of lines any more
+                for s in set(present) - set(sites):
+                    self._tails.pop(s, None)
         by_site: dict[str, list[str]] = {}
         for s, text in zip(sites, texts):
             by_site.setdefault(s, []).append(text)
@@ -519,8 +529,11 @@ class LiveFeed:
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines
         self._dirty = True
+        rec = res.records
+        present = {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())} \
+            if rec.vhosts else set()
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
-                   fields=tuple(st.parser.w3c_fields))
+                   fields=tuple(st.parser.w3c_fields), present=present)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
