@@ -987,6 +987,12 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         held = pane.render().plain
         assert held.startswith(before) and "GET /line-000" in held
         assert held.rstrip().endswith("3 newer lines since you scrolled up: G shows them")
+        burst = [TailLine(60.0 + k, "shop", f"GET /burst-{k:03d}") for k in range(80)]
+        app.draw(replace(demo_snapshot(tail=burst[-50:])))  # the feed keeps 50 a site
+        await pilot.pause()
+        assert pane.render().plain.rstrip().endswith(
+            "50 or more newer lines since you scrolled up: G shows them")
+        app.draw(replace(demo_snapshot(tail=tail)))
         await pilot.press("G")
         await pilot.pause()
         await pilot.pause()

@@ -558,8 +558,10 @@ class LogTail(Static):
             newer = sum(id(x) not in shown for x in lines)
             t = held[2].copy()
             if newer:  # below the lines held: the view stays where the reader put it
-                t.append(f"⋯ {newer:,} newer line{'s' if newer != 1 else ''} since you scrolled "
-                         "up: G shows them", style="dim italic")
+                # none held left among those kept: more may have come than are kept (a review)
+                more = " or more" if newer == len(lines) else ""
+                t.append(f"⋯ {newer:,}{more} newer line{'s' if newer != 1 or more else ''} since "
+                         "you scrolled up: G shows them", style="dim italic")
             super().update(t)
             return
         self._held = None
