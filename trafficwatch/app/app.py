@@ -86,6 +86,24 @@ class KeysFooter(Footer):
     PRIORITY = ("quit", "help", "bottom", "hour(-1)", "site", "metric", "filter", "heatmap",
                 "top", "week", "band", "log")
 
+    _drawn: tuple | None = None  # the keys last composed, as the screen's bindings gave them
+
+    def bindings_changed(self, screen) -> None:
+        """Composed again only when the keys it would show changed: Textual composes the footer
+        anew at every focus change (Tab, a click, a pane coming forward), each of its keys
+        restyled as it mounts (an eighth of an app test's time, a timing review)."""
+        try:
+            keys = tuple((k, b.binding.action, b.binding.description, b.binding.show, b.enabled)
+                         for k, b in screen.active_bindings.items())
+        except Exception:  # noqa: BLE001 (Textual's internals: compose as Textual would)
+            keys = None
+        drawn = (keys, self.compact, self.width)
+        if keys is not None and drawn == self._drawn and self.children:
+            self._bindings_ready = True
+            return
+        self._drawn = drawn
+        super().bindings_changed(screen)
+
     def compose(self) -> ComposeResult:
         room = self.width - self.PALETTE if self.width else None
         shown = [w for w in super().compose()
