@@ -24,11 +24,11 @@ HELP = """\
 hours. Esc, q or ? closes this help.
 
 [b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
-words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under 18 rows each in the \
-chart's place, then the chart again; under 54 columns the chart has the width alone, and v shows the Now pane first) · t \
-top of the last 24 h · ←/→ hour cursor (Shift: a day), Esc now · w same \
-hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G scroll · ctrl+p command \
-palette (every action by name) · ctrl+z suspend (fg resumes)
+words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under \
+18 rows each in the chart's place, then the chart again; under 54 columns the chart has the \
+width alone, and v shows the Now pane first) · t top of the last 24 h · ←/→ hour cursor (Shift: \
+a day), Esc now · w same hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G \
+scroll · ctrl+p command palette (every action by name) · ctrl+z suspend (fg resumes)
 
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
 covers, not a zero); ◆ the current hour so far ('now'), or, when the logs are no longer \
