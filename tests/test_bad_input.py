@@ -576,6 +576,10 @@ def test_a_log_of_bad_times_alone_says_its_times_not_its_format(tmp_path, capsys
     (tmp_path / "access.log").write_text("hello world\n")  # no format at all: as before
     rc, total, err = counts(capsys, str(tmp_path / "access.log"))
     assert rc == 2 and "no known log format matches (tried " in err, err
+    # its first line sanitised once: invalid bytes were shown '\\xff' (a security trial)
+    (tmp_path / "access.log").write_bytes(b"\xff\xfe hello \x1b[2J world\n")
+    rc, total, err = counts(capsys, str(tmp_path / "access.log"))
+    assert "first line: '\\xff\\xfe hello \\x1b[2J world'; pass --log-format" in err, err
 
 
 def test_iis_s_folder_of_site_folders_is_read_each_site_by_its_folder(tmp_path, capsys):

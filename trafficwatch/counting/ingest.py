@@ -30,7 +30,7 @@ from trafficwatch.logs.parse import ParseOptions, Parser
 from trafficwatch.logs.read import looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copies
-from trafficwatch.safe import safe_name
+from trafficwatch.safe import safe_name, safe_text
 
 EMPTY = "is empty; nothing to count"  # a reason a file was not read that is no fault (exit 0)
 STDIN = "<stdin>"  # how `-` is named in messages (never by the temporary file it is copied to)
@@ -148,6 +148,13 @@ def _date(key: str) -> datetime.date:
     return datetime.date(int(key[:4]), int(key[4:6]), int(key[6:8]))
 
 
+def first_line(sample: list[bytes]) -> str:
+    """A file's first line as a message quotes it: its first 120 bytes, sanitised once (quoted
+    by repr() after a decoding that wrote invalid bytes as '\\xff', each was shown '\\\\xff': a
+    security trial)."""
+    return "'" + safe_text(sample[0][:120], tabs=False) + "'" if sample else "''"
+
+
 def choose_format(opts: IngestOptions, sample: list[bytes],
                   hint: LogFormat | None = None) -> tuple[LogFormat | None, str]:
     """The format --log-format names, else the one detected in `sample` (`hint` tried first);
@@ -159,14 +166,14 @@ def choose_format(opts: IngestOptions, sample: list[bytes],
     det = detect_format(sample, hint)
     if det.format is not None:
         return det.format, ""
-    first = sample[0][:120].decode("utf-8", "backslashreplace") if sample else ""
+    first = first_line(sample)
     if det.times is not None:  # the format is right, its times are not: a one-line file dated
         # 31 Feb or 1969 read "no known log format matches" (a trial)
         kind, why = det.times
         return None, (f"its lines are {kind} but no time in them can be counted ({why}); "
-                      f"first line: {first!r}")
+                      f"first line: {first}")
     return None, (f"no known log format matches (tried {', '.join(det.scores)}); "
-                  f"first line: {first!r}; pass --log-format")
+                  f"first line: {first}; pass --log-format")
 
 
 def read_source(
@@ -245,9 +252,8 @@ def read_source(
     except OSError as exc:
         rep.error = f"{name}: {exc} after {rep.lines:,} lines; the complete lines before it counted"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
-        first = sample[0][:120].decode("utf-8", "backslashreplace")
-        rep.error = (f"{name}: no line parsed as {fmt.name}; first line: {first!r}; pass "
-                     "--log-format")
+        rep.error = (f"{name}: no line parsed as {fmt.name}; first line: "
+                     f"{first_line(sample)}; pass --log-format")
     return rep
 
 
