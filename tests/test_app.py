@@ -987,6 +987,8 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         held = pane.render().plain
         assert held.startswith(before) and "GET /line-000" in held
         assert held.rstrip().endswith("3 newer lines since you scrolled up: G shows them")
+        # said on the border too, in view wherever the reader is (a busy site's trial)
+        assert "held · 3 newer lines" in str(box.border_subtitle)
         burst = [TailLine(60.0 + k, "shop", f"GET /burst-{k:03d}") for k in range(80)]
         app.draw(replace(demo_snapshot(tail=burst[-50:])))  # the feed keeps 50 a site
         await pilot.pause()
@@ -1004,6 +1006,15 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         await pilot.pause()
         await pilot.pause()
         assert "GET /line-060" in pane.render().plain and box.scroll_y == box.max_scroll_y
+        assert not box.border_subtitle
+        await pilot.press("k")  # one line up from the end holds too (it scrolled a blank row)
+        await pilot.pause()
+        tail = tail[1:] + [TailLine(61.0, "shop", "GET /line-061")]
+        app.draw(replace(demo_snapshot(tail=tail)))
+        await pilot.pause()
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y - 2 and "held · 1 newer line" in str(
+            box.border_subtitle)
 
 
 async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane():

@@ -537,6 +537,7 @@ class LogTail(Static):
     # newer ones counted below them (lines coming took the oldest away, and the view moved on
     # by a line each time: a trial)
     _held: tuple[tuple, list, Text] | None = None  # (view, lines, text)
+    _holding = False  # the lines shown are held (the reader scrolled up as lines came)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
@@ -547,8 +548,8 @@ class LogTail(Static):
         # time at 80x24) or just resized, its scroll position says nothing of the reader (a
         # trial: after a resize to 160x50 it showed its oldest lines, scrolled to the top)
         judged = box is not None and bool(box.size.area) and box.size == self._seen_size
-        if judged:
-            self._follow = box.scroll_y >= box.max_scroll_y - 1
+        if judged:  # (a line up from the end is scrolled up: a trial's k did not hold)
+            self._follow = box.scroll_y >= box.max_scroll_y - 0.5
         self._seen_size = box.size if box is not None else None
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         view = (snap.site, snap.metric, snap.filter, bool(snap.tail_of))
@@ -560,11 +561,19 @@ class LogTail(Static):
             if newer:  # below the lines held: the view stays where the reader put it
                 # none held left among those kept: more may have come than are kept (a review)
                 more = " or more" if newer == len(lines) else ""
-                t.append(f"⋯ {newer:,}{more} newer line{'s' if newer != 1 or more else ''} since "
-                         "you scrolled up: G shows them", style="dim italic")
+                said = (f"{newer:,}{more} newer line{'s' if newer != 1 or more else ''} since "
+                        "you scrolled up: G shows them")
+                t.append(f"\n⋯ {said}", style="dim italic")
+                # and on the pane's border, in view wherever the reader is (below the lines it
+                # was seen only from the last row: a trial)
+                box.border_subtitle = f"held · {said}"
+            self._holding = True
             super().update(t)
             return
         self._held = None
+        self._holding = False
+        if box is not None and box.border_subtitle:
+            box.border_subtitle = ""
         where = site_title(snap.site, snap.sites)
         if snap.tail_of and not lines:  # the filter keeps none of the last lines read
             why = (": its range ended before them" if snap.range_end else  # (no line can come)
@@ -611,6 +620,8 @@ class LogTail(Static):
             if len(text) > cap:
                 t.append(more, style="dim")
             t.append("\n")
+        t.right_crop(1)  # no blank row below the last line (one k from the end scrolled only
+        # that off, and the pane went on following: a trial)
         self._held = (view, lines, t)
         super().update(t)
         if self._follow and box is not None:
@@ -619,13 +630,14 @@ class LogTail(Static):
     def catch_up(self) -> None:
         """Scrolled to the end: the lines held give way to the newest at once, not at the next
         snapshot."""
-        if self._held is not None and self._snap is not None:
+        if self._holding and self._snap is not None:
             self.update(self._snap)
 
     def _to_end(self, box, moves: int) -> None:
         """The newest line into view, unless the reader scrolled since it was asked (g pressed
         as lines came was undone by the scroll to the end that followed them)."""
-        if getattr(box, "moves", 0) == moves:
-            box.scroll_end(animate=False)
+        if getattr(box, "moves", 0) == moves:  # now: Textual's own puts it off a refresh more,
+            # and a g pressed then was undone (a busy site's trial, 4 times in 10)
+            box.scroll_end(animate=False, immediate=True)
             self._seen_size = box.size  # at the end at this size: where the reader scrolls
             # from here says what they want (the first frame came before the layout, size 0)
