@@ -802,6 +802,22 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
     assert app.engine.calls[-1] == ("site", "")
 
 
+async def test_the_site_picker_puts_the_name_typed_whole_first():
+    """'shop' and Enter opened api.bigshop.com, listed before shop (a busy server's trial)."""
+    app = make_app(demo_snapshot(sites=("api.bigshop.com", "www.bigshop.com", "shop",
+                                        "shop.example.com")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s", *"shop")
+        await pilot.pause()
+        listing = app.screen.query_one("#sites")
+        assert [listing.get_option_at_index(i).id for i in range(listing.option_count)] == [
+            "site:shop", "site:shop.example.com", "site:api.bigshop.com", "site:www.bigshop.com"]
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.engine.calls[-1] == ("site", "shop")
+
+
 async def test_site_picker_still_narrows_when_the_list_has_the_focus():
     """The list focused (a click): typing there must narrow it, not be lost (a user trial
     typed there and saw nothing happen), Backspace widens it again, Up from the top goes

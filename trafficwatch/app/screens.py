@@ -136,7 +136,8 @@ class SitePicker(ModalScreen[str | None]):
             yield OptionList(*self._options(""), id="sites")
 
     def _options(self, query: str) -> list[Option]:
-        """'all sites' then every site whose shown name contains `query` (any case)."""
+        """'all sites' then every site whose shown name contains `query` (any case): the one
+        named so exactly first, then those it begins."""
         q = query.strip().lower()
         # ids: "all", and "site:" + the name, so no name (not even "") is the entry for all
         # (a Prometheus that answered a site "" crashed the picker: duplicated IDs)
@@ -144,8 +145,12 @@ class SitePicker(ModalScreen[str | None]):
         # two letters of it narrow to the sites, as for any other word
         every = not q or (len(q) >= 3 and "all sites".startswith(q))
         opts = [Option("all sites", id="all")] if every else []
-        opts += [Option(safe_content(safe_name(s)), id=f"site:{s}") for s in dict.fromkeys(self.sites)
-                 if q in safe_name(s).lower()]
+        found = [s for s in dict.fromkeys(self.sites) if q in safe_name(s).lower()]
+        if q:  # the name typed whole first, then names it begins, then the others as listed:
+            # "shop" and Enter had opened api.bigshop.com, listed before shop (a trial)
+            found.sort(key=lambda s: (safe_name(s).lower() != q,
+                                      not safe_name(s).lower().startswith(q)))
+        opts += [Option(safe_content(safe_name(s)), id=f"site:{s}") for s in found]
         if not opts:  # said, not an empty box that Enter does nothing in
             hint = safe_content(f"no site's name contains {query.strip()!r} · Backspace "
                                 "widens · Esc cancels", "dim")
