@@ -85,3 +85,24 @@ def test_the_time_a_log_stopped_is_its_last_lines_not_the_last_one_parsed_slowly
     assert counts.total(site) == 3  # the cut line is counted, only no longer last
     assert counts.last_ts(site) == 1432155915  # 2015-05-20 21:05:15 UTC
     assert counts.partial_end(site) == 1432155915 // 3600
+
+
+def test_sites_of_other_formats_in_one_folder_are_each_read_in_their_own(tmp_path):
+    """A site's first file is tried first in the format of the site read before (an AWS folder
+    is a file a site); a folder mixing formats still reads each site in its own."""
+    line = ('203.0.113.9 - - [10/Oct/2024:13:{m:02d}:36 +0000] "GET /a HTTP/1.1" 200 5 "-" '
+            '"Mozilla/5.0"\n')
+    alb = ('https 2024-10-10T13:{m:02d}:00.186641Z app/my-lb/50dc 192.0.2.1:2817 10.0.0.1:80 0.1 '
+           '0.1 0.1 200 200 0 57 "GET https://x.example:443/ HTTP/1.1" "curl/8" - -\n')
+    files = {"a.access.log": line * 1, "b.access.log": '{"time":"2024-10-10T13:{m:02d}:00Z",'
+             '"status":200,"uri":"/j"}\n', "c.access.log": line, "d-alb.log": alb,
+             "e-alb.log": alb, "f.access.log": line}
+    for name, text in files.items():
+        (tmp_path / name).write_text("".join(text.replace("{m:02d}", f"{m:02d}")
+                                             for m in range(7)))
+    series, report = ingest([str(tmp_path)], IngestOptions(), HourlySeries())
+    formats = {os.path.basename(f.name): f.format for f in report.files}
+    assert formats == {"a.access.log": "COMBINED", "b.access.log": "JSON",
+                       "c.access.log": "COMBINED", "d-alb.log": "AWSALB", "e-alb.log": "AWSALB",
+                       "f.access.log": "COMBINED"}
+    assert series.total() == 6 * 7 and not any(f.malformed.total for f in report.files)
