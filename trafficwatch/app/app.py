@@ -101,7 +101,8 @@ class KeysFooter(Footer):
         if keys is not None and drawn == self._drawn and self.children:
             self._bindings_ready = True
             return
-        self._drawn = drawn
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._drawn = drawn  # what Textual composes now (not while the app is unfocused)
         super().bindings_changed(screen)
 
     def compose(self) -> ComposeResult:
