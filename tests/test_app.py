@@ -1033,6 +1033,20 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
             box.border_subtitle)
 
 
+async def test_the_log_tail_says_the_logs_are_being_read_while_they_are():
+    """It said "nothing read since this start ... no line has been appended since" during the
+    first read of 1 GB, 420 lines a second coming (a busy server's trial)."""
+    from dataclasses import replace
+
+    from trafficwatch.engine.snapshot import READING
+
+    app = make_app(replace(demo_snapshot(tail=()), feed=READING))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = " ".join(str(app.query_one("#tail").render()).split())
+        assert "No live lines: the logs are being read; their last lines show here" in text
+
+
 async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane():
     """One request of 3,000 characters filled the pane with AAAA... (a trial)."""
     tail = [TailLine(0.0, "shop", "GET /before"),

@@ -12,6 +12,7 @@ from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine import engine as engine_mod
 from trafficwatch.engine.engine import Engine, EngineConfig, open_source
 from trafficwatch.engine.sink import Sink
+from trafficwatch.engine.snapshot import READING
 from trafficwatch.filters import ViewFilter
 from trafficwatch.logs.records import Records
 
@@ -215,6 +216,9 @@ def test_the_first_read_of_big_logs_shows_its_progress():
     assert frames[-1].status == "reading logs… 50% of 0.30 GB"
     e.reading_progress(2_000_000, 8_000_000)
     assert frames[-1].status == "reading logs… 25% of 8 MB"
+    # not "no new lines since" the history's last line while it is read (a busy server's
+    # trial, 80 s of it as 420 lines a second came)
+    assert frames[-1].feed == READING
 
 
 def test_the_top_view_follows_lines_counted_after_the_last_frame(engine):

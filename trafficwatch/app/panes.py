@@ -21,7 +21,7 @@ from trafficwatch.app.gate_words import (
     standout_words,
 )
 from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
-from trafficwatch.engine.snapshot import Anomaly, Snapshot
+from trafficwatch.engine.snapshot import READING, Anomaly, Snapshot
 from trafficwatch.hours import DAY, HOUR
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 from trafficwatch.safe import safe_name, safe_text
@@ -587,6 +587,8 @@ class LogTail(Static):
             which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
             why = ("the fleet's counts come from Prometheus, not from log lines read here"
                    if snap.ingest.fleet else
+                   "the logs are being read; their last lines show here once they are"
+                   if snap.feed == READING else
                    "a replay shows the logs' hours, not their lines" if snap.ingest.read_ahead
                    else "nothing read since this start: the logs were counted before it, and "
                    "no line has been appended since")

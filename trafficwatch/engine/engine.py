@@ -27,7 +27,7 @@ from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due, settled_hour
-from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.engine.snapshot import READING, Snapshot
 from trafficwatch.engine.tail import TailFilter, narrows_lines
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
@@ -241,8 +241,11 @@ class Engine:
         if model:
             self._model_wake.set()
 
+    _reading = False  # the first read of the logs is under way (open_source)
+
     def reading_progress(self, done: int, total: int) -> None:
         """The first read of big logs takes a while: say how far it got (data thread)."""
+        self._reading = True
         share = f"{done / total:.0%} of " if total else ""
         self.status = f"reading logs… {share}{total / 1e9:.2f} GB" if total >= 1e8 else \
             f"reading logs… {share}{total / 1e6:.0f} MB"
@@ -303,7 +306,11 @@ class Engine:
 
     def _data_loop(self) -> None:
         try:
-            self.source = open_source(self.sink, self.cfg, self.reading_progress)
+            self._reading = True
+            try:
+                self.source = open_source(self.sink, self.cfg, self.reading_progress)
+            finally:
+                self._reading = False
             if self.alerts is not None:  # what the logs held when watching began is history
                 self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
                 held = getattr(self.source, "state_held_by", None)
@@ -639,7 +646,10 @@ class Engine:
             # ended there ("◆ last hour, log ends 04:13" read as if the agents had stopped)
             log_end=last_ts if cut is not None and not getattr(src, "fleet", False) else None,
             tail=tail, tail_of=tail_of,
-            feed=src.words() if isinstance(src, PrometheusFeed) else "",
+            # the first read of big logs: not "no new lines since" the history's last line,
+            # while lines were being appended (a busy server's trial, 80 s of it)
+            feed=(src.words() if isinstance(src, PrometheusFeed) else
+                  READING if src is None and self._reading else ""),
             done=bool(getattr(src, "done", False)) if self.cfg.replay else False,
             tops=tops, day=day)
 

@@ -130,6 +130,9 @@ class IngestView:
     fleet: bool = False  # the agents' counters through Prometheus: no log line is read here
 
 
+READING = "not following yet"  # (the status beside it: "reading logs… 11% of 1.02 GB")
+
+
 @dataclass(frozen=True)
 class TailLine:
     """One recent log line (raw and untrusted: shown only through safe_text)."""
@@ -174,7 +177,8 @@ class Snapshot:
     status: str = ""  # "loading model…", "seasonal naive shown, not the LSTM: …", "no parsable …"
     filter: str = ""  # a description of the active filter, "" when none
     now: float = 0.0  # the engine's clock (log time in replay), epoch seconds
-    feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ..."
+    feed: str = ""  # how lines arrive, honestly: "replay at 3600x", "no new lines since ...",
+    # READING while the logs there were at the start are being read
     tops: tuple[HourTop, ...] = ()  # the last hours of `series` (up to four days), ascending
     day: HourTop | None = None  # the last 24 hours together
     stale: bool = False  # a followed log with no new line for STALE_S (see after_log_end)
