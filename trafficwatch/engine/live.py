@@ -97,8 +97,8 @@ class LiveFeed:
         # long ago (a log shipped in hourly batches, a server's clock behind) still come
         self.last_read: dict[str, float] = {}
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
-        self._waiting_dirs: list[str] = []  # directories given with no log in them yet: watched
-        self._waiting_said: list[str] = []  # and what the follower said of each
+        self._waiting_dirs: dict[str, str] = {}  # directories given with no log in them yet
+        # (watched), and what the follower said of each
         self._streams: dict[tuple[int, int], _Stream] = {}
         self._saved_parsers: dict[tuple[int, int], Parser] = {}
         self._before: dict[tuple[int, int], FileReport] = {}  # files counted before a restart
@@ -177,9 +177,9 @@ class LiveFeed:
         """While no file is followed yet: which directories are watched for logs to come."""
         if not self._waiting_dirs or self.follower.following():
             return ""
-        if len(self._waiting_dirs) == 1 and self._waiting_said:  # why, as counts says it (a
-            # folder of subfolders was "no access log yet", where counts said it held none)
-            return self._waiting_said[0][:300]
+        if len(self._waiting_dirs) == 1:  # why, as counts says it (a folder of subfolders
+            # was "no access log yet", where counts said it held none)
+            return next(iter(self._waiting_dirs.values()))[:300]
         return (f"{safe_name(', '.join(self._waiting_dirs))[:200]}: no access log yet; "
                 "watching for one")
 
@@ -582,8 +582,7 @@ class LiveFeed:
             name, _, why = ev.message.partition(": skipped: ")
             self.report.skipped.append((name, why))
         elif ev.kind == "waiting":
-            self._waiting_dirs.append(ev.name)
-            self._waiting_said.append(ev.message)
+            self._waiting_dirs[ev.name] = ev.message
         elif ev.kind == "line_too_long" and ev.key is not None:
             rep = self._stream(ev.key).report
             rep.lines += 1

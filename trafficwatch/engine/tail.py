@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from trafficwatch.counting.ingest import IngestOptions, choose_format
@@ -114,21 +115,7 @@ class TailFilter:
                 fmt = None
         if fmt is None:
             return [None] * len(group)
-        fields = list(group[0].fields)
-
-        def parse(part: list[bytes]) -> list[Facts | None]:
-            parser = Parser(fmt, self.ingest.parse)
-            if fields:
-                parser.w3c_fields = fields
-            res = parser.feed(b"\n".join(part) + b"\n", final=True)
-            if len(res.records) == len(part) == res.lines:
-                return _facts(res.records)  # every line one record, in the lines' order
-            if len(part) == 1:
-                return [None]
-            half = len(part) // 2
-            return parse(part[:half]) + parse(part[half:])
-
-        return parse(data)
+        return each_line(data, fmt, self.ingest.parse, group[0].fields, _facts, None)
 
     def _keeps(self, f: ViewFilter, metric: str, got: Facts | None) -> bool:
         if got is None:
@@ -173,21 +160,29 @@ def sites_of_lines(texts: list[str], site: str, fmt: LogFormat | None,
         return [site] * len(texts)
     opts = replace(opts, keep_paths=False, keep_visitors=False, keep_clients=False,
                    exclude_ips=frozenset(), ignore_status=frozenset())
+    return each_line([x.encode("utf-8", "surrogateescape") for x in texts], fmt, opts, fields,
+                     lambda r: [r.vhosts[c] if c >= 0 else site for c in r.vhost.tolist()],
+                     site)
 
-    def parse(part: list[bytes]) -> list[str]:
+
+def each_line(lines: list[bytes], fmt: LogFormat, opts: ParseOptions, fields: tuple[bytes, ...],
+              take: Callable, missing):
+    """take(records) of each line, `missing` for a line that does not parse: the lines parsed in
+    one batch (one at a time took 1.6 ms a line, 50 in a batch 2.3 ms), a batch with a line
+    that does not parse halved until it is found."""
+    def parse(part: list[bytes]) -> list:
         parser = Parser(fmt, opts)
         if fields:
             parser.w3c_fields = list(fields)
         res = parser.feed(b"\n".join(part) + b"\n", final=True)
-        r = res.records
-        if len(r) == len(part) == res.lines:
-            return [r.vhosts[c] if c >= 0 else site for c in r.vhost.tolist()]
+        if len(res.records) == len(part) == res.lines:
+            return take(res.records)  # every line one record, in the lines' order
         if len(part) == 1:
-            return [site]
+            return [missing]
         half = len(part) // 2
         return parse(part[:half]) + parse(part[half:])
 
-    return parse([x.encode("utf-8", "surrogateescape") for x in texts])
+    return parse(lines)
 
 
 def _facts(r) -> list[Facts | None]:
