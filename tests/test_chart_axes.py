@@ -204,15 +204,15 @@ def test_last_weeks_line_goes_on_over_the_forecast_hours():
     # a check on the line, nothing
     import numpy as np
 
-    from trafficwatch.app.chart import week_before
+    from trafficwatch.hours import week_before
 
     hours = 1_800_000_000 - 1_800_000_000 % 3600 + 3600 * np.arange(200)
     counts = np.arange(200, dtype=float)
     ahead = hours[-1] + 3600 * np.arange(1, 5)  # the next 4 hours
-    got = week_before(hours, counts, ahead, partial=None)
+    got = week_before(hours, counts, ahead, skip=None)
     np.testing.assert_array_equal(got, counts[200 - 168 + np.arange(4)])
     # the hour in progress a week before is not the hour's count; before the series: none
-    got = week_before(hours, counts, ahead, partial=int(hours[200 - 168]))
+    got = week_before(hours, counts, ahead, skip=int(hours[200 - 168]))
     assert np.isnan(got[0]) and got[1] == counts[33]
     assert np.isnan(week_before(hours, counts, hours[:2], None)).all()
 

@@ -144,3 +144,38 @@ def test_offsets_that_change_within_weeks_are_no_clock_and_read_as_instants(tmp_
         for i, (t, x) in enumerate(zip(idx, v))))
     warned.clear()
     assert OFFSETS in read_counts_csv(str(dst), warn=warned.append).attrs and not warned
+
+
+def test_the_charts_same_hours_last_week_are_the_same_local_hours(paris):
+    # the chart's `w` line and its stretch over the forecast took the UTC hour 168 hours back:
+    # in the week after the change each hour showed last week's hour an hour off (the 14:00
+    # peak drawn at 15:00), while the forecast's "same hour last week" follows the clock
+    from trafficwatch.engine.views import ViewState, series_view
+    from trafficwatch.filters import ViewFilter
+    from trafficwatch.hours import week_before
+
+    counts, _ = ingest([str(paris)], IngestOptions())
+    s = counts.series(None, "hits")  # as the chart's series is read: not whole hours
+    state = ViewState(sites=("access",), site="", metric="hits", filter=ViewFilter(), band=0.8,
+                      replay=False, speed=1.0, now=float(s.index[-1].timestamp()) + 600,
+                      partial_hour=None, tz_offset_s=3600, last_ts=None)
+    sv = series_view(state, s)
+    v, t = s.to_numpy(), sv.hours
+    at = {int(h): x for h, x in zip(s.index.asi8 // 10**9, v)}
+
+    def count(h):
+        return at.get(int(h), np.nan)
+
+    switch = SWITCH.timestamp()
+    week = (t >= switch) & (t - 7 * 86400 < switch)  # last week on summer time: an hour on
+    expected = [count(h - 169 * 3600) for h in t[week]]
+    assert np.array_equal(sv.last_week[week], expected, equal_nan=True)
+    assert not np.array_equal(sv.last_week[week], [count(h - 168 * 3600) for h in t[week]])
+    same = ~week  # before the change, and a week after it (both weeks on one clock)
+    assert np.array_equal(sv.last_week[same], [count(h - 168 * 3600) for h in t[same]],
+                          equal_nan=True)
+    # over the forecast's hours too: from a series that ends three days after the change
+    sv = series_view(state, s[s.index < SWITCH + pd.Timedelta(days=3)])
+    ahead = sv.hours[-1] + 3600 * np.arange(1, 25)
+    got = week_before(sv.hours, sv.counts, ahead, None, sv.offsets)
+    assert np.array_equal(got, [count(h - 169 * 3600) for h in ahead], equal_nan=True)

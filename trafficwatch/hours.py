@@ -30,3 +30,29 @@ def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
 def epoch(t: pd.Timestamp) -> int:
     """UTC epoch seconds of one timestamp."""
     return int(t.timestamp())
+
+
+def week_before(hours: np.ndarray, counts: np.ndarray, at: np.ndarray, skip: int | None = None,
+                offsets: np.ndarray | None = None) -> np.ndarray:
+    """The counts of the same hours a week before each of the hours `at` (UTC epoch seconds;
+    NaN where `hours` has none, and at `skip`, the hour in progress: its count so far is not the
+    hour's). `offsets`: the log's offset of each of `hours` (seconds east of UTC; an hour past
+    them has the last one's): a week before a daylight-saving change, traffic that keeps local
+    time came an hour later or earlier in UTC, and "the same hour" is the same local hour (the
+    forecast's "same hour last week" reads it so: forecaster.on_site_clock)."""
+    hours = np.asarray(hours, dtype=np.int64)
+    at = np.asarray(at, dtype=np.int64)
+    want = at - 7 * DAY
+    if offsets is not None and len(hours):
+        off = np.asarray(offsets, dtype=np.int64)
+
+        def offset(t: np.ndarray) -> np.ndarray:  # the offset of the latest of `hours` <= t
+            return off[np.clip(np.searchsorted(hours, t, side="right") - 1, 0, None)]
+
+        want = want + np.rint((offset(at) - offset(want)) / HOUR).astype(np.int64) * HOUR
+    out = np.full(len(want), np.nan)
+    if len(hours):
+        i = np.clip(np.searchsorted(hours, want), 0, len(hours) - 1)
+        hit = (hours[i] == want) & (hours[i] != (skip if skip is not None else -1))
+        out[hit] = np.asarray(counts, dtype=float)[i[hit]]
+    return out

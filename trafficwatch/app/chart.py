@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 from trafficwatch.app.panes import fmt_hour, num
 from trafficwatch.app.text import count, safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
+from trafficwatch.hours import week_before
 from trafficwatch.safe import safe_text
 
 BAND_APART = 1.0  # rows: a band edge nearer the median than this is not drawn at that hour
@@ -302,7 +303,7 @@ class ForecastChart(PlotextPlot):
             if self.week_overlay:  # on over the forecast too: the check a trial wanted there.
                 # Under the forecast's dots (plotext draws later lines on top): drawn after them,
                 # its ~ hid all but 2-5 of the 24 hours ahead at 80x24 (a trial)
-                ahead = week_before(sv.hours, sv.counts, fv.hours, sv.partial_hour)
+                ahead = week_before(sv.hours, sv.counts, fv.hours, sv.partial_hour, sv.offsets)
                 for seg in _runs(ahead):
                     line("week", fx[seg], ahead[seg])
             line("forecast", fx, fv.p50)
@@ -415,19 +416,6 @@ def legend(long: list[str], short: list[str], long_width: int, width: int,
             break
         keep.remove(i)
     return " ".join(short[j] for j in keep)
-
-
-def week_before(hours: np.ndarray, counts: np.ndarray, at: np.ndarray,
-                partial: int | None) -> np.ndarray:
-    """The counts a week before each of the hours `at` (NaN where the series has none, and for
-    the hour in progress: its count so far is not the hour's)."""
-    want = np.asarray(at, dtype=np.int64) - 7 * 86400
-    i = np.clip(np.searchsorted(hours, want), 0, max(len(hours) - 1, 0))
-    out = np.full(len(want), np.nan)
-    if len(hours):
-        hit = (hours[i] == want) & (hours[i] != (partial if partial is not None else -1))
-        out[hit] = np.asarray(counts, dtype=float)[i[hit]]
-    return out
 
 
 def _runs(v: np.ndarray) -> list[slice]:

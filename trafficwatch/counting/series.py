@@ -579,8 +579,8 @@ class HourlySeries:
                               freq="h")
         out = pd.Series(values, index=index, name=metric)
         latest = max(self._selected(site), key=lambda x: self._sites[x].last_ts or 0, default=None)
-        if whole_hours and latest is not None:  # what a model reads: the log's offset of each
-            # hour, for the forecast to follow a daylight-saving change
+        if latest is not None:  # the log's offset of each hour: the forecast follows a
+            # daylight-saving change with it, the chart's "same hours last week" too
             off = self.offsets_at(latest, first + np.arange(len(values)))
             if (off != off[-1]).any():
                 out.attrs[OFFSETS] = pd.Series(off, index=index)

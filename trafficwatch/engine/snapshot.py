@@ -25,6 +25,8 @@ class SeriesView:
     partial_hour: int | None  # the current, unfinished hour (its count so far is in `counts`)
     tz_offset_s: int  # display offset, seconds east of UTC
     last_week: np.ndarray | None = None  # the same hours a week earlier, aligned to `hours`
+    offsets: np.ndarray | None = None  # the log's UTC offset (seconds east) at each of `hours`,
+    # where it changed (daylight saving): hours.week_before reads the same local hours with it
     log_end: int | None = None  # set when partial_hour is unfinished because the logs, no longer
     # written, ended inside it (their last line's time), not because it is in progress
 

@@ -22,7 +22,7 @@ from trafficwatch.engine.snapshot import (
     Snapshot,
 )
 from trafficwatch.filters import CLASS_NAMES, ViewFilter
-from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
+from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch, epoch_seconds, week_before
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
 
@@ -59,13 +59,18 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
     if not len(s):
         return None
     shown = s.iloc[-SHOW_HOURS:]
-    week = s.reindex(shown.index - pd.Timedelta(hours=168)).to_numpy(dtype=float)
+    hours = epoch_seconds(s.index)
+    off = s.attrs.get(OFFSETS)
+    offsets = (None if off is None else
+               off.reindex(s.index).ffill().bfill().to_numpy(dtype=np.int64))
+    week = week_before(hours, s.to_numpy(dtype=float), hours[-len(shown):], offsets=offsets)
     partial = state.partial_hour
     return SeriesView(
         site=state.site, metric=state.metric, hours=epoch_seconds(shown.index),
         counts=shown.to_numpy(dtype=float),
         partial_hour=epoch(partial) if partial is not None else None,
         tz_offset_s=state.tz_offset_s, last_week=week,
+        offsets=offsets[-len(shown):] if offsets is not None else None,
         log_end=int(state.log_end) if state.log_end is not None else None)
 
 
