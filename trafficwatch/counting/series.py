@@ -95,6 +95,7 @@ class PathCounts:
         self._match_cache: tuple[str, int, np.ndarray] | None = None
         self._hourly_cache: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
         self._folds = 0  # how many times keys were merged: the cache's version
+        self._gid_map: tuple[dict, np.ndarray] | None = None  # see HourlySeries._global_ids
 
     def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
         import pandas as pd
@@ -340,6 +341,10 @@ class HourlySeries:
         self.partial_end_s = PARTIAL_END_S
         self.track_paths = track_paths  # counts per path for the path filter (needs keep_paths)
         self._sites: dict[str, _Site] = {}
+        # every site's paths under one numbering, for breakdown (see _global_ids)
+        self._gids: dict[str, int] = {}
+        self._gnames: list[str] = []
+        self._rank: np.ndarray | None = None
         self._hosts = 0  # sites named by their lines' virtual host
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
 
@@ -741,7 +746,6 @@ class HourlySeries:
         # every site's (hour, path, requests), on one set of path ids: summed over the sites
         # before the busiest are taken (each site's own 5 first, all sites' hour had left out
         # a path 2 + 2 requests that neither site's 5 held: a trial)
-        gids: dict[str, int] = {}  # path -> its id here (in the order first met)
         parts_h, parts_p, parts_c = [], [], []
         for x in sites:
             pc = self._sites[x].paths
@@ -751,22 +755,17 @@ class HourlySeries:
             hours, pids, counts = pc.by_hour(h0, h1, mask, ids)
             if not len(hours):
                 continue
-            local, inv = np.unique(pids, return_inverse=True)
-            to_g = np.array([gids.setdefault(pc.names[int(i)], len(gids))
-                             for i in local.tolist()], np.int64)
             parts_h.append(np.full(len(hours), h0, np.int64) if whole else
                            hours.astype(np.int64))
-            parts_p.append(to_g[inv.reshape(-1)])
+            parts_p.append(self._global_ids(pc)[pids])
             parts_c.append(counts.astype(np.int64))
         if parts_h:
+            gnames, rank = self._gnames, self._name_rank()
             keys, inv = np.unique((np.concatenate(parts_h) - h0) << 32 | np.concatenate(parts_p),
                                   return_inverse=True)
             counts = np.bincount(inv.reshape(-1), weights=np.concatenate(parts_c),
                                  minlength=len(keys)).astype(np.int64)
             hours, pids = (keys >> 32) + h0, keys & 0xFFFFFFFF
-            gnames = list(gids)
-            rank = np.empty(len(gnames), np.int64)  # each path's place by name: ties in order
-            rank[sorted(range(len(gnames)), key=gnames.__getitem__)] = np.arange(len(gnames))
             order = np.lexsort((rank[pids], -counts, hours))  # by hour, busiest first
             hours, pids, counts = hours[order], pids[order], counts[order]
             starts = np.flatnonzero(np.r_[True, np.diff(hours) != 0])
@@ -785,6 +784,34 @@ class HourlySeries:
             d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]
             d["clients"] = combined(d["clients"]) if d["clients"] else None
         return out
+
+    def _global_ids(self, pc: PathCounts) -> np.ndarray:
+        """Each of `pc`'s path ids as an id of every site's paths (one numbering, kept and
+        extended as names come: a site's names are only ever appended). Built anew at each
+        frame, the names of 30 busy hosts' paths were mapped one by one (half a core on a
+        busy server, a profile of the top view)."""
+        have = pc._gid_map
+        if have is not None and have[0] is self._gids and len(have[1]) == len(pc.names):
+            return have[1]
+        start = len(have[1]) if have is not None and have[0] is self._gids else 0
+        gids = self._gids
+        more = np.fromiter((gids.setdefault(n, len(gids)) for n in pc.names[start:]), np.int64,
+                           len(pc.names) - start)
+        got = more if not start else np.concatenate([have[1], more])
+        pc._gid_map = (gids, got)
+        return got
+
+    def _name_rank(self) -> np.ndarray:
+        """Each global path id's place in the order of the paths' names (ties among the
+        busiest are broken by name), kept until a new name comes."""
+        gnames = self._gnames
+        if len(gnames) < len(self._gids):
+            gnames.extend(list(self._gids)[len(gnames):])
+        if self._rank is None or len(self._rank) != len(gnames):
+            rank = np.empty(len(gnames), np.int64)
+            rank[sorted(range(len(gnames)), key=gnames.__getitem__)] = np.arange(len(gnames))
+            self._rank = rank
+        return self._rank
 
     def resolve(self, site: str) -> str | None:
         """The site named `site`: as it is, or as trafficwatch writes it (safe_name: a name
