@@ -75,6 +75,21 @@ AHEAD_NOTE_S = 600  # lines dated this far past the clock are worth a notice (ah
 # minutes are ordinary skew between two machines' clocks
 
 
+def _by_hour_busiest(hours: np.ndarray, counts: np.ndarray, rank: np.ndarray,
+                     n_rank: int) -> np.ndarray:
+    """The order of rows by hour (from 0), then busiest first, then by rank: as np.lexsort of
+    the three, in one argsort of one key where it fits in 62 bits (a lexsort of a busy
+    server's 97 hours of paths was a fifth of the top view's time at each frame)."""
+    if not len(hours):
+        return np.zeros(0, np.int64)
+    top = int(counts.max()) + 1
+    span = int(hours.max()) + 1
+    if span * top * max(n_rank, 1) < 1 << 62:
+        key = (hours * top + (top - 1 - counts)) * max(n_rank, 1) + rank
+        return np.argsort(key, kind="stable")
+    return np.lexsort((rank, -counts, hours))
+
+
 class PathCounts:
     """Requests per (hour, path, cell) of one site, for the path filter.
 
@@ -766,7 +781,7 @@ class HourlySeries:
             counts = np.bincount(inv.reshape(-1), weights=np.concatenate(parts_c),
                                  minlength=len(keys)).astype(np.int64)
             hours, pids = (keys >> 32) + h0, keys & 0xFFFFFFFF
-            order = np.lexsort((rank[pids], -counts, hours))  # by hour, busiest first
+            order = _by_hour_busiest(hours - h0, counts, rank[pids], len(rank))
             hours, pids, counts = hours[order], pids[order], counts[order]
             starts = np.flatnonzero(np.r_[True, np.diff(hours) != 0])
             for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(hours)]):
