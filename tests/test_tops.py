@@ -196,3 +196,24 @@ def test_tallies_combined_in_one_pass_are_those_merged_one_by_one():
     assert (got.counts, got.errs, got.floor) == (one_by_one.counts, one_by_one.errs,
                                                  one_by_one.floor)
     assert got.floor > 0 and any(got.errs.values())  # floors were in play
+
+
+def test_ties_at_the_top_are_broken_by_name_as_new_paths_keep_coming():
+    # the order of the paths' names is kept between frames and new names merged into it (a
+    # server probed at random paths brings new ones at every frame): ties at the fifth place
+    # must still go to the first names, whatever order they came in
+    rng = np.random.default_rng(7)
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    h0 = T0 // 3600
+    seen: dict[str, Counter] = {"shop": Counter(), "blog": Counter()}
+    for step in range(12):
+        for site, counted in seen.items():
+            paths = [f"/{''.join(rng.choice(list('abz/'), rng.integers(1, 5)))}"
+                     for _ in range(int(rng.integers(1, 30)))]
+            counted.update(paths)
+            s.add(site, parse_bytes(log([(step, "10.0.0.1", p, 200) for p in paths]),
+                                    COMBINED, OPTS).records)
+        total = seen["shop"] + seen["blog"]
+        for site, want in (("shop", seen["shop"]), (None, total)):
+            got = s.breakdown(site, h0, h0, n=5)[h0]["paths"]
+            assert got == sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:5], step

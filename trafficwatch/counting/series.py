@@ -360,6 +360,7 @@ class HourlySeries:
         self._gids: dict[str, int] = {}
         self._gnames: list[str] = []
         self._rank: np.ndarray | None = None
+        self._sorted_names = np.empty(0, object)  # _gnames in order
         self._hosts = 0  # sites named by their lines' virtual host
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
 
@@ -818,15 +819,28 @@ class HourlySeries:
 
     def _name_rank(self) -> np.ndarray:
         """Each global path id's place in the order of the paths' names (ties among the
-        busiest are broken by name), kept until a new name comes."""
+        busiest are broken by name). New names are sorted among themselves and merged in: a
+        server probed at random paths brings new names at every frame, and sorting all of up to
+        MAX_PATHS names a site again each time would cost more than the frame."""
         gnames = self._gnames
         if len(gnames) < len(self._gids):
             gnames.extend(list(self._gids)[len(gnames):])
-        if self._rank is None or len(self._rank) != len(gnames):
-            rank = np.empty(len(gnames), np.int64)
-            rank[sorted(range(len(gnames)), key=gnames.__getitem__)] = np.arange(len(gnames))
-            self._rank = rank
-        return self._rank
+        have = 0 if self._rank is None else len(self._rank)
+        if have == len(gnames):
+            return self._rank
+        new = gnames[have:]
+        order = np.array(sorted(range(len(new)), key=new.__getitem__), np.int64)
+        new_sorted = np.empty(len(new), object)
+        new_sorted[:] = [new[i] for i in order.tolist()]
+        # where each new name goes among the old ones, sorted (names are unique: no ties)
+        pos = np.searchsorted(self._sorted_names, new_sorted)
+        rank = np.empty(len(gnames), np.int64)
+        if have:  # an old name moves on by the new names that go before it
+            rank[:have] = self._rank + np.searchsorted(pos, self._rank, side="right")
+        rank[have + order] = pos + np.arange(len(new))
+        self._sorted_names = np.insert(self._sorted_names, pos, new_sorted)
+        self._rank = rank
+        return rank
 
     def resolve(self, site: str) -> str | None:
         """The site named `site`: as it is, or as trafficwatch writes it (safe_name: a name
