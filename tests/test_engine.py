@@ -434,3 +434,48 @@ def test_an_idle_view_is_not_forecast_again_and_new_lines_are(tmp_path, monkeypa
         assert len(calls) > settled  # the new line is forecast from
     finally:
         e.stop()
+
+
+def test_frames_for_new_lines_are_paced_by_what_a_frame_costs_a_view_change_is_not(monkeypatch):
+    # a busy server's lines had 4 frames a second built and drawn (74 % of a core, a trial):
+    # frames that lines alone call for come no faster than a share of a core allows, and a
+    # site chosen is drawn at once all the same
+    from trafficwatch.engine.engine import FRAME_SHARE, LINES_FRAME_S, frame_interval
+
+    assert frame_interval(0.25, 0.01) == 0.25  # a cheap frame: at the tick
+    assert frame_interval(0.25, 0.2) == pytest.approx(0.2 / FRAME_SHARE)
+    assert frame_interval(0.25, 60.0) == LINES_FRAME_S  # never less than one now and then
+
+    class Busy(FakeFeed):  # new lines at every step
+        def __init__(self, sink):
+            super().__init__(sink)
+            self.sink, self.rng = sink, np.random.default_rng(1)
+
+        def step(self, dt):
+            with self.sink.lock:
+                self.sink.series.add("site-b", hourly_records(np.array([3]), T0, self.rng))
+            self.sink.on_change()
+
+    monkeypatch.setattr(engine_mod, "open_source", lambda sink, cfg, progress: Busy(sink))
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default",
+                        lambda cfg: (None, "no model in tests"))
+    times: list[tuple[float, str]] = []
+    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+               lambda s: times.append((time.monotonic(), s.site)))
+    e.start()
+    try:
+        wait_for(lambda: len(times) >= 3)
+        for _ in range(8):  # the UI says each frame costs it 0.5 s (smoothed: a frame
+            e.frame_drawn(0.5)  # every LINES_FRAME_S)
+        time.sleep(0.1)
+        n = len(times)
+        wait_for(lambda: len(times) > n, 2 * LINES_FRAME_S)  # a frame just drawn
+        n = len(times)
+        time.sleep(1.0)
+        assert len(times) - n <= 1, len(times) - n  # at the tick (0.01 s): ~100
+        t = time.monotonic()
+        e.set_site("site-a")
+        wait_for(lambda: any(s == "site-a" for _, s in times))
+        assert next(w for w, s in times if s == "site-a") - t < 0.5  # not a second later
+    finally:
+        e.stop()

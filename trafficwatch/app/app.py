@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -59,6 +60,7 @@ class EngineLike(Protocol):
     def cycle_metric(self) -> str: ...
     def set_filter(self, flt) -> None: ...
     def files_lost(self) -> list[str]: ...
+    def frame_drawn(self, cpu_s: float) -> None: ...  # optional (the tests' fake has none)
 
 
 @dataclass
@@ -233,11 +235,19 @@ class TrafficWatchApp(App):
                 event.character:
             self.screen.post_message(events.Key(event.key, event.character))
 
+    _cpu_at: float | None = None  # this thread's CPU clock at the latest frame
+
     def on_snapshot_ready(self, msg: SnapshotReady) -> None:
         if msg.snapshot.fatal:  # nothing could be read: said on the terminal once the app ends
             self.engine.stop()
             self.exit(result=msg.snapshot.fatal, return_code=NOTHING_READ)
             return
+        # this thread's CPU since the frame before (drawn, laid out, rendered): the engine
+        # builds frames for new lines no faster than both together can take (frame_interval)
+        cpu, self._cpu_at = self._cpu_at, time.thread_time()
+        drawn = getattr(self.engine, "frame_drawn", None)
+        if cpu is not None and drawn is not None:
+            drawn(self._cpu_at - cpu)
         self.draw(msg.snapshot)
 
     def draw(self, snap: Snapshot) -> None:
