@@ -27,7 +27,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="serve /metrics here (default 127.0.0.1:9877: this machine only; "
                         "0.0.0.0:9877 or the server's address for a Prometheus elsewhere; IPv6 "
                         "in brackets: [::1]:9877, [::]:9877 for every interface)")
-    add_follow_options(p, "")
+    add_follow_options(p, "", "agent")
     add_input_options(p)
     p.set_defaults(func=run_agent)
 

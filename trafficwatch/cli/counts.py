@@ -48,7 +48,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_tz_option(p)
     p.add_argument("--follow", action="store_true",
                    help="keep following the files; print a JSON line whenever an hour's count changes")
-    add_follow_options(p, "with --follow: ")
+    add_follow_options(p, "with --follow: ", "follow")
     add_input_options(p)
     add_filter_options(p)
     add_fleet_options(p, paths_required=True)

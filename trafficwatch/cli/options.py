@@ -72,8 +72,9 @@ def add_tz_option(p: argparse.ArgumentParser, what: str = "hours") -> None:
                         "default: the log's own offset")
 
 
-def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    """How live logs are followed and where counts and offsets are kept across restarts."""
+def add_follow_options(p: argparse.ArgumentParser, prefix: str = "", kind: str = "app") -> None:
+    """How live logs are followed and where counts and offsets are kept across restarts; `kind`
+    is the state's (state_path's): app (watch), follow (counts --follow) or agent."""
     g = p.add_argument_group("following")
     g.add_argument("--poll", action="store_true",
                    help=prefix + "poll files every 0.25 s instead of inotify (for NFS, SMB and "
@@ -81,7 +82,9 @@ def add_follow_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     g.add_argument("--state", metavar="FILE",
                    help=prefix + "keep counts and file offsets here, so a restart resumes without "
                         "re-reading or re-counting (default: $XDG_STATE_HOME/trafficwatch/<hash of "
-                        "the paths>.json)")
+                        f"the paths>-{kind}.json: watch, counts --follow and agent each keep their "
+                        "own for the same paths; STATE.lock and, as used, STATE.tuned/, "
+                        "STATE.alerts and STATE.metrics beside it)")
     g.add_argument("--no-state", action="store_true",
                    help=prefix + "keep no state: every start counts the logs from the beginning")
 

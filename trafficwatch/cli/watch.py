@@ -63,7 +63,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="where --serve listens (default 127.0.0.1:8000: this machine only; "
                         "any other address is your explicit choice)")
     add_tz_option(p, "times")
-    add_follow_options(p, "live logs: ")
+    add_follow_options(p, "live logs: ", "app")
     add_input_options(p)
     add_filter_options(p, "the site shown first (default: all sites; one not read yet: all "
                           "until its first line)")
