@@ -456,7 +456,8 @@ def test_follow_ends_when_its_reader_stops(tmp_path):
             proc.kill()
 
 
-@pytest.mark.parametrize("command", ["watch", "counts", "forecast", "eval", "train", "agent"])
+@pytest.mark.parametrize("command", ["watch", "counts", "top", "forecast", "eval", "train",
+                                     "agent"])
 def test_every_command_s_help_ends_with_the_exit_codes(command, capsys):
     # a trial: counts --help and watch --help listed them, forecast --help did not
     from trafficwatch.cli.main import main
@@ -468,5 +469,6 @@ def test_every_command_s_help_ends_with_the_exit_codes(command, capsys):
     assert "  130  interrupted (Ctrl-C)" in out
     # a trial: forecast --help said "state was saved" and that SIGTERM "saves state", of a
     # command that keeps none
-    keeps_state = command in ("watch", "counts", "agent")
+    keeps_state = command in ("watch", "counts", "agent")  # counts: with --follow (it says so)
     assert ("state was saved" in out) == keeps_state and ("save state" in out) == keeps_state
+    assert ("with --follow, state was saved" in out) == (command == "counts")

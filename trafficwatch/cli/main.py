@@ -29,8 +29,20 @@ _CODES = """exit codes:
 EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
 hangs on the way out is cut short by a watchdog (status 128 + the signal's number).
-train, eval and forecast keep no state: those signals stop them at once (143, 129), and
-train then writes no model (once it has said "saved", they change nothing: 0, model written)
+top, counts without --follow, train, eval and forecast keep no state: those signals stop them
+at once (143, 129), and train then writes no model (once it has said "saved", they change
+nothing: 0, model written)
+"""
+# top and counts: their help said "state was saved" too, though top keeps none and counts only
+# with --follow
+TOP_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C)
+This command keeps no state: SIGTERM and SIGHUP (the terminal closed) stop it at once (143,
+129)
+"""
+COUNTS_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); with --follow, state was saved
+With --follow, SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s;
+anything that hangs on the way out is cut short by a watchdog (status 128 + the signal's
+number). Without --follow it keeps no state: those signals stop it at once (143, 129)
 """
 # train, eval and forecast: their own help said "state was saved" of commands that keep none
 MODEL_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C)
@@ -64,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     watch.configure(w)
     c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=COUNTS_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
     t = sub.add_parser("top", help="what the last hours were made of: status classes, the "
                                    "busiest paths and clients (a table or JSON)",
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=TOP_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.configure(t)
     model.add_commands(sub, MODEL_EXIT_CODES)
     a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "

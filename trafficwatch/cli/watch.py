@@ -38,7 +38,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replay", action="store_true",
                    help="feed existing logs by their timestamps instead of opening them whole")
     p.add_argument("--speed", type=float, default=3600.0,
-                   help="with --replay: log seconds per real second (3600 = an hour a second)")
+                   help="with --replay (and the demo without PATHs): log seconds per real "
+                        "second (default: 3600, an hour a second)")
     add_model_option(p)
     p.add_argument("--no-fine-tune", action="store_true",
                    help="never fine-tune the model on this site (it otherwise runs once per site "
