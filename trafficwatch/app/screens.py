@@ -85,7 +85,9 @@ An anomaly clears at the first hour back inside it; --alert-cmd runs once for ea
 the newest at the bottom as tail -f shows them; 50 at most, a line cut after three rows. \
 Scrolled up (k, g), the pane holds the lines shown and counts the newer ones below them; G \
 (or scrolling to the end) shows the newest and follows again. Under a filter, the lines it \
-keeps.
+keeps. A replay (--replay, and the demo opened without a path) shows the logs' hours, not \
+their lines: the pane stays empty; point trafficwatch at a live log folder \
+(trafficwatch /var/log/nginx) to see the tail.
 
 [b]Filter[/b]  / narrows everything (chart, counts, forecast, anomalies) by a path regex \
 (searched in the path without its query string), status classes, bots, a date range and the \
