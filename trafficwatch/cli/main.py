@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     watch.configure(w)
     c = sub.add_parser("counts", help="print hourly counts as CSV or JSON",
-                       epilog=COUNTS_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=COUNTS_EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     counts.configure(c)
     t = sub.add_parser("top", help="what the last hours were made of: status classes, the "
                                    "busiest paths and clients (a table or JSON)",
