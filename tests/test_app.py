@@ -1003,8 +1003,8 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         held = pane.render().plain
         assert held.startswith(before) and "GET /line-000" in held
         assert held.rstrip().endswith("3 newer lines since you scrolled up: G shows them")
-        # said on the border too, in view wherever the reader is (a busy site's trial)
-        assert "held · 3 newer lines" in str(box.border_subtitle)
+        # said in the title too, in view wherever the reader is (a busy site's trial)
+        assert "Log tail · held: 3 newer lines, G shows them" in screen_text(app)
         burst = [TailLine(60.0 + k, "shop", f"GET /burst-{k:03d}") for k in range(80)]
         app.draw(replace(demo_snapshot(tail=burst[-50:])))  # the feed keeps 50 a site
         await pilot.pause()
@@ -1022,15 +1022,15 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
         await pilot.pause()
         await pilot.pause()
         assert "GET /line-060" in pane.render().plain and box.scroll_y == box.max_scroll_y
-        assert not box.border_subtitle
+        assert "held" not in str(box.border_title)
         await pilot.press("k")  # one line up from the end holds too (it scrolled a blank row)
         await pilot.pause()
         tail = tail[1:] + [TailLine(61.0, "shop", "GET /line-061")]
         app.draw(replace(demo_snapshot(tail=tail)))
         await pilot.pause()
         await pilot.pause()
-        assert box.scroll_y == box.max_scroll_y - 2 and "held · 1 newer line" in str(
-            box.border_subtitle)
+        assert box.scroll_y == box.max_scroll_y - 2 and "held: 1 newer line," in str(
+            box.border_title)
 
 
 async def test_the_log_tail_says_the_logs_are_being_read_while_they_are():
@@ -1045,6 +1045,33 @@ async def test_the_log_tail_says_the_logs_are_being_read_while_they_are():
         await pilot.pause()
         text = " ".join(str(app.query_one("#tail").render()).split())
         assert "No live lines: the logs are being read; their last lines show here" in text
+
+
+async def test_the_log_tail_follows_its_newest_line_after_the_first_read_without_a_key():
+    # a busy server's tail stood still at the lines of the first read's end for as long as
+    # the app ran: the scroll to the end came before the lines were laid out (to row 0 of 0),
+    # the pane then read as scrolled up by the reader, and held (said below its last row,
+    # out of view at 160x50). Only the reader's own scroll holds it
+    from dataclasses import replace
+
+    from trafficwatch.engine.snapshot import READING
+
+    app = make_app(replace(demo_snapshot(tail=()), feed=READING))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        pane = app.query_one("#tail")
+        # its scroll to the end as it came there: before the new lines were laid out
+        pane.call_after_refresh = lambda callback, *args: callback(*args)
+        tail = [TailLine(float(i), "shop", f"GET /line-{i:03d} " + "x" * 90) for i in range(50)]
+        for k in range(4):  # as lines come after the first read
+            tail = tail[1:] + [TailLine(50.0 + k, "shop", f"GET /line-{50 + k:03d} " + "x" * 90)]
+            app.draw(demo_snapshot(tail=tail))
+            await pilot.pause()
+        await pilot.pause()
+        box = app.query_one("#tail-box")
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
+        assert "GET /line-053" in screen_text(app)
+        assert "held" not in str(box.border_title)
 
 
 async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane():

@@ -309,6 +309,9 @@ class TrafficWatchApp(App):
             # which stays in view (at 80x24 the pane's own first line scrolled off at once and
             # it read as every line: a trial)
             titles["#tail-box"] = f"Log tail, filtered ({len(snap.tail):,} of {snap.tail_of:,})"
+        held = self.query_one(LogTail).held_note
+        if held:  # the reader scrolled up as lines came: where it is seen, wherever they are
+            titles["#tail-box"] += f" · {held}"
         if self.has_class("narrow"):
             order = self._order()
             i = order.index(self.bottom) if self.bottom in order else -1
@@ -325,6 +328,9 @@ class TrafficWatchApp(App):
             titles["#stats-box"] = "Hour " + fmt_hour(chart.cursor, off, "%a %H:00")
         for box, title in titles.items():
             self.query_one(box).border_title = title
+
+    def on_log_tail_held(self, _msg: LogTail.Held) -> None:
+        self._show_bottom()
 
     # -- actions ---------------------------------------------------------------------
     def action_quit(self) -> None:

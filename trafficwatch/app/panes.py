@@ -6,6 +6,7 @@ import textwrap
 
 import numpy as np
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import Static
 
 from trafficwatch.app.gate_words import (
@@ -532,12 +533,14 @@ class LogTail(Static):
 
     _follow = True  # the newest line kept in view (the reader has not scrolled up)
     _seen_size = None  # the box's size at the last update
+    _moves_seen = 0  # the reader's scrolls (Scroll.moves) as of the last update
     _snap: Snapshot | None = None
     # the lines shown and their text while the reader is scrolled up: held as they are, the
     # newer ones counted below them (lines coming took the oldest away, and the view moved on
     # by a line each time: a trial)
     _held: tuple[tuple, list, Text] | None = None  # (view, lines, text)
     _holding = False  # the lines shown are held (the reader scrolled up as lines came)
+    held_note = ""  # what the title says of lines held ("" when none are)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
         """The site shown's lines (every site's, each named, for all sites), oldest first."""
@@ -548,8 +551,14 @@ class LogTail(Static):
         # time at 80x24) or just resized, its scroll position says nothing of the reader (a
         # trial: after a resize to 160x50 it showed its oldest lines, scrolled to the top)
         judged = box is not None and bool(box.size.area) and box.size == self._seen_size
-        if judged:  # (a line up from the end is scrolled up: a trial's k did not hold)
+        # and only where the reader scrolled since (a key, the wheel, the bar): a scroll to the
+        # end that came before the new lines were laid out (to row 0 of 0) had a busy server's
+        # tail read as scrolled up, and held at the first read's last lines for good (a trial)
+        moves = getattr(box, "moves", 0)
+        if judged and (moves != self._moves_seen or not self._follow):
+            # (a line up from the end is scrolled up: a trial's k did not hold)
             self._follow = box.scroll_y >= box.max_scroll_y - 0.5
+        self._moves_seen = moves
         self._seen_size = box.size if box is not None else None
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         view = (snap.site, snap.metric, snap.filter, bool(snap.tail_of))
@@ -564,16 +573,17 @@ class LogTail(Static):
                 said = (f"{newer:,}{more} newer line{'s' if newer != 1 or more else ''} since "
                         "you scrolled up: G shows them")
                 t.append(f"\n⋯ {said}", style="dim italic")
-                # and on the pane's border, in view wherever the reader is (below the lines it
-                # was seen only from the last row: a trial)
-                box.border_subtitle = f"held · {said}"
+                # and in the pane's title, in view wherever the reader is (below the lines it
+                # was seen only from the last row: a trial; the box has no bottom border, where
+                # it had been said too, unseen)
+                self._say_held(f"held: {newer:,}{more} newer line{'s' if newer != 1 or more else ''}"
+                               ", G shows them")
             self._holding = True
             super().update(t)
             return
         self._held = None
         self._holding = False
-        if box is not None and box.border_subtitle:
-            box.border_subtitle = ""
+        self._say_held("")
         where = site_title(snap.site, snap.sites)
         if snap.tail_of and not lines:  # the filter keeps none of the last lines read
             why = (": its range ended before them" if snap.range_end else  # (no line can come)
@@ -628,6 +638,14 @@ class LogTail(Static):
         super().update(t)
         if self._follow and box is not None:
             self.call_after_refresh(self._to_end, box, getattr(box, "moves", 0))
+
+    class Held(Message):
+        """The lines held, or no longer: the app says so in the pane's title."""
+
+    def _say_held(self, note: str) -> None:
+        if note != self.held_note:
+            self.held_note = note
+            self.post_message(self.Held())
 
     def catch_up(self) -> None:
         """Scrolled to the end: the lines held give way to the newest at once, not at the next
