@@ -285,6 +285,34 @@ def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():
     assert "needs a terminal" in line and "counts" in line
 
 
+def test_the_app_with_stderr_to_a_file_says_so_on_the_terminal_instead_of_a_blank_screen(
+        tmp_path):
+    # `trafficwatch DIR 2>errors.log` left the terminal blank and wrote the screen, which the
+    # app draws on stderr, into the file (360 kB in 20 s, a trial)
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    err = tmp_path / "errors.log"
+    try:
+        with err.open("wb") as fh:
+            p = subprocess.run([sys.executable, "-m", "trafficwatch", SAMPLE], stdin=slave,
+                               stdout=slave, stderr=fh, timeout=60, check=False,
+                               env={**os.environ, "TERM": "xterm-256color"})
+        os.set_blocking(master, False)
+        try:
+            shown = os.read(master, 65536).decode()
+        except BlockingIOError:
+            shown = ""
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 2
+    (line,) = err.read_text().splitlines()  # one line in the file, no screen
+    assert "draws its screen on stderr, which is not a terminal" in line
+    assert line in shown.replace("\r", "")  # and on the terminal, where it is read
+
+
 @pytest.mark.parametrize("redirect, said", [
     (">/dev/full", "cannot write the output: No space left on device"),
     (">&-", "standard output is closed: nothing to write the output to"),
