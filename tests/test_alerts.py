@@ -276,6 +276,10 @@ def test_a_second_trafficwatch_on_the_same_state_leaves_the_alerts_to_the_first(
         notices = " ".join(run.advance(SPIKE + 2 * H + 1).ingest.notices)
         assert "--alert-cmd: not run here: another trafficwatch (pid 4242) saves this state " \
             "file, and alerts are left to it (--state PATH gives this one its own" in notices
+        run.engine.source.state_held_by = None  # that one ended: this one took the state over
+        frame = run.advance(SPIKE + 3 * H + 1)
+        assert "not run here" not in " ".join(frame.ingest.notices)
+        assert alert_lines(out) == []  # what fired before it is history, not alerted late
     finally:
         run.stop()
 

@@ -207,6 +207,29 @@ def test_a_second_trafficwatch_on_the_same_state_neither_reads_nor_saves_it(logs
     f3.close()
 
 
+def test_the_second_trafficwatch_takes_the_state_file_over_once_the_first_has_ended(
+        logs, tmp_path, monkeypatch):
+    # a terminal closed under `script` left an instance running unseen; the next one said the
+    # state file was in use, and saved nothing even after the first was stopped (a trial)
+    monkeypatch.setattr("trafficwatch.engine.live.COMMIT_S", 0.0)
+    state = tmp_path / "state" / "app.json"
+    _, f1 = feed(logs, state)
+    e2, f2 = feed(logs, state)
+    assert f2.state_held_by == os.getpid()
+    append(logs / "access.log", "\n" + lines(7000, 5))
+    f2.step(1.0)
+    assert f2.state_held_by is not None  # the first still runs: nothing taken
+    f1.close()
+    append(logs / "access.log", lines(7005, 5))
+    f2.step(1.0)
+    assert f2.state_held_by is None and "has ended; this one saves its counts there" in f2.notice
+    total = e2.sink.series.total()
+    f2.close()
+    e3, f3 = feed(logs, state)  # the state the second one saved: all it counted
+    assert "resumed from" in f3.notice and e3.sink.series.total() == total
+    f3.close()
+
+
 def test_the_files_counted_are_those_followed_now_not_every_one_since_the_start(logs):
     # the Now pane said "files 3 / 5 / 7 / 9 / 11" through rotations of a folder of 2 to 7 files
     from trafficwatch.engine.views import ingest_view

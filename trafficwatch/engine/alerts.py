@@ -167,6 +167,17 @@ class Alerter:
         with self._lock:
             self._off = why
 
+    def resume(self, since: float) -> None:
+        """Alert again, from clock `since` (what fired before it is history): the other
+        trafficwatch that alerted for this state file has ended, and this one took it over."""
+        with self._lock:
+            if not self._off:
+                return
+            self._off = ""
+        self._stopped = False
+        self._jobs = queue.SimpleQueue()  # (the runner ended on the None that off() put)
+        self.begin(since)
+
     def stop(self) -> None:
         """Let the runner finish the alert it is running and end (queued ones alert next start:
         their marks are saved only as each runs)."""

@@ -257,6 +257,7 @@ class Engine:
 
     _reading = False  # the first read of the logs is under way (open_source)
     _view_changed = False  # a change since the last frame that is not new lines alone
+    _alerts_held = False  # alerts off: another trafficwatch saves the state file (and alerts)
     _build_s = 0.0  # CPU seconds the latest frames took to build (smoothed)
     _draw_s = 0.0  # ... and to draw, as the UI says (frame_drawn)
 
@@ -343,6 +344,7 @@ class Engine:
                     self.alerts.off(f"not run here: another trafficwatch{pid} saves this state "
                                     "file, and alerts are left to it (--state PATH gives this "
                                     "one its own, to alert from here)")
+                    self._alerts_held = True
         except (OSError, ValueError) as exc:
             self.status = self.fatal = str(exc)
             self._publish()
@@ -363,6 +365,9 @@ class Engine:
             self.source.step(min(now_m - last_step, 1.0))
             last_step = now_m
             self._resolve_site()
+            if self._alerts_held and getattr(self.source, "state_held_by", None) is None:
+                self._alerts_held = False  # the other has ended, its state file taken over
+                self.alerts.resume(self.now())
             hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:
                 last_hour = hour

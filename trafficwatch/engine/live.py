@@ -122,6 +122,10 @@ class LiveFeed:
                            "and does not save state (--state PATH gives it its own)")
             log.info(self.notice)
             self.store = None
+        # the state file of the other: taken over once it has ended (commit). An instance
+        # left running, unseen, by a terminal closed under `script` held it, and the next
+        # one saved nothing even after it was stopped (a trial)
+        self._held_store = StateStore(state_path) if holder is not None else None
         resume = self._restore() if self.store else None
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
@@ -605,6 +609,8 @@ class LiveFeed:
 
     def commit(self) -> None:
         """Save counts and offsets together (one atomic write); no-op without a state file."""
+        if self.store is None and self._held_store is not None and self._ready:
+            self._take_over()
         if self.store is None:
             return
         with self._commit_lock:
@@ -627,6 +633,20 @@ class LiveFeed:
                 self.notice = notice
                 self._dirty = True
             self._last_commit = time.monotonic()
+
+    def _take_over(self) -> None:
+        """The state file another trafficwatch saved to: this one's from now on, once that one
+        has ended and let go of its lock (tried every COMMIT_S). What this one counted is all
+        of the logs (it read them itself), so its saves replace the other's."""
+        self._last_commit = time.monotonic()
+        if self._held_store.lock() is not None:
+            return
+        self.store, self._held_store = self._held_store, None
+        pid = f" (pid {self.state_held_by})" if self.state_held_by else ""
+        self.state_held_by = None
+        self.notice = (f"state file {self.store.path}: the trafficwatch{pid} that saved there "
+                       "has ended; this one saves its counts there from now on")
+        log.info(self.notice)
 
     def _counts(self) -> dict:
         mal = self.report.malformed
