@@ -83,3 +83,19 @@ def test_state_json_has_a_version_field(tmp_path):
     store = StateStore(tmp_path / "s.json")
     store.commit(sample_state())
     assert json.loads(store.path.read_bytes())["version"] == 1
+
+
+def test_state_is_written_in_bounded_pieces_that_make_the_same_json():
+    import json
+
+    from trafficwatch.counting import state as st
+
+    blob = "x" * 50_000
+    obj = {"paths": ["/a"], "counts": {"series": {"sites": {
+        f"s{i}": {"visitors": {str(h): blob for h in range(30)}, "hours": list(range(30)),
+                  "int_keys": {1: 2}, "empty": {}, "none": None}
+        for i in range(20)}}}, "v": 1.5, "ü": "é"}
+    pieces = list(st.json_chunks(obj))
+    assert b"".join(pieces) == json.dumps(obj, separators=(",", ":")).encode()
+    assert len(pieces) > 20  # 30 MB of JSON, never encoded whole
+    assert max(map(len, pieces)) <= st.WRITE_CHUNK + 2 * len(blob)

@@ -8,6 +8,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,38 @@ from trafficwatch.logs.identity import FileRecord, digest
 
 VERSION = 1
 log = logging.getLogger(__name__)
+WRITE_CHUNK = 1 << 20  # bytes of JSON written at a time (json_chunks)
+
+
+def json_chunks(obj: object, depth: int = 6) -> Iterator[bytes]:
+    """`json.dumps(obj, separators=(",", ":")).encode()`, the same bytes, in pieces of about
+    WRITE_CHUNK: dicts with str keys are opened `depth` levels down and what is inside them
+    encoded value by value. The state of a busy server's app (30 sites, 10 days: 57 MB of JSON)
+    was encoded whole every COMMIT_S seconds, the str and its bytes at once beside the counts'
+    dict: 114 MB more at each save, which the process kept as its resident memory."""
+    buf: list[str] = []
+    size = 0
+    for piece in _json_pieces(obj, depth):
+        buf.append(piece)
+        size += len(piece)
+        if size >= WRITE_CHUNK:
+            yield "".join(buf).encode()
+            buf, size = [], 0
+    if buf:
+        yield "".join(buf).encode()
+
+
+def _json_pieces(obj: object, depth: int) -> Iterator[str]:
+    if depth <= 0 or not isinstance(obj, dict) or not obj or \
+            not all(isinstance(k, str) for k in obj):
+        yield json.dumps(obj, separators=(",", ":"))
+        return
+    sep = "{"
+    for k, v in obj.items():
+        yield sep + json.dumps(k) + ":"
+        yield from _json_pieces(v, depth - 1)
+        sep = ","
+    yield "}"
 
 
 @dataclass
@@ -260,7 +293,7 @@ class StateStore:
         except UntrustedState as exc:
             raise PermissionError(errno.EACCES, str(exc)) from exc
         state.saved_at = time.time()
-        data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+        data = json_chunks(state.to_json())
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = self._write_temp(data)
         try:
@@ -271,14 +304,15 @@ class StateStore:
         self._fsync_dir()
 
     # The steps are separate so that tests can stop a commit after each one (a kill -9).
-    def _write_temp(self, data: bytes) -> Path:
+    def _write_temp(self, data: Iterable[bytes]) -> Path:
         fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                     dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for chunk in data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
             os.fsync(fd)
         except BaseException:
             os.close(fd)
