@@ -1090,6 +1090,14 @@ async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane()
         assert len(long) <= 3 * pane.size.width
         assert long.endswith(f"… ({len(tail[1].text):,} characters)")
         assert rows[0] == "GET /before" and rows[-1] == "GET /after"
+        # one the feed cut already says the whole line's length, not that of what was kept
+        from trafficwatch.logs.read import tail_text
+
+        cut = TailLine(3.0, "shop", tail_text(b"GET /" + b"B" * 8000, 8005))
+        app.draw(demo_snapshot(tail=[*tail, cut]))
+        await pilot.pause()
+        rows = pane.render().plain.splitlines()
+        assert rows[-1].endswith("… (a line of 8,005 bytes)") and "BBBB" in rows[-1]
 
 
 async def test_the_log_tail_follows_the_site_shown_and_names_sites_when_all_are_shown():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import numpy as np
@@ -526,6 +527,7 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
 
 
 LINE_ROWS = 3  # rows of the log tail one line may take
+_CUT_LINE = re.compile(r"… \(a line of ([\d,]+) bytes, cut here\)$")  # read.cut_line's words
 
 
 class LogTail(Static):
@@ -627,7 +629,11 @@ class LogTail(Static):
             # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
             # tell from the line's own (a trial)
             text = safe_text(line.text, tabs=False)
-            more = f"… ({len(text):,} characters)"
+            # a line the feed cut already (read.TAIL_LINE_SHOWN) says its whole length: the
+            # length of what was kept of a line of 8,070 read "4,131 characters" (a trial)
+            whole = _CUT_LINE.search(text)
+            more = (f"… (a line of {whole.group(1)} bytes)" if whole else
+                    f"… ({len(text):,} characters)")
             t.append_text(safe_content(text if len(text) <= cap else text[:cap - len(more)]))
             if len(text) > cap:
                 t.append(more, style="dim")
