@@ -1074,6 +1074,23 @@ async def test_the_log_tail_follows_its_newest_line_after_the_first_read_without
         assert "held" not in str(box.border_title)
 
 
+async def test_the_focused_pane_is_focused_again_after_the_window_shrank_below_it():
+    # after 40x12 and back to 100x30 no pane was focused: j/k and the arrows did nothing
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        box = app.query_one("#stats-box")
+        box.focus()
+        await pilot.pause()
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.focused is box
+
+
 async def test_a_long_line_takes_three_rows_of_the_log_tail_not_the_whole_pane():
     """One request of 3,000 characters filled the pane with AAAA... (a trial)."""
     tail = [TailLine(0.0, "shop", "GET /before"),

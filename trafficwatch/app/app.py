@@ -204,8 +204,19 @@ class TrafficWatchApp(App):
             footer.refresh(recompose=True)
         self._show_bottom()
 
+    _was_focused = None  # the pane focused before a resize hid it
+
     def on_resize(self, event) -> None:
+        self._was_focused = self.focused or self._was_focused
         self._fit(event.size.width, event.size.height)
+        self.call_after_refresh(self._refocus)
+
+    def _refocus(self) -> None:
+        """The pane focused before the window shrank below it, focused again once it is shown:
+        after 40x12 and back, no pane was, and j/k and the arrows did nothing (a trial)."""
+        w = self._was_focused
+        if self.focused is None and w is not None and w in self.screen.focus_chain:
+            w.focus(scroll_visible=False)
 
     def on_mount(self) -> None:
         from textual.scrollbar import ScrollBar, ScrollBarRender
