@@ -3,7 +3,8 @@
     PYTHONPATH=$PWD python bench/app_cpu.py [--rate 420] [--hosts 30] [--seconds 60]
 
 Writes a folder with one vhost-combined log of `--hosts` virtual hosts (`--history-hours` of
-history at `--history-rate` lines a second, every host's share uneven, as on a real server),
+history at `--history-rate` lines a second, the last `--busy-hours` of it at `--rate`, every
+host's share uneven, as on a real server),
 starts the app in a detached 160x50 tmux session and, for reference in the same run, the
 headless `agent` on the same folder; once both have read the history, appends `--rate` lines a
 second for `--seconds` and reads each process's CPU time (/proc, all its threads) and resident
@@ -90,6 +91,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--history-hours", type=int, default=100, help="(the top view reads 97)")
     ap.add_argument("--history-rate", type=int, default=20, help="lines a second")
+    ap.add_argument("--busy-hours", type=int, default=2,
+                    help="the last hours of the history at --rate (the top view's hours then "
+                    "hold as many paths as a busy server's)")
     a = ap.parse_args()
     rng = random.Random(1)
     hosts = [f"www.site{i:02d}.example" for i in range(a.hosts)]
@@ -98,11 +102,14 @@ def main() -> int:
     logs = work / "logs"
     logs.mkdir()
     now = time.time()
-    n = int(a.history_hours * 3600 * a.history_rate)
     with open(logs / "access.log", "w") as fh:
         start = int(now) - a.history_hours * 3600
-        fh.writelines(lines(rng, hosts, weights, start + s, a.history_rate)
+        busy = a.history_hours * 3600 - a.busy_hours * 3600  # the last hours: at --rate
+        fh.writelines(lines(rng, hosts, weights, start + s,
+                            a.history_rate if s < busy else int(a.rate))
                       for s in range(a.history_hours * 3600))
+    n = int((a.history_hours - a.busy_hours) * 3600 * a.history_rate
+            + a.busy_hours * 3600 * int(a.rate))
     name = f"cpu{os.getpid()}"
     py, env = sys.executable, f"PYTHONPATH={os.environ.get('PYTHONPATH', os.getcwd())}"
     with socket.socket() as s:

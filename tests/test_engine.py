@@ -460,7 +460,7 @@ def test_frames_for_new_lines_are_paced_by_what_a_frame_costs_a_view_change_is_n
     monkeypatch.setattr("trafficwatch.engine.tuning.load_default",
                         lambda cfg: (None, "no model in tests"))
     times: list[tuple[float, str]] = []
-    e = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+    e = Engine(EngineConfig(paths=["x"], fine_tune=False, tick_s=0.01),
                lambda s: times.append((time.monotonic(), s.site)))
     e.start()
     try:
@@ -479,3 +479,18 @@ def test_frames_for_new_lines_are_paced_by_what_a_frame_costs_a_view_change_is_n
         assert next(w for w, s in times if s == "site-a") - t < 0.5  # not a second later
     finally:
         e.stop()
+    # a replay (the demo, a look back) moves at the tick as it always did: at 2 s a frame
+    # its hours jumped half an hour of log time at a time (a review)
+    times.clear()
+    r = Engine(EngineConfig(paths=["x"], replay=True, fine_tune=False, tick_s=0.01),
+               lambda s: times.append((time.monotonic(), s.site)))
+    r.start()
+    try:
+        wait_for(lambda: len(times) >= 3)
+        for _ in range(8):
+            r.frame_drawn(0.5)
+        n = len(times)
+        time.sleep(1.0)
+        assert len(times) - n >= 10, len(times) - n
+    finally:
+        r.stop()

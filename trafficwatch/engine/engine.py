@@ -375,7 +375,8 @@ class Engine:
             if time.monotonic() - last_pub >= REFRESH_S:  # what the clock alone changes (a
                 # log gone stale): a frame now and then, though no line came
                 self._dirty.set()
-            wait = (self.cfg.tick_s if self._view_changed else
+            wait = (self.cfg.tick_s if self._view_changed or self.cfg.replay else  # (a replay
+                    # is a demo or a look back: its hours move at the tick, as they always did)
                     frame_interval(self.cfg.tick_s, self._build_s + self._draw_s))
             if self._dirty.is_set() and time.monotonic() - last_pub >= wait:
                 self._dirty.clear()
