@@ -345,6 +345,30 @@ def test_the_mark_is_saved_before_the_command_and_a_missed_anomaly_alerts_after_
     second.stop()
 
 
+def test_alerts_resumed_after_a_takeover_neither_repeat_the_others_nor_undo_its_marks(tmp_path):
+    # the other trafficwatch alerted while this one's were off: resumed (this one took the
+    # state file over), its marks of its own start had those anomalies run again, and its
+    # saves put the other's marks back (a review)
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    this = Alerter(f"{LINE} >> {out}", AlertMarks(path))  # its marks read now: none
+    this.begin(START)
+    this.off("not run here: another trafficwatch saves this state file")
+    other = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    other.begin(START)
+    assert other.check("shop", [event(SPIKE)]) == [event(SPIKE)]
+    assert other.check("blog", [event(SPIKE + H)]) == [event(SPIKE + H)]
+    assert len(wait_for(out, 2)) == 2
+    other.stop()
+    this.resume(SPIKE + 5 * H)
+    assert this.check("shop", [event(SPIKE), event(SPIKE + 2 * H)]) == []  # history now
+    new = event(SPIKE + 6 * H)
+    assert this.check("shop", [event(SPIKE), new]) == [new]
+    assert len(wait_for(out, 3)) == 3
+    this.stop()
+    again = AlertMarks(path)  # the other's mark for blog kept beside this one's for shop
+    assert again.get("blog") == SPIKE + 2 * H and again.get("shop") == SPIKE + 7 * H  # (+1 h: fired_at)
+
+
 @pytest.mark.parametrize("content", [b"\x00garbage", b'{"version": 1, "marks": [1]}', b"[]",
                                      b'{"version": 1, "marks": {"shop": 1e300}}'])
 def test_a_bad_marks_file_never_crashes_and_never_silences_alerts(tmp_path, content):

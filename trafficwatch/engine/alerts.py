@@ -98,6 +98,13 @@ class AlertMarks:
         return {str(k): float(v) for k, v in marks.items()
                 if isinstance(v, (int, float)) and math.isfinite(v) and v <= limit}
 
+    def reload(self) -> None:
+        """Read the marks again (another trafficwatch wrote them since), keeping each site's
+        later mark: this one's saves would otherwise put the other's marks back."""
+        if self.path is not None:
+            for site, mark in self._load(self.path).items():
+                self.marks[site] = max(mark, self.marks.get(site, mark))
+
     def get(self, site: str) -> float | None:
         return self.marks.get(site)
 
@@ -132,6 +139,7 @@ class Alerter:
         self._runs = 0
         self._stopped = False
         self._off = ""
+        self._floor = -math.inf  # nothing fired before this alerts (set when alerts resume)
 
     def begin(self, since: float) -> None:
         """Watching starts now (clock `since`): anomalies that fired before it are history,
@@ -148,7 +156,8 @@ class Alerter:
         if self.since is None or self._stopped:
             return []
         saved = self.marks.get(site)
-        floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf))
+        floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
+                    self._floor)
         new = sorted((e for e in events if e.fired_at > floor and not e.clipped),
                      key=lambda e: e.fired_at)
         for ev in new:
@@ -177,6 +186,11 @@ class Alerter:
         self._stopped = False
         self._jobs = queue.SimpleQueue()  # (the runner ended on the None that off() put)
         self.begin(since)
+        # what the other alerted while this one was off is in the marks file, and what fired
+        # before now is history whatever the marks say: a site's mark from this one's start
+        # had the other's alerts of the hours since run again (a review)
+        self.marks.reload()
+        self._floor = self.since
 
     def stop(self) -> None:
         """Let the runner finish the alert it is running and end (queued ones alert next start:
