@@ -229,6 +229,11 @@ class StateStore:
         self._lock_fd = fd
         return None
 
+    @property
+    def locked(self) -> bool:
+        """Whether this process holds the state's lock (lock() took it)."""
+        return self._lock_fd is not None
+
     def unlock(self) -> None:
         """Let go of the lock (the process's end does as much)."""
         if self._lock_fd is not None:

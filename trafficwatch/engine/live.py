@@ -609,11 +609,11 @@ class LiveFeed:
 
     def commit(self) -> None:
         """Save counts and offsets together (one atomic write); no-op without a state file."""
-        if self.store is None and self._held_store is not None and self._ready:
-            self._take_over()
-        if self.store is None:
-            return
         with self._commit_lock:
+            if self.store is None and self._held_store is not None and self._ready:
+                self._take_over()
+            if self.store is None:
+                return
             with self.follower.lock, self.sink.lock:
                 state = State([os.path.abspath(p) for p in self.sink.config.paths],
                               self.follower.offsets(), self._counts())
@@ -639,8 +639,8 @@ class LiveFeed:
         has ended and let go of its lock (tried every COMMIT_S). What this one counted is all
         of the logs (it read them itself), so its saves replace the other's."""
         self._last_commit = time.monotonic()
-        if self._held_store.lock() is not None:
-            return
+        if self._held_store.lock() is not None or not self._held_store.locked:
+            return  # still held, or the lock file could not be opened: not known to be free
         self.store, self._held_store = self._held_store, None
         pid = f" (pid {self.state_held_by})" if self.state_held_by else ""
         self.state_held_by = None
