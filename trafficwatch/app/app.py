@@ -330,7 +330,7 @@ class TrafficWatchApp(App):
             back = self.has_class("short") and i == len(order) - 1  # short: then the chart
             titles[self._box(self.bottom)] += (
                 " · v: chart" if back else
-                f" · v: {titles[self._box(nxt)].split(' (LSTM')[0].split(',')[0].lower()}")
+                f" · v: {titles[self._box(nxt)].split(' (LSTM')[0].split(',')[0].split(' · ')[0].lower()}")
         else:
             titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
         chart = self.query_one(ForecastChart)

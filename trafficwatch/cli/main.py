@@ -244,8 +244,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except UsageError as exc:
         print(f"trafficwatch: {exc}", file=sys.stderr)
-        if not _isatty(sys.stderr) and _isatty(sys.stdout):  # stderr to a file: said where
-            print(f"trafficwatch: {exc}", file=sys.stdout)  # it is read too
         return 2
     except KeyboardInterrupt:
         return 130
@@ -257,10 +255,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OUTPUT
     finally:
         sys.stdout = out
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (OSError, ValueError):  # closed
-        return False

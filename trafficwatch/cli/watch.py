@@ -144,4 +144,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return run_app(AppConfig(engine=engine_config(args), metrics_addr=args.metrics_addr))
     except StartError as exc:
+        if not _isatty(sys.stderr) and _isatty(sys.stdout):  # the app's stderr to a file
+            # (`2>errors.log`): said on the terminal too, where it is read
+            print(f"trafficwatch: {exc}", file=sys.stdout)
         raise UsageError(str(exc)) from exc
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed
+        return False

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import time
 from collections.abc import Iterable
@@ -824,7 +825,7 @@ class HourlySeries:
         MAX_PATHS names a site again each time would cost more than the frame."""
         gnames = self._gnames
         if len(gnames) < len(self._gids):
-            gnames.extend(list(self._gids)[len(gnames):])
+            gnames.extend(itertools.islice(self._gids, len(gnames), None))
         have = 0 if self._rank is None else len(self._rank)
         if have == len(gnames):
             return self._rank
