@@ -83,7 +83,8 @@ An anomaly clears at the first hour back inside it; --alert-cmd runs once for ea
 
 [b]Log tail[/b]  the site's last lines as read (every site's, each named, for all sites), \
 the newest at the bottom as tail -f shows them; 50 at most, a line cut after three rows. \
-Scrolled up (k, g), the pane holds the lines shown and counts the newer ones below them; G \
+Scrolled up (k, g), the pane holds the lines shown and counts the newer ones below them and \
+in its title; G \
 (or scrolling to the end) shows the newest and follows again. Under a filter, the lines it \
 keeps. A replay (--replay, and the demo opened without a path) shows the logs' hours, not \
 their lines: the pane stays empty; point trafficwatch at a live log folder \
