@@ -49,7 +49,8 @@ def lines(rng: random.Random, hosts: list[str], weights: list[float], t: float, 
         path = rng.choice(PATHS).format(rng.randrange(5000))
         status = rng.choices((200, 304, 404, 500), (90, 5, 4, 1))[0]
         client = (f"2001:db8:{rng.randrange(65536):x}::{rng.randrange(65536):x}"
-                  if rng.random() < 0.1 else f"203.0.{rng.randrange(113, 120)}.{rng.randrange(1, 255)}")
+                  if rng.random() < 0.1 else
+                  f"203.0.{rng.randrange(113, 120)}.{rng.randrange(1, 255)}")
         out.append(f"{host}:443 {client} - - "
                    f"[{when}] \"GET {path} HTTP/1.1\" {status} {rng.randrange(100, 50000)} "
                    f"\"-\" \"{rng.choice(AGENTS)}\"\n")

@@ -366,7 +366,8 @@ def test_alerts_resumed_after_a_takeover_neither_repeat_the_others_nor_undo_its_
     assert len(wait_for(out, 3)) == 3
     this.stop()
     again = AlertMarks(path)  # the other's mark for blog kept beside this one's for shop
-    assert again.get("blog") == SPIKE + 2 * H and again.get("shop") == SPIKE + 7 * H  # (+1 h: fired_at)
+    # (each mark is when its anomaly fired: the end of its hour)
+    assert again.get("blog") == SPIKE + 2 * H and again.get("shop") == SPIKE + 7 * H
 
 
 @pytest.mark.parametrize("content", [b"\x00garbage", b'{"version": 1, "marks": [1]}', b"[]",

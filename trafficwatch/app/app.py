@@ -328,9 +328,8 @@ class TrafficWatchApp(App):
             i = order.index(self.bottom) if self.bottom in order else -1
             nxt = order[(i + 1) % len(order)]
             back = self.has_class("short") and i == len(order) - 1  # short: then the chart
-            titles[self._box(self.bottom)] += (
-                " · v: chart" if back else
-                f" · v: {titles[self._box(nxt)].split(' (LSTM')[0].split(',')[0].split(' · ')[0].lower()}")
+            name = titles[self._box(nxt)].split(" (LSTM")[0].split(",")[0].split(" · ")[0]
+            titles[self._box(self.bottom)] += " · v: chart" if back else f" · v: {name.lower()}"
         else:
             titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
         chart = self.query_one(ForecastChart)

@@ -527,7 +527,7 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
 
 
 LINE_ROWS = 3  # rows of the log tail one line may take
-_CUT_LINE = re.compile(r"… \(a line of ([\d,]+) bytes, cut here\)$")  # read.cut_line's words
+_CUT_LINE = re.compile(r"… \(a line of ([\d,]+) bytes, cut here\)$")  # read.tail_text's words
 
 
 class LogTail(Static):
@@ -578,8 +578,8 @@ class LogTail(Static):
                 # and in the pane's title, in view wherever the reader is (below the lines it
                 # was seen only from the last row: a trial; the box has no bottom border, where
                 # it had been said too, unseen)
-                self._say_held(f"held: {newer:,}{more} newer line{'s' if newer != 1 or more else ''}"
-                               ", G shows them")
+                s = "s" if newer != 1 or more else ""
+                self._say_held(f"held: {newer:,}{more} newer line{s}, G shows them")
             self._holding = True
             super().update(t)
             return

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 
 REFRESH_S = 5.0  # a frame at least this often, for what the clock alone changes
+MODEL_WAIT_S = 5.0  # the model looks at most this often for new lines to forecast again from
 FRAME_SHARE = 0.2  # frames that new lines alone call for take at most this share of a core
 LINES_FRAME_S = 2.0  # ... though a frame comes at least this often while lines come
 
@@ -53,7 +54,6 @@ def frame_interval(tick_s: float, cost_s: float) -> float:
     second shows (a trial). A change of the view (a site, metric or filter chosen, a forecast
     made) is drawn at the next tick all the same."""
     return min(max(tick_s, cost_s / FRAME_SHARE), max(tick_s, LINES_FRAME_S))
-MODEL_WAIT_S = 5.0  # the model looks at most this often for new lines to forecast again from
 
 
 @dataclass
