@@ -1033,6 +1033,46 @@ async def test_the_log_tail_holds_the_lines_a_reader_scrolled_up_to_as_lines_com
             box.border_title)
 
 
+async def test_a_held_tail_follows_again_for_another_site_and_never_counts_down():
+    # back to all sites from a held site's tail, the all-sites tail was held at once ("held:
+    # 203 newer lines"); held on all sites, the count went down as a quiet host's lines gave
+    # way (1,032 to 915), and a vhost's lines named their site twice (a busy server's trial)
+    from dataclasses import replace
+
+    def lines(site, start, n):
+        return [TailLine(float(start + i), site, f"{site}:443 GET /{site}-{start + i:03d}")
+                for i in range(n)]
+
+    def every(tail, site=""):  # all sites shown
+        return replace(demo_snapshot(tail=tail), site=site)
+
+    shop, blog = lines("shop", 0, 40), lines("blog", 100, 40)
+    app = make_app(every(shop + blog))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        box, pane = app.query_one("#tail-box"), app.query_one("#tail")
+        box.focus()
+        await pilot.press("g")  # held, all sites
+        await pilot.pause()
+        assert box.scroll_y == 0
+        blog = blog[5:] + lines("blog", 140, 5)
+        app.draw(every(shop + blog))
+        await pilot.pause()
+        await pilot.pause()
+        assert box.scroll_y == 0
+        assert "held: 5 newer lines" in str(box.border_title)
+        blog = blog[-2:]  # the host's tail given way: 2 of the 5 newer kept, none held
+        app.draw(every(shop + blog))
+        await pilot.pause()
+        assert "held: 5 or more newer lines" in str(box.border_title)  # not 0, not fewer
+        assert "shop: shop:443" not in pane.render().plain  # its name once
+        app.draw(every(shop + blog, "shop"))  # another view:
+        await pilot.pause()  # its newest lines, followed
+        await pilot.pause()
+        assert "held" not in str(box.border_title)
+        assert box.scroll_y == box.max_scroll_y and "GET /shop-039" in screen_text(app)
+
+
 async def test_the_log_tail_says_the_logs_are_being_read_while_they_are():
     """It said "nothing read since this start ... no line has been appended since" during the
     first read of 1 GB, 420 lines a second coming (a busy server's trial)."""

@@ -542,6 +542,7 @@ class LogTail(Static):
     # by a line each time: a trial)
     _held: tuple[tuple, list, Text] | None = None  # (view, lines, text)
     _holding = False  # the lines shown are held (the reader scrolled up as lines came)
+    _newer = 0  # the newer lines said while held
     held_note = ""  # what the title says of lines held ("" when none are)
 
     def update(self, snap: Snapshot) -> None:  # type: ignore[override]
@@ -565,13 +566,22 @@ class LogTail(Static):
         lines = [x for x in snap.tail if not snap.site or x.site == snap.site]
         view = (snap.site, snap.metric, snap.filter, bool(snap.tail_of))
         held = self._held
+        if held is not None and held[0] != view:  # another site, metric or filter: its newest
+            self._follow = True  # lines, as a tail opened anew (back to all sites from a held
+            # site's tail, it was held at once, 200 newer lines and counting: a trial)
         if judged and not self._follow and held is not None and held[0] == view:
             shown = {id(x) for x in held[1]}
-            newer = sum(id(x) not in shown for x in lines)
+            # the newer lines, as far as the feed keeps them (50 a site): never fewer than said
+            # before (a quiet host's lines given way took the count down, 1,032 to 915: a trial)
+            newer = self._newer = max(sum(id(x) not in shown for x in lines),
+                                      self._newer if self._holding else 0)
             t = held[2].copy()
             if newer:  # below the lines held: the view stays where the reader put it
-                # none held left among those kept: more may have come than are kept (a review)
-                more = " or more" if newer == len(lines) else ""
+                # none held left among those kept, of all or of a site: more may have come
+                # than are kept (a review; all sites' 1,000 newer lines were 12,000, a trial)
+                kept = {x.site for x in lines if id(x) in shown}
+                more = (" or more" if newer >= len(lines) or {x.site for x in held[1]} - kept
+                        else "")
                 said = (f"{newer:,}{more} newer line{'s' if newer != 1 or more else ''} since "
                         "you scrolled up: G shows them")
                 t.append(f"\n⋯ {said}", style="dim italic")
@@ -623,7 +633,9 @@ class LogTail(Static):
         # pane (a trial)
         cap = LINE_ROWS * (self.size.width or 80)
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
-            if named:  # as the picker and the title name it (a tab in a name was a gap here)
+            if named and not line.text.startswith((f"{line.site}:", f"{line.site} ")):  # as
+                # the picker and the title name it (a tab in a name was a gap here); not before
+                # a virtual host's line that begins with it ("shop.com: shop.com:443 ...")
                 t.append_text(safe_content(safe_name(line.site)))
                 t.append(": ", style="dim")
             # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
