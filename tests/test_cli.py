@@ -311,6 +311,21 @@ def test_the_app_with_stderr_to_a_file_says_so_on_the_terminal_instead_of_a_blan
     (line,) = err.read_text().splitlines()  # one line in the file, no screen
     assert "draws its screen on stderr, which is not a terminal" in line
     assert line in shown.replace("\r", "")  # and on the terminal, where it is read
+    # stderr closed (`2>&-`): a traceback no one saw, status 1; now the line on the terminal
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run(["bash", "-c", '"$0" -m trafficwatch "$1" 2>&-', sys.executable,
+                            SAMPLE], stdin=slave, stdout=slave, timeout=60, check=False,
+                           env={**os.environ, "TERM": "xterm-256color"})
+        os.set_blocking(master, False)
+        try:
+            shown = os.read(master, 65536).decode()
+        except BlockingIOError:
+            shown = ""
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 2 and "draws its screen on stderr, which is closed here" in shown
 
 
 @pytest.mark.parametrize("redirect, said", [

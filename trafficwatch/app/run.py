@@ -66,11 +66,12 @@ def check_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise ValueError("the app needs a terminal (stdin and stdout); in scripts and cron use "
                          "trafficwatch counts, forecast or agent")
-    if not sys.stderr.isatty():  # the screen is drawn on stderr: `2>errors.log` left the
-        # terminal blank and wrote the screen into the file, 60 MB an hour (a trial)
-        raise ValueError("the app draws its screen on stderr, which is not a terminal here "
-                         "(2> a file?): run it without redirecting stderr; its warnings are "
-                         "shown in the app")
+    if sys.stderr is None or not sys.stderr.isatty():  # the screen is drawn on stderr:
+        # `2>errors.log` left the terminal blank and wrote the screen into the file, 60 MB an
+        # hour (a trial); `2>&-` ended in a traceback no one saw, status 1
+        how = "closed here (2>&-?)" if sys.stderr is None else "not a terminal here (2> a file?)"
+        raise ValueError(f"the app draws its screen on stderr, which is {how}: run it without "
+                         "redirecting stderr; its warnings are shown in the app")
     if os.environ.get("TERM", "") in ("dumb", "unknown"):  # no cursor addressing: the screen
         # came out as a stream of escape codes, mouse tracking turned on (a trial)
         raise ValueError(f"TERM={os.environ['TERM']}: this terminal cannot draw the app (it "

@@ -144,8 +144,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return run_app(AppConfig(engine=engine_config(args), metrics_addr=args.metrics_addr))
     except StartError as exc:
-        if not _isatty(sys.stderr) and _isatty(sys.stdout):  # the app's stderr to a file
-            # (`2>errors.log`): said on the terminal too, where it is read
+        if sys.stderr is not None and not _isatty(sys.stderr) and _isatty(sys.stdout):  # the
+            # app's stderr to a file (`2>errors.log`): said on the terminal too, where it is
+            # read (a closed stderr: print() writes it to stdout anyway)
             print(f"trafficwatch: {exc}", file=sys.stdout)
         raise UsageError(str(exc)) from exc
 
