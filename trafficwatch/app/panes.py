@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 
 import numpy as np
@@ -25,6 +24,7 @@ from trafficwatch.app.gate_words import (
 from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
 from trafficwatch.engine.snapshot import READING, Anomaly, Snapshot
 from trafficwatch.hours import DAY, HOUR
+from trafficwatch.logs.read import CUT_LINE
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 from trafficwatch.safe import safe_name, safe_text
 
@@ -527,7 +527,6 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
 
 
 LINE_ROWS = 3  # rows of the log tail one line may take
-_CUT_LINE = re.compile(r"… \(a line of ([\d,]+) bytes, cut here\)$")  # read.tail_text's words
 
 
 class LogTail(Static):
@@ -643,7 +642,7 @@ class LogTail(Static):
             text = safe_text(line.text, tabs=False)
             # a line the feed cut already (read.TAIL_LINE_SHOWN) says its whole length: the
             # length of what was kept of a line of 8,070 read "4,131 characters" (a trial)
-            whole = _CUT_LINE.search(text)
+            whole = CUT_LINE.search(text)
             more = (f"… (a line of {whole.group(1)} bytes)" if whole else
                     f"… ({len(text):,} characters)")
             t.append_text(safe_content(text if len(text) <= cap else text[:cap - len(more)]))

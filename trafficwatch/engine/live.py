@@ -121,11 +121,12 @@ class LiveFeed:
                            f"trafficwatch{pid} on these logs: this one counts from the logs "
                            "and does not save state (--state PATH gives it its own)")
             log.info(self.notice)
-            self.store = None
         # the state file of the other: taken over once it has ended (commit). An instance
         # left running, unseen, by a terminal closed under `script` held it, and the next
         # one saved nothing even after it was stopped (a trial)
-        self._held_store = StateStore(state_path) if holder is not None else None
+        self._held_store = self.store if holder is not None else None
+        if holder is not None:
+            self.store = None
         resume = self._restore() if self.store else None
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -140,9 +141,13 @@ def chunk_tail_lines(data: bytes, n: int) -> tuple[list[str], bool]:
     return out[::-1], pos <= 0
 
 
+CUT_LINE = re.compile(r"… \(a line of ([\d,]+) bytes, cut here\)$")  # tail_text's note: the
+# log tail reads a cut line's whole length back from it
+
+
 def tail_text(start: bytes, length: int) -> str:
     """A line of `length` bytes as the log tail shows it, from its first bytes `start`: whole,
-    or its first TAIL_LINE_SHOWN bytes and its length."""
+    or its first TAIL_LINE_SHOWN bytes and its length (CUT_LINE reads it back)."""
     text = start[:TAIL_LINE_SHOWN].decode("utf-8", "backslashreplace")
     return text if length <= TAIL_LINE_SHOWN else f"{text}… (a line of {length:,} bytes, cut here)"
 
