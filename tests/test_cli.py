@@ -285,20 +285,15 @@ def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():
     assert "needs a terminal" in line and "counts" in line
 
 
-def test_the_app_with_stderr_to_a_file_says_so_on_the_terminal_instead_of_a_blank_screen(
-        tmp_path):
-    # `trafficwatch DIR 2>errors.log` left the terminal blank and wrote the screen, which the
-    # app draws on stderr, into the file (360 kB in 20 s, a trial)
+def _on_a_terminal(argv: list[str], **kw) -> tuple[int, str]:
+    """Run `argv` with stdin and stdout a terminal (a pty): its status and what it showed."""
     import os
     import pty
 
     master, slave = pty.openpty()
-    err = tmp_path / "errors.log"
     try:
-        with err.open("wb") as fh:
-            p = subprocess.run([sys.executable, "-m", "trafficwatch", SAMPLE], stdin=slave,
-                               stdout=slave, stderr=fh, timeout=60, check=False,
-                               env={**os.environ, "TERM": "xterm-256color"})
+        p = subprocess.run(argv, stdin=slave, stdout=slave, timeout=60, check=False,
+                           env={**os.environ, "TERM": "xterm-256color"}, **kw)
         os.set_blocking(master, False)
         try:
             shown = os.read(master, 65536).decode()
@@ -307,25 +302,24 @@ def test_the_app_with_stderr_to_a_file_says_so_on_the_terminal_instead_of_a_blan
     finally:
         os.close(master)
         os.close(slave)
-    assert p.returncode == 2
+    return p.returncode, shown.replace("\r", "")
+
+
+def test_the_app_with_stderr_to_a_file_says_so_on_the_terminal_instead_of_a_blank_screen(
+        tmp_path):
+    # `trafficwatch DIR 2>errors.log` left the terminal blank and wrote the screen, which the
+    # app draws on stderr, into the file (360 kB in 20 s, a trial)
+    err = tmp_path / "errors.log"
+    with err.open("wb") as fh:
+        code, shown = _on_a_terminal([sys.executable, "-m", "trafficwatch", SAMPLE], stderr=fh)
+    assert code == 2
     (line,) = err.read_text().splitlines()  # one line in the file, no screen
     assert "draws its screen on stderr, which is not a terminal" in line
-    assert line in shown.replace("\r", "")  # and on the terminal, where it is read
+    assert line in shown  # and on the terminal, where it is read
     # stderr closed (`2>&-`): a traceback no one saw, status 1; now the line on the terminal
-    master, slave = pty.openpty()
-    try:
-        p = subprocess.run(["bash", "-c", '"$0" -m trafficwatch "$1" 2>&-', sys.executable,
-                            SAMPLE], stdin=slave, stdout=slave, timeout=60, check=False,
-                           env={**os.environ, "TERM": "xterm-256color"})
-        os.set_blocking(master, False)
-        try:
-            shown = os.read(master, 65536).decode()
-        except BlockingIOError:
-            shown = ""
-    finally:
-        os.close(master)
-        os.close(slave)
-    assert p.returncode == 2 and "draws its screen on stderr, which is closed here" in shown
+    code, shown = _on_a_terminal(["bash", "-c", '"$0" -m trafficwatch "$1" 2>&-',
+                                  sys.executable, SAMPLE])
+    assert code == 2 and "draws its screen on stderr, which is closed here" in shown
 
 
 @pytest.mark.parametrize("redirect, said", [
