@@ -876,13 +876,7 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
 def run_train(args: argparse.Namespace, out: TextIO | None = None,
               err: TextIO | None = None) -> int:
     """Fine-tune (or train) on the series, save atomically, print a backtest on held-out days."""
-    from trafficwatch.model.baselines import baseline_models
     from trafficwatch.model.checkpoint import CheckpointError
-    from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
-    from trafficwatch.model.forecaster import Forecaster
-    from trafficwatch.model.lstm import LSTMConfig
-    from trafficwatch.model.seen import SEEN_KEY, day_keys, decode, encode
-    from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
 
     out, err = out or sys.stdout, err or sys.stderr
     try:
@@ -890,8 +884,15 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         if not folder.is_dir():  # before minutes of training, not after; and a mistyped path
             # is not made (it was, as root: /nonexistent/dir/)
             raise ValueError(f"--out {safe_name(args.out)}: no folder {safe_name(str(folder))}")
+        series = load_series(args)  # before torch's import: a mistyped log path took 4 s to say so
+        from trafficwatch.model.baselines import baseline_models
+        from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json
+        from trafficwatch.model.forecaster import Forecaster
+        from trafficwatch.model.lstm import LSTMConfig
+        from trafficwatch.model.seen import SEEN_KEY, day_keys, decode, encode
+        from trafficwatch.model.train import FINE_TUNE, TrainConfig, select_device, train_model
+
         select_device(args.device)
-        series = load_series(args)
         hold = max(args.holdout_days, 0) * 24
         fit_on = series.iloc[:-hold] if hold else series
         if hold and len(fit_on) < 72:
