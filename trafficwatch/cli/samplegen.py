@@ -90,6 +90,7 @@ def _lines(site: Site, hours: np.ndarray, rng: np.random.Generator) -> tuple[np.
     is_bot = (kind == 0) & (rng.random(n) < 0.07)
     is_static = (kind == 0) & ~is_bot & (rng.random(n) < 0.45)
     outage = (ts >= hours[len(hours) // 2] * 3600) & (ts < (hours[len(hours) // 2] + 2) * 3600)
+    offs = _offset(ts)
     out = []
     for i in range(n):
         v = int(visitors[i])
@@ -113,7 +114,7 @@ def _lines(site: Site, hours: np.ndarray, rng: np.random.Generator) -> tuple[np.
         if outage[i] and kind[i] == 0:
             status = 502
         size = 0 if status in (304, 301) else int(rng.integers(200, 60000))
-        off = int(_offset(ts[i:i + 1])[0])
+        off = int(offs[i])
         t = time.gmtime(int(ts[i]) + off)
         stamp = (f"{t.tm_mday:02d}/{MONTHS[t.tm_mon - 1]}/{t.tm_year}:{t.tm_hour:02d}:"
                  f"{t.tm_min:02d}:{t.tm_sec:02d} +{off // 3600:02d}00")
@@ -136,9 +137,12 @@ def generate(outdir: Path, weeks: int = 7, seed: int = 7, end: str = "2026-11-20
         # logrotate runs daily at 06:25 local time; delaycompress leaves .1 uncompressed.
         local_day = (ts + _offset(ts) - (6 * 3600 + 25 * 60)) // 86400
         last = int(local_day[-1])
+        by_day: dict[int, list[str]] = {}
+        for ln, d in zip(lines, local_day.tolist()):
+            by_day.setdefault(d, []).append(ln)
         for day in np.unique(local_day):
             k = last - int(day)
-            chunk = "".join(ln for ln, d in zip(lines, local_day) if d == day).encode()
+            chunk = "".join(by_day[int(day)]).encode()
             name = f"{site.name}.access.log" + ("" if k == 0 else f".{k}")
             if k >= 2:
                 path = outdir / (name + ".gz")
