@@ -66,7 +66,53 @@ def distinct(a: np.ndarray) -> np.ndarray:
     return a[keep]
 
 
+_SET_SHIFT = np.uint64(40)  # a cell_sets() row: cells << 40 | visitors
+
+
+def cell_sets(keys: np.ndarray) -> np.ndarray:
+    """Visitor keys (visitor << _VISITOR_CELL_BITS | cell) -> how many visitors asked for
+    exactly each set of cells (a bit per cell), one row (cells << 40 | visitors) per set met:
+    never more rows than visitors, and some 10-100 for an hour of thousands of them. Any
+    filter's visitors are read from it: those whose set meets the filter's cells (visitors_in)."""
+    keys = distinct(keys)
+    if not len(keys):
+        return np.zeros(0, np.uint64)
+    who = keys >> np.uint64(_VISITOR_CELL_BITS)
+    bits = np.left_shift(np.uint64(1), keys & np.uint64((1 << _VISITOR_CELL_BITS) - 1))
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+    sets, n = np.unique(np.bitwise_or.reduceat(bits, starts), return_counts=True)
+    return sets << _SET_SHIFT | n.astype(np.uint64)
+
+
+def add_cell_sets(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    """Two cell_sets() tables as one (their visitors added: not known to differ)."""
+    if a is None:
+        return b
+    both = np.concatenate([a, b])
+    sets, inv = np.unique(both >> _SET_SHIFT, return_inverse=True)
+    n = np.bincount(inv.reshape(-1), weights=(both & _SET_COUNT).astype(np.float64),
+                    minlength=len(sets))
+    return sets << _SET_SHIFT | n.astype(np.uint64)
+
+
+def visitors_in(table: np.ndarray, cells: np.ndarray) -> int:
+    """Visitors of a cell_sets() table who asked for any of `cells` (cell numbers)."""
+    want = np.uint64(sum(1 << int(c) for c in cells))
+    return int((table[((table >> _SET_SHIFT) & want) != 0] & _SET_COUNT).sum())
+
+
+_SET_COUNT = np.uint64((1 << 40) - 1)
+
+
 MAX_PATHS = 100_000  # distinct paths per site kept for the path filter; later ones are "other"
+# How far back, from the latest line, the app keeps what grows with a site's traffic (a busy
+# site's visitor keys and per-path counts took about 5 MB a day, in memory and in the state
+# file, for as long as the state lived). Older hours keep exact visitor counts per site and for
+# every site together (a visitor counted once however many sites it asked), as the number of
+# visitors of each set of cells (see cell_sets), and no per-path counts: the path filter reaches
+# back PATH_DAYS.
+VISITOR_KEYS_DAYS = 8
+PATH_DAYS = 35
 _PENDING_MAX = 1 << 20
 PARTIAL_START_S = 300  # a site's first line this far past its hour: the log began inside the
 # hour (a rotation at 06:25, the oldest file kept), so that hour holds only part of its traffic
@@ -112,6 +158,7 @@ class PathCounts:
         self._hourly_cache: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
         self._folds = 0  # how many times keys were merged: the cache's version
         self._gid_map: tuple[dict, np.ndarray] | None = None  # see HourlySeries._global_ids
+        self.since = 0  # the first hour whose counts are kept (older ones were let go)
 
     def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
         import pandas as pd
@@ -152,6 +199,17 @@ class PathCounts:
             np.int64)
         self._pending, self._pending_n = [], 0
         self._folds += 1
+
+    def drop_before(self, hour: int) -> None:
+        """Let go of the counts of hours before `hour` (the path filter no longer sees them)."""
+        if hour <= self.since:
+            return
+        self._fold()
+        keep = self.keys >= hour << 40
+        if not keep.all():
+            self.keys, self.counts = self.keys[keep], self.counts[keep]
+            self._folds += 1  # the cached answers are of the keys before
+        self.since = hour
 
     def matching(self, pattern: str) -> np.ndarray:
         """Ids of the paths `pattern` (a regex, searched anywhere in the path) matches."""
@@ -216,7 +274,7 @@ class PathCounts:
 
     def to_dict(self) -> dict:
         self._fold()
-        return {"names": list(self.names), "overflow": self.overflow,
+        return {"names": list(self.names), "overflow": self.overflow, "since": self.since,
                 "keys": base64.b64encode(self.keys.astype("<i8").tobytes()).decode(),
                 "counts": base64.b64encode(self.counts.astype("<i8").tobytes()).decode()}
 
@@ -228,6 +286,7 @@ class PathCounts:
         out.names = [str(n) for n in d["names"]]
         out.ids = {n: i for i, n in enumerate(out.names)}
         out.overflow = natural(d["overflow"], "path overflow")
+        out.since = int_in(d.get("since", 0), "hour", 0, MAX_HOUR)  # absent before it was kept
         out.keys = np.frombuffer(base64.b64decode(d["keys"], validate=True), "<i8").astype(np.int64)
         out.counts = np.frombuffer(base64.b64decode(d["counts"], validate=True), "<i8").astype(
             np.int64)
@@ -259,6 +318,9 @@ class _Site:
     pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
     pending_n: dict[int, int] = field(default_factory=dict)
     host: bool = False  # named by its lines' virtual host (not by a file): MAX_HOSTS of them
+    # hour -> cell_sets() of its visitors, for hours older than VISITOR_KEYS_DAYS (their keys
+    # let go); an hour may have both where lines for it came after (see HourlySeries.age)
+    visitor_sets: dict[int, np.ndarray] = field(default_factory=dict)
 
     def add_visitors(self, h: int, keys: np.ndarray) -> None:
         cur = self.visitors.get(h)
@@ -364,6 +426,49 @@ class HourlySeries:
         self._sorted_names = np.empty(0, object)  # _gnames in order
         self._hosts = 0  # sites named by their lines' virtual host
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
+        # hour -> cell_sets() of every site's visitors together, for the hours age() let go of
+        # their keys: a visitor of two sites is one visitor of all of them
+        self._all_sets: dict[int, np.ndarray] = {}
+
+    def age(self, now: float | None = None) -> None:
+        """Let go of what grows with traffic for hours far behind the latest line (or `now`,
+        where it is earlier: one line dated years ahead must not age everything): visitor keys
+        older than VISITOR_KEYS_DAYS become exact counts by set of cells, per site and for
+        every site together; per-path counts older than PATH_DAYS go. Lines that come later
+        for an hour whose keys were let go count their visitors anew (one already counted
+        there is counted twice: lines that come more than a week late)."""
+        last = [x.last_ts for x in self._sites.values() if x.last_ts is not None]
+        if not last:
+            return
+        latest = max(last) // HOUR if now is None else min(max(last), int(now)) // HOUR
+        cut = latest - VISITOR_KEYS_DAYS * 24
+        old = sorted({h for x in self._sites.values()
+                      for h in itertools.chain(x.visitors, x.pending) if h < cut})
+        for h in old:
+            prior = {name: x.visitor_sets[h] for name, x in self._sites.items()
+                     if h in x.visitor_sets}  # aged before (its lines came late)
+            parts, names = [], set(prior)
+            for name, x in self._sites.items():
+                if h in x.pending:
+                    x.fold(h)
+                keys = x.visitors.pop(h, None)
+                if keys is not None:
+                    x.visitor_sets[h] = add_cell_sets(x.visitor_sets.get(h), cell_sets(keys))
+                    parts.append(keys)
+                    names.add(name)
+            if not parts:
+                continue
+            new = cell_sets(np.concatenate(parts))
+            if h in self._all_sets:
+                self._all_sets[h] = add_cell_sets(self._all_sets[h], new)
+            elif len(names) > 1:  # (an hour of one site: every site's visitors are its own)
+                base = None
+                for t in prior.values():
+                    base = add_cell_sets(base, t)
+                self._all_sets[h] = add_cell_sets(base, new)
+        for x in self._sites.values():
+            if x.paths is not None:
+                x.paths.drop_before(latest - PATH_DAYS * 24)
 
     # -- feeding -----------------------------------------------------------------
     def _site(self, site: str, host: bool) -> tuple[str, _Site]:
@@ -450,6 +555,8 @@ class HourlySeries:
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
         self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])
+        for h, table in other._all_sets.items():
+            self._all_sets[h] = add_cell_sets(self._all_sets.get(h), table)
         for site, o in other._sites.items():
             site, s = self._site(site, o.host)
             o.fold()
@@ -457,6 +564,8 @@ class HourlySeries:
                 s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
             for h, keys in o.visitors.items():
                 s.add_visitors(h, keys)
+            for h, table in o.visitor_sets.items():
+                s.visitor_sets[h] = add_cell_sets(s.visitor_sets.get(h), table)
             s.offsets.update(o.offsets)
             first = s.first_ts
             for a, b in o.coverage:
@@ -712,11 +821,19 @@ class HourlySeries:
             for x in sites:
                 self._sites[x].fold()
             cells_kept = np.flatnonzero(mask)
-            for h in sorted({h for x in sites for h in self._sites[x].visitors if h <= hi}):
+            every = site is None  # every site together: a visitor of two sites is one
+            for h in sorted({h for x in sites for h in itertools.chain(
+                    self._sites[x].visitors, self._sites[x].visitor_sets) if h <= hi}):
                 keys = [self._sites[x].visitors[h] for x in sites if h in self._sites[x].visitors]
-                k = np.concatenate(keys) if len(keys) > 1 else keys[0]
-                k = k[np.isin(k & np.uint64(N_CELLS_MASK), cells_kept)]
-                values[h - lo] = len(distinct(k >> np.uint64(_VISITOR_CELL_BITS)))
+                n = 0
+                if keys:
+                    k = np.concatenate(keys) if len(keys) > 1 else keys[0]
+                    k = k[np.isin(k & np.uint64(N_CELLS_MASK), cells_kept)]
+                    n = len(distinct(k >> np.uint64(_VISITOR_CELL_BITS)))
+                tables = ([self._all_sets[h]] if every and h in self._all_sets else
+                          [self._sites[x].visitor_sets[h] for x in sites
+                           if h in self._sites[x].visitor_sets])
+                values[h - lo] = n + sum(visitors_in(t, cells_kept) for t in tables)
         elif path:
             for x in sites:
                 pc = self._sites[x].paths
@@ -724,6 +841,7 @@ class HourlySeries:
                     hours, counts = pc.hourly(path, mask)
                     kept = hours <= hi
                     np.add.at(values, hours[kept] - lo, counts[kept])
+                    values[:max(0, min(pc.since - lo, len(values)))] = np.nan  # not kept: unknown
         else:
             for x in sites:
                 for h, row in self._sites[x].cells.items():
@@ -869,7 +987,8 @@ class HourlySeries:
         """A JSON-able copy of every count (for the state file)."""
         out: dict = {"version": 1, "track_visitors": self.track_visitors,
                      "track_paths": self.track_paths, "sites": {},
-                     "folded": sorted(self.folded)}  # (said again after a restart)
+                     "folded": sorted(self.folded),  # (said again after a restart)
+                     "all_visitor_sets": _tables_out(self._all_sets)}
         for name, s in self._sites.items():
             s.fold()
             hours = sorted(s.cells)
@@ -878,6 +997,7 @@ class HourlySeries:
                 "cells": [s.cells[h].tolist() for h in hours],
                 "visitors": {str(h): base64.b64encode(v.astype("<u8").tobytes()).decode()
                              for h, v in s.visitors.items()},
+                "visitor_sets": _tables_out(s.visitor_sets),
                 "coverage": [list(c) for c in s.coverage],
                 "offsets": {str(h): o for h, o in s.offsets.items()},
                 "utc_offset": s.utc_offset,
@@ -902,6 +1022,7 @@ class HourlySeries:
             raise ValueError("malformed hourly series: its folded hosts")
         out.folded = set(folded)
         try:
+            out._all_sets = _tables_in(data.get("all_visitor_sets", {}))  # absent before 2026-12
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
                 s.host = d.get("host") is True  # absent from states written before it was kept
@@ -917,6 +1038,7 @@ class HourlySeries:
                         raise ValueError("bad visitor keys")
                     s.visitors[int_in(int(h), "hour", 0, MAX_HOUR)] = \
                         np.frombuffer(keys, "<u8").astype(np.uint64)
+                s.visitor_sets = _tables_in(d.get("visitor_sets", {}))
                 s.coverage = [(int_in(a, "hour", 0, MAX_HOUR), int_in(b, "hour", a, MAX_HOUR))
                               for a, b in d["coverage"]]
                 spans = np.asarray(sorted(s.coverage), dtype=np.int64).reshape(-1, 2)
@@ -943,6 +1065,25 @@ class HourlySeries:
 
 
 N_CELLS_MASK = (1 << _VISITOR_CELL_BITS) - 1
+
+
+def _tables_out(tables: dict[int, np.ndarray]) -> dict[str, str]:
+    return {str(h): base64.b64encode(t.astype("<u8").tobytes()).decode()
+            for h, t in tables.items()}
+
+
+def _tables_in(data: object) -> dict[int, np.ndarray]:
+    """_tables_out's dict read back; ValueError where it is not one."""
+    if not isinstance(data, dict):
+        raise ValueError("visitor sets: not a dict")  # noqa: TRY004
+    out = {}
+    for h, b64 in data.items():
+        raw = base64.b64decode(b64, validate=True)
+        if len(raw) % 8:
+            raise ValueError("bad visitor sets")
+        t = np.frombuffer(raw, "<u8").astype(np.uint64)  # (any 64 bits are a row: 24 cells)
+        out[int_in(int(h), "hour", 0, MAX_HOUR)] = t
+    return out
 
 
 def _int_array(values: object, shape: tuple[int, ...]) -> np.ndarray:

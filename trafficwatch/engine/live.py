@@ -108,6 +108,7 @@ class LiveFeed:
         self._last_scan = time.monotonic()
         self._closed = False
         self._ready = False  # the first read is done: commits from the follower may start
+        self._aged = float("-inf")  # when old visitor keys and path counts were let go of
         self._commit_lock = threading.Lock()  # one commit at a time, so none is overtaken
         self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
         self._options_key = _options_key(sink)
@@ -613,6 +614,10 @@ class LiveFeed:
         with self._commit_lock:
             if self.store is None and self._held_store is not None and self._ready:
                 self._take_over()
+            if time.monotonic() - self._aged >= COMMIT_S:  # state file or none (then this is
+                self._aged = time.monotonic()  # asked at every step while lines come)
+                with self.sink.lock:  # what grows with traffic: let go of where it is old
+                    self.sink.series.age(self.clock)
             if self.store is None:
                 return
             with self.follower.lock, self.sink.lock:
