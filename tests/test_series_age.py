@@ -18,8 +18,9 @@ from trafficwatch.logs.records import Records
 HOUR = 3600
 DAYS = 40  # past PATH_DAYS: both kinds of detail age
 T0 = 1_790_000_000 // HOUR * HOUR
-FILTERS = [{"bots": b, "status_classes": c} for b in (True, False, "only")
-           for c in (None, {2}, {4, 5}, {0}, {3})]
+FILTERS = [{"bots": b, "status_classes": c} for b, c in (
+    (True, None), (False, None), ("only", None), (True, {2}), (False, {4, 5}), ("only", {0}),
+    (True, {3}), (False, {2, 3}))]
 
 
 def records(rng: np.random.Generator, hours: int, n: int, visitors: np.ndarray,
@@ -173,3 +174,83 @@ def test_the_follower_lets_old_keys_go_at_its_saves_and_resumes_with_the_same_co
     np.testing.assert_array_equal(again[:len(want)], want)
     f2.close()
     assert os.path.getsize(tmp_path / "state.json") > 0
+
+
+def few(site_lines: dict[str, list[int]], paths: bool = False) -> HourlySeries:
+    """Sites whose visitors ask for / once in the first hour, and a line 40 days later."""
+    s = HourlySeries(track_paths=paths)
+    for site, who in site_lines.items():
+        n = len(who)
+        for ts, vis in (([T0 + 10] * n, who), ([T0 + DAYS * 24 * HOUR], [999])):
+            k = len(ts)
+            s.add(site, Records(
+                ts=np.asarray(ts, np.int64), utc_offset=np.zeros(k, np.int32),
+                status=np.full(k, 200, np.int16), size=np.zeros(k, np.int64),
+                is_static=np.zeros(k, bool), is_bot=np.zeros(k, bool),
+                client=np.zeros(k, np.uint64), visitor=np.asarray(vis, np.uint64) << np.uint64(8),
+                vhost=np.full(k, -1, np.int32),
+                path=np.array(["/cart"] * k, object) if paths else None))
+    return s
+
+
+def test_merged_series_that_aged_apart_count_every_sites_visitors_of_an_aged_hour():
+    """An hour aged in one series with one site (its visitors are every site's) and in the
+    other with two: merged, every site's count had been the second's alone (3 lost)."""
+    want = few({"a.example": [1, 2, 3]})
+    want.merge(few({"b.example": [10, 11], "c.example": [11, 12]}))
+    a, bc = few({"a.example": [1, 2, 3]}), few({"b.example": [10, 11], "c.example": [11, 12]})
+    a.age()
+    bc.age()
+    a.merge(bc)
+    assert a.series(None, "visitors").iloc[0] == want.series(None, "visitors").iloc[0] == 6
+
+
+def test_a_state_read_back_into_the_followers_series_keeps_old_path_hours_unknown():
+    """LiveFeed's restore merges the state's series into its own: hours whose path counts had
+    been let go of read as 0 requests (quiet) until the next save."""
+    s = few({"a.example": [1, 2]}, paths=True)
+    s.age()
+    restored = HourlySeries(track_paths=True)
+    restored.merge(HourlySeries.from_dict(json.loads(json.dumps(s.to_dict()))))
+    assert np.isnan(restored.series(path="^/cart").iloc[0])
+    assert restored.series(path="^/cart").iloc[-1] == 1
+
+
+def test_an_hours_details_say_its_paths_were_not_kept_not_that_it_had_none():
+    from rich.text import Text
+
+    from trafficwatch.app.hour_detail import top_lines
+    from trafficwatch.engine.views import hour_tops
+    from trafficwatch.filters import ViewFilter
+
+    s = HourlySeries(track_paths=True)  # a site whose log ended 40 days before another's
+    for site, ts, status, path in (("old.example", T0 + 10, 200, "/cart"),
+                                   ("old.example", T0 + 20, 200, "/cart"),
+                                   ("old.example", T0 + 3 * HOUR, 404, "/gone"),
+                                   ("new.example", T0 + DAYS * 24 * HOUR, 200, "/")):
+        s.add(site, Records(
+            ts=np.array([ts], np.int64), utc_offset=np.zeros(1, np.int32),
+            status=np.array([status], np.int16), size=np.zeros(1, np.int64),
+            is_static=np.zeros(1, bool), is_bot=np.zeros(1, bool), client=np.zeros(1, np.uint64),
+            visitor=np.array([ts], np.uint64), vhost=np.full(1, -1, np.int32),
+            path=np.array([path], object)))
+    s.age()
+    chart = s.series("old.example", path="^/cart")
+    for flt, status in ((ViewFilter(path="^/cart"), f"Status not kept (older than {PATH_DAYS}"),
+                        (ViewFilter(), "Status 2xx 2")):
+        tops, _ = hour_tops(s, "old.example", "hits", flt, chart)
+        assert tops, "an hour with requests told as none"
+        t = Text()
+        top_lines(t, tops[0], 60, bool(flt.path), one_hour=True)
+        assert status in t.plain and f"  not kept (older than {PATH_DAYS} days)" in t.plain
+        assert "No request" not in t.plain
+
+
+def test_a_state_with_visitors_for_an_hour_with_no_request_is_refused():
+    s = few({"a.example": [1, 2]})
+    s.age()
+    for field, hour in (("visitor_sets", T0 // HOUR - 1), ("visitors", 0)):
+        d = json.loads(json.dumps(s.to_dict()))
+        d["sites"]["a.example"][field][str(hour)] = "BQAAAAABAAA="
+        with pytest.raises(ValueError, match="no request"):
+            HourlySeries.from_dict(d)

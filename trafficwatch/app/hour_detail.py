@@ -11,6 +11,7 @@ from trafficwatch.app.gate_words import ahead_words, fmt_hour, hour_gates, perce
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
+from trafficwatch.counting.series import PATH_DAYS
 from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
 from trafficwatch.engine.snapshot import HourTop, Snapshot
 from trafficwatch.hours import HOUR
@@ -144,15 +145,19 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
         t.append("No request in this hour\n" if one_hour else "No request in these hours\n",
                  style="dim")
         return
+    old = f"not kept (older than {PATH_DAYS} days)"
     shares = percentages([n for _, n in top.classes])
     total = sum(n for _, n in top.classes)
     # under 1 % is "<1%" however largest remainders round it: 2 of 514 read "1%" (a trial)
     # where 9 of 4,296 read "<1%"
     t.append("Status ", style="bold")
-    t.append(("  " if width >= 60 else " · ").join(
-        f"{c} {num(n)}" + (f" {'<1' if 100 * n < total else p}%" if shares and width >= 60
-                           else "")
-        for (c, n), p in zip(top.classes, shares or [0] * len(top.classes))) or "–")
+    if not top.classes_kept:  # a path filter's requests: from the per-path counts, let go
+        t.append(old, style="dim")  # of for hours this old (the chart has no count there)
+    else:
+        t.append(("  " if width >= 60 else " · ").join(
+            f"{c} {num(n)}" + (f" {'<1' if 100 * n < total else p}%" if shares and width >= 60
+                               else "")
+            for (c, n), p in zip(top.classes, shares or [0] * len(top.classes))) or "–")
     t.append("\n")
     if fleet:  # "Top clients: not tallied (read before this start)" was said of the fleet,
         # which never has them (a trial)
@@ -165,7 +170,9 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
         t.append(f" {num(n):>{col}} ")
         t.append(_fit(path, width - col - 2))
         t.append("\n")
-    if not top.paths:
+    if not top.paths_kept:
+        t.append(f"  {'some hours ' if top.paths else ''}{old}\n", style="dim")
+    elif not top.paths:
         t.append("  –\n", style="dim")
     t.append("Top clients (all requests)\n", style="bold")
     if not top.clients_kept:

@@ -271,6 +271,7 @@ class PathCounts:
         self.overflow += other.overflow + int(other.counts[~keep].sum())
         k = (other.keys[keep] & ~np.int64(0xFFFFFFFF << 8)) | (pid[keep] << 8)
         self._wait(k, other.counts[keep])  # merged with the rest when they are folded
+        self.drop_before(other.since)  # (a state read back: its older hours are not known)
 
     def to_dict(self) -> dict:
         self._fold()
@@ -470,6 +471,19 @@ class HourlySeries:
             if x.paths is not None:
                 x.paths.drop_before(latest - PATH_DAYS * 24)
 
+    def _aged_hours(self) -> set[int]:
+        return set(self._all_sets).union(*(x.visitor_sets for x in self._sites.values()))
+
+    def _every_table(self, h: int) -> np.ndarray | None:
+        """The cell_sets() of every site's visitors of aged hour h."""
+        if h in self._all_sets:
+            return self._all_sets[h]
+        out = None
+        for x in self._sites.values():
+            if h in x.visitor_sets:
+                out = add_cell_sets(out, x.visitor_sets[h])
+        return out
+
     # -- feeding -----------------------------------------------------------------
     def _site(self, site: str, host: bool) -> tuple[str, _Site]:
         """The site a chunk is counted under, made if new: a virtual host a line names is a
@@ -555,8 +569,13 @@ class HourlySeries:
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
         self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])
-        for h, table in other._all_sets.items():
-            self._all_sets[h] = add_cell_sets(self._all_sets.get(h), table)
+        mine = self._aged_hours()
+        for h in other._aged_hours():  # every site's visitors of an hour aged on both sides:
+            # each side's, added (not known to differ); of one side: what that side had
+            if h in mine:
+                self._all_sets[h] = add_cell_sets(self._every_table(h), other._every_table(h))
+            elif h in other._all_sets:
+                self._all_sets[h] = other._all_sets[h]
         for site, o in other._sites.items():
             site, s = self._site(site, o.host)
             o.fold()
@@ -823,7 +842,7 @@ class HourlySeries:
             cells_kept = np.flatnonzero(mask)
             every = site is None  # every site together: a visitor of two sites is one
             for h in sorted({h for x in sites for h in itertools.chain(
-                    self._sites[x].visitors, self._sites[x].visitor_sets) if h <= hi}):
+                    self._sites[x].visitors, self._sites[x].visitor_sets) if lo <= h <= hi}):
                 keys = [self._sites[x].visitors[h] for x in sites if h in self._sites[x].visitors]
                 n = 0
                 if keys:
@@ -854,14 +873,26 @@ class HourlySeries:
                   path: str | None = None, n: int = 5, whole: bool = False) -> dict[int, dict]:
         """What hours h0..h1 (hour numbers) were made of: for each hour with requests,
         {"classes": {1..5 or 0: requests}, "paths": [(path, requests)] busiest first (n),
-        "clients": TopK or None (not tallied for that hour)}. Requests of the metric and filter
-        (`visitors` counts requests; with `path`, the classes too are those of matching
-        paths); clients are tallied over every request of the hour.
-        With `whole`, hours h0..h1 together, under h0."""
+        "clients": TopK or None (not tallied for that hour), "paths_kept": False where the
+        hour is older than the per-path counts kept (PATH_DAYS), "classes_kept": False where
+        its classes are then unknown too (those of the `path` filter's requests)}. Requests of the metric and filter (`visitors` counts requests;
+        with `path`, the classes too are those of matching paths); clients are tallied over
+        every request of the hour. With `whole`, hours h0..h1 together, under h0."""
         mask = cell_mask("hits" if metric == "visitors" else metric, bots, status_classes)
         out: dict[int, dict] = {}
         sites = self._selected(site)
         cls_of = np.arange(N_CELLS) // 4
+        since = max((self._sites[x].paths.since for x in sites
+                     if self._sites[x].paths is not None), default=0)
+        if h0 < since:  # hours whose paths were let go of (age): said so, not "no path"
+            for x in sites:
+                for h in self._sites[x].cells:
+                    if h0 <= h <= h1 and (h < since or whole):
+                        d = out.setdefault(h0 if whole else h, {"classes": np.zeros(6),
+                                                                "paths": {}, "clients": []})
+                        d["paths_kept"] = False
+                        if path and h < since:  # its classes are the filter's: unknown too
+                            d["classes_kept"] = False
         for x in sites:
             pc = self._sites[x].paths
             if path and pc is not None:  # the filter's paths only: from the per-path counts
@@ -918,6 +949,8 @@ class HourlySeries:
             d["classes"] = {c: int(v) for c, v in enumerate(d["classes"].tolist()) if v}
             d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]
             d["clients"] = combined(d["clients"]) if d["clients"] else None
+            d.setdefault("paths_kept", True)
+            d.setdefault("classes_kept", True)
         return out
 
     def _global_ids(self, pc: PathCounts) -> np.ndarray:
@@ -1039,6 +1072,8 @@ class HourlySeries:
                     s.visitors[int_in(int(h), "hour", 0, MAX_HOUR)] = \
                         np.frombuffer(keys, "<u8").astype(np.uint64)
                 s.visitor_sets = _tables_in(d.get("visitor_sets", {}))
+                if not set(s.visitors).union(s.visitor_sets) <= s.cells.keys():
+                    raise ValueError("visitors for an hour with no request")
                 s.coverage = [(int_in(a, "hour", 0, MAX_HOUR), int_in(b, "hour", a, MAX_HOUR))
                               for a, b in d["coverage"]]
                 spans = np.asarray(sorted(s.coverage), dtype=np.int64).reshape(-1, 2)
@@ -1061,6 +1096,8 @@ class HourlySeries:
                     raise ValueError("client tallies for more hours than are kept")
         except (KeyError, TypeError, AttributeError, binascii.Error, OverflowError) as exc:
             raise ValueError(f"malformed hourly series: {exc}") from exc
+        if not out._all_sets.keys() <= {h for x in out._sites.values() for h in x.cells}:
+            raise ValueError("malformed hourly series: visitors for an hour with no request")
         return out
 
 

@@ -160,6 +160,8 @@ class HourTop:
     clients: tuple[tuple[str, int, int], ...]  # (address, requests, err): raw, untrusted;
     # the true count is within [requests - err, requests] (err 0: exact); every request counted
     clients_kept: bool = True  # False: no tally for these hours (read before this start)
+    paths_kept: bool = True  # False: older than the per-path counts kept (series.PATH_DAYS)
+    classes_kept: bool = True  # False: so are `classes` (a path filter's requests: unknown)
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,8 @@ def _hour_top(h: int, n: int, d: dict) -> HourTop:
         classes=tuple((CLASS_NAMES[k], v) for k, v in sorted(d["classes"].items(),
                                                              key=lambda kv: (kv[0] == 0, kv[0]))),
         paths=tuple(d["paths"]),
-        clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None)
+        clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None,
+        paths_kept=d["paths_kept"], classes_kept=d["classes_kept"])
 
 
 def is_stale(replay: bool, now: float, last_ts: float | None) -> bool:
