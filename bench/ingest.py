@@ -1,9 +1,12 @@
 """Ingestion speed and memory: `trafficwatch counts` against awk | sort | uniq -c on the same file.
 
-    python bench/ingest.py [--lines 2000000] [--big] [--real]  (files go to bench/out/, ignored)
+    python bench/ingest.py [--lines 2000000] [--big] [--real] [--vhost]
+    (files go to bench/out/, ignored)
 
 Prints lines/s for both and their ratio; with --big, a ~2 GB file and the peak RSS of
-trafficwatch on it (memory must not grow with file size).
+trafficwatch on it (memory must not grow with file size). With --vhost, the lines as nginx
+writes them for several sites in one log (`$host $remote_addr ...`, VCOMBINED), counted per
+site: awk prints the host and the hour.
 """
 from __future__ import annotations
 
@@ -132,12 +135,26 @@ def make_real_log(path: Path, n: int) -> bool:
     return True
 
 
+VHOSTS = [b"www.example.com", b"shop.example.com:443", b"api.example.com", b"blog.example.org",
+          b"static.example.com:443", b"status.example.io", b"Docs.Example.com", b"m.example.com"]
+
+
+def with_vhosts(src: Path, path: Path) -> None:
+    """`src`'s lines, each opened by one of VHOSTS in turn."""
+    if path.exists() and path.stat().st_mtime >= src.stat().st_mtime:
+        return
+    with open(src, "rb") as f, open(path, "wb") as out:
+        out.writelines(VHOSTS[i % len(VHOSTS)] + b" " + line for i, line in enumerate(f))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--big", action="store_true", help="also a ~2 GB file, for peak memory")
     ap.add_argument("--real", action="store_true",
                     help="lines of the real logs in ../shared/data instead of generated ones")
+    ap.add_argument("--vhost", action="store_true",
+                    help="each line opened by its site's name (nginx's $host first: VCOMBINED)")
     a = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     if a.real:
@@ -148,12 +165,19 @@ def main() -> int:
     else:
         log = OUT / f"combined_{a.lines}.log"
         make_log(log, a.lines)
+    fmt, awk_cols = "COMBINED", "substr($4,2,14)"
+    if a.vhost:
+        log, fmt, awk_cols = log.with_name("v" + log.name), "VCOMBINED", "$1, substr($5,2,14)"
+        with_vhosts(log.with_name(log.name[1:]), log)
     size = log.stat().st_size
-    tw = f"{sys.executable} -m trafficwatch counts {log} --log-format COMBINED"
-    awk = f"awk '{{print substr($4,2,14)}}' {log} | sort | uniq -c"
+    tw = f"{sys.executable} -m trafficwatch counts {log} --log-format {fmt}"
+    awk = f"awk '{{print {awk_cols}}}' {log} | sort | uniq -c"
     print(f"file: {log.name}, {a.lines:,} lines, {size / 1e6:.0f} MB, {os.cpu_count()} cores")
     small = OUT / "combined_1000.log"
     make_log(small, 1000)
+    if a.vhost:
+        with_vhosts(small, small.with_name("v" + small.name))
+        small = small.with_name("v" + small.name)
     timed(tw.replace(str(log), str(small)))  # untimed: bytecode cached, as after an install
     t_tw = timed(tw)
     t_awk = timed(awk)

@@ -290,15 +290,22 @@ def _sorted_cols(r):
             ("ts", "utc_offset", "status", "size", "is_static", "is_bot", "client", "visitor")}
 
 
-@pytest.mark.parametrize("fmt", ["COMBINED", "COMMON"])
+@pytest.mark.parametrize("fmt", ["COMBINED", "COMMON", "VCOMBINED", "VCOMMON"])
 def test_vectorized_path_equals_the_regex_path(fmt, shared_data):
     for path in sorted((shared_data / "real_logs").glob("*.gz")):
         with gzip.open(path) as fh:
             data = fh.read()
+        if fmt.startswith("V"):  # the same lines as nginx's `$host $remote_addr ...` writes them
+            names = [b"www.example.com", b"Shop.Example.com:443", b"api:8080", b"b\xc3\xa9.fr"]
+            data = b"".join(names[i % 4] + b" " + line
+                            for i, line in enumerate(data.splitlines(keepends=True)))
         fast = Parser(get_format(fmt)).feed(data, final=True)
         slow = _regex_only(fmt).feed(data, final=True)
         assert fast.lines == slow.lines and fast.malformed.counts == slow.malformed.counts
         assert _sorted_cols(fast.records) == _sorted_cols(slow.records), path.name
+        hosts = [np.array([*r.vhosts, ""], object)[r.vhost][  # each record's virtual host
+            np.lexsort((r.visitor, r.size, r.status, r.ts))] for r in (fast.records, slow.records)]
+        assert hosts[0].tolist() == hosts[1].tolist()
 
 
 def test_vectorized_path_hands_odd_lines_to_the_regex_path():

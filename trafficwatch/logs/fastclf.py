@@ -306,13 +306,15 @@ def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     return padded[i]
 
 
-def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray,
-                                                      np.ndarray, np.ndarray]:
+def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
+        dict, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Columns for the lines of the usual shape, and (start, end) spans of the others.
 
     Returns (columns, fast_line_ids, slow_line_ids, starts, ends, buffer): columns holds ts,
     off, status, size, static, host spans and agent spans for the fast lines (in line order);
-    buffer is the data as uint8 followed by PAD zero bytes (for span_hashes).
+    buffer is the data as uint8 followed by PAD zero bytes (for span_hashes). With `vhost`
+    (nginx's `$host $remote_addr ...`, VCOMMON/VCOMBINED) each line opens with its virtual
+    host, `name[:port] `, whose name's spans are the column vhost.
     """
     b = np.frombuffer(data, dtype=np.uint8)
     n_bytes = len(b)
@@ -336,7 +338,18 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
         inside = (line_of >= 0) & (ws < ends[np.maximum(line_of, 0)])
         ok[line_of[inside]] = False
     w = _words(b)
-    host_end = _first(w, starts, 64, 32, step=2)  # a client longer than 63 bytes goes the slow way
+    fs = starts  # where the client's field starts
+    if vhost:  # `name[:port] client ...`: as formats' "vhost" piece reads it, else slow
+        sp = np.minimum(_first(w, starts, 64, 32, step=2), ends)  # (a name of 64+ bytes: slow)
+        colon = _first_before(w, data, starts, sp, 58)
+        ok &= (sp < ends) & (colon > starts) & (b[np.maximum(colon - 1, 0)] != 44) & \
+            (b[sp + 1] != 32) & (np.searchsorted(q, sp) == np.searchsorted(q, starts))
+        port = sp - colon - 1  # `:digits`, 1 to 5 of them, where there is a colon
+        ok &= (colon == sp) | ((port >= 1) & (port <= 5))
+        for k in range(1, 6):
+            ok &= (colon + k >= sp) | (b[np.minimum(colon + k, n_bytes)] - np.uint8(48) <= 9)
+        fs = np.where(ok, sp + 1, starts)
+    host_end = _first(w, fs, 64, 32, step=2)  # a client longer than 63 bytes goes the slow way
     ok &= host_end < ends
     # a client field that is a list (X-Forwarded-For's "a, b": its first word ends with a
     # comma): its first address is the client, which the per-line parser takes
@@ -354,7 +367,7 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     long_ident = np.flatnonzero(b[ident_end] != 32)
     if len(long_ident):
         ident_end[long_ident] = _first(w, he[long_ident] + 1, 64, 32)
-    ok &= (he > starts) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
+    ok &= (he > fs) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
         (b[t - 3] != 32)
     t = np.where(ok, t, 0)
     # The time `dd/Mon/yyyy:HH:MM:SS +zzzz] "`: one gather of its 29 bytes, checked at once.
@@ -430,7 +443,9 @@ def parse_chunk(data: bytes, combined: bool) -> tuple[dict, np.ndarray, np.ndarr
     lo, hi = window()  # outside it (or not a real date): timeparse says why, line by line
     ok &= (ts >= lo) & (ts <= hi)
     cols = {"ts": ts, "off": off, "status": status, "size": size, "static": static,
-            "host": (starts, host_end), "req": (ropen, close), "path": (pstart, pend)}
+            "host": (fs, host_end), "req": (ropen, close), "path": (pstart, pend)}
+    if vhost:
+        cols["vhost"] = (starts, colon)
     if combined:
         ref_open = size_end + 1
         ok &= (b[size_end] == 32) & (b[ref_open] == 34)

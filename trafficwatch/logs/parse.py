@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
-from trafficwatch.logs.formats import COMBINED, COMMON, LogFormat
+from trafficwatch.logs.formats import COMBINED, COMMON, VCOMBINED, VCOMMON, LogFormat
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
 from trafficwatch.logs.w3c import JsonLine, W3CState
@@ -97,7 +97,7 @@ class Parser:
         self.fmt = fmt
         self.opts = options or ParseOptions()
         self._rx = fmt.regex if fmt.kind == "regex" else None
-        self._fast = parse_chunk if fmt == COMBINED or fmt == COMMON else None
+        self._fast = parse_chunk if fmt in (COMBINED, COMMON, VCOMBINED, VCOMMON) else None
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
         self._vhosts: dict[bytes, int] = {}
@@ -173,7 +173,8 @@ class Parser:
 
     def _feed_fast(self, data: bytes) -> ParseResult:
         """Common/combined: numpy over the chunk; the lines it cannot take go line by line."""
-        c, fast, slow, starts, ends, buf = parse_chunk(data, self.fmt == COMBINED)
+        c, fast, slow, starts, ends, buf = parse_chunk(data, self.fmt in (COMBINED, VCOMBINED),
+                                                       vhost=self.fmt in (VCOMMON, VCOMBINED))
         too_long = (ends[fast] - starts[fast]) > self.opts.max_line_bytes
         if too_long.any():
             keep = ~too_long
@@ -210,7 +211,9 @@ class Parser:
             client=host_h[keep] if self.opts.keep_visitors else None,
             # wraps mod 2**64: a hash of the (client, agent) pair
             visitor=(host_h * _MIX + agent_h)[keep] if self.opts.keep_visitors else None,
-            vhost=np.full(int(keep.sum()), -1, np.int32),
+            vhost=self._vhost_codes(buf, data, *c["vhost"])[keep] if "vhost" in c else
+            np.full(int(keep.sum()), -1, np.int32),
+            vhosts=self._vhost_names(),
             path=_paths(data, c, keep) if self.opts.keep_paths else None,
             client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
         cols, mal, line_of = _Columns(), Malformed(), []
@@ -228,6 +231,23 @@ class Parser:
             at = np.concatenate([fast[keep], slow[np.asarray(line_of, np.int64)]])
             recs = _take(_concat(fast_rec, self._records(cols)), np.argsort(at, kind="stable"))
         return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
+
+    def _vhost_codes(self, buf: np.ndarray, data: bytes, v0: np.ndarray,
+                     v1: np.ndarray) -> np.ndarray:
+        """Each span's virtual host as the per-line path numbers it (its name in lower case):
+        hashed in numpy, each distinct one named once."""
+        h = span_hashes(buf, v0, v1, data, words=8)
+        seen, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        codes = np.empty(len(seen), np.int32)
+        for k in np.argsort(first, kind="stable").tolist():  # numbered in the lines' order, as
+            # line by line: the first MAX_HOSTS hosts named are sites, the later ones are not
+            i = int(first[k])
+            codes[k] = self._vhosts.setdefault(data[v0[i]:v1[i]].lower(), len(self._vhosts))
+        return codes[inv.reshape(-1)]
+
+    def _vhost_names(self) -> tuple[str, ...]:
+        return tuple(v.decode("utf-8", "backslashreplace")
+                     for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
 
     def _bots_of(self, agent_h: np.ndarray, a0: np.ndarray, a1: np.ndarray,
                  data: bytes) -> np.ndarray:
@@ -359,8 +379,7 @@ class Parser:
 
 
     def _records(self, c: _Columns) -> Records:
-        names = tuple(v.decode("utf-8", "backslashreplace")
-                      for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
+        names = self._vhost_names()
         return Records(
             ts=np.asarray(c.ts, np.int64), utc_offset=np.asarray(c.off, np.int32),
             status=np.asarray(c.status, np.int16), size=np.asarray(c.size, np.int64),
