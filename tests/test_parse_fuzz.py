@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +113,45 @@ def test_the_vectorized_path_equals_the_per_line_parser_on_virtual_host_lines(li
         a, b = fast.feed(data, final=True), slow.feed(data, final=True)
         assert (a.lines, dict(a.malformed.counts)) == (b.lines, dict(b.malformed.counts))
         assert _vcols(a) == _vcols(b)
+        assert a.records.vhosts == b.records.vhosts  # numbered alike (the host cap's order)
+
+
+R1 = b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a HTTP/1.1" 200 1 "-" "ua"'
+R2 = b'5.6.7.8 - - [17/May/2015:11:05:03 +0000] "GET /b HTTP/1.1" 404 2 "-" "ua"'
+NO_ZONE = b'9.9.9.9 - - [17/May/2015:12:05:03] "GET /c HTTP/1.1" 200 3 "-" "ua"'
+
+
+@pytest.mark.parametrize(("name", "data", "options"), [pytest.param(*case, id=case[0]) for case in [
+    # a Host header forged to hash as another: grouped by its bytes, not its hash (a review)
+    ("forged", b"shop.exhmple.cod " + R1 + b"\nshop.example.com " + R1 + b"\nshop.example.com "
+     + R2 + b"\n", {}),
+    # a host first named by a line read line by line (a client list) keeps its place: the first
+    # MAX_HOSTS named are sites
+    ("order", b"first.example 1.2.3.4, 10.0.0.1" + R1[7:] + b"\n" + b"".join(
+        b"h%d.example " % i + R1 + b"\n" for i in range(5)) + b"first.example " + R1 + b"\n",
+     {}),
+    # a line let go of (--exclude-ip, --ignore-status) names no host
+    ("excluded", b"scan.example 6.6.6.6" + R2[7:] + b"\na.example " + R1 + b"\n",
+     {"exclude_ips": frozenset({"6.6.6.6"})}),
+    ("ignored", b"scan.example " + R2 + b"\na.example " + R1 + b"\n",
+     {"ignore_status": frozenset({404})}),
+    # a record glued after extra quoted fields is read, not lost
+    ("glued", b'a.com ' + R1 + b' "x" b.com ' + R2 + b"\n", {}),
+    # a line without a zone is read in the zone of the line before it, fast or slow
+    ("zone", b"a.com " + R1.replace(b"+0000", b"+0200") + b"\na.com " + NO_ZONE + b"\na.com "
+     + R2 + b"\na.com " + NO_ZONE + b"\n", {}),
+    # a last line of spaces without its newline is no line
+    ("blank", b"a.com " + R1 + b"\n   ", {}),
+]])
+def test_the_numpy_path_reads_virtual_host_lines_as_line_by_line_does(name, data, options):
+    for fmt in ("VCOMBINED", "VCOMMON"):
+        fast = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
+        slow = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
+        slow._fast = None
+        a, b = fast.feed(data, final=True), slow.feed(data, final=True)
+        assert (a.lines, a.skipped, a.excluded, dict(a.malformed.counts)) == \
+            (b.lines, b.skipped, b.excluded, dict(b.malformed.counts)), (name, fmt)
+        assert _vcols(a) == _vcols(b), (name, fmt)
+        # hosts numbered alike: in the order of the lines that first name them
+        assert a.records.vhosts == b.records.vhosts, (name, fmt)
+        assert a.records.vhost.tolist() == b.records.vhost.tolist(), (name, fmt)

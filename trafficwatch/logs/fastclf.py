@@ -8,10 +8,15 @@ agents reach Python objects; timestamps, statuses, sizes and static-asset checks
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from trafficwatch.logs.formats import EXTRA_FIELDS
 from trafficwatch.logs.timeparse import MAX_OFFSET, window
+
+_TAIL = re.compile(EXTRA_FIELDS + rb"\s*")  # what a format's regex reads after its last field
 
 _MON = np.array([int.from_bytes(m, "big") for m in (
     b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")])
@@ -483,7 +488,13 @@ def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
     k0, k1 = _low(~_eq(w[a], 32) & ~_LOW7), _low(~_eq(w[a + 8], 32) & ~_LOW7)
     first_other = np.where(k0 < 8, k0, 8 + k1)  # the first byte that is not a space (16: none)
     blank = (first_other >= rest) & (rest <= 16)
-    ok &= blank | ((b[after] == 32) & (b[after + 1] == 34))
+    extra = ok & ~blank & (b[after] == 32) & (b[after + 1] == 34)
+    ok &= blank
+    if extra.any():  # quoted fields past the format's: fast where they are all the line has
+        # left, as the regex reads them (a record glued after them is the per-line parser's)
+        i = np.flatnonzero(extra)
+        ok[i] = [_TAIL.match(data, a, e).end() == e
+                 for a, e in zip(after[i].tolist(), ends[i].tolist())]
     fast = np.flatnonzero(ok)
     slow = np.flatnonzero(~ok)
     if len(slow):

@@ -60,7 +60,11 @@ def _compiled(pattern: bytes) -> re.Pattern[bytes]:
     return rx
 
 
-def _seq(*names: str, tail: bytes = rb'(?:\s+"(?:[^"\\]|\\.)*")*') -> bytes:
+EXTRA_FIELDS = rb'(?:\s+"(?:[^"\\]|\\.)*")*'  # quoted fields past a format's own (nginx's
+# "$http_x_forwarded_for" appended to combined, ...), read and let go of
+
+
+def _seq(*names: str, tail: bytes = EXTRA_FIELDS) -> bytes:
     """Pieces separated by whitespace; extra trailing quoted fields are allowed."""
     return rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
 

@@ -127,6 +127,8 @@ class Parser:
         """Parse complete lines; with final=True a last line without newline is parsed too."""
         if not final:
             data = data[: data.rfind(b"\n") + 1]
+        elif not data[data.rfind(b"\n") + 1:].strip():  # a last line of spaces, without its
+            data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
         if self._fast is not None and data:
             return self._feed_fast(data)
         lines = data.split(b"\n")
@@ -204,6 +206,29 @@ class Parser:
         if self.opts.ignore_status:
             keep &= ~np.isin(c["status"], list(self.opts.ignore_status))
         excluded = int((~keep).sum())
+        # The lines it cannot take, line by line, in runs: each run after the fast line before
+        # it, whose zone a line without one is read in (_from_match), as line by line
+        cols, mal, line_of = _Columns(), Malformed(), []
+        lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
+        known = len(self._vhosts)  # hosts named before this chunk: their numbers stand
+        skipped = ex2 = 0
+        if len(slow):
+            prev = np.searchsorted(fast, slow) - 1  # (-1: no fast line before it)
+            cut = (np.flatnonzero(np.diff(prev)) + 1).tolist()
+            for a, z in zip([0, *cut], [*cut, len(slow)]):
+                if prev[a] >= 0:
+                    self._zone = int(c["off"][prev[a]])
+                run: list[int] = []
+                n_skip, n_ex = self._feed_lines(lines[a:z], cols, mal, run)
+                skipped, ex2 = skipped + n_skip, ex2 + n_ex
+                line_of += [a + i for i in run]
+        if len(fast) and (not len(slow) or fast[-1] > slow[-1]):
+            self._zone = int(c["off"][-1])
+        vhost = np.full(int(keep.sum()), -1, np.int32)
+        if "vhost" in c:
+            v0, v1 = (v[keep] for v in c["vhost"])
+            vhost = self._vhost_codes(buf, data, v0, v1, fast[keep], known, cols,
+                                      slow[np.asarray(line_of, np.int64)])
         fast_rec = Records(
             ts=c["ts"][keep].astype(np.int64), utc_offset=c["off"][keep].astype(np.int32),
             status=c["status"][keep].astype(np.int16), size=c["size"][keep].astype(np.int64),
@@ -211,20 +236,9 @@ class Parser:
             client=host_h[keep] if self.opts.keep_visitors else None,
             # wraps mod 2**64: a hash of the (client, agent) pair
             visitor=(host_h * _MIX + agent_h)[keep] if self.opts.keep_visitors else None,
-            vhost=self._vhost_codes(buf, data, *c["vhost"])[keep] if "vhost" in c else
-            np.full(int(keep.sum()), -1, np.int32),
-            vhosts=self._vhost_names(),
+            vhost=vhost, vhosts=self._vhost_names(),
             path=_paths(data, c, keep) if self.opts.keep_paths else None,
             client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
-        cols, mal, line_of = _Columns(), Malformed(), []
-        lines = [data[starts[i]:ends[i]] for i in slow.tolist()]
-        if len(slow) and len(fast):  # the zone of the line before the slow ones (_from_match)
-            before = int(np.searchsorted(fast, slow[0])) - 1
-            if 0 <= before < len(c["off"]):
-                self._zone = int(c["off"][before])
-        skipped, ex2 = self._feed_lines(lines, cols, mal, line_of)
-        if len(fast) and (not len(slow) or fast[-1] > slow[-1]) and len(c["off"]):
-            self._zone = int(c["off"][-1])
         recs = fast_rec
         if cols.ts:  # in the lines' order: the chunk's last record is its last line (the time
             # a log stopped at, and the offset it was written in), not the last one parsed slowly
@@ -232,18 +246,36 @@ class Parser:
             recs = _take(_concat(fast_rec, self._records(cols)), np.argsort(at, kind="stable"))
         return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
 
-    def _vhost_codes(self, buf: np.ndarray, data: bytes, v0: np.ndarray,
-                     v1: np.ndarray) -> np.ndarray:
-        """Each span's virtual host as the per-line path numbers it (its name in lower case):
-        hashed in numpy, each distinct one named once."""
-        h = span_hashes(buf, v0, v1, data, words=8)
-        seen, first, inv = np.unique(h, return_index=True, return_inverse=True)
-        codes = np.empty(len(seen), np.int32)
-        for k in np.argsort(first, kind="stable").tolist():  # numbered in the lines' order, as
-            # line by line: the first MAX_HOSTS hosts named are sites, the later ones are not
-            i = int(first[k])
-            codes[k] = self._vhosts.setdefault(data[v0[i]:v1[i]].lower(), len(self._vhosts))
-        return codes[inv.reshape(-1)]
+    def _vhost_codes(self, buf: np.ndarray, data: bytes, v0: np.ndarray, v1: np.ndarray,
+                     at: np.ndarray, known: int, cols: _Columns, slow_at: np.ndarray
+                     ) -> np.ndarray:
+        """The number of each fast record's virtual host (spans v0..v1 of lines `at`), hosts
+        new to this chunk numbered in the order of the lines that first name them, as line by
+        line (the first MAX_HOSTS named are sites: series.fold_host); the slow records' (cols,
+        of lines `slow_at`), named by _feed_lines already, renumbered to match. Grouped by their
+        bytes (at most 63, in lower case), not a hash: a Host header is the client's to choose."""
+        win = sliding_window_view(buf, 64)[v0]
+        win = np.where(np.arange(64) < (v1 - v0)[:, None], win, np.uint8(0))
+        win = win + ((win >= 65) & (win <= 90)).astype(np.uint8) * np.uint8(32)  # bytes.lower()
+        keys = np.ascontiguousarray(win).view(np.dtype((np.void, 64))).ravel()
+        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        names = [data[v0[i]:v1[i]].lower() for i in first.tolist()]
+        new: dict[bytes, int] = {}  # host first named in this chunk -> the line that named it
+        for name, i in zip(names, first.tolist()):
+            if self._vhosts.get(name, known) >= known:
+                new[name] = int(at[i])
+        if len(self._vhosts) > known:  # named by slow lines: their first lines too
+            by_code = {code: name for name, code in self._vhosts.items() if code >= known}
+            for code, line in zip(cols.vhost, slow_at.tolist(), strict=True):
+                if code >= known:
+                    new[by_code[code]] = min(new.get(by_code[code], line), line)
+        if new:
+            old = {code: name for name, code in self._vhosts.items() if code >= known}
+            for k, name in enumerate(sorted(new, key=new.__getitem__)):
+                self._vhosts[name] = known + k
+            remap = {code: self._vhosts[name] for code, name in old.items()}
+            cols.vhost[:] = [remap.get(v, v) for v in cols.vhost]
+        return np.fromiter((self._vhosts[n] for n in names), np.int32, len(names))[inv.reshape(-1)]
 
     def _vhost_names(self) -> tuple[str, ...]:
         return tuple(v.decode("utf-8", "backslashreplace")
