@@ -396,6 +396,8 @@ def ingest(
                 report.files.append(rep)
                 if rep.ignored:
                     report.ignored.append((rep.name, rep.ignored))
+                if rep.first_ts is not None:
+                    series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
                 if rep.first_ts is None or not rep.own_site():  # nothing of its own site
                     prev = None
                     continue

@@ -552,6 +552,17 @@ class HourlySeries:
         self.add_coverage(site, cc.min_ts, cc.max_ts)
         return site
 
+    def cover_hosts(self, sites: Iterable[str], start_ts: int, end_ts: int) -> None:
+        """A file read from `start_ts` to `end_ts` covers the virtual hosts its lines named
+        (`sites`) from each one's first line on: a quiet host's hours between two reads of a
+        busy shared log are zeros, not gaps (a trial's admin host read "no log covers this
+        hour" wherever its quiet hours crossed a 2 MiB read). Sites named by a file: its own
+        coverage (add_coverage)."""
+        for name in sites:
+            x = self._sites.get(name)
+            if x is not None and x.host and x.first_ts is not None and x.first_ts <= end_ts:
+                self.add_coverage(name, max(x.first_ts, start_ts), end_ts)
+
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
         s = self._sites.setdefault(site, _Site())

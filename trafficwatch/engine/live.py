@@ -310,6 +310,8 @@ class LiveFeed:
         rep = whole.report
         with self.sink.lock:
             self.sink.series.merge(whole.series)
+            if rep.first_ts is not None:
+                self.sink.series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
             if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
         ident = (st.st_dev, st.st_ino)
@@ -357,6 +359,8 @@ class LiveFeed:
                 progress(min(end, (i + 1) * logread.CHUNK))
         except OSError:
             return None
+        if rep.first_ts is not None:
+            part.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
         if rep.first_ts is not None and rep.own_site():
             part.add_coverage(site, rep.first_ts, rep.last_ts)
         with self.sink.lock:
@@ -531,6 +535,8 @@ class LiveFeed:
             self.last_read[key.site] = time.time()
         with self.sink.lock:
             _absorb(rep, res, self.sink.series)
+            if rep.first_ts is not None:
+                self.sink.series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
             if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines

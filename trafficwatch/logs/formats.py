@@ -18,7 +18,9 @@ _PIECES: dict[str, bytes] = {
     # a host name does not end with a comma: a line that starts with an X-Forwarded-For list is
     # no vhost line (each client had been a site), and one Host header with a comma inside does
     # not turn a vhost log into a combined one (a review)
-    "vhost": rb"(?P<vhost>[^\s:]*[^\s:,])(?::\d+)?",
+    # a name, or an IPv6 address in brackets (nginx's $host for http://[2001:db8::1]/: one such
+    # line among a sample's first ones had made a vhost log read as COMBINED, a trial)
+    "vhost": rb"(?P<vhost>\[[0-9A-Fa-f:.]+\]|[^\s:]*[^\s:,])(?::\d+)?",
     "skip": rb"\S+",
     "user": rb"(?:\S+|\S.*?\S)",
     "time": _TIME_CLF,

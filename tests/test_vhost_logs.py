@@ -1,0 +1,77 @@
+"""Several sites in one log (nginx's `$host $remote_addr ...`): a quiet host between two reads
+of the busy log, an IPv6 literal as a host."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from trafficwatch.counting.ingest import ingest
+
+H0 = (int(time.time()) // 3600 - 30) * 3600  # a day and more ago: whole hours
+
+
+def stamp(t: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+
+
+def line(host: str, t: int, i: int) -> str:
+    return (f'{host} 203.0.113.{i % 250} - - [{stamp(t)}] "GET /p/{i % 97} HTTP/1.1" 200 512 '
+            f'"-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/{i % 40}"\n')
+
+
+def quiet_and_busy(path) -> None:
+    """12 hours of a busy host (6 MB: several 2 MiB reads) and a quiet one's two lines, at
+    the first hour and the last."""
+    lines = [line("admin.internal:443", H0 + 60, 0)]
+    lines += [line("www.shop.com", H0 + k * 1, k) for k in range(1, 12 * 3600, 1)]
+    lines.insert(len(lines) * 3 // 4, line("ADMIN.internal", H0 + 9 * 3600 + 5, 1))  # (its case)
+    lines.append(line("admin.internal", H0 + 12 * 3600 - 30, 2))
+    path.write_text("".join(sorted(lines, key=lambda s: s.split("[", 1)[1])))
+
+
+def test_a_quiet_hosts_hours_between_reads_of_a_busy_log_are_zeros_not_gaps(tmp_path):
+    """A trial's admin host read "no log covers this hour" wherever its quiet hours crossed a
+    2 MiB read of the shared log."""
+    (tmp_path / "logs").mkdir()
+    quiet_and_busy(tmp_path / "logs" / "access.log")
+    assert (tmp_path / "logs" / "access.log").stat().st_size > 2 * 2**21
+    series, _ = ingest([str(tmp_path / "logs")])
+    admin = series.series("admin.internal")
+    assert admin.sum() == 3 and not admin.isna().any() and len(admin) == 12
+    assert (admin == 0).sum() == 9
+
+
+def test_the_app_reads_a_quiet_host_as_counts_do(tmp_path):
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
+
+    (tmp_path / "logs").mkdir()
+    quiet_and_busy(tmp_path / "logs" / "access.log")
+    e = Engine(EngineConfig(paths=[str(tmp_path / "logs")], fine_tune=False, poll=True),
+               lambda s: None)
+    feed = LiveFeed(e.sink, None, start_thread=False)  # its first read: in parts, on workers
+    try:
+        admin = e.series.series("admin.internal")
+        assert admin.sum() == 3 and not admin.isna().any() and (admin == 0).sum() == 9
+    finally:
+        feed.close()
+
+
+@pytest.mark.parametrize("at", [0, 3, 150])
+def test_an_ipv6_literal_host_is_a_site_and_the_log_stays_a_vhost_log(tmp_path, at):
+    """nginx writes $host `[2001:db8::1]` for http://[2001:db8::1]/: one such line among the
+    first ones of a sample made the whole log read as COMBINED (one site, the hosts taken for
+    clients, no word of it)."""
+    hosts = ["www.shop.com:443", "api.example.org", "blog.example.net"]
+    lines = [line(hosts[i % 3], H0 + 60 * i, i) for i in range(200)]
+    lines[at] = line("[2001:db8::1]:8080", H0 + 60 * at, at)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "access.log").write_text("".join(lines))
+    series, report = ingest([str(tmp_path / "logs")])
+    assert series.sites() == sorted(["[2001:db8::1]", "api.example.org", "blog.example.net",
+                                     "www.shop.com"])
+    assert series.total("[2001:db8::1]") == 1 and series.total() == 200
+    assert report.malformed.total == 0
+    assert np.isclose(series.series("www.shop.com").sum(), 67 - (at % 3 == 0))
