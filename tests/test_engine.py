@@ -1,6 +1,7 @@
 """The engine: feeds -> series -> prediction -> snapshots, driven without a UI or a model."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -499,3 +500,35 @@ def test_frames_for_new_lines_are_paced_by_what_a_frame_costs_a_view_change_is_n
         assert len(times) - n >= 10, len(times) - n
     finally:
         r.stop()
+
+
+class AgedPaths(FakeFeed):
+    """Forty days of requests to /cart, their per-path counts aged as at a save (PATH_DAYS)."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.report = IngestReport()
+        self.tail = ()
+        rng = np.random.default_rng(4)
+        rec = hourly_records(np.full(40 * 24, 20), T0, rng)
+        with sink.lock:
+            sink.series.add("site-a", dataclasses.replace(
+                rec, path=np.full(len(rec), "/cart", object)))
+            sink.series.age()
+        self.clock = int(sink.series.last_ts("site-a"))
+
+
+def test_a_path_filters_range_before_its_counts_kept_says_so_not_that_no_log_covers_it(
+        started):
+    from trafficwatch.counting.series import PATH_DAYS
+
+    e = started(AgedPaths)
+    wait_for(lambda: e.snapshot().forecast is not None)
+    e.set_filter(ViewFilter(path="^/cart", start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
+                            end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
+    time.sleep(0.5)  # the model's thread has had its turn
+    snap = e.snapshot()
+    assert snap.forecast is None and snap.status == (
+        f"nothing to forecast: the path filter's counts are kept for the last {PATH_DAYS} days")
+    e.set_filter(ViewFilter(start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
+                            end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
+    wait_for(lambda: e.snapshot().forecast is not None)  # no path filter: the counts are whole

@@ -254,3 +254,44 @@ def test_a_state_with_visitors_for_an_hour_with_no_request_is_refused():
         d["sites"]["a.example"][field][str(hour)] = "BQAAAAABAAA="
         with pytest.raises(ValueError, match="no request"):
             HourlySeries.from_dict(d)
+
+
+def test_a_path_filters_range_older_than_its_counts_says_they_were_not_kept(tmp_path):
+    """A trial's range of 29 Oct - 4 Nov under a path filter, 40 days back: the hour's verdict
+    read "no log covers this hour" (the logs did), and the view "nothing to forecast: no hour
+    of the logs in this view"."""
+    import pandas as pd
+
+    from trafficwatch.app.hour_detail import hour_details
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.live import LiveFeed
+    from trafficwatch.filters import ViewFilter
+
+    end = int(time.time()) // HOUR * HOUR
+    lines = "".join(
+        f'198.51.100.{h % 200} - - [{time.strftime("%d/%b/%Y:%H:%M:%S", time.gmtime(t))} +0000] '
+        f'"GET /cart HTTP/1.1" 200 5 "-" "ua"\n'
+        for h in range(DAYS * 24) for t in [end - (DAYS * 24 - h) * HOUR + 600])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "shop.example.access.log").write_text(lines)
+    e = Engine(EngineConfig(paths=[str(tmp_path / "logs")], fine_tune=False, poll=True),
+               lambda s: None)
+    feed = LiveFeed(e.sink, None, start_thread=False)  # (its first commit ages the series)
+    try:
+        first = pd.Timestamp(end - DAYS * 24 * HOUR, unit="s", tz="UTC")
+        e.set_filter(ViewFilter(path="^/cart", start=first + pd.Timedelta(days=1),
+                                end=first + pd.Timedelta(days=3)))
+        e._predict_once()
+        snap = e.snapshot()
+        since = snap.series.paths_since
+        assert since == end // HOUR * HOUR - PATH_DAYS * 24 * HOUR - HOUR
+        h = int(snap.series.hours[5])
+        assert h < since and np.isnan(snap.series.counts[5])
+        text = hour_details(snap, h, 60).plain
+        assert f"path counts not kept past {PATH_DAYS} days" in text
+        assert "no log covers" not in text
+        e.set_filter(ViewFilter(start=first + pd.Timedelta(days=1),  # no path: its counts
+                                end=first + pd.Timedelta(days=3)))
+        assert e.snapshot().series is None or e.view_series().notna().all()
+    finally:
+        feed.close()

@@ -57,6 +57,9 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
         out.append(("not judged: the log ends inside it", "dim"))
     elif n["partial"]:
         out.append(("in progress: judged once complete", "dim"))
+    elif not np.isfinite(n["actual"]) and snap.series is not None and \
+            snap.series.paths_since is not None and h < snap.series.paths_since:
+        out.append((f"no verdict: path counts not kept past {PATH_DAYS} days", "dim"))
     elif not np.isfinite(n["actual"]):
         out.append(("no verdict: no log covers this hour", "dim"))
     elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):  # older than the 7 days judged

@@ -113,6 +113,8 @@ MAX_PATHS = 100_000  # distinct paths per site kept for the path filter; later o
 # back PATH_DAYS.
 VISITOR_KEYS_DAYS = 8
 PATH_DAYS = 35
+PATHS_SINCE = "paths_since"  # series(path=...).attrs: the epoch second from which the path
+# filter's counts are kept (hours before it are NaN because they were let go of, not unlogged)
 _PENDING_MAX = 1 << 20
 PARTIAL_START_S = 300  # a site's first line this far past its hour: the log began inside the
 # hour (a rotation at 06:25, the oldest file kept), so that hour holds only part of its traffic
@@ -739,6 +741,11 @@ class HourlySeries:
         index = pd.date_range(pd.Timestamp(first * HOUR, unit="s", tz="UTC"), periods=len(values),
                               freq="h")
         out = pd.Series(values, index=index, name=metric)
+        if path:
+            since = max((self._sites[x].paths.since for x in self._selected(site)
+                         if self._sites[x].paths is not None), default=0)
+            if since > first:
+                out.attrs[PATHS_SINCE] = since * HOUR
         latest = max(self._selected(site), key=lambda x: self._sites[x].last_ts or 0, default=None)
         if latest is not None:  # the log's offset of each hour: the forecast follows a
             # daylight-saving change with it, the chart's "same hours last week" too

@@ -13,6 +13,8 @@ import pandas as pd
 from trafficwatch.counting.ingest import IngestOptions
 from trafficwatch.counting.series import (
     METRICS,
+    PATH_DAYS,
+    PATHS_SINCE,
     HourlySeries,
     ahead_note,
     ended_sites_note,
@@ -34,7 +36,7 @@ from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, inge
 from trafficwatch.files import sweep_orphans
 from trafficwatch.filters import ViewFilter
 from trafficwatch.fleet.prometheus import PromConfig
-from trafficwatch.hours import DAY, HOUR
+from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
@@ -543,9 +545,14 @@ class Engine:
             # minutes, while the Now pane said no forecast until an hour is complete), or a
             # filter's range with no hour of the logs in it
             whole = self.view_series()
+            kept = whole.attrs.get(PATHS_SINCE)
             with self.lock:
                 self.no_forecast = (key[:3], "no forecast until an hour is complete"
                                     if len(whole) and whole.notna().any() else
+                                    f"nothing to forecast: the path filter's counts are kept "
+                                    f"for the last {PATH_DAYS} days"
+                                    if kept is not None and len(whole) and
+                                    epoch(whole.index[-1]) < kept else
                                     "nothing to forecast: no hour of the logs in this view")
             self._changed()
             return

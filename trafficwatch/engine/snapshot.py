@@ -27,6 +27,8 @@ class SeriesView:
     last_week: np.ndarray | None = None  # the same hours a week earlier, aligned to `hours`
     offsets: np.ndarray | None = None  # the log's UTC offset (seconds east) at each of `hours`,
     # where it changed (daylight saving): hours.week_before reads the same local hours with it
+    paths_since: int | None = None  # a path filter's counts are kept from this hour on
+    # (series.PATH_DAYS): its NaN before it are hours let go of, not hours no log covers
     log_end: int | None = None  # set when partial_hour is unfinished because the logs, no longer
     # written, ended inside it (their last line's time), not because it is in progress
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import PATHS_SINCE, HourlySeries
 from trafficwatch.counting.tops import TOP_HOURS
 from trafficwatch.engine.anomalies import ANOMALY_BAND
 from trafficwatch.engine.predict import Prediction
@@ -71,7 +71,8 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
         partial_hour=epoch(partial) if partial is not None else None,
         tz_offset_s=state.tz_offset_s, last_week=week,
         offsets=offsets[-len(shown):] if offsets is not None else None,
-        log_end=int(state.log_end) if state.log_end is not None else None)
+        log_end=int(state.log_end) if state.log_end is not None else None,
+        paths_since=s.attrs.get(PATHS_SINCE))
 
 
 def forecast_view(p: Prediction, detail: str, band: float,
