@@ -525,10 +525,23 @@ def test_a_path_filters_range_before_its_counts_kept_says_so_not_that_no_log_cov
     wait_for(lambda: e.snapshot().forecast is not None)
     e.set_filter(ViewFilter(path="^/cart", start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
                             end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
-    time.sleep(0.5)  # the model's thread has had its turn
-    snap = e.snapshot()
-    assert snap.forecast is None and snap.status == (
-        f"nothing to forecast: the path filter's counts are kept for the last {PATH_DAYS} days")
+    want = f"nothing to forecast: the path filter's counts are kept for the last {PATH_DAYS} days"
+    wait_for(lambda: e.snapshot().status == want)  # the model's thread has had its turn
+    assert e.snapshot().forecast is None
     e.set_filter(ViewFilter(start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
                             end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
     wait_for(lambda: e.snapshot().forecast is not None)  # no path filter: the counts are whole
+
+
+def test_while_the_first_read_goes_on_the_hours_not_read_yet_are_not_zeros_up_to_now():
+    """A busy server's trial: the chart drew the hours after what the first read had reached as
+    a flat 0 up to the clock (an outage), and the stats pane "Lines read 0 · counted 0"."""
+    from trafficwatch.engine.views import ingest_view
+
+    e = Engine(EngineConfig(paths=["x"], fine_tune=False), lambda s: None)
+    now = time.time()
+    e.series.add("site-a", hourly_records(np.full(48, 20), int(now) // 3600 * 3600 - 72 * 3600,
+                                          np.random.default_rng(2)))  # read so far: 2 of 3 days
+    s = e.view_series()
+    assert len(s) == 48 and s.notna().all()  # up to its last line, not 24 zeros to the clock
+    assert ingest_view(e.source).reading

@@ -233,6 +233,9 @@ class StatsPane(SnapshotPane):
         if ing.fleet:  # no line is read here: "Lines read 0" read as a fleet that counted nothing
             t.append("Requests: the agents' counters, summed by Prometheus (their lines, files "
                      "and malformed lines: each agent's /metrics)\n")
+        elif ing.reading:  # "Lines read 0 · counted 0 · files 0" beside a chart of what was
+            # read so far (a trial): the status line says how far the read is
+            t.append("Lines: the first read is going on (the status line says how far)\n")
         else:
             # the ingest figures are every file's: said so beside one site of several
             every = " (all sites)" if snap.site and len(snap.sites) > 1 else ""

@@ -297,8 +297,9 @@ class Engine:
     def _clock_for(self, site: str | None) -> float | None:
         """series_now for `site` (all sites when None)."""
         src = self.source
-        if src is None:
-            return self.now()
+        if src is None:  # the first read, still going: what it has read so far ends at its
+            return None  # last line, not at the clock (the hours after it, not read yet, were
+            # drawn as zeros up to now: an outage on a busy server's screen, a trial)
         last = self.series.last_ts(site)
         recent = last is not None and self.now() - last < DAY  # a copied archive is not live
         if self.cfg.replay:  # a site whose log ended a day before the replay's clock (others

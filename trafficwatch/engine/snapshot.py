@@ -118,6 +118,7 @@ class IngestView:
 
     lines_read: int = 0
     parsed: int = 0
+    reading: bool = False  # the first read is going on (its figures come once it is done)
     excluded: int = 0
     malformed: dict[str, int] = field(default_factory=dict)
     malformed_examples: dict[str, str] = field(default_factory=dict)  # raw, untrusted

@@ -156,7 +156,7 @@ def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
 def ingest_view(source) -> IngestView:
     """Counts and file states from the feed's report (empty while it starts)."""
     if source is None:
-        return IngestView()
+        return IngestView(reading=True)
     rep = source.report
     mal = rep.malformed
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
