@@ -75,3 +75,17 @@ def test_an_ipv6_literal_host_is_a_site_and_the_log_stays_a_vhost_log(tmp_path, 
     assert series.total("[2001:db8::1]") == 1 and series.total() == 200
     assert report.malformed.total == 0
     assert np.isclose(series.series("www.shop.com").sum(), 67 - (at % 3 == 0))
+
+
+def test_a_host_is_found_as_a_client_asks_for_it_in_any_case_and_with_its_port(tmp_path):
+    from trafficwatch.cli.main import main
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "access.log").write_text("".join(
+        line(("www.shop.com:443", "Api.Example.org")[i % 2], H0 + 60 * i, i) for i in range(40)))
+    series, _ = ingest([str(tmp_path / "logs")])
+    for asked in ("WWW.SHOP.COM", "www.shop.com:443", "Www.Shop.Com:8443"):
+        assert series.series(asked).sum() == 20, asked
+    assert series.resolve("api.example.org") == "api.example.org"
+    assert series.resolve("shop.com") is None
+    assert main(["counts", str(tmp_path / "logs"), "--site", "API.example.ORG:80"]) == 0

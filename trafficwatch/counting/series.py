@@ -1023,7 +1023,12 @@ class HourlySeries:
         alike = [x for x in self._sites if safe_name(x) == site]
         if len(alike) == 1:
             return alike[0]
-        return site if site in self._sites else None
+        if site in self._sites:
+            return site
+        # a virtual host as a client asked for it: the lines' hosts are counted in lower case
+        # and without their port ("no site WWW.SHOP.COM" of www.shop.com, a trial)
+        host = re.sub(r":\d+$", "", site).lower()
+        return host if host != site and host in self._sites and self._sites[host].host else None
 
     def _selected(self, site: str | None) -> list[str]:
         if site is None:
