@@ -96,7 +96,7 @@ def _vcols(res):
     return {**_cols(res), "vhost": names[order].tolist()}
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.sampled_from(VHOSTS), st.sampled_from(REAL[:2]),
                           st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10_000),
                                              st.sampled_from(b' "[]?-/:,\\0Hx\n\t\x00\xff')),

@@ -42,7 +42,7 @@ def two_sites(seed: int = 1, paths: bool = False) -> HourlySeries:
     shared = np.arange(60, dtype=np.uint64) * 7919
     for site, own in (("a.example", 1), ("b.example", 2)):
         visitors = np.concatenate([shared, own * 10**9 + np.arange(60, dtype=np.uint64)])
-        s.add(site, records(rng, DAYS * 24, 60_000, visitors, paths))
+        s.add(site, records(rng, DAYS * 24, 30_000, visitors, paths))
     return s
 
 
