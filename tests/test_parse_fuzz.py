@@ -58,6 +58,14 @@ def test_mutated_real_lines_never_crash(line, ops):
     check(mutate(line, ops) + b"\n" + line + b"\n")
 
 
+def both_ways(fmt: str, data: bytes, **options):
+    """`data` read by the numpy path and by the per-line regex path alone (the reference)."""
+    fast = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
+    slow = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
+    slow._fast = None
+    return fast.feed(data, final=True), slow.feed(data, final=True)
+
+
 def _cols(res):
     r = res.records
     order = np.lexsort((r.path, r.is_static, r.is_bot, r.client, r.visitor, r.size, r.status,
@@ -76,10 +84,7 @@ def test_the_vectorized_path_equals_the_per_line_parser_on_mutated_lines(lines):
     """Windows, fixed offsets and hashes of the numpy path give what the regex path gives."""
     data = b"\n".join(mutate(line, ops) for line, ops in lines) + b"\n"
     for name in ("COMBINED", "COMMON"):
-        fast = Parser(PRESETS[name], ParseOptions(keep_paths=True))
-        slow = Parser(PRESETS[name], ParseOptions(keep_paths=True))
-        slow._fast = None  # the per-line regex path only
-        a, b = fast.feed(data, final=True), slow.feed(data, final=True)
+        a, b = both_ways(name, data)
         assert (a.lines, dict(a.malformed.counts)) == (b.lines, dict(b.malformed.counts))
         assert _cols(a) == _cols(b)
 
@@ -107,10 +112,7 @@ def test_the_vectorized_path_equals_the_per_line_parser_on_virtual_host_lines(li
     mutated lines give what the regex path gives, to the virtual host of each record."""
     data = b"\n".join(mutate(vh + b" " + line, ops) for vh, line, ops in lines) + b"\n"
     for name in ("VCOMBINED", "VCOMMON"):
-        fast = Parser(PRESETS[name], ParseOptions(keep_paths=True))
-        slow = Parser(PRESETS[name], ParseOptions(keep_paths=True))
-        slow._fast = None  # the per-line regex path only
-        a, b = fast.feed(data, final=True), slow.feed(data, final=True)
+        a, b = both_ways(name, data)
         assert (a.lines, dict(a.malformed.counts)) == (b.lines, dict(b.malformed.counts))
         assert _vcols(a) == _vcols(b)
         assert a.records.vhosts == b.records.vhosts  # numbered alike (the host cap's order)
@@ -145,10 +147,7 @@ NO_ZONE = b'9.9.9.9 - - [17/May/2015:12:05:03] "GET /c HTTP/1.1" 200 3 "-" "ua"'
 ]])
 def test_the_numpy_path_reads_virtual_host_lines_as_line_by_line_does(name, data, options):
     for fmt in ("VCOMBINED", "VCOMMON"):
-        fast = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
-        slow = Parser(PRESETS[fmt], ParseOptions(keep_paths=True, **options))
-        slow._fast = None
-        a, b = fast.feed(data, final=True), slow.feed(data, final=True)
+        a, b = both_ways(fmt, data, **options)
         assert (a.lines, a.skipped, a.excluded, dict(a.malformed.counts)) == \
             (b.lines, b.skipped, b.excluded, dict(b.malformed.counts)), (name, fmt)
         assert _vcols(a) == _vcols(b), (name, fmt)
