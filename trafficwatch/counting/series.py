@@ -893,9 +893,10 @@ class HourlySeries:
         {"classes": {1..5 or 0: requests}, "paths": [(path, requests)] busiest first (n),
         "clients": TopK or None (not tallied for that hour), "paths_kept": False where the
         hour is older than the per-path counts kept (PATH_DAYS), "classes_kept": False where
-        its classes are then unknown too (those of the `path` filter's requests)}. Requests of the metric and filter (`visitors` counts requests;
-        with `path`, the classes too are those of matching paths); clients are tallied over
-        every request of the hour. With `whole`, hours h0..h1 together, under h0."""
+        its classes are then unknown too (those of the `path` filter's requests)}. Requests
+        of the metric and filter (`visitors` counts requests; with `path`, the classes too are
+        those of matching paths); clients are tallied over every request of the hour. With
+        `whole`, hours h0..h1 together, under h0."""
         mask = cell_mask("hits" if metric == "visitors" else metric, bots, status_classes)
         out: dict[int, dict] = {}
         sites = self._selected(site)
