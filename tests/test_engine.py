@@ -536,12 +536,30 @@ def test_a_path_filters_range_before_its_counts_kept_says_so_not_that_no_log_cov
 def test_while_the_first_read_goes_on_the_hours_not_read_yet_are_not_zeros_up_to_now():
     """A busy server's trial: the chart drew the hours after what the first read had reached as
     a flat 0 up to the clock (an outage), and the stats pane "Lines read 0 · counted 0"."""
-    from trafficwatch.engine.views import ingest_view
-
     e = Engine(EngineConfig(paths=["x"], fine_tune=False), lambda s: None)
     now = time.time()
     e.series.add("site-a", hourly_records(np.full(48, 20), int(now) // 3600 * 3600 - 72 * 3600,
                                           np.random.default_rng(2)))  # read so far: 2 of 3 days
     s = e.view_series()
     assert len(s) == 48 and s.notna().all()  # up to its last line, not 24 zeros to the clock
-    assert ingest_view(e.source).reading
+
+
+def test_the_stats_pane_says_reading_while_the_first_read_goes_on_and_not_after_it_failed(
+        monkeypatch):
+    seen = []
+
+    def reading(sink, cfg, progress):
+        seen.append(e.snapshot().ingest.reading)  # while the read goes on
+        if len(seen) == 1:
+            raise ValueError("nothing to read: x: no such file")
+        return FakeFeed(sink)
+
+    monkeypatch.setattr(engine_mod, "open_source", reading)
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, ""))
+    e = Engine(EngineConfig(paths=["x"], fine_tune=False, tick_s=0.01), lambda s: None)
+    e.start()
+    try:
+        wait_for(lambda: e.snapshot().fatal)
+        assert seen == [True] and not e.snapshot().ingest.reading  # failed: not "going on"
+    finally:
+        e.stop()

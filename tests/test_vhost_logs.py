@@ -89,3 +89,28 @@ def test_a_host_is_found_as_a_client_asks_for_it_in_any_case_and_with_its_port(t
     assert series.resolve("api.example.org") == "api.example.org"
     assert series.resolve("shop.com") is None
     assert main(["counts", str(tmp_path / "logs"), "--site", "API.example.ORG:80"]) == 0
+
+
+@pytest.mark.parametrize("first", ["a.access.log", "c.access.log"])  # read before b's or after
+def test_a_host_is_covered_by_each_file_from_its_own_first_line_there(tmp_path, first):
+    """A file naming host x once, 40 hours in, covered x from x's first line in another file
+    where that one was read first (a review): the hours between were zeros or gaps by the
+    files' names."""
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / first).write_text(line("x.example", H0 + 60, 0))  # x, then this ends
+    (tmp_path / "logs" / "b.access.log").write_text("".join(
+        [line("y.example", H0 + 600 * k, k) for k in range(6 * 24)] +
+        [line("x.example", H0 + 40 * 3600 + 30, 1)]))
+    series, _ = ingest([str(tmp_path / "logs")])
+    x = series.series("x.example")
+    assert x.iloc[0] == 1 and x.iloc[40] == 1
+    assert x.iloc[1:40].isna().all() and (x.iloc[41:24 * 1 + 24] == 0).all()
+
+
+def test_a_host_named_like_a_file_site_is_found_as_a_client_wrote_it(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "www.shop.com.access.log").write_text(line("-", H0 + 60, 0)[2:])
+    (tmp_path / "logs" / "zz.access.log").write_text(  # read after the file's site
+        line("WWW.SHOP.COM:443", H0 + 120, 1))
+    series, _ = ingest([str(tmp_path / "logs")])
+    assert series.resolve("WWW.SHOP.COM:443") == "www.shop.com"

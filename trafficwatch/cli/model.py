@@ -884,6 +884,9 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
         if not folder.is_dir():  # before minutes of training, not after; and a mistyped path
             # is not made (it was, as root: /nonexistent/dir/)
             raise ValueError(f"--out {safe_name(args.out)}: no folder {safe_name(str(folder))}")
+        if args.device == "cuda":  # none there: said before the logs are read, not after
+            from trafficwatch.model.train import select_device
+            select_device("cuda")
         series = load_series(args)  # before torch's import: a mistyped log path took 4 s to say so
         from trafficwatch.model.baselines import baseline_models
         from trafficwatch.model.evaluate import backtest, format_table, summarize, to_json

@@ -57,6 +57,8 @@ class FileReport:
     last_ts: int | None = None
     sites: set[str] = field(default_factory=set)  # the sites its requests were counted under:
     # `site`, or the virtual hosts its lines name
+    host_first: dict[str, int] = field(default_factory=dict)  # each virtual host its lines
+    # name: the time of its first line in this file (HourlySeries.cover_hosts)
 
     def own_site(self) -> bool:
         """Whether the file's hours are its own site's: not when every request went to the
@@ -330,22 +332,32 @@ def by_site(site: str, rec: Records) -> list[tuple[str, Records, bool]]:
     return [(site, rec, False)]
 
 
-def add_records(series: HourlySeries, site: str, rec: Records) -> list[str]:
+def add_records(series: HourlySeries, site: str, rec: Records,
+                first: dict[str, int] | None = None) -> list[str]:
     """Count parsed requests into `series`: under `site`, or the virtual host a line names;
-    the sites they went to."""
-    return [series.add(name, part, host) for name, part, host in by_site(site, rec)]
+    the sites they went to (and into `first`, each host's first line, where not earlier)."""
+    out = []
+    for name, part, host in by_site(site, rec):
+        out.append(got := series.add(name, part, host))
+        if host and first is not None and len(part):
+            t = int(part.ts.min())
+            first[got] = min(first.get(got, t), t)
+    return out
 
 
 def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -> None:
     if isinstance(res, Counted):
         parsed, lo, hi = res.parsed, res.first_ts, res.last_ts
-        rep.sites.update(series.add_counts(site, counts, site in res.hosts)
-                         for site, counts in res.counts.items())
+        for site, counts in res.counts.items():
+            got = series.add_counts(site, counts, site in res.hosts)
+            rep.sites.add(got)
+            if site in res.hosts:
+                rep.host_first[got] = min(rep.host_first.get(got, counts.min_ts), counts.min_ts)
     else:
         rec = res.records
         parsed = len(rec)
         lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if parsed else (None, None)
-        rep.sites.update(add_records(series, rep.site, rec))
+        rep.sites.update(add_records(series, rep.site, rec, rep.host_first))
     rep.lines += res.lines
     rep.parsed += parsed
     rep.excluded += res.excluded
@@ -397,7 +409,7 @@ def ingest(
                 if rep.ignored:
                     report.ignored.append((rep.name, rep.ignored))
                 if rep.first_ts is not None:
-                    series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
+                    series.cover_hosts(rep.host_first, rep.last_ts)
                 if rep.first_ts is None or not rep.own_site():  # nothing of its own site
                     prev = None
                     continue

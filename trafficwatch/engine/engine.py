@@ -604,7 +604,7 @@ class Engine:
                           "all sites shown until it comes; s picks one")
             status = (self.status or source_error or wanted or model_note or
                       (usable.status if usable else pending))
-            ing = ingest_view(self.source)
+            ing = ingest_view(self.source, reading=self._reading and not self.cfg.prometheus)
         if self.alerts is not None and self.alerts.notice:
             ing = replace(ing, notices=(self.alerts.notice, *ing.notices))
         ahead = self.ahead_notice()

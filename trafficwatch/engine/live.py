@@ -311,7 +311,7 @@ class LiveFeed:
         with self.sink.lock:
             self.sink.series.merge(whole.series)
             if rep.first_ts is not None:
-                self.sink.series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
+                self.sink.series.cover_hosts(rep.host_first, rep.last_ts)
             if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(src.site, rep.first_ts, rep.last_ts)
         ident = (st.st_dev, st.st_ino)
@@ -360,7 +360,7 @@ class LiveFeed:
         except OSError:
             return None
         if rep.first_ts is not None:
-            part.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
+            part.cover_hosts(rep.host_first, rep.last_ts)
         if rep.first_ts is not None and rep.own_site():
             part.add_coverage(site, rep.first_ts, rep.last_ts)
         with self.sink.lock:
@@ -536,7 +536,7 @@ class LiveFeed:
         with self.sink.lock:
             _absorb(rep, res, self.sink.series)
             if rep.first_ts is not None:
-                self.sink.series.cover_hosts(rep.sites, rep.first_ts, rep.last_ts)
+                self.sink.series.cover_hosts(rep.host_first, rep.last_ts)
             if rep.first_ts is not None and rep.own_site():
                 self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
         self._lines_since_step += res.lines

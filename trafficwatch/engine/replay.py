@@ -38,7 +38,7 @@ class _Collector:
     def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
         return None  # replay covers everything up to its clock
 
-    def cover_hosts(self, sites, start_ts: int, end_ts: int) -> None:
+    def cover_hosts(self, firsts, end_ts: int) -> None:
         return None  # (so are the virtual hosts a file's lines name)
 
     def sites(self) -> list[str]:

@@ -153,10 +153,11 @@ def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
 
-def ingest_view(source) -> IngestView:
-    """Counts and file states from the feed's report (empty while it starts)."""
+def ingest_view(source, reading: bool = False) -> IngestView:
+    """Counts and file states from the feed's report (empty while it starts: `reading`, the
+    first read is under way; not after it failed)."""
     if source is None:
-        return IngestView(reading=True)
+        return IngestView(reading=reading)
     rep = source.report
     mal = rep.malformed
     files = tuple((f.name, f.error or f"{f.format}, {f.lines:,} lines") for f in rep.files)
