@@ -154,3 +154,15 @@ def test_the_numpy_path_reads_virtual_host_lines_as_line_by_line_does(name, data
         # hosts numbered alike: in the order of the lines that first name them
         assert a.records.vhosts == b.records.vhosts, (name, fmt)
         assert a.records.vhost.tolist() == b.records.vhost.tolist(), (name, fmt)
+
+
+def test_host_names_whose_hashes_collide_stay_apart(monkeypatch):
+    """Hosts are grouped by a hash of their bytes, then the bytes are checked: with every hash
+    alike (as a client could forge one), each host is still its own."""
+    import trafficwatch.logs.parse as parse_mod
+
+    monkeypatch.setattr(parse_mod, "_NAME_MIX", np.zeros(8, np.uint64))
+    data = b"".join(vh + b" " + R1 + b"\n" for vh in (b"a.com", b"B.com:443", b"b.com", b"c.com"))
+    a, b = both_ways("VCOMBINED", data)
+    assert _vcols(a) == _vcols(b) and a.records.vhosts == b.records.vhosts == (
+        "a.com", "b.com", "c.com")

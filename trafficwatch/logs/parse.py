@@ -48,6 +48,12 @@ def is_binary_line(line: bytes) -> bool:
 
 _MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
 _MIX = np.uint64(_MIX_INT)
+_NAME_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                      0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53,
+                      0x94D049BB133111EB, 0xBF58476D1CE4E5B9], np.uint64)  # a host name's
+# 8 words, mixed into one hash (_vhost_codes: grouped by it, the bytes then checked)
+_NAME_KEEP = (np.arange(64) < np.arange(65)[:, None]).astype(np.uint8).view(np.uint64) * \
+    np.uint64(0xFF)  # [n]: the words' bits of a name's first n bytes
 _MASK64 = (1 << 64) - 1
 
 
@@ -253,17 +259,21 @@ class Parser:
         new to this chunk numbered in the order of the lines that first name them, as line by
         line (the first MAX_HOSTS named are sites: series.fold_host); the slow records' (cols,
         of lines `slow_at`), named by _feed_lines already, renumbered to match. Grouped by their
-        bytes (at most 63, in lower case), not a hash: a Host header is the client's to choose."""
-        win = sliding_window_view(buf, 64)[v0]
-        win = np.where(np.arange(64) < (v1 - v0)[:, None], win, np.uint8(0))
-        win = win + ((win >= 65) & (win <= 90)).astype(np.uint8) * np.uint8(32)  # bytes.lower()
-        keys = np.ascontiguousarray(win).view(np.dtype((np.void, 64))).ravel()
-        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        bytes (at most 63), not a hash alone: a Host header is the client's to choose."""
+        words = np.ascontiguousarray(sliding_window_view(buf, 64)[v0]).view(np.uint64)
+        words &= _NAME_KEEP[v1 - v0]  # 8 words a name, past its end zeros; as written (each
+        # spelling's lower case named below: WWW.Shop.com and www.shop.com are one host)
+        h = (words * _NAME_MIX).sum(1)  # grouped by a hash of the bytes, then the bytes checked
+        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        if not (words == words[first[inv]]).all():  # two names, one hash (made to collide)
+            _, first, inv = np.unique(words.view(np.dtype((np.void, 64))).ravel(),
+                                      return_index=True, return_inverse=True)
         names = [data[v0[i]:v1[i]].lower() for i in first.tolist()]
         new: dict[bytes, int] = {}  # host first named in this chunk -> the line that named it
         for name, i in zip(names, first.tolist()):
-            if self._vhosts.get(name, known) >= known:
-                new[name] = int(at[i])
+            if self._vhosts.get(name, known) >= known:  # (two spellings: the first of either)
+                new[name] = min(new.get(name, int(at[i])), int(at[i]))
         if len(self._vhosts) > known:  # named by slow lines: their first lines too
             by_code = {code: name for name, code in self._vhosts.items() if code >= known}
             for code, line in zip(cols.vhost, slow_at.tolist(), strict=True):
