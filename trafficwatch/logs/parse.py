@@ -242,14 +242,15 @@ class Parser:
             client=host_h[keep] if self.opts.keep_visitors else None,
             # wraps mod 2**64: a hash of the (client, agent) pair
             visitor=(host_h * _MIX + agent_h)[keep] if self.opts.keep_visitors else None,
-            vhost=vhost, vhosts=self._vhost_names(),
+            vhost=vhost, vhosts=(names := self._vhost_names()),
             path=_paths(data, c, keep) if self.opts.keep_paths else None,
             client_name=_paths(data, c, keep, key="host") if self.opts.keep_clients else None)
         recs = fast_rec
         if cols.ts:  # in the lines' order: the chunk's last record is its last line (the time
             # a log stopped at, and the offset it was written in), not the last one parsed slowly
             at = np.concatenate([fast[keep], slow[np.asarray(line_of, np.int64)]])
-            recs = _take(_concat(fast_rec, self._records(cols)), np.argsort(at, kind="stable"))
+            recs = _take(_concat(fast_rec, self._records(cols, names)),
+                         np.argsort(at, kind="stable"))
         return ParseResult(recs, mal, lines=len(starts), skipped=skipped, excluded=excluded + ex2)
 
     def _vhost_codes(self, buf: np.ndarray, data: bytes, v0: np.ndarray, v1: np.ndarray,
@@ -420,8 +421,8 @@ class Parser:
         return got
 
 
-    def _records(self, c: _Columns) -> Records:
-        names = self._vhost_names()
+    def _records(self, c: _Columns, names: tuple[str, ...] | None = None) -> Records:
+        names = self._vhost_names() if names is None else names  # (the chunk's, built once)
         return Records(
             ts=np.asarray(c.ts, np.int64), utc_offset=np.asarray(c.off, np.int32),
             status=np.asarray(c.status, np.int16), size=np.asarray(c.size, np.int64),
