@@ -116,3 +116,35 @@ def test_the_app_says_the_hosts_it_counts_together_live_and_in_a_replay(tmp_path
         finally:
             if hasattr(e.source, "close"):
                 e.source.close()
+
+
+def test_a_parser_numbers_so_many_hosts_then_counts_the_others_as_one():
+    """Where nginx logs $host, a scanner names a new host each line: a parser numbered every
+    one and sorted them all at each chunk (400,000 lines, half naming new hosts: `counts` 14 s,
+    the app's first read 52 s, against 1.2 s and 2.9 s now). It names NAMED_HOSTS, in the
+    lines' order, numpy path or line by line (a request with an escaped quote), and the
+    later ones are OTHER_HOSTS there already."""
+    from trafficwatch.logs.formats import PRESETS
+    from trafficwatch.logs.parse import ParseOptions, Parser
+    from trafficwatch.logs.records import NAMED_HOSTS
+
+    lines, hosts = [], []
+    for i in range(NAMED_HOSTS * 3 // 2 + 300):
+        host = f"Scan{i}.example" if i % 3 else "www.shop.com"
+        path = '/a\\"b' if i % 7 == 0 else "/"  # read line by line
+        t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(NOW - 7200 + i))
+        lines.append(f'{host}:443 10.0.0.{i % 250} - - [{t}] "GET {path} HTTP/1.1" 200 1 "-" '
+                     f'"x"\n'.encode())
+        hosts.append(host.lower())
+    expect = list(dict.fromkeys(hosts))[:NAMED_HOSTS]
+    expect = [h if h in expect else OTHER_HOSTS for h in hosts]
+    for fast in (True, False):
+        p = Parser(PRESETS["VCOMBINED"], ParseOptions())
+        if not fast:
+            p._fast = None
+        got = []
+        for k in range(0, len(lines), 700):  # chunks: the numbers stand across them
+            rec = p.feed(b"".join(lines[k:k + 700])).records
+            got += [rec.vhosts[c] for c in rec.vhost.tolist()]
+        assert got == expect, fast
+        assert len(rec.vhosts) == NAMED_HOSTS + 1 and rec.vhosts[-1] == OTHER_HOSTS

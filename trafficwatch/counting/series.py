@@ -15,7 +15,7 @@ import numpy as np
 from trafficwatch.counting.state import int_in, natural
 from trafficwatch.counting.tops import TOP_HOURS, TopK, add_tallies, chunk_tallies, combined
 from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
-from trafficwatch.logs.records import Records
+from trafficwatch.logs.records import MAX_HOSTS, OTHER_HOSTS, Records
 from trafficwatch.safe import safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
@@ -410,8 +410,6 @@ def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkC
                        int(records.ts.min()), int(records.ts.max()), tops)
 
 
-MAX_HOSTS = 1000  # virtual hosts a log's lines may name as sites of their own; the others
-OTHER_HOSTS = "(other hosts)"  # are counted together under this name (no host name has brackets)
 
 
 def fold_host(site: str, folded: set[str]) -> str:

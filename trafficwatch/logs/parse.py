@@ -10,7 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import COMBINED, COMMON, VCOMBINED, VCOMMON, LogFormat
-from trafficwatch.logs.records import Malformed, ParseResult, Records
+from trafficwatch.logs.records import NAMED_HOSTS, OTHER_HOSTS, Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
 from trafficwatch.logs.w3c import JsonLine, W3CState
 
@@ -57,6 +57,7 @@ _NAME_KEEP = (np.arange(64) < np.arange(65)[:, None]).astype(np.uint8).view(np.u
 _MASK64 = (1 << 64) - 1
 
 
+_OTHER = OTHER_HOSTS.encode()  # the name hosts past NAMED_HOSTS are numbered under
 _ZONE = re.compile(rb"[+-]\d\d:?\d\d\s*\Z")  # a CLF time's zone offset at its end
 
 
@@ -106,7 +107,8 @@ class Parser:
         self._fast = parse_chunk if fmt in (COMBINED, COMMON, VCOMBINED, VCOMMON) else None
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
-        self._vhosts: dict[bytes, int] = {}
+        self._vhosts: dict[bytes, int] = {}  # NAMED_HOSTS of them at most, then OTHER_HOSTS
+        self._vhost_tuple: tuple[str, ...] | None = None  # their names by number, once built
         self._agents: dict[bytes, bool] = {}
         self._bot_keys = np.zeros(0, np.uint64)  # agent hashes seen, sorted, and their bot flags
         self._bot_vals = np.zeros(0, bool)
@@ -282,15 +284,35 @@ class Parser:
                     new[by_code[code]] = min(new.get(by_code[code], line), line)
         if new:
             old = {code: name for name, code in self._vhosts.items() if code >= known}
-            for k, name in enumerate(sorted(new, key=new.__getitem__)):
-                self._vhosts[name] = known + k
-            remap = {code: self._vhosts[name] for code, name in old.items()}
+            for name in old.values():
+                del self._vhosts[name]
+            for name in sorted(new, key=new.__getitem__):
+                if name != _OTHER:  # (slow lines past NAMED_HOSTS: numbered after the rest)
+                    self._host_code(name)
+            remap = {code: self._host_code(name) for code, name in old.items()}
             cols.vhost[:] = [remap.get(v, v) for v in cols.vhost]
-        return np.fromiter((self._vhosts[n] for n in names), np.int32, len(names))[inv.reshape(-1)]
+        return np.fromiter((self._host_code(n) for n in names), np.int32,
+                           len(names))[inv.reshape(-1)]
+
+    def _host_code(self, name: bytes) -> int:
+        """The number of the virtual host `name` (lower case), numbered if new: past
+        NAMED_HOSTS names, the number of OTHER_HOSTS."""
+        code = self._vhosts.get(name)
+        if code is None:
+            if len(self._vhosts) >= NAMED_HOSTS:
+                name = _OTHER
+                code = self._vhosts.get(name)
+            if code is None:
+                code = self._vhosts[name] = len(self._vhosts)
+                self._vhost_tuple = None
+        return code
 
     def _vhost_names(self) -> tuple[str, ...]:
-        return tuple(v.decode("utf-8", "backslashreplace")
-                     for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
+        if self._vhost_tuple is None:
+            self._vhost_tuple = tuple(
+                v.decode("utf-8", "backslashreplace")
+                for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
+        return self._vhost_tuple
 
     def _bots_of(self, agent_h: np.ndarray, a0: np.ndarray, a1: np.ndarray,
                  data: bytes) -> np.ndarray:
@@ -399,7 +421,7 @@ class Parser:
         if self.opts.keep_visitors:
             c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
         vh = g.get("vhost")
-        c.vhost.append(-1 if vh is None else self._vhosts.setdefault(vh.lower(), len(self._vhosts)))
+        c.vhost.append(-1 if vh is None else self._host_code(vh.lower()))
         if self.opts.keep_paths:
             c.path.append(path.split(b"?", 1)[0].decode("utf-8", "surrogateescape"))
         if self.opts.keep_clients:

@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 EXAMPLE_MAX = 200  # bytes of a malformed line kept as its example
+MAX_HOSTS = 1000  # virtual hosts a log's lines may name as sites of their own; the others
+OTHER_HOSTS = "(other hosts)"  # are counted together under this name (no host name has brackets)
+# Names a parser numbers (a stream's own, beyond its series' MAX_HOSTS: enough to say which were
+# folded); a host named after them is OTHER_HOSTS there already. Where nginx logs $host, a
+# scanner names a new one each line: numbered without end, they were sorted at every chunk
+# (400,000 lines, half of them naming new hosts: 14 s, against 0.3 s a plain log).
+NAMED_HOSTS = 2 * MAX_HOSTS
 
 
 @dataclass
