@@ -59,22 +59,38 @@ def test_the_last_day_is_what_an_awk_pipeline_counts(tmp_path, capsys):
     assert all(c["at_least"] == c["requests"] for c in out["clients"])  # 8 clients: exact
 
 
-def test_filters_narrow_the_paths_and_classes_and_the_clients_are_said_not_to_be(tmp_path,
-                                                                               capsys):
+def test_filters_narrow_the_paths_classes_and_clients_and_a_path_is_said_not_to(tmp_path,
+                                                                                capsys):
+    """Who sent the 5xx: the clients followed no filter (one tally an hour, of every request)
+    and under --status 5xx the busiest clients of all were listed; they follow the status and
+    bot filters now, exactly, and a path filter is said not to apply to them."""
     last = rows_of(3)
+    at = next(i for i, r in enumerate(last) if r[1] == 21)  # the 5xx's own client, in hour 20
+    last[at:at] = [(10, 20, "198.51.100.7", "/api", 500, "curl/8")] * 3
     path = write_log(tmp_path, last)
     rc, out, _ = top(capsys, "--status", "4xx,5xx", "--hours", "6", "-n", "10", path)
     want = [r for r in last if r[1] >= 18 and r[4] >= 400]
     assert rc == 0 and out["requests"] == len(want)
     assert dict(out["paths"]) == dict(Counter(r[3] for r in want))
-    assert out["note"].startswith("clients: every request of those hours")
+    assert {c["client"]: c["requests"] for c in out["clients"]} == dict(Counter(
+        r[2] for r in want))
+    assert out["clients_follow_filter"] is True and out["note"] == ""
+    rc, out, _ = top(capsys, "--status", "5xx", "--no-bots", "--hours", "6", path)
+    want = [r for r in last if r[1] >= 18 and r[4] >= 500 and r[5] != "curl/8"]
+    assert {c["client"]: c["requests"] for c in out["clients"]} == dict(Counter(
+        r[2] for r in want)) and "198.51.100.7" not in str(out["clients"])  # curl: a bot
+    rc, out, _ = top(capsys, "--status", "5xx", "--path", "^/api", "--hours", "6", path)
+    want = [r for r in last if r[1] >= 18 and r[4] >= 500]  # the 5xx's clients, of any path
+    assert {c["client"]: c["requests"] for c in out["clients"]} == dict(
+        Counter(r[2] for r in want).most_common(10)) and out["paths"] == [["/api", 3]]
+    assert out["note"].startswith("clients: of every path (the status and bot filters apply")
     assert out["clients_follow_filter"] is False and out["clients_hours"] == 6
     # the table says it in the clients' own heading: under --bots-only a client of 3,164 stood
     # above a total of 1,117, a note at the foot alone saying why (a trial)
-    assert main(["top", "--status", "4xx,5xx", "--hours", "200", path]) == 0
+    assert main(["top", "--path", "^/api", "--hours", "200", path]) == 0
     table = capsys.readouterr().out.splitlines()
     i = next(k for k, line in enumerate(table) if line.startswith("client "))
-    assert table[i - 1] == "clients: the last 97 hours, every request, the filter not applied"
+    assert table[i - 1] == "clients: the last 97 hours, every path, the path filter not applied"
     assert main(["top", "--hours", "6", path]) == 0  # no filter: nothing to say
     table = capsys.readouterr().out.splitlines()
     i = next(k for k, line in enumerate(table) if line.startswith("client "))

@@ -129,14 +129,22 @@ def test_worker_chunks_and_the_state_file_carry_the_tallies():
 
 
 def test_a_tampered_tally_in_the_state_file_is_refused():
+    import copy
+
     import pytest
 
     s = series_of(log([(0, "10.0.0.1", "/", 200)]))
-    d = s.to_dict()
-    (hour,) = d["sites"]["shop"]["clients"]
-    d["sites"]["shop"]["clients"][hour]["counts"]["x"] = -1
-    d["sites"]["shop"]["clients"][hour]["errs"]["x"] = 0
+    d = copy.deepcopy(s.to_dict())  # (its tallies' own dicts)
+    (hour,) = d["sites"]["shop"]["client_cells"]
+    (cell,) = d["sites"]["shop"]["client_cells"][hour]
+    tally = d["sites"]["shop"]["client_cells"][hour][cell]
+    tally["counts"]["x"], tally["errs"]["x"] = -1, 0
     with pytest.raises(ValueError, match="client tally"):
+        HourlySeries.from_dict(d)
+    d = copy.deepcopy(s.to_dict())
+    d["sites"]["shop"]["client_cells"][hour]["25"] = d["sites"]["shop"]["client_cells"][hour][
+        cell]  # a cell past the last
+    with pytest.raises(ValueError, match="cell out of range"):
         HourlySeries.from_dict(d)
 
 
@@ -169,7 +177,8 @@ def test_a_days_busiest_clients_come_before_its_one_off_visitors():
             hours += [h] * 3
             names += ["192.0.2.30"] * 3
     truth = Counter(names)
-    top = combined(list(chunk_tallies(np.array(hours), np.array(names)).values())).top(5)
+    tallies = chunk_tallies(np.array(hours), np.array(names), np.zeros(len(hours), int))
+    top = combined([t for cells in tallies.values() for t in cells.values()]).top(5)
     assert [k for k, _, _ in top[:2]] == ["192.0.2.30", "203.0.113.13"]
     for k, count, err in top:
         assert count - err <= truth[k] <= count
@@ -217,3 +226,31 @@ def test_ties_at_the_top_are_broken_by_name_as_new_paths_keep_coming():
         for site, want in (("shop", seen["shop"]), (None, total)):
             got = s.breakdown(site, h0, h0, n=5)[h0]["paths"]
             assert got == sorted(want.items(), key=lambda kv: (-kv[1], kv[0]))[:5], step
+
+
+def test_an_hours_clients_follow_the_status_and_bot_filters_and_old_tallies_say_not():
+    """Who sent an hour's 5xx: the hour's one tally of every request listed its busiest
+    clients whatever the filter (a 5xx filter showed the 2xx crowd). Each (hour, status class,
+    bot, asset) keeps its own now, so a filter's clients are exact where few; a state saved
+    before keeps its hours' tallies, shown for no filter and said not to be by filter."""
+    import copy
+
+    lines = [(i, f"10.0.0.{i % 4}", "/", 200) for i in range(40)]  # the crowd
+    lines += [(100 + i, "192.0.2.50", "/api", 503) for i in range(3)]  # few, all 5xx
+    s = series_of(log(lines))
+    h0 = T0 // 3600
+    assert s.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("10.0.0.0", 10, 0)]
+    only_5xx = s.breakdown("shop", h0, h0, status_classes={5}, path="^/nothing")[h0]
+    assert only_5xx["clients"].top(5) == [("192.0.2.50", 3, 0)]  # (clients: of any path)
+    assert s.breakdown("shop", h0, h0, bots="only")[h0]["clients"].top(5) == []  # no bot
+    again = HourlySeries.from_dict(s.to_dict())  # kept through the state file, by cell
+    assert again.breakdown("shop", h0, h0, status_classes={5})[h0]["clients"].top(5) == [
+        ("192.0.2.50", 3, 0)]
+    old = copy.deepcopy(s.to_dict())  # as saved before 2026-12-06: one tally an hour
+    cells = old["sites"]["shop"].pop("client_cells")
+    old["sites"]["shop"]["clients"] = {h: {"counts": {"10.0.0.0": 10}, "errs": {"10.0.0.0": 0},
+                                           "floor": 0} for h in cells}
+    legacy = HourlySeries.from_dict(old)
+    assert legacy.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("10.0.0.0", 10, 0)]
+    got = legacy.breakdown("shop", h0, h0, status_classes={5})[h0]
+    assert got["clients"] is None and got["clients_by_cell"] is False

@@ -177,13 +177,19 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
         t.append(f"  {'some hours ' if top.paths else ''}{old}\n", style="dim")
     elif not top.paths:
         t.append("  –\n", style="dim")
-    t.append("Top clients (all requests)\n", style="bold")
+    t.append("Top clients" + (f" ({top.clients_of})" if top.clients_of else "") + "\n",
+             style="bold")
+    if not top.clients_by_cell:  # a state saved before they were tallied by status and bots
+        t.append("  not tallied by filter (kept by an older version)\n", style="dim")
+        return
     if not top.clients_kept:
         t.append("  not tallied (read before this start)\n", style="dim")
         return
     def count(n: int, err: int) -> str:  # a range where the tally may be off
         return f"{num(n - err)}–{num(n)}" if err else num(n)
 
+    if not top.clients:
+        t.append("  –\n", style="dim")
     col = max((len(count(n, e)) for _, n, e in top.clients), default=1)
     for name, n, err in top.clients:
         t.append(f" {count(n, err):>{col}} ")

@@ -136,11 +136,12 @@ def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) ->
     # requests stood above a total of 1,117, and over 100,000 hours one of 384-437 against its
     # 448 in the whole log, each explained in a note at the foot alone (a trial)
     out["clients_hours"] = min(args.hours, TOP_HOURS)
-    out["clients_follow_filter"] = not (args.path or args.status or args.bots is not True
-                                   or args.metric != "hits")
+    # the status and bot filters and the metric's pages, not the path: clients are tallied per
+    # hour and status class, bot and asset, not per path
+    out["clients_follow_filter"] = not args.path
     if out["clients"] and not out["clients_follow_filter"]:
-        notes.append("clients: every request of those hours (each hour's tally is kept before "
-                     "any filter)")
+        notes.append("clients: of every path (the status and bot filters apply; clients are "
+                     "not tallied by path)")
     if args.hours > TOP_HOURS:
         notes.append(f"clients: the last {TOP_HOURS} hours only (each site keeps its clients' "
                      "tallies that long)")
@@ -180,7 +181,7 @@ def table(out: dict) -> str:
         span = ([f"the last {out['clients_hours']} hours"]
                 if out["clients_hours"] < out["hours"] else [])
         if not out["clients_follow_filter"]:
-            span.append("every request, the filter not applied")
+            span.append("every path, the path filter not applied")
         lines += [""] + ([f"clients: {', '.join(span)}"] if span else [])
         lines += [f"{'client':<{width}}  requests"]
         for c in out["clients"]:

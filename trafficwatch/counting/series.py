@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trafficwatch.counting.state import int_in, natural
-from trafficwatch.counting.tops import TOP_HOURS, TopK, add_tallies, chunk_tallies, combined
+from trafficwatch.counting.tops import (
+    ALL_CELLS,
+    EVERY_CELL,
+    TOP_HOURS,
+    TopK,
+    add_tallies,
+    chunk_tallies,
+    combined,
+)
 from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
 from trafficwatch.logs.records import MAX_HOSTS, OTHER_HOSTS, Records
 from trafficwatch.safe import safe_name
@@ -24,6 +32,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without 
 METRICS = ("hits", "pages", "visitors")
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
+assert N_CELLS == EVERY_CELL  # tops' tallies: a cell each, and one past them for every request
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
@@ -325,8 +334,9 @@ class _Site:
     last_ts: int | None = None
     first_ts: int | None = None  # the earliest line counted (None: read from an older state)
     paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
-    # hour -> its busiest clients, for the last TOP_HOURS hours only (when names are parsed)
-    clients: dict[int, TopK] = field(default_factory=dict)
+    # hour -> cell -> its busiest clients, for the last TOP_HOURS hours only (when names are
+    # parsed); cell EVERY_CELL: every request of the hour (a state saved before cells were)
+    clients: dict[int, dict[int, TopK]] = field(default_factory=dict)
     # Visitor keys of an hour arrive chunk by chunk; they wait here and are merged into
     # `visitors` when they outgrow it (or when read), so a busy hour is not re-sorted per chunk.
     pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
@@ -370,7 +380,8 @@ class ChunkCounts:
     last_offset: int
     min_ts: int
     max_ts: int
-    clients: dict[int, TopK] | None = None  # hour -> busiest clients (records.client_name kept)
+    # hour -> cell -> busiest clients (records.client_name kept)
+    clients: dict[int, dict[int, TopK]] | None = None
 
 
 def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkCounts:
@@ -404,7 +415,8 @@ def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkC
     if paths and records.path is not None:
         pc = PathCounts()
         pc.add(hours, cell, records.path)
-    tops = chunk_tallies(hours, records.client_name) if records.client_name is not None else None
+    tops = (chunk_tallies(hours, records.client_name, cell) if records.client_name is not None
+            else None)
     return ChunkCounts(uniq, grid, records.utc_offset[last_of].astype(np.int64), keys, bounds,
                        pc, int(records.ts[-1]), int(records.utc_offset[-1]),
                        int(records.ts.min()), int(records.ts.max()), tops)
@@ -908,12 +920,14 @@ class HourlySeries:
                   path: str | None = None, n: int = 5, whole: bool = False) -> dict[int, dict]:
         """What hours h0..h1 (hour numbers) were made of: for each hour with requests,
         {"classes": {1..5 or 0: requests}, "paths": [(path, requests)] busiest first (n),
-        "clients": TopK or None (not tallied for that hour), "paths_kept": False where the
-        hour is older than the per-path counts kept (PATH_DAYS), "classes_kept": False where
-        its classes are then unknown too (those of the `path` filter's requests)}. Requests
-        of the metric and filter (`visitors` counts requests; with `path`, the classes too are
-        those of matching paths); clients are tallied over every request of the hour. With
-        `whole`, hours h0..h1 together, under h0."""
+        "clients": TopK or None (not tallied for that hour, or not by cell: a state saved
+        before 2026-12-06, under a filter), "paths_kept": False where the hour is older than
+        the per-path counts kept (PATH_DAYS), "classes_kept": False where its classes are then
+        unknown too (those of the `path` filter's requests)}. Requests of the metric and filter
+        (`visitors` counts requests; with `path`, the classes too are those of matching paths);
+        clients are those of the requests of the metric and the status and bot filters (of
+        every path: they are not tallied by path). With `whole`, hours h0..h1 together, under
+        h0."""
         mask = cell_mask("hits" if metric == "visitors" else metric, bots, status_classes)
         out: dict[int, dict] = {}
         sites = self._selected(site)
@@ -976,15 +990,23 @@ class HourlySeries:
                                                    "clients": []})
                 for i in range(a, min(b, a + n)):
                     d["paths"][gnames[int(pids[i])]] = int(counts[i])
+        every = bool(mask.all())
         for x in sites:
-            for h, t in self._sites[x].clients.items():
+            for h, cells in self._sites[x].clients.items():
                 if h0 <= h <= h1:
-                    out.setdefault(h0 if whole else h, {"classes": np.zeros(6), "paths": {}, "clients": []})[
-                        "clients"].append(t)
+                    d = out.setdefault(h0 if whole else h, {"classes": np.zeros(6),
+                                                            "paths": {}, "clients": []})
+                    if EVERY_CELL in cells and not every:  # not by cell: not the filter's
+                        d["clients_unknown"] = True
+                    d["tallied"] = True  # (none of the filter's: an empty tally, not None)
+                    d["clients"] += [t for c, t in cells.items()
+                                     if (every if c == EVERY_CELL else mask[c])]
         for d in out.values():
             d["classes"] = {c: int(v) for c, v in enumerate(d["classes"].tolist()) if v}
             d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-            d["clients"] = combined(d["clients"]) if d["clients"] else None
+            d["clients_by_cell"] = not d.pop("clients_unknown", False)
+            tallied = d.pop("tallied", False) and d["clients_by_cell"]
+            d["clients"] = combined(d["clients"]) if tallied else None
             d.setdefault("paths_kept", True)
             d.setdefault("classes_kept", True)
         return out
@@ -1078,7 +1100,9 @@ class HourlySeries:
                 "last_ts": s.last_ts,
                 "first_ts": s.first_ts,
                 "paths": s.paths.to_dict() if s.paths is not None else None,
-                "clients": {str(h): t.to_dict() for h, t in s.clients.items()},
+                # "client_cells" since 2026-12-06: "clients" held a tally per hour alone
+                "client_cells": {str(h): {str(c): t.to_dict() for c, t in cells.items()}
+                                 for h, cells in s.clients.items()},
                 "host": s.host,
             }
         return out
@@ -1131,8 +1155,12 @@ class HourlySeries:
                 s.first_ts = None if first is None else int_in(first, "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
-                s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): TopK.from_dict(t)
-                             for h, t in d.get("clients", {}).items()}
+                s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): {EVERY_CELL: TopK.from_dict(t)}
+                             for h, t in d.get("clients", {}).items()}  # before cells were
+                for h, cells in d.get("client_cells", {}).items():
+                    s.clients.setdefault(int_in(int(h), "hour", 0, MAX_HOUR), {}).update(
+                        {int_in(int(c), "cell", 0, ALL_CELLS - 1): TopK.from_dict(t)
+                         for c, t in cells.items()})
                 if len(s.clients) > TOP_HOURS:
                     raise ValueError("client tallies for more hours than are kept")
         except (KeyError, TypeError, AttributeError, binascii.Error, OverflowError) as exc:

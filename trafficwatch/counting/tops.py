@@ -10,6 +10,8 @@ import numpy as np
 
 TOP_CAP = 20  # clients kept per hour: the pane shows 5; the rest keep the estimates honest
 TOP_HOURS = 4 * 24 + 1  # hours kept per site, back from its latest: what the chart can show
+ALL_CELLS = 25  # a tally's cell: series.N_CELLS of them (status class x bot x asset), and 24:
+EVERY_CELL = 24  # every request of the hour, as a state saved before 2026-12-06 kept them
 
 
 class TopK:
@@ -75,37 +77,45 @@ class TopK:
         return out
 
 
-def chunk_tallies(hours: np.ndarray, names: np.ndarray, cap: int = TOP_CAP) -> dict[int, TopK]:
-    """Exact per-hour counts of a chunk's client names, each hour cut to its `cap` busiest."""
+def chunk_tallies(hours: np.ndarray, names: np.ndarray, cells: np.ndarray,
+                  cap: int = TOP_CAP) -> dict[int, dict[int, TopK]]:
+    """Exact counts of a chunk's client names per hour and count cell (`cells`: each
+    request's, status class x bot x asset), each (hour, cell) cut to its `cap` busiest: the
+    clients of a filter's requests are those of its cells (who sent the 5xx)."""
     import pandas as pd
 
-    out: dict[int, TopK] = {}
+    out: dict[int, dict[int, TopK]] = {}
     if not len(hours):
         return out
     codes, uniques = pd.factorize(names)
     h0 = int(hours.min())
-    pair = (hours.astype(np.int64) - h0) * len(uniques) + codes
-    keys, n = np.unique(pair, return_counts=True)
-    kh, kc = keys // len(uniques) + h0, keys % len(uniques)
-    bounds = np.flatnonzero(np.diff(kh)) + 1
+    slot = (hours.astype(np.int64) - h0) * ALL_CELLS + cells.astype(np.int64)
+    keys, n = np.unique(slot * len(uniques) + codes, return_counts=True)
+    ks, kc = keys // len(uniques), keys % len(uniques)
+    bounds = np.flatnonzero(np.diff(ks)) + 1
     for idx in np.split(np.arange(len(keys)), bounds):
         t = TopK()
         t.merge({str(uniques[c]): int(v) for c, v in zip(kc[idx].tolist(), n[idx].tolist())},
                 cap=cap)
-        out[int(kh[idx[0]])] = t
+        h, cell = divmod(int(ks[idx[0]]), ALL_CELLS)
+        out.setdefault(h + h0, {})[cell] = t
     return out
 
 
-def add_tallies(into: dict[int, TopK], new: dict[int, TopK], last_hour: int) -> None:
-    """Merge per-hour tallies into `into`, keeping only the TOP_HOURS hours up to `last_hour`."""
+def add_tallies(into: dict[int, dict[int, TopK]], new: dict[int, dict[int, TopK]],
+                last_hour: int) -> None:
+    """Merge per-hour, per-cell tallies into `into`, keeping only the TOP_HOURS hours up to
+    `last_hour`."""
     lo = last_hour - TOP_HOURS + 1
-    for h, t in new.items():
+    for h, cells in new.items():
         if h < lo:
             continue
-        cur = into.get(h)
-        if cur is None:
-            into[h] = cur = TopK()
-        cur.merge(t.counts, t.errs, t.floor)
+        mine = into.setdefault(h, {})
+        for cell, t in cells.items():
+            cur = mine.get(cell)
+            if cur is None:
+                mine[cell] = cur = TopK()
+            cur.merge(t.counts, t.errs, t.floor)
     for h in [h for h in into if h < lo]:
         del into[h]
 

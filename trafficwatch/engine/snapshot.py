@@ -161,8 +161,12 @@ class HourTop:
     classes: tuple[tuple[str, int], ...]  # ("2xx", requests), ..., ("other", n): the metric's
     paths: tuple[tuple[str, int], ...]  # (path, requests), busiest first; raw, untrusted
     clients: tuple[tuple[str, int, int], ...]  # (address, requests, err): raw, untrusted;
-    # the true count is within [requests - err, requests] (err 0: exact); every request counted
+    # the true count is within [requests - err, requests] (err 0: exact); the requests of the
+    # metric and the status and bot filters, of every path (clients are not tallied by path)
     clients_kept: bool = True  # False: no tally for these hours (read before this start)
+    clients_by_cell: bool = True  # False: tallied over every request alone (a state saved
+    # before 2026-12-06), so not for this filter: none shown
+    clients_of: str = ""  # what they are of, after "Top clients": "filter", "any path", ""
     paths_kept: bool = True  # False: older than the per-path counts kept (series.PATH_DAYS)
     classes_kept: bool = True  # False: so are `classes` (a path filter's requests: unknown)
 

@@ -260,8 +260,8 @@ TOP_N = 5  # paths and clients shown per hour
 def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,
               s: pd.Series) -> tuple[tuple[HourTop, ...], HourTop | None]:
     """Status classes, busiest paths and clients of the view `s`'s last TOP_HOURS hours, one by
-    one, and of its last 24 hours together (the metric and filter apply; clients: every
-    request). Reads `series` only: the engine calls it under its lock."""
+    one, and of its last 24 hours together (the metric and filter apply; clients: of every
+    path, not tallied by path). Reads `series` only: the engine calls it under its lock."""
     if not len(s):
         return (), None
     last = int(s.index[-1].timestamp()) // HOUR
@@ -276,11 +276,13 @@ def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,
         day = series.breakdown(site or None, d0, last, whole=True, **kw)
     except (KeyError, ValueError):  # the site went away, or a path filter it cannot take
         return (), None
-    tops = tuple(_hour_top(h, 1, per_hour[h]) for h in sorted(per_hour))
-    return tops, _hour_top(d0, last - d0 + 1, day[d0]) if d0 in day else None
+    of = "any path" if flt.path else "filter" if (flt.status_classes or flt.bots is not True) \
+        else ""
+    tops = tuple(_hour_top(h, 1, per_hour[h], of) for h in sorted(per_hour))
+    return tops, _hour_top(d0, last - d0 + 1, day[d0], of) if d0 in day else None
 
 
-def _hour_top(h: int, n: int, d: dict) -> HourTop:
+def _hour_top(h: int, n: int, d: dict, of: str) -> HourTop:
     c = d["clients"]
     return HourTop(
         start=h * HOUR, hours=n,
@@ -288,6 +290,7 @@ def _hour_top(h: int, n: int, d: dict) -> HourTop:
                                                              key=lambda kv: (kv[0] == 0, kv[0]))),
         paths=tuple(d["paths"]),
         clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None,
+        clients_by_cell=d["clients_by_cell"], clients_of=of,
         paths_kept=d["paths_kept"], classes_kept=d["classes_kept"])
 
 
