@@ -81,7 +81,9 @@ VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", "host", "skip", "user"
 _JSON_FIELDS = {
     "time": ("ts", "time", "time_iso8601", "timestamp", "@timestamp", "StartUTC", "time_local",
              "msec", "date"),
-    "host": ("remote_addr", "remote_ip", "client_ip", "ClientHost", "ip", "clientip"),
+    # Caddy's client_ip before its remote_ip: the client behind trusted proxies (a CDN's
+    # address had been every client's, a trial); the same address where there are none
+    "host": ("remote_addr", "client_ip", "remote_ip", "ClientHost", "ip", "clientip"),
     "status": ("status", "DownstreamStatus", "OriginStatus", "response", "code"),
     "size": ("size", "body_bytes_sent", "bytes_sent", "DownstreamContentSize", "bytes"),
     "method": ("method", "request_method", "RequestMethod"),
@@ -89,7 +91,7 @@ _JSON_FIELDS = {
     "request": ("request",),
     "agent": ("http_user_agent", "user_agent", "User-Agent", "request_User-Agent", "agent",
               "useragent"),
-    "vhost": ("host", "server_name", "RequestHost", "vhost"),
+    "vhost": ("host", "server_name", "RequestHost", "vhost", "http_host"),
 }
 JSON = LogFormat("JSON", "json", time_style="auto", json_fields=_JSON_FIELDS)
 CADDY = LogFormat("CADDY", "json", time_style="auto", json_fields=_JSON_FIELDS)

@@ -12,7 +12,7 @@ from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import COMBINED, COMMON, VCOMBINED, VCOMMON, LogFormat
 from trafficwatch.logs.records import NAMED_HOSTS, OTHER_HOSTS, Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
-from trafficwatch.logs.w3c import JsonLine, W3CState
+from trafficwatch.logs.w3c import JsonLine, NotARequest, W3CState
 
 STATIC_EXT = (b".css", b".js", b".mjs", b".map", b".png", b".jpg", b".jpeg", b".gif", b".webp",
               b".avif", b".svg", b".ico", b".woff", b".woff2", b".ttf", b".otf", b".eot", b".mp4",
@@ -165,7 +165,7 @@ class Parser:
                 continue
             try:
                 fields_list = self._fields(line)
-            except TimeError as exc:
+            except (TimeError, NotARequest) as exc:
                 mal.add(str(exc), line)
                 continue
             if fields_list is None:

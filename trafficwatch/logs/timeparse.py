@@ -29,7 +29,7 @@ _MONTHS = {m.encode(): i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CLF = re.compile(rb"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?"
                   rb"\s*(?:([+-])(\d{2}):?(\d{2}))?")
-_ISO = re.compile(rb"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+_ISO = re.compile(rb"(\d{4})[-/](\d{2})[-/](\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
                   rb"\s*(Z|z|UTC|([+-])(\d{2}):?(\d{2}))?")
 _minute_cache: dict[bytes, tuple[int, int]] = {}
 
@@ -109,8 +109,8 @@ def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
         v = float(text)
     except (TypeError, ValueError) as exc:
         raise TimeError("bad time") from exc
-    if ms or v > 1e11:  # epoch milliseconds
-        v /= 1000.0
+    if ms or v > 1e11:  # epoch milliseconds; past 1e14 micro-, past 1e17 nanoseconds (Caddy's
+        v /= 1e9 if v > 1e17 and not ms else 1e6 if v > 1e14 and not ms else 1e3  # unix_nano)
     return check_window(v), 0
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import TYPE_CHECKING
 
 from trafficwatch.logs.timeparse import TimeError, parse_time
@@ -42,7 +44,8 @@ class W3CState:
             else:
                 key = _W3C_MAP.get(name)
                 if key and key not in g:
-                    g[key] = value.replace(b"+", b" ") if key == "agent" else value
+                    g[key] = value.replace(b"+", b" ") if key == "agent" else \
+                        host_of(value) if key == "vhost" else value
         if date is None or clock is None:
             raise TimeError("W3C line without date and time fields")
         g["_ts"], g["_off"] = parse_time(date + b"T" + clock + b"Z", "iso")  # W3C times are UTC
@@ -67,7 +70,28 @@ def _bytes(v: object) -> bytes | None:
         return None
     if isinstance(v, list):  # Caddy: "User-Agent": ["..."]
         v = v[0] if v else ""
-    return str(v).encode("utf-8", "surrogateescape")
+    try:
+        return str(v).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate JSON escaped ("\ud800"): had ended the program
+        return str(v).encode("utf-8", "backslashreplace")
+
+
+class NotARequest(ValueError):
+    """A line of a request log's format that is no request (a server's own message); its
+    text is the reason it is counted under (with the malformed lines: counted and shown)."""
+
+
+_NO_FIELDS = "JSON line without a status, method or path (a server's message, not a request)"
+_CADDY_OTHER = "Caddy line of a logger other than http.log.access (its request, if any, is there)"
+_HOST_PORT = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[^\s:]*[^\s:,]):\d+")  # as formats' "vhost" piece
+
+
+def host_of(name: bytes) -> bytes:
+    """A virtual host as the request named it, without its port (`Example.com:443`), as the
+    vhost piece of the text formats reads it: JSON's and W3C's had kept it, one site counted
+    as two (a trial)."""
+    m = _HOST_PORT.fullmatch(name)
+    return m.group(1) if m else name
 
 
 class JsonLine:
@@ -79,14 +103,21 @@ class JsonLine:
 
     def parse(self, line: bytes) -> dict | None:
         s = line.strip()
+        if s.startswith(b"\xef\xbb\xbf"):  # a byte order mark, before a file's first line
+            s = s[3:].lstrip()
         if not s.startswith(b"{"):
             return None
-        try:
-            obj = json.loads(s)
+        try:  # bytes that are not UTF-8 kept as they were written (nginx's escape=json writes
+            # them raw: a probe's /\xc0\xaf../ was no line at all, a trial), as text lines
+            obj = json.loads(s.decode("utf-8", "surrogateescape"))
         except (ValueError, RecursionError):
             return None
         if not isinstance(obj, dict):
             return None
+        logger = obj.get("logger")
+        if isinstance(logger, str) and logger.startswith("http.log.") and \
+                not logger.startswith("http.log.access"):  # Caddy's error log: a 502 counted
+            raise NotARequest(_CADDY_OTHER)  # twice, there and in the access log (a trial)
         flat = _flat(obj, {})
         g: dict = {}
         for key, names in self.fields.items():
@@ -96,6 +127,8 @@ class JsonLine:
                     break
         if "time" not in g:
             raise TimeError("JSON line without a time field")
+        if not g.keys() & {"status", "path", "request", "method"}:  # "certificate obtained"
+            raise NotARequest(_NO_FIELDS)  # was a request of the site named after the file
         t = g.pop("time")
         if isinstance(t, bool):
             raise TimeError("bad time")
@@ -104,7 +137,10 @@ class JsonLine:
         else:
             g["_ts"], g["_off"] = parse_time(_bytes(t), "auto")
         out = {k: _bytes(v) for k, v in g.items() if not k.startswith("_")}
-        if isinstance(g.get("status"), (int, float)):
-            out["status"] = str(int(g["status"])).encode()
+        status = g.get("status")
+        if isinstance(status, (int, float)) and not isinstance(status, bool):
+            out["status"] = str(int(status)).encode() if math.isfinite(status) else b"-"
+        if out.get("vhost"):
+            out["vhost"] = host_of(out["vhost"])
         out["_ts"], out["_off"] = g["_ts"], g["_off"]
         return out
