@@ -618,3 +618,20 @@ def test_a_site_asked_for_and_not_read_shows_every_site_until_it_comes(tmp_path,
         wait_for(lambda: "no site" not in e.latest.status)
     finally:
         e.stop()
+
+
+def test_a_json_requests_tail_line_reads_as_a_combined_line(tmp_path, feed_for):
+    """A Caddy line's first rows in the pane were its level, logger and port, cut there: its
+    path, status and agent never in view (a trial). Shown as a combined line reads; the raw
+    line kept for the tail's filter; a server's own line shown as it is."""
+    (tmp_path / "caddy.log").write_text(
+        '{"level":"info","ts":1795000000.5,"logger":"http.log.access","msg":"handled request",'
+        '"request":{"remote_ip":"10.0.0.2","client_ip":"1.2.3.4","remote_port":"5",'
+        '"proto":"HTTP/2.0","method":"GET","host":"C.example:443","uri":"/c?q=1",'
+        '"headers":{"User-Agent":["curl/8"]}},"status":404,"size":5}\n'
+        '{"level":"info","ts":1795000001,"logger":"tls.obtain","msg":"certificate obtained"}\n')
+    _, f = feed_for()
+    own, req = sorted(f.tail, key=lambda t: "tls.obtain" in t.text)[::-1]
+    assert req.shown == ('C.example 1.2.3.4 - - [18/Nov/2026:11:06:40 +0000] "GET /c?q=1" 404 5 '
+                         '"curl/8"') and req.text.startswith('{"level"')
+    assert own.shown == "" and own.text.startswith('{"level":"info","ts":1795000001')

@@ -635,14 +635,15 @@ class LogTail(Static):
         # pane (a trial)
         cap = LINE_ROWS * (self.size.width or 80)
         for line in sorted(lines, key=lambda x: x.ts)[-50:]:  # in the order they were read
-            if named and not line.text.startswith((f"{line.site}:", f"{line.site} ")):  # as
+            if named and not (line.shown or line.text).startswith((f"{line.site}:",
+                                                                   f"{line.site} ")):  # as
                 # the picker and the title name it (a tab in a name was a gap here); not before
                 # a virtual host's line that begins with it ("shop.com: shop.com:443 ...")
                 t.append_text(safe_content(safe_name(line.site)))
                 t.append(": ", style="dim")
             # a tab too is shown as an escape: expanded, it was a gap of spaces no reader could
             # tell from the line's own (a trial)
-            text = safe_text(line.text, tabs=False)
+            text = safe_text(line.shown or line.text, tabs=False)
             # a line the feed cut already (read.TAIL_LINE_SHOWN) says its whole length: the
             # length of what was kept of a line of 8,070 read "4,131 characters" (a trial)
             whole = CUT_LINE.search(text)

@@ -41,6 +41,7 @@ from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import Malformed
 from trafficwatch.logs.sources import SourceFile, classify
+from trafficwatch.logs.w3c import JsonLine
 from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
@@ -419,7 +420,8 @@ class LiveFeed:
                 last = self.sink.series.last_ts(site) if site else None
             now = min(now, float(last)) if last is not None else now
         lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
-        lines.extend(TailLine(now, site, text, fmt, fields) for text in texts)
+        jl = JsonLine(fmt) if fmt is not None and fmt.kind == "json" else None
+        lines.extend(TailLine(now, site, text, fmt, fields, _shown(jl, text)) for text in texts)
         self._tail_version += 1
 
     def _resume_format(self, st: _Stream) -> None:
@@ -756,3 +758,10 @@ def _parser_from_state(d: dict, opts: IngestOptions) -> Parser | None:
         return None
     return p
 
+
+def _shown(jl: JsonLine | None, text: str) -> str:
+    """What the tail pane shows of a line where not the line itself: a JSON request as a
+    combined line reads (`jl`: the file's JSON format)."""
+    if jl is None:
+        return ""
+    return jl.summary(text.encode("utf-8", "surrogateescape")) or ""

@@ -150,6 +150,8 @@ class TailLine:
     fmt: LogFormat | None = field(default=None, compare=False, repr=False)
     fields: tuple[bytes, ...] = field(default=(), compare=False, repr=False)  # a W3C log's
     # `#Fields:` header in force when it was read (its lines parse by it alone)
+    shown: str = field(default="", compare=False)  # what the pane shows for `text` where not
+    # itself: a JSON request as a combined line (raw and untrusted too)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from typing import TYPE_CHECKING
 
 from trafficwatch.logs.timeparse import TimeError, parse_time
@@ -144,3 +145,26 @@ class JsonLine:
             out["vhost"] = host_of(out["vhost"])
         out["_ts"], out["_off"] = g["_ts"], g["_off"]
         return out
+
+    def summary(self, line: bytes) -> str | None:
+        """A request's JSON line as a combined line reads, its site first (`shop.example
+        198.51.100.1 - - [05/Dec/2026:19:46:40 +0000] "GET /a" 200 512 "curl/8"`): a Caddy
+        line's first 3 rows had been its level, logger and port, its path and status never in
+        view (a trial). None where the line is no request."""
+        try:
+            g = self.parse(line)
+        except ValueError:  # (TimeError, NotARequest)
+            return None
+        if g is None:
+            return None
+
+        def text(key: str) -> str:
+            return (g.get(key) or b"-").decode("utf-8", "surrogateescape")
+
+        off = g["_off"]
+        when = time.strftime("%d/%b/%Y:%H:%M:%S", time.gmtime(g["_ts"] + off))
+        zone = f"{'+' if off >= 0 else '-'}{abs(off) // 3600:02d}{abs(off) % 3600 // 60:02d}"
+        request = text("request") if g.get("request") else f"{text('method')} {text('path')}"
+        site = f"{text('vhost')} " if g.get("vhost") else ""
+        return (f'{site}{text("host")} - - [{when} {zone}] "{request}" {text("status")} '
+                f'{text("size")} "{text("agent")}"')
