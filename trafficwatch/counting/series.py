@@ -422,8 +422,6 @@ def count_chunk(records: Records, visitors: bool, paths: bool = False) -> ChunkC
                        int(records.ts.min()), int(records.ts.max()), tops)
 
 
-
-
 def fold_host(site: str, folded: set[str]) -> str:
     """A virtual host past the first MAX_HOSTS: OTHER_HOSTS, its name kept in `folded` (the
     first MAX_HOSTS of them, to be said) unless it is OTHER_HOSTS itself (merged from a part
