@@ -22,7 +22,8 @@ def same_counts(a, b) -> bool:
     the lines were chunked: tests/test_tops.py checks their bounds) kept for the same hours."""
     da, db = a.to_dict(), b.to_dict()
     for site in da["sites"].keys() | db["sites"].keys():
-        assert da["sites"][site].pop("clients").keys() == db["sites"][site].pop("clients").keys()
+        assert da["sites"][site].pop("client_cells").keys() == \
+            db["sites"][site].pop("client_cells").keys()
     return da == db
 
 def lines(start: int, n: int) -> str:

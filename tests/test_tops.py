@@ -136,7 +136,7 @@ def test_a_tampered_tally_in_the_state_file_is_refused():
     s = series_of(log([(0, "10.0.0.1", "/", 200)]))
     d = copy.deepcopy(s.to_dict())  # (its tallies' own dicts)
     (hour,) = d["sites"]["shop"]["client_cells"]
-    (cell,) = d["sites"]["shop"]["client_cells"][hour]
+    cell = min(d["sites"]["shop"]["client_cells"][hour])  # a status class's (and "24": all)
     tally = d["sites"]["shop"]["client_cells"][hour][cell]
     tally["counts"]["x"], tally["errs"]["x"] = -1, 0
     with pytest.raises(ValueError, match="client tally"):
@@ -161,7 +161,7 @@ def test_a_days_busiest_clients_come_before_its_one_off_visitors():
     in its first hour: merged 20 at a time, the hours' floors added up, every one-off read
     "2-37" and the client of 13 was not listed (a trial's Top pane). Every client of the day
     is kept for the screen, and ranked by the count it surely has."""
-    from trafficwatch.counting.tops import chunk_tallies, combined
+    from trafficwatch.counting.tops import EVERY_CELL, chunk_tallies, combined
 
     rng = np.random.default_rng(1)
     hours, names = [], []
@@ -178,7 +178,7 @@ def test_a_days_busiest_clients_come_before_its_one_off_visitors():
             names += ["192.0.2.30"] * 3
     truth = Counter(names)
     tallies = chunk_tallies(np.array(hours), np.array(names), np.zeros(len(hours), int))
-    top = combined([t for cells in tallies.values() for t in cells.values()]).top(5)
+    top = combined([cells[EVERY_CELL] for cells in tallies.values()]).top(5)
     assert [k for k, _, _ in top[:2]] == ["192.0.2.30", "203.0.113.13"]
     for k, count, err in top:
         assert count - err <= truth[k] <= count
@@ -254,3 +254,16 @@ def test_an_hours_clients_follow_the_status_and_bot_filters_and_old_tallies_say_
     assert legacy.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("10.0.0.0", 10, 0)]
     got = legacy.breakdown("shop", h0, h0, status_classes={5})[h0]
     assert got["clients"] is None and got["clients_by_cell"] is False
+
+
+def test_with_no_filter_an_hours_clients_are_its_own_tally_not_its_cells_summed():
+    """The cells' tallies summed make a client that one cell did not keep that cell's floor: a
+    client of exactly 30 read "30-32" beside 25 one-off 404s (a range where one tally of
+    the hour had it exact). With no filter, the hour's own tally answers."""
+    lines = [(i, "203.0.113.1", "/", 200) for i in range(30)]
+    lines += [(100 + i, f"10.0.1.{i}", "/gone", 404) for i in range(25) for _ in range(2)]
+    s = series_of(log(lines))
+    h0 = T0 // 3600
+    assert s.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("203.0.113.1", 30, 0)]
+    four = s.breakdown("shop", h0, h0, status_classes={4})[h0]["clients"].top(30)
+    assert len(four) == TOP_CAP and all(n - e <= 2 <= n for _, n, e in four)

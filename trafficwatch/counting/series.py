@@ -994,11 +994,14 @@ class HourlySeries:
                 if h0 <= h <= h1:
                     d = out.setdefault(h0 if whole else h, {"classes": np.zeros(6),
                                                             "paths": {}, "clients": []})
-                    if EVERY_CELL in cells and not every:  # not by cell: not the filter's
-                        d["clients_unknown"] = True
                     d["tallied"] = True  # (none of the filter's: an empty tally, not None)
-                    d["clients"] += [t for c, t in cells.items()
-                                     if (every if c == EVERY_CELL else mask[c])]
+                    if every and EVERY_CELL in cells:  # the hour's own: exact where kept
+                        d["clients"].append(cells[EVERY_CELL])
+                    elif not every and cells.keys() == {EVERY_CELL}:  # saved before cells
+                        d["clients_unknown"] = True
+                    else:
+                        d["clients"] += [t for c, t in cells.items()
+                                         if c != EVERY_CELL and mask[c]]
         for d in out.values():
             d["classes"] = {c: int(v) for c, v in enumerate(d["classes"].tolist()) if v}
             d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]

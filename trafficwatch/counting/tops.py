@@ -11,7 +11,7 @@ import numpy as np
 TOP_CAP = 20  # clients kept per hour: the pane shows 5; the rest keep the estimates honest
 TOP_HOURS = 4 * 24 + 1  # hours kept per site, back from its latest: what the chart can show
 ALL_CELLS = 25  # a tally's cell: series.N_CELLS of them (status class x bot x asset), and 24:
-EVERY_CELL = 24  # every request of the hour, as a state saved before 2026-12-06 kept them
+EVERY_CELL = 24  # every request of the hour (alone in a state saved before 2026-12-06)
 
 
 class TopK:
@@ -80,8 +80,10 @@ class TopK:
 def chunk_tallies(hours: np.ndarray, names: np.ndarray, cells: np.ndarray,
                   cap: int = TOP_CAP) -> dict[int, dict[int, TopK]]:
     """Exact counts of a chunk's client names per hour and count cell (`cells`: each
-    request's, status class x bot x asset), each (hour, cell) cut to its `cap` busiest: the
-    clients of a filter's requests are those of its cells (who sent the 5xx)."""
+    request's, status class x bot x asset), and of every request of the hour (EVERY_CELL),
+    each cut to its `cap` busiest: the clients of a filter's requests are those of its cells
+    (who sent the 5xx); with no filter, the hour's own tally (the cells' summed, a client
+    where a cell did not keep it is that cell's floor: a range, where it was exact)."""
     import pandas as pd
 
     out: dict[int, dict[int, TopK]] = {}
@@ -89,7 +91,9 @@ def chunk_tallies(hours: np.ndarray, names: np.ndarray, cells: np.ndarray,
         return out
     codes, uniques = pd.factorize(names)
     h0 = int(hours.min())
-    slot = (hours.astype(np.int64) - h0) * ALL_CELLS + cells.astype(np.int64)
+    span = (hours.astype(np.int64) - h0) * ALL_CELLS
+    slot = np.concatenate([span + cells.astype(np.int64), span + EVERY_CELL])
+    codes = np.concatenate([codes, codes])
     keys, n = np.unique(slot * len(uniques) + codes, return_counts=True)
     ks, kc = keys // len(uniques), keys % len(uniques)
     bounds = np.flatnonzero(np.diff(ks)) + 1
