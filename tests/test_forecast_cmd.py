@@ -822,6 +822,20 @@ def test_an_absurd_count_in_a_csv_is_a_gap_said_not_a_forecast_of_billions(tmp_p
     assert len(fc) == 168 and fc["p90"].max() < 1500 and 350 < fc["p50"].median() < 650
 
 
+def test_a_series_of_bytes_is_left_out_said_not_forecast_from_its_smaller_half(tmp_path, capsys):
+    """A series of bytes an hour, half its hours a trillion or more: those were gaps, the
+    other half forecast (0.53x the truth), exit 0 and a story of a level at 0.45x (a trial).
+    Left out as a series of negative values is, with one line; alone, refused."""
+    rng = np.random.default_rng(7)
+    idx = pd.date_range("2024-03-01", periods=21 * 24, freq="h", tz="UTC")
+    counts = [str(int(c) * 2_000_000_000) for c in rng.poisson(500, len(idx))]
+    p = tmp_path / "c.csv"
+    write_counts(p, idx, counts)
+    code, out, err = run_cli(["forecast", str(p), "--horizon", "2"], capsys)
+    assert code == 2 and not out and "263 of its 504 rows hold a count of a trillion or more" \
+        in err and len(err.strip().splitlines()) == 1, err
+
+
 @pytest.mark.parametrize("empty, said", [(48, True), (1, False)])
 def test_forecast_says_when_the_newest_hours_have_no_count(tmp_path, capsys, empty, said):
     # a CSV whose last 2 days were empty was forecast after them with no word: a user read a

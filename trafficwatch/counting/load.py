@@ -292,6 +292,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
     bad: dict[str, list[str]] = {}  # kind -> examples "row N: text"
     negative: dict[str, list[str]] = {}  # series -> its rows with a negative value
+    huge: dict[str, list[str]] = {}  # series -> its rows of MAX_COUNT or more
     left: list[str] = []  # the series left out, said so
     left_names: list[str] = []  # their names
     found: dict[str, tuple[list, list, list]] = {}  # name -> (hours, counts, the offset each
@@ -376,6 +377,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             note.setdefault("count", []).append(f"row {n}: {text!r}")
             if v < 0 and math.isfinite(v):
                 negative.setdefault(name, []).append(f"row {n}: {text!r}")
+            elif v >= MAX_COUNT and math.isfinite(v):
+                huge.setdefault(name, []).append(f"row {n}: {text!r}")
             v = math.nan
         mark = row[pi].strip().lower() if pi is not None else ""
         if mark in PARTIAL_YES:  # `counts`: the log ends inside it or it is in progress: a
@@ -392,16 +395,22 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         times.append(t)
         values.append(v)
         offsets.append(_offset_of(row[ti]))
-    for name, rows in negative.items():  # not counts at all: a series of differences, of
-        # temperatures or a signal (a trial's sine of -12..12, half its rows read as gaps, was
-        # scored on the other half by eval, and beat both naives)
+    # not counts at all: a series of differences, of temperatures or a signal (a trial's sine
+    # of -12..12, half its rows read as gaps, was scored on the other half by eval, and beat
+    # both naives); or of bytes (a trial's 725 of 1,452 hours over a trillion were gaps, the
+    # rest forecast, exit 0)
+    for name, rows, what in [*((k, v, "negative") for k, v in negative.items()),
+                             *((k, v, "huge") for k, v in huge.items())]:
         told = only is None or id_col is None or name == only
         if (name in found and len(rows) > NEGATIVE_SHARE * len(found[name][1])
                 and len(rows) >= NEGATIVE_ROWS and told):
             where = f"series {safe_name(name)}: " if id_col is not None else ""
             left.append(f"{shown}: {where}{len(rows)} of its {len(found[name][1])} rows hold a "
-                        f"negative value (e.g. {safe_text(rows[0])}): trafficwatch forecasts "
-                        "counts, 0 or more")
+                        + (f"negative value (e.g. {safe_text(rows[0])}): trafficwatch "
+                           "forecasts counts, 0 or more" if what == "negative" else
+                           f"count of a trillion or more (e.g. {safe_text(rows[0])}): "
+                           "trafficwatch forecasts requests an hour, not bytes (scale them "
+                           "down)"))
             del found[name]
             left_names.append(name)
             said = set(rows)
@@ -410,7 +419,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                 del bad["count"]
     gone = [] if ii is None or not found else [
         k for k in dict.fromkeys(keys)
-        if k not in found and k not in negative and (only is None or k == only)]
+        if k not in found and k not in negative and k not in huge and (only is None or
+                                                                         k == only)]
     for name in gone:  # not one row of it read: the series vanished from the output, and
         # exit 0 said all was well (a trial's daily series among hourly ones)
         rows_of = dated.get(name, [])
