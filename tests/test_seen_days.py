@@ -26,6 +26,9 @@ def test_days_are_known_at_any_hour_they_begin_and_plain_days_are_not_kept():
     assert days_seen(s[:-1] + 1, keys) == 0  # other counts
     # in other units (a trial's nyc_taxi x1e6 scored as never seen): the same days
     assert days_seen(s * 1e6, keys) == days_seen(s[5:] * 3, keys) + 1 == 30
+    # fractions of them too (a trial's x0.5 and x0.01 read as never seen); not a third
+    assert days_seen(s * 0.5, keys) == days_seen(np.round(s * 0.01, 12), keys) == 30
+    assert days_seen(np.round(s / 3, 12), keys) == 0
     assert days_seen(traffic(30, 2).to_numpy(), keys) == 0  # another series alike
     gappy = s.copy()
     gappy[::24] = np.nan  # a gap in every day: no whole day to tell it by
@@ -63,6 +66,29 @@ def test_eval_says_a_series_is_in_sample_by_its_counts_not_its_name(tmp_path, ca
     model = model_of([trained.iloc[:-4 * 24]])
     _, _, err = run_cli(["eval", str(copy), "--days", "2", "--model", model], capsys)
     assert "trained on" not in err
+
+
+def test_eval_names_every_series_in_sample_and_its_json_says_which(tmp_path, capsys, model_of):
+    """"7 of these 23 series (s02, s03, s04, ...)" and no word in the JSON: a trial ran each
+    series alone to learn which 7. Halved, the counts learned from are known too."""
+    import json
+
+    import pandas as pd
+
+    trained = [traffic(21, k, 200.0) for k in (1, 2, 3, 4)]
+    model = model_of(trained)
+    rows = [pd.DataFrame({"unique_id": name, "ds": s.index.strftime("%Y-%m-%d %H:00"), "y": y})
+            for name, s, y in [(f"s{k}", s, s.to_numpy() * (0.5 if k == 3 else 1.0))
+                               for k, s in enumerate(trained)]
+            + [("new", trained[0], traffic(21, 9, 200.0).to_numpy())]]
+    path = tmp_path / "many.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    code, out, err = run_cli(["eval", str(path), "--days", "2", "--model", model, "--format",
+                              "json"], capsys)
+    assert code == 0 and "4 of these 5 series (s0, s1, s2, s3): its scores" in err, err
+    doc = json.loads(out)
+    assert {k: v["in_sample"] for k, v in doc["series"].items()} == {
+        "s0": True, "s1": True, "s2": True, "s3": True, "new": False}
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data")

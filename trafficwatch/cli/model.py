@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FALLBACK, EXIT_USAGE = 0, 1, 2
 EXIT_OUTPUT = 74  # an output that could not be written (sysexits' EX_IOERR; cli.main's too)
+SAID = 20  # series eval names as trained on, at the most, on stderr (its JSON: every one)
 
 
 _progress = {"shown": False}  # a progress line is on stderr (a terminal): cleared before a message
@@ -341,12 +342,15 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         scored = (args.days + 1) * 24 + args.horizon  # the hours the backtest reads
         seen = trained_on(fc, list(args.paths), [k or args.site or "" for k in every],
                           [to_last_count(s)[0].iloc[-scored:] for s in every.values()])
+        args.in_sample = set(seen)  # and in the JSON, each series' "in_sample"
         if seen:
             which = "it" if seen == [""] else (
                 f"{len(seen)} of these {len(every)} series" if len(every) > 1 else "this series")
+            # every one named (3 and "…" left a trial to run each series alone to find 7)
             notes.append(f"{fc.name} was trained on {which}"
-                         + (f" ({safe_name(', '.join(seen[:3]))}{', …' if len(seen) > 3 else ''})"
-                            if len(every) > 1 else "")
+                         + (f" ({safe_name(', '.join(seen[:SAID]))}" + (
+                             f" and {len(seen) - SAID} more: the JSON's in_sample says which"
+                             if len(seen) > SAID else "") + ")" if len(every) > 1 else "")
                          + ": its scores there are in-sample, better than on a site it has never"
                          " seen (models/README.md has the held-out ones)")
         kept = _kept(args, every)
@@ -380,6 +384,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.out_format == "json":
         doc = to_json(table, args.days, args.horizon)
         doc["origins"] = _hour_texts(origins, args, series)  # in --tz
+        doc["in_sample"] = bool(args.in_sample)
         json.dump(doc, out, indent=1)
         out.write("\n")
     else:
@@ -628,6 +633,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         docs[safe_name(name)] = doc = to_json(table, args.days, args.horizon)  # as every
         # output names a series (a raw name keyed JSON: `jq -r` wrote its escapes, a trial)
         doc["origins"] = _hour_texts(_origins(table), args, series)
+        doc["in_sample"] = name in args.in_sample
     if _progress["shown"]:
         sys.stderr.write("\r\x1b[K")  # the progress line cleared
         sys.stderr.flush()
