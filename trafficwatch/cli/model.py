@@ -732,7 +732,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for name, (f, hours) in done.items():
             lead = csv_field(safe_name(name)) + "," if many else ""
             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
-                out.write(f"{lead}{h},{a:.3f},{b:.3f},{c:.3f},{f.model}\n")
+                out.write(f"{lead}{h},{_fig(a)},{_fig(b)},{_fig(c)},{f.model}\n")
     else:
         docs = {name: {"model": f.model, "horizon": args.horizon, "choice": f.choice,
                        "band_note": f.band_note,
@@ -969,3 +969,9 @@ def _json_safe(x):
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def _fig(x: float) -> str:
+    """A forecast figure in forecast's CSV: 3 decimals, or 4 significant figures below 0.1
+    (a series of millionths was all 0.000, 0.001 and 0.002, a trial)."""
+    return f"{x:.3f}" if x == 0 or abs(x) >= 0.1 else f"{x:.4g}"
