@@ -180,12 +180,13 @@ def test_hour_numbers_steps_apart_are_said_as_numbers(tmp_path, capsys):
 
 @pytest.mark.parametrize("head, said", [
     (",".join(f"V{i}" for i in range(1, 702)),
-     ("found v1,v2,v3,v4,v5,v6,v7,v8,… (701 columns); one series per row, a column per hour "
+     ("found V1,V2,V3,V4,V5,V6,V7,V8,… (701 columns); one series per row, a column per hour "
      "(M4's layout)? write one row per hour instead: unique_id,ds,y")),
     ("hour;count", ("found hour;count; its columns look separated by ';': trafficwatch reads "
      "comma-separated values")),
     ("hour\tcount", "found hour\\x09count; its columns look separated by a tab"),
     ("a,b,c,d,e,f,g,h,i,j", "found a,b,c,d,e,f,g,h,… (10 columns)\n"),  # no M4 hint
+    ("A,2015-01-01 00:00,5", "found A,2015-01-01 00:00,5\n"),  # as written, not lowered
 ])
 def test_a_csv_of_another_layout_is_refused_with_what_it_looks_like(tmp_path, capsys, head,
                                                                       said):

@@ -272,7 +272,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     if value_col is None or time_col is None:
         # the columns found, the first few (an M4 file's 701 made one line of 3.6 KB, a trial),
         # and what the file looks like when it is a known other layout
-        found_cols = ",".join(cols[:8]) + (f",… ({len(cols):,} columns)" if len(cols) > 8 else "")
+        # as written (lower case, a headerless row's "A,2015-..." read "a,2015-...", a trial)
+        found_cols = ",".join(c.strip() for c in rows[0][:8]) + (
+            f",… ({len(cols):,} columns)" if len(cols) > 8 else "")
         hint = ""
         sep = other_separator(cols)
         if sep is not None:
