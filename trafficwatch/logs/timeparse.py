@@ -32,6 +32,7 @@ _CLF = re.compile(rb"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:[
 _ISO = re.compile(rb"(\d{4})[-/](\d{2})[-/](\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
                   rb"\s*(Z|z|UTC|([+-])(\d{2}):?(\d{2}))?")
 _minute_cache: dict[bytes, tuple[int, int]] = {}
+_iso_cache: dict[bytes, tuple[int, int]] = {}
 
 
 class TimeError(ValueError):
@@ -96,12 +97,22 @@ def _iso(text: bytes) -> tuple[int, int]:
     m = _ISO.fullmatch(text.strip())
     if m is None:
         raise TimeError("bad time")
-    year, month, day, hh, mm = (int(m.group(i)) for i in range(1, 6))
     ss = int(m.group(6) or 0)
-    off = 0
-    if m.group(8):
-        off = (int(m.group(9)) * 3600 + int(m.group(10)) * 60) * (1 if m.group(8) == b"+" else -1)
-    return to_epoch(year, month, day, hh, mm, ss, off), off
+    key = m.string[:m.end(5)] + b"|" + (m.group(7) or b"")  # all but the seconds, as _clf
+    hit = _iso_cache.get(key)  # (W3C, load balancers', JSON's times: a third of their parse)
+    if hit is None:
+        year, month, day, hh, mm = (int(m.group(i)) for i in range(1, 6))
+        off = 0
+        if m.group(8):
+            off = (int(m.group(9)) * 3600 + int(m.group(10)) * 60) * \
+                (1 if m.group(8) == b"+" else -1)
+        hit = (to_epoch(year, month, day, hh, mm, ss, off) - ss, off)
+        if len(_iso_cache) > 50_000:
+            _iso_cache.clear()
+        _iso_cache[key] = hit
+    elif ss > 60:
+        raise TimeError("bad time")
+    return hit[0] + ss, hit[1]
 
 
 def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
