@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from trafficwatch.cli.main import main
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import ParseOptions, client_hash, parse_bytes
+from trafficwatch.logs.w3c import JsonLine
 
 T = 1796500000  # 2026-12-05 19:46:40 UTC
 
@@ -105,3 +109,33 @@ def test_iso_times_read_alike_from_the_minute_they_were_cached_in():
     base = 1796464800  # 2026-12-05T10:00:00Z
     want = [base + int(float(s)) - zone[z] for s, z in lines if s != "61"]
     assert got.records.ts.tolist() == want
+
+
+def test_odd_numbers_never_end_the_program():
+    """A status of 40000 overflowed the int16 column and a size of 20 digits the int64 one
+    (a fuzz test below): no status class, no size."""
+    res = parse(b'{"time":"2026-12-05T10:00:00Z","status":"40000","size":"99999999999999999999"}',
+                b'{"time":"2026-12-05T10:00:00Z","status":40000,"size":123456789012345678901}',
+                fmt="JSON")
+    assert res.records.status.tolist() == [0, 0] and res.records.size.tolist() == [-1, -1]
+
+
+_KEYS = st.sampled_from(["ts", "time", "status", "uri", "host", "request", "method", "size",
+                         "remote_ip", "client_ip", "User-Agent", "headers", "logger", "msec",
+                         "http_host", "x"])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+                     st.sampled_from(["http.log.error", "2026-12-05T10:00:00Z", "1796500000",
+                                      "[::1]:80", "a:b:c", "\ud800", "GET / HTTP/1.1", "40000"]))
+_VALUES = st.recursive(_SCALARS, lambda c: st.one_of(st.lists(c, max_size=3),
+                                                      st.dictionaries(_KEYS, c, max_size=4)),
+                       max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=8), st.sampled_from(["JSON", "CADDY"]))
+def test_any_json_object_is_a_request_or_a_reason_never_a_crash(obj, fmt):
+    line = json.dumps(obj).encode()
+    res = parse(line, fmt=fmt)
+    assert len(res.records) + res.malformed.total == 1
+    JsonLine(get_format(fmt)).summary(line)  # the tail pane's words for it: no exception

@@ -399,7 +399,9 @@ class Parser:
     def _add(self, c: _Columns, g: dict) -> int:
         host = g.get("host") or b"-"
         status_b = g.get("status") or b"-"
-        status = int(status_b) if status_b.isdigit() else 0
+        # three digits (a JSON or W3C status of 40000 overflowed the int16 column and ended the
+        # program; a size of 20 digits the int64 one: a fuzz test)
+        status = int(status_b) if status_b.isdigit() and len(status_b) <= 3 else 0
         ch = self._client(host)
         if ch in self._excl or status in self.opts.ignore_status or (
                 self._nets and self._in_range(ch, host)):
@@ -414,7 +416,7 @@ class Parser:
         c.ts.append(g["_ts"])
         c.off.append(g["_off"])
         c.status.append(status)
-        c.size.append(int(size_b) if size_b.isdigit() else -1)
+        c.size.append(int(size_b) if size_b.isdigit() and len(size_b) <= 18 else -1)
         c.static.append(path.split(b"?", 1)[0].lower().endswith(STATIC_EXT))
         c.bot.append(bot)
         c.client.append(ch)
