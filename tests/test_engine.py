@@ -236,6 +236,15 @@ def test_the_top_view_follows_lines_counted_after_the_last_frame(engine, monkeyp
     assert sum(n for _, n in e.snapshot().day.classes) == before  # not yet
     monkeypatch.setattr(engine_mod, "TOPS_S", 0.0)
     assert sum(n for _, n in e.snapshot().day.classes) == before + 37
+    # nor more often than TOPS_SHARE times what it takes: a filter's clients over 300 busy
+    # sites took 4 s, under the lock, every TOPS_S (a review)
+    monkeypatch.setattr(engine_mod, "TOPS_SHARE", 1e12)  # (any build takes a microsecond)
+    with e.sink.lock:
+        e.sink.series.add("site-a", late)
+    e.sink.on_change()
+    assert sum(n for _, n in e.snapshot().day.classes) == before + 37  # not yet: too dear
+    monkeypatch.setattr(engine_mod, "TOPS_SHARE", 0.0)
+    assert sum(n for _, n in e.snapshot().day.classes) == before + 74
 
 
 def test_the_model_line_says_why_the_site_is_not_fine_tuned(engine):
