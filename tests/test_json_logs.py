@@ -139,3 +139,25 @@ def test_any_json_object_is_a_request_or_a_reason_never_a_crash(obj, fmt):
     res = parse(line, fmt=fmt)
     assert len(res.records) + res.malformed.total == 1
     JsonLine(get_format(fmt)).summary(line)  # the tail pane's words for it: no exception
+
+
+def test_a_log_that_begins_with_the_servers_own_lines_is_still_read(tmp_path, capsys):
+    """30 of Caddy's tls.cache.maintenance lines before its first request: counted as lines it
+    could not read, they refused the log ("no known log format matches", a review). Its
+    reverse proxy's debug lines carry a request and are no request either."""
+    own = {"level": "info", "ts": T, "logger": "tls.cache.maintenance", "msg": "started"}
+    proxy = caddy(logger="http.handlers.reverse_proxy")
+    log = tmp_path / "caddy.log"
+    log.write_text("".join(json.dumps(o) + "\n" for o in [own] * 30 + [caddy()] * 20 + [proxy]))
+    assert main(["counts", str(log)]) == 0
+    out, err = capsys.readouterr()
+    assert ",shop.example,hits,20," in out and "20 counted, 31 malformed" in err, err
+
+
+def test_the_tail_summary_cannot_be_made_to_show_another_request():
+    """A path ending in `" 200 512 "Mozilla/5.0` read as a request that got 200 (a review): its
+    quotes and backslashes are written as nginx writes them."""
+    line = json.dumps(caddy(status=403, uri='/admin" 200 512 "Mozilla/5.0\\', host="C.example"))
+    got = JsonLine(get_format("CADDY")).summary(line.encode())
+    assert got == ('c.example 198.51.100.1 - - [05/Dec/2026:19:46:40 +0000] '
+                   '"GET /admin\\x22 200 512 \\x22Mozilla/5.0\\x5C" 403 10 "Mozilla/5.0"')

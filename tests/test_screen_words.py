@@ -311,7 +311,9 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     steady = Recent({"lstm": 0.0495, "naive24": 7.11e-15}, {"naive24": 1.0}, 0.0, 48)
     assert "(0/h vs 0.0495/h)" in steady.describe("lstm") and "e-" not in steady.describe("lstm")
     tiny = Recent({"lstm": 0.000772, "naive168": 0.00024}, {"naive168": 1.0}, 0.0, 48)
-    assert "(0.00024/h vs 0.000772/h)" in tiny.describe("lstm")  # millionths: not "0/h vs"
+    assert "(0.000240/h vs 0.000772/h)" in tiny.describe("lstm")  # millionths: not "0/h vs"
+    noise = Recent({"lstm": 7.11e-15, "naive24": 3.2e-15}, {"naive24": 1.0}, 0.0, 48)
+    assert "beat" not in noise.describe("lstm") and "e-" not in noise.describe("lstm")
     close = Recent({"lstm": 41.94, "naive24": 41.91}, {"naive24": 1.0}, 0.0, 48)
     assert "(41.91/h vs 41.94/h)" in close.describe("lstm")
     tie = Recent({"lstm": 41.9, "naive24": 41.9}, {"naive24": 1.0}, 0.0, 48)

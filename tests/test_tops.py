@@ -142,7 +142,7 @@ def test_a_tampered_tally_in_the_state_file_is_refused():
     with pytest.raises(ValueError, match="client tally"):
         HourlySeries.from_dict(d)
     d = copy.deepcopy(s.to_dict())
-    d["sites"]["shop"]["client_cells"][hour]["25"] = d["sites"]["shop"]["client_cells"][hour][
+    d["sites"]["shop"]["client_cells"][hour]["26"] = d["sites"]["shop"]["client_cells"][hour][
         cell]  # a cell past the last
     with pytest.raises(ValueError, match="cell out of range"):
         HourlySeries.from_dict(d)
@@ -254,6 +254,14 @@ def test_an_hours_clients_follow_the_status_and_bot_filters_and_old_tallies_say_
     assert legacy.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("10.0.0.0", 10, 0)]
     got = legacy.breakdown("shop", h0, h0, status_classes={5})[h0]
     assert got["clients"] is None and got["clients_by_cell"] is False
+    # lines after it in that hour: its cells hold only those, not the hour's 5xx clients (a
+    # review: the 5 errors before the upgrade were left out, without a word), saved or not
+    legacy.add("shop", parse_bytes(log([(200, "198.51.100.9", "/x", 500)]), COMBINED,
+                                   OPTS).records)
+    for again in (legacy, HourlySeries.from_dict(legacy.to_dict())):
+        got = again.breakdown("shop", h0, h0, status_classes={5})[h0]
+        assert got["clients"] is None and got["clients_by_cell"] is False
+        assert again.breakdown("shop", h0, h0)[h0]["clients"].top(1) == [("10.0.0.0", 10, 0)]
 
 
 def test_with_no_filter_an_hours_clients_are_its_own_tally_not_its_cells_summed():

@@ -973,5 +973,7 @@ def _json_safe(x):
 
 def _fig(x: float) -> str:
     """A forecast figure in forecast's CSV: 3 decimals, or 4 significant figures below 0.1
-    (a series of millionths was all 0.000, 0.001 and 0.002, a trial)."""
-    return f"{x:.3f}" if x == 0 or abs(x) >= 0.1 else f"{x:.4g}"
+    (a series of millionths was all 0.000, 0.001 and 0.002, a trial), never an exponent."""
+    if not math.isfinite(x) or x == 0 or abs(x) >= 0.1:
+        return f"{x:.3f}"
+    return f"{x:.{min(3 - math.floor(math.log10(abs(x))), 15)}f}"

@@ -16,6 +16,7 @@ from trafficwatch.counting.state import int_in, natural
 from trafficwatch.counting.tops import (
     ALL_CELLS,
     EVERY_CELL,
+    LEGACY_CELL,
     TOP_HOURS,
     TopK,
     add_tallies,
@@ -997,11 +998,11 @@ class HourlySeries:
                     d["tallied"] = True  # (none of the filter's: an empty tally, not None)
                     if every and EVERY_CELL in cells:  # the hour's own: exact where kept
                         d["clients"].append(cells[EVERY_CELL])
-                    elif not every and cells.keys() == {EVERY_CELL}:  # saved before cells
+                    elif not every and LEGACY_CELL in cells:  # begun before cells were
                         d["clients_unknown"] = True
                     else:
                         d["clients"] += [t for c, t in cells.items()
-                                         if c != EVERY_CELL and mask[c]]
+                                         if c < N_CELLS and mask[c]]
         for d in out.values():
             d["classes"] = {c: int(v) for c, v in enumerate(d["classes"].tolist()) if v}
             d["paths"] = sorted(d["paths"].items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -1156,8 +1157,9 @@ class HourlySeries:
                 s.first_ts = None if first is None else int_in(first, "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
-                s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): {EVERY_CELL: TopK.from_dict(t)}
-                             for h, t in d.get("clients", {}).items()}  # before cells were
+                s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): {
+                    EVERY_CELL: TopK.from_dict(t), LEGACY_CELL: TopK()}  # before cells were
+                    for h, t in d.get("clients", {}).items()}
                 for h, cells in d.get("client_cells", {}).items():
                     s.clients.setdefault(int_in(int(h), "hour", 0, MAX_HOUR), {}).update(
                         {int_in(int(c), "cell", 0, ALL_CELLS - 1): TopK.from_dict(t)

@@ -10,8 +10,10 @@ import numpy as np
 
 TOP_CAP = 20  # clients kept per hour: the pane shows 5; the rest keep the estimates honest
 TOP_HOURS = 4 * 24 + 1  # hours kept per site, back from its latest: what the chart can show
-ALL_CELLS = 25  # a tally's cell: series.N_CELLS of them (status class x bot x asset), and 24:
-EVERY_CELL = 24  # every request of the hour (alone in a state saved before 2026-12-06)
+ALL_CELLS = 26  # a tally's cell: series.N_CELLS of them (status class x bot x asset), and
+EVERY_CELL = 24  # every request of the hour (alone in a state saved before 2026-12-06), and
+LEGACY_CELL = 25  # an empty tally marking an hour such a state began: its cells' tallies hold
+# only what came after, never a filter's clients (a review: a 5xx client of 5 was left out)
 
 
 class TopK:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
+from trafficwatch.logs.w3c import NOT_REQUESTS
 
 TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
                           TOO_LATE})  # a line of a format, but a time that cannot be counted
@@ -71,8 +72,12 @@ def _detect(sample: list[bytes]) -> Detection:
     times = None
     for fmt in DETECT_ORDER:
         res = Parser(fmt).feed(data, final=True)
-        requests = res.lines - res.skipped
-        scores[fmt.name] = len(res.records) / requests if requests else 0.0
+        # a server's own lines in its access log's format (Caddy's tls.cache.maintenance, a
+        # JSON log's messages) are not lines it fails to read: 30 of them first refused a log
+        # of Caddy's (a review)
+        own = sum(n for r, n in res.malformed.counts.items() if r in NOT_REQUESTS)
+        requests = res.lines - res.skipped - own
+        scores[fmt.name] = len(res.records) / requests if requests and len(res.records) else 0.0
         reasons = res.malformed.counts
         if times is None and requests and not len(res.records) and reasons and all(
                 r in TIME_REASONS for r in reasons):

@@ -84,6 +84,8 @@ class NotARequest(ValueError):
 
 _NO_FIELDS = "JSON line without a status, method or path (a server's message, not a request)"
 _CADDY_OTHER = "Caddy line of a logger other than http.log.access (its request, if any, is there)"
+NOT_REQUESTS = (_NO_FIELDS, _CADDY_OTHER)  # a format's own lines that are no request: they fit
+# it (format detection), and are counted and said apart
 _HOST_PORT = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[^\s:]*[^\s:,]):\d+")  # as formats' "vhost" piece
 
 
@@ -116,9 +118,10 @@ class JsonLine:
         if not isinstance(obj, dict):
             return None
         logger = obj.get("logger")
-        if isinstance(logger, str) and logger.startswith("http.log.") and \
-                not logger.startswith("http.log.access"):  # Caddy's error log: a 502 counted
-            raise NotARequest(_CADDY_OTHER)  # twice, there and in the access log (a trial)
+        if isinstance(logger, str) and logger.startswith("http.") and \
+                not logger.startswith("http.log.access"):  # Caddy's error log (a 502 counted
+            # twice, there and in the access log: a trial), its reverse proxy's debug lines
+            raise NotARequest(_CADDY_OTHER)
         flat = _flat(obj, {})
         g: dict = {}
         for key, names in self.fields.items():
@@ -158,13 +161,15 @@ class JsonLine:
         if g is None:
             return None
 
-        def text(key: str) -> str:
-            return (g.get(key) or b"-").decode("utf-8", "surrogateescape")
+        def text(key: str) -> str:  # a quote written as nginx writes one (a path ending in
+            # `" 200 512 "x` read as a request that got 200, a review)
+            return (g.get(key) or b"-").decode("utf-8", "surrogateescape").replace(
+                "\\", "\\x5C").replace('"', "\\x22")
 
         off = g["_off"]
         when = time.strftime("%d/%b/%Y:%H:%M:%S", time.gmtime(g["_ts"] + off))
         zone = f"{'+' if off >= 0 else '-'}{abs(off) // 3600:02d}{abs(off) % 3600 // 60:02d}"
         request = text("request") if g.get("request") else f"{text('method')} {text('path')}"
-        site = f"{text('vhost')} " if g.get("vhost") else ""
+        site = f"{text('vhost').lower()} " if g.get("vhost") else ""  # as its site is named
         return (f'{site}{text("host")} - - [{when} {zone}] "{request}" {text("status")} '
                 f'{text("size")} "{text("agent")}"')

@@ -1027,22 +1027,17 @@ def _inputs(s: pd.Series) -> pd.Series:
 
 def per_hour(*errors: float) -> list[str]:
     """Mean errors a hour, in counts, as the stats pane shows them: three significant figures
-    (no exponent: 1,234, 41.9, 0.0495), 0 for a rounding error beside them (7.11e-15 beside
-    0.0495), below 0.0005 else as many (0.00024, 2.4e-07: "0/h vs 0.000772/h" read as a
-    perfect forecast beside another on a trial's series of millionths), and as many more
-    decimals (two at most) as it takes for different values not to read alike ('41.9 vs
-    41.9')."""
-    top = max((abs(x) for x in errors if np.isfinite(x)), default=0.0)
-
+    (no exponent: 1,234, 41.9, 0.0495, 0.000240: "0/h vs 0.000772/h" read as a perfect
+    forecast beside another on a trial's series of millionths), 0 below 1e-9 (a rounding
+    error: 7.11e-15 and 3.2e-15 are a tie, not a win), and as many more decimals (two at
+    most) as it takes for different values not to read alike ('41.9 vs 41.9')."""
     def fmt(x: float, extra: int) -> str:
         if not np.isfinite(x):
             return "–"
-        if abs(x) <= 1e-9 * top or x == 0:
+        if abs(x) < 1e-9:
             return "0"
-        if abs(x) < 0.0005:
-            return f"{x:.{3 + extra}g}"
         decimals = max(0, 2 - int(np.floor(np.log10(abs(x))))) + extra
-        return f"{x:,.{min(decimals, 6)}f}"
+        return f"{x:,.{min(decimals, 12)}f}"
 
     for extra in range(3):
         out = [fmt(x, extra) for x in errors]
