@@ -366,6 +366,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
         name = name_from_csv(row[ii].strip()) if ii is not None else ""
+        if ii is not None and not name:  # one series of its own, named so and said (before
+            # its values are judged: its negative rows were kept apart under "" and it was
+            # never left out, a review)
+            bad.setdefault("no name", []).append(f"row {n}")
+            name = NO_NAME
         # the rows of a series not asked for (--site) are read, not warned about: "2 hours
         # marked partial (e.g. row 1178)" named the other site's row
         note = bad if only is None or ii is None or name == only else {}
@@ -390,9 +395,6 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             v = math.nan
         elif mark not in PARTIAL_NO:
             note.setdefault("partial?", []).append(f"row {n}: {row[pi]!r}")
-        if ii is not None and not name:  # one series of its own, named so and said
-            bad.setdefault("no name", []).append(f"row {n}")
-            name = NO_NAME
         times, values, offsets = found.setdefault(name, ([], [], []))
         times.append(t)
         values.append(v)
