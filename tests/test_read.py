@@ -81,6 +81,43 @@ def test_parallel_workers_give_what_one_process_gives(tmp_path, monkeypatch, fmt
     assert serial[2] == 3001 and len(serial[0]["ts"]) > 2000 and serial[1]
 
 
+read_headers = read.w3c_headers
+
+
+def test_a_w3c_logs_ranges_read_in_parallel_each_by_the_header_in_force_there(tmp_path,
+                                                                                monkeypatch):
+    """IIS's logs were read on one core (their #Fields: header rules the lines after it): each
+    worker's range now begins with the header in force there, found by its line's '#'; the
+    header changes mid-file, a header at a range's first byte, '#' inside a field."""
+    rng = random.Random(3)
+    heads = [b"#Fields: date time c-ip cs-uri-stem sc-status cs(User-Agent)",
+             b"#FIELDS: time date sc-status c-ip sc-bytes cs-uri-stem"]
+    lines, k = [b"#Software: IIS"], 0
+    for i in range(4000):
+        if i % 700 == 0:
+            k = 1 - k
+            lines.append(heads[k])
+        ip, st = f"10.0.{rng.randrange(9)}.{rng.randrange(9)}".encode(), rng.choice([200, 404])
+        day, t = b"2024-03-0%d" % (1 + i // 1000), b"%02d:%02d:00" % (i // 60 % 24, i % 60)
+        lines.append(b" ".join([day, t, ip, b"/a#b", b"%d" % st, b"UA+%d" % k] if k == 0 else
+                               [t, day, b"%d" % st, ip, b"%d" % i, b"/c.css"]))
+    path = tmp_path / "u_ex240301.log"
+    data = b"\r\n".join(lines) + b"\r\n"
+    at = data.index(heads[0], 9000)
+    path.write_bytes(data)
+    monkeypatch.setattr(read, "PARALLEL_MIN", 0)
+    f = get_format("W3C")
+    serial = _columns(list(parse_file(path, f, workers=1, chunk_bytes=4096)))
+    found = []
+    monkeypatch.setattr(read, "w3c_headers", lambda *a: found.append(read_headers(*a)) or
+                        found[-1])
+    for chunk in (4096, at, 1 << 20):  # (a range beginning on a header's first byte)
+        parallel = list(parse_file(path, f, workers=2, chunk_bytes=chunk))
+        assert _columns(parallel) == serial
+    assert len(found) == 3 and len(found[0][0]) == 6  # read by workers, 6 headers found
+    assert serial[2] == len(lines) and len(serial[0]["ts"]) == 4000 and not serial[1]
+
+
 def _big_log(tmp_path, n=3000):
     path = tmp_path / "access.log"
     path.write_bytes(b"\n".join(_lines(random.Random(9), n)) + b"\n")
