@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,51 +69,56 @@ def to_epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int, off: in
     return check_window(calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0)) - off)
 
 
+def _zone(m: re.Match[bytes], g: int) -> int:
+    """Seconds east of UTC of a match's offset: its sign in group `g`, hours and minutes after
+    (0 where it has none)."""
+    if not m.group(g):
+        return 0
+    return (int(m.group(g + 1)) * 3600 + int(m.group(g + 2)) * 60) * \
+        (1 if m.group(g) == b"+" else -1)
+
+
+def _in_minute(cache: dict[bytes, tuple[int, int]], key: bytes, ss: int,
+               first: Callable[[], tuple[int, int, int, int, int, int]]) -> tuple[int, int]:
+    """(epoch, offset) of second `ss` of the minute `key` names (all of a time but its
+    seconds): `first()` gives its (year, month, day, hour, minute, offset) the first time it
+    is met, and the minute's start is kept."""
+    hit = cache.get(key)
+    if hit is None:
+        year, month, day, hh, mm, off = first()
+        hit = (to_epoch(year, month, day, hh, mm, ss, off) - ss, off)
+        if len(cache) > 50_000:
+            cache.clear()
+        cache[key] = hit
+    elif ss > 60:
+        raise TimeError("bad time")
+    return hit[0] + ss, hit[1]
+
+
 def _clf(text: bytes) -> tuple[int, int]:
-    key = text[:17] + text[20:]  # everything but the seconds
-    hit = _minute_cache.get(key)
     m = _CLF.fullmatch(text.strip())
     if m is None:
         raise TimeError("bad time")
-    ss = int(m.group(6))
-    if hit is None:
-        day, mon, year, hh, mm = int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)), \
-            int(m.group(5))
-        month = _MONTHS.get(mon.capitalize())
+
+    def first() -> tuple[int, int, int, int, int, int]:
+        month = _MONTHS.get(m.group(2).capitalize())
         if month is None:
             raise TimeError("bad time")
-        off = 0
-        if m.group(7):
-            off = (int(m.group(8)) * 3600 + int(m.group(9)) * 60) * (1 if m.group(7) == b"+" else -1)
-        hit = (to_epoch(year, month, day, hh, mm, ss, off) - ss, off)
-        if len(_minute_cache) > 50_000:
-            _minute_cache.clear()
-        _minute_cache[key] = hit
-    elif ss > 60:
-        raise TimeError("bad time")
-    return hit[0] + ss, hit[1]
+        return (int(m.group(3)), month, int(m.group(1)), int(m.group(4)), int(m.group(5)),
+                _zone(m, 7))
+
+    return _in_minute(_minute_cache, text[:17] + text[20:], int(m.group(6)), first)
 
 
 def _iso(text: bytes) -> tuple[int, int]:
+    """ISO 8601, read once a minute as CLF (W3C's, the load balancers', JSON's times: a third
+    of their parse)."""
     m = _ISO.fullmatch(text.strip())
     if m is None:
         raise TimeError("bad time")
-    ss = int(m.group(6) or 0)
-    key = m.string[:m.end(5)] + b"|" + (m.group(7) or b"")  # all but the seconds, as _clf
-    hit = _iso_cache.get(key)  # (W3C, load balancers', JSON's times: a third of their parse)
-    if hit is None:
-        year, month, day, hh, mm = (int(m.group(i)) for i in range(1, 6))
-        off = 0
-        if m.group(8):
-            off = (int(m.group(9)) * 3600 + int(m.group(10)) * 60) * \
-                (1 if m.group(8) == b"+" else -1)
-        hit = (to_epoch(year, month, day, hh, mm, ss, off) - ss, off)
-        if len(_iso_cache) > 50_000:
-            _iso_cache.clear()
-        _iso_cache[key] = hit
-    elif ss > 60:
-        raise TimeError("bad time")
-    return hit[0] + ss, hit[1]
+    return _in_minute(_iso_cache, m.string[:m.end(5)] + b"|" + (m.group(7) or b""),
+                      int(m.group(6) or 0),
+                      lambda: (*(int(m.group(i)) for i in range(1, 6)), _zone(m, 8)))
 
 
 def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
