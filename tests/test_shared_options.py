@@ -125,3 +125,13 @@ def test_a_zone_west_of_utc_is_taken_after_tz_as_written(tmp_path, capsys, zone)
     log.write_text('1.2.3.4 - - [05/Dec/2025:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
     assert main(["counts", str(log), "--tz", zone]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("2025-12-05T03:00:00-07:00,a,")
+
+
+def test_the_other_status_class_is_written_as_it_is_read():
+    """"other,5xx" was described as "status 0xx,5xx", and the filter's own field, filled so
+    when opened again, refused it (a trial)."""
+    from trafficwatch.filters import ViewFilter, class_words, parse_status_classes
+
+    f = ViewFilter(status_classes=parse_status_classes("other,5xx"))
+    assert f.describe() == "status other,5xx"
+    assert parse_status_classes(class_words(f.status_classes)) == f.status_classes

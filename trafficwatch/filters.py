@@ -40,6 +40,12 @@ def parse_status_classes(text: str | None) -> frozenset[int] | None:
     return frozenset(out)
 
 
+def class_words(classes: frozenset[int] | set[int]) -> str:
+    """Status classes as parse_status_classes reads them back: "other,5xx" (class 0 had been
+    written "0xx", which the filter's own field then refused, a trial)."""
+    return ",".join("other" if c == 0 else f"{c}xx" for c in sorted(classes))
+
+
 @dataclass(frozen=True)
 class ViewFilter:
     """What the user narrowed the view to (`/` in the app)."""
@@ -65,7 +71,7 @@ class ViewFilter:
             parts.append(f"path ~ {self.path}"
                          + (" (not applied to visitors)" if metric == "visitors" else ""))
         if self.status_classes:
-            parts.append("status " + ",".join(f"{c}xx" for c in sorted(self.status_classes)))
+            parts.append("status " + class_words(self.status_classes))
         if self.bots is False:
             parts.append("no bots")
         elif self.bots == "only":

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from trafficwatch.app.scrollbar import Scroll
 from trafficwatch.app.text import safe_content
-from trafficwatch.filters import ViewFilter, parse_status_classes
+from trafficwatch.filters import ViewFilter, class_words, parse_status_classes
 from trafficwatch.safe import safe_name
 
 # One line per paragraph (a backslash ends each source line): the Static wraps it to the width.
@@ -248,7 +248,7 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
                 yield Label("Status classes (4xx,5xx)")
                 yield Label("Bots (all | none | only)")
             with Horizontal(classes="pair"):
-                yield Input(value=",".join(f"{c}xx" for c in sorted(cur.status_classes or ())),
+                yield Input(value=class_words(cur.status_classes or ()),
                             placeholder="(all)", id="status")
                 yield Input(value=bots, placeholder="(all)", id="bots")
             yield Label(f"From · to, inclusive (YYYY-MM-DD[ HH:MM], chart's "
