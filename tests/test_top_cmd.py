@@ -75,6 +75,7 @@ def test_filters_narrow_the_paths_classes_and_clients_and_a_path_is_said_not_to(
     assert {c["client"]: c["requests"] for c in out["clients"]} == dict(Counter(
         r[2] for r in want))
     assert out["clients_follow_filter"] is True and out["note"] == ""
+    assert out["clients_unlisted_at_most"] == 0  # every client kept: none unlisted
     rc, out, _ = top(capsys, "--status", "5xx", "--no-bots", "--hours", "6", path)
     want = [r for r in last if r[1] >= 18 and r[4] >= 500 and r[5] != "curl/8"]
     assert {c["client"]: c["requests"] for c in out["clients"]} == dict(Counter(

@@ -130,13 +130,20 @@ def _outside(n: dict, band: str = "band") -> str:
     return f"inside the {band}"
 
 
-def _fit(raw: str, room: int) -> str:
+def _fit(raw: str, room: int, middle: bool = False) -> str:
     """A path or client made safe, cut with "…" to the `room` left on its row: wrapped, the
-    count stood on one row and its path on the next (19 columns at 80x24, a trial)."""
+    count stood on one row and its path on the next (19 columns at 80x24, a trial); with
+    `middle`, its start and its end kept (an address: 2001:db8:…:def0:1)."""
     text = safe_text(raw)
     if room < 4 or cell_len(text) <= room:  # (room < 4: a pane not laid out yet, width 0)
         return text
     # by the cells it takes, not its characters: a path of CJK characters is twice as wide
+    if middle and room >= 7:
+        tail = room // 2 - 1
+        end = text[-tail:]
+        while cell_len(end) > tail:
+            end = end[1:]
+        return set_cell_size(text, room - 1 - cell_len(end)) + "…" + end
     return set_cell_size(text, room - 1) + "…"
 
 
@@ -179,11 +186,14 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
         t.append("  –\n", style="dim")
     t.append("Top clients" + (f" ({top.clients_of})" if top.clients_of else "") + "\n",
              style="bold")
+    if top.clients_of == "any path":  # the status and bot filters apply: said, as `top` says
+        t.append("  the path filter is not applied to clients\n", style="dim")  # (a trial)
     if not top.clients_by_cell:  # a state saved before they were tallied by status and bots
         t.append("  not tallied by filter (kept by an older version)\n", style="dim")
         return
     if not top.clients_kept:
-        t.append("  not tallied (read before this start)\n", style="dim")
+        t.append(f"  kept for the last {TOP_HOURS // 24} days only\n" if top.clients_aged else
+                 "  not tallied (read before this start)\n", style="dim")
         return
     def count(n: int, err: int) -> str:  # a range where the tally may be off
         return f"{num(n - err)}–{num(n)}" if err else num(n)
@@ -193,10 +203,14 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
     col = max((len(count(n, e)) for _, n, e in top.clients), default=1)
     for name, n, err in top.clients:
         t.append(f" {count(n, err):>{col}} ")
-        t.append(_fit(name, width - col - 2))
-        t.append("\n")
+        t.append(_fit(name, width - col - 2, middle=True))  # two IPv6 addresses of one /64
+        t.append("\n")  # read alike, cut at their end (a trial)
     if any(e for _, _, e in top.clients):
         t.append(f"  a–b: a range (the {TOP_CAP} busiest are tallied per hour)\n", style="dim")
+    if top.clients_floor:  # one of 2 an hour beside 25 one-offs of 3 an hour is in no hour's
+        # tally: the one-offs were listed "3-72" and it not at all (a trial)
+        t.append(f"  a client not listed may have sent up to {num(top.clients_floor)}\n",
+                 style="dim")
 
 
 def hour_details(snap: Snapshot, h: int, width: int) -> Text:

@@ -169,6 +169,9 @@ class HourTop:
     clients_by_cell: bool = True  # False: tallied over every request alone (a state saved
     # before 2026-12-06), so not for this filter: none shown
     clients_of: str = ""  # what they are of, after "Top clients": "filter", "any path", ""
+    clients_floor: int = 0  # a client not listed may have sent up to this many (the hours'
+    # tallies keep their 20 busiest: one of 2 an hour beside 25 one-offs of 3 is in none)
+    clients_aged: bool = False  # no tally: the hours are older than the TOP_HOURS kept
     paths_kept: bool = True  # False: older than the per-path counts kept (series.PATH_DAYS)
     classes_kept: bool = True  # False: so are `classes` (a path filter's requests: unknown)
 

@@ -278,11 +278,15 @@ def hour_tops(series: HourlySeries, site: str, metric: str, flt: ViewFilter,
         return (), None
     of = "any path" if flt.path else "filter" if (flt.status_classes or flt.bots is not True) \
         else ""
-    tops = tuple(_hour_top(h, 1, per_hour[h], of) for h in sorted(per_hour))
-    return tops, _hour_top(d0, last - d0 + 1, day[d0], of) if d0 in day else None
+    newest = series.last_ts(site or None)  # tallies are kept for the TOP_HOURS up to it
+    kept = newest // HOUR - TOP_HOURS + 1 if newest is not None else first
+    tops = tuple(_hour_top(h, 1, per_hour[h], of, kept) for h in sorted(per_hour))
+    return tops, _hour_top(d0, last - d0 + 1, day[d0], of, kept) if d0 in day else None
 
 
-def _hour_top(h: int, n: int, d: dict, of: str) -> HourTop:
+def _hour_top(h: int, n: int, d: dict, of: str, kept: int) -> HourTop:
+    """`kept`: the first hour whose clients are still tallied (a range's older hours said
+    "read before this start", a trial, where they had aged out)."""
     c = d["clients"]
     return HourTop(
         start=h * HOUR, hours=n,
@@ -291,6 +295,7 @@ def _hour_top(h: int, n: int, d: dict, of: str) -> HourTop:
         paths=tuple(d["paths"]),
         clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None,
         clients_by_cell=d["clients_by_cell"], clients_of=of,
+        clients_floor=c.floor if c is not None else 0, clients_aged=c is None and h < kept,
         paths_kept=d["paths_kept"], classes_kept=d["classes_kept"])
 
 
