@@ -17,6 +17,7 @@ from trafficwatch.logs.detect import fit
 from trafficwatch.logs.formats import LogFormat
 from trafficwatch.logs.parse import ParseOptions, Parser, is_binary_line
 from trafficwatch.logs.records import ParseResult
+from trafficwatch.logs.w3c import header_fields
 
 CHUNK = 2 << 20  # bytes per parse call: large enough to amortise, small enough for flat memory
 MAX_DECOMPRESSED = 64 << 30  # a gzip bomb stops here (reported), memory stays flat regardless
@@ -361,10 +362,11 @@ def w3c_headers(f: BinaryIO, size: int) -> tuple[list[int], list[list[bytes]]]:
     with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mm:
         at = 0
         while at >= 0:
-            if mm[at:at + 8].lower() == b"#fields:":
-                end = mm.find(b"\n", at)
+            end = mm.find(b"\n", at)
+            declared = header_fields(mm[at:size if end < 0 else end])
+            if declared is not None:
                 offsets.append(at)
-                fields.append([x.lower() for x in mm[at + 8:size if end < 0 else end].split()])
+                fields.append(declared)
             nxt = mm.find(b"\n#", at)
             at = nxt + 1 if nxt >= 0 else -1
     return offsets, fields
@@ -520,7 +522,8 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
 
     Plain files of PARALLEL_MIN bytes or more are parsed in parallel, each worker reading its
     own `chunk_bytes` range (a W3C file's with the `#Fields:` header in force there: IIS's
-    logs had been read on one core, 97,000 lines a second); results come back in file order. A truncated archive yields what it held, then raises OSError.
+    logs had been read on one core, 97,000 lines a second); results come back in file order.
+    A truncated archive yields what it held, then raises OSError.
     `reduce` (picklable) turns each ParseResult into what is yielded instead, in the worker
     that parsed it: a summary much smaller than the records saves sending them back.
     `end` (a plain file): only the lines before this offset, which must be a line boundary.

@@ -19,6 +19,13 @@ _W3C_MAP = {
 }
 
 
+def header_fields(line: bytes) -> list[bytes] | None:
+    """The fields a `#Fields:` header line declares, lower case (None: not such a line)."""
+    if line[:8].lower() != b"#fields:":
+        return None
+    return [f.lower() for f in line[8:].split()]
+
+
 class W3CState:
     """Follows `#Fields:` headers (which may repeat mid-file) and splits data lines by them."""
 
@@ -46,8 +53,9 @@ class W3CState:
 
     def line(self, line: bytes) -> list[dict] | None:
         if line.startswith(b"#"):
-            if line[:8].lower() == b"#fields:":
-                self.fields = [f.lower() for f in line[8:].split()]
+            declared = header_fields(line)
+            if declared is not None:
+                self.fields = declared
             return None
         if not self._fields:
             return None
