@@ -115,6 +115,35 @@ def screen_text(app: TrafficWatchApp) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
 
 
+async def settled_text(app: TrafficWatchApp, pilot, *wanted: str, timeout: float = 20.0) -> str:
+    """The screen's text once every `wanted` string is on it, or after `timeout` seconds.
+
+    The footer draws its keys a refresh after the screen mounts: on a busy CI one pause was
+    too few (the footer was still empty).
+    """
+    import time
+
+    end = time.monotonic() + timeout
+    text = screen_text(app)
+    while not all(w in text for w in wanted) and time.monotonic() < end:
+        await pilot.pause(0.05)
+        text = screen_text(app)
+    return text
+
+
+async def footer_keys(app: TrafficWatchApp, pilot, timeout: float = 20.0) -> list:
+    """The footer's keys once it has drawn them (see `settled_text`)."""
+    import time
+
+    from textual.widgets._footer import FooterKey
+
+    end = time.monotonic() + timeout
+    while not any(k.description == "Quit" for k in app.query(FooterKey)) \
+            and time.monotonic() < end:
+        await pilot.pause(0.05)
+    return list(app.query(FooterKey))
+
+
 async def test_a_site_in_its_first_hour_shows_its_count_so_far():
     # no complete hour yet, so no forecast: the Now pane said nothing of the hour being counted
     from dataclasses import replace
@@ -236,13 +265,12 @@ async def test_the_metric_key_pressed_again_keeps_one_toast():
 async def test_the_footer_fits_80_columns_and_the_keys_it_leaves_out_still_work():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        footer = screen_text(app).rstrip().splitlines()[-1].rstrip()
+        footer = (await settled_text(app, pilot, "^p palette")).rstrip().splitlines()[-1].rstrip()
         assert footer.endswith("^p palette") and "Top" in footer  # no stray character after it
         assert "Week" not in footer
         await pilot.resize_terminal(160, 50)
         await pilot.pause()
-        assert "Week" in screen_text(app).rstrip().splitlines()[-1]
+        assert "Week" in (await settled_text(app, pilot, "Week")).rstrip().splitlines()[-1]
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         chart = app.query_one("#chart")
@@ -254,12 +282,10 @@ async def test_the_footer_fits_80_columns_and_the_keys_it_leaves_out_still_work(
 async def test_a_narrow_footer_keeps_the_keys_most_needed(size):
     # at 60x16 the footer ended at "/ Filter": v, the only way to the other panes there, was
     # left out for keys of less use, by their order alone
-    from textual.widgets._footer import FooterKey
-
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        shown = {k.description for k in app.query(FooterKey)}
+        shown = {k.description for k in await footer_keys(app, pilot)}
     assert {"Quit", "Help", "Panes", "Hour"} <= shown
 
 
@@ -267,12 +293,10 @@ async def test_a_narrow_footer_keeps_the_keys_most_needed(size):
 async def test_no_footer_key_runs_under_the_palettes_key_at_any_width(width):
     # below 80 columns the keys ran under the docked "^p palette", and a letter of the key it
     # covered showed after it ("h Gat▏^p palettet")
-    from textual.widgets._footer import FooterKey
-
     app = make_app()
     async with app.run_test(size=(width, 24)) as pilot:
         await pilot.pause()
-        keys = list(app.query(FooterKey))
+        keys = await footer_keys(app, pilot)
         palette = next(k for k in keys if "command_palette" in k.action)
         shown = [k for k in keys if k is not palette]
         assert {k.description for k in shown} >= {"Quit", "Help"}
@@ -562,7 +586,7 @@ async def test_small_screen_reaches_anomalies_and_tail_with_v():
     app = make_app(demo_snapshot(tail=[TailLine(0.0, "shop", "GET /tail-line")]))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        text = screen_text(app)
+        text = await settled_text(app, pilot, "h Gates", "v Panes")
         assert "Relying on" in text and "400 vs 57–96" not in text
         assert "h Gates" in text and "v Panes" in text  # both keys fit the footer
         assert "v: top" in text
