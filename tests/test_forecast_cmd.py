@@ -836,6 +836,30 @@ def test_a_series_of_bytes_is_left_out_said_not_forecast_from_its_smaller_half(t
         in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_file_of_two_series_one_left_out_still_names_the_other(tmp_path, capsys, fmt):
+    # a file of two series, one of bytes (left out): the other's forecast came without its
+    # series column, a shape of output a script reading "series,hour,..." could not read
+    rng = np.random.default_rng(7)
+    idx = pd.date_range("2024-03-01", periods=21 * 24, freq="h", tz="UTC")
+    rows = [f"{name},{h.isoformat()},{int(c) * scale}" for name, scale in
+            (("shop", 1), ("bytes", 2_000_000_000_000)) for h, c in
+            zip(idx, rng.poisson(500, len(idx)))]
+    p = tmp_path / "c.csv"
+    p.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    code, out, err = run_cli(["forecast", str(p), "--horizon", "3", "--format", fmt], capsys)
+    assert code == 1 and "series bytes: 504 of its 504 rows" in err, err
+    if fmt == "csv":
+        fc = pd.read_csv(io.StringIO(out))
+        assert list(fc.columns[:2]) == ["series", "hour"] and set(fc["series"]) == {"shop"}
+        assert len(fc) == 3
+    else:
+        assert list(json.loads(out)["series"]) == ["shop"]
+    code, out, err = run_cli(["eval", str(p), "--days", "2", "--format", "json"], capsys)
+    assert code == 1 and list(json.loads(out)["series"]) == ["shop"]
+    assert "the mean leaves out 1 of 2 series (1 left out as the file was read)" in err
+
+
 @pytest.mark.parametrize("empty, said", [(48, True), (1, False)])
 def test_forecast_says_when_the_newest_hours_have_no_count(tmp_path, capsys, empty, said):
     # a CSV whose last 2 days were empty was forecast after them with no word: a user read a

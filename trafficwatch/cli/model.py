@@ -308,10 +308,16 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
                 s.attrs["some_file_lost"] = True  # as for a file skipped (a trial's was 0)
                 # and counted among the file's ("1 of 2 series scored" of a file of 3, a trial)
                 s.attrs["series_left"] = len(table.left)
-            if len(every) > 1:
-                return every
+            if len(every) > 1 or table.left:  # one of several left: still named, its output
+                return every  # as the file's (a series column that came and went with its data)
             return {"": next(iter(every.values()))}
         return {"": load_series(args)}
+
+
+def several(every: dict[str, pd.Series]) -> bool:
+    """Whether `load_every` read a file of several series: its output names each (a series is
+    keyed "" only where the input holds one)."""
+    return "" not in every
 
 
 def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -366,7 +372,7 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    if len(every) > 1:
+    if several(every):
         for note in notes:
             _err(note)
         return _eval_many(every, args, models, fc.name, out)
@@ -712,7 +718,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (ValueError, OSError, CheckpointError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    many = len(every) > 1
+    many = several(every)
     code, done = EXIT_OK, {}
     for name, series in every.items():
         try:
