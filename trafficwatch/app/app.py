@@ -192,9 +192,9 @@ class TrafficWatchApp(App):
     def _fit(self, width: int, height: int) -> None:
         """Small screens (80x24) show one bottom pane at a time and a compact footer."""
         narrow = width < 120 or height < 32
-        self.set_class(narrow, "narrow")
-        self.set_class(height < SHORT_ROWS, "short")
-        self.set_class(width < SLIM_COLUMNS, "slim")
+        # in one batch: a class of the app restyles every widget, once per call
+        self.update_classes({"narrow": narrow, "short": height < SHORT_ROWS,
+                             "slim": width < SLIM_COLUMNS})
         self.short_pane &= height < SHORT_ROWS
         if self.bottom == "now" and width >= SLIM_COLUMNS:
             self.bottom = "gates"  # the Now pane is beside the chart again
@@ -305,12 +305,12 @@ class TrafficWatchApp(App):
     def _show_bottom(self) -> None:
         """Mark which bottom pane is in front; on small screens only that one is shown, and its
         title says what `v` brings next."""
-        for name in ("now", *self.BOTTOM):
-            self.set_class(self.bottom == name, f"-bottom-{name}")
-        self.set_class(self.short_pane, "-short-pane")
         if self.bottom in ("gates", "top"):
             self.left = self.bottom
-        self.set_class(self.left == "top", "-left-top")
+        # one restyle of the whole screen, not one per class (two or three at each `v`)
+        self.update_classes({**{f"-bottom-{name}": self.bottom == name
+                                for name in ("now", *self.BOTTOM)},
+                             "-short-pane": self.short_pane, "-left-top": self.left == "top"})
         n = len(self.snapshot.anomalies) if self.snapshot else 0
         titles = dict(self.TITLES)
         if n:
