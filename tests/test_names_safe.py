@@ -199,3 +199,15 @@ def test_forecast_and_eval_json_name_each_series_as_shown(tmp_path, capsys):
         main([*cmd, "--format", "json"])
         keys = set(json.loads(capsys.readouterr().out)["series"])
         assert keys == {"\\x1b]52;c;cHduZWQ=\\x07", "plain"}, cmd
+
+
+def test_a_raw_byte_and_its_escape_written_out_are_two_sites_each_counted(tmp_path):
+    # a Host of the byte 0x9b and one of the text `\x9b` were both named 'a\\x9bb': one row
+    # of `counts` held one of them (3 of 9 counted requests in no row), the agent summed them
+    log = tmp_path / "access.log"
+    line = '{v} 192.0.2.{i} - - [20/Nov/2026:10:0{i}:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n'
+    log.write_bytes(b"".join(line.format(v=v, i=i).encode("utf-8", "surrogateescape")
+                             for i in range(1, 4) for v in ("a\udc9bb", "a\\x9bb", "shop.example")))
+    p = counts("--log-format", "VCOMBINED", "--format", "json", str(log))
+    got = {r["site"]: r["count"] for r in json.loads(p.stdout)}
+    assert got == {"a\\x9bb": 3, "a\\\\x9bb": 3, "shop.example": 3}, got

@@ -310,7 +310,7 @@ class Parser:
     def _vhost_names(self) -> tuple[str, ...]:
         if self._vhost_tuple is None:
             self._vhost_tuple = tuple(
-                v.decode("utf-8", "backslashreplace")
+                v.decode("utf-8", "surrogateescape")  # as safe_name reads bytes
                 for v, _ in sorted(self._vhosts.items(), key=lambda kv: kv[1]))
         return self._vhost_tuple
 
