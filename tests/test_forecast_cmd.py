@@ -1021,3 +1021,29 @@ def forecast_goes_on_from_its_rows(tmp_path, capsys, hours):
     assert rows[0].startswith((hours[-1] + pd.Timedelta(hours=1)).isoformat()), rows[0]
     assert rows[1].startswith((hours[-1] + pd.Timedelta(hours=2)).isoformat()), rows[1]
     return path, counts
+
+
+def test_a_model_file_named_with_escapes_a_newline_and_a_comma_is_shown_escaped(tmp_path,
+                                                                                 capsys):
+    # forecast's CSV wrote the model's file name raw (an OSC title and a row split in two by
+    # its newline, a column added by its comma) and eval's table printed it raw: a security trial
+    import shutil
+
+    from trafficwatch.resources import default_model_path
+
+    model = tmp_path / "x\x1b]0;T\x07\nF,G.pt"
+    shutil.copy(default_model_path(), model)
+    rng = np.random.default_rng(1)
+    idx = pd.date_range("2024-03-01", periods=35 * 24, freq="h", tz="UTC")
+    p = write_counts(tmp_path / "c.csv", idx, [
+        str(int(100 + 50 * np.sin(h.hour / 24 * 2 * np.pi) + rng.normal(0, 10))) for h in idx])
+    shown = "lstm:x\\x1b]0;T\\x07\\x0aF,G"
+    code, out, _ = run_cli(["forecast", str(p), "--horizon", "3", "--model", str(model)],
+                             capsys)
+    assert code == 0 and not any(c < " " and c != "\n" for c in out), out
+    fc = pd.read_csv(io.StringIO(out))
+    assert list(fc.columns) == ["hour", "p10", "p50", "p90", "model"] and len(fc) == 3
+    assert all(m.startswith(shown) for m in fc["model"]), fc["model"]
+    code, out, _ = run_cli(["eval", str(p), "--days", "2", "--model", str(model)], capsys)
+    assert code == 0 and not any(c < " " and c != "\n" for c in out), out
+    assert any(line.startswith(shown + " ") for line in out.splitlines()), out

@@ -671,7 +671,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         out.write("\n")
         return code
     names = list(models)
-    width = max(7, *(len(n) for n in names))
+    width = max(7, *(len(safe_name(n)) for n in names))
     scored = (f"{total} series" if len(summaries) == total else
               f"{len(summaries)} of {total} series scored")
     lo, hi = min(counts.values()), max(counts.values())
@@ -682,7 +682,8 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
                    "short for all)")
     out.write(f"{scored}, {origins}, {args.horizon} h ahead; MASE per series\n")
     # two spaces between columns: a name as wide as its column ran into the one before it
-    out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{n:>{width}}" for n in names) + "\n")
+    out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{safe_name(n):>{width}}" for n in names)
+              + "\n")
     for name, s in summaries.items():
         shown = safe_name(name)
         shown = shown if len(shown) <= NAME_WIDTH else shown[:NAME_WIDTH - 1] + "~"
@@ -738,7 +739,7 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         for name, (f, hours) in done.items():
             lead = csv_field(safe_name(name)) + "," if many else ""
             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
-                out.write(f"{lead}{h},{_fig(a)},{_fig(b)},{_fig(c)},{f.model}\n")
+                out.write(f"{lead}{h},{_fig(a)},{_fig(b)},{_fig(c)},{csv_field(safe_name(f.model))}\n")
     else:
         docs = {name: {"model": f.model, "horizon": args.horizon, "choice": f.choice,
                        "band_note": f.band_note,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from trafficwatch.model.baselines import ForecastFn
 from trafficwatch.model.features import check_series
+from trafficwatch.safe import safe_name
 
 
 def seasonal_scale(history: np.ndarray, season: int = 24) -> float:
@@ -123,12 +124,12 @@ def to_json(table: pd.DataFrame, days: int, horizon: int) -> dict:
 def format_table(table: pd.DataFrame) -> str:
     """Plain-text summary table (model, MASE, sMAPE %, p10-p90 coverage %, hours)."""
     summary = summarize(table)
-    w = max(16, *(len(str(n)) for n in summary.index))
+    w = max(16, *(len(safe_name(n)) for n in summary.index))
     lines = [f"{'model':<{w}} {'MASE':>7} {'sMAPE%':>7} {'cover%':>7} {'hours':>6}"]
     for name, r in summary.iterrows():
         # sMAPE under 1 % with two figures: a steady 50,000 an hour read 0.0 for every model
         smape = r["smape"]
-        lines.append(f"{name!s:<{w}} {_cell(r['mase'], '.3f')} "
+        lines.append(f"{safe_name(name):<{w}} {_cell(r['mase'], '.3f')} "
                      f"{_cell(smape, '.2g' if 0 < smape < 1 else '.1f')} "
                      f"{_cell(100 * r['coverage'], '.1f')} {int(r['hours']):>6}")
     return "\n".join(lines)
@@ -175,13 +176,14 @@ def across(summaries: Mapping[str, pd.DataFrame], aside: Collection[str] = ()) -
 
 def format_across(summary: pd.DataFrame) -> str:
     """Plain-text table of `across`."""
-    w = max(16, *(len(str(n)) for n in summary.index))
+    w = max(16, *(len(safe_name(n)) for n in summary.index))
     head = (f"{'model':<{w}} {'MASE':>7} {'median':>7} {'sMAPE%':>7} {'cover%':>7} "
             f"{'best on':>7} {'hours':>7}")
     lines = [head]
     for name, r in summary.iterrows():
         best = "-" if r["best_on"] < 0 else str(int(r["best_on"]))
-        lines.append(f"{name!s:<{w}} {_cell(r['mase'], '.3f')} {_cell(r['median_mase'], '.3f')} "
+        lines.append(f"{safe_name(name):<{w}} {_cell(r['mase'], '.3f')} "
+                     f"{_cell(r['median_mase'], '.3f')} "
                      f"{_cell(r['smape'], '.1f')} {_cell(100 * r['coverage'], '.1f')} {best:>7} "
                      f"{int(r['hours']):>7}")
     return "\n".join(lines)
