@@ -277,6 +277,18 @@ def test_a_mistyped_command_is_one_line_not_an_app_on_nothing():
     assert "unknown command 'cunts' (did you mean counts?" in line and "commands: counts" in line
 
 
+@pytest.mark.parametrize("word, said", [("follow", "counts --follow"), ("predict", "forecast"),
+                                        ("backtest", "eval")])
+def test_another_tools_word_for_a_command_is_one_line_naming_ours(word, said, capsys):
+    # `trafficwatch follow /var/log/nginx` opened the app, "skipped follow: no such file" at
+    # the foot of a pane the only word of it (a trial)
+    from trafficwatch.cli.main import main
+
+    assert main([word, SAMPLE]) == 2
+    out, err = capsys.readouterr()
+    assert not out and f"unknown command '{word}' (did you mean {said}?" in err
+
+
 def test_the_app_without_a_terminal_says_so_instead_of_waiting_for_keys():
     p = subprocess.run([sys.executable, "-m", "trafficwatch", SAMPLE], capture_output=True,
                        stdin=subprocess.DEVNULL, timeout=60, check=False)

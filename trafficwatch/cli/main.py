@@ -101,11 +101,22 @@ def edit_distance(a: str, b: str) -> int:
     return row[-1]
 
 
+# words other tools use for what a command here does: `trafficwatch follow /var/log/nginx`
+# opened the app with "skipped follow: no such file" at the foot of a pane (a trial)
+OTHER_WORDS = {"follow": "counts --follow", "tail": "counts --follow",
+               "predict": "forecast", "backtest": "eval", "fit": "train", "finetune": "train",
+               "fine-tune": "train", "exporter": "agent", "metrics": "agent", "report": "top",
+               "serve": "trafficwatch --serve DIR"}
+
+
 def mistyped_command(word: str) -> str | None:
-    """The command `word` is a typo of (within 2 edits), unless it names a file or directory
-    (or is a glob or an option): `trafficwatch forecst daily.csv` opened the app on both."""
+    """The command `word` is a typo of (within 2 edits) or another tool's word for, unless it
+    names a file or directory (or is a glob or an option): `trafficwatch forecst daily.csv`
+    opened the app on both."""
     if word.startswith("-") or any(c in word for c in "*?[") or os.path.lexists(word):
         return None
+    if word.lower() in OTHER_WORDS:
+        return OTHER_WORDS[word.lower()]
     near = min(COMMANDS, key=lambda c: edit_distance(word.lower(), c))
     return near if edit_distance(word.lower(), near) <= 2 else None
 
