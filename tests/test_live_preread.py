@@ -172,6 +172,32 @@ def test_a_small_sites_log_tail_is_not_pushed_out_by_a_big_one(tmp_path, monkeyp
     assert big == [x for x in lines(150_000 - 50, 50).split("\n") if x]
 
 
+@pytest.mark.parametrize("resumed", [False, True])
+def test_the_tail_at_start_ends_with_the_live_logs_lines_not_its_big_rotations(
+        tmp_path, monkeypatch, resumed):
+    # the follower reads a folder's files a chunk of each in turn: a rotation of 48,000 lines
+    # had its last chunks read after access.log, and the tail showed them as the newest lines,
+    # none of access.log's 3,000 (a trial). After a restart too, from the state
+    from trafficwatch.logs import follow
+
+    monkeypatch.setattr(follow, "READ_BYTES", 16 << 10)  # the rotation: read over 4 passes,
+    monkeypatch.setattr(follow, "PASS_BYTES", 128 << 10)  # a pass of each file in turn
+    monkeypatch.setattr(read, "PARALLEL_MIN", 1 << 60)  # the follower reads it all
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log.1").write_text(lines(0, 4000))
+    live = d / "access.log"
+    live.write_text(lines(4000, 300))
+    os.utime(d / "access.log.1", (1, 2_000_000_000))  # mtime: after access.log (a copy)
+    state = tmp_path / "state.json"
+    _, f = feed(d, state if resumed else None)
+    if resumed:
+        f.close()
+        _, f = feed(d, state)
+    assert [t.text for t in f.tail] == [x for x in lines(4250, 50).split("\n") if x]
+    f.close()
+
+
 def test_a_binary_file_is_skipped_not_counted_as_malformed_lines(tmp_path, monkeypatch):
     # the app said "binary.log looks binary ... skipped" and also "malformed 68 · no known log
     # format" for its bytes, where `counts` on the same files says 0 malformed

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from trafficwatch.counting.ingest import (
@@ -53,6 +53,20 @@ TAIL_SCAN = 2000  # lines of a chunk parsed again at most to find each host's la
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
 
 
+def file_rank(path: str, st: os.stat_result | None = None) -> tuple[bool, float, int]:
+    """Where a file stands among its site's: the live log last (access.log, not access.log.1),
+    then by mtime, then the least rotated last (a copied folder, the bundled sample logs, had
+    access.log.1 written 2 ms after access.log)."""
+    try:
+        st = st or os.stat(path)
+    except OSError:
+        return (False, -float("inf"), 0)
+    src = classify(Path(path))
+    rotation = src.rotation if isinstance(src, SourceFile) else 0
+    live = isinstance(src, SourceFile) and src.rotation == 0 and not src.date_key
+    return (live, st.st_mtime, -rotation)
+
+
 @dataclass
 class _Stream:
     """What is known about one followed file: its report and its parser (None until detected)."""
@@ -83,7 +97,9 @@ class LiveFeed:
         self.report = IngestReport()
         # the log tail, per site: one shared deque of 200 lost a small site's lines to a big
         # file's chunks (elastic_apache_logs showed none beside two others' 155)
-        self._tails: dict[str, deque[TailLine]] = {}
+        # (during the first read, per site and file: `_slot`; joined in the files' order once
+        # it is done, `_join_first_tails`)
+        self._tails: dict[str | tuple[str, str], deque[TailLine]] = {}
         self._tail_cache: tuple[int, tuple[TailLine, ...]] = (-1, ())
         self._tail_version = 0
         self._tail_rank: dict[str, tuple] = {}  # a site's tail from a resumed file: its rank
@@ -174,6 +190,7 @@ class LiveFeed:
         self._lines_since_step = 0
         self._rate_since = time.monotonic()  # lines/s counts from here (not the first read)
         self._ready = True
+        self._join_first_tails()
         self.commit()
         if start_thread:
             self.follower.start()
@@ -320,7 +337,7 @@ class LiveFeed:
         self._streams[ident] = _Stream(FileKey(*ident, src.path, src.site), rep)
         self._lines_since_step += rep.lines
         self._dirty = True
-        self._tail(src.site, whole.tail)
+        self._tail(src.site, whole.tail, path=src.path)
         return FileRecord(*ident, digest(whole.head), len(whole.head), whole.length,
                           digest(whole.tail[-TAIL_BYTES:]), src.path, done=True)
 
@@ -370,18 +387,44 @@ class LiveFeed:
         self._streams[ident] = _Stream(FileKey(*ident, path, site), rep, Parser(fmt, opts.parse))
         self._lines_since_step += rep.lines
         self._dirty = True
-        self._tail(site, last, fmt=fmt)
+        self._tail(site, last, fmt=fmt, path=path)
         return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
+
+    def _slot(self, site: str, path: str | None) -> str | tuple[str, str]:
+        """Where a site's tail lines from the file `path` go: the site's tail, or during the
+        first read a tail of that file's own. The follower reads a folder's files a chunk of
+        each in turn, and a big rotation's last chunks came after its live log's: the tail
+        showed access.log.1's last lines as the newest and none of access.log's (a trial)."""
+        return site if self._ready or path is None else (site, path)
+
+    def _join_first_tails(self) -> None:
+        """The first read's tails of each file, joined per site in the order of its files
+        (`file_rank`: the live log last) and cut to TAIL_PER_SITE: each site's last lines as
+        they stand in its logs."""
+        per_site: dict[str, list[tuple[tuple, str, deque[TailLine]]]] = {}
+        for key, lines in list(self._tails.items()):
+            if isinstance(key, tuple):
+                del self._tails[key]
+                per_site.setdefault(key[0], []).append((file_rank(key[1]), key[1], lines))
+        for site, files in per_site.items():
+            joined = [x for _, _, lines in sorted(files, key=lambda f: f[:2]) for x in lines]
+            if not joined:
+                continue
+            ts = max(x.ts for x in joined)  # one time: the tail sorts by it, and keeps order
+            lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
+            lines.extend(replace(x, ts=ts) for x in joined[-TAIL_PER_SITE:])
+        self._tail_version += 1
 
     def _tail(self, site: str, data: bytes, chunk: bool = False,
               fmt: LogFormat | None = None, fields: tuple[bytes, ...] = (),
-              present: set[str] | frozenset[str] = frozenset()) -> None:
+              present: set[str] | frozenset[str] = frozenset(), path: str | None = None) -> None:
         """The last complete lines of `data` into the site's log tail, which stays a run of lines
         as they stand in the log: the last TAIL_PER_SITE read, never stretches of several chunks
         (20 lines of each were kept, so a big file's tail showed three hours days apart).
         `chunk`: lines the follower handed over, whole; else the last bytes of a file. `fmt`:
         the file's format, if known, and `fields` its W3C header (a filter on lines reads them
-        with both). `present`: the sites the chunk's requests were counted under."""
+        with both). `present`: the sites the chunk's requests were counted under. `path`: the
+        file the lines are of (see `_slot`)."""
         opts = self.sink.config.ingest
         if fmt is None and not chunk:  # an archive read whole: its format found from the lines
             try:
@@ -400,18 +443,18 @@ class LiveFeed:
             sites = sites_of_lines(texts, site, fmt, fields, opts.parse)
             if not whole:  # still not found: its tail is not a run of lines any more
                 for s in set(present) - set(sites):
-                    self._tails.pop(s, None)
+                    self._tails.pop(self._slot(s, path), None)
         by_site: dict[str, list[str]] = {}
         for s, text in zip(sites, texts):
             by_site.setdefault(s, []).append(text)
         if not whole:  # lines between the tail kept and these were not read for it
             for s in {site, *by_site}:
-                self._tails.pop(s, None)
+                self._tails.pop(self._slot(s, path), None)
         for s, lines in by_site.items():
-            self._tail_add(s, lines[-TAIL_PER_SITE:], fmt, fields)
+            self._tail_add(s, lines[-TAIL_PER_SITE:], fmt, fields, path)
 
     def _tail_add(self, site: str, texts: list[str], fmt: LogFormat | None = None,
-                  fields: tuple[bytes, ...] = ()) -> None:
+                  fields: tuple[bytes, ...] = (), path: str | None = None) -> None:
         now = time.time()
         if not self._ready:  # the first read: the sites' tails ordered by their logs' own last
             # time, not as their files came (on a folder of unrelated logs, every site's
@@ -419,7 +462,7 @@ class LiveFeed:
             with self.sink.lock:
                 last = self.sink.series.last_ts(site) if site else None
             now = min(now, float(last)) if last is not None else now
-        lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
+        lines = self._tails.setdefault(self._slot(site, path), deque(maxlen=TAIL_PER_SITE))
         jl = JsonLine(fmt) if fmt is not None and fmt.kind == "json" else None
         lines.extend(TailLine(now, site, text, fmt, fields, _shown(jl, text)) for text in texts)
         self._tail_version += 1
@@ -453,24 +496,23 @@ class LiveFeed:
                 st = os.fstat(fh.fileno())
                 if (st.st_dev, st.st_ino) != (key.dev, key.ino):
                     return  # replaced since it was found: the follower sees to that
-                src = classify(Path(key.path))
-                rotation = src.rotation if isinstance(src, SourceFile) else 0
-                live = isinstance(src, SourceFile) and src.rotation == 0 and not src.date_key
-                rank = (live, st.st_mtime, -rotation)
-                if rank < self._tail_rank.get(key.site, (False, -float("inf"))):
+                rank = file_rank(key.path, st)
+                if self._ready and rank < self._tail_rank.get(key.site, (False, -float("inf"))):
                     return  # a newer file of the site gave its tail: nothing to read here
                 start = max(0, offset - logread.TAIL_WINDOW)
                 fh.seek(start)
                 data = fh.read(offset - start)
         except OSError:
             return
-        self._tail_rank[key.site] = rank
-        self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
+        if self._ready:  # (in the first read, each file's tail is its own until they are
+            # joined in this order: _join_first_tails)
+            self._tail_rank[key.site] = rank
+            self._tails.pop(key.site, None)  # an older file's lines: these are the newer ones
         st = self._streams.get((key.dev, key.ino))
         p = st.parser if st is not None else None
         # a whole window: its first line, maybe cut, left out
         self._tail(key.site, data, fmt=p.fmt if p else None,
-                   fields=tuple(p.w3c_fields) if p else ())
+                   fields=tuple(p.w3c_fields) if p else (), path=key.path)
 
     @property
     def tail(self) -> tuple[TailLine, ...]:
@@ -547,7 +589,7 @@ class LiveFeed:
         present = {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())} \
             if rec.vhosts else set()
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
-                   fields=tuple(st.parser.w3c_fields), present=present)
+                   fields=tuple(st.parser.w3c_fields), present=present, path=key.path)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
