@@ -179,3 +179,31 @@ def test_the_charts_same_hours_last_week_are_the_same_local_hours(paris):
     ahead = sv.hours[-1] + 3600 * np.arange(1, 25)
     got = week_before(sv.hours, sv.counts, ahead, None, sv.offsets)
     assert np.array_equal(got, [count(h - 169 * 3600) for h in ahead], equal_nan=True)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_the_screen_labels_each_hour_in_its_own_offset(paris, tz):
+    # after the change every hour before it was labelled in the new offset: the cursor on an
+    # hour `counts` writes 12:00+02:00 said "12:00" for the hour before it (a trial), with
+    # --tz or without
+    from zoneinfo import ZoneInfo
+
+    from trafficwatch.app.gate_words import fmt_hour, shown_offset
+    from trafficwatch.engine.views import ViewState, series_view
+    from trafficwatch.filters import ViewFilter
+
+    counts, _ = ingest([str(paris)], IngestOptions())
+    s = counts.series(None, "hits")
+    state = ViewState(sites=("access",), site="", metric="hits", filter=ViewFilter(), band=0.8,
+                      replay=False, speed=1.0, now=float(s.index[-1].timestamp()) + 600,
+                      partial_hour=None, tz_offset_s=3600, last_ts=None,
+                      tz=ZoneInfo(tz) if tz else None)
+    sv = series_view(state, s)
+    before, after = SWITCH - pd.Timedelta(hours=30), SWITCH + pd.Timedelta(hours=30)
+    off = shown_offset(sv)
+    assert fmt_hour(int(before.timestamp()), off, "%d %H:00") == \
+        (before + pd.Timedelta(hours=2)).strftime("%d %H:00")
+    assert fmt_hour(int(after.timestamp()), off, "%d %H:00") == \
+        (after + pd.Timedelta(hours=1)).strftime("%d %H:00")
+    ahead = int(sv.hours[-1]) + 24 * 3600  # a forecast's hour: the offset of now
+    assert sv.offset_at(ahead) == 3600 and off == 3600  # (and reckoned in as an int)

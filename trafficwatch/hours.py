@@ -1,6 +1,7 @@
 """Hours as numbers: the length of an hour and a day, and epoch seconds of pandas times."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,13 @@ HOUR_NUMBERS = "hour_numbers"  # an hourly series' attrs key: its times were hou
 SUB_HOUR = "sub_hour"  # an hourly series' attrs key: seconds its hours begin after UTC's (a CSV
 # in a zone half an hour or 45 minutes off: +05:30 1800, +05:45 900); each of its hours is kept
 # in the UTC hour that begins that long before it, and written back as it was
+
+
+def zone_offsets(hours: np.ndarray, tz: dt.tzinfo) -> np.ndarray:
+    """Seconds east of UTC of the zone `tz` at each hour (UTC hour numbers): daylight saving
+    included."""
+    return np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset().total_seconds()
+                       for h in np.asarray(hours).tolist()], np.int64)
 
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from trafficwatch.app.chart import ForecastChart
-from trafficwatch.app.gate_words import fmt_hour
+from trafficwatch.app.gate_words import fmt_hour, shown_offset
 from trafficwatch.app.hour_detail import TopPane
 from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
@@ -334,7 +334,7 @@ class TrafficWatchApp(App):
             titles[f"#{self.left}-box"] += " · t: " + ("gates" if self.left == "top" else "top 24 h")
         chart = self.query_one(ForecastChart)
         if chart.cursor is not None:
-            off = self.snapshot.series.tz_offset_s if self.snapshot and self.snapshot.series else 0
+            off = shown_offset(self.snapshot.series if self.snapshot else None)
             titles["#stats-box"] = "Hour " + fmt_hour(chart.cursor, off, "%a %H:00")
         for box, title in titles.items():
             self.query_one(box).border_title = title

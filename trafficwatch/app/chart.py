@@ -10,7 +10,7 @@ from textual import events
 from textual.message import Message
 from textual_plotext import PlotextPlot
 
-from trafficwatch.app.panes import fmt_hour, num
+from trafficwatch.app.panes import fmt_hour, num, shown_offset
 from trafficwatch.app.text import count, safe_content, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.hours import week_before
@@ -221,7 +221,7 @@ class ForecastChart(PlotextPlot):
         if sv is None:
             plt.title(safe_text(snap.status) or "no data yet")
             return
-        off = sv.tz_offset_s
+        off = shown_offset(sv)
         width = max(self.size.width - 10, 20)
         self.hours = self.shown_hours(snap)
         if self.cursor is not None and self.cursor not in self.hours:

@@ -176,9 +176,29 @@ def memory_reading(cell_norm: np.ndarray, recent: int = 24) -> str:
     return f"memory (cell state): {trend} over the last day (size {v[-1]:.1f})"
 
 
+class ShownOffset(int):
+    """The offset hours are shown in now (an int, for what is reckoned in it), which knows each
+    hour's own (`SeriesView.offset_at`): fmt_hour shows an hour before a daylight-saving change
+    in the offset it had, as `counts` writes it."""
+
+    def __new__(cls, series) -> ShownOffset:  # noqa: PYI034 (Self: Python 3.11)
+        out = super().__new__(cls, series.tz_offset_s)
+        out.series = series
+        return out
+
+    def at(self, ts: int) -> int:
+        return self.series.offset_at(ts)
+
+
+def shown_offset(series) -> int:
+    """The offset a SeriesView's hours are shown in (ShownOffset); 0 without one."""
+    return ShownOffset(series) if series is not None else 0
+
+
 def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
-    """An epoch hour in the displayed offset."""
-    return time.strftime(form, time.gmtime(int(ts) + offset))
+    """An epoch hour in the displayed offset (a ShownOffset: the hour's own)."""
+    off = offset.at(int(ts)) if isinstance(offset, ShownOffset) else offset
+    return time.strftime(form, time.gmtime(int(ts) + off))
 
 
 def distinct_drops(drops: Sequence[int]) -> list[int]:

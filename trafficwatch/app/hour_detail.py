@@ -7,7 +7,13 @@ import numpy as np
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from trafficwatch.app.gate_words import ahead_words, fmt_hour, hour_gates, percentages
+from trafficwatch.app.gate_words import (
+    ahead_words,
+    fmt_hour,
+    hour_gates,
+    percentages,
+    shown_offset,
+)
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
 from trafficwatch.app.text import band_ends, band_name, count_range, safe_content
 from trafficwatch.app.text import count as num
@@ -77,7 +83,7 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
             words = (f"inside the widened {drawn}, {'above' if alarm[0] == '▲' else 'below'} "
                      f"the {alert}")
         out.append((words, "bold" if not words.startswith("inside the ") else ""))
-    off = snap.series.tz_offset_s if snap.series else 0
+    off = shown_offset(snap.series)
     for a in [] if n["future"] else snap.anomalies:  # one still going is not in the forecast's
         if a.start <= h and (a.end is None or h < a.end):  # hours (they were said to be in it)
             arrow = "▲" if a.direction > 0 else "▼"  # named as the anomaly list names it
@@ -216,7 +222,7 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
 def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     """The stats pane while the chart's cursor is on hour `h` (short lines: 80x24 gives it 24
     columns)."""
-    off = snap.series.tz_offset_s if snap.series else 0
+    off = shown_offset(snap.series)
     n = hour_numbers(snap, h)
     t = Text()
     t.append(fmt_hour(h, off, "%a %d %b %H:00") + "\n", style="bold")  # "Sun 11 Oct": not
@@ -270,7 +276,7 @@ class TopPane(SnapshotPane):
         t = Text()
         day = snap.day
         if day is not None:
-            off = snap.series.tz_offset_s if snap.series else 0
+            off = shown_offset(snap.series)
             t.append(f"{fmt_hour(day.start, off, '%a %H:00')} to "
                      f"{fmt_hour(day.start + day.hours * HOUR, off, '%a %H:00')}", style="dim")
             if snap.filter:

@@ -19,6 +19,7 @@ from trafficwatch.app.gate_words import (
     reliance_words,
     reset_marks,
     reset_words,
+    shown_offset,
     standout_words,
 )
 from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
@@ -172,7 +173,7 @@ class StatsPane(SnapshotPane):
         sv, fv, ing = snap.series, snap.forecast, snap.ingest
         narrow = 0 < self.size.width < NARROW
         if sv is not None and fv is not None and len(fv.hours):
-            off = sv.tz_offset_s
+            off = shown_offset(sv)
             # by hour, not by position: a forecast made before the hour turned (a frame before
             # the model's next pass; every second in a fast replay) still covers the hours now
             ph = sv.partial_hour
@@ -226,7 +227,7 @@ class StatsPane(SnapshotPane):
                 sv.counts[:-1]).any() else "forecasting…" if not snap.status or
                 snap.status.endswith("…") else "no forecast (the status line says why)")
             # (a week of gaps before the hour: the forecast refused, it is not on its way)
-            t.append(f"This hour ({fmt_hour(sv.partial_hour, sv.tz_offset_s, '%H:00')}) so far: "
+            t.append(f"This hour ({fmt_hour(sv.partial_hour, shown_offset(sv), '%H:00')}) so far: "
                      f"{count(sv.counts[-1])} · {why}\n")
         ahead = " (the whole logs, read before replaying them)" if ing.read_ahead else ""  # not
         # up to the replay's clock: every line was read first, the chart follows its clock
@@ -315,7 +316,7 @@ class GatePane(SnapshotPane):
                    safe_text(snap.status) or "seasonal naive in use")
             super().update(Text(f"Gates: shown once the LSTM runs ({why})", style="dim"))
             return
-        off = snap.series.tz_offset_s if snap.series else 0
+        off = shown_offset(snap.series)
         width = max(self.size.width, 30)
         super().update(self._heatmap(g, off, width) if self.heatmap else self._words(g, off, width))
 
@@ -450,7 +451,7 @@ class AnomalyPane(SnapshotPane):
         # drawn again when shown or resized: the rows that fit depend on the box's height, and
         # one laid out while hidden (`v` at 80x24, no new line since) had no "more below"
         self._snap = snap
-        off = snap.series.tz_offset_s if snap.series else 0
+        off = shown_offset(snap.series)
         band = band_name(snap.forecast.anomaly_band if snap.forecast else None, "anomaly band")
         if snap.forecast is None and snap.series is not None:  # none judged: not "no anomaly"
             super().update(Text(f"Anomalies: hours outside the {band} of their day-ahead "

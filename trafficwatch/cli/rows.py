@@ -6,7 +6,7 @@ import datetime as dt
 import numpy as np
 
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.hours import HOUR
+from trafficwatch.hours import HOUR, zone_offsets
 from trafficwatch.safe import csv_text
 
 CSV_HEADER = "hour,site,metric,count"
@@ -21,8 +21,7 @@ def hour_offsets(series: HourlySeries, site: str, hours: np.ndarray,
     lines were written in (DST changes included)."""
     if tz is None:
         return series.offsets_at(site, hours)
-    return np.asarray([dt.datetime.fromtimestamp(h * HOUR, tz).utcoffset().total_seconds()
-                       for h in hours.tolist()], np.int64)
+    return zone_offsets(hours, tz)
 
 
 def hour_texts(hours: np.ndarray, offsets: np.ndarray) -> list[str]:

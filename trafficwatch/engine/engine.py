@@ -690,7 +690,8 @@ class Engine:
             sites=sites, site=self.site, metric=self.metric, filter=self.filter,
             band=self.cfg.band, anomaly_band=self.cfg.anomaly_band, replay=self.cfg.replay,
             speed=self.cfg.speed, now=now,
-            partial_hour=partial, tz_offset_s=offset, last_ts=last_ts, tuning_note=note,
+            partial_hour=partial, tz_offset_s=offset, tz=self.cfg.tz, last_ts=last_ts,
+            tuning_note=note,
             last_read=_last_read(src, site),
             # a fleet's last bucket is the hour in progress when Prometheus was asked: no log
             # ended there ("◆ last hour, log ends 04:13" read as if the agents had stopped)

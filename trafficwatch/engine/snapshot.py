@@ -31,6 +31,18 @@ class SeriesView:
     # (series.PATH_DAYS): its NaN before it are hours let go of, not hours no log covers
     log_end: int | None = None  # set when partial_hour is unfinished because the logs, no longer
     # written, ended inside it (their last line's time), not because it is in progress
+    # the offset each hour is shown in, where not tz_offset_s for all: --tz's zone at each of
+    # label_hours (epoch seconds, the shown ones and a week ahead), else the log's own where it
+    # changed (daylight saving): an hour before a change was labelled an hour off (a trial)
+    label_hours: np.ndarray | None = None
+    label_offsets: np.ndarray | None = None
+
+    def offset_at(self, ts: int) -> int:
+        """Seconds east of UTC that the hour holding `ts` is shown in."""
+        if self.label_hours is None or self.label_offsets is None or not len(self.label_hours):
+            return self.tz_offset_s
+        i = int(np.searchsorted(self.label_hours, ts, side="right")) - 1
+        return int(self.label_offsets[min(max(i, 0), len(self.label_offsets) - 1)])
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 the UI draws (nothing here writes to the engine, or imports it)."""
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import time
 from dataclasses import dataclass, replace
 
@@ -22,7 +24,15 @@ from trafficwatch.engine.snapshot import (
     Snapshot,
 )
 from trafficwatch.filters import CLASS_NAMES, ViewFilter
-from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch, epoch_seconds, week_before
+from trafficwatch.hours import (
+    DAY,
+    HOUR,
+    OFFSETS,
+    epoch,
+    epoch_seconds,
+    week_before,
+    zone_offsets,
+)
 
 SHOW_HOURS = 28 * 24  # the snapshot carries four weeks; the chart shows what fits
 
@@ -52,6 +62,18 @@ class ViewState:
     feed: str = ""  # the source's own account of where lines come from (the fleet's), if any
     anomaly_band: float = ANOMALY_BAND  # the band anomalies are judged on (wider than `band`)
     log_end: float | None = None  # logs no longer written that ended inside partial_hour: when
+    tz: dt.tzinfo | None = None  # --tz: hours shown in this zone (None: the log's own offset)
+
+
+LABEL_AHEAD = 170  # hours past the last shown whose offset is known: a forecast's 168
+
+
+@functools.lru_cache(maxsize=8)
+def _zone_labels(first: int, last: int, tz: dt.tzinfo) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch seconds, offsets) of the hours first..last + LABEL_AHEAD in the zone `tz` (one
+    frame after another asks for the same ones)."""
+    numbers = np.arange(first, last + LABEL_AHEAD + 1, dtype=np.int64)
+    return numbers * HOUR, zone_offsets(numbers, tz)
 
 
 def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
@@ -65,6 +87,12 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
                off.reindex(s.index).ffill().bfill().to_numpy(dtype=np.int64))
     week = week_before(hours, s.to_numpy(dtype=float), hours[-len(shown):], offsets=offsets)
     partial = state.partial_hour
+    label_hours = label_offsets = None
+    if state.tz is not None:  # the zone's offset at each hour, a week ahead too (forecasts)
+        label_hours, label_offsets = _zone_labels(int(hours[-len(shown)]) // HOUR,
+                                                  int(hours[-1]) // HOUR, state.tz)
+    elif offsets is not None:
+        label_hours, label_offsets = hours[-len(shown):], offsets[-len(shown):]
     return SeriesView(
         site=state.site, metric=state.metric, hours=epoch_seconds(shown.index),
         counts=shown.to_numpy(dtype=float),
@@ -72,7 +100,8 @@ def series_view(state: ViewState, s: pd.Series) -> SeriesView | None:
         tz_offset_s=state.tz_offset_s, last_week=week,
         offsets=offsets[-len(shown):] if offsets is not None else None,
         log_end=int(state.log_end) if state.log_end is not None else None,
-        paths_since=s.attrs.get(PATHS_SINCE))
+        paths_since=s.attrs.get(PATHS_SINCE), label_hours=label_hours,
+        label_offsets=label_offsets)
 
 
 def forecast_view(p: Prediction, detail: str, band: float,
