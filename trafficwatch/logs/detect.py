@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, LogFormat
+from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, SPACED_VHOST, LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
@@ -62,6 +62,26 @@ def _fits_all(fmt: LogFormat, sample: list[bytes]) -> bool:
     return fit(fmt, lines) == 1.0
 
 
+STRAIN = 0.5  # what a line read with an ident other than "-" counts less in a format's rank
+
+
+def _strained(fmt: LogFormat, lines: list[bytes]) -> int:
+    """Lines `fmt` reads only with an ident (Apache's %l) other than "-": a vhost log read as
+    combined takes each client for the ident. Three Host headers of "http://x" (no vhost) at a
+    log's head made all of it combined, every site one and every client its vhost (a security
+    trial)."""
+    if fmt.kind != "regex" or b"?P<ident>" not in fmt.pattern:
+        return 0
+    rx, spaced = fmt.regex, SPACED_VHOST.get(fmt.name)
+    n = 0
+    for ln in lines:
+        m = rx.match(ln)
+        if m is not None and m.group("ident") != b"-" and (spaced is None or
+                                                          spaced.match(ln) is None):
+            n += 1
+    return n
+
+
 def _detect(sample: list[bytes]) -> Detection:
     """Try each known format on the sample; the best one wins if it parses at least half."""
     lines = [ln for ln in sample if ln.strip()]
@@ -69,6 +89,7 @@ def _detect(sample: list[bytes]) -> Detection:
         return Detection(None, {})
     data = b"\n".join(lines) + b"\n"
     scores: dict[str, float] = {}
+    ranks: dict[str, float] = {}
     times = None
     for fmt in DETECT_ORDER:
         res = Parser(fmt).feed(data, final=True)
@@ -78,11 +99,13 @@ def _detect(sample: list[bytes]) -> Detection:
         own = sum(n for r, n in res.malformed.counts.items() if r in NOT_REQUESTS)
         requests = res.lines - res.skipped - own
         scores[fmt.name] = len(res.records) / requests if requests and len(res.records) else 0.0
+        ranks[fmt.name] = scores[fmt.name] - STRAIN * (_strained(fmt, lines) / requests
+                                                        if scores[fmt.name] else 0.0)
         reasons = res.malformed.counts
         if times is None and requests and not len(res.records) and reasons and all(
                 r in TIME_REASONS for r in reasons):
             times = (fmt.name, reasons.most_common(1)[0][0])
-    best = max(scores, key=lambda k: scores[k])  # DETECT_ORDER breaks ties (max keeps the first)
+    best = max(ranks, key=lambda k: ranks[k])  # DETECT_ORDER breaks ties (max keeps the first)
     if scores[best] >= 0.5:
         return Detection(PRESETS[best], scores)
     return Detection(None, scores, times)

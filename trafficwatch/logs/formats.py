@@ -22,6 +22,12 @@ _PIECES: dict[str, bytes] = {
     # line among a sample's first ones had made a vhost log read as COMBINED, a trial)
     "vhost": rb"(?P<vhost>\[[0-9A-Fa-f:.]+\]|[^\s:]*[^\s:,])(?::\d+)?",
     "skip": rb"\S+",
+    # identd's answer (Apache's %l): "-" unless IdentityCheck is on; nginx writes a literal "-"
+    "ident": rb"(?P<ident>\S+)",
+    # a vhost as a Host header may make it ($http_host is written as sent, spaces and all):
+    # two words or more, read only where the one-word reading leaves an ident that is not "-"
+    # (a Host of "shop.example 10.9.9.9" had 10.9.9.9 read as the client: a security trial)
+    "spaced_vhost": rb"(?P<vhost>\S+(?:[ ]\S+)+?)",
     "user": rb"(?:\S+|\S.*?\S)",
     "time": _TIME_CLF,
     # The request may hold stray quotes and spaces: it ends at the quote that a status follows.
@@ -71,13 +77,27 @@ def _seq(*names: str, tail: bytes = EXTRA_FIELDS) -> bytes:
     return rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
 
 
-COMMON = LogFormat("COMMON", "regex", _seq("host", "skip", "user", "time", "request", "status", "size"))
-COMBINED = LogFormat("COMBINED", "regex", _seq("host", "skip", "user", "time", "request", "status",
+COMMON = LogFormat("COMMON", "regex", _seq("host", "ident", "user", "time", "request", "status",
+                                           "size"))
+COMBINED = LogFormat("COMBINED", "regex", _seq("host", "ident", "user", "time", "request", "status",
                                                "size", "referer", "agent"))
-VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", "host", "skip", "user", "time", "request",
+VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", "host", "ident", "user", "time", "request",
                                              "status", "size"))
-VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", "host", "skip", "user", "time", "request",
-                                                 "status", "size", "referer", "agent"))
+VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", "host", "ident", "user", "time",
+                                                 "request", "status", "size", "referer", "agent"))
+_NO_IDENT = rb"(?P<ident>-)"  # a vhost of several words: then the ident is nginx's "-"
+# (each format's reading where its vhost holds spaces: Parser tries it where the ident is not -)
+SPACED_VHOST = {
+    "VCOMMON": re.compile(rb"\s+".join((_PIECES["spaced_vhost"], _PIECES["host"], _NO_IDENT,
+                                        *(_PIECES[n] for n in ("user", "time", "request",
+                                                               "status", "size"))))
+                          + EXTRA_FIELDS + rb"\s*"),
+    "VCOMBINED": re.compile(rb"\s+".join((_PIECES["spaced_vhost"], _PIECES["host"], _NO_IDENT,
+                                          *(_PIECES[n] for n in ("user", "time", "request",
+                                                                 "status", "size", "referer",
+                                                                 "agent"))))
+                            + EXTRA_FIELDS + rb"\s*"),
+}
 _JSON_FIELDS = {
     "time": ("ts", "time", "time_iso8601", "timestamp", "@timestamp", "StartUTC", "time_local",
              "msec", "date"),

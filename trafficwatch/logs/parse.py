@@ -9,7 +9,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
-from trafficwatch.logs.formats import COMBINED, COMMON, VCOMBINED, VCOMMON, LogFormat
+from trafficwatch.logs.formats import (
+    COMBINED,
+    COMMON,
+    SPACED_VHOST,
+    VCOMBINED,
+    VCOMMON,
+    LogFormat,
+)
 from trafficwatch.logs.records import NAMED_HOSTS, OTHER_HOSTS, Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
 from trafficwatch.logs.w3c import JsonLine, NotARequest, W3CState
@@ -104,6 +111,7 @@ class Parser:
         self.fmt = fmt
         self.opts = options or ParseOptions()
         self._rx = fmt.regex if fmt.kind == "regex" else None
+        self._spaced = SPACED_VHOST.get(fmt.name) if fmt in (VCOMMON, VCOMBINED) else None
         self._fast = parse_chunk if fmt in (COMBINED, COMMON, VCOMBINED, VCOMMON) else None
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
@@ -354,6 +362,9 @@ class Parser:
             m = self._rx.match(line, pos)
             if m is None:
                 break
+            if self._spaced is not None and m.group("ident") != b"-":
+                m = self._spaced.match(line, pos) or m  # a vhost of several words, if that
+                # reads the ident as nginx's "-" (else an ident as identd gives it)
             out.append(self._from_match(m))
             if m.end() <= pos:
                 break
