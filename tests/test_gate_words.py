@@ -46,6 +46,19 @@ def test_reliance_names_fewer_bases_in_a_narrow_pane_and_sums_the_rest():
     assert reliance_words(w, width=94, share=0.8, spill=186) == reliance_words(w, width=94, share=0.8)
 
 
+def test_others_never_hides_a_base_larger_than_one_it_names_where_a_second_line_is_allowed():
+    # at 50 columns "typical day of the last 7 46%, others 54%": yesterday's 44 % was in
+    # "others", named at 80 (a trial): named at every width, "others" the least of the mix
+    import re
+
+    w = {"7-day median": 0.46, "yesterday": 0.44, "last hour": 0.06, "week's mean": 0.04}
+    for width in (40, 48, 60, 78):
+        got = reliance_words(w, width=width, share=0.9, spill=2 * width - 2)
+        assert "typical day of the last 7 46%, yesterday 44%" in got, (width, got)
+        shares = [int(x) for x in re.findall(r"(\d+)%", got.split(": ", 1)[1])]
+        assert shares[-1] <= min(shares[:-1]), (width, got)
+
+
 def test_reliance_normalises_and_says_so_when_the_model_reports_none():
     assert reliance_words({"yesterday": 1.0, "last week": 1.0}) == (
         "Relying on: yesterday 50%, same hours last week 50%")
