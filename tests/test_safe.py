@@ -94,3 +94,17 @@ def test_invisible_characters_that_python_calls_printable_are_shown_as_escapes(s
     for out in (safe_text(s), safe_name(s)):
         assert out.isascii() and out.startswith(s[:2])  # every character seen
     assert name_from_shown(safe_name(s)) == s
+
+
+def test_a_stack_of_combining_marks_is_cut_to_a_few_and_the_rest_shown_escaped():
+    # a Host of "z" and 300 U+0301 reached the screen, the CSV, stderr and /metrics whole: such
+    # a stack draws over the lines around it (a security trial). A language's few are kept
+    from trafficwatch.safe import MAX_MARKS, name_from_shown, safe_name, safe_text
+
+    stack = "z" + "\u0301" * 300 + ".example"
+    for shown in (safe_name(stack), safe_text(stack)):
+        assert shown.count("\u0301") == MAX_MARKS and shown.count("\\u0301") == 300 - MAX_MARKS
+        assert shown.endswith(".example")
+    assert name_from_shown(safe_name(stack)) == stack  # one name still reads back
+    for word in ("café", "Ελληνικά", "न्यू", "e\u0301\u0302\u0323"):
+        assert safe_name(word) == safe_text(word) == word

@@ -15,6 +15,18 @@ _CLASS = ("\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2
           "\ufeff\ufff9-\ufffb\ud800-\udfff" + _INVISIBLE)
 _UNSAFE = re.compile(f"[{_CLASS}]")
 _SHOWN_HIDDEN = re.compile(f"[{_INVISIBLE}]")
+# Combining diacritics stacked on one character: a run of hundreds (a Host of "z" and 300
+# U+0301, a security trial) draws over the lines above and below it on many terminals. A few
+# are a language's; past MAX_MARKS in a run each is shown escaped.
+MAX_MARKS = 4
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f"
+          "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f")
+_MARKS_RUN = re.compile(f"[{_MARKS}]{{{MAX_MARKS + 1},}}")
+
+
+def _cap_marks(m: re.Match[str]) -> str:
+    run = m.group(0)
+    return run[:MAX_MARKS] + "".join(_escape_code(ord(c)) for c in run[MAX_MARKS:])
 
 
 def _escape(m: re.Match[str]) -> str:
@@ -52,7 +64,7 @@ def safe_text(value: object, tabs: bool = True) -> str:
     `tabs` False: a tab is escaped too (\\x09), where one expanded to spaces cannot be told
     from the text's own (a raw log line in the app's tail).
     """
-    out = _UNSAFE.sub(_escape, _as_str(value))
+    out = _MARKS_RUN.sub(_cap_marks, _UNSAFE.sub(_escape, _as_str(value)))
     return out if tabs else out.replace("\t", "\\x09")
 
 
@@ -61,8 +73,9 @@ def safe_name(value: object) -> str:
     printable (also tabs, invisible spaces and format characters) escaped, and backslashes
     doubled, so the shown form reads back to one name only: two names never show the same.
     """
-    return "".join(_escape_in_name(c) if c == "\\" or not c.isprintable()
-                   or _SHOWN_HIDDEN.match(c) else c for c in _as_str(value))
+    shown = "".join(_escape_in_name(c) if c == "\\" or not c.isprintable()
+                    or _SHOWN_HIDDEN.match(c) else c for c in _as_str(value))
+    return _MARKS_RUN.sub(_cap_marks, shown)
 
 
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
