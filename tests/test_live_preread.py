@@ -311,3 +311,17 @@ def test_a_line_whose_rest_comes_after_the_quiet_wait_counts_once(tmp_path, cut)
     assert e.series.total() == 11
     assert sum(r.malformed.total for r in f.report.files) == (cut == 85)
     f.close()
+
+
+def test_an_empty_rotation_is_said_and_no_fault(tmp_path):
+    # the app's exit status was 1 for a folder with an empty access.log.1, where `counts` on
+    # it gave 0 (README: an empty file is said but is no fault; an ops trial)
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log").write_text(lines(0, 5))
+    (d / "access.log.1").write_text("")
+    os.utime(d / "access.log.1", (1, 1))  # settled long ago
+    _, f = feed(d, None)  # (the first read says it)
+    assert any("access.log.1 is empty" in e for e in f.events), list(f.events)
+    assert not f.report.lost and not f.report.failed, f.report.failed
+    f.close()

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from trafficwatch.counting.ingest import (
+    EMPTY,
     CountInto,
     FileReport,
     IngestOptions,
@@ -644,7 +645,13 @@ class LiveFeed:
             rep.lines += 1
             rep.malformed.add("line too long", ev.sample)
             self._dirty = True
-        elif ev.kind in ("error", "archive_error", "empty"):
+        elif ev.kind == "empty":  # said, and no fault: the app's exit status was 1 where
+            # `counts` on the same folder gave 0 (README: an empty file is no fault; a trial)
+            if ev.key is not None:
+                self._stream(ev.key).report.ignored = EMPTY
+            else:
+                self.report.ignored.append((ev.name, EMPTY))
+        elif ev.kind in ("error", "archive_error"):
             if ev.key is not None:
                 self._stream(ev.key).report.error = ev.message
             else:
