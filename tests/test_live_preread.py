@@ -325,3 +325,25 @@ def test_an_empty_rotation_is_said_and_no_fault(tmp_path):
     assert any("access.log.1 is empty" in e for e in f.events), list(f.events)
     assert not f.report.lost and not f.report.failed, f.report.failed
     f.close()
+
+
+def test_a_file_skipped_at_start_and_read_later_is_no_longer_skipped(tmp_path):
+    # a log unreadable at start (chmod 000; here a symlink to a file not there yet) and read
+    # once it could be: the app said "skipped" to the end and exited 1 (an ops trial)
+    import time
+
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "a.access.log").write_text(lines(0, 5))
+    target = tmp_path / "later.log"
+    (d / "b.access.log").symlink_to(target)
+    _, f = feed(d, None)
+    assert [why for _, why in f.report.skipped] == ["dangling symlink"] and f.report.lost
+    target.write_text(lines(5, 3))
+    f.follower.rescan_interval = 0.1  # (not 5 s)
+    f.follower.start()
+    deadline = time.monotonic() + 20
+    while (f.report.skipped or f.report.lines < 8) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    f.close()
+    assert not f.report.skipped and not f.report.lost and f.report.lines == 8

@@ -629,6 +629,10 @@ class LiveFeed:
             self.warnings.append(ev.message)
         log.info("%s", ev.message)
         if ev.kind in ("new_file", "resumed") and ev.key is not None:
+            # a file skipped before (unreadable) and read now is not skipped: the app said so
+            # to the end and exited 1 after a chmod let it read the file (an ops trial)
+            shown = safe_name(ev.key.path)
+            self.report.skipped[:] = [s for s in self.report.skipped if s[0] != shown]
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
             if ev.kind == "resumed" and ev.offset:
