@@ -560,7 +560,7 @@ class Follower:
                                                       key.ino, key.path, head)
             return True
         start = self._counted.match(key.path, key.dev, key.ino, key.site, head, self.settle,
-                                    kept)
+                                    kept, compressed)
         if longer is not None and start is not None:
             start = max(start, _last_line_end(longer))
         if start is None:  # a copy of counted content still being written: look again soon

@@ -209,7 +209,7 @@ class Counted:
                 and r.offset and len(head) >= r.fp_len and digest(head[: r.fp_len]) == r.fingerprint]
 
     def match(self, path: str, dev: int, ino: int, site: str, head: bytes,
-              settle: float, kept: bool = False) -> int | None:
+              settle: float, kept: bool = False, compressed: bool = False) -> int | None:
         """Where to start in a newly seen file: 0, or after content already counted.
 
         Content counted before that this file starts like: read on from the saved offset when
@@ -219,7 +219,8 @@ class Counted:
         None: such a shorter file written within `settle` seconds: most likely a copy in
         progress, to be looked at again once it has settled. `kept`: a copy kept by hand
         (access.log.bak), looked at after every other file has taken its records: its own
-        record does not come first.
+        record does not come first. `compressed`: an archive shorter than what was counted is a
+        copy of a part too (copytruncate's copy is plain), as a kept one.
         """
         if self._pool is None:
             self._pool = {}
@@ -265,9 +266,11 @@ class Counted:
             return 0
         if time.time() - st.st_mtime < settle:
             return None
-        if not kept:  # copytruncate's copy goes on as the file it copies: its record now. A
-            # kept copy (`cp -p access.log access.log.orig`) holds a part: the record stays for
-            # the archive that holds it all, which had read on from the .orig's end and counted
-            # the lines after it twice (a fuzz of the real follower: 18 of 12)
+        if not kept and not compressed:  # copytruncate's copy goes on as the file it copies:
+            # its record now. A kept copy (`cp -p access.log access.log.orig`) holds a part: the
+            # record stays for the archive that holds it all, which had read on from the
+            # .orig's end and counted the lines after it twice (a fuzz of the real follower: 18
+            # of 12). So does a compressed one (`gzip -c access.log > access.log.gz`, a backup
+            # by hand): access.log.1.gz read on from its end, 20 lines again (an ops trial)
             self.take(short[0])
         return short[1]
