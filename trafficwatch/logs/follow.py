@@ -441,11 +441,15 @@ class Follower:
         # log copytruncated to .1 while stopped started as it and went on, and waited for it,
         # which never grows: .1's last lines were never read (a trial: 250 of 350 counted; a
         # review: 50 of 150 where the .bak was there at the save). Taken after, the .1 takes
-        # every record it goes on from, and the .bak is a copy of it.
+        # every record it goes on from, and the .bak is a copy of it. A compressed file comes
+        # after a plain one too: it never grows, where the plain one may have past its record
+        # (`gzip -c access.log > access.log.gz` by hand, then a kill -9 and a rotation: .1,
+        # taken after the .gz, was read as its copy, and its lines since the last save lost:
+        # an ops trial).
         entries.sort(key=lambda e: (e[1].rotation == BACKUP_ROTATION,
                                     (e[2].st_dev, e[2].st_ino) not in own,
-                                    e[1].rotation != 0 or bool(e[1].date_key),
-                                    bool(e[1].compressed)))
+                                    bool(e[1].compressed),
+                                    e[1].rotation != 0 or bool(e[1].date_key)))
         for site, src, st in entries:
             ident = (st.st_dev, st.st_ino)
             live = src.rotation == 0 and not src.date_key and not src.compressed
