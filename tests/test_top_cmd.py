@@ -277,3 +277,13 @@ def test_a_site_not_in_the_hours_read_and_stdin_are_read_whole(tmp_path, capsys,
         (tmp_path / "shop.example.com.access.log").read_bytes())))
     rc, out, err = top(capsys, "--hours", "3", "--site", "stdin", "-", str(tmp_path / "access.log"))
     assert rc == 0 and out["requests"] == len(in_last(rows, 5, 3)), err
+
+
+def test_one_hour_is_said_as_one(capsys):
+    # "all sites · hits · 1 hours" (a trial)
+    from trafficwatch.cli.main import main
+    from trafficwatch.resources import sample_logs_dir
+
+    assert main(["top", str(sample_logs_dir()), "--hours", "1"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert " · 1 hour, " in first, first

@@ -168,7 +168,8 @@ def table(out: dict) -> str:
     if not out["hours"]:
         return f"{out['note']}\n"
     who = out["site"] or "all sites"
-    lines = [(f"{who} · {out['metric']} · {out['hours']} hours, {out['from']} to {out['to']} · "
+    hours = f"{out['hours']} hour{'s' * (out['hours'] != 1)}"  # "1 hours" (a trial)
+    lines = [(f"{who} · {out['metric']} · {hours}, {out['from']} to {out['to']} · "
               f"{out['requests']:,} requests")]
     if out["classes"]:
         lines.append("status: " + " · ".join(f"{k} {v:,}" for k, v in sorted(
