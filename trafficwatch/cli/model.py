@@ -738,8 +738,9 @@ def run_forecast(args: argparse.Namespace, out: TextIO | None = None) -> int:
         out.write(("series," if many else "") + "hour,p10,p50,p90,model\n")
         for name, (f, hours) in done.items():
             lead = csv_field(safe_name(name)) + "," if many else ""
+            model = csv_field(safe_name(f.model))
             for h, a, b, c in zip(hours, f.p10, f.p50, f.p90):
-                out.write(f"{lead}{h},{_fig(a)},{_fig(b)},{_fig(c)},{csv_field(safe_name(f.model))}\n")
+                out.write(f"{lead}{h},{_fig(a)},{_fig(b)},{_fig(c)},{model}\n")
     else:
         docs = {name: {"model": f.model, "horizon": args.horizon, "choice": f.choice,
                        "band_note": f.band_note,

@@ -442,7 +442,7 @@ class Follower:
         # which never grows: .1's last lines were never read (a trial: 250 of 350 counted; a
         # review: 50 of 150 where the .bak was there at the save). Taken after, the .1 takes
         # every record it goes on from, and the .bak is a copy of it. A compressed file comes
-        # after a plain one too: it never grows, where the plain one may have past its record
+        # after a plain one too: it never grows, where a plain one may have grown past its record
         # (`gzip -c access.log > access.log.gz` by hand, then a kill -9 and a rotation: .1,
         # taken after the .gz, was read as its copy, and its lines since the last save lost:
         # an ops trial).
