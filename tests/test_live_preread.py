@@ -347,3 +347,31 @@ def test_a_file_skipped_at_start_and_read_later_is_no_longer_skipped(tmp_path):
         time.sleep(0.05)
     f.close()
     assert not f.report.skipped and not f.report.lost and f.report.lines == 8
+
+
+def test_after_a_restart_a_site_of_archives_alone_shows_its_last_lines(tmp_path):
+    # archives read before a restart are not read again, and the tail of a folder of .gz logs
+    # said "No live lines" at every start after the first (a trial on real_logs); lnav and
+    # Toolong show a log's last lines
+    import gzip
+
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "shop.access.log.1.gz").write_bytes(gzip.compress(lines(0, 300).encode()))
+    (d / "blog.access.log.2.gz").write_bytes(gzip.compress(lines(300, 20).encode()))
+    (d / "blog.access.log.1.gz").write_bytes(gzip.compress(lines(320, 30).encode()))
+    (d / "blog.access.log").write_text("")  # a live log rotated just now: the .1's lines show
+    state = tmp_path / "state.json"
+    _, f = feed(d, state)
+    first = [(t.site, t.text) for t in f.tail]
+    f.close()
+    _, f = feed(d, state)
+    assert f.report.restored_lines == 350
+    again = [(t.site, t.text) for t in f.tail]
+    f.close()
+    want = {"shop": lines(250, 50), "blog": lines(320, 30)}
+    for site, text in want.items():
+        assert [x for s, x in again if s == site] == text.splitlines(), site
+    for site, text in want.items():  # the newest archive's: the end of the first start's
+        shown = [x for s, x in first if s == site]
+        assert shown[-len(text.splitlines()):] == text.splitlines()

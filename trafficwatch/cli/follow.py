@@ -34,7 +34,7 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
                HourlySeries(track_visitors=args.metric == "visitors"))
     try:
         check_fd_budget(args.paths, args.vhost_from_filename)
-        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"))
+        feed = LiveFeed(ctx, state_path(args, args.paths, "follow"), shown=False)
     except ValueError as exc:  # nothing to follow: why, in the words of `counts`
         print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
         return 2

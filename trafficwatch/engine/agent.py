@@ -45,7 +45,7 @@ class Agent:
         self.floor = CounterFloor(metrics_path(state_path) if state_path else None)
         self.server = MetricsServer(addr, self.samples, CATALOGUE)  # binds now: fails early
         try:
-            self.feed = LiveFeed(self.sink, state_path)
+            self.feed = LiveFeed(self.sink, state_path, shown=False)
         except BaseException:
             self.server.stop()
             raise

@@ -38,10 +38,10 @@ from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import LogFormat, get_format
-from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest
+from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import Malformed
-from trafficwatch.logs.sources import SourceFile, classify
+from trafficwatch.logs.sources import SourceFile, classify, discover
 from trafficwatch.logs.w3c import JsonLine
 from trafficwatch.safe import safe_name
 
@@ -50,6 +50,8 @@ RESCAN_S = 5.0  # how often the watched directories are listed again (inotify al
 COMMIT_S = 30.0  # how often changed counts and offsets are saved while running
 FRESH_S = 86400  # a log written within this many seconds is taken as still being written
 TAIL_PER_SITE = 50  # log-tail lines kept for each site (the pane shows the last 50 of the view)
+ARCHIVE_TAIL_MAX = 16 << 20  # an archive read again after a restart for its last lines, at
+ARCHIVE_TAIL_BUDGET = 64 << 20  # most this big, and all of them together (compressed bytes)
 TAIL_SCAN = 2000  # lines of a chunk parsed again at most to find each host's last ones
 STATE_KIND = "trafficwatch-live-2"  # 2: visitor hashes changed (fastclf span hash)
 
@@ -92,8 +94,10 @@ class LiveFeed:
 
     def __init__(self, sink: Sink, state_path: str | os.PathLike | None = None,
                  *, start_thread: bool = True,
-                 on_progress: Callable[[int, int], None] | None = None) -> None:
+                 on_progress: Callable[[int, int], None] | None = None,
+                 shown: bool = True) -> None:
         self.sink = sink
+        self._on_screen = shown  # the app: an agent's or a follow's tail is shown nowhere
         cfg = sink.config
         self.report = IngestReport()
         # the log tail, per site: one shared deque of 200 lost a small site's lines to a big
@@ -192,6 +196,8 @@ class LiveFeed:
         self._rate_since = time.monotonic()  # lines/s counts from here (not the first read)
         self._ready = True
         self._join_first_tails()
+        if self.report.restored_lines and self._on_screen:
+            self._archive_tails()
         self.commit()
         if start_thread:
             self.follower.start()
@@ -415,6 +421,39 @@ class LiveFeed:
             lines = self._tails.setdefault(site, deque(maxlen=TAIL_PER_SITE))
             lines.extend(replace(x, ts=ts) for x in joined[-TAIL_PER_SITE:])
         self._tail_version += 1
+
+    def _archive_tails(self) -> None:
+        """After a restart, the last lines of each site whose newest log is an archive: read
+        before the restart, archives are not read again, and the log tail said "No live lines"
+        where lnav and Toolong show a log's last lines (a trial on real_logs, all .gz). Only
+        archives of ARCHIVE_TAIL_MAX bytes or less, ARCHIVE_TAIL_BUDGET in all: each is read
+        whole to reach its end."""
+        cfg = self.sink.config
+        with_tail = {k for k, lines in self._tails.items() if lines}
+        try:
+            found = discover(cfg.paths, cfg.ingest.vhost_from_filename)
+        except (OSError, ValueError):
+            return
+        budget = ARCHIVE_TAIL_BUDGET
+        for site, files in found.sites.items():
+            if site in with_tail:
+                continue
+            try:  # (a live log empty since its rotation: the rotation's lines are the last)
+                held = [src for src in files if os.stat(src.path).st_size]
+                if not held:
+                    continue
+                newest = max(held, key=lambda src: file_rank(src.path))
+                size = os.stat(newest.path).st_size
+                if not newest.compressed or size > min(ARCHIVE_TAIL_MAX, budget):
+                    continue
+                budget -= size
+                data = b""
+                with open_content(newest.path, logread.MAX_DECOMPRESSED) as fh:
+                    while chunk := fh.read(1 << 20):
+                        data = (data + chunk)[-logread.TAIL_WINDOW:]
+            except (OSError, EOFError, ValueError):
+                continue
+            self._tail(site, data)
 
     def _tail(self, site: str, data: bytes, chunk: bool = False,
               fmt: LogFormat | None = None, fields: tuple[bytes, ...] = (),
