@@ -24,6 +24,7 @@ _PIECES: dict[str, bytes] = {
     "skip": rb"\S+",
     # identd's answer (Apache's %l): "-" unless IdentityCheck is on; nginx writes a literal "-"
     "ident": rb"(?P<ident>\S+)",
+    "no_ident": rb"(?P<ident>-)",  # nginx's literal "-" (where a vhost holds spaces)
     # a vhost as a Host header may make it ($http_host is written as sent, spaces and all):
     # two words or more, read only where the one-word reading leaves an ident that is not "-"
     # (a Host of "shop.example 10.9.9.9" had 10.9.9.9 read as the client: a security trial)
@@ -77,27 +78,17 @@ def _seq(*names: str, tail: bytes = EXTRA_FIELDS) -> bytes:
     return rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
 
 
-COMMON = LogFormat("COMMON", "regex", _seq("host", "ident", "user", "time", "request", "status",
-                                           "size"))
-COMBINED = LogFormat("COMBINED", "regex", _seq("host", "ident", "user", "time", "request", "status",
-                                               "size", "referer", "agent"))
-VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", "host", "ident", "user", "time", "request",
-                                             "status", "size"))
-VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", "host", "ident", "user", "time",
-                                                 "request", "status", "size", "referer", "agent"))
-_NO_IDENT = rb"(?P<ident>-)"  # a vhost of several words: then the ident is nginx's "-"
-# (each format's reading where its vhost holds spaces: Parser tries it where the ident is not -)
-SPACED_VHOST = {
-    "VCOMMON": re.compile(rb"\s+".join((_PIECES["spaced_vhost"], _PIECES["host"], _NO_IDENT,
-                                        *(_PIECES[n] for n in ("user", "time", "request",
-                                                               "status", "size"))))
-                          + EXTRA_FIELDS + rb"\s*"),
-    "VCOMBINED": re.compile(rb"\s+".join((_PIECES["spaced_vhost"], _PIECES["host"], _NO_IDENT,
-                                          *(_PIECES[n] for n in ("user", "time", "request",
-                                                                 "status", "size", "referer",
-                                                                 "agent"))))
-                            + EXTRA_FIELDS + rb"\s*"),
-}
+_COMMON = ("host", "ident", "user", "time", "request", "status", "size")
+_COMBINED = (*_COMMON, "referer", "agent")
+COMMON = LogFormat("COMMON", "regex", _seq(*_COMMON))
+COMBINED = LogFormat("COMBINED", "regex", _seq(*_COMBINED))
+VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", *_COMMON))
+VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", *_COMBINED))
+# Each vhost format's reading where its vhost holds spaces, the ident then nginx's "-": Parser
+# tries it where the one-word reading leaves an ident that is not "-"
+SPACED_VHOST = {f.name: _compiled(_seq("spaced_vhost", *("no_ident" if n == "ident" else n
+                                                         for n in names)))
+                for f, names in ((VCOMMON, _COMMON), (VCOMBINED, _COMBINED))}
 _JSON_FIELDS = {
     "time": ("ts", "time", "time_iso8601", "timestamp", "@timestamp", "StartUTC", "time_local",
              "msec", "date"),

@@ -111,7 +111,7 @@ class Parser:
         self.fmt = fmt
         self.opts = options or ParseOptions()
         self._rx = fmt.regex if fmt.kind == "regex" else None
-        self._spaced = SPACED_VHOST.get(fmt.name) if fmt in (VCOMMON, VCOMBINED) else None
+        self._spaced = SPACED_VHOST.get(fmt.name)  # VCOMMON's, VCOMBINED's
         self._fast = parse_chunk if fmt in (COMBINED, COMMON, VCOMBINED, VCOMMON) else None
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
