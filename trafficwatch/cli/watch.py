@@ -142,13 +142,17 @@ def run(args: argparse.Namespace) -> int:
 
         start_worker_server()  # before the app captures stderr (see its docstring)
     try:
-        return run_app(AppConfig(engine=engine_config(args), metrics_addr=args.metrics_addr))
+        code = run_app(AppConfig(engine=engine_config(args), metrics_addr=args.metrics_addr))
     except StartError as exc:
         if sys.stderr is not None and not _isatty(sys.stderr) and _isatty(sys.stdout):  # the
             # app's stderr to a file (`2>errors.log`): said on the terminal too, where it is
             # read (a closed stderr: print() writes it to stdout anyway)
             print(f"trafficwatch: {exc}", file=sys.stdout)
         raise UsageError(str(exc)) from exc
+    from trafficwatch.engine.lifecycle import exit_now
+
+    exit_now(code)  # state saved, terminal restored, said: as a signal ends it (a daemon
+    # thread still in torch's native import made the interpreter's exit abort after `q`)
 
 
 def _isatty(stream) -> bool:

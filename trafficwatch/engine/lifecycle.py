@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from trafficwatch.files import remove_own
 
@@ -88,12 +88,8 @@ class Shutdown:
             os.write(self._w, bytes([signum & 0xFF]))
 
     def finish(self) -> None:
-        """End the process now with `exit_code`, after the shutdown steps ran (no finalization:
-        it would wait for daemon threads in C code, such as a torch import, for seconds)."""
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                stream.flush()
-        os._exit(self.exit_code)
+        """End the process now with `exit_code`, after the shutdown steps ran (`exit_now`)."""
+        exit_now(self.exit_code)
 
     def _handler(self, signum: int, frame: object) -> None:
         if signum == signal.SIGHUP:
@@ -284,3 +280,14 @@ def _parent_of(pid: str) -> int:
     # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
     fields = stat[stat.rfind(b")") + 2:].split()
     return int(fields[1]) if len(fields) > 1 else -1
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with `code`, its output flushed, without the interpreter's finalization:
+    that waits for daemon threads in C code, such as a torch import, for seconds, and where one
+    was inside torch's native code the exit aborted ("terminate called without an active
+    exception", status -6 after `q`: a CI run)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)
