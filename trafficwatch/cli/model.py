@@ -490,11 +490,15 @@ def _origins(table: pd.DataFrame) -> pd.DatetimeIndex:
 
 
 def _scored(table: pd.DataFrame) -> pd.DatetimeIndex:
-    """The origins at which some model scored an hour."""
+    """The origins the figures rest on: those at which every model that scored an hour
+    scored one (evaluate.shared_origins)."""
     import pandas as pd
 
+    from trafficwatch.model.evaluate import shared_origins
+
+    shared = set(shared_origins(table))
     return pd.DatetimeIndex(sorted(pd.Timestamp(o) for o in table.loc[table["n"] > 0, "origin"]
-                                   .unique()))
+                                   .unique() if o in shared))
 
 
 def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series,
@@ -545,7 +549,7 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
     nothing could be scored."""
     import pandas as pd
 
-    from trafficwatch.model.evaluate import backtest, summarize
+    from trafficwatch.model.evaluate import backtest, shared_origins, summarize
 
     def err(msg: str) -> None:
         _err(label + msg)
@@ -583,6 +587,17 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
         err(f"naive168 at {where}: less than a week of history before it, so for hours "
             "whose week-ago hour the series does not hold it forecasts the last day's median")
     summary = summarize(table)
+    scored = table[table["n"] > 0].groupby("model", sort=False)["origin"].nunique()
+    shared = len(shared_origins(table))
+    if shared and (scored > shared).any():  # the rest are not compared on the others' origins
+        more = ", ".join(f"{name} at {k}" for name, k in scored.items() if k > shared)
+        err(f"every figure is over the {shared} origin{'s' * (shared > 1)} at which every model "
+            f"forecast (also scored: {more}), so that the models are compared on the same hours")
+    elif not shared and len(scored) > 1:
+        err("no origin at which every model forecast: the models cannot be compared on the "
+            "same hours (each one's origins: "
+            + ", ".join(f"{name} {k}" for name, k in scored.items()) + ")")
+        return None, EXIT_FALLBACK
     if not summary["hours"].any():
         which = ("the only origin has no" if n_origins == 1 else
                  f"none of the {n_origins} origins has an")
