@@ -412,3 +412,23 @@ def test_a_series_left_out_whole_is_named_and_exits_1(long_csv, tmp_path, capsys
                                               "as the file was read)") in err, err
     code, _, err = run_cli(["forecast", str(path), "--site", "mid", "--horizon", "2"], capsys)
     assert code == 0 and "series daily" not in err  # not the series asked for
+
+
+def test_eval_keeps_long_series_names_apart_and_says_what_best_on_leaves_aside(tmp_path,
+                                                                              capsys):
+    """A trial: three series named alike for 24 characters (x0.001, x1, x1000 of one) read as
+    three rows of one name; and "best on" said the lowest MASE while "--lstm-alone", lower on
+    some series, was not in that contest."""
+    stem = "cesnet_ip103_n_packets_per_hour_of_a_long_named_link"
+    names = [f"{stem}_x{k}" for k in ("0.001", "1", "1000")]
+    s = traffic(14, 4, 300.0)
+    lines = ["unique_id,ds,y"] + [f"{n},{h.isoformat()},{v:g}" for n in names
+                                  for h, v in s.items()]
+    path = tmp_path / "named.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, text, _ = run_cli(["eval", str(path), "--days", "1", "--lstm-alone"], capsys)
+    assert code == 0
+    rows = [line.split()[0] for line in text.splitlines()[2:5]]
+    assert len(set(rows)) == 3 and all(len(r) <= 48 for r in rows), rows
+    assert [r[-6:] for r in rows] == [n[-6:] for n in names]
+    assert "lstm:default alone aside" in text

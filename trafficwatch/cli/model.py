@@ -620,9 +620,20 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
     return table, EXIT_OK if summary.loc[lstm, "hours"] else EXIT_FALLBACK
 
 
-NAME_WIDTH = 24  # a series' name in eval's table of several: longer ones end in "~"
+NAME_WIDTH = 48  # a series' name in eval's table of several, at the most: a longer one keeps its
+# head and its end, a "~" between (its head alone, 24 characters, made x0.001, x1 and x1000 of a
+# series one name, three rows alike: a trial)
 EMPTY_AT_END = 3  # forecast: this many empty hours or more at the series' end are said (1 or 2 are
 # the hours the readers make gaps themselves: a log's last, partial hour, the hour in progress)
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """`name` in at most `width` characters: its head and its end, "~" between them (series
+    differ at either end: a file's folder before, a variant's suffix after)."""
+    if len(name) <= width:
+        return name
+    tail = (width - 1) // 2
+    return name[:width - 1 - tail] + "~" + name[len(name) - tail:]
 
 
 def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: dict, lstm: str,
@@ -697,18 +708,22 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
                    "short for all)")
     out.write(f"{scored}, {origins}, {args.horizon} h ahead; MASE per series\n")
     # two spaces between columns: a name as wide as its column ran into the one before it
-    out.write(f"{'series':<{NAME_WIDTH}} " + "  ".join(f"{safe_name(n):>{width}}" for n in names)
+    shown_names = {name: short_name(safe_name(name)) for name in summaries}
+    col = max(len("series"), *(len(n) for n in shown_names.values()))
+    out.write(f"{'series':<{col}} " + "  ".join(f"{safe_name(n):>{width}}" for n in names)
               + "\n")
     for name, s in summaries.items():
-        shown = safe_name(name)
-        shown = shown if len(shown) <= NAME_WIDTH else shown[:NAME_WIDTH - 1] + "~"
+        shown = shown_names[name]
         cells = [f"{s.loc[n, 'mase']:>{width}.3f}" if n in s.index
                  and np.isfinite(s.loc[n, "mase"]) else f"{'-':>{width}}" for n in names]
         # "-" as the one-series table has it where MASE has no scale, not "nan" (a trial)
-        out.write(f"{shown:<{NAME_WIDTH}} " + "  ".join(cells) + "\n")
+        out.write(f"{shown:<{col}} " + "  ".join(cells) + "\n")
     n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
+    aside = [m for m in mean.index if mean.loc[m, "best_on"] < 0]
     out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
-              "the model's MASE was lowest)\n")
+              "the model's MASE was lowest" + (f"; {', '.join(aside)} aside: the LSTM without "
+                                               "the choice the forecast shown makes, a "
+                                               "diagnostic" if aside else "") + ")\n")
     if m < n:  # sMAPE and coverage are over all of them
         out.write(f"MASE and median over {m} of them: {n - m} never change from one day to the "
                   "next (MASE has no scale there)\n")
