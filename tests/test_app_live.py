@@ -151,7 +151,12 @@ async def test_empty_unparsable_and_short_inputs_are_told_on_screen(tmp_path):
     now = time.time()
     (short / "access.log").write_text("".join(LINE.format(i=i, d=stamp(now - 5 * 3600 + i * 60))
                                               for i in range(300)))
+    counts = tmp_path / "hourly.csv"  # a trial: the app said "no known log format matches",
+    # where `counts` said what the file is and what reads it
+    counts.write_text("hour,count\n" + "".join(f"2024-01-01T{h:02d}:00,{h}\n" for h in range(9)))
     for path, want in ((empty, "empty for now; watching it"), (garbage, "no known log format"),
+                       (counts, "is already hourly counts (a CSV, first line 'hour,count'), not "
+                                "an access log: forecast, eval and train read it directly"),
                        (short, "seasonal naive shown, not the LSTM: needs at least 24")):
         cfg = EngineConfig(paths=[str(path)], fine_tune=False, tick_s=0.05)
         app = TrafficWatchApp(lambda cb, cfg=cfg: Engine(cfg, cb))
@@ -160,7 +165,7 @@ async def test_empty_unparsable_and_short_inputs_are_told_on_screen(tmp_path):
                 await pilot.pause(0.1)
                 if want in screen_text(app) or app.return_code is not None:
                     break
-            if path is garbage:  # nothing could be read: the app ends, its reason the result
+            if path in (garbage, counts):  # nothing could be read: the app ends, its reason the result
                 # (said on the terminal, exit status 2: tests/test_lifecycle.py)
                 assert app.return_code == 2 and want in app.return_value, app.return_value
                 continue

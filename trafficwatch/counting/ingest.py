@@ -178,6 +178,23 @@ def choose_format(opts: IngestOptions, sample: list[bytes],
                   f"first line: {first}; pass --log-format")
 
 
+def not_a_log(name: str, sample: list[bytes], why_none: str) -> str:
+    """Why a file no log format reads is not counted: `why_none`, or, for a CSV of hourly
+    counts (`counts hourly.csv`: not a log at all), where it is read instead."""
+    if not sample or not is_counts_header(sample[0]):
+        return f"{name}: {why_none}"
+    cols = header_columns(sample[0][:120])
+    sep = other_separator(cols)
+    # (split by a tab, ';' or '|', the model commands refuse it too: "read it directly"
+    # was untrue, a review)
+    kind = "a CSV, " if sep is None else ""
+    return (f"{name} is already hourly counts ({kind}first line {','.join(cols)!r}), "
+            "not an access log: " + (
+                "forecast, eval and train read it directly" if sep is None else
+                f"its columns are separated by {separator_name(sep)}"
+                ": write it with commas and forecast, eval and train read it"))
+
+
 def read_source(
     src: SourceFile,
     series: HourlySeries,
@@ -212,20 +229,8 @@ def read_source(
     if fmt is None and is_error_log(sample):
         rep.ignored = ERROR_LOG
         return rep
-    if fmt is None and is_counts_header(sample[0]):  # `counts hourly.csv`: not a log at all
-        cols = header_columns(sample[0][:120])
-        sep = other_separator(cols)
-        # (split by a tab, ';' or '|', the model commands refuse it too: "read it directly"
-        # was untrue, a review)
-        kind = "a CSV, " if sep is None else ""
-        rep.error = (f"{name} is already hourly counts ({kind}first line {','.join(cols)!r}), "
-                     "not an access log: " + (
-                         "forecast, eval and train read it directly" if sep is None else
-                         f"its columns are separated by {separator_name(sep)}"
-                         ": write it with commas and forecast, eval and train read it"))
-        return rep
     if fmt is None:
-        rep.error = f"{name}: {why_none}"
+        rep.error = not_a_log(name, sample, why_none)
         return rep
     rep.format = fmt.name
     begin = 0

@@ -26,6 +26,7 @@ from trafficwatch.counting.ingest import (
     WholeFile,
     _absorb,
     choose_format,
+    not_a_log,
     nothing_read,
     read_archive,
 )
@@ -639,8 +640,8 @@ class LiveFeed:
         if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
             why = f"{st.report.name} looks binary, not a text access log; skipped"
             st.binary = True
-        elif fmt is None:
-            why = f"{st.report.name}: {why_none}"
+        elif fmt is None:  # in the words of `counts` too (a CSV of counts: where it is read)
+            why = not_a_log(st.report.name, sample, why_none)
         if why:
             st.report.error = why
             if not st.said:
