@@ -998,7 +998,7 @@ def in_units(fc: Forecast, factor: float) -> Forecast:
     `factor`."""
     if factor == 1.0:
         return fc
-    scaled = lambda a: None if a is None else np.asarray(a) * factor  # noqa: E731
+    scaled = lambda a: None if a is None else np.asarray(a) * factor
     return replace(fc, p10=fc.p10 * factor, p50=fc.p50 * factor, p90=fc.p90 * factor,
                    alarm_p10=scaled(fc.alarm_p10), alarm_p90=scaled(fc.alarm_p90))
 
