@@ -1955,3 +1955,36 @@ async def test_the_filter_dialogs_words_wrap_on_a_narrow_screen_and_its_buttons_
         await pilot.pause()
         assert app.screen.focused.id == "apply"
         assert "Apply" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_a_frame_that_changes_nothing_repaints_nothing(size, monkeypatch):
+    """A trial over SSH: an idle screen sent a full frame every 5 s (the engine's frame for
+    what the clock changes), 10 KB a second at 250x70: every pane, title and chart was painted
+    again with what it showed. A frame repaints only what it changes."""
+    from textual.widget import Widget
+
+    painted: list[str] = []
+    refresh = Widget.refresh
+
+    def counted(self, *args, **kw):
+        painted.append(f"{type(self).__name__}#{self.id}")
+        return refresh(self, *args, **kw)
+
+    tail = [TailLine(0.0, "shop", "GET /a")]
+    app = make_app(demo_snapshot(tail=tail))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        snap = app.snapshot
+        assert snap is not None
+        app.draw(demo_snapshot(tail=tail))  # laid out (the status line's first frame came
+        await pilot.pause()  # before it had a size)
+        monkeypatch.setattr(Widget, "refresh", counted)
+        for _ in range(3):  # the same frame, built anew (as the engine does every 5 s)
+            app.draw(demo_snapshot(tail=tail))
+            await pilot.pause()
+        assert painted == [], painted
+        app.draw(demo_snapshot(tail=[*tail, TailLine(1.0, "shop", "GET /b")]))
+        await pilot.pause()
+        assert "LogTail#tail" in painted, painted  # a new line is drawn
+        assert not any(p.startswith("ForecastChart") for p in painted), painted

@@ -17,10 +17,10 @@ from textual.widgets import Footer, Header, Static
 from trafficwatch.app.chart import ForecastChart
 from trafficwatch.app.gate_words import fmt_hour, shown_offset
 from trafficwatch.app.hour_detail import TopPane
-from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane
+from trafficwatch.app.panes import AnomalyPane, GatePane, LogTail, StatsPane, Unchanged
 from trafficwatch.app.screens import FilterScreen, HelpScreen, SitePicker
 from trafficwatch.app.scrollbar import Scroll
-from trafficwatch.app.text import safe_content, site_title
+from trafficwatch.app.text import safe_content, set_title, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.filters import ViewFilter
 from trafficwatch.hours import HOUR
@@ -172,7 +172,7 @@ class TrafficWatchApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("starting…", id="status")
+        yield Unchanged("starting…", id="status")
         with Horizontal(id="top"):
             yield ForecastChart(id="chart")
             with Scroll(id="stats-box", can_focus=True):
@@ -337,7 +337,7 @@ class TrafficWatchApp(App):
             off = shown_offset(self.snapshot.series if self.snapshot else None)
             titles["#stats-box"] = "Hour " + fmt_hour(chart.cursor, off, "%a %H:00")
         for box, title in titles.items():
-            self.query_one(box).border_title = title
+            set_title(self.query_one(box), title)
 
     def on_log_tail_held(self, _msg: LogTail.Held) -> None:
         self._show_bottom()

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual_plotext import PlotextPlot
 
 from trafficwatch.app.panes import fmt_hour, num, shown_offset
-from trafficwatch.app.text import count, safe_content, site_title
+from trafficwatch.app.text import count, safe_content, set_title, site_title
 from trafficwatch.engine.snapshot import Snapshot
 from trafficwatch.hours import week_before
 from trafficwatch.safe import safe_text
@@ -150,7 +150,16 @@ class ForecastChart(PlotextPlot):
         if top is not None and not self.log_scale:  # a crawler's hour of 890 put a week of
             # 40-120 and the forecast in the bottom rows, and nothing said `l` (a trial)
             title += f" · l: log scale (an hour of {count(top)} flattens the rest)"
-        self.border_title = safe_content(title)
+        set_title(self, safe_content(title))
+        if not self.size.area:  # not laid out yet: drawn when it is
+            self.refresh()
+            return
+        # drawn now, at its size, and sent only where it changed: a frame every 5 s for what the
+        # clock changes repainted an idle chart all the same (a trial: 5 KB every 5 s at 80x24)
+        fresh = self._build()
+        if self._built is not None and self._built[0] == self.size and self._built[1] == fresh:
+            return
+        self._ready = (self.size, fresh)
         self.refresh()
 
     def _window(self, snap: Snapshot) -> tuple[int, int]:
@@ -202,7 +211,18 @@ class ForecastChart(PlotextPlot):
         t0 = self.hours[0]
         return min(self.hours, key=lambda h: abs((h - t0) // 3600 - xv))
 
+    _built: tuple | None = None  # (size, what render returned) last
+    _ready: tuple | None = None  # (size, the chart update() built) for the refresh it asked for
+
     def render(self):
+        """The chart update() built for this refresh, or one built now (an option toggled, a
+        resize)."""
+        ready, self._ready = self._ready, None
+        out = ready[1] if ready is not None and ready[0] == self.size else self._build()
+        self._built = (self.size, out)
+        return out
+
+    def _build(self):
         """Draw the last snapshot at the current size (one point per column), then plot it; in a
         window too short for a count axis (MIN_ROWS), a line that says so instead."""
         if self._snap is not None:

@@ -65,7 +65,7 @@ class Scroll(VerticalScroll):
         for child in self.children:
             snap = getattr(child, "_snap", None)
             if snap is not None and getattr(child, "FITS_BOX", False):
-                child.update(snap)
+                child.redraw()
 
     def _by(self, lines: float) -> None:
         if not self.allow_vertical_scroll:

@@ -56,3 +56,12 @@ def count(x: float | None) -> str:
         return "0"
     # 9.97 is "10", as it rounds (it read "10.0" beside whole counts, a trial)
     return f"{x:,.0f}" if abs(x) >= 9.95 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def set_title(widget, title: str | Text) -> None:
+    """Set a widget's border title only where it changes: Textual repaints the widget at every
+    title set, the same title too (every pane, at every frame of an idle screen: a trial)."""
+    key = (title.plain, tuple(title.spans), title.style) if isinstance(title, Text) else title
+    if getattr(widget, "_title_set", None) != key:
+        widget._title_set = key
+        widget.border_title = title
