@@ -1988,3 +1988,35 @@ async def test_a_frame_that_changes_nothing_repaints_nothing(size, monkeypatch):
         await pilot.pause()
         assert "LogTail#tail" in painted, painted  # a new line is drawn
         assert not any(p.startswith("ForecastChart") for p in painted), painted
+
+
+@pytest.mark.parametrize("size", [(80, 15), (60, 15)])
+async def test_t_and_h_bring_their_pane_into_view_on_a_short_screen(size):
+    """A trial at 80x15 (a tmux split): `t` focused the hidden Top pane and nothing changed on
+    the screen but the Now pane's border; `h` changed nothing at all. Under 18 rows each brings
+    its pane in the chart's place, as `v` brings a pane, and focus goes to a pane in view."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "610 /wp-login.php" not in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "610 /wp-login.php" in text, text
+        box = app.query_one("#top-box")
+        assert app.focused is box and box.region.height > 0
+        await pilot.press("t")  # back to the gates, in the same place
+        await pilot.pause()
+        assert "Relying on" in screen_text(app)
+        assert app.focused is app.query_one("#gates-box")
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert "Relying on" not in screen_text(app)
+        await pilot.press("h")  # the gates come forward, in the view they had
+        await pilot.pause()
+        assert "Relying on" in screen_text(app)
+        assert not app.query_one("#gates").heatmap
+        await pilot.press("h")  # in view: the next view
+        await pilot.pause()
+        assert app.query_one("#gates").heatmap

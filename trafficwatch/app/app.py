@@ -502,9 +502,23 @@ class TrafficWatchApp(App):
     def _box(name: str) -> str:
         return "#stats-box" if name == "now" else f"#{name}-box"
 
+    def _in_view(self, name: str) -> bool:
+        """Whether the bottom pane `name` is on the screen now: on a short screen only once a
+        pane took the chart's place, on a narrow one only the one in front, on a wide one the
+        left pane and the anomalies and tail beside it."""
+        if self.has_class("short") and not self.short_pane:
+            return False
+        if self.has_class("narrow"):
+            return self.bottom == name
+        return name in (self.left, "anomalies", "tail")
+
     def action_top(self) -> None:
-        """The top view of the last 24 h in front (or back to the gates)."""
-        self.bottom = "gates" if self.bottom == "top" else "top"
+        """The top view of the last 24 h in front (or back to the gates, where it was in
+        view); on a short screen in the chart's place, as `v` brings a pane (`t` had focused
+        the hidden Top pane and nothing changed on the screen: a trial at 80x15)."""
+        self.bottom = "gates" if self._in_view("top") else "top"
+        if self.has_class("short"):
+            self.short_pane = True
         self._show_bottom()
         self.query_one(f"#{self.bottom}-box").focus()
 
@@ -557,9 +571,12 @@ class TrafficWatchApp(App):
 
     def action_heatmap(self) -> None:
         gates = self.query_one(GatePane)
-        if self.bottom == "top":  # h with Top in front had cycled the hidden gate pane: it
-            # comes forward first, in the view it had (a trial saw nothing happen)
+        if not self._in_view("gates"):  # h with Top in front (or the chart, on a short screen)
+            # had cycled the hidden gate pane: it comes forward first, in the view it had (two
+            # trials saw nothing happen)
             self.bottom = "gates"
+            if self.has_class("short"):
+                self.short_pane = True
             self._show_bottom()
         else:
             gates.next_mode()
