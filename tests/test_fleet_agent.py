@@ -476,3 +476,39 @@ def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):
         assert main(["counts", "--prometheus", "http://p:9090", "--site", given]) == 0
         rows = capsys.readouterr().out.splitlines()
         assert len(rows) == 3 and rows[1].split(",")[1:4] == ["back\\\\slash", "hits", "6"], rows
+
+
+def test_an_agent_prometheus_no_longer_scrapes_is_said_not_read_as_a_fall():
+    """An SRE's trial: an agent killed, Prometheus marked its series stale at the next scrape,
+    the hour in progress fell by its requests (325 -> 231) and the screen said nothing of an
+    agent down, though Prometheus knew (up 0)."""
+    from trafficwatch.counting.series import HourlySeries
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.engine.sink import Sink, SourceConfig
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    cfg = PromConfig.build("http://p:9090", days=1)
+    end = int(time.time()) // 3600 * 3600
+    agents = ["10.0.0.1:9877", "10.0.0.2:9877", "evil\x1b]0;x\x07:1"]
+
+    class Fleet(_FakeClient):
+        live = set(agents)
+
+        def vector(self, query, at):
+            if "count by (instance, job)" not in query:
+                return []
+            names = agents if "last_over_time" in query else sorted(self.live)
+            return [({"instance": n, "job": "tw"}, [at, "6"]) for n in names]
+
+    client = Fleet(cfg, {end: 4.0})
+    sink = Sink(SourceConfig([]), HourlySeries(track_visitors=False))
+    feed = PrometheusFeed(sink, cfg, client)
+    assert "not reporting" not in feed.words()
+    client.live = {agents[0]}
+    feed.refresh()
+    words = feed.words()
+    assert ("2 of 3 agents not reporting (10.0.0.2:9877, evil\\x1b]0;x\\x07:1): the hours lack "
+            "their requests") in words, words
+    client.live = set(agents)  # back: said no more
+    feed.refresh()
+    assert "not reporting" not in feed.words()

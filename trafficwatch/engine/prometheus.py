@@ -10,7 +10,7 @@ import numpy as np
 
 from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine.sink import Sink
-from trafficwatch.fleet.load import why_empty
+from trafficwatch.fleet.load import silent_agents, why_empty
 from trafficwatch.fleet.prometheus import (
     FleetCounts,
     PromConfig,
@@ -55,6 +55,8 @@ class PrometheusFeed:
         self.notice = ""
         self.warnings: deque[str] = deque(maxlen=3)
         self.error = ""  # why the last read failed ("" once one succeeds)
+        self.silent: tuple[int, list[str]] = (0, [])  # agents of the last hour, those not
+        # reporting now (silent_agents)
         self._have: dict[tuple[str, int], np.ndarray] = {}  # (site, hour) -> row added so far
         self._next = 0.0
         self._loaded = False
@@ -70,8 +72,14 @@ class PrometheusFeed:
             return f"fleet: no answer yet from Prometheus at {self.cfg.url}"
         if not self.last_update:
             return f"fleet: asking Prometheus at {self.cfg.url}"
-        return (f"fleet: Prometheus at {self.cfg.url}, read at "
-                f"{time.strftime('%H:%M', time.gmtime(self.last_update))} UTC")
+        words = (f"fleet: Prometheus at {self.cfg.url}, read at "
+                 f"{time.strftime('%H:%M', time.gmtime(self.last_update))} UTC")
+        n, down = self.silent
+        if down:  # its requests are missing from the hours since: said, or read as a fall
+            names = ", ".join(down[:2]) + (f" and {len(down) - 2} more" if len(down) > 2 else "")
+            words += (f" · {len(down)} of {n} agents not reporting ({names}): the hours lack "
+                      "their requests")
+        return words
 
     def step(self, dt: float) -> None:
         if time.monotonic() >= self._next:
@@ -95,6 +103,10 @@ class PrometheusFeed:
             return
         self._apply(counts, int(now))
         self.error = ""
+        try:
+            self.silent = silent_agents(self.cfg, now, self.client)
+        except PrometheusError as exc:  # the counts were read: said, not lost
+            log.warning("agents not checked: %s", exc)
         with self.sink.lock:
             empty = not self.sink.series.sites()
         if empty:  # why, as `counts --prometheus` says it: --match matching nothing read

@@ -42,3 +42,22 @@ def why_empty(cfg: PromConfig, now: float, client: PrometheusClient | None = Non
     return (f"Prometheus at {cfg.url} has the agents' counters for {shown}, but no whole hour "
             "of them yet: the hour an agent starts in is a gap (its counter began inside it), "
             f"so counts begin with the hour from {nxt}")
+
+
+def silent_agents(cfg: PromConfig, now: float,
+                  client: PrometheusClient | None = None) -> tuple[int, list[str]]:
+    """(the agents whose counters Prometheus had in the hour before `now`, the names of those
+    it has no sample of at `now`). An agent is a target (instance, or job where relabelling
+    left no instance); a target that fails a scrape has its series marked stale at once, so
+    the hour in progress drops by its requests at the next scrape: a trial's killed agent read
+    as a fall in traffic, and nothing on the screen said an agent was down."""
+    client = client or PrometheusClient(cfg)
+    sel = cfg.selector()
+
+    def agents(query: str) -> set[tuple[str, str]]:
+        return {(str(labels.get("instance", "")), str(labels.get("job", "")))
+                for labels, _ in client.vector(query, now)}
+
+    seen = agents(f"count by (instance, job) (last_over_time({sel}[1h]))")
+    down = seen - agents(f"count by (instance, job) ({sel})")
+    return len(seen), [safe_name(instance or job or "?") for instance, job in sorted(down)]
