@@ -539,3 +539,37 @@ def test_a_terminal_that_cannot_address_the_cursor_is_told_so(tmp_path, app_in_t
     out = bytes(app.output)
     assert b"\x1b[?1049h" not in out and b"\x1b[?1003h" not in out, out
     assert f"TERM={term}: this terminal cannot draw the app".encode() in out, out
+
+
+def test_an_agent_started_under_nohup_outlives_a_hangup_and_says_why_it_stopped(tmp_path):
+    """An SRE's trial: `nohup trafficwatch agent ... &` ended with the SSH session it was
+    started from (the agent put its own SIGHUP handler over the ignore nohup had set) and its
+    log said nothing of why. Started with SIGHUP ignored, it keeps serving; SIGTERM stops it,
+    said in its log, state saved (exit 0)."""
+    root = Path(__file__).resolve().parents[1]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    state = tmp_path / "agent.json"
+
+    def nohup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "agent", str(logs),
+                             "--metrics-addr", "127.0.0.1:0", "--state", str(state)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root,
+                            preexec_fn=nohup, text=True)
+    try:
+        line = proc.stderr.readline()  # "agent: 1 file of 1 site followed; serving ..."
+        assert "serving http://127.0.0.1:" in line, line
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None, "a hangup ended an agent started under nohup"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert "agent: stopped by SIGTERM" in proc.stderr.read()
+        assert state.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -3,6 +3,7 @@ site's counters on /metrics (engine/agent.py), for Prometheus to collect from ea
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 
@@ -93,6 +94,11 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         agent.close()
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()
+    if agent.feed.notice and agent.feed.notice != said:  # the last save's, if it failed
+        _say(agent.feed.notice)
+    if shutdown is not None and shutdown.requested and shutdown.signum:  # in its log (journald,
+        # nohup.out): why it stopped (a trial's agent ended with its SSH session, nothing said)
+        _say(f"agent: stopped by {signal.Signals(shutdown.signum).name}")
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 

@@ -31,6 +31,13 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 log = logging.getLogger(__name__)
 
 
+def nohup(sig: int) -> bool:
+    """A hangup this process was started to ignore (nohup, a shell's `trap '' HUP`): it was
+    asked to outlive the terminal, and it does, as any command started so (a handler put over
+    the ignore ended an agent with the SSH session it was started from: a trial)."""
+    return sig == signal.SIGHUP and signal.getsignal(sig) is signal.SIG_IGN
+
+
 class Shutdown:
     """Set once by a signal or `request()`; then callbacks in a thread, and a watchdog."""
 
@@ -70,6 +77,9 @@ class Shutdown:
         thread sleeps in a select() that the signal did not interrupt.
         """
         for sig in signals:
+            if nohup(sig):
+                self._signals.discard(sig)
+                continue
             self._previous[sig] = signal.signal(sig, self._handler)
             self._signals.add(sig)
         self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, signal.SIG_DFL)
@@ -220,7 +230,7 @@ def die_with_children(signals: Iterable[int] = (signal.SIGTERM, signal.SIGHUP),
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
-    before = {sig: signal.signal(sig, handler) for sig in signals}
+    before = {sig: signal.signal(sig, handler) for sig in signals if not nohup(sig)}
     try:
         yield
     finally:
