@@ -658,10 +658,16 @@ async def test_a_narrow_legend_keeps_the_words_of_marks_one_cannot_place(size):
         await pilot.pause()
         text = screen_text(app)
     title = next(line for line in text.splitlines() if "actual" in line)
+    if size[0] >= 80:  # every mark drawn keeps a word, the fewest that name it (TINY): "·
+        # past" and "- band" had been left out at 80x24 with last week's line, and under
+        # NO_COLOR the dots and dashes could not be told apart (a trial)
+        for word in ("⣿ actual", "~ wk", "· past", "band: thin", "• fcst", "x anom", "◆ end"):
+            assert word in title, title
+        return
     assert "⣿ actual" in title and "x anomaly" in title and "• forecast" in title, title
-    assert ("◆ log end" in title) == (size[0] >= 80), title  # below: the mark at the end
-    if size[0] < 80:  # what is left out: the lines one can tell by their place
-        assert "~ last wk" not in title and "- band" not in title and "· past" not in title
+    assert "◆ log end" not in title, title  # below: the mark at the end
+    # what is left out where not every word fits: the lines one can tell by their place
+    assert "~ last wk" not in title and "- band" not in title and "· past" not in title
 
 
 @pytest.mark.parametrize(("so_far", "said"), [(3.0, "◆ now: 3"), (120.0, "◆ now")])
@@ -1867,7 +1873,7 @@ async def test_last_week_s_line_keeps_its_word_in_a_legend_at_80_columns():
         await pilot.press("w")
         await pilot.pause()
         title = next(line for line in screen_text(app).splitlines() if "actual" in line)
-    assert "~ last wk" in title or "~ same hours last week" in title, title
+    assert "~ wk" in title or "~ last wk" in title or "~ same hours last week" in title, title
 
 
 async def test_last_weeks_line_is_drawn_over_the_forecast_hours_too():

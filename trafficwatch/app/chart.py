@@ -40,6 +40,13 @@ MARKS = {
     "cursor": ("│", "│ hour {cursor} (←/→, Esc: now)", "│ hour"),
 }
 
+# the fewest words that still name each mark: every mark drawn keeps a word where these fit and
+# the short ones do not (at 80x24 with last week's line, "· past" and "- band" had been left out
+# while both were drawn, and under NO_COLOR the dots and dashes could not be told apart: a trial)
+TINY = {"actual": "⣿ actual", "now": "◆ now{short}", "end": "◆ end{short}", "forecast": "• fcst",
+        "band": "- band", "thin band": "band: thin", "no band": "band: none", "past": "· past",
+        "week": "~ wk", "no week": "~ no wk", "anomaly": "x anom", "cursor": "│ hour"}
+
 # Each series' colour, and its grey under NO_COLOR: Textual then greys every colour by its
 # luminance, and red and magenta (the anomalies' x, the past forecasts' dots) became 237 on a
 # 234 background, the marks one most needs to see the hardest to see; each grey is set here.
@@ -362,7 +369,8 @@ class ForecastChart(PlotextPlot):
         plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end, so_far=so_far)
                           for k in shown],
                          [MARKS[k][2].format(short=short) for k in shown],
-                         min(width, room), room, shown))
+                         min(width, room), room, shown,
+                         [TINY[k].format(short=short) for k in shown]))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
               counts_at: list[float] | None, floor: float = 0.0) -> int:
@@ -422,11 +430,13 @@ LEGEND_DROP = ("past", "band", "thin band", "no band", "week", "no week", "now",
 
 
 def legend(long: list[str], short: list[str], long_width: int, width: int,
-           keys: list[str]) -> str:
-    """The longest legend that fits: long words, short words, tighter, then series left out
-    in LEGEND_DROP's order (`keys`: the MARKS key of each word). At 60 columns "x anomaly" and
-    "◆ log end", the last words, were left out while their marks were drawn."""
-    for words, sep, room in ((long, "  ", long_width), (short, "  ", width), (short, " ", width)):
+           keys: list[str], tiny: list[str] | None = None) -> str:
+    """The longest legend that fits: long words, short words, tighter, the fewest words (TINY),
+    then series left out of the short words in LEGEND_DROP's order (`keys`: the MARKS key of
+    each word). At 60 columns "x anomaly" and "◆ log end", the last words, were left out while
+    their marks were drawn."""
+    for words, sep, room in ((long, "  ", long_width), (short, "  ", width), (short, " ", width),
+                             (tiny or short, " ", width)):
         if len(sep.join(words)) <= room:
             return sep.join(words)
     rank = {k: i for i, k in enumerate(LEGEND_DROP)}
