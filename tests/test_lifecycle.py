@@ -573,3 +573,41 @@ def test_an_agent_started_under_nohup_outlives_a_hangup_and_says_why_it_stopped(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_second_agent_on_a_state_in_use_does_not_say_it_was_lost(tmp_path):
+    """An SRE's trial: a second agent on the first one's state file said both that the state
+    was in use by another trafficwatch and that there was "no saved state to go on from"."""
+    root = Path(__file__).resolve().parents[1]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(
+        '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
+    state = tmp_path / "agent.json"
+    cmd = [sys.executable, "-m", "trafficwatch", "agent", str(logs), "--metrics-addr",
+           "127.0.0.1:0", "--state", str(state)]
+
+    def start() -> tuple[subprocess.Popen, list[str]]:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                cwd=root, text=True)
+        said = []
+        while not said or "serving http" not in said[-1]:
+            line = proc.stderr.readline()
+            assert line, said
+            said.append(line)
+        return proc, said
+
+    first, _ = start()  # a state and its counter floors saved
+    first.terminate()
+    assert first.wait(timeout=10) == 0
+    first, _ = start()
+    try:
+        second, said = start()
+        second.terminate()
+        assert second.wait(timeout=10) == 0
+        text = "".join(said)
+        assert "is in use by another trafficwatch" in text and "no saved state" not in text, text
+    finally:
+        for proc in (first,):
+            proc.terminate()
+            proc.wait(timeout=10)

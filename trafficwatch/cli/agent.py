@@ -52,8 +52,10 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         _say(f"cannot follow {', '.join(args.paths)[:200]}: {exc.strerror or exc}")
         return 2
     lost = ""
-    if agent.floor.resumed and not agent.feed.report.restored_lines:  # floors, no state: it
-        # was deleted or lost (a trial's agent then skipped ~100 lines without a word)
+    if (agent.floor.resumed and not agent.feed.report.restored_lines
+            and agent.feed.state_held_by is None):  # floors, no state: it was deleted or
+        # lost (a trial's agent then skipped ~100 lines without a word). Not a state another
+        # trafficwatch holds: that is said, and "no saved state" beside it was untrue (a trial)
         lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: the "
                 "counters go on from their last values, counting from the logs as they are "
                 "now: what was written to them since the last save and while stopped is not "
