@@ -69,18 +69,25 @@ def test_a_line_dated_ahead_of_the_clock_counts_when_its_hour_comes(tmp_path):
     ahead = '1.2.3.4 - - [20/Nov/2026:12:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n'
     with (logs / "a.example.access.log").open("a") as f:
         f.write(ahead)
+    (logs / "soon.example.access.log").write_text(ahead)  # a site of lines ahead only
     clock = [now]
     agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None, clock=lambda: clock[0])
     agent.start()
+    last = 'trafficwatch_last_line_timestamp_seconds{site="%s"}'
     try:
         m = scrape(agent)
         assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 3
         # lines read rose by it, requests not: the gauge says why (a trial)
-        assert m["trafficwatch_requests_ahead"] == 1
+        assert m["trafficwatch_requests_ahead"] == 2
+        # the latest request counted, not the one waiting for its hour (it had said 12:30,
+        # and a site of lines ahead only had a time while its counters were 0: a trial)
+        assert m[last % "a.example"] == now  # its 10:02 line, within the hour counted: 10:12
+        assert last % "soon.example" not in m
         clock[0] += 2.5 * 3600  # its hour has come
         m = scrape(agent)
         assert m['trafficwatch_requests_total{site="a.example",status="2xx"}'] == 4
         assert m["trafficwatch_requests_ahead"] == 0
+        assert m[last % "a.example"] == m[last % "soon.example"] == 1795168920 + 9000 - 120
     finally:
         agent.close()
 

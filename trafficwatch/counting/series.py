@@ -693,6 +693,18 @@ class HourlySeries:
         rows = [c for h, c in cells.items() if until_hour is None or h <= until_hour]
         return np.sum(np.stack(rows), axis=0) if rows else np.zeros(N_CELLS, np.int64)
 
+    def last_counted_ts(self, site: str, now: float) -> int | None:
+        """The latest request of `site` counted by `now` (hourly: up to now's hour): its time
+        where it is in that hour or before, else the end of the latest such hour with a request,
+        at most `now` (only the latest line's time is kept; lines dated after now's hour wait
+        for it: requests_after); None when none is counted."""
+        ts, hour = self.last_ts(site), int(now) // HOUR
+        if ts is None or ts // HOUR <= hour:
+            return ts
+        cells = self._sites[site].cells if site in self._sites else {}
+        done = [h for h, c in cells.items() if h <= hour and c.sum() > 0]
+        return min(max(done) * HOUR + HOUR - 1, int(now)) if done else None
+
     def requests_after(self, site: str, hour: int) -> int:
         """Requests of `site` counted in the hours after `hour` (an epoch hour number): lines
         dated ahead of the clock, waiting for their hour (see cell_totals)."""

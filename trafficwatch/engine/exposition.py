@@ -39,7 +39,8 @@ CATALOGUE = {
         "gauge", ("Files the last listing of the paths found and could not read (unreadable, "
                   "not a regular file...): each named on the agent's stderr.")),
     "trafficwatch_last_line_timestamp_seconds": (
-        "gauge", "Log time of the latest request counted, by site (Unix seconds)."),
+        "gauge", ("Log time of the latest request counted, by site (Unix seconds; while later "
+                  "lines wait for their hour, the end of the latest hour counted, at most now).")),
     "trafficwatch_requests_ahead": (
         "gauge", ("Requests read that are dated in an hour after this machine's clock's (a "
                   "server clock or time zone ahead): in trafficwatch_requests_total when their "
@@ -75,8 +76,9 @@ def gauge_samples(series: HourlySeries, files: int, skipped: int = 0,
     if now is not None:
         ahead = sum(series.requests_after(x, int(now) // HOUR) for x in series.sites())
         out.append(Sample("trafficwatch_requests_ahead", (), float(ahead)))
-    for site in series.sites():
-        ts = series.last_ts(site)
+    for site in series.sites():  # with `now`, as the counters: a site of lines dated ahead
+        # only had its future time here, its counters at 0 (a trial)
+        ts = series.last_ts(site) if now is None else series.last_counted_ts(site, now)
         if ts is not None:
             out.append(Sample("trafficwatch_last_line_timestamp_seconds", (("site", site),),
                               float(ts)))
