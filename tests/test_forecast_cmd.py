@@ -315,7 +315,8 @@ def test_train_says_when_it_stopped_early_and_when_it_is_no_better_than_its_star
 def test_band_is_calibrated_on_the_series_own_recent_days(small_model_path):
     from trafficwatch.model.evaluate import backtest, summarize
 
-    s = traffic(28, seed=9) * np.random.default_rng(9).lognormal(0, 0.6, 28 * 24)  # very noisy site
+    s = np.round(traffic(28, seed=9) * np.random.default_rng(9).lognormal(0, 0.6, 28 * 24))  # very
+    # noisy site, of whole counts (not whole, it is read in other units: in_count_units)
     raw = Forecaster.load(small_model_path)
     raw.calibrate = False
     cal = Forecaster.load(small_model_path)
