@@ -562,3 +562,33 @@ def test_a_format_without_a_user_agent_tells_no_request_a_bot():
             p._fast = None
         assert p.feed(common + b"\n").records.is_bot.tolist() == [False]
     assert one(COMBINED_LINE.replace(b"Mozilla/5.0 (X11; Linux x86_64)", b"")).records.is_bot[0]
+
+
+@pytest.mark.parametrize("prefix", [
+    b"Dec  5 10:15:02 web1 nginx: ",  # rsyslog, a one-digit day
+    b"Nov 30 23:59:01 web1 nginx: ",
+    b"Dec 05 10:15:02 web1 nginx[1234]: ",  # journalctl -o short
+    b"2026-12-05T10:15:02.123000+00:00 web1 nginx: ",  # rsyslog's ISO time
+    b"2026-12-05T10:15:02+0000 web1 nginx[1234]: ",  # journalctl -o short-iso
+    b"<190>Dec  5 10:15:02 web1 nginx: ",  # with its priority
+    b"2026-12-05T10:15:02.123000000Z stdout F ",  # CRI: /var/log/containers (ingress-nginx)
+    b"\xef\xbb\xbf",  # a byte order mark, a file's first line
+])
+@pytest.mark.parametrize("vhost", [False, True])
+def test_a_line_after_a_syslog_or_container_prefix_is_read_as_its_server_wrote_it(prefix, vhost):
+    """A trial: the syslog time became a site per line (`dec 05 10:15:02 web1 nginx[1234]:`,
+    1,001 sites for one server) or the client ("2026-12-05T10:15:02.123000000Z" for every
+    line: --exclude-ip, visitors and top wrong), all without a word. Detected as the format
+    its server wrote, every field as without the prefix, on the fast path's lines too."""
+    site = b"shop.example.com:443 " if vhost else b""
+    lines = [prefix + site + COMBINED_LINE.replace(b"203.0.113.9", f"203.0.113.{k}".encode())
+             for k in range(5)]
+    data = b"\n".join(lines) + b"\n"
+    fmt = detect_format(lines).format
+    assert fmt is not None and fmt.name == ("VCOMBINED" if vhost else "COMBINED")
+    r = parse_bytes(data, fmt, ParseOptions(keep_paths=True)).records
+    assert len(r) == 5
+    assert (r.ts == T).all() and (r.status == 200).all() and list(r.path) == ["/a/b.html"] * 5
+    assert sorted(r.client) == sorted(client_hash(f"203.0.113.{k}") for k in range(5))
+    if vhost:
+        assert set(r.vhosts[i] for i in r.vhost) == {"shop.example.com"}

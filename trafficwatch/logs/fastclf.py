@@ -311,6 +311,18 @@ def _next(positions: np.ndarray, after: np.ndarray) -> np.ndarray:
     return padded[i]
 
 
+def _prefixed(b: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Lines that open with what formats.LINE_PREFIX reads before a line (a byte order mark,
+    `<PRI>`, a syslog time as `Dec  5 10:15:02` or `2026-12-05T10:15:02`): the per-line parser
+    reads them (here the syslog time had been the client, a trial)."""
+    at = lambda k: b[starts + k]  # noqa: E731 (PAD bytes follow the data)
+    bom = (at(0) == 0xEF) & (at(1) == 0xBB) & (at(2) == 0xBF)
+    upper = (at(0) >= 65) & (at(0) <= 90)
+    bsd = upper & (at(3) == 32) & (at(6) == 32) & (at(9) == 58) & (at(12) == 58)
+    iso = (at(4) == 45) & (at(7) == 45) & (at(10) == 84) & (at(13) == 58)
+    return bom | (at(0) == 60) | bsd | iso
+
+
 def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
         dict, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Columns for the lines of the usual shape, and (start, end) spans of the others.
@@ -342,6 +354,7 @@ def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
         line_of = np.searchsorted(starts, ws, side="right") - 1
         inside = (line_of >= 0) & (ws < ends[np.maximum(line_of, 0)])
         ok[line_of[inside]] = False
+    ok &= ~_prefixed(b, starts)
     w = _words(b)
     fs = starts  # where the client's field starts
     if vhost:  # `name[:port] client ...`: as formats' "vhost" piece reads it, else slow

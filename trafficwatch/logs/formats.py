@@ -73,9 +73,26 @@ EXTRA_FIELDS = rb'(?:\s+"(?:[^"\\]|\\.)*")*'  # quoted fields past a format's ow
 # "$http_x_forwarded_for" appended to combined, ...), read and let go of
 
 
+# What may come before a server's own line: a UTF-8 byte order mark (a file's first line), a
+# syslog prefix (rsyslog's `Dec  5 10:15:02 web1 nginx: ` or its ISO time, journald's `short` and
+# `short-iso` exports, a `<PRI>`) or the container runtime's (CRI, /var/log/containers:
+# `2026-12-05T10:15:02.123Z stdout F `). Read as a line's first words, the syslog time had been
+# a client ("2026-12-05T10:15:02.123000Z" for every line: --exclude-ip, visitors and top
+# wrong) or a virtual host (`dec 05 10:15:02 web1 nginx[1234]:`: a site per line), all without a
+# word (a trial)
+_SYSLOG_TIME = (rb"(?:[A-Z][a-z]{2} [ 0-3]?\d \d\d:\d\d:\d\d"
+                rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d))")
+_SYSLOG = (rb"(?:<\d{1,3}>)?" + _SYSLOG_TIME
+           + rb" (?:\S+ [^\s:\[]+(?:\[\d+\])?:|(?:stdout|stderr) [FP]) ")
+LINE_PREFIX = rb"(?:\xef\xbb\xbf(?:" + _SYSLOG + rb")?|" + _SYSLOG + rb")"
+# taken whole where a line has one (never given back for its words to be read as fields)
+_PREFIX = rb"(?:(?=(?P<prefix>" + LINE_PREFIX + rb"))(?P=prefix)|(?!" + LINE_PREFIX + rb"))"
+
+
 def _seq(*names: str, tail: bytes = EXTRA_FIELDS) -> bytes:
-    """Pieces separated by whitespace; extra trailing quoted fields are allowed."""
-    return rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
+    """Pieces separated by whitespace, after a line's prefix if it has one (LINE_PREFIX);
+    extra trailing quoted fields are allowed."""
+    return _PREFIX + rb"\s+".join(_PIECES[n] for n in names) + tail + rb"\s*"
 
 
 _COMMON = ("host", "ident", "user", "time", "request", "status", "size")
