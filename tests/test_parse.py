@@ -592,3 +592,16 @@ def test_a_line_after_a_syslog_or_container_prefix_is_read_as_its_server_wrote_i
     assert sorted(r.client) == sorted(client_hash(f"203.0.113.{k}") for k in range(5))
     if vhost:
         assert set(r.vhosts[i] for i in r.vhost) == {"shop.example.com"}
+
+
+@pytest.mark.parametrize("timing", [b" 0.009", b" 1234", b" 0.009 0.008", b" -"])
+def test_timings_between_the_bytes_and_the_referer_keep_the_agent(timing):
+    """A trial: nginx's `$body_bytes_sent $request_time "$http_referer" ...` (Apache's `%b %D`)
+    was read as COMMON: its agents dropped, --bots-only counted 0 and --no-bots every line,
+    nothing said."""
+    lines = [b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 404 153' + timing
+             + b' "-" "curl/8.4.0"'] * 5
+    fmt = detect_format(lines).format
+    assert fmt is not None and fmt.name == "COMBINED"
+    r = parse_bytes(b"\n".join(lines) + b"\n", fmt, ParseOptions()).records
+    assert len(r) == 5 and r.is_bot.all() and (r.size == 153).all() and (r.ts == T).all()
