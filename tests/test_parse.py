@@ -605,3 +605,29 @@ def test_timings_between_the_bytes_and_the_referer_keep_the_agent(timing):
     assert fmt is not None and fmt.name == "COMBINED"
     r = parse_bytes(b"\n".join(lines) + b"\n", fmt, ParseOptions()).records
     assert len(r) == 5 and r.is_bot.all() and (r.size == 153).all() and (r.ts == T).all()
+
+
+def test_a_proxys_absolute_url_is_read_as_its_path():
+    """A trial: Varnish's varnishncsa writes the request's absolute URL; `--path '^/api'` then
+    matched none of its paths, each `http://example.com/...`."""
+    lines = [b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET http://example.com/api/x?y=1 '
+             b'HTTP/1.1" 200 5 "-" "ua"', b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET '
+             b'https://example.com HTTP/1.1" 200 5 "-" "ua"',
+             b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /b.png HTTP/1.1" 200 5 "-" "ua"']
+    r = parse_bytes(b"\n".join(lines) + b"\n", get_format("COMBINED"),
+                    ParseOptions(keep_paths=True)).records
+    assert list(r.path) == ["/api/x", "/", "/b.png"] and list(r.is_static) == [False, False, True]
+
+
+def test_a_google_cloud_load_balancer_line_keeps_its_path_client_and_agent():
+    """A trial: Google Cloud's load balancer logs (httpRequest.requestUrl, remoteIp,
+    userAgent...) were read with their hours and statuses but no path, client or agent."""
+    line = (b'{"httpRequest": {"requestMethod": "GET", "requestUrl": "https://example.com/a/b.png'
+            b'?x=1", "status": 404, "responseSize": "612", "userAgent": "curl/8.4.0", '
+            b'"remoteIp": "203.0.113.5"}, "timestamp": "2000-10-10T20:55:36.123Z"}')
+    fmt = detect_format([line] * 3).format
+    assert fmt is not None and fmt.name == "JSON"
+    r = parse_bytes(line + b"\n", fmt, ParseOptions(keep_paths=True)).records
+    assert list(r.path) == ["/a/b.png"] and r.is_static[0] and r.is_bot[0]
+    assert r.client[0] == client_hash("203.0.113.5") and r.status[0] == 404
+    assert r.size[0] == 612 and r.ts[0] == T

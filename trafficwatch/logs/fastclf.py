@@ -447,6 +447,8 @@ def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
     meth_end = _first(w, ropen + 1, 32, 32)
     ok &= meth_end < close
     pstart = meth_end + 1
+    # a path: an absolute URL (a proxy's) or `*` goes the per-line way
+    ok &= b[np.where(ok, pstart, 0)] == 47
     # The path ends at the last space before the closing quote when " HTTP/..." follows it
     # (looked for in the 16 bytes before the quote: protocols are short).
     w0 = np.maximum(close - 16, 0)

@@ -115,14 +115,18 @@ _JSON_FIELDS = {
              "msec", "date"),
     # Caddy's client_ip before its remote_ip: the client behind trusted proxies (a CDN's
     # address had been every client's, a trial); the same address where there are none
-    "host": ("remote_addr", "client_ip", "remote_ip", "ClientHost", "ip", "clientip"),
+    # (Google Cloud's load balancer logs: httpRequest's remoteIp, requestMethod, requestUrl,
+    # userAgent, responseSize; its path, client and agent had been lost: a trial)
+    "host": ("remote_addr", "client_ip", "remote_ip", "ClientHost", "ip", "clientip",
+             "remoteIp"),
     "status": ("status", "DownstreamStatus", "OriginStatus", "response", "code"),
-    "size": ("size", "body_bytes_sent", "bytes_sent", "DownstreamContentSize", "bytes"),
-    "method": ("method", "request_method", "RequestMethod"),
-    "path": ("uri", "request_uri", "path", "RequestPath", "url"),
+    "size": ("size", "body_bytes_sent", "bytes_sent", "DownstreamContentSize", "bytes",
+             "responseSize"),
+    "method": ("method", "request_method", "RequestMethod", "requestMethod"),
+    "path": ("uri", "request_uri", "path", "RequestPath", "url", "requestUrl"),
     "request": ("request",),
     "agent": ("http_user_agent", "user_agent", "User-Agent", "request_User-Agent", "agent",
-              "useragent"),
+              "useragent", "userAgent"),
     "vhost": ("host", "server_name", "RequestHost", "vhost", "http_host"),
 }
 JSON = LogFormat("JSON", "json", time_style="auto", json_fields=_JSON_FIELDS)

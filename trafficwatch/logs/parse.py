@@ -420,6 +420,7 @@ class Parser:
         path = g.get("path")
         if path is None:
             path = _path_of(g.get("request") or b"")
+        path = _local(path)
         agent = g.get("agent")  # None: the format writes no user agent (COMMON, HAProxy)
         bot = self._is_bot(agent) if agent is not None else False  # then none is told a bot
         agent = agent or b""
@@ -535,6 +536,17 @@ def in_networks(host: bytes | str, nets: tuple) -> bool:
     mapped = getattr(addr, "ipv4_mapped", None)
     return any(a in n for n in nets for a in (addr, mapped)
                if a is not None and a.version == n.version)
+
+
+_ABS_URL = re.compile(rb"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s]*")
+
+
+def _local(path: bytes) -> bytes:
+    """A path without the scheme and host of an absolute URL (a proxy's request line, as
+    Varnish's varnishncsa writes it, or a load balancer's requestUrl): `--path '^/api'` matched
+    none of a Varnish log's paths, each `http://example.com/...` (a trial)."""
+    m = _ABS_URL.match(path)
+    return (path[m.end():] or b"/") if m else path
 
 
 def _path_of(request: bytes) -> bytes:
