@@ -631,3 +631,14 @@ def test_a_google_cloud_load_balancer_line_keeps_its_path_client_and_agent():
     assert list(r.path) == ["/a/b.png"] and r.is_static[0] and r.is_bot[0]
     assert r.client[0] == client_hash("203.0.113.5") and r.status[0] == 404
     assert r.size[0] == 612 and r.ts[0] == T
+
+
+@pytest.mark.parametrize(("date_format", "time_format"), [("%d/%b/%Y", "%T"),
+                                                          ("%d/%b/%Y", "%H:%M:%S")])
+def test_a_goaccess_spec_takes_the_time_format_our_hint_gives(date_format, time_format):
+    """A trial: our own hint, `--date-format %d/%b/%Y --time-format %T`, parsed no line
+    (Python's strptime has no %T)."""
+    fmt = get_format('%h %^[%d:%t %^] "%r" %s %b "%R" "%u"', date_format=date_format,
+                     time_format=time_format)
+    r = parse_bytes(COMBINED_LINE + b"\n", fmt, ParseOptions()).records
+    assert len(r) == 1 and r.ts[0] == calendar.timegm((2000, 10, 10, 13, 55, 36))

@@ -131,8 +131,21 @@ def _epoch_text(text: bytes | float, ms: bool = False) -> tuple[int, int]:
     return check_window(v), 0
 
 
+# C's strftime shortcuts that GoAccess users write and Python's strptime lacks: our own hint's
+# `--time-format %T` failed with "no line parsed" (a trial)
+_SHORTCUTS = (("%T", "%H:%M:%S"), ("%R", "%H:%M"), ("%F", "%Y-%m-%d"), ("%D", "%m/%d/%y"),
+              ("%e", "%d"))
+
+
+def c_format(spec: str) -> str:
+    """A strftime format with C's shortcuts (%T, %R, %F, %D, %e) written out for strptime."""
+    for short, long in _SHORTCUTS:
+        spec = re.sub(r"(?<!%)((?:%%)*)" + short, lambda m, long=long: m.group(1) + long, spec)
+    return spec
+
+
 def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
-    pattern = f"{fmt.date_format or '%d/%b/%Y'} {fmt.time_format or '%H:%M:%S'}"
+    pattern = c_format(f"{fmt.date_format or '%d/%b/%Y'} {fmt.time_format or '%H:%M:%S'}")
     try:
         d = dt.datetime.strptime(text.decode("ascii", "replace").strip(), pattern)
     except ValueError as exc:
