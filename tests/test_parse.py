@@ -642,3 +642,17 @@ def test_a_goaccess_spec_takes_the_time_format_our_hint_gives(date_format, time_
                      time_format=time_format)
     r = parse_bytes(COMBINED_LINE + b"\n", fmt, ParseOptions()).records
     assert len(r) == 1 and r.ts[0] == calendar.timegm((2000, 10, 10, 13, 55, 36))
+
+
+def test_a_folder_of_aws_log_files_under_the_names_aws_gives_them_is_read(tmp_path):
+    """A trial: a folder filled by `aws s3 sync` (CloudFront's `E2K2LNL5N3WR51.2026-12-05-10.
+    90bfa9e6.gz`, S3's `2026-12-05-10-15-02-A1B2C3D4E5F6A7B8`) was "no access log in it"."""
+    from trafficwatch.cli.main import main
+
+    s3 = (b'79a5 mybucket [06/Feb/2019:00:00:38 +0000] 192.0.2.3 79a5 3E57427F3EXAMPLE '
+          b'REST.GET.VERSIONING - "GET /mybucket?versioning HTTP/1.1" 200 - 113 - 7 - "-" '
+          b'"S3Console/0.4" - s9lz= SigV2 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader '
+          b'mybucket.s3.us-west-1.amazonaws.com TLSV1.2\n')
+    (tmp_path / "2019-02-06-00-00-38-A1B2C3D4E5F6A7B8").write_bytes(s3 * 3)
+    (tmp_path / "README").write_text("not a log\n")
+    assert main(["counts", str(tmp_path)]) == 0

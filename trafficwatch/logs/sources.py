@@ -37,7 +37,13 @@ TEMPORARY = ("a temporary file (hidden, a swap file, a copy in progress, a shipp
 BACKUP_ROTATION = 1_000_000  # a kept copy's rotation: past any numbered one
 _ERROR_LOG = re.compile(r"(^|[._-])error[._-]?log|[._-]error\.log", re.IGNORECASE)
 ERROR_LOG = "an error log, not an access log"  # a reason for discovery to ignore, not skip
-NOT_NAMED_LIKE_A_LOG = "not named like a log: *log*, *access*"  # in a directory: ignored too
+NOT_NAMED_LIKE_A_LOG = ("not named like a log: *log*, *access*, or as AWS names its "
+                        "CloudFront and S3 access logs")  # in a directory: ignored too
+# the names AWS gives its logs: CloudFront `E2K2LNL5N3WR51.2026-12-05-10.90bfa9e6.gz`, S3's
+# server access logs `2026-12-05-10-15-02-A1B2C3D4E5F6A7B8` (a folder filled by `aws s3 sync`
+# was "no access log in it", exit 2: a trial)
+AWS_LOG_NAME = re.compile(r"[A-Z0-9]{8,20}\.\d{4}-\d\d-\d\d-\d\d\.[0-9a-f]{8}(?:\.gz)?"
+                          r"|\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9A-F]{16}")
 PSEUDO_FS = ("/proc/", "/sys/")  # kernel files: no size, no log
 NO_FILE_IN_DIR = "no file in it, only subdirectories (not read: give the directory that holds the logs)"
 EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
@@ -355,7 +361,8 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                     out.skipped.append((safe_name(p), res))
                 continue
             low = p.name.lower()
-            if not explicit and "log" not in low and "access" not in low:
+            if not explicit and "log" not in low and "access" not in low and \
+                    not AWS_LOG_NAME.fullmatch(p.name):
                 # a README or a script beside the logs: not read by design, as error logs are
                 out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
