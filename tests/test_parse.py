@@ -656,3 +656,16 @@ def test_a_folder_of_aws_log_files_under_the_names_aws_gives_them_is_read(tmp_pa
     (tmp_path / "2019-02-06-00-00-38-A1B2C3D4E5F6A7B8").write_bytes(s3 * 3)
     (tmp_path / "README").write_text("not a log\n")
     assert main(["counts", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("given", ["203.0.113.5", "::ffff:203.0.113.5"])
+def test_an_excluded_address_is_excluded_however_the_log_writes_it(given):
+    """A trial: `--exclude-ip 203.0.113.5` missed every `::ffff:203.0.113.5` of an Express
+    log (IPv4-mapped, as a dual-stack listener writes it), which the range /24 caught."""
+    lines = [COMBINED_LINE.replace(b"203.0.113.9", ip) for ip in
+             (b"203.0.113.5", b"::ffff:203.0.113.5", b"203.0.113.6", b"::ffff:203.0.113.6")]
+    res = parse_bytes(b"\n".join(lines) + b"\n", get_format("COMBINED"),
+                      ParseOptions(exclude_ips=(given,)))
+    assert len(res.records) == 2 and res.excluded == 2
+    assert sorted(res.records.client) == sorted(client_hash(ip) for ip in
+                                                ("203.0.113.6", "::ffff:203.0.113.6"))

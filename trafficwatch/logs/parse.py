@@ -121,7 +121,8 @@ class Parser:
         self._bot_keys = np.zeros(0, np.uint64)  # agent hashes seen, sorted, and their bot flags
         self._bot_vals = np.zeros(0, bool)
         self._clients: dict[bytes, int] = {}
-        self._excl = {client_hash(ip) for ip in self.opts.exclude_ips if "/" not in ip}
+        self._excl = {client_hash(form) for ip in self.opts.exclude_ips if "/" not in ip
+                      for form in _written(ip)}
         # ranges (--exclude-ip 10.0.0.0/8, as GoAccess takes them): each client address is
         # looked up once, by its hash
         self._nets = tuple(ipaddress.ip_network(x, strict=False)
@@ -522,6 +523,21 @@ def _take(r: Records, order: np.ndarray) -> Records:
 
     return replace(r, **{f.name: getattr(r, f.name)[order] for f in fields(r)
                          if f.name != "vhosts" and getattr(r, f.name) is not None})
+
+
+def _written(ip: str) -> tuple[str, ...]:
+    """The ways a log writes one address: an IPv4 one as itself and IPv4-mapped (Node's
+    `::ffff:203.0.113.5`, any dual-stack listener), a mapped one as both too. `--exclude-ip
+    203.0.113.5` had missed every `::ffff:203.0.113.5` of an Express log that the range
+    203.0.113.0/24 caught (a trial)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:  # a host name, written as given
+        return (ip,)
+    v4 = addr if addr.version == 4 else addr.ipv4_mapped
+    if v4 is None:
+        return (ip, str(addr))
+    return (ip, str(v4), f"::ffff:{v4}", f"::FFFF:{v4}")
 
 
 def in_networks(host: bytes | str, nets: tuple) -> bool:
