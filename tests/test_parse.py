@@ -669,3 +669,22 @@ def test_an_excluded_address_is_excluded_however_the_log_writes_it(given):
     assert len(res.records) == 2 and res.excluded == 2
     assert sorted(res.records.client) == sorted(client_hash(ip) for ip in
                                                 ("203.0.113.6", "::ffff:203.0.113.6"))
+
+
+@pytest.mark.parametrize("head", [b"#Software: Microsoft Internet Information Services 10.0\n",
+                                  b""])
+def test_an_iis_log_with_a_byte_order_mark_is_read_whole(tmp_path, head):
+    """A trial: an IIS log saved with a UTF-8 byte order mark had its first header counted as a
+    malformed line, or, where the #Fields: line came first, was "no known log format", exit 2."""
+    from trafficwatch.cli.main import main
+
+    data = (b"\xef\xbb\xbf" + head + b"#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+            + b"2000-10-10 20:55:36 1.2.3.4 GET /a 200\n" * 3)
+    path = tmp_path / "u_ex001010.log"
+    path.write_bytes(data)
+    sample = data.split(b"\n")[:10]
+    fmt = detect_format(sample).format
+    assert fmt is not None and fmt.name == "W3C"
+    res = parse_bytes(data, fmt, ParseOptions())
+    assert len(res.records) == 3 and not res.malformed.counts and (res.records.ts == T).all()
+    assert main(["counts", str(path)]) == 0

@@ -19,7 +19,7 @@ from trafficwatch.logs.formats import (
 )
 from trafficwatch.logs.records import NAMED_HOSTS, OTHER_HOSTS, Malformed, ParseResult, Records
 from trafficwatch.logs.timeparse import TimeError, parse_time
-from trafficwatch.logs.w3c import JsonLine, NotARequest, W3CState
+from trafficwatch.logs.w3c import BOM, JsonLine, NotARequest, W3CState
 
 STATIC_EXT = (b".css", b".js", b".mjs", b".map", b".png", b".jpg", b".jpeg", b".gif", b".webp",
               b".avif", b".svg", b".ico", b".woff", b".woff2", b".ttf", b".otf", b".eot", b".mp4",
@@ -178,7 +178,7 @@ class Parser:
                 mal.add(str(exc), line)
                 continue
             if fields_list is None:
-                if self._w3c is not None and line.startswith(b"#"):
+                if self._w3c is not None and line.removeprefix(BOM).startswith(b"#"):
                     skipped += 1
                 else:
                     mal.add(self._reason(line), line)

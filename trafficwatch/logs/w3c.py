@@ -19,8 +19,14 @@ _W3C_MAP = {
 }
 
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, before a file's first line (an IIS log saved
+# by an editor: its first header was a malformed line, or, where it was the #Fields: line, the
+# whole file was "no known log format", a trial)
+
+
 def header_fields(line: bytes) -> list[bytes] | None:
     """The fields a `#Fields:` header line declares, lower case (None: not such a line)."""
+    line = line.removeprefix(BOM)
     if line[:8].lower() != b"#fields:":
         return None
     return [f.lower() for f in line[8:].split()]
@@ -52,6 +58,7 @@ class W3CState:
         self._plan = tuple(plan.items())
 
     def line(self, line: bytes) -> list[dict] | None:
+        line = line.removeprefix(BOM)
         if line.startswith(b"#"):
             declared = header_fields(line)
             if declared is not None:
