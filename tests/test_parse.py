@@ -688,3 +688,25 @@ def test_an_iis_log_with_a_byte_order_mark_is_read_whole(tmp_path, head):
     res = parse_bytes(data, fmt, ParseOptions())
     assert len(res.records) == 3 and not res.malformed.counts and (res.records.ts == T).all()
     assert main(["counts", str(path)]) == 0
+
+
+HAP_LINE = (b'203.0.113.5:51234 [05/Dec/2026:11:15:02.123] http-in~ web/srv1 10/0/30/69/109 200 '
+            b'612 - - ---- 1/1/1/1/0 0/0 "GET /index.html?x=1 HTTP/1.1"')
+
+
+@pytest.mark.parametrize(("prefix", "offset"), [
+    (b"2026-12-05T11:15:02.123000+01:00 lb1 haproxy[14389]: ", 3600),  # rsyslog, RFC 3339
+    (b"<134>1 2026-12-05T11:15:02.123+01:00 lb1 haproxy 14389 - - ", 3600),  # RFC 5424
+    (b"<134>1 2026-12-05T11:15:02.123Z lb1 haproxy 14389 - - ", 0),
+    (b"Dec  5 11:15:02 lb1 haproxy[14389]: ", 0),  # BSD: no offset stated, UTC
+])
+def test_haproxy_after_a_syslog_time_with_an_offset_is_read_in_it(prefix, offset):
+    """A trial: HAProxy's accept date has no offset; forwarded by rsyslog with RFC 3339 times
+    at +01:00 it was counted an hour off, and behind an RFC 5424 prefix it was refused."""
+    lines = [prefix + HAP_LINE] * 3
+    fmt = detect_format(lines).format
+    assert fmt is not None and fmt.name == "HAPROXY"
+    r = parse_bytes(b"\n".join(lines) + b"\n", fmt, ParseOptions()).records
+    assert len(r) == 3
+    assert (r.ts == calendar.timegm((2026, 12, 5, 11, 15, 2)) - offset).all()
+    assert (r.utc_offset == offset).all()

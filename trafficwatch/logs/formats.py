@@ -155,7 +155,12 @@ AWSS3 = LogFormat("AWSS3", "regex", rb"\S+\s+(?P<vhost>[^\s,]+)\s+" + _TIME_CLF 
 # HAProxy's HTTP log (option httplog), after a syslog prefix or none (log stdout format raw); its
 # accept date carries no offset (read as the line before's, as a CLF line without one); a
 # request it aborted has the status -1 (counted with no status class)
-HAPROXY = LogFormat("HAPROXY", "regex", rb"(?:.*?:\s+(?=\S+:\d+\s+\[\d\d/))?" + _ADDR_PORT
+# The prefix: any syslog's (BSD, RFC 5424's `<134>1 TIME HOST haproxy PID - - `), whose ISO time
+# states the offset the accept date lacks: read without it, a log forwarded with RFC 3339 times
+# at +01:00 was counted an hour off (a trial)
+HAPROXY = LogFormat("HAPROXY", "regex", rb"(?:(?:<\d{1,3}>\d?\s*)?(?:\d{4}-\d\d-\d\dT\d\d:\d\d"
+                    rb":\d\d(?:\.\d+)?(?P<zone>Z|[+-]\d\d:?\d\d)\s+)?.*?\s+"
+                    rb"(?=\S+:\d+\s+\[\d\d/))?" + _ADDR_PORT
                     + rb"\s+\[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d)(?:\.\d+)?\]"
                     + rb"(?:\s+\S+){3}\s+(?P<status>-?\d+)\s+\+?(?P<size>\d+)\s.*?"
                     + rb'"(?P<request>[^"]*)"?\s*')  # "<BADREQ>" too: a request

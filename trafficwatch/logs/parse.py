@@ -381,7 +381,13 @@ class Parser:
             ts, off = parse_time(g["time"], "clf" if fmt.time_style in ("clf", "auto") else
                                  fmt.time_style, fmt)
             if fmt.time_style in ("clf", "auto"):
-                if _ZONE.search(g["time"]):
+                if g.get("zone") and not _ZONE.search(g["time"]):  # the line's syslog time's
+                    z = g["zone"]
+                    zoff = 0 if z == b"Z" else (1 if z[:1] == b"+" else -1) * (
+                        int(z[1:3]) * 3600 + int(z[-2:]) * 60)
+                    ts, off = ts - zoff, zoff
+                    self._zone = zoff
+                elif _ZONE.search(g["time"]):
                     self._zone = off
                 elif self._zone is not None:  # a line without the zone its log writes: in
                     # the log's (a trial's -0700 log: one such line counted 7 hours off, as UTC)
