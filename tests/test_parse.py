@@ -710,3 +710,18 @@ def test_haproxy_after_a_syslog_time_with_an_offset_is_read_in_it(prefix, offset
     assert len(r) == 3
     assert (r.ts == calendar.timegm((2026, 12, 5, 11, 15, 2)) - offset).all()
     assert (r.utc_offset == offset).all()
+
+
+@pytest.mark.parametrize(("directive", "stamp", "ts"), [
+    ("%{%Y-%m-%d %H:%M:%S}t", b"2000-10-10 20:55:36", T),
+    ("%{%d/%b/%Y:%H:%M:%S %z}t", b"10/Oct/2000:13:55:36 -0700", T),
+    ("%{msec}t", str(T * 1000 + 123).encode(), T),
+    ("%{begin:sec}t", str(T).encode(), T),
+])
+def test_an_apache_logformat_with_a_time_of_its_own_form_is_read(directive, stamp, ts):
+    """A trial: `LogFormat "%h %l %u [%{%Y-%m-%d %H:%M:%S}t] ..."` (or `%{msec}t`) was refused,
+    "has no time field"."""
+    fmt = get_format(f'%h %l %u [{directive}] \\"%r\\" %>s %b')
+    line = b'1.2.3.4 - - [' + stamp + b'] "GET /a HTTP/1.1" 200 5'
+    r = parse_bytes(line + b"\n", fmt, ParseOptions()).records
+    assert len(r) == 1 and r.ts[0] == ts

@@ -245,6 +245,23 @@ def _compile_tokens(spec: str, table: dict[str, bytes], token_rx: str, name: str
     return pattern + rb"\s*"
 
 
+_STRFTIME = {"Y": rb"\d{4}", "y": rb"\d\d", "m": rb"\d{1,2}", "d": rb"\d{1,2}", "e": rb" ?\d{1,2}",
+             "H": rb"\d{1,2}", "I": rb"\d{1,2}", "M": rb"\d{1,2}", "S": rb"\d{1,2}",
+             "f": rb"\d+", "j": rb"\d{1,3}", "b": rb"[A-Za-z]+", "h": rb"[A-Za-z]+",
+             "B": rb"[A-Za-z]+", "a": rb"[A-Za-z]+", "A": rb"[A-Za-z]+", "p": rb"[AaPp][Mm]",
+             "z": rb"(?:Z|[+-]\d\d:?\d\d)", "Z": rb"[A-Za-z]+", "T": rb"\d\d:\d\d:\d\d",
+             "R": rb"\d\d:\d\d", "F": rb"\d{4}-\d\d-\d\d", "D": rb"\d\d/\d\d/\d\d", "%": rb"%"}
+
+
+def _strftime_piece(form: str) -> bytes:
+    """A regex group `date` for a time written by strftime's `form` (Apache's `%{form}t`)."""
+    out = []
+    for m in re.finditer(r"%(.)|([^%]+)", form):
+        out.append(_STRFTIME.get(m.group(1), rb"\S+?") if m.group(1) else
+                   re.escape(m.group(2).encode()))
+    return rb"(?P<date>" + b"".join(out) + rb")"
+
+
 def get_format(spec: str | None, *, date_format: str | None = None,
                time_format: str | None = None) -> LogFormat:
     """A preset name, GoAccess spec, nginx log_format ($...) or Apache LogFormat (%h ...)."""
@@ -263,8 +280,19 @@ def get_format(spec: str | None, *, date_format: str | None = None,
         return LogFormat("nginx:" + spec, "regex", pattern, time_style="auto")
     if re.search(r"%>s|%\{[^}]+\}[itCeno]|%[lO]\b", spec) or "%t" in spec and "%d" not in spec:
         spec = spec.replace('\\"', '"')  # LogFormat strings escape their quotes
-        pattern = _compile_tokens(spec, _APACHE, r"%\{[^}]*\}[a-zA-Z]|%>?[a-zA-Z]", "Apache")
-        return LogFormat("apache:" + spec, "regex", pattern, time_style="auto")
+        table, stamp = dict(_APACHE), None
+        for m in re.finditer(r"%\{([^}]*)\}t", spec):  # the time in a form of its own: read,
+            # not "has no time field" (a trial's `[%{%Y-%m-%d %H:%M:%S}t]`, `%{msec}t`)
+            inner = m.group(1).removeprefix("begin:").removeprefix("end:")
+            if inner in ("sec", "msec", "usec"):
+                table[m.group(0)] = rb"(?P<epoch>\d{9,19})"
+            elif inner in ("msec_frac", "usec_frac"):
+                table[m.group(0)] = rb"\d+"
+            else:
+                table[m.group(0)], stamp = _strftime_piece(inner), inner
+        pattern = _compile_tokens(spec, table, r"%\{[^}]*\}[a-zA-Z]|%>?[a-zA-Z]", "Apache")
+        return LogFormat("apache:" + spec, "regex", pattern, time_style="auto",
+                         date_format=stamp, time_format=None if stamp is None else "")
     if "%d" in spec or "%t" in spec or "%x" in spec:
         table = dict(_GOACCESS)
         if (not date_format or not time_format) and "%x" not in spec:

@@ -145,7 +145,9 @@ def c_format(spec: str) -> str:
 
 
 def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
-    pattern = c_format(f"{fmt.date_format or '%d/%b/%Y'} {fmt.time_format or '%H:%M:%S'}")
+    tail = "" if fmt.time_format == "" else f" {fmt.time_format or '%H:%M:%S'}"  # "": the date
+    # holds the time (Apache's `%{form}t`)
+    pattern = c_format(f"{fmt.date_format or '%d/%b/%Y'}{tail}")
     try:
         d = dt.datetime.strptime(text.decode("ascii", "replace").strip(), pattern)
     except ValueError as exc:
