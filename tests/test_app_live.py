@@ -155,8 +155,9 @@ async def test_empty_unparsable_and_short_inputs_are_told_on_screen(tmp_path):
     # where `counts` said what the file is and what reads it
     counts.write_text("hour,count\n" + "".join(f"2024-01-01T{h:02d}:00,{h}\n" for h in range(9)))
     for path, want in ((empty, "empty for now; watching it"), (garbage, "no known log format"),
-                       (counts, "is already hourly counts (a CSV, first line 'hour,count'), not "
-                                "an access log: forecast, eval and train read it directly"),
+                       (counts, ("is already hourly counts (a CSV, first line 'hour,count'), "
+                                 "not an access log: forecast, eval and train read it "
+                                 "directly")),
                        (short, "seasonal naive shown, not the LSTM: needs at least 24")):
         cfg = EngineConfig(paths=[str(path)], fine_tune=False, tick_s=0.05)
         app = TrafficWatchApp(lambda cb, cfg=cfg: Engine(cfg, cb))

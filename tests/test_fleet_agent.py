@@ -499,7 +499,7 @@ def test_an_agent_prometheus_no_longer_scrapes_is_said_not_read_as_a_fall():
     agents = ["10.0.0.1:9877", "10.0.0.2:9877", "evil\x1b]0;x\x07:1"]
 
     class Fleet(_FakeClient):
-        live = set(agents)
+        live: set[str]
 
         def vector(self, query, at):
             if "count by (instance, job)" not in query:
@@ -508,6 +508,7 @@ def test_an_agent_prometheus_no_longer_scrapes_is_said_not_read_as_a_fall():
             return [({"instance": n, "job": "tw"}, [at, "6"]) for n in names]
 
     client = Fleet(cfg, {end: 4.0})
+    client.live = set(agents)
     sink = Sink(SourceConfig([]), HourlySeries(track_visitors=False))
     feed = PrometheusFeed(sink, cfg, client)
     assert "not reporting" not in feed.words()

@@ -541,25 +541,29 @@ def test_a_terminal_that_cannot_address_the_cursor_is_told_so(tmp_path, app_in_t
     assert f"TERM={term}: this terminal cannot draw the app".encode() in out, out
 
 
-def test_an_agent_started_under_nohup_outlives_a_hangup_and_says_why_it_stopped(tmp_path):
-    """An SRE's trial: `nohup trafficwatch agent ... &` ended with the SSH session it was
-    started from (the agent put its own SIGHUP handler over the ignore nohup had set) and its
-    log said nothing of why. Started with SIGHUP ignored, it keeps serving; SIGTERM stops it,
-    said in its log, state saved (exit 0)."""
-    root = Path(__file__).resolve().parents[1]
+def _agent_command(tmp_path: Path) -> tuple[list[str], Path, Path]:
+    """(the command line of an agent on a one-line log with its own state, the repository's
+    root to run it in, the state file)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "access.log").write_text(
         '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
     state = tmp_path / "agent.json"
+    return ([sys.executable, "-m", "trafficwatch", "agent", str(logs), "--metrics-addr",
+             "127.0.0.1:0", "--state", str(state)], Path(__file__).resolve().parents[1], state)
 
-    def nohup() -> None:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
-    proc = subprocess.Popen([sys.executable, "-m", "trafficwatch", "agent", str(logs),
-                             "--metrics-addr", "127.0.0.1:0", "--state", str(state)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root,
-                            preexec_fn=nohup, text=True)
+def test_an_agent_started_under_nohup_outlives_a_hangup_and_says_why_it_stopped(tmp_path):
+    """An SRE's trial: `nohup trafficwatch agent ... &` ended with the SSH session it was
+    started from (the agent put its own SIGHUP handler over the ignore nohup had set) and its
+    log said nothing of why. Started with SIGHUP ignored, it keeps serving; SIGTERM stops it,
+    said in its log, state saved (exit 0)."""
+    cmd, root, state = _agent_command(tmp_path)
+
+    nohup = ("import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+             "os.execv(sys.argv[1], sys.argv[1:])")  # as nohup starts it: SIGHUP ignored
+    proc = subprocess.Popen([sys.executable, "-c", nohup, *cmd], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=root, text=True)
     try:
         line = proc.stderr.readline()  # "agent: 1 file of 1 site followed; serving ..."
         assert "serving http://127.0.0.1:" in line, line
@@ -578,14 +582,7 @@ def test_an_agent_started_under_nohup_outlives_a_hangup_and_says_why_it_stopped(
 def test_a_second_agent_on_a_state_in_use_does_not_say_it_was_lost(tmp_path):
     """An SRE's trial: a second agent on the first one's state file said both that the state
     was in use by another trafficwatch and that there was "no saved state to go on from"."""
-    root = Path(__file__).resolve().parents[1]
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    (logs / "access.log").write_text(
-        '1.2.3.4 - - [20/Nov/2026:10:01:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua"\n')
-    state = tmp_path / "agent.json"
-    cmd = [sys.executable, "-m", "trafficwatch", "agent", str(logs), "--metrics-addr",
-           "127.0.0.1:0", "--state", str(state)]
+    cmd, root, _ = _agent_command(tmp_path)
 
     def start() -> tuple[subprocess.Popen, list[str]]:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -608,6 +605,5 @@ def test_a_second_agent_on_a_state_in_use_does_not_say_it_was_lost(tmp_path):
         text = "".join(said)
         assert "is in use by another trafficwatch" in text and "no saved state" not in text, text
     finally:
-        for proc in (first,):
-            proc.terminate()
-            proc.wait(timeout=10)
+        first.terminate()
+        first.wait(timeout=10)

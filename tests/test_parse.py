@@ -591,7 +591,7 @@ def test_a_line_after_a_syslog_or_container_prefix_is_read_as_its_server_wrote_i
     assert (r.ts == T).all() and (r.status == 200).all() and list(r.path) == ["/a/b.html"] * 5
     assert sorted(r.client) == sorted(client_hash(f"203.0.113.{k}") for k in range(5))
     if vhost:
-        assert set(r.vhosts[i] for i in r.vhost) == {"shop.example.com"}
+        assert {r.vhosts[i] for i in r.vhost} == {"shop.example.com"}
 
 
 @pytest.mark.parametrize("timing", [b" 0.009", b" 1234", b" 0.009 0.008", b" -"])
@@ -610,10 +610,10 @@ def test_timings_between_the_bytes_and_the_referer_keep_the_agent(timing):
 def test_a_proxys_absolute_url_is_read_as_its_path():
     """A trial: Varnish's varnishncsa writes the request's absolute URL; `--path '^/api'` then
     matched none of its paths, each `http://example.com/...`."""
-    lines = [b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET http://example.com/api/x?y=1 '
-             b'HTTP/1.1" 200 5 "-" "ua"', b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET '
-             b'https://example.com HTTP/1.1" 200 5 "-" "ua"',
-             b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /b.png HTTP/1.1" 200 5 "-" "ua"']
+    head = b'1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET '
+    lines = [head + b'http://example.com/api/x?y=1 HTTP/1.1" 200 5 "-" "ua"',
+             head + b'https://example.com HTTP/1.1" 200 5 "-" "ua"',
+             head + b'/b.png HTTP/1.1" 200 5 "-" "ua"']
     r = parse_bytes(b"\n".join(lines) + b"\n", get_format("COMBINED"),
                     ParseOptions(keep_paths=True)).records
     assert list(r.path) == ["/api/x", "/", "/b.png"] and list(r.is_static) == [False, False, True]
