@@ -501,3 +501,19 @@ def test_an_anomaly_of_a_young_site_or_across_a_gap_fires_once_at_its_first_hour
         if fc is not None:
             fired |= {e.fired_at for e in fc.events if e.direction < 0 and not e.clipped}
     assert fired == {T0 + (begin + 1) * H}  # alerted once, at its start
+
+
+def test_a_site_flapping_at_the_band_s_edge_pages_once(tmp_path):
+    """A trial: a steady site whose last day alternated 60 and 84 (band 43-79) paged every two
+    hours, 12 times a day. A run that begins an hour after one of its direction ended is that
+    one again for --alert-cmd (the screen lists each); one after two hours back inside alerts."""
+    from dataclasses import replace
+
+    alerter = Alerter("true", AlertMarks(None))
+    alerter.begin(START)
+    runs = [replace(event(SPIKE + 2 * k * H), end=SPIKE + (2 * k + 1) * H) for k in range(6)]
+    assert alerter.check("shop", runs) == runs[:1]
+    later = event(runs[-1].end + 2 * H)  # two hours back inside before it: news
+    below = event(runs[-1].end + H, -1)  # a drop just after: another condition
+    assert alerter.check("shop", [*runs, below, later]) == [below, later]
+    alerter.stop()

@@ -109,3 +109,22 @@ def test_a_sites_first_days_are_not_judged_on_forecasts_made_from_under_three_da
     flagged = anomalies(predict(s, model))
     assert flagged and flagged[0].direction == -1 and flagged[0].active
     assert flagged[0].start <= int(s.index[-4].timestamp())
+
+
+def test_a_silence_goes_on_through_the_nights_whose_band_reaches_zero():
+    """A trial: a site dead from 09:00 alerted then, and again at 06:00 the next day (its night
+    hours' band reached 0, so a 0 read as back to normal), for an hour the screen never listed.
+    A 0 where the band reaches 0 tells nothing of a silence: it neither ends it nor starts
+    another; a count back inside the band ends it."""
+    day = [0.64] * 15 + [0.0] * 9  # the band's low end: above 0 by day, 0 at night
+    low = np.array(day * 3)
+    actual = np.zeros(len(low))
+    hours = np.arange(len(low)) * H
+    (ev,) = detect(hours, actual, low, np.full(len(low), 17.0))
+    assert ev.start == 0 and ev.active and ev.direction == -1
+    actual[40:] = 5.0  # traffic back: cleared at its first hour
+    (ev,) = detect(hours, actual, low, np.full(len(low), 17.0))
+    assert ev.end == 40 * H
+    quiet = np.full(24, 3.0)  # a quiet site's 0 in a band that reaches 0: no anomaly
+    quiet[5] = 0.0
+    assert detect(np.arange(24) * H, quiet, np.zeros(24), np.full(24, 9.0)) == []

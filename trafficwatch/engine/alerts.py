@@ -37,6 +37,17 @@ def iso_hour(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
+FLAP_S = 3600  # a run outside the band that begins this soon after one of the same direction
+# ended is that one again for --alert-cmd: a site flapping at the band's edge (60, 84, 60, 84...)
+# paged every two hours, 12 times a day (a trial); the screen lists each run
+
+
+def _flap(event: AnomalyEvent, events: list[AnomalyEvent]) -> bool:
+    """Whether `event` began within FLAP_S of the end of another of its direction."""
+    return any(p is not event and p.direction == event.direction and p.end is not None
+               and 0 <= event.start - p.end <= FLAP_S for p in events)
+
+
 def alert_env(site: str, event: AnomalyEvent) -> dict[str, str]:
     """The TRAFFICWATCH_* variables for one anomaly; the site as safe_name shows it."""
     return {
@@ -158,8 +169,9 @@ class Alerter:
         saved = self.marks.get(site)
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
                     self._floor)
-        new = sorted((e for e in events if e.fired_at > floor and not e.clipped),
-                     key=lambda e: e.fired_at)
+        events = list(events)
+        new = sorted((e for e in events if e.fired_at > floor and not e.clipped
+                      and not _flap(e, events)), key=lambda e: e.fired_at)
         for ev in new:
             self._queued[site] = ev.fired_at
             self._jobs.put((site, ev))

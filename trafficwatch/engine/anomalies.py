@@ -65,7 +65,8 @@ def detect(
     """Scan completed hours in order, as an alert monitor would (Datadog's conventions).
 
     An hour is out when `actual` lies outside [low, high]; NaN actual (a gap) or NaN band
-    is neither in nor out and leaves the state as it was. An event fires once `trigger`
+    is neither in nor out and leaves the state as it was, as does a 0 inside a band that
+    reaches 0 while a drop is firing (it cannot tell the silence from a quiet hour). An event fires once `trigger`
     consecutive hours are out, and clears after `recovery` consecutive hours back inside.
     A run that crosses the band (below, then above) is two events: the first ends where the
     second direction begins, and the second fires after its own `trigger` hours.
@@ -81,6 +82,11 @@ def detect(
         if np.isnan(a) or np.isnan(lo) or np.isnan(hi):
             continue
         direction = 1 if a > hi else -1 if a < lo else 0
+        if not direction and a <= 0 and firing is not None and firing["dir"] < 0:
+            # a 0 in an hour whose band reaches 0 (a night) tells nothing of a silence going
+            # on: it neither ends the drop nor starts another (a dead site alerted again the
+            # next morning, for an hour the screen never listed: a trial)
+            continue
         if not direction:
             run_out = []
             if firing is not None:
