@@ -39,7 +39,8 @@ class Unchanged(Static):
     _content_shown: object = None
     _size_shown = None  # the size it had then: at another, it is laid out again
 
-    def update(self, content: object = "", *, layout: bool = True) -> None:  # type: ignore[override]
+    def update(self, content: object = "", *,  # type: ignore[override]
+               layout: bool = True) -> None:
         if self.size == self._size_shown and _same(content, self._content_shown):
             return
         self._content_shown, self._size_shown = content, self.size

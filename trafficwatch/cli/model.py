@@ -719,7 +719,7 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
         # "-" as the one-series table has it where MASE has no scale, not "nan" (a trial)
         out.write(f"{shown:<{col}} " + "  ".join(cells) + "\n")
     n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
-    aside = [m for m in mean.index if mean.loc[m, "best_on"] < 0]
+    aside = [name for name in mean.index if mean.loc[name, "best_on"] < 0]
     out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
               "the model's MASE was lowest" + (f"; {', '.join(aside)} aside: the LSTM without "
                                                "the choice the forecast shown makes, a "

@@ -66,8 +66,9 @@ def detect(
 
     An hour is out when `actual` lies outside [low, high]; NaN actual (a gap) or NaN band
     is neither in nor out and leaves the state as it was, as does a 0 inside a band that
-    reaches 0 while a drop is firing (it cannot tell the silence from a quiet hour). An event fires once `trigger`
-    consecutive hours are out, and clears after `recovery` consecutive hours back inside.
+    reaches 0 while a drop is firing (it cannot tell the silence from a quiet hour). An
+    event fires once `trigger` consecutive hours are out, and clears after `recovery`
+    consecutive hours back inside.
     A run that crosses the band (below, then above) is two events: the first ends where the
     second direction begins, and the second fires after its own `trigger` hours.
     """
