@@ -44,7 +44,8 @@ MARKS = {
 # the short ones do not (at 80x24 with last week's line, "· past" and "- band" had been left out
 # while both were drawn, and under NO_COLOR the dots and dashes could not be told apart: a trial)
 TINY = {"actual": "⣿ actual", "now": "◆ now{short}", "end": "◆ end{short}",
-        "forecast": "• fcst", "band": "- band", "thin band": "band: thin", "no band": "band: none", "past": "· past",
+        "forecast": "• fcst", "band": "- band", "thin band": "band: thin",
+        "no band": "band: none", "past": "· past",
         "week": "~ wk", "no week": "~ no wk", "anomaly": "x anom", "cursor": "│ hour"}
 
 # Each series' colour, and its grey under NO_COLOR: Textual then greys every colour by its
