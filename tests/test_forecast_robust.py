@@ -1275,3 +1275,5 @@ def test_a_series_of_measurements_is_forecast_alike_in_any_unit(shipped):
         assert f.recent.keys() == base.recent.keys()
         for name, err in f.recent.items():  # said in the series' own units
             assert err * scale == pytest.approx(base.recent[name], rel=1e-6)
+    tiny = shipped.forecast(counts * 1e-312, 24)  # within a billionth of whole: read as 0s
+    assert np.isfinite(tiny.p50).all() and (tiny.p10 <= tiny.p90).all()
