@@ -532,15 +532,16 @@ def test_a_path_filters_range_before_its_counts_kept_says_so_not_that_no_log_cov
     from trafficwatch.counting.series import PATH_DAYS
 
     e = started(AgedPaths)
-    wait_for(lambda: e.snapshot().forecast is not None)
+    # (30 s: the model's thread on a CI runner's three workers on two cores once took over 10)
+    wait_for(lambda: e.snapshot().forecast is not None, 30.0)
     e.set_filter(ViewFilter(path="^/cart", start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
                             end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
     want = f"nothing to forecast: the path filter's counts are kept for the last {PATH_DAYS} days"
-    wait_for(lambda: e.snapshot().status == want)  # the model's thread has had its turn
+    wait_for(lambda: e.snapshot().status == want, 30.0)  # the model's thread has had its turn
     assert e.snapshot().forecast is None
     e.set_filter(ViewFilter(start=pd.Timestamp(T0 + 86400, unit="s", tz="UTC"),
                             end=pd.Timestamp(T0 + 3 * 86400, unit="s", tz="UTC")))
-    wait_for(lambda: e.snapshot().forecast is not None)  # no path filter: the counts are whole
+    wait_for(lambda: e.snapshot().forecast is not None, 30.0)  # no path filter: whole counts
 
 
 def test_while_the_first_read_goes_on_the_hours_not_read_yet_are_not_zeros_up_to_now():
