@@ -382,9 +382,8 @@ class Parser:
                                  fmt.time_style, fmt)
             if fmt.time_style in ("clf", "auto"):
                 if g.get("zone") and not _ZONE.search(g["time"]):  # the line's syslog time's
-                    z = g["zone"]
-                    zoff = 0 if z == b"Z" else (1 if z[:1] == b"+" else -1) * (
-                        int(z[1:3]) * 3600 + int(z[-2:]) * 60)
+                    # offset, read as an ISO time's is
+                    zoff = parse_time(b"2000-01-01T00:00:00" + g["zone"], "iso")[1]
                     ts, off = ts - zoff, zoff
                     self._zone = zoff
                 elif _ZONE.search(g["time"]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import math
 import re
 import time
@@ -137,8 +138,10 @@ _SHORTCUTS = (("%T", "%H:%M:%S"), ("%R", "%H:%M"), ("%F", "%Y-%m-%d"), ("%D", "%
               ("%e", "%d"))
 
 
+@functools.lru_cache(maxsize=64)
 def c_format(spec: str) -> str:
-    """A strftime format with C's shortcuts (%T, %R, %F, %D, %e) written out for strptime."""
+    """A strftime format with C's shortcuts (%T, %R, %F, %D, %e) written out for strptime
+    (cached: asked at every line)."""
     for short, long in _SHORTCUTS:
         spec = re.sub(r"(?<!%)((?:%%)*)" + short, lambda m, long=long: m.group(1) + long, spec)
     return spec

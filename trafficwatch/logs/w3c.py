@@ -134,7 +134,7 @@ class JsonLine:
 
     def parse(self, line: bytes) -> dict | None:
         s = line.strip()
-        if s.startswith(b"\xef\xbb\xbf"):  # a byte order mark, before a file's first line
+        if s.startswith(BOM):  # a byte order mark, before a file's first line
             s = s[3:].lstrip()
         if not s.startswith(b"{"):
             return None
