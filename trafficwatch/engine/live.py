@@ -36,6 +36,7 @@ from trafficwatch.counting.state import State, StateStore, natural
 from trafficwatch.engine.sink import Sink
 from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
+from trafficwatch.logs import container
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import LogFormat, get_format
@@ -854,7 +855,9 @@ def _parser_from_state(d: dict, opts: IngestOptions) -> Parser | None:
 
 def _shown(jl: JsonLine | None, text: str) -> str:
     """What the tail pane shows of a line where not the line itself: a JSON request as a
-    combined line reads (`jl`: the file's JSON format)."""
+    combined line reads (`jl`: the file's JSON format), a container log's line as the server
+    wrote it (its runtime's JSON around it aside)."""
+    inner = container.shown(text)
     if jl is None:
-        return ""
-    return jl.summary(text.encode("utf-8", "surrogateescape")) or ""
+        return inner
+    return jl.summary((inner or text).encode("utf-8", "surrogateescape")) or inner

@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, SPACED_VHOST, LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
 
+OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT)  # no requests, nor a reason to doubt a format
 TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
                           TOO_LATE})  # a line of a format, but a time that cannot be counted
 
@@ -96,7 +98,7 @@ def _detect(sample: list[bytes]) -> Detection:
         # a server's own lines in its access log's format (Caddy's tls.cache.maintenance, a
         # JSON log's messages) are not lines it fails to read: 30 of them first refused a log
         # of Caddy's (a review)
-        own = sum(n for r, n in res.malformed.counts.items() if r in NOT_REQUESTS)
+        own = sum(n for r, n in res.malformed.counts.items() if r in OWN_LINES)
         requests = res.lines - res.skipped - own
         scores[fmt.name] = len(res.records) / requests if requests and len(res.records) else 0.0
         ranks[fmt.name] = scores[fmt.name] - STRAIN * (_strained(fmt, lines) / requests

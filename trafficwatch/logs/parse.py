@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from trafficwatch.logs.container import (
+    ENTRYPOINT,
+    STDERR_OTHER,
+    entrypoint_line,
+    inner_data,
+    is_container_log,
+    unwrap,
+)
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
 from trafficwatch.logs.formats import (
     COMBINED,
@@ -146,6 +154,11 @@ class Parser:
             data = data[: data.rfind(b"\n") + 1]
         elif not data[data.rfind(b"\n") + 1:].strip():  # a last line of spaces, without its
             data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
+        if is_container_log(data):
+            return self._feed_container(data)
+        return self._feed_data(data)
+
+    def _feed_data(self, data: bytes) -> ParseResult:
         if self._fast is not None and data:
             return self._feed_fast(data)
         lines = data.split(b"\n")
@@ -155,6 +168,38 @@ class Parser:
         skipped, excluded = self._feed_lines(lines, cols, mal)
         return ParseResult(self._records(cols), mal, lines=len(lines), skipped=skipped,
                            excluded=excluded)
+
+    def _feed_container(self, data: bytes) -> ParseResult:
+        """Docker's json-file lines (logs.container): the server's lines inside, read as any;
+        the stderr lines that are no request (its error log) and the image's start-up
+        messages counted apart."""
+        lines = data.split(b"\n")
+        if not lines[-1].strip():
+            lines.pop()
+        whole = inner_data(lines)
+        if whole is not None:
+            return self._feed_data(whole)
+        mal, inner = Malformed(), []
+        for line, stream in unwrap(lines):
+            if stream == "stderr" and not self._request(line):
+                mal.add(STDERR_OTHER, line)
+            elif stream is not None and entrypoint_line(line):
+                mal.add(ENTRYPOINT, line)
+            else:
+                inner.append(line)
+        res = self._feed_data(b"\n".join(inner) + b"\n" if inner else b"")
+        res.malformed.merge(mal)
+        return replace(res, lines=res.lines + mal.total)
+
+    def _request(self, line: bytes) -> bool:
+        """Is `line` one of this format's request lines (one with a bad time too), not a line
+        the format cannot read? (A W3C log's header changes its parser: not tried.)"""
+        if self._w3c is not None:
+            return True
+        try:
+            return self._fields(line) is not None
+        except (TimeError, NotARequest):
+            return True
 
     def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed,
                     line_of: list[int] | None = None) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import stat
@@ -108,10 +109,29 @@ def _vhost_of(name: str, vhost_rx: re.Pattern[str]) -> str:
     return m.group(1) if m and m.groups() and m.group(1) else ""
 
 
+_DOCKER_LOG = re.compile(r"(?P<id>[0-9a-f]{64})-json\.log\Z")  # Docker's json-file driver's
+CONTAINER_CONFIG_MAX = 4 << 20  # bytes of a container's config.v2.json read for its name
+
+
+def _container_name(folder: Path, cid: str) -> str:
+    """A container's name (`docker run --name web`: "web"), from the runtime's config beside
+    its log; its short id (as `docker ps` shows it) where that cannot be read."""
+    try:
+        with open(folder / "config.v2.json", "rb") as f:
+            name = json.loads(f.read(CONTAINER_CONFIG_MAX)).get("Name")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        name = None
+    name = name.strip("/") if isinstance(name, str) else ""
+    return name or cid[:12]
+
+
 def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
     named = _vhost_of(path.name, vhost_rx) if vhost_rx is not None else ""
     if named:
         return named
+    docker = _DOCKER_LOG.match(stem)
+    if docker is not None:  # /var/lib/docker/containers/<id>/<id>-json.log: a site a container
+        return _container_name(path.parent, docker.group("id"))
     base = stem[:-4]  # drop ".log"
     for suffix in (".access", "_access", "-access", "access"):
         if base.endswith(suffix):

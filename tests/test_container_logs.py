@@ -1,0 +1,95 @@
+"""Docker's json-file logs (/var/lib/docker/containers/<id>/<id>-json.log): the server's lines
+inside the runtime's JSON are read as the server wrote them, in whatever format, and counted as
+the same lines in a plain log are."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trafficwatch.cli.main import main
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.live import LiveFeed
+
+CID = "3f" * 32  # a container's id: 64 hex digits
+LINE = ('203.0.113.{i} - - [20/Nov/2026:{h:02d}:{m:02d}:00 +0100] "GET /p{i} HTTP/1.1" 200 5 '
+        '"-" "Mozilla/5.0"')
+ERROR = "2026/11/20 10:00:00 [error] 29#29: *1 open() \"/usr/share/nginx/html/x\" failed (2: No such file)"
+
+
+def wrapped(text: str, stream: str = "stdout", end: str = "\n") -> str:
+    """A line as Docker's json-file driver writes it (Go's encoding: HTML characters escaped)."""
+    entry = {"log": text + end, "stream": stream, "time": "2026-12-06T10:00:00.123456789Z"}
+    return json.dumps(entry, separators=(",", ":")).replace("<", "\\u003c") + "\n"
+
+
+def plain_lines(n: int) -> list[str]:
+    return [LINE.format(i=k % 250, h=8 + k // 60, m=k % 60) for k in range(n)]
+
+
+def container(tmp_path: Path, body: str, name: str | None = "/web") -> Path:
+    folder = tmp_path / CID
+    folder.mkdir()
+    (folder / f"{CID}-json.log").write_text(body)
+    if name is not None:
+        (folder / "config.v2.json").write_text(json.dumps({"ID": CID, "Name": name}))
+    return folder
+
+
+def counts(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["counts", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_containers_log_counts_as_its_lines_do_plain(tmp_path, capsys):
+    lines = plain_lines(150)
+    entry = ["/docker-entrypoint.sh: Configuration complete; ready for start up",
+             "10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6"]
+    body = "".join(wrapped(x) for x in entry)
+    for k, line in enumerate(lines):
+        body += wrapped(line)
+        if k % 50 == 0:  # nginx's image: its error log on stderr, beside the access log
+            body += wrapped(ERROR, "stderr")
+    folder = container(tmp_path, body)
+    (tmp_path / "plain.log").write_text("\n".join(lines) + "\n")
+    code, out, err = counts(capsys, str(folder))
+    assert code == 0, err
+    _, plain_out, _ = counts(capsys, str(tmp_path / "plain.log"))
+    assert out.replace(",web,", ",plain,") == plain_out  # the same hours, the same counts
+    assert ",web,hits,60," in out  # named as `docker ps` names it
+    assert "150 counted" in err
+    assert "stderr line that is no request" in err and ": 3," in err
+    assert "start-up message" in err
+
+
+def test_a_long_line_in_pieces_a_request_on_stderr_and_a_json_log_inside(tmp_path, capsys):
+    long = LINE.format(i=1, h=9, m=0).replace("/p1", "/p" + "x" * 40_000)
+    pieces = [long[:16384], long[16384:32768], long[32768:]]
+    caddy = json.dumps({"level": "info", "ts": 1795165200.5, "logger": "http.log.access",
+                        "request": {"remote_ip": "198.51.100.4", "method": "GET", "uri": "/c",
+                                    "host": "shop.example"}, "status": 404})
+    body = (wrapped(pieces[0], end="") + wrapped(pieces[1], end="") + wrapped(pieces[2])
+            + wrapped(LINE.format(i=2, h=9, m=5), "stderr"))
+    folder = container(tmp_path, body, name=None)
+    code, out, err = counts(capsys, str(folder))
+    assert code == 0, err
+    assert f"2026-11-20T09:00:00+01:00,{CID[:12]},hits,2," in out  # the id, without a name
+    assert "2 counted, 0 malformed" in err
+
+    other = tmp_path / "caddy"
+    other.mkdir()
+    (other / f"{CID}-json.log").write_text(wrapped(caddy, "stderr") * 3)
+    code, out, err = counts(capsys, str(other))
+    assert code == 0, err
+    assert "3 counted, 0 malformed" in err
+
+
+def test_the_tail_shows_the_servers_line_not_the_runtimes(tmp_path):
+    container(tmp_path, "".join(wrapped(x) for x in plain_lines(3)))
+    e = Engine(EngineConfig(paths=[str(tmp_path / CID)], fine_tune=False), lambda s: None)
+    f = LiveFeed(e.sink, None)
+    try:
+        assert [t.site for t in f.tail] == ["web"] * 3
+        assert [t.shown for t in f.tail] == plain_lines(3)
+    finally:
+        f.close()

@@ -1,0 +1,109 @@
+"""Docker's json-file logs: the server's own lines inside the container runtime's JSON.
+
+`/var/lib/docker/containers/<id>/<id>-json.log`, what `docker logs` reads, holds a line like
+`{"log":"203.0.113.9 - - [06/Dec/2026:10:00:00 +0000] \\"GET / HTTP/1.1\\" 200 ...\\n",
+"stream":"stdout","time":"2026-12-06T10:00:00.1Z"}` for each line the server wrote. The parser
+reads the "log" string in the format it would read the line in (the runtime's own time is when
+the line was written, not the request's), so every format works inside it. A line over 16 KiB
+comes in pieces whose "log" has no newline yet: joined. Lines on stderr are the server's error
+log (nginx's image), or its access log where that goes to stderr (Caddy's default): those that
+are no request are said apart from the malformed ones. (CRI's /var/log/containers lines are a
+text prefix: formats.LINE_PREFIX.)
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from trafficwatch.logs.w3c import BOM
+
+HEAD = b'{"log":'  # how the runtime begins every line (Go's encoding of its struct, in order)
+STDERR_OTHER = "a container's stderr line that is no request (the server's error log)"
+ENTRYPOINT = "a container's start-up message (no request)"
+# the official nginx image's entrypoint, on stdout before the server starts: `/docker-entrypoint
+# .sh: Configuration complete; ready for start up`, `10-listen-on-ipv6-by-default.sh: info: ...`
+_ENTRYPOINT = re.compile(rb"/docker-entrypoint\.sh: |\d\d-[\w.-]+\.(?:sh|envsh): ")
+_ENTRYPOINT_ANY = re.compile(rb"^(?:" + _ENTRYPOINT.pattern + rb")", re.MULTILINE)
+
+
+def is_container_log(data: bytes) -> bool:
+    """Do these lines come wrapped by Docker's json-file driver (read at their first line)?"""
+    return data.startswith(HEAD) or (data.startswith(BOM) and data[len(BOM):].startswith(HEAD))
+
+
+def inner_data(lines: list[bytes]) -> bytes | None:
+    """The server's lines, where each of `lines` is one whole line it wrote on stdout (no
+    start-up message): the usual chunk, read in one go (0.3 s for 68k lines one by one); None
+    where some line needs `unwrap`."""
+    try:
+        objs = json.loads(b"[" + b",".join(lines) + b"]")
+        if len(objs) != len(lines) or any(o["stream"] != "stdout" for o in objs):
+            return None  # (a line holding two objects)
+        text = "".join([o["log"] for o in objs])
+        if text.count("\n") != len(lines) or not text.endswith("\n"):
+            return None  # a line in pieces, or a piece holding two
+        data = text.encode("utf-8", "surrogateescape")
+    except (ValueError, RecursionError, KeyError, TypeError):  # (not JSON, not UTF-8, not the
+        return None  # runtime's, a surrogate escaped in it: UnicodeEncodeError)
+    return None if _ENTRYPOINT_ANY.search(data) else data
+
+
+def unwrap(lines: list[bytes]) -> list[tuple[bytes, str | None]]:
+    """Each server line in `lines` with its stream ("stdout", "stderr"; None: a line that is
+    not the runtime's JSON, given back as it was, to be read or counted malformed as any)."""
+    out: list[tuple[bytes, str | None]] = []
+    part: list[bytes] = []  # the pieces of a long line so far
+    for raw in lines:
+        entry = _entry(raw)
+        if entry is None:
+            if part:  # a long line cut off before its end: what came of it
+                out.append((b"".join(part), "stdout"))
+                part = []
+            out.append((raw, None))
+            continue
+        text, stream = entry
+        part.append(text)
+        if text.endswith(b"\n"):
+            line = b"".join(part)[:-1]
+            part = []
+            out.append((line[:-1] if line.endswith(b"\r") else line, stream))
+    if part:
+        out.append((b"".join(part), "stdout"))
+    return out
+
+
+def _entry(raw: bytes) -> tuple[bytes, str] | None:
+    s = raw.strip().removeprefix(BOM)
+    if not s.startswith(HEAD):
+        return None
+    try:
+        obj = json.loads(s.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        return None
+    return _of(obj)
+
+
+def _of(obj: object) -> tuple[bytes, str] | None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
+        return None
+    stream = obj.get("stream")
+    try:
+        text = obj["log"].encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate escaped in the JSON ("\ud800")
+        text = obj["log"].encode("utf-8", "backslashreplace")
+    return text, stream if isinstance(stream, str) else "stdout"
+
+
+def entrypoint_line(line: bytes) -> bool:
+    """A container's start-up message (the nginx image's entrypoint scripts)."""
+    return _ENTRYPOINT.match(line) is not None
+
+
+def shown(text: str) -> str:
+    """The server's line inside a container log's line, as the tail pane shows it ("" where
+    `text` is none)."""
+    raw = text.encode("utf-8", "surrogateescape")
+    if not is_container_log(raw.lstrip()):
+        return ""
+    got = unwrap([raw])
+    return got[0][0].decode("utf-8", "surrogateescape") if got and got[0][1] else ""
