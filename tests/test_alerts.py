@@ -296,8 +296,11 @@ def test_a_site_with_a_nul_alerts_sanitised_and_forecasts_go_on(monkeypatch, tmp
         run.stop()
 
 
-@pytest.mark.parametrize("cmd,why", [("exit 3", "exit status 3"),
-                                     ("kill -9 $$", "killed by signal 9")])
+@pytest.mark.parametrize("cmd,why", [
+    ("exit 3", "exit status 3)"), ("kill -9 $$", "killed by signal 9)"),
+    # what it said last on stderr, the reason a user needs (it went nowhere), made safe to show
+    ("echo starting >&2; printf 'notify-send: cannot open \\033]0;x\\007display\\n\\n' >&2; exit 1",
+     "exit status 1: notify-send: cannot open \\x1b]0;x\\x07display)")])
 def test_a_failing_alert_command_is_one_notice_and_forecasts_go_on(monkeypatch, tmp_path, cmd, why):
     run = Run(monkeypatch, tmp_path, cmd)
     try:

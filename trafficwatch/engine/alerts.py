@@ -17,10 +17,12 @@ import os
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from trafficwatch.engine.anomalies import AnomalyEvent
 from trafficwatch.files import atomic_write
@@ -61,7 +63,8 @@ def alert_env(site: str, event: AnomalyEvent) -> dict[str, str]:
     }
 
 
-def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
+def run_alert(cmd: str, site: str, event: AnomalyEvent,
+              stderr: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen:
     """Start `cmd` through the shell for one anomaly; the details go in environment variables.
 
     Log-derived values are passed only as (sanitised) variables, never pasted into the command
@@ -69,8 +72,26 @@ def run_alert(cmd: str, site: str, event: AnomalyEvent) -> subprocess.Popen:
     """
     env = {**os.environ, **alert_env(site, event)}
     return subprocess.Popen(cmd, shell=True, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=stderr,
                             start_new_session=True)  # its own group: killed whole on timeout
+
+
+SAID_MAX = 160  # characters of a failing command's last line of stderr shown with its failure
+
+
+def last_said(err: IO[bytes]) -> str:
+    """The last line a command wrote on stderr (a file it wrote it into), as the screen may
+    show it: `notify-send: cannot open display`. A failing command's status alone ("exit
+    status 1") left its reason unknown: its stderr went nowhere (a trial)."""
+    try:
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - 4096))
+        tail = err.read()
+    except (OSError, ValueError):
+        return ""
+    lines = [ln.strip() for ln in tail.decode("utf-8", "replace").splitlines() if ln.strip()]
+    said = safe_text(lines[-1]) if lines else ""
+    return said if len(said) <= SAID_MAX else said[:SAID_MAX - 1] + "\u2026"
 
 
 def marks_path(state_path: str | os.PathLike) -> Path:
@@ -242,23 +263,28 @@ class Alerter:
                          "after a restart", counted=False)
         with self._lock:
             self._runs += 1
-        try:
-            proc = run_alert(self.cmd, site or "all", ev)
-        except (OSError, ValueError) as exc:
-            self._failed(f"cannot start the alert command for {who}: {safe_text(exc)}")
-            return
-        try:
-            code = proc.wait(RUN_LIMIT_S)
-        except subprocess.TimeoutExpired:
-            self._kill(proc)
-            self._failed(f"the alert command for {who} ran over {RUN_LIMIT_S:g} s and was killed")
-            return
-        except BaseException:
-            self._kill(proc)
-            raise
-        if code:
-            why = f"exit status {code}" if code > 0 else f"killed by signal {-code}"
-            self._failed(f"the alert command for {who} failed ({why})")
+        with tempfile.TemporaryFile(prefix="trafficwatch-alert-") as err:
+            try:
+                proc = run_alert(self.cmd, site or "all", ev, stderr=err)
+            except (OSError, ValueError) as exc:
+                self._failed(f"cannot start the alert command for {who}: {safe_text(exc)}")
+                return
+            try:
+                code = proc.wait(RUN_LIMIT_S)
+            except subprocess.TimeoutExpired:
+                self._kill(proc)
+                said = last_said(err)
+                self._failed(f"the alert command for {who} ran over {RUN_LIMIT_S:g} s and was "
+                             f"killed{f': {said}' if said else ''}")
+                return
+            except BaseException:
+                self._kill(proc)
+                raise
+            if code:
+                why = f"exit status {code}" if code > 0 else f"killed by signal {-code}"
+                said = last_said(err)
+                self._failed(f"the alert command for {who} failed ({why}"
+                             f"{f': {said}' if said else ''})")
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
