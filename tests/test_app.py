@@ -670,7 +670,7 @@ async def test_a_narrow_legend_keeps_the_words_of_marks_one_cannot_place(size):
     assert "~ last wk" not in title and "- band" not in title and "· past" not in title
 
 
-@pytest.mark.parametrize(("so_far", "said"), [(3.0, "◆ now: 3"), (120.0, "◆ now")])
+@pytest.mark.parametrize(("so_far", "said"), [(3.0, "▼ now: 3"), (120.0, "◆ now")])
 async def test_an_hour_so_far_drawn_on_the_axis_floor_says_its_count_in_the_legend(so_far, said):
     # a newcomer's trial: the logs' last hour, 41 requests by 07:06, sat on the axis' "105"
     # (the axis does not go to 0 for it) and read as 105
@@ -685,7 +685,8 @@ async def test_an_hour_so_far_drawn_on_the_axis_floor_says_its_count_in_the_lege
         await pilot.pause()
         text = screen_text(app)
     legend = next(line for line in text.splitlines() if "actual" in line)
-    assert said in legend and ("◆ now:" in legend) == (so_far < 10), legend
+    assert said in legend and ("now:" in legend) == (so_far < 10), legend
+    assert ("▼" in legend) == (so_far < 10) != ("◆" in legend), legend  # (a ▼ drawn below)
 
 
 @pytest.mark.parametrize("replay", [True, False])

@@ -109,11 +109,21 @@ async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_i
     app = make_app(busy)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        text = screen_text(app)
+        chart = app.query_one("#chart")
+        lines = ["".join(seg.text for seg in chart.render_line(y))
+                 for y in range(chart.size.height)]
+    text = "\n".join(lines)
     axis = [float(line.split("┤")[0].strip().replace(",", ""))
-            for line in text.splitlines() if "┤" in line]
-    assert 90 <= min(axis) <= 110 and max(axis) >= 125, axis  # not 0-140
-    assert "◆" in text  # the hour so far, drawn on the axis's floor
+            for line in lines if "┤" in line]
+    assert 90 <= min(axis) <= 110 and max(axis) >= 125, text  # not 0-140
+    # the hour so far (9), below the axis: on its floor, drawn ▼ and its count in the legend
+    # (a ◆ there read as the floor's count: a trial)
+    plot = [line[4:] for line in lines[2:-2]]
+    assert "▼" in plot[-1] and "◆" not in text, text
+    assert "▼ now: 9" in lines[0], text
+    # and the band is judged on the axis drawn, not one down to 9: a band of 112-138 on an
+    # axis of 110-135 read "band: thin" and was not drawn (a trial)
+    assert "band: thin" not in lines[0] and sum(line.count("-") for line in plot) > 10, text
 
 
 def test_any_top_and_low_give_round_ticks_that_cover_them():

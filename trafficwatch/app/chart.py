@@ -59,6 +59,7 @@ INK = {"actual": (88, 209, 235), "now": (255, 215, 0), "end": (255, 215, 0),
 INK_MONO = {"actual": (215, 215, 215), "now": (255, 255, 255), "end": (255, 255, 255),
             "forecast": (185, 185, 185), "band": (135, 135, 135), "past": (160, 160, 160),
             "week": (110, 110, 110), "anomaly": (255, 255, 255), "cursor": (255, 255, 255)}
+BELOW = "▼"  # the hour in progress's mark where its count so far is below the axis
 BOLD = {"anomaly", "now", "end"}  # single marks over lines: bold as well, in colour or not
 
 FLOOR_SHARE = 0.5  # the count axis starts above 0 when everything drawn is above this share
@@ -273,13 +274,15 @@ class ForecastChart(PlotextPlot):
 
         ink = INK_MONO if getattr(self.app, "no_color", False) else INK
 
-        def line(key: str, xs, ys, scatter: bool = False, cap: float = math.inf) -> None:
+        def line(key: str, xs, ys, scatter: bool = False, cap: float = math.inf,
+                 marker: str = "") -> None:
             v = np.minimum(np.asarray(ys, float), cap)
             if np.isfinite(v).any():
                 top.append(float(np.nanmax(v)))
                 low.append(float(np.nanmin(v)))
             ty = (np.log10(np.maximum(v, 0) + 1) if self.log_scale else v).tolist()
-            (plt.scatter if scatter else plt.plot)(xs, ty, color=ink[key], marker=MARKS[key][0],
+            (plt.scatter if scatter else plt.plot)(xs, ty, color=ink[key],
+                                                   marker=marker or MARKS[key][0],
                                                    style="bold" if key in BOLD else None)
             if key not in shown:
                 shown.append(key)
@@ -305,9 +308,11 @@ class ForecastChart(PlotextPlot):
             if self.show_band:  # under the forecast's dots, scaled to the rest (BAND_ROOM): the
                 # lines drawn so far (in `top`) and those drawn after it
                 later = [np.asarray(r, float) for r in
-                         (counts, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0])]
+                         (complete, fv.p50, [a.actual for a in snap.anomalies if a.hour >= t0])]
                 later = [r for r in later if np.isfinite(r).any()]
-                hi = max([1.0, *top] + [float(np.nanmax(r)) for r in later])
+                # the hour in progress: its count so far takes the axis up, never down
+                now = [float(np.nan_to_num(counts[-1]))] if partial else []
+                hi = max([1.0, *top, *now] + [float(np.nanmax(r)) for r in later])
                 cap = BAND_ROOM * hi
                 # an edge within a row of the median is not drawn there: a band of 111-123 on
                 # an axis of hundreds interleaved its dashes with the median's dots on the same
@@ -349,10 +354,14 @@ class ForecastChart(PlotextPlot):
         ticks = None if self.log_scale else nice_ticks(
             max(top + [float(np.nan_to_num(counts[-1]))], default=1.0), rows, min(low))
         floor = ticks[0] if ticks else log_floor(min(low))
+        # the count so far of an hour drawn on the axis floor, below which it is: 41 at 07:06
+        # read as the axis' 105 (a newcomer's trial); drawn ▼ there, not ◆ (the ◆ on the 105
+        # row read as 105 still, the legend's short words not saying "below": a trial)
+        below = partial and float(np.nan_to_num(counts[-1])) < floor
         if partial:  # drawn last: nothing covers the hour in progress. Its count so far is not
             # an hour's and does not take the axis to 0: below the axis it is drawn on it
             line("now" if sv.log_end is None else "end", x([hours[-1]]),
-                 [max(counts[-1], floor)], scatter=True)
+                 [max(counts[-1], floor)], scatter=True, marker=BELOW if below else "")
         if self.cursor is not None:
             shown.append("cursor")
         ylw = self._axes(snap, n, t0, off, max(top), ticks, floor)
@@ -362,16 +371,16 @@ class ForecastChart(PlotextPlot):
         band = f"p{int(50 - fv.band * 50)}–p{int(50 + fv.band * 50)}" if fv else ""
         cur = fmt_hour(self.cursor, off, "%a %H:00") if self.cursor is not None else ""
         end = fmt_hour(sv.log_end, off, "%H:%M") if sv.log_end is not None else ""
-        # the count so far of an hour drawn on the axis floor, below which it is: 41 at 07:06
-        # read as the axis' 105 (a newcomer's trial)
-        below = partial and float(np.nan_to_num(counts[-1])) < floor
         n_so_far = num(float(np.nan_to_num(counts[-1])))
         so_far, short = (f": {n_so_far}, below the axis", f": {n_so_far}") if below else ("", "")
-        plt.title(legend([MARKS[k][1].format(band=band, cursor=cur, end=end, so_far=so_far)
-                          for k in shown],
-                         [MARKS[k][2].format(short=short) for k in shown],
+        def mark(word: str, key: str) -> str:
+            return word.replace("◆", BELOW) if below and key in ("now", "end") else word
+
+        plt.title(legend([mark(MARKS[k][1].format(band=band, cursor=cur, end=end, so_far=so_far),
+                               k) for k in shown],
+                         [mark(MARKS[k][2].format(short=short), k) for k in shown],
                          min(width, room), room, shown,
-                         [TINY[k].format(short=short) for k in shown]))
+                         [mark(TINY[k].format(short=short), k) for k in shown]))
 
     def _axes(self, snap: Snapshot, n: int, t0: int, off: int, top: float,
               counts_at: list[float] | None, floor: float = 0.0) -> int:
