@@ -155,7 +155,13 @@ class ForecastChart(PlotextPlot):
         self._snap = snap
         title = f"{site_title(snap.site, snap.sites)} · {snap.metric} per hour"
         title += (" · log scale" if self.log_scale else "") + (f" · {snap.filter}" if snap.filter else "")
-        top = tower(snap.series.counts if snap.series is not None else np.zeros(0))
+        counts = np.zeros(0)
+        if snap.series is not None and len(snap.series.hours):  # the hours drawn at this width
+            # (the series' two weeks had "an hour of 644 flattens the rest" said of an hour 16
+            # days back, none on screen above 172: a trial)
+            start, end = self._window(snap) if self.size.width else (0, None)
+            counts = snap.series.counts[start:end]
+        top = tower(counts)
         if top is not None and not self.log_scale:  # a crawler's hour of 890 put a week of
             # 40-120 and the forecast in the bottom rows, and nothing said `l` (a trial)
             title += f" · l: log scale (an hour of {count(top)} flattens the rest)"
