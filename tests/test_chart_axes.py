@@ -96,7 +96,7 @@ async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_i
 
     import numpy as np
 
-    from tests.test_app import demo_snapshot, make_app, screen_text
+    from tests.test_app import demo_snapshot, make_app
 
     snap = demo_snapshot()
     rng = np.random.default_rng(0)
