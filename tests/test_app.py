@@ -1811,6 +1811,13 @@ async def test_no_forecast_is_not_called_no_anomaly():
         text = str(app.query_one("#anomalies").render())
         assert "judged once there is a forecast" in text and "No anomaly" not in text, text
         assert "forecasting this view…" in str(app.query_one("#gates").render())
+    # at the start, before the first forecast, nothing in the status line: the gates pane
+    # said "seasonal naive in use" for 5-10 s, then showed the LSTM's (a trial)
+    app = make_app(replace(demo_snapshot(), forecast=None, gates=None, anomalies=(), status=""))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        text = str(app.query_one("#gates").render())
+        assert "first forecast is being made" in text and "naive" not in text, text
     snap = replace(demo_snapshot(), anomalies=())  # judged, and none found: in the days
     days = len(snap.forecast.past_alarm_lo) // 24  # judged (the demo's 4; the app's 7)
     app = make_app(snap)

@@ -351,8 +351,11 @@ class GatePane(SnapshotPane):
         self._snap = snap
         g = snap.gates
         if g is None:  # the status line says what went wrong with the files: not again here
-            why = ("no hour counted yet" if snap.series is None else
-                   safe_text(snap.status) or "seasonal naive in use")
+            # (no forecast yet: the model is still on its first pass, which names no model:
+            # "seasonal naive in use" was said for 5-10 s before the LSTM's came, a trial)
+            why = ("no hour counted yet" if snap.series is None else safe_text(snap.status) or (
+                "the first forecast is being made" if snap.forecast is None
+                else "seasonal naive in use"))
             super().update(Text(f"Gates: shown once the LSTM runs ({why})", style="dim"))
             return
         off = shown_offset(snap.series)
