@@ -438,3 +438,29 @@ def test_numbers_neither_hour_numbers_nor_unix_times_say_why(tmp_path, capsys):
                 f"whole, 7 digits at most, and {number}) nor Unix times (10 digits, 13 in ms, "
                 "read as they are, or other whole numbers whose steps between a series' rows "
                 f"are whole hours, 3600 s or 3,600,000 ms: {steps})") in err
+
+
+def test_a_csv_of_several_metrics_reads_the_one_asked_for_never_their_sum(tmp_path, capsys):
+    # `counts` of hits and `counts --metric visitors` in one long CSV, as counts writes them:
+    # forecast and eval added each hour's hits and visitors into one series (a trial)
+    hits, visitors = traffic(21), (traffic(21) / 7).round()
+    rows = ["hour,site,metric,count,partial"] + [
+        f"{h.isoformat()},shop,{m},{int(v)}," for m, s in (("hits", hits), ("visitors", visitors))
+        for h, v in s.items()]
+    both = tmp_path / "both.csv"
+    both.write_text("\n".join(rows) + "\n")
+    alone = tmp_path / "visitors.csv"
+    alone.write_text("\n".join(r for r in rows if ",hits," not in r) + "\n")
+    code, out, err = run_main(["forecast", str(both), "--horizon", "3"], capsys)
+    assert code == 0 and "those of hits read, the others left out" in err, err
+    assert "added" not in err
+    hits_only = tmp_path / "hits.csv"
+    hits_only.write_text("\n".join(r for r in rows if ",visitors," not in r) + "\n")
+    _, want, _ = run_main(["forecast", str(hits_only), "--horizon", "3"], capsys)
+    assert out == want
+    code, out, err = run_main(["forecast", str(both), "--horizon", "3", "--metric",
+                               "visitors"], capsys)
+    _, want, _ = run_main(["forecast", str(alone), "--horizon", "3"], capsys)
+    assert code == 0 and out == want  # a CSV of one metric, whichever: that series
+    code, out, err = run_main(["eval", str(both), "--metric", "pages"], capsys)
+    assert code == 2 and "several metrics (hits, visitors), none of pages" in err, err

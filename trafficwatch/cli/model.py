@@ -295,7 +295,8 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
     paths = list(args.paths)
     with reading(paths):  # stdin, copied once: a counts CSV or a log, read from that copy
         if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
-            table = read_counts_csv_all(paths[0], warn=warn_stderr)
+            table = read_counts_csv_all(paths[0], warn=warn_stderr,
+                                        metric=getattr(args, "metric", None) or "hits")
             if getattr(args, "tz", None) and any(s.attrs.get(HOUR_NUMBERS) is not None
                                                  for s in table.series.values()):
                 _err("--tz is not used: the hours are numbers, and are written back as "

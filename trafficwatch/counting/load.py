@@ -105,7 +105,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
                  choice: SeriesChoice) -> pd.Series:
     if is_counts_csv(paths):
         return without_hour_in_progress(
-            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site), shown_name(paths[0]))
+            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site, metric=choice.metric),
+            shown_name(paths[0]))
     check_csv_alone(paths)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
     series, report = ingest(paths, opts or IngestOptions(), series)
@@ -176,6 +177,7 @@ def without_hour_in_progress(s: pd.Series, name: str, now: float | None = None) 
 
 SO_FAR = "so_far"  # attrs of a series from logs: (the hour in progress, epoch s; its count so
 # far), for `forecast` to forecast that hour's whole count from it
+METRIC_COLUMN = "metric"  # `counts`' hits, pages or visitors: rows of several are series apart
 PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or still in progress
 PARTIAL_YES = frozenset({"1", "1.0", "true", "yes"})  # as counts writes it, or pandas back
 PARTIAL_NO = frozenset({"", "0", "0.0", "false", "no", "nan"})
@@ -218,7 +220,7 @@ class CountsCSV:
 
 
 def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
-                        only: str | None = None) -> CountsCSV:
+                        only: str | None = None, metric: str = "hits") -> CountsCSV:
     """Every series of a CSV of hourly counts (`hour,count`; ISO 8601 hours), as UTC.
 
     Columns: the hour (hour, ds, time or timestamp), the count (count, visits, hits, value or
@@ -232,11 +234,13 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     Rows a whole number of days apart (daily counts stamped at midnight) are a ValueError: read
     as hours, they were 23 gaps a day and a day's count for its first hour. `path` "-": stdin.
     `only`: the series asked for (--site); the rows of the others are read, not warned about.
+    A `metric` column (as `counts` writes) of several metrics: the rows of `metric` are read,
+    the others left out and said; a ValueError where it holds none of `metric`'s.
     """
     if path == "-":
         with spooled_stdin() as copy:
-            return _read_counts_csv(copy, STDIN, warn, only)
-    return _read_counts_csv(path, safe_name(path), warn, only)
+            return _read_counts_csv(copy, STDIN, warn, only, metric)
+    return _read_counts_csv(path, safe_name(path), warn, only, metric)
 
 
 def shown_name(path: str) -> str:
@@ -245,7 +249,7 @@ def shown_name(path: str) -> str:
 
 
 def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
-                     only: str | None = None) -> CountsCSV:
+                     only: str | None = None, metric: str = "hits") -> CountsCSV:
     """read_counts_csv_all of a file, named `shown` in every message."""
     import csv
     import math
@@ -313,6 +317,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             bad.setdefault("fields", []).append(f"row {n}: {len(row)} fields")
             continue
         usable.append((n, row))
+    if METRIC_COLUMN in cols:
+        usable = _of_metric(usable, cols.index(METRIC_COLUMN), metric, shown, warn)
     # Unix times of any size (2000's 946684800, epoch 0's 0, 3600...; in ms too), known by
     # their steps: refused below 10 digits (a trial), or read as hour numbers 3600 apart
     every = [row[ti].strip() for _, row in usable]
@@ -692,11 +698,28 @@ def _hours_apart(times: list, stamp=None) -> str | None:
     return f"every {step} hours, {_stamps(idx, stamp)}"
 
 
+def _of_metric(rows: list[tuple[int, list[str]]], col: int, metric: str, shown: str,
+               warn: Callable[[str], None] | None) -> list[tuple[int, list[str]]]:
+    """The rows of one metric where a CSV holds several (`counts` of hits, then of visitors,
+    in one file): their counts had been added, hits and visitors one series (a trial)."""
+    names = {row[col].strip() for _, row in rows}
+    if len(names) <= 1:  # one metric, whichever: it is the series
+        return rows
+    listed = ", ".join(safe_name(x) for x in sorted(names)[:5])
+    if metric not in names:
+        raise ValueError(f"{shown}: rows of several metrics ({listed}), none of {metric}: "
+                         "pass --metric to choose one")
+    if warn is not None:
+        warn(f"{shown}: rows of several metrics ({listed}): those of {metric} read, the "
+             "others left out (--metric chooses)")
+    return [(n, row) for n, row in rows if row[col].strip() == metric]
+
+
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
-                    site: str | None = None) -> pd.Series:
+                    site: str | None = None, metric: str = "hits") -> pd.Series:
     """One series of a CSV of hourly counts (see `read_counts_csv_all`): the only one, or
     `site`'s; ValueError when the file holds several and `site` names none of them."""
-    return one_series(path, read_counts_csv_all(path, warn, only=site), site)
+    return one_series(path, read_counts_csv_all(path, warn, only=site, metric=metric), site)
 
 
 def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
