@@ -151,3 +151,22 @@ def test_hostile_hosts_at_a_logs_head_do_not_make_it_a_log_of_one_site(tmp_path)
     series, report = ingest([str(tmp_path / "logs")])
     assert series.sites() == ["blog.example", "shop.example"]
     assert series.total() == 60 and report.malformed.total == 3
+
+
+@pytest.mark.parametrize("end", [7 * 60, 3600 - 20])
+def test_a_host_quiet_at_the_end_of_a_shared_log_ends_where_the_log_does(tmp_path, capsys, end):
+    """A trial: a vhost log ending at 11:07, its quiet host's last line at 10:55; that host's
+    11:00 was a whole-hour 0 (read by forecast as a count), the busy one's partial."""
+    from trafficwatch.cli.main import main
+
+    last = H0 + 3 * 3600  # the log's last hour
+    lines = [line(h, H0 + k * 300 + (h == "b.example") * 30, k) for k in range(36)
+             for h in ("a.example", "b.example")]
+    lines.append(line("a.example", last + end, 99))
+    (tmp_path / "access.log").write_text("".join(lines))
+    assert main(["counts", str(tmp_path / "access.log")]) == 0
+    rows = {tuple(r.split(",")[:2]): r.split(",")[3:] for r in capsys.readouterr().out.split()}
+    hour = time.strftime("%Y-%m-%dT%H:00:00+00:00", time.gmtime(last))
+    mark = "1" if end < 3600 - 60 else ""  # a log that reached its last minute: whole hours
+    assert rows[(hour, "a.example")] == ["1", mark]
+    assert rows[(hour, "b.example")] == ["0", mark]

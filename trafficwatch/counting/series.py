@@ -334,6 +334,9 @@ class _Site:
     offsets: dict[int, int] = field(default_factory=dict)  # hour -> offset its lines were written in
     last_ts: int | None = None
     first_ts: int | None = None  # the earliest line counted (None: read from an older state)
+    # the latest time a log that covers it reached (its last line), a shared log's (vhost)
+    # too: where the site's own last line is an hour before, that log's end ends its hours
+    covered_ts: int | None = None
     paths: PathCounts | None = None  # only when the series tracks paths (the app's path filter)
     # hour -> cell -> its busiest clients, for the last TOP_HOURS hours only (when names are
     # parsed); cell EVERY_CELL: every request of the hour (a state saved before cells were)
@@ -593,10 +596,13 @@ class HourlySeries:
             if name in self._sites and first <= end_ts:
                 self.add_coverage(name, first, end_ts)
 
-    def add_coverage(self, site: str, start_ts: int, end_ts: int) -> None:
-        """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps."""
+    def add_coverage(self, site: str, start_ts: int, end_ts: int, lines: bool = True) -> None:
+        """Mark [start_ts, end_ts] as covered by a log: its empty hours are zeros, not gaps
+        (`lines`: the times of lines, end_ts its last; not whole hours, as a merge's)."""
         s = self._sites.setdefault(site, _Site())
         s.first_ts = start_ts if s.first_ts is None else min(s.first_ts, start_ts)
+        if lines:
+            s.covered_ts = end_ts if s.covered_ts is None else max(s.covered_ts, end_ts)
         new = (start_ts // HOUR, end_ts // HOUR)
         spans = sorted(s.coverage + [new])
         merged: list[tuple[int, int]] = []
@@ -629,7 +635,9 @@ class HourlySeries:
             s.offsets.update(o.offsets)
             first = s.first_ts
             for a, b in o.coverage:
-                self.add_coverage(site, a * HOUR, b * HOUR)
+                self.add_coverage(site, a * HOUR, b * HOUR, lines=False)
+            if o.covered_ts is not None:
+                s.covered_ts = max(s.covered_ts or 0, o.covered_ts)
             known = [t for t in (first, o.first_ts) if t is not None]
             s.first_ts = min(known) if known else s.first_ts
             if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
@@ -854,7 +862,15 @@ class HourlySeries:
         inside the hour: the minutes after it are not known to be quiet), else None."""
         last = self.last_ts(site)
         ends = [b for x in self._selected(site) for _, b in self._sites[x].coverage]
-        if last is None or not ends or int(last) // HOUR != max(ends):
+        if last is None or not ends:
+            return None
+        covered = max((c for x in self._selected(site)
+                       if (c := self._sites[x].covered_ts) is not None), default=None)
+        if covered is not None and covered > last and int(covered) // HOUR == max(ends):
+            # a host quiet at the end of a shared (vhost) log: that log's end is its too (its
+            # last hour read as a whole-hour 0 where the other hosts' was partial, a trial)
+            last = covered
+        if int(last) // HOUR != max(ends):
             return None  # lines out of order: the latest hour's end is not known
         h = int(last) // HOUR
         return h if (h + 1) * HOUR - int(last) > self.partial_end_s else None
@@ -1113,6 +1129,7 @@ class HourlySeries:
                 "utc_offset": s.utc_offset,
                 "last_ts": s.last_ts,
                 "first_ts": s.first_ts,
+                "covered_ts": s.covered_ts,
                 "paths": s.paths.to_dict() if s.paths is not None else None,
                 # "client_cells" since 2026-12-06: "clients" held a tally per hour alone
                 "client_cells": {str(h): {str(c): t.to_dict() for c, t in cells.items()}
@@ -1167,6 +1184,8 @@ class HourlySeries:
                     int_in(d["last_ts"], "time", 0, MAX_HOUR * HOUR)
                 first = d.get("first_ts")  # absent from states written before it was kept
                 s.first_ts = None if first is None else int_in(first, "time", 0, MAX_HOUR * HOUR)
+                cov = d.get("covered_ts")  # absent from states written before 2026-12-07
+                s.covered_ts = None if cov is None else int_in(cov, "time", 0, MAX_HOUR * HOUR)
                 if d.get("paths") is not None:
                     s.paths = PathCounts.from_dict(d["paths"])
                 s.clients = {int_in(int(h), "hour", 0, MAX_HOUR): {
