@@ -419,6 +419,15 @@ def test_a_compressed_copy_beside_its_original_is_counted_once(tmp_path, capsys)
     rc, total, err = counts(capsys, str(tmp_path))
     assert (rc, total) == (0, 5000), err
     assert err.count("not read: ") == 2  # access.log.1.gz and access.log.2.gz
+    # a copy of its first lines alone, under a KiB: no head of a KiB to compare (a trial's
+    # `head -5 access.log.1 | gzip > access.log.1.gz`, its 5 lines counted twice)
+    (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"".join(
+        old.splitlines(keepends=True)[:5])))
+    assert len(b"".join(old.splitlines(keepends=True)[:5])) < 1024
+    (tmp_path / "access.log.3.gz").write_bytes(b"")  # an empty file: the start of any, no copy
+    rc, total, err = counts(capsys, str(tmp_path))
+    assert (rc, total) == (0, 5000), err
+    assert "access.log.2.gz: a copy of " in err and "access.log.3.gz: a copy" not in err
 
 
 def test_a_copy_kept_by_hand_is_a_file_of_its_site_and_counted_once(tmp_path, capsys):

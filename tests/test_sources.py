@@ -94,15 +94,6 @@ def test_fifo_dangling_symlink_and_control_characters_are_skipped_safely(tmp_pat
     assert "\x1b" not in evil.display_name and "\\x1b" in evil.display_name
 
 
-def test_identity_sees_through_compression(tmp_path):
-    plain = touch(tmp_path / "access.log.1", b"line\n" * 400)
-    with gzip.open(tmp_path / "access.log.2.gz", "wb") as gz:
-        gz.write(plain.read_bytes())
-    files = {os.path.basename(f.path): f for f in discover([str(tmp_path)]).sites[tmp_path.name]}
-    a, b = files["access.log.1"].identity(), files["access.log.2.gz"].identity()
-    assert a[2] == b[2] and a[1] != b[1]
-
-
 def test_an_empty_directory_is_reported(tmp_path):
     assert discover([str(tmp_path)]).skipped == [(str(tmp_path), "empty directory: no access log found")]
 

@@ -9,7 +9,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trafficwatch.logs.identity import digest
 from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
@@ -82,13 +81,6 @@ class SourceFile:
     @property
     def display_name(self) -> str:
         return safe_name(self.path)
-
-    def identity(self) -> tuple[int, int, str]:
-        """(st_dev, st_ino, fingerprint of the first KiB of decompressed content)."""
-        st = os.stat(self.path)
-        with open_stream(self.path) as s:
-            head = s.read(1024)
-        return st.st_dev, st.st_ino, digest(head)
 
 
 @dataclass
@@ -407,6 +399,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
     return out
 
 
+HEAD_BYTES = 1024  # of decompressed content: files whose heads differ are no copies
 COPY_OF = "a copy of {}: its lines are counted once, from there"  # reason a copy is not read
 
 
@@ -430,16 +423,20 @@ def drop_copies(found: Discovery) -> None:
     of the same site (`gzip -c access.log > access.log.gz`, or both access.log.1 and
     access.log.1.gz half-way through logrotate): read, it would count the same requests twice.
     They go to `found.ignored`, naming the file kept. Only files sharing their first KiB of
-    content are compared (rotations of different days never do)."""
+    content are compared (rotations of different days never do), and a file shorter than that
+    with each longer one (`head -5 access.log.1 | gzip > x.gz` was read: its 5 lines counted
+    twice, a trial)."""
     for site, files in found.sites.items():
         heads: dict[str, list[SourceFile]] = {}
+        sizes: dict[str, int] = {}  # path -> bytes of its head (HEAD_BYTES, or all it holds)
         for f in files:
             if f.path == "-":
                 continue
             try:
-                heads.setdefault(f.identity()[2], []).append(f)  # its first KiB's digest
+                sizes[f.path], head = _content(f.path, HEAD_BYTES)
             except OSError:
                 continue  # reading it will say why
+            heads.setdefault(head, []).append(f)
         drop: set[str] = set()
         for group in heads.values():
             if len(group) < 2:
@@ -461,5 +458,19 @@ def drop_copies(found: Discovery) -> None:
                 else:
                     drop.add(f.path)
                     found.ignored.append((safe_name(f.path), COPY_OF.format(safe_name(twin.path))))
+        for f in files:  # a short file (not empty: that is the start of any) that is the
+            # start of a longer one
+            n = sizes.get(f.path, 0)
+            if f.path in drop or not 0 < n < HEAD_BYTES:
+                continue
+            try:
+                head = _content(f.path, n)
+                twin = next((k for k in files if sizes.get(k.path, 0) > n and k.path not in drop
+                             and _content(k.path, n) == head), None)
+            except OSError:
+                continue
+            if twin is not None:
+                drop.add(f.path)
+                found.ignored.append((safe_name(f.path), COPY_OF.format(safe_name(twin.path))))
         if drop:
             found.sites[site] = [f for f in files if f.path not in drop]
