@@ -287,3 +287,25 @@ def test_one_hour_is_said_as_one(capsys):
     assert main(["top", str(sample_logs_dir()), "--hours", "1"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert " · 1 hour, " in first, first
+
+
+def test_paths_and_clients_of_bytes_that_are_not_utf8_are_each_their_own(tmp_path, capsys):
+    """A security trial: `/a\\xff` 3 times, `/b\\xfe` 5, `/c\\x9bX` 7, `/d\\xc3` 2 were one path,
+    the first, of 17 requests (a scan hidden under another path; `--path ^/b` found none);
+    clients the same."""
+    want = {b"/a\xff": 3, b"/b\xfe": 5, b"/c\x9bX": 7, b"/d\xc3": 2, b"/ok": 4}
+    who = [b"evil\xff", b"other\xfe", b"203.0.113.9"]
+    lines = [b'%s - - [10/Oct/2026:10:%02d:00 +0200] "GET %s HTTP/1.1" 200 5 "-" "ua"\n'
+             % (who[k % 3], k % 60, path) for k, path in enumerate(
+                 p for p, n in want.items() for _ in range(n))]
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines))
+    rc, out, err = top(capsys, "--hours", "24", str(log))
+    assert rc == 0, err
+    shown = {p.encode("ascii").decode("unicode_escape").encode("latin-1"): n
+             for p, n in out["paths"]}
+    assert shown == want, out["paths"]
+    assert sorted(c["requests"] for c in out["clients"]) == [7, 7, 7]
+    for p, n in want.items():
+        rc, out, err = top(capsys, "--hours", "24", "--path", "^" + p[:2].decode(), str(log))
+        assert out["requests"] == n, (p, out)

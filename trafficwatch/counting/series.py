@@ -22,6 +22,7 @@ from trafficwatch.counting.tops import (
     add_tallies,
     chunk_tallies,
     combined,
+    factorize,
 )
 from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
 from trafficwatch.logs.records import MAX_HOSTS, OTHER_HOSTS, Records
@@ -184,9 +185,7 @@ class PathCounts:
         self.since = 0  # the first hour whose counts are kept (older ones were let go)
 
     def add(self, hours: np.ndarray, cells: np.ndarray, paths: np.ndarray) -> None:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(paths)
+        codes, uniques = factorize(paths)
         ids = np.fromiter((self._intern(str(u).split("?", 1)[0]) for u in uniques), np.int64,
                           len(uniques))
         pid = ids[codes]

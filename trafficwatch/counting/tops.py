@@ -16,6 +16,31 @@ LEGACY_CELL = 25  # an empty tally marking an hour such a state began: its cells
 # only what came after, never a filter's clients (a review: a 5xx client of 5 was left out)
 
 
+def factorize(values) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize of strings (codes, uniques), those holding bytes that were not UTF-8 (read
+    as surrogates) kept apart: pandas' hash table reads every such string as one, and a
+    log's `/a\\xff`, `/b\\xfe` and `/c\\x9bX` were one path, its first, their requests added
+    (a security trial: a scan hidden under another path, the path filter finding none)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    if not any(_surrogates(u) for u in uniques.tolist()):
+        return codes, uniques
+    index: dict[object, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
+    return codes, np.array(list(index), dtype=object)
+
+
+def _surrogates(u: object) -> bool:
+    if not isinstance(u, str) or u.isascii():
+        return False
+    try:
+        u.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 class TopK:
     """The busiest keys of a stream, within TOP_CAP entries (space-saving, mergeable).
 
@@ -86,12 +111,10 @@ def chunk_tallies(hours: np.ndarray, names: np.ndarray, cells: np.ndarray,
     each cut to its `cap` busiest: the clients of a filter's requests are those of its cells
     (who sent the 5xx); with no filter, the hour's own tally (the cells' summed, a client
     where a cell did not keep it is that cell's floor: a range, where it was exact)."""
-    import pandas as pd
-
     out: dict[int, dict[int, TopK]] = {}
     if not len(hours):
         return out
-    codes, uniques = pd.factorize(names)
+    codes, uniques = factorize(names)
     h0 = int(hours.min())
     span = (hours.astype(np.int64) - h0) * ALL_CELLS
     slot = np.concatenate([span + cells.astype(np.int64), span + EVERY_CELL])
