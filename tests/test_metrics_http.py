@@ -188,3 +188,45 @@ def test_bad_ipv6_metrics_addr_is_one_line_and_status_2(capsys, logs, command, a
     assert code == 2, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert says in err and "[::1]:9877" in err, err
+
+
+def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkeypatch, capfd):
+    """A security trial: 2,000 connections that sent half a request held 2,008 threads for
+    ever; each client that reset its connection printed a traceback on the agent's stderr."""
+    import struct
+
+    from trafficwatch.engine import metrics
+
+    monkeypatch.setattr(metrics, "CLIENT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(metrics, "MAX_CLIENTS", 8)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    before = threading.active_count()
+    idle: list[socket.socket] = []
+    try:
+        host, port = server.address[:2]
+        for _ in range(30):
+            s = socket.create_connection((host, port), timeout=5)
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")  # and nothing more
+            idle.append(s)
+        time.sleep(0.3)
+        assert threading.active_count() <= before + 8
+        for _ in range(5):  # sent, then reset before the answer is read
+            s = socket.create_connection((host, port), timeout=5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            s.close()
+        end = time.monotonic() + 10  # the idle ones closed by the server: a scrape answers
+        while time.monotonic() < end:
+            try:
+                status, _, body = raw(host, port, "GET")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
+        assert all(s.recv(1) == b"" for s in idle)  # closed from its end
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+    assert "Traceback" not in capfd.readouterr().err

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from trafficwatch.safe import safe_name
+from trafficwatch.safe import safe_name, safe_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,43 @@ def _listen_at(host: str, port: int) -> tuple[int, tuple]:
     return family, sockaddr
 
 
+MAX_CLIENTS = 64  # connections served at once; more are closed at once (a scraper needs one)
+CLIENT_TIMEOUT_S = 10.0  # a connection that sends nothing this long is closed
+# (a security trial held 2,000 connections open, each having sent half a request: 2,008
+# threads, 102 MB, for ever; each client that reset its connection printed a traceback on
+# the agent's stderr, a way to flood its log)
+
+
 class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer on the address family of the address it serves."""
+    """ThreadingHTTPServer on the address family of the address it serves, MAX_CLIENTS at a
+    time, and quiet about clients that go away (the app's terminal is its screen)."""
 
     def __init__(self, family: int, sockaddr: tuple, handler: type) -> None:
         self.address_family = family  # read when the socket is made, in the base __init__
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         super().__init__(sockaddr, handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):  # full: closed, no thread for it
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: its slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OSError, ValueError)):  # reset, broken pipe, timed out: the
+            return  # client's doing
+        log.warning("metrics: answering a request failed: %s", safe_text(repr(exc)))
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:  # [::] takes IPv4 clients too, whatever
@@ -121,6 +156,8 @@ class MetricsServer:
         get = samples
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CLIENT_TIMEOUT_S
+
             def do_GET(self) -> None:
                 self._answer(body_too=True)
 
