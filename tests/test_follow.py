@@ -546,6 +546,21 @@ def test_an_empty_archive_that_appears_while_following_is_said_empty_once(tmp_pa
         [f"{tmp_path / 'access.log.gz'} is empty; nothing to count"]
 
 
+def test_a_truncated_archive_is_said_once_not_read_again_at_each_scan(tmp_path, log, mode):
+    # a security trial: 12 bytes of a .gz header, said "archive is truncated" every 2.5 s by
+    # counts --follow, the agent and the app (14 "files read" in 30 s), and decompressed again
+    # each time: anyone who could drop a big broken archive made it work without end
+    log.write(5)
+    r = Run([tmp_path], mode, settle=0.2)
+    r.expect(log.written)
+    (tmp_path / "access.log.2.gz").write_bytes(b"\x1f\x8b\x08\x00corrupt")
+    time.sleep(2.0)  # a few scans (rescan_interval 0.3 s)
+    r.stop()
+    said = [e.message for e in r.events if e.name.endswith(".gz")]
+    name = tmp_path / "access.log.2.gz"
+    assert said == [f"{name}: following", f"{name}: archive is truncated"], said
+
+
 def test_a_gzip_backup_of_the_log_taken_again_after_a_rotation_doubles_nothing(tmp_path, log):
     # `gzip -c access.log > access.log.gz` by hand, 20 more lines, a rotation compressed to
     # access.log.1.gz, then the backup taken again: the first backup had taken the record of

@@ -669,7 +669,14 @@ class Follower:
     def _close(self, f: _File) -> None:
         if f.fh is not None:
             try:
-                f.sig = signature(os.fstat(f.fh.fileno()))
+                if f.compressed:  # (a decompressing stream has no descriptor: its file's, by
+                    # name, if it is still that one. Signed (0, 0, 0), a truncated archive was
+                    # a new file at each scan, read and said again every 2.5 s: a trial)
+                    st = os.stat(f.key.path)
+                    f.sig = signature(st) if (st.st_dev, st.st_ino) == (f.key.dev, f.key.ino) \
+                        else (0, 0, 0)
+                else:
+                    f.sig = signature(os.fstat(f.fh.fileno()))
             except (OSError, ValueError, io.UnsupportedOperation):
                 f.sig = (0, 0, 0)
             f.fh.close()
@@ -709,6 +716,7 @@ class Follower:
             err = stream_error(f.fh)
             if err:
                 self._event("archive_error", f.key.path, f"{safe_name(f.key.path)}: {err}", f.key)
+                f.said_empty = True  # what is said of it: not "empty" as well
             elif f.pending and not f.skipping:  # an archive's last line needs no newline
                 chunk, f.pending = bytes(f.pending) + b"\n", bytearray()
                 self.on_data(f.key, chunk)
