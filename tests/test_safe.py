@@ -108,3 +108,14 @@ def test_a_stack_of_combining_marks_is_cut_to_a_few_and_the_rest_shown_escaped()
     assert name_from_shown(safe_name(stack)) == stack  # one name still reads back
     for word in ("café", "Ελληνικά", "न्यू", "e\u0301\u0302\u0323"):
         assert safe_name(word) == safe_text(word) == word
+
+
+def test_a_c1_character_and_the_invalid_byte_of_its_number_never_show_alike():
+    # a security trial: U+009B (a CSI in UTF-8, \xc2\x9b) and the raw byte \x9b, not UTF-8,
+    # both showed as \x9b in log lines: two inputs, one look
+    from trafficwatch.safe import safe_name, safe_text
+
+    for show in (safe_text, safe_name):
+        char, byte = show("a\u009bb"), show(b"a\x9bb")
+        assert char != byte and "\x9b" not in char + byte and "\udc9b" not in char + byte
+        assert byte == "a\\x9bb" and char == "a\\u009bb"

@@ -36,15 +36,15 @@ def _escape(m: re.Match[str]) -> str:
 def _escape_code(c: int) -> str:
     if 0xDC80 <= c <= 0xDCFF:  # a byte kept by surrogateescape: show the byte itself
         return f"\\x{c - 0xDC00:02x}"
-    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
+    # a character of U+0080-U+00FF as \u0085, never as the byte \x85 that was not UTF-8: the
+    # two had shown alike (a security trial)
+    return f"\\x{c:02x}" if c < 0x80 else f"\\u{c:04x}" if c <= 0xFFFF else f"\\U{c:08x}"
 
 
 def _escape_in_name(ch: str) -> str:
     c = ord(ch)
     if c == 0x5C:
         return "\\\\"
-    if 0x80 <= c <= 0xFF:  # \u0085, so a character never looks like the invalid byte \x85
-        return f"\\u{c:04x}"
     return _escape_code(c)
 
 
