@@ -159,3 +159,51 @@ async def test_serve_sessions_end_with_the_tab_and_with_the_server(tmp_path):
             if server.returncode is None:
                 server.kill()
             await server.wait()
+
+
+async def test_the_servers_log_is_safe_one_line_a_request_and_sessions_are_capped(
+        tmp_path, monkeypatch):
+    """A security trial: a client's User-Agent (a C1 CSI, a bidi override) went to the
+    terminal as sent, a malformed request printed a 100-line traceback with its locals, and
+    each websocket started an app of ~150 MB, without limit."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text(LINE.format(i=1, d="20/Nov/2026:10:00:00 +0000"))
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "trafficwatch", "--serve", "--serve-addr", f"127.0.0.1:{port}",
+        "--no-state", str(logs), start_new_session=True, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_for_port(port, server)
+        for request in (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nUser-Agent: C1\xc2\x9b2J "
+                        b"\xe2\x80\xaeRTL\r\nReferer: http://\xe2\x80\xaeevil\r\n\r\n",
+                        b"GET /?a=\xc2\x9b1;31m HTTP/1.1\r\nHost: x\r\n\r\n"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            await writer.drain()
+            await reader.read(1 << 16)
+            writer.close()
+        await asyncio.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(server.communicate(), 10)
+    said = out + err
+    assert b"\xc2\x9b" not in said and b"\xe2\x80\xae" not in said and b"\x1b" not in said, said
+    assert b"Traceback" not in said and b"/nowhere 404" in said, said
+
+    # the sessions: one at most here (each its own app); the next is told so, 503
+    from aiohttp.test_utils import TestServer
+    from textual_serve.server import Server
+
+    from trafficwatch.app import run
+
+    monkeypatch.setattr(run, "MAX_SESSIONS", 1)
+    app = await run._session_server(Server)("exec cat > /dev/null", host="127.0.0.1",
+                                            port=0)._make_app()
+    async with TestServer(app) as ts, aiohttp.ClientSession() as http:
+        first = await http.ws_connect(ts.make_url("/ws?width=80&height=24"))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(ts.make_url("/ws?width=80&height=24"))
+        assert refused.value.status == 503
+        await first.close()

@@ -231,11 +231,53 @@ def serve_app(host: str, port: int, argv: list[str]) -> int:
     return 0
 
 
+MAX_SESSIONS = 8  # browsers served at once: each is an app of its own (~150 MB), and a
+# websocket each started one, without limit (a security trial: 4 connects, 4 apps)
+
+
+class _OneLine(logging.Formatter):
+    """The server's log lines made safe and one line each: a request's headers (a client's
+    bytes: C1 controls, bidi overrides) had gone to the terminal as they came, and each
+    malformed request printed a 100-line traceback with its locals (a security trial)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            text += f": {type(exc).__name__}: {exc}"
+        return "trafficwatch serve: " + safe_text(text)
+
+
 def _session_server(server_class: type) -> type:
-    """textual-serve's Server, ending its sessions' apps when it is signalled to stop."""
+    """textual-serve's Server, ending its sessions' apps when it is signalled to stop, serving
+    MAX_SESSIONS at once, its log sanitised (a request: its client, method, path and status)."""
     from aiohttp import web  # textual-serve's server, there when Server is
+    from aiohttp.abc import AbstractAccessLogger
+
+    class AccessLog(AbstractAccessLogger):
+        def log(self, request, response, time: float) -> None:
+            self.logger.info("%s %s %s %s", request.remote or "-", request.method,
+                             request.path_qs, response.status)
 
     class SessionServer(server_class):  # type: ignore[valid-type, misc]
+        sessions = 0
+
+        def initialize_logging(self) -> None:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(_OneLine())
+            logging.basicConfig(level="DEBUG" if self.debug else "INFO", handlers=[handler],
+                                force=True)
+
+        async def handle_websocket(self, request):
+            if self.sessions >= MAX_SESSIONS:
+                return web.Response(status=503, text=f"trafficwatch: {MAX_SESSIONS} sessions "
+                                    "are open here already; close one and reload\n")
+            self.sessions += 1
+            try:
+                return await super().handle_websocket(request)
+            finally:
+                self.sessions -= 1
+
         def request_exit(self) -> None:
             """Hang up every session's app (its shutdown ends it within GRACE_S), then stop."""
             end_children(signal.SIGHUP)
@@ -251,7 +293,8 @@ def _session_server(server_class: type) -> type:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.add_signal_handler(sig, self.request_exit)
             web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False,
-                        loop=loop, shutdown_timeout=GRACE_S / 2, print=lambda *args: None)
+                        loop=loop, shutdown_timeout=GRACE_S / 2, print=lambda *args: None,
+                        access_log_class=AccessLog)
 
     return SessionServer
 
