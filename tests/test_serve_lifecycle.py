@@ -176,8 +176,8 @@ async def test_the_servers_log_is_safe_one_line_a_request_and_sessions_are_cappe
         stderr=asyncio.subprocess.PIPE)
     try:
         await wait_for_port(port, server)
-        for request in (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nUser-Agent: C1\xc2\x9b2J "
-                        b"\xe2\x80\xaeRTL\r\nReferer: http://\xe2\x80\xaeevil\r\n\r\n",
+        for request in ((b"GET /nowhere HTTP/1.1\r\nHost: x\r\nUser-Agent: C1\xc2\x9b2J "
+                         b"\xe2\x80\xaeRTL\r\nReferer: http://\xe2\x80\xaeevil\r\n\r\n"),
                         b"GET /?a=\xc2\x9b1;31m HTTP/1.1\r\nHost: x\r\n\r\n"):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(request)
