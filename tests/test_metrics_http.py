@@ -230,3 +230,20 @@ def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkey
             s.close()
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_agent_on_a_folder_still_empty_says_so_once(tmp_path, capfd):
+    # a security trial: "empty for now; watching it for access logs" came twice at the start
+    empty = tmp_path / "logs"
+    empty.mkdir()
+    args = build_parser().parse_args(["agent", str(empty), "--metrics-addr", "127.0.0.1:0",
+                                      "--no-state"])
+    check_usage(args)
+    stop, done = threading.Event(), {}
+    t = threading.Thread(target=lambda: done.setdefault("rc", run_agent(args, stop)))
+    t.start()
+    time.sleep(1.0)
+    stop.set()
+    t.join(timeout=10)
+    err = capfd.readouterr().err
+    assert done.get("rc") == 0 and err.count("empty for now; watching it") == 1, err

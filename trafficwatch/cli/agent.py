@@ -61,7 +61,8 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
                 "now: what was written to them since the last save and while stopped is not "
                 "counted")  # (it had said only "to a file no longer here": a trial lost
         # 44 lines of a log still there)
-    for notice in (agent.feed.notice, agent.floor.notice, lost, agent.feed.waiting):
+    for notice in (agent.feed.notice, agent.floor.notice, lost):  # (a folder that waits for
+        # its logs: one of the events below; said twice, a trial)
         if notice:
             _say(notice)
     # what the first read met (a file it may not read, one binary...), as `counts --follow`
