@@ -582,6 +582,14 @@ def test_a_log_of_bad_times_alone_says_its_times_not_its_format(tmp_path, capsys
     assert (rc, total) == (2, 0)
     assert (f"access.log: its lines are COMBINED but no time in them can be counted ({why}); "
             "first line: ") in err, err
+    # most of a log's first lines of bad times, a few good: its format, the bad ones said
+    # (5 of 9 had the log refused as "no known log format", a trial)
+    good = '1.2.3.4 - - [20/Nov/2026:10:0{m}:00 +0000] "GET / HTTP/1.1" 200 2 "-" "x"\n'
+    (tmp_path / "access.log").write_text(
+        f'1.2.3.4 - - [{when}] "GET / HTTP/1.1" 200 2 "-" "x"\n' * 5
+        + "".join(good.format(m=m) for m in range(4)))
+    rc, total, err = counts(capsys, str(tmp_path / "access.log"))
+    assert (rc, total) == (0, 4) and f"malformed, {why}: 5, e.g." in err, err
     (tmp_path / "access.log").write_text("hello world\n")  # no format at all: as before
     rc, total, err = counts(capsys, str(tmp_path / "access.log"))
     assert rc == 2 and "no known log format matches (tried " in err, err
