@@ -247,6 +247,22 @@ def test_bad_band_or_speed_is_one_line_and_exit_2(argv, says, capsys):
     assert len(err) == 1 and says in err[0], err
 
 
+@pytest.mark.parametrize("argv, says", [
+    ([SAMPLE, "--speed", "100"], "--speed applies to a replay"),
+    ([SAMPLE, "--serve-addr", "127.0.0.1:29817"], "--serve-addr applies with --serve"),
+    (["train", SAMPLE, "--horizon", "24", "--out", "m.pt"], "--horizon applies with --scratch"),
+])
+def test_an_option_that_would_do_nothing_is_one_line_and_exit_2(argv, says, capsys, tmp_path,
+                                                                monkeypatch):
+    # a trial of the docs: the logs opened whole, nothing listened on the port, and an
+    # 8-epoch fine-tune ran, each option left out without a word
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_an_option_of_another_command_points_at_this_command_s_help(capsys):
     """`counts --speed` is watch's option: the hint names `counts --help`, the list that
     holds what counts takes; the top-level help says where the app's options are."""

@@ -91,7 +91,7 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
     t.add_argument("--scratch", action="store_true",
                    help="train a new model instead of fine-tuning the shipped default")
     t.add_argument("--init", metavar="FILE", help="fine-tune this model instead of the default")
-    t.add_argument("--horizon", type=int, default=168,
+    t.add_argument("--horizon", type=int, default=None,
                    help="with --scratch: hours the new model forecasts in one shot, 1-168 "
                         "(default: 168)")
     t.add_argument("--holdout-days", type=int, default=7,
@@ -948,7 +948,7 @@ def run_train(args: argparse.Namespace, out: TextIO | None = None,
                              f"{args.holdout_days} days; "
                              "use --holdout-days 0 or more data")
         base = None if args.scratch else _load_forecaster(args.init)
-        cfg = LSTMConfig(horizon=args.horizon) if base is None else None
+        cfg = LSTMConfig(horizon=args.horizon or 168) if base is None else None
         if base is None:
             tcfg = TrainConfig(epochs=args.epochs or 30, seed=args.seed, device=args.device)
         else:

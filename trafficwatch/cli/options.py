@@ -209,6 +209,7 @@ def check_usage(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if isinstance(value, int) and value < least:
             raise UsageError(f"--{name.replace('_', '-')} {value}: {what}, at least {least}")
+    check_unused(args)
     check_fleet_usage(args)
     try:
         parse_tz(getattr(args, "tz", None))
@@ -217,6 +218,24 @@ def check_usage(args: argparse.Namespace) -> None:
             parse_addr(args.metrics_addr)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def check_unused(args: argparse.Namespace) -> None:
+    """An option given where it does nothing is a UsageError, as --no-state without --follow:
+    --speed on logs read whole, --serve-addr without --serve (nothing listened there), train's
+    --horizon without --scratch (an 8-epoch fine-tune ran, the horizon unsaid): each had been
+    left out without a word (a trial of the docs)."""
+    command = getattr(args, "command", None)
+    if command == "watch":
+        replay = getattr(args, "prometheus", None) is None and (args.replay or not args.paths)
+        if args.speed is not None and not replay:
+            raise UsageError("--speed applies to a replay (--replay, or the demo without "
+                             "PATHs): these logs are read whole")
+        if args.serve_addr is not None and not args.serve:
+            raise UsageError("--serve-addr applies with --serve: nothing is served without it")
+    if command == "train" and args.horizon is not None and not args.scratch:
+        raise UsageError("--horizon applies with --scratch: a fine-tuned model forecasts the "
+                         "hours its base model does")
 
 
 def ingest_options(args: argparse.Namespace) -> IngestOptions:

@@ -31,13 +31,17 @@ if TYPE_CHECKING:
 # run them: every command builds this parser, and `counts` or `--help` must not load them.
 
 
+REPLAY_SPEED = 3600.0  # --speed's default: an hour of the logs a second
+SERVE_ADDR = "127.0.0.1:8000"  # --serve-addr's
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of the app."""
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories to follow (default: the bundled sample_logs/)")
     p.add_argument("--replay", action="store_true",
                    help="feed existing logs by their timestamps instead of opening them whole")
-    p.add_argument("--speed", type=float, default=3600.0,
+    p.add_argument("--speed", type=float, default=None,
                    help="with --replay (and the demo without PATHs): log seconds per real "
                         "second (default: 3600, an hour a second)")
     add_model_option(p)
@@ -60,7 +64,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "in brackets: [::1]:9877, or [::]:9877 for every interface")
     p.add_argument("--serve", action="store_true",
                    help="serve the app to a browser (needs the 'serve' extra) on --serve-addr")
-    p.add_argument("--serve-addr", metavar="HOST:PORT", default="127.0.0.1:8000",
+    p.add_argument("--serve-addr", metavar="HOST:PORT", default=None,
                    help="where --serve listens (default 127.0.0.1:8000: this machine only; "
                         "any other address is your explicit choice)")
     add_tz_option(p, "times")
@@ -81,7 +85,7 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     replay = fleet is None and (args.replay or not args.paths)
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=replay,
-        speed=args.speed, poll=args.poll, prometheus=fleet,
+        speed=args.speed or REPLAY_SPEED, poll=args.poll, prometheus=fleet,
         state_path=None if replay or fleet else state_path(args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         anomaly_band=args.anomaly_band,
@@ -89,8 +93,9 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         filter=ViewFilter(status_classes=parse_status_classes(args.status), bots=args.bots))
 
 
-def serve_address(value: str) -> tuple[str, int]:
+def serve_address(value: str | None) -> tuple[str, int]:
     """HOST:PORT (or HOST, or :PORT) for --serve; 127.0.0.1:8000 for what is left out."""
+    value = value or SERVE_ADDR
     host, _, port = value.rpartition(":") if ":" in value.strip("[]") else (value, "", "")
     host = host.strip("[]") or "127.0.0.1"
     if not port:
