@@ -546,6 +546,38 @@ def test_an_empty_archive_that_appears_while_following_is_said_empty_once(tmp_pa
         [f"{tmp_path / 'access.log.gz'} is empty; nothing to count"]
 
 
+@pytest.mark.parametrize("where", ["olddir", "symlink"])
+def test_a_log_moved_where_no_scan_lists_it_is_read_on_for_its_late_lines(tmp_path, mode, where):
+    # a trial: logrotate's `olddir old` (mv access.log old/access.log.1; the server writes to
+    # it until it reopens its log), or access.log a symlink swapped to a file elsewhere: the
+    # lines written to the old file after the move were lost, said nowhere (75 of 125)
+    logs, store = tmp_path / "logs", tmp_path / "store"
+    logs.mkdir()
+    store.mkdir()
+    first = store / "A.log" if where == "symlink" else logs / "access.log"
+    log = Log(first)
+    log.write(10)
+    if where == "symlink":
+        (logs / "access.log").symlink_to(first)
+    r = Run([logs], mode)
+    r.expect(log.written)
+    if where == "symlink":
+        (store / "B.log").write_bytes(b"")
+        (logs / "next").symlink_to(store / "B.log")
+        os.replace(logs / "next", logs / "access.log")
+        moved = first
+    else:
+        (logs / "old").mkdir()
+        moved = logs / "old" / "access.log.1"
+        os.replace(first, moved)
+        (logs / "access.log").write_bytes(b"")
+    time.sleep(0.5)  # a scan or more: the move seen
+    log.write(7, path=moved)  # the server, before it reopens
+    log.write(5, path=logs / "access.log")  # after
+    r.expect(log.written)
+    r.stop()
+
+
 def test_a_truncated_archive_is_said_once_not_read_again_at_each_scan(tmp_path, log, mode):
     # a security trial: 12 bytes of a .gz header, said "archive is truncated" every 2.5 s by
     # counts --follow, the agent and the app (14 "files read" in 30 s), and decompressed again

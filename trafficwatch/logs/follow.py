@@ -117,6 +117,8 @@ class _File:
     done: bool = False
     gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
     sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
+    away_since: float = 0.0  # (monotonic) when its name was found to be another file's, while
+    # read under it: moved where no scan lists it, its server may still write to it a moment
 
     def record(self) -> FileRecord:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
@@ -173,6 +175,9 @@ def _known(f: _File) -> list[bytes]:
     return out
 
 
+AWAY_READ_S = 10.0  # a live log moved where no scan lists it (logrotate's olddir, a symlink
+# swapped to a file elsewhere) is read on this long: the server writes to it until it reopens
+# its log (a trial: 75 of 125 lines written between the move and nginx's reopen were lost)
 LATE_SCAN_S = 1.0  # the least time between scans asked for by a closed rotation's change
 
 
@@ -734,6 +739,15 @@ class Follower:
             self.on_data(f.key, chunk)
             f.tail = (f.tail + chunk[:-1])[-TAIL_BYTES:]  # the file's bytes, not the newline
             f.boundary = f.consumed
+        if f.live and not f.compressed and self._moved_away(f) and self._linked(f):  # moved
+            # where no scan has listed it (a rotation beside it is listed, its name not live:
+            # closed below), not deleted
+            now = time.monotonic()
+            if not f.away_since:
+                f.away_since = now
+                self._gone |= f.boundary > 0  # what was read of it saved now, as when closed
+            if now - f.away_since < AWAY_READ_S:
+                return False  # open and read on at each pass, for what its server writes late
         if not f.live or self._moved_away(f):
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
@@ -773,6 +787,14 @@ class Follower:
         try:
             return time.time() - os.fstat(f.fh.fileno()).st_mtime >= seconds
         except (OSError, ValueError, AttributeError):
+            return False
+
+    @staticmethod
+    def _linked(f: _File) -> bool:
+        """Has the open file a name still (somewhere: not deleted)?"""
+        try:
+            return os.fstat(f.fh.fileno()).st_nlink > 0
+        except (OSError, ValueError):
             return False
 
     def _moved_away(self, f: _File) -> bool:
