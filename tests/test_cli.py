@@ -372,6 +372,17 @@ def test_output_that_cannot_be_written_is_one_line_and_status_74(tmp_path, redir
     assert b"Traceback" not in p.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["counts", "--help"]])
+def test_help_that_cannot_be_written_is_one_line_and_status_74(args):
+    # a trial of the docs: argparse dropped the error, status 0 and nothing said
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    p = subprocess.run(["bash", "-c", '"$0" -m trafficwatch "$@" >/dev/full', sys.executable,
+                        *args], capture_output=True, timeout=60, check=False)
+    assert p.returncode == 74, p.stderr
+    assert p.stderr.decode() == "trafficwatch: cannot write the output: No space left on device\n"
+
+
 @pytest.mark.parametrize("args, said", [
     ([SAMPLE], "the app needs a terminal"),  # as with </dev/null
     (["counts", "-"], "standard input is closed: nothing to read from -"),  # not "empty", 0

@@ -58,6 +58,22 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
+    def _print_message(self, message: str, file=None) -> None:
+        """argparse's, but --help or --version that cannot be written is an OutputError:
+        argparse drops the error, and they ended 0 with nothing said into a full disk, where
+        every command says so and ends 74 (a trial of the docs)."""
+        if not message:
+            return
+        file = file or sys.stderr
+        try:
+            file.write(message)
+            file.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if file is not sys.stderr:
+                raise OutputError(exc) from exc
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
@@ -217,7 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_in = ["watch", *args_in]
     args_in = joined_offsets(args_in)
     parser = build_parser()
-    args, extra = parser.parse_known_args(args_in)
+    try:
+        args, extra = parser.parse_known_args(args_in)
+    except BrokenPipeError:  # `trafficwatch --help | head -1`
+        _drop_unwritten(sys.stdout)
+        return 0
+    except OutputError as exc:  # --help or --version into a full disk
+        _drop_unwritten(sys.stdout)
+        print(f"trafficwatch: cannot write the output: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
     if extra:  # said by the command's parser, so the hint names its --help
         (args.commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
     require_input(args)
