@@ -48,12 +48,14 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_filter_options(p: argparse.ArgumentParser, site_help: str = "one site (default: each "
-                       "site apart for counts, all summed for forecasts)") -> None:
-    """Metric and filters: every command that produces a series."""
+                       "site apart for counts, all summed for forecasts)",
+                       metrics: tuple[str, ...] = ("hits", "pages", "visitors")) -> None:
+    """Metric and filters: every command that produces a series (`metrics`: those it takes)."""
     g = p.add_argument_group("metric and filters")
-    g.add_argument("--metric", choices=("hits", "pages", "visitors"), default="hits",
-                   help="hits: every request; pages: without static assets; "
-                        "visitors: unique client+agent per hour (default: hits)")
+    words = {"hits": "hits: every request", "pages": "pages: without static assets",
+             "visitors": "visitors: unique client+agent per hour"}
+    g.add_argument("--metric", choices=metrics, default="hits",
+                   help="; ".join(words[m] for m in metrics) + " (default: hits)")
     bots = g.add_mutually_exclusive_group()
     bots.add_argument("--no-bots", dest="bots", action="store_const", const=False, default=True,
                       help="leave out bots and crawlers (by user agent)")

@@ -43,15 +43,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
     add_tz_option(p, "the hours of the range")
     add_input_options(p)
-    add_filter_options(p, "one site (default: every site together)")
+    add_filter_options(p, "one site (default: every site together)", metrics=("hits", "pages"))
+    # (visitors are counted by hour, not by path or client: it offered them, then refused)
     p.set_defaults(func=run)
 
 
 def check(args: argparse.Namespace) -> str:
     """Why the arguments cannot be used ("" when they can); --hours, --top, --tz and --status
     are checked with every command's (options.check_usage)."""
-    if args.metric == "visitors":
-        return "--metric visitors: top lists requests (hits or pages); visitors are counted by hour"
     if args.path:
         import re
 
