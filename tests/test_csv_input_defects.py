@@ -114,6 +114,14 @@ def test_two_counts_csvs_at_once_are_one_line_saying_one_is_read_at_a_time(
         f"trafficwatch: {series_csv}, {other}: one CSV of hourly counts is read at a time, "
         "alone; for several series, put them in one CSV with a site or unique_id column naming "
         "each row's series")]
+    if command != "forecast":
+        return
+    logs = [tmp_path / f"access.log.{k}" for k in range(50)]  # a glob of rotations beside it:
+    for log in logs:  # the CSV and a few named, not a line of every one (a trial)
+        log.write_text("")
+    code, out, err = run_main([command, *map(str, logs), str(series_csv)], capsys)
+    assert code == 2 and err.startswith(
+        f"trafficwatch: {series_csv}, {logs[0]}, {logs[1]} and 48 more: one CSV"), err
 
 
 def test_daily_rows_at_midnight_are_refused_in_one_line(tmp_path, capsys):

@@ -71,9 +71,14 @@ def reading(paths: list[str]) -> AbstractContextManager[object]:
 def check_csv_alone(paths: list[str]) -> None:
     """ValueError when a CSV of hourly counts comes with other paths: one is read at a time
     (several series go in one CSV), and as a log it only gave "no known log format"."""
-    if len(paths) > 1 and any(p != "-" and (csv_named(p) or has_counts_header(p))
-                              for p in paths):
-        raise ValueError(f"{', '.join(safe_name(p) for p in paths)}: one CSV of hourly counts "
+    csvs = [p for p in paths if p != "-" and (csv_named(p) or has_counts_header(p))]
+    if len(paths) > 1 and csvs:  # the CSV named, and a few of the rest (50 rotations beside
+        # it made a line of every one, a trial)
+        rest = [p for p in paths if p not in csvs]
+        shown = [*csvs[:2], *rest[:2]]
+        more = len(paths) - len(shown)
+        raise ValueError(f"{', '.join(safe_name(p) for p in shown)}"
+                         f"{f' and {more} more' if more else ''}: one CSV of hourly counts "
                          "is read at a time, alone; for several series, put them in one CSV "
                          f"with a {' or '.join(SERIES_COLUMNS[:2])} column naming each row's "
                          "series")
