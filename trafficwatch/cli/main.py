@@ -23,10 +23,12 @@ _CODES = """exit codes:
   1  some file was skipped or had lines and none parsable (the others were still counted),
      a CSV's series was left out whole, or the LSTM could not forecast (forecast prints
      seasonal naive; eval scored it nowhere)
-  2  bad usage, or nothing at all could be read (forecast, eval, train: nothing to read)
+  2  bad usage, or nothing at all could be read (a mistyped path, no log in a known format)
   74 the output could not be written (a full disk, standard output closed): said on stderr
 """
-EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C); state was saved
+EXIT_CODES = _CODES + """  70 the app stopped on an error it did not handle (its traceback shown; state was saved)
+  2  also: the app has no terminal to draw on (stdin or stdout not one, TERM=dumb)
+  130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that
 hangs on the way out is cut short by a watchdog (status 128 + the signal's number).
 top, counts without --follow, train, eval and forecast keep no state: those signals stop them
@@ -47,7 +49,11 @@ number). Without --follow it keeps no state: those signals stop it at once (143,
 # train, eval and forecast: their own help said "state was saved" of commands that keep none
 MODEL_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C)
 This command keeps no state: SIGTERM and SIGHUP (the terminal closed) stop it at once (143,
-129); train then writes no model (once it has said "saved", they change nothing: 0, model
+129)
+"""
+TRAIN_EXIT_CODES = _CODES + """  130  interrupted (Ctrl-C)
+This command keeps no state: SIGTERM and SIGHUP (the terminal closed) stop it at once (143,
+129), and no model is written then (once it has said "saved", they change nothing: 0, model
 written)
 """
 
@@ -99,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "busiest paths and clients (a table or JSON)",
                        epilog=TOP_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     top.configure(t)
-    model.add_commands(sub, MODEL_EXIT_CODES)
+    model.add_commands(sub, MODEL_EXIT_CODES, TRAIN_EXIT_CODES)
     a = sub.add_parser("agent", help="follow logs headless and serve /metrics for every site "
                                      "(for Prometheus)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -72,12 +72,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_fleet_options(p, paths_required=True)
 
 
-def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = None) -> None:
+def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = None,
+                 train_epilog: str | None = None) -> None:
     """Register train, eval and forecast on the CLI's sub-command parser (`epilog`: the exit
-    codes, shown at the end of each one's --help)."""
+    codes, shown at the end of each one's --help; train's own, `train_epilog`)."""
     more = {"epilog": epilog, "formatter_class": WrappedWithRawEpilog}
     t = subparsers.add_parser(
-        "train", **more, help="fine-tune the default LSTM (or train one from scratch) on your traffic",
+        "train", epilog=train_epilog or epilog, formatter_class=WrappedWithRawEpilog, help="fine-tune the default LSTM (or train one from scratch) on your traffic",
         description="Train on PATHs' hourly series, holding out the last --holdout-days days, then "
                     "print a backtest on those days against seasonal naive baselines.")
     _common(t)
