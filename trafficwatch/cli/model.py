@@ -84,7 +84,8 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
     _common(t)
     t.add_argument("--out", default="model.pt", metavar="FILE",
                    help="where to write the model (default: model.pt), in a folder that exists; "
-                        "FILE.npz goes beside it (the same weights for forecasting without torch)")
+                        "its .npz twin goes beside it, FILE with .npz for its suffix (m.pt: "
+                        "m.npz; the same weights, for forecasting without torch)")
     add_device_option(p=t, what="training")
     t.add_argument("--epochs", type=int, default=None, help="at most this many epochs "
                    "(default: 8 fine-tuning, 30 from scratch; early stopping may end sooner)")

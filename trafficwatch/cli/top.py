@@ -40,7 +40,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="paths and clients listed (default: 10)")
     p.add_argument("--path", metavar="REGEX",
                    help="only requests whose path (query string left out) matches")
-    p.add_argument("--format", choices=("table", "json"), default="table", dest="out_format")
+    p.add_argument("--format", choices=("table", "json"), default="table", dest="out_format",
+                   help="a table to read, or one JSON object (default: table)")
     add_tz_option(p, "the hours of the range")
     add_input_options(p)
     add_filter_options(p, "one site (default: every site together)", metrics=("hits", "pages"))
