@@ -61,6 +61,29 @@ def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
     assert "resumed" in f2.notice
 
 
+def test_a_log_this_user_cannot_read_at_a_restart_is_not_called_gone(session, monkeypatch):
+    # a trial (chmod 000 while stopped, the agent run as nobody): "access.log, the file
+    # followed before this start, is gone (a new file has that name now): what was written
+    # to it ... was not read", of the same file, read on exactly once readable again
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 30))
+    e, f = session()
+    assert e.series.total() == 30
+    f.close()
+    append(log, lines(30, 5))
+    real = os.access
+    monkeypatch.setattr("trafficwatch.logs.sources.os.access",
+                        lambda p, mode: False if str(p) == str(log) else real(p, mode))
+    _, f2 = session()
+    said = " ".join(f2.events)
+    assert "cannot be read now: it is read on from where it was" in said, said
+    assert "is gone" not in said and not f2.warnings
+    f2.close()
+    monkeypatch.undo()
+    e3, _ = session()
+    assert e3.series.total() == 35
+
+
 def test_a_site_whose_log_is_the_start_of_another_s_is_not_counted_again_on_restart(session):
     """c.access.log holds the first lines of a.access.log (two sites): on each restart a's
     file took c's saved record as well, and c was counted again from its first line (a new

@@ -167,9 +167,21 @@ class LiveFeed:
                 on_progress(*self.follower.progress())
         self.follower.settle_first()
         for rec in self.follower.gone_since_save():
+            try:
+                st = os.stat(rec.path)
+            except OSError:
+                st = None
+            if st is not None and (st.st_dev, st.st_ino) == (rec.dev, rec.ino):
+                # the same file, which this user cannot read now (skipped, said): it had been
+                # called gone, "a new file has that name now", and was read on, exactly, once
+                # it could be (a trial)
+                self._on_event(FollowEvent("gone", safe_name(rec.path), (
+                    f"{safe_name(rec.path)}, followed before this start, cannot be read now: "
+                    "it is read on from where it was once it can be")))
+                continue
             # a new log under its name is another file: "xz.access.log ... is gone" read as
             # wrong beside the xz.access.log on disk (a trial's rotation into .xz while stopped)
-            now = " (a new file has that name now)" if os.path.exists(rec.path) else ""
+            now = " (a new file has that name now)" if st is not None else ""
             said = (f"{safe_name(rec.path)}, the file followed before this start, is gone"
                     f"{now}: what was written to it after the last save, if anything, was not "
                     "read")
