@@ -420,6 +420,15 @@ def test_a_last_line_whose_newline_never_comes_counts_once_the_file_is_quiet(tmp
     r.expect([*log.written, b"the last line"])
     log.write(2)  # written again later: its lines come as ever, the last one not again
     r.expect([*log.written[:3], b"the last line", *log.written[3:]])
+    with open(log.path, "ab") as h:  # a last line again, and then its newline after all: the
+        h.write(b"late newline")  # newline ends that line, not another, empty one (a trial:
+    os.utime(log.path, (time.time() - 5, time.time() - 5))  # "3 lines read, 2 counted")
+    r.expect([*log.written[:3], b"the last line", *log.written[3:], b"late newline"])
+    with open(log.path, "ab") as h:
+        h.write(b"\n")
+    log.write(1)
+    r.expect([*log.written[:3], b"the last line", *log.written[3:5], b"late newline",
+              log.written[5]])
     r.stop()
 
 

@@ -117,6 +117,8 @@ class _File:
     done: bool = False
     gen: int = 0  # bumped when its content is replaced (truncation): its copies are looked at again
     sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
+    owed_newline: bool = False  # its last line was delivered before its newline came (see
+    # _pump): that newline, when it comes, ends no other line
     away_since: float = 0.0  # (monotonic) when its name was found to be another file's, while
     # read under it: moved where no scan lists it, its server may still write to it a moment
 
@@ -739,6 +741,7 @@ class Follower:
             self.on_data(f.key, chunk)
             f.tail = (f.tail + chunk[:-1])[-TAIL_BYTES:]  # the file's bytes, not the newline
             f.boundary = f.consumed
+            f.owed_newline = True
         if f.live and not f.compressed and self._moved_away(f) and self._linked(f):  # moved
             # where no scan has listed it (a rotation beside it is listed, its name not live:
             # closed below), not deleted
@@ -842,6 +845,13 @@ class Follower:
         if pos < FP_BYTES and len(f.head) == pos:
             f.head += data[: FP_BYTES - pos]
         f.consumed += len(data)
+        if f.owed_newline and data:  # the newline of a line delivered without it: a line of
+            # its own, empty, had been read (a trial: "3 lines read, 2 counted" of 2 lines)
+            f.owed_newline = False
+            if data[:1] == b"\n":
+                data, pos = data[1:], pos + 1
+                f.boundary = pos
+                f.tail = (f.tail + b"\n")[-TAIL_BYTES:]
         if f.skipping:
             nl = data.find(b"\n")
             if nl < 0:
