@@ -171,7 +171,8 @@ class LiveFeed:
                 st = os.stat(rec.path)
             except OSError:
                 st = None
-            if st is not None and (st.st_dev, st.st_ino) == (rec.dev, rec.ino):
+            if st is not None and (st.st_dev, st.st_ino) == (rec.dev, rec.ino) and \
+                    not os.access(rec.path, os.R_OK):  # (not a new file on a reused inode)
                 # the same file, which this user cannot read now (skipped, said): it had been
                 # called gone, "a new file has that name now", and was read on, exactly, once
                 # it could be (a trial)
