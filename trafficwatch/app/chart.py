@@ -30,8 +30,9 @@ MARKS = {
     "end": ("◆", "◆ last hour, log ends {end}{so_far}", "◆ log end{short}"),
     "forecast": ("•", "• forecast", "• forecast"),
     "band": ("-", "- {band} band", "- band"),
-    "thin band": ("", "{band} band: thinner than a row", "band: thin"),  # not drawn
-    "no band": ("", "{band} band: none (p10 = p90)", "band: none"),  # a count repeated, a quiet
+    # not drawn: in brackets, not read with the word before ("· past band: thin", a trial)
+    "thin band": ("", "({band} band: thinner than a row)", "(band: thin)"),
+    "no band": ("", "({band} band: none, p10 = p90)", "(band: none)"),  # a count repeated, a quiet
     # site at 0: the legend had said nothing of a band (a trial)
     "past": ("·", "· past forecasts", "· past"),
     "week": ("~", "~ same hours last week", "~ last wk"),
@@ -44,8 +45,8 @@ MARKS = {
 # the short ones do not (at 80x24 with last week's line, "· past" and "- band" had been left out
 # while both were drawn, and under NO_COLOR the dots and dashes could not be told apart: a trial)
 TINY = {"actual": "⣿ actual", "now": "◆ now{short}", "end": "◆ end{short}",
-        "forecast": "• fcst", "band": "- band", "thin band": "band: thin",
-        "no band": "band: none", "past": "· past",
+        "forecast": "• fcst", "band": "- band", "thin band": "(band: thin)",
+        "no band": "(band: none)", "past": "· past",
         "week": "~ wk", "no week": "~ no wk", "anomaly": "x anom", "cursor": "│ hour"}
 
 # Each series' colour, and its grey under NO_COLOR: Textual then greys every colour by its
