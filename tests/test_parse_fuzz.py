@@ -166,3 +166,23 @@ def test_host_names_whose_hashes_collide_stay_apart(monkeypatch):
     a, b = both_ways("VCOMBINED", data)
     assert _vcols(a) == _vcols(b) and a.records.vhosts == b.records.vhosts == (
         "a.com", "b.com", "c.com")
+
+
+PREFIX_PIECES = [b"2026-12-05T00:00:03Z ", b"2026-12-05T10:15:02.123456789+01:00 ", b"INF ",
+                 b"Dec  5 10:15:02 ", b"Dec 15 10:15:02 ", b"<13>", b"\xef\xbb\xbf",
+                 b"stdout F ", b"stderr F ", b"stdout P ", b"web1 ", b"nginx: ", b"nginx[12]: ",
+                 b"tag[x]: ", b":", b" ", b"[", b"]", b"x" * 40]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(PREFIX_PIECES), max_size=5),
+                          st.sampled_from([*REAL[:2], b"", b"INF x y"])), min_size=1, max_size=4),
+       st.booleans())
+def test_lines_that_open_like_a_prefix_never_crash_and_read_as_line_by_line(lines, newline):
+    """A last line `2026-12-05T00:00:03Z INF x y` (Traefik's own) read past the buffer's end
+    where no colon followed its time: an IndexError ended `counts` and the agent (a trial)."""
+    data = b"\n".join(b"".join(pre) + line for pre, line in lines) + (b"\n" if newline else b"")
+    check(data)
+    for name in ("COMBINED", "VCOMBINED"):
+        a, b = both_ways(name, data)
+        assert (a.lines, dict(a.malformed.counts)) == (b.lines, dict(b.malformed.counts))

@@ -332,7 +332,7 @@ def _lead(b: np.ndarray, w: np.ndarray, starts: np.ndarray,
     tend = np.where(bsd, starts + 15, starts)
     if dated.any():
         iso_end = _first(w, starts, 40, 32)
-        tend = np.where(dated, iso_end, tend)
+        tend = np.where(dated, np.minimum(iso_end, ends), tend)  # (in the data: read at +9)
         slow |= dated & (iso_end >= ends)
     timed = (bsd | dated) & ~slow
     if not timed.any():
@@ -346,7 +346,10 @@ def _lead(b: np.ndarray, w: np.ndarray, starts: np.ndarray,
     colon = _first(w, tend + 1, 64, 58)
     colon = np.where(sys_, colon, tend)
     spaces = np.concatenate(([0], np.cumsum(b == 32)))
-    safe = np.minimum(colon, len(b) - 1)
+    # no colon (_FAR): read at the line's end, within the data and its PAD (at len(b) - 1, the
+    # byte after it was past the buffer: a last line `2026-12-05T00:00:03Z INF x y`, Traefik's
+    # own, ended `counts` and the agent in an IndexError, a trial)
+    safe = np.minimum(colon, ends)
     one = (spaces[safe] - spaces[np.minimum(tend + 1, len(b) - 1)]) == 1
     sys_ok = sys_ & (colon < ends) & one & (b[safe + 1] == 32) & (b[tend + 1] != 32) & \
         (b[np.maximum(safe - 1, 0)] != 32)
