@@ -635,3 +635,37 @@ def test_a_json_requests_tail_line_reads_as_a_combined_line(tmp_path, feed_for):
     assert req.shown == ('c.example 1.2.3.4 - - [18/Nov/2026:11:06:40 +0000] "GET /c?q=1" 404 5 '
                          '"curl/8"') and req.text.startswith('{"level"')
     assert own.shown == "" and own.text.startswith('{"level":"info","ts":1795000001')
+
+
+def test_a_fault_of_the_parser_costs_its_lines_not_the_following(tmp_path, feed_for, monkeypatch):
+    # a trial: a parser bug (an IndexError on a Traefik line) ended the follow thread; the
+    # agent went on serving counts that no longer moved, said nowhere
+    from trafficwatch.logs.parse import Parser
+
+    feed = Parser.feed
+
+    def faulty(self, data, **kw):
+        if b"/p7 " in data:
+            raise IndexError("index 549 is out of bounds")
+        return feed(self, data, **kw)
+
+    monkeypatch.setattr(Parser, "feed", faulty)
+    log = tmp_path / "access.log"
+    log.write_text(lines(0, 5))
+    e, f = feed_for()
+    append = lines(5, 3)  # its /p7 line: the chunk the parser fails on
+    with log.open("a") as fh:
+        fh.write(append)
+    for _ in range(10):
+        f.step(0.1)
+    assert total(e) == 5
+    (rep,) = f.report.files
+    assert rep.malformed.counts["not read: an internal error (IndexError), a bug to report"] == 3
+    assert any("internal error" in w for w in f.warnings)
+    with log.open("a") as fh:  # and lines after it are read as ever
+        fh.write(lines(20, 4))
+    for _ in range(20):
+        f.step(0.1)
+        if total(e) == 9:
+            break
+    assert total(e) == 9

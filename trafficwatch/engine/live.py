@@ -629,7 +629,22 @@ class LiveFeed:
             self._lines_since_step += n
             self._dirty = True
             return
-        res = st.parser.feed(chunk)
+        try:
+            res = st.parser.feed(chunk)
+        except Exception as exc:  # (a fault of the parser's, not of the lines: a
+            # trial's Traefik line ended the follow thread with an IndexError, and the agent
+            # went on serving counts that no longer moved). The lines are counted malformed,
+            # said, and following goes on
+            log.exception("parsing %s", key.path)
+            n = chunk.count(b"\n")
+            why = f"not read: an internal error ({type(exc).__name__}), a bug to report"
+            if why not in rep.malformed.counts:
+                self.warnings.append(f"{rep.name}: {n} line(s) {why}")
+            rep.lines += n
+            rep.malformed.add(why, chunk.split(b"\n", 1)[0], n)
+            self._lines_since_step += n
+            self._dirty = True
+            return
         if self._ready:  # (the first read is what was there, not lines coming)
             self.last_read[key.site] = time.time()
         with self.sink.lock:
