@@ -93,3 +93,31 @@ def test_the_tail_shows_the_servers_line_not_the_runtimes(tmp_path):
         assert [t.shown for t in f.tail] == plain_lines(3)
     finally:
         f.close()
+
+
+def test_a_long_line_whose_pieces_are_read_apart_is_one_request(tmp_path):
+    # a trial: followed, the runtime's pieces of a 40 KB request came in three reads, each
+    # read as a line: two malformed lines, the request not counted
+    line = LINE.format(i=1, h=9, m=0).replace("/p1", "/p" + "x" * 40_000)
+    folder = container(tmp_path, wrapped(LINE.format(i=2, h=9, m=1)))
+    log = folder / f"{CID}-json.log"
+    e = Engine(EngineConfig(paths=[str(folder)], fine_tune=False), lambda s: None)
+    f = LiveFeed(e.sink, None)
+    try:
+        assert e.series.total() == 1
+        for piece in (line[:16384], line[16384:32768]):
+            with log.open("a") as fh:
+                fh.write(wrapped(piece, end=""))
+            for _ in range(5):
+                f.step(0.1)
+            assert e.series.total() == 1
+        with log.open("a") as fh:
+            fh.write(wrapped(line[32768:]))
+        for _ in range(20):
+            f.step(0.1)
+            if e.series.total() == 2:
+                break
+        assert e.series.total() == 2
+        assert sum(r.malformed.total for r in f.report.files) == 0
+    finally:
+        f.close()

@@ -48,11 +48,15 @@ def inner_data(lines: list[bytes]) -> bytes | None:
     return None if _ENTRYPOINT_ANY.search(data) else data
 
 
-def unwrap(lines: list[bytes]) -> list[tuple[bytes, str | None]]:
+def unwrap(lines: list[bytes], part: list[bytes] | None = None, cap: int | None = None
+           ) -> tuple[list[tuple[bytes, str | None]], list[bytes]]:
     """Each server line in `lines` with its stream ("stdout", "stderr"; None: a line that is
-    not the runtime's JSON, given back as it was, to be read or counted malformed as any)."""
+    not the runtime's JSON, given back as it was, to be read or counted malformed as any), and
+    the pieces of a long line whose end has not come yet (`part`: those of the lines before:
+    a follower reads the pieces as they are written; each read apart, its 40 KB request was
+    three malformed lines, a trial). Pieces past `cap` bytes are given as the line so far."""
     out: list[tuple[bytes, str | None]] = []
-    part: list[bytes] = []  # the pieces of a long line so far
+    part = list(part or ())  # the pieces of a long line so far
     for raw in lines:
         entry = _entry(raw)
         if entry is None:
@@ -67,9 +71,10 @@ def unwrap(lines: list[bytes]) -> list[tuple[bytes, str | None]]:
             line = b"".join(part)[:-1]
             part = []
             out.append((line[:-1] if line.endswith(b"\r") else line, stream))
-    if part:
-        out.append((b"".join(part), "stdout"))
-    return out
+        elif cap is not None and sum(map(len, part)) > cap:  # no end in sight: too long
+            out.append((b"".join(part), stream))
+            part = []
+    return out, part
 
 
 def _entry(raw: bytes) -> tuple[bytes, str] | None:
@@ -105,5 +110,7 @@ def shown(text: str) -> str:
     raw = text.encode("utf-8", "surrogateescape")
     if not is_container_log(raw.lstrip()):
         return ""
-    got = unwrap([raw])
+    got, part = unwrap([raw])
+    if part:  # a piece of a long line
+        return part[0].decode("utf-8", "surrogateescape")
     return got[0][0].decode("utf-8", "surrogateescape") if got and got[0][1] else ""

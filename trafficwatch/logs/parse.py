@@ -137,6 +137,7 @@ class Parser:
                            for x in self.opts.exclude_ips if "/" in x)
         self._in_nets: dict[int, bool] = {}
         self._zone: int | None = None  # the offset of the latest line that wrote one
+        self._pieces: list[bytes] = []  # a container log's long line, its pieces so far
 
     @property
     def w3c_fields(self) -> list[bytes]:
@@ -176,11 +177,12 @@ class Parser:
         lines = data.split(b"\n")
         if not lines[-1].strip():
             lines.pop()
-        whole = inner_data(lines)
+        whole = None if self._pieces else inner_data(lines)
         if whole is not None:
             return self._feed_data(whole)
         mal, inner = Malformed(), []
-        for line, stream in unwrap(lines):
+        got, self._pieces = unwrap(lines, self._pieces, self.opts.max_line_bytes)
+        for line, stream in got:
             if stream == "stderr" and not self._request(line):
                 mal.add(STDERR_OTHER, line)
             elif stream is not None and entrypoint_line(line):
