@@ -555,7 +555,7 @@ def test_an_empty_archive_that_appears_while_following_is_said_empty_once(tmp_pa
         [f"{tmp_path / 'access.log.gz'} is empty; nothing to count"]
 
 
-@pytest.mark.parametrize("where", ["olddir", "symlink"])
+@pytest.mark.parametrize("where", ["olddir", "symlink", "deleted"])
 def test_a_log_moved_where_no_scan_lists_it_is_read_on_for_its_late_lines(tmp_path, mode, where):
     # a trial: logrotate's `olddir old` (mv access.log old/access.log.1; the server writes to
     # it until it reopens its log), or access.log a symlink swapped to a file elsewhere: the
@@ -570,18 +570,23 @@ def test_a_log_moved_where_no_scan_lists_it_is_read_on_for_its_late_lines(tmp_pa
         (logs / "access.log").symlink_to(first)
     r = Run([logs], mode)
     r.expect(log.written)
+    server = open(first, "ab")  # noqa: SIM115 (the server's: open across the move)
     if where == "symlink":
         (store / "B.log").write_bytes(b"")
         (logs / "next").symlink_to(store / "B.log")
         os.replace(logs / "next", logs / "access.log")
-        moved = first
+    elif where == "deleted":  # `rm access.log`: the server writes to it until it reopens
+        first.unlink()
+        (logs / "access.log").write_bytes(b"")
     else:
         (logs / "old").mkdir()
-        moved = logs / "old" / "access.log.1"
-        os.replace(first, moved)
+        os.replace(first, logs / "old" / "access.log.1")
         (logs / "access.log").write_bytes(b"")
     time.sleep(0.5)  # a scan or more: the move seen
-    log.write(7, path=moved)  # the server, before it reopens
+    late = [b"%s late %d padding to make lines a bit longer" % (where.encode(), k) for k in range(7)]
+    server.write(b"".join(x + b"\n" for x in late))  # the server, before it reopens
+    server.close()
+    log.written += late
     log.write(5, path=logs / "access.log")  # after
     r.expect(log.written)
     r.stop()

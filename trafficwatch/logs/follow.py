@@ -178,8 +178,9 @@ def _known(f: _File) -> list[bytes]:
 
 
 AWAY_READ_S = 10.0  # a live log moved where no scan lists it (logrotate's olddir, a symlink
-# swapped to a file elsewhere) is read on this long: the server writes to it until it reopens
-# its log (a trial: 75 of 125 lines written between the move and nginx's reopen were lost)
+# swapped to a file elsewhere, another filesystem), deleted or replaced is read on this long:
+# the server writes to it until it reopens its log (a trial: 75 of 125 lines written between
+# the move and nginx's reopen were lost; 80 written to a deleted log)
 LATE_SCAN_S = 1.0  # the least time between scans asked for by a closed rotation's change
 
 
@@ -742,9 +743,9 @@ class Follower:
             f.tail = (f.tail + chunk[:-1])[-TAIL_BYTES:]  # the file's bytes, not the newline
             f.boundary = f.consumed
             f.owed_newline = True
-        if f.live and not f.compressed and self._moved_away(f) and self._linked(f):  # moved
-            # where no scan has listed it (a rotation beside it is listed, its name not live:
-            # closed below), not deleted
+        if f.live and not f.compressed and self._moved_away(f):  # moved where no scan has
+            # listed it (a rotation beside it is listed, its name not live: closed below), or
+            # deleted, or replaced (`mv tmp access.log`): its server may write to it still
             now = time.monotonic()
             if not f.away_since:
                 f.away_since = now
@@ -790,14 +791,6 @@ class Follower:
         try:
             return time.time() - os.fstat(f.fh.fileno()).st_mtime >= seconds
         except (OSError, ValueError, AttributeError):
-            return False
-
-    @staticmethod
-    def _linked(f: _File) -> bool:
-        """Has the open file a name still (somewhere: not deleted)?"""
-        try:
-            return os.fstat(f.fh.fileno()).st_nlink > 0
-        except (OSError, ValueError):
             return False
 
     def _moved_away(self, f: _File) -> bool:
