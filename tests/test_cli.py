@@ -548,3 +548,10 @@ def test_every_command_s_help_ends_with_the_exit_codes(command, capsys):
     keeps_state = command in ("watch", "counts", "agent")  # counts: with --follow (it says so)
     assert ("state was saved" in out) == keeps_state and ("save state" in out) == keeps_state
     assert ("with --follow, state was saved" in out) == (command == "counts")
+
+
+def test_train_refuses_init_beside_scratch(capsys, tmp_path):
+    # a trial: --scratch --init FILE trained from scratch, --init left out without a word
+    assert main(["train", SAMPLE, "--scratch", "--init", "m.pt", "--out",
+                 str(tmp_path / "x.pt")]) == 2
+    assert "--init and --scratch together" in capsys.readouterr().err

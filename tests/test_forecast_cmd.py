@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1075,3 +1077,45 @@ def test_eval_compares_every_model_on_the_same_origins(tmp_path, capsys):
     o = len(v) - 24
     expect = score(v.to_numpy()[o:], naive24(v.iloc[:o], 24), seasonal_scale(v.to_numpy()[:o]))
     assert doc["models"]["naive24"]["mase"] == pytest.approx(expect["mase"])
+
+
+def test_train_backtests_as_eval_does_when_the_counts_end_in_gaps(counts_csv, small_model_path,
+                                                                  tmp_path, capsys):
+    # a trial: a counts CSV ending in the log's part-hour (read as a gap): train held out from
+    # it, its origins an hour later than eval's, and its verdict on the fine-tune another
+    path = tmp_path / "ends.csv"  # as counts writes it: the part-hour marked partial
+    rows = Path(counts_csv).read_text().split()
+    path.write_text("\n".join([rows[0] + ",partial", *(r + "," for r in rows[1:-1]),
+                               rows[-1] + ",1"]) + "\n")
+    out_path = tmp_path / "site.pt"
+    code, trained, err = run_cli(["train", str(path), "--init", small_model_path, "--out",
+                                  str(out_path), "--epochs", "1", "--holdout-days", "2"], capsys)
+    assert code == 0, err
+    code, scored, err = run_cli(["eval", str(path), "--model", str(out_path), "--days", "2"],
+                                capsys)
+    assert code == 0, err
+
+    def row(text: str, name: str) -> list[str]:
+        return next(line.split() for line in text.splitlines() if line.startswith(name))
+
+    assert row(trained, "lstm:site") == row(scored, "lstm:site")
+    assert row(trained, "naive24") == row(scored, "naive24")
+
+
+@pytest.mark.parametrize("what", ["folder", "fifo", "symlink"])
+def test_train_refuses_an_out_that_is_no_file_before_it_trains(counts_csv, small_model_path,
+                                                               tmp_path, capsys, what):
+    # a trial: a folder was refused after the training (status 2); a FIFO, a symbolic link
+    # (its target never written), even /dev/full as root were replaced by the model, status 0
+    out_path = tmp_path / "out.pt"
+    if what == "folder":
+        out_path.mkdir()
+    elif what == "fifo":
+        os.mkfifo(out_path)
+    else:
+        out_path.symlink_to(tmp_path / "target.pt")
+    code, out, err = run_cli(["train", counts_csv, "--init", small_model_path, "--out",
+                              str(out_path), "--epochs", "1"], capsys)
+    assert code == 2 and "epoch" not in err and out == "", err
+    assert f"--out {out_path} is " in err
+    assert not (tmp_path / "target.pt").exists()

@@ -238,6 +238,9 @@ def check_unused(args: argparse.Namespace) -> None:
     if command == "train" and args.horizon is not None and not args.scratch:
         raise UsageError("--horizon applies with --scratch: a fine-tuned model forecasts the "
                          "hours its base model does")
+    if command == "train" and args.init and args.scratch:
+        raise UsageError("--init and --scratch together: --scratch trains a new model, --init "
+                         "fine-tunes the one named; choose one")
 
 
 def ingest_options(args: argparse.Namespace) -> IngestOptions:
