@@ -170,3 +170,22 @@ def test_a_forked_worker_s_signal_leaves_its_parent_s_copy_of_stdin(tmp_path):
         assert not mine.exists()
     finally:
         own_temp(str(mine), held=False)
+
+
+def test_a_write_killed_half_way_leaves_nothing_once_the_file_is_written_again(tmp_path):
+    # a trial: `train` killed with -9 while it saved left `.victim.pt.xxxx.tmp` (512 KiB) and
+    # `.victim.npz.xxxx.tmp` beside the model; no later run removed them
+    from trafficwatch.files import atomic_write
+
+    dead = 4_194_304 + 7  # past the kernel's largest pid: no such process
+    stale = tmp_path / f".m.pt.{dead}.abc123.tmp"
+    stale.write_bytes(b"\0" * 1000)
+    running = tmp_path / f".m.pt.{os.getpid()}.def456.tmp"  # a write going on: kept
+    running.write_bytes(b"")
+    other = tmp_path / f".n.pt.{dead}.ghi789.tmp"  # another file's: its own write sweeps it
+    other.write_bytes(b"")
+    atomic_write(tmp_path / "m.pt", b"model")
+    assert (tmp_path / "m.pt").read_bytes() == b"model"
+    assert not stale.exists() and running.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.pt", running.name, other.name])

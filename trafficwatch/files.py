@@ -17,7 +17,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | b
     changing it would race other threads).
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _sweep_unfinished(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         if mode is not None:
             os.chmod(tmp, mode)
@@ -38,6 +40,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | b
     finally:
         os.close(dfd)
     return path
+
+
+def _sweep_unfinished(path: Path) -> None:
+    """Remove the unfinished writes of `path` (`.NAME.PID.xxxx.tmp`) that processes no longer
+    running left: a `train` killed with -9 while saving left its half-written temporaries
+    beside the model for ever (a trial), each write of the same path since leaving them."""
+    head = f".{path.name}."
+    try:
+        entries = [e for e in os.scandir(path.parent)
+                   if e.name.startswith(head) and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for e in entries:
+        pid = e.name[len(head):].partition(".")[0]
+        try:
+            if pid.isdigit() and not _alive(int(pid)) and \
+                    e.stat(follow_symlinks=False).st_uid == os.getuid() and \
+                    e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+        except OSError:
+            continue
 
 
 TEMP_PREFIX = "trafficwatch-"  # + kind + "-" + owner's pid + "-" + mkdtemp's random part
