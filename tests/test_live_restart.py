@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -317,3 +318,51 @@ def test_archives_counted_before_a_restart_are_still_files_of_the_view(session):
     after = ingest_view(f2).files
     assert len(before) == len(after) == 2 and e2.series.total() == 50
     assert any("access.log.1.gz" in name and "before the restart" in what for name, what in after)
+
+
+def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
+    """Lines a minute apart from 20 Nov 2026 00:00, line k at minute k (`skip`: left out)."""
+    def stamp(k: int) -> str:
+        return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(1_795_132_800 + 60 * k))
+
+    return "".join(f'203.0.113.{k % 250} - - [{stamp(k)}] "GET /p{k} HTTP/1.1" 200 5 "-" "ua"\n'
+                   for k in range(start, start + n) if k not in skip)
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_log_edited_in_place_is_not_counted_again(session, stopped):
+    # two trials: `grep -v IP access.log > tmp && mv tmp access.log` (or `sed -i`) counted the
+    # whole log a second time (1,964 of 1,000), said nowhere, running or across a restart
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    assert e.series.total() == 300
+    if stopped:
+        f.close()
+    edited = session.logs / "tmp"
+    edited.write_text(timed_lines(0, 300, skip=frozenset(range(0, 300, 10))))  # 30 lines out
+    os.replace(edited, log)
+    append(log, timed_lines(300, 20))  # and the server writes on
+    if stopped:
+        e, f = session()
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 320  # the 300 counted once, the 20 new ones
+    said = " ".join(f.events)
+    assert "was replaced by a file holding lines already counted (edited in place?)" in said
+    rep = next(r for r in f.report.files if r.malformed.counts.get(
+        "already counted from the file it replaced (edited in place?)"))
+    assert rep.malformed.counts["already counted from the file it replaced (edited in place?)"] \
+        == 270
+
+
+def test_a_log_rotated_away_and_a_new_one_are_both_counted_whole(session):
+    # the new log after a rotation (its lines after the old one's) is not taken for an edit
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 100))
+    e, f = session()
+    log.unlink()  # logrotate's `rotate 0`: the old one gone, a new one made
+    log.write_text(timed_lines(100, 50))
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 150)[1], timeout=10)
+    assert e.series.total() == 150 and "edited in place" not in " ".join(f.events)

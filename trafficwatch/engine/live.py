@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from trafficwatch.counting.ingest import (
     EMPTY,
     CountInto,
@@ -42,7 +44,7 @@ from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import LogFormat, get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
 from trafficwatch.logs.parse import Parser, parse_bytes
-from trafficwatch.logs.records import Malformed
+from trafficwatch.logs.records import Malformed, ParseResult
 from trafficwatch.logs.sources import SourceFile, classify, discover
 from trafficwatch.logs.w3c import JsonLine
 from trafficwatch.safe import safe_name
@@ -81,6 +83,16 @@ class _Stream:
     parser: Parser | None = None
     said: bool = False  # why it cannot be counted was said (once, not for every chunk)
     binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
+    # a new file under the name of another followed (or saved) before it: the site's latest
+    # time counted then, until its first lines are read (see _not_again)
+    replaces: int | None = None
+    recount_until: int | None = None  # its lines up to this time were counted from the other
+
+
+REPLACED_SLACK_S = 300  # a new log under an old one's name whose first line is older than the
+# latest counted by this much holds the old one's lines: an edit in place (`sed -i`, `grep -v
+# ... > tmp && mv tmp access.log`), not a rotation's new log (its lines come after)
+ALREADY = "already counted from the file it replaced (edited in place?)"
 
 
 RATE_WINDOW_S = 5.0  # the lines/s shown is over this many seconds
@@ -153,6 +165,9 @@ class LiveFeed:
         if holder is not None:
             self.store = None
         resume = self._restore() if self.store else None
+        # the files saved before this start, by name: a new one under such a name may be an
+        # edited copy of it (_not_again)
+        self._saved_paths = {r.path: (r.dev, r.ino) for r in resume or () if r.path}
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
         self.follower = Follower(
@@ -645,6 +660,8 @@ class LiveFeed:
             self._lines_since_step += n
             self._dirty = True
             return
+        if st.replaces is not None or st.recount_until is not None:
+            res = self._not_again(st, res, chunk)
         if self._ready:  # (the first read is what was there, not lines coming)
             self.last_read[key.site] = time.time()
         with self.sink.lock:
@@ -660,6 +677,41 @@ class LiveFeed:
             if rec.vhosts else set()
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
                    fields=tuple(st.parser.w3c_fields), present=present, path=key.path)
+
+    def _had_other(self, key: FileKey) -> bool:
+        """Was another file followed under `key`'s name (now, or saved before this start)?"""
+        ident = (key.dev, key.ino)
+        return any(s.key.path == key.path and k != ident for k, s in self._streams.items()) \
+            or self._saved_paths.get(key.path, ident) != ident
+
+    def _not_again(self, st: _Stream, res: ParseResult, chunk: bytes) -> ParseResult:
+        """A log that replaced another of its name and opens with lines older than the latest
+        counted (REPLACED_SLACK_S): an edited copy of it. Its lines up to that time were
+        counted from the file it replaced, and are not again: `grep -v IP access.log > tmp && mv
+        tmp access.log` counted the whole log a second time, said nowhere (two trials). What
+        follows them (appended since) is counted."""
+        ts = res.records.ts
+        if st.replaces is not None and len(ts):
+            if int(ts[0]) < st.replaces - REPLACED_SLACK_S:
+                st.recount_until = st.replaces
+                said = (f"{st.report.name} was replaced by a file holding lines already "
+                        "counted (edited in place?): its lines up to "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(st.replaces))} UTC "
+                        "are not counted again")
+                self.events.append(said)
+                self.warnings.append(said)
+                log.info("%s", said)
+            st.replaces = None
+        if st.recount_until is None or not len(ts):
+            return res
+        newer = np.flatnonzero(ts > st.recount_until)
+        cut = int(newer[0]) if len(newer) else len(ts)  # the old lines, up to the first newer
+        if len(newer):
+            st.recount_until = None
+        if cut:
+            res.malformed.add(ALREADY, chunk.split(b"\n", 1)[0], cut)
+            res = replace(res, records=res.records.slice(cut))
+        return res
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
@@ -704,6 +756,9 @@ class LiveFeed:
             self.report.skipped[:] = [s for s in self.report.skipped if s[0] != shown]
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
+            if ev.kind == "new_file" and self._had_other(ev.key):
+                with self.sink.lock:
+                    st.replaces = self.sink.series.last_ts(ev.key.site)
             if ev.kind == "resumed" and ev.offset:
                 if st.parser is None:
                     self._resume_format(st)

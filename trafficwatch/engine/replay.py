@@ -59,11 +59,6 @@ def _concat_sorted(chunks: list[Records]) -> Records:
     return replace(chunks[0], **{k: v[order] for k, v in cols.items()}, **texts)
 
 
-def _slice(rec: Records, lo: int, hi: int) -> Records:
-    return replace(rec, **{f.name: getattr(rec, f.name)[lo:hi] for f in fields(Records)
-                           if f.name != "vhosts" and getattr(rec, f.name) is not None})
-
-
 class Replayer:
     """Reads every file once, then releases requests into a series as a log-time clock advances."""
 
@@ -100,7 +95,7 @@ class Replayer:
             lo = self._pos[site]
             hi = int(np.searchsorted(rec.ts, self.clock, side="right"))
             if hi > lo:
-                series.add(site, _slice(rec, lo, hi))
+                series.add(site, rec.slice(lo, hi))
                 series.add_coverage(site, int(rec.ts[0]), self.clock)
                 n += hi - lo
                 self._pos[site] = hi

@@ -73,6 +73,13 @@ class Records:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    def slice(self, lo: int, hi: int | None = None) -> Records:
+        """Records lo..hi (each column's, the names they index kept)."""
+        from dataclasses import fields, replace
+
+        return replace(self, **{f.name: getattr(self, f.name)[lo:hi] for f in fields(self)
+                                if f.name != "vhosts" and getattr(self, f.name) is not None})
+
     @classmethod
     def empty(cls) -> Records:
         z = np.zeros(0, dtype=np.int64)
