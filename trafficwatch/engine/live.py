@@ -757,8 +757,9 @@ class LiveFeed:
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
             if ev.kind == "new_file" and self._had_other(ev.key):
-                with self.sink.lock:
-                    st.replaces = self.sink.series.last_ts(ev.key.site)
+                with self.sink.lock:  # (a line dated ahead, counted later: not past now)
+                    last = self.sink.series.last_ts(ev.key.site)
+                st.replaces = None if last is None else min(int(last), int(time.time()))
             if ev.kind == "resumed" and ev.offset:
                 if st.parser is None:
                     self._resume_format(st)
