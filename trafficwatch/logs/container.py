@@ -7,8 +7,9 @@ reads the "log" string in the format it would read the line in (the runtime's ow
 the line was written, not the request's), so every format works inside it. A line over 16 KiB
 comes in pieces whose "log" has no newline yet: joined. Lines on stderr are the server's error
 log (nginx's image), or its access log where that goes to stderr (Caddy's default): those that
-are no request are said apart from the malformed ones. (CRI's /var/log/containers lines are a
-text prefix: formats.LINE_PREFIX.)
+are no request are said apart from the malformed ones. Kubernetes' CRI logs
+(/var/log/containers) are a text prefix, `2026-12-05T10:15:02.123Z stdout F ` (formats.
+LINE_PREFIX); a long line comes as `P` (partial) lines before its `F`: joined here (`join_cri`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,43 @@ ENTRYPOINT = "a container's start-up message (no request)"
 # .sh: Configuration complete; ready for start up`, `10-listen-on-ipv6-by-default.sh: info: ...`
 _ENTRYPOINT = re.compile(rb"/docker-entrypoint\.sh: |\d\d-[\w.-]+\.(?:sh|envsh): ")
 _ENTRYPOINT_ANY = re.compile(rb"^(?:" + _ENTRYPOINT.pattern + rb")", re.MULTILINE)
+
+
+CRI = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) "
+                 rb"(stdout|stderr) ([FP]) ")
+CRI_PART = (b" stdout P ", b" stderr P ")  # in a chunk: some line of it is a piece
+
+
+def join_cri(lines: list[bytes], part: list[bytes] | None = None, cap: int | None = None
+             ) -> tuple[list[bytes], list[bytes]]:
+    """CRI lines with a long line's `P` pieces joined to its `F` line (`part`: the pieces of
+    the lines before, read apart; a 40 KB request split P, P, F was two malformed lines and
+    one of "unbalanced quotes", a trial): the lines, and the pieces still waiting for their
+    `F`. Past `cap` bytes the pieces so far are a line."""
+    out, part = [], list(part or ())
+    for line in lines:
+        m = CRI.match(line)
+        if m is None:
+            if part:  # a piece whose line never ended: what came of it
+                out.append(b"".join(part))
+                part = []
+            out.append(line)
+            continue
+        if m.group(3) == b"P":
+            if part:
+                part.append(line[m.end():])
+            else:
+                part = [line[:m.start(3)] + b"F " + line[m.end():]]  # its prefix, as a whole
+            if cap is not None and sum(map(len, part)) > cap:
+                out.append(b"".join(part))
+                part = []
+            continue
+        if part:
+            out.append(b"".join([*part, line[m.end():]]))
+            part = []
+        else:
+            out.append(line)
+    return out, part
 
 
 def is_container_log(data: bytes) -> bool:

@@ -9,11 +9,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.container import (
+    CRI,
+    CRI_PART,
     ENTRYPOINT,
     STDERR_OTHER,
     entrypoint_line,
     inner_data,
     is_container_log,
+    join_cri,
     unwrap,
 )
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
@@ -138,6 +141,7 @@ class Parser:
         self._in_nets: dict[int, bool] = {}
         self._zone: int | None = None  # the offset of the latest line that wrote one
         self._pieces: list[bytes] = []  # a container log's long line, its pieces so far
+        self._cri_part: list[bytes] = []  # a CRI log's long line, its P pieces so far
 
     @property
     def w3c_fields(self) -> list[bytes]:
@@ -157,7 +161,17 @@ class Parser:
             data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
         if is_container_log(data):
             return self._feed_container(data)
+        if self._cri_part or any(p in data for p in CRI_PART):
+            return self._feed_cri(data)
         return self._feed_data(data)
+
+    def _feed_cri(self, data: bytes) -> ParseResult:
+        """Kubernetes' CRI lines whose long lines came in `P` pieces: joined (join_cri)."""
+        lines = data.split(b"\n")
+        if not lines[-1].strip():
+            lines.pop()
+        joined, self._cri_part = join_cri(lines, self._cri_part, self.opts.max_line_bytes)
+        return self._feed_data(b"\n".join(joined) + b"\n" if joined else b"")
 
     def _feed_data(self, data: bytes) -> ParseResult:
         if self._fast is not None and data:
@@ -448,6 +462,9 @@ class Parser:
         return g
 
     def _reason(self, line: bytes) -> str:
+        cri = CRI.match(line)
+        if cri is not None and cri.group(2) == b"stderr":  # the container's error log, as in
+            return STDERR_OTHER  # Docker's (its nginx's 113 [error] lines were malformed)
         if self._json is not None:
             return "not a JSON object with a time" if line.lstrip().startswith(b"{") else "not JSON"
         if self._w3c is not None:

@@ -102,6 +102,10 @@ def _vhost_of(name: str, vhost_rx: re.Pattern[str]) -> str:
 
 
 _DOCKER_LOG = re.compile(r"(?P<id>[0-9a-f]{64})-json\.log\Z")  # Docker's json-file driver's
+_K8S_LOG = re.compile(r"(?P<pod>[^_/]+)_(?P<ns>[^_/]+)_(?P<container>[^/]+)-[0-9a-f]{64}\.log\Z")
+# a Deployment's pod: its ReplicaSet's hash and its own suffix; a DaemonSet's or a Job's: its
+# own (a StatefulSet's `-0` stays: that pod is the same one after a restart)
+_POD_SUFFIX = re.compile(r"(?:-[bcdfghjklmnpqrstvwxz2-9]{6,10})?-[bcdfghjklmnpqrstvwxz2-9]{5}\Z")
 CONTAINER_CONFIG_MAX = 4 << 20  # bytes of a container's config.v2.json read for its name
 
 
@@ -124,6 +128,12 @@ def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
     docker = _DOCKER_LOG.match(stem)
     if docker is not None:  # /var/lib/docker/containers/<id>/<id>-json.log: a site a container
         return _container_name(path.parent, docker.group("id"))
+    pod = _K8S_LOG.match(stem)
+    if pod is not None:  # /var/log/containers/<pod>_<namespace>_<container>-<id>.log: named
+        # without the ids a restart changes (the container's, the pod's own suffixes): each
+        # restart had been a site of its own, named with 64 hex digits (a trial)
+        workload = _POD_SUFFIX.sub("", pod.group("pod"))
+        return f"{workload}_{pod.group('ns')}_{pod.group('container')}"
     base = stem[:-4]  # drop ".log"
     for suffix in (".access", "_access", "-access", "access"):
         if base.endswith(suffix):
