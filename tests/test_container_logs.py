@@ -165,3 +165,18 @@ def test_kubernetes_cri_logs_join_long_lines_say_stderr_apart_and_name_the_workl
         assert sum(r.malformed.total for r in f.report.files) == 0
     finally:
         f.close()
+
+
+def test_dockers_containers_folder_or_a_quoted_glob_of_its_folders_is_read(tmp_path, capsys):
+    # a trial: `trafficwatch /var/lib/docker/containers/` said "no file in it, only
+    # subdirectories"; `'containers/*/'` quoted, "nothing to read: ...: directory"; and each
+    # container's config.v2.json, hostname... was a line of "not read"
+    root = tmp_path / "containers"
+    root.mkdir()
+    folder = container(root, "".join(wrapped(x) for x in plain_lines(12)))
+    for name in ("hostconfig.json", "hostname", "resolv.conf"):
+        (folder / name).write_text("x\n")
+    for arg in (str(root), str(root / "*") + "/"):
+        code, out, err = counts(capsys, arg)
+        assert code == 0 and ",web,hits,12," in out, err
+        assert "not read" not in err, err

@@ -62,6 +62,7 @@ _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:{_HM
 # (YYMMDDHH: IIS's hourly u_ex26120608.log was a site an hour, "u_ex26120608": a review)
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
+_CONTAINER_DIR = re.compile(r"[0-9a-f]{64}\Z")  # Docker's folder of one container
 _IIS_SITE_DIR = re.compile(r"W3SVC\d+\Z", re.IGNORECASE)  # IIS's folder of one site's logs
 _IIS_PREFIX = re.compile(r"(?:u_)?(?:ex|in|nc)(?:_x)?\Z", re.IGNORECASE)
 
@@ -285,7 +286,11 @@ def _expand(arg: str, skipped: list[tuple[str, str]] | None = None) -> tuple[lis
         # IIS's LogFiles folder: a folder per site, W3SVC1, W3SVC2..., each of its days. Given
         # the folder of those, they are read (it was "no access log yet; watching for one",
         # files 0: a trial); each is its site, by name
-        for sub in [x for x in found if _IIS_SITE_DIR.match(x.name) and x.is_dir()]:
+        # Docker's containers folder: a folder per container, named by its id, its log in it
+        # (`trafficwatch /var/lib/docker/containers/` said "no file in it, only
+        # subdirectories": a trial)
+        for sub in [x for x in found if (_IIS_SITE_DIR.match(x.name) or _CONTAINER_DIR.match(
+                x.name)) and x.is_dir()]:
             try:
                 found += sorted(sub.iterdir(), key=lambda x: (x.is_symlink(), x.name))
             except OSError as exc:  # that site's folder alone (it was the whole folder: a review)
@@ -294,7 +299,11 @@ def _expand(arg: str, skipped: list[tuple[str, str]] | None = None) -> tuple[lis
                     skipped.append((safe_name(sub), why))
         return found, False
     if any(c in arg for c in "*?["):
-        return [Path(x) for x in sorted(glob.glob(arg))], True
+        hits = [Path(x) for x in sorted(glob.glob(arg))]
+        if hits and all(x.is_dir() for x in hits):  # 'containers/*/', quoted: each folder
+            # read as the shell's expansion of it is (it was "nothing to read: ...: directory")
+            return [f for x in hits for f in _expand(str(x), skipped)[0]], False
+        return hits, True
     return [p], True
 
 
@@ -385,8 +394,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
             low = p.name.lower()
             if not explicit and "log" not in low and "access" not in low and \
                     not AWS_LOG_NAME.fullmatch(p.name):
-                # a README or a script beside the logs: not read by design, as error logs are
-                out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
+                # a README or a script beside the logs: not read by design, as error logs are;
+                # Docker's own files beside a container's log (config.v2.json, hostname...)
+                # not even said: a line for each of each container's (a trial)
+                if not _CONTAINER_DIR.match(p.parent.name):
+                    out.ignored.append((safe_name(p), NOT_NAMED_LIKE_A_LOG))
                 continue
             if rx is not None and not _vhost_of(p.name, rx):
                 out.unnamed.append(safe_name(p))
