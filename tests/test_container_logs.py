@@ -180,3 +180,23 @@ def test_dockers_containers_folder_or_a_quoted_glob_of_its_folders_is_read(tmp_p
         code, out, err = counts(capsys, arg)
         assert code == 0 and ",web,hits,12," in out, err
         assert "not read" not in err, err
+
+
+def test_a_journald_json_export_reads_its_messages_as_the_servers_lines(tmp_path, capsys):
+    # a trial: `journalctl -u nginx -o json > x.json` was "no known log format"
+    def entry(message, prio="6", ident="nginx") -> str:
+        return json.dumps({"__CURSOR": "s=abc;i=1", "__REALTIME_TIMESTAMP": "1795165200000000",
+                           "PRIORITY": prio, "SYSLOG_IDENTIFIER": ident, "MESSAGE": message,
+                           "_TRANSPORT": "syslog"}) + "\n"
+
+    lines = plain_lines(40)
+    body = entry("Started nginx.service - A high performance web server.", ident="systemd")
+    body += "".join(entry(x) for x in lines[:39])
+    body += entry(ERROR, prio="3")
+    body += entry(list(lines[39].replace("/p39", "/p\xff").encode("latin-1")))  # not UTF-8
+    (tmp_path / "nginx.json").write_text(body)
+    code, out, err = counts(capsys, str(tmp_path / "nginx.json"))
+    assert code == 0 and ",hits,40," in out, out
+    assert "40 counted, 2 malformed" in err, err
+    assert "a system message (no request): 1" in err
+    assert "a stderr line that is no request (the server's error log): 1" in err

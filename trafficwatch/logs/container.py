@@ -10,6 +10,9 @@ log (nginx's image), or its access log where that goes to stderr (Caddy's defaul
 are no request are said apart from the malformed ones. Kubernetes' CRI logs
 (/var/log/containers) are a text prefix, `2026-12-05T10:15:02.123Z stdout F ` (formats.
 LINE_PREFIX); a long line comes as `P` (partial) lines before its `F`: joined here (`join_cri`).
+journald's JSON export (`journalctl -u nginx -o json`) is read alike: its "MESSAGE" is the
+server's line, its lines of priority warning and above the error log, systemd's own messages
+("Started nginx.service") said apart.
 """
 from __future__ import annotations
 
@@ -19,7 +22,11 @@ import re
 from trafficwatch.logs.w3c import BOM
 
 HEAD = b'{"log":'  # how the runtime begins every line (Go's encoding of its struct, in order)
-STDERR_OTHER = "a container's stderr line that is no request (the server's error log)"
+JOURNAL_HEAD = b'{"__CURSOR":'  # and journalctl -o json every entry
+SYSTEM = "a system message (no request)"  # journald's lines of systemd or the kernel
+_SYSTEM_IDS = ("systemd", "kernel")
+STDERR_OTHER = "a stderr line that is no request (the server's error log)"  # (journald: its
+# lines of priority warning and above)
 ENTRYPOINT = "a container's start-up message (no request)"
 # the official nginx image's entrypoint, on stdout before the server starts: `/docker-entrypoint
 # .sh: Configuration complete; ready for start up`, `10-listen-on-ipv6-by-default.sh: info: ...`
@@ -65,8 +72,10 @@ def join_cri(lines: list[bytes], part: list[bytes] | None = None, cap: int | Non
 
 
 def is_container_log(data: bytes) -> bool:
-    """Do these lines come wrapped by Docker's json-file driver (read at their first line)?"""
-    return data.startswith(HEAD) or (data.startswith(BOM) and data[len(BOM):].startswith(HEAD))
+    """Do these lines come wrapped by Docker's json-file driver or journald's JSON export (read
+    at their first line)?"""
+    data = data.removeprefix(BOM)
+    return data.startswith((HEAD, JOURNAL_HEAD))
 
 
 def inner_data(lines: list[bytes]) -> bytes | None:
@@ -117,7 +126,7 @@ def unwrap(lines: list[bytes], part: list[bytes] | None = None, cap: int | None 
 
 def _entry(raw: bytes) -> tuple[bytes, str] | None:
     s = raw.strip().removeprefix(BOM)
-    if not s.startswith(HEAD):
+    if not s.startswith((HEAD, JOURNAL_HEAD)):
         return None
     try:
         obj = json.loads(s.decode("utf-8", "surrogateescape"))
@@ -127,14 +136,39 @@ def _entry(raw: bytes) -> tuple[bytes, str] | None:
 
 
 def _of(obj: object) -> tuple[bytes, str] | None:
-    if not isinstance(obj, dict) or not isinstance(obj.get("log"), str):
+    if not isinstance(obj, dict):
+        return None
+    if "MESSAGE" in obj and "log" not in obj:
+        return _journal(obj)
+    if not isinstance(obj.get("log"), str):
         return None
     stream = obj.get("stream")
+    return _utf8(obj["log"]), stream if isinstance(stream, str) else "stdout"
+
+
+def _utf8(text: str) -> bytes:
     try:
-        text = obj["log"].encode("utf-8", "surrogateescape")
+        return text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a surrogate escaped in the JSON ("\ud800")
-        text = obj["log"].encode("utf-8", "backslashreplace")
-    return text, stream if isinstance(stream, str) else "stdout"
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _journal(obj: dict) -> tuple[bytes, str] | None:
+    """journald's entry: its MESSAGE (text, or its bytes as a list of numbers where they are
+    not UTF-8) as a whole line, and "stderr" for its error log (priority 0-4), "system" for
+    systemd's and the kernel's own."""
+    msg = obj["MESSAGE"]
+    if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
+        text = bytes(msg)
+    elif isinstance(msg, str):
+        text = _utf8(msg)
+    else:
+        return None
+    ident = obj.get("SYSLOG_IDENTIFIER")
+    prio = obj.get("PRIORITY")
+    stream = ("system" if ident in _SYSTEM_IDS or obj.get("_TRANSPORT") == "kernel" else
+              "stderr" if isinstance(prio, str) and prio in "01234" and prio else "stdout")
+    return text.rstrip(b"\n") + b"\n", stream
 
 
 def entrypoint_line(line: bytes) -> bool:

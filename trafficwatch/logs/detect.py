@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER
+from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER, SYSTEM
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, SPACED_VHOST, LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
 
-OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT)  # no requests, nor a reason to doubt a format
+OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM)  # no requests, nor a reason to doubt a format
 TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
                           TOO_LATE})  # a line of a format, but a time that cannot be counted
 

@@ -13,6 +13,7 @@ from trafficwatch.logs.container import (
     CRI_PART,
     ENTRYPOINT,
     STDERR_OTHER,
+    SYSTEM,
     entrypoint_line,
     inner_data,
     is_container_log,
@@ -199,6 +200,8 @@ class Parser:
         for line, stream in got:
             if stream == "stderr" and not self._request(line):
                 mal.add(STDERR_OTHER, line)
+            elif stream == "system":
+                mal.add(SYSTEM, line)
             elif stream is not None and entrypoint_line(line):
                 mal.add(ENTRYPOINT, line)
             else:
