@@ -200,3 +200,29 @@ def test_a_journald_json_export_reads_its_messages_as_the_servers_lines(tmp_path
     assert "40 counted, 2 malformed" in err, err
     assert "a system message (no request): 1" in err
     assert "a stderr line that is no request (the server's error log): 1" in err
+
+
+def test_the_agent_counts_an_error_log_among_a_containers_lines_apart_from_malformed(tmp_path):
+    # a trial: nginx's error log on the container's stderr raised
+    # trafficwatch_malformed_lines_total with every 404: an alert on it fired on ordinary traffic
+    import urllib.request
+
+    from trafficwatch.counting.ingest import IngestOptions
+    from trafficwatch.engine.agent import Agent
+
+    body = "".join(wrapped(x) for x in plain_lines(20)) + wrapped(ERROR, "stderr") * 3
+    body += wrapped("not a request line")  # malformed, as ever
+    folder = container(tmp_path, body)
+    agent = Agent([str(folder)], IngestOptions(), "127.0.0.1:0", None)
+    agent.start()
+    try:
+        host, port = agent.address[:2]
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    finally:
+        agent.close()
+    values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+              if line and not line.startswith("#")}
+    assert values["trafficwatch_malformed_lines_total"] == 1
+    assert values["trafficwatch_other_lines_total"] == 3
+    assert values["trafficwatch_lines_read_total"] == 24

@@ -24,6 +24,7 @@ from trafficwatch.engine.metrics import Sample
 from trafficwatch.files import atomic_write
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
+from trafficwatch.logs.detect import SAID_APART
 
 log = logging.getLogger(__name__)
 CATALOGUE = {
@@ -31,7 +32,11 @@ CATALOGUE = {
         "counter", ("Requests counted from the logs (parsed, not excluded), by site and status "
                     "class (other: lines without a status).")),
     "trafficwatch_lines_read_total": ("counter", "Complete log lines read, of every kind."),
-    "trafficwatch_malformed_lines_total": ("counter", "Log lines that did not parse."),
+    "trafficwatch_malformed_lines_total": (
+        "counter", "Log lines that did not parse (the lines of other_lines_total aside)."),
+    "trafficwatch_other_lines_total": (
+        "counter", ("Lines of a log that are no request and no fault: an error log's among a "
+                    "container's, a server's own messages, lines already counted.")),
     "trafficwatch_excluded_lines_total": (
         "counter", "Lines left out by --exclude-ip or --ignore-status."),
     "trafficwatch_files_followed": ("gauge", "Log files followed now."),
@@ -62,7 +67,9 @@ def counter_values(series: HourlySeries, report: IngestReport,
         for status, n in zip(STATUS, cells.tolist()):
             out[("trafficwatch_requests_total", (("site", site), ("status", status)))] = int(n)
     out[("trafficwatch_lines_read_total", ())] = int(report.lines)
-    out[("trafficwatch_malformed_lines_total", ())] = int(sum(report.malformed.counts.values()))
+    apart = sum(n for r, n in report.malformed.counts.items() if r in SAID_APART)
+    out[("trafficwatch_malformed_lines_total", ())] = int(report.malformed.total - apart)
+    out[("trafficwatch_other_lines_total", ())] = int(apart)
     out[("trafficwatch_excluded_lines_total", ())] = int(report.excluded)
     return out
 

@@ -40,6 +40,7 @@ from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
 from trafficwatch.logs import container
 from trafficwatch.logs import read as logread
+from trafficwatch.logs.detect import ALREADY
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import LogFormat, get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
@@ -92,7 +93,6 @@ class _Stream:
 REPLACED_SLACK_S = 300  # a new log under an old one's name whose first line is older than the
 # latest counted by this much holds the old one's lines: an edit in place (`sed -i`, `grep -v
 # ... > tmp && mv tmp access.log`), not a rotation's new log (its lines come after)
-ALREADY = "already counted from the file it replaced (edited in place?)"
 
 
 RATE_WINDOW_S = 5.0  # the lines/s shown is over this many seconds

@@ -36,7 +36,11 @@ HELP = {
     "trafficwatch_forecast_hour_timestamp_seconds": (
         "gauge", "Start of the hour the site's forecast is for (UTC epoch seconds)."),
     "trafficwatch_anomaly": ("gauge", "1 above the band, -1 below, 0 inside, for the last complete hour."),
-    "trafficwatch_malformed_lines_total": ("counter", "Log lines that did not parse."),
+    "trafficwatch_malformed_lines_total": (
+        "counter", "Log lines that did not parse (the lines of other_lines_total aside)."),
+    "trafficwatch_other_lines_total": (
+        "counter", ("Lines of a log that are no request and no fault (an error log's, a "
+                    "server's own messages, lines already counted).")),
 }
 
 
