@@ -259,6 +259,38 @@ def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
             proc.kill()
 
 
+def test_a_state_being_written_when_the_grace_ends_is_waited_for(tmp_path):
+    """A trial: an agent of 450 sites, killed by its watchdog while it saved its 5 MB state on
+    SIGTERM: status 143, the state of its exit lost, a half-written temporary left. A write
+    going on is waited for (WRITE_GRACE_S at most); then the process ends as asked."""
+    target = tmp_path / "state.json"
+    code = (
+        "import os, signal, threading, time\n"
+        "from trafficwatch.engine.lifecycle import Shutdown\n"
+        "from trafficwatch.files import atomic_write\n"
+        "def slow(fh):\n"
+        "    for _ in range(15):\n"
+        "        fh.write(b'x' * 1000)\n"
+        "        time.sleep(0.1)\n"
+        "s = Shutdown(grace=0.5)\n"
+        f"s.on_shutdown(lambda: atomic_write({str(target)!r}, slow))\n"
+        "s.on_shutdown(s.finish)\n"
+        "s.install()\n"
+        "print('ready', flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0  # the write done, then the exit asked for
+        assert target.stat().st_size == 15_000
+        assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_other_signals_do_not_start_a_shutdown():
     """The pipe is the wakeup fd: a resize (SIGWINCH, handled by the UI) writes to it too."""
     code = (

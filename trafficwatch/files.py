@@ -2,20 +2,48 @@
 folder, so a crash at any moment leaves the old file or the new one, never half of either."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+_WRITES = [0]  # atomic writes going on (any thread): a shutdown's watchdog waits for them
+_WRITES_LOCK = threading.Lock()
+
+
+def writing_now() -> bool:
+    """Is an atomic write going on (a state being saved)?"""
+    return _WRITES[0] > 0
+
+
+@contextlib.contextmanager
+def _writing():
+    with _WRITES_LOCK:
+        _WRITES[0] += 1
+    try:
+        yield
+    finally:
+        with _WRITES_LOCK:
+            _WRITES[0] -= 1
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | bytes,
                  mode: int | None = None) -> Path:
-    """Write `write` (bytes, or a function given the open file) to `path` atomically.
+    """Write `write` (bytes, or a function given the open file) to `path` atomically; a
+    shutdown's watchdog lets it finish (lifecycle.Shutdown, up to WRITE_GRACE_S).
 
     `mode` sets the new file's permissions (mkstemp makes 0600; os.umask is not read, since
     changing it would race other threads).
     """
+    with _writing():
+        return _atomic_write(path, write, mode)
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | bytes,
+                  mode: int | None = None) -> Path:
     path = Path(path)
     _sweep_unfinished(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
