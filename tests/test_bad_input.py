@@ -425,9 +425,12 @@ def test_a_compressed_copy_beside_its_original_is_counted_once(tmp_path, capsys)
         old.splitlines(keepends=True)[:5])))
     assert len(b"".join(old.splitlines(keepends=True)[:5])) < 1024
     (tmp_path / "access.log.3.gz").write_bytes(b"")  # an empty file: the start of any, no copy
+    (tmp_path / "other.access.log").write_bytes(b"")  # nor a copy of another empty one (a
+    (tmp_path / "other.access.log.1").write_bytes(b"")  # trial: .1 "a copy of" its empty log)
     rc, total, err = counts(capsys, str(tmp_path))
     assert (rc, total) == (0, 5000), err
     assert "access.log.2.gz: a copy of " in err and "access.log.3.gz: a copy" not in err
+    assert "other.access.log.1: a copy" not in err and "other.access.log.1 is empty" in err
 
 
 def test_a_copy_kept_by_hand_is_a_file_of_its_site_and_counted_once(tmp_path, capsys):

@@ -978,7 +978,7 @@ def test_sites_summed_whose_logs_ended_weeks_apart_are_said(tmp_path, capsys):
     log("new", "2022-12-01", 10)
     main(["forecast", str(tmp_path), "--horizon", "6"])
     err = capsys.readouterr().err
-    assert ("trafficwatch: logs that ended weeks or more before the others: old (2021-03-03); "
+    assert ("trafficwatch: logs that ended a week or more before the others: old (2021-03-03); "
             "the sites summed show the others' recent hours alone (--site NAME for one)") in err
     main(["forecast", str(tmp_path), "--site", "new", "--horizon", "6"])
     assert "ended weeks" not in capsys.readouterr().err  # one site: nothing summed

@@ -1281,7 +1281,7 @@ def ended_sites_note(series: HourlySeries, pick: str = "s shows one site") -> st
     said = ", ".join(f"{safe_name(x)} ({time.strftime('%Y-%m-%d', time.gmtime(t))})"
                      for x, t in ended[:4])
     more = f" and {len(ended) - 4} more" if len(ended) > 4 else ""
-    return (f"logs that ended weeks or more before the others: {said}{more}; the sites summed "
+    return (f"logs that ended a week or more before the others: {said}{more}; the sites summed "
             f"show the others' recent hours alone ({pick})")
 
 

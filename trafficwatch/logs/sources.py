@@ -458,7 +458,8 @@ def drop_copies(found: Discovery) -> None:
                 sizes[f.path], head = _content(f.path, HEAD_BYTES)
             except OSError:
                 continue  # reading it will say why
-            heads.setdefault(head, []).append(f)
+            if sizes[f.path]:  # (an empty file is said empty, no copy of another empty one:
+                heads.setdefault(head, []).append(f)  # .1 was "a copy of" its empty log)
         drop: set[str] = set()
         for group in heads.values():
             if len(group) < 2:
