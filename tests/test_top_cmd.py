@@ -320,3 +320,15 @@ def test_top_offers_the_metrics_it_takes_and_no_other(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["top", "--metric", "visitors", "x.log"])
     assert exc.value.code == 2 and "invalid choice: 'visitors'" in capsys.readouterr().err
+
+
+def test_a_mistyped_site_among_many_is_one_short_line_with_the_nearest(tmp_path, capsys):
+    # a trial: 450 sites and `--site site150.example.com`: one line of 9,006 characters, every
+    # name, and no "did you mean site0150.example.com"
+    for k in range(1, 41):
+        (tmp_path / f"site{k:04d}.example.com.access.log").write_text(
+            LINE.format(d=10, h=10, m=k, ip="203.0.113.1", path="/", status=200, ua="ua"))
+    rc = main(["top", "--site", "site15.example.com", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and len(err) < 300, err
+    assert "did you mean site0015.example.com" in err and "(40 sites: " in err

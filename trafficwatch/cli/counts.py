@@ -26,7 +26,7 @@ from trafficwatch.cli.options import (
 from trafficwatch.cli.rows import COUNTS_CSV_HEADER, csv_field, hour_offsets, hour_texts
 from trafficwatch.counting.ingest import EMPTY, SINCE_SLACK, IngestReport, ingest
 from trafficwatch.counting.load import nothing_to_read
-from trafficwatch.counting.series import HourlySeries, ahead_note
+from trafficwatch.counting.series import HourlySeries, ahead_note, no_site
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR
@@ -212,8 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if args.site and series.resolve(args.site) is not None:
         args.site = series.resolve(args.site)  # as written back: safe_name's escapes
     if args.site and args.site not in series.sites():
-        found = ", ".join(safe_name(s) for s in series.sites()) or "none"
-        print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}",
+        print(f"trafficwatch: {no_site(args.site, series.sites())}",
               file=sys.stderr)  # one line: no summary of a reading after it, read as success
         return 2
     code = exit_code(report)

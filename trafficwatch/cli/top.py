@@ -21,7 +21,7 @@ from trafficwatch.cli.options import (
 from trafficwatch.cli.rows import hour_offsets, hour_texts
 from trafficwatch.counting.ingest import ingest
 from trafficwatch.counting.load import nothing_to_read
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import HourlySeries, no_site
 from trafficwatch.counting.tops import TOP_CAP, TOP_HOURS
 from trafficwatch.filters import CLASS_NAMES, parse_status_classes
 from trafficwatch.hours import HOUR
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     site = series.resolve(args.site) if args.site else None
     if args.site and site is None:
-        found = ", ".join(safe_name(s) for s in series.sites()) or "none"
-        print(f"trafficwatch: no site {safe_name(args.site)}; found: {found}", file=sys.stderr)
+        print(f"trafficwatch: {no_site(args.site, series.sites())}", file=sys.stderr)
         return 2
     code = exit_code(report)
     if code != 2:

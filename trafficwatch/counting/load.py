@@ -26,7 +26,12 @@ from trafficwatch.counting.columns import (
     separator_name,
 )
 from trafficwatch.counting.ingest import STDIN, IngestOptions, ingest, spooled_stdin
-from trafficwatch.counting.series import HourlySeries, ended_sites_note, young_sites_note
+from trafficwatch.counting.series import (
+    HourlySeries,
+    ended_sites_note,
+    no_site,
+    young_sites_note,
+)
 from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, SUB_HOUR, epoch_seconds
 from trafficwatch.safe import name_from_csv, name_from_shown, safe_name, safe_text
 
@@ -125,8 +130,7 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
     if not series.sites():
         raise ValueError(f"no request could be read from {', '.join(map(shown_name, paths))}")
     if choice.site is not None and series.resolve(choice.site) is None:
-        found = ", ".join(safe_name(s) for s in series.sites())
-        raise ValueError(f"no site {safe_name(choice.site)}; found: {found}")
+        raise ValueError(no_site(choice.site, series.sites()))
     if choice.site is not None:  # its own name from here on (given as trafficwatch writes it)
         choice = replace(choice, site=series.resolve(choice.site))
     import pandas as pd  # (loaded by `ingest` already)

@@ -1301,3 +1301,25 @@ def ahead_note(series: HourlySeries, site: str | None, now: float, once: bool = 
             + ("counted in their hours, marked partial (not over yet here)" if once
                else "counted when their hour comes")
             + "; check the server's clock and time zone")
+
+
+SITES_LISTED = 8  # a --site not found: the sites named when there are this few
+
+
+def no_site(wanted: str, sites: list[str]) -> str:
+    """"no site X; ..." for a --site that names none of `sites`: the nearest names, and the
+    sites themselves when they are few (450 of them made a line of 9,006 characters, and no
+    "did you mean" for a typo: a trial)."""
+    import difflib
+
+    near = difflib.get_close_matches(wanted, sites, n=3, cutoff=0.6)
+    said = f"no site {safe_name(wanted)}"
+    if near:
+        said += f"; did you mean {' or '.join(safe_name(x) for x in near)}?"
+    if not sites:
+        return said + "; found: none"
+    if len(sites) <= SITES_LISTED:
+        return said + f"; found: {', '.join(safe_name(x) for x in sites)}"
+    return said + (f" ({len(sites)} sites: {', '.join(safe_name(x) for x in sites[:3])}, …; "
+                   "trafficwatch counts lists them)")
+
