@@ -375,3 +375,6 @@ def test_after_a_restart_a_site_of_archives_alone_shows_its_last_lines(tmp_path)
     for site, text in want.items():  # the newest archive's: the end of the first start's
         shown = [x for s, x in first if s == site]
         assert shown[-len(text.splitlines()):] == text.splitlines()
+    # in the logs' own order, as at the first start: the older site's above (a trial: after a
+    # restart, a silent site's .2.gz of 4 days before stood below today's lines, as newest)
+    assert [s for s, _ in again] == ["shop"] * 50 + ["blog"] * 30, again

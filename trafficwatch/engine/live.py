@@ -521,14 +521,17 @@ class LiveFeed:
             for s in {site, *by_site}:
                 self._tails.pop(self._slot(s, path), None)
         for s, lines in by_site.items():
-            self._tail_add(s, lines[-TAIL_PER_SITE:], fmt, fields, path)
+            self._tail_add(s, lines[-TAIL_PER_SITE:], fmt, fields, path, old=not chunk)
 
     def _tail_add(self, site: str, texts: list[str], fmt: LogFormat | None = None,
-                  fields: tuple[bytes, ...] = (), path: str | None = None) -> None:
+                  fields: tuple[bytes, ...] = (), path: str | None = None,
+                  old: bool = False) -> None:
         now = time.time()
-        if not self._ready:  # the first read: the sites' tails ordered by their logs' own last
-            # time, not as their files came (on a folder of unrelated logs, every site's
-            # lines shown, a log of 2015 read last stood below one of 2022 as the newest)
+        if not self._ready or old:  # the first read, or a file's last lines read again (after
+            # a restart, an archive's): the sites' tails ordered by their logs' own last time,
+            # not as their files came (on a folder of unrelated logs, every site's lines
+            # shown, a log of 2015 read last stood below one of 2022 as the newest; after a
+            # restart, a silent site's .2.gz, 4 days old, below today's lines: trials)
             with self.sink.lock:
                 last = self.sink.series.last_ts(site) if site else None
             now = min(now, float(last)) if last is not None else now
