@@ -574,3 +574,29 @@ def test_the_stats_pane_says_reading_while_the_first_read_goes_on_and_not_after_
         assert seen == [True] and not e.snapshot().ingest.reading  # failed: not "going on"
     finally:
         e.stop()
+
+
+def test_a_site_chosen_while_a_frame_is_built_never_mixes_two_views(engine, monkeypatch):
+    """A trial at 450 sites: a site chosen while the sites' summed frame was built (1-2 s)
+    showed its name over the sites' data for 0.5 s. The frame is one view, whichever."""
+    e, _ = engine
+    with e.lock:
+        e.series.add("site-b", synthetic(seed=1).slice(0, 500))
+    real = Engine.view_series
+    chooser: list[threading.Thread] = []
+
+    def slow(self, *args, **kw):
+        if not chooser:  # a choice made while this frame's series is being read
+            chooser.append(threading.Thread(target=self.set_site, args=("site-b",)))
+            chooser[0].start()
+            time.sleep(0.3)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Engine, "view_series", slow)
+    e.set_site("")
+    chooser.clear()
+    snap = e.snapshot()
+    chooser[0].join(5)
+    want = e.series.series(snap.site or None, "hits", now=e.now())
+    assert np.nansum(snap.series.counts) == np.nansum(want.iloc[-len(snap.series.counts):])
+    assert e.snapshot().site == "site-b"

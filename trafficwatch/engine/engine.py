@@ -580,7 +580,14 @@ class Engine:
         self.on_snapshot(snap)
 
     def snapshot(self) -> Snapshot:
-        """A complete frame of the current state (cheap: no model work here)."""
+        """A complete frame of the current state (cheap: no model work here), of one view: a
+        site chosen while it was built had its name over the sites' data before it, and a
+        forecast of one beside the other's counts (a trial at 450 sites: 0.5 s of the old
+        chart under the new name)."""
+        with self.lock:  # (reentrant: the parts below take it too)
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
         with self.lock:
             pred = self.prediction
             key = (self.site, self.metric, self.filter, id(self.current_forecaster()))
