@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     opts = ingest_options(args)
     opts = replace(opts, parse=replace(opts.parse, keep_paths=True, keep_clients=True),
-                   last_hours=None if "-" in args.paths else args.hours)  # stdin: read once
+                   last_hours=None if "-" in args.paths else args.hours,  # stdin: read once
+                   only_site=args.site or None)
     series, report = ingest(args.paths, opts, HourlySeries(track_visitors=False, track_paths=True))
     if not _complete(series, report, args):  # a site whose last line is older than the others'
         opts = replace(opts, last_hours=None)
