@@ -344,3 +344,17 @@ def test_one_site_of_many_reads_its_own_files_alone(tmp_path, capsys):
     rc, out, err = top(capsys, "--site", "site2.example.com", str(tmp_path))
     assert rc == 0 and out["requests"] == 6 and out["paths"] == [["/2", 6]], out
     assert "1 file(s), 6 lines" in err, err  # its own file alone
+
+
+def test_counts_and_forecast_of_one_site_read_its_files_alone_and_give_what_all_do(tmp_path,
+                                                                                  capsys):
+    for k in (1, 2):
+        (tmp_path / f"site{k}.example.com.access.log").write_text("".join(
+            LINE.format(d=10, h=h, m=m, ip="203.0.113.1", path="/", status=200, ua="ua")
+            for h in range(24) for m in range(0, 60, 10 * k)))
+    assert main(["counts", str(tmp_path)]) == 0
+    every = capsys.readouterr().out.splitlines()
+    assert main(["counts", "--site", "site2.example.com", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 file(s)" in err
+    assert out.splitlines()[1:] == [x for x in every if ",site2.example.com," in x]

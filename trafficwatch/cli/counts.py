@@ -205,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
     if args.prometheus:
         return run_fleet_counts(args)
     series = HourlySeries(track_visitors=args.metric == "visitors")
-    series, report = ingest(args.paths, ingest_options(args), series)
+    series, report = ingest(args.paths, replace(ingest_options(args), only_site=args.site or None),
+                            series)
     if why := nothing_to_read(report):  # a mistyped path: one line
         print(f"trafficwatch: {why}", file=sys.stderr)
         return 2
