@@ -119,8 +119,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
             shown_name(paths[0]))
     check_csv_alone(paths)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
-    series, report = ingest(paths, replace(opts or IngestOptions(), only_site=choice.site),
-                            series)
+    series, report = ingest(paths, opts or IngestOptions(), series)  # (every site's files:
+    # whether the site is the logs' only one decides which fine-tune the app keeps for it)
     if why := nothing_to_read(report):  # mistyped paths: one line, as counts says it
         raise ValueError(why)
     for name, why in report.skipped:
