@@ -1119,3 +1119,18 @@ def test_train_refuses_an_out_that_is_no_file_before_it_trains(counts_csv, small
     assert code == 2 and "epoch" not in err and out == "", err
     assert f"--out {out_path} is " in err
     assert not (tmp_path / "target.pt").exists()
+
+
+def test_eval_on_a_fine_tunes_own_held_out_days_is_not_called_in_sample(counts_csv,
+                                                                        small_model_path,
+                                                                        tmp_path, capsys):
+    # a trial: eval of a fine-tune on the days train held out said "trained on it: its scores
+    # there are in-sample", for the history day before them that every model reads
+    out_path = tmp_path / "site.pt"
+    code, _, err = run_cli(["train", counts_csv, "--init", small_model_path, "--out",
+                            str(out_path), "--epochs", "1", "--holdout-days", "3"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["eval", counts_csv, "--model", str(out_path), "--days", "3"], capsys)
+    assert code == 0 and "was trained on it" not in err, err
+    code, _, err = run_cli(["eval", counts_csv, "--model", str(out_path), "--days", "6"], capsys)
+    assert code == 0 and "lstm:site was trained on it" in err, err  # days it learned from
