@@ -348,10 +348,11 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
         notes = [f"{fc.name} is the forecast as shown: the LSTM or, where another candidate "
                  "did better on the days before an origin, its blend with it"
                  + ("" if args.lstm_alone else " (--lstm-alone: the LSTM by itself too)")]
-        # the hours the backtest scores (the hours forecast, not the history before them: a
-        # fine-tune's own held-out days were called in-sample for the day before them, which
-        # it had trained on as every model reads its history, a trial)
-        scored = (args.days - 1) * 24 + args.horizon
+        # the hours the backtest scores and the 23 before them: every day a model learned from
+        # that holds a scored hour is whole in them, and none that holds none is (a
+        # fine-tune's own held-out days were called in-sample for the day before them, the
+        # history every model reads, a trial)
+        scored = (args.days - 1) * 24 + args.horizon + 23
         seen = trained_on(fc, list(args.paths), [k or args.site or "" for k in every],
                           [to_last_count(s)[0].iloc[-scored:] for s in every.values()])
         args.in_sample = set(seen)  # and in the JSON, each series' "in_sample"
