@@ -63,6 +63,7 @@ _DATE_STAMP = re.compile(rf"[._-]?(?<!\d)(?P<date>(?:19|20)\d\d{_MM}{_DD}(?:{_HM
 # What is left of an IIS name without its date (u_ex, u_in, u_nc, ex, in, nc, u_ex_x for custom
 # fields): the folder names the site
 _CONTAINER_DIR = re.compile(r"[0-9a-f]{64}\Z")  # Docker's folder of one container
+_CONTAINER_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 _IIS_SITE_DIR = re.compile(r"W3SVC\d+\Z", re.IGNORECASE)  # IIS's folder of one site's logs
 _IIS_PREFIX = re.compile(r"(?:u_)?(?:ex|in|nc)(?:_x)?\Z", re.IGNORECASE)
 
@@ -107,18 +108,24 @@ _K8S_LOG = re.compile(r"(?P<pod>[^_/]+)_(?P<ns>[^_/]+)_(?P<container>[^/]+)-[0-9
 # a Deployment's pod: its ReplicaSet's hash and its own suffix; a DaemonSet's or a Job's: its
 # own (a StatefulSet's `-0` stays: that pod is the same one after a restart)
 _POD_SUFFIX = re.compile(r"(?:-[bcdfghjklmnpqrstvwxz2-9]{6,10})?-[bcdfghjklmnpqrstvwxz2-9]{5}\Z")
-CONTAINER_CONFIG_MAX = 4 << 20  # bytes of a container's config.v2.json read for its name
+CONTAINER_CONFIG_MAX = 4 << 20
+CONTAINER_NAME_MAX = 128  # bytes of a container's config.v2.json read for its name
 
 
 def _container_name(folder: Path, cid: str) -> str:
     """A container's name (`docker run --name web`: "web"), from the runtime's config beside
     its log; its short id (as `docker ps` shows it) where that cannot be read."""
-    try:
-        with open(folder / "config.v2.json", "rb") as f:
-            name = json.loads(f.read(CONTAINER_CONFIG_MAX)).get("Name")
+    path = folder / "config.v2.json"
+    try:  # a regular file only (a FIFO there held `counts` for ever at its open: a trial)
+        name = None
+        if stat.S_ISREG(path.lstat().st_mode):
+            with open(path, "rb") as f:
+                name = json.loads(f.read(CONTAINER_CONFIG_MAX)).get("Name")
     except (OSError, ValueError, AttributeError, RecursionError):
         name = None
     name = name.strip("/") if isinstance(name, str) else ""
+    if len(name) > CONTAINER_NAME_MAX:  # (Docker's own are short: a 10,000-character one
+        name = name[:CONTAINER_NAME_MAX - 1] + "…"  # filled the site picker, a trial)
     return name or cid[:12]
 
 
@@ -146,7 +153,12 @@ def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
 
 
 def _undated(name: str) -> tuple[str, str]:
-    """The name without its date stamp (if it holds one) and the stamp as digits (YYYYMMDD...)."""
+    """The name without its date stamp (if it holds one) and the stamp as digits (YYYYMMDD...).
+    A container's id (64 hex digits) holds none: 1.9 % of ids have a run of digits that reads
+    as a date (…cea070514eb…: 2007-05-14), cut out, the container's log named after the rest
+    (a trial)."""
+    if _CONTAINER_ID.search(name):
+        return name, ""
     m = None
     for m in _DATE_STAMP.finditer(name):
         pass  # the last stamp: rotations append theirs
