@@ -251,3 +251,18 @@ def test_a_container_config_that_is_no_file_or_an_id_that_reads_as_a_date(tmp_pa
     code, out, err = counts(capsys, str(tmp_path))
     site = out.splitlines()[1].split(",")[1]
     assert code == 0 and len(site) == 128 and site.endswith("…"), len(site)
+
+
+def test_a_line_of_garbage_first_costs_itself_and_pieces_without_end_cost_little(tmp_path,
+                                                                                 capsys):
+    # a security trial: a garbage first line (a crash's) had the 100 JSON lines after it
+    # malformed, the file refused; 80,000 empty pieces took 74 s (summed at each piece)
+    good = "".join(wrapped(x) for x in plain_lines(100))
+    (tmp_path / "garbage.log").write_text("garbage line\n" + good)
+    code, out, err = counts(capsys, str(tmp_path / "garbage.log"))
+    assert code == 0 and "100 counted, 1 malformed" in err, err
+    (tmp_path / "garbage.log").unlink()
+    empty = '{"log":"","stream":"stdout","time":"t"}\n' * 80_000
+    (tmp_path / "pieces.log").write_text(wrapped(plain_lines(1)[0]) + empty + good)
+    code, out, err = counts(capsys, str(tmp_path / "pieces.log"))  # (74 s before, 1 s now)
+    assert code == 0 and "101 counted" in err, err

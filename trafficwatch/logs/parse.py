@@ -15,8 +15,8 @@ from trafficwatch.logs.container import (
     STDERR_OTHER,
     SYSTEM,
     entrypoint_line,
+    holds_container_lines,
     inner_data,
-    is_container_log,
     join_cri,
     unwrap,
 )
@@ -160,7 +160,7 @@ class Parser:
             data = data[: data.rfind(b"\n") + 1]
         elif not data[data.rfind(b"\n") + 1:].strip():  # a last line of spaces, without its
             data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
-        if is_container_log(data):
+        if holds_container_lines(data):
             return self._feed_container(data)
         if self._cri_part or any(p in data for p in CRI_PART):
             return self._feed_cri(data)
