@@ -259,10 +259,10 @@ def test_a_line_of_garbage_first_costs_itself_and_pieces_without_end_cost_little
     # malformed, the file refused; 80,000 empty pieces took 74 s (summed at each piece)
     good = "".join(wrapped(x) for x in plain_lines(100))
     (tmp_path / "garbage.log").write_text("garbage line\n" + good)
-    code, out, err = counts(capsys, str(tmp_path / "garbage.log"))
+    code, _, err = counts(capsys, str(tmp_path / "garbage.log"))
     assert code == 0 and "100 counted, 1 malformed" in err, err
     (tmp_path / "garbage.log").unlink()
     empty = '{"log":"","stream":"stdout","time":"t"}\n' * 80_000
     (tmp_path / "pieces.log").write_text(wrapped(plain_lines(1)[0]) + empty + good)
-    code, out, err = counts(capsys, str(tmp_path / "pieces.log"))  # (74 s before, 1 s now)
+    code, _, err = counts(capsys, str(tmp_path / "pieces.log"))  # (74 s before, 1 s now)
     assert code == 0 and "101 counted" in err, err
