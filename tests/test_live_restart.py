@@ -366,3 +366,25 @@ def test_a_log_rotated_away_and_a_new_one_are_both_counted_whole(session):
     log.write_text(timed_lines(100, 50))
     wait_for(lambda: (f.step(0.05), e.series.total() >= 150)[1], timeout=10)
     assert e.series.total() == 150 and "edited in place" not in " ".join(f.events)
+
+
+def test_a_short_log_edited_and_a_rotation_opening_with_a_late_line(session):
+    # a security trial: a log of 4 minutes edited in place was counted twice (the 5 minutes'
+    # slack); and the new log of a rename rotation opening with a late line (Apache's %t: a
+    # long download logged as it ended) was taken for an edit, two requests dropped
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 4))  # minutes 0-3
+    e, f = session()
+    assert e.series.total() == 4
+    edited = session.logs / "tmp"
+    edited.write_text(timed_lines(0, 4, skip=frozenset({2})))
+    os.replace(edited, log)
+    for _ in range(20):
+        f.step(0.05)
+    assert e.series.total() == 4
+    os.replace(log, session.logs / "access.log.1")  # and now a rotation
+    log.write_text(timed_lines(1, 1) + timed_lines(5, 3))  # a late line (minute 1), then new
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 8)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 8  # each of the new log's 4 lines

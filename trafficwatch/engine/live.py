@@ -84,15 +84,19 @@ class _Stream:
     parser: Parser | None = None
     said: bool = False  # why it cannot be counted was said (once, not for every chunk)
     binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
-    # a new file under the name of another followed (or saved) before it: the site's latest
-    # time counted then, until its first lines are read (see _not_again)
-    replaces: int | None = None
+    # a new file under the name of another followed (or saved) before it, that other gone from
+    # its folder (not rotated beside it): the other's first and last times counted (its first
+    # None: a file saved before a restart, the site's latest alone known), until the new
+    # one's first lines are read (see _not_again)
+    replaces: tuple[int | None, int] | None = None
     recount_until: int | None = None  # its lines up to this time were counted from the other
 
 
-REPLACED_SLACK_S = 300  # a new log under an old one's name whose first line is older than the
+REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is older than the
 # latest counted by this much holds the old one's lines: an edit in place (`sed -i`, `grep -v
-# ... > tmp && mv tmp access.log`), not a rotation's new log (its lines come after)
+# ... > tmp && mv tmp access.log`), not a new log (its lines come after). Where the old one's
+# first time is known, the new one opening in its first half is one (a log of 4 minutes, a
+# security trial)
 
 
 RATE_WINDOW_S = 5.0  # the lines/s shown is over this many seconds
@@ -681,11 +685,24 @@ class LiveFeed:
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
                    fields=tuple(st.parser.w3c_fields), present=present, path=key.path)
 
-    def _had_other(self, key: FileKey) -> bool:
-        """Was another file followed under `key`'s name (now, or saved before this start)?"""
+    def _replaced(self, key: FileKey) -> tuple[int | None, int] | None:
+        """(first, last) times counted of the file `key` took the name of, where that one is
+        gone from its folder (deleted, or replaced by `mv`): a rename rotation keeps it there
+        (access.log.1), and the new log of one was taken for an edit, its late lines (Apache's
+        %t, a long download) dropped (a security trial). None where there is no such file."""
         ident = (key.dev, key.ino)
-        return any(s.key.path == key.path and k != ident for k, s in self._streams.items()) \
-            or self._saved_paths.get(key.path, ident) != ident
+        old = [s for k, s in self._streams.items() if s.key.path == key.path and k != ident]
+        saved = self._saved_paths.get(key.path, ident)
+        idents = {(s.key.dev, s.key.ino) for s in old} | ({saved} if saved != ident else set())
+        if not idents or idents & _inodes_beside(key.path):
+            return None
+        times = [(s.report.first_ts, s.report.last_ts) for s in old
+                 if s.report.first_ts is not None and s.report.last_ts is not None]
+        if times:
+            return max(times, key=lambda t: t[1])
+        with self.sink.lock:  # (a line dated ahead, counted later: not past now)
+            last = self.sink.series.last_ts(key.site)
+        return None if last is None else (None, min(int(last), int(time.time())))
 
     def _not_again(self, st: _Stream, res: ParseResult, chunk: bytes) -> ParseResult:
         """A log that replaced another of its name and opens with lines older than the latest
@@ -695,11 +712,15 @@ class LiveFeed:
         follows them (appended since) is counted."""
         ts = res.records.ts
         if st.replaces is not None and len(ts):
-            if int(ts[0]) < st.replaces - REPLACED_SLACK_S:
-                st.recount_until = st.replaces
+            first, last = st.replaces
+            head = int(ts[0])
+            edited = (head < last - REPLACED_SLACK_S if first is None
+                      else head <= last and head < first + (last - first) / 2)
+            if edited:
+                st.recount_until = last
                 said = (f"{st.report.name} was replaced by a file holding lines already "
                         "counted (edited in place?): its lines up to "
-                        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(st.replaces))} UTC "
+                        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(last))} UTC "
                         "are not counted again")
                 self.events.append(said)
                 self.warnings.append(said)
@@ -759,10 +780,8 @@ class LiveFeed:
             self.report.skipped[:] = [s for s in self.report.skipped if s[0] != shown]
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
-            if ev.kind == "new_file" and self._had_other(ev.key):
-                with self.sink.lock:  # (a line dated ahead, counted later: not past now)
-                    last = self.sink.series.last_ts(ev.key.site)
-                st.replaces = None if last is None else min(int(last), int(time.time()))
+            if ev.kind == "new_file":
+                st.replaces = self._replaced(ev.key)
             if ev.kind == "resumed" and ev.offset:
                 if st.parser is None:
                     self._resume_format(st)
@@ -906,6 +925,17 @@ class LiveFeed:
         self.notice = (f"resumed from {self.store.path}: {lines:,} lines counted before; "
                        "reading only what was appended since")
         return st.files
+
+
+def _inodes_beside(path: str) -> set[tuple[int, int]]:
+    """(device, inode) of every entry in `path`'s folder."""
+    folder = os.path.dirname(path) or "."
+    try:
+        dev = os.stat(folder).st_dev
+        with os.scandir(folder) as entries:
+            return {(dev, e.inode()) for e in entries}
+    except OSError:
+        return set()
 
 
 def _options_key(sink: Sink) -> str:
