@@ -145,7 +145,7 @@ def test_kubernetes_cri_logs_join_long_lines_say_stderr_apart_and_name_the_workl
     code, out, err = counts(capsys, str(tmp_path / name))
     assert code == 0, err
     assert "2026-11-20T08:00:00+01:00,web_default_nginx,hits,31," in out, out
-    assert "31 counted, 1 malformed" in err and "stderr line that is no request" in err, err
+    assert "31 counted, 0 malformed, 1 no request" in err and "stderr line that is no request" in err, err
 
     # followed, the pieces read apart: one request, as read whole
     log = tmp_path / "live" / name
@@ -197,7 +197,7 @@ def test_a_journald_json_export_reads_its_messages_as_the_servers_lines(tmp_path
     (tmp_path / "nginx.json").write_text(body)
     code, out, err = counts(capsys, str(tmp_path / "nginx.json"))
     assert code == 0 and ",hits,40," in out, out
-    assert "40 counted, 2 malformed" in err, err
+    assert "40 counted, 0 malformed, 2 no request" in err, err
     assert "a system message (no request): 1" in err
     assert "a stderr line that is no request (the server's error log): 1" in err
 

@@ -151,7 +151,7 @@ def test_a_log_that_begins_with_the_servers_own_lines_is_still_read(tmp_path, ca
     log.write_text("".join(json.dumps(o) + "\n" for o in [own] * 30 + [caddy()] * 20 + [proxy]))
     assert main(["counts", str(log)]) == 0
     out, err = capsys.readouterr()
-    assert ",shop.example,hits,20," in out and "20 counted, 31 malformed" in err, err
+    assert ",shop.example,hits,20," in out and "20 counted, 0 malformed, 31 no request" in err, err
 
 
 def test_the_tail_summary_cannot_be_made_to_show_another_request():

@@ -30,6 +30,7 @@ from trafficwatch.counting.series import HourlySeries, ahead_note, no_site
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR
+from trafficwatch.logs.detect import NO_REQUEST, SAID_APART
 from trafficwatch.logs.sources import ERROR_LOG, NOT_NAMED_LIKE_A_LOG
 from trafficwatch.safe import safe_name, safe_text
 
@@ -113,7 +114,8 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
     # lines is not one read ("2 file(s)" beside "not read (an error log...)": a trial)
     err.write(f"trafficwatch: {read} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
-              f"{report.malformed.total:,} malformed, "
+              f"{report.malformed.total - _apart(report.malformed):,} malformed, "
+              f"{f'{_apart(report.malformed):,} {NO_REQUEST}, ' if _apart(report.malformed) else ''}"
               f"{sum(f.excluded for f in report.files):,} excluded{_blank(report)}\n")
     if unread := sum(f.unread for f in report.files):
         n = sum(f.unread > 0 for f in report.files)
@@ -123,10 +125,14 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
                   f"file(s)): not in the hours asked for\n")
     for f in report.files:
         if not f.error and f.malformed.total:
+            apart = _apart(f.malformed)
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
-                      f"{f.malformed.total:,} malformed\n")
+                      f"{f.malformed.total - apart:,} malformed"
+                      f"{f', {apart:,} {NO_REQUEST}' if apart else ''}\n")
     mal = report.malformed
-    err.writelines(f"  malformed, {reason}: {n:,}, e.g. {safe_text(mal.examples[reason])}\n" for reason, n in mal.counts.most_common())
+    err.writelines(f"  {NO_REQUEST if reason in SAID_APART else 'malformed'}, {reason}: {n:,}, "
+                   f"e.g. {safe_text(mal.examples[reason])}\n"
+                   for reason, n in mal.counts.most_common())
     err.writelines(f"  skipped {safe_text(name)}: {why}\n" for name, why in report.skipped)
     if report.unnamed:  # a typo in --vhost-from-filename had named every site as without it
         n = len(report.unnamed)
@@ -149,6 +155,13 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
     if series is not None and series.folded:
         err.write(f"  {series.folded_note()}\n")
+
+
+def _apart(mal) -> int:
+    """Lines among `mal` that are no request and no fault (an error log's, a server's own
+    messages, lines already counted): said apart, as the agent's trafficwatch_other_lines_total
+    (counts had called them malformed beside it, a trial)."""
+    return sum(n for r, n in mal.counts.items() if r in SAID_APART)
 
 
 def _size(n: int) -> str:

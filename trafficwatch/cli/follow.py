@@ -17,6 +17,7 @@ from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.hours import HOUR
+from trafficwatch.logs.detect import NO_REQUEST, SAID_APART
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -100,13 +101,17 @@ def _report_malformed(feed: LiveFeed, said: set[str], end: bool = False) -> None
     for reason in counts:
         if reason not in said:
             said.add(reason)
-            print(f"trafficwatch: malformed, {reason}: not counted, e.g. "
+            kind = NO_REQUEST if reason in SAID_APART else "malformed"
+            print(f"trafficwatch: {kind}, {reason}: not counted, e.g. "
                   f"{safe_text(examples.get(reason, b''))}", file=sys.stderr, flush=True)
     if end:
         detail = "".join(f"; {reason} {n:,}" for reason, n in
                          sorted(counts.items(), key=lambda kv: -kv[1]))
+        apart = sum(n for r, n in counts.items() if r in SAID_APART)
         print(f"trafficwatch: {lines:,} lines read, {parsed:,} counted, "
-              f"{sum(counts.values()):,} malformed{detail}", file=sys.stderr, flush=True)
+              f"{sum(counts.values()) - apart:,} malformed"
+              f"{f', {apart:,} {NO_REQUEST}' if apart else ''}{detail}", file=sys.stderr,
+              flush=True)
 
 
 def _report_ahead(ctx: Sink, site: str | None, said: int) -> int:

@@ -16,6 +16,7 @@ from trafficwatch.logs.w3c import NOT_REQUESTS
 
 OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM)  # no requests, nor a reason to doubt a format
 ALREADY = "already counted from the file it replaced (edited in place?)"  # (engine.live)
+NO_REQUEST = "no request"  # what the lines of SAID_APART are called where they are counted
 SAID_APART = frozenset((*OWN_LINES, ALREADY))  # counted with the malformed lines, under their
 # reasons, and not malformed: their own counter on /metrics (an error log's lines had raised
 # trafficwatch_malformed_lines_total with every 404, an alert on ordinary traffic: a trial)
