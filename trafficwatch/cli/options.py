@@ -232,7 +232,7 @@ def check_unused(args: argparse.Namespace) -> None:
         replay = getattr(args, "prometheus", None) is None and (args.replay or not args.paths)
         if args.speed is not None and not replay:
             raise UsageError("--speed applies to a replay (--replay, or the demo without "
-                             "PATHs): these logs are read whole")
+                             "PATHs): without --replay these logs are followed as written")
         if args.serve_addr is not None and not args.serve:
             raise UsageError("--serve-addr applies with --serve: nothing is served without it")
     if command == "train" and args.horizon is not None and not args.scratch:
