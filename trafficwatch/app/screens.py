@@ -32,10 +32,12 @@ scroll · ctrl+p command palette (every action by name) · ctrl+z suspend (fg re
 
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
 covers, not a zero); ◆ the current hour so far ('now'), or, when the logs are no longer \
-written, the hour their last line fell in ('log end'); • the forecast (median) and - its band \
-(p10–p90: 8 hours in 10 should fall inside); · what the model forecast a day ahead for hours \
-now past, so you can see how good it has been; x anomalies; ~ the same hours last week (w). \
-The legend is the line above the plot.
+written, the hour their last line fell in ('log end'), ▼ on the axis' floor where its count \
+so far is below the axis (the legend gives that count: '▼ now: 3'); • the forecast (median) \
+and - its band (p10–p90: 8 hours in 10 should fall inside; '(band: thin)' where it is within a \
+row of the median, not drawn; '(band: none)' where p10 = p90); · what the model forecast a day \
+ahead for hours now past, so you can see how good it has been; x anomalies; ~ the same hours \
+last week (w). The legend is the line above the plot.
 
 [b]Now[/b]  this hour vs its forecast, the next hour with its band, and the error over the \
 last 7 days of the forecasts drawn (each made at its day's midnight, as shown then): MASE \
@@ -79,7 +81,9 @@ place of the gates.
 
 [b]Anomalies[/b]  completed hours outside the wider anomaly band of their day-ahead forecast \
 (98% by default, --anomaly-band; outside the 80% band drawn is one hour in five by design). \
-An anomaly clears at the first hour back inside it; --alert-cmd runs once for each.
+An anomaly clears at the first hour back inside it. --alert-cmd runs at an anomaly's start, \
+once however long it lasts; one that begins within an hour of another of its direction (a \
+site flapping at the band's edge) pages once, where this pane lists each.
 
 [b]Log tail[/b]  the site's last lines as read (every site's, each named, for all sites), \
 the newest at the bottom as tail -f shows them; 50 at most, a line cut after three rows. \
