@@ -70,8 +70,9 @@ its week' when it stands above (below) 9 in 10 of the week's hours, 'usual' othe
 range, given beside it. The \
 memory's size is the length of its 64 values together. Press h for heatmaps of each gate, one row per unit, one column per hour or two.
 
-[b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor (a line, │) on an hour; the top-right \
-pane then shows its count, forecast and band, whether it is outside the band or part of an \
+[b]Hour cursor[/b]  ←/→ (or a click on the chart) put a cursor (a line, │) on an hour; \
+the top-right pane then shows its count, forecast and band, whether it is outside the band \
+or part of an \
 anomaly, and its status classes, busiest paths and clients (a range where the tally of the \
 busiest clients may be off). Shift+←/→ move it a day; past the chart's first hour the chart \
 moves back with it, through the last four weeks. Esc: back to now.

@@ -112,10 +112,11 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
     read = sum(f.ignored != ERROR_LOG for f in report.files)  # an error log known by its
     # lines is not one read ("2 file(s)" beside "not read (an error log...)": a trial)
+    apart = _apart(report.malformed)
     err.write(f"trafficwatch: {read} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
-              f"{report.malformed.total - _apart(report.malformed):,} malformed, "
-              f"{f'{_apart(report.malformed):,} {NO_REQUEST}, ' if _apart(report.malformed) else ''}"
+              f"{report.malformed.total - apart:,} malformed, "
+              f"{f'{apart:,} {NO_REQUEST}, ' if apart else ''}"
               f"{sum(f.excluded for f in report.files):,} excluded{_blank(report)}\n")
     if unread := sum(f.unread for f in report.files):
         n = sum(f.unread > 0 for f in report.files)

@@ -26,7 +26,7 @@ _CODES = """exit codes:
   2  bad usage, or nothing at all could be read (a mistyped path, no log in a known format)
   74 the output could not be written (a full disk, standard output closed): said on stderr
 """
-EXIT_CODES = _CODES + """  70 the app stopped on an error it did not handle (its traceback shown; state was saved)
+EXIT_CODES = _CODES + """  70 the app stopped on an error it did not handle (its traceback shown)
   2  also: the app has no terminal to draw on (stdin or stdout not one, TERM=dumb)
   130  interrupted (Ctrl-C); state was saved
 SIGTERM and SIGHUP (the terminal closed) save state and exit 0 within 2 s; anything that

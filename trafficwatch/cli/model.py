@@ -78,7 +78,8 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
     codes, shown at the end of each one's --help; train's own, `train_epilog`)."""
     more = {"epilog": epilog, "formatter_class": WrappedWithRawEpilog}
     t = subparsers.add_parser(
-        "train", epilog=train_epilog or epilog, formatter_class=WrappedWithRawEpilog, help="fine-tune the default LSTM (or train one from scratch) on your traffic",
+        "train", epilog=train_epilog or epilog, formatter_class=WrappedWithRawEpilog,
+        help="fine-tune the default LSTM (or train one from scratch) on your traffic",
         description="Train on PATHs' hourly series, holding out the last --holdout-days days, then "
                     "print a backtest on those days against seasonal naive baselines.")
     _common(t)

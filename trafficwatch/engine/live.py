@@ -705,11 +705,12 @@ class LiveFeed:
         return None if last is None else (None, min(int(last), int(time.time())))
 
     def _not_again(self, st: _Stream, res: ParseResult, chunk: bytes) -> ParseResult:
-        """A log that replaced another of its name and opens with lines older than the latest
-        counted (REPLACED_SLACK_S): an edited copy of it. Its lines up to that time were
-        counted from the file it replaced, and are not again: `grep -v IP access.log > tmp && mv
-        tmp access.log` counted the whole log a second time, said nowhere (two trials). What
-        follows them (appended since) is counted."""
+        """A log that replaced another of its name (_replaced) and opens within its span (the
+        first half of it; after a restart, REPLACED_SLACK_S before the latest counted): an
+        edited copy of it. Its lines up to that one's last were counted from it, and are not
+        again: `grep -v IP access.log > tmp && mv tmp access.log` counted the whole log a
+        second time, said nowhere (two trials). What follows them (appended since) is
+        counted."""
         ts = res.records.ts
         if st.replaces is not None and len(ts):
             first, last = st.replaces

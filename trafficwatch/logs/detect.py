@@ -14,7 +14,8 @@ from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
 
-OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM)  # no requests, nor a reason to doubt a format
+# lines of a log that are no request, nor a reason to doubt its format
+OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM)
 ALREADY = "already counted from the file it replaced (edited in place?)"  # (engine.live)
 NO_REQUEST = "no request"  # what the lines of SAID_APART are called where they are counted
 SAID_APART = frozenset((*OWN_LINES, ALREADY))  # counted with the malformed lines, under their
