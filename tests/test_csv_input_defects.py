@@ -472,3 +472,17 @@ def test_a_csv_of_several_metrics_reads_the_one_asked_for_never_their_sum(tmp_pa
     assert code == 0 and out == want  # a CSV of one metric, whichever: that series
     code, out, err = run_main(["eval", str(both), "--metric", "pages"], capsys)
     assert code == 2 and "several metrics (hits, visitors), none of pages" in err, err
+
+
+def test_counts_json_given_to_forecast_says_what_it_is_and_what_is_read(tmp_path, capsys):
+    # an analyst's trial: `counts --format json > c.json; forecast c.json` said "no known log
+    # format matches ... first line: '['", nothing of counts' JSON or of its CSV
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'1.2.3.4 - - [20/Nov/2026:{h:02d}:00:00 +0000] "GET / HTTP/1.1" '
+                           f'200 5 "-" "ua"\n' for h in range(10)))
+    code, out, _ = run_main(["counts", "--format", "json", str(log)], capsys)
+    assert code == 0
+    (tmp_path / "c.json").write_text(out)
+    code, _, err = run_main(["forecast", str(tmp_path / "c.json")], capsys)
+    assert code == 2 and "is hourly counts as `counts --format json` writes them" in err, err
+    assert "read counts' CSV" in err

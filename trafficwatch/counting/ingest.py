@@ -196,6 +196,11 @@ def choose_format(opts: IngestOptions, sample: list[bytes],
 def not_a_log(name: str, sample: list[bytes], why_none: str) -> str:
     """Why a file no log format reads is not counted: `why_none`, or, for a CSV of hourly
     counts (`counts hourly.csv`: not a log at all), where it is read instead."""
+    lead = b"".join(ln.strip() for ln in sample[:8])
+    if lead.startswith(b"[") and b'"hour"' in lead and b'"count"' in lead:  # `counts --format
+        # json`'s: "no known log format ... first line: '['" said nothing of it (a trial)
+        return (f"{name} is hourly counts as `counts --format json` writes them, not an access "
+                "log: forecast, eval and train read counts' CSV (counts without --format json)")
     if not sample or not is_counts_header(sample[0]):
         return f"{name}: {why_none}"
     cols = header_columns(sample[0][:120])
