@@ -30,7 +30,7 @@ from trafficwatch.counting.series import HourlySeries, ahead_note, no_site
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR
-from trafficwatch.logs.detect import NO_REQUEST, SAID_APART
+from trafficwatch.logs.detect import NO_REQUEST, SAID_APART, said_apart
 from trafficwatch.logs.sources import ERROR_LOG, NOT_NAMED_LIKE_A_LOG
 from trafficwatch.safe import safe_name, safe_text
 
@@ -112,7 +112,7 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
     read = sum(f.ignored != ERROR_LOG for f in report.files)  # an error log known by its
     # lines is not one read ("2 file(s)" beside "not read (an error log...)": a trial)
-    apart = _apart(report.malformed)
+    apart = said_apart(report.malformed.counts)  # (said apart, as the agent says them)
     err.write(f"trafficwatch: {read} file(s), {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
               f"{report.malformed.total - apart:,} malformed, "
@@ -126,7 +126,7 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
                   f"file(s)): not in the hours asked for\n")
     for f in report.files:
         if not f.error and f.malformed.total:
-            apart = _apart(f.malformed)
+            apart = said_apart(f.malformed.counts)
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
                       f"{f.malformed.total - apart:,} malformed"
                       f"{f', {apart:,} {NO_REQUEST}' if apart else ''}\n")
@@ -156,13 +156,6 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
         err.write(f"trafficwatch: {safe_text(f.error)}\n")
     if series is not None and series.folded:
         err.write(f"  {series.folded_note()}\n")
-
-
-def _apart(mal) -> int:
-    """Lines among `mal` that are no request and no fault (an error log's, a server's own
-    messages, lines already counted): said apart, as the agent's trafficwatch_other_lines_total
-    (counts had called them malformed beside it, a trial)."""
-    return sum(n for r, n in mal.counts.items() if r in SAID_APART)
 
 
 def _size(n: int) -> str:

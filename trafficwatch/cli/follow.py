@@ -17,7 +17,7 @@ from trafficwatch.engine.live import LiveFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.filters import parse_status_classes
 from trafficwatch.hours import HOUR
-from trafficwatch.logs.detect import NO_REQUEST, SAID_APART
+from trafficwatch.logs.detect import NO_REQUEST, SAID_APART, said_apart
 from trafficwatch.safe import safe_name, safe_text
 
 
@@ -107,7 +107,7 @@ def _report_malformed(feed: LiveFeed, said: set[str], end: bool = False) -> None
     if end:
         detail = "".join(f"; {reason} {n:,}" for reason, n in
                          sorted(counts.items(), key=lambda kv: -kv[1]))
-        apart = sum(n for r, n in counts.items() if r in SAID_APART)
+        apart = said_apart(counts)
         print(f"trafficwatch: {lines:,} lines read, {parsed:,} counted, "
               f"{sum(counts.values()) - apart:,} malformed"
               f"{f', {apart:,} {NO_REQUEST}' if apart else ''}{detail}", file=sys.stderr,

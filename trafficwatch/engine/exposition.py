@@ -24,7 +24,7 @@ from trafficwatch.engine.metrics import Sample
 from trafficwatch.files import atomic_write
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
-from trafficwatch.logs.detect import SAID_APART
+from trafficwatch.logs.detect import said_apart
 
 log = logging.getLogger(__name__)
 CATALOGUE = {
@@ -67,7 +67,7 @@ def counter_values(series: HourlySeries, report: IngestReport,
         for status, n in zip(STATUS, cells.tolist()):
             out[("trafficwatch_requests_total", (("site", site), ("status", status)))] = int(n)
     out[("trafficwatch_lines_read_total", ())] = int(report.lines)
-    apart = sum(n for r, n in report.malformed.counts.items() if r in SAID_APART)
+    apart = said_apart(report.malformed.counts)
     out[("trafficwatch_malformed_lines_total", ())] = int(report.malformed.total - apart)
     out[("trafficwatch_other_lines_total", ())] = int(apart)
     out[("trafficwatch_excluded_lines_total", ())] = int(report.excluded)

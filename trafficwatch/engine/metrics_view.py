@@ -5,7 +5,7 @@ from __future__ import annotations
 from trafficwatch.engine.metrics import Sample
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
-from trafficwatch.logs.detect import SAID_APART
+from trafficwatch.logs.detect import said_apart
 
 # gauge name -> SiteForecast field; every site with enough history has all of them
 FORECAST_GAUGES = (
@@ -45,7 +45,7 @@ def samples_for(engine) -> list[Sample]:
             for site in sites if site in forecasts for q, attr in QUANTILES]
     snap = engine.latest
     if snap is not None and not fleet:
-        apart = sum(n for r, n in snap.ingest.malformed.items() if r in SAID_APART)
+        apart = said_apart(snap.ingest.malformed)
         out.append(Sample("trafficwatch_malformed_lines_total", (),
                           float(sum(snap.ingest.malformed.values()) - apart)))
         out.append(Sample("trafficwatch_other_lines_total", (), float(apart)))

@@ -6,6 +6,7 @@ detection the parser, with no import going back up.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER, SYSTEM
@@ -23,6 +24,12 @@ SAID_APART = frozenset((*OWN_LINES, ALREADY))  # counted with the malformed line
 # trafficwatch_malformed_lines_total with every 404, an alert on ordinary traffic: a trial)
 TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
                           TOO_LATE})  # a line of a format, but a time that cannot be counted
+
+
+def said_apart(counts: Mapping[str, int]) -> int:
+    """Lines among malformed `counts` (reason -> lines) that are no request and no fault
+    (SAID_APART): said apart from the malformed by counts, follow and /metrics alike."""
+    return sum(n for r, n in counts.items() if r in SAID_APART)
 
 
 @dataclass(frozen=True)
