@@ -48,13 +48,19 @@ def session(tmp_path: Path, request):
         f.close()
 
 
-def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
+def stopped_with_five_more(session) -> Path:
+    """30 lines counted, the feed stopped, 5 lines appended meanwhile: the log."""
     log = session.logs / "access.log"
     log.write_text(lines(0, 30))
     e, f = session()
     assert e.series.total() == 30
     f.close()
     append(log, lines(30, 5))
+    return log
+
+
+def test_lines_appended_while_stopped_are_counted_once_on_restart(session):
+    stopped_with_five_more(session)
     e2, f2 = session()
     assert e2.series.total() == 35
     assert f2.report.lines == 35
@@ -66,12 +72,7 @@ def test_a_log_this_user_cannot_read_at_a_restart_is_not_called_gone(session, mo
     # a trial (chmod 000 while stopped, the agent run as nobody): "access.log, the file
     # followed before this start, is gone (a new file has that name now): what was written
     # to it ... was not read", of the same file, read on exactly once readable again
-    log = session.logs / "access.log"
-    log.write_text(lines(0, 30))
-    e, f = session()
-    assert e.series.total() == 30
-    f.close()
-    append(log, lines(30, 5))
+    log = stopped_with_five_more(session)
     real = os.access
     monkeypatch.setattr("trafficwatch.logs.sources.os.access",
                         lambda p, mode: False if str(p) == str(log) else real(p, mode))
