@@ -2,6 +2,9 @@
 forecast must follow the site's clock, not repeat last week's hours an hour off."""
 from __future__ import annotations
 
+import re
+from zoneinfo import ZoneInfo
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +210,34 @@ def test_the_screen_labels_each_hour_in_its_own_offset(paris, tz):
         (after + pd.Timedelta(hours=1)).strftime("%d %H:00")
     ahead = int(sv.hours[-1]) + 24 * 3600  # a forecast's hour: the offset of now
     assert sv.offset_at(ahead) == 3600 and off == 3600  # (and reckoned in as an int)
+
+
+def test_a_csv_of_wall_clock_hours_is_read_in_the_zone_tz_names(paris, tmp_path, capsys):
+    """A CSV whose hours state no offset (a database's GROUP BY on local time, a spreadsheet)
+    was read as UTC even with --tz Europe/Paris: its forecast began an hour or two off the
+    clock, and autumn's hour that comes twice was 'repeated' rows, read once."""
+    assert main(["counts", str(paris)]) == 0
+    local = tmp_path / "local.csv"  # counts' rows, each hour's offset taken off
+    local.write_text(re.sub(r"[+-]\d\d:\d\d,", ",", capsys.readouterr().out))
+    assert local.read_text().count("2026-10-25T02:00:00,") == 2  # summer's, then winter's
+    site = local.read_text().splitlines()[1].split(",")[1]
+    outs = []  # (--site: the loader train and a CSV's one series go through)
+    for path, tz in ((paris, []), (local, ["--tz", "Europe/Paris"]), (local, []),
+                     (local, ["--tz", "Europe/Paris", "--site", site])):
+        assert main(["forecast", str(path), "--horizon", "24", "--format", "csv", *tz]) == 0
+        out, err = capsys.readouterr()
+        outs.append(out)
+        assert "repeated" not in err or not tz
+    assert outs[1] == outs[0] == outs[3]  # to the digit, hours and all, as the log's own
+    assert outs[2].splitlines()[1].split(",")[0].endswith("+00:00") and outs[2] != outs[0]
+
+
+def test_tz_reads_the_hour_a_spring_clock_skips_as_the_next_one(tmp_path):
+    from trafficwatch.counting.load import read_counts_csv
+
+    path = tmp_path / "spring.csv"
+    path.write_text("hour,count\n2027-03-28 01:00:00,5\n2027-03-28 02:00:00,6\n"
+                    "2027-03-28 03:00:00,7\n2027-03-28 04:00:00,8\n")
+    s = read_counts_csv(str(path), tz=ZoneInfo("Europe/Paris"))
+    # 01:00 +01:00 is 00:00 UTC; 02:00 does not exist: read as 03:00 +02:00, 01:00 UTC, with it
+    assert list(s.index.strftime("%H")) == ["00", "01", "02"] and list(s) == [5, 13, 8]

@@ -58,8 +58,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     logs has."""
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts (columns "
-                        "hour,count, hour,visits or ds,y; ISO 8601 hours, UTC where they "
-                        "carry no offset, minutes dropped (in a +05:30 zone's own hours too), "
+                        "hour,count, hour,visits or ds,y; ISO 8601 hours, where they carry "
+                        "no offset in --tz's zone, else UTC, minutes dropped (in a +05:30 zone's own hours too), "
                         "dates without an hour refused; "
                         "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
                         "numbers, or Unix times in s or ms (any size: known by their steps "
@@ -97,6 +97,10 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
     t.add_argument("--horizon", type=int, default=None,
                    help="with --scratch: hours the new model forecasts in one shot, 1-168 "
                         "(default: 168)")
+    t.add_argument("--tz", metavar="ZONE",
+                   help="the zone of a CSV's hours that state no offset (UTC, +02:00, "
+                        "Europe/Paris; default: UTC): the model learns the hours of the day "
+                        "and week as the site's clock keeps them")
     t.add_argument("--holdout-days", type=int, default=7,
                    help="days at the end kept out of training and used for the backtest "
                         "(0: train on everything, no backtest; default: 7)")
@@ -124,7 +128,7 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
     e.add_argument("--format", choices=("table", "json"), default="table", dest="out_format",
                    help="table (default) or json")
     add_model_option(e)
-    add_tz_option(e, "the hours of the backtest's range")
+    add_tz_option(e, "the hours of the backtest's range", csv=True)
     e.add_argument("--statsforecast", action="store_true",
                    help="also run AutoETS and AutoTheta (season 24 h) and MSTL (24 h + 168 h), "
                         "each fit on the last 1008 hours before each origin, gaps filled "
@@ -160,7 +164,7 @@ def add_commands(subparsers: argparse._SubParsersAction, epilog: str | None = No
                    help="csv (default: hour,p10,p50,p90,model; series first for a CSV of "
                         "several) or json (with the choice and why)")
     add_model_option(f)
-    add_tz_option(f, "the forecast hours")
+    add_tz_option(f, "the forecast hours", csv=True)
     f.set_defaults(func=run_forecast)
 
 
@@ -299,7 +303,8 @@ def load_every(args: argparse.Namespace) -> dict[str, pd.Series]:
     with reading(paths):  # stdin, copied once: a counts CSV or a log, read from that copy
         if prometheus_config(args) is None and not args.site and is_counts_csv(paths):
             table = read_counts_csv_all(paths[0], warn=warn_stderr,
-                                        metric=getattr(args, "metric", None) or "hits")
+                                        metric=getattr(args, "metric", None) or "hits",
+                                        tz=parse_tz(getattr(args, "tz", None)))
             if getattr(args, "tz", None) and any(s.attrs.get(HOUR_NUMBERS) is not None
                                                  for s in table.series.values()):
                 _err("--tz is not used: the hours are numbers, and are written back as "

@@ -67,11 +67,13 @@ def add_filter_options(p: argparse.ArgumentParser, site_help: str = "one site (d
     g.add_argument("--site", help=site_help)
 
 
-def add_tz_option(p: argparse.ArgumentParser, what: str = "hours") -> None:
-    """--tz: the zone times are shown in (every command that prints or shows hours)."""
+def add_tz_option(p: argparse.ArgumentParser, what: str = "hours", csv: bool = False) -> None:
+    """--tz: the zone times are shown in (every command that prints or shows hours); `csv`: and
+    the zone a counts CSV's hours that state no offset are read in (the model commands)."""
+    read = "; a CSV's hours that state no offset are read in it (else as UTC)" if csv else ""
     p.add_argument("--tz", metavar="ZONE",
                    help=f"show {what} in this zone (UTC, +02:00, Europe/Paris); "
-                        "default: the log's own offset")
+                        f"default: the log's own offset{read}")
 
 
 def add_follow_options(p: argparse.ArgumentParser, prefix: str = "", kind: str = "app") -> None:
@@ -263,7 +265,8 @@ def exclusion(ip: str) -> str:
 def series_choice(args: argparse.Namespace) -> SeriesChoice:
     """SeriesChoice from the metric and filter options."""
     return SeriesChoice(site=args.site, metric=args.metric, bots=args.bots,
-                        status_classes=parse_status_classes(args.status))
+                        status_classes=parse_status_classes(args.status),
+                        tz=parse_tz(getattr(args, "tz", None)))
 
 
 def check_state_option(path: str) -> None:

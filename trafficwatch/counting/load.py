@@ -3,6 +3,7 @@ logs or a CSV of hourly counts to one hourly series, with the same input and fil
 as `counts` and the app."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import os
@@ -47,6 +48,7 @@ class SeriesChoice:
     metric: str = "hits"
     bots: bool | str = True
     status_classes: frozenset[int] | None = None
+    tz: dt.tzinfo | None = None  # --tz: the zone of a CSV's hours that state no offset
 
 
 def warn_stderr(line: str) -> None:
@@ -115,7 +117,8 @@ def _load_hourly(paths: list[str], opts: IngestOptions | None,
                  choice: SeriesChoice) -> pd.Series:
     if is_counts_csv(paths):
         return without_hour_in_progress(
-            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site, metric=choice.metric),
+            read_counts_csv(paths[0], warn=warn_stderr, site=choice.site, metric=choice.metric,
+                            tz=choice.tz),
             shown_name(paths[0]))
     check_csv_alone(paths)
     series = HourlySeries(track_visitors=choice.metric == "visitors")
@@ -230,8 +233,13 @@ class CountsCSV:
 
 
 def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
-                        only: str | None = None, metric: str = "hits") -> CountsCSV:
+                        only: str | None = None, metric: str = "hits",
+                        tz: dt.tzinfo | None = None) -> CountsCSV:
     """Every series of a CSV of hourly counts (`hour,count`; ISO 8601 hours), as UTC.
+
+    An hour that states no offset is `tz`'s wall clock (UTC without one): a daylight-saving
+    change's repeated hour is its summer one the first time a series has it, its winter one
+    after; an hour the clock skipped is the next one.
 
     Columns: the hour (hour, ds, time or timestamp), the count (count, visits, hits, value or
     y) and, optionally, which series a row is of (site as `counts` writes, unique_id, series
@@ -249,8 +257,8 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     """
     if path == "-":
         with spooled_stdin() as copy:
-            return _read_counts_csv(copy, STDIN, warn, only, metric)
-    return _read_counts_csv(path, safe_name(path), warn, only, metric)
+            return _read_counts_csv(copy, STDIN, warn, only, metric, tz)
+    return _read_counts_csv(path, safe_name(path), warn, only, metric, tz)
 
 
 def shown_name(path: str) -> str:
@@ -259,7 +267,8 @@ def shown_name(path: str) -> str:
 
 
 def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
-                     only: str | None = None, metric: str = "hits") -> CountsCSV:
+                     only: str | None = None, metric: str = "hits",
+                     tz: dt.tzinfo | None = None) -> CountsCSV:
     """read_counts_csv_all of a file, named `shown` in every message."""
     import csv
     import math
@@ -377,7 +386,11 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     else:
         stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
-    for (n, row), t in zip(usable, stamps):
+    stated = [_offset_of(x) for x in texts]  # the offset each row's hour states, or None
+    if tz is not None and not numbers and not epoch:  # the wall clock of --tz, not UTC's (a
+        # database's local hours had their forecast an hour or two off the clock)
+        stamps, stated = _in_zone(stamps, stated, [series_of(r) for _, r in usable], tz)
+    for (n, row), t, off in zip(usable, stamps, stated):
         if pd.isna(t):
             bad.setdefault("hour", []).append(f"row {n}: {row[ti]!r}")
             continue
@@ -414,7 +427,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         times, values, offsets = found.setdefault(name, ([], [], []))
         times.append(t)
         values.append(v)
-        offsets.append(_offset_of(row[ti]))
+        offsets.append(off)
     # not counts at all: a series of differences, of temperatures or a signal (a trial's sine
     # of -12..12, half its rows read as gaps, was scored on the other half by eval, and beat
     # both naives); or of bytes (a trial's 725 of 1,452 hours over a trillion were gaps, the
@@ -726,10 +739,12 @@ def _of_metric(rows: list[tuple[int, list[str]]], col: int, metric: str, shown: 
 
 
 def read_counts_csv(path: str, warn: Callable[[str], None] | None = None,
-                    site: str | None = None, metric: str = "hits") -> pd.Series:
+                    site: str | None = None, metric: str = "hits",
+                    tz: dt.tzinfo | None = None) -> pd.Series:
     """One series of a CSV of hourly counts (see `read_counts_csv_all`): the only one, or
     `site`'s; ValueError when the file holds several and `site` names none of them."""
-    return one_series(path, read_counts_csv_all(path, warn, only=site, metric=metric), site)
+    return one_series(path, read_counts_csv_all(path, warn, only=site, metric=metric, tz=tz),
+                      site)
 
 
 def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
@@ -754,6 +769,32 @@ def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
 
 
 _OFFSET = re.compile(r"(?:[zZ]|([+-])(\d\d):?(\d\d))$")
+
+
+def _in_zone(stamps: pd.Series, stated: list[int | None], keys: list[str],
+             tz: dt.tzinfo) -> tuple[pd.Series, list[int | None]]:
+    """`stamps` (read as UTC) whose text stated no offset read again as `tz`'s wall clock, and
+    every row's offset, those rows' the zone's at their hour. Of a wall-clock hour that comes
+    twice (autumn's change), a series' first row is the summer one and its later rows the
+    winter one; an hour the clock skipped (spring's) is the next one."""
+    import pandas as pd
+
+    naive = [i for i, o in enumerate(stated) if o is None and not pd.isna(stamps.iloc[i])]
+    if not naive:
+        return stamps, stated
+    wall = pd.DatetimeIndex(stamps.iloc[naive]).tz_localize(None)
+    seen: set[tuple[str, object]] = set()
+    first = []  # True: the first row of its series at that wall-clock hour
+    for i, w in zip(naive, wall):
+        first.append((keys[i], w) not in seen)
+        seen.add((keys[i], w))
+    local = wall.tz_localize(tz, ambiguous=np.array(first), nonexistent="shift_forward")
+    out = stamps.copy()
+    out.iloc[naive] = local.tz_convert("UTC")
+    offsets = list(stated)
+    for i, t in zip(naive, local):
+        offsets[i] = int(t.utcoffset().total_seconds())
+    return out, offsets
 
 
 def _offset_of(text: str) -> int | None:
