@@ -437,3 +437,20 @@ def test_the_fine_tunes_figures_are_evals_when_the_series_ends_in_a_part_hour(mo
                                   "fine-tuned": tuned.as_function()}, days=7))["mase"]
     assert d == pytest.approx(want["default"], rel=2e-3), (d, want)
     assert t == pytest.approx(want["fine-tuned"], rel=2e-3), (t, want)
+
+
+def test_a_fine_tune_from_a_model_file_names_that_model_not_the_default(monkeypatch, tmp_path):
+    # a served app started with --model mine.pt said "default kept: fine-tuned MASE ... vs
+    # default ..." beside "Model: lstm:mine": the shipped model was never in the running
+    from trafficwatch.engine.views import detail_short
+
+    e = Engine(EngineConfig(paths=["x"], model_path=str(tmp_path / "mine.pt")), lambda s: None)
+    e.forecaster = Stub(100, "lstm:mine")
+    monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: flat(21))
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", lambda path, s, **kw: Stub(60, "t"))
+    assert e.fine_tune_once() is False
+    note = e.tuning_note[""]
+    assert note.startswith("mine kept: fine-tuned MASE ") and " vs mine " in note
+    assert "default" not in note
+    assert detail_short(note) == "fine-tune not kept: no better"
+    assert detail_short(note.replace("mine kept", "default kept")) == detail_short(note)

@@ -529,7 +529,9 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 (shown on screen; the default model stays)
                 log.warning("fine-tuning %s failed: %s", site or "all sites", exc)
                 why = str(exc).removeprefix("fine-tuning failed: ")[:200]
-                self._apply_tuning(TuneResult(site, f"fine-tuning failed ({why}); default kept"))
+                self._apply_tuning(TuneResult(
+                    site, f"fine-tuning failed ({why}); "
+                          f"{tuning.base_name(self.cfg.model_path)} kept"))
 
         self._tuner = threading.Thread(target=run, name="trafficwatch-tune", daemon=True)
         self._tuner.start()

@@ -19,6 +19,7 @@ import numpy as np
 
 from trafficwatch.counting.load import read_counts_csv
 from trafficwatch.files import atomic_write, sweep_orphans, temp_prefix
+from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +229,14 @@ def waiting_note(s, enabled: bool) -> str:
             f"has {days} day{'s' * (days != 1)}")
 
 
+def base_name(model_path: str | None) -> str:
+    """The model a site's fine-tune starts from, as its notes name it: "default" (the shipped
+    one), or a --model file's name (its notes read "default kept" beside "Model: lstm:mine")."""
+    if not model_path:
+        return "default"
+    return safe_name(Path(model_path).stem) or "default"
+
+
 def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
                     on_progress: Callable[[TuneResult], object] | None = None,
                     store: Path | None = None) -> TuneResult | None:
@@ -258,6 +267,7 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
         return TuneResult(site, _too_little(holdout, default.cfg.window, exc))
     started = time.time()
     begun = time.strftime("%H:%M", time.localtime(started))
+    base = base_name(model_path)
 
     def say(note: str) -> None:
         if on_progress is not None:
@@ -272,12 +282,13 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
         # epoch did better on the week it validates on ("fine-tuned no better, MASE 0.7462
         # each" read as if nothing had run)
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
-        res = TuneResult(site, "default kept: no epoch of fine-tuning did better than it on "
+        res = TuneResult(site, f"{base} kept: no epoch of fine-tuning did better than it on "
                                f"the week before the last 7 days ({when})")
         if store is not None:
             _remember(store, site, model_path, res)
         return res
-    say("fine-tuning on this site: done, backtesting it against the default")
+    say("fine-tuning on this site: done, backtesting it against the "
+        + ("default" if base == "default" else f"model {base}"))
     table = summarize(backtest(s, {"default": default.as_function(),
                                    "fine-tuned": tuned.as_function()}, days=7))
     mase = table["mase"].to_dict()
@@ -288,7 +299,7 @@ def maybe_fine_tune(site: str, s, default, model_path: str | None, device: str,
         smape = table["smape"].to_dict()
         d, t = smape.get("default", math.nan), smape.get("fine-tuned", math.nan)
         score = "sMAPE (%)"
-    res = _decide(site, t, d, started, tuned, score)
+    res = _decide(site, t, d, started, tuned, score, base)
     if store is not None:
         _remember(store, site, model_path, res)
     return res
@@ -312,9 +323,10 @@ def _too_little(holdout, window: int, exc: ValueError) -> str:
 
 
 def _decide(site: str, t: float, d: float, started: float, tuned,
-            score: str = "MASE") -> TuneResult:
+            score: str = "MASE", base: str = "default") -> TuneResult:
     """The fine-tuned model kept when it backtested better (`score` `t` against the default's
-    `d`: MASE, or sMAPE where MASE has no scale), and the note that says so."""
+    `d`: MASE, or sMAPE where MASE has no scale), and the note that says so (`base`: the model
+    tuned from, as base_name names it)."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
     on = getattr(tuned, "trained_on", "cpu")
     # scored as `trafficwatch eval` scores (forecasts from the hour 7, 6 ... 1 days before the
@@ -322,20 +334,20 @@ def _decide(site: str, t: float, d: float, started: float, tuned,
     # MASEs of one model differ, and the note must not read as a second figure for the same
     how = "in eval's backtest of the last 7 days"
     if not (math.isfinite(t) and math.isfinite(d)):
-        return TuneResult(site, f"default kept: the fine-tune could not be scored {how} "
+        return TuneResult(site, f"{base} kept: the fine-tune could not be scored {how} "
                                 f"({when})")
     ts, ds = two_figures(t, d)
     if t < d * (1 - KEEP_MARGIN):
         # after the model's name ("Model: fine-tuned · kept ..."), not "fine-tuned" twice
-        return TuneResult(site, f"kept: tuned {when} on {on}, {score} {ts} vs default {ds} {how}",
+        return TuneResult(site, f"kept: tuned {when} on {on}, {score} {ts} vs {base} {ds} {how}",
                           tuned)
     if ts == ds:  # alike to 4 decimals: not "0.5872 vs 0.5872", which reads as a typo
-        return TuneResult(site, f"default kept: fine-tuned no better, {score} {ds} each {how} "
+        return TuneResult(site, f"{base} kept: fine-tuned no better, {score} {ds} each {how} "
                                 f"({when})")
     if t < d:
-        return TuneResult(site, f"default kept: fine-tuned {score} {ts} vs default {ds} {how}, "
+        return TuneResult(site, f"{base} kept: fine-tuned {score} {ts} vs {base} {ds} {how}, "
                                 f"under {KEEP_MARGIN:.0%} better: too close to call ({when})")
-    return TuneResult(site, f"default kept: fine-tuned {score} {ts} vs default {ds} {how} "
+    return TuneResult(site, f"{base} kept: fine-tuned {score} {ts} vs {base} {ds} {how} "
                             f"({when})")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -125,8 +126,9 @@ def detail_short(detail: str) -> str:
     """The fine-tune's note in a few words, for a narrow pane: at 80x24 "default kept: no epoch
     of fine-tuning did better than it on the week before the last 7 days (...)" took 8 of the
     Now pane's 12 lines and pushed the lines read out of sight (a new user's trial)."""
-    if detail.startswith("default kept"):  # and why, in a word or two (a trial: no reason
-        # at 80 columns, only at 160)
+    if re.match(r".+? kept: (?:no epoch|the fine-tune|fine-tuned)", detail):  # "default
+        # kept" (or a --model file's name), and why, in a word or two (a trial: no reason at 80
+        # columns, only at 160)
         why = ("unscored" if "could not be scored" in detail else
                "too close to call" if "too close to call" in detail else "no better")
         return f"fine-tune not kept: {why}"
@@ -134,7 +136,8 @@ def detail_short(detail: str) -> str:
         return "fine-tuned here, kept"
     if detail.startswith("fine-tuning on this site: done"):  # not in use yet: "fine-tuning:
         # done" beside "Model: lstm:default" read as a fine-tune in use (a trial)
-        return "fine-tuned, checking it against the default"
+        return "fine-tuned, checking it against " + (
+            "the default" if detail.endswith("the default") else "the model")
     if detail.startswith("fine-tuning on this site: "):
         return "fine-tuning: " + detail.removeprefix("fine-tuning on this site: ").split(",")[0]
     if detail.startswith("fine-tuning failed"):
