@@ -382,7 +382,8 @@ def test_counts_csv_rows_that_cannot_be_used_are_said_not_dropped_in_silence(tmp
     assert "3 rows with a count not a number of requests (0 to under a trillion an hour), read as a gap (e.g. row 4: '-7')" in text
     assert "1 row with not as many fields as the header, left out (e.g. row 7: 3 fields)" in text
     assert "1 hour on more than one row, their counts added" in text
-    assert "\x1b" not in text and len(said) == 4
+    assert "1 of 6 hours between the first and last row have no row" in text  # 03:00's, cut
+    assert "\x1b" not in text and len(said) == 5
 
 
 def test_a_series_of_values_not_counts_is_refused_or_left_out_not_scored_on_half(tmp_path,

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -32,7 +33,7 @@ from trafficwatch.cli.rows import csv_field
 from trafficwatch.counting.load import hour_text, load_hourly, say_summed
 from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
-from trafficwatch.hours import HOUR_NUMBERS, SUB_HOUR
+from trafficwatch.hours import HOUR_NUMBERS, OFFSETS, SUB_HOUR
 from trafficwatch.safe import safe_name, safe_text
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories, or one CSV of hourly counts (columns "
                         "hour,count, hour,visits or ds,y; ISO 8601 hours, where they carry "
-                        "no offset in --tz's zone, else UTC, minutes dropped (in a +05:30 zone's own hours too), "
+                        "no offset in --tz's zone, else UTC (GA4's 2024031514 too, and its date,hour "
+                        "columns), minutes dropped (in a +05:30 zone's own hours too), "
                         "dates without an hour refused; "
                         "or hour numbers 1, 2, 3... without dates, as M4's, written back as "
                         "numbers, or Unix times in s or ms (any size: known by their steps "
@@ -181,9 +183,10 @@ def load_series(args: argparse.Namespace) -> pd.Series:
 
 
 def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
-           series: pd.Series | None = None) -> pd.DatetimeIndex:
-    """The UTC hours in --tz, else in the logs' own offset (their latest line's, when every site
-    read has the same), else UTC (sites of several offsets, a CSV)."""
+           series: pd.Series | None = None) -> Sequence[pd.Timestamp]:
+    """The UTC hours in --tz, else in the logs' own offset (each hour's, where the series
+    holds a daylight-saving change; else their latest line's, when every site read has the
+    same), else UTC (sites of several offsets, a CSV)."""
     import datetime as dt
 
     tz = parse_tz(args.tz)
@@ -191,6 +194,14 @@ def _shown(index: pd.DatetimeIndex, args: argparse.Namespace,
     if tz is None and offset is not None:
         tz = dt.timezone(dt.timedelta(seconds=int(offset)))
     sub = series.attrs.get(SUB_HOUR, 0) if series is not None else 0
+    each = series.attrs.get(OFFSETS) if series is not None and args.tz is None else None
+    if each is not None and len(each):  # a daylight-saving change among the hours: each in
+        # the offset it was counted in, as `counts` writes it (eval's forecasts wrote a known
+        # 14:00+01:00 as 15:00+02:00, the offset after the change, a trial); hours past the
+        # series' end in its last offset
+        last = int(each.iloc[-1])
+        return [(t + dt.timedelta(seconds=int(sub))).tz_convert(dt.timezone(dt.timedelta(
+            seconds=int(each.get(t, last))))) for t in index]
     if sub:  # a CSV's hours, half an hour (or 45 minutes) after UTC's: as it wrote them
         index = index + dt.timedelta(seconds=int(sub))
     return index.tz_convert(tz) if tz is not None else index

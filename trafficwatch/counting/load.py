@@ -338,6 +338,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         usable.append((n, row))
     if METRIC_COLUMN in cols:
         usable = _of_metric(usable, cols.index(METRIC_COLUMN), metric, shown, warn)
+    usable, how = _time_texts(usable, cols, ti, keys=[series_of(row) for _, row in usable])
+    if how and warn is not None:  # (GA4 writes the property's own wall clock)
+        warn(f"{shown}: {how}" + (f" in {tz}" if tz is not None else
+                                  ", as UTC (--tz ZONE: as that zone's wall clock)"))
     # Unix times of any size (2000's 946684800, epoch 0's 0, 3600...; in ms too), known by
     # their steps: refused below 10 digits (a trial), or read as hour numbers 3600 apart
     every = [row[ti].strip() for _, row in usable]
@@ -386,6 +390,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     else:
         stamps = pd.to_datetime(pd.Series(texts, dtype=object), utc=True, errors="coerce",
                                 format="ISO8601")
+    sep = _thousands([row[vi].strip() for _, row in usable])
     stated = [_offset_of(x) for x in texts]  # the offset each row's hour states, or None
     if tz is not None and not numbers and not epoch:  # the wall clock of --tz, not UTC's (a
         # database's local hours had their forecast an hour or two off the clock)
@@ -404,6 +409,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         # marked partial (e.g. row 1178)" named the other site's row
         note = bad if only is None or ii is None or name == only else {}
         text = row[vi].strip()
+        if sep is not None and sep in text:  # 1,043 (1.043, 1 043): one thousand and 43
+            note.setdefault("thousands", []).append(f"row {n}: {text!r}")
+            text = text.replace(sep, "")
         try:
             v = float(text) if text else math.nan
             ok = not text or (math.isfinite(v) and 0 <= v < MAX_COUNT)
@@ -480,6 +488,13 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                 + ", are daily counts: trafficwatch reads hourly ones)") if "day" in bad else ""
         raise ValueError(f"{shown}: no row has an ISO 8601 hour (or an hour number: 1, 2, "
                          f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
+    single = sum(len(v[0]) == 1 for v in found.values())
+    if id_col is not None and len(found) >= 10 and single >= 0.9 * len(found):  # a table's
+        # row key (id = 1, 2, 3...) read as 839 series of one row: 2,517 lines on stderr and
+        # 40,273 rows of forecasts of nothing (a trial)
+        raise ValueError(f"{shown}: column {safe_text(id_col)!r} names another series on "
+                         f"almost every row ({len(found):,} series, {single:,} of one row): a "
+                         "row number or key, not a series' name? drop or rename that column")
     apart = {}  # series -> why its rows are no hourly counts
     for name, (times, _, _) in found.items():
         # hour numbers said as numbers: "2008-10-02 00:00 then 02:00" was of a made-up calendar
@@ -503,6 +518,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         left_names.append(name)
         del found[name]
     out: dict[str, pd.Series] = {}
+    no_row: dict[str, tuple[int, int]] = {}  # series -> (hours without a row, hours in all)
     for name, (times, values, offsets) in found.items():
         # a zone half an hour (or 45 minutes) off UTC: its hours begin that long after UTC's.
         # Each is read into the UTC hour that begins `sub` seconds before it, and written back
@@ -533,6 +549,10 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         s = s.groupby(level=0).sum(min_count=1).sort_index()
         full = pd.date_range(s.index[0], s.index[-1], freq="h")
         one = s.reindex(full).rename("count")
+        if len(full) > len(s) and told:  # an hour without a row: unknown, not 0 (a SQL GROUP
+            # BY writes no row for an hour without visits: 27 % of a small site's hours were
+            # read as unknown, its nights forecast three times too high, without a word)
+            no_row[name] = (len(full) - len(s), len(full))
         offset = offsets[-1]  # the last row's
         if offset is not None:  # `counts` writes hours in the logs' offset: the clock they keep
             one.attrs["utc_offset"] = offset
@@ -561,6 +581,13 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
     if warn is not None:
         for line in left:
             warn(f"{line}: left out")
+    if warn is not None and no_row:
+        gaps, hours = sum(g for g, _ in no_row.values()), sum(h for _, h in no_row.values())
+        which = (f" (in {len(no_row)} of its {len(found)} series)" if id_col is not None
+                 else "")
+        warn(f"{shown}: {gaps:,} of {hours:,} hours between the first and last row have no "
+             f"row{which}: read as unknown, not as 0 (an export that leaves out the hours "
+             "without visits, as a SQL GROUP BY does, should write them as 0)")
     if warn is not None and epoch:
         warn(f"{shown}: column {safe_text(time_col)!r} holds Unix times: read as UTC")
     if warn is not None and numbers:
@@ -581,6 +608,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                  "repeat": ("hour", ("repeated on rows alike (the same time and count), "
                                      "read once")),
                  "same hour": ("hour", "on more than one row, their counts added"),
+                 "thousands": ("count", ("written with thousands separators, read as "
+                                         "whole numbers")),
                  "no name": ("row", f"without a series name, read as the series {NO_NAME}"),
                  "offsets": ("series", ("with UTC offsets changing within weeks, as no clock "
                                         "does: its hours are read as the instants they name"))}
@@ -768,7 +797,72 @@ def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
     return table.series[site]
 
 
-_OFFSET = re.compile(r"(?:[zZ]|([+-])(\d\d):?(\d\d))$")
+# a time's offset: Z, +01:00, +0100 or +01 (PostgreSQL's timestamptz as text: its
+# '2024-03-03 00:00:00+01' was read as UTC, the site's clock lost, a trial)
+_OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:[.,]\d*)?)?\s*(?:[zZ]|([+-])(\d\d)(?::?(\d\d))?)$")
+DATE_COLUMNS = ("date", "day")  # beside an hour column of 0-23: one time in two columns (GA4)
+HOUR_OF_DAY = re.compile(r"([01]?\d|2[0-3])(?::([0-5]\d)(?::([0-5]\d))?)?$")  # 14, 14:00
+DATE_HOUR = re.compile(r"((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])$")
+# GA4's dateHour, 2024031514: ten digits, as a Unix time in seconds (read as one, its 5 weeks
+# were 3 hours of 2034, a trial)
+COMPACT_DATE = re.compile(r"(\d{4})(\d\d)(\d\d)$")  # 20240315
+
+
+def _time_texts(usable: list, cols: list[str], ti: int, keys: list[str]) -> tuple[list, str]:
+    """The rows with their time field as the reader parses it, and what was done, said (""
+    for nothing): a date column beside an hour of the day (GA4's date,hour: 20240303,14) joined
+    into one time; GA4's dateHour (2024030314) written as ISO 8601 unless its steps are whole
+    hours of seconds (a Unix time); BigQuery's ' UTC' suffix read as Z."""
+    if not usable:
+        return usable, ""
+    texts = [row[ti].strip() for _, row in usable]
+    how = ""
+    di = next((cols.index(c) for c in DATE_COLUMNS if c in cols and cols.index(c) != ti), None)
+    if di is not None and all(HOUR_OF_DAY.match(x) for x in texts):  # summed by hour of the
+        # day, 35 days in 24 "hours", exit 0 (a trial)
+        texts = [_date_and_hour(row[di].strip(), x) for (_, row), x in zip(usable, texts)]
+        how = (f"columns {safe_text(cols[di])!r} and {safe_text(cols[ti])!r} read as one "
+               "time, the date and the hour of the day,")
+    elif all(DATE_HOUR.match(x) for x in texts) and _unix_scale(texts, keys) is None:
+        texts = [f"{x[:4]}-{x[4:6]}-{x[6:8]}T{x[8:10]}:00:00" for x in texts]
+        how = (f"column {safe_text(cols[ti])!r} holds dates and hours as YYYYMMDDHH (as GA4's "
+               "dateHour), read as such,")
+    texts = [x[:-4].rstrip() + "Z" if x.upper().endswith(" UTC") else x for x in texts]
+    return [(n, row[:ti] + [x] + row[ti + 1:]) for (n, row), x in zip(usable, texts)], how
+
+
+_GROUPED = {sep: re.compile(r"\d{1,3}(?:" + re.escape(sep) + r"\d{3})+" + tail + "$")
+            for sep, tail in ((",", r"(?:\.\d+)?"), (".", ""), (" ", ""), ("\u00a0", ""),
+                              ("\u202f", ""))}
+_PLAIN = re.compile(r"\d{1,3}$")
+
+
+def _thousands(values: list[str]) -> str | None:
+    """The thousands separator of a count column, if it has one: ',' where some counts are
+    1,043 and none reads as a decimal comma (1,5); '.' (German Excel's 1.548) only where every
+    count is either such a number, or a plain one under 1,000 (with some of those: a column of
+    fractions to 3 places has none); a space (1 043, also no-break ones) where some are 1 043.
+    Quoted "1,548" was read as no number, every hour of 1,000 or more a gap; 1.548 as 1.5
+    requests, the busiest hours forecast at 1, without a word (a trial)."""
+    texts = [x for x in values if x]
+    for sep in (",", " ", "\u00a0", "\u202f"):
+        if any(_GROUPED[sep].match(x) for x in texts) and all(
+                sep not in x or _GROUPED[sep].match(x) for x in texts):
+            return sep
+    grouped = [x for x in texts if _GROUPED["."].match(x)]
+    if grouped and any(_PLAIN.match(x) for x in texts) and all(
+            _PLAIN.match(x) or (_GROUPED["."].match(x) and x[0] != "0") for x in texts):
+        return "."
+    return None
+
+
+def _date_and_hour(date: str, hour: str) -> str:
+    """A date (2024-03-03 or 20240303) and an hour of the day (14, 14:00) as one time text."""
+    if m := COMPACT_DATE.match(date):
+        date = "-".join(m.groups())
+    h = HOUR_OF_DAY.match(hour)
+    hh, mm, ss = (int(x or 0) for x in h.groups()) if h else (0, 0, 0)
+    return f"{date} {hh:02d}:{mm:02d}:{ss:02d}"
 
 
 def _in_zone(stamps: pd.Series, stated: list[int | None], keys: list[str],
@@ -804,4 +898,5 @@ def _offset_of(text: str) -> int | None:
         return None
     if m.group(1) is None:
         return 0
-    return (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
+    return (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 3600
+                                               + int(m.group(3) or 0) * 60)

@@ -1,0 +1,118 @@
+"""Hourly counts as analytics tools and databases export them (a web analyst's trial): GA4's
+dateHour and its date,hour columns, counts with thousands separators, PostgreSQL's +01
+offsets, BigQuery's ' UTC', a GROUP BY that writes no row for an hour without visits, a
+table's row key, and eval's forecasts across a daylight-saving change."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.test_forecast_cmd import traffic
+from trafficwatch.cli.main import main
+from trafficwatch.counting.load import read_counts_csv_all
+from trafficwatch.hours import OFFSETS
+
+
+@pytest.fixture
+def visits() -> pd.Series:
+    """Three weeks of hourly visits from 2024-03-17 00:00 UTC (Europe's clocks change on the
+    31st), some hours over 1,000."""
+    s = traffic(21)
+    s.index = pd.date_range("2024-03-17", periods=len(s), freq="h", tz="UTC")
+    return (s * 1500 / s.max()).round()
+
+
+def read(tmp_path, text: str, **kw) -> tuple[pd.Series, list[str]]:
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    said: list[str] = []
+    table = read_counts_csv_all(str(path), warn=said.append, **kw)
+    assert len(table.series) == 1
+    return next(iter(table.series.values())), said
+
+
+def test_ga4_date_hours_are_dates_and_hours_not_unix_seconds(tmp_path, visits):
+    # 2024030300 read as Unix seconds: five weeks were 3 hours of 2034, forecast at 225,153/h
+    s, said = read(tmp_path, "hour,visits\n" + "".join(
+        f"{t:%Y%m%d%H},{int(v)}\n" for t, v in visits.items()))
+    assert s.index.equals(visits.index) and np.array_equal(s.to_numpy(), visits.to_numpy())
+    assert any("YYYYMMDDHH" in x and "--tz" in x for x in said)
+
+
+def test_a_date_column_and_an_hour_of_the_day_are_one_time(tmp_path, visits):
+    # GA4's date,hour: every day's 00..23 were summed into 24 "hour numbers", exit 0
+    s, said = read(tmp_path, "date,hour,visits\n" + "".join(
+        f"{t:%Y%m%d},{t:%H},{int(v)}\n" for t, v in visits.items()))
+    assert s.index.equals(visits.index) and np.array_equal(s.to_numpy(), visits.to_numpy())
+    assert any("columns 'date' and 'hour' read as one time" in x for x in said)
+
+
+@pytest.mark.parametrize(("sep", "quote"), [(",", '"'), (".", ""), ("\u00a0", "")])
+def test_counts_with_thousands_separators_are_whole_numbers(tmp_path, visits, sep, quote):
+    # "1,548" was no number (every busy hour a gap); German Excel's 1.548 was 1.5 requests
+    def grouped(v: float) -> str:
+        return quote + f"{int(v):,}".replace(",", sep) + quote
+
+    s, said = read(tmp_path, "hour,count\n" + "".join(
+        f"{t.isoformat()},{grouped(v)}\n" for t, v in visits.items()))
+    assert np.array_equal(s.to_numpy(), visits.to_numpy())
+    assert any("written with thousands separators" in x for x in said)
+
+
+def test_fractions_to_three_places_are_not_thousands(tmp_path, visits):
+    s, said = read(tmp_path, "hour,count\n" + "".join(
+        f"{t.isoformat()},{v / 1000:.3f}\n" for t, v in visits.items()))
+    assert np.allclose(s.to_numpy(), visits.to_numpy() / 1000)
+    assert not any("thousands" in x for x in said)
+
+
+def test_postgres_hour_offsets_are_offsets(tmp_path, visits):
+    # timestamptz as text, '2024-03-03 01:00:00+01': read as UTC, the site's clock lost
+    local = visits.index.tz_convert("Europe/Berlin")
+    s, _ = read(tmp_path, "hour,count\n" + "".join(
+        f"{t:%Y-%m-%d %H:%M:%S}{t:%z}"[:-2] + f",{int(v)}\n" for t, v in zip(local, visits)))
+    assert s.index.equals(visits.index)
+    assert set(s.attrs[OFFSETS]) == {3600, 7200}  # 31 March's change followed
+    s, _ = read(tmp_path, "hour,count\n" + "".join(  # BigQuery's
+        f"{t:%Y-%m-%d %H:%M:%S} UTC,{int(v)}\n" for t, v in visits.items()))
+    assert s.index.equals(visits.index)
+
+
+def test_hours_without_a_row_are_said_to_be_read_as_unknown(tmp_path, visits):
+    # a GROUP BY writes no row for an hour without visits: 27 % of a small site's hours were
+    # read as unknown, its nights forecast three times too high, without a word
+    kept = visits[np.arange(len(visits)) % 5 != 2]
+    s, said = read(tmp_path, "hour,count\n" + "".join(
+        f"{t.isoformat()},{int(v)}\n" for t, v in kept.items()))
+    assert int(s.isna().sum()) == len(visits) - len(kept)
+    assert sum(f"{len(visits) - len(kept)} of {len(visits)} hours between the first and "
+               "last row have no row" in x and "as 0" in x for x in said) == 1
+    _, said = read(tmp_path, "hour,count\n" + "".join(
+        f"{t.isoformat()},{int(v) if i % 5 != 2 else ''}\n" for i, (t, v) in enumerate(
+            visits.items())))
+    assert not any("no row" in x for x in said)  # a gap written as one (counts' own CSV)
+
+
+def test_a_row_key_is_not_read_as_a_series_name(tmp_path, visits, capsys):
+    # id = 1, 2, 3...: 504 series of one row, 1,500 lines on stderr and forecasts of nothing
+    path = tmp_path / "table.csv"
+    path.write_text("id,hour,count\n" + "".join(
+        f"{i},{t.isoformat()},{int(v)}\n" for i, (t, v) in enumerate(visits.items(), 1)))
+    assert main(["forecast", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "column 'id' names another series on almost every" \
+        in err and f"{len(visits)} series" in err
+
+
+def test_evals_forecasts_write_each_hour_in_its_own_offset(tmp_path, visits, capsys):
+    # a known 14:00+01:00 was written 15:00+02:00, the offset after the change
+    path, out = tmp_path / "berlin.csv", tmp_path / "fc.csv"
+    path.write_text("hour,count\n" + "".join(
+        f"{t.tz_convert('Europe/Berlin').isoformat()},{int(v)}\n" for t, v in visits.items()))
+    assert main(["eval", str(path), "--days", "10", "--forecasts", str(out)]) == 0
+    assert "UTC+0100 .. " in capsys.readouterr().out
+    rows = pd.read_csv(out, dtype=str)
+    hours = set(rows["hour"])
+    assert "2024-03-29T14:00:00+01:00" in hours and "2024-03-29T15:00:00+02:00" not in hours
+    assert "2024-04-02T14:00:00+02:00" in hours
