@@ -116,3 +116,14 @@ def test_evals_forecasts_write_each_hour_in_its_own_offset(tmp_path, visits, cap
     hours = set(rows["hour"])
     assert "2024-03-29T14:00:00+01:00" in hours and "2024-03-29T15:00:00+02:00" not in hours
     assert "2024-04-02T14:00:00+02:00" in hours
+
+
+def test_utf16_text_is_named_with_what_to_do(tmp_path, visits, capsys):
+    # Excel's "Unicode text": "'utf-8' codec can't decode byte 0xff", or "looks binary"
+    text = "hour,count\n" + "".join(f"{t.isoformat()},{int(v)}\n" for t, v in visits.items())
+    (tmp_path / "u.csv").write_text(text, encoding="utf-16")
+    (tmp_path / "u.txt").write_text(text.replace(",", "\t"), encoding="utf-16")
+    for name in ("u.csv", "u.txt"):
+        assert main(["forecast", str(tmp_path / name)]) in (1, 2)
+        err = capsys.readouterr().err
+        assert "UTF-16 text" in err and "save it as UTF-8" in err and "binary" not in err

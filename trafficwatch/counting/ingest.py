@@ -27,7 +27,7 @@ from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import detect_format, is_error_log
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
-from trafficwatch.logs.read import looks_binary, parse_file, sniff
+from trafficwatch.logs.read import binary_why, looks_binary, parse_file, sniff
 from trafficwatch.logs.records import Malformed, ParseResult, Records
 from trafficwatch.logs.sources import ERROR_LOG, SourceFile, discover, drop_copies
 from trafficwatch.safe import safe_name, safe_text
@@ -244,7 +244,7 @@ def read_source(
         return rep
     fmt, why_none = choose_format(opts, sample, hint)
     if looks_binary(sample, fmt):
-        rep.error = f"{name} looks binary, not a text access log; skipped"
+        rep.error = binary_why(name, sample)
         return rep
     if fmt is None and is_error_log(sample):
         rep.ignored = ERROR_LOG

@@ -275,7 +275,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
 
     import pandas as pd
 
-    from trafficwatch.logs.read import open_stream, stream_error
+    from trafficwatch.logs.read import UTF16_BOMS, open_stream, stream_error
 
     try:  # a .gz or .bz2 read decompressed (by its magic bytes, as logs are)
         with open_stream(path) as raw, \
@@ -283,6 +283,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             rows = list(csv.reader(fh))  # dropped
             broken = stream_error(raw)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        if isinstance(exc, UnicodeDecodeError) and exc.object[:2] in UTF16_BOMS:
+            raise ValueError(f"{shown}: UTF-16 text (Excel's \"Unicode text\"?): save it as "
+                             "UTF-8 (CSV UTF-8)") from exc
         raise ValueError(f"{shown}: cannot read as a CSV of hourly counts "
                          f"({safe_text(str(exc))})") from exc
     if broken and warn is not None:  # the rows before the break are read

@@ -744,7 +744,7 @@ class LiveFeed:
         fmt, why_none = choose_format(opts, sample)
         why = ""
         if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
-            why = f"{st.report.name} looks binary, not a text access log; skipped"
+            why = logread.binary_why(st.report.name, sample)
             st.binary = True
         elif fmt is None:  # in the words of `counts` too (a CSV of counts: where it is read)
             why = not_a_log(st.report.name, sample, why_none)

@@ -196,6 +196,17 @@ def looks_binary(sample: list[bytes], fmt: LogFormat | None) -> bool:
     return is_binary(sample) and (fmt is None or fit(fmt, sample) < 0.5)
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def binary_why(name: str, sample: list[bytes]) -> str:
+    """Why a file looks_binary skips is skipped, in words: UTF-16 text (Excel's "Unicode text",
+    PowerShell's default) is said as such, with what to do (it read "looks binary", a trial)."""
+    if sample and sample[0].startswith(UTF16_BOMS):
+        return f"{name} is UTF-16 text (Excel's \"Unicode text\"?): save it as UTF-8; skipped"
+    return f"{name} looks binary, not a text access log; skipped"
+
+
 _TEXT_BYTES = bytes(c for c in range(256) if 32 <= c < 127 or c in (9, 10, 13) or c >= 128)
 
 
