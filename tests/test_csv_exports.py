@@ -127,3 +127,14 @@ def test_utf16_text_is_named_with_what_to_do(tmp_path, visits, capsys):
         assert main(["forecast", str(tmp_path / name)]) in (1, 2)
         err = capsys.readouterr().err
         assert "UTF-16 text" in err and "save it as UTF-8" in err and "binary" not in err
+
+
+def test_a_csv_that_is_no_counts_is_not_sent_to_log_formats(tmp_path, capsys):
+    # Plausible's export given to the app or counts: "no known log format matches (tried
+    # VCOMBINED, ...); pass --log-format" sent an analyst to log formats
+    path = tmp_path / "plausible.csv"
+    path.write_text("date,visitors,pageviews\n2024-03-03 00:00:00,180,540\n")
+    assert main(["counts", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "plausible.csv is a CSV, not an access log (first line 'date,visitors,pageviews')" \
+        in err and "with columns hour,count" in err and "--log-format" not in err

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 
 from trafficwatch.counting.columns import (
+    csv_named,
     header_columns,
     is_counts_header,
     other_separator,
@@ -201,6 +202,12 @@ def not_a_log(name: str, sample: list[bytes], why_none: str) -> str:
         # json`'s: "no known log format ... first line: '['" said nothing of it (a trial)
         return (f"{name} is hourly counts as `counts --format json` writes them, not an access "
                 "log: forecast, eval and train read counts' CSV (counts without --format json)")
+    if sample and not is_counts_header(sample[0]) and csv_named(name):  # an analytics export
+        # (date,visitors,...): "no known log format ...; pass --log-format" sent an analyst to
+        # log formats (a trial)
+        return (f"{name} is a CSV, not an access log (first line {first_line(sample)}): "
+                "forecast, eval "
+                "and train read a CSV of hourly counts, with columns hour,count (or ds,y)")
     if not sample or not is_counts_header(sample[0]):
         return f"{name}: {why_none}"
     cols = header_columns(sample[0][:120])
