@@ -291,6 +291,38 @@ def test_a_state_being_written_when_the_grace_ends_is_waited_for(tmp_path):
             proc.kill()
 
 
+def test_a_state_store_commit_is_waited_for_too(tmp_path):
+    """The state file itself (StateStore.commit, its own temporary) was no write to wait for:
+    on a slow disk a SIGTERM ended `counts --follow` with 143 mid-save, the lines read since
+    the last save lost and `.state.json.xxxx.tmp` left (a review, fsync slowed by strace)."""
+    target = tmp_path / "state.json"
+    code = (
+        "import threading, time\n"
+        "from trafficwatch.counting.state import State, StateStore\n"
+        "from trafficwatch.engine.lifecycle import Shutdown\n"
+        "class Slow(StateStore):\n"
+        "    def _write_temp(self, data):\n"
+        "        time.sleep(1.5)\n"
+        "        return super()._write_temp(data)\n"
+        "s = Shutdown(grace=0.5)\n"
+        f"s.on_shutdown(lambda: Slow({str(target)!r}).commit(State(paths=['a'], counts={{'n': 7}})))\n"
+        "s.on_shutdown(s.finish)\n"
+        "s.install()\n"
+        "print('ready', flush=True)\n"
+        "threading.Event().wait()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert '"n": 7' in target.read_text().replace('"n":7', '"n": 7')
+        assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_other_signals_do_not_start_a_shutdown():
     """The pipe is the wakeup fd: a resize (SIGWINCH, handled by the UI) writes to it too."""
     code = (

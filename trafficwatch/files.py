@@ -20,7 +20,9 @@ def writing_now() -> bool:
 
 
 @contextlib.contextmanager
-def _writing():
+def writing():
+    """Mark a write going on (writing_now) for as long as the block runs: a shutdown's watchdog
+    lets it finish (lifecycle, up to WRITE_GRACE_S)."""
     with _WRITES_LOCK:
         _WRITES[0] += 1
     try:
@@ -38,15 +40,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | b
     `mode` sets the new file's permissions (mkstemp makes 0600; os.umask is not read, since
     changing it would race other threads).
     """
-    with _writing():
+    with writing():
         return _atomic_write(path, write, mode)
 
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | bytes,
                   mode: int | None = None) -> Path:
     path = Path(path)
-    _sweep_unfinished(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+    sweep_unfinished(path)
+    fd, tmp = tempfile.mkstemp(prefix=unfinished_prefix(path), suffix=".tmp",
                                dir=path.parent)
     try:
         if mode is not None:
@@ -70,7 +72,13 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None] | 
     return path
 
 
-def _sweep_unfinished(path: Path) -> None:
+def unfinished_prefix(path: Path) -> str:
+    """The name start of an atomic write's temporary of `path`: `.NAME.PID.` (sweep_unfinished
+    finds a dead process's by it)."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def sweep_unfinished(path: Path) -> None:
     """Remove the unfinished writes of `path` (`.NAME.PID.xxxx.tmp`) that processes no longer
     running left: a `train` killed with -9 while saving left its half-written temporaries
     beside the model for ever (a trial), each write of the same path since leaving them."""

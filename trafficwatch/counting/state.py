@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from trafficwatch.files import sweep_unfinished, unfinished_prefix, writing
 from trafficwatch.logs.identity import FileRecord, digest
 
 VERSION = 1
@@ -298,19 +299,22 @@ class StateStore:
         except UntrustedState as exc:
             raise PermissionError(errno.EACCES, str(exc)) from exc
         state.saved_at = time.time()
-        data = json_chunks(state.to_json())
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self._write_temp(data)
-        try:
-            self._replace(tmp)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        self._fsync_dir()
+        with writing():  # a SIGTERM's watchdog waits for it (a save on a slow disk was cut
+            # short: exit 143, the exit's save lost and its temporary left, a review)
+            data = json_chunks(state.to_json())
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            sweep_unfinished(self.path)  # a process killed with -9 while saving left its own
+            tmp = self._write_temp(data)
+            try:
+                self._replace(tmp)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self._fsync_dir()
 
     # The steps are separate so that tests can stop a commit after each one (a kill -9).
     def _write_temp(self, data: Iterable[bytes]) -> Path:
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+        fd, name = tempfile.mkstemp(prefix=unfinished_prefix(self.path), suffix=".tmp",
                                     dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
