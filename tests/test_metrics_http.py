@@ -2,6 +2,7 @@
 IPv6 addresses in brackets ([::1]:9877, [::]:9877), bad addresses one line and exit 2."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -232,6 +233,41 @@ def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkey
             s.close()
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_clients_that_trickle_a_request_cannot_hold_every_slot(monkeypatch):
+    """A review: 64 connections each sending a header byte every 4 s kept their slots for ever
+    (the timeout was per read), and every scrape was refused."""
+    from trafficwatch.engine import metrics
+
+    monkeypatch.setattr(metrics, "CLIENT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(metrics, "MAX_CLIENTS", 4)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    host, port = server.address[:2]
+    slow = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for s in slow:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nX-a: ")
+        while not stop.wait(0.3):  # a byte each, well within a read's timeout
+            for s in slow:
+                with contextlib.suppress(OSError):
+                    s.sendall(b"a")
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    try:
+        time.sleep(1.6)  # past the deadline of each: cut, their slots free again
+        status, _, body = raw(host, port, "GET")
+        assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for s in slow:
+            s.close()
+        server.stop()
 
 
 def test_the_agent_on_a_folder_still_empty_says_so_once(tmp_path, capfd):
