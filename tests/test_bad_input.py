@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 import random
 import time
 import zlib
@@ -641,3 +642,21 @@ def test_one_iis_site_folder_that_cannot_be_listed_is_that_folder_skipped(tmp_pa
     rc, total, err = counts(capsys, str(tmp_path))
     assert (rc, total) == (1, 10), err
     assert "W3SVC9: directory cannot be listed: Permission denied" in err
+
+
+def test_a_log_rotated_away_between_its_stat_and_its_read_check_is_gone_not_denied(
+        tmp_path, monkeypatch):
+    # a review, ~30 rotations/s: "access.log: skipped: permission denied: run as a user that
+    # can read it", on files the user owned, kept as said for that file from then on
+    from trafficwatch.logs import sources
+
+    log = tmp_path / "access.log"
+    log.write_text("x\n")
+    real = os.access
+
+    def rotated_first(path, mode):
+        os.replace(path, str(path) + ".1")  # logrotate's rename, in between
+        return real(path, mode)
+
+    monkeypatch.setattr(sources.os, "access", rotated_first)
+    assert sources.classify(log) == "no such file"

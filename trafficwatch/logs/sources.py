@@ -187,6 +187,9 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         # link to /proc/self/status was followed as truncated at each read (a security trial)
         return "a /proc or /sys file, not a log"
     if not os.access(path, os.R_OK):
+        if not os.path.exists(path):  # renamed or deleted since its stat (logrotate at
+            # work): "permission denied" sent a review after a problem that was not there
+            return "no such file"
         return "permission denied: run as a user that can read it (e.g. in group adm)"
     if _ERROR_LOG.search(name):
         return ERROR_LOG
