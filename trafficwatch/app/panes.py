@@ -288,10 +288,11 @@ class StatsPane(SnapshotPane):
             # the files followed now, as the agent's files_followed says: the reports also hold
             # every file read since the start, which grew by one at each rotation
             # ("files 0" for a folder of archives read whole said nothing was read)
-            if ing.followed is None or ing.followed == len(ing.files):
-                t.append(f" · files {len(ing.files)}\n")
+            read = max(ing.files_read, len(ing.files))
+            if ing.followed is None or ing.followed == read:
+                t.append(f" · files {read}\n")
             else:
-                t.append(f" · files followed {ing.followed} ({len(ing.files)} read)\n")
+                t.append(f" · files followed {ing.followed} ({read:,} read)\n")
         reasons = sorted(ing.malformed.items(), key=lambda kv: -kv[1])
         shown = reasons if len(reasons) <= MAX_REASONS else reasons[:MAX_REASONS - 1]
         for reason, n in shown:  # each reason the total counts (the 4th of 4 was left out)

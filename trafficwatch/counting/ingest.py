@@ -83,6 +83,18 @@ class IngestReport:
     restored_parsed: int = 0
     restored_excluded: int = 0
     restored_malformed: Malformed = field(default_factory=Malformed)
+    folded: int = 0  # files read and let go of since (fold): their figures are in restored_*
+
+    def fold(self, rep: FileReport) -> None:
+        """Let go of a file read to its end and gone from disk: its figures join the totals
+        (restored_*), its report leaves `files` (a follower's reports had grown by one at each
+        rotation, for ever)."""
+        self.restored_lines += rep.lines
+        self.restored_parsed += rep.parsed
+        self.restored_excluded += rep.excluded
+        self.restored_malformed.merge(rep.malformed)
+        self.files.remove(rep)
+        self.folded += 1
 
     @property
     def lines(self) -> int:

@@ -137,6 +137,7 @@ class IngestView:
     malformed_files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the files
     # (names untrusted) holding lines of each reason, most first
     files: tuple[tuple[str, str], ...] = ()  # (name, status), names untrusted
+    files_read: int = 0  # `files` and those let go of since (rotated away and deleted)
     followed: int | None = None  # files followed now (None: not known, e.g. a replay); `files`
     # also holds those read since the start and rotated away since
     skipped: tuple[tuple[str, str], ...] = ()  # (name, reason)

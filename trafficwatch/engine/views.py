@@ -205,7 +205,7 @@ def ingest_view(source, reading: bool = False) -> IngestView:
         malformed_examples={k: v.decode("utf-8", "backslashreplace") for k, v in mal.examples.items()},
         malformed_files={k: tuple(name for _, name in sorted(v, key=lambda x: -x[0]))
                          for k, v in where.items()},
-        files=files, followed=followed, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
+        files=files, files_read=len(files) + rep.folded, followed=followed, skipped=tuple(rep.skipped), lines_per_s=getattr(source, "rate", 0.0),
         last_update_ts=getattr(source, "last_update", 0.0), notices=_notices(source),
         fleet=bool(getattr(source, "fleet", False)))
 
