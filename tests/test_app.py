@@ -2044,3 +2044,23 @@ async def test_t_and_h_bring_their_pane_into_view_on_a_short_screen(size):
         await pilot.press("h")  # in view: the next view
         await pilot.pause()
         assert app.query_one("#gates").heatmap
+
+
+@pytest.mark.parametrize("size", [(160, 50), (200, 60)])
+async def test_a_window_grown_shows_the_now_panes_last_lines(size):
+    # a trial: started at 80x24, then resized, the Now pane kept the height its text had at
+    # the old width: its last lines (the one notice, which the status line pointed to) were
+    # hidden until a new frame, which logs no longer written never send
+    import dataclasses
+
+    snap = demo_snapshot()
+    notice = ("logs that ended a week or more before the others: elastic_apache_logs "
+              "(2015-05-20), elastic_nginx_logs (2015-06-04), secrepo_2021_all (2021-10-27); "
+              "not in the sum drawn (s shows one site) THE END")
+    snap = dataclasses.replace(snap, ingest=dataclasses.replace(snap.ingest, notices=(notice,)))
+    app = make_app(snap)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled_text(app, pilot, "^p palette")
+        await pilot.resize_terminal(*size)
+        text = await settled_text(app, pilot, "THE END", timeout=5)
+    assert "THE END" in text

@@ -74,6 +74,10 @@ class SnapshotPane(Unchanged):
         the same: Textual's layout of a scrolled box settles on the second pass)."""
         if self._snap is not None:
             self.redraw()
+            # and measured again once that layout is done: the height of text drawn during
+            # it stayed the old width's (a window grown from 80x24 hid the Now pane's last
+            # lines, a notice among them, until the next frame, which ended logs never send)
+            self.call_after_refresh(self.refresh, layout=True)
 
     def redraw(self) -> None:
         """Draw the last snapshot again, sent to the terminal whatever it holds."""
