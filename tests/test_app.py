@@ -2064,3 +2064,18 @@ async def test_a_window_grown_shows_the_now_panes_last_lines(size):
         await pilot.resize_terminal(*size)
         text = await settled_text(app, pilot, "THE END", timeout=5)
     assert "THE END" in text
+
+
+async def test_the_help_screen_footer_is_its_own_and_the_main_keys_act_from_it():
+    # a trial: over the help, the main screen's footer listed m, s, /, v, t: pressed, they
+    # did nothing
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settled_text(app, pilot, "^p palette")
+        await pilot.press("question_mark")
+        last = (await settled_text(app, pilot, "Esc Close")).rstrip().splitlines()[-1]
+        assert "Esc Close" in last and "Metric" not in last
+        await pilot.press("m")
+        await pilot.pause(0.3)
+        assert app.screen is app.screen_stack[0]  # the help closed, and the key did its work
+        assert "metric: pages" in [n.message for n in app._notifications]

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from trafficwatch.app.scrollbar import Scroll
@@ -104,15 +104,28 @@ site.
 class HelpScreen(ModalScreen[None]):
     """What each pane and each gate means, in plain words."""
 
+    # the main screen's keys close the help and do what they do there: its footer, under
+    # this screen, listed them, and they did nothing (a trial pressed m, t, / and v)
+    APP_KEYS: ClassVar[dict[str, str]] = {
+        "m": "metric", "s": "site", "slash": "filter", "h": "heatmap", "v": "bottom",
+        "t": "top", "w": "week", "b": "band", "l": "log"}
     BINDINGS: ClassVar[list[Binding]] = [
-        Binding("escape,q,question_mark,f1", "dismiss", "Close"),
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", key_display="Esc"),
         # the keys that scroll every other pane scroll this one too
-        Binding("j", "scroll('down')", show=False), Binding("k", "scroll('up')", show=False),
-        Binding("g", "scroll('home')", show=False), Binding("G", "scroll('end')", show=False)]
+        Binding("j", "scroll('down')", "Scroll", key_display="j k"),
+        Binding("k", "scroll('up')", show=False),
+        Binding("g", "scroll('home')", show=False), Binding("G", "scroll('end')", show=False),
+        *(Binding(key, f"then('{action}')", show=False) for key, action in APP_KEYS.items())]
 
     def compose(self) -> ComposeResult:
         with Scroll(id="help"):
             yield Static(HELP)  # our own text: markup here is trusted
+        yield Footer()  # its own keys, over the main screen's
+
+    def action_then(self, action: str) -> None:
+        """Close the help, then do what the main screen's key does."""
+        self.dismiss()
+        self.app.call_later(self.app.run_action, action)
 
     def action_scroll(self, where: str) -> None:
         box = self.query_one("#help", Scroll)
