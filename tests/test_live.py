@@ -679,7 +679,7 @@ def test_files_rotated_away_and_deleted_are_let_go_of_their_totals_kept(tmp_path
     from trafficwatch.engine.views import ingest_view
 
     monkeypatch.setattr("trafficwatch.engine.live.RETIRED_KEEP_S", 0.0)
-    monkeypatch.setattr("trafficwatch.engine.live.COMMIT_S", 0.0)
+    monkeypatch.setattr("trafficwatch.engine.live.PRUNE_S", 0.0)
     monkeypatch.setattr("trafficwatch.logs.follow.AWAY_READ_S", 0.0)
     log, state = tmp_path / "access.log", tmp_path.parent / f"{tmp_path.name}-state.json"
     log.write_text(lines(0, 10))

@@ -101,6 +101,7 @@ REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is 
 
 RATE_WINDOW_S = 5.0  # the lines/s shown is over this many seconds
 RETIRED_KEEP_S = 600.0  # a file's stream is let go of this long after the follower let go of it
+PRUNE_S = 30.0  # how often the streams and reports the follower let go of are looked for
 
 
 class LiveFeed:
@@ -296,7 +297,7 @@ class LiveFeed:
         if n:
             self.last_update = time.time()
             self.sink.on_change()
-        if time.monotonic() - self._pruned >= COMMIT_S:
+        if time.monotonic() - self._pruned >= PRUNE_S:
             self._pruned = time.monotonic()
             with self.follower.lock:  # (as a commit reads them: never half folded)
                 self._prune()
