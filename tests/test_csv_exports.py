@@ -138,3 +138,19 @@ def test_a_csv_that_is_no_counts_is_not_sent_to_log_formats(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "plausible.csv is a CSV, not an access log (first line 'date,visitors,pageviews')" \
         in err and "with columns hour,count" in err and "--log-format" not in err
+
+
+def test_hours_of_a_zone_45_minutes_off_utc_are_said_with_their_minutes(tmp_path, visits,
+                                                                        capsys):
+    # a trial in Kathmandu (+05:45): eval said "hours scored ... 12:00 .. 11:00 UTC+0545" and
+    # forecast "the hour in progress, 10:00", beside rows at 12:45 and 10:45
+    from trafficwatch.app.gate_words import fmt_hour
+
+    path = tmp_path / "ktm.csv"
+    path.write_text("hour,count\n" + "".join(
+        f"{t.tz_convert('Asia/Kathmandu').isoformat()},{int(v)}\n" for t, v in visits.items()))
+    assert main(["eval", str(path), "--days", "2"]) == 0
+    head = next(x for x in capsys.readouterr().out.splitlines() if "hours scored" in x)
+    assert head.endswith(":45 UTC+0545") and ":00 " not in head
+    t = int(visits.index[-1].timestamp())
+    assert fmt_hour(t, 20700, "%a %H:00") == "Sun 04:45"  # the app's words: Sat 23:00 UTC

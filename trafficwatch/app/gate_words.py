@@ -206,9 +206,11 @@ def shown_offset(series) -> int:
 
 
 def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
-    """An epoch hour in the displayed offset (a ShownOffset: the hour's own)."""
+    """An epoch hour in the displayed offset (a ShownOffset: the hour's own). "%H:00" is written
+    with the hour's minutes: in a zone half an hour or 45 minutes off UTC its hours begin at
+    :30 or :45 (Kathmandu's 14:45-15:45 was "This hour (14:00)", beside an axis at 14:45)."""
     off = offset.at(int(ts)) if isinstance(offset, ShownOffset) else offset
-    return time.strftime(form, time.gmtime(int(ts) + off))
+    return time.strftime(form.replace("%H:00", "%H:%M"), time.gmtime(int(ts) + off))
 
 
 def distinct_drops(drops: Sequence[int]) -> list[int]:

@@ -548,9 +548,9 @@ def _span(origins: pd.DatetimeIndex, args: argparse.Namespace, series: pd.Series
     def zone(t: pd.Timestamp) -> str:
         return "UTC" if t.utcoffset().total_seconds() == 0 else f"UTC{t:%z}"
 
-    ends = (f"{first:%Y-%m-%d %H:00} .. {last:%Y-%m-%d %H:00} {zone(first)}"
+    ends = (f"{first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} {zone(first)}"
             if zone(first) == zone(last) else
-            f"{first:%Y-%m-%d %H:00} {zone(first)} .. {last:%Y-%m-%d %H:00} {zone(last)}")
+            f"{first:%Y-%m-%d %H:%M} {zone(first)} .. {last:%Y-%m-%d %H:%M} {zone(last)}")
     return (f"{n} daily origin{'s' if n > 1 else ''}{some}, {args.horizon} h ahead, "
             f"hours scored {ends}")
 
@@ -859,7 +859,7 @@ def _with_so_far(f, series: pd.Series, args: argparse.Namespace, err):
         return q
 
     first = _shown(f.index[:1], args, series)[0]
-    err(f"{first:%H:00}: {so_far:,.0f} counted so far, and {1 - left:.0%} of the hour gone: its "
+    err(f"{first:%H:%M}: {so_far:,.0f} counted so far, and {1 - left:.0%} of the hour gone: its "
         f"forecast is those plus {left:.0%} of the hour's ({f.p50[0]:,.1f} -> "
         f"{so_far + left * f.p50[0]:,.1f})")
     out = replace(f, p10=whole(f.p10), p50=whole(f.p50), p90=whole(f.p90))
@@ -890,12 +890,12 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         series = series.loc[:series.last_valid_index()]
         series.attrs.update(attrs)
         first = _shown(series.index[-1:] + pd.Timedelta(hours=1), args, series)[0]
-        err(f"the hour in progress, {first:%Y-%m-%d %H:00}, is forecast first (its lines "
+        err(f"the hour in progress, {first:%Y-%m-%d %H:%M}, is forecast first (its lines "
             "so far are not a whole hour's count)")
     last = series.last_valid_index()
     empty = 0 if last is None else int((series.index > last).sum())
     if empty >= EMPTY_AT_END:  # a user read a forecast from data 2 days old as today's
-        newest = _when(last, args, series, "%Y-%m-%d %H:00")
+        newest = _when(last, args, series, "%Y-%m-%d %H:%M")
         err(f"the last {empty} hours have no count (the newest is {newest}): "
             "the forecast starts after them, from the hours before")
     window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
