@@ -37,3 +37,27 @@ async def test_unreachable_prometheus_is_one_line_on_screen_not_a_crash(monkeypa
         assert time.monotonic() - started < 2
         assert held["engine"].metric == "hits" and want in screen_text(app)
         await pilot.press("q")
+
+
+def test_the_app_on_a_fleet_keeps_the_alerts_it_sent_across_a_restart(tmp_path, monkeypatch):
+    # a trial: restarted a minute after it had paged for 04:00, the fleet app paged again for
+    # 04:00; its --state was ignored without a word (the fleet's counts are Prometheus's, but
+    # the alerts sent and the fine-tunes kept are the app's own)
+    from trafficwatch.cli.main import build_parser
+    from trafficwatch.cli.watch import engine_config
+    from trafficwatch.engine.alerts import AlertMarks, marks_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    url = ["watch", "--prometheus", "http://127.0.0.1:9/"]
+
+    def state(*more: str) -> str | None:
+        return engine_config(build_parser().parse_args([*url, *more])).state_path
+
+    default = state()
+    assert default is not None and default.startswith(str(tmp_path / "xdg"))
+    assert state() == default != state("--match", 'job="web"')  # named by what it reads
+    assert state("--state", str(tmp_path / "mine.json")) == str(tmp_path / "mine.json")
+    assert state("--no-state") is None
+    first = AlertMarks(marks_path(default))
+    first.advance("example.com", 1_796_619_600.0)
+    assert AlertMarks(marks_path(default)).get("example.com") == 1_796_619_600.0

@@ -86,11 +86,22 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(
         paths=paths, ingest=ingest_options(args), replay=replay,
         speed=args.speed or REPLAY_SPEED, poll=args.poll, prometheus=fleet,
-        state_path=None if replay or fleet else state_path(args, paths, "app"),
+        state_path=None if replay else fleet_state(args, fleet) if fleet else state_path(
+            args, paths, "app"),
         model_path=args.model, device=args.device, band=args.band, alert_cmd=args.alert_cmd,
         anomaly_band=args.anomaly_band,
         metric=args.metric, site=args.site, fine_tune=not args.no_fine_tune, tz=parse_tz(args.tz),
         filter=ViewFilter(status_classes=parse_status_classes(args.status), bots=args.bots))
+
+
+def fleet_state(args: argparse.Namespace, fleet) -> str | None:
+    """The app's state on a fleet: --state, else its own default; None with --no-state. It keeps
+    what the fleet's counts do not: the alerts sent, the fine-tunes kept."""
+    from trafficwatch.counting.state import fleet_state_path
+
+    if args.no_state:
+        return None
+    return args.state or str(fleet_state_path(fleet.url, fleet.site_label, fleet.matchers))
 
 
 def serve_address(value: str | None) -> tuple[str, int]:

@@ -192,6 +192,15 @@ def default_state_path(paths: list[str], kind: str = "") -> Path:
     return Path(base) / "trafficwatch" / f"{digest(key)[:16]}{suffix}.json"
 
 
+def fleet_state_path(url: str, site_label: str, matchers: tuple[str, ...]) -> Path:
+    """The default state of the app on a fleet (--prometheus): named by what it reads, as a
+    state of logs is by their paths. It holds no counts (Prometheus keeps them): beside it are
+    the alerts already sent and the fine-tunes kept (an app restarted on a fleet paged again for
+    the hour it had alerted on, a trial)."""
+    key = "\n".join([url, site_label, *sorted(matchers)])
+    return default_state_path([], "").with_name(f"{digest(key.encode())[:16]}-fleet.json")
+
+
 class StateStore:
     """Loads and atomically commits a State; a bad file is moved aside, never silently reset."""
 
