@@ -363,6 +363,35 @@ def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended(monk
     assert state.log_end is None
 
 
+def test_a_fleets_forecast_gauges_and_screen_are_for_the_hour_in_progress(monkeypatch):
+    """A trial: at 04:44 the fleet app served trafficwatch_yhat for 05:00 (the HELP says the
+    current hour), and its Now pane said "Next hour 06:00" at 05:01, with no forecast for the
+    hour being counted: Prometheus's last bucket was read as a whole hour."""
+    import numpy as np
+
+    mid = int(time.time()) // 3600 * 3600 + 1800
+    monkeypatch.setattr(time, "time", lambda: float(mid))
+
+    from trafficwatch.engine.engine import Engine, EngineConfig
+    from trafficwatch.engine.prometheus import PrometheusFeed
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    class Now(_FakeClient):
+        def vector(self, query, at):
+            return [({"site": "a.example", "status": "2xx"}, [[at, "7"]])]
+
+    cfg = PromConfig.build("http://p:9090", days=30)
+    end = mid // 3600 * 3600
+    per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(24 * 20)}
+    e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
+    e.source = PrometheusFeed(e.sink, cfg, Now(cfg, per_end))
+    e.forecaster = None  # seasonal naive: the hours are what is tested
+    e.forecast_sites()
+    assert e.site_forecasts["a.example"].hour == end
+    e._predict_once()
+    assert e.snapshot().forecast.hours[0] == end
+
+
 def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():
     """The app on --match 'job="nope"' said "nothing to forecast: no hour of the logs in this
     view"; `counts --prometheus` says the selector matched nothing. The app's status line

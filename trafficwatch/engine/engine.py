@@ -291,6 +291,19 @@ class Engine:
         return [f.error for f in report.failed] + [f"{name}: skipped: {why}"
                                                    for name, why in report.skipped]
 
+    def in_progress(self, site: str | None, clock: float | None) -> pd.Timestamp | None:
+        """The hour being counted (forecast first, not judged yet): a followed log's at `clock`
+        (series.partial_hour); on a fleet, whose quiet hours are gaps (no clock), the hour of
+        now when Prometheus's last bucket is it. The fleet's was read as a whole hour: its
+        gauges and the Now pane forecast the hour after it (yhat of 05:00 at 04:44, "the
+        current hour" said the HELP; a trial). Under the lock."""
+        partial = self.series.partial_hour(site, now=clock)
+        last = self.series.last_ts(site)
+        if partial is None and isinstance(self.source, PrometheusFeed) and last is not None \
+                and int(last) // HOUR == int(time.time()) // HOUR:
+            partial = pd.Timestamp(int(last) // HOUR * HOUR, unit="s", tz="UTC")
+        return partial
+
     def series_now(self) -> float | None:
         """The clock up to which quiet hours count as zeros: None for logs no longer written."""
         return self._clock_for(self.site or None)
@@ -452,7 +465,7 @@ class Engine:
             with self.lock:
                 clock = self._clock_for(site)
                 return (self.series.series(site, "hits", now=clock, whole_hours=True),
-                        self.series.partial_hour(site, now=clock),
+                        self.in_progress(site, clock),
                         self._offset(self.series.utc_offset(site), self.now()),
                         self._settling(site, clock))
 
@@ -560,8 +573,8 @@ class Engine:
                                     "nothing to forecast: no hour of the logs in this view")
             self._changed()
             return
-        partial = self.series.partial_hour(self.site or None, now=self.series_now())
         with self.lock:
+            partial = self.in_progress(self.site or None, self.series_now())
             offset = self._offset(self.series.utc_offset(self.site or None), self.now())
         try:
             p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
