@@ -549,3 +549,21 @@ def test_an_agent_prometheus_no_longer_scrapes_is_said_not_read_as_a_fall():
     client.live = set(agents)  # back: said no more
     feed.refresh()
     assert "not reporting" not in feed.words()
+
+
+def test_a_mistyped_site_on_a_fleet_is_told_the_nearest_names():
+    # a trial: `counts --prometheus URL --site shop.example.co` said "has no ... over the last
+    # 60 days: are the agents scraped?" of a fleet that had shop.example.com
+    from trafficwatch.fleet.load import why_empty
+    from trafficwatch.fleet.prometheus import PromConfig
+
+    class Sites:
+        def vector(self, query, at):
+            names = ["example.com", "shop.example.com"]
+            if 'site="shop.example.co"' in query:
+                names = []
+            return [({"site": n}, 1.0) for n in names]
+
+    cfg = PromConfig.build("http://p:9090", site="shop.example.co")
+    said = why_empty(cfg, time.time(), Sites())
+    assert "no site shop.example.co; did you mean shop.example.com" in said, said

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from trafficwatch.counting.series import HourlySeries
+from trafficwatch.counting.series import HourlySeries, no_site
 from trafficwatch.fleet.prometheus import PromConfig, PrometheusClient, add_to_series, fetch
 from trafficwatch.hours import HOUR
 from trafficwatch.safe import name_from_shown, safe_name
@@ -28,9 +29,20 @@ def why_empty(cfg: PromConfig, now: float, client: PrometheusClient | None = Non
     fleet, for an hour or two: an agent's first hour is a gap, its counter began inside it)."""
     # any sample over the range, not only now: asked at now alone, an agent stopped 5 minutes
     # ago (Prometheus's lookback) read as "no ... over the last 60 days" (a trial)
-    found = [(labels, v) for labels, v in (client or PrometheusClient(cfg)).vector(
-        f"count by ({cfg.site_label}) (last_over_time({cfg.selector()}[{cfg.days}d]))", now)
-        if cfg.wants(labels.get(cfg.site_label))]
+    client = client or PrometheusClient(cfg)
+
+    def sites_of(c: PromConfig) -> list:
+        return [(labels, v) for labels, v in client.vector(
+            f"count by ({c.site_label}) (last_over_time({c.selector()}[{c.days}d]))", now)
+            if c.wants(labels.get(c.site_label))]
+
+    found = sites_of(cfg)
+    if not found and cfg.site is not None:  # a mistyped --site: the fleet's names, the nearest
+        # first (it said "are the agents scraped?" of a fleet that had them, a trial)
+        others = sorted(name_from_shown(str(labels.get(cfg.site_label, "")))
+                        for labels, _ in sites_of(replace(cfg, site=None)))
+        if others:
+            return f"Prometheus at {cfg.url}: " + no_site(name_from_shown(cfg.site), others)
     if not found:
         days = "day" if cfg.days == 1 else f"{cfg.days} days"
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "
