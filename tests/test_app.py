@@ -2079,3 +2079,21 @@ async def test_the_help_screen_footer_is_its_own_and_the_main_keys_act_from_it()
         await pilot.pause(0.3)
         assert app.screen is app.screen_stack[0]  # the help closed, and the key did its work
         assert "metric: pages" in [n.message for n in app._notifications]
+
+
+def test_a_range_typed_before_a_clock_change_is_read_in_that_hours_offset():
+    # a trial in London: "from 2026-10-25 00:00" a day the clock went back was read in today's
+    # +00:00, the hour after the one typed (the chart labelled it 00:00+01:00); in Kathmandu
+    # (+05:45) "from 14:00" began at the 14:45 hour, a range of two hours holding one
+    from trafficwatch.app.gate_words import shown_offset
+    from trafficwatch.app.screens import FilterScreen
+
+    change = pd.Timestamp("2026-10-25T01:00Z").timestamp()  # BST ends
+    hours = np.arange(change - 48 * 3600, change + 48 * 3600, 3600, dtype=np.int64)
+    sv = SeriesView("x", "hits", hours, np.ones(len(hours)), None, 0,
+                    label_hours=hours, label_offsets=np.where(hours < change, 3600, 0))
+    london = FilterScreen(("x",), offset=shown_offset(sv))
+    assert london._when("2026-10-24 00:00", "from") == pd.Timestamp("2026-10-23T23:00Z")
+    assert london._when("2026-10-26 00:00", "from") == pd.Timestamp("2026-10-26T00:00Z")
+    ktm = FilterScreen(("x",), offset=20700)
+    assert ktm._when("2026-11-20 14:00", "from") == pd.Timestamp("2026-11-20T08:00Z")  # 13:45

@@ -394,8 +394,9 @@ class TrafficWatchApp(App):
         if any(isinstance(s, FilterScreen) for s in self.screen_stack):
             return  # open already (the palette's "Filter…" over it had opened a second one)
         snap = self.snapshot
+        offset = shown_offset(snap.series) if snap and snap.series is not None else self.tz_offset
         self.push_screen(FilterScreen(snap.sites if snap else (), getattr(self.engine, "filter", None),
-                                      self.tz_offset), self._apply_filter)
+                                      offset), self._apply_filter)
 
     def action_clear_filter(self) -> None:
         self.engine.set_filter(ViewFilter())

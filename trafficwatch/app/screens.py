@@ -251,13 +251,15 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
         self.sites = sites
         self.current = current or ViewFilter()
         self.tz_offset = offset  # the chart's display offset, seconds east of UTC: dates are in it
+        # (a ShownOffset: each hour's own, as the chart labels it, before a clock change too)
 
     def compose(self) -> ComposeResult:
         cur = self.current
         bots = {True: "all", False: "none", "only": "only"}.get(cur.bots, "all")
 
         def fmt(t: pd.Timestamp | None) -> str:
-            return "" if t is None else (t + pd.Timedelta(seconds=self.tz_offset)).strftime("%Y-%m-%d %H:%M")
+            return "" if t is None else (t + pd.Timedelta(seconds=self._offset_at(t))).strftime(
+                "%Y-%m-%d %H:%M")
 
         with Vertical(id="filter"):
             yield Label("Path regex, e.g. ^/api/ or \\.php$ (query string not included)")
@@ -379,9 +381,21 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             raise ValueError(f"{field}: a date is needed, or nothing for an open end")
         if day_end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             t += pd.Timedelta(hours=23)
-        if t.tzinfo is None:
-            return (t - pd.Timedelta(seconds=self.tz_offset)).tz_localize("UTC")
-        return t.tz_convert("UTC")
+        if t.tzinfo is None:  # in the offset the chart shows that hour in: a date before a
+            # clock change was read in today's, the hour after the one typed (a trial)
+            guess = (t - pd.Timedelta(seconds=int(self.tz_offset))).tz_localize("UTC")
+            t = (t - pd.Timedelta(seconds=self._offset_at(guess))).tz_localize("UTC")
+        else:
+            t = t.tz_convert("UTC")
+        # the hour that holds it, whatever its minutes: "from 14:00" in Kathmandu (+05:45) is
+        # the hour 13:45-14:45, the chart's; it began at the next one, a range of two hours
+        # holding one (a trial)
+        return t.floor("h") if not day_end else t
+
+    def _offset_at(self, t: pd.Timestamp) -> int:
+        """Seconds east of UTC the chart shows the hour holding UTC time `t` in."""
+        at = getattr(self.tz_offset, "at", None)
+        return int(at(int(t.timestamp()))) if at is not None else int(self.tz_offset)
 
 
 def utc_name(offset: int) -> str:
