@@ -241,3 +241,23 @@ def test_tz_reads_the_hour_a_spring_clock_skips_as_the_next_one(tmp_path):
     s = read_counts_csv(str(path), tz=ZoneInfo("Europe/Paris"))
     # 01:00 +01:00 is 00:00 UTC; 02:00 does not exist: read as 03:00 +02:00, 01:00 UTC, with it
     assert list(s.index.strftime("%H")) == ["00", "01", "02"] and list(s) == [5, 13, 8]
+
+
+def test_a_log_two_servers_write_in_two_offsets_is_read_as_instants(tmp_path, site_series):
+    # a trial: +0000 and +0100 lines in one log (two servers): each hour took its last line's
+    # offset, and the forecast followed every flip as a clock change (gaps at each, 16 vs 25)
+    log = tmp_path / "mixed.log"
+    t0 = pd.Timestamp("2026-11-01", tz="UTC")
+    rng = np.random.default_rng(3)
+    rows = []
+    for k in range(24 * 21):
+        for minute in np.sort(rng.integers(0, 60, 6)):
+            j = int(rng.integers(2))  # which server wrote the line: +0000 or +0100
+            local = t0 + pd.Timedelta(hours=k + j, minutes=int(minute))
+            rows.append(f'192.0.2.{j} - - [{local:%d/%b/%Y:%H:%M:%S} +0{j}00] "GET / HTTP/1.1" '
+                        '200 5 "-" "ua"\n')
+    log.write_text("".join(rows))
+    counts, _ = ingest([str(log)], IngestOptions())
+    s = counts.series(None, "hits", whole_hours=True)
+    assert OFFSETS not in s.attrs and int(counts.series(None, "hits").sum()) == len(rows)
+    assert OFFSETS in site_series.attrs  # one change, a clock's: followed

@@ -23,6 +23,21 @@ SUB_HOUR = "sub_hour"  # an hourly series' attrs key: seconds its hours begin af
 # in the UTC hour that begins that long before it, and written back as it was
 
 
+CLOCK_CHANGE_H = 24 * 28  # hours: offsets that change again sooner are no daylight saving
+
+
+def clock_changes(offsets: np.ndarray) -> tuple[int, int] | None:
+    """None where hourly `offsets` change as a clock does (at most once, or each change at least
+    CLOCK_CHANGE_H after the one before); else (the hour index after a change, hours to the
+    next one): offsets that flip back and forth are two servers (or tools) writing into one
+    log, each its own offset, and the hours are read as the instants they name."""
+    changes = np.flatnonzero(np.diff(np.asarray(offsets)) != 0)
+    if len(changes) < 2 or np.diff(changes).min() >= CLOCK_CHANGE_H:
+        return None
+    i = int(np.argmin(np.diff(changes)))
+    return int(changes[i] + 1), int(changes[i + 1] - changes[i])
+
+
 def zone_offsets(hours: np.ndarray, tz: dt.tzinfo) -> np.ndarray:
     """Seconds east of UTC of the zone `tz` at each hour (UTC hour numbers): daylight saving
     included."""

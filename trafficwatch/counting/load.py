@@ -33,7 +33,14 @@ from trafficwatch.counting.series import (
     no_site,
     young_sites_note,
 )
-from trafficwatch.hours import HOUR, HOUR_NUMBERS, OFFSETS, SUB_HOUR, epoch_seconds
+from trafficwatch.hours import (
+    HOUR,
+    HOUR_NUMBERS,
+    OFFSETS,
+    SUB_HOUR,
+    clock_changes,
+    epoch_seconds,
+)
 from trafficwatch.safe import name_from_csv, name_from_shown, safe_name, safe_text
 
 if TYPE_CHECKING:  # pandas loads when a series is made: `counts` and --help never import it
@@ -195,7 +202,6 @@ PARTIAL_COLUMN = "partial"  # `counts`' mark of an hour the log ends inside or s
 PARTIAL_YES = frozenset({"1", "1.0", "true", "yes"})  # as counts writes it, or pandas back
 PARTIAL_NO = frozenset({"", "0", "0.0", "false", "no", "nan"})
 NO_NAME = "(no name)"  # the series of rows whose series column is empty
-CLOCK_CHANGE_H = 24 * 28  # hours: offsets that change again sooner are no daylight saving
 NEGATIVE_SHARE, NEGATIVE_ROWS = 0.05, 24  # a series with more of its rows negative, and this
 # many at least, is not counts: left out (with no other series, refused); fewer are read as
 # gaps, said as other counts that are not
@@ -565,15 +571,14 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             each = pd.Series([math.nan if o is None else o for o in offsets],
                              index=stamps_of.floor("h"), dtype="float64")
             each = each.groupby(level=0).last().reindex(full).ffill().bfill()
-            changes = np.flatnonzero(np.diff(each.to_numpy()) != 0)
-            if len(changes) > 1 and np.diff(changes).min() < CLOCK_CHANGE_H:  # no clock: its
-                # rows' instants are read as they are, in UTC (alternating +00:00 and +05:00
-                # rows, followed as clock changes, gave MASE 5.1 against naive's 0.97)
+            flip = clock_changes(each.to_numpy())
+            if flip is not None:  # no clock: its rows' instants are read as they are, in UTC
+                # (alternating +00:00 and +05:00 rows, followed as clock changes, gave MASE 5.1
+                # against naive's 0.97)
                 if told:
-                    i = int(np.argmin(np.diff(changes)))
                     bad.setdefault("offsets", []).append(
-                        f"the offset changed at {full[changes[i] + 1].isoformat()} and again "
-                        f"{int(changes[i + 1] - changes[i])} h later{where}")
+                        f"the offset changed at {full[flip[0]].isoformat()} and again "
+                        f"{flip[1]} h later{where}")
             else:
                 one.attrs[OFFSETS] = each.astype("int64")
         if numbers:

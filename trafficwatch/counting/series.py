@@ -24,7 +24,7 @@ from trafficwatch.counting.tops import (
     combined,
     factorize,
 )
-from trafficwatch.hours import DAY, HOUR, OFFSETS, epoch_seconds
+from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_changes, epoch_seconds
 from trafficwatch.logs.records import MAX_HOSTS, OTHER_HOSTS, Records
 from trafficwatch.safe import safe_name
 
@@ -797,7 +797,9 @@ class HourlySeries:
         if latest is not None:  # the log's offset of each hour: the forecast follows a
             # daylight-saving change with it, the chart's "same hours last week" too
             off = self.offsets_at(latest, first + np.arange(len(values)))
-            if (off != off[-1]).any():
+            if (off != off[-1]).any() and clock_changes(off) is None:  # (offsets that flip
+                # back and forth are two servers writing into one log, not a clock: followed as
+                # clock changes, each flip made gaps of hours, a trial's forecast 16 vs 25)
                 out.attrs[OFFSETS] = pd.Series(off, index=index)
         return out
 
