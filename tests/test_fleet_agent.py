@@ -334,20 +334,16 @@ def test_hours_prometheus_has_no_sample_for_are_gaps_not_zeros():
     assert s.iloc[-1] == 0 and s.iloc[-2] > 0
 
 
-@pytest.mark.parametrize("before_end", [1800, 5])
-def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended(monkeypatch,
-                                                                            before_end):
-    """The fleet's last bucket is the hour in progress when Prometheus was asked; the chart's
-    legend read "◆ last hour, log ends 04:13", as if the agents had stopped (a trial). Read in
-    an hour's last minute (CI at 08:59:5x) it was a whole hour, as a log's last line then."""
+def fleet_at(monkeypatch, mid: int):
+    """An engine on a fake fleet of 20 days of hourly counts, its clock held at `mid` (the hour
+    cannot turn between the reads), Prometheus's last bucket the hour in progress there."""
     import numpy as np
-
-    mid = int(time.time()) // 3600 * 3600 - before_end  # a clock that stays put: the hour
-    monkeypatch.setattr(time, "time", lambda: float(mid))  # cannot turn between the reads
 
     from trafficwatch.engine.engine import Engine, EngineConfig
     from trafficwatch.engine.prometheus import PrometheusFeed
     from trafficwatch.fleet.prometheus import PromConfig
+
+    monkeypatch.setattr(time, "time", lambda: float(mid))
 
     class Now(_FakeClient):
         def vector(self, query, at):
@@ -358,8 +354,19 @@ def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended(monk
     per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(24 * 20)}
     e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
     e.source = PrometheusFeed(e.sink, cfg, Now(cfg, per_end))
+    return e
+
+
+@pytest.mark.parametrize("before_end", [1800, 5])
+def test_a_fleets_hour_in_progress_is_drawn_as_such_not_as_a_log_that_ended(monkeypatch,
+                                                                            before_end):
+    """The fleet's last bucket is the hour in progress when Prometheus was asked; the chart's
+    legend read "◆ last hour, log ends 04:13", as if the agents had stopped (a trial). Read in
+    an hour's last minute (CI at 08:59:5x) it was a whole hour, as a log's last line then."""
+    mid = int(time.time()) // 3600 * 3600 - before_end
+    e = fleet_at(monkeypatch, mid)
     state = e.view_state(e.view_series())
-    assert state.partial_hour is not None and state.partial_hour.timestamp() == end
+    assert state.partial_hour is not None and state.partial_hour.timestamp() == mid // 3600 * 3600
     assert state.log_end is None
 
 
@@ -367,29 +374,13 @@ def test_a_fleets_forecast_gauges_and_screen_are_for_the_hour_in_progress(monkey
     """A trial: at 04:44 the fleet app served trafficwatch_yhat for 05:00 (the HELP says the
     current hour), and its Now pane said "Next hour 06:00" at 05:01, with no forecast for the
     hour being counted: Prometheus's last bucket was read as a whole hour."""
-    import numpy as np
-
     mid = int(time.time()) // 3600 * 3600 + 1800
-    monkeypatch.setattr(time, "time", lambda: float(mid))
-
-    from trafficwatch.engine.engine import Engine, EngineConfig
-    from trafficwatch.engine.prometheus import PrometheusFeed
-    from trafficwatch.fleet.prometheus import PromConfig
-
-    class Now(_FakeClient):
-        def vector(self, query, at):
-            return [({"site": "a.example", "status": "2xx"}, [[at, "7"]])]
-
-    cfg = PromConfig.build("http://p:9090", days=30)
-    end = mid // 3600 * 3600
-    per_end = {end - 3600 * k: 100.0 + 50 * np.sin(k / 24 * 2 * np.pi) for k in range(24 * 20)}
-    e = Engine(EngineConfig(paths=[], fine_tune=False, prometheus=cfg), lambda s: None)
-    e.source = PrometheusFeed(e.sink, cfg, Now(cfg, per_end))
+    e = fleet_at(monkeypatch, mid)
     e.forecaster = None  # seasonal naive: the hours are what is tested
     e.forecast_sites()
-    assert e.site_forecasts["a.example"].hour == end
+    assert e.site_forecasts["a.example"].hour == mid // 3600 * 3600
     e._predict_once()
-    assert e.snapshot().forecast.hours[0] == end
+    assert e.snapshot().forecast.hours[0] == mid // 3600 * 3600
 
 
 def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():

@@ -259,21 +259,15 @@ def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
             proc.kill()
 
 
-def test_a_state_being_written_when_the_grace_ends_is_waited_for(tmp_path):
-    """A trial: an agent of 450 sites, killed by its watchdog while it saved its 5 MB state on
-    SIGTERM: status 143, the state of its exit lost, a half-written temporary left. A write
-    going on is waited for (WRITE_GRACE_S at most); then the process ends as asked."""
-    target = tmp_path / "state.json"
+def terminated_while_saving(tmp_path, setup: str, save: str) -> Path:
+    """Run `setup`, then a Shutdown (grace 0.5 s) whose first step is `save` (slow), SIGTERM it,
+    and check it ends 0 with nothing but state.json left in `tmp_path`; that file's path."""
     code = (
-        "import os, signal, threading, time\n"
+        "import threading, time\n"
         "from trafficwatch.engine.lifecycle import Shutdown\n"
-        "from trafficwatch.files import atomic_write\n"
-        "def slow(fh):\n"
-        "    for _ in range(15):\n"
-        "        fh.write(b'x' * 1000)\n"
-        "        time.sleep(0.1)\n"
+        f"{setup}"
         "s = Shutdown(grace=0.5)\n"
-        f"s.on_shutdown(lambda: atomic_write({str(target)!r}, slow))\n"
+        f"s.on_shutdown(lambda: {save})\n"
         "s.on_shutdown(s.finish)\n"
         "s.install()\n"
         "print('ready', flush=True)\n"
@@ -284,11 +278,25 @@ def test_a_state_being_written_when_the_grace_ends_is_waited_for(tmp_path):
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0  # the write done, then the exit asked for
-        assert target.stat().st_size == 15_000
         assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary left
     finally:
         if proc.poll() is None:
             proc.kill()
+    return tmp_path / "state.json"
+
+
+def test_a_state_being_written_when_the_grace_ends_is_waited_for(tmp_path):
+    """A trial: an agent of 450 sites, killed by its watchdog while it saved its 5 MB state on
+    SIGTERM: status 143, the state of its exit lost, a half-written temporary left. A write
+    going on is waited for (WRITE_GRACE_S at most); then the process ends as asked."""
+    target = tmp_path / "state.json"
+    slow = ("from trafficwatch.files import atomic_write\n"
+            "def slow(fh):\n"
+            "    for _ in range(15):\n"
+            "        fh.write(b'x' * 1000)\n"
+            "        time.sleep(0.1)\n")
+    saved = terminated_while_saving(tmp_path, slow, f"atomic_write({str(target)!r}, slow)")
+    assert saved.stat().st_size == 15_000
 
 
 def test_a_state_store_commit_is_waited_for_too(tmp_path):
@@ -296,31 +304,14 @@ def test_a_state_store_commit_is_waited_for_too(tmp_path):
     on a slow disk a SIGTERM ended `counts --follow` with 143 mid-save, the lines read since
     the last save lost and `.state.json.xxxx.tmp` left (a review, fsync slowed by strace)."""
     target = tmp_path / "state.json"
-    code = (
-        "import threading, time\n"
-        "from trafficwatch.counting.state import State, StateStore\n"
-        "from trafficwatch.engine.lifecycle import Shutdown\n"
-        "class Slow(StateStore):\n"
-        "    def _write_temp(self, data):\n"
-        "        time.sleep(1.5)\n"
-        "        return super()._write_temp(data)\n"
-        "s = Shutdown(grace=0.5)\n"
-        f"s.on_shutdown(lambda: Slow({str(target)!r}).commit(State(paths=['a'], counts={{'n': 7}})))\n"
-        "s.on_shutdown(s.finish)\n"
-        "s.install()\n"
-        "print('ready', flush=True)\n"
-        "threading.Event().wait()\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "ready\n"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-        assert '"n": 7' in target.read_text().replace('"n":7', '"n": 7')
-        assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    slow = ("from trafficwatch.counting.state import State, StateStore\n"
+            "class Slow(StateStore):\n"
+            "    def _write_temp(self, data):\n"
+            "        time.sleep(1.5)\n"
+            "        return super()._write_temp(data)\n")
+    saved = terminated_while_saving(
+        tmp_path, slow, f"Slow({str(target)!r}).commit(State(paths=['a'], counts={{'n': 7}}))")
+    assert '"n": 7' in saved.read_text().replace('"n":7', '"n": 7')
 
 
 def test_other_signals_do_not_start_a_shutdown():
