@@ -854,13 +854,14 @@ def _thousands(values: list[str]) -> str | None:
     requests, the busiest hours forecast at 1, without a word (a trial)."""
     texts = [x for x in values if x]
     for sep in (",", " ", "\u00a0", "\u202f"):
-        if any(_GROUPED[sep].match(x) for x in texts) and all(
-                sep not in x or _GROUPED[sep].match(x) for x in texts):
+        holding = [x for x in texts if sep in x]  # (a column of plain numbers: none, at once)
+        if holding and all(_GROUPED[sep].match(x) for x in holding):
             return sep
-    grouped = [x for x in texts if _GROUPED["."].match(x)]
-    if grouped and any(_PLAIN.match(x) for x in texts) and all(
-            _PLAIN.match(x) or (_GROUPED["."].match(x) and x[0] != "0") for x in texts):
-        return "."
+    dotted = [x for x in texts if "." in x]
+    if dotted and all(len(x) <= 3 and x.isdigit() for x in texts if "." not in x) and \
+            any("." not in x for x in texts) and \
+            all(x[0] != "0" and _GROUPED["."].match(x) for x in dotted):  # (fractions: their
+        return "."  # first one ends it)
     return None
 
 
