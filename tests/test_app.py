@@ -466,7 +466,7 @@ async def test_help_scrolls_with_the_keys_every_pane_scrolls_with():
         assert box.max_scroll_y > 10  # at 80x24 the help is longer than its window
         # the keys first: they were its last paragraph, two pages down (a trial)
         text = " ".join(screen_text(app).split())
-        assert "Keys q quit" in text and "ctrl+z suspend" in text
+        assert "Keys q (ctrl+q) quit" in text and "ctrl+z suspend" in text
         await pilot.press("j", "j")
         await pilot.pause()
         assert box.scroll_y == 2
@@ -2097,3 +2097,11 @@ def test_a_range_typed_before_a_clock_change_is_read_in_that_hours_offset():
     assert london._when("2026-10-26 00:00", "from") == pd.Timestamp("2026-10-26T00:00Z")
     ktm = FilterScreen(("x",), offset=20700)
     assert ktm._when("2026-11-20 14:00", "from") == pd.Timestamp("2026-11-20T08:00Z")  # 13:45
+
+
+def test_a_range_at_the_edge_of_the_dates_shown_is_said_in_words():
+    # a review: "Out of bounds nanosecond timestamp: -9223374600000000000", naming no field
+    from trafficwatch.app.screens import FilterScreen
+
+    with pytest.raises(ValueError, match="from: '1677-09-21 01:30' is out of the range"):
+        FilterScreen(("x",), offset=3600)._when("1677-09-21 01:30", "from")

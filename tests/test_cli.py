@@ -290,7 +290,7 @@ def test_a_mistyped_command_is_one_line_not_an_app_on_nothing():
                        stdin=subprocess.DEVNULL, timeout=60, check=False)
     assert p.returncode == 2 and p.stdout == b""  # no screen written into the pipe
     (line,) = p.stderr.decode().splitlines()
-    assert "unknown command 'cunts' (did you mean counts?" in line and "commands: counts" in line
+    assert "unknown command 'cunts' (did you mean counts?" in line and "commands: watch, counts" in line
 
 
 @pytest.mark.parametrize("word, said", [("follow", "counts --follow"), ("predict", "forecast"),

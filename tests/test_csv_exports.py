@@ -132,12 +132,16 @@ def test_utf16_text_is_named_with_what_to_do(tmp_path, visits, capsys):
 def test_a_csv_that_is_no_counts_is_not_sent_to_log_formats(tmp_path, capsys):
     # Plausible's export given to the app or counts: "no known log format matches (tried
     # VCOMBINED, ...); pass --log-format" sent an analyst to log formats
-    path = tmp_path / "plausible.csv"
-    path.write_text("date,visitors,pageviews\n2024-03-03 00:00:00,180,540\n")
+    path = tmp_path / "gsc.csv"  # Search Console's: no hour, no count column
+    path.write_text("day,clicks,impressions\n2024-03-03,180,540\n")
     assert main(["counts", str(path)]) != 0
     err = capsys.readouterr().err
-    assert "plausible.csv is a CSV, not an access log (first line 'date,visitors,pageviews')" \
+    assert "gsc.csv is a CSV, not an access log (first line 'day,clicks,impressions')" \
         in err and "with columns hour,count" in err and "--log-format" not in err
+    path = tmp_path / "plausible.csv"  # Plausible's hourly export: counts, read by forecast
+    path.write_text("date,visitors,pageviews\n2024-03-03 00:00:00,180,540\n")
+    assert main(["counts", str(path)]) != 0
+    assert "forecast, eval and train read it directly" in capsys.readouterr().err
 
 
 def test_hours_of_a_zone_45_minutes_off_utc_are_said_with_their_minutes(tmp_path, visits,
@@ -154,3 +158,59 @@ def test_hours_of_a_zone_45_minutes_off_utc_are_said_with_their_minutes(tmp_path
     assert head.endswith(":45 UTC+0545") and ":00 " not in head
     t = int(visits.index[-1].timestamp())
     assert fmt_hour(t, 20700, "%a %H:00") == "Sun 04:45"  # the app's words: Sat 23:00 UTC
+
+
+@pytest.mark.parametrize("head", [
+    "dateHour,sessions",  # the Data API's
+    ("# ----------------------------------------\n# Traffic acquisition\n# -----\n\n"
+     "Date + hour (YYYYMMDDHH),Sessions"),  # the UI's export, its comment lines first
+])
+def test_ga4s_own_export_is_read_with_its_header(tmp_path, visits, head):
+    # a docs trial: the README said GA4's dateHour is read, and GA4's own header was refused,
+    # exit 2 ("expected columns hour,count ...; found dateHour,sessions")
+    s, said = read(tmp_path, head + "\n" + "".join(
+        f"{t:%Y%m%d%H},{int(v)}\n" for t, v in visits.items()))
+    assert s.index.equals(visits.index) and np.array_equal(s.to_numpy(), visits.to_numpy())
+    assert any("YYYYMMDDHH" in x for x in said)
+
+
+def test_of_several_count_columns_the_one_read_is_said(tmp_path, visits):
+    s, said = read(tmp_path, "dateHour,sessions,activeUsers\n" + "".join(
+        f"{t:%Y%m%d%H},{int(v)},{int(v) // 2}\n" for t, v in visits.items()))
+    assert np.array_equal(s.to_numpy(), visits.to_numpy())
+    assert any("column 'sessions' read as the count (not 'activeusers')" in x for x in said)
+
+
+def test_a_few_one_row_sites_beside_a_real_one_are_no_row_key(tmp_path, visits, capsys):
+    # a review: nine junk Host headers in a log's last hour made its counts CSV "a row number
+    # or key" to forecast and eval, exit 2, even with --site (the check counted series)
+    path = tmp_path / "counts.csv"
+    path.write_text("hour,site,count\n" + "".join(
+        f"{t.isoformat()},blog,{int(v)}\n" for t, v in visits.items()) + "".join(
+        f"{visits.index[-1].isoformat()},10.0.0.{i}:443,1\n" for i in range(9)))
+    assert main(["forecast", str(path), "--site", "blog", "--horizon", "2"]) == 0
+    assert "row number" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("20240303T140000Z", "2024-03-03T14:00Z"), ("2024-03-03T14Z", "2024-03-03T14:00Z"),
+    ("2024-03-03T14+01", "2024-03-03T13:00Z"), ("2024-03-03 14:00:00-0500", "2024-03-03T19:00Z"),
+    ("2024-03-03 14:00:00", "2024-03-03T13:00Z")])  # the last states none: Paris's clock
+def test_tz_reads_only_hours_that_state_no_offset_in_its_zone(tmp_path, text, utc):
+    # a review: 20240303T140000Z (ISO 8601's basic form), T14Z and T14+01 were read as Paris
+    # wall clock with --tz, an hour off, without a word
+    from zoneinfo import ZoneInfo
+
+    s, _ = read(tmp_path, f"hour,count\n{text},5\n", tz=ZoneInfo("Europe/Paris"))
+    assert s.index[0] == pd.Timestamp(utc)
+
+
+def test_autumns_repeated_hour_in_a_file_newest_first_is_not_swapped(tmp_path):
+    # a review: ORDER BY hour DESC put the winter 02:00 first, read as the summer one
+    from zoneinfo import ZoneInfo
+
+    hours = pd.date_range("2024-10-26T12:00Z", periods=24, freq="h").tz_convert("Europe/Paris")
+    rows = [f"{t:%Y-%m-%d %H:%M:%S},{100 + i}\n" for i, t in enumerate(hours)]
+    for order in (rows, rows[::-1]):
+        s, _ = read(tmp_path, "hour,count\n" + "".join(order), tz=ZoneInfo("Europe/Paris"))
+        assert list(s) == [100 + i for i in range(24)] and s.index.equals(hours.tz_convert("UTC"))

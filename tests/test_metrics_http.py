@@ -285,3 +285,32 @@ def test_the_agent_on_a_folder_still_empty_says_so_once(tmp_path, capfd):
     t.join(timeout=10)
     err = capfd.readouterr().err
     assert done.get("rc") == 0 and err.count("empty for now; watching it") == 1, err
+
+
+def test_one_address_cannot_take_every_slot_by_reconnecting(monkeypatch):
+    """A review: 64 clients that each sent a byte and opened a new connection as soon as the
+    old one was cut kept every slot full, 85 % of scrapes refused. One address holds
+    MAX_PER_ADDRESS of them at most; another address is still served."""
+    from trafficwatch.engine import metrics
+
+    monkeypatch.setattr(metrics, "MAX_PER_ADDRESS", 3)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    host, port = server.address[:2]
+    held = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+    try:
+        for s in held:
+            s.sendall(b"G")
+        time.sleep(0.3)
+        with socket.create_connection((host, port), timeout=5) as extra:  # a 4th: closed
+            extra.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            assert extra.recv(100) == b""
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        status, _, body = raw(host, port, "GET")  # slots given back once they are closed
+        assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
+    finally:
+        for s in held:
+            s.close()
+        server.stop()

@@ -23,11 +23,11 @@ HELP = """\
 [b]trafficwatch[/b] follows access logs, counts requests per hour and forecasts the next \
 hours. Esc, q or ? closes this help.
 
-[b]Keys[/b]  q quit · ? help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
+[b]Keys[/b]  q (ctrl+q) quit · ? (F1) help · m metric (hits/pages/visitors) · s site · / filter · h gates: \
 words, then heatmaps · v panes: on small screens, gates, top, anomalies or the log tail (under \
 18 rows each in the chart's place, then the chart again; under 54 columns the chart has the \
 width alone, and v shows the Now pane first) · t top of the last 24 h · ←/→ hour cursor (Shift: \
-a day), Esc now · w same hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G \
+a day), Esc (Home) now · w same hours last week · b band · l log scale · Tab/Shift+Tab panes · j/k g/G \
 scroll · ctrl+p command palette (every action by name) · ctrl+z suspend (fg resumes)
 
 [b]Forecast chart[/b]  ⣿ actual requests per hour (a break in the line is an hour no log \
@@ -381,16 +381,19 @@ class FilterScreen(ModalScreen[tuple[ViewFilter, str | None] | None]):
             raise ValueError(f"{field}: a date is needed, or nothing for an open end")
         if day_end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             t += pd.Timedelta(hours=23)
-        if t.tzinfo is None:  # in the offset the chart shows that hour in: a date before a
-            # clock change was read in today's, the hour after the one typed (a trial)
-            guess = (t - pd.Timedelta(seconds=int(self.tz_offset))).tz_localize("UTC")
-            t = (t - pd.Timedelta(seconds=self._offset_at(guess))).tz_localize("UTC")
-        else:
-            t = t.tz_convert("UTC")
-        # the hour that holds it, whatever its minutes: "from 14:00" in Kathmandu (+05:45) is
-        # the hour 13:45-14:45, the chart's; it began at the next one, a range of two hours
-        # holding one (a trial)
-        return t.floor("h") if not day_end else t
+        try:
+            if t.tzinfo is None:  # in the offset the chart shows that hour in: a date before a
+                # clock change was read in today's, the hour after the one typed (a trial)
+                guess = (t - pd.Timedelta(seconds=int(self.tz_offset))).tz_localize("UTC")
+                t = (t - pd.Timedelta(seconds=self._offset_at(guess))).tz_localize("UTC")
+            else:
+                t = t.tz_convert("UTC")
+            # the hour that holds it, whatever its minutes: "from 14:00" in Kathmandu (+05:45)
+            # is the hour 13:45-14:45, the chart's; it began at the next one, a range of two
+            # hours holding one (a trial)
+            return t.floor("h") if not day_end else t
+        except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:  # 1677-09-21 01:30
+            raise ValueError(f"{field}: {text!r} is out of the range of dates shown") from exc
 
     def _offset_at(self, t: pd.Timestamp) -> int:
         """Seconds east of UTC the chart shows the hour holding UTC time `t` in."""

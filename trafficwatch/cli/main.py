@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         near = mistyped_command(args_in[0]) if args_in else None
         if near is not None:  # one line, before any app starts on the words after it
             print(f"trafficwatch: unknown command '{safe_name(args_in[0])}' (did you mean "
-                  f"{near}?; commands: {', '.join(c for c in COMMANDS if c != 'watch')}; "
+                  f"{near}?; commands: {', '.join(COMMANDS)}; "
                   "see trafficwatch --help)", file=sys.stderr)
             return 2
         args_in = ["watch", *args_in]

@@ -6,8 +6,13 @@ import csv
 
 SERIES_COLUMNS = ("site", "unique_id", "series", "id")  # `counts`' site column, or the long
 # format of statsforecast and neuralforecast (unique_id,ds,y): several series in one file
-VALUE_COLUMNS = ("count", "visits", "hits", "value", "y")
-TIME_COLUMNS = ("hour", "ds", "time", "timestamp")
+VALUE_COLUMNS = ("count", "visits", "hits", "value", "y",
+                 # as analytics tools name them (GA4's sessions and activeUsers, Plausible's
+                 # visitors and pageviews): GA4's export was refused for its own header, a trial
+                 "requests", "pageviews", "sessions", "visitors", "users", "activeusers",
+                 "screenpageviews")
+TIME_COLUMNS = ("hour", "ds", "time", "timestamp", "datehour", "date + hour (yyyymmddhh)",
+                "date")  # (date last: beside an hour column, the two are one time)
 BOM = "\ufeff"  # Excel's "CSV UTF-8" begins with one: not part of the first column's name
 
 
@@ -47,14 +52,28 @@ def is_counts_header(first_line: bytes | str) -> bool:
 
 def has_counts_header(path: str) -> bool:
     """Is `path` a file whose first line (decompressed, for a .gz or .bz2) is a counts CSV's
-    header? False if unreadable."""
+    header (after comment lines beginning with #, as GA4's export has)? False if unreadable."""
     from trafficwatch.logs.read import open_stream
 
     try:
         with open_stream(path) as fh:
-            return is_counts_header(fh.readline(4096))
+            for _ in range(MAX_PREAMBLE):
+                line = fh.readline(4096)
+                if not is_comment(line):
+                    return is_counts_header(line)
     except (OSError, EOFError, ValueError):
         return False
+    return False
+
+
+MAX_PREAMBLE = 30  # comment and blank lines before a CSV's header, at most
+
+
+def is_comment(line: bytes | str) -> bool:
+    """A blank line, or one beginning with # (GA4's export opens with a few)."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    text = text.removeprefix(BOM).strip()
+    return bool(line) and (not text or text.startswith("#"))
 
 
 def csv_named(path: str) -> bool:

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trafficwatch.counting.columns import (
+    MAX_PREAMBLE,
     SERIES_COLUMNS,
     TIME_COLUMNS,
     VALUE_COLUMNS,
     csv_named,
     has_counts_header,
+    is_comment,
     other_separator,
     separator_name,
 )
@@ -296,10 +298,15 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                          f"({safe_text(str(exc))})") from exc
     if broken and warn is not None:  # the rows before the break are read
         warn(f"{shown}: {safe_text(broken)}")
+    lead = 0  # comment lines before the header (GA4's export opens with "# ------"), and blank
+    while lead < min(len(rows), MAX_PREAMBLE) and (not rows[lead] or is_comment(rows[lead][0])):
+        lead += 1
+    rows = rows[lead:]
     if not rows:
         raise ValueError(f"{shown}: empty: expected columns hour,count")
     cols = [c.strip().lower() for c in rows[0]]
-    value_col = next((c for c in VALUE_COLUMNS if c in cols), None)
+    values_in = [c for c in VALUE_COLUMNS if c in cols]
+    value_col = values_in[0] if values_in else None
     time_col = next((c for c in TIME_COLUMNS if c in cols), None)
     if value_col is None or time_col is None:
         # the columns found, the first few (an M4 file's 701 made one line of 3.6 KB, a trial),
@@ -321,6 +328,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                          f"optionally one of {', '.join(SERIES_COLUMNS)} naming the series); "
                          f"found {safe_text(found_cols, tabs=False)}{hint}")
     id_col = next((c for c in SERIES_COLUMNS if c in cols), None)
+    if len(values_in) > 1 and warn is not None:  # GA4's sessions,activeUsers: which one is
+        warn(f"{shown}: column {safe_text(value_col)!r} read as the count (not "  # forecast
+             f"{', '.join(repr(safe_text(c)) for c in values_in[1:])})")
     ti, vi = cols.index(time_col), cols.index(value_col)
     ii = cols.index(id_col) if id_col is not None else None
     pi = cols.index(PARTIAL_COLUMN) if PARTIAL_COLUMN in cols else None
@@ -338,7 +348,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         """The name of the series a row is of ("" without a series column)."""
         return (name_from_csv(row[ii].strip()) or NO_NAME) if ii is not None else ""
 
-    for n, row in enumerate(rows[1:], start=2):
+    for n, row in enumerate(rows[1:], start=2 + lead):
         if not any(x.strip() for x in row):
             continue  # a blank line
         if len(row) != len(cols):
@@ -498,7 +508,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         raise ValueError(f"{shown}: no row has an ISO 8601 hour (or an hour number: 1, 2, "
                          f"3..., or a Unix time) in column {safe_text(time_col)!r}{days}")
     single = sum(len(v[0]) == 1 for v in found.values())
-    if id_col is not None and len(found) >= 10 and single >= 0.9 * len(found):  # a table's
+    rows_read = sum(len(v[0]) for v in found.values())
+    if id_col is not None and len(found) >= 10 and single >= 0.9 * rows_read:  # a table's
         # row key (id = 1, 2, 3...) read as 839 series of one row: 2,517 lines on stderr and
         # 40,273 rows of forecasts of nothing (a trial)
         raise ValueError(f"{shown}: column {safe_text(id_col)!r} names another series on "
@@ -806,8 +817,11 @@ def one_series(path: str, table: CountsCSV, site: str | None) -> pd.Series:
 
 
 # a time's offset: Z, +01:00, +0100 or +01 (PostgreSQL's timestamptz as text: its
-# '2024-03-03 00:00:00+01' was read as UTC, the site's clock lost, a trial)
-_OFFSET = re.compile(r"\d\d:\d\d(?::\d\d(?:[.,]\d*)?)?\s*(?:[zZ]|([+-])(\d\d)(?::?(\d\d))?)$")
+# '2024-03-03 00:00:00+01' was read as UTC, the site's clock lost, a trial), after a time of
+# the day in either of ISO 8601's forms (20240303T140000Z, T14Z, T14+01: read as wall clock
+# with --tz, an hour off, a review)
+_OFFSET = re.compile(r"[T\s]\d\d(?::?\d\d(?::?\d\d(?:[.,]\d*)?)?)?\s*"
+                     r"(?:[zZ]|([+-])(\d\d)(?::?(\d\d))?)$")
 DATE_COLUMNS = ("date", "day")  # beside an hour column of 0-23: one time in two columns (GA4)
 HOUR_OF_DAY = re.compile(r"([01]?\d|2[0-3])(?::([0-5]\d)(?::([0-5]\d))?)?$")  # 14, 14:00
 DATE_HOUR = re.compile(r"((?:19|20)\d\d)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])([01]\d|2[0-3])$")
@@ -830,11 +844,11 @@ def _time_texts(usable: list, cols: list[str], ti: int, keys: list[str]) -> tupl
         # day, 35 days in 24 "hours", exit 0 (a trial)
         texts = [_date_and_hour(row[di].strip(), x) for (_, row), x in zip(usable, texts)]
         how = (f"columns {safe_text(cols[di])!r} and {safe_text(cols[ti])!r} read as one "
-               "time, the date and the hour of the day,")
+               "time, the date and the hour of the day")
     elif all(DATE_HOUR.match(x) for x in texts) and _unix_scale(texts, keys) is None:
         texts = [f"{x[:4]}-{x[4:6]}-{x[6:8]}T{x[8:10]}:00:00" for x in texts]
         how = (f"column {safe_text(cols[ti])!r} holds dates and hours as YYYYMMDDHH (as GA4's "
-               "dateHour), read as such,")
+               "dateHour), read as such")
     utc = [x[:-4].rstrip() + "Z" if x[-4:].upper() == " UTC" else x for x in texts]
     if not how and utc == texts:  # as written (the rows are not copied: 400,000 of them)
         return usable, how
@@ -888,10 +902,15 @@ def _in_zone(stamps: pd.Series, stated: list[int | None], keys: list[str],
     if not naive:
         return stamps, stated
     wall = pd.DatetimeIndex(stamps.iloc[naive]).tz_localize(None)
-    seen: set[tuple[str, object]] = set()
-    first = []  # True: the first row of its series at that wall-clock hour
+    ends: dict[str, list] = {}  # series -> its first and last wall-clock time, in file order
     for i, w in zip(naive, wall):
-        first.append((keys[i], w) not in seen)
+        ends.setdefault(keys[i], [w, w])[1] = w
+    seen: set[tuple[str, object]] = set()
+    first = []  # True: the summer one, the first row of its series at that wall-clock hour in
+    # time order (a file newest first has the winter one first: ORDER BY hour DESC swapped them)
+    for i, w in zip(naive, wall):
+        newest_first = ends[keys[i]][1] < ends[keys[i]][0]
+        first.append(((keys[i], w) not in seen) != newest_first)
         seen.add((keys[i], w))
     local = wall.tz_localize(tz, ambiguous=np.array(first), nonexistent="shift_forward")
     out = stamps.copy()
