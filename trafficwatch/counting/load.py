@@ -249,8 +249,10 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     change's repeated hour is its summer one the first time a series has it, its winter one
     after; an hour the clock skipped is the next one.
 
-    Columns: the hour (hour, ds, time or timestamp), the count (count, visits, hits, value or
-    y) and, optionally, which series a row is of (site as `counts` writes, unique_id, series
+    Columns: the hour (hour, ds, time, timestamp; GA4's dateHour; date, or a date column beside
+    an hour of the day: TIME_COLUMNS), the count (count, visits, hits, value, y, or an
+    analytics tool's sessions, pageviews...: VALUE_COLUMNS, the first found read and said) and,
+    optionally, which series a row is of (site as `counts` writes, unique_id, series
     or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
     as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
