@@ -660,3 +660,18 @@ def test_a_log_rotated_away_between_its_stat_and_its_read_check_is_gone_not_deni
 
     monkeypatch.setattr(sources.os, "access", rotated_first)
     assert sources.classify(log) == "no such file"
+
+
+def test_a_date_format_that_holds_the_time_is_read_and_one_twice_is_one_line(tmp_path, capsys):
+    # a trial (Envoy's [%START_TIME%] as a GoAccess spec): --date-format %Y-%m-%dT%H:%M:%S got
+    # the default time appended, and a 40-line traceback ended "redefinition of group name 'H'"
+    from trafficwatch.cli.main import main
+
+    log = tmp_path / "envoy.log"
+    log.write_text('[2026-12-06T10:00:00] 203.0.113.5 "GET / HTTP/1.1" 200 12\n')
+    spec = ["--log-format", '[%x] %h "%r" %s %b', "--date-format", "%Y-%m-%dT%H:%M:%S"]
+    assert main(["counts", *spec, str(log)]) == 0
+    assert "2026-12-06T10:00:00+00:00,envoy,hits,1," in capsys.readouterr().out
+    assert main(["counts", *spec, "--time-format", "%H:%M:%S", str(log)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "hold a field twice" in err and "Traceback" not in err

@@ -297,7 +297,7 @@ def test_a_mistyped_command_before_a_real_file_is_one_line_not_the_app(series_cs
     code, out, err = run_main(["forecst", str(series_csv)], capsys)
     assert code == 2 and out == ""
     assert err.splitlines() == [(
-        "trafficwatch: unknown command 'forecst' (did you mean forecast?; commands: counts, top, "
+        "trafficwatch: unknown command 'forecst' (did you mean forecast?; commands: watch, counts, top, "
         "forecast, eval, train, agent; see trafficwatch --help)")]
     code, _, err = run_main(["Evl", str(series_csv)], capsys)
     assert code == 2 and "'Evl' (did you mean eval?" in err

@@ -19,6 +19,7 @@ from trafficwatch.filters import parse_status_classes
 from trafficwatch.fleet.prometheus import PromConfig
 from trafficwatch.logs.formats import get_format
 from trafficwatch.logs.parse import ParseOptions
+from trafficwatch.logs.timeparse import check_strptime
 from trafficwatch.safe import safe_name
 
 TOKEN_ENV = "TRAFFICWATCH_PROMETHEUS_TOKEN"  # the fleet's bearer token: never on the command line
@@ -156,10 +157,14 @@ def check_usage(args: argparse.Namespace) -> None:
     fmt = getattr(args, "log_format", None)
     if fmt:
         try:
-            get_format(fmt, date_format=getattr(args, "date_format", None),
-                       time_format=getattr(args, "time_format", None))
+            chosen = get_format(fmt, date_format=getattr(args, "date_format", None),
+                                time_format=getattr(args, "time_format", None))
         except ValueError as exc:
             raise UsageError(f"--log-format: {exc}") from exc
+        try:
+            check_strptime(chosen)
+        except ValueError as exc:
+            raise UsageError(f"--date-format/--time-format: {exc}") from exc
     rx = getattr(args, "vhost_from_filename", None)
     if rx:
         try:

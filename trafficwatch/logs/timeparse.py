@@ -147,10 +147,35 @@ def c_format(spec: str) -> str:
     return spec
 
 
+_HAS_TIME = re.compile(r"%[HIT]")  # a date format that holds the hour: no time after it
+
+
+def strptime_pattern(fmt: LogFormat) -> str:
+    """The strptime format of a --date-format and --time-format, joined by a space."""
+    date = fmt.date_format or "%d/%b/%Y"
+    tail = "" if fmt.time_format == "" or (fmt.time_format is None and _HAS_TIME.search(date)) \
+        else f" {fmt.time_format or '%H:%M:%S'}"  # "": the date holds the time (Apache's
+    # `%{form}t`; a --date-format of the hour too, %Y-%m-%dT%H:%M:%S: the default time after it
+    # made a traceback, "redefinition of group name 'H'", a trial)
+    return c_format(f"{date}{tail}")
+
+
+def check_strptime(fmt: LogFormat) -> None:
+    """ValueError, in words, for a --date-format and --time-format that strptime cannot use
+    together (the hour in both: Python's regex error and a traceback at the first line)."""
+    pattern = strptime_pattern(fmt)
+    try:
+        dt.datetime.strptime("", pattern)
+    except ValueError:
+        pass  # a pattern, which "" does not match
+    except re.error as exc:
+        raise ValueError(f"the date and time formats {pattern!r} hold a field twice ({exc.msg}): "
+                         "give each field once (--time-format '' when --date-format holds the "
+                         "time)") from exc
+
+
 def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
-    tail = "" if fmt.time_format == "" else f" {fmt.time_format or '%H:%M:%S'}"  # "": the date
-    # holds the time (Apache's `%{form}t`)
-    pattern = c_format(f"{fmt.date_format or '%d/%b/%Y'}{tail}")
+    pattern = strptime_pattern(fmt)
     try:
         d = dt.datetime.strptime(text.decode("ascii", "replace").strip(), pattern)
     except ValueError as exc:
