@@ -675,3 +675,17 @@ def test_a_date_format_that_holds_the_time_is_read_and_one_twice_is_one_line(tmp
     assert main(["counts", *spec, "--time-format", "%H:%M:%S", str(log)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "hold a field twice" in err and "Traceback" not in err
+
+
+def test_nginx_combined_with_time_iso8601_is_counted(tmp_path, capsys):
+    # a trial: log_format with [$time_iso8601] in place of [$time_local] (a common one) was
+    # refused whole, "its lines are COMBINED but no time in them can be counted (bad time)"
+    from trafficwatch.cli.main import main
+
+    log = tmp_path / "iso.access.log"
+    log.write_text("".join(
+        f'203.0.113.{i} - - [2026-12-06T10:{i:02d}:00+01:00] "GET /p{i} HTTP/1.1" 200 5 "-" '
+        f'"Mozilla/5.0"\n' for i in range(40)))
+    assert main(["counts", str(log)]) == 0
+    out, err = capsys.readouterr()
+    assert "2026-12-06T10:00:00+01:00,iso,hits,40," in out and "40 counted, 0 malformed" in err

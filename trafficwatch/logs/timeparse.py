@@ -187,7 +187,12 @@ def _strptime(text: bytes, fmt: LogFormat) -> tuple[int, int]:
 def parse_time(text: bytes, style: str, fmt: LogFormat | None = None) -> tuple[int, int]:
     """(UTC epoch seconds, offset east of UTC) for one timestamp; TimeError when unreadable."""
     if style == "clf":
-        return _clf(text)
+        try:
+            return _clf(text)
+        except TimeError:  # nginx's [$time_iso8601] in a combined line: a common log_format,
+            if _ISO.fullmatch(text.strip()) is None:  # refused whole ("no time in them can
+                raise  # be counted"), with nothing to do about it (a trial)
+            return _iso(text)
     if style in ("iso", "w3c"):
         return _iso(text)
     if style == "epoch":
