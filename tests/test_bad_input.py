@@ -689,3 +689,20 @@ def test_nginx_combined_with_time_iso8601_is_counted(tmp_path, capsys):
     assert main(["counts", str(log)]) == 0
     out, err = capsys.readouterr()
     assert "2026-12-06T10:00:00+01:00,iso,hits,40," in out and "40 counted, 0 malformed" in err
+
+
+def test_haproxys_own_messages_are_no_request_not_malformed(tmp_path, capsys):
+    # a trial: "Proxy fe_1 started.", "[WARNING] ...", "Server app/web2 is DOWN" were
+    # malformed at every restart and backend flap (and a log opening with them was no format)
+    from trafficwatch.cli.main import main
+
+    log = tmp_path / "haproxy.log"
+    own = ["Proxy fe_1 started.", "[WARNING]  (1234) : config : missing timeouts for frontend.",
+           "Server app/web2 is DOWN, reason: Layer4 timeout. 1 active and 0 backup servers left."]
+    req = ('10.0.0.{i}:5123{i} [06/Dec/2026:09:{i:02d}:01.123] fe_1 app/web1 0/0/1/2/3 200 512 '
+           '- - ---- 1/1/0/0/0 0/0 "GET /p{i} HTTP/1.1"')
+    log.write_text("".join(f"Dec  6 09:00:01 lb1 haproxy[1234]: {m}\n" for m in own) + "".join(
+        f"Dec  6 09:{i:02d}:01 lb1 haproxy[1234]: {req.format(i=i)}\n" for i in range(5)))
+    assert main(["counts", str(log)]) == 0
+    err = capsys.readouterr().err
+    assert "5 counted, 0 malformed, 3 no request" in err, err

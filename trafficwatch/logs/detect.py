@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER, SYSTEM
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, SPACED_VHOST, LogFormat
-from trafficwatch.logs.parse import Parser
+from trafficwatch.logs.parse import HAPROXY_OWN, Parser
 from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
 
 # lines of a log that are no request, nor a reason to doubt its format
-OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM)
+OWN_LINES = (*NOT_REQUESTS, STDERR_OTHER, ENTRYPOINT, SYSTEM, HAPROXY_OWN)
 ALREADY = "already counted from the file it replaced (edited in place?)"  # (engine.live)
 NO_REQUEST = "no request"  # what the lines of SAID_APART are called where they are counted
 SAID_APART = frozenset((*OWN_LINES, ALREADY))  # counted with the malformed lines, under their

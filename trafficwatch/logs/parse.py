@@ -114,6 +114,13 @@ class _Columns:
     client_name: list[str] = field(default_factory=list)
 
 
+HAPROXY_OWN = "the load balancer's own message"  # HAProxy's "Proxy fe started.", "[WARNING]
+# ...", "Server app/web2 is DOWN": malformed at each restart or backend flap (its log's
+# malformed counter rose as an error log's had, a trial), and a log opening with a restart's
+# lines was no known format
+_HAPROXY_OWN = re.compile(rb"\bhaproxy(?:\[\d+\])?: (?!\[?[0-9A-Fa-f:.]+\]?:\d+ \[)")
+
+
 class Parser:
     """Parses one stream of one format; stateful (W3C `#Fields:` headers may change mid-file)."""
 
@@ -465,6 +472,8 @@ class Parser:
         return g
 
     def _reason(self, line: bytes) -> str:
+        if self.fmt.name == "HAPROXY" and _HAPROXY_OWN.search(line):
+            return HAPROXY_OWN
         cri = CRI.match(line)
         if cri is not None and cri.group(2) == b"stderr":  # the container's error log, as in
             return STDERR_OTHER  # Docker's (its nginx's 113 [error] lines were malformed)
