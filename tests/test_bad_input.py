@@ -706,3 +706,27 @@ def test_haproxys_own_messages_are_no_request_not_malformed(tmp_path, capsys):
     assert main(["counts", str(log)]) == 0
     err = capsys.readouterr().err
     assert "5 counted, 0 malformed, 3 no request" in err, err
+
+
+def test_cloudflare_logpush_json_is_read_and_a_format_given_says_why_it_fits_none(tmp_path,
+                                                                                  capsys):
+    # a trial: Logpush's fields were "no line parsed as JSON ...; pass --log-format" whatever
+    # --log-format was passed (a loop)
+    from trafficwatch.cli.main import main
+
+    log = tmp_path / "cf.log"
+    log.write_text(
+        '{"ClientIP":"203.0.113.9","ClientRequestHost":"www.example.com","ClientRequestMethod":'
+        '"GET","ClientRequestURI":"/a","EdgeResponseStatus":200,"EdgeStartTimestamp":'
+        '"2026-12-06T10:15:00Z"}\n'
+        '{"ClientIP":"203.0.113.10","ClientRequestHost":"www.example.com","ClientRequestMethod":'
+        '"GET","ClientRequestURI":"/b","EdgeResponseStatus":404,"EdgeStartTimestamp":'
+        '1796552100000000000}\n')  # 2026-12-06T10:15Z in nanoseconds
+    assert main(["counts", str(log)]) == 0
+    assert "2026-12-06T10:00:00+00:00,www.example.com,hits,2," in capsys.readouterr().out
+    other = tmp_path / "clf.log"
+    other.write_text('[2026-12-06T10:00:00] 203.0.113.5 "GET / HTTP/1.1" 200 12\n')
+    assert main(["counts", "--log-format", "JSON", str(other)]) != 0
+    err = capsys.readouterr().err
+    assert "not JSON (1 line): --log-format 'JSON' fits none of them" in err
+    assert "pass --log-format" not in err

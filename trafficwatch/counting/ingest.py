@@ -298,8 +298,14 @@ def read_source(
     except OSError as exc:
         rep.error = f"{name}: {exc} after {rep.lines:,} lines; the complete lines before it counted"
     if rep.lines and not rep.parsed and not rep.excluded and not rep.error:
+        # given --log-format: why its lines do not fit it, not "pass --log-format" again (a
+        # Cloudflare JSON, W3C lines with no #Fields header: a trial went round in that loop)
+        why = max(rep.malformed.counts.items(), key=lambda kv: kv[1], default=None)
+        then = (f"{why[0]} ({why[1]:,} line{'s' * (why[1] != 1)}): --log-format "
+                f"{safe_text(opts.log_format)!r} fits none of them" if opts.log_format and why
+                else "pass --log-format")
         rep.error = (f"{name}: no line parsed as {fmt.name}; first line: "
-                     f"{first_line(sample)}; pass --log-format")
+                     f"{first_line(sample)}; {then}")
     return rep
 
 

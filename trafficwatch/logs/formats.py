@@ -110,24 +110,29 @@ VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", *_COMBINED))
 SPACED_VHOST = {f.name: _compiled(_seq("spaced_vhost", *("no_ident" if n == "ident" else n
                                                          for n in names)))
                 for f, names in ((VCOMMON, _COMMON), (VCOMBINED, _COMBINED))}
+# Cloudflare Logpush's http_requests fields last (EdgeStartTimestamp: RFC 3339 or Unix s, ms or
+# ns, as the job is set; its JSON was "no line parsed as JSON" whatever --log-format, a trial)
 _JSON_FIELDS = {
     "time": ("ts", "time", "time_iso8601", "timestamp", "@timestamp", "StartUTC", "time_local",
-             "msec", "date"),
+             "msec", "date", "EdgeStartTimestamp"),
     # Caddy's client_ip before its remote_ip: the client behind trusted proxies (a CDN's
     # address had been every client's, a trial); the same address where there are none
     # (Google Cloud's load balancer logs: httpRequest's remoteIp, requestMethod, requestUrl,
     # userAgent, responseSize; its path, client and agent had been lost: a trial)
     "host": ("remote_addr", "client_ip", "remote_ip", "ClientHost", "ip", "clientip",
-             "remoteIp"),
-    "status": ("status", "DownstreamStatus", "OriginStatus", "response", "code"),
+             "remoteIp", "ClientIP"),
+    "status": ("status", "DownstreamStatus", "OriginStatus", "response", "code",
+               "EdgeResponseStatus"),
     "size": ("size", "body_bytes_sent", "bytes_sent", "DownstreamContentSize", "bytes",
-             "responseSize"),
-    "method": ("method", "request_method", "RequestMethod", "requestMethod"),
-    "path": ("uri", "request_uri", "path", "RequestPath", "url", "requestUrl"),
+             "responseSize", "EdgeResponseBytes"),
+    "method": ("method", "request_method", "RequestMethod", "requestMethod",
+               "ClientRequestMethod"),
+    "path": ("uri", "request_uri", "path", "RequestPath", "url", "requestUrl",
+             "ClientRequestURI", "ClientRequestPath"),
     "request": ("request",),
     "agent": ("http_user_agent", "user_agent", "User-Agent", "request_User-Agent", "agent",
-              "useragent", "userAgent"),
-    "vhost": ("host", "server_name", "RequestHost", "vhost", "http_host"),
+              "useragent", "userAgent", "ClientRequestUserAgent"),
+    "vhost": ("host", "server_name", "RequestHost", "vhost", "http_host", "ClientRequestHost"),
 }
 JSON = LogFormat("JSON", "json", time_style="auto", json_fields=_JSON_FIELDS)
 CADDY = LogFormat("CADDY", "json", time_style="auto", json_fields=_JSON_FIELDS)
