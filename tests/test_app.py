@@ -2105,3 +2105,20 @@ def test_a_range_at_the_edge_of_the_dates_shown_is_said_in_words():
 
     with pytest.raises(ValueError, match="from: '1677-09-21 01:30' is out of the range"):
         FilterScreen(("x",), offset=3600)._when("1677-09-21 01:30", "from")
+
+
+async def test_lines_that_are_no_request_are_not_called_malformed_on_screen():
+    # a trial: the Now pane said "malformed 32" where `counts` said "1 malformed, 31 no
+    # request" of the same folder (a server's own lines are no fault of the log)
+    import dataclasses
+
+    from trafficwatch.logs.parse import HAPROXY_OWN
+
+    snap = demo_snapshot()
+    ing = dataclasses.replace(snap.ingest, malformed={"bad time": 4, HAPROXY_OWN: 3},
+                              malformed_examples={"bad time": "x", HAPROXY_OWN: "Proxy started"})
+    app = make_app(dataclasses.replace(snap, ingest=ing))
+    async with app.run_test(size=(160, 50)) as pilot:
+        text = " ".join((await settled_text(app, pilot, "no request 3")).split())
+    assert "malformed 4 ·" in text and "no request 3 · files" in text  # (wrapped between)
+    assert "3 no request, the load balancer" in text

@@ -25,6 +25,7 @@ from trafficwatch.app.gate_words import (
 from trafficwatch.app.text import band_name, count, count_range, safe_content, site_title
 from trafficwatch.engine.snapshot import READING, Anomaly, Snapshot
 from trafficwatch.hours import DAY, HOUR
+from trafficwatch.logs.detect import NO_REQUEST, SAID_APART, said_apart
 from trafficwatch.logs.read import CUT_LINE
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 from trafficwatch.safe import safe_name, safe_text
@@ -283,8 +284,12 @@ class StatsPane(SnapshotPane):
         else:
             # the ingest figures are every file's: said so beside one site of several
             every = " (all sites)" if snap.site and len(snap.sites) > 1 else ""
+            # lines that are no request (a server's own, a container's error log) apart from
+            # the malformed, as `counts` says them (the app had called them all malformed)
+            apart = said_apart(ing.malformed)
             t.append(f"Lines read{every} {ing.lines_read:,}{ahead} · counted {ing.parsed:,} · "
-                     f"malformed {sum(ing.malformed.values()):,}")
+                     f"malformed {sum(ing.malformed.values()) - apart:,}"
+                     + (f" · {NO_REQUEST} {apart:,}" if apart else ""))
             if ing.lines_per_s:  # a replay's: the pace its lines are replayed at, not read at
                 t.append(f" · {'replaying ' if ing.read_ahead else ''}"
                          f"{ing.lines_per_s:,.0f} "
@@ -300,7 +305,8 @@ class StatsPane(SnapshotPane):
         reasons = sorted(ing.malformed.items(), key=lambda kv: -kv[1])
         shown = reasons if len(reasons) <= MAX_REASONS else reasons[:MAX_REASONS - 1]
         for reason, n in shown:  # each reason the total counts (the 4th of 4 was left out)
-            t.append(f"  {n:,} {reason}", style="yellow")
+            t.append(f"  {n:,} {NO_REQUEST + ', ' if reason in SAID_APART else ''}{reason}",
+                     style="yellow")
             files = ing.malformed_files.get(reason, ())
             if files:  # where (a trial's two sites' reasons named no file)
                 t.append(" in ", style="yellow")
