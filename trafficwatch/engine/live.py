@@ -327,6 +327,8 @@ class LiveFeed:
             elif now - self._orphans.setdefault(id(rep), now) >= RETIRED_KEEP_S:
                 del self._orphans[id(rep)]
                 self.report.fold(rep)
+        present = {id(rep) for rep in self.report.files}  # (an id is another object's once
+        self._orphans = {k: v for k, v in self._orphans.items() if k in present}  # it is gone)
 
     def close(self) -> None:
         """Stop following and save counts and offsets (q in the app, Ctrl-C, SIGTERM)."""
