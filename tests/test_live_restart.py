@@ -389,3 +389,18 @@ def test_a_short_log_edited_and_a_rotation_opening_with_a_late_line(session):
     for _ in range(10):
         f.step(0.05)
     assert e.series.total() == 8  # each of the new log's 4 lines
+
+
+def test_an_hour_without_lines_across_a_restart_is_a_zero_not_a_gap(session):
+    # an alerts trial: a site dark for its 05:00 hour, the app restarted at 06:00 and lines
+    # again at 06:04: the hour read "no log covers this hour", no anomaly and no page, where
+    # a fresh start on the same log flagged it (the same file, read on: it held no line there)
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 300))  # 00:00-04:59
+    e, f = session()
+    f.close()
+    append(log, lines(360, 10))  # 06:00-06:09
+    e2, f2 = session()
+    wait_for(lambda: e2.series.total() == 310)
+    s = e2.series.series(None, "hits")
+    assert s[s.index.hour == 5].tolist() == [0.0] and s[s.index.hour == 6].tolist() == [10.0]

@@ -657,6 +657,12 @@ class LiveFeed:
                 self.report.files.append(rep)
             else:  # a file counted before the restart, followed again: its entry taken over
                 rep.name, rep.site, rep.format = safe_name(key.path), key.site, ""
+            if resumed and rep.first_ts is None and not other:  # read on from where it was:
+                # what it holds after that is all there is, so the site's hours from its last
+                # line counted before are covered, a quiet one a 0 (an hour dark across a
+                # restart was "no log covers this hour": no anomaly, no page, an alerts trial)
+                with self.sink.lock:
+                    rep.first_ts = self.sink.series.last_ts(key.site)
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
             saved = self._saved_parsers.pop((key.dev, key.ino), None)
             st.parser = saved if resumed else None  # resumed mid-file: the format it had
