@@ -423,6 +423,35 @@ def test_stopping_ends_the_runner_after_its_current_alert_and_the_queued_ones_al
     second.stop()
 
 
+def test_alerts_queued_at_a_stop_alert_at_the_next_start_however_late(tmp_path):
+    # an alerts trial: q while a slow alert command ran for one site, restarted 7 minutes
+    # later: the surges of two other sites, queued behind it, were history by then, never paged
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    gate = tmp_path / "gate"
+    first = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
+                    AlertMarks(path))
+    first.begin(START)
+    for site in ("a", "b", "c"):
+        first.check(site, [event(SPIKE)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and first.marks.get("a") is None:  # a is running
+        time.sleep(0.02)
+    first.stop()
+    gate.touch()
+    assert alert_lines(out, 1) == [f"a|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    second.begin(START + 10 * H)  # long after: b and c fired before it began
+    assert [line.split("|")[0] for line in alert_lines(out, 3)] == ["a", "b", "c"]
+    second.stop()
+    third = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    third.begin(START + 11 * H)  # once only
+    for site in ("a", "b", "c"):
+        third.check(site, [event(SPIKE)])
+    time.sleep(0.3)
+    assert len(alert_lines(out, 3)) == 3
+    third.stop()
+
+
 def test_an_error_the_runner_did_not_expect_is_said_and_every_other_site_still_alerts(
         tmp_path, monkeypatch):
     # a trial under libfaketime: time.sleep inside Popen.wait raised EINVAL, the runner's thread

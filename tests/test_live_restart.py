@@ -397,10 +397,10 @@ def test_an_hour_without_lines_across_a_restart_is_a_zero_not_a_gap(session):
     # a fresh start on the same log flagged it (the same file, read on: it held no line there)
     log = session.logs / "access.log"
     log.write_text(lines(0, 300))  # 00:00-04:59
-    e, f = session()
+    _, f = session()
     f.close()
     append(log, lines(360, 10))  # 06:00-06:09
-    e2, f2 = session()
+    e2, _ = session()
     wait_for(lambda: e2.series.total() == 310)
     s = e2.series.series(None, "hits")
     assert s[s.index.hour == 5].tolist() == [0.0] and s[s.index.hour == 6].tolist() == [10.0]

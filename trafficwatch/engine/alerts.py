@@ -10,6 +10,7 @@ The command runs in a thread of its own, one at a time; its failures are a notic
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -107,6 +108,9 @@ class AlertMarks:
         self.path = path
         self.notice = ""
         self.marks: dict[str, float] = {}
+        self.pending: list[tuple[str, AnomalyEvent]] = []  # queued when the last run stopped
+        self._saving = threading.Lock()  # one save at a time, each of the latest (the runner's
+        # mark and a stop's pending ones: the earlier-built write could land last)
         if path is not None:
             self.marks = self._load(path)
 
@@ -125,6 +129,7 @@ class AlertMarks:
                 and isinstance(data.get("marks"), dict)):
             self.notice = f"alert marks {safe_name(path)} not understood; alerting from now on"
             return {}
+        self.pending = _events(data.get("pending"))
         marks = data["marks"]
         limit = time.time() + FUTURE_SLACK_S
         return {str(k): float(v) for k, v in marks.items()
@@ -134,19 +139,57 @@ class AlertMarks:
         """Read the marks again (another trafficwatch wrote them since), keeping each site's
         later mark: this one's saves would otherwise put the other's marks back."""
         if self.path is not None:
-            for site, mark in self._load(self.path).items():
-                self.marks[site] = max(mark, self.marks.get(site, mark))
+            loaded = self._load(self.path)
+            with self._saving:
+                for site, mark in loaded.items():
+                    self.marks[site] = max(mark, self.marks.get(site, mark))
 
     def get(self, site: str) -> float | None:
         return self.marks.get(site)
 
     def advance(self, site: str, fired_at: float) -> None:
         """Record that `site` was alerted for an anomaly that fired at `fired_at`, and save."""
-        self.marks[site] = max(fired_at, self.marks.get(site, fired_at))
+        with self._saving:
+            self.marks[site] = max(fired_at, self.marks.get(site, fired_at))
+        self.save()
+
+    def save(self) -> None:
+        """Write the marks and the alerts pending (OSError where it cannot)."""
         if self.path is None:
             return
-        data = json.dumps({"version": MARKS_VERSION, "marks": self.marks}).encode()
-        _atomic_write(self.path, data)
+        with self._saving:
+            data = json.dumps({"version": MARKS_VERSION, "marks": self.marks, "pending": [
+                {"site": site, **dataclasses.asdict(ev)} for site, ev in self.pending]}).encode()
+            _atomic_write(self.path, data)
+
+    def hold(self, jobs: list[tuple[str, AnomalyEvent]]) -> None:
+        """Keep alerts queued and not run for the next start (a stop while they waited)."""
+        with self._saving:
+            self.pending = [*self.pending, *jobs]
+        self.save()
+
+    def take_pending(self) -> list[tuple[str, AnomalyEvent]]:
+        """The alerts a stop left queued and not run since (their marks say so), once."""
+        jobs = [(site, ev) for site, ev in self.pending
+                if ev.fired_at > self.marks.get(site, -math.inf)]
+        if self.pending:
+            self.pending = []
+            with contextlib.suppress(OSError):
+                self.save()
+        return jobs
+
+
+def _events(raw: object) -> list[tuple[str, AnomalyEvent]]:
+    """The pending alerts of a marks file (those unreadable left out)."""
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            fields = {k: item[k] for k in ("start", "end", "peak_hour", "actual", "low", "high",
+                                           "direction", "fired", "clipped")}
+            out.append((str(item["site"]), AnomalyEvent(**fields)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -182,6 +225,18 @@ class Alerter:
         from trafficwatch.engine.site_forecasts import SETTLE_S
 
         self.since = since - SETTLE_S
+        self._put(self.marks.take_pending())  # what the last run left queued: it alerts
+        # now, history though it is (a stop while an alert command ran lost the alerts queued
+        # behind it: three surges, no page, an alerts trial)
+
+    def _put(self, jobs: list[tuple[str, AnomalyEvent]]) -> None:
+        for site, ev in jobs:
+            self._queued[site] = max(ev.fired_at, self._queued.get(site, -math.inf))
+            self._jobs.put((site, ev))
+        if jobs and (self._runner is None or not self._runner.is_alive()):
+            self._runner = threading.Thread(target=self._run, name="trafficwatch-alerts",
+                                            daemon=True)
+            self._runner.start()
 
     def check(self, site: str, events: Iterable[AnomalyEvent]) -> list[AnomalyEvent]:
         """Queue an alert for each anomaly of `site` not alerted yet; returns those queued."""
@@ -193,13 +248,7 @@ class Alerter:
         events = list(events)
         new = sorted((e for e in events if e.fired_at > floor and not e.clipped
                       and not _flap(e, events)), key=lambda e: e.fired_at)
-        for ev in new:
-            self._queued[site] = ev.fired_at
-            self._jobs.put((site, ev))
-        if new and (self._runner is None or not self._runner.is_alive()):
-            self._runner = threading.Thread(target=self._run, name="trafficwatch-alerts",
-                                            daemon=True)
-            self._runner.start()
+        self._put([(site, ev) for ev in new])
         return new
 
     def off(self, why: str) -> None:
@@ -229,7 +278,18 @@ class Alerter:
         """Let the runner finish the alert it is running and end (queued ones alert next start:
         their marks are saved only as each runs)."""
         self._stopped = True
+        left = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._jobs.get_nowait()
+                if job is not None:
+                    left.append(job)
         self._jobs.put(None)
+        if left:
+            try:
+                self.marks.hold(left)
+            except OSError as exc:
+                log.warning("alerts queued at the stop not kept: %s", exc)
 
     @property
     def notice(self) -> str:
