@@ -397,35 +397,10 @@ def test_a_hung_alert_command_is_killed_and_the_next_one_runs(tmp_path, monkeypa
     alerter.stop()
 
 
-def test_stopping_ends_the_runner_after_its_current_alert_and_the_queued_ones_alert_next_start(
-        tmp_path):
-    # stop() said queued alerts would alert at the next start, but the runner went on through the
-    # queue after the engine stopped (and an alert from a stopped test ran inside the next one)
-    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
-    gate = tmp_path / "gate"
-    cmd = f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}'
-    first = Alerter(cmd, AlertMarks(path))
-    first.begin(START)
-    for site in ("a", "b", "c"):
-        first.check(site, [event(SPIKE)])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and first.marks.get("a") is None:  # a is running
-        time.sleep(0.02)
-    first.stop()
-    assert first.check("d", [event(SPIKE)]) == []
-    gate.touch()
-    assert alert_lines(out, 1) == [f"a|{iso(SPIKE)}|{iso(SPIKE)}|above"]
-    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
-    second.begin(START + H)  # restarted at once: b and c fired after it began, a is marked
-    for site in ("a", "b", "c"):
-        second.check(site, [event(SPIKE)])
-    assert [line.split("|")[0] for line in alert_lines(out, 3)] == ["a", "b", "c"]
-    second.stop()
-
-
-def test_alerts_queued_at_a_stop_alert_at_the_next_start_however_late(tmp_path):
-    # an alerts trial: q while a slow alert command ran for one site, restarted 7 minutes
-    # later: the surges of two other sites, queued behind it, were history by then, never paged
+def stopped_while_a_runs(tmp_path) -> tuple[Alerter, Path, Path]:
+    """An Alerter whose command for site a waits for a gate file, b and c queued behind it,
+    stopped while a runs, then the gate opened and a's alert awaited: (it, the alerts' file,
+    the marks' file)."""
     out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
     gate = tmp_path / "gate"
     first = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
@@ -437,8 +412,29 @@ def test_alerts_queued_at_a_stop_alert_at_the_next_start_however_late(tmp_path):
     while time.monotonic() < deadline and first.marks.get("a") is None:  # a is running
         time.sleep(0.02)
     first.stop()
+    assert first.check("d", [event(SPIKE)]) == []
     gate.touch()
     assert alert_lines(out, 1) == [f"a|{iso(SPIKE)}|{iso(SPIKE)}|above"]
+    return first, out, path
+
+
+def test_stopping_ends_the_runner_after_its_current_alert_and_the_queued_ones_alert_next_start(
+        tmp_path):
+    # stop() said queued alerts would alert at the next start, but the runner went on through the
+    # queue after the engine stopped (and an alert from a stopped test ran inside the next one)
+    _, out, path = stopped_while_a_runs(tmp_path)
+    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    second.begin(START + H)  # restarted at once: b and c fired after it began, a is marked
+    for site in ("a", "b", "c"):
+        second.check(site, [event(SPIKE)])
+    assert [line.split("|")[0] for line in alert_lines(out, 3)] == ["a", "b", "c"]
+    second.stop()
+
+
+def test_alerts_queued_at_a_stop_alert_at_the_next_start_however_late(tmp_path):
+    # an alerts trial: q while a slow alert command ran for one site, restarted 7 minutes
+    # later: the surges of two other sites, queued behind it, were history by then, never paged
+    _, out, path = stopped_while_a_runs(tmp_path)
     second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
     second.begin(START + 10 * H)  # long after: b and c fired before it began
     assert [line.split("|")[0] for line in alert_lines(out, 3)] == ["a", "b", "c"]
