@@ -555,3 +555,14 @@ def test_train_refuses_init_beside_scratch(capsys, tmp_path):
     assert main(["train", SAMPLE, "--scratch", "--init", "m.pt", "--out",
                  str(tmp_path / "x.pt")]) == 2
     assert "--init and --scratch together" in capsys.readouterr().err
+
+
+def test_a_file_refused_is_not_among_the_files_read(tmp_path, capsys):
+    # a trial: "2 file(s), 50 lines" of a folder where one file was no known format
+    (tmp_path / "a.access.log").write_text(
+        '203.0.113.1 - - [06/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n')
+    (tmp_path / "b.access.log").write_text("garbage line one\ngarbage two\n")
+    assert main(["counts", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("trafficwatch: 1 file(s) (1 not read, below), 1 lines in "), err
+    assert "b.access.log: no known log format matches" in err

@@ -110,10 +110,13 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
         err.writelines(f"trafficwatch: {safe_text(f.error)}\n" for f in report.failed)
         return
     rate = report.lines / report.seconds if report.seconds > 0 else 0.0
-    read = sum(f.ignored != ERROR_LOG for f in report.files)  # an error log known by its
-    # lines is not one read ("2 file(s)" beside "not read (an error log...)": a trial)
+    # an error log known by its lines is not one read ("2 file(s)" beside "not read (an error
+    # log...)": a trial), nor one refused, said below ("2 file(s)" of which one no known format)
+    read = sum(f.ignored != ERROR_LOG and not (f.error and not f.parsed) for f in report.files)
+    refused = sum(bool(f.error) and not f.parsed for f in report.files)
     apart = said_apart(report.malformed.counts)  # (said apart, as the agent says them)
-    err.write(f"trafficwatch: {read} file(s), {report.lines:,} lines in "
+    not_read = f" ({refused} not read, below)" if refused else ""
+    err.write(f"trafficwatch: {read} file(s){not_read}, {report.lines:,} lines in "
               f"{report.seconds:.2f} s ({rate / 1e6:.2f} M lines/s); {report.parsed:,} counted, "
               f"{report.malformed.total - apart:,} malformed, "
               f"{f'{apart:,} {NO_REQUEST}, ' if apart else ''}"
