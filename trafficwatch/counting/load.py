@@ -246,8 +246,9 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     """Every series of a CSV of hourly counts (`hour,count`; ISO 8601 hours), as UTC.
 
     An hour that states no offset is `tz`'s wall clock (UTC without one): a daylight-saving
-    change's repeated hour is its summer one the first time a series has it, its winter one
-    after; an hour the clock skipped is the next one.
+    change's repeated hour is its summer one the first time a series has it in time order
+    (a file newest first: the last), its winter one the other; an hour the clock skipped is
+    the next one.
 
     Columns: the hour (hour, ds, time, timestamp; GA4's dateHour; date, or a date column beside
     an hour of the day: TIME_COLUMNS), the count (count, visits, hits, value, y, or an
@@ -896,8 +897,9 @@ def _in_zone(stamps: pd.Series, stated: list[int | None], keys: list[str],
              tz: dt.tzinfo) -> tuple[pd.Series, list[int | None]]:
     """`stamps` (read as UTC) whose text stated no offset read again as `tz`'s wall clock, and
     every row's offset, those rows' the zone's at their hour. Of a wall-clock hour that comes
-    twice (autumn's change), a series' first row is the summer one and its later rows the
-    winter one; an hour the clock skipped (spring's) is the next one."""
+    twice (autumn's change), a series' first row in time order is the summer one (its first in
+    the file, or its last where the file runs newest first) and the other the winter one; an
+    hour the clock skipped (spring's) is the next one."""
     import pandas as pd
 
     naive = [i for i, o in enumerate(stated) if o is None and not pd.isna(stamps.iloc[i])]
