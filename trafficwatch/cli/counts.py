@@ -128,7 +128,7 @@ def summary(report: IngestReport, err: TextIO, series: HourlySeries | None = Non
         err.write(f"  lines before {since:%Y-%m-%dT%H:%M}Z not read ({_size(unread)} of {n} "
                   f"file(s)): not in the hours asked for\n")
     for f in report.files:
-        if not f.error and f.malformed.total:
+        if not f.error and (f.malformed.total or f.changed):
             apart = said_apart(f.malformed.counts)
             err.write(f"  {safe_text(f.name)}: {f.format}, {f.lines:,} lines, "
                       f"{f.malformed.total - apart:,} malformed"

@@ -25,6 +25,7 @@ from trafficwatch.counting.series import ChunkCounts, HourlySeries, count_chunk
 from trafficwatch.files import own_temp, sweep_orphans, temp_prefix
 from trafficwatch.hours import HOUR
 from trafficwatch.logs import read as logread
+from trafficwatch.logs import refit
 from trafficwatch.logs.detect import detect_format, is_error_log
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.parse import ParseOptions, Parser
@@ -60,6 +61,8 @@ class FileReport:
     # `site`, or the virtual hosts its lines name
     host_first: dict[str, int] = field(default_factory=dict)  # each virtual host its lines
     # name: the time of its first line in this file (HourlySeries.cover_hosts)
+    changed: str = ""  # the format its lines changed to within it, the latest (logs.refit;
+    # `format` names each)
 
     def own_site(self) -> bool:
         """Whether the file's hours are its own site's: not when every request went to the
@@ -291,7 +294,7 @@ def read_source(
         if isinstance(series, HourlySeries) else None
     try:
         for res in parse_file(src.path, fmt, parse_opts, workers=opts.workers, reduce=reduce,
-                              begin=begin):
+                              begin=begin, fixed=bool(opts.log_format)):
             _absorb(rep, res, series)
             if on_progress is not None:
                 on_progress(rep)
@@ -352,6 +355,7 @@ class Counted:
     first_ts: int | None
     last_ts: int | None
     hosts: frozenset[str] = frozenset()  # the sites of `counts` named by a line's virtual host
+    changed: str = ""  # ParseResult.changed
 
 
 @dataclass(frozen=True)
@@ -369,7 +373,7 @@ class CountInto:
                   for site, part, _ in parts}
         lo, hi = (int(rec.ts.min()), int(rec.ts.max())) if len(rec) else (None, None)
         return Counted(counts, res.malformed, res.lines, len(rec), res.excluded, res.skipped,
-                       lo, hi, frozenset(site for site, _, host in parts if host))
+                       lo, hi, frozenset(site for site, _, host in parts if host), res.changed)
 
 
 def by_site(site: str, rec: Records) -> list[tuple[str, Records, bool]]:
@@ -413,6 +417,11 @@ def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -
     rep.excluded += res.excluded
     rep.skipped_lines += res.skipped
     rep.malformed.merge(res.malformed)
+    if res.changed and res.changed != rep.changed:  # the file's lines changed format here
+        # (logs.refit): both named (once: each part of a big file read in parallel that
+        # begins after the change finds it again)
+        when = "" if lo is None else time.strftime(" from %Y-%m-%d %H:%M UTC", time.gmtime(lo))
+        rep.format, rep.changed = f"{rep.format}, then {res.changed}{when}", res.changed
     if lo is not None:
         rep.first_ts = lo if rep.first_ts is None else min(rep.first_ts, lo)
         rep.last_ts = hi if rep.last_ts is None else max(rep.last_ts, hi)
@@ -556,7 +565,7 @@ def read_archive(args: tuple) -> WholeFile | None:
                 return None
             part = HourlySeries(track_visitors=track_visitors, track_paths=track_paths)
             rep = FileReport(name=safe_name(src.path), site=src.site, format=fmt.name)
-            parser = Parser(fmt, opts.parse)
+            parser, run = Parser(fmt, opts.parse), refit.Run()
             stream = logread.open_stream(src.path, fh=fh)
             head, tail, length = b"", b"", 0
             for chunk in logread.iter_chunks(stream):
@@ -564,7 +573,10 @@ def read_archive(args: tuple) -> WholeFile | None:
                     head += chunk[: fp_bytes - len(head)]
                 length += len(chunk)
                 tail = (tail + chunk)[-logread.TAIL_WINDOW:]
-                _absorb(rep, parser.feed(chunk, final=True), part)
+                parser, got = refit.feed(parser, chunk, run, final=True,
+                                         fixed=bool(opts.log_format))
+                for res in got:
+                    _absorb(rep, res, part)
             if logread.stream_error(stream):
                 return None
     except (OSError, ValueError):

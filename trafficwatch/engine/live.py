@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +38,11 @@ from trafficwatch.counting.state import State, StateStore, natural
 from trafficwatch.engine.sink import Sink
 from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
-from trafficwatch.logs import container
+from trafficwatch.logs import container, refit
 from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import ALREADY
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
-from trafficwatch.logs.formats import LogFormat, get_format
+from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import Malformed, ParseResult
@@ -90,6 +90,8 @@ class _Stream:
     # one's first lines are read (see _not_again)
     replaces: tuple[int | None, int] | None = None
     recount_until: int | None = None  # its lines up to this time were counted from the other
+    run: refit.Run = field(default_factory=refit.Run)  # its latest lines its format does not
+    # read (a change of format within the file: logs.refit)
 
 
 REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is older than the
@@ -449,8 +451,10 @@ class LiveFeed:
         reduce = CountInto(site, part.track_visitors, part.track_paths)
         try:
             for i, got in enumerate(logread.parse_file(path, fmt, opts.parse, reduce=reduce,
-                                                       end=end, ident=ident)):
+                                                       end=end, ident=ident,
+                                                       fixed=bool(opts.log_format))):
                 _absorb(rep, got, part)
+                fmt = PRESETS.get(got.changed, fmt)  # its lines changed format: the last one
                 progress(min(end, (i + 1) * logread.CHUNK))
         except OSError:
             return None
@@ -694,7 +698,8 @@ class LiveFeed:
             self._dirty = True
             return
         try:
-            res = st.parser.feed(chunk)
+            st.parser, got = refit.feed(st.parser, chunk, st.run,
+                                        fixed=bool(self.sink.config.ingest.log_format))
         except Exception as exc:  # (a fault of the parser's, not of the lines: a
             # trial's Traefik line ended the follow thread with an IndexError, and the agent
             # went on serving counts that no longer moved). The lines are counted malformed,
@@ -709,23 +714,43 @@ class LiveFeed:
             self._lines_since_step += n
             self._dirty = True
             return
-        if st.replaces is not None or st.recount_until is not None:
-            res = self._not_again(st, res, chunk)
-        if self._ready:  # (the first read is what was there, not lines coming)
-            self.last_read[key.site] = time.time()
-        with self.sink.lock:
-            _absorb(rep, res, self.sink.series)
-            if rep.first_ts is not None:
-                self.sink.series.cover_hosts(rep.host_first, rep.last_ts)
-            if rep.first_ts is not None and rep.own_site():
-                self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
-        self._lines_since_step += res.lines
+        present: set[str] = set()
+        for res in got:
+            if st.replaces is not None or st.recount_until is not None:
+                res = self._not_again(st, res, chunk)
+            if self._ready:  # (the first read is what was there, not lines coming)
+                self.last_read[key.site] = time.time()
+            with self.sink.lock:
+                _absorb(rep, res, self.sink.series)
+                if rep.first_ts is not None:
+                    self.sink.series.cover_hosts(rep.host_first, rep.last_ts)
+                if rep.first_ts is not None and rep.own_site():
+                    self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
+            if res.changed:
+                self._changed(st, res)
+            self._lines_since_step += res.lines
+            rec = res.records
+            if rec.vhosts:
+                present |= {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())}
         self._dirty = True
-        rec = res.records
-        present = {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())} \
-            if rec.vhosts else set()
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
                    fields=tuple(st.parser.w3c_fields), present=present, path=key.path)
+
+    def _changed(self, st: _Stream, res: ParseResult) -> None:
+        """Said where a followed log's lines changed format (logs.refit)."""
+        ts = res.records.ts
+        when = (time.strftime(" from %Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts[0])))
+                if len(ts) else "")
+        n = st.run.earlier
+        before = (f"; the {n} line{'s' * (n != 1)} of it before were counted malformed as "
+                  "they came" if n else "")
+        said = (f"{st.report.name}: its lines changed format: read as {res.changed}{when} "
+                f"on{before}")
+        if self._ready:  # (on the first read, the file's format says it: "COMBINED, then JSON")
+            self._say(said)
+            self.warnings.append(said)  # the screen's notices: the log's count changes its
+        else:  # kind of lines here
+            log.info("%s", said)
 
     def _replaced(self, key: FileKey) -> tuple[int | None, int] | None:
         """(first, last) times counted of the file `key` took the name of, where that one is

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from typing import BinaryIO
 
+from trafficwatch.logs import refit
 from trafficwatch.logs.compressed import Decompressed, kind_of
 from trafficwatch.logs.detect import fit
 from trafficwatch.logs.formats import LogFormat
@@ -383,14 +384,15 @@ def w3c_headers(f: BinaryIO, size: int) -> tuple[list[int], list[list[bytes]]]:
     return offsets, fields
 
 
-def _parse_range(args: tuple) -> ParseResult | None:
-    """A worker's part: parse the lines that start in [start, end) of the file at `path`.
+def _parse_range(args: tuple) -> list | None:
+    """A worker's part: parse the lines that start in [start, end) of the file at `path` (one
+    result, or two where the lines changed format there: logs.refit; each reduced).
 
     None when that path is no longer the file being read (rotated or replaced meanwhile) or
     cannot be opened: the caller then reads the range from its own open file.
     """
     global _worker_parser
-    path, ident, start, end, limit, fmt, opts, reduce, fields = args
+    path, ident, start, end, limit, fmt, opts, reduce, fields, fixed = args
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -404,8 +406,8 @@ def _parse_range(args: tuple) -> ParseResult | None:
         p = _worker_parser = Parser(fmt, opts)
     if fields is not None:  # W3C: the header in force where the range begins
         p.w3c_fields = fields
-    res = p.feed(data, final=True)
-    return reduce(res) if reduce is not None else res
+    _, got = refit.feed(p, data, refit.Run(), final=True, fixed=fixed)
+    return [reduce(res) if reduce is not None else res for res in got]
 
 
 def start_worker_server() -> None:
@@ -470,7 +472,7 @@ def start_method():
 
 def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: LogFormat,
                     opts: ParseOptions, workers: int, chunk_bytes: int,
-                    reduce: Callable | None, begin: int = 0) -> Iterator:
+                    reduce: Callable | None, begin: int = 0, fixed: bool = False) -> Iterator:
     """Workers read and parse byte ranges themselves (the bytes are not piped to them).
 
     A range a worker could not read as the same file (rotated away mid-read, permissions) or
@@ -496,14 +498,15 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
         if res is None:
             if headers is not None:
                 local.w3c_fields = fields_at(start)
-            res = local.feed(read_lines_at(stream, start, end, limit), final=True)
-            res = reduce(res) if reduce is not None else res
+            _, got = refit.feed(local, read_lines_at(stream, start, end, limit), refit.Run(),
+                                final=True, fixed=fixed)
+            res = [reduce(r) if reduce is not None else r for r in got]
         return res
 
     ctx = start_method()
     if ctx is None:  # no worker can start: read here, the same ranges in the same order
         for start in range(begin, size, chunk_bytes):
-            yield result(start, min(start + chunk_bytes, size), None)
+            yield from result(start, min(start + chunk_bytes, size), None)
         return
     pool = worker_pool(workers, ctx)
     try:
@@ -512,14 +515,14 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
             end = min(start + chunk_bytes, size)
             try:
                 fut = pool.submit(_parse_range, (path, ident, start, end, limit, fmt, opts, reduce,
-                                                 fields_at(start)))
+                                                 fields_at(start), fixed))
             except BrokenExecutor:
                 fut = None
             pending.append((start, end, fut))
             if len(pending) >= 2 * workers:  # bounded in flight: memory flat in file size
-                yield result(*pending.popleft())
+                yield from result(*pending.popleft())
         while pending:
-            yield result(*pending.popleft())
+            yield from result(*pending.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -528,8 +531,11 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
                workers: int | None = None, chunk_bytes: int | None = None,
                reduce: Callable[[ParseResult], object] | None = None, *,
                end: int | None = None, ident: tuple[int, int] | None = None,
-               begin: int = 0) -> Iterator:
+               begin: int = 0, fixed: bool = False) -> Iterator:
     """Parse a whole file chunk by chunk, with bounded memory; big files use every core.
+
+    Where its lines change format, they are read in the new one from there (logs.refit; not
+    with `fixed`, a format the user named: --log-format).
 
     Plain files of PARALLEL_MIN bytes or more are parsed in parallel, each worker reading its
     own `chunk_bytes` range (a W3C file's with the `#Fields:` header in force there: IIS's
@@ -566,13 +572,14 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
     n = workers if workers is not None else min(os.cpu_count() or 1, 8)
     try:
         if n <= 1 or size - begin < PARALLEL_MIN or fmt.kind == "w3c" and begin:
-            parser = Parser(fmt, opts)
+            parser, run = Parser(fmt, opts), refit.Run()
             for chunk in iter_chunks(stream, chunk_bytes):
-                res = parser.feed(chunk, final=True)
-                yield reduce(res) if reduce is not None else res
+                parser, got = refit.feed(parser, chunk, run, final=True, fixed=fixed)
+                for res in got:
+                    yield reduce(res) if reduce is not None else res
         else:
             yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes, reduce,
-                                       begin)
+                                       begin, fixed)
         err = stream_error(stream)
     finally:
         stream.close()

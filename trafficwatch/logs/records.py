@@ -105,3 +105,5 @@ class ParseResult:
     lines: int  # complete lines seen in this call (parsed + malformed + comments/headers)
     skipped: int = 0  # header/comment lines (W3C `#Fields:`), counted but not requests
     excluded: int = 0  # parsed but left out on request (--exclude-ip, --ignore-status)
+    changed: str = ""  # the format these lines were read in, where the file changed to it
+    # here (logs.refit)

@@ -1,0 +1,153 @@
+"""A log whose lines change format within the file (nginx's log_format edited, then reloaded):
+read in the new format from where it begins, in `counts`, a big file read in parallel, and a
+followed log; not where --log-format names the format."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from trafficwatch.counting.ingest import IngestOptions, ingest
+from trafficwatch.engine.engine import Engine, EngineConfig
+from trafficwatch.engine.live import LiveFeed
+from trafficwatch.logs import read as logread
+from trafficwatch.logs.formats import COMBINED
+
+T0 = 1_795_000_000  # 2026-11-18
+
+
+def clf(k: int, t: int | None = None) -> str:
+    t = T0 + 60 * k if t is None else t
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+    return f'203.0.113.{k % 250} - - [{stamp}] "GET /p{k % 7} HTTP/1.1" 200 5 "-" "ua"\n'
+
+
+def js(k: int, t: int | None = None) -> str:
+    t = T0 + 60 * k if t is None else t
+    return json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t)),
+                       "remote_addr": f"198.51.100.{k % 250}",
+                       "request": f"GET /j{k % 7} HTTP/1.1", "status": 200,
+                       "body_bytes_sent": 5, "http_user_agent": "ua"}) + "\n"
+
+
+def changed_log(path: Path, before: int, after: int) -> Path:
+    path.write_text("".join(clf(k) for k in range(before))
+                    + "".join(js(k) for k in range(before, before + after)))
+    return path
+
+
+def test_counts_reads_a_log_in_its_new_format_from_the_line_it_changed(tmp_path):
+    log = changed_log(tmp_path / "access.log", 1500, 1500)
+    series, rep = ingest([str(log)])
+    (f,) = rep.files
+    assert (f.parsed, f.malformed.total) == (3000, 0)
+    assert series.total() == 3000
+    first_json = time.strftime("%Y-%m-%d %H:%M", time.gmtime(T0 + 60 * 1500))
+    assert f.format == f"COMBINED, then JSON from {first_json} UTC"
+
+
+def test_a_big_log_read_in_parallel_names_the_change_once(tmp_path, monkeypatch):
+    # each part read by a worker after the change finds it again: one change to say
+    log = changed_log(tmp_path / "access.log", 2000, 3000)
+    monkeypatch.setattr(logread, "PARALLEL_MIN", 0)
+    got = list(logread.parse_file(log, COMBINED, workers=2, chunk_bytes=64 << 10))
+    assert sum(len(r.records) for r in got) == 5000
+    assert sum(r.malformed.total for r in got) == 0
+    assert {r.changed for r in got} == {"", "JSON"}
+
+
+def test_a_format_named_by_the_user_is_kept_whatever_the_lines(tmp_path):
+    log = changed_log(tmp_path / "access.log", 100, 60)
+    _, rep = ingest([str(log)], IngestOptions(log_format="combined"))
+    (f,) = rep.files
+    assert (f.parsed, f.malformed.total, f.format) == (100, 60, "COMBINED")
+
+
+def test_a_run_of_lines_no_format_reads_stays_malformed_and_the_format_stays(tmp_path):
+    log = tmp_path / "access.log"
+    junk = "".join(f"garbage line {k} that is no request at all\n" for k in range(40))
+    log.write_text("".join(clf(k) for k in range(50)) + junk
+                   + "".join(clf(k) for k in range(50, 80)))
+    _, rep = ingest([str(log)])
+    (f,) = rep.files
+    assert (f.parsed, f.malformed.total, f.format) == (80, 40, "COMBINED")
+
+
+def test_a_few_lines_of_another_format_do_not_change_it(tmp_path):
+    # fewer than REFIT_MIN in a row: stray lines, counted malformed; the log goes on as it was
+    log = tmp_path / "access.log"
+    log.write_text("".join(clf(k) for k in range(50)) + "".join(js(k) for k in range(50, 60))
+                   + "".join(clf(k) for k in range(60, 90)))
+    _, rep = ingest([str(log)])
+    (f,) = rep.files
+    assert (f.parsed, f.malformed.total, f.format) == (80, 10, "COMBINED")
+
+
+@pytest.fixture(params=["inotify", "poll"])
+def follow(tmp_path: Path, monkeypatch, request):
+    monkeypatch.setattr("trafficwatch.engine.live.RESCAN_S", 0.0)
+    feeds: list[LiveFeed] = []
+
+    def start() -> tuple[Engine, LiveFeed]:
+        e = Engine(EngineConfig(paths=[str(tmp_path / "logs")], fine_tune=False,
+                                poll=request.param == "poll"), lambda s: None)
+        f = LiveFeed(e.sink, tmp_path / "state.json")
+        feeds.append(f)
+        return e, f
+
+    (tmp_path / "logs").mkdir()
+    yield start
+    for f in feeds:
+        f.close()
+
+
+def _read(e: Engine, f: LiveFeed, want: int) -> None:
+    for _ in range(100):
+        f.step(0.05)
+        if e.series.total() + f.report.malformed.total >= want:
+            return
+        time.sleep(0.02)
+
+
+def test_a_followed_log_changed_a_few_lines_at_a_time_is_read_in_its_new_format(
+        tmp_path, follow):
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("".join(clf(k) for k in range(30)))
+    e, f = follow()
+    assert e.series.total() == 30
+    now = int(time.time()) - 600
+    k = 30
+    for batch in range(12):  # 60 lines of JSON, 5 at a time, as a reloaded server writes them
+        with log.open("a") as fh:
+            fh.write("".join(js(k + i, now + k + i) for i in range(5)))
+        k += 5
+        _read(e, f, k)
+    malformed = f.report.malformed.total
+    assert 0 < malformed < 20  # the run's lines that came before the change was seen
+    assert e.series.total() == 90 - malformed
+    said = [w for w in f.warnings if "changed format" in w]
+    assert len(said) == 1 and "read as JSON" in said[0]
+    assert f"the {malformed} lines of it before were counted malformed" in said[0]
+    f.commit()
+    f.close()
+    # restarted: the new format is the file's (no run of malformed lines to find it again)
+    with log.open("a") as fh:
+        fh.write("".join(js(k + i, now + k + i) for i in range(3)))
+    e2, f2 = follow()
+    assert e2.series.total() == 93 - malformed
+    assert f2.report.malformed.total == malformed
+
+
+def test_a_followed_log_changed_within_one_write_loses_no_line(tmp_path, follow):
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("".join(clf(k) for k in range(30)))
+    e, f = follow()
+    now = int(time.time()) - 600
+    with log.open("a") as fh:
+        fh.write("".join(clf(k, now + k) for k in range(30, 40))
+                 + "".join(js(k, now + k) for k in range(40, 80)))
+    _read(e, f, 80)
+    assert (e.series.total(), f.report.malformed.total) == (80, 0)
+    assert any("read as JSON" in w for w in f.warnings)
