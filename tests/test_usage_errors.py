@@ -72,9 +72,11 @@ def test_a_metrics_port_in_use_is_one_line_and_status_2(capsys, logs):
     assert f"--metrics-addr 127.0.0.1:{port}: cannot listen there" in err
 
 
-def test_argparse_errors_are_one_line_too(capsys):
+@pytest.mark.parametrize("command", ["counts", "top"])
+def test_argparse_errors_are_one_line_too(capsys, command):
+    # `top` with no PATH had read nothing and said "0 file(s), 0 lines", status 2 (a trial)
     with pytest.raises(SystemExit) as exc:
-        main(["counts"])
+        main([command])
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "required: PATH" in err

@@ -30,7 +30,7 @@ from trafficwatch.safe import safe_name, safe_text
 
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of `top`."""
-    p.add_argument("paths", nargs="*", metavar="PATH",
+    p.add_argument("paths", nargs="+", metavar="PATH",
                    help="log files, directories (rotations and .gz/.bz2/.xz found), globs, or - "
                         "for stdin")
     p.add_argument("--hours", type=int, default=24,
