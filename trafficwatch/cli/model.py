@@ -377,12 +377,15 @@ def run_eval(args: argparse.Namespace, out: TextIO | None = None) -> int:
             which = "it" if seen == [""] else (
                 f"{len(seen)} of these {len(every)} series" if len(every) > 1 else "this series")
             # every one named (3 and "…" left a trial to run each series alone to find 7)
+            from trafficwatch.resources import models_dir
+
+            card = models_dir() / "README.md"  # where it is installed (a trial)
             notes.append(f"{fc.name} was trained on {which}"
                          + (f" ({safe_name(', '.join(seen[:SAID]))}" + (
                              f" and {len(seen) - SAID} more: the JSON's in_sample says which"
                              if len(seen) > SAID else "") + ")" if len(every) > 1 else "")
                          + ": its scores there are in-sample, better than on a site it has never"
-                         " seen (models/README.md has the held-out ones)")
+                         f" seen ({card} has the held-out ones)")
         kept = _kept(args, every)
         if kept is not None:  # the app's "MASE 0.82 vs default 0.84 in eval's backtest": both
             models = {kept[0].name: kept[0].as_function(), **models}

@@ -126,9 +126,12 @@ def add_device_option(p: argparse.ArgumentParser, what: str, note: str = "") -> 
 
 def add_model_option(p: argparse.ArgumentParser) -> None:
     """--model: the checkpoint forecasts use."""
+    from trafficwatch.resources import default_model_path
+
+    shipped = default_model_path()  # where it is installed, not a checkout's models/ (a trial)
     p.add_argument("--model", metavar="FILE",
-                   help="model checkpoint (default: the shipped model, models/default.pt, run from "
-                        "its torch-free copy models/default.npz)")
+                   help=f"model checkpoint (default: the shipped model, {shipped}, run from its "
+                        f"torch-free copy {shipped.with_suffix('.npz').name} beside it)")
 
 
 def parse_tz(text: str | None) -> dt.tzinfo | None:

@@ -38,7 +38,8 @@ SERVE_ADDR = "127.0.0.1:8000"  # --serve-addr's
 def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of the app."""
     p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="log files or directories to follow (default: the bundled sample_logs/)")
+                   help="log files or directories to follow (default: the bundled demo logs, "
+                        f"{sample_logs_dir()})")
     p.add_argument("--replay", action="store_true",
                    help="feed existing logs by their timestamps instead of opening them whole")
     p.add_argument("--speed", type=float, default=None,
