@@ -271,17 +271,7 @@ def end_children(sig: int = signal.SIGTERM) -> list[int]:
 
     Found through /proc (Linux); elsewhere the multiprocessing children only. Returns the pids.
     """
-    me, pids = os.getpid(), []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        import multiprocessing
-
-        pids = [p.pid for p in multiprocessing.active_children() if p.pid]
-    else:
-        for name in entries:
-            if name.isdigit() and _parent_of(name) == me:
-                pids.append(int(name))
+    pids = children()
     ours = os.getpgrp()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -294,6 +284,19 @@ def end_children(sig: int = signal.SIGTERM) -> list[int]:
             else:
                 os.kill(pid, sig)
     return pids
+
+
+def children() -> list[int]:
+    """This process's direct children (ended and not yet waited for included), through /proc
+    (Linux); elsewhere the multiprocessing children only."""
+    me = os.getpid()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        import multiprocessing
+
+        return [p.pid for p in multiprocessing.active_children() if p.pid]
+    return [int(name) for name in entries if name.isdigit() and _parent_of(name) == me]
 
 
 def _parent_of(pid: str) -> int:
