@@ -454,3 +454,51 @@ def test_a_fine_tune_from_a_model_file_names_that_model_not_the_default(monkeypa
     assert "default" not in note
     assert detail_short(note) == "fine-tune not kept: no better"
     assert detail_short(note.replace("mine kept", "default kept")) == detail_short(note)
+
+
+def test_a_kept_fine_tune_outlives_a_reinstall_of_the_same_model(monkeypatch, tmp_path):
+    # an upgrade trial: decisions named the model by its file's time, so `pip install` of the
+    # same release (or a new venv) dropped a kept fine-tune without a word; they name its
+    # content now, and those named the old way are still read
+    import json
+    import shutil
+
+    from trafficwatch.model.forecaster import Forecaster
+    from trafficwatch.resources import default_model_path
+
+    model = tmp_path / "mine.pt"
+    shutil.copy(default_model_path(), model)
+    shutil.copy(default_model_path().with_suffix(".npz"), model.with_suffix(".npz"))
+    state = tmp_path / "state.json"
+    runs = []
+
+    def child(path, s, **kw):
+        runs.append(1)
+        return retuned()
+
+    def start() -> Engine:
+        e = Engine(EngineConfig(paths=["x"], state_path=str(state), model_path=str(model)),
+                   lambda s: None)
+        e.forecaster = Forecaster.load(model)
+        monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: flat(21))
+        return e
+
+    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
+    monkeypatch.setattr("trafficwatch.model.evaluate.summarize",
+                        lambda table: pd.DataFrame({"mase": {"default": 0.9, "fine-tuned": 0.8}}))
+    assert start().fine_tune_once() is True and len(runs) == 1
+    later = time.time() + 3600
+    os.utime(model, (later, later))  # the same bytes installed again
+    again = start()
+    assert again.fine_tune_once() is True and len(runs) == 1
+    assert again.current_forecaster().name == "fine-tuned"
+    (rec_path,) = tuning.tune_store(state).glob("*.json")
+    rec = json.loads(rec_path.read_text())
+    st = model.stat()  # a decision of an earlier release: file, size and time
+    rec["model"] = f"{model.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+    rec_path.write_text(json.dumps(rec))
+    assert start().fine_tune_once() is True and len(runs) == 1
+    rec["model"] = "sha256:" + "0" * 64  # made against another model: tuned again
+    rec_path.write_text(json.dumps(rec))
+    start().fine_tune_once()
+    assert len(runs) == 2

@@ -1,6 +1,7 @@
 """Load the shipped model in the background; fine-tune a copy per site when history allows."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -141,16 +142,34 @@ def tune_store(state_path: str | os.PathLike | None) -> Path | None:
     return p.with_name(p.name + ".tuned")
 
 
-def _model_id(model_path: str | None) -> str:
-    """The default model a decision was made against: its file, size and time."""
+def _model_ids(model_path: str | None) -> tuple[str, ...]:
+    """The default model a decision was made against, as decisions name it: by its content
+    (the first), or, as decisions made before 2026-12-07 did, by its file, size and time. By
+    time alone, a reinstall of the same model (pip, a new venv, pipx) dropped every kept
+    fine-tune without a word (an upgrade trial)."""
     from trafficwatch.resources import default_model_path
 
     p = Path(model_path) if model_path else default_model_path()
     try:
         st = p.stat()
+        where = p.resolve()
     except OSError:
-        return str(p)
-    return f"{p.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+        return (str(p),)
+    return (_content_id(str(where), st.st_size, st.st_mtime_ns),
+            f"{where}:{st.st_size}:{int(st.st_mtime)}")
+
+
+@functools.lru_cache(maxsize=8)
+def _content_id(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of the file at `path` (as it is at that size and time: read once for each)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return path
+    return "sha256:" + h.hexdigest()
 
 
 def _site_file(store: Path, site: str) -> Path:
@@ -169,8 +188,8 @@ def recall(store: Path, site: str, model_path: str | None,
     try:
         rec = json.loads(base.with_suffix(".json").read_bytes())
         decided, kept, note = float(rec["decided"]), bool(rec["kept"]), str(rec["note"])
-        if rec.get("version") != 1 or rec.get("site") != site or rec.get("model") != \
-                _model_id(model_path):
+        if rec.get("version") != 1 or rec.get("site") != site or rec.get("model") not in \
+                _model_ids(model_path):
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -208,7 +227,8 @@ def _remember(store: Path, site: str, model_path: str | None, res: TuneResult) -
         store.mkdir(mode=0o700, parents=True, exist_ok=True)
         if res.tuned is not None:
             res.tuned.save(base.with_suffix(".pt"))  # .pt and .npz, each written atomically
-        rec = {"version": 1, "site": site, "model": _model_id(model_path), "decided": time.time(),
+        rec = {"version": 1, "site": site, "model": _model_ids(model_path)[0],
+               "decided": time.time(),
                "kept": res.tuned is not None, "note": res.note,
                "on": getattr(res.tuned, "trained_on", "cpu")}
         atomic_write(base.with_suffix(".json"), json.dumps(rec).encode(), mode=0o600)
