@@ -161,6 +161,25 @@ def test_a_corrupt_state_file_is_moved_aside_and_counts_are_rebuilt(session):
     assert json.loads(session.state.read_text())["version"] == 1  # a fresh state was written
 
 
+@pytest.mark.parametrize("key", [
+    "693b165c303584eb8712417920c2d8a0",  # releases of 2026-12-02 to 12-05 (and this one)
+    "42a67f9603cbc2edf8f5e78b51f840ed",  # 2026-12-06 (IngestOptions had gained last_hours)
+    "b0261febf8dd23795d7a1e5da31eef83",  # 2026-12-07 (and only_site)
+])
+def test_a_state_an_earlier_release_saved_is_resumed(session, key):
+    # an upgrade trial: each field IngestOptions gained for another use changed the key of
+    # the same options, and the state was moved aside as "saved under other options", its
+    # counts of logs rotated away since lost. The keys are those releases' for these options
+    log = stopped_with_five_more(session)
+    data = json.loads(session.state.read_text())
+    data["counts"]["options"] = key
+    session.state.write_text(json.dumps(data))
+    e2, f2 = session()
+    assert "resumed" in f2.notice and e2.series.total() == 35
+    assert not list(session.state.parent.glob("state.json.unused-*"))
+    assert log.exists()
+
+
 def test_a_state_saved_under_other_options_is_not_reused(session):
     log = session.logs / "access.log"
     log.write_text(lines(0, 10))

@@ -957,7 +957,8 @@ class LiveFeed:
             why = "it is not a live-follow state"
         elif sorted(st.paths) != paths:
             why = f"it is for other paths ({', '.join(st.paths)[:200]})"
-        elif c.get("options") != self._options_key:
+        elif c.get("options") != self._options_key and \
+                c.get("options") not in _legacy_keys(self.sink):
             why = "the format, filter or exclusion options changed since it was saved"
         if not why:
             try:
@@ -1006,15 +1007,44 @@ def _inodes_beside(path: str) -> set[tuple[int, int]]:
         return set()
 
 
+# What changes how lines are counted, by name: a state saved under other values is not reused.
+# The key was a digest of every field of IngestOptions, and each release that gave it a field
+# for another use (top's last_hours and since, --site's only_site) made every state saved
+# before it "saved under other options": moved aside at the upgrade, with days of counts whose
+# logs had rotated away since (an upgrade trial).
+KEY_OPTIONS = ("log_format", "date_format", "time_format", "vhost_from_filename")
+KEY_PARSE = ("keep_paths", "keep_clients", "exclude_ips", "ignore_status", "max_line_bytes")
+# fields the digest of releases before 2026-12-07 did not hold, newest first: that release's
+# key is the digest without them (at their defaults, where a follow leaves them)
+LEGACY_LATER = (("only_site",), ("last_hours", "since"), ("parse.keep_clients",))
+
+
 def _options_key(sink: Sink) -> str:
-    """What changes how lines are counted: a state saved under other options is not reused."""
+    """The state's options key (KEY_OPTIONS): a state saved under another is not reused."""
     ing = sink.config.ingest
-    d = asdict(ing)
+    d: dict = {k: getattr(ing, k) for k in KEY_OPTIONS}
+    d["parse"] = {k: getattr(ing.parse, k) for k in KEY_PARSE}
+    d["track_visitors"] = sink.series.track_visitors
+    text = json.dumps(d, sort_keys=True, default=lambda o: sorted(map(str, o)))
+    return digest(text.encode())  # (the key releases of 2026-12-02 to 12-05 wrote)
+
+
+def _legacy_keys(sink: Sink) -> set[str]:
+    """The same options as releases before 2026-12-07 keyed them (every IngestOptions field
+    they had), one key for each such release: their states are resumed, not moved aside."""
+    d = asdict(sink.config.ingest)
     d.pop("workers", None)
     d["parse"].pop("keep_visitors", None)  # follows track_visitors
     d["track_visitors"] = sink.series.track_visitors
-    text = json.dumps(d, sort_keys=True, default=lambda o: sorted(map(str, o)))
-    return digest(text.encode())
+    keys = set()
+    for i in range(len(LEGACY_LATER) + 1):
+        e = {**d, "parse": dict(d["parse"])}
+        for name in (n for group in LEGACY_LATER[:i] for n in group):
+            owner, _, field_name = name.rpartition(".")
+            (e[owner] if owner else e).pop(field_name, None)
+        text = json.dumps(e, sort_keys=True, default=lambda o: sorted(map(str, o)))
+        keys.add(digest(text.encode()))
+    return keys
 
 
 def _parser_state(p: Parser) -> dict:
