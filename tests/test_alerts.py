@@ -2,6 +2,7 @@
 or crashing alert never stops the forecasts and is shown once."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -346,6 +347,20 @@ def test_the_mark_is_saved_before_the_command_and_a_missed_anomaly_alerts_after_
     assert second.check("blog", [event(SPIKE + 22 * H)]) == []
     assert second.check("blog", [event(SPIKE + 23 * H)]) == [event(SPIKE + 23 * H)]
     second.stop()
+
+
+def test_an_hour_an_earlier_release_paged_for_all_sites_is_not_paged_again_for_its_site(
+        tmp_path):
+    # an upgrade trial: releases before 2026-12-03 alerted on the sum of all sites, marked "";
+    # restarted on the new one just after the hour, it paged the same hour again for its site
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    path.write_text(json.dumps({"version": 1, "marks": {"": event(SPIKE).fired_at}}))
+    alerter = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    alerter.begin(event(SPIKE).fired_at + 120)  # (within SETTLE_S of the hour that fired)
+    assert alerter.check("shop", [event(SPIKE)]) == []
+    assert alerter.check("shop", [event(SPIKE), event(SPIKE + H)]) == [event(SPIKE + H)]
+    assert wait_for(out, 1) == [f"shop|{iso(SPIKE + H)}|{iso(SPIKE + H)}|above"]
+    alerter.stop()
 
 
 def test_alerts_resumed_after_a_takeover_neither_repeat_the_others_nor_undo_its_marks(tmp_path):

@@ -31,6 +31,7 @@ from trafficwatch.safe import safe_name, safe_text
 
 log = logging.getLogger(__name__)
 MARKS_VERSION = 1
+LEGACY_MARK = ""  # the site of the marks releases before 2026-12-03 saved (the sum of all sites)
 FUTURE_SLACK_S = 86400  # a saved mark this far ahead of the clock is not believed
 RUN_LIMIT_S = 60.0  # an alert command still running after this is killed (the next one waits)
 
@@ -243,8 +244,12 @@ class Alerter:
         if self.since is None or self._stopped:
             return []
         saved = self.marks.get(site)
+        # releases before 2026-12-03 alerted on the sum of all sites, marked "": what fired up
+        # to their last alert is history here too (after an upgrade, the hour paged for the
+        # sum was paged again for its site: an upgrade trial)
+        legacy = self.marks.get(LEGACY_MARK) if site != LEGACY_MARK else None
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
-                    self._floor)
+                    self._floor, legacy if legacy is not None else -math.inf)
         events = list(events)
         new = sorted((e for e in events if e.fired_at > floor and not e.clipped
                       and not _flap(e, events)), key=lambda e: e.fired_at)
