@@ -262,6 +262,20 @@ def test_detection(fmt, line):
     assert detect_format([line] * 5).format.name == fmt
 
 
+@pytest.mark.parametrize(("combined", "common", "want"), [
+    (40, 0, "COMBINED"), (0, 40, "COMMON"),
+    (40, 1, "COMBINED"),  # a stray line (its time unread): not a common log
+    (24, 16, "COMMON"),  # a log of both: read whole, as common
+])
+def test_a_combined_log_with_a_stray_common_line_is_read_as_combined(combined, common, want):
+    # a hosting trial: one '1.2.3.4 - - [not a date] "GET / HTTP/1.1" 200 1' among 40 combined
+    # lines made the log COMMON (the line fits it, its time aside), every user agent lost
+    short = COMBINED_LINE.split(b' "http')[0]
+    lines = [COMBINED_LINE] * combined + [short] * (common - 1) + (
+        [b'1.2.3.4 - - [not a date] "GET / HTTP/1.1" 200 1'] if common else [])
+    assert detect_format(lines).format.name == want
+
+
 def test_detection_says_nothing_matched():
     det = detect_format([b"hello world", b"not a log"])
     assert det.format is None and "COMBINED" in det.scores
