@@ -91,6 +91,19 @@ def test_a_host_is_found_as_a_client_asks_for_it_in_any_case_and_with_its_port(t
     assert main(["counts", str(tmp_path / "logs"), "--site", "API.example.ORG:80"]) == 0
 
 
+def test_a_host_written_with_the_roots_trailing_dot_is_the_same_site(tmp_path):
+    # a hosting trial: "shop.example.com." (a client may send it so; nginx's $host drops the
+    # dot) was a site of its own beside shop.example.com, fast path and line by line alike
+    hosts = ("shop.example.com", "shop.example.com.", "SHOP.example.com.:8080", "Shop.Example.Com")
+    log = tmp_path / "access.log"
+    log.write_text("".join(line(hosts[i % 4], H0 + 60 * i, i) for i in range(40))
+                   + 'shop.example.com. 203.0.113.9 ident - [' + stamp(H0 + 3000)
+                   + '] "GET / HTTP/1.1" 200 5 "-" "ua"\n')  # (an ident: read line by line)
+    series, _ = ingest([str(log)])
+    assert series.sites() == ["shop.example.com"]
+    assert series.series("shop.example.com").sum() == 41
+
+
 @pytest.mark.parametrize("first", ["a.access.log", "c.access.log"])  # read before b's or after
 def test_a_host_is_covered_by_each_file_from_its_own_first_line_there(tmp_path, first):
     """A file naming host x once, 40 hours in, covered x from x's first line in another file

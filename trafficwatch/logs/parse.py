@@ -99,6 +99,14 @@ class ParseOptions:
     max_line_bytes: int = 65536
 
 
+def host_name(raw: bytes) -> bytes:
+    """The site a virtual host names: lower case, without the root's trailing dot, as nginx's
+    $host reads it ("shop.example.com." had been a site beside shop.example.com, a hosting
+    trial)."""
+    name = raw.lower()
+    return name.rstrip(b".") or name
+
+
 @dataclass
 class _Columns:
     ts: list[int] = field(default_factory=list)
@@ -352,7 +360,7 @@ class Parser:
         if not (words == words[first[inv]]).all():  # two names, one hash (made to collide)
             _, first, inv = np.unique(words.view(np.dtype((np.void, 64))).ravel(),
                                       return_index=True, return_inverse=True)
-        names = [data[v0[i]:v1[i]].lower() for i in first.tolist()]
+        names = [host_name(data[v0[i]:v1[i]]) for i in first.tolist()]
         new: dict[bytes, int] = {}  # host first named in this chunk -> the line that named it
         for name, i in zip(names, first.tolist()):
             if self._vhosts.get(name, known) >= known:  # (two spellings: the first of either)
@@ -517,7 +525,7 @@ class Parser:
         if self.opts.keep_visitors:
             c.visitor.append((ch * _MIX_INT + self._client(agent)) & _MASK64)
         vh = g.get("vhost")
-        c.vhost.append(-1 if vh is None else self._host_code(vh.lower()))
+        c.vhost.append(-1 if vh is None else self._host_code(host_name(vh)))
         if self.opts.keep_paths:
             c.path.append(path.split(b"?", 1)[0].decode("utf-8", "surrogateescape"))
         if self.opts.keep_clients:
