@@ -211,3 +211,13 @@ def test_a_raw_byte_and_its_escape_written_out_are_two_sites_each_counted(tmp_pa
     p = counts("--log-format", "VCOMBINED", "--format", "json", str(log))
     got = {r["site"]: r["count"] for r in json.loads(p.stdout)}
     assert got == {"a\\x9bb": 3, "a\\\\x9bb": 3, "shop.example": 3}, got
+
+
+def test_a_lone_dash_is_written_as_it_is_and_reads_back():
+    # a hosting trial: a log's Host "-" (a site so named) was written '-, guarded as a
+    # formula it is not; other cells that begin with "-" still are
+    from trafficwatch.safe import csv_text, name_from_csv
+
+    assert csv_text("-") == "-" and name_from_csv("-") == "-"
+    assert csv_text("-2+3") == "'-2+3" and name_from_csv("'-2+3") == "-2+3"
+    assert name_from_csv("'-") == "-"  # as earlier releases wrote it

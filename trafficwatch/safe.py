@@ -105,8 +105,10 @@ _FORMULA = ("=", "+", "-", "@")  # what a spreadsheet runs as a formula at a cel
 
 
 def _formula_like(text: str) -> bool:
-    """Whether `text` begins with a formula's first character, or with quotes before one."""
-    return text.lstrip("'")[:1] in _FORMULA
+    """Whether `text` begins with a formula's first character, or with quotes before one; a
+    lone "-" (a log's Host "-", a site named so) is text to every spreadsheet, not guarded
+    (it was written '-, a hosting trial)."""
+    return text.lstrip("'")[:1] in _FORMULA and text != "-"
 
 
 def csv_text(shown: str) -> str:
