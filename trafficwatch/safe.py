@@ -122,6 +122,7 @@ def csv_text(shown: str) -> str:
 def name_from_csv(cell: str) -> str:
     """The name a CSV cell holds: csv_text and safe_name undone (a name read back from `counts`
     was escaped again: '\\x1b'), and any other text as it is."""
-    if cell[:1] == "'" and _formula_like(cell[1:]):
+    if cell[:1] == "'" and (_formula_like(cell[1:]) or cell[1:] == "-"):  # ('-: as written
+        # before 2026-12-07)
         cell = cell[1:]
     return name_from_shown(cell)
