@@ -1134,3 +1134,22 @@ def test_eval_on_a_fine_tunes_own_held_out_days_is_not_called_in_sample(counts_c
     assert code == 0 and "was trained on it" not in err, err
     code, _, err = run_cli(["eval", counts_csv, "--model", str(out_path), "--days", "6"], capsys)
     assert code == 0 and "lstm:site was trained on it" in err, err  # days it learned from
+
+
+@pytest.mark.parametrize("ended_h", [0, 30])
+def test_a_forecast_of_a_log_that_stopped_says_it_starts_where_the_log_ends(
+        tmp_path, capsys, ended_h):
+    # a hosting trial: a dead site's forecast began four days ago, exit 0, not a word (the
+    # help speaks of "the hour in progress" of a log being written); a live log's is unchanged
+    import time
+
+    now = int(time.time())
+    lines = [time.strftime('10.0.0.1 - - [%d/%b/%Y:%H:%M:%S +0000] "GET / HTTP/1.1" 200 5 "-" '
+                           '"Mozilla/5.0"', time.gmtime(now - ended_h * 3600 - k * 900))
+             for k in range(4 * 24 * 8, 0, -1)]
+    log = tmp_path / "site.access.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(["forecast", str(log), "--horizon", "2"], capsys)
+    assert code == 0 and len(out.splitlines()) == 3
+    said = "hours before now: the forecast starts where the log ends" in err
+    assert said is (ended_h > 0), err

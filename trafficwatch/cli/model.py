@@ -30,7 +30,7 @@ from trafficwatch.cli.options import (
     series_choice,
 )
 from trafficwatch.cli.rows import csv_field
-from trafficwatch.counting.load import hour_text, load_hourly, say_summed
+from trafficwatch.counting.load import hour_text, is_counts_csv, load_hourly, say_summed
 from trafficwatch.engine.lifecycle import writing_result
 from trafficwatch.fleet.load import load_fleet
 from trafficwatch.hours import HOUR_NUMBERS, OFFSETS, SUB_HOUR
@@ -871,6 +871,10 @@ def _with_so_far(f, series: pd.Series, args: argparse.Namespace, err):
     return out
 
 
+STALE_H = 3  # hours from a log's last counted hour to the hour of now, said by `forecast` (a
+# live log's last is 1 or 2 before: the hour in progress and one ended since, unsettled)
+
+
 def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     """(forecast, the series it was made from, exit code) of one series, stderr's notes after
     `label`; ValueError when nothing at all is observed."""
@@ -901,6 +905,14 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         newest = _when(last, args, series, "%Y-%m-%d %H:%M")
         err(f"the last {empty} hours have no count (the newest is {newest}): "
             "the forecast starts after them, from the hours before")
+    behind = 0 if last is None else int((now - last) / pd.Timedelta(hours=1))
+    if behind >= STALE_H and not getattr(args, "prometheus", None) and \
+            not is_counts_csv(list(args.paths)):  # a log's quiet or dead site: its forecast
+        # began days ago, exit 0, not a word (a hosting trial; the help says "from the hour in
+        # progress on" of a log being written)
+        newest = _when(last, args, series, "%Y-%m-%d %H:%M")
+        err(f"the last hour with a count is {newest}, {behind} hours before now: the forecast "
+            "starts where the log ends, not at the hour in progress (no line was logged since)")
     window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
     # older counts, is said (sites of other years summed: a forecast from 25 hours after 14
     # months of nothing had said only "unjudged")
