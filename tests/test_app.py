@@ -843,6 +843,37 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
     assert app.engine.calls[-1] == ("site", "")
 
 
+async def test_the_site_picker_pages_goes_to_either_end_and_sorts_names_in_any_case():
+    # a hosting trial: 165 sites, ten screens at 80x24 a line a key (Page Down, End did
+    # nothing), "Shop.EXAMPLE.com" listed before "a.example" (sorted by code point)
+    sites = MANY_SITES[:60] + ("Shop.EXAMPLE.com", "a.example")
+    app = make_app(demo_snapshot(sites=sites))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        listing = app.screen.query_one("#sites")
+        ids = [listing.get_option_at_index(i).id for i in range(listing.option_count)]
+        assert ids[:4] == ["all", "site:a.example", "site:Shop.EXAMPLE.com",
+                           "site:site000.example"] and ids[-1] == "site:site059.example"
+        await pilot.press("pagedown")
+        await pilot.pause()
+        page = listing.highlighted
+        assert page >= 5
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert listing.highlighted == 2 * page
+        await pilot.press("end")
+        await pilot.pause()
+        assert listing.highlighted == listing.option_count - 1
+        await pilot.press("pageup", "home")
+        await pilot.pause()
+        assert listing.highlighted == 0
+        await pilot.press("end", "enter")
+        await pilot.pause()
+    assert app.engine.calls[-1] == ("site", "site059.example")
+
+
 async def test_the_site_picker_puts_the_name_typed_whole_first():
     """'shop' and Enter opened api.bigshop.com, listed before shop (a busy server's trial)."""
     app = make_app(demo_snapshot(sites=("api.bigshop.com", "www.bigshop.com", "shop",

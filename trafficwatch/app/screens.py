@@ -140,19 +140,27 @@ class SitePicker(ModalScreen[str | None]):
     # the focus to the list, and "s Down Down Enter" typed at once (over SSH, as tmux sends
     # them) reached the field before the focus had moved, and Enter picked "all sites" (a
     # trial)
+    # Page Up/Down, Home and End move by a page and to either end, whichever has the focus (a
+    # hosting trial's 165 sites: ten screens at 80x24, one line a key)
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss(None)", "Cancel"),
                                          Binding("down", "move(1)", show=False),
-                                         Binding("up", "move(-1)", show=False)]
+                                         Binding("up", "move(-1)", show=False),
+                                         Binding("pagedown", "page(1)", show=False, priority=True),
+                                         Binding("pageup", "page(-1)", show=False, priority=True),
+                                         Binding("home", "end(-1)", show=False, priority=True),
+                                         Binding("end", "end(1)", show=False, priority=True)]
 
     def __init__(self, sites: tuple[str, ...]) -> None:
         super().__init__()
-        self.sites = sites
+        # by their shown names in any case: by code point, "Shop.EXAMPLE.com" and "[2001:db8::1]"
+        # came before "a.example" and an escaped name by its raw character (a hosting trial)
+        self.sites = tuple(sorted(sites, key=lambda s: (safe_name(s).lower(), safe_name(s), s)))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker") as box:
             n = len(self.sites)
             box.border_title = f"Show which site? ({n} site{'s' if n != 1 else ''} + all)"
-            yield Input(placeholder="type to narrow · ↑↓ move · Enter picks",
+            yield Input(placeholder="type to narrow · ↑↓ PgUp PgDn move · Enter picks",
                         id="site-search", select_on_focus=False)  # typing in the list adds to it
             yield OptionList(*self._options(""), id="sites")
 
@@ -199,6 +207,13 @@ class SitePicker(ModalScreen[str | None]):
         if sites.option_count and not sites.get_option_at_index(0).disabled:
             sites.highlighted = min(max((sites.highlighted or 0) + step, 0),
                                     sites.option_count - 1)
+
+    def action_page(self, direction: int) -> None:
+        """A page of the list up or down (its height in lines, less one kept in view)."""
+        self.action_move(direction * max(self.query_one("#sites", OptionList).size.height - 1, 1))
+
+    def action_end(self, direction: int) -> None:
+        self.action_move(direction * self.query_one("#sites", OptionList).option_count)
 
     def on_key(self, event: events.Key) -> None:
         """Typing while the list has the focus still narrows it: the key goes to the search
