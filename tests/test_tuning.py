@@ -241,25 +241,21 @@ def test_a_forecast_from_the_model_before_the_fine_tune_is_not_labelled_with_its
     assert shown.model_name == "fine-tuned" and "vs default" in shown.model_detail
 
 
-@pytest.mark.parametrize("better", [True, False])
-def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatch, tmp_path,
-                                                                      better):
-    # every start of the app fine-tuned each site again (a child of ~500 MB for minutes) to
-    # reach the same decision; it is now kept beside the state file for DECISION_DAYS
-    import json
-
+def restarts(monkeypatch, state, better: bool, model=None):
+    """(start, runs): start() makes an app's engine on `state` (and the model file `model`, if
+    any), whose fine-tunes are counted in `runs` and judged better, or not, than the default."""
     from trafficwatch.model.forecaster import Forecaster
 
-    state = tmp_path / "state.json"
-    runs = []
+    runs: list[int] = []
 
     def child(path, s, **kw):
         runs.append(1)
         return retuned()
 
     def start() -> Engine:
-        e = Engine(EngineConfig(paths=["x"], state_path=str(state)), lambda s: None)
-        e.forecaster = Forecaster.load()
+        e = Engine(EngineConfig(paths=["x"], state_path=str(state),
+                                model_path=None if model is None else str(model)), lambda s: None)
+        e.forecaster = Forecaster.load(model)
         monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: flat(21))
         return e
 
@@ -267,6 +263,19 @@ def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatc
     scores = {"default": 0.9, "fine-tuned": 0.8 if better else 1.0}
     monkeypatch.setattr("trafficwatch.model.evaluate.summarize",
                         lambda table: pd.DataFrame({"mase": scores}))
+    return start, runs
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_a_sites_fine_tune_decision_serves_the_next_starts_for_a_week(monkeypatch, tmp_path,
+                                                                      better):
+    # every start of the app fine-tuned each site again (a child of ~500 MB for minutes) to
+    # reach the same decision; it is now kept beside the state file for DECISION_DAYS
+    import json
+
+
+    state = tmp_path / "state.json"
+    start, runs = restarts(monkeypatch, state, better)
     first = start()
     assert first.fine_tune_once() is better and len(runs) == 1
     again = start()
@@ -463,29 +472,13 @@ def test_a_kept_fine_tune_outlives_a_reinstall_of_the_same_model(monkeypatch, tm
     import json
     import shutil
 
-    from trafficwatch.model.forecaster import Forecaster
     from trafficwatch.resources import default_model_path
 
     model = tmp_path / "mine.pt"
     shutil.copy(default_model_path(), model)
     shutil.copy(default_model_path().with_suffix(".npz"), model.with_suffix(".npz"))
     state = tmp_path / "state.json"
-    runs = []
-
-    def child(path, s, **kw):
-        runs.append(1)
-        return retuned()
-
-    def start() -> Engine:
-        e = Engine(EngineConfig(paths=["x"], state_path=str(state), model_path=str(model)),
-                   lambda s: None)
-        e.forecaster = Forecaster.load(model)
-        monkeypatch.setattr(e, "view_series", lambda whole_hours=False, history=False: flat(21))
-        return e
-
-    monkeypatch.setattr(tuning, "fine_tune_in_subprocess", child)
-    monkeypatch.setattr("trafficwatch.model.evaluate.summarize",
-                        lambda table: pd.DataFrame({"mase": {"default": 0.9, "fine-tuned": 0.8}}))
+    start, runs = restarts(monkeypatch, state, True, model)
     assert start().fine_tune_once() is True and len(runs) == 1
     later = time.time() + 3600
     os.utime(model, (later, later))  # the same bytes installed again
