@@ -80,6 +80,9 @@ CHANGE_RATIO = 0.5  # this share of the LSTM's error on the last of them: traffi
 # "the last hour" was a candidate; whole series and 28 origins unchanged. Without the break
 # test, a counter whose Fridays differ got "yesterday" on a Friday after two days it won
 # (melb_ped_s18, 28 origins: 0.364 -> 0.444)
+CHANGE_MIN = 1.0  # and by at least this many requests an hour on the last day: below, a
+# "new level" is counting noise (a site of a request a day, forecast from where last week's
+# stray hits fell, was said to be "after traffic broke from its weeks": a hosting trial)
 EXTRA = ("naive1", "profile")  # candidates beside the seasonal naives: the last hour repeated
 # (a level that wanders with no daily rhythm) and the last 2 weeks' daily and weekly shape and trend
 # (baselines.profile_trend: steady growth under noise, which "yesterday" repeats with a day's
@@ -654,7 +657,8 @@ class Forecaster:
         if (len(earlier) and np.isfinite(last).all() and len(origin) > CHANGE_DAYS
                 and origin[-1] == len(v) - day  # the days just ended, one after the other
                 and (np.diff(origin[-CHANGE_DAYS:]) == day).all()
-                and (last > CHANGE_BREAK * trimmed_mean(earlier)).all()):
+                and (last > CHANGE_BREAK * trimmed_mean(earlier)).all()
+                and last[-1] >= CHANGE_MIN):
             # the naives as they are: an hour far from last week's typical one is the new
             # traffic here, not a burst (read as one, a count stuck near the old peak did not
             # count as followed, and the old weeks were forecast on)
