@@ -151,3 +151,74 @@ def test_a_followed_log_changed_within_one_write_loses_no_line(tmp_path, follow)
     _read(e, f, 80)
     assert (e.series.total(), f.report.malformed.total) == (80, 0)
     assert any("read as JSON" in w for w in f.warnings)
+
+
+def test_an_old_workers_line_after_the_change_voids_none_of_the_new_ones(tmp_path):
+    # a trial: nginx's old workers finish their requests in the old format after a reload;
+    # one such line among the JSON had all the JSON before it counted malformed, and one at
+    # the file's end kept the change from being seen at all
+    log = tmp_path / "access.log"
+    log.write_text("".join(clf(k) for k in range(200)) + "".join(js(k) for k in range(200, 700))
+                   + clf(700) + "".join(js(k) for k in range(701, 1200)))
+    _, rep = ingest([str(log)])
+    (f,) = rep.files
+    assert (f.parsed, f.malformed.total) == (1200, 0)
+    first_json = time.strftime("%Y-%m-%d %H:%M", time.gmtime(T0 + 60 * 200))
+    assert f.format == f"COMBINED, then JSON from {first_json} UTC"
+    end = tmp_path / "end" / "access.log"
+    end.parent.mkdir()
+    end.write_text("".join(clf(k) for k in range(200)) + "".join(js(k) for k in range(200, 400))
+                   + clf(400))
+    _, rep = ingest([str(end)])
+    assert (rep.files[0].parsed, rep.files[0].malformed.total) == (401, 0)
+
+
+def test_a_log_that_changes_back_and_forth_is_read_whole(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text("".join((clf if (k // 100) % 2 == 0 else js)(k) for k in range(500)))
+    _, rep = ingest([str(log)])
+    assert (rep.files[0].parsed, rep.files[0].malformed.total) == (500, 0)
+
+
+@pytest.mark.parametrize("chunk", [4096, 6000, 9999, 65536])
+def test_no_line_is_lost_where_a_chunk_ends_at_the_change(tmp_path, chunk):
+    # a trial: a change 10 lines before a chunk's end had those 10 counted malformed (the run
+    # began too late in the chunk to be tried, and the next chunk found the rest)
+    log = changed_log(tmp_path / "access.log", 700, 700)
+    got = list(logread.parse_file(log, COMBINED, workers=1, chunk_bytes=chunk))
+    assert sum(len(r.records) for r in got) == 1400
+    assert sum(r.malformed.total for r in got) == 0
+
+
+def test_parts_read_in_parallel_read_an_old_workers_lines_too(tmp_path, monkeypatch):
+    # a trial: a combined line every 20,000 JSON ones voided the JSON before it in each part
+    log = tmp_path / "access.log"
+    log.write_text("".join(clf(k) for k in range(300)) + "".join(
+        clf(k) if k % 500 == 0 else js(k) for k in range(300, 6000)))
+    monkeypatch.setattr(logread, "PARALLEL_MIN", 0)
+    got = list(logread.parse_file(log, COMBINED, workers=2, chunk_bytes=64 << 10))
+    assert sum(len(r.records) for r in got) == 6000
+    assert sum(r.malformed.total for r in got) == 0
+
+
+def test_a_followed_log_read_in_a_format_of_its_own_then_json_finds_the_json(tmp_path, follow):
+    # a trial: 25 lines of an admin's own format (no known one: said), then JSON: the JSON was
+    # never read while followed (tried once, given up), though `counts` of the file read it
+    log = tmp_path / "logs" / "access.log"
+    log.write_text("".join(clf(k) for k in range(30)))
+    e, f = follow()
+    now = int(time.time()) - 600
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now))
+    with log.open("a") as fh:
+        fh.write("".join(f"10.0.0.{k} | {stamp} | GET /c HTTP/1.1 | 200 | 0.003\n"
+                         for k in range(25)))
+    _read(e, f, 55)
+    assert any("in no known log format" in m for m in f.events)
+    with log.open("a") as fh:
+        fh.write("".join(js(k, now + k) for k in range(200)))
+    _read(e, f, 255)
+    assert (e.series.total(), f.report.malformed.total) == (230, 25)
+    with log.open("a") as fh:  # a burst ending in one old worker's line: all read
+        fh.write("".join(js(k, now + k) for k in range(1000)) + clf(0, now))
+    _read(e, f, 1256)
+    assert (e.series.total(), f.report.malformed.total) == (1231, 25)

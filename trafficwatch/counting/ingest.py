@@ -574,9 +574,11 @@ def read_archive(args: tuple) -> WholeFile | None:
                 length += len(chunk)
                 tail = (tail + chunk)[-logread.TAIL_WINDOW:]
                 parser, got = refit.feed(parser, chunk, run, final=True,
-                                         fixed=bool(opts.log_format))
+                                         fixed=bool(opts.log_format), hold=True)
                 for res in got:
                     _absorb(rep, res, part)
+            for res in refit.flush(parser, run)[1]:
+                _absorb(rep, res, part)
             if logread.stream_error(stream):
                 return None
     except (OSError, ValueError):

@@ -92,6 +92,7 @@ class _Stream:
     recount_until: int | None = None  # its lines up to this time were counted from the other
     run: refit.Run = field(default_factory=refit.Run)  # its latest lines its format does not
     # read (a change of format within the file: logs.refit)
+    unknown_said: bool = False  # a run in no known format was said (once, until a change)
 
 
 REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is older than the
@@ -237,6 +238,9 @@ class LiveFeed:
         self._lines_since_step = 0
         self._rate_since = time.monotonic()  # lines/s counts from here (not the first read)
         self._ready = True
+        for rep in self.report.files:  # changes of format the first read found: said as those
+            if rep.changed:  # found while following are (counts --follow said nothing of them)
+                self._say(f"{rep.name}: its lines changed format: {rep.format}")
         self._join_first_tails()
         if self.report.restored_lines and self._on_screen:
             self._archive_tails()
@@ -728,10 +732,18 @@ class LiveFeed:
                     self.sink.series.add_coverage(key.site, rep.first_ts, rep.last_ts)
             if res.changed:
                 self._changed(st, res)
+                st.unknown_said = False
             self._lines_since_step += res.lines
             rec = res.records
             if rec.vhosts:
                 present |= {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())}
+        if st.run.unknown and not st.unknown_said:  # a run of lines no format reads: said
+            # once (the agent's malformed counter climbed while the site's requests stopped,
+            # not a word on why: a trial of a log_format of the admin's own)
+            st.unknown_said = True
+            self._say(f"{st.report.name}: its last {st.run.unknown} lines in a row are in no "
+                      f"known log format (did the server's log format change?): counted "
+                      f"malformed; --log-format names the format of every line")
         self._dirty = True
         self._tail(key.site, chunk, chunk=True, fmt=st.parser.fmt,
                    fields=tuple(st.parser.w3c_fields), present=present, path=key.path)

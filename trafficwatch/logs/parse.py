@@ -235,6 +235,27 @@ class Parser:
         except (TimeError, NotARequest):
             return True
 
+    def unread(self, lines: list[bytes]) -> list[int]:
+        """The indices of `lines` this format does not read: what logs.refit tries in another
+        (blank lines, the server's own lines and lines of the format whose time alone cannot be
+        counted are the format's)."""
+        out = []
+        for i, line in enumerate(lines):
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not line.strip():
+                continue
+            if is_binary_line(line) or len(line) > self.opts.max_line_bytes:
+                out.append(i)
+                continue
+            try:
+                if self._fields(line) is None and not (
+                        self._w3c is not None and line.removeprefix(BOM).startswith(b"#")):
+                    out.append(i)
+            except (TimeError, NotARequest):
+                pass
+        return out
+
     def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed,
                     line_of: list[int] | None = None) -> tuple[int, int]:
         """Parse `lines` into `cols`; with `line_of`, the index in `lines` of each record added."""

@@ -406,7 +406,9 @@ def _parse_range(args: tuple) -> list | None:
         p = _worker_parser = Parser(fmt, opts)
     if fields is not None:  # W3C: the header in force where the range begins
         p.w3c_fields = fields
-    _, got = refit.feed(p, data, refit.Run(), final=True, fixed=fixed)
+    run = refit.Run()
+    p2, got = refit.feed(p, data, run, final=True, fixed=fixed, hold=True)
+    got += refit.flush(p2, run)[1]
     return [reduce(res) if reduce is not None else res for res in got]
 
 
@@ -498,8 +500,10 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
         if res is None:
             if headers is not None:
                 local.w3c_fields = fields_at(start)
-            _, got = refit.feed(local, read_lines_at(stream, start, end, limit), refit.Run(),
-                                final=True, fixed=fixed)
+            run = refit.Run()
+            p2, got = refit.feed(local, read_lines_at(stream, start, end, limit), run,
+                                 final=True, fixed=fixed, hold=True)
+            got += refit.flush(p2, run)[1]
             res = [reduce(r) if reduce is not None else r for r in got]
         return res
 
@@ -574,9 +578,11 @@ def parse_file(path: str | os.PathLike, fmt: LogFormat, options: ParseOptions | 
         if n <= 1 or size - begin < PARALLEL_MIN or fmt.kind == "w3c" and begin:
             parser, run = Parser(fmt, opts), refit.Run()
             for chunk in iter_chunks(stream, chunk_bytes):
-                parser, got = refit.feed(parser, chunk, run, final=True, fixed=fixed)
+                parser, got = refit.feed(parser, chunk, run, final=True, fixed=fixed, hold=True)
                 for res in got:
                     yield reduce(res) if reduce is not None else res
+            for res in refit.flush(parser, run)[1]:
+                yield reduce(res) if reduce is not None else res
         else:
             yield from _parse_parallel(stream, path, size, fmt, opts, n, chunk_bytes, reduce,
                                        begin, fixed)

@@ -1,19 +1,25 @@
 """A log whose lines change format within the file: read in the new one from where it begins.
 
-An admin edits nginx's `log_format` (JSON for a log shipper, $host in front, a format of their
-own) and reloads: the same access.log goes on in the new format. Read in the format found at
-its head, every line after the change was malformed until the log rotated, in `counts` and in
-the app alike, and restarting changed nothing (the format is found again from the head): the
-site's traffic fell to nothing on the chart and the alerts said so.
+An admin edits nginx's `log_format` (JSON for a log shipper, a format of their own) and reloads:
+the same access.log goes on in the new format, while the old workers finish their requests in
+the old one for a while. Read in the format found at its head, every line after the change was
+malformed until the log rotated, in `counts` and in the app alike, and restarting changed
+nothing (the format is found again from the head): the site's traffic fell to nothing on the
+chart and the alerts said so.
 
-A run of REFIT_MIN lines in a row, at the end of what has been read, that the format in force
-does not read (its own lines said apart, and lines whose time alone cannot be counted: those
-are its lines) is tried with every known format; where one reads at least REFIT_FIT of them,
-the lines from the first of the run are read in it. Lines of the run that came in an earlier
-chunk (a followed log's lines come a few at a time) stay counted malformed, where they were
-counted as they came (a counter does not go back): fewer than REFIT_MIN lines, once a change.
-A run no format reads is not tried again until the format in force reads a line again.
-`--log-format` names the format of every line: nothing is tried then.
+Lines the format in force does not read (its own lines and lines whose time alone cannot be
+counted are its lines) are counted in runs: chunks mostly of such lines add theirs, a chunk of
+REFIT_MIN lines or more mostly read ends the run. Once a run holds REFIT_MIN lines, its latest
+are tried with every known format; where one reads REFIT_FIT of them, the chunk's lines the old
+format does not read are read in it, and the lines after in it too. A run no format reads is
+tried again when it has doubled. After a change, lines the new format does not read are tried
+in the one before it (an old worker's line after a reload), and where most of a chunk's lines
+are, that one is back. Lines of a followed log come a few at a time: the run's lines that came
+before the chunk it changed in stay counted malformed, where they were counted as they came (a
+counter does not go back), fewer than REFIT_MIN, said with the change. A file read whole holds
+back the lines its chunk ends with that its format does not read (`hold`): read with the chunk
+after them, none is lost at a chunk's edge; `flush` reads what is held at its end.
+`--log-format` names the format of every line (`fixed`): nothing is tried then.
 """
 from __future__ import annotations
 
@@ -21,35 +27,39 @@ from dataclasses import dataclass, field, replace
 
 from trafficwatch.logs.container import CRI_PART, holds_container_lines
 from trafficwatch.logs.detect import SAID_APART, TIME_REASONS, detect_format
+from trafficwatch.logs.formats import LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import ParseResult
 
 REFIT_MIN = 20  # lines in a row the format in force does not read before another is tried
 REFIT_FIT = 0.9  # share of them the new format must read
-RUN_KEEP = 200  # lines of the run kept to try formats on (its latest)
+RUN_KEEP = 2 * REFIT_MIN  # the run's latest lines, what formats are tried on
+QUIET_CHUNKS = 8  # after lines among a chunk mostly read were tried in vain (a log with junk
+# lines: each try reads every line of the chunk one by one), this many are not tried
+FLUSH_MIN = 5  # lines held at a file's end read in another format that reads every one of them
 _NOT_BAD = SAID_APART | TIME_REASONS
 
 
 @dataclass
 class Run:
-    """The latest lines of a stream, in a row, that its format does not read."""
+    """A stream's lines that its format does not read, and its change of format so far."""
 
-    lines: list[bytes] = field(default_factory=list)
-    tried: bool = False  # no format read them: not tried again until the run ends
-    earlier: int = 0  # at a change: the lines of the run that came before the chunk read in
-    # the new format (counted malformed as they came)
+    lines: list[bytes] = field(default_factory=list)  # the run's latest (RUN_KEEP)
+    count: int = 0  # lines in the run
+    next_try: int = REFIT_MIN  # its length at the next try of the formats
+    prev: LogFormat | None = None  # the format before the last change
+    earlier: int = 0  # at a change: the run's lines counted malformed before the chunk it
+    # changed in (as they came)
+    unknown: int = 0  # the length of a run no known format read at its last try (0: none)
+    held: bytes = b""  # (hold) lines a chunk ended with that its format does not read
+    quiet: int = 0  # chunks mostly read before REFIT_MIN lines among one are tried again
+
+    def end(self) -> None:
+        self.lines, self.count, self.next_try, self.unknown = [], 0, REFIT_MIN, 0
 
 
 def _bad(res: ParseResult) -> int:
     return sum(n for r, n in res.malformed.counts.items() if r not in _NOT_BAD)
-
-
-def _good(fmt, opts, lines: list[bytes]) -> int:
-    """Lines of `lines` that `fmt` reads (or knows as its own)."""
-    if not lines:
-        return 0
-    res = Parser(fmt, opts).feed(b"\n".join(lines) + b"\n", final=True)
-    return res.lines - _bad(res)
 
 
 def _lines(data: bytes, final: bool) -> list[bytes]:
@@ -62,65 +72,129 @@ def _lines(data: bytes, final: bool) -> list[bytes]:
     return lines
 
 
-def _run_start(parser: Parser, lines: list[bytes], good: int) -> int:
-    """The index of the first line after the last one `parser`'s format reads: the smallest
-    prefix that holds all `good` lines (a binary search: the count only grows with it)."""
-    lo, hi = 0, len(lines)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _good(parser.fmt, parser.opts, lines[:mid]) >= good:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def _join(lines: list[bytes]) -> bytes:
+    return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False,
-         fixed: bool = False) -> tuple[Parser, list[ParseResult]]:
-    """`parser.feed(data)`, and where the lines changed format at the end of it, the parser
-    of the new format and the lines read in both: (the parser in force after `data`, the
-    results in order; the last one's `changed` names the new format)."""
+def _split(lines: list[bytes], idx: list[int]) -> tuple[list[bytes], list[bytes]]:
+    """(the lines not at `idx`, those at `idx`), each in file order."""
+    at = set(idx)
+    return [ln for i, ln in enumerate(lines) if i not in at], [lines[i] for i in idx]
+
+
+def _trailing(parser: Parser, lines: list[bytes]) -> int:
+    """The index of the first of the lines `lines` ends with that `parser`'s format does not
+    read (len(lines): none); looked for in a tail that doubles until it holds a line read."""
+    n = RUN_KEEP
+    while True:
+        tail = lines[-n:]
+        unread = parser.unread(tail)
+        if len(unread) < len(tail) or n >= len(lines):
+            break
+        n *= 2
+    k = len(tail)
+    for i in reversed(unread):
+        if i != k - 1:
+            break
+        k = i
+    return len(lines) - len(tail) + k
+
+
+def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False, fixed: bool = False,
+         hold: bool = False) -> tuple[Parser, list[ParseResult]]:
+    """`parser.feed(data)`, following a change of the lines' format: (the parser in force after
+    `data`, the results of its lines in order; a result whose lines a new format read names it
+    in `changed`)."""
+    if run.held:
+        data, run.held = run.held + data, b""
     res = parser.feed(data, final=final)
     if fixed or parser.fmt.kind == "w3c" or holds_container_lines(data) or any(
             p in data for p in CRI_PART):  # (a W3C log's header says its fields itself; a
         return parser, [res]  # container's lines are pieces of the server's, joined first)
     bad = _bad(res)
     if not bad:
-        run.lines, run.tried = [], False
+        if res.lines >= REFIT_MIN:
+            run.end()
         return parser, [res]
     lines = _lines(data, final)
-    if not lines:
+    idx = None
+    if run.prev is not None:  # lines the new format does not read, tried in the old one
+        idx = parser.unread(lines)
+        old = Parser(run.prev, parser.opts)
+        back = [idx[j] for j in sorted(set(range(len(idx))) -
+                                       set(old.unread([lines[i] for i in idx])))]
+        if back:
+            rest, theirs = _split(lines, back)
+            got = [parser.feed(_join(rest), final=True)] if rest else []
+            mine = old.feed(_join(theirs), final=True)
+            if 2 * len(back) >= len(lines):  # most of them: the old format is back
+                run.prev, parser = parser.fmt, old
+                mine = replace(mine, changed=old.fmt.name)
+                run.end()
+            return parser, [*got, mine]
+    if 2 * bad < res.lines:  # mostly read: a run ends where REFIT_MIN lines are
+        if bad >= REFIT_MIN and not run.quiet:  # REFIT_MIN of another kind among them (a
+            # change, then an old worker's line at the chunk's end): tried at once
+            idx = parser.unread(lines)
+            got = _switch(parser, lines, idx, run, [lines[i] for i in idx][-RUN_KEEP:], 0)
+            if got is not None:
+                return got
+            run.quiet = QUIET_CHUNKS
+        elif run.quiet:
+            run.quiet -= 1
+        if res.lines - bad < REFIT_MIN:  # (a stray line of the old format: no end)
+            return parser, [res]
+        run.end()
+        k = _trailing(parser, lines)  # the lines it ends with that it does not read: a run
+        if k == len(lines):
+            return parser, [res]
+        if hold:  # read with the next chunk
+            run.held = _join(lines[k:])
+            return parser, [parser.feed(_join(lines[:k]), final=True)]
+        run.lines, run.count = lines[k:][-RUN_KEEP:], len(lines) - k
         return parser, [res]
-    if _good(parser.fmt, parser.opts, lines[-1:]):  # the run, if any, has ended
-        run.lines, run.tried = [], False
+    if idx is None:
+        idx = parser.unread(lines)
+    run.lines = (run.lines + [lines[i] for i in idx])[-RUN_KEEP:]
+    run.count += len(idx)
+    if run.count < run.next_try:
         return parser, [res]
-    if run.tried:
+    got = _switch(parser, lines, idx, run, run.lines, run.count - len(idx))
+    if got is None:
+        run.next_try, run.unknown = 2 * run.count, run.count  # tried again when it doubled
         return parser, [res]
-    tail = lines[-REFIT_MIN:]
-    i = len(tail)
-    while i and not _good(parser.fmt, parser.opts, tail[i - 1:i]):
-        i -= 1
-    if i or len(lines) <= REFIT_MIN:  # the run began within the last REFIT_MIN lines (or
-        k = len(lines) - len(tail) + i  # before this chunk)
-    else:
-        k = _run_start(parser, lines, res.lines - bad)
-    if k:
-        run.lines = []
-    earlier = len(run.lines)
-    run.lines = (run.lines + lines[k:])[-RUN_KEEP:]
-    if len(run.lines) < REFIT_MIN:
-        return parser, [res]
-    det = detect_format(run.lines)
+    return got
+
+
+def _switch(parser: Parser, lines: list[bytes], idx: list[int], run: Run, sample: list[bytes],
+            earlier: int) -> tuple[Parser, list[ParseResult]] | None:
+    """Where a format other than `parser`'s reads REFIT_FIT of `sample`: the new parser, and
+    `lines` read, those at `idx` in it and the others in the old one. None where none does."""
+    det = detect_format(sample)
     new = det.format
     if new is None or new.name == parser.fmt.name or det.scores.get(new.name, 0.0) < REFIT_FIT:
-        run.tried = True
-        return parser, [res]
-    # the lines of this chunk read again: its first k in the format in force, the rest in the
-    # new one (a fresh parser of the old format: the one in force has read them all once)
-    old = Parser(parser.fmt, parser.opts)
-    results = [old.feed(b"\n".join(lines[:k]) + b"\n", final=True)] if k else []
+        return None
+    rest, theirs = _split(lines, idx)
+    got = [parser.feed(_join(rest), final=True)] if rest else []
     nxt = Parser(new, parser.opts)
-    got = nxt.feed(b"\n".join(lines[k:]) + b"\n", final=True)
-    results.append(replace(got, changed=new.name))
-    run.lines, run.tried, run.earlier = [], False, earlier
-    return nxt, results
+    got.append(replace(nxt.feed(_join(theirs), final=True), changed=new.name))
+    run.end()
+    run.prev, run.earlier = parser.fmt, earlier
+    return nxt, got
+
+
+def flush(parser: Parser, run: Run) -> tuple[Parser, list[ParseResult]]:
+    """What `hold` kept back at the end of a file (or of the part read): read in the format in
+    force, or, FLUSH_MIN lines or more that another reads every one of, in that one."""
+    if not run.held:
+        return parser, []
+    lines, run.held = _lines(run.held, True), b""
+    if len(lines) >= FLUSH_MIN:
+        det = detect_format(lines)
+        new = det.format
+        if new is not None and new.name != parser.fmt.name and \
+                det.scores.get(new.name, 0.0) >= 1.0:
+            nxt = Parser(new, parser.opts)
+            run.prev = parser.fmt
+            return nxt, [replace(nxt.feed(_join(lines), final=True), changed=new.name)]
+    return parser, [parser.feed(_join(lines), final=True)]
