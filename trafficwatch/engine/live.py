@@ -969,8 +969,8 @@ class LiveFeed:
             why = "it is not a live-follow state"
         elif sorted(st.paths) != paths:
             why = f"it is for other paths ({', '.join(st.paths)[:200]})"
-        elif c.get("options") != self._options_key and \
-                c.get("options") not in _legacy_keys(self.sink):
+        elif c.get("options") != self._options_key and not (
+                isinstance(c.get("options"), str) and c["options"] in _legacy_keys(self.sink)):
             why = "the format, filter or exclusion options changed since it was saved"
         if not why:
             try:
