@@ -160,4 +160,4 @@ def test_the_tail_summary_cannot_be_made_to_show_another_request():
     line = json.dumps(caddy(status=403, uri='/admin" 200 512 "Mozilla/5.0\\', host="C.example"))
     got = JsonLine(get_format("CADDY")).summary(line.encode())
     assert got == ('c.example 198.51.100.1 - - [05/Dec/2026:19:46:40 +0000] '
-                   '"GET /admin\\x22 200 512 \\x22Mozilla/5.0\\x5C" 403 10 "Mozilla/5.0"')
+                   '"GET /admin\\x22 200 512 \\x22Mozilla/5.0\\x5C" 403 10 "-" "Mozilla/5.0"')

@@ -633,7 +633,7 @@ def test_a_json_requests_tail_line_reads_as_a_combined_line(tmp_path, feed_for):
     _, f = feed_for()
     own, req = sorted(f.tail, key=lambda t: "tls.obtain" in t.text)[::-1]
     assert req.shown == ('c.example 1.2.3.4 - - [18/Nov/2026:11:06:40 +0000] "GET /c?q=1" 404 5 '
-                         '"curl/8"') and req.text.startswith('{"level"')
+                         '"-" "curl/8"') and req.text.startswith('{"level"')
     assert own.shown == "" and own.text.startswith('{"level":"info","ts":1795000001')
 
 

@@ -179,7 +179,7 @@ class JsonLine:
 
     def summary(self, line: bytes) -> str | None:
         """A request's JSON line as a combined line reads, its site first (`shop.example
-        198.51.100.1 - - [05/Dec/2026:19:46:40 +0000] "GET /a" 200 512 "curl/8"`): a Caddy
+        198.51.100.1 - - [05/Dec/2026:19:46:40 +0000] "GET /a" 200 512 "-" "curl/8"`): a Caddy
         line's first 3 rows had been its level, logger and port, its path and status never in
         view (a trial). None where the line is no request."""
         try:
@@ -200,4 +200,5 @@ class JsonLine:
         request = text("request") if g.get("request") else f"{text('method')} {text('path')}"
         site = f"{text('vhost').lower()} " if g.get("vhost") else ""  # as its site is named
         return (f'{site}{text("host")} - - [{when} {zone}] "{request}" {text("status")} '
-                f'{text("size")} "{text("agent")}"')
+                f'{text("size")} "-" "{text("agent")}"')  # (the referer is not read: "-", so
+        # the agent stands where a combined line has it, not in the referer's place: a trial)
