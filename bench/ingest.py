@@ -1,6 +1,6 @@
 """Ingestion speed and memory: `trafficwatch counts` against awk | sort | uniq -c on the same file.
 
-    python bench/ingest.py [--lines 2000000] [--big] [--real] [--vhost]
+    python bench/ingest.py [--lines 2000000] [--big] [--real] [--vhost] [--junk 0.01]
     (files go to bench/out/, ignored)
 
 Prints lines/s for both and their ratio; with --big, a ~2 GB file and the peak RSS of
@@ -155,6 +155,10 @@ def main() -> int:
                     help="lines of the real logs in ../shared/data instead of generated ones")
     ap.add_argument("--vhost", action="store_true",
                     help="each line opened by its site's name (nginx's $host first: VCOMBINED)")
+    ap.add_argument("--junk", type=float, default=0.0,
+                    help="also time the file with this share of junk lines added (no format "
+                         "reads them), beside the clean one, both without --log-format: what "
+                         "looking for a change of format (logs.refit) costs a log with junk")
     a = ap.parse_args()
     OUT.mkdir(exist_ok=True)
     if a.real:
@@ -184,6 +188,18 @@ def main() -> int:
     print(f"trafficwatch counts : {a.lines / t_tw / 1e6:6.2f} M lines/s ({t_tw:.2f} s)")
     print(f"awk | sort | uniq -c: {a.lines / t_awk / 1e6:6.2f} M lines/s ({t_awk:.2f} s)")
     print(f"ratio trafficwatch/awk: {t_awk / t_tw:.2f}x")
+    if a.junk:
+        junk = log.with_name(f"junk{a.junk:g}_" + log.name)
+        rng = np.random.default_rng(7)
+        with open(log, "rb") as f, open(junk, "wb") as out:
+            for i, line in enumerate(f):
+                out.write(line)
+                if rng.random() < a.junk:
+                    out.write(b"garbage \x07 line %d that is no request\n" % i)
+        plain = f"{sys.executable} -m trafficwatch counts"
+        t_clean, t_junk = timed(f"{plain} {log}"), timed(f"{plain} {junk}")
+        print(f"detected format, clean: {t_clean:.2f} s; with {100 * a.junk:g} % junk lines: "
+              f"{t_junk:.2f} s ({t_junk / t_clean:.2f}x)")
     if a.big:
         big = OUT / "combined_big.log"
         n_big = 13_500_000  # ~2.0 GB

@@ -235,12 +235,17 @@ class Parser:
         except (TimeError, NotARequest):
             return True
 
-    def unread(self, lines: list[bytes]) -> list[int]:
-        """The indices of `lines` this format does not read: what logs.refit tries in another
-        (blank lines, the server's own lines and lines of the format whose time alone cannot be
-        counted are the format's)."""
-        out = []
-        for i, line in enumerate(lines):
+    def unread(self, lines: list[bytes], limit: int | None = None) -> list[int]:
+        """The indices of `lines` this format does not read, in order: what logs.refit tries in
+        another (blank lines, the server's own lines and lines of the format whose time alone
+        cannot be counted are the format's). With `limit`, the last `limit` of them at most,
+        looked for from the end (a sample, without reading every line)."""
+        out: list[int] = []
+        order = range(len(lines)) if limit is None else range(len(lines) - 1, -1, -1)
+        for i in order:
+            if limit is not None and len(out) >= limit:
+                break
+            line = lines[i]
             if line.endswith(b"\r"):
                 line = line[:-1]
             if not line.strip():
@@ -254,7 +259,7 @@ class Parser:
                     out.append(i)
             except (TimeError, NotARequest):
                 pass
-        return out
+        return out if limit is None else out[::-1]
 
     def _feed_lines(self, lines: list[bytes], cols: _Columns, mal: Malformed,
                     line_of: list[int] | None = None) -> tuple[int, int]:

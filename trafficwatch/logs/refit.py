@@ -34,6 +34,8 @@ from trafficwatch.logs.records import ParseResult
 REFIT_MIN = 20  # lines in a row the format in force does not read before another is tried
 REFIT_FIT = 0.9  # share of them the new format must read
 RUN_KEEP = 2 * REFIT_MIN  # the run's latest lines, what formats are tried on
+TRY_SHARE = 0.02  # ... and this share of its lines at least (a log's junk lines, 1 % of them,
+# had each chunk tried: `counts` 3 to 5 times slower)
 QUIET_CHUNKS = 8  # after lines among a chunk mostly read were tried in vain (a log with junk
 # lines: each try reads every line of the chunk one by one), this many are not tried
 FLUSH_MIN = 5  # lines held at a file's end read in another format that reads every one of them
@@ -117,26 +119,15 @@ def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False, fixed: b
             run.end()
         return parser, [res]
     lines = _lines(data, final)
-    idx = None
     if run.prev is not None:  # lines the new format does not read, tried in the old one
-        idx = parser.unread(lines)
-        old = Parser(run.prev, parser.opts)
-        back = [idx[j] for j in sorted(set(range(len(idx))) -
-                                       set(old.unread([lines[i] for i in idx])))]
-        if back:
-            rest, theirs = _split(lines, back)
-            got = [parser.feed(_join(rest), final=True)] if rest else []
-            mine = old.feed(_join(theirs), final=True)
-            if 2 * len(back) >= len(lines):  # most of them: the old format is back
-                run.prev, parser = parser.fmt, old
-                mine = replace(mine, changed=old.fmt.name)
-                run.end()
-            return parser, [*got, mine]
+        got = _old_lines(parser, lines, run)
+        if got is not None:
+            return got
     if 2 * bad < res.lines:  # mostly read: a run ends where REFIT_MIN lines are
-        if bad >= REFIT_MIN and not run.quiet:  # REFIT_MIN of another kind among them (a
-            # change, then an old worker's line at the chunk's end): tried at once
-            idx = parser.unread(lines)
-            got = _switch(parser, lines, idx, run, [lines[i] for i in idx][-RUN_KEEP:], 0)
+        if bad >= max(REFIT_MIN, TRY_SHARE * res.lines) and not run.quiet:  # of another kind
+            # among them (a change, then an old worker's line at the chunk's end): tried at once
+            sample = [lines[i] for i in parser.unread(lines, RUN_KEEP)]
+            got = _switch(parser, lines, run, sample, 0)
             if got is not None:
                 return got
             run.quiet = QUIET_CHUNKS
@@ -153,28 +144,50 @@ def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False, fixed: b
             return parser, [parser.feed(_join(lines[:k]), final=True)]
         run.lines, run.count = lines[k:][-RUN_KEEP:], len(lines) - k
         return parser, [res]
-    if idx is None:
-        idx = parser.unread(lines)
-    run.lines = (run.lines + [lines[i] for i in idx])[-RUN_KEEP:]
-    run.count += len(idx)
+    run.lines = (run.lines + [lines[i] for i in parser.unread(lines, RUN_KEEP)])[-RUN_KEEP:]
+    run.count += bad
     if run.count < run.next_try:
         return parser, [res]
-    got = _switch(parser, lines, idx, run, run.lines, run.count - len(idx))
+    got = _switch(parser, lines, run, run.lines, run.count - bad)
     if got is None:
         run.next_try, run.unknown = 2 * run.count, run.count  # tried again when it doubled
         return parser, [res]
     return got
 
 
-def _switch(parser: Parser, lines: list[bytes], idx: list[int], run: Run, sample: list[bytes],
+def _old_lines(parser: Parser, lines: list[bytes], run: Run
+               ) -> tuple[Parser, list[ParseResult]] | None:
+    """After a change: the lines the format in force does not read that the one before it
+    does, read in that one (and that one back in force where they are most of `lines`); None
+    where none is (looked for in the last RUN_KEEP such lines first: a log's junk lines are not
+    each read twice)."""
+    old = Parser(run.prev, parser.opts)
+    sample = parser.unread(lines, RUN_KEEP)
+    if len(old.unread([lines[i] for i in sample])) == len(sample):
+        return None
+    idx = parser.unread(lines) if len(sample) == RUN_KEEP else sample
+    theirs = set(old.unread([lines[i] for i in idx]))
+    back = [i for j, i in enumerate(idx) if j not in theirs]
+    rest, mine = _split(lines, back)
+    got = [parser.feed(_join(rest), final=True)] if rest else []
+    read = old.feed(_join(mine), final=True)
+    if 2 * len(back) >= len(lines):  # most of them: the old format is back
+        run.prev, parser = parser.fmt, old
+        read = replace(read, changed=old.fmt.name)
+        run.end()
+    return parser, [*got, read]
+
+
+def _switch(parser: Parser, lines: list[bytes], run: Run, sample: list[bytes],
             earlier: int) -> tuple[Parser, list[ParseResult]] | None:
     """Where a format other than `parser`'s reads REFIT_FIT of `sample`: the new parser, and
-    `lines` read, those at `idx` in it and the others in the old one. None where none does."""
+    `lines` read, those the old one does not read in it, the others in the old one. None where
+    none does."""
     det = detect_format(sample)
     new = det.format
     if new is None or new.name == parser.fmt.name or det.scores.get(new.name, 0.0) < REFIT_FIT:
         return None
-    rest, theirs = _split(lines, idx)
+    rest, theirs = _split(lines, parser.unread(lines))
     got = [parser.feed(_join(rest), final=True)] if rest else []
     nxt = Parser(new, parser.opts)
     got.append(replace(nxt.feed(_join(theirs), final=True), changed=new.name))
