@@ -222,3 +222,69 @@ def test_a_followed_log_read_in_a_format_of_its_own_then_json_finds_the_json(tmp
         fh.write("".join(js(k, now + k) for k in range(1000)) + clf(0, now))
     _read(e, f, 1256)
     assert (e.series.total(), f.report.malformed.total) == (1231, 25)
+
+
+def _fed(fmt: str, chunks: list[list[bytes]]):
+    """refit.feed over `chunks` of lines, as a followed log's come: (the format in force at the
+    end, every result)."""
+    from trafficwatch.logs import refit
+    from trafficwatch.logs.formats import PRESETS
+    from trafficwatch.logs.parse import Parser
+
+    p, run, out = Parser(PRESETS[fmt]), refit.Run(), []
+    for lines in chunks:
+        p, got = refit.feed(p, b"\n".join(lines) + b"\n", run)
+        out += got
+    return p.fmt.name, out, run
+
+
+def _line(client: str, i: int, host: str = "", status: int = 200, ua: str = "Mozilla/5.0") -> bytes:
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(T0 + 60 * i))
+    return (f'{host + " " if host else ""}{client} - - [{stamp}] "GET /p HTTP/1.1" {status} 5 '
+            f'"-" "{ua}"').encode()
+
+
+def test_requests_crafted_to_fit_a_looser_format_change_nothing():
+    # a security review: 20 requests with a Host of "evil," (which nginx's $host keeps) made a
+    # vhost log combined for good, every site one; an X-Forwarded-For written as HAProxy's
+    # line was read as HAProxy at the hour and status the client chose; 20 common lines put
+    # into a combined log made it common (every user agent lost)
+    vh = [[_line("198.51.100.1", i, "shop.example") for i in range(10)]]
+    vh += [[_line("203.0.113.9", 10 + 5 * k + i, "evil,") for i in range(5)] for k in range(5)]
+    vh += [[_line("198.51.100.1", 40 + i, ("shop.example", "blog.example")[i % 2])
+            for i in range(10)] for _ in range(3)]
+    fmt, got, _ = _fed("VCOMBINED", vh)
+    sites = {r.records.vhosts[c] for r in got for c in r.records.vhost.tolist() if c >= 0}
+    assert fmt == "VCOMBINED" and sites == {"shop.example", "blog.example"}
+    assert sum(len(r.records) for r in got) == 40
+    evil = ", 1.2.3.4:5 [01/Dec/2026:03:00:00] a b c 500 5"
+    fmt, got, _ = _fed("COMBINED", [[_line("198.51.100.1", i) for i in range(10)]]
+                       + [[_line(evil, 10 + i, status=404) for i in range(25)]])
+    assert fmt == "COMBINED" and sum(len(r.records) for r in got) == 10
+    common = [f'192.0.2.1 - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(T0))}] '
+              f'"GET /x HTTP/1.1" 200 5'.encode()] * 25
+    fmt, got, _ = _fed("COMBINED", [[_line("198.51.100.1", i, ua="Googlebot/2.1")
+                                     for i in range(10)], common,
+                                    [_line("198.51.100.1", i, ua="Googlebot/2.1")
+                                     for i in range(10)]])
+    assert fmt == "COMBINED" and sum(int(r.records.is_bot.sum()) for r in got) == 20
+
+
+def test_long_requests_are_no_sign_of_another_format():
+    # a security review: 20 over-long requests had the log said to be "in no known log format"
+    long_ua = "x" * 70_000
+    fmt, got, run = _fed("COMBINED", [[_line("198.51.100.1", i, ua=long_ua)] for i in range(25)])
+    assert fmt == "COMBINED" and run.unknown == 0
+    assert sum(r.malformed.counts["line too long"] for r in got) == 25
+
+
+def test_a_log_changed_many_times_is_named_in_a_few_words(tmp_path, monkeypatch):
+    # a security review: each change added ", then X from ..." to the file's format: 40,000
+    # characters after 1,000 changes, in the app's file list and counts' summary
+    monkeypatch.setattr(logread, "CHUNK", 4096)
+    log = tmp_path / "access.log"
+    log.write_text("".join((clf if (k // 300) % 2 == 0 else js)(k) for k in range(2100)))
+    _, rep = ingest([str(log)])
+    (f,) = rep.files
+    assert f.parsed == 2100 and f.format.startswith("COMBINED, then ")
+    assert len(f.format) < 120 and "changes of format" in f.format

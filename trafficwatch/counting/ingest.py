@@ -62,7 +62,8 @@ class FileReport:
     host_first: dict[str, int] = field(default_factory=dict)  # each virtual host its lines
     # name: the time of its first line in this file (HourlySeries.cover_hosts)
     changed: str = ""  # the format its lines changed to within it, the latest (logs.refit;
-    # `format` names each)
+    # `format` names the first and the latest)
+    changes: int = 0  # how many times it changed
 
     def own_site(self) -> bool:
         """Whether the file's hours are its own site's: not when every request went to the
@@ -419,9 +420,15 @@ def _absorb(rep: FileReport, res: ParseResult | Counted, series: HourlySeries) -
     rep.malformed.merge(res.malformed)
     if res.changed and res.changed != rep.changed:  # the file's lines changed format here
         # (logs.refit): both named (once: each part of a big file read in parallel that
-        # begins after the change finds it again)
+        # begins after the change finds it again); past the first, counted, the last named
+        # (a log changed back and forth had its format said in 40,000 characters: a review)
         when = "" if lo is None else time.strftime(" from %Y-%m-%d %H:%M UTC", time.gmtime(lo))
-        rep.format, rep.changed = f"{rep.format}, then {res.changed}{when}", res.changed
+        first = rep.format.split(", then ")[0]
+        rep.changes += 1
+        rep.format = (f"{first}, then {res.changed}{when}" if rep.changes == 1 else
+                      f"{first}, then {rep.changes} changes of format, the last to "
+                      f"{res.changed}{when}")
+        rep.changed = res.changed
     if lo is not None:
         rep.first_ts = lo if rep.first_ts is None else min(rep.first_ts, lo)
         rep.last_ts = hi if rep.last_ts is None else max(rep.last_ts, hi)
@@ -611,7 +618,7 @@ def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOption
         if rep is None:
             rep = read_source(src, series, opts, on_progress, hint)
         if i == 0:
-            hint = PRESETS.get(rep.format)
+            hint = PRESETS.get(rep.changed or rep.format)  # (its latest format)
             if last is not None and hint is not None:
                 last[0] = hint
             if pool is not None:
@@ -622,8 +629,8 @@ def _read_site(files: list[SourceFile], series: HourlySeries, opts: IngestOption
                             futures[j] = pool.submit(_read_in_worker, (later, *task))
                         except BrokenExecutor:
                             break
-        elif fut is None and rep.format in PRESETS:
-            hint = PRESETS[rep.format]
+        elif fut is None and (rep.changed or rep.format) in PRESETS:
+            hint = PRESETS[rep.changed or rep.format]
         yield src, rep
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from trafficwatch.logs.container import CRI_PART, holds_container_lines
+from trafficwatch.logs.container import CRI, holds_container_lines
 from trafficwatch.logs.detect import SAID_APART, TIME_REASONS, detect_format
 from trafficwatch.logs.formats import LogFormat
 from trafficwatch.logs.parse import Parser
@@ -33,13 +33,20 @@ from trafficwatch.logs.records import ParseResult
 
 REFIT_MIN = 20  # lines in a row the format in force does not read before another is tried
 REFIT_FIT = 0.9  # share of them the new format must read
+# The formats a log's lines may change to: a server's own formats (a looser one, HAProxy's,
+# read lines whose X-Forwarded-For a client wrote as one, at the time it chose: a security
+# review)
+REFIT_TO = frozenset({"COMBINED", "COMMON", "VCOMBINED", "VCOMMON", "JSON"})
 RUN_KEEP = 2 * REFIT_MIN  # the run's latest lines, what formats are tried on
 TRY_SHARE = 0.02  # ... and this share of its lines at least (a log's junk lines, 1 % of them,
 # had each chunk tried: `counts` 3 to 5 times slower)
 QUIET_CHUNKS = 8  # after lines among a chunk mostly read were tried in vain (a log with junk
 # lines: each try reads every line of the chunk one by one), this many are not tried
+GOOD_BYTES = 16384  # the end of a chunk read whole, where its latest lines read are taken
+PREV_LINES = 100_000  # lines read after a change before its old format is let go of (each
+# chunk with a line unread was read again line by line while it was kept: 5 times slower)
 FLUSH_MIN = 5  # lines held at a file's end read in another format that reads every one of them
-_NOT_BAD = SAID_APART | TIME_REASONS
+_NOT_BAD = SAID_APART | TIME_REASONS | {"line too long", "binary"}  # no line of any format
 
 
 @dataclass
@@ -54,6 +61,8 @@ class Run:
     # changed in (as they came)
     unknown: int = 0  # the length of a run no known format read at its last try (0: none)
     held: bytes = b""  # (hold) lines a chunk ended with that its format does not read
+    good: list[bytes] = field(default_factory=list)  # the latest lines its format read
+    since: int = 0  # lines read since the last change (its old format is let go of at PREV_LINES)
     quiet: int = 0  # chunks mostly read before REFIT_MIN lines among one are tried again
 
     def end(self) -> None:
@@ -110,13 +119,20 @@ def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False, fixed: b
     if run.held:
         data, run.held = run.held + data, b""
     res = parser.feed(data, final=final)
-    if fixed or parser.fmt.kind == "w3c" or holds_container_lines(data) or any(
-            p in data for p in CRI_PART):  # (a W3C log's header says its fields itself; a
-        return parser, [res]  # container's lines are pieces of the server's, joined first)
+    if fixed or parser.fmt.kind == "w3c" or holds_container_lines(data) or \
+            CRI.match(data) is not None:  # (a W3C log's header says its fields itself; a
+        # container's lines are pieces of the server's, joined first; known by how its lines
+        # begin: " stdout P " in a user agent had turned this off, a security review)
+        return parser, [res]
     bad = _bad(res)
     if not bad:
         if res.lines >= REFIT_MIN:
             run.end()
+        run.good = (run.good + _lines(data[-GOOD_BYTES:], final)[1:])[-RUN_KEEP:]
+        if run.prev is not None:
+            run.since += res.lines
+            if run.since >= PREV_LINES:  # the old format's last lines are long written
+                run.prev = None
         return parser, [res]
     lines = _lines(data, final)
     if run.prev is not None:  # lines the new format does not read, tried in the old one
@@ -175,6 +191,7 @@ def _old_lines(parser: Parser, lines: list[bytes], run: Run
         run.prev, parser = parser.fmt, old
         read = replace(read, changed=old.fmt.name)
         run.end()
+        run.since, run.good = 0, []
     return parser, [*got, read]
 
 
@@ -185,14 +202,23 @@ def _switch(parser: Parser, lines: list[bytes], run: Run, sample: list[bytes],
     none does."""
     det = detect_format(sample)
     new = det.format
-    if new is None or new.name == parser.fmt.name or det.scores.get(new.name, 0.0) < REFIT_FIT:
+    if new is None or new.name == parser.fmt.name or new.name not in REFIT_TO or \
+            det.scores.get(new.name, 0.0) < REFIT_FIT:
         return None
-    rest, theirs = _split(lines, parser.unread(lines))
+    idx = parser.unread(lines)
+    at = set(idx)
+    mine = (run.good + [ln for i, ln in enumerate(lines) if i not in at][-RUN_KEEP:])[-RUN_KEEP:]
+    if mine and len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2:  # it reads the old
+        # format's lines too (combined reads a vhost log's, common a combined one's): 20 lines
+        # with a Host header of "evil," had made a vhost log combined for good, every site
+        # one (a security review); what it reads of them is no change of the server's format
+        return None
+    rest, theirs = _split(lines, idx)
     got = [parser.feed(_join(rest), final=True)] if rest else []
     nxt = Parser(new, parser.opts)
     got.append(replace(nxt.feed(_join(theirs), final=True), changed=new.name))
     run.end()
-    run.prev, run.earlier = parser.fmt, earlier
+    run.prev, run.earlier, run.since, run.good = parser.fmt, earlier, 0, []
     return nxt, got
 
 
