@@ -363,6 +363,21 @@ def test_an_hour_an_earlier_release_paged_for_all_sites_is_not_paged_again_for_i
     alerter.stop()
 
 
+def test_a_mark_for_all_sites_set_ahead_silences_nothing_and_is_not_saved_back(tmp_path):
+    # a security review: the earlier releases' "" mark is a floor for every site; set a day
+    # ahead in the marks file, it would have held back every site's alerts
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    now = time.time()
+    path.write_text(json.dumps({"version": 1, "marks": {"": now + 23 * H}}))
+    alerter = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+    alerter.begin(now)
+    soon = event(int(now) // H * H + H)  # fires at the end of the next hour
+    assert alerter.check("shop", [soon]) == [soon]
+    assert wait_for(out, 1)
+    alerter.stop()
+    assert "" not in json.loads(path.read_text())["marks"]
+
+
 def test_alerts_resumed_after_a_takeover_neither_repeat_the_others_nor_undo_its_marks(tmp_path):
     # the other trafficwatch alerted while this one's were off: resumed (this one took the
     # state file over), its marks of its own start had those anomalies run again, and its

@@ -128,10 +128,11 @@ def add_model_option(p: argparse.ArgumentParser) -> None:
     """--model: the checkpoint forecasts use."""
     from trafficwatch.resources import default_model_path
 
-    shipped = default_model_path()  # where it is installed, not a checkout's models/ (a trial)
+    shipped = str(default_model_path()).replace("%", "%%")  # where it is installed, not a
+    # checkout's models/ (a trial); argparse formats help with %: a path holding one crashed it
     p.add_argument("--model", metavar="FILE",
                    help=f"model checkpoint (default: the shipped model, {shipped}, run from its "
-                        f"torch-free copy {shipped.with_suffix('.npz').name} beside it)")
+                        "torch-free copy default.npz beside it)")
 
 
 def parse_tz(text: str | None) -> dt.tzinfo | None:

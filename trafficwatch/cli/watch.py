@@ -39,7 +39,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     """Arguments of the app."""
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="log files or directories to follow (default: the bundled demo logs, "
-                        f"{sample_logs_dir()})")
+                        f"{str(sample_logs_dir()).replace('%', '%%')})")
     p.add_argument("--replay", action="store_true",
                    help="feed existing logs by their timestamps instead of opening them whole")
     p.add_argument("--speed", type=float, default=None,

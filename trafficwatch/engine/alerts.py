@@ -109,6 +109,7 @@ class AlertMarks:
         self.path = path
         self.notice = ""
         self.marks: dict[str, float] = {}
+        self.legacy: float | None = None  # the mark releases before 2026-12-03 saved for all sites
         self.pending: list[tuple[str, AnomalyEvent]] = []  # queued when the last run stopped
         self._saving = threading.Lock()  # one save at a time, each of the latest (the runner's
         # mark and a stop's pending ones: the earlier-built write could land last)
@@ -132,9 +133,15 @@ class AlertMarks:
             return {}
         self.pending = _events(data.get("pending"))
         marks = data["marks"]
-        limit = time.time() + FUTURE_SLACK_S
-        return {str(k): float(v) for k, v in marks.items()
-                if isinstance(v, (int, float)) and math.isfinite(v) and v <= limit}
+        now = time.time()
+        limit = now + FUTURE_SLACK_S
+        got = {str(k): float(v) for k, v in marks.items()
+               if isinstance(v, (int, float)) and math.isfinite(v) and v <= limit}
+        legacy = got.pop(LEGACY_MARK, None)  # read once, not saved back; never past now (it
+        # was a floor for every site's alerts: one set a day ahead silenced them all, a review)
+        if legacy is not None:
+            self.legacy = min(legacy, now)
+        return got
 
     def reload(self) -> None:
         """Read the marks again (another trafficwatch wrote them since), keeping each site's
@@ -247,7 +254,7 @@ class Alerter:
         # releases before 2026-12-03 alerted on the sum of all sites, marked "": what fired up
         # to their last alert is history here too (after an upgrade, the hour paged for the
         # sum was paged again for its site: an upgrade trial)
-        legacy = self.marks.get(LEGACY_MARK) if site != LEGACY_MARK else None
+        legacy = self.marks.legacy if site != LEGACY_MARK else None
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
                     self._floor, legacy if legacy is not None else -math.inf)
         events = list(events)
