@@ -423,3 +423,21 @@ def test_an_hour_without_lines_across_a_restart_is_a_zero_not_a_gap(session):
     wait_for(lambda: e2.series.total() == 310)
     s = e2.series.series(None, "hits")
     assert s[s.index.hour == 5].tolist() == [0.0] and s[s.index.hour == 6].tolist() == [10.0]
+
+
+@pytest.mark.parametrize("junk", ["garbage line, no request\n",
+                                  ('203.0.113.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" '
+                                   '200 5 "-" "ua"\n')])
+def test_a_restart_whose_first_new_line_has_no_time_goes_on_following(session, junk):
+    # a trial: one junk line (or one dated 31 February) appended while stopped killed the
+    # follow thread at the restart (a TypeError in the site's coverage): counts --follow and
+    # the agent stopped counting, the app stayed at "starting..."
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 30))
+    _, f = session()
+    f.close()
+    append(log, junk)  # all that came while it was stopped
+    e2, f2 = session()
+    assert e2.series.total() == 30 and f2.report.malformed.total == 1
+    append(log, lines(30, 3))
+    wait_for(lambda: (f2.step(0.05), e2.series.total() == 33)[1], 10)

@@ -669,8 +669,10 @@ class LiveFeed:
                 # what it holds after that is all there is, so the site's hours from its last
                 # line counted before are covered, a quiet one a 0 (an hour dark across a
                 # restart was "no log covers this hour": no anomaly, no page, an alerts trial)
-                with self.sink.lock:
-                    rep.first_ts = self.sink.series.last_ts(key.site)
+                with self.sink.lock:  # (and its last: a first chunk with no time in it, a
+                    # junk line appended while stopped, met a last time of None and the
+                    # follow thread died of a TypeError, the app stuck at "starting": a trial)
+                    rep.first_ts = rep.last_ts = self.sink.series.last_ts(key.site)
             st = self._streams[(key.dev, key.ino)] = _Stream(key, rep)
             saved = self._saved_parsers.pop((key.dev, key.ino), None)
             st.parser = saved if resumed else None  # resumed mid-file: the format it had
