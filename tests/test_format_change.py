@@ -129,7 +129,8 @@ def test_a_followed_log_changed_a_few_lines_at_a_time_is_read_in_its_new_format(
     assert e.series.total() == 90 - malformed
     said = [w for w in f.warnings if "changed format" in w]
     assert len(said) == 1 and "read as JSON" in said[0]
-    assert f"the {malformed} lines of it before were counted malformed" in said[0]
+    assert f"the {malformed} lines before them that no format in force read were counted " \
+        "malformed" in said[0]
     f.commit()
     f.close()
     # restarted: the new format is the file's (no run of malformed lines to find it again)
@@ -288,3 +289,39 @@ def test_a_log_changed_many_times_is_named_in_a_few_words(tmp_path, monkeypatch)
     (f,) = rep.files
     assert f.parsed == 2100 and f.format.startswith("COMBINED, then ")
     assert len(f.format) < 120 and "changes of format" in f.format
+
+
+def test_an_old_workers_lines_written_alone_flip_nothing():
+    # a trial: after combined -> JSON, each combined line of an old worker, written on its own,
+    # flipped the format to combined and back, said twice each time (104 notices in 40 s)
+    chunks = [[_line("198.51.100.1", i)] for i in range(5)]
+    chunks += [[js(k).strip().encode()] for k in range(30)]
+    for k in range(5):
+        chunks += [[_line("198.51.100.2", 100 + k)], [js(200 + k).strip().encode()]]
+    fmt, got, _ = _fed("COMBINED", chunks)
+    assert fmt == "JSON" and [r.changed for r in got if r.changed] == ["JSON"]
+    assert sum(len(r.records) for r in got) == 5 + 30 + 10 - 19  # the run's first 19: malformed
+
+
+def test_json_after_a_run_of_an_unknown_format_is_read_after_20_of_its_lines():
+    # a trial: 300 lines of an admin's own format, then JSON a line at a time: the JSON was
+    # tried only when the run had doubled (298 JSON lines lost; 30 after 25: never found)
+    custom = [[f"10.0.0.{k} | 2026-11-18T10:00:00+00:00 | GET / | 200".encode()] for k in range(300)]
+    fmt, got, _ = _fed("COMBINED", [[_line("198.51.100.1", i) for i in range(30)]] + custom
+                       + [[js(k).strip().encode()] for k in range(100)])
+    assert fmt == "JSON"
+    assert sum(len(r.records) for r in got) == 30 + 100 - 19
+
+
+def test_a_few_lines_of_the_new_format_at_a_files_end_are_read_in_it():
+    # a trial: a part of a big file read in parallel ended with 3 JSON lines, read as combined
+    # (malformed) since 5 were needed at a file's (or part's) end
+    from trafficwatch.logs import refit
+    from trafficwatch.logs.formats import PRESETS
+    from trafficwatch.logs.parse import Parser
+
+    data = ("".join(clf(k) for k in range(50)) + "".join(js(k) for k in range(50, 53))).encode()
+    run = refit.Run()
+    p, got = refit.feed(Parser(PRESETS["COMBINED"]), data, run, final=True, hold=True)
+    p, more = refit.flush(p, run)
+    assert p.fmt.name == "JSON" and sum(len(r.records) for r in got + more) == 53

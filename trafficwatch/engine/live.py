@@ -756,8 +756,9 @@ class LiveFeed:
         when = (time.strftime(" from %Y-%m-%d %H:%M:%S UTC", time.gmtime(int(ts[0])))
                 if len(ts) else "")
         n = st.run.earlier
-        before = (f"; the {n} line{'s' * (n != 1)} of it before were counted malformed as "
-                  "they came" if n else "")
+        before = (f"; the {n} line{'s' * (n != 1)} before them that no format in force read "
+                  "were counted malformed as they came" if n else "")  # (the new format's
+        # first lines, or another's: "of it" had named an admin's own format's lines JSON)
         said = (f"{st.report.name}: its lines changed format: read as {res.changed}{when} "
                 f"on{before}")
         if self._ready:  # (on the first read, the file's format says it: "COMBINED, then JSON")

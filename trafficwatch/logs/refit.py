@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from trafficwatch.logs.container import CRI, holds_container_lines
 from trafficwatch.logs.detect import SAID_APART, TIME_REASONS, detect_format
-from trafficwatch.logs.formats import LogFormat
+from trafficwatch.logs.formats import PRESETS, LogFormat
 from trafficwatch.logs.parse import Parser
 from trafficwatch.logs.records import ParseResult
 
@@ -45,7 +45,8 @@ QUIET_CHUNKS = 8  # after lines among a chunk mostly read were tried in vain (a 
 GOOD_BYTES = 16384  # the end of a chunk read whole, where its latest lines read are taken
 PREV_LINES = 100_000  # lines read after a change before its old format is let go of (each
 # chunk with a line unread was read again line by line while it was kept: 5 times slower)
-FLUSH_MIN = 5  # lines held at a file's end read in another format that reads every one of them
+FLUSH_MIN = 1  # lines held at a file's end (or a part's) read in another format that reads
+# every one of them (5 had left a part's last 3 lines of the new format malformed: a trial)
 _NOT_BAD = SAID_APART | TIME_REASONS | {"line too long", "binary"}  # no line of any format
 
 
@@ -65,8 +66,14 @@ class Run:
     since: int = 0  # lines read since the last change (its old format is let go of at PREV_LINES)
     quiet: int = 0  # chunks mostly read before REFIT_MIN lines among one are tried again
 
+    streaks: dict[str, int] = field(default_factory=dict)  # format -> the latest unread lines
+    # in a row it reads
+    candidates: dict[str, Parser] = field(default_factory=dict)  # (their parsers, kept)
+    back: int = 0  # lines of the old format read in chunks mostly of them, in a row
+
     def end(self) -> None:
         self.lines, self.count, self.next_try, self.unknown = [], 0, REFIT_MIN, 0
+        self.streaks, self.back = {}, 0
 
 
 def _bad(res: ParseResult) -> int:
@@ -160,15 +167,34 @@ def feed(parser: Parser, data: bytes, run: Run, *, final: bool = False, fixed: b
             return parser, [parser.feed(_join(lines[:k]), final=True)]
         run.lines, run.count = lines[k:][-RUN_KEEP:], len(lines) - k
         return parser, [res]
-    run.lines = (run.lines + [lines[i] for i in parser.unread(lines, RUN_KEEP)])[-RUN_KEEP:]
+    new = [lines[i] for i in parser.unread(lines, RUN_KEEP)]
+    run.lines = (run.lines + new)[-RUN_KEEP:]
     run.count += bad
-    if run.count < run.next_try:
+    ready = _streak(parser, run, new)  # the latest REFIT_MIN all read by one format: tried
+    # now (after a run of an admin's own format, JSON waited for the run to double: a trial)
+    if run.count < run.next_try and not ready:
         return parser, [res]
-    got = _switch(parser, lines, run, run.lines, run.count - bad)
+    got = _switch(parser, lines, run, run.lines[-REFIT_MIN:] if ready else run.lines,
+                  run.count - bad)
     if got is None:
-        run.next_try, run.unknown = 2 * run.count, run.count  # tried again when it doubled
+        if run.count >= run.next_try:
+            run.next_try, run.unknown = 2 * run.count, run.count  # tried again when doubled
         return parser, [res]
     return got
+
+
+def _streak(parser: Parser, run: Run, new: list[bytes]) -> bool:
+    """Count, for each format a change may go to, the latest unread lines in a row it reads
+    (`new`: the latest of them, in order); whether one has REFIT_MIN."""
+    for fmt in REFIT_TO - {parser.fmt.name}:
+        p = run.candidates.get(fmt)
+        if p is None:
+            p = run.candidates[fmt] = Parser(PRESETS[fmt], parser.opts)
+        n = run.streaks.get(fmt, 0)
+        for ln in new:
+            n = n + 1 if not p.unread([ln]) else 0
+        run.streaks[fmt] = n
+    return max(run.streaks.values(), default=0) >= REFIT_MIN
 
 
 def _old_lines(parser: Parser, lines: list[bytes], run: Run
@@ -187,7 +213,9 @@ def _old_lines(parser: Parser, lines: list[bytes], run: Run
     rest, mine = _split(lines, back)
     got = [parser.feed(_join(rest), final=True)] if rest else []
     read = old.feed(_join(mine), final=True)
-    if 2 * len(back) >= len(lines):  # most of them: the old format is back
+    run.back = run.back + len(back) if 2 * len(back) >= len(lines) else 0
+    if run.back >= REFIT_MIN:  # REFIT_MIN in chunks mostly of them: the old format is back (a
+        # stray line written alone had flipped it, and said so, at every such line: a trial)
         run.prev, parser = parser.fmt, old
         read = replace(read, changed=old.fmt.name)
         run.end()
@@ -207,11 +235,7 @@ def _switch(parser: Parser, lines: list[bytes], run: Run, sample: list[bytes],
         return None
     idx = parser.unread(lines)
     at = set(idx)
-    mine = (run.good + [ln for i, ln in enumerate(lines) if i not in at][-RUN_KEEP:])[-RUN_KEEP:]
-    if mine and len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2:  # it reads the old
-        # format's lines too (combined reads a vhost log's, common a combined one's): 20 lines
-        # with a Host header of "evil," had made a vhost log combined for good, every site
-        # one (a security review); what it reads of them is no change of the server's format
+    if _reads_old(new, parser, run.good + [ln for i, ln in enumerate(lines) if i not in at]):
         return None
     rest, theirs = _split(lines, idx)
     got = [parser.feed(_join(rest), final=True)] if rest else []
@@ -220,6 +244,15 @@ def _switch(parser: Parser, lines: list[bytes], run: Run, sample: list[bytes],
     run.end()
     run.prev, run.earlier, run.since, run.good = parser.fmt, earlier, 0, []
     return nxt, got
+
+
+def _reads_old(new: LogFormat, parser: Parser, good: list[bytes]) -> bool:
+    """Whether `new` reads most of the latest of `good`, lines `parser`'s format read: it reads
+    the old format's lines too (combined reads a vhost log's, common a combined one's), and
+    what it reads of them is no change of the server's format (20 requests with a Host of
+    "evil," had made a vhost log combined for good, every site one: a security review)."""
+    mine = good[-RUN_KEEP:]
+    return bool(mine) and len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2
 
 
 def flush(parser: Parser, run: Run) -> tuple[Parser, list[ParseResult]]:
@@ -231,8 +264,8 @@ def flush(parser: Parser, run: Run) -> tuple[Parser, list[ParseResult]]:
     if len(lines) >= FLUSH_MIN:
         det = detect_format(lines)
         new = det.format
-        if new is not None and new.name != parser.fmt.name and \
-                det.scores.get(new.name, 0.0) >= 1.0:
+        if new is not None and new.name != parser.fmt.name and new.name in REFIT_TO and \
+                det.scores.get(new.name, 0.0) >= 1.0 and not _reads_old(new, parser, run.good):
             nxt = Parser(new, parser.opts)
             run.prev = parser.fmt
             return nxt, [replace(nxt.feed(_join(lines), final=True), changed=new.name)]
