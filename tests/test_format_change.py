@@ -306,7 +306,8 @@ def test_an_old_workers_lines_written_alone_flip_nothing():
 def test_json_after_a_run_of_an_unknown_format_is_read_after_20_of_its_lines():
     # a trial: 300 lines of an admin's own format, then JSON a line at a time: the JSON was
     # tried only when the run had doubled (298 JSON lines lost; 30 after 25: never found)
-    custom = [[f"10.0.0.{k} | 2026-11-18T10:00:00+00:00 | GET / | 200".encode()] for k in range(300)]
+    custom = [[f"10.0.0.{k} | 2026-11-18T10:00:00+00:00 | GET / | 200".encode()]
+              for k in range(300)]
     fmt, got, _ = _fed("COMBINED", [[_line("198.51.100.1", i) for i in range(30)]] + custom
                        + [[js(k).strip().encode()] for k in range(100)])
     assert fmt == "JSON"

@@ -7,19 +7,23 @@ malformed until the log rotated, in `counts` and in the app alike, and restartin
 nothing (the format is found again from the head): the site's traffic fell to nothing on the
 chart and the alerts said so.
 
-Lines the format in force does not read (its own lines and lines whose time alone cannot be
-counted are its lines) are counted in runs: chunks mostly of such lines add theirs, a chunk of
-REFIT_MIN lines or more mostly read ends the run. Once a run holds REFIT_MIN lines, its latest
-are tried with every known format; where one reads REFIT_FIT of them, the chunk's lines the old
-format does not read are read in it, and the lines after in it too. A run no format reads is
-tried again when it has doubled. After a change, lines the new format does not read are tried
-in the one before it (an old worker's line after a reload), and where most of a chunk's lines
-are, that one is back. Lines of a followed log come a few at a time: the run's lines that came
-before the chunk it changed in stay counted malformed, where they were counted as they came (a
-counter does not go back), fewer than REFIT_MIN, said with the change. A file read whole holds
-back the lines its chunk ends with that its format does not read (`hold`): read with the chunk
-after them, none is lost at a chunk's edge; `flush` reads what is held at its end.
-`--log-format` names the format of every line (`fixed`): nothing is tried then.
+Lines the format in force does not read (its own lines, lines whose time alone cannot be
+counted, over-long and binary lines aside) are counted in runs: chunks mostly of such lines add
+theirs, a chunk of REFIT_MIN lines or more mostly read ends the run. Formats are tried on the
+run's latest lines once it holds REFIT_MIN (again when it has doubled), once one format reads
+the latest REFIT_MIN in a row, or at once where REFIT_MIN (and TRY_SHARE) are among a chunk
+mostly read; where one reads REFIT_FIT of them, each line of the chunk is read in the format
+that reads it. A change goes only to a server's own formats (REFIT_TO), and never to one that
+reads the old format's latest lines too (combined reads a vhost log's lines, common a combined
+one's): a client's crafted Host or X-Forwarded-For changes nothing. After a change, lines the
+new format does not read are tried in the one before it (an old worker's line after a
+reload), for PREV_LINES lines; REFIT_MIN of them in chunks mostly of them bring it back. Lines
+of a followed log come a few at a time: the run's lines that came before the chunk it changed
+in stay counted malformed, where they were counted as they came (a counter does not go back),
+fewer than REFIT_MIN, said with the change. A file read whole holds back the lines its chunk
+ends with that its format does not read (`hold`): read with the chunk after them, none is lost
+at a chunk's edge; `flush` reads what is held at its end (in another format where one reads
+every line of it). `--log-format` names the format of every line (`fixed`): nothing is tried then.
 """
 from __future__ import annotations
 
