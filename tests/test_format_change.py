@@ -258,6 +258,8 @@ def test_requests_crafted_to_fit_a_looser_format_change_nothing():
     sites = {r.records.vhosts[c] for r in got for c in r.records.vhost.tolist() if c >= 0}
     assert fmt == "VCOMBINED" and sites == {"shop.example", "blog.example"}
     assert sum(len(r.records) for r in got) == 40
+    fmt, got, _ = _fed("VCOMBINED", vh[1:])  # the crafted ones first (a restart: none read yet)
+    assert fmt == "VCOMBINED" and sum(len(r.records) for r in got) == 30
     evil = ", 1.2.3.4:5 [01/Dec/2026:03:00:00] a b c 500 5"
     fmt, got, _ = _fed("COMBINED", [[_line("198.51.100.1", i) for i in range(10)]]
                        + [[_line(evil, 10 + i, status=404) for i in range(25)]])

@@ -41,6 +41,9 @@ REFIT_FIT = 0.9  # share of them the new format must read
 # read lines whose X-Forwarded-For a client wrote as one, at the time it chose: a security
 # review)
 REFIT_TO = frozenset({"COMBINED", "COMMON", "VCOMBINED", "VCOMMON", "JSON"})
+READS_OLD = frozenset({("COMBINED", "VCOMBINED"), ("COMMON", "COMBINED"), ("COMMON", "VCOMBINED"),
+                       ("COMMON", "VCOMMON"), ("VCOMMON", "VCOMBINED")})  # (new, old): new
+# reads old's lines (as _reads_old finds it on a log's own lines, where none is known yet)
 RUN_KEEP = 2 * REFIT_MIN  # the run's latest lines, what formats are tried on
 TRY_SHARE = 0.02  # ... and this share of its lines at least (a log's junk lines, 1 % of them,
 # had each chunk tried: `counts` 3 to 5 times slower)
@@ -256,7 +259,9 @@ def _reads_old(new: LogFormat, parser: Parser, good: list[bytes]) -> bool:
     what it reads of them is no change of the server's format (20 requests with a Host of
     "evil," had made a vhost log combined for good, every site one: a security review)."""
     mine = good[-RUN_KEEP:]
-    return bool(mine) and len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2
+    if not mine:  # none read yet (a restart, then crafted requests first): as formats go
+        return (new.name, parser.fmt.name) in READS_OLD
+    return len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2
 
 
 def flush(parser: Parser, run: Run) -> tuple[Parser, list[ParseResult]]:
