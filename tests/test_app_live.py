@@ -74,7 +74,7 @@ async def test_quitting_saves_state_and_the_next_start_resumes_from_it(tmp_path,
         fh.write("".join(LINE.format(i=i, d=stamp(time.time())) for i in range(9)))
     text = await run_once("Lines read 613")
     assert "Lines read 613" in text
-    assert "604 lines counted before" in text  # q saved the 4 lines read while running
+    assert "604 lines read before" in text  # q saved the 4 lines read while running
 
 
 def runqueue_wait_s() -> float:

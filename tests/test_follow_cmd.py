@@ -74,7 +74,7 @@ def test_follow_saves_state_on_a_signal_and_resumes_without_recounting(tmp_path,
             if proc.poll() is None:
                 proc.kill()
         assert state.exists()
-    assert "resumed from" in err and "3 lines counted before" in err
+    assert "resumed from" in err and "3 lines read before" in err
 
 
 def test_follow_reports_truncation_on_stderr_but_not_every_file(tmp_path):

@@ -328,3 +328,14 @@ def test_a_few_lines_of_the_new_format_at_a_files_end_are_read_in_it():
     p, got = refit.feed(Parser(PRESETS["COMBINED"]), data, run, final=True, hold=True)
     p, more = refit.flush(p, run)
     assert p.fmt.name == "JSON" and sum(len(r.records) for r in got + more) == 53
+
+
+def test_a_change_back_says_no_line_was_lost():
+    # a trial: the change back to combined said "the 19 lines before them ... were counted
+    # malformed" again, the number of the change before (its lines had all been read)
+    chunks = [[_line("198.51.100.1", i) for i in range(30)]]
+    chunks += [[js(k).strip().encode()] for k in range(30, 55)]
+    chunks += [[_line("198.51.100.1", k)] for k in range(55, 80)]
+    fmt, got, run = _fed("COMBINED", chunks)
+    assert fmt == "COMBINED" and [r.changed for r in got if r.changed] == ["JSON", "COMBINED"]
+    assert run.earlier == 0 and sum(r.malformed.total for r in got) == 19

@@ -1006,7 +1006,7 @@ class LiveFeed:
             parser = _parser_from_state(saved, self.sink.config.ingest) if isinstance(saved, dict) else None
             if parser is not None:
                 self._saved_parsers[(rec.dev, rec.ino)] = parser
-        self.notice = (f"resumed from {self.store.path}: {lines:,} lines counted before; "
+        self.notice = (f"resumed from {self.store.path}: {lines:,} lines read before; "
                        "reading only what was appended since")
         return st.files
 

@@ -226,7 +226,8 @@ def _old_lines(parser: Parser, lines: list[bytes], run: Run
         run.prev, parser = parser.fmt, old
         read = replace(read, changed=old.fmt.name)
         run.end()
-        run.since, run.good = 0, []
+        run.since, run.good, run.earlier = 0, [], 0  # (its lines were read: none malformed;
+        # the change before's number had been said again, a trial)
     return parser, [*got, read]
 
 
