@@ -46,7 +46,9 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     said = ""  # the state's notice, said again whenever it changes (a save that fails later)
     folded = ""  # the hosts counted as one site (MAX_HOSTS), said once, as counts says it
     seen: dict[tuple[str, int], tuple[int, bool]] = {}
-    printed, ahead, reasons = 0, 0, set()
+    # the reasons restored from the state were said before the restart: not again, as if
+    # lines were refused now (an old line's example, after a change of format, a trial)
+    printed, ahead, reasons = 0, 0, set(feed.report.restored_malformed.counts)
     if args.out_format == "csv":
         print(COUNTS_CSV_HEADER, flush=True)
     try:
