@@ -406,10 +406,8 @@ def _parse_range(args: tuple) -> list | None:
         p = _worker_parser = Parser(fmt, opts)
     if fields is not None:  # W3C: the header in force where the range begins
         p.w3c_fields = fields
-    run = refit.Run()
-    p2, got = refit.feed(p, data, run, final=True, fixed=fixed, hold=True)
-    got += refit.flush(p2, run)[1]
-    return [reduce(res) if reduce is not None else res for res in got]
+    return [reduce(res) if reduce is not None else res
+            for res in refit.whole(p, data, fixed=fixed)]
 
 
 def start_worker_server() -> None:
@@ -500,11 +498,8 @@ def _parse_parallel(stream: BinaryIO, path: str | os.PathLike, size: int, fmt: L
         if res is None:
             if headers is not None:
                 local.w3c_fields = fields_at(start)
-            run = refit.Run()
-            p2, got = refit.feed(local, read_lines_at(stream, start, end, limit), run,
-                                 final=True, fixed=fixed, hold=True)
-            got += refit.flush(p2, run)[1]
-            res = [reduce(r) if reduce is not None else r for r in got]
+            res = [reduce(r) if reduce is not None else r for r in
+                   refit.whole(local, read_lines_at(stream, start, end, limit), fixed=fixed)]
         return res
 
     ctx = start_method()

@@ -265,6 +265,14 @@ def _reads_old(new: LogFormat, parser: Parser, good: list[bytes]) -> bool:
     return len(Parser(new, parser.opts).unread(mine)) < len(mine) / 2
 
 
+def whole(parser: Parser, data: bytes, *, fixed: bool = False) -> list[ParseResult]:
+    """The results of `data` read whole (a part of a big file read by a worker): fed once,
+    holding back and then reading what its end holds, with a run of its own."""
+    run = Run()
+    parser, got = feed(parser, data, run, final=True, fixed=fixed, hold=True)
+    return got + flush(parser, run)[1]
+
+
 def flush(parser: Parser, run: Run) -> tuple[Parser, list[ParseResult]]:
     """What `hold` kept back at the end of a file (or of the part read): read in the format in
     force, or, FLUSH_MIN lines or more that another reads every one of, in that one."""
