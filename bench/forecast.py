@@ -4,7 +4,7 @@
                                        [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
                                        [--step 0.5] [--shift-hours 7] [--bursts 2]
-                                       [--horizon 168]
+                                       [--horizon 168] [--thin 20]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -295,6 +295,11 @@ def main() -> int:
                          "times the series' mean, log-uniform, seeded by its name), history and "
                          "targets alike: crawlers, attacks, a link on a news site; cuts series "
                          "as --trend")
+    ap.add_argument("--thin", type=float, default=0.0, metavar="MEAN",
+                    help="scale every series to MEAN an hour and draw each hour's count from a "
+                         "Poisson of that (seeded by its name): the corpus's real shapes as a "
+                         "small site sees them, its counts' noise as large as their rhythm "
+                         "(sites of 5-50 requests an hour; the corpus is mostly hundreds)")
     ap.add_argument("--step-days", type=float, nargs=2, default=(9.0, 20.0), metavar=("A", "B"),
                     help="--step begins between A and B days before each series' end (9 20; "
                          "3 6 puts it among the origins)")
@@ -343,6 +348,16 @@ def main() -> int:
             return s + add
 
         series = [(n, bursty(n, s), f) for n, s, f in series]
+    if args.thin:
+        def thinned(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()) + 2)
+            lam = np.clip(s.to_numpy(dtype=float), 0, None) * args.thin / np.nanmean(s.to_numpy())
+            seen = np.isfinite(lam)
+            out = np.full(len(s), np.nan)
+            out[seen] = rng.poisson(lam[seen])
+            return pd.Series(out, s.index, name=s.name)
+
+        series = [(n, thinned(n, s), f) for n, s, f in series]
     if args.shift_hours:
         series = [(n, s.set_axis(s.index + pd.Timedelta(hours=args.shift_hours)), f)
                   for n, s, f in series]
@@ -365,6 +380,7 @@ def main() -> int:
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "") + \
+        (f"_thin{args.thin:g}" if args.thin else "") + \
         (f"_added{args.added:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.added
          else "") + \
         (f"_{HORIZON}h" if HORIZON != 48 else "")
