@@ -1189,6 +1189,21 @@ def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_ass
     assert "no " not in shipped.forecast(young, 3).choice  # Friday night only: seen
 
 
+def test_a_surge_beyond_the_widest_band_is_not_said_to_be_spanned(shipped):
+    """A trial: 4 hours at 20,000-30,000 on a site of 60-540 an hour. The band drawn widens at
+    most MAX_WIDEN (p90 7.4-fold); its p90 stayed near 5,000 for most of a week while the note
+    said the band "spans their level too". Past that width the note says it reaches toward it."""
+    idx, rate = weekly_site(300, 28 * 24)
+    v = np.random.default_rng(9).poisson(rate).astype(float)
+    v[-4:] = [20000, 25000, 30000, 28000]
+    f = shipped.forecast(pd.Series(v, index=idx), 48)
+    assert f.p90[6:].max() < v[-4:].min()  # the case: the widest band falls short of the
+    # surge (but in its first hours, where the LSTM expects it to fade)
+    assert f.band_note == ("Band widened above: the last 4 hours were above it; it reaches "
+                           "toward their level (its top raised 7.4-fold at most)"), f.band_note
+    assert "spans" not in f.band_note
+
+
 def test_a_naive_shown_with_hours_taken_from_their_median_says_so(shipped):
     """A benchmark user's steady series of 0-3 an hour was forecast "same hour last week", yet 5
     of its 48 hours were not last week's: an hour that stood out from its 4 weeks is their

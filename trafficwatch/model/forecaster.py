@@ -209,6 +209,9 @@ class Recent:
     surge: tuple[int, int] | None = None  # (hours, +1 above / -1 below): the last hours judged,
     # SURGE_HOURS or more, all outside the band on one side (trailing_run): said, since the
     # forecast takes them for a surge that passes until they hold for a day (level_shift)
+    surge_short: bool = False  # the band drawn for a surge was widened as far as it may (MAX_WIDEN)
+    # short of the surge's level: said so (it had read "spans their level too" under a p90 a
+    # sixth of a surge 100 times the site's level for most of a week, a trial)
     silence: tuple[int, bool] | None = None  # (hours, filled): the series ends in this many
     # hours at 0 after traffic, SILENCE_NOTE or more; filled: read as an outage, the forecast
     # the traffic that would have been (mask_outages); else, NEW_NORMAL_HOURS or more, the
@@ -263,6 +266,11 @@ class Recent:
         if self.broke_hours == (0, 0) and self.surge is not None:  # widened for the last
             # hours outside it, not for a day that broke
             where = "above" if self.surge[1] > 0 else "below"
+            if self.surge_short:
+                return (f"Band widened {where}: the last {self.surge[0]} hours were {where} it; "
+                        f"it reaches toward their level (its "
+                        f"{'top raised' if where == 'above' else 'bottom lowered'} "
+                        f"{np.exp(MAX_WIDEN):.1f}-fold at most)")
             return (f"Band widened {where}: the last {self.surge[0]} hours were {where} it, so "
                     "it spans their level too")
         k, n = self.broke_hours
@@ -732,7 +740,7 @@ class Forecaster:
                         np.minimum(np.log1p(np.clip(ya, 0, None) + 0.5), ma))[ok1]
         under = (ma[ok1] - near) - below[-1][ok1] * stretch - widen  # > 0: below the band
         over = (near - ma[ok1]) - above[-1][ok1] * stretch - widen  # > 0: above it
-        surge = None
+        surge, short = None, False
         if (origin[-1] == len(v) - day and len(under) >= day // 2  # the day just ended
                 and stuck is None):  # (not when the count is stuck: its band is its own)
             inside = int(((under <= 0) & (over <= 0)).sum())
@@ -752,12 +760,13 @@ class Forecaster:
                 # site doubled 6 hours before the end had 93 % of its next 48 hours above p90)
                 run, side = surge
                 gap = float(np.median((over if side > 0 else under)[-run:]))
+                short = gap > MAX_WIDEN - widen
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
                       broke=broke,
                       silence=silence,
-                      stretch=stretch, level=moved, surge=surge,
+                      stretch=stretch, level=moved, surge=surge, surge_short=short,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
 
