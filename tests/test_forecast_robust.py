@@ -1082,8 +1082,9 @@ def test_only_a_level_held_for_a_day_after_usual_weeks_is_read_as_new():
     assert held is not None and held.holiday and held.hours == 30  # said, not followed
     assert not level_shift(xv).holiday  # without the calendar
     f = Forecaster.load().forecast(pd.Series(xv, index=xmas), 24)
-    assert f.choice.startswith("Traffic has been at 0.2") and "hours, in the holidays: not read " \
-        "as a new level; " in f.choice, f.choice
+    assert f.choice.startswith("Traffic has been at 0.2") and "hours, in the holidays: the " \
+        "weeks before are kept at their level, the model reading it as the holidays' own; " \
+        in f.choice, f.choice
     assert f.choice_short.endswith("; holiday dip, not a new level")
 
 

@@ -247,7 +247,10 @@ class Recent:
             return ""
         if self.level.holiday:
             return (f"Traffic has been at {ratio_text(self.level.ratio)} its usual level for "
-                    f"the last {self.level.age()}, in the holidays: not read as a new level")
+                    f"the last {self.level.age()}, in the holidays: the weeks before are kept "
+                    "at their level, the model reading it as the holidays' own")
+            # ("not read as a new level" was read as the old level forecast, under a median
+            # that followed the days since: a trial)
         if self.level.added:  # "2.4x" of a bot's steady 300 an hour (a trial)
             more = self.level.added > 0  # "at its usual level -302 an hour" read oddly
             return (f"Traffic has held {added_text(abs(self.level.added))[1:]} "
