@@ -95,6 +95,33 @@ def test_the_week_after_the_change_is_forecast_on_the_sites_clock(site_series):
 
 
 
+def test_the_seasonal_naives_repeat_the_same_local_hour_after_the_change(site_series):
+    """A trial: `eval` scored the forecast (on the site's clock) against naives that stepped
+    back whole UTC hours, an hour off the site's day for a week after each change, so the
+    LSTM's lead read twice what it was. The naives repeat the same local hour, as the
+    forecast's own "same hour yesterday" does."""
+    from trafficwatch.model.baselines import naive24, naive168
+
+    first = int(np.searchsorted(site_series.index, SWITCH))
+    history = site_series.iloc[:first + 30]  # 30 hours after the change
+    local = site_series.index.tz_convert("Europe/Paris")
+    v = history.to_numpy(dtype=float)
+    checked = 0
+    for fn, back in ((naive24, 1), (naive168, 7)):
+        p50 = fn(history, 24)[:, 1]
+        for h in range(24):  # the hour of the same local time `back` days before
+            at = local[len(v) + h] if len(v) + h < len(local) else None
+            want = local.get_loc(at - pd.DateOffset(days=back)) if at is not None else None
+            if want is not None and np.isfinite(v[want]):
+                assert p50[h] == v[want], (fn.__name__, h)
+                checked += 1
+    assert checked >= 40
+    # a series without offsets (a CSV of UTC hours) steps back by hours, as before
+    utc = history.copy()
+    utc.attrs = {}
+    assert np.array_equal(naive168(utc, 24)[:, 1], v[len(v) - 168:len(v) - 144])
+
+
 def test_the_counts_csv_of_such_a_log_is_forecast_as_the_log(paris, tmp_path, capsys):
     """`counts` writes each hour in its log's offset; read back, the CSV follows the change as
     the log does (not the UTC hours: its forecast was another)."""

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.linalg import LinAlgError
 
-from trafficwatch.model.features import nanmean, nanmedian
+from trafficwatch.model.features import nanmean, nanmedian, on_site_clock
 
 ForecastFn = Callable[[pd.Series, int], np.ndarray]
 QUANTILES = (0.1, 0.5, 0.9)
@@ -30,12 +30,15 @@ MIN_DIFFS = 8  # seasonal differences that measure a seasonal naive's band, at t
 
 def seasonal_naive(history: pd.Series, horizon: int, season: int = 24,
                    lookback_seasons: int = 4) -> np.ndarray:
-    """Each future hour repeats the latest observed value of the same phase (skipping gaps).
+    """Each future hour repeats the latest observed value of the same phase (skipping gaps),
+    on the site's clock (features.on_site_clock): after a daylight-saving change, "same hour
+    yesterday" is the same local hour, as the forecast reads it (`eval` had scored the
+    forecast against naives an hour off for a week after each change, its lead doubled).
 
     The p10/p90 band adds the 10%/90% quantiles of the past seasonal differences
     y_t - y_{t-season} over the last `lookback_seasons` seasons (at least 4 weeks).
     """
-    v = _observed(history)
+    v = _observed(on_site_clock(history))
     n = len(v)
     p50 = np.full(horizon, np.nan)
     for h in range(horizon):

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from trafficwatch.hours import OFFSETS
+
 MIN_SCALE = 0.005  # floor on log-space scales (0.5 %): a flat window stays flat, noise is not
 # amplified
 Z_CLIP = 10.0  # inputs beyond 10 window-stds carry no more information
@@ -187,6 +189,19 @@ def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     free = ~stay[to]
     out[to[free]] = v[moved[free]]
     return out
+
+
+def on_site_clock(s: pd.Series) -> pd.Series:
+    """The series as the forecast and the seasonal naives read it: where its log's offset changed (daylight saving),
+    the hours before the change moved onto the hours since (features.follow_clock). A series
+    without offsets (a CSV of UTC hours, Prometheus) is read as it is."""
+    off = s.attrs.get(OFFSETS)
+    if off is None or not len(s):
+        return s
+    o = pd.Series(off).reindex(s.index).ffill().bfill().to_numpy(dtype=np.float64)
+    if not np.isfinite(o).all():  # none of its hours has an offset
+        return s
+    return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
 
 
 def mask_outages(values: np.ndarray) -> np.ndarray:

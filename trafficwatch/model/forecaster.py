@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trafficwatch.hours import HOUR_NUMBERS, OFFSETS
+from trafficwatch.hours import HOUR_NUMBERS
 from trafficwatch.model.baselines import last_values, profile_trend
 from trafficwatch.model.checkpoint import Checkpoint, load_model, save_checkpoint
 from trafficwatch.model.features import (
@@ -24,13 +24,13 @@ from trafficwatch.model.features import (
     LevelShift,
     check_series,
     epoch_hours,
-    follow_clock,
     level_shift,
     make_windows,
     mask_bursts,
     mask_outages,
     mask_stuck,
     nanmedian,
+    on_site_clock,
     relevel,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
@@ -1043,19 +1043,6 @@ def relevelled(s: pd.Series) -> tuple[pd.Series, LevelShift | None]:
     out = pd.Series(relevel(v, shift), s.index, name=s.name)
     out.attrs.update(s.attrs)
     return out, shift
-
-
-def on_site_clock(s: pd.Series) -> pd.Series:
-    """The series as the forecast reads it: where its log's offset changed (daylight saving),
-    the hours before the change moved onto the hours since (features.follow_clock). A series
-    without offsets (a CSV of UTC hours, Prometheus) is read as it is."""
-    off = s.attrs.get(OFFSETS)
-    if off is None or not len(s):
-        return s
-    o = pd.Series(off).reindex(s.index).ffill().bfill().to_numpy(dtype=np.float64)
-    if not np.isfinite(o).all():  # none of its hours has an offset
-        return s
-    return pd.Series(follow_clock(s.to_numpy(dtype=np.float64), o), s.index, name=s.name)
 
 
 def ratio_text(ratio: float) -> str:
