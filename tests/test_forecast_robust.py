@@ -348,6 +348,9 @@ def test_an_outage_is_not_forecast_as_a_fall_of_traffic(shipped, length, ago, cy
     said = "hours were at 0, read as an outage or a break in the log: the forecast is the " \
         "traffic that would have been; "
     assert (said in f.choice) == (ago == 0), f.choice  # (ended, it is not the series' end)
+    # and in a narrow pane's few words (at 80 columns they had said nothing of it: a trial)
+    assert f.choice_short.endswith(f"; last {length} h at 0: outage, usual forecast") == \
+        (ago == 0), f.choice_short
 
 
 @pytest.mark.parametrize(("length", "ago"), [(24, 6), (92, 16), (120, 40)])
