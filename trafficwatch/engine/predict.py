@@ -16,7 +16,7 @@ from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect, no
 from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.model.baselines import naive24, naive168, nominal_band
 from trafficwatch.model.evaluate import score, seasonal_scale
-from trafficwatch.model.features import holiday
+from trafficwatch.model.features import HISTORY, holiday
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
 
 if TYPE_CHECKING:  # torch stays unimported until a model is actually used
@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # torch stays unimported until a model is actually used
 SILENT_HOURS = 168  # a history whose last this many hours are all gaps is not forecast
 ALARM_HISTORY_H = 72  # a day-ahead forecast made from fewer observed hours flags no anomaly: a
 # site's third day was flagged against a forecast made from two (a trial: a 12-hour sawtooth,
-# "▼ 20 at 00:00 vs 57-96", where today's forecast, from three days, is within 2 of it)
+# "▼ 20 at 00:00 vs 57-96", where today's forecast, from three days, is within 2 of it).
+# Counted among the hours the forecast reads (features.HISTORY): a log of 14 hours after one a
+# year old had flagged its next hours against a forecast made from those 14 (a trial)
 
 _Z80 = NormalDist().inv_cdf(0.9)  # half-width of the model's p10-p90 band, in standard units
 
@@ -184,7 +186,8 @@ def predict(
         past[2].append(qp[:, 1])
         past[3].append(phi)
         alo, ahi = alarm_quantiles(qp)  # the band drawn may be wider (Forecast.band_note)
-        young = np.isfinite(v[:o]).sum() < ALARM_HISTORY_H  # no band to flag by (NaN)
+        young = np.isfinite(v[max(0, o - HISTORY):o]).sum() < ALARM_HISTORY_H  # no band to
+        # flag by (NaN)
         for side, bound in zip(alarm, alarm_band(alo, qp[:, 1], ahi, anomaly_band)):
             side.append(np.full(len(bound), np.nan) if young else bound)
     ph, p_lo, p_mid, p_hi = (np.concatenate(p) if p else np.zeros(0) for p in past)
