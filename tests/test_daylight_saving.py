@@ -239,6 +239,44 @@ def test_the_screen_labels_each_hour_in_its_own_offset(paris, tz):
     assert sv.offset_at(ahead) == 3600 and off == 3600  # (and reckoned in as an int)
 
 
+def test_the_empty_hours_between_two_logs_are_labelled_in_the_nearer_ones_offset(tmp_path):
+    """A trial on the real logs: secrepo's 2021 log (-07:00) and its 2022 one (-08:00); the
+    empty days between them took the 2021 log's offset, and the chart's axis read "Wed 14:00,
+    Thu 13:00" across the days before the 2022 log. Each empty hour takes the offset of the
+    nearer hour with lines."""
+    from trafficwatch.app.gate_words import fmt_hour, shown_offset
+    from trafficwatch.engine.views import ViewState, series_view
+    from trafficwatch.filters import ViewFilter
+
+    def lines(start: str, hours: int, zone: str) -> str:
+        t0 = pd.Timestamp(start, tz="UTC")
+        out = []
+        for k in range(hours):
+            local = (t0 + pd.Timedelta(hours=k)).tz_convert(zone)
+            stamp = local.strftime("%d/%b/%Y:%H:%M:%S %z")
+            out.append(f'192.0.2.1 - - [{stamp}] "GET / HTTP/1.1" 200 5 "-" "curl"\n')
+        return "".join(out)
+    (tmp_path / "access.log.1").write_text(lines("2021-10-20 00:00", 48, "America/Los_Angeles"))
+    (tmp_path / "access.log").write_text(lines("2022-12-22 00:00", 24, "America/Los_Angeles"))
+    counts, _ = ingest([str(tmp_path)], IngestOptions())
+    s = counts.series(None, "hits")
+    assert len(counts.sites()) == 1  # one site's two logs, a year apart
+    state = ViewState(sites=tuple(counts.sites()), site="", metric="hits", filter=ViewFilter(),
+                      band=0.8, replay=False, speed=1.0,
+                      now=float(s.index[-1].timestamp()) + 600, partial_hour=None,
+                      tz_offset_s=-8 * 3600, last_ts=None)
+    sv = series_view(state, s)
+    off = shown_offset(sv)
+    first_new = int(pd.Timestamp("2022-12-22 00:00", tz="UTC").timestamp())
+    for back in (1, 24, 72):  # the empty hours just before the 2022 log, in the chart
+        h = first_new - back * 3600
+        assert h >= sv.hours[0] and sv.offset_at(h) == -8 * 3600, back
+        assert fmt_hour(h, off, "%H:00") == \
+            (pd.Timestamp(h, unit="s") - pd.Timedelta(hours=8)).strftime("%H:00")
+    # and the old log's own hours keep their offset, as its lines gave it
+    assert s.attrs[OFFSETS].iloc[30] == -7 * 3600
+
+
 def test_a_csv_of_wall_clock_hours_is_read_in_the_zone_tz_names(paris, tmp_path, capsys):
     """A CSV whose hours state no offset (a database's GROUP BY on local time, a spreadsheet)
     was read as UTC even with --tz Europe/Paris: its forecast began an hour or two off the

@@ -665,8 +665,10 @@ class HourlySeries:
         return self.offsets_at(site, epoch_seconds(index) // HOUR)
 
     def offsets_at(self, site: str, hours: np.ndarray) -> np.ndarray:
-        """offsets_for, for hour numbers (UTC epoch seconds // 3600): each hour's, or the
-        latest before it with lines (before the first: the first's)."""
+        """offsets_for, for hour numbers (UTC epoch seconds // 3600): each hour's, or that of
+        the nearest hour with lines (the earlier on a tie). The latest before it had labelled
+        the empty days between a 2021 log (-07:00) and a 2022 one (-08:00) in the 2021 log's
+        offset: the chart's axis jumped an hour where the 2022 log began (a trial)."""
         s = self._sites[site]
         hours = np.asarray(hours, dtype=np.int64)
         if not s.offsets:
@@ -675,8 +677,11 @@ class HourlySeries:
         order = np.argsort(known)
         known = known[order]
         values = np.fromiter(s.offsets.values(), dtype=np.int64, count=len(known))[order]
-        at = np.searchsorted(known, hours, side="right") - 1  # the latest hour with lines
-        return values[np.clip(at, 0, None)]  # before the first: the first's
+        at = np.clip(np.searchsorted(known, hours, side="right") - 1, 0, None)  # the latest
+        # hour with lines (before the first: the first), or the next one where it is nearer
+        nxt = np.minimum(at + 1, len(known) - 1)
+        nearer = (hours > known[at]) & (known[nxt] - hours < hours - known[at])
+        return values[np.where(nearer, nxt, at)]
 
     def last_ts(self, site: str | None = None) -> int | None:
         """Time of the latest request seen for `site` (all sites when None)."""
