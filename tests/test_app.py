@@ -213,6 +213,12 @@ async def test_an_hour_that_flattens_the_chart_points_to_the_log_scale():
         chart.update(replace(snap, series=replace(snap.series, counts=old)))
         assert "log scale" not in str(chart.border_title)
         chart.update(replace(snap, series=replace(snap.series, counts=counts)))
+        # at 80 columns in the fewest words that fit whole (it had been cut: "(an hour of
+        # 4,11…", a trial)
+        title = str(chart.border_title)
+        assert title.endswith((f"· l: log scale ({int(counts[-30]):,} flattens the rest)",
+                               "· l: log scale")), title
+        assert len(title) <= chart.size.width - 4
         await pilot.press("l")
         await pilot.pause()
         assert str(chart.border_title).endswith(" · log scale")

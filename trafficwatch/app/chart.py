@@ -165,7 +165,13 @@ class ForecastChart(PlotextPlot):
         top = tower(counts)
         if top is not None and not self.log_scale:  # a crawler's hour of 890 put a week of
             # 40-120 and the forecast in the bottom rows, and nothing said `l` (a trial)
-            title += f" · l: log scale (an hour of {count(top)} flattens the rest)"
+            # the fewest words that still say it where the whole hint does not fit (80x24 had
+            # "l: log scale (an hour of 4,11…", a trial)
+            hints = (f" · l: log scale (an hour of {count(top)} flattens the rest)",
+                     f" · l: log scale ({count(top)} flattens the rest)", " · l: log scale")
+            room = self.size.width - 4  # the border's corners and a space each side
+            title += next((h for h in hints if len(title) + len(h) <= room or room <= 0),
+                          hints[-1])
         set_title(self, safe_content(title))
         if not self.size.area:  # not laid out yet: drawn when it is
             self.refresh()
