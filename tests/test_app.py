@@ -1038,6 +1038,14 @@ async def test_the_log_tail_shows_its_newest_line_after_the_terminal_grows():
         await pilot.pause()
         await pilot.resize_terminal(160, 50)
         await pilot.pause()
+        await pilot.pause()
+        box = app.query_one("#tail-box")  # at once, before another frame comes (it showed
+        # its oldest lines for 5-8 seconds, until one did: a trial)
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert box.max_scroll_y > 0 and box.scroll_y == box.max_scroll_y
         more = tail + [TailLine(1.0, "shop", "GET /line-150")]
         app.draw(replace(demo_snapshot(tail=more)))
         await pilot.pause()

@@ -714,6 +714,14 @@ class LogTail(Unchanged):
         if self._follow and box is not None:
             self.call_after_refresh(self._to_end, box, getattr(box, "moves", 0))
 
+    def on_resize(self) -> None:
+        """Laid out at another size: the newest line back in view at once where the pane
+        follows them (the layout had put the oldest in view until the next frame came, 5 to 8
+        seconds after a window grew: a trial)."""
+        box = self.parent
+        if self._follow and not self._holding and box is not None and self._snap is not None:
+            self.call_after_refresh(self._to_end, box, getattr(box, "moves", 0))
+
     class Held(Message):
         """The lines held, or no longer: the app says so in the pane's title."""
 
