@@ -614,8 +614,9 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
         warn(f"{shown}: column {safe_text(time_col)!r} holds Unix times: read as UTC")
     if warn is not None and numbers:
         warn(f"{shown}: column {safe_text(time_col)!r} holds hour numbers, not times: each "
-             "series is read on a made-up calendar (no holidays; its weekdays are the ones the "
-             "forecast fits best) and hours are written back as numbers")
+             "series is read on a made-up calendar (no holidays; its hours of the day and its "
+             "weekdays are the ones the forecast fits best) and hours are written back as "
+             "numbers")
     if warn is not None:
         words = {"fields": ("row", "with not as many fields as the header, left out"),
                  "hour": ("row", "without an ISO 8601 hour, left out"),
