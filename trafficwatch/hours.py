@@ -16,7 +16,8 @@ OFFSETS = "utc_offsets"  # an hourly series' attrs key: the UTC offset (seconds 
 # what a model reads, forecaster.on_site_clock follows a daylight-saving change with it)
 HOUR_NUMBERS = "hour_numbers"  # an hourly series' attrs key: its times were hour numbers, not
 # dates (a benchmark's ds = 1, 2, 3...; load.read_counts_csv_all): the epoch hour number 0 was
-# put at. The calendar is then made up: forecaster.Forecaster picks the hour of the day and the weekdays that fit best
+# put at. The calendar is then made up: forecaster.Forecaster picks the hour of the day and the
+# weekdays that fit best
 
 SUB_HOUR = "sub_hour"  # an hourly series' attrs key: seconds its hours begin after UTC's (a CSV
 # in a zone half an hour or 45 minutes off: +05:30 1800, +05:45 900); each of its hours is kept

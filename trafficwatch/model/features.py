@@ -192,9 +192,10 @@ def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def on_site_clock(s: pd.Series) -> pd.Series:
-    """The series as the forecast and the seasonal naives read it: where its log's offset changed (daylight saving),
-    the hours before the change moved onto the hours since (features.follow_clock). A series
-    without offsets (a CSV of UTC hours, Prometheus) is read as it is."""
+    """The series as the forecast and the seasonal naives read it: where its log's offset
+    changed (daylight saving), the hours before the change moved onto the hours since
+    (follow_clock). A series without offsets (a CSV of UTC hours, Prometheus) is read as it
+    is."""
     off = s.attrs.get(OFFSETS)
     if off is None or not len(s):
         return s

@@ -274,7 +274,7 @@ class Recent:
             where = "above" if self.surge[1] > 0 else "below"
             if self.surge_short:
                 return (f"Band widened {where}: the last {self.surge[0]} hours were {where} it; "
-                        f"it reaches toward their level (its "
+                        "it reaches toward their level (its "
                         f"{'top raised' if where == 'above' else 'bottom lowered'} "
                         f"{np.exp(MAX_WIDEN):.1f}-fold at most)")
             return (f"Band widened {where}: the last {self.surge[0]} hours were {where} it, so "
