@@ -432,6 +432,33 @@ def test_an_agent_whose_state_was_lost_says_so_at_start(tmp_path, capsys):
     assert "while stopped is not counted" in err, err
 
 
+def test_an_agent_on_a_log_still_empty_says_so_not_of_0_sites(tmp_path, capsys):
+    """A trial: "agent: 1 file of 0 sites followed" for an access.log nginx had just created."""
+    from trafficwatch.cli.agent import run_agent
+    from trafficwatch.cli.main import build_parser
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text("")
+    stop = threading.Event()
+    args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
+                                      "--no-state"])
+    t = threading.Thread(target=run_agent, args=(args, stop))
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        err = ""
+        while "serving" not in err and time.monotonic() < deadline:
+            err += capsys.readouterr().err
+            time.sleep(0.05)
+        (said,) = [x for x in err.splitlines() if "serving" in x]
+        assert said.startswith("trafficwatch: agent: 1 file followed (no line read yet: its "
+                               "sites show once lines come); serving http://127.0.0.1:"), said
+    finally:
+        stop.set()
+        t.join(timeout=10)
+
+
 def test_a_log_the_agent_cannot_read_is_said_at_start_and_counted_in_a_gauge(tmp_path, capsys):
     """A site's log the agent lacked the rights to (not in group adm) was left out without a
     word, where `counts --follow` named it (a trial). A FIFO stands for it here: skipped alike,

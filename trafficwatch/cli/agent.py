@@ -76,8 +76,11 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         sites = len(agent.sink.series.sites())
     files = agent.feed.follower.following()
     skipped = len(agent.feed.report.skipped)
-    _say(f"agent: {files} file{'s' if files != 1 else ''} of {sites} site{'s' if sites != 1 else ''} "
-         f"followed{f' ({skipped} skipped, said above)' if skipped else ''}; "
+    # "1 file of 0 sites" read oddly for a log still empty (a trial): no site until a line
+    whose = (f" of {sites} site{'s' if sites != 1 else ''}" if sites else "")
+    empty = " (no line read yet: its sites show once lines come)" if files and not sites else ""
+    _say(f"agent: {files} file{'s' if files != 1 else ''}{whose} followed{empty}"
+         f"{f' ({skipped} skipped, said above)' if skipped else ''}; "
          f"serving {agent.server.url}")
     agent.start()
     said = agent.feed.notice  # the state's notice, said again whenever it changes
