@@ -76,6 +76,8 @@ def test_follow_saves_state_on_a_signal_and_resumes_without_recounting(tmp_path,
                 proc.kill()
         assert state.exists()
     assert "resumed from" in err and "4 lines read before" in err
+    # why it stopped, as the agent says it (a closed SSH session's SIGHUP said nothing)
+    assert all(e.rstrip().endswith(f"counts --follow: stopped by {sig.name}") for e in errs)
     # the junk line's reason is said when it comes, not again at each restart (a trial: an
     # old example said as if lines were refused now)
     assert "not counted, e.g. a junk line" in errs[0] and "e.g. a junk line" not in errs[1]

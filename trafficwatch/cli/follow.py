@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -79,6 +80,10 @@ def run_follow(args: argparse.Namespace, stop: threading.Event | None = None) ->
     _emit(ctx, args, classes, tz, seen)
     report_events(feed, printed)
     _report_malformed(feed, reasons, end=True)
+    if shutdown is not None and shutdown.requested and shutdown.signum:  # why it stopped, as
+        # the agent says it (a closed SSH session's SIGHUP had said nothing: a trial)
+        print(f"trafficwatch: counts --follow: stopped by "
+              f"{signal.Signals(shutdown.signum).name}", file=sys.stderr, flush=True)
     return shutdown.exit_code if shutdown is not None and shutdown.requested else 0
 
 
