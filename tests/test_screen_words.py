@@ -89,6 +89,10 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
         "(ratio 1.30); what is shown was chosen on a typical day of the last 2 weeks")
     assert "chosen" not in str(error_lines(replace(worse, choice="x"), narrow=True))
     assert "Worse" not in str(error_lines(snap.forecast))  # ratio 0.75: it beats both
+    # a hair worse: not "Worse than ... (ratio 1.00)", a contradiction to read (a trial)
+    hair = str(error_lines(replace(worse, rel_to_naive=1.0041, mase=1.0041)))
+    assert "(ratio 1.004)" in hair and "ratio 1.00)" not in hair, hair
+    assert "(ratio 1.0004)" in str(error_lines(replace(worse, rel_to_naive=1.0004)))
     # on 2 days scored no verdict: a trial's 3-day site read "Worse than same hour yesterday"
     # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)
     young = replace(worse, hours_scored=48)

@@ -105,6 +105,18 @@ def ratio(x: float) -> str:
     return f"{x:,.2f}"
 
 
+def ratio_to_one(x: float) -> str:
+    """A ratio of two errors, as ratio() writes it, with a digit or two more where it would
+    read 1.00 and is not 1: "Worse than same hour yesterday (ratio 1.00)" read as a
+    contradiction (a trial); "1.004" says how little worse."""
+    text = ratio(x)
+    for places in (3, 4):
+        if x is None or not math.isfinite(x) or x == 1.0 or text.strip("0.") != "1":
+            break
+        text = f"{x:.{places}f}"
+    return text
+
+
 def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) -> str:
     """Values resampled to `width` columns as block characters scaled to [lo, hi]."""
     v = np.asarray(values, dtype=float)
@@ -175,7 +187,7 @@ def error_lines(fv, narrow: bool = False) -> Text:
         hours = f", {n} h with a count" if 0 < n < 7 * 24 else ""
         # no ratio where too few hours judge it: "ratio 0.84" then "Too few hours scored (45)
         # to say which is better" gave a verdict and took it back (a trial)
-        rel = f" · ratio {ratio(fv.rel_to_naive)}" if not 0 < n < VERDICT_HOURS else ""
+        rel = f" · ratio {ratio_to_one(fv.rel_to_naive)}" if not 0 < n < VERDICT_HOURS else ""
         # the band's own aim beside its coverage: "62%" alone read as fine (trial)
         t.append(f"Last 7 days (the forecasts drawn, each from its midnight{hours}): MASE "
                  f"{ratio(fv.mase)} · {naive} {ratio(fv.mase_naive)}{rel} · "
@@ -196,7 +208,8 @@ def error_lines(fv, narrow: bool = False) -> Text:
         # a contradiction (a trial): two windows, two measures, both said
         chosen = "" if narrow or not fv.choice else \
             "; what is shown was chosen on a typical day of the last 2 weeks"
-        t.append(f"Worse than {naive} on those 7 days (ratio {ratio(fv.rel_to_naive)}){chosen}\n",
+        t.append(f"Worse than {naive} on those 7 days (ratio {ratio_to_one(fv.rel_to_naive)})"
+                 f"{chosen}\n",
                  style="bold yellow")
     return t
 
