@@ -109,12 +109,12 @@ def ratio_to_one(x: float) -> str:
     """A ratio of two errors, as ratio() writes it, with a digit or two more where it would
     read 1.00 and is not 1: "Worse than same hour yesterday (ratio 1.00)" read as a
     contradiction (a trial); "1.004" says how little worse."""
-    text = ratio(x)
-    for places in (3, 4):
-        if x is None or not math.isfinite(x) or x == 1.0 or text.strip("0.") != "1":
+    if x is None or not math.isfinite(x):
+        return ratio(x)
+    for places in (2, 3, 4):
+        if x == 1.0 or round(x, places) != 1.0:
             break
-        text = f"{x:.{places}f}"
-    return text
+    return f"{x:,.{places}f}"
 
 
 def sparkline(values: np.ndarray, width: int, lo: float = 0.0, hi: float = 1.0) -> str:
