@@ -93,6 +93,7 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
     hair = str(error_lines(replace(worse, rel_to_naive=1.0041, mase=1.0041)))
     assert "(ratio 1.004)" in hair and "ratio 1.00)" not in hair, hair
     assert "(ratio 1.0004)" in str(error_lines(replace(worse, rel_to_naive=1.0004)))
+    assert "(ratio 10.00)" in str(error_lines(replace(worse, rel_to_naive=10.0)))
     # on 2 days scored no verdict: a trial's 3-day site read "Worse than same hour yesterday"
     # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)
     young = replace(worse, hours_scored=48)
