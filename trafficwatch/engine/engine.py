@@ -127,6 +127,9 @@ class Engine:
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
         self.tuning_note: dict[str, str] = {}
         self.prediction: tuple[tuple, Prediction] | None = None
+        # the blend each view's forecast showed (Prediction.kept), by view and model: kept by
+        # the next forecast of the view while it errs within forecaster.HOLD of the best
+        self._kept: dict[tuple, tuple[float, str | None]] = {}
         # why the model's thread made no forecast for a view (its key's first three): said in
         # the status line instead of "forecasting this view…", which no forecast would end
         self.no_forecast: tuple[tuple, str] | None = None
@@ -469,10 +472,18 @@ class Engine:
                         self._offset(self.series.utc_offset(site), self.now()),
                         self._settling(site, clock))
 
+        def kept_key(site: str) -> tuple:  # the screen's key for the site's hits, unfiltered:
+            # the gauge and the screen keep one blend (engine._kept)
+            return (site, "hits", ViewFilter(), id(self.tuned.get(site) or self.forecaster))
+
+        def keep_for(site: str):
+            with self.lock:
+                return self._kept.get(kept_key(site))
+
         kw = {} if budget_s is None else {"budget_s": budget_s}
         done = forecast_due(due, read, lambda site: self.tuned.get(site) or self.forecaster,
                             self.cfg.band, lambda: self._stop.is_set() or self._model_wake.is_set(),
-                            anomaly_band=self.cfg.anomaly_band, **kw)
+                            anomaly_band=self.cfg.anomaly_band, keep_for=keep_for, **kw)
         with self.lock:
             for d in done:
                 self._site_keys[d.site] = d.key
@@ -480,6 +491,8 @@ class Engine:
                     self.site_forecasts.pop(d.site, None)
                 else:
                     self.site_forecasts[d.site] = d.forecast
+                    if d.forecast.kept is not None:
+                        self._kept[kept_key(d.site)] = d.forecast.kept
             self.site_forecast_s = [d.seconds for d in done]
         if self.alerts is not None:  # every site's anomalies, whichever view is on screen
             for d in done:
@@ -579,7 +592,7 @@ class Engine:
         try:
             p = predict(s, self.current_forecaster(), partial=partial, horizon=self.cfg.horizon,
                         band=self.cfg.band, anomaly_band=self.cfg.anomaly_band,
-                        day_offset_s=offset)
+                        day_offset_s=offset, keep=self._kept.get(key))
         except ValueError as exc:
             with self.lock:  # ("no complete hour with data yet: nothing to forecast from")
                 self.no_forecast = (key[:3], str(exc))
@@ -587,6 +600,8 @@ class Engine:
             return
         with self.lock:
             self.prediction, self.no_forecast = (key, p), None
+            if p.kept is not None:  # the next forecast of this view keeps it while it holds
+                self._kept[key] = p.kept
         self._changed()
 
     def _publish(self) -> None:

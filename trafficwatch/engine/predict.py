@@ -63,6 +63,8 @@ class Prediction:
     past_alarm_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))  # of past_hours
     band_note: str = ""  # why the band drawn is wider than the anomalies' (Forecast.band_note)
     lstm_share: float = 0.0  # the LSTM's share of the median shown (0: a seasonal naive alone)
+    kept: tuple[float, str | None] | None = None  # the blend shown (Forecast.kept), for the
+    # next forecast of the view to keep while it errs within forecaster.HOLD of the best
     nominal: bool = False  # the band is the seasonal naive's +-50 %: no error measured one (a
     # trial's 15 hours of log had "80% band 62-184" on screen and no word of it)
 
@@ -112,6 +114,7 @@ def predict(
     trigger: int = 1,
     recovery: int = 1,
     day_offset_s: int = 0,
+    keep: tuple[float, str | None] | None = None,
 ) -> Prediction:
     """Forecast after the last complete hour; score and band-check the last `days` days.
 
@@ -120,7 +123,8 @@ def predict(
     `day_offset_s` seconds east of UTC. With fewer than MIN_RECENT_HOURS scored, mase and
     coverage are NaN (too few hours to judge), as the forecaster's own recent check.
     Anomalies are runs of past hours outside the day-ahead `anomaly_band` (wider than the `band`
-    drawn, see ANOMALY_BAND).
+    drawn, see ANOMALY_BAND). `keep`: the blend the view's forecast showed before
+    (Prediction.kept), kept while it errs within forecaster.HOLD of the best.
     """
     history = series[series.index < partial] if partial is not None else series
     if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
@@ -132,13 +136,14 @@ def predict(
         raise ValueError(f"no observed hour in the last {SILENT_HOURS} hours (all gaps): "
                          "nothing to forecast from")
     status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
-    band_note, share, nominal = "", 0.0, False
+    band_note, share, nominal, kept = "", 0.0, False, None
     fn = _naive
     if forecaster is None:
         status = "loading model…"
     else:
         try:
-            f, gates = forecaster.forecast_with_gates(history, horizon)
+            f, gates = forecaster.forecast_with_gates(history, horizon, keep=keep)
+            kept = f.kept()
             fn, name, choice = forecaster.as_function(alarm=True), forecaster.name, f.choice
             if name not in f.model.split("+"):  # the gate pane still explains the LSTM
                 choice += f"; {name}'s gates are still shown"
@@ -210,6 +215,7 @@ def predict(
         choice_short=choice_short, hours_scored=n_scored, no_scale=not scaled,
         holiday_hours=holiday_hours,
         past_alarm_lo=a_lo, past_alarm_hi=a_hi, band_note=band_note, lstm_share=share,
+        kept=kept,
         nominal=nominal)
 
 

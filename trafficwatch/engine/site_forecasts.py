@@ -54,24 +54,34 @@ class SiteForecast:
     # as on screen), -1 below, 0 inside
     events: tuple[AnomalyEvent, ...] = ()  # the anomalies of the last 24 complete hours, judged
     # as the screen judges its site's (engine/predict.py): what --alert-cmd runs for
+    kept: tuple[float, str | None] | None = None  # the blend shown (Forecast.kept): the next
+    # hour's forecast keeps it while it errs within forecaster.HOLD of the best, as the
+    # screen's does (the gauge and the screen's next hour alike)
 
 
 def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
                   band: float = 0.8, anomaly_band: float = ANOMALY_BAND,
-                  day_offset_s: int = 0, settling: bool = False) -> SiteForecast | None:
+                  day_offset_s: int = 0, settling: bool = False,
+                  keep: tuple[float, str | None] | None = None) -> SiteForecast | None:
     """The forecast of the hour after the last complete hour of `series`; None when the site has
     too little history (no gauge rather than a made-up zero). No forecaster (the model failed
     to load): seasonal naive, as on screen. Days start at midnight `day_offset_s` east of UTC,
     as the screen's. `settling`: the last complete hour ended under SETTLE_S ago, and a drop in
-    it is not judged yet (as a gap: an anomaly running on stays as it was)."""
+    it is not judged yet (as a gap: an anomaly running on stays as it was). `keep`: the blend
+    shown before (SiteForecast.kept)."""
     history = series[series.index < partial] if partial is not None else series
     v = history.to_numpy(dtype=float)
     if int(np.isfinite(v[-WEEK:]).sum()) < MIN_OBSERVED:
         return None
     fn: Callable[[pd.Series, int], np.ndarray] = (_naive if forecaster is None
                                                   else forecaster.as_function(alarm=True))
+    kept = None
     try:
-        q = np.asarray(fn(history, 1), dtype=float)
+        if forecaster is None:
+            q = np.asarray(fn(history, 1), dtype=float)
+        else:  # as as_function(alarm=True), with the blend shown before
+            f = forecaster.forecast(history, 1, keep=keep)
+            q, kept = np.stack([f.p10, f.p50, f.p90, *f.alarm()], axis=-1), f.kept()
     except ValueError:  # the model refuses the series (e.g. the last window is all gaps)
         return None
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
@@ -80,7 +90,7 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     return SiteForecast(hour=epoch(history.index[-1]) + HOUR, p10=float(q[0, 0]),
                         p50=float(q[0, 1]), p90=float(q[0, 2]), lower=float(lo[0]),
                         upper=float(hi[0]), anomaly=int(np.sign(active[0].direction)) if active else 0,
-                        events=events)
+                        events=events, kept=kept)
 
 
 LOOK_BACK = (1, 2, 4, 7)  # days judged, in turn, while an anomaly runs from the first one
@@ -142,11 +152,13 @@ class Done:
 def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
                  model_for: Callable[[str], object], band: float,
                  stop: Callable[[], bool], budget_s: float = STEP_S,
-                 anomaly_band: float = ANOMALY_BAND) -> list[Done]:
+                 anomaly_band: float = ANOMALY_BAND,
+                 keep_for: Callable[[str], tuple | None] = lambda site: None) -> list[Done]:
     """Forecast the due (site, key) pairs in order until `budget_s` is spent (one at least) or
     `stop()` says so (the screen's view changed). `read(site)` -> (series, partial hour, seconds
     east of UTC its days start at, whether its last hour is still settling), taken under the
-    engine's lock by the caller's function."""
+    engine's lock by the caller's function; `keep_for(site)`: the blend its forecast showed
+    before (SiteForecast.kept), or None."""
     out: list[Done] = []
     began = time.perf_counter()
     for site, key in due:
@@ -156,7 +168,7 @@ def forecast_due(due: Iterable[tuple[str, tuple]], read: Callable[[str], tuple],
         series, partial, offset, settling = read(site)
         try:
             fc = site_forecast(series, model_for(site), partial, band, anomaly_band, offset,
-                               settling)
+                               settling, keep_for(site))
         except Exception as exc:  # one site's fault, logged: an exception here ended the
             # model thread, and with it every forecast, the screen's among them
             log.warning("forecast of site %s failed: %s", safe_name(site), safe_text(exc),

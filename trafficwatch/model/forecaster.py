@@ -54,6 +54,10 @@ CAL_PHASES = tuple(range(0, 24, 3))  # hours of the day a series of hour numbers
 # (Forecaster._on_calendar): every third, as good as every one on the benchmark, a third of the
 # passes
 BLEND_TIE = 0.005  # blends whose typical day's errors are this close (relative) are a tie
+HOLD = 0.03  # the app's forecast of a view keeps the blend it showed while that blend's error
+# on the recent days is within this share of the best one's (Forecaster.forecast_with_gates'
+# `keep`): the days judged move on an hour at each forecast, and a replay's choice had changed
+# 108 times in 241 hours (50 % -> 60 % -> 50 % LSTM over errors 1 % apart: a trial)
 YOUNG_DAYS, YOUNG_MIN_SHARE = 6, 0.5  # judged on fewer days than this (a site two weeks old),
 # the LSTM keeps at least half of the forecast shown. bench/forecast.py --days 14: mean MASE 0.749
 # -> 0.734 (24 h) and 0.845 -> 0.817 (48 h), series >5 % worse than the better naive 8 -> 5 and
@@ -86,6 +90,7 @@ CHANGE_RATIO = 0.5  # this share of the LSTM's error on the last of them: traffi
 CHANGE_MIN = 1.0  # and by at least this many requests an hour on the last day: below, a
 # "new level" is counting noise (a site of a request a day, forecast from where last week's
 # stray hits fell, was said to be "after traffic broke from its weeks": a hosting trial)
+CANDIDATES = ("naive24", "naive168", "naive1", "profile")  # beside the LSTM (Recent.mae's keys)
 EXTRA = ("naive1", "profile")  # candidates beside the seasonal naives: the last hour repeated
 # (a level that wanders with no daily rhythm) and the last 2 weeks' daily and weekly shape and trend
 # (baselines.profile_trend: steady growth under noise, which "yesterday" repeats with a day's
@@ -166,6 +171,12 @@ class Forecast:
     band_note: str = ""  # why the band drawn is wider than the anomalies', when it is
     lstm_share: float = 1.0  # the LSTM's share of the median shown (Recent.weights)
 
+    def kept(self) -> tuple[float, str | None]:
+        """The blend shown, as forecast_with_gates' `keep` takes it: (the LSTM's share, the
+        other candidate or None)."""
+        other = next((k for k in self.model.split("+") if k in CANDIDATES), None)
+        return self.lstm_share, other
+
     def alarm(self) -> tuple[np.ndarray, np.ndarray]:
         """(p10, p90) of the band anomalies are judged on (see Recent.broke)."""
         return (self.p10 if self.alarm_p10 is None else self.alarm_p10,
@@ -204,6 +215,8 @@ class Recent:
     # least total widening: a day that fell below no longer lifted p90 to twice the series' top)
     broke_hours: tuple[int, int] = (0, 0)  # that day's hours inside the band, and of how many
     blend_mae: float = float("nan")  # the blend shown, scored as `mae` (when it is a blend)
+    kept_best: float = float("nan")  # the blend shown was kept from the forecast before (HOLD):
+    # the error of the best one, scored as `mae` (NaN: the one shown is the best)
     changed: bool = False  # traffic broke from the LSTM's weeks on the last CHANGE_DAYS days and
     # a naive followed it: the blend was chosen on those days alone (`mae` is theirs)
     stuck: tuple[float, int] | None = None  # (count, hours): the last hours all held this one
@@ -231,6 +244,7 @@ class Recent:
             level = replace(level, added=level.added * factor)
         return replace(self, mae={k: v * factor for k, v in self.mae.items()},
                        held_mae=self.held_mae * factor, blend_mae=self.blend_mae * factor,
+                       kept_best=self.kept_best * factor,
                        stuck=None if self.stuck is None else
                        (self.stuck[0] * factor, self.stuck[1]), level=level)
 
@@ -337,6 +351,14 @@ class Recent:
             # back to its weeks and it was the LSTM that had followed the event (a trial)
             days = "over the last day"
         lstm, naive, blend = per_hour(m["lstm"], m[best_naive], self.blend_mae)
+        if np.isfinite(self.kept_best):  # the blend shown before, within HOLD of the best
+            share = self.weights.get("lstm", 0.0)
+            shown = (name if share >= 0.999 else label[best_naive] if share <= 0 else
+                     f"{100 * share:.0f}% {name}, {100 * (1 - share):.0f}% {label[best_naive]}")
+            mine, best = per_hour(self.blend_mae, self.kept_best)
+            return (f"{shown}: kept from the forecast before, within {100 * HOLD:.0f}% of the "
+                    f"best blend {days} ({mine}/h against {best}/h; {name} alone {lstm}/h, "
+                    f"{label[best_naive]} {naive}/h)")
         if self.weights.get("lstm", 0.0) >= 0.999:
             if self.changed and lstm != naive and m["lstm"] > m[best_naive]:
                 # the candidates that did not follow the break (not under half the LSTM's error
@@ -603,7 +625,8 @@ class Forecaster:
 
     def _recent(self, v: np.ndarray, read: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
-                moved: LevelShift | None = None) -> Recent:
+                moved: LevelShift | None = None,
+                before: tuple[float, str | None] | None = None) -> Recent:
         """recent() from the batch's past rows (all but the last); `v`: the counts, `read`:
         the same as the model read them (_inputs: outages filled in); `moved`: the change of
         level the series was read after (relevelled), said in its words."""
@@ -714,6 +737,17 @@ class Forecaster:
         # a trial's blend was chosen, and said, on 7.3599/h against the LSTM's 7.3604/h
         a = max((step for step in BLEND_STEPS if err[step] <= least * (1 + BLEND_TIE)),
                 default=min(BLEND_STEPS, key=lambda step: (err[step], -step)))
+        kept_best = float("nan")  # the best blend's error, where the one shown before is kept
+        if before is not None and not changed and moved is None:  # the blend shown before,
+            # while it errs within HOLD of the best (not after a break or at a new level: the
+            # new traffic is followed at once)
+            share, other = before
+            other = other if share < 0.999 else best_naive
+            if other in preds and (share, other) != (a, best_naive):
+                mine = typical(share * preds["lstm"] + (1 - share) * preds[other], since)
+                if mine <= least * (1 + HOLD):
+                    a, best_naive, kept_best = share, other, least
+                    err[a] = mine
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         held_mae = err[a] if held else float("nan")
         if held:  # a few days cannot tell a naive's luck from its skill
@@ -785,7 +819,7 @@ class Forecaster:
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
-                      broke=broke,
+                      broke=broke, kept_best=kept_best,
                       silence=silence,
                       stretch=stretch, level=moved, surge=surge, surge_short=short,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
@@ -890,7 +924,8 @@ class Forecaster:
                         lstm_share=float(recent.weights.get("lstm", 0.0)))
 
     def _shown(self, s: pd.Series, inp: pd.Series, w, zq: np.ndarray, end: int, horizon: int,
-               shift: LevelShift | None, unit: float = 1.0) -> Forecast:
+               shift: LevelShift | None, unit: float = 1.0,
+               keep: tuple[float, str | None] | None = None) -> Forecast:
         """The forecast shown after the series' last hour (as chosen by _recent); a count stuck
         for hours (stuck_at) is repeated, its band widened by stuck_band. `unit`: the series
         was read `unit` times as it was given (in_count_units), and its figures are given back
@@ -898,7 +933,7 @@ class Forecaster:
         extra = self._extra(inp, w, shift)
         head = (zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp)
         bases = (w.bases[-1:], w.bmask[-1:])
-        recent = self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift)
+        recent = self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift, keep)
         # its errors and counts in the series' own units: they are only said, and kept in
         # Forecast.recent (what _forecast computes with, shares and log1p units, is the same)
         recent = recent.in_units(1 / unit)
@@ -921,8 +956,10 @@ class Forecaster:
         usual = (lo, np.where(seen, at, np.nan), hi)
         return in_units(stuck_band(fc, usual, recent.stuck[1]), 1 / unit)
 
-    def forecast(self, series: pd.Series, horizon: int = 24) -> Forecast:
-        """p10/p50/p90 for each of the `horizon` hours after the series' last hour."""
+    def forecast(self, series: pd.Series, horizon: int = 24,
+                 keep: tuple[float, str | None] | None = None) -> Forecast:
+        """p10/p50/p90 for each of the `horizon` hours after the series' last hour (`keep`: as
+        forecast_with_gates')."""
         self._check_horizon(horizon)
         series, unit = in_count_units(self.check(series))
         series, moved = self._on_calendar(series)
@@ -930,12 +967,16 @@ class Forecaster:
         inp = _inputs(s)
         w, zq, _ = self._batch(inp, horizon=horizon)
         end = int(epoch_hours(s.index[-1:])[0]) + 1
-        fc = self._shown(s, inp, w, zq, end, horizon, shift, unit)
+        fc = self._shown(s, inp, w, zq, end, horizon, shift, unit, keep)
         return replace(fc, index=fc.index + pd.Timedelta(hours=moved)) if moved else fc
 
-    def forecast_with_gates(self, series: pd.Series,
-                            horizon: int = 24) -> tuple[Forecast, GateStats]:
-        """Forecast and gate statistics from one explicit pass over the latest window."""
+    def forecast_with_gates(self, series: pd.Series, horizon: int = 24,
+                            keep: tuple[float, str | None] | None = None,
+                            ) -> tuple[Forecast, GateStats]:
+        """Forecast and gate statistics from one explicit pass over the latest window. `keep`:
+        the blend shown before for this series (Forecast.kept(): the LSTM's share and the other
+        candidate), shown again while it errs within HOLD of the best (the app's forecast of a
+        view, made again every few minutes, changed its choice over noise)."""
         self._check_horizon(horizon)
         series, unit = in_count_units(self.check(series))
         series, moved_h = self._on_calendar(series)
@@ -946,7 +987,7 @@ class Forecaster:
         mask = w.x[-1, :, 1] > 0.5
         idx = pd.date_range(pd.Timestamp((end - self.cfg.window) * 3600, unit="s", tz="UTC"),
                             periods=self.cfg.window, freq="h")
-        fc = self._shown(s, inp, w, zq, end, horizon, shift, unit)
+        fc = self._shown(s, inp, w, zq, end, horizon, shift, unit, keep)
         # each hour's median from the bases, said only at the series' own level (after a level
         # change the LSTM read the weeks moved to it: its bases are not the history's)
         ahead = self._ahead(w, zq, inner, fc.index, horizon, unit) if shift is None else None
