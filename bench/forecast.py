@@ -4,7 +4,7 @@
                                        [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
                                        [--step 0.5] [--shift-hours 7] [--bursts 2]
-                                       [--horizon 168] [--thin 20]
+                                       [--horizon 168] [--thin 20] [--dip 0.5]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
 trafficwatch/model/corpus.py), each site of the bundled sample_logs/, and each site of
@@ -285,6 +285,11 @@ def main() -> int:
                     help="multiply every series by STEP from an hour 9 to 20 days before its end "
                          "(seeded by its name): traffic that halved or doubled a week or two ago, "
                          "which the origins then meet 0 to 18 days after; cuts series as --trend")
+    ap.add_argument("--dip", type=float, default=0.0,
+                    help="multiply every series by DIP for 3 days that end 2 to 6 days before "
+                         "its end (seeded by its name), then back: traffic that halved (or "
+                         "doubled) for a while and came back, the origins meeting the return; "
+                         "cuts series as --trend")
     ap.add_argument("--added", type=float, default=0.0,
                     help="add ADDED times the series' mean to every hour from an hour --step-days"
                          " before its end (seeded by its name, as --step): a bot's or a "
@@ -310,7 +315,7 @@ def main() -> int:
     DAYS = args.origins
     if args.horizon > 48:
         HORIZON, HORIZONS = args.horizon, (24, 48, args.horizon)
-    if (args.trend or args.step or args.bursts or args.added) and not args.days:
+    if (args.trend or args.step or args.bursts or args.added or args.dip) and not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
@@ -331,6 +336,15 @@ def main() -> int:
             return s * np.where(np.arange(len(s)) >= at, args.step, 1.0)
 
         series = [(n, stepped(n, s), f) for n, s, f in series]
+    if args.dip:
+        def dipped(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()) + 3)
+            end = len(s) - int(24 * rng.uniform(2, 6))
+            f = np.ones(len(s))
+            f[end - 72:end] = args.dip
+            return s * f
+
+        series = [(n, dipped(n, s), f) for n, s, f in series]
     if args.added:
         def added(name: str, s: pd.Series) -> pd.Series:
             rng = np.random.default_rng(zlib.crc32(name.encode()))
@@ -380,6 +394,7 @@ def main() -> int:
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "") + \
+        (f"_dip{args.dip:g}" if args.dip else "") + \
         (f"_thin{args.thin:g}" if args.thin else "") + \
         (f"_added{args.added:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.added
          else "") + \

@@ -494,6 +494,32 @@ def test_a_new_level_for_days_is_followed_not_the_old_weeks(shipped, level):
                      "days$", f.choice), f.choice
 
 
+@pytest.mark.parametrize("back", [4, 7, 24])
+def test_a_level_that_held_for_days_and_came_back_is_read_at_the_usual_level(shipped, back):
+    """A replay trial: a site at half its traffic for 3 days, then back. Once back, the change
+    was no longer followed, the weeks the LSTM read still held the 3 days at half, and the day
+    of the return was forecast at 0.42-0.75 of the traffic ("read as a surge that passes",
+    154 where 254 came). Those days are read at the usual level (and judge no candidate), and
+    the choice says so; a level that still holds is followed as before."""
+    v, idx = weeks_of_traffic()
+    truth = v[-24:].copy()
+    v, idx = v[:-24], idx[:-24]
+    halved = v.copy()
+    halved[len(v) - back - 72:len(v) - back] = np.round(halved[len(v) - back - 72:len(v) - back]
+                                                        / 2)
+    f = shipped.forecast(pd.Series(halved, index=idx), 24)
+    assert 0.9 < f.p50.mean() / truth.mean() < 1.1, (f.p50.mean(), truth.mean(), f.choice)
+    assert re.match(rf"Traffic was at 0.[45]\dx its usual level for 3 days until {back} hours "
+                    "ago, back since: read at its usual level; ", f.choice), f.choice
+    assert re.search(r"; 0.[45]\dx for 3 d, over$", f.choice_short), f.choice_short
+    still = v.copy()
+    still[-72:] = np.round(still[-72:] / 2)  # the same days, the last of them now: followed
+    f = shipped.forecast(pd.Series(still, index=idx), 24)
+    assert re.match(r"Traffic has held at 0.[45]\dx its usual level for the last 3 days",
+                    f.choice), f.choice
+    assert 0.4 < f.p50.mean() / truth.mean() < 0.6
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(shipped, seed):
     """A bot's steady 300 requests an hour from 4 days before the end, on a site of 100-400 an
@@ -536,7 +562,8 @@ def test_traffic_back_after_a_dead_day_and_a_half_is_not_read_as_the_dead_level(
     down = v.copy()
     down[-45:-5] = 42.0
     f = shipped.forecast(pd.Series(down, index=idx), 24)
-    assert "usual level" not in f.choice, f.choice
+    assert "Traffic has held" not in f.choice, f.choice  # not followed: over, and said so
+    assert f.choice.startswith("Traffic was at 0.1"), f.choice
     assert f.p50.mean() > 0.6 * shape[:24].mean(), (f.p50.round(), f.choice)
     still = v.copy()
     still[-45:] = np.random.default_rng(4).poisson(0.2 * shape[-45:])  # not back: a new level

@@ -814,6 +814,58 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
                       holiday=in_holidays)
 
 
+ENDED_MAX = 48  # hours: the longest return to the usual level looked back over for a change
+# that ended (ended_shift); later, the weeks since hold the usual level again
+
+
+def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int, int, float] | None:
+    """(first hour, hour after the last, ratio) of a change of level that held for a day or
+    more and is over: traffic back at its usual level for the last BACK_HOURS to ENDED_MAX
+    hours (came_back), the change as young_level_shift read it before them. None otherwise, and
+    for one in the holidays (the model knows those) or a count added (a bot's, which stops).
+
+    A site at half its traffic for 3 days, then back: its weeks still held the 3 days at half,
+    the change was no longer followed once traffic came back, and the forecast of the day of
+    the return was at 0.42 to 0.75 of the traffic (a replay trial: "read as a surge that
+    passes", 154 forecast where 254 came). Those days are read at the usual level instead
+    (features' masks: what the forecast reads), as an outage's are."""
+    v = np.asarray(values, dtype=np.float64)
+    n, week = len(v), 168
+    if n < 2 * week + BACK_HOURS:
+        return None
+    t = np.arange(n - ENDED_MAX - week, n) if n >= ENDED_MAX + 2 * week else np.arange(week, n)
+    lags = [v[t - week * k] for k in range(1, SHIFT_WEEKS + 1) if t[0] - week * k >= 0]
+    usual = nanmedian(np.stack(lags, axis=1), axis=1)
+    d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
+    near = np.abs(d) < SHIFT_MIN  # hours within the least change followed (a gap: not near)
+    r = int(np.argmin(near[::-1])) if not near.all() else len(near)  # the trailing run of them
+    if not BACK_HOURS <= r <= ENDED_MAX:
+        return None
+    day = d[len(d) - r - 24:len(d) - r]  # the day before it: away from the usual weeks
+    day = day[np.isfinite(day)]
+    if len(day) < 12 or abs(float(np.median(day))) < SHIFT_MIN:  # (cheap: most series)
+        return None
+    shift = young_level_shift(v[:n - r], first_hour)
+    if (shift is None or shift.holiday or shift.hours < SHIFT_AGE[0]
+            or added_level(v[:n - r], shift.at)):  # (a count added: a bot's, which stops)
+        return None
+    if not came_back(v[n - r:], usual[len(usual) - r:], 0.0, float(np.log(shift.ratio))):
+        return None
+    return shift.at, n - r, shift.ratio
+
+
+def restore_ended(values: np.ndarray, ended: tuple[int, int, float] | None) -> np.ndarray:
+    """The counts with a change of level that is over (ended_shift) moved back to the usual
+    level: what the forecast reads, as after an outage."""
+    v = np.asarray(values, dtype=np.float64)
+    if ended is None:
+        return v
+    a, b, ratio = ended
+    out = v.copy()
+    out[a:b] = v[a:b] / ratio
+    return out
+
+
 def relevel(values: np.ndarray, shift: LevelShift) -> np.ndarray:
     """The counts before a change of level moved to the level since (times its ratio, or with
     the count it added): the model then reads the weeks before at today's level, their daily

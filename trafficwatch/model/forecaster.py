@@ -23,6 +23,7 @@ from trafficwatch.model.features import (
     NEW_NORMAL_HOURS,
     LevelShift,
     check_series,
+    ended_shift,
     epoch_hours,
     level_shift,
     make_windows,
@@ -32,6 +33,7 @@ from trafficwatch.model.features import (
     nanmedian,
     on_site_clock,
     relevel,
+    restore_ended,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
 
@@ -228,6 +230,8 @@ class Recent:
     surge_short: bool = False  # the band drawn for a surge was widened as far as it may (MAX_WIDEN)
     # short of the surge's level: said so (it had read "spans their level too" under a p90 a
     # sixth of a surge 100 times the site's level for most of a week, a trial)
+    ended: LevelShift | None = None  # a change of level that is over (features.ended_shift):
+    # its `hours` and ratio, `at` the hours since it ended; read at the usual level (_inputs)
     silence: tuple[int, bool] | None = None  # (hours, filled): the series ends in this many
     # hours at 0 after traffic, SILENCE_NOTE or more; filled: read as an outage, the forecast
     # the traffic that would have been (mask_outages); else, NEW_NORMAL_HOURS or more, the
@@ -312,6 +316,12 @@ class Recent:
             return f"{self.silence_note()}; {why}"
         if self.level is not None:
             return f"{self.level_note()}; {why}"
+        if self.ended is not None:  # said: a forecast at the usual level the day traffic came
+            # back, beside 3 days at half on the chart
+            return (f"Traffic was at {ratio_text(self.ended.ratio)} its usual level for "
+                    f"{self.ended.age()} until {self.ended.at} hour"
+                    f"{'s' * (self.ended.at != 1)} ago, back since: read at its usual level; "
+                    f"{why}")
         if self.surge is not None:
             hours, side = self.surge
             what = "above the band, read as a surge" if side > 0 else \
@@ -400,6 +410,8 @@ class Recent:
             # forecast of 117 beside 10 hours at 0 read as wrong, the reason left out (a trial)
             hours, filled = self.silence
             return f"{why}; last {hours} h at 0: {'outage, usual forecast' if filled else 'as now'}"
+        if self.ended is not None and self.level is None:
+            return f"{why}; {ratio_text(self.ended.ratio)} for {self.ended.age(True)}, over"
         if self.level is not None and self.level.holiday:
             return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
                 f"{why}; holiday rise, not a new level"
@@ -577,7 +589,7 @@ class Forecaster:
         inp = _inputs(s)
         w, zq, _ = self._batch(inp)
         return self._recent(s.to_numpy(), inp.to_numpy(), w, zq, self._extra(inp, w, shift),
-                            shift)
+                            shift, ended=inp.attrs.get(ENDED))
 
     def _on_calendar(self, series: pd.Series) -> tuple[pd.Series, int]:
         """(the series on the calendar the forecast reads it on, hours it was moved back).
@@ -626,13 +638,16 @@ class Forecaster:
     def _recent(self, v: np.ndarray, read: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
                 moved: LevelShift | None = None,
-                before: tuple[float, str | None] | None = None) -> Recent:
+                before: tuple[float, str | None] | None = None,
+                ended: tuple[int, int, float] | None = None) -> Recent:
         """recent() from the batch's past rows (all but the last); `v`: the counts, `read`:
         the same as the model read them (_inputs: outages filled in); `moved`: the change of
         level the series was read after (relevelled), said in its words."""
         day = min(24, self.cfg.horizon)
         silence = trailing_silence(v, read)
-        none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved, silence=silence)
+        was = None if ended is None else LevelShift(at=len(v) - ended[1],
+                                                     hours=ended[1] - ended[0], ratio=ended[2])
+        none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved, silence=silence, ended=was)
         # every past origin whose input the model could forecast from (as check() asks), judged
         # on the hours of its day that have a count: a day with gaps still counts for its hours
         keep = np.array([(w.x[i, :, 1].sum() >= MIN_OBSERVED) and np.isfinite(v[o:o + day]).any()
@@ -663,6 +678,9 @@ class Forecaster:
         # scored on them, the one nearest 0 won, and a day after a 2-day outage of a daily
         # cycle of 50-250 an hour "the last hour" was shown, 55 flat (a trial's quiet stretch)
         gone = ((v == 0) & (read != 0)) | (np.isfinite(v) & (mask_stuck(v) != v))
+        if ended is not None:  # nor those of a change of level that is over (_inputs): the
+            # LSTM read them at the usual level, and "the last hour" (back at it) won the days
+            gone[ended[0]:ended[1]] = True
         ok = np.isfinite(actual) & ~np.stack([gone[o:o + day] for o in origin])
         preds = {"lstm": np.expm1(lq[..., self.cfg.quantiles.index(0.5)])}
         raw = {}
@@ -819,7 +837,7 @@ class Forecaster:
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
-                      broke=broke, kept_best=kept_best,
+                      broke=broke, kept_best=kept_best, ended=was,
                       silence=silence,
                       stretch=stretch, level=moved, surge=surge, surge_short=short,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
@@ -933,7 +951,8 @@ class Forecaster:
         extra = self._extra(inp, w, shift)
         head = (zq[-1:], w.loc[-1:], w.scale[-1:], w.cap[-1:], end, horizon, inp)
         bases = (w.bases[-1:], w.bmask[-1:])
-        recent = self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift, keep)
+        recent = self._recent(s.to_numpy(), inp.to_numpy(), w, zq, extra, shift, keep,
+                              inp.attrs.get(ENDED))
         # its errors and counts in the series' own units: they are only said, and kept in
         # Forecast.recent (what _forecast computes with, shares and log1p units, is the same)
         recent = recent.in_units(1 / unit)
@@ -1145,8 +1164,17 @@ def _inputs(s: pd.Series) -> pd.Series:
     this), one ending 8 hours before at 0.68 (0.95), and its p90 below normal. bench/forecast.py,
     whole held-out series: mean MASE 0.545 -> 0.544 (24 h), 0.601 alike (48 h); misses 6 -> 6
     and 4 -> 3: the corpus has few outages, logs many (a full disk, a crashed logger).
-    Bursts over are taken out too (features.mask_bursts)."""
-    return pd.Series(mask_bursts(mask_outages(mask_stuck(s.to_numpy()))), s.index)
+    Bursts over are taken out too (features.mask_bursts). A change of level that is over
+    (features.ended_shift: a day or more at another level, traffic back for the last 4 to 48
+    hours) is read at the usual level too, its hours judging no candidate (Recent.ended)."""
+    v = s.to_numpy(dtype=np.float64)
+    ended = ended_shift(v, int(epoch_hours(s.index[:1])[0])) if len(s) else None
+    out = pd.Series(mask_bursts(mask_outages(mask_stuck(restore_ended(v, ended)))), s.index)
+    out.attrs[ENDED] = ended
+    return out
+
+
+ENDED = "ended_shift"  # _inputs' attrs key: features.ended_shift's (first, end, ratio) or None
 
 
 def per_hour(*errors: float) -> list[str]:
