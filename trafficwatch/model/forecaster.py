@@ -1165,7 +1165,7 @@ def _inputs(s: pd.Series) -> pd.Series:
     whole held-out series: mean MASE 0.545 -> 0.544 (24 h), 0.601 alike (48 h); misses 6 -> 6
     and 4 -> 3: the corpus has few outages, logs many (a full disk, a crashed logger).
     Bursts over are taken out too (features.mask_bursts). A change of level that is over
-    (features.ended_shift: a day or more at another level, traffic back for the last 4 to 48
+    (features.ended_shift: a day or more at another level, traffic back for the last 4 to 96
     hours) is read at the usual level too, its hours judging no candidate (Recent.ended)."""
     v = s.to_numpy(dtype=np.float64)
     ended = ended_shift(v, int(epoch_hours(s.index[:1])[0])) if len(s) else None
