@@ -494,7 +494,7 @@ def test_a_new_level_for_days_is_followed_not_the_old_weeks(shipped, level):
                      "days$", f.choice), f.choice
 
 
-@pytest.mark.parametrize("back", [4, 7, 24])
+@pytest.mark.parametrize("back", [4, 7, 24, 60])
 def test_a_level_that_held_for_days_and_came_back_is_read_at_the_usual_level(shipped, back):
     """A replay trial: a site at half its traffic for 3 days, then back. Once back, the change
     was no longer followed, the weeks the LSTM read still held the 3 days at half, and the day
