@@ -135,3 +135,33 @@ def test_a_silence_goes_on_through_the_nights_whose_band_reaches_zero():
     quiet = np.full(24, 3.0)  # a quiet site's 0 in a band that reaches 0: no anomaly
     quiet[5] = 0.0
     assert detect(np.arange(24) * H, quiet, np.zeros(24), np.full(24, 9.0)) == []
+
+
+def test_an_anomaly_running_from_the_first_hour_judged_says_it_began_before():
+    """A replay trial: a week on, a day-long anomaly that began before the 7 days judged was
+    listed "Thu 01 05:00-24:00", its start moving on an hour every hour as the week moved on.
+    It is said to have begun before its first hour judged; one inside the week is as before."""
+    import pandas as pd
+
+    from trafficwatch.app.panes import anomaly_when
+    from trafficwatch.engine.predict import predict
+    from trafficwatch.engine.views import anomalies
+    from trafficwatch.model.forecaster import Forecaster
+
+    model = Forecaster.load()
+    idx = pd.date_range("2026-10-05", periods=24 * 35, freq="h", tz="UTC")
+    rate = 200 + 120 * np.sin(2 * np.pi * (idx.hour.to_numpy() - 8) / 24)
+    v = np.random.default_rng(2).poisson(rate).astype(float)
+    n = len(v)
+    v[n - 8 * 24 - 10:n - 6 * 24] = 0  # an outage from 8 days back, for 2 days
+    v[n - 30:n - 27] = 0  # and one of 3 hours yesterday, inside the week
+    listed = anomalies(predict(pd.Series(v, index=idx), model))
+    first = [a for a in listed if a.start < idx[n - 6 * 24].timestamp()]
+    assert first and first[-1].clipped, listed
+    when, run = anomaly_when(first[-1], 0)
+    assert run and when.startswith("before "), when
+    assert when[len("before "):].startswith(pd.Timestamp(first[-1].start, unit="s").strftime(
+        "%a %d %H:00"))
+    outage = [a for a in listed if a.direction < 0 and a.start >= idx[n - 30].timestamp()]
+    assert outage and not outage[0].clipped
+    assert not anomaly_when(outage[0], 0)[0].startswith("before")

@@ -122,6 +122,7 @@ class Anomaly:
     active: bool
     end: int | None = None  # first hour of the recovery that cleared it; None while active
     last: int | None = None  # while not cleared: the last hour judged, which it runs to
+    clipped: bool = False  # it runs from the first hour judged: it may have begun before
 
 
 @dataclass(frozen=True)

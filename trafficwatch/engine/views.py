@@ -180,7 +180,7 @@ def anomalies(p: Prediction, stale: bool = False) -> tuple[Anomaly, ...]:
     last = int(p.past_hours[-1]) if len(p.past_hours) else None  # a run not cleared runs to it
     out = [Anomaly(hour=e.peak_hour, start=e.start, actual=e.actual, p10=e.low, p90=e.high,
                    direction=e.direction, active=e.active and not stale, end=e.end,
-                   last=last if e.end is None else None)
+                   last=last if e.end is None else None, clipped=e.clipped)
            for e in p.anomalies]
     return tuple(sorted(out, key=lambda a: a.hour, reverse=True))
 
