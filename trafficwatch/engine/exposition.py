@@ -42,7 +42,8 @@ CATALOGUE = {
     "trafficwatch_files_followed": ("gauge", "Log files followed now."),
     "trafficwatch_files_skipped": (
         "gauge", ("Files the last listing of the paths found and could not read (unreadable, "
-                  "not a regular file...): each named on the agent's stderr.")),
+                  "not a regular file...): each named on the agent's stderr. A file in no "
+                  "known format is followed, its lines in malformed_lines_total.")),
     "trafficwatch_last_line_timestamp_seconds": (
         "gauge", ("Log time of the latest request counted, by site (Unix seconds; while later "
                   "lines wait for their hour, the end of the latest hour counted, at most now).")),
