@@ -2,6 +2,7 @@
 no UI, torch or pandas loaded; --prometheus errors in one line."""
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -434,12 +435,21 @@ def test_an_agent_whose_state_was_lost_says_so_at_start(tmp_path, capsys):
 
 def test_an_agent_on_a_log_still_empty_says_so_not_of_0_sites(tmp_path, capsys):
     """A trial: "agent: 1 file of 0 sites followed" for an access.log nginx had just created."""
-    from trafficwatch.cli.agent import run_agent
-    from trafficwatch.cli.main import build_parser
-
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "access.log").write_text("")
+    with agent_started(logs, capsys) as err:
+        (said,) = [x for x in err.splitlines() if "serving" in x]
+        assert said.startswith("trafficwatch: agent: 1 file followed (no line read yet: its "
+                               "sites show once lines come); serving http://127.0.0.1:"), said
+
+
+@contextlib.contextmanager
+def agent_started(logs, capsys):
+    """An agent on `logs` (no state) in a thread, until it says it is serving: its stderr."""
+    from trafficwatch.cli.agent import run_agent
+    from trafficwatch.cli.main import build_parser
+
     stop = threading.Event()
     args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
                                       "--no-state"])
@@ -451,9 +461,7 @@ def test_an_agent_on_a_log_still_empty_says_so_not_of_0_sites(tmp_path, capsys):
         while "serving" not in err and time.monotonic() < deadline:
             err += capsys.readouterr().err
             time.sleep(0.05)
-        (said,) = [x for x in err.splitlines() if "serving" in x]
-        assert said.startswith("trafficwatch: agent: 1 file followed (no line read yet: its "
-                               "sites show once lines come); serving http://127.0.0.1:"), said
+        yield err
     finally:
         stop.set()
         t.join(timeout=10)
@@ -465,27 +473,13 @@ def test_a_log_the_agent_cannot_read_is_said_at_start_and_counted_in_a_gauge(tmp
     whoever runs the test."""
     import os
 
-    from trafficwatch.cli.agent import run_agent
-    from trafficwatch.cli.main import build_parser
-
     logs = make_logs(tmp_path)
     os.mkfifo(logs / "other.access.log")
-    stop = threading.Event()
-    args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
-                                      "--no-state"])
-    t = threading.Thread(target=run_agent, args=(args, stop))
-    t.start()
-    try:
-        deadline = time.monotonic() + 10
-        while "serving" not in (err := capsys.readouterr().err) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with agent_started(logs, capsys) as err:
         lines = err.splitlines()
         (said,) = [x for x in lines if "other.access.log" in x]
         assert "skipped: not a regular file" in said
         assert "(1 skipped, said above)" in lines[-1] and lines.index(said) < len(lines) - 1
-    finally:
-        stop.set()
-        t.join(timeout=10)
     agent = Agent([str(logs)], IngestOptions(), "127.0.0.1:0", None)
     agent.start()
     try:
