@@ -89,6 +89,24 @@ def test_snapshots_carry_series_and_seasonal_naive_forecast_until_a_model_loads(
     assert snap.forecast.hours[0] == snap.series.partial_hour
 
 
+def test_the_blends_kept_for_views_and_sites_are_the_latest_few_thousand(engine):
+    """A review: every filter typed and every site (a hosting provider's thousand) kept its
+    blend (forecaster.HOLD) in the engine for good. The latest KEPT_MAX are kept; one used
+    again is the latest again."""
+    e, _ = engine
+    with e.lock:
+        for k in range(engine_mod.KEPT_MAX + 500):
+            e._keep((f"site-{k}", "hits", None, 0), (0.5, "naive24"))
+        e._keep(("site-600", "hits", None, 0), (0.3, "naive168"))  # used again
+        e._keep(("site-new", "hits", None, 0), (1.0, None))
+        kept = dict(e._kept)
+    assert len(kept) == engine_mod.KEPT_MAX
+    assert ("site-0", "hits", None, 0) not in kept and ("site-500", "hits", None, 0) not in kept
+    assert ("site-501", "hits", None, 0) in kept  # (the oldest left)
+    assert kept[("site-600", "hits", None, 0)] == (0.3, "naive168")
+    assert kept[("site-new", "hits", None, 0)] == (1.0, None)
+
+
 def test_metric_change_reaches_the_next_snapshot(engine):
     e, _ = engine
     e.set_metric("pages")

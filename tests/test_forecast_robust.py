@@ -520,6 +520,33 @@ def test_a_level_that_held_for_days_and_came_back_is_read_at_the_usual_level(shi
     assert 0.4 < f.p50.mean() / truth.mean() < 0.6
 
 
+def test_a_change_that_is_over_moves_back_only_the_hours_it_moved(shipped):
+    """A review: a site down to a monitor's 1 request an hour for 15 hours a day and up for
+    the other 9, over 40 hours, then back: the change's ratio (0.015, the median) moved every
+    hour of it back, the 9 up hours read at 66 times their count, the next day's p90 twice its
+    traffic. Only the hours at the other level are moved, each to near its usual count."""
+    from trafficwatch.model.features import ended_shift, restore_ended
+
+    rng = np.random.default_rng(7)
+    n = 24 * 42
+    t = np.arange(n)
+    usual = 120 * (1 + 0.7 * np.sin(2 * np.pi * (t % 24 - 6) / 24)) + 10
+    v = rng.poisson(usual).astype(float)
+    hours = np.arange(n - 46, n - 6)
+    down = hours[hours % 24 < 15]
+    v[down] = rng.poisson(1, len(down))
+    ended = ended_shift(v, 473352)
+    assert ended is not None and ended[2] < 0.05, ended  # the case: a ratio of the low hours
+    read = restore_ended(v, ended)
+    up = hours[hours % 24 >= 15]
+    assert np.array_equal(read[up], v[up])  # as they were
+    assert (read[down] <= 2 * usual[down]).all() and (read[down] >= usual[down] / 3).all()
+    idx = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
+    clean = shipped.forecast(pd.Series(rng.poisson(usual).astype(float), index=idx), 24)
+    f = shipped.forecast(pd.Series(v, index=idx), 24)
+    assert f.alarm()[1].sum() < 1.25 * clean.alarm()[1].sum()  # not twice the traffic
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_bots_steady_requests_are_added_to_every_hour_not_read_as_a_ratio(shipped, seed):
     """A bot's steady 300 requests an hour from 4 days before the end, on a site of 100-400 an

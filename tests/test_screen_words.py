@@ -94,6 +94,8 @@ def test_a_forecast_worse_than_seasonal_naive_says_so():
     assert "(ratio 1.004)" in hair and "ratio 1.00)" not in hair, hair
     assert "(ratio 1.0004)" in str(error_lines(replace(worse, rel_to_naive=1.0004)))
     assert "(ratio 10.00)" in str(error_lines(replace(worse, rel_to_naive=10.0)))
+    alike = str(error_lines(replace(worse, rel_to_naive=1.00001)))  # alike to 4 places: no
+    assert "Worse" not in alike and "ratio 1.0000" in alike, alike  # verdict to contradict
     # on 2 days scored no verdict: a trial's 3-day site read "Worse than same hour yesterday"
     # (ratio 1.39) where eval, on other origins, found it better (1.049 vs 1.077)
     young = replace(worse, hours_scored=48)

@@ -203,7 +203,7 @@ def error_lines(fv, narrow: bool = False) -> Text:
                  if narrow else
                  f"Too few hours scored ({n}) to rank the forecasts drawn against {naive}: "
                  f"{VERDICT_HOURS // 24} days are needed\n", style="dim")
-    elif fv.rel_to_naive > 1:
+    elif round(fv.rel_to_naive, 4) > 1:  # (not "Worse ... (ratio 1.0000)": alike to 4 places)
         # beside "Shown: ... the blend did best on a typical one of the last 13 days", read as
         # a contradiction (a trial): two windows, two measures, both said
         chosen = "" if narrow or not fv.choice else \

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 
 REFRESH_S = 5.0  # a frame at least this often, for what the clock alone changes
+KEPT_MAX = 4096  # blends remembered (views and sites, Engine._keep): the latest kept, as a
+# hosting provider's 1,000 sites and the filters typed on them come and go
 MODEL_WAIT_S = 5.0  # the model looks at most this often for new lines to forecast again from
 FRAME_SHARE = 0.2  # frames that new lines alone call for take at most this share of a core
 LINES_FRAME_S = 2.0  # ... though a frame comes at least this often while lines come
@@ -492,7 +494,7 @@ class Engine:
                 else:
                     self.site_forecasts[d.site] = d.forecast
                     if d.forecast.kept is not None:
-                        self._kept[kept_key(d.site)] = d.forecast.kept
+                        self._keep(kept_key(d.site), d.forecast.kept)
             self.site_forecast_s = [d.seconds for d in done]
         if self.alerts is not None:  # every site's anomalies, whichever view is on screen
             for d in done:
@@ -562,6 +564,14 @@ class Engine:
         self._tuner = threading.Thread(target=run, name="trafficwatch-tune", daemon=True)
         self._tuner.start()
 
+    def _keep(self, key: tuple, kept: tuple[float, str | None]) -> None:
+        """Remember the blend a view's (or a site's) forecast showed, the latest KEPT_MAX
+        (under the lock): every filter typed and every site was kept for good (a review)."""
+        self._kept.pop(key, None)
+        self._kept[key] = kept
+        while len(self._kept) > KEPT_MAX:
+            self._kept.pop(next(iter(self._kept)))
+
     def current_forecaster(self):
         return self.tuned.get(self.site) or self.forecaster
 
@@ -601,7 +611,7 @@ class Engine:
         with self.lock:
             self.prediction, self.no_forecast = (key, p), None
             if p.kept is not None:  # the next forecast of this view keeps it while it holds
-                self._kept[key] = p.kept
+                self._keep(key, p.kept)
         self._changed()
 
     def _publish(self) -> None:
