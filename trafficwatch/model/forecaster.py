@@ -773,10 +773,10 @@ class Forecaster:
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         held_mae = err[a] if held else float("nan")
         if held:  # a few days cannot tell a naive's luck from its skill
-            a = YOUNG_MIN_SHARE
+            a, kept_best = YOUNG_MIN_SHARE, float("nan")  # (said as held, not as kept)
         stuck = stuck_at(v) if "naive1" in preds else None
         if stuck is not None:  # one count, hour after hour: repeated
-            a, best_naive, held = 0.0, "naive1", False
+            a, best_naive, held, kept_best = 0.0, "naive1", False, float("nan")
         weights = ({"lstm": 1.0} if a >= 1.0 else
                    {"lstm": a, best_naive: 1 - a} if a > 0 else {best_naive: 1.0})
         mid = sum(weights.get(k, 0.0) * preds[k] for k in preds)  # (N, 24) counts
