@@ -158,10 +158,18 @@ def test_an_anomaly_running_from_the_first_hour_judged_says_it_began_before():
     listed = anomalies(predict(pd.Series(v, index=idx), model))
     first = [a for a in listed if a.start < idx[n - 6 * 24].timestamp()]
     assert first and first[-1].clipped, listed
-    when, run = anomaly_when(first[-1], 0)
-    assert run and when.startswith("before "), when
-    assert when[len("before "):].startswith(pd.Timestamp(first[-1].start, unit="s").strftime(
-        "%a %d %H:00"))
+    when, run = anomaly_when(first[-1], 0)  # by its end alone: its start is not known
+    assert run and when == "until " + pd.Timestamp(first[-1].end, unit="s").strftime(
+        "%a %d %H:00"), when
     outage = [a for a in listed if a.direction < 0 and a.start >= idx[n - 30].timestamp()]
     assert outage and not outage[0].clipped
-    assert not anomaly_when(outage[0], 0)[0].startswith("before")
+    assert not anomaly_when(outage[0], 0)[0].startswith("until")
+    # one hour alone at the first hour judged is its own (a trial: "▲ before Tue 29 02:00"
+    # for an hour whose hour before was known and normal)
+    w = np.random.default_rng(2).poisson(rate).astype(float)
+    p = predict(pd.Series(w, index=idx), model)
+    start = p.past_hours[np.argmax(np.isfinite(p.past_alarm_hi))]
+    w[np.searchsorted(idx.asi8 // 10**9, start)] *= 5  # its first hour judged, alone
+    lone = [a for a in anomalies(predict(pd.Series(w, index=idx), model)) if a.start == start]
+    assert lone and not lone[0].clipped and anomaly_when(lone[0], 0)[0] == pd.Timestamp(
+        start, unit="s").strftime("%a %d %H:00")

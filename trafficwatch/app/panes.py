@@ -583,20 +583,24 @@ def anomaly_when(a: Anomaly, off: int, form: str = "%a %d %H:00") -> tuple[str, 
     # one not cleared runs to the last hour judged: three hours at 0 read as one, "Fri 16:00",
     # its peak being its first hour
     run = a.end - a.start > HOUR if a.end is not None else max(a.hour, a.last or 0) > a.start
-    # one that runs from the first hour judged may have begun before it: "before Thu 01
-    # 05:00-24:00" (its start had moved on an hour every hour, a week on: a trial)
-    before = "before " if getattr(a, "clipped", False) else ""
+    # one that runs from the first hour judged may have begun before it: said by its end
+    # alone, "until Fri 02 00:00" (its start had moved on an hour every hour, a week on, and
+    # "before Thu 01 12:00" read oddly where the list had said 00:00 all week: trials)
+    if getattr(a, "clipped", False):
+        if a.end is None:
+            return "for the 7 days judged and more", True
+        return f"until {fmt_hour(a.end, off, form)}", True
     if not run:
-        return f"{before}{fmt_hour(a.start, off, form)}", False
+        return fmt_hour(a.start, off, form), False
     if a.end is None:
-        return f"since {before}{fmt_hour(a.start, off, form)}", True
+        return f"since {fmt_hour(a.start, off, form)}", True
     # "10:00–01:00" read as one day's hours, backwards: the day is said
     same_day = (a.end - HOUR + off) // DAY == (a.start + off) // DAY
     end_form = ("%H:00" if same_day else "%a %H:00") if a.end - a.start < DAY else form
     end = fmt_hour(a.end, off, end_form)
     if same_day and a.end - a.start < DAY and (a.end + off) % DAY == 0:
         end = "24:00"
-    return f"{before}{fmt_hour(a.start, off, form)}–{end}", True
+    return f"{fmt_hour(a.start, off, form)}–{end}", True
 
 
 LINE_ROWS = 3  # rows of the log tail one line may take

@@ -206,7 +206,10 @@ def predict(
         # moved its start an hour every hour as the week judged moved on: a replay trial)
         first = int(ph[np.argmax(judged)])
         if np.isfinite(v[:int(np.searchsorted(epoch_seconds(history.index), first))]).any():
-            events = [replace(e, clipped=True) if e.start == first else e for e in events]
+            events = [replace(e, clipped=True)  # (one hour alone: likelier its own, and
+                      # "▲ until 03:00" for it read as a long one: a replay trial)
+                      if e.start == first and (e.end is None or e.end - e.start > HOUR) else e
+                      for e in events]
     m24 = _nanmean(errs24)  # naive 168 h competes only where it had last week on every day
     m168 = _nanmean(errs168) if not any(math.isnan(e) for e in errs168) else math.nan
     naive_name, m_naive = (("naive 168 h", m168) if m168 < m24 or math.isnan(m24)

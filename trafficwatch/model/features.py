@@ -838,7 +838,11 @@ def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int,
     t = np.arange(n - ENDED_MAX - week, n) if n >= ENDED_MAX + 2 * week else np.arange(week, n)
     lags = [v[t - week * k] for k in range(1, SHIFT_WEEKS + 1) if t[0] - week * k >= 0]
     usual = nanmedian(np.stack(lags, axis=1), axis=1)
-    d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
+    # the run back is judged with bursts that are over and outages taken out: a crawler's two
+    # hours 38 hours after the return had ended the read, the days at half read as they were
+    # again, the band 3 times as wide for days (a replay trial)
+    w = mask_bursts(mask_outages(v[t]))
+    d = np.log1p(np.clip(w, 0, None)) - np.log1p(np.clip(usual, 0, None))
     near = np.abs(d) < SHIFT_MIN  # hours within the least change followed (a gap: not near)
     r = int(np.argmin(near[::-1])) if not near.all() else len(near)  # the trailing run of them
     if not BACK_HOURS <= r <= ENDED_MAX:
@@ -851,7 +855,7 @@ def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int,
     if (shift is None or shift.holiday or shift.hours < SHIFT_AGE[0]
             or added_level(v[:n - r], shift.at)):  # (a count added: a bot's, which stops)
         return None
-    if not came_back(v[n - r:], usual[len(usual) - r:], 0.0, float(np.log(shift.ratio))):
+    if not came_back(w[len(w) - r:], usual[len(usual) - r:], 0.0, float(np.log(shift.ratio))):
         return None
     return shift.at, n - r, shift.ratio
 

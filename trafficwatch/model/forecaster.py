@@ -767,8 +767,11 @@ class Forecaster:
             other = other if share < 0.999 else best_naive
             if other in preds and (share, other) != (a, best_naive):
                 mine = typical(share * preds["lstm"] + (1 - share) * preds[other], since)
-                if mine <= least * (1 + HOLD):
-                    a, best_naive, kept_best = share, other, least
+                if mine <= least * (1 + HOLD):  # said as kept only where it errs more (it
+                    # may be the least itself, the tie rule's choice another: "13.9/h against
+                    # 13.9/h", a replay trial)
+                    a, best_naive = share, other
+                    kept_best = least if mine > least else float("nan")
                     err[a] = mine
         held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
         held_mae = err[a] if held else float("nan")
