@@ -146,6 +146,7 @@ def test_an_anomaly_running_from_the_first_hour_judged_says_it_began_before():
     from trafficwatch.app.panes import anomaly_when
     from trafficwatch.engine.predict import predict
     from trafficwatch.engine.views import anomalies
+    from trafficwatch.hours import epoch_seconds
     from trafficwatch.model.forecaster import Forecaster
 
     model = Forecaster.load()
@@ -169,7 +170,7 @@ def test_an_anomaly_running_from_the_first_hour_judged_says_it_began_before():
     w = np.random.default_rng(2).poisson(rate).astype(float)
     p = predict(pd.Series(w, index=idx), model)
     start = p.past_hours[np.argmax(np.isfinite(p.past_alarm_hi))]
-    w[np.searchsorted(idx.asi8 // 10**9, start)] *= 5  # its first hour judged, alone
+    w[int(np.searchsorted(epoch_seconds(idx), start))] *= 5  # its first hour judged, alone
     lone = [a for a in anomalies(predict(pd.Series(w, index=idx), model)) if a.start == start]
     assert lone and not lone[0].clipped and anomaly_when(lone[0], 0)[0] == pd.Timestamp(
         start, unit="s").strftime("%a %d %H:00")
