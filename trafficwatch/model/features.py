@@ -765,6 +765,13 @@ def came_back(y: np.ndarray, usual: np.ndarray, pre: float, shift: float) -> boo
     return abs(got - new) - abs(got - old) > 3 * np.sqrt(new + 1)
 
 
+def usual_counts(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(len(t),) each hour's usual count: the median of the same hour on the SHIFT_WEEKS weeks
+    before it that the series holds (NaN where it holds none of them)."""
+    lags = [v[t - 168 * k] for k in range(1, SHIFT_WEEKS + 1) if t[0] - 168 * k >= 0]
+    return nanmedian(np.stack(lags, axis=1), axis=1) if lags else np.full(len(t), np.nan)
+
+
 def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
     """The change of level the last SHIFT_AGE hours hold, if any: each hour of the last week
     against its usual count (the median of the same hour on the SHIFT_WEEKS weeks before), in
@@ -779,8 +786,7 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     if n < 2 * week:
         return None
     t = np.arange(n - week, n)
-    lags = [v[t - week * k] for k in range(1, SHIFT_WEEKS + 1) if t[0] - week * k >= 0]
-    usual = nanmedian(np.stack(lags, axis=1), axis=1)
+    usual = usual_counts(v, t)
     d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
     ok = np.isfinite(d)
     # split: t[k:] after
@@ -836,8 +842,7 @@ def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int,
     if n < 2 * week + BACK_HOURS:
         return None
     t = np.arange(n - ENDED_MAX - week, n) if n >= ENDED_MAX + 2 * week else np.arange(week, n)
-    lags = [v[t - week * k] for k in range(1, SHIFT_WEEKS + 1) if t[0] - week * k >= 0]
-    usual = nanmedian(np.stack(lags, axis=1), axis=1)
+    usual = usual_counts(v, t)
     # the run back is judged with bursts that are over and outages taken out: a crawler's two
     # hours 38 hours after the return had ended the read, the days at half read as they were
     # again, the band 3 times as wide for days (a replay trial)
@@ -871,8 +876,7 @@ def restore_ended(values: np.ndarray, ended: tuple[int, int, float] | None) -> n
         return v
     a, b, ratio = ended
     t = np.arange(a, b)
-    lags = [v[t - 168 * k] for k in range(1, SHIFT_WEEKS + 1) if a - 168 * k >= 0]
-    usual = nanmedian(np.stack(lags, axis=1), axis=1) if lags else np.full(len(t), np.nan)
+    usual = usual_counts(v, t)
     d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
     shifted = np.abs(d - np.log(ratio)) < np.abs(d)  # nearer the other level (NaN: not)
     back = np.clip(v[t] / ratio, np.expm1(np.log1p(usual) - SHIFT_MIN),
