@@ -1822,10 +1822,17 @@ async def test_the_cursor_takes_the_chart_back_to_an_anomaly_older_than_its_widt
         await pilot.pause()
         chart = app.query_one(ForecastChart)
         assert old not in chart.hours  # out of the chart's width
-        for _ in range(6):
+        span = len(chart.hours)  # past and forecast: as many hours across moved back (a
+        # day's columns had grown by half as the cursor left now: a trial)
+        for _ in range(3):
+            await pilot.press("shift+left")
+        await pilot.pause()
+        assert chart.back > 0 and len(chart.hours) == span
+        for _ in range(3):
             await pilot.press("shift+left")  # a day at a time, to the oldest hour there is
         await pilot.pause()
         assert chart.cursor == int(sv.hours[0]) and chart.hours[0] == chart.cursor
+        assert len(chart.hours) == span
         # older than the four days of tallies: said so, not "No request in these hours"
         stats = str(app.query_one("#stats").render())
         assert "kept for the last 4 days only" in stats

@@ -190,7 +190,16 @@ class ForecastChart(PlotextPlot):
         total = len(snap.series.hours)
         n = min(total, self.days * 24, max(self.size.width - 10, 20))
         self.back = min(max(self.back, 0), total - n)
-        return total - self.back - n, total - self.back
+        if not self.back:
+            return total - n, total
+        # moved back, past hours take the forecast's place too: as many hours across the width
+        # as beside now (a day had gone from 18 columns to 27 as the cursor left now, a trial)
+        fv, last = snap.forecast, int(snap.series.hours[-1])
+        ahead = int((np.asarray(fv.hours) > last).sum()) if fv is not None else 0
+        m = min(total, n + ahead)
+        self.back = min(self.back, max(total - m, 1))  # (1: every hour there is fits)
+        end = max(total - self.back, m)
+        return end - m, end
 
     def shown_hours(self, snap: Snapshot) -> list[int]:
         """The hours the chart shows at its current width: past ones, then the forecast's (when
