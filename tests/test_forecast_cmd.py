@@ -1151,5 +1151,25 @@ def test_a_forecast_of_a_log_that_stopped_says_it_starts_where_the_log_ends(
     log.write_text("\n".join(lines) + "\n")
     code, out, err = run_cli(["forecast", str(log), "--horizon", "2"], capsys)
     assert code == 0 and len(out.splitlines()) == 3
-    said = "hours before now: the forecast starts where the log ends" in err
+    said = "hours before now: the forecast starts after it" in err
     assert said is (ended_h > 0), err
+
+
+def test_a_log_that_ended_inside_an_hour_is_said_to_end_inside_it(tmp_path, capsys):
+    # a trial: "the last hour with a count is 06:00" while `counts` printed 07:00's lines
+    # (marked partial), and the forecast began at 08:00
+    import time
+
+    end = (int(time.time()) // 3600 - 30) * 3600 + 1200  # 20 minutes into an hour, 30 h ago
+    lines = [time.strftime('10.0.0.1 - - [%d/%b/%Y:%H:%M:%S +0000] "GET / HTTP/1.1" 200 5 "-" '
+                           '"Mozilla/5.0"', time.gmtime(end - k * 600))
+             for k in range(6 * 24 * 8, -1, -1)]
+    log = tmp_path / "site.access.log"
+    log.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(["forecast", str(log), "--horizon", "2", "--tz", "UTC"], capsys)
+    inside, whole = (time.strftime("%Y-%m-%d %H:%M", time.gmtime(end // 3600 * 3600 - k))
+                     for k in (0, 3600))
+    assert code == 0 and f"the log ends inside {inside} (not a whole hour's count; the last " \
+        f"whole hour is {whole}), 3" in err and "hours before now" in err, err
+    first = time.strftime("%Y-%m-%dT%H:00:00", time.gmtime(end // 3600 * 3600 + 3600))
+    assert out.splitlines()[1].startswith(first), out

@@ -911,8 +911,14 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         # began days ago, exit 0, not a word (a hosting trial; the help says "from the hour in
         # progress on" of a log being written)
         newest = _when(last, args, series, "%Y-%m-%d %H:%M")
-        err(f"the last hour with a count is {newest}, {behind} hours before now: the forecast "
-            "starts where the log ends, not at the hour in progress (no line was logged since)")
+        said = f"the last hour with a count is {newest}"
+        if empty == 1:  # the hour the log ends inside: `counts` prints its lines (marked
+            # partial), so "the last hour with a count" read as wrong by an hour (a trial)
+            inside = _when(series.index[-1], args, series, "%Y-%m-%d %H:%M")
+            said = (f"the log ends inside {inside} (not a whole hour's count; the last whole "
+                    f"hour is {newest})")
+        err(f"{said}, {behind} hours before now: the forecast starts after it, not at the hour "
+            "in progress (no line was logged since)")
     window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
     # older counts, is said (sites of other years summed: a forecast from 25 hours after 14
     # months of nothing had said only "unjudged")
