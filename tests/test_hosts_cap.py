@@ -129,22 +129,100 @@ def test_a_parser_numbers_so_many_hosts_then_counts_the_others_as_one():
     from trafficwatch.logs.records import NAMED_HOSTS
 
     lines, hosts = [], []
-    for i in range(NAMED_HOSTS * 3 // 2 + 300):
+    for i in range(NAMED_HOSTS * 2 + 300):
         host = f"Scan{i}.example" if i % 3 else "www.shop.com"
         path = '/a\\"b' if i % 7 == 0 else "/"  # read line by line
         t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(NOW - 7200 + i))
         lines.append(f'{host}:443 10.0.0.{i % 250} - - [{t}] "GET {path} HTTP/1.1" 200 1 "-" '
                      f'"x"\n'.encode())
         hosts.append(host.lower())
-    expect = list(dict.fromkeys(hosts))[:NAMED_HOSTS]
-    expect = [h if h in expect else OTHER_HOSTS for h in hosts]
+    expect, named = [], set()
+    for k in range(0, len(lines), 700):  # chunks: the numbers stand across them, until a
+        # chunk begins with NAMED_HOSTS named: then numbered anew (a host new after a scan is
+        # named again, for the series to give it a slot when one is free)
+        if len(named) >= NAMED_HOSTS:
+            named = set()
+        for h in hosts[k:k + 700]:
+            if h in named or len(named) < NAMED_HOSTS:
+                named.add(h)
+                expect.append(h)
+            else:
+                expect.append(OTHER_HOSTS)
+    assert OTHER_HOSTS in expect and expect[-1] == hosts[-1]  # folded, then named again
     for fast in (True, False):
         p = Parser(PRESETS["VCOMBINED"], ParseOptions())
         if not fast:
             p._fast = None
-        got = []
-        for k in range(0, len(lines), 700):  # chunks: the numbers stand across them
+        got, most = [], 0
+        for k in range(0, len(lines), 700):
             rec = p.feed(b"".join(lines[k:k + 700])).records
             got += [rec.vhosts[c] for c in rec.vhost.tolist()]
+            most = max(most, len(rec.vhosts))
         assert got == expect, fast
-        assert len(rec.vhosts) == NAMED_HOSTS + 1 and rec.vhosts[-1] == OTHER_HOSTS
+        assert most == NAMED_HOSTS + 1
+
+
+def _hour_at(t: float, n: int = 1):
+    from trafficwatch.counting.series import count_chunk
+    from trafficwatch.logs.formats import COMBINED
+    from trafficwatch.logs.parse import ParseOptions, parse_bytes
+
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+    line = f'10.0.0.1 - - [{stamp}] "GET / HTTP/1.1" 200 10 "-" "x"\n'.encode() * n
+    return count_chunk(parse_bytes(line, COMBINED, ParseOptions(keep_visitors=True)).records,
+                       visitors=True)
+
+
+def test_a_host_silent_a_day_gives_its_slot_to_a_new_one_and_every_count_stays():
+    # a fleet trial: one scanner's burst of 1,000 made-up Host headers took every slot for
+    # good; each real virtual host added later was "(other hosts)", restarts and all
+    from trafficwatch.counting.series import HOST_IDLE_S
+
+    t0 = NOW - 3 * 86400
+    s = HourlySeries()
+    s.add_counts("www.real.example", _hour_at(t0, 5), host=True)
+    for i in range(MAX_HOSTS - 1):
+        s.add_counts(f"scan{i}.example", _hour_at(t0 + 60), host=True)
+    s.add_counts("www.real.example", _hour_at(t0 + 2 * 86400, 5), host=True)  # still busy
+    total = s.total()
+    assert s.add_counts("new.example", _hour_at(t0 + 3600), host=True) == OTHER_HOSTS
+    # a day after the scan: the scan's hosts are silent, the real one is not
+    later = t0 + 60 + HOST_IDLE_S + 3600
+    assert s.add_counts("new.example", _hour_at(later, 3), host=True) == "new.example"
+    assert s.total() == total + 1 + 3 and s.total("new.example") == 3
+    assert s.total(OTHER_HOSTS) == 1 + 1  # its hour before, and the scan host that went
+    assert "www.real.example" in s.sites() and len(s.sites()) == MAX_HOSTS + 1
+    assert len([x for x in s.folded if x.startswith("scan")]) == 1  # said with the others
+    again = HourlySeries.from_dict(s.to_dict())  # a restart keeps it
+    assert again.sites() == s.sites() and again.total() == s.total()
+    assert again.add_counts("two.example", _hour_at(later + 60), host=True) == "two.example"
+    assert again.add_counts("three.example", _hour_at(t0 + 600), host=True) == OTHER_HOSTS
+
+
+def test_the_app_on_a_host_whose_slot_went_to_a_new_one_shows_every_site_and_says_so(tmp_path):
+    from trafficwatch.engine.engine import Engine, EngineConfig, open_source
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    vhost_log(log, ["aaa.example"], NOW - 3 * 86400)  # silent longest
+    vhost_log(log, [f"scan{i}.example" for i in range(MAX_HOSTS - 1)], NOW - 2 * 86400)
+    e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False, state_path=None),
+               lambda s: None)
+    e.source = open_source(e.sink, e.cfg, e.reading_progress)
+    try:
+        e.set_site("aaa.example")
+        assert e.view_series().sum() == 1
+        vhost_log(log, ["new.example"], NOW - 60)
+        deadline = time.monotonic() + 20
+        while "new.example" not in e.series.sites() and time.monotonic() < deadline:
+            e.source.step(0.5)
+            time.sleep(0.05)
+        assert "aaa.example" not in e.series.sites() and e.series.total(OTHER_HOSTS) == 1
+        s = e.view_series()  # every site's, not a KeyError (the engine's threads had died)
+        assert s.sum() == MAX_HOSTS + 1
+        assert (e.site, e.wanted_site) == ("", "aaa.example")  # said, back when it comes
+        e.status = ""  # (the engine's loop clears "reading logs…")
+        assert "no site aaa.example in what was read" in e.snapshot().status
+    finally:
+        e.source.close()

@@ -35,6 +35,8 @@ METRICS = ("hits", "pages", "visitors")
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
 assert N_CELLS == EVERY_CELL  # tops' tallies: a cell each, and one past them for every request
+HOST_IDLE_S = 24 * 3600  # a virtual host silent this long gives its slot to a new one (the
+# slots full: series._free_slot)
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
@@ -518,15 +520,17 @@ class HourlySeries:
         return out
 
     # -- feeding -----------------------------------------------------------------
-    def _site(self, site: str, host: bool) -> tuple[str, _Site]:
+    def _site(self, site: str, host: bool, when: int | None = None) -> tuple[str, _Site]:
         """The site a chunk is counted under, made if new: a virtual host a line names is a
-        site of its own while there are fewer than MAX_HOSTS, then OTHER_HOSTS. Where nginx logs
-        `$host`, a scanner names it: 5,000 made-up hosts were 5,000 sites, and 35,000 series
-        on the agent's /metrics (a trial)."""
+        site of its own while there are fewer than MAX_HOSTS, or (lines of time `when`) where
+        one of them has been silent HOST_IDLE_S (see _free_slot); else OTHER_HOSTS. Where nginx
+        logs `$host`, a scanner names it: 5,000 made-up hosts were 5,000 sites, and 35,000
+        series on the agent's /metrics (a trial)."""
         s = self._sites.get(site)
         if s is not None:
             return site, s
-        if host and self._hosts >= MAX_HOSTS:
+        if host and self._hosts >= MAX_HOSTS and (
+                when is None or site == OTHER_HOSTS or not self._free_slot(when)):
             site = fold_host(site, self.folded)
             s = self._sites.get(site)
             if s is not None:
@@ -534,6 +538,28 @@ class HourlySeries:
         s = self._sites[site] = _Site(host=host)
         self._hosts += host
         return site, s
+
+    def _free_slot(self, when: int) -> bool:
+        """Give up the slot of the virtual host silent longest, where it has been silent
+        HOST_IDLE_S before `when`: its counts join OTHER_HOSTS' (every total stays) and its name
+        is said with the folded ones. One scanner's burst of made-up hosts took every slot for
+        good, and every real virtual host added later was counted as OTHER_HOSTS (a trial)."""
+        idle = [(x.last_ts, name) for name, x in self._sites.items()
+                if x.host and name != OTHER_HOSTS and x.last_ts is not None]
+        if not idle:
+            return False
+        last, name = min(idle)
+        if last > when - HOST_IDLE_S:
+            return False
+        gone = self._sites.pop(name)
+        self._hosts -= 1
+        other = self._sites.get(OTHER_HOSTS)
+        if other is None:
+            other = self._sites[OTHER_HOSTS] = _Site(host=True)
+            self._hosts += 1
+        self._absorb(OTHER_HOSTS, other, gone)
+        fold_host(name, self.folded)
+        return True
 
     def folded_note(self) -> str:
         """One line on the virtual hosts counted as OTHER_HOSTS ("" when none were)."""
@@ -563,7 +589,7 @@ class HourlySeries:
     def add_counts(self, site: str, cc: ChunkCounts, host: bool = False) -> str:
         """Add a chunk already counted by count_chunk (in a worker, or by add); the site it
         was counted under (see _site)."""
-        site, s = self._site(site, host)
+        site, s = self._site(site, host, cc.max_ts)
         for h, row, off in zip(cc.hours.tolist(), cc.grid, cc.offsets.tolist()):
             cur = s.cells.get(h)
             s.cells[h] = row if cur is None else cur + row
@@ -624,29 +650,33 @@ class HourlySeries:
                 self._all_sets[h] = other._all_sets[h]
         for site, o in other._sites.items():
             site, s = self._site(site, o.host)
-            o.fold()
-            for h, row in o.cells.items():
-                s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
-            for h, keys in o.visitors.items():
-                s.add_visitors(h, keys)
-            for h, table in o.visitor_sets.items():
-                s.visitor_sets[h] = add_cell_sets(s.visitor_sets.get(h), table)
-            s.offsets.update(o.offsets)
-            first = s.first_ts
-            for a, b in o.coverage:
-                self.add_coverage(site, a * HOUR, b * HOUR, lines=False)
-            if o.covered_ts is not None:
-                s.covered_ts = max(s.covered_ts or 0, o.covered_ts)
-            known = [t for t in (first, o.first_ts) if t is not None]
-            s.first_ts = min(known) if known else s.first_ts
-            if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
-                s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
-            if o.clients and s.last_ts is not None:
-                add_tallies(s.clients, o.clients, s.last_ts // HOUR)
-            if o.paths is not None:
-                if s.paths is None:
-                    s.paths = PathCounts()
-                s.paths.merge(o.paths)
+            self._absorb(site, s, o)
+
+    def _absorb(self, site: str, s: _Site, o: _Site) -> None:
+        """Add every count of site `o` into `s`, the site named `site` of this series."""
+        o.fold()
+        for h, row in o.cells.items():
+            s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
+        for h, keys in o.visitors.items():
+            s.add_visitors(h, keys)
+        for h, table in o.visitor_sets.items():
+            s.visitor_sets[h] = add_cell_sets(s.visitor_sets.get(h), table)
+        s.offsets.update(o.offsets)
+        first = s.first_ts
+        for a, b in o.coverage:
+            self.add_coverage(site, a * HOUR, b * HOUR, lines=False)
+        if o.covered_ts is not None:
+            s.covered_ts = max(s.covered_ts or 0, o.covered_ts)
+        known = [t for t in (first, o.first_ts) if t is not None]
+        s.first_ts = min(known) if known else s.first_ts
+        if o.last_ts is not None and (s.last_ts is None or o.last_ts >= s.last_ts):
+            s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
+        if o.clients and s.last_ts is not None:
+            add_tallies(s.clients, o.clients, s.last_ts // HOUR)
+        if o.paths is not None:
+            if s.paths is None:
+                s.paths = PathCounts()
+            s.paths.merge(o.paths)
 
     # -- reading -----------------------------------------------------------------
     def sites(self) -> list[str]:

@@ -225,6 +225,9 @@ class Engine:
                 self.site, self.wanted_site = (name, "") if name else ("", given)
             elif self.wanted_site and self.series.resolve(self.wanted_site) is not None:
                 self.site, self.wanted_site = self.series.resolve(self.wanted_site), ""
+            elif self.site and self.site not in self.series.sites():  # a virtual host's slot
+                # given to a new one (series._free_slot): every site, said, until it is back
+                self.site, self.wanted_site = "", self.site
             else:
                 return
         self._changed(model=True)
@@ -339,6 +342,8 @@ class Engine:
         with self.lock:
             if not self.series.sites():
                 return pd.Series(dtype=float)
+            if self.site and self.site not in self.series.sites():
+                self._resolve_site()  # its slot given to a new virtual host since the last step
             # visitors are not counted per path: that metric ignores the path filter
             path = f.path if self.metric != "visitors" else None
             s = self.series.series(self.site or None, self.metric, bots=f.bots,
@@ -448,6 +453,9 @@ class Engine:
         one site). True while sites remain due."""
         with self.lock:
             sites = list(self.series.sites())
+            for gone in set(self._site_keys) - set(sites):  # a virtual host's slot given to a
+                del self._site_keys[gone]  # new one (series._free_slot): its forecast goes too
+                self.site_forecasts.pop(gone, None)
         for site in sites:
             self.recall_fine_tune(site)
         with self.lock:

@@ -171,6 +171,10 @@ class Parser:
 
     def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
         """Parse complete lines; with final=True a last line without newline is parsed too."""
+        if len(self._vhosts) >= NAMED_HOSTS:  # numbered anew from this chunk on (each result
+            # names its own): a scanner's made-up hosts had made every host named after them
+            # OTHER_HOSTS for as long as the log was followed, the series' slots free or not
+            self._vhosts, self._vhost_tuple = {}, None
         if not final:
             data = data[: data.rfind(b"\n") + 1]
         elif not data[data.rfind(b"\n") + 1:].strip():  # a last line of spaces, without its
