@@ -226,3 +226,24 @@ def test_the_app_on_a_host_whose_slot_went_to_a_new_one_shows_every_site_and_say
         assert "no site aaa.example in what was read" in e.snapshot().status
     finally:
         e.source.close()
+
+
+def test_a_host_longer_than_a_host_name_can_be_is_counted_as_other_hosts():
+    # a fleet trial: a Host of 3,000 bytes was a site, a /metrics label of 3,000 characters
+    # (a Prometheus with label_value_length_limit refuses the whole scrape for it)
+    import json
+
+    from trafficwatch.logs.formats import PRESETS
+    from trafficwatch.logs.parse import ParseOptions, parse_bytes
+
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(NOW - 600))
+    ok, long = "a" * 63 + "." + "b" * 63 + ".example", "x" * 3000
+    lines = "".join(f'{h}:80 10.0.0.1 - - [{stamp}] "GET / HTTP/1.1" 200 1 "-" "x"\n'
+                    for h in (ok, long, "x" * 256)).encode()
+    rec = parse_bytes(lines, PRESETS["VCOMBINED"], ParseOptions()).records
+    assert [rec.vhosts[c] for c in rec.vhost.tolist()] == [ok, OTHER_HOSTS, OTHER_HOSTS]
+    js = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(NOW - 600)),
+                     "remote_addr": "10.0.0.1", "host": long, "request": "GET / HTTP/1.1",
+                     "status": 200}) + "\n"
+    rec = parse_bytes(js.encode(), PRESETS["JSON"], ParseOptions()).records
+    assert [rec.vhosts[c] for c in rec.vhost.tolist()] == [OTHER_HOSTS]

@@ -76,6 +76,7 @@ _NAME_KEEP = (np.arange(64) < np.arange(65)[:, None]).astype(np.uint8).view(np.u
 _MASK64 = (1 << 64) - 1
 
 
+HOST_NAME_MAX = 255  # bytes: DNS's 253, and a bracketed IPv6 literal's port-less form
 _OTHER = OTHER_HOSTS.encode()  # the name hosts past NAMED_HOSTS are numbered under
 _ZONE = re.compile(rb"[+-]\d\d:?\d\d\s*\Z")  # a CLF time's zone offset at its end
 
@@ -102,9 +103,12 @@ class ParseOptions:
 def host_name(raw: bytes) -> bytes:
     """The site a virtual host names: lower case, without the root's trailing dot, as nginx's
     $host reads it ("shop.example.com." had been a site beside shop.example.com, a hosting
-    trial)."""
+    trial); OTHER_HOSTS for a name longer than a host name can be (HOST_NAME_MAX: a Host
+    header of 3,000 bytes had been a site, its name a /metrics label a Prometheus with
+    label_value_length_limit refuses the whole scrape for, a fleet trial)."""
     name = raw.lower()
-    return name.rstrip(b".") or name
+    name = name.rstrip(b".") or name
+    return _OTHER if len(name) > HOST_NAME_MAX else name
 
 
 @dataclass
