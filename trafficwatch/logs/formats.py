@@ -36,7 +36,7 @@ _PIECES: dict[str, bytes] = {
     # a vhost as a Host header may make it ($http_host is written as sent, spaces and all):
     # two words or more, read only where the one-word reading leaves an ident that is not "-"
     # (a Host of "shop.example 10.9.9.9" had 10.9.9.9 read as the client: a security trial)
-    "spaced_vhost": rb"(?P<vhost>\S+(?:[ ]\S+)+?)",
+    "spaced_vhost": rb"(?P<vhost>\S+(?:[ \t]\S+)+?)",
     "user": rb"(?:\S+|\S.*?\S)",
     "time": _TIME_CLF,
     # The request may hold stray quotes and spaces: it ends at the quote that a status follows.
