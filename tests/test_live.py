@@ -338,6 +338,8 @@ def test_a_line_too_long_to_count_does_not_empty_the_tail(tmp_path, feed_for, gr
 
 @pytest.mark.parametrize("beside,said", [
     ((), "empty for now"), (("README", "error.log"), "no access log for now"),
+    (("access.log@",), "no access log for now"),  # a link to a file not there yet (a volume
+    # not mounted): ended 2 alone in its folder, where an empty one was watched (a trial)
     (("logs/",), ("no file in it, only subdirectories, whose logs are not read (give the "
                   "directory that holds them)"))])  # the app had said "no access log yet"
 # where counts said a folder of folders held none (a trial)
@@ -349,6 +351,8 @@ def test_an_empty_directory_is_watched_and_says_so(tmp_path, feed_for, beside, s
     for name in beside:
         if name.endswith("/"):
             (tmp_path / name).mkdir()
+        elif name.endswith("@"):
+            (tmp_path / name[:-1]).symlink_to(tmp_path.parent / f"{tmp_path.name}-target.log")
         else:
             (tmp_path / name).write_text("notes\n")
     e, f = feed_for()

@@ -46,7 +46,7 @@ from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import Malformed, ParseResult
-from trafficwatch.logs.sources import SourceFile, classify, discover
+from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
 from trafficwatch.logs.w3c import JsonLine
 from trafficwatch.safe import safe_name
 
@@ -218,7 +218,8 @@ class LiveFeed:
             self.warnings.append(said)  # (the app's screen too)
         failed = ""
         if not self.follower.tracked() and not self.report.restored_lines and \
-                not (self._waiting_dirs and not self.report.skipped and not self.report.failed):
+                not (self._waiting_dirs and not self.report.failed and
+                     all(why == DANGLING for _, why in self.report.skipped)):
             failed = nothing_read(self.report, cfg.paths)  # (a directory with no log yet is
             # watched, as README says: a fresh server's agent must not exit and restart)
         elif self._streams and not self.report.parsed and \

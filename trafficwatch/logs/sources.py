@@ -46,6 +46,7 @@ AWS_LOG_NAME = re.compile(r"[A-Z0-9]{8,20}\.\d{4}-\d\d-\d\d-\d\d\.[0-9a-f]{8}(?:
                           r"|\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-[0-9A-F]{16}")
 PSEUDO_FS = ("/proc/", "/sys/")  # kernel files: no size, no log
 NO_FILE_IN_DIR = "no file in it, only subdirectories (not read: give the directory that holds the logs)"
+DANGLING = "dangling symlink"  # (skipped, and looked at again at each scan)
 EMPTY_DIR = "empty directory: no access log found"  # reading once; a follower waits for files
 NO_LOG_IN_DIR = ("no access log in it, only files not read (error logs, files not named like a "
                  "log)")  # as EMPTY_DIR: a follower waits (a fresh server's README or error.log)
@@ -176,7 +177,7 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
     try:
         st = path.stat()
     except FileNotFoundError:
-        return "dangling symlink" if path.is_symlink() else "no such file"
+        return DANGLING if path.is_symlink() else "no such file"
     except OSError as exc:
         return f"cannot stat: {exc.strerror}"
     if stat.S_ISDIR(st.st_mode):
@@ -368,6 +369,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
             out.skipped.append((safe_name(arg), why))
         globbed = any(c in arg for c in "*?[")
         before = (sum(map(len, out.sites.values())), len(out.skipped), len(out.ignored))
+        dangling = 0  # a directory's links to files not there (yet: a volume not mounted)
         again = 0  # files an earlier path already gave (a.log a.log, a dir and a file in it)
         for p in found:
             if str(p) == "-":
@@ -405,6 +407,7 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
                     continue
                 if explicit or res not in ("directory",):
                     out.skipped.append((safe_name(p), res))
+                    dangling += res == DANGLING and not explicit
                 continue
             low = p.name.lower()
             if not explicit and "log" not in low and "access" not in low and \
@@ -423,8 +426,11 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
             pass
         elif found and after == before:  # only subdirectories (not read): not in silence
             out.skipped.append((safe_name(arg), NO_FILE_IN_DIR))
-        elif found and not explicit and after[:2] == before[:2]:  # files, none read by
-            out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))  # design: awaiting its log
+        elif found and not explicit and after[0] == before[0] and \
+                after[1] - before[1] == dangling:  # files, none read by design (or links to
+            # none yet): awaiting its log. A directory of one dangling link had ended the
+            # agent (2), under systemd a restart loop, where an empty one is watched (a trial)
+            out.skipped.append((safe_name(arg), NO_LOG_IN_DIR))
     for f in passive:  # after every path given: a rotation also named is read as named
         key = os.path.realpath(f.path)
         if key not in seen and _linked(Path(f.path), inodes) is None:
