@@ -218,16 +218,17 @@ def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkey
             s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
             s.close()
         end = time.monotonic() + 10  # the idle ones closed by the server: a scrape answers
-        status, body = "", b""  # (closed unanswered while every slot is taken: tried again)
-        while time.monotonic() < end and not status:
+        status, body = "", b""  # (503 while every slot is taken: tried again)
+        while time.monotonic() < end and status[9:12] in ("", "503"):
             try:
                 status, _, body = raw(host, port, "GET")
             except OSError:
                 pass
-            if not status:
+            if status[9:12] in ("", "503"):
                 time.sleep(0.1)
         assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
-        assert all(s.recv(1) == b"" for s in idle)  # closed from its end
+        # closed from its end, or told it was busy (503) past the slots
+        assert all(s.recv(1) in (b"", b"H") for s in idle)
     finally:
         for s in idle:
             s.close()
@@ -302,9 +303,9 @@ def test_one_address_cannot_take_every_slot_by_reconnecting(monkeypatch):
         for s in held:
             s.sendall(b"G")
         time.sleep(0.3)
-        with socket.create_connection((host, port), timeout=5) as extra:  # a 4th: closed
+        with socket.create_connection((host, port), timeout=5) as extra:  # a 4th: 503
             extra.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-            assert extra.recv(100) == b""
+            assert extra.recv(100).startswith(b"HTTP/1.0 503 ")
         for s in held:
             s.close()
         time.sleep(0.3)
@@ -313,4 +314,66 @@ def test_one_address_cannot_take_every_slot_by_reconnecting(monkeypatch):
     finally:
         for s in held:
             s.close()
+        server.stop()
+
+
+def test_connections_that_send_nothing_give_their_slots_to_a_scrape(monkeypatch):
+    """A fleet trial: 70 sockets that never sent a byte, reopened every 10 s, kept every scrape
+    out, each refused with a bare close (Prometheus said "EOF"). Every slot taken, the one
+    waiting longest for its request is cut for the new one; with none to cut, 503."""
+    from trafficwatch.engine import metrics
+
+    monkeypatch.setattr(metrics, "MAX_CLIENTS", 4)
+    monkeypatch.setattr(metrics, "PENDING_S", 0.3)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    host, port = server.address[:2]
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
+    try:
+        time.sleep(0.1)  # none waited PENDING_S: the next is told, not taken
+        with socket.create_connection((host, port), timeout=5) as extra:
+            got = extra.recv(200)
+        assert got.startswith(b"HTTP/1.0 503 ") and b"Retry-After: 1" in got
+        time.sleep(0.4)
+        t0 = time.monotonic()
+        status, _, body = raw(host, port, "GET")  # well before their 10 s are up
+        assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
+        assert time.monotonic() - t0 < 2.0
+        cut = 0
+        for s in idle:
+            s.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                cut += s.recv(1) == b""
+        assert cut == 1  # the oldest one
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
+def test_other_methods_are_405_and_a_gzip_scrape_is_compressed():
+    """A fleet trial: POST was "501 Unsupported method", /metrics/ 404, and 470 KB of 1,001
+    sites went unpacked to a Prometheus that asks for gzip."""
+    import gzip
+
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES * 50)
+    server.start()
+    host, port = server.address[:2]
+    try:
+        status, headers, body = raw(host, port, "POST")
+        assert status.split()[1] == "405" and headers["allow"] == "GET, HEAD" and body == b""
+        url = f"http://{host}:{port}/metrics"
+        plain = urllib.request.urlopen(url, timeout=5).read()
+        for accept, packed in (("gzip", True), ("deflate, gzip;q=0.5", True),
+                               ("gzip;q=0", False), ("identity", False)):
+            req = urllib.request.Request(url, headers={"Accept-Encoding": accept})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                data = r.read()
+                assert (r.headers.get("Content-Encoding") == "gzip") is packed, accept
+                assert r.headers["Vary"] == "Accept-Encoding"
+            assert (gzip.decompress(data) if packed else data) == plain
+            if packed:
+                assert len(data) < len(plain) / 5
+        assert urllib.request.urlopen(url + "/", timeout=5).read() == plain
+    finally:
         server.stop()
