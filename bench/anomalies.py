@@ -8,8 +8,11 @@ a street, ISP flows, a pedestrian counter; their last 60 days). For each of the 
 weeks: the app's prediction (engine.predict, the shipped model) at the week's end, its day-ahead
 forecasts for the 7 days before, and the anomalies (engine.anomalies.detect, trigger 1) at each
 band: 0.8 is the band drawn (the old rule, the reference), 0.98 the default `--anomaly-band`;
-the model's band alone, and in the last column as shipped (engine.predict.alarm_band: the default
-band, never narrower than the noise of counting).
+the model's band alone, then as shipped (engine.predict.alarm_band: the default band, never
+narrower than the noise of counting), and in the last column the --alert-cmd pages of those
+(engine.alerts.Alerter, judged hour by hour as the app does: a run pages at its first hour far
+outside the band or at its second hour, never again an hour after one that paged, nor for
+traffic coming back after a long run the other way).
 Then three faults are put, one at a time, into the busiest hour of the week's last two days, and
 counted as caught when an anomaly covers that hour: no request for an hour (the site down), half
 the requests for three hours, three times the requests for an hour.
@@ -52,6 +55,29 @@ def load_series() -> dict[str, pd.Series]:
     return out
 
 
+def paged(hours: np.ndarray, actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list:
+    """The anomalies --alert-cmd pages for, judged at the end of each hour on the day before
+    it, as the app judges them (engine.site_forecasts)."""
+    from trafficwatch.engine.alerts import Alerter, AlertMarks
+    from trafficwatch.engine.anomalies import detect
+    from trafficwatch.hours import HOUR
+
+    class Pages(Alerter):
+        def _put(self, jobs):  # counted, not run (as queued: not judged again)
+            for site, ev in jobs:
+                self._queued[site] = max(ev.fired_at, self._queued.get(site, ev.fired_at))
+                self.got.append(ev)
+
+    pager = Pages("true", AlertMarks(None))
+    pager.got = []
+    pager.begin(float(hours[0]))
+    for t in range(len(hours)):  # (each run from its own start, as LOOK_BACK finds it)
+        pager.check("site", [e for e in detect(hours[:t + 1], actual[:t + 1], lo[:t + 1],
+                                               hi[:t + 1])
+                             if e.end is None or e.end > hours[t] - 23 * HOUR])
+    return pager.got
+
+
 def main() -> int:
     """Print anomalies a week and faults caught per band, per series and in all."""
     from trafficwatch.engine.anomalies import ANOMALY_BAND, detect
@@ -65,7 +91,7 @@ def main() -> int:
     np.seterr(all="ignore")
     fc = Forecaster.load()
     series = load_series()
-    cols = (*BANDS, "shipped")
+    cols = (*BANDS, "shipped", "pages")
     events = {b: [] for b in cols}
     caught = {(b, f): [] for b in cols for f in FAULTS}
     print(f"anomalies a week by band (0.8: the band drawn, the old rule; {ANOMALY_BAND}: the "
@@ -85,15 +111,19 @@ def main() -> int:
             a = s.reindex(pd.to_datetime(hours, unit="s", utc=True)).to_numpy(dtype=float)
             busy = int(np.nanargmax(a[-48:])) + len(a) - 48
             for b in cols:
-                lo, hi = (widen(alo, q[:, 1], ahi, b) if b != "shipped" else
+                lo, hi = (widen(alo, q[:, 1], ahi, b) if b not in ("shipped", "pages") else
                           alarm_band(alo, q[:, 1], ahi, ANOMALY_BAND))
-                per[b] += len(detect(hours, a, lo, hi))
+                per[b] += len(paged(hours, a, lo, hi) if b == "pages" else
+                              detect(hours, a, lo, hi))
                 for f, (d0, d1, k) in FAULTS.items():
                     x = a.copy()
                     x[busy + d0:busy + d1] *= k
-                    caught[(b, f)].append(any(
-                        e.start <= hours[busy] and (e.end is None or e.end > hours[busy])
-                        for e in detect(hours, x, lo, hi)))
+                    runs = [e for e in detect(hours, x, lo, hi) if e.start <= hours[busy]
+                            and (e.end is None or e.end > hours[busy])]
+                    if b == "pages":  # a page for that run, by the end of the hour after
+                        runs = [e for e in paged(hours, x, lo, hi) if e.fired_at <= hours[busy]
+                                + 2 * HOUR and any(r.start == e.start for r in runs)]
+                    caught[(b, f)].append(bool(runs))
         for b in cols:
             events[b].append(per[b] / args.weeks)
         print(f"{name[:44]:<44}" + "".join(f"{per[b] / args.weeks:>8.1f}" for b in cols))

@@ -42,14 +42,38 @@ def iso_hour(ts: int) -> str:
 
 
 FLAP_S = 3600  # a run outside the band that begins this soon after one of the same direction
-# ended is that one again for --alert-cmd: a site flapping at the band's edge (60, 84, 60, 84...)
-# paged every two hours, 12 times a day (a trial); the screen lists each run
+# that paged (or was itself such a run) ended is that one again for --alert-cmd: a site
+# flapping at the band's edge (60, 84, 60, 84...) paged every two hours, 12 times a day (a
+# trial); the screen lists each run. Decided once, when the run fires: judged again each hour,
+# an outage an hour after a blip was held back until the blip left the day judged, then paged
+# a day late (an alerts trial)
+PAGE_MARGIN = 0.25  # a run pages once it has lasted 2 hours, or at its first hour where that
+# hour is past the band's edge by this share of the edge (and PAGE_MIN requests): single hours
+# a request or two past the 98 % band's edge (8 against 8.005-29.2, 145 against 72-144.2) paged
+# 2.3 times a week a site on traffic with nothing wrong (an alerts trial); an outage (0 against
+# 46-95) or a flood pages at its first hour as before
+PAGE_MIN = 2.0
+PAGE_HOURS = 2
+RETURN_HOURS = 6  # a run opposite to one of this many hours or more, beginning within FLAP_S
+RETURN_NEAR = 1.5  # of its end and within this factor of the band's edge, is the traffic
+# coming back against a forecast made while it was away (a day at half, then back: paged
+# "above" as if a flood, an alerts trial), not paged
 
 
-def _flap(event: AnomalyEvent, events: list[AnomalyEvent]) -> bool:
-    """Whether `event` began within FLAP_S of the end of another of its direction."""
-    return any(p is not event and p.direction == event.direction and p.end is not None
-               and 0 <= event.start - p.end <= FLAP_S for p in events)
+def significant(e: AnomalyEvent) -> bool:
+    """Whether a run is worth a page (PAGE_MARGIN, PAGE_HOURS)."""
+    edge = e.high if e.direction > 0 else e.low
+    excess = e.actual - e.high if e.direction > 0 else e.low - e.actual
+    return e.hours_out >= PAGE_HOURS or excess >= max(PAGE_MARGIN * edge, PAGE_MIN)
+
+
+def is_return(e: AnomalyEvent, events: list[AnomalyEvent]) -> bool:
+    """Whether `e` began just after a long run the other way ended, near the band's edge."""
+    near = (e.actual <= RETURN_NEAR * e.high if e.direction > 0
+            else e.actual * RETURN_NEAR >= e.low)
+    return near and any(p.direction == -e.direction and p.end is not None
+                        and p.end - p.start >= RETURN_HOURS * 3600
+                        and 0 <= e.start - p.end <= FLAP_S for p in events)
 
 
 def alert_env(site: str, event: AnomalyEvent) -> dict[str, str]:
@@ -110,7 +134,11 @@ class AlertMarks:
         self.notice = ""
         self.marks: dict[str, float] = {}
         self.legacy: float | None = None  # the mark releases before 2026-12-03 saved for all sites
-        self.pending: list[tuple[str, AnomalyEvent]] = []  # queued when the last run stopped
+        self.pending: list[tuple[str, AnomalyEvent]] = []  # queued, not run yet (saved as
+        # queued: a kill -9 while a command ran had lost the alerts queued behind it)
+        # site -> direction -> [start, end or None] of its latest run that paged, or was that
+        # one again (FLAP_S)
+        self.chains: dict[str, dict[str, list]] = {}
         self._saving = threading.Lock()  # one save at a time, each of the latest (the runner's
         # mark and a stop's pending ones: the earlier-built write could land last)
         if path is not None:
@@ -132,6 +160,7 @@ class AlertMarks:
             self.notice = f"alert marks {safe_name(path)} not understood; alerting from now on"
             return {}
         self.pending = _events(data.get("pending"))
+        self.chains = _chains(data.get("chains"))
         marks = data["marks"]
         now = time.time()
         limit = now + FUTURE_SLACK_S
@@ -156,24 +185,29 @@ class AlertMarks:
         return self.marks.get(site)
 
     def advance(self, site: str, fired_at: float) -> None:
-        """Record that `site` was alerted for an anomaly that fired at `fired_at`, and save."""
+        """Record that `site` was alerted for an anomaly that fired at `fired_at` (or that it
+        was decided not to page), and save; the alerts queued for it up to then are done."""
         with self._saving:
             self.marks[site] = max(fired_at, self.marks.get(site, fired_at))
+            self.pending = [(s, ev) for s, ev in self.pending
+                            if s != site or ev.fired_at > self.marks[site]]
         self.save()
 
     def save(self) -> None:
-        """Write the marks and the alerts pending (OSError where it cannot)."""
+        """Write the marks, the alerts pending and the runs paged (OSError where it cannot)."""
         if self.path is None:
             return
         with self._saving:
             data = json.dumps({"version": MARKS_VERSION, "marks": self.marks, "pending": [
-                {"site": site, **dataclasses.asdict(ev)} for site, ev in self.pending]}).encode()
+                {"site": site, **dataclasses.asdict(ev)} for site, ev in self.pending],
+                "chains": self.chains}).encode()
             _atomic_write(self.path, data)
 
     def hold(self, jobs: list[tuple[str, AnomalyEvent]]) -> None:
-        """Keep alerts queued and not run for the next start (a stop while they waited)."""
+        """Keep alerts queued and not run yet for the next start, and save (a stop, or a
+        kill -9, while they wait)."""
         with self._saving:
-            self.pending = [*self.pending, *jobs]
+            self.pending = [*self.pending, *(j for j in jobs if j not in self.pending)]
         self.save()
 
     def take_pending(self) -> list[tuple[str, AnomalyEvent]]:
@@ -194,9 +228,22 @@ def _events(raw: object) -> list[tuple[str, AnomalyEvent]]:
         try:
             fields = {k: item[k] for k in ("start", "end", "peak_hour", "actual", "low", "high",
                                            "direction", "fired", "clipped")}
+            if isinstance(item.get("last"), int):  # (absent from files before it was kept)
+                fields["last"] = item["last"]
             out.append((str(item["site"]), AnomalyEvent(**fields)))
         except (KeyError, TypeError, ValueError):
             continue
+    return out
+
+
+def _chains(raw: object) -> dict[str, dict[str, list]]:
+    """The paged runs of a marks file (those unreadable left out)."""
+    out: dict[str, dict[str, list]] = {}
+    for site, by_dir in (raw.items() if isinstance(raw, dict) else ()):
+        for d, run in (by_dir.items() if isinstance(by_dir, dict) else ()):
+            if d in ("1", "-1") and isinstance(run, list) and len(run) == 2 and \
+                    all(x is None or isinstance(x, int) for x in run) and run[0] is not None:
+                out.setdefault(str(site), {})[d] = list(run)
     return out
 
 
@@ -220,6 +267,9 @@ class Alerter:
         self._error = ""
         self._failures = 0
         self._runs = 0
+        self._waiting = 0  # alerts queued and not run yet
+        self._last_ok: float | None = None  # when the latest run that succeeded ended, if it
+        # was the latest run (a failure said for good had read as paging still broken)
         self._stopped = False
         self._off = ""
         self._floor = -math.inf  # nothing fired before this alerts (set when alerts resume)
@@ -238,8 +288,15 @@ class Alerter:
         # behind it: three surges, no page, an alerts trial)
 
     def _put(self, jobs: list[tuple[str, AnomalyEvent]]) -> None:
+        if jobs:
+            try:
+                self.marks.hold(jobs)
+            except OSError as exc:
+                log.warning("alerts queued not kept: %s", exc)
         for site, ev in jobs:
             self._queued[site] = max(ev.fired_at, self._queued.get(site, -math.inf))
+            with self._lock:
+                self._waiting += 1
             self._jobs.put((site, ev))
         if jobs and (self._runner is None or not self._runner.is_alive()):
             self._runner = threading.Thread(target=self._run, name="trafficwatch-alerts",
@@ -257,9 +314,33 @@ class Alerter:
         legacy = self.marks.legacy if site != LEGACY_MARK else None
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
                     self._floor, legacy if legacy is not None else -math.inf)
-        events = list(events)
-        new = sorted((e for e in events if e.fired_at > floor and not e.clipped
-                      and not _flap(e, events)), key=lambda e: e.fired_at)
+        events = sorted(events, key=lambda e: e.start)
+        chains = self.marks.chains.setdefault(site, {})
+        for e in events:  # a run that paged (or ran on from one) and has ended since
+            run = chains.get(str(e.direction))
+            if run is not None and run[0] == e.start and run[1] != e.end:
+                run[1] = e.end
+        new, passed = [], None
+        for e in sorted(events, key=lambda e: e.fired_at):
+            if e.fired_at <= floor or e.clipped:
+                continue
+            run = chains.get(str(e.direction))
+            again = run is not None and run[1] is not None and 0 <= e.start - run[1] <= FLAP_S
+            if again or is_return(e, events):  # decided now, for good
+                chains[str(e.direction)] = [e.start, e.end]
+                passed = e.fired_at
+            elif significant(e):
+                chains[str(e.direction)] = [e.start, e.end]
+                new.append(e)
+            else:  # a run too small to page yet: judged again as it grows
+                continue
+            floor = e.fired_at
+        if passed is not None and (not new or passed > new[-1].fired_at):
+            self._queued[site] = max(passed, self._queued.get(site, -math.inf))
+            try:  # never judged again, after a restart either
+                self.marks.advance(site, passed)
+            except OSError as exc:
+                log.warning("alert marks not saved: %s", exc)
         self._put([(site, ev) for ev in new])
         return new
 
@@ -290,18 +371,10 @@ class Alerter:
         """Let the runner finish the alert it is running and end (queued ones alert next start:
         their marks are saved only as each runs)."""
         self._stopped = True
-        left = []
-        with contextlib.suppress(queue.Empty):
+        with contextlib.suppress(queue.Empty):  # (kept in the marks' pending as queued)
             while True:
-                job = self._jobs.get_nowait()
-                if job is not None:
-                    left.append(job)
+                self._jobs.get_nowait()
         self._jobs.put(None)
-        if left:
-            try:
-                self.marks.hold(left)
-            except OSError as exc:
-                log.warning("alerts queued at the stop not kept: %s", exc)
 
     @property
     def notice(self) -> str:
@@ -309,14 +382,24 @@ class Alerter:
         with self._lock:
             if self._off:
                 return f"--alert-cmd: {self._off}"
+            waiting = f"; {self._waiting} waiting" if self._waiting > 1 else ""
+            if self._error and self._last_ok is not None:
+                ok = time.strftime("%H:%M", time.localtime(self._last_ok))
+                return (f"--alert-cmd: the last alert ran fine ({ok}); before it: "
+                        f"{self._error} ({self._failures} of {self._runs} failed{waiting})")
             if self._error:
-                return f"--alert-cmd: {self._error} ({self._failures} of {self._runs} failed)"
+                return (f"--alert-cmd: {self._error} ({self._failures} of {self._runs} failed"
+                        f"{waiting})")
         return self.marks.notice
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None and not self._stopped:
+            with self._lock:
+                self._waiting -= 1
             try:
-                self._alert(*job)
+                if self._alert(*job):
+                    with self._lock:
+                        self._last_ok = time.time()
             except Exception as exc:  # noqa: BLE001 (said on screen; the next alerts still run)
                 # an error the runner did not expect ended its thread, and every site's alert
                 # after it waited for ever, unsaid (a trial under libfaketime: time.sleep in
@@ -324,9 +407,10 @@ class Alerter:
                 site = safe_name(job[0] or "all")
                 self._failed(f"the alert command for {site} failed: {safe_text(exc)}")
 
-    def _alert(self, site: str, ev: AnomalyEvent) -> None:
+    def _alert(self, site: str, ev: AnomalyEvent) -> bool:
         """Run the command for one anomaly: the mark saved first, the command waited for (its
-        whole group killed past RUN_LIMIT_S, or when waiting for it fails: never left a zombie)."""
+        whole group killed past RUN_LIMIT_S, or when waiting for it fails: never left a zombie).
+        Whether it ran and succeeded."""
         who = safe_name(site or "all")
         try:
             self.marks.advance(site, ev.fired_at)  # saved before it runs: never twice
@@ -340,7 +424,7 @@ class Alerter:
                 proc = run_alert(self.cmd, site or "all", ev, stderr=err)
             except (OSError, ValueError) as exc:
                 self._failed(f"cannot start the alert command for {who}: {safe_text(exc)}")
-                return
+                return False
             try:
                 code = proc.wait(RUN_LIMIT_S)
             except subprocess.TimeoutExpired:
@@ -348,7 +432,7 @@ class Alerter:
                 said = last_said(err)
                 self._failed(f"the alert command for {who} ran over {RUN_LIMIT_S:g} s and was "
                              f"killed{f': {said}' if said else ''}")
-                return
+                return False
             except BaseException:
                 self._kill(proc)
                 raise
@@ -357,6 +441,8 @@ class Alerter:
                 said = last_said(err)
                 self._failed(f"the alert command for {who} failed ({why}"
                              f"{f': {said}' if said else ''})")
+                return False
+        return True
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
@@ -371,3 +457,4 @@ class Alerter:
                 log.warning("%s", message)
             self._error = message
             self._failures += counted
+            self._last_ok = None

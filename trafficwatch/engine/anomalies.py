@@ -43,6 +43,12 @@ class AnomalyEvent:
     fired: int  # epoch seconds of the hour that completed the trigger window
     clipped: bool = False  # its first hour is the first one judged, with hours before it not
     # judged: it may have begun earlier (site_forecasts judges the last day only)
+    last: int | None = None  # epoch seconds of its latest hour outside the band (None: start)
+
+    @property
+    def hours_out(self) -> int:
+        """Hours from its first to its latest outside the band (gaps between them count)."""
+        return 1 if self.last is None else (self.last - self.start) // 3600 + 1
 
     @property
     def fired_at(self) -> int:
@@ -106,6 +112,7 @@ def detect(
         if firing is None and len(run_out) >= trigger:
             firing = {"start": run_out[0], "peak": run_out[0], "dir": direction, "fired": i}
         if firing is not None:
+            firing["last"] = i
             p = firing["peak"]
             if abs(_excess(a, lo, hi)) > abs(_excess(actual[p], low[p], high[p])):
                 firing["peak"] = i
@@ -126,4 +133,5 @@ def _event(f: dict, hours, actual, low, high, end: int | None) -> AnomalyEvent:
     p = f["peak"]
     return AnomalyEvent(start=int(hours[f["start"]]), end=end, peak_hour=int(hours[p]),
                         actual=float(actual[p]), low=float(low[p]), high=float(high[p]),
-                        direction=f["dir"], fired=int(hours[f["fired"]]))
+                        direction=f["dir"], fired=int(hours[f["fired"]]),
+                        last=int(hours[f.get("last", f["start"])]))
