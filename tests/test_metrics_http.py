@@ -236,17 +236,25 @@ def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkey
     assert "Traceback" not in capfd.readouterr().err
 
 
-def test_clients_that_trickle_a_request_cannot_hold_every_slot(monkeypatch):
-    """A review: 64 connections each sending a header byte every 4 s kept their slots for ever
-    (the timeout was per read), and every scrape was refused."""
+def held(monkeypatch, slots: int, **settings: float):
+    """A server of `slots` slots (metrics' other settings as given), every slot taken by a
+    connection that has sent nothing: (server, host, port, those connections)."""
     from trafficwatch.engine import metrics
 
-    monkeypatch.setattr(metrics, "CLIENT_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(metrics, "MAX_CLIENTS", 4)
+    monkeypatch.setattr(metrics, "MAX_CLIENTS", slots)
+    for name, value in settings.items():
+        monkeypatch.setattr(metrics, name, value)
     server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
     server.start()
     host, port = server.address[:2]
-    slow = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
+    return server, host, port, [socket.create_connection((host, port), timeout=5)
+                                for _ in range(slots)]
+
+
+def test_clients_that_trickle_a_request_cannot_hold_every_slot(monkeypatch):
+    """A review: 64 connections each sending a header byte every 4 s kept their slots for ever
+    (the timeout was per read), and every scrape was refused."""
+    server, host, port, slow = held(monkeypatch, 4, CLIENT_TIMEOUT_S=1.0)
     stop = threading.Event()
 
     def trickle() -> None:
@@ -321,14 +329,7 @@ def test_connections_that_send_nothing_give_their_slots_to_a_scrape(monkeypatch)
     """A fleet trial: 70 sockets that never sent a byte, reopened every 10 s, kept every scrape
     out, each refused with a bare close (Prometheus said "EOF"). Every slot taken, the one
     waiting longest for its request is cut for the new one; with none to cut, 503."""
-    from trafficwatch.engine import metrics
-
-    monkeypatch.setattr(metrics, "MAX_CLIENTS", 4)
-    monkeypatch.setattr(metrics, "PENDING_S", 0.3)
-    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
-    server.start()
-    host, port = server.address[:2]
-    idle = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
+    server, host, port, idle = held(monkeypatch, 4, PENDING_S=0.3)
     try:
         time.sleep(0.1)  # none waited PENDING_S: the next is told, not taken
         with socket.create_connection((host, port), timeout=5) as extra:
