@@ -126,22 +126,24 @@ def test_a_parser_numbers_so_many_hosts_then_counts_the_others_as_one():
     later ones are OTHER_HOSTS there already."""
     from trafficwatch.logs.formats import PRESETS
     from trafficwatch.logs.parse import ParseOptions, Parser
-    from trafficwatch.logs.records import NAMED_HOSTS
+    from trafficwatch.logs.records import HOST_IDLE_S, NAMED_HOSTS
 
-    lines, hosts = [], []
-    for i in range(NAMED_HOSTS * 2 + 300):
+    lines, hosts, times = [], [], []
+    for i in range(4900):  # a scan, then lines a day later
         host = f"Scan{i}.example" if i % 3 else "www.shop.com"
         path = '/a\\"b' if i % 7 == 0 else "/"  # read line by line
-        t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(NOW - 7200 + i))
+        times.append(NOW - 3 * 86400 + i + (86400 if i >= 3500 else 0))
+        t = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(times[-1]))
         lines.append(f'{host}:443 10.0.0.{i % 250} - - [{t}] "GET {path} HTTP/1.1" 200 1 "-" '
                      f'"x"\n'.encode())
         hosts.append(host.lower())
-    expect, named = [], set()
+    expect, named, since = [], set(), times[0]
     for k in range(0, len(lines), 700):  # chunks: the numbers stand across them, until a
-        # chunk begins with NAMED_HOSTS named: then numbered anew (a host new after a scan is
-        # named again, for the series to give it a slot when one is free)
-        if len(named) >= NAMED_HOSTS:
-            named = set()
+        # chunk begins with NAMED_HOSTS named a day of log time after they began: then
+        # numbered anew (a host new after a scan is named again, for the series to give it
+        # a slot once one is free)
+        if len(named) >= NAMED_HOSTS and times[k - 1] >= since + HOST_IDLE_S:
+            named, since = set(), times[k - 1]
         for h in hosts[k:k + 700]:
             if h in named or len(named) < NAMED_HOSTS:
                 named.add(h)

@@ -25,7 +25,7 @@ from trafficwatch.counting.tops import (
     factorize,
 )
 from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_changes, epoch_seconds
-from trafficwatch.logs.records import MAX_HOSTS, OTHER_HOSTS, Records
+from trafficwatch.logs.records import HOST_IDLE_S, MAX_HOSTS, OTHER_HOSTS, Records
 from trafficwatch.safe import safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
@@ -35,8 +35,6 @@ METRICS = ("hits", "pages", "visitors")
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
 assert N_CELLS == EVERY_CELL  # tops' tallies: a cell each, and one past them for every request
-HOST_IDLE_S = 24 * 3600  # a virtual host silent this long gives its slot to a new one (the
-# slots full: series._free_slot)
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
@@ -452,6 +450,7 @@ class HourlySeries:
         self._rank: np.ndarray | None = None
         self._sorted_names = np.empty(0, object)  # _gnames in order
         self._hosts = 0  # sites named by their lines' virtual host
+        self._no_slot_before = 0  # no host's slot is free before this time (_free_slot)
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
         # hour -> cell_sets() of every site's visitors together, for the hours age() let go of
         # their keys: a visitor of two sites is one visitor of all of them
@@ -544,12 +543,15 @@ class HourlySeries:
         HOST_IDLE_S before `when`: its counts join OTHER_HOSTS' (every total stays) and its name
         is said with the folded ones. One scanner's burst of made-up hosts took every slot for
         good, and every real virtual host added later was counted as OTHER_HOSTS (a trial)."""
+        if when < self._no_slot_before:  # (a scanner's new host a line: not a search each)
+            return False
         idle = [(x.last_ts, name) for name, x in self._sites.items()
                 if x.host and name != OTHER_HOSTS and x.last_ts is not None]
         if not idle:
             return False
         last, name = min(idle)
-        if last > when - HOST_IDLE_S:
+        if last > when - HOST_IDLE_S:  # none before then: the hosts' last lines only move on
+            self._no_slot_before = last + HOST_IDLE_S
             return False
         gone = self._sites.pop(name)
         self._hosts -= 1

@@ -29,7 +29,14 @@ from trafficwatch.logs.formats import (
     VCOMMON,
     LogFormat,
 )
-from trafficwatch.logs.records import NAMED_HOSTS, OTHER_HOSTS, Malformed, ParseResult, Records
+from trafficwatch.logs.records import (
+    HOST_IDLE_S,
+    NAMED_HOSTS,
+    OTHER_HOSTS,
+    Malformed,
+    ParseResult,
+    Records,
+)
 from trafficwatch.logs.timeparse import TimeError, parse_time
 from trafficwatch.logs.w3c import BOM, JsonLine, NotARequest, W3CState
 
@@ -147,6 +154,8 @@ class Parser:
         self._w3c = W3CState() if fmt.kind == "w3c" else None
         self._json = JsonLine(fmt) if fmt.kind == "json" else None
         self._vhosts: dict[bytes, int] = {}  # NAMED_HOSTS of them at most, then OTHER_HOSTS
+        self._named_at = -1  # log time from which the names were numbered (-1: none yet)
+        self._latest = -1  # the latest time of a line read that names a host
         self._vhost_tuple: tuple[str, ...] | None = None  # their names by number, once built
         self._agents: dict[bytes, bool] = {}
         self._bot_keys = np.zeros(0, np.uint64)  # agent hashes seen, sorted, and their bot flags
@@ -175,19 +184,27 @@ class Parser:
 
     def feed(self, data: bytes, *, final: bool = False) -> ParseResult:
         """Parse complete lines; with final=True a last line without newline is parsed too."""
-        if len(self._vhosts) >= NAMED_HOSTS:  # numbered anew from this chunk on (each result
-            # names its own): a scanner's made-up hosts had made every host named after them
-            # OTHER_HOSTS for as long as the log was followed, the series' slots free or not
-            self._vhosts, self._vhost_tuple = {}, None
+        if len(self._vhosts) >= NAMED_HOSTS and self._latest >= self._named_at + HOST_IDLE_S:
+            # numbered anew (each result names its own) once a day of log time has passed: a
+            # scanner's made-up hosts had made every host named after them OTHER_HOSTS for as
+            # long as the log was followed, the series' slots free again or not. (At every
+            # chunk: a scanner's log read 5 times slower, 2,000 names a chunk.)
+            self._vhosts, self._vhost_tuple, self._named_at = {}, None, self._latest
         if not final:
             data = data[: data.rfind(b"\n") + 1]
         elif not data[data.rfind(b"\n") + 1:].strip():  # a last line of spaces, without its
             data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
         if holds_container_lines(data):
-            return self._feed_container(data)
-        if self._cri_part or any(p in data for p in CRI_PART):
-            return self._feed_cri(data)
-        return self._feed_data(data)
+            res = self._feed_container(data)
+        elif self._cri_part or any(p in data for p in CRI_PART):
+            res = self._feed_cri(data)
+        else:
+            res = self._feed_data(data)
+        if len(res.records) and self._vhosts:
+            self._latest = max(self._latest, int(res.records.ts.max()))
+            if self._named_at < 0:
+                self._named_at = int(res.records.ts.min())
+        return res
 
     def _feed_cri(self, data: bytes) -> ParseResult:
         """Kubernetes' CRI lines whose long lines came in `P` pieces: joined (join_cri)."""

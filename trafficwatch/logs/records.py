@@ -14,6 +14,8 @@ OTHER_HOSTS = "(other hosts)"  # are counted together under this name (no host n
 # scanner names a new one each line: numbered without end, they were sorted at every chunk
 # (400,000 lines, half of them naming new hosts: 14 s, against 0.3 s a plain log).
 NAMED_HOSTS = 2 * MAX_HOSTS
+HOST_IDLE_S = 24 * 3600  # a virtual host silent this long gives its slot to a new one (the
+# slots full: series._free_slot); a parser numbers names anew after as long (Parser.feed)
 
 
 @dataclass
