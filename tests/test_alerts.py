@@ -685,3 +685,26 @@ def test_a_failure_before_a_run_that_went_fine_is_said_as_before_it(tmp_path):
         time.sleep(0.02)
     assert "the last alert ran fine" in alerter.notice and "(1 of 2 failed)" in alerter.notice
     alerter.stop()
+
+
+def test_an_alert_queued_before_a_run_decided_not_to_page_still_runs_after_a_kill_9(tmp_path):
+    # the mark moves past a run decided not to page (that one again): an alert queued in the
+    # same pass, fired before it, stays pending until its command starts
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    gate = tmp_path / "gate"
+    first = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
+                    AlertMarks(path))
+    first.begin(START)
+    paged = run(SPIKE, 2, 0.0, 40.0, 90.0, -1)
+    assert first.check("a", [paged]) == [paged]  # runs, held at the gate
+    surge = run(SPIKE + 3 * H, 1, 500.0, 40.0, 90.0, 1, ended=False)
+    again = run(paged.end + H, 1, 0.0, 40.0, 90.0, -1, ended=False)  # fired after the surge
+    again = replace(again, fired=again.start + H)
+    assert first.check("a", [paged, surge, again]) == [surge]
+    assert first.marks.get("a") == again.fired_at
+    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))  # no stop: killed
+    second.begin(START + 10 * H)
+    assert [line.split("|")[3] for line in alert_lines(out, 1)] == ["above"]
+    second.stop()
+    first.stop()
+    gate.touch()

@@ -184,14 +184,22 @@ class AlertMarks:
     def get(self, site: str) -> float | None:
         return self.marks.get(site)
 
-    def advance(self, site: str, fired_at: float) -> None:
-        """Record that `site` was alerted for an anomaly that fired at `fired_at` (or that it
-        was decided not to page), and save; the alerts queued for it up to then are done."""
+    def advance(self, site: str, fired_at: float, ran: AnomalyEvent | None = None) -> None:
+        """Record that `site` was alerted for an anomaly that fired at `fired_at` (`ran`, no
+        longer pending), or that what fired up to then was decided not to page; and save."""
         with self._saving:
             self.marks[site] = max(fired_at, self.marks.get(site, fired_at))
-            self.pending = [(s, ev) for s, ev in self.pending
-                            if s != site or ev.fired_at > self.marks[site]]
+            if ran is not None:
+                self.pending = [j for j in self.pending if j != (site, ran)]
         self.save()
+
+    def set_chains(self, site: str, runs: dict[str, list]) -> None:
+        """The runs of `site` that paged, or were those again (saved with the next save)."""
+        with self._saving:
+            if runs:
+                self.chains[site] = runs
+            else:
+                self.chains.pop(site, None)
 
     def save(self) -> None:
         """Write the marks, the alerts pending and the runs paged (OSError where it cannot)."""
@@ -211,9 +219,9 @@ class AlertMarks:
         self.save()
 
     def take_pending(self) -> list[tuple[str, AnomalyEvent]]:
-        """The alerts a stop left queued and not run since (their marks say so), once."""
-        jobs = [(site, ev) for site, ev in self.pending
-                if ev.fired_at > self.marks.get(site, -math.inf)]
+        """The alerts the last run left queued and not started (each leaves the list as its
+        command starts, with its mark, in one save), once."""
+        jobs = list(self.pending)
         if self.pending:
             self.pending = []
             with contextlib.suppress(OSError):
@@ -315,11 +323,14 @@ class Alerter:
         floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
                     self._floor, legacy if legacy is not None else -math.inf)
         events = sorted(events, key=lambda e: e.start)
-        chains = self.marks.chains.setdefault(site, {})
+        chains = {d: list(run) for d, run in self.marks.chains.get(site, {}).items()}
         for e in events:  # a run that paged (or ran on from one) and has ended since
             run = chains.get(str(e.direction))
             if run is not None and run[0] == e.start and run[1] != e.end:
                 run[1] = e.end
+        for d, run in list(chains.items()):  # ended before any run here began: done with
+            if run[1] is not None and all(e.start > run[1] + FLAP_S for e in events):
+                del chains[d]
         new, passed = [], None
         for e in sorted(events, key=lambda e: e.fired_at):
             if e.fired_at <= floor or e.clipped:
@@ -335,9 +346,11 @@ class Alerter:
             else:  # a run too small to page yet: judged again as it grows
                 continue
             floor = e.fired_at
-        if passed is not None and (not new or passed > new[-1].fired_at):
+        if chains != self.marks.chains.get(site, {}):
+            self.marks.set_chains(site, chains)
+        if passed is not None:
             self._queued[site] = max(passed, self._queued.get(site, -math.inf))
-            try:  # never judged again, after a restart either
+            try:  # never judged again, after a restart either (what is queued stays pending)
                 self.marks.advance(site, passed)
             except OSError as exc:
                 log.warning("alert marks not saved: %s", exc)
@@ -413,7 +426,7 @@ class Alerter:
         Whether it ran and succeeded."""
         who = safe_name(site or "all")
         try:
-            self.marks.advance(site, ev.fired_at)  # saved before it runs: never twice
+            self.marks.advance(site, ev.fired_at, ev)  # saved before it runs: never twice
         except OSError as exc:
             self._failed(f"cannot save alert marks ({exc.strerror}); alerts may repeat "
                          "after a restart", counted=False)
