@@ -339,35 +339,3 @@ def test_a_change_back_says_no_line_was_lost():
     fmt, got, run = _fed("COMBINED", chunks)
     assert fmt == "COMBINED" and [r.changed for r in got if r.changed] == ["JSON", "COMBINED"]
     assert run.earlier == 0 and sum(r.malformed.total for r in got) == 19
-
-
-def test_a_log_switched_to_vhost_lines_is_read_by_virtual_host_from_the_change(tmp_path):
-    # nginx's log_format given `$host` in front (or Apache's vhost_combined): combined had read
-    # the host as the client and the client as identd's answer, the log one site for good and
-    # its visitors one per virtual host
-    log = tmp_path / "access.log"
-    vh = [_line(f"198.51.100.{i % 50}", 300 + i, ("shop.example", "blog.example:443")[i % 2])
-          for i in range(300)]
-    log.write_bytes(b"\n".join([_line(f"203.0.113.{i % 50}", i) for i in range(300)] + vh)
-                    + b"\n")
-    series, rep = ingest([str(log)])
-    (f,) = rep.files
-    assert (f.parsed, f.malformed.total) == (600, 0)
-    assert f.format.startswith("COMBINED, then VCOMBINED from ")
-    totals = {s: series.total(s) for s in series.sites()}
-    assert (totals.pop("shop.example"), totals.pop("blog.example")) == (150, 150)
-    assert list(totals.values()) == [300]  # the file's own site: its lines before
-    fmt, got, _ = _fed("COMBINED", [[_line("203.0.113.1", i) for i in range(30)],
-                                    vh[:15], vh[15:40]])  # followed: as its lines come
-    assert fmt == "VCOMBINED"
-    assert sum(len(r.records) for r in got) == 70 - sum(r.malformed.total for r in got)
-    assert {v for r in got if r.changed for v in r.records.vhosts} == {"shop.example", "blog.example"}
-
-
-def test_an_address_alone_where_identd_answers_is_still_combined():
-    # `$remote_addr $http_x_forwarded_for $remote_user [...]`: a proxy's client in the ident's
-    # place, one word before the time: read as combined, as before
-    lines = [_line(f"10.0.0.1 198.51.100.{i}", i).replace(b" - - [", b" - [")
-             for i in range(30)]
-    fmt, got, _ = _fed("COMBINED", [lines])
-    assert fmt == "COMBINED" and sum(len(r.records) for r in got) == 30

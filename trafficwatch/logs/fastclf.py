@@ -433,9 +433,9 @@ def parse_chunk(data: bytes, combined: bool, vhost: bool = False) -> tuple[
         ident_end[long_ident] = _first(w, he[long_ident] + 1, 64, 32)
     ok &= (he > fs) & (b[he + 1] != 32) & (ident_end < t - 2) & (b[t - 2] == 32) & \
         (b[t - 3] != 32)
-    # an ident other than "-": the per-line parser reads it (a Host header of several words,
-    # the client among them, identd's answer, or a vhost line's client where combined reads)
-    ok &= (b[he + 1] == 45) & (b[he + 2] == 32)
+    if vhost:  # an ident other than "-": the per-line parser reads it (a Host header of
+        # several words, the client among them, or identd's answer)
+        ok &= (b[he + 1] == 45) & (b[he + 2] == 32)
     t = np.where(ok, t, 0)
     # The time `dd/Mon/yyyy:HH:MM:SS +zzzz] "`: one gather of its 29 bytes, checked at once.
     tm = sliding_window_view(b, 29)[t]

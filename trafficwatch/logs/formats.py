@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 _Q = rb'"(?P<%s>(?:[^"\\]|\\.)*)"'  # a quoted field with backslash escapes
 _TIME_CLF = rb"\[(?P<time>[^\]]{1,64})\]"
 
-# an IPv4 address, or an IPv6 one (a colon in it), whole up to the next space
-_ADDR = rb"(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)(?=\s)"
 _PIECES: dict[str, bytes] = {
     # a client, or a list of them as X-Forwarded-For writes it ("198.51.100.7, 10.0.0.2"): its
     # first address is the client. Bounded (16 more): a list of any length let a hostile line
@@ -26,12 +24,6 @@ _PIECES: dict[str, bytes] = {
     "skip": rb"\S+",
     # identd's answer (Apache's %l): "-" unless IdentityCheck is on; nginx writes a literal "-"
     "ident": rb"(?P<ident>\S+)",
-    # combined's and common's: not a client address with two words after it before the time
-    # (a vhost-combined line, `$host $remote_addr - $remote_user [`, read as combined took
-    # the vhost for the client and that address for identd's answer: a log switched to vhost
-    # lines had stayed one site, its visitors one per vhost). An address alone after it stays
-    # an ident: a custom `$remote_addr $http_x_forwarded_for $remote_user [` is read as ever
-    "plain_ident": rb"(?!" + _ADDR + rb"\s+\S+\s+[^\s\[])(?P<ident>\S+)",
     "no_ident": rb"(?P<ident>-)",  # nginx's literal "-" (where a vhost holds spaces)
     # a vhost as a Host header may make it ($http_host is written as sent, spaces and all):
     # two words or more, read only where the one-word reading leaves an ident that is not "-"
@@ -109,9 +101,8 @@ def _seq(*names: str, tail: bytes = EXTRA_FIELDS) -> bytes:
 
 _COMMON = ("host", "ident", "user", "time", "request", "status", "size")
 _COMBINED = (*_COMMON[:-1], "size_timed", "referer", "agent")
-_PLAIN = {"ident": "plain_ident"}
-COMMON = LogFormat("COMMON", "regex", _seq(*(_PLAIN.get(n, n) for n in _COMMON)))
-COMBINED = LogFormat("COMBINED", "regex", _seq(*(_PLAIN.get(n, n) for n in _COMBINED)))
+COMMON = LogFormat("COMMON", "regex", _seq(*_COMMON))
+COMBINED = LogFormat("COMBINED", "regex", _seq(*_COMBINED))
 VCOMMON = LogFormat("VCOMMON", "regex", _seq("vhost", *_COMMON))
 VCOMBINED = LogFormat("VCOMBINED", "regex", _seq("vhost", *_COMBINED))
 # Each vhost format's reading where its vhost holds spaces, the ident then nginx's "-": Parser

@@ -44,10 +44,6 @@ REFIT_TO = frozenset({"COMBINED", "COMMON", "VCOMBINED", "VCOMMON", "JSON"})
 READS_OLD = frozenset({("COMBINED", "VCOMBINED"), ("COMMON", "COMBINED"), ("COMMON", "VCOMBINED"),
                        ("COMMON", "VCOMMON"), ("VCOMMON", "VCOMBINED")})  # (new, old): new
 # reads old's lines (as _reads_old finds it on a log's own lines, where none is known yet)
-NO_VHOST = frozenset({("COMBINED", "VCOMBINED"), ("COMMON", "VCOMMON"), ("COMMON", "VCOMBINED")})
-# (new, old): never, although combined no longer reads a vhost line whose client follows its
-# host (formats' plain_ident): requests with a Host of "evil," (a name and a client, to
-# combined's X-Forwarded-For reading) would make a vhost log combined, its sites one
 RUN_KEEP = 2 * REFIT_MIN  # the run's latest lines, what formats are tried on
 TRY_SHARE = 0.02  # ... and this share of its lines at least (a log's junk lines, 1 % of them,
 # had each chunk tried: `counts` 3 to 5 times slower)
@@ -263,8 +259,6 @@ def _reads_old(new: LogFormat, parser: Parser, good: list[bytes]) -> bool:
     the old format's lines too (combined reads a vhost log's, common a combined one's), and
     what it reads of them is no change of the server's format (20 requests with a Host of
     "evil," had made a vhost log combined for good, every site one: a security review)."""
-    if (new.name, parser.fmt.name) in NO_VHOST:
-        return True
     mine = good[-RUN_KEEP:]
     if not mine:  # none read yet (a restart, then crafted requests first): as formats go
         return (new.name, parser.fmt.name) in READS_OLD
