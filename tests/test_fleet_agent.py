@@ -579,3 +579,19 @@ def test_a_mistyped_site_on_a_fleet_is_told_the_nearest_names():
     cfg = PromConfig.build("http://p:9090", site="shop.example.co")
     said = why_empty(cfg, time.time(), Sites())
     assert "no site shop.example.co; did you mean shop.example.com" in said, said
+
+
+def test_a_host_whose_slot_was_given_is_served_no_more_after_a_restart(tmp_path):
+    # a fleet trial: after a restart, a host whose slot went to a new one was served at its
+    # last value beside "(other hosts)", which holds its requests now: counted twice in the sum
+    path = tmp_path / "s.json.metrics"
+    gone, other = ("t", (("site", "scan.example"),)), ("t", (("site", "(other hosts)"),))
+    floor = CounterFloor(path)
+    floor.settle({})
+    floor.export({gone: 1, other: 5})
+    again = CounterFloor(path)  # restarted: every key served has a base
+    again.settle({gone: 1, other: 5})
+    assert again.export({gone: 1, other: 5}) == {gone: 1, other: 5}
+    assert again.export({other: 6}) == {gone: 1, other: 6}  # its logs gone: kept
+    assert again.export({other: 6}, gone=["scan.example"]) == {other: 6}  # its slot given
+    assert again.export({other: 6}) == {other: 6}  # and not again

@@ -178,25 +178,34 @@ def _hour_at(t: float, n: int = 1):
 def test_a_host_silent_a_day_gives_its_slot_to_a_new_one_and_every_count_stays():
     # a fleet trial: one scanner's burst of 1,000 made-up Host headers took every slot for
     # good; each real virtual host added later was "(other hosts)", restarts and all
-    from trafficwatch.counting.series import HOST_IDLE_S
+    from trafficwatch.counting.series import HOST_IDLE_S, SLOT_GIVEN_MAX
 
     t0 = NOW - 3 * 86400
     s = HourlySeries()
     s.add_counts("www.real.example", _hour_at(t0, 5), host=True)
-    for i in range(MAX_HOSTS - 1):
+    s.add_counts("down.example", _hour_at(t0 - 60, SLOT_GIVEN_MAX + 1), host=True)
+    for i in range(MAX_HOSTS - 2):
         s.add_counts(f"scan{i}.example", _hour_at(t0 + 60), host=True)
     s.add_counts("www.real.example", _hour_at(t0 + 2 * 86400, 5), host=True)  # still busy
     total = s.total()
     assert s.add_counts("new.example", _hour_at(t0 + 3600), host=True) == OTHER_HOSTS
-    # a day after the scan: the scan's hosts are silent, the real one is not
+    # a day after the scan: the scan's hosts are silent, the real one is not, and a site
+    # down for that day (silent longest) had more requests than a made-up name has
     later = t0 + 60 + HOST_IDLE_S + 3600
     assert s.add_counts("new.example", _hour_at(later, 3), host=True) == "new.example"
     assert s.total() == total + 1 + 3 and s.total("new.example") == 3
     assert s.total(OTHER_HOSTS) == 1 + 1  # its hour before, and the scan host that went
-    assert "www.real.example" in s.sites() and len(s.sites()) == MAX_HOSTS + 1
-    assert len([x for x in s.folded if x.startswith("scan")]) == 1  # said with the others
-    again = HourlySeries.from_dict(s.to_dict())  # a restart keeps it
+    assert {"www.real.example", "down.example"} <= set(s.sites())
+    assert len(s.sites()) == MAX_HOSTS + 1 and s.evicted == ["scan0.example"]
+    assert not any(x.startswith("scan") for x in s.folded)  # said apart:
+    assert "1 virtual hosts of 100 requests or fewer, silent for a day, gave their slots to " \
+        "new ones" in s.folded_note()
+    # a restart keeps it, restored as the app does it (merged into its empty series: the
+    # site named after "(other hosts)" had been folded there, its request counted twice)
+    again = HourlySeries()
+    again.merge(HourlySeries.from_dict(s.to_dict()))
     assert again.sites() == s.sites() and again.total() == s.total()
+    assert again.evicted == s.evicted and again.folded_note() == s.folded_note()
     assert again.add_counts("two.example", _hour_at(later + 60), host=True) == "two.example"
     assert again.add_counts("three.example", _hour_at(t0 + 600), host=True) == OTHER_HOSTS
 

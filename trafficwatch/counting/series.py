@@ -26,6 +26,10 @@ from trafficwatch.counting.tops import (
 )
 from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_changes, epoch_seconds
 from trafficwatch.logs.records import HOST_IDLE_S, MAX_HOSTS, OTHER_HOSTS, Records
+
+SLOT_GIVEN_MAX = 100  # requests, at most, a silent virtual host has had to give its slot
+# (series._free_slot): one scanner's made-up name, not a real site down for a day (a security
+# review: one new Host had moved a site silent 25 hours, 500 requests, into OTHER_HOSTS)
 from trafficwatch.safe import safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
@@ -451,6 +455,8 @@ class HourlySeries:
         self._sorted_names = np.empty(0, object)  # _gnames in order
         self._hosts = 0  # sites named by their lines' virtual host
         self._no_slot_before = 0  # no host's slot is free before this time (_free_slot)
+        self.evicted: list[str] = []  # the latest MAX_HOSTS hosts whose slots were given
+        self.n_evicted = 0  # how many were, in all
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
         # hour -> cell_sets() of every site's visitors together, for the hours age() let go of
         # their keys: a visitor of two sites is one visitor of all of them
@@ -535,19 +541,25 @@ class HourlySeries:
             if s is not None:
                 return site, s
         s = self._sites[site] = _Site(host=host)
-        self._hosts += host
+        self._hosts += host and site != OTHER_HOSTS  # (no slot: restored before the hosts
+        # that took slots from silent ones, it had taken the last one's, and a restart folded
+        # that host and counted its request twice, a fleet trial)
         return site, s
 
     def _free_slot(self, when: int) -> bool:
         """Give up the slot of the virtual host silent longest, where it has been silent
-        HOST_IDLE_S before `when`: its counts join OTHER_HOSTS' (every total stays) and its name
-        is said with the folded ones. One scanner's burst of made-up hosts took every slot for
-        good, and every real virtual host added later was counted as OTHER_HOSTS (a trial)."""
+        HOST_IDLE_S before `when` and has had SLOT_GIVEN_MAX requests at most (a scanner's made-up
+        name: a real site down for a day keeps its slot): its counts join OTHER_HOSTS' (every
+        total stays) and its name is kept in `evicted`. One scanner's burst of made-up hosts
+        took every slot for good, and every real virtual host added later was counted as
+        OTHER_HOSTS (a trial)."""
         if when < self._no_slot_before:  # (a scanner's new host a line: not a search each)
             return False
         idle = [(x.last_ts, name) for name, x in self._sites.items()
-                if x.host and name != OTHER_HOSTS and x.last_ts is not None]
-        if not idle:
+                if x.host and name != OTHER_HOSTS and x.last_ts is not None
+                and sum(int(r.sum()) for r in x.cells.values()) <= SLOT_GIVEN_MAX]
+        if not idle:  # (none can be until a slot frees, and none frees without one)
+            self._no_slot_before = when + HOST_IDLE_S
             return False
         last, name = min(idle)
         if last > when - HOST_IDLE_S:  # none before then: the hosts' last lines only move on
@@ -558,20 +570,26 @@ class HourlySeries:
         other = self._sites.get(OTHER_HOSTS)
         if other is None:
             other = self._sites[OTHER_HOSTS] = _Site(host=True)
-            self._hosts += 1
         self._absorb(OTHER_HOSTS, other, gone)
-        fold_host(name, self.folded)
+        self.evicted = [*self.evicted, name][-MAX_HOSTS:]
+        self.n_evicted += 1
         return True
 
     def folded_note(self) -> str:
         """One line on the virtual hosts counted as OTHER_HOSTS ("" when none were)."""
-        if not self.folded:
-            return ""
-        n, first = len(self.folded), min(self.folded)
-        more = " or more" if n >= MAX_HOSTS else ""
-        return (f"{n:,}{more} virtual hosts named by the lines after the first {MAX_HOSTS:,} "
-                f"were counted together as {OTHER_HOSTS}, e.g. {safe_name(first)[:80]} (where "
-                "the log writes the request's Host, as nginx's $host, anyone names one)")
+        said = []
+        if self.folded:
+            n, first = len(self.folded), min(self.folded)
+            more = " or more" if n >= MAX_HOSTS else ""
+            said.append(f"{n:,}{more} virtual hosts named by the lines after the first "
+                        f"{MAX_HOSTS:,} were counted together as {OTHER_HOSTS}, e.g. "
+                        f"{safe_name(first)[:80]} (where the log writes the request's Host, "
+                        "as nginx's $host, anyone names one)")
+        if self.n_evicted:  # (said apart: a trial read them as hosts past the first 1,000)
+            said.append(f"{self.n_evicted:,} virtual hosts of {SLOT_GIVEN_MAX} requests or "
+                        f"fewer, silent for a day, gave their slots to new ones, their counts "
+                        f"now under {OTHER_HOSTS}, e.g. {safe_name(self.evicted[-1])[:80]}")
+        return "; ".join(said)
 
     def add(self, site: str, records: Records, host: bool = False) -> str:
         """Count a chunk of parsed requests for `site` (late lines update their closed hour);
@@ -643,6 +661,8 @@ class HourlySeries:
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
         self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])
+        self.evicted = [*self.evicted, *other.evicted][-MAX_HOSTS:]
+        self.n_evicted += other.n_evicted
         mine = self._aged_hours()
         for h in other._aged_hours():  # every site's visitors of an hour aged on both sides:
             # each side's, added (not known to differ); of one side: what that side had
@@ -1152,6 +1172,7 @@ class HourlySeries:
         out: dict = {"version": 1, "track_visitors": self.track_visitors,
                      "track_paths": self.track_paths, "sites": {},
                      "folded": sorted(self.folded),  # (said again after a restart)
+                     "evicted": self.evicted, "n_evicted": self.n_evicted,
                      "all_visitor_sets": _tables_out(self._all_sets)}
         for name, s in self._sites.items():
             s.fold()
@@ -1188,12 +1209,18 @@ class HourlySeries:
                 not all(isinstance(x, str) for x in folded):
             raise ValueError("malformed hourly series: its folded hosts")
         out.folded = set(folded)
+        evicted, n_evicted = data.get("evicted", []), data.get("n_evicted", 0)  # (since 2026-12-07)
+        if not isinstance(evicted, list) or len(evicted) > MAX_HOSTS or \
+                not all(isinstance(x, str) for x in evicted) or type(n_evicted) is not int or \
+                not len(evicted) <= n_evicted < 1 << 53:
+            raise ValueError("malformed hourly series: its hosts whose slots were given")
+        out.evicted, out.n_evicted = list(evicted), n_evicted
         try:
             out._all_sets = _tables_in(data.get("all_visitor_sets", {}))  # absent before 2026-12
             for name, d in data["sites"].items():
                 s = out._sites.setdefault(name, _Site())
                 s.host = d.get("host") is True  # absent from states written before it was kept
-                out._hosts += s.host
+                out._hosts += s.host and name != OTHER_HOSTS
                 hours, cells = _int_array(d["hours"], (-1,)), _int_array(d["cells"], (-1, N_CELLS))
                 if len(hours) != len(cells) or (hours < 0).any() or (hours > MAX_HOUR).any() \
                         or (cells < 0).any() or (cells > 1 << 53).any():

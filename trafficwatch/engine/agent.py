@@ -66,7 +66,8 @@ class Agent:
             raw = counter_values(self.sink.series, self.feed.report, self.clock())
             gauges = gauge_samples(self.sink.series, self.feed.follower.following(),
                                    self.feed.follower.skipped_now, self.clock())
-        return samples(self.floor.export(raw)) + gauges
+            gone = list(self.sink.series.evicted)
+        return samples(self.floor.export(raw, gone)) + gauges
 
     def start(self) -> None:
         self.server.start()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from trafficwatch.counting.ingest import IngestReport
@@ -154,9 +154,15 @@ class CounterFloor:
                 self._base[key] = max(self._base.get(key, 0), last - raw.get(key, 0))
             self._served = dict(self._saved)
 
-    def export(self, raw: Mapping[Key, int]) -> dict[Key, int]:
-        """The values to serve now, saved (atomically) first when they changed."""
+    def export(self, raw: Mapping[Key, int], gone: Iterable[str] = ()) -> dict[Key, int]:
+        """The values to serve now, saved (atomically) first when they changed. `gone`: sites
+        whose counts went to another's (a virtual host whose slot was given: its requests are
+        under OTHER_HOSTS now), no longer served: served at its last value beside them, after a
+        restart, it counted them twice in a fleet's sum (a fleet trial)."""
         with self._lock:
+            gone = set(gone)
+            for key in [k for k in self._base if k not in raw and dict(k[1]).get("site") in gone]:
+                del self._base[key]
             out = {}
             for key in {**self._base, **raw}:
                 v = self._base.get(key, 0) + raw.get(key, 0)
