@@ -708,3 +708,43 @@ def test_an_alert_queued_before_a_run_decided_not_to_page_still_runs_after_a_kil
     second.stop()
     first.stop()
     gate.touch()
+
+
+def test_an_outage_right_after_a_long_surge_pages_once_it_is_more_than_the_return(tmp_path):
+    # a security review: a 6-hour surge (a flood), then an outage whose first hour was only
+    # part down: decided "traffic coming back" for good, never paged as it went to 0
+    alerter = Alerter("true", AlertMarks(marks_path(tmp_path / "state.json")))
+    alerter.begin(START)
+    surge = run(SPIKE - 6 * H, 6, 200.0, 40.0, 100.0, 1)
+    first = run(surge.end, 1, 30.0, 40.0, 100.0, -1, ended=False)
+    assert alerter.check("shop", [surge, first]) == []  # 30 against 40: back, so far
+    deeper = replace(first, actual=0.0, peak_hour=first.start + H, last=first.start + H)
+    assert alerter.check("shop", [surge, deeper]) == [deeper]
+    alerter.stop()
+
+
+def test_traffic_back_is_not_paged_a_day_later_once_its_absence_left_the_day_judged(tmp_path):
+    alerter = Alerter("true", AlertMarks(marks_path(tmp_path / "state.json")))
+    alerter.begin(START)
+    away = run(SPIKE - 30 * H, 30, 40.0, 60.0, 140.0, -1)
+    back = run(away.end, 3, 94.0, 22.45, 82.56, 1, ended=False)
+    assert alerter.check("shop", [away, back]) == []
+    whole = replace(back, end=back.start + 13 * H, last=back.start + 12 * H)
+    assert alerter.check("shop", [away, whole]) == []
+    assert alerter.check("shop", [whole]) == []  # the day judged moved on: still a return
+    alerter.stop()
+    again = Alerter("true", AlertMarks(marks_path(tmp_path / "state.json")))
+    again.begin(START)
+    assert again.check("shop", [whole]) == []  # restarted too
+    again.stop()
+
+
+def test_a_marks_file_with_a_bad_pending_alert_starts_and_runs_the_good_one(tmp_path):
+    # a review: a pending alert whose "fired" was null raised at every start
+    path = marks_path(tmp_path / "state.json")
+    good = {"site": "a", "start": SPIKE, "end": None, "peak_hour": SPIKE, "actual": 500.0,
+            "low": 10.0, "high": 20.0, "direction": 1, "fired": SPIKE, "clipped": False}
+    path.write_text(json.dumps({"version": 1, "marks": {}, "pending": [
+        {**good, "fired": None}, {**good, "actual": "x"}, {**good, "start": 1e20}, good]}))
+    marks = AlertMarks(path)
+    assert [ev.fired for _, ev in marks.pending] == [SPIKE]

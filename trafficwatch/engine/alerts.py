@@ -67,13 +67,16 @@ def significant(e: AnomalyEvent) -> bool:
     return e.hours_out >= PAGE_HOURS or excess >= max(PAGE_MARGIN * edge, PAGE_MIN)
 
 
+def near_edge(e: AnomalyEvent) -> bool:
+    """Whether a run's peak is within RETURN_NEAR of the band's edge."""
+    return e.actual <= RETURN_NEAR * e.high if e.direction > 0 else e.actual * RETURN_NEAR >= e.low
+
+
 def is_return(e: AnomalyEvent, events: list[AnomalyEvent]) -> bool:
-    """Whether `e` began just after a long run the other way ended, near the band's edge."""
-    near = (e.actual <= RETURN_NEAR * e.high if e.direction > 0
-            else e.actual * RETURN_NEAR >= e.low)
-    return near and any(p.direction == -e.direction and p.end is not None
-                        and p.end - p.start >= RETURN_HOURS * 3600
-                        and 0 <= e.start - p.end <= FLAP_S for p in events)
+    """Whether `e` began just after a long run the other way ended."""
+    return any(p.direction == -e.direction and p.end is not None
+               and p.end - p.start >= RETURN_HOURS * 3600
+               and 0 <= e.start - p.end <= FLAP_S for p in events)
 
 
 def alert_env(site: str, event: AnomalyEvent) -> dict[str, str]:
@@ -194,12 +197,16 @@ class AlertMarks:
         self.save()
 
     def set_chains(self, site: str, runs: dict[str, list]) -> None:
-        """The runs of `site` that paged, or were those again (saved with the next save)."""
+        """The runs of `site` that paged, were those again, or came back; and save."""
         with self._saving:
             if runs:
                 self.chains[site] = runs
             else:
                 self.chains.pop(site, None)
+        try:
+            self.save()
+        except OSError as exc:
+            log.warning("alert marks not saved: %s", exc)
 
     def save(self) -> None:
         """Write the marks, the alerts pending and the runs paged (OSError where it cannot)."""
@@ -238,6 +245,13 @@ def _events(raw: object) -> list[tuple[str, AnomalyEvent]]:
                                            "direction", "fired", "clipped")}
             if isinstance(item.get("last"), int):  # (absent from files before it was kept)
                 fields["last"] = item["last"]
+            times = [fields[k] for k in ("start", "peak_hour", "fired")] + \
+                [x for x in (fields["end"], fields.get("last")) if x is not None]
+            values = [fields[k] for k in ("actual", "low", "high")]
+            if not (all(type(t) is int and 0 <= t < 1 << 40 for t in times)
+                    and all(type(x) in (int, float) and math.isfinite(x) for x in values)
+                    and fields["direction"] in (1, -1) and type(fields["clipped"]) is bool):
+                continue  # (a "fired" of null crashed every start: a review)
             out.append((str(item["site"]), AnomalyEvent(**fields)))
         except (KeyError, TypeError, ValueError):
             continue
@@ -249,7 +263,7 @@ def _chains(raw: object) -> dict[str, dict[str, list]]:
     out: dict[str, dict[str, list]] = {}
     for site, by_dir in (raw.items() if isinstance(raw, dict) else ()):
         for d, run in (by_dir.items() if isinstance(by_dir, dict) else ()):
-            if d in ("1", "-1") and isinstance(run, list) and len(run) == 2 and \
+            if d in ("1", "-1", "r1", "r-1") and isinstance(run, list) and len(run) == 2 and \
                     all(x is None or isinstance(x, int) for x in run) and run[0] is not None:
                 out.setdefault(str(site), {})[d] = list(run)
     return out
@@ -324,10 +338,11 @@ class Alerter:
                     self._floor, legacy if legacy is not None else -math.inf)
         events = sorted(events, key=lambda e: e.start)
         chains = {d: list(run) for d, run in self.marks.chains.get(site, {}).items()}
-        for e in events:  # a run that paged (or ran on from one) and has ended since
-            run = chains.get(str(e.direction))
-            if run is not None and run[0] == e.start and run[1] != e.end:
-                run[1] = e.end
+        for e in events:  # a run that paged (or ran on from one), or came back, has ended
+            for key in (str(e.direction), f"r{e.direction}"):
+                run = chains.get(key)
+                if run is not None and run[0] == e.start and run[1] != e.end:
+                    run[1] = e.end
         for d, run in list(chains.items()):  # ended before any run here began: done with
             if run[1] is not None and all(e.start > run[1] + FLAP_S for e in events):
                 del chains[d]
@@ -336,8 +351,16 @@ class Alerter:
             if e.fired_at <= floor or e.clipped:
                 continue
             run = chains.get(str(e.direction))
+            back = chains.get(f"r{e.direction}")
             again = run is not None and run[1] is not None and 0 <= e.start - run[1] <= FLAP_S
-            if again or is_return(e, events):  # decided now, for good
+            if (back is not None and back[0] == e.start or is_return(e, events)) and \
+                    near_edge(e):  # traffic back: judged again as it goes on (an outage
+                # after a 6-hour surge, its first hour part down, was decided a return for
+                # good and never paged: a security review); known as one once its run
+                # the other way has left the day judged
+                chains[f"r{e.direction}"] = [e.start, e.end]
+                continue
+            if again:  # decided now, for good
                 chains[str(e.direction)] = [e.start, e.end]
                 passed = e.fired_at
             elif significant(e):
