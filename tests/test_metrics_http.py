@@ -346,6 +346,13 @@ def test_connections_that_send_nothing_give_their_slots_to_a_scrape(monkeypatch)
             with contextlib.suppress(TimeoutError):
                 cut += s.recv(1) == b""
         assert cut == 1  # the oldest one
+        idle.append(socket.create_connection((host, port), timeout=5))  # full again
+        time.sleep(0.4)  # a newcomer that has sent nothing cuts no one (one from each of many
+        # addresses, cutting the one before, had left a scrape nothing to cut: a review)
+        with socket.create_connection((host, port), timeout=5) as empty:
+            assert empty.recv(200).startswith(b"HTTP/1.0 503 ")
+        status, _, _ = raw(host, port, "GET")  # a scrape still does
+        assert status.split()[1] == "200"
     finally:
         for s in idle:
             s.close()
@@ -365,8 +372,10 @@ def test_other_methods_are_405_and_a_gzip_scrape_is_compressed():
         assert status.split()[1] == "405" and headers["allow"] == "GET, HEAD" and body == b""
         url = f"http://{host}:{port}/metrics"
         plain = urllib.request.urlopen(url, timeout=5).read()
-        for accept, packed in (("gzip", True), ("deflate, gzip;q=0.5", True),
-                               ("gzip;q=0", False), ("identity", False)):
+        for accept, packed in (("gzip", True), ("deflate, gzip;q=0.5", True), ("GZIP", True),
+                               ("gzip;q=0", False), ("identity", False), ("br, *", True),
+                               ("gzip;level=1;q=0", False), ("gzip;q=0, identity", False),
+                               ("*;q=0", False), ("gzip;q=nan", False)):
             req = urllib.request.Request(url, headers={"Accept-Encoding": accept})
             with urllib.request.urlopen(req, timeout=5) as r:
                 data = r.read()
