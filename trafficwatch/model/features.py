@@ -405,6 +405,16 @@ def _lagged(v: np.ndarray, end: np.ndarray, horizon: int, period: int, count: in
     return np.where(idx >= 0, out, np.nan)
 
 
+def typical_seen(v: np.ndarray, ends: np.ndarray, hours: int, name: str) -> np.ndarray:
+    """(N, hours): how many of the values a seasonal naive's typical hour is the median of (the
+    7 days before for "naive24", the 4 weeks before for "naive168") series `v` (1-D) holds for
+    each of the `hours` hours from each of `ends`."""
+    period, count = (24, 7) if name == "naive24" else (168, 4)
+    ends = np.asarray(ends, dtype=np.int64)
+    rows = np.broadcast_to(np.asarray(v, dtype=np.float64), (len(ends), len(v)))
+    return np.isfinite(_lagged(rows, ends, hours, period, count)).sum(axis=1)
+
+
 def _before(v: np.ndarray, end: np.ndarray, hours: int) -> np.ndarray:
     """(N, hours): the hours end[n]-hours .. end[n]-1 of each row (NaN before the start)."""
     idx = end[:, None] + np.arange(-hours, 0)[None, :]

@@ -34,6 +34,7 @@ from trafficwatch.model.features import (
     on_site_clock,
     relevel,
     restore_ended,
+    typical_seen,
 )
 from trafficwatch.model.numpy_lstm import Internals, NumpyLSTM
 
@@ -67,6 +68,7 @@ YOUNG_DAYS, YOUNG_MIN_SHARE = 6, 0.5  # judged on fewer days than this (a site t
 # -> 0.734 (24 h) and 0.845 -> 0.817 (48 h), series >5 % worse than the better naive 8 -> 5 and
 # 16 -> 7; 21 and 28 days and whole series unchanged. (A forecast chosen as a naive alone had
 # shown the LSTM until 2026-12-02, by a bug; fixed, that cost young sites as much.)
+TYPICAL_MIN = 3  # values a typical hour is the median of, at the least, to judge a burst by
 BURST = 5.0  # best-base errors (z units) beyond the day's own shift at which a naive's hour is
 # a burst, not repeated (bursts): a user's site of 130 an hour was forecast 877 the hour after a
 # burst of 3,000 the day before. bench/forecast.py, mean MASE whole series 0.544 -> 0.542 (24 h)
@@ -690,7 +692,8 @@ class Forecaster:
         raw = {}
         for name, k in (("naive24", BASE_NAMES.index("yesterday")),
                         ("naive168", BASE_NAMES.index("last week"))):
-            burst, zm = bursts(w.bases[rows, :day], w.bmask[rows, :day], name, scale)
+            burst, zm = bursts(w.bases[rows, :day], w.bmask[rows, :day], name, scale,
+                               typical_seen(read, origin, day, name))
             z, seen = w.bases[rows, :day, k], w.bmask[rows, :day, k] > 0
             preds[name] = np.where(seen, np.expm1(np.where(burst, zm, z) * scale[:, None]
                                                   + loc[:, None]), np.nan)
@@ -875,7 +878,9 @@ class Forecaster:
                     # (over a day at least: the day's own shift is a median over its hours,
                     # and over one hour a burst would be its own shift)
                     span = max(horizon, 24)
-                    burst, zm = bursts(bases[0][:, :span], bases[1][:, :span], name, scale[:1])
+                    burst, zm = bursts(bases[0][:, :span], bases[1][:, :span], name, scale[:1],
+                                       typical_seen(history.to_numpy(dtype=float), [len(history)], span,
+                                                    name))
                     typical = np.expm1(zm[0, :horizon] * scale[0] + loc[0])
                     changed = burst[0, :horizon] & (np.abs(typical - naive) > 1e-9 * naive)
                     typical_hours[name] = int(changed.sum())
@@ -1205,8 +1210,8 @@ def per_hour(*errors: float) -> list[str]:
     return out
 
 
-def bursts(bases: np.ndarray, bmask: np.ndarray, name: str,
-           scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bursts(bases: np.ndarray, bmask: np.ndarray, name: str, scale: np.ndarray,
+           seen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, K) bases in z units -> the hours (N, H) where the seasonal naive `name` would repeat
     a burst, and the typical hour (7-day median for yesterday, 4-week median for last week) to
     use there. `scale` (N,): each row's best-base error (log1p units), the z unit. A burst stands
@@ -1215,11 +1220,18 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str,
     alike and is repeated, as a naive should. A burst of 3,000 requests in an hour of 130 was
     otherwise forecast again the next day, 20 % of it: 690. An hour of "last week" is also one
     when it is that far from both today's level and the 7-day median of the hour: a holiday,
-    a whole day away from its weeks, is its own shift and would be repeated otherwise."""
+    a whole day away from its weeks, is its own shift and would be repeated otherwise.
+    `seen` (N, H): how many values each typical hour is the median of (typical_seen); one of
+    fewer than TYPICAL_MIN is no typical to judge by (a Melbourne counter 16 days old: its
+    Sunday evening event, there last week and this, read as a burst against the median of two
+    weeks, one of them a holiday's, and forecast at a fifth: bench --days 21, 2.7 times the
+    error of "last week")."""
     k = BASE_NAMES.index("yesterday" if name == "naive24" else "last week")
     typical = BASE_NAMES.index("7-day median" if name == "naive24" else "4-week median")
     z, zm = bases[..., k], bases[..., typical]
     both = (bmask[..., typical] > 0) & (bmask[..., k] > 0)
+    if seen is not None:
+        both &= seen >= TYPICAL_MIN
     gap = np.where(both, z - zm, np.nan)
     shift = np.zeros(gap.shape[:-1])
     seen = np.isfinite(gap).any(axis=-1)
