@@ -748,3 +748,34 @@ def test_a_marks_file_with_a_bad_pending_alert_starts_and_runs_the_good_one(tmp_
         {**good, "fired": None}, {**good, "actual": "x"}, {**good, "start": 1e20}, good]}))
     marks = AlertMarks(path)
     assert [ev.fired for _, ev in marks.pending] == [SPIKE]
+
+
+def test_the_notice_says_an_alert_waits_behind_a_failed_one(tmp_path):
+    # an alerts recheck: one waiting behind a slow command was not said ("waiting" from 2 on)
+    gate = tmp_path / "gate"
+    cmd = (f'[ "$TRAFFICWATCH_SITE" = a ] && exit 1; '
+           f'while [ ! -e {gate} ]; do sleep 0.02; done')
+    alerter = Alerter(cmd, AlertMarks(None))
+    alerter.begin(START)
+    for site in ("a", "b", "c"):
+        alerter.check(site, [event(SPIKE)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "1 waiting" not in alerter.notice:
+        time.sleep(0.02)
+    assert alerter.notice.endswith("(1 of 2 failed; 1 waiting)"), alerter.notice
+    gate.touch()
+    alerter.stop()
+
+
+def test_a_flood_right_after_an_outage_pages_once_past_a_return(tmp_path):
+    # an alerts recheck: a Saturday's 6-hour outage, then three times the traffic for 2 hours:
+    # 337 then 353 against 69-232, its first hour 1.45 times the edge (a return, so far), its
+    # second 1.52: decided a return for good, never paged
+    alerter = Alerter("true", AlertMarks(None))
+    alerter.begin(START)
+    down = run(SPIKE - 6 * H, 6, 0.0, 63.0, 230.0, -1)
+    first = run(down.end, 1, 337.0, 69.0, 232.0, 1, ended=False)
+    assert alerter.check("shop", [down, first]) == []
+    second = replace(first, actual=353.0, peak_hour=first.start + H, last=first.start + H)
+    assert alerter.check("shop", [down, second]) == [second]
+    alerter.stop()

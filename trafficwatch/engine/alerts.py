@@ -418,7 +418,7 @@ class Alerter:
         with self._lock:
             if self._off:
                 return f"--alert-cmd: {self._off}"
-            waiting = f"; {self._waiting} waiting" if self._waiting > 1 else ""
+            waiting = f"; {self._waiting} waiting" if self._waiting > 0 else ""
             if self._error and self._last_ok is not None:
                 ok = time.strftime("%H:%M", time.localtime(self._last_ok))
                 return (f"--alert-cmd: the last alert ran fine ({ok}); before it: "
