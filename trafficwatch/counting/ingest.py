@@ -5,8 +5,10 @@ import contextlib
 import datetime
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor
@@ -322,9 +324,18 @@ def spooled_stdin() -> Iterator[str]:
         yield _spooled[-1]
         return
     sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
-    fd, name = tempfile.mkstemp(prefix=temp_prefix("stdin"))
+    stops = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
+    main = threading.current_thread() is threading.main_thread()
+    # no signal between the file made and it said to be taken away on one (a HUP there left it
+    # behind: once, the suite under load)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if main else None
     try:
+        fd, name = tempfile.mkstemp(prefix=temp_prefix("stdin"))
         own_temp(name)  # a signal that ends the process takes it away (files.remove_own)
+    finally:
+        if before is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    try:
         try:
             tmp = os.fdopen(fd, "wb")
         except BaseException:
