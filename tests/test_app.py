@@ -2176,3 +2176,16 @@ async def test_lines_that_are_no_request_are_not_called_malformed_on_screen():
         text = " ".join((await settled_text(app, pilot, "no request 3")).split())
     assert "malformed 4 ·" in text and "no request 3 · files" in text  # (wrapped between)
     assert "3 no request, the load balancer" in text
+
+
+@pytest.mark.parametrize("term, said", [("linux", True), ("xterm-256color", False)])
+async def test_the_linux_console_is_told_what_its_fonts_lack(monkeypatch, term, said):
+    """A trial: on the Linux console the chart's braille came out as boxes, nothing said (the
+    README says it; a user at the console does not read it there)."""
+    monkeypatch.setenv("TERM", term)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        toasts = [n.message for n in app._notifications]
+        assert any("TERM=linux: the Linux console's fonts have no braille" in m
+                   for m in toasts) is said, toasts

@@ -49,6 +49,17 @@ def job_control() -> bool:
     except OSError:
         return False
 
+
+def glyphs_note(env) -> str:
+    """What the Linux console will show of the chart, said at the start ("" elsewhere): its
+    fonts have no braille (the chart's line, the gates' blocks), and a trial saw them sent with
+    nothing said. (A C locale is no sign: over SSH the emulator shows the UTF-8 it is sent.)"""
+    if env.get("TERM", "") != "linux":
+        return ""
+    return ("TERM=linux: the Linux console's fonts have no braille: the chart's line and marks "
+            "may show as boxes or blanks; a terminal emulator over SSH shows them")
+
+
 class EngineLike(Protocol):
     """What the app needs from the engine (a fake one drives the tests)."""
 
@@ -230,6 +241,8 @@ class TrafficWatchApp(App):
         ScrollBar.renderer = PlainScrollBarRender if plain else ScrollBarRender
         self._fit(self.size.width, self.size.height)
         self.app_resume_signal.subscribe(self, self._repaint)
+        if glyphs := glyphs_note(os.environ):
+            self.notify(glyphs, timeout=15)
         self.engine.start()  # threads: returns at once, the first frame is not held up
 
     def _repaint(self, _app: object = None) -> None:
