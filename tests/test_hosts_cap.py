@@ -195,6 +195,14 @@ def test_a_host_silent_a_day_gives_its_slot_to_a_new_one_and_every_count_stays()
     assert s.add_counts("new.example", _hour_at(later, 3), host=True) == "new.example"
     assert s.total() == total + 1 + 3 and s.total("new.example") == 3
     assert s.total(OTHER_HOSTS) == 1 + 1  # its hour before, and the scan host that went
+    # on /metrics the host that went takes its request away, and "(other hosts)" grows only
+    # by those counted as it (a review: 300 hosts given, a surge of 30,000 read there)
+    from trafficwatch.counting.ingest import IngestReport
+    from trafficwatch.engine.exposition import counter_values
+
+    raw = counter_values(s, IngestReport())
+    assert raw[("trafficwatch_requests_total", (("site", OTHER_HOSTS), ("status", "2xx")))] == 1
+    assert not any(dict(k[1]).get("site") == "scan0.example" for k in raw)
     assert {"www.real.example", "down.example"} <= set(s.sites())
     assert len(s.sites()) == MAX_HOSTS + 1 and s.evicted == ["scan0.example"]
     assert not any(x.startswith("scan") for x in s.folded)  # said apart:

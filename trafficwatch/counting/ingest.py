@@ -4,11 +4,10 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import secrets
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor
@@ -324,17 +323,15 @@ def spooled_stdin() -> Iterator[str]:
         yield _spooled[-1]
         return
     sweep_orphans(("stdin",))  # copies of stdin left by a process killed with -9
-    stops = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
-    main = threading.current_thread() is threading.main_thread()
-    # no signal between the file made and it said to be taken away on one (a HUP there left it
-    # behind: once, the suite under load)
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if main else None
+    # said to be taken away on a signal (files.remove_own) before it exists: a HUP between the
+    # file made and it said left it behind (once, the suite under load)
+    name = os.path.join(tempfile.gettempdir(), temp_prefix("stdin") + secrets.token_hex(6))
+    own_temp(name)
     try:
-        fd, name = tempfile.mkstemp(prefix=temp_prefix("stdin"))
-        own_temp(name)  # a signal that ends the process takes it away (files.remove_own)
-    finally:
-        if before is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except BaseException:
+        own_temp(name, held=False)
+        raise
     try:
         try:
             tmp = os.fdopen(fd, "wb")

@@ -349,6 +349,8 @@ class _Site:
     pending: dict[int, list[np.ndarray]] = field(default_factory=dict)
     pending_n: dict[int, int] = field(default_factory=dict)
     host: bool = False  # named by its lines' virtual host (not by a file): MAX_HOSTS of them
+    requests: int = 0  # every request counted (summed at each look for a slot: 4.5 s a new
+    # host at a year of hours, a review)
     # hour -> cell_sets() of its visitors, for hours older than VISITOR_KEYS_DAYS (their keys
     # let go); an hour may have both where lines for it came after (see HourlySeries.age)
     visitor_sets: dict[int, np.ndarray] = field(default_factory=dict)
@@ -457,6 +459,9 @@ class HourlySeries:
         self._no_slot_before = 0  # no host's slot is free before this time (_free_slot)
         self.evicted: list[str] = []  # the latest MAX_HOSTS hosts whose slots were given
         self.n_evicted = 0  # how many were, in all
+        # their requests, per count cell, now OTHER_HOSTS': not new requests of it (its counter
+        # on /metrics leaves them out: it grew by 100 a host given, read as a surge, a review)
+        self.absorbed = np.zeros(N_CELLS, np.int64)
         self.folded: set[str] = set()  # host names counted as OTHER_HOSTS (the first MAX_HOSTS)
         # hour -> cell_sets() of every site's visitors together, for the hours age() let go of
         # their keys: a visitor of two sites is one visitor of all of them
@@ -557,7 +562,7 @@ class HourlySeries:
             return False
         idle = [(x.last_ts, name) for name, x in self._sites.items()
                 if x.host and name != OTHER_HOSTS and x.last_ts is not None
-                and sum(int(r.sum()) for r in x.cells.values()) <= SLOT_GIVEN_MAX]
+                and x.requests <= SLOT_GIVEN_MAX]
         if not idle:  # (none can be until a slot frees, and none frees without one)
             self._no_slot_before = when + HOST_IDLE_S
             return False
@@ -570,6 +575,8 @@ class HourlySeries:
         other = self._sites.get(OTHER_HOSTS)
         if other is None:
             other = self._sites[OTHER_HOSTS] = _Site(host=True)
+        if gone.cells:
+            self.absorbed = self.absorbed + np.sum(np.stack(list(gone.cells.values())), axis=0)
         self._absorb(OTHER_HOSTS, other, gone)
         self.evicted = [*self.evicted, name][-MAX_HOSTS:]
         self.n_evicted += 1
@@ -614,6 +621,7 @@ class HourlySeries:
             cur = s.cells.get(h)
             s.cells[h] = row if cur is None else cur + row
             s.offsets[h] = off
+        s.requests += int(cc.grid.sum())
         if self.track_visitors:
             if cc.visitor_keys is None:
                 raise ValueError("this series counts visitors: count the chunk with visitors")
@@ -663,6 +671,7 @@ class HourlySeries:
         self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])
         self.evicted = [*self.evicted, *other.evicted][-MAX_HOSTS:]
         self.n_evicted += other.n_evicted
+        self.absorbed = self.absorbed + other.absorbed
         mine = self._aged_hours()
         for h in other._aged_hours():  # every site's visitors of an hour aged on both sides:
             # each side's, added (not known to differ); of one side: what that side had
@@ -679,6 +688,7 @@ class HourlySeries:
         o.fold()
         for h, row in o.cells.items():
             s.cells[h] = s.cells[h] + row if h in s.cells else row.copy()
+        s.requests += o.requests
         for h, keys in o.visitors.items():
             s.add_visitors(h, keys)
         for h, table in o.visitor_sets.items():
@@ -1173,6 +1183,7 @@ class HourlySeries:
                      "track_paths": self.track_paths, "sites": {},
                      "folded": sorted(self.folded),  # (said again after a restart)
                      "evicted": self.evicted, "n_evicted": self.n_evicted,
+                     "absorbed": self.absorbed.tolist(),
                      "all_visitor_sets": _tables_out(self._all_sets)}
         for name, s in self._sites.items():
             s.fold()
@@ -1215,6 +1226,11 @@ class HourlySeries:
                 not len(evicted) <= n_evicted < 1 << 53:
             raise ValueError("malformed hourly series: its hosts whose slots were given")
         out.evicted, out.n_evicted = list(evicted), n_evicted
+        absorbed = data.get("absorbed", [0] * N_CELLS)
+        if not isinstance(absorbed, list) or len(absorbed) != N_CELLS or \
+                not all(type(x) is int and 0 <= x < 1 << 53 for x in absorbed):
+            raise ValueError("malformed hourly series: the counts of hosts whose slots were given")
+        out.absorbed = np.asarray(absorbed, np.int64)
         try:
             out._all_sets = _tables_in(data.get("all_visitor_sets", {}))  # absent before 2026-12
             for name, d in data["sites"].items():
@@ -1226,6 +1242,7 @@ class HourlySeries:
                         or (cells < 0).any() or (cells > 1 << 53).any():
                     raise ValueError("hours or cell counts out of range")
                 s.cells.update(zip(hours.tolist(), cells))
+                s.requests += int(cells.sum())
                 for h, b64 in d["visitors"].items():
                     keys = base64.b64decode(b64, validate=True)
                     if len(keys) % 8:

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.counting.series import HourlySeries
 from trafficwatch.counting.state import check_state_path
@@ -25,6 +27,7 @@ from trafficwatch.files import atomic_write
 from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
 from trafficwatch.logs.detect import said_apart
+from trafficwatch.logs.records import OTHER_HOSTS
 
 log = logging.getLogger(__name__)
 CATALOGUE = {
@@ -64,7 +67,10 @@ def counter_values(series: HourlySeries, report: IngestReport,
     out: dict[Key, int] = {}
     until = None if now is None else int(now) // HOUR
     for site in series.sites():
-        cells = series.cell_totals(site, until).reshape(len(STATUS), -1).sum(axis=1)
+        cells = series.cell_totals(site, until)
+        if site == OTHER_HOSTS:  # hosts' requests it took with their slots: not new ones
+            cells = np.clip(cells - series.absorbed, 0, None)
+        cells = cells.reshape(len(STATUS), -1).sum(axis=1)
         for status, n in zip(STATUS, cells.tolist()):
             out[("trafficwatch_requests_total", (("site", site), ("status", status)))] = int(n)
     out[("trafficwatch_lines_read_total", ())] = int(report.lines)
