@@ -26,10 +26,6 @@ from trafficwatch.counting.tops import (
 )
 from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_changes, epoch_seconds
 from trafficwatch.logs.records import HOST_IDLE_S, MAX_HOSTS, OTHER_HOSTS, Records
-
-SLOT_GIVEN_MAX = 100  # requests, at most, a silent virtual host has had to give its slot
-# (series._free_slot): one scanner's made-up name, not a real site down for a day (a security
-# review: one new Host had moved a site silent 25 hours, 500 requests, into OTHER_HOSTS)
 from trafficwatch.safe import safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
@@ -39,6 +35,9 @@ METRICS = ("hits", "pages", "visitors")
 # A count cell: 6 status classes (0 = none/other, 1xx..5xx) x bot x static asset.
 N_CELLS = 24
 assert N_CELLS == EVERY_CELL  # tops' tallies: a cell each, and one past them for every request
+SLOT_GIVEN_MAX = 100  # requests, at most, a silent virtual host has had to give its slot
+# (series._free_slot): one scanner's made-up name, not a real site down for a day (a security
+# review: one new Host had moved a site silent 25 hours, 500 requests, into OTHER_HOSTS)
 MAX_HOUR = 1 << 21  # hour numbers from 1970 up to the year 2209: anything later is not a log's
 _VISITOR_CELL_BITS = 5  # low bits of a visitor key hold its cell (N_CELLS <= 32)
 
