@@ -1169,7 +1169,8 @@ def test_a_log_that_ended_inside_an_hour_is_said_to_end_inside_it(tmp_path, caps
     code, out, err = run_cli(["forecast", str(log), "--horizon", "2", "--tz", "UTC"], capsys)
     inside, whole = (time.strftime("%Y-%m-%d %H:%M", time.gmtime(end // 3600 * 3600 - k))
                      for k in (0, 3600))
-    assert code == 0 and f"the log ends inside {inside} (not a whole hour's count; the last " \
+    assert code == 0 and f"the log ends inside {inside} (read as part of an hour, not a " \
+        f"whole hour's count; the last " \
         f"whole hour is {whole}), 3" in err and "hours before now" in err, err
     first = time.strftime("%Y-%m-%dT%H:00:00", time.gmtime(end // 3600 * 3600 + 3600))
     assert out.splitlines()[1].startswith(first), out

@@ -915,8 +915,8 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         if empty == 1:  # the hour the log ends inside: `counts` prints its lines (marked
             # partial), so "the last hour with a count" read as wrong by an hour (a trial)
             inside = _when(series.index[-1], args, series, "%Y-%m-%d %H:%M")
-            said = (f"the log ends inside {inside} (not a whole hour's count; the last whole "
-                    f"hour is {newest})")
+            said = (f"the log ends inside {inside} (read as part of an hour, not a whole "
+                    f"hour's count; the last whole hour is {newest})")
         err(f"{said}, {behind} hours before now: the forecast starts after it, not at the hour "
             "in progress (no line was logged since)")
     window = fc.cfg.window  # what the model reads: fewer than half of it with a count, after
