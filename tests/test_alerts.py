@@ -645,14 +645,21 @@ def test_traffic_coming_back_after_a_day_away_is_no_surge_but_a_flood_then_is():
     other.stop()
 
 
+def gated(tmp_path) -> tuple[Alerter, Path, Path, Path]:
+    """An Alerter begun at START whose command waits for a gate file, then writes its line:
+    (it, the alerts' file, the marks' file, the gate)."""
+    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
+    gate = tmp_path / "gate"
+    alerter = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
+                      AlertMarks(path))
+    alerter.begin(START)
+    return alerter, out, path, gate
+
+
 def test_alerts_queued_behind_a_running_command_survive_a_kill_9(tmp_path):
     # an alerts trial: kill -9 while one site's command slept, another site's alert queued
     # behind it: the restart never paged it (queued alerts were saved by a clean stop only)
-    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
-    gate = tmp_path / "gate"
-    first = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
-                    AlertMarks(path))
-    first.begin(START)
+    first, out, path, gate = gated(tmp_path)
     for site in ("a", "b"):
         first.check(site, [event(SPIKE)])
     deadline = time.monotonic() + 10
@@ -690,11 +697,7 @@ def test_a_failure_before_a_run_that_went_fine_is_said_as_before_it(tmp_path):
 def test_an_alert_queued_before_a_run_decided_not_to_page_still_runs_after_a_kill_9(tmp_path):
     # the mark moves past a run decided not to page (that one again): an alert queued in the
     # same pass, fired before it, stays pending until its command starts
-    out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
-    gate = tmp_path / "gate"
-    first = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
-                    AlertMarks(path))
-    first.begin(START)
+    first, out, path, gate = gated(tmp_path)
     paged = run(SPIKE, 2, 0.0, 40.0, 90.0, -1)
     assert first.check("a", [paged]) == [paged]  # runs, held at the gate
     surge = run(SPIKE + 3 * H, 1, 500.0, 40.0, 90.0, 1, ended=False)
