@@ -266,3 +266,24 @@ def test_a_host_longer_than_a_host_name_can_be_is_counted_as_other_hosts():
                      "status": 200}) + "\n"
     rec = parse_bytes(js.encode(), PRESETS["JSON"], ParseOptions()).records
     assert [rec.vhosts[c] for c in rec.vhost.tolist()] == [OTHER_HOSTS]
+
+
+def test_the_log_tail_of_every_site_ends_with_the_newest_line_not_a_host_past_the_cap(tmp_path):
+    # an app trial: a scan of 1,200 made-up hosts two days ago, then real traffic up to now: the
+    # every-site log tail ended with the scan's last lines (a host past the first 1,000 has no
+    # counts of its own, and its lines were taken as read now)
+    from trafficwatch.engine.engine import Engine, EngineConfig, open_source
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    vhost_log(logs / "access.log", [f"scan{i}.example" for i in range(MAX_HOSTS + 200)],
+              NOW - 2 * 86400)
+    vhost_log(logs / "access.log", ["www.real.example"] * 5, NOW - 300)
+    e = Engine(EngineConfig(paths=[str(logs)], fine_tune=False, state_path=None),
+               lambda s: None)
+    e.source = open_source(e.sink, e.cfg, e.reading_progress)
+    try:
+        tail = e.source.tail
+        assert tail[-1].site == "www.real.example", [x.site for x in tail[-3:]]
+    finally:
+        e.source.close()

@@ -45,7 +45,7 @@ from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
 from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
 from trafficwatch.logs.parse import Parser, parse_bytes
-from trafficwatch.logs.records import Malformed, ParseResult
+from trafficwatch.logs.records import OTHER_HOSTS, Malformed, ParseResult
 from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
 from trafficwatch.logs.w3c import JsonLine
 from trafficwatch.safe import safe_name
@@ -582,7 +582,12 @@ class LiveFeed:
             # shown, a log of 2015 read last stood below one of 2022 as the newest; after a
             # restart, a silent site's .2.gz, 4 days old, below today's lines: trials)
             with self.sink.lock:
-                last = self.sink.series.last_ts(site) if site else None
+                series = self.sink.series
+                last = series.last_ts(site) if site else None
+                if last is None and site and site not in series.sites():  # a host past the
+                    # first 1,000: counted as OTHER_HOSTS (its lines, 2 days old, had been
+                    # the newest of every site's tail: an app trial)
+                    last = series.last_ts(OTHER_HOSTS)
             now = min(now, float(last)) if last is not None else now
         lines = self._tails.setdefault(self._slot(site, path), deque(maxlen=TAIL_PER_SITE))
         jl = JsonLine(fmt) if fmt is not None and fmt.kind == "json" else None
