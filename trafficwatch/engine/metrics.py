@@ -122,9 +122,9 @@ PENDING_S = 1.0  # every slot taken, a connection that has not sent its whole re
 # nothing, reopened every 10 s, had kept every scrape out (a fleet trial)
 SLOT_WAIT_S = 1.0  # how long a connection waits for the slot so freed
 READY_S = 0.01  # ... which it gets only once its own whole request is in, looked for this long
-# (on the thread that takes connections: 50 ms let a flood of empty ones hold scrapes seconds)
 # (connections that sent nothing, opened from many addresses, each cutting the one before as it
-# turned a second old, had left a scrape nothing to cut: 61 % refused, a security review)
+# turned a second old, had left a scrape nothing to cut: 61 % refused, a security review; on
+# the thread that takes connections, 50 ms let a flood of empty ones hold scrapes seconds)
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n"
         b"Content-Length: 25\r\nConnection: close\r\n\r\ntoo many connections now\n")
 # (answered, not closed bare: Prometheus said only "EOF", a fleet trial)

@@ -878,9 +878,10 @@ class Forecaster:
                     # (over a day at least: the day's own shift is a median over its hours,
                     # and over one hour a burst would be its own shift)
                     span = max(horizon, 24)
+                    seen = typical_seen(history.to_numpy(dtype=float), [len(history)], span,
+                                        name)
                     burst, zm = bursts(bases[0][:, :span], bases[1][:, :span], name, scale[:1],
-                                       typical_seen(history.to_numpy(dtype=float), [len(history)], span,
-                                                    name))
+                                       seen)
                     typical = np.expm1(zm[0, :horizon] * scale[0] + loc[0])
                     changed = burst[0, :horizon] & (np.abs(typical - naive) > 1e-9 * naive)
                     typical_hours[name] = int(changed.sum())
