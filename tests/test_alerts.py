@@ -2,9 +2,11 @@
 or crashing alert never stops the forecasts and is shown once."""
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -645,35 +647,39 @@ def test_traffic_coming_back_after_a_day_away_is_no_surge_but_a_flood_then_is():
     other.stop()
 
 
-def gated(tmp_path) -> tuple[Alerter, Path, Path, Path]:
+@contextlib.contextmanager
+def gated(tmp_path) -> Iterator[tuple[Alerter, Path, Path]]:
     """An Alerter begun at START whose command waits for a gate file, then writes its line:
-    (it, the alerts' file, the marks' file, the gate)."""
+    (it, the alerts' file, the marks' file); the gate opened and it stopped on the way out,
+    whatever happened (a failed test had left its command waiting for ever)."""
     out, path = tmp_path / "alerts.txt", marks_path(tmp_path / "state.json")
     gate = tmp_path / "gate"
     alerter = Alerter(f'while [ ! -e {gate} ]; do sleep 0.02; done; {LINE} >> {out}',
                       AlertMarks(path))
     alerter.begin(START)
-    return alerter, out, path, gate
+    try:
+        yield alerter, out, path
+    finally:
+        alerter.stop()
+        gate.touch()
 
 
 def test_alerts_queued_behind_a_running_command_survive_a_kill_9(tmp_path):
     # an alerts trial: kill -9 while one site's command slept, another site's alert queued
     # behind it: the restart never paged it (queued alerts were saved by a clean stop only)
-    first, out, path, gate = gated(tmp_path)
-    for site in ("a", "b"):
-        first.check(site, [event(SPIKE)])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and first.marks.get("a") is None:
-        time.sleep(0.02)
-    saved = json.loads(path.read_text())  # no stop(): the process is gone
-    assert [p["site"] for p in saved["pending"]] == ["b"]
-    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
-    second.begin(START + 10 * H)
-    assert [line.split("|")[0] for line in alert_lines(out, 1)] == ["b"]
-    assert json.loads(path.read_text())["pending"] == []
-    second.stop()
-    first.stop()
-    gate.touch()
+    with gated(tmp_path) as (first, out, path):
+        for site in ("a", "b"):
+            first.check(site, [event(SPIKE)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and first.marks.get("a") is None:
+            time.sleep(0.02)
+        saved = json.loads(path.read_text())  # no stop(): the process is gone
+        assert [p["site"] for p in saved["pending"]] == ["b"]
+        second = Alerter(f"{LINE} >> {out}", AlertMarks(path))
+        second.begin(START + 10 * H)
+        assert [line.split("|")[0] for line in alert_lines(out, 1)] == ["b"]
+        assert json.loads(path.read_text())["pending"] == []
+        second.stop()
 
 
 def test_a_failure_before_a_run_that_went_fine_is_said_as_before_it(tmp_path):
@@ -697,20 +703,18 @@ def test_a_failure_before_a_run_that_went_fine_is_said_as_before_it(tmp_path):
 def test_an_alert_queued_before_a_run_decided_not_to_page_still_runs_after_a_kill_9(tmp_path):
     # the mark moves past a run decided not to page (that one again): an alert queued in the
     # same pass, fired before it, stays pending until its command starts
-    first, out, path, gate = gated(tmp_path)
-    paged = run(SPIKE, 2, 0.0, 40.0, 90.0, -1)
-    assert first.check("a", [paged]) == [paged]  # runs, held at the gate
-    surge = run(SPIKE + 3 * H, 1, 500.0, 40.0, 90.0, 1, ended=False)
-    again = run(paged.end + H, 1, 0.0, 40.0, 90.0, -1, ended=False)  # fired after the surge
-    again = replace(again, fired=again.start + H)
-    assert first.check("a", [paged, surge, again]) == [surge]
-    assert first.marks.get("a") == again.fired_at
-    second = Alerter(f"{LINE} >> {out}", AlertMarks(path))  # no stop: killed
-    second.begin(START + 10 * H)
-    assert [line.split("|")[3] for line in alert_lines(out, 1)] == ["above"]
-    second.stop()
-    first.stop()
-    gate.touch()
+    with gated(tmp_path) as (first, out, path):
+        paged = run(SPIKE, 2, 0.0, 40.0, 90.0, -1)
+        assert first.check("a", [paged]) == [paged]  # runs, held at the gate
+        surge = run(SPIKE + 3 * H, 1, 500.0, 40.0, 90.0, 1, ended=False)
+        again = run(paged.end + H, 1, 0.0, 40.0, 90.0, -1, ended=False)  # after the surge
+        again = replace(again, fired=again.start + H)
+        assert first.check("a", [paged, surge, again]) == [surge]
+        assert first.marks.get("a") == again.fired_at
+        second = Alerter(f"{LINE} >> {out}", AlertMarks(path))  # no stop: killed
+        second.begin(START + 10 * H)
+        assert [line.split("|")[3] for line in alert_lines(out, 1)] == ["above"]
+        second.stop()
 
 
 def test_an_outage_right_after_a_long_surge_pages_once_it_is_more_than_the_return(tmp_path):
@@ -760,14 +764,16 @@ def test_the_notice_says_an_alert_waits_behind_a_failed_one(tmp_path):
            f'while [ ! -e {gate} ]; do sleep 0.02; done')
     alerter = Alerter(cmd, AlertMarks(None))
     alerter.begin(START)
-    for site in ("a", "b", "c"):
-        alerter.check(site, [event(SPIKE)])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and "1 waiting" not in alerter.notice:
-        time.sleep(0.02)
-    assert alerter.notice.endswith("(1 of 2 failed; 1 waiting)"), alerter.notice
-    gate.touch()
-    alerter.stop()
+    try:
+        for site in ("a", "b", "c"):
+            alerter.check(site, [event(SPIKE)])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "1 waiting" not in alerter.notice:
+            time.sleep(0.02)
+        assert alerter.notice.endswith("(1 of 2 failed; 1 waiting)"), alerter.notice
+    finally:
+        gate.touch()
+        alerter.stop()
 
 
 def test_a_flood_right_after_an_outage_pages_once_past_a_return(tmp_path):
