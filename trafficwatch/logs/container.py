@@ -75,11 +75,33 @@ def join_cri(lines: list[bytes], part: list[bytes] | None = None, cap: int | Non
     return out, part
 
 
+LOOK = 1 << 16  # bytes of a chunk its lines' kind is told from (every line of a container's
+# log is wrapped, or none is): the whole chunk searched four times over cost a plain log 25 %
+# of its reading time (bench/ingest.py, 1 M lines: 0.44 s of 2.0)
+
+
+def _head(data: bytes) -> bytes:
+    """The start of `data` that tells its lines' kind: LOOK bytes, or all of it where its
+    first line is longer (a crash's NUL-padded line first: the wrapped ones after it)."""
+    head = data[:LOOK]
+    return head if b"\n" in head[:-1] else data
+
+
 def holds_container_lines(data: bytes) -> bool:
     """Does some line of `data` come wrapped (is_container_log), not only its first? One line
     of garbage first (a crash's NUL-padded line) had all the JSON lines after it malformed, a
     whole file refused (a security trial)."""
-    return is_container_log(data) or b"\n" + HEAD in data or b"\n" + JOURNAL_HEAD in data
+    if is_container_log(data):
+        return True
+    head = _head(data)
+    return b"\n" + HEAD in head or b"\n" + JOURNAL_HEAD in head
+
+
+def may_hold_cri_parts(data: bytes) -> bool:
+    """Whether a line of `data` may be a CRI line's piece (CRI_PART): searched for only where
+    its first lines are CRI's (" stdout " or " stderr " after their time)."""
+    head = _head(data)
+    return (b" stdout " in head or b" stderr " in head) and any(p in data for p in CRI_PART)
 
 
 def is_container_log(data: bytes) -> bool:

@@ -321,6 +321,10 @@ def _lead(b: np.ndarray, w: np.ndarray, starts: np.ndarray,
     like one (a `<PRI>`, a month's name, an ISO date) goes the per-line way."""
     at = lambda k: b[starts + k]  # (PAD bytes follow the data)
     lead = starts.copy()
+    c0 = at(0)  # a line that can open with none of them (an address, a host name): as it is
+    # (each chunk's 19 gathers over every line had cost a plain log 4 % of its reading time)
+    if not ((c0 == 0xEF) | (c0 == 60) | ((c0 >= 65) & (c0 <= 90)) | (at(4) == 45)).any():
+        return lead, np.zeros(len(starts), bool)
     bom = (at(0) == 0xEF) & (at(1) == 0xBB) & (at(2) == 0xBF)
     lead[bom] += 3
     month = (at(0) >= 65) & (at(0) <= 90) & (at(1) >= 97) & (at(2) >= 97) & (at(3) == 32)

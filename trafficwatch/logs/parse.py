@@ -10,7 +10,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from trafficwatch.logs.container import (
     CRI,
-    CRI_PART,
     ENTRYPOINT,
     STDERR_OTHER,
     SYSTEM,
@@ -18,6 +17,7 @@ from trafficwatch.logs.container import (
     holds_container_lines,
     inner_data,
     join_cri,
+    may_hold_cri_parts,
     unwrap,
 )
 from trafficwatch.logs.fastclf import parse_chunk, span_hash_py, span_hashes
@@ -196,7 +196,7 @@ class Parser:
             data = data[: data.rfind(b"\n") + 1]  # newline: not a line (as line by line)
         if holds_container_lines(data):
             res = self._feed_container(data)
-        elif self._cri_part or any(p in data for p in CRI_PART):
+        elif self._cri_part or may_hold_cri_parts(data):
             res = self._feed_cri(data)
         else:
             res = self._feed_data(data)
