@@ -81,10 +81,10 @@ LOOK = 1 << 16  # bytes of a chunk its lines' kind is told from (every line of a
 
 
 def _head(data: bytes) -> bytes:
-    """The start of `data` that tells its lines' kind: LOOK bytes, or all of it where its
-    first line is longer (a crash's NUL-padded line first: the wrapped ones after it)."""
-    head = data[:LOOK]
-    return head if b"\n" in head[:-1] else data
+    """The start of `data` that tells its lines' kind: its first line and LOOK bytes after it
+    (a crash's NUL-padded line first, of any length: the wrapped ones after it)."""
+    first = data.find(b"\n")
+    return data if first < 0 else data[:first + 1 + LOOK]
 
 
 def holds_container_lines(data: bytes) -> bool:
