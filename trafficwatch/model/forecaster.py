@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from statistics import NormalDist
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -68,6 +69,12 @@ YOUNG_DAYS, YOUNG_MIN_SHARE = 6, 0.5  # judged on fewer days than this (a site t
 # -> 0.734 (24 h) and 0.845 -> 0.817 (48 h), series >5 % worse than the better naive 8 -> 5 and
 # 16 -> 7; 21 and 28 days and whole series unchanged. (A forecast chosen as a naive alone had
 # shown the LSTM until 2026-12-02, by a bug; fixed, that cost young sites as much.)
+YOUNG_LUCK = 2.0  # ... unless that half-LSTM blend erred more than the best blend by this
+# many times the series' own change from a day to the next (its mean |count - the count 24
+# hours before|, MASE's scale): no luck over a few days makes a naive that much better. A series
+# of 1,000,000 +- 5 an hour, 3 days old, got a forecast at 500 times the error of "yesterday"
+# (the LSTM's median is a thousandth of the level off there: a benchmark trial). As a ratio of
+# the two errors instead, a site "yesterday" repeated to the request lost its half of the LSTM
 TYPICAL_MIN = 3  # values a typical hour is the median of, at the least, to judge a burst by
 BURST = 5.0  # best-base errors (z units) beyond the day's own shift at which a naive's hour is
 # a burst, not repeated (bursts): a user's site of 130 an hour was forecast 877 the hour after a
@@ -133,7 +140,10 @@ NARROW_HOURS = 168  # hours judged, at least, for the band to narrow (it widens 
 # judged, got a band of +-30 at 1,400 an hour, narrower than counting noise alone (+-48);
 # bench/forecast.py --days 10: coverage 76.4 / 75.0 % -> 77.4 / 76.0 %, MSIS 5.92 / 7.16 ->
 # 5.78 / 7.02; --days 14: 78.4 / 77.8 % -> 80.7 / 80.3 %, MSIS 3.89 / 4.50 -> 3.91 / 4.47;
-# whole series, --days 21, steps and bursts alike or better
+# whole series, --days 21, steps and bursts alike or better. From 48 hours judged to
+# NARROW_HOURS it narrows to counting noise at the least (Recent.noise_floor): a series of
+# 1,000,000 +- 5 an hour, 4 to 8 days old, had kept the model's band of +-4,000 (a benchmark
+# trial); counting noise alone is +-1,300 there, and +-48 at 1,400 an hour
 MIN_HALF = 1e-6  # log1p units: the least half-width an hour's band is scored against (Recent.stretch)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SURGE_HOURS = 4  # the last this many hours judged, or more, all above (or all below) the band:
@@ -215,6 +225,8 @@ class Recent:
     # half-widths, so an hour the model is sure of stays narrower than one it is not. Narrowed by
     # log1p units, as it is widened, a count of 1,000,000 +- 5 kept a band of +-4,000 in its
     # widest hours and none at all in the others.
+    noise_floor: bool = False  # narrowed on fewer than NARROW_HOURS hours judged: no side of
+    # an hour's band narrower than counting noise (Poisson) there, nor wider than the model's
     broke: tuple[float, float] = (0.0, 0.0)  # log1p units more below and above for the band
     # drawn (not the anomalies'): the last day had fewer than BROKE_SHARE of its hours inside the
     # band, so it widens, on the side or sides that day fell, to hold 80 % of its hours (by the
@@ -776,7 +788,8 @@ class Forecaster:
                     a, best_naive = share, other
                     kept_best = least if mine > least else float("nan")
                     err[a] = mine
-        held = ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
+        held = (ok.any(axis=1).sum() < YOUNG_DAYS and a < YOUNG_MIN_SHARE
+                and err[YOUNG_MIN_SHARE] - err[a] <= YOUNG_LUCK * daily_change(v))
         held_mae = err[a] if held else float("nan")
         if held:  # a few days cannot tell a naive's luck from its skill
             a, kept_best = YOUNG_MIN_SHARE, float("nan")  # (said as held, not as kept)
@@ -805,15 +818,17 @@ class Forecaster:
         calib[:since] = False  # since it (the blend chosen there was not the one shown before:
         # 90 % "the last hour repeated" over the 14 days of a daily cycle widened a new level's
         # band to twice the site's highest hour)
-        widen, stretch = 0.0, 1.0
+        widen, stretch, noise_floor = 0.0, 1.0, False
         if stuck is not None:  # the band holds the count, no more:
             stretch = 0.0  # when it moves again, that is news (an anomaly)
         elif calib.sum() >= 48:
             level = min(1.0, 0.8 * (1 + 1 / calib.sum()))
             gap = np.abs(y - m)[calib]
             widen = float(np.clip(np.quantile(gap - half[calib], level), 0.0, MAX_WIDEN))
-            if widen <= 0 and calib.sum() >= NARROW_HOURS:
-                stretch = float(min(np.quantile(gap / half[calib], level), 1.0))
+            if widen <= 0:
+                few = calib.sum() < NARROW_HOURS  # too few for the quantile: to the farthest
+                stretch = float(min(np.quantile(gap / half[calib], 1.0 if few else level), 1.0))
+                noise_floor = few and stretch < 1.0
         broke, broke_hours = (0.0, 0.0), (0, 0)
         # outside the band, counts being whole: within half a count of it is inside (a site of
         # 0.1 requests an hour, its zeros a hair below a median of 1e-10, was told its band
@@ -849,7 +864,8 @@ class Forecaster:
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
                       broke=broke, kept_best=kept_best, ended=was,
                       silence=silence,
-                      stretch=stretch, level=moved, surge=surge, surge_short=short,
+                      stretch=stretch, noise_floor=noise_floor, level=moved, surge=surge,
+                      surge_short=short,
                       broke_hours=broke_hours, blend_mae=typical(mid, since), changed=changed,
                       stuck=stuck)
 
@@ -898,8 +914,14 @@ class Forecaster:
         def band(below: float, above: float) -> np.ndarray:  # (H, Q) counts: the band
             b = lq.copy()  # stretched, then widened by these log1p units on each side
             centre = lq[:, mid:mid + 1]
-            b[:, :mid] = centre - (centre - lq[:, :mid]) * recent.stretch - below
-            b[:, mid + 1:] = centre + (lq[:, mid + 1:] - centre) * recent.stretch + above
+            down = (centre - lq[:, :mid]) * recent.stretch
+            up = (lq[:, mid + 1:] - centre) * recent.stretch
+            if recent.noise_floor:  # narrowed on few hours: to counting noise at the least
+                noise_down, noise_up = counting_noise(centre, qs[:mid], qs[mid + 1:])
+                down = np.maximum(down, np.minimum(noise_down, centre - lq[:, :mid]))
+                up = np.maximum(up, np.minimum(noise_up, lq[:, mid + 1:] - centre))
+            b[:, :mid] = centre - down - below
+            b[:, mid + 1:] = centre + up + above
             out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
             if exact is not None:
                 med = np.minimum(exact, np.expm1(float(cap[0])))  # under the cap, as the band
@@ -1250,6 +1272,27 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str, scale: np.ndarray,
         unlike_days = (bmask[..., d7] > 0) & (np.abs(z - bases[..., d7]) > far)
         burst |= unlike_today & unlike_days
     return burst, zm
+
+
+def daily_change(v: np.ndarray) -> float:
+    """The mean |count - the count 24 hours before| over a series' hours (MASE's scale; inf
+    where no hour has one a day before)."""
+    d = np.abs(v[24:] - v[:-24])
+    d = d[np.isfinite(d)]
+    return float(d.mean()) if len(d) else float("inf")
+
+
+def counting_noise(centre: np.ndarray, lower: tuple[float, ...], upper: tuple[float, ...]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(below, above): log1p units from `centre` (log1p of a count, (H, 1)) to the quantiles
+    `lower` and `upper` of counting noise alone around it (Poisson, as a normal: +-1.28 times
+    the root of the count for p10 and p90), each (H, len(quantiles))."""
+    m = np.expm1(np.clip(centre, 0.0, None))
+    z_lo = np.array([NormalDist().inv_cdf(q) for q in lower])[None, :]
+    z_hi = np.array([NormalDist().inv_cdf(q) for q in upper])[None, :]
+    below = centre - np.log1p(np.clip(m + z_lo * np.sqrt(m), 0.0, None))
+    above = np.log1p(m + z_hi * np.sqrt(m)) - centre
+    return below, above
 
 
 def widen_to_hold(under: np.ndarray, over: np.ndarray, share: float,
