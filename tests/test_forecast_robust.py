@@ -155,6 +155,24 @@ def test_a_sparse_site_s_zeros_are_inside_a_band_of_0_to_0(shipped):
     assert (f.p90 < 0.5).mean() >= 0.5  # the band is 0-0 in most hours, as 0.1 an hour is
 
 
+def test_hours_cut_to_the_cap_keep_their_band_below_it_and_say_so(shipped):
+    """Traffic growing fivefold over six weeks, forecast a week ahead: its farthest hours were
+    cut to twice the highest hour at p10, p50 and p90 alike (3735, 3735, 3735: a trial)."""
+    rng = np.random.default_rng(1)
+    t = np.arange(1008)
+    mu = 10 * (1 + 0.5 * np.sin(2 * np.pi * t / 24) + 0.2 * np.sin(2 * np.pi * t / 168))
+    s = pd.Series(rng.poisson(mu * np.exp(t / 1008 * 5)).astype(float),
+                  index=pd.date_range("2026-01-05", periods=1008, freq="h", tz="UTC"))
+    f = shipped.forecast(s, 168)
+    top = 2 * s.max() + 1  # the cap: twice the highest hour (log1p units: + log 2)
+    assert f.p90.max() <= top + 1e-6
+    at_cap = np.isclose(f.p50, top)
+    assert at_cap.any()  # (else this series tests nothing)
+    assert (f.p10[at_cap] < 0.95 * top).all(), f.p10[at_cap]
+    said = re.search(r"(\d+) hours? of 168 reach(?:es)? twice the highest hour", f.choice)
+    assert said and int(said[1]) == at_cap.sum(), f.choice
+
+
 def test_forty_eight_and_a_hundred_sixty_eight_hours_are_forecast_not_refused(shipped):
     s = series(families()["trend"])
     for h in (24, 48, 168):

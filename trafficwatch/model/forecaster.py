@@ -920,7 +920,9 @@ class Forecaster:
                 noise_down, noise_up = counting_noise(centre, qs[:mid], qs[mid + 1:])
                 down = np.maximum(down, np.minimum(noise_down, centre - lq[:, :mid]))
                 up = np.maximum(up, np.minimum(noise_up, lq[:, mid + 1:] - centre))
-            b[:, :mid] = centre - down - below
+            # a median cut to the cap keeps its band below it (clipped alone, p10 = p50 = p90
+            # in a growing series' farthest hours: sure where it is least so, a trial)
+            b[:, :mid] = centre - down - below - np.maximum(centre - cap[0], 0.0)
             b[:, mid + 1:] = centre + up + above
             out = np.clip(np.expm1(np.minimum(b, cap[0])), 0.0, None)
             if exact is not None:
@@ -967,6 +969,12 @@ class Forecaster:
                                ("same hour last week", "4 weeks"))
                 choice += (f"; of {naive}, {n} hour{'s' if n > 1 else ''} of {horizon} stood "
                            f"out from their {span}: their median there")
+        capped = int((lq[:, mid] > cap[0]).sum())
+        if capped:  # said: the median stops there, whatever the trend (a trial read the hours
+            # at the cap as a forecast sure of itself)
+            choice += (f"; {capped} hour{'s' if capped > 1 else ''} of {horizon} reach"
+                       f"{'es' if capped == 1 else ''} twice the highest hour of the last 6 "
+                       f"weeks: forecast no higher there")
         if unseen:  # a site 3 days old forecast its first Saturday with a weekday's peak, 2x
             days = " or ".join(unseen) if len(unseen) <= 2 else \
                 ", ".join(unseen[:-1]) + " or " + unseen[-1]
