@@ -255,7 +255,7 @@ def read_counts_csv_all(path: str, warn: Callable[[str], None] | None = None,
     analytics tool's sessions, pageviews...: VALUE_COLUMNS, the first found read and said) and,
     optionally, which series a row is of (site as `counts` writes, unique_id, series
     or id), in any order. Missing hours between a series' first and last row become NaN (gaps),
-    as do empty values. Rows that cannot be used are not dropped in silence: `warn` gets one
+    as do empty values (said). Rows that cannot be used are not dropped in silence: `warn` gets one
     line per kind (rows without an ISO 8601 hour or with the wrong number of fields, left out;
     counts that are not a number of requests, 0 or more and below MAX_COUNT, read as gaps; rows
     repeated as they were, the same time and count, read once; an hour on several other rows
@@ -439,6 +439,8 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
             ok = not text or (math.isfinite(v) and 0 <= v < MAX_COUNT)
         except ValueError:
             v, ok = math.nan, False
+        if not text:  # said too: pandas writes NaN so, and a NaN written out was said
+            note.setdefault("empty", []).append(f"row {n}")
         if not ok:  # words, inf, nan, a negative or absurd count: not a number of requests
             note.setdefault("count", []).append(f"row {n}: {text!r}")
             if v < 0 and math.isfinite(v):
@@ -623,6 +625,7 @@ def _read_counts_csv(path: str, shown: str, warn: Callable[[str], None] | None,
                  "day": ("row", "with a date and no hour, left out"),
                  "count": ("row", ("with a count not a number of requests (0 to under a "
                                    "trillion an hour), read as a gap")),
+                 "empty": ("row", "with an empty count, read as a gap"),
                  "partial": ("hour", ("marked partial by counts (a log ending inside the "
                                       "hour, or the hour in progress), read as a gap, as from "
                                       "the logs")),
