@@ -432,3 +432,23 @@ def test_eval_keeps_long_series_names_apart_and_says_what_best_on_leaves_aside(t
     assert len(set(rows)) == 3 and all(len(r) <= 48 for r in rows), rows
     assert [r[-6:] for r in rows] == [n[-6:] for n in names]
     assert "lstm:default alone aside" in text
+
+
+def test_a_tie_for_the_lowest_mase_counts_for_each_model_in_it(tmp_path, capsys):
+    """A series whose weeks repeat to the request is shown "same hour last week" alone: the
+    forecast shown scores as that naive to the digit, and "best on" credited the tie to the
+    LSTM, first in the table (a benchmark trial)."""
+    week = np.random.default_rng(4).poisson(40, 168)
+    hours = pd.date_range("2026-01-05", periods=168 * 5, freq="h")
+    path = tmp_path / "weekly.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(
+        f"{name},{h:%Y-%m-%d %H:%M},{v}\n" for name in ("a", "b")
+        for h, v in zip(hours, np.tile(week, 5))))
+    code, out, _ = run_cli(["eval", str(path), "--days", "3", "--format", "json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    for name in ("a", "b"):
+        m = doc["series"][name]["models"]
+        assert m["lstm:default"]["mase"] == pytest.approx(m["naive168"]["mase"], abs=1e-12)
+    assert doc["mean"]["lstm:default"]["best_on"] == 2
+    assert doc["mean"]["naive168"]["best_on"] == 2

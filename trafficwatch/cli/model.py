@@ -748,9 +748,9 @@ def _eval_many(every: dict[str, pd.Series], args: argparse.Namespace, models: di
     n, m = int(mean["series"].iloc[0]), int(mean["mase_series"].min())
     aside = [name for name in mean.index if mean.loc[name, "best_on"] < 0]
     out.write(f"\nmean over {n} series (each series' MASE counts once; best on: series where "
-              "the model's MASE was lowest" + (f"; {', '.join(aside)} aside: the LSTM without "
-                                               "the choice the forecast shown makes, a "
-                                               "diagnostic" if aside else "") + ")\n")
+              "the model's MASE was lowest, a tie for each"
+              + (f"; {', '.join(aside)} aside: the LSTM without the choice the forecast "
+                 "shown makes, a diagnostic" if aside else "") + ")\n")
     if m < n:  # sMAPE and coverage are over all of them
         out.write(f"MASE and median over {m} of them: {n - m} never change from one day to the "
                   "next (MASE has no scale there)\n")

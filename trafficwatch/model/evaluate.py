@@ -159,16 +159,19 @@ def across(summaries: Mapping[str, pd.DataFrame], aside: Collection[str] = ()) -
     """Per model, over several series' summaries: mean and median of the series' MASE and mean
     sMAPE over the series every model scored (each series counts once, as benchmarks report;
     NaN MASE, a series that never changes, left out), coverage over all their scored hours, on
-    how many of them the model had the lowest MASE (models `aside`, a diagnostic such as the
-    LSTM alone beside the forecast shown, are not in that contest: -1), and the series and
-    hours scored."""
+    how many of them the model had the lowest MASE (a tie counts for each; models `aside`, a
+    diagnostic such as the LSTM alone beside the forecast shown, are not in that contest: -1),
+    and the series and hours scored."""
     models = list(dict.fromkeys(m for s in summaries.values() for m in s.index))
     common = [k for k, s in summaries.items()
               if all(m in s.index and s.loc[m, "hours"] > 0 for m in models)]
     mase = pd.DataFrame({k: summaries[k].loc[models, "mase"] for k in common}).T  # series x model
     contest = mase[[m for m in models if m not in aside]] if len(mase) else mase
-    best = contest.dropna().idxmin(axis=1).value_counts() if len(contest) \
-        else pd.Series(dtype=int)
+    # a tie counts for each model in it: the forecast shown when it is a naive alone scores
+    # as that naive to the digit, and was credited to the LSTM alone, first in the table
+    scored = contest.dropna()
+    best = (scored.le(scored.min(axis=1) * (1 + 1e-9), axis=0).sum() if len(scored)
+            else pd.Series(dtype=int))
     out = []
     for m in models:
         rows = [summaries[k].loc[m] for k in common]
