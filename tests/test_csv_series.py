@@ -3,6 +3,7 @@ on its own in eval and forecast, never summed into one."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -452,3 +453,24 @@ def test_a_tie_for_the_lowest_mase_counts_for_each_model_in_it(tmp_path, capsys)
         assert m["lstm:default"]["mase"] == pytest.approx(m["naive168"]["mase"], abs=1e-12)
     assert doc["mean"]["lstm:default"]["best_on"] == 2
     assert doc["mean"]["naive168"]["best_on"] == 2
+
+
+def test_a_young_series_of_hour_numbers_is_not_told_of_weekdays_it_has_none_of(tmp_path, capsys):
+    """M4's hours are numbers: "the counts hold no Wed, Thu, Fri or Sat yet" named days of a
+    calendar made up for it (a benchmark user's trial); a dated series still names them."""
+    rng = np.random.default_rng(2)
+    y = rng.poisson(30 + 20 * np.sin(2 * np.pi * np.arange(72) / 24))
+    numbered = tmp_path / "m4.csv"
+    numbered.write_text("unique_id,ds,y\n" + "".join(f"H1,{i + 1},{v}\n" for i, v in enumerate(y)))
+    code, _, err = run_cli(["forecast", str(numbered), "--horizon", "168"], capsys)
+    assert code == 0
+    said = re.search(r"the hours ahead fall on (\d) days of the week the series has not shown "
+                     r"yet \(its weekdays are made up\): forecast like the days it holds", err)
+    assert said and 1 <= int(said[1]) <= 4, err
+    assert not re.search(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", err), err
+    dated = tmp_path / "dated.csv"
+    dated.write_text("hour,count\n" + "".join(
+        f"{h:%Y-%m-%dT%H:00},{v}\n"
+        for h, v in zip(pd.date_range("2026-01-05", periods=72, freq="h"), y)))
+    code, _, err = run_cli(["forecast", str(dated), "--horizon", "168"], capsys)
+    assert code == 0 and "the counts hold no Thu, Fri, Sat or Sun yet" in err, err
