@@ -846,7 +846,12 @@ async def test_site_picker_has_a_title_and_narrows_as_you_type():
         assert listing.get_option_at_index(0).id == "all" and listing.option_count == 1
         await pilot.press("enter")
         await pilot.pause()
-    assert app.engine.calls[-1] == ("site", "")
+        assert app.engine.calls[-1] == ("site", "")
+        picked = len(app.engine.calls)
+        await pilot.press("s", "escape")  # cancelled: the view as it was (it had turned to
+        await pilot.pause()  # all sites, a trial)
+        assert app.screen.__class__.__name__ != "SitePicker"
+        assert not [c for c in app.engine.calls[picked:] if c[0] == "site"], app.engine.calls
 
 
 async def test_the_site_picker_pages_goes_to_either_end_and_sorts_names_in_any_case():

@@ -401,7 +401,13 @@ class TrafficWatchApp(App):
             self.notify(f"only one site here: {site_title('', sites)}" if sites else
                         "no site yet: no log line counted")
             return
-        self.push_screen(SitePicker(sites), lambda site: self.engine.set_site(site or ""))
+        self.push_screen(SitePicker(sites), self._picked_site)
+
+    def _picked_site(self, site: str | None) -> None:
+        """The site picked ("": all sites); None, Esc: the view as it was (it had turned to
+        all sites, a trial)."""
+        if site is not None:
+            self.engine.set_site(site)
 
     def action_filter(self) -> None:
         if any(isinstance(s, FilterScreen) for s in self.screen_stack):
