@@ -319,6 +319,10 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     assert "(0/h vs 0.0495/h)" in steady.describe("lstm") and "e-" not in steady.describe("lstm")
     tiny = Recent({"lstm": 0.000772, "naive168": 0.00024}, {"naive168": 1.0}, 0.0, 48)
     assert "(0.000240/h vs 0.000772/h)" in tiny.describe("lstm")  # millionths: not "0/h vs"
+    # a naive's error read back from float32 inputs on a log that repeats its days exactly
+    # ("0.000000428/h vs 0.436/h", an app trial)
+    exact = Recent({"lstm": 0.436, "naive24": 4.28e-7}, {"naive24": 1.0}, 0.0, 48)
+    assert "(0/h vs 0.436/h)" in exact.describe("lstm"), exact.describe("lstm")
     noise = Recent({"lstm": 7.11e-15, "naive24": 3.2e-15}, {"naive24": 1.0}, 0.0, 48)
     assert "beat" not in noise.describe("lstm") and "e-" not in noise.describe("lstm")
     close = Recent({"lstm": 41.94, "naive24": 41.91}, {"naive24": 1.0}, 0.0, 48)

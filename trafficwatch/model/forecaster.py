@@ -1246,16 +1246,24 @@ def _inputs(s: pd.Series) -> pd.Series:
 ENDED = "ended_shift"  # _inputs' attrs key: features.ended_shift's (first, end, ratio) or None
 
 
+ZERO_SHARE = 1e-5  # an error shown beside others below this share of the largest reads 0
+
+
 def per_hour(*errors: float) -> list[str]:
     """Mean errors a hour, in counts, as the stats pane shows them: three significant figures
     (no exponent: 1,234, 41.9, 0.0495, 0.000240: "0/h vs 0.000772/h" read as a perfect
     forecast beside another on a trial's series of millionths), 0 below 1e-9 (a rounding
-    error: 7.11e-15 and 3.2e-15 are a tie, not a win), and as many more decimals (two at
-    most) as it takes for different values not to read alike ('41.9 vs 41.9')."""
+    error: 7.11e-15 and 3.2e-15 are a tie, not a win) or below ZERO_SHARE of the largest of
+    them (a naive's errors are read back from the model's float32 inputs: "0.000000428/h vs
+    0.436/h" on a log that repeats its days exactly, an app trial), and as many more decimals
+    (two at most) as it takes for different values not to read alike ('41.9 vs 41.9')."""
+    finite = [abs(x) for x in errors if np.isfinite(x)]
+    floor = max(1e-9, ZERO_SHARE * max(finite, default=0.0))
+
     def fmt(x: float, extra: int) -> str:
         if not np.isfinite(x):
             return "–"
-        if abs(x) < 1e-9:
+        if abs(x) < floor:
             return "0"
         decimals = max(0, 2 - int(np.floor(np.log10(abs(x))))) + extra
         return f"{x:,.{min(decimals, 12)}f}"
