@@ -441,3 +441,50 @@ def test_a_restart_whose_first_new_line_has_no_time_goes_on_following(session, j
     assert e2.series.total() == 30 and f2.report.malformed.total == 1
     append(log, lines(30, 3))
     wait_for(lambda: (f2.step(0.05), e2.series.total() == 33)[1], 10)
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+@pytest.mark.parametrize("how", ["rewritten", "truncated"])
+def test_a_log_edited_on_its_own_inode_is_not_counted_again(session, stopped, how):
+    # a trial: `grep -v IP access.log > tmp && cat tmp > access.log` (the same inode) counted
+    # the log twice (1,995 of 1,000), running or across a restart, and was called "gone (a new
+    # file has that name now)"; `truncate -s` to its first 100 lines counted those again
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    inode = log.stat().st_ino
+    e, f = session()
+    assert e.series.total() == 300
+    if stopped:
+        f.close()
+    if how == "rewritten":
+        with open(log, "r+") as fh:
+            fh.write(timed_lines(0, 300, skip=frozenset(range(0, 300, 10))))  # 30 lines out
+            fh.truncate()
+    else:
+        os.truncate(log, len(timed_lines(0, 100)))
+    append(log, timed_lines(300, 20))  # and the server writes on
+    assert log.stat().st_ino == inode
+    if stopped:
+        e, f = session()
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 320  # the 300 counted once, the 20 new ones
+    said = " ".join(f.events)
+    assert "was replaced by a file holding lines already counted (edited in place?)" in said
+    assert "is gone" not in said
+
+
+def test_a_log_copytruncated_is_still_counted_whole(session):
+    # copytruncate keeps the inode too: its new lines come after those counted, and are
+    # counted (not taken for an edit in place)
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    (session.logs / "access.log.1").write_text(log.read_text())
+    os.truncate(log, 0)
+    append(log, timed_lines(300, 20))
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 320 and "edited in place" not in " ".join(f.events)

@@ -260,6 +260,13 @@ class Counted:
             return max(rec.offset for rec in same)
         if short is None:
             return 0
+        if (short[0].dev, short[0].ino) == (dev, ino) and not kept and not compressed:
+            # its own content, cut shorter on its own inode (`truncate -s`, `cat tmp >
+            # access.log` while stopped): no copy, the file itself, lines written since
+            # included. Read from its start: those up to the latest counted are not counted
+            # again (engine.live's _not_again); its 20 new lines had been taken for a copy's
+            self.take(short[0])
+            return 0
         try:
             st = os.stat(path)
         except OSError:
