@@ -488,3 +488,22 @@ def test_a_log_copytruncated_is_still_counted_whole(session):
     for _ in range(10):
         f.step(0.05)
     assert e.series.total() == 320 and "edited in place" not in " ".join(f.events)
+
+
+def test_a_folder_deleted_and_made_again_is_no_longer_called_skipped(session, monkeypatch):
+    # a trial: the app named the folder "skipped: no such file" to its end, every line of the
+    # new log in it read, and exited 1
+    import shutil
+
+    monkeypatch.setattr("trafficwatch.engine.live.RESCAN_S", 0.1)
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 10))
+    e, f = session()
+    shutil.rmtree(session.logs)
+    wait_for(lambda: (f.step(0.05), f.report.skipped)[1], timeout=10)
+    assert "no such file" in f.report.skipped[0][1]
+    session.logs.mkdir()
+    (session.logs / "access.log").write_text(timed_lines(20, 5))
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 15)[1], timeout=10)
+    assert e.series.total() == 15 and f.report.skipped == []
+    assert any("there again; following it" in x for x in f.events), f.events

@@ -888,6 +888,8 @@ class LiveFeed:
                 if st.parser is None:
                     self._resume_format(st)
                 self._resume_tail(ev.key, ev.offset)
+        elif ev.kind == "back":  # a path given, skipped, there again
+            self.report.skipped[:] = [s for s in self.report.skipped if s[0] != ev.name]
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
             self.report.skipped.append((name, why))

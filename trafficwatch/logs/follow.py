@@ -76,7 +76,8 @@ class FileKey:
 class FollowEvent:
     """Something the caller should know: kind, sanitised file name, one-line message."""
 
-    kind: str  # new_file rotated truncated gone skipped error line_too_long archive_error resumed
+    kind: str  # new_file rotated truncated gone skipped back (a path skipped, there again) error
+    # line_too_long archive_error resumed
     # empty (a rotation or archive with nothing in it) waiting (a directory with no file yet)
     # long_line (an over-long line's newline came: `sample` its start, `length` its bytes)
     name: str
@@ -209,6 +210,7 @@ class Follower:
         self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
         self._resumed = [r for r in resume or [] if not r.done]  # files on disk at the save
         self._reported: set[tuple[str, str]] = set()
+        self._skipped_said: set[tuple[str, str]] = set()  # paths given, said skipped (why)
         # (dev, ino, mtime) of the files said empty: an empty archive is read again at every
         # scan (nothing in it to know it by), and was said empty each time, twice a second
         # while lines came (a trial: 2,624 lines in 25 minutes)
@@ -401,9 +403,17 @@ class Follower:
         now = time.time()
         self.skipped_now = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
                                for _, why in found.skipped)
+        for name, why in self._skipped_said - set(found.skipped):  # there again (a folder
+            # deleted and made again): no longer skipped, and said again should it go (the app
+            # had named it skipped to its end and exited 1, every line of it read: a trial)
+            self._skipped_said.discard((name, why))
+            self._reported.discard((name, why))
+            self._event("back", name, f"{name}: there again; following it")
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
+                if why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):
+                    self._skipped_said.add((name, why))
                 if why in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):  # watched: its logs
                     # followed once they come
                     what = ("empty for now" if why == EMPTY_DIR else
