@@ -788,3 +788,14 @@ def test_a_flood_right_after_an_outage_pages_once_past_a_return(tmp_path):
     second = replace(first, actual=353.0, peak_hour=first.start + H, last=first.start + H)
     assert alerter.check("shop", [down, second]) == [second]
     alerter.stop()
+
+
+@pytest.mark.parametrize("text", ["{garbage", '{"version": -1}'])
+def test_marks_that_cannot_be_read_say_what_from_now_on_leaves_out(tmp_path, text):
+    # an SSH trial: "alerting anomalies from now on", then the alerts of the hour that had
+    # ended a minute before the start (the late lines' grace) ran again
+    path = tmp_path / "state.json.alerts"
+    path.write_text(text)
+    marks = AlertMarks(path)
+    assert marks.marks == {} and "from now on" in marks.notice
+    assert "the hour that ended in the 5 minutes before this start" in marks.notice

@@ -41,6 +41,9 @@ def iso_hour(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
+FROM_NOW = (" (and the hour that ended in the 5 minutes before this start: an alert already "
+            "sent for it runs again)")  # what "from now on" leaves out (README: the history
+# read at start alerts but for that hour; without the marks, one sent for it is not known)
 FLAP_S = 3600  # a run outside the band that begins this soon after one of the same direction
 # that paged (or was itself such a run) ended is that one again for --alert-cmd: a site
 # flapping at the band's edge (60, 84, 60, 84...) paged every two hours, 12 times a day (a
@@ -156,11 +159,12 @@ class AlertMarks:
             return {}
         except (OSError, ValueError) as exc:
             self.notice = f"alert marks {safe_name(path)} unreadable ({safe_text(exc)}); " \
-                          "alerting anomalies from now on"
+                          f"alerting anomalies from now on{FROM_NOW}"
             return {}
         if not (isinstance(data, dict) and data.get("version") == MARKS_VERSION
                 and isinstance(data.get("marks"), dict)):
-            self.notice = f"alert marks {safe_name(path)} not understood; alerting from now on"
+            self.notice = (f"alert marks {safe_name(path)} not understood; alerting from now "
+                           f"on{FROM_NOW}")
             return {}
         self.pending = _events(data.get("pending"))
         self.chains = _chains(data.get("chains"))
