@@ -1427,3 +1427,15 @@ def test_a_weekly_event_of_a_site_two_weeks_old_is_not_read_as_a_burst(shipped):
     ev = event[o:o + 48]
     assert "naive168" in f.model
     assert (f.p50[ev] >= 0.5 * v[o - 168:o - 120][ev]).all(), (f.p50[ev], v[o - 168:o - 120][ev])
+
+
+def test_a_log_begun_inside_its_only_hour_says_why_nothing_is_forecast():
+    # an app trial: a log begun at 13:51 read "no complete hour with data yet" at 14:05, beside
+    # a chart of its 13:00 (part of an hour, a gap to the forecast)
+    idx = pd.date_range("2026-12-07 13:00", periods=2, freq="h", tz="UTC")
+    s = pd.Series([np.nan, 117.0], index=idx)  # 13:00 begun inside, 14:00 in progress
+    with pytest.raises(ValueError, match=r"no whole hour counted yet \(the log began inside "
+                                         r"14:00: part of an hour, not its count\)"):
+        predict(s, None, partial=idx[1], day_offset_s=3600)
+    with pytest.raises(ValueError, match="no complete hour with data yet"):
+        predict(s[1:], None, partial=idx[1])

@@ -127,8 +127,14 @@ def predict(
     (Prediction.kept), kept while it errs within forecaster.HOLD of the best.
     """
     history = series[series.index < partial] if partial is not None else series
-    if len(history) == 0 or not np.isfinite(history.to_numpy(dtype=float)).any():
+    if len(history) == 0:
         raise ValueError("no complete hour with data yet: nothing to forecast from")
+    if not np.isfinite(history.to_numpy(dtype=float)).any():  # its hours: the first, which
+        # the log began inside (part of an hour, not its count), or gaps. A trial's log begun
+        # at 13:51 read "no complete hour with data yet" at 14:05 beside a chart of 13:00
+        first = (history.index[0] + pd.Timedelta(seconds=day_offset_s)).strftime("%H:00")
+        raise ValueError(f"no whole hour counted yet (the log began inside {first}: part of "
+                         "an hour, not its count): nothing to forecast from")
     if not np.isfinite(history.to_numpy(dtype=float)[-SILENT_HOURS:]).any():
         # the LSTM refuses a week of gaps; the seasonal naive shown instead went back past them
         # to years-old logs: "nothing to forecast from" above "next hour: 149" (a trial's
