@@ -87,8 +87,10 @@ def test_a_steady_busy_site_gets_an_axis_from_below_its_lowest_count_not_from_ze
     assert nice_ticks(140, 20, low=60)[0] == 0  # under half the top: from 0, as before
     assert nice_ticks(1_460, 12, low=1_020) == [1_000, 1_200, 1_400]
     # a flat line (one value drawn, or the same count every hour): an axis around it
-    assert nice_ticks(100, 20, low=100) == [98, 99, 100]
+    assert nice_ticks(100, 20, low=100) == [90, 92, 94, 96, 98, 100]
     assert nice_ticks(2, 20, low=2) == [0, 1, 2]
+    # a tenth of the level deep, from a round count: one hour at 1,004 had 1,002-1,004 (a trial)
+    assert nice_ticks(1_004, 10, low=1_004) == [900, 950, 1_000]
 
 
 async def test_a_steady_busy_site_fills_the_chart_and_the_hour_so_far_stays_on_it():

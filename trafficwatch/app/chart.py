@@ -63,6 +63,7 @@ INK_MONO = {"actual": (215, 215, 215), "now": (255, 255, 255), "end": (255, 255,
 BELOW = "▼"  # the hour in progress's mark where its count so far is below the axis
 BOLD = {"anomaly", "now", "end"}  # single marks over lines: bold as well, in colour or not
 
+FLAT_DEPTH = 0.1  # an axis from above 0 spans this share of its top at the least
 FLOOR_SHARE = 0.5  # the count axis starts above 0 when everything drawn is above this share
 # of the highest value: a busy, steady site (110-140 an hour) sat in the top 3 rows of an axis
 # from 0, its counts, past forecasts, band and forecast drawn over each other
@@ -73,8 +74,10 @@ def nice_ticks(top: float, rows: int, low: float = 0.0) -> list[float]:
     from a round count at or below `low` when `low` is above FLOOR_SHARE of `top`."""
     if not math.isfinite(top) or top < 2:  # counts are whole: no axis of fractions
         return [0.0, 1.0]
-    low = min(low, top - 2) if math.isfinite(low) and low > FLOOR_SHARE * top else 0.0  # (a
-    # flat line, low == top, gets an axis 2 counts deep: a span of 0 has no ticks)
+    low = min(low, top - max(2.0, FLAT_DEPTH * top)) if math.isfinite(low) and \
+        low > FLOOR_SHARE * top else 0.0  # (a flat line, low == top, gets an axis a tenth of
+    # its level deep, 2 counts at least: a span of 0 has no ticks, and one hour at 1,004
+    # drawn on 1,002-1,003-1,004 read as an axis gone wrong, an app trial)
     raw = (top - low) / max(rows // 3, 2)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
