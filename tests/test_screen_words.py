@@ -390,7 +390,7 @@ async def test_a_folder_of_archives_read_whole_is_not_files_0():
 
     snap = demo_snapshot()
     files = tuple((f"access.log.{k}.gz", "read") for k in range(1, 7))
-    for followed, want in ((0, "files followed 0 (6 read)"), (6, "files 6")):
+    for followed, want in ((0, "files followed 0 (6 read since the start)"), (6, "files 6")):
         ing = replace(snap.ingest, files=files, followed=followed)
         async with make_app(replace(snap, ingest=ing)).run_test(size=(160, 50)) as pilot:
             await pilot.pause()

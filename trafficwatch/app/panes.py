@@ -314,7 +314,7 @@ class StatsPane(SnapshotPane):
             if ing.followed is None or ing.followed == read:
                 t.append(f" · files {read}\n")
             else:
-                t.append(f" · files followed {ing.followed} ({read:,} read)\n")
+                t.append(f" · files followed {ing.followed} ({read:,} read since the start)\n")
         reasons = sorted(ing.malformed.items(), key=lambda kv: -kv[1])
         shown = reasons if len(reasons) <= MAX_REASONS else reasons[:MAX_REASONS - 1]
         for reason, n in shown:  # each reason the total counts (the 4th of 4 was left out)
