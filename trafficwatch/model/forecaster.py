@@ -142,9 +142,10 @@ NARROW_HOURS = 168  # hours judged, at least, for the band to narrow (it widens 
 # bench/forecast.py --days 10: coverage 76.4 / 75.0 % -> 77.4 / 76.0 %, MSIS 5.92 / 7.16 ->
 # 5.78 / 7.02; --days 14: 78.4 / 77.8 % -> 80.7 / 80.3 %, MSIS 3.89 / 4.50 -> 3.91 / 4.47;
 # whole series, --days 21, steps and bursts alike or better. From 48 hours judged to
-# NARROW_HOURS it narrows to counting noise at the least (Recent.noise_floor): a series of
-# 1,000,000 +- 5 an hour, 4 to 8 days old, had kept the model's band of +-4,000 (a benchmark
-# trial); counting noise alone is +-1,300 there, and +-48 at 1,400 an hour
+# NARROW_HOURS it narrows only as far as the farthest hour judged allows, and to counting noise
+# at the least (Recent.noise_floor): a series of 1,000,000 +- 5 an hour, 3 to 6 days old, had
+# kept the model's band of +-4,000 (a benchmark trial); counting noise alone is +-1,280 there,
+# and +-48 at 1,400 an hour. bench/forecast.py --days 10 and 14: coverage and MSIS alike
 MIN_HALF = 1e-6  # log1p units: the least half-width an hour's band is scored against (Recent.stretch)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SURGE_HOURS = 4  # the last this many hours judged, or more, all above (or all below) the band:
