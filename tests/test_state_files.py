@@ -66,6 +66,7 @@ CORRUPTIONS = {  # each valid JSON, each crashed, hung or printed wrong counts b
     "offset as float": (("files", 0, "offset"), 1.5),
     "fp_len as text": (("files", 0, "fp_len"), "x"),
     "fingerprint as a list": (("files", 0, "fingerprint"), []),
+    "first line not a digest": (("files", 0, "first_line"), "\x1b[2J"),
     "record as a list": (("files", 0), [1, 2]),
     "files as a dict": (("files",), {}),
     "version true": (("version",), True),
@@ -226,3 +227,13 @@ def test_a_state_written_without_copying_its_counts_reads_back_whole(tmp_path):
     back = store.load()
     assert back.paths == state.paths and back.files == state.files
     assert back.counts == counts
+
+
+def test_a_state_saved_before_first_lines_were_kept_is_read_as_it_was(saved):
+    # FileRecord.first_line came later: a state without it resumes, nothing counted again
+    logs, state, data = saved
+    for rec in data["files"]:
+        assert rec.pop("first_line")  # (kept now, a digest)
+    state.write_text(json.dumps(data))
+    feed, ctx = follow_once(logs, state)
+    assert ctx.series.series("logs", "hits").sum() == N and "resumed from" in feed.notice

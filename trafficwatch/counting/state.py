@@ -95,21 +95,25 @@ class State:
 
 MAX_OFFSET = 1 << 50  # a petabyte: any larger offset was not written by a reader of real files
 _RECORD = {"dev": int, "ino": int, "fingerprint": str, "fp_len": int, "offset": int,
-           "tail_hash": str, "path": str, "done": bool}
+           "tail_hash": str, "path": str, "done": bool, "first_line": str}
+_RECORD_SINCE = {"first_line"}  # fields a state saved before them lacks: their defaults
 
 
 def _file_record(f: object) -> FileRecord:
     """A FileRecord from its JSON object, every field checked; ValueError otherwise."""
-    if not isinstance(f, dict) or set(f) != set(_RECORD):
+    if not isinstance(f, dict) or not set(_RECORD) - _RECORD_SINCE <= set(f) <= set(_RECORD):
         raise ValueError("bad file record (fields)")
     for name, kind in _RECORD.items():
+        if name not in f:
+            continue
         ok = _is_int(f[name]) if kind is int else type(f[name]) is kind
         if not ok:
             raise ValueError(f"bad file record ({name} is not {kind.__name__})")
     if not (0 <= f["dev"] < 1 << 64 and 0 <= f["ino"] < 1 << 64 and 0 <= f["fp_len"] <= 1 << 20
             and 0 <= f["offset"] <= MAX_OFFSET):
         raise ValueError("bad file record (a number out of range)")
-    if not all(_is_digest(f[k]) for k in ("fingerprint", "tail_hash")):
+    if not all(_is_digest(f[k]) for k in ("fingerprint", "tail_hash")) or \
+            f.get("first_line", "") and not _is_digest(f["first_line"]):
         raise ValueError("bad file record (not a digest)")
     return FileRecord(**f)
 

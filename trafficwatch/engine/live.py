@@ -43,7 +43,13 @@ from trafficwatch.logs import read as logread
 from trafficwatch.logs.detect import ALREADY
 from trafficwatch.logs.follow import FP_BYTES, FileKey, Follower, FollowEvent
 from trafficwatch.logs.formats import PRESETS, LogFormat, get_format
-from trafficwatch.logs.identity import TAIL_BYTES, FileRecord, digest, open_content
+from trafficwatch.logs.identity import (
+    TAIL_BYTES,
+    FileRecord,
+    digest,
+    first_line_digest,
+    open_content,
+)
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import OTHER_HOSTS, Malformed, ParseResult
 from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
@@ -89,6 +95,8 @@ class _Stream:
     # None: a file saved before a restart, the site's latest alone known), until the new
     # one's first lines are read (see _not_again)
     replaces: tuple[int | None, int] | None = None
+    known_edit: bool = False  # `replaces` is its own content before an edit in place (the
+    # follower knew it by its first bytes): no time rule decides it
     recount_until: int | None = None  # its lines up to this time were counted from the other
     run: refit.Run = field(default_factory=refit.Run)  # its latest lines its format does not
     # read (a change of format within the file: logs.refit)
@@ -181,10 +189,6 @@ class LiveFeed:
         # the files saved before this start, by name: a new one under such a name may be an
         # edited copy of it (_not_again)
         self._saved_paths = {r.path: (r.dev, r.ino) for r in resume or () if r.path}
-        # ... and those counted from, under the same name and inode: read from 0 now, such a
-        # file was rewritten in place while stopped (`cat tmp > access.log`, `truncate`)
-        self._saved_counted = {(r.path, r.dev, r.ino) for r in resume or ()
-                               if r.path and r.offset and not r.done}
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
         self.follower = Follower(
@@ -218,11 +222,6 @@ class LiveFeed:
             said = (f"{safe_name(rec.path)}, the file followed before this start, is gone"
                     f"{now}: what was written to it after the last save, if anything, was not "
                     "read")
-            if st is not None and (st.st_dev, st.st_ino) == (rec.dev, rec.ino):  # (not
-                # "gone", a trial: `ls -i` showed the same inode)
-                said = (f"{safe_name(rec.path)}, followed before this start, holds other "
-                        "content now (rewritten in place, or a new log on its inode): read "
-                        "from its start")
             self._on_event(FollowEvent("gone", safe_name(rec.path), said))
             self.warnings.append(said)  # (the app's screen too)
         failed = ""
@@ -432,7 +431,8 @@ class LiveFeed:
         self._dirty = True
         self._tail(src.site, whole.tail, path=src.path)
         return FileRecord(*ident, digest(whole.head), len(whole.head), whole.length,
-                          digest(whole.tail[-TAIL_BYTES:]), src.path, done=True)
+                          digest(whole.tail[-TAIL_BYTES:]), src.path, done=True,
+                          first_line=first_line_digest(whole.head))
 
     def _read_big_file(self, path: str, site: str, st: os.stat_result,
                        progress: Callable[[int], None]) -> FileRecord | None:
@@ -483,7 +483,8 @@ class LiveFeed:
         self._lines_since_step += rep.lines
         self._dirty = True
         self._tail(site, last, fmt=fmt, path=path)
-        return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path)
+        return FileRecord(*ident, digest(head), len(head), end, digest(last[-TAIL_BYTES:]), path,
+                          first_line=first_line_digest(head))
 
     def _slot(self, site: str, path: str | None) -> str | tuple[str, str]:
         """Where a site's tail lines from the file `path` go: the site's tail, or during the
@@ -791,11 +792,7 @@ class LiveFeed:
         old = [s for k, s in self._streams.items() if s.key.path == key.path and k != ident]
         saved = self._saved_paths.get(key.path, ident)
         idents = {(s.key.dev, s.key.ino) for s in old} | ({saved} if saved != ident else set())
-        rewritten = (key.path, *ident) in self._saved_counted  # counted from before this
-        # start, read from 0 now: its content is not what was counted (a trial's `grep -v IP
-        # access.log > tmp && cat tmp > access.log` while stopped counted it all twice)
-        self._saved_counted.discard((key.path, *ident))
-        if not rewritten and (not idents or idents & _inodes_beside(key.path)):
+        if not idents or idents & _inodes_beside(key.path):
             return None
         times = [(s.report.first_ts, s.report.last_ts) for s in old
                  if s.report.first_ts is not None and s.report.last_ts is not None]
@@ -816,8 +813,9 @@ class LiveFeed:
         if st.replaces is not None and len(ts):
             first, last = st.replaces
             head = int(ts[0])
-            edited = (head < last - REPLACED_SLACK_S if first is None
-                      else head <= last and head < first + (last - first) / 2)
+            edited = st.known_edit or (head < last - REPLACED_SLACK_S if first is None
+                                       else head <= last and head < first + (last - first) / 2)
+            st.known_edit = False
             if edited:
                 st.recount_until = last
                 said = (f"{st.report.name} was replaced by a file holding lines already "
@@ -882,17 +880,25 @@ class LiveFeed:
             self.report.skipped[:] = [s for s in self.report.skipped if s[0] != shown]
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
-            if ev.kind == "new_file":
+            if ev.kind == "new_file" and ev.edited:  # edited on its own inode while stopped
+                with self.sink.lock:  # (the same as above; its own times are not kept)
+                    last = self.sink.series.last_ts(ev.key.site)
+                if last is not None:
+                    st.replaces, st.known_edit = (None, min(int(last), int(time.time()))), True
+            elif ev.kind == "new_file":
                 st.replaces = self._replaced(ev.key)
             if ev.kind == "resumed" and ev.offset:
                 if st.parser is None:
                     self._resume_format(st)
                 self._resume_tail(ev.key, ev.offset)
-        elif ev.kind == "back":  # a path given, skipped, there again
-            self.report.skipped[:] = [s for s in self.report.skipped if s[0] != ev.name]
+        elif ev.kind == "back":  # a path given, skipped, there again (named as its message
+            # names it, as "skipped" is: ev.name escapes a backslash twice, a review)
+            name = ev.message.rpartition(": there again; following it")[0]
+            self.report.skipped[:] = [s for s in self.report.skipped if s[0] != name]
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")
-            self.report.skipped.append((name, why))
+            self.report.skipped[:] = [s for s in self.report.skipped if s[0] != name]
+            self.report.skipped.append((name, why))  # (another why: the latest)
         elif ev.kind == "waiting":
             self._waiting_dirs[ev.name] = ev.message
         elif ev.kind == "line_too_long" and ev.key is not None:
@@ -914,12 +920,13 @@ class LiveFeed:
         elif ev.kind == "truncated" and ev.key is not None:
             st = self._stream(ev.key)
             st.parser, st.said = None, False  # new content: its format is found (and said) again
-            rep = st.report
-            if rep.first_ts is not None and rep.last_ts is not None:  # read from 0: the
-                # lines of an edit in place (`cat tmp > access.log`, `truncate -s`, the same
-                # inode) are not counted again, as a new file's (_not_again); copytruncate's
-                # new lines come after them (a trial: 1,995 counted of 1,000 lines)
-                st.replaces = (rep.first_ts, rep.last_ts)
+            if ev.edited and st.report.last_ts is not None:  # edited on its own inode,
+                # running (`grep -v IP access.log > t && cat t > access.log`, `truncate -s`:
+                # 1,995 counted of 1,000 lines, an SSH trial): read from its start, its lines
+                # up to the latest counted are not counted again (a line dated ahead, counted,
+                # not past now: new traffic up to it had been taken for old, a review)
+                st.replaces = (None, min(st.report.last_ts, int(time.time())))
+                st.known_edit = True
 
     # -- state ---------------------------------------------------------------------------------
     def _commit_gone(self) -> None:

@@ -132,7 +132,7 @@ def predict(
     if not np.isfinite(history.to_numpy(dtype=float)).any():  # its hours: the first, which
         # the log began inside (part of an hour, not its count), or gaps. A trial's log begun
         # at 13:51 read "no complete hour with data yet" at 14:05 beside a chart of 13:00
-        first = (history.index[0] + pd.Timedelta(seconds=day_offset_s)).strftime("%H:00")
+        first = (history.index[0] + pd.Timedelta(seconds=day_offset_s)).strftime("%H:%M")
         raise ValueError(f"no whole hour counted yet (the log began inside {first}: part of "
                          "an hour, not its count): nothing to forecast from")
     if not np.isfinite(history.to_numpy(dtype=float)[-SILENT_HOURS:]).any():

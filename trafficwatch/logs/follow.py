@@ -36,6 +36,7 @@ from trafficwatch.logs.identity import (
     PrefixIndex,
     Probe,
     digest,
+    first_line_digest,
     open_content,
     probe,
     same_content,
@@ -86,6 +87,9 @@ class FollowEvent:
     offset: int | None = None  # "resumed", a plain file: the bytes counted before the restart
     sample: bytes = b""  # line_too_long: the line's first bytes, the malformed line's example
     length: int = 0  # long_line: the over-long line's length in bytes, its newline left out
+    edited: bool = False  # new_file, truncated: read from its start again, it starts with the
+    # first bytes of its own content counted before (edited in place on its inode, not a new
+    # log on it nor copytruncate's new lines): its lines up to the latest counted were counted
 
 
 SAMPLE_BYTES = 200  # of a line too long to count: its start, shown as the malformed example
@@ -126,7 +130,7 @@ class _File:
     def record(self) -> FileRecord:
         return FileRecord(self.key.dev, self.key.ino, digest(self.head), len(self.head),
                           self.boundary, self.proof or digest(self.tail), self.key.path,
-                          self.done)
+                          self.done, first_line_digest(self.head))
 
 
 def _newer(a: SourceFile, b: SourceFile) -> bool:
@@ -210,7 +214,7 @@ class Follower:
         self._counted = Counted(list(resume or []), max_decompressed, MAX_RETIRED)
         self._resumed = [r for r in resume or [] if not r.done]  # files on disk at the save
         self._reported: set[tuple[str, str]] = set()
-        self._skipped_said: set[tuple[str, str]] = set()  # paths given, said skipped (why)
+        self._skipped_said: dict[str, str] = {}  # paths given, said skipped -> why
         # (dev, ino, mtime) of the files said empty: an empty archive is read again at every
         # scan (nothing in it to know it by), and was said empty each time, twice a second
         # while lines came (a trial: 2,624 lines in 25 minutes)
@@ -391,9 +395,11 @@ class Follower:
         self._wake.set()
 
     def _event(self, kind: str, name: str, message: str, key: FileKey | None = None,
-               offset: int | None = None, sample: bytes = b"", length: int = 0) -> None:
+               offset: int | None = None, sample: bytes = b"", length: int = 0,
+               edited: bool = False) -> None:
         if self.on_event is not None:
-            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset, sample, length))
+            self.on_event(FollowEvent(kind, safe_name(name), message, key, offset, sample, length,
+                                      edited))
 
     def _scan(self) -> None:
         self._scan_due = self._waiting = False
@@ -403,17 +409,19 @@ class Follower:
         now = time.time()
         self.skipped_now = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
                                for _, why in found.skipped)
-        for name, why in self._skipped_said - set(found.skipped):  # there again (a folder
-            # deleted and made again): no longer skipped, and said again should it go (the app
-            # had named it skipped to its end and exited 1, every line of it read: a trial)
-            self._skipped_said.discard((name, why))
-            self._reported.discard((name, why))
+        now_skipped = {name for name, _ in found.skipped}
+        for name in [n for n in self._skipped_said if n not in now_skipped]:  # there again (a
+            # folder deleted and made again): no longer skipped, and said again should it go
+            # (the app had named it skipped to its end and exited 1, every line read: a trial)
+            self._reported.discard((name, self._skipped_said.pop(name)))
             self._event("back", name, f"{name}: there again; following it")
         for name, why in found.skipped:
             if (name, why) not in self._reported:
                 self._reported.add((name, why))
                 if why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):
-                    self._skipped_said.add((name, why))
+                    self._reported.discard((name, self._skipped_said.get(name, why)))
+                    self._reported.add((name, why))
+                    self._skipped_said[name] = why  # (another why: said, no "there again")
                 if why in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR):  # watched: its logs
                     # followed once they come
                     what = ("empty for now" if why == EMPTY_DIR else
@@ -607,7 +615,10 @@ class Follower:
             self._event("resumed", key.path, f"{safe_name(key.path)}: resuming after {start} "
                         "bytes already counted", key, offset=None if compressed else start)
         else:
-            self._event("new_file", key.path, f"{safe_name(key.path)}: following", key)
+            edited = (key.dev, key.ino) in self._counted.rewritten
+            self._counted.rewritten.discard((key.dev, key.ino))
+            self._event("new_file", key.path, f"{safe_name(key.path)}: following", key,
+                        edited=edited)
         return True
 
     def _longer(self, key: FileKey, compressed: bool, st: os.stat_result, kept: _File) -> bool:
@@ -829,13 +840,24 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
+        try:  # its first bytes as they were, or its first line one of their lines: edited
+            # in place (`truncate -s`, `grep -v IP access.log > t && cat t > access.log`), not
+            # emptied (copytruncate: new lines from its start)
+            now_head = os.pread(f.fh.fileno(), min(max(len(f.head), FP_BYTES), size), 0)
+        except (OSError, ValueError):
+            now_head = b""
+        first = now_head[:now_head.find(b"\n") + 1] if b"\n" in now_head else b""
+        edited = bool(now_head) and (f.head.startswith(now_head[:len(f.head)])
+                                     or (len(first) > 1 and (f.head.startswith(first)
+                                                             or b"\n" + first in f.head)))
         rec = f.record()  # content before the truncation, for copies; no longer on disk (as
         rec.done = True  # _retire's): said now, not again as "gone" at the next start (a trial)
         self._counted.remember(rec, f.head)
         f.gen += 1  # a copy of it waiting for it is looked at again
         self._gone |= f.boundary > 0
         self._event("truncated", f.key.path, f"{safe_name(f.key.path)}: truncated (copytruncate,"
-                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key)
+                    f" emptied or replaced) at {f.consumed} bytes, now {size}; reading from 0", f.key,
+                    edited=edited)
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""

@@ -39,6 +39,15 @@ class FileRecord:
     tail_hash: str  # digest of the TAIL_BYTES bytes before `offset`
     path: str = ""  # last name it was seen under (informational)
     done: bool = False  # a compressed file read to its end, or content no longer on disk
+    first_line: str = ""  # digest of its first line (within its first bytes; "": not known,
+    # a state saved before it was kept): the file edited on its own inode while stopped is
+    # known by it where its first bytes changed (Counted.match)
+
+
+def first_line_digest(head: bytes) -> str:
+    """FileRecord.first_line of content whose first bytes are `head`."""
+    nl = head.find(b"\n")
+    return digest(head[:nl + 1]) if nl > 0 else ""
 
 
 def open_content(path: str, cap: int):
@@ -128,7 +137,8 @@ class Alias:
             if got is not None and got.tail_hash in (None, tail_hash):
                 self.record = FileRecord(self.dev, self.ino, digest(self.head[:got.length]),
                                          min(len(self.head), got.length), got.length,
-                                         got.tail_hash or got.end_hash, self.path)
+                                         got.tail_hash or got.end_hash, self.path,
+                                         first_line=first_line_digest(self.head[:got.length]))
             self.at = boundary
         return self.record
 
@@ -177,6 +187,8 @@ class Counted:
         self.sites: dict[str, str] = {}  # path -> site, as last listed: copies keep their site
         self._heads: dict[tuple, bytes] = {}  # first bytes of content retired in this run
         self._pool: dict[str, list[FileRecord]] | None = None  # fingerprint -> records
+        self.rewritten: set[tuple[int, int]] = set()  # (dev, ino) of files that start as their
+        # own content counted and go on otherwise: edited in place (match)
 
     def new_scan(self) -> None:
         """Records may have changed since the last listing: index them again when asked."""
@@ -235,9 +247,12 @@ class Counted:
                 cands += [r for recs in self._pool.values() for r in recs if r.fp_len == n
                           and self._heads.get(_rkey(r), b"").startswith(head)]
         cands.sort(key=lambda r: (r.dev, r.ino) != (dev, ino))  # same inode first
-        short, same = None, []
+        short, same, edited = None, [], []
         for rec in cands:
             got = probe(path, rec.offset, self.cap)
+            if got is not None and got.tail_hash != rec.tail_hash and (rec.dev, rec.ino) == \
+                    (dev, ino) and not kept and not compressed:
+                edited.append(rec)  # its own first bytes, other content after them
             if got is not None and got.tail_hash == rec.tail_hash:
                 if kept and (rec.dev, rec.ino) != (dev, ino) and \
                         self.sites.get(rec.path, site) != site:
@@ -258,14 +273,23 @@ class Counted:
             for rec in same:
                 self.take(rec)
             return max(rec.offset for rec in same)
-        if short is None:
+        if not same and not kept and not compressed:  # its first bytes changed, its first
+            # line did not: edited too (a line taken out of its first KiB)
+            line = first_line_digest(head)
+            edited += [rec for rec in self.records if line and rec.first_line == line and
+                       (rec.dev, rec.ino) == (dev, ino) and rec.offset and not rec.done
+                       and rec not in edited]
+        if edited:  # the file itself edited on its own inode while stopped (`grep -v IP
+            # access.log > t && cat t > access.log`, `truncate -s`), lines written since
+            # included: read from its start, its lines up to the latest counted not counted
+            # again (engine.live: the follower says it `edited`). Cut shorter, it had been
+            # taken for a copy of a part, its new lines never read; longer, read as new, its
+            # old lines counted twice (an SSH trial)
+            for rec in edited:
+                self.take(rec)
+            self.rewritten.add((dev, ino))
             return 0
-        if (short[0].dev, short[0].ino) == (dev, ino) and not kept and not compressed:
-            # its own content, cut shorter on its own inode (`truncate -s`, `cat tmp >
-            # access.log` while stopped): no copy, the file itself, lines written since
-            # included. Read from its start: those up to the latest counted are not counted
-            # again (engine.live's _not_again); its 20 new lines had been taken for a copy's
-            self.take(short[0])
+        if short is None:
             return 0
         try:
             st = os.stat(path)
