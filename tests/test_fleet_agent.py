@@ -503,6 +503,12 @@ def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own(
         assert cfg.wants(label), given
         assert not cfg.wants("other")
     assert PromConfig.build("http://p:9090", days=1).wants(label)
+    # a host as a client wrote it, as the logs' --site finds it (a fleet trial: "no site
+    # B.Example.com:8080" of b.example.com, found in the logs themselves)
+    for given, label in (("B.Example.com:8080", "b.example.com"), ("BÜCHER.de", "bücher.de")):
+        cfg = PromConfig.build("http://p:9090", days=1, site=given)
+        assert cfg.wants(label) and not cfg.wants("c.example.com")
+        assert label.split(".")[0] + "\\\\." in cfg.selector(), cfg.selector()
 
 
 def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):
@@ -579,6 +585,14 @@ def test_a_mistyped_site_on_a_fleet_is_told_the_nearest_names():
     cfg = PromConfig.build("http://p:9090", site="shop.example.co")
     said = why_empty(cfg, time.time(), Sites())
     assert "no site shop.example.co; did you mean shop.example.com" in said, said
+    # the nearest in any case first (it had put c.example.com before b.example.com for
+    # B.Exmple.com, a trial), and the fleet's own way to list them
+    from trafficwatch.counting.series import no_site
+
+    sites = ["a.example.com", "b.example.com", "c.example.com"] + [f"s{i}.org" for i in range(9)]
+    said = no_site("B.Exmple.com:8080", sites, "trafficwatch counts --prometheus URL")
+    assert "did you mean b.example.com or " in said, said
+    assert said.endswith("trafficwatch counts --prometheus URL lists them)"), said
 
 
 def test_a_host_whose_slot_was_given_is_served_no_more_after_a_restart(tmp_path):

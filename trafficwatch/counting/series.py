@@ -1388,13 +1388,18 @@ def ahead_note(series: HourlySeries, site: str | None, now: float, once: bool = 
 SITES_LISTED = 8  # a --site not found: the sites named when there are this few
 
 
-def no_site(wanted: str, sites: list[str]) -> str:
-    """"no site X; ..." for a --site that names none of `sites`: the nearest names, and the
-    sites themselves when they are few (450 of them made a line of 9,006 characters, and no
-    "did you mean" for a typo: a trial)."""
+def no_site(wanted: str, sites: list[str], lister: str = "trafficwatch counts") -> str:
+    """"no site X; ..." for a --site that names none of `sites`: the nearest names (in any
+    case: "did you mean c.example.com or b.example.com" of B.Example.com:8080, a trial), and
+    the sites themselves when they are few (450 of them made a line of 9,006 characters, and
+    no "did you mean" for a typo: a trial); `lister`: the command that lists them."""
     import difflib
 
-    near = difflib.get_close_matches(wanted, sites, n=3, cutoff=0.6)
+    lower = {}
+    for x in sites:
+        lower.setdefault(x.lower(), x)
+    near = [lower[x] for x in difflib.get_close_matches(
+        re.sub(r":\d+$", "", wanted).lower(), list(lower), n=3, cutoff=0.6)]
     said = f"no site {safe_name(wanted)}"
     if near:
         said += f"; did you mean {' or '.join(safe_name(x) for x in near)}?"
@@ -1403,5 +1408,5 @@ def no_site(wanted: str, sites: list[str]) -> str:
     if len(sites) <= SITES_LISTED:
         return said + f"; found: {', '.join(safe_name(x) for x in sites)}"
     return said + (f" ({len(sites)} sites: {', '.join(safe_name(x) for x in sites[:3])}, …; "
-                   "trafficwatch counts lists them)")
+                   f"{lister} lists them)")
 

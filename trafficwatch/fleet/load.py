@@ -42,7 +42,8 @@ def why_empty(cfg: PromConfig, now: float, client: PrometheusClient | None = Non
         others = sorted(name_from_shown(str(labels.get(cfg.site_label, "")))
                         for labels, _ in sites_of(replace(cfg, site=None)))
         if others:
-            return f"Prometheus at {cfg.url}: " + no_site(name_from_shown(cfg.site), others)
+            return f"Prometheus at {cfg.url}: " + no_site(
+                name_from_shown(cfg.site), others, "trafficwatch counts --prometheus URL")
     if not found:
         days = "day" if cfg.days == 1 else f"{cfg.days} days"
         return (f"Prometheus at {cfg.url} has no {cfg.selector()} over the last {days}: "

@@ -68,6 +68,11 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def host_form(name: str) -> str:
+    """A virtual host as the agents count it: lower case, no port (HourlySeries.resolve)."""
+    return re.sub(r":\d+$", "", name).lower()
+
+
 def _literal(text: str) -> str:
     """`text` as a regular expression (RE2) that matches it and nothing else."""
     return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
@@ -140,15 +145,17 @@ class PromConfig:
             return False
         raw = name_from_shown(site)  # --site as written (`counts` prints it so) or as it is:
         # the name `counts --prometheus` printed was refused given back (a trial)
-        return self.site in (None, raw, safe_name(raw))
+        return self.site in (None, raw, safe_name(raw)) or host_form(self.site) == raw
 
     def selector(self) -> str:
         """The series selector: the site label present, the user's matchers, site and status."""
         parts = [f'{self.site_label}!=""', *self.matchers]
-        if self.site:  # the name: our agents export it as shown (safe_name), others as it is
-            shown = safe_name(self.site)
-            parts.append(f"{self.site_label}={_quote(self.site)}" if shown == self.site else
-                         f"{self.site_label}=~{_quote(f'{_literal(shown)}|{_literal(self.site)}')}")
+        if self.site:  # the name: our agents export it as shown (safe_name), others as it is;
+            # or as a client wrote it, as the logs' --site finds it (`B.Example.com:8080` of
+            # b.example.com; "no site" on the fleet only, a trial)
+            names = list(dict.fromkeys((safe_name(self.site), self.site, host_form(self.site))))
+            parts.append(f"{self.site_label}={_quote(self.site)}" if names == [self.site] else
+                         f"{self.site_label}=~{_quote('|'.join(map(_literal, names)))}")
         if self.status_classes:
             parts.append("status=~" + _quote("|".join(STATUS[c] for c in
                                                       sorted(self.status_classes))))
