@@ -61,3 +61,26 @@ def test_the_app_on_a_fleet_keeps_the_alerts_it_sent_across_a_restart(tmp_path, 
     first = AlertMarks(marks_path(default))
     first.advance("example.com", 1_796_619_600.0)
     assert AlertMarks(marks_path(default)).get("example.com") == 1_796_619_600.0
+
+
+async def test_a_path_filter_on_a_fleet_is_said_to_be_left_out(monkeypatch):
+    # a fleet trial: `/`, ^/api/, Enter: taken by the dialog and dropped without a word (the
+    # agents count by status class only)
+    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
+    cfg = EngineConfig(paths=[], fine_tune=False, tick_s=0.05,
+                       prometheus=PromConfig.build("http://127.0.0.1:9"))
+    held = {}
+    app = TrafficWatchApp(lambda cb: held.setdefault("engine", Engine(cfg, cb)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("slash")
+        await pilot.pause()
+        app.screen.query_one("#path").value = r"^/api/"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen.__class__.__name__ != "FilterScreen"
+        said = [n.message for n in app._notifications]
+        assert any("the fleet's agents count by status class only: the path filter is left out"
+                   in m for m in said), said
+        assert held["engine"].filter.path is None
+        await pilot.press("q")

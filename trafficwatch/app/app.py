@@ -433,6 +433,13 @@ class TrafficWatchApp(App):
         flt, site = result
         if site is not None:
             self.engine.set_site(site)
+        fleet = getattr(getattr(self.engine, "cfg", None), "prometheus", None) is not None
+        if fleet and (flt.path or flt.bots is not True):  # (set_filter leaves them out: a
+            # fleet trial's ^/api/ was taken and dropped without a word)
+            left = " and ".join(w for w, on in (("path", flt.path), ("bots", flt.bots is not True))
+                                if on)
+            self.notify(f"the fleet's agents count by status class only: the {left} filter "
+                        "is left out", severity="warning")
         self.engine.set_filter(flt)
 
     def _chart_toggle(self, attr: str) -> None:
