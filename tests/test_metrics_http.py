@@ -387,3 +387,21 @@ def test_other_methods_are_405_and_a_gzip_scrape_is_compressed():
         assert urllib.request.urlopen(url + "/", timeout=5).read() == plain
     finally:
         server.stop()
+
+
+def test_an_absolute_form_target_is_answered():
+    # RFC 9112: a server accepts `GET http://host/metrics` (a fleet trial's 404)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    try:
+        host, port = server.address[:2]
+        for target, code in ((b"http://x/metrics", b"200"), (b"http://x:9/metrics/?a=1", b"200"),
+                             (b"http://x/other", b"404"), (b"http://x", b"404")):
+            with socket.create_connection((host, port), timeout=5) as s:
+                s.sendall(b"GET " + target + b" HTTP/1.0\r\nHost: x\r\n\r\n")
+                data = b""
+                while chunk := s.recv(65536):
+                    data += chunk
+            assert data.split()[1] == code, (target, data[:80])
+    finally:
+        server.stop()

@@ -327,7 +327,11 @@ class MetricsServer:
             do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
             def _answer(self, body_too: bool) -> None:
-                if self.path.split("?")[0] not in ("/metrics", "/metrics/"):
+                target = self.path  # absolute-form too (RFC 9112 3.2.2: a server accepts
+                # `GET http://host/metrics`; 404 to a fleet trial's proxy-style request)
+                if "://" in target.split("?")[0]:
+                    target = "/" + target.split("://", 1)[1].partition("/")[2]
+                if target.split("?")[0] not in ("/metrics", "/metrics/"):
                     self.send_error(404, "only /metrics here")  # no body for HEAD either
                     return
                 body = render(get(), catalogue).encode()
