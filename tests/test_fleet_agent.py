@@ -525,7 +525,7 @@ def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):
     add_to_series(series, FleetCounts(h0 + 3600 * np.arange(2),
                                       {"back\\slash": np.array([[0, 0, 5, 0, 1, 0]] * 2)}),
                   last_ts=h0 + 3600 + 60)
-    monkeypatch.setattr(counts_cmd, "load_fleet", lambda cfg, partial: series)
+    monkeypatch.setattr(counts_cmd, "load_fleet", lambda cfg, partial, warn=None: series)
     for given in ("back\\\\slash", "back\\slash"):
         assert main(["counts", "--prometheus", "http://p:9090", "--site", given]) == 0
         rows = capsys.readouterr().out.splitlines()

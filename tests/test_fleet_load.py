@@ -322,3 +322,32 @@ def test_a_failed_redirect_names_its_target_and_a_slow_answer_is_not_unreachable
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach" not in err
     assert f"Prometheus at {url} did not answer within 1 s" in err and "--site" in err
+
+
+def test_counts_of_a_fleet_say_an_agent_not_reporting(monkeypatch, capsys):
+    # a fleet trial: an agent killed, `counts --prometheus` printed the hour in progress fallen
+    # by its requests and said nothing (the app said "1 of 4 agents not reporting")
+    def get(self, api, params):
+        q = params["query"]
+        if api == "query_range":
+            return {"resultType": "matrix", "result": [
+                {"metric": {"site": "shop", "status": "2xx"},
+                 "values": [[NOW - NOW % 3600 - 3600, "4"], [NOW - NOW % 3600, "6"]]}]}
+        if q.startswith("count by (instance, job)"):
+            live = ["10.0.0.1:9877", "10.0.0.2:9877"] if "last_over_time" in q else \
+                ["10.0.0.1:9877"]
+            return {"resultType": "vector", "result": [
+                {"metric": {"instance": n, "job": "tw"}, "value": [NOW, "1"]} for n in live]}
+        return {"resultType": "vector", "result": []}
+
+    monkeypatch.setattr(PrometheusClient, "get", get)
+    said: list[str] = []
+    load_fleet(PromConfig.build("http://prom:9090", days=1), now=NOW, warn=said.append)
+    assert said == [("Prometheus at http://prom:9090: 1 of 2 agents not reporting "
+                     "(10.0.0.2:9877): the hours lack their requests")], said
+    monkeypatch.setattr("sys.argv", ["trafficwatch"])
+    from trafficwatch.cli.main import main
+
+    monkeypatch.setattr("time.time", lambda: NOW)
+    assert main(["counts", "--prometheus", "http://prom:9090"]) == 0
+    assert "1 of 2 agents not reporting (10.0.0.2:9877)" in capsys.readouterr().err

@@ -240,7 +240,8 @@ def run_fleet_counts(args: argparse.Namespace) -> int:
     (an hour no agent covered is empty; the hour in progress is marked partial in JSON)."""
     cfg = replace(prometheus_config(args), site=args.site or None)
     try:
-        series = load_fleet(cfg, partial=True)
+        series = load_fleet(cfg, partial=True,
+                            warn=lambda m: print(f"trafficwatch: {m}", file=sys.stderr))
     except ValueError as exc:  # PrometheusError, or no such series
         print(f"trafficwatch: {safe_text(str(exc))}", file=sys.stderr)
         return 2

@@ -175,7 +175,8 @@ def load_series(args: argparse.Namespace) -> pd.Series:
     fleet's complete hours (every site summed unless --site); ValueError on failure."""
     fleet = prometheus_config(args)
     if fleet is not None:
-        series = load_fleet(replace(fleet, site=args.site or None), partial=False)
+        series = load_fleet(replace(fleet, site=args.site or None), partial=False,
+                            warn=lambda m: print(f"trafficwatch: {m}", file=sys.stderr))
         if not args.site and len(series.sites()) > 1:
             say_summed(series)
         return series.series(args.site or None, "hits")

@@ -2,25 +2,45 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from trafficwatch.counting.series import HourlySeries, no_site
-from trafficwatch.fleet.prometheus import PromConfig, PrometheusClient, add_to_series, fetch
+from trafficwatch.fleet.prometheus import (
+    PromConfig,
+    PrometheusClient,
+    PrometheusError,
+    add_to_series,
+    fetch,
+)
 from trafficwatch.hours import HOUR
 from trafficwatch.safe import name_from_shown, safe_name
 
 
-def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True) -> HourlySeries:
+def load_fleet(cfg: PromConfig, now: float | None = None, partial: bool = True,
+               warn: Callable[[str], None] | None = None) -> HourlySeries:
     """Every site's hourly requests over cfg.days, as a series without visitors or paths
     (`partial`: with the hour in progress). PrometheusError when Prometheus cannot be asked;
-    ValueError (one line) when it holds no such series."""
+    ValueError (one line) when it holds no such series. `warn` is told of agents that
+    reported in the last hour and do not now, as the app says them (`counts` had said
+    nothing of a killed agent while its hour in progress fell by its requests: a trial)."""
     now = time.time() if now is None else now
     end = int(now) - int(now) % HOUR
-    counts = fetch(PrometheusClient(cfg), end - cfg.days * 86400, end, now if partial else None)
+    client = PrometheusClient(cfg)
+    counts = fetch(client, end - cfg.days * 86400, end, now if partial else None)
     series = HourlySeries(track_visitors=False)
     add_to_series(series, counts, int(now) if partial else None)
     if not series.sites():
         raise ValueError(why_empty(cfg, now))
+    if warn is not None:
+        try:
+            n, down = silent_agents(cfg, now, client)
+        except PrometheusError:  # the counts were read: not lost for this
+            n, down = 0, []
+        if down:
+            names = ", ".join(down[:5]) + (f" and {len(down) - 5} more" if len(down) > 5 else "")
+            warn(f"Prometheus at {cfg.url}: {len(down)} of {n} agents not reporting ({names}): "
+                 "the hours lack their requests")
     return series
 
 
