@@ -405,3 +405,34 @@ def test_an_absolute_form_target_is_answered():
             assert data.split()[1] == code, (target, data[:80])
     finally:
         server.stop()
+
+
+def test_a_scrape_from_an_address_at_its_share_cuts_its_connection_pending_longest(monkeypatch):
+    # a fleet trial: 8 idle connections from the scraper's address, each seconds old, and
+    # every scrape from it refused (the longest pending was cut for the whole pool only)
+    from trafficwatch.engine import metrics
+
+    monkeypatch.setattr(metrics, "MAX_PER_ADDRESS", 3)
+    monkeypatch.setattr(metrics, "PENDING_S", 0.3)
+    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
+    server.start()
+    host, port = server.address[:2]
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+    try:
+        time.sleep(0.5)
+        status, _, body = raw(host, port, "GET")
+        assert status.split()[1] == "200" and b"trafficwatch_yhat" in body
+        cut = 0
+        for s in idle:
+            s.settimeout(0.2)
+            with contextlib.suppress(TimeoutError):
+                cut += s.recv(1) == b""
+        assert cut == 1
+        idle.append(socket.create_connection((host, port), timeout=5))  # its share again
+        time.sleep(0.4)
+        with socket.create_connection((host, port), timeout=5) as empty:  # sent nothing:
+            assert empty.recv(200).startswith(b"HTTP/1.0 503 ")  # cuts no one
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()

@@ -186,12 +186,27 @@ class _Server(ThreadingHTTPServer):
         self.address_family = family  # read when the socket is made, in the base __init__
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._per_address: dict[str, int] = {}  # address -> connections served now
-        self._pending: dict[socket.socket, float] = {}  # served, whole request not read yet:
-        # when each opened
+        self._pending: dict[socket.socket, tuple[float, str]] = {}  # served, whole request
+        # not read yet: when each opened, and from where (_peer)
         self._count_lock = threading.Lock()
         super().__init__(sockaddr, handler)
 
     def _take(self, address: str, request: socket.socket) -> bool:
+        with self._count_lock:
+            full = self._per_address.get(address, 0) >= MAX_PER_ADDRESS
+        if full:  # that address's share: its connection pending longest is cut for a
+            # newcomer whose request is in, as for the whole pool (a scraper sharing an address
+            # with a stuck client had every scrape refused, a fleet trial)
+            if not (_request_in(request) and self._cut_pending(address)):
+                return False
+            end = time.monotonic() + SLOT_WAIT_S
+            while True:
+                with self._count_lock:
+                    if self._per_address.get(address, 0) < MAX_PER_ADDRESS:
+                        break
+                if time.monotonic() >= end:
+                    return False
+                time.sleep(0.005)
         with self._count_lock:
             if self._per_address.get(address, 0) >= MAX_PER_ADDRESS:
                 return False
@@ -202,16 +217,19 @@ class _Server(ThreadingHTTPServer):
             return False
         with self._count_lock:
             self._per_address[address] = self._per_address.get(address, 0) + 1
-            self._pending[request] = time.monotonic()
+            self._pending[request] = (time.monotonic(), address)
         return True
 
-    def _cut_pending(self) -> bool:
-        """Cut the connection waiting longest for its request, where one has waited PENDING_S:
-        its thread ends and gives its slot back. Whether one was cut."""
+    def _cut_pending(self, address: str | None = None) -> bool:
+        """Cut the connection waiting longest for its request (of `address`, where given),
+        where one has waited PENDING_S: its thread ends and gives its slot back. Whether one
+        was cut."""
         with self._count_lock:
-            if not self._pending:
+            waiting = [(since, sock) for sock, (since, peer) in self._pending.items()
+                       if address is None or peer == address]
+            if not waiting:
                 return False
-            sock, since = min(self._pending.items(), key=lambda kv: kv[1])
+            since, sock = min(waiting, key=lambda w: w[0])
             if time.monotonic() - since < PENDING_S:
                 return False
             del self._pending[sock]
