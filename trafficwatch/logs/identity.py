@@ -251,8 +251,10 @@ class Counted:
         for rec in cands:
             got = probe(path, rec.offset, self.cap)
             if got is not None and got.tail_hash != rec.tail_hash and (rec.dev, rec.ino) == \
-                    (dev, ino) and not kept and not compressed:
-                edited.append(rec)  # its own first bytes, other content after them
+                    (dev, ino) and rec.path == path and not kept and not compressed:
+                edited.append(rec)  # its own first bytes, other content after them, under its
+                # own name (another log on a deleted one's inode, opening with the same line,
+                # had taken its record: said gone no more, a test)
             if got is not None and got.tail_hash == rec.tail_hash:
                 if kept and (rec.dev, rec.ino) != (dev, ino) and \
                         self.sites.get(rec.path, site) != site:
@@ -277,8 +279,8 @@ class Counted:
             # line did not: edited too (a line taken out of its first KiB)
             line = first_line_digest(head)
             edited += [rec for rec in self.records if line and rec.first_line == line and
-                       (rec.dev, rec.ino) == (dev, ino) and rec.offset and not rec.done
-                       and rec not in edited]
+                       (rec.dev, rec.ino) == (dev, ino) and rec.path == path and rec.offset
+                       and not rec.done and rec not in edited]
         if edited:  # the file itself edited on its own inode while stopped (`grep -v IP
             # access.log > t && cat t > access.log`, `truncate -s`), lines written since
             # included: read from its start, its lines up to the latest counted not counted
