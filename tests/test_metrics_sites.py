@@ -142,6 +142,16 @@ def test_a_site_with_too_little_history_has_no_forecast_gauge(engine):
     assert young and all(k.startswith("trafficwatch_requests_total") for k in young)
 
 
+def test_a_forecast_for_an_hour_gone_by_is_not_served(engine):
+    # a fleet trial: a site whose agents had stopped was served its forecast for 13:00 at
+    # 14:19, where yhat is the hour being counted now
+    assert 'trafficwatch_yhat{site="site-a"}' in scrape(engine)
+    engine.source.clock += 2 * 3600  # two hours on, no line since: its hours stopped
+    got = scrape(engine)
+    assert not forecast_series(got), forecast_series(got)
+    assert 'trafficwatch_requests_total{site="site-a",status="2xx"}' in got
+
+
 def test_site_names_from_logs_are_escaped_in_the_exposition(engine):
     text = render(samples_for(engine))
     # the quote and backslash escaped, the newline never reaches the output as a line break

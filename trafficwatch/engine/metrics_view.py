@@ -36,7 +36,10 @@ def samples_for(engine) -> list[Sample]:
             out += [Sample("trafficwatch_requests_total", (("site", site), ("status", label)),
                            float(n))
                     for label, n in zip(STATUS, per_class.tolist()) if label != "other"]
-        forecasts = dict(engine.site_forecasts)
+        # a forecast for an hour gone by is none for the hour being counted now: a site whose
+        # hours stopped (its agents down, its log gone) served one hours old (a fleet trial)
+        current = until * HOUR
+        forecasts = {k: f for k, f in engine.site_forecasts.items() if f.hour >= current}
     for name, attr in FORECAST_GAUGES:
         out += [Sample(name, (("site", site),), float(getattr(forecasts[site], attr)))
                 for site in sites if site in forecasts]
