@@ -545,3 +545,68 @@ def test_a_copytruncate_after_odd_times_is_no_edit(session, first):
     for _ in range(10):
         f.step(0.05)
     assert e.series.total() == want and "edited in place" not in " ".join(f.events)
+
+
+W3C_HEAD = ("#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+            "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+            "cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\n")
+
+
+def w3c_lines(start: int, n: int) -> str:
+    return "".join(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(1_795_132_800 + 60 * k))}"
+                   f" 10.0.0.1 GET /x{k} - 443 - 192.0.2.9 Mozilla/5.0 200 0 0 12\n"
+                   for k in range(start, start + n))
+
+
+def test_a_w3c_log_s_header_is_no_evidence_of_an_edit():
+    # a review: IIS's files all open with the same header lines, and the edit rule took a
+    # copytruncate's new content for the old one edited: its lines up to the latest dropped
+    from trafficwatch.logs.identity import first_line_digest, opens_as
+
+    old = (W3C_HEAD + w3c_lines(0, 100)).encode()[:1024]
+    assert not opens_as((W3C_HEAD + w3c_lines(100, 20)).encode()[:1024], old)
+    assert not opens_as(W3C_HEAD.encode(), old)  # the header alone: nothing to tell by yet
+    assert opens_as((W3C_HEAD + w3c_lines(3, 5)).encode(), old)  # lines 0-2 taken out
+    assert opens_as(timed_lines(0, 1).encode(), timed_lines(0, 3).encode())  # truncate -s
+    assert first_line_digest((W3C_HEAD + w3c_lines(0, 2)).encode()) == \
+        first_line_digest(w3c_lines(0, 1).encode())  # a record's, not the header's
+
+
+def test_a_log_emptied_then_written_again_is_an_edit_told_at_its_first_read(session):
+    # a review: `: > access.log`, then the kept lines written back, the follower looking
+    # between the two: the truncation left no line to tell it by, and 270 lines were counted
+    # again
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    os.truncate(log, 0)
+    for _ in range(5):
+        f.step(0.05)
+    append(log, timed_lines(0, 300, skip=frozenset(range(5, 300, 10))) + timed_lines(300, 20))
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 320
+    assert "was replaced by a file holding lines already counted" in " ".join(f.events)
+
+
+def test_a_vhost_log_edited_while_stopped_is_not_counted_again(session):
+    # a review: a log of several sites' lines, edited on its own inode while stopped: its
+    # own site had no latest time to leave out lines up to, and all were counted again
+    log = session.logs / "access.log"
+    text = timed_lines(0, 300)
+    log.write_text("".join(f"{'ab'[k % 2]}.example:80 {line}\n"
+                           for k, line in enumerate(text.splitlines())))
+    e, f = session()
+    assert e.series.total() == 300 and len(e.series.sites()) == 2, e.series.sites()
+    f.close()
+    kept = [line for k, line in enumerate(log.read_text().splitlines(True)) if k % 10 != 5]
+    with open(log, "r+") as fh:
+        fh.write("".join(kept))
+        fh.truncate()
+    append(log, "".join(f"a.example:80 {line}\n" for line in timed_lines(300, 20).splitlines()))
+    e, f = session()
+    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    assert e.series.total() == 320

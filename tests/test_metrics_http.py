@@ -396,7 +396,8 @@ def test_an_absolute_form_target_is_answered():
     try:
         host, port = server.address[:2]
         for target, code in ((b"http://x/metrics", b"200"), (b"http://x:9/metrics/?a=1", b"200"),
-                             (b"http://x/other", b"404"), (b"http://x", b"404")):
+                             (b"http://x/other", b"404"), (b"http://x", b"404"),
+                             (b"/a://b/metrics", b"404"), (b"foo://bar/metrics?x", b"200")):
             with socket.create_connection((host, port), timeout=5) as s:
                 s.sendall(b"GET " + target + b" HTTP/1.0\r\nHost: x\r\n\r\n")
                 data = b""

@@ -881,8 +881,14 @@ class LiveFeed:
             # listed among the files watched before it delivers a line
             st = self._stream(ev.key, new=ev.kind == "new_file", resumed=ev.kind == "resumed")
             if ev.kind == "new_file" and ev.edited:  # edited on its own inode while stopped
-                with self.sink.lock:  # (the same as above; its own times are not kept)
-                    last = self.sink.series.last_ts(ev.key.site)
+                with self.sink.lock:  # (as _edited; its own times are not kept: its site's,
+                    # or where its lines are of several (a vhost log), the latest of any, a
+                    # review: that one's site had none, and it was counted twice)
+                    series = self.sink.series
+                    last = series.last_ts(ev.key.site)
+                    if last is None:
+                        last = max((t for x in series.sites()
+                                    if (t := series.last_ts(x)) is not None), default=None)
                 if last is not None:
                     st.replaces, st.known_edit = (None, min(int(last), int(time.time()))), True
             elif ev.kind == "new_file":
@@ -920,13 +926,19 @@ class LiveFeed:
         elif ev.kind == "truncated" and ev.key is not None:
             st = self._stream(ev.key)
             st.parser, st.said = None, False  # new content: its format is found (and said) again
-            if ev.edited and st.report.last_ts is not None:  # edited on its own inode,
-                # running (`grep -v IP access.log > t && cat t > access.log`, `truncate -s`:
-                # 1,995 counted of 1,000 lines, an SSH trial): read from its start, its lines
-                # up to the latest counted are not counted again (a line dated ahead, counted,
-                # not past now: new traffic up to it had been taken for old, a review)
-                st.replaces = (None, min(st.report.last_ts, int(time.time())))
-                st.known_edit = True
+            if ev.edited:
+                self._edited(st)
+        elif ev.kind == "edited" and ev.key is not None:  # (told at its first read)
+            self._edited(self._stream(ev.key))
+
+    def _edited(self, st: _Stream) -> None:
+        """A followed file edited on its own inode, read from its start again (`grep -v IP
+        access.log > t && cat t > access.log`, `truncate -s`: 1,995 counted of 1,000 lines, an
+        SSH trial): its lines up to the latest counted are not counted again (a line dated
+        ahead, counted, not past now: new traffic up to it had been taken for old, a review)."""
+        if st.report.last_ts is not None:
+            st.replaces = (None, min(st.report.last_ts, int(time.time())))
+            st.known_edit = True
 
     # -- state ---------------------------------------------------------------------------------
     def _commit_gone(self) -> None:

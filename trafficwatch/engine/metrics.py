@@ -8,6 +8,7 @@ import io
 import ipaddress
 import logging
 import math
+import re
 import select
 import socket
 import sys
@@ -147,6 +148,9 @@ class _Deadline(io.RawIOBase):
             raise TimeoutError("the request took too long")
         self._sock.settimeout(left)
         return self._sock.recv_into(b)
+
+
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # an absolute-form request target
 
 
 def _peer(address: str) -> str:
@@ -347,7 +351,7 @@ class MetricsServer:
             def _answer(self, body_too: bool) -> None:
                 target = self.path  # absolute-form too (RFC 9112 3.2.2: a server accepts
                 # `GET http://host/metrics`; 404 to a fleet trial's proxy-style request)
-                if "://" in target.split("?")[0]:
+                if _ABSOLUTE.match(target):  # (a scheme first: `/a://b/metrics` is a path)
                     target = "/" + target.split("://", 1)[1].partition("/")[2]
                 if target.split("?")[0] not in ("/metrics", "/metrics/"):
                     self.send_error(404, "only /metrics here")  # no body for HEAD either

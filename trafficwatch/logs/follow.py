@@ -37,7 +37,9 @@ from trafficwatch.logs.identity import (
     Probe,
     digest,
     first_line_digest,
+    first_record,
     open_content,
+    opens_as,
     probe,
     same_content,
     signature,
@@ -78,7 +80,8 @@ class FollowEvent:
     """Something the caller should know: kind, sanitised file name, one-line message."""
 
     kind: str  # new_file rotated truncated gone skipped back (a path skipped, there again) error
-    # line_too_long archive_error resumed
+    # line_too_long archive_error resumed edited (read from 0 after a truncation that left no
+    # whole line, it opened as before: edited in place)
     # empty (a rotation or archive with nothing in it) waiting (a directory with no file yet)
     # long_line (an over-long line's newline came: `sample` its start, `length` its bytes)
     name: str
@@ -124,6 +127,8 @@ class _File:
     sig: tuple[int, int, int] = (0, 0, 0)  # stat signature when closed: changed = check content
     owed_newline: bool = False  # its last line was delivered before its newline came (see
     # _pump): that newline, when it comes, ends no other line
+    was_head: bytes = b""  # its first bytes before a truncation that left no whole line: told
+    # edited in place or not at the first read (_take)
     away_since: float = 0.0  # (monotonic) when its name was found to be another file's, while
     # read under it: moved where no scan lists it, its server may still write to it a moment
 
@@ -840,16 +845,15 @@ class Follower:
             if self._moved_away(f):
                 self._scan_due = True  # a rename rotation: the new file is looked for now
             return False
-        try:  # its first bytes as they were, or its first line one of their lines: edited
-            # in place (`truncate -s`, `grep -v IP access.log > t && cat t > access.log`), not
-            # emptied (copytruncate: new lines from its start)
-            now_head = os.pread(f.fh.fileno(), min(max(len(f.head), FP_BYTES), size), 0)
+        try:  # its first record one of its first lines before: edited in place (`truncate
+            # -s`, `grep -v IP access.log > t && cat t > access.log`), not copytruncate's new
+            # lines; told at the first read where no whole line is there yet (emptied, then
+            # written: the edit's two steps, the follower looking between them)
+            now_head = os.pread(f.fh.fileno(), min(FP_BYTES, size), 0)
         except (OSError, ValueError):
             now_head = b""
-        first = now_head[:now_head.find(b"\n") + 1] if b"\n" in now_head else b""
-        edited = bool(now_head) and (f.head.startswith(now_head[:len(f.head)])
-                                     or (len(first) > 1 and (f.head.startswith(first)
-                                                             or b"\n" + first in f.head)))
+        edited = opens_as(now_head, f.head)
+        f.was_head = f.head if not edited and not first_record(now_head) else b""
         rec = f.record()  # content before the truncation, for copies; no longer on disk (as
         rec.done = True  # _retire's): said now, not again as "gone" at the next start (a trial)
         self._counted.remember(rec, f.head)
@@ -867,6 +871,14 @@ class Follower:
 
     def _take(self, f: _File, data: bytes) -> None:
         pos = f.consumed
+        if f.was_head and pos < FP_BYTES:  # read from 0 after a truncation that left no whole
+            # line: edited in place or not, told by its first record once it is in
+            seen = f.head[:pos] + data[: FP_BYTES - pos]
+            if first_record(seen) or len(seen) >= FP_BYTES:
+                if opens_as(seen, f.was_head):
+                    self._event("edited", f.key.path, f"{safe_name(f.key.path)}: opens as "
+                                "before its truncation: edited in place", f.key, edited=True)
+                f.was_head = b""
         if pos < FP_BYTES and len(f.head) == pos:
             f.head += data[: FP_BYTES - pos]
         f.consumed += len(data)

@@ -44,10 +44,31 @@ class FileRecord:
     # known by it where its first bytes changed (Counted.match)
 
 
+def first_record(head: bytes) -> bytes:
+    """The first whole line of `head` that is no header or comment (W3C's `#Fields:`, which
+    every file of a log opens with alike), newline included; b"" where none is whole."""
+    start = 0
+    while (nl := head.find(b"\n", start)) >= 0:
+        line = head[start:nl + 1]
+        if line.strip() and not line.startswith(b"#"):
+            return line
+        start = nl + 1
+    return b""
+
+
 def first_line_digest(head: bytes) -> str:
-    """FileRecord.first_line of content whose first bytes are `head`."""
-    nl = head.find(b"\n")
-    return digest(head[:nl + 1]) if nl > 0 else ""
+    """FileRecord.first_line of content whose first bytes are `head` (its first record)."""
+    line = first_record(head)
+    return digest(line) if line else ""
+
+
+def opens_as(head: bytes, old: bytes) -> bool:
+    """Whether content whose first bytes are `head` opens as one whose first bytes were `old`
+    did: its first record (no header) is one of their whole lines. An edit in place that kept
+    that line (`truncate -s`, `grep -v` of other lines); copytruncate's new content opens with
+    a line of its own (a header alike in every file, W3C's, is no evidence: a review)."""
+    line = first_record(head)
+    return bool(line) and (old.startswith(line) or b"\n" + line in old)
 
 
 def open_content(path: str, cap: int):
