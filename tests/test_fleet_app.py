@@ -9,12 +9,18 @@ from trafficwatch.engine.engine import Engine, EngineConfig
 from trafficwatch.fleet.prometheus import PromConfig
 
 
-async def test_unreachable_prometheus_is_one_line_on_screen_not_a_crash(monkeypatch):
+def fleet_app(monkeypatch) -> tuple[TrafficWatchApp, dict]:
+    """The app on a Prometheus no one answers at, with no model: (app, {"engine": its engine}
+    once it has started)."""
     monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
     cfg = EngineConfig(paths=[], fine_tune=False, tick_s=0.05,
                        prometheus=PromConfig.build("http://127.0.0.1:9"))
-    held = {}
-    app = TrafficWatchApp(lambda cb: held.setdefault("engine", Engine(cfg, cb)))
+    held: dict = {}
+    return TrafficWatchApp(lambda cb: held.setdefault("engine", Engine(cfg, cb))), held
+
+
+async def test_unreachable_prometheus_is_one_line_on_screen_not_a_crash(monkeypatch):
+    app, held = fleet_app(monkeypatch)
     want = "cannot reach Prometheus at http://127.0.0.1:9"
     async with app.run_test(size=(160, 50)) as pilot:
         for _ in range(100):
@@ -66,11 +72,7 @@ def test_the_app_on_a_fleet_keeps_the_alerts_it_sent_across_a_restart(tmp_path, 
 async def test_a_path_filter_on_a_fleet_is_said_to_be_left_out(monkeypatch):
     # a fleet trial: `/`, ^/api/, Enter: taken by the dialog and dropped without a word (the
     # agents count by status class only)
-    monkeypatch.setattr("trafficwatch.engine.tuning.load_default", lambda cfg: (None, "no model in tests"))
-    cfg = EngineConfig(paths=[], fine_tune=False, tick_s=0.05,
-                       prometheus=PromConfig.build("http://127.0.0.1:9"))
-    held = {}
-    app = TrafficWatchApp(lambda cb: held.setdefault("engine", Engine(cfg, cb)))
+    app, held = fleet_app(monkeypatch)
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause(0.1)
         await pilot.press("slash")

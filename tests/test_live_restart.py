@@ -48,6 +48,15 @@ def session(tmp_path: Path, request):
         f.close()
 
 
+def counted_after(f: LiveFeed, e: Engine, n: int) -> int:
+    """Steps the feed until `n` lines are counted (10 s at most), then ten steps more, for any
+    counted twice to show: the total."""
+    wait_for(lambda: (f.step(0.05), e.series.total() >= n)[1], timeout=10)
+    for _ in range(10):
+        f.step(0.05)
+    return e.series.total()
+
+
 def stopped_with_five_more(session) -> Path:
     """30 lines counted, the feed stopped, 5 lines appended meanwhile: the log."""
     log = session.logs / "access.log"
@@ -349,32 +358,50 @@ def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
                    for k in range(start, start + n) if k not in skip)
 
 
-@pytest.mark.parametrize("stopped", [False, True])
-def test_a_log_edited_in_place_is_not_counted_again(session, stopped):
+@pytest.mark.parametrize(("how", "stopped"), [("moved", False), ("moved", True),
+                                               ("rewritten", False), ("rewritten", True),
+                                               ("truncated", False), ("truncated", True),
+                                               ("first lines out", False)])
+def test_a_log_edited_in_place_is_not_counted_again(session, how, stopped):
     # two trials: `grep -v IP access.log > tmp && mv tmp access.log` (or `sed -i`) counted the
-    # whole log a second time (1,964 of 1,000), said nowhere, running or across a restart
+    # whole log a second time (1,964 of 1,000), said nowhere, running or across a restart; an
+    # SSH trial: `... && cat tmp > access.log` (the same inode) counted it twice too, and was
+    # called "gone (a new file has that name now)"; `truncate -s` to its first 100 lines
+    # counted those again
     log = session.logs / "access.log"
     log.write_text(timed_lines(0, 300))
+    inode = log.stat().st_ino
     e, f = session()
     assert e.series.total() == 300
     if stopped:
         f.close()
-    edited = session.logs / "tmp"
-    edited.write_text(timed_lines(0, 300, skip=frozenset(range(0, 300, 10))))  # 30 lines out
-    os.replace(edited, log)
+    # 30 lines out (its first two too where said: running, known by a line of its first KiB;
+    # stopped, by its first KiB or first line alone, the only ones kept)
+    out = frozenset(range(0, 300, 10)) | {1} if how == "first lines out" else \
+        frozenset(range(5 if how == "rewritten" else 0, 300, 10))
+    if how == "moved":
+        edited = session.logs / "tmp"
+        edited.write_text(timed_lines(0, 300, skip=out))
+        os.replace(edited, log)
+    elif how == "truncated":
+        os.truncate(log, len(timed_lines(0, 100)))
+    else:
+        with open(log, "r+") as fh:
+            fh.write(timed_lines(0, 300, skip=out))
+            fh.truncate()
+        assert log.stat().st_ino == inode
     append(log, timed_lines(300, 20))  # and the server writes on
     if stopped:
         e, f = session()
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
-    assert e.series.total() == 320  # the 300 counted once, the 20 new ones
+    assert counted_after(f, e, 320) == 320  # the 300 counted once, the 20 new ones
     said = " ".join(f.events)
     assert "was replaced by a file holding lines already counted (edited in place?)" in said
+    assert ("is gone" in said) == (how == "moved" and stopped)  # (another inode, that one is)
+    again = {"truncated": 100, "first lines out": 269}.get(how, 270)
     rep = next(r for r in f.report.files if r.malformed.counts.get(
         "already counted from the file it replaced (edited in place?)"))
     assert rep.malformed.counts["already counted from the file it replaced (edited in place?)"] \
-        == 270
+        == again
 
 
 def test_a_log_rotated_away_and_a_new_one_are_both_counted_whole(session):
@@ -404,9 +431,7 @@ def test_a_short_log_edited_and_a_rotation_opening_with_a_late_line(session):
     assert e.series.total() == 4
     os.replace(log, session.logs / "access.log.1")  # and now a rotation
     log.write_text(timed_lines(1, 1) + timed_lines(5, 3))  # a late line (minute 1), then new
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 8)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
+    counted_after(f, e, 8)
     assert e.series.total() == 8  # each of the new log's 4 lines
 
 
@@ -443,41 +468,6 @@ def test_a_restart_whose_first_new_line_has_no_time_goes_on_following(session, j
     wait_for(lambda: (f2.step(0.05), e2.series.total() == 33)[1], 10)
 
 
-@pytest.mark.parametrize(("how", "stopped"), [("rewritten", False), ("rewritten", True),
-                                               ("truncated", False), ("truncated", True),
-                                               ("first lines out", False)])
-def test_a_log_edited_on_its_own_inode_is_not_counted_again(session, stopped, how):
-    # a trial: `grep -v IP access.log > tmp && cat tmp > access.log` (the same inode) counted
-    # the log twice (1,995 of 1,000), running or across a restart, and was called "gone (a new
-    # file has that name now)"; `truncate -s` to its first 100 lines counted those again
-    log = session.logs / "access.log"
-    log.write_text(timed_lines(0, 300))
-    inode = log.stat().st_ino
-    e, f = session()
-    assert e.series.total() == 300
-    if stopped:
-        f.close()
-    if how == "truncated":
-        os.truncate(log, len(timed_lines(0, 100)))
-    else:  # 30 lines out, its first two too where said (running: known by a line of its
-        # first bytes; stopped, by those bytes alone, the only ones kept)
-        out = range(0, 300, 10) if how == "first lines out" else range(5, 300, 10)
-        with open(log, "r+") as fh:
-            fh.write(timed_lines(0, 300, skip=frozenset(out) | ({1} if 0 in out else set())))
-            fh.truncate()
-    append(log, timed_lines(300, 20))  # and the server writes on
-    assert log.stat().st_ino == inode
-    if stopped:
-        e, f = session()
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
-    assert e.series.total() == 320  # the 300 counted once, the 20 new ones
-    said = " ".join(f.events)
-    assert "was replaced by a file holding lines already counted (edited in place?)" in said
-    assert "is gone" not in said
-
-
 def test_a_log_copytruncated_is_still_counted_whole(session):
     # copytruncate keeps the inode too: its new lines come after those counted, and are
     # counted (not taken for an edit in place)
@@ -487,9 +477,7 @@ def test_a_log_copytruncated_is_still_counted_whole(session):
     (session.logs / "access.log.1").write_text(log.read_text())
     os.truncate(log, 0)
     append(log, timed_lines(300, 20))
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
+    counted_after(f, e, 320)
     assert e.series.total() == 320 and "edited in place" not in " ".join(f.events)
 
 
@@ -541,9 +529,7 @@ def test_a_copytruncate_after_odd_times_is_no_edit(session, first):
         new = timed_lines(55, 1) + timed_lines(110, 9) + new
     append(log, new)
     want = counted + new.count("\n")
-    wait_for(lambda: (f.step(0.05), e.series.total() >= want)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
+    counted_after(f, e, want)
     assert e.series.total() == want and "edited in place" not in " ".join(f.events)
 
 
@@ -583,9 +569,7 @@ def test_a_log_emptied_then_written_again_is_an_edit_told_at_its_first_read(sess
     for _ in range(5):
         f.step(0.05)
     append(log, timed_lines(0, 300, skip=frozenset(range(5, 300, 10))) + timed_lines(300, 20))
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
+    counted_after(f, e, 320)
     assert e.series.total() == 320
     assert "was replaced by a file holding lines already counted" in " ".join(f.events)
 
@@ -606,7 +590,5 @@ def test_a_vhost_log_edited_while_stopped_is_not_counted_again(session):
         fh.truncate()
     append(log, "".join(f"a.example:80 {line}\n" for line in timed_lines(300, 20).splitlines()))
     e, f = session()
-    wait_for(lambda: (f.step(0.05), e.series.total() >= 320)[1], timeout=10)
-    for _ in range(10):
-        f.step(0.05)
+    counted_after(f, e, 320)
     assert e.series.total() == 320

@@ -236,9 +236,10 @@ def test_idle_clients_are_bounded_and_closed_and_reset_ones_print_nothing(monkey
     assert "Traceback" not in capfd.readouterr().err
 
 
-def held(monkeypatch, slots: int, **settings: float):
+def held(monkeypatch, slots: int, connections: int | None = None, **settings: float):
     """A server of `slots` slots (metrics' other settings as given), every slot taken by a
-    connection that has sent nothing: (server, host, port, those connections)."""
+    connection that has sent nothing (or `connections` of them): (server, host, port, those
+    connections)."""
     from trafficwatch.engine import metrics
 
     monkeypatch.setattr(metrics, "MAX_CLIENTS", slots)
@@ -248,7 +249,7 @@ def held(monkeypatch, slots: int, **settings: float):
     server.start()
     host, port = server.address[:2]
     return server, host, port, [socket.create_connection((host, port), timeout=5)
-                                for _ in range(slots)]
+                                for _ in range(slots if connections is None else connections)]
 
 
 def test_clients_that_trickle_a_request_cannot_hold_every_slot(monkeypatch):
@@ -411,14 +412,7 @@ def test_an_absolute_form_target_is_answered():
 def test_a_scrape_from_an_address_at_its_share_cuts_its_connection_pending_longest(monkeypatch):
     # a fleet trial: 8 idle connections from the scraper's address, each seconds old, and
     # every scrape from it refused (the longest pending was cut for the whole pool only)
-    from trafficwatch.engine import metrics
-
-    monkeypatch.setattr(metrics, "MAX_PER_ADDRESS", 3)
-    monkeypatch.setattr(metrics, "PENDING_S", 0.3)
-    server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
-    server.start()
-    host, port = server.address[:2]
-    idle = [socket.create_connection((host, port), timeout=5) for _ in range(3)]
+    server, host, port, idle = held(monkeypatch, 64, 3, MAX_PER_ADDRESS=3, PENDING_S=0.3)
     try:
         time.sleep(0.5)
         status, _, body = raw(host, port, "GET")
