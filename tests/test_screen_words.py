@@ -323,6 +323,14 @@ def test_which_forecast_is_shown_reads_without_exponents_or_false_winners():
     # ("0.000000428/h vs 0.436/h", an app trial)
     exact = Recent({"lstm": 0.436, "naive24": 4.28e-7}, {"naive24": 1.0}, 0.0, 48)
     assert "(0/h vs 0.436/h)" in exact.describe("lstm"), exact.describe("lstm")
+    # a blend taken within the tie of the least, a part alone a hair better: not "did best"
+    # ("the blend did best (142.8/h; ... same hour yesterday 142.6/h)", a recheck)
+    tied = Recent({"lstm": 145.7, "naive24": 142.6}, {"lstm": 0.5, "naive24": 0.5}, 0.0, 72,
+                  blend_mae=142.8)
+    assert "the blend did as well as the best, within 0.5 %, " in tied.describe("lstm")
+    best = Recent({"lstm": 145.7, "naive24": 142.6}, {"lstm": 0.5, "naive24": 0.5}, 0.0, 72,
+                  blend_mae=140.1)
+    assert "the blend did best " in best.describe("lstm"), best.describe("lstm")
     noise = Recent({"lstm": 7.11e-15, "naive24": 3.2e-15}, {"naive24": 1.0}, 0.0, 48)
     assert "beat" not in noise.describe("lstm") and "e-" not in noise.describe("lstm")
     close = Recent({"lstm": 41.94, "naive24": 41.91}, {"naive24": 1.0}, 0.0, 48)
