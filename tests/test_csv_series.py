@@ -474,3 +474,18 @@ def test_a_young_series_of_hour_numbers_is_not_told_of_weekdays_it_has_none_of(t
         for h, v in zip(pd.date_range("2026-01-05", periods=72, freq="h"), y)))
     code, _, err = run_cli(["forecast", str(dated), "--horizon", "168"], capsys)
     assert code == 0 and "the counts hold no Thu, Fri, Sat or Sun yet" in err, err
+
+
+def test_eval_says_where_a_naive_s_band_is_nominal(tmp_path, capsys):
+    # a recheck: "same hour last week" held 93 % of a series of +-5 inside its band, a nominal
+    # +-50 % at origins with too few hours a week apart to measure one, and nothing said so
+    rng = np.random.default_rng(1)
+    path = tmp_path / "steady.csv"
+    path.write_text("hour,count\n" + "".join(
+        f"{h:%Y-%m-%dT%H:00},{v}\n" for h, v in zip(
+            pd.date_range("2024-03-04", periods=24 * 9, freq="h"),
+            1_000_000 + rng.integers(-5, 6, 24 * 9))))
+    code, _, err = run_cli(["eval", str(path), "--days", "3"], capsys)
+    assert code == 0
+    assert ("naive168's band at 2 of 3 origins is a nominal +-50 % around its forecast" in err
+            and "naive24's band" not in err), err

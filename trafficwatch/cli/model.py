@@ -614,6 +614,20 @@ def _backtest_one(series: pd.Series, args: argparse.Namespace, models: dict, lst
         where = "every origin" if young == n_origins else f"{young} of {n_origins} origins"
         err(f"naive168 at {where}: less than a week of history before it, so for hours "
             "whose week-ago hour the series does not hold it forecasts the last day's median")
+    from trafficwatch.model.baselines import nominal_band
+
+    for name, season in (("naive24", 24), ("naive168", 168)):  # a band not measured: its
+        # coverage says little (naive168 at 93 % on a series of +-5, a recheck)
+        if name not in models:
+            continue
+        nominal = sum(nominal_band(series[series.index < pd.Timestamp(o)], season)
+                      for o in table["origin"].unique())
+        if nominal:
+            where = "every origin" if nominal == n_origins else \
+                f"{nominal} of {n_origins} origins"
+            err(f"{name}'s band at {where} is a nominal +-50 % around its forecast (too few "
+                "hours a season apart before it to measure one): its coverage there says "
+                "little")
     summary = summarize(table)
     scored = table[table["n"] > 0].groupby("model", sort=False)["origin"].nunique()
     shared = len(shared_origins(table))
