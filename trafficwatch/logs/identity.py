@@ -314,6 +314,14 @@ class Counted:
             return 0
         if short is None:
             return 0
+        if short[0].path == path and (short[0].dev, short[0].ino) != (dev, ino):
+            # the log itself under its own name, another inode, shorter than what was counted
+            # of it: edited in place (`sed -i`, `grep -v IP access.log > t && mv t access.log`,
+            # its first KiB kept), lines written since included, not a copy of a part. Read
+            # from its start (engine.live: its lines up to the latest counted are not counted
+            # again); taken for copytruncate's copy, it was skipped whole, its 20 new lines
+            # never counted, a restart too (an SSH recheck)
+            return 0
         try:
             st = os.stat(path)
         except OSError:
