@@ -599,3 +599,31 @@ def test_a_vhost_log_edited_while_stopped_is_not_counted_again(session):
     e, f = session()
     counted_after(f, e, 320)
     assert e.series.total() == 320
+
+
+@pytest.mark.parametrize("how", ["rotated and gzipped", "rewritten on a new inode"])
+def test_a_w3c_log_read_on_under_another_name_or_inode_keeps_its_fields(session, how):
+    # an SSH recheck: an IIS log's lines past the saved offset, read on from a file it had
+    # become while stopped (access.log.1.gz; `sed -i`'s new inode), were "no known log format"
+    # or "W3C line before any #Fields header": its header is at its start, not past the offset
+    import gzip
+    import shutil
+
+    log = session.logs / "u_ex261120.log"
+    log.write_text(W3C_HEAD + w3c_lines(0, 100))
+    e, f = session()
+    assert e.series.total() == 100
+    f.close()
+    append(log, w3c_lines(100, 10))  # while stopped
+    if how == "rotated and gzipped":
+        with open(log, "rb") as src, gzip.open(f"{log}.1.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        log.write_text(W3C_HEAD + w3c_lines(110, 10))
+    else:
+        copy = session.logs / "tmp"
+        copy.write_text(log.read_text() + w3c_lines(110, 10))
+        os.replace(copy, log)
+    e, f = session()
+    assert counted_after(f, e, 120) == 120
+    assert not any(r.malformed.counts for r in f.report.files), [
+        r.malformed.counts for r in f.report.files]

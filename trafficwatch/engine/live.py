@@ -53,7 +53,7 @@ from trafficwatch.logs.identity import (
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import OTHER_HOSTS, Malformed, ParseResult
 from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
-from trafficwatch.logs.w3c import JsonLine
+from trafficwatch.logs.w3c import JsonLine, header_fields
 from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
@@ -841,6 +841,15 @@ class LiveFeed:
         opts = self.sink.config.ingest
         sample = chunk.split(b"\n", 200)[:200]
         fmt, why_none = choose_format(opts, sample)
+        header = [line for line in sample if line.startswith(b"#")]
+        if not header and (fmt is None or fmt.name == "W3C"):  # read on from mid-file under
+            # another name or inode (rotated and gzipped, `sed -i` while stopped): its W3C
+            # `#Fields:` header is at its start, not in these lines ("no known log format",
+            # "W3C line before any #Fields header" of an IIS log's lines past the saved
+            # offset, an SSH recheck)
+            header = self._header_of(st)
+            if header:
+                fmt, why_none = choose_format(opts, header + sample)
         why = ""
         if logread.looks_binary(sample, fmt):  # in the words of `counts`, said once per file
             why = logread.binary_why(st.report.name, sample)
@@ -855,7 +864,26 @@ class LiveFeed:
             return False
         st.report.format, st.report.error = fmt.name, ""
         st.parser = Parser(fmt, opts.parse)
+        if header and fmt.name == "W3C":  # its fields, from its header (read on from a
+            # saved offset, the header is not in what is fed)
+            fields = [f for line in header if (f := header_fields(line)) is not None]
+            if fields:
+                st.parser.w3c_fields = fields[-1]
         return True
+
+    def _header_of(self, st: _Stream) -> list[bytes]:
+        """The `#` lines a file opens with (W3C's header), read again from its start."""
+        try:
+            with open_content(st.key.path, logread.MAX_DECOMPRESSED) as fh:
+                head = fh.read(1 << 16)
+        except (OSError, EOFError, ValueError, AttributeError):
+            return []
+        out = []
+        for line in head.split(b"\n")[:-1]:
+            if not line.startswith(b"#"):
+                break
+            out.append(line.rstrip(b"\r"))
+        return out
 
     def _say(self, message: str) -> None:
         """A line for the operator (`counts --follow` prints it on stderr)."""
