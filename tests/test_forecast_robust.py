@@ -1442,3 +1442,14 @@ def test_a_log_begun_inside_its_only_hour_says_why_nothing_is_forecast():
         predict(s, None, partial=idx[1], day_offset_s=3600)
     with pytest.raises(ValueError, match="no complete hour with data yet"):
         predict(s[1:], None, partial=idx[1])
+
+
+def test_weekdays_from_a_weekend_alone_say_the_widening_they_get(shipped):
+    # a review: two weekend days at 1,000 +- 5, Monday forecast with a band of 0.79x to 2.19x
+    # its median, and the words said "0.46x to 1.26x" (a weekend's from weekdays)
+    idx = pd.date_range("2026-10-03", periods=48, freq="h", tz="UTC")  # Sat-Sun
+    s = pd.Series(1000 + np.random.default_rng(0).integers(-5, 6, 48).astype(float), index=idx)
+    f = shipped.forecast(s, 24)
+    assert "the counts hold no Mon yet" in f.choice
+    assert "differ on other sites (0.79x to 2.18x)" in f.choice, f.choice
+    assert 2.1 <= (f.p90 / f.p50).max() <= 2.2

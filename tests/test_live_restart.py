@@ -627,3 +627,70 @@ def test_a_w3c_log_read_on_under_another_name_or_inode_keeps_its_fields(session,
     assert counted_after(f, e, 120) == 120
     assert not any(r.malformed.counts for r in f.report.files), [
         r.malformed.counts for r in f.report.files]
+
+
+def test_a_w3c_log_whose_fields_changed_is_not_read_on_with_its_first_ones(session):
+    # a review: IIS wrote a new header (cs-host where cs(User-Agent) was) a hundred lines in;
+    # read on from past it in its gzipped rotation, its lines took the first header's fields
+    # and 10 of shop.example's were counted to the folder's site
+    import gzip
+    import shutil
+
+    host = W3C_HEAD.replace("cs(User-Agent)", "cs-host")
+    log = session.logs / "u_ex261120.log"
+    log.write_text(W3C_HEAD + w3c_lines(0, 100) + host
+                   + w3c_lines(100, 100).replace("Mozilla/5.0", "shop.example"))
+    e, f = session()
+    assert e.series.total("shop.example") == 100
+    f.close()
+    append(log, w3c_lines(200, 10).replace("Mozilla/5.0", "shop.example"))
+    with open(log, "rb") as src, gzip.open(f"{log}.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    log.write_text(host + w3c_lines(210, 10).replace("Mozilla/5.0", "shop.example"))
+    e, f = session()
+    counted_after(f, e, 210)  # (the 10 past the offset: no one header to read them by)
+    others = [x for x in e.series.sites() if x != "shop.example"]
+    assert [e.series.total(x) for x in others] == [100], others  # none of shop's more
+
+
+def test_a_file_of_no_known_format_opening_with_hash_lines_is_read_for_a_header_once(
+        session, monkeypatch):
+    # a review: a file of 32,000 "#" lines and junk, each chunk after it made its parser
+    # again and read its first 64 KB for a header: 580 ms a chunk on the follow thread
+    from trafficwatch.engine import live
+
+    opened = []
+    real = live.open_content
+    monkeypatch.setattr(live, "open_content",
+                        lambda path, *a, **k: (opened.append(path), real(path, *a, **k))[1])
+    (session.logs / "access.log").write_text(timed_lines(0, 10))
+    notes = session.logs / "notes.log"
+    notes.write_bytes(b"#\n" * 1000 + b"hello world\n")
+    e, f = session()
+    for k in range(20):
+        append(notes, f"junk line {k}\n")
+        f.step(0.05)
+    assert e.series.total() == 10
+    assert opened.count(str(notes)) <= 1, len(opened)
+
+
+def test_a_log_of_minutes_edited_on_a_new_inode_while_stopped_is_counted_once(session):
+    # a review: a log of 200 lines a second apart, lines past its first KiB taken out by
+    # `sed -i` while stopped: read from its start (no longer skipped as a copy), its first
+    # line within 5 minutes of the latest counted, and all of it counted again
+    def lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
+        return "".join(timed_lines(0, 1).replace("00:00:00", time.strftime(
+            "%H:%M:%S", time.gmtime(k))).replace("/p0 ", f"/p{k} ")
+                       for k in range(start, start + n) if k not in skip)
+
+    log = session.logs / "access.log"
+    log.write_text(lines(0, 200))
+    e, f = session()
+    assert e.series.total() == 200
+    f.close()
+    edited = session.logs / "tmp"
+    edited.write_text(lines(0, 200, skip=frozenset(range(100, 200, 2))))
+    os.replace(edited, log)
+    append(log, lines(200, 20))
+    e, f = session()
+    assert counted_after(f, e, 220) == 220

@@ -89,6 +89,7 @@ class _Stream:
     report: FileReport
     parser: Parser | None = None
     said: bool = False  # why it cannot be counted was said (once, not for every chunk)
+    header: list[bytes] | None = None  # its W3C header, read once (_header_of)
     binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
     # a new file under the name of another followed (or saved) before it, that other gone from
     # its folder (not rotated beside it): the other's first and last times counted (its first
@@ -103,6 +104,7 @@ class _Stream:
     unknown_said: bool = False  # a run in no known format was said (once, until a change)
 
 
+MAX_HEADER_LINES = 200  # `#` lines of a chunk taken for its header, at most
 REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is older than the
 # latest counted by this much holds the old one's lines: an edit in place (`sed -i`, `grep -v
 # ... > tmp && mv tmp access.log`), not a new log (its lines come after). Where the old one's
@@ -841,7 +843,7 @@ class LiveFeed:
         opts = self.sink.config.ingest
         sample = chunk.split(b"\n", 200)[:200]
         fmt, why_none = choose_format(opts, sample)
-        header = [line for line in sample if line.startswith(b"#")]
+        header = [line for line in sample if line.startswith(b"#")][:MAX_HEADER_LINES]
         if not header and (fmt is None or fmt.name == "W3C"):  # read on from mid-file under
             # another name or inode (rotated and gzipped, `sed -i` while stopped): its W3C
             # `#Fields:` header is at its start, not in these lines ("no known log format",
@@ -872,18 +874,42 @@ class LiveFeed:
         return True
 
     def _header_of(self, st: _Stream) -> list[bytes]:
-        """The `#` lines a file opens with (W3C's header), read again from its start."""
-        try:
-            with open_content(st.key.path, logread.MAX_DECOMPRESSED) as fh:
-                head = fh.read(1 << 16)
-        except (OSError, EOFError, ValueError, AttributeError):
-            return []
-        out = []
-        for line in head.split(b"\n")[:-1]:
-            if not line.startswith(b"#"):
-                break
-            out.append(line.rstrip(b"\r"))
-        return out
+        """The `#Fields:` header of a W3C file read on from past it: read once a stream, and
+        only where the file declares one set of fields (one whose fields changed within it,
+        its header block again further on, left its lines past the offset unread, not read
+        with its first fields: a review counted 10 lines to the wrong site). [] otherwise."""
+        if st.header is None:
+            st.header = []
+            try:
+                with open_content(st.key.path, logread.MAX_DECOMPRESSED) as fh:
+                    try:
+                        now = os.fstat(fh.fileno())
+                        if (now.st_dev, now.st_ino) != (st.key.dev, st.key.ino):
+                            return st.header  # replaced since: not this stream's file
+                    except (OSError, ValueError, AttributeError):
+                        pass  # (a decompressing stream: its own file, just opened)
+                    declared: dict[tuple[bytes, ...], bytes] = {}
+                    rest = b""
+                    while chunk := fh.read(1 << 20):  # (C speed: found by their "#Fields:")
+                        data = rest + chunk
+                        at = 0 if data.startswith(b"#") else data.find(b"\n#") + 1
+                        while at > 0 or (at == 0 and data.startswith(b"#")):
+                            end = data.find(b"\n", at)
+                            if end < 0:
+                                break
+                            line = data[at:end].rstrip(b"\r")
+                            if (fields := header_fields(line)) is not None:
+                                declared.setdefault(tuple(fields), line)
+                            nxt = data.find(b"\n#", end)
+                            at = nxt + 1 if nxt >= 0 else -1
+                        rest = data[data.rfind(b"\n") + 1:][-4096:]
+                        if len(declared) > 1:
+                            break
+            except (OSError, EOFError, ValueError, AttributeError):
+                return st.header
+            if len(declared) == 1:
+                st.header = list(declared.values())
+        return st.header
 
     def _say(self, message: str) -> None:
         """A line for the operator (`counts --follow` prints it on stderr)."""

@@ -318,9 +318,11 @@ class Counted:
             # the log itself under its own name, another inode, shorter than what was counted
             # of it: edited in place (`sed -i`, `grep -v IP access.log > t && mv t access.log`,
             # its first KiB kept), lines written since included, not a copy of a part. Read
-            # from its start (engine.live: its lines up to the latest counted are not counted
-            # again); taken for copytruncate's copy, it was skipped whole, its 20 new lines
-            # never counted, a restart too (an SSH recheck)
+            # from its start, said edited (engine.live: its lines up to the latest counted are
+            # not counted again, whatever its times: a log of under 5 minutes, restarted, had
+            # been counted twice, a review); taken for copytruncate's copy, it was skipped
+            # whole, its 20 new lines never counted, a restart too (an SSH recheck)
+            self.rewritten.add((dev, ino))
             return 0
         try:
             st = os.stat(path)
