@@ -105,6 +105,8 @@ class _Stream:
 
 
 MAX_HEADER_LINES = 200  # `#` lines of a chunk taken for its header, at most
+HEADER_SCAN_BYTES = 64 << 20  # a W3C file read on from past its header is looked through
+HEADER_SCAN_LINES = 10_000  # for its `#Fields:` lines this far at most (and as many `#` lines)
 REPLACED_SLACK_S = 300  # a new log under a gone one's name whose first line is older than the
 # latest counted by this much holds the old one's lines: an edit in place (`sed -i`, `grep -v
 # ... > tmp && mv tmp access.log`), not a new log (its lines come after). Where the old one's
@@ -889,8 +891,12 @@ class LiveFeed:
                     except (OSError, ValueError, AttributeError):
                         pass  # (a decompressing stream: its own file, just opened)
                     declared: dict[tuple[bytes, ...], bytes] = {}
-                    rest = b""
+                    rest, read, seen = b"", 0, 0
                     while chunk := fh.read(1 << 20):  # (C speed: found by their "#Fields:")
+                        read += len(chunk)
+                        if read > HEADER_SCAN_BYTES or seen > HEADER_SCAN_LINES:
+                            return st.header  # not read to its end: no knowing (a review:
+                            # 20 MB of "#" lines held the follow thread 7 s)
                         data = rest + chunk
                         at = 0 if data.startswith(b"#") else data.find(b"\n#") + 1
                         while at > 0 or (at == 0 and data.startswith(b"#")):
@@ -898,6 +904,7 @@ class LiveFeed:
                             if end < 0:
                                 break
                             line = data[at:end].rstrip(b"\r")
+                            seen += 1
                             if (fields := header_fields(line)) is not None:
                                 declared.setdefault(tuple(fields), line)
                             nxt = data.find(b"\n#", end)
