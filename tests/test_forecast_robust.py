@@ -1418,7 +1418,7 @@ def test_a_weekly_event_of_a_site_two_weeks_old_is_not_read_as_a_burst(shipped):
     # the error of "last week" alone)
     rng = np.random.default_rng(3)
     idx = pd.date_range("2026-01-01", periods=24 * 20, freq="h", tz="UTC")
-    dow, hod = idx.dayofweek.to_numpy(), idx.hour.to_numpy()
+    dow, hod = idx.day_of_week.to_numpy(), idx.hour.to_numpy()
     lam = 100 + 80 * np.sin(2 * np.pi * (hod - 8) / 24)
     lam = np.where(dow >= 5, lam * 0.4, lam * (1 + 0.15 * dow))
     event = (dow == 6) & (hod >= 20)
