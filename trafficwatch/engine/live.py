@@ -894,7 +894,7 @@ class LiveFeed:
                     rest, read, seen = b"", 0, 0
                     while chunk := fh.read(1 << 20):  # (C speed: found by their "#Fields:")
                         read += len(chunk)
-                        if read > HEADER_SCAN_BYTES or seen > HEADER_SCAN_LINES:
+                        if read > HEADER_SCAN_BYTES:
                             return st.header  # not read to its end: no knowing (a review:
                             # 20 MB of "#" lines held the follow thread 7 s)
                         data = rest + chunk
@@ -905,6 +905,8 @@ class LiveFeed:
                                 break
                             line = data[at:end].rstrip(b"\r")
                             seen += 1
+                            if seen > HEADER_SCAN_LINES:
+                                return st.header
                             if (fields := header_fields(line)) is not None:
                                 declared.setdefault(tuple(fields), line)
                             nxt = data.find(b"\n#", end)
