@@ -193,6 +193,7 @@ class _Server(ThreadingHTTPServer):
         self._pending: dict[socket.socket, tuple[float, str]] = {}  # served, whole request
         # not read yet: when each opened, and from where (_peer)
         self._count_lock = threading.Lock()
+        self._freed = threading.Condition(self._count_lock)  # a connection gave its slot back
         super().__init__(sockaddr, handler)
 
     def _take(self, address: str, request: socket.socket) -> bool:
@@ -203,14 +204,11 @@ class _Server(ThreadingHTTPServer):
             # with a stuck client had every scrape refused, a fleet trial)
             if not (_request_in(request) and self._cut_pending(address)):
                 return False
-            end = time.monotonic() + SLOT_WAIT_S
-            while True:
-                with self._count_lock:
-                    if self._per_address.get(address, 0) < MAX_PER_ADDRESS:
-                        break
-                if time.monotonic() >= end:
+            with self._freed:  # until the cut one's thread has given its slot back
+                if not self._freed.wait_for(
+                        lambda: self._per_address.get(address, 0) < MAX_PER_ADDRESS,
+                        timeout=SLOT_WAIT_S):
                     return False
-                time.sleep(0.005)
         with self._count_lock:
             if self._per_address.get(address, 0) >= MAX_PER_ADDRESS:
                 return False
@@ -255,6 +253,7 @@ class _Server(ThreadingHTTPServer):
             else:
                 self._per_address.pop(address, None)
             self._slots.release()
+            self._freed.notify_all()
 
     def process_request(self, request, client_address) -> None:
         address = _peer(str(client_address[0]))
