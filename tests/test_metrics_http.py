@@ -40,13 +40,14 @@ def ipv6_loopback() -> None:
         pytest.skip(f"no IPv6 loopback here: {exc}")
 
 
-def raw(host: str, port: int, method: str) -> tuple[str, dict[str, str], bytes]:
+def raw(host: str, port: int, method: str,
+        target: str = "/metrics") -> tuple[str, dict[str, str], bytes]:
     """One HTTP/1.0 request: the status line, the headers and every byte after them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(5)
         s.connect((host, port))
-        s.sendall(f"{method} /metrics HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"{method} {target} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -92,14 +93,8 @@ def test_head_elsewhere_is_404_without_a_body():
     server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
     server.start()
     try:
-        host, port = server.address[:2]
-        with socket.create_connection((host, port), timeout=5) as s:
-            s.sendall(b"HEAD /other HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := s.recv(65536):
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        assert head.split()[1] == b"404" and body == b""
+        status, _, body = raw(*server.address[:2], "HEAD", "/other")
+        assert status.split()[1] == "404" and body == b""
     finally:
         server.stop()
 
@@ -395,16 +390,11 @@ def test_an_absolute_form_target_is_answered():
     server = MetricsServer("127.0.0.1:0", lambda: SAMPLES)
     server.start()
     try:
-        host, port = server.address[:2]
-        for target, code in ((b"http://x/metrics", b"200"), (b"http://x:9/metrics/?a=1", b"200"),
-                             (b"http://x/other", b"404"), (b"http://x", b"404"),
-                             (b"/a://b/metrics", b"404"), (b"foo://bar/metrics?x", b"200")):
-            with socket.create_connection((host, port), timeout=5) as s:
-                s.sendall(b"GET " + target + b" HTTP/1.0\r\nHost: x\r\n\r\n")
-                data = b""
-                while chunk := s.recv(65536):
-                    data += chunk
-            assert data.split()[1] == code, (target, data[:80])
+        for target, code in (("http://x/metrics", "200"), ("http://x:9/metrics/?a=1", "200"),
+                             ("http://x/other", "404"), ("http://x", "404"),
+                             ("/a://b/metrics", "404"), ("foo://bar/metrics?x", "200")):
+            status, _, _ = raw(*server.address[:2], "GET", target)
+            assert status.split()[1] == code, (target, status)
     finally:
         server.stop()
 
