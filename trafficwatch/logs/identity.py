@@ -296,8 +296,8 @@ class Counted:
             for rec in same:
                 self.take(rec)
             return max(rec.offset for rec in same)
-        if not same and not kept and not compressed:  # its first bytes changed, its first
-            # line did not: edited too (a line taken out of its first KiB)
+        if not kept and not compressed:  # its first bytes changed, its first line did not:
+            # edited too (a line taken out of its first KiB)
             line = first_line_digest(head)
             edited += [rec for rec in self.records if line and rec.first_line == line and
                        (rec.dev, rec.ino) == (dev, ino) and rec.path == path and rec.offset
