@@ -47,6 +47,24 @@ def complete_lines(blob: bytes) -> int:
     return data.count(b"\n")
 
 
+@pytest.mark.parametrize("head", ["201 blank lines", "201 lines of a space and a CR",
+                                  "10,000 newlines, gzipped", "a first line of 262 KB"])
+def test_what_a_log_opens_with_does_not_hide_its_lines(tmp_path, capsys, head):
+    # a security trial: a log opening with 200 blank lines or more was said to be empty, its
+    # lines lost (exit 0); one whose first line filled the 256 KiB its format was found from
+    # was "no known log format" (exit 2), nothing counted
+    body = log_lines(89)
+    name = "access.log.1.gz" if "gzip" in head else "access.log"
+    data = (b"\n" * 201 if head == "201 blank lines" else b" \r\n" * 201 if "CR" in head else
+            b"\n" * 10_000 if "gzip" in head else
+            body.split(b'"Mozilla')[0] + b'"' + b"U" * 262_000 + b'"\n')
+    (tmp_path / name).write_bytes(gzip.compress(data + body) if "gzip" in head else data + body)
+    rc, n, err = counts(capsys, str(tmp_path))
+    assert (rc, n) == (0, 89), err
+    assert "empty" not in err
+    assert ("line too long: 1" in err) == ("262" in head)
+
+
 # -- archives: every member, to the last recoverable byte ------------------------------------------
 
 @pytest.mark.parametrize("n", [5000, 30000])

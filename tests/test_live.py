@@ -70,6 +70,23 @@ def test_lines_per_second_is_a_rate_over_seconds_not_over_one_step(tmp_path, fee
     assert 0.5 < f.rate < 1.5, f.rate
 
 
+@pytest.mark.parametrize("later", [False, True])
+def test_a_log_opening_with_blank_lines_is_followed(tmp_path, feed_for, later):
+    # a security trial: 201 blank lines at its start, and the agent said "no known log format
+    # matches (tried ); first line: ''" and left the file out, its lines uncounted; written
+    # after the blank lines, they were its first read
+    log = tmp_path / "access.log"
+    log.write_text("\n" * 201 + ("" if later else lines(0, 30)))
+    e, f = feed_for()
+    if later:
+        with log.open("a") as fh:
+            fh.write(lines(0, 30))
+        f.step(0.1)
+        f.step(0.1)
+    assert total(e) == 30
+    assert not any("no known log format" in m for m in f.events), f.events
+
+
 def test_a_partial_line_waits_for_its_newline(tmp_path, feed_for):
     log = tmp_path / "access.log"
     log.write_text(lines(0, 5))

@@ -714,6 +714,8 @@ class LiveFeed:
     def _on_data(self, key: FileKey, chunk: bytes) -> None:
         st = self._stream(key)
         rep = st.report
+        if st.parser is None and not logread.sample_lines(chunk, 1):
+            return  # blank lines alone: nothing to count, and no format to find from them
         if st.parser is None and not self._make_parser(st, chunk):
             if st.binary:  # not a log: its bytes are no lines, malformed or not (as in `counts`)
                 return
@@ -843,7 +845,8 @@ class LiveFeed:
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
-        sample = chunk.split(b"\n", 200)[:200]
+        sample = logread.sample_lines(chunk)  # (blank ones left out: a log opening with 200
+        # had "no known log format (tried ); first line: ''", a security trial)
         fmt, why_none = choose_format(opts, sample)
         header = [line for line in sample if line.startswith(b"#")][:MAX_HEADER_LINES]
         if not header and (fmt is None or fmt.name == "W3C"):  # read on from mid-file under

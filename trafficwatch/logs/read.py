@@ -109,19 +109,64 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
         yield carry
 
 
+SNIFF_BYTES = 16 << 20  # bytes read at most for the lines a format is found from
+SAMPLE_LINE_MAX = 65536  # a longer line is no example of the format (too long to parse)
+_INK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # a byte a blank line has none of (bytes.strip's)
+
+
+def sample_lines(data: bytes, n: int = 200, longest: int = SAMPLE_LINE_MAX) -> list[bytes]:
+    """Up to `n` lines of `data` to find its format from, without the CR of CRLF ends: blank
+    lines and lines over `longest` left out (a log opening with 200 blank lines had an empty
+    sample, and was said to be empty, its lines lost; one of 256 KiB filled the sample, and
+    its file was said to be in no known format, a security trial)."""
+    out, at = [], 0
+    while len(out) < n:
+        ink = _INK.search(data, at)  # (over runs of blank lines at C speed)
+        if ink is None:
+            break
+        start = data.rfind(b"\n", 0, ink.start()) + 1
+        nl = data.find(b"\n", ink.start())
+        stop = len(data) if nl < 0 else nl
+        if stop - start <= longest:
+            out.append(data[start:stop - (data[stop - 1:stop] == b"\r")])
+        at = stop + 1
+    return out
+
+
 def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
-    """The first `n` lines (decompressed) for format detection; OSError if unreadable, or if an
-    archive breaks before its first line."""
+    """The first `n` lines (decompressed) for format detection, as sample_lines leaves them,
+    from the first SNIFF_BYTES at most; a file none of whose lines is short enough, its first
+    line cut (no format is found from it: not said to be empty). OSError if unreadable, or if
+    an archive breaks before its first line."""
+    out: list[bytes] = []
+    carry, first, read, skipping = b"", b"", 0, False
     with open_stream(path) as s:
-        head = s.read(256 << 10)
+        while len(out) < n and read < SNIFF_BYTES:
+            block = s.read(256 << 10)
+            if not block:
+                if not skipping:
+                    out += sample_lines(carry, n - len(out))
+                break
+            read += len(block)
+            if not first:  # the first line that is not blank
+                first = block.lstrip().split(b"\n", 1)[0][:SAMPLE_LINE_MAX]
+            if skipping:  # the rest of a line too long: up to its end
+                nl = block.find(b"\n")
+                if nl < 0:
+                    continue
+                block, skipping = block[nl + 1:], False
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            out += sample_lines(data[:cut], n - len(out))
+            carry = data[cut:]
+            if len(carry) > SAMPLE_LINE_MAX:
+                carry, skipping = b"", True
         err = stream_error(s)
-    lines = head.split(b"\n")
-    if len(lines) > 1 and len(head) == 256 << 10:
-        lines.pop()  # probably cut mid-line
-    lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines[:n] if ln.strip()]
-    if not lines and err:
+    if not out and first.strip():
+        out = [first.rstrip(b"\r")]
+    if not out and err:
         raise OSError(err)
-    return lines
+    return out
 
 
 TAIL_LINE_SHOWN = 4096  # bytes of a longer line shown in the log tail, its length said after
