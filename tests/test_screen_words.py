@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tests.test_app import T0, demo_snapshot, make_app, screen_text
-from trafficwatch.app.gate_words import reset_words
-from trafficwatch.app.hour_detail import percentages
+from trafficwatch.app.gate_words import percentages, reset_words
 from trafficwatch.app.panes import error_lines
 from trafficwatch.app.text import count
 from trafficwatch.engine.predict import predict
@@ -297,6 +296,9 @@ def test_a_small_share_is_not_written_as_0_percent():
     top_lines(t, HourTop(0, 1, (("2xx", 478), ("3xx", 12), ("4xx", 22), ("5xx", 2)), (), ()),
               100, False)
     assert "5xx 2 <1%" in t.plain and "4xx 22 4%" in t.plain, t.plain
+    t = Text()  # an app trial: 5 of 7 read "72%", made to add up to 100 with the 14s
+    top_lines(t, HourTop(0, 1, (("2xx", 5), ("3xx", 1), ("4xx", 1)), (), ()), 100, False)
+    assert "2xx 5 71%  3xx 1 14%  4xx 1 14%" in t.plain, t.plain
 
 
 def test_relying_on_adds_up_to_100_percent():

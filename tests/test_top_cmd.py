@@ -98,6 +98,15 @@ def test_filters_narrow_the_paths_classes_and_clients_and_a_path_is_said_not_to(
     assert table[i - 1] == ""
 
 
+def test_one_request_is_said_in_the_singular():
+    # an app trial: "2022-12-23T03:00:00-08:00 · 1 requests"
+    from trafficwatch.cli.top import table
+
+    out = {"site": "a", "metric": "hits", "hours": 1, "from": "x", "to": "y", "requests": 1,
+           "classes": {}, "paths": [], "clients": [], "note": ""}
+    assert table(out).splitlines()[0].endswith(" · 1 request")
+
+
 def test_the_table_names_are_made_safe(tmp_path, capsys):
     rows = rows_of(4, hours=[5])
     rows.append((10, 5, "203.0.113.9", "/\x1b[31mred", 200, "x"))

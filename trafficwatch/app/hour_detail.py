@@ -11,7 +11,6 @@ from trafficwatch.app.gate_words import (
     ahead_words,
     fmt_hour,
     hour_gates,
-    percentages,
     shown_offset,
 )
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
@@ -162,10 +161,10 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
                  style="dim")
         return
     old = f"not kept (older than {PATH_DAYS} days)"
-    shares = percentages([n for _, n in top.classes])
     total = sum(n for _, n in top.classes)
-    # under 1 % is "<1%" however largest remainders round it: 2 of 514 read "1%" (a trial)
-    # where 9 of 4,296 read "<1%"
+    # each share rounded as it is, not made to add up to 100: 5 of 7 read "72%" (a trial);
+    # under 1 % is "<1%": 2 of 514 read "1%" (a trial) where 9 of 4,296 read "<1%"
+    shares = [int(100 * n / total + 0.5) for _, n in top.classes] if total else []
     t.append("Status ", style="bold")
     if not top.classes_kept:  # a path filter's requests: from the per-path counts, let go
         t.append(old, style="dim")  # of for hours this old (the chart has no count there)

@@ -170,7 +170,7 @@ def table(out: dict) -> str:
     who = out["site"] or "all sites"
     hours = f"{out['hours']} hour{'s' * (out['hours'] != 1)}"  # "1 hours" (a trial)
     lines = [(f"{who} · {out['metric']} · {hours}, {out['from']} to {out['to']} · "
-              f"{out['requests']:,} requests")]
+              f"{out['requests']:,} request{'s' * (out['requests'] != 1)}")]  # "1 requests"
     if out["classes"]:
         lines.append("status: " + " · ".join(f"{k} {v:,}" for k, v in sorted(
             out["classes"].items(), key=lambda kv: (kv[0] == "other", kv[0]))))
