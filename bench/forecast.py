@@ -290,6 +290,9 @@ def main() -> int:
                          "its end (seeded by its name), then back: traffic that halved (or "
                          "doubled) for a while and came back, the origins meeting the return; "
                          "cuts series as --trend")
+    ap.add_argument("--dip-hours", type=int, default=72, metavar="H",
+                    help="--dip lasts this many hours (72; 168 or 216: a week or more at another "
+                         "level, then back, as a holiday, an outage of a link or a campaign)")
     ap.add_argument("--added", type=float, default=0.0,
                     help="add ADDED times the series' mean to every hour from an hour --step-days"
                          " before its end (seeded by its name, as --step): a bot's or a "
@@ -341,7 +344,7 @@ def main() -> int:
             rng = np.random.default_rng(zlib.crc32(name.encode()) + 3)
             end = len(s) - int(24 * rng.uniform(2, 6))
             f = np.ones(len(s))
-            f[end - 72:end] = args.dip
+            f[end - args.dip_hours:end] = args.dip
             return s * f
 
         series = [(n, dipped(n, s), f) for n, s, f in series]
@@ -395,6 +398,7 @@ def main() -> int:
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "") + \
         (f"_dip{args.dip:g}" if args.dip else "") + \
+        (f"_{args.dip_hours}h" if args.dip and args.dip_hours != 72 else "") + \
         (f"_thin{args.thin:g}" if args.thin else "") + \
         (f"_added{args.added:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.added
          else "") + \

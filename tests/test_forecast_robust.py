@@ -563,6 +563,30 @@ def test_a_level_that_held_for_days_and_came_back_is_read_at_the_usual_level(shi
     assert 0.4 < f.p50.mean() / truth.mean() < 0.6
 
 
+@pytest.mark.parametrize(("days", "ratio"), [(5, 0.5), (7, 0.5), (9, 0.3)])
+def test_a_level_that_held_for_a_week_or_more_and_came_back_a_day_ago_is_over(shipped, days,
+                                                                              ratio):
+    """A forecasting trial: a site at half (or a third) for 5 to 9 days, back at its usual
+    level for the last 24 hours, was "held at 0.51x its usual level for the last 7 days" (the
+    day back counted as one of them) and forecast at half: MASE 1.4-1.7 where yesterday's was
+    0.25. A change older than a week ends after a whole day back (old_level_shift's), a
+    younger one as before."""
+    v, idx = weeks_of_traffic()
+    truth = v[-24:].copy()
+    v, idx = v[:-24], idx[:-24]
+    low = v.copy()
+    span = slice(len(v) - 24 - days * 24, len(v) - 24)
+    low[span] = np.round(low[span] * ratio)
+    f = shipped.forecast(pd.Series(low, index=idx), 24)
+    assert 0.85 < f.p50.mean() / truth.mean() < 1.15, (f.p50.mean(), truth.mean(), f.choice)
+    assert re.match(rf"Traffic was at 0\.[2-5]\d?x its usual level for {days} days until 24 hours "
+                    "ago, back since: read at its usual level; ", f.choice), f.choice
+    if days > 7:  # older than a week: a few hours back (a busy evening) do not end it
+        low[-20:] = np.round(low[-20:] * ratio)
+        f = shipped.forecast(pd.Series(low, index=idx), 24)
+        assert f.choice.startswith("Traffic has held at 0."), f.choice
+
+
 def test_a_change_that_is_over_moves_back_only_the_hours_it_moved(shipped):
     """A review: a site down to a monitor's 1 request an hour for 15 hours a day and up for
     the other 9, over 40 hours, then back: the change's ratio (0.015, the median) moved every
