@@ -358,6 +358,36 @@ def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
                    for k in range(start, start + n) if k not in skip)
 
 
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_rotation_after_a_line_dated_ahead_is_no_edit(session, stopped):
+    # an SSH trial: one line dated 40 minutes ahead (a clock running fast), then `mv access.log
+    # access.log.1; gzip access.log.1` and a new log: its lines, inside the old one's span by
+    # their times, were taken for an edited copy's and dropped as counted until log time
+    # passed that line (31 of 61; 2 hours of a site lost, "edited in place?")
+    import gzip
+    import shutil
+
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 20))
+    e, f = session()
+    append(log, timed_lines(200, 1))  # read on its own: the latest time of the site
+    assert counted_after(f, e, 21) == 21
+    append(log, timed_lines(20, 10))
+    assert counted_after(f, e, 31) == 31
+    if stopped:
+        f.close()
+    old = session.logs / "access.log.1"
+    os.replace(log, old)
+    log.write_text(timed_lines(30, 30))  # (the server's new log, before gzip: another inode)
+    with open(old, "rb") as src, gzip.open(session.logs / "access.log.1.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    old.unlink()
+    if stopped:
+        e, f = session()
+    assert counted_after(f, e, 61) == 61
+    assert not any("edited in place" in m for m in f.events), f.events
+
+
 @pytest.mark.parametrize(("how", "stopped"), [("moved", False), ("moved", True),
                                                ("moved, its first KiB kept", False),
                                                ("moved, its first KiB kept", True),

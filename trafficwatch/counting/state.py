@@ -95,8 +95,9 @@ class State:
 
 MAX_OFFSET = 1 << 50  # a petabyte: any larger offset was not written by a reader of real files
 _RECORD = {"dev": int, "ino": int, "fingerprint": str, "fp_len": int, "offset": int,
-           "tail_hash": str, "path": str, "done": bool, "first_line": str}
-_RECORD_SINCE = {"first_line"}  # fields a state saved before them lacks: their defaults
+           "tail_hash": str, "path": str, "done": bool, "first_line": str, "last_line_ts": int}
+_RECORD_SINCE = {"first_line", "last_line_ts"}  # fields a state saved before them lacks: their
+# defaults
 
 
 def _file_record(f: object) -> FileRecord:
@@ -110,7 +111,7 @@ def _file_record(f: object) -> FileRecord:
         if not ok:
             raise ValueError(f"bad file record ({name} is not {kind.__name__})")
     if not (0 <= f["dev"] < 1 << 64 and 0 <= f["ino"] < 1 << 64 and 0 <= f["fp_len"] <= 1 << 20
-            and 0 <= f["offset"] <= MAX_OFFSET):
+            and 0 <= f["offset"] <= MAX_OFFSET and 0 <= f.get("last_line_ts", 0) < 1 << 40):
         raise ValueError("bad file record (a number out of range)")
     if not all(_is_digest(f[k]) for k in ("fingerprint", "tail_hash")) or \
             f.get("first_line", "") and not _is_digest(f["first_line"]):

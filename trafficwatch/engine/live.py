@@ -49,6 +49,7 @@ from trafficwatch.logs.identity import (
     digest,
     first_line_digest,
     open_content,
+    opens_as,
 )
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import OTHER_HOSTS, Malformed, ParseResult
@@ -96,6 +97,12 @@ class _Stream:
     # None: a file saved before a restart, the site's latest alone known), until the new
     # one's first lines are read (see _not_again)
     replaces: tuple[int | None, int] | None = None
+    replaced_heads: tuple[list[bytes], str] = ([], "")  # the other's content, where known:
+    # its first bytes (followed from its start), the digest of its saved first line (before a
+    # restart). An edited copy opens with one of its lines; a new log, rotated in, with its own
+    head: bytes | None = None  # its first FP_BYTES, where read from its start (None: not)
+    order: tuple[int | None, int | None] = (None, None)  # the times of its first and last
+    # lines read, in the file's order (not the least and the latest: one line dated ahead)
     known_edit: bool = False  # `replaces` is its own content before an edit in place (the
     # follower knew it by its first bytes): no time rule decides it
     recount_until: int | None = None  # its lines up to this time were counted from the other
@@ -192,7 +199,8 @@ class LiveFeed:
         resume = self._restore() if self.store else None
         # the files saved before this start, by name: a new one under such a name may be an
         # edited copy of it (_not_again)
-        self._saved_paths = {r.path: (r.dev, r.ino) for r in resume or () if r.path}
+        self._saved_paths = {r.path: ((r.dev, r.ino), r.first_line, r.last_line_ts)
+                             for r in resume or () if r.path}
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
         self.follower = Follower(
@@ -714,6 +722,8 @@ class LiveFeed:
     def _on_data(self, key: FileKey, chunk: bytes) -> None:
         st = self._stream(key)
         rep = st.report
+        if st.head is not None and len(st.head) < FP_BYTES:
+            st.head += chunk[:FP_BYTES - len(st.head)]
         if st.parser is None and not logread.sample_lines(chunk, 1):
             return  # blank lines alone: nothing to count, and no format to find from them
         if st.parser is None and not self._make_parser(st, chunk):
@@ -744,6 +754,10 @@ class LiveFeed:
             return
         present: set[str] = set()
         for res in got:
+            if len(res.records.ts):  # its first and last lines' times, in the file's order
+                if st.order[0] is None:
+                    st.order = (int(res.records.ts[0]), st.order[1])
+                st.order = (st.order[0], int(res.records.ts[-1]))
             if st.replaces is not None or st.recount_until is not None:
                 res = self._not_again(st, res, chunk)
             if self._ready:  # (the first read is what was there, not lines coming)
@@ -789,24 +803,34 @@ class LiveFeed:
         else:  # kind of lines here
             log.info("%s", said)
 
-    def _replaced(self, key: FileKey) -> tuple[int | None, int] | None:
+    def _replaced(self, key: FileKey
+                  ) -> tuple[tuple[int | None, int], tuple[list[bytes], str]] | None:
         """(first, last) times counted of the file `key` took the name of, where that one is
         gone from its folder (deleted, or replaced by `mv`): a rename rotation keeps it there
         (access.log.1), and the new log of one was taken for an edit, its late lines (Apache's
-        %t, a long download) dropped (a security trial). None where there is no such file."""
+        %t, a long download) dropped (a security trial); and what is known of its content
+        (_Stream.replaced_heads). None where there is no such file."""
         ident = (key.dev, key.ino)
         old = [s for k, s in self._streams.items() if s.key.path == key.path and k != ident]
-        saved = self._saved_paths.get(key.path, ident)
+        saved, line, saved_last = self._saved_paths.get(key.path, (ident, "", 0))
         idents = {(s.key.dev, s.key.ino) for s in old} | ({saved} if saved != ident else set())
         if not idents or idents & _inodes_beside(key.path):
             return None
-        times = [(s.report.first_ts, s.report.last_ts) for s in old
-                 if s.report.first_ts is not None and s.report.last_ts is not None]
+        heads = [s.head for s in old if s.head]
+        line = line if saved in idents else ""
+        # its first and last lines' times, in its order: by the least and the latest, one
+        # line dated 40 minutes ahead (a clock running fast) put a rotation's new log inside
+        # its span, and every new line was dropped as counted until that time came (an SSH
+        # trial: 2 hours of a site, said "edited in place?")
+        times = [s.order for s in old if s.order[0] is not None and s.order[1] is not None]
         if times:
-            return max(times, key=lambda t: t[1])
+            return max(times, key=lambda t: t[1]), (heads, line)
+        if saved_last and saved in idents:  # its last line's time, saved (in its order)
+            return (None, min(saved_last, int(time.time()))), (heads, line)
         with self.sink.lock:  # (a line dated ahead, counted later: not past now)
             last = self.sink.series.last_ts(key.site)
-        return None if last is None else (None, min(int(last), int(time.time())))
+        return None if last is None else ((None, min(int(last), int(time.time()))),
+                                          (heads, line))
 
     def _not_again(self, st: _Stream, res: ParseResult, chunk: bytes) -> ParseResult:
         """A log that replaced another of its name (_replaced) and opens within its span (the
@@ -819,8 +843,15 @@ class LiveFeed:
         if st.replaces is not None and len(ts):
             first, last = st.replaces
             head = int(ts[0])
-            edited = st.known_edit or (head < last - REPLACED_SLACK_S if first is None
-                                       else head <= last and head < first + (last - first) / 2)
+            heads, line = st.replaced_heads
+            if st.known_edit:
+                edited = True
+            else:  # opening as it did (one of its first lines), or inside its span
+                now = chunk[:FP_BYTES]
+                edited = (any(opens_as(now, h) for h in heads)
+                          or bool(line) and first_line_digest(now) == line
+                          or (head < last - REPLACED_SLACK_S if first is None
+                              else head <= last and head < first + (last - first) / 2))
             st.known_edit = False
             if edited:
                 st.recount_until = last
@@ -958,7 +989,9 @@ class LiveFeed:
                 if last is not None:
                     st.replaces, st.known_edit = (None, min(int(last), int(time.time()))), True
             elif ev.kind == "new_file":
-                st.replaces = self._replaced(ev.key)
+                st.replaces, st.replaced_heads = self._replaced(ev.key) or (None, ([], ""))
+            if ev.kind == "new_file":
+                st.head = b""
             if ev.kind == "resumed" and ev.offset:
                 if st.parser is None:
                     self._resume_format(st)
@@ -1012,6 +1045,13 @@ class LiveFeed:
         if self._ready:
             self.commit()
 
+    def _with_times(self, rec: FileRecord) -> FileRecord:
+        """The record with the time of its file's last line read (FileRecord.last_line_ts)."""
+        st = self._streams.get((rec.dev, rec.ino))
+        if st is None or st.order[1] is None or st.order[1] <= 0:
+            return rec
+        return replace(rec, last_line_ts=st.order[1])
+
     def commit(self) -> None:
         """Save counts and offsets together (one atomic write); no-op without a state file."""
         with self._commit_lock:
@@ -1025,7 +1065,8 @@ class LiveFeed:
                 return
             with self.follower.lock, self.sink.lock:
                 state = State([os.path.abspath(p) for p in self.sink.config.paths],
-                              self.follower.offsets(), self._counts())
+                              [self._with_times(r) for r in self.follower.offsets()],
+                              self._counts())
                 self._dirty = False
             try:
                 self.store.commit(state)

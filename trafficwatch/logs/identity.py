@@ -42,6 +42,10 @@ class FileRecord:
     first_line: str = ""  # digest of its first line (within its first bytes; "": not known,
     # a state saved before it was kept): the file edited on its own inode while stopped is
     # known by it where its first bytes changed (Counted.match)
+    last_line_ts: int = 0  # the time of the last line read of it, in its order (0: not known,
+    # a state saved before it was kept, or no line): a new log under its name opening before
+    # it is an edited copy of it (engine.live._replaced), the latest time of all (a line dated
+    # ahead) having taken a rotation's new log for one
 
 
 def first_record(head: bytes) -> bytes:
