@@ -353,6 +353,29 @@ def test_the_mark_is_saved_before_the_command_and_a_missed_anomaly_alerts_after_
     second.stop()
 
 
+def test_a_log_behind_the_clock_alerts_what_fires_while_it_is_watched(tmp_path):
+    # an SSH trial: a log whose lines are dated two days behind the clock (batch-shipped, a
+    # clock behind): the anomalies its new lines made were on screen and never ran
+    # --alert-cmd, every one older than the start by the clock. By its own clock they fired
+    # after its latest line at the start: news. What it held then is history still.
+    out = tmp_path / "alerts.txt"
+    alerter = Alerter(f"{LINE} >> {out}", AlertMarks(marks_path(tmp_path / "state.json")))
+    behind = 2 * 24 * H
+    last = SPIKE - 2 * H - behind  # its latest line at the start, two days back
+    alerter.begin(SPIKE, {"shop": last, "blog": SPIKE - 30})
+    old, new = event(last - 3 * H), event(last + H)
+    assert alerter.check("shop", [old, new], latest=last) == []  # nothing read since
+    assert alerter.check("shop", [old, new], latest=last + 2 * H) == [new]
+    assert wait_for(out, 1) == [f"shop|{iso(new.start)}|{iso(new.start)}|above"]
+    # a log on time: by the clock, as before (a line dated back read now changes nothing)
+    assert alerter.check("blog", [event(SPIKE - 5 * H)], latest=SPIKE + 60) == []
+    # a site first judged after the start: what it held then is its history
+    assert alerter.check("api", [event(last - H)], latest=last) == []
+    assert alerter.check("api", [event(last - H), event(last + H)], latest=last + 3 * H) == \
+        [event(last + H)]
+    alerter.stop()
+
+
 def test_an_hour_an_earlier_release_paged_for_all_sites_is_not_paged_again_for_its_site(
         tmp_path):
     # an upgrade trial: releases before 2026-12-03 alerted on the sum of all sites, marked "";

@@ -286,6 +286,7 @@ class Alerter:
         self.cmd = cmd
         self.marks = marks
         self.since: float | None = None  # when watching began; nothing alerts before it is set
+        self._log_start: dict[str, int | None] = {}  # per site: its latest line's time then
         self._queued: dict[str, float] = {}  # per site: the newest fired_at handed to the runner
         self._jobs: queue.SimpleQueue[tuple[str, AnomalyEvent] | None] = queue.SimpleQueue()
         self._runner: threading.Thread | None = None
@@ -300,7 +301,7 @@ class Alerter:
         self._off = ""
         self._floor = -math.inf  # nothing fired before this alerts (set when alerts resume)
 
-    def begin(self, since: float) -> None:
+    def begin(self, since: float, log_times: dict[str, int] | None = None) -> None:
         """Watching starts now (clock `since`): anomalies that fired before it are history,
         but for the hour that ended in the SETTLE_S before it: its last lines may still come
         (nginx's flush=5m), and an anomaly they make is news. A trial's app, started a
@@ -309,6 +310,7 @@ class Alerter:
         from trafficwatch.engine.site_forecasts import SETTLE_S
 
         self.since = since - SETTLE_S
+        self._log_start = dict(log_times or {})  # per site: its latest line's time then
         self._put(self.marks.take_pending())  # what the last run left queued: it alerts
         # now, history though it is (a stop while an alert command ran lost the alerts queued
         # behind it: three surges, no page, an alerts trial)
@@ -329,16 +331,27 @@ class Alerter:
                                             daemon=True)
             self._runner.start()
 
-    def check(self, site: str, events: Iterable[AnomalyEvent]) -> list[AnomalyEvent]:
-        """Queue an alert for each anomaly of `site` not alerted yet; returns those queued."""
+    def check(self, site: str, events: Iterable[AnomalyEvent],
+              latest: int | None = None) -> list[AnomalyEvent]:
+        """Queue an alert for each anomaly of `site` not alerted yet; returns those queued.
+        `latest`: the time of the site's latest line now (its log's own clock)."""
         if self.since is None or self._stopped:
             return []
         saved = self.marks.get(site)
+        start = self._log_start.setdefault(site, latest) if latest is not None else None
+        since = self.since  # history: what fired before watching began, by the clock; for a
+        # log behind the clock (batch-shipped, a server's clock behind), lines read since
+        # then dated before it, by the log's own: what fired after its latest line then. Its
+        # anomalies on screen, fired while it was watched, had never run --alert-cmd (an SSH
+        # trial). (Not a site's first lines read after the start: what it held then is its
+        # history.)
+        if start is not None and latest is not None and start < latest < self.since:
+            since = min(since, float(start))
         # releases before 2026-12-03 alerted on the sum of all sites, marked "": what fired up
         # to their last alert is history here too (after an upgrade, the hour paged for the
         # sum was paged again for its site: an upgrade trial)
         legacy = self.marks.legacy if site != LEGACY_MARK else None
-        floor = max(saved if saved is not None else self.since, self._queued.get(site, -math.inf),
+        floor = max(saved if saved is not None else since, self._queued.get(site, -math.inf),
                     self._floor, legacy if legacy is not None else -math.inf)
         events = sorted(events, key=lambda e: e.start)
         chains = {d: list(run) for d, run in self.marks.chains.get(site, {}).items()}

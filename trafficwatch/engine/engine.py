@@ -363,7 +363,12 @@ class Engine:
             finally:
                 self._reading = False
             if self.alerts is not None:  # what the logs held when watching began is history
-                self.alerts.begin(self.now() if self.cfg.replay else self._started_at)
+                with self.sink.lock:  # (each site's latest line: its log's clock then)
+                    series = self.sink.series
+                    log_times = {} if self.cfg.replay else {
+                        x: t for x in series.sites() if (t := series.last_ts(x)) is not None}
+                self.alerts.begin(self.now() if self.cfg.replay else self._started_at,
+                                  log_times)
                 held = getattr(self.source, "state_held_by", None)
                 if held is not None:  # its alerts and their marks are that one's: run here
                     # too, every anomaly was alerted twice and the marks written by both
@@ -507,7 +512,9 @@ class Engine:
         if self.alerts is not None:  # every site's anomalies, whichever view is on screen
             for d in done:
                 if d.forecast is not None:
-                    self.alerts.check(d.site, d.forecast.events)
+                    with self.sink.lock:
+                        latest = None if self.cfg.replay else self.sink.series.last_ts(d.site)
+                    self.alerts.check(d.site, d.forecast.events, latest)
         return len(done) < len(due)
 
     def _settling(self, site: str, clock: float | None) -> bool:
