@@ -1270,6 +1270,25 @@ def test_only_a_level_held_since_it_changed_weeks_ago_is_read_as_new():
     assert level_shift(rng.poisson(rate * grow).astype(float), first) is None
 
 
+@pytest.mark.parametrize("hours", [160, 168, 175, 190])
+def test_a_surge_is_said_and_spanned_by_a_site_too_young_to_judge(shipped, hours):
+    """A forecasting trial: a site of 160 to 191 hours (unjudged) at 3 times its level for its
+    last 12 hours, the level holding: no surge was said nor the band widened, as they were
+    at 144 and 192 hours, and 0.17-0.54 of its next day fell inside the band (0.92-1.00
+    where the surge was said)."""
+    rng = np.random.default_rng(19)
+    t = np.arange(hours + 24)
+    rate = 200 * (1 + 0.8 * np.sin(2 * np.pi * (t % 24 - 9) / 24)) * np.where(t >= hours - 12,
+                                                                            3, 1)
+    v = rng.poisson(rate).astype(float)
+    idx = pd.date_range("2024-03-04", periods=len(t), freq="h", tz="UTC")
+    f = shipped.forecast(pd.Series(v[:hours], index=idx[:hours]), 24)
+    assert f.choice.startswith("The last 12 hours were above the band, read as a surge"), \
+        f.choice
+    truth = v[hours:]
+    assert np.mean((truth >= f.p10) & (truth <= f.p90)) >= 0.75, (f.p90, truth)
+
+
 def test_a_surge_of_hours_and_a_site_without_a_weekend_say_what_the_forecast_assumes(shipped):
     # a trial: a site doubled 6 hours before its end was forecast back at its old level under
     # a choice that spoke only of the last 14 days ("the surge is over", it read); a site 3

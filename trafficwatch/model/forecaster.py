@@ -678,6 +678,39 @@ class Forecaster:
         half = np.abs(0.5 * np.expm1(lq) + 0.5 * naive - actual)[ok].mean()
         return bool(half - np.abs(naive - actual)[ok].mean() > YOUNG_LUCK * daily_change(v))
 
+    def _unjudged_surge(self, v: np.ndarray, w, zq: np.ndarray, keep: np.ndarray, day: int
+                        ) -> tuple[tuple[int, int] | None, tuple[float, float], bool]:
+        """(surge, broke, surge_short) as Recent has them, of a site too young to judge (145 to
+        191 hours old: Recent.week_old, or too few hours with both naives), from the forecast
+        made a day before its end alone (its band, not its median, is what is used). A trial's site at 3
+        times its level for its last 12 hours had its surge said and the band widened at 144
+        and 192 hours, but not at 160 to 191: coverage 0.17-0.54 of the next day where the
+        others had 0.92-1.00."""
+        none = (None, (0.0, 0.0), False)
+        i = len(w.origin) - 2  # the last of the past days
+        if i < 0 or not keep[i] or w.origin[i] != len(v) - day:
+            return none
+        mid = self.cfg.quantiles.index(0.5)
+        lq = np.minimum(zq[i, :day] * w.scale[i] + w.loc[i], w.cap[i])  # (day, Q) log1p
+        actual = v[w.origin[i]:w.origin[i] + day]
+        ok = np.isfinite(actual)
+        if not len(actual) or not ok[-1]:
+            return none
+        m = lq[:, mid]
+        below = np.maximum(m - lq[:, 0], MIN_HALF)[ok]
+        above = np.maximum(lq[:, -1] - m, MIN_HALF)[ok]
+        y, a, m = np.log1p(np.clip(actual[ok], 0, None)), actual[ok], m[ok]
+        near = np.where(y >= m, np.maximum(np.log1p(np.clip(a - 0.5, 0, None)), m),
+                        np.minimum(np.log1p(np.clip(a, 0, None) + 0.5), m))  # (as _recent)
+        under, over = (m - near) - below, (near - m) - above
+        surge = trailing_run(under, over)
+        if surge is None:
+            return none
+        run, side = surge
+        gap = float(np.median((over if side > 0 else under)[-run:]))
+        return surge, ((0.0, min(gap, MAX_WIDEN)) if side > 0 else (min(gap, MAX_WIDEN), 0.0)), \
+            gap > MAX_WIDEN
+
     def _recent(self, v: np.ndarray, read: np.ndarray, w, zq: np.ndarray,
                 extra: dict[str, np.ndarray] | None = None,
                 moved: LevelShift | None = None,
@@ -708,11 +741,16 @@ class Forecaster:
         # 0.905 -> 1.133, 180 h 0.724 -> 0.807, 190 h 0.596 -> 0.642; bench/forecast.py --days
         # 14 0.728 -> 0.767, series >5 % worse than the better naive at 48 h 5 -> 13)
         weekly = bool(week[-1]) and keep.any() and not (keep & week[:-1]).any()
+        usable = keep.copy()  # (before the rows without last week are left out)
         if not (weekly and self._no_doubt(v, w, zq, np.flatnonzero(keep), day)):
             keep &= week[:-1] >= week[-1]
         if not keep.any():
+            if weekly:  # unjudged, but the last hours outside the band still say a surge
+                surge, broke, short = self._unjudged_surge(v, w, zq, usable, day)
+                return replace(none, week_old=True, surge=surge, broke=broke, surge_short=short)
             return replace(none, week_old=weekly)
         rows = np.flatnonzero(keep)
+        whole = zq
         zq, origin = zq[rows], w.origin[rows]
         scale, loc, cap = w.scale[rows], w.loc[rows], w.cap[rows]
         lq = np.minimum(zq[:, :day] * scale[:, None, None] + loc[:, None, None],
@@ -750,8 +788,10 @@ class Forecaster:
         # day and took half of the forecast (bench/forecast.py --days 14: Auckland +0.15 MASE)
         if ok.any(axis=1).sum() >= YOUNG_DAYS:
             preds.update({k: p for k, p in optional.items() if np.isfinite(p[ok]).all()})
-        if len(preds) < 2 or ok.sum() < MIN_RECENT_HOURS:
-            return replace(none, hours=0, checked=int(ok.sum()) if len(preds) >= 2 else 0)
+        if len(preds) < 2 or ok.sum() < MIN_RECENT_HOURS:  # unjudged (a surge still said)
+            surge, broke, short = self._unjudged_surge(v, w, whole, usable, day)
+            return replace(none, hours=0, checked=int(ok.sum()) if len(preds) >= 2 else 0,
+                           surge=surge, broke=broke, surge_short=short)
         def daily(pred: np.ndarray) -> np.ndarray:  # mean |error| of each day, NaN: none
             n = ok.sum(axis=1)
             return np.where(n > 0, np.where(ok, np.abs(pred - actual), 0.0).sum(axis=1)
