@@ -266,6 +266,14 @@ def test_a_host_longer_than_a_host_name_can_be_is_counted_as_other_hosts():
                      "status": 200}) + "\n"
     rec = parse_bytes(js.encode(), PRESETS["JSON"], ParseOptions()).records
     assert [rec.vhosts[c] for c in rec.vhost.tolist()] == [OTHER_HOSTS]
+    # a security trial: a Host of "(other hosts)" was a site of that name, read as hosts
+    # folded where none were; no host name has a space or a control byte
+    for host in ("shop example", "shop\x01.example", "shop.example\x7f", "(other hosts)"):
+        js = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(NOW - 600)),
+                         "remote_addr": "10.0.0.1", "host": host, "request": "GET / HTTP/1.1",
+                         "status": 200}) + "\n"
+        rec = parse_bytes(js.encode(), PRESETS["JSON"], ParseOptions()).records
+        assert [rec.vhosts[c] for c in rec.vhost.tolist()] == [OTHER_HOSTS], host
 
 
 def test_the_log_tail_of_every_site_ends_with_the_newest_line_not_a_host_past_the_cap(tmp_path):

@@ -21,7 +21,11 @@ HOSTILE_SITES = ["\x1b]0;PWNED\x07", "\x1b[31mred.example", "ev\x00il.example"]
 SHOWN = ["\\x1b]0;PWNED\\x07", "\\x1b[31mred.example", "ev\\x00il.example"]
 # vhosts are case-insensitive (counted lower-cased); a line with a NUL is malformed ("binary"),
 # so the NUL name reaches the app and the metrics (tested below) but not the counts from a log
-SHOWN_SITES = {s.lower() for s in SHOWN if "\\x00" not in s}
+# A virtual host with a control byte is no host name (nginx answers it 400): counted as
+# "(other hosts)", its name never a site's. Hostile names that are host names to a log (C1's
+# CSI written as UTF-8, a right-to-left override) are sites, shown escaped.
+HOSTILE_VHOSTS = [*HOSTILE_SITES, "\u009b31mred.example", "\u202eelpmaxe.live"]
+SHOWN_SITES = {"\\u009b31mred.example", "\\u202eelpmaxe.live", "(other hosts)"}
 
 
 def hostile_vhost_log(path: Path) -> None:
@@ -29,7 +33,7 @@ def hostile_vhost_log(path: Path) -> None:
     line = ('{v} 192.0.2.1 - - [20/Nov/2026:10:{m:02d}:00 +0000] "GET / HTTP/1.1" 200 5 "-" '
             '"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36"\n')
     good = "".join(line.format(v="good.example", m=i % 60) for i in range(50))
-    bad = "".join(line.format(v=v, m=i) for i, v in enumerate(HOSTILE_SITES))
+    bad = "".join(line.format(v=v, m=i) for i, v in enumerate(HOSTILE_VHOSTS))
     path.write_bytes((good + bad).encode())
 
 

@@ -112,10 +112,16 @@ def host_name(raw: bytes) -> bytes:
     $host reads it ("shop.example.com." had been a site beside shop.example.com, a hosting
     trial); OTHER_HOSTS for a name longer than a host name can be (HOST_NAME_MAX: a Host
     header of 3,000 bytes had been a site, its name a /metrics label a Prometheus with
-    label_value_length_limit refuses the whole scrape for, a fleet trial)."""
+    label_value_length_limit refuses the whole scrape for, a fleet trial); and for one with a
+    space or a control byte, which no host name has (nginx answers such a Host header 400): a
+    Host header of "(other hosts)" had been a site of that name, read as hosts folded where
+    none were (a security trial)."""
     name = raw.lower()
     name = name.rstrip(b".") or name
-    return _OTHER if len(name) > HOST_NAME_MAX else name
+    return _OTHER if len(name) > HOST_NAME_MAX or _NOT_HOST.search(name) else name
+
+
+_NOT_HOST = re.compile(rb"[\x00-\x20\x7f]")  # a byte no host name has
 
 
 @dataclass
