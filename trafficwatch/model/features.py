@@ -866,7 +866,10 @@ def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int,
     """(first hour, hour after the last, ratio) of a change of level that held for a day or
     more and is over: traffic back at its usual level for the last BACK_HOURS to ENDED_MAX
     hours (came_back), the change as young_level_shift read it before them, or as
-    old_level_shift did where they are OLD_BACK_HOURS or more. None otherwise, and for one in the holidays (the model knows those) or a count added (a bot's, which stops).
+    old_level_shift did where they are OLD_BACK_HOURS or more. None otherwise, and for one
+    in the holidays (the model knows those). A count added that stopped (a bot's) is over too:
+    it had been followed on ("held 992 an hour above for the last 8 days", forecast at 4.5
+    times the traffic, a forecasting trial); its hours are read with the count taken off.
 
     A site at half its traffic for 3 days, then back: its weeks still held the 3 days at half,
     the change was no longer followed once traffic came back, and the forecast of the day of
@@ -886,26 +889,27 @@ def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int,
     d = np.log1p(np.clip(w, 0, None)) - np.log1p(np.clip(usual, 0, None))
     near = np.abs(d) < SHIFT_MIN  # hours within the least change followed (a gap: not near)
     r = int(np.argmin(near[::-1])) if not near.all() else len(near)  # the trailing run of them
-    if not BACK_HOURS <= r <= ENDED_MAX:
-        return None
-    day = d[len(d) - r - 24:len(d) - r]  # the day before it: away from the usual weeks
-    day = day[np.isfinite(day)]
-    if len(day) < 12 or abs(float(np.median(day))) < SHIFT_MIN:  # (cheap: most series)
-        return None
-    shift = young_level_shift(v[:n - r], first_hour)
-    if shift is None and r >= OLD_BACK_HOURS:  # an older one, back for a day at least
-        shift = old_level_shift(v[:n - r], first_hour)
-        if shift is not None:  # back at the level of the weeks before it: the 4 weeks before
-            # each hour hold it too by now (a level doubled 16 days ago and holding was "back"
-            # against weeks half at it, and forecast at its old level)
-            usual = usual_counts_before(v, t, shift.at)
-            d = np.log1p(np.clip(w, 0, None)) - np.log1p(np.clip(usual, 0, None))
-            near = np.abs(d) < SHIFT_MIN
-            r = int(np.argmin(near[::-1])) if not near.all() else len(near)
-            if not OLD_BACK_HOURS <= r <= ENDED_MAX:
-                return None
-    if (shift is None or shift.holiday or shift.hours < SHIFT_AGE[0]
-            or added_level(v[:n - r], shift.at)):  # (a count added: a bot's, which stops)
+    shift = None
+    if BACK_HOURS <= r <= ENDED_MAX:
+        day = d[len(d) - r - 24:len(d) - r]  # the day before it: away from the usual weeks
+        day = day[np.isfinite(day)]
+        if len(day) >= 12 and abs(float(np.median(day))) >= SHIFT_MIN:
+            shift = young_level_shift(v[:n - r], first_hour)
+    if shift is None:  # an older one, back for a day at least: near the level of the weeks
+        # before it, not of the 4 weeks before each hour, which hold it too by then (a level
+        # doubled 16 days ago and holding was "back" against weeks half at it; one of 14 to
+        # 20 days, back for a day, was not: "held at 0.51x for the last 21 days", a review)
+        old = old_level_shift(v[:n - OLD_BACK_HOURS], first_hour)
+        if old is None:
+            return None
+        usual = usual_counts_before(v, t, old.at)
+        d = np.log1p(np.clip(w, 0, None)) - np.log1p(np.clip(usual, 0, None))
+        near = np.abs(d) < SHIFT_MIN
+        r = int(np.argmin(near[::-1])) if not near.all() else len(near)
+        if not OLD_BACK_HOURS <= r <= ENDED_MAX:
+            return None
+        shift = old_level_shift(v[:n - r], first_hour) or old
+    if shift is None or shift.holiday or shift.hours < SHIFT_AGE[0]:
         return None
     if not came_back(w[len(w) - r:], usual[len(usual) - r:], 0.0, float(np.log(shift.ratio))):
         return None
@@ -923,10 +927,19 @@ def restore_ended(values: np.ndarray, ended: tuple[int, int, float] | None) -> n
         return v
     a, b, ratio = ended
     t = np.arange(a, b)
-    usual = usual_counts(v, t)
+    usual = usual_counts_before(v, t, a)  # (a change of weeks: the weeks before it, not the
+    # 4 before each hour, which held it: 20 days at half, back, were "read at its usual
+    # level" and forecast at half, a forecasting trial)
     d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
-    shifted = np.abs(d - np.log(ratio)) < np.abs(d)  # nearer the other level (NaN: not)
-    back = np.clip(v[t] / ratio, np.expm1(np.log1p(usual) - SHIFT_MIN),
+    added = added_level(v[:b], a)  # a count added to every hour (a bot's): taken off
+    if added:
+        other = np.log1p(np.clip(usual + added, 0, None)) - np.log1p(np.clip(usual, 0, None))
+        shifted = np.abs(d - other) < np.abs(d)
+        moved = v[t] - added
+    else:
+        shifted = np.abs(d - np.log(ratio)) < np.abs(d)  # nearer the other level (NaN: not)
+        moved = v[t] / ratio
+    back = np.clip(moved, np.expm1(np.log1p(usual) - SHIFT_MIN),
                    np.expm1(np.log1p(usual) + SHIFT_MIN))
     out = v.copy()
     out[t] = np.where(shifted & np.isfinite(usual), back, v[t])

@@ -24,6 +24,7 @@ from trafficwatch.model.features import (
     BASE_NAMES,
     NEW_NORMAL_HOURS,
     LevelShift,
+    added_level,
     check_series,
     ended_shift,
     epoch_hours,
@@ -336,8 +337,13 @@ class Recent:
             return f"{self.level_note()}; {why}"
         if self.ended is not None:  # said: a forecast at the usual level the day traffic came
             # back, beside 3 days at half on the chart
-            return (f"Traffic was at {ratio_text(self.ended.ratio)} its usual level for "
-                    f"{self.ended.age()} until {self.ended.at} hour"
+            if self.ended.added:  # a bot's count, not a ratio ("was at 5.2x", a review)
+                more = self.ended.added > 0
+                was = (f"Traffic was {added_text(abs(self.ended.added))[1:]} "
+                       f"{'above' if more else 'below'} its usual level")
+            else:
+                was = f"Traffic was at {ratio_text(self.ended.ratio)} its usual level"
+            return (f"{was} for {self.ended.age()} until {self.ended.at} hour"
                     f"{'s' * (self.ended.at != 1)} ago, back since: read at its usual level; "
                     f"{why}")
         if self.surge is not None:
@@ -432,7 +438,9 @@ class Recent:
             hours, filled = self.silence
             return f"{why}; last {hours} h at 0: {'outage, usual forecast' if filled else 'as now'}"
         if self.ended is not None and self.level is None:
-            return f"{why}; {ratio_text(self.ended.ratio)} for {self.ended.age(True)}, over"
+            what = (added_text(self.ended.added, short=True) if self.ended.added else
+                    ratio_text(self.ended.ratio))
+            return f"{why}; {what} for {self.ended.age(True)}, over"
         if self.level is not None and self.level.holiday:
             return f"{why}; holiday dip, not a new level" if self.level.ratio < 1 else \
                 f"{why}; holiday rise, not a new level"
@@ -678,7 +686,8 @@ class Forecaster:
         half = np.abs(0.5 * np.expm1(lq) + 0.5 * naive - actual)[ok].mean()
         return bool(half - np.abs(naive - actual)[ok].mean() > YOUNG_LUCK * daily_change(v))
 
-    def _unjudged_surge(self, v: np.ndarray, w, zq: np.ndarray, keep: np.ndarray, day: int
+    def _unjudged_surge(self, v: np.ndarray, read: np.ndarray, w, zq: np.ndarray,
+                        keep: np.ndarray, day: int
                         ) -> tuple[tuple[int, int] | None, tuple[float, float], bool]:
         """(surge, broke, surge_short) as Recent has them, of a site too young to judge (145 to
         191 hours old: Recent.week_old, or too few hours with both naives), from the forecast
@@ -692,8 +701,12 @@ class Forecaster:
             return none
         mid = self.cfg.quantiles.index(0.5)
         lq = np.minimum(zq[i, :day] * w.scale[i] + w.loc[i], w.cap[i])  # (day, Q) log1p
-        actual = v[w.origin[i]:w.origin[i] + day]
-        ok = np.isfinite(actual)
+        o = int(w.origin[i])
+        actual = v[o:o + day]
+        # an outage's hours (zeros the model read filled in) are no surge nor dip: as _recent
+        # leaves them out (a review: a young site's last 10 hours at 0, "read as an outage",
+        # had its p10 cut from 152 to 20)
+        ok = np.isfinite(actual) & ~((actual == 0) & (read[o:o + day] != 0))
         if not len(actual) or not ok[-1]:
             return none
         m = lq[:, mid]
@@ -722,7 +735,8 @@ class Forecaster:
         day = min(24, self.cfg.horizon)
         silence = trailing_silence(v, read)
         was = None if ended is None else LevelShift(at=len(v) - ended[1],
-                                                     hours=ended[1] - ended[0], ratio=ended[2])
+                                                     hours=ended[1] - ended[0], ratio=ended[2],
+                                                     added=added_level(v[:ended[1]], ended[0]))
         none = Recent({}, {"lstm": 1.0}, 0.0, 0, level=moved, silence=silence, ended=was)
         # every past origin whose input the model could forecast from (as check() asks), judged
         # on the hours of its day that have a count: a day with gaps still counts for its hours
@@ -746,7 +760,7 @@ class Forecaster:
             keep &= week[:-1] >= week[-1]
         if not keep.any():
             if weekly:  # unjudged, but the last hours outside the band still say a surge
-                surge, broke, short = self._unjudged_surge(v, w, zq, usable, day)
+                surge, broke, short = self._unjudged_surge(v, read, w, zq, usable, day)
                 return replace(none, week_old=True, surge=surge, broke=broke, surge_short=short)
             return replace(none, week_old=weekly)
         rows = np.flatnonzero(keep)
@@ -789,7 +803,7 @@ class Forecaster:
         if ok.any(axis=1).sum() >= YOUNG_DAYS:
             preds.update({k: p for k, p in optional.items() if np.isfinite(p[ok]).all()})
         if len(preds) < 2 or ok.sum() < MIN_RECENT_HOURS:  # unjudged (a surge still said)
-            surge, broke, short = self._unjudged_surge(v, w, whole, usable, day)
+            surge, broke, short = self._unjudged_surge(v, read, w, whole, usable, day)
             return replace(none, hours=0, checked=int(ok.sum()) if len(preds) >= 2 else 0,
                            surge=surge, broke=broke, surge_short=short)
         def daily(pred: np.ndarray) -> np.ndarray:  # mean |error| of each day, NaN: none
