@@ -87,6 +87,46 @@ def test_a_log_opening_with_blank_lines_is_followed(tmp_path, feed_for, later):
     assert not any("no known log format" in m for m in f.events), f.events
 
 
+def test_a_log_behind_the_clock_is_known_by_its_lines_read_after_the_start(tmp_path, feed_for):
+    # an SSH trial: its anomalies never alerted (engine.alerts: history by its own clock)
+    import time
+
+    def stamped(t: float, n: int) -> str:
+        return "".join(f'192.0.2.{k} - - [{time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))}]'
+                       f' "GET / HTTP/1.1" 200 5 "-" "ua"\n' for k in range(n))
+
+    now = time.time()
+    (tmp_path / "late.access.log").write_text(stamped(now - 3 * 86400, 5))
+    (tmp_path / "live.access.log").write_text(stamped(now - 600, 5))
+    e, f = feed_for()
+    assert f.behind == set()  # (what was there at the start says nothing)
+    with (tmp_path / "late.access.log").open("a") as fh:
+        fh.write(stamped(now - 2 * 86400, 5))
+    with (tmp_path / "live.access.log").open("a") as fh:
+        fh.write(stamped(now, 5))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 20
+    assert f.behind == {"late"}
+
+
+@pytest.mark.parametrize("blank", [False, True])
+def test_a_first_line_too_long_to_find_a_format_from_is_counted_too_long(tmp_path, feed_for,
+                                                                        blank):
+    # a review: a log whose first read held one line of 100 KB alone was dropped uncounted
+    log = tmp_path / "access.log"
+    log.write_text(("\n" * 3 if blank else "") + "x" * 100_000 + "\n")
+    e, f = feed_for()
+    with log.open("a") as fh:
+        fh.write(lines(0, 30))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 30
+    rep = next(r for r in f.report.files if r.name.endswith("access.log"))
+    assert rep.malformed.counts.get("line too long") == 1, rep.malformed.counts
+    assert rep.lines == 31
+
+
 def test_a_partial_line_waits_for_its_newline(tmp_path, feed_for):
     log = tmp_path / "access.log"
     log.write_text(lines(0, 5))

@@ -332,9 +332,11 @@ class Alerter:
             self._runner.start()
 
     def check(self, site: str, events: Iterable[AnomalyEvent],
-              latest: int | None = None) -> list[AnomalyEvent]:
+              latest: int | None = None, behind: bool = False) -> list[AnomalyEvent]:
         """Queue an alert for each anomaly of `site` not alerted yet; returns those queued.
-        `latest`: the time of the site's latest line now (its log's own clock)."""
+        `latest`: the time of the site's latest line now (its log's own clock); `behind`: a
+        line of it read since the start was dated well before the start (its log is behind
+        the clock)."""
         if self.since is None or self._stopped:
             return []
         saved = self.marks.get(site)
@@ -343,9 +345,10 @@ class Alerter:
         # log behind the clock (batch-shipped, a server's clock behind), lines read since
         # then dated before it, by the log's own: what fired after its latest line then. Its
         # anomalies on screen, fired while it was watched, had never run --alert-cmd (an SSH
-        # trial). (Not a site's first lines read after the start: what it held then is its
-        # history.)
-        if start is not None and latest is not None and start < latest < self.since:
+        # trial); once so, for good (a review: caught up past the start, its anomalies in
+        # between were history again). Not a site's first lines read after the start: what it
+        # held then is its history.
+        if behind and start is not None and start < self.since:
             since = min(since, float(start))
         # releases before 2026-12-03 alerted on the sum of all sites, marked "": what fired up
         # to their last alert is history here too (after an upgrade, the hour paged for the

@@ -514,7 +514,8 @@ class Engine:
                 if d.forecast is not None:
                     with self.sink.lock:
                         latest = None if self.cfg.replay else self.sink.series.last_ts(d.site)
-                    self.alerts.check(d.site, d.forecast.events, latest)
+                    self.alerts.check(d.site, d.forecast.events, latest,
+                                      d.site in getattr(self.source, "behind", ()))
         return len(done) < len(due)
 
     def _settling(self, site: str, clock: float | None) -> bool:

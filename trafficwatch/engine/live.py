@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -52,7 +53,7 @@ from trafficwatch.logs.identity import (
     opens_as,
 )
 from trafficwatch.logs.parse import Parser, parse_bytes
-from trafficwatch.logs.records import OTHER_HOSTS, Malformed, ParseResult
+from trafficwatch.logs.records import EXAMPLE_MAX, OTHER_HOSTS, Malformed, ParseResult
 from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
 from trafficwatch.logs.w3c import JsonLine, header_fields
 from trafficwatch.safe import safe_name
@@ -93,10 +94,10 @@ class _Stream:
     header: list[bytes] | None = None  # its W3C header, read once (_header_of)
     binary: bool = False  # not a text log: skipped, as `counts` skips it (no line counted)
     # a new file under the name of another followed (or saved) before it, that other gone from
-    # its folder (not rotated beside it): the other's first and last times counted (its first
-    # None: a file saved before a restart, the site's latest alone known), until the new
-    # one's first lines are read (see _not_again)
-    replaces: tuple[int | None, int] | None = None
+    # its folder (not rotated beside it): the other's first and last lines' times (its first
+    # None: a file saved before a restart) and the latest of its times, until the new one's
+    # first lines are read (see _not_again, _replaced)
+    replaces: tuple[int | None, int, int] | None = None
     replaced_heads: tuple[list[bytes], str] = ([], "")  # the other's content, where known:
     # its first bytes (followed from its start), the digest of its saved first line (before a
     # restart). An edited copy opens with one of its lines; a new log, rotated in, with its own
@@ -111,6 +112,8 @@ class _Stream:
     unknown_said: bool = False  # a run in no known format was said (once, until a change)
 
 
+BEHIND_S = 3600  # a line read after the first read dated this much before it: a log behind
+_INK_LINE = re.compile(rb"[^ \t\r\n\x0b\x0c][^\n]*")  # a line that is not blank (its first ink on)
 MAX_HEADER_LINES = 200  # `#` lines of a chunk taken for its header, at most
 HEADER_SCAN_BYTES = 64 << 20  # a W3C file read on from past its header is looked through
 HEADER_SCAN_LINES = 10_000  # for its `#Fields:` lines this far at most (and as many `#` lines)
@@ -176,6 +179,10 @@ class LiveFeed:
         self._last_scan = time.monotonic()
         self._closed = False
         self._ready = False  # the first read is done: commits from the follower may start
+        self._ready_at = 0.0
+        self.behind: set[str] = set()  # sites a line of which, read after the first read, was
+        # dated BEHIND_S or more before it: a log behind the clock (batch-shipped, a server's
+        # clock behind), whose anomalies are news by its own clock (alerts)
         self._aged = float("-inf")  # when old visitor keys and path counts were let go of
         self._commit_lock = threading.Lock()  # one commit at a time, so none is overtaken
         self._fresh_at = 0.0  # when a followed file was last seen written within FRESH_S
@@ -201,6 +208,8 @@ class LiveFeed:
         # edited copy of it (_not_again)
         self._saved_paths = {r.path: ((r.dev, r.ino), r.first_line, r.last_line_ts)
                              for r in resume or () if r.path}
+        self._saved_last = {(r.dev, r.ino): r.last_line_ts for r in resume or ()
+                            if r.last_line_ts}  # (kept where no line is read again)
         if resume is None:  # nothing counted yet: big plain files are read on every core first
             resume = self._read_in_workers(on_progress)
         self.follower = Follower(
@@ -259,6 +268,7 @@ class LiveFeed:
         self._lines_since_step = 0
         self._rate_since = time.monotonic()  # lines/s counts from here (not the first read)
         self._ready = True
+        self._ready_at = time.time()
         for rep in self.report.files:  # changes of format the first read found: said as those
             if rep.changed:  # found while following are (counts --follow said nothing of them)
                 self._say(f"{rep.name}: its lines changed format: {rep.format}")
@@ -725,7 +735,15 @@ class LiveFeed:
         if st.head is not None and len(st.head) < FP_BYTES:
             st.head += chunk[:FP_BYTES - len(st.head)]
         if st.parser is None and not logread.sample_lines(chunk, 1):
-            return  # blank lines alone: nothing to count, and no format to find from them
+            # blank lines alone, or lines too long to find a format from (a review: one of
+            # 100 KB, read whole, was dropped uncounted): nothing to count, or too long
+            n = len(_INK_LINE.findall(chunk))
+            if n:
+                rep.lines += n
+                rep.malformed.add("line too long", chunk.lstrip()[:EXAMPLE_MAX], n)
+                self._lines_since_step += n
+                self._dirty = True
+            return
         if st.parser is None and not self._make_parser(st, chunk):
             if st.binary:  # not a log: its bytes are no lines, malformed or not (as in `counts`)
                 return
@@ -754,6 +772,10 @@ class LiveFeed:
             return
         present: set[str] = set()
         for res in got:
+            if self._ready and len(res.records.ts) and \
+                    int(res.records.ts.min()) < self._ready_at - BEHIND_S:
+                self.behind.add(key.site)
+                self.behind.update(res.records.vhosts)
             if len(res.records.ts):  # its first and last lines' times, in the file's order
                 if st.order[0] is None:
                     st.order = (int(res.records.ts[0]), st.order[1])
@@ -804,8 +826,10 @@ class LiveFeed:
             log.info("%s", said)
 
     def _replaced(self, key: FileKey
-                  ) -> tuple[tuple[int | None, int], tuple[list[bytes], str]] | None:
-        """(first, last) times counted of the file `key` took the name of, where that one is
+                  ) -> tuple[tuple[int | None, int, int], tuple[list[bytes], str]] | None:
+        """(first, last, latest) times counted of the file `key` took the name of (its first
+        and last lines' in its order, not past now; the latest of all, not past now: what an
+        edited copy of it holds up to), where that one is
         gone from its folder (deleted, or replaced by `mv`): a rename rotation keeps it there
         (access.log.1), and the new log of one was taken for an edit, its late lines (Apache's
         %t, a long download) dropped (a security trial); and what is known of its content
@@ -822,14 +846,21 @@ class LiveFeed:
         # line dated 40 minutes ahead (a clock running fast) put a rotation's new log inside
         # its span, and every new line was dropped as counted until that time came (an SSH
         # trial: 2 hours of a site, said "edited in place?")
-        times = [s.order for s in old if s.order[0] is not None and s.order[1] is not None]
-        if times:
-            return max(times, key=lambda t: t[1]), (heads, line)
-        if saved_last and saved in idents:  # its last line's time, saved (in its order)
-            return (None, min(saved_last, int(time.time()))), (heads, line)
+        # Its last line dated ahead, the rotation's new log opened inside it too (a recheck:
+        # 50 of 91 lines dropped by the agent, rotations seconds apart): not past now
+        now = int(time.time())
+        spans = [s for s in old if s.order[0] is not None and s.order[1] is not None]
+        if spans:
+            s = max(spans, key=lambda s: s.order[1])
+            latest = s.report.last_ts if s.report.last_ts is not None else s.order[1]
+            return ((s.order[0], min(s.order[1], now), min(max(latest, s.order[1]), now)),
+                    (heads, line))
         with self.sink.lock:  # (a line dated ahead, counted later: not past now)
             last = self.sink.series.last_ts(key.site)
-        return None if last is None else ((None, min(int(last), int(time.time()))),
+        if saved_last and saved in idents:  # its last line's time, saved (in its order)
+            latest = max(saved_last, int(last)) if last is not None else saved_last
+            return (None, min(saved_last, now), min(latest, now)), (heads, line)
+        return None if last is None else ((None, min(int(last), now), min(int(last), now)),
                                           (heads, line))
 
     def _not_again(self, st: _Stream, res: ParseResult, chunk: bytes) -> ParseResult:
@@ -841,20 +872,24 @@ class LiveFeed:
         counted."""
         ts = res.records.ts
         if st.replaces is not None and len(ts):
-            first, last = st.replaces
+            first, last, latest = st.replaces
             head = int(ts[0])
             heads, line = st.replaced_heads
             if st.known_edit:
                 edited = True
-            else:  # opening as it did (one of its first lines), or inside its span
-                now = chunk[:FP_BYTES]
-                edited = (any(opens_as(now, h) for h in heads)
-                          or bool(line) and first_line_digest(now) == line
+            elif heads:  # its first bytes known (followed from its start): an edited copy
+                # opens with one of its first lines; by times, a rotation's new log opening
+                # before the old one's last line (dated ahead, or out of order) had every new
+                # line dropped as counted until that time came (an SSH trial and its recheck:
+                # 30 of 61, 50 of 91)
+                edited = any(opens_as(chunk[:FP_BYTES], h) for h in heads)
+            else:  # (after a restart: its first line's digest, or inside its span)
+                edited = (bool(line) and first_line_digest(chunk[:FP_BYTES]) == line
                           or (head < last - REPLACED_SLACK_S if first is None
                               else head <= last and head < first + (last - first) / 2))
             st.known_edit = False
-            if edited:
-                st.recount_until = last
+            if edited:  # (its lines up to the latest counted: one dated ahead in it too)
+                st.recount_until = last = latest
                 said = (f"{st.report.name} was replaced by a file holding lines already "
                         "counted (edited in place?): its lines up to "
                         f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(last))} UTC "
@@ -987,7 +1022,8 @@ class LiveFeed:
                         last = max((t for x in series.sites()
                                     if (t := series.last_ts(x)) is not None), default=None)
                 if last is not None:
-                    st.replaces, st.known_edit = (None, min(int(last), int(time.time()))), True
+                    last = min(int(last), int(time.time()))
+                    st.replaces, st.known_edit = (None, last, last), True
             elif ev.kind == "new_file":
                 st.replaces, st.replaced_heads = self._replaced(ev.key) or (None, ([], ""))
             if ev.kind == "new_file":
@@ -1036,7 +1072,8 @@ class LiveFeed:
         SSH trial): its lines up to the latest counted are not counted again (a line dated
         ahead, counted, not past now: new traffic up to it had been taken for old, a review)."""
         if st.report.last_ts is not None:
-            st.replaces = (None, min(st.report.last_ts, int(time.time())))
+            last = min(st.report.last_ts, int(time.time()))
+            st.replaces = (None, last, last)
             st.known_edit = True
 
     # -- state ---------------------------------------------------------------------------------
@@ -1048,9 +1085,12 @@ class LiveFeed:
     def _with_times(self, rec: FileRecord) -> FileRecord:
         """The record with the time of its file's last line read (FileRecord.last_line_ts)."""
         st = self._streams.get((rec.dev, rec.ino))
-        if st is None or st.order[1] is None or st.order[1] <= 0:
-            return rec
-        return replace(rec, last_line_ts=st.order[1])
+        last = st.order[1] if st is not None and st.order[1] else None
+        if last is None:  # nothing read of it since the start: as saved then (a review: a
+            # restart that read nothing new saved 0, and the next start, after a rotation,
+            # judged by the latest time of all again)
+            last = self._saved_last.get((rec.dev, rec.ino), 0)
+        return replace(rec, last_line_ts=last) if last > 0 else rec
 
     def commit(self) -> None:
         """Save counts and offsets together (one atomic write); no-op without a state file."""
