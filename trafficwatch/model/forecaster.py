@@ -228,6 +228,11 @@ class Recent:
     # half-widths, so an hour the model is sure of stays narrower than one it is not. Narrowed by
     # log1p units, as it is widened, a count of 1,000,000 +- 5 kept a band of +-4,000 in its
     # widest hours and none at all in the others.
+    lead: tuple[float, ...] = ()  # for each day ahead after the first (a forecast of more than
+    # a day): how many times as wide as the first day's each side of its band is, at least
+    # (LEAD_MAX at most; () or 1: as the model's). Measured on this site's past forecasts that
+    # far ahead (lead_widths): the model's own band widens with the days ahead as the corpus
+    # taught it, and a level that wanders (a random walk) erred further out than it allowed
     noise_floor: bool = False  # narrowed on fewer than NARROW_HOURS hours judged: no side of
     # an hour's band narrower than counting noise (Poisson) there, nor wider than the model's
     broke: tuple[float, float] = (0.0, 0.0)  # log1p units more below and above for the band
@@ -941,7 +946,10 @@ class Forecaster:
                 short = gap > MAX_WIDEN - widen
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
+        lead = lead_widths(v, w, whole, rows, day, self.cfg.quantiles.index(0.5),
+                           gone) if stuck is None else ()
         return Recent(mae, weights, widen, int(ok.sum()), held=bool(held), held_mae=held_mae,
+                      lead=lead,
                       broke=broke, kept_best=kept_best, ended=was,
                       silence=silence,
                       stretch=stretch, noise_floor=noise_floor, level=moved, surge=surge,
@@ -994,8 +1002,11 @@ class Forecaster:
         def band(below: float, above: float) -> np.ndarray:  # (H, Q) counts: the band
             b = lq.copy()  # stretched, then widened by these log1p units on each side
             centre = lq[:, mid:mid + 1]
-            down = (centre - lq[:, :mid]) * recent.stretch
-            up = (lq[:, mid + 1:] - centre) * recent.stretch
+            ahead = np.ones((len(lq), 1))  # days ahead after the first: as measured
+            for d, k in enumerate(recent.lead, start=1):
+                ahead[24 * d:24 * (d + 1)] = k
+            down = (centre - lq[:, :mid]) * recent.stretch * ahead
+            up = (lq[:, mid + 1:] - centre) * recent.stretch * ahead
             if recent.noise_floor:  # narrowed on few hours: to counting noise at the least
                 noise_down, noise_up = counting_noise(centre, qs[:mid], qs[mid + 1:])
                 down = np.maximum(down, np.minimum(noise_down, centre - lq[:, :mid]))
@@ -1400,6 +1411,54 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str, scale: np.ndarray,
         unlike_days = (bmask[..., d7] > 0) & (np.abs(z - bases[..., d7]) > far)
         burst |= unlike_today & unlike_days
     return burst, zm
+
+
+LEAD_MAX = 3.0  # a day ahead's band is this many times as wide as the first day's at most
+LEAD_LEVEL = 0.8  # the share of hours a day ahead that the band is widened to hold
+LEAD_MIN_HOURS = 48  # judged hours a day ahead needs, at least, to widen its band
+
+
+def lead_widths(v: np.ndarray, w, zq: np.ndarray, rows: np.ndarray, day: int, mid: int,
+                gone: np.ndarray) -> tuple[float, ...]:
+    """For each day ahead after the first that `zq` (the batch's scaled quantiles; `rows`: the
+    past ones judged) forecast: how far its hours fell from the model's median, in the model's
+    half-widths on their side (the LEAD_LEVEL quantile), against the same on the first day:
+    the ratio, 1 at the least, non-decreasing with the days ahead, LEAD_MAX at most; () where
+    the forecast is of a day or too few days were judged. A wandering level (a random walk of
+    +-20 at 10,000) had 0.77 of its first day inside the band and 0.40 of its seventh, the
+    band a third of what those days needed (a forecasting trial)."""
+    h = zq.shape[1]
+    if h <= day or not len(rows):
+        return ()
+    days = -(-h // day)  # (the last one maybe a part of a day: 30 hours ahead)
+    o = w.origin[rows].astype(np.int64)
+    at = o[:, None] + np.arange(h)[None, :]  # (R, h) the hours ahead
+    inside = at < len(v)
+    y = np.where(inside, v[np.minimum(at, len(v) - 1)], np.nan)
+    ok = np.isfinite(y) & ~np.where(inside, gone[np.minimum(at, len(v) - 1)], True)
+    lq = np.minimum(zq[rows, :h] * w.scale[rows, None, None] + w.loc[rows, None, None],
+                    w.cap[rows, None, None])  # (R, h, Q)
+    m = lq[..., mid]
+    ly = np.log1p(np.clip(np.nan_to_num(y), 0, None))
+    half = np.where(ly >= m, lq[..., -1] - m, m - lq[..., 0])
+    pad = ((0, 0), (0, days * day - h))
+    gap = np.pad(np.abs(ly - m) / np.maximum(half, MIN_HALF), pad).reshape(len(o), days, day)
+    ok = np.pad(ok, pad).reshape(len(o), days, day)
+
+    def level(d: int, upto: int) -> float:  # on the origins whose day `upto` ahead is counted
+        use = o + day * (upto + 1) <= len(v)
+        g = gap[use, d][ok[use, d]]
+        return float(np.quantile(g, LEAD_LEVEL)) if len(g) >= LEAD_MIN_HOURS else float("nan")
+
+    out, most = [], 1.0
+    for d in range(1, days):
+        k, first = level(d, d), level(0, d)  # on the same origins: their days alike
+        if not (np.isfinite(k) and np.isfinite(first) and first > 0):
+            break
+        most = min(max(most, k / first), LEAD_MAX)
+        out.append(round(most, 2))  # (to a hundredth: float32's noise in a quantile of
+        # ratios is not a wider band, numpy's and torch's LSTM alike)
+    return tuple(out)
 
 
 def daily_change(v: np.ndarray) -> float:
