@@ -110,6 +110,8 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
 
 
 SAMPLE_LINE_MAX = 65536  # a longer line is no example of the format (too long to parse)
+SNIFF_INK_BYTES = 16 << 20  # read from the first line that is not blank, with none short enough
+# to find a format from: no log (blank lines before it are read over however many)
 _INK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # a byte a blank line has none of (bytes.strip's)
 
 
@@ -139,27 +141,15 @@ def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
     whose lines is short enough, its first line cut (no format is found from it: not said to
     be empty). OSError if unreadable, or if an archive breaks before its first line."""
     out: list[bytes] = []
-    carry, first, skipping = b"", b"", False
+    first, past = b"", 0  # the first line that is not blank; bytes read from it on
     with open_stream(path) as s:
-        while len(out) < n:
-            block = s.read(256 << 10)
-            if not block:
-                if not skipping:
-                    out += sample_lines(carry, n - len(out))
-                break
-            if not first:  # the first line that is not blank
-                first = block.lstrip().split(b"\n", 1)[0][:SAMPLE_LINE_MAX]
-            if skipping:  # the rest of a line too long: up to its end
-                nl = block.find(b"\n")
-                if nl < 0:
-                    continue
-                block, skipping = block[nl + 1:], False
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            out += sample_lines(data[:cut], n - len(out))
-            carry = data[cut:]
-            if len(carry) > SAMPLE_LINE_MAX:
-                carry, skipping = b"", True
+        for chunk in iter_chunks(s, 256 << 10):  # (a line too long comes as its start alone)
+            if not first:
+                first = chunk.lstrip().split(b"\n", 1)[0][:SAMPLE_LINE_MAX]
+            past += len(chunk) if first else 0
+            out += sample_lines(chunk, n - len(out))
+            if len(out) >= n or not out and past > SNIFF_INK_BYTES:  # (binary, no newline:
+                break  # not read whole to say so)
         err = stream_error(s)
     if not out and first.strip():
         out = [first.rstrip(b"\r")]
