@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from trafficwatch.counting.series import PATH_DAYS, VISITOR_KEYS_DAYS, HourlySeries
+from trafficwatch.counting.series import PATH_DAYS, PATHS_SINCE, VISITOR_KEYS_DAYS, HourlySeries
 from trafficwatch.logs.records import Records
 
 HOUR = 3600
@@ -223,11 +224,11 @@ def test_an_hours_details_say_its_paths_were_not_kept_not_that_it_had_none():
     from trafficwatch.engine.views import hour_tops
     from trafficwatch.filters import ViewFilter
 
-    s = HourlySeries(track_paths=True)  # a site whose log ended 40 days before another's
+    s = HourlySeries(track_paths=True)  # a site whose first hours are 40 days before its last
     for site, ts, status, path in (("old.example", T0 + 10, 200, "/cart"),
                                    ("old.example", T0 + 20, 200, "/cart"),
                                    ("old.example", T0 + 3 * HOUR, 404, "/gone"),
-                                   ("new.example", T0 + DAYS * 24 * HOUR, 200, "/")):
+                                   ("old.example", T0 + DAYS * 24 * HOUR, 200, "/")):
         s.add(site, Records(
             ts=np.array([ts], np.int64), utc_offset=np.zeros(1, np.int32),
             status=np.array([status], np.int16), size=np.zeros(1, np.int64),
@@ -235,7 +236,7 @@ def test_an_hours_details_say_its_paths_were_not_kept_not_that_it_had_none():
             visitor=np.array([ts], np.uint64), vhost=np.full(1, -1, np.int32),
             path=np.array([path], object)))
     s.age()
-    chart = s.series("old.example", path="^/cart")
+    chart = s.series("old.example", path="^/cart").iloc[:5]  # (its first hours, on screen)
     for flt, status in ((ViewFilter(path="^/cart"), f"Status not kept (older than {PATH_DAYS}"),
                         (ViewFilter(), "Status 2xx 2")):
         tops, _ = hour_tops(s, "old.example", "hits", flt, chart)
@@ -295,3 +296,17 @@ def test_a_path_filters_range_older_than_its_counts_says_they_were_not_kept(tmp_
         assert e.snapshot().series is None or e.view_series().notna().all()
     finally:
         feed.close()
+
+
+def test_a_site_whose_log_ended_long_before_anothers_keeps_its_own_last_days_paths():
+    # an app trial: real logs of two sites a year apart; the older site's top paths and path
+    # filter were "not kept (older than 35 days)" for its own last hours
+    rng = np.random.default_rng(3)
+    s = HourlySeries(track_visitors=True, track_paths=True)
+    visitors = np.arange(50, dtype=np.uint64)
+    s.add("old.example", records(rng, 3 * 24, 3_000, visitors, True))
+    later = records(rng, 3 * 24, 3_000, visitors, True)
+    s.add("new.example", replace(later, ts=later.ts + 400 * 24 * HOUR))
+    s.age()
+    got = s.series("old.example", path="/p1")
+    assert np.nansum(got.to_numpy()) > 0 and got.attrs.get(PATHS_SINCE, 0) <= T0

@@ -511,9 +511,13 @@ class HourlySeries:
                         for i in prior[h]:
                             base = add_cell_sets(base, before[i, h])
                         self._all_sets[h] = add_cell_sets(base, table)
-        for x in self._sites.values():
-            if x.paths is not None:
-                x.paths.drop_before(latest - PATH_DAYS * 24)
+        for x in self._sites.values():  # each site's from its own latest line (an app trial:
+            # a log that ended a year before another's had its last days' paths let go of,
+            # "not kept (older than 35 days)" beside its own last hours; what it keeps grows no
+            # more once it ends)
+            if x.paths is not None and x.last_ts is not None:
+                own = x.last_ts if now is None else min(x.last_ts, int(now))
+                x.paths.drop_before(own // HOUR - PATH_DAYS * 24)
 
     def _aged_hours(self) -> set[int]:
         return set(self._all_sets).union(*(x.visitor_sets for x in self._sites.values()))
