@@ -108,6 +108,18 @@ def test_a_log_behind_the_clock_is_known_by_its_lines_read_after_the_start(tmp_p
     f.step(0.1)
     assert total(e) == 20
     assert f.behind == {"late"}
+    # one old line among others on time (a long download under Apache's %t) is no log behind,
+    # nor is another host of the same log (a review)
+    vhosts = tmp_path / "vhosts.access.log"
+    vhosts.write_text("".join(f"{h}:80 " + stamped(now - 60, 1) for h in ("a.example", "b.example")))
+    f.step(0.1)
+    f.step(0.1)
+    with vhosts.open("a") as fh:
+        fh.write("a.example:80 " + stamped(now - 7200, 1) + "b.example:80 " + stamped(now, 1))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 24
+    assert f.behind == {"late"}
 
 
 @pytest.mark.parametrize("blank", [False, True])

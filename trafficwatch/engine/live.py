@@ -772,10 +772,6 @@ class LiveFeed:
             return
         present: set[str] = set()
         for res in got:
-            if self._ready and len(res.records.ts) and \
-                    int(res.records.ts.min()) < self._ready_at - BEHIND_S:
-                self.behind.add(key.site)
-                self.behind.update(res.records.vhosts)
             if len(res.records.ts):  # its first and last lines' times, in the file's order
                 if st.order[0] is None:
                     st.order = (int(res.records.ts[0]), st.order[1])
@@ -794,6 +790,8 @@ class LiveFeed:
                 self._changed(st, res)
                 st.unknown_said = False
             self._lines_since_step += res.lines
+            if self._ready:
+                self._behind(key.site, res.records)
             rec = res.records
             if rec.vhosts:
                 present |= {rec.vhosts[c] if c >= 0 else key.site for c in set(rec.vhost.tolist())}
@@ -848,7 +846,7 @@ class LiveFeed:
         # trial: 2 hours of a site, said "edited in place?")
         # Its last line dated ahead, the rotation's new log opened inside it too (a recheck:
         # 50 of 91 lines dropped by the agent, rotations seconds apart): not past now
-        now = int(time.time())
+        now = int(self.clock)
         spans = [s for s in old if s.order[0] is not None and s.order[1] is not None]
         if spans:
             s = max(spans, key=lambda s: s.order[1])
@@ -877,14 +875,14 @@ class LiveFeed:
             heads, line = st.replaced_heads
             if st.known_edit:
                 edited = True
-            elif heads:  # its first bytes known (followed from its start): an edited copy
-                # opens with one of its first lines; by times, a rotation's new log opening
-                # before the old one's last line (dated ahead, or out of order) had every new
-                # line dropped as counted until that time came (an SSH trial and its recheck:
-                # 30 of 61, 50 of 91)
-                edited = any(opens_as(chunk[:FP_BYTES], h) for h in heads)
-            else:  # (after a restart: its first line's digest, or inside its span)
-                edited = (bool(line) and first_line_digest(chunk[:FP_BYTES]) == line
+            else:  # opening with one of its first lines (its first bytes where it was read
+                # from its start; after a restart, its first line's digest), or inside its span
+                # (its lines' times in its order, not past now: a rotation's new log after a
+                # last line dated ahead had every new line dropped as counted until that time
+                # came, an SSH trial and its recheck: 30 of 61, 50 of 91)
+                now = chunk[:FP_BYTES]
+                edited = (any(opens_as(now, h) for h in heads)
+                          or bool(line) and first_line_digest(now) == line
                           or (head < last - REPLACED_SLACK_S if first is None
                               else head <= last and head < first + (last - first) / 2))
             st.known_edit = False
@@ -908,6 +906,24 @@ class LiveFeed:
             res.malformed.add(ALREADY, chunk.split(b"\n", 1)[0], cut)
             res = replace(res, records=res.records.slice(cut))
         return res
+
+    def _behind(self, site: str, rec) -> None:
+        """Mark (self.behind) each site of the lines counted here, read after the first read,
+        whose latest line of all is dated BEHIND_S or more before that read: its log is
+        behind the clock. Not one old line among others on time (a long download under
+        Apache's %t), nor the other hosts of its log (a review: every host of a vhost log had
+        been marked by one host's old line)."""
+        if not len(rec.ts):
+            return
+        cut = self._ready_at - BEHIND_S
+        names = {site} if not len(rec.vhosts) else \
+            {rec.vhosts[c] if c >= 0 else site for c in np.unique(rec.vhost).tolist()}
+        with self.sink.lock:
+            series = self.sink.series
+            for name in names - self.behind:
+                last = series.last_ts(name)
+                if last is not None and last < cut:
+                    self.behind.add(name)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
