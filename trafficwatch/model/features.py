@@ -862,7 +862,24 @@ OLD_BACK_HOURS = 24  # hours all near their usual count that end a change of lev
 # for the last 10 days": forecast at a third, MASE 1.58 where yesterday's was 1.00
 
 
+_ENDED_MEMO: list = [None]  # (the last ended_shift asked, its answer): a forecast asks it twice
+# of the same counts (level_shift, then _inputs); one tuple, read and set in one step
+
+
 def ended_shift(values: np.ndarray, first_hour: int | None = None) -> tuple[int, int, float] | None:
+    """ended_shift_of, the last answer kept (_ENDED_MEMO)."""
+    v = np.asarray(values, dtype=np.float64)
+    key = (v.tobytes(), first_hour)
+    last = _ENDED_MEMO[0]  # (another thread's forecast may set it meanwhile)
+    if last is not None and last[0] == key:
+        return last[1]
+    got = ended_shift_of(v, first_hour)
+    _ENDED_MEMO[0] = (key, got)
+    return got
+
+
+def ended_shift_of(values: np.ndarray, first_hour: int | None = None
+                   ) -> tuple[int, int, float] | None:
     """(first hour, hour after the last, ratio) of a change of level that held for a day or
     more and is over: traffic back at its usual level for the last BACK_HOURS to ENDED_MAX
     hours (came_back), the change as young_level_shift read it before them, or as

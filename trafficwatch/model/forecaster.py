@@ -276,10 +276,13 @@ class Recent:
         multiplied by `factor`; shares, hours and log1p units as they are (unit_factor)."""
         if factor == 1.0:
             return self
-        level = self.level
+        level, ended = self.level, self.ended
         if level is not None and level.added:
             level = replace(level, added=level.added * factor)
-        return replace(self, mae={k: v * factor for k, v in self.mae.items()},
+        if ended is not None and ended.added:  # (a bot's count that stopped: in the series'
+            # units, "9,962 an hour" of a series in thousands, a review)
+            ended = replace(ended, added=ended.added * factor)
+        return replace(self, mae={k: v * factor for k, v in self.mae.items()}, ended=ended,
                        held_mae=self.held_mae * factor, blend_mae=self.blend_mae * factor,
                        kept_best=self.kept_best * factor,
                        stuck=None if self.stuck is None else
