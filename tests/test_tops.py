@@ -156,6 +156,15 @@ def test_merging_summaries_matches_counting_everything_when_nothing_is_dropped()
     assert t.top(3) == [("y", 5, 0), ("x", 3, 0), ("z", 2, 0)] and t.floor == 0
 
 
+def test_a_client_kept_but_not_listed_bounds_what_one_not_listed_may_have_sent():
+    # an app trial: "a client not listed may have sent up to 27" beside unlisted clients of
+    # 64-68 requests, kept in the tally but ranked after the five listed
+    t = TopK()
+    t.merge({f"c{i}": 100 - i for i in range(8)})
+    assert [k for k, _, _ in t.top(5)] == ["c0", "c1", "c2", "c3", "c4"]
+    assert t.floor == 0 and t.unlisted_most(5) == 95 and t.unlisted_most(8) == 0
+
+
 def test_a_days_busiest_clients_come_before_its_one_off_visitors():
     """A day of 30 one-off visitors an hour (1-2 requests each) beside a client of exactly 13
     in its first hour: merged 20 at a time, the hours' floors added up, every one-off read

@@ -150,7 +150,8 @@ def made_of(series: HourlySeries, site: str | None, args: argparse.Namespace) ->
                      "busiest clients")
     # one of 2 requests an hour beside 25 one-offs of 3 an hour is in no hour's tally: the
     # one-offs were listed "3-72" and it not at all, with no word (a trial)
-    out["clients_unlisted_at_most"] = int(tally.floor) if tally is not None else 0
+    out["clients_unlisted_at_most"] = int(tally.unlisted_most(args.top)) if tally is not None \
+        else 0
     if out["clients_unlisted_at_most"]:
         notes.append(f"a client not listed may have sent up to "
                      f"{out['clients_unlisted_at_most']:,}")

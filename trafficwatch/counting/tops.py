@@ -83,6 +83,13 @@ class TopK:
                                                    -self.counts[k], k))[:n]
         return [(k, self.counts[k], self.errs[k]) for k in order]
 
+    def unlisted_most(self, n: int) -> int:
+        """The most a key not among top(n) may have: the floor (one not kept), or the most a
+        kept one ranked after the first n may have (an app trial: "a client not listed may have
+        sent up to 27" beside three unlisted of 64-68, kept but ranked 6th to 8th)."""
+        rest = [self.counts[k] for k, _, _ in self.top(len(self.counts))[n:]]
+        return max([self.floor, *rest])
+
     def to_dict(self) -> dict:
         return {"counts": self.counts, "errs": self.errs, "floor": self.floor}
 

@@ -327,7 +327,8 @@ def _hour_top(h: int, n: int, d: dict, of: str, kept: int) -> HourTop:
         paths=tuple(d["paths"]),
         clients=tuple(c.top(TOP_N)) if c is not None else (), clients_kept=c is not None,
         clients_by_cell=d["clients_by_cell"], clients_of=of,
-        clients_floor=c.floor if c is not None else 0, clients_aged=c is None and h < kept,
+        clients_floor=c.unlisted_most(TOP_N) if c is not None else 0,
+        clients_aged=c is None and h < kept,
         paths_kept=d["paths_kept"], classes_kept=d["classes_kept"])
 
 
