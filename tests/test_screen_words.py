@@ -125,6 +125,14 @@ def test_an_anomaly_in_a_stale_log_is_not_active():
     stale = build_snapshot(_state(s, now=s.index[-1].timestamp() + 86400 * 400), s, p,
                            IngestView(), "")
     assert stale.stale and stale.anomalies and not any(a.active for a in stale.anomalies)
+    # a range that ended days ago: nothing active at its end (an app trial: "(active)" on an
+    # hour two days back, the logs going on since)
+    from dataclasses import replace
+
+    later = s.index[-1].timestamp() + 2 * 86400
+    ranged = replace(_state(s, now=later), filter=ViewFilter(end=s.index[-1]), last_ts=later)
+    past = build_snapshot(ranged, s, p, IngestView(), "")
+    assert past.range_end and past.anomalies and not any(a.active for a in past.anomalies)
 
 
 def test_counts_print_as_whole_numbers_or_one_decimal():

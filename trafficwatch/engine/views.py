@@ -261,14 +261,16 @@ def build_snapshot(state: ViewState, s: pd.Series, p: Prediction | None, ing: In
         # "default kept", a trial)
         note += (" (on its hits, unfiltered: the model fine-tuned on them forecasts every view)"
                  if note.startswith("kept") else " (on its hits, unfiltered)")
-    shown = anomalies(p, stale) if p is not None else ()
+    # the forecast of a range that ends before the hour in progress: its hours have passed
+    range_end = (state.filter.end is not None and p is not None and len(p.hours) > 0
+                 and int(p.hours[0]) + HOUR <= state.now)
+    # nothing is active at a past range's end (an app trial: "(active)" on an hour two days
+    # back, under a range of that day)
+    shown = anomalies(p, stale or range_end) if p is not None else ()
     if state.filter.start is not None and len(s):  # the forecast reads the days before the
         # range too: their anomalies are not the view's
         first = epoch(s.index[0])
         shown = tuple(a for a in shown if a.end is None or a.end > first)
-    # the forecast of a range that ends before the hour in progress: its hours have passed
-    range_end = (state.filter.end is not None and p is not None and len(p.hours) > 0
-                 and int(p.hours[0]) + HOUR <= state.now)
     return Snapshot(
         sites=state.sites, site=state.site, metric=state.metric,
         series=series_view(state, s),
