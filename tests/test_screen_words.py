@@ -307,6 +307,11 @@ def test_a_small_share_is_not_written_as_0_percent():
     t = Text()  # an app trial: 5 of 7 read "72%", made to add up to 100 with the 14s
     top_lines(t, HourTop(0, 1, (("2xx", 5), ("3xx", 1), ("4xx", 1)), (), ()), 100, False)
     assert "2xx 5 71%  3xx 1 14%  4xx 1 14%" in t.plain, t.plain
+    t = Text()  # an app trial: "97 /downloads/prod…" and "16 /downloads/prod…"
+    top_lines(t, HourTop(0, 1, (("2xx", 113),), (("/downloads/product_1", 97),
+                                                 ("/downloads/product_2", 16)), ()), 18, False)
+    rows = [r.strip() for r in t.plain.splitlines() if "…" in r]
+    assert len(rows) == 2 and rows[0].endswith("_1") and rows[1].endswith("_2"), t.plain
 
 
 def test_relying_on_adds_up_to_100_percent():

@@ -183,8 +183,8 @@ def top_lines(t: Text, top: HourTop | None, width: int, filtered: bool,
     col = max((len(num(n)) for _, n in top.paths), default=1)
     for path, n in top.paths:
         t.append(f" {num(n):>{col}} ")
-        t.append(_fit(path, width - col - 2))
-        t.append("\n")
+        t.append(_fit(path, width - col - 2, middle=True))  # (its end kept too: 97 and 16
+        t.append("\n")  # "/downloads/prod…" were /downloads/product_1 and _2, an app trial)
     if not top.paths_kept:
         t.append(f"  {'some hours ' if top.paths else ''}{old}\n", style="dim")
     elif not top.paths:
