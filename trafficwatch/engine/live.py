@@ -875,16 +875,22 @@ class LiveFeed:
             heads, line = st.replaced_heads
             if st.known_edit:
                 edited = True
-            else:  # opening with one of its first lines (its first bytes where it was read
-                # from its start; after a restart, its first line's digest), or inside its span
-                # (its lines' times in its order, not past now: a rotation's new log after a
-                # last line dated ahead had every new line dropped as counted until that time
-                # came, an SSH trial and its recheck: 30 of 61, 50 of 91)
+            else:
+                # opening with one of its first lines (its first bytes, where it was read from
+                # its start; else its first line's digest, saved)
                 now = chunk[:FP_BYTES]
+                told = bool(heads or line)
                 edited = (any(opens_as(now, h) for h in heads)
-                          or bool(line) and first_line_digest(now) == line
-                          or (head < last - REPLACED_SLACK_S if first is None
-                              else head <= last and head < first + (last - first) / 2))
+                          or bool(line) and first_line_digest(now) == line)
+                # by its times too (its lines' in its order, not past now) where the old one
+                # was not followed here (after a restart) or nothing is known of its content.
+                # Followed, by content alone: by times, a rotation's new log after lines out
+                # of order or dated ahead had its lines dropped as counted (an SSH trial and
+                # two rechecks: 30 of 61, 50 of 91, 56 of 97); an edit that takes out the old
+                # one's first KiB is new content then, as on its own inode (README)
+                if not edited and (first is None or not told):
+                    edited = (head < last - REPLACED_SLACK_S if first is None
+                              else head <= last and head < first + (last - first) / 2)
             st.known_edit = False
             if edited:  # (its lines up to the latest counted: one dated ahead in it too)
                 st.recount_until = last = latest
