@@ -319,3 +319,21 @@ def test_the_resource_tracker_is_started_quiet_about_a_killed_apps_semaphores():
 
     _forkserver()
     assert "-Wignore:resource_tracker:UserWarning" in util._args_from_interpreter_flags()
+
+
+def test_sniff_reads_past_long_lines_and_blank_ones_but_not_through_binary(tmp_path, monkeypatch):
+    # a review: past 16 MiB of lines over 64 KiB (a log of 100 KB query strings), the lines a
+    # format is found from were never reached ("no known log format"); a file of bytes with
+    # no newline was read whole, 64 GiB decompressed at most, to call it binary
+    monkeypatch.setattr(read, "SNIFF_INK_BYTES", 1 << 20)
+    ok = b'1.2.3.4 - - [20/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua"\n'
+    long = b'5.6.7.8 - - [20/Nov/2026:10:00:00 +0000] "GET /?q=' + b"a" * 100_000 + \
+        b' HTTP/1.1" 200 5 "-" "ua"\n'
+    p = tmp_path / "a.log"
+    p.write_bytes(b"\n" * (3 << 20) + long * 40 + ok * 50)  # 3 MiB blank, 4 MiB long lines
+    assert read.sniff(p) == [ok.rstrip(b"\n")] * 50
+    p.write_bytes(b"\n" * 10)
+    assert read.sniff(p) == []  # blank lines alone: empty
+    p.write_bytes(b"x" * (2 << 20) + b"\n" + ok * 50)  # 2 MiB with no newline: not a log
+    got = read.sniff(p)
+    assert len(got) == 1 and got[0] == b"x" * read.SAMPLE_LINE_MAX

@@ -110,8 +110,7 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
 
 
 SAMPLE_LINE_MAX = 65536  # a longer line is no example of the format (too long to parse)
-SNIFF_INK_BYTES = 16 << 20  # read from the first line that is not blank, with none short enough
-# to find a format from: no log (blank lines before it are read over however many)
+SNIFF_INK_BYTES = 16 << 20  # bytes with no newline in them: binary, no log (sniff reads no further)
 _INK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # a byte a blank line has none of (bytes.strip's)
 
 
@@ -136,20 +135,31 @@ def sample_lines(data: bytes, n: int = 200, longest: int = SAMPLE_LINE_MAX) -> l
 
 def sniff(path: str | os.PathLike, n: int = 200) -> list[bytes]:
     """The first `n` lines (decompressed) for format detection, as sample_lines leaves them,
-    read as far as they take (over blank lines at C speed: a file of them is read whole by
-    its count anyway; a budget of 16 MiB had only moved the limit, a review); a file none of
-    whose lines is short enough, its first line cut (no format is found from it: not said to
-    be empty). OSError if unreadable, or if an archive breaks before its first line."""
+    read as far as they take (over blank lines and lines too long: a file of them is read
+    whole by its count anyway; a budget of 16 MiB had only moved the limit, a review), but
+    for a run of SNIFF_INK_BYTES with no newline (binary: not read whole to say so); a file
+    none of whose lines is short enough, its first line cut (no format is found from it: not
+    said to be empty). OSError if unreadable, or if an archive breaks before its first line."""
     out: list[bytes] = []
-    first, past = b"", 0  # the first line that is not blank; bytes read from it on
+    data, first, run = b"", b"", 0  # what is not a whole line yet; the first line not blank;
+    # bytes since the last newline
     with open_stream(path) as s:
-        for chunk in iter_chunks(s, 256 << 10):  # (a line too long comes as its start alone)
+        while len(out) < n:
+            block = s.read(256 << 10)
+            if not block:
+                out += sample_lines(data, n - len(out))
+                break
             if not first:
-                first = chunk.lstrip().split(b"\n", 1)[0][:SAMPLE_LINE_MAX]
-            past += len(chunk) if first else 0
-            out += sample_lines(chunk, n - len(out))
-            if len(out) >= n or not out and past > SNIFF_INK_BYTES:  # (binary, no newline:
-                break  # not read whole to say so)
+                first = block.lstrip().split(b"\n", 1)[0][:SAMPLE_LINE_MAX]
+            nl = block.rfind(b"\n")
+            run = run + len(block) if nl < 0 else len(block) - nl - 1
+            data += block
+            cut = data.rfind(b"\n") + 1
+            out += sample_lines(data[:cut], n - len(out))
+            # the rest, a line under way: of a line too long, enough of it to stay too long
+            data = data[cut:][-(SAMPLE_LINE_MAX + 1):]
+            if run > SNIFF_INK_BYTES:
+                break
         err = stream_error(s)
     if not out and first.strip():
         out = [first.rstrip(b"\r")]
