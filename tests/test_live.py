@@ -98,6 +98,7 @@ def test_a_log_behind_the_clock_is_known_by_its_lines_read_after_the_start(tmp_p
     now = time.time()
     (tmp_path / "late.access.log").write_text(stamped(now - 3 * 86400, 5))
     (tmp_path / "live.access.log").write_text(stamped(now - 600, 5))
+    (tmp_path / "quiet.access.log").write_text(stamped(now - 3 * 3600, 3))  # quiet for 3 h
     e, f = feed_for()
     assert f.behind == set()  # (what was there at the start says nothing)
     with (tmp_path / "late.access.log").open("a") as fh:
@@ -106,7 +107,7 @@ def test_a_log_behind_the_clock_is_known_by_its_lines_read_after_the_start(tmp_p
         fh.write(stamped(now, 5))
     f.step(0.1)
     f.step(0.1)
-    assert total(e) == 20
+    assert total(e) == 23
     assert f.behind == {"late"}
     # one old line among others on time (a long download under Apache's %t) is no log behind,
     # nor is another host of the same log (a review)
@@ -118,7 +119,16 @@ def test_a_log_behind_the_clock_is_known_by_its_lines_read_after_the_start(tmp_p
         fh.write("a.example:80 " + stamped(now - 7200, 1) + "b.example:80 " + stamped(now, 1))
     f.step(0.1)
     f.step(0.1)
-    assert total(e) == 24
+    assert total(e) == 27
+    assert f.behind == {"late"}
+    # nor a quiet log whose chunk ends with its old line (a review: the series' latest line of
+    # a site is the last read, not the newest)
+    quiet = tmp_path / "quiet.access.log"  # (written before the start, below)
+    with quiet.open("a") as fh:
+        fh.write(stamped(now, 3) + stamped(now - 7200, 1))
+    f.step(0.1)
+    f.step(0.1)
+    assert total(e) == 31
     assert f.behind == {"late"}
 
 

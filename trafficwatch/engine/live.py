@@ -180,6 +180,7 @@ class LiveFeed:
         self._closed = False
         self._ready = False  # the first read is done: commits from the follower may start
         self._ready_at = 0.0
+        self._newest: dict[str, int] = {}  # per site: the time of its newest line read (_behind)
         self.behind: set[str] = set()  # sites a line of which, read after the first read, was
         # dated BEHIND_S or more before it: a log behind the clock (batch-shipped, a server's
         # clock behind), whose anomalies are news by its own clock (alerts)
@@ -922,14 +923,21 @@ class LiveFeed:
         if not len(rec.ts):
             return
         cut = self._ready_at - BEHIND_S
-        names = {site} if not len(rec.vhosts) else \
-            {rec.vhosts[c] if c >= 0 else site for c in np.unique(rec.vhost).tolist()}
-        with self.sink.lock:
-            series = self.sink.series
-            for name in names - self.behind:
-                last = series.last_ts(name)
-                if last is not None and last < cut:
-                    self.behind.add(name)
+        codes = rec.vhost if len(rec.vhosts) else np.full(len(rec.ts), -1)
+        for c in np.unique(codes).tolist():
+            name = rec.vhosts[c] if c >= 0 else site
+            if name in self.behind:
+                continue
+            newest = self._newest.get(name)
+            if newest is None:  # (its lines of the first read: the series' latest of them)
+                with self.sink.lock:
+                    newest = self.sink.series.last_ts(name) or 0
+            # the newest of all, not the last in the order read: a chunk ending with a long
+            # download's line under %t had made its site's latest line 2 hours old (a review)
+            newest = max(newest, int(rec.ts[codes == c].max()))
+            self._newest[name] = newest
+            if newest < cut:
+                self.behind.add(name)
 
     def _make_parser(self, st: _Stream, chunk: bytes) -> bool:
         opts = self.sink.config.ingest
