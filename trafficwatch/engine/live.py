@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections import deque
@@ -113,7 +112,6 @@ class _Stream:
 
 
 BEHIND_S = 3600  # a line read after the first read dated this much before it: a log behind
-_INK_LINE = re.compile(rb"[^ \t\r\n\x0b\x0c][^\n]*")  # a line that is not blank (its first ink on)
 MAX_HEADER_LINES = 200  # `#` lines of a chunk taken for its header, at most
 HEADER_SCAN_BYTES = 64 << 20  # a W3C file read on from past its header is looked through
 HEADER_SCAN_LINES = 10_000  # for its `#Fields:` lines this far at most (and as many `#` lines)
@@ -738,7 +736,7 @@ class LiveFeed:
         if st.parser is None and not logread.sample_lines(chunk, 1):
             # blank lines alone, or lines too long to find a format from (a review: one of
             # 100 KB, read whole, was dropped uncounted): nothing to count, or too long
-            n = len(_INK_LINE.findall(chunk))
+            n = len(logread.NOT_BLANK.findall(chunk))
             if n:
                 rep.lines += n
                 rep.malformed.add("line too long", chunk.lstrip()[:EXAMPLE_MAX], n)

@@ -111,7 +111,8 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK) -> Iterator[bytes]:
 
 SAMPLE_LINE_MAX = 65536  # a longer line is no example of the format (too long to parse)
 SNIFF_INK_BYTES = 16 << 20  # bytes with no newline in them: binary, no log (sniff reads no further)
-_INK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # a byte a blank line has none of (bytes.strip's)
+NOT_BLANK = re.compile(rb"[^ \t\r\n\x0b\x0c][^\n]*")  # a line that is not blank, from its
+# first byte that bytes.strip keeps to its end
 
 
 def sample_lines(data: bytes, n: int = 200, longest: int = SAMPLE_LINE_MAX) -> list[bytes]:
@@ -121,7 +122,7 @@ def sample_lines(data: bytes, n: int = 200, longest: int = SAMPLE_LINE_MAX) -> l
     its file was said to be in no known format, a security trial)."""
     out, at = [], 0
     while len(out) < n:
-        ink = _INK.search(data, at)  # (over runs of blank lines at C speed)
+        ink = NOT_BLANK.search(data, at)  # (over runs of blank lines at C speed)
         if ink is None:
             break
         start = data.rfind(b"\n", 0, ink.start()) + 1
