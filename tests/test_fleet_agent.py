@@ -384,6 +384,35 @@ def test_a_fleets_forecast_gauges_and_screen_are_for_the_hour_in_progress(monkey
     assert e.snapshot().forecast.hours[0] == mid // 3600 * 3600
 
 
+def test_a_fleets_hours_prometheus_no_longer_has_become_gaps_again(monkeypatch):
+    """The only agent of a site died in the hour in progress: the app kept that hour at the
+    60 read before it (the all-sites total too) where `counts --prometheus` shows a gap (a
+    trial). An hour read before that the next read has no sample for is a gap again; one
+    read again with a sample is its new count."""
+    import numpy as np
+    import pandas as pd
+
+    mid = int(time.time()) // 3600 * 3600 + 1800
+    e = fleet_at(monkeypatch, mid)
+    feed, end = e.source, mid // 3600 * 3600
+
+    def hour(h):
+        s = e.sink.series.series("a.example", "hits")
+        return s.get(pd.Timestamp(h, unit="s", tz="UTC"))
+
+    assert hour(end) == 7 and hour(end - 3600) > 0
+    total = e.sink.series.total()
+    feed.client.vector = lambda query, at: []  # the agent died: no sample now
+    del feed.client.per_end[end]  # nor at the end of the hour before (its bucket's close)
+    feed.refresh()
+    assert hour(end) is None or np.isnan(hour(end))
+    assert hour(end - 3600) is None or np.isnan(hour(end - 3600))
+    assert e.sink.series.total() < total - 7
+    feed.client.per_end[end] = 42.0  # a late scrape brings it back
+    feed.refresh()
+    assert hour(end - 3600) == 42
+
+
 def test_a_fleet_with_nothing_to_show_says_why_as_counts_does():
     """The app on --match 'job="nope"' said "nothing to forecast: no hour of the logs in this
     view"; `counts --prometheus` says the selector matched nothing. The app's status line

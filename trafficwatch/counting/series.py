@@ -669,6 +669,29 @@ class HourlySeries:
                 merged.append((a, b))
         s.coverage = merged
 
+    def forget_hour(self, site: str, h: int) -> None:
+        """Make hour `h` (an epoch hour number) of `site` a gap again: counted from a source
+        that no longer has it (the fleet's hour in progress whose agents died in it, which
+        Prometheus then has no sample for), so it is drawn and forecast from as no log covering
+        it, not as the part read before (kept at 60 in the app where `counts` showed a gap, a
+        trial)."""
+        s = self._sites.get(site)
+        if s is None:
+            return
+        row = s.cells.pop(h, None)
+        if row is not None:
+            s.requests -= int(row.sum())
+        for table in (s.offsets, s.visitors, s.pending, s.pending_n, s.visitor_sets, s.clients):
+            table.pop(h, None)
+        s.coverage = [part for a, b in s.coverage
+                      for part in ((a, min(b, h - 1)), (max(a, h + 1), b)) if part[0] <= part[1]]
+        kept = [x for x in s.cells if x < h]
+        before = max(kept) * HOUR + HOUR - 1 if kept else None  # the end of the hour before
+        if s.last_ts is not None and s.last_ts // HOUR == h:
+            s.last_ts = before
+        if s.covered_ts is not None and s.covered_ts // HOUR == h:
+            s.covered_ts = before
+
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
         self.folded |= set(list(other.folded)[:max(0, MAX_HOSTS - len(self.folded))])

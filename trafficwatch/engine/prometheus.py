@@ -10,6 +10,7 @@ import numpy as np
 
 from trafficwatch.counting.ingest import IngestReport
 from trafficwatch.engine.sink import Sink
+from trafficwatch.filters import STATUS_LABELS
 from trafficwatch.fleet.load import silent_agents, why_empty
 from trafficwatch.fleet.prometheus import (
     FleetCounts,
@@ -120,18 +121,32 @@ class PrometheusFeed:
         self.sink.on_change()
 
     def _apply(self, counts: FleetCounts, now: int) -> None:
-        """Add what is new, and the difference for hours read before (a late scrape)."""
+        """Add what is new, and the difference for hours read before (a late scrape); an hour
+        read before that Prometheus no longer has (its agents died in it: no sample at its end)
+        is a gap again, as `counts --prometheus` shows it."""
         delta = FleetCounts(counts.starts, {}, counts.asked_at)
-        for site, grid in counts.sites.items():
+        gone: list[tuple[str, int]] = []
+        hours = counts.starts.tolist()
+        asked = set(hours)
+        sites = set(counts.sites) | {s for s, h in self._have if h in asked}
+        for site in sorted(sites):
+            grid = counts.sites.get(site)
+            if grid is None:
+                grid = np.full((len(hours), len(STATUS_LABELS)), np.nan)
             d = np.full_like(grid, np.nan)
-            for i, h in enumerate(counts.starts.tolist()):
+            for i, h in enumerate(hours):
                 row = grid[i]
-                if np.isnan(row).all():
-                    continue
                 old = self._have.get((site, h))
+                if np.isnan(row).all():
+                    if old is not None:
+                        gone.append((site, h))
+                        del self._have[(site, h)]
+                    continue
                 now_row = np.nan_to_num(row)
                 d[i] = now_row if old is None else now_row - old
                 self._have[(site, h)] = now_row
             delta.sites[site] = d
         with self.sink.lock:
+            for site, h in gone:
+                self.sink.series.forget_hour(site, h // HOUR)
             add_to_series(self.sink.series, delta, now)
