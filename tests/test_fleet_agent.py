@@ -522,7 +522,7 @@ def test_a_log_the_agent_cannot_read_is_said_at_start_and_counted_in_a_gauge(tmp
 def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own():
     """`counts --prometheus` printed a site `back\\\\slash` (as names are written), and that name,
     given back to --site, was refused: only the name as it is had been taken (a trial)."""
-    from trafficwatch.fleet.prometheus import PromConfig
+    from trafficwatch.fleet.prometheus import PromConfig, _literal, _quote
     from trafficwatch.safe import safe_name
 
     raw = "back\\slash"
@@ -538,6 +538,12 @@ def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own(
         cfg = PromConfig.build("http://p:9090", days=1, site=given)
         assert cfg.wants(label) and not cfg.wants("c.example.com")
         assert label.split(".")[0] + "\\\\." in cfg.selector(), cfg.selector()
+    # a host with a backslash and capitals: exported as shown, lower case (a fleet trial: not
+    # found on the fleet where the logs' --site found it)
+    cfg = PromConfig.build("http://p:9090", days=1, site='X"Y\\Z.example:80')
+    shown = safe_name('x"y\\z.example')
+    assert cfg.wants(shown)
+    assert _quote("|".join(map(_literal, [shown])))[1:-1] in cfg.selector(), cfg.selector()
 
 
 def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):

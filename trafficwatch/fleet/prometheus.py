@@ -153,7 +153,9 @@ class PromConfig:
         if self.site:  # the name: our agents export it as shown (safe_name), others as it is;
             # or as a client wrote it, as the logs' --site finds it (`B.Example.com:8080` of
             # b.example.com; "no site" on the fleet only, a trial)
-            names = list(dict.fromkeys((safe_name(self.site), self.site, host_form(self.site))))
+            # (`X"Y\Z.example:80` of x"y\z.example, exported as shown: x"y\\z.example)
+            host = host_form(self.site)
+            names = list(dict.fromkeys((safe_name(self.site), self.site, host, safe_name(host))))
             parts.append(f"{self.site_label}={_quote(self.site)}" if names == [self.site] else
                          f"{self.site_label}=~{_quote('|'.join(map(_literal, names)))}")
         if self.status_classes:
