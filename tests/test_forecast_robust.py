@@ -1569,3 +1569,27 @@ def test_weekdays_from_a_weekend_alone_say_the_widening_they_get(shipped):
     assert "the counts hold no Mon yet" in f.choice
     assert "differ on other sites (0.79x to 2.18x)" in f.choice, f.choice
     assert 2.1 <= (f.p90 / f.p50).max() <= 2.2
+
+
+@pytest.mark.parametrize("factor", [0.3, 0.5, 2.0])
+def test_a_day_alone_at_another_level_is_not_yet_taken_for_the_new_level(shipped, factor):
+    """A forecasting trial: a Thursday alone at 0.3x (a holiday the model does not know),
+    forecast at Friday's midnight, was followed as the new level: Friday forecast at 0.3x,
+    MASE 3.1 where last week's was 0.69, no hour inside the band, every hour flagged above.
+    A day alone is not yet a new level: the median lies between it and the usual one, the
+    bands (drawn and the anomalies') span both, and the words say so."""
+    end = 34 * 24 + 3  # a Friday's midnight (UTC)
+    idx, rate = weekly_site(400, end + 24, start="2026-10-30 21:00")
+    assert idx[end].hour == 0 and idx[end].day_name() == "Friday"
+    rate[end - 24:end] *= factor
+    v = np.random.default_rng(3).poisson(rate).astype(float)
+    f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
+    truth, low = rate[end:], rate[end:] * factor
+    lo, hi = f.alarm()
+    for level in (truth, low):  # back to its usual level, or held at the day's
+        assert ((level >= f.p10) & (level <= f.p90)).mean() >= 0.8, f.choice
+        assert ((level >= lo) & (level <= hi)).mean() >= 0.8, f.choice
+    assert min(1, factor) < f.p50.sum() / truth.sum() < max(1, factor), f.choice
+    assert re.match(r"Traffic has been at [\d.]+x its usual level for the last 24 hours: a day "
+                    r"alone may be a holiday or an outage", f.choice), f.choice
+    assert f.choice_short.endswith("x for 24 h, band spans usual"), f.choice_short
