@@ -223,6 +223,44 @@ def test_one_line_dated_2100_does_not_add_a_lifetime_of_hours(tmp_path, capsys):
     assert "malformed, time out of range (more than a day ahead of the clock): 1" in err
 
 
+@pytest.mark.parametrize("where", ["last", "middle"])
+def test_one_line_dated_years_before_its_neighbours_does_not_add_years_of_hours(tmp_path, capsys,
+                                                                                where):
+    """A trial: one line of 1999 at the end of 3 weeks of 2026 made 27 years of hours at 0
+    (244,856 rows of `counts`), MASE 548, another forecast shown. A line a week or more from
+    the lines on both sides of it is malformed, said under its reason."""
+    body = log_lines(100).splitlines(keepends=True)
+    odd = _line("COMBINED", "01/Jan/1999:12:00:00 +0000", "") + b"\n"
+    at = len(body) if where == "last" else 50
+    (tmp_path / "access.log").write_bytes(b"".join(body[:at] + [odd] + body[at:]))
+    rc = main(["counts", str(tmp_path / "access.log")])
+    out, err = capsys.readouterr()
+    assert rc == 0 and len(out.splitlines()) < 50, len(out.splitlines())
+    assert ("malformed, time out of order (a week or more from the lines on both sides): 1, "
+            "e.g. a line dated 1999-01-01T12:00:00Z") in err
+
+
+def test_a_block_of_lines_out_of_order_is_counted_and_a_lone_line_across_reads_is_not():
+    """`zcat access.log.*.gz` puts .10 before .2: blocks weeks apart, each counted. A lone
+    line apart whose neighbour came in the read before is told by it."""
+    from trafficwatch.logs.parse import Parser
+
+    def lines(day: int, n: int) -> bytes:
+        return b"".join(_line("COMBINED", f"{day:02d}/Oct/2026:10:{m:02d}:00 +0000", "") + b"\n"
+                        for m in range(n))
+
+    p = Parser(get_format("COMBINED"))
+    res = p.feed(lines(20, 5) + lines(1, 5) + lines(21, 5))  # a block 19 days before
+    assert len(res.records) == 15 and res.malformed.total == 0
+    p.feed(lines(21, 3))
+    res = p.feed(lines(1, 1) + lines(22, 2))  # one line 3 weeks before both sides
+    assert len(res.records) == 2
+    assert dict(res.malformed.counts) == {
+        "time out of order (a week or more from the lines on both sides)": 1}
+    res = p.feed(lines(25, 1))  # a gap of days forward: traffic, counted
+    assert len(res.records) == 1 and res.malformed.total == 0
+
+
 # -- binary: per line, and a binary file said once ------------------------------------------------
 
 def test_a_nul_in_one_line_makes_that_line_malformed_not_the_file(tmp_path, capsys):

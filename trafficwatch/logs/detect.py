@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from trafficwatch.logs.container import ENTRYPOINT, STDERR_OTHER, SYSTEM
 from trafficwatch.logs.formats import DETECT_ORDER, PRESETS, SPACED_VHOST, LogFormat
 from trafficwatch.logs.parse import HAPROXY_OWN, Parser
-from trafficwatch.logs.timeparse import TOO_EARLY, TOO_LATE
+from trafficwatch.logs.timeparse import APART, TOO_EARLY, TOO_LATE
 from trafficwatch.logs.w3c import NOT_REQUESTS
 
 # lines of a log that are no request, nor a reason to doubt its format
@@ -23,7 +23,7 @@ SAID_APART = frozenset((*OWN_LINES, ALREADY))  # counted with the malformed line
 # reasons, and not malformed: their own counter on /metrics (an error log's lines had raised
 # trafficwatch_malformed_lines_total with every 404, an alert on ordinary traffic: a trial)
 TIME_REASONS = frozenset({"impossible date", "bad time", "bad time zone offset", TOO_EARLY,
-                          TOO_LATE})  # a line of a format, but a time that cannot be counted
+                          TOO_LATE, APART})  # a line of a format, but a time that cannot be counted
 
 
 def said_apart(counts: Mapping[str, int]) -> int:

@@ -27,6 +27,7 @@ MAX_OFFSET = 14 * 3600
 _DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 TOO_EARLY = f"time out of range (before {MIN_YEAR})"
 TOO_LATE = "time out of range (more than a day ahead of the clock)"
+APART = "time out of order (a week or more from the lines on both sides)"  # (Parser.feed)
 _MONTHS = {m.encode(): i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _CLF = re.compile(rb"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?"
