@@ -78,6 +78,9 @@ def _literal(text: str) -> str:
     return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
 
 
+LOOKBACK_S = 300  # Prometheus's own look-back for an instant's value (query.lookback-delta)
+
+
 @dataclass(frozen=True)
 class PromConfig:
     """Where the fleet's series is and how to select it."""
@@ -165,10 +168,18 @@ class PromConfig:
 
     def query(self, span: int | None = None) -> str:
         """Requests per site and status class in the `span` seconds (default: a step) before
-        each evaluation instant, summed over the agents."""
-        x = self.selector()
-        return (f"sum by ({self.site_label}, status) "
-                f"(({x} - {x} offset {span or self.step}s) >= 0)")
+        each evaluation instant, summed over the agents: each agent's last sample in those
+        seconds less its last sample in the step before them. The last sample, not the value
+        at the instant: an agent restarted across an hour's end (a deploy; Prometheus marks its
+        series stale at the first failed scrape) had no value at that instant and was left out
+        of both hours, its requests lost from the totals, the hours shown whole (a fleet
+        trial). Its hours still add up to the counters' growth: the sample that ends one hour
+        begins the next. (The hour in progress, a few seconds old: its end looks back
+        LOOKBACK_S, not to nothing.)"""
+        x, step = self.selector(), self.step
+        end = step if span is None else max(span, min(LOOKBACK_S, step))
+        return (f"sum by ({self.site_label}, status) ((last_over_time({x}[{end}s]) - "
+                f"last_over_time({x}[{step}s] offset {span or step}s)) >= 0)")
 
 
 @dataclass
