@@ -86,3 +86,19 @@ async def test_a_path_filter_on_a_fleet_is_said_to_be_left_out(monkeypatch):
                    in m for m in said), said
         assert held["engine"].filter.path is None
         await pilot.press("q")
+
+
+async def test_the_site_picker_on_a_fleet_with_no_hour_yet_does_not_say_no_line_was_counted(
+        monkeypatch):
+    # a fleet trial: in the fleet's first hour the picker said "no site yet: no log line
+    # counted" while the agents had counted 300 lines of 12 sites (no whole hour in Prometheus)
+    app, _ = fleet_app(monkeypatch)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        said = [n.message for n in app._notifications]
+        assert any(m.startswith("no site yet: Prometheus has no hour of the agents' counts yet")
+                   for m in said), said
+        assert not any("no log line counted" in m for m in said)
+        await pilot.press("q")
