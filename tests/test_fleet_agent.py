@@ -459,7 +459,8 @@ def test_an_agent_whose_state_was_lost_says_so_at_start(tmp_path, capsys):
     state.unlink()
     err = start_and_stop()
     assert "no saved state to go on from beside" in err, err
-    assert "while stopped is not counted" in err, err
+    assert ("lines written since the last save to a log no longer here (rotated away, deleted) "
+            "are not counted") in err, err
 
 
 def test_an_agent_on_a_log_still_empty_says_so_not_of_0_sites(tmp_path, capsys):

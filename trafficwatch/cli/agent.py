@@ -56,11 +56,13 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             and agent.feed.state_held_by is None):  # floors, no state: it was deleted or
         # lost (a trial's agent then skipped ~100 lines without a word). Not a state another
         # trafficwatch holds: that is said, and "no saved state" beside it was untrue (a trial)
-        lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: the "
-                "counters go on from their last values, counting from the logs as they are "
-                "now: what was written to them since the last save and while stopped is not "
-                "counted")  # (it had said only "to a file no longer here": a trial lost
-        # 44 lines of a log still there)
+        lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: "
+                "each counter goes on from the larger of its last value and what the logs hold "
+                "now: lines written since the last save to a log no longer here (rotated away, "
+                "deleted) are not counted")  # (it had said only "to a file no longer here": a
+        # trial lost 44 lines of a log still there; then "what was written since the last
+        # save and while stopped is not counted", of a log still there whose 8 new lines
+        # were: a fleet trial)
     for notice in (agent.feed.notice, agent.floor.notice, lost):  # (a folder that waits for
         # its logs: one of the events below; said twice, a trial)
         if notice:
