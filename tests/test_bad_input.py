@@ -223,7 +223,7 @@ def test_one_line_dated_2100_does_not_add_a_lifetime_of_hours(tmp_path, capsys):
     assert "malformed, time out of range (more than a day ahead of the clock): 1" in err
 
 
-@pytest.mark.parametrize("where", ["last", "middle"])
+@pytest.mark.parametrize("where", ["last", "middle", "first"])
 def test_one_line_dated_years_before_its_neighbours_does_not_add_years_of_hours(tmp_path, capsys,
                                                                                 where):
     """A trial: one line of 1999 at the end of 3 weeks of 2026 made 27 years of hours at 0
@@ -231,7 +231,7 @@ def test_one_line_dated_years_before_its_neighbours_does_not_add_years_of_hours(
     the lines on both sides of it is malformed, said under its reason."""
     body = log_lines(100).splitlines(keepends=True)
     odd = _line("COMBINED", "01/Jan/1999:12:00:00 +0000", "") + b"\n"
-    at = len(body) if where == "last" else 50
+    at = {"last": len(body), "middle": 50, "first": 0}[where]
     (tmp_path / "access.log").write_bytes(b"".join(body[:at] + [odd] + body[at:]))
     rc = main(["counts", str(tmp_path / "access.log")])
     out, err = capsys.readouterr()
@@ -259,6 +259,10 @@ def test_a_block_of_lines_out_of_order_is_counted_and_a_lone_line_across_reads_i
         "time out of order (a week or more from the lines on both sides)": 1}
     res = p.feed(lines(25, 1))  # a gap of days forward: traffic, counted
     assert len(res.records) == 1 and res.malformed.total == 0
+    # fed a line at a time (a follower), a block back in time is counted: a read's last line
+    # is not judged until the stream ends (each had been dropped against the line before it)
+    got = sum(len(p.feed(line + b"\n").records) for line in lines(2, 15).splitlines())
+    assert got == 15
 
 
 # -- binary: per line, and a binary file said once ------------------------------------------------

@@ -90,6 +90,9 @@ APART_S = 7 * 86400  # a line this far from the lines on both sides of it, both 
 # hours at 0 (244,856 rows of `counts`), MASE 548 and another forecast shown (a trial). A block
 # of lines out of order (`zcat access.log.*.gz`: .10 before .2) is counted: its lines are
 # near each other
+FIRST_APART_S = 365 * 86400  # a stream's first line this far before the line after it is not
+# counted either (APART): a log opening with one line of 1999 (a review); a quiet site's first
+# request weeks before its launch is
 _ZONE = re.compile(rb"[+-]\d\d:?\d\d\s*\Z")  # a CLF time's zone offset at its end
 
 
@@ -212,26 +215,32 @@ class Parser:
             res = self._feed_cri(data)
         else:
             res = self._feed_data(data)
-        res = self._drop_apart(res)
+        res = self._drop_apart(res, final)
         if len(res.records) and self._vhosts:
             self._latest = max(self._latest, int(res.records.ts.max()))
             if self._named_at < 0:
                 self._named_at = int(res.records.ts.min())
         return res
 
-    def _drop_apart(self, res: ParseResult) -> ParseResult:
-        """`res` without the lines APART_S or more from the lines on both sides of them (both
-        before it or both after; the chunk's last line: before the line before it by as much),
-        counted malformed (APART) instead."""
+    def _drop_apart(self, res: ParseResult, final: bool) -> ParseResult:
+        """`res` without the lines APART_S or more from the lines on both sides of them, both
+        before or both after (the stream's last line, `final`: before the line before it by as
+        much; its first: FIRST_APART_S or more before the line after it), counted malformed
+        (APART) instead. A read's last line is not judged until the stream ends: fed a line at
+        a time (a follower), a block of lines back in time had been dropped line after line,
+        each against the newer line before the block (a review)."""
         ts = res.records.ts
         if not len(ts):
             return res
         t = ts.astype(np.float64)
-        prev = np.concatenate([[np.nan if self._prev_ts is None else self._prev_ts], t[:-1]])
+        first = self._prev_ts is None
+        prev = np.concatenate([[np.nan if first else self._prev_ts], t[:-1]])
         nxt = np.concatenate([t[1:], [np.nan]])
         with np.errstate(invalid="ignore"):
-            before = (prev - t >= APART_S) & ((nxt - t >= APART_S) | np.isnan(nxt))
+            before = (prev - t >= APART_S) & ((nxt - t >= APART_S) | (np.isnan(nxt) & final))
             after = (t - prev >= APART_S) & (t - nxt >= APART_S)
+            if first and len(t) > 1:  # no line before the stream's first: a year before the next
+                before[0] = t[1] - t[0] >= FIRST_APART_S
         apart = before | after
         if apart.any():
             res.malformed.add(APART, f"a line dated {_iso(int(ts[apart][0]))}".encode(),
