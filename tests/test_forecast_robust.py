@@ -1590,8 +1590,9 @@ def test_a_day_alone_at_another_level_is_not_yet_taken_for_the_new_level(shipped
         assert ((level >= f.p10) & (level <= f.p90)).mean() >= 0.8, f.choice
         assert ((level >= lo) & (level <= hi)).mean() >= 0.8, f.choice
     assert min(1, factor) < f.p50.sum() / truth.sum() < max(1, factor), f.choice
+    what = "a holiday or an outage" if factor < 1 else r"an event \(a campaign, a crawler\)"
     assert re.match(r"Traffic has been at [\d.]+x its usual level for the last 24 hours: a day "
-                    r"alone may be a holiday or an outage", f.choice), f.choice
+                    rf"alone may be {what}", f.choice), f.choice
     assert f.choice_short.endswith("x for 24 h, band spans usual"), f.choice_short
 
 
@@ -1613,3 +1614,18 @@ def test_a_short_surge_at_the_end_is_not_forecast_into_the_next_days(shipped, ho
     truth = rate[end:]
     assert ((truth[far] >= f.p10[far]) & (truth[far] <= f.p90[far])).mean() >= 0.8
     assert f.p90[0] > clean.p90[0]  # the next hour: it may go on
+
+
+def test_a_site_back_from_an_outage_of_a_week_is_not_read_as_a_surge_that_passes(shipped):
+    """A review: a site down 9 days (no line, counted 0), back for its last 4 hours, was read
+    as a surge over the week before's zeros: its next day forecast at the outage's 0 (109
+    where 2,746 came) and flagged whole."""
+    end = 34 * 24 + 16
+    idx, rate = weekly_site(400, end + 48, start="2026-10-30 21:00")
+    v = np.random.default_rng(2).poisson(rate).astype(float)
+    w = v[:end].copy()
+    w[-(9 * 24 + 4):-4] = 0.0
+    f = shipped.forecast(pd.Series(w, index=idx[:end]), 48)
+    far = slice(12, 48)
+    assert 0.5 < f.p50[far].sum() / rate[end:][far].sum() < 2, f.choice
+    assert f.alarm()[1][far].sum() > 0.5 * rate[end:][far].sum()  # not flagged whole

@@ -353,7 +353,7 @@ SURGE_END_RATIO = 1.5  # ... each above this many times the same hour's largest 
 def trailing_surge(values: np.ndarray) -> np.ndarray | None:
     """The counts with a short surge still going at their end (the last 1 to SURGE_END_HOURS
     hours each above SURGE_END_RATIO times the same hour's largest on the 7 days before, at
-    least 3 of them observed, + BURST_MARGIN; the hour before them not) read as over: those
+    least 3 of them above 0, + BURST_MARGIN; the hour before them not) read as over: those
     hours as the median of their 7 days before. None where the end holds no such run. What
     the forecast's hours a few hours on read (Forecaster._surge_over): a crawler's last 2 hours
     at 10 times a shop's traffic lifted the next two days 1.35x (a forecasting trial), as the
@@ -366,8 +366,11 @@ def trailing_surge(values: np.ndarray) -> np.ndarray | None:
     past = _week_before(v, at)
     seen = np.isfinite(past)
     top = np.where(seen, past, -np.inf).max(axis=1)
-    high = (seen.sum(axis=1) >= 3) & np.isfinite(v[at]) & \
-        (v[at] > SURGE_END_RATIO * top + BURST_MARGIN)
+    # 3 of those days at least with traffic at that hour: a site back from an outage of a week
+    # or more (zeros before) was read as a surge, its next day forecast at the outage's 0 and
+    # flagged whole (a review)
+    busy = (np.where(seen, past, 0.0) > 0).sum(axis=1) >= 3
+    high = busy & np.isfinite(v[at]) & (v[at] > SURGE_END_RATIO * top + BURST_MARGIN)
     run = int(np.argmin(high[::-1])) if not high.all() else len(high)
     if not 1 <= run <= SURGE_END_HOURS:
         return None

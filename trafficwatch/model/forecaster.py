@@ -321,10 +321,11 @@ class Recent:
             at = (f"{added_text(abs(self.level.added))[1:]} "
                   f"{'above' if self.level.added > 0 else 'below'}" if self.level.added else
                   f"at {ratio_text(self.level.ratio)}")
+            what = ("a holiday or an outage" if self.level.ratio < 1 and self.level.added <= 0
+                    else "an event (a campaign, a crawler)")  # (a rise was "an outage", a review)
             return (f"Traffic has been {at} its usual level for the last {self.level.age()}: a "
-                    "day alone may be a holiday or an outage, so the forecast lies between "
-                    "that level and the usual one, its band spanning both, until it holds for "
-                    f"{HEDGE_HOURS} hours")
+                    f"day alone may be {what}, so the forecast lies between that level and the "
+                    f"usual one, its band spanning both, until it holds for {HEDGE_HOURS} hours")
         if self.level.added:  # "2.4x" of a bot's steady 300 an hour (a trial)
             more = self.level.added > 0  # "at its usual level -302 an hour" read oddly
             return (f"Traffic has held {added_text(abs(self.level.added))[1:]} "
