@@ -98,7 +98,7 @@ async def test_the_site_picker_on_a_fleet_with_no_hour_yet_does_not_say_no_line_
         await pilot.press("s")
         await pilot.pause(0.1)
         said = [n.message for n in app._notifications]
-        assert any(m.startswith("no site yet: Prometheus has no hour of the agents' counts yet")
+        assert any(m.startswith("no site yet: no hour of the agents' counts read from Prometheus")
                    for m in said), said
         assert not any("no log line counted" in m for m in said)
         await pilot.press("q")

@@ -402,8 +402,8 @@ class TrafficWatchApp(App):
             # (on a fleet the agents had counted 300 lines of 12 sites: no whole hour of them
             # in Prometheus yet, which the status line says, a fleet trial)
             self.notify(f"only one site here: {site_title('', sites)}" if sites else
-                        "no site yet: Prometheus has no hour of the agents' counts yet (the "
-                        "status line says when they begin)" if fleet else
+                        "no site yet: no hour of the agents' counts read from Prometheus "
+                        "(the status line says why)" if fleet else
                         "no site yet: no log line counted")
             return
         self.push_screen(SitePicker(sites), self._picked_site)

@@ -58,11 +58,12 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
         # trafficwatch holds: that is said, and "no saved state" beside it was untrue (a trial)
         lost = (f"no saved state to go on from beside {safe_name(str(agent.floor.path))}: "
                 "each counter goes on from the larger of its last value and what the logs hold "
-                "now: lines written since the last save to a log no longer here (rotated away, "
-                "deleted) are not counted")  # (it had said only "to a file no longer here": a
+                "now: lines written since the last save are counted only where the logs now "
+                "hold more than it had counted (after a rotation, none of them)")  # (it had said only "to a file no longer here": a
         # trial lost 44 lines of a log still there; then "what was written since the last
         # save and while stopped is not counted", of a log still there whose 8 new lines
-        # were: a fleet trial)
+        # were: a fleet trial; where the counters' last values are above what the logs hold,
+        # all of them are lost, a review)
     for notice in (agent.feed.notice, agent.floor.notice, lost):  # (a folder that waits for
         # its logs: one of the events below; said twice, a trial)
         if notice:

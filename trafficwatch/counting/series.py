@@ -691,6 +691,10 @@ class HourlySeries:
             s.last_ts = before
         if s.covered_ts is not None and s.covered_ts // HOUR == h:
             s.covered_ts = before
+        if not s.cells:  # its only hours gone: no site (listed, it was a blank one to pick, and
+            # a fleet with none left no longer said why nothing was shown, a review)
+            del self._sites[site]
+            self._hosts -= s.host
 
     def merge(self, other: HourlySeries) -> None:
         """Add every count of `other` into this one."""
