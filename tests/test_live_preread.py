@@ -257,6 +257,34 @@ def test_the_second_trafficwatch_takes_the_state_file_over_once_the_first_has_en
     f3.close()
 
 
+def test_taking_the_state_file_over_keeps_the_hours_of_logs_deleted_since(tmp_path,
+                                                                          monkeypatch):
+    # a trial: a second instance took the state file over when the first ended and saved its
+    # own counts there, from the logs there were: the hours of logrotate's oldest, deleted
+    # meanwhile, were gone for good (5,728 requests became 1,437)
+    monkeypatch.setattr("trafficwatch.engine.live.COMMIT_S", 0.0)
+    d = tmp_path / "logs"
+    d.mkdir()
+    (d / "access.log.1").write_text(lines(0, 3000))  # hour 00
+    (d / "access.log").write_text(lines(7200, 2000))  # hours 02-02
+    state = tmp_path / "state" / "app.json"
+    e1, f1 = feed(d, state)
+    whole = e1.sink.series.total()
+    assert whole == 5000
+    (d / "access.log.1").unlink()  # logrotate's oldest goes
+    e2, f2 = feed(d, state)
+    assert e2.sink.series.total() == 2000 and f2.state_held_by is not None
+    f1.close()
+    append(d / "access.log", lines(9200, 5))
+    f2.step(1.0)
+    assert f2.state_held_by is None and "keeping the 1 hour of logs no longer here" in f2.notice
+    assert e2.sink.series.total() == whole + 5
+    f2.close()
+    e3, f3 = feed(d, state)
+    assert "resumed from" in f3.notice and e3.sink.series.total() == whole + 5
+    f3.close()
+
+
 def test_the_files_counted_are_those_followed_now_not_every_one_since_the_start(logs):
     # the Now pane said "files 3 / 5 / 7 / 9 / 11" through rotations of a folder of 2 to 7 files
     from trafficwatch.engine.views import ingest_view

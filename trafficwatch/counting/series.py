@@ -713,6 +713,42 @@ class HourlySeries:
             site, s = self._site(site, o.host)
             self._absorb(site, s, o)
 
+    def keep_hours_of(self, other: HourlySeries) -> int:
+        """Take from `other` the hours of each site that this series has no count of, and
+        the time spans it covered: a state saved by another trafficwatch on the same logs,
+        taken over when it ended (engine.live). Both counted the logs there are; only `other`
+        the logs deleted since (logrotate's oldest): its saves had replaced them with this
+        one's, history gone for good (5,728 requests became 1,432, a trial). An hour both
+        have is this one's (it read its logs on, past the other's end). Per-path counts of
+        such hours are not taken (the path filter shows them as unknown, as aged hours). The
+        number of hours taken."""
+        took = 0
+        mine = self._aged_hours()
+        for h in other._aged_hours() - mine:
+            table = other._every_table(h)
+            if table is not None:
+                self._all_sets[h] = table
+        for name, o in other._sites.items():
+            o.fold()
+            name, s = self._site(name, o.host)
+            for h in sorted(set(o.cells) - set(s.cells)):
+                s.cells[h] = o.cells[h].copy()
+                s.requests += int(o.cells[h].sum())
+                if h in o.offsets:
+                    s.offsets[h] = o.offsets[h]
+                if h in o.visitors:
+                    s.add_visitors(h, o.visitors[h])
+                if h in o.visitor_sets:
+                    s.visitor_sets[h] = o.visitor_sets[h]
+                took += 1
+            for a, b in o.coverage:
+                self.add_coverage(name, a * HOUR, b * HOUR, lines=False)
+            known = [t for t in (s.first_ts, o.first_ts) if t is not None]
+            s.first_ts = min(known) if known else s.first_ts
+            if s.last_ts is None and o.last_ts is not None:
+                s.last_ts, s.utc_offset = o.last_ts, o.utc_offset
+        return took
+
     def _absorb(self, site: str, s: _Site, o: _Site) -> None:
         """Add every count of site `o` into `s`, the site named `site` of this series."""
         o.fold()

@@ -34,7 +34,7 @@ from trafficwatch.counting.ingest import (
 )
 from trafficwatch.counting.plan import first_read
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.counting.state import State, StateStore, natural
+from trafficwatch.counting.state import State, StateStore, UntrustedState, natural
 from trafficwatch.engine.sink import Sink
 from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
@@ -1154,17 +1154,51 @@ class LiveFeed:
 
     def _take_over(self) -> None:
         """The state file another trafficwatch saved to: this one's from now on, once that one
-        has ended and let go of its lock (tried every COMMIT_S). What this one counted is all
-        of the logs (it read them itself), so its saves replace the other's."""
+        has ended and let go of its lock (tried every COMMIT_S). This one counted the logs there
+        are (it read them itself); the hours only the other's state holds (of logs deleted
+        since, logrotate's oldest) are taken from it first (HourlySeries.keep_hours_of), then
+        this one's saves replace the other's."""
         self._last_commit = time.monotonic()
         if self._held_store.lock() is not None or not self._held_store.locked:
             return  # still held, or the lock file could not be opened: not known to be free
         self.store, self._held_store = self._held_store, None
         pid = f" (pid {self.state_held_by})" if self.state_held_by else ""
         self.state_held_by = None
+        took = self._hours_of_saved()
+        kept = (f", keeping the {took:,} hour{'s' * (took != 1)} of logs no longer here that "
+                "it had counted" if took else "")
         self.notice = (f"state file {self.store.path}: the trafficwatch{pid} that saved there "
-                       "has ended; this one saves its counts there from now on")
+                       f"has ended; this one saves its counts there from now on{kept}")
         log.info(self.notice)
+
+    def _hours_of_saved(self) -> int:
+        """Hours the state file holds that this one's counts lack, taken into them (see
+        _take_over); 0 where it holds none, is of other paths or options, or is unusable
+        (then it is replaced, as a state of other options at a start is moved aside)."""
+        try:
+            st = self.store.load()
+        except UntrustedState:
+            return 0
+        if st is None:
+            return 0
+        c = st.counts
+        paths = sorted(os.path.abspath(p) for p in self.sink.config.paths)
+        if c.get("kind") != STATE_KIND or sorted(st.paths) != paths or (
+                c.get("options") != self._options_key and not (
+                    isinstance(c.get("options"), str)
+                    and c["options"] in _legacy_keys(self.sink))):
+            return 0
+        try:
+            saved = HourlySeries.from_dict(c["series"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.info("state file %s: its counts are unusable (%s); replaced", self.store.path,
+                     exc)
+            return 0
+        with self.sink.lock:
+            took = self.sink.series.keep_hours_of(saved)
+        if took:
+            self.sink.on_change()
+        return took
 
     def _counts(self) -> dict:
         mal = self.report.malformed
