@@ -358,6 +358,35 @@ def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
                    for k in range(start, start + n) if k not in skip)
 
 
+@pytest.mark.parametrize("backup", ["access.log.bak", "access.log~"])
+@pytest.mark.parametrize("stopped", [False, True])
+def test_an_edit_that_keeps_a_backup_beside_the_log_is_not_counted_again(session, backup,
+                                                                          stopped, capsys):
+    # an SSH trial: `sed -i.bak '/^10.0.3.3 /d' access.log` (vim with `set backup`: access.log~)
+    # keeps the log under the backup's name, the edit under its own: taken for a rotation's new
+    # log, every line the edit kept was counted again, running, across a restart and by `counts`
+    # (328 of 180)
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    assert e.series.total() == 300
+    if stopped:
+        f.close()
+    os.rename(log, session.logs / backup)
+    log.write_text(timed_lines(0, 300, skip=frozenset(range(3, 300, 10))))  # its 4th line out
+    append(log, timed_lines(300, 20))
+    if stopped:
+        e, f = session()
+    assert counted_after(f, e, 320) == 320
+    from trafficwatch.cli.main import main
+
+    capsys.readouterr()
+    assert main(["counts", str(session.logs), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert sum(r["count"] or 0 for r in json.loads(out)) == 290, err  # the log as edited
+    assert "an edit's backup" in err
+
+
 def test_a_log_read_on_after_a_restart_then_rotated_after_a_line_out_of_order(session):
     # a recheck: resumed mid-file after a restart, a line 25 minutes out of order last, then
     # `mv access.log access.log.1; gzip access.log.1`: the new log opened inside the old

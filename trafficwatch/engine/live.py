@@ -53,7 +53,13 @@ from trafficwatch.logs.identity import (
 )
 from trafficwatch.logs.parse import Parser, parse_bytes
 from trafficwatch.logs.records import EXAMPLE_MAX, OTHER_HOSTS, Malformed, ParseResult
-from trafficwatch.logs.sources import DANGLING, SourceFile, classify, discover
+from trafficwatch.logs.sources import (
+    BACKUP_ROTATION,
+    DANGLING,
+    SourceFile,
+    classify,
+    discover,
+)
 from trafficwatch.logs.w3c import JsonLine, header_fields
 from trafficwatch.safe import safe_name
 
@@ -1267,14 +1273,23 @@ class LiveFeed:
 
 
 def _inodes_beside(path: str) -> set[tuple[int, int]]:
-    """(device, inode) of every entry in `path`'s folder."""
+    """(device, inode) of every entry in `path`'s folder, but those under a kept copy's name
+    (access.log.bak, access.log~: sources' BACKUP_ROTATION): `sed -i.bak`, `perl -i.orig` and
+    vim's backup keep the log there, edited into a new file under its name, which was taken
+    for a rotation's new log and counted whole again (an SSH trial: 328 counted of 180)."""
     folder = os.path.dirname(path) or "."
     try:
         dev = os.stat(folder).st_dev
         with os.scandir(folder) as entries:
-            return {(dev, e.inode()) for e in entries}
+            return {(dev, e.inode()) for e in entries if not _kept_copy(e.path)}
     except OSError:
         return set()
+
+
+def _kept_copy(path: str) -> bool:
+    """Whether `path` is named as a copy kept by hand (sources.classify)."""
+    got = classify(Path(path))
+    return not isinstance(got, str) and got.rotation == BACKUP_ROTATION
 
 
 # What changes how lines are counted, by name: a state saved under other values is not reused.

@@ -9,6 +9,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trafficwatch.logs.identity import first_record
 from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
@@ -444,6 +445,8 @@ def discover(paths: list[str], vhost_from_filename: str | None = None,
 
 HEAD_BYTES = 1024  # of decompressed content: files whose heads differ are no copies
 COPY_OF = "a copy of {}: its lines are counted once, from there"  # reason a copy is not read
+EDITED_FROM = ("kept beside {}, which opens as it does (an edit's backup: sed -i.bak, vim): its "
+               "lines are counted from there, as edited")  # a kept copy of a log, not read
 
 
 def _content(path: str, limit: int | None = None) -> tuple[int, str]:
@@ -459,6 +462,12 @@ def _content(path: str, limit: int | None = None) -> tuple[int, str]:
             h.update(chunk)
             n += len(chunk)
     return n, h.hexdigest()
+
+
+def _head(path: str) -> bytes:
+    """The first HEAD_BYTES of a file's decompressed content."""
+    with open_stream(path) as s:
+        return s.read(HEAD_BYTES)
 
 
 def drop_copies(found: Discovery) -> None:
@@ -490,18 +499,41 @@ def drop_copies(found: Discovery) -> None:
             except OSError:
                 continue
             # longest first; of equal ones the plain file, the live one, stays (it is the original)
-            order = sorted(group, key=lambda f: (-whole[f.path][0], f.compressed is not None,
-                                                 f.rotation, f.path))
+            # (a kept copy last: the log edited from it, shorter, is no copy of it)
+            order = sorted(group, key=lambda f: (f.rotation == BACKUP_ROTATION, -whole[f.path][0],
+                                                 f.compressed is not None, f.rotation, f.path))
             kept: list[SourceFile] = []
             for f in order:
                 n, d = whole[f.path]
                 twin = next((k for k in kept if whole[k.path][0] == n and whole[k.path][1] == d
                              or whole[k.path][0] > n and _content(k.path, n) == (n, d)), None)
-                if twin is None:
+                live = next((k for k in group if k.rotation != BACKUP_ROTATION), None)
+                if twin is None and f.rotation == BACKUP_ROTATION and live is not None:
+                    # access.log.bak beside the access.log edited from it: both read, every
+                    # line the edit kept was counted twice (an SSH trial: 328 of 180)
+                    drop.add(f.path)
+                    found.ignored.append((safe_name(f.path),
+                                          EDITED_FROM.format(safe_name(live.path))))
+                elif twin is None:
                     kept.append(f)
                 else:
                     drop.add(f.path)
                     found.ignored.append((safe_name(f.path), COPY_OF.format(safe_name(twin.path))))
+        live = [f for f in files if f.rotation != BACKUP_ROTATION and f.path in sizes
+                and f.path not in drop]
+        for f in files:  # a kept copy opening with the first line of a log of the site, the
+            # edit having changed its first KiB (sed -i.bak of its 4th line): as above
+            if f.rotation != BACKUP_ROTATION or f.path in drop or f.path not in sizes:
+                continue
+            try:
+                line = first_record(_head(f.path))
+                other = next((k for k in live if line and first_record(_head(k.path)) == line),
+                             None)
+            except OSError:
+                continue
+            if other is not None:
+                drop.add(f.path)
+                found.ignored.append((safe_name(f.path), EDITED_FROM.format(safe_name(other.path))))
         for f in files:  # a short file (not empty: that is the start of any) that is the
             # start of a longer one
             n = sizes.get(f.path, 0)
