@@ -358,6 +358,22 @@ def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
                    for k in range(start, start + n) if k not in skip)
 
 
+def test_an_edit_of_every_line_while_followed_is_not_counted_again(session):
+    # an SSH trial: `sed -i 's/^\(10\.[0-9]*\.[0-9]*\)\.[0-9]* /\1.0 /'` (addresses
+    # anonymised) while the follower ran: no line of the old log's first KiB left, the whole
+    # log was counted again (2,994 of 1,512); stopped, it was told by times
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    assert e.series.total() == 300
+    tmp = session.logs / "tmp"
+    tmp.write_text(timed_lines(0, 300).replace("203.0.113.", "203.0.0."))
+    os.replace(tmp, log)
+    append(log, timed_lines(300, 20).replace("203.0.113.", "203.0.0."))
+    assert counted_after(f, e, 320) == 320
+    assert "edited in place?" in " ".join(f.events)
+
+
 @pytest.mark.parametrize("backup", ["access.log.bak", "access.log~"])
 @pytest.mark.parametrize("stopped", [False, True])
 def test_an_edit_that_keeps_a_backup_beside_the_log_is_not_counted_again(session, backup,
