@@ -880,7 +880,11 @@ class HourlySeries:
                  for h, row in self._sites[x].cells.items() if h > h_now]
         # the latest line's time, or the start of the latest hour with lines when a line dated
         # ahead came before the log's last one (a trial: no word of it at start-up)
-        latest = max([last] + [h * HOUR for h, k in later if k])
+        # (or, read once in parallel, the latest line of any read, which the covered span
+        # keeps: "latest 20:00 UTC, 1 h 26 min ahead" of a line dated 20:32, an SSH trial)
+        covered = [c for x in self._selected(site)
+                   if (c := self._sites[x].covered_ts) is not None and c // HOUR > h_now]
+        latest = max([last] + [h * HOUR for h, k in later if k] + covered)
         n = sum(k for _, k in later)
         if latest - now <= AHEAD_NOTE_S:
             return None
