@@ -1629,3 +1629,26 @@ def test_a_site_back_from_an_outage_of_a_week_is_not_read_as_a_surge_that_passes
     far = slice(12, 48)
     assert 0.5 < f.p50[far].sum() / rate[end:][far].sum() < 2, f.choice
     assert f.alarm()[1][far].sum() > 0.5 * rate[end:][far].sum()  # not flagged whole
+
+
+@pytest.mark.parametrize("before", ["a gap of 12 hours", "2 hours back after it"])
+def test_a_day_alone_is_hedged_after_a_gap_and_less_once_traffic_comes_back(shipped, before):
+    """A review: after 12 hours no log covered, a day at 0.3x was "36 h" old, past the hedge,
+    followed whole (MASE 4.14, the normal day after flagged whole); 2 hours back at the usual
+    level after it weighed the hedge toward the day's level (26 hours old), MASE 2.54 -> 3.00."""
+    end = 34 * 24 + 3
+    idx, rate = weekly_site(400, end + 24, start="2026-10-30 21:00")
+    rate[end - 24:end] *= 0.3
+    v = np.random.default_rng(3).poisson(rate).astype(float)
+    if before.startswith("a gap"):
+        v[end - 36:end - 24] = np.nan
+        cut, truth = end, weekly_site(400, end + 24, start="2026-10-30 21:00")[1][end:]
+    else:
+        v[end:end + 2] = weekly_site(400, end + 24, start="2026-10-30 21:00")[1][end:end + 2]
+        cut, truth = end + 2, weekly_site(400, end + 26, start="2026-10-30 21:00")[1][end + 2:]
+    f = shipped.forecast(pd.Series(v[:cut], index=idx[:cut]), 22)
+    lo, hi = f.alarm()
+    assert ((truth[:22] >= lo) & (truth[:22] <= hi)).mean() >= 0.8, f.choice
+    # nearer the usual level than the day's (at 0.55x or more of it)
+    assert f.p50.sum() / truth[:22].sum() >= (0.5 if before.startswith("a gap") else 0.65), \
+        f.choice
