@@ -78,9 +78,6 @@ def _literal(text: str) -> str:
     return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
 
 
-LOOKBACK_S = 300  # Prometheus's own look-back for an instant's value (query.lookback-delta)
-
-
 @dataclass(frozen=True)
 class PromConfig:
     """Where the fleet's series is and how to select it."""
@@ -148,7 +145,9 @@ class PromConfig:
             return False
         raw = name_from_shown(site)  # --site as written (`counts` prints it so) or as it is:
         # the name `counts --prometheus` printed was refused given back (a trial)
-        return self.site in (None, raw, safe_name(raw)) or host_form(self.site) == raw
+        # (or that form as exported, shown: `Caps\\Back.Example` as counts printed it, of
+        # caps\back.example, a fleet recheck)
+        return self.site in (None, raw, safe_name(raw)) or host_form(self.site) in (raw, site)
 
     def selector(self) -> str:
         """The series selector: the site label present, the user's matchers, site and status."""
@@ -174,12 +173,17 @@ class PromConfig:
         series stale at the first failed scrape) had no value at that instant and was left out
         of both hours, its requests lost from the totals, the hours shown whole (a fleet
         trial). Its hours still add up to the counters' growth: the sample that ends one hour
-        begins the next. (The hour in progress, a few seconds old: its end looks back
-        LOOKBACK_S, not to nothing.)"""
+        begins the next."""
         x, step = self.selector(), self.step
-        end = step if span is None else max(span, min(LOOKBACK_S, step))
-        return (f"sum by ({self.site_label}, status) ((last_over_time({x}[{end}s]) - "
-                f"last_over_time({x}[{step}s] offset {span or step}s)) >= 0)")
+        end = step if span is None else max(span, 1)  # (in the hour: an agent dead before it
+        # has no sample there, and the hour is a gap, not a 0 for its first 5 minutes)
+        grew = (f"(last_over_time({x}[{end}s]) - "
+                f"last_over_time({x}[{step}s] offset {span or step}s))")
+        # an agent whose counter went down (a reset: its state lost) is left out of the hour
+        # for every status class, not for the class that went down only: its others, 0 - 0,
+        # had made the site's hour a 0 (a fleet recheck)
+        return (f"sum by ({self.site_label}, status) "
+                f"({grew} unless ignoring(status) ({grew} < 0))")
 
 
 @dataclass
