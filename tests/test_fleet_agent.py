@@ -552,6 +552,9 @@ def test_a_fleet_site_is_picked_by_the_name_counts_prints_as_well_as_by_its_own(
     shown = safe_name('x"y\\z.example')
     assert cfg.wants(shown)
     assert _quote("|".join(map(_literal, [shown])))[1:-1] in cfg.selector(), cfg.selector()
+    # and in its shown form with capitals, as counts printed it (a fleet recheck: "no site")
+    assert PromConfig.build("http://p:9090", days=1, site="Caps\\\\Back.Example").wants(
+        safe_name("caps\\back.example"))
 
 
 def test_counts_of_a_fleet_site_named_as_counts_prints_it(monkeypatch, capsys):
