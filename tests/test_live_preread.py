@@ -265,15 +265,17 @@ def test_taking_the_state_file_over_keeps_the_hours_of_logs_deleted_since(tmp_pa
     monkeypatch.setattr("trafficwatch.engine.live.COMMIT_S", 0.0)
     d = tmp_path / "logs"
     d.mkdir()
-    (d / "access.log.1").write_text(lines(0, 3000))  # hour 00
-    (d / "access.log").write_text(lines(7200, 2000))  # hours 02-02
+    (d / "access.log.1").write_text(lines(0, 3000) + lines(7000, 100))  # hour 00, 01
+    (d / "access.log").write_text(lines(7100, 2100))  # hour 01 (100 lines), 02
+    # (hour 01 in both: this one had its 100 of the log there now, 100 where the first had
+    # 200; a recheck's 50 of 90)
     state = tmp_path / "state" / "app.json"
     e1, f1 = feed(d, state)
     whole = e1.sink.series.total()
-    assert whole == 5000
+    assert whole == 5200
     (d / "access.log.1").unlink()  # logrotate's oldest goes
     e2, f2 = feed(d, state)
-    assert e2.sink.series.total() == 2000 and f2.state_held_by is not None
+    assert e2.sink.series.total() == 2100 and f2.state_held_by is not None
     f1.close()
     append(d / "access.log", lines(9200, 5))
     f2.step(1.0)

@@ -719,8 +719,9 @@ class HourlySeries:
         taken over when it ended (engine.live). Both counted the logs there are; only `other`
         the logs deleted since (logrotate's oldest): its saves had replaced them with this
         one's, history gone for good (5,728 requests became 1,432, a trial). An hour both
-        have is this one's (it read its logs on, past the other's end). Per-path counts of
-        such hours are not taken (the path filter shows them as unknown, as aged hours). The
+        have takes each cell's larger count: each side counted lines of it the other may not
+        have (the deleted log's: 50 of 90 were kept, a recheck; the lines since the other
+        ended). Per-path counts of such hours are not taken (the path filter shows them as unknown, as aged hours). The
         number of hours taken."""
         took = 0
         mine = self._aged_hours()
@@ -731,6 +732,12 @@ class HourlySeries:
         for name, o in other._sites.items():
             o.fold()
             name, s = self._site(name, o.host)
+            for h in sorted(set(o.cells) & set(s.cells)):  # both: each cell's larger count
+                more = np.maximum(s.cells[h], o.cells[h])
+                s.requests += int(more.sum() - s.cells[h].sum())
+                s.cells[h] = more
+                if h in o.visitors:  # visitors: both sides' keys, once each
+                    s.add_visitors(h, o.visitors[h])
             for h in sorted(set(o.cells) - set(s.cells)):
                 s.cells[h] = o.cells[h].copy()
                 s.requests += int(o.cells[h].sum())
