@@ -470,6 +470,25 @@ def _head(path: str) -> bytes:
         return s.read(HEAD_BYTES)
 
 
+_STAMP = re.compile(rb"\[(\d{1,2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2}[^\]]{0,12})\]"
+                    rb"|(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)")
+
+
+def _edited_from(head: bytes, kept: bytes) -> bool:
+    """Whether a log whose first bytes are `head` is an edit of the kept copy whose first bytes
+    are `kept`: it opens with one of the copy's first lines (lines taken out before it: `sed
+    -i.bak 1d`), or with a line of the time the copy's first line has (every line rewritten:
+    `sed -i.bak` of every line's address; the .bak was read as a log, 270 counted of 150,
+    a recheck)."""
+    line = first_record(head)
+    if not line:
+        return False
+    if line == first_record(kept) or b"\n" + line in kept or kept.startswith(line):
+        return True
+    a, b = _STAMP.search(line), _STAMP.search(first_record(kept))
+    return a is not None and b is not None and a.group(0) == b.group(0)
+
+
 def drop_copies(found: Discovery) -> None:
     """Leave out of `found.sites` every file whose content is all or the start of another file
     of the same site (`gzip -c access.log > access.log.gz`, or both access.log.1 and
@@ -526,9 +545,8 @@ def drop_copies(found: Discovery) -> None:
             if f.rotation != BACKUP_ROTATION or f.path in drop or f.path not in sizes:
                 continue
             try:
-                line = first_record(_head(f.path))
-                other = next((k for k in live if line and first_record(_head(k.path)) == line),
-                             None)
+                mine = _head(f.path)
+                other = next((k for k in live if _edited_from(_head(k.path), mine)), None)
             except OSError:
                 continue
             if other is not None:
