@@ -150,3 +150,7 @@ class PrometheusFeed:
             for site, h in gone:
                 self.sink.series.forget_hour(site, h // HOUR)
             add_to_series(self.sink.series, delta, now)
+        if len(hours):  # hours before this read are not read again: let them go (a review:
+            # one row per site and hour kept for as long as the app ran)
+            first = hours[0]
+            self._have = {k: v for k, v in self._have.items() if k[1] >= first}
