@@ -825,3 +825,21 @@ def test_counts_leaves_out_the_backup_of_an_edit_that_changed_the_first_line(tmp
     out, err = capsys.readouterr()
     assert sum(r["count"] or 0 for r in json.loads(out)) == len(edited.splitlines()), err
     assert "an edit's backup" in err
+
+
+def test_a_log_edited_then_rotated_while_stopped_is_not_counted_again(session):
+    # a recheck: stopped overnight; `sed -i '/h\/5 /d' access.log` (its first KiB changed),
+    # then logrotate's `mv access.log access.log.1` and a new log: the edited log was counted
+    # whole again (409 of 209)
+    log = session.logs / "access.log"
+    log.write_text(timed_lines(0, 300))
+    e, f = session()
+    assert e.series.total() == 300
+    f.close()
+    tmp = session.logs / "tmp"
+    tmp.write_text(timed_lines(0, 300, skip=frozenset({2, 100, 200})))
+    os.replace(tmp, log)  # sed -i: a new inode
+    os.rename(log, session.logs / "access.log.1")
+    log.write_text(timed_lines(300, 10))
+    e, f = session()
+    assert counted_after(f, e, 310) == 310

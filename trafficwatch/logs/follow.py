@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trafficwatch.logs.identity import (
+    FP_BYTES,
     TAIL_BYTES,
     Alias,
     Counted,
@@ -56,7 +57,6 @@ from trafficwatch.logs.sources import (
     safe_name,
 )
 
-FP_BYTES = 1024
 READ_BYTES = 1 << 20  # one read
 PASS_BYTES = 4 << 20  # per file per pass: a burst is delivered in bounded chunks over passes
 MAX_RETIRED = 2000

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from trafficwatch.logs.read import open_stream
 
 READ_BYTES = 1 << 20  # one read
+FP_BYTES = 1024  # the first bytes a file is fingerprinted by (and its first line looked for in)
 TAIL_BYTES = 64  # bytes before an offset whose hash tells a file replaced or regrown while stopped
 
 
@@ -104,6 +105,20 @@ class Probe:
     tail_hash: str | None  # digest of the TAIL_BYTES before the offset; None if shorter
     length: int  # the content's length when shorter than the offset, else the offset
     end_hash: str = ""  # digest of the TAIL_BYTES before `length`
+
+
+def _not_there(rec: FileRecord) -> bool:
+    """Whether the content `rec` was saved for is no longer at its path: another inode there,
+    or its inode number reused by a new file not opening as it did (the test's new log got the
+    edited one's number back)."""
+    try:
+        st = os.stat(rec.path)
+        if (st.st_dev, st.st_ino) != (rec.dev, rec.ino):
+            return True
+        with open(rec.path, "rb") as fh:
+            return first_line_digest(fh.read(FP_BYTES)) != rec.first_line
+    except OSError:
+        return True
 
 
 def probe(path: str, offset: int, cap: int) -> Probe | None:
@@ -310,8 +325,14 @@ class Counted:
             # edited too (a line taken out of its first KiB)
             line = first_line_digest(head)
             edited += [rec for rec in self.records if line and rec.first_line == line and
-                       (rec.dev, rec.ino) == (dev, ino) and rec.path == path and rec.offset
-                       and not rec.done and rec not in edited]
+                       rec.offset and not rec.done and rec not in edited and (
+                           (rec.dev, rec.ino) == (dev, ino) and rec.path == path
+                           # or edited (a new inode) then rotated while stopped: the log no
+                           # longer under its name, another file of its site opening as it
+                           # did (`sed -i`, then logrotate's mv: counted whole again, 409 of
+                           # 209, a recheck)
+                           or (rec.dev, rec.ino) != (dev, ino) and rec.path != path
+                           and self.sites.get(rec.path) == site and _not_there(rec))]
         if edited:  # the file itself edited on its own inode while stopped (`grep -v IP
             # access.log > t && cat t > access.log`, `truncate -s`), lines written since
             # included: read from its start, its lines up to the latest counted not counted
