@@ -843,3 +843,17 @@ def test_a_log_edited_then_rotated_while_stopped_is_not_counted_again(session):
     log.write_text(timed_lines(300, 10))
     e, f = session()
     assert counted_after(f, e, 310) == 310
+
+
+def test_an_older_log_kept_beside_logs_that_all_open_with_one_line_is_read(tmp_path, capsys):
+    # a review: every log opening with a banner line, `access.log.old` (older lines) was taken
+    # for an edit's backup and left out: 100 counted of 200
+    from trafficwatch.cli.main import main
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "access.log.old").write_text("LOGSTART\n" + timed_lines(0, 100))
+    (logs / "access.log").write_text("LOGSTART\n" + timed_lines(200, 100))
+    main(["counts", str(logs), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert sum(r["count"] or 0 for r in json.loads(out)) == 200, err

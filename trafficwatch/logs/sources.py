@@ -9,7 +9,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trafficwatch.logs.identity import first_record
 from trafficwatch.logs.read import open_stream
 from trafficwatch.safe import safe_name
 
@@ -472,13 +471,22 @@ def _head(path: str) -> bytes:
 
 def _edited_from(head: bytes, kept: bytes) -> bool:
     """Whether a log whose first bytes are `head` is an edit of the kept copy whose first bytes
-    are `kept`: it opens with the copy's first line or another of its first KiB's (lines taken
-    out before it: `sed -i.bak 1d` was counted 199 of 99, the .bak read as a log, a recheck).
-    Not by times: an older log kept so may open at the same second (every line rewritten, its
-    first line another, is read twice by `counts`; followed, it is told)."""
-    line = first_record(head)
-    return bool(line) and (line == first_record(kept) or kept.startswith(line)
-                           or b"\n" + line in kept)
+    are `kept`: of its first 3 lines (records: no header), 2 are whole lines of the copy's
+    first KiB (or its only one is), lines taken out before or among them: `sed -i.bak 1d` was
+    counted 199 of 99, the .bak read as a log (a recheck). Not one line alone: logs that all
+    open with one line (a banner written at each rotation) had an older one left out (a
+    review: 100 of 200). Not by times: an older log kept so may open at the same second
+    (every line rewritten is read twice by `counts`; followed, it is told)."""
+    lines, start = [], 0
+    while len(lines) < 3 and (nl := head.find(b"\n", start)) >= 0:
+        line = head[start:nl + 1]
+        start = nl + 1
+        if line.strip() and not line.startswith(b"#"):
+            lines.append(line)
+    if not lines:
+        return False
+    found = sum(kept.startswith(line) or b"\n" + line in kept for line in lines)
+    return found >= min(2, len(lines))
 
 
 def drop_copies(found: Discovery) -> None:
