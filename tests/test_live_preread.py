@@ -279,7 +279,7 @@ def test_taking_the_state_file_over_keeps_the_hours_of_logs_deleted_since(tmp_pa
     f1.close()
     append(d / "access.log", lines(9200, 5))
     f2.step(1.0)
-    assert f2.state_held_by is None and "keeping the 1 hour of logs no longer here" in f2.notice
+    assert f2.state_held_by is None and "keeping the 2 hours of logs no longer here" in f2.notice
     assert e2.sink.series.total() == whole + 5
     f2.close()
     e3, f3 = feed(d, state)

@@ -734,6 +734,7 @@ class HourlySeries:
             name, s = self._site(name, o.host)
             for h in sorted(set(o.cells) & set(s.cells)):  # both: each cell's larger count
                 more = np.maximum(s.cells[h], o.cells[h])
+                took += int(more.sum() > s.cells[h].sum())  # (said: a review)
                 s.requests += int(more.sum() - s.cells[h].sum())
                 s.cells[h] = more
                 if h in o.visitors:  # visitors: both sides' keys, once each
@@ -889,8 +890,9 @@ class HourlySeries:
         # ahead came before the log's last one (a trial: no word of it at start-up)
         # (or, read once in parallel, the latest line of any read, which the covered span
         # keeps: "latest 20:00 UTC, 1 h 26 min ahead" of a line dated 20:32, an SSH trial)
-        covered = [c for x in self._selected(site)
-                   if (c := self._sites[x].covered_ts) is not None and c // HOUR > h_now]
+        covered = [c for x in self._selected(site) if not self._sites[x].host  # (a host's is
+                   # its shared log's last line, another host's maybe: a review)
+                   and (c := self._sites[x].covered_ts) is not None and c // HOUR > h_now]
         latest = max([last] + [h * HOUR for h, k in later if k] + covered)
         n = sum(k for _, k in later)
         if latest - now <= AHEAD_NOTE_S:

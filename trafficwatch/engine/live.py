@@ -891,7 +891,9 @@ class LiveFeed:
                           # rewritten (`sed -i` of client addresses, anonymised), running, had
                           # counted the whole log again (an SSH trial: 2,994 of 1,512); no new
                           # log of a rotation opens at the second its old one began
-                          or first is not None and head == first)
+                          # (its first line's: read from its start here, `heads`; resumed
+                          # mid-file, its first line read is not its first, a review)
+                          or first is not None and head == first and bool(heads))
                 # by its times too (its lines' in its order, not past now) where the old one
                 # was not followed here (after a restart) or nothing is known of its content.
                 # Followed, by content alone: by times, a rotation's new log after lines out
