@@ -656,3 +656,49 @@ def test_copytruncates_copy_gone_while_looked_at_is_not_read_again(tmp_path, mon
         assert sum(got) == 80, got  # the .gz too: what was counted, not again
     finally:
         f.stop()
+
+
+def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(tmp_path):
+    # kill -9 chaos under load, 1 run in 10: copytruncate's truncation and new lines came
+    # between the follower's check of the file and its read, which went on from the old offset
+    # into the new content; once the truncation was seen it was read again from 0: the lines
+    # past the old offset counted twice
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "b.example.log"
+    line = '198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 "-" "ua"\n'
+
+    def lines(a, b):
+        return "".join(line.format(m=n // 60 % 60, s=n % 60, n=n) for n in range(a, b))
+
+    live.write_text(lines(0, 30))
+    got: list[int] = []
+    f = Follower([str(logs)], lambda key, chunk: got.append(chunk.count(b"\n")), poll=True,
+                 settle=0)
+    real = Follower._rotated_or_truncated
+    state = {"armed": False}
+
+    def checked_then_rotated(self, g):
+        out = real(self, g)
+        if state["armed"]:
+            state["armed"] = False
+            shutil.copyfile(live, logs / "b.example.log.1")
+            os.truncate(live, 0)
+            with open(live, "a") as fh:
+                fh.write(lines(30, 70))  # longer than what was read: the read goes on
+        return out
+
+    try:
+        f.check_now()
+        assert sum(got) == 30
+        Follower._rotated_or_truncated = checked_then_rotated
+        state["armed"] = True
+        f.check_now()
+        Follower._rotated_or_truncated = real
+        f.request_scan()
+        for _ in range(4):
+            f.check_now()
+        assert sum(got) == 70, got
+    finally:
+        Follower._rotated_or_truncated = real
+        f.stop()
