@@ -349,6 +349,16 @@ def test_archives_counted_before_a_restart_are_still_files_of_the_view(session):
     assert any("access.log.1.gz" in name and "before the restart" in what for name, what in after)
 
 
+def counted_then_stopped(session, text: str, n: int) -> Path:
+    """access.log written with `text` (`n` lines), counted by a feed, the feed stopped: the log."""
+    log = session.logs / "access.log"
+    log.write_text(text)
+    e, f = session()
+    assert e.series.total() == n
+    f.close()
+    return log
+
+
 def timed_lines(start: int, n: int, skip: frozenset[int] = frozenset()) -> str:
     """Lines a minute apart from 20 Nov 2026 00:00, line k at minute k (`skip`: left out)."""
     def stamp(k: int) -> str:
@@ -796,11 +806,7 @@ def test_a_log_of_minutes_edited_on_a_new_inode_while_stopped_is_counted_once(se
             "%H:%M:%S", time.gmtime(k))).replace("/p0 ", f"/p{k} ")
                        for k in range(start, start + n) if k not in skip)
 
-    log = session.logs / "access.log"
-    log.write_text(lines(0, 200))
-    e, f = session()
-    assert e.series.total() == 200
-    f.close()
+    log = counted_then_stopped(session, lines(0, 200), 200)
     edited = session.logs / "tmp"
     edited.write_text(lines(0, 200, skip=frozenset(range(100, 200, 2))))
     os.replace(edited, log)
@@ -831,11 +837,7 @@ def test_a_log_edited_then_rotated_while_stopped_is_not_counted_again(session):
     # a recheck: stopped overnight; `sed -i '/h\/5 /d' access.log` (its first KiB changed),
     # then logrotate's `mv access.log access.log.1` and a new log: the edited log was counted
     # whole again (409 of 209)
-    log = session.logs / "access.log"
-    log.write_text(timed_lines(0, 300))
-    e, f = session()
-    assert e.series.total() == 300
-    f.close()
+    log = counted_then_stopped(session, timed_lines(0, 300), 300)
     tmp = session.logs / "tmp"
     tmp.write_text(timed_lines(0, 300, skip=frozenset({2, 100, 200})))
     os.replace(tmp, log)  # sed -i: a new inode
