@@ -624,7 +624,8 @@ def test_copytruncates_copy_gone_while_looked_at_is_not_read_again(tmp_path, mon
     logs = tmp_path / "logs"
     logs.mkdir()
     live = logs / "b.example.log"
-    line = '198.51.100.1 - - [20/Nov/2026:10:00:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 "-" "ua"\n'
+    line = ('198.51.100.1 - - [20/Nov/2026:10:00:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 '
+            '"-" "ua"\n')
     live.write_text("".join(line.format(s=n % 60, n=n) for n in range(80)))
     got: list[int] = []
     f = Follower([str(logs)], lambda key, chunk: got.append(chunk.count(b"\n")), poll=True)
@@ -666,7 +667,8 @@ def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(
     logs = tmp_path / "logs"
     logs.mkdir()
     live = logs / "b.example.log"
-    line = '198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 "-" "ua"\n'
+    line = ('198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 '
+            '"-" "ua"\n')
 
     def lines(a, b):
         return "".join(line.format(m=n // 60 % 60, s=n % 60, n=n) for n in range(a, b))

@@ -721,8 +721,8 @@ class HourlySeries:
         one's, history gone for good (5,728 requests became 1,432, a trial). An hour both
         have takes each cell's larger count: each side counted lines of it the other may not
         have (the deleted log's: 50 of 90 were kept, a recheck; the lines since the other
-        ended). Per-path counts of such hours are not taken (the path filter shows them as unknown, as aged hours). The
-        number of hours taken."""
+        ended). Per-path counts of such hours are not taken (the path filter shows them as
+        unknown, as aged hours). The number of hours taken or raised."""
         took = 0
         mine = self._aged_hours()
         for h in other._aged_hours() - mine:
