@@ -704,3 +704,69 @@ def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(
     finally:
         Follower._rotated_or_truncated = real
         f.stop()
+
+
+@pytest.mark.parametrize("when", ["emptied, no copy, after the read",
+                                  "emptied and written back around the check"])
+def test_a_read_checked_after_it_keeps_the_old_lines_and_its_place(tmp_path, monkeypatch, when):
+    # a review of the check after each read: `> access.log` (no copy anywhere) landing
+    # between the read and the check had the old lines read thrown away (35 of 45); a file
+    # emptied and written back as it was around the check left the read position past what
+    # was taken, and the file was read again from 0 later (90 of 50)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    live = logs / "b.example.log"
+    line = ('198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 '
+            '"-" "ua"\n')
+
+    def lines(a, b):
+        return "".join(line.format(m=n // 60 % 60, s=n % 60, n=n) for n in range(a, b))
+
+    live.write_text(lines(0, 30))
+    got: list[int] = []
+    f = Follower([str(logs)], lambda key, chunk: got.append(chunk.count(b"\n")), poll=True,
+                 settle=0)
+    real_rt, real_same = Follower._rotated_or_truncated, Follower._same_tail
+    armed = {"check": False, "next": False}
+
+    def checked(self, g):
+        out = real_rt(self, g)
+        if armed["check"]:  # the next _same_tail is the one after the read
+            armed["check"], armed["next"] = False, True
+        return out
+
+    def same(self, g):
+        if not armed["next"]:
+            return real_same(self, g)
+        armed["next"] = False
+        if when.startswith("emptied, no copy"):
+            os.truncate(live, 0)
+            with open(live, "a") as fh:
+                fh.write(lines(100, 105))
+            return real_same(self, g)
+        body = live.read_bytes()
+        os.truncate(live, 0)
+        out = real_same(self, g)
+        with open(live, "ab") as fh:
+            fh.write(body)  # written back as it was
+        return out
+
+    try:
+        f.check_now()
+        with open(live, "a") as fh:
+            fh.write(lines(30, 40))
+        monkeypatch.setattr(Follower, "_rotated_or_truncated", checked)
+        monkeypatch.setattr(Follower, "_same_tail", same)
+        armed["check"] = True
+        f.check_now()
+        monkeypatch.setattr(Follower, "_rotated_or_truncated", real_rt)
+        monkeypatch.setattr(Follower, "_same_tail", real_same)
+        if not when.startswith("emptied, no copy"):
+            with open(live, "a") as fh:
+                fh.write(lines(40, 50))
+        f.request_scan()
+        for _ in range(4):
+            f.check_now()
+        assert sum(got) == (45 if when.startswith("emptied, no copy") else 50), got
+    finally:
+        f.stop()
