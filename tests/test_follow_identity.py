@@ -659,24 +659,32 @@ def test_copytruncates_copy_gone_while_looked_at_is_not_read_again(tmp_path, mon
         f.stop()
 
 
-def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(tmp_path):
-    # kill -9 chaos under load, 1 run in 10: copytruncate's truncation and new lines came
-    # between the follower's check of the file and its read, which went on from the old offset
-    # into the new content; once the truncation was seen it was read again from 0: the lines
-    # past the old offset counted twice
+def followed_b_log(tmp_path: Path):
+    """A log of 30 lines followed (polling, no settling): (its path, lines(a, b) giving lines
+    numbered a to b, the line counts of each delivery, the Follower), the 30 delivered once
+    `check_now` runs."""
     logs = tmp_path / "logs"
     logs.mkdir()
     live = logs / "b.example.log"
     line = ('198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 '
             '"-" "ua"\n')
 
-    def lines(a, b):
+    def lines(a: int, b: int) -> str:
         return "".join(line.format(m=n // 60 % 60, s=n % 60, n=n) for n in range(a, b))
 
     live.write_text(lines(0, 30))
     got: list[int] = []
     f = Follower([str(logs)], lambda key, chunk: got.append(chunk.count(b"\n")), poll=True,
                  settle=0)
+    return live, lines, got, f
+
+
+def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(tmp_path):
+    # kill -9 chaos under load, 1 run in 10: copytruncate's truncation and new lines came
+    # between the follower's check of the file and its read, which went on from the old offset
+    # into the new content; once the truncation was seen it was read again from 0: the lines
+    # past the old offset counted twice
+    live, lines, got, f = followed_b_log(tmp_path)
     real = Follower._rotated_or_truncated
     state = {"armed": False}
 
@@ -684,7 +692,7 @@ def test_a_log_truncated_and_rewritten_under_a_read_is_read_from_its_start_once(
         out = real(self, g)
         if state["armed"]:
             state["armed"] = False
-            shutil.copyfile(live, logs / "b.example.log.1")
+            shutil.copyfile(live, live.with_name("b.example.log.1"))
             os.truncate(live, 0)
             with open(live, "a") as fh:
                 fh.write(lines(30, 70))  # longer than what was read: the read goes on
@@ -713,19 +721,7 @@ def test_a_read_checked_after_it_keeps_the_old_lines_and_its_place(tmp_path, mon
     # between the read and the check had the old lines read thrown away (35 of 45); a file
     # emptied and written back as it was around the check left the read position past what
     # was taken, and the file was read again from 0 later (90 of 50)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    live = logs / "b.example.log"
-    line = ('198.51.100.1 - - [20/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /b/{n} HTTP/1.1" 200 1 '
-            '"-" "ua"\n')
-
-    def lines(a, b):
-        return "".join(line.format(m=n // 60 % 60, s=n % 60, n=n) for n in range(a, b))
-
-    live.write_text(lines(0, 30))
-    got: list[int] = []
-    f = Follower([str(logs)], lambda key, chunk: got.append(chunk.count(b"\n")), poll=True,
-                 settle=0)
+    live, lines, got, f = followed_b_log(tmp_path)
     real_rt, real_same = Follower._rotated_or_truncated, Follower._same_tail
     armed = {"check": False, "next": False}
 
