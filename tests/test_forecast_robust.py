@@ -1614,6 +1614,10 @@ def test_a_short_surge_at_the_end_is_not_forecast_into_the_next_days(shipped, ho
     truth = rate[end:]
     assert ((truth[far] >= f.p10[far]) & (truth[far] <= f.p90[far])).mean() >= 0.8
     assert f.p90[0] > clean.p90[0]  # the next hour: it may go on
+    assert "surge" in f.choice, f.choice  # and said (1 or 2 hours had been said nowhere)
+    if hours < 4:
+        assert f.choice.endswith(f"; the last {hours} hours far above their usual, read as a "
+                                 "surge that is over from 12 hours ahead"), f.choice
 
 
 def test_a_site_back_from_an_outage_of_a_week_is_not_read_as_a_surge_that_passes(shipped):

@@ -1260,9 +1260,17 @@ class Forecaster:
         p10, p50 = mix(fc.p10, other.p10), mix(fc.p50, other.p50)
         # the band drawn keeps its top: the surge may go on (a site doubled for its last 6
         # hours: a trial's next 48 hours 93 % above a p90 that had not allowed it)
+        choice, short = fc.choice, fc.choice_short
+        if "surge" not in choice:  # said (from 4 hours outside the band it is already: a
+            # recheck found 1 or 2 hours read as over said nowhere)
+            run = int(np.sum(over != v))
+            choice += (f"; the last {run} hour{'s' * (run != 1)} far above their usual, read as "
+                       f"a surge that is over from {SURGE_OVER[1]} hours ahead")
+            short += f"; last {run} h surge, over from {SURGE_OVER[1]} h"
         return replace(fc, p10=np.minimum(p10, p50), p50=p50, p90=np.maximum(fc.p90, p50),
                        alarm_p10=np.minimum(mix(a10, b10), p50),
-                       alarm_p90=np.maximum(mix(a90, b90), p50))
+                       alarm_p90=np.maximum(mix(a90, b90), p50), choice=choice,
+                       choice_short=short)
 
     def _ahead(self, w, zq: np.ndarray, inner, index: pd.DatetimeIndex,
                horizon: int, unit: float = 1.0) -> Ahead | None:
