@@ -1656,3 +1656,15 @@ def test_a_day_alone_is_hedged_after_a_gap_and_less_once_traffic_comes_back(ship
     # nearer the usual level than the day's (at 0.55x or more of it)
     assert f.p50.sum() / truth[:22].sum() >= (0.5 if before.startswith("a gap") else 0.65), \
         f.choice
+
+
+def test_a_short_surge_is_said_by_its_own_hours_not_the_gaps_before_it(shipped):
+    # a reread: the hours said were counted as those the surge's reading changed, and a gap
+    # (NaN, never equal to itself) counted as one: "the last 14 hours" of a 2-hour surge
+    end = 34 * 24 + 13
+    idx, rate = weekly_site(400, end, start="2026-10-30 21:00")
+    v = np.random.default_rng(5).poisson(rate).astype(float)
+    v[100:112] = np.nan  # 12 hours no log covered, weeks before
+    v[-2:] *= 10
+    f = shipped.forecast(pd.Series(v, index=idx), 48)
+    assert "; the last 2 hours far above their usual" in f.choice, f.choice

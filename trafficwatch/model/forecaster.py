@@ -1263,7 +1263,7 @@ class Forecaster:
         choice, short = fc.choice, fc.choice_short
         if "surge" not in choice:  # said (from 4 hours outside the band it is already: a
             # recheck found 1 or 2 hours read as over said nowhere)
-            run = int(np.sum(over != v))
+            run = int(np.sum((over != v) & np.isfinite(v)))  # (a gap: NaN != NaN)
             choice += (f"; the last {run} hour{'s' * (run != 1)} far above their usual, read as "
                        f"a surge that is over from {SURGE_OVER[1]} hours ahead")
             short += f"; last {run} h surge, over from {SURGE_OVER[1]} h"
