@@ -352,6 +352,7 @@ def test_widening_the_band_drawn_leaves_the_anomalies_as_they_were(monkeypatch):
     p = predict(s, Forecaster.load())  # a fresh model each: past forecasts are cached per model
     site = site_forecast(s.iloc[:-57], Forecaster.load(), None)  # every site's, for alerts
     monkeypatch.setattr(forecaster, "BROKE_SHARE", 0.0)  # never widen
+    monkeypatch.setattr(forecaster, "SURGE_HOURS", 10**6)  # (nor for the hours ending it)
     q = predict(s, Forecaster.load())
     assert site_forecast(s.iloc[:-57], Forecaster.load(), None).events == site.events
     assert site.anomaly == -1  # the dead hour, the last one of this cut
@@ -743,9 +744,12 @@ def test_a_drop_thirty_hours_old_is_followed_and_said_truthfully(shipped):
         assert "as good as" not in f.choice, f.choice
         # read as a new level now (features.level_shift), and said so
         assert re.match(r"Traffic has held at 0\.3\dx its usual level for the last 30 hours"
-                        ": the forecast reads the weeks before at that level; ", f.choice), f.choice
+                        ": the forecast reads the weeks before at that level, its band spanning "
+                        "the usual level too until it holds for 3 days; ", f.choice), f.choice
         assert f.p50.mean() < 0.6 * (2000 * shape[:24]).mean()  # not the old level (0.73 then)
-        assert f.p90.max() < 0.6 * v.max()  # nor its band (0.94 of the old top then)
+        # nor the anomalies' band (0.94 of the old top then); the band drawn spans the old level
+        # too for 3 days (on the corpus the band of a level followed from 30 hours held 44-63 %)
+        assert f.alarm()[1].max() < 0.6 * v.max()
 
 
 def test_an_outage_after_a_drop_is_filled_at_the_new_level(shipped):
@@ -1596,6 +1600,27 @@ def test_a_day_alone_at_another_level_is_not_yet_taken_for_the_new_level(shipped
     assert f.choice_short.endswith("x for 24 h, band spans usual"), f.choice_short
 
 
+@pytest.mark.parametrize("factor", [0.3, 2.0])
+def test_two_days_at_another_level_keep_the_usual_level_in_the_band(shipped, factor):
+    """Two days at another level (Thanksgiving and the Friday after it, a storm, a weekend's
+    campaign) were followed from 30 hours, the band too: the Saturday after had no hour of the
+    usual level inside it. On the corpus, changes 30-72 hours old, that band held 44-63 % of the
+    next 48 hours (80 % meant): the bands span both levels until 3 days, and the words say so."""
+    end = 34 * 24 + 3  # a Friday's midnight (UTC)
+    idx, rate = weekly_site(400, end + 24, start="2026-10-30 21:00")
+    rate[end - 48:end] *= factor  # Wednesday and Thursday
+    v = np.random.default_rng(4).poisson(rate).astype(float)
+    f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
+    truth, low = rate[end:], rate[end:] * factor
+    for level in (truth, low):  # back to its usual level, or held at the two days'
+        assert ((level >= f.p10) & (level <= f.p90)).mean() >= 0.8, f.choice
+    lo, hi = f.alarm()  # the anomalies' band is the new level's (not to 0 after a rise)
+    assert ((low >= lo) & (low <= hi)).mean() >= 0.8 and (lo > 0.5 * f.p10).all()
+    assert re.match(r"Traffic has held at [\d.]+x its usual level for the last 48 hours: the "
+                    r"forecast reads the weeks before at that level, its band spanning the usual "
+                    r"level too until it holds for 3 days", f.choice), f.choice
+
+
 @pytest.mark.parametrize("hours,factor", [(2, 10.0), (2, 3.0), (5, 3.0)])
 def test_a_short_surge_at_the_end_is_not_forecast_into_the_next_days(shipped, hours, factor):
     """A forecasting trial: a crawler's last 2 hours at 10 times a shop's traffic lifted its
@@ -1668,3 +1693,38 @@ def test_a_short_surge_is_said_by_its_own_hours_not_the_gaps_before_it(shipped):
     v[-2:] *= 10
     f = shipped.forecast(pd.Series(v, index=idx), 48)
     assert "; the last 2 hours far above their usual" in f.choice, f.choice
+
+
+@pytest.mark.parametrize("at", [0, 21])
+def test_last_weeks_holiday_is_not_forecast_again_a_week_later(shipped, at):
+    """A forecasting trial: a Monday holiday at a Sunday's level (0.6x, none of its hours
+    DAY_FAR from their weeks) was shown again the Monday after, 60 % "same hour last week":
+    35/h where the LSTM alone erred 17.6/h, 8 of 21 hours inside the band, the normal Monday
+    flagged. A whole day of last week apart from its weeks and from the days since is its own."""
+    monday = 3 + 48 + 5 * 168  # a Monday's midnight (UTC), 5 weeks in
+    end = monday - (24 - at) % 24  # forecast from it, or from the Sunday's 21:00
+    idx, rate = weekly_site(150, monday + 24)
+    assert idx[monday].day_name() == "Monday" and idx[monday].hour == 0
+    rate[monday - 168:monday - 144] *= 0.45  # the Monday before at a weekend's level
+    v = np.random.default_rng(6).poisson(rate).astype(float)
+    f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
+    truth = rate[end:end + 24]
+    day = slice((24 - at) % 24, 24)  # the Monday's hours
+    assert f.p50[day].sum() > 0.8 * truth[day].sum(), f.choice  # 0.74 then
+    assert ((truth[day] >= f.p10[day]) & (truth[day] <= f.p90[day])).mean() >= 0.8, f.choice
+
+
+def test_a_burst_that_fades_widens_the_next_days_band_only_to_where_it_came_down(shipped):
+    """A forecasting trial: a link on a news site, 2,000 extra requests at 14:00 fading to twice
+    the usual by midnight (10 hours above the band, 11 of 24 inside): the next day's band drawn
+    was widened to 4.5 times its median, wider than the 98 % anomaly band. A day's hours outside
+    the band widen it no further than its latest ones sit."""
+    end = 3 + 48 + 4 * 168 + 24  # a Tuesday's midnight (UTC)
+    idx, rate = weekly_site(150, end + 24)
+    k = np.arange(10)
+    rate[end - 10:end] += 2000 * np.exp(-k / 2.5)  # from 14:00 on
+    v = np.random.default_rng(8).poisson(rate).astype(float)
+    f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
+    truth = rate[end:]
+    assert ((truth >= f.p10) & (truth <= f.p90)).mean() >= 0.8, f.choice
+    assert f.p90.sum() / f.p50.sum() < 4.0, (f.p90.sum() / f.p50.sum(), f.choice)  # 5.8 then
