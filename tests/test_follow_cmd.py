@@ -390,3 +390,25 @@ def test_follow_marks_the_hour_in_progress_partial_as_counts_does(tmp_path):
         (pd.Timestamp(hour - 2 * 3600, unit="s", tz="UTC").isoformat(), 60, False),
         (pd.Timestamp(hour - 3600, unit="s", tz="UTC").isoformat(), 60, False),
         (pd.Timestamp(hour, unit="s", tz="UTC").isoformat(), rows[-1]["count"], True)]
+
+
+def test_over_long_lines_are_said_once_a_file_and_each_counted(tmp_path):
+    # an ops trial: 300 lines of 1 MB from a client printed 161 lines on stderr ("a line longer
+    # than 65536 bytes was skipped"), one for each read that split one; a client could fill the
+    # journal. Said once a file, as every other reason; each counted as malformed
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_text(LINE.format(m=1) * 3)
+    long = '1.2.3.4 - - [20/Nov/2026:10:05:00 +0000] "GET /' + "x" * 1_100_000 + ' HTTP/1.1" 200 1\n'
+    with follow_into_files(tmp_path, "--no-state", "--poll", str(logs)) as (proc, _, err):
+        time.sleep(1.0)
+        for _ in range(4):
+            with log.open("a") as fh:
+                fh.write(long * 5 + LINE.format(m=2))
+            time.sleep(0.3)
+        assert wait_for(lambda: "malformed" in err.read_text())
+        stop_cleanly(proc)
+    said = err.read_text()
+    assert said.count("was skipped (line too long)") == 1, said
+    assert "27 lines read, 7 counted, 20 malformed" in said, said

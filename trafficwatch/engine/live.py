@@ -161,6 +161,9 @@ class LiveFeed:
         self.events: deque[str] = deque(maxlen=50)
         self.event_count = 0
         self.warnings: deque[str] = deque(maxlen=10)  # truncations and read errors, for the screen
+        self._long_said: set[str] = set()  # files an over-long line was said of: once each
+        # (then counted as malformed, as every reason is: 300 lines of 1 MB from a client
+        # printed 161 lines on stderr, an ops trial)
         self.rate = 0.0  # lines a second, over the last RATE_WINDOW_S
         self._rate_steps: deque[tuple[float, int]] = deque()
         self.last_update = time.time()
@@ -1040,7 +1043,11 @@ class LiveFeed:
         if ev.kind == "long_line" and ev.key is not None:  # counted as its line_too_long came
             self._tail_add(ev.key.site, [logread.tail_text(ev.sample, ev.length)])
             return
-        if ev.kind not in ("new_file", "resumed"):  # one per file: thousands with old rotations
+        said_long = ev.kind == "line_too_long" and ev.name in self._long_said
+        if ev.kind == "line_too_long":
+            self._long_said.add(ev.name)
+        if ev.kind not in ("new_file", "resumed") and not said_long:  # one per file: thousands
+            # with old rotations
             self.events.append(ev.message)
             self.event_count += 1
         if ev.kind in ("truncated", "error", "archive_error"):
