@@ -986,15 +986,18 @@ class Forecaster:
                 # too (a road counter's Christmas Day, 15 hours below and 4 above: p90 1.65
                 # times the series' top, a trial)
                 below = n_under >= n_over
-                broke = widen_to_hold(latest(np.where(below, under, 0.0)),
-                                      latest(np.where(below, 0.0, over)), 0.8, MAX_WIDEN - widen)
+                dist = near - ma[ok1]  # log1p units from the median: > 0 above
+                broke = widen_to_hold(latest(np.where(below, under, 0.0), -dist),
+                                      latest(np.where(below, 0.0, over), dist), 0.8,
+                                      MAX_WIDEN - widen)
                 broke_hours = (inside, len(under))
             surge = trailing_run(under, over) if ok1[-1] else None
             if surge is not None and max(broke) <= 0:
                 # a change of hours may last: the band drawn spans its level too (a trial's
                 # site doubled 6 hours before the end had 93 % of its next 48 hours above p90)
                 run, side = surge
-                gap = float(np.median(latest(over if side > 0 else under)[-run:]))
+                dist = (near - ma[ok1]) * side  # log1p units from the median, on its side
+                gap = float(np.median(latest(over if side > 0 else under, dist)[-run:]))
                 short = gap > MAX_WIDEN - widen
                 gap = min(gap, MAX_WIDEN - widen)
                 broke = (0.0, gap) if side > 0 else (gap, 0.0)
@@ -1578,8 +1581,10 @@ def bursts(bases: np.ndarray, bmask: np.ndarray, name: str, scale: np.ndarray,
         unlike_days = (bmask[..., d7] > 0) & (np.abs(z - bases[..., d7]) > day_far)
         burst |= unlike_today & unlike_days
         if first is not None:
-            burst |= days_apart(gap - today, np.where(bmask[..., d7] > 0, z - bases[..., d7], np.nan),
-                          both, scale, first)
+            # (today's shift where the 24 hours before had a count: else none, a review)
+            burst |= days_apart(gap, gap - np.where(bmask[..., now] > 0, today, 0.0),
+                                np.where(bmask[..., d7] > 0, z - bases[..., d7], np.nan), both,
+                                scale, first)
     return burst, zm
 
 
@@ -1593,26 +1598,28 @@ DAY_APART = (float(np.log(1.3)), 1.5, 12)  # a day of "last week" whose hours si
 # were DAY_FAR (1.8x) from their weeks
 
 
-def days_apart(gap: np.ndarray, since: np.ndarray, both: np.ndarray, scale: np.ndarray,
-               first: np.ndarray) -> np.ndarray:
-    """(N, H) hours of whole days of "last week" apart from its weeks and the 7 days since
-    (DAY_APART): `gap` (N, H) each hour from its weeks' median at today's level, `since` (N, H)
-    from its 7-day median (NaN where none), both in z units (`scale` (N,) log1p units each);
-    `first` (N,) the epoch hour of each row's first hour, the days split at midnight. Not a
-    day in the holidays the model flags (features.holiday): it reads them as such."""
+def days_apart(gap: np.ndarray, moved: np.ndarray, since: np.ndarray, both: np.ndarray,
+               scale: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """(N, H) hours of whole days of "last week" apart (DAY_APART) from its weeks (`gap`), from
+    them at today's level (`moved`) and from its 7-day median (`since`, NaN where none), all
+    three the same way, each (N, H) in z units (`scale` (N,) log1p units each); `first` (N,)
+    the epoch hour of each row's first hour, the days split at midnight UTC. A normal
+    Saturday after a busy Friday was apart from today's level and from the week's days (mostly
+    weekdays), not from its own weeks (a review). Not a day in the holidays the model flags
+    (features.holiday): it reads them as such (last week's Christmas Day was New Year's Day's
+    best guess: melb_ped_s15, 1.06x -> 1.11x "last week")."""
     out = np.zeros(gap.shape, dtype=bool)
     far, z_min, hours = DAY_APART
     bar = np.maximum(far / np.asarray(scale, np.float64), z_min)  # (N,)
     day = (np.asarray(first, np.int64)[:, None] + np.arange(gap.shape[1])) // 24
+    usable = both & np.isfinite(since) & (holiday(day * 24) == 0)
     for n in range(gap.shape[0]):
-        for d in np.unique(day[n]):
-            at = (day[n] == d) & both[n] & np.isfinite(since[n])
-            if at.sum() < hours or holiday(np.array([24 * d]))[0]:  # one the model knows: last
-                # week's Christmas Day was New Year's Day's best guess (melb_ped_s15, 1.06x ->
-                # 1.11x "last week")
+        for d in np.unique(day[n][usable[n]]):
+            at = (day[n] == d) & usable[n]
+            if at.sum() < hours:
                 continue
-            g, s = float(np.median(gap[n, at])), float(np.median(since[n, at]))
-            if abs(g) > bar[n] and abs(s) > bar[n] and np.sign(g) == np.sign(s):
+            med = [float(np.median(a[n, at])) for a in (gap, moved, since)]
+            if all(abs(x) > bar[n] for x in med) and len({np.sign(x) for x in med}) == 1:
                 out[n, (day[n] == d) & both[n]] = True
     return out
 
@@ -1738,21 +1745,25 @@ def unseen_kind(seen: set[int], index: pd.DatetimeIndex) -> tuple[np.ndarray, np
     return down, up
 
 
-LATEST_HOURS = 3  # a day's hours outside the band widen it no further than the median of the
-# last this many of them on that side: the traffic's level now. A link on a news site (2,000
-# extra requests at 14:00, fading to 2x the usual by midnight) had the next day's 80 % band
-# widened to 4.5 times its median, wider than the 98 % anomaly band (a forecasting trial)
+LATEST_HOURS = 3  # a day's hours outside the band widen it no further than they would at the
+# distance from the median of the last this many of them on that side: the traffic's level now.
+# A link on a news site (2,000 extra requests at 14:00, fading to 2x the usual by midnight) had
+# the next day's 80 % band widened to 4.5 times its median, wider than the 98 % anomaly band (a
+# forecasting trial). By the distance from the median, not from the band: a day held at 0.7x
+# is as far from the median at every hour, its nights (a wider band) nearer the band (a review)
 
 
-def latest(out: np.ndarray) -> np.ndarray:
-    """How far each hour fell outside the band on one side (> 0: outside), none further than
-    the median of the last LATEST_HOURS outside (in time order): a surge fading (a burst) widens
-    the band to where it has come down to, a level that holds to all of it."""
+def latest(out: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """How far each hour fell outside the band on one side (> 0: outside), each as if it were
+    as far from the median (`dist`, log1p units, > 0 on that side) as the last LATEST_HOURS
+    outside are by their median, where it was further: a surge fading (a burst) widens the band
+    to where it has come down to, a level that holds to all of it."""
     out = np.asarray(out, dtype=np.float64)
     at = np.flatnonzero(out > 0)
     if not len(at):
         return out
-    return np.minimum(out, float(np.median(out[at[-LATEST_HOURS:]])))
+    now = float(np.median(np.asarray(dist, dtype=np.float64)[at[-LATEST_HOURS:]]))
+    return np.where(out > 0, out - np.clip(dist - now, 0.0, None), out)
 
 
 def trailing_run(under: np.ndarray, over: np.ndarray) -> tuple[int, int] | None:
