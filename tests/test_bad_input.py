@@ -275,6 +275,17 @@ def test_a_nul_in_one_line_makes_that_line_malformed_not_the_file(tmp_path, caps
     assert "malformed, binary: 1" in err and "looks binary" not in err
 
 
+def test_a_line_after_a_hole_of_zeros_is_counted(tmp_path, capsys):
+    # an ops trial: a writer that does not append (O_APPEND) writes on at its old offset after
+    # copytruncate; the hole before it reads as zeros, and the first line after each truncation
+    # was joined to them, malformed ("binary"): 1299 of 1300
+    log = tmp_path / "access.log"
+    log.write_bytes(bytes(70_000) + log_lines(100))
+    rc, total, err = counts(capsys, str(log))
+    assert (rc, total) == (0, 100), err
+    assert "100 counted, 0 malformed" in err, err
+
+
 def test_a_nul_inside_a_well_formed_line_is_binary_in_the_fast_path_too():
     good = _line("COMBINED", GOOD_CLF, "")
     res = parse_bytes(good + b"\n" + good.replace(b'"ua"', b'"u\0a"') + b"\n", get_format("COMBINED"))

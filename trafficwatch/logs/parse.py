@@ -72,6 +72,15 @@ def is_binary_line(line: bytes) -> bool:
     return b"\0" in line or 10 * (len(line) - len(line.translate(None, _CONTROL_BYTES))) >= len(line)
 
 
+def after_hole(line: bytes) -> bytes:
+    """The line without the NUL bytes it begins with: a hole in the file, not text. A writer
+    that did not open the log to append (O_APPEND) writes on at its old offset after
+    copytruncate, the bytes before it read as zeros: the first line after each truncation was
+    joined to them and malformed ("binary": 1299 of 1300 counted, an ops trial). A NUL within
+    the line's own bytes still makes it binary."""
+    return line.lstrip(b"\0") if line[:1] == b"\0" else line
+
+
 _MIX_INT = 0x9E3779B97F4A7C15  # visitor = client_hash * _MIX + agent_hash (mod 2**64)
 _MIX = np.uint64(_MIX_INT)
 _NAME_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
@@ -317,6 +326,7 @@ class Parser:
             line = lines[i]
             if line.endswith(b"\r"):
                 line = line[:-1]
+            line = after_hole(line)
             if not line.strip():
                 continue
             if is_binary_line(line) or len(line) > self.opts.max_line_bytes:
@@ -338,6 +348,7 @@ class Parser:
         for i, line in enumerate(lines):
             if line.endswith(b"\r"):
                 line = line[:-1]
+            line = after_hole(line)
             if is_binary_line(line):
                 mal.add("binary", line)
                 continue
