@@ -432,6 +432,23 @@ def test_a_last_line_whose_newline_never_comes_counts_once_the_file_is_quiet(tmp
     r.stop()
 
 
+def test_a_last_line_without_its_newline_counts_after_the_log_is_rotated_away(tmp_path, log,
+                                                                              mode):
+    """An ops trial: a log renamed to access.log.2 while its writer was mid-line, never written
+    again: followed, that line was never counted (152 of 153, where `counts` and a restart
+    counted it). It is a line once the file has been unwritten `last_line_after` seconds, as
+    in the log itself."""
+    log.write(3)
+    r = Run([tmp_path], mode, last_line_after=1.5)
+    r.expect(log.written)
+    with open(log.path, "ab") as h:
+        h.write(b"cut short")
+    time.sleep(0.3)
+    os.rename(log.path, tmp_path / "access.log.2")
+    r.expect([*log.written, b"cut short"])
+    r.stop()
+
+
 def test_the_last_line_of_an_archive_counts_without_a_newline(tmp_path, mode):
     (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"gz line 1\ngz line 2"))
     r = Run([tmp_path], mode)

@@ -789,6 +789,12 @@ class Follower:
                 self._gone |= f.boundary > 0  # what was read of it saved now, as when closed
             if now - f.away_since < AWAY_READ_S:
                 return False  # open and read on at each pass, for what its server writes late
+        if (not f.live or self._moved_away(f)) and f.pending and not f.skipping and \
+                not self._unwritten(f, self.last_line_after) and (
+                    self.whole_line is None or self.whole_line(f.key, bytes(f.pending))):
+            return False  # its last line without a newline, counted (above) once the file is
+            # unwritten that long: closed now, it was never counted (an ops trial: a log
+            # rotated away while its writer was mid-line, 152 of 153 until a restart)
         if not f.live or self._moved_away(f):
             self._close(f)  # a rotation read to its end: reopened if it grows (late writes)
             f.done = True
