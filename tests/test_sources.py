@@ -176,22 +176,6 @@ def test_a_link_to_a_log_in_the_same_folder_does_not_name_its_site(tmp_path):
     assert "shop" in discover([str(tmp_path)]).sites  # a link to a file outside: its own name
 
 
-def test_a_folder_given_through_a_link_names_the_site_by_the_link(tmp_path):
-    # an ops trial: `current -> r1`, repointed at r2 (a deploy, a disk move), split one site in
-    # two, r1 and r2, its history, fine-tune and alerts begun again; `counts /x/nginx` with
-    # nginx -> nginx-2026 named the site nginx-2026. A link to a file was named by the link
-    for release in ("r1", "r2"):
-        (tmp_path / release).mkdir()
-        touch(tmp_path / release / "access.log")
-    (tmp_path / "current").symlink_to("r1")
-    assert list(discover([str(tmp_path / "current")]).sites) == ["current"]
-    (tmp_path / "current").unlink()
-    (tmp_path / "current").symlink_to("r2")
-    assert list(discover([str(tmp_path / "current")]).sites) == ["current"]
-    assert list(discover([str(tmp_path / "current" / "access.log")]).sites) == ["current"]
-    assert list(discover([str(tmp_path / "r1" / ".." / "r2" / "access.log")]).sites) == ["r2"]
-
-
 def test_a_hard_link_to_a_log_is_read_once_and_said(tmp_path):
     # a trial: `ln access.log shop.access.log` counted every line twice, as two sites (and
     # counts --follow printed the second with 0); a symlink was read once

@@ -150,13 +150,7 @@ def _site_of(path: Path, stem: str, vhost_rx: re.Pattern[str] | None) -> str:
             break
     if _IIS_PREFIX.match(base):
         base = ""
-    # the folder as given, not where a link to it points: `current -> releases/r1`, repointed
-    # at r2, had its site split in two (r1 and r2) and its history begun again (an ops trial);
-    # "." or a path ending in ".." by the folder it is
-    folder = path.parent.name
-    if folder in ("", ".", ".."):
-        folder = path.parent.resolve().name
-    return base or folder or "default"
+    return base or path.parent.resolve().name or "default"
 
 
 def _undated(name: str) -> tuple[str, str]:
