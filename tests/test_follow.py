@@ -449,6 +449,21 @@ def test_a_last_line_without_its_newline_counts_after_the_log_is_rotated_away(tm
     r.stop()
 
 
+def test_a_hole_of_zeros_longer_than_a_read_is_no_line_and_the_next_line_is_read(
+        tmp_path, log, mode):
+    """A review: a writer that does not append (O_APPEND) writes on at its old offset after
+    copytruncate, the bytes before it zeros; a hole over a read (1 MiB) was a line too long,
+    and the line after it skipped with it (20,049 of 20,050)."""
+    log.write(3)
+    r = Run([tmp_path], mode)
+    r.expect(log.written)
+    with open(log.path, "ab") as h:
+        h.write(bytes(3 << 20) + b"after the hole\n")
+    r.expect([*log.written, b"after the hole"])
+    assert "line_too_long" not in r.kinds()
+    r.stop()
+
+
 def test_the_last_line_of_an_archive_counts_without_a_newline(tmp_path, mode):
     (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"gz line 1\ngz line 2"))
     r = Run([tmp_path], mode)
