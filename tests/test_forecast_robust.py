@@ -1714,8 +1714,9 @@ def test_last_weeks_holiday_is_not_forecast_again_a_week_later(shipped, at, east
     truth = rate[end:end + 24]
     day = slice((24 - at) % 24, 24)  # the Monday's hours
     assert f.p50[day].sum() > 0.8 * truth[day].sum(), f.choice  # 0.74 then
-    if not at:  # all of it, not 18 of its hours at UTC+10 (19 at UTC-5)
-        assert "same hour last week, 24 hours of 24 stood out" in f.choice, f.choice
+    if not at:  # nearly all of it, not 18 of its hours at UTC+10 (19 at UTC-5)
+        said = re.search(r"same hour last week, (\d+) hours of 24 stood out", f.choice)
+        assert said and int(said.group(1)) >= 21, f.choice
     assert ((truth[day] >= f.p10[day]) & (truth[day] <= f.p90[day])).mean() >= 0.8, f.choice
 
 

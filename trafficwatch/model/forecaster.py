@@ -1612,26 +1612,32 @@ def days_apart(gap: np.ndarray, moved: np.ndarray, since: np.ndarray, both: np.n
     best guess: melb_ped_s15, 1.06x -> 1.11x "last week")."""
     out = np.zeros(gap.shape, dtype=bool)
     far, z_min, hours = DAY_APART
-    bar = np.maximum(far / np.asarray(scale, np.float64), z_min)  # (N,)
+    bar = np.maximum(far / np.asarray(scale, np.float64), z_min)[:, None]  # (N, 1)
     at_hour = np.asarray(first, np.int64)[:, None] + np.arange(gap.shape[1])
-    usable = both & np.isfinite(since) & (holiday(at_hour) == 0)
+    usable = both & np.isfinite(since) & (holiday(at_hour) == 0)  # (N, H)
     for start in DAY_STARTS:  # a site's own midnight is not known here: days from each
         day = (at_hour - start) // 24
-        for n in range(gap.shape[0]):
-            for d in np.unique(day[n][usable[n]]):
-                at = (day[n] == d) & usable[n]
-                if at.sum() < hours:
-                    continue
-                med = [float(np.median(a[n, at])) for a in (gap, moved, since)]
-                if all(abs(x) > bar[n] for x in med) and len({np.sign(x) for x in med}) == 1:
-                    out[n, (day[n] == d) & both[n] & (np.sign(gap[n]) == np.sign(med[0]))] = True
+        day -= day[:, :1]  # 0, 1, 2 within each row
+        for d in range(int(day.max()) + 1):
+            at = (day == d) & usable
+            enough = at.sum(axis=1) >= hours  # (N,)
+            if not enough.any():
+                continue
+            med = [nanmedian(np.where(at, a, np.nan), axis=1)[:, None] for a in (gap, moved, since)]
+            side = np.sign(med[0])
+            apart = enough[:, None] & np.all([np.abs(m) > bar for m in med], axis=0) & \
+                (np.sign(med[1]) == side) & (np.sign(med[2]) == side)
+            # each hour of it on the day's side, itself that far: a normal hour beside an event
+            # was replaced by noise alone in half of the windows (a review)
+            out |= apart & at & (gap * side > bar)
     return out
 
 
 DAY_STARTS = (0, 6, 12, 18)  # UTC hours a day of "last week" is taken to begin at (days_apart):
 # a site's own midnight is not known to the forecast (its log's offset is read into the hours'
-# order only). Split at UTC midnight alone, a holiday of a site at UTC+10 had 8 of its hours
-# repeated (a review); each hour replaced only on its day's side
+# order only). Split at UTC midnight alone, a holiday of a site at UTC+10 had 6 of its hours
+# repeated (a review); an hour is replaced where it is itself as far on its day's side, and
+# not in the holidays
 
 
 LEAD_MAX = 3.0  # a day ahead's band is this many times as wide as the first day's at most
