@@ -1841,7 +1841,7 @@ async def test_the_cursor_takes_the_chart_back_to_an_anomaly_older_than_its_widt
         # older than the four days of tallies: said so, not "No request in these hours"
         stats = str(app.query_one("#stats").render())
         assert "kept for the last 4 days only" in stats
-        assert "no verdict: no day-ahead forecast for this hour" in stats  # its count is there
+        assert "no verdict: day-ahead forecasts go back 4 days" in stats  # its count is there
         for _ in range(30):
             await pilot.press("right")
         await pilot.pause()

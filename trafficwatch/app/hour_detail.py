@@ -67,8 +67,15 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
         out.append((f"no verdict: path counts not kept past {PATH_DAYS} days", "dim"))
     elif not np.isfinite(n["actual"]):
         out.append(("no verdict: no log covers this hour", "dim"))
-    elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):  # older than the 7 days judged
-        out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
+    elif not all(np.isfinite(n[k]) for k in ("p10", "p90")):
+        fv = snap.forecast
+        if fv is not None and len(fv.past_hours) and h < int(fv.past_hours[0]):
+            # older than the days judged: said so (a trial read "no day-ahead forecast" 8 days
+            # back as none made, where the README says the cursor reaches back four weeks)
+            days = -(-len(fv.past_hours) // 24)
+            out.append((f"no verdict: day-ahead forecasts go back {days} days", "dim"))
+        else:
+            out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
     else:
         fv = snap.forecast
         # each distance names its band: "51 below the band" was from the 80 % one drawn, beside
