@@ -449,18 +449,25 @@ def test_a_last_line_without_its_newline_counts_after_the_log_is_rotated_away(tm
     r.stop()
 
 
-def test_a_hole_of_zeros_longer_than_a_read_is_no_line_and_the_next_line_is_read(
+def test_a_hole_of_zeros_longer_than_a_read_is_one_bad_line_and_the_next_line_read(
         tmp_path, log, mode):
     """A review: a writer that does not append (O_APPEND) writes on at its old offset after
     copytruncate, the bytes before it zeros; a hole over a read (1 MiB) was a line too long,
-    and the line after it skipped with it (20,049 of 20,050)."""
+    and the line after it skipped with it (20,049 of 20,050). The hole is one line too long
+    (as a crash's NULs are), ended where the line after it begins."""
     log.write(3)
     r = Run([tmp_path], mode)
     r.expect(log.written)
     with open(log.path, "ab") as h:
         h.write(bytes(3 << 20) + b"after the hole\n")
     r.expect([*log.written, b"after the hole"])
-    assert "line_too_long" not in r.kinds()
+    with open(log.path, "ab") as h:  # one whose line begins in the read the hole ends in,
+        h.write(bytes(100_000) + b"half")  # its newline later
+    time.sleep(0.5)
+    with open(log.path, "ab") as h:
+        h.write(b" a line\n")
+    r.expect([*log.written, b"after the hole", b"half a line"])
+    assert r.kinds().count("line_too_long") == 2
     r.stop()
 
 

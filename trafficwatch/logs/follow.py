@@ -116,6 +116,7 @@ class _File:
     # boundary stays before it, so they are not `tail` until its newline moves the boundary)
     long_start: bytes = b""  # while skipping: the over-long line's first TAIL_LINE_SHOWN bytes
     long_length: int = 0  # while skipping: its bytes so far
+    nul_run: bool = False  # while skipping: every byte of it so far a NUL (a hole: see _take)
     preread: bytes = b""  # content read while identifying the file, fed before the next read
     proof: str = ""  # tail hash carried over from the state while `tail` is not read back
     live: bool = True  # the name a server writes to (not a numbered or dated rotation)
@@ -915,19 +916,24 @@ class Follower:
                 data, pos = data[1:], pos + 1
                 f.boundary = pos
                 f.tail = (f.tail + b"\n")[-TAIL_BYTES:]
+        if f.skipping and f.nul_run:  # a run of NULs: it ends where a line begins
+            first = len(data) - len(data.lstrip(b"\0"))
+            if first < len(data) and data[first:first + 1] != b"\n":
+                self._end_long(f, f.long_length + first, data[:first])
+                f.boundary = pos + first
+                data = data[first:]
+            elif first == len(data):
+                f.skipped = (f.skipped + data)[-TAIL_BYTES:]
+                f.long_length += len(data)
+                return
         if f.skipping:
             nl = data.find(b"\n")
             if nl < 0:
                 f.skipped = (f.skipped + data)[-TAIL_BYTES:]
                 f.long_length += len(data)
                 return  # still inside the over-long line: nothing kept
-            f.skipping = False
             length = f.long_length + nl - ((f.skipped[-1:] + data[:nl])[-1:] == b"\r")
-            self._event("long_line", f.key.path, f"{safe_name(f.key.path)}: the line too long "
-                        f"ended, {length:,} bytes", f.key, sample=f.long_start, length=length)
-            f.long_start, f.long_length = b"", 0
-            f.tail = (f.skipped + data[: nl + 1])[-TAIL_BYTES:]
-            f.skipped = b""
+            self._end_long(f, length, data[: nl + 1])
             f.boundary = pos + nl + 1
             data = data[nl + 1:]
         cut = data.rfind(b"\n") + 1
@@ -939,22 +945,30 @@ class Follower:
             f.tail = (f.tail + chunk[-TAIL_BYTES:])[-TAIL_BYTES:]
         else:
             f.pending += data
-        if f.pending[:1] == b"\0":  # a hole (a writer not appending after copytruncate writes
-            # on at its old offset; the bytes before read as zeros): no line, and no line too
-            # long, however long (over a read, 1 MiB, the next line was skipped with it: 20,049
-            # of 20,050, a review); the line after it is the file's (parse.after_hole)
-            hole = len(f.pending) - len(f.pending.lstrip(b"\0"))
-            del f.pending[:hole]
-            f.boundary += hole
-            f.tail = (f.tail + bytes(min(hole, TAIL_BYTES)))[-TAIL_BYTES:]  # the file's bytes
         if len(f.pending) > self.max_line_bytes:
             self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
                         f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key,
                         sample=bytes(f.pending[:SAMPLE_BYTES]))  # an example: it was empty
             f.skipped = bytes(f.pending[-TAIL_BYTES:])  # `tail` stays the bytes before it
             f.long_start, f.long_length = bytes(f.pending[:TAIL_LINE_SHOWN]), len(f.pending)
-            f.pending = bytearray()
-            f.skipping = True
+            # a run of NULs (a hole: a writer not appending, O_APPEND, writes on at its old
+            # offset after copytruncate, the bytes before read as zeros; a crash's) is one
+            # line too long that ends where a line begins: the line after a hole over a read,
+            # 1 MiB, was skipped with it (20,049 of 20,050, a review)
+            first = len(f.pending) - len(f.pending.lstrip(b"\0"))
+            rest = bytes(f.pending[first:]) if first else b""
+            f.pending, f.skipping, f.nul_run = bytearray(), True, first > 0 and not rest
+            if rest:  # the line after the hole begins in what is read: kept
+                self._end_long(f, first, bytes(min(first, TAIL_BYTES)))
+                f.boundary = f.consumed - len(rest)
+                f.pending = bytearray(rest)
+
+    def _end_long(self, f: _File, length: int, end: bytes) -> None:
+        """The over-long line being skipped ended (`length` bytes, its last ones `end`)."""
+        self._event("long_line", f.key.path, f"{safe_name(f.key.path)}: the line too long "
+                    f"ended, {length:,} bytes", f.key, sample=f.long_start, length=length)
+        f.tail = (f.skipped + end)[-TAIL_BYTES:]
+        f.skipping, f.nul_run, f.long_start, f.long_length, f.skipped = False, False, b"", 0, b""
 
     # -- inotify -----------------------------------------------------------------------------
     def _rewatch(self) -> None:
