@@ -730,21 +730,31 @@ ADDED_SAME = 2.0  # ... and one that the quietest and the busiest quarter of the
 # alike, within this factor of each other (their median counts above their usual)
 
 
-def young_added_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
-    """A count added to every hour (a crawler, a monitor) for the last ADDED_HELD to SHIFT_AGE[1]
-    hours that no ratio reads as a change (young_level_shift: 1.2x by the median hour, its split
-    within the noise of hours whose ratio differs by the hour): the split of the last week's
-    counts less
-    their usual counts whose sides differ most (SHIFT_Z), the count added since (added_level,
-    > 0) lifting the quiet hours (ADDED_QUIET) SHIFT_MIN times or more, the hours before it at
-    their usual counts, the quietest and the busiest quarter of the hours since lifted alike
-    (ADDED_SAME), the last 12 hours and those a week before them still lifted."""
+def last_week_usual(values: np.ndarray
+                    ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
+    """(counts, their length, the last week's indices, each one's usual count: usual_counts)
+    for the young detectors; None for a series of under two weeks (no usual week)."""
     v = np.asarray(values, dtype=np.float64)
     n, week = len(v), 168
     if n < 2 * week:
         return None
     t = np.arange(n - week, n)
-    usual = usual_counts(v, t)
+    return v, n, t, usual_counts(v, t)
+
+
+def young_added_shift(values: np.ndarray, first_hour: int | None = None) -> LevelShift | None:
+    """A count added to every hour (a crawler, a monitor) for the last ADDED_HELD to SHIFT_AGE[1]
+    hours that no ratio reads as a change (young_level_shift: 1.2x by the median hour, its split
+    within the noise of hours whose ratio differs by the hour): the split of the last week's
+    counts less their usual counts whose sides differ most (SHIFT_Z), the count added since (added_level,
+    > 0) lifting the quiet hours (ADDED_QUIET) SHIFT_MIN times or more, the hours before it at
+    their usual counts, the quietest and the busiest quarter of the hours since lifted alike
+    (ADDED_SAME), the last 12 hours and those a week before them still lifted."""
+    week = 168
+    last = last_week_usual(values)
+    if last is None:
+        return None
+    v, n, t, usual = last
     c = v[t] - usual
     cut = _split(c, np.arange(week - SHIFT_AGE[1], week - SHIFT_AGE[0] // 2 + 1),
                  SHIFT_AGE[0] // 2)
@@ -918,12 +928,11 @@ def young_level_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     after it at 0 (an outage is mask_outages' to fill). None otherwise (and for a series of
     under two weeks: no usual week to compare with). One that began in the holidays the model
     flags, or the day before them, is returned with `holiday` set: not to be followed."""
-    v = np.asarray(values, dtype=np.float64)
-    n, week = len(v), 168
-    if n < 2 * week:
+    week = 168
+    last = last_week_usual(values)
+    if last is None:
         return None
-    t = np.arange(n - week, n)
-    usual = usual_counts(v, t)
+    v, n, t, usual = last
     d = np.log1p(np.clip(v[t], 0, None)) - np.log1p(np.clip(usual, 0, None))
     ok = np.isfinite(d)
     # split: t[k:] after
