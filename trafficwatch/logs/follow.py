@@ -892,6 +892,7 @@ class Follower:
         f.fh.seek(0)
         f.consumed = f.boundary = 0
         f.pending, f.skipping, f.head, f.tail, f.first = bytearray(), False, b"", b"", b""
+        f.nul_run = False
         f.skipped, f.long_start, f.long_length = b"", b"", 0
         self._scan_due = True
         return False
@@ -918,7 +919,8 @@ class Follower:
                 f.tail = (f.tail + b"\n")[-TAIL_BYTES:]
         if f.skipping and f.nul_run:  # a run of NULs: it ends where a line begins
             first = len(data) - len(data.lstrip(b"\0"))
-            if first < len(data) and data[first:first + 1] != b"\n":
+            if first < len(data) and data[first:first + 1] != b"\n" and \
+                    data[first:first + 2] != b"\r\n":  # (a hole's own line end: its newline)
                 self._end_long(f, f.long_length + first, data[:first])
                 f.boundary = pos + first
                 data = data[first:]
@@ -946,22 +948,30 @@ class Follower:
         else:
             f.pending += data
         if len(f.pending) > self.max_line_bytes:
+            # a run of NULs (a hole: a writer not appending, O_APPEND, writes on at its old
+            # offset after copytruncate, the bytes before read as zeros; a crash's) is no part
+            # of the line after it: the line after a hole over a read, 1 MiB, was skipped with
+            # it (20,049 of 20,050, a review). A hole over max_line_bytes is said as a line too
+            # long; the line after it is kept where it begins in what is read
+            first = len(f.pending) - len(f.pending.lstrip(b"\0"))
+            rest = f.pending[first:]
+            if first and rest and len(rest) <= self.max_line_bytes:
+                if first > self.max_line_bytes:
+                    self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line "
+                                f"longer than {self.max_line_bytes} bytes was skipped (line too "
+                                "long)", f.key, sample=bytes(f.pending[:SAMPLE_BYTES]))
+                # the bytes before the line now: the tail before the hole and the hole's (a
+                # review: the line's own had the file read again from 0 at every pass)
+                f.tail = (f.tail + bytes(min(first, TAIL_BYTES)))[-TAIL_BYTES:]
+                f.pending = bytearray(rest)
+                f.boundary = f.consumed - len(f.pending)
+                return
             self._event("line_too_long", f.key.path, f"{safe_name(f.key.path)}: a line longer "
                         f"than {self.max_line_bytes} bytes was skipped (line too long)", f.key,
                         sample=bytes(f.pending[:SAMPLE_BYTES]))  # an example: it was empty
             f.skipped = bytes(f.pending[-TAIL_BYTES:])  # `tail` stays the bytes before it
             f.long_start, f.long_length = bytes(f.pending[:TAIL_LINE_SHOWN]), len(f.pending)
-            # a run of NULs (a hole: a writer not appending, O_APPEND, writes on at its old
-            # offset after copytruncate, the bytes before read as zeros; a crash's) is one
-            # line too long that ends where a line begins: the line after a hole over a read,
-            # 1 MiB, was skipped with it (20,049 of 20,050, a review)
-            first = len(f.pending) - len(f.pending.lstrip(b"\0"))
-            rest = bytes(f.pending[first:]) if first else b""
-            f.pending, f.skipping, f.nul_run = bytearray(), True, first > 0 and not rest
-            if rest:  # the line after the hole begins in what is read: kept
-                self._end_long(f, first, bytes(min(first, TAIL_BYTES)))
-                f.boundary = f.consumed - len(rest)
-                f.pending = bytearray(rest)
+            f.pending, f.skipping, f.nul_run = bytearray(), True, first == len(f.pending)
 
     def _end_long(self, f: _File, length: int, end: bytes) -> None:
         """The over-long line being skipped ended (`length` bytes, its last ones `end`)."""
