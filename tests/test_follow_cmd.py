@@ -400,7 +400,8 @@ def test_over_long_lines_are_said_once_a_file_and_each_counted(tmp_path):
     logs.mkdir()
     log = logs / "access.log"
     log.write_text(LINE.format(m=1) * 3)
-    long = '1.2.3.4 - - [20/Nov/2026:10:05:00 +0000] "GET /' + "x" * 1_100_000 + ' HTTP/1.1" 200 1\n'
+    long = ('1.2.3.4 - - [20/Nov/2026:10:05:00 +0000] "GET /' + "x" * 1_100_000
+            + ' HTTP/1.1" 200 1\n')
     with follow_into_files(tmp_path, "--no-state", "--poll", str(logs)) as (proc, _, err):
         time.sleep(1.0)
         for _ in range(4):

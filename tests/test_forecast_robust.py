@@ -1748,7 +1748,7 @@ def test_a_crawlers_steady_count_added_is_followed_though_small_by_day(shipped):
     f = shipped.forecast(pd.Series(v[:end], index=idx[:end]), 24)
     truth = rate[end:]
     night = truth < np.quantile(truth, 0.25)
-    assert re.match(r"Traffic has held (2[6-9]\d|3[0-4]\d) an hour above its usual level", f.choice), \
-        f.choice
+    said = r"Traffic has held (2[6-9]\d|3[0-4]\d) an hour above its usual level"
+    assert re.match(said, f.choice), f.choice
     assert abs(f.p50[night].sum() / truth[night].sum() - 1) < 0.1, f.choice
     assert ((truth >= f.p10) & (truth <= f.p90)).mean() >= 0.8, f.choice

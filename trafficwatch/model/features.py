@@ -746,10 +746,10 @@ def young_added_shift(values: np.ndarray, first_hour: int | None = None) -> Leve
     """A count added to every hour (a crawler, a monitor) for the last ADDED_HELD to SHIFT_AGE[1]
     hours that no ratio reads as a change (young_level_shift: 1.2x by the median hour, its split
     within the noise of hours whose ratio differs by the hour): the split of the last week's
-    counts less their usual counts whose sides differ most (SHIFT_Z), the count added since (added_level,
-    > 0) lifting the quiet hours (ADDED_QUIET) SHIFT_MIN times or more, the hours before it at
-    their usual counts, the quietest and the busiest quarter of the hours since lifted alike
-    (ADDED_SAME), the last 12 hours and those a week before them still lifted."""
+    counts less their usual counts whose sides differ most (SHIFT_Z), the count added since
+    (added_level, > 0) lifting the quiet hours (ADDED_QUIET) SHIFT_MIN times or more, the hours
+    before it at their usual counts, the quietest and the busiest quarter of the hours since
+    lifted alike (ADDED_SAME), the last 12 hours and those a week before them still lifted."""
     week = 168
     last = last_week_usual(values)
     if last is None:

@@ -54,13 +54,14 @@ FOLLOW_HOURS = 30  # a change of level younger than this is forecast between its
 # day alone at 0.3x (a holiday the model does not know, an outage of a day, a blizzard) was
 # followed at midnight as the new level, the next day forecast at 0.3x with no hour inside its
 # band and flagged whole as an anomaly (a forecasting trial: MASE 3.1 where last week's was 0.69)
-HEDGE_HOURS = 72  # ... and its band drawn spans the usual level too until it is this old. On the corpus (703 origins of the held-out series after changes 24-100 hours
-# old), changes 30-72 hours old: the band followed held 44-63 % of the next 48 hours by family
-# (80 % meant), both bands together 84-90 %, at a lower MSIS in every family (melbourne 10.25
-# -> 6.36, auckland 5.03 -> 3.85 at 30-48 h). Their medians are followed whole: hedged to 72
-# hours they were better on some families (weather, events: dc_bikeshare, mn_i94) and worse on
-# others (Auckland's lockdowns, changes that held), the same on all origins at 24 h (0.688 ->
-# 0.689) and a real change's days after it forecast between (a site doubled 2 days ago at 1.4x)
+HEDGE_HOURS = 72  # ... and its band drawn spans the usual level too until it is this old. On
+# the corpus (703 origins of the held-out series after changes 24-100 hours old), changes 30-72
+# hours old: the band followed held 44-63 % of the next 48 hours by family (80 % meant), both
+# bands together 84-90 %, at a lower MSIS in every family (melbourne 10.25 -> 6.36, auckland
+# 5.03 -> 3.85 at 30-48 h). Their medians are followed whole: hedged to 72 hours they were
+# better on some families (weather, events: dc_bikeshare, mn_i94) and worse on others
+# (Auckland's lockdowns, changes that held), the same on all origins at 24 h (0.688 -> 0.689),
+# and a real change's days after it forecast between (a site doubled 2 days ago at 1.4x)
 SURGE_OVER = (3, 12)  # hours ahead: a short surge at the series' end (trailing_surge) is read
 # as going on up to the first, as over from the second, the forecast moving from one to the
 # other between them (Forecaster._surge_over)
