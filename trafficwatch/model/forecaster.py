@@ -1778,10 +1778,9 @@ FADED = (0.75, 0.5)  # ... fading: the last hours' median distance from the medi
 def latest(out: np.ndarray, dist: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """How far each hour fell outside the band on one side (> 0: outside); where those hours
     fade (FADED, against their upper quartile, by `dist`, log1p units from the median, and by
-    `counts`, both > 0 on that side),
-    each as if it were as far from the median as the last LATEST_HOURS outside are by their
-    median, where it was further: a burst widens the band to where it has come down to, a
-    level that holds (a ratio, a count added) to all of it."""
+    `counts`, both > 0 on that side), each as if it were as far from the median as the last
+    LATEST_HOURS outside are by their median, where it was further: a burst widens the band to
+    where it has come down to, a level that holds (a ratio, a count added) to all of it."""
     out = np.asarray(out, dtype=np.float64)
     at = np.flatnonzero(out > 0)
     if not len(at):
