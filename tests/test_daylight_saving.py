@@ -28,6 +28,11 @@ def test_follow_clock_moves_the_hours_before_a_change_onto_the_hours_since():
     assert np.array_equal(follow_clock(v, spring), [1, 2, 3, np.nan, 4, 5, 6, 7],
                           equal_nan=True)
     assert np.array_equal(follow_clock(v, np.full(8, 19800)), v)  # no change: as it was
+    # a server's time zone set anew (+0000 -> -0500): its visitors' hours did not move in UTC
+    assert np.array_equal(follow_clock(v, np.array([0] * 4 + [-18000] * 4)), v)
+    # after it, an hour's change is daylight saving again, the hours before the move on UTC
+    moved = np.array([0] * 2 + [-18000] * 3 + [-14400] * 3)
+    assert np.array_equal(follow_clock(v, moved), [0, 1, 3, 4, np.nan, 5, 6, 7], equal_nan=True)
 
 
 def paris_log(path, start: str, days: int, seed: int = 0) -> None:

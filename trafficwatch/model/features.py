@@ -176,9 +176,14 @@ def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     earlier or later in UTC, and the weeks before the change are moved onto the new hours so
     that "last week" and the 4-week memories hold the same local hours as the days since.
     Where a moved hour lands on one that stays, the one that stays is kept (autumn: the hour
-    that repeats); an hour nothing lands on is a gap (spring: the hour that did not happen)."""
+    that repeats); an hour nothing lands on is a gap (spring: the hour that did not happen).
+    Only an hour's change is daylight saving: a server whose time zone was set anew (+0000 to
+    -0500) wrote its visitors' unchanged UTC hours under another offset, and moved 5 hours,
+    its 4 weeks before were forecast 5 hours off, at 10x the hour's error of "same hour last
+    week", until they had passed (a trial). Hours more than an hour off the last stay on UTC."""
     v, o = np.asarray(values, dtype=np.float64), np.asarray(offsets, dtype=np.float64)
     d = np.rint((o - o[-1]) / 3600).astype(np.int64) if len(o) else np.zeros(0, np.int64)
+    d[np.abs(d) > 1] = 0
     if not d.any():
         return v
     out = np.full(len(v), np.nan)
