@@ -110,6 +110,33 @@ def test_a_stack_of_combining_marks_is_cut_to_a_few_and_the_rest_shown_escaped()
         assert safe_name(word) == safe_text(word) == word
 
 
+def test_both_sanitisers_escape_every_invisible_character_and_cap_every_kind_of_mark():
+    """A security trial: safe_text had a list of its own that let U+1D173 (a format character)
+    through where safe_name escaped it, so the app's hour details showed "/ad𝅳min"
+    as "/admin" and `top` did not; a stack of Cyrillic U+2DE0 (a mark the list of blocks did
+    not name) drew over the lines around it. Every control, format, separator, unassigned and
+    private-use character is escaped by both (tabs kept in text), and a run of any kind of
+    mark is cut to MAX_MARKS."""
+    import unicodedata
+
+    from trafficwatch.safe import MAX_MARKS, safe_name
+
+    kinds = {i: unicodedata.category(chr(i)) for i in range(0x80, 0x110000)}
+    hidden = [i for i, k in kinds.items() if k[0] in "CZ"]
+    unassigned = [i for i in hidden if kinds[i] in ("Cn", "Co")]
+    picked = sorted(set(hidden) - set(unassigned)) + unassigned[::101]
+    assert 0x1D173 in picked and 0x600 in picked and 0xA0 in picked
+    for i in picked + [0x1D173, 0xE0080]:
+        for out in (safe_text(chr(i)), safe_name(chr(i))):
+            assert out.isascii() and out.startswith("\\"), hex(i)
+    marks = [i for i, k in kinds.items() if k[0] == "M"] + [0x1160, 0xD7B0, 0x1F3FB]
+    assert 0x2DE0 in marks and 0x0E31 in marks
+    for i in (i for i in marks if safe_text(chr(i)) == chr(i)):  # (not one escaped always)
+        stack = "z" + chr(i) * (MAX_MARKS + 2)
+        for out in (safe_text(stack), safe_name(stack)):
+            assert out.count(chr(i)) == MAX_MARKS and out.endswith(f"{i:04x}"), hex(i)
+
+
 def test_a_c1_character_and_the_invalid_byte_of_its_number_never_show_alike():
     # a security trial: U+009B (a CSI in UTF-8, \xc2\x9b) and the raw byte \x9b, not UTF-8,
     # both showed as \x9b in log lines: two inputs, one look

@@ -4,34 +4,44 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 
-# C0 controls but tab, DEL, C1, bidi embeddings/overrides/isolates, and other invisible format
-# characters that can reorder or hide text on a terminal, and lone surrogates (unencodable).
-# The invisible ones that Python counts as printable too (a security trial hid text in a log
-# tail with tag characters): soft hyphen, the combining grapheme joiner, the Hangul and
-# Mongolian fillers and separators, variation selectors, and the tag characters.
+# Escaped by both sanitisers: every character Python counts as not printable (C0 and C1
+# controls, format characters such as bidi overrides and zero-width ones, separators but the
+# space, unassigned and private-use code points, lone surrogates), and the invisible ones it
+# counts as printable (a security trial hid text in a log tail with tag characters): soft
+# hyphen, the combining grapheme joiner, the Hangul and Mongolian fillers and separators,
+# variation selectors. safe_text had a list of its own, which let through what safe_name
+# escaped (U+1D173, a musical format character, hid in a path in the app's hour details while
+# `top` showed it escaped: a security trial).
 _INVISIBLE = ("\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u206a-\u206f\u3164"
               "\ufe00-\ufe0f\uffa0\U000e0000-\U000e007f\U000e0100-\U000e01ef")
-_CLASS = ("\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069"
-          "\ufeff\ufff9-\ufffb\ud800-\udfff" + _INVISIBLE)
-_UNSAFE = re.compile(f"[{_CLASS}]")
 _SHOWN_HIDDEN = re.compile(f"[{_INVISIBLE}]")
-# Combining diacritics stacked on one character: a run of hundreds (a Host of "z" and 300
-# U+0301, a security trial) draws over the lines above and below it on many terminals. A few
-# are a language's; past MAX_MARKS in a run each is shown escaped.
+# Combining marks stacked on one character: a run of hundreds (a Host of "z" and 300 U+0301, a
+# security trial) draws over the lines above and below it on many terminals. A few are a
+# language's; past MAX_MARKS in a run each is shown escaped. Every character drawn onto the
+# one before it: Unicode's marks (M*), Hangul's vowel and final jamo, emoji skin tones. A list
+# of blocks had left out Cyrillic's U+2DE0, Thai's and others (a security trial).
 MAX_MARKS = 4
-_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f"
-          "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f")
-_MARKS_RUN = re.compile(f"[{_MARKS}]{{{MAX_MARKS + 1},}}")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{%d,}" % (MAX_MARKS + 1))  # where a run can be
+_JOINED = re.compile("[\u1160-\u11ff\ud7b0-\ud7ff\U0001f3fb-\U0001f3ff]")
 
 
-def _cap_marks(m: re.Match[str]) -> str:
-    run = m.group(0)
-    return run[:MAX_MARKS] + "".join(_escape_code(ord(c)) for c in run[MAX_MARKS:])
+def _hidden(c: str) -> bool:
+    return not c.isprintable() or _SHOWN_HIDDEN.match(c) is not None
 
 
-def _escape(m: re.Match[str]) -> str:
-    return _escape_code(ord(m.group(0)))
+def _cap_run(m: re.Match[str]) -> str:
+    out, run = [], 0
+    for c in m.group(0):
+        mark = unicodedata.category(c)[0] == "M" or _JOINED.match(c) is not None
+        run = run + 1 if mark else 0
+        out.append(_escape_code(ord(c)) if run > MAX_MARKS else c)
+    return "".join(out)
+
+
+def _cap_marks(text: str) -> str:
+    return text if text.isascii() else _NON_ASCII_RUN.sub(_cap_run, text)
 
 
 def _escape_code(c: int) -> str:
@@ -65,8 +75,11 @@ def safe_text(value: object, tabs: bool = True) -> str:
     `tabs` False: a tab is escaped too (\\x09), where one expanded to spaces cannot be told
     from the text's own (a raw log line in the app's tail).
     """
-    out = _MARKS_RUN.sub(_cap_marks, _UNSAFE.sub(_escape, _as_str(value)))
-    return out if tabs else out.replace("\t", "\\x09")
+    text = _as_str(value)
+    if not text.isprintable() or _SHOWN_HIDDEN.search(text):
+        text = "".join(_escape_code(ord(c)) if (c != "\t" or not tabs) and _hidden(c) else c
+                       for c in text)
+    return _cap_marks(text)
 
 
 def safe_name(value: object) -> str:
@@ -74,9 +87,8 @@ def safe_name(value: object) -> str:
     printable (also tabs, invisible spaces and format characters) escaped, and backslashes
     doubled, so the shown form reads back to one name only: two names never show the same.
     """
-    shown = "".join(_escape_in_name(c) if c == "\\" or not c.isprintable()
-                    or _SHOWN_HIDDEN.match(c) else c for c in _as_str(value))
-    return _MARKS_RUN.sub(_cap_marks, shown)
+    return _cap_marks("".join(_escape_in_name(c) if c == "\\" or _hidden(c) else c
+                              for c in _as_str(value)))
 
 
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
