@@ -101,7 +101,9 @@ def matrix_of(series: list[tuple[str, list]]) -> bytes:
 def test_a_count_no_site_could_have_and_sites_not_asked_for_are_not_read(monkeypatch):
     """A broken or hostile Prometheus: 1e19 in an hour had overflowed into a negative count and
     the app grew to 12 GB, unable to quit; a site "" crashed the site picker (its id was the
-    'all sites' entry's); a site not asked for with --site raised a KeyError traceback."""
+    'all sites' entry's); a site not asked for with --site raised a KeyError traceback; a
+    sample's time of "1e400" or null raised OverflowError or TypeError out of `counts`, and
+    stopped the app's reading for good (a security trial)."""
     import json
     import urllib.parse
 
@@ -111,7 +113,9 @@ def test_a_count_no_site_could_have_and_sites_not_asked_for_are_not_read(monkeyp
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query)
         if "query_range" in h.path:
             ts = range(int(q["start"][0]), int(q["end"][0]) + 1, 3600)
-            body = matrix_of([("shop", [[t, "1e19" if t == end - 5 * 3600 else "40"] for t in ts]),
+            odd = [["1e400", "3"], [None, "3"], ["x", "3"], [{"t": 1}, "3"], ["-inf", "3"]]
+            body = matrix_of([("shop", [[t, "1e19" if t == end - 5 * 3600 else "40"]
+                                        for t in ts] + odd),
                               ("", [[t, "5"] for t in ts]), ("blog", [[t, "7"] for t in ts])])
         else:
             body = json.dumps({"status": "success", "data": {"resultType": "vector",

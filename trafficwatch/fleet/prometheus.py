@@ -361,6 +361,17 @@ def _value(text: object) -> float:
     return v if math.isfinite(v) and 0 <= v < MAX_COUNT else math.nan
 
 
+def _instant(text: object) -> float | None:
+    """A sample's time (seconds since the epoch, as Prometheus writes it), or None where it
+    is not one: a time of "1e400" or null raised OverflowError or TypeError out of `counts`
+    and `forecast` as a traceback, and stopped the app's reading for good (a security trial)."""
+    try:
+        t = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return t if math.isfinite(t) and 0 <= t < 1 << 40 else None
+
+
 def fetch(client: PrometheusClient, start: int, end: int, now: float | None = None) -> FleetCounts:
     """Complete buckets starting in [start, end) (aligned to the step), and with `now`, the
     bucket in progress up to `now`. Sites and classes with no data stay NaN."""
@@ -382,8 +393,11 @@ def fetch(client: PrometheusClient, start: int, end: int, now: float | None = No
         for pair in values:
             if not (isinstance(pair, list) and len(pair) == 2):
                 continue
-            i = int((float(pair[0]) - step) - start) // step  # the bucket ending at that instant
-            if 0 <= i < len(starts) and float(pair[0]) == start + (i + 1) * step:
+            t = _instant(pair[0])
+            if t is None:
+                continue
+            i = int((t - step) - start) // step  # the bucket ending at that instant
+            if 0 <= i < len(starts) and t == start + (i + 1) * step:
                 grid[i, col] = _value(pair[1])
 
     first = start + step  # the instant that closes the first bucket
