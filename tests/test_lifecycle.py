@@ -236,6 +236,40 @@ def test_the_app_ends_with_one_line_and_status_2_when_nothing_can_be_read(
     assert said in tail and tail.count(b"trafficwatch: ") == 1, tail
 
 
+FAULT = """
+import trafficwatch.engine.live as live
+_step = live.LiveFeed.step
+def step(self, dt):
+    _step(self, dt)
+    self.n_steps = getattr(self, "n_steps", 0) + 1
+    if self.n_steps == 30:  # after the first read: the counts are there to save
+        raise RuntimeError("a fault \\x1b]0;pwned\\x07 in the data thread")
+live.LiveFeed.step = step
+"""
+
+
+def test_an_exception_in_the_engine_ends_the_app_with_its_traceback_and_status_70(
+        tmp_path, app_in_terminal):
+    """A fleet's malformed Prometheus answer raised in the engine's data thread, which ended
+    without a word: the screen stayed on its last frame for good, and q exited 0 (a security
+    trial). A fault injected at start-up (sitecustomize) stands for any such bug."""
+    logs, state = live_logs(tmp_path)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FAULT)
+    path = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH", "")) if p)
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)],
+                          env={"PYTHONPATH": path})
+    assert app.seconds_to_exit(limit=60) < 60, bytes(app.output[-2000:])
+    assert app.proc.returncode == 70, bytes(app.output[-2000:])
+    app.wait_for_output(b"state was saved", timeout=5)
+    after = bytes(app.output).rsplit(b"\x1b[?1049l", 1)[-1]  # the terminal after the app
+    assert b"the data thread stopped" in after and b"RuntimeError: a fault" in after, after
+    assert b"\x1b]0;" not in after and b"\\x1b]0;pwned" in after  # the message sanitised
+    assert after.count(b"trafficwatch: the app stopped on an internal error") == 1
+    assert saved_lines(state) == LINES
+
+
 def test_a_stuck_shutdown_step_is_cut_short_by_the_watchdog(tmp_path):
     """Whatever hangs (a thread, a dead terminal), the process ends GRACE_S after the signal."""
     code = (

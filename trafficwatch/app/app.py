@@ -266,6 +266,10 @@ class TrafficWatchApp(App):
             self.engine.stop()
             self.exit(result=msg.snapshot.fatal, return_code=NOTHING_READ)
             return
+        if msg.snapshot.crashed:  # an engine thread's exception: its traceback, once it ends
+            self.engine.stop()
+            self.exit(result=msg.snapshot.crashed, return_code=CRASHED)
+            return
         # this thread's CPU since the frame before (drawn, laid out, rendered): the engine
         # builds frames for new lines no faster than both together can take (frame_interval)
         cpu, self._cpu_at = self._cpu_at, time.thread_time()

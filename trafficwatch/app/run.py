@@ -135,6 +135,12 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
         return INTERRUPTED
     if app.return_code == NOTHING_READ:  # one line on the terminal, as from every command
         raise StartError(safe_text(app.return_value))
+    if app.return_code == CRASHED:  # an engine thread's (Snapshot.crashed): its traceback
+        for line in str(app.return_value).splitlines():  # (its messages may quote a log's
+            print(safe_text(line), file=sys.stderr)  # text or a server's answer)
+        print("trafficwatch: the app stopped on an internal error (above); state was saved",
+              file=sys.stderr)
+        return CRASHED
     if app.return_code == 1:  # Textual's own: an exception the app did not handle (its
         # traceback is on the terminal); a trial's crash had ended with status 0
         print("trafficwatch: the app stopped on an internal error (above); state was saved",

@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -29,7 +30,7 @@ from trafficwatch.engine.prometheus import PrometheusFeed
 from trafficwatch.engine.replay import ReplayFeed
 from trafficwatch.engine.sink import Sink, SourceConfig
 from trafficwatch.engine.site_forecasts import SiteForecast, forecast_due, settled_hour
-from trafficwatch.engine.snapshot import READING, Snapshot
+from trafficwatch.engine.snapshot import READING, IngestView, Snapshot
 from trafficwatch.engine.tail import TailFilter, narrows_lines
 from trafficwatch.engine.tuning import TuneResult
 from trafficwatch.engine.views import ViewState, build_snapshot, hour_tops, ingest_view
@@ -124,6 +125,7 @@ class Engine:
         self.filter = cfg.filter
         self.status = "reading logs…"
         self.fatal = ""  # why no source could be opened: nothing could be read
+        self.crashed = ""  # the traceback that ended the data or model thread (_guarded)
         self.model_status = "loading model…"
         self.forecaster = None  # the default model once loaded
         self.tuned: dict[str, object] = {}  # site -> fine-tuned Forecaster that backtests better
@@ -164,9 +166,29 @@ class Engine:
         """Start the data and model threads; returns at once."""
         self._started_at = time.time()
         for name, target in (("data", self._data_loop), ("model", self._model_loop)):
-            t = threading.Thread(target=target, name=f"trafficwatch-{name}", daemon=True)
+            t = threading.Thread(target=self._guarded, args=(name, target),
+                                 name=f"trafficwatch-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+
+    def _guarded(self, name: str, target: Callable[[], None]) -> None:
+        """Run a thread's loop; an exception that ends it reaches the app as the last frame
+        with `crashed`, its traceback (the app ends on it): a data thread that died left the
+        screen frozen on its last frame, saying nothing (a security trial)."""
+        try:
+            target()
+        except Exception:
+            self.crashed = f"the {name} thread stopped:\n{traceback.format_exc()}"
+            log.error("%s", self.crashed)
+            last = self.latest
+            if last is None:
+                try:
+                    last = self.snapshot()
+                except Exception:  # the state it is built from is what broke: a bare frame
+                    last = Snapshot(sites=(), site="", metric=self.metric, series=None,
+                                    forecast=None, gates=None, anomalies=(),
+                                    ingest=IngestView(), status=self.status)
+            self.on_snapshot(replace(last, crashed=self.crashed))
 
     def join(self, timeout: float = 10.0) -> bool:
         """After stop(): wait up to `timeout` s for the data, model and fine-tuning threads to

@@ -216,6 +216,9 @@ class Snapshot:
     # forecast is of the hours after it, passed (it read "Next hour 00:00" of a day before)
     fatal: str = ""  # nothing could be read (no log, none parsable): the whole reason, in one
     # line; the app ends and says it, exit status 2, as every command does
+    crashed: str = ""  # the traceback of an exception that ended the engine's data or model
+    # thread: the app ends, shows it and exits 70 (such a thread had ended without a word, the
+    # screen frozen on its last frame: a security trial's Prometheus answer)
     created_at: float = field(default_factory=time.time)
 
     @property
