@@ -33,6 +33,15 @@ def test_follow_clock_moves_the_hours_before_a_change_onto_the_hours_since():
     # after it, an hour's change is daylight saving again, the hours before the move on UTC
     moved = np.array([0] * 2 + [-18000] * 3 + [-14400] * 3)
     assert np.array_equal(follow_clock(v, moved), [0, 1, 3, 4, np.nan, 5, 6, 7], equal_nan=True)
+    # the chart's "same hours last week" alike: an hour back after daylight saving, not 5
+    from trafficwatch.hours import week_before
+
+    hours = 3600 * np.arange(400, dtype=np.int64)
+    counts = np.arange(400.0)
+    at = hours[-3:]
+    for new, back in ((-18000, 168), (3600, 167), (-3600, 169)):
+        off = np.where(np.arange(400) < 300, 0, new)
+        assert np.array_equal(week_before(hours, counts, at, offsets=off), counts[-3:] - back)
 
 
 def paris_log(path, start: str, days: int, seed: int = 0) -> None:

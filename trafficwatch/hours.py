@@ -56,6 +56,16 @@ def epoch(t: pd.Timestamp) -> int:
     return int(t.timestamp())
 
 
+def clock_shift(delta_s: np.ndarray) -> np.ndarray:
+    """Whole hours traffic that keeps local time moved in UTC, for each difference between
+    two of a log's offsets (seconds): daylight saving's hour, either way; 0 for a difference
+    of more than an hour, a server's time zone set anew while its visitors' hours stayed where
+    they were in UTC (+0000 to -0500: moved 5 hours, 4 weeks of "last week" were forecast 5
+    hours off, at 10x the hour's error of the UTC one, a trial)."""
+    d = np.rint(np.asarray(delta_s, dtype=np.float64) / HOUR).astype(np.int64)
+    return np.where(np.abs(d) <= 1, d, 0)
+
+
 def week_before(hours: np.ndarray, counts: np.ndarray, at: np.ndarray, skip: int | None = None,
                 offsets: np.ndarray | None = None) -> np.ndarray:
     """The counts of the same hours a week before each of the hours `at` (UTC epoch seconds;
@@ -73,7 +83,7 @@ def week_before(hours: np.ndarray, counts: np.ndarray, at: np.ndarray, skip: int
         def offset(t: np.ndarray) -> np.ndarray:  # the offset of the latest of `hours` <= t
             return off[np.clip(np.searchsorted(hours, t, side="right") - 1, 0, None)]
 
-        want = want + np.rint((offset(at) - offset(want)) / HOUR).astype(np.int64) * HOUR
+        want = want + clock_shift(offset(at) - offset(want)) * HOUR
     out = np.full(len(want), np.nan)
     if len(hours):
         i = np.clip(np.searchsorted(hours, want), 0, len(hours) - 1)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from trafficwatch.hours import OFFSETS
+from trafficwatch.hours import OFFSETS, clock_shift
 
 MIN_SCALE = 0.005  # floor on log-space scales (0.5 %): a flat window stays flat, noise is not
 # amplified
@@ -177,13 +177,10 @@ def follow_clock(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     that "last week" and the 4-week memories hold the same local hours as the days since.
     Where a moved hour lands on one that stays, the one that stays is kept (autumn: the hour
     that repeats); an hour nothing lands on is a gap (spring: the hour that did not happen).
-    Only an hour's change is daylight saving: a server whose time zone was set anew (+0000 to
-    -0500) wrote its visitors' unchanged UTC hours under another offset, and moved 5 hours,
-    its 4 weeks before were forecast 5 hours off, at 10x the hour's error of "same hour last
-    week", until they had passed (a trial). Hours more than an hour off the last stay on UTC."""
+    Only an hour's change is daylight saving (clock_shift): hours more than an hour off the
+    last stay where they are."""
     v, o = np.asarray(values, dtype=np.float64), np.asarray(offsets, dtype=np.float64)
-    d = np.rint((o - o[-1]) / 3600).astype(np.int64) if len(o) else np.zeros(0, np.int64)
-    d[np.abs(d) > 1] = 0
+    d = clock_shift(o - o[-1]) if len(o) else np.zeros(0, np.int64)
     if not d.any():
         return v
     out = np.full(len(v), np.nan)
