@@ -340,3 +340,28 @@ def test_a_log_two_servers_write_in_two_offsets_is_read_as_instants(tmp_path, si
     s = counts.series(None, "hits", whole_hours=True)
     assert OFFSETS not in s.attrs and int(counts.series(None, "hits").sum()) == len(rows)
     assert OFFSETS in site_series.attrs  # one change, a clock's: followed
+
+
+def test_the_day_of_the_change_is_judged_on_the_sites_clock_after_it(site_series):
+    """The day-ahead forecast a change's day is judged by (past forecasts, anomalies, alerts)
+    is made at its midnight, before the change: its hours after the change are an hour off.
+    A trial's spring Sunday had its morning flagged above the band and its evening below, two
+    alerts. From the change on, each hour takes the forecast of the same local hour."""
+    from trafficwatch.engine.predict import past_days
+
+    class Model:  # the cache's key: any object
+        pass
+
+    def hour_numbers(h, n):  # each hour's forecast is its hour of the day (from midnight)
+        return np.repeat(np.arange(n, dtype=float)[:, None], 3, axis=1)
+
+    start = int((SWITCH + pd.Timedelta(days=2)).timestamp()) // 3600 * 3600
+    days = {int(d.hours[0]): d for d in past_days(site_series, hour_numbers, Model(), start, 4,
+                                                  day_offset_s=7200)}
+    midnight = int((SWITCH - pd.Timedelta(hours=3)).timestamp())  # 00:00 CEST, 22:00 UTC
+    change = days[midnight].q[:, 1]
+    assert change[:3].tolist() == [0, 1, 2]  # 00:00-02:00 CEST
+    assert change[3:].tolist() == list(range(2, 23))  # 02:00 CET on: an hour of the clock again
+    assert days[midnight - 86400].q[:, 1].tolist() == list(range(24))  # the day before: as made
+    # the day after, made on the new clock: as made
+    assert days[midnight + 86400].q[:, 1].tolist() == list(range(24))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect, noise_floor
-from trafficwatch.hours import DAY, HOUR, epoch, epoch_seconds
+from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_shift, epoch, epoch_seconds
 from trafficwatch.model.baselines import naive24, naive168, nominal_band
 from trafficwatch.model.evaluate import score, seasonal_scale
 from trafficwatch.model.features import HISTORY, holiday
@@ -266,7 +266,28 @@ def past_days(history: pd.Series, fn, forecaster, start: int, days: int,
         a0, a1 = max(m, window), min(m + DAY, start)  # this day's hours inside the window
         cut = slice((a0 - m) // HOUR, (a1 - m) // HOUR)
         yield PastDay(o, h, cut, a0 + HOUR * np.arange(cut.stop - cut.start, dtype=np.int64),
-                      _day_ahead(fn, forecaster, h, m)[cut])
+                      on_day_clock(_day_ahead(fn, forecaster, h, m), history, m)[cut])
+
+
+def on_day_clock(q: np.ndarray, history: pd.Series, midnight: int) -> np.ndarray:
+    """A day's forecast `q` (24, k), made at `midnight` on the clock of the hour before it, with
+    the hours after a daylight-saving change in that day (its hours' offsets, once they are
+    past, in `history`'s OFFSETS) taking the forecast of the hour that held the same local time:
+    the spring's Sunday had been judged an hour off from 03:00, its morning "above" and its
+    evening "below" the band, two alerts a change (a trial)."""
+    off = history.attrs.get(OFFSETS)
+    if off is None or not len(off):
+        return q
+    at = pd.date_range(pd.Timestamp(midnight - HOUR, unit="s", tz="UTC"), periods=len(q) + 1,
+                       freq="h")
+    o = off.reindex(off.index.union(at)).ffill().reindex(at).to_numpy(dtype=np.float64)
+    if not np.isfinite(o[0]):
+        return q
+    d = clock_shift(np.nan_to_num(o[1:] - o[0]))
+    if not d.any():
+        return q
+    i = np.arange(len(q)) + d
+    return q[np.where((i >= 0) & (i < len(q)), i, np.arange(len(q)))]
 
 
 _DAY_AHEAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # forecaster -> {key: q}
