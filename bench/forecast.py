@@ -3,7 +3,7 @@
     .venv/bin/python bench/forecast.py [--folds 4] [--no-statsforecast] [--series REGEX]
                                        [--origins 7]
                                        [--days 14] [--models DIR] [--trend 0.03]
-                                       [--step 0.5] [--shift-hours 7] [--bursts 2]
+                                       [--step 0.5] [--shift-hours 7] [--bursts 2] [--spikes 1]
                                        [--horizon 168] [--thin 20] [--dip 0.5]
 
 Series: every series of ../shared/data/series (76 corpus series + WorldCup98, see
@@ -32,6 +32,7 @@ Steps (`--step F`): the same cut, multiplied by F from an hour 9 to 20 days befo
 (`--step-days 3 6`: 3 to 6 days, among the origins: the days right after the change).
 Bursts (`--bursts N`): the same cut, N bursts a week of 1-3 hours added to every series, each
 3-30 times its mean (history and targets alike, as crawlers and attacks come to real sites).
+Spikes (`--spikes N`): N runs a week of 2-6 hours multiplied by 3-6 (a newsletter, an event).
 
 Young sites (`--days D`): every series is first cut to its last D days, as a site with D days of
 logs sees it (a fresh install; Debian's nginx keeps 14 days). The same protocol then leaves the
@@ -303,6 +304,10 @@ def main() -> int:
                          "times the series' mean, log-uniform, seeded by its name), history and "
                          "targets alike: crawlers, attacks, a link on a news site; cuts series "
                          "as --trend")
+    ap.add_argument("--spikes", type=float, default=0.0,
+                    help="multiply SPIKES runs a week of every series (2-6 hours, each 3-6 times "
+                         "its traffic, log-uniform, seeded by its name), history and targets "
+                         "alike: a newsletter, a campaign, an event; cuts series as --trend")
     ap.add_argument("--thin", type=float, default=0.0, metavar="MEAN",
                     help="scale every series to MEAN an hour and draw each hour's count from a "
                          "Poisson of that (seeded by its name): the corpus's real shapes as a "
@@ -318,7 +323,8 @@ def main() -> int:
     DAYS = args.origins
     if args.horizon > 48:
         HORIZON, HORIZONS = args.horizon, (24, 48, args.horizon)
-    if (args.trend or args.step or args.bursts or args.added or args.dip) and not args.days:
+    if (args.trend or args.step or args.bursts or args.spikes or args.added or args.dip) and \
+            not args.days:
         args.days = 35  # over years of hours a trend would reach e^30: a month or so, as M4's
     np.seterr(all="ignore")
     try:
@@ -365,6 +371,15 @@ def main() -> int:
             return s + add
 
         series = [(n, bursty(n, s), f) for n, s, f in series]
+    if args.spikes:
+        def spiky(name: str, s: pd.Series) -> pd.Series:
+            rng = np.random.default_rng(zlib.crc32(name.encode()) + 2)
+            times = np.ones(len(s))
+            for at in rng.integers(0, len(s), rng.poisson(args.spikes * len(s) / 168)):
+                times[at:at + rng.integers(2, 7)] = np.exp(rng.uniform(np.log(3), np.log(6)))
+            return s * times
+
+        series = [(n, spiky(n, s), f) for n, s, f in series]
     if args.thin:
         def thinned(name: str, s: pd.Series) -> pd.Series:
             rng = np.random.default_rng(zlib.crc32(name.encode()) + 2)
@@ -397,6 +412,7 @@ def main() -> int:
         (f"_trend{args.trend:+g}" if args.trend else "") + \
         (f"_step{args.step:g}_{args.step_days[0]:g}-{args.step_days[1]:g}d" if args.step else "") + \
         (f"_bursts{args.bursts:g}" if args.bursts else "") + \
+        (f"_spikes{args.spikes:g}" if args.spikes else "") + \
         (f"_dip{args.dip:g}" if args.dip else "") + \
         (f"_{args.dip_hours}h" if args.dip and args.dip_hours != 72 else "") + \
         (f"_thin{args.thin:g}" if args.thin else "") + \
