@@ -146,3 +146,19 @@ def test_a_c1_character_and_the_invalid_byte_of_its_number_never_show_alike():
         char, byte = show("a\u009bb"), show(b"a\x9bb")
         assert char != byte and "\x9b" not in char + byte and "\udc9b" not in char + byte
         assert byte == "a\\x9bb" and char == "a\\u009bb"
+
+
+def test_a_shown_text_is_never_cut_inside_an_escape():
+    """An alert command's stderr, cut at 160 characters, ended in "\\x1" (a security trial):
+    another text than the one written. Cut, it ends before the escape, with an ellipsis."""
+    from trafficwatch.safe import clip_shown, safe_name
+
+    for tail, most in (("\x1b", 12), ("\u00a0", 13), ("\U000e0041", 15), ("\\", 11)):
+        shown = safe_name("a" * 10 + tail + "b")
+        for n in range(10, len(shown)):
+            cut = clip_shown(shown, n)
+            assert len(cut) <= n and cut.endswith("\u2026")
+            assert cut[:-1] in ("a" * (n - 1), shown[:len(cut) - 1])
+            assert shown.startswith(cut[:-1]) and not cut[:-1].endswith("\\")
+    assert clip_shown(safe_name("a\\b"), 4) == "a\\\\b"  # whole: not cut
+    assert clip_shown(safe_name("ab\\\\c"), 6) == "ab\\\\\u2026"  # a pair kept whole

@@ -91,6 +91,22 @@ def safe_name(value: object) -> str:
                               for c in _as_str(value)))
 
 
+# an escape begun and not ended at the text's end, after an even run of backslashes (each pair
+# a whole escape of safe_name's, its backslash shown)
+_CUT_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*(\\(?:x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?)$")
+
+
+def clip_shown(shown: str, most: int) -> str:
+    """A shown text (safe_text's or safe_name's) cut to `most` characters at most, an ellipsis
+    last where it was cut, never inside an escape: cut at 160 characters, an alert command's
+    stderr ended in "\\x1", which reads as another text (a security trial)."""
+    if len(shown) <= most:
+        return shown
+    head = shown[:most - 1]
+    m = _CUT_ESCAPE.search(head)
+    return (head[:m.start(1)] if m is not None else head) + "\u2026"
+
+
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)
 
 

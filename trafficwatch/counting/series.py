@@ -26,7 +26,7 @@ from trafficwatch.counting.tops import (
 )
 from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_changes, epoch_seconds
 from trafficwatch.logs.records import HOST_IDLE_S, MAX_HOSTS, OTHER_HOSTS, Records
-from trafficwatch.safe import safe_name
+from trafficwatch.safe import clip_shown, safe_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used: `counts` runs without it
     import pandas as pd
@@ -593,12 +593,13 @@ class HourlySeries:
             more = " or more" if n >= MAX_HOSTS else ""
             said.append(f"{n:,}{more} virtual hosts named by the lines after the first "
                         f"{MAX_HOSTS:,} were counted together as {OTHER_HOSTS}, e.g. "
-                        f"{safe_name(first)[:80]} (where the log writes the request's Host, "
-                        "as nginx's $host, anyone names one)")
+                        f"{clip_shown(safe_name(first), 80)} (where the log writes the "
+                        "request's Host, as nginx's $host, anyone names one)")
         if self.n_evicted:  # (said apart: a trial read them as hosts past the first 1,000)
             said.append(f"{self.n_evicted:,} virtual hosts of {SLOT_GIVEN_MAX} requests or "
                         f"fewer, silent for a day, gave their slots to new ones, their counts "
-                        f"now under {OTHER_HOSTS}, e.g. {safe_name(self.evicted[-1])[:80]}")
+                        f"now under {OTHER_HOSTS}, e.g. "
+                        f"{clip_shown(safe_name(self.evicted[-1]), 80)}")
         return "; ".join(said)
 
     def add(self, site: str, records: Records, host: bool = False) -> str:

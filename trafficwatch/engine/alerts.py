@@ -27,7 +27,7 @@ from typing import IO
 
 from trafficwatch.engine.anomalies import AnomalyEvent
 from trafficwatch.files import atomic_write
-from trafficwatch.safe import safe_name, safe_text
+from trafficwatch.safe import clip_shown, safe_name, safe_text
 
 log = logging.getLogger(__name__)
 MARKS_VERSION = 1
@@ -123,7 +123,7 @@ def last_said(err: IO[bytes]) -> str:
         return ""
     lines = [ln.strip() for ln in tail.decode("utf-8", "replace").splitlines() if ln.strip()]
     said = safe_text(lines[-1]) if lines else ""
-    return said if len(said) <= SAID_MAX else said[:SAID_MAX - 1] + "\u2026"
+    return clip_shown(said, SAID_MAX)
 
 
 def marks_path(state_path: str | os.PathLike) -> Path:
