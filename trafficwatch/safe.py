@@ -23,7 +23,7 @@ _SHOWN_HIDDEN = re.compile(f"[{_INVISIBLE}]")
 # one before it: Unicode's marks (M*), Hangul's vowel and final jamo, emoji skin tones. A list
 # of blocks had left out Cyrillic's U+2DE0, Thai's and others (a security trial).
 MAX_MARKS = 4
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{%d,}" % (MAX_MARKS + 1))  # where a run can be
+_NON_ASCII_RUN = re.compile(rf"[^\x00-\x7f]{{{MAX_MARKS + 1},}}")  # where a run can be
 _JOINED = re.compile("[\u1160-\u11ff\ud7b0-\ud7ff\U0001f3fb-\U0001f3ff]")
 
 

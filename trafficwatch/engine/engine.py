@@ -177,14 +177,14 @@ class Engine:
         screen frozen on its last frame, saying nothing (a security trial)."""
         try:
             target()
-        except Exception:
+        except Exception:  # noqa: BLE001 (any bug: said, not a frozen screen)
             self.crashed = f"the {name} thread stopped:\n{traceback.format_exc()}"
             log.error("%s", self.crashed)
             last = self.latest
             if last is None:
                 try:
                     last = self.snapshot()
-                except Exception:  # the state it is built from is what broke: a bare frame
+                except Exception:  # noqa: BLE001 (what it is built from broke: a bare frame)
                     last = Snapshot(sites=(), site="", metric=self.metric, series=None,
                                     forecast=None, gates=None, anomalies=(),
                                     ingest=IngestView(), status=self.status)
