@@ -87,12 +87,23 @@ def test_fifo_dangling_symlink_and_control_characters_are_skipped_safely(tmp_pat
     touch(tmp_path / "evil\x1b[2J.log")
     d = discover([str(tmp_path)])
     reasons = dict(d.skipped)
-    assert reasons[str(tmp_path / "fifo.log")].startswith("not a regular file (a pipe")
-    assert "stdin" in reasons[str(tmp_path / "fifo.log")]  # what reads one: `... | counts -`
+    assert reasons[str(tmp_path / "fifo.log")].startswith("not a regular file")
     assert reasons[str(tmp_path / "status.access.log")] == "a /proc or /sys file, not a log"
     assert reasons[str(tmp_path / "dangling.log")] == "dangling symlink"
     (evil,) = [f for files in d.sites.values() for f in files]
     assert "\x1b" not in evil.display_name and "\\x1b" in evil.display_name
+
+
+def test_the_shells_process_substitution_is_told_to_come_on_stdin():
+    """`counts <(zcat access.log.2.gz)` said "not a regular file (FIFO, device or socket)" and
+    nothing of what reads it: `zcat ... | trafficwatch counts -`."""
+    r, w = os.pipe()
+    try:
+        (why,) = [why for _, why in discover([f"/dev/fd/{r}"]).skipped]
+    finally:
+        os.close(r)
+        os.close(w)
+    assert "<(...)" in why and "stdin, as -" in why
 
 
 def test_an_empty_directory_is_reported(tmp_path):

@@ -182,11 +182,11 @@ def classify(path: Path, vhost_rx: re.Pattern[str] | None = None) -> SourceFile 
         return f"cannot stat: {exc.strerror}"
     if stat.S_ISDIR(st.st_mode):
         return "directory"
-    if stat.S_ISFIFO(st.st_mode):  # `counts <(zcat ...)` said "FIFO, device or socket" and
-        # nothing of what does read it (a trial)
-        return "not a regular file (a pipe: give its lines on stdin and the path as -)"
+    if stat.S_ISFIFO(st.st_mode) and str(path).startswith(("/dev/fd/", "/proc/self/fd/")):
+        # `counts <(zcat ...)` said "FIFO, device or socket", and nothing of what reads it
+        return "not a regular file (the shell's <(...), a pipe: give it on stdin, as -)"
     if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (a device or a socket)"
+        return "not a regular file (FIFO, device or socket)"
     if os.path.realpath(path).startswith(PSEUDO_FS):  # its size is 0 whatever it holds: a
         # link to /proc/self/status was followed as truncated at each read (a security trial)
         return "a /proc or /sys file, not a log"
