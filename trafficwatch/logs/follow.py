@@ -176,6 +176,43 @@ def _last_line_end(f: _File) -> int:
     return max(f.boundary, at + nl + 1) if nl >= 0 else f.boundary
 
 
+HOLE_LOOKED = 16 << 20  # bytes of NULs at most looked past for what a copy holds after them
+
+
+def past_hole(path: str, cap: int) -> tuple[int, bytes] | None:
+    """(where the content after a file's leading NULs begins, its first FP_BYTES there); None
+    where it cannot be read or is NULs for HOLE_LOOKED bytes."""
+    try:
+        with open_content(path, cap) as s:
+            at = 0
+            while at < HOLE_LOOKED:
+                got = s.read(READ_BYTES)
+                if not got:
+                    return None
+                rest = got.lstrip(b"\0")
+                if rest:
+                    at += len(got) - len(rest)
+                    return at, (rest + s.read(FP_BYTES))[:FP_BYTES]
+                at += len(got)
+    except OSError:
+        return None
+    return None
+
+
+def _goes_on_as(f: _File, at: int, after: bytes) -> bool:
+    """Whether the followed file `f`, open and plain, holds `after` at `at`: a copy whose first
+    KiB is a hole's NULs (a writer that does not append, O_APPEND, writes on at its offset after
+    copytruncate) is a copy of the file only if what follows its hole is the file's too. After
+    a second copytruncate, the log (a hole again, then new lines) was taken to be read for the
+    copy's lines, which were never read: 5 of 70 lost (an ops trial)."""
+    if f.fh is None or f.compressed:
+        return False
+    try:
+        return os.pread(f.fh.fileno(), len(after), at) == after
+    except OSError:
+        return False
+
+
 def _known(f: _File) -> list[bytes]:
     """The first bytes of a followed file's content: as read (or seen when adopted), and as
     it is now while it is open (more may be there than was read, or other content)."""
@@ -657,9 +694,12 @@ class Follower:
             for g in self._files.values():
                 for k in _known(g):
                     self._index.add(k, g)
+        hole = None if head.strip(b"\0") else past_hole(key.path, self.max_decompressed)
         for g in self._index.find(head):
             if g.key.site != key.site or (g.key.dev, g.key.ino) == (key.dev, key.ino):
                 continue  # a copy of a site's log keeps the site in its name
+            if hole is not None and not _goes_on_as(g, *hole):
+                continue
             got = probe(key.path, g.boundary, self.max_decompressed)
             if got is not None and (got.tail_hash is None or
                                     got.tail_hash == (g.proof or digest(g.tail))):
