@@ -449,6 +449,52 @@ def test_a_last_line_without_its_newline_counts_after_the_log_is_rotated_away(tm
     r.stop()
 
 
+FD_LIMITED = """
+import json, os, resource, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (150, 150))
+from trafficwatch.logs.follow import Follower
+d = sys.argv[1]
+lines, events = [], []
+f = Follower([d], lambda k, c: lines.extend(c.split(b"\\n")[:-1]), poll=False,
+             poll_interval=0.02, rescan_interval=0.3, on_event=events.append)
+f.start()
+time.sleep(1)
+for i in range(10, 120):
+    open(os.path.join(d, f"s{i}.access.log"), "w").write(f"y{i}\\n")
+time.sleep(2.5)
+with open(os.path.join(d, "s0.access.log"), "a") as h:
+    h.write("z\\n")
+time.sleep(1.5)
+print(json.dumps({"lines": sorted(x.decode() for x in lines), "skipped_now": f.skipped_now,
+                  "events": [[e.kind, e.message] for e in events]}))
+f.stop()
+"""
+
+
+def test_files_past_the_open_file_limit_are_said_skipped_and_the_others_still_followed(
+        tmp_path):
+    """An ops trial: files made past the hard limit on open files (ulimit -n) took every
+    descriptor: the folder could no longer be listed, /metrics accepted no connection and the
+    agent spun at 100 % of a core, saying only "directory cannot be listed". Descriptors are
+    kept free beside the followed files; a file past them is said skipped, with the limit."""
+    import json
+    import subprocess
+    import sys
+
+    for i in range(10):
+        (tmp_path / f"s{i}.access.log").write_text("x\n")
+    out = subprocess.run([sys.executable, "-c", FD_LIMITED, str(tmp_path)], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    got = json.loads(out)
+    skipped = [m for k, m in got["events"] if k == "skipped"]
+    assert skipped and all("the open-file limit is 150: raise it (ulimit -n" in m
+                           for m in skipped), skipped
+    assert got["skipped_now"] == len(skipped) and len(skipped) < 110
+    assert not [m for _, m in got["events"] if "cannot be listed" in m or "error" in m]
+    assert "z" in got["lines"]  # a followed file's new line: read
+    assert len(got["lines"]) == 10 + 110 - len(skipped) + 1
+
+
 @pytest.mark.parametrize("seen_first", [False, True])
 def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
         tmp_path, mode, seen_first):

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar, NoReturn
 
 from trafficwatch.files import remove_own, writing_now
+from trafficwatch.logs.follow import FD_HEADROOM
 
 GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
 SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
@@ -152,7 +153,8 @@ class Shutdown:
         os._exit(128 + self.signum if self.signum else 1)
 
 
-FD_RESERVE = 64  # descriptors beside the followed files: imports, pipes, inotify, sockets, workers
+FD_RESERVE = FD_HEADROOM  # descriptors beside the followed files: imports, pipes, inotify,
+# sockets, workers (the follower keeps as many free as files come: follow.FD_HEADROOM)
 
 
 def check_fd_budget(paths: list[str], vhost_from_filename: str | None = None) -> None:

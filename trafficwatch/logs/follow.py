@@ -176,6 +176,28 @@ def _last_line_end(f: _File) -> int:
     return max(f.boundary, at + nl + 1) if nl >= 0 else f.boundary
 
 
+FD_HEADROOM = 64  # descriptors kept free beside the followed files: listing a folder, saving
+# state, /metrics' connections, inotify, workers
+
+
+def fd_limit(want: int) -> int | None:
+    """The soft limit on open files, raised toward the hard one to `want` when it is below it
+    (None: no limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    if want > soft and soft != hard:
+        new = want * 2 if hard == resource.RLIM_INFINITY else min(hard, want * 2)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+        except (OSError, ValueError):
+            pass
+    return soft
+
+
 HOLE_LOOKED = 16 << 20  # bytes of NULs at most looked past for what a copy holds after them
 
 
@@ -263,6 +285,7 @@ class Follower:
         # while lines came (a trial: 2,624 lines in 25 minutes)
         self._said_empty: set[tuple[int, int, float]] = set()
         self.skipped_now = 0  # files the last listing found and could not read (unreadable...)
+        self._no_fd: set[str] = set()  # paths not opened: the open-file limit was reached
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -450,8 +473,9 @@ class Follower:
         self._counted.new_scan()
         found = discover(self.paths, self.vhost_from_filename, rotations=True)
         now = time.time()
+        self._no_fd &= {src.path for files in found.sites.values() for src in files}
         self.skipped_now = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
-                               for _, why in found.skipped)
+                               for _, why in found.skipped) + len(self._no_fd)
         now_skipped = {name for name, _ in found.skipped}
         for name in [n for n in self._skipped_said if n not in now_skipped]:  # there again (a
             # folder deleted and made again): no longer skipped, and said again should it go
@@ -602,6 +626,8 @@ class Follower:
                passive: bool = False, kept: bool = False) -> bool:
         """Follow a file newly seen: from its start, or past content already counted, or not at
         all (a copy of a file being read; a passive rotation holding nothing counted: False)."""
+        if not self._room_to_open(key.path):
+            return True
         try:
             fh = open_content(key.path, self.max_decompressed)
             head = fh.read(FP_BYTES)
@@ -734,6 +760,29 @@ class Follower:
         else:
             f.fh.seek(max(0, start - TAIL_BYTES))
             f.tail = f.fh.read(start - max(0, start - TAIL_BYTES))
+
+    def _room_to_open(self, path: str) -> bool:
+        """Whether a file may be opened with FD_HEADROOM descriptors left beside the open ones
+        (the soft limit raised to the hard one when that makes room); else it is said skipped,
+        once, and looked at again at the next listing. Files made past the hard limit took
+        every descriptor: /metrics accepted no connection and spun at 100 % of a core, the
+        folder could not be listed, and nothing said why (an ops trial)."""
+        open_now = len(self._files)  # at most: counted only near the limit
+        limit = fd_limit(open_now + FD_HEADROOM + 1)
+        if limit is not None and open_now + FD_HEADROOM >= limit:
+            open_now = sum(f.fh is not None for f in self._files.values())
+        if limit is None or open_now + FD_HEADROOM < limit:
+            if path in self._no_fd:
+                self._no_fd.discard(path)
+                self._event("back", path, f"{safe_name(path)}: followed now (open files below "
+                            "the limit again)")
+            return True
+        if path not in self._no_fd:
+            self._no_fd.add(path)
+            self._event("skipped", path, f"{safe_name(path)}: skipped: {open_now:,} files are "
+                        f"open and the open-file limit is {limit:,}: raise it (ulimit -n; "
+                        "LimitNOFILE= for a service)")
+        return False
 
     def _report_error(self, path: str, exc: OSError) -> None:
         why = exc.strerror or str(exc)
