@@ -140,24 +140,48 @@ def test_counter_floor_rejects_a_corrupt_file_and_starts_anew(tmp_path):
     assert floor.export({("x", ()): 3}) == {("x", ()): 3}
 
 
-def test_counter_floors_that_cannot_be_saved_are_said_once(tmp_path, caplog, monkeypatch):
-    # a trial (chattr +i on the state folder): "cannot save counter floors" logged, then said
-    # again as the floor's notice by the agent's start
+def test_counter_floors_that_cannot_be_saved_are_said_once(tmp_path, capsys, monkeypatch):
+    """A trial (chattr +i on the state folder): "cannot save counter floors" was logged, then
+    said again as the floor's notice at the agent's start; and (a full disk) logged bare, the
+    only line without "trafficwatch:". The agent says it once, as its other lines."""
     import errno
+    import re
 
+    from trafficwatch.cli.agent import run_agent
+    from trafficwatch.cli.main import build_parser
     from trafficwatch.engine import exposition
 
     def refused(*_a, **_k):
-        raise PermissionError(errno.EPERM, "Operation not permitted")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(exposition, "atomic_write", refused)
-    floor = CounterFloor(tmp_path / "s.json.metrics")
-    floor.settle({})
-    with caplog.at_level("WARNING"):
-        for n in (3, 4, 5):
-            assert floor.export({("x", ()): n}) == {("x", ()): n}
-    said = [r.getMessage() for r in caplog.records if "cannot save counter floors" in r.message]
-    assert len(said) == 1 and floor.notice == "" and floor.save_error == said[0]
+    logs = make_logs(tmp_path)
+    args = build_parser().parse_args(["agent", str(logs), "--metrics-addr", "127.0.0.1:0",
+                                      "--state", str(tmp_path / "state" / "s.json")])
+    stop = threading.Event()
+    t = threading.Thread(target=run_agent, args=(args, stop))
+    t.start()
+    err = ""
+    try:
+        deadline = time.monotonic() + 10
+        while "serving" not in err and time.monotonic() < deadline:
+            err += capsys.readouterr().err
+            time.sleep(0.05)
+        url = re.search(r"serving (http://\S+)", err).group(1)
+        for _ in range(3):  # each scrape saves floors that changed
+            with open(logs / "a.example.access.log", "a") as h:
+                h.write(LINE.format(m=3, s=200))
+            time.sleep(0.6)
+            urllib.request.urlopen(url if url.endswith("/metrics") else url + "/metrics",
+                                   timeout=5).read()
+    finally:
+        stop.set()
+        t.join(timeout=10)
+    err += capsys.readouterr().err
+    said = [x for x in err.splitlines() if "cannot save counter floors" in x]
+    assert len(said) == 1, err
+    assert said[0].startswith("trafficwatch: cannot save counter floors to ") and \
+        said[0].endswith("No space left on device"), said
 
 
 def test_agent_command_serves_until_stopped_and_exits_0(tmp_path):

@@ -87,6 +87,7 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
          f"serving {agent.server.url}")
     agent.start()
     said = agent.feed.notice  # the state's notice, said again whenever it changes
+    floors_said = ""  # the counter floors' failure to save, said once each time it changes
     try:
         while not stop.wait(0.25):
             agent.step(0.25)
@@ -99,12 +100,17 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             if agent.feed.notice and agent.feed.notice != said:
                 said = agent.feed.notice
                 _say(said)
+            if agent.floor.save_error and agent.floor.save_error != floors_said:
+                floors_said = agent.floor.save_error  # (it was logged bare, no "trafficwatch:")
+                _say(floors_said)
     finally:
         agent.close()
         if shutdown is not None and not shutdown.requested:
             shutdown.uninstall()
     if agent.feed.notice and agent.feed.notice != said:  # the last save's, if it failed
         _say(agent.feed.notice)
+    if agent.floor.save_error and agent.floor.save_error != floors_said:
+        _say(agent.floor.save_error)
     if shutdown is not None and shutdown.requested and shutdown.signum:  # in its log (journald,
         # nohup.out): why it stopped (a trial's agent ended with its SSH session, nothing said)
         _say(f"agent: stopped by {signal.Signals(shutdown.signum).name}")

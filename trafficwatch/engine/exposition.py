@@ -28,6 +28,7 @@ from trafficwatch.filters import STATUS_LABELS as STATUS
 from trafficwatch.hours import HOUR
 from trafficwatch.logs.detect import said_apart
 from trafficwatch.logs.records import OTHER_HOSTS
+from trafficwatch.safe import safe_name
 
 log = logging.getLogger(__name__)
 CATALOGUE = {
@@ -187,10 +188,11 @@ class CounterFloor:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             atomic_write(self.path, data, mode=0o600)
         except OSError as exc:
-            msg = f"cannot save counter floors to {self.path}: {exc.strerror or exc}"
-            if msg != self.save_error:  # said once (logged: not again as `notice`, which the
-                log.warning(msg)  # agent prints at its start: twice there, a trial)
-            self.save_error = msg
+            msg = f"cannot save counter floors to {safe_name(str(self.path))}: " \
+                f"{exc.strerror or exc}"
+            if msg != self.save_error:  # logged once (not again as `notice`, which the agent
+                log.debug(msg)  # prints at its start: twice there, a trial); the agent says it
+            self.save_error = msg  # with its other lines, as they change (cli/agent.py)
             return
         self._saved = dict(values)
         self.save_error = ""
