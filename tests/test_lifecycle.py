@@ -236,6 +236,27 @@ def test_the_app_ends_with_one_line_and_status_2_when_nothing_can_be_read(
     assert said in tail and tail.count(b"trafficwatch: ") == 1, tail
 
 
+def test_a_last_save_that_fails_is_said_when_the_app_ends(tmp_path, app_in_terminal):
+    """An ops trial: the state folder made unwritable before q, the app ended with status 0
+    and nothing said, where the agent and `counts --follow` say "cannot save state". (A
+    folder where the state file was stands for it here: refused to root too.)"""
+    logs, state = live_logs(tmp_path)
+    app = app_in_terminal(["--no-fine-tune", "--state", str(state), str(logs)])
+    assert app.wait_for_output(MOMENTS["counted"]), bytes(app.output[-2000:])
+    deadline = time.monotonic() + 60
+    while not state.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state.unlink()
+    state.mkdir()
+    (state / "in the way").write_text("x")
+    app.press(b"q")
+    app.seconds_to_exit()
+    app.wait_for_output(b"cannot save state", timeout=5)
+    after = bytes(app.output).rsplit(b"\x1b[?1049l", 1)[-1]  # the terminal after the app
+    said = re.findall(rb"trafficwatch: [^\r\n]*", after)
+    assert len(said) == 1 and said[0].startswith(b"trafficwatch: cannot save state to "), after
+
+
 FAULT = """
 import trafficwatch.engine.live as live
 _step = live.LiveFeed.step

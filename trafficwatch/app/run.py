@@ -127,6 +127,10 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
         end_children()  # a fine-tuning child would otherwise train on for minutes, orphaned
         if metrics is not None:
             metrics.stop()
+    engine = holder.get("engine")
+    failed = engine.save_failed() if hasattr(engine, "save_failed") else ""
+    if failed:  # the save on the way out (q, a signal): the app had ended without a word
+        print(f"trafficwatch: {safe_text(failed)}", file=sys.stderr)  # (an ops trial)
     if shutdown.signum:
         shutdown.finish()  # state saved, terminal restored: nothing left worth waiting for
     if shutdown.requested:

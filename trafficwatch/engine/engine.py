@@ -312,6 +312,10 @@ class Engine:
         src = self.source
         return float(src.clock) if self.cfg.replay and src is not None else time.time()
 
+    def save_failed(self) -> str:
+        """Why the last save of the state failed, "" when it worked (or none is kept)."""
+        return getattr(self.source, "save_failed", "") or ""
+
     def files_lost(self) -> list[str]:
         """Why each file skipped or not wholly read was (the exit status's 1), one line each
         (names sanitised); empty when none was."""

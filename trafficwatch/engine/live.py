@@ -171,6 +171,7 @@ class LiveFeed:
         # long ago (a log shipped in hourly batches, a server's clock behind) still come
         self.last_read: dict[str, float] = {}
         self.notice = ""  # one line about the state file (moved aside, not used), shown on screen
+        self.save_failed = ""  # the last save's failure ("" once one worked): said at the end
         self._waiting_dirs: dict[str, str] = {}  # directories given with no log in them yet
         # (watched), and what the follower said of each
         self._streams: dict[tuple[int, int], _Stream] = {}
@@ -1168,8 +1169,11 @@ class LiveFeed:
                           f"{then} (use --state PATH or --no-state)")
                 if notice != self.notice:  # said once (each failed save said it again)
                     log.info(notice)  # the front ends say `notice` (prefixed, once)
-                self.notice = notice
+                self.notice = self.save_failed = notice
                 self._dirty = True
+                self._last_commit = time.monotonic()
+                return
+            self.save_failed = ""
             self._last_commit = time.monotonic()
 
     def _take_over(self) -> None:
