@@ -252,6 +252,13 @@ class LiveFeed:
             said = (f"{safe_name(rec.path)}, the file followed before this start, is gone"
                     f"{now}: what was written to it after the last save, if anything, was not "
                     "read")
+            if st is not None and (st.st_dev, st.st_ino) == (rec.dev, rec.ino):
+                # on its inode: emptied (`: > access.log`), or deleted and a new file given its
+                # inode number, which nothing tells apart; said "gone (a new file has that name
+                # now)" of a file emptied (an ops trial)
+                said = (f"{safe_name(rec.path)}, the file followed before this start, was "
+                        "emptied or replaced since the last save: what was written to it after "
+                        "the save, if anything, was not read")
             self._on_event(FollowEvent("gone", safe_name(rec.path), said))
             self.warnings.append(said)  # (the app's screen too)
         failed = ""
