@@ -1,8 +1,9 @@
 """The agent's memory and CPU at a steady rate of appended lines, scraped every second.
 
-    python bench/agent.py [--rate 1000] [--seconds 30] [--sites 2]
+    python bench/agent.py [--rate 1000] [--seconds 30] [--sites 2] [--per-line] [--poll]
 
-Writes nginx combined lines to one log per site at --rate lines/s (in 50 ms batches), scrapes
+Writes nginx combined lines to one log per site at --rate lines/s (in 50 ms batches; with
+--per-line one write() a line, spread evenly, as nginx without access_log's buffer=), scrapes
 /metrics every second as Prometheus would, and samples the agent's RSS (VmRSS) and CPU time
 (utime + stime, /proc) after a warm-up of 3 s. Reference in the same run: `counts --follow` on
 the same kind of logs at the same rate (the follower the agent shares). Targets: RSS < 120 MB,
@@ -38,7 +39,8 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run(cmd: list[str], logs: list[Path], rate: int, seconds: float, scrape: bool) -> dict:
+def run(cmd: list[str], logs: list[Path], rate: int, seconds: float, scrape: bool,
+        per_line: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             env=env)
@@ -52,6 +54,7 @@ def run(cmd: list[str], logs: list[Path], rate: int, seconds: float, scrape: boo
     if not scrape:
         time.sleep(2.0)
     written, n = 0, 0
+    fds = [os.open(log, os.O_WRONLY | os.O_APPEND) for log in logs] if per_line else []
     start = time.monotonic()
     next_scrape = start
     cpu0 = rss_max = None
@@ -59,7 +62,18 @@ def run(cmd: list[str], logs: list[Path], rate: int, seconds: float, scrape: boo
     samples = []
     while (now := time.monotonic()) - start < seconds:
         due = int((now - start) * rate) - written
-        if due > 0:
+        if due > 0 and per_line:  # one write() a line, spread over the tick, as nginx without
+            # access_log's buffer= writes each request's line as it ends (an ops trial: the
+            # 50 ms batches below had hidden a CPU cost of one wake-up per line)
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+            for i in range(due):
+                fd = fds[(n + i) % len(fds)]
+                os.write(fd, LINE.format(a=(n + i) % 250, t=stamp, n=n + i,
+                                         s=(200, 200, 404, 500)[(n + i) % 4]).encode())
+                time.sleep(0.04 / due)
+            n += due
+            written += due
+        elif due > 0:
             stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
             for k, log in enumerate(logs):
                 share = due // len(logs) + (k < due % len(logs))
@@ -79,6 +93,8 @@ def run(cmd: list[str], logs: list[Path], rate: int, seconds: float, scrape: boo
             samples.append(rss_mb(proc.pid))
         time.sleep(0.05)
     cpu = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t_cpu0)
+    for fd in fds:
+        os.close(fd)
     rss_max = max(samples)
     counted = None
     if scrape:
@@ -96,8 +112,13 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--sites", type=int, default=2)
+    ap.add_argument("--per-line", action="store_true",
+                    help="one write() a line, spread evenly (nginx without buffer=), not 50 ms "
+                         "batches")
+    ap.add_argument("--poll", action="store_true", help="the agent with --poll")
     args = ap.parse_args()
     print(f"{args.rate} lines/s for {args.seconds:.0f} s over {args.sites} sites, "
+          f"{'one write a line' if args.per_line else 'in 50 ms batches'}, "
           f"{os.cpu_count()} cores")
     for name in ("agent", "counts --follow (reference)"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -107,11 +128,13 @@ def main() -> None:
             state = str(Path(tmp) / "state.json")
             if name == "agent":
                 cmd = [sys.executable, "-m", "trafficwatch", "agent", tmp,
-                       "--metrics-addr", "127.0.0.1:0", "--state", state]
+                       "--metrics-addr", "127.0.0.1:0", "--state", state] + \
+                    (["--poll"] if args.poll else [])
             else:
                 cmd = [sys.executable, "-m", "trafficwatch", "counts", "--follow", tmp,
                        "--state", state]
-            r = run(cmd, logs, args.rate, args.seconds, scrape=name == "agent")
+            r = run(cmd, logs, args.rate, args.seconds, scrape=name == "agent",
+                    per_line=args.per_line)
         extra = ("" if r["counted"] is None else
                  f"; {int(r['counted']):,} of {r['written']:,} lines counted")
         print(f"{name:28s} RSS max {r['rss_mb']:6.1f} MB   CPU {r['cpu'] * 100:5.1f} % of a "
