@@ -521,14 +521,16 @@ def test_files_past_the_open_file_limit_are_said_skipped_and_the_others_still_fo
     assert len(got["lines"]) == 10 + 110 - len(skipped) + 1
 
 
-@pytest.mark.parametrize("seen_first", [False, True])
+@pytest.mark.parametrize(("seen_first", "lines"), [(False, 40), (True, 40), (False, 400_000)])
 def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
-        tmp_path, mode, seen_first):
+        tmp_path, mode, seen_first, lines):
     """An ops trial: a writer without O_APPEND writes on at its offset after copytruncate, the
     log a hole of NULs, then its new lines. At the second copytruncate its copy (a hole, the
     lines read, then those not read yet) was taken for a copy of what the log was being read
     for (a hole too, its first KiB the same NULs): the lines written just before it were never
-    read, 2 to 5 of 200 lost. `seen_first`: the copy is seen before the truncation is."""
+    read, 2 to 5 of 200 lost. `seen_first`: the copy is seen before the truncation is. 400,000
+    lines first (17 MB, the hole after it as long): a first fix looked 16 MiB into a hole at
+    most, and lost 5-10 lines at each copytruncate (a review)."""
     path = tmp_path / "access.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     written: list[bytes] = []
@@ -539,7 +541,7 @@ def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
         os.write(fd, b"".join(x + b"\n" for x in lines))
         written.extend(lines)
 
-    write(40)
+    write(lines)
     r = Run([tmp_path], mode)
     try:
         r.expect(written)
@@ -550,7 +552,7 @@ def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
                 time.sleep(0.5)
             os.truncate(path, 0)
             write(10)
-            wait_for(lambda: len(r.lines) >= len(written))
+            wait_for(lambda: len(r.lines) >= len(written), timeout=30)
             time.sleep(0.3)
             # (a hole shorter than a line may be is delivered before its line: the parser
             # drops it, parse.after_hole)
@@ -558,6 +560,28 @@ def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
     finally:
         r.stop()
         os.close(fd)
+
+
+def test_a_copy_of_a_rotation_read_and_closed_that_begins_with_a_hole_is_not_read_again(
+        tmp_path, mode):
+    """A review: a copy whose first KiB is NULs was a copy of a followed file only if the
+    bytes after its hole were that file's, read through its open handle; a rotation read to
+    its end is closed, and `cp access.log.1 access.log.1.bak` of one that begins with a hole
+    had its 20 lines counted again."""
+    rotated = tmp_path / "access.log.1"
+    lines = [b"r %03d padding to make lines a bit longer" % i for i in range(20)]
+    rotated.write_bytes(bytes(4096) + b"".join(x + b"\n" for x in lines))
+    (tmp_path / "access.log").write_bytes(b"live line\n")
+    r = Run([tmp_path], mode)
+    try:
+        wait_for(lambda: len(r.lines) >= 21)
+        time.sleep(0.5)  # read to its end and closed
+        shutil.copyfile(rotated, str(rotated) + ".bak")
+        time.sleep(1.5)
+        got = sorted(x.lstrip(b"\0") for x in r.lines)
+        assert got == sorted([*lines, b"live line"]), len(got)
+    finally:
+        r.stop()
 
 
 def test_a_hole_of_zeros_longer_than_a_read_is_one_bad_line_and_the_next_line_read(

@@ -151,14 +151,21 @@ def test_a_c1_character_and_the_invalid_byte_of_its_number_never_show_alike():
 def test_a_shown_text_is_never_cut_inside_an_escape():
     """An alert command's stderr, cut at 160 characters, ended in "\\x1" (a security trial):
     another text than the one written. Cut, it ends before the escape, with an ellipsis."""
-    from trafficwatch.safe import clip_shown, safe_name
+    import re
 
-    for tail, most in (("\x1b", 12), ("\u00a0", 13), ("\U000e0041", 15), ("\\", 11)):
-        shown = safe_name("a" * 10 + tail + "b")
-        for n in range(10, len(shown)):
-            cut = clip_shown(shown, n)
-            assert len(cut) <= n and cut.endswith("\u2026")
-            assert cut[:-1] in ("a" * (n - 1), shown[:len(cut) - 1])
-            assert shown.startswith(cut[:-1]) and not cut[:-1].endswith("\\")
-    assert clip_shown(safe_name("a\\b"), 4) == "a\\\\b"  # whole: not cut
-    assert clip_shown(safe_name("ab\\\\c"), 6) == "ab\\\\\u2026"  # a pair kept whole
+    from trafficwatch.safe import clip_shown, safe_name, safe_text
+
+    whole = re.compile(r"(?:\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|[^\\])*")
+    partial = re.compile(r"\\(?:x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?$")
+    for raw in ("a" * 10 + "\x1b[31m" + "b", "ab\\\\c\u00a0d", "x\U000e0041\\y" * 3,
+                "C:\\\x1b[31mred"):
+        for show in (safe_name, safe_text):
+            shown = show(raw)
+            for n in range(2, len(shown)):
+                cut = clip_shown(shown, n)
+                assert len(cut) <= n and cut.endswith("\u2026"), (raw, n, cut)
+                assert shown.startswith(cut[:-1]), (raw, n, cut)
+                assert not partial.search(cut[:-1]), (raw, n, cut)  # no escape begun, unended
+                if show is safe_name:
+                    assert whole.fullmatch(cut[:-1]), (raw, n, cut)  # whole escapes only
+            assert clip_shown(shown, len(shown)) == shown  # room for all: as it is

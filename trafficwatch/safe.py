@@ -91,9 +91,9 @@ def safe_name(value: object) -> str:
                               for c in _as_str(value)))
 
 
-# an escape begun and not ended at the text's end, after an even run of backslashes (each pair
-# a whole escape of safe_name's, its backslash shown)
-_CUT_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*(\\(?:x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?)$")
+# backslashes at the text's end, and an escape begun after them and not ended: cut whole (a
+# pair may be one of safe_name's escapes, or a backslash of the text then one of safe_text's)
+_CUT_ESCAPE = re.compile(r"\\+(?:x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?$")
 
 
 def clip_shown(shown: str, most: int) -> str:
@@ -104,7 +104,7 @@ def clip_shown(shown: str, most: int) -> str:
         return shown
     head = shown[:most - 1]
     m = _CUT_ESCAPE.search(head)
-    return (head[:m.start(1)] if m is not None else head) + "\u2026"
+    return (head[:m.start()] if m is not None else head) + "\u2026"
 
 
 _SHOWN_TOKEN = re.compile(r"\\(?:\\|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})|.", re.DOTALL)

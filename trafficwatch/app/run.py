@@ -129,6 +129,9 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
             metrics.stop()
     engine = holder.get("engine")
     failed = engine.save_failed() if hasattr(engine, "save_failed") else ""
+    # (not after a failed save, nor where none is kept or the logs were never opened: a review)
+    saved = "; state was saved" if getattr(getattr(engine, "source", None), "store", None) \
+        is not None and not failed else ""
     if failed:  # the save on the way out (q, a signal): the app had ended without a word
         print(f"trafficwatch: {safe_text(failed)}", file=sys.stderr)  # (an ops trial)
     if shutdown.signum:
@@ -142,12 +145,12 @@ def run_app(cfg: AppConfig, make_engine: EngineFactory = Engine) -> int:
     if app.return_code == CRASHED:  # an engine thread's (Snapshot.crashed): its traceback
         for line in str(app.return_value).splitlines():  # (its messages may quote a log's
             print(safe_text(line), file=sys.stderr)  # text or a server's answer)
-        print("trafficwatch: the app stopped on an internal error (above); state was saved",
+        print(f"trafficwatch: the app stopped on an internal error (above){saved}",
               file=sys.stderr)
         return CRASHED
     if app.return_code == 1:  # Textual's own: an exception the app did not handle (its
         # traceback is on the terminal); a trial's crash had ended with status 0
-        print("trafficwatch: the app stopped on an internal error (above); state was saved",
+        print(f"trafficwatch: the app stopped on an internal error (above){saved}",
               file=sys.stderr)
         return CRASHED
     engine = holder.get("engine")  # q: 1 when some file was skipped, as for every command,

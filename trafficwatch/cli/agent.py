@@ -103,6 +103,8 @@ def run_agent(args: argparse.Namespace, stop: threading.Event | None = None) -> 
             if agent.floor.save_error and agent.floor.save_error != floors_said:
                 floors_said = agent.floor.save_error  # (it was logged bare, no "trafficwatch:")
                 _say(floors_said)
+            elif not agent.floor.save_error:
+                floors_said = ""  # saved since: said again should it fail again
     finally:
         agent.close()
         if shutdown is not None and not shutdown.requested:

@@ -208,17 +208,26 @@ def _structure() -> list[type]:
             ev.DirDeletedEvent, ev.DirMovedEvent, ev.FileClosedEvent]
 
 
-HOLE_LOOKED = 16 << 20  # bytes of NULs at most looked past for what a copy holds after them
+HOLE_LOOKED = 4 << 30  # bytes of NULs at most looked past for what a copy holds after them
+# (a hole is as long as the log was at the copytruncate before: 16 MiB left a 17 MB log's
+# copies to the old matching, 5-10 lines lost at each, a review)
 
 
 def past_hole(path: str, cap: int) -> tuple[int, bytes] | None:
     """(where the content after a file's leading NULs begins, its first FP_BYTES there); None
-    where it cannot be read or is NULs for HOLE_LOOKED bytes."""
+    where it cannot be read or is NULs to its end (or for HOLE_LOOKED bytes). A sparse file's
+    hole is skipped at once (SEEK_DATA); a copy's NULs written out are read through."""
     try:
         with open_content(path, cap) as s:
             at = 0
+            if isinstance(s, io.FileIO):  # a plain file: its first data, where the file
+                try:  # system keeps holes
+                    at = os.lseek(s.fileno(), 0, os.SEEK_DATA)
+                except (OSError, AttributeError):
+                    at = 0
+                s.seek(at)
             while at < HOLE_LOOKED:
-                got = s.read(READ_BYTES)
+                got = s.read(READ_BYTES * 8)
                 if not got:
                     return None
                 rest = got.lstrip(b"\0")
@@ -232,13 +241,15 @@ def past_hole(path: str, cap: int) -> tuple[int, bytes] | None:
 
 
 def _goes_on_as(f: _File, at: int, after: bytes) -> bool:
-    """Whether the followed file `f`, open and plain, holds `after` at `at`: a copy whose first
-    KiB is a hole's NULs (a writer that does not append, O_APPEND, writes on at its offset after
-    copytruncate) is a copy of the file only if what follows its hole is the file's too. After
-    a second copytruncate, the log (a hole again, then new lines) was taken to be read for the
-    copy's lines, which were never read: 5 of 70 lost (an ops trial)."""
+    """Whether the followed file `f` holds `after` at `at`: a copy whose first KiB is a hole's
+    NULs (a writer that does not append, O_APPEND, writes on at its offset after copytruncate)
+    is a copy of an open log only if what follows its hole is the log's too. After a second
+    copytruncate, the log (a hole again, then new lines) was taken to be read for the copy's
+    lines, which were never read: 5 of 70 lost (an ops trial). A file read to its end and
+    closed (a rotation) holds what it held: left to the check of its end (probe), as before
+    (a `.bak` of a closed `.1` that begins with a hole was read whole again, a review)."""
     if f.fh is None or f.compressed:
-        return False
+        return True
     try:
         return os.pread(f.fh.fileno(), len(after), at) == after
     except OSError:
@@ -393,7 +404,7 @@ class Follower:
         to access.log.1 until it reopens its log): no write wakes the follower any more."""
         for path, size in list(self._closed_sizes.items()):
             try:
-                if os.stat(path).st_size > size:
+                if os.stat(path).st_size != size:  # (grown, or emptied and written again)
                     return True
             except OSError:
                 continue
@@ -503,8 +514,9 @@ class Follower:
         found = discover(self.paths, self.vhost_from_filename, rotations=True)
         now = time.time()
         self._no_fd &= {src.path for files in found.sites.values() for src in files}
-        self.skipped_now = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
-                               for _, why in found.skipped) + len(self._no_fd)
+        listed_skipped = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
+                             for _, why in found.skipped)
+        self.skipped_now = listed_skipped + len(self._no_fd)  # (again below, once adopted)
         now_skipped = {name for name, _ in found.skipped}
         for name in [n for n in self._skipped_said if n not in now_skipped]:  # there again (a
             # folder deleted and made again): no longer skipped, and said again should it go
@@ -624,6 +636,7 @@ class Follower:
         self._passed = {k: v for k, v in self._passed.items() if k in listed_ids}
         # (a rotation closed after this, by _pump, leaves _scan_due set: the next pass's scan
         # puts it here)
+        self.skipped_now = listed_skipped + len(self._no_fd)  # those this scan could not open
         self._closed_sizes = {os.path.abspath(f.key.path): f.consumed
                               for f in self._files.values() if f.fh is None and not f.compressed}
         self._closed_paths = frozenset(self._closed_sizes)
@@ -804,8 +817,8 @@ class Follower:
         if limit is None or open_now + FD_HEADROOM < limit:
             if path in self._no_fd:
                 self._no_fd.discard(path)
-                self._event("back", path, f"{safe_name(path)}: followed now (open files below "
-                            "the limit again)")
+                self._event("back", path, f"{safe_name(path)}: there again; following it "
+                            "(open files below the limit again)")
             return True
         if path not in self._no_fd:
             self._no_fd.add(path)
