@@ -562,6 +562,56 @@ def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
         os.close(fd)
 
 
+def test_a_copy_found_as_its_log_is_truncated_counts_nothing_twice(tmp_path, mode,
+                                                                  monkeypatch):
+    """A suite run under load: copytruncate's truncation came after the scan had looked at
+    the log and before it looked at the copy, both beginning with a hole: the copy matched
+    neither the log (new content past its hole) nor its record (not made yet), and was read
+    from its start, 10 lines counted twice. Such a copy waits for the next scan."""
+    import trafficwatch.logs.follow as fm
+
+    path = tmp_path / "access.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    written: list[bytes] = []
+
+    def write(k: int) -> None:
+        lines = [b"a %06d padding to make lines a bit longer" % (len(written) + i)
+                 for i in range(k)]
+        os.write(fd, b"".join(x + b"\n" for x in lines))
+        written.extend(lines)
+
+    real, armed = fm.past_hole, []
+
+    def truncated_meanwhile(p: str, cap: int):
+        got = real(p, cap)
+        if armed and p.endswith(".2"):
+            armed.clear()
+            os.truncate(path, 0)
+            write(10)
+        return got
+
+    monkeypatch.setattr(fm, "past_hole", truncated_meanwhile)
+    write(40)
+    r = Run([tmp_path], mode)
+    try:
+        r.expect(written)
+        write(5)
+        shutil.copyfile(path, f"{path}.1")
+        os.truncate(path, 0)
+        write(10)
+        wait_for(lambda: len(r.lines) >= len(written))
+        write(5)
+        armed.append(True)
+        shutil.copyfile(path, f"{path}.2")  # the truncation: when the copy is looked at
+        wait_for(lambda: not armed)
+        wait_for(lambda: len(r.lines) >= len(written))
+        time.sleep(0.5)
+        assert sorted(x.lstrip(b"\0") for x in r.lines) == sorted(written)
+    finally:
+        r.stop()
+        os.close(fd)
+
+
 def test_a_copy_of_a_rotation_read_and_closed_that_begins_with_a_hole_is_not_read_again(
         tmp_path, mode):
     """A review: a copy whose first KiB is NULs was a copy of a followed file only if the
