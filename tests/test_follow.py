@@ -612,6 +612,50 @@ def test_a_copy_found_as_its_log_is_truncated_counts_nothing_twice(tmp_path, mod
         os.close(fd)
 
 
+def test_a_file_that_is_a_hole_alone_is_not_read_through_for_what_follows_it(tmp_path,
+                                                                              monkeypatch):
+    """A review: a sparse file of NULs alone (what a crash can leave) had its hole read
+    through, 5 GiB under the follower's lock: no line of any file came for 20 s."""
+    import io
+
+    import trafficwatch.logs.follow as fm
+
+    read = []
+
+    class Counted(io.FileIO):
+        def read(self, n=-1):
+            got = super().read(n)
+            read.append(len(got))
+            return got
+
+    monkeypatch.setattr(fm, "open_content", lambda path, cap: Counted(path, "rb"))
+    hole = tmp_path / "access.log.1"
+    with open(hole, "wb") as fh:
+        fh.truncate(1 << 30)
+    assert fm.past_hole(str(hole), 1 << 40) is None and sum(read) < 1 << 20
+    with open(hole, "r+b") as fh:
+        fh.seek(5 << 20)
+        fh.write(b"a line\n")
+    assert fm.past_hole(str(hole), 1 << 40) == (5 << 20, (b"a line\n" + bytes(1024))[:1024])
+
+
+def test_a_copy_beginning_with_a_hole_is_no_copy_of_a_rotation_of_nuls_alone(tmp_path, mode):
+    """A review: a rotation of NULs alone (a crash's), read and closed, took every later copy
+    beginning with a hole (copytruncate's, of a writer without O_APPEND) for a copy of its
+    own, by their ends alike: its 5 lines were never read."""
+    line = b'10.0.0.1 - - [08/Dec/2026:00:00:00 +0000] "GET /%d HTTP/1.1" 200 5'
+    (tmp_path / "access.log").write_bytes(line % 0 + b"\n")
+    (tmp_path / "access.log.1").write_bytes(bytes(4096))
+    r = Run([tmp_path], mode, last_line_after=0.5)
+    try:
+        time.sleep(1.5)
+        new = [line % i for i in range(1, 6)]
+        (tmp_path / "access.log.2").write_bytes(bytes(8192) + b"".join(x + b"\n" for x in new))
+        wait_for(lambda: sum(x.lstrip(b"\0") in new for x in r.lines) == 5)
+    finally:
+        r.stop()
+
+
 def test_a_copy_of_a_rotation_read_and_closed_that_begins_with_a_hole_is_not_read_again(
         tmp_path, mode):
     """A review: a copy whose first KiB is NULs was a copy of a followed file only if the

@@ -1090,7 +1090,8 @@ class LiveFeed:
                 self._resume_tail(ev.key, ev.offset)
         elif ev.kind == "back":  # a path given, skipped, there again (named as its message
             # names it, as "skipped" is: ev.name escapes a backslash twice, a review)
-            name = ev.message.rpartition(": there again; following it")[0]
+            name = (ev.message.rpartition(": there again; following it")[0] or
+                    ev.message.rpartition(": gone; no longer skipped")[0])
             self.report.skipped[:] = [s for s in self.report.skipped if s[0] != name]
         elif ev.kind == "skipped":
             name, _, why = ev.message.partition(": skipped: ")

@@ -20,6 +20,7 @@ new. An inode number is trusted only while the file is held open.
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -227,7 +228,11 @@ def past_hole(path: str, cap: int) -> tuple[int, bytes] | None:
             if isinstance(s, io.FileIO):  # a plain file: its first data, where the file
                 try:  # system keeps holes
                     at = os.lseek(s.fileno(), 0, os.SEEK_DATA)
-                except (OSError, AttributeError):
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:  # no data to its end: a hole only (read
+                        return None  # through, 5 GiB of it held every file for 20 s, a review)
+                    at = 0
+                except AttributeError:
                     at = 0
                 s.seek(at)
             while at < HOLE_LOOKED:
@@ -252,8 +257,11 @@ def _goes_on_as(f: _File, at: int, after: bytes) -> bool:
     lines, which were never read: 5 of 70 lost (an ops trial). A file read to its end and
     closed (a rotation) holds what it held: left to the check of its end (probe), as before
     (a `.bak` of a closed `.1` that begins with a hole was read whole again, a review)."""
-    if f.fh is None or f.compressed:
-        return True
+    if at < 0:  # the copy is NULs to its end (or could not be read): a copy in progress, of
+        return True  # what it may copy, as before
+    if f.fh is None or f.compressed:  # by its end, where that end holds more than NULs (a
+        return bool(f.tail.strip(b"\0"))  # rotation of NULs alone took every copy beginning
+        # with a hole for its own, and they were never read, a review)
     try:
         return os.pread(f.fh.fileno(), len(after), at) == after
     except OSError:
@@ -517,7 +525,10 @@ class Follower:
         self._counted.new_scan()
         found = discover(self.paths, self.vhost_from_filename, rotations=True)
         now = time.time()
-        self._no_fd &= {src.path for files in found.sites.values() for src in files}
+        names = {src.path for files in found.sites.values() for src in files}
+        for path in self._no_fd - names:  # gone: no longer skipped (its line in the report
+            self._event("back", path, f"{safe_name(path)}: gone; no longer skipped")  # too)
+        self._no_fd &= names
         listed_skipped = sum(why not in (EMPTY_DIR, NO_FILE_IN_DIR, NO_LOG_IN_DIR)
                              for _, why in found.skipped)
         self.skipped_now = listed_skipped + len(self._no_fd)  # (again below, once adopted)
@@ -772,11 +783,13 @@ class Follower:
             for g in self._files.values():
                 for k in _known(g):
                     self._index.add(k, g)
-        hole = None if head.strip(b"\0") else past_hole(key.path, self.max_decompressed)
+        nuls, hole = not head.strip(b"\0"), None
         for g in self._index.find(head):
             if g.key.site != key.site or (g.key.dev, g.key.ino) == (key.dev, key.ino):
                 continue  # a copy of a site's log keeps the site in its name
-            if hole is not None and not _goes_on_as(g, *hole):
+            if nuls and hole is None:  # (looked for once there is a file it may copy)
+                hole = past_hole(key.path, self.max_decompressed) or (-1, b"")
+            if nuls and not _goes_on_as(g, *hole):
                 if g.fh is not None and not g.compressed and not self._as_checked(g):
                     # truncated since this scan looked at it (copytruncate's truncation
                     # right after its copy): what it was is not recorded yet, and read from 0
