@@ -521,6 +521,20 @@ def test_files_past_the_open_file_limit_are_said_skipped_and_the_others_still_fo
     assert len(got["lines"]) == 10 + 110 - len(skipped) + 1
 
 
+def not_appending(path):
+    """(fd, the lines written, write(k)): a writer without O_APPEND, as some servers are."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    written: list[bytes] = []
+
+    def write(k: int) -> None:
+        lines = [b"a %06d padding to make lines a bit longer" % (len(written) + i)
+                 for i in range(k)]
+        os.write(fd, b"".join(x + b"\n" for x in lines))
+        written.extend(lines)
+
+    return fd, written, write
+
+
 @pytest.mark.parametrize(("seen_first", "lines"), [(False, 40), (True, 40), (False, 400_000)])
 def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
         tmp_path, mode, seen_first, lines):
@@ -532,14 +546,7 @@ def test_a_writer_that_does_not_append_loses_nothing_across_two_copytruncates(
     lines first (17 MB, the hole after it as long): a first fix looked 16 MiB into a hole at
     most, and lost 5-10 lines at each copytruncate (a review)."""
     path = tmp_path / "access.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    written: list[bytes] = []
-
-    def write(k: int) -> None:
-        lines = [b"a %06d padding to make lines a bit longer" % (len(written) + i)
-                 for i in range(k)]
-        os.write(fd, b"".join(x + b"\n" for x in lines))
-        written.extend(lines)
+    fd, written, write = not_appending(path)
 
     write(lines)
     r = Run([tmp_path], mode)
@@ -571,14 +578,7 @@ def test_a_copy_found_as_its_log_is_truncated_counts_nothing_twice(tmp_path, mod
     import trafficwatch.logs.follow as fm
 
     path = tmp_path / "access.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-    written: list[bytes] = []
-
-    def write(k: int) -> None:
-        lines = [b"a %06d padding to make lines a bit longer" % (len(written) + i)
-                 for i in range(k)]
-        os.write(fd, b"".join(x + b"\n" for x in lines))
-        written.extend(lines)
+    fd, written, write = not_appending(path)
 
     real, armed = fm.past_hole, []
 
