@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar, NoReturn
 
 from trafficwatch.files import remove_own, writing_now
-from trafficwatch.logs.follow import FD_HEADROOM
+from trafficwatch.logs.follow import FD_HEADROOM, fd_limit
 
 GRACE_S = 2.0  # from the signal to the end of the process, whatever hangs
 SOFT_MARGIN_S = 0.3  # the watchdog thread exits this long before the kernel's timer would
@@ -166,18 +166,16 @@ def check_fd_budget(paths: list[str], vhost_from_filename: str | None = None) ->
 
 
 def ensure_fd_budget(files: int) -> None:
-    """Room for `files` open files (one per followed file): the soft limit is raised up to the
-    hard one when needed; ValueError with one line saying what to do when even that is short."""
+    """Room for `files` open files (one per followed file): the soft limit is raised toward the
+    hard one when needed (follow.fd_limit, as the follower raises it while files come);
+    ValueError with one line saying what to do when even that is short."""
     import resource
 
     want = files + FD_RESERVE
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or want <= soft:
+    limit = fd_limit(want)
+    if limit is None or want <= limit:
         return
-    if hard == resource.RLIM_INFINITY or want <= hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY
-                                                    else hard, hard))
-        return
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     raise ValueError(f"{files:,} files to follow need {want:,} open files, but the limit is "
                      f"{hard:,} (ulimit -n): raise it, or follow fewer files")
 

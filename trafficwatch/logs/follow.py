@@ -328,8 +328,7 @@ class Follower:
         # change event on one of them asks for a scan, which reopens it (the server's late
         # writes to access.log.1 before it reopens its log, a log renamed .old by hand and
         # written on), instead of waiting for the rescan every rescan_interval (a fuzz: 5 s)
-        self._closed_paths: frozenset[str] = frozenset()
-        self._closed_sizes: dict[str, int] = {}  # their sizes read to, looked at each poll
+        self._closed: dict[str, int] = {}  # path -> the size read to, looked at each poll
         self._late_due = False  # such an event came: a scan at most every LATE_SCAN_S (a
         # server that never reopens its log writes to .1 all day: a scan per write burst
         # listed 200 archives 13 times a second, a review)
@@ -414,7 +413,7 @@ class Follower:
     def _written_late(self) -> bool:
         """Whether a rotation read to its end and closed has grown since (the server writes on
         to access.log.1 until it reopens its log): no write wakes the follower any more."""
-        for path, size in list(self._closed_sizes.items()):
+        for path, size in list(self._closed.items()):
             try:
                 if os.stat(path).st_size != size:  # (grown, or emptied and written again)
                     return True
@@ -652,9 +651,8 @@ class Follower:
         # (a rotation closed after this, by _pump, leaves _scan_due set: the next pass's scan
         # puts it here)
         self.skipped_now = listed_skipped + len(self._no_fd)  # those this scan could not open
-        self._closed_sizes = {os.path.abspath(f.key.path): f.consumed
-                              for f in self._files.values() if f.fh is None and not f.compressed}
-        self._closed_paths = frozenset(self._closed_sizes)
+        self._closed = {os.path.abspath(f.key.path): f.consumed
+                        for f in self._files.values() if f.fh is None and not f.compressed}
         if self._observer is not None:
             self._rewatch()
 
@@ -1160,7 +1158,7 @@ class Follower:
                 if event.event_type in ("created", "moved", "deleted"):
                     follower._scan_due = True  # list the dirs again
                 elif event.event_type in ("modified", "closed") and \
-                        os.path.abspath(event.src_path) in follower._closed_paths:
+                        os.path.abspath(event.src_path) in follower._closed:
                     follower._late_due = True  # a rotation read to its end, written again
                     # (closed: the server that wrote to it reopened its log)
                 else:  # a write (with a watchdog that cannot filter events) or a writer's
