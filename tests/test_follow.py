@@ -705,6 +705,39 @@ def test_a_hole_of_zeros_longer_than_a_read_is_one_bad_line_and_the_next_line_re
     r.stop()
 
 
+def test_an_archive_its_name_does_not_say_is_read_as_one(tmp_path, log, mode):
+    # logrotate's `compress` with `compressext ""` (or a .gz renamed): access.log.2 is gzip.
+    # It was opened as a plain file and seeked in: "cannot read (File or stream is not
+    # seekable.); will retry" at every look, its lines never counted (an ops trial).
+    old = Log(tmp_path / "access.log.2", tag="old")
+    (tmp_path / "access.log.2").write_bytes(gzip.compress(b"".join(
+        x + b"\n" for x in old.write(30, path=os.devnull))))
+    log.write(10)
+    r = Run([tmp_path], mode)
+    r.expect(old.written + log.written)
+    os.rename(log.path, str(log.path) + ".1")  # rotated, then compressed under a plain name
+    log.write(5)
+    r.expect(old.written + log.written)
+    one = str(log.path) + ".1"
+    os.rename(str(log.path) + ".2", str(log.path) + ".3")
+    with open(one, "rb") as src:
+        (tmp_path / "access.log.2").write_bytes(gzip.compress(src.read()))
+    os.unlink(one)
+    log.write(3)
+    r.expect(old.written + log.written)  # the .1 compressed is a copy: nothing twice
+    time.sleep(0.8)  # two rescans
+    r.expect(old.written + log.written)
+    assert "error" not in r.kinds()
+    store = StateStore(tmp_path / "st" / "s.json")
+    commit(store, r, [tmp_path])
+    r.stop()
+    done = len(log.written)
+    log.write(2)
+    r = Run([tmp_path], mode, resume=store.load().files)
+    r.expect(log.written[done:])  # after a restart: the archives not read again
+    r.stop()
+
+
 def test_the_last_line_of_an_archive_counts_without_a_newline(tmp_path, mode):
     (tmp_path / "access.log.2.gz").write_bytes(gzip.compress(b"gz line 1\ngz line 2"))
     r = Run([tmp_path], mode)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from trafficwatch.logs.compressed import Decompressed
 from trafficwatch.logs.identity import (
     FP_BYTES,
     TAIL_BYTES,
@@ -693,6 +694,11 @@ class Follower:
         except OSError as exc:
             self._report_error(key.path, exc)
             return True
+        if not compressed and isinstance(getattr(fh, "raw", None), Decompressed):
+            # an archive its name does not say (logrotate's `compress` with `compressext ""`,
+            # or access.log.2.gz renamed): read as one, not seeked in ("cannot read (File or
+            # stream is not seekable.); will retry" at every look, its lines never counted)
+            compressed, live = True, False
         f = _File(key, compressed, fh=fh, live=live, was_live=live, first=head, kept=kept)
         if compressed and self._finished_archive(f, head):
             return True
