@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,39 @@ def test_the_second_trafficwatch_takes_the_state_file_over_once_the_first_has_en
     e3, f3 = feed(logs, state)  # the state the second one saved: all it counted
     assert "resumed from" in f3.notice and e3.sink.series.total() == total
     f3.close()
+
+
+def test_a_state_folder_removed_while_running_is_locked_again(logs, tmp_path, monkeypatch):
+    # `rm -rf ~/.local/state/trafficwatch` while the app ran took its lock file with it: the
+    # next save made the folder again, unlocked, and a second trafficwatch started then used
+    # the same state, the two saving over each other in silence (STATE.lock)
+    monkeypatch.setattr("trafficwatch.engine.live.COMMIT_S", 0.0)
+    state = tmp_path / "state" / "app.json"
+    _, f1 = feed(logs, state)
+    shutil.rmtree(state.parent)
+    append(logs / "access.log", "\n" + lines(7000, 5))
+    f1.step(1.0)
+    assert state.is_file() and not f1.save_failed
+    _, f2 = feed(logs, state)
+    assert "in use by another trafficwatch" in f2.notice, f2.notice
+    f2.close()
+    shutil.rmtree(state.parent)  # and this time another one starts before the next save
+    _, f3 = feed(logs, state)
+    assert f3.state_held_by is None
+    append(logs / "access.log", lines(7005, 5))
+    f1.step(1.0)
+    assert "was taken by another trafficwatch" in f1.save_failed, f1.notice
+    assert f1.state_held_by == os.getpid()
+    f3.step(1.0)
+    saved = state.read_bytes()
+    append(logs / "access.log", lines(7010, 5))
+    f1.step(1.0)
+    assert state.read_bytes() == saved  # not written by the one that lost it
+    f3.close()
+    append(logs / "access.log", lines(7015, 5))
+    f1.step(1.0)
+    assert "has ended; this one saves its counts there" in f1.notice and not f1.save_failed
+    f1.close()
 
 
 def test_taking_the_state_file_over_keeps_the_hours_of_logs_deleted_since(tmp_path,

@@ -206,6 +206,15 @@ def fleet_state_path(url: str, site_label: str, matchers: tuple[str, ...]) -> Pa
     return default_state_path([], "").with_name(f"{digest(key.encode())[:16]}-fleet.json")
 
 
+class StateTaken(OSError):
+    """Another trafficwatch took the state's lock while this one held it (its folder removed
+    and made again): `holder`, its pid (0 if unknown)."""
+
+    def __init__(self, holder: int) -> None:
+        super().__init__(errno.EBUSY, "another trafficwatch took the state file's lock")
+        self.holder = holder
+
+
 class StateStore:
     """Loads and atomically commits a State; a bad file is moved aside, never silently reset."""
 
@@ -243,6 +252,32 @@ class StateStore:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
         return None
+
+    def _keep_lock(self) -> None:
+        """The lock held (lock()) is still the file's: its folder removed while this one ran
+        (`rm -rf ~/.local/state/trafficwatch` to start afresh) took the lock file with it, and
+        the commit made the folder again, unlocked: a second trafficwatch started then took
+        the state too, and both saved over each other in silence. Taken again here; where
+        another one took it first, this one does not save (StateTaken)."""
+        if self._lock_fd is None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            st = os.stat(lock_path, follow_symlinks=False)
+            held = os.fstat(self._lock_fd)
+            if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                return
+        except FileNotFoundError:
+            pass
+        old, self._lock_fd = self._lock_fd, None
+        holder = self.lock()
+        if self._lock_fd is None:
+            self._lock_fd = old  # still ours to let go of
+        else:
+            os.close(old)
+        if holder is not None:  # this save is not made
+            self.unlock()
+            raise StateTaken(holder)
 
     @property
     def locked(self) -> bool:
@@ -317,6 +352,7 @@ class StateStore:
             # short: exit 143, the exit's save lost and its temporary left, a review)
             data = json_chunks(state.to_json())
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._keep_lock()
             sweep_unfinished(self.path)  # a process killed with -9 while saving left its own
             tmp = self._write_temp(data)
             try:

@@ -34,7 +34,7 @@ from trafficwatch.counting.ingest import (
 )
 from trafficwatch.counting.plan import first_read
 from trafficwatch.counting.series import HourlySeries
-from trafficwatch.counting.state import State, StateStore, UntrustedState, natural
+from trafficwatch.counting.state import State, StateStore, StateTaken, UntrustedState, natural
 from trafficwatch.engine.sink import Sink
 from trafficwatch.engine.snapshot import TailLine
 from trafficwatch.engine.tail import may_name_hosts, sites_of_lines
@@ -1167,6 +1167,20 @@ class LiveFeed:
                 self._dirty = False
             try:
                 self.store.commit(state)
+            except StateTaken as exc:
+                # its folder removed while this one ran, another one started then and took
+                # it: as at a start, this one saves no more, and takes it over once that ends
+                self._held_store, self.store = self.store, None
+                self.state_held_by = exc.holder
+                pid = f" (pid {exc.holder})" if exc.holder else ""
+                self.notice = self.save_failed = (
+                    f"state file {self._held_store.path} was taken by another trafficwatch"
+                    f"{pid} after its folder was removed: this one does not save state until "
+                    "that one ends")
+                log.info(self.notice)
+                self._dirty = True
+                self._last_commit = time.monotonic()
+                return
             except OSError as exc:
                 # what a restart does: from the last save that worked, where there is one ("a
                 # restart will read the logs again" was said of a disk that filled after
