@@ -31,9 +31,9 @@ class Run:
         self.lines: list[bytes] = []
         self.events = []
         self._lk = threading.Lock()
+        kw.setdefault("rescan_interval", 0.3)
         self.f = Follower([str(p) for p in paths], self._data, poll=mode == "poll",
-                          poll_interval=0.02, rescan_interval=0.3, on_event=self.events.append,
-                          resume=resume, **kw)
+                          poll_interval=0.02, on_event=self.events.append, resume=resume, **kw)
         self.f.start()
 
     def _data(self, key, chunk):
@@ -114,6 +114,37 @@ def test_rename_and_create_rotation_reads_old_file_to_its_end(tmp_path, log, mod
     log.write(20)
     r.expect(log.written)
     assert "skipped" not in r.kinds()  # the name missing for a moment is a rotation, no fault
+    r.stop()
+
+
+def test_a_rotation_written_late_that_cannot_be_opened_is_not_looked_at_for_ever(
+        tmp_path, log, monkeypatch):
+    # a rotation read to its end, closed, then written (late writes) and made unreadable: its
+    # size, unlike the one read to, asked for a scan every LATE_SCAN_S for as long as it ran
+    import trafficwatch.logs.follow as follow_mod
+    monkeypatch.setattr(follow_mod, "LATE_SCAN_S", 0.02)
+    log.write(40)
+    r = Run([tmp_path], "inotify", rescan_interval=60.0)  # (a rotation's rename: inotify)
+    r.expect(log.written)
+    one = str(log.path) + ".1"
+    os.rename(log.path, one)
+    log.write(20)
+    r.expect(log.written)
+    time.sleep(0.5)  # the .1 read to its end and closed
+    tries = []
+
+    def refusing(path, *a, **kw):
+        if str(path) == one:
+            tries.append(path)
+            raise PermissionError(13, "Permission denied")
+        return open(path, *a, **kw)
+
+    monkeypatch.setattr(follow_mod, "open", refusing, raising=False)
+    with open(one, "ab") as h:
+        h.write(b"late line\n")
+    wait_for(lambda: "error" in r.kinds())
+    time.sleep(1.0)
+    assert len(tries) <= 3, len(tries)  # once for the write (twice: inotify says two things)
     r.stop()
 
 

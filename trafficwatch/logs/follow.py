@@ -330,6 +330,7 @@ class Follower:
         # writes to access.log.1 before it reopens its log, a log renamed .old by hand and
         # written on), instead of waiting for the rescan every rescan_interval (a fuzz: 5 s)
         self._closed: dict[str, int] = {}  # path -> the size read to, looked at each poll
+        self._looked_late: dict[str, int] = {}  # path -> its size when that asked for a scan
         self._late_due = False  # such an event came: a scan at most every LATE_SCAN_S (a
         # server that never reopens its log writes to .1 all day: a scan per write burst
         # listed 200 archives 13 times a second, a review)
@@ -414,13 +415,18 @@ class Follower:
     def _written_late(self) -> bool:
         """Whether a rotation read to its end and closed has grown since (the server writes on
         to access.log.1 until it reopens its log): no write wakes the follower any more."""
+        late = False
         for path, size in list(self._closed.items()):
             try:
-                if os.stat(path).st_size != size:  # (grown, or emptied and written again)
-                    return True
+                now = os.stat(path).st_size
             except OSError:
                 continue
-        return False
+            # (grown, or emptied and written again) and not yet looked at at this size: one it
+            # cannot be read again (made unreadable) was scanned each second for ever
+            if now != size and self._looked_late.get(path) != now:
+                self._looked_late[path] = now
+                late = True
+        return late
 
     # -- the pass ----------------------------------------------------------------------------
     def check_now(self) -> bool:
@@ -654,6 +660,7 @@ class Follower:
         self.skipped_now = listed_skipped + len(self._no_fd)  # those this scan could not open
         self._closed = {os.path.abspath(f.key.path): f.consumed
                         for f in self._files.values() if f.fh is None and not f.compressed}
+        self._looked_late = {p: n for p, n in self._looked_late.items() if p in self._closed}
         if self._observer is not None:
             self._rewatch()
 
