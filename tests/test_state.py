@@ -51,6 +51,22 @@ def test_corrupt_or_incompatible_state_is_moved_aside_with_a_message(tmp_path, c
     assert str(aside[0]) in store.notice and "\n" not in store.notice
 
 
+def test_only_the_newest_states_moved_aside_are_kept(tmp_path):
+    # one moved aside at each start (a disk that corrupts it) filled the folder for ever
+    path = tmp_path / "s[1].json"  # (a name glob would read as a pattern)
+    for stamp in ("20261101T000000", "20261102T000000", "20261103T000000"):
+        path.with_name(f"{path.name}.corrupt-{stamp}").write_bytes(b"old " + stamp.encode())
+    (tmp_path / "s1.json.corrupt-20261101T000000").write_bytes(b"another state's")
+    (tmp_path / "s[1].json.unused-20261101T000000").write_bytes(b"another kind")
+    path.write_bytes(b"{not json")
+    assert StateStore(path).load() is None
+    kept = sorted(p.name for p in tmp_path.glob("*.corrupt-*"))
+    assert len(kept) == 4 and "s[1].json.corrupt-20261101T000000" not in kept, kept
+    assert any(path.with_name(k).read_bytes() == b"{not json" for k in kept)  # the new one
+    assert (tmp_path / "s1.json.corrupt-20261101T000000").exists()
+    assert (tmp_path / "s[1].json.unused-20261101T000000").exists()
+
+
 def test_a_failed_commit_keeps_the_previous_state(tmp_path, monkeypatch):
     store = StateStore(tmp_path / "s.json")
     store.commit(sample_state())

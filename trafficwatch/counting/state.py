@@ -1,7 +1,9 @@
 """Persisted follow state: file identities, line-boundary offsets and counts, written atomically."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import glob
 import json
 import logging
 import os
@@ -18,6 +20,7 @@ from trafficwatch.logs.identity import FileRecord, digest
 VERSION = 1
 log = logging.getLogger(__name__)
 WRITE_CHUNK = 1 << 20  # bytes of JSON written at a time (json_chunks)
+KEPT_ASIDE = 3  # state files moved aside (corrupt, unused) kept, of each kind, the newest
 
 
 def json_chunks(obj: object, depth: int = 6) -> Iterator[bytes]:
@@ -311,6 +314,7 @@ class StateStore:
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
             try:
                 os.replace(self.path, aside)
+                self._keep_newest("corrupt")
             except OSError as err:  # (--state /proc/version: "cannot follow LOG: No such
                 # file or directory" blamed the log, a trial)
                 raise ValueError(
@@ -338,8 +342,19 @@ class StateStore:
             os.replace(self.path, aside)
         except OSError as exc:
             return f"state file {self.path} not used ({why}) and not moved: {exc.strerror}"
+        self._keep_newest("unused")
         return (f"state file {self.path} not used: {why}; moved to {aside}; "
                 "counting from the logs")
+
+    def _keep_newest(self, kind: str) -> None:
+        """Of the state files moved aside as `kind`, keep the KEPT_ASIDE newest: one moved aside
+        at each start (a disk that corrupts it, options switched back and forth) filled the
+        folder with copies of every site's counts, never cleaned."""
+        pattern = f"{glob.escape(self.path.name)}.{kind}-*"
+        aside = sorted(self.path.parent.glob(pattern), key=lambda p: p.name)  # by their stamp
+        for old in aside[:-KEPT_ASIDE]:
+            with contextlib.suppress(OSError):
+                old.unlink()
 
     def commit(self, state: State) -> None:
         """Write `state` atomically: temp file in the same dir, fsync, os.replace, fsync dir."""
