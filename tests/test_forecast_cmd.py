@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +250,32 @@ def test_forecast_command_writes_csv_and_falls_back_on_short_series(counts_csv, 
     assert hours[4]["p50"] == np.median(counts) and hours[5]["p50"] == counts[4]  # 03:00, 04:00
     assert hours[4]["p10"] <= hours[4]["p50"] <= hours[4]["p90"]
     assert "1 hour would repeat a burst (over 5x the day's median, 80)" in err, err
+
+
+def test_a_sparse_sites_figures_have_no_rounding_noise_and_no_warnings(tmp_path, capsys):
+    # about 2.4 requests a day: a p90 of 1.39e-17 was printed "0.000000000000000" beside p50
+    # "0.000"; a site a bot stopped at printed numpy's "invalid value encountered in log1p"
+    rng = np.random.default_rng(1)
+    idx = pd.date_range("2026-10-27", periods=35 * 24, freq="h", tz="UTC")
+    daily = 1 + 0.75 * np.cos(2 * np.pi * (idx.hour - 14) / 24)
+    weekly = np.array([1.0, 1.05, 1.05, 1.0, 0.95, 0.7, 0.65])[idx.dayofweek]
+    sparse = tmp_path / "sparse.csv"
+    sparse.write_text("hour,count\n" + "".join(
+        f"{t:%Y-%m-%dT%H:00:00Z},{c}\n" for t, c in zip(idx, rng.poisson(0.1 * daily * weekly))))
+    code, out, err = run_cli(["forecast", str(sparse), "--tz", "UTC"], capsys)
+    figures = [x for line in out.splitlines()[1:] for x in line.split(",")[1:4]]
+    assert code == 0 and len(figures) == 72
+    assert all(len(x.split(".")[1]) <= 4 or float(x) >= 1e-6 for x in figures), figures
+    human = 50 * daily * weekly
+    bot = np.random.default_rng(2).poisson(  # (a seed whose usual hours less 500 go below 0)
+        human + np.where(np.arange(len(idx)) < len(idx) - 24, 500, 0))
+    stopped = tmp_path / "stopped.csv"
+    stopped.write_text("hour,count\n" + "".join(
+        f"{t:%Y-%m-%dT%H:00:00Z},{c}\n" for t, c in zip(idx, bot)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run_cli(["forecast", str(stopped), "--tz", "UTC"], capsys)
+    assert code == 0 and "an hour below its usual level" in err, err
 
 
 def test_eval_says_why_the_lstm_refused_its_last_origin(tmp_path, capsys):

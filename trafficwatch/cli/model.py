@@ -1088,9 +1088,16 @@ def _json_safe(x):
     return x
 
 
+FIG_ZERO = 1e-12  # a forecast figure below this (in size) is written 0.000
+
+
 def _fig(x: float) -> str:
     """A forecast figure in forecast's CSV: 3 decimals, or 4 significant figures below 0.1
-    (a series of millionths was all 0.000, 0.001 and 0.002, a trial), never an exponent."""
+    (a series of millionths was all 0.000, 0.001 and 0.002, a trial), never an exponent. Below
+    FIG_ZERO it is floating-point rounding, 0: a sparse site's p90 of 1.39e-17 was printed
+    "0.000000000000000" beside p50 "0.000" (a trial)."""
+    if abs(x) < FIG_ZERO:
+        x = 0.0
     if not math.isfinite(x) or x == 0 or abs(x) >= 0.1:
         return f"{x:.3f}"
     return f"{x:.{min(3 - math.floor(math.log10(abs(x))), 15)}f}"

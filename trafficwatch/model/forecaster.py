@@ -1438,7 +1438,7 @@ def hours_back(v: np.ndarray, shift: LevelShift) -> int:
     usual = np.clip(usual_counts_before(v, t, shift.at), 0, None)
     lu = np.log1p(usual)
     d = np.log1p(np.clip(y, 0, None)) - lu
-    side = (np.log1p(usual + shift.added) - lu if shift.added else
+    side = (np.log1p(np.clip(usual + shift.added, 0, None)) - lu if shift.added else
             np.full(len(t), float(np.log(shift.ratio))))
     near = np.abs(d) < np.abs(d - side)  # NaN (no usual count): not near
     run = 0
