@@ -41,6 +41,23 @@ def test_a_band_no_error_measured_is_said_to_be_nominal():
     assert not predict(daily(3), None).nominal  # two days of errors measure one
 
 
+def test_a_young_sites_burst_is_not_forecast_again_where_the_lstm_cannot_run():
+    """A trial's one-day log: a crawler's 4,177 at midnight among hours of 10-50 was drawn
+    again for the next midnight in the app ("forecast 4,177"), where `forecast` printed the
+    day's median instead. The same calming now in the core, for both."""
+    from trafficwatch.model.forecaster import Forecaster
+
+    young = daily(1).iloc[:23] / 4
+    young.iloc[3] = 4177.0
+    for model in (Forecaster.load(), None):
+        p = predict(young, model, days=1)
+        assert p.model_name == "seasonal naive"
+        assert p.p50.max() <= 60 and p.p90.max() <= 90, (p.p50, p.p90)
+        at = int(np.flatnonzero(p.hours == int(young.index[3].timestamp()) + 86400)[0])
+        assert p.p50[at] == np.median(young.to_numpy())  # 03:00 ahead: the day's median
+        assert (p.p10 <= p.p50).all() and (p.p50 <= p.p90).all()
+
+
 def test_partial_hour_is_forecast_not_used_as_history():
     s = daily(10)
     partial = s.index[-1]

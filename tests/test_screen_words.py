@@ -497,6 +497,10 @@ def test_an_hour_s_details_agree_with_its_anomaly_and_a_forecast_hour_is_in_none
     # an hour with no request is one hour, not "these hours"
     quiet = replace(s2, tops=())
     assert "No request in this hour" in hour_details(quiet, hour, 80).plain
+    # a nominal band is not called an 80% one ahead (the Now pane said "nominal +-50%" of it)
+    nominal = replace(s2, forecast=replace(fv, nominal=True))
+    assert "±50% band" in hour_details(nominal, int(fv.hours[1]), 80).plain
+    assert "80% band" in hour_details(nominal, int(fv.past_hours[i]), 80).plain
 
 
 def test_an_anomaly_past_midnight_says_the_day_it_ended():

@@ -73,7 +73,8 @@ def verdict(snap: Snapshot, h: int, n: dict) -> list[tuple[str, str]]:
             # older than the days judged: said so (a trial read "no day-ahead forecast" 8 days
             # back as none made, where the README says the cursor reaches back four weeks)
             days = -(-len(fv.past_hours) // 24)
-            out.append((f"no verdict: day-ahead forecasts go back {days} days", "dim"))
+            back = f"{days} day{'s' * (days != 1)}"
+            out.append((f"no verdict: day-ahead forecasts go back {back}", "dim"))
         else:
             out.append(("no verdict: no day-ahead forecast for this hour", "dim"))
     else:
@@ -244,8 +245,11 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     if (np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"])
             and (n["p10"] < n["alarm_lo"] or n["p90"] > n["alarm_hi"])):
         drawn += " widened"  # wider than the anomalies' band: after a day that broke from it
+    # a nominal band (too little history to measure one) is not called an 80% band: the Now
+    # pane said "nominal +-50%" of the one this pane called "80% band" (a trial)
+    nominal = fv is not None and fv.nominal and (n["future"] or n["partial"])
     rows = [("actual", actual), (kind, num(n["p50"])),
-            (band_name(fv.band if fv else None), drawn)]
+            ("±50% band" if nominal else band_name(fv.band if fv else None), drawn)]
     if fv is not None and np.isfinite(n["alarm_lo"]) and np.isfinite(n["alarm_hi"]):
         rows.append((band_name(fv.anomaly_band), count_range(n['alarm_lo'], n['alarm_hi'])))
     for k, v in rows:

@@ -851,10 +851,6 @@ def rotations_hint(paths: list[str]) -> str:
             f"folder, or '{safe_name(stem)}*' (quoted), for a longer history")
 
 
-BURST_TIMES, BURST_MIN = 5.0, 20.0  # the fallback's hour repeated is a burst: over 5x the day's
-# median, and 20 requests above it
-
-
 def _with_so_far(f, series: pd.Series, args: argparse.Namespace, err):
     """The hour in progress forecast as its whole count: what its lines so far hold, plus the
     forecast's share of the hour still to come (a trial: 280 requests counted by 12:40 while
@@ -895,7 +891,7 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
     `label`; ValueError when nothing at all is observed."""
     import pandas as pd
 
-    from trafficwatch.model.baselines import naive24, nominal_band
+    from trafficwatch.model.baselines import BURST_TIMES, calmed_bursts, naive24, nominal_band
     from trafficwatch.model.forecaster import Forecast
 
     def err(msg: str) -> None:
@@ -959,17 +955,11 @@ def _forecast_one(series: pd.Series, args: argparse.Namespace, fc, label: str):
         if seen < 24:  # "same hour yesterday" is not there for every hour
             err(f"the last day has {seen} hour{'s' * (seen != 1)} with a count: hours "
                 "whose same hour yesterday it lacks are forecast as their median")
-        q = np.array(q, dtype=np.float64)
-        day = series.to_numpy(dtype=np.float64)[-48:]
-        day = day[np.isfinite(day)]
-        typical = float(np.median(day)) if len(day) else 0.0
-        burst = q[:, 1] > max(BURST_TIMES * typical, typical + BURST_MIN)
-        if burst.any():  # a crawler's hour of 4,177 among hours of 6-85 was forecast again
-            # every midnight (a trial): an hour that far above the day's median is not repeated
-            n = int(burst.sum())
+        q, n, typical = calmed_bursts(series, q)
+        if n:
             err(f"{n} hour{'s' * (n != 1)} would repeat a burst (over {BURST_TIMES:g}x the "
-                f"day's median, {typical:,.0f}): forecast at that median instead")
-            q[burst] = q[burst] * (typical / np.maximum(q[burst, 1:2], 1e-9))
+                f"day's median, {typical:,.0f}): forecast at that hour's median over the "
+                "last 7 days instead (the day's median, with under 3 days to take it from)")
         if nominal_band(series):  # the naive's band: +-50 % where its errors are unknown
             err("its band is nominal (the median +-50 %): too little history to measure one")
         idx = pd.date_range(series.index[-1] + pd.Timedelta(hours=1), periods=args.horizon,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect, noise_floor
 from trafficwatch.hours import DAY, HOUR, OFFSETS, clock_shift, epoch, epoch_seconds
-from trafficwatch.model.baselines import naive24, naive168, nominal_band
+from trafficwatch.model.baselines import calm_naive24, naive24, naive168, nominal_band
 from trafficwatch.model.evaluate import score, seasonal_scale
 from trafficwatch.model.features import HISTORY, holiday
 from trafficwatch.model.forecaster import MIN_RECENT_HOURS
@@ -99,7 +99,7 @@ def alarm_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (q[:, 3], q[:, 4]) if q.shape[1] == 5 else (q[:, 0], q[:, 2])
 
 
-_naive, _naive168 = naive24, naive168
+_naive, _naive168, _shown_naive = naive24, naive168, calm_naive24
 STALE_HOURS = 168  # a past day gets a day-ahead forecast only if the week before it had a count
 
 
@@ -143,7 +143,7 @@ def predict(
                          "nothing to forecast from")
     status, name, gates, choice, choice_short = "", "seasonal naive", None, "", ""
     band_note, share, nominal, kept = "", 0.0, False, None
-    fn = _naive
+    fn = _shown_naive  # the naive's repeated bursts calmed, as `forecast` prints it
     if forecaster is None:
         status = "loading model…"
     else:
@@ -159,12 +159,12 @@ def predict(
             q = np.stack([f.p10, f.p50, f.p90], axis=-1)
         except ValueError as exc:
             status = f"seasonal naive shown, not the LSTM: {exc}"
-    if fn is _naive:
-        q = _naive(history, horizon)
+    if fn is _shown_naive:
+        q = _shown_naive(history, horizon)
         nominal = nominal_band(history)
     start = epoch(history.index[-1]) + HOUR
     hours = start + HOUR * np.arange(horizon, dtype=np.int64)
-    reads_holidays = fn is not _naive and forecaster is not None and forecaster.cfg.holidays
+    reads_holidays = fn is not _shown_naive and forecaster is not None and forecaster.cfg.holidays
     holiday_hours = hours[holiday(hours // HOUR) > 0] if reads_holidays else hours[:0]
     lo, hi = widen(q[:, 0], q[:, 1], q[:, 2], band)
 
@@ -298,7 +298,7 @@ DAY_AHEAD_KEPT = 2048  # (24, 5) forecasts kept a forecaster: a few views' weeks
 def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
     """(24, 3), or (24, 5) with the anomalies' band (alarm_quantiles): the forecast `fn` made
     from the hours `h` before `midnight`; the model's, kept per forecaster while those hours stay the same (a past day is not recomputed every hour)."""
-    cache = _DAY_AHEAD.setdefault(forecaster, {}) if fn is not _naive else None
+    cache = _DAY_AHEAD.setdefault(forecaster, {}) if fn is not _shown_naive else None
     key = (midnight, epoch(h.index[0]), hashlib.blake2b(h.to_numpy(dtype=float).tobytes(),
                                                         digest_size=16).digest())
     if cache is not None and key in cache:
@@ -306,7 +306,7 @@ def _day_ahead(fn, forecaster, h: pd.Series, midnight: int) -> np.ndarray:
     try:
         q = np.asarray(fn(h, 24), dtype=float)
     except ValueError:
-        q = _naive(h, 24)
+        q = _shown_naive(h, 24)
     if cache is not None:
         if len(cache) >= DAY_AHEAD_KEPT:
             cache.pop(next(iter(cache)))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from trafficwatch.engine.anomalies import ANOMALY_BAND, AnomalyEvent, detect
-from trafficwatch.engine.predict import _naive, alarm_band, alarm_quantiles, past_days, widen
+from trafficwatch.engine.predict import _shown_naive, alarm_band, alarm_quantiles, past_days, widen
 from trafficwatch.hours import DAY, HOUR, epoch
 from trafficwatch.safe import safe_name, safe_text
 
@@ -73,8 +73,8 @@ def site_forecast(series: pd.Series, forecaster, partial: pd.Timestamp | None,
     v = history.to_numpy(dtype=float)
     if int(np.isfinite(v[-WEEK:]).sum()) < MIN_OBSERVED:
         return None
-    fn: Callable[[pd.Series, int], np.ndarray] = (_naive if forecaster is None
-                                                  else forecaster.as_function(alarm=True))
+    fn: Callable[[pd.Series, int], np.ndarray] = (
+        _shown_naive if forecaster is None else forecaster.as_function(alarm=True))
     kept = None
     try:
         if forecaster is None:
