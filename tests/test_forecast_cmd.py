@@ -146,8 +146,8 @@ def test_the_words_of_an_hour_ahead_name_every_base_that_weighs_and_what_it_copi
                         ahead_median=np.full(30, 416.0))
     words = ahead_words(g, t0 + 3600 * 25)  # Sat 11:00: "yesterday" copies Thu 11:00
     assert words == ("The LSTM's own 416 here (before the blend), its bases weighed on a log "
-                     "scale: typical week 596 (71%), the last hour 165 (14%), the latest day's "
-                     "same hour 607 (11%), others 4%; then its own shift -13%")
+                     "scale: typical week 596 (71%), the last whole hour 165 (14%), the latest "
+                     "day's same hour 607 (11%), others 4%; then its own shift -13%")
 
 
 def test_forget_drops_flags_sharp_falls_only():

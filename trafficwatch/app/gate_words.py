@@ -17,7 +17,8 @@ BASE_WORDS = {
     "last week": "same hours last week",
     "7-day median": "typical day of the last 7",  # "7-day typical" was not understood (trial)
     "4-week median": "typical week",  # of the last 4 the history holds (not '4-week' on 8 days)
-    "last hour": "the last hour",
+    "last hour": "the last whole hour",  # "the last hour 201" beside an hour in progress of
+    # 344 so far read as the wrong hour (a trial): it is the last one the log has whole
     "4-week median at today's level": "typical week at today's level",
     "week's mean": "the week's average",
 }
