@@ -3,6 +3,7 @@ forecast must follow the site's clock, not repeat last week's hours an hour off.
 from __future__ import annotations
 
 import re
+import time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -232,7 +233,7 @@ def test_the_screen_labels_each_hour_in_its_own_offset(paris, tz):
     # --tz or without
     from zoneinfo import ZoneInfo
 
-    from trafficwatch.app.gate_words import fmt_hour, shown_offset
+    from trafficwatch.app.gate_words import fmt_hour, hour_title, shown_offset
     from trafficwatch.engine.views import ViewState, series_view
     from trafficwatch.filters import ViewFilter
 
@@ -251,6 +252,12 @@ def test_the_screen_labels_each_hour_in_its_own_offset(paris, tz):
         (after + pd.Timedelta(hours=1)).strftime("%d %H:00")
     ahead = int(sv.hours[-1]) + 24 * 3600  # a forecast's hour: the offset of now
     assert sv.offset_at(ahead) == 3600 and off == 3600  # (and reckoned in as an int)
+    # the hour repeated is told apart (the hour pane read "Sun 25 Oct 02:00" twice: a trial)
+    first, again = int(SWITCH.timestamp()) - 3600, int(SWITCH.timestamp())
+    assert hour_title(first, off) == f"{time.strftime('%a %d %b', time.gmtime(first))} " \
+        "02:00 (+02:00)"
+    assert hour_title(again, off).endswith(" 02:00 (+01:00)")
+    assert "(" not in hour_title(again + 3600, off) + hour_title(first - 3600, off)
 
 
 def test_the_empty_hours_between_two_logs_are_labelled_in_the_nearer_ones_offset(tmp_path):

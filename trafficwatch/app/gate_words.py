@@ -214,6 +214,17 @@ def fmt_hour(ts: int, offset: int, form: str = "%a %d %H:00") -> str:
     return time.strftime(form.replace("%H:00", "%H:%M"), time.gmtime(int(ts) + off))
 
 
+def hour_title(ts: int, offset: int, form: str = "%a %d %b %H:00") -> str:
+    """fmt_hour, with the hour's UTC offset where the hour before or after it reads the same
+    (the hour repeated when the clocks go back): both read "Sun 25 Oct 02:00" (a trial)."""
+    said = fmt_hour(ts, offset, form)
+    if not any(fmt_hour(ts + d, offset, form) == said for d in (-3600, 3600)):
+        return said
+    off = offset.at(int(ts)) if isinstance(offset, ShownOffset) else int(offset)
+    sign, off = "+-"[off < 0], abs(off)
+    return f"{said} ({sign}{off // 3600:02d}:{off % 3600 // 60:02d})"
+
+
 def distinct_drops(drops: Sequence[int]) -> list[int]:
     """The sharp drops as events: a fall spread over consecutive steps is one drop (its last)."""
     out: list[int] = []

@@ -11,6 +11,7 @@ from trafficwatch.app.gate_words import (
     ahead_words,
     fmt_hour,
     hour_gates,
+    hour_title,
     shown_offset,
 )
 from trafficwatch.app.panes import SnapshotPane, anomaly_when
@@ -232,7 +233,7 @@ def hour_details(snap: Snapshot, h: int, width: int) -> Text:
     off = shown_offset(snap.series)
     n = hour_numbers(snap, h)
     t = Text()
-    t.append(fmt_hour(h, off, "%a %d %b %H:00") + "\n", style="bold")  # "Sun 11 Oct": not
+    t.append(hour_title(h, off) + "\n", style="bold")  # "Sun 11 Oct": not
     # "Sun 11/10", which reads as November in half the world
     ended = n["partial"] and snap.series is not None and snap.series.log_end is not None
     kind = "forecast" if n["future"] or (n["partial"] and not ended) else "day-ahead"
