@@ -184,6 +184,31 @@ def test_excluded_clients_ignored_statuses_and_pages_judge_the_tail_as_the_count
         e.source.close()
 
 
+async def test_the_pages_metric_alone_keeps_page_requests_in_the_tail(tmp_path, engine_on):
+    # a trial: under `pages` with no filter the tail showed a font's 304 under "Log tail",
+    # a request the chart does not count
+    from dataclasses import replace
+
+    from .test_app import demo_snapshot, make_app
+
+    written = [line(i) for i in range(20)]
+    (tmp_path / "shop.access.log").write_text("".join(written))
+    e = engine_on()
+    e.set_metric("pages")
+    snap = e.snapshot()
+    assert [t.text for t in snap.tail] == [x.rstrip("\n") for x in written if ".png " not in x]
+    assert snap.tail_of == 20
+    app = make_app(replace(demo_snapshot(), site="shop", tail=snap.tail, tail_of=snap.tail_of,
+                           filter=snap.filter, metric="pages"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#tail-box").border_title == "Log tail, pages (16 of 20)"
+        assert str(app.query_one("#tail").render()).startswith(
+            "16 of the last 20 lines of shop read here are page requests")
+    e.set_metric("hits")
+    assert len(e.snapshot().tail) == 20 and e.snapshot().tail_of == 0
+
+
 def test_judging_stops_once_the_pane_is_full(tmp_path, engine_on, monkeypatch):
     # a review: every site's 50 lines were parsed for a pane that shows 50 in all (200 sites:
     # 0.4 s a frame, 23 s where each batch held a line that did not parse)

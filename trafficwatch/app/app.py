@@ -336,7 +336,8 @@ class TrafficWatchApp(App):
         if snap is not None and snap.tail_of:  # the lines the filter keeps: said in the title,
             # which stays in view (at 80x24 the pane's own first line scrolled off at once and
             # it read as every line: a trial)
-            titles["#tail-box"] = f"Log tail, filtered ({len(snap.tail):,} of {snap.tail_of:,})"
+            kept = "filtered" if snap.filter else "pages"  # (--metric pages alone: assets out)
+            titles["#tail-box"] = f"Log tail, {kept} ({len(snap.tail):,} of {snap.tail_of:,})"
         held = self.query_one(LogTail).held_note
         if held:  # the reader scrolled up as lines came: where it is seen, wherever they are
             titles["#tail-box"] += f" · {held}"

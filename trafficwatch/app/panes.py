@@ -678,8 +678,11 @@ class LogTail(Unchanged):
                    ": lines it keeps show here as they come")
             if snap.metric == "pages":  # ^/static under pages: "none" read as no such request
                 why += " (the pages metric leaves static files out)"
+            if not snap.filter:  # --metric pages alone
+                why = ": page requests show here as they come (static files are left out)"
+            keeps = "matches the filter" if snap.filter else "is a page request"
             super().update(Text(f"None of the last {snap.tail_of:,} lines of {where} read here "
-                                f"matches the filter{why}", style="dim"))
+                                f"{keeps}{why}", style="dim"))
             return
         if not lines:
             which = f" of {safe_name(snap.site)}" if snap.site and snap.tail else ""
@@ -703,8 +706,10 @@ class LogTail(Unchanged):
             path = (" (its path too: these are requests)"
                     if snap.metric == "visitors" and "not applied to visitors" in snap.filter
                     else " (pages: static files left out)" if snap.metric == "pages" else "")
+            keeps = f"match the filter{path}" if snap.filter else \
+                "are page requests (static files left out)"  # --metric pages alone
             t.append(f"{len(lines):,} of the last {snap.tail_of:,} lines of {where} read here "
-                     f"match the filter{path}\n", style="dim")
+                     f"{keeps}\n", style="dim")
         # a line of its first LINE_ROWS rows at most: one request of 3,000 characters filled the
         # pane (a trial)
         cap = LINE_ROWS * (self.size.width or 80)

@@ -768,7 +768,8 @@ class Engine:
         src = self.source
         tail, tail_of = tuple(getattr(src, "tail", ())), 0
         view = (self.site, self.filter, self.metric)  # read once: one frame, one view
-        if tail and narrows_lines(view[1]):  # the lines the filter keeps, as the counts
+        if tail and (narrows_lines(view[1]) or view[2] == "pages"):  # the lines the filter
+            # and the metric keep, as the counts (pages: a font's 304 shown under "pages")
             with self._tail_lock:
                 tail, tail_of = self._tail_filter(tail, *view)
         if series_now is not None and last_ts is not None and last_ts > now:
