@@ -424,9 +424,17 @@ class Engine:
             self.source.step(min(now_m - last_step, 1.0))
             last_step = now_m
             self._resolve_site()
-            if self._alerts_held and getattr(self.source, "state_held_by", None) is None:
+            held = getattr(self.source, "state_held_by", None)
+            if self._alerts_held and held is None:
                 self._alerts_held = False  # the other has ended, its state file taken over
                 self.alerts.resume(self.now())
+            elif held is not None and not self._alerts_held:  # taken by another while this
+                # one ran (its folder removed and made again): both ran --alert-cmd for every
+                # anomaly and wrote its marks (a review)
+                pid = f" (pid {held})" if held else ""
+                self.alerts.off(f"not run here: another trafficwatch{pid} took this state "
+                                "file after its folder was removed, and alerts are left to it")
+                self._alerts_held = True
             hour = settled_hour(self.now())  # a new hour, then the same hour settled
             if hour != last_hour:
                 last_hour = hour
