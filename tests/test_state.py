@@ -54,14 +54,15 @@ def test_corrupt_or_incompatible_state_is_moved_aside_with_a_message(tmp_path, c
 def test_only_the_newest_states_moved_aside_are_kept(tmp_path):
     # one moved aside at each start (a disk that corrupts it) filled the folder for ever
     path = tmp_path / "s[1].json"  # (a name glob would read as a pattern)
-    for stamp in ("20261101T000000", "20261102T000000", "20261103T000000"):
+    for stamp in ("20991101T000000", "20991102T000000", "20991103T000000"):  # (stamps in
+        # another time zone may sort after the one moved now: by when they were moved)
         path.with_name(f"{path.name}.corrupt-{stamp}").write_bytes(b"old " + stamp.encode())
     (tmp_path / "s1.json.corrupt-20261101T000000").write_bytes(b"another state's")
     (tmp_path / "s[1].json.unused-20261101T000000").write_bytes(b"another kind")
     path.write_bytes(b"{not json")
     assert StateStore(path).load() is None
     kept = sorted(p.name for p in tmp_path.glob("*.corrupt-*"))
-    assert len(kept) == 4 and "s[1].json.corrupt-20261101T000000" not in kept, kept
+    assert len(kept) == 4 and "s[1].json.corrupt-20991101T000000" not in kept, kept
     assert any(path.with_name(k).read_bytes() == b"{not json" for k in kept)  # the new one
     assert (tmp_path / "s1.json.corrupt-20261101T000000").exists()
     assert (tmp_path / "s[1].json.unused-20261101T000000").exists()

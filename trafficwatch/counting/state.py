@@ -351,7 +351,14 @@ class StateStore:
         at each start (a disk that corrupts it, options switched back and forth) filled the
         folder with copies of every site's counts, never cleaned."""
         pattern = f"{glob.escape(self.path.name)}.{kind}-*"
-        aside = sorted(self.path.parent.glob(pattern), key=lambda p: p.name)  # by their stamp
+        def moved(p: Path) -> tuple[int, str]:  # when renamed (its ctime), not its stamp: in
+            # local time, one moved under another TZ sorted first and was deleted (a review)
+            try:
+                return p.stat().st_ctime_ns, p.name
+            except OSError:
+                return 0, p.name
+
+        aside = sorted(self.path.parent.glob(pattern), key=moved)
         for old in aside[:-KEPT_ASIDE]:
             with contextlib.suppress(OSError):
                 old.unlink()
